@@ -1,0 +1,113 @@
+// Package rule holds the ent privacy rules that enforce tenancy.
+//
+// Every schema's policy is built from these, so a query written anywhere,
+// including node(id:), connections and eager-loaded edges, is confined to
+// the viewer's merchant without the caller doing anything.
+package rule
+
+import (
+	"context"
+
+	"entgo.io/ent/entql"
+
+	"github.com/tillpos/till/auth/viewer"
+	"github.com/tillpos/till/errs"
+	"github.com/tillpos/till/ent/privacy"
+)
+
+// DenyIfNoViewer denies any operation without a viewer in the context.
+func DenyIfNoViewer() privacy.QueryMutationRule {
+	return privacy.ContextQueryMutationRule(func(ctx context.Context) error {
+		if viewer.FromContext(ctx) == nil {
+			return privacy.Denyf("viewer is missing")
+		}
+		// Skip to the next privacy rule (equivalent to return nil).
+		return privacy.Skip
+	})
+}
+
+// AllowIfSystem allows named system jobs everything.
+func AllowIfSystem() privacy.QueryMutationRule {
+	return privacy.ContextQueryMutationRule(func(ctx context.Context) error {
+		if viewer.FromContext(ctx).IsSystem() {
+			return privacy.Allow
+		}
+		return privacy.Skip
+	})
+}
+
+// AllowIfOperator allows platform operators, who serve every merchant.
+func AllowIfOperator() privacy.QueryMutationRule {
+	return privacy.ContextQueryMutationRule(func(ctx context.Context) error {
+		if viewer.FromContext(ctx).IsOperator() {
+			return privacy.Allow
+		}
+		return privacy.Skip
+	})
+}
+
+// DenyIfNotStaff denies anyone but merchant staff; it ends a chain of
+// allow rules for operators and the system.
+func DenyIfNotStaff() privacy.QueryMutationRule {
+	return privacy.ContextQueryMutationRule(func(ctx context.Context) error {
+		if viewer.FromContext(ctx).IsStaff() {
+			return privacy.Skip
+		}
+		return privacy.Denyf("not a staff member")
+	})
+}
+
+// merchantFilter is implemented by the entql filters of tenant-owned types.
+type merchantFilter interface {
+	WhereMerchantID(entql.StringP)
+}
+
+// FilterTenantRule confines queries, updates and deletes of tenant-owned
+// types to the viewer's merchant. A row of another merchant is then simply
+// not there: it answers NOT_FOUND, never FORBIDDEN.
+func FilterTenantRule() privacy.QueryMutationRule {
+	return privacy.FilterFunc(func(ctx context.Context, f privacy.Filter) error {
+		v := viewer.FromContext(ctx)
+		if !v.IsStaff() || v.MerchantID == "" {
+			return privacy.Denyf("tenant-owned data needs a staff viewer")
+		}
+		tf, ok := f.(merchantFilter)
+		if !ok {
+			return privacy.Denyf("unexpected filter type %T", f)
+		}
+		tf.WhereMerchantID(entql.StringEQ(string(v.MerchantID)))
+		return privacy.Skip
+	})
+}
+
+// idFilter is implemented by every entql filter of a pulid-keyed type.
+type idFilter interface {
+	WhereID(entql.StringP)
+}
+
+// FilterOwnMerchantRule confines staff to their own Merchant row.
+func FilterOwnMerchantRule() privacy.QueryMutationRule {
+	return privacy.FilterFunc(func(ctx context.Context, f privacy.Filter) error {
+		v := viewer.FromContext(ctx)
+		if !v.IsStaff() {
+			return privacy.Denyf("merchant rows need a staff viewer")
+		}
+		mf, ok := f.(idFilter)
+		if !ok {
+			return privacy.Denyf("unexpected filter type %T", f)
+		}
+		mf.WhereID(entql.StringEQ(string(v.MerchantID)))
+		return privacy.Skip
+	})
+}
+
+// DenyIfCashier refuses a cashier with FORBIDDEN: the data is the
+// merchant's own, but not for the till.
+func DenyIfCashier() privacy.QueryMutationRule {
+	return privacy.ContextQueryMutationRule(func(ctx context.Context) error {
+		if v := viewer.FromContext(ctx); v.IsStaff() && v.HasRole(viewer.RoleCashier) {
+			return errs.Newf(errs.Forbidden, "cashiers cannot see this")
+		}
+		return privacy.Skip
+	})
+}

@@ -1,0 +1,203 @@
+// Command till is the Till server and its administration tools.
+//
+//	till serve [--addr host:port]     serve the GraphQL API
+//	till migrate                       bring the database schema up to date
+//	till operator create --email E     add a platform operator
+//	till version                       print the version
+//
+// Configuration comes from the environment; see the README.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	_ "time/tzdata" // store time zones must resolve on hosts without zoneinfo
+
+	"github.com/tillpos/till/auth/password"
+	"github.com/tillpos/till/auth/viewer"
+	"github.com/tillpos/till/config"
+	"github.com/tillpos/till/db"
+	"github.com/tillpos/till/merchants"
+	"github.com/tillpos/till/server"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+const usage = `usage: till <command> [flags]
+
+commands:
+  serve                       serve the GraphQL API (default :8080; --addr or TILL_ADDR)
+  migrate                     bring the database schema up to date
+  operator create --email E   add a platform operator (password from stdin or --password-file)
+  version                     print the version
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv); err != nil {
+		fmt.Fprintln(os.Stderr, "till:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
+	if len(args) == 0 {
+		fmt.Fprint(stdout, usage)
+		return errors.New("no command given")
+	}
+	cfg, err := config.FromEnv(getenv)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	log := newLogger(cfg, stderr)
+	switch args[0] {
+	case "serve":
+		return serve(ctx, cfg, log, args[1:])
+	case "migrate":
+		return migrate(ctx, cfg, log)
+	case "operator":
+		if len(args) < 2 || args[1] != "create" {
+			return errors.New("usage: till operator create --email E [--name N] [--password-file F]")
+		}
+		return createOperator(ctx, cfg, args[2:], stdin, stdout)
+	case "version":
+		fmt.Fprintln(stdout, "till", buildVersion())
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	return fmt.Errorf("unknown command %q\n%s", args[0], usage)
+}
+
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address host:port")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	srv, err := server.Open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listening: %w", err)
+	}
+	return srv.Serve(ctx, ln)
+}
+
+func migrate(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	d, err := db.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Migrate(ctx); err != nil {
+		return err
+	}
+	log.Info("schema is up to date", "dialect", d.Dialect)
+	return nil
+}
+
+func createOperator(ctx context.Context, cfg config.Config, args []string, stdin io.Reader, stdout io.Writer) error {
+	fs := flag.NewFlagSet("operator create", flag.ContinueOnError)
+	email := fs.String("email", "", "login email (required)")
+	name := fs.String("name", "", "display name (default: the email)")
+	passwordFile := fs.String("password-file", "", "read the password from this file instead of stdin")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	*email = strings.ToLower(strings.TrimSpace(*email))
+	if err := merchants.ValidateEmail("email", *email); err != nil {
+		return fmt.Errorf("--email: %w", err)
+	}
+	if *name == "" {
+		*name = *email
+	}
+	secret, err := readPassword(stdin, *passwordFile)
+	if err != nil {
+		return err
+	}
+	if err := password.CheckPassword(secret, *email); err != nil {
+		return fmt.Errorf("password: %w", err)
+	}
+	hash, err := password.NewHasher(cfg.PasswordCost).Hash(secret)
+	if err != nil {
+		return err
+	}
+	d, err := db.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if cfg.MigrateOnStart {
+		if err := d.Migrate(ctx); err != nil {
+			return err
+		}
+	}
+	ctx = viewer.NewSystemContext(ctx, "operator-create")
+	if err := merchants.EnsureEmailFree(ctx, d.Client, *email); err != nil {
+		return err
+	}
+	op, err := d.Operator.Create().SetEmail(*email).SetName(*name).SetPasswordHash(hash).Save(ctx)
+	if err != nil {
+		return fmt.Errorf("creating operator: %w", err)
+	}
+	fmt.Fprintf(stdout, "created operator %s (%s)\n", op.ID, op.Email)
+	return nil
+}
+
+// readPassword reads the first line of path, or of stdin when path is "".
+func readPassword(stdin io.Reader, path string) (string, error) {
+	r := stdin
+	if path != "" {
+		f, err := os.Open(path)
+		if err != nil {
+			return "", fmt.Errorf("reading password file: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("reading password: %w", err)
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		return "", errors.New("no password given on stdin or in --password-file")
+	}
+	return line, nil
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogJSON {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func buildVersion() string {
+	if version != "dev" {
+		return version
+	}
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		return info.Main.Version
+	}
+	return version
+}

@@ -1,0 +1,184 @@
+// Package config reads Till's configuration from the environment.
+//
+// With nothing set, Till runs on one machine: a SQLite file, an in-process
+// Redis and a key file it generates. Production (TILL_ENV=production)
+// refuses to start unless it has PostgreSQL, a real Redis and explicit key
+// material.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the server configuration.
+type Config struct {
+	// Production turns off introspection and the playground and requires
+	// real infrastructure and key material.
+	Production bool
+	// Addr is the HTTP listen address.
+	Addr string
+	// DatabaseURL is postgres://… or a SQLite file; empty means ./till.db.
+	DatabaseURL string
+	// RedisURL is redis://…, rediss://… or redis+cluster://…; empty starts
+	// an in-process Redis.
+	RedisURL string
+	// RedisPrefix starts every key Till writes to Redis.
+	RedisPrefix string
+	// KeysFile holds key material (JWT signing, PII encryption); in
+	// development it is generated on first start.
+	KeysFile string
+	// KeysJSON is key material given inline (from a secret manager); it
+	// wins over KeysFile.
+	KeysJSON string
+	// MigrateOnStart applies schema migrations when the server starts.
+	MigrateOnStart bool
+	LogLevel       slog.Level
+	LogJSON        bool
+	// APIRatePerSecond and APIBurst bound each session's (or anonymous
+	// IP's) requests.
+	APIRatePerSecond int
+	APIBurst         int
+	// LoginPerIPPerMinute and LoginPerEmailPerMinute bound logIn attempts.
+	LoginPerIPPerMinute    int
+	LoginPerEmailPerMinute int
+	// PasswordCost is the bcrypt cost for passwords and PINs.
+	PasswordCost int
+	// MaxDepth and MaxComplexity bound a GraphQL operation.
+	MaxDepth      int
+	MaxComplexity int
+	// MaxBodyBytes bounds a request body.
+	MaxBodyBytes int64
+	// TrustedProxies are the load balancers whose X-Forwarded-For is
+	// believed when finding the client IP.
+	TrustedProxies []netip.Prefix
+	// CORSOrigins may call the API from a browser; empty allows none.
+	CORSOrigins     []string
+	ShutdownTimeout time.Duration
+}
+
+// Default returns the configuration with nothing set.
+func Default() Config {
+	return Config{
+		Addr:                   ":8080",
+		RedisPrefix:            "till:",
+		KeysFile:               "till.keys.json",
+		MigrateOnStart:         true,
+		LogLevel:               slog.LevelInfo,
+		APIRatePerSecond:       20,
+		APIBurst:               40,
+		LoginPerIPPerMinute:    30,
+		LoginPerEmailPerMinute: 10,
+		PasswordCost:           10,
+		MaxDepth:               10,
+		MaxComplexity:          1000,
+		MaxBodyBytes:           1 << 20,
+		ShutdownTimeout:        30 * time.Second,
+	}
+}
+
+// FromEnv reads the configuration from getenv (os.Getenv in main).
+func FromEnv(getenv func(string) string) (Config, error) {
+	c := Default()
+	var errs []error
+	str := func(name string, dst *string) {
+		if v := getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	num := func(name string, dst *int) {
+		if v := getenv(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				errs = append(errs, fmt.Errorf("%s: want a non-negative integer, got %q", name, v))
+				return
+			}
+			*dst = n
+		}
+	}
+	switch env := getenv("TILL_ENV"); env {
+	case "", "development":
+	case "production":
+		c.Production = true
+		c.MigrateOnStart = false
+		c.LogJSON = true
+	default:
+		errs = append(errs, fmt.Errorf("TILL_ENV: want development or production, got %q", env))
+	}
+	str("TILL_ADDR", &c.Addr)
+	str("DATABASE_URL", &c.DatabaseURL)
+	str("REDIS_URL", &c.RedisURL)
+	str("TILL_REDIS_PREFIX", &c.RedisPrefix)
+	str("TILL_KEYS_FILE", &c.KeysFile)
+	str("TILL_KEYS", &c.KeysJSON)
+	num("TILL_API_RATE", &c.APIRatePerSecond)
+	num("TILL_API_BURST", &c.APIBurst)
+	num("TILL_LOGIN_PER_IP", &c.LoginPerIPPerMinute)
+	num("TILL_LOGIN_PER_EMAIL", &c.LoginPerEmailPerMinute)
+	num("TILL_BCRYPT_COST", &c.PasswordCost)
+	if v := getenv("TILL_MIGRATE_ON_START"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("TILL_MIGRATE_ON_START: want true or false, got %q", v))
+		}
+		c.MigrateOnStart = b
+	}
+	if v := getenv("TILL_LOG_LEVEL"); v != "" {
+		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
+			errs = append(errs, fmt.Errorf("TILL_LOG_LEVEL: %w", err))
+		}
+	}
+	if v := getenv("TILL_LOG_FORMAT"); v != "" {
+		c.LogJSON = v == "json"
+	}
+	for _, p := range splitList(getenv("TILL_TRUSTED_PROXIES")) {
+		prefix, err := netip.ParsePrefix(p)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("TILL_TRUSTED_PROXIES: %w", err))
+			continue
+		}
+		c.TrustedProxies = append(c.TrustedProxies, prefix)
+	}
+	c.CORSOrigins = splitList(getenv("TILL_CORS_ORIGINS"))
+	if err := errors.Join(errs...); err != nil {
+		return Config{}, err
+	}
+	return c, c.Validate()
+}
+
+// Validate checks that a production configuration names real
+// infrastructure and key material.
+func (c Config) Validate() error {
+	if !c.Production {
+		return nil
+	}
+	var errs []error
+	if !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		errs = append(errs, errors.New("production needs DATABASE_URL=postgres://…"))
+	}
+	if c.RedisURL == "" {
+		errs = append(errs, errors.New("production needs REDIS_URL (the in-process Redis is for development)"))
+	}
+	if c.KeysJSON == "" && c.KeysFile == Default().KeysFile {
+		errs = append(errs, errors.New("production needs explicit key material: TILL_KEYS or TILL_KEYS_FILE"))
+	}
+	if c.PasswordCost < 10 {
+		errs = append(errs, errors.New("production needs TILL_BCRYPT_COST of at least 10"))
+	}
+	return errors.Join(errs...)
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}

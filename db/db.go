@@ -1,0 +1,115 @@
+// Package db opens Till's database, SQLite (the embedded default) or
+// PostgreSQL, and runs transactions.
+package db
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	_ "modernc.org/sqlite"             // registers the pure-Go "sqlite" driver
+
+	"github.com/tillpos/till/ent"
+	"github.com/tillpos/till/ent/migrate"
+	_ "github.com/tillpos/till/ent/runtime" // registers schema hooks and privacy policies
+)
+
+// DefaultURL is the embedded default database: a SQLite file in the working
+// directory.
+const DefaultURL = "file:till.db"
+
+// DB is an open database: the ent client and the pool beneath it.
+type DB struct {
+	*ent.Client
+	SQL     *sql.DB
+	Dialect string
+}
+
+// Open opens the database at rawURL: "postgres://…" or "postgresql://…"
+// for PostgreSQL, anything else ("file:till.db", "till.db") for SQLite.
+func Open(ctx context.Context, rawURL string) (*DB, error) {
+	driverName, dialectName, dsn, err := parse(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := sql.Open(driverName, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s database: %w", dialectName, err)
+	}
+	if err := pool.PingContext(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connecting to %s database: %w", dialectName, err)
+	}
+	drv := entsql.OpenDB(dialectName, pool)
+	return &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: pool, Dialect: dialectName}, nil
+}
+
+// parse maps a database URL to a database/sql driver, an ent dialect and a
+// DSN. SQLite always gets foreign keys, WAL, a busy timeout and immediate
+// write transactions, since Till's money invariants rely on them and a
+// deferred transaction that later upgrades to a write lock can deadlock.
+func parse(rawURL string) (driverName, dialectName, dsn string, err error) {
+	if rawURL == "" {
+		rawURL = DefaultURL
+	}
+	if strings.HasPrefix(rawURL, "postgres://") || strings.HasPrefix(rawURL, "postgresql://") {
+		return "pgx", dialect.Postgres, rawURL, nil
+	}
+	path, query, _ := strings.Cut(strings.TrimPrefix(rawURL, "sqlite://"), "?")
+	if !strings.HasPrefix(path, "file:") {
+		path = "file:" + path
+	}
+	params, err := url.ParseQuery(query)
+	if err != nil {
+		return "", "", "", fmt.Errorf("parsing database URL options: %w", err)
+	}
+	for _, p := range []string{"foreign_keys(1)", "journal_mode(WAL)", "busy_timeout(10000)", "synchronous(NORMAL)"} {
+		params.Add("_pragma", p)
+	}
+	params.Set("_txlock", "immediate")
+	return "sqlite", dialect.SQLite, path + "?" + params.Encode(), nil
+}
+
+// Migrate brings the schema up to date with the running code. It only adds
+// tables, columns and indexes; it never drops anything.
+func (d *DB) Migrate(ctx context.Context) error {
+	if err := d.Schema.Create(ctx, migrate.WithForeignKeys(true)); err != nil {
+		return fmt.Errorf("migrating schema: %w", err)
+	}
+	return nil
+}
+
+// Ping checks that the database answers.
+func (d *DB) Ping(ctx context.Context) error {
+	return d.SQL.PingContext(ctx)
+}
+
+// WithTx runs fn in a transaction on client, committing if it returns nil
+// and rolling back otherwise (also on panic, which it re-raises).
+func WithTx(ctx context.Context, client *ent.Client, fn func(tx *ent.Tx) error) (err error) {
+	tx, err := client.Tx(ctx)
+	if err != nil {
+		return fmt.Errorf("starting transaction: %w", err)
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			_ = tx.Rollback()
+			panic(v)
+		}
+	}()
+	if err := fn(tx); err != nil {
+		if rerr := tx.Rollback(); rerr != nil {
+			return fmt.Errorf("%w (rolling back: %v)", err, rerr)
+		}
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("committing transaction: %w", err)
+	}
+	return nil
+}

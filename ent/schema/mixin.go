@@ -1,0 +1,149 @@
+package schema
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+	"entgo.io/ent/schema/mixin"
+
+	"github.com/tillpos/till/auth/rule"
+	"github.com/tillpos/till/auth/viewer"
+	"github.com/tillpos/till/ent/privacy"
+	"github.com/tillpos/till/ent/schema/pulid"
+)
+
+// TimeMixin records when a row was created and last updated.
+type TimeMixin struct {
+	mixin.Schema
+}
+
+// Fields of the TimeMixin.
+func (TimeMixin) Fields() []ent.Field {
+	return []ent.Field{
+		field.Time("created_at").
+			Default(time.Now).
+			Immutable().
+			Annotations(entgql.OrderField("CREATED_AT")),
+		field.Time("updated_at").
+			Default(time.Now).
+			UpdateDefault(time.Now).
+			Annotations(entgql.OrderField("UPDATED_AT")),
+	}
+}
+
+// BaseMixin denies every operation that has no viewer, so a code path that
+// forgot to authenticate fails closed.
+type BaseMixin struct {
+	mixin.Schema
+}
+
+// Policy of the BaseMixin.
+func (BaseMixin) Policy() ent.Policy {
+	return privacy.Policy{
+		Query:    privacy.QueryPolicy{rule.DenyIfNoViewer()},
+		Mutation: privacy.MutationPolicy{rule.DenyIfNoViewer()},
+	}
+}
+
+// TenantMixin makes a type owned by a merchant. Its merchant_id is set from
+// the viewer on create, never from input, and its policy confines every
+// read and write to the viewer's merchant.
+type TenantMixin struct {
+	mixin.Schema
+}
+
+// Fields of the TenantMixin.
+func (TenantMixin) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("merchant_id").
+			GoType(pulid.ID("")).
+			Immutable().
+			Annotations(entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput, entgql.SkipWhereInput)),
+	}
+}
+
+// Edges of the TenantMixin.
+func (TenantMixin) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.To("merchant", Merchant.Type).
+			Field("merchant_id").
+			Unique().
+			Required().
+			Immutable().
+			Annotations(entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput, entgql.SkipWhereInput)),
+	}
+}
+
+// Indexes of the TenantMixin.
+func (TenantMixin) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("merchant_id")}
+}
+
+// Policy of the TenantMixin. Operators read across merchants; only staff
+// (or a named system job) write, and only inside their own merchant.
+func (TenantMixin) Policy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			rule.AllowIfSystem(),
+			rule.AllowIfOperator(),
+			rule.FilterTenantRule(),
+		},
+		Mutation: privacy.MutationPolicy{
+			rule.AllowIfSystem(),
+			rule.DenyIfNotStaff(),
+			rule.FilterTenantRule(),
+		},
+	}
+}
+
+// tenantMutation is implemented by the mutations of every tenant-owned type.
+type tenantMutation interface {
+	ent.Mutation
+	SetMerchantID(pulid.ID)
+	MerchantID() (pulid.ID, bool)
+}
+
+// Hooks of the TenantMixin.
+func (TenantMixin) Hooks() []ent.Hook {
+	return []ent.Hook{setMerchantOnCreate}
+}
+
+// setMerchantOnCreate stamps new rows with the staff viewer's merchant and
+// refuses an attempt to create a row in another merchant.
+func setMerchantOnCreate(next ent.Mutator) ent.Mutator {
+	return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+		if !m.Op().Is(ent.OpCreate) {
+			return next.Mutate(ctx, m)
+		}
+		tm, ok := m.(tenantMutation)
+		if !ok {
+			return nil, fmt.Errorf("tenant mixin: unexpected mutation type %T", m)
+		}
+		v := viewer.FromContext(ctx)
+		set, hasSet := tm.MerchantID()
+		switch {
+		case v.IsStaff() && hasSet && set != v.MerchantID:
+			return nil, privacy.Denyf("creating a %s in another merchant", m.Type())
+		case v.IsStaff():
+			tm.SetMerchantID(v.MerchantID)
+		case !hasSet:
+			return nil, fmt.Errorf("creating a %s: merchant_id is required outside a staff context", m.Type())
+		}
+		return next.Mutate(ctx, m)
+	})
+}
+
+// annotations shared by every Relay node type.
+func nodeAnnotations(extra ...schema.Annotation) []schema.Annotation {
+	return append([]schema.Annotation{
+		entgql.RelayConnection(),
+		entgql.MultiOrder(),
+	}, extra...)
+}

@@ -1,0 +1,102 @@
+package merchants
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/tillpos/till/audit"
+	"github.com/tillpos/till/auth/viewer"
+	"github.com/tillpos/till/db"
+	"github.com/tillpos/till/ent"
+	"github.com/tillpos/till/ent/schema/pulid"
+	"github.com/tillpos/till/ent/staff"
+	"github.com/tillpos/till/ent/store"
+	"github.com/tillpos/till/errs"
+)
+
+// StoreInput describes a store; on update nil fields stay as they are.
+type StoreInput struct {
+	Name     *string
+	Address  *string
+	TimeZone *string
+}
+
+// CreateStore opens a store. OWNER only.
+func (s *Service) CreateStore(ctx context.Context, in StoreInput) (*ent.Store, error) {
+	v := viewer.FromContext(ctx)
+	if !v.IsStaff() || !v.HasRole(viewer.RoleOwner) {
+		return nil, errs.Newf(errs.Forbidden, "only the owner can open a store")
+	}
+	if in.Name == nil || in.TimeZone == nil {
+		return nil, errs.Invalid("name", "name and timeZone are required")
+	}
+	var st *ent.Store
+	err := db.WithTx(ctx, s.db, func(tx *ent.Tx) error {
+		create := tx.Store.Create()
+		if err := applyStore(create.Mutation(), in); err != nil {
+			return err
+		}
+		var err error
+		if st, err = create.Save(ctx); err != nil {
+			return fmt.Errorf("creating store: %w", err)
+		}
+		return audit.Record(ctx, tx.Client(), audit.Entry{Action: "store.created", TargetType: "Store", TargetID: st.ID})
+	})
+	return st, err
+}
+
+// UpdateStore changes a store: the OWNER, or a MANAGER who works there.
+func (s *Service) UpdateStore(ctx context.Context, id pulid.ID, in StoreInput) (*ent.Store, error) {
+	v := viewer.FromContext(ctx)
+	if !v.IsStaff() || !v.HasRole(viewer.RoleOwner, viewer.RoleManager) {
+		return nil, errs.Newf(errs.Forbidden, "only the owner or a manager can change a store")
+	}
+	q := s.db.Store.Query().Where(store.ID(id))
+	if v.Role == viewer.RoleManager {
+		q = q.Where(store.HasStaffWith(staff.ID(v.ID)))
+	}
+	if _, err := q.Only(ctx); ent.IsNotFound(err) {
+		return nil, errs.Newf(errs.NotFound, "store not found")
+	} else if err != nil {
+		return nil, fmt.Errorf("loading store: %w", err)
+	}
+	var st *ent.Store
+	err := db.WithTx(ctx, s.db, func(tx *ent.Tx) error {
+		upd := tx.Store.UpdateOneID(id)
+		if err := applyStore(upd.Mutation(), in); err != nil {
+			return err
+		}
+		var err error
+		if st, err = upd.Save(ctx); err != nil {
+			return fmt.Errorf("updating store: %w", err)
+		}
+		return audit.Record(ctx, tx.Client(), audit.Entry{Action: "store.updated", TargetType: "Store", TargetID: st.ID})
+	})
+	return st, err
+}
+
+// applyStore validates in and sets it on m.
+func applyStore(m *ent.StoreMutation, in StoreInput) error {
+	if in.Name != nil {
+		name := strings.TrimSpace(*in.Name)
+		if err := validateName("name", name); err != nil {
+			return err
+		}
+		m.SetName(name)
+	}
+	if in.Address != nil {
+		address := strings.TrimSpace(*in.Address)
+		if len([]rune(address)) > 500 {
+			return errs.Invalid("address", "must be at most 500 characters")
+		}
+		m.SetAddress(address)
+	}
+	if in.TimeZone != nil {
+		if err := ValidateTimeZone("timeZone", *in.TimeZone); err != nil {
+			return err
+		}
+		m.SetTimeZone(*in.TimeZone)
+	}
+	return nil
+}

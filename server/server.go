@@ -1,0 +1,169 @@
+// Package server wires Till together: it opens the database and Redis,
+// builds the services, and serves the GraphQL API over HTTP.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/tillpos/till/auth"
+	"github.com/tillpos/till/auth/password"
+	"github.com/tillpos/till/auth/token"
+	"github.com/tillpos/till/config"
+	"github.com/tillpos/till/db"
+	"github.com/tillpos/till/graph"
+	"github.com/tillpos/till/keyring"
+	"github.com/tillpos/till/kv"
+	"github.com/tillpos/till/merchants"
+	"github.com/tillpos/till/ratelimit"
+	"github.com/tillpos/till/staff"
+)
+
+// Server is a running Till: its infrastructure, services and HTTP handler.
+type Server struct {
+	cfg     config.Config
+	log     *slog.Logger
+	DB      *db.DB
+	KV      *kv.Store
+	Auth    *auth.Service
+	handler http.Handler
+}
+
+// Option adjusts how Open builds a Server.
+type Option func(*options)
+
+type options struct {
+	authOpts []auth.Option
+}
+
+// WithAuthOptions passes extra options to the auth service (tests use it
+// for a clock and tighter limits).
+func WithAuthOptions(opts ...auth.Option) Option {
+	return func(o *options) { o.authOpts = append(o.authOpts, opts...) }
+}
+
+// Open connects to the database and Redis named in cfg (or starts the
+// embedded ones), applies migrations when configured to, and builds the
+// HTTP handler.
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Option) (_ *Server, err error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	keys, err := loadKeys(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if s.DB, err = db.Open(ctx, cfg.DatabaseURL); err != nil {
+		return nil, err
+	}
+	if cfg.MigrateOnStart {
+		if err := s.DB.Migrate(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if s.KV, err = kv.Open(ctx, cfg.RedisURL); err != nil {
+		return nil, err
+	}
+	if s.KV.Embedded() != nil {
+		log.Info("using the in-process Redis; sessions end when the server stops", "addr", s.KV.Embedded().Addr())
+	}
+	issuer, err := token.NewIssuer(keys.JWT)
+	if err != nil {
+		return nil, err
+	}
+	hasher := password.NewHasher(cfg.PasswordCost)
+	authCfg := auth.DefaultConfig()
+	authCfg.LoginPerIP = perMinute(cfg.LoginPerIPPerMinute)
+	authCfg.LoginPerEmail = perMinute(cfg.LoginPerEmailPerMinute)
+	s.Auth = auth.New(s.DB.Client, s.KV.Client(), issuer, hasher, append([]auth.Option{
+		auth.WithConfig(authCfg), auth.WithLogger(log), auth.WithKeyPrefix(cfg.RedisPrefix),
+	}, o.authOpts...)...)
+	schema := graph.NewSchema(s.DB.Client, s.Auth,
+		merchants.New(s.DB.Client, hasher),
+		staff.New(s.DB.Client, hasher, s.Auth))
+	s.handler = s.routes(s.graphQLHandler(schema))
+	return s, nil
+}
+
+func loadKeys(cfg config.Config, log *slog.Logger) (*keyring.Keys, error) {
+	if cfg.KeysJSON != "" {
+		return keyring.Parse([]byte(cfg.KeysJSON))
+	}
+	if cfg.Production {
+		return keyring.Load(cfg.KeysFile)
+	}
+	keys, created, err := keyring.LoadOrCreate(cfg.KeysFile)
+	if created {
+		log.Warn("generated development keys; set TILL_KEYS or TILL_KEYS_FILE in production", "file", cfg.KeysFile)
+	}
+	return keys, err
+}
+
+// perMinute turns a per-minute count into a limit; 0 means unlimited.
+func perMinute(n int) ratelimit.Limit {
+	if n <= 0 {
+		return ratelimit.Limit{}
+	}
+	return ratelimit.PerMinute(n)
+}
+
+// Handler returns the HTTP handler: /graphql, health checks, playground.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Serve serves HTTP on ln until ctx is done, then shuts down gracefully:
+// it stops accepting, lets requests in flight finish, and closes
+// WebSockets (whose contexts derive from the base context).
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	baseCtx, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBase()
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return baseCtx },
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	srv.RegisterOnShutdown(cancelBase)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	s.log.Info("serving", "addr", ln.Addr().String(), "production", s.cfg.Production)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutting down: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Close releases the database and Redis.
+func (s *Server) Close() error {
+	var errs []error
+	if s.KV != nil {
+		errs = append(errs, s.KV.Close())
+	}
+	if s.DB != nil {
+		errs = append(errs, s.DB.Close())
+	}
+	return errors.Join(errs...)
+}
