@@ -119,8 +119,8 @@ func load(ctx context.Context, c redis.Cmdable, key string) (*Session, error) {
 }
 
 // Rotate exchanges a refresh token for the next one. A token exchanged
-// before ends the session and returns ErrRefreshReused; an unknown one
-// returns ErrInvalidRefresh.
+// before ends the session and returns it with ErrRefreshReused; an unknown
+// one returns ErrInvalidRefresh.
 func (s *Sessions) Rotate(ctx context.Context, refreshToken string) (sess *Session, next string, expiresAt time.Time, err error) {
 	subject, sid, secret, ok := parseRefreshToken(refreshToken)
 	if !ok {
@@ -182,6 +182,9 @@ func (s *Sessions) Rotate(ctx context.Context, refreshToken string) (sess *Sessi
 		if !errors.Is(err, redis.TxFailedErr) {
 			break
 		}
+	}
+	if errors.Is(err, ErrRefreshReused) {
+		return sess, "", time.Time{}, err // the ended session, for the log
 	}
 	if err != nil {
 		return nil, "", time.Time{}, err

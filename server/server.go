@@ -39,6 +39,13 @@ type Option func(*options)
 
 type options struct {
 	authOpts []auth.Option
+	now      func() time.Time
+}
+
+// WithClock sets the clock that issues and checks tokens and sessions
+// (tests move it to expire access tokens).
+func WithClock(now func() time.Time) Option {
+	return func(o *options) { o.now = now }
 }
 
 // WithAuthOptions passes extra options to the auth service (tests use it
@@ -79,7 +86,12 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 	if s.KV.Embedded() != nil {
 		log.Info("using the in-process Redis; sessions end when the server stops", "addr", s.KV.Embedded().Addr())
 	}
-	issuer, err := token.NewIssuer(keys.JWT)
+	var tokenOpts []token.Option
+	if o.now != nil {
+		tokenOpts = append(tokenOpts, token.WithClock(o.now))
+		o.authOpts = append([]auth.Option{auth.WithClock(o.now)}, o.authOpts...)
+	}
+	issuer, err := token.NewIssuer(keys.JWT, tokenOpts...)
 	if err != nil {
 		return nil, err
 	}

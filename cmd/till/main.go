@@ -25,10 +25,9 @@ import (
 	_ "time/tzdata" // store time zones must resolve on hosts without zoneinfo
 
 	"github.com/tillpos/till/auth/password"
-	"github.com/tillpos/till/auth/viewer"
 	"github.com/tillpos/till/config"
 	"github.com/tillpos/till/db"
-	"github.com/tillpos/till/merchants"
+	"github.com/tillpos/till/operators"
 	"github.com/tillpos/till/server"
 )
 
@@ -122,21 +121,7 @@ func createOperator(ctx context.Context, cfg config.Config, args []string, stdin
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	*email = strings.ToLower(strings.TrimSpace(*email))
-	if err := merchants.ValidateEmail("email", *email); err != nil {
-		return fmt.Errorf("--email: %w", err)
-	}
-	if *name == "" {
-		*name = *email
-	}
 	secret, err := readPassword(stdin, *passwordFile)
-	if err != nil {
-		return err
-	}
-	if err := password.CheckPassword(secret, *email); err != nil {
-		return fmt.Errorf("password: %w", err)
-	}
-	hash, err := password.NewHasher(cfg.PasswordCost).Hash(secret)
 	if err != nil {
 		return err
 	}
@@ -150,13 +135,9 @@ func createOperator(ctx context.Context, cfg config.Config, args []string, stdin
 			return err
 		}
 	}
-	ctx = viewer.NewSystemContext(ctx, "operator-create")
-	if err := merchants.EnsureEmailFree(ctx, d.Client, *email); err != nil {
-		return err
-	}
-	op, err := d.Operator.Create().SetEmail(*email).SetName(*name).SetPasswordHash(hash).Save(ctx)
+	op, err := operators.Create(ctx, d.Client, password.NewHasher(cfg.PasswordCost), *email, *name, secret)
 	if err != nil {
-		return fmt.Errorf("creating operator: %w", err)
+		return err
 	}
 	fmt.Fprintf(stdout, "created operator %s (%s)\n", op.ID, op.Email)
 	return nil

@@ -59,7 +59,7 @@ func open(t testing.TB, name, url string) Backend {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 		defer cancel()
-		if err := deleteKeys(ctx, store.Client(), "*"+b.Prefix+"*"); err != nil {
+		if err := DeleteKeys(ctx, store.Client(), "*"+b.Prefix+"*"); err != nil {
 			t.Errorf("deleting test keys from %s redis: %v", name, err)
 		}
 		if err := store.Close(); err != nil {
@@ -69,9 +69,9 @@ func open(t testing.TB, name, url string) Backend {
 	return b
 }
 
-// deleteKeys deletes the keys matching pattern on every master, since a
+// DeleteKeys deletes the keys matching pattern on every master, since a
 // SCAN through a cluster client only sees one node.
-func deleteKeys(ctx context.Context, client redis.UniversalClient, pattern string) error {
+func DeleteKeys(ctx context.Context, client redis.UniversalClient, pattern string) error {
 	if cluster, ok := client.(*redis.ClusterClient); ok {
 		return cluster.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
 			return deleteNodeKeys(ctx, node, pattern)
