@@ -11,8 +11,8 @@ import (
 
 	"github.com/tillpos/till/auth"
 	"github.com/tillpos/till/config"
-	"github.com/tillpos/till/ratelimit"
 	"github.com/tillpos/till/internal/tilltest"
+	"github.com/tillpos/till/ratelimit"
 	"github.com/tillpos/till/server"
 )
 
@@ -143,11 +143,15 @@ func TestRefreshRotatesAndReuseRevokesFamily(t *testing.T) {
 	env := tilltest.New(t, nil)
 	owner := env.SignUp(t, "Lotus Tea")
 
-	var first struct{ RefreshSession struct{ AccessToken, RefreshToken string } }
+	var first struct {
+		RefreshSession struct{ AccessToken, RefreshToken string }
+	}
 	refresh(t, env, owner.Refresh).Decode(t, &first)
 	require.NotEqual(t, owner.Refresh, first.RefreshSession.RefreshToken)
 
-	var second struct{ RefreshSession struct{ AccessToken, RefreshToken string } }
+	var second struct {
+		RefreshSession struct{ AccessToken, RefreshToken string }
+	}
 	refresh(t, env, first.RefreshSession.RefreshToken).Decode(t, &second)
 
 	// Replaying a token already exchanged means it leaked: the whole
@@ -205,7 +209,9 @@ func TestLoginRateLimitAndLockout(t *testing.T) {
 
 	var audit struct {
 		AuditEntries struct {
-			Edges []struct{ Node struct{ Action, ActorKind, TargetID string } }
+			Edges []struct {
+				Node struct{ Action, ActorKind, TargetID string }
+			}
 		}
 	}
 	env.Exec(t, owner.Token, `{ auditEntries(first: 100) { edges { node { action actorKind targetID } } } }`, nil).Decode(t, &audit)

@@ -187,4 +187,3 @@ func selectionDepth(set ast.SelectionSet) int {
 	}
 	return deepest
 }
-

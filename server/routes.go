@@ -71,7 +71,6 @@ func (w *statusRewriter) WriteHeader(status int) {
 	w.ResponseWriter.WriteHeader(status)
 }
 
-
 // Hijack lets WebSocket upgrades through the wrapper.
 func (w *statusRewriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return http.NewResponseController(w.ResponseWriter).Hijack()

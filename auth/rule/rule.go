@@ -11,8 +11,8 @@ import (
 	"entgo.io/ent/entql"
 
 	"github.com/tillpos/till/auth/viewer"
-	"github.com/tillpos/till/errs"
 	"github.com/tillpos/till/ent/privacy"
+	"github.com/tillpos/till/errs"
 )
 
 // DenyIfNoViewer denies any operation without a viewer in the context.

@@ -38,9 +38,9 @@ type authPayload struct {
 	AccessToken  string `json:"accessToken"`
 	RefreshToken string `json:"refreshToken"`
 	Viewer       struct {
-		Staff    *struct{ ID string } `json:"staff"`
-		Operator *struct{ ID string } `json:"operator"`
-		Merchant *struct{ ID string } `json:"merchant"`
+		Staff    *struct{ ID string }  `json:"staff"`
+		Operator *struct{ ID string }  `json:"operator"`
+		Merchant *struct{ ID string }  `json:"merchant"`
 		Stores   []struct{ ID string } `json:"stores"`
 	} `json:"viewer"`
 }
@@ -86,7 +86,9 @@ func (e *Env) AddStaff(t testing.TB, by *Account, role string) *Account {
 		in["storeIds"] = []string{by.StoreID}
 	}
 	res := e.Exec(t, by.Token, `mutation($i: CreateStaffInput!) { createStaff(input: $i) { staff { id } } }`, map[string]any{"i": in})
-	var out struct{ CreateStaff struct{ Staff struct{ ID string } } }
+	var out struct {
+		CreateStaff struct{ Staff struct{ ID string } }
+	}
 	res.Decode(t, &out)
 	a := e.LogIn(t, email, Password)
 	a.StoreID = by.StoreID
