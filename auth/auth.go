@@ -24,6 +24,7 @@ import (
 	"github.com/tillpos/till/auth/password"
 	"github.com/tillpos/till/auth/token"
 	"github.com/tillpos/till/auth/viewer"
+	"github.com/tillpos/till/db"
 	"github.com/tillpos/till/ent"
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/operator"
@@ -336,19 +337,12 @@ func (s *Service) setPassword(ctx context.Context, acct *account, hash string) e
 	if acct.kind == viewer.KindOperator {
 		return s.db.Operator.UpdateOneID(acct.id).SetPasswordHash(hash).SetPasswordChangedAt(now).Exec(sysCtx)
 	}
-	tx, err := s.db.Tx(ctx)
-	if err != nil {
-		return fmt.Errorf("starting transaction: %w", err)
-	}
-	if err := tx.Staff.UpdateOneID(acct.id).SetPasswordHash(hash).SetPasswordChangedAt(now).Exec(ctx); err != nil {
-		_ = tx.Rollback()
-		return fmt.Errorf("saving password: %w", err)
-	}
-	if err := audit.Record(ctx, tx.Client(), audit.Entry{Action: "staff.password_changed", TargetType: "Staff", TargetID: acct.id}); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
+	return db.WithTx(ctx, s.db, func(tx *ent.Tx) error {
+		if err := tx.Staff.UpdateOneID(acct.id).SetPasswordHash(hash).SetPasswordChangedAt(now).Exec(ctx); err != nil {
+			return fmt.Errorf("saving password: %w", err)
+		}
+		return audit.Record(ctx, tx.Client(), audit.Entry{Action: "staff.password_changed", TargetType: "Staff", TargetID: acct.id})
+	})
 }
 
 // Profile returns the caller as the API shows it.

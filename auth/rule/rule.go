@@ -57,46 +57,42 @@ func DenyIfNotStaff() privacy.QueryMutationRule {
 	})
 }
 
-// merchantFilter is implemented by the entql filters of tenant-owned types.
-type merchantFilter interface {
-	WhereMerchantID(entql.StringP)
-}
-
 // FilterTenantRule confines queries, updates and deletes of tenant-owned
 // types to the viewer's merchant. A row of another merchant is then simply
 // not there: it answers NOT_FOUND, never FORBIDDEN.
 func FilterTenantRule() privacy.QueryMutationRule {
-	return privacy.FilterFunc(func(ctx context.Context, f privacy.Filter) error {
-		v := viewer.FromContext(ctx)
-		if !v.IsStaff() || v.MerchantID == "" {
-			return privacy.Denyf("tenant-owned data needs a staff viewer")
+	return filterByViewerMerchant(func(f privacy.Filter, p entql.StringP) bool {
+		tf, ok := f.(interface{ WhereMerchantID(entql.StringP) })
+		if ok {
+			tf.WhereMerchantID(p)
 		}
-		tf, ok := f.(merchantFilter)
-		if !ok {
-			return privacy.Denyf("unexpected filter type %T", f)
-		}
-		tf.WhereMerchantID(entql.StringEQ(string(v.MerchantID)))
-		return privacy.Skip
+		return ok
 	})
-}
-
-// idFilter is implemented by every entql filter of a pulid-keyed type.
-type idFilter interface {
-	WhereID(entql.StringP)
 }
 
 // FilterOwnMerchantRule confines staff to their own Merchant row.
 func FilterOwnMerchantRule() privacy.QueryMutationRule {
+	return filterByViewerMerchant(func(f privacy.Filter, p entql.StringP) bool {
+		mf, ok := f.(interface{ WhereID(entql.StringP) })
+		if ok {
+			mf.WhereID(p)
+		}
+		return ok
+	})
+}
+
+// filterByViewerMerchant denies viewers that are not staff and otherwise
+// lets where add "= the viewer's merchant" to the filter; where reports
+// false for a filter type it does not know.
+func filterByViewerMerchant(where func(privacy.Filter, entql.StringP) bool) privacy.QueryMutationRule {
 	return privacy.FilterFunc(func(ctx context.Context, f privacy.Filter) error {
 		v := viewer.FromContext(ctx)
-		if !v.IsStaff() {
-			return privacy.Denyf("merchant rows need a staff viewer")
+		if !v.IsStaff() || v.MerchantID == "" {
+			return privacy.Denyf("merchant data needs a staff viewer")
 		}
-		mf, ok := f.(idFilter)
-		if !ok {
+		if !where(f, entql.StringEQ(string(v.MerchantID))) {
 			return privacy.Denyf("unexpected filter type %T", f)
 		}
-		mf.WhereID(entql.StringEQ(string(v.MerchantID)))
 		return privacy.Skip
 	})
 }
