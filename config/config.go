@@ -25,6 +25,9 @@ type Config struct {
 	Addr string
 	// DatabaseURL is postgres://… or a SQLite file; empty means ./till.db.
 	DatabaseURL string
+	// DBMaxConns bounds this process's database connections, so replicas
+	// times DBMaxConns stays under the server's max_connections.
+	DBMaxConns int
 	// RedisURL is redis://…, rediss://… or redis+cluster://…; empty starts
 	// an in-process Redis.
 	RedisURL string
@@ -78,6 +81,7 @@ func Default() Config {
 		MaxDepth:               10,
 		MaxComplexity:          1000,
 		MaxBodyBytes:           1 << 20,
+		DBMaxConns:             20,
 		ShutdownTimeout:        30 * time.Second,
 	}
 }
@@ -116,6 +120,10 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	str("TILL_REDIS_PREFIX", &c.RedisPrefix)
 	str("TILL_KEYS_FILE", &c.KeysFile)
 	str("TILL_KEYS", &c.KeysJSON)
+	num("TILL_DB_MAX_CONNS", &c.DBMaxConns)
+	if c.DBMaxConns == 0 {
+		errs = append(errs, errors.New("TILL_DB_MAX_CONNS: want at least 1"))
+	}
 	num("TILL_API_RATE", &c.APIRatePerSecond)
 	num("TILL_API_BURST", &c.APIBurst)
 	num("TILL_LOGIN_PER_IP", &c.LoginPerIPPerMinute)

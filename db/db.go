@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
@@ -32,7 +33,8 @@ type DB struct {
 
 // Open opens the database at rawURL: "postgres://…" or "postgresql://…"
 // for PostgreSQL, anything else ("file:till.db", "till.db") for SQLite.
-func Open(ctx context.Context, rawURL string) (*DB, error) {
+// The pool holds at most maxConns connections.
+func Open(ctx context.Context, rawURL string, maxConns int) (*DB, error) {
 	driverName, dialectName, dsn, err := parse(rawURL)
 	if err != nil {
 		return nil, err
@@ -41,6 +43,9 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening %s database: %w", dialectName, err)
 	}
+	pool.SetMaxOpenConns(maxConns)
+	pool.SetMaxIdleConns(maxConns)
+	pool.SetConnMaxIdleTime(5 * time.Minute)
 	if err := pool.PingContext(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("connecting to %s database: %w", dialectName, err)
@@ -112,4 +117,20 @@ func WithTx(ctx context.Context, client *ent.Client, fn func(tx *ent.Tx) error) 
 		return fmt.Errorf("committing transaction: %w", err)
 	}
 	return nil
+}
+
+// InTx is WithTx for a transaction that makes an entity: it returns the
+// entity detached from the finished transaction, so that its edges load
+// through the client afterwards.
+func InTx[T interface{ Unwrap() T }](ctx context.Context, client *ent.Client, fn func(tx *ent.Tx) (T, error)) (T, error) {
+	var out T
+	err := WithTx(ctx, client, func(tx *ent.Tx) (err error) {
+		out, err = fn(tx)
+		return err
+	})
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return out.Unwrap(), nil
 }

@@ -38,14 +38,22 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		case ent.IsConstraintError(err):
 			return withCode(gerr, errs.Newf(errs.Conflict, "conflicts with existing data"))
 		}
-		var inputErr *gqlerror.Error
-		if errors.As(err, &inputErr) {
-			// gqlgen's own errors: parse and validation failures carry a code
-			// already; the rest are arguments that failed to coerce.
-			if _, ok := inputErr.Extensions["code"]; !ok {
+		switch fc := graphql.GetFieldContext(ctx); {
+		case fc == nil:
+			// Request-level failures gqlgen makes itself (parse, validation,
+			// variables) are about the request; anything wrapped is not.
+			if _, ok := gerr.Extensions["code"]; ok {
+				return gerr
+			}
+			if gerr.Unwrap() == nil {
 				return withCode(gerr, &errs.Error{Code: errs.BadUserInput, Message: gerr.Message})
 			}
-			return gerr
+		case fc.Field.Field != nil && (fc.Field.Name == "__schema" || fc.Field.Name == "__type"):
+			return withCode(gerr, errs.Newf(errs.Forbidden, "introspection is disabled"))
+		case len(gerr.Path) > len(fc.Path()):
+			// The path runs past the field into one of its arguments: a
+			// value that failed to coerce (an ID, a cursor, a time).
+			return withCode(gerr, &errs.Error{Code: errs.BadUserInput, Message: gerr.Message})
 		}
 		log.ErrorContext(ctx, "internal error", "err", err, "path", gerr.Path.String(), "request_id", reqinfo.FromContext(ctx).RequestID)
 		return withCode(gerr, errs.Newf(errs.Internal, "internal error"))

@@ -14,17 +14,6 @@ import (
 	"github.com/tillpos/till/ent/staff"
 )
 
-// Tokens for a new or refreshed session.
-type AuthPayload struct {
-	// A short-lived JWT for the Authorization: Bearer header.
-	AccessToken          string    `json:"accessToken"`
-	AccessTokenExpiresAt time.Time `json:"accessTokenExpiresAt"`
-	// An opaque single-use token for refreshSession; store it securely.
-	RefreshToken          string    `json:"refreshToken"`
-	RefreshTokenExpiresAt time.Time `json:"refreshTokenExpiresAt"`
-	Viewer                *Viewer   `json:"viewer"`
-}
-
 type ChangePasswordInput struct {
 	CurrentPassword string `json:"currentPassword"`
 	NewPassword     string `json:"newPassword"`

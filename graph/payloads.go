@@ -1,11 +1,39 @@
 package graph
 
 import (
+	"context"
 	"strings"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/tillpos/till/auth"
+	"github.com/tillpos/till/auth/viewer"
 	"github.com/tillpos/till/ent"
 )
+
+// AuthPayload is a new session's tokens and whose session it is.
+type AuthPayload struct {
+	AccessToken           string    `json:"accessToken"`
+	AccessTokenExpiresAt  time.Time `json:"accessTokenExpiresAt"`
+	RefreshToken          string    `json:"refreshToken"`
+	RefreshTokenExpiresAt time.Time `json:"refreshTokenExpiresAt"`
+	Viewer                *Viewer   `json:"viewer"`
+	// session is the new session's viewer: the request that opened it is
+	// anonymous, yet the payload's viewer subtree must load as its owner.
+	session *viewer.Viewer
+}
+
+// ResolveAsNewSession is field middleware: the fields of an AuthPayload
+// resolve as the session it opened.
+func ResolveAsNewSession(ctx context.Context, next graphql.Resolver) (any, error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Parent != nil {
+		if p, ok := fc.Parent.Result.(*AuthPayload); ok && p.session != nil {
+			ctx = viewer.NewContext(ctx, p.session)
+		}
+	}
+	return next(ctx)
+}
 
 // The helpers below map domain results to payload types, passing errors
 // through, so resolvers stay one call long.
@@ -17,7 +45,7 @@ func authPayload(t *auth.Tokens, err error) (*AuthPayload, error) {
 	return &AuthPayload{
 		AccessToken: t.AccessToken, AccessTokenExpiresAt: t.AccessTokenExpiresAt,
 		RefreshToken: t.RefreshToken, RefreshTokenExpiresAt: t.RefreshTokenExpiresAt,
-		Viewer: toViewer(t.Profile),
+		Viewer: toViewer(t.Profile), session: t.Profile.Viewer,
 	}, nil
 }
 

@@ -67,10 +67,9 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput) (*ent.Staff, error
 		return nil, fmt.Errorf("hashing password: %w", err)
 	}
 	ctx = viewer.NewSystemContext(ctx, "signup")
-	var owner *ent.Staff
-	err = db.WithTx(ctx, s.db, func(tx *ent.Tx) error {
+	owner, err := db.InTx(ctx, s.db, func(tx *ent.Tx) (*ent.Staff, error) {
 		if err := EnsureEmailFree(ctx, tx.Client(), in.Email); err != nil {
-			return err
+			return nil, err
 		}
 		m, err := tx.Merchant.Create().
 			SetName(in.MerchantName).
@@ -78,7 +77,7 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput) (*ent.Staff, error
 			SetLocale(in.Locale).
 			Save(ctx)
 		if err != nil {
-			return fmt.Errorf("creating merchant: %w", err)
+			return nil, fmt.Errorf("creating merchant: %w", err)
 		}
 		st, err := tx.Store.Create().
 			SetMerchantID(m.ID).
@@ -86,9 +85,9 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput) (*ent.Staff, error
 			SetTimeZone(in.TimeZone).
 			Save(ctx)
 		if err != nil {
-			return fmt.Errorf("creating store: %w", err)
+			return nil, fmt.Errorf("creating store: %w", err)
 		}
-		owner, err = tx.Staff.Create().
+		owner, err := tx.Staff.Create().
 			SetMerchantID(m.ID).
 			SetName(in.OwnerName).
 			SetEmail(in.Email).
@@ -98,9 +97,9 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput) (*ent.Staff, error
 			AddStores(st).
 			Save(ctx)
 		if err != nil {
-			return fmt.Errorf("creating owner: %w", err)
+			return nil, fmt.Errorf("creating owner: %w", err)
 		}
-		return audit.Record(ctx, tx.Client(), audit.Entry{
+		return owner, audit.Record(ctx, tx.Client(), audit.Entry{
 			MerchantID: m.ID, Action: "merchant.signed_up", TargetType: "Merchant", TargetID: m.ID,
 			Details: map[string]any{"owner": string(owner.ID), "store": string(st.ID)},
 		})
@@ -108,10 +107,7 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput) (*ent.Staff, error
 	if ent.IsConstraintError(err) {
 		return nil, &errs.Error{Code: errs.Conflict, Field: "email", Message: "email is already registered"}
 	}
-	if err != nil {
-		return nil, err
-	}
-	return owner, nil
+	return owner, err
 }
 
 func validateSignUp(in *SignUpInput) error {
@@ -190,8 +186,7 @@ func (s *Service) Update(ctx context.Context, in UpdateInput) (*ent.Merchant, er
 		}
 		changes["locale"] = locale
 	}
-	var m *ent.Merchant
-	err := db.WithTx(ctx, s.db, func(tx *ent.Tx) error {
+	return db.InTx(ctx, s.db, func(tx *ent.Tx) (*ent.Merchant, error) {
 		upd := tx.Merchant.UpdateOneID(v.MerchantID)
 		if name, ok := changes["name"].(string); ok {
 			upd.SetName(name)
@@ -199,13 +194,12 @@ func (s *Service) Update(ctx context.Context, in UpdateInput) (*ent.Merchant, er
 		if locale, ok := changes["locale"].(string); ok {
 			upd.SetLocale(locale)
 		}
-		var err error
-		if m, err = upd.Save(ctx); err != nil {
-			return fmt.Errorf("updating merchant: %w", err)
+		m, err := upd.Save(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("updating merchant: %w", err)
 		}
-		return audit.Record(ctx, tx.Client(), audit.Entry{Action: "merchant.updated", TargetType: "Merchant", TargetID: m.ID, Details: changes})
+		return m, audit.Record(ctx, tx.Client(), audit.Entry{Action: "merchant.updated", TargetType: "Merchant", TargetID: m.ID, Details: changes})
 	})
-	return m, err
 }
 
 // Suspend stops a merchant's staff from using Till until Reactivate.
@@ -227,19 +221,18 @@ func (s *Service) setStatus(ctx context.Context, id pulid.ID, status merchant.St
 	if !viewer.FromContext(ctx).IsOperator() {
 		return nil, errs.Newf(errs.Forbidden, "only platform operators can change a merchant's status")
 	}
-	var m *ent.Merchant
-	err := db.WithTx(ctx, s.db, func(tx *ent.Tx) error {
+	m, err := db.InTx(ctx, s.db, func(tx *ent.Tx) (*ent.Merchant, error) {
 		upd := tx.Merchant.UpdateOneID(id).SetStatus(status).SetSuspendedReason(reason)
 		if status == merchant.StatusSUSPENDED {
 			upd.SetSuspendedAt(s.now())
 		} else {
 			upd.ClearSuspendedAt()
 		}
-		var err error
-		if m, err = upd.Save(ctx); err != nil {
-			return err
+		m, err := upd.Save(ctx)
+		if err != nil {
+			return nil, err
 		}
-		return audit.Record(ctx, tx.Client(), audit.Entry{
+		return m, audit.Record(ctx, tx.Client(), audit.Entry{
 			MerchantID: id, Action: "merchant." + strings.ToLower(string(status)), TargetType: "Merchant", TargetID: id,
 			Details: map[string]any{"reason": reason},
 		})

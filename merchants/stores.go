@@ -31,19 +31,17 @@ func (s *Service) CreateStore(ctx context.Context, in StoreInput) (*ent.Store, e
 	if in.Name == nil || in.TimeZone == nil {
 		return nil, errs.Invalid("name", "name and timeZone are required")
 	}
-	var st *ent.Store
-	err := db.WithTx(ctx, s.db, func(tx *ent.Tx) error {
+	return db.InTx(ctx, s.db, func(tx *ent.Tx) (*ent.Store, error) {
 		create := tx.Store.Create()
 		if err := applyStore(create.Mutation(), in); err != nil {
-			return err
+			return nil, err
 		}
-		var err error
-		if st, err = create.Save(ctx); err != nil {
-			return fmt.Errorf("creating store: %w", err)
+		st, err := create.Save(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("creating store: %w", err)
 		}
-		return audit.Record(ctx, tx.Client(), audit.Entry{Action: "store.created", TargetType: "Store", TargetID: st.ID})
+		return st, audit.Record(ctx, tx.Client(), audit.Entry{Action: "store.created", TargetType: "Store", TargetID: st.ID})
 	})
-	return st, err
 }
 
 // UpdateStore changes a store: the OWNER, or a MANAGER who works there.
@@ -61,19 +59,17 @@ func (s *Service) UpdateStore(ctx context.Context, id pulid.ID, in StoreInput) (
 	} else if err != nil {
 		return nil, fmt.Errorf("loading store: %w", err)
 	}
-	var st *ent.Store
-	err := db.WithTx(ctx, s.db, func(tx *ent.Tx) error {
+	return db.InTx(ctx, s.db, func(tx *ent.Tx) (*ent.Store, error) {
 		upd := tx.Store.UpdateOneID(id)
 		if err := applyStore(upd.Mutation(), in); err != nil {
-			return err
+			return nil, err
 		}
-		var err error
-		if st, err = upd.Save(ctx); err != nil {
-			return fmt.Errorf("updating store: %w", err)
+		st, err := upd.Save(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("updating store: %w", err)
 		}
-		return audit.Record(ctx, tx.Client(), audit.Entry{Action: "store.updated", TargetType: "Store", TargetID: st.ID})
+		return st, audit.Record(ctx, tx.Client(), audit.Entry{Action: "store.updated", TargetType: "Store", TargetID: st.ID})
 	})
-	return st, err
 }
 
 // applyStore validates in and sets it on m.

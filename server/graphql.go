@@ -56,6 +56,7 @@ func (s *Server) graphQLHandler(schema graphql.ExecutableSchema) http.Handler {
 	srv.Use(operationLimits{maxDepth: cfg.MaxDepth, maxComplexity: cfg.MaxComplexity, schema: schema})
 	srv.AroundRootFields(guardRootFields)
 	srv.AroundFields(boundPages)
+	srv.AroundFields(graph.ResolveAsNewSession)
 	srv.SetErrorPresenter(graph.ErrorPresenter(s.log))
 	srv.SetRecoverFunc(graph.RecoverFunc(s.log))
 	return srv
@@ -91,11 +92,7 @@ func guardRootFields(ctx context.Context, next graphql.RootResolver) graphql.Mar
 	default:
 		return next(ctx)
 	}
-	graphql.AddError(ctx, &gqlerror.Error{
-		Message:    refusal.Message,
-		Path:       ast.Path{ast.PathName(field.Alias)},
-		Extensions: map[string]any{"code": string(refusal.Code)},
-	})
+	graphql.AddError(ctx, &gqlerror.Error{Err: refusal, Message: refusal.Message, Path: ast.Path{ast.PathName(field.Alias)}})
 	return graphql.Null
 }
 

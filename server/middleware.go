@@ -2,11 +2,13 @@ package server
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net"
 	"net/http"
@@ -202,6 +204,29 @@ func (s *Server) cors(next http.Handler) http.Handler {
 
 // writeGraphQLError answers a request refused before GraphQL execution
 // with a GraphQL-shaped body, so clients handle every error one way.
+// limitBody refuses a request body over max with 413, whether it declares
+// its length or is chunked, before anything parses it.
+func limitBody(max int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tooLarge := errs.Newf(errs.BadUserInput, "request body is larger than %d bytes", max)
+		if r.ContentLength > max {
+			writeGraphQLError(w, http.StatusRequestEntityTooLarge, tooLarge)
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+		if _, over := errors.AsType[*http.MaxBytesError](err); over {
+			writeGraphQLError(w, http.StatusRequestEntityTooLarge, tooLarge)
+			return
+		}
+		if err != nil {
+			writeGraphQLError(w, http.StatusBadRequest, errs.Newf(errs.BadUserInput, "could not read the request body"))
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		next.ServeHTTP(w, r)
+	})
+}
+
 func writeGraphQLError(w http.ResponseWriter, status int, e *errs.Error) {
 	ext := map[string]any{"code": e.Code}
 	if e.RetryAfter > 0 {
@@ -215,16 +240,23 @@ func writeGraphQLError(w http.ResponseWriter, status int, e *errs.Error) {
 // statusRecorder remembers the status and size of a response.
 type statusRecorder struct {
 	http.ResponseWriter
-	status int
-	bytes  int
+	status      int
+	bytes       int
+	wroteHeader bool
 }
 
+// WriteHeader drops a second call: the WebSocket library answers a refused
+// upgrade itself and gqlgen then writes its own status.
 func (r *statusRecorder) WriteHeader(status int) {
-	r.status = status
+	if r.wroteHeader {
+		return
+	}
+	r.status, r.wroteHeader = status, true
 	r.ResponseWriter.WriteHeader(status)
 }
 
 func (r *statusRecorder) Write(b []byte) (int, error) {
+	r.wroteHeader = true
 	n, err := r.ResponseWriter.Write(b)
 	r.bytes += n
 	return n, err

@@ -14,7 +14,7 @@ import (
 func (s *Server) routes(gql http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	api := s.authenticate(s.limitRequests(gql))
-	mux.Handle("POST /graphql", http.MaxBytesHandler(api, s.cfg.MaxBodyBytes))
+	mux.Handle("POST /graphql", limitBody(s.cfg.MaxBodyBytes, api))
 	// GET serves queries (GraphQL over HTTP) and WebSocket upgrades.
 	mux.Handle("GET /graphql", getMutationNotAllowed(api))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {

@@ -72,7 +72,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 			s.Close()
 		}
 	}()
-	if s.DB, err = db.Open(ctx, cfg.DatabaseURL); err != nil {
+	if s.DB, err = db.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns); err != nil {
 		return nil, err
 	}
 	if cfg.MigrateOnStart {

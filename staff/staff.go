@@ -128,13 +128,12 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (*ent.Staff, error
 		c.AddStoreIDs(in.StoreIDs...)
 		return c.Save(ctx)
 	}
-	var m *ent.Staff
-	err := db.WithTx(ctx, s.db, func(tx *ent.Tx) error {
-		var err error
-		if m, err = create(tx); err != nil {
-			return err
+	m, err := db.InTx(ctx, s.db, func(tx *ent.Tx) (*ent.Staff, error) {
+		m, err := create(tx)
+		if err != nil {
+			return nil, err
 		}
-		return audit.Record(ctx, tx.Client(), audit.Entry{
+		return m, audit.Record(ctx, tx.Client(), audit.Entry{
 			Action: "staff.created", TargetType: "Staff", TargetID: m.ID,
 			Details: map[string]any{"role": string(m.Role)},
 		})
@@ -267,30 +266,29 @@ func (s *Service) change(ctx context.Context, id pulid.ID, action string,
 	if !v.IsStaff() {
 		return nil, errs.Newf(errs.Forbidden, "only a merchant's staff manage its staff")
 	}
-	var m *ent.Staff
-	err := db.WithTx(ctx, s.db, func(tx *ent.Tx) error {
+	return db.InTx(ctx, s.db, func(tx *ent.Tx) (*ent.Staff, error) {
 		target, err := tx.Staff.Get(ctx, id)
 		if ent.IsNotFound(err) {
-			return errs.Newf(errs.NotFound, "staff member not found")
+			return nil, errs.Newf(errs.NotFound, "staff member not found")
 		}
 		if err != nil {
-			return fmt.Errorf("loading staff: %w", err)
+			return nil, fmt.Errorf("loading staff: %w", err)
 		}
 		ownPIN := action == "staff.pin_set" && target.ID == v.ID
 		if !ownPIN && !CanManage(v, target.Role) {
-			return errs.Newf(errs.Forbidden, "you cannot manage a staff member with role %s", target.Role)
+			return nil, errs.Newf(errs.Forbidden, "you cannot manage a staff member with role %s", target.Role)
 		}
 		details := map[string]any{}
 		upd, err := edit(tx, target, details)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if m, err = upd.Save(ctx); err != nil {
-			return fmt.Errorf("saving staff: %w", err)
+		m, err := upd.Save(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("saving staff: %w", err)
 		}
-		return audit.Record(ctx, tx.Client(), audit.Entry{Action: action, TargetType: "Staff", TargetID: m.ID, Details: details})
+		return m, audit.Record(ctx, tx.Client(), audit.Entry{Action: action, TargetType: "Staff", TargetID: m.ID, Details: details})
 	})
-	return m, err
 }
 
 // ensureAnotherOwner keeps a merchant from losing its last active OWNER.

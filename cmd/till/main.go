@@ -101,7 +101,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, args []stri
 }
 
 func migrate(ctx context.Context, cfg config.Config, log *slog.Logger) error {
-	d, err := db.Open(ctx, cfg.DatabaseURL)
+	d, err := db.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
 	if err != nil {
 		return err
 	}
@@ -125,7 +125,7 @@ func createOperator(ctx context.Context, cfg config.Config, args []string, stdin
 	if err != nil {
 		return err
 	}
-	d, err := db.Open(ctx, cfg.DatabaseURL)
+	d, err := db.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
 	if err != nil {
 		return err
 	}

@@ -47,12 +47,17 @@ func (id ID) Prefix() string {
 }
 
 // UnmarshalGQL implements graphql.Unmarshaler.
+// entgql's generated node resolver passes an ID back through it, so an ID is
+// accepted as well as the string a client sends.
 func (id *ID) UnmarshalGQL(v any) error {
-	s, ok := v.(string)
-	if !ok {
+	switch v := v.(type) {
+	case string:
+		*id = ID(v)
+	case ID:
+		*id = v
+	default:
 		return fmt.Errorf("pulid: ID must be a string, got %T", v)
 	}
-	*id = ID(s)
 	return nil
 }
 

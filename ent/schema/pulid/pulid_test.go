@@ -23,3 +23,17 @@ func TestPrefixRejectsMalformed(t *testing.T) {
 		}
 	}
 }
+
+func TestUnmarshalGQL(t *testing.T) {
+	want := New("sto")
+	for _, in := range []any{string(want), want} {
+		var got ID
+		if err := got.UnmarshalGQL(in); err != nil || got != want {
+			t.Errorf("UnmarshalGQL(%T) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	var got ID
+	if err := got.UnmarshalGQL(42); err == nil {
+		t.Error("UnmarshalGQL(42) succeeded; want an error")
+	}
+}
