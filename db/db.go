@@ -119,6 +119,15 @@ func WithTx(ctx context.Context, client *ent.Client, fn func(tx *ent.Tx) error) 
 	return nil
 }
 
+// ForUpdate is a query modifier that locks the rows read until the
+// transaction ends, on PostgreSQL. SQLite has no row locks and needs none:
+// its write transactions run one at a time (_txlock=immediate).
+func ForUpdate(s *entsql.Selector) {
+	if s.Dialect() != dialect.SQLite {
+		s.ForUpdate()
+	}
+}
+
 // InTx is WithTx for a transaction that makes an entity: it returns the
 // entity detached from the finished transaction, so that its edges load
 // through the client afterwards.

@@ -20,7 +20,7 @@ func (r *queryResolver) Node(ctx context.Context, id pulid.ID) (ent.Noder, error
 
 // Nodes is the resolver for the nodes field.
 func (r *queryResolver) Nodes(ctx context.Context, ids []pulid.ID) ([]ent.Noder, error) {
-	return r.client.Noders(ctx, ids, ent.WithNodeType(ent.IDToType))
+	return nodes(ctx, r.client, ids)
 }
 
 // AuditEntries is the resolver for the auditEntries field.

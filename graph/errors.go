@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/tillpos/till/ent"
@@ -38,26 +39,36 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		case ent.IsConstraintError(err):
 			return withCode(gerr, errs.Newf(errs.Conflict, "conflicts with existing data"))
 		}
+		if _, ok := gerr.Extensions["code"]; ok {
+			// Set by gqlgen (parse, validation) or entgql (node not found).
+			return gerr
+		}
 		switch fc := graphql.GetFieldContext(ctx); {
 		case fc == nil:
-			// Request-level failures gqlgen makes itself (parse, validation,
+			// Request-level failures gqlgen makes itself (operation name,
 			// variables) are about the request; anything wrapped is not.
-			if _, ok := gerr.Extensions["code"]; ok {
-				return gerr
-			}
 			if gerr.Unwrap() == nil {
 				return withCode(gerr, &errs.Error{Code: errs.BadUserInput, Message: gerr.Message})
 			}
 		case fc.Field.Field != nil && (fc.Field.Name == "__schema" || fc.Field.Name == "__type"):
 			return withCode(gerr, errs.Newf(errs.Forbidden, "introspection is disabled"))
-		case len(gerr.Path) > len(fc.Path()):
-			// The path runs past the field into one of its arguments: a
-			// value that failed to coerce (an ID, a cursor, a time).
+		case isArgumentPath(gerr.Path, fc.Path()):
+			// A value that failed to coerce: an ID, a cursor, a time.
 			return withCode(gerr, &errs.Error{Code: errs.BadUserInput, Message: gerr.Message})
 		}
 		log.ErrorContext(ctx, "internal error", "err", err, "path", gerr.Path.String(), "request_id", reqinfo.FromContext(ctx).RequestID)
 		return withCode(gerr, errs.Newf(errs.Internal, "internal error"))
 	}
+}
+
+// isArgumentPath reports whether path runs past field into one of its
+// arguments (a name), rather than into one of its list results (an index).
+func isArgumentPath(path, field ast.Path) bool {
+	if len(path) <= len(field) {
+		return false
+	}
+	_, named := path[len(field)].(ast.PathName)
+	return named
 }
 
 func withCode(gerr *gqlerror.Error, e *errs.Error) *gqlerror.Error {

@@ -5,10 +5,13 @@ package graph
 // It serves as dependency injection for your app, add any dependencies you require here.
 
 import (
+	"context"
+
 	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/tillpos/till/auth"
 	"github.com/tillpos/till/ent"
+	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/merchants"
 	"github.com/tillpos/till/staff"
 )
@@ -26,4 +29,16 @@ func NewSchema(client *ent.Client, authSvc *auth.Service, merchantSvc *merchants
 	return NewExecutableSchema(Config{Resolvers: &Resolver{
 		client: client, auth: authSvc, merchants: merchantSvc, staff: staffSvc,
 	}})
+}
+
+// nodes looks ids up for the nodes field. entgql fails the whole list when
+// a single id fails, but puts a null and an error in the place of each that
+// fails among several; clients get the second shape for any number of ids.
+func nodes(ctx context.Context, client *ent.Client, ids []pulid.ID) ([]ent.Noder, error) {
+	found, err := client.Noders(ctx, ids, ent.WithNodeType(ent.IDToType))
+	if len(ids) == 1 && err != nil {
+		graphql.AddError(graphql.WithPathContext(ctx, graphql.NewPathWithIndex(0)), err)
+		return []ent.Noder{nil}, nil
+	}
+	return found, err
 }

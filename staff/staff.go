@@ -292,14 +292,19 @@ func (s *Service) change(ctx context.Context, id pulid.ID, action string,
 }
 
 // ensureAnotherOwner keeps a merchant from losing its last active OWNER.
+// It locks every active owner first, so two owners removing each other at
+// once cannot both see the other as the one who stays.
 func ensureAnotherOwner(ctx context.Context, tx *ent.Tx, leaving pulid.ID) error {
-	n, err := tx.Staff.Query().
-		Where(entstaff.RoleEQ(entstaff.RoleOWNER), entstaff.Active(true), entstaff.IDNEQ(leaving)).
-		Count(ctx)
+	owners, err := tx.Staff.Query().
+		Where(entstaff.RoleEQ(entstaff.RoleOWNER), entstaff.Active(true)).
+		Order(ent.Asc(entstaff.FieldID)).
+		Select(entstaff.FieldID).
+		Modify(db.ForUpdate).
+		Strings(ctx)
 	if err != nil {
-		return fmt.Errorf("counting owners: %w", err)
+		return fmt.Errorf("locking owners: %w", err)
 	}
-	if n == 0 {
+	if !slices.ContainsFunc(owners, func(id string) bool { return id != string(leaving) }) {
 		return errs.Newf(errs.Conflict, "a merchant must keep at least one active owner")
 	}
 	return nil
@@ -316,7 +321,8 @@ func checkStores(ctx context.Context, client *ent.Client, ids []pulid.ID) error 
 		return fmt.Errorf("checking stores: %w", err)
 	}
 	if n != len(unique) {
-		return errs.Invalid("storeIds", "unknown store")
+		// Another merchant's store is as absent as one that never was.
+		return &errs.Error{Code: errs.NotFound, Field: "storeIds", Message: "store not found"}
 	}
 	return nil
 }
