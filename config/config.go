@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 // Config is the server configuration.
@@ -129,6 +131,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	num("TILL_LOGIN_PER_IP", &c.LoginPerIPPerMinute)
 	num("TILL_LOGIN_PER_EMAIL", &c.LoginPerEmailPerMinute)
 	num("TILL_BCRYPT_COST", &c.PasswordCost)
+	if c.PasswordCost < bcrypt.MinCost || c.PasswordCost > bcrypt.MaxCost {
+		errs = append(errs, fmt.Errorf("TILL_BCRYPT_COST: want %d to %d, got %d", bcrypt.MinCost, bcrypt.MaxCost, c.PasswordCost))
+	}
 	if v := getenv("TILL_MIGRATE_ON_START"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {

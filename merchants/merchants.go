@@ -56,9 +56,6 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput) (*ent.Staff, error
 	if in.Locale == "" {
 		in.Locale = "en"
 	}
-	if in.StoreName == "" {
-		in.StoreName = in.MerchantName
-	}
 	if err := validateSignUp(&in); err != nil {
 		return nil, err
 	}
@@ -113,6 +110,9 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput) (*ent.Staff, error
 func validateSignUp(in *SignUpInput) error {
 	in.MerchantName = strings.TrimSpace(in.MerchantName)
 	in.OwnerName = strings.TrimSpace(in.OwnerName)
+	if in.StoreName = strings.TrimSpace(in.StoreName); in.StoreName == "" {
+		in.StoreName = in.MerchantName
+	}
 	if err := validateName("merchantName", in.MerchantName); err != nil {
 		return err
 	}
@@ -138,7 +138,7 @@ func validateSignUp(in *SignUpInput) error {
 		return err
 	}
 	in.Locale = locale
-	return validateName("storeName", strings.TrimSpace(in.StoreName))
+	return validateName("storeName", in.StoreName)
 }
 
 // EnsureEmailFree fails with CONFLICT when a staff member or operator
@@ -262,10 +262,17 @@ func ValidateEmail(field, email string) error {
 	return nil
 }
 
+// notMoney are ISO 4217 codes for metals, funds and testing, which no
+// merchant sells in.
+var notMoney = map[string]bool{
+	"XAG": true, "XAU": true, "XPD": true, "XPT": true, "XBA": true, "XBB": true, "XBC": true,
+	"XBD": true, "XDR": true, "XSU": true, "XUA": true, "XTS": true, "XXX": true,
+}
+
 // ValidateCurrency checks an ISO 4217 code and returns it upper-cased.
 func ValidateCurrency(code string) (string, error) {
 	unit, err := currency.ParseISO(strings.TrimSpace(code))
-	if err != nil {
+	if err != nil || notMoney[unit.String()] {
 		return "", errs.Invalid("currency", "must be an ISO 4217 code such as USD or CNY")
 	}
 	return unit.String(), nil

@@ -28,8 +28,11 @@ func (s *Service) CreateStore(ctx context.Context, in StoreInput) (*ent.Store, e
 	if !v.IsStaff() || !v.HasRole(viewer.RoleOwner) {
 		return nil, errs.Newf(errs.Forbidden, "only the owner can open a store")
 	}
-	if in.Name == nil || in.TimeZone == nil {
-		return nil, errs.Invalid("name", "name and timeZone are required")
+	if in.Name == nil {
+		return nil, errs.Invalid("name", "is required")
+	}
+	if in.TimeZone == nil {
+		return nil, errs.Invalid("timeZone", "is required")
 	}
 	return db.InTx(ctx, s.db, func(tx *ent.Tx) (*ent.Store, error) {
 		create := tx.Store.Create()

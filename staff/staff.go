@@ -91,8 +91,8 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (*ent.Staff, error
 	}
 	hasPassword := in.Password != nil && *in.Password != ""
 	switch {
-	case in.Role != entstaff.RoleCASHIER && (email == "" || !hasPassword):
-		return nil, errs.Invalid("email", "an %s needs an email and a password to log in", in.Role)
+	case in.Role != entstaff.RoleCASHIER && email == "":
+		return nil, errs.Invalid("email", "is required for role %s, who logs in with email and password", in.Role)
 	case email != "" && !hasPassword:
 		return nil, errs.Invalid("password", "required when an email is given")
 	case hasPassword && email == "":
@@ -211,9 +211,13 @@ func (s *Service) SetPIN(ctx context.Context, id pulid.ID, pin string) (*ent.Sta
 }
 
 // ResetPassword sets a new password for a staff member with a login email
-// and ends their sessions.
+// and ends their sessions. Nobody resets their own: that is changePassword,
+// which asks for the current one, so a stolen token cannot take the account.
 func (s *Service) ResetPassword(ctx context.Context, id pulid.ID, newPassword string) (*ent.Staff, error) {
 	m, err := s.change(ctx, id, "staff.password_reset", func(tx *ent.Tx, target *ent.Staff, _ map[string]any) (*ent.StaffUpdateOne, error) {
+		if target.ID == viewer.FromContext(ctx).ID {
+			return nil, errs.Invalid("staffId", "use changePassword to change your own password")
+		}
 		if target.Email == nil {
 			return nil, errs.Invalid("staffId", "this staff member has no login email")
 		}

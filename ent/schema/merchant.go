@@ -25,7 +25,7 @@ func (Merchant) Mixin() []ent.Mixin {
 // Fields of the Merchant.
 func (Merchant) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("name").NotEmpty().MaxLen(200).
+		field.String("name").NotEmpty().MaxRuneLen(200).
 			Annotations(entgql.OrderField("NAME")),
 		field.String("currency").
 			Comment("ISO 4217 code of the currency the merchant trades in").

@@ -26,7 +26,7 @@ func (Operator) Mixin() []ent.Mixin {
 // Fields of the Operator.
 func (Operator) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("name").NotEmpty().MaxLen(200),
+		field.String("name").NotEmpty().MaxRuneLen(200),
 		field.String("email").NotEmpty().MaxLen(254),
 		field.String("password_hash").Sensitive().
 			Annotations(entgql.Skip()),

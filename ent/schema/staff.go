@@ -25,7 +25,7 @@ func (Staff) Mixin() []ent.Mixin {
 // Fields of the Staff.
 func (Staff) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("name").NotEmpty().MaxLen(200).
+		field.String("name").NotEmpty().MaxRuneLen(200).
 			Annotations(entgql.OrderField("NAME")),
 		field.String("email").
 			Comment("lower-cased login name; unique across the platform").

@@ -24,9 +24,9 @@ func (Store) Mixin() []ent.Mixin {
 // Fields of the Store.
 func (Store) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("name").NotEmpty().MaxLen(200).
+		field.String("name").NotEmpty().MaxRuneLen(200).
 			Annotations(entgql.OrderField("NAME")),
-		field.String("address").Optional().MaxLen(500),
+		field.String("address").Optional().MaxRuneLen(500),
 		field.String("time_zone").
 			Comment("IANA time zone, e.g. Asia/Shanghai").
 			NotEmpty(),
