@@ -208,27 +208,30 @@ func (s *Service) StartStaffSession(ctx context.Context, m *ent.Staff) (*Tokens,
 // Errors: UNAUTHENTICATED (unknown, expired or reused token — a reused one
 // also ends its session), FORBIDDEN (merchant suspended).
 func (s *Service) Refresh(ctx context.Context, refreshToken string) (*Tokens, error) {
-	sess, next, nextExpiry, err := s.sessions.Rotate(ctx, refreshToken)
+	deactivated := false
+	sess, next, nextExpiry, err := s.sessions.Rotate(ctx, refreshToken, func(sess *Session) error {
+		acct, err := s.loadAccount(ctx, sess.Kind, sess.SubjectID)
+		if err != nil {
+			return err
+		}
+		if deactivated = acct == nil || !acct.active; deactivated {
+			return errs.Newf(errs.Unauthenticated, "account is deactivated")
+		}
+		return s.checkUsable(ctx, acct)
+	})
 	switch {
 	case errors.Is(err, ErrRefreshReused):
 		s.log.WarnContext(ctx, "refresh token reuse; session ended", "subject", sess.SubjectID, "session", sess.ID)
 		return nil, errs.Newf(errs.Unauthenticated, "refresh token was already used; the session has ended")
 	case errors.Is(err, ErrInvalidRefresh):
 		return nil, errs.Newf(errs.Unauthenticated, "invalid or expired refresh token")
-	case err != nil:
-		return nil, err
-	}
-	acct, err := s.loadAccount(ctx, sess.Kind, sess.SubjectID)
-	if err != nil {
-		return nil, err
-	}
-	if acct == nil || !acct.active {
-		if _, err := s.sessions.Delete(ctx, sess.SubjectID, sess.ID); err != nil {
-			return nil, err
+	case deactivated:
+		subject, sid, _, _ := parseRefreshToken(refreshToken)
+		if _, derr := s.sessions.Delete(ctx, subject, sid); derr != nil {
+			return nil, derr
 		}
-		return nil, errs.Newf(errs.Unauthenticated, "account is deactivated")
-	}
-	if err := s.checkUsable(ctx, acct); err != nil {
+		return nil, err
+	case err != nil:
 		return nil, err
 	}
 	return s.issue(ctx, sess, next, nextExpiry)

@@ -120,8 +120,10 @@ func load(ctx context.Context, c redis.Cmdable, key string) (*Session, error) {
 
 // Rotate exchanges a refresh token for the next one. A token exchanged
 // before ends the session and returns it with ErrRefreshReused; an unknown
-// one returns ErrInvalidRefresh.
-func (s *Sessions) Rotate(ctx context.Context, refreshToken string) (sess *Session, next string, expiresAt time.Time, err error) {
+// one returns ErrInvalidRefresh. admit, when not nil, may refuse a valid
+// token before it is spent (say, while the merchant is suspended), so that
+// the client can use it again later.
+func (s *Sessions) Rotate(ctx context.Context, refreshToken string, admit func(*Session) error) (sess *Session, next string, expiresAt time.Time, err error) {
 	subject, sid, secret, ok := parseRefreshToken(refreshToken)
 	if !ok {
 		return nil, "", time.Time{}, ErrInvalidRefresh
@@ -156,6 +158,11 @@ func (s *Sessions) Rotate(ctx context.Context, refreshToken string) (sess *Sessi
 			}
 			if !now.Before(sess.ExpiresAt) {
 				return ErrInvalidRefresh
+			}
+			if admit != nil {
+				if err := admit(sess); err != nil {
+					return err
+				}
 			}
 			nextSecret := randomSecret()
 			sess.UsedHashes = append(sess.UsedHashes, sess.RefreshHash)

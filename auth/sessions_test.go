@@ -195,7 +195,7 @@ func TestRotate(t *testing.T) {
 			require.NoError(t, err)
 
 			clock.AdvanceAppOnly(10 * time.Minute)
-			got, second, expires, err := s.Rotate(ctx, first)
+			got, second, expires, err := s.Rotate(ctx, first, nil)
 			require.NoError(t, err)
 			require.NotEqual(t, first, second)
 			require.Equal(t, sess.ID, got.ID, "the same session carries on")
@@ -211,9 +211,9 @@ func TestRotate(t *testing.T) {
 			require.Equal(t, []string{sess.RefreshHash}, stored.UsedHashes)
 			require.NotEqual(t, sess.RefreshHash, stored.RefreshHash)
 
-			_, third, _, err := s.Rotate(ctx, second)
+			_, third, _, err := s.Rotate(ctx, second, nil)
 			require.NoError(t, err, "the new token works")
-			_, _, _, err = s.Rotate(ctx, third)
+			_, _, _, err = s.Rotate(ctx, third, nil)
 			require.NoError(t, err)
 		})
 	}
@@ -242,13 +242,13 @@ func TestRotateReuseEndsTheSession(t *testing.T) {
 
 				tokens := []string{tok}
 				for range 3 {
-					_, next, _, err := s.Rotate(ctx, tokens[len(tokens)-1])
+					_, next, _, err := s.Rotate(ctx, tokens[len(tokens)-1], nil)
 					require.NoError(t, err)
 					tokens = append(tokens, next)
 				}
 				current := tokens[len(tokens)-1]
 
-				ended, next, expires, err := s.Rotate(ctx, tc.reuse(tokens))
+				ended, next, expires, err := s.Rotate(ctx, tc.reuse(tokens), nil)
 				require.ErrorIs(t, err, ErrRefreshReused)
 				require.NotNil(t, ended, "the ended session comes back for the log")
 				require.Equal(t, sess.ID, ended.ID)
@@ -258,14 +258,14 @@ func TestRotateReuseEndsTheSession(t *testing.T) {
 
 				_, err = s.Get(ctx, "stf_alice", sess.ID)
 				require.ErrorIs(t, err, ErrNoSession, "the whole session has ended")
-				_, _, _, err = s.Rotate(ctx, current)
+				_, _, _, err = s.Rotate(ctx, current, nil)
 				require.ErrorIs(t, err, ErrInvalidRefresh, "so the thief's or the owner's current token is dead too")
 				members, err := b.Store.Client().SMembers(ctx, s.indexKey("stf_alice")).Result()
 				require.NoError(t, err)
 				require.NotContains(t, members, sess.ID, "and it left the subject's index")
 
 				// Another login of the same person is another family.
-				_, _, _, err = s.Rotate(ctx, siblingTok)
+				_, _, _, err = s.Rotate(ctx, siblingTok, nil)
 				require.NoError(t, err)
 			})
 		}
@@ -286,14 +286,14 @@ func TestRotateWrongSecretLeavesSessionAlone(t *testing.T) {
 			// A guess at the secret is not a reuse: it must not let anyone
 			// who knows a session ID end it.
 			guess := formatRefreshToken("stf_alice", sess.ID, randomSecret())
-			got, next, _, err := s.Rotate(ctx, guess)
+			got, next, _, err := s.Rotate(ctx, guess, nil)
 			require.ErrorIs(t, err, ErrInvalidRefresh)
 			require.Nil(t, got)
 			require.Empty(t, next)
 
 			_, err = s.Get(ctx, "stf_alice", sess.ID)
 			require.NoError(t, err)
-			_, _, _, err = s.Rotate(ctx, tok)
+			_, _, _, err = s.Rotate(ctx, tok, nil)
 			require.NoError(t, err, "the real token still works")
 		})
 	}
@@ -330,14 +330,14 @@ func TestRotateMalformedTokens(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sess, next, expires, err := s.Rotate(ctx, tt.tok)
+			sess, next, expires, err := s.Rotate(ctx, tt.tok, nil)
 			require.ErrorIs(t, err, ErrInvalidRefresh)
 			require.Nil(t, sess)
 			require.Empty(t, next)
 			require.True(t, expires.IsZero())
 		})
 	}
-	_, _, _, err = s.Rotate(ctx, tok)
+	_, _, _, err = s.Rotate(ctx, tok, nil)
 	require.NoError(t, err, "none of that touched the real session")
 }
 
@@ -369,7 +369,7 @@ func TestRotateForgetsTheOldestUsedTokens(t *testing.T) {
 
 	tokens := []string{tok}
 	for range maxUsedHashes + 1 {
-		_, next, _, err := s.Rotate(ctx, tokens[len(tokens)-1])
+		_, next, _, err := s.Rotate(ctx, tokens[len(tokens)-1], nil)
 		require.NoError(t, err)
 		tokens = append(tokens, next)
 	}
@@ -379,13 +379,13 @@ func TestRotateForgetsTheOldestUsedTokens(t *testing.T) {
 
 	// The very first token has dropped out of the list: it is merely
 	// unknown now, and the session lives on.
-	_, _, _, err = s.Rotate(ctx, tokens[0])
+	_, _, _, err = s.Rotate(ctx, tokens[0], nil)
 	require.ErrorIs(t, err, ErrInvalidRefresh)
 	_, err = s.Get(ctx, "stf_alice", sess.ID)
 	require.NoError(t, err)
 
 	// The second is still remembered.
-	_, _, _, err = s.Rotate(ctx, tokens[1])
+	_, _, _, err = s.Rotate(ctx, tokens[1], nil)
 	require.ErrorIs(t, err, ErrRefreshReused)
 	_, err = s.Get(ctx, "stf_alice", sess.ID)
 	require.ErrorIs(t, err, ErrNoSession)
@@ -409,7 +409,7 @@ func TestRotateConcurrentlyOnlyOneWins(t *testing.T) {
 			for range n {
 				go func() {
 					start.Wait()
-					_, _, _, err := s.Rotate(ctx, tok)
+					_, _, _, err := s.Rotate(ctx, tok, nil)
 					errsCh <- err
 				}()
 			}
@@ -458,13 +458,13 @@ func TestDelete(t *testing.T) {
 
 			_, err = s.Get(ctx, "stf_alice", one.ID)
 			require.ErrorIs(t, err, ErrNoSession)
-			_, _, _, err = s.Rotate(ctx, tokOne)
+			_, _, _, err = s.Rotate(ctx, tokOne, nil)
 			require.ErrorIs(t, err, ErrInvalidRefresh)
 			members, err := b.Store.Client().SMembers(ctx, s.indexKey("stf_alice")).Result()
 			require.NoError(t, err)
 			require.Equal(t, []string{two.ID}, members)
 
-			_, _, _, err = s.Rotate(ctx, tokTwo)
+			_, _, _, err = s.Rotate(ctx, tokTwo, nil)
 			require.NoError(t, err, "the other session is untouched")
 		})
 	}
@@ -501,9 +501,9 @@ func TestDeleteAll(t *testing.T) {
 					require.ErrorIs(t, err, ErrNoSession)
 				}
 			}
-			_, _, _, err = s.Rotate(ctx, aliceTokens[1])
+			_, _, _, err = s.Rotate(ctx, aliceTokens[1], nil)
 			require.NoError(t, err)
-			_, _, _, err = s.Rotate(ctx, bobTok)
+			_, _, _, err = s.Rotate(ctx, bobTok, nil)
 			require.NoError(t, err, "someone else's sessions are untouched")
 
 			n, err = s.DeleteAll(ctx, "stf_alice")
@@ -534,7 +534,7 @@ func TestSessionIdleExpiry(t *testing.T) {
 	clock.Advance(time.Minute)
 	_, err = s.Get(ctx, "stf_alice", sess.ID)
 	require.ErrorIs(t, err, ErrNoSession)
-	_, _, _, err = s.Rotate(ctx, tok)
+	_, _, _, err = s.Rotate(ctx, tok, nil)
 	require.ErrorIs(t, err, ErrInvalidRefresh)
 }
 
@@ -551,7 +551,7 @@ func TestSessionRefreshExtendsIdleWindowUpToTheAbsoluteEnd(t *testing.T) {
 	for clock.Now().Add(50 * time.Minute).Before(end) {
 		clock.Advance(50 * time.Minute)
 		var expires time.Time
-		_, tok, expires, err = s.Rotate(ctx, tok)
+		_, tok, expires, err = s.Rotate(ctx, tok, nil)
 		require.NoError(t, err, "at %s", clock.Now().Sub(sess.CreatedAt))
 		want := clock.Now().Add(testIdleTTL)
 		if end.Before(want) {
@@ -568,7 +568,7 @@ func TestSessionRefreshExtendsIdleWindowUpToTheAbsoluteEnd(t *testing.T) {
 	clock.Advance(time.Second)
 	_, err = s.Get(ctx, "stf_alice", sess.ID)
 	require.ErrorIs(t, err, ErrNoSession)
-	_, _, _, err = s.Rotate(ctx, tok)
+	_, _, _, err = s.Rotate(ctx, tok, nil)
 	require.ErrorIs(t, err, ErrInvalidRefresh)
 }
 
@@ -582,7 +582,7 @@ func TestRotateRefusesPastTheAbsoluteEndEvenIfRedisStillHasIt(t *testing.T) {
 
 	// This replica's clock is past the end; Redis's is not.
 	clock.AdvanceAppOnly(testMaxTTL)
-	_, _, _, err = s.Rotate(ctx, tok)
+	_, _, _, err = s.Rotate(ctx, tok, nil)
 	require.ErrorIs(t, err, ErrInvalidRefresh)
 }
 
@@ -629,4 +629,26 @@ func TestSessionErrorsOnRedisFailure(t *testing.T) {
 	_, err = s.Get(ctx, "stf_alice", "x")
 	require.Error(t, err)
 	require.NotErrorIs(t, err, ErrNoSession, "a Redis failure is not a logged-out session")
+}
+
+// A token that admit refuses is not spent: once admitted it still works.
+func TestRotateRefusedByAdmitKeepsToken(t *testing.T) {
+	t.Parallel()
+	for _, b := range kvtest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			s, _ := newSessions(b)
+			tok, _, err := s.Create(ctx, staffSession("stf_alice"))
+			require.NoError(t, err)
+
+			suspended := errors.New("suspended")
+			_, _, _, err = s.Rotate(ctx, tok, func(*Session) error { return suspended })
+			require.ErrorIs(t, err, suspended)
+
+			_, next, _, err := s.Rotate(ctx, tok, func(*Session) error { return nil })
+			require.NoError(t, err)
+			require.NotEmpty(t, next)
+		})
+	}
 }

@@ -55,8 +55,8 @@ func Open(ctx context.Context, rawURL string, maxConns int) (*DB, error) {
 }
 
 // parse maps a database URL to a database/sql driver, an ent dialect and a
-// DSN. SQLite always gets foreign keys, WAL, a busy timeout and immediate
-// write transactions, since Till's money invariants rely on them and a
+// DSN. SQLite always gets foreign keys, WAL, a busy timeout, sortable times
+// and immediate write transactions, since Till's money invariants rely on them and a
 // deferred transaction that later upgrades to a write lock can deadlock.
 func parse(rawURL string) (driverName, dialectName, dsn string, err error) {
 	if rawURL == "" {
@@ -77,6 +77,10 @@ func parse(rawURL string) (driverName, dialectName, dsn string, err error) {
 		params.Add("_pragma", p)
 	}
 	params.Set("_txlock", "immediate")
+	// Times are stored as UTC text in SQLite's own format, which sorts in
+	// time order, so cursors over created_at page correctly.
+	params.Set("_time_format", "sqlite")
+	params.Set("_timezone", "UTC")
 	return "sqlite", dialect.SQLite, path + "?" + params.Encode(), nil
 }
 

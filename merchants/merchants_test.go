@@ -605,7 +605,7 @@ func TestStores(t *testing.T) {
 	require.Equal(t, "Asia/Shanghai", got.TimeZone, "fields left nil stay")
 
 	_, err = e.svc.UpdateStore(staffCtx(t, elsewhere), st.ID, merchants.StoreInput{Name: ptr("Mine")})
-	requireCode(t, err, errs.NotFound)
+	requireCode(t, err, errs.Forbidden) // the store is the merchant's, so visible, but not theirs
 	_, err = e.svc.UpdateStore(staffCtx(t, cashier), st.ID, merchants.StoreInput{Name: ptr("Mine")})
 	requireCode(t, err, errs.Forbidden)
 	_, err = e.svc.UpdateStore(ownerCtx, st.ID, merchants.StoreInput{TimeZone: ptr("Local")})

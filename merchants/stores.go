@@ -53,15 +53,21 @@ func (s *Service) UpdateStore(ctx context.Context, id pulid.ID, in StoreInput) (
 	if !v.IsStaff() || !v.HasRole(viewer.RoleOwner, viewer.RoleManager) {
 		return nil, errs.Newf(errs.Forbidden, "only the owner or a manager can change a store")
 	}
-	q := s.db.Store.Query().Where(store.ID(id))
-	if v.Role == viewer.RoleManager {
-		q = q.Where(store.HasStaffWith(staff.ID(v.ID)))
-	}
-	if _, err := q.Only(ctx); ent.IsNotFound(err) {
-		return nil, errs.Newf(errs.NotFound, "store not found")
-	} else if err != nil {
+	if exists, err := s.db.Store.Query().Where(store.ID(id)).Exist(ctx); err != nil {
 		return nil, fmt.Errorf("loading store: %w", err)
+	} else if !exists {
+		return nil, errs.Newf(errs.NotFound, "store not found")
 	}
+	if v.Role == viewer.RoleManager {
+		worksThere, err := s.db.Store.Query().Where(store.ID(id), store.HasStaffWith(staff.ID(v.ID))).Exist(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("loading store: %w", err)
+		}
+		if !worksThere {
+			return nil, errs.Newf(errs.Forbidden, "a manager changes only the stores they work at")
+		}
+	}
+
 	return db.InTx(ctx, s.db, func(tx *ent.Tx) (*ent.Store, error) {
 		upd := tx.Store.UpdateOneID(id)
 		if err := applyStore(upd.Mutation(), in); err != nil {

@@ -23,13 +23,6 @@ import (
 	"github.com/tillpos/till/graph"
 )
 
-// Page sizes for connections: a missing first/last means defaultPageSize;
-// more than maxPageSize is refused.
-const (
-	defaultPageSize = 20
-	maxPageSize     = 100
-)
-
 // graphQLHandler builds the gqlgen server with explicit transports,
 // limits and the error presenter.
 func (s *Server) graphQLHandler(schema graphql.ExecutableSchema) http.Handler {
@@ -55,7 +48,6 @@ func (s *Server) graphQLHandler(schema graphql.ExecutableSchema) http.Handler {
 	}
 	srv.Use(operationLimits{maxDepth: cfg.MaxDepth, maxComplexity: cfg.MaxComplexity, schema: schema})
 	srv.AroundRootFields(guardRootFields)
-	srv.AroundFields(boundPages)
 	srv.AroundFields(graph.ResolveAsNewSession)
 	srv.SetErrorPresenter(graph.ErrorPresenter(s.log))
 	srv.SetRecoverFunc(graph.RecoverFunc(s.log))
@@ -96,29 +88,6 @@ func guardRootFields(ctx context.Context, next graphql.RootResolver) graphql.Mar
 	return graphql.Null
 }
 
-// boundPages caps first/last on every connection field and gives a page
-// size to requests that name none, so no query reads a whole table.
-func boundPages(ctx context.Context, next graphql.Resolver) (any, error) {
-	fc := graphql.GetFieldContext(ctx)
-	if fc == nil || fc.Field.Definition == nil || !strings.HasSuffix(fc.Field.Definition.Type.Name(), "Connection") {
-		return next(ctx)
-	}
-	first, _ := fc.Args["first"].(*int)
-	last, _ := fc.Args["last"].(*int)
-	for name, n := range map[string]*int{"first": first, "last": last} {
-		if n != nil && (*n < 0 || *n > maxPageSize) {
-			return nil, errs.Invalid(name, "must be between 0 and %d", maxPageSize)
-		}
-	}
-	if first == nil && last == nil {
-		if _, ok := fc.Args["first"]; ok {
-			size := defaultPageSize
-			fc.Args["first"] = &size
-		}
-	}
-	return next(ctx)
-}
-
 // operationLimits refuses operations nested deeper than maxDepth or
 // costlier than maxComplexity with QUERY_TOO_COMPLEX, before any resolver
 // runs. Introspection fields do not count towards depth (the playground's
@@ -144,6 +113,9 @@ func (operationLimits) Validate(graphql.ExecutableSchema) error { return nil }
 func (l operationLimits) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
 	if oc.Operation == nil {
 		return nil
+	}
+	if err := pageConnections(oc); err != nil {
+		return err
 	}
 	if depth := selectionDepth(oc.Operation.SelectionSet); l.maxDepth > 0 && depth > l.maxDepth {
 		return tooComplex("operation is nested %d levels deep; the limit is %d", depth, l.maxDepth)
