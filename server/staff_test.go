@@ -986,12 +986,30 @@ func TestPaginationStaffMembers(t *testing.T) {
 				}
 			}
 		}
-		m.Exec(t, m.owner.Token, `{ stores { edges { node { staff { totalCount edges { node { id } } pageInfo { hasNextPage } } } } } }`, nil).Decode(t, &nested)
-		require.Len(t, nested.Stores.Edges, 1)
-		staff := nested.Stores.Edges[0].Node.Staff
-		require.Equal(t, total, staff.TotalCount)
-		require.Len(t, staff.Edges, 20, "Store.staff without first gets the default page size too")
-		require.True(t, staff.PageInfo.HasNextPage)
+		for name, query := range map[string]string{
+			"inline":   `{ stores { edges { node { staff { totalCount edges { node { id } } pageInfo { hasNextPage } } } } } }`,
+			"fragment": `{ stores { edges { node { ...S } } } } fragment S on Store { staff { totalCount edges { node { id } } pageInfo { hasNextPage } } }`,
+		} {
+			t.Run(name, func(t *testing.T) {
+				m.Exec(t, m.owner.Token, query, nil).Decode(t, &nested)
+				require.Len(t, nested.Stores.Edges, 1)
+				staff := nested.Stores.Edges[0].Node.Staff
+				require.Equal(t, total, staff.TotalCount)
+				require.Len(t, staff.Edges, 20, "Store.staff without first gets the default page size too")
+				require.True(t, staff.PageInfo.HasNextPage)
+			})
+		}
+	})
+
+	// The default is filled in per request: the parsed query is cached and
+	// shared, and a later request's own first must still count.
+	t.Run("default leaves the cached query alone", func(t *testing.T) {
+		for _, tc := range []struct {
+			first any
+			want  int
+		}{{nil, 20}, {5, 5}, {nil, 20}, {7, 7}} {
+			require.Len(t, get(t, map[string]any{"first": tc.first}).StaffMembers.Edges, tc.want, "first: %v", tc.first)
+		}
 	})
 
 	t.Run("page size bounds", func(t *testing.T) {
