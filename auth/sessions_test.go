@@ -59,6 +59,15 @@ func newSessions(b kvtest.Backend) (*Sessions, *testClock) {
 }
 
 // embedded is the miniredis backend, whose clock tests can move.
+// create opens a session for subject and returns it with its refresh token.
+func create(t *testing.T, s *Sessions, subject pulid.ID) (*Session, string) {
+	t.Helper()
+	sess := staffSession(subject)
+	tok, _, err := s.Create(t.Context(), sess)
+	require.NoError(t, err)
+	return sess, tok
+}
+
 func embedded(t *testing.T) kvtest.Backend {
 	t.Helper()
 	b := kvtest.Backends(t)[0]
@@ -190,9 +199,7 @@ func TestRotate(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
 			s, clock := newSessions(b)
-			sess := staffSession("stf_alice")
-			first, _, err := s.Create(ctx, sess)
-			require.NoError(t, err)
+			sess, first := create(t, s, "stf_alice")
 
 			clock.AdvanceAppOnly(10 * time.Minute)
 			got, second, expires, err := s.Rotate(ctx, first, nil)
@@ -233,9 +240,7 @@ func TestRotateReuseEndsTheSession(t *testing.T) {
 				t.Parallel()
 				ctx := t.Context()
 				s, _ := newSessions(b)
-				sess := staffSession("stf_alice")
-				tok, _, err := s.Create(ctx, sess)
-				require.NoError(t, err)
+				sess, tok := create(t, s, "stf_alice")
 				sibling := staffSession("stf_alice")
 				siblingTok, _, err := s.Create(ctx, sibling)
 				require.NoError(t, err)
@@ -279,9 +284,7 @@ func TestRotateWrongSecretLeavesSessionAlone(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
 			s, _ := newSessions(b)
-			sess := staffSession("stf_alice")
-			tok, _, err := s.Create(ctx, sess)
-			require.NoError(t, err)
+			sess, tok := create(t, s, "stf_alice")
 
 			// A guess at the secret is not a reuse: it must not let anyone
 			// who knows a session ID end it.
@@ -304,9 +307,7 @@ func TestRotateMalformedTokens(t *testing.T) {
 	b := embedded(t)
 	ctx := t.Context()
 	s, _ := newSessions(b)
-	sess := staffSession("stf_alice")
-	tok, _, err := s.Create(ctx, sess)
-	require.NoError(t, err)
+	_, tok := create(t, s, "stf_alice")
 	_, sid, secret, ok := parseRefreshToken(tok)
 	require.True(t, ok)
 
@@ -337,7 +338,7 @@ func TestRotateMalformedTokens(t *testing.T) {
 			require.True(t, expires.IsZero())
 		})
 	}
-	_, _, _, err = s.Rotate(ctx, tok, nil)
+	_, _, _, err := s.Rotate(ctx, tok, nil)
 	require.NoError(t, err, "none of that touched the real session")
 }
 
@@ -363,9 +364,7 @@ func TestRotateForgetsTheOldestUsedTokens(t *testing.T) {
 	b := embedded(t)
 	ctx := t.Context()
 	s, _ := newSessions(b)
-	sess := staffSession("stf_alice")
-	tok, _, err := s.Create(ctx, sess)
-	require.NoError(t, err)
+	sess, tok := create(t, s, "stf_alice")
 
 	tokens := []string{tok}
 	for range maxUsedHashes + 1 {
@@ -398,9 +397,7 @@ func TestRotateConcurrentlyOnlyOneWins(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
 			s, _ := newSessions(b)
-			sess := staffSession("stf_alice")
-			tok, _, err := s.Create(ctx, sess)
-			require.NoError(t, err)
+			sess, tok := create(t, s, "stf_alice")
 
 			const n = 2
 			errsCh := make(chan error, n)
@@ -427,7 +424,7 @@ func TestRotateConcurrentlyOnlyOneWins(t *testing.T) {
 			}
 			require.Equal(t, 1, ok, "one exchange wins")
 			require.Equal(t, 1, reused, "the other is a reuse")
-			_, err = s.Get(ctx, "stf_alice", sess.ID)
+			_, err := s.Get(ctx, "stf_alice", sess.ID)
 			require.ErrorIs(t, err, ErrNoSession)
 		})
 	}
@@ -480,9 +477,7 @@ func TestDeleteAll(t *testing.T) {
 			var alice []*Session
 			var aliceTokens []string
 			for range 3 {
-				sess := staffSession("stf_alice")
-				tok, _, err := s.Create(ctx, sess)
-				require.NoError(t, err)
+				sess, tok := create(t, s, "stf_alice")
 				alice = append(alice, sess)
 				aliceTokens = append(aliceTokens, tok)
 			}
@@ -523,12 +518,10 @@ func TestSessionIdleExpiry(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	s, clock := newSessions(embedded(t))
-	sess := staffSession("stf_alice")
-	tok, _, err := s.Create(ctx, sess)
-	require.NoError(t, err)
+	sess, tok := create(t, s, "stf_alice")
 
 	clock.Advance(testIdleTTL - time.Minute)
-	_, err = s.Get(ctx, "stf_alice", sess.ID)
+	_, err := s.Get(ctx, "stf_alice", sess.ID)
 	require.NoError(t, err, "alive until the idle window ends")
 
 	clock.Advance(time.Minute)
@@ -542,15 +535,16 @@ func TestSessionRefreshExtendsIdleWindowUpToTheAbsoluteEnd(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	s, clock := newSessions(embedded(t))
-	sess := staffSession("stf_alice")
-	tok, _, err := s.Create(ctx, sess)
-	require.NoError(t, err)
+	sess, tok := create(t, s, "stf_alice")
 	end := sess.ExpiresAt
 
 	// Refreshing every 50 minutes keeps a 60-minute idle window open...
 	for clock.Now().Add(50 * time.Minute).Before(end) {
 		clock.Advance(50 * time.Minute)
-		var expires time.Time
+		var (
+			expires time.Time
+			err     error
+		)
 		_, tok, expires, err = s.Rotate(ctx, tok, nil)
 		require.NoError(t, err, "at %s", clock.Now().Sub(sess.CreatedAt))
 		want := clock.Now().Add(testIdleTTL)
@@ -563,7 +557,7 @@ func TestSessionRefreshExtendsIdleWindowUpToTheAbsoluteEnd(t *testing.T) {
 	// refresh (at 2h30m) got only 30 minutes.
 	require.Equal(t, 150*time.Minute, clock.Now().Sub(sess.CreatedAt))
 	clock.Advance(end.Sub(clock.Now()) - time.Second)
-	_, err = s.Get(ctx, "stf_alice", sess.ID)
+	_, err := s.Get(ctx, "stf_alice", sess.ID)
 	require.NoError(t, err)
 	clock.Advance(time.Second)
 	_, err = s.Get(ctx, "stf_alice", sess.ID)
@@ -576,13 +570,11 @@ func TestRotateRefusesPastTheAbsoluteEndEvenIfRedisStillHasIt(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	s, clock := newSessions(embedded(t))
-	sess := staffSession("stf_alice")
-	tok, _, err := s.Create(ctx, sess)
-	require.NoError(t, err)
+	_, tok := create(t, s, "stf_alice")
 
 	// This replica's clock is past the end; Redis's is not.
 	clock.AdvanceAppOnly(testMaxTTL)
-	_, _, _, err = s.Rotate(ctx, tok, nil)
+	_, _, _, err := s.Rotate(ctx, tok, nil)
 	require.ErrorIs(t, err, ErrInvalidRefresh)
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -84,9 +85,15 @@ func parse(rawURL string) (driverName, dialectName, dsn string, err error) {
 	return "sqlite", dialect.SQLite, path + "?" + params.Encode(), nil
 }
 
+// migrating serializes Migrate: ent's migration rewrites its package-level
+// table descriptions on every run, so two at once in a process race.
+var migrating sync.Mutex
+
 // Migrate brings the schema up to date with the running code. It only adds
 // tables, columns and indexes; it never drops anything.
 func (d *DB) Migrate(ctx context.Context) error {
+	migrating.Lock()
+	defer migrating.Unlock()
 	if err := d.Schema.Create(ctx, migrate.WithForeignKeys(true)); err != nil {
 		return fmt.Errorf("migrating schema: %w", err)
 	}

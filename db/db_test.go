@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,21 +18,13 @@ import (
 	"github.com/tillpos/till/ent/operator"
 )
 
-// migrateMu serializes migrations: ent's migration sets up its global
-// table descriptions on every run, so parallel tests must not run two at
-// once.
-var migrateMu sync.Mutex
-
 // openSQLite opens and migrates a fresh SQLite file in t's temp dir.
 func openSQLite(t *testing.T, maxConns int) *DB {
 	t.Helper()
 	d, err := Open(t.Context(), "file:"+filepath.Join(t.TempDir(), "till.db"), maxConns)
 	require.NoError(t, err)
 	t.Cleanup(func() { d.Close() })
-	migrateMu.Lock()
-	err = d.Migrate(t.Context())
-	migrateMu.Unlock()
-	require.NoError(t, err)
+	require.NoError(t, d.Migrate(t.Context()))
 	return d
 }
 
@@ -166,10 +157,7 @@ func TestOpenFailsOnUnreachableDatabase(t *testing.T) {
 func TestMigrateIsIdempotent(t *testing.T) {
 	t.Parallel()
 	d := openSQLite(t, 2)
-	migrateMu.Lock()
-	err := d.Migrate(t.Context())
-	migrateMu.Unlock()
-	require.NoError(t, err, "a second migration changes nothing and does not fail")
+	require.NoError(t, d.Migrate(t.Context()), "a second migration changes nothing and does not fail")
 	require.Equal(t, 0, countOperators(t, d))
 }
 

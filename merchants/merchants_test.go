@@ -12,7 +12,6 @@ import (
 
 	"github.com/tillpos/till/auth/password"
 	"github.com/tillpos/till/auth/viewer"
-	"github.com/tillpos/till/db"
 	"github.com/tillpos/till/ent"
 	"github.com/tillpos/till/ent/auditentry"
 	"github.com/tillpos/till/ent/merchant"
@@ -32,20 +31,9 @@ type env struct {
 	hasher *password.Hasher
 }
 
-// migrateMu serializes migrations: ent's migration sets up its global
-// table descriptions on every run, so parallel tests must not run two at
-// once.
-var migrateMu sync.Mutex
-
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	d, err := db.Open(t.Context(), tilltest.DatabaseURL(t), 4)
-	require.NoError(t, err)
-	t.Cleanup(func() { d.Close() })
-	migrateMu.Lock()
-	err = d.Migrate(t.Context())
-	migrateMu.Unlock()
-	require.NoError(t, err)
+	d := tilltest.OpenDB(t)
 	h := password.NewHasher(bcrypt.MinCost)
 	return &env{svc: merchants.New(d.Client, h), client: d.Client, hasher: h}
 }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/tillpos/till/auth/password"
 	"github.com/tillpos/till/auth/viewer"
-	"github.com/tillpos/till/db"
 	"github.com/tillpos/till/ent"
 	"github.com/tillpos/till/ent/auditentry"
 	"github.com/tillpos/till/ent/schema/pulid"
@@ -109,11 +108,6 @@ func (f *fakeEnder) endedFor(id pulid.ID) bool {
 	return slices.Contains(f.ended, id)
 }
 
-// migrateMu serializes migrations: ent's migration sets up its global
-// table descriptions on every run, so parallel tests must not run two at
-// once.
-var migrateMu sync.Mutex
-
 type env struct {
 	svc       *staff.Service
 	merchants *merchants.Service
@@ -126,13 +120,7 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	d, err := db.Open(t.Context(), tilltest.DatabaseURL(t), 4)
-	require.NoError(t, err)
-	t.Cleanup(func() { d.Close() })
-	migrateMu.Lock()
-	err = d.Migrate(t.Context())
-	migrateMu.Unlock()
-	require.NoError(t, err)
+	d := tilltest.OpenDB(t)
 	h := password.NewHasher(bcrypt.MinCost)
 	e := &env{client: d.Client, hasher: h, ender: &fakeEnder{}, merchants: merchants.New(d.Client, h)}
 	e.svc = staff.New(d.Client, h, e.ender)

@@ -21,12 +21,14 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/tillpos/till/config"
+	"github.com/tillpos/till/db"
 	"github.com/tillpos/till/kv/kvtest"
 	"github.com/tillpos/till/server"
 )
@@ -53,6 +55,21 @@ func redact(raw string) string {
 		return "(unparseable URL)"
 	}
 	return u.Redacted()
+}
+
+// OpenDB opens and migrates a database of t's own (see DatabaseURL), for
+// tests of a domain package without the server.
+func OpenDB(t testing.TB) *db.DB {
+	t.Helper()
+	d, err := db.Open(t.Context(), DatabaseURL(t), 4)
+	if err != nil {
+		t.Fatalf("opening database: %v", err)
+	}
+	t.Cleanup(func() { d.Close() })
+	if err := d.Migrate(t.Context()); err != nil {
+		t.Fatalf("migrating database: %v", err)
+	}
+	return d
 }
 
 // DatabaseURL returns the URL of an empty database of t's own, removed when
@@ -120,11 +137,14 @@ func New(t testing.TB, configure func(*config.Config), opts ...server.Option) *E
 	if configure != nil {
 		configure(&cfg)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	}
-	srv, err := server.Open(t.Context(), cfg, log, opts...)
+	// The server's log is shown only for a test that fails.
+	logs := new(lockedBuffer)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server log:\n%s", logs)
+		}
+	})
+	srv, err := server.Open(t.Context(), cfg, slog.New(slog.NewTextHandler(logs, nil)), opts...)
 	if err != nil {
 		t.Fatalf("starting till: %v", err)
 	}
@@ -143,6 +163,24 @@ func New(t testing.TB, configure func(*config.Config), opts ...server.Option) *E
 		}
 	})
 	return &Env{Server: srv, URL: ts.URL}
+}
+
+// lockedBuffer is a log destination shared by the server's goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // Result is a GraphQL response.
