@@ -293,8 +293,9 @@ func (s *Service) EndSessions(ctx context.Context, subject pulid.ID) (int, error
 // ChangePassword changes the caller's own password after checking the
 // current one, and ends the caller's other sessions.
 //
-// Errors: UNAUTHENTICATED (wrong current password), BAD_USER_INPUT
-// (newPassword breaks the policy), RATE_LIMITED.
+// Errors: BAD_USER_INPUT naming currentPassword (wrong) or newPassword
+// (breaks the policy) — not UNAUTHENTICATED, which apps take as "log out" —
+// and RATE_LIMITED.
 func (s *Service) ChangePassword(ctx context.Context, current, next string) (*Profile, error) {
 	v := viewer.FromContext(ctx)
 	if v == nil || v.Kind == viewer.KindSystem {

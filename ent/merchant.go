@@ -31,7 +31,7 @@ type Merchant struct {
 	// Status holds the value of the "status" field.
 	Status merchant.Status `json:"status,omitempty"`
 	// SuspendedReason holds the value of the "suspended_reason" field.
-	SuspendedReason string `json:"suspended_reason,omitempty"`
+	SuspendedReason *string `json:"suspended_reason,omitempty"`
 	// SuspendedAt holds the value of the "suspended_at" field.
 	SuspendedAt  *time.Time `json:"suspended_at,omitempty"`
 	selectValues sql.SelectValues
@@ -109,7 +109,8 @@ func (_m *Merchant) assignValues(columns []string, values []any) error {
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field suspended_reason", values[i])
 			} else if value.Valid {
-				_m.SuspendedReason = value.String
+				_m.SuspendedReason = new(string)
+				*_m.SuspendedReason = value.String
 			}
 		case merchant.FieldSuspendedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -172,8 +173,10 @@ func (_m *Merchant) String() string {
 	builder.WriteString("status=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Status))
 	builder.WriteString(", ")
-	builder.WriteString("suspended_reason=")
-	builder.WriteString(_m.SuspendedReason)
+	if v := _m.SuspendedReason; v != nil {
+		builder.WriteString("suspended_reason=")
+		builder.WriteString(*v)
+	}
 	builder.WriteString(", ")
 	if v := _m.SuspendedAt; v != nil {
 		builder.WriteString("suspended_at=")

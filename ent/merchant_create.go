@@ -300,7 +300,7 @@ func (_c *MerchantCreate) createSpec() (*Merchant, *sqlgraph.CreateSpec) {
 	}
 	if value, ok := _c.mutation.SuspendedReason(); ok {
 		_spec.SetField(merchant.FieldSuspendedReason, field.TypeString, value)
-		_node.SuspendedReason = value
+		_node.SuspendedReason = &value
 	}
 	if value, ok := _c.mutation.SuspendedAt(); ok {
 		_spec.SetField(merchant.FieldSuspendedAt, field.TypeTime, value)

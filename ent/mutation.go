@@ -1382,7 +1382,7 @@ func (m *MerchantMutation) SuspendedReason() (r string, exists bool) {
 // OldSuspendedReason returns the old "suspended_reason" field's value of the Merchant entity.
 // If the Merchant object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *MerchantMutation) OldSuspendedReason(ctx context.Context) (v string, err error) {
+func (m *MerchantMutation) OldSuspendedReason(ctx context.Context) (v *string, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldSuspendedReason is only allowed on UpdateOne operations")
 	}

@@ -222,11 +222,11 @@ func (s *Service) setStatus(ctx context.Context, id pulid.ID, status merchant.St
 		return nil, errs.Newf(errs.Forbidden, "only platform operators can change a merchant's status")
 	}
 	m, err := db.InTx(ctx, s.db, func(tx *ent.Tx) (*ent.Merchant, error) {
-		upd := tx.Merchant.UpdateOneID(id).SetStatus(status).SetSuspendedReason(reason)
+		upd := tx.Merchant.UpdateOneID(id).SetStatus(status)
 		if status == merchant.StatusSUSPENDED {
-			upd.SetSuspendedAt(s.now())
+			upd.SetSuspendedAt(s.now()).SetSuspendedReason(reason)
 		} else {
-			upd.ClearSuspendedAt()
+			upd.ClearSuspendedAt().ClearSuspendedReason()
 		}
 		m, err := upd.Save(ctx)
 		if err != nil {

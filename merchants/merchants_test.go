@@ -531,7 +531,7 @@ func TestSuspendAndReactivate(t *testing.T) {
 	m, err := e.svc.Suspend(op, owner.MerchantID, " fraud review ")
 	require.NoError(t, err)
 	require.Equal(t, merchant.StatusSUSPENDED, m.Status)
-	require.Equal(t, "fraud review", m.SuspendedReason)
+	require.Equal(t, "fraud review", *m.SuspendedReason)
 	require.NotNil(t, m.SuspendedAt)
 
 	_, err = e.svc.Reactivate(staffCtx(t, owner), owner.MerchantID)
@@ -539,7 +539,7 @@ func TestSuspendAndReactivate(t *testing.T) {
 	m, err = e.svc.Reactivate(op, owner.MerchantID)
 	require.NoError(t, err)
 	require.Equal(t, merchant.StatusACTIVE, m.Status)
-	require.Empty(t, m.SuspendedReason)
+	require.Nil(t, m.SuspendedReason)
 	require.Nil(t, m.SuspendedAt)
 
 	actions, err := e.client.AuditEntry.Query().

@@ -37,7 +37,7 @@ func (Merchant) Fields() []ent.Field {
 			Values("ACTIVE", "SUSPENDED").
 			Default("ACTIVE").
 			Annotations(entgql.OrderField("STATUS")),
-		field.String("suspended_reason").Optional(),
+		field.String("suspended_reason").Optional().Nillable(),
 		field.Time("suspended_at").Optional().Nillable(),
 	}
 }
