@@ -64,14 +64,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	log := newLogger(cfg, stderr)
 	switch args[0] {
 	case "serve":
-		return serve(ctx, cfg, log, args[1:])
+		return serve(ctx, cfg, log, args[1:], stderr)
 	case "migrate":
 		return migrate(ctx, cfg, log)
 	case "operator":
 		if len(args) < 2 || args[1] != "create" {
 			return errors.New("usage: till operator create --email E [--name N] [--password-file F]")
 		}
-		return createOperator(ctx, cfg, args[2:], stdin, stdout)
+		return createOperator(ctx, cfg, args[2:], stdin, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "till", buildVersion())
 		return nil
@@ -82,8 +82,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return fmt.Errorf("unknown command %q\n%s", args[0], usage)
 }
 
-func serve(ctx context.Context, cfg config.Config, log *slog.Logger, args []string) error {
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address host:port")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -113,8 +114,9 @@ func migrate(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	return nil
 }
 
-func createOperator(ctx context.Context, cfg config.Config, args []string, stdin io.Reader, stdout io.Writer) error {
+func createOperator(ctx context.Context, cfg config.Config, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("operator create", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	email := fs.String("email", "", "login email (required)")
 	name := fs.String("name", "", "display name (default: the email)")
 	passwordFile := fs.String("password-file", "", "read the password from this file instead of stdin")
