@@ -17,6 +17,8 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/tillpos/till/ent/auditentry"
+	"github.com/tillpos/till/ent/customer"
+	"github.com/tillpos/till/ent/customerstorevisits"
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/operator"
 	"github.com/tillpos/till/ent/staff"
@@ -32,6 +34,10 @@ type Client struct {
 	Schema *migrate.Schema
 	// AuditEntry is the client for interacting with the AuditEntry builders.
 	AuditEntry *AuditEntryClient
+	// Customer is the client for interacting with the Customer builders.
+	Customer *CustomerClient
+	// CustomerStoreVisits is the client for interacting with the CustomerStoreVisits builders.
+	CustomerStoreVisits *CustomerStoreVisitsClient
 	// Merchant is the client for interacting with the Merchant builders.
 	Merchant *MerchantClient
 	// Operator is the client for interacting with the Operator builders.
@@ -52,6 +58,8 @@ func NewClient(opts ...Option) *Client {
 func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
 	c.AuditEntry = NewAuditEntryClient(c.config)
+	c.Customer = NewCustomerClient(c.config)
+	c.CustomerStoreVisits = NewCustomerStoreVisitsClient(c.config)
 	c.Merchant = NewMerchantClient(c.config)
 	c.Operator = NewOperatorClient(c.config)
 	c.Staff = NewStaffClient(c.config)
@@ -146,13 +154,15 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:        ctx,
-		config:     cfg,
-		AuditEntry: NewAuditEntryClient(cfg),
-		Merchant:   NewMerchantClient(cfg),
-		Operator:   NewOperatorClient(cfg),
-		Staff:      NewStaffClient(cfg),
-		Store:      NewStoreClient(cfg),
+		ctx:                 ctx,
+		config:              cfg,
+		AuditEntry:          NewAuditEntryClient(cfg),
+		Customer:            NewCustomerClient(cfg),
+		CustomerStoreVisits: NewCustomerStoreVisitsClient(cfg),
+		Merchant:            NewMerchantClient(cfg),
+		Operator:            NewOperatorClient(cfg),
+		Staff:               NewStaffClient(cfg),
+		Store:               NewStoreClient(cfg),
 	}, nil
 }
 
@@ -170,13 +180,15 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:        ctx,
-		config:     cfg,
-		AuditEntry: NewAuditEntryClient(cfg),
-		Merchant:   NewMerchantClient(cfg),
-		Operator:   NewOperatorClient(cfg),
-		Staff:      NewStaffClient(cfg),
-		Store:      NewStoreClient(cfg),
+		ctx:                 ctx,
+		config:              cfg,
+		AuditEntry:          NewAuditEntryClient(cfg),
+		Customer:            NewCustomerClient(cfg),
+		CustomerStoreVisits: NewCustomerStoreVisitsClient(cfg),
+		Merchant:            NewMerchantClient(cfg),
+		Operator:            NewOperatorClient(cfg),
+		Staff:               NewStaffClient(cfg),
+		Store:               NewStoreClient(cfg),
 	}, nil
 }
 
@@ -205,21 +217,23 @@ func (c *Client) Close() error {
 // Use adds the mutation hooks to all the entity clients.
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
-	c.AuditEntry.Use(hooks...)
-	c.Merchant.Use(hooks...)
-	c.Operator.Use(hooks...)
-	c.Staff.Use(hooks...)
-	c.Store.Use(hooks...)
+	for _, n := range []interface{ Use(...Hook) }{
+		c.AuditEntry, c.Customer, c.CustomerStoreVisits, c.Merchant, c.Operator,
+		c.Staff, c.Store,
+	} {
+		n.Use(hooks...)
+	}
 }
 
 // Intercept adds the query interceptors to all the entity clients.
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
-	c.AuditEntry.Intercept(interceptors...)
-	c.Merchant.Intercept(interceptors...)
-	c.Operator.Intercept(interceptors...)
-	c.Staff.Intercept(interceptors...)
-	c.Store.Intercept(interceptors...)
+	for _, n := range []interface{ Intercept(...Interceptor) }{
+		c.AuditEntry, c.Customer, c.CustomerStoreVisits, c.Merchant, c.Operator,
+		c.Staff, c.Store,
+	} {
+		n.Intercept(interceptors...)
+	}
 }
 
 // Mutate implements the ent.Mutator interface.
@@ -227,6 +241,10 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 	switch m := m.(type) {
 	case *AuditEntryMutation:
 		return c.AuditEntry.mutate(ctx, m)
+	case *CustomerMutation:
+		return c.Customer.mutate(ctx, m)
+	case *CustomerStoreVisitsMutation:
+		return c.CustomerStoreVisits.mutate(ctx, m)
 	case *MerchantMutation:
 		return c.Merchant.mutate(ctx, m)
 	case *OperatorMutation:
@@ -387,6 +405,402 @@ func (c *AuditEntryClient) mutate(ctx context.Context, m *AuditEntryMutation) (V
 		return (&AuditEntryDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown AuditEntry mutation op: %q", m.Op())
+	}
+}
+
+// CustomerClient is a client for the Customer schema.
+type CustomerClient struct {
+	config
+}
+
+// NewCustomerClient returns a client for the Customer from the given config.
+func NewCustomerClient(c config) *CustomerClient {
+	return &CustomerClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `customer.Hooks(f(g(h())))`.
+func (c *CustomerClient) Use(hooks ...Hook) {
+	c.hooks.Customer = append(c.hooks.Customer, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `customer.Intercept(f(g(h())))`.
+func (c *CustomerClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Customer = append(c.inters.Customer, interceptors...)
+}
+
+// Create returns a builder for creating a Customer entity.
+func (c *CustomerClient) Create() *CustomerCreate {
+	mutation := newCustomerMutation(c.config, OpCreate)
+	return &CustomerCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Customer entities.
+func (c *CustomerClient) CreateBulk(builders ...*CustomerCreate) *CustomerCreateBulk {
+	return &CustomerCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *CustomerClient) MapCreateBulk(slice any, setFunc func(*CustomerCreate, int)) *CustomerCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &CustomerCreateBulk{err: fmt.Errorf("calling to CustomerClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*CustomerCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &CustomerCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Customer.
+func (c *CustomerClient) Update() *CustomerUpdate {
+	mutation := newCustomerMutation(c.config, OpUpdate)
+	return &CustomerUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *CustomerClient) UpdateOne(_m *Customer) *CustomerUpdateOne {
+	mutation := newCustomerMutation(c.config, OpUpdateOne, withCustomer(_m))
+	return &CustomerUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *CustomerClient) UpdateOneID(id pulid.ID) *CustomerUpdateOne {
+	mutation := newCustomerMutation(c.config, OpUpdateOne, withCustomerID(id))
+	return &CustomerUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Customer.
+func (c *CustomerClient) Delete() *CustomerDelete {
+	mutation := newCustomerMutation(c.config, OpDelete)
+	return &CustomerDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *CustomerClient) DeleteOne(_m *Customer) *CustomerDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *CustomerClient) DeleteOneID(id pulid.ID) *CustomerDeleteOne {
+	builder := c.Delete().Where(customer.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &CustomerDeleteOne{builder}
+}
+
+// Query returns a query builder for Customer.
+func (c *CustomerClient) Query() *CustomerQuery {
+	return &CustomerQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeCustomer},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Customer entity by its id.
+func (c *CustomerClient) Get(ctx context.Context, id pulid.ID) (*Customer, error) {
+	return c.Query().Where(customer.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *CustomerClient) GetX(ctx context.Context, id pulid.ID) *Customer {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a Customer.
+func (c *CustomerClient) QueryMerchant(_m *Customer) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(customer.Table, customer.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, customer.MerchantTable, customer.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryCreatedBy queries the created_by edge of a Customer.
+func (c *CustomerClient) QueryCreatedBy(_m *Customer) *StaffQuery {
+	query := (&StaffClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(customer.Table, customer.FieldID, id),
+			sqlgraph.To(staff.Table, staff.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, customer.CreatedByTable, customer.CreatedByColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryStore queries the store edge of a Customer.
+func (c *CustomerClient) QueryStore(_m *Customer) *StoreQuery {
+	query := (&StoreClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(customer.Table, customer.FieldID, id),
+			sqlgraph.To(store.Table, store.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, customer.StoreTable, customer.StoreColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryFavouriteStore queries the favourite_store edge of a Customer.
+func (c *CustomerClient) QueryFavouriteStore(_m *Customer) *StoreQuery {
+	query := (&StoreClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(customer.Table, customer.FieldID, id),
+			sqlgraph.To(store.Table, store.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, customer.FavouriteStoreTable, customer.FavouriteStoreColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryStoreVisits queries the store_visits edge of a Customer.
+func (c *CustomerClient) QueryStoreVisits(_m *Customer) *CustomerStoreVisitsQuery {
+	query := (&CustomerStoreVisitsClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(customer.Table, customer.FieldID, id),
+			sqlgraph.To(customerstorevisits.Table, customerstorevisits.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, customer.StoreVisitsTable, customer.StoreVisitsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *CustomerClient) Hooks() []Hook {
+	hooks := c.hooks.Customer
+	return append(hooks[:len(hooks):len(hooks)], customer.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *CustomerClient) Interceptors() []Interceptor {
+	return c.inters.Customer
+}
+
+func (c *CustomerClient) mutate(ctx context.Context, m *CustomerMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&CustomerCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&CustomerUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&CustomerUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&CustomerDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Customer mutation op: %q", m.Op())
+	}
+}
+
+// CustomerStoreVisitsClient is a client for the CustomerStoreVisits schema.
+type CustomerStoreVisitsClient struct {
+	config
+}
+
+// NewCustomerStoreVisitsClient returns a client for the CustomerStoreVisits from the given config.
+func NewCustomerStoreVisitsClient(c config) *CustomerStoreVisitsClient {
+	return &CustomerStoreVisitsClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `customerstorevisits.Hooks(f(g(h())))`.
+func (c *CustomerStoreVisitsClient) Use(hooks ...Hook) {
+	c.hooks.CustomerStoreVisits = append(c.hooks.CustomerStoreVisits, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `customerstorevisits.Intercept(f(g(h())))`.
+func (c *CustomerStoreVisitsClient) Intercept(interceptors ...Interceptor) {
+	c.inters.CustomerStoreVisits = append(c.inters.CustomerStoreVisits, interceptors...)
+}
+
+// Create returns a builder for creating a CustomerStoreVisits entity.
+func (c *CustomerStoreVisitsClient) Create() *CustomerStoreVisitsCreate {
+	mutation := newCustomerStoreVisitsMutation(c.config, OpCreate)
+	return &CustomerStoreVisitsCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of CustomerStoreVisits entities.
+func (c *CustomerStoreVisitsClient) CreateBulk(builders ...*CustomerStoreVisitsCreate) *CustomerStoreVisitsCreateBulk {
+	return &CustomerStoreVisitsCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *CustomerStoreVisitsClient) MapCreateBulk(slice any, setFunc func(*CustomerStoreVisitsCreate, int)) *CustomerStoreVisitsCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &CustomerStoreVisitsCreateBulk{err: fmt.Errorf("calling to CustomerStoreVisitsClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*CustomerStoreVisitsCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &CustomerStoreVisitsCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for CustomerStoreVisits.
+func (c *CustomerStoreVisitsClient) Update() *CustomerStoreVisitsUpdate {
+	mutation := newCustomerStoreVisitsMutation(c.config, OpUpdate)
+	return &CustomerStoreVisitsUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *CustomerStoreVisitsClient) UpdateOne(_m *CustomerStoreVisits) *CustomerStoreVisitsUpdateOne {
+	mutation := newCustomerStoreVisitsMutation(c.config, OpUpdateOne, withCustomerStoreVisits(_m))
+	return &CustomerStoreVisitsUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *CustomerStoreVisitsClient) UpdateOneID(id int) *CustomerStoreVisitsUpdateOne {
+	mutation := newCustomerStoreVisitsMutation(c.config, OpUpdateOne, withCustomerStoreVisitsID(id))
+	return &CustomerStoreVisitsUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for CustomerStoreVisits.
+func (c *CustomerStoreVisitsClient) Delete() *CustomerStoreVisitsDelete {
+	mutation := newCustomerStoreVisitsMutation(c.config, OpDelete)
+	return &CustomerStoreVisitsDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *CustomerStoreVisitsClient) DeleteOne(_m *CustomerStoreVisits) *CustomerStoreVisitsDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *CustomerStoreVisitsClient) DeleteOneID(id int) *CustomerStoreVisitsDeleteOne {
+	builder := c.Delete().Where(customerstorevisits.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &CustomerStoreVisitsDeleteOne{builder}
+}
+
+// Query returns a query builder for CustomerStoreVisits.
+func (c *CustomerStoreVisitsClient) Query() *CustomerStoreVisitsQuery {
+	return &CustomerStoreVisitsQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeCustomerStoreVisits},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a CustomerStoreVisits entity by its id.
+func (c *CustomerStoreVisitsClient) Get(ctx context.Context, id int) (*CustomerStoreVisits, error) {
+	return c.Query().Where(customerstorevisits.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *CustomerStoreVisitsClient) GetX(ctx context.Context, id int) *CustomerStoreVisits {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a CustomerStoreVisits.
+func (c *CustomerStoreVisitsClient) QueryMerchant(_m *CustomerStoreVisits) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(customerstorevisits.Table, customerstorevisits.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, customerstorevisits.MerchantTable, customerstorevisits.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryCustomer queries the customer edge of a CustomerStoreVisits.
+func (c *CustomerStoreVisitsClient) QueryCustomer(_m *CustomerStoreVisits) *CustomerQuery {
+	query := (&CustomerClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(customerstorevisits.Table, customerstorevisits.FieldID, id),
+			sqlgraph.To(customer.Table, customer.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, customerstorevisits.CustomerTable, customerstorevisits.CustomerColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryStore queries the store edge of a CustomerStoreVisits.
+func (c *CustomerStoreVisitsClient) QueryStore(_m *CustomerStoreVisits) *StoreQuery {
+	query := (&StoreClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(customerstorevisits.Table, customerstorevisits.FieldID, id),
+			sqlgraph.To(store.Table, store.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, customerstorevisits.StoreTable, customerstorevisits.StoreColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *CustomerStoreVisitsClient) Hooks() []Hook {
+	hooks := c.hooks.CustomerStoreVisits
+	return append(hooks[:len(hooks):len(hooks)], customerstorevisits.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *CustomerStoreVisitsClient) Interceptors() []Interceptor {
+	return c.inters.CustomerStoreVisits
+}
+
+func (c *CustomerStoreVisitsClient) mutate(ctx context.Context, m *CustomerStoreVisitsMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&CustomerStoreVisitsCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&CustomerStoreVisitsUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&CustomerStoreVisitsUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&CustomerStoreVisitsDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown CustomerStoreVisits mutation op: %q", m.Op())
 	}
 }
 
@@ -993,10 +1407,12 @@ func (c *StoreClient) mutate(ctx context.Context, m *StoreMutation) (Value, erro
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		AuditEntry, Merchant, Operator, Staff, Store []ent.Hook
+		AuditEntry, Customer, CustomerStoreVisits, Merchant, Operator, Staff,
+		Store []ent.Hook
 	}
 	inters struct {
-		AuditEntry, Merchant, Operator, Staff, Store []ent.Interceptor
+		AuditEntry, Customer, CustomerStoreVisits, Merchant, Operator, Staff,
+		Store []ent.Interceptor
 	}
 )
 

@@ -13,6 +13,8 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/tillpos/till/ent/auditentry"
+	"github.com/tillpos/till/ent/customer"
+	"github.com/tillpos/till/ent/customerstorevisits"
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/operator"
 	"github.com/tillpos/till/ent/staff"
@@ -77,11 +79,13 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			auditentry.Table: auditentry.ValidColumn,
-			merchant.Table:   merchant.ValidColumn,
-			operator.Table:   operator.ValidColumn,
-			staff.Table:      staff.ValidColumn,
-			store.Table:      store.ValidColumn,
+			auditentry.Table:          auditentry.ValidColumn,
+			customer.Table:            customer.ValidColumn,
+			customerstorevisits.Table: customerstorevisits.ValidColumn,
+			merchant.Table:            merchant.ValidColumn,
+			operator.Table:            operator.ValidColumn,
+			staff.Table:               staff.ValidColumn,
+			store.Table:               store.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

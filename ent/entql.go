@@ -4,6 +4,8 @@ package ent
 
 import (
 	"github.com/tillpos/till/ent/auditentry"
+	"github.com/tillpos/till/ent/customer"
+	"github.com/tillpos/till/ent/customerstorevisits"
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/operator"
 	"github.com/tillpos/till/ent/predicate"
@@ -18,7 +20,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 5)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 7)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   auditentry.Table,
@@ -44,6 +46,64 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[1] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   customer.Table,
+			Columns: customer.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: customer.FieldID,
+			},
+		},
+		Type: "Customer",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			customer.FieldMerchantID:     {Type: field.TypeString, Column: customer.FieldMerchantID},
+			customer.FieldCreatedAt:      {Type: field.TypeTime, Column: customer.FieldCreatedAt},
+			customer.FieldUpdatedAt:      {Type: field.TypeTime, Column: customer.FieldUpdatedAt},
+			customer.FieldName:           {Type: field.TypeString, Column: customer.FieldName},
+			customer.FieldSearchText:     {Type: field.TypeString, Column: customer.FieldSearchText},
+			customer.FieldPhoneEnc:       {Type: field.TypeString, Column: customer.FieldPhoneEnc},
+			customer.FieldPhoneIndex:     {Type: field.TypeString, Column: customer.FieldPhoneIndex},
+			customer.FieldEmailEnc:       {Type: field.TypeString, Column: customer.FieldEmailEnc},
+			customer.FieldEmailIndex:     {Type: field.TypeString, Column: customer.FieldEmailIndex},
+			customer.FieldAddressEnc:     {Type: field.TypeString, Column: customer.FieldAddressEnc},
+			customer.FieldPiiKeyID:       {Type: field.TypeString, Column: customer.FieldPiiKeyID},
+			customer.FieldBirthday:       {Type: field.TypeString, Column: customer.FieldBirthday},
+			customer.FieldGender:         {Type: field.TypeEnum, Column: customer.FieldGender},
+			customer.FieldNotes:          {Type: field.TypeString, Column: customer.FieldNotes},
+			customer.FieldTags:           {Type: field.TypeJSON, Column: customer.FieldTags},
+			customer.FieldMemberCode:     {Type: field.TypeString, Column: customer.FieldMemberCode},
+			customer.FieldPushConsent:    {Type: field.TypeBool, Column: customer.FieldPushConsent},
+			customer.FieldPushConsentAt:  {Type: field.TypeTime, Column: customer.FieldPushConsentAt},
+			customer.FieldSmsConsent:     {Type: field.TypeBool, Column: customer.FieldSmsConsent},
+			customer.FieldSmsConsentAt:   {Type: field.TypeTime, Column: customer.FieldSmsConsentAt},
+			customer.FieldEmailConsent:   {Type: field.TypeBool, Column: customer.FieldEmailConsent},
+			customer.FieldEmailConsentAt: {Type: field.TypeTime, Column: customer.FieldEmailConsentAt},
+			customer.FieldStatus:         {Type: field.TypeEnum, Column: customer.FieldStatus},
+			customer.FieldMergedIntoID:   {Type: field.TypeString, Column: customer.FieldMergedIntoID},
+			customer.FieldVisitsCount:    {Type: field.TypeInt, Column: customer.FieldVisitsCount},
+			customer.FieldTotalSpent:     {Type: field.TypeInt64, Column: customer.FieldTotalSpent},
+			customer.FieldFirstVisitAt:   {Type: field.TypeTime, Column: customer.FieldFirstVisitAt},
+			customer.FieldLastVisitAt:    {Type: field.TypeTime, Column: customer.FieldLastVisitAt},
+		},
+	}
+	graph.Nodes[2] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   customerstorevisits.Table,
+			Columns: customerstorevisits.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: customerstorevisits.FieldID,
+			},
+		},
+		Type: "CustomerStoreVisits",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			customerstorevisits.FieldMerchantID: {Type: field.TypeString, Column: customerstorevisits.FieldMerchantID},
+			customerstorevisits.FieldCustomerID: {Type: field.TypeString, Column: customerstorevisits.FieldCustomerID},
+			customerstorevisits.FieldStoreID:    {Type: field.TypeString, Column: customerstorevisits.FieldStoreID},
+			customerstorevisits.FieldVisits:     {Type: field.TypeInt, Column: customerstorevisits.FieldVisits},
+		},
+	}
+	graph.Nodes[3] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   merchant.Table,
 			Columns: merchant.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -53,17 +113,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "Merchant",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			merchant.FieldCreatedAt:       {Type: field.TypeTime, Column: merchant.FieldCreatedAt},
-			merchant.FieldUpdatedAt:       {Type: field.TypeTime, Column: merchant.FieldUpdatedAt},
-			merchant.FieldName:            {Type: field.TypeString, Column: merchant.FieldName},
-			merchant.FieldCurrency:        {Type: field.TypeString, Column: merchant.FieldCurrency},
-			merchant.FieldLocale:          {Type: field.TypeString, Column: merchant.FieldLocale},
-			merchant.FieldStatus:          {Type: field.TypeEnum, Column: merchant.FieldStatus},
-			merchant.FieldSuspendedReason: {Type: field.TypeString, Column: merchant.FieldSuspendedReason},
-			merchant.FieldSuspendedAt:     {Type: field.TypeTime, Column: merchant.FieldSuspendedAt},
+			merchant.FieldCreatedAt:              {Type: field.TypeTime, Column: merchant.FieldCreatedAt},
+			merchant.FieldUpdatedAt:              {Type: field.TypeTime, Column: merchant.FieldUpdatedAt},
+			merchant.FieldName:                   {Type: field.TypeString, Column: merchant.FieldName},
+			merchant.FieldCurrency:               {Type: field.TypeString, Column: merchant.FieldCurrency},
+			merchant.FieldLocale:                 {Type: field.TypeString, Column: merchant.FieldLocale},
+			merchant.FieldStatus:                 {Type: field.TypeEnum, Column: merchant.FieldStatus},
+			merchant.FieldSuspendedReason:        {Type: field.TypeString, Column: merchant.FieldSuspendedReason},
+			merchant.FieldSuspendedAt:            {Type: field.TypeTime, Column: merchant.FieldSuspendedAt},
+			merchant.FieldCashiersSeeFullContact: {Type: field.TypeBool, Column: merchant.FieldCashiersSeeFullContact},
 		},
 	}
-	graph.Nodes[2] = &sqlgraph.Node{
+	graph.Nodes[4] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   operator.Table,
 			Columns: operator.Columns,
@@ -84,7 +145,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			operator.FieldLastLoginAt:       {Type: field.TypeTime, Column: operator.FieldLastLoginAt},
 		},
 	}
-	graph.Nodes[3] = &sqlgraph.Node{
+	graph.Nodes[5] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   staff.Table,
 			Columns: staff.Columns,
@@ -109,7 +170,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			staff.FieldLastLoginAt:       {Type: field.TypeTime, Column: staff.FieldLastLoginAt},
 		},
 	}
-	graph.Nodes[4] = &sqlgraph.Node{
+	graph.Nodes[6] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   store.Table,
 			Columns: store.Columns,
@@ -139,6 +200,102 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"AuditEntry",
 		"Merchant",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   customer.MerchantTable,
+			Columns: []string{customer.MerchantColumn},
+			Bidi:    false,
+		},
+		"Customer",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"created_by",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   customer.CreatedByTable,
+			Columns: []string{customer.CreatedByColumn},
+			Bidi:    false,
+		},
+		"Customer",
+		"Staff",
+	)
+	graph.MustAddE(
+		"store",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   customer.StoreTable,
+			Columns: []string{customer.StoreColumn},
+			Bidi:    false,
+		},
+		"Customer",
+		"Store",
+	)
+	graph.MustAddE(
+		"favourite_store",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   customer.FavouriteStoreTable,
+			Columns: []string{customer.FavouriteStoreColumn},
+			Bidi:    false,
+		},
+		"Customer",
+		"Store",
+	)
+	graph.MustAddE(
+		"store_visits",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   customer.StoreVisitsTable,
+			Columns: []string{customer.StoreVisitsColumn},
+			Bidi:    false,
+		},
+		"Customer",
+		"CustomerStoreVisits",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   customerstorevisits.MerchantTable,
+			Columns: []string{customerstorevisits.MerchantColumn},
+			Bidi:    false,
+		},
+		"CustomerStoreVisits",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"customer",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   customerstorevisits.CustomerTable,
+			Columns: []string{customerstorevisits.CustomerColumn},
+			Bidi:    false,
+		},
+		"CustomerStoreVisits",
+		"Customer",
+	)
+	graph.MustAddE(
+		"store",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   customerstorevisits.StoreTable,
+			Columns: []string{customerstorevisits.StoreColumn},
+			Bidi:    false,
+		},
+		"CustomerStoreVisits",
+		"Store",
 	)
 	graph.MustAddE(
 		"merchant",
@@ -302,6 +459,358 @@ func (f *AuditEntryFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *CustomerQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the CustomerQuery builder.
+func (_q *CustomerQuery) Filter() *CustomerFilter {
+	return &CustomerFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *CustomerMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the CustomerMutation builder.
+func (m *CustomerMutation) Filter() *CustomerFilter {
+	return &CustomerFilter{config: m.config, predicateAdder: m}
+}
+
+// CustomerFilter provides a generic filtering capability at runtime for CustomerQuery.
+type CustomerFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *CustomerFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[1].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *CustomerFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(customer.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *CustomerFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(customer.FieldMerchantID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *CustomerFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(customer.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *CustomerFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(customer.FieldUpdatedAt))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *CustomerFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(customer.FieldName))
+}
+
+// WhereSearchText applies the entql string predicate on the search_text field.
+func (f *CustomerFilter) WhereSearchText(p entql.StringP) {
+	f.Where(p.Field(customer.FieldSearchText))
+}
+
+// WherePhoneEnc applies the entql string predicate on the phone_enc field.
+func (f *CustomerFilter) WherePhoneEnc(p entql.StringP) {
+	f.Where(p.Field(customer.FieldPhoneEnc))
+}
+
+// WherePhoneIndex applies the entql string predicate on the phone_index field.
+func (f *CustomerFilter) WherePhoneIndex(p entql.StringP) {
+	f.Where(p.Field(customer.FieldPhoneIndex))
+}
+
+// WhereEmailEnc applies the entql string predicate on the email_enc field.
+func (f *CustomerFilter) WhereEmailEnc(p entql.StringP) {
+	f.Where(p.Field(customer.FieldEmailEnc))
+}
+
+// WhereEmailIndex applies the entql string predicate on the email_index field.
+func (f *CustomerFilter) WhereEmailIndex(p entql.StringP) {
+	f.Where(p.Field(customer.FieldEmailIndex))
+}
+
+// WhereAddressEnc applies the entql string predicate on the address_enc field.
+func (f *CustomerFilter) WhereAddressEnc(p entql.StringP) {
+	f.Where(p.Field(customer.FieldAddressEnc))
+}
+
+// WherePiiKeyID applies the entql string predicate on the pii_key_id field.
+func (f *CustomerFilter) WherePiiKeyID(p entql.StringP) {
+	f.Where(p.Field(customer.FieldPiiKeyID))
+}
+
+// WhereBirthday applies the entql string predicate on the birthday field.
+func (f *CustomerFilter) WhereBirthday(p entql.StringP) {
+	f.Where(p.Field(customer.FieldBirthday))
+}
+
+// WhereGender applies the entql string predicate on the gender field.
+func (f *CustomerFilter) WhereGender(p entql.StringP) {
+	f.Where(p.Field(customer.FieldGender))
+}
+
+// WhereNotes applies the entql string predicate on the notes field.
+func (f *CustomerFilter) WhereNotes(p entql.StringP) {
+	f.Where(p.Field(customer.FieldNotes))
+}
+
+// WhereTags applies the entql json.RawMessage predicate on the tags field.
+func (f *CustomerFilter) WhereTags(p entql.BytesP) {
+	f.Where(p.Field(customer.FieldTags))
+}
+
+// WhereMemberCode applies the entql string predicate on the member_code field.
+func (f *CustomerFilter) WhereMemberCode(p entql.StringP) {
+	f.Where(p.Field(customer.FieldMemberCode))
+}
+
+// WherePushConsent applies the entql bool predicate on the push_consent field.
+func (f *CustomerFilter) WherePushConsent(p entql.BoolP) {
+	f.Where(p.Field(customer.FieldPushConsent))
+}
+
+// WherePushConsentAt applies the entql time.Time predicate on the push_consent_at field.
+func (f *CustomerFilter) WherePushConsentAt(p entql.TimeP) {
+	f.Where(p.Field(customer.FieldPushConsentAt))
+}
+
+// WhereSmsConsent applies the entql bool predicate on the sms_consent field.
+func (f *CustomerFilter) WhereSmsConsent(p entql.BoolP) {
+	f.Where(p.Field(customer.FieldSmsConsent))
+}
+
+// WhereSmsConsentAt applies the entql time.Time predicate on the sms_consent_at field.
+func (f *CustomerFilter) WhereSmsConsentAt(p entql.TimeP) {
+	f.Where(p.Field(customer.FieldSmsConsentAt))
+}
+
+// WhereEmailConsent applies the entql bool predicate on the email_consent field.
+func (f *CustomerFilter) WhereEmailConsent(p entql.BoolP) {
+	f.Where(p.Field(customer.FieldEmailConsent))
+}
+
+// WhereEmailConsentAt applies the entql time.Time predicate on the email_consent_at field.
+func (f *CustomerFilter) WhereEmailConsentAt(p entql.TimeP) {
+	f.Where(p.Field(customer.FieldEmailConsentAt))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *CustomerFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(customer.FieldStatus))
+}
+
+// WhereMergedIntoID applies the entql string predicate on the merged_into_id field.
+func (f *CustomerFilter) WhereMergedIntoID(p entql.StringP) {
+	f.Where(p.Field(customer.FieldMergedIntoID))
+}
+
+// WhereVisitsCount applies the entql int predicate on the visits_count field.
+func (f *CustomerFilter) WhereVisitsCount(p entql.IntP) {
+	f.Where(p.Field(customer.FieldVisitsCount))
+}
+
+// WhereTotalSpent applies the entql int64 predicate on the total_spent field.
+func (f *CustomerFilter) WhereTotalSpent(p entql.Int64P) {
+	f.Where(p.Field(customer.FieldTotalSpent))
+}
+
+// WhereFirstVisitAt applies the entql time.Time predicate on the first_visit_at field.
+func (f *CustomerFilter) WhereFirstVisitAt(p entql.TimeP) {
+	f.Where(p.Field(customer.FieldFirstVisitAt))
+}
+
+// WhereLastVisitAt applies the entql time.Time predicate on the last_visit_at field.
+func (f *CustomerFilter) WhereLastVisitAt(p entql.TimeP) {
+	f.Where(p.Field(customer.FieldLastVisitAt))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *CustomerFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *CustomerFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasCreatedBy applies a predicate to check if query has an edge created_by.
+func (f *CustomerFilter) WhereHasCreatedBy() {
+	f.Where(entql.HasEdge("created_by"))
+}
+
+// WhereHasCreatedByWith applies a predicate to check if query has an edge created_by with a given conditions (other predicates).
+func (f *CustomerFilter) WhereHasCreatedByWith(preds ...predicate.Staff) {
+	f.Where(entql.HasEdgeWith("created_by", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasStore applies a predicate to check if query has an edge store.
+func (f *CustomerFilter) WhereHasStore() {
+	f.Where(entql.HasEdge("store"))
+}
+
+// WhereHasStoreWith applies a predicate to check if query has an edge store with a given conditions (other predicates).
+func (f *CustomerFilter) WhereHasStoreWith(preds ...predicate.Store) {
+	f.Where(entql.HasEdgeWith("store", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasFavouriteStore applies a predicate to check if query has an edge favourite_store.
+func (f *CustomerFilter) WhereHasFavouriteStore() {
+	f.Where(entql.HasEdge("favourite_store"))
+}
+
+// WhereHasFavouriteStoreWith applies a predicate to check if query has an edge favourite_store with a given conditions (other predicates).
+func (f *CustomerFilter) WhereHasFavouriteStoreWith(preds ...predicate.Store) {
+	f.Where(entql.HasEdgeWith("favourite_store", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasStoreVisits applies a predicate to check if query has an edge store_visits.
+func (f *CustomerFilter) WhereHasStoreVisits() {
+	f.Where(entql.HasEdge("store_visits"))
+}
+
+// WhereHasStoreVisitsWith applies a predicate to check if query has an edge store_visits with a given conditions (other predicates).
+func (f *CustomerFilter) WhereHasStoreVisitsWith(preds ...predicate.CustomerStoreVisits) {
+	f.Where(entql.HasEdgeWith("store_visits", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *CustomerStoreVisitsQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the CustomerStoreVisitsQuery builder.
+func (_q *CustomerStoreVisitsQuery) Filter() *CustomerStoreVisitsFilter {
+	return &CustomerStoreVisitsFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *CustomerStoreVisitsMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the CustomerStoreVisitsMutation builder.
+func (m *CustomerStoreVisitsMutation) Filter() *CustomerStoreVisitsFilter {
+	return &CustomerStoreVisitsFilter{config: m.config, predicateAdder: m}
+}
+
+// CustomerStoreVisitsFilter provides a generic filtering capability at runtime for CustomerStoreVisitsQuery.
+type CustomerStoreVisitsFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *CustomerStoreVisitsFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *CustomerStoreVisitsFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(customerstorevisits.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *CustomerStoreVisitsFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(customerstorevisits.FieldMerchantID))
+}
+
+// WhereCustomerID applies the entql string predicate on the customer_id field.
+func (f *CustomerStoreVisitsFilter) WhereCustomerID(p entql.StringP) {
+	f.Where(p.Field(customerstorevisits.FieldCustomerID))
+}
+
+// WhereStoreID applies the entql string predicate on the store_id field.
+func (f *CustomerStoreVisitsFilter) WhereStoreID(p entql.StringP) {
+	f.Where(p.Field(customerstorevisits.FieldStoreID))
+}
+
+// WhereVisits applies the entql int predicate on the visits field.
+func (f *CustomerStoreVisitsFilter) WhereVisits(p entql.IntP) {
+	f.Where(p.Field(customerstorevisits.FieldVisits))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *CustomerStoreVisitsFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *CustomerStoreVisitsFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasCustomer applies a predicate to check if query has an edge customer.
+func (f *CustomerStoreVisitsFilter) WhereHasCustomer() {
+	f.Where(entql.HasEdge("customer"))
+}
+
+// WhereHasCustomerWith applies a predicate to check if query has an edge customer with a given conditions (other predicates).
+func (f *CustomerStoreVisitsFilter) WhereHasCustomerWith(preds ...predicate.Customer) {
+	f.Where(entql.HasEdgeWith("customer", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasStore applies a predicate to check if query has an edge store.
+func (f *CustomerStoreVisitsFilter) WhereHasStore() {
+	f.Where(entql.HasEdge("store"))
+}
+
+// WhereHasStoreWith applies a predicate to check if query has an edge store with a given conditions (other predicates).
+func (f *CustomerStoreVisitsFilter) WhereHasStoreWith(preds ...predicate.Store) {
+	f.Where(entql.HasEdgeWith("store", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *MerchantQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -330,7 +839,7 @@ type MerchantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MerchantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[1].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -381,6 +890,11 @@ func (f *MerchantFilter) WhereSuspendedAt(p entql.TimeP) {
 	f.Where(p.Field(merchant.FieldSuspendedAt))
 }
 
+// WhereCashiersSeeFullContact applies the entql bool predicate on the cashiers_see_full_contact field.
+func (f *MerchantFilter) WhereCashiersSeeFullContact(p entql.BoolP) {
+	f.Where(p.Field(merchant.FieldCashiersSeeFullContact))
+}
+
 // addPredicate implements the predicateAdder interface.
 func (_q *OperatorQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
@@ -410,7 +924,7 @@ type OperatorFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OperatorFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -490,7 +1004,7 @@ type StaffFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StaffFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -618,7 +1132,7 @@ type StoreFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StoreFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

@@ -11,6 +11,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/tillpos/till/ent/auditentry"
+	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/operator"
 	"github.com/tillpos/till/ent/schema/pulid"
@@ -168,6 +169,249 @@ func newAuditEntryPaginateArgs(rv map[string]any) *auditentryPaginateArgs {
 }
 
 // CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *CustomerQuery) CollectFields(ctx context.Context, satisfies ...string) (*CustomerQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *CustomerQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(customer.Columns))
+		selectedFields = []string{customer.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "merchant":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&MerchantClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, merchantImplementors)...); err != nil {
+				return err
+			}
+			_q.withMerchant = query
+			if _, ok := fieldSeen[customer.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, customer.FieldMerchantID)
+				fieldSeen[customer.FieldMerchantID] = struct{}{}
+			}
+
+		case "createdBy":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&StaffClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, staffImplementors)...); err != nil {
+				return err
+			}
+			_q.withCreatedBy = query
+
+		case "store":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&StoreClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, storeImplementors)...); err != nil {
+				return err
+			}
+			_q.withStore = query
+
+		case "favouriteStore":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&StoreClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, storeImplementors)...); err != nil {
+				return err
+			}
+			_q.withFavouriteStore = query
+		case "merchantID":
+			if _, ok := fieldSeen[customer.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, customer.FieldMerchantID)
+				fieldSeen[customer.FieldMerchantID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[customer.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, customer.FieldCreatedAt)
+				fieldSeen[customer.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[customer.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, customer.FieldUpdatedAt)
+				fieldSeen[customer.FieldUpdatedAt] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[customer.FieldName]; !ok {
+				selectedFields = append(selectedFields, customer.FieldName)
+				fieldSeen[customer.FieldName] = struct{}{}
+			}
+		case "birthday":
+			if _, ok := fieldSeen[customer.FieldBirthday]; !ok {
+				selectedFields = append(selectedFields, customer.FieldBirthday)
+				fieldSeen[customer.FieldBirthday] = struct{}{}
+			}
+		case "gender":
+			if _, ok := fieldSeen[customer.FieldGender]; !ok {
+				selectedFields = append(selectedFields, customer.FieldGender)
+				fieldSeen[customer.FieldGender] = struct{}{}
+			}
+		case "notes":
+			if _, ok := fieldSeen[customer.FieldNotes]; !ok {
+				selectedFields = append(selectedFields, customer.FieldNotes)
+				fieldSeen[customer.FieldNotes] = struct{}{}
+			}
+		case "tags":
+			if _, ok := fieldSeen[customer.FieldTags]; !ok {
+				selectedFields = append(selectedFields, customer.FieldTags)
+				fieldSeen[customer.FieldTags] = struct{}{}
+			}
+		case "memberCode":
+			if _, ok := fieldSeen[customer.FieldMemberCode]; !ok {
+				selectedFields = append(selectedFields, customer.FieldMemberCode)
+				fieldSeen[customer.FieldMemberCode] = struct{}{}
+			}
+		case "pushConsent":
+			if _, ok := fieldSeen[customer.FieldPushConsent]; !ok {
+				selectedFields = append(selectedFields, customer.FieldPushConsent)
+				fieldSeen[customer.FieldPushConsent] = struct{}{}
+			}
+		case "pushConsentAt":
+			if _, ok := fieldSeen[customer.FieldPushConsentAt]; !ok {
+				selectedFields = append(selectedFields, customer.FieldPushConsentAt)
+				fieldSeen[customer.FieldPushConsentAt] = struct{}{}
+			}
+		case "smsConsent":
+			if _, ok := fieldSeen[customer.FieldSmsConsent]; !ok {
+				selectedFields = append(selectedFields, customer.FieldSmsConsent)
+				fieldSeen[customer.FieldSmsConsent] = struct{}{}
+			}
+		case "smsConsentAt":
+			if _, ok := fieldSeen[customer.FieldSmsConsentAt]; !ok {
+				selectedFields = append(selectedFields, customer.FieldSmsConsentAt)
+				fieldSeen[customer.FieldSmsConsentAt] = struct{}{}
+			}
+		case "emailConsent":
+			if _, ok := fieldSeen[customer.FieldEmailConsent]; !ok {
+				selectedFields = append(selectedFields, customer.FieldEmailConsent)
+				fieldSeen[customer.FieldEmailConsent] = struct{}{}
+			}
+		case "emailConsentAt":
+			if _, ok := fieldSeen[customer.FieldEmailConsentAt]; !ok {
+				selectedFields = append(selectedFields, customer.FieldEmailConsentAt)
+				fieldSeen[customer.FieldEmailConsentAt] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[customer.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, customer.FieldStatus)
+				fieldSeen[customer.FieldStatus] = struct{}{}
+			}
+		case "mergedIntoID":
+			if _, ok := fieldSeen[customer.FieldMergedIntoID]; !ok {
+				selectedFields = append(selectedFields, customer.FieldMergedIntoID)
+				fieldSeen[customer.FieldMergedIntoID] = struct{}{}
+			}
+		case "visitsCount":
+			if _, ok := fieldSeen[customer.FieldVisitsCount]; !ok {
+				selectedFields = append(selectedFields, customer.FieldVisitsCount)
+				fieldSeen[customer.FieldVisitsCount] = struct{}{}
+			}
+		case "totalSpent":
+			if _, ok := fieldSeen[customer.FieldTotalSpent]; !ok {
+				selectedFields = append(selectedFields, customer.FieldTotalSpent)
+				fieldSeen[customer.FieldTotalSpent] = struct{}{}
+			}
+		case "firstVisitAt":
+			if _, ok := fieldSeen[customer.FieldFirstVisitAt]; !ok {
+				selectedFields = append(selectedFields, customer.FieldFirstVisitAt)
+				fieldSeen[customer.FieldFirstVisitAt] = struct{}{}
+			}
+		case "lastVisitAt":
+			if _, ok := fieldSeen[customer.FieldLastVisitAt]; !ok {
+				selectedFields = append(selectedFields, customer.FieldLastVisitAt)
+				fieldSeen[customer.FieldLastVisitAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type customerPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []CustomerPaginateOption
+}
+
+func newCustomerPaginateArgs(rv map[string]any) *customerPaginateArgs {
+	args := &customerPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case []*CustomerOrder:
+			args.opts = append(args.opts, WithCustomerOrder(v))
+		case []any:
+			var orders []*CustomerOrder
+			for i := range v {
+				mv, ok := v[i].(map[string]any)
+				if !ok {
+					continue
+				}
+				var (
+					err1, err2 error
+					order      = &CustomerOrder{Field: &CustomerOrderField{}, Direction: entgql.OrderDirectionAsc}
+				)
+				if d, ok := mv[directionField]; ok {
+					err1 = order.Direction.UnmarshalGQL(d)
+				}
+				if f, ok := mv[fieldField]; ok {
+					err2 = order.Field.UnmarshalGQL(f)
+				}
+				if err1 == nil && err2 == nil {
+					orders = append(orders, order)
+				}
+			}
+			args.opts = append(args.opts, WithCustomerOrder(orders))
+		}
+	}
+	if v, ok := rv[whereField].(*CustomerWhereInput); ok {
+		args.opts = append(args.opts, WithCustomerFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
 func (_q *MerchantQuery) CollectFields(ctx context.Context, satisfies ...string) (*MerchantQuery, error) {
 	fc := graphql.GetFieldContext(ctx)
 	if fc == nil {
@@ -227,6 +471,11 @@ func (_q *MerchantQuery) collectField(ctx context.Context, oneNode bool, opCtx *
 			if _, ok := fieldSeen[merchant.FieldSuspendedAt]; !ok {
 				selectedFields = append(selectedFields, merchant.FieldSuspendedAt)
 				fieldSeen[merchant.FieldSuspendedAt] = struct{}{}
+			}
+		case "cashiersSeeFullContact":
+			if _, ok := fieldSeen[merchant.FieldCashiersSeeFullContact]; !ok {
+				selectedFields = append(selectedFields, merchant.FieldCashiersSeeFullContact)
+				fieldSeen[merchant.FieldCashiersSeeFullContact] = struct{}{}
 			}
 		case "id":
 		case "__typename":

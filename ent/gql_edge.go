@@ -16,6 +16,38 @@ func (_m *AuditEntry) Merchant(ctx context.Context) (*Merchant, error) {
 	return result, err
 }
 
+func (_m *Customer) Merchant(ctx context.Context) (*Merchant, error) {
+	result, err := _m.Edges.MerchantOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryMerchant().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *Customer) CreatedBy(ctx context.Context) (*Staff, error) {
+	result, err := _m.Edges.CreatedByOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryCreatedBy().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *Customer) Store(ctx context.Context) (*Store, error) {
+	result, err := _m.Edges.StoreOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryStore().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *Customer) FavouriteStore(ctx context.Context) (*Store, error) {
+	result, err := _m.Edges.FavouriteStoreOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryFavouriteStore().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
 func (_m *Staff) Merchant(ctx context.Context) (*Merchant, error) {
 	result, err := _m.Edges.MerchantOrErr()
 	if IsNotLoaded(err) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tillpos/till/ent/auditentry"
+	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/operator"
 	"github.com/tillpos/till/ent/predicate"
@@ -556,6 +557,910 @@ func (i *AuditEntryWhereInput) P() (predicate.AuditEntry, error) {
 	}
 }
 
+// CustomerWhereInput represents a where input for filtering Customer queries.
+type CustomerWhereInput struct {
+	Predicates []predicate.Customer  `json:"-"`
+	Not        *CustomerWhereInput   `json:"not,omitempty"`
+	Or         []*CustomerWhereInput `json:"or,omitempty"`
+	And        []*CustomerWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *pulid.ID  `json:"id,omitempty"`
+	IDNEQ   *pulid.ID  `json:"idNEQ,omitempty"`
+	IDIn    []pulid.ID `json:"idIn,omitempty"`
+	IDNotIn []pulid.ID `json:"idNotIn,omitempty"`
+	IDGT    *pulid.ID  `json:"idGT,omitempty"`
+	IDGTE   *pulid.ID  `json:"idGTE,omitempty"`
+	IDLT    *pulid.ID  `json:"idLT,omitempty"`
+	IDLTE   *pulid.ID  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "name" field predicates.
+	Name             *string  `json:"name,omitempty"`
+	NameNEQ          *string  `json:"nameNEQ,omitempty"`
+	NameIn           []string `json:"nameIn,omitempty"`
+	NameNotIn        []string `json:"nameNotIn,omitempty"`
+	NameGT           *string  `json:"nameGT,omitempty"`
+	NameGTE          *string  `json:"nameGTE,omitempty"`
+	NameLT           *string  `json:"nameLT,omitempty"`
+	NameLTE          *string  `json:"nameLTE,omitempty"`
+	NameContains     *string  `json:"nameContains,omitempty"`
+	NameHasPrefix    *string  `json:"nameHasPrefix,omitempty"`
+	NameHasSuffix    *string  `json:"nameHasSuffix,omitempty"`
+	NameEqualFold    *string  `json:"nameEqualFold,omitempty"`
+	NameContainsFold *string  `json:"nameContainsFold,omitempty"`
+
+	// "birthday" field predicates.
+	Birthday             *string  `json:"birthday,omitempty"`
+	BirthdayNEQ          *string  `json:"birthdayNEQ,omitempty"`
+	BirthdayIn           []string `json:"birthdayIn,omitempty"`
+	BirthdayNotIn        []string `json:"birthdayNotIn,omitempty"`
+	BirthdayGT           *string  `json:"birthdayGT,omitempty"`
+	BirthdayGTE          *string  `json:"birthdayGTE,omitempty"`
+	BirthdayLT           *string  `json:"birthdayLT,omitempty"`
+	BirthdayLTE          *string  `json:"birthdayLTE,omitempty"`
+	BirthdayContains     *string  `json:"birthdayContains,omitempty"`
+	BirthdayHasPrefix    *string  `json:"birthdayHasPrefix,omitempty"`
+	BirthdayHasSuffix    *string  `json:"birthdayHasSuffix,omitempty"`
+	BirthdayIsNil        bool     `json:"birthdayIsNil,omitempty"`
+	BirthdayNotNil       bool     `json:"birthdayNotNil,omitempty"`
+	BirthdayEqualFold    *string  `json:"birthdayEqualFold,omitempty"`
+	BirthdayContainsFold *string  `json:"birthdayContainsFold,omitempty"`
+
+	// "gender" field predicates.
+	Gender       *customer.Gender  `json:"gender,omitempty"`
+	GenderNEQ    *customer.Gender  `json:"genderNEQ,omitempty"`
+	GenderIn     []customer.Gender `json:"genderIn,omitempty"`
+	GenderNotIn  []customer.Gender `json:"genderNotIn,omitempty"`
+	GenderIsNil  bool              `json:"genderIsNil,omitempty"`
+	GenderNotNil bool              `json:"genderNotNil,omitempty"`
+
+	// "notes" field predicates.
+	Notes             *string  `json:"notes,omitempty"`
+	NotesNEQ          *string  `json:"notesNEQ,omitempty"`
+	NotesIn           []string `json:"notesIn,omitempty"`
+	NotesNotIn        []string `json:"notesNotIn,omitempty"`
+	NotesGT           *string  `json:"notesGT,omitempty"`
+	NotesGTE          *string  `json:"notesGTE,omitempty"`
+	NotesLT           *string  `json:"notesLT,omitempty"`
+	NotesLTE          *string  `json:"notesLTE,omitempty"`
+	NotesContains     *string  `json:"notesContains,omitempty"`
+	NotesHasPrefix    *string  `json:"notesHasPrefix,omitempty"`
+	NotesHasSuffix    *string  `json:"notesHasSuffix,omitempty"`
+	NotesIsNil        bool     `json:"notesIsNil,omitempty"`
+	NotesNotNil       bool     `json:"notesNotNil,omitempty"`
+	NotesEqualFold    *string  `json:"notesEqualFold,omitempty"`
+	NotesContainsFold *string  `json:"notesContainsFold,omitempty"`
+
+	// "member_code" field predicates.
+	MemberCode             *string  `json:"memberCode,omitempty"`
+	MemberCodeNEQ          *string  `json:"memberCodeNEQ,omitempty"`
+	MemberCodeIn           []string `json:"memberCodeIn,omitempty"`
+	MemberCodeNotIn        []string `json:"memberCodeNotIn,omitempty"`
+	MemberCodeGT           *string  `json:"memberCodeGT,omitempty"`
+	MemberCodeGTE          *string  `json:"memberCodeGTE,omitempty"`
+	MemberCodeLT           *string  `json:"memberCodeLT,omitempty"`
+	MemberCodeLTE          *string  `json:"memberCodeLTE,omitempty"`
+	MemberCodeContains     *string  `json:"memberCodeContains,omitempty"`
+	MemberCodeHasPrefix    *string  `json:"memberCodeHasPrefix,omitempty"`
+	MemberCodeHasSuffix    *string  `json:"memberCodeHasSuffix,omitempty"`
+	MemberCodeEqualFold    *string  `json:"memberCodeEqualFold,omitempty"`
+	MemberCodeContainsFold *string  `json:"memberCodeContainsFold,omitempty"`
+
+	// "push_consent" field predicates.
+	PushConsent    *bool `json:"pushConsent,omitempty"`
+	PushConsentNEQ *bool `json:"pushConsentNEQ,omitempty"`
+
+	// "push_consent_at" field predicates.
+	PushConsentAt       *time.Time  `json:"pushConsentAt,omitempty"`
+	PushConsentAtNEQ    *time.Time  `json:"pushConsentAtNEQ,omitempty"`
+	PushConsentAtIn     []time.Time `json:"pushConsentAtIn,omitempty"`
+	PushConsentAtNotIn  []time.Time `json:"pushConsentAtNotIn,omitempty"`
+	PushConsentAtGT     *time.Time  `json:"pushConsentAtGT,omitempty"`
+	PushConsentAtGTE    *time.Time  `json:"pushConsentAtGTE,omitempty"`
+	PushConsentAtLT     *time.Time  `json:"pushConsentAtLT,omitempty"`
+	PushConsentAtLTE    *time.Time  `json:"pushConsentAtLTE,omitempty"`
+	PushConsentAtIsNil  bool        `json:"pushConsentAtIsNil,omitempty"`
+	PushConsentAtNotNil bool        `json:"pushConsentAtNotNil,omitempty"`
+
+	// "sms_consent" field predicates.
+	SmsConsent    *bool `json:"smsConsent,omitempty"`
+	SmsConsentNEQ *bool `json:"smsConsentNEQ,omitempty"`
+
+	// "sms_consent_at" field predicates.
+	SmsConsentAt       *time.Time  `json:"smsConsentAt,omitempty"`
+	SmsConsentAtNEQ    *time.Time  `json:"smsConsentAtNEQ,omitempty"`
+	SmsConsentAtIn     []time.Time `json:"smsConsentAtIn,omitempty"`
+	SmsConsentAtNotIn  []time.Time `json:"smsConsentAtNotIn,omitempty"`
+	SmsConsentAtGT     *time.Time  `json:"smsConsentAtGT,omitempty"`
+	SmsConsentAtGTE    *time.Time  `json:"smsConsentAtGTE,omitempty"`
+	SmsConsentAtLT     *time.Time  `json:"smsConsentAtLT,omitempty"`
+	SmsConsentAtLTE    *time.Time  `json:"smsConsentAtLTE,omitempty"`
+	SmsConsentAtIsNil  bool        `json:"smsConsentAtIsNil,omitempty"`
+	SmsConsentAtNotNil bool        `json:"smsConsentAtNotNil,omitempty"`
+
+	// "email_consent" field predicates.
+	EmailConsent    *bool `json:"emailConsent,omitempty"`
+	EmailConsentNEQ *bool `json:"emailConsentNEQ,omitempty"`
+
+	// "email_consent_at" field predicates.
+	EmailConsentAt       *time.Time  `json:"emailConsentAt,omitempty"`
+	EmailConsentAtNEQ    *time.Time  `json:"emailConsentAtNEQ,omitempty"`
+	EmailConsentAtIn     []time.Time `json:"emailConsentAtIn,omitempty"`
+	EmailConsentAtNotIn  []time.Time `json:"emailConsentAtNotIn,omitempty"`
+	EmailConsentAtGT     *time.Time  `json:"emailConsentAtGT,omitempty"`
+	EmailConsentAtGTE    *time.Time  `json:"emailConsentAtGTE,omitempty"`
+	EmailConsentAtLT     *time.Time  `json:"emailConsentAtLT,omitempty"`
+	EmailConsentAtLTE    *time.Time  `json:"emailConsentAtLTE,omitempty"`
+	EmailConsentAtIsNil  bool        `json:"emailConsentAtIsNil,omitempty"`
+	EmailConsentAtNotNil bool        `json:"emailConsentAtNotNil,omitempty"`
+
+	// "status" field predicates.
+	Status      *customer.Status  `json:"status,omitempty"`
+	StatusNEQ   *customer.Status  `json:"statusNEQ,omitempty"`
+	StatusIn    []customer.Status `json:"statusIn,omitempty"`
+	StatusNotIn []customer.Status `json:"statusNotIn,omitempty"`
+
+	// "merged_into_id" field predicates.
+	MergedIntoID             *pulid.ID  `json:"mergedIntoID,omitempty"`
+	MergedIntoIDNEQ          *pulid.ID  `json:"mergedIntoIDNEQ,omitempty"`
+	MergedIntoIDIn           []pulid.ID `json:"mergedIntoIDIn,omitempty"`
+	MergedIntoIDNotIn        []pulid.ID `json:"mergedIntoIDNotIn,omitempty"`
+	MergedIntoIDGT           *pulid.ID  `json:"mergedIntoIDGT,omitempty"`
+	MergedIntoIDGTE          *pulid.ID  `json:"mergedIntoIDGTE,omitempty"`
+	MergedIntoIDLT           *pulid.ID  `json:"mergedIntoIDLT,omitempty"`
+	MergedIntoIDLTE          *pulid.ID  `json:"mergedIntoIDLTE,omitempty"`
+	MergedIntoIDContains     *pulid.ID  `json:"mergedIntoIDContains,omitempty"`
+	MergedIntoIDHasPrefix    *pulid.ID  `json:"mergedIntoIDHasPrefix,omitempty"`
+	MergedIntoIDHasSuffix    *pulid.ID  `json:"mergedIntoIDHasSuffix,omitempty"`
+	MergedIntoIDIsNil        bool       `json:"mergedIntoIDIsNil,omitempty"`
+	MergedIntoIDNotNil       bool       `json:"mergedIntoIDNotNil,omitempty"`
+	MergedIntoIDEqualFold    *pulid.ID  `json:"mergedIntoIDEqualFold,omitempty"`
+	MergedIntoIDContainsFold *pulid.ID  `json:"mergedIntoIDContainsFold,omitempty"`
+
+	// "visits_count" field predicates.
+	VisitsCount      *int  `json:"visitsCount,omitempty"`
+	VisitsCountNEQ   *int  `json:"visitsCountNEQ,omitempty"`
+	VisitsCountIn    []int `json:"visitsCountIn,omitempty"`
+	VisitsCountNotIn []int `json:"visitsCountNotIn,omitempty"`
+	VisitsCountGT    *int  `json:"visitsCountGT,omitempty"`
+	VisitsCountGTE   *int  `json:"visitsCountGTE,omitempty"`
+	VisitsCountLT    *int  `json:"visitsCountLT,omitempty"`
+	VisitsCountLTE   *int  `json:"visitsCountLTE,omitempty"`
+
+	// "total_spent" field predicates.
+	TotalSpent      *int64  `json:"totalSpent,omitempty"`
+	TotalSpentNEQ   *int64  `json:"totalSpentNEQ,omitempty"`
+	TotalSpentIn    []int64 `json:"totalSpentIn,omitempty"`
+	TotalSpentNotIn []int64 `json:"totalSpentNotIn,omitempty"`
+	TotalSpentGT    *int64  `json:"totalSpentGT,omitempty"`
+	TotalSpentGTE   *int64  `json:"totalSpentGTE,omitempty"`
+	TotalSpentLT    *int64  `json:"totalSpentLT,omitempty"`
+	TotalSpentLTE   *int64  `json:"totalSpentLTE,omitempty"`
+
+	// "first_visit_at" field predicates.
+	FirstVisitAt       *time.Time  `json:"firstVisitAt,omitempty"`
+	FirstVisitAtNEQ    *time.Time  `json:"firstVisitAtNEQ,omitempty"`
+	FirstVisitAtIn     []time.Time `json:"firstVisitAtIn,omitempty"`
+	FirstVisitAtNotIn  []time.Time `json:"firstVisitAtNotIn,omitempty"`
+	FirstVisitAtGT     *time.Time  `json:"firstVisitAtGT,omitempty"`
+	FirstVisitAtGTE    *time.Time  `json:"firstVisitAtGTE,omitempty"`
+	FirstVisitAtLT     *time.Time  `json:"firstVisitAtLT,omitempty"`
+	FirstVisitAtLTE    *time.Time  `json:"firstVisitAtLTE,omitempty"`
+	FirstVisitAtIsNil  bool        `json:"firstVisitAtIsNil,omitempty"`
+	FirstVisitAtNotNil bool        `json:"firstVisitAtNotNil,omitempty"`
+
+	// "last_visit_at" field predicates.
+	LastVisitAt       *time.Time  `json:"lastVisitAt,omitempty"`
+	LastVisitAtNEQ    *time.Time  `json:"lastVisitAtNEQ,omitempty"`
+	LastVisitAtIn     []time.Time `json:"lastVisitAtIn,omitempty"`
+	LastVisitAtNotIn  []time.Time `json:"lastVisitAtNotIn,omitempty"`
+	LastVisitAtGT     *time.Time  `json:"lastVisitAtGT,omitempty"`
+	LastVisitAtGTE    *time.Time  `json:"lastVisitAtGTE,omitempty"`
+	LastVisitAtLT     *time.Time  `json:"lastVisitAtLT,omitempty"`
+	LastVisitAtLTE    *time.Time  `json:"lastVisitAtLTE,omitempty"`
+	LastVisitAtIsNil  bool        `json:"lastVisitAtIsNil,omitempty"`
+	LastVisitAtNotNil bool        `json:"lastVisitAtNotNil,omitempty"`
+
+	// "created_by" edge predicates.
+	HasCreatedBy     *bool              `json:"hasCreatedBy,omitempty"`
+	HasCreatedByWith []*StaffWhereInput `json:"hasCreatedByWith,omitempty"`
+
+	// "store" edge predicates.
+	HasStore     *bool              `json:"hasStore,omitempty"`
+	HasStoreWith []*StoreWhereInput `json:"hasStoreWith,omitempty"`
+
+	// "favourite_store" edge predicates.
+	HasFavouriteStore     *bool              `json:"hasFavouriteStore,omitempty"`
+	HasFavouriteStoreWith []*StoreWhereInput `json:"hasFavouriteStoreWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *CustomerWhereInput) AddPredicates(predicates ...predicate.Customer) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the CustomerWhereInput filter on the CustomerQuery builder.
+func (i *CustomerWhereInput) Filter(q *CustomerQuery) (*CustomerQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyCustomerWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyCustomerWhereInput is returned in case the CustomerWhereInput is empty.
+var ErrEmptyCustomerWhereInput = errors.New("ent: empty predicate CustomerWhereInput")
+
+// P returns a predicate for filtering customers.
+// An error is returned if the input is empty or invalid.
+func (i *CustomerWhereInput) P() (predicate.Customer, error) {
+	var predicates []predicate.Customer
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, customer.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.Customer, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, customer.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.Customer, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, customer.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, customer.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, customer.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, customer.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, customer.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, customer.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, customer.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, customer.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, customer.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, customer.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, customer.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, customer.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, customer.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, customer.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, customer.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, customer.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, customer.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, customer.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, customer.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, customer.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, customer.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, customer.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, customer.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, customer.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, customer.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.Name != nil {
+		predicates = append(predicates, customer.NameEQ(*i.Name))
+	}
+	if i.NameNEQ != nil {
+		predicates = append(predicates, customer.NameNEQ(*i.NameNEQ))
+	}
+	if len(i.NameIn) > 0 {
+		predicates = append(predicates, customer.NameIn(i.NameIn...))
+	}
+	if len(i.NameNotIn) > 0 {
+		predicates = append(predicates, customer.NameNotIn(i.NameNotIn...))
+	}
+	if i.NameGT != nil {
+		predicates = append(predicates, customer.NameGT(*i.NameGT))
+	}
+	if i.NameGTE != nil {
+		predicates = append(predicates, customer.NameGTE(*i.NameGTE))
+	}
+	if i.NameLT != nil {
+		predicates = append(predicates, customer.NameLT(*i.NameLT))
+	}
+	if i.NameLTE != nil {
+		predicates = append(predicates, customer.NameLTE(*i.NameLTE))
+	}
+	if i.NameContains != nil {
+		predicates = append(predicates, customer.NameContains(*i.NameContains))
+	}
+	if i.NameHasPrefix != nil {
+		predicates = append(predicates, customer.NameHasPrefix(*i.NameHasPrefix))
+	}
+	if i.NameHasSuffix != nil {
+		predicates = append(predicates, customer.NameHasSuffix(*i.NameHasSuffix))
+	}
+	if i.NameEqualFold != nil {
+		predicates = append(predicates, customer.NameEqualFold(*i.NameEqualFold))
+	}
+	if i.NameContainsFold != nil {
+		predicates = append(predicates, customer.NameContainsFold(*i.NameContainsFold))
+	}
+	if i.Birthday != nil {
+		predicates = append(predicates, customer.BirthdayEQ(*i.Birthday))
+	}
+	if i.BirthdayNEQ != nil {
+		predicates = append(predicates, customer.BirthdayNEQ(*i.BirthdayNEQ))
+	}
+	if len(i.BirthdayIn) > 0 {
+		predicates = append(predicates, customer.BirthdayIn(i.BirthdayIn...))
+	}
+	if len(i.BirthdayNotIn) > 0 {
+		predicates = append(predicates, customer.BirthdayNotIn(i.BirthdayNotIn...))
+	}
+	if i.BirthdayGT != nil {
+		predicates = append(predicates, customer.BirthdayGT(*i.BirthdayGT))
+	}
+	if i.BirthdayGTE != nil {
+		predicates = append(predicates, customer.BirthdayGTE(*i.BirthdayGTE))
+	}
+	if i.BirthdayLT != nil {
+		predicates = append(predicates, customer.BirthdayLT(*i.BirthdayLT))
+	}
+	if i.BirthdayLTE != nil {
+		predicates = append(predicates, customer.BirthdayLTE(*i.BirthdayLTE))
+	}
+	if i.BirthdayContains != nil {
+		predicates = append(predicates, customer.BirthdayContains(*i.BirthdayContains))
+	}
+	if i.BirthdayHasPrefix != nil {
+		predicates = append(predicates, customer.BirthdayHasPrefix(*i.BirthdayHasPrefix))
+	}
+	if i.BirthdayHasSuffix != nil {
+		predicates = append(predicates, customer.BirthdayHasSuffix(*i.BirthdayHasSuffix))
+	}
+	if i.BirthdayIsNil {
+		predicates = append(predicates, customer.BirthdayIsNil())
+	}
+	if i.BirthdayNotNil {
+		predicates = append(predicates, customer.BirthdayNotNil())
+	}
+	if i.BirthdayEqualFold != nil {
+		predicates = append(predicates, customer.BirthdayEqualFold(*i.BirthdayEqualFold))
+	}
+	if i.BirthdayContainsFold != nil {
+		predicates = append(predicates, customer.BirthdayContainsFold(*i.BirthdayContainsFold))
+	}
+	if i.Gender != nil {
+		predicates = append(predicates, customer.GenderEQ(*i.Gender))
+	}
+	if i.GenderNEQ != nil {
+		predicates = append(predicates, customer.GenderNEQ(*i.GenderNEQ))
+	}
+	if len(i.GenderIn) > 0 {
+		predicates = append(predicates, customer.GenderIn(i.GenderIn...))
+	}
+	if len(i.GenderNotIn) > 0 {
+		predicates = append(predicates, customer.GenderNotIn(i.GenderNotIn...))
+	}
+	if i.GenderIsNil {
+		predicates = append(predicates, customer.GenderIsNil())
+	}
+	if i.GenderNotNil {
+		predicates = append(predicates, customer.GenderNotNil())
+	}
+	if i.Notes != nil {
+		predicates = append(predicates, customer.NotesEQ(*i.Notes))
+	}
+	if i.NotesNEQ != nil {
+		predicates = append(predicates, customer.NotesNEQ(*i.NotesNEQ))
+	}
+	if len(i.NotesIn) > 0 {
+		predicates = append(predicates, customer.NotesIn(i.NotesIn...))
+	}
+	if len(i.NotesNotIn) > 0 {
+		predicates = append(predicates, customer.NotesNotIn(i.NotesNotIn...))
+	}
+	if i.NotesGT != nil {
+		predicates = append(predicates, customer.NotesGT(*i.NotesGT))
+	}
+	if i.NotesGTE != nil {
+		predicates = append(predicates, customer.NotesGTE(*i.NotesGTE))
+	}
+	if i.NotesLT != nil {
+		predicates = append(predicates, customer.NotesLT(*i.NotesLT))
+	}
+	if i.NotesLTE != nil {
+		predicates = append(predicates, customer.NotesLTE(*i.NotesLTE))
+	}
+	if i.NotesContains != nil {
+		predicates = append(predicates, customer.NotesContains(*i.NotesContains))
+	}
+	if i.NotesHasPrefix != nil {
+		predicates = append(predicates, customer.NotesHasPrefix(*i.NotesHasPrefix))
+	}
+	if i.NotesHasSuffix != nil {
+		predicates = append(predicates, customer.NotesHasSuffix(*i.NotesHasSuffix))
+	}
+	if i.NotesIsNil {
+		predicates = append(predicates, customer.NotesIsNil())
+	}
+	if i.NotesNotNil {
+		predicates = append(predicates, customer.NotesNotNil())
+	}
+	if i.NotesEqualFold != nil {
+		predicates = append(predicates, customer.NotesEqualFold(*i.NotesEqualFold))
+	}
+	if i.NotesContainsFold != nil {
+		predicates = append(predicates, customer.NotesContainsFold(*i.NotesContainsFold))
+	}
+	if i.MemberCode != nil {
+		predicates = append(predicates, customer.MemberCodeEQ(*i.MemberCode))
+	}
+	if i.MemberCodeNEQ != nil {
+		predicates = append(predicates, customer.MemberCodeNEQ(*i.MemberCodeNEQ))
+	}
+	if len(i.MemberCodeIn) > 0 {
+		predicates = append(predicates, customer.MemberCodeIn(i.MemberCodeIn...))
+	}
+	if len(i.MemberCodeNotIn) > 0 {
+		predicates = append(predicates, customer.MemberCodeNotIn(i.MemberCodeNotIn...))
+	}
+	if i.MemberCodeGT != nil {
+		predicates = append(predicates, customer.MemberCodeGT(*i.MemberCodeGT))
+	}
+	if i.MemberCodeGTE != nil {
+		predicates = append(predicates, customer.MemberCodeGTE(*i.MemberCodeGTE))
+	}
+	if i.MemberCodeLT != nil {
+		predicates = append(predicates, customer.MemberCodeLT(*i.MemberCodeLT))
+	}
+	if i.MemberCodeLTE != nil {
+		predicates = append(predicates, customer.MemberCodeLTE(*i.MemberCodeLTE))
+	}
+	if i.MemberCodeContains != nil {
+		predicates = append(predicates, customer.MemberCodeContains(*i.MemberCodeContains))
+	}
+	if i.MemberCodeHasPrefix != nil {
+		predicates = append(predicates, customer.MemberCodeHasPrefix(*i.MemberCodeHasPrefix))
+	}
+	if i.MemberCodeHasSuffix != nil {
+		predicates = append(predicates, customer.MemberCodeHasSuffix(*i.MemberCodeHasSuffix))
+	}
+	if i.MemberCodeEqualFold != nil {
+		predicates = append(predicates, customer.MemberCodeEqualFold(*i.MemberCodeEqualFold))
+	}
+	if i.MemberCodeContainsFold != nil {
+		predicates = append(predicates, customer.MemberCodeContainsFold(*i.MemberCodeContainsFold))
+	}
+	if i.PushConsent != nil {
+		predicates = append(predicates, customer.PushConsentEQ(*i.PushConsent))
+	}
+	if i.PushConsentNEQ != nil {
+		predicates = append(predicates, customer.PushConsentNEQ(*i.PushConsentNEQ))
+	}
+	if i.PushConsentAt != nil {
+		predicates = append(predicates, customer.PushConsentAtEQ(*i.PushConsentAt))
+	}
+	if i.PushConsentAtNEQ != nil {
+		predicates = append(predicates, customer.PushConsentAtNEQ(*i.PushConsentAtNEQ))
+	}
+	if len(i.PushConsentAtIn) > 0 {
+		predicates = append(predicates, customer.PushConsentAtIn(i.PushConsentAtIn...))
+	}
+	if len(i.PushConsentAtNotIn) > 0 {
+		predicates = append(predicates, customer.PushConsentAtNotIn(i.PushConsentAtNotIn...))
+	}
+	if i.PushConsentAtGT != nil {
+		predicates = append(predicates, customer.PushConsentAtGT(*i.PushConsentAtGT))
+	}
+	if i.PushConsentAtGTE != nil {
+		predicates = append(predicates, customer.PushConsentAtGTE(*i.PushConsentAtGTE))
+	}
+	if i.PushConsentAtLT != nil {
+		predicates = append(predicates, customer.PushConsentAtLT(*i.PushConsentAtLT))
+	}
+	if i.PushConsentAtLTE != nil {
+		predicates = append(predicates, customer.PushConsentAtLTE(*i.PushConsentAtLTE))
+	}
+	if i.PushConsentAtIsNil {
+		predicates = append(predicates, customer.PushConsentAtIsNil())
+	}
+	if i.PushConsentAtNotNil {
+		predicates = append(predicates, customer.PushConsentAtNotNil())
+	}
+	if i.SmsConsent != nil {
+		predicates = append(predicates, customer.SmsConsentEQ(*i.SmsConsent))
+	}
+	if i.SmsConsentNEQ != nil {
+		predicates = append(predicates, customer.SmsConsentNEQ(*i.SmsConsentNEQ))
+	}
+	if i.SmsConsentAt != nil {
+		predicates = append(predicates, customer.SmsConsentAtEQ(*i.SmsConsentAt))
+	}
+	if i.SmsConsentAtNEQ != nil {
+		predicates = append(predicates, customer.SmsConsentAtNEQ(*i.SmsConsentAtNEQ))
+	}
+	if len(i.SmsConsentAtIn) > 0 {
+		predicates = append(predicates, customer.SmsConsentAtIn(i.SmsConsentAtIn...))
+	}
+	if len(i.SmsConsentAtNotIn) > 0 {
+		predicates = append(predicates, customer.SmsConsentAtNotIn(i.SmsConsentAtNotIn...))
+	}
+	if i.SmsConsentAtGT != nil {
+		predicates = append(predicates, customer.SmsConsentAtGT(*i.SmsConsentAtGT))
+	}
+	if i.SmsConsentAtGTE != nil {
+		predicates = append(predicates, customer.SmsConsentAtGTE(*i.SmsConsentAtGTE))
+	}
+	if i.SmsConsentAtLT != nil {
+		predicates = append(predicates, customer.SmsConsentAtLT(*i.SmsConsentAtLT))
+	}
+	if i.SmsConsentAtLTE != nil {
+		predicates = append(predicates, customer.SmsConsentAtLTE(*i.SmsConsentAtLTE))
+	}
+	if i.SmsConsentAtIsNil {
+		predicates = append(predicates, customer.SmsConsentAtIsNil())
+	}
+	if i.SmsConsentAtNotNil {
+		predicates = append(predicates, customer.SmsConsentAtNotNil())
+	}
+	if i.EmailConsent != nil {
+		predicates = append(predicates, customer.EmailConsentEQ(*i.EmailConsent))
+	}
+	if i.EmailConsentNEQ != nil {
+		predicates = append(predicates, customer.EmailConsentNEQ(*i.EmailConsentNEQ))
+	}
+	if i.EmailConsentAt != nil {
+		predicates = append(predicates, customer.EmailConsentAtEQ(*i.EmailConsentAt))
+	}
+	if i.EmailConsentAtNEQ != nil {
+		predicates = append(predicates, customer.EmailConsentAtNEQ(*i.EmailConsentAtNEQ))
+	}
+	if len(i.EmailConsentAtIn) > 0 {
+		predicates = append(predicates, customer.EmailConsentAtIn(i.EmailConsentAtIn...))
+	}
+	if len(i.EmailConsentAtNotIn) > 0 {
+		predicates = append(predicates, customer.EmailConsentAtNotIn(i.EmailConsentAtNotIn...))
+	}
+	if i.EmailConsentAtGT != nil {
+		predicates = append(predicates, customer.EmailConsentAtGT(*i.EmailConsentAtGT))
+	}
+	if i.EmailConsentAtGTE != nil {
+		predicates = append(predicates, customer.EmailConsentAtGTE(*i.EmailConsentAtGTE))
+	}
+	if i.EmailConsentAtLT != nil {
+		predicates = append(predicates, customer.EmailConsentAtLT(*i.EmailConsentAtLT))
+	}
+	if i.EmailConsentAtLTE != nil {
+		predicates = append(predicates, customer.EmailConsentAtLTE(*i.EmailConsentAtLTE))
+	}
+	if i.EmailConsentAtIsNil {
+		predicates = append(predicates, customer.EmailConsentAtIsNil())
+	}
+	if i.EmailConsentAtNotNil {
+		predicates = append(predicates, customer.EmailConsentAtNotNil())
+	}
+	if i.Status != nil {
+		predicates = append(predicates, customer.StatusEQ(*i.Status))
+	}
+	if i.StatusNEQ != nil {
+		predicates = append(predicates, customer.StatusNEQ(*i.StatusNEQ))
+	}
+	if len(i.StatusIn) > 0 {
+		predicates = append(predicates, customer.StatusIn(i.StatusIn...))
+	}
+	if len(i.StatusNotIn) > 0 {
+		predicates = append(predicates, customer.StatusNotIn(i.StatusNotIn...))
+	}
+	if i.MergedIntoID != nil {
+		predicates = append(predicates, customer.MergedIntoIDEQ(*i.MergedIntoID))
+	}
+	if i.MergedIntoIDNEQ != nil {
+		predicates = append(predicates, customer.MergedIntoIDNEQ(*i.MergedIntoIDNEQ))
+	}
+	if len(i.MergedIntoIDIn) > 0 {
+		predicates = append(predicates, customer.MergedIntoIDIn(i.MergedIntoIDIn...))
+	}
+	if len(i.MergedIntoIDNotIn) > 0 {
+		predicates = append(predicates, customer.MergedIntoIDNotIn(i.MergedIntoIDNotIn...))
+	}
+	if i.MergedIntoIDGT != nil {
+		predicates = append(predicates, customer.MergedIntoIDGT(*i.MergedIntoIDGT))
+	}
+	if i.MergedIntoIDGTE != nil {
+		predicates = append(predicates, customer.MergedIntoIDGTE(*i.MergedIntoIDGTE))
+	}
+	if i.MergedIntoIDLT != nil {
+		predicates = append(predicates, customer.MergedIntoIDLT(*i.MergedIntoIDLT))
+	}
+	if i.MergedIntoIDLTE != nil {
+		predicates = append(predicates, customer.MergedIntoIDLTE(*i.MergedIntoIDLTE))
+	}
+	if i.MergedIntoIDContains != nil {
+		predicates = append(predicates, customer.MergedIntoIDContains(*i.MergedIntoIDContains))
+	}
+	if i.MergedIntoIDHasPrefix != nil {
+		predicates = append(predicates, customer.MergedIntoIDHasPrefix(*i.MergedIntoIDHasPrefix))
+	}
+	if i.MergedIntoIDHasSuffix != nil {
+		predicates = append(predicates, customer.MergedIntoIDHasSuffix(*i.MergedIntoIDHasSuffix))
+	}
+	if i.MergedIntoIDIsNil {
+		predicates = append(predicates, customer.MergedIntoIDIsNil())
+	}
+	if i.MergedIntoIDNotNil {
+		predicates = append(predicates, customer.MergedIntoIDNotNil())
+	}
+	if i.MergedIntoIDEqualFold != nil {
+		predicates = append(predicates, customer.MergedIntoIDEqualFold(*i.MergedIntoIDEqualFold))
+	}
+	if i.MergedIntoIDContainsFold != nil {
+		predicates = append(predicates, customer.MergedIntoIDContainsFold(*i.MergedIntoIDContainsFold))
+	}
+	if i.VisitsCount != nil {
+		predicates = append(predicates, customer.VisitsCountEQ(*i.VisitsCount))
+	}
+	if i.VisitsCountNEQ != nil {
+		predicates = append(predicates, customer.VisitsCountNEQ(*i.VisitsCountNEQ))
+	}
+	if len(i.VisitsCountIn) > 0 {
+		predicates = append(predicates, customer.VisitsCountIn(i.VisitsCountIn...))
+	}
+	if len(i.VisitsCountNotIn) > 0 {
+		predicates = append(predicates, customer.VisitsCountNotIn(i.VisitsCountNotIn...))
+	}
+	if i.VisitsCountGT != nil {
+		predicates = append(predicates, customer.VisitsCountGT(*i.VisitsCountGT))
+	}
+	if i.VisitsCountGTE != nil {
+		predicates = append(predicates, customer.VisitsCountGTE(*i.VisitsCountGTE))
+	}
+	if i.VisitsCountLT != nil {
+		predicates = append(predicates, customer.VisitsCountLT(*i.VisitsCountLT))
+	}
+	if i.VisitsCountLTE != nil {
+		predicates = append(predicates, customer.VisitsCountLTE(*i.VisitsCountLTE))
+	}
+	if i.TotalSpent != nil {
+		predicates = append(predicates, customer.TotalSpentEQ(*i.TotalSpent))
+	}
+	if i.TotalSpentNEQ != nil {
+		predicates = append(predicates, customer.TotalSpentNEQ(*i.TotalSpentNEQ))
+	}
+	if len(i.TotalSpentIn) > 0 {
+		predicates = append(predicates, customer.TotalSpentIn(i.TotalSpentIn...))
+	}
+	if len(i.TotalSpentNotIn) > 0 {
+		predicates = append(predicates, customer.TotalSpentNotIn(i.TotalSpentNotIn...))
+	}
+	if i.TotalSpentGT != nil {
+		predicates = append(predicates, customer.TotalSpentGT(*i.TotalSpentGT))
+	}
+	if i.TotalSpentGTE != nil {
+		predicates = append(predicates, customer.TotalSpentGTE(*i.TotalSpentGTE))
+	}
+	if i.TotalSpentLT != nil {
+		predicates = append(predicates, customer.TotalSpentLT(*i.TotalSpentLT))
+	}
+	if i.TotalSpentLTE != nil {
+		predicates = append(predicates, customer.TotalSpentLTE(*i.TotalSpentLTE))
+	}
+	if i.FirstVisitAt != nil {
+		predicates = append(predicates, customer.FirstVisitAtEQ(*i.FirstVisitAt))
+	}
+	if i.FirstVisitAtNEQ != nil {
+		predicates = append(predicates, customer.FirstVisitAtNEQ(*i.FirstVisitAtNEQ))
+	}
+	if len(i.FirstVisitAtIn) > 0 {
+		predicates = append(predicates, customer.FirstVisitAtIn(i.FirstVisitAtIn...))
+	}
+	if len(i.FirstVisitAtNotIn) > 0 {
+		predicates = append(predicates, customer.FirstVisitAtNotIn(i.FirstVisitAtNotIn...))
+	}
+	if i.FirstVisitAtGT != nil {
+		predicates = append(predicates, customer.FirstVisitAtGT(*i.FirstVisitAtGT))
+	}
+	if i.FirstVisitAtGTE != nil {
+		predicates = append(predicates, customer.FirstVisitAtGTE(*i.FirstVisitAtGTE))
+	}
+	if i.FirstVisitAtLT != nil {
+		predicates = append(predicates, customer.FirstVisitAtLT(*i.FirstVisitAtLT))
+	}
+	if i.FirstVisitAtLTE != nil {
+		predicates = append(predicates, customer.FirstVisitAtLTE(*i.FirstVisitAtLTE))
+	}
+	if i.FirstVisitAtIsNil {
+		predicates = append(predicates, customer.FirstVisitAtIsNil())
+	}
+	if i.FirstVisitAtNotNil {
+		predicates = append(predicates, customer.FirstVisitAtNotNil())
+	}
+	if i.LastVisitAt != nil {
+		predicates = append(predicates, customer.LastVisitAtEQ(*i.LastVisitAt))
+	}
+	if i.LastVisitAtNEQ != nil {
+		predicates = append(predicates, customer.LastVisitAtNEQ(*i.LastVisitAtNEQ))
+	}
+	if len(i.LastVisitAtIn) > 0 {
+		predicates = append(predicates, customer.LastVisitAtIn(i.LastVisitAtIn...))
+	}
+	if len(i.LastVisitAtNotIn) > 0 {
+		predicates = append(predicates, customer.LastVisitAtNotIn(i.LastVisitAtNotIn...))
+	}
+	if i.LastVisitAtGT != nil {
+		predicates = append(predicates, customer.LastVisitAtGT(*i.LastVisitAtGT))
+	}
+	if i.LastVisitAtGTE != nil {
+		predicates = append(predicates, customer.LastVisitAtGTE(*i.LastVisitAtGTE))
+	}
+	if i.LastVisitAtLT != nil {
+		predicates = append(predicates, customer.LastVisitAtLT(*i.LastVisitAtLT))
+	}
+	if i.LastVisitAtLTE != nil {
+		predicates = append(predicates, customer.LastVisitAtLTE(*i.LastVisitAtLTE))
+	}
+	if i.LastVisitAtIsNil {
+		predicates = append(predicates, customer.LastVisitAtIsNil())
+	}
+	if i.LastVisitAtNotNil {
+		predicates = append(predicates, customer.LastVisitAtNotNil())
+	}
+
+	if i.HasCreatedBy != nil {
+		p := customer.HasCreatedBy()
+		if !*i.HasCreatedBy {
+			p = customer.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasCreatedByWith) > 0 {
+		with := make([]predicate.Staff, 0, len(i.HasCreatedByWith))
+		for _, w := range i.HasCreatedByWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasCreatedByWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, customer.HasCreatedByWith(with...))
+	}
+	if i.HasStore != nil {
+		p := customer.HasStore()
+		if !*i.HasStore {
+			p = customer.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasStoreWith) > 0 {
+		with := make([]predicate.Store, 0, len(i.HasStoreWith))
+		for _, w := range i.HasStoreWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasStoreWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, customer.HasStoreWith(with...))
+	}
+	if i.HasFavouriteStore != nil {
+		p := customer.HasFavouriteStore()
+		if !*i.HasFavouriteStore {
+			p = customer.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasFavouriteStoreWith) > 0 {
+		with := make([]predicate.Store, 0, len(i.HasFavouriteStoreWith))
+		for _, w := range i.HasFavouriteStoreWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasFavouriteStoreWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, customer.HasFavouriteStoreWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyCustomerWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return customer.And(predicates...), nil
+	}
+}
+
 // MerchantWhereInput represents a where input for filtering Merchant queries.
 type MerchantWhereInput struct {
 	Predicates []predicate.Merchant  `json:"-"`
@@ -672,6 +1577,10 @@ type MerchantWhereInput struct {
 	SuspendedAtLTE    *time.Time  `json:"suspendedAtLTE,omitempty"`
 	SuspendedAtIsNil  bool        `json:"suspendedAtIsNil,omitempty"`
 	SuspendedAtNotNil bool        `json:"suspendedAtNotNil,omitempty"`
+
+	// "cashiers_see_full_contact" field predicates.
+	CashiersSeeFullContact    *bool `json:"cashiersSeeFullContact,omitempty"`
+	CashiersSeeFullContactNEQ *bool `json:"cashiersSeeFullContactNEQ,omitempty"`
 }
 
 // AddPredicates adds custom predicates to the where input to be used during the filtering phase.
@@ -1020,6 +1929,12 @@ func (i *MerchantWhereInput) P() (predicate.Merchant, error) {
 	}
 	if i.SuspendedAtNotNil {
 		predicates = append(predicates, merchant.SuspendedAtNotNil())
+	}
+	if i.CashiersSeeFullContact != nil {
+		predicates = append(predicates, merchant.CashiersSeeFullContactEQ(*i.CashiersSeeFullContact))
+	}
+	if i.CashiersSeeFullContactNEQ != nil {
+		predicates = append(predicates, merchant.CashiersSeeFullContactNEQ(*i.CashiersSeeFullContactNEQ))
 	}
 
 	switch len(predicates) {

@@ -33,8 +33,10 @@ type Merchant struct {
 	// SuspendedReason holds the value of the "suspended_reason" field.
 	SuspendedReason *string `json:"suspended_reason,omitempty"`
 	// SuspendedAt holds the value of the "suspended_at" field.
-	SuspendedAt  *time.Time `json:"suspended_at,omitempty"`
-	selectValues sql.SelectValues
+	SuspendedAt *time.Time `json:"suspended_at,omitempty"`
+	// whether cashiers may reveal customers' full phone and email (audited)
+	CashiersSeeFullContact bool `json:"cashiers_see_full_contact,omitempty"`
+	selectValues           sql.SelectValues
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -44,6 +46,8 @@ func (*Merchant) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case merchant.FieldID:
 			values[i] = new(pulid.ID)
+		case merchant.FieldCashiersSeeFullContact:
+			values[i] = new(sql.NullBool)
 		case merchant.FieldName, merchant.FieldCurrency, merchant.FieldLocale, merchant.FieldStatus, merchant.FieldSuspendedReason:
 			values[i] = new(sql.NullString)
 		case merchant.FieldCreatedAt, merchant.FieldUpdatedAt, merchant.FieldSuspendedAt:
@@ -119,6 +123,12 @@ func (_m *Merchant) assignValues(columns []string, values []any) error {
 				_m.SuspendedAt = new(time.Time)
 				*_m.SuspendedAt = value.Time
 			}
+		case merchant.FieldCashiersSeeFullContact:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field cashiers_see_full_contact", values[i])
+			} else if value.Valid {
+				_m.CashiersSeeFullContact = value.Bool
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -182,6 +192,9 @@ func (_m *Merchant) String() string {
 		builder.WriteString("suspended_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("cashiers_see_full_contact=")
+	builder.WriteString(fmt.Sprintf("%v", _m.CashiersSeeFullContact))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -120,6 +120,20 @@ func (_c *MerchantCreate) SetNillableSuspendedAt(v *time.Time) *MerchantCreate {
 	return _c
 }
 
+// SetCashiersSeeFullContact sets the "cashiers_see_full_contact" field.
+func (_c *MerchantCreate) SetCashiersSeeFullContact(v bool) *MerchantCreate {
+	_c.mutation.SetCashiersSeeFullContact(v)
+	return _c
+}
+
+// SetNillableCashiersSeeFullContact sets the "cashiers_see_full_contact" field if the given value is not nil.
+func (_c *MerchantCreate) SetNillableCashiersSeeFullContact(v *bool) *MerchantCreate {
+	if v != nil {
+		_c.SetCashiersSeeFullContact(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *MerchantCreate) SetID(v pulid.ID) *MerchantCreate {
 	_c.mutation.SetID(v)
@@ -193,6 +207,10 @@ func (_c *MerchantCreate) defaults() error {
 		v := merchant.DefaultStatus
 		_c.mutation.SetStatus(v)
 	}
+	if _, ok := _c.mutation.CashiersSeeFullContact(); !ok {
+		v := merchant.DefaultCashiersSeeFullContact
+		_c.mutation.SetCashiersSeeFullContact(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if merchant.DefaultID == nil {
 			return fmt.Errorf("ent: uninitialized merchant.DefaultID (forgotten import ent/runtime?)")
@@ -237,6 +255,9 @@ func (_c *MerchantCreate) check() error {
 		if err := merchant.StatusValidator(v); err != nil {
 			return &ValidationError{Name: "status", err: fmt.Errorf(`ent: validator failed for field "Merchant.status": %w`, err)}
 		}
+	}
+	if _, ok := _c.mutation.CashiersSeeFullContact(); !ok {
+		return &ValidationError{Name: "cashiers_see_full_contact", err: errors.New(`ent: missing required field "Merchant.cashiers_see_full_contact"`)}
 	}
 	return nil
 }
@@ -305,6 +326,10 @@ func (_c *MerchantCreate) createSpec() (*Merchant, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.SuspendedAt(); ok {
 		_spec.SetField(merchant.FieldSuspendedAt, field.TypeTime, value)
 		_node.SuspendedAt = &value
+	}
+	if value, ok := _c.mutation.CashiersSeeFullContact(); ok {
+		_spec.SetField(merchant.FieldCashiersSeeFullContact, field.TypeBool, value)
+		_node.CashiersSeeFullContact = value
 	}
 	return _node, _spec
 }
@@ -439,6 +464,18 @@ func (u *MerchantUpsert) UpdateSuspendedAt() *MerchantUpsert {
 // ClearSuspendedAt clears the value of the "suspended_at" field.
 func (u *MerchantUpsert) ClearSuspendedAt() *MerchantUpsert {
 	u.SetNull(merchant.FieldSuspendedAt)
+	return u
+}
+
+// SetCashiersSeeFullContact sets the "cashiers_see_full_contact" field.
+func (u *MerchantUpsert) SetCashiersSeeFullContact(v bool) *MerchantUpsert {
+	u.Set(merchant.FieldCashiersSeeFullContact, v)
+	return u
+}
+
+// UpdateCashiersSeeFullContact sets the "cashiers_see_full_contact" field to the value that was provided on create.
+func (u *MerchantUpsert) UpdateCashiersSeeFullContact() *MerchantUpsert {
+	u.SetExcluded(merchant.FieldCashiersSeeFullContact)
 	return u
 }
 
@@ -591,6 +628,20 @@ func (u *MerchantUpsertOne) UpdateSuspendedAt() *MerchantUpsertOne {
 func (u *MerchantUpsertOne) ClearSuspendedAt() *MerchantUpsertOne {
 	return u.Update(func(s *MerchantUpsert) {
 		s.ClearSuspendedAt()
+	})
+}
+
+// SetCashiersSeeFullContact sets the "cashiers_see_full_contact" field.
+func (u *MerchantUpsertOne) SetCashiersSeeFullContact(v bool) *MerchantUpsertOne {
+	return u.Update(func(s *MerchantUpsert) {
+		s.SetCashiersSeeFullContact(v)
+	})
+}
+
+// UpdateCashiersSeeFullContact sets the "cashiers_see_full_contact" field to the value that was provided on create.
+func (u *MerchantUpsertOne) UpdateCashiersSeeFullContact() *MerchantUpsertOne {
+	return u.Update(func(s *MerchantUpsert) {
+		s.UpdateCashiersSeeFullContact()
 	})
 }
 
@@ -910,6 +961,20 @@ func (u *MerchantUpsertBulk) UpdateSuspendedAt() *MerchantUpsertBulk {
 func (u *MerchantUpsertBulk) ClearSuspendedAt() *MerchantUpsertBulk {
 	return u.Update(func(s *MerchantUpsert) {
 		s.ClearSuspendedAt()
+	})
+}
+
+// SetCashiersSeeFullContact sets the "cashiers_see_full_contact" field.
+func (u *MerchantUpsertBulk) SetCashiersSeeFullContact(v bool) *MerchantUpsertBulk {
+	return u.Update(func(s *MerchantUpsert) {
+		s.SetCashiersSeeFullContact(v)
+	})
+}
+
+// UpdateCashiersSeeFullContact sets the "cashiers_see_full_contact" field to the value that was provided on create.
+func (u *MerchantUpsertBulk) UpdateCashiersSeeFullContact() *MerchantUpsertBulk {
+	return u.Update(func(s *MerchantUpsert) {
+		s.UpdateCashiersSeeFullContact()
 	})
 }
 

@@ -117,6 +117,20 @@ func (_u *MerchantUpdate) ClearSuspendedAt() *MerchantUpdate {
 	return _u
 }
 
+// SetCashiersSeeFullContact sets the "cashiers_see_full_contact" field.
+func (_u *MerchantUpdate) SetCashiersSeeFullContact(v bool) *MerchantUpdate {
+	_u.mutation.SetCashiersSeeFullContact(v)
+	return _u
+}
+
+// SetNillableCashiersSeeFullContact sets the "cashiers_see_full_contact" field if the given value is not nil.
+func (_u *MerchantUpdate) SetNillableCashiersSeeFullContact(v *bool) *MerchantUpdate {
+	if v != nil {
+		_u.SetCashiersSeeFullContact(*v)
+	}
+	return _u
+}
+
 // Mutation returns the MerchantMutation object of the builder.
 func (_u *MerchantUpdate) Mutation() *MerchantMutation {
 	return _u.mutation
@@ -220,6 +234,9 @@ func (_u *MerchantUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.SuspendedAtCleared() {
 		_spec.ClearField(merchant.FieldSuspendedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.CashiersSeeFullContact(); ok {
+		_spec.SetField(merchant.FieldCashiersSeeFullContact, field.TypeBool, value)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -328,6 +345,20 @@ func (_u *MerchantUpdateOne) SetNillableSuspendedAt(v *time.Time) *MerchantUpdat
 // ClearSuspendedAt clears the value of the "suspended_at" field.
 func (_u *MerchantUpdateOne) ClearSuspendedAt() *MerchantUpdateOne {
 	_u.mutation.ClearSuspendedAt()
+	return _u
+}
+
+// SetCashiersSeeFullContact sets the "cashiers_see_full_contact" field.
+func (_u *MerchantUpdateOne) SetCashiersSeeFullContact(v bool) *MerchantUpdateOne {
+	_u.mutation.SetCashiersSeeFullContact(v)
+	return _u
+}
+
+// SetNillableCashiersSeeFullContact sets the "cashiers_see_full_contact" field if the given value is not nil.
+func (_u *MerchantUpdateOne) SetNillableCashiersSeeFullContact(v *bool) *MerchantUpdateOne {
+	if v != nil {
+		_u.SetCashiersSeeFullContact(*v)
+	}
 	return _u
 }
 
@@ -464,6 +495,9 @@ func (_u *MerchantUpdateOne) sqlSave(ctx context.Context) (_node *Merchant, err 
 	}
 	if _u.mutation.SuspendedAtCleared() {
 		_spec.ClearField(merchant.FieldSuspendedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.CashiersSeeFullContact(); ok {
+		_spec.SetField(merchant.FieldCashiersSeeFullContact, field.TypeBool, value)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &Merchant{config: _u.config}

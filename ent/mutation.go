@@ -12,6 +12,8 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"github.com/tillpos/till/ent/auditentry"
+	"github.com/tillpos/till/ent/customer"
+	"github.com/tillpos/till/ent/customerstorevisits"
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/operator"
 	"github.com/tillpos/till/ent/predicate"
@@ -29,11 +31,13 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
-	TypeAuditEntry = "AuditEntry"
-	TypeMerchant   = "Merchant"
-	TypeOperator   = "Operator"
-	TypeStaff      = "Staff"
-	TypeStore      = "Store"
+	TypeAuditEntry          = "AuditEntry"
+	TypeCustomer            = "Customer"
+	TypeCustomerStoreVisits = "CustomerStoreVisits"
+	TypeMerchant            = "Merchant"
+	TypeOperator            = "Operator"
+	TypeStaff               = "Staff"
+	TypeStore               = "Store"
 )
 
 // AuditEntryMutation represents an operation that mutates the AuditEntry nodes in the graph.
@@ -1025,24 +1029,3194 @@ func (m *AuditEntryMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown AuditEntry edge %s", name)
 }
 
+// CustomerMutation represents an operation that mutates the Customer nodes in the graph.
+type CustomerMutation struct {
+	config
+	op                     Op
+	typ                    string
+	id                     *pulid.ID
+	created_at             *time.Time
+	updated_at             *time.Time
+	name                   *string
+	search_text            *string
+	phone_enc              *string
+	phone_index            *string
+	email_enc              *string
+	email_index            *string
+	address_enc            *string
+	pii_key_id             *string
+	birthday               *string
+	gender                 *customer.Gender
+	notes                  *string
+	tags                   *[]string
+	appendtags             []string
+	member_code            *string
+	push_consent           *bool
+	push_consent_at        *time.Time
+	sms_consent            *bool
+	sms_consent_at         *time.Time
+	email_consent          *bool
+	email_consent_at       *time.Time
+	status                 *customer.Status
+	merged_into_id         *pulid.ID
+	visits_count           *int
+	addvisits_count        *int
+	total_spent            *int64
+	addtotal_spent         *int64
+	first_visit_at         *time.Time
+	last_visit_at          *time.Time
+	clearedFields          map[string]struct{}
+	merchant               *pulid.ID
+	clearedmerchant        bool
+	created_by             *pulid.ID
+	clearedcreated_by      bool
+	store                  *pulid.ID
+	clearedstore           bool
+	favourite_store        *pulid.ID
+	clearedfavourite_store bool
+	store_visits           map[int]struct{}
+	removedstore_visits    map[int]struct{}
+	clearedstore_visits    bool
+	done                   bool
+	oldValue               func(context.Context) (*Customer, error)
+	predicates             []predicate.Customer
+}
+
+var _ ent.Mutation = (*CustomerMutation)(nil)
+
+// customerOption allows management of the mutation configuration using functional options.
+type customerOption func(*CustomerMutation)
+
+// newCustomerMutation creates new mutation for the Customer entity.
+func newCustomerMutation(c config, op Op, opts ...customerOption) *CustomerMutation {
+	m := &CustomerMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeCustomer,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withCustomerID sets the ID field of the mutation.
+func withCustomerID(id pulid.ID) customerOption {
+	return func(m *CustomerMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Customer
+		)
+		m.oldValue = func(ctx context.Context) (*Customer, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Customer.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withCustomer sets the old Customer of the mutation.
+func withCustomer(node *Customer) customerOption {
+	return func(m *CustomerMutation) {
+		m.oldValue = func(context.Context) (*Customer, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m CustomerMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m CustomerMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of Customer entities.
+func (m *CustomerMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *CustomerMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *CustomerMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Customer.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *CustomerMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *CustomerMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the Customer entity.
+// If the Customer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *CustomerMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *CustomerMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *CustomerMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Customer entity.
+// If the Customer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *CustomerMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *CustomerMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *CustomerMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the Customer entity.
+// If the Customer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *CustomerMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetName sets the "name" field.
+func (m *CustomerMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *CustomerMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the Customer entity.
+// If the Customer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *CustomerMutation) ResetName() {
+	m.name = nil
+}
+
+// SetSearchText sets the "search_text" field.
+func (m *CustomerMutation) SetSearchText(s string) {
+	m.search_text = &s
+}
+
+// SearchText returns the value of the "search_text" field in the mutation.
+func (m *CustomerMutation) SearchText() (r string, exists bool) {
+	v := m.search_text
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSearchText returns the old "search_text" field's value of the Customer entity.
+// If the Customer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerMutation) OldSearchText(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSearchText is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSearchText requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSearchText: %w", err)
+	}
+	return oldValue.SearchText, nil
+}
+
+// ResetSearchText resets all changes to the "search_text" field.
+func (m *CustomerMutation) ResetSearchText() {
+	m.search_text = nil
+}
+
+// SetPhoneEnc sets the "phone_enc" field.
+func (m *CustomerMutation) SetPhoneEnc(s string) {
+	m.phone_enc = &s
+}
+
+// PhoneEnc returns the value of the "phone_enc" field in the mutation.
+func (m *CustomerMutation) PhoneEnc() (r string, exists bool) {
+	v := m.phone_enc
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPhoneEnc returns the old "phone_enc" field's value of the Customer entity.
+// If the Customer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerMutation) OldPhoneEnc(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPhoneEnc is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPhoneEnc requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPhoneEnc: %w", err)
+	}
+	return oldValue.PhoneEnc, nil
+}
+
+// ClearPhoneEnc clears the value of the "phone_enc" field.
+func (m *CustomerMutation) ClearPhoneEnc() {
+	m.phone_enc = nil
+	m.clearedFields[customer.FieldPhoneEnc] = struct{}{}
+}
+
+// PhoneEncCleared returns if the "phone_enc" field was cleared in this mutation.
+func (m *CustomerMutation) PhoneEncCleared() bool {
+	_, ok := m.clearedFields[customer.FieldPhoneEnc]
+	return ok
+}
+
+// ResetPhoneEnc resets all changes to the "phone_enc" field.
+func (m *CustomerMutation) ResetPhoneEnc() {
+	m.phone_enc = nil
+	delete(m.clearedFields, customer.FieldPhoneEnc)
+}
+
+// SetPhoneIndex sets the "phone_index" field.
+func (m *CustomerMutation) SetPhoneIndex(s string) {
+	m.phone_index = &s
+}
+
+// PhoneIndex returns the value of the "phone_index" field in the mutation.
+func (m *CustomerMutation) PhoneIndex() (r string, exists bool) {
+	v := m.phone_index
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPhoneIndex returns the old "phone_index" field's value of the Customer entity.
+// If the Customer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerMutation) OldPhoneIndex(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPhoneIndex is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPhoneIndex requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPhoneIndex: %w", err)
+	}
+	return oldValue.PhoneIndex, nil
+}
+
+// ClearPhoneIndex clears the value of the "phone_index" field.
+func (m *CustomerMutation) ClearPhoneIndex() {
+	m.phone_index = nil
+	m.clearedFields[customer.FieldPhoneIndex] = struct{}{}
+}
+
+// PhoneIndexCleared returns if the "phone_index" field was cleared in this mutation.
+func (m *CustomerMutation) PhoneIndexCleared() bool {
+	_, ok := m.clearedFields[customer.FieldPhoneIndex]
+	return ok
+}
+
+// ResetPhoneIndex resets all changes to the "phone_index" field.
+func (m *CustomerMutation) ResetPhoneIndex() {
+	m.phone_index = nil
+	delete(m.clearedFields, customer.FieldPhoneIndex)
+}
+
+// SetEmailEnc sets the "email_enc" field.
+func (m *CustomerMutation) SetEmailEnc(s string) {
+	m.email_enc = &s
+}
+
+// EmailEnc returns the value of the "email_enc" field in the mutation.
+func (m *CustomerMutation) EmailEnc() (r string, exists bool) {
+	v := m.email_enc
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEmailEnc returns the old "email_enc" field's value of the Customer entity.
+// If the Customer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerMutation) OldEmailEnc(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEmailEnc is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEmailEnc requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEmailEnc: %w", err)
+	}
+	return oldValue.EmailEnc, nil
+}
+
+// ClearEmailEnc clears the value of the "email_enc" field.
+func (m *CustomerMutation) ClearEmailEnc() {
+	m.email_enc = nil
+	m.clearedFields[customer.FieldEmailEnc] = struct{}{}
+}
+
+// EmailEncCleared returns if the "email_enc" field was cleared in this mutation.
+func (m *CustomerMutation) EmailEncCleared() bool {
+	_, ok := m.clearedFields[customer.FieldEmailEnc]
+	return ok
+}
+
+// ResetEmailEnc resets all changes to the "email_enc" field.
+func (m *CustomerMutation) ResetEmailEnc() {
+	m.email_enc = nil
+	delete(m.clearedFields, customer.FieldEmailEnc)
+}
+
+// SetEmailIndex sets the "email_index" field.
+func (m *CustomerMutation) SetEmailIndex(s string) {
+	m.email_index = &s
+}
+
+// EmailIndex returns the value of the "email_index" field in the mutation.
+func (m *CustomerMutation) EmailIndex() (r string, exists bool) {
+	v := m.email_index
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEmailIndex returns the old "email_index" field's value of the Customer entity.
+// If the Customer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerMutation) OldEmailIndex(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEmailIndex is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEmailIndex requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEmailIndex: %w", err)
+	}
+	return oldValue.EmailIndex, nil
+}
+
+// ClearEmailIndex clears the value of the "email_index" field.
+func (m *CustomerMutation) ClearEmailIndex() {
+	m.email_index = nil
+	m.clearedFields[customer.FieldEmailIndex] = struct{}{}
+}
+
+// EmailIndexCleared returns if the "email_index" field was cleared in this mutation.
+func (m *CustomerMutation) EmailIndexCleared() bool {
+	_, ok := m.clearedFields[customer.FieldEmailIndex]
+	return ok
+}
+
+// ResetEmailIndex resets all changes to the "email_index" field.
+func (m *CustomerMutation) ResetEmailIndex() {
+	m.email_index = nil
+	delete(m.clearedFields, customer.FieldEmailIndex)
+}
+
+// SetAddressEnc sets the "address_enc" field.
+func (m *CustomerMutation) SetAddressEnc(s string) {
+	m.address_enc = &s
+}
+
+// AddressEnc returns the value of the "address_enc" field in the mutation.
+func (m *CustomerMutation) AddressEnc() (r string, exists bool) {
+	v := m.address_enc
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAddressEnc returns the old "address_enc" field's value of the Customer entity.
+// If the Customer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerMutation) OldAddressEnc(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAddressEnc is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAddressEnc requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAddressEnc: %w", err)
+	}
+	return oldValue.AddressEnc, nil
+}
+
+// ClearAddressEnc clears the value of the "address_enc" field.
+func (m *CustomerMutation) ClearAddressEnc() {
+	m.address_enc = nil
+	m.clearedFields[customer.FieldAddressEnc] = struct{}{}
+}
+
+// AddressEncCleared returns if the "address_enc" field was cleared in this mutation.
+func (m *CustomerMutation) AddressEncCleared() bool {
+	_, ok := m.clearedFields[customer.FieldAddressEnc]
+	return ok
+}
+
+// ResetAddressEnc resets all changes to the "address_enc" field.
+func (m *CustomerMutation) ResetAddressEnc() {
+	m.address_enc = nil
+	delete(m.clearedFields, customer.FieldAddressEnc)
+}
+
+// SetPiiKeyID sets the "pii_key_id" field.
+func (m *CustomerMutation) SetPiiKeyID(s string) {
+	m.pii_key_id = &s
+}
+
+// PiiKeyID returns the value of the "pii_key_id" field in the mutation.
+func (m *CustomerMutation) PiiKeyID() (r string, exists bool) {
+	v := m.pii_key_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPiiKeyID returns the old "pii_key_id" field's value of the Customer entity.
+// If the Customer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerMutation) OldPiiKeyID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPiiKeyID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPiiKeyID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPiiKeyID: %w", err)
+	}
+	return oldValue.PiiKeyID, nil
+}
+
+// ClearPiiKeyID clears the value of the "pii_key_id" field.
+func (m *CustomerMutation) ClearPiiKeyID() {
+	m.pii_key_id = nil
+	m.clearedFields[customer.FieldPiiKeyID] = struct{}{}
+}
+
+// PiiKeyIDCleared returns if the "pii_key_id" field was cleared in this mutation.
+func (m *CustomerMutation) PiiKeyIDCleared() bool {
+	_, ok := m.clearedFields[customer.FieldPiiKeyID]
+	return ok
+}
+
+// ResetPiiKeyID resets all changes to the "pii_key_id" field.
+func (m *CustomerMutation) ResetPiiKeyID() {
+	m.pii_key_id = nil
+	delete(m.clearedFields, customer.FieldPiiKeyID)
+}
+
+// SetBirthday sets the "birthday" field.
+func (m *CustomerMutation) SetBirthday(s string) {
+	m.birthday = &s
+}
+
+// Birthday returns the value of the "birthday" field in the mutation.
+func (m *CustomerMutation) Birthday() (r string, exists bool) {
+	v := m.birthday
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBirthday returns the old "birthday" field's value of the Customer entity.
+// If the Customer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerMutation) OldBirthday(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBirthday is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBirthday requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBirthday: %w", err)
+	}
+	return oldValue.Birthday, nil
+}
+
+// ClearBirthday clears the value of the "birthday" field.
+func (m *CustomerMutation) ClearBirthday() {
+	m.birthday = nil
+	m.clearedFields[customer.FieldBirthday] = struct{}{}
+}
+
+// BirthdayCleared returns if the "birthday" field was cleared in this mutation.
+func (m *CustomerMutation) BirthdayCleared() bool {
+	_, ok := m.clearedFields[customer.FieldBirthday]
+	return ok
+}
+
+// ResetBirthday resets all changes to the "birthday" field.
+func (m *CustomerMutation) ResetBirthday() {
+	m.birthday = nil
+	delete(m.clearedFields, customer.FieldBirthday)
+}
+
+// SetGender sets the "gender" field.
+func (m *CustomerMutation) SetGender(c customer.Gender) {
+	m.gender = &c
+}
+
+// Gender returns the value of the "gender" field in the mutation.
+func (m *CustomerMutation) Gender() (r customer.Gender, exists bool) {
+	v := m.gender
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldGender returns the old "gender" field's value of the Customer entity.
+// If the Customer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerMutation) OldGender(ctx context.Context) (v *customer.Gender, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldGender is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldGender requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldGender: %w", err)
+	}
+	return oldValue.Gender, nil
+}
+
+// ClearGender clears the value of the "gender" field.
+func (m *CustomerMutation) ClearGender() {
+	m.gender = nil
+	m.clearedFields[customer.FieldGender] = struct{}{}
+}
+
+// GenderCleared returns if the "gender" field was cleared in this mutation.
+func (m *CustomerMutation) GenderCleared() bool {
+	_, ok := m.clearedFields[customer.FieldGender]
+	return ok
+}
+
+// ResetGender resets all changes to the "gender" field.
+func (m *CustomerMutation) ResetGender() {
+	m.gender = nil
+	delete(m.clearedFields, customer.FieldGender)
+}
+
+// SetNotes sets the "notes" field.
+func (m *CustomerMutation) SetNotes(s string) {
+	m.notes = &s
+}
+
+// Notes returns the value of the "notes" field in the mutation.
+func (m *CustomerMutation) Notes() (r string, exists bool) {
+	v := m.notes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNotes returns the old "notes" field's value of the Customer entity.
+// If the Customer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerMutation) OldNotes(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNotes is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNotes requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNotes: %w", err)
+	}
+	return oldValue.Notes, nil
+}
+
+// ClearNotes clears the value of the "notes" field.
+func (m *CustomerMutation) ClearNotes() {
+	m.notes = nil
+	m.clearedFields[customer.FieldNotes] = struct{}{}
+}
+
+// NotesCleared returns if the "notes" field was cleared in this mutation.
+func (m *CustomerMutation) NotesCleared() bool {
+	_, ok := m.clearedFields[customer.FieldNotes]
+	return ok
+}
+
+// ResetNotes resets all changes to the "notes" field.
+func (m *CustomerMutation) ResetNotes() {
+	m.notes = nil
+	delete(m.clearedFields, customer.FieldNotes)
+}
+
+// SetTags sets the "tags" field.
+func (m *CustomerMutation) SetTags(s []string) {
+	m.tags = &s
+	m.appendtags = nil
+}
+
+// Tags returns the value of the "tags" field in the mutation.
+func (m *CustomerMutation) Tags() (r []string, exists bool) {
+	v := m.tags
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTags returns the old "tags" field's value of the Customer entity.
+// If the Customer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerMutation) OldTags(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTags is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTags requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTags: %w", err)
+	}
+	return oldValue.Tags, nil
+}
+
+// AppendTags adds s to the "tags" field.
+func (m *CustomerMutation) AppendTags(s []string) {
+	m.appendtags = append(m.appendtags, s...)
+}
+
+// AppendedTags returns the list of values that were appended to the "tags" field in this mutation.
+func (m *CustomerMutation) AppendedTags() ([]string, bool) {
+	if len(m.appendtags) == 0 {
+		return nil, false
+	}
+	return m.appendtags, true
+}
+
+// ClearTags clears the value of the "tags" field.
+func (m *CustomerMutation) ClearTags() {
+	m.tags = nil
+	m.appendtags = nil
+	m.clearedFields[customer.FieldTags] = struct{}{}
+}
+
+// TagsCleared returns if the "tags" field was cleared in this mutation.
+func (m *CustomerMutation) TagsCleared() bool {
+	_, ok := m.clearedFields[customer.FieldTags]
+	return ok
+}
+
+// ResetTags resets all changes to the "tags" field.
+func (m *CustomerMutation) ResetTags() {
+	m.tags = nil
+	m.appendtags = nil
+	delete(m.clearedFields, customer.FieldTags)
+}
+
+// SetMemberCode sets the "member_code" field.
+func (m *CustomerMutation) SetMemberCode(s string) {
+	m.member_code = &s
+}
+
+// MemberCode returns the value of the "member_code" field in the mutation.
+func (m *CustomerMutation) MemberCode() (r string, exists bool) {
+	v := m.member_code
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMemberCode returns the old "member_code" field's value of the Customer entity.
+// If the Customer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerMutation) OldMemberCode(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMemberCode is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMemberCode requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMemberCode: %w", err)
+	}
+	return oldValue.MemberCode, nil
+}
+
+// ResetMemberCode resets all changes to the "member_code" field.
+func (m *CustomerMutation) ResetMemberCode() {
+	m.member_code = nil
+}
+
+// SetPushConsent sets the "push_consent" field.
+func (m *CustomerMutation) SetPushConsent(b bool) {
+	m.push_consent = &b
+}
+
+// PushConsent returns the value of the "push_consent" field in the mutation.
+func (m *CustomerMutation) PushConsent() (r bool, exists bool) {
+	v := m.push_consent
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPushConsent returns the old "push_consent" field's value of the Customer entity.
+// If the Customer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerMutation) OldPushConsent(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPushConsent is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPushConsent requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPushConsent: %w", err)
+	}
+	return oldValue.PushConsent, nil
+}
+
+// ResetPushConsent resets all changes to the "push_consent" field.
+func (m *CustomerMutation) ResetPushConsent() {
+	m.push_consent = nil
+}
+
+// SetPushConsentAt sets the "push_consent_at" field.
+func (m *CustomerMutation) SetPushConsentAt(t time.Time) {
+	m.push_consent_at = &t
+}
+
+// PushConsentAt returns the value of the "push_consent_at" field in the mutation.
+func (m *CustomerMutation) PushConsentAt() (r time.Time, exists bool) {
+	v := m.push_consent_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPushConsentAt returns the old "push_consent_at" field's value of the Customer entity.
+// If the Customer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerMutation) OldPushConsentAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPushConsentAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPushConsentAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPushConsentAt: %w", err)
+	}
+	return oldValue.PushConsentAt, nil
+}
+
+// ClearPushConsentAt clears the value of the "push_consent_at" field.
+func (m *CustomerMutation) ClearPushConsentAt() {
+	m.push_consent_at = nil
+	m.clearedFields[customer.FieldPushConsentAt] = struct{}{}
+}
+
+// PushConsentAtCleared returns if the "push_consent_at" field was cleared in this mutation.
+func (m *CustomerMutation) PushConsentAtCleared() bool {
+	_, ok := m.clearedFields[customer.FieldPushConsentAt]
+	return ok
+}
+
+// ResetPushConsentAt resets all changes to the "push_consent_at" field.
+func (m *CustomerMutation) ResetPushConsentAt() {
+	m.push_consent_at = nil
+	delete(m.clearedFields, customer.FieldPushConsentAt)
+}
+
+// SetSmsConsent sets the "sms_consent" field.
+func (m *CustomerMutation) SetSmsConsent(b bool) {
+	m.sms_consent = &b
+}
+
+// SmsConsent returns the value of the "sms_consent" field in the mutation.
+func (m *CustomerMutation) SmsConsent() (r bool, exists bool) {
+	v := m.sms_consent
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSmsConsent returns the old "sms_consent" field's value of the Customer entity.
+// If the Customer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerMutation) OldSmsConsent(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSmsConsent is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSmsConsent requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSmsConsent: %w", err)
+	}
+	return oldValue.SmsConsent, nil
+}
+
+// ResetSmsConsent resets all changes to the "sms_consent" field.
+func (m *CustomerMutation) ResetSmsConsent() {
+	m.sms_consent = nil
+}
+
+// SetSmsConsentAt sets the "sms_consent_at" field.
+func (m *CustomerMutation) SetSmsConsentAt(t time.Time) {
+	m.sms_consent_at = &t
+}
+
+// SmsConsentAt returns the value of the "sms_consent_at" field in the mutation.
+func (m *CustomerMutation) SmsConsentAt() (r time.Time, exists bool) {
+	v := m.sms_consent_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSmsConsentAt returns the old "sms_consent_at" field's value of the Customer entity.
+// If the Customer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerMutation) OldSmsConsentAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSmsConsentAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSmsConsentAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSmsConsentAt: %w", err)
+	}
+	return oldValue.SmsConsentAt, nil
+}
+
+// ClearSmsConsentAt clears the value of the "sms_consent_at" field.
+func (m *CustomerMutation) ClearSmsConsentAt() {
+	m.sms_consent_at = nil
+	m.clearedFields[customer.FieldSmsConsentAt] = struct{}{}
+}
+
+// SmsConsentAtCleared returns if the "sms_consent_at" field was cleared in this mutation.
+func (m *CustomerMutation) SmsConsentAtCleared() bool {
+	_, ok := m.clearedFields[customer.FieldSmsConsentAt]
+	return ok
+}
+
+// ResetSmsConsentAt resets all changes to the "sms_consent_at" field.
+func (m *CustomerMutation) ResetSmsConsentAt() {
+	m.sms_consent_at = nil
+	delete(m.clearedFields, customer.FieldSmsConsentAt)
+}
+
+// SetEmailConsent sets the "email_consent" field.
+func (m *CustomerMutation) SetEmailConsent(b bool) {
+	m.email_consent = &b
+}
+
+// EmailConsent returns the value of the "email_consent" field in the mutation.
+func (m *CustomerMutation) EmailConsent() (r bool, exists bool) {
+	v := m.email_consent
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEmailConsent returns the old "email_consent" field's value of the Customer entity.
+// If the Customer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerMutation) OldEmailConsent(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEmailConsent is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEmailConsent requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEmailConsent: %w", err)
+	}
+	return oldValue.EmailConsent, nil
+}
+
+// ResetEmailConsent resets all changes to the "email_consent" field.
+func (m *CustomerMutation) ResetEmailConsent() {
+	m.email_consent = nil
+}
+
+// SetEmailConsentAt sets the "email_consent_at" field.
+func (m *CustomerMutation) SetEmailConsentAt(t time.Time) {
+	m.email_consent_at = &t
+}
+
+// EmailConsentAt returns the value of the "email_consent_at" field in the mutation.
+func (m *CustomerMutation) EmailConsentAt() (r time.Time, exists bool) {
+	v := m.email_consent_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEmailConsentAt returns the old "email_consent_at" field's value of the Customer entity.
+// If the Customer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerMutation) OldEmailConsentAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEmailConsentAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEmailConsentAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEmailConsentAt: %w", err)
+	}
+	return oldValue.EmailConsentAt, nil
+}
+
+// ClearEmailConsentAt clears the value of the "email_consent_at" field.
+func (m *CustomerMutation) ClearEmailConsentAt() {
+	m.email_consent_at = nil
+	m.clearedFields[customer.FieldEmailConsentAt] = struct{}{}
+}
+
+// EmailConsentAtCleared returns if the "email_consent_at" field was cleared in this mutation.
+func (m *CustomerMutation) EmailConsentAtCleared() bool {
+	_, ok := m.clearedFields[customer.FieldEmailConsentAt]
+	return ok
+}
+
+// ResetEmailConsentAt resets all changes to the "email_consent_at" field.
+func (m *CustomerMutation) ResetEmailConsentAt() {
+	m.email_consent_at = nil
+	delete(m.clearedFields, customer.FieldEmailConsentAt)
+}
+
+// SetStatus sets the "status" field.
+func (m *CustomerMutation) SetStatus(c customer.Status) {
+	m.status = &c
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *CustomerMutation) Status() (r customer.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the Customer entity.
+// If the Customer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerMutation) OldStatus(ctx context.Context) (v customer.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *CustomerMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetMergedIntoID sets the "merged_into_id" field.
+func (m *CustomerMutation) SetMergedIntoID(pu pulid.ID) {
+	m.merged_into_id = &pu
+}
+
+// MergedIntoID returns the value of the "merged_into_id" field in the mutation.
+func (m *CustomerMutation) MergedIntoID() (r pulid.ID, exists bool) {
+	v := m.merged_into_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMergedIntoID returns the old "merged_into_id" field's value of the Customer entity.
+// If the Customer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerMutation) OldMergedIntoID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMergedIntoID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMergedIntoID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMergedIntoID: %w", err)
+	}
+	return oldValue.MergedIntoID, nil
+}
+
+// ClearMergedIntoID clears the value of the "merged_into_id" field.
+func (m *CustomerMutation) ClearMergedIntoID() {
+	m.merged_into_id = nil
+	m.clearedFields[customer.FieldMergedIntoID] = struct{}{}
+}
+
+// MergedIntoIDCleared returns if the "merged_into_id" field was cleared in this mutation.
+func (m *CustomerMutation) MergedIntoIDCleared() bool {
+	_, ok := m.clearedFields[customer.FieldMergedIntoID]
+	return ok
+}
+
+// ResetMergedIntoID resets all changes to the "merged_into_id" field.
+func (m *CustomerMutation) ResetMergedIntoID() {
+	m.merged_into_id = nil
+	delete(m.clearedFields, customer.FieldMergedIntoID)
+}
+
+// SetVisitsCount sets the "visits_count" field.
+func (m *CustomerMutation) SetVisitsCount(i int) {
+	m.visits_count = &i
+	m.addvisits_count = nil
+}
+
+// VisitsCount returns the value of the "visits_count" field in the mutation.
+func (m *CustomerMutation) VisitsCount() (r int, exists bool) {
+	v := m.visits_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldVisitsCount returns the old "visits_count" field's value of the Customer entity.
+// If the Customer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerMutation) OldVisitsCount(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldVisitsCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldVisitsCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldVisitsCount: %w", err)
+	}
+	return oldValue.VisitsCount, nil
+}
+
+// AddVisitsCount adds i to the "visits_count" field.
+func (m *CustomerMutation) AddVisitsCount(i int) {
+	if m.addvisits_count != nil {
+		*m.addvisits_count += i
+	} else {
+		m.addvisits_count = &i
+	}
+}
+
+// AddedVisitsCount returns the value that was added to the "visits_count" field in this mutation.
+func (m *CustomerMutation) AddedVisitsCount() (r int, exists bool) {
+	v := m.addvisits_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetVisitsCount resets all changes to the "visits_count" field.
+func (m *CustomerMutation) ResetVisitsCount() {
+	m.visits_count = nil
+	m.addvisits_count = nil
+}
+
+// SetTotalSpent sets the "total_spent" field.
+func (m *CustomerMutation) SetTotalSpent(i int64) {
+	m.total_spent = &i
+	m.addtotal_spent = nil
+}
+
+// TotalSpent returns the value of the "total_spent" field in the mutation.
+func (m *CustomerMutation) TotalSpent() (r int64, exists bool) {
+	v := m.total_spent
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTotalSpent returns the old "total_spent" field's value of the Customer entity.
+// If the Customer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerMutation) OldTotalSpent(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTotalSpent is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTotalSpent requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTotalSpent: %w", err)
+	}
+	return oldValue.TotalSpent, nil
+}
+
+// AddTotalSpent adds i to the "total_spent" field.
+func (m *CustomerMutation) AddTotalSpent(i int64) {
+	if m.addtotal_spent != nil {
+		*m.addtotal_spent += i
+	} else {
+		m.addtotal_spent = &i
+	}
+}
+
+// AddedTotalSpent returns the value that was added to the "total_spent" field in this mutation.
+func (m *CustomerMutation) AddedTotalSpent() (r int64, exists bool) {
+	v := m.addtotal_spent
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetTotalSpent resets all changes to the "total_spent" field.
+func (m *CustomerMutation) ResetTotalSpent() {
+	m.total_spent = nil
+	m.addtotal_spent = nil
+}
+
+// SetFirstVisitAt sets the "first_visit_at" field.
+func (m *CustomerMutation) SetFirstVisitAt(t time.Time) {
+	m.first_visit_at = &t
+}
+
+// FirstVisitAt returns the value of the "first_visit_at" field in the mutation.
+func (m *CustomerMutation) FirstVisitAt() (r time.Time, exists bool) {
+	v := m.first_visit_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFirstVisitAt returns the old "first_visit_at" field's value of the Customer entity.
+// If the Customer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerMutation) OldFirstVisitAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFirstVisitAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFirstVisitAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFirstVisitAt: %w", err)
+	}
+	return oldValue.FirstVisitAt, nil
+}
+
+// ClearFirstVisitAt clears the value of the "first_visit_at" field.
+func (m *CustomerMutation) ClearFirstVisitAt() {
+	m.first_visit_at = nil
+	m.clearedFields[customer.FieldFirstVisitAt] = struct{}{}
+}
+
+// FirstVisitAtCleared returns if the "first_visit_at" field was cleared in this mutation.
+func (m *CustomerMutation) FirstVisitAtCleared() bool {
+	_, ok := m.clearedFields[customer.FieldFirstVisitAt]
+	return ok
+}
+
+// ResetFirstVisitAt resets all changes to the "first_visit_at" field.
+func (m *CustomerMutation) ResetFirstVisitAt() {
+	m.first_visit_at = nil
+	delete(m.clearedFields, customer.FieldFirstVisitAt)
+}
+
+// SetLastVisitAt sets the "last_visit_at" field.
+func (m *CustomerMutation) SetLastVisitAt(t time.Time) {
+	m.last_visit_at = &t
+}
+
+// LastVisitAt returns the value of the "last_visit_at" field in the mutation.
+func (m *CustomerMutation) LastVisitAt() (r time.Time, exists bool) {
+	v := m.last_visit_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastVisitAt returns the old "last_visit_at" field's value of the Customer entity.
+// If the Customer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerMutation) OldLastVisitAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastVisitAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastVisitAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastVisitAt: %w", err)
+	}
+	return oldValue.LastVisitAt, nil
+}
+
+// ClearLastVisitAt clears the value of the "last_visit_at" field.
+func (m *CustomerMutation) ClearLastVisitAt() {
+	m.last_visit_at = nil
+	m.clearedFields[customer.FieldLastVisitAt] = struct{}{}
+}
+
+// LastVisitAtCleared returns if the "last_visit_at" field was cleared in this mutation.
+func (m *CustomerMutation) LastVisitAtCleared() bool {
+	_, ok := m.clearedFields[customer.FieldLastVisitAt]
+	return ok
+}
+
+// ResetLastVisitAt resets all changes to the "last_visit_at" field.
+func (m *CustomerMutation) ResetLastVisitAt() {
+	m.last_visit_at = nil
+	delete(m.clearedFields, customer.FieldLastVisitAt)
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *CustomerMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[customer.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *CustomerMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *CustomerMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *CustomerMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// SetCreatedByID sets the "created_by" edge to the Staff entity by id.
+func (m *CustomerMutation) SetCreatedByID(id pulid.ID) {
+	m.created_by = &id
+}
+
+// ClearCreatedBy clears the "created_by" edge to the Staff entity.
+func (m *CustomerMutation) ClearCreatedBy() {
+	m.clearedcreated_by = true
+}
+
+// CreatedByCleared reports if the "created_by" edge to the Staff entity was cleared.
+func (m *CustomerMutation) CreatedByCleared() bool {
+	return m.clearedcreated_by
+}
+
+// CreatedByID returns the "created_by" edge ID in the mutation.
+func (m *CustomerMutation) CreatedByID() (id pulid.ID, exists bool) {
+	if m.created_by != nil {
+		return *m.created_by, true
+	}
+	return
+}
+
+// CreatedByIDs returns the "created_by" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// CreatedByID instead. It exists only for internal usage by the builders.
+func (m *CustomerMutation) CreatedByIDs() (ids []pulid.ID) {
+	if id := m.created_by; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetCreatedBy resets all changes to the "created_by" edge.
+func (m *CustomerMutation) ResetCreatedBy() {
+	m.created_by = nil
+	m.clearedcreated_by = false
+}
+
+// SetStoreID sets the "store" edge to the Store entity by id.
+func (m *CustomerMutation) SetStoreID(id pulid.ID) {
+	m.store = &id
+}
+
+// ClearStore clears the "store" edge to the Store entity.
+func (m *CustomerMutation) ClearStore() {
+	m.clearedstore = true
+}
+
+// StoreCleared reports if the "store" edge to the Store entity was cleared.
+func (m *CustomerMutation) StoreCleared() bool {
+	return m.clearedstore
+}
+
+// StoreID returns the "store" edge ID in the mutation.
+func (m *CustomerMutation) StoreID() (id pulid.ID, exists bool) {
+	if m.store != nil {
+		return *m.store, true
+	}
+	return
+}
+
+// StoreIDs returns the "store" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// StoreID instead. It exists only for internal usage by the builders.
+func (m *CustomerMutation) StoreIDs() (ids []pulid.ID) {
+	if id := m.store; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetStore resets all changes to the "store" edge.
+func (m *CustomerMutation) ResetStore() {
+	m.store = nil
+	m.clearedstore = false
+}
+
+// SetFavouriteStoreID sets the "favourite_store" edge to the Store entity by id.
+func (m *CustomerMutation) SetFavouriteStoreID(id pulid.ID) {
+	m.favourite_store = &id
+}
+
+// ClearFavouriteStore clears the "favourite_store" edge to the Store entity.
+func (m *CustomerMutation) ClearFavouriteStore() {
+	m.clearedfavourite_store = true
+}
+
+// FavouriteStoreCleared reports if the "favourite_store" edge to the Store entity was cleared.
+func (m *CustomerMutation) FavouriteStoreCleared() bool {
+	return m.clearedfavourite_store
+}
+
+// FavouriteStoreID returns the "favourite_store" edge ID in the mutation.
+func (m *CustomerMutation) FavouriteStoreID() (id pulid.ID, exists bool) {
+	if m.favourite_store != nil {
+		return *m.favourite_store, true
+	}
+	return
+}
+
+// FavouriteStoreIDs returns the "favourite_store" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// FavouriteStoreID instead. It exists only for internal usage by the builders.
+func (m *CustomerMutation) FavouriteStoreIDs() (ids []pulid.ID) {
+	if id := m.favourite_store; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetFavouriteStore resets all changes to the "favourite_store" edge.
+func (m *CustomerMutation) ResetFavouriteStore() {
+	m.favourite_store = nil
+	m.clearedfavourite_store = false
+}
+
+// AddStoreVisitIDs adds the "store_visits" edge to the CustomerStoreVisits entity by ids.
+func (m *CustomerMutation) AddStoreVisitIDs(ids ...int) {
+	if m.store_visits == nil {
+		m.store_visits = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.store_visits[ids[i]] = struct{}{}
+	}
+}
+
+// ClearStoreVisits clears the "store_visits" edge to the CustomerStoreVisits entity.
+func (m *CustomerMutation) ClearStoreVisits() {
+	m.clearedstore_visits = true
+}
+
+// StoreVisitsCleared reports if the "store_visits" edge to the CustomerStoreVisits entity was cleared.
+func (m *CustomerMutation) StoreVisitsCleared() bool {
+	return m.clearedstore_visits
+}
+
+// RemoveStoreVisitIDs removes the "store_visits" edge to the CustomerStoreVisits entity by IDs.
+func (m *CustomerMutation) RemoveStoreVisitIDs(ids ...int) {
+	if m.removedstore_visits == nil {
+		m.removedstore_visits = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.store_visits, ids[i])
+		m.removedstore_visits[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedStoreVisits returns the removed IDs of the "store_visits" edge to the CustomerStoreVisits entity.
+func (m *CustomerMutation) RemovedStoreVisitsIDs() (ids []int) {
+	for id := range m.removedstore_visits {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// StoreVisitsIDs returns the "store_visits" edge IDs in the mutation.
+func (m *CustomerMutation) StoreVisitsIDs() (ids []int) {
+	for id := range m.store_visits {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetStoreVisits resets all changes to the "store_visits" edge.
+func (m *CustomerMutation) ResetStoreVisits() {
+	m.store_visits = nil
+	m.clearedstore_visits = false
+	m.removedstore_visits = nil
+}
+
+// Where appends a list predicates to the CustomerMutation builder.
+func (m *CustomerMutation) Where(ps ...predicate.Customer) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the CustomerMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *CustomerMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Customer, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *CustomerMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *CustomerMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Customer).
+func (m *CustomerMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *CustomerMutation) Fields() []string {
+	fields := make([]string, 0, 28)
+	if m.merchant != nil {
+		fields = append(fields, customer.FieldMerchantID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, customer.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, customer.FieldUpdatedAt)
+	}
+	if m.name != nil {
+		fields = append(fields, customer.FieldName)
+	}
+	if m.search_text != nil {
+		fields = append(fields, customer.FieldSearchText)
+	}
+	if m.phone_enc != nil {
+		fields = append(fields, customer.FieldPhoneEnc)
+	}
+	if m.phone_index != nil {
+		fields = append(fields, customer.FieldPhoneIndex)
+	}
+	if m.email_enc != nil {
+		fields = append(fields, customer.FieldEmailEnc)
+	}
+	if m.email_index != nil {
+		fields = append(fields, customer.FieldEmailIndex)
+	}
+	if m.address_enc != nil {
+		fields = append(fields, customer.FieldAddressEnc)
+	}
+	if m.pii_key_id != nil {
+		fields = append(fields, customer.FieldPiiKeyID)
+	}
+	if m.birthday != nil {
+		fields = append(fields, customer.FieldBirthday)
+	}
+	if m.gender != nil {
+		fields = append(fields, customer.FieldGender)
+	}
+	if m.notes != nil {
+		fields = append(fields, customer.FieldNotes)
+	}
+	if m.tags != nil {
+		fields = append(fields, customer.FieldTags)
+	}
+	if m.member_code != nil {
+		fields = append(fields, customer.FieldMemberCode)
+	}
+	if m.push_consent != nil {
+		fields = append(fields, customer.FieldPushConsent)
+	}
+	if m.push_consent_at != nil {
+		fields = append(fields, customer.FieldPushConsentAt)
+	}
+	if m.sms_consent != nil {
+		fields = append(fields, customer.FieldSmsConsent)
+	}
+	if m.sms_consent_at != nil {
+		fields = append(fields, customer.FieldSmsConsentAt)
+	}
+	if m.email_consent != nil {
+		fields = append(fields, customer.FieldEmailConsent)
+	}
+	if m.email_consent_at != nil {
+		fields = append(fields, customer.FieldEmailConsentAt)
+	}
+	if m.status != nil {
+		fields = append(fields, customer.FieldStatus)
+	}
+	if m.merged_into_id != nil {
+		fields = append(fields, customer.FieldMergedIntoID)
+	}
+	if m.visits_count != nil {
+		fields = append(fields, customer.FieldVisitsCount)
+	}
+	if m.total_spent != nil {
+		fields = append(fields, customer.FieldTotalSpent)
+	}
+	if m.first_visit_at != nil {
+		fields = append(fields, customer.FieldFirstVisitAt)
+	}
+	if m.last_visit_at != nil {
+		fields = append(fields, customer.FieldLastVisitAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *CustomerMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case customer.FieldMerchantID:
+		return m.MerchantID()
+	case customer.FieldCreatedAt:
+		return m.CreatedAt()
+	case customer.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case customer.FieldName:
+		return m.Name()
+	case customer.FieldSearchText:
+		return m.SearchText()
+	case customer.FieldPhoneEnc:
+		return m.PhoneEnc()
+	case customer.FieldPhoneIndex:
+		return m.PhoneIndex()
+	case customer.FieldEmailEnc:
+		return m.EmailEnc()
+	case customer.FieldEmailIndex:
+		return m.EmailIndex()
+	case customer.FieldAddressEnc:
+		return m.AddressEnc()
+	case customer.FieldPiiKeyID:
+		return m.PiiKeyID()
+	case customer.FieldBirthday:
+		return m.Birthday()
+	case customer.FieldGender:
+		return m.Gender()
+	case customer.FieldNotes:
+		return m.Notes()
+	case customer.FieldTags:
+		return m.Tags()
+	case customer.FieldMemberCode:
+		return m.MemberCode()
+	case customer.FieldPushConsent:
+		return m.PushConsent()
+	case customer.FieldPushConsentAt:
+		return m.PushConsentAt()
+	case customer.FieldSmsConsent:
+		return m.SmsConsent()
+	case customer.FieldSmsConsentAt:
+		return m.SmsConsentAt()
+	case customer.FieldEmailConsent:
+		return m.EmailConsent()
+	case customer.FieldEmailConsentAt:
+		return m.EmailConsentAt()
+	case customer.FieldStatus:
+		return m.Status()
+	case customer.FieldMergedIntoID:
+		return m.MergedIntoID()
+	case customer.FieldVisitsCount:
+		return m.VisitsCount()
+	case customer.FieldTotalSpent:
+		return m.TotalSpent()
+	case customer.FieldFirstVisitAt:
+		return m.FirstVisitAt()
+	case customer.FieldLastVisitAt:
+		return m.LastVisitAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *CustomerMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case customer.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case customer.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case customer.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case customer.FieldName:
+		return m.OldName(ctx)
+	case customer.FieldSearchText:
+		return m.OldSearchText(ctx)
+	case customer.FieldPhoneEnc:
+		return m.OldPhoneEnc(ctx)
+	case customer.FieldPhoneIndex:
+		return m.OldPhoneIndex(ctx)
+	case customer.FieldEmailEnc:
+		return m.OldEmailEnc(ctx)
+	case customer.FieldEmailIndex:
+		return m.OldEmailIndex(ctx)
+	case customer.FieldAddressEnc:
+		return m.OldAddressEnc(ctx)
+	case customer.FieldPiiKeyID:
+		return m.OldPiiKeyID(ctx)
+	case customer.FieldBirthday:
+		return m.OldBirthday(ctx)
+	case customer.FieldGender:
+		return m.OldGender(ctx)
+	case customer.FieldNotes:
+		return m.OldNotes(ctx)
+	case customer.FieldTags:
+		return m.OldTags(ctx)
+	case customer.FieldMemberCode:
+		return m.OldMemberCode(ctx)
+	case customer.FieldPushConsent:
+		return m.OldPushConsent(ctx)
+	case customer.FieldPushConsentAt:
+		return m.OldPushConsentAt(ctx)
+	case customer.FieldSmsConsent:
+		return m.OldSmsConsent(ctx)
+	case customer.FieldSmsConsentAt:
+		return m.OldSmsConsentAt(ctx)
+	case customer.FieldEmailConsent:
+		return m.OldEmailConsent(ctx)
+	case customer.FieldEmailConsentAt:
+		return m.OldEmailConsentAt(ctx)
+	case customer.FieldStatus:
+		return m.OldStatus(ctx)
+	case customer.FieldMergedIntoID:
+		return m.OldMergedIntoID(ctx)
+	case customer.FieldVisitsCount:
+		return m.OldVisitsCount(ctx)
+	case customer.FieldTotalSpent:
+		return m.OldTotalSpent(ctx)
+	case customer.FieldFirstVisitAt:
+		return m.OldFirstVisitAt(ctx)
+	case customer.FieldLastVisitAt:
+		return m.OldLastVisitAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown Customer field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CustomerMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case customer.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case customer.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case customer.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case customer.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case customer.FieldSearchText:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSearchText(v)
+		return nil
+	case customer.FieldPhoneEnc:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPhoneEnc(v)
+		return nil
+	case customer.FieldPhoneIndex:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPhoneIndex(v)
+		return nil
+	case customer.FieldEmailEnc:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEmailEnc(v)
+		return nil
+	case customer.FieldEmailIndex:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEmailIndex(v)
+		return nil
+	case customer.FieldAddressEnc:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAddressEnc(v)
+		return nil
+	case customer.FieldPiiKeyID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPiiKeyID(v)
+		return nil
+	case customer.FieldBirthday:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBirthday(v)
+		return nil
+	case customer.FieldGender:
+		v, ok := value.(customer.Gender)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetGender(v)
+		return nil
+	case customer.FieldNotes:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNotes(v)
+		return nil
+	case customer.FieldTags:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTags(v)
+		return nil
+	case customer.FieldMemberCode:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMemberCode(v)
+		return nil
+	case customer.FieldPushConsent:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPushConsent(v)
+		return nil
+	case customer.FieldPushConsentAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPushConsentAt(v)
+		return nil
+	case customer.FieldSmsConsent:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSmsConsent(v)
+		return nil
+	case customer.FieldSmsConsentAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSmsConsentAt(v)
+		return nil
+	case customer.FieldEmailConsent:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEmailConsent(v)
+		return nil
+	case customer.FieldEmailConsentAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEmailConsentAt(v)
+		return nil
+	case customer.FieldStatus:
+		v, ok := value.(customer.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case customer.FieldMergedIntoID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMergedIntoID(v)
+		return nil
+	case customer.FieldVisitsCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetVisitsCount(v)
+		return nil
+	case customer.FieldTotalSpent:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTotalSpent(v)
+		return nil
+	case customer.FieldFirstVisitAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFirstVisitAt(v)
+		return nil
+	case customer.FieldLastVisitAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastVisitAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Customer field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *CustomerMutation) AddedFields() []string {
+	var fields []string
+	if m.addvisits_count != nil {
+		fields = append(fields, customer.FieldVisitsCount)
+	}
+	if m.addtotal_spent != nil {
+		fields = append(fields, customer.FieldTotalSpent)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *CustomerMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case customer.FieldVisitsCount:
+		return m.AddedVisitsCount()
+	case customer.FieldTotalSpent:
+		return m.AddedTotalSpent()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CustomerMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case customer.FieldVisitsCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddVisitsCount(v)
+		return nil
+	case customer.FieldTotalSpent:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddTotalSpent(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Customer numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *CustomerMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(customer.FieldPhoneEnc) {
+		fields = append(fields, customer.FieldPhoneEnc)
+	}
+	if m.FieldCleared(customer.FieldPhoneIndex) {
+		fields = append(fields, customer.FieldPhoneIndex)
+	}
+	if m.FieldCleared(customer.FieldEmailEnc) {
+		fields = append(fields, customer.FieldEmailEnc)
+	}
+	if m.FieldCleared(customer.FieldEmailIndex) {
+		fields = append(fields, customer.FieldEmailIndex)
+	}
+	if m.FieldCleared(customer.FieldAddressEnc) {
+		fields = append(fields, customer.FieldAddressEnc)
+	}
+	if m.FieldCleared(customer.FieldPiiKeyID) {
+		fields = append(fields, customer.FieldPiiKeyID)
+	}
+	if m.FieldCleared(customer.FieldBirthday) {
+		fields = append(fields, customer.FieldBirthday)
+	}
+	if m.FieldCleared(customer.FieldGender) {
+		fields = append(fields, customer.FieldGender)
+	}
+	if m.FieldCleared(customer.FieldNotes) {
+		fields = append(fields, customer.FieldNotes)
+	}
+	if m.FieldCleared(customer.FieldTags) {
+		fields = append(fields, customer.FieldTags)
+	}
+	if m.FieldCleared(customer.FieldPushConsentAt) {
+		fields = append(fields, customer.FieldPushConsentAt)
+	}
+	if m.FieldCleared(customer.FieldSmsConsentAt) {
+		fields = append(fields, customer.FieldSmsConsentAt)
+	}
+	if m.FieldCleared(customer.FieldEmailConsentAt) {
+		fields = append(fields, customer.FieldEmailConsentAt)
+	}
+	if m.FieldCleared(customer.FieldMergedIntoID) {
+		fields = append(fields, customer.FieldMergedIntoID)
+	}
+	if m.FieldCleared(customer.FieldFirstVisitAt) {
+		fields = append(fields, customer.FieldFirstVisitAt)
+	}
+	if m.FieldCleared(customer.FieldLastVisitAt) {
+		fields = append(fields, customer.FieldLastVisitAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *CustomerMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *CustomerMutation) ClearField(name string) error {
+	switch name {
+	case customer.FieldPhoneEnc:
+		m.ClearPhoneEnc()
+		return nil
+	case customer.FieldPhoneIndex:
+		m.ClearPhoneIndex()
+		return nil
+	case customer.FieldEmailEnc:
+		m.ClearEmailEnc()
+		return nil
+	case customer.FieldEmailIndex:
+		m.ClearEmailIndex()
+		return nil
+	case customer.FieldAddressEnc:
+		m.ClearAddressEnc()
+		return nil
+	case customer.FieldPiiKeyID:
+		m.ClearPiiKeyID()
+		return nil
+	case customer.FieldBirthday:
+		m.ClearBirthday()
+		return nil
+	case customer.FieldGender:
+		m.ClearGender()
+		return nil
+	case customer.FieldNotes:
+		m.ClearNotes()
+		return nil
+	case customer.FieldTags:
+		m.ClearTags()
+		return nil
+	case customer.FieldPushConsentAt:
+		m.ClearPushConsentAt()
+		return nil
+	case customer.FieldSmsConsentAt:
+		m.ClearSmsConsentAt()
+		return nil
+	case customer.FieldEmailConsentAt:
+		m.ClearEmailConsentAt()
+		return nil
+	case customer.FieldMergedIntoID:
+		m.ClearMergedIntoID()
+		return nil
+	case customer.FieldFirstVisitAt:
+		m.ClearFirstVisitAt()
+		return nil
+	case customer.FieldLastVisitAt:
+		m.ClearLastVisitAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Customer nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *CustomerMutation) ResetField(name string) error {
+	switch name {
+	case customer.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case customer.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case customer.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case customer.FieldName:
+		m.ResetName()
+		return nil
+	case customer.FieldSearchText:
+		m.ResetSearchText()
+		return nil
+	case customer.FieldPhoneEnc:
+		m.ResetPhoneEnc()
+		return nil
+	case customer.FieldPhoneIndex:
+		m.ResetPhoneIndex()
+		return nil
+	case customer.FieldEmailEnc:
+		m.ResetEmailEnc()
+		return nil
+	case customer.FieldEmailIndex:
+		m.ResetEmailIndex()
+		return nil
+	case customer.FieldAddressEnc:
+		m.ResetAddressEnc()
+		return nil
+	case customer.FieldPiiKeyID:
+		m.ResetPiiKeyID()
+		return nil
+	case customer.FieldBirthday:
+		m.ResetBirthday()
+		return nil
+	case customer.FieldGender:
+		m.ResetGender()
+		return nil
+	case customer.FieldNotes:
+		m.ResetNotes()
+		return nil
+	case customer.FieldTags:
+		m.ResetTags()
+		return nil
+	case customer.FieldMemberCode:
+		m.ResetMemberCode()
+		return nil
+	case customer.FieldPushConsent:
+		m.ResetPushConsent()
+		return nil
+	case customer.FieldPushConsentAt:
+		m.ResetPushConsentAt()
+		return nil
+	case customer.FieldSmsConsent:
+		m.ResetSmsConsent()
+		return nil
+	case customer.FieldSmsConsentAt:
+		m.ResetSmsConsentAt()
+		return nil
+	case customer.FieldEmailConsent:
+		m.ResetEmailConsent()
+		return nil
+	case customer.FieldEmailConsentAt:
+		m.ResetEmailConsentAt()
+		return nil
+	case customer.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case customer.FieldMergedIntoID:
+		m.ResetMergedIntoID()
+		return nil
+	case customer.FieldVisitsCount:
+		m.ResetVisitsCount()
+		return nil
+	case customer.FieldTotalSpent:
+		m.ResetTotalSpent()
+		return nil
+	case customer.FieldFirstVisitAt:
+		m.ResetFirstVisitAt()
+		return nil
+	case customer.FieldLastVisitAt:
+		m.ResetLastVisitAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Customer field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *CustomerMutation) AddedEdges() []string {
+	edges := make([]string, 0, 5)
+	if m.merchant != nil {
+		edges = append(edges, customer.EdgeMerchant)
+	}
+	if m.created_by != nil {
+		edges = append(edges, customer.EdgeCreatedBy)
+	}
+	if m.store != nil {
+		edges = append(edges, customer.EdgeStore)
+	}
+	if m.favourite_store != nil {
+		edges = append(edges, customer.EdgeFavouriteStore)
+	}
+	if m.store_visits != nil {
+		edges = append(edges, customer.EdgeStoreVisits)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *CustomerMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case customer.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	case customer.EdgeCreatedBy:
+		if id := m.created_by; id != nil {
+			return []ent.Value{*id}
+		}
+	case customer.EdgeStore:
+		if id := m.store; id != nil {
+			return []ent.Value{*id}
+		}
+	case customer.EdgeFavouriteStore:
+		if id := m.favourite_store; id != nil {
+			return []ent.Value{*id}
+		}
+	case customer.EdgeStoreVisits:
+		ids := make([]ent.Value, 0, len(m.store_visits))
+		for id := range m.store_visits {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *CustomerMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 5)
+	if m.removedstore_visits != nil {
+		edges = append(edges, customer.EdgeStoreVisits)
+	}
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *CustomerMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case customer.EdgeStoreVisits:
+		ids := make([]ent.Value, 0, len(m.removedstore_visits))
+		for id := range m.removedstore_visits {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *CustomerMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 5)
+	if m.clearedmerchant {
+		edges = append(edges, customer.EdgeMerchant)
+	}
+	if m.clearedcreated_by {
+		edges = append(edges, customer.EdgeCreatedBy)
+	}
+	if m.clearedstore {
+		edges = append(edges, customer.EdgeStore)
+	}
+	if m.clearedfavourite_store {
+		edges = append(edges, customer.EdgeFavouriteStore)
+	}
+	if m.clearedstore_visits {
+		edges = append(edges, customer.EdgeStoreVisits)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *CustomerMutation) EdgeCleared(name string) bool {
+	switch name {
+	case customer.EdgeMerchant:
+		return m.clearedmerchant
+	case customer.EdgeCreatedBy:
+		return m.clearedcreated_by
+	case customer.EdgeStore:
+		return m.clearedstore
+	case customer.EdgeFavouriteStore:
+		return m.clearedfavourite_store
+	case customer.EdgeStoreVisits:
+		return m.clearedstore_visits
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *CustomerMutation) ClearEdge(name string) error {
+	switch name {
+	case customer.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	case customer.EdgeCreatedBy:
+		m.ClearCreatedBy()
+		return nil
+	case customer.EdgeStore:
+		m.ClearStore()
+		return nil
+	case customer.EdgeFavouriteStore:
+		m.ClearFavouriteStore()
+		return nil
+	}
+	return fmt.Errorf("unknown Customer unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *CustomerMutation) ResetEdge(name string) error {
+	switch name {
+	case customer.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	case customer.EdgeCreatedBy:
+		m.ResetCreatedBy()
+		return nil
+	case customer.EdgeStore:
+		m.ResetStore()
+		return nil
+	case customer.EdgeFavouriteStore:
+		m.ResetFavouriteStore()
+		return nil
+	case customer.EdgeStoreVisits:
+		m.ResetStoreVisits()
+		return nil
+	}
+	return fmt.Errorf("unknown Customer edge %s", name)
+}
+
+// CustomerStoreVisitsMutation represents an operation that mutates the CustomerStoreVisits nodes in the graph.
+type CustomerStoreVisitsMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *int
+	visits          *int
+	addvisits       *int
+	clearedFields   map[string]struct{}
+	merchant        *pulid.ID
+	clearedmerchant bool
+	customer        *pulid.ID
+	clearedcustomer bool
+	store           *pulid.ID
+	clearedstore    bool
+	done            bool
+	oldValue        func(context.Context) (*CustomerStoreVisits, error)
+	predicates      []predicate.CustomerStoreVisits
+}
+
+var _ ent.Mutation = (*CustomerStoreVisitsMutation)(nil)
+
+// customerstorevisitsOption allows management of the mutation configuration using functional options.
+type customerstorevisitsOption func(*CustomerStoreVisitsMutation)
+
+// newCustomerStoreVisitsMutation creates new mutation for the CustomerStoreVisits entity.
+func newCustomerStoreVisitsMutation(c config, op Op, opts ...customerstorevisitsOption) *CustomerStoreVisitsMutation {
+	m := &CustomerStoreVisitsMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeCustomerStoreVisits,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withCustomerStoreVisitsID sets the ID field of the mutation.
+func withCustomerStoreVisitsID(id int) customerstorevisitsOption {
+	return func(m *CustomerStoreVisitsMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *CustomerStoreVisits
+		)
+		m.oldValue = func(ctx context.Context) (*CustomerStoreVisits, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().CustomerStoreVisits.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withCustomerStoreVisits sets the old CustomerStoreVisits of the mutation.
+func withCustomerStoreVisits(node *CustomerStoreVisits) customerstorevisitsOption {
+	return func(m *CustomerStoreVisitsMutation) {
+		m.oldValue = func(context.Context) (*CustomerStoreVisits, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m CustomerStoreVisitsMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m CustomerStoreVisitsMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *CustomerStoreVisitsMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *CustomerStoreVisitsMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().CustomerStoreVisits.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *CustomerStoreVisitsMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *CustomerStoreVisitsMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the CustomerStoreVisits entity.
+// If the CustomerStoreVisits object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerStoreVisitsMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *CustomerStoreVisitsMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetCustomerID sets the "customer_id" field.
+func (m *CustomerStoreVisitsMutation) SetCustomerID(pu pulid.ID) {
+	m.customer = &pu
+}
+
+// CustomerID returns the value of the "customer_id" field in the mutation.
+func (m *CustomerStoreVisitsMutation) CustomerID() (r pulid.ID, exists bool) {
+	v := m.customer
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCustomerID returns the old "customer_id" field's value of the CustomerStoreVisits entity.
+// If the CustomerStoreVisits object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerStoreVisitsMutation) OldCustomerID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCustomerID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCustomerID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCustomerID: %w", err)
+	}
+	return oldValue.CustomerID, nil
+}
+
+// ResetCustomerID resets all changes to the "customer_id" field.
+func (m *CustomerStoreVisitsMutation) ResetCustomerID() {
+	m.customer = nil
+}
+
+// SetStoreID sets the "store_id" field.
+func (m *CustomerStoreVisitsMutation) SetStoreID(pu pulid.ID) {
+	m.store = &pu
+}
+
+// StoreID returns the value of the "store_id" field in the mutation.
+func (m *CustomerStoreVisitsMutation) StoreID() (r pulid.ID, exists bool) {
+	v := m.store
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStoreID returns the old "store_id" field's value of the CustomerStoreVisits entity.
+// If the CustomerStoreVisits object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerStoreVisitsMutation) OldStoreID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStoreID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStoreID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStoreID: %w", err)
+	}
+	return oldValue.StoreID, nil
+}
+
+// ResetStoreID resets all changes to the "store_id" field.
+func (m *CustomerStoreVisitsMutation) ResetStoreID() {
+	m.store = nil
+}
+
+// SetVisits sets the "visits" field.
+func (m *CustomerStoreVisitsMutation) SetVisits(i int) {
+	m.visits = &i
+	m.addvisits = nil
+}
+
+// Visits returns the value of the "visits" field in the mutation.
+func (m *CustomerStoreVisitsMutation) Visits() (r int, exists bool) {
+	v := m.visits
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldVisits returns the old "visits" field's value of the CustomerStoreVisits entity.
+// If the CustomerStoreVisits object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerStoreVisitsMutation) OldVisits(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldVisits is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldVisits requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldVisits: %w", err)
+	}
+	return oldValue.Visits, nil
+}
+
+// AddVisits adds i to the "visits" field.
+func (m *CustomerStoreVisitsMutation) AddVisits(i int) {
+	if m.addvisits != nil {
+		*m.addvisits += i
+	} else {
+		m.addvisits = &i
+	}
+}
+
+// AddedVisits returns the value that was added to the "visits" field in this mutation.
+func (m *CustomerStoreVisitsMutation) AddedVisits() (r int, exists bool) {
+	v := m.addvisits
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetVisits resets all changes to the "visits" field.
+func (m *CustomerStoreVisitsMutation) ResetVisits() {
+	m.visits = nil
+	m.addvisits = nil
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *CustomerStoreVisitsMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[customerstorevisits.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *CustomerStoreVisitsMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *CustomerStoreVisitsMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *CustomerStoreVisitsMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// ClearCustomer clears the "customer" edge to the Customer entity.
+func (m *CustomerStoreVisitsMutation) ClearCustomer() {
+	m.clearedcustomer = true
+	m.clearedFields[customerstorevisits.FieldCustomerID] = struct{}{}
+}
+
+// CustomerCleared reports if the "customer" edge to the Customer entity was cleared.
+func (m *CustomerStoreVisitsMutation) CustomerCleared() bool {
+	return m.clearedcustomer
+}
+
+// CustomerIDs returns the "customer" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// CustomerID instead. It exists only for internal usage by the builders.
+func (m *CustomerStoreVisitsMutation) CustomerIDs() (ids []pulid.ID) {
+	if id := m.customer; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetCustomer resets all changes to the "customer" edge.
+func (m *CustomerStoreVisitsMutation) ResetCustomer() {
+	m.customer = nil
+	m.clearedcustomer = false
+}
+
+// ClearStore clears the "store" edge to the Store entity.
+func (m *CustomerStoreVisitsMutation) ClearStore() {
+	m.clearedstore = true
+	m.clearedFields[customerstorevisits.FieldStoreID] = struct{}{}
+}
+
+// StoreCleared reports if the "store" edge to the Store entity was cleared.
+func (m *CustomerStoreVisitsMutation) StoreCleared() bool {
+	return m.clearedstore
+}
+
+// StoreIDs returns the "store" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// StoreID instead. It exists only for internal usage by the builders.
+func (m *CustomerStoreVisitsMutation) StoreIDs() (ids []pulid.ID) {
+	if id := m.store; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetStore resets all changes to the "store" edge.
+func (m *CustomerStoreVisitsMutation) ResetStore() {
+	m.store = nil
+	m.clearedstore = false
+}
+
+// Where appends a list predicates to the CustomerStoreVisitsMutation builder.
+func (m *CustomerStoreVisitsMutation) Where(ps ...predicate.CustomerStoreVisits) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the CustomerStoreVisitsMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *CustomerStoreVisitsMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.CustomerStoreVisits, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *CustomerStoreVisitsMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *CustomerStoreVisitsMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (CustomerStoreVisits).
+func (m *CustomerStoreVisitsMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *CustomerStoreVisitsMutation) Fields() []string {
+	fields := make([]string, 0, 4)
+	if m.merchant != nil {
+		fields = append(fields, customerstorevisits.FieldMerchantID)
+	}
+	if m.customer != nil {
+		fields = append(fields, customerstorevisits.FieldCustomerID)
+	}
+	if m.store != nil {
+		fields = append(fields, customerstorevisits.FieldStoreID)
+	}
+	if m.visits != nil {
+		fields = append(fields, customerstorevisits.FieldVisits)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *CustomerStoreVisitsMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case customerstorevisits.FieldMerchantID:
+		return m.MerchantID()
+	case customerstorevisits.FieldCustomerID:
+		return m.CustomerID()
+	case customerstorevisits.FieldStoreID:
+		return m.StoreID()
+	case customerstorevisits.FieldVisits:
+		return m.Visits()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *CustomerStoreVisitsMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case customerstorevisits.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case customerstorevisits.FieldCustomerID:
+		return m.OldCustomerID(ctx)
+	case customerstorevisits.FieldStoreID:
+		return m.OldStoreID(ctx)
+	case customerstorevisits.FieldVisits:
+		return m.OldVisits(ctx)
+	}
+	return nil, fmt.Errorf("unknown CustomerStoreVisits field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CustomerStoreVisitsMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case customerstorevisits.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case customerstorevisits.FieldCustomerID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCustomerID(v)
+		return nil
+	case customerstorevisits.FieldStoreID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStoreID(v)
+		return nil
+	case customerstorevisits.FieldVisits:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetVisits(v)
+		return nil
+	}
+	return fmt.Errorf("unknown CustomerStoreVisits field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *CustomerStoreVisitsMutation) AddedFields() []string {
+	var fields []string
+	if m.addvisits != nil {
+		fields = append(fields, customerstorevisits.FieldVisits)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *CustomerStoreVisitsMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case customerstorevisits.FieldVisits:
+		return m.AddedVisits()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CustomerStoreVisitsMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case customerstorevisits.FieldVisits:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddVisits(v)
+		return nil
+	}
+	return fmt.Errorf("unknown CustomerStoreVisits numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *CustomerStoreVisitsMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *CustomerStoreVisitsMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *CustomerStoreVisitsMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown CustomerStoreVisits nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *CustomerStoreVisitsMutation) ResetField(name string) error {
+	switch name {
+	case customerstorevisits.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case customerstorevisits.FieldCustomerID:
+		m.ResetCustomerID()
+		return nil
+	case customerstorevisits.FieldStoreID:
+		m.ResetStoreID()
+		return nil
+	case customerstorevisits.FieldVisits:
+		m.ResetVisits()
+		return nil
+	}
+	return fmt.Errorf("unknown CustomerStoreVisits field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *CustomerStoreVisitsMutation) AddedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.merchant != nil {
+		edges = append(edges, customerstorevisits.EdgeMerchant)
+	}
+	if m.customer != nil {
+		edges = append(edges, customerstorevisits.EdgeCustomer)
+	}
+	if m.store != nil {
+		edges = append(edges, customerstorevisits.EdgeStore)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *CustomerStoreVisitsMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case customerstorevisits.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	case customerstorevisits.EdgeCustomer:
+		if id := m.customer; id != nil {
+			return []ent.Value{*id}
+		}
+	case customerstorevisits.EdgeStore:
+		if id := m.store; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *CustomerStoreVisitsMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 3)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *CustomerStoreVisitsMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *CustomerStoreVisitsMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.clearedmerchant {
+		edges = append(edges, customerstorevisits.EdgeMerchant)
+	}
+	if m.clearedcustomer {
+		edges = append(edges, customerstorevisits.EdgeCustomer)
+	}
+	if m.clearedstore {
+		edges = append(edges, customerstorevisits.EdgeStore)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *CustomerStoreVisitsMutation) EdgeCleared(name string) bool {
+	switch name {
+	case customerstorevisits.EdgeMerchant:
+		return m.clearedmerchant
+	case customerstorevisits.EdgeCustomer:
+		return m.clearedcustomer
+	case customerstorevisits.EdgeStore:
+		return m.clearedstore
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *CustomerStoreVisitsMutation) ClearEdge(name string) error {
+	switch name {
+	case customerstorevisits.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	case customerstorevisits.EdgeCustomer:
+		m.ClearCustomer()
+		return nil
+	case customerstorevisits.EdgeStore:
+		m.ClearStore()
+		return nil
+	}
+	return fmt.Errorf("unknown CustomerStoreVisits unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *CustomerStoreVisitsMutation) ResetEdge(name string) error {
+	switch name {
+	case customerstorevisits.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	case customerstorevisits.EdgeCustomer:
+		m.ResetCustomer()
+		return nil
+	case customerstorevisits.EdgeStore:
+		m.ResetStore()
+		return nil
+	}
+	return fmt.Errorf("unknown CustomerStoreVisits edge %s", name)
+}
+
 // MerchantMutation represents an operation that mutates the Merchant nodes in the graph.
 type MerchantMutation struct {
 	config
-	op               Op
-	typ              string
-	id               *pulid.ID
-	created_at       *time.Time
-	updated_at       *time.Time
-	name             *string
-	currency         *string
-	locale           *string
-	status           *merchant.Status
-	suspended_reason *string
-	suspended_at     *time.Time
-	clearedFields    map[string]struct{}
-	done             bool
-	oldValue         func(context.Context) (*Merchant, error)
-	predicates       []predicate.Merchant
+	op                        Op
+	typ                       string
+	id                        *pulid.ID
+	created_at                *time.Time
+	updated_at                *time.Time
+	name                      *string
+	currency                  *string
+	locale                    *string
+	status                    *merchant.Status
+	suspended_reason          *string
+	suspended_at              *time.Time
+	cashiers_see_full_contact *bool
+	clearedFields             map[string]struct{}
+	done                      bool
+	oldValue                  func(context.Context) (*Merchant, error)
+	predicates                []predicate.Merchant
 }
 
 var _ ent.Mutation = (*MerchantMutation)(nil)
@@ -1463,6 +4637,42 @@ func (m *MerchantMutation) ResetSuspendedAt() {
 	delete(m.clearedFields, merchant.FieldSuspendedAt)
 }
 
+// SetCashiersSeeFullContact sets the "cashiers_see_full_contact" field.
+func (m *MerchantMutation) SetCashiersSeeFullContact(b bool) {
+	m.cashiers_see_full_contact = &b
+}
+
+// CashiersSeeFullContact returns the value of the "cashiers_see_full_contact" field in the mutation.
+func (m *MerchantMutation) CashiersSeeFullContact() (r bool, exists bool) {
+	v := m.cashiers_see_full_contact
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCashiersSeeFullContact returns the old "cashiers_see_full_contact" field's value of the Merchant entity.
+// If the Merchant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MerchantMutation) OldCashiersSeeFullContact(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCashiersSeeFullContact is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCashiersSeeFullContact requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCashiersSeeFullContact: %w", err)
+	}
+	return oldValue.CashiersSeeFullContact, nil
+}
+
+// ResetCashiersSeeFullContact resets all changes to the "cashiers_see_full_contact" field.
+func (m *MerchantMutation) ResetCashiersSeeFullContact() {
+	m.cashiers_see_full_contact = nil
+}
+
 // Where appends a list predicates to the MerchantMutation builder.
 func (m *MerchantMutation) Where(ps ...predicate.Merchant) {
 	m.predicates = append(m.predicates, ps...)
@@ -1497,7 +4707,7 @@ func (m *MerchantMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *MerchantMutation) Fields() []string {
-	fields := make([]string, 0, 8)
+	fields := make([]string, 0, 9)
 	if m.created_at != nil {
 		fields = append(fields, merchant.FieldCreatedAt)
 	}
@@ -1521,6 +4731,9 @@ func (m *MerchantMutation) Fields() []string {
 	}
 	if m.suspended_at != nil {
 		fields = append(fields, merchant.FieldSuspendedAt)
+	}
+	if m.cashiers_see_full_contact != nil {
+		fields = append(fields, merchant.FieldCashiersSeeFullContact)
 	}
 	return fields
 }
@@ -1546,6 +4759,8 @@ func (m *MerchantMutation) Field(name string) (ent.Value, bool) {
 		return m.SuspendedReason()
 	case merchant.FieldSuspendedAt:
 		return m.SuspendedAt()
+	case merchant.FieldCashiersSeeFullContact:
+		return m.CashiersSeeFullContact()
 	}
 	return nil, false
 }
@@ -1571,6 +4786,8 @@ func (m *MerchantMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldSuspendedReason(ctx)
 	case merchant.FieldSuspendedAt:
 		return m.OldSuspendedAt(ctx)
+	case merchant.FieldCashiersSeeFullContact:
+		return m.OldCashiersSeeFullContact(ctx)
 	}
 	return nil, fmt.Errorf("unknown Merchant field %s", name)
 }
@@ -1635,6 +4852,13 @@ func (m *MerchantMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetSuspendedAt(v)
+		return nil
+	case merchant.FieldCashiersSeeFullContact:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCashiersSeeFullContact(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Merchant field %s", name)
@@ -1723,6 +4947,9 @@ func (m *MerchantMutation) ResetField(name string) error {
 		return nil
 	case merchant.FieldSuspendedAt:
 		m.ResetSuspendedAt()
+		return nil
+	case merchant.FieldCashiersSeeFullContact:
+		m.ResetCashiersSeeFullContact()
 		return nil
 	}
 	return fmt.Errorf("unknown Merchant field %s", name)

@@ -6,6 +6,7 @@ import (
 	"context"
 
 	"github.com/tillpos/till/ent/auditentry"
+	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/operator"
 	"github.com/tillpos/till/ent/schema/pulid"
@@ -16,6 +17,7 @@ import (
 // prefixToTable maps ID prefixes to table names.
 var prefixToTable = map[string]string{
 	"aud": auditentry.Table,
+	"cus": customer.Table,
 	"mer": merchant.Table,
 	"opr": operator.Table,
 	"stf": staff.Table,

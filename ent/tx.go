@@ -16,6 +16,10 @@ type Tx struct {
 	config
 	// AuditEntry is the client for interacting with the AuditEntry builders.
 	AuditEntry *AuditEntryClient
+	// Customer is the client for interacting with the Customer builders.
+	Customer *CustomerClient
+	// CustomerStoreVisits is the client for interacting with the CustomerStoreVisits builders.
+	CustomerStoreVisits *CustomerStoreVisitsClient
 	// Merchant is the client for interacting with the Merchant builders.
 	Merchant *MerchantClient
 	// Operator is the client for interacting with the Operator builders.
@@ -156,6 +160,8 @@ func (tx *Tx) Client() *Client {
 
 func (tx *Tx) init() {
 	tx.AuditEntry = NewAuditEntryClient(tx.config)
+	tx.Customer = NewCustomerClient(tx.config)
+	tx.CustomerStoreVisits = NewCustomerStoreVisitsClient(tx.config)
 	tx.Merchant = NewMerchantClient(tx.config)
 	tx.Operator = NewOperatorClient(tx.config)
 	tx.Staff = NewStaffClient(tx.config)

@@ -7,6 +7,7 @@ package graph
 
 import (
 	"context"
+	"fmt"
 
 	"entgo.io/contrib/entgql"
 	"github.com/tillpos/till/ent"
@@ -29,6 +30,11 @@ func (r *queryResolver) AuditEntries(ctx context.Context, after *entgql.Cursor[p
 		ent.WithAuditEntryOrder(orderBy), ent.WithAuditEntryFilter(where.Filter))
 }
 
+// Customers is the resolver for the customers field.
+func (r *queryResolver) Customers(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.CustomerOrder, where *ent.CustomerWhereInput) (*ent.CustomerConnection, error) {
+	panic(fmt.Errorf("not implemented: Customers - customers"))
+}
+
 // Merchants is the resolver for the merchants field.
 func (r *queryResolver) Merchants(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.MerchantOrder, where *ent.MerchantWhereInput) (*ent.MerchantConnection, error) {
 	return r.client.Merchant.Query().Paginate(ctx, after, first, before, last,
@@ -47,7 +53,13 @@ func (r *queryResolver) Stores(ctx context.Context, after *entgql.Cursor[pulid.I
 		ent.WithStoreOrder(orderBy), ent.WithStoreFilter(where.Filter))
 }
 
+// Customer returns CustomerResolver implementation.
+func (r *Resolver) Customer() CustomerResolver { return &customerResolver{r} }
+
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
-type queryResolver struct{ *Resolver }
+type (
+	customerResolver struct{ *Resolver }
+	queryResolver    struct{ *Resolver }
+)

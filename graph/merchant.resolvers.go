@@ -13,7 +13,9 @@ import (
 
 // UpdateMerchant is the resolver for the updateMerchant field.
 func (r *mutationResolver) UpdateMerchant(ctx context.Context, input UpdateMerchantInput) (*MerchantPayload, error) {
-	return merchantPayload(r.merchants.Update(ctx, merchants.UpdateInput{Name: input.Name, Locale: input.Locale}))
+	return merchantPayload(r.merchants.Update(ctx, merchants.UpdateInput{
+		Name: input.Name, Locale: input.Locale, CashiersSeeFullContact: input.CashiersSeeFullContact,
+	}))
 }
 
 // SuspendMerchant is the resolver for the suspendMerchant field.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tillpos/till/ent"
+	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/ent/staff"
 )
@@ -21,6 +22,24 @@ type ChangePasswordInput struct {
 
 type ChangePasswordPayload struct {
 	Viewer *Viewer `json:"viewer"`
+}
+
+type CreateCustomerInput struct {
+	Name string `json:"name"`
+	// Normalised to E.164; without a country code it is read as the merchant's country.
+	Phone   *string `json:"phone,omitempty"`
+	Email   *string `json:"email,omitempty"`
+	Address *string `json:"address,omitempty"`
+	// YYYY-MM-DD
+	Birthday *string          `json:"birthday,omitempty"`
+	Gender   *customer.Gender `json:"gender,omitempty"`
+	Notes    *string          `json:"notes,omitempty"`
+	Tags     []string         `json:"tags,omitempty"`
+	// Defaults to a generated 10-digit code.
+	MemberCode *string               `json:"memberCode,omitempty"`
+	Consent    *CustomerConsentInput `json:"consent,omitempty"`
+	// The store the customer is registered at.
+	StoreID *pulid.ID `json:"storeId,omitempty"`
 }
 
 type CreateStaffInput struct {
@@ -44,6 +63,32 @@ type CreateStoreInput struct {
 	TimeZone string `json:"timeZone"`
 }
 
+type CustomerConsentInput struct {
+	Push  *bool `json:"push,omitempty"`
+	Sms   *bool `json:"sms,omitempty"`
+	Email *bool `json:"email,omitempty"`
+}
+
+type CustomerContact struct {
+	Phone   *string `json:"phone,omitempty"`
+	Email   *string `json:"email,omitempty"`
+	Address *string `json:"address,omitempty"`
+}
+
+type CustomerDataExport struct {
+	CustomerID pulid.ID `json:"customerId"`
+	// Everything held about the customer, as a JSON object.
+	Data map[string]any `json:"data"`
+}
+
+type CustomerIDInput struct {
+	CustomerID pulid.ID `json:"customerId"`
+}
+
+type CustomerPayload struct {
+	Customer *ent.Customer `json:"customer"`
+}
+
 type LogInInput struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
@@ -54,8 +99,22 @@ type LogOutPayload struct {
 	EndedSessions int `json:"endedSessions"`
 }
 
+// Exactly one of phone, email and memberCode.
+type LookupCustomerInput struct {
+	Phone      *string `json:"phone,omitempty"`
+	Email      *string `json:"email,omitempty"`
+	MemberCode *string `json:"memberCode,omitempty"`
+}
+
 type MerchantPayload struct {
 	Merchant *ent.Merchant `json:"merchant"`
+}
+
+type MergeCustomersInput struct {
+	// The customer who stays.
+	SurvivorID pulid.ID `json:"survivorId"`
+	// The duplicate, folded into the survivor and left MERGED.
+	DuplicateID pulid.ID `json:"duplicateId"`
 }
 
 type ReactivateMerchantInput struct {
@@ -109,10 +168,29 @@ type SuspendMerchantInput struct {
 	Reason     string   `json:"reason"`
 }
 
+// Fields left out stay as they are; an empty string clears a field.
+type UpdateCustomerInput struct {
+	CustomerID  pulid.ID         `json:"customerId"`
+	Name        *string          `json:"name,omitempty"`
+	Phone       *string          `json:"phone,omitempty"`
+	Email       *string          `json:"email,omitempty"`
+	Address     *string          `json:"address,omitempty"`
+	Birthday    *string          `json:"birthday,omitempty"`
+	Gender      *customer.Gender `json:"gender,omitempty"`
+	ClearGender *bool            `json:"clearGender,omitempty"`
+	Notes       *string          `json:"notes,omitempty"`
+	// Replaces the tags.
+	Tags       []string              `json:"tags,omitempty"`
+	MemberCode *string               `json:"memberCode,omitempty"`
+	Consent    *CustomerConsentInput `json:"consent,omitempty"`
+}
+
 type UpdateMerchantInput struct {
 	Name *string `json:"name,omitempty"`
 	// BCP 47 tag, e.g. zh-CN.
 	Locale *string `json:"locale,omitempty"`
+	// Lets cashiers reveal customers' full phone and email (each reveal is audited).
+	CashiersSeeFullContact *bool `json:"cashiersSeeFullContact,omitempty"`
 }
 
 type UpdateStaffInput struct {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tillpos/till/auth"
 	"github.com/tillpos/till/auth/viewer"
+	"github.com/tillpos/till/customers"
 	"github.com/tillpos/till/ent"
 )
 
@@ -82,9 +83,25 @@ func staffPayload(s *ent.Staff, err error) (*StaffPayload, error) {
 	return &StaffPayload{Staff: s}, nil
 }
 
-func deref(s *string) string {
-	if s == nil {
-		return ""
+// deref is *p, or the zero value when p is nil.
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
 	}
-	return *s
+	return *p
+}
+
+func customerPayload(c *ent.Customer, err error) (*CustomerPayload, error) {
+	if err != nil {
+		return nil, err
+	}
+	return &CustomerPayload{Customer: c}, nil
+}
+
+func consent(in *CustomerConsentInput) customers.Consent {
+	if in == nil {
+		return customers.Consent{}
+	}
+	return customers.Consent{Push: in.Push, SMS: in.Sms, Email: in.Email}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/tillpos/till/auth"
+	"github.com/tillpos/till/customers"
 	"github.com/tillpos/till/ent"
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/merchants"
@@ -22,12 +23,21 @@ type Resolver struct {
 	auth      *auth.Service
 	merchants *merchants.Service
 	staff     *staff.Service
+	customers *customers.Service
+}
+
+// Services are the domain services the resolvers call.
+type Services struct {
+	Auth      *auth.Service
+	Merchants *merchants.Service
+	Staff     *staff.Service
+	Customers *customers.Service
 }
 
 // NewSchema returns Till's executable GraphQL schema.
-func NewSchema(client *ent.Client, authSvc *auth.Service, merchantSvc *merchants.Service, staffSvc *staff.Service) graphql.ExecutableSchema {
+func NewSchema(client *ent.Client, svc Services) graphql.ExecutableSchema {
 	return NewExecutableSchema(Config{Resolvers: &Resolver{
-		client: client, auth: authSvc, merchants: merchantSvc, staff: staffSvc,
+		client: client, auth: svc.Auth, merchants: svc.Merchants, staff: svc.Staff, customers: svc.Customers,
 	}})
 }
 

@@ -163,6 +163,8 @@ func EnsureEmailFree(ctx context.Context, client *ent.Client, email string) erro
 type UpdateInput struct {
 	Name   *string
 	Locale *string
+	// CashiersSeeFullContact lets cashiers reveal customers' contact details.
+	CashiersSeeFullContact *bool
 }
 
 // Update changes the caller's merchant. OWNER only.
@@ -186,6 +188,9 @@ func (s *Service) Update(ctx context.Context, in UpdateInput) (*ent.Merchant, er
 		}
 		changes["locale"] = locale
 	}
+	if in.CashiersSeeFullContact != nil {
+		changes["cashiersSeeFullContact"] = *in.CashiersSeeFullContact
+	}
 	return db.InTx(ctx, s.db, func(tx *ent.Tx) (*ent.Merchant, error) {
 		upd := tx.Merchant.UpdateOneID(v.MerchantID)
 		if name, ok := changes["name"].(string); ok {
@@ -193,6 +198,9 @@ func (s *Service) Update(ctx context.Context, in UpdateInput) (*ent.Merchant, er
 		}
 		if locale, ok := changes["locale"].(string); ok {
 			upd.SetLocale(locale)
+		}
+		if full, ok := changes["cashiersSeeFullContact"].(bool); ok {
+			upd.SetCashiersSeeFullContact(full)
 		}
 		m, err := upd.Save(ctx)
 		if err != nil {

@@ -15,11 +15,13 @@ import (
 	"github.com/tillpos/till/auth/password"
 	"github.com/tillpos/till/auth/token"
 	"github.com/tillpos/till/config"
+	"github.com/tillpos/till/customers"
 	"github.com/tillpos/till/db"
 	"github.com/tillpos/till/graph"
 	"github.com/tillpos/till/keyring"
 	"github.com/tillpos/till/kv"
 	"github.com/tillpos/till/merchants"
+	"github.com/tillpos/till/pii"
 	"github.com/tillpos/till/ratelimit"
 	"github.com/tillpos/till/staff"
 )
@@ -102,9 +104,16 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 	s.Auth = auth.New(s.DB.Client, s.KV.Client(), issuer, hasher, append([]auth.Option{
 		auth.WithConfig(authCfg), auth.WithLogger(log), auth.WithKeyPrefix(cfg.RedisPrefix),
 	}, o.authOpts...)...)
-	schema := graph.NewSchema(s.DB.Client, s.Auth,
-		merchants.New(s.DB.Client, hasher),
-		staff.New(s.DB.Client, hasher, s.Auth))
+	box, err := pii.New(keys.PII, keys.BlindIndex)
+	if err != nil {
+		return nil, err
+	}
+	schema := graph.NewSchema(s.DB.Client, graph.Services{
+		Auth:      s.Auth,
+		Merchants: merchants.New(s.DB.Client, hasher),
+		Staff:     staff.New(s.DB.Client, hasher, s.Auth),
+		Customers: customers.New(s.DB.Client, box),
+	})
 	s.handler = s.routes(s.graphQLHandler(schema))
 	return s, nil
 }

@@ -34,6 +34,8 @@ const (
 	FieldSuspendedReason = "suspended_reason"
 	// FieldSuspendedAt holds the string denoting the suspended_at field in the database.
 	FieldSuspendedAt = "suspended_at"
+	// FieldCashiersSeeFullContact holds the string denoting the cashiers_see_full_contact field in the database.
+	FieldCashiersSeeFullContact = "cashiers_see_full_contact"
 	// Table holds the table name of the merchant in the database.
 	Table = "merchants"
 )
@@ -49,6 +51,7 @@ var Columns = []string{
 	FieldStatus,
 	FieldSuspendedReason,
 	FieldSuspendedAt,
+	FieldCashiersSeeFullContact,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -81,6 +84,8 @@ var (
 	CurrencyValidator func(string) error
 	// DefaultLocale holds the default value on creation for the "locale" field.
 	DefaultLocale string
+	// DefaultCashiersSeeFullContact holds the default value on creation for the "cashiers_see_full_contact" field.
+	DefaultCashiersSeeFullContact bool
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() pulid.ID
 )
@@ -157,6 +162,11 @@ func BySuspendedReason(opts ...sql.OrderTermOption) OrderOption {
 // BySuspendedAt orders the results by the suspended_at field.
 func BySuspendedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldSuspendedAt, opts...).ToFunc()
+}
+
+// ByCashiersSeeFullContact orders the results by the cashiers_see_full_contact field.
+func ByCashiersSeeFullContact(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCashiersSeeFullContact, opts...).ToFunc()
 }
 
 // MarshalGQL implements graphql.Marshaler interface.

@@ -90,6 +90,11 @@ func SuspendedAt(v time.Time) predicate.Merchant {
 	return predicate.Merchant(sql.FieldEQ(FieldSuspendedAt, v))
 }
 
+// CashiersSeeFullContact applies equality check predicate on the "cashiers_see_full_contact" field. It's identical to CashiersSeeFullContactEQ.
+func CashiersSeeFullContact(v bool) predicate.Merchant {
+	return predicate.Merchant(sql.FieldEQ(FieldCashiersSeeFullContact, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Merchant {
 	return predicate.Merchant(sql.FieldEQ(FieldCreatedAt, v))
@@ -508,6 +513,16 @@ func SuspendedAtIsNil() predicate.Merchant {
 // SuspendedAtNotNil applies the NotNil predicate on the "suspended_at" field.
 func SuspendedAtNotNil() predicate.Merchant {
 	return predicate.Merchant(sql.FieldNotNull(FieldSuspendedAt))
+}
+
+// CashiersSeeFullContactEQ applies the EQ predicate on the "cashiers_see_full_contact" field.
+func CashiersSeeFullContactEQ(v bool) predicate.Merchant {
+	return predicate.Merchant(sql.FieldEQ(FieldCashiersSeeFullContact, v))
+}
+
+// CashiersSeeFullContactNEQ applies the NEQ predicate on the "cashiers_see_full_contact" field.
+func CashiersSeeFullContactNEQ(v bool) predicate.Merchant {
+	return predicate.Merchant(sql.FieldNEQ(FieldCashiersSeeFullContact, v))
 }
 
 // And groups predicates with the AND operator between them.

@@ -48,6 +48,151 @@ var (
 			},
 		},
 	}
+	// CustomersColumns holds the columns for the "customers" table.
+	CustomersColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "name", Type: field.TypeString, Size: 200},
+		{Name: "search_text", Type: field.TypeString},
+		{Name: "phone_enc", Type: field.TypeString, Nullable: true},
+		{Name: "phone_index", Type: field.TypeString, Nullable: true},
+		{Name: "email_enc", Type: field.TypeString, Nullable: true},
+		{Name: "email_index", Type: field.TypeString, Nullable: true},
+		{Name: "address_enc", Type: field.TypeString, Nullable: true},
+		{Name: "pii_key_id", Type: field.TypeString, Nullable: true},
+		{Name: "birthday", Type: field.TypeString, Nullable: true},
+		{Name: "gender", Type: field.TypeEnum, Nullable: true, Enums: []string{"FEMALE", "MALE", "OTHER"}},
+		{Name: "notes", Type: field.TypeString, Nullable: true, Size: 2000},
+		{Name: "tags", Type: field.TypeJSON, Nullable: true},
+		{Name: "member_code", Type: field.TypeString, Size: 32},
+		{Name: "push_consent", Type: field.TypeBool, Default: false},
+		{Name: "push_consent_at", Type: field.TypeTime, Nullable: true},
+		{Name: "sms_consent", Type: field.TypeBool, Default: false},
+		{Name: "sms_consent_at", Type: field.TypeTime, Nullable: true},
+		{Name: "email_consent", Type: field.TypeBool, Default: false},
+		{Name: "email_consent_at", Type: field.TypeTime, Nullable: true},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"ACTIVE", "ARCHIVED", "MERGED", "ERASED"}, Default: "ACTIVE"},
+		{Name: "merged_into_id", Type: field.TypeString, Nullable: true},
+		{Name: "visits_count", Type: field.TypeInt, Default: 0},
+		{Name: "total_spent", Type: field.TypeInt64, Default: 0},
+		{Name: "first_visit_at", Type: field.TypeTime, Nullable: true},
+		{Name: "last_visit_at", Type: field.TypeTime, Nullable: true},
+		{Name: "merchant_id", Type: field.TypeString},
+		{Name: "customer_created_by", Type: field.TypeString, Nullable: true},
+		{Name: "customer_store", Type: field.TypeString, Nullable: true},
+		{Name: "customer_favourite_store", Type: field.TypeString, Nullable: true},
+	}
+	// CustomersTable holds the schema information for the "customers" table.
+	CustomersTable = &schema.Table{
+		Name:       "customers",
+		Columns:    CustomersColumns,
+		PrimaryKey: []*schema.Column{CustomersColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "customers_merchants_merchant",
+				Columns:    []*schema.Column{CustomersColumns[28]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "customers_staffs_created_by",
+				Columns:    []*schema.Column{CustomersColumns[29]},
+				RefColumns: []*schema.Column{StaffsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "customers_stores_store",
+				Columns:    []*schema.Column{CustomersColumns[30]},
+				RefColumns: []*schema.Column{StoresColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "customers_stores_favourite_store",
+				Columns:    []*schema.Column{CustomersColumns[31]},
+				RefColumns: []*schema.Column{StoresColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "customer_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{CustomersColumns[28]},
+			},
+			{
+				Name:    "customer_merchant_id_phone_index",
+				Unique:  true,
+				Columns: []*schema.Column{CustomersColumns[28], CustomersColumns[6]},
+			},
+			{
+				Name:    "customer_merchant_id_email_index",
+				Unique:  true,
+				Columns: []*schema.Column{CustomersColumns[28], CustomersColumns[8]},
+			},
+			{
+				Name:    "customer_merchant_id_member_code",
+				Unique:  true,
+				Columns: []*schema.Column{CustomersColumns[28], CustomersColumns[15]},
+			},
+			{
+				Name:    "customer_merchant_id_last_visit_at",
+				Unique:  false,
+				Columns: []*schema.Column{CustomersColumns[28], CustomersColumns[27]},
+			},
+			{
+				Name:    "customer_pii_key_id",
+				Unique:  false,
+				Columns: []*schema.Column{CustomersColumns[10]},
+			},
+		},
+	}
+	// CustomerStoreVisitsColumns holds the columns for the "customer_store_visits" table.
+	CustomerStoreVisitsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "visits", Type: field.TypeInt, Default: 0},
+		{Name: "customer_id", Type: field.TypeString},
+		{Name: "merchant_id", Type: field.TypeString},
+		{Name: "store_id", Type: field.TypeString},
+	}
+	// CustomerStoreVisitsTable holds the schema information for the "customer_store_visits" table.
+	CustomerStoreVisitsTable = &schema.Table{
+		Name:       "customer_store_visits",
+		Columns:    CustomerStoreVisitsColumns,
+		PrimaryKey: []*schema.Column{CustomerStoreVisitsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "customer_store_visits_customers_store_visits",
+				Columns:    []*schema.Column{CustomerStoreVisitsColumns[2]},
+				RefColumns: []*schema.Column{CustomersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "customer_store_visits_merchants_merchant",
+				Columns:    []*schema.Column{CustomerStoreVisitsColumns[3]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "customer_store_visits_stores_store",
+				Columns:    []*schema.Column{CustomerStoreVisitsColumns[4]},
+				RefColumns: []*schema.Column{StoresColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "customerstorevisits_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{CustomerStoreVisitsColumns[3]},
+			},
+			{
+				Name:    "customerstorevisits_customer_id_store_id",
+				Unique:  true,
+				Columns: []*schema.Column{CustomerStoreVisitsColumns[2], CustomerStoreVisitsColumns[4]},
+			},
+		},
+	}
 	// MerchantsColumns holds the columns for the "merchants" table.
 	MerchantsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -59,6 +204,7 @@ var (
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"ACTIVE", "SUSPENDED"}, Default: "ACTIVE"},
 		{Name: "suspended_reason", Type: field.TypeString, Nullable: true},
 		{Name: "suspended_at", Type: field.TypeTime, Nullable: true},
+		{Name: "cashiers_see_full_contact", Type: field.TypeBool, Default: false},
 	}
 	// MerchantsTable holds the schema information for the "merchants" table.
 	MerchantsTable = &schema.Table{
@@ -192,6 +338,8 @@ var (
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		AuditEntriesTable,
+		CustomersTable,
+		CustomerStoreVisitsTable,
 		MerchantsTable,
 		OperatorsTable,
 		StaffsTable,
@@ -202,6 +350,13 @@ var (
 
 func init() {
 	AuditEntriesTable.ForeignKeys[0].RefTable = MerchantsTable
+	CustomersTable.ForeignKeys[0].RefTable = MerchantsTable
+	CustomersTable.ForeignKeys[1].RefTable = StaffsTable
+	CustomersTable.ForeignKeys[2].RefTable = StoresTable
+	CustomersTable.ForeignKeys[3].RefTable = StoresTable
+	CustomerStoreVisitsTable.ForeignKeys[0].RefTable = CustomersTable
+	CustomerStoreVisitsTable.ForeignKeys[1].RefTable = MerchantsTable
+	CustomerStoreVisitsTable.ForeignKeys[2].RefTable = StoresTable
 	StaffsTable.ForeignKeys[0].RefTable = MerchantsTable
 	StoresTable.ForeignKeys[0].RefTable = MerchantsTable
 	StaffStoresTable.ForeignKeys[0].RefTable = StaffsTable

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/tillpos/till/ent/auditentry"
+	"github.com/tillpos/till/ent/customer"
+	"github.com/tillpos/till/ent/customerstorevisits"
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/operator"
 	"github.com/tillpos/till/ent/schema"
@@ -50,6 +52,118 @@ func init() {
 	auditentryDescID := auditentryMixinFields0[0].Descriptor()
 	// auditentry.DefaultID holds the default value on creation for the id field.
 	auditentry.DefaultID = auditentryDescID.Default.(func() pulid.ID)
+	customerMixin := schema.Customer{}.Mixin()
+	customer.Policy = privacy.NewPolicies(customerMixin[1], customerMixin[2], schema.Customer{})
+	customer.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := customer.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	customerMixinHooks2 := customerMixin[2].Hooks()
+
+	customer.Hooks[1] = customerMixinHooks2[0]
+	customerMixinFields0 := customerMixin[0].Fields()
+	_ = customerMixinFields0
+	customerMixinFields3 := customerMixin[3].Fields()
+	_ = customerMixinFields3
+	customerFields := schema.Customer{}.Fields()
+	_ = customerFields
+	// customerDescCreatedAt is the schema descriptor for created_at field.
+	customerDescCreatedAt := customerMixinFields3[0].Descriptor()
+	// customer.DefaultCreatedAt holds the default value on creation for the created_at field.
+	customer.DefaultCreatedAt = customerDescCreatedAt.Default.(func() time.Time)
+	// customerDescUpdatedAt is the schema descriptor for updated_at field.
+	customerDescUpdatedAt := customerMixinFields3[1].Descriptor()
+	// customer.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	customer.DefaultUpdatedAt = customerDescUpdatedAt.Default.(func() time.Time)
+	// customer.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	customer.UpdateDefaultUpdatedAt = customerDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// customerDescName is the schema descriptor for name field.
+	customerDescName := customerFields[0].Descriptor()
+	// customer.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	customer.NameValidator = func() func(string) error {
+		validators := customerDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// customerDescNotes is the schema descriptor for notes field.
+	customerDescNotes := customerFields[10].Descriptor()
+	// customer.NotesValidator is a validator for the "notes" field. It is called by the builders before save.
+	customer.NotesValidator = customerDescNotes.Validators[0].(func(string) error)
+	// customerDescMemberCode is the schema descriptor for member_code field.
+	customerDescMemberCode := customerFields[12].Descriptor()
+	// customer.MemberCodeValidator is a validator for the "member_code" field. It is called by the builders before save.
+	customer.MemberCodeValidator = func() func(string) error {
+		validators := customerDescMemberCode.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(member_code string) error {
+			for _, fn := range fns {
+				if err := fn(member_code); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// customerDescPushConsent is the schema descriptor for push_consent field.
+	customerDescPushConsent := customerFields[13].Descriptor()
+	// customer.DefaultPushConsent holds the default value on creation for the push_consent field.
+	customer.DefaultPushConsent = customerDescPushConsent.Default.(bool)
+	// customerDescSmsConsent is the schema descriptor for sms_consent field.
+	customerDescSmsConsent := customerFields[15].Descriptor()
+	// customer.DefaultSmsConsent holds the default value on creation for the sms_consent field.
+	customer.DefaultSmsConsent = customerDescSmsConsent.Default.(bool)
+	// customerDescEmailConsent is the schema descriptor for email_consent field.
+	customerDescEmailConsent := customerFields[17].Descriptor()
+	// customer.DefaultEmailConsent holds the default value on creation for the email_consent field.
+	customer.DefaultEmailConsent = customerDescEmailConsent.Default.(bool)
+	// customerDescVisitsCount is the schema descriptor for visits_count field.
+	customerDescVisitsCount := customerFields[21].Descriptor()
+	// customer.DefaultVisitsCount holds the default value on creation for the visits_count field.
+	customer.DefaultVisitsCount = customerDescVisitsCount.Default.(int)
+	// customerDescTotalSpent is the schema descriptor for total_spent field.
+	customerDescTotalSpent := customerFields[22].Descriptor()
+	// customer.DefaultTotalSpent holds the default value on creation for the total_spent field.
+	customer.DefaultTotalSpent = customerDescTotalSpent.Default.(int64)
+	// customerDescID is the schema descriptor for id field.
+	customerDescID := customerMixinFields0[0].Descriptor()
+	// customer.DefaultID holds the default value on creation for the id field.
+	customer.DefaultID = customerDescID.Default.(func() pulid.ID)
+	customerstorevisitsMixin := schema.CustomerStoreVisits{}.Mixin()
+	customerstorevisits.Policy = privacy.NewPolicies(customerstorevisitsMixin[0], customerstorevisitsMixin[1], schema.CustomerStoreVisits{})
+	customerstorevisits.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := customerstorevisits.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	customerstorevisitsMixinHooks1 := customerstorevisitsMixin[1].Hooks()
+
+	customerstorevisits.Hooks[1] = customerstorevisitsMixinHooks1[0]
+	customerstorevisitsFields := schema.CustomerStoreVisits{}.Fields()
+	_ = customerstorevisitsFields
+	// customerstorevisitsDescVisits is the schema descriptor for visits field.
+	customerstorevisitsDescVisits := customerstorevisitsFields[2].Descriptor()
+	// customerstorevisits.DefaultVisits holds the default value on creation for the visits field.
+	customerstorevisits.DefaultVisits = customerstorevisitsDescVisits.Default.(int)
 	merchantMixin := schema.Merchant{}.Mixin()
 	merchant.Policy = privacy.NewPolicies(merchantMixin[1], schema.Merchant{})
 	merchant.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -116,6 +230,10 @@ func init() {
 	merchantDescLocale := merchantFields[2].Descriptor()
 	// merchant.DefaultLocale holds the default value on creation for the locale field.
 	merchant.DefaultLocale = merchantDescLocale.Default.(string)
+	// merchantDescCashiersSeeFullContact is the schema descriptor for cashiers_see_full_contact field.
+	merchantDescCashiersSeeFullContact := merchantFields[6].Descriptor()
+	// merchant.DefaultCashiersSeeFullContact holds the default value on creation for the cashiers_see_full_contact field.
+	merchant.DefaultCashiersSeeFullContact = merchantDescCashiersSeeFullContact.Default.(bool)
 	// merchantDescID is the schema descriptor for id field.
 	merchantDescID := merchantMixinFields0[0].Descriptor()
 	// merchant.DefaultID holds the default value on creation for the id field.

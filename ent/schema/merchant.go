@@ -39,6 +39,9 @@ func (Merchant) Fields() []ent.Field {
 			Annotations(entgql.OrderField("STATUS")),
 		field.String("suspended_reason").Optional().Nillable(),
 		field.Time("suspended_at").Optional().Nillable(),
+		field.Bool("cashiers_see_full_contact").
+			Comment("whether cashiers may reveal customers' full phone and email (audited)").
+			Default(false),
 	}
 }
 

@@ -1,0 +1,155 @@
+// Package customers keeps a merchant's customers: profiles whose phone,
+// email and address are stored only encrypted, recognition at the counter
+// through blind indexes, merging duplicates, and the privacy rights of
+// export and erasure.
+//
+// Who may do what: any staff member registers, updates and looks up
+// customers; OWNER and MANAGER archive, merge, export and erase them.
+// Cashiers see phones and emails masked; they may reveal them (audited)
+// only when the owner has allowed it for the merchant.
+package customers
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"math/big"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/text/language"
+
+	"github.com/tillpos/till/auth/viewer"
+	"github.com/tillpos/till/ent"
+	"github.com/tillpos/till/ent/customer"
+	"github.com/tillpos/till/ent/schema/pulid"
+	"github.com/tillpos/till/errs"
+	"github.com/tillpos/till/pii"
+)
+
+// Service manages customers.
+type Service struct {
+	db  *ent.Client
+	box *pii.Box
+	now func() time.Time
+}
+
+// New returns a Service sealing personal data with box.
+func New(client *ent.Client, box *pii.Box) *Service {
+	return &Service{db: client, box: box, now: time.Now}
+}
+
+// Consent is a customer's marketing consent per channel; nil leaves a
+// channel as it is.
+type Consent struct {
+	Push, SMS, Email *bool
+}
+
+// Profile is what a customer is registered or updated with. On update,
+// nil leaves a field as it is and an empty string clears it.
+type Profile struct {
+	Name       *string
+	Phone      *string
+	Email      *string
+	Address    *string
+	Birthday   *string
+	Gender     *customer.Gender
+	ClearGender bool
+	Notes      *string
+	// Tags, when not nil, replaces the tags.
+	Tags       []string
+	MemberCode *string
+	Consent    Consent
+}
+
+// Contact is a customer's decrypted contact details.
+type Contact struct {
+	Phone, Email, Address *string
+}
+
+// field names the sealed fields, and is part of what each is bound to.
+const (
+	fieldPhone   = "phone"
+	fieldEmail   = "email"
+	fieldAddress = "address"
+)
+
+// sealContext binds a sealed value to its customer and field.
+func sealContext(id pulid.ID, field string) string {
+	return string(id) + "|" + field
+}
+
+// staffViewer returns the staff viewer in ctx, or FORBIDDEN.
+func staffViewer(ctx context.Context, roles ...viewer.Role) (*viewer.Viewer, error) {
+	v := viewer.FromContext(ctx)
+	if !v.IsStaff() {
+		return nil, errs.Newf(errs.Forbidden, "only a merchant's staff manage its customers")
+	}
+	if len(roles) > 0 && !v.HasRole(roles...) {
+		return nil, errs.Newf(errs.Forbidden, "only an owner or a manager may do this")
+	}
+	return v, nil
+}
+
+// region is the country a phone number without a country code belongs to:
+// the region of the merchant's locale (zh-CN → CN).
+func (s *Service) region(ctx context.Context, merchantID pulid.ID) (string, error) {
+	m, err := s.db.Merchant.Get(ctx, merchantID)
+	if err != nil {
+		return "", fmt.Errorf("loading merchant: %w", err)
+	}
+	tag, err := language.Parse(m.Locale)
+	if err != nil {
+		return "US", nil
+	}
+	r, _ := tag.Region()
+	return r.String(), nil
+}
+
+// get loads a customer of the caller's merchant, or NOT_FOUND.
+func get(ctx context.Context, client *ent.Client, id pulid.ID) (*ent.Customer, error) {
+	c, err := client.Customer.Get(ctx, id)
+	if ent.IsNotFound(err) {
+		return nil, errs.Newf(errs.NotFound, "customer not found")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading customer: %w", err)
+	}
+	return c, nil
+}
+
+// newMemberCode makes a 10-digit card number.
+func newMemberCode() string {
+	n, _ := rand.Int(rand.Reader, big.NewInt(9_000_000_000))
+	return fmt.Sprint(1_000_000_000 + n.Int64())
+}
+
+// searchText is what searchCustomers matches query words against: the
+// name's and the tags' words, lower-cased, each after a space.
+func searchText(name string, tags []string) string {
+	words := strings.Fields(strings.ToLower(name))
+	for _, t := range tags {
+		words = append(words, strings.Fields(strings.ToLower(t))...)
+	}
+	return " " + strings.Join(words, " ")
+}
+
+// cleanTags trims, drops empties and duplicates, keeping the order given.
+func cleanTags(tags []string) ([]string, error) {
+	out := make([]string, 0, len(tags))
+	for _, t := range tags {
+		t = strings.TrimSpace(t)
+		if t == "" || slices.Contains(out, t) {
+			continue
+		}
+		if len([]rune(t)) > 40 {
+			return nil, errs.Invalid("tags", "a tag is at most 40 characters")
+		}
+		out = append(out, t)
+	}
+	if len(out) > 50 {
+		return nil, errs.Invalid("tags", "at most 50 tags")
+	}
+	return out, nil
+}

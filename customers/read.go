@@ -1,0 +1,150 @@
+package customers
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"entgo.io/contrib/entgql"
+
+	"github.com/tillpos/till/audit"
+	"github.com/tillpos/till/auth/viewer"
+	"github.com/tillpos/till/ent"
+	"github.com/tillpos/till/ent/customer"
+	"github.com/tillpos/till/ent/schema/pulid"
+	"github.com/tillpos/till/errs"
+	"github.com/tillpos/till/pii"
+)
+
+// LookupKey is how a cashier recognises a customer: exactly one of these.
+type LookupKey struct {
+	Phone, Email, MemberCode *string
+}
+
+// Lookup finds the customer with exactly this phone, email or member code
+// in one index lookup, or returns nil. A merged customer's old card finds
+// the customer it was merged into; erased customers are never found.
+func (s *Service) Lookup(ctx context.Context, key LookupKey) (*ent.Customer, error) {
+	v, err := staffViewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	given := 0
+	for _, k := range []*string{key.Phone, key.Email, key.MemberCode} {
+		if k != nil && strings.TrimSpace(*k) != "" {
+			given++
+		}
+	}
+	if given != 1 {
+		return nil, errs.Invalid("phone", "give exactly one of phone, email and memberCode")
+	}
+	q := s.db.Customer.Query().Where(customer.StatusNEQ(customer.StatusERASED))
+	switch {
+	case key.Phone != nil && strings.TrimSpace(*key.Phone) != "":
+		region, err := s.region(ctx, v.MerchantID)
+		if err != nil {
+			return nil, err
+		}
+		phone, err := pii.NormalizePhone(*key.Phone, region)
+		if err != nil {
+			return nil, errs.Invalid("phone", "%s", err.Error())
+		}
+		q.Where(customer.PhoneIndex(s.box.Index(string(v.MerchantID), fieldPhone, phone)))
+	case key.Email != nil && strings.TrimSpace(*key.Email) != "":
+		email, err := pii.NormalizeEmail(*key.Email)
+		if err != nil {
+			return nil, errs.Invalid("email", "%s", err.Error())
+		}
+		q.Where(customer.EmailIndex(s.box.Index(string(v.MerchantID), fieldEmail, email)))
+	default:
+		q.Where(customer.MemberCode(strings.TrimSpace(*key.MemberCode)))
+	}
+	c, err := q.Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("looking up customer: %w", err)
+	}
+	if c.Status == customer.StatusMERGED && c.MergedIntoID != nil {
+		return s.db.Customer.Get(ctx, *c.MergedIntoID)
+	}
+	return c, nil
+}
+
+// Search finds active customers whose name or tags have a word starting
+// with each word of query, ordered by name. It scans the merchant's
+// customers (by its merchant_id index); recognition by phone, email or
+// card goes through Lookup instead.
+func (s *Service) Search(ctx context.Context, query string, after *entgql.Cursor[pulid.ID], first *int) (*ent.CustomerConnection, error) {
+	if _, err := staffViewer(ctx); err != nil {
+		return nil, err
+	}
+	words := strings.Fields(strings.ToLower(query))
+	if len(words) == 0 {
+		return nil, errs.Invalid("query", "must not be empty")
+	}
+	q := s.db.Customer.Query().Where(customer.StatusEQ(customer.StatusACTIVE))
+	for _, w := range words {
+		q.Where(customer.SearchTextContains(" " + w))
+	}
+	return q.Paginate(ctx, after, first, nil, nil,
+		ent.WithCustomerOrder([]*ent.CustomerOrder{{Field: ent.CustomerOrderFieldName, Direction: entgql.OrderDirectionAsc}}))
+}
+
+// View is how the caller may see a customer's contact details.
+type View struct {
+	Contact
+	// Masked says phone and email are masked and address withheld, as
+	// they are for cashiers.
+	Masked bool
+}
+
+// ContactView decrypts c's contact details and masks them for cashiers.
+func (s *Service) ContactView(ctx context.Context, c *ent.Customer) (View, error) {
+	contact, err := s.open(c)
+	if err != nil {
+		return View{}, err
+	}
+	v := viewer.FromContext(ctx)
+	if !v.IsStaff() || v.HasRole(viewer.RoleOwner, viewer.RoleManager) {
+		return View{Contact: contact}, nil
+	}
+	masked := View{Masked: true}
+	if contact.Phone != nil {
+		p := pii.MaskPhone(*contact.Phone)
+		masked.Phone = &p
+	}
+	if contact.Email != nil {
+		e := pii.MaskEmail(*contact.Email)
+		masked.Email = &e
+	}
+	return masked, nil
+}
+
+// Reveal returns a customer's full contact details and audits it: OWNER
+// and MANAGER always, CASHIER when the owner allows it for the merchant.
+func (s *Service) Reveal(ctx context.Context, id pulid.ID) (Contact, error) {
+	v, err := staffViewer(ctx)
+	if err != nil {
+		return Contact{}, err
+	}
+	if v.Role == viewer.RoleCashier {
+		m, err := s.db.Merchant.Get(ctx, v.MerchantID)
+		if err != nil {
+			return Contact{}, fmt.Errorf("loading merchant: %w", err)
+		}
+		if !m.CashiersSeeFullContact {
+			return Contact{}, errs.Newf(errs.Forbidden, "the owner has not allowed cashiers to see full contact details")
+		}
+	}
+	c, err := get(ctx, s.db, id)
+	if err != nil {
+		return Contact{}, err
+	}
+	contact, err := s.open(c)
+	if err != nil {
+		return Contact{}, err
+	}
+	return contact, audit.Record(ctx, s.db, audit.Entry{Action: "customer.contact_revealed", TargetType: "Customer", TargetID: c.ID})
+}

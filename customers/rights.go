@@ -1,0 +1,230 @@
+package customers
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/tillpos/till/audit"
+	"github.com/tillpos/till/auth/viewer"
+	"github.com/tillpos/till/db"
+	"github.com/tillpos/till/ent"
+	"github.com/tillpos/till/ent/auditentry"
+	"github.com/tillpos/till/ent/customer"
+	"github.com/tillpos/till/ent/customerstorevisits"
+	"github.com/tillpos/till/ent/schema/pulid"
+	"github.com/tillpos/till/errs"
+)
+
+// Merge folds duplicate into survivor: tags join, contact details and
+// profile fields the survivor lacks are taken over, visit counts and spend
+// add up, and the duplicate is left MERGED, pointing at the survivor (its
+// member card then finds the survivor). OWNER or MANAGER; audited.
+//
+// Everything that refers to a customer moves with the merge: later tables
+// (sales, loyalty) add themselves to moveHistory.
+func (s *Service) Merge(ctx context.Context, survivorID, duplicateID pulid.ID) (*ent.Customer, error) {
+	if _, err := staffViewer(ctx, viewer.RoleOwner, viewer.RoleManager); err != nil {
+		return nil, err
+	}
+	if survivorID == duplicateID {
+		return nil, errs.Invalid("duplicateId", "a customer cannot be merged into itself")
+	}
+	return db.InTx(ctx, s.db, func(tx *ent.Tx) (*ent.Customer, error) {
+		survivor, err := get(ctx, tx.Client(), survivorID)
+		if err != nil {
+			return nil, err
+		}
+		dup, err := get(ctx, tx.Client(), duplicateID)
+		if err != nil {
+			return nil, err
+		}
+		for field, c := range map[string]*ent.Customer{"survivorId": survivor, "duplicateId": dup} {
+			if c.Status == customer.StatusMERGED || c.Status == customer.StatusERASED {
+				return nil, errs.Invalid(field, "a %s customer cannot be merged", c.Status)
+			}
+		}
+		contact, err := s.open(dup)
+		if err != nil {
+			return nil, err
+		}
+		// The duplicate gives up its contact details first: they are unique
+		// per merchant, and the survivor may be about to take them.
+		err = tx.Customer.UpdateOne(dup).
+			SetStatus(customer.StatusMERGED).SetMergedIntoID(survivor.ID).
+			ClearPhoneEnc().ClearPhoneIndex().ClearEmailEnc().ClearEmailIndex().ClearAddressEnc().
+			SetSearchText("").
+			Exec(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("retiring duplicate: %w", err)
+		}
+		upd := tx.Customer.UpdateOne(survivor)
+		p := Profile{Tags: append(slices.Clone(survivor.Tags), dup.Tags...)}
+		if survivor.PhoneEnc == nil && contact.Phone != nil {
+			p.Phone = contact.Phone
+		}
+		if survivor.EmailEnc == nil && contact.Email != nil {
+			p.Email = contact.Email
+		}
+		if survivor.AddressEnc == nil && contact.Address != nil {
+			p.Address = contact.Address
+		}
+		if survivor.Birthday == nil {
+			p.Birthday = dup.Birthday
+		}
+		if survivor.Gender == nil {
+			p.Gender = dup.Gender
+		}
+		if survivor.Notes == "" && dup.Notes != "" {
+			p.Notes = &dup.Notes
+		}
+		if err := s.apply(ctx, upd.Mutation(), survivor.ID, survivor.MerchantID, survivor, p); err != nil {
+			return nil, err
+		}
+		mergeConsent(upd, survivor, dup)
+		if err := s.reseal(upd.Mutation(), survivor); err != nil {
+			return nil, err
+		}
+		upd.AddVisitsCount(dup.VisitsCount).AddTotalSpent(dup.TotalSpent)
+		if dup.FirstVisitAt != nil && (survivor.FirstVisitAt == nil || dup.FirstVisitAt.Before(*survivor.FirstVisitAt)) {
+			upd.SetFirstVisitAt(*dup.FirstVisitAt)
+		}
+		if dup.LastVisitAt != nil && (survivor.LastVisitAt == nil || dup.LastVisitAt.After(*survivor.LastVisitAt)) {
+			upd.SetLastVisitAt(*dup.LastVisitAt)
+		}
+		if _, err := upd.Save(ctx); err != nil {
+			return nil, conflict(err)
+		}
+		if err := moveHistory(ctx, tx, dup.ID, survivor.ID); err != nil {
+			return nil, err
+		}
+		if err := audit.Record(ctx, tx.Client(), audit.Entry{
+			Action: "customer.merged", TargetType: "Customer", TargetID: survivor.ID,
+			Details: map[string]any{"duplicate": string(dup.ID)},
+		}); err != nil {
+			return nil, err
+		}
+		return tx.Customer.Get(ctx, survivor.ID)
+	})
+}
+
+// mergeConsent keeps, per channel, the decision made last by either.
+func mergeConsent(upd *ent.CustomerUpdateOne, survivor, dup *ent.Customer) {
+	later := func(dupAt, survivorAt *time.Time) bool {
+		return dupAt != nil && (survivorAt == nil || dupAt.After(*survivorAt))
+	}
+	if later(dup.PushConsentAt, survivor.PushConsentAt) {
+		upd.SetPushConsent(dup.PushConsent).SetPushConsentAt(*dup.PushConsentAt)
+	}
+	if later(dup.SmsConsentAt, survivor.SmsConsentAt) {
+		upd.SetSmsConsent(dup.SmsConsent).SetSmsConsentAt(*dup.SmsConsentAt)
+	}
+	if later(dup.EmailConsentAt, survivor.EmailConsentAt) {
+		upd.SetEmailConsent(dup.EmailConsent).SetEmailConsentAt(*dup.EmailConsentAt)
+	}
+}
+
+// moveHistory moves what refers to the duplicate over to the survivor:
+// per-store visit counts, and the favourite store they imply.
+func moveHistory(ctx context.Context, tx *ent.Tx, from, to pulid.ID) error {
+	visits, err := tx.CustomerStoreVisits.Query().Where(customerstorevisits.CustomerID(from)).All(ctx)
+	if err != nil {
+		return fmt.Errorf("loading store visits: %w", err)
+	}
+	for _, v := range visits {
+		if err := addStoreVisits(ctx, tx, to, v.StoreID, v.Visits); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.CustomerStoreVisits.Delete().Where(customerstorevisits.CustomerID(from)).Exec(ctx); err != nil {
+		return fmt.Errorf("deleting store visits: %w", err)
+	}
+	return updateFavouriteStore(ctx, tx, to)
+}
+
+// Export returns everything held about one customer, decrypted, as a
+// JSON-ready document: profile, contact, consent, aggregates, visits per
+// store and the audit trail about them. OWNER or MANAGER; audited.
+func (s *Service) Export(ctx context.Context, id pulid.ID) (map[string]any, error) {
+	if _, err := staffViewer(ctx, viewer.RoleOwner, viewer.RoleManager); err != nil {
+		return nil, err
+	}
+	c, err := get(ctx, s.db, id)
+	if err != nil {
+		return nil, err
+	}
+	contact, err := s.open(c)
+	if err != nil {
+		return nil, err
+	}
+	visits, err := c.QueryStoreVisits().All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("loading store visits: %w", err)
+	}
+	trail, err := s.db.AuditEntry.Query().
+		Where(auditentry.TargetType("Customer"), auditentry.TargetID(string(c.ID))).
+		Order(ent.Asc(auditentry.FieldCreatedAt)).
+		All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("loading audit trail: %w", err)
+	}
+	perStore := make([]map[string]any, 0, len(visits))
+	for _, v := range visits {
+		perStore = append(perStore, map[string]any{"store": v.StoreID, "visits": v.Visits})
+	}
+	events := make([]map[string]any, 0, len(trail))
+	for _, e := range trail {
+		events = append(events, map[string]any{"action": e.Action, "at": e.CreatedAt, "actor": e.ActorID})
+	}
+	doc := map[string]any{
+		"id": c.ID, "status": c.Status, "name": c.Name, "memberCode": c.MemberCode,
+		"phone": contact.Phone, "email": contact.Email, "address": contact.Address,
+		"birthday": c.Birthday, "gender": c.Gender, "notes": c.Notes, "tags": c.Tags,
+		"registeredAt": c.CreatedAt, "updatedAt": c.UpdatedAt,
+		"consent": map[string]any{
+			"push":  map[string]any{"granted": c.PushConsent, "at": c.PushConsentAt},
+			"sms":   map[string]any{"granted": c.SmsConsent, "at": c.SmsConsentAt},
+			"email": map[string]any{"granted": c.EmailConsent, "at": c.EmailConsentAt},
+		},
+		"visits": map[string]any{
+			"count": c.VisitsCount, "totalSpent": c.TotalSpent,
+			"first": c.FirstVisitAt, "last": c.LastVisitAt, "perStore": perStore,
+		},
+		"auditTrail": events,
+	}
+	return doc, audit.Record(ctx, s.db, audit.Entry{Action: "customer.exported", TargetType: "Customer", TargetID: c.ID})
+}
+
+// Erase removes a customer's personal data and consent for good, keeping
+// an anonymous record (and its visit counts) so the books still add up.
+// OWNER or MANAGER; audited.
+func (s *Service) Erase(ctx context.Context, id pulid.ID) (*ent.Customer, error) {
+	if _, err := staffViewer(ctx, viewer.RoleOwner, viewer.RoleManager); err != nil {
+		return nil, err
+	}
+	return db.InTx(ctx, s.db, func(tx *ent.Tx) (*ent.Customer, error) {
+		c, err := get(ctx, tx.Client(), id)
+		if err != nil {
+			return nil, err
+		}
+		if c.Status == customer.StatusERASED {
+			return c, nil
+		}
+		c, err = tx.Customer.UpdateOne(c).
+			SetName("Erased customer").SetSearchText("").
+			ClearPhoneEnc().ClearPhoneIndex().ClearEmailEnc().ClearEmailIndex().ClearAddressEnc().
+			ClearBirthday().ClearGender().SetNotes("").ClearTags().
+			SetMemberCode("x-" + string(c.ID)[len("cus_"):]).
+			SetPushConsent(false).ClearPushConsentAt().
+			SetSmsConsent(false).ClearSmsConsentAt().
+			SetEmailConsent(false).ClearEmailConsentAt().
+			ClearCreatedBy().
+			SetStatus(customer.StatusERASED).
+			Save(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("erasing customer: %w", err)
+		}
+		return c, audit.Record(ctx, tx.Client(), audit.Entry{Action: "customer.erased", TargetType: "Customer", TargetID: c.ID})
+	})
+}
