@@ -49,14 +49,14 @@ type Consent struct {
 // Profile is what a customer is registered or updated with. On update,
 // nil leaves a field as it is and an empty string clears it.
 type Profile struct {
-	Name       *string
-	Phone      *string
-	Email      *string
-	Address    *string
-	Birthday   *string
-	Gender     *customer.Gender
+	Name        *string
+	Phone       *string
+	Email       *string
+	Address     *string
+	Birthday    *string
+	Gender      *customer.Gender
 	ClearGender bool
-	Notes      *string
+	Notes       *string
 	// Tags, when not nil, replaces the tags.
 	Tags       []string
 	MemberCode *string
