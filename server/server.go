@@ -64,7 +64,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 	for _, opt := range opts {
 		opt(&o)
 	}
-	keys, err := loadKeys(cfg, log)
+	keys, err := LoadKeys(cfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +118,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 	return s, nil
 }
 
-func loadKeys(cfg config.Config, log *slog.Logger) (*keyring.Keys, error) {
+// LoadKeys reads the key material cfg names: inline, from the key file, or
+// (in development only) generated into the key file on first use.
+func LoadKeys(cfg config.Config, log *slog.Logger) (*keyring.Keys, error) {
 	if cfg.KeysJSON != "" {
 		return keyring.Parse([]byte(cfg.KeysJSON))
 	}

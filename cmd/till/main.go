@@ -3,6 +3,7 @@
 //	till serve [--addr host:port]     serve the GraphQL API
 //	till migrate                       bring the database schema up to date
 //	till operator create --email E     add a platform operator
+//	till customers rekey               reseal customer data under the active key
 //	till version                       print the version
 //
 // Configuration comes from the environment; see the README.
@@ -26,8 +27,10 @@ import (
 
 	"github.com/tillpos/till/auth/password"
 	"github.com/tillpos/till/config"
+	"github.com/tillpos/till/customers"
 	"github.com/tillpos/till/db"
 	"github.com/tillpos/till/operators"
+	"github.com/tillpos/till/pii"
 	"github.com/tillpos/till/server"
 )
 
@@ -40,6 +43,7 @@ commands:
   serve                       serve the GraphQL API (default :8080; --addr or TILL_ADDR)
   migrate                     bring the database schema up to date
   operator create --email E   add a platform operator (password from stdin or --password-file)
+  customers rekey [--batch N] reseal customers' personal data under the active PII key
   version                     print the version
 `
 
@@ -72,6 +76,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return errors.New("usage: till operator create --email E [--name N] [--password-file F]")
 		}
 		return createOperator(ctx, cfg, args[2:], stdin, stdout, stderr)
+	case "customers":
+		if len(args) < 2 || args[1] != "rekey" {
+			return errors.New("usage: till customers rekey [--batch N]")
+		}
+		return rekeyCustomers(ctx, cfg, log, args[2:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "till", buildVersion())
 		return nil
@@ -143,6 +152,36 @@ func createOperator(ctx context.Context, cfg config.Config, args []string, stdin
 	}
 	fmt.Fprintf(stdout, "created operator %s (%s)\n", op.ID, op.Email)
 	return nil
+}
+
+// rekeyCustomers reseals every customer's personal data still sealed under
+// an older PII key, after a new key was made active in the key file.
+func rekeyCustomers(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("customers rekey", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	batch := fs.Int("batch", 500, "customers per transaction")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *batch < 1 {
+		return errors.New("--batch must be at least 1")
+	}
+	keys, err := server.LoadKeys(cfg, log)
+	if err != nil {
+		return err
+	}
+	box, err := pii.New(keys.PII, keys.BlindIndex)
+	if err != nil {
+		return err
+	}
+	d, err := db.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	n, err := customers.New(d.Client, box).Rekey(ctx, *batch)
+	fmt.Fprintf(stdout, "resealed %d customers under key %s\n", n, box.ActiveKeyID())
+	return err
 }
 
 // readPassword reads the first line of path, or of stdin when path is "".
