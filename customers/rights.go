@@ -99,6 +99,9 @@ func (s *Service) Merge(ctx context.Context, survivorID, duplicateID pulid.ID) (
 		if err := moveHistory(ctx, tx, dup.ID, survivor.ID); err != nil {
 			return nil, err
 		}
+		if err := rescore(ctx, tx, survivor.ID, s.now()); err != nil {
+			return nil, err
+		}
 		if err := audit.Record(ctx, tx.Client(), audit.Entry{
 			Action: "customer.merged", TargetType: "Customer", TargetID: survivor.ID,
 			Details: map[string]any{"duplicate": string(dup.ID)},

@@ -35,7 +35,27 @@ func RecordVisit(ctx context.Context, tx *ent.Tx, customerID, storeID pulid.ID, 
 	if err := addStoreVisits(ctx, tx, customerID, storeID, 1); err != nil {
 		return err
 	}
-	return updateFavouriteStore(ctx, tx, customerID)
+	if err := updateFavouriteStore(ctx, tx, customerID); err != nil {
+		return err
+	}
+	return rescore(ctx, tx, customerID, time.Now())
+}
+
+// rescore names a customer's segment afresh under their merchant's rules.
+func rescore(ctx context.Context, tx *ent.Tx, customerID pulid.ID, now time.Time) error {
+	c, err := tx.Customer.Get(ctx, customerID)
+	if err != nil {
+		return fmt.Errorf("loading customer: %w", err)
+	}
+	rules, err := loadRules(ctx, tx.Client(), c.MerchantID)
+	if err != nil {
+		return err
+	}
+	segment, rfm := rules.Classify(c, now)
+	if segment == c.Segment && rfm == c.Rfm {
+		return nil
+	}
+	return tx.Customer.UpdateOne(c).SetSegment(segment).SetRfm(rfm).Exec(ctx)
 }
 
 // addStoreVisits adds n visits to a customer's count at a store, creating

@@ -21,6 +21,7 @@ import (
 	"github.com/tillpos/till/ent/customerstorevisits"
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/operator"
+	"github.com/tillpos/till/ent/segmentrules"
 	"github.com/tillpos/till/ent/staff"
 	"github.com/tillpos/till/ent/store"
 
@@ -42,6 +43,8 @@ type Client struct {
 	Merchant *MerchantClient
 	// Operator is the client for interacting with the Operator builders.
 	Operator *OperatorClient
+	// SegmentRules is the client for interacting with the SegmentRules builders.
+	SegmentRules *SegmentRulesClient
 	// Staff is the client for interacting with the Staff builders.
 	Staff *StaffClient
 	// Store is the client for interacting with the Store builders.
@@ -62,6 +65,7 @@ func (c *Client) init() {
 	c.CustomerStoreVisits = NewCustomerStoreVisitsClient(c.config)
 	c.Merchant = NewMerchantClient(c.config)
 	c.Operator = NewOperatorClient(c.config)
+	c.SegmentRules = NewSegmentRulesClient(c.config)
 	c.Staff = NewStaffClient(c.config)
 	c.Store = NewStoreClient(c.config)
 }
@@ -161,6 +165,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		CustomerStoreVisits: NewCustomerStoreVisitsClient(cfg),
 		Merchant:            NewMerchantClient(cfg),
 		Operator:            NewOperatorClient(cfg),
+		SegmentRules:        NewSegmentRulesClient(cfg),
 		Staff:               NewStaffClient(cfg),
 		Store:               NewStoreClient(cfg),
 	}, nil
@@ -187,6 +192,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		CustomerStoreVisits: NewCustomerStoreVisitsClient(cfg),
 		Merchant:            NewMerchantClient(cfg),
 		Operator:            NewOperatorClient(cfg),
+		SegmentRules:        NewSegmentRulesClient(cfg),
 		Staff:               NewStaffClient(cfg),
 		Store:               NewStoreClient(cfg),
 	}, nil
@@ -219,7 +225,7 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.AuditEntry, c.Customer, c.CustomerStoreVisits, c.Merchant, c.Operator,
-		c.Staff, c.Store,
+		c.SegmentRules, c.Staff, c.Store,
 	} {
 		n.Use(hooks...)
 	}
@@ -230,7 +236,7 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.AuditEntry, c.Customer, c.CustomerStoreVisits, c.Merchant, c.Operator,
-		c.Staff, c.Store,
+		c.SegmentRules, c.Staff, c.Store,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -249,6 +255,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Merchant.mutate(ctx, m)
 	case *OperatorMutation:
 		return c.Operator.mutate(ctx, m)
+	case *SegmentRulesMutation:
+		return c.SegmentRules.mutate(ctx, m)
 	case *StaffMutation:
 		return c.Staff.mutate(ctx, m)
 	case *StoreMutation:
@@ -1072,6 +1080,156 @@ func (c *OperatorClient) mutate(ctx context.Context, m *OperatorMutation) (Value
 	}
 }
 
+// SegmentRulesClient is a client for the SegmentRules schema.
+type SegmentRulesClient struct {
+	config
+}
+
+// NewSegmentRulesClient returns a client for the SegmentRules from the given config.
+func NewSegmentRulesClient(c config) *SegmentRulesClient {
+	return &SegmentRulesClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `segmentrules.Hooks(f(g(h())))`.
+func (c *SegmentRulesClient) Use(hooks ...Hook) {
+	c.hooks.SegmentRules = append(c.hooks.SegmentRules, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `segmentrules.Intercept(f(g(h())))`.
+func (c *SegmentRulesClient) Intercept(interceptors ...Interceptor) {
+	c.inters.SegmentRules = append(c.inters.SegmentRules, interceptors...)
+}
+
+// Create returns a builder for creating a SegmentRules entity.
+func (c *SegmentRulesClient) Create() *SegmentRulesCreate {
+	mutation := newSegmentRulesMutation(c.config, OpCreate)
+	return &SegmentRulesCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of SegmentRules entities.
+func (c *SegmentRulesClient) CreateBulk(builders ...*SegmentRulesCreate) *SegmentRulesCreateBulk {
+	return &SegmentRulesCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *SegmentRulesClient) MapCreateBulk(slice any, setFunc func(*SegmentRulesCreate, int)) *SegmentRulesCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &SegmentRulesCreateBulk{err: fmt.Errorf("calling to SegmentRulesClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*SegmentRulesCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &SegmentRulesCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for SegmentRules.
+func (c *SegmentRulesClient) Update() *SegmentRulesUpdate {
+	mutation := newSegmentRulesMutation(c.config, OpUpdate)
+	return &SegmentRulesUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *SegmentRulesClient) UpdateOne(_m *SegmentRules) *SegmentRulesUpdateOne {
+	mutation := newSegmentRulesMutation(c.config, OpUpdateOne, withSegmentRules(_m))
+	return &SegmentRulesUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *SegmentRulesClient) UpdateOneID(id int) *SegmentRulesUpdateOne {
+	mutation := newSegmentRulesMutation(c.config, OpUpdateOne, withSegmentRulesID(id))
+	return &SegmentRulesUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for SegmentRules.
+func (c *SegmentRulesClient) Delete() *SegmentRulesDelete {
+	mutation := newSegmentRulesMutation(c.config, OpDelete)
+	return &SegmentRulesDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *SegmentRulesClient) DeleteOne(_m *SegmentRules) *SegmentRulesDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *SegmentRulesClient) DeleteOneID(id int) *SegmentRulesDeleteOne {
+	builder := c.Delete().Where(segmentrules.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &SegmentRulesDeleteOne{builder}
+}
+
+// Query returns a query builder for SegmentRules.
+func (c *SegmentRulesClient) Query() *SegmentRulesQuery {
+	return &SegmentRulesQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeSegmentRules},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a SegmentRules entity by its id.
+func (c *SegmentRulesClient) Get(ctx context.Context, id int) (*SegmentRules, error) {
+	return c.Query().Where(segmentrules.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *SegmentRulesClient) GetX(ctx context.Context, id int) *SegmentRules {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a SegmentRules.
+func (c *SegmentRulesClient) QueryMerchant(_m *SegmentRules) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(segmentrules.Table, segmentrules.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, segmentrules.MerchantTable, segmentrules.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *SegmentRulesClient) Hooks() []Hook {
+	hooks := c.hooks.SegmentRules
+	return append(hooks[:len(hooks):len(hooks)], segmentrules.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *SegmentRulesClient) Interceptors() []Interceptor {
+	return c.inters.SegmentRules
+}
+
+func (c *SegmentRulesClient) mutate(ctx context.Context, m *SegmentRulesMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&SegmentRulesCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&SegmentRulesUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&SegmentRulesUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&SegmentRulesDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown SegmentRules mutation op: %q", m.Op())
+	}
+}
+
 // StaffClient is a client for the Staff schema.
 type StaffClient struct {
 	config
@@ -1407,12 +1565,12 @@ func (c *StoreClient) mutate(ctx context.Context, m *StoreMutation) (Value, erro
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		AuditEntry, Customer, CustomerStoreVisits, Merchant, Operator, Staff,
-		Store []ent.Hook
+		AuditEntry, Customer, CustomerStoreVisits, Merchant, Operator, SegmentRules,
+		Staff, Store []ent.Hook
 	}
 	inters struct {
-		AuditEntry, Customer, CustomerStoreVisits, Merchant, Operator, Staff,
-		Store []ent.Interceptor
+		AuditEntry, Customer, CustomerStoreVisits, Merchant, Operator, SegmentRules,
+		Staff, Store []ent.Interceptor
 	}
 )
 

@@ -70,6 +70,10 @@ type Customer struct {
 	Status customer.Status `json:"status,omitempty"`
 	// the survivor, once this customer was merged into it
 	MergedIntoID *pulid.ID `json:"merged_into_id,omitempty"`
+	// Segment holds the value of the "segment" field.
+	Segment customer.Segment `json:"segment,omitempty"`
+	// recency, frequency and monetary scores, 1–5 each, e.g. 545; empty before the first visit
+	Rfm string `json:"rfm,omitempty"`
 	// VisitsCount holds the value of the "visits_count" field.
 	VisitsCount int `json:"visits_count,omitempty"`
 	// in the merchant's currency's minor units
@@ -176,7 +180,7 @@ func (*Customer) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case customer.FieldVisitsCount, customer.FieldTotalSpent:
 			values[i] = new(sql.NullInt64)
-		case customer.FieldName, customer.FieldSearchText, customer.FieldPhoneEnc, customer.FieldPhoneIndex, customer.FieldEmailEnc, customer.FieldEmailIndex, customer.FieldAddressEnc, customer.FieldPiiKeyID, customer.FieldBirthday, customer.FieldGender, customer.FieldNotes, customer.FieldMemberCode, customer.FieldStatus:
+		case customer.FieldName, customer.FieldSearchText, customer.FieldPhoneEnc, customer.FieldPhoneIndex, customer.FieldEmailEnc, customer.FieldEmailIndex, customer.FieldAddressEnc, customer.FieldPiiKeyID, customer.FieldBirthday, customer.FieldGender, customer.FieldNotes, customer.FieldMemberCode, customer.FieldStatus, customer.FieldSegment, customer.FieldRfm:
 			values[i] = new(sql.NullString)
 		case customer.FieldCreatedAt, customer.FieldUpdatedAt, customer.FieldPushConsentAt, customer.FieldSmsConsentAt, customer.FieldEmailConsentAt, customer.FieldFirstVisitAt, customer.FieldLastVisitAt:
 			values[i] = new(sql.NullTime)
@@ -363,6 +367,18 @@ func (_m *Customer) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.MergedIntoID = new(pulid.ID)
 				*_m.MergedIntoID = *value.S.(*pulid.ID)
+			}
+		case customer.FieldSegment:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field segment", values[i])
+			} else if value.Valid {
+				_m.Segment = customer.Segment(value.String)
+			}
+		case customer.FieldRfm:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field rfm", values[i])
+			} else if value.Valid {
+				_m.Rfm = value.String
 			}
 		case customer.FieldVisitsCount:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
@@ -556,6 +572,12 @@ func (_m *Customer) String() string {
 		builder.WriteString("merged_into_id=")
 		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("segment=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Segment))
+	builder.WriteString(", ")
+	builder.WriteString("rfm=")
+	builder.WriteString(_m.Rfm)
 	builder.WriteString(", ")
 	builder.WriteString("visits_count=")
 	builder.WriteString(fmt.Sprintf("%v", _m.VisitsCount))

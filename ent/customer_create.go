@@ -324,6 +324,34 @@ func (_c *CustomerCreate) SetNillableMergedIntoID(v *pulid.ID) *CustomerCreate {
 	return _c
 }
 
+// SetSegment sets the "segment" field.
+func (_c *CustomerCreate) SetSegment(v customer.Segment) *CustomerCreate {
+	_c.mutation.SetSegment(v)
+	return _c
+}
+
+// SetNillableSegment sets the "segment" field if the given value is not nil.
+func (_c *CustomerCreate) SetNillableSegment(v *customer.Segment) *CustomerCreate {
+	if v != nil {
+		_c.SetSegment(*v)
+	}
+	return _c
+}
+
+// SetRfm sets the "rfm" field.
+func (_c *CustomerCreate) SetRfm(v string) *CustomerCreate {
+	_c.mutation.SetRfm(v)
+	return _c
+}
+
+// SetNillableRfm sets the "rfm" field if the given value is not nil.
+func (_c *CustomerCreate) SetNillableRfm(v *string) *CustomerCreate {
+	if v != nil {
+		_c.SetRfm(*v)
+	}
+	return _c
+}
+
 // SetVisitsCount sets the "visits_count" field.
 func (_c *CustomerCreate) SetVisitsCount(v int) *CustomerCreate {
 	_c.mutation.SetVisitsCount(v)
@@ -538,6 +566,10 @@ func (_c *CustomerCreate) defaults() error {
 		v := customer.DefaultStatus
 		_c.mutation.SetStatus(v)
 	}
+	if _, ok := _c.mutation.Segment(); !ok {
+		v := customer.DefaultSegment
+		_c.mutation.SetSegment(v)
+	}
 	if _, ok := _c.mutation.VisitsCount(); !ok {
 		v := customer.DefaultVisitsCount
 		_c.mutation.SetVisitsCount(v)
@@ -611,6 +643,14 @@ func (_c *CustomerCreate) check() error {
 	if v, ok := _c.mutation.Status(); ok {
 		if err := customer.StatusValidator(v); err != nil {
 			return &ValidationError{Name: "status", err: fmt.Errorf(`ent: validator failed for field "Customer.status": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.Segment(); !ok {
+		return &ValidationError{Name: "segment", err: errors.New(`ent: missing required field "Customer.segment"`)}
+	}
+	if v, ok := _c.mutation.Segment(); ok {
+		if err := customer.SegmentValidator(v); err != nil {
+			return &ValidationError{Name: "segment", err: fmt.Errorf(`ent: validator failed for field "Customer.segment": %w`, err)}
 		}
 	}
 	if _, ok := _c.mutation.VisitsCount(); !ok {
@@ -749,6 +789,14 @@ func (_c *CustomerCreate) createSpec() (*Customer, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.MergedIntoID(); ok {
 		_spec.SetField(customer.FieldMergedIntoID, field.TypeString, value)
 		_node.MergedIntoID = &value
+	}
+	if value, ok := _c.mutation.Segment(); ok {
+		_spec.SetField(customer.FieldSegment, field.TypeEnum, value)
+		_node.Segment = value
+	}
+	if value, ok := _c.mutation.Rfm(); ok {
+		_spec.SetField(customer.FieldRfm, field.TypeString, value)
+		_node.Rfm = value
 	}
 	if value, ok := _c.mutation.VisitsCount(); ok {
 		_spec.SetField(customer.FieldVisitsCount, field.TypeInt, value)
@@ -1247,6 +1295,36 @@ func (u *CustomerUpsert) UpdateMergedIntoID() *CustomerUpsert {
 // ClearMergedIntoID clears the value of the "merged_into_id" field.
 func (u *CustomerUpsert) ClearMergedIntoID() *CustomerUpsert {
 	u.SetNull(customer.FieldMergedIntoID)
+	return u
+}
+
+// SetSegment sets the "segment" field.
+func (u *CustomerUpsert) SetSegment(v customer.Segment) *CustomerUpsert {
+	u.Set(customer.FieldSegment, v)
+	return u
+}
+
+// UpdateSegment sets the "segment" field to the value that was provided on create.
+func (u *CustomerUpsert) UpdateSegment() *CustomerUpsert {
+	u.SetExcluded(customer.FieldSegment)
+	return u
+}
+
+// SetRfm sets the "rfm" field.
+func (u *CustomerUpsert) SetRfm(v string) *CustomerUpsert {
+	u.Set(customer.FieldRfm, v)
+	return u
+}
+
+// UpdateRfm sets the "rfm" field to the value that was provided on create.
+func (u *CustomerUpsert) UpdateRfm() *CustomerUpsert {
+	u.SetExcluded(customer.FieldRfm)
+	return u
+}
+
+// ClearRfm clears the value of the "rfm" field.
+func (u *CustomerUpsert) ClearRfm() *CustomerUpsert {
+	u.SetNull(customer.FieldRfm)
 	return u
 }
 
@@ -1779,6 +1857,41 @@ func (u *CustomerUpsertOne) UpdateMergedIntoID() *CustomerUpsertOne {
 func (u *CustomerUpsertOne) ClearMergedIntoID() *CustomerUpsertOne {
 	return u.Update(func(s *CustomerUpsert) {
 		s.ClearMergedIntoID()
+	})
+}
+
+// SetSegment sets the "segment" field.
+func (u *CustomerUpsertOne) SetSegment(v customer.Segment) *CustomerUpsertOne {
+	return u.Update(func(s *CustomerUpsert) {
+		s.SetSegment(v)
+	})
+}
+
+// UpdateSegment sets the "segment" field to the value that was provided on create.
+func (u *CustomerUpsertOne) UpdateSegment() *CustomerUpsertOne {
+	return u.Update(func(s *CustomerUpsert) {
+		s.UpdateSegment()
+	})
+}
+
+// SetRfm sets the "rfm" field.
+func (u *CustomerUpsertOne) SetRfm(v string) *CustomerUpsertOne {
+	return u.Update(func(s *CustomerUpsert) {
+		s.SetRfm(v)
+	})
+}
+
+// UpdateRfm sets the "rfm" field to the value that was provided on create.
+func (u *CustomerUpsertOne) UpdateRfm() *CustomerUpsertOne {
+	return u.Update(func(s *CustomerUpsert) {
+		s.UpdateRfm()
+	})
+}
+
+// ClearRfm clears the value of the "rfm" field.
+func (u *CustomerUpsertOne) ClearRfm() *CustomerUpsertOne {
+	return u.Update(func(s *CustomerUpsert) {
+		s.ClearRfm()
 	})
 }
 
@@ -2490,6 +2603,41 @@ func (u *CustomerUpsertBulk) UpdateMergedIntoID() *CustomerUpsertBulk {
 func (u *CustomerUpsertBulk) ClearMergedIntoID() *CustomerUpsertBulk {
 	return u.Update(func(s *CustomerUpsert) {
 		s.ClearMergedIntoID()
+	})
+}
+
+// SetSegment sets the "segment" field.
+func (u *CustomerUpsertBulk) SetSegment(v customer.Segment) *CustomerUpsertBulk {
+	return u.Update(func(s *CustomerUpsert) {
+		s.SetSegment(v)
+	})
+}
+
+// UpdateSegment sets the "segment" field to the value that was provided on create.
+func (u *CustomerUpsertBulk) UpdateSegment() *CustomerUpsertBulk {
+	return u.Update(func(s *CustomerUpsert) {
+		s.UpdateSegment()
+	})
+}
+
+// SetRfm sets the "rfm" field.
+func (u *CustomerUpsertBulk) SetRfm(v string) *CustomerUpsertBulk {
+	return u.Update(func(s *CustomerUpsert) {
+		s.SetRfm(v)
+	})
+}
+
+// UpdateRfm sets the "rfm" field to the value that was provided on create.
+func (u *CustomerUpsertBulk) UpdateRfm() *CustomerUpsertBulk {
+	return u.Update(func(s *CustomerUpsert) {
+		s.UpdateRfm()
+	})
+}
+
+// ClearRfm clears the value of the "rfm" field.
+func (u *CustomerUpsertBulk) ClearRfm() *CustomerUpsertBulk {
+	return u.Update(func(s *CustomerUpsert) {
+		s.ClearRfm()
 	})
 }
 

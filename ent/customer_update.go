@@ -416,6 +416,40 @@ func (_u *CustomerUpdate) ClearMergedIntoID() *CustomerUpdate {
 	return _u
 }
 
+// SetSegment sets the "segment" field.
+func (_u *CustomerUpdate) SetSegment(v customer.Segment) *CustomerUpdate {
+	_u.mutation.SetSegment(v)
+	return _u
+}
+
+// SetNillableSegment sets the "segment" field if the given value is not nil.
+func (_u *CustomerUpdate) SetNillableSegment(v *customer.Segment) *CustomerUpdate {
+	if v != nil {
+		_u.SetSegment(*v)
+	}
+	return _u
+}
+
+// SetRfm sets the "rfm" field.
+func (_u *CustomerUpdate) SetRfm(v string) *CustomerUpdate {
+	_u.mutation.SetRfm(v)
+	return _u
+}
+
+// SetNillableRfm sets the "rfm" field if the given value is not nil.
+func (_u *CustomerUpdate) SetNillableRfm(v *string) *CustomerUpdate {
+	if v != nil {
+		_u.SetRfm(*v)
+	}
+	return _u
+}
+
+// ClearRfm clears the value of the "rfm" field.
+func (_u *CustomerUpdate) ClearRfm() *CustomerUpdate {
+	_u.mutation.ClearRfm()
+	return _u
+}
+
 // SetVisitsCount sets the "visits_count" field.
 func (_u *CustomerUpdate) SetVisitsCount(v int) *CustomerUpdate {
 	_u.mutation.ResetVisitsCount()
@@ -683,6 +717,11 @@ func (_u *CustomerUpdate) check() error {
 			return &ValidationError{Name: "status", err: fmt.Errorf(`ent: validator failed for field "Customer.status": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Segment(); ok {
+		if err := customer.SegmentValidator(v); err != nil {
+			return &ValidationError{Name: "segment", err: fmt.Errorf(`ent: validator failed for field "Customer.segment": %w`, err)}
+		}
+	}
 	if _u.mutation.MerchantCleared() && len(_u.mutation.MerchantIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Customer.merchant"`)
 	}
@@ -819,6 +858,15 @@ func (_u *CustomerUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.MergedIntoIDCleared() {
 		_spec.ClearField(customer.FieldMergedIntoID, field.TypeString)
+	}
+	if value, ok := _u.mutation.Segment(); ok {
+		_spec.SetField(customer.FieldSegment, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.Rfm(); ok {
+		_spec.SetField(customer.FieldRfm, field.TypeString, value)
+	}
+	if _u.mutation.RfmCleared() {
+		_spec.ClearField(customer.FieldRfm, field.TypeString)
 	}
 	if value, ok := _u.mutation.VisitsCount(); ok {
 		_spec.SetField(customer.FieldVisitsCount, field.TypeInt, value)
@@ -1380,6 +1428,40 @@ func (_u *CustomerUpdateOne) ClearMergedIntoID() *CustomerUpdateOne {
 	return _u
 }
 
+// SetSegment sets the "segment" field.
+func (_u *CustomerUpdateOne) SetSegment(v customer.Segment) *CustomerUpdateOne {
+	_u.mutation.SetSegment(v)
+	return _u
+}
+
+// SetNillableSegment sets the "segment" field if the given value is not nil.
+func (_u *CustomerUpdateOne) SetNillableSegment(v *customer.Segment) *CustomerUpdateOne {
+	if v != nil {
+		_u.SetSegment(*v)
+	}
+	return _u
+}
+
+// SetRfm sets the "rfm" field.
+func (_u *CustomerUpdateOne) SetRfm(v string) *CustomerUpdateOne {
+	_u.mutation.SetRfm(v)
+	return _u
+}
+
+// SetNillableRfm sets the "rfm" field if the given value is not nil.
+func (_u *CustomerUpdateOne) SetNillableRfm(v *string) *CustomerUpdateOne {
+	if v != nil {
+		_u.SetRfm(*v)
+	}
+	return _u
+}
+
+// ClearRfm clears the value of the "rfm" field.
+func (_u *CustomerUpdateOne) ClearRfm() *CustomerUpdateOne {
+	_u.mutation.ClearRfm()
+	return _u
+}
+
 // SetVisitsCount sets the "visits_count" field.
 func (_u *CustomerUpdateOne) SetVisitsCount(v int) *CustomerUpdateOne {
 	_u.mutation.ResetVisitsCount()
@@ -1660,6 +1742,11 @@ func (_u *CustomerUpdateOne) check() error {
 			return &ValidationError{Name: "status", err: fmt.Errorf(`ent: validator failed for field "Customer.status": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Segment(); ok {
+		if err := customer.SegmentValidator(v); err != nil {
+			return &ValidationError{Name: "segment", err: fmt.Errorf(`ent: validator failed for field "Customer.segment": %w`, err)}
+		}
+	}
 	if _u.mutation.MerchantCleared() && len(_u.mutation.MerchantIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Customer.merchant"`)
 	}
@@ -1813,6 +1900,15 @@ func (_u *CustomerUpdateOne) sqlSave(ctx context.Context) (_node *Customer, err 
 	}
 	if _u.mutation.MergedIntoIDCleared() {
 		_spec.ClearField(customer.FieldMergedIntoID, field.TypeString)
+	}
+	if value, ok := _u.mutation.Segment(); ok {
+		_spec.SetField(customer.FieldSegment, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.Rfm(); ok {
+		_spec.SetField(customer.FieldRfm, field.TypeString, value)
+	}
+	if _u.mutation.RfmCleared() {
+		_spec.ClearField(customer.FieldRfm, field.TypeString)
 	}
 	if value, ok := _u.mutation.VisitsCount(); ok {
 		_spec.SetField(customer.FieldVisitsCount, field.TypeInt, value)

@@ -9,6 +9,7 @@ import (
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/operator"
 	"github.com/tillpos/till/ent/predicate"
+	"github.com/tillpos/till/ent/segmentrules"
 	"github.com/tillpos/till/ent/staff"
 	"github.com/tillpos/till/ent/store"
 
@@ -20,7 +21,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 7)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 8)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   auditentry.Table,
@@ -79,6 +80,8 @@ var schemaGraph = func() *sqlgraph.Schema {
 			customer.FieldEmailConsentAt: {Type: field.TypeTime, Column: customer.FieldEmailConsentAt},
 			customer.FieldStatus:         {Type: field.TypeEnum, Column: customer.FieldStatus},
 			customer.FieldMergedIntoID:   {Type: field.TypeString, Column: customer.FieldMergedIntoID},
+			customer.FieldSegment:        {Type: field.TypeEnum, Column: customer.FieldSegment},
+			customer.FieldRfm:            {Type: field.TypeString, Column: customer.FieldRfm},
 			customer.FieldVisitsCount:    {Type: field.TypeInt, Column: customer.FieldVisitsCount},
 			customer.FieldTotalSpent:     {Type: field.TypeInt64, Column: customer.FieldTotalSpent},
 			customer.FieldFirstVisitAt:   {Type: field.TypeTime, Column: customer.FieldFirstVisitAt},
@@ -147,6 +150,28 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[5] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   segmentrules.Table,
+			Columns: segmentrules.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: segmentrules.FieldID,
+			},
+		},
+		Type: "SegmentRules",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			segmentrules.FieldMerchantID:      {Type: field.TypeString, Column: segmentrules.FieldMerchantID},
+			segmentrules.FieldCreatedAt:       {Type: field.TypeTime, Column: segmentrules.FieldCreatedAt},
+			segmentrules.FieldUpdatedAt:       {Type: field.TypeTime, Column: segmentrules.FieldUpdatedAt},
+			segmentrules.FieldMode:            {Type: field.TypeEnum, Column: segmentrules.FieldMode},
+			segmentrules.FieldRecencyDays:     {Type: field.TypeJSON, Column: segmentrules.FieldRecencyDays},
+			segmentrules.FieldFrequencyVisits: {Type: field.TypeJSON, Column: segmentrules.FieldFrequencyVisits},
+			segmentrules.FieldMonetarySpent:   {Type: field.TypeJSON, Column: segmentrules.FieldMonetarySpent},
+			segmentrules.FieldNewDays:         {Type: field.TypeInt, Column: segmentrules.FieldNewDays},
+			segmentrules.FieldComputedAt:      {Type: field.TypeTime, Column: segmentrules.FieldComputedAt},
+		},
+	}
+	graph.Nodes[6] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   staff.Table,
 			Columns: staff.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -170,7 +195,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			staff.FieldLastLoginAt:       {Type: field.TypeTime, Column: staff.FieldLastLoginAt},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   store.Table,
 			Columns: store.Columns,
@@ -296,6 +321,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"CustomerStoreVisits",
 		"Store",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   segmentrules.MerchantTable,
+			Columns: []string{segmentrules.MerchantColumn},
+			Bidi:    false,
+		},
+		"SegmentRules",
+		"Merchant",
 	)
 	graph.MustAddE(
 		"merchant",
@@ -616,6 +653,16 @@ func (f *CustomerFilter) WhereStatus(p entql.StringP) {
 // WhereMergedIntoID applies the entql string predicate on the merged_into_id field.
 func (f *CustomerFilter) WhereMergedIntoID(p entql.StringP) {
 	f.Where(p.Field(customer.FieldMergedIntoID))
+}
+
+// WhereSegment applies the entql string predicate on the segment field.
+func (f *CustomerFilter) WhereSegment(p entql.StringP) {
+	f.Where(p.Field(customer.FieldSegment))
+}
+
+// WhereRfm applies the entql string predicate on the rfm field.
+func (f *CustomerFilter) WhereRfm(p entql.StringP) {
+	f.Where(p.Field(customer.FieldRfm))
 }
 
 // WhereVisitsCount applies the entql int predicate on the visits_count field.
@@ -976,6 +1023,105 @@ func (f *OperatorFilter) WhereLastLoginAt(p entql.TimeP) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *SegmentRulesQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the SegmentRulesQuery builder.
+func (_q *SegmentRulesQuery) Filter() *SegmentRulesFilter {
+	return &SegmentRulesFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *SegmentRulesMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the SegmentRulesMutation builder.
+func (m *SegmentRulesMutation) Filter() *SegmentRulesFilter {
+	return &SegmentRulesFilter{config: m.config, predicateAdder: m}
+}
+
+// SegmentRulesFilter provides a generic filtering capability at runtime for SegmentRulesQuery.
+type SegmentRulesFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *SegmentRulesFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *SegmentRulesFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(segmentrules.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *SegmentRulesFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(segmentrules.FieldMerchantID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *SegmentRulesFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(segmentrules.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *SegmentRulesFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(segmentrules.FieldUpdatedAt))
+}
+
+// WhereMode applies the entql string predicate on the mode field.
+func (f *SegmentRulesFilter) WhereMode(p entql.StringP) {
+	f.Where(p.Field(segmentrules.FieldMode))
+}
+
+// WhereRecencyDays applies the entql json.RawMessage predicate on the recency_days field.
+func (f *SegmentRulesFilter) WhereRecencyDays(p entql.BytesP) {
+	f.Where(p.Field(segmentrules.FieldRecencyDays))
+}
+
+// WhereFrequencyVisits applies the entql json.RawMessage predicate on the frequency_visits field.
+func (f *SegmentRulesFilter) WhereFrequencyVisits(p entql.BytesP) {
+	f.Where(p.Field(segmentrules.FieldFrequencyVisits))
+}
+
+// WhereMonetarySpent applies the entql json.RawMessage predicate on the monetary_spent field.
+func (f *SegmentRulesFilter) WhereMonetarySpent(p entql.BytesP) {
+	f.Where(p.Field(segmentrules.FieldMonetarySpent))
+}
+
+// WhereNewDays applies the entql int predicate on the new_days field.
+func (f *SegmentRulesFilter) WhereNewDays(p entql.IntP) {
+	f.Where(p.Field(segmentrules.FieldNewDays))
+}
+
+// WhereComputedAt applies the entql time.Time predicate on the computed_at field.
+func (f *SegmentRulesFilter) WhereComputedAt(p entql.TimeP) {
+	f.Where(p.Field(segmentrules.FieldComputedAt))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *SegmentRulesFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *SegmentRulesFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *StaffQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1004,7 +1150,7 @@ type StaffFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StaffFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1132,7 +1278,7 @@ type StoreFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StoreFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

@@ -322,6 +322,16 @@ func (_q *CustomerQuery) collectField(ctx context.Context, oneNode bool, opCtx *
 				selectedFields = append(selectedFields, customer.FieldMergedIntoID)
 				fieldSeen[customer.FieldMergedIntoID] = struct{}{}
 			}
+		case "segment":
+			if _, ok := fieldSeen[customer.FieldSegment]; !ok {
+				selectedFields = append(selectedFields, customer.FieldSegment)
+				fieldSeen[customer.FieldSegment] = struct{}{}
+			}
+		case "rfm":
+			if _, ok := fieldSeen[customer.FieldRfm]; !ok {
+				selectedFields = append(selectedFields, customer.FieldRfm)
+				fieldSeen[customer.FieldRfm] = struct{}{}
+			}
 		case "visitsCount":
 			if _, ok := fieldSeen[customer.FieldVisitsCount]; !ok {
 				selectedFields = append(selectedFields, customer.FieldVisitsCount)

@@ -687,6 +687,20 @@ var (
 			}
 		},
 	}
+	// CustomerOrderFieldSegment orders Customer by segment.
+	CustomerOrderFieldSegment = &CustomerOrderField{
+		Value: func(_m *Customer) (ent.Value, error) {
+			return _m.Segment, nil
+		},
+		column: customer.FieldSegment,
+		toTerm: customer.BySegment,
+		toCursor: func(_m *Customer) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Segment,
+			}
+		},
+	}
 	// CustomerOrderFieldVisitsCount orders Customer by visits_count.
 	CustomerOrderFieldVisitsCount = &CustomerOrderField{
 		Value: func(_m *Customer) (ent.Value, error) {
@@ -741,6 +755,8 @@ func (f CustomerOrderField) String() string {
 		str = "UPDATED_AT"
 	case CustomerOrderFieldName.column:
 		str = "NAME"
+	case CustomerOrderFieldSegment.column:
+		str = "SEGMENT"
 	case CustomerOrderFieldVisitsCount.column:
 		str = "VISITS_COUNT"
 	case CustomerOrderFieldTotalSpent.column:
@@ -769,6 +785,8 @@ func (f *CustomerOrderField) UnmarshalGQL(v interface{}) error {
 		*f = *CustomerOrderFieldUpdatedAt
 	case "NAME":
 		*f = *CustomerOrderFieldName
+	case "SEGMENT":
+		*f = *CustomerOrderFieldSegment
 	case "VISITS_COUNT":
 		*f = *CustomerOrderFieldVisitsCount
 	case "TOTAL_SPENT":

@@ -737,6 +737,29 @@ type CustomerWhereInput struct {
 	MergedIntoIDEqualFold    *pulid.ID  `json:"mergedIntoIDEqualFold,omitempty"`
 	MergedIntoIDContainsFold *pulid.ID  `json:"mergedIntoIDContainsFold,omitempty"`
 
+	// "segment" field predicates.
+	Segment      *customer.Segment  `json:"segment,omitempty"`
+	SegmentNEQ   *customer.Segment  `json:"segmentNEQ,omitempty"`
+	SegmentIn    []customer.Segment `json:"segmentIn,omitempty"`
+	SegmentNotIn []customer.Segment `json:"segmentNotIn,omitempty"`
+
+	// "rfm" field predicates.
+	Rfm             *string  `json:"rfm,omitempty"`
+	RfmNEQ          *string  `json:"rfmNEQ,omitempty"`
+	RfmIn           []string `json:"rfmIn,omitempty"`
+	RfmNotIn        []string `json:"rfmNotIn,omitempty"`
+	RfmGT           *string  `json:"rfmGT,omitempty"`
+	RfmGTE          *string  `json:"rfmGTE,omitempty"`
+	RfmLT           *string  `json:"rfmLT,omitempty"`
+	RfmLTE          *string  `json:"rfmLTE,omitempty"`
+	RfmContains     *string  `json:"rfmContains,omitempty"`
+	RfmHasPrefix    *string  `json:"rfmHasPrefix,omitempty"`
+	RfmHasSuffix    *string  `json:"rfmHasSuffix,omitempty"`
+	RfmIsNil        bool     `json:"rfmIsNil,omitempty"`
+	RfmNotNil       bool     `json:"rfmNotNil,omitempty"`
+	RfmEqualFold    *string  `json:"rfmEqualFold,omitempty"`
+	RfmContainsFold *string  `json:"rfmContainsFold,omitempty"`
+
 	// "visits_count" field predicates.
 	VisitsCount      *int  `json:"visitsCount,omitempty"`
 	VisitsCountNEQ   *int  `json:"visitsCountNEQ,omitempty"`
@@ -1287,6 +1310,63 @@ func (i *CustomerWhereInput) P() (predicate.Customer, error) {
 	}
 	if i.MergedIntoIDContainsFold != nil {
 		predicates = append(predicates, customer.MergedIntoIDContainsFold(*i.MergedIntoIDContainsFold))
+	}
+	if i.Segment != nil {
+		predicates = append(predicates, customer.SegmentEQ(*i.Segment))
+	}
+	if i.SegmentNEQ != nil {
+		predicates = append(predicates, customer.SegmentNEQ(*i.SegmentNEQ))
+	}
+	if len(i.SegmentIn) > 0 {
+		predicates = append(predicates, customer.SegmentIn(i.SegmentIn...))
+	}
+	if len(i.SegmentNotIn) > 0 {
+		predicates = append(predicates, customer.SegmentNotIn(i.SegmentNotIn...))
+	}
+	if i.Rfm != nil {
+		predicates = append(predicates, customer.RfmEQ(*i.Rfm))
+	}
+	if i.RfmNEQ != nil {
+		predicates = append(predicates, customer.RfmNEQ(*i.RfmNEQ))
+	}
+	if len(i.RfmIn) > 0 {
+		predicates = append(predicates, customer.RfmIn(i.RfmIn...))
+	}
+	if len(i.RfmNotIn) > 0 {
+		predicates = append(predicates, customer.RfmNotIn(i.RfmNotIn...))
+	}
+	if i.RfmGT != nil {
+		predicates = append(predicates, customer.RfmGT(*i.RfmGT))
+	}
+	if i.RfmGTE != nil {
+		predicates = append(predicates, customer.RfmGTE(*i.RfmGTE))
+	}
+	if i.RfmLT != nil {
+		predicates = append(predicates, customer.RfmLT(*i.RfmLT))
+	}
+	if i.RfmLTE != nil {
+		predicates = append(predicates, customer.RfmLTE(*i.RfmLTE))
+	}
+	if i.RfmContains != nil {
+		predicates = append(predicates, customer.RfmContains(*i.RfmContains))
+	}
+	if i.RfmHasPrefix != nil {
+		predicates = append(predicates, customer.RfmHasPrefix(*i.RfmHasPrefix))
+	}
+	if i.RfmHasSuffix != nil {
+		predicates = append(predicates, customer.RfmHasSuffix(*i.RfmHasSuffix))
+	}
+	if i.RfmIsNil {
+		predicates = append(predicates, customer.RfmIsNil())
+	}
+	if i.RfmNotNil {
+		predicates = append(predicates, customer.RfmNotNil())
+	}
+	if i.RfmEqualFold != nil {
+		predicates = append(predicates, customer.RfmEqualFold(*i.RfmEqualFold))
+	}
+	if i.RfmContainsFold != nil {
+		predicates = append(predicates, customer.RfmContainsFold(*i.RfmContainsFold))
 	}
 	if i.VisitsCount != nil {
 		predicates = append(predicates, customer.VisitsCountEQ(*i.VisitsCount))

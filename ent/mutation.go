@@ -18,6 +18,7 @@ import (
 	"github.com/tillpos/till/ent/operator"
 	"github.com/tillpos/till/ent/predicate"
 	"github.com/tillpos/till/ent/schema/pulid"
+	"github.com/tillpos/till/ent/segmentrules"
 	"github.com/tillpos/till/ent/staff"
 	"github.com/tillpos/till/ent/store"
 )
@@ -36,6 +37,7 @@ const (
 	TypeCustomerStoreVisits = "CustomerStoreVisits"
 	TypeMerchant            = "Merchant"
 	TypeOperator            = "Operator"
+	TypeSegmentRules        = "SegmentRules"
 	TypeStaff               = "Staff"
 	TypeStore               = "Store"
 )
@@ -1059,6 +1061,8 @@ type CustomerMutation struct {
 	email_consent_at       *time.Time
 	status                 *customer.Status
 	merged_into_id         *pulid.ID
+	segment                *customer.Segment
+	rfm                    *string
 	visits_count           *int
 	addvisits_count        *int
 	total_spent            *int64
@@ -2248,6 +2252,91 @@ func (m *CustomerMutation) ResetMergedIntoID() {
 	delete(m.clearedFields, customer.FieldMergedIntoID)
 }
 
+// SetSegment sets the "segment" field.
+func (m *CustomerMutation) SetSegment(c customer.Segment) {
+	m.segment = &c
+}
+
+// Segment returns the value of the "segment" field in the mutation.
+func (m *CustomerMutation) Segment() (r customer.Segment, exists bool) {
+	v := m.segment
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSegment returns the old "segment" field's value of the Customer entity.
+// If the Customer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerMutation) OldSegment(ctx context.Context) (v customer.Segment, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSegment is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSegment requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSegment: %w", err)
+	}
+	return oldValue.Segment, nil
+}
+
+// ResetSegment resets all changes to the "segment" field.
+func (m *CustomerMutation) ResetSegment() {
+	m.segment = nil
+}
+
+// SetRfm sets the "rfm" field.
+func (m *CustomerMutation) SetRfm(s string) {
+	m.rfm = &s
+}
+
+// Rfm returns the value of the "rfm" field in the mutation.
+func (m *CustomerMutation) Rfm() (r string, exists bool) {
+	v := m.rfm
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRfm returns the old "rfm" field's value of the Customer entity.
+// If the Customer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerMutation) OldRfm(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRfm is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRfm requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRfm: %w", err)
+	}
+	return oldValue.Rfm, nil
+}
+
+// ClearRfm clears the value of the "rfm" field.
+func (m *CustomerMutation) ClearRfm() {
+	m.rfm = nil
+	m.clearedFields[customer.FieldRfm] = struct{}{}
+}
+
+// RfmCleared returns if the "rfm" field was cleared in this mutation.
+func (m *CustomerMutation) RfmCleared() bool {
+	_, ok := m.clearedFields[customer.FieldRfm]
+	return ok
+}
+
+// ResetRfm resets all changes to the "rfm" field.
+func (m *CustomerMutation) ResetRfm() {
+	m.rfm = nil
+	delete(m.clearedFields, customer.FieldRfm)
+}
+
 // SetVisitsCount sets the "visits_count" field.
 func (m *CustomerMutation) SetVisitsCount(i int) {
 	m.visits_count = &i
@@ -2690,7 +2779,7 @@ func (m *CustomerMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *CustomerMutation) Fields() []string {
-	fields := make([]string, 0, 28)
+	fields := make([]string, 0, 30)
 	if m.merchant != nil {
 		fields = append(fields, customer.FieldMerchantID)
 	}
@@ -2763,6 +2852,12 @@ func (m *CustomerMutation) Fields() []string {
 	if m.merged_into_id != nil {
 		fields = append(fields, customer.FieldMergedIntoID)
 	}
+	if m.segment != nil {
+		fields = append(fields, customer.FieldSegment)
+	}
+	if m.rfm != nil {
+		fields = append(fields, customer.FieldRfm)
+	}
 	if m.visits_count != nil {
 		fields = append(fields, customer.FieldVisitsCount)
 	}
@@ -2831,6 +2926,10 @@ func (m *CustomerMutation) Field(name string) (ent.Value, bool) {
 		return m.Status()
 	case customer.FieldMergedIntoID:
 		return m.MergedIntoID()
+	case customer.FieldSegment:
+		return m.Segment()
+	case customer.FieldRfm:
+		return m.Rfm()
 	case customer.FieldVisitsCount:
 		return m.VisitsCount()
 	case customer.FieldTotalSpent:
@@ -2896,6 +2995,10 @@ func (m *CustomerMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldStatus(ctx)
 	case customer.FieldMergedIntoID:
 		return m.OldMergedIntoID(ctx)
+	case customer.FieldSegment:
+		return m.OldSegment(ctx)
+	case customer.FieldRfm:
+		return m.OldRfm(ctx)
 	case customer.FieldVisitsCount:
 		return m.OldVisitsCount(ctx)
 	case customer.FieldTotalSpent:
@@ -3081,6 +3184,20 @@ func (m *CustomerMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetMergedIntoID(v)
 		return nil
+	case customer.FieldSegment:
+		v, ok := value.(customer.Segment)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSegment(v)
+		return nil
+	case customer.FieldRfm:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRfm(v)
+		return nil
 	case customer.FieldVisitsCount:
 		v, ok := value.(int)
 		if !ok {
@@ -3208,6 +3325,9 @@ func (m *CustomerMutation) ClearedFields() []string {
 	if m.FieldCleared(customer.FieldMergedIntoID) {
 		fields = append(fields, customer.FieldMergedIntoID)
 	}
+	if m.FieldCleared(customer.FieldRfm) {
+		fields = append(fields, customer.FieldRfm)
+	}
 	if m.FieldCleared(customer.FieldFirstVisitAt) {
 		fields = append(fields, customer.FieldFirstVisitAt)
 	}
@@ -3269,6 +3389,9 @@ func (m *CustomerMutation) ClearField(name string) error {
 		return nil
 	case customer.FieldMergedIntoID:
 		m.ClearMergedIntoID()
+		return nil
+	case customer.FieldRfm:
+		m.ClearRfm()
 		return nil
 	case customer.FieldFirstVisitAt:
 		m.ClearFirstVisitAt()
@@ -3355,6 +3478,12 @@ func (m *CustomerMutation) ResetField(name string) error {
 		return nil
 	case customer.FieldMergedIntoID:
 		m.ResetMergedIntoID()
+		return nil
+	case customer.FieldSegment:
+		m.ResetSegment()
+		return nil
+	case customer.FieldRfm:
+		m.ResetRfm()
 		return nil
 	case customer.FieldVisitsCount:
 		m.ResetVisitsCount()
@@ -5752,6 +5881,924 @@ func (m *OperatorMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *OperatorMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Operator edge %s", name)
+}
+
+// SegmentRulesMutation represents an operation that mutates the SegmentRules nodes in the graph.
+type SegmentRulesMutation struct {
+	config
+	op                     Op
+	typ                    string
+	id                     *int
+	created_at             *time.Time
+	updated_at             *time.Time
+	mode                   *segmentrules.Mode
+	recency_days           *[]int
+	appendrecency_days     []int
+	frequency_visits       *[]int
+	appendfrequency_visits []int
+	monetary_spent         *[]int64
+	appendmonetary_spent   []int64
+	new_days               *int
+	addnew_days            *int
+	computed_at            *time.Time
+	clearedFields          map[string]struct{}
+	merchant               *pulid.ID
+	clearedmerchant        bool
+	done                   bool
+	oldValue               func(context.Context) (*SegmentRules, error)
+	predicates             []predicate.SegmentRules
+}
+
+var _ ent.Mutation = (*SegmentRulesMutation)(nil)
+
+// segmentrulesOption allows management of the mutation configuration using functional options.
+type segmentrulesOption func(*SegmentRulesMutation)
+
+// newSegmentRulesMutation creates new mutation for the SegmentRules entity.
+func newSegmentRulesMutation(c config, op Op, opts ...segmentrulesOption) *SegmentRulesMutation {
+	m := &SegmentRulesMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeSegmentRules,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withSegmentRulesID sets the ID field of the mutation.
+func withSegmentRulesID(id int) segmentrulesOption {
+	return func(m *SegmentRulesMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *SegmentRules
+		)
+		m.oldValue = func(ctx context.Context) (*SegmentRules, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().SegmentRules.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withSegmentRules sets the old SegmentRules of the mutation.
+func withSegmentRules(node *SegmentRules) segmentrulesOption {
+	return func(m *SegmentRulesMutation) {
+		m.oldValue = func(context.Context) (*SegmentRules, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m SegmentRulesMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m SegmentRulesMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *SegmentRulesMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *SegmentRulesMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().SegmentRules.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *SegmentRulesMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *SegmentRulesMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the SegmentRules entity.
+// If the SegmentRules object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SegmentRulesMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *SegmentRulesMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *SegmentRulesMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *SegmentRulesMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the SegmentRules entity.
+// If the SegmentRules object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SegmentRulesMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *SegmentRulesMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *SegmentRulesMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *SegmentRulesMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the SegmentRules entity.
+// If the SegmentRules object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SegmentRulesMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *SegmentRulesMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetMode sets the "mode" field.
+func (m *SegmentRulesMutation) SetMode(s segmentrules.Mode) {
+	m.mode = &s
+}
+
+// Mode returns the value of the "mode" field in the mutation.
+func (m *SegmentRulesMutation) Mode() (r segmentrules.Mode, exists bool) {
+	v := m.mode
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMode returns the old "mode" field's value of the SegmentRules entity.
+// If the SegmentRules object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SegmentRulesMutation) OldMode(ctx context.Context) (v segmentrules.Mode, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMode is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMode requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMode: %w", err)
+	}
+	return oldValue.Mode, nil
+}
+
+// ResetMode resets all changes to the "mode" field.
+func (m *SegmentRulesMutation) ResetMode() {
+	m.mode = nil
+}
+
+// SetRecencyDays sets the "recency_days" field.
+func (m *SegmentRulesMutation) SetRecencyDays(i []int) {
+	m.recency_days = &i
+	m.appendrecency_days = nil
+}
+
+// RecencyDays returns the value of the "recency_days" field in the mutation.
+func (m *SegmentRulesMutation) RecencyDays() (r []int, exists bool) {
+	v := m.recency_days
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRecencyDays returns the old "recency_days" field's value of the SegmentRules entity.
+// If the SegmentRules object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SegmentRulesMutation) OldRecencyDays(ctx context.Context) (v []int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRecencyDays is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRecencyDays requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRecencyDays: %w", err)
+	}
+	return oldValue.RecencyDays, nil
+}
+
+// AppendRecencyDays adds i to the "recency_days" field.
+func (m *SegmentRulesMutation) AppendRecencyDays(i []int) {
+	m.appendrecency_days = append(m.appendrecency_days, i...)
+}
+
+// AppendedRecencyDays returns the list of values that were appended to the "recency_days" field in this mutation.
+func (m *SegmentRulesMutation) AppendedRecencyDays() ([]int, bool) {
+	if len(m.appendrecency_days) == 0 {
+		return nil, false
+	}
+	return m.appendrecency_days, true
+}
+
+// ResetRecencyDays resets all changes to the "recency_days" field.
+func (m *SegmentRulesMutation) ResetRecencyDays() {
+	m.recency_days = nil
+	m.appendrecency_days = nil
+}
+
+// SetFrequencyVisits sets the "frequency_visits" field.
+func (m *SegmentRulesMutation) SetFrequencyVisits(i []int) {
+	m.frequency_visits = &i
+	m.appendfrequency_visits = nil
+}
+
+// FrequencyVisits returns the value of the "frequency_visits" field in the mutation.
+func (m *SegmentRulesMutation) FrequencyVisits() (r []int, exists bool) {
+	v := m.frequency_visits
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFrequencyVisits returns the old "frequency_visits" field's value of the SegmentRules entity.
+// If the SegmentRules object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SegmentRulesMutation) OldFrequencyVisits(ctx context.Context) (v []int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFrequencyVisits is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFrequencyVisits requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFrequencyVisits: %w", err)
+	}
+	return oldValue.FrequencyVisits, nil
+}
+
+// AppendFrequencyVisits adds i to the "frequency_visits" field.
+func (m *SegmentRulesMutation) AppendFrequencyVisits(i []int) {
+	m.appendfrequency_visits = append(m.appendfrequency_visits, i...)
+}
+
+// AppendedFrequencyVisits returns the list of values that were appended to the "frequency_visits" field in this mutation.
+func (m *SegmentRulesMutation) AppendedFrequencyVisits() ([]int, bool) {
+	if len(m.appendfrequency_visits) == 0 {
+		return nil, false
+	}
+	return m.appendfrequency_visits, true
+}
+
+// ResetFrequencyVisits resets all changes to the "frequency_visits" field.
+func (m *SegmentRulesMutation) ResetFrequencyVisits() {
+	m.frequency_visits = nil
+	m.appendfrequency_visits = nil
+}
+
+// SetMonetarySpent sets the "monetary_spent" field.
+func (m *SegmentRulesMutation) SetMonetarySpent(i []int64) {
+	m.monetary_spent = &i
+	m.appendmonetary_spent = nil
+}
+
+// MonetarySpent returns the value of the "monetary_spent" field in the mutation.
+func (m *SegmentRulesMutation) MonetarySpent() (r []int64, exists bool) {
+	v := m.monetary_spent
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMonetarySpent returns the old "monetary_spent" field's value of the SegmentRules entity.
+// If the SegmentRules object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SegmentRulesMutation) OldMonetarySpent(ctx context.Context) (v []int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMonetarySpent is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMonetarySpent requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMonetarySpent: %w", err)
+	}
+	return oldValue.MonetarySpent, nil
+}
+
+// AppendMonetarySpent adds i to the "monetary_spent" field.
+func (m *SegmentRulesMutation) AppendMonetarySpent(i []int64) {
+	m.appendmonetary_spent = append(m.appendmonetary_spent, i...)
+}
+
+// AppendedMonetarySpent returns the list of values that were appended to the "monetary_spent" field in this mutation.
+func (m *SegmentRulesMutation) AppendedMonetarySpent() ([]int64, bool) {
+	if len(m.appendmonetary_spent) == 0 {
+		return nil, false
+	}
+	return m.appendmonetary_spent, true
+}
+
+// ResetMonetarySpent resets all changes to the "monetary_spent" field.
+func (m *SegmentRulesMutation) ResetMonetarySpent() {
+	m.monetary_spent = nil
+	m.appendmonetary_spent = nil
+}
+
+// SetNewDays sets the "new_days" field.
+func (m *SegmentRulesMutation) SetNewDays(i int) {
+	m.new_days = &i
+	m.addnew_days = nil
+}
+
+// NewDays returns the value of the "new_days" field in the mutation.
+func (m *SegmentRulesMutation) NewDays() (r int, exists bool) {
+	v := m.new_days
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNewDays returns the old "new_days" field's value of the SegmentRules entity.
+// If the SegmentRules object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SegmentRulesMutation) OldNewDays(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNewDays is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNewDays requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNewDays: %w", err)
+	}
+	return oldValue.NewDays, nil
+}
+
+// AddNewDays adds i to the "new_days" field.
+func (m *SegmentRulesMutation) AddNewDays(i int) {
+	if m.addnew_days != nil {
+		*m.addnew_days += i
+	} else {
+		m.addnew_days = &i
+	}
+}
+
+// AddedNewDays returns the value that was added to the "new_days" field in this mutation.
+func (m *SegmentRulesMutation) AddedNewDays() (r int, exists bool) {
+	v := m.addnew_days
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetNewDays resets all changes to the "new_days" field.
+func (m *SegmentRulesMutation) ResetNewDays() {
+	m.new_days = nil
+	m.addnew_days = nil
+}
+
+// SetComputedAt sets the "computed_at" field.
+func (m *SegmentRulesMutation) SetComputedAt(t time.Time) {
+	m.computed_at = &t
+}
+
+// ComputedAt returns the value of the "computed_at" field in the mutation.
+func (m *SegmentRulesMutation) ComputedAt() (r time.Time, exists bool) {
+	v := m.computed_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldComputedAt returns the old "computed_at" field's value of the SegmentRules entity.
+// If the SegmentRules object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SegmentRulesMutation) OldComputedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldComputedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldComputedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldComputedAt: %w", err)
+	}
+	return oldValue.ComputedAt, nil
+}
+
+// ClearComputedAt clears the value of the "computed_at" field.
+func (m *SegmentRulesMutation) ClearComputedAt() {
+	m.computed_at = nil
+	m.clearedFields[segmentrules.FieldComputedAt] = struct{}{}
+}
+
+// ComputedAtCleared returns if the "computed_at" field was cleared in this mutation.
+func (m *SegmentRulesMutation) ComputedAtCleared() bool {
+	_, ok := m.clearedFields[segmentrules.FieldComputedAt]
+	return ok
+}
+
+// ResetComputedAt resets all changes to the "computed_at" field.
+func (m *SegmentRulesMutation) ResetComputedAt() {
+	m.computed_at = nil
+	delete(m.clearedFields, segmentrules.FieldComputedAt)
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *SegmentRulesMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[segmentrules.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *SegmentRulesMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *SegmentRulesMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *SegmentRulesMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// Where appends a list predicates to the SegmentRulesMutation builder.
+func (m *SegmentRulesMutation) Where(ps ...predicate.SegmentRules) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the SegmentRulesMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *SegmentRulesMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.SegmentRules, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *SegmentRulesMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *SegmentRulesMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (SegmentRules).
+func (m *SegmentRulesMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *SegmentRulesMutation) Fields() []string {
+	fields := make([]string, 0, 9)
+	if m.merchant != nil {
+		fields = append(fields, segmentrules.FieldMerchantID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, segmentrules.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, segmentrules.FieldUpdatedAt)
+	}
+	if m.mode != nil {
+		fields = append(fields, segmentrules.FieldMode)
+	}
+	if m.recency_days != nil {
+		fields = append(fields, segmentrules.FieldRecencyDays)
+	}
+	if m.frequency_visits != nil {
+		fields = append(fields, segmentrules.FieldFrequencyVisits)
+	}
+	if m.monetary_spent != nil {
+		fields = append(fields, segmentrules.FieldMonetarySpent)
+	}
+	if m.new_days != nil {
+		fields = append(fields, segmentrules.FieldNewDays)
+	}
+	if m.computed_at != nil {
+		fields = append(fields, segmentrules.FieldComputedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *SegmentRulesMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case segmentrules.FieldMerchantID:
+		return m.MerchantID()
+	case segmentrules.FieldCreatedAt:
+		return m.CreatedAt()
+	case segmentrules.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case segmentrules.FieldMode:
+		return m.Mode()
+	case segmentrules.FieldRecencyDays:
+		return m.RecencyDays()
+	case segmentrules.FieldFrequencyVisits:
+		return m.FrequencyVisits()
+	case segmentrules.FieldMonetarySpent:
+		return m.MonetarySpent()
+	case segmentrules.FieldNewDays:
+		return m.NewDays()
+	case segmentrules.FieldComputedAt:
+		return m.ComputedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *SegmentRulesMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case segmentrules.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case segmentrules.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case segmentrules.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case segmentrules.FieldMode:
+		return m.OldMode(ctx)
+	case segmentrules.FieldRecencyDays:
+		return m.OldRecencyDays(ctx)
+	case segmentrules.FieldFrequencyVisits:
+		return m.OldFrequencyVisits(ctx)
+	case segmentrules.FieldMonetarySpent:
+		return m.OldMonetarySpent(ctx)
+	case segmentrules.FieldNewDays:
+		return m.OldNewDays(ctx)
+	case segmentrules.FieldComputedAt:
+		return m.OldComputedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown SegmentRules field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SegmentRulesMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case segmentrules.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case segmentrules.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case segmentrules.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case segmentrules.FieldMode:
+		v, ok := value.(segmentrules.Mode)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMode(v)
+		return nil
+	case segmentrules.FieldRecencyDays:
+		v, ok := value.([]int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRecencyDays(v)
+		return nil
+	case segmentrules.FieldFrequencyVisits:
+		v, ok := value.([]int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFrequencyVisits(v)
+		return nil
+	case segmentrules.FieldMonetarySpent:
+		v, ok := value.([]int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMonetarySpent(v)
+		return nil
+	case segmentrules.FieldNewDays:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNewDays(v)
+		return nil
+	case segmentrules.FieldComputedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetComputedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SegmentRules field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *SegmentRulesMutation) AddedFields() []string {
+	var fields []string
+	if m.addnew_days != nil {
+		fields = append(fields, segmentrules.FieldNewDays)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *SegmentRulesMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case segmentrules.FieldNewDays:
+		return m.AddedNewDays()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SegmentRulesMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case segmentrules.FieldNewDays:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddNewDays(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SegmentRules numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *SegmentRulesMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(segmentrules.FieldComputedAt) {
+		fields = append(fields, segmentrules.FieldComputedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *SegmentRulesMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *SegmentRulesMutation) ClearField(name string) error {
+	switch name {
+	case segmentrules.FieldComputedAt:
+		m.ClearComputedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown SegmentRules nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *SegmentRulesMutation) ResetField(name string) error {
+	switch name {
+	case segmentrules.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case segmentrules.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case segmentrules.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case segmentrules.FieldMode:
+		m.ResetMode()
+		return nil
+	case segmentrules.FieldRecencyDays:
+		m.ResetRecencyDays()
+		return nil
+	case segmentrules.FieldFrequencyVisits:
+		m.ResetFrequencyVisits()
+		return nil
+	case segmentrules.FieldMonetarySpent:
+		m.ResetMonetarySpent()
+		return nil
+	case segmentrules.FieldNewDays:
+		m.ResetNewDays()
+		return nil
+	case segmentrules.FieldComputedAt:
+		m.ResetComputedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown SegmentRules field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *SegmentRulesMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.merchant != nil {
+		edges = append(edges, segmentrules.EdgeMerchant)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *SegmentRulesMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case segmentrules.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *SegmentRulesMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *SegmentRulesMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *SegmentRulesMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedmerchant {
+		edges = append(edges, segmentrules.EdgeMerchant)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *SegmentRulesMutation) EdgeCleared(name string) bool {
+	switch name {
+	case segmentrules.EdgeMerchant:
+		return m.clearedmerchant
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *SegmentRulesMutation) ClearEdge(name string) error {
+	switch name {
+	case segmentrules.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown SegmentRules unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *SegmentRulesMutation) ResetEdge(name string) error {
+	switch name {
+	case segmentrules.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown SegmentRules edge %s", name)
 }
 
 // StaffMutation represents an operation that mutates the Staff nodes in the graph.

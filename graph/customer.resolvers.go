@@ -38,6 +38,11 @@ func (r *customerResolver) ContactMasked(ctx context.Context, obj *ent.Customer)
 	return view.Masked, err
 }
 
+// Mode is the resolver for the mode field.
+func (r *customerSegmentRulesResolver) Mode(ctx context.Context, obj *customers.Rules) (SegmentMode, error) {
+	return SegmentMode(obj.Mode), nil
+}
+
 // CreateCustomer is the resolver for the createCustomer field.
 func (r *mutationResolver) CreateCustomer(ctx context.Context, input CreateCustomerInput) (*CustomerPayload, error) {
 	return customerPayload(r.customers.Create(ctx, input.StoreID, customers.Profile{
@@ -89,6 +94,15 @@ func (r *mutationResolver) EraseCustomer(ctx context.Context, input CustomerIDIn
 	return customerPayload(r.customers.Erase(ctx, input.CustomerID))
 }
 
+// UpdateCustomerSegmentRules is the resolver for the updateCustomerSegmentRules field.
+func (r *mutationResolver) UpdateCustomerSegmentRules(ctx context.Context, input UpdateSegmentRulesInput) (*customers.Rules, error) {
+	rules, err := r.customers.UpdateCustomerSegmentRules(ctx, customers.Rules{
+		Mode: string(input.Mode), RecencyDays: input.RecencyDays, FrequencyVisits: input.FrequencyVisits,
+		MonetarySpent: input.MonetarySpent, NewDays: input.NewDays,
+	})
+	return &rules, err
+}
+
 // LookupCustomer is the resolver for the lookupCustomer field.
 func (r *queryResolver) LookupCustomer(ctx context.Context, input LookupCustomerInput) (*ent.Customer, error) {
 	return r.customers.Lookup(ctx, customers.LookupKey{Phone: input.Phone, Email: input.Email, MemberCode: input.MemberCode})
@@ -98,3 +112,21 @@ func (r *queryResolver) LookupCustomer(ctx context.Context, input LookupCustomer
 func (r *queryResolver) SearchCustomers(ctx context.Context, query string, first *int, after *entgql.Cursor[pulid.ID]) (*ent.CustomerConnection, error) {
 	return r.customers.Search(ctx, query, after, first)
 }
+
+// CustomerSegmentRules is the resolver for the customerSegmentRules field.
+func (r *queryResolver) CustomerSegmentRules(ctx context.Context) (*customers.Rules, error) {
+	rules, err := r.customers.SegmentRules(ctx)
+	return &rules, err
+}
+
+// CustomerSegmentCounts is the resolver for the customerSegmentCounts field.
+func (r *queryResolver) CustomerSegmentCounts(ctx context.Context) ([]*customers.SegmentCount, error) {
+	return r.customers.SegmentCounts(ctx)
+}
+
+// CustomerSegmentRules returns CustomerSegmentRulesResolver implementation.
+func (r *Resolver) CustomerSegmentRules() CustomerSegmentRulesResolver {
+	return &customerSegmentRulesResolver{r}
+}
+
+type customerSegmentRulesResolver struct{ *Resolver }

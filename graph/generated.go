@@ -15,6 +15,7 @@ import (
 	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/introspection"
+	"github.com/tillpos/till/customers"
 	"github.com/tillpos/till/ent"
 	"github.com/tillpos/till/ent/auditentry"
 	"github.com/tillpos/till/ent/customer"
@@ -36,6 +37,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	Customer() CustomerResolver
+	CustomerSegmentRules() CustomerSegmentRulesResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
 }
@@ -105,6 +107,8 @@ type ComplexityRoot struct {
 		Phone          func(childComplexity int) int
 		PushConsent    func(childComplexity int) int
 		PushConsentAt  func(childComplexity int) int
+		Rfm            func(childComplexity int) int
+		Segment        func(childComplexity int) int
 		SmsConsent     func(childComplexity int) int
 		SmsConsentAt   func(childComplexity int) int
 		Status         func(childComplexity int) int
@@ -141,6 +145,20 @@ type ComplexityRoot struct {
 		Customer func(childComplexity int) int
 	}
 
+	CustomerSegmentCount struct {
+		Count   func(childComplexity int) int
+		Segment func(childComplexity int) int
+	}
+
+	CustomerSegmentRules struct {
+		ComputedAt      func(childComplexity int) int
+		FrequencyVisits func(childComplexity int) int
+		Mode            func(childComplexity int) int
+		MonetarySpent   func(childComplexity int) int
+		NewDays         func(childComplexity int) int
+		RecencyDays     func(childComplexity int) int
+	}
+
 	LogOutPayload struct {
 		EndedSessions func(childComplexity int) int
 	}
@@ -174,30 +192,31 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		ArchiveCustomer       func(childComplexity int, input CustomerIDInput) int
-		ChangePassword        func(childComplexity int, input ChangePasswordInput) int
-		CreateCustomer        func(childComplexity int, input CreateCustomerInput) int
-		CreateStaff           func(childComplexity int, input CreateStaffInput) int
-		CreateStore           func(childComplexity int, input CreateStoreInput) int
-		DeactivateStaff       func(childComplexity int, input StaffIDInput) int
-		EraseCustomer         func(childComplexity int, input CustomerIDInput) int
-		ExportCustomerData    func(childComplexity int, input CustomerIDInput) int
-		LogIn                 func(childComplexity int, input LogInInput) int
-		LogOut                func(childComplexity int) int
-		LogOutEverywhere      func(childComplexity int) int
-		MergeCustomers        func(childComplexity int, input MergeCustomersInput) int
-		ReactivateMerchant    func(childComplexity int, input ReactivateMerchantInput) int
-		ReactivateStaff       func(childComplexity int, input StaffIDInput) int
-		RefreshSession        func(childComplexity int, input RefreshSessionInput) int
-		ResetStaffPassword    func(childComplexity int, input ResetStaffPasswordInput) int
-		RevealCustomerContact func(childComplexity int, input CustomerIDInput) int
-		SetStaffPin           func(childComplexity int, input SetStaffPinInput) int
-		SignUpMerchant        func(childComplexity int, input SignUpMerchantInput) int
-		SuspendMerchant       func(childComplexity int, input SuspendMerchantInput) int
-		UpdateCustomer        func(childComplexity int, input UpdateCustomerInput) int
-		UpdateMerchant        func(childComplexity int, input UpdateMerchantInput) int
-		UpdateStaff           func(childComplexity int, input UpdateStaffInput) int
-		UpdateStore           func(childComplexity int, input UpdateStoreInput) int
+		ArchiveCustomer            func(childComplexity int, input CustomerIDInput) int
+		ChangePassword             func(childComplexity int, input ChangePasswordInput) int
+		CreateCustomer             func(childComplexity int, input CreateCustomerInput) int
+		CreateStaff                func(childComplexity int, input CreateStaffInput) int
+		CreateStore                func(childComplexity int, input CreateStoreInput) int
+		DeactivateStaff            func(childComplexity int, input StaffIDInput) int
+		EraseCustomer              func(childComplexity int, input CustomerIDInput) int
+		ExportCustomerData         func(childComplexity int, input CustomerIDInput) int
+		LogIn                      func(childComplexity int, input LogInInput) int
+		LogOut                     func(childComplexity int) int
+		LogOutEverywhere           func(childComplexity int) int
+		MergeCustomers             func(childComplexity int, input MergeCustomersInput) int
+		ReactivateMerchant         func(childComplexity int, input ReactivateMerchantInput) int
+		ReactivateStaff            func(childComplexity int, input StaffIDInput) int
+		RefreshSession             func(childComplexity int, input RefreshSessionInput) int
+		ResetStaffPassword         func(childComplexity int, input ResetStaffPasswordInput) int
+		RevealCustomerContact      func(childComplexity int, input CustomerIDInput) int
+		SetStaffPin                func(childComplexity int, input SetStaffPinInput) int
+		SignUpMerchant             func(childComplexity int, input SignUpMerchantInput) int
+		SuspendMerchant            func(childComplexity int, input SuspendMerchantInput) int
+		UpdateCustomer             func(childComplexity int, input UpdateCustomerInput) int
+		UpdateCustomerSegmentRules func(childComplexity int, input UpdateSegmentRulesInput) int
+		UpdateMerchant             func(childComplexity int, input UpdateMerchantInput) int
+		UpdateStaff                func(childComplexity int, input UpdateStaffInput) int
+		UpdateStore                func(childComplexity int, input UpdateStoreInput) int
 	}
 
 	Operator struct {
@@ -229,16 +248,18 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		AuditEntries    func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.AuditEntryOrder, where *ent.AuditEntryWhereInput) int
-		Customers       func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.CustomerOrder, where *ent.CustomerWhereInput) int
-		LookupCustomer  func(childComplexity int, input LookupCustomerInput) int
-		Merchants       func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.MerchantOrder, where *ent.MerchantWhereInput) int
-		Node            func(childComplexity int, id pulid.ID) int
-		Nodes           func(childComplexity int, ids []pulid.ID) int
-		SearchCustomers func(childComplexity int, query string, first *int, after *entgql.Cursor[pulid.ID]) int
-		StaffMembers    func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.StaffOrder, where *ent.StaffWhereInput) int
-		Stores          func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.StoreOrder, where *ent.StoreWhereInput) int
-		Viewer          func(childComplexity int) int
+		AuditEntries          func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.AuditEntryOrder, where *ent.AuditEntryWhereInput) int
+		CustomerSegmentCounts func(childComplexity int) int
+		CustomerSegmentRules  func(childComplexity int) int
+		Customers             func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.CustomerOrder, where *ent.CustomerWhereInput) int
+		LookupCustomer        func(childComplexity int, input LookupCustomerInput) int
+		Merchants             func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.MerchantOrder, where *ent.MerchantWhereInput) int
+		Node                  func(childComplexity int, id pulid.ID) int
+		Nodes                 func(childComplexity int, ids []pulid.ID) int
+		SearchCustomers       func(childComplexity int, query string, first *int, after *entgql.Cursor[pulid.ID]) int
+		StaffMembers          func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.StaffOrder, where *ent.StaffWhereInput) int
+		Stores                func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.StoreOrder, where *ent.StoreWhereInput) int
+		Viewer                func(childComplexity int) int
 	}
 
 	Staff struct {
@@ -319,6 +340,9 @@ type CustomerResolver interface {
 	Address(ctx context.Context, obj *ent.Customer) (*string, error)
 	ContactMasked(ctx context.Context, obj *ent.Customer) (bool, error)
 }
+type CustomerSegmentRulesResolver interface {
+	Mode(ctx context.Context, obj *customers.Rules) (SegmentMode, error)
+}
 type MutationResolver interface {
 	SignUpMerchant(ctx context.Context, input SignUpMerchantInput) (*AuthPayload, error)
 	LogIn(ctx context.Context, input LogInInput) (*AuthPayload, error)
@@ -333,6 +357,7 @@ type MutationResolver interface {
 	RevealCustomerContact(ctx context.Context, input CustomerIDInput) (*CustomerContact, error)
 	ExportCustomerData(ctx context.Context, input CustomerIDInput) (*CustomerDataExport, error)
 	EraseCustomer(ctx context.Context, input CustomerIDInput) (*CustomerPayload, error)
+	UpdateCustomerSegmentRules(ctx context.Context, input UpdateSegmentRulesInput) (*customers.Rules, error)
 	UpdateMerchant(ctx context.Context, input UpdateMerchantInput) (*MerchantPayload, error)
 	SuspendMerchant(ctx context.Context, input SuspendMerchantInput) (*MerchantPayload, error)
 	ReactivateMerchant(ctx context.Context, input ReactivateMerchantInput) (*MerchantPayload, error)
@@ -356,6 +381,8 @@ type QueryResolver interface {
 	Viewer(ctx context.Context) (*Viewer, error)
 	LookupCustomer(ctx context.Context, input LookupCustomerInput) (*ent.Customer, error)
 	SearchCustomers(ctx context.Context, query string, first *int, after *entgql.Cursor[pulid.ID]) (*ent.CustomerConnection, error)
+	CustomerSegmentRules(ctx context.Context) (*customers.Rules, error)
+	CustomerSegmentCounts(ctx context.Context) ([]*customers.SegmentCount, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -651,6 +678,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Customer.PushConsentAt(childComplexity), true
+	case "Customer.rfm":
+		if e.ComplexityRoot.Customer.Rfm == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Customer.Rfm(childComplexity), true
+	case "Customer.segment":
+		if e.ComplexityRoot.Customer.Segment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Customer.Segment(childComplexity), true
 	case "Customer.smsConsent":
 		if e.ComplexityRoot.Customer.SmsConsent == nil {
 			break
@@ -770,6 +809,56 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CustomerPayload.Customer(childComplexity), true
+
+	case "CustomerSegmentCount.count":
+		if e.ComplexityRoot.CustomerSegmentCount.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerSegmentCount.Count(childComplexity), true
+	case "CustomerSegmentCount.segment":
+		if e.ComplexityRoot.CustomerSegmentCount.Segment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerSegmentCount.Segment(childComplexity), true
+
+	case "CustomerSegmentRules.computedAt":
+		if e.ComplexityRoot.CustomerSegmentRules.ComputedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerSegmentRules.ComputedAt(childComplexity), true
+	case "CustomerSegmentRules.frequencyVisits":
+		if e.ComplexityRoot.CustomerSegmentRules.FrequencyVisits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerSegmentRules.FrequencyVisits(childComplexity), true
+	case "CustomerSegmentRules.mode":
+		if e.ComplexityRoot.CustomerSegmentRules.Mode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerSegmentRules.Mode(childComplexity), true
+	case "CustomerSegmentRules.monetarySpent":
+		if e.ComplexityRoot.CustomerSegmentRules.MonetarySpent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerSegmentRules.MonetarySpent(childComplexity), true
+	case "CustomerSegmentRules.newDays":
+		if e.ComplexityRoot.CustomerSegmentRules.NewDays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerSegmentRules.NewDays(childComplexity), true
+	case "CustomerSegmentRules.recencyDays":
+		if e.ComplexityRoot.CustomerSegmentRules.RecencyDays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerSegmentRules.RecencyDays(childComplexity), true
 
 	case "LogOutPayload.endedSessions":
 		if e.ComplexityRoot.LogOutPayload.EndedSessions == nil {
@@ -1099,6 +1188,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateCustomer(childComplexity, args["input"].(UpdateCustomerInput)), true
+	case "Mutation.updateCustomerSegmentRules":
+		if e.ComplexityRoot.Mutation.UpdateCustomerSegmentRules == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateCustomerSegmentRules_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateCustomerSegmentRules(childComplexity, args["input"].(UpdateSegmentRulesInput)), true
 	case "Mutation.updateMerchant":
 		if e.ComplexityRoot.Mutation.UpdateMerchant == nil {
 			break
@@ -1244,6 +1344,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.AuditEntries(childComplexity, args["after"].(*entgql.Cursor[pulid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["orderBy"].(*ent.AuditEntryOrder), args["where"].(*ent.AuditEntryWhereInput)), true
+	case "Query.customerSegmentCounts":
+		if e.ComplexityRoot.Query.CustomerSegmentCounts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.CustomerSegmentCounts(childComplexity), true
+	case "Query.customerSegmentRules":
+		if e.ComplexityRoot.Query.CustomerSegmentRules == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.CustomerSegmentRules(childComplexity), true
 	case "Query.customers":
 		if e.ComplexityRoot.Query.Customers == nil {
 			break
@@ -1633,6 +1745,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("SuspendMerchantInput", ec.unmarshalInputSuspendMerchantInput),
 			graphql.NewInputUnmarshaler("UpdateCustomerInput", ec.unmarshalInputUpdateCustomerInput),
 			graphql.NewInputUnmarshaler("UpdateMerchantInput", ec.unmarshalInputUpdateMerchantInput),
+			graphql.NewInputUnmarshaler("UpdateSegmentRulesInput", ec.unmarshalInputUpdateSegmentRulesInput),
 			graphql.NewInputUnmarshaler("UpdateStaffInput", ec.unmarshalInputUpdateStaffInput),
 			graphql.NewInputUnmarshaler("UpdateStoreInput", ec.unmarshalInputUpdateStoreInput),
 		)
@@ -1932,6 +2045,56 @@ extend type Mutation {
   """Removes a customer's personal data for good, keeping anonymous records (OWNER, MANAGER; audited)."""
   eraseCustomer(input: CustomerIdInput!): CustomerPayload!
 }
+
+"""
+How customers are scored (recency, frequency, monetary: 1–5 each) and named.
+In QUINTILES mode the cut points are recomputed daily from the merchant's own
+customers; in THRESHOLDS mode they are the merchant's.
+"""
+type CustomerSegmentRules {
+  mode: SegmentMode!
+  """Days since the last visit: at most [0] scores 5, [1] 4, [2] 3, [3] 2, more 1."""
+  recencyDays: [Int!]!
+  """Visits: at least [3] score 5, [2] 4, [1] 3, [0] 2, fewer 1."""
+  frequencyVisits: [Int!]!
+  """Total spent in minor units, cut like frequencyVisits."""
+  monetarySpent: [Int64!]!
+  """First seen this many days ago or less, with at most one visit: NEW."""
+  newDays: Int!
+  """When segments were last recomputed; null before the first time."""
+  computedAt: Time
+}
+
+enum SegmentMode {
+  QUINTILES
+  THRESHOLDS
+}
+
+input UpdateSegmentRulesInput {
+  mode: SegmentMode!
+  """Four ascending values each; ignored (recomputed) in QUINTILES mode."""
+  recencyDays: [Int!]!
+  frequencyVisits: [Int!]!
+  monetarySpent: [Int64!]!
+  newDays: Int!
+}
+
+type CustomerSegmentCount {
+  segment: CustomerSegment!
+  count: Int!
+}
+
+extend type Query {
+  """The caller's merchant's segment rules."""
+  customerSegmentRules: CustomerSegmentRules!
+  """Active customers per segment (filter a segment with customers(where: {segment: …}))."""
+  customerSegmentCounts: [CustomerSegmentCount!]!
+}
+
+extend type Mutation {
+  """Sets the segment rules and recomputes every segment (OWNER, MANAGER; audited)."""
+  updateCustomerSegmentRules(input: UpdateSegmentRulesInput!): CustomerSegmentRules!
+}
 `, BuiltIn: false},
 	{Name: "../schema/directives.graphql", Input: `"""
 Marks a root field callable without an access token. Every other root field
@@ -2198,6 +2361,11 @@ type Customer implements Node {
   the survivor, once this customer was merged into it
   """
   mergedIntoID: ID
+  segment: CustomerSegment!
+  """
+  recency, frequency and monetary scores, 1–5 each, e.g. 545; empty before the first visit
+  """
+  rfm: String
   visitsCount: Int!
   """
   in the merchant's currency's minor units
@@ -2277,9 +2445,21 @@ enum CustomerOrderField {
   CREATED_AT
   UPDATED_AT
   NAME
+  SEGMENT
   VISITS_COUNT
   TOTAL_SPENT
   LAST_VISIT_AT
+}
+"""
+CustomerSegment is enum for the field segment
+"""
+enum CustomerSegment @goModel(model: "github.com/tillpos/till/ent/customer.Segment") {
+  NEW
+  LOYAL
+  HIGH_VALUE
+  AT_RISK
+  LOST
+  OCCASIONAL
 }
 """
 CustomerStatus is enum for the field status
@@ -2487,6 +2667,31 @@ input CustomerWhereInput {
   mergedIntoIDNotNil: Boolean
   mergedIntoIDEqualFold: ID
   mergedIntoIDContainsFold: ID
+  """
+  segment field predicates
+  """
+  segment: CustomerSegment
+  segmentNEQ: CustomerSegment
+  segmentIn: [CustomerSegment!]
+  segmentNotIn: [CustomerSegment!]
+  """
+  rfm field predicates
+  """
+  rfm: String
+  rfmNEQ: String
+  rfmIn: [String!]
+  rfmNotIn: [String!]
+  rfmGT: String
+  rfmGTE: String
+  rfmLT: String
+  rfmLTE: String
+  rfmContains: String
+  rfmHasPrefix: String
+  rfmHasSuffix: String
+  rfmIsNil: Boolean
+  rfmNotNil: Boolean
+  rfmEqualFold: String
+  rfmContainsFold: String
   """
   visits_count field predicates
   """
@@ -3774,6 +3979,10 @@ func (ec *executionContext) childFields_Customer(ctx context.Context, field grap
 		return ec.fieldContext_Customer_status(ctx, field)
 	case "mergedIntoID":
 		return ec.fieldContext_Customer_mergedIntoID(ctx, field)
+	case "segment":
+		return ec.fieldContext_Customer_segment(ctx, field)
+	case "rfm":
+		return ec.fieldContext_Customer_rfm(ctx, field)
 	case "visitsCount":
 		return ec.fieldContext_Customer_visitsCount(ctx, field)
 	case "totalSpent":
@@ -3852,6 +4061,34 @@ func (ec *executionContext) childFields_CustomerPayload(ctx context.Context, fie
 		return ec.fieldContext_CustomerPayload_customer(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CustomerPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CustomerSegmentCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "segment":
+		return ec.fieldContext_CustomerSegmentCount_segment(ctx, field)
+	case "count":
+		return ec.fieldContext_CustomerSegmentCount_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CustomerSegmentCount", field.Name)
+}
+
+func (ec *executionContext) childFields_CustomerSegmentRules(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "mode":
+		return ec.fieldContext_CustomerSegmentRules_mode(ctx, field)
+	case "recencyDays":
+		return ec.fieldContext_CustomerSegmentRules_recencyDays(ctx, field)
+	case "frequencyVisits":
+		return ec.fieldContext_CustomerSegmentRules_frequencyVisits(ctx, field)
+	case "monetarySpent":
+		return ec.fieldContext_CustomerSegmentRules_monetarySpent(ctx, field)
+	case "newDays":
+		return ec.fieldContext_CustomerSegmentRules_newDays(ctx, field)
+	case "computedAt":
+		return ec.fieldContext_CustomerSegmentRules_computedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CustomerSegmentRules", field.Name)
 }
 
 func (ec *executionContext) childFields_LogOutPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4456,6 +4693,20 @@ func (ec *executionContext) field_Mutation_suspendMerchant_args(ctx context.Cont
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (SuspendMerchantInput, error) {
 			return ec.unmarshalNSuspendMerchantInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐSuspendMerchantInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateCustomerSegmentRules_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (UpdateSegmentRulesInput, error) {
+			return ec.unmarshalNUpdateSegmentRulesInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐUpdateSegmentRulesInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -6001,6 +6252,52 @@ func (ec *executionContext) fieldContext_Customer_mergedIntoID(_ context.Context
 	return graphql.NewScalarFieldContext("Customer", field, false, false, "ID")
 }
 
+func (ec *executionContext) _Customer_segment(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Customer_segment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Segment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v customer.Segment) graphql.Marshaler {
+			return ec.marshalNCustomerSegment2githubᚗcomᚋtillposᚋtillᚋentᚋcustomerᚐSegment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Customer_segment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Customer", field, false, false, "CustomerSegment")
+}
+
+func (ec *executionContext) _Customer_rfm(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Customer_rfm(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Rfm, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Customer_rfm(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Customer", field, false, false, "String")
+}
+
 func (ec *executionContext) _Customer_visitsCount(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6600,6 +6897,190 @@ func (ec *executionContext) fieldContext_CustomerPayload_customer(_ context.Cont
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _CustomerSegmentCount_segment(ctx context.Context, field graphql.CollectedField, obj *customers.SegmentCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerSegmentCount_segment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Segment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v customer.Segment) graphql.Marshaler {
+			return ec.marshalNCustomerSegment2githubᚗcomᚋtillposᚋtillᚋentᚋcustomerᚐSegment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerSegmentCount_segment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerSegmentCount", field, false, false, "CustomerSegment")
+}
+
+func (ec *executionContext) _CustomerSegmentCount_count(ctx context.Context, field graphql.CollectedField, obj *customers.SegmentCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerSegmentCount_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerSegmentCount_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerSegmentCount", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CustomerSegmentRules_mode(ctx context.Context, field graphql.CollectedField, obj *customers.Rules) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerSegmentRules_mode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CustomerSegmentRules().Mode(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v SegmentMode) graphql.Marshaler {
+			return ec.marshalNSegmentMode2githubᚗcomᚋtillposᚋtillᚋgraphᚐSegmentMode(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerSegmentRules_mode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerSegmentRules", field, true, true, "SegmentMode")
+}
+
+func (ec *executionContext) _CustomerSegmentRules_recencyDays(ctx context.Context, field graphql.CollectedField, obj *customers.Rules) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerSegmentRules_recencyDays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RecencyDays, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []int) graphql.Marshaler {
+			return ec.marshalNInt2ᚕintᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerSegmentRules_recencyDays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerSegmentRules", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CustomerSegmentRules_frequencyVisits(ctx context.Context, field graphql.CollectedField, obj *customers.Rules) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerSegmentRules_frequencyVisits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FrequencyVisits, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []int) graphql.Marshaler {
+			return ec.marshalNInt2ᚕintᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerSegmentRules_frequencyVisits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerSegmentRules", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CustomerSegmentRules_monetarySpent(ctx context.Context, field graphql.CollectedField, obj *customers.Rules) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerSegmentRules_monetarySpent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MonetarySpent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []int64) graphql.Marshaler {
+			return ec.marshalNInt642ᚕint64ᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerSegmentRules_monetarySpent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerSegmentRules", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _CustomerSegmentRules_newDays(ctx context.Context, field graphql.CollectedField, obj *customers.Rules) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerSegmentRules_newDays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NewDays, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerSegmentRules_newDays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerSegmentRules", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CustomerSegmentRules_computedAt(ctx context.Context, field graphql.CollectedField, obj *customers.Rules) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerSegmentRules_computedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ComputedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerSegmentRules_computedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerSegmentRules", field, false, false, "Time")
 }
 
 func (ec *executionContext) _LogOutPayload_endedSessions(ctx context.Context, field graphql.CollectedField, obj *LogOutPayload) (ret graphql.Marshaler) {
@@ -7571,6 +8052,50 @@ func (ec *executionContext) fieldContext_Mutation_eraseCustomer(ctx context.Cont
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_eraseCustomer_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateCustomerSegmentRules(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateCustomerSegmentRules(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateCustomerSegmentRules(ctx, fc.Args["input"].(UpdateSegmentRulesInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *customers.Rules) graphql.Marshaler {
+			return ec.marshalNCustomerSegmentRules2ᚖgithubᚗcomᚋtillposᚋtillᚋcustomersᚐRules(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateCustomerSegmentRules(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CustomerSegmentRules(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateCustomerSegmentRules_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -8880,6 +9405,70 @@ func (ec *executionContext) fieldContext_Query_searchCustomers(ctx context.Conte
 	if fc.Args, err = ec.field_Query_searchCustomers_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_customerSegmentRules(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_customerSegmentRules(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().CustomerSegmentRules(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *customers.Rules) graphql.Marshaler {
+			return ec.marshalNCustomerSegmentRules2ᚖgithubᚗcomᚋtillposᚋtillᚋcustomersᚐRules(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_customerSegmentRules(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CustomerSegmentRules(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_customerSegmentCounts(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_customerSegmentCounts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().CustomerSegmentCounts(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*customers.SegmentCount) graphql.Marshaler {
+			return ec.marshalNCustomerSegmentCount2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋcustomersᚐSegmentCountᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_customerSegmentCounts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CustomerSegmentCount(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -12437,7 +13026,7 @@ func (ec *executionContext) unmarshalInputCustomerWhereInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "birthday", "birthdayNEQ", "birthdayIn", "birthdayNotIn", "birthdayGT", "birthdayGTE", "birthdayLT", "birthdayLTE", "birthdayContains", "birthdayHasPrefix", "birthdayHasSuffix", "birthdayIsNil", "birthdayNotNil", "birthdayEqualFold", "birthdayContainsFold", "gender", "genderNEQ", "genderIn", "genderNotIn", "genderIsNil", "genderNotNil", "notes", "notesNEQ", "notesIn", "notesNotIn", "notesGT", "notesGTE", "notesLT", "notesLTE", "notesContains", "notesHasPrefix", "notesHasSuffix", "notesIsNil", "notesNotNil", "notesEqualFold", "notesContainsFold", "memberCode", "memberCodeNEQ", "memberCodeIn", "memberCodeNotIn", "memberCodeGT", "memberCodeGTE", "memberCodeLT", "memberCodeLTE", "memberCodeContains", "memberCodeHasPrefix", "memberCodeHasSuffix", "memberCodeEqualFold", "memberCodeContainsFold", "pushConsent", "pushConsentNEQ", "pushConsentAt", "pushConsentAtNEQ", "pushConsentAtIn", "pushConsentAtNotIn", "pushConsentAtGT", "pushConsentAtGTE", "pushConsentAtLT", "pushConsentAtLTE", "pushConsentAtIsNil", "pushConsentAtNotNil", "smsConsent", "smsConsentNEQ", "smsConsentAt", "smsConsentAtNEQ", "smsConsentAtIn", "smsConsentAtNotIn", "smsConsentAtGT", "smsConsentAtGTE", "smsConsentAtLT", "smsConsentAtLTE", "smsConsentAtIsNil", "smsConsentAtNotNil", "emailConsent", "emailConsentNEQ", "emailConsentAt", "emailConsentAtNEQ", "emailConsentAtIn", "emailConsentAtNotIn", "emailConsentAtGT", "emailConsentAtGTE", "emailConsentAtLT", "emailConsentAtLTE", "emailConsentAtIsNil", "emailConsentAtNotNil", "status", "statusNEQ", "statusIn", "statusNotIn", "mergedIntoID", "mergedIntoIDNEQ", "mergedIntoIDIn", "mergedIntoIDNotIn", "mergedIntoIDGT", "mergedIntoIDGTE", "mergedIntoIDLT", "mergedIntoIDLTE", "mergedIntoIDContains", "mergedIntoIDHasPrefix", "mergedIntoIDHasSuffix", "mergedIntoIDIsNil", "mergedIntoIDNotNil", "mergedIntoIDEqualFold", "mergedIntoIDContainsFold", "visitsCount", "visitsCountNEQ", "visitsCountIn", "visitsCountNotIn", "visitsCountGT", "visitsCountGTE", "visitsCountLT", "visitsCountLTE", "totalSpent", "totalSpentNEQ", "totalSpentIn", "totalSpentNotIn", "totalSpentGT", "totalSpentGTE", "totalSpentLT", "totalSpentLTE", "firstVisitAt", "firstVisitAtNEQ", "firstVisitAtIn", "firstVisitAtNotIn", "firstVisitAtGT", "firstVisitAtGTE", "firstVisitAtLT", "firstVisitAtLTE", "firstVisitAtIsNil", "firstVisitAtNotNil", "lastVisitAt", "lastVisitAtNEQ", "lastVisitAtIn", "lastVisitAtNotIn", "lastVisitAtGT", "lastVisitAtGTE", "lastVisitAtLT", "lastVisitAtLTE", "lastVisitAtIsNil", "lastVisitAtNotNil", "hasCreatedBy", "hasCreatedByWith", "hasStore", "hasStoreWith", "hasFavouriteStore", "hasFavouriteStoreWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "birthday", "birthdayNEQ", "birthdayIn", "birthdayNotIn", "birthdayGT", "birthdayGTE", "birthdayLT", "birthdayLTE", "birthdayContains", "birthdayHasPrefix", "birthdayHasSuffix", "birthdayIsNil", "birthdayNotNil", "birthdayEqualFold", "birthdayContainsFold", "gender", "genderNEQ", "genderIn", "genderNotIn", "genderIsNil", "genderNotNil", "notes", "notesNEQ", "notesIn", "notesNotIn", "notesGT", "notesGTE", "notesLT", "notesLTE", "notesContains", "notesHasPrefix", "notesHasSuffix", "notesIsNil", "notesNotNil", "notesEqualFold", "notesContainsFold", "memberCode", "memberCodeNEQ", "memberCodeIn", "memberCodeNotIn", "memberCodeGT", "memberCodeGTE", "memberCodeLT", "memberCodeLTE", "memberCodeContains", "memberCodeHasPrefix", "memberCodeHasSuffix", "memberCodeEqualFold", "memberCodeContainsFold", "pushConsent", "pushConsentNEQ", "pushConsentAt", "pushConsentAtNEQ", "pushConsentAtIn", "pushConsentAtNotIn", "pushConsentAtGT", "pushConsentAtGTE", "pushConsentAtLT", "pushConsentAtLTE", "pushConsentAtIsNil", "pushConsentAtNotNil", "smsConsent", "smsConsentNEQ", "smsConsentAt", "smsConsentAtNEQ", "smsConsentAtIn", "smsConsentAtNotIn", "smsConsentAtGT", "smsConsentAtGTE", "smsConsentAtLT", "smsConsentAtLTE", "smsConsentAtIsNil", "smsConsentAtNotNil", "emailConsent", "emailConsentNEQ", "emailConsentAt", "emailConsentAtNEQ", "emailConsentAtIn", "emailConsentAtNotIn", "emailConsentAtGT", "emailConsentAtGTE", "emailConsentAtLT", "emailConsentAtLTE", "emailConsentAtIsNil", "emailConsentAtNotNil", "status", "statusNEQ", "statusIn", "statusNotIn", "mergedIntoID", "mergedIntoIDNEQ", "mergedIntoIDIn", "mergedIntoIDNotIn", "mergedIntoIDGT", "mergedIntoIDGTE", "mergedIntoIDLT", "mergedIntoIDLTE", "mergedIntoIDContains", "mergedIntoIDHasPrefix", "mergedIntoIDHasSuffix", "mergedIntoIDIsNil", "mergedIntoIDNotNil", "mergedIntoIDEqualFold", "mergedIntoIDContainsFold", "segment", "segmentNEQ", "segmentIn", "segmentNotIn", "rfm", "rfmNEQ", "rfmIn", "rfmNotIn", "rfmGT", "rfmGTE", "rfmLT", "rfmLTE", "rfmContains", "rfmHasPrefix", "rfmHasSuffix", "rfmIsNil", "rfmNotNil", "rfmEqualFold", "rfmContainsFold", "visitsCount", "visitsCountNEQ", "visitsCountIn", "visitsCountNotIn", "visitsCountGT", "visitsCountGTE", "visitsCountLT", "visitsCountLTE", "totalSpent", "totalSpentNEQ", "totalSpentIn", "totalSpentNotIn", "totalSpentGT", "totalSpentGTE", "totalSpentLT", "totalSpentLTE", "firstVisitAt", "firstVisitAtNEQ", "firstVisitAtIn", "firstVisitAtNotIn", "firstVisitAtGT", "firstVisitAtGTE", "firstVisitAtLT", "firstVisitAtLTE", "firstVisitAtIsNil", "firstVisitAtNotNil", "lastVisitAt", "lastVisitAtNEQ", "lastVisitAtIn", "lastVisitAtNotIn", "lastVisitAtGT", "lastVisitAtGTE", "lastVisitAtLT", "lastVisitAtLTE", "lastVisitAtIsNil", "lastVisitAtNotNil", "hasCreatedBy", "hasCreatedByWith", "hasStore", "hasStoreWith", "hasFavouriteStore", "hasFavouriteStoreWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -13452,6 +14041,139 @@ func (ec *executionContext) unmarshalInputCustomerWhereInput(ctx context.Context
 				return it, err
 			}
 			it.MergedIntoIDContainsFold = data
+		case "segment":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("segment"))
+			data, err := ec.unmarshalOCustomerSegment2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋcustomerᚐSegment(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Segment = data
+		case "segmentNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("segmentNEQ"))
+			data, err := ec.unmarshalOCustomerSegment2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋcustomerᚐSegment(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SegmentNEQ = data
+		case "segmentIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("segmentIn"))
+			data, err := ec.unmarshalOCustomerSegment2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋcustomerᚐSegmentᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SegmentIn = data
+		case "segmentNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("segmentNotIn"))
+			data, err := ec.unmarshalOCustomerSegment2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋcustomerᚐSegmentᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SegmentNotIn = data
+		case "rfm":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rfm"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Rfm = data
+		case "rfmNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rfmNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RfmNEQ = data
+		case "rfmIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rfmIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RfmIn = data
+		case "rfmNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rfmNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RfmNotIn = data
+		case "rfmGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rfmGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RfmGT = data
+		case "rfmGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rfmGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RfmGTE = data
+		case "rfmLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rfmLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RfmLT = data
+		case "rfmLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rfmLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RfmLTE = data
+		case "rfmContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rfmContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RfmContains = data
+		case "rfmHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rfmHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RfmHasPrefix = data
+		case "rfmHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rfmHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RfmHasSuffix = data
+		case "rfmIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rfmIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RfmIsNil = data
+		case "rfmNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rfmNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RfmNotNil = data
+		case "rfmEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rfmEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RfmEqualFold = data
+		case "rfmContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rfmContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RfmContainsFold = data
 		case "visitsCount":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("visitsCount"))
 			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
@@ -17048,6 +17770,76 @@ func UnmarshalUpdateMerchantInput(ctx context.Context, raw any) (UpdateMerchantI
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputUpdateSegmentRulesInput(ctx context.Context, obj any) (UpdateSegmentRulesInput, error) {
+	var it UpdateSegmentRulesInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"mode", "recencyDays", "frequencyVisits", "monetarySpent", "newDays"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "mode":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("mode"))
+			data, err := ec.unmarshalNSegmentMode2githubᚗcomᚋtillposᚋtillᚋgraphᚐSegmentMode(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Mode = data
+		case "recencyDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("recencyDays"))
+			data, err := ec.unmarshalNInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RecencyDays = data
+		case "frequencyVisits":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("frequencyVisits"))
+			data, err := ec.unmarshalNInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FrequencyVisits = data
+		case "monetarySpent":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("monetarySpent"))
+			data, err := ec.unmarshalNInt642ᚕint64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MonetarySpent = data
+		case "newDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("newDays"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NewDays = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateSegmentRulesInput unmarshals raw into the UpdateSegmentRulesInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateSegmentRulesInput(ctx context.Context, raw any) (UpdateSegmentRulesInput, error) {
+	var out UpdateSegmentRulesInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateSegmentRulesInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUpdateStaffInput(ctx context.Context, obj any) (UpdateStaffInput, error) {
 	var it UpdateStaffInput
 	if obj == nil {
@@ -17589,6 +18381,16 @@ func (ec *executionContext) _Customer(ctx context.Context, sel ast.SelectionSet,
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "segment":
+			out.Values[i] = ec._Customer_segment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "rfm":
+			out.Values[i] = ec._Customer_rfm(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "visitsCount":
 			out.Values[i] = ec._Customer_visitsCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -17851,6 +18653,103 @@ func (ec *executionContext) _CustomerPayload(ctx context.Context, sel ast.Select
 			out.Values[i] = ec._CustomerPayload_customer(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var customerSegmentCountImplementors = []string{"CustomerSegmentCount"}
+
+func (ec *executionContext) _CustomerSegmentCount(ctx context.Context, sel ast.SelectionSet, obj *customers.SegmentCount) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, customerSegmentCountImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CustomerSegmentCount")
+		case "segment":
+			out.Values[i] = ec._CustomerSegmentCount_segment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._CustomerSegmentCount_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var customerSegmentRulesImplementors = []string{"CustomerSegmentRules"}
+
+func (ec *executionContext) _CustomerSegmentRules(ctx context.Context, sel ast.SelectionSet, obj *customers.Rules) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, customerSegmentRulesImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CustomerSegmentRules")
+		case "mode":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CustomerSegmentRules_mode(ctx, field, obj)
+				})
+		case "recencyDays":
+			out.Values[i] = ec._CustomerSegmentRules_recencyDays(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "frequencyVisits":
+			out.Values[i] = ec._CustomerSegmentRules_frequencyVisits(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "monetarySpent":
+			out.Values[i] = ec._CustomerSegmentRules_monetarySpent(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "newDays":
+			out.Values[i] = ec._CustomerSegmentRules_newDays(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "computedAt":
+			out.Values[i] = ec._CustomerSegmentRules_computedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -18200,6 +19099,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "eraseCustomer":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_eraseCustomer(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateCustomerSegmentRules":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateCustomerSegmentRules(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -18568,6 +19474,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_searchCustomers(ctx, field)
+				})
+		case "customerSegmentRules":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_customerSegmentRules(ctx, field)
+				})
+		case "customerSegmentCounts":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_customerSegmentCounts(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -19589,6 +20507,48 @@ func (ec *executionContext) marshalNCustomerPayload2ᚖgithubᚗcomᚋtillposᚋ
 	return ec._CustomerPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNCustomerSegment2githubᚗcomᚋtillposᚋtillᚋentᚋcustomerᚐSegment(ctx context.Context, v any) (customer.Segment, error) {
+	var res customer.Segment
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCustomerSegment2githubᚗcomᚋtillposᚋtillᚋentᚋcustomerᚐSegment(ctx context.Context, sel ast.SelectionSet, v customer.Segment) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNCustomerSegmentCount2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋcustomersᚐSegmentCountᚄ(ctx context.Context, sel ast.SelectionSet, v []*customers.SegmentCount) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCustomerSegmentCount2ᚖgithubᚗcomᚋtillposᚋtillᚋcustomersᚐSegmentCount(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCustomerSegmentCount2ᚖgithubᚗcomᚋtillposᚋtillᚋcustomersᚐSegmentCount(ctx context.Context, sel ast.SelectionSet, v *customers.SegmentCount) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CustomerSegmentCount!")
+		return graphql.Null
+	}
+	return ec._CustomerSegmentCount(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNCustomerSegmentRules2ᚖgithubᚗcomᚋtillposᚋtillᚋcustomersᚐRules(ctx context.Context, sel ast.SelectionSet, v *customers.Rules) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CustomerSegmentRules!")
+		return graphql.Null
+	}
+	return ec._CustomerSegmentRules(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNCustomerStatus2githubᚗcomᚋtillposᚋtillᚋentᚋcustomerᚐStatus(ctx context.Context, v any) (customer.Status, error) {
 	var res customer.Status
 	err := res.UnmarshalGQL(v)
@@ -19657,6 +20617,35 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 	return res
 }
 
+func (ec *executionContext) unmarshalNInt2ᚕintᚄ(ctx context.Context, v any) ([]int, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]int, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNInt2int(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNInt2ᚕintᚄ(ctx context.Context, sel ast.SelectionSet, v []int) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNInt2int(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNInt642int64(ctx context.Context, v any) (int64, error) {
 	res, err := graphql.UnmarshalInt64(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -19669,6 +20658,35 @@ func (ec *executionContext) marshalNInt642int64(ctx context.Context, sel ast.Sel
 		graphql.AddInvalidNullFromMarshaler(ctx, "Int64!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNInt642ᚕint64ᚄ(ctx context.Context, v any) ([]int64, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]int64, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNInt642int64(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNInt642ᚕint64ᚄ(ctx context.Context, sel ast.SelectionSet, v []int64) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNInt642int64(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalNLogInInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐLogInInput(ctx context.Context, v any) (LogInInput, error) {
@@ -19826,6 +20844,16 @@ func (ec *executionContext) unmarshalNRefreshSessionInput2githubᚗcomᚋtillpos
 func (ec *executionContext) unmarshalNResetStaffPasswordInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐResetStaffPasswordInput(ctx context.Context, v any) (ResetStaffPasswordInput, error) {
 	res, err := ec.unmarshalInputResetStaffPasswordInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNSegmentMode2githubᚗcomᚋtillposᚋtillᚋgraphᚐSegmentMode(ctx context.Context, v any) (SegmentMode, error) {
+	var res SegmentMode
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSegmentMode2githubᚗcomᚋtillposᚋtillᚋgraphᚐSegmentMode(ctx context.Context, sel ast.SelectionSet, v SegmentMode) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNSetStaffPinInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐSetStaffPinInput(ctx context.Context, v any) (SetStaffPinInput, error) {
@@ -20005,6 +21033,11 @@ func (ec *executionContext) unmarshalNUpdateCustomerInput2githubᚗcomᚋtillpos
 
 func (ec *executionContext) unmarshalNUpdateMerchantInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐUpdateMerchantInput(ctx context.Context, v any) (UpdateMerchantInput, error) {
 	res, err := ec.unmarshalInputUpdateMerchantInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdateSegmentRulesInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐUpdateSegmentRulesInput(ctx context.Context, v any) (UpdateSegmentRulesInput, error) {
+	res, err := ec.unmarshalInputUpdateSegmentRulesInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -20448,6 +21481,58 @@ func (ec *executionContext) unmarshalOCustomerOrder2ᚕᚖgithubᚗcomᚋtillpos
 		}
 	}
 	return res, nil
+}
+
+func (ec *executionContext) unmarshalOCustomerSegment2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋcustomerᚐSegmentᚄ(ctx context.Context, v any) ([]customer.Segment, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]customer.Segment, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNCustomerSegment2githubᚗcomᚋtillposᚋtillᚋentᚋcustomerᚐSegment(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOCustomerSegment2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋcustomerᚐSegmentᚄ(ctx context.Context, sel ast.SelectionSet, v []customer.Segment) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCustomerSegment2githubᚗcomᚋtillposᚋtillᚋentᚋcustomerᚐSegment(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOCustomerSegment2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋcustomerᚐSegment(ctx context.Context, v any) (*customer.Segment, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(customer.Segment)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOCustomerSegment2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋcustomerᚐSegment(ctx context.Context, sel ast.SelectionSet, v *customer.Segment) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) unmarshalOCustomerStatus2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋcustomerᚐStatusᚄ(ctx context.Context, v any) ([]customer.Status, error) {

@@ -193,6 +193,15 @@ type UpdateMerchantInput struct {
 	CashiersSeeFullContact *bool `json:"cashiersSeeFullContact,omitempty"`
 }
 
+type UpdateSegmentRulesInput struct {
+	Mode SegmentMode `json:"mode"`
+	// Four ascending values each; ignored (recomputed) in QUINTILES mode.
+	RecencyDays     []int   `json:"recencyDays"`
+	FrequencyVisits []int   `json:"frequencyVisits"`
+	MonetarySpent   []int64 `json:"monetarySpent"`
+	NewDays         int     `json:"newDays"`
+}
+
 type UpdateStaffInput struct {
 	StaffID pulid.ID    `json:"staffId"`
 	Name    *string     `json:"name,omitempty"`
@@ -224,6 +233,61 @@ type Viewer struct {
 	// When the password is due to be changed (90 days after it was set, for
 	// OWNER, MANAGER and OPERATOR); null when it does not expire.
 	PasswordExpiresAt *time.Time `json:"passwordExpiresAt,omitempty"`
+}
+
+type SegmentMode string
+
+const (
+	SegmentModeQuintiles  SegmentMode = "QUINTILES"
+	SegmentModeThresholds SegmentMode = "THRESHOLDS"
+)
+
+var AllSegmentMode = []SegmentMode{
+	SegmentModeQuintiles,
+	SegmentModeThresholds,
+}
+
+func (e SegmentMode) IsValid() bool {
+	switch e {
+	case SegmentModeQuintiles, SegmentModeThresholds:
+		return true
+	}
+	return false
+}
+
+func (e SegmentMode) String() string {
+	return string(e)
+}
+
+func (e *SegmentMode) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = SegmentMode(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid SegmentMode", str)
+	}
+	return nil
+}
+
+func (e SegmentMode) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *SegmentMode) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e SegmentMode) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // What kind of principal a viewer is.

@@ -34,6 +34,8 @@ type Server struct {
 	KV      *kv.Store
 	Auth    *auth.Service
 	handler http.Handler
+	jobs    []dailyJob
+	now     func() time.Time
 }
 
 // Option adjusts how Open builds a Server.
@@ -68,7 +70,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log}
+	s := &Server{cfg: cfg, log: log, now: time.Now}
+	if o.now != nil {
+		s.now = o.now
+	}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -108,11 +113,13 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 	if err != nil {
 		return nil, err
 	}
+	customerSvc := customers.New(s.DB.Client, box)
+	s.jobs = []dailyJob{{name: "customer-segments", run: customerSvc.RefreshAllSegments}}
 	schema := graph.NewSchema(s.DB.Client, graph.Services{
 		Auth:      s.Auth,
 		Merchants: merchants.New(s.DB.Client, hasher),
 		Staff:     staff.New(s.DB.Client, hasher, s.Auth),
-		Customers: customers.New(s.DB.Client, box),
+		Customers: customerSvc,
 	})
 	s.handler = s.routes(s.graphQLHandler(schema))
 	return s, nil
@@ -161,6 +168,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv.RegisterOnShutdown(cancelBase)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	go s.runDailyJobs(baseCtx)
 	s.log.Info("serving", "addr", ln.Addr().String(), "production", s.cfg.Production)
 	select {
 	case err := <-errc:

@@ -67,6 +67,10 @@ const (
 	FieldStatus = "status"
 	// FieldMergedIntoID holds the string denoting the merged_into_id field in the database.
 	FieldMergedIntoID = "merged_into_id"
+	// FieldSegment holds the string denoting the segment field in the database.
+	FieldSegment = "segment"
+	// FieldRfm holds the string denoting the rfm field in the database.
+	FieldRfm = "rfm"
 	// FieldVisitsCount holds the string denoting the visits_count field in the database.
 	FieldVisitsCount = "visits_count"
 	// FieldTotalSpent holds the string denoting the total_spent field in the database.
@@ -151,6 +155,8 @@ var Columns = []string{
 	FieldEmailConsentAt,
 	FieldStatus,
 	FieldMergedIntoID,
+	FieldSegment,
+	FieldRfm,
 	FieldVisitsCount,
 	FieldTotalSpent,
 	FieldFirstVisitAt,
@@ -263,6 +269,36 @@ func StatusValidator(s Status) error {
 		return nil
 	default:
 		return fmt.Errorf("customer: invalid enum value for status field: %q", s)
+	}
+}
+
+// Segment defines the type for the "segment" enum field.
+type Segment string
+
+// SegmentNEW is the default value of the Segment enum.
+const DefaultSegment = SegmentNEW
+
+// Segment values.
+const (
+	SegmentNEW        Segment = "NEW"
+	SegmentLOYAL      Segment = "LOYAL"
+	SegmentHIGH_VALUE Segment = "HIGH_VALUE"
+	SegmentAT_RISK    Segment = "AT_RISK"
+	SegmentLOST       Segment = "LOST"
+	SegmentOCCASIONAL Segment = "OCCASIONAL"
+)
+
+func (s Segment) String() string {
+	return string(s)
+}
+
+// SegmentValidator is a validator for the "segment" field enum values. It is called by the builders before save.
+func SegmentValidator(s Segment) error {
+	switch s {
+	case SegmentNEW, SegmentLOYAL, SegmentHIGH_VALUE, SegmentAT_RISK, SegmentLOST, SegmentOCCASIONAL:
+		return nil
+	default:
+		return fmt.Errorf("customer: invalid enum value for segment field: %q", s)
 	}
 }
 
@@ -387,6 +423,16 @@ func ByStatus(opts ...sql.OrderTermOption) OrderOption {
 // ByMergedIntoID orders the results by the merged_into_id field.
 func ByMergedIntoID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldMergedIntoID, opts...).ToFunc()
+}
+
+// BySegment orders the results by the segment field.
+func BySegment(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSegment, opts...).ToFunc()
+}
+
+// ByRfm orders the results by the rfm field.
+func ByRfm(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRfm, opts...).ToFunc()
 }
 
 // ByVisitsCount orders the results by the visits_count field.
@@ -518,6 +564,24 @@ func (e *Status) UnmarshalGQL(val interface{}) error {
 	*e = Status(str)
 	if err := StatusValidator(*e); err != nil {
 		return fmt.Errorf("%s is not a valid Status", str)
+	}
+	return nil
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (e Segment) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(e.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (e *Segment) UnmarshalGQL(val interface{}) error {
+	str, ok := val.(string)
+	if !ok {
+		return fmt.Errorf("enum %T must be a string", val)
+	}
+	*e = Segment(str)
+	if err := SegmentValidator(*e); err != nil {
+		return fmt.Errorf("%s is not a valid Segment", str)
 	}
 	return nil
 }

@@ -161,6 +161,11 @@ func MergedIntoID(v pulid.ID) predicate.Customer {
 	return predicate.Customer(sql.FieldEQ(FieldMergedIntoID, v))
 }
 
+// Rfm applies equality check predicate on the "rfm" field. It's identical to RfmEQ.
+func Rfm(v string) predicate.Customer {
+	return predicate.Customer(sql.FieldEQ(FieldRfm, v))
+}
+
 // VisitsCount applies equality check predicate on the "visits_count" field. It's identical to VisitsCountEQ.
 func VisitsCount(v int) predicate.Customer {
 	return predicate.Customer(sql.FieldEQ(FieldVisitsCount, v))
@@ -1444,6 +1449,101 @@ func MergedIntoIDEqualFold(v pulid.ID) predicate.Customer {
 func MergedIntoIDContainsFold(v pulid.ID) predicate.Customer {
 	vc := string(v)
 	return predicate.Customer(sql.FieldContainsFold(FieldMergedIntoID, vc))
+}
+
+// SegmentEQ applies the EQ predicate on the "segment" field.
+func SegmentEQ(v Segment) predicate.Customer {
+	return predicate.Customer(sql.FieldEQ(FieldSegment, v))
+}
+
+// SegmentNEQ applies the NEQ predicate on the "segment" field.
+func SegmentNEQ(v Segment) predicate.Customer {
+	return predicate.Customer(sql.FieldNEQ(FieldSegment, v))
+}
+
+// SegmentIn applies the In predicate on the "segment" field.
+func SegmentIn(vs ...Segment) predicate.Customer {
+	return predicate.Customer(sql.FieldIn(FieldSegment, vs...))
+}
+
+// SegmentNotIn applies the NotIn predicate on the "segment" field.
+func SegmentNotIn(vs ...Segment) predicate.Customer {
+	return predicate.Customer(sql.FieldNotIn(FieldSegment, vs...))
+}
+
+// RfmEQ applies the EQ predicate on the "rfm" field.
+func RfmEQ(v string) predicate.Customer {
+	return predicate.Customer(sql.FieldEQ(FieldRfm, v))
+}
+
+// RfmNEQ applies the NEQ predicate on the "rfm" field.
+func RfmNEQ(v string) predicate.Customer {
+	return predicate.Customer(sql.FieldNEQ(FieldRfm, v))
+}
+
+// RfmIn applies the In predicate on the "rfm" field.
+func RfmIn(vs ...string) predicate.Customer {
+	return predicate.Customer(sql.FieldIn(FieldRfm, vs...))
+}
+
+// RfmNotIn applies the NotIn predicate on the "rfm" field.
+func RfmNotIn(vs ...string) predicate.Customer {
+	return predicate.Customer(sql.FieldNotIn(FieldRfm, vs...))
+}
+
+// RfmGT applies the GT predicate on the "rfm" field.
+func RfmGT(v string) predicate.Customer {
+	return predicate.Customer(sql.FieldGT(FieldRfm, v))
+}
+
+// RfmGTE applies the GTE predicate on the "rfm" field.
+func RfmGTE(v string) predicate.Customer {
+	return predicate.Customer(sql.FieldGTE(FieldRfm, v))
+}
+
+// RfmLT applies the LT predicate on the "rfm" field.
+func RfmLT(v string) predicate.Customer {
+	return predicate.Customer(sql.FieldLT(FieldRfm, v))
+}
+
+// RfmLTE applies the LTE predicate on the "rfm" field.
+func RfmLTE(v string) predicate.Customer {
+	return predicate.Customer(sql.FieldLTE(FieldRfm, v))
+}
+
+// RfmContains applies the Contains predicate on the "rfm" field.
+func RfmContains(v string) predicate.Customer {
+	return predicate.Customer(sql.FieldContains(FieldRfm, v))
+}
+
+// RfmHasPrefix applies the HasPrefix predicate on the "rfm" field.
+func RfmHasPrefix(v string) predicate.Customer {
+	return predicate.Customer(sql.FieldHasPrefix(FieldRfm, v))
+}
+
+// RfmHasSuffix applies the HasSuffix predicate on the "rfm" field.
+func RfmHasSuffix(v string) predicate.Customer {
+	return predicate.Customer(sql.FieldHasSuffix(FieldRfm, v))
+}
+
+// RfmIsNil applies the IsNil predicate on the "rfm" field.
+func RfmIsNil() predicate.Customer {
+	return predicate.Customer(sql.FieldIsNull(FieldRfm))
+}
+
+// RfmNotNil applies the NotNil predicate on the "rfm" field.
+func RfmNotNil() predicate.Customer {
+	return predicate.Customer(sql.FieldNotNull(FieldRfm))
+}
+
+// RfmEqualFold applies the EqualFold predicate on the "rfm" field.
+func RfmEqualFold(v string) predicate.Customer {
+	return predicate.Customer(sql.FieldEqualFold(FieldRfm, v))
+}
+
+// RfmContainsFold applies the ContainsFold predicate on the "rfm" field.
+func RfmContainsFold(v string) predicate.Customer {
+	return predicate.Customer(sql.FieldContainsFold(FieldRfm, v))
 }
 
 // VisitsCountEQ applies the EQ predicate on the "visits_count" field.

@@ -14,6 +14,7 @@ import (
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/operator"
 	"github.com/tillpos/till/ent/predicate"
+	"github.com/tillpos/till/ent/segmentrules"
 	"github.com/tillpos/till/ent/staff"
 	"github.com/tillpos/till/ent/store"
 )
@@ -209,6 +210,33 @@ func (f TraverseOperator) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.OperatorQuery", q)
 }
 
+// The SegmentRulesFunc type is an adapter to allow the use of ordinary function as a Querier.
+type SegmentRulesFunc func(context.Context, *ent.SegmentRulesQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f SegmentRulesFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.SegmentRulesQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.SegmentRulesQuery", q)
+}
+
+// The TraverseSegmentRules type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseSegmentRules func(context.Context, *ent.SegmentRulesQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseSegmentRules) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseSegmentRules) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SegmentRulesQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.SegmentRulesQuery", q)
+}
+
 // The StaffFunc type is an adapter to allow the use of ordinary function as a Querier.
 type StaffFunc func(context.Context, *ent.StaffQuery) (ent.Value, error)
 
@@ -276,6 +304,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.MerchantQuery, predicate.Merchant, merchant.OrderOption]{typ: ent.TypeMerchant, tq: q}, nil
 	case *ent.OperatorQuery:
 		return &query[*ent.OperatorQuery, predicate.Operator, operator.OrderOption]{typ: ent.TypeOperator, tq: q}, nil
+	case *ent.SegmentRulesQuery:
+		return &query[*ent.SegmentRulesQuery, predicate.SegmentRules, segmentrules.OrderOption]{typ: ent.TypeSegmentRules, tq: q}, nil
 	case *ent.StaffQuery:
 		return &query[*ent.StaffQuery, predicate.Staff, staff.OrderOption]{typ: ent.TypeStaff, tq: q}, nil
 	case *ent.StoreQuery:

@@ -74,6 +74,8 @@ var (
 		{Name: "email_consent_at", Type: field.TypeTime, Nullable: true},
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"ACTIVE", "ARCHIVED", "MERGED", "ERASED"}, Default: "ACTIVE"},
 		{Name: "merged_into_id", Type: field.TypeString, Nullable: true},
+		{Name: "segment", Type: field.TypeEnum, Enums: []string{"NEW", "LOYAL", "HIGH_VALUE", "AT_RISK", "LOST", "OCCASIONAL"}, Default: "NEW"},
+		{Name: "rfm", Type: field.TypeString, Nullable: true},
 		{Name: "visits_count", Type: field.TypeInt, Default: 0},
 		{Name: "total_spent", Type: field.TypeInt64, Default: 0},
 		{Name: "first_visit_at", Type: field.TypeTime, Nullable: true},
@@ -91,25 +93,25 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "customers_merchants_merchant",
-				Columns:    []*schema.Column{CustomersColumns[28]},
+				Columns:    []*schema.Column{CustomersColumns[30]},
 				RefColumns: []*schema.Column{MerchantsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "customers_staffs_created_by",
-				Columns:    []*schema.Column{CustomersColumns[29]},
+				Columns:    []*schema.Column{CustomersColumns[31]},
 				RefColumns: []*schema.Column{StaffsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "customers_stores_store",
-				Columns:    []*schema.Column{CustomersColumns[30]},
+				Columns:    []*schema.Column{CustomersColumns[32]},
 				RefColumns: []*schema.Column{StoresColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "customers_stores_favourite_store",
-				Columns:    []*schema.Column{CustomersColumns[31]},
+				Columns:    []*schema.Column{CustomersColumns[33]},
 				RefColumns: []*schema.Column{StoresColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -118,27 +120,32 @@ var (
 			{
 				Name:    "customer_merchant_id",
 				Unique:  false,
-				Columns: []*schema.Column{CustomersColumns[28]},
+				Columns: []*schema.Column{CustomersColumns[30]},
 			},
 			{
 				Name:    "customer_merchant_id_phone_index",
 				Unique:  true,
-				Columns: []*schema.Column{CustomersColumns[28], CustomersColumns[6]},
+				Columns: []*schema.Column{CustomersColumns[30], CustomersColumns[6]},
 			},
 			{
 				Name:    "customer_merchant_id_email_index",
 				Unique:  true,
-				Columns: []*schema.Column{CustomersColumns[28], CustomersColumns[8]},
+				Columns: []*schema.Column{CustomersColumns[30], CustomersColumns[8]},
 			},
 			{
 				Name:    "customer_merchant_id_member_code",
 				Unique:  true,
-				Columns: []*schema.Column{CustomersColumns[28], CustomersColumns[15]},
+				Columns: []*schema.Column{CustomersColumns[30], CustomersColumns[15]},
 			},
 			{
 				Name:    "customer_merchant_id_last_visit_at",
 				Unique:  false,
-				Columns: []*schema.Column{CustomersColumns[28], CustomersColumns[27]},
+				Columns: []*schema.Column{CustomersColumns[30], CustomersColumns[29]},
+			},
+			{
+				Name:    "customer_merchant_id_segment",
+				Unique:  false,
+				Columns: []*schema.Column{CustomersColumns[30], CustomersColumns[24]},
 			},
 			{
 				Name:    "customer_pii_key_id",
@@ -234,6 +241,45 @@ var (
 				Name:    "operator_email",
 				Unique:  true,
 				Columns: []*schema.Column{OperatorsColumns[4]},
+			},
+		},
+	}
+	// SegmentRulesColumns holds the columns for the "segment_rules" table.
+	SegmentRulesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "mode", Type: field.TypeEnum, Enums: []string{"QUINTILES", "THRESHOLDS"}, Default: "QUINTILES"},
+		{Name: "recency_days", Type: field.TypeJSON},
+		{Name: "frequency_visits", Type: field.TypeJSON},
+		{Name: "monetary_spent", Type: field.TypeJSON},
+		{Name: "new_days", Type: field.TypeInt, Default: 30},
+		{Name: "computed_at", Type: field.TypeTime, Nullable: true},
+		{Name: "merchant_id", Type: field.TypeString},
+	}
+	// SegmentRulesTable holds the schema information for the "segment_rules" table.
+	SegmentRulesTable = &schema.Table{
+		Name:       "segment_rules",
+		Columns:    SegmentRulesColumns,
+		PrimaryKey: []*schema.Column{SegmentRulesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "segment_rules_merchants_merchant",
+				Columns:    []*schema.Column{SegmentRulesColumns[9]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "segmentrules_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{SegmentRulesColumns[9]},
+			},
+			{
+				Name:    "segmentrules_merchant_id",
+				Unique:  true,
+				Columns: []*schema.Column{SegmentRulesColumns[9]},
 			},
 		},
 	}
@@ -342,6 +388,7 @@ var (
 		CustomerStoreVisitsTable,
 		MerchantsTable,
 		OperatorsTable,
+		SegmentRulesTable,
 		StaffsTable,
 		StoresTable,
 		StaffStoresTable,
@@ -357,6 +404,7 @@ func init() {
 	CustomerStoreVisitsTable.ForeignKeys[0].RefTable = CustomersTable
 	CustomerStoreVisitsTable.ForeignKeys[1].RefTable = MerchantsTable
 	CustomerStoreVisitsTable.ForeignKeys[2].RefTable = StoresTable
+	SegmentRulesTable.ForeignKeys[0].RefTable = MerchantsTable
 	StaffsTable.ForeignKeys[0].RefTable = MerchantsTable
 	StoresTable.ForeignKeys[0].RefTable = MerchantsTable
 	StaffStoresTable.ForeignKeys[0].RefTable = StaffsTable

@@ -21,6 +21,9 @@ type Merchant func(*sql.Selector)
 // Operator is the predicate function for operator builders.
 type Operator func(*sql.Selector)
 
+// SegmentRules is the predicate function for segmentrules builders.
+type SegmentRules func(*sql.Selector)
+
 // Staff is the predicate function for staff builders.
 type Staff func(*sql.Selector)
 

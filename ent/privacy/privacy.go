@@ -231,6 +231,30 @@ func (f OperatorMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutati
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.OperatorMutation", m)
 }
 
+// The SegmentRulesQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type SegmentRulesQueryRuleFunc func(context.Context, *ent.SegmentRulesQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f SegmentRulesQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SegmentRulesQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.SegmentRulesQuery", q)
+}
+
+// The SegmentRulesMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type SegmentRulesMutationRuleFunc func(context.Context, *ent.SegmentRulesMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f SegmentRulesMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.SegmentRulesMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.SegmentRulesMutation", m)
+}
+
 // The StaffQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type StaffQueryRuleFunc func(context.Context, *ent.StaffQuery) error
@@ -324,6 +348,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.OperatorQuery:
 		return q.Filter(), nil
+	case *ent.SegmentRulesQuery:
+		return q.Filter(), nil
 	case *ent.StaffQuery:
 		return q.Filter(), nil
 	case *ent.StoreQuery:
@@ -344,6 +370,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.MerchantMutation:
 		return m.Filter(), nil
 	case *ent.OperatorMutation:
+		return m.Filter(), nil
+	case *ent.SegmentRulesMutation:
 		return m.Filter(), nil
 	case *ent.StaffMutation:
 		return m.Filter(), nil

@@ -13,6 +13,7 @@ import (
 	"github.com/tillpos/till/ent/operator"
 	"github.com/tillpos/till/ent/schema"
 	"github.com/tillpos/till/ent/schema/pulid"
+	"github.com/tillpos/till/ent/segmentrules"
 	"github.com/tillpos/till/ent/staff"
 	"github.com/tillpos/till/ent/store"
 
@@ -134,11 +135,11 @@ func init() {
 	// customer.DefaultEmailConsent holds the default value on creation for the email_consent field.
 	customer.DefaultEmailConsent = customerDescEmailConsent.Default.(bool)
 	// customerDescVisitsCount is the schema descriptor for visits_count field.
-	customerDescVisitsCount := customerFields[21].Descriptor()
+	customerDescVisitsCount := customerFields[23].Descriptor()
 	// customer.DefaultVisitsCount holds the default value on creation for the visits_count field.
 	customer.DefaultVisitsCount = customerDescVisitsCount.Default.(int)
 	// customerDescTotalSpent is the schema descriptor for total_spent field.
-	customerDescTotalSpent := customerFields[22].Descriptor()
+	customerDescTotalSpent := customerFields[24].Descriptor()
 	// customer.DefaultTotalSpent holds the default value on creation for the total_spent field.
 	customer.DefaultTotalSpent = customerDescTotalSpent.Default.(int64)
 	// customerDescID is the schema descriptor for id field.
@@ -308,6 +309,37 @@ func init() {
 	operatorDescID := operatorMixinFields0[0].Descriptor()
 	// operator.DefaultID holds the default value on creation for the id field.
 	operator.DefaultID = operatorDescID.Default.(func() pulid.ID)
+	segmentrulesMixin := schema.SegmentRules{}.Mixin()
+	segmentrules.Policy = privacy.NewPolicies(segmentrulesMixin[0], segmentrulesMixin[1], schema.SegmentRules{})
+	segmentrules.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := segmentrules.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	segmentrulesMixinHooks1 := segmentrulesMixin[1].Hooks()
+
+	segmentrules.Hooks[1] = segmentrulesMixinHooks1[0]
+	segmentrulesMixinFields2 := segmentrulesMixin[2].Fields()
+	_ = segmentrulesMixinFields2
+	segmentrulesFields := schema.SegmentRules{}.Fields()
+	_ = segmentrulesFields
+	// segmentrulesDescCreatedAt is the schema descriptor for created_at field.
+	segmentrulesDescCreatedAt := segmentrulesMixinFields2[0].Descriptor()
+	// segmentrules.DefaultCreatedAt holds the default value on creation for the created_at field.
+	segmentrules.DefaultCreatedAt = segmentrulesDescCreatedAt.Default.(func() time.Time)
+	// segmentrulesDescUpdatedAt is the schema descriptor for updated_at field.
+	segmentrulesDescUpdatedAt := segmentrulesMixinFields2[1].Descriptor()
+	// segmentrules.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	segmentrules.DefaultUpdatedAt = segmentrulesDescUpdatedAt.Default.(func() time.Time)
+	// segmentrules.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	segmentrules.UpdateDefaultUpdatedAt = segmentrulesDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// segmentrulesDescNewDays is the schema descriptor for new_days field.
+	segmentrulesDescNewDays := segmentrulesFields[4].Descriptor()
+	// segmentrules.DefaultNewDays holds the default value on creation for the new_days field.
+	segmentrules.DefaultNewDays = segmentrulesDescNewDays.Default.(int)
 	staffMixin := schema.Staff{}.Mixin()
 	staff.Policy = privacy.NewPolicies(staffMixin[1], staffMixin[2], schema.Staff{})
 	staff.Hooks[0] = func(next ent.Mutator) ent.Mutator {

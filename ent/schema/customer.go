@@ -62,6 +62,13 @@ func (Customer) Fields() []ent.Field {
 		field.String("merged_into_id").GoType(pulid.ID("")).Optional().Nillable().
 			Annotations(entgql.Type("ID")).
 			Comment("the survivor, once this customer was merged into it"),
+		field.Enum("segment").
+			Values("NEW", "LOYAL", "HIGH_VALUE", "AT_RISK", "LOST", "OCCASIONAL").
+			Default("NEW").
+			Annotations(entgql.OrderField("SEGMENT")),
+		field.String("rfm").
+			Comment("recency, frequency and monetary scores, 1–5 each, e.g. 545; empty before the first visit").
+			Optional(),
 		field.Int("visits_count").Default(0).
 			Annotations(entgql.OrderField("VISITS_COUNT")),
 		field.Int64("total_spent").
@@ -96,6 +103,7 @@ func (Customer) Indexes() []ent.Index {
 		index.Fields("merchant_id", "email_index").Unique(),
 		index.Fields("merchant_id", "member_code").Unique(),
 		index.Fields("merchant_id", "last_visit_at"),
+		index.Fields("merchant_id", "segment"),
 		index.Fields("pii_key_id"),
 	}
 }
