@@ -926,26 +926,27 @@ func TestCustomerContactMasking(t *testing.T) {
 
 func TestCustomerRevealContact(t *testing.T) {
 	c := newCustEnv(t)
-	orig, p := c.newCustomer(t, "Mei Lin", nil)
-	full := map[string]any{"phone": p.e164, "email": p.emailNorm, "address": p.address}
-	reveal := func(t *testing.T, who *tilltest.Account) *tilltest.Result {
-		t.Helper()
-		return c.call(t, who.Token, custReveal, map[string]any{"customerId": orig.ID})
-	}
-	requireRevealed := func(t *testing.T, res *tilltest.Result) {
+	requireRevealed := func(t *testing.T, res *tilltest.Result, p custPerson) {
 		t.Helper()
 		var out struct{ RevealCustomerContact map[string]any }
 		res.Decode(t, &out)
-		require.Equal(t, full, out.RevealCustomerContact)
+		require.Equal(t, map[string]any{"phone": p.e164, "email": p.emailNorm, "address": p.address}, out.RevealCustomerContact)
 	}
 
 	for _, role := range []string{"OWNER", "MANAGER"} {
 		t.Run(role+" reveals", func(t *testing.T) {
 			actor := c.as(role)
-			requireRevealed(t, reveal(t, actor))
-			requireRevealed(t, reveal(t, actor))
+			orig, p := c.newCustomer(t, "Mei Lin", nil)
+			requireRevealed(t, c.call(t, actor.Token, custReveal, map[string]any{"customerId": orig.ID}), p)
+			requireRevealed(t, c.call(t, actor.Token, custReveal, map[string]any{"customerId": orig.ID}), p)
 			c.requireAudited(t, "customer.contact_revealed", orig.ID, actor, 2)
 		})
+	}
+
+	orig, p := c.newCustomer(t, "Wei Zhang", nil)
+	reveal := func(t *testing.T, who *tilltest.Account) *tilltest.Result {
+		t.Helper()
+		return c.call(t, who.Token, custReveal, map[string]any{"customerId": orig.ID})
 	}
 
 	t.Run("CASHIER only once the owner allows it", func(t *testing.T) {
@@ -965,8 +966,8 @@ func TestCustomerRevealContact(t *testing.T) {
 		c.call(t, c.owner.Token, custUpdateMerchant, map[string]any{"cashiersSeeFullContact": true}).Decode(t, &out)
 		require.True(t, out.UpdateMerchant.Merchant.CashiersSeeFullContact)
 
-		requireRevealed(t, reveal(t, c.cashier))
-		requireRevealed(t, reveal(t, c.cashier))
+		requireRevealed(t, reveal(t, c.cashier), p)
+		requireRevealed(t, reveal(t, c.cashier), p)
 		entries := c.audit(t, c.owner, "customer.contact_revealed", orig.ID)
 		require.Len(t, entries, before+2, "each reveal is audited")
 		for _, e := range entries[before:] {
@@ -1469,8 +1470,8 @@ func TestCustomerNoPlaintextAtRest(t *testing.T) {
 	erased, p4 := c.newCustomer(t, "Plain Text Five", nil)
 	custPayload(t, c.call(t, c.owner.Token, custErase, map[string]any{"customerId": erased.ID}))
 	add(p4)
-	us := c.create(t, c.owner, map[string]any{"name": "Plain Text Six", "phone": "(415) 555-2671", "email": "Quartz.Heron@Example.COM", "address": "77 Sequoia Boulevard, Oakland"})
-	needles = append(needles, "(415) 555-2671", "+14155552671", "4155552671", "Quartz.Heron@Example.COM", "quartz.heron@example.com", "quartz.heron", "Sequoia Boulevard")
+	us := c.create(t, c.owner, map[string]any{"name": "Plain Text Six", "phone": "+1 (415) 555-2671", "email": "Quartz.Heron@Example.COM", "address": "77 Sequoia Boulevard, Oakland"})
+	needles = append(needles, "+1 (415) 555-2671", "(415) 555-2671", "+14155552671", "4155552671", "Quartz.Heron@Example.COM", "quartz.heron@example.com", "quartz.heron", "Sequoia Boulevard")
 	requireFull(t, c.read(t, c.owner.Token, survivor.ID), p3)
 	require.Equal(t, "+14155552671", custStr(c.read(t, c.owner.Token, us.ID).Phone))
 

@@ -277,7 +277,7 @@ var (
 				Columns: []*schema.Column{SegmentRulesColumns[9]},
 			},
 			{
-				Name:    "segmentrules_merchant_id",
+				Name:    "segment_rules_one_per_merchant",
 				Unique:  true,
 				Columns: []*schema.Column{SegmentRulesColumns[9]},
 			},

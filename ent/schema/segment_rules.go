@@ -41,7 +41,7 @@ func (SegmentRules) Fields() []ent.Field {
 
 // Indexes of the SegmentRules: one per merchant.
 func (SegmentRules) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("merchant_id").Unique()}
+	return []ent.Index{index.Fields("merchant_id").Unique().StorageKey("segment_rules_one_per_merchant")}
 }
 
 // Annotations of the SegmentRules: not a node (its id is a plain integer);

@@ -1,0 +1,117 @@
+package server_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tillpos/till/auth/viewer"
+	"github.com/tillpos/till/customers"
+	"github.com/tillpos/till/db"
+	"github.com/tillpos/till/ent"
+	"github.com/tillpos/till/ent/schema/pulid"
+	"github.com/tillpos/till/internal/tilltest"
+)
+
+// visits records sales for a customer the way the sales package will:
+// customers.RecordVisit inside the sale's transaction.
+func visits(t *testing.T, env *tilltest.Env, owner *tilltest.Account, customerID string, amounts []int64, at time.Time) {
+	t.Helper()
+	ctx := viewer.NewContext(context.Background(), &viewer.Viewer{
+		Kind: viewer.KindStaff, ID: pulid.ID(owner.ID), MerchantID: pulid.ID(owner.MerchantID), Role: viewer.RoleOwner,
+	})
+	for _, amount := range amounts {
+		require.NoError(t, db.WithTx(ctx, env.DB.Client, func(tx *ent.Tx) error {
+			return customers.RecordVisit(ctx, tx, pulid.ID(customerID), pulid.ID(owner.StoreID), amount, at)
+		}))
+	}
+}
+
+func TestCustomerSegments(t *testing.T) {
+	env := tilltest.New(t, nil)
+	owner := env.SignUp(t, "Lotus Tea")
+	cashier := env.AddStaff(t, owner, "CASHIER")
+	create := func(name string) string {
+		var out struct {
+			CreateCustomer struct{ Customer struct{ ID, Segment string } }
+		}
+		env.Exec(t, owner.Token, `mutation($i: CreateCustomerInput!) { createCustomer(input: $i) { customer { id segment } } }`,
+			map[string]any{"i": map[string]any{"name": name}}).Decode(t, &out)
+		require.Equal(t, "NEW", out.CreateCustomer.Customer.Segment, "a customer starts NEW")
+		return out.CreateCustomer.Customer.ID
+	}
+	now := time.Now()
+	loyal, whale, lapsed := create("Loyal Li"), create("Whale Wu"), create("Lapsed Lu")
+	visits(t, env, owner, loyal, []int64{5_000, 5_000, 5_000, 5_000, 5_000, 5_000}, now.Add(-24*time.Hour))
+	visits(t, env, owner, whale, []int64{200_000, 200_000}, now.Add(-90*24*time.Hour))
+	visits(t, env, owner, lapsed, []int64{1_000, 1_000, 1_000}, now.Add(-400*24*time.Hour))
+
+	segmentOf := func(id string) (segment, rfm string) {
+		var out struct{ Node struct{ Segment, Rfm string } }
+		env.Exec(t, owner.Token, `query($id: ID!) { node(id: $id) { ... on Customer { segment rfm } } }`,
+			map[string]any{"id": id}).Decode(t, &out)
+		return out.Node.Segment, out.Node.Rfm
+	}
+	// Each sale rescored its customer under the default thresholds.
+	for id, want := range map[string]string{loyal: "LOYAL", whale: "HIGH_VALUE", lapsed: "LOST"} {
+		got, _ := segmentOf(id)
+		require.Equal(t, want, got, id)
+	}
+
+	const updateRules = `mutation($i: UpdateSegmentRulesInput!) { updateCustomerSegmentRules(input: $i) {
+		mode recencyDays frequencyVisits monetarySpent newDays computedAt } }`
+	thresholds := map[string]any{
+		"mode": "THRESHOLDS", "recencyDays": []int{7, 14, 30, 60}, "frequencyVisits": []int{2, 3, 4, 5},
+		"monetarySpent": []int64{1_000, 2_000, 50_000, 300_000}, "newDays": 30,
+	}
+	require.Equal(t, "FORBIDDEN", env.Exec(t, cashier.Token, updateRules, map[string]any{"i": thresholds}).Code())
+	bad := map[string]any{}
+	for k, v := range thresholds {
+		bad[k] = v
+	}
+	bad["recencyDays"] = []int{30, 7, 14, 60}
+	res := env.Exec(t, owner.Token, updateRules, map[string]any{"i": bad})
+	require.Equal(t, "BAD_USER_INPUT", res.Code())
+	require.Equal(t, "recencyDays", res.Errors[0].Extensions["field"])
+
+	var rules struct {
+		UpdateCustomerSegmentRules struct {
+			Mode          string
+			RecencyDays   []int
+			MonetarySpent []int64
+			ComputedAt    *time.Time
+		}
+	}
+	env.Exec(t, owner.Token, updateRules, map[string]any{"i": thresholds}).Decode(t, &rules)
+	require.Equal(t, "THRESHOLDS", rules.UpdateCustomerSegmentRules.Mode)
+	require.Equal(t, []int64{1_000, 2_000, 50_000, 300_000}, rules.UpdateCustomerSegmentRules.MonetarySpent, "thresholds are kept as given")
+	require.NotNil(t, rules.UpdateCustomerSegmentRules.ComputedAt)
+	// The whale spent 400,000 (M=5) but 90 days ago is now R=1: LOST.
+	got, rfm := segmentOf(whale)
+	require.Equal(t, "LOST", got)
+	require.Equal(t, "125", rfm)
+
+	var counts struct {
+		CustomerSegmentCounts []struct {
+			Segment string
+			Count   int
+		}
+	}
+	env.Exec(t, cashier.Token, `{ customerSegmentCounts { segment count } }`, nil).Decode(t, &counts)
+	byName := map[string]int{}
+	for _, c := range counts.CustomerSegmentCounts {
+		byName[c.Segment] = c.Count
+	}
+	require.Equal(t, map[string]int{"NEW": 0, "LOYAL": 1, "HIGH_VALUE": 0, "AT_RISK": 0, "LOST": 2, "OCCASIONAL": 0}, byName)
+
+	var lost struct{ Customers struct{ TotalCount int } }
+	env.Exec(t, owner.Token, `{ customers(where: {segment: LOST}) { totalCount } }`, nil).Decode(t, &lost)
+	require.Equal(t, 2, lost.Customers.TotalCount)
+
+	// The daily job runs once a day however often replicas check.
+	require.Equal(t, []string{"customer-segments"}, env.RunDueJobs(t.Context(), now))
+	require.Empty(t, env.RunDueJobs(t.Context(), now.Add(time.Hour)), "claimed for today already")
+	require.Equal(t, []string{"customer-segments"}, env.RunDueJobs(t.Context(), now.Add(24*time.Hour)))
+}
