@@ -3,6 +3,7 @@ package customers_test
 import (
 	"context"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -354,7 +355,7 @@ func TestCreateRefusesBadInput(t *testing.T) {
 func manyTags(n int) []string {
 	tags := make([]string, n)
 	for i := range tags {
-		tags[i] = "tag" + strings.Repeat("x", i)
+		tags[i] = "tag" + strconv.Itoa(i)
 	}
 	return tags
 }
@@ -442,4 +443,259 @@ func TestDuplicatesConflict(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEqual(t, *e.reload(t, first.ID).PhoneIndex, *theirs.PhoneIndex)
 	require.NotEqual(t, *e.reload(t, first.ID).EmailIndex, *theirs.EmailIndex)
+}
+
+func TestUpdate(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := as(t, e.cashier)
+	c, err := e.svc.Create(ctx, &e.store1, customers.Profile{
+		Name: ptr("Mei Lin"), Phone: ptr(meiPhone), Email: ptr(meiEmail), Address: ptr("1 Nanjing Road"),
+		Birthday: ptr("1990-05-01"), Gender: ptr(customer.GenderFEMALE), Notes: ptr("likes oolong"),
+		Tags: []string{"VIP", "Tea Lover"}, MemberCode: ptr("CARD-1"),
+	})
+	require.NoError(t, err)
+	created := e.reload(t, c.ID)
+
+	steps := []struct {
+		name  string
+		p     customers.Profile
+		check func(t *testing.T, before, after *ent.Customer)
+	}{
+		{
+			name: "nothing given changes nothing",
+			p:    customers.Profile{},
+			check: func(t *testing.T, before, after *ent.Customer) {
+				require.Equal(t, before.Name, after.Name)
+				require.Equal(t, before.SearchText, after.SearchText)
+				require.Equal(t, before.Tags, after.Tags)
+				require.Equal(t, before.PhoneEnc, after.PhoneEnc, "not resealed under the same key")
+				require.Equal(t, before.EmailEnc, after.EmailEnc)
+				require.Equal(t, before.AddressEnc, after.AddressEnc)
+				require.Equal(t, before.Birthday, after.Birthday)
+				require.Equal(t, before.Gender, after.Gender)
+				require.Equal(t, before.Notes, after.Notes)
+				require.Equal(t, before.MemberCode, after.MemberCode)
+			},
+		},
+		{
+			name: "a new name keeps the tags searchable",
+			p:    customers.Profile{Name: ptr("  Mei  Chen ")},
+			check: func(t *testing.T, before, after *ent.Customer) {
+				require.Equal(t, "Mei  Chen", after.Name)
+				require.Equal(t, " mei chen vip tea lover", after.SearchText)
+				require.Equal(t, before.Tags, after.Tags)
+				require.Equal(t, before.PhoneEnc, after.PhoneEnc)
+			},
+		},
+		{
+			name: "new tags replace the old and keep the name searchable",
+			p:    customers.Profile{Tags: []string{"Regular", " regular ", "Regular"}},
+			check: func(t *testing.T, _, after *ent.Customer) {
+				require.Equal(t, []string{"Regular", "regular"}, after.Tags)
+				require.Equal(t, " mei chen regular regular", after.SearchText)
+			},
+		},
+		{
+			name: "an empty tag list clears the tags",
+			p:    customers.Profile{Tags: []string{}},
+			check: func(t *testing.T, _, after *ent.Customer) {
+				require.Empty(t, after.Tags)
+				require.Equal(t, " mei chen", after.SearchText)
+			},
+		},
+		{
+			name: "a new phone is normalised, sealed and indexed",
+			p:    customers.Profile{Phone: ptr("139-0000-1111")},
+			check: func(t *testing.T, before, after *ent.Customer) {
+				require.Equal(t, "+8613900001111", open(t, e.box, after.PhoneEnc, c.ID, "phone"))
+				require.Equal(t, e.box.Index(string(e.merchantID), "phone", "+8613900001111"), *after.PhoneIndex)
+				require.Equal(t, before.EmailEnc, after.EmailEnc)
+			},
+		},
+		{
+			name: "a new email is normalised, sealed and indexed",
+			p:    customers.Profile{Email: ptr(" Mei.Chen@Lotus.Example ")},
+			check: func(t *testing.T, _, after *ent.Customer) {
+				require.Equal(t, "mei.chen@lotus.example", open(t, e.box, after.EmailEnc, c.ID, "email"))
+				require.Equal(t, e.box.Index(string(e.merchantID), "email", "mei.chen@lotus.example"), *after.EmailIndex)
+			},
+		},
+		{
+			name: "empty strings clear",
+			p: customers.Profile{
+				Phone: ptr(""), Email: ptr("  "), Address: ptr(""), Birthday: ptr(" "), Notes: ptr("  "), ClearGender: true,
+			},
+			check: func(t *testing.T, before, after *ent.Customer) {
+				require.Nil(t, after.PhoneEnc)
+				require.Nil(t, after.PhoneIndex)
+				require.Nil(t, after.EmailEnc)
+				require.Nil(t, after.EmailIndex)
+				require.Nil(t, after.AddressEnc)
+				require.Nil(t, after.Birthday)
+				require.Nil(t, after.Gender)
+				require.Empty(t, after.Notes)
+				require.Equal(t, before.Name, after.Name)
+				require.Equal(t, before.MemberCode, after.MemberCode)
+			},
+		},
+		{
+			name: "fields set again",
+			p: customers.Profile{
+				Address: ptr(" 2 Huaihai Road "), Birthday: ptr("1985-12-31"), Gender: ptr(customer.GenderOTHER),
+				Notes: ptr(" prefers green tea "), MemberCode: ptr(" CARD-9 "),
+			},
+			check: func(t *testing.T, _, after *ent.Customer) {
+				require.Equal(t, "2 Huaihai Road", open(t, e.box, after.AddressEnc, c.ID, "address"))
+				require.Equal(t, "1985-12-31", *after.Birthday)
+				require.Equal(t, customer.GenderOTHER, *after.Gender)
+				require.Equal(t, "prefers green tea", after.Notes)
+				require.Equal(t, "CARD-9", after.MemberCode)
+			},
+		},
+		{
+			name: "clearing the gender wins over setting it",
+			p:    customers.Profile{Gender: ptr(customer.GenderMALE), ClearGender: true},
+			check: func(t *testing.T, _, after *ent.Customer) {
+				require.Nil(t, after.Gender)
+			},
+		},
+	}
+	before := created
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			got, err := e.svc.Update(ctx, c.ID, st.p)
+			require.NoError(t, err)
+			after := e.reload(t, c.ID)
+			require.Equal(t, after.Name, got.Name)
+			require.Equal(t, after.PhoneIndex, got.PhoneIndex)
+			st.check(t, before, after)
+			before = after
+		})
+	}
+	require.Equal(t, len(steps), e.audited(t, "customer.updated", c.ID))
+	// The old phone and email no longer find anyone.
+	found, err := e.svc.Lookup(ctx, customers.LookupKey{Phone: ptr(meiPhone)})
+	require.NoError(t, err)
+	require.Nil(t, found)
+
+	t.Run("refused input changes nothing", func(t *testing.T) {
+		before := e.reload(t, c.ID)
+		for field, p := range map[string]customers.Profile{
+			"name":       {Name: ptr(""), Notes: ptr("changed")},
+			"phone":      {Phone: ptr("123"), Notes: ptr("changed")},
+			"email":      {Email: ptr("nope"), Notes: ptr("changed")},
+			"birthday":   {Birthday: ptr("2999-01-01"), Notes: ptr("changed")},
+			"memberCode": {MemberCode: ptr("a b"), Notes: ptr("changed")},
+			"tags":       {Tags: []string{strings.Repeat("t", 41)}, Notes: ptr("changed")},
+		} {
+			_, err := e.svc.Update(ctx, c.ID, p)
+			requireField(t, err, errs.BadUserInput, field)
+		}
+		after := e.reload(t, c.ID)
+		require.Equal(t, before.Notes, after.Notes)
+		require.Equal(t, before.UpdatedAt, after.UpdatedAt)
+	})
+
+	t.Run("unknown or another merchant's customer", func(t *testing.T) {
+		_, err := e.svc.Update(ctx, pulid.New("cus"), customers.Profile{Name: ptr("X")})
+		requireCode(t, err, errs.NotFound)
+		other := e.newShop(t, "zh-CN")
+		theirs := e.create(t, as(t, other.owner), customers.Profile{Name: ptr("Theirs")})
+		_, err = e.svc.Update(ctx, theirs.ID, customers.Profile{Name: ptr("Mine now")})
+		requireCode(t, err, errs.NotFound)
+		require.Equal(t, "Theirs", e.reload(t, theirs.ID).Name)
+	})
+}
+
+func TestConsentTimestamps(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := as(t, e.cashier)
+	t1, t2, t3 := t0.Add(time.Hour), t0.Add(2*time.Hour), t0.Add(3*time.Hour)
+
+	c := e.create(t, ctx, customers.Profile{Name: ptr("Mei"), Consent: customers.Consent{Push: ptr(true), SMS: ptr(false)}})
+	type want struct {
+		push, sms, email       bool
+		pushAt, smsAt, emailAt *time.Time
+	}
+	check := func(t *testing.T, w want) {
+		t.Helper()
+		got := e.reload(t, c.ID)
+		require.Equal(t, w.push, got.PushConsent, "push")
+		require.Equal(t, w.sms, got.SmsConsent, "sms")
+		require.Equal(t, w.email, got.EmailConsent, "email")
+		for name, at := range map[string][2]*time.Time{"push": {w.pushAt, got.PushConsentAt}, "sms": {w.smsAt, got.SmsConsentAt}, "email": {w.emailAt, got.EmailConsentAt}} {
+			if at[0] == nil {
+				require.Nil(t, at[1], "%s consent at", name)
+			} else {
+				requireTime(t, *at[0], at[1], "%s consent at", name)
+			}
+		}
+	}
+	check(t, want{push: true, pushAt: &t0, smsAt: &t0})
+
+	steps := []struct {
+		name    string
+		at      time.Time
+		consent customers.Consent
+		want    want
+	}{
+		{"the same decisions again keep their times", t1,
+			customers.Consent{Push: ptr(true), SMS: ptr(false)},
+			want{push: true, pushAt: &t0, smsAt: &t0}},
+		{"no consent given changes nothing", t1,
+			customers.Consent{},
+			want{push: true, pushAt: &t0, smsAt: &t0}},
+		{"a changed decision takes the new time, only on its channel", t2,
+			customers.Consent{Push: ptr(true), SMS: ptr(true)},
+			want{push: true, sms: true, pushAt: &t0, smsAt: &t2}},
+		{"withdrawing consent is a change", t3,
+			customers.Consent{Push: ptr(false)},
+			want{sms: true, pushAt: &t3, smsAt: &t2}},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			e.clock.Set(st.at)
+			_, err := e.svc.Update(ctx, c.ID, customers.Profile{Consent: st.consent})
+			require.NoError(t, err)
+			check(t, st.want)
+		})
+	}
+
+	// A first decision is recorded with its time even when it is the
+	// default "no", as it is on create (see TestCreate).
+	t.Run("a first decision on update is recorded", func(t *testing.T) {
+		t4 := t0.Add(4 * time.Hour)
+		e.clock.Set(t4)
+		_, err := e.svc.Update(ctx, c.ID, customers.Profile{Consent: customers.Consent{Email: ptr(false)}})
+		require.NoError(t, err)
+		check(t, want{sms: true, pushAt: &t3, smsAt: &t2, emailAt: &t4})
+	})
+}
+
+func TestArchive(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c := e.create(t, as(t, e.cashier), customers.Profile{Name: ptr("Mei Lin"), Phone: ptr(meiPhone)})
+	got, err := e.svc.Archive(as(t, e.manager), c.ID)
+	require.NoError(t, err)
+	require.Equal(t, customer.StatusARCHIVED, got.Status)
+	require.Equal(t, 1, e.audited(t, "customer.archived", c.ID))
+
+	// Hidden from search, still recognised at the counter, still editable.
+	conn, err := e.svc.Search(as(t, e.cashier), "mei", nil, nil)
+	require.NoError(t, err)
+	require.Empty(t, conn.Edges)
+	found, err := e.svc.Lookup(as(t, e.cashier), customers.LookupKey{Phone: ptr(meiPhone)})
+	require.NoError(t, err)
+	require.NotNil(t, found)
+	require.Equal(t, c.ID, found.ID)
+	_, err = e.svc.Update(as(t, e.cashier), c.ID, customers.Profile{Notes: ptr("archived but edited")})
+	require.NoError(t, err)
+
+	_, err = e.svc.Archive(as(t, e.owner), c.ID)
+	requireField(t, err, errs.BadUserInput, "customerId")
+	_, err = e.svc.Archive(as(t, e.owner), pulid.New("cus"))
+	requireCode(t, err, errs.NotFound)
 }

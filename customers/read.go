@@ -88,6 +88,11 @@ func (s *Service) Search(ctx context.Context, query string, after *entgql.Cursor
 	for _, w := range words {
 		q.Where(customer.SearchTextContains(" " + w))
 	}
+	return pageByName(ctx, q, after, first)
+}
+
+// pageByName pages through q's customers in name order.
+func pageByName(ctx context.Context, q *ent.CustomerQuery, after *entgql.Cursor[pulid.ID], first *int) (*ent.CustomerConnection, error) {
 	return q.Paginate(ctx, after, first, nil, nil,
 		ent.WithCustomerOrder([]*ent.CustomerOrder{{Field: ent.CustomerOrderFieldName, Direction: entgql.OrderDirectionAsc}}))
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/tillpos/till/ent/customerstorevisits"
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/operator"
+	"github.com/tillpos/till/ent/savedsegment"
 	"github.com/tillpos/till/ent/segmentrules"
 	"github.com/tillpos/till/ent/staff"
 	"github.com/tillpos/till/ent/store"
@@ -43,6 +44,8 @@ type Client struct {
 	Merchant *MerchantClient
 	// Operator is the client for interacting with the Operator builders.
 	Operator *OperatorClient
+	// SavedSegment is the client for interacting with the SavedSegment builders.
+	SavedSegment *SavedSegmentClient
 	// SegmentRules is the client for interacting with the SegmentRules builders.
 	SegmentRules *SegmentRulesClient
 	// Staff is the client for interacting with the Staff builders.
@@ -65,6 +68,7 @@ func (c *Client) init() {
 	c.CustomerStoreVisits = NewCustomerStoreVisitsClient(c.config)
 	c.Merchant = NewMerchantClient(c.config)
 	c.Operator = NewOperatorClient(c.config)
+	c.SavedSegment = NewSavedSegmentClient(c.config)
 	c.SegmentRules = NewSegmentRulesClient(c.config)
 	c.Staff = NewStaffClient(c.config)
 	c.Store = NewStoreClient(c.config)
@@ -165,6 +169,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		CustomerStoreVisits: NewCustomerStoreVisitsClient(cfg),
 		Merchant:            NewMerchantClient(cfg),
 		Operator:            NewOperatorClient(cfg),
+		SavedSegment:        NewSavedSegmentClient(cfg),
 		SegmentRules:        NewSegmentRulesClient(cfg),
 		Staff:               NewStaffClient(cfg),
 		Store:               NewStoreClient(cfg),
@@ -192,6 +197,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		CustomerStoreVisits: NewCustomerStoreVisitsClient(cfg),
 		Merchant:            NewMerchantClient(cfg),
 		Operator:            NewOperatorClient(cfg),
+		SavedSegment:        NewSavedSegmentClient(cfg),
 		SegmentRules:        NewSegmentRulesClient(cfg),
 		Staff:               NewStaffClient(cfg),
 		Store:               NewStoreClient(cfg),
@@ -225,7 +231,7 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.AuditEntry, c.Customer, c.CustomerStoreVisits, c.Merchant, c.Operator,
-		c.SegmentRules, c.Staff, c.Store,
+		c.SavedSegment, c.SegmentRules, c.Staff, c.Store,
 	} {
 		n.Use(hooks...)
 	}
@@ -236,7 +242,7 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.AuditEntry, c.Customer, c.CustomerStoreVisits, c.Merchant, c.Operator,
-		c.SegmentRules, c.Staff, c.Store,
+		c.SavedSegment, c.SegmentRules, c.Staff, c.Store,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -255,6 +261,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Merchant.mutate(ctx, m)
 	case *OperatorMutation:
 		return c.Operator.mutate(ctx, m)
+	case *SavedSegmentMutation:
+		return c.SavedSegment.mutate(ctx, m)
 	case *SegmentRulesMutation:
 		return c.SegmentRules.mutate(ctx, m)
 	case *StaffMutation:
@@ -1080,6 +1088,156 @@ func (c *OperatorClient) mutate(ctx context.Context, m *OperatorMutation) (Value
 	}
 }
 
+// SavedSegmentClient is a client for the SavedSegment schema.
+type SavedSegmentClient struct {
+	config
+}
+
+// NewSavedSegmentClient returns a client for the SavedSegment from the given config.
+func NewSavedSegmentClient(c config) *SavedSegmentClient {
+	return &SavedSegmentClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `savedsegment.Hooks(f(g(h())))`.
+func (c *SavedSegmentClient) Use(hooks ...Hook) {
+	c.hooks.SavedSegment = append(c.hooks.SavedSegment, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `savedsegment.Intercept(f(g(h())))`.
+func (c *SavedSegmentClient) Intercept(interceptors ...Interceptor) {
+	c.inters.SavedSegment = append(c.inters.SavedSegment, interceptors...)
+}
+
+// Create returns a builder for creating a SavedSegment entity.
+func (c *SavedSegmentClient) Create() *SavedSegmentCreate {
+	mutation := newSavedSegmentMutation(c.config, OpCreate)
+	return &SavedSegmentCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of SavedSegment entities.
+func (c *SavedSegmentClient) CreateBulk(builders ...*SavedSegmentCreate) *SavedSegmentCreateBulk {
+	return &SavedSegmentCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *SavedSegmentClient) MapCreateBulk(slice any, setFunc func(*SavedSegmentCreate, int)) *SavedSegmentCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &SavedSegmentCreateBulk{err: fmt.Errorf("calling to SavedSegmentClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*SavedSegmentCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &SavedSegmentCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for SavedSegment.
+func (c *SavedSegmentClient) Update() *SavedSegmentUpdate {
+	mutation := newSavedSegmentMutation(c.config, OpUpdate)
+	return &SavedSegmentUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *SavedSegmentClient) UpdateOne(_m *SavedSegment) *SavedSegmentUpdateOne {
+	mutation := newSavedSegmentMutation(c.config, OpUpdateOne, withSavedSegment(_m))
+	return &SavedSegmentUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *SavedSegmentClient) UpdateOneID(id pulid.ID) *SavedSegmentUpdateOne {
+	mutation := newSavedSegmentMutation(c.config, OpUpdateOne, withSavedSegmentID(id))
+	return &SavedSegmentUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for SavedSegment.
+func (c *SavedSegmentClient) Delete() *SavedSegmentDelete {
+	mutation := newSavedSegmentMutation(c.config, OpDelete)
+	return &SavedSegmentDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *SavedSegmentClient) DeleteOne(_m *SavedSegment) *SavedSegmentDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *SavedSegmentClient) DeleteOneID(id pulid.ID) *SavedSegmentDeleteOne {
+	builder := c.Delete().Where(savedsegment.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &SavedSegmentDeleteOne{builder}
+}
+
+// Query returns a query builder for SavedSegment.
+func (c *SavedSegmentClient) Query() *SavedSegmentQuery {
+	return &SavedSegmentQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeSavedSegment},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a SavedSegment entity by its id.
+func (c *SavedSegmentClient) Get(ctx context.Context, id pulid.ID) (*SavedSegment, error) {
+	return c.Query().Where(savedsegment.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *SavedSegmentClient) GetX(ctx context.Context, id pulid.ID) *SavedSegment {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a SavedSegment.
+func (c *SavedSegmentClient) QueryMerchant(_m *SavedSegment) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(savedsegment.Table, savedsegment.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, savedsegment.MerchantTable, savedsegment.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *SavedSegmentClient) Hooks() []Hook {
+	hooks := c.hooks.SavedSegment
+	return append(hooks[:len(hooks):len(hooks)], savedsegment.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *SavedSegmentClient) Interceptors() []Interceptor {
+	return c.inters.SavedSegment
+}
+
+func (c *SavedSegmentClient) mutate(ctx context.Context, m *SavedSegmentMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&SavedSegmentCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&SavedSegmentUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&SavedSegmentUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&SavedSegmentDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown SavedSegment mutation op: %q", m.Op())
+	}
+}
+
 // SegmentRulesClient is a client for the SegmentRules schema.
 type SegmentRulesClient struct {
 	config
@@ -1565,12 +1723,12 @@ func (c *StoreClient) mutate(ctx context.Context, m *StoreMutation) (Value, erro
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		AuditEntry, Customer, CustomerStoreVisits, Merchant, Operator, SegmentRules,
-		Staff, Store []ent.Hook
+		AuditEntry, Customer, CustomerStoreVisits, Merchant, Operator, SavedSegment,
+		SegmentRules, Staff, Store []ent.Hook
 	}
 	inters struct {
-		AuditEntry, Customer, CustomerStoreVisits, Merchant, Operator, SegmentRules,
-		Staff, Store []ent.Interceptor
+		AuditEntry, Customer, CustomerStoreVisits, Merchant, Operator, SavedSegment,
+		SegmentRules, Staff, Store []ent.Interceptor
 	}
 )
 

@@ -17,6 +17,7 @@ import (
 	"github.com/tillpos/till/ent/customerstorevisits"
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/operator"
+	"github.com/tillpos/till/ent/savedsegment"
 	"github.com/tillpos/till/ent/segmentrules"
 	"github.com/tillpos/till/ent/staff"
 	"github.com/tillpos/till/ent/store"
@@ -85,6 +86,7 @@ func checkColumn(t, c string) error {
 			customerstorevisits.Table: customerstorevisits.ValidColumn,
 			merchant.Table:            merchant.ValidColumn,
 			operator.Table:            operator.ValidColumn,
+			savedsegment.Table:        savedsegment.ValidColumn,
 			segmentrules.Table:        segmentrules.ValidColumn,
 			staff.Table:               staff.ValidColumn,
 			store.Table:               store.ValidColumn,

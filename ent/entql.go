@@ -9,6 +9,7 @@ import (
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/operator"
 	"github.com/tillpos/till/ent/predicate"
+	"github.com/tillpos/till/ent/savedsegment"
 	"github.com/tillpos/till/ent/segmentrules"
 	"github.com/tillpos/till/ent/staff"
 	"github.com/tillpos/till/ent/store"
@@ -21,7 +22,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 8)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 9)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   auditentry.Table,
@@ -150,6 +151,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[5] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   savedsegment.Table,
+			Columns: savedsegment.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: savedsegment.FieldID,
+			},
+		},
+		Type: "SavedSegment",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			savedsegment.FieldMerchantID:      {Type: field.TypeString, Column: savedsegment.FieldMerchantID},
+			savedsegment.FieldCreatedAt:       {Type: field.TypeTime, Column: savedsegment.FieldCreatedAt},
+			savedsegment.FieldUpdatedAt:       {Type: field.TypeTime, Column: savedsegment.FieldUpdatedAt},
+			savedsegment.FieldName:            {Type: field.TypeString, Column: savedsegment.FieldName},
+			savedsegment.FieldAnyTags:         {Type: field.TypeJSON, Column: savedsegment.FieldAnyTags},
+			savedsegment.FieldMinSpent:        {Type: field.TypeInt64, Column: savedsegment.FieldMinSpent},
+			savedsegment.FieldMaxSpent:        {Type: field.TypeInt64, Column: savedsegment.FieldMaxSpent},
+			savedsegment.FieldLastVisitAfter:  {Type: field.TypeTime, Column: savedsegment.FieldLastVisitAfter},
+			savedsegment.FieldLastVisitBefore: {Type: field.TypeTime, Column: savedsegment.FieldLastVisitBefore},
+			savedsegment.FieldBirthdayMonth:   {Type: field.TypeInt, Column: savedsegment.FieldBirthdayMonth},
+			savedsegment.FieldSegment:         {Type: field.TypeEnum, Column: savedsegment.FieldSegment},
+		},
+	}
+	graph.Nodes[6] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   segmentrules.Table,
 			Columns: segmentrules.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -170,7 +195,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			segmentrules.FieldComputedAt:      {Type: field.TypeTime, Column: segmentrules.FieldComputedAt},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   staff.Table,
 			Columns: staff.Columns,
@@ -195,7 +220,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			staff.FieldLastLoginAt:       {Type: field.TypeTime, Column: staff.FieldLastLoginAt},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   store.Table,
 			Columns: store.Columns,
@@ -321,6 +346,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"CustomerStoreVisits",
 		"Store",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   savedsegment.MerchantTable,
+			Columns: []string{savedsegment.MerchantColumn},
+			Bidi:    false,
+		},
+		"SavedSegment",
+		"Merchant",
 	)
 	graph.MustAddE(
 		"merchant",
@@ -1023,6 +1060,115 @@ func (f *OperatorFilter) WhereLastLoginAt(p entql.TimeP) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *SavedSegmentQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the SavedSegmentQuery builder.
+func (_q *SavedSegmentQuery) Filter() *SavedSegmentFilter {
+	return &SavedSegmentFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *SavedSegmentMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the SavedSegmentMutation builder.
+func (m *SavedSegmentMutation) Filter() *SavedSegmentFilter {
+	return &SavedSegmentFilter{config: m.config, predicateAdder: m}
+}
+
+// SavedSegmentFilter provides a generic filtering capability at runtime for SavedSegmentQuery.
+type SavedSegmentFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *SavedSegmentFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *SavedSegmentFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(savedsegment.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *SavedSegmentFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(savedsegment.FieldMerchantID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *SavedSegmentFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(savedsegment.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *SavedSegmentFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(savedsegment.FieldUpdatedAt))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *SavedSegmentFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(savedsegment.FieldName))
+}
+
+// WhereAnyTags applies the entql json.RawMessage predicate on the any_tags field.
+func (f *SavedSegmentFilter) WhereAnyTags(p entql.BytesP) {
+	f.Where(p.Field(savedsegment.FieldAnyTags))
+}
+
+// WhereMinSpent applies the entql int64 predicate on the min_spent field.
+func (f *SavedSegmentFilter) WhereMinSpent(p entql.Int64P) {
+	f.Where(p.Field(savedsegment.FieldMinSpent))
+}
+
+// WhereMaxSpent applies the entql int64 predicate on the max_spent field.
+func (f *SavedSegmentFilter) WhereMaxSpent(p entql.Int64P) {
+	f.Where(p.Field(savedsegment.FieldMaxSpent))
+}
+
+// WhereLastVisitAfter applies the entql time.Time predicate on the last_visit_after field.
+func (f *SavedSegmentFilter) WhereLastVisitAfter(p entql.TimeP) {
+	f.Where(p.Field(savedsegment.FieldLastVisitAfter))
+}
+
+// WhereLastVisitBefore applies the entql time.Time predicate on the last_visit_before field.
+func (f *SavedSegmentFilter) WhereLastVisitBefore(p entql.TimeP) {
+	f.Where(p.Field(savedsegment.FieldLastVisitBefore))
+}
+
+// WhereBirthdayMonth applies the entql int predicate on the birthday_month field.
+func (f *SavedSegmentFilter) WhereBirthdayMonth(p entql.IntP) {
+	f.Where(p.Field(savedsegment.FieldBirthdayMonth))
+}
+
+// WhereSegment applies the entql string predicate on the segment field.
+func (f *SavedSegmentFilter) WhereSegment(p entql.StringP) {
+	f.Where(p.Field(savedsegment.FieldSegment))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *SavedSegmentFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *SavedSegmentFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *SegmentRulesQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1051,7 +1197,7 @@ type SegmentRulesFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SegmentRulesFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1150,7 +1296,7 @@ type StaffFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StaffFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1278,7 +1424,7 @@ type StoreFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StoreFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

@@ -14,6 +14,7 @@ import (
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/operator"
+	"github.com/tillpos/till/ent/savedsegment"
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/ent/staff"
 	"github.com/tillpos/till/ent/store"
@@ -666,6 +667,166 @@ func newOperatorPaginateArgs(rv map[string]any) *operatorPaginateArgs {
 	}
 	if v, ok := rv[whereField].(*OperatorWhereInput); ok {
 		args.opts = append(args.opts, WithOperatorFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *SavedSegmentQuery) CollectFields(ctx context.Context, satisfies ...string) (*SavedSegmentQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *SavedSegmentQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(savedsegment.Columns))
+		selectedFields = []string{savedsegment.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "merchant":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&MerchantClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, merchantImplementors)...); err != nil {
+				return err
+			}
+			_q.withMerchant = query
+			if _, ok := fieldSeen[savedsegment.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, savedsegment.FieldMerchantID)
+				fieldSeen[savedsegment.FieldMerchantID] = struct{}{}
+			}
+		case "merchantID":
+			if _, ok := fieldSeen[savedsegment.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, savedsegment.FieldMerchantID)
+				fieldSeen[savedsegment.FieldMerchantID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[savedsegment.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, savedsegment.FieldCreatedAt)
+				fieldSeen[savedsegment.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[savedsegment.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, savedsegment.FieldUpdatedAt)
+				fieldSeen[savedsegment.FieldUpdatedAt] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[savedsegment.FieldName]; !ok {
+				selectedFields = append(selectedFields, savedsegment.FieldName)
+				fieldSeen[savedsegment.FieldName] = struct{}{}
+			}
+		case "anyTags":
+			if _, ok := fieldSeen[savedsegment.FieldAnyTags]; !ok {
+				selectedFields = append(selectedFields, savedsegment.FieldAnyTags)
+				fieldSeen[savedsegment.FieldAnyTags] = struct{}{}
+			}
+		case "minSpent":
+			if _, ok := fieldSeen[savedsegment.FieldMinSpent]; !ok {
+				selectedFields = append(selectedFields, savedsegment.FieldMinSpent)
+				fieldSeen[savedsegment.FieldMinSpent] = struct{}{}
+			}
+		case "maxSpent":
+			if _, ok := fieldSeen[savedsegment.FieldMaxSpent]; !ok {
+				selectedFields = append(selectedFields, savedsegment.FieldMaxSpent)
+				fieldSeen[savedsegment.FieldMaxSpent] = struct{}{}
+			}
+		case "lastVisitAfter":
+			if _, ok := fieldSeen[savedsegment.FieldLastVisitAfter]; !ok {
+				selectedFields = append(selectedFields, savedsegment.FieldLastVisitAfter)
+				fieldSeen[savedsegment.FieldLastVisitAfter] = struct{}{}
+			}
+		case "lastVisitBefore":
+			if _, ok := fieldSeen[savedsegment.FieldLastVisitBefore]; !ok {
+				selectedFields = append(selectedFields, savedsegment.FieldLastVisitBefore)
+				fieldSeen[savedsegment.FieldLastVisitBefore] = struct{}{}
+			}
+		case "birthdayMonth":
+			if _, ok := fieldSeen[savedsegment.FieldBirthdayMonth]; !ok {
+				selectedFields = append(selectedFields, savedsegment.FieldBirthdayMonth)
+				fieldSeen[savedsegment.FieldBirthdayMonth] = struct{}{}
+			}
+		case "segment":
+			if _, ok := fieldSeen[savedsegment.FieldSegment]; !ok {
+				selectedFields = append(selectedFields, savedsegment.FieldSegment)
+				fieldSeen[savedsegment.FieldSegment] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type savedsegmentPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []SavedSegmentPaginateOption
+}
+
+func newSavedSegmentPaginateArgs(rv map[string]any) *savedsegmentPaginateArgs {
+	args := &savedsegmentPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case []*SavedSegmentOrder:
+			args.opts = append(args.opts, WithSavedSegmentOrder(v))
+		case []any:
+			var orders []*SavedSegmentOrder
+			for i := range v {
+				mv, ok := v[i].(map[string]any)
+				if !ok {
+					continue
+				}
+				var (
+					err1, err2 error
+					order      = &SavedSegmentOrder{Field: &SavedSegmentOrderField{}, Direction: entgql.OrderDirectionAsc}
+				)
+				if d, ok := mv[directionField]; ok {
+					err1 = order.Direction.UnmarshalGQL(d)
+				}
+				if f, ok := mv[fieldField]; ok {
+					err2 = order.Field.UnmarshalGQL(f)
+				}
+				if err1 == nil && err2 == nil {
+					orders = append(orders, order)
+				}
+			}
+			args.opts = append(args.opts, WithSavedSegmentOrder(orders))
+		}
+	}
+	if v, ok := rv[whereField].(*SavedSegmentWhereInput); ok {
+		args.opts = append(args.opts, WithSavedSegmentFilter(v.Filter))
 	}
 	return args
 }

@@ -48,6 +48,14 @@ func (_m *Customer) FavouriteStore(ctx context.Context) (*Store, error) {
 	return result, MaskNotFound(err)
 }
 
+func (_m *SavedSegment) Merchant(ctx context.Context) (*Merchant, error) {
+	result, err := _m.Edges.MerchantOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryMerchant().Only(ctx)
+	}
+	return result, err
+}
+
 func (_m *Staff) Merchant(ctx context.Context) (*Merchant, error) {
 	result, err := _m.Edges.MerchantOrErr()
 	if IsNotLoaded(err) {

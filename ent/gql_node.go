@@ -13,6 +13,7 @@ import (
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/operator"
+	"github.com/tillpos/till/ent/savedsegment"
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/ent/staff"
 	"github.com/tillpos/till/ent/store"
@@ -42,6 +43,11 @@ var operatorImplementors = []string{"Operator", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*Operator) IsNode() {}
+
+var savedsegmentImplementors = []string{"SavedSegment", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*SavedSegment) IsNode() {}
 
 var staffImplementors = []string{"Staff", "Node"}
 
@@ -159,6 +165,19 @@ func (c *Client) noder(ctx context.Context, table string, id pulid.ID) (Noder, e
 			Where(operator.ID(uid))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, operatorImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case savedsegment.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.SavedSegment.Query().
+			Where(savedsegment.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, savedsegmentImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -314,6 +333,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []pulid.ID) ([]No
 		query := c.Operator.Query().
 			Where(operator.IDIn(ids...))
 		query, err := query.CollectFields(ctx, operatorImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case savedsegment.Table:
+		query := c.SavedSegment.Query().
+			Where(savedsegment.IDIn(ids...))
+		query, err := query.CollectFields(ctx, savedsegmentImplementors...)
 		if err != nil {
 			return nil, err
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/operator"
+	"github.com/tillpos/till/ent/savedsegment"
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/ent/staff"
 	"github.com/tillpos/till/ent/store"
@@ -1535,6 +1536,374 @@ func (_m *Operator) ToEdge(order *OperatorOrder) *OperatorEdge {
 		order = DefaultOperatorOrder
 	}
 	return &OperatorEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// SavedSegmentEdge is the edge representation of SavedSegment.
+type SavedSegmentEdge struct {
+	Node   *SavedSegment `json:"node"`
+	Cursor Cursor        `json:"cursor"`
+}
+
+// SavedSegmentConnection is the connection containing edges to SavedSegment.
+type SavedSegmentConnection struct {
+	Edges      []*SavedSegmentEdge `json:"edges"`
+	PageInfo   PageInfo            `json:"pageInfo"`
+	TotalCount int                 `json:"totalCount"`
+}
+
+func (c *SavedSegmentConnection) build(nodes []*SavedSegment, pager *savedsegmentPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *SavedSegment
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *SavedSegment {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *SavedSegment {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*SavedSegmentEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &SavedSegmentEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// SavedSegmentPaginateOption enables pagination customization.
+type SavedSegmentPaginateOption func(*savedsegmentPager) error
+
+// WithSavedSegmentOrder configures pagination ordering.
+func WithSavedSegmentOrder(order []*SavedSegmentOrder) SavedSegmentPaginateOption {
+	return func(pager *savedsegmentPager) error {
+		for _, o := range order {
+			if err := o.Direction.Validate(); err != nil {
+				return err
+			}
+		}
+		pager.order = append(pager.order, order...)
+		return nil
+	}
+}
+
+// WithSavedSegmentFilter configures pagination filter.
+func WithSavedSegmentFilter(filter func(*SavedSegmentQuery) (*SavedSegmentQuery, error)) SavedSegmentPaginateOption {
+	return func(pager *savedsegmentPager) error {
+		if filter == nil {
+			return errors.New("SavedSegmentQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type savedsegmentPager struct {
+	reverse bool
+	order   []*SavedSegmentOrder
+	filter  func(*SavedSegmentQuery) (*SavedSegmentQuery, error)
+}
+
+func newSavedSegmentPager(opts []SavedSegmentPaginateOption, reverse bool) (*savedsegmentPager, error) {
+	pager := &savedsegmentPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	for i, o := range pager.order {
+		if i > 0 && o.Field == pager.order[i-1].Field {
+			return nil, fmt.Errorf("duplicate order direction %q", o.Direction)
+		}
+	}
+	return pager, nil
+}
+
+func (p *savedsegmentPager) applyFilter(query *SavedSegmentQuery) (*SavedSegmentQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *savedsegmentPager) toCursor(_m *SavedSegment) Cursor {
+	cs_ := make([]any, 0, len(p.order))
+	for _, o_ := range p.order {
+		cs_ = append(cs_, o_.Field.toCursor(_m).Value)
+	}
+	return Cursor{ID: _m.ID, Value: cs_}
+}
+
+func (p *savedsegmentPager) applyCursors(query *SavedSegmentQuery, after, before *Cursor) (*SavedSegmentQuery, error) {
+	idDirection := entgql.OrderDirectionAsc
+	if p.reverse {
+		idDirection = entgql.OrderDirectionDesc
+	}
+	fields, directions := make([]string, 0, len(p.order)), make([]OrderDirection, 0, len(p.order))
+	for _, o := range p.order {
+		fields = append(fields, o.Field.column)
+		direction := o.Direction
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		directions = append(directions, direction)
+	}
+	predicates, err := entgql.MultiCursorsPredicate(after, before, &entgql.MultiCursorsOptions{
+		FieldID:     DefaultSavedSegmentOrder.Field.column,
+		DirectionID: idDirection,
+		Fields:      fields,
+		Directions:  directions,
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, predicate := range predicates {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *savedsegmentPager) applyOrder(query *SavedSegmentQuery) *SavedSegmentQuery {
+	var defaultOrdered bool
+	for _, o := range p.order {
+		direction := o.Direction
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		query = query.Order(o.Field.toTerm(direction.OrderTermOption()))
+		if o.Field.column == DefaultSavedSegmentOrder.Field.column {
+			defaultOrdered = true
+		}
+		if len(query.ctx.Fields) > 0 {
+			query.ctx.AppendFieldOnce(o.Field.column)
+		}
+	}
+	if !defaultOrdered {
+		direction := entgql.OrderDirectionAsc
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		query = query.Order(DefaultSavedSegmentOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	return query
+}
+
+func (p *savedsegmentPager) orderExpr(query *SavedSegmentQuery) sql.Querier {
+	if len(query.ctx.Fields) > 0 {
+		for _, o := range p.order {
+			query.ctx.AppendFieldOnce(o.Field.column)
+		}
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		for _, o := range p.order {
+			direction := o.Direction
+			if p.reverse {
+				direction = direction.Reverse()
+			}
+			b.Ident(o.Field.column).Pad().WriteString(string(direction))
+			b.Comma()
+		}
+		direction := entgql.OrderDirectionAsc
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		b.Ident(DefaultSavedSegmentOrder.Field.column).Pad().WriteString(string(direction))
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to SavedSegment.
+func (_m *SavedSegmentQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...SavedSegmentPaginateOption,
+) (*SavedSegmentConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newSavedSegmentPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &SavedSegmentConnection{Edges: []*SavedSegmentEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// SavedSegmentOrderFieldCreatedAt orders SavedSegment by created_at.
+	SavedSegmentOrderFieldCreatedAt = &SavedSegmentOrderField{
+		Value: func(_m *SavedSegment) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: savedsegment.FieldCreatedAt,
+		toTerm: savedsegment.ByCreatedAt,
+		toCursor: func(_m *SavedSegment) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// SavedSegmentOrderFieldUpdatedAt orders SavedSegment by updated_at.
+	SavedSegmentOrderFieldUpdatedAt = &SavedSegmentOrderField{
+		Value: func(_m *SavedSegment) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: savedsegment.FieldUpdatedAt,
+		toTerm: savedsegment.ByUpdatedAt,
+		toCursor: func(_m *SavedSegment) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+	// SavedSegmentOrderFieldName orders SavedSegment by name.
+	SavedSegmentOrderFieldName = &SavedSegmentOrderField{
+		Value: func(_m *SavedSegment) (ent.Value, error) {
+			return _m.Name, nil
+		},
+		column: savedsegment.FieldName,
+		toTerm: savedsegment.ByName,
+		toCursor: func(_m *SavedSegment) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Name,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f SavedSegmentOrderField) String() string {
+	var str string
+	switch f.column {
+	case SavedSegmentOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case SavedSegmentOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	case SavedSegmentOrderFieldName.column:
+		str = "NAME"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f SavedSegmentOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *SavedSegmentOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("SavedSegmentOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *SavedSegmentOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *SavedSegmentOrderFieldUpdatedAt
+	case "NAME":
+		*f = *SavedSegmentOrderFieldName
+	default:
+		return fmt.Errorf("%s is not a valid SavedSegmentOrderField", str)
+	}
+	return nil
+}
+
+// SavedSegmentOrderField defines the ordering field of SavedSegment.
+type SavedSegmentOrderField struct {
+	// Value extracts the ordering value from the given SavedSegment.
+	Value    func(*SavedSegment) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) savedsegment.OrderOption
+	toCursor func(*SavedSegment) Cursor
+}
+
+// SavedSegmentOrder defines the ordering of SavedSegment.
+type SavedSegmentOrder struct {
+	Direction OrderDirection          `json:"direction"`
+	Field     *SavedSegmentOrderField `json:"field"`
+}
+
+// DefaultSavedSegmentOrder is the default ordering of SavedSegment.
+var DefaultSavedSegmentOrder = &SavedSegmentOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &SavedSegmentOrderField{
+		Value: func(_m *SavedSegment) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: savedsegment.FieldID,
+		toTerm: savedsegment.ByID,
+		toCursor: func(_m *SavedSegment) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts SavedSegment into SavedSegmentEdge.
+func (_m *SavedSegment) ToEdge(order *SavedSegmentOrder) *SavedSegmentEdge {
+	if order == nil {
+		order = DefaultSavedSegmentOrder
+	}
+	return &SavedSegmentEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/operator"
 	"github.com/tillpos/till/ent/predicate"
+	"github.com/tillpos/till/ent/savedsegment"
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/ent/staff"
 	"github.com/tillpos/till/ent/store"
@@ -2376,6 +2377,488 @@ func (i *OperatorWhereInput) P() (predicate.Operator, error) {
 		return predicates[0], nil
 	default:
 		return operator.And(predicates...), nil
+	}
+}
+
+// SavedSegmentWhereInput represents a where input for filtering SavedSegment queries.
+type SavedSegmentWhereInput struct {
+	Predicates []predicate.SavedSegment  `json:"-"`
+	Not        *SavedSegmentWhereInput   `json:"not,omitempty"`
+	Or         []*SavedSegmentWhereInput `json:"or,omitempty"`
+	And        []*SavedSegmentWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *pulid.ID  `json:"id,omitempty"`
+	IDNEQ   *pulid.ID  `json:"idNEQ,omitempty"`
+	IDIn    []pulid.ID `json:"idIn,omitempty"`
+	IDNotIn []pulid.ID `json:"idNotIn,omitempty"`
+	IDGT    *pulid.ID  `json:"idGT,omitempty"`
+	IDGTE   *pulid.ID  `json:"idGTE,omitempty"`
+	IDLT    *pulid.ID  `json:"idLT,omitempty"`
+	IDLTE   *pulid.ID  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "name" field predicates.
+	Name             *string  `json:"name,omitempty"`
+	NameNEQ          *string  `json:"nameNEQ,omitempty"`
+	NameIn           []string `json:"nameIn,omitempty"`
+	NameNotIn        []string `json:"nameNotIn,omitempty"`
+	NameGT           *string  `json:"nameGT,omitempty"`
+	NameGTE          *string  `json:"nameGTE,omitempty"`
+	NameLT           *string  `json:"nameLT,omitempty"`
+	NameLTE          *string  `json:"nameLTE,omitempty"`
+	NameContains     *string  `json:"nameContains,omitempty"`
+	NameHasPrefix    *string  `json:"nameHasPrefix,omitempty"`
+	NameHasSuffix    *string  `json:"nameHasSuffix,omitempty"`
+	NameEqualFold    *string  `json:"nameEqualFold,omitempty"`
+	NameContainsFold *string  `json:"nameContainsFold,omitempty"`
+
+	// "min_spent" field predicates.
+	MinSpent       *int64  `json:"minSpent,omitempty"`
+	MinSpentNEQ    *int64  `json:"minSpentNEQ,omitempty"`
+	MinSpentIn     []int64 `json:"minSpentIn,omitempty"`
+	MinSpentNotIn  []int64 `json:"minSpentNotIn,omitempty"`
+	MinSpentGT     *int64  `json:"minSpentGT,omitempty"`
+	MinSpentGTE    *int64  `json:"minSpentGTE,omitempty"`
+	MinSpentLT     *int64  `json:"minSpentLT,omitempty"`
+	MinSpentLTE    *int64  `json:"minSpentLTE,omitempty"`
+	MinSpentIsNil  bool    `json:"minSpentIsNil,omitempty"`
+	MinSpentNotNil bool    `json:"minSpentNotNil,omitempty"`
+
+	// "max_spent" field predicates.
+	MaxSpent       *int64  `json:"maxSpent,omitempty"`
+	MaxSpentNEQ    *int64  `json:"maxSpentNEQ,omitempty"`
+	MaxSpentIn     []int64 `json:"maxSpentIn,omitempty"`
+	MaxSpentNotIn  []int64 `json:"maxSpentNotIn,omitempty"`
+	MaxSpentGT     *int64  `json:"maxSpentGT,omitempty"`
+	MaxSpentGTE    *int64  `json:"maxSpentGTE,omitempty"`
+	MaxSpentLT     *int64  `json:"maxSpentLT,omitempty"`
+	MaxSpentLTE    *int64  `json:"maxSpentLTE,omitempty"`
+	MaxSpentIsNil  bool    `json:"maxSpentIsNil,omitempty"`
+	MaxSpentNotNil bool    `json:"maxSpentNotNil,omitempty"`
+
+	// "last_visit_after" field predicates.
+	LastVisitAfter       *time.Time  `json:"lastVisitAfter,omitempty"`
+	LastVisitAfterNEQ    *time.Time  `json:"lastVisitAfterNEQ,omitempty"`
+	LastVisitAfterIn     []time.Time `json:"lastVisitAfterIn,omitempty"`
+	LastVisitAfterNotIn  []time.Time `json:"lastVisitAfterNotIn,omitempty"`
+	LastVisitAfterGT     *time.Time  `json:"lastVisitAfterGT,omitempty"`
+	LastVisitAfterGTE    *time.Time  `json:"lastVisitAfterGTE,omitempty"`
+	LastVisitAfterLT     *time.Time  `json:"lastVisitAfterLT,omitempty"`
+	LastVisitAfterLTE    *time.Time  `json:"lastVisitAfterLTE,omitempty"`
+	LastVisitAfterIsNil  bool        `json:"lastVisitAfterIsNil,omitempty"`
+	LastVisitAfterNotNil bool        `json:"lastVisitAfterNotNil,omitempty"`
+
+	// "last_visit_before" field predicates.
+	LastVisitBefore       *time.Time  `json:"lastVisitBefore,omitempty"`
+	LastVisitBeforeNEQ    *time.Time  `json:"lastVisitBeforeNEQ,omitempty"`
+	LastVisitBeforeIn     []time.Time `json:"lastVisitBeforeIn,omitempty"`
+	LastVisitBeforeNotIn  []time.Time `json:"lastVisitBeforeNotIn,omitempty"`
+	LastVisitBeforeGT     *time.Time  `json:"lastVisitBeforeGT,omitempty"`
+	LastVisitBeforeGTE    *time.Time  `json:"lastVisitBeforeGTE,omitempty"`
+	LastVisitBeforeLT     *time.Time  `json:"lastVisitBeforeLT,omitempty"`
+	LastVisitBeforeLTE    *time.Time  `json:"lastVisitBeforeLTE,omitempty"`
+	LastVisitBeforeIsNil  bool        `json:"lastVisitBeforeIsNil,omitempty"`
+	LastVisitBeforeNotNil bool        `json:"lastVisitBeforeNotNil,omitempty"`
+
+	// "birthday_month" field predicates.
+	BirthdayMonth       *int  `json:"birthdayMonth,omitempty"`
+	BirthdayMonthNEQ    *int  `json:"birthdayMonthNEQ,omitempty"`
+	BirthdayMonthIn     []int `json:"birthdayMonthIn,omitempty"`
+	BirthdayMonthNotIn  []int `json:"birthdayMonthNotIn,omitempty"`
+	BirthdayMonthGT     *int  `json:"birthdayMonthGT,omitempty"`
+	BirthdayMonthGTE    *int  `json:"birthdayMonthGTE,omitempty"`
+	BirthdayMonthLT     *int  `json:"birthdayMonthLT,omitempty"`
+	BirthdayMonthLTE    *int  `json:"birthdayMonthLTE,omitempty"`
+	BirthdayMonthIsNil  bool  `json:"birthdayMonthIsNil,omitempty"`
+	BirthdayMonthNotNil bool  `json:"birthdayMonthNotNil,omitempty"`
+
+	// "segment" field predicates.
+	Segment       *savedsegment.Segment  `json:"segment,omitempty"`
+	SegmentNEQ    *savedsegment.Segment  `json:"segmentNEQ,omitempty"`
+	SegmentIn     []savedsegment.Segment `json:"segmentIn,omitempty"`
+	SegmentNotIn  []savedsegment.Segment `json:"segmentNotIn,omitempty"`
+	SegmentIsNil  bool                   `json:"segmentIsNil,omitempty"`
+	SegmentNotNil bool                   `json:"segmentNotNil,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *SavedSegmentWhereInput) AddPredicates(predicates ...predicate.SavedSegment) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the SavedSegmentWhereInput filter on the SavedSegmentQuery builder.
+func (i *SavedSegmentWhereInput) Filter(q *SavedSegmentQuery) (*SavedSegmentQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptySavedSegmentWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptySavedSegmentWhereInput is returned in case the SavedSegmentWhereInput is empty.
+var ErrEmptySavedSegmentWhereInput = errors.New("ent: empty predicate SavedSegmentWhereInput")
+
+// P returns a predicate for filtering savedsegments.
+// An error is returned if the input is empty or invalid.
+func (i *SavedSegmentWhereInput) P() (predicate.SavedSegment, error) {
+	var predicates []predicate.SavedSegment
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, savedsegment.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.SavedSegment, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, savedsegment.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.SavedSegment, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, savedsegment.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, savedsegment.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, savedsegment.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, savedsegment.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, savedsegment.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, savedsegment.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, savedsegment.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, savedsegment.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, savedsegment.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, savedsegment.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, savedsegment.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, savedsegment.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, savedsegment.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, savedsegment.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, savedsegment.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, savedsegment.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, savedsegment.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, savedsegment.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, savedsegment.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, savedsegment.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, savedsegment.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, savedsegment.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, savedsegment.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, savedsegment.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, savedsegment.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.Name != nil {
+		predicates = append(predicates, savedsegment.NameEQ(*i.Name))
+	}
+	if i.NameNEQ != nil {
+		predicates = append(predicates, savedsegment.NameNEQ(*i.NameNEQ))
+	}
+	if len(i.NameIn) > 0 {
+		predicates = append(predicates, savedsegment.NameIn(i.NameIn...))
+	}
+	if len(i.NameNotIn) > 0 {
+		predicates = append(predicates, savedsegment.NameNotIn(i.NameNotIn...))
+	}
+	if i.NameGT != nil {
+		predicates = append(predicates, savedsegment.NameGT(*i.NameGT))
+	}
+	if i.NameGTE != nil {
+		predicates = append(predicates, savedsegment.NameGTE(*i.NameGTE))
+	}
+	if i.NameLT != nil {
+		predicates = append(predicates, savedsegment.NameLT(*i.NameLT))
+	}
+	if i.NameLTE != nil {
+		predicates = append(predicates, savedsegment.NameLTE(*i.NameLTE))
+	}
+	if i.NameContains != nil {
+		predicates = append(predicates, savedsegment.NameContains(*i.NameContains))
+	}
+	if i.NameHasPrefix != nil {
+		predicates = append(predicates, savedsegment.NameHasPrefix(*i.NameHasPrefix))
+	}
+	if i.NameHasSuffix != nil {
+		predicates = append(predicates, savedsegment.NameHasSuffix(*i.NameHasSuffix))
+	}
+	if i.NameEqualFold != nil {
+		predicates = append(predicates, savedsegment.NameEqualFold(*i.NameEqualFold))
+	}
+	if i.NameContainsFold != nil {
+		predicates = append(predicates, savedsegment.NameContainsFold(*i.NameContainsFold))
+	}
+	if i.MinSpent != nil {
+		predicates = append(predicates, savedsegment.MinSpentEQ(*i.MinSpent))
+	}
+	if i.MinSpentNEQ != nil {
+		predicates = append(predicates, savedsegment.MinSpentNEQ(*i.MinSpentNEQ))
+	}
+	if len(i.MinSpentIn) > 0 {
+		predicates = append(predicates, savedsegment.MinSpentIn(i.MinSpentIn...))
+	}
+	if len(i.MinSpentNotIn) > 0 {
+		predicates = append(predicates, savedsegment.MinSpentNotIn(i.MinSpentNotIn...))
+	}
+	if i.MinSpentGT != nil {
+		predicates = append(predicates, savedsegment.MinSpentGT(*i.MinSpentGT))
+	}
+	if i.MinSpentGTE != nil {
+		predicates = append(predicates, savedsegment.MinSpentGTE(*i.MinSpentGTE))
+	}
+	if i.MinSpentLT != nil {
+		predicates = append(predicates, savedsegment.MinSpentLT(*i.MinSpentLT))
+	}
+	if i.MinSpentLTE != nil {
+		predicates = append(predicates, savedsegment.MinSpentLTE(*i.MinSpentLTE))
+	}
+	if i.MinSpentIsNil {
+		predicates = append(predicates, savedsegment.MinSpentIsNil())
+	}
+	if i.MinSpentNotNil {
+		predicates = append(predicates, savedsegment.MinSpentNotNil())
+	}
+	if i.MaxSpent != nil {
+		predicates = append(predicates, savedsegment.MaxSpentEQ(*i.MaxSpent))
+	}
+	if i.MaxSpentNEQ != nil {
+		predicates = append(predicates, savedsegment.MaxSpentNEQ(*i.MaxSpentNEQ))
+	}
+	if len(i.MaxSpentIn) > 0 {
+		predicates = append(predicates, savedsegment.MaxSpentIn(i.MaxSpentIn...))
+	}
+	if len(i.MaxSpentNotIn) > 0 {
+		predicates = append(predicates, savedsegment.MaxSpentNotIn(i.MaxSpentNotIn...))
+	}
+	if i.MaxSpentGT != nil {
+		predicates = append(predicates, savedsegment.MaxSpentGT(*i.MaxSpentGT))
+	}
+	if i.MaxSpentGTE != nil {
+		predicates = append(predicates, savedsegment.MaxSpentGTE(*i.MaxSpentGTE))
+	}
+	if i.MaxSpentLT != nil {
+		predicates = append(predicates, savedsegment.MaxSpentLT(*i.MaxSpentLT))
+	}
+	if i.MaxSpentLTE != nil {
+		predicates = append(predicates, savedsegment.MaxSpentLTE(*i.MaxSpentLTE))
+	}
+	if i.MaxSpentIsNil {
+		predicates = append(predicates, savedsegment.MaxSpentIsNil())
+	}
+	if i.MaxSpentNotNil {
+		predicates = append(predicates, savedsegment.MaxSpentNotNil())
+	}
+	if i.LastVisitAfter != nil {
+		predicates = append(predicates, savedsegment.LastVisitAfterEQ(*i.LastVisitAfter))
+	}
+	if i.LastVisitAfterNEQ != nil {
+		predicates = append(predicates, savedsegment.LastVisitAfterNEQ(*i.LastVisitAfterNEQ))
+	}
+	if len(i.LastVisitAfterIn) > 0 {
+		predicates = append(predicates, savedsegment.LastVisitAfterIn(i.LastVisitAfterIn...))
+	}
+	if len(i.LastVisitAfterNotIn) > 0 {
+		predicates = append(predicates, savedsegment.LastVisitAfterNotIn(i.LastVisitAfterNotIn...))
+	}
+	if i.LastVisitAfterGT != nil {
+		predicates = append(predicates, savedsegment.LastVisitAfterGT(*i.LastVisitAfterGT))
+	}
+	if i.LastVisitAfterGTE != nil {
+		predicates = append(predicates, savedsegment.LastVisitAfterGTE(*i.LastVisitAfterGTE))
+	}
+	if i.LastVisitAfterLT != nil {
+		predicates = append(predicates, savedsegment.LastVisitAfterLT(*i.LastVisitAfterLT))
+	}
+	if i.LastVisitAfterLTE != nil {
+		predicates = append(predicates, savedsegment.LastVisitAfterLTE(*i.LastVisitAfterLTE))
+	}
+	if i.LastVisitAfterIsNil {
+		predicates = append(predicates, savedsegment.LastVisitAfterIsNil())
+	}
+	if i.LastVisitAfterNotNil {
+		predicates = append(predicates, savedsegment.LastVisitAfterNotNil())
+	}
+	if i.LastVisitBefore != nil {
+		predicates = append(predicates, savedsegment.LastVisitBeforeEQ(*i.LastVisitBefore))
+	}
+	if i.LastVisitBeforeNEQ != nil {
+		predicates = append(predicates, savedsegment.LastVisitBeforeNEQ(*i.LastVisitBeforeNEQ))
+	}
+	if len(i.LastVisitBeforeIn) > 0 {
+		predicates = append(predicates, savedsegment.LastVisitBeforeIn(i.LastVisitBeforeIn...))
+	}
+	if len(i.LastVisitBeforeNotIn) > 0 {
+		predicates = append(predicates, savedsegment.LastVisitBeforeNotIn(i.LastVisitBeforeNotIn...))
+	}
+	if i.LastVisitBeforeGT != nil {
+		predicates = append(predicates, savedsegment.LastVisitBeforeGT(*i.LastVisitBeforeGT))
+	}
+	if i.LastVisitBeforeGTE != nil {
+		predicates = append(predicates, savedsegment.LastVisitBeforeGTE(*i.LastVisitBeforeGTE))
+	}
+	if i.LastVisitBeforeLT != nil {
+		predicates = append(predicates, savedsegment.LastVisitBeforeLT(*i.LastVisitBeforeLT))
+	}
+	if i.LastVisitBeforeLTE != nil {
+		predicates = append(predicates, savedsegment.LastVisitBeforeLTE(*i.LastVisitBeforeLTE))
+	}
+	if i.LastVisitBeforeIsNil {
+		predicates = append(predicates, savedsegment.LastVisitBeforeIsNil())
+	}
+	if i.LastVisitBeforeNotNil {
+		predicates = append(predicates, savedsegment.LastVisitBeforeNotNil())
+	}
+	if i.BirthdayMonth != nil {
+		predicates = append(predicates, savedsegment.BirthdayMonthEQ(*i.BirthdayMonth))
+	}
+	if i.BirthdayMonthNEQ != nil {
+		predicates = append(predicates, savedsegment.BirthdayMonthNEQ(*i.BirthdayMonthNEQ))
+	}
+	if len(i.BirthdayMonthIn) > 0 {
+		predicates = append(predicates, savedsegment.BirthdayMonthIn(i.BirthdayMonthIn...))
+	}
+	if len(i.BirthdayMonthNotIn) > 0 {
+		predicates = append(predicates, savedsegment.BirthdayMonthNotIn(i.BirthdayMonthNotIn...))
+	}
+	if i.BirthdayMonthGT != nil {
+		predicates = append(predicates, savedsegment.BirthdayMonthGT(*i.BirthdayMonthGT))
+	}
+	if i.BirthdayMonthGTE != nil {
+		predicates = append(predicates, savedsegment.BirthdayMonthGTE(*i.BirthdayMonthGTE))
+	}
+	if i.BirthdayMonthLT != nil {
+		predicates = append(predicates, savedsegment.BirthdayMonthLT(*i.BirthdayMonthLT))
+	}
+	if i.BirthdayMonthLTE != nil {
+		predicates = append(predicates, savedsegment.BirthdayMonthLTE(*i.BirthdayMonthLTE))
+	}
+	if i.BirthdayMonthIsNil {
+		predicates = append(predicates, savedsegment.BirthdayMonthIsNil())
+	}
+	if i.BirthdayMonthNotNil {
+		predicates = append(predicates, savedsegment.BirthdayMonthNotNil())
+	}
+	if i.Segment != nil {
+		predicates = append(predicates, savedsegment.SegmentEQ(*i.Segment))
+	}
+	if i.SegmentNEQ != nil {
+		predicates = append(predicates, savedsegment.SegmentNEQ(*i.SegmentNEQ))
+	}
+	if len(i.SegmentIn) > 0 {
+		predicates = append(predicates, savedsegment.SegmentIn(i.SegmentIn...))
+	}
+	if len(i.SegmentNotIn) > 0 {
+		predicates = append(predicates, savedsegment.SegmentNotIn(i.SegmentNotIn...))
+	}
+	if i.SegmentIsNil {
+		predicates = append(predicates, savedsegment.SegmentIsNil())
+	}
+	if i.SegmentNotNil {
+		predicates = append(predicates, savedsegment.SegmentNotNil())
+	}
+
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptySavedSegmentWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return savedsegment.And(predicates...), nil
 	}
 }
 

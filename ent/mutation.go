@@ -17,6 +17,7 @@ import (
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/operator"
 	"github.com/tillpos/till/ent/predicate"
+	"github.com/tillpos/till/ent/savedsegment"
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/ent/segmentrules"
 	"github.com/tillpos/till/ent/staff"
@@ -37,6 +38,7 @@ const (
 	TypeCustomerStoreVisits = "CustomerStoreVisits"
 	TypeMerchant            = "Merchant"
 	TypeOperator            = "Operator"
+	TypeSavedSegment        = "SavedSegment"
 	TypeSegmentRules        = "SegmentRules"
 	TypeStaff               = "Staff"
 	TypeStore               = "Store"
@@ -5881,6 +5883,1190 @@ func (m *OperatorMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *OperatorMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Operator edge %s", name)
+}
+
+// SavedSegmentMutation represents an operation that mutates the SavedSegment nodes in the graph.
+type SavedSegmentMutation struct {
+	config
+	op                Op
+	typ               string
+	id                *pulid.ID
+	created_at        *time.Time
+	updated_at        *time.Time
+	name              *string
+	any_tags          *[]string
+	appendany_tags    []string
+	min_spent         *int64
+	addmin_spent      *int64
+	max_spent         *int64
+	addmax_spent      *int64
+	last_visit_after  *time.Time
+	last_visit_before *time.Time
+	birthday_month    *int
+	addbirthday_month *int
+	segment           *savedsegment.Segment
+	clearedFields     map[string]struct{}
+	merchant          *pulid.ID
+	clearedmerchant   bool
+	done              bool
+	oldValue          func(context.Context) (*SavedSegment, error)
+	predicates        []predicate.SavedSegment
+}
+
+var _ ent.Mutation = (*SavedSegmentMutation)(nil)
+
+// savedsegmentOption allows management of the mutation configuration using functional options.
+type savedsegmentOption func(*SavedSegmentMutation)
+
+// newSavedSegmentMutation creates new mutation for the SavedSegment entity.
+func newSavedSegmentMutation(c config, op Op, opts ...savedsegmentOption) *SavedSegmentMutation {
+	m := &SavedSegmentMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeSavedSegment,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withSavedSegmentID sets the ID field of the mutation.
+func withSavedSegmentID(id pulid.ID) savedsegmentOption {
+	return func(m *SavedSegmentMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *SavedSegment
+		)
+		m.oldValue = func(ctx context.Context) (*SavedSegment, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().SavedSegment.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withSavedSegment sets the old SavedSegment of the mutation.
+func withSavedSegment(node *SavedSegment) savedsegmentOption {
+	return func(m *SavedSegmentMutation) {
+		m.oldValue = func(context.Context) (*SavedSegment, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m SavedSegmentMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m SavedSegmentMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of SavedSegment entities.
+func (m *SavedSegmentMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *SavedSegmentMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *SavedSegmentMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().SavedSegment.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *SavedSegmentMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *SavedSegmentMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the SavedSegment entity.
+// If the SavedSegment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SavedSegmentMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *SavedSegmentMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *SavedSegmentMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *SavedSegmentMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the SavedSegment entity.
+// If the SavedSegment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SavedSegmentMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *SavedSegmentMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *SavedSegmentMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *SavedSegmentMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the SavedSegment entity.
+// If the SavedSegment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SavedSegmentMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *SavedSegmentMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetName sets the "name" field.
+func (m *SavedSegmentMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *SavedSegmentMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the SavedSegment entity.
+// If the SavedSegment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SavedSegmentMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *SavedSegmentMutation) ResetName() {
+	m.name = nil
+}
+
+// SetAnyTags sets the "any_tags" field.
+func (m *SavedSegmentMutation) SetAnyTags(s []string) {
+	m.any_tags = &s
+	m.appendany_tags = nil
+}
+
+// AnyTags returns the value of the "any_tags" field in the mutation.
+func (m *SavedSegmentMutation) AnyTags() (r []string, exists bool) {
+	v := m.any_tags
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAnyTags returns the old "any_tags" field's value of the SavedSegment entity.
+// If the SavedSegment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SavedSegmentMutation) OldAnyTags(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAnyTags is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAnyTags requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAnyTags: %w", err)
+	}
+	return oldValue.AnyTags, nil
+}
+
+// AppendAnyTags adds s to the "any_tags" field.
+func (m *SavedSegmentMutation) AppendAnyTags(s []string) {
+	m.appendany_tags = append(m.appendany_tags, s...)
+}
+
+// AppendedAnyTags returns the list of values that were appended to the "any_tags" field in this mutation.
+func (m *SavedSegmentMutation) AppendedAnyTags() ([]string, bool) {
+	if len(m.appendany_tags) == 0 {
+		return nil, false
+	}
+	return m.appendany_tags, true
+}
+
+// ClearAnyTags clears the value of the "any_tags" field.
+func (m *SavedSegmentMutation) ClearAnyTags() {
+	m.any_tags = nil
+	m.appendany_tags = nil
+	m.clearedFields[savedsegment.FieldAnyTags] = struct{}{}
+}
+
+// AnyTagsCleared returns if the "any_tags" field was cleared in this mutation.
+func (m *SavedSegmentMutation) AnyTagsCleared() bool {
+	_, ok := m.clearedFields[savedsegment.FieldAnyTags]
+	return ok
+}
+
+// ResetAnyTags resets all changes to the "any_tags" field.
+func (m *SavedSegmentMutation) ResetAnyTags() {
+	m.any_tags = nil
+	m.appendany_tags = nil
+	delete(m.clearedFields, savedsegment.FieldAnyTags)
+}
+
+// SetMinSpent sets the "min_spent" field.
+func (m *SavedSegmentMutation) SetMinSpent(i int64) {
+	m.min_spent = &i
+	m.addmin_spent = nil
+}
+
+// MinSpent returns the value of the "min_spent" field in the mutation.
+func (m *SavedSegmentMutation) MinSpent() (r int64, exists bool) {
+	v := m.min_spent
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMinSpent returns the old "min_spent" field's value of the SavedSegment entity.
+// If the SavedSegment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SavedSegmentMutation) OldMinSpent(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMinSpent is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMinSpent requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMinSpent: %w", err)
+	}
+	return oldValue.MinSpent, nil
+}
+
+// AddMinSpent adds i to the "min_spent" field.
+func (m *SavedSegmentMutation) AddMinSpent(i int64) {
+	if m.addmin_spent != nil {
+		*m.addmin_spent += i
+	} else {
+		m.addmin_spent = &i
+	}
+}
+
+// AddedMinSpent returns the value that was added to the "min_spent" field in this mutation.
+func (m *SavedSegmentMutation) AddedMinSpent() (r int64, exists bool) {
+	v := m.addmin_spent
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearMinSpent clears the value of the "min_spent" field.
+func (m *SavedSegmentMutation) ClearMinSpent() {
+	m.min_spent = nil
+	m.addmin_spent = nil
+	m.clearedFields[savedsegment.FieldMinSpent] = struct{}{}
+}
+
+// MinSpentCleared returns if the "min_spent" field was cleared in this mutation.
+func (m *SavedSegmentMutation) MinSpentCleared() bool {
+	_, ok := m.clearedFields[savedsegment.FieldMinSpent]
+	return ok
+}
+
+// ResetMinSpent resets all changes to the "min_spent" field.
+func (m *SavedSegmentMutation) ResetMinSpent() {
+	m.min_spent = nil
+	m.addmin_spent = nil
+	delete(m.clearedFields, savedsegment.FieldMinSpent)
+}
+
+// SetMaxSpent sets the "max_spent" field.
+func (m *SavedSegmentMutation) SetMaxSpent(i int64) {
+	m.max_spent = &i
+	m.addmax_spent = nil
+}
+
+// MaxSpent returns the value of the "max_spent" field in the mutation.
+func (m *SavedSegmentMutation) MaxSpent() (r int64, exists bool) {
+	v := m.max_spent
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMaxSpent returns the old "max_spent" field's value of the SavedSegment entity.
+// If the SavedSegment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SavedSegmentMutation) OldMaxSpent(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMaxSpent is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMaxSpent requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMaxSpent: %w", err)
+	}
+	return oldValue.MaxSpent, nil
+}
+
+// AddMaxSpent adds i to the "max_spent" field.
+func (m *SavedSegmentMutation) AddMaxSpent(i int64) {
+	if m.addmax_spent != nil {
+		*m.addmax_spent += i
+	} else {
+		m.addmax_spent = &i
+	}
+}
+
+// AddedMaxSpent returns the value that was added to the "max_spent" field in this mutation.
+func (m *SavedSegmentMutation) AddedMaxSpent() (r int64, exists bool) {
+	v := m.addmax_spent
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearMaxSpent clears the value of the "max_spent" field.
+func (m *SavedSegmentMutation) ClearMaxSpent() {
+	m.max_spent = nil
+	m.addmax_spent = nil
+	m.clearedFields[savedsegment.FieldMaxSpent] = struct{}{}
+}
+
+// MaxSpentCleared returns if the "max_spent" field was cleared in this mutation.
+func (m *SavedSegmentMutation) MaxSpentCleared() bool {
+	_, ok := m.clearedFields[savedsegment.FieldMaxSpent]
+	return ok
+}
+
+// ResetMaxSpent resets all changes to the "max_spent" field.
+func (m *SavedSegmentMutation) ResetMaxSpent() {
+	m.max_spent = nil
+	m.addmax_spent = nil
+	delete(m.clearedFields, savedsegment.FieldMaxSpent)
+}
+
+// SetLastVisitAfter sets the "last_visit_after" field.
+func (m *SavedSegmentMutation) SetLastVisitAfter(t time.Time) {
+	m.last_visit_after = &t
+}
+
+// LastVisitAfter returns the value of the "last_visit_after" field in the mutation.
+func (m *SavedSegmentMutation) LastVisitAfter() (r time.Time, exists bool) {
+	v := m.last_visit_after
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastVisitAfter returns the old "last_visit_after" field's value of the SavedSegment entity.
+// If the SavedSegment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SavedSegmentMutation) OldLastVisitAfter(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastVisitAfter is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastVisitAfter requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastVisitAfter: %w", err)
+	}
+	return oldValue.LastVisitAfter, nil
+}
+
+// ClearLastVisitAfter clears the value of the "last_visit_after" field.
+func (m *SavedSegmentMutation) ClearLastVisitAfter() {
+	m.last_visit_after = nil
+	m.clearedFields[savedsegment.FieldLastVisitAfter] = struct{}{}
+}
+
+// LastVisitAfterCleared returns if the "last_visit_after" field was cleared in this mutation.
+func (m *SavedSegmentMutation) LastVisitAfterCleared() bool {
+	_, ok := m.clearedFields[savedsegment.FieldLastVisitAfter]
+	return ok
+}
+
+// ResetLastVisitAfter resets all changes to the "last_visit_after" field.
+func (m *SavedSegmentMutation) ResetLastVisitAfter() {
+	m.last_visit_after = nil
+	delete(m.clearedFields, savedsegment.FieldLastVisitAfter)
+}
+
+// SetLastVisitBefore sets the "last_visit_before" field.
+func (m *SavedSegmentMutation) SetLastVisitBefore(t time.Time) {
+	m.last_visit_before = &t
+}
+
+// LastVisitBefore returns the value of the "last_visit_before" field in the mutation.
+func (m *SavedSegmentMutation) LastVisitBefore() (r time.Time, exists bool) {
+	v := m.last_visit_before
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastVisitBefore returns the old "last_visit_before" field's value of the SavedSegment entity.
+// If the SavedSegment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SavedSegmentMutation) OldLastVisitBefore(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastVisitBefore is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastVisitBefore requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastVisitBefore: %w", err)
+	}
+	return oldValue.LastVisitBefore, nil
+}
+
+// ClearLastVisitBefore clears the value of the "last_visit_before" field.
+func (m *SavedSegmentMutation) ClearLastVisitBefore() {
+	m.last_visit_before = nil
+	m.clearedFields[savedsegment.FieldLastVisitBefore] = struct{}{}
+}
+
+// LastVisitBeforeCleared returns if the "last_visit_before" field was cleared in this mutation.
+func (m *SavedSegmentMutation) LastVisitBeforeCleared() bool {
+	_, ok := m.clearedFields[savedsegment.FieldLastVisitBefore]
+	return ok
+}
+
+// ResetLastVisitBefore resets all changes to the "last_visit_before" field.
+func (m *SavedSegmentMutation) ResetLastVisitBefore() {
+	m.last_visit_before = nil
+	delete(m.clearedFields, savedsegment.FieldLastVisitBefore)
+}
+
+// SetBirthdayMonth sets the "birthday_month" field.
+func (m *SavedSegmentMutation) SetBirthdayMonth(i int) {
+	m.birthday_month = &i
+	m.addbirthday_month = nil
+}
+
+// BirthdayMonth returns the value of the "birthday_month" field in the mutation.
+func (m *SavedSegmentMutation) BirthdayMonth() (r int, exists bool) {
+	v := m.birthday_month
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBirthdayMonth returns the old "birthday_month" field's value of the SavedSegment entity.
+// If the SavedSegment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SavedSegmentMutation) OldBirthdayMonth(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBirthdayMonth is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBirthdayMonth requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBirthdayMonth: %w", err)
+	}
+	return oldValue.BirthdayMonth, nil
+}
+
+// AddBirthdayMonth adds i to the "birthday_month" field.
+func (m *SavedSegmentMutation) AddBirthdayMonth(i int) {
+	if m.addbirthday_month != nil {
+		*m.addbirthday_month += i
+	} else {
+		m.addbirthday_month = &i
+	}
+}
+
+// AddedBirthdayMonth returns the value that was added to the "birthday_month" field in this mutation.
+func (m *SavedSegmentMutation) AddedBirthdayMonth() (r int, exists bool) {
+	v := m.addbirthday_month
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearBirthdayMonth clears the value of the "birthday_month" field.
+func (m *SavedSegmentMutation) ClearBirthdayMonth() {
+	m.birthday_month = nil
+	m.addbirthday_month = nil
+	m.clearedFields[savedsegment.FieldBirthdayMonth] = struct{}{}
+}
+
+// BirthdayMonthCleared returns if the "birthday_month" field was cleared in this mutation.
+func (m *SavedSegmentMutation) BirthdayMonthCleared() bool {
+	_, ok := m.clearedFields[savedsegment.FieldBirthdayMonth]
+	return ok
+}
+
+// ResetBirthdayMonth resets all changes to the "birthday_month" field.
+func (m *SavedSegmentMutation) ResetBirthdayMonth() {
+	m.birthday_month = nil
+	m.addbirthday_month = nil
+	delete(m.clearedFields, savedsegment.FieldBirthdayMonth)
+}
+
+// SetSegment sets the "segment" field.
+func (m *SavedSegmentMutation) SetSegment(s savedsegment.Segment) {
+	m.segment = &s
+}
+
+// Segment returns the value of the "segment" field in the mutation.
+func (m *SavedSegmentMutation) Segment() (r savedsegment.Segment, exists bool) {
+	v := m.segment
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSegment returns the old "segment" field's value of the SavedSegment entity.
+// If the SavedSegment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SavedSegmentMutation) OldSegment(ctx context.Context) (v *savedsegment.Segment, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSegment is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSegment requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSegment: %w", err)
+	}
+	return oldValue.Segment, nil
+}
+
+// ClearSegment clears the value of the "segment" field.
+func (m *SavedSegmentMutation) ClearSegment() {
+	m.segment = nil
+	m.clearedFields[savedsegment.FieldSegment] = struct{}{}
+}
+
+// SegmentCleared returns if the "segment" field was cleared in this mutation.
+func (m *SavedSegmentMutation) SegmentCleared() bool {
+	_, ok := m.clearedFields[savedsegment.FieldSegment]
+	return ok
+}
+
+// ResetSegment resets all changes to the "segment" field.
+func (m *SavedSegmentMutation) ResetSegment() {
+	m.segment = nil
+	delete(m.clearedFields, savedsegment.FieldSegment)
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *SavedSegmentMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[savedsegment.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *SavedSegmentMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *SavedSegmentMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *SavedSegmentMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// Where appends a list predicates to the SavedSegmentMutation builder.
+func (m *SavedSegmentMutation) Where(ps ...predicate.SavedSegment) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the SavedSegmentMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *SavedSegmentMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.SavedSegment, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *SavedSegmentMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *SavedSegmentMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (SavedSegment).
+func (m *SavedSegmentMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *SavedSegmentMutation) Fields() []string {
+	fields := make([]string, 0, 11)
+	if m.merchant != nil {
+		fields = append(fields, savedsegment.FieldMerchantID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, savedsegment.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, savedsegment.FieldUpdatedAt)
+	}
+	if m.name != nil {
+		fields = append(fields, savedsegment.FieldName)
+	}
+	if m.any_tags != nil {
+		fields = append(fields, savedsegment.FieldAnyTags)
+	}
+	if m.min_spent != nil {
+		fields = append(fields, savedsegment.FieldMinSpent)
+	}
+	if m.max_spent != nil {
+		fields = append(fields, savedsegment.FieldMaxSpent)
+	}
+	if m.last_visit_after != nil {
+		fields = append(fields, savedsegment.FieldLastVisitAfter)
+	}
+	if m.last_visit_before != nil {
+		fields = append(fields, savedsegment.FieldLastVisitBefore)
+	}
+	if m.birthday_month != nil {
+		fields = append(fields, savedsegment.FieldBirthdayMonth)
+	}
+	if m.segment != nil {
+		fields = append(fields, savedsegment.FieldSegment)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *SavedSegmentMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case savedsegment.FieldMerchantID:
+		return m.MerchantID()
+	case savedsegment.FieldCreatedAt:
+		return m.CreatedAt()
+	case savedsegment.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case savedsegment.FieldName:
+		return m.Name()
+	case savedsegment.FieldAnyTags:
+		return m.AnyTags()
+	case savedsegment.FieldMinSpent:
+		return m.MinSpent()
+	case savedsegment.FieldMaxSpent:
+		return m.MaxSpent()
+	case savedsegment.FieldLastVisitAfter:
+		return m.LastVisitAfter()
+	case savedsegment.FieldLastVisitBefore:
+		return m.LastVisitBefore()
+	case savedsegment.FieldBirthdayMonth:
+		return m.BirthdayMonth()
+	case savedsegment.FieldSegment:
+		return m.Segment()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *SavedSegmentMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case savedsegment.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case savedsegment.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case savedsegment.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case savedsegment.FieldName:
+		return m.OldName(ctx)
+	case savedsegment.FieldAnyTags:
+		return m.OldAnyTags(ctx)
+	case savedsegment.FieldMinSpent:
+		return m.OldMinSpent(ctx)
+	case savedsegment.FieldMaxSpent:
+		return m.OldMaxSpent(ctx)
+	case savedsegment.FieldLastVisitAfter:
+		return m.OldLastVisitAfter(ctx)
+	case savedsegment.FieldLastVisitBefore:
+		return m.OldLastVisitBefore(ctx)
+	case savedsegment.FieldBirthdayMonth:
+		return m.OldBirthdayMonth(ctx)
+	case savedsegment.FieldSegment:
+		return m.OldSegment(ctx)
+	}
+	return nil, fmt.Errorf("unknown SavedSegment field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SavedSegmentMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case savedsegment.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case savedsegment.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case savedsegment.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case savedsegment.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case savedsegment.FieldAnyTags:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAnyTags(v)
+		return nil
+	case savedsegment.FieldMinSpent:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMinSpent(v)
+		return nil
+	case savedsegment.FieldMaxSpent:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMaxSpent(v)
+		return nil
+	case savedsegment.FieldLastVisitAfter:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastVisitAfter(v)
+		return nil
+	case savedsegment.FieldLastVisitBefore:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastVisitBefore(v)
+		return nil
+	case savedsegment.FieldBirthdayMonth:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBirthdayMonth(v)
+		return nil
+	case savedsegment.FieldSegment:
+		v, ok := value.(savedsegment.Segment)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSegment(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SavedSegment field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *SavedSegmentMutation) AddedFields() []string {
+	var fields []string
+	if m.addmin_spent != nil {
+		fields = append(fields, savedsegment.FieldMinSpent)
+	}
+	if m.addmax_spent != nil {
+		fields = append(fields, savedsegment.FieldMaxSpent)
+	}
+	if m.addbirthday_month != nil {
+		fields = append(fields, savedsegment.FieldBirthdayMonth)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *SavedSegmentMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case savedsegment.FieldMinSpent:
+		return m.AddedMinSpent()
+	case savedsegment.FieldMaxSpent:
+		return m.AddedMaxSpent()
+	case savedsegment.FieldBirthdayMonth:
+		return m.AddedBirthdayMonth()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SavedSegmentMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case savedsegment.FieldMinSpent:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMinSpent(v)
+		return nil
+	case savedsegment.FieldMaxSpent:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMaxSpent(v)
+		return nil
+	case savedsegment.FieldBirthdayMonth:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddBirthdayMonth(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SavedSegment numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *SavedSegmentMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(savedsegment.FieldAnyTags) {
+		fields = append(fields, savedsegment.FieldAnyTags)
+	}
+	if m.FieldCleared(savedsegment.FieldMinSpent) {
+		fields = append(fields, savedsegment.FieldMinSpent)
+	}
+	if m.FieldCleared(savedsegment.FieldMaxSpent) {
+		fields = append(fields, savedsegment.FieldMaxSpent)
+	}
+	if m.FieldCleared(savedsegment.FieldLastVisitAfter) {
+		fields = append(fields, savedsegment.FieldLastVisitAfter)
+	}
+	if m.FieldCleared(savedsegment.FieldLastVisitBefore) {
+		fields = append(fields, savedsegment.FieldLastVisitBefore)
+	}
+	if m.FieldCleared(savedsegment.FieldBirthdayMonth) {
+		fields = append(fields, savedsegment.FieldBirthdayMonth)
+	}
+	if m.FieldCleared(savedsegment.FieldSegment) {
+		fields = append(fields, savedsegment.FieldSegment)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *SavedSegmentMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *SavedSegmentMutation) ClearField(name string) error {
+	switch name {
+	case savedsegment.FieldAnyTags:
+		m.ClearAnyTags()
+		return nil
+	case savedsegment.FieldMinSpent:
+		m.ClearMinSpent()
+		return nil
+	case savedsegment.FieldMaxSpent:
+		m.ClearMaxSpent()
+		return nil
+	case savedsegment.FieldLastVisitAfter:
+		m.ClearLastVisitAfter()
+		return nil
+	case savedsegment.FieldLastVisitBefore:
+		m.ClearLastVisitBefore()
+		return nil
+	case savedsegment.FieldBirthdayMonth:
+		m.ClearBirthdayMonth()
+		return nil
+	case savedsegment.FieldSegment:
+		m.ClearSegment()
+		return nil
+	}
+	return fmt.Errorf("unknown SavedSegment nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *SavedSegmentMutation) ResetField(name string) error {
+	switch name {
+	case savedsegment.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case savedsegment.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case savedsegment.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case savedsegment.FieldName:
+		m.ResetName()
+		return nil
+	case savedsegment.FieldAnyTags:
+		m.ResetAnyTags()
+		return nil
+	case savedsegment.FieldMinSpent:
+		m.ResetMinSpent()
+		return nil
+	case savedsegment.FieldMaxSpent:
+		m.ResetMaxSpent()
+		return nil
+	case savedsegment.FieldLastVisitAfter:
+		m.ResetLastVisitAfter()
+		return nil
+	case savedsegment.FieldLastVisitBefore:
+		m.ResetLastVisitBefore()
+		return nil
+	case savedsegment.FieldBirthdayMonth:
+		m.ResetBirthdayMonth()
+		return nil
+	case savedsegment.FieldSegment:
+		m.ResetSegment()
+		return nil
+	}
+	return fmt.Errorf("unknown SavedSegment field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *SavedSegmentMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.merchant != nil {
+		edges = append(edges, savedsegment.EdgeMerchant)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *SavedSegmentMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case savedsegment.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *SavedSegmentMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *SavedSegmentMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *SavedSegmentMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedmerchant {
+		edges = append(edges, savedsegment.EdgeMerchant)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *SavedSegmentMutation) EdgeCleared(name string) bool {
+	switch name {
+	case savedsegment.EdgeMerchant:
+		return m.clearedmerchant
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *SavedSegmentMutation) ClearEdge(name string) error {
+	switch name {
+	case savedsegment.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown SavedSegment unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *SavedSegmentMutation) ResetEdge(name string) error {
+	switch name {
+	case savedsegment.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown SavedSegment edge %s", name)
 }
 
 // SegmentRulesMutation represents an operation that mutates the SegmentRules nodes in the graph.

@@ -9,6 +9,7 @@ import (
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/operator"
+	"github.com/tillpos/till/ent/savedsegment"
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/ent/staff"
 	"github.com/tillpos/till/ent/store"
@@ -20,6 +21,7 @@ var prefixToTable = map[string]string{
 	"cus": customer.Table,
 	"mer": merchant.Table,
 	"opr": operator.Table,
+	"sgs": savedsegment.Table,
 	"stf": staff.Table,
 	"sto": store.Table,
 }

@@ -24,6 +24,8 @@ type Tx struct {
 	Merchant *MerchantClient
 	// Operator is the client for interacting with the Operator builders.
 	Operator *OperatorClient
+	// SavedSegment is the client for interacting with the SavedSegment builders.
+	SavedSegment *SavedSegmentClient
 	// SegmentRules is the client for interacting with the SegmentRules builders.
 	SegmentRules *SegmentRulesClient
 	// Staff is the client for interacting with the Staff builders.
@@ -166,6 +168,7 @@ func (tx *Tx) init() {
 	tx.CustomerStoreVisits = NewCustomerStoreVisitsClient(tx.config)
 	tx.Merchant = NewMerchantClient(tx.config)
 	tx.Operator = NewOperatorClient(tx.config)
+	tx.SavedSegment = NewSavedSegmentClient(tx.config)
 	tx.SegmentRules = NewSegmentRulesClient(tx.config)
 	tx.Staff = NewStaffClient(tx.config)
 	tx.Store = NewStoreClient(tx.config)

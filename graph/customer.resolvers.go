@@ -11,6 +11,7 @@ import (
 	"entgo.io/contrib/entgql"
 	"github.com/tillpos/till/customers"
 	"github.com/tillpos/till/ent"
+	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/schema/pulid"
 )
 
@@ -103,6 +104,31 @@ func (r *mutationResolver) UpdateCustomerSegmentRules(ctx context.Context, input
 	return &rules, err
 }
 
+// CreateSavedSegment is the resolver for the createSavedSegment field.
+func (r *mutationResolver) CreateSavedSegment(ctx context.Context, input CreateSavedSegmentInput) (*SavedSegmentPayload, error) {
+	f := customers.SegmentFilter{
+		Name: input.Name, AnyTags: input.AnyTags, MinSpent: input.MinSpent, MaxSpent: input.MaxSpent,
+		LastVisitAfter: input.LastVisitAfter, LastVisitBefore: input.LastVisitBefore, BirthdayMonth: input.BirthdayMonth,
+	}
+	if input.Segment != nil {
+		seg := customer.Segment(*input.Segment)
+		f.Segment = &seg
+	}
+	saved, err := r.customers.CreateSavedSegment(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	return &SavedSegmentPayload{SavedSegment: saved}, nil
+}
+
+// DeleteSavedSegment is the resolver for the deleteSavedSegment field.
+func (r *mutationResolver) DeleteSavedSegment(ctx context.Context, input SavedSegmentIDInput) (*DeleteSavedSegmentPayload, error) {
+	if err := r.customers.DeleteSavedSegment(ctx, input.SavedSegmentID); err != nil {
+		return nil, err
+	}
+	return &DeleteSavedSegmentPayload{DeletedID: input.SavedSegmentID}, nil
+}
+
 // LookupCustomer is the resolver for the lookupCustomer field.
 func (r *queryResolver) LookupCustomer(ctx context.Context, input LookupCustomerInput) (*ent.Customer, error) {
 	return r.customers.Lookup(ctx, customers.LookupKey{Phone: input.Phone, Email: input.Email, MemberCode: input.MemberCode})
@@ -122,6 +148,11 @@ func (r *queryResolver) CustomerSegmentRules(ctx context.Context) (*customers.Ru
 // CustomerSegmentCounts is the resolver for the customerSegmentCounts field.
 func (r *queryResolver) CustomerSegmentCounts(ctx context.Context) ([]*customers.SegmentCount, error) {
 	return r.customers.SegmentCounts(ctx)
+}
+
+// Customers is the resolver for the customers field.
+func (r *savedSegmentResolver) Customers(ctx context.Context, obj *ent.SavedSegment, first *int, after *entgql.Cursor[pulid.ID]) (*ent.CustomerConnection, error) {
+	return r.customers.SavedSegmentCustomers(ctx, obj, after, first)
 }
 
 // CustomerSegmentRules returns CustomerSegmentRulesResolver implementation.

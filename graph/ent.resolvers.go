@@ -41,6 +41,12 @@ func (r *queryResolver) Merchants(ctx context.Context, after *entgql.Cursor[puli
 		ent.WithMerchantOrder(orderBy), ent.WithMerchantFilter(where.Filter))
 }
 
+// SavedSegments is the resolver for the savedSegments field.
+func (r *queryResolver) SavedSegments(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.SavedSegmentOrder, where *ent.SavedSegmentWhereInput) (*ent.SavedSegmentConnection, error) {
+	return r.client.SavedSegment.Query().Paginate(ctx, after, first, before, last,
+		ent.WithSavedSegmentOrder(orderBy), ent.WithSavedSegmentFilter(where.Filter))
+}
+
 // StaffMembers is the resolver for the staffMembers field.
 func (r *queryResolver) StaffMembers(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.StaffOrder, where *ent.StaffWhereInput) (*ent.StaffConnection, error) {
 	return r.client.Staff.Query().Paginate(ctx, after, first, before, last,
@@ -59,7 +65,11 @@ func (r *Resolver) Customer() CustomerResolver { return &customerResolver{r} }
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
+// SavedSegment returns SavedSegmentResolver implementation.
+func (r *Resolver) SavedSegment() SavedSegmentResolver { return &savedSegmentResolver{r} }
+
 type (
-	customerResolver struct{ *Resolver }
-	queryResolver    struct{ *Resolver }
+	customerResolver     struct{ *Resolver }
+	queryResolver        struct{ *Resolver }
+	savedSegmentResolver struct{ *Resolver }
 )

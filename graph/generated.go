@@ -20,6 +20,7 @@ import (
 	"github.com/tillpos/till/ent/auditentry"
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/merchant"
+	"github.com/tillpos/till/ent/savedsegment"
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/ent/staff"
 	gqlparser "github.com/vektah/gqlparser/v2"
@@ -40,6 +41,7 @@ type ResolverRoot interface {
 	CustomerSegmentRules() CustomerSegmentRulesResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
+	SavedSegment() SavedSegmentResolver
 }
 
 type DirectiveRoot struct {
@@ -159,6 +161,10 @@ type ComplexityRoot struct {
 		RecencyDays     func(childComplexity int) int
 	}
 
+	DeleteSavedSegmentPayload struct {
+		DeletedID func(childComplexity int) int
+	}
+
 	LogOutPayload struct {
 		EndedSessions func(childComplexity int) int
 	}
@@ -195,9 +201,11 @@ type ComplexityRoot struct {
 		ArchiveCustomer            func(childComplexity int, input CustomerIDInput) int
 		ChangePassword             func(childComplexity int, input ChangePasswordInput) int
 		CreateCustomer             func(childComplexity int, input CreateCustomerInput) int
+		CreateSavedSegment         func(childComplexity int, input CreateSavedSegmentInput) int
 		CreateStaff                func(childComplexity int, input CreateStaffInput) int
 		CreateStore                func(childComplexity int, input CreateStoreInput) int
 		DeactivateStaff            func(childComplexity int, input StaffIDInput) int
+		DeleteSavedSegment         func(childComplexity int, input SavedSegmentIDInput) int
 		EraseCustomer              func(childComplexity int, input CustomerIDInput) int
 		ExportCustomerData         func(childComplexity int, input CustomerIDInput) int
 		LogIn                      func(childComplexity int, input LogInInput) int
@@ -256,10 +264,43 @@ type ComplexityRoot struct {
 		Merchants             func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.MerchantOrder, where *ent.MerchantWhereInput) int
 		Node                  func(childComplexity int, id pulid.ID) int
 		Nodes                 func(childComplexity int, ids []pulid.ID) int
+		SavedSegments         func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.SavedSegmentOrder, where *ent.SavedSegmentWhereInput) int
 		SearchCustomers       func(childComplexity int, query string, first *int, after *entgql.Cursor[pulid.ID]) int
 		StaffMembers          func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.StaffOrder, where *ent.StaffWhereInput) int
 		Stores                func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.StoreOrder, where *ent.StoreWhereInput) int
 		Viewer                func(childComplexity int) int
+	}
+
+	SavedSegment struct {
+		AnyTags         func(childComplexity int) int
+		BirthdayMonth   func(childComplexity int) int
+		CreatedAt       func(childComplexity int) int
+		Customers       func(childComplexity int, first *int, after *entgql.Cursor[pulid.ID]) int
+		ID              func(childComplexity int) int
+		LastVisitAfter  func(childComplexity int) int
+		LastVisitBefore func(childComplexity int) int
+		MaxSpent        func(childComplexity int) int
+		Merchant        func(childComplexity int) int
+		MerchantID      func(childComplexity int) int
+		MinSpent        func(childComplexity int) int
+		Name            func(childComplexity int) int
+		Segment         func(childComplexity int) int
+		UpdatedAt       func(childComplexity int) int
+	}
+
+	SavedSegmentConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	SavedSegmentEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	SavedSegmentPayload struct {
+		SavedSegment func(childComplexity int) int
 	}
 
 	Staff struct {
@@ -358,6 +399,8 @@ type MutationResolver interface {
 	ExportCustomerData(ctx context.Context, input CustomerIDInput) (*CustomerDataExport, error)
 	EraseCustomer(ctx context.Context, input CustomerIDInput) (*CustomerPayload, error)
 	UpdateCustomerSegmentRules(ctx context.Context, input UpdateSegmentRulesInput) (*customers.Rules, error)
+	CreateSavedSegment(ctx context.Context, input CreateSavedSegmentInput) (*SavedSegmentPayload, error)
+	DeleteSavedSegment(ctx context.Context, input SavedSegmentIDInput) (*DeleteSavedSegmentPayload, error)
 	UpdateMerchant(ctx context.Context, input UpdateMerchantInput) (*MerchantPayload, error)
 	SuspendMerchant(ctx context.Context, input SuspendMerchantInput) (*MerchantPayload, error)
 	ReactivateMerchant(ctx context.Context, input ReactivateMerchantInput) (*MerchantPayload, error)
@@ -376,6 +419,7 @@ type QueryResolver interface {
 	AuditEntries(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.AuditEntryOrder, where *ent.AuditEntryWhereInput) (*ent.AuditEntryConnection, error)
 	Customers(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.CustomerOrder, where *ent.CustomerWhereInput) (*ent.CustomerConnection, error)
 	Merchants(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.MerchantOrder, where *ent.MerchantWhereInput) (*ent.MerchantConnection, error)
+	SavedSegments(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.SavedSegmentOrder, where *ent.SavedSegmentWhereInput) (*ent.SavedSegmentConnection, error)
 	StaffMembers(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.StaffOrder, where *ent.StaffWhereInput) (*ent.StaffConnection, error)
 	Stores(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.StoreOrder, where *ent.StoreWhereInput) (*ent.StoreConnection, error)
 	Viewer(ctx context.Context) (*Viewer, error)
@@ -383,6 +427,9 @@ type QueryResolver interface {
 	SearchCustomers(ctx context.Context, query string, first *int, after *entgql.Cursor[pulid.ID]) (*ent.CustomerConnection, error)
 	CustomerSegmentRules(ctx context.Context) (*customers.Rules, error)
 	CustomerSegmentCounts(ctx context.Context) ([]*customers.SegmentCount, error)
+}
+type SavedSegmentResolver interface {
+	Customers(ctx context.Context, obj *ent.SavedSegment, first *int, after *entgql.Cursor[pulid.ID]) (*ent.CustomerConnection, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -860,6 +907,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CustomerSegmentRules.RecencyDays(childComplexity), true
 
+	case "DeleteSavedSegmentPayload.deletedId":
+		if e.ComplexityRoot.DeleteSavedSegmentPayload.DeletedID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeleteSavedSegmentPayload.DeletedID(childComplexity), true
+
 	case "LogOutPayload.endedSessions":
 		if e.ComplexityRoot.LogOutPayload.EndedSessions == nil {
 			break
@@ -1000,6 +1054,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateCustomer(childComplexity, args["input"].(CreateCustomerInput)), true
+	case "Mutation.createSavedSegment":
+		if e.ComplexityRoot.Mutation.CreateSavedSegment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createSavedSegment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateSavedSegment(childComplexity, args["input"].(CreateSavedSegmentInput)), true
 	case "Mutation.createStaff":
 		if e.ComplexityRoot.Mutation.CreateStaff == nil {
 			break
@@ -1033,6 +1098,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeactivateStaff(childComplexity, args["input"].(StaffIDInput)), true
+	case "Mutation.deleteSavedSegment":
+		if e.ComplexityRoot.Mutation.DeleteSavedSegment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteSavedSegment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteSavedSegment(childComplexity, args["input"].(SavedSegmentIDInput)), true
 	case "Mutation.eraseCustomer":
 		if e.ComplexityRoot.Mutation.EraseCustomer == nil {
 			break
@@ -1412,6 +1488,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Nodes(childComplexity, args["ids"].([]pulid.ID)), true
+	case "Query.savedSegments":
+		if e.ComplexityRoot.Query.SavedSegments == nil {
+			break
+		}
+
+		args, err := ec.field_Query_savedSegments_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.SavedSegments(childComplexity, args["after"].(*entgql.Cursor[pulid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["orderBy"].([]*ent.SavedSegmentOrder), args["where"].(*ent.SavedSegmentWhereInput)), true
 	case "Query.searchCustomers":
 		if e.ComplexityRoot.Query.SearchCustomers == nil {
 			break
@@ -1451,6 +1538,135 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Viewer(childComplexity), true
+
+	case "SavedSegment.anyTags":
+		if e.ComplexityRoot.SavedSegment.AnyTags == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SavedSegment.AnyTags(childComplexity), true
+	case "SavedSegment.birthdayMonth":
+		if e.ComplexityRoot.SavedSegment.BirthdayMonth == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SavedSegment.BirthdayMonth(childComplexity), true
+	case "SavedSegment.createdAt":
+		if e.ComplexityRoot.SavedSegment.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SavedSegment.CreatedAt(childComplexity), true
+	case "SavedSegment.customers":
+		if e.ComplexityRoot.SavedSegment.Customers == nil {
+			break
+		}
+
+		args, err := ec.field_SavedSegment_customers_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.SavedSegment.Customers(childComplexity, args["first"].(*int), args["after"].(*entgql.Cursor[pulid.ID])), true
+	case "SavedSegment.id":
+		if e.ComplexityRoot.SavedSegment.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SavedSegment.ID(childComplexity), true
+	case "SavedSegment.lastVisitAfter":
+		if e.ComplexityRoot.SavedSegment.LastVisitAfter == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SavedSegment.LastVisitAfter(childComplexity), true
+	case "SavedSegment.lastVisitBefore":
+		if e.ComplexityRoot.SavedSegment.LastVisitBefore == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SavedSegment.LastVisitBefore(childComplexity), true
+	case "SavedSegment.maxSpent":
+		if e.ComplexityRoot.SavedSegment.MaxSpent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SavedSegment.MaxSpent(childComplexity), true
+	case "SavedSegment.merchant":
+		if e.ComplexityRoot.SavedSegment.Merchant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SavedSegment.Merchant(childComplexity), true
+	case "SavedSegment.merchantID":
+		if e.ComplexityRoot.SavedSegment.MerchantID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SavedSegment.MerchantID(childComplexity), true
+	case "SavedSegment.minSpent":
+		if e.ComplexityRoot.SavedSegment.MinSpent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SavedSegment.MinSpent(childComplexity), true
+	case "SavedSegment.name":
+		if e.ComplexityRoot.SavedSegment.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SavedSegment.Name(childComplexity), true
+	case "SavedSegment.segment":
+		if e.ComplexityRoot.SavedSegment.Segment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SavedSegment.Segment(childComplexity), true
+	case "SavedSegment.updatedAt":
+		if e.ComplexityRoot.SavedSegment.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SavedSegment.UpdatedAt(childComplexity), true
+
+	case "SavedSegmentConnection.edges":
+		if e.ComplexityRoot.SavedSegmentConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SavedSegmentConnection.Edges(childComplexity), true
+	case "SavedSegmentConnection.pageInfo":
+		if e.ComplexityRoot.SavedSegmentConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SavedSegmentConnection.PageInfo(childComplexity), true
+	case "SavedSegmentConnection.totalCount":
+		if e.ComplexityRoot.SavedSegmentConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SavedSegmentConnection.TotalCount(childComplexity), true
+
+	case "SavedSegmentEdge.cursor":
+		if e.ComplexityRoot.SavedSegmentEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SavedSegmentEdge.Cursor(childComplexity), true
+	case "SavedSegmentEdge.node":
+		if e.ComplexityRoot.SavedSegmentEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SavedSegmentEdge.Node(childComplexity), true
+
+	case "SavedSegmentPayload.savedSegment":
+		if e.ComplexityRoot.SavedSegmentPayload.SavedSegment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SavedSegmentPayload.SavedSegment(childComplexity), true
 
 	case "Staff.active":
 		if e.ComplexityRoot.Staff.Active == nil {
@@ -1719,6 +1935,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("AuditEntryWhereInput", ec.unmarshalInputAuditEntryWhereInput),
 			graphql.NewInputUnmarshaler("ChangePasswordInput", ec.unmarshalInputChangePasswordInput),
 			graphql.NewInputUnmarshaler("CreateCustomerInput", ec.unmarshalInputCreateCustomerInput),
+			graphql.NewInputUnmarshaler("CreateSavedSegmentInput", ec.unmarshalInputCreateSavedSegmentInput),
 			graphql.NewInputUnmarshaler("CreateStaffInput", ec.unmarshalInputCreateStaffInput),
 			graphql.NewInputUnmarshaler("CreateStoreInput", ec.unmarshalInputCreateStoreInput),
 			graphql.NewInputUnmarshaler("CustomerConsentInput", ec.unmarshalInputCustomerConsentInput),
@@ -1735,6 +1952,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ReactivateMerchantInput", ec.unmarshalInputReactivateMerchantInput),
 			graphql.NewInputUnmarshaler("RefreshSessionInput", ec.unmarshalInputRefreshSessionInput),
 			graphql.NewInputUnmarshaler("ResetStaffPasswordInput", ec.unmarshalInputResetStaffPasswordInput),
+			graphql.NewInputUnmarshaler("SavedSegmentIdInput", ec.unmarshalInputSavedSegmentIdInput),
+			graphql.NewInputUnmarshaler("SavedSegmentOrder", ec.unmarshalInputSavedSegmentOrder),
+			graphql.NewInputUnmarshaler("SavedSegmentWhereInput", ec.unmarshalInputSavedSegmentWhereInput),
 			graphql.NewInputUnmarshaler("SetStaffPinInput", ec.unmarshalInputSetStaffPinInput),
 			graphql.NewInputUnmarshaler("SignUpMerchantInput", ec.unmarshalInputSignUpMerchantInput),
 			graphql.NewInputUnmarshaler("StaffIdInput", ec.unmarshalInputStaffIdInput),
@@ -2094,6 +2314,44 @@ extend type Query {
 extend type Mutation {
   """Sets the segment rules and recomputes every segment (OWNER, MANAGER; audited)."""
   updateCustomerSegmentRules(input: UpdateSegmentRulesInput!): CustomerSegmentRules!
+}
+
+input CreateSavedSegmentInput {
+  name: String!
+  """Customers with at least one of these tags."""
+  anyTags: [String!]
+  """Total spent, in minor units."""
+  minSpent: Int64
+  maxSpent: Int64
+  lastVisitAfter: Time
+  lastVisitBefore: Time
+  """1–12"""
+  birthdayMonth: Int
+  segment: SavedSegmentSegment
+}
+
+input SavedSegmentIdInput {
+  savedSegmentId: ID!
+}
+
+type SavedSegmentPayload {
+  savedSegment: SavedSegment!
+}
+
+type DeleteSavedSegmentPayload {
+  deletedId: ID!
+}
+
+extend type SavedSegment {
+  """The active customers the segment holds now, by name."""
+  customers(first: Int, after: Cursor): CustomerConnection!
+}
+
+extend type Mutation {
+  """Saves a customer filter under a name (OWNER, MANAGER)."""
+  createSavedSegment(input: CreateSavedSegmentInput!): SavedSegmentPayload!
+  """Deletes a saved segment (OWNER, MANAGER)."""
+  deleteSavedSegment(input: SavedSegmentIdInput!): DeleteSavedSegmentPayload!
 }
 `, BuiltIn: false},
 	{Name: "../schema/directives.graphql", Input: `"""
@@ -3285,6 +3543,37 @@ type Query {
     """
     where: MerchantWhereInput
   ): MerchantConnection!
+  savedSegments(
+    """
+    Returns the elements in the list that come after the specified cursor.
+    """
+    after: Cursor
+
+    """
+    Returns the first _n_ elements from the list.
+    """
+    first: Int
+
+    """
+    Returns the elements in the list that come before the specified cursor.
+    """
+    before: Cursor
+
+    """
+    Returns the last _n_ elements from the list.
+    """
+    last: Int
+
+    """
+    Ordering options for SavedSegments returned from the connection.
+    """
+    orderBy: [SavedSegmentOrder!]
+
+    """
+    Filtering options for SavedSegments returned from the connection.
+    """
+    where: SavedSegmentWhereInput
+  ): SavedSegmentConnection!
   staffMembers(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -3347,6 +3636,218 @@ type Query {
     """
     where: StoreWhereInput
   ): StoreConnection!
+}
+type SavedSegment implements Node {
+  id: ID!
+  merchantID: ID!
+  createdAt: Time!
+  updatedAt: Time!
+  name: String!
+  """
+  customers with at least one of these tags
+  """
+  anyTags: [String!]
+  minSpent: Int64
+  maxSpent: Int64
+  lastVisitAfter: Time
+  lastVisitBefore: Time
+  birthdayMonth: Int
+  segment: SavedSegmentSegment
+  merchant: Merchant!
+}
+"""
+A connection to a list of items.
+"""
+type SavedSegmentConnection {
+  """
+  A list of edges.
+  """
+  edges: [SavedSegmentEdge]
+  """
+  Information to aid in pagination.
+  """
+  pageInfo: PageInfo!
+  """
+  Identifies the total count of items in the connection.
+  """
+  totalCount: Int!
+}
+"""
+An edge in a connection.
+"""
+type SavedSegmentEdge {
+  """
+  The item at the end of the edge.
+  """
+  node: SavedSegment
+  """
+  A cursor for use in pagination.
+  """
+  cursor: Cursor!
+}
+"""
+Ordering options for SavedSegment connections
+"""
+input SavedSegmentOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order SavedSegments.
+  """
+  field: SavedSegmentOrderField!
+}
+"""
+Properties by which SavedSegment connections can be ordered.
+"""
+enum SavedSegmentOrderField {
+  CREATED_AT
+  UPDATED_AT
+  NAME
+}
+"""
+SavedSegmentSegment is enum for the field segment
+"""
+enum SavedSegmentSegment @goModel(model: "github.com/tillpos/till/ent/savedsegment.Segment") {
+  NEW
+  LOYAL
+  HIGH_VALUE
+  AT_RISK
+  LOST
+  OCCASIONAL
+}
+"""
+SavedSegmentWhereInput is used for filtering SavedSegment objects.
+Input was generated by ent.
+"""
+input SavedSegmentWhereInput {
+  not: SavedSegmentWhereInput
+  and: [SavedSegmentWhereInput!]
+  or: [SavedSegmentWhereInput!]
+  """
+  id field predicates
+  """
+  id: ID
+  idNEQ: ID
+  idIn: [ID!]
+  idNotIn: [ID!]
+  idGT: ID
+  idGTE: ID
+  idLT: ID
+  idLTE: ID
+  """
+  created_at field predicates
+  """
+  createdAt: Time
+  createdAtNEQ: Time
+  createdAtIn: [Time!]
+  createdAtNotIn: [Time!]
+  createdAtGT: Time
+  createdAtGTE: Time
+  createdAtLT: Time
+  createdAtLTE: Time
+  """
+  updated_at field predicates
+  """
+  updatedAt: Time
+  updatedAtNEQ: Time
+  updatedAtIn: [Time!]
+  updatedAtNotIn: [Time!]
+  updatedAtGT: Time
+  updatedAtGTE: Time
+  updatedAtLT: Time
+  updatedAtLTE: Time
+  """
+  name field predicates
+  """
+  name: String
+  nameNEQ: String
+  nameIn: [String!]
+  nameNotIn: [String!]
+  nameGT: String
+  nameGTE: String
+  nameLT: String
+  nameLTE: String
+  nameContains: String
+  nameHasPrefix: String
+  nameHasSuffix: String
+  nameEqualFold: String
+  nameContainsFold: String
+  """
+  min_spent field predicates
+  """
+  minSpent: Int64
+  minSpentNEQ: Int64
+  minSpentIn: [Int64!]
+  minSpentNotIn: [Int64!]
+  minSpentGT: Int64
+  minSpentGTE: Int64
+  minSpentLT: Int64
+  minSpentLTE: Int64
+  minSpentIsNil: Boolean
+  minSpentNotNil: Boolean
+  """
+  max_spent field predicates
+  """
+  maxSpent: Int64
+  maxSpentNEQ: Int64
+  maxSpentIn: [Int64!]
+  maxSpentNotIn: [Int64!]
+  maxSpentGT: Int64
+  maxSpentGTE: Int64
+  maxSpentLT: Int64
+  maxSpentLTE: Int64
+  maxSpentIsNil: Boolean
+  maxSpentNotNil: Boolean
+  """
+  last_visit_after field predicates
+  """
+  lastVisitAfter: Time
+  lastVisitAfterNEQ: Time
+  lastVisitAfterIn: [Time!]
+  lastVisitAfterNotIn: [Time!]
+  lastVisitAfterGT: Time
+  lastVisitAfterGTE: Time
+  lastVisitAfterLT: Time
+  lastVisitAfterLTE: Time
+  lastVisitAfterIsNil: Boolean
+  lastVisitAfterNotNil: Boolean
+  """
+  last_visit_before field predicates
+  """
+  lastVisitBefore: Time
+  lastVisitBeforeNEQ: Time
+  lastVisitBeforeIn: [Time!]
+  lastVisitBeforeNotIn: [Time!]
+  lastVisitBeforeGT: Time
+  lastVisitBeforeGTE: Time
+  lastVisitBeforeLT: Time
+  lastVisitBeforeLTE: Time
+  lastVisitBeforeIsNil: Boolean
+  lastVisitBeforeNotNil: Boolean
+  """
+  birthday_month field predicates
+  """
+  birthdayMonth: Int
+  birthdayMonthNEQ: Int
+  birthdayMonthIn: [Int!]
+  birthdayMonthNotIn: [Int!]
+  birthdayMonthGT: Int
+  birthdayMonthGTE: Int
+  birthdayMonthLT: Int
+  birthdayMonthLTE: Int
+  birthdayMonthIsNil: Boolean
+  birthdayMonthNotNil: Boolean
+  """
+  segment field predicates
+  """
+  segment: SavedSegmentSegment
+  segmentNEQ: SavedSegmentSegment
+  segmentIn: [SavedSegmentSegment!]
+  segmentNotIn: [SavedSegmentSegment!]
+  segmentIsNil: Boolean
+  segmentNotNil: Boolean
 }
 type Staff implements Node {
   id: ID!
@@ -4091,6 +4592,14 @@ func (ec *executionContext) childFields_CustomerSegmentRules(ctx context.Context
 	return nil, fmt.Errorf("no field named %q was found under type CustomerSegmentRules", field.Name)
 }
 
+func (ec *executionContext) childFields_DeleteSavedSegmentPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "deletedId":
+		return ec.fieldContext_DeleteSavedSegmentPayload_deletedId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeleteSavedSegmentPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_LogOutPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "endedSessions":
@@ -4197,6 +4706,70 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 		return ec.fieldContext_PageInfo_endCursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_SavedSegment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_SavedSegment_id(ctx, field)
+	case "merchantID":
+		return ec.fieldContext_SavedSegment_merchantID(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_SavedSegment_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_SavedSegment_updatedAt(ctx, field)
+	case "name":
+		return ec.fieldContext_SavedSegment_name(ctx, field)
+	case "anyTags":
+		return ec.fieldContext_SavedSegment_anyTags(ctx, field)
+	case "minSpent":
+		return ec.fieldContext_SavedSegment_minSpent(ctx, field)
+	case "maxSpent":
+		return ec.fieldContext_SavedSegment_maxSpent(ctx, field)
+	case "lastVisitAfter":
+		return ec.fieldContext_SavedSegment_lastVisitAfter(ctx, field)
+	case "lastVisitBefore":
+		return ec.fieldContext_SavedSegment_lastVisitBefore(ctx, field)
+	case "birthdayMonth":
+		return ec.fieldContext_SavedSegment_birthdayMonth(ctx, field)
+	case "segment":
+		return ec.fieldContext_SavedSegment_segment(ctx, field)
+	case "merchant":
+		return ec.fieldContext_SavedSegment_merchant(ctx, field)
+	case "customers":
+		return ec.fieldContext_SavedSegment_customers(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SavedSegment", field.Name)
+}
+
+func (ec *executionContext) childFields_SavedSegmentConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_SavedSegmentConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_SavedSegmentConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_SavedSegmentConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SavedSegmentConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_SavedSegmentEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_SavedSegmentEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_SavedSegmentEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SavedSegmentEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_SavedSegmentPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "savedSegment":
+		return ec.fieldContext_SavedSegmentPayload_savedSegment(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SavedSegmentPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_Staff(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4491,6 +5064,20 @@ func (ec *executionContext) field_Mutation_createCustomer_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createSavedSegment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (CreateSavedSegmentInput, error) {
+			return ec.unmarshalNCreateSavedSegmentInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐCreateSavedSegmentInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createStaff_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4525,6 +5112,20 @@ func (ec *executionContext) field_Mutation_deactivateStaff_args(ctx context.Cont
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (StaffIDInput, error) {
 			return ec.unmarshalNStaffIdInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐStaffIDInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteSavedSegment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (SavedSegmentIDInput, error) {
+			return ec.unmarshalNSavedSegmentIdInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐSavedSegmentIDInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -4989,6 +5590,60 @@ func (ec *executionContext) field_Query_nodes_args(ctx context.Context, rawArgs 
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_savedSegments_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) ([]*ent.SavedSegmentOrder, error) {
+			return ec.unmarshalOSavedSegmentOrder2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐSavedSegmentOrderᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
+		func(ctx context.Context, v any) (*ent.SavedSegmentWhereInput, error) {
+			return ec.unmarshalOSavedSegmentWhereInput2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐSavedSegmentWhereInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["where"] = arg5
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_searchCustomers_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5124,6 +5779,28 @@ func (ec *executionContext) field_Query_stores_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_SavedSegment_customers_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
 	return args, nil
 }
 
@@ -7083,6 +7760,29 @@ func (ec *executionContext) fieldContext_CustomerSegmentRules_computedAt(_ conte
 	return graphql.NewScalarFieldContext("CustomerSegmentRules", field, false, false, "Time")
 }
 
+func (ec *executionContext) _DeleteSavedSegmentPayload_deletedId(ctx context.Context, field graphql.CollectedField, obj *DeleteSavedSegmentPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeleteSavedSegmentPayload_deletedId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeletedID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeleteSavedSegmentPayload_deletedId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeleteSavedSegmentPayload", field, false, false, "ID")
+}
+
 func (ec *executionContext) _LogOutPayload_endedSessions(ctx context.Context, field graphql.CollectedField, obj *LogOutPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8096,6 +8796,94 @@ func (ec *executionContext) fieldContext_Mutation_updateCustomerSegmentRules(ctx
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_updateCustomerSegmentRules_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createSavedSegment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createSavedSegment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateSavedSegment(ctx, fc.Args["input"].(CreateSavedSegmentInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *SavedSegmentPayload) graphql.Marshaler {
+			return ec.marshalNSavedSegmentPayload2ᚖgithubᚗcomᚋtillposᚋtillᚋgraphᚐSavedSegmentPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createSavedSegment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SavedSegmentPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createSavedSegment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteSavedSegment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteSavedSegment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteSavedSegment(ctx, fc.Args["input"].(SavedSegmentIDInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *DeleteSavedSegmentPayload) graphql.Marshaler {
+			return ec.marshalNDeleteSavedSegmentPayload2ᚖgithubᚗcomᚋtillposᚋtillᚋgraphᚐDeleteSavedSegmentPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteSavedSegment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeleteSavedSegmentPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteSavedSegment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -9201,6 +9989,50 @@ func (ec *executionContext) fieldContext_Query_merchants(ctx context.Context, fi
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_savedSegments(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_savedSegments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().SavedSegments(ctx, fc.Args["after"].(*entgql.Cursor[pulid.ID]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[pulid.ID]), fc.Args["last"].(*int), fc.Args["orderBy"].([]*ent.SavedSegmentOrder), fc.Args["where"].(*ent.SavedSegmentWhereInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.SavedSegmentConnection) graphql.Marshaler {
+			return ec.marshalNSavedSegmentConnection2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐSavedSegmentConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_savedSegments(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SavedSegmentConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_savedSegments_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_staffMembers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9544,6 +10376,532 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields___Schema(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SavedSegment_id(ctx context.Context, field graphql.CollectedField, obj *ent.SavedSegment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SavedSegment_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SavedSegment_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SavedSegment", field, false, false, "ID")
+}
+
+func (ec *executionContext) _SavedSegment_merchantID(ctx context.Context, field graphql.CollectedField, obj *ent.SavedSegment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SavedSegment_merchantID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MerchantID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SavedSegment_merchantID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SavedSegment", field, false, false, "ID")
+}
+
+func (ec *executionContext) _SavedSegment_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.SavedSegment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SavedSegment_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SavedSegment_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SavedSegment", field, false, false, "Time")
+}
+
+func (ec *executionContext) _SavedSegment_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.SavedSegment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SavedSegment_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SavedSegment_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SavedSegment", field, false, false, "Time")
+}
+
+func (ec *executionContext) _SavedSegment_name(ctx context.Context, field graphql.CollectedField, obj *ent.SavedSegment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SavedSegment_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SavedSegment_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SavedSegment", field, false, false, "String")
+}
+
+func (ec *executionContext) _SavedSegment_anyTags(ctx context.Context, field graphql.CollectedField, obj *ent.SavedSegment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SavedSegment_anyTags(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AnyTags, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SavedSegment_anyTags(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SavedSegment", field, false, false, "String")
+}
+
+func (ec *executionContext) _SavedSegment_minSpent(ctx context.Context, field graphql.CollectedField, obj *ent.SavedSegment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SavedSegment_minSpent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MinSpent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt642ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SavedSegment_minSpent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SavedSegment", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _SavedSegment_maxSpent(ctx context.Context, field graphql.CollectedField, obj *ent.SavedSegment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SavedSegment_maxSpent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaxSpent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt642ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SavedSegment_maxSpent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SavedSegment", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _SavedSegment_lastVisitAfter(ctx context.Context, field graphql.CollectedField, obj *ent.SavedSegment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SavedSegment_lastVisitAfter(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastVisitAfter, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SavedSegment_lastVisitAfter(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SavedSegment", field, false, false, "Time")
+}
+
+func (ec *executionContext) _SavedSegment_lastVisitBefore(ctx context.Context, field graphql.CollectedField, obj *ent.SavedSegment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SavedSegment_lastVisitBefore(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastVisitBefore, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SavedSegment_lastVisitBefore(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SavedSegment", field, false, false, "Time")
+}
+
+func (ec *executionContext) _SavedSegment_birthdayMonth(ctx context.Context, field graphql.CollectedField, obj *ent.SavedSegment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SavedSegment_birthdayMonth(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BirthdayMonth, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SavedSegment_birthdayMonth(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SavedSegment", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SavedSegment_segment(ctx context.Context, field graphql.CollectedField, obj *ent.SavedSegment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SavedSegment_segment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Segment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *savedsegment.Segment) graphql.Marshaler {
+			return ec.marshalOSavedSegmentSegment2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋsavedsegmentᚐSegment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SavedSegment_segment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SavedSegment", field, false, false, "SavedSegmentSegment")
+}
+
+func (ec *executionContext) _SavedSegment_merchant(ctx context.Context, field graphql.CollectedField, obj *ent.SavedSegment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SavedSegment_merchant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Merchant(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Merchant) graphql.Marshaler {
+			return ec.marshalNMerchant2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐMerchant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SavedSegment_merchant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SavedSegment",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Merchant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SavedSegment_customers(ctx context.Context, field graphql.CollectedField, obj *ent.SavedSegment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SavedSegment_customers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.SavedSegment().Customers(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[pulid.ID]))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.CustomerConnection) graphql.Marshaler {
+			return ec.marshalNCustomerConnection2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐCustomerConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SavedSegment_customers(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SavedSegment",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CustomerConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_SavedSegment_customers_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SavedSegmentConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.SavedSegmentConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SavedSegmentConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.SavedSegmentEdge) graphql.Marshaler {
+			return ec.marshalOSavedSegmentEdge2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐSavedSegmentEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SavedSegmentConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SavedSegmentConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SavedSegmentEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SavedSegmentConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.SavedSegmentConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SavedSegmentConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[pulid.ID]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SavedSegmentConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SavedSegmentConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SavedSegmentConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.SavedSegmentConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SavedSegmentConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SavedSegmentConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SavedSegmentConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SavedSegmentEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.SavedSegmentEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SavedSegmentEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.SavedSegment) graphql.Marshaler {
+			return ec.marshalOSavedSegment2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐSavedSegment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SavedSegmentEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SavedSegmentEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SavedSegment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SavedSegmentEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.SavedSegmentEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SavedSegmentEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[pulid.ID]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SavedSegmentEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SavedSegmentEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _SavedSegmentPayload_savedSegment(ctx context.Context, field graphql.CollectedField, obj *SavedSegmentPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SavedSegmentPayload_savedSegment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SavedSegment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.SavedSegment) graphql.Marshaler {
+			return ec.marshalNSavedSegment2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐSavedSegment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SavedSegmentPayload_savedSegment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SavedSegmentPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SavedSegment(ctx, field)
 		},
 	}
 	return fc, nil
@@ -12721,6 +14079,97 @@ func (ec *executionContext) unmarshalInputCreateCustomerInput(ctx context.Contex
 func UnmarshalCreateCustomerInput(ctx context.Context, raw any) (CreateCustomerInput, error) {
 	var out CreateCustomerInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateCustomerInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCreateSavedSegmentInput(ctx context.Context, obj any) (CreateSavedSegmentInput, error) {
+	var it CreateSavedSegmentInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "anyTags", "minSpent", "maxSpent", "lastVisitAfter", "lastVisitBefore", "birthdayMonth", "segment"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "anyTags":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("anyTags"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AnyTags = data
+		case "minSpent":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minSpent"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinSpent = data
+		case "maxSpent":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxSpent"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxSpent = data
+		case "lastVisitAfter":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastVisitAfter"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastVisitAfter = data
+		case "lastVisitBefore":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastVisitBefore"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastVisitBefore = data
+		case "birthdayMonth":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("birthdayMonth"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BirthdayMonth = data
+		case "segment":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("segment"))
+			data, err := ec.unmarshalOSavedSegmentSegment2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋsavedsegmentᚐSegment(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Segment = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateSavedSegmentInput unmarshals raw into the CreateSavedSegmentInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateSavedSegmentInput(ctx context.Context, raw any) (CreateSavedSegmentInput, error) {
+	var out CreateSavedSegmentInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateSavedSegmentInput", raw, &out)
 	return out, err
 }
 
@@ -16082,6 +17531,808 @@ func UnmarshalResetStaffPasswordInput(ctx context.Context, raw any) (ResetStaffP
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputSavedSegmentIdInput(ctx context.Context, obj any) (SavedSegmentIDInput, error) {
+	var it SavedSegmentIDInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"savedSegmentId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "savedSegmentId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("savedSegmentId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SavedSegmentID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSavedSegmentIdInput unmarshals raw into the SavedSegmentIdInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSavedSegmentIdInput(ctx context.Context, raw any) (SavedSegmentIDInput, error) {
+	var out SavedSegmentIDInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SavedSegmentIdInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSavedSegmentOrder(ctx context.Context, obj any) (ent.SavedSegmentOrder, error) {
+	var it ent.SavedSegmentOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNSavedSegmentOrderField2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐSavedSegmentOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSavedSegmentOrder unmarshals raw into the SavedSegmentOrder input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSavedSegmentOrder(ctx context.Context, raw any) (ent.SavedSegmentOrder, error) {
+	var out ent.SavedSegmentOrder
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SavedSegmentOrder", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSavedSegmentWhereInput(ctx context.Context, obj any) (ent.SavedSegmentWhereInput, error) {
+	var it ent.SavedSegmentWhereInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "minSpent", "minSpentNEQ", "minSpentIn", "minSpentNotIn", "minSpentGT", "minSpentGTE", "minSpentLT", "minSpentLTE", "minSpentIsNil", "minSpentNotNil", "maxSpent", "maxSpentNEQ", "maxSpentIn", "maxSpentNotIn", "maxSpentGT", "maxSpentGTE", "maxSpentLT", "maxSpentLTE", "maxSpentIsNil", "maxSpentNotNil", "lastVisitAfter", "lastVisitAfterNEQ", "lastVisitAfterIn", "lastVisitAfterNotIn", "lastVisitAfterGT", "lastVisitAfterGTE", "lastVisitAfterLT", "lastVisitAfterLTE", "lastVisitAfterIsNil", "lastVisitAfterNotNil", "lastVisitBefore", "lastVisitBeforeNEQ", "lastVisitBeforeIn", "lastVisitBeforeNotIn", "lastVisitBeforeGT", "lastVisitBeforeGTE", "lastVisitBeforeLT", "lastVisitBeforeLTE", "lastVisitBeforeIsNil", "lastVisitBeforeNotNil", "birthdayMonth", "birthdayMonthNEQ", "birthdayMonthIn", "birthdayMonthNotIn", "birthdayMonthGT", "birthdayMonthGTE", "birthdayMonthLT", "birthdayMonthLTE", "birthdayMonthIsNil", "birthdayMonthNotNil", "segment", "segmentNEQ", "segmentIn", "segmentNotIn", "segmentIsNil", "segmentNotNil"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "not":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("not"))
+			data, err := ec.unmarshalOSavedSegmentWhereInput2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐSavedSegmentWhereInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Not = data
+		case "and":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
+			data, err := ec.unmarshalOSavedSegmentWhereInput2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐSavedSegmentWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.And = data
+		case "or":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("or"))
+			data, err := ec.unmarshalOSavedSegmentWhereInput2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐSavedSegmentWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Or = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNEQ = data
+		case "idIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDIn = data
+		case "idNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNotIn = data
+		case "idGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGT = data
+		case "idGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGTE = data
+		case "idLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLT = data
+		case "idLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLTE = data
+		case "createdAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAt = data
+		case "createdAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNEQ = data
+		case "createdAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtIn = data
+		case "createdAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNotIn = data
+		case "createdAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGT = data
+		case "createdAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGTE = data
+		case "createdAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLT = data
+		case "createdAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLTE = data
+		case "updatedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAt = data
+		case "updatedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNEQ = data
+		case "updatedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtIn = data
+		case "updatedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNotIn = data
+		case "updatedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGT = data
+		case "updatedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGTE = data
+		case "updatedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLT = data
+		case "updatedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLTE = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "nameNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameNEQ = data
+		case "nameIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameIn = data
+		case "nameNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameNotIn = data
+		case "nameGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameGT = data
+		case "nameGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameGTE = data
+		case "nameLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameLT = data
+		case "nameLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameLTE = data
+		case "nameContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameContains = data
+		case "nameHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameHasPrefix = data
+		case "nameHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameHasSuffix = data
+		case "nameEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameEqualFold = data
+		case "nameContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameContainsFold = data
+		case "minSpent":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minSpent"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinSpent = data
+		case "minSpentNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minSpentNEQ"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinSpentNEQ = data
+		case "minSpentIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minSpentIn"))
+			data, err := ec.unmarshalOInt642ᚕint64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinSpentIn = data
+		case "minSpentNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minSpentNotIn"))
+			data, err := ec.unmarshalOInt642ᚕint64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinSpentNotIn = data
+		case "minSpentGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minSpentGT"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinSpentGT = data
+		case "minSpentGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minSpentGTE"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinSpentGTE = data
+		case "minSpentLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minSpentLT"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinSpentLT = data
+		case "minSpentLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minSpentLTE"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinSpentLTE = data
+		case "minSpentIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minSpentIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinSpentIsNil = data
+		case "minSpentNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minSpentNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinSpentNotNil = data
+		case "maxSpent":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxSpent"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxSpent = data
+		case "maxSpentNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxSpentNEQ"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxSpentNEQ = data
+		case "maxSpentIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxSpentIn"))
+			data, err := ec.unmarshalOInt642ᚕint64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxSpentIn = data
+		case "maxSpentNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxSpentNotIn"))
+			data, err := ec.unmarshalOInt642ᚕint64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxSpentNotIn = data
+		case "maxSpentGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxSpentGT"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxSpentGT = data
+		case "maxSpentGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxSpentGTE"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxSpentGTE = data
+		case "maxSpentLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxSpentLT"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxSpentLT = data
+		case "maxSpentLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxSpentLTE"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxSpentLTE = data
+		case "maxSpentIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxSpentIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxSpentIsNil = data
+		case "maxSpentNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxSpentNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxSpentNotNil = data
+		case "lastVisitAfter":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastVisitAfter"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastVisitAfter = data
+		case "lastVisitAfterNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastVisitAfterNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastVisitAfterNEQ = data
+		case "lastVisitAfterIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastVisitAfterIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastVisitAfterIn = data
+		case "lastVisitAfterNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastVisitAfterNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastVisitAfterNotIn = data
+		case "lastVisitAfterGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastVisitAfterGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastVisitAfterGT = data
+		case "lastVisitAfterGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastVisitAfterGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastVisitAfterGTE = data
+		case "lastVisitAfterLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastVisitAfterLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastVisitAfterLT = data
+		case "lastVisitAfterLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastVisitAfterLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastVisitAfterLTE = data
+		case "lastVisitAfterIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastVisitAfterIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastVisitAfterIsNil = data
+		case "lastVisitAfterNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastVisitAfterNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastVisitAfterNotNil = data
+		case "lastVisitBefore":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastVisitBefore"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastVisitBefore = data
+		case "lastVisitBeforeNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastVisitBeforeNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastVisitBeforeNEQ = data
+		case "lastVisitBeforeIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastVisitBeforeIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastVisitBeforeIn = data
+		case "lastVisitBeforeNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastVisitBeforeNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastVisitBeforeNotIn = data
+		case "lastVisitBeforeGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastVisitBeforeGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastVisitBeforeGT = data
+		case "lastVisitBeforeGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastVisitBeforeGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastVisitBeforeGTE = data
+		case "lastVisitBeforeLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastVisitBeforeLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastVisitBeforeLT = data
+		case "lastVisitBeforeLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastVisitBeforeLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastVisitBeforeLTE = data
+		case "lastVisitBeforeIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastVisitBeforeIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastVisitBeforeIsNil = data
+		case "lastVisitBeforeNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastVisitBeforeNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastVisitBeforeNotNil = data
+		case "birthdayMonth":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("birthdayMonth"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BirthdayMonth = data
+		case "birthdayMonthNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("birthdayMonthNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BirthdayMonthNEQ = data
+		case "birthdayMonthIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("birthdayMonthIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BirthdayMonthIn = data
+		case "birthdayMonthNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("birthdayMonthNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BirthdayMonthNotIn = data
+		case "birthdayMonthGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("birthdayMonthGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BirthdayMonthGT = data
+		case "birthdayMonthGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("birthdayMonthGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BirthdayMonthGTE = data
+		case "birthdayMonthLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("birthdayMonthLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BirthdayMonthLT = data
+		case "birthdayMonthLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("birthdayMonthLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BirthdayMonthLTE = data
+		case "birthdayMonthIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("birthdayMonthIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BirthdayMonthIsNil = data
+		case "birthdayMonthNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("birthdayMonthNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BirthdayMonthNotNil = data
+		case "segment":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("segment"))
+			data, err := ec.unmarshalOSavedSegmentSegment2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋsavedsegmentᚐSegment(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Segment = data
+		case "segmentNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("segmentNEQ"))
+			data, err := ec.unmarshalOSavedSegmentSegment2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋsavedsegmentᚐSegment(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SegmentNEQ = data
+		case "segmentIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("segmentIn"))
+			data, err := ec.unmarshalOSavedSegmentSegment2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋsavedsegmentᚐSegmentᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SegmentIn = data
+		case "segmentNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("segmentNotIn"))
+			data, err := ec.unmarshalOSavedSegmentSegment2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋsavedsegmentᚐSegmentᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SegmentNotIn = data
+		case "segmentIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("segmentIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SegmentIsNil = data
+		case "segmentNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("segmentNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SegmentNotNil = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSavedSegmentWhereInput unmarshals raw into the SavedSegmentWhereInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSavedSegmentWhereInput(ctx context.Context, raw any) (ent.SavedSegmentWhereInput, error) {
+	var out ent.SavedSegmentWhereInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SavedSegmentWhereInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputSetStaffPinInput(ctx context.Context, obj any) (SetStaffPinInput, error) {
 	var it SetStaffPinInput
 	if obj == nil {
@@ -17991,6 +20242,11 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Staff(ctx, sel, obj)
+	case *ent.SavedSegment:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._SavedSegment(ctx, sel, obj)
 	case *ent.Operator:
 		if obj == nil {
 			return graphql.Null
@@ -18768,6 +21024,39 @@ func (ec *executionContext) _CustomerSegmentRules(ctx context.Context, sel ast.S
 	return out
 }
 
+var deleteSavedSegmentPayloadImplementors = []string{"DeleteSavedSegmentPayload"}
+
+func (ec *executionContext) _DeleteSavedSegmentPayload(ctx context.Context, sel ast.SelectionSet, obj *DeleteSavedSegmentPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deleteSavedSegmentPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeleteSavedSegmentPayload")
+		case "deletedId":
+			out.Values[i] = ec._DeleteSavedSegmentPayload_deletedId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var logOutPayloadImplementors = []string{"LogOutPayload"}
 
 func (ec *executionContext) _LogOutPayload(ctx context.Context, sel ast.SelectionSet, obj *LogOutPayload) graphql.Marshaler {
@@ -19110,6 +21399,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "createSavedSegment":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createSavedSegment(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteSavedSegment":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteSavedSegment(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "updateMerchant":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_updateMerchant(ctx, field)
@@ -19445,6 +21748,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_merchants(ctx, field)
 				})
+		case "savedSegments":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_savedSegments(ctx, field)
+				})
 		case "staffMembers":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -19500,6 +21809,220 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			})
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var savedSegmentImplementors = []string{"SavedSegment", "Node"}
+
+func (ec *executionContext) _SavedSegment(ctx context.Context, sel ast.SelectionSet, obj *ent.SavedSegment) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, savedSegmentImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SavedSegment")
+		case "id":
+			out.Values[i] = ec._SavedSegment_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchantID":
+			out.Values[i] = ec._SavedSegment_merchantID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._SavedSegment_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._SavedSegment_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._SavedSegment_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "anyTags":
+			out.Values[i] = ec._SavedSegment_anyTags(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "minSpent":
+			out.Values[i] = ec._SavedSegment_minSpent(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "maxSpent":
+			out.Values[i] = ec._SavedSegment_maxSpent(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lastVisitAfter":
+			out.Values[i] = ec._SavedSegment_lastVisitAfter(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lastVisitBefore":
+			out.Values[i] = ec._SavedSegment_lastVisitBefore(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "birthdayMonth":
+			out.Values[i] = ec._SavedSegment_birthdayMonth(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "segment":
+			out.Values[i] = ec._SavedSegment_segment(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchant":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SavedSegment_merchant(ctx, field, obj)
+				})
+		case "customers":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SavedSegment_customers(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var savedSegmentConnectionImplementors = []string{"SavedSegmentConnection"}
+
+func (ec *executionContext) _SavedSegmentConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.SavedSegmentConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, savedSegmentConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SavedSegmentConnection")
+		case "edges":
+			out.Values[i] = ec._SavedSegmentConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._SavedSegmentConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._SavedSegmentConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var savedSegmentEdgeImplementors = []string{"SavedSegmentEdge"}
+
+func (ec *executionContext) _SavedSegmentEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.SavedSegmentEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, savedSegmentEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SavedSegmentEdge")
+		case "node":
+			out.Values[i] = ec._SavedSegmentEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._SavedSegmentEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var savedSegmentPayloadImplementors = []string{"SavedSegmentPayload"}
+
+func (ec *executionContext) _SavedSegmentPayload(ctx context.Context, sel ast.SelectionSet, obj *SavedSegmentPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, savedSegmentPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SavedSegmentPayload")
+		case "savedSegment":
+			out.Values[i] = ec._SavedSegmentPayload_savedSegment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -20413,6 +22936,11 @@ func (ec *executionContext) unmarshalNCreateCustomerInput2githubᚗcomᚋtillpos
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNCreateSavedSegmentInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐCreateSavedSegmentInput(ctx context.Context, v any) (CreateSavedSegmentInput, error) {
+	res, err := ec.unmarshalInputCreateSavedSegmentInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNCreateStaffInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐCreateStaffInput(ctx context.Context, v any) (CreateStaffInput, error) {
 	res, err := ec.unmarshalInputCreateStaffInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -20562,6 +23090,14 @@ func (ec *executionContext) marshalNCustomerStatus2githubᚗcomᚋtillposᚋtill
 func (ec *executionContext) unmarshalNCustomerWhereInput2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐCustomerWhereInput(ctx context.Context, v any) (*ent.CustomerWhereInput, error) {
 	res, err := ec.unmarshalInputCustomerWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDeleteSavedSegmentPayload2ᚖgithubᚗcomᚋtillposᚋtillᚋgraphᚐDeleteSavedSegmentPayload(ctx context.Context, sel ast.SelectionSet, v *DeleteSavedSegmentPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeleteSavedSegmentPayload!")
+		return graphql.Null
+	}
+	return ec._DeleteSavedSegmentPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx context.Context, v any) (pulid.ID, error) {
@@ -20844,6 +23380,69 @@ func (ec *executionContext) unmarshalNRefreshSessionInput2githubᚗcomᚋtillpos
 func (ec *executionContext) unmarshalNResetStaffPasswordInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐResetStaffPasswordInput(ctx context.Context, v any) (ResetStaffPasswordInput, error) {
 	res, err := ec.unmarshalInputResetStaffPasswordInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSavedSegment2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐSavedSegment(ctx context.Context, sel ast.SelectionSet, v *ent.SavedSegment) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SavedSegment!")
+		return graphql.Null
+	}
+	return ec._SavedSegment(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNSavedSegmentConnection2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐSavedSegmentConnection(ctx context.Context, sel ast.SelectionSet, v *ent.SavedSegmentConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SavedSegmentConnection!")
+		return graphql.Null
+	}
+	return ec._SavedSegmentConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNSavedSegmentIdInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐSavedSegmentIDInput(ctx context.Context, v any) (SavedSegmentIDInput, error) {
+	res, err := ec.unmarshalInputSavedSegmentIdInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNSavedSegmentOrder2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐSavedSegmentOrder(ctx context.Context, v any) (*ent.SavedSegmentOrder, error) {
+	res, err := ec.unmarshalInputSavedSegmentOrder(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNSavedSegmentOrderField2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐSavedSegmentOrderField(ctx context.Context, v any) (*ent.SavedSegmentOrderField, error) {
+	var res = new(ent.SavedSegmentOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSavedSegmentOrderField2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐSavedSegmentOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.SavedSegmentOrderField) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SavedSegmentOrderField!")
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) marshalNSavedSegmentPayload2ᚖgithubᚗcomᚋtillposᚋtillᚋgraphᚐSavedSegmentPayload(ctx context.Context, sel ast.SelectionSet, v *SavedSegmentPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SavedSegmentPayload!")
+		return graphql.Null
+	}
+	return ec._SavedSegmentPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNSavedSegmentSegment2githubᚗcomᚋtillposᚋtillᚋentᚋsavedsegmentᚐSegment(ctx context.Context, v any) (savedsegment.Segment, error) {
+	var res savedsegment.Segment
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSavedSegmentSegment2githubᚗcomᚋtillposᚋtillᚋentᚋsavedsegmentᚐSegment(ctx context.Context, sel ast.SelectionSet, v savedsegment.Segment) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNSavedSegmentWhereInput2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐSavedSegmentWhereInput(ctx context.Context, v any) (*ent.SavedSegmentWhereInput, error) {
+	res, err := ec.unmarshalInputSavedSegmentWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNSegmentMode2githubᚗcomᚋtillposᚋtillᚋgraphᚐSegmentMode(ctx context.Context, v any) (SegmentMode, error) {
@@ -21964,6 +24563,127 @@ func (ec *executionContext) unmarshalOOperatorWhereInput2ᚖgithubᚗcomᚋtillp
 		return nil, nil
 	}
 	res, err := ec.unmarshalInputOperatorWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOSavedSegment2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐSavedSegment(ctx context.Context, sel ast.SelectionSet, v *ent.SavedSegment) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._SavedSegment(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOSavedSegmentEdge2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐSavedSegmentEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.SavedSegmentEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOSavedSegmentEdge2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐSavedSegmentEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOSavedSegmentEdge2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐSavedSegmentEdge(ctx context.Context, sel ast.SelectionSet, v *ent.SavedSegmentEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._SavedSegmentEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOSavedSegmentOrder2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐSavedSegmentOrderᚄ(ctx context.Context, v any) ([]*ent.SavedSegmentOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.SavedSegmentOrder, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNSavedSegmentOrder2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐSavedSegmentOrder(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOSavedSegmentSegment2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋsavedsegmentᚐSegmentᚄ(ctx context.Context, v any) ([]savedsegment.Segment, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]savedsegment.Segment, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNSavedSegmentSegment2githubᚗcomᚋtillposᚋtillᚋentᚋsavedsegmentᚐSegment(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOSavedSegmentSegment2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋsavedsegmentᚐSegmentᚄ(ctx context.Context, sel ast.SelectionSet, v []savedsegment.Segment) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSavedSegmentSegment2githubᚗcomᚋtillposᚋtillᚋentᚋsavedsegmentᚐSegment(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOSavedSegmentSegment2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋsavedsegmentᚐSegment(ctx context.Context, v any) (*savedsegment.Segment, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(savedsegment.Segment)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOSavedSegmentSegment2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋsavedsegmentᚐSegment(ctx context.Context, sel ast.SelectionSet, v *savedsegment.Segment) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOSavedSegmentWhereInput2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐSavedSegmentWhereInputᚄ(ctx context.Context, v any) ([]*ent.SavedSegmentWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.SavedSegmentWhereInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNSavedSegmentWhereInput2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐSavedSegmentWhereInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOSavedSegmentWhereInput2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐSavedSegmentWhereInput(ctx context.Context, v any) (*ent.SavedSegmentWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputSavedSegmentWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 

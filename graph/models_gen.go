@@ -11,6 +11,7 @@ import (
 
 	"github.com/tillpos/till/ent"
 	"github.com/tillpos/till/ent/customer"
+	"github.com/tillpos/till/ent/savedsegment"
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/ent/staff"
 )
@@ -40,6 +41,20 @@ type CreateCustomerInput struct {
 	Consent    *CustomerConsentInput `json:"consent,omitempty"`
 	// The store the customer is registered at.
 	StoreID *pulid.ID `json:"storeId,omitempty"`
+}
+
+type CreateSavedSegmentInput struct {
+	Name string `json:"name"`
+	// Customers with at least one of these tags.
+	AnyTags []string `json:"anyTags,omitempty"`
+	// Total spent, in minor units.
+	MinSpent        *int64     `json:"minSpent,omitempty"`
+	MaxSpent        *int64     `json:"maxSpent,omitempty"`
+	LastVisitAfter  *time.Time `json:"lastVisitAfter,omitempty"`
+	LastVisitBefore *time.Time `json:"lastVisitBefore,omitempty"`
+	// 1–12
+	BirthdayMonth *int                  `json:"birthdayMonth,omitempty"`
+	Segment       *savedsegment.Segment `json:"segment,omitempty"`
 }
 
 type CreateStaffInput struct {
@@ -89,6 +104,10 @@ type CustomerPayload struct {
 	Customer *ent.Customer `json:"customer"`
 }
 
+type DeleteSavedSegmentPayload struct {
+	DeletedID pulid.ID `json:"deletedId"`
+}
+
 type LogInInput struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
@@ -128,6 +147,14 @@ type RefreshSessionInput struct {
 type ResetStaffPasswordInput struct {
 	StaffID     pulid.ID `json:"staffId"`
 	NewPassword string   `json:"newPassword"`
+}
+
+type SavedSegmentIDInput struct {
+	SavedSegmentID pulid.ID `json:"savedSegmentId"`
+}
+
+type SavedSegmentPayload struct {
+	SavedSegment *ent.SavedSegment `json:"savedSegment"`
 }
 
 type SetStaffPinInput struct {

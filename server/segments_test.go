@@ -115,3 +115,84 @@ func TestCustomerSegments(t *testing.T) {
 	require.Empty(t, env.RunDueJobs(t.Context(), now.Add(time.Hour)), "claimed for today already")
 	require.Equal(t, []string{"customer-segments"}, env.RunDueJobs(t.Context(), now.Add(24*time.Hour)))
 }
+
+func TestSavedSegments(t *testing.T) {
+	env := tilltest.New(t, nil)
+	owner := env.SignUp(t, "Lotus Tea")
+	cashier := env.AddStaff(t, owner, "CASHIER")
+	create := func(name, birthday string, tags []string) string {
+		var out struct {
+			CreateCustomer struct{ Customer struct{ ID string } }
+		}
+		env.Exec(t, owner.Token, `mutation($i: CreateCustomerInput!) { createCustomer(input: $i) { customer { id } } }`,
+			map[string]any{"i": map[string]any{"name": name, "birthday": birthday, "tags": tags}}).Decode(t, &out)
+		return out.CreateCustomer.Customer.ID
+	}
+	now := time.Now()
+	ann := create("Ann", "1990-03-14", []string{"vip", "tea"})
+	bo := create("Bo", "1985-03-02", []string{"coffee"})
+	cy := create("Cy", "1992-07-30", []string{"vip"})
+	visits(t, env, owner, ann, []int64{80_000}, now.Add(-10*24*time.Hour))
+	visits(t, env, owner, bo, []int64{90_000}, now.Add(-2*24*time.Hour))
+	visits(t, env, owner, cy, []int64{5_000}, now.Add(-3*24*time.Hour))
+
+	const createSegment = `mutation($i: CreateSavedSegmentInput!) { createSavedSegment(input: $i) {
+		savedSegment { id name customers { totalCount edges { node { name } } } } } }`
+	members := func(filter map[string]any) []string {
+		t.Helper()
+		filter["name"] = "test"
+		var out struct {
+			CreateSavedSegment struct {
+				SavedSegment struct {
+					Customers struct {
+						Edges []struct{ Node struct{ Name string } }
+					}
+				}
+			}
+		}
+		env.Exec(t, owner.Token, createSegment, map[string]any{"i": filter}).Decode(t, &out)
+		var names []string
+		for _, e := range out.CreateSavedSegment.SavedSegment.Customers.Edges {
+			names = append(names, e.Node.Name)
+		}
+		return names
+	}
+	require.Equal(t, []string{"Ann", "Cy"}, members(map[string]any{"anyTags": []string{"vip"}}))
+	require.Equal(t, []string{"Ann", "Bo"}, members(map[string]any{"anyTags": []string{"tea", "coffee"}}))
+	require.Equal(t, []string{"Ann", "Bo"}, members(map[string]any{"birthdayMonth": 3}))
+	require.Equal(t, []string{"Ann", "Bo"}, members(map[string]any{"minSpent": 50_000}))
+	require.Equal(t, []string{"Cy"}, members(map[string]any{"maxSpent": 50_000}))
+	require.Equal(t, []string{"Bo", "Cy"}, members(map[string]any{"lastVisitAfter": now.Add(-5 * 24 * time.Hour).Format(time.RFC3339)}))
+	require.Equal(t, []string{"Ann"}, members(map[string]any{"anyTags": []string{"vip"}, "birthdayMonth": 3, "minSpent": 50_000}))
+
+	for _, tc := range []struct {
+		filter map[string]any
+		field  string
+	}{
+		{map[string]any{"name": " "}, "name"},
+		{map[string]any{"name": "x", "birthdayMonth": 13}, "birthdayMonth"},
+		{map[string]any{"name": "x", "minSpent": 10, "maxSpent": 5}, "maxSpent"},
+	} {
+		res := env.Exec(t, owner.Token, createSegment, map[string]any{"i": tc.filter})
+		require.Equal(t, "BAD_USER_INPUT", res.Code())
+		require.Equal(t, tc.field, res.Errors[0].Extensions["field"])
+	}
+	require.Equal(t, "FORBIDDEN", env.Exec(t, cashier.Token, createSegment, map[string]any{"i": map[string]any{"name": "mine"}}).Code())
+
+	var list struct {
+		SavedSegments struct {
+			TotalCount int
+			Edges      []struct{ Node struct{ ID string } }
+		}
+	}
+	env.Exec(t, cashier.Token, `{ savedSegments { totalCount edges { node { id } } } }`, nil).Decode(t, &list)
+	require.Equal(t, 7, list.SavedSegments.TotalCount, "staff read the merchant's saved segments")
+
+	const del = `mutation($id: ID!) { deleteSavedSegment(input: {savedSegmentId: $id}) { deletedId } }`
+	id := list.SavedSegments.Edges[0].Node.ID
+	require.Equal(t, "FORBIDDEN", env.Exec(t, cashier.Token, del, map[string]any{"id": id}).Code())
+	other := env.SignUp(t, "Plum Bakery")
+	require.Equal(t, "NOT_FOUND", env.Exec(t, other.Token, del, map[string]any{"id": id}).Code(), "another merchant's segment")
+	env.Exec(t, owner.Token, del, map[string]any{"id": id}).Decode(t, &struct{}{})
+	require.Equal(t, "NOT_FOUND", env.Exec(t, owner.Token, del, map[string]any{"id": id}).Code(), "gone")
+}

@@ -69,6 +69,18 @@ func (f OperatorFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, er
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.OperatorMutation", m)
 }
 
+// The SavedSegmentFunc type is an adapter to allow the use of ordinary
+// function as SavedSegment mutator.
+type SavedSegmentFunc func(context.Context, *ent.SavedSegmentMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f SavedSegmentFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.SavedSegmentMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.SavedSegmentMutation", m)
+}
+
 // The SegmentRulesFunc type is an adapter to allow the use of ordinary
 // function as SegmentRules mutator.
 type SegmentRulesFunc func(context.Context, *ent.SegmentRulesMutation) (ent.Value, error)

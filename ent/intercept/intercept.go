@@ -14,6 +14,7 @@ import (
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/operator"
 	"github.com/tillpos/till/ent/predicate"
+	"github.com/tillpos/till/ent/savedsegment"
 	"github.com/tillpos/till/ent/segmentrules"
 	"github.com/tillpos/till/ent/staff"
 	"github.com/tillpos/till/ent/store"
@@ -210,6 +211,33 @@ func (f TraverseOperator) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.OperatorQuery", q)
 }
 
+// The SavedSegmentFunc type is an adapter to allow the use of ordinary function as a Querier.
+type SavedSegmentFunc func(context.Context, *ent.SavedSegmentQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f SavedSegmentFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.SavedSegmentQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.SavedSegmentQuery", q)
+}
+
+// The TraverseSavedSegment type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseSavedSegment func(context.Context, *ent.SavedSegmentQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseSavedSegment) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseSavedSegment) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SavedSegmentQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.SavedSegmentQuery", q)
+}
+
 // The SegmentRulesFunc type is an adapter to allow the use of ordinary function as a Querier.
 type SegmentRulesFunc func(context.Context, *ent.SegmentRulesQuery) (ent.Value, error)
 
@@ -304,6 +332,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.MerchantQuery, predicate.Merchant, merchant.OrderOption]{typ: ent.TypeMerchant, tq: q}, nil
 	case *ent.OperatorQuery:
 		return &query[*ent.OperatorQuery, predicate.Operator, operator.OrderOption]{typ: ent.TypeOperator, tq: q}, nil
+	case *ent.SavedSegmentQuery:
+		return &query[*ent.SavedSegmentQuery, predicate.SavedSegment, savedsegment.OrderOption]{typ: ent.TypeSavedSegment, tq: q}, nil
 	case *ent.SegmentRulesQuery:
 		return &query[*ent.SegmentRulesQuery, predicate.SegmentRules, segmentrules.OrderOption]{typ: ent.TypeSegmentRules, tq: q}, nil
 	case *ent.StaffQuery:

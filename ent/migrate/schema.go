@@ -244,6 +244,42 @@ var (
 			},
 		},
 	}
+	// SavedSegmentsColumns holds the columns for the "saved_segments" table.
+	SavedSegmentsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "name", Type: field.TypeString, Size: 100},
+		{Name: "any_tags", Type: field.TypeJSON, Nullable: true},
+		{Name: "min_spent", Type: field.TypeInt64, Nullable: true},
+		{Name: "max_spent", Type: field.TypeInt64, Nullable: true},
+		{Name: "last_visit_after", Type: field.TypeTime, Nullable: true},
+		{Name: "last_visit_before", Type: field.TypeTime, Nullable: true},
+		{Name: "birthday_month", Type: field.TypeInt, Nullable: true},
+		{Name: "segment", Type: field.TypeEnum, Nullable: true, Enums: []string{"NEW", "LOYAL", "HIGH_VALUE", "AT_RISK", "LOST", "OCCASIONAL"}},
+		{Name: "merchant_id", Type: field.TypeString},
+	}
+	// SavedSegmentsTable holds the schema information for the "saved_segments" table.
+	SavedSegmentsTable = &schema.Table{
+		Name:       "saved_segments",
+		Columns:    SavedSegmentsColumns,
+		PrimaryKey: []*schema.Column{SavedSegmentsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "saved_segments_merchants_merchant",
+				Columns:    []*schema.Column{SavedSegmentsColumns[11]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "savedsegment_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{SavedSegmentsColumns[11]},
+			},
+		},
+	}
 	// SegmentRulesColumns holds the columns for the "segment_rules" table.
 	SegmentRulesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -388,6 +424,7 @@ var (
 		CustomerStoreVisitsTable,
 		MerchantsTable,
 		OperatorsTable,
+		SavedSegmentsTable,
 		SegmentRulesTable,
 		StaffsTable,
 		StoresTable,
@@ -404,6 +441,7 @@ func init() {
 	CustomerStoreVisitsTable.ForeignKeys[0].RefTable = CustomersTable
 	CustomerStoreVisitsTable.ForeignKeys[1].RefTable = MerchantsTable
 	CustomerStoreVisitsTable.ForeignKeys[2].RefTable = StoresTable
+	SavedSegmentsTable.ForeignKeys[0].RefTable = MerchantsTable
 	SegmentRulesTable.ForeignKeys[0].RefTable = MerchantsTable
 	StaffsTable.ForeignKeys[0].RefTable = MerchantsTable
 	StoresTable.ForeignKeys[0].RefTable = MerchantsTable

@@ -21,6 +21,9 @@ type Merchant func(*sql.Selector)
 // Operator is the predicate function for operator builders.
 type Operator func(*sql.Selector)
 
+// SavedSegment is the predicate function for savedsegment builders.
+type SavedSegment func(*sql.Selector)
+
 // SegmentRules is the predicate function for segmentrules builders.
 type SegmentRules func(*sql.Selector)
 

@@ -231,6 +231,30 @@ func (f OperatorMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutati
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.OperatorMutation", m)
 }
 
+// The SavedSegmentQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type SavedSegmentQueryRuleFunc func(context.Context, *ent.SavedSegmentQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f SavedSegmentQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SavedSegmentQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.SavedSegmentQuery", q)
+}
+
+// The SavedSegmentMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type SavedSegmentMutationRuleFunc func(context.Context, *ent.SavedSegmentMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f SavedSegmentMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.SavedSegmentMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.SavedSegmentMutation", m)
+}
+
 // The SegmentRulesQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type SegmentRulesQueryRuleFunc func(context.Context, *ent.SegmentRulesQuery) error
@@ -348,6 +372,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.OperatorQuery:
 		return q.Filter(), nil
+	case *ent.SavedSegmentQuery:
+		return q.Filter(), nil
 	case *ent.SegmentRulesQuery:
 		return q.Filter(), nil
 	case *ent.StaffQuery:
@@ -370,6 +396,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.MerchantMutation:
 		return m.Filter(), nil
 	case *ent.OperatorMutation:
+		return m.Filter(), nil
+	case *ent.SavedSegmentMutation:
 		return m.Filter(), nil
 	case *ent.SegmentRulesMutation:
 		return m.Filter(), nil

@@ -11,6 +11,7 @@ import (
 	"github.com/tillpos/till/ent/customerstorevisits"
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/operator"
+	"github.com/tillpos/till/ent/savedsegment"
 	"github.com/tillpos/till/ent/schema"
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/ent/segmentrules"
@@ -309,6 +310,75 @@ func init() {
 	operatorDescID := operatorMixinFields0[0].Descriptor()
 	// operator.DefaultID holds the default value on creation for the id field.
 	operator.DefaultID = operatorDescID.Default.(func() pulid.ID)
+	savedsegmentMixin := schema.SavedSegment{}.Mixin()
+	savedsegment.Policy = privacy.NewPolicies(savedsegmentMixin[1], savedsegmentMixin[2], schema.SavedSegment{})
+	savedsegment.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := savedsegment.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	savedsegmentMixinHooks2 := savedsegmentMixin[2].Hooks()
+
+	savedsegment.Hooks[1] = savedsegmentMixinHooks2[0]
+	savedsegmentMixinFields0 := savedsegmentMixin[0].Fields()
+	_ = savedsegmentMixinFields0
+	savedsegmentMixinFields3 := savedsegmentMixin[3].Fields()
+	_ = savedsegmentMixinFields3
+	savedsegmentFields := schema.SavedSegment{}.Fields()
+	_ = savedsegmentFields
+	// savedsegmentDescCreatedAt is the schema descriptor for created_at field.
+	savedsegmentDescCreatedAt := savedsegmentMixinFields3[0].Descriptor()
+	// savedsegment.DefaultCreatedAt holds the default value on creation for the created_at field.
+	savedsegment.DefaultCreatedAt = savedsegmentDescCreatedAt.Default.(func() time.Time)
+	// savedsegmentDescUpdatedAt is the schema descriptor for updated_at field.
+	savedsegmentDescUpdatedAt := savedsegmentMixinFields3[1].Descriptor()
+	// savedsegment.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	savedsegment.DefaultUpdatedAt = savedsegmentDescUpdatedAt.Default.(func() time.Time)
+	// savedsegment.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	savedsegment.UpdateDefaultUpdatedAt = savedsegmentDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// savedsegmentDescName is the schema descriptor for name field.
+	savedsegmentDescName := savedsegmentFields[0].Descriptor()
+	// savedsegment.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	savedsegment.NameValidator = func() func(string) error {
+		validators := savedsegmentDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// savedsegmentDescBirthdayMonth is the schema descriptor for birthday_month field.
+	savedsegmentDescBirthdayMonth := savedsegmentFields[6].Descriptor()
+	// savedsegment.BirthdayMonthValidator is a validator for the "birthday_month" field. It is called by the builders before save.
+	savedsegment.BirthdayMonthValidator = func() func(int) error {
+		validators := savedsegmentDescBirthdayMonth.Validators
+		fns := [...]func(int) error{
+			validators[0].(func(int) error),
+			validators[1].(func(int) error),
+		}
+		return func(birthday_month int) error {
+			for _, fn := range fns {
+				if err := fn(birthday_month); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// savedsegmentDescID is the schema descriptor for id field.
+	savedsegmentDescID := savedsegmentMixinFields0[0].Descriptor()
+	// savedsegment.DefaultID holds the default value on creation for the id field.
+	savedsegment.DefaultID = savedsegmentDescID.Default.(func() pulid.ID)
 	segmentrulesMixin := schema.SegmentRules{}.Mixin()
 	segmentrules.Policy = privacy.NewPolicies(segmentrulesMixin[0], segmentrulesMixin[1], schema.SegmentRules{})
 	segmentrules.Hooks[0] = func(next ent.Mutator) ent.Mutator {
