@@ -66,8 +66,11 @@ func (s *Service) Lookup(ctx context.Context, key LookupKey) (*ent.Customer, err
 	if err != nil {
 		return nil, fmt.Errorf("looking up customer: %w", err)
 	}
-	if c.Status == customer.StatusMERGED && c.MergedIntoID != nil {
-		return s.db.Customer.Get(ctx, *c.MergedIntoID)
+	// A survivor may itself have been merged since; follow the chain.
+	for hops := 0; c.Status == customer.StatusMERGED && c.MergedIntoID != nil && hops < 10; hops++ {
+		if c, err = s.db.Customer.Get(ctx, *c.MergedIntoID); err != nil {
+			return nil, fmt.Errorf("following merge: %w", err)
+		}
 	}
 	return c, nil
 }

@@ -28,7 +28,7 @@ func TestNormalizePhone(t *testing.T) {
 		{"86 13812345678", "CN", cn},
 		{"+8613812345678", "", cn},
 		{"138１２３４５６７８", "CN", cn}, // full-width digits from a CJK keyboard
-		{"13812345678", "cn", cn},      // region is case-insensitive
+		{"13812345678", "cn", cn}, // region is case-insensitive
 		// With a country code the merchant's region does not matter.
 		{"+86 138 1234 5678", "US", cn},
 		// A Beijing landline.

@@ -961,7 +961,9 @@ func TestCustomerRevealContact(t *testing.T) {
 		custRefused(t, reveal(t, c.cashier), "FORBIDDEN", "")
 
 		var out struct {
-			UpdateMerchant struct{ Merchant struct{ CashiersSeeFullContact bool } }
+			UpdateMerchant struct {
+				Merchant struct{ CashiersSeeFullContact bool }
+			}
 		}
 		c.call(t, c.owner.Token, custUpdateMerchant, map[string]any{"cashiersSeeFullContact": true}).Decode(t, &out)
 		require.True(t, out.UpdateMerchant.Merchant.CashiersSeeFullContact)
@@ -1512,7 +1514,7 @@ func TestCustomerNoPlaintextAtRest(t *testing.T) {
 
 	t.Run("customers table", func(t *testing.T) {
 		cols, rows := scan(t, "customers")
-		require.Len(t, rows, 7)
+		require.Equal(t, 6, len(rows), "One to Six")
 		for _, col := range []string{"name", "phone_enc", "phone_index", "email_enc", "email_index", "address_enc"} {
 			require.Contains(t, cols, col)
 		}
@@ -1531,7 +1533,7 @@ func TestCustomerNoPlaintextAtRest(t *testing.T) {
 			}
 		}
 		require.Equal(t, 4, sealed, "the phones of One, Two, Three (taken from Four) and Six are there, sealed")
-		require.Equal(t, 6, names, "the scan reads the stored values")
+		require.Equal(t, 5, names, "the scan reads the stored values (Five was erased)")
 	})
 
 	t.Run("every table", func(t *testing.T) {
