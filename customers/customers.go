@@ -37,8 +37,12 @@ type Service struct {
 
 // New returns a Service sealing personal data with box.
 func New(client *ent.Client, box *pii.Box) *Service {
-	return &Service{db: client, box: box, now: time.Now}
+	return &Service{db: client, box: box, now: now}
 }
+
+// now is the time to store: PostgreSQL keeps microseconds, so a time with
+// more would be answered differently by a write and a later read.
+func now() time.Time { return time.Now().Truncate(time.Microsecond) }
 
 // Consent is a customer's marketing consent per channel; nil leaves a
 // channel as it is.

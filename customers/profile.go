@@ -219,23 +219,23 @@ func (s *Service) setEmail(m *ent.CustomerMutation, id, merchantID pulid.ID, raw
 }
 
 // applyConsent records each channel's decision with when it was made; a
-// decision that changes nothing keeps the time it was first made. old is
-// the customer being updated, nil on create.
+// decision repeated keeps the time it was first made. old is the customer
+// being updated, nil on create.
 func (s *Service) applyConsent(m *ent.CustomerMutation, old *ent.Customer, c Consent) {
 	now := s.now()
 	var was ent.Customer
 	if old != nil {
 		was = *old
 	}
-	if c.Push != nil && (old == nil || *c.Push != was.PushConsent) {
+	if c.Push != nil && (old == nil || *c.Push != was.PushConsent || was.PushConsentAt == nil) {
 		m.SetPushConsent(*c.Push)
 		m.SetPushConsentAt(now)
 	}
-	if c.SMS != nil && (old == nil || *c.SMS != was.SmsConsent) {
+	if c.SMS != nil && (old == nil || *c.SMS != was.SmsConsent || was.SmsConsentAt == nil) {
 		m.SetSmsConsent(*c.SMS)
 		m.SetSmsConsentAt(now)
 	}
-	if c.Email != nil && (old == nil || *c.Email != was.EmailConsent) {
+	if c.Email != nil && (old == nil || *c.Email != was.EmailConsent || was.EmailConsentAt == nil) {
 		m.SetEmailConsent(*c.Email)
 		m.SetEmailConsentAt(now)
 	}

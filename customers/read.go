@@ -72,6 +72,9 @@ func (s *Service) Lookup(ctx context.Context, key LookupKey) (*ent.Customer, err
 			return nil, fmt.Errorf("following merge: %w", err)
 		}
 	}
+	if c.Status == customer.StatusERASED {
+		return nil, nil
+	}
 	return c, nil
 }
 
@@ -104,7 +107,7 @@ func pageByName(ctx context.Context, q *ent.CustomerQuery, after *entgql.Cursor[
 type View struct {
 	Contact
 	// Masked says phone and email are masked and address withheld, as
-	// they are for cashiers.
+	// they are for cashiers and operators.
 	Masked bool
 }
 
@@ -114,8 +117,10 @@ func (s *Service) ContactView(ctx context.Context, c *ent.Customer) (View, error
 	if err != nil {
 		return View{}, err
 	}
+	// Only the merchant's owner and managers (and system jobs) see contact
+	// details whole; cashiers and platform operators see them masked.
 	v := viewer.FromContext(ctx)
-	if !v.IsStaff() || v.HasRole(viewer.RoleOwner, viewer.RoleManager) {
+	if v != nil && v.Kind == viewer.KindSystem || v.IsStaff() && v.HasRole(viewer.RoleOwner, viewer.RoleManager) {
 		return View{Contact: contact}, nil
 	}
 	masked := View{Masked: true}

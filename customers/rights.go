@@ -96,7 +96,7 @@ func (s *Service) Merge(ctx context.Context, survivorID, duplicateID pulid.ID) (
 		if _, err := upd.Save(ctx); err != nil {
 			return nil, conflict(err)
 		}
-		if err := moveHistory(ctx, tx, dup.ID, survivor.ID); err != nil {
+		if err := moveHistory(ctx, tx, survivor.MerchantID, dup.ID, survivor.ID); err != nil {
 			return nil, err
 		}
 		if err := rescore(ctx, tx, survivor.ID, s.now()); err != nil {
@@ -130,13 +130,13 @@ func mergeConsent(upd *ent.CustomerUpdateOne, survivor, dup *ent.Customer) {
 
 // moveHistory moves what refers to the duplicate over to the survivor:
 // per-store visit counts, and the favourite store they imply.
-func moveHistory(ctx context.Context, tx *ent.Tx, from, to pulid.ID) error {
+func moveHistory(ctx context.Context, tx *ent.Tx, merchantID, from, to pulid.ID) error {
 	visits, err := tx.CustomerStoreVisits.Query().Where(customerstorevisits.CustomerID(from)).All(ctx)
 	if err != nil {
 		return fmt.Errorf("loading store visits: %w", err)
 	}
 	for _, v := range visits {
-		if err := addStoreVisits(ctx, tx, to, v.StoreID, v.Visits); err != nil {
+		if err := addStoreVisits(ctx, tx, merchantID, to, v.StoreID, v.Visits); err != nil {
 			return err
 		}
 	}
@@ -199,6 +199,35 @@ func (s *Service) Export(ctx context.Context, id pulid.ID) (map[string]any, erro
 	return doc, audit.Record(ctx, s.db, audit.Entry{Action: "customer.exported", TargetType: "Customer", TargetID: c.ID})
 }
 
+// eraseRow clears everything that could identify a person from a row.
+func eraseRow(upd *ent.CustomerUpdateOne) *ent.CustomerUpdateOne {
+	id, _ := upd.Mutation().ID()
+	return upd.
+		SetName("Erased customer").SetSearchText("").
+		ClearPhoneEnc().ClearPhoneIndex().ClearEmailEnc().ClearEmailIndex().ClearAddressEnc().
+		ClearBirthday().ClearGender().SetNotes("").ClearTags().
+		SetMemberCode("x-" + string(id)[len("cus_"):]).
+		SetPushConsent(false).ClearPushConsentAt().
+		SetSmsConsent(false).ClearSmsConsentAt().
+		SetEmailConsent(false).ClearEmailConsentAt().
+		ClearCreatedBy().
+		SetStatus(customer.StatusERASED)
+}
+
+// mergedInto lists the customers merged into id, directly or through
+// other merges.
+func mergedInto(ctx context.Context, tx *ent.Tx, id pulid.ID) ([]pulid.ID, error) {
+	var all []pulid.ID
+	for frontier := []pulid.ID{id}; len(frontier) > 0; {
+		next, err := tx.Customer.Query().Where(customer.MergedIntoIDIn(frontier...)).IDs(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("finding merged duplicates: %w", err)
+		}
+		all, frontier = append(all, next...), next
+	}
+	return all, nil
+}
+
 // Erase removes a customer's personal data and consent for good, keeping
 // an anonymous record (and its visit counts) so the books still add up.
 // OWNER or MANAGER; audited.
@@ -214,18 +243,18 @@ func (s *Service) Erase(ctx context.Context, id pulid.ID) (*ent.Customer, error)
 		if c.Status == customer.StatusERASED {
 			return c, nil
 		}
-		c, err = tx.Customer.UpdateOne(c).
-			SetName("Erased customer").SetSearchText("").
-			ClearPhoneEnc().ClearPhoneIndex().ClearEmailEnc().ClearEmailIndex().ClearAddressEnc().
-			ClearBirthday().ClearGender().SetNotes("").ClearTags().
-			SetMemberCode("x-" + string(c.ID)[len("cus_"):]).
-			SetPushConsent(false).ClearPushConsentAt().
-			SetSmsConsent(false).ClearSmsConsentAt().
-			SetEmailConsent(false).ClearEmailConsentAt().
-			ClearCreatedBy().
-			SetStatus(customer.StatusERASED).
-			Save(ctx)
+		// The person's merged duplicates hold what the merge did not take
+		// over (a name, a card, notes); they go too.
+		ids, err := mergedInto(ctx, tx, c.ID)
 		if err != nil {
+			return nil, err
+		}
+		for _, dupID := range ids {
+			if err := eraseRow(tx.Customer.UpdateOneID(dupID)).Exec(ctx); err != nil {
+				return nil, fmt.Errorf("erasing merged duplicate: %w", err)
+			}
+		}
+		if c, err = eraseRow(tx.Customer.UpdateOne(c)).Save(ctx); err != nil {
 			return nil, fmt.Errorf("erasing customer: %w", err)
 		}
 		return c, audit.Record(ctx, tx.Client(), audit.Entry{Action: "customer.erased", TargetType: "Customer", TargetID: c.ID})

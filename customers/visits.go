@@ -32,7 +32,7 @@ func RecordVisit(ctx context.Context, tx *ent.Tx, customerID, storeID pulid.ID, 
 	if err := upd.Exec(ctx); err != nil {
 		return fmt.Errorf("updating customer aggregates: %w", err)
 	}
-	if err := addStoreVisits(ctx, tx, customerID, storeID, 1); err != nil {
+	if err := addStoreVisits(ctx, tx, c.MerchantID, customerID, storeID, 1); err != nil {
 		return err
 	}
 	if err := updateFavouriteStore(ctx, tx, customerID); err != nil {
@@ -59,10 +59,11 @@ func rescore(ctx context.Context, tx *ent.Tx, customerID pulid.ID, now time.Time
 }
 
 // addStoreVisits adds n visits to a customer's count at a store, creating
-// the count on the first.
-func addStoreVisits(ctx context.Context, tx *ent.Tx, customerID, storeID pulid.ID, n int) error {
+// the count on the first. The merchant is given, not taken from the
+// viewer, so a system job (an offline upload, a merge) can call it too.
+func addStoreVisits(ctx context.Context, tx *ent.Tx, merchantID, customerID, storeID pulid.ID, n int) error {
 	err := tx.CustomerStoreVisits.Create().
-		SetCustomerID(customerID).SetStoreID(storeID).SetVisits(n).
+		SetMerchantID(merchantID).SetCustomerID(customerID).SetStoreID(storeID).SetVisits(n).
 		OnConflict(sql.ConflictColumns(customerstorevisits.FieldCustomerID, customerstorevisits.FieldStoreID)).
 		AddVisits(n).
 		Exec(ctx)

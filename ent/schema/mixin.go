@@ -19,6 +19,11 @@ import (
 	"github.com/tillpos/till/ent/schema/pulid"
 )
 
+// storedNow is the time as the database keeps it: PostgreSQL stores
+// microseconds, so a nanosecond time returned from a write would differ
+// from the same row read back.
+func storedNow() time.Time { return time.Now().Truncate(time.Microsecond) }
+
 // TimeMixin records when a row was created and last updated.
 type TimeMixin struct {
 	mixin.Schema
@@ -28,12 +33,12 @@ type TimeMixin struct {
 func (TimeMixin) Fields() []ent.Field {
 	return []ent.Field{
 		field.Time("created_at").
-			Default(time.Now).
+			Default(storedNow).
 			Immutable().
 			Annotations(entgql.OrderField("CREATED_AT")),
 		field.Time("updated_at").
-			Default(time.Now).
-			UpdateDefault(time.Now).
+			Default(storedNow).
+			UpdateDefault(storedNow).
 			Annotations(entgql.OrderField("UPDATED_AT")),
 	}
 }
