@@ -5,6 +5,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tillpos/till/auth/viewer"
 	"github.com/tillpos/till/customers"
 	"github.com/tillpos/till/ent"
 	"github.com/tillpos/till/ent/schema/pulid"
@@ -291,10 +292,23 @@ func TestContactView(t *testing.T) {
 	}
 	require.Equal(t, entstaff.RoleCASHIER, e.cashier.Role)
 
-	// Jobs acting as the platform see the details unmasked.
+	// Jobs acting as the platform see the details unmasked; a platform
+	// operator, like anyone else who is not the merchant's owner or a
+	// manager, sees them masked.
 	got, err := e.svc.ContactView(sys(t), full)
 	require.NoError(t, err)
 	require.Equal(t, unmasked, got)
+	maskedFull := customers.View{Masked: true, Contact: customers.Contact{Phone: ptr("138****5678"), Email: ptr("m******@lotus.example")}}
+	got, err = e.svc.ContactView(operator(t), full)
+	require.NoError(t, err)
+	require.Equal(t, maskedFull, got, "operator")
+	got, err = e.svc.ContactView(t.Context(), full)
+	require.NoError(t, err)
+	require.Equal(t, maskedFull, got, "no viewer")
+	staffWithoutRole := viewer.NewContext(t.Context(), &viewer.Viewer{Kind: viewer.KindStaff, ID: e.cashier.ID, MerchantID: e.merchantID})
+	got, err = e.svc.ContactView(staffWithoutRole, full)
+	require.NoError(t, err)
+	require.Equal(t, maskedFull, got, "staff without a role")
 
 	// A row whose sealed value was tampered with is an error, not a blank.
 	broken := *full

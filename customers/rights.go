@@ -53,7 +53,7 @@ func (s *Service) Merge(ctx context.Context, survivorID, duplicateID pulid.ID) (
 		// per merchant, and the survivor may be about to take them.
 		err = tx.Customer.UpdateOne(dup).
 			SetStatus(customer.StatusMERGED).SetMergedIntoID(survivor.ID).
-			ClearPhoneEnc().ClearPhoneIndex().ClearEmailEnc().ClearEmailIndex().ClearAddressEnc().
+			ClearPhoneEnc().ClearPhoneIndex().ClearEmailEnc().ClearEmailIndex().ClearAddressEnc().SetPiiKeyID("").
 			SetSearchText("").
 			Exec(ctx)
 		if err != nil {
@@ -204,7 +204,7 @@ func eraseRow(upd *ent.CustomerUpdateOne) *ent.CustomerUpdateOne {
 	id, _ := upd.Mutation().ID()
 	return upd.
 		SetName("Erased customer").SetSearchText("").
-		ClearPhoneEnc().ClearPhoneIndex().ClearEmailEnc().ClearEmailIndex().ClearAddressEnc().
+		ClearPhoneEnc().ClearPhoneIndex().ClearEmailEnc().ClearEmailIndex().ClearAddressEnc().SetPiiKeyID("").
 		ClearBirthday().ClearGender().SetNotes("").ClearTags().
 		SetMemberCode("x-" + string(id)[len("cus_"):]).
 		SetPushConsent(false).ClearPushConsentAt().

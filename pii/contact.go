@@ -37,17 +37,20 @@ func NormalizeEmail(email string) (string, error) {
 	return email, nil
 }
 
-// MaskPhone shows the first three and last four digits of the national
-// number, as receipts and cashier screens do: +8613812345678 → 138****5678.
+// MaskPhone shows the first three and last four digits of a national
+// number of ten digits or more, as receipts and cashier screens do
+// (+8613812345678 → 138****5678); of a shorter one, only the last half, up
+// to four digits (+85221234567 → ****4567).
 func MaskPhone(e164 string) string {
 	national := e164
 	if num, err := phonenumbers.Parse(e164, ""); err == nil {
 		national = phonenumbers.GetNationalSignificantNumber(num)
 	}
-	if len(national) <= 7 {
-		return strings.Repeat("*", len(national)-min(len(national), 2)) + national[len(national)-min(len(national), 2):]
+	if len(national) >= 10 {
+		return national[:3] + strings.Repeat("*", len(national)-7) + national[len(national)-4:]
 	}
-	return national[:3] + strings.Repeat("*", len(national)-7) + national[len(national)-4:]
+	shown := min(4, len(national)/2)
+	return strings.Repeat("*", len(national)-shown) + national[len(national)-shown:]
 }
 
 // MaskEmail keeps the first character of the local part and the domain:
