@@ -5,9 +5,9 @@ package audit
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/tillpos/till/auth/viewer"
+	"github.com/tillpos/till/db"
 	"github.com/tillpos/till/ent"
 	"github.com/tillpos/till/ent/auditentry"
 	"github.com/tillpos/till/ent/schema/pulid"
@@ -56,7 +56,7 @@ func Record(ctx context.Context, client *ent.Client, e Entry) error {
 		SetDetails(e.Details).
 		SetIP(req.IP).
 		SetRequestID(req.RequestID).
-		SetCreatedAt(time.Now()).
+		SetCreatedAt(db.Now()).
 		Exec(sysCtx)
 	if err != nil {
 		return fmt.Errorf("auditing %s: %w", e.Action, err)

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/text/language"
 
 	"github.com/tillpos/till/auth/viewer"
+	"github.com/tillpos/till/db"
 	"github.com/tillpos/till/ent"
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/schema/pulid"
@@ -37,12 +38,8 @@ type Service struct {
 
 // New returns a Service sealing personal data with box.
 func New(client *ent.Client, box *pii.Box) *Service {
-	return &Service{db: client, box: box, now: now}
+	return &Service{db: client, box: box, now: db.Now}
 }
-
-// now is the time to store: PostgreSQL keeps microseconds, so a time with
-// more would be answered differently by a write and a later read.
-func now() time.Time { return time.Now().Truncate(time.Microsecond) }
 
 // Consent is a customer's marketing consent per channel; nil leaves a
 // channel as it is.

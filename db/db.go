@@ -130,6 +130,11 @@ func WithTx(ctx context.Context, client *ent.Client, fn func(tx *ent.Tx) error) 
 	return nil
 }
 
+// Now is the current time as the database keeps it: PostgreSQL stores
+// microseconds, so a time with more returned from a write would differ
+// from the same row read back.
+func Now() time.Time { return time.Now().Truncate(time.Microsecond) }
+
 // ForUpdate is a query modifier that locks the rows read until the
 // transaction ends, on PostgreSQL. SQLite has no row locks and needs none:
 // its write transactions run one at a time (_txlock=immediate).

@@ -32,7 +32,7 @@ type Service struct {
 
 // New returns a Service.
 func New(client *ent.Client, hasher *password.Hasher) *Service {
-	return &Service{db: client, hasher: hasher, now: time.Now}
+	return &Service{db: client, hasher: hasher, now: db.Now}
 }
 
 // SignUpInput is what a new merchant gives to start.

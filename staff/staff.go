@@ -40,7 +40,7 @@ type Service struct {
 
 // New returns a Service.
 func New(client *ent.Client, hasher *password.Hasher, sessions SessionEnder) *Service {
-	return &Service{db: client, hasher: hasher, sessions: sessions, now: time.Now}
+	return &Service{db: client, hasher: hasher, sessions: sessions, now: db.Now}
 }
 
 // CanManage reports whether actor may manage someone who has (or is to
