@@ -136,6 +136,9 @@ func searchText(name string, tags []string) string {
 	return " " + strings.Join(words, " ")
 }
 
+// maxTags is how many tags a customer may have.
+const maxTags = 50
+
 // cleanTags trims, drops empties and duplicates, keeping the order given.
 func cleanTags(tags []string) ([]string, error) {
 	out := make([]string, 0, len(tags))
@@ -149,8 +152,8 @@ func cleanTags(tags []string) ([]string, error) {
 		}
 		out = append(out, t)
 	}
-	if len(out) > 50 {
-		return nil, errs.Invalid("tags", "at most 50 tags")
+	if len(out) > maxTags {
+		return nil, errs.Invalid("tags", "at most %d tags", maxTags)
 	}
 	return out, nil
 }

@@ -60,7 +60,14 @@ func (s *Service) Merge(ctx context.Context, survivorID, duplicateID pulid.ID) (
 			return nil, fmt.Errorf("retiring duplicate: %w", err)
 		}
 		upd := tx.Customer.UpdateOne(survivor)
-		p := Profile{Tags: append(slices.Clone(survivor.Tags), dup.Tags...)}
+		// Tags join; past the limit the survivor's own come first.
+		tags := slices.Clone(survivor.Tags)
+		for _, t := range dup.Tags {
+			if len(tags) < maxTags && !slices.Contains(tags, t) {
+				tags = append(tags, t)
+			}
+		}
+		p := Profile{Tags: tags}
 		if survivor.PhoneEnc == nil && contact.Phone != nil {
 			p.Phone = contact.Phone
 		}
