@@ -100,7 +100,7 @@ var (
 // of SQLite's EXPLAIN QUERY PLAN, the lines of PostgreSQL's EXPLAIN. On
 // PostgreSQL, generic asks for the plan made for any values, as a
 // prepared statement may reuse.
-func perfExplain(t *testing.T, d *db.DB, q perfQuery, generic bool) []string {
+func perfExplain(t testing.TB, d *db.DB, q perfQuery, generic bool) []string {
 	t.Helper()
 	ctx := t.Context()
 	args, _ := q.args.([]any)
@@ -189,7 +189,7 @@ func (r *perfRecorder) reset() {
 }
 
 // only returns the one recorded query matching re.
-func (r *perfRecorder) only(t *testing.T, re *regexp.Regexp) perfQuery {
+func (r *perfRecorder) only(t testing.TB, re *regexp.Regexp) perfQuery {
 	t.Helper()
 	r.mu.Lock()
 	defer r.mu.Unlock()
