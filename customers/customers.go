@@ -126,14 +126,21 @@ func newMemberCode() string {
 	return fmt.Sprint(1_000_000_000 + n.Int64())
 }
 
+// nameKey is a name as search ranks it: lower-cased, words single-spaced.
+func nameKey(name string) string {
+	return strings.Join(strings.Fields(strings.ToLower(name)), " ")
+}
+
 // searchText is what searchCustomers matches query words against: the
 // name's and the tags' words, lower-cased, each after a space.
 func searchText(name string, tags []string) string {
-	words := strings.Fields(strings.ToLower(name))
+	text := " " + nameKey(name)
 	for _, t := range tags {
-		words = append(words, strings.Fields(strings.ToLower(t))...)
+		if key := nameKey(t); key != "" {
+			text += " " + key
+		}
 	}
-	return " " + strings.Join(words, " ")
+	return text
 }
 
 // maxTags is how many tags a customer may have.

@@ -128,6 +128,7 @@ func (s *Service) apply(ctx context.Context, m *ent.CustomerMutation, id, mercha
 		}
 		m.SetTags(tags)
 	}
+	m.SetNameKey(nameKey(name))
 	m.SetSearchText(searchText(name, tags))
 	if p.Phone != nil {
 		if err := s.setPhone(ctx, m, id, merchantID, *p.Phone); err != nil {

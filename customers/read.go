@@ -3,9 +3,11 @@ package customers
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"entgo.io/contrib/entgql"
+	"entgo.io/ent/dialect/sql"
 
 	"github.com/tillpos/till/audit"
 	"github.com/tillpos/till/auth/viewer"
@@ -78,10 +80,13 @@ func (s *Service) Lookup(ctx context.Context, key LookupKey) (*ent.Customer, err
 	return c, nil
 }
 
-// Search finds active customers whose name or tags have a word starting
-// with each word of query, ordered by name. It scans the merchant's
-// customers (by its merchant_id index); recognition by phone, email or
-// card goes through Lookup instead.
+// Search finds active customers with a name or tag word starting with each
+// word of query, best first: the name itself, then names starting with the
+// query, then names with a word starting with it, then tag matches; by
+// name within each. It scans the merchant's customers (through its
+// merchant_id index) with the same LIKE on both engines; recognition by
+// phone, email or card goes through Lookup instead. Ranked results page by
+// position: the cursor carries the offset.
 func (s *Service) Search(ctx context.Context, query string, after *entgql.Cursor[pulid.ID], first *int) (*ent.CustomerConnection, error) {
 	if _, err := staffViewer(ctx); err != nil {
 		return nil, err
@@ -90,12 +95,66 @@ func (s *Service) Search(ctx context.Context, query string, after *entgql.Cursor
 	if len(words) == 0 {
 		return nil, errs.Invalid("query", "must not be empty")
 	}
+	offset := 0
+	if after != nil {
+		n, err := strconv.Atoi(fmt.Sprint(after.Value))
+		if err != nil || n < 0 {
+			return nil, errs.Invalid("after", "is not a cursor from searchCustomers")
+		}
+		offset = n
+	}
+	limit := 20
+	if first != nil {
+		limit = *first
+	}
 	q := s.db.Customer.Query().Where(customer.StatusEQ(customer.StatusACTIVE))
 	for _, w := range words {
 		q.Where(customer.SearchTextContains(" " + w))
 	}
-	return pageByName(ctx, q, after, first)
+	total, err := q.Clone().Count(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("counting customers: %w", err)
+	}
+	rows, err := q.Order(rankByName(strings.Join(words, " ")), customer.ByName(), customer.ByID()).
+		Offset(offset).Limit(limit + 1).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("searching customers: %w", err)
+	}
+	conn := &ent.CustomerConnection{TotalCount: total, Edges: []*ent.CustomerEdge{}}
+	conn.PageInfo.HasPreviousPage = offset > 0
+	if len(rows) > limit {
+		conn.PageInfo.HasNextPage, rows = true, rows[:limit]
+	}
+	for i, c := range rows {
+		conn.Edges = append(conn.Edges, &ent.CustomerEdge{Node: c, Cursor: ent.Cursor{ID: c.ID, Value: offset + i + 1}})
+	}
+	if len(conn.Edges) > 0 {
+		conn.PageInfo.StartCursor = &conn.Edges[0].Cursor
+		conn.PageInfo.EndCursor = &conn.Edges[len(conn.Edges)-1].Cursor
+	}
+	return conn, nil
 }
+
+// rankByName orders customers by how well their name matches phrase (see
+// Search). Both sides are lower-case, so LIKE behaves the same on SQLite
+// (case-insensitive) and PostgreSQL (case-sensitive).
+func rankByName(phrase string) customer.OrderOption {
+	pattern := likeEscaper.Replace(phrase)
+	return func(s *sql.Selector) {
+		col := s.C(customer.FieldNameKey)
+		// A predicate, not OrderExprFunc: only a predicate carries its
+		// arguments into the query.
+		s.OrderExpr(sql.P(func(b *sql.Builder) {
+			b.WriteString("CASE WHEN " + col + " = ").Arg(phrase).
+				WriteString(" THEN 0 WHEN " + col + " LIKE ").Arg(pattern + "%").WriteString(` ESCAPE '\' THEN 1`).
+				WriteString(" WHEN ' ' || " + col + " LIKE ").Arg("% " + pattern + "%").WriteString(` ESCAPE '\' THEN 2`).
+				WriteString(" ELSE 3 END")
+		}))
+	}
+}
+
+// likeEscaper makes a LIKE pattern match its text literally.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`)
 
 // pageByName pages through q's customers in name order.
 func pageByName(ctx context.Context, q *ent.CustomerQuery, after *entgql.Cursor[pulid.ID], first *int) (*ent.CustomerConnection, error) {

@@ -54,7 +54,7 @@ func (s *Service) Merge(ctx context.Context, survivorID, duplicateID pulid.ID) (
 		err = tx.Customer.UpdateOne(dup).
 			SetStatus(customer.StatusMERGED).SetMergedIntoID(survivor.ID).
 			ClearPhoneEnc().ClearPhoneIndex().ClearEmailEnc().ClearEmailIndex().ClearAddressEnc().SetPiiKeyID("").
-			SetSearchText("").
+			SetSearchText("").SetNameKey("").
 			Exec(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("retiring duplicate: %w", err)
@@ -210,7 +210,7 @@ func (s *Service) Export(ctx context.Context, id pulid.ID) (map[string]any, erro
 func eraseRow(upd *ent.CustomerUpdateOne) *ent.CustomerUpdateOne {
 	id, _ := upd.Mutation().ID()
 	return upd.
-		SetName("Erased customer").SetSearchText("").
+		SetName("Erased customer").SetSearchText("").SetNameKey("").
 		ClearPhoneEnc().ClearPhoneIndex().ClearEmailEnc().ClearEmailIndex().ClearAddressEnc().SetPiiKeyID("").
 		ClearBirthday().ClearGender().SetNotes("").ClearTags().
 		SetMemberCode("x-" + string(id)[len("cus_"):]).

@@ -30,6 +30,8 @@ type Customer struct {
 	UpdatedAt time.Time `json:"updated_at,omitempty"`
 	// Name holds the value of the "name" field.
 	Name string `json:"name,omitempty"`
+	// the name lower-cased, words single-spaced, for ranking search results
+	NameKey string `json:"name_key,omitempty"`
 	// lower-cased name and tags, space-separated, for prefix search
 	SearchText string `json:"search_text,omitempty"`
 	// PhoneEnc holds the value of the "phone_enc" field.
@@ -180,7 +182,7 @@ func (*Customer) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case customer.FieldVisitsCount, customer.FieldTotalSpent:
 			values[i] = new(sql.NullInt64)
-		case customer.FieldName, customer.FieldSearchText, customer.FieldPhoneEnc, customer.FieldPhoneIndex, customer.FieldEmailEnc, customer.FieldEmailIndex, customer.FieldAddressEnc, customer.FieldPiiKeyID, customer.FieldBirthday, customer.FieldGender, customer.FieldNotes, customer.FieldMemberCode, customer.FieldStatus, customer.FieldSegment, customer.FieldRfm:
+		case customer.FieldName, customer.FieldNameKey, customer.FieldSearchText, customer.FieldPhoneEnc, customer.FieldPhoneIndex, customer.FieldEmailEnc, customer.FieldEmailIndex, customer.FieldAddressEnc, customer.FieldPiiKeyID, customer.FieldBirthday, customer.FieldGender, customer.FieldNotes, customer.FieldMemberCode, customer.FieldStatus, customer.FieldSegment, customer.FieldRfm:
 			values[i] = new(sql.NullString)
 		case customer.FieldCreatedAt, customer.FieldUpdatedAt, customer.FieldPushConsentAt, customer.FieldSmsConsentAt, customer.FieldEmailConsentAt, customer.FieldFirstVisitAt, customer.FieldLastVisitAt:
 			values[i] = new(sql.NullTime)
@@ -234,6 +236,12 @@ func (_m *Customer) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field name", values[i])
 			} else if value.Valid {
 				_m.Name = value.String
+			}
+		case customer.FieldNameKey:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field name_key", values[i])
+			} else if value.Valid {
+				_m.NameKey = value.String
 			}
 		case customer.FieldSearchText:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -499,6 +507,9 @@ func (_m *Customer) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("name=")
 	builder.WriteString(_m.Name)
+	builder.WriteString(", ")
+	builder.WriteString("name_key=")
+	builder.WriteString(_m.NameKey)
 	builder.WriteString(", ")
 	builder.WriteString("search_text=")
 	builder.WriteString(_m.SearchText)

@@ -68,6 +68,20 @@ func (_c *CustomerCreate) SetName(v string) *CustomerCreate {
 	return _c
 }
 
+// SetNameKey sets the "name_key" field.
+func (_c *CustomerCreate) SetNameKey(v string) *CustomerCreate {
+	_c.mutation.SetNameKey(v)
+	return _c
+}
+
+// SetNillableNameKey sets the "name_key" field if the given value is not nil.
+func (_c *CustomerCreate) SetNillableNameKey(v *string) *CustomerCreate {
+	if v != nil {
+		_c.SetNameKey(*v)
+	}
+	return _c
+}
+
 // SetSearchText sets the "search_text" field.
 func (_c *CustomerCreate) SetSearchText(v string) *CustomerCreate {
 	_c.mutation.SetSearchText(v)
@@ -550,6 +564,10 @@ func (_c *CustomerCreate) defaults() error {
 		v := customer.DefaultUpdatedAt()
 		_c.mutation.SetUpdatedAt(v)
 	}
+	if _, ok := _c.mutation.NameKey(); !ok {
+		v := customer.DefaultNameKey
+		_c.mutation.SetNameKey(v)
+	}
 	if _, ok := _c.mutation.PushConsent(); !ok {
 		v := customer.DefaultPushConsent
 		_c.mutation.SetPushConsent(v)
@@ -606,6 +624,9 @@ func (_c *CustomerCreate) check() error {
 		if err := customer.NameValidator(v); err != nil {
 			return &ValidationError{Name: "name", err: fmt.Errorf(`ent: validator failed for field "Customer.name": %w`, err)}
 		}
+	}
+	if _, ok := _c.mutation.NameKey(); !ok {
+		return &ValidationError{Name: "name_key", err: errors.New(`ent: missing required field "Customer.name_key"`)}
 	}
 	if _, ok := _c.mutation.SearchText(); !ok {
 		return &ValidationError{Name: "search_text", err: errors.New(`ent: missing required field "Customer.search_text"`)}
@@ -709,6 +730,10 @@ func (_c *CustomerCreate) createSpec() (*Customer, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Name(); ok {
 		_spec.SetField(customer.FieldName, field.TypeString, value)
 		_node.Name = value
+	}
+	if value, ok := _c.mutation.NameKey(); ok {
+		_spec.SetField(customer.FieldNameKey, field.TypeString, value)
+		_node.NameKey = value
 	}
 	if value, ok := _c.mutation.SearchText(); ok {
 		_spec.SetField(customer.FieldSearchText, field.TypeString, value)
@@ -971,6 +996,18 @@ func (u *CustomerUpsert) SetName(v string) *CustomerUpsert {
 // UpdateName sets the "name" field to the value that was provided on create.
 func (u *CustomerUpsert) UpdateName() *CustomerUpsert {
 	u.SetExcluded(customer.FieldName)
+	return u
+}
+
+// SetNameKey sets the "name_key" field.
+func (u *CustomerUpsert) SetNameKey(v string) *CustomerUpsert {
+	u.Set(customer.FieldNameKey, v)
+	return u
+}
+
+// UpdateNameKey sets the "name_key" field to the value that was provided on create.
+func (u *CustomerUpsert) UpdateNameKey() *CustomerUpsert {
+	u.SetExcluded(customer.FieldNameKey)
 	return u
 }
 
@@ -1479,6 +1516,20 @@ func (u *CustomerUpsertOne) SetName(v string) *CustomerUpsertOne {
 func (u *CustomerUpsertOne) UpdateName() *CustomerUpsertOne {
 	return u.Update(func(s *CustomerUpsert) {
 		s.UpdateName()
+	})
+}
+
+// SetNameKey sets the "name_key" field.
+func (u *CustomerUpsertOne) SetNameKey(v string) *CustomerUpsertOne {
+	return u.Update(func(s *CustomerUpsert) {
+		s.SetNameKey(v)
+	})
+}
+
+// UpdateNameKey sets the "name_key" field to the value that was provided on create.
+func (u *CustomerUpsertOne) UpdateNameKey() *CustomerUpsertOne {
+	return u.Update(func(s *CustomerUpsert) {
+		s.UpdateNameKey()
 	})
 }
 
@@ -2225,6 +2276,20 @@ func (u *CustomerUpsertBulk) SetName(v string) *CustomerUpsertBulk {
 func (u *CustomerUpsertBulk) UpdateName() *CustomerUpsertBulk {
 	return u.Update(func(s *CustomerUpsert) {
 		s.UpdateName()
+	})
+}
+
+// SetNameKey sets the "name_key" field.
+func (u *CustomerUpsertBulk) SetNameKey(v string) *CustomerUpsertBulk {
+	return u.Update(func(s *CustomerUpsert) {
+		s.SetNameKey(v)
+	})
+}
+
+// UpdateNameKey sets the "name_key" field to the value that was provided on create.
+func (u *CustomerUpsertBulk) UpdateNameKey() *CustomerUpsertBulk {
+	return u.Update(func(s *CustomerUpsert) {
+		s.UpdateNameKey()
 	})
 }
 

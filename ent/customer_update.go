@@ -54,6 +54,20 @@ func (_u *CustomerUpdate) SetNillableName(v *string) *CustomerUpdate {
 	return _u
 }
 
+// SetNameKey sets the "name_key" field.
+func (_u *CustomerUpdate) SetNameKey(v string) *CustomerUpdate {
+	_u.mutation.SetNameKey(v)
+	return _u
+}
+
+// SetNillableNameKey sets the "name_key" field if the given value is not nil.
+func (_u *CustomerUpdate) SetNillableNameKey(v *string) *CustomerUpdate {
+	if v != nil {
+		_u.SetNameKey(*v)
+	}
+	return _u
+}
+
 // SetSearchText sets the "search_text" field.
 func (_u *CustomerUpdate) SetSearchText(v string) *CustomerUpdate {
 	_u.mutation.SetSearchText(v)
@@ -752,6 +766,9 @@ func (_u *CustomerUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.Name(); ok {
 		_spec.SetField(customer.FieldName, field.TypeString, value)
 	}
+	if value, ok := _u.mutation.NameKey(); ok {
+		_spec.SetField(customer.FieldNameKey, field.TypeString, value)
+	}
 	if value, ok := _u.mutation.SearchText(); ok {
 		_spec.SetField(customer.FieldSearchText, field.TypeString, value)
 	}
@@ -1062,6 +1079,20 @@ func (_u *CustomerUpdateOne) SetName(v string) *CustomerUpdateOne {
 func (_u *CustomerUpdateOne) SetNillableName(v *string) *CustomerUpdateOne {
 	if v != nil {
 		_u.SetName(*v)
+	}
+	return _u
+}
+
+// SetNameKey sets the "name_key" field.
+func (_u *CustomerUpdateOne) SetNameKey(v string) *CustomerUpdateOne {
+	_u.mutation.SetNameKey(v)
+	return _u
+}
+
+// SetNillableNameKey sets the "name_key" field if the given value is not nil.
+func (_u *CustomerUpdateOne) SetNillableNameKey(v *string) *CustomerUpdateOne {
+	if v != nil {
+		_u.SetNameKey(*v)
 	}
 	return _u
 }
@@ -1793,6 +1824,9 @@ func (_u *CustomerUpdateOne) sqlSave(ctx context.Context) (_node *Customer, err 
 	}
 	if value, ok := _u.mutation.Name(); ok {
 		_spec.SetField(customer.FieldName, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.NameKey(); ok {
+		_spec.SetField(customer.FieldNameKey, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.SearchText(); ok {
 		_spec.SetField(customer.FieldSearchText, field.TypeString, value)

@@ -61,6 +61,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			customer.FieldCreatedAt:      {Type: field.TypeTime, Column: customer.FieldCreatedAt},
 			customer.FieldUpdatedAt:      {Type: field.TypeTime, Column: customer.FieldUpdatedAt},
 			customer.FieldName:           {Type: field.TypeString, Column: customer.FieldName},
+			customer.FieldNameKey:        {Type: field.TypeString, Column: customer.FieldNameKey},
 			customer.FieldSearchText:     {Type: field.TypeString, Column: customer.FieldSearchText},
 			customer.FieldPhoneEnc:       {Type: field.TypeString, Column: customer.FieldPhoneEnc},
 			customer.FieldPhoneIndex:     {Type: field.TypeString, Column: customer.FieldPhoneIndex},
@@ -590,6 +591,11 @@ func (f *CustomerFilter) WhereUpdatedAt(p entql.TimeP) {
 // WhereName applies the entql string predicate on the name field.
 func (f *CustomerFilter) WhereName(p entql.StringP) {
 	f.Where(p.Field(customer.FieldName))
+}
+
+// WhereNameKey applies the entql string predicate on the name_key field.
+func (f *CustomerFilter) WhereNameKey(p entql.StringP) {
+	f.Where(p.Field(customer.FieldNameKey))
 }
 
 // WhereSearchText applies the entql string predicate on the search_text field.

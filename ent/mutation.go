@@ -1042,6 +1042,7 @@ type CustomerMutation struct {
 	created_at             *time.Time
 	updated_at             *time.Time
 	name                   *string
+	name_key               *string
 	search_text            *string
 	phone_enc              *string
 	phone_index            *string
@@ -1334,6 +1335,42 @@ func (m *CustomerMutation) OldName(ctx context.Context) (v string, err error) {
 // ResetName resets all changes to the "name" field.
 func (m *CustomerMutation) ResetName() {
 	m.name = nil
+}
+
+// SetNameKey sets the "name_key" field.
+func (m *CustomerMutation) SetNameKey(s string) {
+	m.name_key = &s
+}
+
+// NameKey returns the value of the "name_key" field in the mutation.
+func (m *CustomerMutation) NameKey() (r string, exists bool) {
+	v := m.name_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNameKey returns the old "name_key" field's value of the Customer entity.
+// If the Customer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerMutation) OldNameKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNameKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNameKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNameKey: %w", err)
+	}
+	return oldValue.NameKey, nil
+}
+
+// ResetNameKey resets all changes to the "name_key" field.
+func (m *CustomerMutation) ResetNameKey() {
+	m.name_key = nil
 }
 
 // SetSearchText sets the "search_text" field.
@@ -2781,7 +2818,7 @@ func (m *CustomerMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *CustomerMutation) Fields() []string {
-	fields := make([]string, 0, 30)
+	fields := make([]string, 0, 31)
 	if m.merchant != nil {
 		fields = append(fields, customer.FieldMerchantID)
 	}
@@ -2793,6 +2830,9 @@ func (m *CustomerMutation) Fields() []string {
 	}
 	if m.name != nil {
 		fields = append(fields, customer.FieldName)
+	}
+	if m.name_key != nil {
+		fields = append(fields, customer.FieldNameKey)
 	}
 	if m.search_text != nil {
 		fields = append(fields, customer.FieldSearchText)
@@ -2888,6 +2928,8 @@ func (m *CustomerMutation) Field(name string) (ent.Value, bool) {
 		return m.UpdatedAt()
 	case customer.FieldName:
 		return m.Name()
+	case customer.FieldNameKey:
+		return m.NameKey()
 	case customer.FieldSearchText:
 		return m.SearchText()
 	case customer.FieldPhoneEnc:
@@ -2957,6 +2999,8 @@ func (m *CustomerMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldUpdatedAt(ctx)
 	case customer.FieldName:
 		return m.OldName(ctx)
+	case customer.FieldNameKey:
+		return m.OldNameKey(ctx)
 	case customer.FieldSearchText:
 		return m.OldSearchText(ctx)
 	case customer.FieldPhoneEnc:
@@ -3045,6 +3089,13 @@ func (m *CustomerMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetName(v)
+		return nil
+	case customer.FieldNameKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNameKey(v)
 		return nil
 	case customer.FieldSearchText:
 		v, ok := value.(string)
@@ -3420,6 +3471,9 @@ func (m *CustomerMutation) ResetField(name string) error {
 		return nil
 	case customer.FieldName:
 		m.ResetName()
+		return nil
+	case customer.FieldNameKey:
+		m.ResetNameKey()
 		return nil
 	case customer.FieldSearchText:
 		m.ResetSearchText()

@@ -2244,7 +2244,8 @@ extend type Query {
   lookupCustomer(input: LookupCustomerInput!): Customer
   """
   Active customers with a name or tag word starting with each word of query,
-  ordered by name.
+  best first: the exact name, names starting with the query, names with a word
+  starting with it, then tag matches; by name within each.
   """
   searchCustomers(query: String!, first: Int, after: Cursor): CustomerConnection!
 }

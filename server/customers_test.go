@@ -824,14 +824,16 @@ func TestCustomerSearch(t *testing.T) {
 		query string
 		want  []string
 	}{
-		{"lin", []string{"Bob Stone", "Lin Wei", "Linda Park", "Mei Lin"}},
-		{"LIN", []string{"Bob Stone", "Lin Wei", "Linda Park", "Mei Lin"}},
-		{"  lin  ", []string{"Bob Stone", "Lin Wei", "Linda Park", "Mei Lin"}},
+		// Ranked: names starting with the query, then names with a word
+		// starting with it, then tag matches; by name within each.
+		{"lin", []string{"Lin Wei", "Linda Park", "Mei Lin", "Bob Stone"}},
+		{"LIN", []string{"Lin Wei", "Linda Park", "Mei Lin", "Bob Stone"}},
+		{"  lin  ", []string{"Lin Wei", "Linda Park", "Mei Lin", "Bob Stone"}},
 		{"linda", []string{"Linda Park"}},
 		{"mei lin", []string{"Mei Lin"}},
 		{"lin mei", []string{"Mei Lin"}},
 		{"MEI   LIN", []string{"Mei Lin"}},
-		{"mei", []string{"Ada Mei", "Mei Lin"}},
+		{"mei", []string{"Mei Lin", "Ada Mei"}},
 		{"vip", []string{"Ada Mei", "Mei Lin"}},
 		{"vip lin", []string{"Mei Lin"}},
 		{"tea", []string{"Mei Lin"}},
@@ -855,7 +857,7 @@ func TestCustomerSearch(t *testing.T) {
 				if want == nil {
 					want = []string{}
 				}
-				require.Equal(t, want, page.names(), "word-prefix matches on name and tags, every word, by name")
+				require.Equal(t, want, page.names(), "word-prefix matches on name and tags, every word, best first")
 				require.Equal(t, len(want), page.TotalCount)
 				require.False(t, page.PageInfo.HasNextPage)
 				for _, e := range page.Edges {
@@ -867,17 +869,17 @@ func TestCustomerSearch(t *testing.T) {
 
 		t.Run(role+"/pages", func(t *testing.T) {
 			first := c.search(t, token, "lin", 2, nil)
-			require.Equal(t, []string{"Bob Stone", "Lin Wei"}, first.names())
+			require.Equal(t, []string{"Lin Wei", "Linda Park"}, first.names())
 			require.Equal(t, 4, first.TotalCount)
 			require.True(t, first.PageInfo.HasNextPage)
 			require.NotNil(t, first.PageInfo.EndCursor)
 
 			second := c.search(t, token, "lin", 2, first.PageInfo.EndCursor)
-			require.Equal(t, []string{"Linda Park", "Mei Lin"}, second.names())
+			require.Equal(t, []string{"Mei Lin", "Bob Stone"}, second.names())
 			require.False(t, second.PageInfo.HasNextPage)
 
 			rest := c.search(t, token, "lin", 1, &second.Edges[0].Cursor)
-			require.Equal(t, []string{"Mei Lin"}, rest.names())
+			require.Equal(t, []string{"Bob Stone"}, rest.names())
 			require.False(t, rest.PageInfo.HasNextPage)
 		})
 

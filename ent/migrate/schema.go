@@ -54,6 +54,7 @@ var (
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "name", Type: field.TypeString, Size: 200},
+		{Name: "name_key", Type: field.TypeString, Default: ""},
 		{Name: "search_text", Type: field.TypeString},
 		{Name: "phone_enc", Type: field.TypeString, Nullable: true},
 		{Name: "phone_index", Type: field.TypeString, Nullable: true},
@@ -93,25 +94,25 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "customers_merchants_merchant",
-				Columns:    []*schema.Column{CustomersColumns[30]},
+				Columns:    []*schema.Column{CustomersColumns[31]},
 				RefColumns: []*schema.Column{MerchantsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "customers_staffs_created_by",
-				Columns:    []*schema.Column{CustomersColumns[31]},
+				Columns:    []*schema.Column{CustomersColumns[32]},
 				RefColumns: []*schema.Column{StaffsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "customers_stores_store",
-				Columns:    []*schema.Column{CustomersColumns[32]},
+				Columns:    []*schema.Column{CustomersColumns[33]},
 				RefColumns: []*schema.Column{StoresColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "customers_stores_favourite_store",
-				Columns:    []*schema.Column{CustomersColumns[33]},
+				Columns:    []*schema.Column{CustomersColumns[34]},
 				RefColumns: []*schema.Column{StoresColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -120,37 +121,37 @@ var (
 			{
 				Name:    "customer_merchant_id",
 				Unique:  false,
-				Columns: []*schema.Column{CustomersColumns[30]},
+				Columns: []*schema.Column{CustomersColumns[31]},
 			},
 			{
 				Name:    "customer_merchant_id_phone_index",
 				Unique:  true,
-				Columns: []*schema.Column{CustomersColumns[30], CustomersColumns[6]},
+				Columns: []*schema.Column{CustomersColumns[31], CustomersColumns[7]},
 			},
 			{
 				Name:    "customer_merchant_id_email_index",
 				Unique:  true,
-				Columns: []*schema.Column{CustomersColumns[30], CustomersColumns[8]},
+				Columns: []*schema.Column{CustomersColumns[31], CustomersColumns[9]},
 			},
 			{
 				Name:    "customer_merchant_id_member_code",
 				Unique:  true,
-				Columns: []*schema.Column{CustomersColumns[30], CustomersColumns[15]},
+				Columns: []*schema.Column{CustomersColumns[31], CustomersColumns[16]},
 			},
 			{
 				Name:    "customer_merchant_id_last_visit_at",
 				Unique:  false,
-				Columns: []*schema.Column{CustomersColumns[30], CustomersColumns[29]},
+				Columns: []*schema.Column{CustomersColumns[31], CustomersColumns[30]},
 			},
 			{
 				Name:    "customer_merchant_id_segment",
 				Unique:  false,
-				Columns: []*schema.Column{CustomersColumns[30], CustomersColumns[24]},
+				Columns: []*schema.Column{CustomersColumns[31], CustomersColumns[25]},
 			},
 			{
 				Name:    "customer_pii_key_id",
 				Unique:  false,
-				Columns: []*schema.Column{CustomersColumns[10]},
+				Columns: []*schema.Column{CustomersColumns[11]},
 			},
 		},
 	}

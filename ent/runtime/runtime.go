@@ -101,12 +101,16 @@ func init() {
 			return nil
 		}
 	}()
+	// customerDescNameKey is the schema descriptor for name_key field.
+	customerDescNameKey := customerFields[1].Descriptor()
+	// customer.DefaultNameKey holds the default value on creation for the name_key field.
+	customer.DefaultNameKey = customerDescNameKey.Default.(string)
 	// customerDescNotes is the schema descriptor for notes field.
-	customerDescNotes := customerFields[10].Descriptor()
+	customerDescNotes := customerFields[11].Descriptor()
 	// customer.NotesValidator is a validator for the "notes" field. It is called by the builders before save.
 	customer.NotesValidator = customerDescNotes.Validators[0].(func(string) error)
 	// customerDescMemberCode is the schema descriptor for member_code field.
-	customerDescMemberCode := customerFields[12].Descriptor()
+	customerDescMemberCode := customerFields[13].Descriptor()
 	// customer.MemberCodeValidator is a validator for the "member_code" field. It is called by the builders before save.
 	customer.MemberCodeValidator = func() func(string) error {
 		validators := customerDescMemberCode.Validators
@@ -124,23 +128,23 @@ func init() {
 		}
 	}()
 	// customerDescPushConsent is the schema descriptor for push_consent field.
-	customerDescPushConsent := customerFields[13].Descriptor()
+	customerDescPushConsent := customerFields[14].Descriptor()
 	// customer.DefaultPushConsent holds the default value on creation for the push_consent field.
 	customer.DefaultPushConsent = customerDescPushConsent.Default.(bool)
 	// customerDescSmsConsent is the schema descriptor for sms_consent field.
-	customerDescSmsConsent := customerFields[15].Descriptor()
+	customerDescSmsConsent := customerFields[16].Descriptor()
 	// customer.DefaultSmsConsent holds the default value on creation for the sms_consent field.
 	customer.DefaultSmsConsent = customerDescSmsConsent.Default.(bool)
 	// customerDescEmailConsent is the schema descriptor for email_consent field.
-	customerDescEmailConsent := customerFields[17].Descriptor()
+	customerDescEmailConsent := customerFields[18].Descriptor()
 	// customer.DefaultEmailConsent holds the default value on creation for the email_consent field.
 	customer.DefaultEmailConsent = customerDescEmailConsent.Default.(bool)
 	// customerDescVisitsCount is the schema descriptor for visits_count field.
-	customerDescVisitsCount := customerFields[23].Descriptor()
+	customerDescVisitsCount := customerFields[24].Descriptor()
 	// customer.DefaultVisitsCount holds the default value on creation for the visits_count field.
 	customer.DefaultVisitsCount = customerDescVisitsCount.Default.(int)
 	// customerDescTotalSpent is the schema descriptor for total_spent field.
-	customerDescTotalSpent := customerFields[24].Descriptor()
+	customerDescTotalSpent := customerFields[25].Descriptor()
 	// customer.DefaultTotalSpent holds the default value on creation for the total_spent field.
 	customer.DefaultTotalSpent = customerDescTotalSpent.Default.(int64)
 	// customerDescID is the schema descriptor for id field.

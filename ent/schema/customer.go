@@ -30,6 +30,10 @@ func (Customer) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("name").NotEmpty().MaxRuneLen(200).
 			Annotations(entgql.OrderField("NAME")),
+		field.String("name_key").
+			Comment("the name lower-cased, words single-spaced, for ranking search results").
+			Default("").
+			Annotations(hidden),
 		field.String("search_text").
 			Comment("lower-cased name and tags, space-separated, for prefix search").
 			Annotations(hidden),
