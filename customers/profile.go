@@ -58,37 +58,47 @@ func (s *Service) Create(ctx context.Context, storeID *pulid.ID, p Profile) (*en
 // Update changes a customer's profile; personal data is sealed afresh under
 // the active key, so keys rotate lazily as customers are edited.
 func (s *Service) Update(ctx context.Context, id pulid.ID, p Profile) (*ent.Customer, error) {
-	v, err := staffViewer(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return db.InTx(ctx, s.db, func(tx *ent.Tx) (*ent.Customer, error) {
-		c, err := get(ctx, tx.Client(), id)
-		if err != nil {
-			return nil, err
-		}
+	return s.change(ctx, id, nil, "customer.updated", func(tx *ent.Tx, c *ent.Customer) (*ent.Customer, error) {
 		if c.Status == customer.StatusMERGED || c.Status == customer.StatusERASED {
 			return nil, errs.Invalid("customerId", "a %s customer cannot change", strings.ToLower(string(c.Status)))
 		}
 		upd := tx.Customer.UpdateOne(c)
-		if err := s.apply(ctx, upd.Mutation(), id, v.MerchantID, c, p); err != nil {
+		if err := s.apply(ctx, upd.Mutation(), id, c.MerchantID, c, p); err != nil {
 			return nil, err
 		}
 		if err := s.reseal(upd.Mutation(), c); err != nil {
 			return nil, err
 		}
-		c, err = upd.Save(ctx)
-		if err != nil {
-			return nil, conflict(err)
-		}
-		return c, audit.Record(ctx, tx.Client(), audit.Entry{Action: "customer.updated", TargetType: "Customer", TargetID: c.ID})
+		c, err := upd.Save(ctx)
+		return c, conflict(err)
 	})
 }
 
 // Archive hides a customer from lists; lookups still find them. OWNER or
 // MANAGER.
 func (s *Service) Archive(ctx context.Context, id pulid.ID) (*ent.Customer, error) {
-	if _, err := staffViewer(ctx, viewer.RoleOwner, viewer.RoleManager); err != nil {
+	return s.change(ctx, id, managers, "customer.archived", func(tx *ent.Tx, c *ent.Customer) (*ent.Customer, error) {
+		if c.Status != customer.StatusACTIVE {
+			return nil, errs.Invalid("customerId", "only an active customer can be archived")
+		}
+		return tx.Customer.UpdateOne(c).SetStatus(customer.StatusARCHIVED).Save(ctx)
+	})
+}
+
+// managers are the roles that archive, merge, export and erase customers.
+var managers = []viewer.Role{viewer.RoleOwner, viewer.RoleManager}
+
+// errUnchanged is what an edit returns to leave the customer as it is,
+// unaudited (an erasure repeated).
+var errUnchanged = errors.New("customer unchanged")
+
+// change loads a customer of the caller's merchant (the caller in one of
+// roles, or any staff when roles is nil), applies edit and audits action,
+// in one transaction.
+func (s *Service) change(ctx context.Context, id pulid.ID, roles []viewer.Role, action string,
+	edit func(tx *ent.Tx, c *ent.Customer) (*ent.Customer, error),
+) (*ent.Customer, error) {
+	if _, err := staffViewer(ctx, roles...); err != nil {
 		return nil, err
 	}
 	return db.InTx(ctx, s.db, func(tx *ent.Tx) (*ent.Customer, error) {
@@ -96,14 +106,14 @@ func (s *Service) Archive(ctx context.Context, id pulid.ID) (*ent.Customer, erro
 		if err != nil {
 			return nil, err
 		}
-		if c.Status != customer.StatusACTIVE {
-			return nil, errs.Invalid("customerId", "only an active customer can be archived")
+		edited, err := edit(tx, c)
+		if errors.Is(err, errUnchanged) {
+			return c, nil
 		}
-		c, err = tx.Customer.UpdateOne(c).SetStatus(customer.StatusARCHIVED).Save(ctx)
 		if err != nil {
 			return nil, err
 		}
-		return c, audit.Record(ctx, tx.Client(), audit.Entry{Action: "customer.archived", TargetType: "Customer", TargetID: c.ID})
+		return edited, audit.Record(ctx, tx.Client(), audit.Entry{Action: action, TargetType: "Customer", TargetID: edited.ID})
 	})
 }
 

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/tillpos/till/audit"
-	"github.com/tillpos/till/auth/viewer"
 	"github.com/tillpos/till/db"
 	"github.com/tillpos/till/ent"
 	"github.com/tillpos/till/ent/auditentry"
@@ -25,7 +24,7 @@ import (
 // Everything that refers to a customer moves with the merge: later tables
 // (sales, loyalty) add themselves to moveHistory.
 func (s *Service) Merge(ctx context.Context, survivorID, duplicateID pulid.ID) (*ent.Customer, error) {
-	if _, err := staffViewer(ctx, viewer.RoleOwner, viewer.RoleManager); err != nil {
+	if _, err := staffViewer(ctx, managers...); err != nil {
 		return nil, err
 	}
 	if survivorID == duplicateID {
@@ -157,7 +156,7 @@ func moveHistory(ctx context.Context, tx *ent.Tx, merchantID, from, to pulid.ID)
 // JSON-ready document: profile, contact, consent, aggregates, visits per
 // store and the audit trail about them. OWNER or MANAGER; audited.
 func (s *Service) Export(ctx context.Context, id pulid.ID) (map[string]any, error) {
-	if _, err := staffViewer(ctx, viewer.RoleOwner, viewer.RoleManager); err != nil {
+	if _, err := staffViewer(ctx, managers...); err != nil {
 		return nil, err
 	}
 	c, err := get(ctx, s.db, id)
@@ -239,16 +238,9 @@ func mergedInto(ctx context.Context, tx *ent.Tx, id pulid.ID) ([]pulid.ID, error
 // an anonymous record (and its visit counts) so the books still add up.
 // OWNER or MANAGER; audited.
 func (s *Service) Erase(ctx context.Context, id pulid.ID) (*ent.Customer, error) {
-	if _, err := staffViewer(ctx, viewer.RoleOwner, viewer.RoleManager); err != nil {
-		return nil, err
-	}
-	return db.InTx(ctx, s.db, func(tx *ent.Tx) (*ent.Customer, error) {
-		c, err := get(ctx, tx.Client(), id)
-		if err != nil {
-			return nil, err
-		}
+	return s.change(ctx, id, managers, "customer.erased", func(tx *ent.Tx, c *ent.Customer) (*ent.Customer, error) {
 		if c.Status == customer.StatusERASED {
-			return c, nil
+			return nil, errUnchanged
 		}
 		// The person's merged duplicates hold what the merge did not take
 		// over (a name, a card, notes); they go too.
@@ -261,9 +253,6 @@ func (s *Service) Erase(ctx context.Context, id pulid.ID) (*ent.Customer, error)
 				return nil, fmt.Errorf("erasing merged duplicate: %w", err)
 			}
 		}
-		if c, err = eraseRow(tx.Customer.UpdateOne(c)).Save(ctx); err != nil {
-			return nil, fmt.Errorf("erasing customer: %w", err)
-		}
-		return c, audit.Record(ctx, tx.Client(), audit.Entry{Action: "customer.erased", TargetType: "Customer", TargetID: c.ID})
+		return eraseRow(tx.Customer.UpdateOne(c)).Save(ctx)
 	})
 }

@@ -11,7 +11,6 @@ import (
 	"entgo.io/ent/dialect/sql/sqljson"
 
 	"github.com/tillpos/till/audit"
-	"github.com/tillpos/till/auth/viewer"
 	"github.com/tillpos/till/ent"
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/predicate"
@@ -34,7 +33,7 @@ type SegmentFilter struct {
 
 // CreateSavedSegment saves a named customer filter. OWNER or MANAGER.
 func (s *Service) CreateSavedSegment(ctx context.Context, f SegmentFilter) (*ent.SavedSegment, error) {
-	if _, err := staffViewer(ctx, viewer.RoleOwner, viewer.RoleManager); err != nil {
+	if _, err := staffViewer(ctx, managers...); err != nil {
 		return nil, err
 	}
 	name := strings.TrimSpace(f.Name)
@@ -69,7 +68,7 @@ func (s *Service) CreateSavedSegment(ctx context.Context, f SegmentFilter) (*ent
 
 // DeleteSavedSegment removes a saved segment. OWNER or MANAGER.
 func (s *Service) DeleteSavedSegment(ctx context.Context, id pulid.ID) error {
-	if _, err := staffViewer(ctx, viewer.RoleOwner, viewer.RoleManager); err != nil {
+	if _, err := staffViewer(ctx, managers...); err != nil {
 		return err
 	}
 	n, err := s.db.SavedSegment.Delete().Where(savedsegment.ID(id)).Exec(ctx)

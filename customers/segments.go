@@ -164,7 +164,7 @@ func (s *Service) SegmentRules(ctx context.Context) (Rules, error) {
 // segments at once. OWNER or MANAGER; audited. In QUINTILES mode the cut
 // points given are replaced by the computed ones.
 func (s *Service) UpdateCustomerSegmentRules(ctx context.Context, r Rules) (Rules, error) {
-	v, err := staffViewer(ctx, viewer.RoleOwner, viewer.RoleManager)
+	v, err := staffViewer(ctx, managers...)
 	if err != nil {
 		return Rules{}, err
 	}
