@@ -69,6 +69,29 @@ type Contact struct {
 	Phone, Email, Address *string
 }
 
+// Detail is one of a customer's sealed contact details.
+type Detail int
+
+// The contact details.
+const (
+	Phone Detail = iota
+	Email
+	Address
+)
+
+// field names a detail; it is part of what the sealed value is bound to.
+func (d Detail) field() string { return [...]string{fieldPhone, fieldEmail, fieldAddress}[d] }
+
+// sealedIn points at the detail's sealed column in c.
+func (d Detail) sealedIn(c *ent.Customer) **string {
+	return [...]**string{&c.PhoneEnc, &c.EmailEnc, &c.AddressEnc}[d]
+}
+
+// in points at the detail in contact.
+func (d Detail) in(contact *Contact) **string {
+	return [...]**string{&contact.Phone, &contact.Email, &contact.Address}[d]
+}
+
 // field names the sealed fields, and is part of what each is bound to.
 const (
 	fieldPhone   = "phone"

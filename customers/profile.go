@@ -193,22 +193,40 @@ func (s *Service) apply(ctx context.Context, m *ent.CustomerMutation, id, mercha
 	return nil
 }
 
+// phoneKey normalises a phone as written at a merchant and returns it
+// with its blind index.
+func (s *Service) phoneKey(ctx context.Context, merchantID pulid.ID, raw string) (phone, index string, err error) {
+	region, err := s.region(ctx, merchantID)
+	if err != nil {
+		return "", "", err
+	}
+	if phone, err = pii.NormalizePhone(raw, region); err != nil {
+		return "", "", errs.Invalid("phone", "%s", err.Error())
+	}
+	return phone, s.box.Index(string(merchantID), fieldPhone, phone), nil
+}
+
+// emailKey normalises an email and returns it with its blind index at a
+// merchant.
+func (s *Service) emailKey(merchantID pulid.ID, raw string) (email, index string, err error) {
+	if email, err = pii.NormalizeEmail(raw); err != nil {
+		return "", "", errs.Invalid("email", "%s", err.Error())
+	}
+	return email, s.box.Index(string(merchantID), fieldEmail, email), nil
+}
+
 func (s *Service) setPhone(ctx context.Context, m *ent.CustomerMutation, id, merchantID pulid.ID, raw string) error {
 	if strings.TrimSpace(raw) == "" {
 		m.ClearPhoneEnc()
 		m.ClearPhoneIndex()
 		return nil
 	}
-	region, err := s.region(ctx, merchantID)
+	phone, index, err := s.phoneKey(ctx, merchantID, raw)
 	if err != nil {
 		return err
 	}
-	phone, err := pii.NormalizePhone(raw, region)
-	if err != nil {
-		return errs.Invalid("phone", "%s", err.Error())
-	}
 	m.SetPhoneEnc(s.box.Seal(phone, sealContext(id, fieldPhone)))
-	m.SetPhoneIndex(s.box.Index(string(merchantID), fieldPhone, phone))
+	m.SetPhoneIndex(index)
 	m.SetPiiKeyID(s.box.ActiveKeyID())
 	return nil
 }
@@ -219,12 +237,12 @@ func (s *Service) setEmail(m *ent.CustomerMutation, id, merchantID pulid.ID, raw
 		m.ClearEmailIndex()
 		return nil
 	}
-	email, err := pii.NormalizeEmail(raw)
+	email, index, err := s.emailKey(merchantID, raw)
 	if err != nil {
-		return errs.Invalid("email", "%s", err.Error())
+		return err
 	}
 	m.SetEmailEnc(s.box.Seal(email, sealContext(id, fieldEmail)))
-	m.SetEmailIndex(s.box.Index(string(merchantID), fieldEmail, email))
+	m.SetEmailIndex(index)
 	m.SetPiiKeyID(s.box.ActiveKeyID())
 	return nil
 }
@@ -278,25 +296,27 @@ func (s *Service) reseal(m *ent.CustomerMutation, c *ent.Customer) error {
 // open decrypts c's contact details.
 func (s *Service) open(c *ent.Customer) (Contact, error) {
 	var out Contact
-	for _, f := range []struct {
-		sealed *string
-		field  string
-		dst    **string
-	}{
-		{c.PhoneEnc, fieldPhone, &out.Phone},
-		{c.EmailEnc, fieldEmail, &out.Email},
-		{c.AddressEnc, fieldAddress, &out.Address},
-	} {
-		if f.sealed == nil {
-			continue
-		}
-		plain, err := s.box.Open(*f.sealed, sealContext(c.ID, f.field))
+	for _, d := range []Detail{Phone, Email, Address} {
+		plain, err := s.openDetail(c, d)
 		if err != nil {
-			return Contact{}, fmt.Errorf("opening customer %s %s: %w", c.ID, f.field, err)
+			return Contact{}, err
 		}
-		*f.dst = &plain
+		*d.in(&out) = plain
 	}
 	return out, nil
+}
+
+// openDetail decrypts one of c's contact details; nil when there is none.
+func (s *Service) openDetail(c *ent.Customer, d Detail) (*string, error) {
+	sealed := *d.sealedIn(c)
+	if sealed == nil {
+		return nil, nil
+	}
+	plain, err := s.box.Open(*sealed, sealContext(c.ID, d.field()))
+	if err != nil {
+		return nil, fmt.Errorf("opening customer %s %s: %w", c.ID, d.field(), err)
+	}
+	return &plain, nil
 }
 
 // conflict turns a unique-index violation into CONFLICT.
@@ -305,11 +325,11 @@ func conflict(err error) error {
 	if !errors.As(err, &ce) {
 		return err
 	}
-	msg := ce.Error()
-	for _, f := range []string{"phone", "email", "member_code"} {
-		if strings.Contains(msg, f) {
-			field := map[string]string{"phone": "phone", "email": "email", "member_code": "memberCode"}[f]
-			return &errs.Error{Code: errs.Conflict, Field: field, Message: "another customer already has this " + strings.ReplaceAll(f, "_", " ")}
+	for _, unique := range []struct{ column, field, what string }{
+		{"phone", "phone", "phone"}, {"email", "email", "email"}, {"member_code", "memberCode", "member code"},
+	} {
+		if strings.Contains(ce.Error(), unique.column) {
+			return &errs.Error{Code: errs.Conflict, Field: unique.field, Message: "another customer already has this " + unique.what}
 		}
 	}
 	return &errs.Error{Code: errs.Conflict, Message: "conflicts with another customer"}

@@ -43,21 +43,17 @@ func (s *Service) Lookup(ctx context.Context, key LookupKey) (*ent.Customer, err
 	q := s.db.Customer.Query().Where(customer.StatusNEQ(customer.StatusERASED))
 	switch {
 	case key.Phone != nil && strings.TrimSpace(*key.Phone) != "":
-		region, err := s.region(ctx, v.MerchantID)
+		_, index, err := s.phoneKey(ctx, v.MerchantID, *key.Phone)
 		if err != nil {
 			return nil, err
 		}
-		phone, err := pii.NormalizePhone(*key.Phone, region)
-		if err != nil {
-			return nil, errs.Invalid("phone", "%s", err.Error())
-		}
-		q.Where(customer.PhoneIndex(s.box.Index(string(v.MerchantID), fieldPhone, phone)))
+		q.Where(customer.PhoneIndex(index))
 	case key.Email != nil && strings.TrimSpace(*key.Email) != "":
-		email, err := pii.NormalizeEmail(*key.Email)
+		_, index, err := s.emailKey(v.MerchantID, *key.Email)
 		if err != nil {
-			return nil, errs.Invalid("email", "%s", err.Error())
+			return nil, err
 		}
-		q.Where(customer.EmailIndex(s.box.Index(string(v.MerchantID), fieldEmail, email)))
+		q.Where(customer.EmailIndex(index))
 	default:
 		q.Where(customer.MemberCode(strings.TrimSpace(*key.MemberCode)))
 	}
@@ -170,28 +166,44 @@ type View struct {
 	Masked bool
 }
 
-// ContactView decrypts c's contact details and masks them for cashiers.
-func (s *Service) ContactView(ctx context.Context, c *ent.Customer) (View, error) {
-	contact, err := s.open(c)
-	if err != nil {
-		return View{}, err
-	}
-	// Only the merchant's owner and managers (and system jobs) see contact
-	// details whole; cashiers and platform operators see them masked.
+// ContactMasked reports whether the caller sees contact details masked:
+// everyone but the merchant's owner and managers (and system jobs), that
+// is cashiers and platform operators.
+func ContactMasked(ctx context.Context) bool {
 	v := viewer.FromContext(ctx)
-	if v != nil && v.Kind == viewer.KindSystem || v.IsStaff() && v.HasRole(viewer.RoleOwner, viewer.RoleManager) {
-		return View{Contact: contact}, nil
+	return !(v != nil && v.Kind == viewer.KindSystem || v.IsStaff() && v.HasRole(viewer.RoleOwner, viewer.RoleManager))
+}
+
+// ContactDetail decrypts one of c's contact details as the caller may see
+// it: whole, or masked (phone, email) or withheld (address). Only that
+// detail is decrypted, so a list showing phones opens nothing else.
+func (s *Service) ContactDetail(ctx context.Context, c *ent.Customer, d Detail) (*string, error) {
+	masked := ContactMasked(ctx)
+	if masked && d == Address {
+		return nil, nil
 	}
-	masked := View{Masked: true}
-	if contact.Phone != nil {
-		p := pii.MaskPhone(*contact.Phone)
-		masked.Phone = &p
+	plain, err := s.openDetail(c, d)
+	if err != nil || plain == nil || !masked {
+		return plain, err
 	}
-	if contact.Email != nil {
-		e := pii.MaskEmail(*contact.Email)
-		masked.Email = &e
+	shown := pii.MaskEmail(*plain)
+	if d == Phone {
+		shown = pii.MaskPhone(*plain)
 	}
-	return masked, nil
+	return &shown, nil
+}
+
+// ContactView decrypts c's contact details as the caller may see them.
+func (s *Service) ContactView(ctx context.Context, c *ent.Customer) (View, error) {
+	view := View{Masked: ContactMasked(ctx)}
+	for _, d := range []Detail{Phone, Email, Address} {
+		shown, err := s.ContactDetail(ctx, c, d)
+		if err != nil {
+			return View{}, err
+		}
+		*d.in(&view.Contact) = shown
+	}
+	return view, nil
 }
 
 // Reveal returns a customer's full contact details and audits it: OWNER

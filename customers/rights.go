@@ -92,29 +92,22 @@ func (s *Service) Merge(ctx context.Context, survivorID, duplicateID pulid.ID) (
 		if err := s.reseal(upd.Mutation(), survivor); err != nil {
 			return nil, err
 		}
-		upd.AddVisitsCount(dup.VisitsCount).AddTotalSpent(dup.TotalSpent)
-		if dup.FirstVisitAt != nil && (survivor.FirstVisitAt == nil || dup.FirstVisitAt.Before(*survivor.FirstVisitAt)) {
-			upd.SetFirstVisitAt(*dup.FirstVisitAt)
-		}
-		if dup.LastVisitAt != nil && (survivor.LastVisitAt == nil || dup.LastVisitAt.After(*survivor.LastVisitAt)) {
-			upd.SetLastVisitAt(*dup.LastVisitAt)
-		}
-		if _, err := upd.Save(ctx); err != nil {
-			return nil, conflict(err)
-		}
 		if err := moveHistory(ctx, tx, survivor.MerchantID, dup.ID, survivor.ID); err != nil {
 			return nil, err
 		}
-		if err := rescore(ctx, tx, survivor.ID, s.now()); err != nil {
+		next := *survivor
+		addVisits(upd, &next, visitTotals{count: dup.VisitsCount, spent: dup.TotalSpent, first: dup.FirstVisitAt, last: dup.LastVisitAt})
+		if err := settleDerived(ctx, tx, upd, &next, s.now()); err != nil {
 			return nil, err
 		}
-		if err := audit.Record(ctx, tx.Client(), audit.Entry{
+		merged, err := upd.Save(ctx)
+		if err != nil {
+			return nil, conflict(err)
+		}
+		return merged, audit.Record(ctx, tx.Client(), audit.Entry{
 			Action: "customer.merged", TargetType: "Customer", TargetID: survivor.ID,
 			Details: map[string]any{"duplicate": string(dup.ID)},
-		}); err != nil {
-			return nil, err
-		}
-		return tx.Customer.Get(ctx, survivor.ID)
+		})
 	})
 }
 
@@ -134,8 +127,8 @@ func mergeConsent(upd *ent.CustomerUpdateOne, survivor, dup *ent.Customer) {
 	}
 }
 
-// moveHistory moves what refers to the duplicate over to the survivor:
-// per-store visit counts, and the favourite store they imply.
+// moveHistory moves what refers to the duplicate over to the survivor: so
+// far its per-store visit counts.
 func moveHistory(ctx context.Context, tx *ent.Tx, merchantID, from, to pulid.ID) error {
 	visits, err := tx.CustomerStoreVisits.Query().Where(customerstorevisits.CustomerID(from)).All(ctx)
 	if err != nil {
@@ -149,7 +142,7 @@ func moveHistory(ctx context.Context, tx *ent.Tx, merchantID, from, to pulid.ID)
 	if _, err := tx.CustomerStoreVisits.Delete().Where(customerstorevisits.CustomerID(from)).Exec(ctx); err != nil {
 		return fmt.Errorf("deleting store visits: %w", err)
 	}
-	return updateFavouriteStore(ctx, tx, to)
+	return nil
 }
 
 // Export returns everything held about one customer, decrypted, as a

@@ -7,55 +7,83 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 
+	"github.com/tillpos/till/db"
 	"github.com/tillpos/till/ent"
-	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/customerstorevisits"
 	"github.com/tillpos/till/ent/schema/pulid"
 )
 
 // RecordVisit counts a sale of amount (minor units) at storeID at time at
 // towards a customer's aggregates: visits, total spent, first and last
-// visit and favourite store. The sale calls it inside its own transaction,
-// so the aggregates can never disagree with the sales.
+// visit, favourite store and segment. The sale calls it inside its own
+// transaction, so the aggregates can never disagree with the sales.
 func RecordVisit(ctx context.Context, tx *ent.Tx, customerID, storeID pulid.ID, amount int64, at time.Time) error {
 	c, err := tx.Customer.Get(ctx, customerID)
 	if err != nil {
 		return fmt.Errorf("loading customer: %w", err)
 	}
-	upd := tx.Customer.UpdateOne(c).AddVisitsCount(1).AddTotalSpent(amount)
-	if c.FirstVisitAt == nil || at.Before(*c.FirstVisitAt) {
-		upd.SetFirstVisitAt(at)
+	if err := addStoreVisits(ctx, tx, c.MerchantID, customerID, storeID, 1); err != nil {
+		return err
 	}
-	if c.LastVisitAt == nil || at.After(*c.LastVisitAt) {
-		upd.SetLastVisitAt(at)
+	upd, next := tx.Customer.UpdateOne(c), *c
+	addVisits(upd, &next, visitTotals{count: 1, spent: amount, first: &at, last: &at})
+	if err := settleDerived(ctx, tx, upd, &next, db.Now()); err != nil {
+		return err
 	}
 	if err := upd.Exec(ctx); err != nil {
 		return fmt.Errorf("updating customer aggregates: %w", err)
 	}
-	if err := addStoreVisits(ctx, tx, c.MerchantID, customerID, storeID, 1); err != nil {
-		return err
-	}
-	if err := updateFavouriteStore(ctx, tx, customerID); err != nil {
-		return err
-	}
-	return rescore(ctx, tx, customerID, time.Now())
+	return nil
 }
 
-// rescore names a customer's segment afresh under their merchant's rules.
-func rescore(ctx context.Context, tx *ent.Tx, customerID pulid.ID, now time.Time) error {
-	c, err := tx.Customer.Get(ctx, customerID)
-	if err != nil {
-		return fmt.Errorf("loading customer: %w", err)
+// visitTotals are visits to add to a customer's aggregates: one sale's, or
+// a merged duplicate's.
+type visitTotals struct {
+	count       int
+	spent       int64
+	first, last *time.Time
+}
+
+// addVisits adds t to a customer's aggregates on upd, and to next, the
+// copy of what the row will hold once upd is saved.
+func addVisits(upd *ent.CustomerUpdateOne, next *ent.Customer, t visitTotals) {
+	upd.AddVisitsCount(t.count).AddTotalSpent(t.spent)
+	next.VisitsCount += t.count
+	next.TotalSpent += t.spent
+	if t.first != nil && (next.FirstVisitAt == nil || t.first.Before(*next.FirstVisitAt)) {
+		upd.SetFirstVisitAt(*t.first)
+		next.FirstVisitAt = t.first
 	}
-	rules, err := loadRules(ctx, tx.Client(), c.MerchantID)
+	if t.last != nil && (next.LastVisitAt == nil || t.last.After(*next.LastVisitAt)) {
+		upd.SetLastVisitAt(*t.last)
+		next.LastVisitAt = t.last
+	}
+}
+
+// settleDerived sets on upd what follows from next's aggregates and its
+// per-store visit counts (already written): the favourite store — the one
+// visited most, the earliest-registered on a tie, so it does not flip back
+// and forth — and the segment under the merchant's rules.
+func settleDerived(ctx context.Context, tx *ent.Tx, upd *ent.CustomerUpdateOne, next *ent.Customer, now time.Time) error {
+	top, err := tx.CustomerStoreVisits.Query().
+		Where(customerstorevisits.CustomerID(next.ID)).
+		Order(ent.Desc(customerstorevisits.FieldVisits), ent.Asc(customerstorevisits.FieldStoreID)).
+		First(ctx)
+	switch {
+	case ent.IsNotFound(err):
+		upd.ClearFavouriteStore()
+	case err != nil:
+		return fmt.Errorf("finding favourite store: %w", err)
+	default:
+		upd.SetFavouriteStoreID(top.StoreID)
+	}
+	rules, err := loadRules(ctx, tx.Client(), next.MerchantID)
 	if err != nil {
 		return err
 	}
-	segment, rfm := rules.Classify(c, now)
-	if segment == c.Segment && rfm == c.Rfm {
-		return nil
-	}
-	return tx.Customer.UpdateOne(c).SetSegment(segment).SetRfm(rfm).Exec(ctx)
+	segment, rfm := rules.Classify(next, now)
+	upd.SetSegment(segment).SetRfm(rfm)
+	return nil
 }
 
 // addStoreVisits adds n visits to a customer's count at a store, creating
@@ -71,20 +99,4 @@ func addStoreVisits(ctx context.Context, tx *ent.Tx, merchantID, customerID, sto
 		return fmt.Errorf("counting store visit: %w", err)
 	}
 	return nil
-}
-
-// updateFavouriteStore points a customer at the store they visit most (the
-// earliest-registered store on a tie, so it does not flip back and forth).
-func updateFavouriteStore(ctx context.Context, tx *ent.Tx, customerID pulid.ID) error {
-	top, err := tx.CustomerStoreVisits.Query().
-		Where(customerstorevisits.CustomerID(customerID)).
-		Order(ent.Desc(customerstorevisits.FieldVisits), ent.Asc(customerstorevisits.FieldStoreID)).
-		First(ctx)
-	if ent.IsNotFound(err) {
-		return tx.Customer.Update().Where(customer.ID(customerID)).ClearFavouriteStore().Exec(ctx)
-	}
-	if err != nil {
-		return fmt.Errorf("finding favourite store: %w", err)
-	}
-	return tx.Customer.UpdateOneID(customerID).SetFavouriteStoreID(top.StoreID).Exec(ctx)
 }

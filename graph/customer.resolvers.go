@@ -17,26 +17,22 @@ import (
 
 // Phone is the resolver for the phone field.
 func (r *customerResolver) Phone(ctx context.Context, obj *ent.Customer) (*string, error) {
-	view, err := r.customers.ContactView(ctx, obj)
-	return view.Phone, err
+	return r.customers.ContactDetail(ctx, obj, customers.Phone)
 }
 
 // Email is the resolver for the email field.
 func (r *customerResolver) Email(ctx context.Context, obj *ent.Customer) (*string, error) {
-	view, err := r.customers.ContactView(ctx, obj)
-	return view.Email, err
+	return r.customers.ContactDetail(ctx, obj, customers.Email)
 }
 
 // Address is the resolver for the address field.
 func (r *customerResolver) Address(ctx context.Context, obj *ent.Customer) (*string, error) {
-	view, err := r.customers.ContactView(ctx, obj)
-	return view.Address, err
+	return r.customers.ContactDetail(ctx, obj, customers.Address)
 }
 
 // ContactMasked is the resolver for the contactMasked field.
 func (r *customerResolver) ContactMasked(ctx context.Context, obj *ent.Customer) (bool, error) {
-	view, err := r.customers.ContactView(ctx, obj)
-	return view.Masked, err
+	return customers.ContactMasked(ctx), nil
 }
 
 // Mode is the resolver for the mode field.
