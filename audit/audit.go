@@ -10,6 +10,7 @@ import (
 	"github.com/tillpos/till/db"
 	"github.com/tillpos/till/ent"
 	"github.com/tillpos/till/ent/auditentry"
+	"github.com/tillpos/till/ent/platformauditentry"
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/reqinfo"
 )
@@ -73,4 +74,36 @@ func actorKind(v *viewer.Viewer) auditentry.ActorKind {
 	default:
 		return auditentry.ActorKindSYSTEM
 	}
+}
+
+// RecordPlatform writes e to the platform's audit log: actions on the
+// platform itself (releases, operator accounts), which concern no one
+// merchant. The actor is the viewer in ctx — an operator, or the system
+// for the command line. Pass the client of the transaction that makes the
+// change.
+func RecordPlatform(ctx context.Context, client *ent.Client, e Entry) error {
+	v := viewer.FromContext(ctx)
+	if v == nil {
+		return fmt.Errorf("auditing %s: no viewer", e.Action)
+	}
+	kind := platformauditentry.ActorKindSYSTEM
+	if v.IsOperator() {
+		kind = platformauditentry.ActorKindOPERATOR
+	}
+	req := reqinfo.FromContext(ctx)
+	err := client.PlatformAuditEntry.Create().
+		SetAction(e.Action).
+		SetActorKind(kind).
+		SetActorID(string(v.ID)).
+		SetTargetType(e.TargetType).
+		SetTargetID(string(e.TargetID)).
+		SetDetails(e.Details).
+		SetIP(req.IP).
+		SetRequestID(req.RequestID).
+		SetCreatedAt(db.Now()).
+		Exec(viewer.NewSystemContext(ctx, "audit"))
+	if err != nil {
+		return fmt.Errorf("auditing %s: %w", e.Action, err)
+	}
+	return nil
 }

@@ -159,10 +159,10 @@ var errBadCredentials = errs.Newf(errs.Unauthenticated, "invalid email or passwo
 func (s *Service) LogIn(ctx context.Context, email, secret string) (*Tokens, error) {
 	email = NormalizeEmail(email)
 	emailKey := digest(email)
-	if err := s.allow(ctx, "login-ip", reqinfo.FromContext(ctx).IP, s.cfg.LoginPerIP); err != nil {
+	if err := s.Allow(ctx, "login-ip", reqinfo.FromContext(ctx).IP, s.cfg.LoginPerIP); err != nil {
 		return nil, err
 	}
-	if err := s.allow(ctx, "login-email", emailKey, s.cfg.LoginPerEmail); err != nil {
+	if err := s.Allow(ctx, "login-email", emailKey, s.cfg.LoginPerEmail); err != nil {
 		return nil, err
 	}
 	if left, err := s.rdb.PTTL(ctx, s.lockKey(emailKey)).Result(); err != nil {
@@ -217,6 +217,9 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (*Tokens, er
 		if deactivated = acct == nil || !acct.active; deactivated {
 			return errs.Newf(errs.Unauthenticated, "account is deactivated")
 		}
+		if err := s.checkDevice(ctx, sess); err != nil {
+			return err
+		}
 		return s.checkUsable(ctx, acct)
 	})
 	switch {
@@ -250,6 +253,9 @@ func (s *Service) Authenticate(ctx context.Context, accessToken string) (*viewer
 		return nil, errs.Newf(errs.Unauthenticated, "session has ended")
 	}
 	if err != nil {
+		return nil, err
+	}
+	if err := s.checkDevice(ctx, sess); err != nil {
 		return nil, err
 	}
 	v := sess.viewer()
@@ -310,7 +316,7 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) (*Pr
 	if acct == nil {
 		return nil, errs.Newf(errs.Unauthenticated, "account not found")
 	}
-	if err := s.allow(ctx, "login-email", digest(acct.email), s.cfg.LoginPerEmail); err != nil {
+	if err := s.Allow(ctx, "login-email", digest(acct.email), s.cfg.LoginPerEmail); err != nil {
 		return nil, err
 	}
 	if !s.hasher.Verify(acct.passwordHash, current) {
@@ -398,10 +404,18 @@ func (s *Service) passwordExpiry(role viewer.Role, changedAt *time.Time, created
 }
 
 func (s *Service) startSession(ctx context.Context, acct *account) (*Tokens, error) {
+	return s.startSessionOn(ctx, acct, nil)
+}
+
+// startSessionOn opens a session, bound to dev when it is not nil.
+func (s *Service) startSessionOn(ctx context.Context, acct *account, dev *ent.Device) (*Tokens, error) {
 	req := reqinfo.FromContext(ctx)
 	sess := &Session{
 		Kind: acct.kind, SubjectID: acct.id, MerchantID: acct.merchantID, Role: acct.role,
 		IP: req.IP, UserAgent: req.UserAgent,
+	}
+	if dev != nil {
+		sess.DeviceID, sess.DeviceEpoch = dev.ID, dev.SessionEpoch
 	}
 	refresh, refreshExpiry, err := s.sessions.Create(ctx, sess)
 	if err != nil {
@@ -433,7 +447,7 @@ func (s *Service) issue(ctx context.Context, sess *Session, refresh string, refr
 }
 
 func (sess *Session) viewer() *viewer.Viewer {
-	return &viewer.Viewer{Kind: sess.Kind, ID: sess.SubjectID, MerchantID: sess.MerchantID, Role: sess.Role, SessionID: sess.ID}
+	return &viewer.Viewer{Kind: sess.Kind, ID: sess.SubjectID, MerchantID: sess.MerchantID, Role: sess.Role, SessionID: sess.ID, DeviceID: sess.DeviceID}
 }
 
 // findAccount looks a login email up among staff, then operators.
@@ -558,7 +572,9 @@ func (s *Service) recordFailure(ctx context.Context, acct *account, emailKey str
 	})
 }
 
-func (s *Service) allow(ctx context.Context, name, key string, limit ratelimit.Limit) error {
+// Allow spends one attempt of name for key under limit, or answers
+// RATE_LIMITED with when to retry: logins here, pairing in devices.
+func (s *Service) Allow(ctx context.Context, name, key string, limit ratelimit.Limit) error {
 	err := s.limiter.Allow(ctx, name, key, limit)
 	var limited *ratelimit.LimitedError
 	if errors.As(err, &limited) {

@@ -39,6 +39,11 @@ type Session struct {
 	ExpiresAt time.Time `json:"expires"`
 	IP        string    `json:"ip,omitempty"`
 	UserAgent string    `json:"ua,omitempty"`
+	// DeviceID is the terminal a PIN login opened the session on, and
+	// DeviceEpoch the device's session epoch then: the session ends when
+	// the device's epoch moves on (disabled, retired, paired again).
+	DeviceID    pulid.ID `json:"dev,omitempty"`
+	DeviceEpoch int      `json:"epoch,omitempty"`
 }
 
 // Errors from the session store.

@@ -52,6 +52,10 @@ type Config struct {
 	// LoginPerIPPerMinute and LoginPerEmailPerMinute bound logIn attempts.
 	LoginPerIPPerMinute    int
 	LoginPerEmailPerMinute int
+	// PairPerIPPerMinute bounds pairDevice attempts (code guesses).
+	PairPerIPPerMinute int
+	// DeviceOfflineAfter without a heartbeat, a device is OFFLINE.
+	DeviceOfflineAfter time.Duration
 	// PasswordCost is the bcrypt cost for passwords and PINs.
 	PasswordCost int
 	// MaxDepth and MaxComplexity bound a GraphQL operation.
@@ -79,6 +83,8 @@ func Default() Config {
 		APIBurst:               40,
 		LoginPerIPPerMinute:    30,
 		LoginPerEmailPerMinute: 10,
+		PairPerIPPerMinute:     10,
+		DeviceOfflineAfter:     5 * time.Minute,
 		PasswordCost:           10,
 		MaxDepth:               10,
 		MaxComplexity:          1000,
@@ -130,6 +136,14 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	num("TILL_API_BURST", &c.APIBurst)
 	num("TILL_LOGIN_PER_IP", &c.LoginPerIPPerMinute)
 	num("TILL_LOGIN_PER_EMAIL", &c.LoginPerEmailPerMinute)
+	num("TILL_PAIR_PER_IP", &c.PairPerIPPerMinute)
+	if v := getenv("TILL_DEVICE_OFFLINE_AFTER"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Minute {
+			errs = append(errs, fmt.Errorf("TILL_DEVICE_OFFLINE_AFTER: want a duration of at least 1m, got %q", v))
+		}
+		c.DeviceOfflineAfter = d
+	}
 	num("TILL_BCRYPT_COST", &c.PasswordCost)
 	if c.PasswordCost < bcrypt.MinCost || c.PasswordCost > bcrypt.MaxCost {
 		errs = append(errs, fmt.Errorf("TILL_BCRYPT_COST: want %d to %d, got %d", bcrypt.MinCost, bcrypt.MaxCost, c.PasswordCost))

@@ -73,23 +73,25 @@ func TestFromEnvDefaults(t *testing.T) {
 func TestFromEnvOverrides(t *testing.T) {
 	t.Parallel()
 	c, err := config.FromEnv(env(map[string]string{
-		"TILL_ADDR":             "127.0.0.1:9000",
-		"DATABASE_URL":          "file:/var/lib/till/till.db",
-		"REDIS_URL":             "redis://127.0.0.1:6379/2",
-		"TILL_REDIS_PREFIX":     "shop1:",
-		"TILL_KEYS_FILE":        "/etc/till/keys.json",
-		"TILL_KEYS":             `{"k":1}`,
-		"TILL_DB_MAX_CONNS":     "4",
-		"TILL_API_RATE":         "0",
-		"TILL_API_BURST":        "5",
-		"TILL_LOGIN_PER_IP":     "7",
-		"TILL_LOGIN_PER_EMAIL":  "3",
-		"TILL_BCRYPT_COST":      "12",
-		"TILL_MIGRATE_ON_START": "false",
-		"TILL_LOG_LEVEL":        "debug",
-		"TILL_LOG_FORMAT":       "json",
-		"TILL_TRUSTED_PROXIES":  " 10.0.0.0/8, ,fd00::/8 ",
-		"TILL_CORS_ORIGINS":     "https://pos.example, https://admin.example,",
+		"TILL_ADDR":                 "127.0.0.1:9000",
+		"DATABASE_URL":              "file:/var/lib/till/till.db",
+		"REDIS_URL":                 "redis://127.0.0.1:6379/2",
+		"TILL_REDIS_PREFIX":         "shop1:",
+		"TILL_KEYS_FILE":            "/etc/till/keys.json",
+		"TILL_KEYS":                 `{"k":1}`,
+		"TILL_DB_MAX_CONNS":         "4",
+		"TILL_API_RATE":             "0",
+		"TILL_API_BURST":            "5",
+		"TILL_LOGIN_PER_IP":         "7",
+		"TILL_LOGIN_PER_EMAIL":      "3",
+		"TILL_PAIR_PER_IP":          "4",
+		"TILL_DEVICE_OFFLINE_AFTER": "90s",
+		"TILL_BCRYPT_COST":          "12",
+		"TILL_MIGRATE_ON_START":     "false",
+		"TILL_LOG_LEVEL":            "debug",
+		"TILL_LOG_FORMAT":           "json",
+		"TILL_TRUSTED_PROXIES":      " 10.0.0.0/8, ,fd00::/8 ",
+		"TILL_CORS_ORIGINS":         "https://pos.example, https://admin.example,",
 	}))
 	require.NoError(t, err)
 	require.False(t, c.Production)
@@ -104,6 +106,8 @@ func TestFromEnvOverrides(t *testing.T) {
 	require.Equal(t, 5, c.APIBurst)
 	require.Equal(t, 7, c.LoginPerIPPerMinute)
 	require.Equal(t, 3, c.LoginPerEmailPerMinute)
+	require.Equal(t, 4, c.PairPerIPPerMinute)
+	require.Equal(t, 90*time.Second, c.DeviceOfflineAfter)
 	require.Equal(t, 12, c.PasswordCost)
 	require.False(t, c.MigrateOnStart)
 	require.Equal(t, slog.LevelDebug, c.LogLevel)
@@ -154,6 +158,10 @@ func TestFromEnvRefusesBadValues(t *testing.T) {
 			wantMsg: []string{`TILL_LOGIN_PER_EMAIL: want a non-negative integer, got "ten"`}},
 		{name: "bcrypt cost", vars: map[string]string{"TILL_BCRYPT_COST": "x"},
 			wantMsg: []string{`TILL_BCRYPT_COST: want a non-negative integer, got "x"`}},
+		{name: "device offline too soon", vars: map[string]string{"TILL_DEVICE_OFFLINE_AFTER": "10s"},
+			wantMsg: []string{`TILL_DEVICE_OFFLINE_AFTER: want a duration of at least 1m, got "10s"`}},
+		{name: "device offline not a duration", vars: map[string]string{"TILL_DEVICE_OFFLINE_AFTER": "soon"},
+			wantMsg: []string{`TILL_DEVICE_OFFLINE_AFTER: want a duration of at least 1m, got "soon"`}},
 		{name: "no database connections", vars: map[string]string{"TILL_DB_MAX_CONNS": "0"},
 			wantMsg: []string{"TILL_DB_MAX_CONNS: want at least 1"}},
 		{name: "database connections not a number", vars: map[string]string{"TILL_DB_MAX_CONNS": "many"},

@@ -51,6 +51,9 @@ func (s *Service) Create(ctx context.Context, storeID *pulid.ID, p Profile) (*en
 		if err != nil {
 			return nil, conflict(err)
 		}
+		if err := syncTrigrams(ctx, tx, c); err != nil {
+			return nil, err
+		}
 		return c, audit.Record(ctx, tx.Client(), audit.Entry{Action: "customer.created", TargetType: "Customer", TargetID: c.ID})
 	})
 }
@@ -112,6 +115,11 @@ func (s *Service) change(ctx context.Context, id pulid.ID, roles []viewer.Role, 
 		}
 		if err != nil {
 			return nil, err
+		}
+		if edited.NameKey != c.NameKey {
+			if err := syncTrigrams(ctx, tx, edited); err != nil {
+				return nil, err
+			}
 		}
 		return edited, audit.Record(ctx, tx.Client(), audit.Entry{Action: action, TargetType: "Customer", TargetID: edited.ID})
 	})

@@ -64,11 +64,8 @@ func (s *Service) Lookup(ctx context.Context, key LookupKey) (*ent.Customer, err
 	if err != nil {
 		return nil, fmt.Errorf("looking up customer: %w", err)
 	}
-	// A survivor may itself have been merged since; follow the chain.
-	for hops := 0; c.Status == customer.StatusMERGED && c.MergedIntoID != nil && hops < 10; hops++ {
-		if c, err = s.db.Customer.Get(ctx, *c.MergedIntoID); err != nil {
-			return nil, fmt.Errorf("following merge: %w", err)
-		}
+	if c, err = followMerges(ctx, s.db, c); err != nil {
+		return nil, err
 	}
 	if c.Status == customer.StatusERASED {
 		return nil, nil
@@ -81,8 +78,9 @@ func (s *Service) Lookup(ctx context.Context, key LookupKey) (*ent.Customer, err
 // query, then names with a word starting with it, then tag matches; by
 // name within each. It scans the merchant's customers (through its
 // merchant_id index) with the same LIKE on both engines; recognition by
-// phone, email or card goes through Lookup instead. Ranked results page by
-// position: the cursor carries the offset.
+// phone, email or card goes through Lookup instead. When nothing matches
+// so, it returns the names near the query instead (nearNames), for typos.
+// Ranked results page by position: the cursor carries the offset.
 func (s *Service) Search(ctx context.Context, query string, after *entgql.Cursor[pulid.ID], first *int) (*ent.CustomerConnection, error) {
 	if _, err := staffViewer(ctx); err != nil {
 		return nil, err
@@ -111,8 +109,16 @@ func (s *Service) Search(ctx context.Context, query string, after *entgql.Cursor
 	if err != nil {
 		return nil, fmt.Errorf("counting customers: %w", err)
 	}
-	rows, err := q.Order(rankByName(strings.Join(words, " ")), customer.ByName(), customer.ByID()).
-		Offset(offset).Limit(limit + 1).All(ctx)
+	var rows []*ent.Customer
+	if total > 0 {
+		rows, err = q.Order(rankByName(strings.Join(words, " ")), customer.ByName(), customer.ByID()).
+			Offset(offset).Limit(limit + 1).All(ctx)
+	} else {
+		// Nothing starts with the query: perhaps it has a typo.
+		rows, err = s.nearNames(ctx, strings.Join(words, " "))
+		total = len(rows)
+		rows = rows[min(offset, total):min(offset+limit+1, total)]
+	}
 	if err != nil {
 		return nil, fmt.Errorf("searching customers: %w", err)
 	}

@@ -12,6 +12,8 @@ import (
 	"github.com/tillpos/till/ent/auditentry"
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/customerstorevisits"
+	"github.com/tillpos/till/ent/feedback"
+	"github.com/tillpos/till/ent/sale"
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/errs"
 )
@@ -21,8 +23,8 @@ import (
 // add up, and the duplicate is left MERGED, pointing at the survivor (its
 // member card then finds the survivor). OWNER or MANAGER; audited.
 //
-// Everything that refers to a customer moves with the merge: later tables
-// (sales, loyalty) add themselves to moveHistory.
+// Everything that refers to a customer moves with the merge (moveHistory;
+// loyalty adds itself there).
 func (s *Service) Merge(ctx context.Context, survivorID, duplicateID pulid.ID) (*ent.Customer, error) {
 	if _, err := staffViewer(ctx, managers...); err != nil {
 		return nil, err
@@ -50,13 +52,16 @@ func (s *Service) Merge(ctx context.Context, survivorID, duplicateID pulid.ID) (
 		}
 		// The duplicate gives up its contact details first: they are unique
 		// per merchant, and the survivor may be about to take them.
-		err = tx.Customer.UpdateOne(dup).
+		retired, err := tx.Customer.UpdateOne(dup).
 			SetStatus(customer.StatusMERGED).SetMergedIntoID(survivor.ID).
 			ClearPhoneEnc().ClearPhoneIndex().ClearEmailEnc().ClearEmailIndex().ClearAddressEnc().SetPiiKeyID("").
 			SetSearchText("").SetNameKey("").
-			Exec(ctx)
+			Save(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("retiring duplicate: %w", err)
+		}
+		if err := syncTrigrams(ctx, tx, retired); err != nil {
+			return nil, err
 		}
 		upd := tx.Customer.UpdateOne(survivor)
 		// Tags join; past the limit the survivor's own come first.
@@ -127,8 +132,8 @@ func mergeConsent(upd *ent.CustomerUpdateOne, survivor, dup *ent.Customer) {
 	}
 }
 
-// moveHistory moves what refers to the duplicate over to the survivor: so
-// far its per-store visit counts.
+// moveHistory moves what refers to the duplicate over to the survivor: its
+// per-store visit counts, its sales and its feedback.
 func moveHistory(ctx context.Context, tx *ent.Tx, merchantID, from, to pulid.ID) error {
 	visits, err := tx.CustomerStoreVisits.Query().Where(customerstorevisits.CustomerID(from)).All(ctx)
 	if err != nil {
@@ -142,12 +147,19 @@ func moveHistory(ctx context.Context, tx *ent.Tx, merchantID, from, to pulid.ID)
 	if _, err := tx.CustomerStoreVisits.Delete().Where(customerstorevisits.CustomerID(from)).Exec(ctx); err != nil {
 		return fmt.Errorf("deleting store visits: %w", err)
 	}
+	if _, err := tx.Sale.Update().Where(sale.CustomerID(from)).SetCustomerID(to).Save(ctx); err != nil {
+		return fmt.Errorf("moving sales: %w", err)
+	}
+	if _, err := tx.Feedback.Update().Where(feedback.CustomerID(from)).SetCustomerID(to).Save(ctx); err != nil {
+		return fmt.Errorf("moving feedback: %w", err)
+	}
 	return nil
 }
 
 // Export returns everything held about one customer, decrypted, as a
 // JSON-ready document: profile, contact, consent, aggregates, visits per
-// store and the audit trail about them. OWNER or MANAGER; audited.
+// store, sales, feedback and the audit trail about them. OWNER or MANAGER;
+// audited.
 func (s *Service) Export(ctx context.Context, id pulid.ID) (map[string]any, error) {
 	if _, err := staffViewer(ctx, managers...); err != nil {
 		return nil, err
@@ -171,6 +183,27 @@ func (s *Service) Export(ctx context.Context, id pulid.ID) (map[string]any, erro
 	if err != nil {
 		return nil, fmt.Errorf("loading audit trail: %w", err)
 	}
+	sales, err := c.QuerySales().Order(ent.Asc(sale.FieldOccurredAt)).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("loading sales: %w", err)
+	}
+	feedbacks, err := s.db.Feedback.Query().Where(feedback.CustomerID(c.ID)).Order(ent.Asc(feedback.FieldCreatedAt)).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("loading feedback: %w", err)
+	}
+	saleDocs := make([]map[string]any, 0, len(sales))
+	for _, sl := range sales {
+		saleDocs = append(saleDocs, map[string]any{
+			"id": sl.ID, "store": sl.StoreID, "receiptNumber": sl.ReceiptNumber, "occurredAt": sl.OccurredAt,
+			"total": sl.Total, "refunded": sl.RefundedTotal, "currency": sl.Currency, "status": sl.Status,
+		})
+	}
+	feedbackDocs := make([]map[string]any, 0, len(feedbacks))
+	for _, f := range feedbacks {
+		feedbackDocs = append(feedbackDocs, map[string]any{
+			"sale": f.SaleID, "rating": f.Rating, "category": f.Category, "comment": f.Comment, "at": f.CreatedAt,
+		})
+	}
 	perStore := make([]map[string]any, 0, len(visits))
 	for _, v := range visits {
 		perStore = append(perStore, map[string]any{"store": v.StoreID, "visits": v.Visits})
@@ -193,6 +226,8 @@ func (s *Service) Export(ctx context.Context, id pulid.ID) (map[string]any, erro
 			"count": c.VisitsCount, "totalSpent": c.TotalSpent,
 			"first": c.FirstVisitAt, "last": c.LastVisitAt, "perStore": perStore,
 		},
+		"sales":      saleDocs,
+		"feedback":   feedbackDocs,
 		"auditTrail": events,
 	}
 	return doc, audit.Record(ctx, s.db, audit.Entry{Action: "customer.exported", TargetType: "Customer", TargetID: c.ID})
@@ -227,8 +262,9 @@ func mergedInto(ctx context.Context, tx *ent.Tx, id pulid.ID) ([]pulid.ID, error
 	return all, nil
 }
 
-// Erase removes a customer's personal data and consent for good, keeping
-// an anonymous record (and its visit counts) so the books still add up.
+// Erase removes a customer's personal data and consent for good, and the
+// comments they left as feedback, keeping an anonymous record (its visit
+// counts, sales and ratings) so the books still add up.
 // OWNER or MANAGER; audited.
 func (s *Service) Erase(ctx context.Context, id pulid.ID) (*ent.Customer, error) {
 	return s.change(ctx, id, managers, "customer.erased", func(tx *ent.Tx, c *ent.Customer) (*ent.Customer, error) {
@@ -245,6 +281,10 @@ func (s *Service) Erase(ctx context.Context, id pulid.ID) (*ent.Customer, error)
 			if err := eraseRow(tx.Customer.UpdateOneID(dupID)).Exec(ctx); err != nil {
 				return nil, fmt.Errorf("erasing merged duplicate: %w", err)
 			}
+		}
+		people := append(ids, c.ID)
+		if _, err := tx.Feedback.Update().Where(feedback.CustomerIDIn(people...)).SetComment("").Save(ctx); err != nil {
+			return nil, fmt.Errorf("erasing feedback comments: %w", err)
 		}
 		return eraseRow(tx.Customer.UpdateOne(c)).Save(ctx)
 	})

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tillpos/till/db"
 	"github.com/tillpos/till/ent"
+	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/customerstorevisits"
 	"github.com/tillpos/till/ent/schema/pulid"
 )
@@ -18,15 +19,35 @@ import (
 // visit, favourite store and segment. The sale calls it inside its own
 // transaction, so the aggregates can never disagree with the sales.
 func RecordVisit(ctx context.Context, tx *ent.Tx, customerID, storeID pulid.ID, amount int64, at time.Time) error {
+	return changeVisits(ctx, tx, customerID, storeID, visitTotals{count: 1, spent: amount, first: &at, last: &at})
+}
+
+// RecordRefund takes a refund of amount (minor units) of a sale at storeID
+// off a customer's aggregates, inside the refund's transaction. A void
+// takes the visit away too: the sale never happened. First and last visit
+// stay as they were.
+func RecordRefund(ctx context.Context, tx *ent.Tx, customerID, storeID pulid.ID, amount int64, void bool) error {
+	t := visitTotals{spent: -amount}
+	if void {
+		t.count = -1
+	}
+	return changeVisits(ctx, tx, customerID, storeID, t)
+}
+
+// changeVisits adds t to a customer's aggregates and t.count to their
+// visits at storeID, and settles what follows from them.
+func changeVisits(ctx context.Context, tx *ent.Tx, customerID, storeID pulid.ID, t visitTotals) error {
 	c, err := tx.Customer.Get(ctx, customerID)
 	if err != nil {
 		return fmt.Errorf("loading customer: %w", err)
 	}
-	if err := addStoreVisits(ctx, tx, c.MerchantID, customerID, storeID, 1); err != nil {
-		return err
+	if t.count != 0 {
+		if err := addStoreVisits(ctx, tx, c.MerchantID, customerID, storeID, t.count); err != nil {
+			return err
+		}
 	}
 	upd, next := tx.Customer.UpdateOne(c), *c
-	addVisits(upd, &next, visitTotals{count: 1, spent: amount, first: &at, last: &at})
+	addVisits(upd, &next, t)
 	if err := settleDerived(ctx, tx, upd, &next, db.Now()); err != nil {
 		return err
 	}
@@ -99,4 +120,27 @@ func addStoreVisits(ctx context.Context, tx *ent.Tx, merchantID, customerID, sto
 		return fmt.Errorf("counting store visit: %w", err)
 	}
 	return nil
+}
+
+// Resolve loads a customer by id for a sale, following merges to the
+// survivor: a terminal offline for a day may still hold a merged
+// duplicate's id.
+func Resolve(ctx context.Context, client *ent.Client, id pulid.ID) (*ent.Customer, error) {
+	c, err := client.Customer.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return followMerges(ctx, client, c)
+}
+
+// followMerges returns the customer c was merged into, or c. A survivor
+// may itself have been merged since, so it follows the chain.
+func followMerges(ctx context.Context, client *ent.Client, c *ent.Customer) (*ent.Customer, error) {
+	var err error
+	for hops := 0; c.Status == customer.StatusMERGED && c.MergedIntoID != nil && hops < 10; hops++ {
+		if c, err = client.Customer.Get(ctx, *c.MergedIntoID); err != nil {
+			return nil, fmt.Errorf("following merge: %w", err)
+		}
+	}
+	return c, nil
 }

@@ -51,7 +51,10 @@ func Open(ctx context.Context, rawURL string, maxConns int) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("connecting to %s database: %w", dialectName, err)
 	}
-	drv := entsql.OpenDB(dialectName, pool)
+	var drv dialect.Driver = entsql.OpenDB(dialectName, pool)
+	if dialectName == dialect.SQLite {
+		drv = newOneWriter(drv.(*entsql.Driver))
+	}
 	return &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: pool, Dialect: dialectName}, nil
 }
 
@@ -59,6 +62,8 @@ func Open(ctx context.Context, rawURL string, maxConns int) (*DB, error) {
 // DSN. SQLite always gets foreign keys, WAL, a busy timeout, sortable times
 // and immediate write transactions, since Till's money invariants rely on them and a
 // deferred transaction that later upgrades to a write lock can deadlock.
+// Every commit is synced to disk (synchronous FULL): with NORMAL, a sale the
+// terminal was told is recorded could still be lost to a power cut.
 func parse(rawURL string) (driverName, dialectName, dsn string, err error) {
 	if rawURL == "" {
 		rawURL = DefaultURL
@@ -74,7 +79,7 @@ func parse(rawURL string) (driverName, dialectName, dsn string, err error) {
 	if err != nil {
 		return "", "", "", fmt.Errorf("parsing database URL options: %w", err)
 	}
-	for _, p := range []string{"foreign_keys(1)", "journal_mode(WAL)", "busy_timeout(10000)", "synchronous(NORMAL)"} {
+	for _, p := range []string{"foreign_keys(1)", "journal_mode(WAL)", "busy_timeout(10000)", "synchronous(FULL)"} {
 		params.Add("_pragma", p)
 	}
 	params.Set("_txlock", "immediate")

@@ -46,7 +46,7 @@ func createOperator(ctx context.Context, tx *ent.Tx, email string) (*ent.Operato
 
 func TestParse(t *testing.T) {
 	t.Parallel()
-	sqlitePragmas := []string{"foreign_keys(1)", "journal_mode(WAL)", "busy_timeout(10000)", "synchronous(NORMAL)"}
+	sqlitePragmas := []string{"foreign_keys(1)", "journal_mode(WAL)", "busy_timeout(10000)", "synchronous(FULL)"}
 	tests := []struct {
 		name        string
 		url         string
@@ -129,7 +129,7 @@ func TestOpenSQLitePragmas(t *testing.T) {
 		require.NoError(t, c.QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&busy))
 		require.Equal(t, 10000, busy, "connection %d", i)
 		require.NoError(t, c.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync))
-		require.Equal(t, 1, sync, "connection %d: synchronous=NORMAL", i)
+		require.Equal(t, 2, sync, "connection %d: synchronous=FULL", i)
 	}
 }
 

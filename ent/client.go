@@ -19,12 +19,33 @@ import (
 	"github.com/tillpos/till/ent/auditentry"
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/customerstorevisits"
+	"github.com/tillpos/till/ent/customertrigram"
+	"github.com/tillpos/till/ent/device"
+	"github.com/tillpos/till/ent/feedback"
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/operator"
+	"github.com/tillpos/till/ent/outboxevent"
+	"github.com/tillpos/till/ent/pairingcode"
+	"github.com/tillpos/till/ent/platformauditentry"
+	"github.com/tillpos/till/ent/product"
+	"github.com/tillpos/till/ent/productpricechange"
+	"github.com/tillpos/till/ent/refund"
+	"github.com/tillpos/till/ent/refundline"
+	"github.com/tillpos/till/ent/refundtender"
+	"github.com/tillpos/till/ent/release"
+	"github.com/tillpos/till/ent/risklistentry"
+	"github.com/tillpos/till/ent/sale"
+	"github.com/tillpos/till/ent/salecounter"
+	"github.com/tillpos/till/ent/saleline"
+	"github.com/tillpos/till/ent/salessettings"
 	"github.com/tillpos/till/ent/savedsegment"
 	"github.com/tillpos/till/ent/segmentrules"
 	"github.com/tillpos/till/ent/staff"
+	"github.com/tillpos/till/ent/staffday"
 	"github.com/tillpos/till/ent/store"
+	"github.com/tillpos/till/ent/tender"
+	"github.com/tillpos/till/ent/ticket"
+	"github.com/tillpos/till/ent/ticketcomment"
 
 	stdsql "database/sql"
 )
@@ -40,18 +61,60 @@ type Client struct {
 	Customer *CustomerClient
 	// CustomerStoreVisits is the client for interacting with the CustomerStoreVisits builders.
 	CustomerStoreVisits *CustomerStoreVisitsClient
+	// CustomerTrigram is the client for interacting with the CustomerTrigram builders.
+	CustomerTrigram *CustomerTrigramClient
+	// Device is the client for interacting with the Device builders.
+	Device *DeviceClient
+	// Feedback is the client for interacting with the Feedback builders.
+	Feedback *FeedbackClient
 	// Merchant is the client for interacting with the Merchant builders.
 	Merchant *MerchantClient
 	// Operator is the client for interacting with the Operator builders.
 	Operator *OperatorClient
+	// OutboxEvent is the client for interacting with the OutboxEvent builders.
+	OutboxEvent *OutboxEventClient
+	// PairingCode is the client for interacting with the PairingCode builders.
+	PairingCode *PairingCodeClient
+	// PlatformAuditEntry is the client for interacting with the PlatformAuditEntry builders.
+	PlatformAuditEntry *PlatformAuditEntryClient
+	// Product is the client for interacting with the Product builders.
+	Product *ProductClient
+	// ProductPriceChange is the client for interacting with the ProductPriceChange builders.
+	ProductPriceChange *ProductPriceChangeClient
+	// Refund is the client for interacting with the Refund builders.
+	Refund *RefundClient
+	// RefundLine is the client for interacting with the RefundLine builders.
+	RefundLine *RefundLineClient
+	// RefundTender is the client for interacting with the RefundTender builders.
+	RefundTender *RefundTenderClient
+	// Release is the client for interacting with the Release builders.
+	Release *ReleaseClient
+	// RiskListEntry is the client for interacting with the RiskListEntry builders.
+	RiskListEntry *RiskListEntryClient
+	// Sale is the client for interacting with the Sale builders.
+	Sale *SaleClient
+	// SaleCounter is the client for interacting with the SaleCounter builders.
+	SaleCounter *SaleCounterClient
+	// SaleLine is the client for interacting with the SaleLine builders.
+	SaleLine *SaleLineClient
+	// SalesSettings is the client for interacting with the SalesSettings builders.
+	SalesSettings *SalesSettingsClient
 	// SavedSegment is the client for interacting with the SavedSegment builders.
 	SavedSegment *SavedSegmentClient
 	// SegmentRules is the client for interacting with the SegmentRules builders.
 	SegmentRules *SegmentRulesClient
 	// Staff is the client for interacting with the Staff builders.
 	Staff *StaffClient
+	// StaffDay is the client for interacting with the StaffDay builders.
+	StaffDay *StaffDayClient
 	// Store is the client for interacting with the Store builders.
 	Store *StoreClient
+	// Tender is the client for interacting with the Tender builders.
+	Tender *TenderClient
+	// Ticket is the client for interacting with the Ticket builders.
+	Ticket *TicketClient
+	// TicketComment is the client for interacting with the TicketComment builders.
+	TicketComment *TicketCommentClient
 }
 
 // NewClient creates a new client configured with the given options.
@@ -66,12 +129,33 @@ func (c *Client) init() {
 	c.AuditEntry = NewAuditEntryClient(c.config)
 	c.Customer = NewCustomerClient(c.config)
 	c.CustomerStoreVisits = NewCustomerStoreVisitsClient(c.config)
+	c.CustomerTrigram = NewCustomerTrigramClient(c.config)
+	c.Device = NewDeviceClient(c.config)
+	c.Feedback = NewFeedbackClient(c.config)
 	c.Merchant = NewMerchantClient(c.config)
 	c.Operator = NewOperatorClient(c.config)
+	c.OutboxEvent = NewOutboxEventClient(c.config)
+	c.PairingCode = NewPairingCodeClient(c.config)
+	c.PlatformAuditEntry = NewPlatformAuditEntryClient(c.config)
+	c.Product = NewProductClient(c.config)
+	c.ProductPriceChange = NewProductPriceChangeClient(c.config)
+	c.Refund = NewRefundClient(c.config)
+	c.RefundLine = NewRefundLineClient(c.config)
+	c.RefundTender = NewRefundTenderClient(c.config)
+	c.Release = NewReleaseClient(c.config)
+	c.RiskListEntry = NewRiskListEntryClient(c.config)
+	c.Sale = NewSaleClient(c.config)
+	c.SaleCounter = NewSaleCounterClient(c.config)
+	c.SaleLine = NewSaleLineClient(c.config)
+	c.SalesSettings = NewSalesSettingsClient(c.config)
 	c.SavedSegment = NewSavedSegmentClient(c.config)
 	c.SegmentRules = NewSegmentRulesClient(c.config)
 	c.Staff = NewStaffClient(c.config)
+	c.StaffDay = NewStaffDayClient(c.config)
 	c.Store = NewStoreClient(c.config)
+	c.Tender = NewTenderClient(c.config)
+	c.Ticket = NewTicketClient(c.config)
+	c.TicketComment = NewTicketCommentClient(c.config)
 }
 
 type (
@@ -167,12 +251,33 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		AuditEntry:          NewAuditEntryClient(cfg),
 		Customer:            NewCustomerClient(cfg),
 		CustomerStoreVisits: NewCustomerStoreVisitsClient(cfg),
+		CustomerTrigram:     NewCustomerTrigramClient(cfg),
+		Device:              NewDeviceClient(cfg),
+		Feedback:            NewFeedbackClient(cfg),
 		Merchant:            NewMerchantClient(cfg),
 		Operator:            NewOperatorClient(cfg),
+		OutboxEvent:         NewOutboxEventClient(cfg),
+		PairingCode:         NewPairingCodeClient(cfg),
+		PlatformAuditEntry:  NewPlatformAuditEntryClient(cfg),
+		Product:             NewProductClient(cfg),
+		ProductPriceChange:  NewProductPriceChangeClient(cfg),
+		Refund:              NewRefundClient(cfg),
+		RefundLine:          NewRefundLineClient(cfg),
+		RefundTender:        NewRefundTenderClient(cfg),
+		Release:             NewReleaseClient(cfg),
+		RiskListEntry:       NewRiskListEntryClient(cfg),
+		Sale:                NewSaleClient(cfg),
+		SaleCounter:         NewSaleCounterClient(cfg),
+		SaleLine:            NewSaleLineClient(cfg),
+		SalesSettings:       NewSalesSettingsClient(cfg),
 		SavedSegment:        NewSavedSegmentClient(cfg),
 		SegmentRules:        NewSegmentRulesClient(cfg),
 		Staff:               NewStaffClient(cfg),
+		StaffDay:            NewStaffDayClient(cfg),
 		Store:               NewStoreClient(cfg),
+		Tender:              NewTenderClient(cfg),
+		Ticket:              NewTicketClient(cfg),
+		TicketComment:       NewTicketCommentClient(cfg),
 	}, nil
 }
 
@@ -195,12 +300,33 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		AuditEntry:          NewAuditEntryClient(cfg),
 		Customer:            NewCustomerClient(cfg),
 		CustomerStoreVisits: NewCustomerStoreVisitsClient(cfg),
+		CustomerTrigram:     NewCustomerTrigramClient(cfg),
+		Device:              NewDeviceClient(cfg),
+		Feedback:            NewFeedbackClient(cfg),
 		Merchant:            NewMerchantClient(cfg),
 		Operator:            NewOperatorClient(cfg),
+		OutboxEvent:         NewOutboxEventClient(cfg),
+		PairingCode:         NewPairingCodeClient(cfg),
+		PlatformAuditEntry:  NewPlatformAuditEntryClient(cfg),
+		Product:             NewProductClient(cfg),
+		ProductPriceChange:  NewProductPriceChangeClient(cfg),
+		Refund:              NewRefundClient(cfg),
+		RefundLine:          NewRefundLineClient(cfg),
+		RefundTender:        NewRefundTenderClient(cfg),
+		Release:             NewReleaseClient(cfg),
+		RiskListEntry:       NewRiskListEntryClient(cfg),
+		Sale:                NewSaleClient(cfg),
+		SaleCounter:         NewSaleCounterClient(cfg),
+		SaleLine:            NewSaleLineClient(cfg),
+		SalesSettings:       NewSalesSettingsClient(cfg),
 		SavedSegment:        NewSavedSegmentClient(cfg),
 		SegmentRules:        NewSegmentRulesClient(cfg),
 		Staff:               NewStaffClient(cfg),
+		StaffDay:            NewStaffDayClient(cfg),
 		Store:               NewStoreClient(cfg),
+		Tender:              NewTenderClient(cfg),
+		Ticket:              NewTicketClient(cfg),
+		TicketComment:       NewTicketCommentClient(cfg),
 	}, nil
 }
 
@@ -230,8 +356,12 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.AuditEntry, c.Customer, c.CustomerStoreVisits, c.Merchant, c.Operator,
-		c.SavedSegment, c.SegmentRules, c.Staff, c.Store,
+		c.AuditEntry, c.Customer, c.CustomerStoreVisits, c.CustomerTrigram, c.Device,
+		c.Feedback, c.Merchant, c.Operator, c.OutboxEvent, c.PairingCode,
+		c.PlatformAuditEntry, c.Product, c.ProductPriceChange, c.Refund, c.RefundLine,
+		c.RefundTender, c.Release, c.RiskListEntry, c.Sale, c.SaleCounter, c.SaleLine,
+		c.SalesSettings, c.SavedSegment, c.SegmentRules, c.Staff, c.StaffDay, c.Store,
+		c.Tender, c.Ticket, c.TicketComment,
 	} {
 		n.Use(hooks...)
 	}
@@ -241,8 +371,12 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.AuditEntry, c.Customer, c.CustomerStoreVisits, c.Merchant, c.Operator,
-		c.SavedSegment, c.SegmentRules, c.Staff, c.Store,
+		c.AuditEntry, c.Customer, c.CustomerStoreVisits, c.CustomerTrigram, c.Device,
+		c.Feedback, c.Merchant, c.Operator, c.OutboxEvent, c.PairingCode,
+		c.PlatformAuditEntry, c.Product, c.ProductPriceChange, c.Refund, c.RefundLine,
+		c.RefundTender, c.Release, c.RiskListEntry, c.Sale, c.SaleCounter, c.SaleLine,
+		c.SalesSettings, c.SavedSegment, c.SegmentRules, c.Staff, c.StaffDay, c.Store,
+		c.Tender, c.Ticket, c.TicketComment,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -257,18 +391,60 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Customer.mutate(ctx, m)
 	case *CustomerStoreVisitsMutation:
 		return c.CustomerStoreVisits.mutate(ctx, m)
+	case *CustomerTrigramMutation:
+		return c.CustomerTrigram.mutate(ctx, m)
+	case *DeviceMutation:
+		return c.Device.mutate(ctx, m)
+	case *FeedbackMutation:
+		return c.Feedback.mutate(ctx, m)
 	case *MerchantMutation:
 		return c.Merchant.mutate(ctx, m)
 	case *OperatorMutation:
 		return c.Operator.mutate(ctx, m)
+	case *OutboxEventMutation:
+		return c.OutboxEvent.mutate(ctx, m)
+	case *PairingCodeMutation:
+		return c.PairingCode.mutate(ctx, m)
+	case *PlatformAuditEntryMutation:
+		return c.PlatformAuditEntry.mutate(ctx, m)
+	case *ProductMutation:
+		return c.Product.mutate(ctx, m)
+	case *ProductPriceChangeMutation:
+		return c.ProductPriceChange.mutate(ctx, m)
+	case *RefundMutation:
+		return c.Refund.mutate(ctx, m)
+	case *RefundLineMutation:
+		return c.RefundLine.mutate(ctx, m)
+	case *RefundTenderMutation:
+		return c.RefundTender.mutate(ctx, m)
+	case *ReleaseMutation:
+		return c.Release.mutate(ctx, m)
+	case *RiskListEntryMutation:
+		return c.RiskListEntry.mutate(ctx, m)
+	case *SaleMutation:
+		return c.Sale.mutate(ctx, m)
+	case *SaleCounterMutation:
+		return c.SaleCounter.mutate(ctx, m)
+	case *SaleLineMutation:
+		return c.SaleLine.mutate(ctx, m)
+	case *SalesSettingsMutation:
+		return c.SalesSettings.mutate(ctx, m)
 	case *SavedSegmentMutation:
 		return c.SavedSegment.mutate(ctx, m)
 	case *SegmentRulesMutation:
 		return c.SegmentRules.mutate(ctx, m)
 	case *StaffMutation:
 		return c.Staff.mutate(ctx, m)
+	case *StaffDayMutation:
+		return c.StaffDay.mutate(ctx, m)
 	case *StoreMutation:
 		return c.Store.mutate(ctx, m)
+	case *TenderMutation:
+		return c.Tender.mutate(ctx, m)
+	case *TicketMutation:
+		return c.Ticket.mutate(ctx, m)
+	case *TicketCommentMutation:
+		return c.TicketComment.mutate(ctx, m)
 	default:
 		return nil, fmt.Errorf("ent: unknown mutation type %T", m)
 	}
@@ -612,6 +788,22 @@ func (c *CustomerClient) QueryStoreVisits(_m *Customer) *CustomerStoreVisitsQuer
 	return query
 }
 
+// QuerySales queries the sales edge of a Customer.
+func (c *CustomerClient) QuerySales(_m *Customer) *SaleQuery {
+	query := (&SaleClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(customer.Table, customer.FieldID, id),
+			sqlgraph.To(sale.Table, sale.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, customer.SalesTable, customer.SalesColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *CustomerClient) Hooks() []Hook {
 	hooks := c.hooks.Customer
@@ -817,6 +1009,536 @@ func (c *CustomerStoreVisitsClient) mutate(ctx context.Context, m *CustomerStore
 		return (&CustomerStoreVisitsDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown CustomerStoreVisits mutation op: %q", m.Op())
+	}
+}
+
+// CustomerTrigramClient is a client for the CustomerTrigram schema.
+type CustomerTrigramClient struct {
+	config
+}
+
+// NewCustomerTrigramClient returns a client for the CustomerTrigram from the given config.
+func NewCustomerTrigramClient(c config) *CustomerTrigramClient {
+	return &CustomerTrigramClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `customertrigram.Hooks(f(g(h())))`.
+func (c *CustomerTrigramClient) Use(hooks ...Hook) {
+	c.hooks.CustomerTrigram = append(c.hooks.CustomerTrigram, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `customertrigram.Intercept(f(g(h())))`.
+func (c *CustomerTrigramClient) Intercept(interceptors ...Interceptor) {
+	c.inters.CustomerTrigram = append(c.inters.CustomerTrigram, interceptors...)
+}
+
+// Create returns a builder for creating a CustomerTrigram entity.
+func (c *CustomerTrigramClient) Create() *CustomerTrigramCreate {
+	mutation := newCustomerTrigramMutation(c.config, OpCreate)
+	return &CustomerTrigramCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of CustomerTrigram entities.
+func (c *CustomerTrigramClient) CreateBulk(builders ...*CustomerTrigramCreate) *CustomerTrigramCreateBulk {
+	return &CustomerTrigramCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *CustomerTrigramClient) MapCreateBulk(slice any, setFunc func(*CustomerTrigramCreate, int)) *CustomerTrigramCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &CustomerTrigramCreateBulk{err: fmt.Errorf("calling to CustomerTrigramClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*CustomerTrigramCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &CustomerTrigramCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for CustomerTrigram.
+func (c *CustomerTrigramClient) Update() *CustomerTrigramUpdate {
+	mutation := newCustomerTrigramMutation(c.config, OpUpdate)
+	return &CustomerTrigramUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *CustomerTrigramClient) UpdateOne(_m *CustomerTrigram) *CustomerTrigramUpdateOne {
+	mutation := newCustomerTrigramMutation(c.config, OpUpdateOne, withCustomerTrigram(_m))
+	return &CustomerTrigramUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *CustomerTrigramClient) UpdateOneID(id int) *CustomerTrigramUpdateOne {
+	mutation := newCustomerTrigramMutation(c.config, OpUpdateOne, withCustomerTrigramID(id))
+	return &CustomerTrigramUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for CustomerTrigram.
+func (c *CustomerTrigramClient) Delete() *CustomerTrigramDelete {
+	mutation := newCustomerTrigramMutation(c.config, OpDelete)
+	return &CustomerTrigramDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *CustomerTrigramClient) DeleteOne(_m *CustomerTrigram) *CustomerTrigramDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *CustomerTrigramClient) DeleteOneID(id int) *CustomerTrigramDeleteOne {
+	builder := c.Delete().Where(customertrigram.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &CustomerTrigramDeleteOne{builder}
+}
+
+// Query returns a query builder for CustomerTrigram.
+func (c *CustomerTrigramClient) Query() *CustomerTrigramQuery {
+	return &CustomerTrigramQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeCustomerTrigram},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a CustomerTrigram entity by its id.
+func (c *CustomerTrigramClient) Get(ctx context.Context, id int) (*CustomerTrigram, error) {
+	return c.Query().Where(customertrigram.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *CustomerTrigramClient) GetX(ctx context.Context, id int) *CustomerTrigram {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a CustomerTrigram.
+func (c *CustomerTrigramClient) QueryMerchant(_m *CustomerTrigram) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(customertrigram.Table, customertrigram.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, customertrigram.MerchantTable, customertrigram.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *CustomerTrigramClient) Hooks() []Hook {
+	hooks := c.hooks.CustomerTrigram
+	return append(hooks[:len(hooks):len(hooks)], customertrigram.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *CustomerTrigramClient) Interceptors() []Interceptor {
+	return c.inters.CustomerTrigram
+}
+
+func (c *CustomerTrigramClient) mutate(ctx context.Context, m *CustomerTrigramMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&CustomerTrigramCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&CustomerTrigramUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&CustomerTrigramUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&CustomerTrigramDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown CustomerTrigram mutation op: %q", m.Op())
+	}
+}
+
+// DeviceClient is a client for the Device schema.
+type DeviceClient struct {
+	config
+}
+
+// NewDeviceClient returns a client for the Device from the given config.
+func NewDeviceClient(c config) *DeviceClient {
+	return &DeviceClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `device.Hooks(f(g(h())))`.
+func (c *DeviceClient) Use(hooks ...Hook) {
+	c.hooks.Device = append(c.hooks.Device, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `device.Intercept(f(g(h())))`.
+func (c *DeviceClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Device = append(c.inters.Device, interceptors...)
+}
+
+// Create returns a builder for creating a Device entity.
+func (c *DeviceClient) Create() *DeviceCreate {
+	mutation := newDeviceMutation(c.config, OpCreate)
+	return &DeviceCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Device entities.
+func (c *DeviceClient) CreateBulk(builders ...*DeviceCreate) *DeviceCreateBulk {
+	return &DeviceCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *DeviceClient) MapCreateBulk(slice any, setFunc func(*DeviceCreate, int)) *DeviceCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &DeviceCreateBulk{err: fmt.Errorf("calling to DeviceClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*DeviceCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &DeviceCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Device.
+func (c *DeviceClient) Update() *DeviceUpdate {
+	mutation := newDeviceMutation(c.config, OpUpdate)
+	return &DeviceUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *DeviceClient) UpdateOne(_m *Device) *DeviceUpdateOne {
+	mutation := newDeviceMutation(c.config, OpUpdateOne, withDevice(_m))
+	return &DeviceUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *DeviceClient) UpdateOneID(id pulid.ID) *DeviceUpdateOne {
+	mutation := newDeviceMutation(c.config, OpUpdateOne, withDeviceID(id))
+	return &DeviceUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Device.
+func (c *DeviceClient) Delete() *DeviceDelete {
+	mutation := newDeviceMutation(c.config, OpDelete)
+	return &DeviceDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *DeviceClient) DeleteOne(_m *Device) *DeviceDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *DeviceClient) DeleteOneID(id pulid.ID) *DeviceDeleteOne {
+	builder := c.Delete().Where(device.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &DeviceDeleteOne{builder}
+}
+
+// Query returns a query builder for Device.
+func (c *DeviceClient) Query() *DeviceQuery {
+	return &DeviceQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeDevice},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Device entity by its id.
+func (c *DeviceClient) Get(ctx context.Context, id pulid.ID) (*Device, error) {
+	return c.Query().Where(device.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *DeviceClient) GetX(ctx context.Context, id pulid.ID) *Device {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a Device.
+func (c *DeviceClient) QueryMerchant(_m *Device) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(device.Table, device.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, device.MerchantTable, device.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryStore queries the store edge of a Device.
+func (c *DeviceClient) QueryStore(_m *Device) *StoreQuery {
+	query := (&StoreClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(device.Table, device.FieldID, id),
+			sqlgraph.To(store.Table, store.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, device.StoreTable, device.StoreColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *DeviceClient) Hooks() []Hook {
+	hooks := c.hooks.Device
+	return append(hooks[:len(hooks):len(hooks)], device.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *DeviceClient) Interceptors() []Interceptor {
+	return c.inters.Device
+}
+
+func (c *DeviceClient) mutate(ctx context.Context, m *DeviceMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&DeviceCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&DeviceUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&DeviceUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&DeviceDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Device mutation op: %q", m.Op())
+	}
+}
+
+// FeedbackClient is a client for the Feedback schema.
+type FeedbackClient struct {
+	config
+}
+
+// NewFeedbackClient returns a client for the Feedback from the given config.
+func NewFeedbackClient(c config) *FeedbackClient {
+	return &FeedbackClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `feedback.Hooks(f(g(h())))`.
+func (c *FeedbackClient) Use(hooks ...Hook) {
+	c.hooks.Feedback = append(c.hooks.Feedback, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `feedback.Intercept(f(g(h())))`.
+func (c *FeedbackClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Feedback = append(c.inters.Feedback, interceptors...)
+}
+
+// Create returns a builder for creating a Feedback entity.
+func (c *FeedbackClient) Create() *FeedbackCreate {
+	mutation := newFeedbackMutation(c.config, OpCreate)
+	return &FeedbackCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Feedback entities.
+func (c *FeedbackClient) CreateBulk(builders ...*FeedbackCreate) *FeedbackCreateBulk {
+	return &FeedbackCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *FeedbackClient) MapCreateBulk(slice any, setFunc func(*FeedbackCreate, int)) *FeedbackCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &FeedbackCreateBulk{err: fmt.Errorf("calling to FeedbackClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*FeedbackCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &FeedbackCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Feedback.
+func (c *FeedbackClient) Update() *FeedbackUpdate {
+	mutation := newFeedbackMutation(c.config, OpUpdate)
+	return &FeedbackUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *FeedbackClient) UpdateOne(_m *Feedback) *FeedbackUpdateOne {
+	mutation := newFeedbackMutation(c.config, OpUpdateOne, withFeedback(_m))
+	return &FeedbackUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *FeedbackClient) UpdateOneID(id pulid.ID) *FeedbackUpdateOne {
+	mutation := newFeedbackMutation(c.config, OpUpdateOne, withFeedbackID(id))
+	return &FeedbackUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Feedback.
+func (c *FeedbackClient) Delete() *FeedbackDelete {
+	mutation := newFeedbackMutation(c.config, OpDelete)
+	return &FeedbackDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *FeedbackClient) DeleteOne(_m *Feedback) *FeedbackDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *FeedbackClient) DeleteOneID(id pulid.ID) *FeedbackDeleteOne {
+	builder := c.Delete().Where(feedback.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &FeedbackDeleteOne{builder}
+}
+
+// Query returns a query builder for Feedback.
+func (c *FeedbackClient) Query() *FeedbackQuery {
+	return &FeedbackQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeFeedback},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Feedback entity by its id.
+func (c *FeedbackClient) Get(ctx context.Context, id pulid.ID) (*Feedback, error) {
+	return c.Query().Where(feedback.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *FeedbackClient) GetX(ctx context.Context, id pulid.ID) *Feedback {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a Feedback.
+func (c *FeedbackClient) QueryMerchant(_m *Feedback) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(feedback.Table, feedback.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, feedback.MerchantTable, feedback.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QuerySale queries the sale edge of a Feedback.
+func (c *FeedbackClient) QuerySale(_m *Feedback) *SaleQuery {
+	query := (&SaleClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(feedback.Table, feedback.FieldID, id),
+			sqlgraph.To(sale.Table, sale.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, feedback.SaleTable, feedback.SaleColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryStore queries the store edge of a Feedback.
+func (c *FeedbackClient) QueryStore(_m *Feedback) *StoreQuery {
+	query := (&StoreClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(feedback.Table, feedback.FieldID, id),
+			sqlgraph.To(store.Table, store.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, feedback.StoreTable, feedback.StoreColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryCustomer queries the customer edge of a Feedback.
+func (c *FeedbackClient) QueryCustomer(_m *Feedback) *CustomerQuery {
+	query := (&CustomerClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(feedback.Table, feedback.FieldID, id),
+			sqlgraph.To(customer.Table, customer.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, feedback.CustomerTable, feedback.CustomerColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryProduct queries the product edge of a Feedback.
+func (c *FeedbackClient) QueryProduct(_m *Feedback) *ProductQuery {
+	query := (&ProductClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(feedback.Table, feedback.FieldID, id),
+			sqlgraph.To(product.Table, product.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, feedback.ProductTable, feedback.ProductColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *FeedbackClient) Hooks() []Hook {
+	hooks := c.hooks.Feedback
+	return append(hooks[:len(hooks):len(hooks)], feedback.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *FeedbackClient) Interceptors() []Interceptor {
+	return c.inters.Feedback
+}
+
+func (c *FeedbackClient) mutate(ctx context.Context, m *FeedbackMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&FeedbackCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&FeedbackUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&FeedbackUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&FeedbackDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Feedback mutation op: %q", m.Op())
 	}
 }
 
@@ -1085,6 +1807,2394 @@ func (c *OperatorClient) mutate(ctx context.Context, m *OperatorMutation) (Value
 		return (&OperatorDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Operator mutation op: %q", m.Op())
+	}
+}
+
+// OutboxEventClient is a client for the OutboxEvent schema.
+type OutboxEventClient struct {
+	config
+}
+
+// NewOutboxEventClient returns a client for the OutboxEvent from the given config.
+func NewOutboxEventClient(c config) *OutboxEventClient {
+	return &OutboxEventClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `outboxevent.Hooks(f(g(h())))`.
+func (c *OutboxEventClient) Use(hooks ...Hook) {
+	c.hooks.OutboxEvent = append(c.hooks.OutboxEvent, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `outboxevent.Intercept(f(g(h())))`.
+func (c *OutboxEventClient) Intercept(interceptors ...Interceptor) {
+	c.inters.OutboxEvent = append(c.inters.OutboxEvent, interceptors...)
+}
+
+// Create returns a builder for creating a OutboxEvent entity.
+func (c *OutboxEventClient) Create() *OutboxEventCreate {
+	mutation := newOutboxEventMutation(c.config, OpCreate)
+	return &OutboxEventCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of OutboxEvent entities.
+func (c *OutboxEventClient) CreateBulk(builders ...*OutboxEventCreate) *OutboxEventCreateBulk {
+	return &OutboxEventCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *OutboxEventClient) MapCreateBulk(slice any, setFunc func(*OutboxEventCreate, int)) *OutboxEventCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &OutboxEventCreateBulk{err: fmt.Errorf("calling to OutboxEventClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*OutboxEventCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &OutboxEventCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for OutboxEvent.
+func (c *OutboxEventClient) Update() *OutboxEventUpdate {
+	mutation := newOutboxEventMutation(c.config, OpUpdate)
+	return &OutboxEventUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *OutboxEventClient) UpdateOne(_m *OutboxEvent) *OutboxEventUpdateOne {
+	mutation := newOutboxEventMutation(c.config, OpUpdateOne, withOutboxEvent(_m))
+	return &OutboxEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *OutboxEventClient) UpdateOneID(id int) *OutboxEventUpdateOne {
+	mutation := newOutboxEventMutation(c.config, OpUpdateOne, withOutboxEventID(id))
+	return &OutboxEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for OutboxEvent.
+func (c *OutboxEventClient) Delete() *OutboxEventDelete {
+	mutation := newOutboxEventMutation(c.config, OpDelete)
+	return &OutboxEventDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *OutboxEventClient) DeleteOne(_m *OutboxEvent) *OutboxEventDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *OutboxEventClient) DeleteOneID(id int) *OutboxEventDeleteOne {
+	builder := c.Delete().Where(outboxevent.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &OutboxEventDeleteOne{builder}
+}
+
+// Query returns a query builder for OutboxEvent.
+func (c *OutboxEventClient) Query() *OutboxEventQuery {
+	return &OutboxEventQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeOutboxEvent},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a OutboxEvent entity by its id.
+func (c *OutboxEventClient) Get(ctx context.Context, id int) (*OutboxEvent, error) {
+	return c.Query().Where(outboxevent.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *OutboxEventClient) GetX(ctx context.Context, id int) *OutboxEvent {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a OutboxEvent.
+func (c *OutboxEventClient) QueryMerchant(_m *OutboxEvent) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(outboxevent.Table, outboxevent.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, outboxevent.MerchantTable, outboxevent.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *OutboxEventClient) Hooks() []Hook {
+	hooks := c.hooks.OutboxEvent
+	return append(hooks[:len(hooks):len(hooks)], outboxevent.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *OutboxEventClient) Interceptors() []Interceptor {
+	return c.inters.OutboxEvent
+}
+
+func (c *OutboxEventClient) mutate(ctx context.Context, m *OutboxEventMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&OutboxEventCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&OutboxEventUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&OutboxEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&OutboxEventDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown OutboxEvent mutation op: %q", m.Op())
+	}
+}
+
+// PairingCodeClient is a client for the PairingCode schema.
+type PairingCodeClient struct {
+	config
+}
+
+// NewPairingCodeClient returns a client for the PairingCode from the given config.
+func NewPairingCodeClient(c config) *PairingCodeClient {
+	return &PairingCodeClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `pairingcode.Hooks(f(g(h())))`.
+func (c *PairingCodeClient) Use(hooks ...Hook) {
+	c.hooks.PairingCode = append(c.hooks.PairingCode, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `pairingcode.Intercept(f(g(h())))`.
+func (c *PairingCodeClient) Intercept(interceptors ...Interceptor) {
+	c.inters.PairingCode = append(c.inters.PairingCode, interceptors...)
+}
+
+// Create returns a builder for creating a PairingCode entity.
+func (c *PairingCodeClient) Create() *PairingCodeCreate {
+	mutation := newPairingCodeMutation(c.config, OpCreate)
+	return &PairingCodeCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of PairingCode entities.
+func (c *PairingCodeClient) CreateBulk(builders ...*PairingCodeCreate) *PairingCodeCreateBulk {
+	return &PairingCodeCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PairingCodeClient) MapCreateBulk(slice any, setFunc func(*PairingCodeCreate, int)) *PairingCodeCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PairingCodeCreateBulk{err: fmt.Errorf("calling to PairingCodeClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PairingCodeCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PairingCodeCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for PairingCode.
+func (c *PairingCodeClient) Update() *PairingCodeUpdate {
+	mutation := newPairingCodeMutation(c.config, OpUpdate)
+	return &PairingCodeUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PairingCodeClient) UpdateOne(_m *PairingCode) *PairingCodeUpdateOne {
+	mutation := newPairingCodeMutation(c.config, OpUpdateOne, withPairingCode(_m))
+	return &PairingCodeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PairingCodeClient) UpdateOneID(id pulid.ID) *PairingCodeUpdateOne {
+	mutation := newPairingCodeMutation(c.config, OpUpdateOne, withPairingCodeID(id))
+	return &PairingCodeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for PairingCode.
+func (c *PairingCodeClient) Delete() *PairingCodeDelete {
+	mutation := newPairingCodeMutation(c.config, OpDelete)
+	return &PairingCodeDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PairingCodeClient) DeleteOne(_m *PairingCode) *PairingCodeDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PairingCodeClient) DeleteOneID(id pulid.ID) *PairingCodeDeleteOne {
+	builder := c.Delete().Where(pairingcode.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PairingCodeDeleteOne{builder}
+}
+
+// Query returns a query builder for PairingCode.
+func (c *PairingCodeClient) Query() *PairingCodeQuery {
+	return &PairingCodeQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePairingCode},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a PairingCode entity by its id.
+func (c *PairingCodeClient) Get(ctx context.Context, id pulid.ID) (*PairingCode, error) {
+	return c.Query().Where(pairingcode.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PairingCodeClient) GetX(ctx context.Context, id pulid.ID) *PairingCode {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a PairingCode.
+func (c *PairingCodeClient) QueryMerchant(_m *PairingCode) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(pairingcode.Table, pairingcode.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, pairingcode.MerchantTable, pairingcode.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *PairingCodeClient) Hooks() []Hook {
+	hooks := c.hooks.PairingCode
+	return append(hooks[:len(hooks):len(hooks)], pairingcode.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *PairingCodeClient) Interceptors() []Interceptor {
+	return c.inters.PairingCode
+}
+
+func (c *PairingCodeClient) mutate(ctx context.Context, m *PairingCodeMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PairingCodeCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PairingCodeUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PairingCodeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PairingCodeDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown PairingCode mutation op: %q", m.Op())
+	}
+}
+
+// PlatformAuditEntryClient is a client for the PlatformAuditEntry schema.
+type PlatformAuditEntryClient struct {
+	config
+}
+
+// NewPlatformAuditEntryClient returns a client for the PlatformAuditEntry from the given config.
+func NewPlatformAuditEntryClient(c config) *PlatformAuditEntryClient {
+	return &PlatformAuditEntryClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `platformauditentry.Hooks(f(g(h())))`.
+func (c *PlatformAuditEntryClient) Use(hooks ...Hook) {
+	c.hooks.PlatformAuditEntry = append(c.hooks.PlatformAuditEntry, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `platformauditentry.Intercept(f(g(h())))`.
+func (c *PlatformAuditEntryClient) Intercept(interceptors ...Interceptor) {
+	c.inters.PlatformAuditEntry = append(c.inters.PlatformAuditEntry, interceptors...)
+}
+
+// Create returns a builder for creating a PlatformAuditEntry entity.
+func (c *PlatformAuditEntryClient) Create() *PlatformAuditEntryCreate {
+	mutation := newPlatformAuditEntryMutation(c.config, OpCreate)
+	return &PlatformAuditEntryCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of PlatformAuditEntry entities.
+func (c *PlatformAuditEntryClient) CreateBulk(builders ...*PlatformAuditEntryCreate) *PlatformAuditEntryCreateBulk {
+	return &PlatformAuditEntryCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PlatformAuditEntryClient) MapCreateBulk(slice any, setFunc func(*PlatformAuditEntryCreate, int)) *PlatformAuditEntryCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PlatformAuditEntryCreateBulk{err: fmt.Errorf("calling to PlatformAuditEntryClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PlatformAuditEntryCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PlatformAuditEntryCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for PlatformAuditEntry.
+func (c *PlatformAuditEntryClient) Update() *PlatformAuditEntryUpdate {
+	mutation := newPlatformAuditEntryMutation(c.config, OpUpdate)
+	return &PlatformAuditEntryUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PlatformAuditEntryClient) UpdateOne(_m *PlatformAuditEntry) *PlatformAuditEntryUpdateOne {
+	mutation := newPlatformAuditEntryMutation(c.config, OpUpdateOne, withPlatformAuditEntry(_m))
+	return &PlatformAuditEntryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PlatformAuditEntryClient) UpdateOneID(id pulid.ID) *PlatformAuditEntryUpdateOne {
+	mutation := newPlatformAuditEntryMutation(c.config, OpUpdateOne, withPlatformAuditEntryID(id))
+	return &PlatformAuditEntryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for PlatformAuditEntry.
+func (c *PlatformAuditEntryClient) Delete() *PlatformAuditEntryDelete {
+	mutation := newPlatformAuditEntryMutation(c.config, OpDelete)
+	return &PlatformAuditEntryDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PlatformAuditEntryClient) DeleteOne(_m *PlatformAuditEntry) *PlatformAuditEntryDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PlatformAuditEntryClient) DeleteOneID(id pulid.ID) *PlatformAuditEntryDeleteOne {
+	builder := c.Delete().Where(platformauditentry.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PlatformAuditEntryDeleteOne{builder}
+}
+
+// Query returns a query builder for PlatformAuditEntry.
+func (c *PlatformAuditEntryClient) Query() *PlatformAuditEntryQuery {
+	return &PlatformAuditEntryQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePlatformAuditEntry},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a PlatformAuditEntry entity by its id.
+func (c *PlatformAuditEntryClient) Get(ctx context.Context, id pulid.ID) (*PlatformAuditEntry, error) {
+	return c.Query().Where(platformauditentry.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PlatformAuditEntryClient) GetX(ctx context.Context, id pulid.ID) *PlatformAuditEntry {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *PlatformAuditEntryClient) Hooks() []Hook {
+	hooks := c.hooks.PlatformAuditEntry
+	return append(hooks[:len(hooks):len(hooks)], platformauditentry.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *PlatformAuditEntryClient) Interceptors() []Interceptor {
+	return c.inters.PlatformAuditEntry
+}
+
+func (c *PlatformAuditEntryClient) mutate(ctx context.Context, m *PlatformAuditEntryMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PlatformAuditEntryCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PlatformAuditEntryUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PlatformAuditEntryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PlatformAuditEntryDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown PlatformAuditEntry mutation op: %q", m.Op())
+	}
+}
+
+// ProductClient is a client for the Product schema.
+type ProductClient struct {
+	config
+}
+
+// NewProductClient returns a client for the Product from the given config.
+func NewProductClient(c config) *ProductClient {
+	return &ProductClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `product.Hooks(f(g(h())))`.
+func (c *ProductClient) Use(hooks ...Hook) {
+	c.hooks.Product = append(c.hooks.Product, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `product.Intercept(f(g(h())))`.
+func (c *ProductClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Product = append(c.inters.Product, interceptors...)
+}
+
+// Create returns a builder for creating a Product entity.
+func (c *ProductClient) Create() *ProductCreate {
+	mutation := newProductMutation(c.config, OpCreate)
+	return &ProductCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Product entities.
+func (c *ProductClient) CreateBulk(builders ...*ProductCreate) *ProductCreateBulk {
+	return &ProductCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ProductClient) MapCreateBulk(slice any, setFunc func(*ProductCreate, int)) *ProductCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ProductCreateBulk{err: fmt.Errorf("calling to ProductClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ProductCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ProductCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Product.
+func (c *ProductClient) Update() *ProductUpdate {
+	mutation := newProductMutation(c.config, OpUpdate)
+	return &ProductUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ProductClient) UpdateOne(_m *Product) *ProductUpdateOne {
+	mutation := newProductMutation(c.config, OpUpdateOne, withProduct(_m))
+	return &ProductUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ProductClient) UpdateOneID(id pulid.ID) *ProductUpdateOne {
+	mutation := newProductMutation(c.config, OpUpdateOne, withProductID(id))
+	return &ProductUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Product.
+func (c *ProductClient) Delete() *ProductDelete {
+	mutation := newProductMutation(c.config, OpDelete)
+	return &ProductDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ProductClient) DeleteOne(_m *Product) *ProductDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ProductClient) DeleteOneID(id pulid.ID) *ProductDeleteOne {
+	builder := c.Delete().Where(product.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ProductDeleteOne{builder}
+}
+
+// Query returns a query builder for Product.
+func (c *ProductClient) Query() *ProductQuery {
+	return &ProductQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeProduct},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Product entity by its id.
+func (c *ProductClient) Get(ctx context.Context, id pulid.ID) (*Product, error) {
+	return c.Query().Where(product.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ProductClient) GetX(ctx context.Context, id pulid.ID) *Product {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a Product.
+func (c *ProductClient) QueryMerchant(_m *Product) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(product.Table, product.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, product.MerchantTable, product.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryPriceChanges queries the price_changes edge of a Product.
+func (c *ProductClient) QueryPriceChanges(_m *Product) *ProductPriceChangeQuery {
+	query := (&ProductPriceChangeClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(product.Table, product.FieldID, id),
+			sqlgraph.To(productpricechange.Table, productpricechange.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, product.PriceChangesTable, product.PriceChangesColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *ProductClient) Hooks() []Hook {
+	hooks := c.hooks.Product
+	return append(hooks[:len(hooks):len(hooks)], product.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ProductClient) Interceptors() []Interceptor {
+	return c.inters.Product
+}
+
+func (c *ProductClient) mutate(ctx context.Context, m *ProductMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ProductCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ProductUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ProductUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ProductDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Product mutation op: %q", m.Op())
+	}
+}
+
+// ProductPriceChangeClient is a client for the ProductPriceChange schema.
+type ProductPriceChangeClient struct {
+	config
+}
+
+// NewProductPriceChangeClient returns a client for the ProductPriceChange from the given config.
+func NewProductPriceChangeClient(c config) *ProductPriceChangeClient {
+	return &ProductPriceChangeClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `productpricechange.Hooks(f(g(h())))`.
+func (c *ProductPriceChangeClient) Use(hooks ...Hook) {
+	c.hooks.ProductPriceChange = append(c.hooks.ProductPriceChange, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `productpricechange.Intercept(f(g(h())))`.
+func (c *ProductPriceChangeClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ProductPriceChange = append(c.inters.ProductPriceChange, interceptors...)
+}
+
+// Create returns a builder for creating a ProductPriceChange entity.
+func (c *ProductPriceChangeClient) Create() *ProductPriceChangeCreate {
+	mutation := newProductPriceChangeMutation(c.config, OpCreate)
+	return &ProductPriceChangeCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ProductPriceChange entities.
+func (c *ProductPriceChangeClient) CreateBulk(builders ...*ProductPriceChangeCreate) *ProductPriceChangeCreateBulk {
+	return &ProductPriceChangeCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ProductPriceChangeClient) MapCreateBulk(slice any, setFunc func(*ProductPriceChangeCreate, int)) *ProductPriceChangeCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ProductPriceChangeCreateBulk{err: fmt.Errorf("calling to ProductPriceChangeClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ProductPriceChangeCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ProductPriceChangeCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ProductPriceChange.
+func (c *ProductPriceChangeClient) Update() *ProductPriceChangeUpdate {
+	mutation := newProductPriceChangeMutation(c.config, OpUpdate)
+	return &ProductPriceChangeUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ProductPriceChangeClient) UpdateOne(_m *ProductPriceChange) *ProductPriceChangeUpdateOne {
+	mutation := newProductPriceChangeMutation(c.config, OpUpdateOne, withProductPriceChange(_m))
+	return &ProductPriceChangeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ProductPriceChangeClient) UpdateOneID(id pulid.ID) *ProductPriceChangeUpdateOne {
+	mutation := newProductPriceChangeMutation(c.config, OpUpdateOne, withProductPriceChangeID(id))
+	return &ProductPriceChangeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ProductPriceChange.
+func (c *ProductPriceChangeClient) Delete() *ProductPriceChangeDelete {
+	mutation := newProductPriceChangeMutation(c.config, OpDelete)
+	return &ProductPriceChangeDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ProductPriceChangeClient) DeleteOne(_m *ProductPriceChange) *ProductPriceChangeDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ProductPriceChangeClient) DeleteOneID(id pulid.ID) *ProductPriceChangeDeleteOne {
+	builder := c.Delete().Where(productpricechange.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ProductPriceChangeDeleteOne{builder}
+}
+
+// Query returns a query builder for ProductPriceChange.
+func (c *ProductPriceChangeClient) Query() *ProductPriceChangeQuery {
+	return &ProductPriceChangeQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeProductPriceChange},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ProductPriceChange entity by its id.
+func (c *ProductPriceChangeClient) Get(ctx context.Context, id pulid.ID) (*ProductPriceChange, error) {
+	return c.Query().Where(productpricechange.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ProductPriceChangeClient) GetX(ctx context.Context, id pulid.ID) *ProductPriceChange {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a ProductPriceChange.
+func (c *ProductPriceChangeClient) QueryMerchant(_m *ProductPriceChange) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(productpricechange.Table, productpricechange.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, productpricechange.MerchantTable, productpricechange.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryProduct queries the product edge of a ProductPriceChange.
+func (c *ProductPriceChangeClient) QueryProduct(_m *ProductPriceChange) *ProductQuery {
+	query := (&ProductClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(productpricechange.Table, productpricechange.FieldID, id),
+			sqlgraph.To(product.Table, product.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, productpricechange.ProductTable, productpricechange.ProductColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryChangedBy queries the changed_by edge of a ProductPriceChange.
+func (c *ProductPriceChangeClient) QueryChangedBy(_m *ProductPriceChange) *StaffQuery {
+	query := (&StaffClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(productpricechange.Table, productpricechange.FieldID, id),
+			sqlgraph.To(staff.Table, staff.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, productpricechange.ChangedByTable, productpricechange.ChangedByColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *ProductPriceChangeClient) Hooks() []Hook {
+	hooks := c.hooks.ProductPriceChange
+	return append(hooks[:len(hooks):len(hooks)], productpricechange.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ProductPriceChangeClient) Interceptors() []Interceptor {
+	return c.inters.ProductPriceChange
+}
+
+func (c *ProductPriceChangeClient) mutate(ctx context.Context, m *ProductPriceChangeMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ProductPriceChangeCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ProductPriceChangeUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ProductPriceChangeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ProductPriceChangeDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ProductPriceChange mutation op: %q", m.Op())
+	}
+}
+
+// RefundClient is a client for the Refund schema.
+type RefundClient struct {
+	config
+}
+
+// NewRefundClient returns a client for the Refund from the given config.
+func NewRefundClient(c config) *RefundClient {
+	return &RefundClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `refund.Hooks(f(g(h())))`.
+func (c *RefundClient) Use(hooks ...Hook) {
+	c.hooks.Refund = append(c.hooks.Refund, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `refund.Intercept(f(g(h())))`.
+func (c *RefundClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Refund = append(c.inters.Refund, interceptors...)
+}
+
+// Create returns a builder for creating a Refund entity.
+func (c *RefundClient) Create() *RefundCreate {
+	mutation := newRefundMutation(c.config, OpCreate)
+	return &RefundCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Refund entities.
+func (c *RefundClient) CreateBulk(builders ...*RefundCreate) *RefundCreateBulk {
+	return &RefundCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *RefundClient) MapCreateBulk(slice any, setFunc func(*RefundCreate, int)) *RefundCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &RefundCreateBulk{err: fmt.Errorf("calling to RefundClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*RefundCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &RefundCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Refund.
+func (c *RefundClient) Update() *RefundUpdate {
+	mutation := newRefundMutation(c.config, OpUpdate)
+	return &RefundUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *RefundClient) UpdateOne(_m *Refund) *RefundUpdateOne {
+	mutation := newRefundMutation(c.config, OpUpdateOne, withRefund(_m))
+	return &RefundUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *RefundClient) UpdateOneID(id pulid.ID) *RefundUpdateOne {
+	mutation := newRefundMutation(c.config, OpUpdateOne, withRefundID(id))
+	return &RefundUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Refund.
+func (c *RefundClient) Delete() *RefundDelete {
+	mutation := newRefundMutation(c.config, OpDelete)
+	return &RefundDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *RefundClient) DeleteOne(_m *Refund) *RefundDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *RefundClient) DeleteOneID(id pulid.ID) *RefundDeleteOne {
+	builder := c.Delete().Where(refund.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &RefundDeleteOne{builder}
+}
+
+// Query returns a query builder for Refund.
+func (c *RefundClient) Query() *RefundQuery {
+	return &RefundQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeRefund},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Refund entity by its id.
+func (c *RefundClient) Get(ctx context.Context, id pulid.ID) (*Refund, error) {
+	return c.Query().Where(refund.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *RefundClient) GetX(ctx context.Context, id pulid.ID) *Refund {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a Refund.
+func (c *RefundClient) QueryMerchant(_m *Refund) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(refund.Table, refund.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, refund.MerchantTable, refund.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QuerySale queries the sale edge of a Refund.
+func (c *RefundClient) QuerySale(_m *Refund) *SaleQuery {
+	query := (&SaleClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(refund.Table, refund.FieldID, id),
+			sqlgraph.To(sale.Table, sale.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, refund.SaleTable, refund.SaleColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryStaff queries the staff edge of a Refund.
+func (c *RefundClient) QueryStaff(_m *Refund) *StaffQuery {
+	query := (&StaffClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(refund.Table, refund.FieldID, id),
+			sqlgraph.To(staff.Table, staff.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, refund.StaffTable, refund.StaffColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryLines queries the lines edge of a Refund.
+func (c *RefundClient) QueryLines(_m *Refund) *RefundLineQuery {
+	query := (&RefundLineClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(refund.Table, refund.FieldID, id),
+			sqlgraph.To(refundline.Table, refundline.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, refund.LinesTable, refund.LinesColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryTenders queries the tenders edge of a Refund.
+func (c *RefundClient) QueryTenders(_m *Refund) *RefundTenderQuery {
+	query := (&RefundTenderClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(refund.Table, refund.FieldID, id),
+			sqlgraph.To(refundtender.Table, refundtender.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, refund.TendersTable, refund.TendersColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryExchangeSale queries the exchange_sale edge of a Refund.
+func (c *RefundClient) QueryExchangeSale(_m *Refund) *SaleQuery {
+	query := (&SaleClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(refund.Table, refund.FieldID, id),
+			sqlgraph.To(sale.Table, sale.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, refund.ExchangeSaleTable, refund.ExchangeSaleColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *RefundClient) Hooks() []Hook {
+	hooks := c.hooks.Refund
+	return append(hooks[:len(hooks):len(hooks)], refund.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *RefundClient) Interceptors() []Interceptor {
+	return c.inters.Refund
+}
+
+func (c *RefundClient) mutate(ctx context.Context, m *RefundMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&RefundCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&RefundUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&RefundUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&RefundDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Refund mutation op: %q", m.Op())
+	}
+}
+
+// RefundLineClient is a client for the RefundLine schema.
+type RefundLineClient struct {
+	config
+}
+
+// NewRefundLineClient returns a client for the RefundLine from the given config.
+func NewRefundLineClient(c config) *RefundLineClient {
+	return &RefundLineClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `refundline.Hooks(f(g(h())))`.
+func (c *RefundLineClient) Use(hooks ...Hook) {
+	c.hooks.RefundLine = append(c.hooks.RefundLine, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `refundline.Intercept(f(g(h())))`.
+func (c *RefundLineClient) Intercept(interceptors ...Interceptor) {
+	c.inters.RefundLine = append(c.inters.RefundLine, interceptors...)
+}
+
+// Create returns a builder for creating a RefundLine entity.
+func (c *RefundLineClient) Create() *RefundLineCreate {
+	mutation := newRefundLineMutation(c.config, OpCreate)
+	return &RefundLineCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of RefundLine entities.
+func (c *RefundLineClient) CreateBulk(builders ...*RefundLineCreate) *RefundLineCreateBulk {
+	return &RefundLineCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *RefundLineClient) MapCreateBulk(slice any, setFunc func(*RefundLineCreate, int)) *RefundLineCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &RefundLineCreateBulk{err: fmt.Errorf("calling to RefundLineClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*RefundLineCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &RefundLineCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for RefundLine.
+func (c *RefundLineClient) Update() *RefundLineUpdate {
+	mutation := newRefundLineMutation(c.config, OpUpdate)
+	return &RefundLineUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *RefundLineClient) UpdateOne(_m *RefundLine) *RefundLineUpdateOne {
+	mutation := newRefundLineMutation(c.config, OpUpdateOne, withRefundLine(_m))
+	return &RefundLineUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *RefundLineClient) UpdateOneID(id pulid.ID) *RefundLineUpdateOne {
+	mutation := newRefundLineMutation(c.config, OpUpdateOne, withRefundLineID(id))
+	return &RefundLineUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for RefundLine.
+func (c *RefundLineClient) Delete() *RefundLineDelete {
+	mutation := newRefundLineMutation(c.config, OpDelete)
+	return &RefundLineDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *RefundLineClient) DeleteOne(_m *RefundLine) *RefundLineDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *RefundLineClient) DeleteOneID(id pulid.ID) *RefundLineDeleteOne {
+	builder := c.Delete().Where(refundline.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &RefundLineDeleteOne{builder}
+}
+
+// Query returns a query builder for RefundLine.
+func (c *RefundLineClient) Query() *RefundLineQuery {
+	return &RefundLineQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeRefundLine},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a RefundLine entity by its id.
+func (c *RefundLineClient) Get(ctx context.Context, id pulid.ID) (*RefundLine, error) {
+	return c.Query().Where(refundline.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *RefundLineClient) GetX(ctx context.Context, id pulid.ID) *RefundLine {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a RefundLine.
+func (c *RefundLineClient) QueryMerchant(_m *RefundLine) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(refundline.Table, refundline.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, refundline.MerchantTable, refundline.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryRefund queries the refund edge of a RefundLine.
+func (c *RefundLineClient) QueryRefund(_m *RefundLine) *RefundQuery {
+	query := (&RefundClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(refundline.Table, refundline.FieldID, id),
+			sqlgraph.To(refund.Table, refund.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, refundline.RefundTable, refundline.RefundColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QuerySaleLine queries the sale_line edge of a RefundLine.
+func (c *RefundLineClient) QuerySaleLine(_m *RefundLine) *SaleLineQuery {
+	query := (&SaleLineClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(refundline.Table, refundline.FieldID, id),
+			sqlgraph.To(saleline.Table, saleline.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, refundline.SaleLineTable, refundline.SaleLineColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *RefundLineClient) Hooks() []Hook {
+	hooks := c.hooks.RefundLine
+	return append(hooks[:len(hooks):len(hooks)], refundline.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *RefundLineClient) Interceptors() []Interceptor {
+	return c.inters.RefundLine
+}
+
+func (c *RefundLineClient) mutate(ctx context.Context, m *RefundLineMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&RefundLineCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&RefundLineUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&RefundLineUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&RefundLineDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown RefundLine mutation op: %q", m.Op())
+	}
+}
+
+// RefundTenderClient is a client for the RefundTender schema.
+type RefundTenderClient struct {
+	config
+}
+
+// NewRefundTenderClient returns a client for the RefundTender from the given config.
+func NewRefundTenderClient(c config) *RefundTenderClient {
+	return &RefundTenderClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `refundtender.Hooks(f(g(h())))`.
+func (c *RefundTenderClient) Use(hooks ...Hook) {
+	c.hooks.RefundTender = append(c.hooks.RefundTender, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `refundtender.Intercept(f(g(h())))`.
+func (c *RefundTenderClient) Intercept(interceptors ...Interceptor) {
+	c.inters.RefundTender = append(c.inters.RefundTender, interceptors...)
+}
+
+// Create returns a builder for creating a RefundTender entity.
+func (c *RefundTenderClient) Create() *RefundTenderCreate {
+	mutation := newRefundTenderMutation(c.config, OpCreate)
+	return &RefundTenderCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of RefundTender entities.
+func (c *RefundTenderClient) CreateBulk(builders ...*RefundTenderCreate) *RefundTenderCreateBulk {
+	return &RefundTenderCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *RefundTenderClient) MapCreateBulk(slice any, setFunc func(*RefundTenderCreate, int)) *RefundTenderCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &RefundTenderCreateBulk{err: fmt.Errorf("calling to RefundTenderClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*RefundTenderCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &RefundTenderCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for RefundTender.
+func (c *RefundTenderClient) Update() *RefundTenderUpdate {
+	mutation := newRefundTenderMutation(c.config, OpUpdate)
+	return &RefundTenderUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *RefundTenderClient) UpdateOne(_m *RefundTender) *RefundTenderUpdateOne {
+	mutation := newRefundTenderMutation(c.config, OpUpdateOne, withRefundTender(_m))
+	return &RefundTenderUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *RefundTenderClient) UpdateOneID(id pulid.ID) *RefundTenderUpdateOne {
+	mutation := newRefundTenderMutation(c.config, OpUpdateOne, withRefundTenderID(id))
+	return &RefundTenderUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for RefundTender.
+func (c *RefundTenderClient) Delete() *RefundTenderDelete {
+	mutation := newRefundTenderMutation(c.config, OpDelete)
+	return &RefundTenderDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *RefundTenderClient) DeleteOne(_m *RefundTender) *RefundTenderDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *RefundTenderClient) DeleteOneID(id pulid.ID) *RefundTenderDeleteOne {
+	builder := c.Delete().Where(refundtender.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &RefundTenderDeleteOne{builder}
+}
+
+// Query returns a query builder for RefundTender.
+func (c *RefundTenderClient) Query() *RefundTenderQuery {
+	return &RefundTenderQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeRefundTender},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a RefundTender entity by its id.
+func (c *RefundTenderClient) Get(ctx context.Context, id pulid.ID) (*RefundTender, error) {
+	return c.Query().Where(refundtender.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *RefundTenderClient) GetX(ctx context.Context, id pulid.ID) *RefundTender {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a RefundTender.
+func (c *RefundTenderClient) QueryMerchant(_m *RefundTender) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(refundtender.Table, refundtender.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, refundtender.MerchantTable, refundtender.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryRefund queries the refund edge of a RefundTender.
+func (c *RefundTenderClient) QueryRefund(_m *RefundTender) *RefundQuery {
+	query := (&RefundClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(refundtender.Table, refundtender.FieldID, id),
+			sqlgraph.To(refund.Table, refund.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, refundtender.RefundTable, refundtender.RefundColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryTender queries the tender edge of a RefundTender.
+func (c *RefundTenderClient) QueryTender(_m *RefundTender) *TenderQuery {
+	query := (&TenderClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(refundtender.Table, refundtender.FieldID, id),
+			sqlgraph.To(tender.Table, tender.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, refundtender.TenderTable, refundtender.TenderColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *RefundTenderClient) Hooks() []Hook {
+	hooks := c.hooks.RefundTender
+	return append(hooks[:len(hooks):len(hooks)], refundtender.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *RefundTenderClient) Interceptors() []Interceptor {
+	return c.inters.RefundTender
+}
+
+func (c *RefundTenderClient) mutate(ctx context.Context, m *RefundTenderMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&RefundTenderCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&RefundTenderUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&RefundTenderUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&RefundTenderDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown RefundTender mutation op: %q", m.Op())
+	}
+}
+
+// ReleaseClient is a client for the Release schema.
+type ReleaseClient struct {
+	config
+}
+
+// NewReleaseClient returns a client for the Release from the given config.
+func NewReleaseClient(c config) *ReleaseClient {
+	return &ReleaseClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `release.Hooks(f(g(h())))`.
+func (c *ReleaseClient) Use(hooks ...Hook) {
+	c.hooks.Release = append(c.hooks.Release, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `release.Intercept(f(g(h())))`.
+func (c *ReleaseClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Release = append(c.inters.Release, interceptors...)
+}
+
+// Create returns a builder for creating a Release entity.
+func (c *ReleaseClient) Create() *ReleaseCreate {
+	mutation := newReleaseMutation(c.config, OpCreate)
+	return &ReleaseCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Release entities.
+func (c *ReleaseClient) CreateBulk(builders ...*ReleaseCreate) *ReleaseCreateBulk {
+	return &ReleaseCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ReleaseClient) MapCreateBulk(slice any, setFunc func(*ReleaseCreate, int)) *ReleaseCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ReleaseCreateBulk{err: fmt.Errorf("calling to ReleaseClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ReleaseCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ReleaseCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Release.
+func (c *ReleaseClient) Update() *ReleaseUpdate {
+	mutation := newReleaseMutation(c.config, OpUpdate)
+	return &ReleaseUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ReleaseClient) UpdateOne(_m *Release) *ReleaseUpdateOne {
+	mutation := newReleaseMutation(c.config, OpUpdateOne, withRelease(_m))
+	return &ReleaseUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ReleaseClient) UpdateOneID(id pulid.ID) *ReleaseUpdateOne {
+	mutation := newReleaseMutation(c.config, OpUpdateOne, withReleaseID(id))
+	return &ReleaseUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Release.
+func (c *ReleaseClient) Delete() *ReleaseDelete {
+	mutation := newReleaseMutation(c.config, OpDelete)
+	return &ReleaseDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ReleaseClient) DeleteOne(_m *Release) *ReleaseDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ReleaseClient) DeleteOneID(id pulid.ID) *ReleaseDeleteOne {
+	builder := c.Delete().Where(release.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ReleaseDeleteOne{builder}
+}
+
+// Query returns a query builder for Release.
+func (c *ReleaseClient) Query() *ReleaseQuery {
+	return &ReleaseQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeRelease},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Release entity by its id.
+func (c *ReleaseClient) Get(ctx context.Context, id pulid.ID) (*Release, error) {
+	return c.Query().Where(release.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ReleaseClient) GetX(ctx context.Context, id pulid.ID) *Release {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ReleaseClient) Hooks() []Hook {
+	hooks := c.hooks.Release
+	return append(hooks[:len(hooks):len(hooks)], release.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ReleaseClient) Interceptors() []Interceptor {
+	return c.inters.Release
+}
+
+func (c *ReleaseClient) mutate(ctx context.Context, m *ReleaseMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ReleaseCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ReleaseUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ReleaseUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ReleaseDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Release mutation op: %q", m.Op())
+	}
+}
+
+// RiskListEntryClient is a client for the RiskListEntry schema.
+type RiskListEntryClient struct {
+	config
+}
+
+// NewRiskListEntryClient returns a client for the RiskListEntry from the given config.
+func NewRiskListEntryClient(c config) *RiskListEntryClient {
+	return &RiskListEntryClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `risklistentry.Hooks(f(g(h())))`.
+func (c *RiskListEntryClient) Use(hooks ...Hook) {
+	c.hooks.RiskListEntry = append(c.hooks.RiskListEntry, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `risklistentry.Intercept(f(g(h())))`.
+func (c *RiskListEntryClient) Intercept(interceptors ...Interceptor) {
+	c.inters.RiskListEntry = append(c.inters.RiskListEntry, interceptors...)
+}
+
+// Create returns a builder for creating a RiskListEntry entity.
+func (c *RiskListEntryClient) Create() *RiskListEntryCreate {
+	mutation := newRiskListEntryMutation(c.config, OpCreate)
+	return &RiskListEntryCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of RiskListEntry entities.
+func (c *RiskListEntryClient) CreateBulk(builders ...*RiskListEntryCreate) *RiskListEntryCreateBulk {
+	return &RiskListEntryCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *RiskListEntryClient) MapCreateBulk(slice any, setFunc func(*RiskListEntryCreate, int)) *RiskListEntryCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &RiskListEntryCreateBulk{err: fmt.Errorf("calling to RiskListEntryClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*RiskListEntryCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &RiskListEntryCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for RiskListEntry.
+func (c *RiskListEntryClient) Update() *RiskListEntryUpdate {
+	mutation := newRiskListEntryMutation(c.config, OpUpdate)
+	return &RiskListEntryUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *RiskListEntryClient) UpdateOne(_m *RiskListEntry) *RiskListEntryUpdateOne {
+	mutation := newRiskListEntryMutation(c.config, OpUpdateOne, withRiskListEntry(_m))
+	return &RiskListEntryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *RiskListEntryClient) UpdateOneID(id pulid.ID) *RiskListEntryUpdateOne {
+	mutation := newRiskListEntryMutation(c.config, OpUpdateOne, withRiskListEntryID(id))
+	return &RiskListEntryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for RiskListEntry.
+func (c *RiskListEntryClient) Delete() *RiskListEntryDelete {
+	mutation := newRiskListEntryMutation(c.config, OpDelete)
+	return &RiskListEntryDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *RiskListEntryClient) DeleteOne(_m *RiskListEntry) *RiskListEntryDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *RiskListEntryClient) DeleteOneID(id pulid.ID) *RiskListEntryDeleteOne {
+	builder := c.Delete().Where(risklistentry.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &RiskListEntryDeleteOne{builder}
+}
+
+// Query returns a query builder for RiskListEntry.
+func (c *RiskListEntryClient) Query() *RiskListEntryQuery {
+	return &RiskListEntryQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeRiskListEntry},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a RiskListEntry entity by its id.
+func (c *RiskListEntryClient) Get(ctx context.Context, id pulid.ID) (*RiskListEntry, error) {
+	return c.Query().Where(risklistentry.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *RiskListEntryClient) GetX(ctx context.Context, id pulid.ID) *RiskListEntry {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a RiskListEntry.
+func (c *RiskListEntryClient) QueryMerchant(_m *RiskListEntry) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(risklistentry.Table, risklistentry.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, risklistentry.MerchantTable, risklistentry.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *RiskListEntryClient) Hooks() []Hook {
+	hooks := c.hooks.RiskListEntry
+	return append(hooks[:len(hooks):len(hooks)], risklistentry.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *RiskListEntryClient) Interceptors() []Interceptor {
+	return c.inters.RiskListEntry
+}
+
+func (c *RiskListEntryClient) mutate(ctx context.Context, m *RiskListEntryMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&RiskListEntryCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&RiskListEntryUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&RiskListEntryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&RiskListEntryDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown RiskListEntry mutation op: %q", m.Op())
+	}
+}
+
+// SaleClient is a client for the Sale schema.
+type SaleClient struct {
+	config
+}
+
+// NewSaleClient returns a client for the Sale from the given config.
+func NewSaleClient(c config) *SaleClient {
+	return &SaleClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `sale.Hooks(f(g(h())))`.
+func (c *SaleClient) Use(hooks ...Hook) {
+	c.hooks.Sale = append(c.hooks.Sale, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `sale.Intercept(f(g(h())))`.
+func (c *SaleClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Sale = append(c.inters.Sale, interceptors...)
+}
+
+// Create returns a builder for creating a Sale entity.
+func (c *SaleClient) Create() *SaleCreate {
+	mutation := newSaleMutation(c.config, OpCreate)
+	return &SaleCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Sale entities.
+func (c *SaleClient) CreateBulk(builders ...*SaleCreate) *SaleCreateBulk {
+	return &SaleCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *SaleClient) MapCreateBulk(slice any, setFunc func(*SaleCreate, int)) *SaleCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &SaleCreateBulk{err: fmt.Errorf("calling to SaleClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*SaleCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &SaleCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Sale.
+func (c *SaleClient) Update() *SaleUpdate {
+	mutation := newSaleMutation(c.config, OpUpdate)
+	return &SaleUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *SaleClient) UpdateOne(_m *Sale) *SaleUpdateOne {
+	mutation := newSaleMutation(c.config, OpUpdateOne, withSale(_m))
+	return &SaleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *SaleClient) UpdateOneID(id pulid.ID) *SaleUpdateOne {
+	mutation := newSaleMutation(c.config, OpUpdateOne, withSaleID(id))
+	return &SaleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Sale.
+func (c *SaleClient) Delete() *SaleDelete {
+	mutation := newSaleMutation(c.config, OpDelete)
+	return &SaleDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *SaleClient) DeleteOne(_m *Sale) *SaleDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *SaleClient) DeleteOneID(id pulid.ID) *SaleDeleteOne {
+	builder := c.Delete().Where(sale.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &SaleDeleteOne{builder}
+}
+
+// Query returns a query builder for Sale.
+func (c *SaleClient) Query() *SaleQuery {
+	return &SaleQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeSale},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Sale entity by its id.
+func (c *SaleClient) Get(ctx context.Context, id pulid.ID) (*Sale, error) {
+	return c.Query().Where(sale.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *SaleClient) GetX(ctx context.Context, id pulid.ID) *Sale {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a Sale.
+func (c *SaleClient) QueryMerchant(_m *Sale) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(sale.Table, sale.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, sale.MerchantTable, sale.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryStore queries the store edge of a Sale.
+func (c *SaleClient) QueryStore(_m *Sale) *StoreQuery {
+	query := (&StoreClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(sale.Table, sale.FieldID, id),
+			sqlgraph.To(store.Table, store.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, sale.StoreTable, sale.StoreColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryCashier queries the cashier edge of a Sale.
+func (c *SaleClient) QueryCashier(_m *Sale) *StaffQuery {
+	query := (&StaffClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(sale.Table, sale.FieldID, id),
+			sqlgraph.To(staff.Table, staff.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, sale.CashierTable, sale.CashierColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryCustomer queries the customer edge of a Sale.
+func (c *SaleClient) QueryCustomer(_m *Sale) *CustomerQuery {
+	query := (&CustomerClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(sale.Table, sale.FieldID, id),
+			sqlgraph.To(customer.Table, customer.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, sale.CustomerTable, sale.CustomerColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryLines queries the lines edge of a Sale.
+func (c *SaleClient) QueryLines(_m *Sale) *SaleLineQuery {
+	query := (&SaleLineClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(sale.Table, sale.FieldID, id),
+			sqlgraph.To(saleline.Table, saleline.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, sale.LinesTable, sale.LinesColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryTenders queries the tenders edge of a Sale.
+func (c *SaleClient) QueryTenders(_m *Sale) *TenderQuery {
+	query := (&TenderClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(sale.Table, sale.FieldID, id),
+			sqlgraph.To(tender.Table, tender.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, sale.TendersTable, sale.TendersColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryRefunds queries the refunds edge of a Sale.
+func (c *SaleClient) QueryRefunds(_m *Sale) *RefundQuery {
+	query := (&RefundClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(sale.Table, sale.FieldID, id),
+			sqlgraph.To(refund.Table, refund.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, sale.RefundsTable, sale.RefundsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *SaleClient) Hooks() []Hook {
+	hooks := c.hooks.Sale
+	return append(hooks[:len(hooks):len(hooks)], sale.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *SaleClient) Interceptors() []Interceptor {
+	return c.inters.Sale
+}
+
+func (c *SaleClient) mutate(ctx context.Context, m *SaleMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&SaleCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&SaleUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&SaleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&SaleDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Sale mutation op: %q", m.Op())
+	}
+}
+
+// SaleCounterClient is a client for the SaleCounter schema.
+type SaleCounterClient struct {
+	config
+}
+
+// NewSaleCounterClient returns a client for the SaleCounter from the given config.
+func NewSaleCounterClient(c config) *SaleCounterClient {
+	return &SaleCounterClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `salecounter.Hooks(f(g(h())))`.
+func (c *SaleCounterClient) Use(hooks ...Hook) {
+	c.hooks.SaleCounter = append(c.hooks.SaleCounter, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `salecounter.Intercept(f(g(h())))`.
+func (c *SaleCounterClient) Intercept(interceptors ...Interceptor) {
+	c.inters.SaleCounter = append(c.inters.SaleCounter, interceptors...)
+}
+
+// Create returns a builder for creating a SaleCounter entity.
+func (c *SaleCounterClient) Create() *SaleCounterCreate {
+	mutation := newSaleCounterMutation(c.config, OpCreate)
+	return &SaleCounterCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of SaleCounter entities.
+func (c *SaleCounterClient) CreateBulk(builders ...*SaleCounterCreate) *SaleCounterCreateBulk {
+	return &SaleCounterCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *SaleCounterClient) MapCreateBulk(slice any, setFunc func(*SaleCounterCreate, int)) *SaleCounterCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &SaleCounterCreateBulk{err: fmt.Errorf("calling to SaleCounterClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*SaleCounterCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &SaleCounterCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for SaleCounter.
+func (c *SaleCounterClient) Update() *SaleCounterUpdate {
+	mutation := newSaleCounterMutation(c.config, OpUpdate)
+	return &SaleCounterUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *SaleCounterClient) UpdateOne(_m *SaleCounter) *SaleCounterUpdateOne {
+	mutation := newSaleCounterMutation(c.config, OpUpdateOne, withSaleCounter(_m))
+	return &SaleCounterUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *SaleCounterClient) UpdateOneID(id int) *SaleCounterUpdateOne {
+	mutation := newSaleCounterMutation(c.config, OpUpdateOne, withSaleCounterID(id))
+	return &SaleCounterUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for SaleCounter.
+func (c *SaleCounterClient) Delete() *SaleCounterDelete {
+	mutation := newSaleCounterMutation(c.config, OpDelete)
+	return &SaleCounterDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *SaleCounterClient) DeleteOne(_m *SaleCounter) *SaleCounterDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *SaleCounterClient) DeleteOneID(id int) *SaleCounterDeleteOne {
+	builder := c.Delete().Where(salecounter.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &SaleCounterDeleteOne{builder}
+}
+
+// Query returns a query builder for SaleCounter.
+func (c *SaleCounterClient) Query() *SaleCounterQuery {
+	return &SaleCounterQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeSaleCounter},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a SaleCounter entity by its id.
+func (c *SaleCounterClient) Get(ctx context.Context, id int) (*SaleCounter, error) {
+	return c.Query().Where(salecounter.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *SaleCounterClient) GetX(ctx context.Context, id int) *SaleCounter {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a SaleCounter.
+func (c *SaleCounterClient) QueryMerchant(_m *SaleCounter) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(salecounter.Table, salecounter.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, salecounter.MerchantTable, salecounter.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *SaleCounterClient) Hooks() []Hook {
+	hooks := c.hooks.SaleCounter
+	return append(hooks[:len(hooks):len(hooks)], salecounter.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *SaleCounterClient) Interceptors() []Interceptor {
+	return c.inters.SaleCounter
+}
+
+func (c *SaleCounterClient) mutate(ctx context.Context, m *SaleCounterMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&SaleCounterCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&SaleCounterUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&SaleCounterUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&SaleCounterDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown SaleCounter mutation op: %q", m.Op())
+	}
+}
+
+// SaleLineClient is a client for the SaleLine schema.
+type SaleLineClient struct {
+	config
+}
+
+// NewSaleLineClient returns a client for the SaleLine from the given config.
+func NewSaleLineClient(c config) *SaleLineClient {
+	return &SaleLineClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `saleline.Hooks(f(g(h())))`.
+func (c *SaleLineClient) Use(hooks ...Hook) {
+	c.hooks.SaleLine = append(c.hooks.SaleLine, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `saleline.Intercept(f(g(h())))`.
+func (c *SaleLineClient) Intercept(interceptors ...Interceptor) {
+	c.inters.SaleLine = append(c.inters.SaleLine, interceptors...)
+}
+
+// Create returns a builder for creating a SaleLine entity.
+func (c *SaleLineClient) Create() *SaleLineCreate {
+	mutation := newSaleLineMutation(c.config, OpCreate)
+	return &SaleLineCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of SaleLine entities.
+func (c *SaleLineClient) CreateBulk(builders ...*SaleLineCreate) *SaleLineCreateBulk {
+	return &SaleLineCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *SaleLineClient) MapCreateBulk(slice any, setFunc func(*SaleLineCreate, int)) *SaleLineCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &SaleLineCreateBulk{err: fmt.Errorf("calling to SaleLineClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*SaleLineCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &SaleLineCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for SaleLine.
+func (c *SaleLineClient) Update() *SaleLineUpdate {
+	mutation := newSaleLineMutation(c.config, OpUpdate)
+	return &SaleLineUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *SaleLineClient) UpdateOne(_m *SaleLine) *SaleLineUpdateOne {
+	mutation := newSaleLineMutation(c.config, OpUpdateOne, withSaleLine(_m))
+	return &SaleLineUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *SaleLineClient) UpdateOneID(id pulid.ID) *SaleLineUpdateOne {
+	mutation := newSaleLineMutation(c.config, OpUpdateOne, withSaleLineID(id))
+	return &SaleLineUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for SaleLine.
+func (c *SaleLineClient) Delete() *SaleLineDelete {
+	mutation := newSaleLineMutation(c.config, OpDelete)
+	return &SaleLineDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *SaleLineClient) DeleteOne(_m *SaleLine) *SaleLineDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *SaleLineClient) DeleteOneID(id pulid.ID) *SaleLineDeleteOne {
+	builder := c.Delete().Where(saleline.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &SaleLineDeleteOne{builder}
+}
+
+// Query returns a query builder for SaleLine.
+func (c *SaleLineClient) Query() *SaleLineQuery {
+	return &SaleLineQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeSaleLine},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a SaleLine entity by its id.
+func (c *SaleLineClient) Get(ctx context.Context, id pulid.ID) (*SaleLine, error) {
+	return c.Query().Where(saleline.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *SaleLineClient) GetX(ctx context.Context, id pulid.ID) *SaleLine {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a SaleLine.
+func (c *SaleLineClient) QueryMerchant(_m *SaleLine) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(saleline.Table, saleline.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, saleline.MerchantTable, saleline.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QuerySale queries the sale edge of a SaleLine.
+func (c *SaleLineClient) QuerySale(_m *SaleLine) *SaleQuery {
+	query := (&SaleClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(saleline.Table, saleline.FieldID, id),
+			sqlgraph.To(sale.Table, sale.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, saleline.SaleTable, saleline.SaleColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryProduct queries the product edge of a SaleLine.
+func (c *SaleLineClient) QueryProduct(_m *SaleLine) *ProductQuery {
+	query := (&ProductClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(saleline.Table, saleline.FieldID, id),
+			sqlgraph.To(product.Table, product.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, saleline.ProductTable, saleline.ProductColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *SaleLineClient) Hooks() []Hook {
+	hooks := c.hooks.SaleLine
+	return append(hooks[:len(hooks):len(hooks)], saleline.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *SaleLineClient) Interceptors() []Interceptor {
+	return c.inters.SaleLine
+}
+
+func (c *SaleLineClient) mutate(ctx context.Context, m *SaleLineMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&SaleLineCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&SaleLineUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&SaleLineUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&SaleLineDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown SaleLine mutation op: %q", m.Op())
+	}
+}
+
+// SalesSettingsClient is a client for the SalesSettings schema.
+type SalesSettingsClient struct {
+	config
+}
+
+// NewSalesSettingsClient returns a client for the SalesSettings from the given config.
+func NewSalesSettingsClient(c config) *SalesSettingsClient {
+	return &SalesSettingsClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `salessettings.Hooks(f(g(h())))`.
+func (c *SalesSettingsClient) Use(hooks ...Hook) {
+	c.hooks.SalesSettings = append(c.hooks.SalesSettings, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `salessettings.Intercept(f(g(h())))`.
+func (c *SalesSettingsClient) Intercept(interceptors ...Interceptor) {
+	c.inters.SalesSettings = append(c.inters.SalesSettings, interceptors...)
+}
+
+// Create returns a builder for creating a SalesSettings entity.
+func (c *SalesSettingsClient) Create() *SalesSettingsCreate {
+	mutation := newSalesSettingsMutation(c.config, OpCreate)
+	return &SalesSettingsCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of SalesSettings entities.
+func (c *SalesSettingsClient) CreateBulk(builders ...*SalesSettingsCreate) *SalesSettingsCreateBulk {
+	return &SalesSettingsCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *SalesSettingsClient) MapCreateBulk(slice any, setFunc func(*SalesSettingsCreate, int)) *SalesSettingsCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &SalesSettingsCreateBulk{err: fmt.Errorf("calling to SalesSettingsClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*SalesSettingsCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &SalesSettingsCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for SalesSettings.
+func (c *SalesSettingsClient) Update() *SalesSettingsUpdate {
+	mutation := newSalesSettingsMutation(c.config, OpUpdate)
+	return &SalesSettingsUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *SalesSettingsClient) UpdateOne(_m *SalesSettings) *SalesSettingsUpdateOne {
+	mutation := newSalesSettingsMutation(c.config, OpUpdateOne, withSalesSettings(_m))
+	return &SalesSettingsUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *SalesSettingsClient) UpdateOneID(id pulid.ID) *SalesSettingsUpdateOne {
+	mutation := newSalesSettingsMutation(c.config, OpUpdateOne, withSalesSettingsID(id))
+	return &SalesSettingsUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for SalesSettings.
+func (c *SalesSettingsClient) Delete() *SalesSettingsDelete {
+	mutation := newSalesSettingsMutation(c.config, OpDelete)
+	return &SalesSettingsDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *SalesSettingsClient) DeleteOne(_m *SalesSettings) *SalesSettingsDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *SalesSettingsClient) DeleteOneID(id pulid.ID) *SalesSettingsDeleteOne {
+	builder := c.Delete().Where(salessettings.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &SalesSettingsDeleteOne{builder}
+}
+
+// Query returns a query builder for SalesSettings.
+func (c *SalesSettingsClient) Query() *SalesSettingsQuery {
+	return &SalesSettingsQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeSalesSettings},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a SalesSettings entity by its id.
+func (c *SalesSettingsClient) Get(ctx context.Context, id pulid.ID) (*SalesSettings, error) {
+	return c.Query().Where(salessettings.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *SalesSettingsClient) GetX(ctx context.Context, id pulid.ID) *SalesSettings {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a SalesSettings.
+func (c *SalesSettingsClient) QueryMerchant(_m *SalesSettings) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(salessettings.Table, salessettings.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, salessettings.MerchantTable, salessettings.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *SalesSettingsClient) Hooks() []Hook {
+	hooks := c.hooks.SalesSettings
+	return append(hooks[:len(hooks):len(hooks)], salessettings.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *SalesSettingsClient) Interceptors() []Interceptor {
+	return c.inters.SalesSettings
+}
+
+func (c *SalesSettingsClient) mutate(ctx context.Context, m *SalesSettingsMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&SalesSettingsCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&SalesSettingsUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&SalesSettingsUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&SalesSettingsDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown SalesSettings mutation op: %q", m.Op())
 	}
 }
 
@@ -1554,6 +4664,156 @@ func (c *StaffClient) mutate(ctx context.Context, m *StaffMutation) (Value, erro
 	}
 }
 
+// StaffDayClient is a client for the StaffDay schema.
+type StaffDayClient struct {
+	config
+}
+
+// NewStaffDayClient returns a client for the StaffDay from the given config.
+func NewStaffDayClient(c config) *StaffDayClient {
+	return &StaffDayClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `staffday.Hooks(f(g(h())))`.
+func (c *StaffDayClient) Use(hooks ...Hook) {
+	c.hooks.StaffDay = append(c.hooks.StaffDay, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `staffday.Intercept(f(g(h())))`.
+func (c *StaffDayClient) Intercept(interceptors ...Interceptor) {
+	c.inters.StaffDay = append(c.inters.StaffDay, interceptors...)
+}
+
+// Create returns a builder for creating a StaffDay entity.
+func (c *StaffDayClient) Create() *StaffDayCreate {
+	mutation := newStaffDayMutation(c.config, OpCreate)
+	return &StaffDayCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of StaffDay entities.
+func (c *StaffDayClient) CreateBulk(builders ...*StaffDayCreate) *StaffDayCreateBulk {
+	return &StaffDayCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *StaffDayClient) MapCreateBulk(slice any, setFunc func(*StaffDayCreate, int)) *StaffDayCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &StaffDayCreateBulk{err: fmt.Errorf("calling to StaffDayClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*StaffDayCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &StaffDayCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for StaffDay.
+func (c *StaffDayClient) Update() *StaffDayUpdate {
+	mutation := newStaffDayMutation(c.config, OpUpdate)
+	return &StaffDayUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *StaffDayClient) UpdateOne(_m *StaffDay) *StaffDayUpdateOne {
+	mutation := newStaffDayMutation(c.config, OpUpdateOne, withStaffDay(_m))
+	return &StaffDayUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *StaffDayClient) UpdateOneID(id int) *StaffDayUpdateOne {
+	mutation := newStaffDayMutation(c.config, OpUpdateOne, withStaffDayID(id))
+	return &StaffDayUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for StaffDay.
+func (c *StaffDayClient) Delete() *StaffDayDelete {
+	mutation := newStaffDayMutation(c.config, OpDelete)
+	return &StaffDayDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *StaffDayClient) DeleteOne(_m *StaffDay) *StaffDayDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *StaffDayClient) DeleteOneID(id int) *StaffDayDeleteOne {
+	builder := c.Delete().Where(staffday.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &StaffDayDeleteOne{builder}
+}
+
+// Query returns a query builder for StaffDay.
+func (c *StaffDayClient) Query() *StaffDayQuery {
+	return &StaffDayQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeStaffDay},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a StaffDay entity by its id.
+func (c *StaffDayClient) Get(ctx context.Context, id int) (*StaffDay, error) {
+	return c.Query().Where(staffday.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *StaffDayClient) GetX(ctx context.Context, id int) *StaffDay {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a StaffDay.
+func (c *StaffDayClient) QueryMerchant(_m *StaffDay) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(staffday.Table, staffday.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, staffday.MerchantTable, staffday.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *StaffDayClient) Hooks() []Hook {
+	hooks := c.hooks.StaffDay
+	return append(hooks[:len(hooks):len(hooks)], staffday.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *StaffDayClient) Interceptors() []Interceptor {
+	return c.inters.StaffDay
+}
+
+func (c *StaffDayClient) mutate(ctx context.Context, m *StaffDayMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&StaffDayCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&StaffDayUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&StaffDayUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&StaffDayDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown StaffDay mutation op: %q", m.Op())
+	}
+}
+
 // StoreClient is a client for the Store schema.
 type StoreClient struct {
 	config
@@ -1720,15 +4980,583 @@ func (c *StoreClient) mutate(ctx context.Context, m *StoreMutation) (Value, erro
 	}
 }
 
+// TenderClient is a client for the Tender schema.
+type TenderClient struct {
+	config
+}
+
+// NewTenderClient returns a client for the Tender from the given config.
+func NewTenderClient(c config) *TenderClient {
+	return &TenderClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `tender.Hooks(f(g(h())))`.
+func (c *TenderClient) Use(hooks ...Hook) {
+	c.hooks.Tender = append(c.hooks.Tender, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `tender.Intercept(f(g(h())))`.
+func (c *TenderClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Tender = append(c.inters.Tender, interceptors...)
+}
+
+// Create returns a builder for creating a Tender entity.
+func (c *TenderClient) Create() *TenderCreate {
+	mutation := newTenderMutation(c.config, OpCreate)
+	return &TenderCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Tender entities.
+func (c *TenderClient) CreateBulk(builders ...*TenderCreate) *TenderCreateBulk {
+	return &TenderCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *TenderClient) MapCreateBulk(slice any, setFunc func(*TenderCreate, int)) *TenderCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &TenderCreateBulk{err: fmt.Errorf("calling to TenderClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*TenderCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &TenderCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Tender.
+func (c *TenderClient) Update() *TenderUpdate {
+	mutation := newTenderMutation(c.config, OpUpdate)
+	return &TenderUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *TenderClient) UpdateOne(_m *Tender) *TenderUpdateOne {
+	mutation := newTenderMutation(c.config, OpUpdateOne, withTender(_m))
+	return &TenderUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *TenderClient) UpdateOneID(id pulid.ID) *TenderUpdateOne {
+	mutation := newTenderMutation(c.config, OpUpdateOne, withTenderID(id))
+	return &TenderUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Tender.
+func (c *TenderClient) Delete() *TenderDelete {
+	mutation := newTenderMutation(c.config, OpDelete)
+	return &TenderDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *TenderClient) DeleteOne(_m *Tender) *TenderDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *TenderClient) DeleteOneID(id pulid.ID) *TenderDeleteOne {
+	builder := c.Delete().Where(tender.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &TenderDeleteOne{builder}
+}
+
+// Query returns a query builder for Tender.
+func (c *TenderClient) Query() *TenderQuery {
+	return &TenderQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeTender},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Tender entity by its id.
+func (c *TenderClient) Get(ctx context.Context, id pulid.ID) (*Tender, error) {
+	return c.Query().Where(tender.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *TenderClient) GetX(ctx context.Context, id pulid.ID) *Tender {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a Tender.
+func (c *TenderClient) QueryMerchant(_m *Tender) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(tender.Table, tender.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, tender.MerchantTable, tender.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QuerySale queries the sale edge of a Tender.
+func (c *TenderClient) QuerySale(_m *Tender) *SaleQuery {
+	query := (&SaleClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(tender.Table, tender.FieldID, id),
+			sqlgraph.To(sale.Table, sale.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, tender.SaleTable, tender.SaleColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *TenderClient) Hooks() []Hook {
+	hooks := c.hooks.Tender
+	return append(hooks[:len(hooks):len(hooks)], tender.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *TenderClient) Interceptors() []Interceptor {
+	return c.inters.Tender
+}
+
+func (c *TenderClient) mutate(ctx context.Context, m *TenderMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&TenderCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&TenderUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&TenderUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&TenderDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Tender mutation op: %q", m.Op())
+	}
+}
+
+// TicketClient is a client for the Ticket schema.
+type TicketClient struct {
+	config
+}
+
+// NewTicketClient returns a client for the Ticket from the given config.
+func NewTicketClient(c config) *TicketClient {
+	return &TicketClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `ticket.Hooks(f(g(h())))`.
+func (c *TicketClient) Use(hooks ...Hook) {
+	c.hooks.Ticket = append(c.hooks.Ticket, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `ticket.Intercept(f(g(h())))`.
+func (c *TicketClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Ticket = append(c.inters.Ticket, interceptors...)
+}
+
+// Create returns a builder for creating a Ticket entity.
+func (c *TicketClient) Create() *TicketCreate {
+	mutation := newTicketMutation(c.config, OpCreate)
+	return &TicketCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Ticket entities.
+func (c *TicketClient) CreateBulk(builders ...*TicketCreate) *TicketCreateBulk {
+	return &TicketCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *TicketClient) MapCreateBulk(slice any, setFunc func(*TicketCreate, int)) *TicketCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &TicketCreateBulk{err: fmt.Errorf("calling to TicketClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*TicketCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &TicketCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Ticket.
+func (c *TicketClient) Update() *TicketUpdate {
+	mutation := newTicketMutation(c.config, OpUpdate)
+	return &TicketUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *TicketClient) UpdateOne(_m *Ticket) *TicketUpdateOne {
+	mutation := newTicketMutation(c.config, OpUpdateOne, withTicket(_m))
+	return &TicketUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *TicketClient) UpdateOneID(id pulid.ID) *TicketUpdateOne {
+	mutation := newTicketMutation(c.config, OpUpdateOne, withTicketID(id))
+	return &TicketUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Ticket.
+func (c *TicketClient) Delete() *TicketDelete {
+	mutation := newTicketMutation(c.config, OpDelete)
+	return &TicketDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *TicketClient) DeleteOne(_m *Ticket) *TicketDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *TicketClient) DeleteOneID(id pulid.ID) *TicketDeleteOne {
+	builder := c.Delete().Where(ticket.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &TicketDeleteOne{builder}
+}
+
+// Query returns a query builder for Ticket.
+func (c *TicketClient) Query() *TicketQuery {
+	return &TicketQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeTicket},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Ticket entity by its id.
+func (c *TicketClient) Get(ctx context.Context, id pulid.ID) (*Ticket, error) {
+	return c.Query().Where(ticket.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *TicketClient) GetX(ctx context.Context, id pulid.ID) *Ticket {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a Ticket.
+func (c *TicketClient) QueryMerchant(_m *Ticket) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ticket.Table, ticket.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, ticket.MerchantTable, ticket.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryDevice queries the device edge of a Ticket.
+func (c *TicketClient) QueryDevice(_m *Ticket) *DeviceQuery {
+	query := (&DeviceClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ticket.Table, ticket.FieldID, id),
+			sqlgraph.To(device.Table, device.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, ticket.DeviceTable, ticket.DeviceColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryStore queries the store edge of a Ticket.
+func (c *TicketClient) QueryStore(_m *Ticket) *StoreQuery {
+	query := (&StoreClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ticket.Table, ticket.FieldID, id),
+			sqlgraph.To(store.Table, store.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, ticket.StoreTable, ticket.StoreColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryAssignee queries the assignee edge of a Ticket.
+func (c *TicketClient) QueryAssignee(_m *Ticket) *OperatorQuery {
+	query := (&OperatorClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ticket.Table, ticket.FieldID, id),
+			sqlgraph.To(operator.Table, operator.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, ticket.AssigneeTable, ticket.AssigneeColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryReplacementDevice queries the replacement_device edge of a Ticket.
+func (c *TicketClient) QueryReplacementDevice(_m *Ticket) *DeviceQuery {
+	query := (&DeviceClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ticket.Table, ticket.FieldID, id),
+			sqlgraph.To(device.Table, device.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, ticket.ReplacementDeviceTable, ticket.ReplacementDeviceColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryComments queries the comments edge of a Ticket.
+func (c *TicketClient) QueryComments(_m *Ticket) *TicketCommentQuery {
+	query := (&TicketCommentClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ticket.Table, ticket.FieldID, id),
+			sqlgraph.To(ticketcomment.Table, ticketcomment.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, ticket.CommentsTable, ticket.CommentsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *TicketClient) Hooks() []Hook {
+	hooks := c.hooks.Ticket
+	return append(hooks[:len(hooks):len(hooks)], ticket.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *TicketClient) Interceptors() []Interceptor {
+	return c.inters.Ticket
+}
+
+func (c *TicketClient) mutate(ctx context.Context, m *TicketMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&TicketCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&TicketUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&TicketUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&TicketDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Ticket mutation op: %q", m.Op())
+	}
+}
+
+// TicketCommentClient is a client for the TicketComment schema.
+type TicketCommentClient struct {
+	config
+}
+
+// NewTicketCommentClient returns a client for the TicketComment from the given config.
+func NewTicketCommentClient(c config) *TicketCommentClient {
+	return &TicketCommentClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `ticketcomment.Hooks(f(g(h())))`.
+func (c *TicketCommentClient) Use(hooks ...Hook) {
+	c.hooks.TicketComment = append(c.hooks.TicketComment, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `ticketcomment.Intercept(f(g(h())))`.
+func (c *TicketCommentClient) Intercept(interceptors ...Interceptor) {
+	c.inters.TicketComment = append(c.inters.TicketComment, interceptors...)
+}
+
+// Create returns a builder for creating a TicketComment entity.
+func (c *TicketCommentClient) Create() *TicketCommentCreate {
+	mutation := newTicketCommentMutation(c.config, OpCreate)
+	return &TicketCommentCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of TicketComment entities.
+func (c *TicketCommentClient) CreateBulk(builders ...*TicketCommentCreate) *TicketCommentCreateBulk {
+	return &TicketCommentCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *TicketCommentClient) MapCreateBulk(slice any, setFunc func(*TicketCommentCreate, int)) *TicketCommentCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &TicketCommentCreateBulk{err: fmt.Errorf("calling to TicketCommentClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*TicketCommentCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &TicketCommentCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for TicketComment.
+func (c *TicketCommentClient) Update() *TicketCommentUpdate {
+	mutation := newTicketCommentMutation(c.config, OpUpdate)
+	return &TicketCommentUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *TicketCommentClient) UpdateOne(_m *TicketComment) *TicketCommentUpdateOne {
+	mutation := newTicketCommentMutation(c.config, OpUpdateOne, withTicketComment(_m))
+	return &TicketCommentUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *TicketCommentClient) UpdateOneID(id pulid.ID) *TicketCommentUpdateOne {
+	mutation := newTicketCommentMutation(c.config, OpUpdateOne, withTicketCommentID(id))
+	return &TicketCommentUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for TicketComment.
+func (c *TicketCommentClient) Delete() *TicketCommentDelete {
+	mutation := newTicketCommentMutation(c.config, OpDelete)
+	return &TicketCommentDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *TicketCommentClient) DeleteOne(_m *TicketComment) *TicketCommentDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *TicketCommentClient) DeleteOneID(id pulid.ID) *TicketCommentDeleteOne {
+	builder := c.Delete().Where(ticketcomment.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &TicketCommentDeleteOne{builder}
+}
+
+// Query returns a query builder for TicketComment.
+func (c *TicketCommentClient) Query() *TicketCommentQuery {
+	return &TicketCommentQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeTicketComment},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a TicketComment entity by its id.
+func (c *TicketCommentClient) Get(ctx context.Context, id pulid.ID) (*TicketComment, error) {
+	return c.Query().Where(ticketcomment.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *TicketCommentClient) GetX(ctx context.Context, id pulid.ID) *TicketComment {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a TicketComment.
+func (c *TicketCommentClient) QueryMerchant(_m *TicketComment) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ticketcomment.Table, ticketcomment.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, ticketcomment.MerchantTable, ticketcomment.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryTicket queries the ticket edge of a TicketComment.
+func (c *TicketCommentClient) QueryTicket(_m *TicketComment) *TicketQuery {
+	query := (&TicketClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ticketcomment.Table, ticketcomment.FieldID, id),
+			sqlgraph.To(ticket.Table, ticket.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, ticketcomment.TicketTable, ticketcomment.TicketColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *TicketCommentClient) Hooks() []Hook {
+	hooks := c.hooks.TicketComment
+	return append(hooks[:len(hooks):len(hooks)], ticketcomment.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *TicketCommentClient) Interceptors() []Interceptor {
+	return c.inters.TicketComment
+}
+
+func (c *TicketCommentClient) mutate(ctx context.Context, m *TicketCommentMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&TicketCommentCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&TicketCommentUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&TicketCommentUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&TicketCommentDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown TicketComment mutation op: %q", m.Op())
+	}
+}
+
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		AuditEntry, Customer, CustomerStoreVisits, Merchant, Operator, SavedSegment,
-		SegmentRules, Staff, Store []ent.Hook
+		AuditEntry, Customer, CustomerStoreVisits, CustomerTrigram, Device, Feedback,
+		Merchant, Operator, OutboxEvent, PairingCode, PlatformAuditEntry, Product,
+		ProductPriceChange, Refund, RefundLine, RefundTender, Release, RiskListEntry,
+		Sale, SaleCounter, SaleLine, SalesSettings, SavedSegment, SegmentRules, Staff,
+		StaffDay, Store, Tender, Ticket, TicketComment []ent.Hook
 	}
 	inters struct {
-		AuditEntry, Customer, CustomerStoreVisits, Merchant, Operator, SavedSegment,
-		SegmentRules, Staff, Store []ent.Interceptor
+		AuditEntry, Customer, CustomerStoreVisits, CustomerTrigram, Device, Feedback,
+		Merchant, Operator, OutboxEvent, PairingCode, PlatformAuditEntry, Product,
+		ProductPriceChange, Refund, RefundLine, RefundTender, Release, RiskListEntry,
+		Sale, SaleCounter, SaleLine, SalesSettings, SavedSegment, SegmentRules, Staff,
+		StaffDay, Store, Tender, Ticket, TicketComment []ent.Interceptor
 	}
 )
 

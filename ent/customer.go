@@ -105,13 +105,16 @@ type CustomerEdges struct {
 	FavouriteStore *Store `json:"favourite_store,omitempty"`
 	// StoreVisits holds the value of the store_visits edge.
 	StoreVisits []*CustomerStoreVisits `json:"store_visits,omitempty"`
+	// Sales holds the value of the sales edge.
+	Sales []*Sale `json:"sales,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [5]bool
+	loadedTypes [6]bool
 	// totalCount holds the count of the edges above.
 	totalCount [4]map[string]int
 
 	namedStoreVisits map[string][]*CustomerStoreVisits
+	namedSales       map[string][]*Sale
 }
 
 // MerchantOrErr returns the Merchant value or an error if the edge
@@ -165,6 +168,15 @@ func (e CustomerEdges) StoreVisitsOrErr() ([]*CustomerStoreVisits, error) {
 		return e.StoreVisits, nil
 	}
 	return nil, &NotLoadedError{edge: "store_visits"}
+}
+
+// SalesOrErr returns the Sales value or an error if the edge
+// was not loaded in eager-loading.
+func (e CustomerEdges) SalesOrErr() ([]*Sale, error) {
+	if e.loadedTypes[5] {
+		return e.Sales, nil
+	}
+	return nil, &NotLoadedError{edge: "sales"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -473,6 +485,11 @@ func (_m *Customer) QueryStoreVisits() *CustomerStoreVisitsQuery {
 	return NewCustomerClient(_m.config).QueryStoreVisits(_m)
 }
 
+// QuerySales queries the "sales" edge of the Customer entity.
+func (_m *Customer) QuerySales() *SaleQuery {
+	return NewCustomerClient(_m.config).QuerySales(_m)
+}
+
 // Update returns a builder for updating this Customer.
 // Note that you need to call Customer.Unwrap() before calling this method if this Customer
 // was returned from a transaction, and the transaction was committed or rolled back.
@@ -630,6 +647,30 @@ func (_m *Customer) appendNamedStoreVisits(name string, edges ...*CustomerStoreV
 		_m.Edges.namedStoreVisits[name] = []*CustomerStoreVisits{}
 	} else {
 		_m.Edges.namedStoreVisits[name] = append(_m.Edges.namedStoreVisits[name], edges...)
+	}
+}
+
+// NamedSales returns the Sales named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Customer) NamedSales(name string) ([]*Sale, error) {
+	if _m.Edges.namedSales == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedSales[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Customer) appendNamedSales(name string, edges ...*Sale) {
+	if _m.Edges.namedSales == nil {
+		_m.Edges.namedSales = make(map[string][]*Sale)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedSales[name] = []*Sale{}
+	} else {
+		_m.Edges.namedSales[name] = append(_m.Edges.namedSales[name], edges...)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/customerstorevisits"
 	"github.com/tillpos/till/ent/merchant"
+	"github.com/tillpos/till/ent/sale"
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/ent/staff"
 	"github.com/tillpos/till/ent/store"
@@ -513,6 +514,21 @@ func (_c *CustomerCreate) AddStoreVisits(v ...*CustomerStoreVisits) *CustomerCre
 	return _c.AddStoreVisitIDs(ids...)
 }
 
+// AddSaleIDs adds the "sales" edge to the Sale entity by IDs.
+func (_c *CustomerCreate) AddSaleIDs(ids ...pulid.ID) *CustomerCreate {
+	_c.mutation.AddSaleIDs(ids...)
+	return _c
+}
+
+// AddSales adds the "sales" edges to the Sale entity.
+func (_c *CustomerCreate) AddSales(v ...*Sale) *CustomerCreate {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddSaleIDs(ids...)
+}
+
 // Mutation returns the CustomerMutation object of the builder.
 func (_c *CustomerCreate) Mutation() *CustomerMutation {
 	return _c.mutation
@@ -916,6 +932,22 @@ func (_c *CustomerCreate) createSpec() (*Customer, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(customerstorevisits.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.SalesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   customer.SalesTable,
+			Columns: []string{customer.SalesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(sale.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {

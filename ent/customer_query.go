@@ -18,6 +18,7 @@ import (
 	"github.com/tillpos/till/ent/customerstorevisits"
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/predicate"
+	"github.com/tillpos/till/ent/sale"
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/ent/staff"
 	"github.com/tillpos/till/ent/store"
@@ -35,10 +36,12 @@ type CustomerQuery struct {
 	withStore            *StoreQuery
 	withFavouriteStore   *StoreQuery
 	withStoreVisits      *CustomerStoreVisitsQuery
+	withSales            *SaleQuery
 	withFKs              bool
 	loadTotal            []func(context.Context, []*Customer) error
 	modifiers            []func(*sql.Selector)
 	withNamedStoreVisits map[string]*CustomerStoreVisitsQuery
+	withNamedSales       map[string]*SaleQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -178,6 +181,28 @@ func (_q *CustomerQuery) QueryStoreVisits() *CustomerStoreVisitsQuery {
 			sqlgraph.From(customer.Table, customer.FieldID, selector),
 			sqlgraph.To(customerstorevisits.Table, customerstorevisits.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, customer.StoreVisitsTable, customer.StoreVisitsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QuerySales chains the current query on the "sales" edge.
+func (_q *CustomerQuery) QuerySales() *SaleQuery {
+	query := (&SaleClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(customer.Table, customer.FieldID, selector),
+			sqlgraph.To(sale.Table, sale.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, customer.SalesTable, customer.SalesColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -382,6 +407,7 @@ func (_q *CustomerQuery) Clone() *CustomerQuery {
 		withStore:          _q.withStore.Clone(),
 		withFavouriteStore: _q.withFavouriteStore.Clone(),
 		withStoreVisits:    _q.withStoreVisits.Clone(),
+		withSales:          _q.withSales.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -441,6 +467,17 @@ func (_q *CustomerQuery) WithStoreVisits(opts ...func(*CustomerStoreVisitsQuery)
 		opt(query)
 	}
 	_q.withStoreVisits = query
+	return _q
+}
+
+// WithSales tells the query-builder to eager-load the nodes that are connected to
+// the "sales" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *CustomerQuery) WithSales(opts ...func(*SaleQuery)) *CustomerQuery {
+	query := (&SaleClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withSales = query
 	return _q
 }
 
@@ -529,12 +566,13 @@ func (_q *CustomerQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Cus
 		nodes       = []*Customer{}
 		withFKs     = _q.withFKs
 		_spec       = _q.querySpec()
-		loadedTypes = [5]bool{
+		loadedTypes = [6]bool{
 			_q.withMerchant != nil,
 			_q.withCreatedBy != nil,
 			_q.withStore != nil,
 			_q.withFavouriteStore != nil,
 			_q.withStoreVisits != nil,
+			_q.withSales != nil,
 		}
 	)
 	if _q.withCreatedBy != nil || _q.withStore != nil || _q.withFavouriteStore != nil {
@@ -595,10 +633,24 @@ func (_q *CustomerQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Cus
 			return nil, err
 		}
 	}
+	if query := _q.withSales; query != nil {
+		if err := _q.loadSales(ctx, query, nodes,
+			func(n *Customer) { n.Edges.Sales = []*Sale{} },
+			func(n *Customer, e *Sale) { n.Edges.Sales = append(n.Edges.Sales, e) }); err != nil {
+			return nil, err
+		}
+	}
 	for name, query := range _q.withNamedStoreVisits {
 		if err := _q.loadStoreVisits(ctx, query, nodes,
 			func(n *Customer) { n.appendNamedStoreVisits(name) },
 			func(n *Customer, e *CustomerStoreVisits) { n.appendNamedStoreVisits(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedSales {
+		if err := _q.loadSales(ctx, query, nodes,
+			func(n *Customer) { n.appendNamedSales(name) },
+			func(n *Customer, e *Sale) { n.appendNamedSales(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -765,6 +817,39 @@ func (_q *CustomerQuery) loadStoreVisits(ctx context.Context, query *CustomerSto
 	}
 	return nil
 }
+func (_q *CustomerQuery) loadSales(ctx context.Context, query *SaleQuery, nodes []*Customer, init func(*Customer), assign func(*Customer, *Sale)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[pulid.ID]*Customer)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(sale.FieldCustomerID)
+	}
+	query.Where(predicate.Sale(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(customer.SalesColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.CustomerID
+		if fk == nil {
+			return fmt.Errorf(`foreign-key "customer_id" is nil for node %v`, n.ID)
+		}
+		node, ok := nodeids[*fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "customer_id" returned %v for node %v`, *fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
 
 func (_q *CustomerQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
@@ -899,6 +984,20 @@ func (_q *CustomerQuery) WithNamedStoreVisits(name string, opts ...func(*Custome
 		_q.withNamedStoreVisits = make(map[string]*CustomerStoreVisitsQuery)
 	}
 	_q.withNamedStoreVisits[name] = query
+	return _q
+}
+
+// WithNamedSales tells the query-builder to eager-load the nodes that are connected to the "sales"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *CustomerQuery) WithNamedSales(name string, opts ...func(*SaleQuery)) *CustomerQuery {
+	query := (&SaleClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedSales == nil {
+		_q.withNamedSales = make(map[string]*SaleQuery)
+	}
+	_q.withNamedSales[name] = query
 	return _q
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/customerstorevisits"
 	"github.com/tillpos/till/ent/predicate"
+	"github.com/tillpos/till/ent/sale"
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/ent/staff"
 	"github.com/tillpos/till/ent/store"
@@ -618,6 +619,21 @@ func (_u *CustomerUpdate) AddStoreVisits(v ...*CustomerStoreVisits) *CustomerUpd
 	return _u.AddStoreVisitIDs(ids...)
 }
 
+// AddSaleIDs adds the "sales" edge to the Sale entity by IDs.
+func (_u *CustomerUpdate) AddSaleIDs(ids ...pulid.ID) *CustomerUpdate {
+	_u.mutation.AddSaleIDs(ids...)
+	return _u
+}
+
+// AddSales adds the "sales" edges to the Sale entity.
+func (_u *CustomerUpdate) AddSales(v ...*Sale) *CustomerUpdate {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddSaleIDs(ids...)
+}
+
 // Mutation returns the CustomerMutation object of the builder.
 func (_u *CustomerUpdate) Mutation() *CustomerMutation {
 	return _u.mutation
@@ -660,6 +676,27 @@ func (_u *CustomerUpdate) RemoveStoreVisits(v ...*CustomerStoreVisits) *Customer
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveStoreVisitIDs(ids...)
+}
+
+// ClearSales clears all "sales" edges to the Sale entity.
+func (_u *CustomerUpdate) ClearSales() *CustomerUpdate {
+	_u.mutation.ClearSales()
+	return _u
+}
+
+// RemoveSaleIDs removes the "sales" edge to Sale entities by IDs.
+func (_u *CustomerUpdate) RemoveSaleIDs(ids ...pulid.ID) *CustomerUpdate {
+	_u.mutation.RemoveSaleIDs(ids...)
+	return _u
+}
+
+// RemoveSales removes "sales" edges to Sale entities.
+func (_u *CustomerUpdate) RemoveSales(v ...*Sale) *CustomerUpdate {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveSaleIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -1034,6 +1071,51 @@ func (_u *CustomerUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(customerstorevisits.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.SalesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   customer.SalesTable,
+			Columns: []string{customer.SalesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(sale.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedSalesIDs(); len(nodes) > 0 && !_u.mutation.SalesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   customer.SalesTable,
+			Columns: []string{customer.SalesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(sale.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.SalesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   customer.SalesTable,
+			Columns: []string{customer.SalesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(sale.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {
@@ -1647,6 +1729,21 @@ func (_u *CustomerUpdateOne) AddStoreVisits(v ...*CustomerStoreVisits) *Customer
 	return _u.AddStoreVisitIDs(ids...)
 }
 
+// AddSaleIDs adds the "sales" edge to the Sale entity by IDs.
+func (_u *CustomerUpdateOne) AddSaleIDs(ids ...pulid.ID) *CustomerUpdateOne {
+	_u.mutation.AddSaleIDs(ids...)
+	return _u
+}
+
+// AddSales adds the "sales" edges to the Sale entity.
+func (_u *CustomerUpdateOne) AddSales(v ...*Sale) *CustomerUpdateOne {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddSaleIDs(ids...)
+}
+
 // Mutation returns the CustomerMutation object of the builder.
 func (_u *CustomerUpdateOne) Mutation() *CustomerMutation {
 	return _u.mutation
@@ -1689,6 +1786,27 @@ func (_u *CustomerUpdateOne) RemoveStoreVisits(v ...*CustomerStoreVisits) *Custo
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveStoreVisitIDs(ids...)
+}
+
+// ClearSales clears all "sales" edges to the Sale entity.
+func (_u *CustomerUpdateOne) ClearSales() *CustomerUpdateOne {
+	_u.mutation.ClearSales()
+	return _u
+}
+
+// RemoveSaleIDs removes the "sales" edge to Sale entities by IDs.
+func (_u *CustomerUpdateOne) RemoveSaleIDs(ids ...pulid.ID) *CustomerUpdateOne {
+	_u.mutation.RemoveSaleIDs(ids...)
+	return _u
+}
+
+// RemoveSales removes "sales" edges to Sale entities.
+func (_u *CustomerUpdateOne) RemoveSales(v ...*Sale) *CustomerUpdateOne {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveSaleIDs(ids...)
 }
 
 // Where appends a list predicates to the CustomerUpdate builder.
@@ -2093,6 +2211,51 @@ func (_u *CustomerUpdateOne) sqlSave(ctx context.Context) (_node *Customer, err 
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(customerstorevisits.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.SalesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   customer.SalesTable,
+			Columns: []string{customer.SalesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(sale.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedSalesIDs(); len(nodes) > 0 && !_u.mutation.SalesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   customer.SalesTable,
+			Columns: []string{customer.SalesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(sale.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.SalesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   customer.SalesTable,
+			Columns: []string{customer.SalesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(sale.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {

@@ -15,12 +15,33 @@ import (
 	"github.com/tillpos/till/ent/auditentry"
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/customerstorevisits"
+	"github.com/tillpos/till/ent/customertrigram"
+	"github.com/tillpos/till/ent/device"
+	"github.com/tillpos/till/ent/feedback"
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/operator"
+	"github.com/tillpos/till/ent/outboxevent"
+	"github.com/tillpos/till/ent/pairingcode"
+	"github.com/tillpos/till/ent/platformauditentry"
+	"github.com/tillpos/till/ent/product"
+	"github.com/tillpos/till/ent/productpricechange"
+	"github.com/tillpos/till/ent/refund"
+	"github.com/tillpos/till/ent/refundline"
+	"github.com/tillpos/till/ent/refundtender"
+	"github.com/tillpos/till/ent/release"
+	"github.com/tillpos/till/ent/risklistentry"
+	"github.com/tillpos/till/ent/sale"
+	"github.com/tillpos/till/ent/salecounter"
+	"github.com/tillpos/till/ent/saleline"
+	"github.com/tillpos/till/ent/salessettings"
 	"github.com/tillpos/till/ent/savedsegment"
 	"github.com/tillpos/till/ent/segmentrules"
 	"github.com/tillpos/till/ent/staff"
+	"github.com/tillpos/till/ent/staffday"
 	"github.com/tillpos/till/ent/store"
+	"github.com/tillpos/till/ent/tender"
+	"github.com/tillpos/till/ent/ticket"
+	"github.com/tillpos/till/ent/ticketcomment"
 )
 
 // ent aliases to avoid import conflicts in user's code.
@@ -84,12 +105,33 @@ func checkColumn(t, c string) error {
 			auditentry.Table:          auditentry.ValidColumn,
 			customer.Table:            customer.ValidColumn,
 			customerstorevisits.Table: customerstorevisits.ValidColumn,
+			customertrigram.Table:     customertrigram.ValidColumn,
+			device.Table:              device.ValidColumn,
+			feedback.Table:            feedback.ValidColumn,
 			merchant.Table:            merchant.ValidColumn,
 			operator.Table:            operator.ValidColumn,
+			outboxevent.Table:         outboxevent.ValidColumn,
+			pairingcode.Table:         pairingcode.ValidColumn,
+			platformauditentry.Table:  platformauditentry.ValidColumn,
+			product.Table:             product.ValidColumn,
+			productpricechange.Table:  productpricechange.ValidColumn,
+			refund.Table:              refund.ValidColumn,
+			refundline.Table:          refundline.ValidColumn,
+			refundtender.Table:        refundtender.ValidColumn,
+			release.Table:             release.ValidColumn,
+			risklistentry.Table:       risklistentry.ValidColumn,
+			sale.Table:                sale.ValidColumn,
+			salecounter.Table:         salecounter.ValidColumn,
+			saleline.Table:            saleline.ValidColumn,
+			salessettings.Table:       salessettings.ValidColumn,
 			savedsegment.Table:        savedsegment.ValidColumn,
 			segmentrules.Table:        segmentrules.ValidColumn,
 			staff.Table:               staff.ValidColumn,
+			staffday.Table:            staffday.ValidColumn,
 			store.Table:               store.ValidColumn,
+			tender.Table:              tender.ValidColumn,
+			ticket.Table:              ticket.ValidColumn,
+			ticketcomment.Table:       ticketcomment.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

@@ -6,13 +6,34 @@ import (
 	"github.com/tillpos/till/ent/auditentry"
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/customerstorevisits"
+	"github.com/tillpos/till/ent/customertrigram"
+	"github.com/tillpos/till/ent/device"
+	"github.com/tillpos/till/ent/feedback"
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/operator"
+	"github.com/tillpos/till/ent/outboxevent"
+	"github.com/tillpos/till/ent/pairingcode"
+	"github.com/tillpos/till/ent/platformauditentry"
 	"github.com/tillpos/till/ent/predicate"
+	"github.com/tillpos/till/ent/product"
+	"github.com/tillpos/till/ent/productpricechange"
+	"github.com/tillpos/till/ent/refund"
+	"github.com/tillpos/till/ent/refundline"
+	"github.com/tillpos/till/ent/refundtender"
+	"github.com/tillpos/till/ent/release"
+	"github.com/tillpos/till/ent/risklistentry"
+	"github.com/tillpos/till/ent/sale"
+	"github.com/tillpos/till/ent/salecounter"
+	"github.com/tillpos/till/ent/saleline"
+	"github.com/tillpos/till/ent/salessettings"
 	"github.com/tillpos/till/ent/savedsegment"
 	"github.com/tillpos/till/ent/segmentrules"
 	"github.com/tillpos/till/ent/staff"
+	"github.com/tillpos/till/ent/staffday"
 	"github.com/tillpos/till/ent/store"
+	"github.com/tillpos/till/ent/tender"
+	"github.com/tillpos/till/ent/ticket"
+	"github.com/tillpos/till/ent/ticketcomment"
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
@@ -22,7 +43,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 9)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 30)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   auditentry.Table,
@@ -109,6 +130,76 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[3] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   customertrigram.Table,
+			Columns: customertrigram.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: customertrigram.FieldID,
+			},
+		},
+		Type: "CustomerTrigram",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			customertrigram.FieldMerchantID: {Type: field.TypeString, Column: customertrigram.FieldMerchantID},
+			customertrigram.FieldCustomerID: {Type: field.TypeString, Column: customertrigram.FieldCustomerID},
+			customertrigram.FieldTrigram:    {Type: field.TypeString, Column: customertrigram.FieldTrigram},
+		},
+	}
+	graph.Nodes[4] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   device.Table,
+			Columns: device.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: device.FieldID,
+			},
+		},
+		Type: "Device",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			device.FieldMerchantID:          {Type: field.TypeString, Column: device.FieldMerchantID},
+			device.FieldCreatedAt:           {Type: field.TypeTime, Column: device.FieldCreatedAt},
+			device.FieldUpdatedAt:           {Type: field.TypeTime, Column: device.FieldUpdatedAt},
+			device.FieldSerialNumber:        {Type: field.TypeString, Column: device.FieldSerialNumber},
+			device.FieldModel:               {Type: field.TypeString, Column: device.FieldModel},
+			device.FieldKind:                {Type: field.TypeEnum, Column: device.FieldKind},
+			device.FieldStoreID:             {Type: field.TypeString, Column: device.FieldStoreID},
+			device.FieldLocationLabel:       {Type: field.TypeString, Column: device.FieldLocationLabel},
+			device.FieldStatus:              {Type: field.TypeEnum, Column: device.FieldStatus},
+			device.FieldAppVersion:          {Type: field.TypeString, Column: device.FieldAppVersion},
+			device.FieldFirmwareVersion:     {Type: field.TypeString, Column: device.FieldFirmwareVersion},
+			device.FieldPairedAt:            {Type: field.TypeTime, Column: device.FieldPairedAt},
+			device.FieldLastSeenAt:          {Type: field.TypeTime, Column: device.FieldLastSeenAt},
+			device.FieldHealth:              {Type: field.TypeEnum, Column: device.FieldHealth},
+			device.FieldCredentialHash:      {Type: field.TypeString, Column: device.FieldCredentialHash},
+			device.FieldCredentialRotatedAt: {Type: field.TypeTime, Column: device.FieldCredentialRotatedAt},
+			device.FieldSessionEpoch:        {Type: field.TypeInt, Column: device.FieldSessionEpoch},
+		},
+	}
+	graph.Nodes[5] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   feedback.Table,
+			Columns: feedback.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: feedback.FieldID,
+			},
+		},
+		Type: "Feedback",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			feedback.FieldMerchantID:   {Type: field.TypeString, Column: feedback.FieldMerchantID},
+			feedback.FieldCreatedAt:    {Type: field.TypeTime, Column: feedback.FieldCreatedAt},
+			feedback.FieldUpdatedAt:    {Type: field.TypeTime, Column: feedback.FieldUpdatedAt},
+			feedback.FieldSaleID:       {Type: field.TypeString, Column: feedback.FieldSaleID},
+			feedback.FieldStoreID:      {Type: field.TypeString, Column: feedback.FieldStoreID},
+			feedback.FieldCustomerID:   {Type: field.TypeString, Column: feedback.FieldCustomerID},
+			feedback.FieldProductID:    {Type: field.TypeString, Column: feedback.FieldProductID},
+			feedback.FieldRecordedByID: {Type: field.TypeString, Column: feedback.FieldRecordedByID},
+			feedback.FieldRating:       {Type: field.TypeInt, Column: feedback.FieldRating},
+			feedback.FieldCategory:     {Type: field.TypeEnum, Column: feedback.FieldCategory},
+			feedback.FieldComment:      {Type: field.TypeString, Column: feedback.FieldComment},
+		},
+	}
+	graph.Nodes[6] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   merchant.Table,
 			Columns: merchant.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -129,7 +220,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchant.FieldCashiersSeeFullContact: {Type: field.TypeBool, Column: merchant.FieldCashiersSeeFullContact},
 		},
 	}
-	graph.Nodes[4] = &sqlgraph.Node{
+	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   operator.Table,
 			Columns: operator.Columns,
@@ -150,7 +241,354 @@ var schemaGraph = func() *sqlgraph.Schema {
 			operator.FieldLastLoginAt:       {Type: field.TypeTime, Column: operator.FieldLastLoginAt},
 		},
 	}
-	graph.Nodes[5] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   outboxevent.Table,
+			Columns: outboxevent.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: outboxevent.FieldID,
+			},
+		},
+		Type: "OutboxEvent",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			outboxevent.FieldMerchantID:  {Type: field.TypeString, Column: outboxevent.FieldMerchantID},
+			outboxevent.FieldTopic:       {Type: field.TypeString, Column: outboxevent.FieldTopic},
+			outboxevent.FieldSubjectID:   {Type: field.TypeString, Column: outboxevent.FieldSubjectID},
+			outboxevent.FieldPayload:     {Type: field.TypeJSON, Column: outboxevent.FieldPayload},
+			outboxevent.FieldStatus:      {Type: field.TypeEnum, Column: outboxevent.FieldStatus},
+			outboxevent.FieldAttempts:    {Type: field.TypeInt, Column: outboxevent.FieldAttempts},
+			outboxevent.FieldAvailableAt: {Type: field.TypeTime, Column: outboxevent.FieldAvailableAt},
+			outboxevent.FieldLastError:   {Type: field.TypeString, Column: outboxevent.FieldLastError},
+			outboxevent.FieldCreatedAt:   {Type: field.TypeTime, Column: outboxevent.FieldCreatedAt},
+			outboxevent.FieldDeliveredAt: {Type: field.TypeTime, Column: outboxevent.FieldDeliveredAt},
+		},
+	}
+	graph.Nodes[9] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   pairingcode.Table,
+			Columns: pairingcode.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: pairingcode.FieldID,
+			},
+		},
+		Type: "PairingCode",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			pairingcode.FieldMerchantID:  {Type: field.TypeString, Column: pairingcode.FieldMerchantID},
+			pairingcode.FieldCreatedAt:   {Type: field.TypeTime, Column: pairingcode.FieldCreatedAt},
+			pairingcode.FieldUpdatedAt:   {Type: field.TypeTime, Column: pairingcode.FieldUpdatedAt},
+			pairingcode.FieldCodeHash:    {Type: field.TypeString, Column: pairingcode.FieldCodeHash},
+			pairingcode.FieldStoreID:     {Type: field.TypeString, Column: pairingcode.FieldStoreID},
+			pairingcode.FieldCreatedByID: {Type: field.TypeString, Column: pairingcode.FieldCreatedByID},
+			pairingcode.FieldExpiresAt:   {Type: field.TypeTime, Column: pairingcode.FieldExpiresAt},
+			pairingcode.FieldUsedAt:      {Type: field.TypeTime, Column: pairingcode.FieldUsedAt},
+			pairingcode.FieldDeviceID:    {Type: field.TypeString, Column: pairingcode.FieldDeviceID},
+		},
+	}
+	graph.Nodes[10] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   platformauditentry.Table,
+			Columns: platformauditentry.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: platformauditentry.FieldID,
+			},
+		},
+		Type: "PlatformAuditEntry",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			platformauditentry.FieldAction:     {Type: field.TypeString, Column: platformauditentry.FieldAction},
+			platformauditentry.FieldActorKind:  {Type: field.TypeEnum, Column: platformauditentry.FieldActorKind},
+			platformauditentry.FieldActorID:    {Type: field.TypeString, Column: platformauditentry.FieldActorID},
+			platformauditentry.FieldTargetType: {Type: field.TypeString, Column: platformauditentry.FieldTargetType},
+			platformauditentry.FieldTargetID:   {Type: field.TypeString, Column: platformauditentry.FieldTargetID},
+			platformauditentry.FieldDetails:    {Type: field.TypeJSON, Column: platformauditentry.FieldDetails},
+			platformauditentry.FieldIP:         {Type: field.TypeString, Column: platformauditentry.FieldIP},
+			platformauditentry.FieldRequestID:  {Type: field.TypeString, Column: platformauditentry.FieldRequestID},
+			platformauditentry.FieldCreatedAt:  {Type: field.TypeTime, Column: platformauditentry.FieldCreatedAt},
+		},
+	}
+	graph.Nodes[11] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   product.Table,
+			Columns: product.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: product.FieldID,
+			},
+		},
+		Type: "Product",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			product.FieldMerchantID: {Type: field.TypeString, Column: product.FieldMerchantID},
+			product.FieldCreatedAt:  {Type: field.TypeTime, Column: product.FieldCreatedAt},
+			product.FieldUpdatedAt:  {Type: field.TypeTime, Column: product.FieldUpdatedAt},
+			product.FieldSku:        {Type: field.TypeString, Column: product.FieldSku},
+			product.FieldBarcode:    {Type: field.TypeString, Column: product.FieldBarcode},
+			product.FieldName:       {Type: field.TypeString, Column: product.FieldName},
+			product.FieldSearchText: {Type: field.TypeString, Column: product.FieldSearchText},
+			product.FieldCategory:   {Type: field.TypeString, Column: product.FieldCategory},
+			product.FieldUnitPrice:  {Type: field.TypeInt64, Column: product.FieldUnitPrice},
+			product.FieldCost:       {Type: field.TypeInt64, Column: product.FieldCost},
+			product.FieldTaxRateBp:  {Type: field.TypeInt, Column: product.FieldTaxRateBp},
+			product.FieldActive:     {Type: field.TypeBool, Column: product.FieldActive},
+		},
+	}
+	graph.Nodes[12] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   productpricechange.Table,
+			Columns: productpricechange.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: productpricechange.FieldID,
+			},
+		},
+		Type: "ProductPriceChange",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			productpricechange.FieldMerchantID:  {Type: field.TypeString, Column: productpricechange.FieldMerchantID},
+			productpricechange.FieldCreatedAt:   {Type: field.TypeTime, Column: productpricechange.FieldCreatedAt},
+			productpricechange.FieldUpdatedAt:   {Type: field.TypeTime, Column: productpricechange.FieldUpdatedAt},
+			productpricechange.FieldProductID:   {Type: field.TypeString, Column: productpricechange.FieldProductID},
+			productpricechange.FieldChangedByID: {Type: field.TypeString, Column: productpricechange.FieldChangedByID},
+			productpricechange.FieldOldPrice:    {Type: field.TypeInt64, Column: productpricechange.FieldOldPrice},
+			productpricechange.FieldNewPrice:    {Type: field.TypeInt64, Column: productpricechange.FieldNewPrice},
+		},
+	}
+	graph.Nodes[13] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   refund.Table,
+			Columns: refund.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: refund.FieldID,
+			},
+		},
+		Type: "Refund",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			refund.FieldMerchantID:     {Type: field.TypeString, Column: refund.FieldMerchantID},
+			refund.FieldCreatedAt:      {Type: field.TypeTime, Column: refund.FieldCreatedAt},
+			refund.FieldUpdatedAt:      {Type: field.TypeTime, Column: refund.FieldUpdatedAt},
+			refund.FieldIdempotencyKey: {Type: field.TypeString, Column: refund.FieldIdempotencyKey},
+			refund.FieldRequestHash:    {Type: field.TypeString, Column: refund.FieldRequestHash},
+			refund.FieldSaleID:         {Type: field.TypeString, Column: refund.FieldSaleID},
+			refund.FieldStaffID:        {Type: field.TypeString, Column: refund.FieldStaffID},
+			refund.FieldDeviceID:       {Type: field.TypeString, Column: refund.FieldDeviceID},
+			refund.FieldKind:           {Type: field.TypeEnum, Column: refund.FieldKind},
+			refund.FieldReason:         {Type: field.TypeString, Column: refund.FieldReason},
+			refund.FieldAmount:         {Type: field.TypeInt64, Column: refund.FieldAmount},
+			refund.FieldTax:            {Type: field.TypeInt64, Column: refund.FieldTax},
+			refund.FieldBusinessDate:   {Type: field.TypeString, Column: refund.FieldBusinessDate},
+			refund.FieldExchangeSaleID: {Type: field.TypeString, Column: refund.FieldExchangeSaleID},
+		},
+	}
+	graph.Nodes[14] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   refundline.Table,
+			Columns: refundline.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: refundline.FieldID,
+			},
+		},
+		Type: "RefundLine",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			refundline.FieldMerchantID: {Type: field.TypeString, Column: refundline.FieldMerchantID},
+			refundline.FieldRefundID:   {Type: field.TypeString, Column: refundline.FieldRefundID},
+			refundline.FieldSaleLineID: {Type: field.TypeString, Column: refundline.FieldSaleLineID},
+			refundline.FieldQuantity:   {Type: field.TypeInt, Column: refundline.FieldQuantity},
+			refundline.FieldAmount:     {Type: field.TypeInt64, Column: refundline.FieldAmount},
+		},
+	}
+	graph.Nodes[15] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   refundtender.Table,
+			Columns: refundtender.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: refundtender.FieldID,
+			},
+		},
+		Type: "RefundTender",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			refundtender.FieldMerchantID: {Type: field.TypeString, Column: refundtender.FieldMerchantID},
+			refundtender.FieldRefundID:   {Type: field.TypeString, Column: refundtender.FieldRefundID},
+			refundtender.FieldTenderID:   {Type: field.TypeString, Column: refundtender.FieldTenderID},
+			refundtender.FieldType:       {Type: field.TypeEnum, Column: refundtender.FieldType},
+			refundtender.FieldAmount:     {Type: field.TypeInt64, Column: refundtender.FieldAmount},
+		},
+	}
+	graph.Nodes[16] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   release.Table,
+			Columns: release.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: release.FieldID,
+			},
+		},
+		Type: "Release",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			release.FieldCreatedAt:           {Type: field.TypeTime, Column: release.FieldCreatedAt},
+			release.FieldUpdatedAt:           {Type: field.TypeTime, Column: release.FieldUpdatedAt},
+			release.FieldModels:              {Type: field.TypeJSON, Column: release.FieldModels},
+			release.FieldChannel:             {Type: field.TypeEnum, Column: release.FieldChannel},
+			release.FieldVersion:             {Type: field.TypeString, Column: release.FieldVersion},
+			release.FieldVersionKey:          {Type: field.TypeString, Column: release.FieldVersionKey},
+			release.FieldMinSupportedVersion: {Type: field.TypeString, Column: release.FieldMinSupportedVersion},
+			release.FieldDownloadURL:         {Type: field.TypeString, Column: release.FieldDownloadURL},
+			release.FieldSha256:              {Type: field.TypeString, Column: release.FieldSha256},
+			release.FieldNotes:               {Type: field.TypeString, Column: release.FieldNotes},
+			release.FieldRolloutPercent:      {Type: field.TypeInt, Column: release.FieldRolloutPercent},
+			release.FieldStatus:              {Type: field.TypeEnum, Column: release.FieldStatus},
+			release.FieldPublishedAt:         {Type: field.TypeTime, Column: release.FieldPublishedAt},
+			release.FieldPublishedBy:         {Type: field.TypeString, Column: release.FieldPublishedBy},
+			release.FieldWithdrawnAt:         {Type: field.TypeTime, Column: release.FieldWithdrawnAt},
+		},
+	}
+	graph.Nodes[17] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   risklistentry.Table,
+			Columns: risklistentry.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: risklistentry.FieldID,
+			},
+		},
+		Type: "RiskListEntry",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			risklistentry.FieldMerchantID:  {Type: field.TypeString, Column: risklistentry.FieldMerchantID},
+			risklistentry.FieldCreatedAt:   {Type: field.TypeTime, Column: risklistentry.FieldCreatedAt},
+			risklistentry.FieldUpdatedAt:   {Type: field.TypeTime, Column: risklistentry.FieldUpdatedAt},
+			risklistentry.FieldKind:        {Type: field.TypeEnum, Column: risklistentry.FieldKind},
+			risklistentry.FieldValue:       {Type: field.TypeString, Column: risklistentry.FieldValue},
+			risklistentry.FieldReason:      {Type: field.TypeString, Column: risklistentry.FieldReason},
+			risklistentry.FieldCreatedByID: {Type: field.TypeString, Column: risklistentry.FieldCreatedByID},
+		},
+	}
+	graph.Nodes[18] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   sale.Table,
+			Columns: sale.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: sale.FieldID,
+			},
+		},
+		Type: "Sale",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			sale.FieldMerchantID:       {Type: field.TypeString, Column: sale.FieldMerchantID},
+			sale.FieldCreatedAt:        {Type: field.TypeTime, Column: sale.FieldCreatedAt},
+			sale.FieldUpdatedAt:        {Type: field.TypeTime, Column: sale.FieldUpdatedAt},
+			sale.FieldIdempotencyKey:   {Type: field.TypeString, Column: sale.FieldIdempotencyKey},
+			sale.FieldRequestHash:      {Type: field.TypeString, Column: sale.FieldRequestHash},
+			sale.FieldStoreID:          {Type: field.TypeString, Column: sale.FieldStoreID},
+			sale.FieldCashierID:        {Type: field.TypeString, Column: sale.FieldCashierID},
+			sale.FieldDeviceID:         {Type: field.TypeString, Column: sale.FieldDeviceID},
+			sale.FieldCustomerID:       {Type: field.TypeString, Column: sale.FieldCustomerID},
+			sale.FieldReceiptNumber:    {Type: field.TypeInt64, Column: sale.FieldReceiptNumber},
+			sale.FieldStatus:           {Type: field.TypeEnum, Column: sale.FieldStatus},
+			sale.FieldCurrency:         {Type: field.TypeString, Column: sale.FieldCurrency},
+			sale.FieldSubtotal:         {Type: field.TypeInt64, Column: sale.FieldSubtotal},
+			sale.FieldOrderDiscount:    {Type: field.TypeInt64, Column: sale.FieldOrderDiscount},
+			sale.FieldDiscountTotal:    {Type: field.TypeInt64, Column: sale.FieldDiscountTotal},
+			sale.FieldTaxTotal:         {Type: field.TypeInt64, Column: sale.FieldTaxTotal},
+			sale.FieldTotal:            {Type: field.TypeInt64, Column: sale.FieldTotal},
+			sale.FieldChangeDue:        {Type: field.TypeInt64, Column: sale.FieldChangeDue},
+			sale.FieldRefundedTotal:    {Type: field.TypeInt64, Column: sale.FieldRefundedTotal},
+			sale.FieldPricesIncludeTax: {Type: field.TypeBool, Column: sale.FieldPricesIncludeTax},
+			sale.FieldOccurredAt:       {Type: field.TypeTime, Column: sale.FieldOccurredAt},
+			sale.FieldBusinessDate:     {Type: field.TypeString, Column: sale.FieldBusinessDate},
+			sale.FieldOffline:          {Type: field.TypeBool, Column: sale.FieldOffline},
+			sale.FieldNote:             {Type: field.TypeString, Column: sale.FieldNote},
+			sale.FieldFrozen:           {Type: field.TypeBool, Column: sale.FieldFrozen},
+			sale.FieldFrozenReason:     {Type: field.TypeString, Column: sale.FieldFrozenReason},
+			sale.FieldFrozenAt:         {Type: field.TypeTime, Column: sale.FieldFrozenAt},
+			sale.FieldRiskDecision:     {Type: field.TypeEnum, Column: sale.FieldRiskDecision},
+			sale.FieldRiskHits:         {Type: field.TypeJSON, Column: sale.FieldRiskHits},
+			sale.FieldReviewStatus:     {Type: field.TypeEnum, Column: sale.FieldReviewStatus},
+			sale.FieldVoidedAt:         {Type: field.TypeTime, Column: sale.FieldVoidedAt},
+		},
+	}
+	graph.Nodes[19] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   salecounter.Table,
+			Columns: salecounter.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: salecounter.FieldID,
+			},
+		},
+		Type: "SaleCounter",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			salecounter.FieldMerchantID:        {Type: field.TypeString, Column: salecounter.FieldMerchantID},
+			salecounter.FieldStoreID:           {Type: field.TypeString, Column: salecounter.FieldStoreID},
+			salecounter.FieldLastReceiptNumber: {Type: field.TypeInt64, Column: salecounter.FieldLastReceiptNumber},
+			salecounter.FieldSalesCount:        {Type: field.TypeInt64, Column: salecounter.FieldSalesCount},
+			salecounter.FieldSalesAmount:       {Type: field.TypeInt64, Column: salecounter.FieldSalesAmount},
+		},
+	}
+	graph.Nodes[20] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   saleline.Table,
+			Columns: saleline.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: saleline.FieldID,
+			},
+		},
+		Type: "SaleLine",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			saleline.FieldMerchantID:       {Type: field.TypeString, Column: saleline.FieldMerchantID},
+			saleline.FieldSaleID:           {Type: field.TypeString, Column: saleline.FieldSaleID},
+			saleline.FieldPosition:         {Type: field.TypeInt, Column: saleline.FieldPosition},
+			saleline.FieldProductID:        {Type: field.TypeString, Column: saleline.FieldProductID},
+			saleline.FieldSku:              {Type: field.TypeString, Column: saleline.FieldSku},
+			saleline.FieldName:             {Type: field.TypeString, Column: saleline.FieldName},
+			saleline.FieldCategory:         {Type: field.TypeString, Column: saleline.FieldCategory},
+			saleline.FieldQuantity:         {Type: field.TypeInt, Column: saleline.FieldQuantity},
+			saleline.FieldUnitPrice:        {Type: field.TypeInt64, Column: saleline.FieldUnitPrice},
+			saleline.FieldLineDiscount:     {Type: field.TypeInt64, Column: saleline.FieldLineDiscount},
+			saleline.FieldOrderDiscount:    {Type: field.TypeInt64, Column: saleline.FieldOrderDiscount},
+			saleline.FieldTaxRateBp:        {Type: field.TypeInt, Column: saleline.FieldTaxRateBp},
+			saleline.FieldTax:              {Type: field.TypeInt64, Column: saleline.FieldTax},
+			saleline.FieldTotal:            {Type: field.TypeInt64, Column: saleline.FieldTotal},
+			saleline.FieldUnitCost:         {Type: field.TypeInt64, Column: saleline.FieldUnitCost},
+			saleline.FieldRefundedQuantity: {Type: field.TypeInt, Column: saleline.FieldRefundedQuantity},
+			saleline.FieldRefundedAmount:   {Type: field.TypeInt64, Column: saleline.FieldRefundedAmount},
+		},
+	}
+	graph.Nodes[21] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   salessettings.Table,
+			Columns: salessettings.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: salessettings.FieldID,
+			},
+		},
+		Type: "SalesSettings",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			salessettings.FieldMerchantID:             {Type: field.TypeString, Column: salessettings.FieldMerchantID},
+			salessettings.FieldCreatedAt:              {Type: field.TypeTime, Column: salessettings.FieldCreatedAt},
+			salessettings.FieldUpdatedAt:              {Type: field.TypeTime, Column: salessettings.FieldUpdatedAt},
+			salessettings.FieldPricesIncludeTax:       {Type: field.TypeBool, Column: salessettings.FieldPricesIncludeTax},
+			salessettings.FieldAcceptedTenders:        {Type: field.TypeJSON, Column: salessettings.FieldAcceptedTenders},
+			salessettings.FieldMaxSaleAmount:          {Type: field.TypeInt64, Column: salessettings.FieldMaxSaleAmount},
+			salessettings.FieldMaxRefundPerCashierDay: {Type: field.TypeInt64, Column: salessettings.FieldMaxRefundPerCashierDay},
+			salessettings.FieldCustomerDailyLimit:     {Type: field.TypeInt64, Column: salessettings.FieldCustomerDailyLimit},
+			salessettings.FieldRefundToCashAllowed:    {Type: field.TypeBool, Column: salessettings.FieldRefundToCashAllowed},
+			salessettings.FieldLargeTicketAction:      {Type: field.TypeEnum, Column: salessettings.FieldLargeTicketAction},
+			salessettings.FieldLargeTicketFactor:      {Type: field.TypeInt, Column: salessettings.FieldLargeTicketFactor},
+			salessettings.FieldLargeTicketMinSales:    {Type: field.TypeInt, Column: salessettings.FieldLargeTicketMinSales},
+			salessettings.FieldVelocityAction:         {Type: field.TypeEnum, Column: salessettings.FieldVelocityAction},
+			salessettings.FieldVelocityMax:            {Type: field.TypeInt, Column: salessettings.FieldVelocityMax},
+			salessettings.FieldVelocityWindowMinutes:  {Type: field.TypeInt, Column: salessettings.FieldVelocityWindowMinutes},
+			salessettings.FieldRefundRatioAction:      {Type: field.TypeEnum, Column: salessettings.FieldRefundRatioAction},
+			salessettings.FieldRefundRatioPercent:     {Type: field.TypeInt, Column: salessettings.FieldRefundRatioPercent},
+			salessettings.FieldRefundRatioMinSales:    {Type: field.TypeInt64, Column: salessettings.FieldRefundRatioMinSales},
+			salessettings.FieldBlacklistAction:        {Type: field.TypeEnum, Column: salessettings.FieldBlacklistAction},
+		},
+	}
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   savedsegment.Table,
 			Columns: savedsegment.Columns,
@@ -174,7 +612,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			savedsegment.FieldSegment:         {Type: field.TypeEnum, Column: savedsegment.FieldSegment},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[23] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   segmentrules.Table,
 			Columns: segmentrules.Columns,
@@ -196,7 +634,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			segmentrules.FieldComputedAt:      {Type: field.TypeTime, Column: segmentrules.FieldComputedAt},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[24] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   staff.Table,
 			Columns: staff.Columns,
@@ -221,7 +659,25 @@ var schemaGraph = func() *sqlgraph.Schema {
 			staff.FieldLastLoginAt:       {Type: field.TypeTime, Column: staff.FieldLastLoginAt},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[25] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   staffday.Table,
+			Columns: staffday.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: staffday.FieldID,
+			},
+		},
+		Type: "StaffDay",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			staffday.FieldMerchantID:    {Type: field.TypeString, Column: staffday.FieldMerchantID},
+			staffday.FieldStaffID:       {Type: field.TypeString, Column: staffday.FieldStaffID},
+			staffday.FieldBusinessDate:  {Type: field.TypeString, Column: staffday.FieldBusinessDate},
+			staffday.FieldSalesAmount:   {Type: field.TypeInt64, Column: staffday.FieldSalesAmount},
+			staffday.FieldRefundsAmount: {Type: field.TypeInt64, Column: staffday.FieldRefundsAmount},
+		},
+	}
+	graph.Nodes[26] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   store.Table,
 			Columns: store.Columns,
@@ -238,6 +694,85 @@ var schemaGraph = func() *sqlgraph.Schema {
 			store.FieldName:       {Type: field.TypeString, Column: store.FieldName},
 			store.FieldAddress:    {Type: field.TypeString, Column: store.FieldAddress},
 			store.FieldTimeZone:   {Type: field.TypeString, Column: store.FieldTimeZone},
+		},
+	}
+	graph.Nodes[27] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   tender.Table,
+			Columns: tender.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: tender.FieldID,
+			},
+		},
+		Type: "Tender",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			tender.FieldMerchantID:     {Type: field.TypeString, Column: tender.FieldMerchantID},
+			tender.FieldCreatedAt:      {Type: field.TypeTime, Column: tender.FieldCreatedAt},
+			tender.FieldUpdatedAt:      {Type: field.TypeTime, Column: tender.FieldUpdatedAt},
+			tender.FieldSaleID:         {Type: field.TypeString, Column: tender.FieldSaleID},
+			tender.FieldType:           {Type: field.TypeEnum, Column: tender.FieldType},
+			tender.FieldAmount:         {Type: field.TypeInt64, Column: tender.FieldAmount},
+			tender.FieldTendered:       {Type: field.TypeInt64, Column: tender.FieldTendered},
+			tender.FieldChange:         {Type: field.TypeInt64, Column: tender.FieldChange},
+			tender.FieldCardType:       {Type: field.TypeEnum, Column: tender.FieldCardType},
+			tender.FieldCardBrand:      {Type: field.TypeString, Column: tender.FieldCardBrand},
+			tender.FieldCardLast4:      {Type: field.TypeString, Column: tender.FieldCardLast4},
+			tender.FieldWallet:         {Type: field.TypeEnum, Column: tender.FieldWallet},
+			tender.FieldReference:      {Type: field.TypeString, Column: tender.FieldReference},
+			tender.FieldRefundedAmount: {Type: field.TypeInt64, Column: tender.FieldRefundedAmount},
+		},
+	}
+	graph.Nodes[28] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   ticket.Table,
+			Columns: ticket.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: ticket.FieldID,
+			},
+		},
+		Type: "Ticket",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			ticket.FieldMerchantID:          {Type: field.TypeString, Column: ticket.FieldMerchantID},
+			ticket.FieldCreatedAt:           {Type: field.TypeTime, Column: ticket.FieldCreatedAt},
+			ticket.FieldUpdatedAt:           {Type: field.TypeTime, Column: ticket.FieldUpdatedAt},
+			ticket.FieldKind:                {Type: field.TypeEnum, Column: ticket.FieldKind},
+			ticket.FieldFaultCategory:       {Type: field.TypeEnum, Column: ticket.FieldFaultCategory},
+			ticket.FieldTitle:               {Type: field.TypeString, Column: ticket.FieldTitle},
+			ticket.FieldDescription:         {Type: field.TypeString, Column: ticket.FieldDescription},
+			ticket.FieldStatus:              {Type: field.TypeEnum, Column: ticket.FieldStatus},
+			ticket.FieldPriority:            {Type: field.TypeEnum, Column: ticket.FieldPriority},
+			ticket.FieldDeviceID:            {Type: field.TypeString, Column: ticket.FieldDeviceID},
+			ticket.FieldStoreID:             {Type: field.TypeString, Column: ticket.FieldStoreID},
+			ticket.FieldReporterKind:        {Type: field.TypeEnum, Column: ticket.FieldReporterKind},
+			ticket.FieldReporterID:          {Type: field.TypeString, Column: ticket.FieldReporterID},
+			ticket.FieldAssigneeID:          {Type: field.TypeString, Column: ticket.FieldAssigneeID},
+			ticket.FieldSLADueAt:            {Type: field.TypeTime, Column: ticket.FieldSLADueAt},
+			ticket.FieldResolvedAt:          {Type: field.TypeTime, Column: ticket.FieldResolvedAt},
+			ticket.FieldClosedAt:            {Type: field.TypeTime, Column: ticket.FieldClosedAt},
+			ticket.FieldReplacementDeviceID: {Type: field.TypeString, Column: ticket.FieldReplacementDeviceID},
+		},
+	}
+	graph.Nodes[29] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   ticketcomment.Table,
+			Columns: ticketcomment.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: ticketcomment.FieldID,
+			},
+		},
+		Type: "TicketComment",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			ticketcomment.FieldMerchantID: {Type: field.TypeString, Column: ticketcomment.FieldMerchantID},
+			ticketcomment.FieldCreatedAt:  {Type: field.TypeTime, Column: ticketcomment.FieldCreatedAt},
+			ticketcomment.FieldUpdatedAt:  {Type: field.TypeTime, Column: ticketcomment.FieldUpdatedAt},
+			ticketcomment.FieldTicketID:   {Type: field.TypeString, Column: ticketcomment.FieldTicketID},
+			ticketcomment.FieldAuthorKind: {Type: field.TypeEnum, Column: ticketcomment.FieldAuthorKind},
+			ticketcomment.FieldAuthorID:   {Type: field.TypeString, Column: ticketcomment.FieldAuthorID},
+			ticketcomment.FieldBody:       {Type: field.TypeString, Column: ticketcomment.FieldBody},
+			ticketcomment.FieldInternal:   {Type: field.TypeBool, Column: ticketcomment.FieldInternal},
 		},
 	}
 	graph.MustAddE(
@@ -313,6 +848,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"CustomerStoreVisits",
 	)
 	graph.MustAddE(
+		"sales",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   customer.SalesTable,
+			Columns: []string{customer.SalesColumn},
+			Bidi:    false,
+		},
+		"Customer",
+		"Sale",
+	)
+	graph.MustAddE(
 		"merchant",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -347,6 +894,486 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"CustomerStoreVisits",
 		"Store",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   customertrigram.MerchantTable,
+			Columns: []string{customertrigram.MerchantColumn},
+			Bidi:    false,
+		},
+		"CustomerTrigram",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   device.MerchantTable,
+			Columns: []string{device.MerchantColumn},
+			Bidi:    false,
+		},
+		"Device",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"store",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   device.StoreTable,
+			Columns: []string{device.StoreColumn},
+			Bidi:    false,
+		},
+		"Device",
+		"Store",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   feedback.MerchantTable,
+			Columns: []string{feedback.MerchantColumn},
+			Bidi:    false,
+		},
+		"Feedback",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"sale",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   feedback.SaleTable,
+			Columns: []string{feedback.SaleColumn},
+			Bidi:    false,
+		},
+		"Feedback",
+		"Sale",
+	)
+	graph.MustAddE(
+		"store",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   feedback.StoreTable,
+			Columns: []string{feedback.StoreColumn},
+			Bidi:    false,
+		},
+		"Feedback",
+		"Store",
+	)
+	graph.MustAddE(
+		"customer",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   feedback.CustomerTable,
+			Columns: []string{feedback.CustomerColumn},
+			Bidi:    false,
+		},
+		"Feedback",
+		"Customer",
+	)
+	graph.MustAddE(
+		"product",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   feedback.ProductTable,
+			Columns: []string{feedback.ProductColumn},
+			Bidi:    false,
+		},
+		"Feedback",
+		"Product",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   outboxevent.MerchantTable,
+			Columns: []string{outboxevent.MerchantColumn},
+			Bidi:    false,
+		},
+		"OutboxEvent",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   pairingcode.MerchantTable,
+			Columns: []string{pairingcode.MerchantColumn},
+			Bidi:    false,
+		},
+		"PairingCode",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   product.MerchantTable,
+			Columns: []string{product.MerchantColumn},
+			Bidi:    false,
+		},
+		"Product",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"price_changes",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   product.PriceChangesTable,
+			Columns: []string{product.PriceChangesColumn},
+			Bidi:    false,
+		},
+		"Product",
+		"ProductPriceChange",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   productpricechange.MerchantTable,
+			Columns: []string{productpricechange.MerchantColumn},
+			Bidi:    false,
+		},
+		"ProductPriceChange",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"product",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   productpricechange.ProductTable,
+			Columns: []string{productpricechange.ProductColumn},
+			Bidi:    false,
+		},
+		"ProductPriceChange",
+		"Product",
+	)
+	graph.MustAddE(
+		"changed_by",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   productpricechange.ChangedByTable,
+			Columns: []string{productpricechange.ChangedByColumn},
+			Bidi:    false,
+		},
+		"ProductPriceChange",
+		"Staff",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   refund.MerchantTable,
+			Columns: []string{refund.MerchantColumn},
+			Bidi:    false,
+		},
+		"Refund",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"sale",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   refund.SaleTable,
+			Columns: []string{refund.SaleColumn},
+			Bidi:    false,
+		},
+		"Refund",
+		"Sale",
+	)
+	graph.MustAddE(
+		"staff",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   refund.StaffTable,
+			Columns: []string{refund.StaffColumn},
+			Bidi:    false,
+		},
+		"Refund",
+		"Staff",
+	)
+	graph.MustAddE(
+		"lines",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   refund.LinesTable,
+			Columns: []string{refund.LinesColumn},
+			Bidi:    false,
+		},
+		"Refund",
+		"RefundLine",
+	)
+	graph.MustAddE(
+		"tenders",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   refund.TendersTable,
+			Columns: []string{refund.TendersColumn},
+			Bidi:    false,
+		},
+		"Refund",
+		"RefundTender",
+	)
+	graph.MustAddE(
+		"exchange_sale",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   refund.ExchangeSaleTable,
+			Columns: []string{refund.ExchangeSaleColumn},
+			Bidi:    false,
+		},
+		"Refund",
+		"Sale",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   refundline.MerchantTable,
+			Columns: []string{refundline.MerchantColumn},
+			Bidi:    false,
+		},
+		"RefundLine",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"refund",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   refundline.RefundTable,
+			Columns: []string{refundline.RefundColumn},
+			Bidi:    false,
+		},
+		"RefundLine",
+		"Refund",
+	)
+	graph.MustAddE(
+		"sale_line",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   refundline.SaleLineTable,
+			Columns: []string{refundline.SaleLineColumn},
+			Bidi:    false,
+		},
+		"RefundLine",
+		"SaleLine",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   refundtender.MerchantTable,
+			Columns: []string{refundtender.MerchantColumn},
+			Bidi:    false,
+		},
+		"RefundTender",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"refund",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   refundtender.RefundTable,
+			Columns: []string{refundtender.RefundColumn},
+			Bidi:    false,
+		},
+		"RefundTender",
+		"Refund",
+	)
+	graph.MustAddE(
+		"tender",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   refundtender.TenderTable,
+			Columns: []string{refundtender.TenderColumn},
+			Bidi:    false,
+		},
+		"RefundTender",
+		"Tender",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   risklistentry.MerchantTable,
+			Columns: []string{risklistentry.MerchantColumn},
+			Bidi:    false,
+		},
+		"RiskListEntry",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   sale.MerchantTable,
+			Columns: []string{sale.MerchantColumn},
+			Bidi:    false,
+		},
+		"Sale",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"store",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   sale.StoreTable,
+			Columns: []string{sale.StoreColumn},
+			Bidi:    false,
+		},
+		"Sale",
+		"Store",
+	)
+	graph.MustAddE(
+		"cashier",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   sale.CashierTable,
+			Columns: []string{sale.CashierColumn},
+			Bidi:    false,
+		},
+		"Sale",
+		"Staff",
+	)
+	graph.MustAddE(
+		"customer",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   sale.CustomerTable,
+			Columns: []string{sale.CustomerColumn},
+			Bidi:    false,
+		},
+		"Sale",
+		"Customer",
+	)
+	graph.MustAddE(
+		"lines",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   sale.LinesTable,
+			Columns: []string{sale.LinesColumn},
+			Bidi:    false,
+		},
+		"Sale",
+		"SaleLine",
+	)
+	graph.MustAddE(
+		"tenders",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   sale.TendersTable,
+			Columns: []string{sale.TendersColumn},
+			Bidi:    false,
+		},
+		"Sale",
+		"Tender",
+	)
+	graph.MustAddE(
+		"refunds",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   sale.RefundsTable,
+			Columns: []string{sale.RefundsColumn},
+			Bidi:    false,
+		},
+		"Sale",
+		"Refund",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   salecounter.MerchantTable,
+			Columns: []string{salecounter.MerchantColumn},
+			Bidi:    false,
+		},
+		"SaleCounter",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   saleline.MerchantTable,
+			Columns: []string{saleline.MerchantColumn},
+			Bidi:    false,
+		},
+		"SaleLine",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"sale",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   saleline.SaleTable,
+			Columns: []string{saleline.SaleColumn},
+			Bidi:    false,
+		},
+		"SaleLine",
+		"Sale",
+	)
+	graph.MustAddE(
+		"product",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   saleline.ProductTable,
+			Columns: []string{saleline.ProductColumn},
+			Bidi:    false,
+		},
+		"SaleLine",
+		"Product",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   salessettings.MerchantTable,
+			Columns: []string{salessettings.MerchantColumn},
+			Bidi:    false,
+		},
+		"SalesSettings",
+		"Merchant",
 	)
 	graph.MustAddE(
 		"merchant",
@@ -401,6 +1428,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
 			Inverse: false,
+			Table:   staffday.MerchantTable,
+			Columns: []string{staffday.MerchantColumn},
+			Bidi:    false,
+		},
+		"StaffDay",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
 			Table:   store.MerchantTable,
 			Columns: []string{store.MerchantColumn},
 			Bidi:    false,
@@ -419,6 +1458,126 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Store",
 		"Staff",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   tender.MerchantTable,
+			Columns: []string{tender.MerchantColumn},
+			Bidi:    false,
+		},
+		"Tender",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"sale",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   tender.SaleTable,
+			Columns: []string{tender.SaleColumn},
+			Bidi:    false,
+		},
+		"Tender",
+		"Sale",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   ticket.MerchantTable,
+			Columns: []string{ticket.MerchantColumn},
+			Bidi:    false,
+		},
+		"Ticket",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"device",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   ticket.DeviceTable,
+			Columns: []string{ticket.DeviceColumn},
+			Bidi:    false,
+		},
+		"Ticket",
+		"Device",
+	)
+	graph.MustAddE(
+		"store",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   ticket.StoreTable,
+			Columns: []string{ticket.StoreColumn},
+			Bidi:    false,
+		},
+		"Ticket",
+		"Store",
+	)
+	graph.MustAddE(
+		"assignee",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   ticket.AssigneeTable,
+			Columns: []string{ticket.AssigneeColumn},
+			Bidi:    false,
+		},
+		"Ticket",
+		"Operator",
+	)
+	graph.MustAddE(
+		"replacement_device",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   ticket.ReplacementDeviceTable,
+			Columns: []string{ticket.ReplacementDeviceColumn},
+			Bidi:    false,
+		},
+		"Ticket",
+		"Device",
+	)
+	graph.MustAddE(
+		"comments",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.CommentsTable,
+			Columns: []string{ticket.CommentsColumn},
+			Bidi:    false,
+		},
+		"Ticket",
+		"TicketComment",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   ticketcomment.MerchantTable,
+			Columns: []string{ticketcomment.MerchantColumn},
+			Bidi:    false,
+		},
+		"TicketComment",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"ticket",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   ticketcomment.TicketTable,
+			Columns: []string{ticketcomment.TicketColumn},
+			Bidi:    false,
+		},
+		"TicketComment",
+		"Ticket",
 	)
 	return graph
 }()
@@ -798,6 +1957,20 @@ func (f *CustomerFilter) WhereHasStoreVisitsWith(preds ...predicate.CustomerStor
 	})))
 }
 
+// WhereHasSales applies a predicate to check if query has an edge sales.
+func (f *CustomerFilter) WhereHasSales() {
+	f.Where(entql.HasEdge("sales"))
+}
+
+// WhereHasSalesWith applies a predicate to check if query has an edge sales with a given conditions (other predicates).
+func (f *CustomerFilter) WhereHasSalesWith(preds ...predicate.Sale) {
+	f.Where(entql.HasEdgeWith("sales", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // addPredicate implements the predicateAdder interface.
 func (_q *CustomerStoreVisitsQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
@@ -901,6 +2074,393 @@ func (f *CustomerStoreVisitsFilter) WhereHasStoreWith(preds ...predicate.Store) 
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *CustomerTrigramQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the CustomerTrigramQuery builder.
+func (_q *CustomerTrigramQuery) Filter() *CustomerTrigramFilter {
+	return &CustomerTrigramFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *CustomerTrigramMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the CustomerTrigramMutation builder.
+func (m *CustomerTrigramMutation) Filter() *CustomerTrigramFilter {
+	return &CustomerTrigramFilter{config: m.config, predicateAdder: m}
+}
+
+// CustomerTrigramFilter provides a generic filtering capability at runtime for CustomerTrigramQuery.
+type CustomerTrigramFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *CustomerTrigramFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *CustomerTrigramFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(customertrigram.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *CustomerTrigramFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(customertrigram.FieldMerchantID))
+}
+
+// WhereCustomerID applies the entql string predicate on the customer_id field.
+func (f *CustomerTrigramFilter) WhereCustomerID(p entql.StringP) {
+	f.Where(p.Field(customertrigram.FieldCustomerID))
+}
+
+// WhereTrigram applies the entql string predicate on the trigram field.
+func (f *CustomerTrigramFilter) WhereTrigram(p entql.StringP) {
+	f.Where(p.Field(customertrigram.FieldTrigram))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *CustomerTrigramFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *CustomerTrigramFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *DeviceQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the DeviceQuery builder.
+func (_q *DeviceQuery) Filter() *DeviceFilter {
+	return &DeviceFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *DeviceMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the DeviceMutation builder.
+func (m *DeviceMutation) Filter() *DeviceFilter {
+	return &DeviceFilter{config: m.config, predicateAdder: m}
+}
+
+// DeviceFilter provides a generic filtering capability at runtime for DeviceQuery.
+type DeviceFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *DeviceFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *DeviceFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(device.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *DeviceFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(device.FieldMerchantID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *DeviceFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(device.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *DeviceFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(device.FieldUpdatedAt))
+}
+
+// WhereSerialNumber applies the entql string predicate on the serial_number field.
+func (f *DeviceFilter) WhereSerialNumber(p entql.StringP) {
+	f.Where(p.Field(device.FieldSerialNumber))
+}
+
+// WhereModel applies the entql string predicate on the model field.
+func (f *DeviceFilter) WhereModel(p entql.StringP) {
+	f.Where(p.Field(device.FieldModel))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *DeviceFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(device.FieldKind))
+}
+
+// WhereStoreID applies the entql string predicate on the store_id field.
+func (f *DeviceFilter) WhereStoreID(p entql.StringP) {
+	f.Where(p.Field(device.FieldStoreID))
+}
+
+// WhereLocationLabel applies the entql string predicate on the location_label field.
+func (f *DeviceFilter) WhereLocationLabel(p entql.StringP) {
+	f.Where(p.Field(device.FieldLocationLabel))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *DeviceFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(device.FieldStatus))
+}
+
+// WhereAppVersion applies the entql string predicate on the app_version field.
+func (f *DeviceFilter) WhereAppVersion(p entql.StringP) {
+	f.Where(p.Field(device.FieldAppVersion))
+}
+
+// WhereFirmwareVersion applies the entql string predicate on the firmware_version field.
+func (f *DeviceFilter) WhereFirmwareVersion(p entql.StringP) {
+	f.Where(p.Field(device.FieldFirmwareVersion))
+}
+
+// WherePairedAt applies the entql time.Time predicate on the paired_at field.
+func (f *DeviceFilter) WherePairedAt(p entql.TimeP) {
+	f.Where(p.Field(device.FieldPairedAt))
+}
+
+// WhereLastSeenAt applies the entql time.Time predicate on the last_seen_at field.
+func (f *DeviceFilter) WhereLastSeenAt(p entql.TimeP) {
+	f.Where(p.Field(device.FieldLastSeenAt))
+}
+
+// WhereHealth applies the entql string predicate on the health field.
+func (f *DeviceFilter) WhereHealth(p entql.StringP) {
+	f.Where(p.Field(device.FieldHealth))
+}
+
+// WhereCredentialHash applies the entql string predicate on the credential_hash field.
+func (f *DeviceFilter) WhereCredentialHash(p entql.StringP) {
+	f.Where(p.Field(device.FieldCredentialHash))
+}
+
+// WhereCredentialRotatedAt applies the entql time.Time predicate on the credential_rotated_at field.
+func (f *DeviceFilter) WhereCredentialRotatedAt(p entql.TimeP) {
+	f.Where(p.Field(device.FieldCredentialRotatedAt))
+}
+
+// WhereSessionEpoch applies the entql int predicate on the session_epoch field.
+func (f *DeviceFilter) WhereSessionEpoch(p entql.IntP) {
+	f.Where(p.Field(device.FieldSessionEpoch))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *DeviceFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *DeviceFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasStore applies a predicate to check if query has an edge store.
+func (f *DeviceFilter) WhereHasStore() {
+	f.Where(entql.HasEdge("store"))
+}
+
+// WhereHasStoreWith applies a predicate to check if query has an edge store with a given conditions (other predicates).
+func (f *DeviceFilter) WhereHasStoreWith(preds ...predicate.Store) {
+	f.Where(entql.HasEdgeWith("store", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *FeedbackQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the FeedbackQuery builder.
+func (_q *FeedbackQuery) Filter() *FeedbackFilter {
+	return &FeedbackFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *FeedbackMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the FeedbackMutation builder.
+func (m *FeedbackMutation) Filter() *FeedbackFilter {
+	return &FeedbackFilter{config: m.config, predicateAdder: m}
+}
+
+// FeedbackFilter provides a generic filtering capability at runtime for FeedbackQuery.
+type FeedbackFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *FeedbackFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *FeedbackFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(feedback.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *FeedbackFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(feedback.FieldMerchantID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *FeedbackFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(feedback.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *FeedbackFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(feedback.FieldUpdatedAt))
+}
+
+// WhereSaleID applies the entql string predicate on the sale_id field.
+func (f *FeedbackFilter) WhereSaleID(p entql.StringP) {
+	f.Where(p.Field(feedback.FieldSaleID))
+}
+
+// WhereStoreID applies the entql string predicate on the store_id field.
+func (f *FeedbackFilter) WhereStoreID(p entql.StringP) {
+	f.Where(p.Field(feedback.FieldStoreID))
+}
+
+// WhereCustomerID applies the entql string predicate on the customer_id field.
+func (f *FeedbackFilter) WhereCustomerID(p entql.StringP) {
+	f.Where(p.Field(feedback.FieldCustomerID))
+}
+
+// WhereProductID applies the entql string predicate on the product_id field.
+func (f *FeedbackFilter) WhereProductID(p entql.StringP) {
+	f.Where(p.Field(feedback.FieldProductID))
+}
+
+// WhereRecordedByID applies the entql string predicate on the recorded_by_id field.
+func (f *FeedbackFilter) WhereRecordedByID(p entql.StringP) {
+	f.Where(p.Field(feedback.FieldRecordedByID))
+}
+
+// WhereRating applies the entql int predicate on the rating field.
+func (f *FeedbackFilter) WhereRating(p entql.IntP) {
+	f.Where(p.Field(feedback.FieldRating))
+}
+
+// WhereCategory applies the entql string predicate on the category field.
+func (f *FeedbackFilter) WhereCategory(p entql.StringP) {
+	f.Where(p.Field(feedback.FieldCategory))
+}
+
+// WhereComment applies the entql string predicate on the comment field.
+func (f *FeedbackFilter) WhereComment(p entql.StringP) {
+	f.Where(p.Field(feedback.FieldComment))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *FeedbackFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *FeedbackFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasSale applies a predicate to check if query has an edge sale.
+func (f *FeedbackFilter) WhereHasSale() {
+	f.Where(entql.HasEdge("sale"))
+}
+
+// WhereHasSaleWith applies a predicate to check if query has an edge sale with a given conditions (other predicates).
+func (f *FeedbackFilter) WhereHasSaleWith(preds ...predicate.Sale) {
+	f.Where(entql.HasEdgeWith("sale", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasStore applies a predicate to check if query has an edge store.
+func (f *FeedbackFilter) WhereHasStore() {
+	f.Where(entql.HasEdge("store"))
+}
+
+// WhereHasStoreWith applies a predicate to check if query has an edge store with a given conditions (other predicates).
+func (f *FeedbackFilter) WhereHasStoreWith(preds ...predicate.Store) {
+	f.Where(entql.HasEdgeWith("store", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasCustomer applies a predicate to check if query has an edge customer.
+func (f *FeedbackFilter) WhereHasCustomer() {
+	f.Where(entql.HasEdge("customer"))
+}
+
+// WhereHasCustomerWith applies a predicate to check if query has an edge customer with a given conditions (other predicates).
+func (f *FeedbackFilter) WhereHasCustomerWith(preds ...predicate.Customer) {
+	f.Where(entql.HasEdgeWith("customer", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasProduct applies a predicate to check if query has an edge product.
+func (f *FeedbackFilter) WhereHasProduct() {
+	f.Where(entql.HasEdge("product"))
+}
+
+// WhereHasProductWith applies a predicate to check if query has an edge product with a given conditions (other predicates).
+func (f *FeedbackFilter) WhereHasProductWith(preds ...predicate.Product) {
+	f.Where(entql.HasEdgeWith("product", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *MerchantQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -929,7 +2489,7 @@ type MerchantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MerchantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1014,7 +2574,7 @@ type OperatorFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OperatorFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1066,6 +2626,1839 @@ func (f *OperatorFilter) WhereLastLoginAt(p entql.TimeP) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *OutboxEventQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the OutboxEventQuery builder.
+func (_q *OutboxEventQuery) Filter() *OutboxEventFilter {
+	return &OutboxEventFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *OutboxEventMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the OutboxEventMutation builder.
+func (m *OutboxEventMutation) Filter() *OutboxEventFilter {
+	return &OutboxEventFilter{config: m.config, predicateAdder: m}
+}
+
+// OutboxEventFilter provides a generic filtering capability at runtime for OutboxEventQuery.
+type OutboxEventFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *OutboxEventFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *OutboxEventFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(outboxevent.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *OutboxEventFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(outboxevent.FieldMerchantID))
+}
+
+// WhereTopic applies the entql string predicate on the topic field.
+func (f *OutboxEventFilter) WhereTopic(p entql.StringP) {
+	f.Where(p.Field(outboxevent.FieldTopic))
+}
+
+// WhereSubjectID applies the entql string predicate on the subject_id field.
+func (f *OutboxEventFilter) WhereSubjectID(p entql.StringP) {
+	f.Where(p.Field(outboxevent.FieldSubjectID))
+}
+
+// WherePayload applies the entql json.RawMessage predicate on the payload field.
+func (f *OutboxEventFilter) WherePayload(p entql.BytesP) {
+	f.Where(p.Field(outboxevent.FieldPayload))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *OutboxEventFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(outboxevent.FieldStatus))
+}
+
+// WhereAttempts applies the entql int predicate on the attempts field.
+func (f *OutboxEventFilter) WhereAttempts(p entql.IntP) {
+	f.Where(p.Field(outboxevent.FieldAttempts))
+}
+
+// WhereAvailableAt applies the entql time.Time predicate on the available_at field.
+func (f *OutboxEventFilter) WhereAvailableAt(p entql.TimeP) {
+	f.Where(p.Field(outboxevent.FieldAvailableAt))
+}
+
+// WhereLastError applies the entql string predicate on the last_error field.
+func (f *OutboxEventFilter) WhereLastError(p entql.StringP) {
+	f.Where(p.Field(outboxevent.FieldLastError))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *OutboxEventFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(outboxevent.FieldCreatedAt))
+}
+
+// WhereDeliveredAt applies the entql time.Time predicate on the delivered_at field.
+func (f *OutboxEventFilter) WhereDeliveredAt(p entql.TimeP) {
+	f.Where(p.Field(outboxevent.FieldDeliveredAt))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *OutboxEventFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *OutboxEventFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *PairingCodeQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the PairingCodeQuery builder.
+func (_q *PairingCodeQuery) Filter() *PairingCodeFilter {
+	return &PairingCodeFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *PairingCodeMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the PairingCodeMutation builder.
+func (m *PairingCodeMutation) Filter() *PairingCodeFilter {
+	return &PairingCodeFilter{config: m.config, predicateAdder: m}
+}
+
+// PairingCodeFilter provides a generic filtering capability at runtime for PairingCodeQuery.
+type PairingCodeFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *PairingCodeFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *PairingCodeFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(pairingcode.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *PairingCodeFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(pairingcode.FieldMerchantID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *PairingCodeFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(pairingcode.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *PairingCodeFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(pairingcode.FieldUpdatedAt))
+}
+
+// WhereCodeHash applies the entql string predicate on the code_hash field.
+func (f *PairingCodeFilter) WhereCodeHash(p entql.StringP) {
+	f.Where(p.Field(pairingcode.FieldCodeHash))
+}
+
+// WhereStoreID applies the entql string predicate on the store_id field.
+func (f *PairingCodeFilter) WhereStoreID(p entql.StringP) {
+	f.Where(p.Field(pairingcode.FieldStoreID))
+}
+
+// WhereCreatedByID applies the entql string predicate on the created_by_id field.
+func (f *PairingCodeFilter) WhereCreatedByID(p entql.StringP) {
+	f.Where(p.Field(pairingcode.FieldCreatedByID))
+}
+
+// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
+func (f *PairingCodeFilter) WhereExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(pairingcode.FieldExpiresAt))
+}
+
+// WhereUsedAt applies the entql time.Time predicate on the used_at field.
+func (f *PairingCodeFilter) WhereUsedAt(p entql.TimeP) {
+	f.Where(p.Field(pairingcode.FieldUsedAt))
+}
+
+// WhereDeviceID applies the entql string predicate on the device_id field.
+func (f *PairingCodeFilter) WhereDeviceID(p entql.StringP) {
+	f.Where(p.Field(pairingcode.FieldDeviceID))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *PairingCodeFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *PairingCodeFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *PlatformAuditEntryQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the PlatformAuditEntryQuery builder.
+func (_q *PlatformAuditEntryQuery) Filter() *PlatformAuditEntryFilter {
+	return &PlatformAuditEntryFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *PlatformAuditEntryMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the PlatformAuditEntryMutation builder.
+func (m *PlatformAuditEntryMutation) Filter() *PlatformAuditEntryFilter {
+	return &PlatformAuditEntryFilter{config: m.config, predicateAdder: m}
+}
+
+// PlatformAuditEntryFilter provides a generic filtering capability at runtime for PlatformAuditEntryQuery.
+type PlatformAuditEntryFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *PlatformAuditEntryFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *PlatformAuditEntryFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(platformauditentry.FieldID))
+}
+
+// WhereAction applies the entql string predicate on the action field.
+func (f *PlatformAuditEntryFilter) WhereAction(p entql.StringP) {
+	f.Where(p.Field(platformauditentry.FieldAction))
+}
+
+// WhereActorKind applies the entql string predicate on the actor_kind field.
+func (f *PlatformAuditEntryFilter) WhereActorKind(p entql.StringP) {
+	f.Where(p.Field(platformauditentry.FieldActorKind))
+}
+
+// WhereActorID applies the entql string predicate on the actor_id field.
+func (f *PlatformAuditEntryFilter) WhereActorID(p entql.StringP) {
+	f.Where(p.Field(platformauditentry.FieldActorID))
+}
+
+// WhereTargetType applies the entql string predicate on the target_type field.
+func (f *PlatformAuditEntryFilter) WhereTargetType(p entql.StringP) {
+	f.Where(p.Field(platformauditentry.FieldTargetType))
+}
+
+// WhereTargetID applies the entql string predicate on the target_id field.
+func (f *PlatformAuditEntryFilter) WhereTargetID(p entql.StringP) {
+	f.Where(p.Field(platformauditentry.FieldTargetID))
+}
+
+// WhereDetails applies the entql json.RawMessage predicate on the details field.
+func (f *PlatformAuditEntryFilter) WhereDetails(p entql.BytesP) {
+	f.Where(p.Field(platformauditentry.FieldDetails))
+}
+
+// WhereIP applies the entql string predicate on the ip field.
+func (f *PlatformAuditEntryFilter) WhereIP(p entql.StringP) {
+	f.Where(p.Field(platformauditentry.FieldIP))
+}
+
+// WhereRequestID applies the entql string predicate on the request_id field.
+func (f *PlatformAuditEntryFilter) WhereRequestID(p entql.StringP) {
+	f.Where(p.Field(platformauditentry.FieldRequestID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *PlatformAuditEntryFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(platformauditentry.FieldCreatedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *ProductQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ProductQuery builder.
+func (_q *ProductQuery) Filter() *ProductFilter {
+	return &ProductFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ProductMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ProductMutation builder.
+func (m *ProductMutation) Filter() *ProductFilter {
+	return &ProductFilter{config: m.config, predicateAdder: m}
+}
+
+// ProductFilter provides a generic filtering capability at runtime for ProductQuery.
+type ProductFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ProductFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *ProductFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(product.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *ProductFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(product.FieldMerchantID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *ProductFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(product.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *ProductFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(product.FieldUpdatedAt))
+}
+
+// WhereSku applies the entql string predicate on the sku field.
+func (f *ProductFilter) WhereSku(p entql.StringP) {
+	f.Where(p.Field(product.FieldSku))
+}
+
+// WhereBarcode applies the entql string predicate on the barcode field.
+func (f *ProductFilter) WhereBarcode(p entql.StringP) {
+	f.Where(p.Field(product.FieldBarcode))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *ProductFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(product.FieldName))
+}
+
+// WhereSearchText applies the entql string predicate on the search_text field.
+func (f *ProductFilter) WhereSearchText(p entql.StringP) {
+	f.Where(p.Field(product.FieldSearchText))
+}
+
+// WhereCategory applies the entql string predicate on the category field.
+func (f *ProductFilter) WhereCategory(p entql.StringP) {
+	f.Where(p.Field(product.FieldCategory))
+}
+
+// WhereUnitPrice applies the entql int64 predicate on the unit_price field.
+func (f *ProductFilter) WhereUnitPrice(p entql.Int64P) {
+	f.Where(p.Field(product.FieldUnitPrice))
+}
+
+// WhereCost applies the entql int64 predicate on the cost field.
+func (f *ProductFilter) WhereCost(p entql.Int64P) {
+	f.Where(p.Field(product.FieldCost))
+}
+
+// WhereTaxRateBp applies the entql int predicate on the tax_rate_bp field.
+func (f *ProductFilter) WhereTaxRateBp(p entql.IntP) {
+	f.Where(p.Field(product.FieldTaxRateBp))
+}
+
+// WhereActive applies the entql bool predicate on the active field.
+func (f *ProductFilter) WhereActive(p entql.BoolP) {
+	f.Where(p.Field(product.FieldActive))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *ProductFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *ProductFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasPriceChanges applies a predicate to check if query has an edge price_changes.
+func (f *ProductFilter) WhereHasPriceChanges() {
+	f.Where(entql.HasEdge("price_changes"))
+}
+
+// WhereHasPriceChangesWith applies a predicate to check if query has an edge price_changes with a given conditions (other predicates).
+func (f *ProductFilter) WhereHasPriceChangesWith(preds ...predicate.ProductPriceChange) {
+	f.Where(entql.HasEdgeWith("price_changes", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *ProductPriceChangeQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ProductPriceChangeQuery builder.
+func (_q *ProductPriceChangeQuery) Filter() *ProductPriceChangeFilter {
+	return &ProductPriceChangeFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ProductPriceChangeMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ProductPriceChangeMutation builder.
+func (m *ProductPriceChangeMutation) Filter() *ProductPriceChangeFilter {
+	return &ProductPriceChangeFilter{config: m.config, predicateAdder: m}
+}
+
+// ProductPriceChangeFilter provides a generic filtering capability at runtime for ProductPriceChangeQuery.
+type ProductPriceChangeFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ProductPriceChangeFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *ProductPriceChangeFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(productpricechange.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *ProductPriceChangeFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(productpricechange.FieldMerchantID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *ProductPriceChangeFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(productpricechange.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *ProductPriceChangeFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(productpricechange.FieldUpdatedAt))
+}
+
+// WhereProductID applies the entql string predicate on the product_id field.
+func (f *ProductPriceChangeFilter) WhereProductID(p entql.StringP) {
+	f.Where(p.Field(productpricechange.FieldProductID))
+}
+
+// WhereChangedByID applies the entql string predicate on the changed_by_id field.
+func (f *ProductPriceChangeFilter) WhereChangedByID(p entql.StringP) {
+	f.Where(p.Field(productpricechange.FieldChangedByID))
+}
+
+// WhereOldPrice applies the entql int64 predicate on the old_price field.
+func (f *ProductPriceChangeFilter) WhereOldPrice(p entql.Int64P) {
+	f.Where(p.Field(productpricechange.FieldOldPrice))
+}
+
+// WhereNewPrice applies the entql int64 predicate on the new_price field.
+func (f *ProductPriceChangeFilter) WhereNewPrice(p entql.Int64P) {
+	f.Where(p.Field(productpricechange.FieldNewPrice))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *ProductPriceChangeFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *ProductPriceChangeFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasProduct applies a predicate to check if query has an edge product.
+func (f *ProductPriceChangeFilter) WhereHasProduct() {
+	f.Where(entql.HasEdge("product"))
+}
+
+// WhereHasProductWith applies a predicate to check if query has an edge product with a given conditions (other predicates).
+func (f *ProductPriceChangeFilter) WhereHasProductWith(preds ...predicate.Product) {
+	f.Where(entql.HasEdgeWith("product", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasChangedBy applies a predicate to check if query has an edge changed_by.
+func (f *ProductPriceChangeFilter) WhereHasChangedBy() {
+	f.Where(entql.HasEdge("changed_by"))
+}
+
+// WhereHasChangedByWith applies a predicate to check if query has an edge changed_by with a given conditions (other predicates).
+func (f *ProductPriceChangeFilter) WhereHasChangedByWith(preds ...predicate.Staff) {
+	f.Where(entql.HasEdgeWith("changed_by", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *RefundQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the RefundQuery builder.
+func (_q *RefundQuery) Filter() *RefundFilter {
+	return &RefundFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *RefundMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the RefundMutation builder.
+func (m *RefundMutation) Filter() *RefundFilter {
+	return &RefundFilter{config: m.config, predicateAdder: m}
+}
+
+// RefundFilter provides a generic filtering capability at runtime for RefundQuery.
+type RefundFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *RefundFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *RefundFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(refund.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *RefundFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(refund.FieldMerchantID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *RefundFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(refund.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *RefundFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(refund.FieldUpdatedAt))
+}
+
+// WhereIdempotencyKey applies the entql string predicate on the idempotency_key field.
+func (f *RefundFilter) WhereIdempotencyKey(p entql.StringP) {
+	f.Where(p.Field(refund.FieldIdempotencyKey))
+}
+
+// WhereRequestHash applies the entql string predicate on the request_hash field.
+func (f *RefundFilter) WhereRequestHash(p entql.StringP) {
+	f.Where(p.Field(refund.FieldRequestHash))
+}
+
+// WhereSaleID applies the entql string predicate on the sale_id field.
+func (f *RefundFilter) WhereSaleID(p entql.StringP) {
+	f.Where(p.Field(refund.FieldSaleID))
+}
+
+// WhereStaffID applies the entql string predicate on the staff_id field.
+func (f *RefundFilter) WhereStaffID(p entql.StringP) {
+	f.Where(p.Field(refund.FieldStaffID))
+}
+
+// WhereDeviceID applies the entql string predicate on the device_id field.
+func (f *RefundFilter) WhereDeviceID(p entql.StringP) {
+	f.Where(p.Field(refund.FieldDeviceID))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *RefundFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(refund.FieldKind))
+}
+
+// WhereReason applies the entql string predicate on the reason field.
+func (f *RefundFilter) WhereReason(p entql.StringP) {
+	f.Where(p.Field(refund.FieldReason))
+}
+
+// WhereAmount applies the entql int64 predicate on the amount field.
+func (f *RefundFilter) WhereAmount(p entql.Int64P) {
+	f.Where(p.Field(refund.FieldAmount))
+}
+
+// WhereTax applies the entql int64 predicate on the tax field.
+func (f *RefundFilter) WhereTax(p entql.Int64P) {
+	f.Where(p.Field(refund.FieldTax))
+}
+
+// WhereBusinessDate applies the entql string predicate on the business_date field.
+func (f *RefundFilter) WhereBusinessDate(p entql.StringP) {
+	f.Where(p.Field(refund.FieldBusinessDate))
+}
+
+// WhereExchangeSaleID applies the entql string predicate on the exchange_sale_id field.
+func (f *RefundFilter) WhereExchangeSaleID(p entql.StringP) {
+	f.Where(p.Field(refund.FieldExchangeSaleID))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *RefundFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *RefundFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasSale applies a predicate to check if query has an edge sale.
+func (f *RefundFilter) WhereHasSale() {
+	f.Where(entql.HasEdge("sale"))
+}
+
+// WhereHasSaleWith applies a predicate to check if query has an edge sale with a given conditions (other predicates).
+func (f *RefundFilter) WhereHasSaleWith(preds ...predicate.Sale) {
+	f.Where(entql.HasEdgeWith("sale", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasStaff applies a predicate to check if query has an edge staff.
+func (f *RefundFilter) WhereHasStaff() {
+	f.Where(entql.HasEdge("staff"))
+}
+
+// WhereHasStaffWith applies a predicate to check if query has an edge staff with a given conditions (other predicates).
+func (f *RefundFilter) WhereHasStaffWith(preds ...predicate.Staff) {
+	f.Where(entql.HasEdgeWith("staff", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasLines applies a predicate to check if query has an edge lines.
+func (f *RefundFilter) WhereHasLines() {
+	f.Where(entql.HasEdge("lines"))
+}
+
+// WhereHasLinesWith applies a predicate to check if query has an edge lines with a given conditions (other predicates).
+func (f *RefundFilter) WhereHasLinesWith(preds ...predicate.RefundLine) {
+	f.Where(entql.HasEdgeWith("lines", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasTenders applies a predicate to check if query has an edge tenders.
+func (f *RefundFilter) WhereHasTenders() {
+	f.Where(entql.HasEdge("tenders"))
+}
+
+// WhereHasTendersWith applies a predicate to check if query has an edge tenders with a given conditions (other predicates).
+func (f *RefundFilter) WhereHasTendersWith(preds ...predicate.RefundTender) {
+	f.Where(entql.HasEdgeWith("tenders", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasExchangeSale applies a predicate to check if query has an edge exchange_sale.
+func (f *RefundFilter) WhereHasExchangeSale() {
+	f.Where(entql.HasEdge("exchange_sale"))
+}
+
+// WhereHasExchangeSaleWith applies a predicate to check if query has an edge exchange_sale with a given conditions (other predicates).
+func (f *RefundFilter) WhereHasExchangeSaleWith(preds ...predicate.Sale) {
+	f.Where(entql.HasEdgeWith("exchange_sale", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *RefundLineQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the RefundLineQuery builder.
+func (_q *RefundLineQuery) Filter() *RefundLineFilter {
+	return &RefundLineFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *RefundLineMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the RefundLineMutation builder.
+func (m *RefundLineMutation) Filter() *RefundLineFilter {
+	return &RefundLineFilter{config: m.config, predicateAdder: m}
+}
+
+// RefundLineFilter provides a generic filtering capability at runtime for RefundLineQuery.
+type RefundLineFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *RefundLineFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *RefundLineFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(refundline.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *RefundLineFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(refundline.FieldMerchantID))
+}
+
+// WhereRefundID applies the entql string predicate on the refund_id field.
+func (f *RefundLineFilter) WhereRefundID(p entql.StringP) {
+	f.Where(p.Field(refundline.FieldRefundID))
+}
+
+// WhereSaleLineID applies the entql string predicate on the sale_line_id field.
+func (f *RefundLineFilter) WhereSaleLineID(p entql.StringP) {
+	f.Where(p.Field(refundline.FieldSaleLineID))
+}
+
+// WhereQuantity applies the entql int predicate on the quantity field.
+func (f *RefundLineFilter) WhereQuantity(p entql.IntP) {
+	f.Where(p.Field(refundline.FieldQuantity))
+}
+
+// WhereAmount applies the entql int64 predicate on the amount field.
+func (f *RefundLineFilter) WhereAmount(p entql.Int64P) {
+	f.Where(p.Field(refundline.FieldAmount))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *RefundLineFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *RefundLineFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasRefund applies a predicate to check if query has an edge refund.
+func (f *RefundLineFilter) WhereHasRefund() {
+	f.Where(entql.HasEdge("refund"))
+}
+
+// WhereHasRefundWith applies a predicate to check if query has an edge refund with a given conditions (other predicates).
+func (f *RefundLineFilter) WhereHasRefundWith(preds ...predicate.Refund) {
+	f.Where(entql.HasEdgeWith("refund", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasSaleLine applies a predicate to check if query has an edge sale_line.
+func (f *RefundLineFilter) WhereHasSaleLine() {
+	f.Where(entql.HasEdge("sale_line"))
+}
+
+// WhereHasSaleLineWith applies a predicate to check if query has an edge sale_line with a given conditions (other predicates).
+func (f *RefundLineFilter) WhereHasSaleLineWith(preds ...predicate.SaleLine) {
+	f.Where(entql.HasEdgeWith("sale_line", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *RefundTenderQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the RefundTenderQuery builder.
+func (_q *RefundTenderQuery) Filter() *RefundTenderFilter {
+	return &RefundTenderFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *RefundTenderMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the RefundTenderMutation builder.
+func (m *RefundTenderMutation) Filter() *RefundTenderFilter {
+	return &RefundTenderFilter{config: m.config, predicateAdder: m}
+}
+
+// RefundTenderFilter provides a generic filtering capability at runtime for RefundTenderQuery.
+type RefundTenderFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *RefundTenderFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *RefundTenderFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(refundtender.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *RefundTenderFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(refundtender.FieldMerchantID))
+}
+
+// WhereRefundID applies the entql string predicate on the refund_id field.
+func (f *RefundTenderFilter) WhereRefundID(p entql.StringP) {
+	f.Where(p.Field(refundtender.FieldRefundID))
+}
+
+// WhereTenderID applies the entql string predicate on the tender_id field.
+func (f *RefundTenderFilter) WhereTenderID(p entql.StringP) {
+	f.Where(p.Field(refundtender.FieldTenderID))
+}
+
+// WhereType applies the entql string predicate on the type field.
+func (f *RefundTenderFilter) WhereType(p entql.StringP) {
+	f.Where(p.Field(refundtender.FieldType))
+}
+
+// WhereAmount applies the entql int64 predicate on the amount field.
+func (f *RefundTenderFilter) WhereAmount(p entql.Int64P) {
+	f.Where(p.Field(refundtender.FieldAmount))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *RefundTenderFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *RefundTenderFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasRefund applies a predicate to check if query has an edge refund.
+func (f *RefundTenderFilter) WhereHasRefund() {
+	f.Where(entql.HasEdge("refund"))
+}
+
+// WhereHasRefundWith applies a predicate to check if query has an edge refund with a given conditions (other predicates).
+func (f *RefundTenderFilter) WhereHasRefundWith(preds ...predicate.Refund) {
+	f.Where(entql.HasEdgeWith("refund", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasTender applies a predicate to check if query has an edge tender.
+func (f *RefundTenderFilter) WhereHasTender() {
+	f.Where(entql.HasEdge("tender"))
+}
+
+// WhereHasTenderWith applies a predicate to check if query has an edge tender with a given conditions (other predicates).
+func (f *RefundTenderFilter) WhereHasTenderWith(preds ...predicate.Tender) {
+	f.Where(entql.HasEdgeWith("tender", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *ReleaseQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ReleaseQuery builder.
+func (_q *ReleaseQuery) Filter() *ReleaseFilter {
+	return &ReleaseFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ReleaseMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ReleaseMutation builder.
+func (m *ReleaseMutation) Filter() *ReleaseFilter {
+	return &ReleaseFilter{config: m.config, predicateAdder: m}
+}
+
+// ReleaseFilter provides a generic filtering capability at runtime for ReleaseQuery.
+type ReleaseFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ReleaseFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *ReleaseFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(release.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *ReleaseFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(release.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *ReleaseFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(release.FieldUpdatedAt))
+}
+
+// WhereModels applies the entql json.RawMessage predicate on the models field.
+func (f *ReleaseFilter) WhereModels(p entql.BytesP) {
+	f.Where(p.Field(release.FieldModels))
+}
+
+// WhereChannel applies the entql string predicate on the channel field.
+func (f *ReleaseFilter) WhereChannel(p entql.StringP) {
+	f.Where(p.Field(release.FieldChannel))
+}
+
+// WhereVersion applies the entql string predicate on the version field.
+func (f *ReleaseFilter) WhereVersion(p entql.StringP) {
+	f.Where(p.Field(release.FieldVersion))
+}
+
+// WhereVersionKey applies the entql string predicate on the version_key field.
+func (f *ReleaseFilter) WhereVersionKey(p entql.StringP) {
+	f.Where(p.Field(release.FieldVersionKey))
+}
+
+// WhereMinSupportedVersion applies the entql string predicate on the min_supported_version field.
+func (f *ReleaseFilter) WhereMinSupportedVersion(p entql.StringP) {
+	f.Where(p.Field(release.FieldMinSupportedVersion))
+}
+
+// WhereDownloadURL applies the entql string predicate on the download_url field.
+func (f *ReleaseFilter) WhereDownloadURL(p entql.StringP) {
+	f.Where(p.Field(release.FieldDownloadURL))
+}
+
+// WhereSha256 applies the entql string predicate on the sha256 field.
+func (f *ReleaseFilter) WhereSha256(p entql.StringP) {
+	f.Where(p.Field(release.FieldSha256))
+}
+
+// WhereNotes applies the entql string predicate on the notes field.
+func (f *ReleaseFilter) WhereNotes(p entql.StringP) {
+	f.Where(p.Field(release.FieldNotes))
+}
+
+// WhereRolloutPercent applies the entql int predicate on the rollout_percent field.
+func (f *ReleaseFilter) WhereRolloutPercent(p entql.IntP) {
+	f.Where(p.Field(release.FieldRolloutPercent))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *ReleaseFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(release.FieldStatus))
+}
+
+// WherePublishedAt applies the entql time.Time predicate on the published_at field.
+func (f *ReleaseFilter) WherePublishedAt(p entql.TimeP) {
+	f.Where(p.Field(release.FieldPublishedAt))
+}
+
+// WherePublishedBy applies the entql string predicate on the published_by field.
+func (f *ReleaseFilter) WherePublishedBy(p entql.StringP) {
+	f.Where(p.Field(release.FieldPublishedBy))
+}
+
+// WhereWithdrawnAt applies the entql time.Time predicate on the withdrawn_at field.
+func (f *ReleaseFilter) WhereWithdrawnAt(p entql.TimeP) {
+	f.Where(p.Field(release.FieldWithdrawnAt))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *RiskListEntryQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the RiskListEntryQuery builder.
+func (_q *RiskListEntryQuery) Filter() *RiskListEntryFilter {
+	return &RiskListEntryFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *RiskListEntryMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the RiskListEntryMutation builder.
+func (m *RiskListEntryMutation) Filter() *RiskListEntryFilter {
+	return &RiskListEntryFilter{config: m.config, predicateAdder: m}
+}
+
+// RiskListEntryFilter provides a generic filtering capability at runtime for RiskListEntryQuery.
+type RiskListEntryFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *RiskListEntryFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *RiskListEntryFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(risklistentry.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *RiskListEntryFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(risklistentry.FieldMerchantID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *RiskListEntryFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(risklistentry.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *RiskListEntryFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(risklistentry.FieldUpdatedAt))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *RiskListEntryFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(risklistentry.FieldKind))
+}
+
+// WhereValue applies the entql string predicate on the value field.
+func (f *RiskListEntryFilter) WhereValue(p entql.StringP) {
+	f.Where(p.Field(risklistentry.FieldValue))
+}
+
+// WhereReason applies the entql string predicate on the reason field.
+func (f *RiskListEntryFilter) WhereReason(p entql.StringP) {
+	f.Where(p.Field(risklistentry.FieldReason))
+}
+
+// WhereCreatedByID applies the entql string predicate on the created_by_id field.
+func (f *RiskListEntryFilter) WhereCreatedByID(p entql.StringP) {
+	f.Where(p.Field(risklistentry.FieldCreatedByID))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *RiskListEntryFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *RiskListEntryFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *SaleQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the SaleQuery builder.
+func (_q *SaleQuery) Filter() *SaleFilter {
+	return &SaleFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *SaleMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the SaleMutation builder.
+func (m *SaleMutation) Filter() *SaleFilter {
+	return &SaleFilter{config: m.config, predicateAdder: m}
+}
+
+// SaleFilter provides a generic filtering capability at runtime for SaleQuery.
+type SaleFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *SaleFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *SaleFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(sale.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *SaleFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(sale.FieldMerchantID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *SaleFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(sale.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *SaleFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(sale.FieldUpdatedAt))
+}
+
+// WhereIdempotencyKey applies the entql string predicate on the idempotency_key field.
+func (f *SaleFilter) WhereIdempotencyKey(p entql.StringP) {
+	f.Where(p.Field(sale.FieldIdempotencyKey))
+}
+
+// WhereRequestHash applies the entql string predicate on the request_hash field.
+func (f *SaleFilter) WhereRequestHash(p entql.StringP) {
+	f.Where(p.Field(sale.FieldRequestHash))
+}
+
+// WhereStoreID applies the entql string predicate on the store_id field.
+func (f *SaleFilter) WhereStoreID(p entql.StringP) {
+	f.Where(p.Field(sale.FieldStoreID))
+}
+
+// WhereCashierID applies the entql string predicate on the cashier_id field.
+func (f *SaleFilter) WhereCashierID(p entql.StringP) {
+	f.Where(p.Field(sale.FieldCashierID))
+}
+
+// WhereDeviceID applies the entql string predicate on the device_id field.
+func (f *SaleFilter) WhereDeviceID(p entql.StringP) {
+	f.Where(p.Field(sale.FieldDeviceID))
+}
+
+// WhereCustomerID applies the entql string predicate on the customer_id field.
+func (f *SaleFilter) WhereCustomerID(p entql.StringP) {
+	f.Where(p.Field(sale.FieldCustomerID))
+}
+
+// WhereReceiptNumber applies the entql int64 predicate on the receipt_number field.
+func (f *SaleFilter) WhereReceiptNumber(p entql.Int64P) {
+	f.Where(p.Field(sale.FieldReceiptNumber))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *SaleFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(sale.FieldStatus))
+}
+
+// WhereCurrency applies the entql string predicate on the currency field.
+func (f *SaleFilter) WhereCurrency(p entql.StringP) {
+	f.Where(p.Field(sale.FieldCurrency))
+}
+
+// WhereSubtotal applies the entql int64 predicate on the subtotal field.
+func (f *SaleFilter) WhereSubtotal(p entql.Int64P) {
+	f.Where(p.Field(sale.FieldSubtotal))
+}
+
+// WhereOrderDiscount applies the entql int64 predicate on the order_discount field.
+func (f *SaleFilter) WhereOrderDiscount(p entql.Int64P) {
+	f.Where(p.Field(sale.FieldOrderDiscount))
+}
+
+// WhereDiscountTotal applies the entql int64 predicate on the discount_total field.
+func (f *SaleFilter) WhereDiscountTotal(p entql.Int64P) {
+	f.Where(p.Field(sale.FieldDiscountTotal))
+}
+
+// WhereTaxTotal applies the entql int64 predicate on the tax_total field.
+func (f *SaleFilter) WhereTaxTotal(p entql.Int64P) {
+	f.Where(p.Field(sale.FieldTaxTotal))
+}
+
+// WhereTotal applies the entql int64 predicate on the total field.
+func (f *SaleFilter) WhereTotal(p entql.Int64P) {
+	f.Where(p.Field(sale.FieldTotal))
+}
+
+// WhereChangeDue applies the entql int64 predicate on the change_due field.
+func (f *SaleFilter) WhereChangeDue(p entql.Int64P) {
+	f.Where(p.Field(sale.FieldChangeDue))
+}
+
+// WhereRefundedTotal applies the entql int64 predicate on the refunded_total field.
+func (f *SaleFilter) WhereRefundedTotal(p entql.Int64P) {
+	f.Where(p.Field(sale.FieldRefundedTotal))
+}
+
+// WherePricesIncludeTax applies the entql bool predicate on the prices_include_tax field.
+func (f *SaleFilter) WherePricesIncludeTax(p entql.BoolP) {
+	f.Where(p.Field(sale.FieldPricesIncludeTax))
+}
+
+// WhereOccurredAt applies the entql time.Time predicate on the occurred_at field.
+func (f *SaleFilter) WhereOccurredAt(p entql.TimeP) {
+	f.Where(p.Field(sale.FieldOccurredAt))
+}
+
+// WhereBusinessDate applies the entql string predicate on the business_date field.
+func (f *SaleFilter) WhereBusinessDate(p entql.StringP) {
+	f.Where(p.Field(sale.FieldBusinessDate))
+}
+
+// WhereOffline applies the entql bool predicate on the offline field.
+func (f *SaleFilter) WhereOffline(p entql.BoolP) {
+	f.Where(p.Field(sale.FieldOffline))
+}
+
+// WhereNote applies the entql string predicate on the note field.
+func (f *SaleFilter) WhereNote(p entql.StringP) {
+	f.Where(p.Field(sale.FieldNote))
+}
+
+// WhereFrozen applies the entql bool predicate on the frozen field.
+func (f *SaleFilter) WhereFrozen(p entql.BoolP) {
+	f.Where(p.Field(sale.FieldFrozen))
+}
+
+// WhereFrozenReason applies the entql string predicate on the frozen_reason field.
+func (f *SaleFilter) WhereFrozenReason(p entql.StringP) {
+	f.Where(p.Field(sale.FieldFrozenReason))
+}
+
+// WhereFrozenAt applies the entql time.Time predicate on the frozen_at field.
+func (f *SaleFilter) WhereFrozenAt(p entql.TimeP) {
+	f.Where(p.Field(sale.FieldFrozenAt))
+}
+
+// WhereRiskDecision applies the entql string predicate on the risk_decision field.
+func (f *SaleFilter) WhereRiskDecision(p entql.StringP) {
+	f.Where(p.Field(sale.FieldRiskDecision))
+}
+
+// WhereRiskHits applies the entql json.RawMessage predicate on the risk_hits field.
+func (f *SaleFilter) WhereRiskHits(p entql.BytesP) {
+	f.Where(p.Field(sale.FieldRiskHits))
+}
+
+// WhereReviewStatus applies the entql string predicate on the review_status field.
+func (f *SaleFilter) WhereReviewStatus(p entql.StringP) {
+	f.Where(p.Field(sale.FieldReviewStatus))
+}
+
+// WhereVoidedAt applies the entql time.Time predicate on the voided_at field.
+func (f *SaleFilter) WhereVoidedAt(p entql.TimeP) {
+	f.Where(p.Field(sale.FieldVoidedAt))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *SaleFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *SaleFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasStore applies a predicate to check if query has an edge store.
+func (f *SaleFilter) WhereHasStore() {
+	f.Where(entql.HasEdge("store"))
+}
+
+// WhereHasStoreWith applies a predicate to check if query has an edge store with a given conditions (other predicates).
+func (f *SaleFilter) WhereHasStoreWith(preds ...predicate.Store) {
+	f.Where(entql.HasEdgeWith("store", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasCashier applies a predicate to check if query has an edge cashier.
+func (f *SaleFilter) WhereHasCashier() {
+	f.Where(entql.HasEdge("cashier"))
+}
+
+// WhereHasCashierWith applies a predicate to check if query has an edge cashier with a given conditions (other predicates).
+func (f *SaleFilter) WhereHasCashierWith(preds ...predicate.Staff) {
+	f.Where(entql.HasEdgeWith("cashier", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasCustomer applies a predicate to check if query has an edge customer.
+func (f *SaleFilter) WhereHasCustomer() {
+	f.Where(entql.HasEdge("customer"))
+}
+
+// WhereHasCustomerWith applies a predicate to check if query has an edge customer with a given conditions (other predicates).
+func (f *SaleFilter) WhereHasCustomerWith(preds ...predicate.Customer) {
+	f.Where(entql.HasEdgeWith("customer", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasLines applies a predicate to check if query has an edge lines.
+func (f *SaleFilter) WhereHasLines() {
+	f.Where(entql.HasEdge("lines"))
+}
+
+// WhereHasLinesWith applies a predicate to check if query has an edge lines with a given conditions (other predicates).
+func (f *SaleFilter) WhereHasLinesWith(preds ...predicate.SaleLine) {
+	f.Where(entql.HasEdgeWith("lines", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasTenders applies a predicate to check if query has an edge tenders.
+func (f *SaleFilter) WhereHasTenders() {
+	f.Where(entql.HasEdge("tenders"))
+}
+
+// WhereHasTendersWith applies a predicate to check if query has an edge tenders with a given conditions (other predicates).
+func (f *SaleFilter) WhereHasTendersWith(preds ...predicate.Tender) {
+	f.Where(entql.HasEdgeWith("tenders", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasRefunds applies a predicate to check if query has an edge refunds.
+func (f *SaleFilter) WhereHasRefunds() {
+	f.Where(entql.HasEdge("refunds"))
+}
+
+// WhereHasRefundsWith applies a predicate to check if query has an edge refunds with a given conditions (other predicates).
+func (f *SaleFilter) WhereHasRefundsWith(preds ...predicate.Refund) {
+	f.Where(entql.HasEdgeWith("refunds", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *SaleCounterQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the SaleCounterQuery builder.
+func (_q *SaleCounterQuery) Filter() *SaleCounterFilter {
+	return &SaleCounterFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *SaleCounterMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the SaleCounterMutation builder.
+func (m *SaleCounterMutation) Filter() *SaleCounterFilter {
+	return &SaleCounterFilter{config: m.config, predicateAdder: m}
+}
+
+// SaleCounterFilter provides a generic filtering capability at runtime for SaleCounterQuery.
+type SaleCounterFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *SaleCounterFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *SaleCounterFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(salecounter.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *SaleCounterFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(salecounter.FieldMerchantID))
+}
+
+// WhereStoreID applies the entql string predicate on the store_id field.
+func (f *SaleCounterFilter) WhereStoreID(p entql.StringP) {
+	f.Where(p.Field(salecounter.FieldStoreID))
+}
+
+// WhereLastReceiptNumber applies the entql int64 predicate on the last_receipt_number field.
+func (f *SaleCounterFilter) WhereLastReceiptNumber(p entql.Int64P) {
+	f.Where(p.Field(salecounter.FieldLastReceiptNumber))
+}
+
+// WhereSalesCount applies the entql int64 predicate on the sales_count field.
+func (f *SaleCounterFilter) WhereSalesCount(p entql.Int64P) {
+	f.Where(p.Field(salecounter.FieldSalesCount))
+}
+
+// WhereSalesAmount applies the entql int64 predicate on the sales_amount field.
+func (f *SaleCounterFilter) WhereSalesAmount(p entql.Int64P) {
+	f.Where(p.Field(salecounter.FieldSalesAmount))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *SaleCounterFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *SaleCounterFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *SaleLineQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the SaleLineQuery builder.
+func (_q *SaleLineQuery) Filter() *SaleLineFilter {
+	return &SaleLineFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *SaleLineMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the SaleLineMutation builder.
+func (m *SaleLineMutation) Filter() *SaleLineFilter {
+	return &SaleLineFilter{config: m.config, predicateAdder: m}
+}
+
+// SaleLineFilter provides a generic filtering capability at runtime for SaleLineQuery.
+type SaleLineFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *SaleLineFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *SaleLineFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(saleline.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *SaleLineFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(saleline.FieldMerchantID))
+}
+
+// WhereSaleID applies the entql string predicate on the sale_id field.
+func (f *SaleLineFilter) WhereSaleID(p entql.StringP) {
+	f.Where(p.Field(saleline.FieldSaleID))
+}
+
+// WherePosition applies the entql int predicate on the position field.
+func (f *SaleLineFilter) WherePosition(p entql.IntP) {
+	f.Where(p.Field(saleline.FieldPosition))
+}
+
+// WhereProductID applies the entql string predicate on the product_id field.
+func (f *SaleLineFilter) WhereProductID(p entql.StringP) {
+	f.Where(p.Field(saleline.FieldProductID))
+}
+
+// WhereSku applies the entql string predicate on the sku field.
+func (f *SaleLineFilter) WhereSku(p entql.StringP) {
+	f.Where(p.Field(saleline.FieldSku))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *SaleLineFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(saleline.FieldName))
+}
+
+// WhereCategory applies the entql string predicate on the category field.
+func (f *SaleLineFilter) WhereCategory(p entql.StringP) {
+	f.Where(p.Field(saleline.FieldCategory))
+}
+
+// WhereQuantity applies the entql int predicate on the quantity field.
+func (f *SaleLineFilter) WhereQuantity(p entql.IntP) {
+	f.Where(p.Field(saleline.FieldQuantity))
+}
+
+// WhereUnitPrice applies the entql int64 predicate on the unit_price field.
+func (f *SaleLineFilter) WhereUnitPrice(p entql.Int64P) {
+	f.Where(p.Field(saleline.FieldUnitPrice))
+}
+
+// WhereLineDiscount applies the entql int64 predicate on the line_discount field.
+func (f *SaleLineFilter) WhereLineDiscount(p entql.Int64P) {
+	f.Where(p.Field(saleline.FieldLineDiscount))
+}
+
+// WhereOrderDiscount applies the entql int64 predicate on the order_discount field.
+func (f *SaleLineFilter) WhereOrderDiscount(p entql.Int64P) {
+	f.Where(p.Field(saleline.FieldOrderDiscount))
+}
+
+// WhereTaxRateBp applies the entql int predicate on the tax_rate_bp field.
+func (f *SaleLineFilter) WhereTaxRateBp(p entql.IntP) {
+	f.Where(p.Field(saleline.FieldTaxRateBp))
+}
+
+// WhereTax applies the entql int64 predicate on the tax field.
+func (f *SaleLineFilter) WhereTax(p entql.Int64P) {
+	f.Where(p.Field(saleline.FieldTax))
+}
+
+// WhereTotal applies the entql int64 predicate on the total field.
+func (f *SaleLineFilter) WhereTotal(p entql.Int64P) {
+	f.Where(p.Field(saleline.FieldTotal))
+}
+
+// WhereUnitCost applies the entql int64 predicate on the unit_cost field.
+func (f *SaleLineFilter) WhereUnitCost(p entql.Int64P) {
+	f.Where(p.Field(saleline.FieldUnitCost))
+}
+
+// WhereRefundedQuantity applies the entql int predicate on the refunded_quantity field.
+func (f *SaleLineFilter) WhereRefundedQuantity(p entql.IntP) {
+	f.Where(p.Field(saleline.FieldRefundedQuantity))
+}
+
+// WhereRefundedAmount applies the entql int64 predicate on the refunded_amount field.
+func (f *SaleLineFilter) WhereRefundedAmount(p entql.Int64P) {
+	f.Where(p.Field(saleline.FieldRefundedAmount))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *SaleLineFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *SaleLineFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasSale applies a predicate to check if query has an edge sale.
+func (f *SaleLineFilter) WhereHasSale() {
+	f.Where(entql.HasEdge("sale"))
+}
+
+// WhereHasSaleWith applies a predicate to check if query has an edge sale with a given conditions (other predicates).
+func (f *SaleLineFilter) WhereHasSaleWith(preds ...predicate.Sale) {
+	f.Where(entql.HasEdgeWith("sale", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasProduct applies a predicate to check if query has an edge product.
+func (f *SaleLineFilter) WhereHasProduct() {
+	f.Where(entql.HasEdge("product"))
+}
+
+// WhereHasProductWith applies a predicate to check if query has an edge product with a given conditions (other predicates).
+func (f *SaleLineFilter) WhereHasProductWith(preds ...predicate.Product) {
+	f.Where(entql.HasEdgeWith("product", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *SalesSettingsQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the SalesSettingsQuery builder.
+func (_q *SalesSettingsQuery) Filter() *SalesSettingsFilter {
+	return &SalesSettingsFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *SalesSettingsMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the SalesSettingsMutation builder.
+func (m *SalesSettingsMutation) Filter() *SalesSettingsFilter {
+	return &SalesSettingsFilter{config: m.config, predicateAdder: m}
+}
+
+// SalesSettingsFilter provides a generic filtering capability at runtime for SalesSettingsQuery.
+type SalesSettingsFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *SalesSettingsFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *SalesSettingsFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(salessettings.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *SalesSettingsFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(salessettings.FieldMerchantID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *SalesSettingsFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(salessettings.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *SalesSettingsFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(salessettings.FieldUpdatedAt))
+}
+
+// WherePricesIncludeTax applies the entql bool predicate on the prices_include_tax field.
+func (f *SalesSettingsFilter) WherePricesIncludeTax(p entql.BoolP) {
+	f.Where(p.Field(salessettings.FieldPricesIncludeTax))
+}
+
+// WhereAcceptedTenders applies the entql json.RawMessage predicate on the accepted_tenders field.
+func (f *SalesSettingsFilter) WhereAcceptedTenders(p entql.BytesP) {
+	f.Where(p.Field(salessettings.FieldAcceptedTenders))
+}
+
+// WhereMaxSaleAmount applies the entql int64 predicate on the max_sale_amount field.
+func (f *SalesSettingsFilter) WhereMaxSaleAmount(p entql.Int64P) {
+	f.Where(p.Field(salessettings.FieldMaxSaleAmount))
+}
+
+// WhereMaxRefundPerCashierDay applies the entql int64 predicate on the max_refund_per_cashier_day field.
+func (f *SalesSettingsFilter) WhereMaxRefundPerCashierDay(p entql.Int64P) {
+	f.Where(p.Field(salessettings.FieldMaxRefundPerCashierDay))
+}
+
+// WhereCustomerDailyLimit applies the entql int64 predicate on the customer_daily_limit field.
+func (f *SalesSettingsFilter) WhereCustomerDailyLimit(p entql.Int64P) {
+	f.Where(p.Field(salessettings.FieldCustomerDailyLimit))
+}
+
+// WhereRefundToCashAllowed applies the entql bool predicate on the refund_to_cash_allowed field.
+func (f *SalesSettingsFilter) WhereRefundToCashAllowed(p entql.BoolP) {
+	f.Where(p.Field(salessettings.FieldRefundToCashAllowed))
+}
+
+// WhereLargeTicketAction applies the entql string predicate on the large_ticket_action field.
+func (f *SalesSettingsFilter) WhereLargeTicketAction(p entql.StringP) {
+	f.Where(p.Field(salessettings.FieldLargeTicketAction))
+}
+
+// WhereLargeTicketFactor applies the entql int predicate on the large_ticket_factor field.
+func (f *SalesSettingsFilter) WhereLargeTicketFactor(p entql.IntP) {
+	f.Where(p.Field(salessettings.FieldLargeTicketFactor))
+}
+
+// WhereLargeTicketMinSales applies the entql int predicate on the large_ticket_min_sales field.
+func (f *SalesSettingsFilter) WhereLargeTicketMinSales(p entql.IntP) {
+	f.Where(p.Field(salessettings.FieldLargeTicketMinSales))
+}
+
+// WhereVelocityAction applies the entql string predicate on the velocity_action field.
+func (f *SalesSettingsFilter) WhereVelocityAction(p entql.StringP) {
+	f.Where(p.Field(salessettings.FieldVelocityAction))
+}
+
+// WhereVelocityMax applies the entql int predicate on the velocity_max field.
+func (f *SalesSettingsFilter) WhereVelocityMax(p entql.IntP) {
+	f.Where(p.Field(salessettings.FieldVelocityMax))
+}
+
+// WhereVelocityWindowMinutes applies the entql int predicate on the velocity_window_minutes field.
+func (f *SalesSettingsFilter) WhereVelocityWindowMinutes(p entql.IntP) {
+	f.Where(p.Field(salessettings.FieldVelocityWindowMinutes))
+}
+
+// WhereRefundRatioAction applies the entql string predicate on the refund_ratio_action field.
+func (f *SalesSettingsFilter) WhereRefundRatioAction(p entql.StringP) {
+	f.Where(p.Field(salessettings.FieldRefundRatioAction))
+}
+
+// WhereRefundRatioPercent applies the entql int predicate on the refund_ratio_percent field.
+func (f *SalesSettingsFilter) WhereRefundRatioPercent(p entql.IntP) {
+	f.Where(p.Field(salessettings.FieldRefundRatioPercent))
+}
+
+// WhereRefundRatioMinSales applies the entql int64 predicate on the refund_ratio_min_sales field.
+func (f *SalesSettingsFilter) WhereRefundRatioMinSales(p entql.Int64P) {
+	f.Where(p.Field(salessettings.FieldRefundRatioMinSales))
+}
+
+// WhereBlacklistAction applies the entql string predicate on the blacklist_action field.
+func (f *SalesSettingsFilter) WhereBlacklistAction(p entql.StringP) {
+	f.Where(p.Field(salessettings.FieldBlacklistAction))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *SalesSettingsFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *SalesSettingsFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *SavedSegmentQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1094,7 +4487,7 @@ type SavedSegmentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SavedSegmentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1203,7 +4596,7 @@ type SegmentRulesFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SegmentRulesFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1302,7 +4695,7 @@ type StaffFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StaffFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1402,6 +4795,85 @@ func (f *StaffFilter) WhereHasStoresWith(preds ...predicate.Store) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *StaffDayQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the StaffDayQuery builder.
+func (_q *StaffDayQuery) Filter() *StaffDayFilter {
+	return &StaffDayFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *StaffDayMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the StaffDayMutation builder.
+func (m *StaffDayMutation) Filter() *StaffDayFilter {
+	return &StaffDayFilter{config: m.config, predicateAdder: m}
+}
+
+// StaffDayFilter provides a generic filtering capability at runtime for StaffDayQuery.
+type StaffDayFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *StaffDayFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *StaffDayFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(staffday.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *StaffDayFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(staffday.FieldMerchantID))
+}
+
+// WhereStaffID applies the entql string predicate on the staff_id field.
+func (f *StaffDayFilter) WhereStaffID(p entql.StringP) {
+	f.Where(p.Field(staffday.FieldStaffID))
+}
+
+// WhereBusinessDate applies the entql string predicate on the business_date field.
+func (f *StaffDayFilter) WhereBusinessDate(p entql.StringP) {
+	f.Where(p.Field(staffday.FieldBusinessDate))
+}
+
+// WhereSalesAmount applies the entql int64 predicate on the sales_amount field.
+func (f *StaffDayFilter) WhereSalesAmount(p entql.Int64P) {
+	f.Where(p.Field(staffday.FieldSalesAmount))
+}
+
+// WhereRefundsAmount applies the entql int64 predicate on the refunds_amount field.
+func (f *StaffDayFilter) WhereRefundsAmount(p entql.Int64P) {
+	f.Where(p.Field(staffday.FieldRefundsAmount))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *StaffDayFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *StaffDayFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *StoreQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1430,7 +4902,7 @@ type StoreFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StoreFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1493,6 +4965,466 @@ func (f *StoreFilter) WhereHasStaff() {
 // WhereHasStaffWith applies a predicate to check if query has an edge staff with a given conditions (other predicates).
 func (f *StoreFilter) WhereHasStaffWith(preds ...predicate.Staff) {
 	f.Where(entql.HasEdgeWith("staff", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *TenderQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the TenderQuery builder.
+func (_q *TenderQuery) Filter() *TenderFilter {
+	return &TenderFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *TenderMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the TenderMutation builder.
+func (m *TenderMutation) Filter() *TenderFilter {
+	return &TenderFilter{config: m.config, predicateAdder: m}
+}
+
+// TenderFilter provides a generic filtering capability at runtime for TenderQuery.
+type TenderFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *TenderFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *TenderFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(tender.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *TenderFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(tender.FieldMerchantID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *TenderFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(tender.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *TenderFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(tender.FieldUpdatedAt))
+}
+
+// WhereSaleID applies the entql string predicate on the sale_id field.
+func (f *TenderFilter) WhereSaleID(p entql.StringP) {
+	f.Where(p.Field(tender.FieldSaleID))
+}
+
+// WhereType applies the entql string predicate on the type field.
+func (f *TenderFilter) WhereType(p entql.StringP) {
+	f.Where(p.Field(tender.FieldType))
+}
+
+// WhereAmount applies the entql int64 predicate on the amount field.
+func (f *TenderFilter) WhereAmount(p entql.Int64P) {
+	f.Where(p.Field(tender.FieldAmount))
+}
+
+// WhereTendered applies the entql int64 predicate on the tendered field.
+func (f *TenderFilter) WhereTendered(p entql.Int64P) {
+	f.Where(p.Field(tender.FieldTendered))
+}
+
+// WhereChange applies the entql int64 predicate on the change field.
+func (f *TenderFilter) WhereChange(p entql.Int64P) {
+	f.Where(p.Field(tender.FieldChange))
+}
+
+// WhereCardType applies the entql string predicate on the card_type field.
+func (f *TenderFilter) WhereCardType(p entql.StringP) {
+	f.Where(p.Field(tender.FieldCardType))
+}
+
+// WhereCardBrand applies the entql string predicate on the card_brand field.
+func (f *TenderFilter) WhereCardBrand(p entql.StringP) {
+	f.Where(p.Field(tender.FieldCardBrand))
+}
+
+// WhereCardLast4 applies the entql string predicate on the card_last4 field.
+func (f *TenderFilter) WhereCardLast4(p entql.StringP) {
+	f.Where(p.Field(tender.FieldCardLast4))
+}
+
+// WhereWallet applies the entql string predicate on the wallet field.
+func (f *TenderFilter) WhereWallet(p entql.StringP) {
+	f.Where(p.Field(tender.FieldWallet))
+}
+
+// WhereReference applies the entql string predicate on the reference field.
+func (f *TenderFilter) WhereReference(p entql.StringP) {
+	f.Where(p.Field(tender.FieldReference))
+}
+
+// WhereRefundedAmount applies the entql int64 predicate on the refunded_amount field.
+func (f *TenderFilter) WhereRefundedAmount(p entql.Int64P) {
+	f.Where(p.Field(tender.FieldRefundedAmount))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *TenderFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *TenderFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasSale applies a predicate to check if query has an edge sale.
+func (f *TenderFilter) WhereHasSale() {
+	f.Where(entql.HasEdge("sale"))
+}
+
+// WhereHasSaleWith applies a predicate to check if query has an edge sale with a given conditions (other predicates).
+func (f *TenderFilter) WhereHasSaleWith(preds ...predicate.Sale) {
+	f.Where(entql.HasEdgeWith("sale", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *TicketQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the TicketQuery builder.
+func (_q *TicketQuery) Filter() *TicketFilter {
+	return &TicketFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *TicketMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the TicketMutation builder.
+func (m *TicketMutation) Filter() *TicketFilter {
+	return &TicketFilter{config: m.config, predicateAdder: m}
+}
+
+// TicketFilter provides a generic filtering capability at runtime for TicketQuery.
+type TicketFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *TicketFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *TicketFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(ticket.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *TicketFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(ticket.FieldMerchantID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *TicketFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(ticket.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *TicketFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(ticket.FieldUpdatedAt))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *TicketFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(ticket.FieldKind))
+}
+
+// WhereFaultCategory applies the entql string predicate on the fault_category field.
+func (f *TicketFilter) WhereFaultCategory(p entql.StringP) {
+	f.Where(p.Field(ticket.FieldFaultCategory))
+}
+
+// WhereTitle applies the entql string predicate on the title field.
+func (f *TicketFilter) WhereTitle(p entql.StringP) {
+	f.Where(p.Field(ticket.FieldTitle))
+}
+
+// WhereDescription applies the entql string predicate on the description field.
+func (f *TicketFilter) WhereDescription(p entql.StringP) {
+	f.Where(p.Field(ticket.FieldDescription))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *TicketFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(ticket.FieldStatus))
+}
+
+// WherePriority applies the entql string predicate on the priority field.
+func (f *TicketFilter) WherePriority(p entql.StringP) {
+	f.Where(p.Field(ticket.FieldPriority))
+}
+
+// WhereDeviceID applies the entql string predicate on the device_id field.
+func (f *TicketFilter) WhereDeviceID(p entql.StringP) {
+	f.Where(p.Field(ticket.FieldDeviceID))
+}
+
+// WhereStoreID applies the entql string predicate on the store_id field.
+func (f *TicketFilter) WhereStoreID(p entql.StringP) {
+	f.Where(p.Field(ticket.FieldStoreID))
+}
+
+// WhereReporterKind applies the entql string predicate on the reporter_kind field.
+func (f *TicketFilter) WhereReporterKind(p entql.StringP) {
+	f.Where(p.Field(ticket.FieldReporterKind))
+}
+
+// WhereReporterID applies the entql string predicate on the reporter_id field.
+func (f *TicketFilter) WhereReporterID(p entql.StringP) {
+	f.Where(p.Field(ticket.FieldReporterID))
+}
+
+// WhereAssigneeID applies the entql string predicate on the assignee_id field.
+func (f *TicketFilter) WhereAssigneeID(p entql.StringP) {
+	f.Where(p.Field(ticket.FieldAssigneeID))
+}
+
+// WhereSLADueAt applies the entql time.Time predicate on the sla_due_at field.
+func (f *TicketFilter) WhereSLADueAt(p entql.TimeP) {
+	f.Where(p.Field(ticket.FieldSLADueAt))
+}
+
+// WhereResolvedAt applies the entql time.Time predicate on the resolved_at field.
+func (f *TicketFilter) WhereResolvedAt(p entql.TimeP) {
+	f.Where(p.Field(ticket.FieldResolvedAt))
+}
+
+// WhereClosedAt applies the entql time.Time predicate on the closed_at field.
+func (f *TicketFilter) WhereClosedAt(p entql.TimeP) {
+	f.Where(p.Field(ticket.FieldClosedAt))
+}
+
+// WhereReplacementDeviceID applies the entql string predicate on the replacement_device_id field.
+func (f *TicketFilter) WhereReplacementDeviceID(p entql.StringP) {
+	f.Where(p.Field(ticket.FieldReplacementDeviceID))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *TicketFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *TicketFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasDevice applies a predicate to check if query has an edge device.
+func (f *TicketFilter) WhereHasDevice() {
+	f.Where(entql.HasEdge("device"))
+}
+
+// WhereHasDeviceWith applies a predicate to check if query has an edge device with a given conditions (other predicates).
+func (f *TicketFilter) WhereHasDeviceWith(preds ...predicate.Device) {
+	f.Where(entql.HasEdgeWith("device", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasStore applies a predicate to check if query has an edge store.
+func (f *TicketFilter) WhereHasStore() {
+	f.Where(entql.HasEdge("store"))
+}
+
+// WhereHasStoreWith applies a predicate to check if query has an edge store with a given conditions (other predicates).
+func (f *TicketFilter) WhereHasStoreWith(preds ...predicate.Store) {
+	f.Where(entql.HasEdgeWith("store", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasAssignee applies a predicate to check if query has an edge assignee.
+func (f *TicketFilter) WhereHasAssignee() {
+	f.Where(entql.HasEdge("assignee"))
+}
+
+// WhereHasAssigneeWith applies a predicate to check if query has an edge assignee with a given conditions (other predicates).
+func (f *TicketFilter) WhereHasAssigneeWith(preds ...predicate.Operator) {
+	f.Where(entql.HasEdgeWith("assignee", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasReplacementDevice applies a predicate to check if query has an edge replacement_device.
+func (f *TicketFilter) WhereHasReplacementDevice() {
+	f.Where(entql.HasEdge("replacement_device"))
+}
+
+// WhereHasReplacementDeviceWith applies a predicate to check if query has an edge replacement_device with a given conditions (other predicates).
+func (f *TicketFilter) WhereHasReplacementDeviceWith(preds ...predicate.Device) {
+	f.Where(entql.HasEdgeWith("replacement_device", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasComments applies a predicate to check if query has an edge comments.
+func (f *TicketFilter) WhereHasComments() {
+	f.Where(entql.HasEdge("comments"))
+}
+
+// WhereHasCommentsWith applies a predicate to check if query has an edge comments with a given conditions (other predicates).
+func (f *TicketFilter) WhereHasCommentsWith(preds ...predicate.TicketComment) {
+	f.Where(entql.HasEdgeWith("comments", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *TicketCommentQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the TicketCommentQuery builder.
+func (_q *TicketCommentQuery) Filter() *TicketCommentFilter {
+	return &TicketCommentFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *TicketCommentMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the TicketCommentMutation builder.
+func (m *TicketCommentMutation) Filter() *TicketCommentFilter {
+	return &TicketCommentFilter{config: m.config, predicateAdder: m}
+}
+
+// TicketCommentFilter provides a generic filtering capability at runtime for TicketCommentQuery.
+type TicketCommentFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *TicketCommentFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *TicketCommentFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(ticketcomment.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *TicketCommentFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(ticketcomment.FieldMerchantID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *TicketCommentFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(ticketcomment.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *TicketCommentFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(ticketcomment.FieldUpdatedAt))
+}
+
+// WhereTicketID applies the entql string predicate on the ticket_id field.
+func (f *TicketCommentFilter) WhereTicketID(p entql.StringP) {
+	f.Where(p.Field(ticketcomment.FieldTicketID))
+}
+
+// WhereAuthorKind applies the entql string predicate on the author_kind field.
+func (f *TicketCommentFilter) WhereAuthorKind(p entql.StringP) {
+	f.Where(p.Field(ticketcomment.FieldAuthorKind))
+}
+
+// WhereAuthorID applies the entql string predicate on the author_id field.
+func (f *TicketCommentFilter) WhereAuthorID(p entql.StringP) {
+	f.Where(p.Field(ticketcomment.FieldAuthorID))
+}
+
+// WhereBody applies the entql string predicate on the body field.
+func (f *TicketCommentFilter) WhereBody(p entql.StringP) {
+	f.Where(p.Field(ticketcomment.FieldBody))
+}
+
+// WhereInternal applies the entql bool predicate on the internal field.
+func (f *TicketCommentFilter) WhereInternal(p entql.BoolP) {
+	f.Where(p.Field(ticketcomment.FieldInternal))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *TicketCommentFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *TicketCommentFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasTicket applies a predicate to check if query has an edge ticket.
+func (f *TicketCommentFilter) WhereHasTicket() {
+	f.Where(entql.HasEdge("ticket"))
+}
+
+// WhereHasTicketWith applies a predicate to check if query has an edge ticket with a given conditions (other predicates).
+func (f *TicketCommentFilter) WhereHasTicketWith(preds ...predicate.Ticket) {
+	f.Where(entql.HasEdgeWith("ticket", sqlgraph.WrapFunc(func(s *sql.Selector) {
 		for _, p := range preds {
 			p(s)
 		}

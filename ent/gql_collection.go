@@ -12,12 +12,28 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/tillpos/till/ent/auditentry"
 	"github.com/tillpos/till/ent/customer"
+	"github.com/tillpos/till/ent/device"
+	"github.com/tillpos/till/ent/feedback"
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/operator"
+	"github.com/tillpos/till/ent/platformauditentry"
+	"github.com/tillpos/till/ent/product"
+	"github.com/tillpos/till/ent/productpricechange"
+	"github.com/tillpos/till/ent/refund"
+	"github.com/tillpos/till/ent/refundline"
+	"github.com/tillpos/till/ent/refundtender"
+	"github.com/tillpos/till/ent/release"
+	"github.com/tillpos/till/ent/risklistentry"
+	"github.com/tillpos/till/ent/sale"
+	"github.com/tillpos/till/ent/saleline"
+	"github.com/tillpos/till/ent/salessettings"
 	"github.com/tillpos/till/ent/savedsegment"
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/ent/staff"
 	"github.com/tillpos/till/ent/store"
+	"github.com/tillpos/till/ent/tender"
+	"github.com/tillpos/till/ent/ticket"
+	"github.com/tillpos/till/ent/ticketcomment"
 )
 
 // CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
@@ -423,6 +439,421 @@ func newCustomerPaginateArgs(rv map[string]any) *customerPaginateArgs {
 }
 
 // CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *DeviceQuery) CollectFields(ctx context.Context, satisfies ...string) (*DeviceQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *DeviceQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(device.Columns))
+		selectedFields = []string{device.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "merchant":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&MerchantClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, merchantImplementors)...); err != nil {
+				return err
+			}
+			_q.withMerchant = query
+			if _, ok := fieldSeen[device.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, device.FieldMerchantID)
+				fieldSeen[device.FieldMerchantID] = struct{}{}
+			}
+
+		case "store":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&StoreClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, storeImplementors)...); err != nil {
+				return err
+			}
+			_q.withStore = query
+			if _, ok := fieldSeen[device.FieldStoreID]; !ok {
+				selectedFields = append(selectedFields, device.FieldStoreID)
+				fieldSeen[device.FieldStoreID] = struct{}{}
+			}
+		case "merchantID":
+			if _, ok := fieldSeen[device.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, device.FieldMerchantID)
+				fieldSeen[device.FieldMerchantID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[device.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, device.FieldCreatedAt)
+				fieldSeen[device.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[device.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, device.FieldUpdatedAt)
+				fieldSeen[device.FieldUpdatedAt] = struct{}{}
+			}
+		case "serialNumber":
+			if _, ok := fieldSeen[device.FieldSerialNumber]; !ok {
+				selectedFields = append(selectedFields, device.FieldSerialNumber)
+				fieldSeen[device.FieldSerialNumber] = struct{}{}
+			}
+		case "model":
+			if _, ok := fieldSeen[device.FieldModel]; !ok {
+				selectedFields = append(selectedFields, device.FieldModel)
+				fieldSeen[device.FieldModel] = struct{}{}
+			}
+		case "kind":
+			if _, ok := fieldSeen[device.FieldKind]; !ok {
+				selectedFields = append(selectedFields, device.FieldKind)
+				fieldSeen[device.FieldKind] = struct{}{}
+			}
+		case "storeID":
+			if _, ok := fieldSeen[device.FieldStoreID]; !ok {
+				selectedFields = append(selectedFields, device.FieldStoreID)
+				fieldSeen[device.FieldStoreID] = struct{}{}
+			}
+		case "locationLabel":
+			if _, ok := fieldSeen[device.FieldLocationLabel]; !ok {
+				selectedFields = append(selectedFields, device.FieldLocationLabel)
+				fieldSeen[device.FieldLocationLabel] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[device.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, device.FieldStatus)
+				fieldSeen[device.FieldStatus] = struct{}{}
+			}
+		case "appVersion":
+			if _, ok := fieldSeen[device.FieldAppVersion]; !ok {
+				selectedFields = append(selectedFields, device.FieldAppVersion)
+				fieldSeen[device.FieldAppVersion] = struct{}{}
+			}
+		case "firmwareVersion":
+			if _, ok := fieldSeen[device.FieldFirmwareVersion]; !ok {
+				selectedFields = append(selectedFields, device.FieldFirmwareVersion)
+				fieldSeen[device.FieldFirmwareVersion] = struct{}{}
+			}
+		case "pairedAt":
+			if _, ok := fieldSeen[device.FieldPairedAt]; !ok {
+				selectedFields = append(selectedFields, device.FieldPairedAt)
+				fieldSeen[device.FieldPairedAt] = struct{}{}
+			}
+		case "lastSeenAt":
+			if _, ok := fieldSeen[device.FieldLastSeenAt]; !ok {
+				selectedFields = append(selectedFields, device.FieldLastSeenAt)
+				fieldSeen[device.FieldLastSeenAt] = struct{}{}
+			}
+		case "health":
+			if _, ok := fieldSeen[device.FieldHealth]; !ok {
+				selectedFields = append(selectedFields, device.FieldHealth)
+				fieldSeen[device.FieldHealth] = struct{}{}
+			}
+		case "credentialRotatedAt":
+			if _, ok := fieldSeen[device.FieldCredentialRotatedAt]; !ok {
+				selectedFields = append(selectedFields, device.FieldCredentialRotatedAt)
+				fieldSeen[device.FieldCredentialRotatedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type devicePaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []DevicePaginateOption
+}
+
+func newDevicePaginateArgs(rv map[string]any) *devicePaginateArgs {
+	args := &devicePaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case []*DeviceOrder:
+			args.opts = append(args.opts, WithDeviceOrder(v))
+		case []any:
+			var orders []*DeviceOrder
+			for i := range v {
+				mv, ok := v[i].(map[string]any)
+				if !ok {
+					continue
+				}
+				var (
+					err1, err2 error
+					order      = &DeviceOrder{Field: &DeviceOrderField{}, Direction: entgql.OrderDirectionAsc}
+				)
+				if d, ok := mv[directionField]; ok {
+					err1 = order.Direction.UnmarshalGQL(d)
+				}
+				if f, ok := mv[fieldField]; ok {
+					err2 = order.Field.UnmarshalGQL(f)
+				}
+				if err1 == nil && err2 == nil {
+					orders = append(orders, order)
+				}
+			}
+			args.opts = append(args.opts, WithDeviceOrder(orders))
+		}
+	}
+	if v, ok := rv[whereField].(*DeviceWhereInput); ok {
+		args.opts = append(args.opts, WithDeviceFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *FeedbackQuery) CollectFields(ctx context.Context, satisfies ...string) (*FeedbackQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *FeedbackQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(feedback.Columns))
+		selectedFields = []string{feedback.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "merchant":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&MerchantClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, merchantImplementors)...); err != nil {
+				return err
+			}
+			_q.withMerchant = query
+			if _, ok := fieldSeen[feedback.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, feedback.FieldMerchantID)
+				fieldSeen[feedback.FieldMerchantID] = struct{}{}
+			}
+
+		case "sale":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&SaleClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, saleImplementors)...); err != nil {
+				return err
+			}
+			_q.withSale = query
+			if _, ok := fieldSeen[feedback.FieldSaleID]; !ok {
+				selectedFields = append(selectedFields, feedback.FieldSaleID)
+				fieldSeen[feedback.FieldSaleID] = struct{}{}
+			}
+
+		case "store":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&StoreClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, storeImplementors)...); err != nil {
+				return err
+			}
+			_q.withStore = query
+			if _, ok := fieldSeen[feedback.FieldStoreID]; !ok {
+				selectedFields = append(selectedFields, feedback.FieldStoreID)
+				fieldSeen[feedback.FieldStoreID] = struct{}{}
+			}
+
+		case "customer":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&CustomerClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, customerImplementors)...); err != nil {
+				return err
+			}
+			_q.withCustomer = query
+			if _, ok := fieldSeen[feedback.FieldCustomerID]; !ok {
+				selectedFields = append(selectedFields, feedback.FieldCustomerID)
+				fieldSeen[feedback.FieldCustomerID] = struct{}{}
+			}
+
+		case "product":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ProductClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, productImplementors)...); err != nil {
+				return err
+			}
+			_q.withProduct = query
+			if _, ok := fieldSeen[feedback.FieldProductID]; !ok {
+				selectedFields = append(selectedFields, feedback.FieldProductID)
+				fieldSeen[feedback.FieldProductID] = struct{}{}
+			}
+		case "merchantID":
+			if _, ok := fieldSeen[feedback.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, feedback.FieldMerchantID)
+				fieldSeen[feedback.FieldMerchantID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[feedback.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, feedback.FieldCreatedAt)
+				fieldSeen[feedback.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[feedback.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, feedback.FieldUpdatedAt)
+				fieldSeen[feedback.FieldUpdatedAt] = struct{}{}
+			}
+		case "saleID":
+			if _, ok := fieldSeen[feedback.FieldSaleID]; !ok {
+				selectedFields = append(selectedFields, feedback.FieldSaleID)
+				fieldSeen[feedback.FieldSaleID] = struct{}{}
+			}
+		case "storeID":
+			if _, ok := fieldSeen[feedback.FieldStoreID]; !ok {
+				selectedFields = append(selectedFields, feedback.FieldStoreID)
+				fieldSeen[feedback.FieldStoreID] = struct{}{}
+			}
+		case "customerID":
+			if _, ok := fieldSeen[feedback.FieldCustomerID]; !ok {
+				selectedFields = append(selectedFields, feedback.FieldCustomerID)
+				fieldSeen[feedback.FieldCustomerID] = struct{}{}
+			}
+		case "productID":
+			if _, ok := fieldSeen[feedback.FieldProductID]; !ok {
+				selectedFields = append(selectedFields, feedback.FieldProductID)
+				fieldSeen[feedback.FieldProductID] = struct{}{}
+			}
+		case "recordedByID":
+			if _, ok := fieldSeen[feedback.FieldRecordedByID]; !ok {
+				selectedFields = append(selectedFields, feedback.FieldRecordedByID)
+				fieldSeen[feedback.FieldRecordedByID] = struct{}{}
+			}
+		case "rating":
+			if _, ok := fieldSeen[feedback.FieldRating]; !ok {
+				selectedFields = append(selectedFields, feedback.FieldRating)
+				fieldSeen[feedback.FieldRating] = struct{}{}
+			}
+		case "category":
+			if _, ok := fieldSeen[feedback.FieldCategory]; !ok {
+				selectedFields = append(selectedFields, feedback.FieldCategory)
+				fieldSeen[feedback.FieldCategory] = struct{}{}
+			}
+		case "comment":
+			if _, ok := fieldSeen[feedback.FieldComment]; !ok {
+				selectedFields = append(selectedFields, feedback.FieldComment)
+				fieldSeen[feedback.FieldComment] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type feedbackPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []FeedbackPaginateOption
+}
+
+func newFeedbackPaginateArgs(rv map[string]any) *feedbackPaginateArgs {
+	args := &feedbackPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case []*FeedbackOrder:
+			args.opts = append(args.opts, WithFeedbackOrder(v))
+		case []any:
+			var orders []*FeedbackOrder
+			for i := range v {
+				mv, ok := v[i].(map[string]any)
+				if !ok {
+					continue
+				}
+				var (
+					err1, err2 error
+					order      = &FeedbackOrder{Field: &FeedbackOrderField{}, Direction: entgql.OrderDirectionAsc}
+				)
+				if d, ok := mv[directionField]; ok {
+					err1 = order.Direction.UnmarshalGQL(d)
+				}
+				if f, ok := mv[fieldField]; ok {
+					err2 = order.Field.UnmarshalGQL(f)
+				}
+				if err1 == nil && err2 == nil {
+					orders = append(orders, order)
+				}
+			}
+			args.opts = append(args.opts, WithFeedbackOrder(orders))
+		}
+	}
+	if v, ok := rv[whereField].(*FeedbackWhereInput); ok {
+		args.opts = append(args.opts, WithFeedbackFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
 func (_q *MerchantQuery) CollectFields(ctx context.Context, satisfies ...string) (*MerchantQuery, error) {
 	fc := graphql.GetFieldContext(ctx)
 	if fc == nil {
@@ -667,6 +1098,2081 @@ func newOperatorPaginateArgs(rv map[string]any) *operatorPaginateArgs {
 	}
 	if v, ok := rv[whereField].(*OperatorWhereInput); ok {
 		args.opts = append(args.opts, WithOperatorFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *PlatformAuditEntryQuery) CollectFields(ctx context.Context, satisfies ...string) (*PlatformAuditEntryQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *PlatformAuditEntryQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(platformauditentry.Columns))
+		selectedFields = []string{platformauditentry.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "action":
+			if _, ok := fieldSeen[platformauditentry.FieldAction]; !ok {
+				selectedFields = append(selectedFields, platformauditentry.FieldAction)
+				fieldSeen[platformauditentry.FieldAction] = struct{}{}
+			}
+		case "actorKind":
+			if _, ok := fieldSeen[platformauditentry.FieldActorKind]; !ok {
+				selectedFields = append(selectedFields, platformauditentry.FieldActorKind)
+				fieldSeen[platformauditentry.FieldActorKind] = struct{}{}
+			}
+		case "actorID":
+			if _, ok := fieldSeen[platformauditentry.FieldActorID]; !ok {
+				selectedFields = append(selectedFields, platformauditentry.FieldActorID)
+				fieldSeen[platformauditentry.FieldActorID] = struct{}{}
+			}
+		case "targetType":
+			if _, ok := fieldSeen[platformauditentry.FieldTargetType]; !ok {
+				selectedFields = append(selectedFields, platformauditentry.FieldTargetType)
+				fieldSeen[platformauditentry.FieldTargetType] = struct{}{}
+			}
+		case "targetID":
+			if _, ok := fieldSeen[platformauditentry.FieldTargetID]; !ok {
+				selectedFields = append(selectedFields, platformauditentry.FieldTargetID)
+				fieldSeen[platformauditentry.FieldTargetID] = struct{}{}
+			}
+		case "details":
+			if _, ok := fieldSeen[platformauditentry.FieldDetails]; !ok {
+				selectedFields = append(selectedFields, platformauditentry.FieldDetails)
+				fieldSeen[platformauditentry.FieldDetails] = struct{}{}
+			}
+		case "ip":
+			if _, ok := fieldSeen[platformauditentry.FieldIP]; !ok {
+				selectedFields = append(selectedFields, platformauditentry.FieldIP)
+				fieldSeen[platformauditentry.FieldIP] = struct{}{}
+			}
+		case "requestID":
+			if _, ok := fieldSeen[platformauditentry.FieldRequestID]; !ok {
+				selectedFields = append(selectedFields, platformauditentry.FieldRequestID)
+				fieldSeen[platformauditentry.FieldRequestID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[platformauditentry.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, platformauditentry.FieldCreatedAt)
+				fieldSeen[platformauditentry.FieldCreatedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type platformauditentryPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []PlatformAuditEntryPaginateOption
+}
+
+func newPlatformAuditEntryPaginateArgs(rv map[string]any) *platformauditentryPaginateArgs {
+	args := &platformauditentryPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &PlatformAuditEntryOrder{Field: &PlatformAuditEntryOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithPlatformAuditEntryOrder(order))
+			}
+		case *PlatformAuditEntryOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithPlatformAuditEntryOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*PlatformAuditEntryWhereInput); ok {
+		args.opts = append(args.opts, WithPlatformAuditEntryFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *ProductQuery) CollectFields(ctx context.Context, satisfies ...string) (*ProductQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *ProductQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(product.Columns))
+		selectedFields = []string{product.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "merchant":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&MerchantClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, merchantImplementors)...); err != nil {
+				return err
+			}
+			_q.withMerchant = query
+			if _, ok := fieldSeen[product.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, product.FieldMerchantID)
+				fieldSeen[product.FieldMerchantID] = struct{}{}
+			}
+
+		case "priceChanges":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ProductPriceChangeClient{config: _q.config}).Query()
+			)
+			args := newProductPriceChangePaginateArgs(fieldArgs(ctx, new(ProductPriceChangeWhereInput), path...))
+			if err := validateFirstLast(args.first, args.last); err != nil {
+				return fmt.Errorf("validate first and last in path %q: %w", path, err)
+			}
+			pager, err := newProductPriceChangePager(args.opts, args.last != nil)
+			if err != nil {
+				return fmt.Errorf("create new pager in path %q: %w", path, err)
+			}
+			if query, err = pager.applyFilter(query); err != nil {
+				return err
+			}
+			ignoredEdges := !hasCollectedField(ctx, append(path, edgesField)...)
+			if hasCollectedField(ctx, append(path, totalCountField)...) || hasCollectedField(ctx, append(path, pageInfoField)...) {
+				hasPagination := args.after != nil || args.first != nil || args.before != nil || args.last != nil
+				if hasPagination || ignoredEdges {
+					query := query.Clone()
+					_q.loadTotal = append(_q.loadTotal, func(ctx context.Context, nodes []*Product) error {
+						ids := make([]driver.Value, len(nodes))
+						for i := range nodes {
+							ids[i] = nodes[i].ID
+						}
+						var v []struct {
+							NodeID pulid.ID `sql:"product_id"`
+							Count  int      `sql:"count"`
+						}
+						query.Where(func(s *sql.Selector) {
+							s.Where(sql.InValues(s.C(product.PriceChangesColumn), ids...))
+						})
+						if err := query.GroupBy(product.PriceChangesColumn).Aggregate(Count()).Scan(ctx, &v); err != nil {
+							return err
+						}
+						m := make(map[pulid.ID]int, len(v))
+						for i := range v {
+							m[v[i].NodeID] = v[i].Count
+						}
+						for i := range nodes {
+							n := m[nodes[i].ID]
+							if nodes[i].Edges.totalCount[1] == nil {
+								nodes[i].Edges.totalCount[1] = make(map[string]int)
+							}
+							nodes[i].Edges.totalCount[1][alias] = n
+						}
+						return nil
+					})
+				} else {
+					_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Product) error {
+						for i := range nodes {
+							n := len(nodes[i].Edges.PriceChanges)
+							if nodes[i].Edges.totalCount[1] == nil {
+								nodes[i].Edges.totalCount[1] = make(map[string]int)
+							}
+							nodes[i].Edges.totalCount[1][alias] = n
+						}
+						return nil
+					})
+				}
+			}
+			if ignoredEdges || (args.first != nil && *args.first == 0) || (args.last != nil && *args.last == 0) {
+				continue
+			}
+			if query, err = pager.applyCursors(query, args.after, args.before); err != nil {
+				return err
+			}
+			path = append(path, edgesField, nodeField)
+			if field := collectedField(ctx, path...); field != nil {
+				if err := query.collectField(ctx, false, opCtx, *field, path, mayAddCondition(satisfies, productpricechangeImplementors)...); err != nil {
+					return err
+				}
+			}
+			if limit := paginateLimit(args.first, args.last); limit > 0 {
+				if oneNode {
+					pager.applyOrder(query.Limit(limit))
+				} else {
+					modify := entgql.LimitPerRow(product.PriceChangesColumn, limit, pager.orderExpr(query))
+					query.modifiers = append(query.modifiers, modify)
+				}
+			} else {
+				query = pager.applyOrder(query)
+			}
+			_q.WithNamedPriceChanges(alias, func(wq *ProductPriceChangeQuery) {
+				*wq = *query
+			})
+		case "merchantID":
+			if _, ok := fieldSeen[product.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, product.FieldMerchantID)
+				fieldSeen[product.FieldMerchantID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[product.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, product.FieldCreatedAt)
+				fieldSeen[product.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[product.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, product.FieldUpdatedAt)
+				fieldSeen[product.FieldUpdatedAt] = struct{}{}
+			}
+		case "sku":
+			if _, ok := fieldSeen[product.FieldSku]; !ok {
+				selectedFields = append(selectedFields, product.FieldSku)
+				fieldSeen[product.FieldSku] = struct{}{}
+			}
+		case "barcode":
+			if _, ok := fieldSeen[product.FieldBarcode]; !ok {
+				selectedFields = append(selectedFields, product.FieldBarcode)
+				fieldSeen[product.FieldBarcode] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[product.FieldName]; !ok {
+				selectedFields = append(selectedFields, product.FieldName)
+				fieldSeen[product.FieldName] = struct{}{}
+			}
+		case "category":
+			if _, ok := fieldSeen[product.FieldCategory]; !ok {
+				selectedFields = append(selectedFields, product.FieldCategory)
+				fieldSeen[product.FieldCategory] = struct{}{}
+			}
+		case "unitPrice":
+			if _, ok := fieldSeen[product.FieldUnitPrice]; !ok {
+				selectedFields = append(selectedFields, product.FieldUnitPrice)
+				fieldSeen[product.FieldUnitPrice] = struct{}{}
+			}
+		case "cost":
+			if _, ok := fieldSeen[product.FieldCost]; !ok {
+				selectedFields = append(selectedFields, product.FieldCost)
+				fieldSeen[product.FieldCost] = struct{}{}
+			}
+		case "taxRateBp":
+			if _, ok := fieldSeen[product.FieldTaxRateBp]; !ok {
+				selectedFields = append(selectedFields, product.FieldTaxRateBp)
+				fieldSeen[product.FieldTaxRateBp] = struct{}{}
+			}
+		case "active":
+			if _, ok := fieldSeen[product.FieldActive]; !ok {
+				selectedFields = append(selectedFields, product.FieldActive)
+				fieldSeen[product.FieldActive] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type productPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []ProductPaginateOption
+}
+
+func newProductPaginateArgs(rv map[string]any) *productPaginateArgs {
+	args := &productPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case []*ProductOrder:
+			args.opts = append(args.opts, WithProductOrder(v))
+		case []any:
+			var orders []*ProductOrder
+			for i := range v {
+				mv, ok := v[i].(map[string]any)
+				if !ok {
+					continue
+				}
+				var (
+					err1, err2 error
+					order      = &ProductOrder{Field: &ProductOrderField{}, Direction: entgql.OrderDirectionAsc}
+				)
+				if d, ok := mv[directionField]; ok {
+					err1 = order.Direction.UnmarshalGQL(d)
+				}
+				if f, ok := mv[fieldField]; ok {
+					err2 = order.Field.UnmarshalGQL(f)
+				}
+				if err1 == nil && err2 == nil {
+					orders = append(orders, order)
+				}
+			}
+			args.opts = append(args.opts, WithProductOrder(orders))
+		}
+	}
+	if v, ok := rv[whereField].(*ProductWhereInput); ok {
+		args.opts = append(args.opts, WithProductFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *ProductPriceChangeQuery) CollectFields(ctx context.Context, satisfies ...string) (*ProductPriceChangeQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *ProductPriceChangeQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(productpricechange.Columns))
+		selectedFields = []string{productpricechange.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "merchant":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&MerchantClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, merchantImplementors)...); err != nil {
+				return err
+			}
+			_q.withMerchant = query
+			if _, ok := fieldSeen[productpricechange.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, productpricechange.FieldMerchantID)
+				fieldSeen[productpricechange.FieldMerchantID] = struct{}{}
+			}
+
+		case "product":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ProductClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, productImplementors)...); err != nil {
+				return err
+			}
+			_q.withProduct = query
+			if _, ok := fieldSeen[productpricechange.FieldProductID]; !ok {
+				selectedFields = append(selectedFields, productpricechange.FieldProductID)
+				fieldSeen[productpricechange.FieldProductID] = struct{}{}
+			}
+
+		case "changedBy":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&StaffClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, staffImplementors)...); err != nil {
+				return err
+			}
+			_q.withChangedBy = query
+			if _, ok := fieldSeen[productpricechange.FieldChangedByID]; !ok {
+				selectedFields = append(selectedFields, productpricechange.FieldChangedByID)
+				fieldSeen[productpricechange.FieldChangedByID] = struct{}{}
+			}
+		case "merchantID":
+			if _, ok := fieldSeen[productpricechange.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, productpricechange.FieldMerchantID)
+				fieldSeen[productpricechange.FieldMerchantID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[productpricechange.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, productpricechange.FieldCreatedAt)
+				fieldSeen[productpricechange.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[productpricechange.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, productpricechange.FieldUpdatedAt)
+				fieldSeen[productpricechange.FieldUpdatedAt] = struct{}{}
+			}
+		case "productID":
+			if _, ok := fieldSeen[productpricechange.FieldProductID]; !ok {
+				selectedFields = append(selectedFields, productpricechange.FieldProductID)
+				fieldSeen[productpricechange.FieldProductID] = struct{}{}
+			}
+		case "changedByID":
+			if _, ok := fieldSeen[productpricechange.FieldChangedByID]; !ok {
+				selectedFields = append(selectedFields, productpricechange.FieldChangedByID)
+				fieldSeen[productpricechange.FieldChangedByID] = struct{}{}
+			}
+		case "oldPrice":
+			if _, ok := fieldSeen[productpricechange.FieldOldPrice]; !ok {
+				selectedFields = append(selectedFields, productpricechange.FieldOldPrice)
+				fieldSeen[productpricechange.FieldOldPrice] = struct{}{}
+			}
+		case "newPrice":
+			if _, ok := fieldSeen[productpricechange.FieldNewPrice]; !ok {
+				selectedFields = append(selectedFields, productpricechange.FieldNewPrice)
+				fieldSeen[productpricechange.FieldNewPrice] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type productpricechangePaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []ProductPriceChangePaginateOption
+}
+
+func newProductPriceChangePaginateArgs(rv map[string]any) *productpricechangePaginateArgs {
+	args := &productpricechangePaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case []*ProductPriceChangeOrder:
+			args.opts = append(args.opts, WithProductPriceChangeOrder(v))
+		case []any:
+			var orders []*ProductPriceChangeOrder
+			for i := range v {
+				mv, ok := v[i].(map[string]any)
+				if !ok {
+					continue
+				}
+				var (
+					err1, err2 error
+					order      = &ProductPriceChangeOrder{Field: &ProductPriceChangeOrderField{}, Direction: entgql.OrderDirectionAsc}
+				)
+				if d, ok := mv[directionField]; ok {
+					err1 = order.Direction.UnmarshalGQL(d)
+				}
+				if f, ok := mv[fieldField]; ok {
+					err2 = order.Field.UnmarshalGQL(f)
+				}
+				if err1 == nil && err2 == nil {
+					orders = append(orders, order)
+				}
+			}
+			args.opts = append(args.opts, WithProductPriceChangeOrder(orders))
+		}
+	}
+	if v, ok := rv[whereField].(*ProductPriceChangeWhereInput); ok {
+		args.opts = append(args.opts, WithProductPriceChangeFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *RefundQuery) CollectFields(ctx context.Context, satisfies ...string) (*RefundQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *RefundQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(refund.Columns))
+		selectedFields = []string{refund.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "merchant":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&MerchantClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, merchantImplementors)...); err != nil {
+				return err
+			}
+			_q.withMerchant = query
+			if _, ok := fieldSeen[refund.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, refund.FieldMerchantID)
+				fieldSeen[refund.FieldMerchantID] = struct{}{}
+			}
+
+		case "sale":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&SaleClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, saleImplementors)...); err != nil {
+				return err
+			}
+			_q.withSale = query
+			if _, ok := fieldSeen[refund.FieldSaleID]; !ok {
+				selectedFields = append(selectedFields, refund.FieldSaleID)
+				fieldSeen[refund.FieldSaleID] = struct{}{}
+			}
+
+		case "staff":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&StaffClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, staffImplementors)...); err != nil {
+				return err
+			}
+			_q.withStaff = query
+			if _, ok := fieldSeen[refund.FieldStaffID]; !ok {
+				selectedFields = append(selectedFields, refund.FieldStaffID)
+				fieldSeen[refund.FieldStaffID] = struct{}{}
+			}
+
+		case "lines":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&RefundLineClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, refundlineImplementors)...); err != nil {
+				return err
+			}
+			_q.WithNamedLines(alias, func(wq *RefundLineQuery) {
+				*wq = *query
+			})
+
+		case "tenders":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&RefundTenderClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, refundtenderImplementors)...); err != nil {
+				return err
+			}
+			_q.WithNamedTenders(alias, func(wq *RefundTenderQuery) {
+				*wq = *query
+			})
+
+		case "exchangeSale":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&SaleClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, saleImplementors)...); err != nil {
+				return err
+			}
+			_q.withExchangeSale = query
+			if _, ok := fieldSeen[refund.FieldExchangeSaleID]; !ok {
+				selectedFields = append(selectedFields, refund.FieldExchangeSaleID)
+				fieldSeen[refund.FieldExchangeSaleID] = struct{}{}
+			}
+		case "merchantID":
+			if _, ok := fieldSeen[refund.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, refund.FieldMerchantID)
+				fieldSeen[refund.FieldMerchantID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[refund.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, refund.FieldCreatedAt)
+				fieldSeen[refund.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[refund.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, refund.FieldUpdatedAt)
+				fieldSeen[refund.FieldUpdatedAt] = struct{}{}
+			}
+		case "idempotencyKey":
+			if _, ok := fieldSeen[refund.FieldIdempotencyKey]; !ok {
+				selectedFields = append(selectedFields, refund.FieldIdempotencyKey)
+				fieldSeen[refund.FieldIdempotencyKey] = struct{}{}
+			}
+		case "saleID":
+			if _, ok := fieldSeen[refund.FieldSaleID]; !ok {
+				selectedFields = append(selectedFields, refund.FieldSaleID)
+				fieldSeen[refund.FieldSaleID] = struct{}{}
+			}
+		case "staffID":
+			if _, ok := fieldSeen[refund.FieldStaffID]; !ok {
+				selectedFields = append(selectedFields, refund.FieldStaffID)
+				fieldSeen[refund.FieldStaffID] = struct{}{}
+			}
+		case "deviceID":
+			if _, ok := fieldSeen[refund.FieldDeviceID]; !ok {
+				selectedFields = append(selectedFields, refund.FieldDeviceID)
+				fieldSeen[refund.FieldDeviceID] = struct{}{}
+			}
+		case "kind":
+			if _, ok := fieldSeen[refund.FieldKind]; !ok {
+				selectedFields = append(selectedFields, refund.FieldKind)
+				fieldSeen[refund.FieldKind] = struct{}{}
+			}
+		case "reason":
+			if _, ok := fieldSeen[refund.FieldReason]; !ok {
+				selectedFields = append(selectedFields, refund.FieldReason)
+				fieldSeen[refund.FieldReason] = struct{}{}
+			}
+		case "amount":
+			if _, ok := fieldSeen[refund.FieldAmount]; !ok {
+				selectedFields = append(selectedFields, refund.FieldAmount)
+				fieldSeen[refund.FieldAmount] = struct{}{}
+			}
+		case "tax":
+			if _, ok := fieldSeen[refund.FieldTax]; !ok {
+				selectedFields = append(selectedFields, refund.FieldTax)
+				fieldSeen[refund.FieldTax] = struct{}{}
+			}
+		case "businessDate":
+			if _, ok := fieldSeen[refund.FieldBusinessDate]; !ok {
+				selectedFields = append(selectedFields, refund.FieldBusinessDate)
+				fieldSeen[refund.FieldBusinessDate] = struct{}{}
+			}
+		case "exchangeSaleID":
+			if _, ok := fieldSeen[refund.FieldExchangeSaleID]; !ok {
+				selectedFields = append(selectedFields, refund.FieldExchangeSaleID)
+				fieldSeen[refund.FieldExchangeSaleID] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type refundPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []RefundPaginateOption
+}
+
+func newRefundPaginateArgs(rv map[string]any) *refundPaginateArgs {
+	args := &refundPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case []*RefundOrder:
+			args.opts = append(args.opts, WithRefundOrder(v))
+		case []any:
+			var orders []*RefundOrder
+			for i := range v {
+				mv, ok := v[i].(map[string]any)
+				if !ok {
+					continue
+				}
+				var (
+					err1, err2 error
+					order      = &RefundOrder{Field: &RefundOrderField{}, Direction: entgql.OrderDirectionAsc}
+				)
+				if d, ok := mv[directionField]; ok {
+					err1 = order.Direction.UnmarshalGQL(d)
+				}
+				if f, ok := mv[fieldField]; ok {
+					err2 = order.Field.UnmarshalGQL(f)
+				}
+				if err1 == nil && err2 == nil {
+					orders = append(orders, order)
+				}
+			}
+			args.opts = append(args.opts, WithRefundOrder(orders))
+		}
+	}
+	if v, ok := rv[whereField].(*RefundWhereInput); ok {
+		args.opts = append(args.opts, WithRefundFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *RefundLineQuery) CollectFields(ctx context.Context, satisfies ...string) (*RefundLineQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *RefundLineQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(refundline.Columns))
+		selectedFields = []string{refundline.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "merchant":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&MerchantClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, merchantImplementors)...); err != nil {
+				return err
+			}
+			_q.withMerchant = query
+			if _, ok := fieldSeen[refundline.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, refundline.FieldMerchantID)
+				fieldSeen[refundline.FieldMerchantID] = struct{}{}
+			}
+
+		case "refund":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&RefundClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, refundImplementors)...); err != nil {
+				return err
+			}
+			_q.withRefund = query
+			if _, ok := fieldSeen[refundline.FieldRefundID]; !ok {
+				selectedFields = append(selectedFields, refundline.FieldRefundID)
+				fieldSeen[refundline.FieldRefundID] = struct{}{}
+			}
+
+		case "saleLine":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&SaleLineClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, salelineImplementors)...); err != nil {
+				return err
+			}
+			_q.withSaleLine = query
+			if _, ok := fieldSeen[refundline.FieldSaleLineID]; !ok {
+				selectedFields = append(selectedFields, refundline.FieldSaleLineID)
+				fieldSeen[refundline.FieldSaleLineID] = struct{}{}
+			}
+		case "merchantID":
+			if _, ok := fieldSeen[refundline.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, refundline.FieldMerchantID)
+				fieldSeen[refundline.FieldMerchantID] = struct{}{}
+			}
+		case "refundID":
+			if _, ok := fieldSeen[refundline.FieldRefundID]; !ok {
+				selectedFields = append(selectedFields, refundline.FieldRefundID)
+				fieldSeen[refundline.FieldRefundID] = struct{}{}
+			}
+		case "saleLineID":
+			if _, ok := fieldSeen[refundline.FieldSaleLineID]; !ok {
+				selectedFields = append(selectedFields, refundline.FieldSaleLineID)
+				fieldSeen[refundline.FieldSaleLineID] = struct{}{}
+			}
+		case "quantity":
+			if _, ok := fieldSeen[refundline.FieldQuantity]; !ok {
+				selectedFields = append(selectedFields, refundline.FieldQuantity)
+				fieldSeen[refundline.FieldQuantity] = struct{}{}
+			}
+		case "amount":
+			if _, ok := fieldSeen[refundline.FieldAmount]; !ok {
+				selectedFields = append(selectedFields, refundline.FieldAmount)
+				fieldSeen[refundline.FieldAmount] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type refundlinePaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []RefundLinePaginateOption
+}
+
+func newRefundLinePaginateArgs(rv map[string]any) *refundlinePaginateArgs {
+	args := &refundlinePaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[whereField].(*RefundLineWhereInput); ok {
+		args.opts = append(args.opts, WithRefundLineFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *RefundTenderQuery) CollectFields(ctx context.Context, satisfies ...string) (*RefundTenderQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *RefundTenderQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(refundtender.Columns))
+		selectedFields = []string{refundtender.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "merchant":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&MerchantClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, merchantImplementors)...); err != nil {
+				return err
+			}
+			_q.withMerchant = query
+			if _, ok := fieldSeen[refundtender.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, refundtender.FieldMerchantID)
+				fieldSeen[refundtender.FieldMerchantID] = struct{}{}
+			}
+
+		case "refund":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&RefundClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, refundImplementors)...); err != nil {
+				return err
+			}
+			_q.withRefund = query
+			if _, ok := fieldSeen[refundtender.FieldRefundID]; !ok {
+				selectedFields = append(selectedFields, refundtender.FieldRefundID)
+				fieldSeen[refundtender.FieldRefundID] = struct{}{}
+			}
+
+		case "tender":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&TenderClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, tenderImplementors)...); err != nil {
+				return err
+			}
+			_q.withTender = query
+			if _, ok := fieldSeen[refundtender.FieldTenderID]; !ok {
+				selectedFields = append(selectedFields, refundtender.FieldTenderID)
+				fieldSeen[refundtender.FieldTenderID] = struct{}{}
+			}
+		case "merchantID":
+			if _, ok := fieldSeen[refundtender.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, refundtender.FieldMerchantID)
+				fieldSeen[refundtender.FieldMerchantID] = struct{}{}
+			}
+		case "refundID":
+			if _, ok := fieldSeen[refundtender.FieldRefundID]; !ok {
+				selectedFields = append(selectedFields, refundtender.FieldRefundID)
+				fieldSeen[refundtender.FieldRefundID] = struct{}{}
+			}
+		case "tenderID":
+			if _, ok := fieldSeen[refundtender.FieldTenderID]; !ok {
+				selectedFields = append(selectedFields, refundtender.FieldTenderID)
+				fieldSeen[refundtender.FieldTenderID] = struct{}{}
+			}
+		case "type":
+			if _, ok := fieldSeen[refundtender.FieldType]; !ok {
+				selectedFields = append(selectedFields, refundtender.FieldType)
+				fieldSeen[refundtender.FieldType] = struct{}{}
+			}
+		case "amount":
+			if _, ok := fieldSeen[refundtender.FieldAmount]; !ok {
+				selectedFields = append(selectedFields, refundtender.FieldAmount)
+				fieldSeen[refundtender.FieldAmount] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type refundtenderPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []RefundTenderPaginateOption
+}
+
+func newRefundTenderPaginateArgs(rv map[string]any) *refundtenderPaginateArgs {
+	args := &refundtenderPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[whereField].(*RefundTenderWhereInput); ok {
+		args.opts = append(args.opts, WithRefundTenderFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *ReleaseQuery) CollectFields(ctx context.Context, satisfies ...string) (*ReleaseQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *ReleaseQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(release.Columns))
+		selectedFields = []string{release.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[release.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, release.FieldCreatedAt)
+				fieldSeen[release.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[release.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, release.FieldUpdatedAt)
+				fieldSeen[release.FieldUpdatedAt] = struct{}{}
+			}
+		case "models":
+			if _, ok := fieldSeen[release.FieldModels]; !ok {
+				selectedFields = append(selectedFields, release.FieldModels)
+				fieldSeen[release.FieldModels] = struct{}{}
+			}
+		case "channel":
+			if _, ok := fieldSeen[release.FieldChannel]; !ok {
+				selectedFields = append(selectedFields, release.FieldChannel)
+				fieldSeen[release.FieldChannel] = struct{}{}
+			}
+		case "version":
+			if _, ok := fieldSeen[release.FieldVersion]; !ok {
+				selectedFields = append(selectedFields, release.FieldVersion)
+				fieldSeen[release.FieldVersion] = struct{}{}
+			}
+		case "minSupportedVersion":
+			if _, ok := fieldSeen[release.FieldMinSupportedVersion]; !ok {
+				selectedFields = append(selectedFields, release.FieldMinSupportedVersion)
+				fieldSeen[release.FieldMinSupportedVersion] = struct{}{}
+			}
+		case "downloadURL":
+			if _, ok := fieldSeen[release.FieldDownloadURL]; !ok {
+				selectedFields = append(selectedFields, release.FieldDownloadURL)
+				fieldSeen[release.FieldDownloadURL] = struct{}{}
+			}
+		case "sha256":
+			if _, ok := fieldSeen[release.FieldSha256]; !ok {
+				selectedFields = append(selectedFields, release.FieldSha256)
+				fieldSeen[release.FieldSha256] = struct{}{}
+			}
+		case "notes":
+			if _, ok := fieldSeen[release.FieldNotes]; !ok {
+				selectedFields = append(selectedFields, release.FieldNotes)
+				fieldSeen[release.FieldNotes] = struct{}{}
+			}
+		case "rolloutPercent":
+			if _, ok := fieldSeen[release.FieldRolloutPercent]; !ok {
+				selectedFields = append(selectedFields, release.FieldRolloutPercent)
+				fieldSeen[release.FieldRolloutPercent] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[release.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, release.FieldStatus)
+				fieldSeen[release.FieldStatus] = struct{}{}
+			}
+		case "publishedAt":
+			if _, ok := fieldSeen[release.FieldPublishedAt]; !ok {
+				selectedFields = append(selectedFields, release.FieldPublishedAt)
+				fieldSeen[release.FieldPublishedAt] = struct{}{}
+			}
+		case "publishedBy":
+			if _, ok := fieldSeen[release.FieldPublishedBy]; !ok {
+				selectedFields = append(selectedFields, release.FieldPublishedBy)
+				fieldSeen[release.FieldPublishedBy] = struct{}{}
+			}
+		case "withdrawnAt":
+			if _, ok := fieldSeen[release.FieldWithdrawnAt]; !ok {
+				selectedFields = append(selectedFields, release.FieldWithdrawnAt)
+				fieldSeen[release.FieldWithdrawnAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type releasePaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []ReleasePaginateOption
+}
+
+func newReleasePaginateArgs(rv map[string]any) *releasePaginateArgs {
+	args := &releasePaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case []*ReleaseOrder:
+			args.opts = append(args.opts, WithReleaseOrder(v))
+		case []any:
+			var orders []*ReleaseOrder
+			for i := range v {
+				mv, ok := v[i].(map[string]any)
+				if !ok {
+					continue
+				}
+				var (
+					err1, err2 error
+					order      = &ReleaseOrder{Field: &ReleaseOrderField{}, Direction: entgql.OrderDirectionAsc}
+				)
+				if d, ok := mv[directionField]; ok {
+					err1 = order.Direction.UnmarshalGQL(d)
+				}
+				if f, ok := mv[fieldField]; ok {
+					err2 = order.Field.UnmarshalGQL(f)
+				}
+				if err1 == nil && err2 == nil {
+					orders = append(orders, order)
+				}
+			}
+			args.opts = append(args.opts, WithReleaseOrder(orders))
+		}
+	}
+	if v, ok := rv[whereField].(*ReleaseWhereInput); ok {
+		args.opts = append(args.opts, WithReleaseFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *RiskListEntryQuery) CollectFields(ctx context.Context, satisfies ...string) (*RiskListEntryQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *RiskListEntryQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(risklistentry.Columns))
+		selectedFields = []string{risklistentry.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "merchant":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&MerchantClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, merchantImplementors)...); err != nil {
+				return err
+			}
+			_q.withMerchant = query
+			if _, ok := fieldSeen[risklistentry.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, risklistentry.FieldMerchantID)
+				fieldSeen[risklistentry.FieldMerchantID] = struct{}{}
+			}
+		case "merchantID":
+			if _, ok := fieldSeen[risklistentry.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, risklistentry.FieldMerchantID)
+				fieldSeen[risklistentry.FieldMerchantID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[risklistentry.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, risklistentry.FieldCreatedAt)
+				fieldSeen[risklistentry.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[risklistentry.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, risklistentry.FieldUpdatedAt)
+				fieldSeen[risklistentry.FieldUpdatedAt] = struct{}{}
+			}
+		case "kind":
+			if _, ok := fieldSeen[risklistentry.FieldKind]; !ok {
+				selectedFields = append(selectedFields, risklistentry.FieldKind)
+				fieldSeen[risklistentry.FieldKind] = struct{}{}
+			}
+		case "value":
+			if _, ok := fieldSeen[risklistentry.FieldValue]; !ok {
+				selectedFields = append(selectedFields, risklistentry.FieldValue)
+				fieldSeen[risklistentry.FieldValue] = struct{}{}
+			}
+		case "reason":
+			if _, ok := fieldSeen[risklistentry.FieldReason]; !ok {
+				selectedFields = append(selectedFields, risklistentry.FieldReason)
+				fieldSeen[risklistentry.FieldReason] = struct{}{}
+			}
+		case "createdByID":
+			if _, ok := fieldSeen[risklistentry.FieldCreatedByID]; !ok {
+				selectedFields = append(selectedFields, risklistentry.FieldCreatedByID)
+				fieldSeen[risklistentry.FieldCreatedByID] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type risklistentryPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []RiskListEntryPaginateOption
+}
+
+func newRiskListEntryPaginateArgs(rv map[string]any) *risklistentryPaginateArgs {
+	args := &risklistentryPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case []*RiskListEntryOrder:
+			args.opts = append(args.opts, WithRiskListEntryOrder(v))
+		case []any:
+			var orders []*RiskListEntryOrder
+			for i := range v {
+				mv, ok := v[i].(map[string]any)
+				if !ok {
+					continue
+				}
+				var (
+					err1, err2 error
+					order      = &RiskListEntryOrder{Field: &RiskListEntryOrderField{}, Direction: entgql.OrderDirectionAsc}
+				)
+				if d, ok := mv[directionField]; ok {
+					err1 = order.Direction.UnmarshalGQL(d)
+				}
+				if f, ok := mv[fieldField]; ok {
+					err2 = order.Field.UnmarshalGQL(f)
+				}
+				if err1 == nil && err2 == nil {
+					orders = append(orders, order)
+				}
+			}
+			args.opts = append(args.opts, WithRiskListEntryOrder(orders))
+		}
+	}
+	if v, ok := rv[whereField].(*RiskListEntryWhereInput); ok {
+		args.opts = append(args.opts, WithRiskListEntryFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *SaleQuery) CollectFields(ctx context.Context, satisfies ...string) (*SaleQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *SaleQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(sale.Columns))
+		selectedFields = []string{sale.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "merchant":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&MerchantClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, merchantImplementors)...); err != nil {
+				return err
+			}
+			_q.withMerchant = query
+			if _, ok := fieldSeen[sale.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, sale.FieldMerchantID)
+				fieldSeen[sale.FieldMerchantID] = struct{}{}
+			}
+
+		case "store":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&StoreClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, storeImplementors)...); err != nil {
+				return err
+			}
+			_q.withStore = query
+			if _, ok := fieldSeen[sale.FieldStoreID]; !ok {
+				selectedFields = append(selectedFields, sale.FieldStoreID)
+				fieldSeen[sale.FieldStoreID] = struct{}{}
+			}
+
+		case "cashier":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&StaffClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, staffImplementors)...); err != nil {
+				return err
+			}
+			_q.withCashier = query
+			if _, ok := fieldSeen[sale.FieldCashierID]; !ok {
+				selectedFields = append(selectedFields, sale.FieldCashierID)
+				fieldSeen[sale.FieldCashierID] = struct{}{}
+			}
+
+		case "customer":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&CustomerClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, customerImplementors)...); err != nil {
+				return err
+			}
+			_q.withCustomer = query
+			if _, ok := fieldSeen[sale.FieldCustomerID]; !ok {
+				selectedFields = append(selectedFields, sale.FieldCustomerID)
+				fieldSeen[sale.FieldCustomerID] = struct{}{}
+			}
+
+		case "lines":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&SaleLineClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, salelineImplementors)...); err != nil {
+				return err
+			}
+			_q.WithNamedLines(alias, func(wq *SaleLineQuery) {
+				*wq = *query
+			})
+
+		case "tenders":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&TenderClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, tenderImplementors)...); err != nil {
+				return err
+			}
+			_q.WithNamedTenders(alias, func(wq *TenderQuery) {
+				*wq = *query
+			})
+
+		case "refunds":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&RefundClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, refundImplementors)...); err != nil {
+				return err
+			}
+			_q.WithNamedRefunds(alias, func(wq *RefundQuery) {
+				*wq = *query
+			})
+		case "merchantID":
+			if _, ok := fieldSeen[sale.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, sale.FieldMerchantID)
+				fieldSeen[sale.FieldMerchantID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[sale.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, sale.FieldCreatedAt)
+				fieldSeen[sale.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[sale.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, sale.FieldUpdatedAt)
+				fieldSeen[sale.FieldUpdatedAt] = struct{}{}
+			}
+		case "idempotencyKey":
+			if _, ok := fieldSeen[sale.FieldIdempotencyKey]; !ok {
+				selectedFields = append(selectedFields, sale.FieldIdempotencyKey)
+				fieldSeen[sale.FieldIdempotencyKey] = struct{}{}
+			}
+		case "storeID":
+			if _, ok := fieldSeen[sale.FieldStoreID]; !ok {
+				selectedFields = append(selectedFields, sale.FieldStoreID)
+				fieldSeen[sale.FieldStoreID] = struct{}{}
+			}
+		case "cashierID":
+			if _, ok := fieldSeen[sale.FieldCashierID]; !ok {
+				selectedFields = append(selectedFields, sale.FieldCashierID)
+				fieldSeen[sale.FieldCashierID] = struct{}{}
+			}
+		case "deviceID":
+			if _, ok := fieldSeen[sale.FieldDeviceID]; !ok {
+				selectedFields = append(selectedFields, sale.FieldDeviceID)
+				fieldSeen[sale.FieldDeviceID] = struct{}{}
+			}
+		case "customerID":
+			if _, ok := fieldSeen[sale.FieldCustomerID]; !ok {
+				selectedFields = append(selectedFields, sale.FieldCustomerID)
+				fieldSeen[sale.FieldCustomerID] = struct{}{}
+			}
+		case "receiptNumber":
+			if _, ok := fieldSeen[sale.FieldReceiptNumber]; !ok {
+				selectedFields = append(selectedFields, sale.FieldReceiptNumber)
+				fieldSeen[sale.FieldReceiptNumber] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[sale.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, sale.FieldStatus)
+				fieldSeen[sale.FieldStatus] = struct{}{}
+			}
+		case "currency":
+			if _, ok := fieldSeen[sale.FieldCurrency]; !ok {
+				selectedFields = append(selectedFields, sale.FieldCurrency)
+				fieldSeen[sale.FieldCurrency] = struct{}{}
+			}
+		case "subtotal":
+			if _, ok := fieldSeen[sale.FieldSubtotal]; !ok {
+				selectedFields = append(selectedFields, sale.FieldSubtotal)
+				fieldSeen[sale.FieldSubtotal] = struct{}{}
+			}
+		case "orderDiscount":
+			if _, ok := fieldSeen[sale.FieldOrderDiscount]; !ok {
+				selectedFields = append(selectedFields, sale.FieldOrderDiscount)
+				fieldSeen[sale.FieldOrderDiscount] = struct{}{}
+			}
+		case "discountTotal":
+			if _, ok := fieldSeen[sale.FieldDiscountTotal]; !ok {
+				selectedFields = append(selectedFields, sale.FieldDiscountTotal)
+				fieldSeen[sale.FieldDiscountTotal] = struct{}{}
+			}
+		case "taxTotal":
+			if _, ok := fieldSeen[sale.FieldTaxTotal]; !ok {
+				selectedFields = append(selectedFields, sale.FieldTaxTotal)
+				fieldSeen[sale.FieldTaxTotal] = struct{}{}
+			}
+		case "total":
+			if _, ok := fieldSeen[sale.FieldTotal]; !ok {
+				selectedFields = append(selectedFields, sale.FieldTotal)
+				fieldSeen[sale.FieldTotal] = struct{}{}
+			}
+		case "changeDue":
+			if _, ok := fieldSeen[sale.FieldChangeDue]; !ok {
+				selectedFields = append(selectedFields, sale.FieldChangeDue)
+				fieldSeen[sale.FieldChangeDue] = struct{}{}
+			}
+		case "refundedTotal":
+			if _, ok := fieldSeen[sale.FieldRefundedTotal]; !ok {
+				selectedFields = append(selectedFields, sale.FieldRefundedTotal)
+				fieldSeen[sale.FieldRefundedTotal] = struct{}{}
+			}
+		case "pricesIncludeTax":
+			if _, ok := fieldSeen[sale.FieldPricesIncludeTax]; !ok {
+				selectedFields = append(selectedFields, sale.FieldPricesIncludeTax)
+				fieldSeen[sale.FieldPricesIncludeTax] = struct{}{}
+			}
+		case "occurredAt":
+			if _, ok := fieldSeen[sale.FieldOccurredAt]; !ok {
+				selectedFields = append(selectedFields, sale.FieldOccurredAt)
+				fieldSeen[sale.FieldOccurredAt] = struct{}{}
+			}
+		case "businessDate":
+			if _, ok := fieldSeen[sale.FieldBusinessDate]; !ok {
+				selectedFields = append(selectedFields, sale.FieldBusinessDate)
+				fieldSeen[sale.FieldBusinessDate] = struct{}{}
+			}
+		case "offline":
+			if _, ok := fieldSeen[sale.FieldOffline]; !ok {
+				selectedFields = append(selectedFields, sale.FieldOffline)
+				fieldSeen[sale.FieldOffline] = struct{}{}
+			}
+		case "note":
+			if _, ok := fieldSeen[sale.FieldNote]; !ok {
+				selectedFields = append(selectedFields, sale.FieldNote)
+				fieldSeen[sale.FieldNote] = struct{}{}
+			}
+		case "frozen":
+			if _, ok := fieldSeen[sale.FieldFrozen]; !ok {
+				selectedFields = append(selectedFields, sale.FieldFrozen)
+				fieldSeen[sale.FieldFrozen] = struct{}{}
+			}
+		case "frozenReason":
+			if _, ok := fieldSeen[sale.FieldFrozenReason]; !ok {
+				selectedFields = append(selectedFields, sale.FieldFrozenReason)
+				fieldSeen[sale.FieldFrozenReason] = struct{}{}
+			}
+		case "frozenAt":
+			if _, ok := fieldSeen[sale.FieldFrozenAt]; !ok {
+				selectedFields = append(selectedFields, sale.FieldFrozenAt)
+				fieldSeen[sale.FieldFrozenAt] = struct{}{}
+			}
+		case "riskDecision":
+			if _, ok := fieldSeen[sale.FieldRiskDecision]; !ok {
+				selectedFields = append(selectedFields, sale.FieldRiskDecision)
+				fieldSeen[sale.FieldRiskDecision] = struct{}{}
+			}
+		case "riskHits":
+			if _, ok := fieldSeen[sale.FieldRiskHits]; !ok {
+				selectedFields = append(selectedFields, sale.FieldRiskHits)
+				fieldSeen[sale.FieldRiskHits] = struct{}{}
+			}
+		case "reviewStatus":
+			if _, ok := fieldSeen[sale.FieldReviewStatus]; !ok {
+				selectedFields = append(selectedFields, sale.FieldReviewStatus)
+				fieldSeen[sale.FieldReviewStatus] = struct{}{}
+			}
+		case "voidedAt":
+			if _, ok := fieldSeen[sale.FieldVoidedAt]; !ok {
+				selectedFields = append(selectedFields, sale.FieldVoidedAt)
+				fieldSeen[sale.FieldVoidedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type salePaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []SalePaginateOption
+}
+
+func newSalePaginateArgs(rv map[string]any) *salePaginateArgs {
+	args := &salePaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case []*SaleOrder:
+			args.opts = append(args.opts, WithSaleOrder(v))
+		case []any:
+			var orders []*SaleOrder
+			for i := range v {
+				mv, ok := v[i].(map[string]any)
+				if !ok {
+					continue
+				}
+				var (
+					err1, err2 error
+					order      = &SaleOrder{Field: &SaleOrderField{}, Direction: entgql.OrderDirectionAsc}
+				)
+				if d, ok := mv[directionField]; ok {
+					err1 = order.Direction.UnmarshalGQL(d)
+				}
+				if f, ok := mv[fieldField]; ok {
+					err2 = order.Field.UnmarshalGQL(f)
+				}
+				if err1 == nil && err2 == nil {
+					orders = append(orders, order)
+				}
+			}
+			args.opts = append(args.opts, WithSaleOrder(orders))
+		}
+	}
+	if v, ok := rv[whereField].(*SaleWhereInput); ok {
+		args.opts = append(args.opts, WithSaleFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *SaleLineQuery) CollectFields(ctx context.Context, satisfies ...string) (*SaleLineQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *SaleLineQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(saleline.Columns))
+		selectedFields = []string{saleline.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "merchant":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&MerchantClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, merchantImplementors)...); err != nil {
+				return err
+			}
+			_q.withMerchant = query
+			if _, ok := fieldSeen[saleline.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, saleline.FieldMerchantID)
+				fieldSeen[saleline.FieldMerchantID] = struct{}{}
+			}
+
+		case "sale":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&SaleClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, saleImplementors)...); err != nil {
+				return err
+			}
+			_q.withSale = query
+			if _, ok := fieldSeen[saleline.FieldSaleID]; !ok {
+				selectedFields = append(selectedFields, saleline.FieldSaleID)
+				fieldSeen[saleline.FieldSaleID] = struct{}{}
+			}
+
+		case "product":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ProductClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, productImplementors)...); err != nil {
+				return err
+			}
+			_q.withProduct = query
+			if _, ok := fieldSeen[saleline.FieldProductID]; !ok {
+				selectedFields = append(selectedFields, saleline.FieldProductID)
+				fieldSeen[saleline.FieldProductID] = struct{}{}
+			}
+		case "merchantID":
+			if _, ok := fieldSeen[saleline.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, saleline.FieldMerchantID)
+				fieldSeen[saleline.FieldMerchantID] = struct{}{}
+			}
+		case "saleID":
+			if _, ok := fieldSeen[saleline.FieldSaleID]; !ok {
+				selectedFields = append(selectedFields, saleline.FieldSaleID)
+				fieldSeen[saleline.FieldSaleID] = struct{}{}
+			}
+		case "position":
+			if _, ok := fieldSeen[saleline.FieldPosition]; !ok {
+				selectedFields = append(selectedFields, saleline.FieldPosition)
+				fieldSeen[saleline.FieldPosition] = struct{}{}
+			}
+		case "productID":
+			if _, ok := fieldSeen[saleline.FieldProductID]; !ok {
+				selectedFields = append(selectedFields, saleline.FieldProductID)
+				fieldSeen[saleline.FieldProductID] = struct{}{}
+			}
+		case "sku":
+			if _, ok := fieldSeen[saleline.FieldSku]; !ok {
+				selectedFields = append(selectedFields, saleline.FieldSku)
+				fieldSeen[saleline.FieldSku] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[saleline.FieldName]; !ok {
+				selectedFields = append(selectedFields, saleline.FieldName)
+				fieldSeen[saleline.FieldName] = struct{}{}
+			}
+		case "category":
+			if _, ok := fieldSeen[saleline.FieldCategory]; !ok {
+				selectedFields = append(selectedFields, saleline.FieldCategory)
+				fieldSeen[saleline.FieldCategory] = struct{}{}
+			}
+		case "quantity":
+			if _, ok := fieldSeen[saleline.FieldQuantity]; !ok {
+				selectedFields = append(selectedFields, saleline.FieldQuantity)
+				fieldSeen[saleline.FieldQuantity] = struct{}{}
+			}
+		case "unitPrice":
+			if _, ok := fieldSeen[saleline.FieldUnitPrice]; !ok {
+				selectedFields = append(selectedFields, saleline.FieldUnitPrice)
+				fieldSeen[saleline.FieldUnitPrice] = struct{}{}
+			}
+		case "lineDiscount":
+			if _, ok := fieldSeen[saleline.FieldLineDiscount]; !ok {
+				selectedFields = append(selectedFields, saleline.FieldLineDiscount)
+				fieldSeen[saleline.FieldLineDiscount] = struct{}{}
+			}
+		case "orderDiscount":
+			if _, ok := fieldSeen[saleline.FieldOrderDiscount]; !ok {
+				selectedFields = append(selectedFields, saleline.FieldOrderDiscount)
+				fieldSeen[saleline.FieldOrderDiscount] = struct{}{}
+			}
+		case "taxRateBp":
+			if _, ok := fieldSeen[saleline.FieldTaxRateBp]; !ok {
+				selectedFields = append(selectedFields, saleline.FieldTaxRateBp)
+				fieldSeen[saleline.FieldTaxRateBp] = struct{}{}
+			}
+		case "tax":
+			if _, ok := fieldSeen[saleline.FieldTax]; !ok {
+				selectedFields = append(selectedFields, saleline.FieldTax)
+				fieldSeen[saleline.FieldTax] = struct{}{}
+			}
+		case "total":
+			if _, ok := fieldSeen[saleline.FieldTotal]; !ok {
+				selectedFields = append(selectedFields, saleline.FieldTotal)
+				fieldSeen[saleline.FieldTotal] = struct{}{}
+			}
+		case "unitCost":
+			if _, ok := fieldSeen[saleline.FieldUnitCost]; !ok {
+				selectedFields = append(selectedFields, saleline.FieldUnitCost)
+				fieldSeen[saleline.FieldUnitCost] = struct{}{}
+			}
+		case "refundedQuantity":
+			if _, ok := fieldSeen[saleline.FieldRefundedQuantity]; !ok {
+				selectedFields = append(selectedFields, saleline.FieldRefundedQuantity)
+				fieldSeen[saleline.FieldRefundedQuantity] = struct{}{}
+			}
+		case "refundedAmount":
+			if _, ok := fieldSeen[saleline.FieldRefundedAmount]; !ok {
+				selectedFields = append(selectedFields, saleline.FieldRefundedAmount)
+				fieldSeen[saleline.FieldRefundedAmount] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type salelinePaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []SaleLinePaginateOption
+}
+
+func newSaleLinePaginateArgs(rv map[string]any) *salelinePaginateArgs {
+	args := &salelinePaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[whereField].(*SaleLineWhereInput); ok {
+		args.opts = append(args.opts, WithSaleLineFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *SalesSettingsQuery) CollectFields(ctx context.Context, satisfies ...string) (*SalesSettingsQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *SalesSettingsQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(salessettings.Columns))
+		selectedFields = []string{salessettings.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "merchant":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&MerchantClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, merchantImplementors)...); err != nil {
+				return err
+			}
+			_q.withMerchant = query
+			if _, ok := fieldSeen[salessettings.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, salessettings.FieldMerchantID)
+				fieldSeen[salessettings.FieldMerchantID] = struct{}{}
+			}
+		case "merchantID":
+			if _, ok := fieldSeen[salessettings.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, salessettings.FieldMerchantID)
+				fieldSeen[salessettings.FieldMerchantID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[salessettings.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, salessettings.FieldCreatedAt)
+				fieldSeen[salessettings.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[salessettings.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, salessettings.FieldUpdatedAt)
+				fieldSeen[salessettings.FieldUpdatedAt] = struct{}{}
+			}
+		case "pricesIncludeTax":
+			if _, ok := fieldSeen[salessettings.FieldPricesIncludeTax]; !ok {
+				selectedFields = append(selectedFields, salessettings.FieldPricesIncludeTax)
+				fieldSeen[salessettings.FieldPricesIncludeTax] = struct{}{}
+			}
+		case "acceptedTenders":
+			if _, ok := fieldSeen[salessettings.FieldAcceptedTenders]; !ok {
+				selectedFields = append(selectedFields, salessettings.FieldAcceptedTenders)
+				fieldSeen[salessettings.FieldAcceptedTenders] = struct{}{}
+			}
+		case "maxSaleAmount":
+			if _, ok := fieldSeen[salessettings.FieldMaxSaleAmount]; !ok {
+				selectedFields = append(selectedFields, salessettings.FieldMaxSaleAmount)
+				fieldSeen[salessettings.FieldMaxSaleAmount] = struct{}{}
+			}
+		case "maxRefundPerCashierDay":
+			if _, ok := fieldSeen[salessettings.FieldMaxRefundPerCashierDay]; !ok {
+				selectedFields = append(selectedFields, salessettings.FieldMaxRefundPerCashierDay)
+				fieldSeen[salessettings.FieldMaxRefundPerCashierDay] = struct{}{}
+			}
+		case "customerDailyLimit":
+			if _, ok := fieldSeen[salessettings.FieldCustomerDailyLimit]; !ok {
+				selectedFields = append(selectedFields, salessettings.FieldCustomerDailyLimit)
+				fieldSeen[salessettings.FieldCustomerDailyLimit] = struct{}{}
+			}
+		case "refundToCashAllowed":
+			if _, ok := fieldSeen[salessettings.FieldRefundToCashAllowed]; !ok {
+				selectedFields = append(selectedFields, salessettings.FieldRefundToCashAllowed)
+				fieldSeen[salessettings.FieldRefundToCashAllowed] = struct{}{}
+			}
+		case "largeTicketAction":
+			if _, ok := fieldSeen[salessettings.FieldLargeTicketAction]; !ok {
+				selectedFields = append(selectedFields, salessettings.FieldLargeTicketAction)
+				fieldSeen[salessettings.FieldLargeTicketAction] = struct{}{}
+			}
+		case "largeTicketFactor":
+			if _, ok := fieldSeen[salessettings.FieldLargeTicketFactor]; !ok {
+				selectedFields = append(selectedFields, salessettings.FieldLargeTicketFactor)
+				fieldSeen[salessettings.FieldLargeTicketFactor] = struct{}{}
+			}
+		case "largeTicketMinSales":
+			if _, ok := fieldSeen[salessettings.FieldLargeTicketMinSales]; !ok {
+				selectedFields = append(selectedFields, salessettings.FieldLargeTicketMinSales)
+				fieldSeen[salessettings.FieldLargeTicketMinSales] = struct{}{}
+			}
+		case "velocityAction":
+			if _, ok := fieldSeen[salessettings.FieldVelocityAction]; !ok {
+				selectedFields = append(selectedFields, salessettings.FieldVelocityAction)
+				fieldSeen[salessettings.FieldVelocityAction] = struct{}{}
+			}
+		case "velocityMax":
+			if _, ok := fieldSeen[salessettings.FieldVelocityMax]; !ok {
+				selectedFields = append(selectedFields, salessettings.FieldVelocityMax)
+				fieldSeen[salessettings.FieldVelocityMax] = struct{}{}
+			}
+		case "velocityWindowMinutes":
+			if _, ok := fieldSeen[salessettings.FieldVelocityWindowMinutes]; !ok {
+				selectedFields = append(selectedFields, salessettings.FieldVelocityWindowMinutes)
+				fieldSeen[salessettings.FieldVelocityWindowMinutes] = struct{}{}
+			}
+		case "refundRatioAction":
+			if _, ok := fieldSeen[salessettings.FieldRefundRatioAction]; !ok {
+				selectedFields = append(selectedFields, salessettings.FieldRefundRatioAction)
+				fieldSeen[salessettings.FieldRefundRatioAction] = struct{}{}
+			}
+		case "refundRatioPercent":
+			if _, ok := fieldSeen[salessettings.FieldRefundRatioPercent]; !ok {
+				selectedFields = append(selectedFields, salessettings.FieldRefundRatioPercent)
+				fieldSeen[salessettings.FieldRefundRatioPercent] = struct{}{}
+			}
+		case "refundRatioMinSales":
+			if _, ok := fieldSeen[salessettings.FieldRefundRatioMinSales]; !ok {
+				selectedFields = append(selectedFields, salessettings.FieldRefundRatioMinSales)
+				fieldSeen[salessettings.FieldRefundRatioMinSales] = struct{}{}
+			}
+		case "blacklistAction":
+			if _, ok := fieldSeen[salessettings.FieldBlacklistAction]; !ok {
+				selectedFields = append(selectedFields, salessettings.FieldBlacklistAction)
+				fieldSeen[salessettings.FieldBlacklistAction] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type salessettingsPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []SalesSettingsPaginateOption
+}
+
+func newSalesSettingsPaginateArgs(rv map[string]any) *salessettingsPaginateArgs {
+	args := &salessettingsPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &SalesSettingsOrder{Field: &SalesSettingsOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithSalesSettingsOrder(order))
+			}
+		case *SalesSettingsOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithSalesSettingsOrder(v))
+			}
+		}
 	}
 	return args
 }
@@ -1218,6 +3724,679 @@ func newStorePaginateArgs(rv map[string]any) *storePaginateArgs {
 	}
 	if v, ok := rv[whereField].(*StoreWhereInput); ok {
 		args.opts = append(args.opts, WithStoreFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *TenderQuery) CollectFields(ctx context.Context, satisfies ...string) (*TenderQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *TenderQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(tender.Columns))
+		selectedFields = []string{tender.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "merchant":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&MerchantClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, merchantImplementors)...); err != nil {
+				return err
+			}
+			_q.withMerchant = query
+			if _, ok := fieldSeen[tender.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, tender.FieldMerchantID)
+				fieldSeen[tender.FieldMerchantID] = struct{}{}
+			}
+
+		case "sale":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&SaleClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, saleImplementors)...); err != nil {
+				return err
+			}
+			_q.withSale = query
+			if _, ok := fieldSeen[tender.FieldSaleID]; !ok {
+				selectedFields = append(selectedFields, tender.FieldSaleID)
+				fieldSeen[tender.FieldSaleID] = struct{}{}
+			}
+		case "merchantID":
+			if _, ok := fieldSeen[tender.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, tender.FieldMerchantID)
+				fieldSeen[tender.FieldMerchantID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[tender.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, tender.FieldCreatedAt)
+				fieldSeen[tender.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[tender.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, tender.FieldUpdatedAt)
+				fieldSeen[tender.FieldUpdatedAt] = struct{}{}
+			}
+		case "saleID":
+			if _, ok := fieldSeen[tender.FieldSaleID]; !ok {
+				selectedFields = append(selectedFields, tender.FieldSaleID)
+				fieldSeen[tender.FieldSaleID] = struct{}{}
+			}
+		case "type":
+			if _, ok := fieldSeen[tender.FieldType]; !ok {
+				selectedFields = append(selectedFields, tender.FieldType)
+				fieldSeen[tender.FieldType] = struct{}{}
+			}
+		case "amount":
+			if _, ok := fieldSeen[tender.FieldAmount]; !ok {
+				selectedFields = append(selectedFields, tender.FieldAmount)
+				fieldSeen[tender.FieldAmount] = struct{}{}
+			}
+		case "tendered":
+			if _, ok := fieldSeen[tender.FieldTendered]; !ok {
+				selectedFields = append(selectedFields, tender.FieldTendered)
+				fieldSeen[tender.FieldTendered] = struct{}{}
+			}
+		case "change":
+			if _, ok := fieldSeen[tender.FieldChange]; !ok {
+				selectedFields = append(selectedFields, tender.FieldChange)
+				fieldSeen[tender.FieldChange] = struct{}{}
+			}
+		case "cardType":
+			if _, ok := fieldSeen[tender.FieldCardType]; !ok {
+				selectedFields = append(selectedFields, tender.FieldCardType)
+				fieldSeen[tender.FieldCardType] = struct{}{}
+			}
+		case "cardBrand":
+			if _, ok := fieldSeen[tender.FieldCardBrand]; !ok {
+				selectedFields = append(selectedFields, tender.FieldCardBrand)
+				fieldSeen[tender.FieldCardBrand] = struct{}{}
+			}
+		case "cardLast4":
+			if _, ok := fieldSeen[tender.FieldCardLast4]; !ok {
+				selectedFields = append(selectedFields, tender.FieldCardLast4)
+				fieldSeen[tender.FieldCardLast4] = struct{}{}
+			}
+		case "wallet":
+			if _, ok := fieldSeen[tender.FieldWallet]; !ok {
+				selectedFields = append(selectedFields, tender.FieldWallet)
+				fieldSeen[tender.FieldWallet] = struct{}{}
+			}
+		case "reference":
+			if _, ok := fieldSeen[tender.FieldReference]; !ok {
+				selectedFields = append(selectedFields, tender.FieldReference)
+				fieldSeen[tender.FieldReference] = struct{}{}
+			}
+		case "refundedAmount":
+			if _, ok := fieldSeen[tender.FieldRefundedAmount]; !ok {
+				selectedFields = append(selectedFields, tender.FieldRefundedAmount)
+				fieldSeen[tender.FieldRefundedAmount] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type tenderPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []TenderPaginateOption
+}
+
+func newTenderPaginateArgs(rv map[string]any) *tenderPaginateArgs {
+	args := &tenderPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &TenderOrder{Field: &TenderOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithTenderOrder(order))
+			}
+		case *TenderOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithTenderOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*TenderWhereInput); ok {
+		args.opts = append(args.opts, WithTenderFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *TicketQuery) CollectFields(ctx context.Context, satisfies ...string) (*TicketQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *TicketQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(ticket.Columns))
+		selectedFields = []string{ticket.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "merchant":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&MerchantClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, merchantImplementors)...); err != nil {
+				return err
+			}
+			_q.withMerchant = query
+			if _, ok := fieldSeen[ticket.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldMerchantID)
+				fieldSeen[ticket.FieldMerchantID] = struct{}{}
+			}
+
+		case "device":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&DeviceClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, deviceImplementors)...); err != nil {
+				return err
+			}
+			_q.withDevice = query
+			if _, ok := fieldSeen[ticket.FieldDeviceID]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldDeviceID)
+				fieldSeen[ticket.FieldDeviceID] = struct{}{}
+			}
+
+		case "store":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&StoreClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, storeImplementors)...); err != nil {
+				return err
+			}
+			_q.withStore = query
+			if _, ok := fieldSeen[ticket.FieldStoreID]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldStoreID)
+				fieldSeen[ticket.FieldStoreID] = struct{}{}
+			}
+
+		case "replacementDevice":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&DeviceClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, deviceImplementors)...); err != nil {
+				return err
+			}
+			_q.withReplacementDevice = query
+			if _, ok := fieldSeen[ticket.FieldReplacementDeviceID]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldReplacementDeviceID)
+				fieldSeen[ticket.FieldReplacementDeviceID] = struct{}{}
+			}
+
+		case "comments":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&TicketCommentClient{config: _q.config}).Query()
+			)
+			args := newTicketCommentPaginateArgs(fieldArgs(ctx, new(TicketCommentWhereInput), path...))
+			if err := validateFirstLast(args.first, args.last); err != nil {
+				return fmt.Errorf("validate first and last in path %q: %w", path, err)
+			}
+			pager, err := newTicketCommentPager(args.opts, args.last != nil)
+			if err != nil {
+				return fmt.Errorf("create new pager in path %q: %w", path, err)
+			}
+			if query, err = pager.applyFilter(query); err != nil {
+				return err
+			}
+			ignoredEdges := !hasCollectedField(ctx, append(path, edgesField)...)
+			if hasCollectedField(ctx, append(path, totalCountField)...) || hasCollectedField(ctx, append(path, pageInfoField)...) {
+				hasPagination := args.after != nil || args.first != nil || args.before != nil || args.last != nil
+				if hasPagination || ignoredEdges {
+					query := query.Clone()
+					_q.loadTotal = append(_q.loadTotal, func(ctx context.Context, nodes []*Ticket) error {
+						ids := make([]driver.Value, len(nodes))
+						for i := range nodes {
+							ids[i] = nodes[i].ID
+						}
+						var v []struct {
+							NodeID pulid.ID `sql:"ticket_id"`
+							Count  int      `sql:"count"`
+						}
+						query.Where(func(s *sql.Selector) {
+							s.Where(sql.InValues(s.C(ticket.CommentsColumn), ids...))
+						})
+						if err := query.GroupBy(ticket.CommentsColumn).Aggregate(Count()).Scan(ctx, &v); err != nil {
+							return err
+						}
+						m := make(map[pulid.ID]int, len(v))
+						for i := range v {
+							m[v[i].NodeID] = v[i].Count
+						}
+						for i := range nodes {
+							n := m[nodes[i].ID]
+							if nodes[i].Edges.totalCount[4] == nil {
+								nodes[i].Edges.totalCount[4] = make(map[string]int)
+							}
+							nodes[i].Edges.totalCount[4][alias] = n
+						}
+						return nil
+					})
+				} else {
+					_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Ticket) error {
+						for i := range nodes {
+							n := len(nodes[i].Edges.Comments)
+							if nodes[i].Edges.totalCount[4] == nil {
+								nodes[i].Edges.totalCount[4] = make(map[string]int)
+							}
+							nodes[i].Edges.totalCount[4][alias] = n
+						}
+						return nil
+					})
+				}
+			}
+			if ignoredEdges || (args.first != nil && *args.first == 0) || (args.last != nil && *args.last == 0) {
+				continue
+			}
+			if query, err = pager.applyCursors(query, args.after, args.before); err != nil {
+				return err
+			}
+			path = append(path, edgesField, nodeField)
+			if field := collectedField(ctx, path...); field != nil {
+				if err := query.collectField(ctx, false, opCtx, *field, path, mayAddCondition(satisfies, ticketcommentImplementors)...); err != nil {
+					return err
+				}
+			}
+			if limit := paginateLimit(args.first, args.last); limit > 0 {
+				if oneNode {
+					pager.applyOrder(query.Limit(limit))
+				} else {
+					modify := entgql.LimitPerRow(ticket.CommentsColumn, limit, pager.orderExpr(query))
+					query.modifiers = append(query.modifiers, modify)
+				}
+			} else {
+				query = pager.applyOrder(query)
+			}
+			_q.WithNamedComments(alias, func(wq *TicketCommentQuery) {
+				*wq = *query
+			})
+		case "merchantID":
+			if _, ok := fieldSeen[ticket.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldMerchantID)
+				fieldSeen[ticket.FieldMerchantID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[ticket.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldCreatedAt)
+				fieldSeen[ticket.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[ticket.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldUpdatedAt)
+				fieldSeen[ticket.FieldUpdatedAt] = struct{}{}
+			}
+		case "kind":
+			if _, ok := fieldSeen[ticket.FieldKind]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldKind)
+				fieldSeen[ticket.FieldKind] = struct{}{}
+			}
+		case "faultCategory":
+			if _, ok := fieldSeen[ticket.FieldFaultCategory]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldFaultCategory)
+				fieldSeen[ticket.FieldFaultCategory] = struct{}{}
+			}
+		case "title":
+			if _, ok := fieldSeen[ticket.FieldTitle]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldTitle)
+				fieldSeen[ticket.FieldTitle] = struct{}{}
+			}
+		case "description":
+			if _, ok := fieldSeen[ticket.FieldDescription]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldDescription)
+				fieldSeen[ticket.FieldDescription] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[ticket.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldStatus)
+				fieldSeen[ticket.FieldStatus] = struct{}{}
+			}
+		case "priority":
+			if _, ok := fieldSeen[ticket.FieldPriority]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldPriority)
+				fieldSeen[ticket.FieldPriority] = struct{}{}
+			}
+		case "deviceID":
+			if _, ok := fieldSeen[ticket.FieldDeviceID]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldDeviceID)
+				fieldSeen[ticket.FieldDeviceID] = struct{}{}
+			}
+		case "storeID":
+			if _, ok := fieldSeen[ticket.FieldStoreID]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldStoreID)
+				fieldSeen[ticket.FieldStoreID] = struct{}{}
+			}
+		case "reporterKind":
+			if _, ok := fieldSeen[ticket.FieldReporterKind]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldReporterKind)
+				fieldSeen[ticket.FieldReporterKind] = struct{}{}
+			}
+		case "reporterID":
+			if _, ok := fieldSeen[ticket.FieldReporterID]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldReporterID)
+				fieldSeen[ticket.FieldReporterID] = struct{}{}
+			}
+		case "assigneeID":
+			if _, ok := fieldSeen[ticket.FieldAssigneeID]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldAssigneeID)
+				fieldSeen[ticket.FieldAssigneeID] = struct{}{}
+			}
+		case "slaDueAt":
+			if _, ok := fieldSeen[ticket.FieldSLADueAt]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldSLADueAt)
+				fieldSeen[ticket.FieldSLADueAt] = struct{}{}
+			}
+		case "resolvedAt":
+			if _, ok := fieldSeen[ticket.FieldResolvedAt]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldResolvedAt)
+				fieldSeen[ticket.FieldResolvedAt] = struct{}{}
+			}
+		case "closedAt":
+			if _, ok := fieldSeen[ticket.FieldClosedAt]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldClosedAt)
+				fieldSeen[ticket.FieldClosedAt] = struct{}{}
+			}
+		case "replacementDeviceID":
+			if _, ok := fieldSeen[ticket.FieldReplacementDeviceID]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldReplacementDeviceID)
+				fieldSeen[ticket.FieldReplacementDeviceID] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type ticketPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []TicketPaginateOption
+}
+
+func newTicketPaginateArgs(rv map[string]any) *ticketPaginateArgs {
+	args := &ticketPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case []*TicketOrder:
+			args.opts = append(args.opts, WithTicketOrder(v))
+		case []any:
+			var orders []*TicketOrder
+			for i := range v {
+				mv, ok := v[i].(map[string]any)
+				if !ok {
+					continue
+				}
+				var (
+					err1, err2 error
+					order      = &TicketOrder{Field: &TicketOrderField{}, Direction: entgql.OrderDirectionAsc}
+				)
+				if d, ok := mv[directionField]; ok {
+					err1 = order.Direction.UnmarshalGQL(d)
+				}
+				if f, ok := mv[fieldField]; ok {
+					err2 = order.Field.UnmarshalGQL(f)
+				}
+				if err1 == nil && err2 == nil {
+					orders = append(orders, order)
+				}
+			}
+			args.opts = append(args.opts, WithTicketOrder(orders))
+		}
+	}
+	if v, ok := rv[whereField].(*TicketWhereInput); ok {
+		args.opts = append(args.opts, WithTicketFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *TicketCommentQuery) CollectFields(ctx context.Context, satisfies ...string) (*TicketCommentQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *TicketCommentQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(ticketcomment.Columns))
+		selectedFields = []string{ticketcomment.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "merchant":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&MerchantClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, merchantImplementors)...); err != nil {
+				return err
+			}
+			_q.withMerchant = query
+			if _, ok := fieldSeen[ticketcomment.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, ticketcomment.FieldMerchantID)
+				fieldSeen[ticketcomment.FieldMerchantID] = struct{}{}
+			}
+
+		case "ticket":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&TicketClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, ticketImplementors)...); err != nil {
+				return err
+			}
+			_q.withTicket = query
+			if _, ok := fieldSeen[ticketcomment.FieldTicketID]; !ok {
+				selectedFields = append(selectedFields, ticketcomment.FieldTicketID)
+				fieldSeen[ticketcomment.FieldTicketID] = struct{}{}
+			}
+		case "merchantID":
+			if _, ok := fieldSeen[ticketcomment.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, ticketcomment.FieldMerchantID)
+				fieldSeen[ticketcomment.FieldMerchantID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[ticketcomment.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, ticketcomment.FieldCreatedAt)
+				fieldSeen[ticketcomment.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[ticketcomment.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, ticketcomment.FieldUpdatedAt)
+				fieldSeen[ticketcomment.FieldUpdatedAt] = struct{}{}
+			}
+		case "ticketID":
+			if _, ok := fieldSeen[ticketcomment.FieldTicketID]; !ok {
+				selectedFields = append(selectedFields, ticketcomment.FieldTicketID)
+				fieldSeen[ticketcomment.FieldTicketID] = struct{}{}
+			}
+		case "authorKind":
+			if _, ok := fieldSeen[ticketcomment.FieldAuthorKind]; !ok {
+				selectedFields = append(selectedFields, ticketcomment.FieldAuthorKind)
+				fieldSeen[ticketcomment.FieldAuthorKind] = struct{}{}
+			}
+		case "authorID":
+			if _, ok := fieldSeen[ticketcomment.FieldAuthorID]; !ok {
+				selectedFields = append(selectedFields, ticketcomment.FieldAuthorID)
+				fieldSeen[ticketcomment.FieldAuthorID] = struct{}{}
+			}
+		case "body":
+			if _, ok := fieldSeen[ticketcomment.FieldBody]; !ok {
+				selectedFields = append(selectedFields, ticketcomment.FieldBody)
+				fieldSeen[ticketcomment.FieldBody] = struct{}{}
+			}
+		case "internal":
+			if _, ok := fieldSeen[ticketcomment.FieldInternal]; !ok {
+				selectedFields = append(selectedFields, ticketcomment.FieldInternal)
+				fieldSeen[ticketcomment.FieldInternal] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type ticketcommentPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []TicketCommentPaginateOption
+}
+
+func newTicketCommentPaginateArgs(rv map[string]any) *ticketcommentPaginateArgs {
+	args := &ticketcommentPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case []*TicketCommentOrder:
+			args.opts = append(args.opts, WithTicketCommentOrder(v))
+		case []any:
+			var orders []*TicketCommentOrder
+			for i := range v {
+				mv, ok := v[i].(map[string]any)
+				if !ok {
+					continue
+				}
+				var (
+					err1, err2 error
+					order      = &TicketCommentOrder{Field: &TicketCommentOrderField{}, Direction: entgql.OrderDirectionAsc}
+				)
+				if d, ok := mv[directionField]; ok {
+					err1 = order.Direction.UnmarshalGQL(d)
+				}
+				if f, ok := mv[fieldField]; ok {
+					err2 = order.Field.UnmarshalGQL(f)
+				}
+				if err1 == nil && err2 == nil {
+					orders = append(orders, order)
+				}
+			}
+			args.opts = append(args.opts, WithTicketCommentOrder(orders))
+		}
+	}
+	if v, ok := rv[whereField].(*TicketCommentWhereInput); ok {
+		args.opts = append(args.opts, WithTicketCommentFilter(v.Filter))
 	}
 	return args
 }

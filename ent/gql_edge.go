@@ -48,6 +48,327 @@ func (_m *Customer) FavouriteStore(ctx context.Context) (*Store, error) {
 	return result, MaskNotFound(err)
 }
 
+func (_m *Device) Merchant(ctx context.Context) (*Merchant, error) {
+	result, err := _m.Edges.MerchantOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryMerchant().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *Device) Store(ctx context.Context) (*Store, error) {
+	result, err := _m.Edges.StoreOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryStore().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *Feedback) Merchant(ctx context.Context) (*Merchant, error) {
+	result, err := _m.Edges.MerchantOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryMerchant().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *Feedback) Sale(ctx context.Context) (*Sale, error) {
+	result, err := _m.Edges.SaleOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QuerySale().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *Feedback) Store(ctx context.Context) (*Store, error) {
+	result, err := _m.Edges.StoreOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryStore().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *Feedback) Customer(ctx context.Context) (*Customer, error) {
+	result, err := _m.Edges.CustomerOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryCustomer().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *Feedback) Product(ctx context.Context) (*Product, error) {
+	result, err := _m.Edges.ProductOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryProduct().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *Product) Merchant(ctx context.Context) (*Merchant, error) {
+	result, err := _m.Edges.MerchantOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryMerchant().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *Product) PriceChanges(
+	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy []*ProductPriceChangeOrder, where *ProductPriceChangeWhereInput,
+) (*ProductPriceChangeConnection, error) {
+	opts := []ProductPriceChangePaginateOption{
+		WithProductPriceChangeOrder(orderBy),
+		WithProductPriceChangeFilter(where.Filter),
+	}
+	alias := graphql.GetFieldContext(ctx).Field.Alias
+	totalCount, hasTotalCount := _m.Edges.totalCount[1][alias]
+	if nodes, err := _m.NamedPriceChanges(alias); err == nil || hasTotalCount {
+		pager, err := newProductPriceChangePager(opts, last != nil)
+		if err != nil {
+			return nil, err
+		}
+		conn := &ProductPriceChangeConnection{Edges: []*ProductPriceChangeEdge{}, TotalCount: totalCount}
+		conn.build(nodes, pager, after, first, before, last)
+		return conn, nil
+	}
+	return _m.QueryPriceChanges().Paginate(ctx, after, first, before, last, opts...)
+}
+
+func (_m *ProductPriceChange) Merchant(ctx context.Context) (*Merchant, error) {
+	result, err := _m.Edges.MerchantOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryMerchant().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *ProductPriceChange) Product(ctx context.Context) (*Product, error) {
+	result, err := _m.Edges.ProductOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryProduct().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *ProductPriceChange) ChangedBy(ctx context.Context) (*Staff, error) {
+	result, err := _m.Edges.ChangedByOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryChangedBy().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *Refund) Merchant(ctx context.Context) (*Merchant, error) {
+	result, err := _m.Edges.MerchantOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryMerchant().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *Refund) Sale(ctx context.Context) (*Sale, error) {
+	result, err := _m.Edges.SaleOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QuerySale().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *Refund) Staff(ctx context.Context) (*Staff, error) {
+	result, err := _m.Edges.StaffOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryStaff().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *Refund) Lines(ctx context.Context) (result []*RefundLine, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = _m.NamedLines(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = _m.Edges.LinesOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = _m.QueryLines().All(ctx)
+	}
+	return result, err
+}
+
+func (_m *Refund) Tenders(ctx context.Context) (result []*RefundTender, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = _m.NamedTenders(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = _m.Edges.TendersOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = _m.QueryTenders().All(ctx)
+	}
+	return result, err
+}
+
+func (_m *Refund) ExchangeSale(ctx context.Context) (*Sale, error) {
+	result, err := _m.Edges.ExchangeSaleOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryExchangeSale().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *RefundLine) Merchant(ctx context.Context) (*Merchant, error) {
+	result, err := _m.Edges.MerchantOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryMerchant().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *RefundLine) Refund(ctx context.Context) (*Refund, error) {
+	result, err := _m.Edges.RefundOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryRefund().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *RefundLine) SaleLine(ctx context.Context) (*SaleLine, error) {
+	result, err := _m.Edges.SaleLineOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QuerySaleLine().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *RefundTender) Merchant(ctx context.Context) (*Merchant, error) {
+	result, err := _m.Edges.MerchantOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryMerchant().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *RefundTender) Refund(ctx context.Context) (*Refund, error) {
+	result, err := _m.Edges.RefundOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryRefund().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *RefundTender) Tender(ctx context.Context) (*Tender, error) {
+	result, err := _m.Edges.TenderOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryTender().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *RiskListEntry) Merchant(ctx context.Context) (*Merchant, error) {
+	result, err := _m.Edges.MerchantOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryMerchant().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *Sale) Merchant(ctx context.Context) (*Merchant, error) {
+	result, err := _m.Edges.MerchantOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryMerchant().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *Sale) Store(ctx context.Context) (*Store, error) {
+	result, err := _m.Edges.StoreOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryStore().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *Sale) Cashier(ctx context.Context) (*Staff, error) {
+	result, err := _m.Edges.CashierOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryCashier().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *Sale) Customer(ctx context.Context) (*Customer, error) {
+	result, err := _m.Edges.CustomerOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryCustomer().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *Sale) Lines(ctx context.Context) (result []*SaleLine, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = _m.NamedLines(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = _m.Edges.LinesOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = _m.QueryLines().All(ctx)
+	}
+	return result, err
+}
+
+func (_m *Sale) Tenders(ctx context.Context) (result []*Tender, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = _m.NamedTenders(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = _m.Edges.TendersOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = _m.QueryTenders().All(ctx)
+	}
+	return result, err
+}
+
+func (_m *Sale) Refunds(ctx context.Context) (result []*Refund, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = _m.NamedRefunds(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = _m.Edges.RefundsOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = _m.QueryRefunds().All(ctx)
+	}
+	return result, err
+}
+
+func (_m *SaleLine) Merchant(ctx context.Context) (*Merchant, error) {
+	result, err := _m.Edges.MerchantOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryMerchant().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *SaleLine) Sale(ctx context.Context) (*Sale, error) {
+	result, err := _m.Edges.SaleOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QuerySale().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *SaleLine) Product(ctx context.Context) (*Product, error) {
+	result, err := _m.Edges.ProductOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryProduct().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *SalesSettings) Merchant(ctx context.Context) (*Merchant, error) {
+	result, err := _m.Edges.MerchantOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryMerchant().Only(ctx)
+	}
+	return result, err
+}
+
 func (_m *SavedSegment) Merchant(ctx context.Context) (*Merchant, error) {
 	result, err := _m.Edges.MerchantOrErr()
 	if IsNotLoaded(err) {
@@ -103,4 +424,89 @@ func (_m *Store) Staff(
 		return conn, nil
 	}
 	return _m.QueryStaff().Paginate(ctx, after, first, before, last, opts...)
+}
+
+func (_m *Tender) Merchant(ctx context.Context) (*Merchant, error) {
+	result, err := _m.Edges.MerchantOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryMerchant().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *Tender) Sale(ctx context.Context) (*Sale, error) {
+	result, err := _m.Edges.SaleOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QuerySale().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *Ticket) Merchant(ctx context.Context) (*Merchant, error) {
+	result, err := _m.Edges.MerchantOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryMerchant().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *Ticket) Device(ctx context.Context) (*Device, error) {
+	result, err := _m.Edges.DeviceOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryDevice().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *Ticket) Store(ctx context.Context) (*Store, error) {
+	result, err := _m.Edges.StoreOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryStore().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *Ticket) ReplacementDevice(ctx context.Context) (*Device, error) {
+	result, err := _m.Edges.ReplacementDeviceOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryReplacementDevice().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *Ticket) Comments(
+	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy []*TicketCommentOrder, where *TicketCommentWhereInput,
+) (*TicketCommentConnection, error) {
+	opts := []TicketCommentPaginateOption{
+		WithTicketCommentOrder(orderBy),
+		WithTicketCommentFilter(where.Filter),
+	}
+	alias := graphql.GetFieldContext(ctx).Field.Alias
+	totalCount, hasTotalCount := _m.Edges.totalCount[4][alias]
+	if nodes, err := _m.NamedComments(alias); err == nil || hasTotalCount {
+		pager, err := newTicketCommentPager(opts, last != nil)
+		if err != nil {
+			return nil, err
+		}
+		conn := &TicketCommentConnection{Edges: []*TicketCommentEdge{}, TotalCount: totalCount}
+		conn.build(nodes, pager, after, first, before, last)
+		return conn, nil
+	}
+	return _m.QueryComments().Paginate(ctx, after, first, before, last, opts...)
+}
+
+func (_m *TicketComment) Merchant(ctx context.Context) (*Merchant, error) {
+	result, err := _m.Edges.MerchantOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryMerchant().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *TicketComment) Ticket(ctx context.Context) (*Ticket, error) {
+	result, err := _m.Edges.TicketOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryTicket().Only(ctx)
+	}
+	return result, err
 }

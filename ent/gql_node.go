@@ -11,12 +11,28 @@ import (
 	"github.com/hashicorp/go-multierror"
 	"github.com/tillpos/till/ent/auditentry"
 	"github.com/tillpos/till/ent/customer"
+	"github.com/tillpos/till/ent/device"
+	"github.com/tillpos/till/ent/feedback"
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/operator"
+	"github.com/tillpos/till/ent/platformauditentry"
+	"github.com/tillpos/till/ent/product"
+	"github.com/tillpos/till/ent/productpricechange"
+	"github.com/tillpos/till/ent/refund"
+	"github.com/tillpos/till/ent/refundline"
+	"github.com/tillpos/till/ent/refundtender"
+	"github.com/tillpos/till/ent/release"
+	"github.com/tillpos/till/ent/risklistentry"
+	"github.com/tillpos/till/ent/sale"
+	"github.com/tillpos/till/ent/saleline"
+	"github.com/tillpos/till/ent/salessettings"
 	"github.com/tillpos/till/ent/savedsegment"
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/ent/staff"
 	"github.com/tillpos/till/ent/store"
+	"github.com/tillpos/till/ent/tender"
+	"github.com/tillpos/till/ent/ticket"
+	"github.com/tillpos/till/ent/ticketcomment"
 )
 
 // Noder wraps the basic Node method.
@@ -34,6 +50,16 @@ var customerImplementors = []string{"Customer", "Node"}
 // IsNode implements the Node interface check for GQLGen.
 func (*Customer) IsNode() {}
 
+var deviceImplementors = []string{"Device", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Device) IsNode() {}
+
+var feedbackImplementors = []string{"Feedback", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Feedback) IsNode() {}
+
 var merchantImplementors = []string{"Merchant", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
@@ -43,6 +69,61 @@ var operatorImplementors = []string{"Operator", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*Operator) IsNode() {}
+
+var platformauditentryImplementors = []string{"PlatformAuditEntry", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*PlatformAuditEntry) IsNode() {}
+
+var productImplementors = []string{"Product", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Product) IsNode() {}
+
+var productpricechangeImplementors = []string{"ProductPriceChange", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*ProductPriceChange) IsNode() {}
+
+var refundImplementors = []string{"Refund", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Refund) IsNode() {}
+
+var refundlineImplementors = []string{"RefundLine", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*RefundLine) IsNode() {}
+
+var refundtenderImplementors = []string{"RefundTender", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*RefundTender) IsNode() {}
+
+var releaseImplementors = []string{"Release", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Release) IsNode() {}
+
+var risklistentryImplementors = []string{"RiskListEntry", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*RiskListEntry) IsNode() {}
+
+var saleImplementors = []string{"Sale", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Sale) IsNode() {}
+
+var salelineImplementors = []string{"SaleLine", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*SaleLine) IsNode() {}
+
+var salessettingsImplementors = []string{"SalesSettings", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*SalesSettings) IsNode() {}
 
 var savedsegmentImplementors = []string{"SavedSegment", "Node"}
 
@@ -58,6 +139,21 @@ var storeImplementors = []string{"Store", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*Store) IsNode() {}
+
+var tenderImplementors = []string{"Tender", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Tender) IsNode() {}
+
+var ticketImplementors = []string{"Ticket", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Ticket) IsNode() {}
+
+var ticketcommentImplementors = []string{"TicketComment", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*TicketComment) IsNode() {}
 
 var errNodeInvalidID = &NotFoundError{"node"}
 
@@ -143,6 +239,32 @@ func (c *Client) noder(ctx context.Context, table string, id pulid.ID) (Noder, e
 			}
 		}
 		return query.Only(ctx)
+	case device.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.Device.Query().
+			Where(device.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, deviceImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case feedback.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.Feedback.Query().
+			Where(feedback.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, feedbackImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
 	case merchant.Table:
 		var uid pulid.ID
 		if err := uid.UnmarshalGQL(id); err != nil {
@@ -165,6 +287,149 @@ func (c *Client) noder(ctx context.Context, table string, id pulid.ID) (Noder, e
 			Where(operator.ID(uid))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, operatorImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case platformauditentry.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.PlatformAuditEntry.Query().
+			Where(platformauditentry.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, platformauditentryImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case product.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.Product.Query().
+			Where(product.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, productImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case productpricechange.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.ProductPriceChange.Query().
+			Where(productpricechange.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, productpricechangeImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case refund.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.Refund.Query().
+			Where(refund.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, refundImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case refundline.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.RefundLine.Query().
+			Where(refundline.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, refundlineImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case refundtender.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.RefundTender.Query().
+			Where(refundtender.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, refundtenderImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case release.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.Release.Query().
+			Where(release.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, releaseImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case risklistentry.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.RiskListEntry.Query().
+			Where(risklistentry.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, risklistentryImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case sale.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.Sale.Query().
+			Where(sale.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, saleImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case saleline.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.SaleLine.Query().
+			Where(saleline.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, salelineImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case salessettings.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.SalesSettings.Query().
+			Where(salessettings.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, salessettingsImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -204,6 +469,45 @@ func (c *Client) noder(ctx context.Context, table string, id pulid.ID) (Noder, e
 			Where(store.ID(uid))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, storeImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case tender.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.Tender.Query().
+			Where(tender.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, tenderImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case ticket.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.Ticket.Query().
+			Where(ticket.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, ticketImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case ticketcomment.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.TicketComment.Query().
+			Where(ticketcomment.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, ticketcommentImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -313,6 +617,38 @@ func (c *Client) noders(ctx context.Context, table string, ids []pulid.ID) ([]No
 				*noder = node
 			}
 		}
+	case device.Table:
+		query := c.Device.Query().
+			Where(device.IDIn(ids...))
+		query, err := query.CollectFields(ctx, deviceImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case feedback.Table:
+		query := c.Feedback.Query().
+			Where(feedback.IDIn(ids...))
+		query, err := query.CollectFields(ctx, feedbackImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
 	case merchant.Table:
 		query := c.Merchant.Query().
 			Where(merchant.IDIn(ids...))
@@ -333,6 +669,182 @@ func (c *Client) noders(ctx context.Context, table string, ids []pulid.ID) ([]No
 		query := c.Operator.Query().
 			Where(operator.IDIn(ids...))
 		query, err := query.CollectFields(ctx, operatorImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case platformauditentry.Table:
+		query := c.PlatformAuditEntry.Query().
+			Where(platformauditentry.IDIn(ids...))
+		query, err := query.CollectFields(ctx, platformauditentryImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case product.Table:
+		query := c.Product.Query().
+			Where(product.IDIn(ids...))
+		query, err := query.CollectFields(ctx, productImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case productpricechange.Table:
+		query := c.ProductPriceChange.Query().
+			Where(productpricechange.IDIn(ids...))
+		query, err := query.CollectFields(ctx, productpricechangeImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case refund.Table:
+		query := c.Refund.Query().
+			Where(refund.IDIn(ids...))
+		query, err := query.CollectFields(ctx, refundImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case refundline.Table:
+		query := c.RefundLine.Query().
+			Where(refundline.IDIn(ids...))
+		query, err := query.CollectFields(ctx, refundlineImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case refundtender.Table:
+		query := c.RefundTender.Query().
+			Where(refundtender.IDIn(ids...))
+		query, err := query.CollectFields(ctx, refundtenderImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case release.Table:
+		query := c.Release.Query().
+			Where(release.IDIn(ids...))
+		query, err := query.CollectFields(ctx, releaseImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case risklistentry.Table:
+		query := c.RiskListEntry.Query().
+			Where(risklistentry.IDIn(ids...))
+		query, err := query.CollectFields(ctx, risklistentryImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case sale.Table:
+		query := c.Sale.Query().
+			Where(sale.IDIn(ids...))
+		query, err := query.CollectFields(ctx, saleImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case saleline.Table:
+		query := c.SaleLine.Query().
+			Where(saleline.IDIn(ids...))
+		query, err := query.CollectFields(ctx, salelineImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case salessettings.Table:
+		query := c.SalesSettings.Query().
+			Where(salessettings.IDIn(ids...))
+		query, err := query.CollectFields(ctx, salessettingsImplementors...)
 		if err != nil {
 			return nil, err
 		}
@@ -381,6 +893,54 @@ func (c *Client) noders(ctx context.Context, table string, ids []pulid.ID) ([]No
 		query := c.Store.Query().
 			Where(store.IDIn(ids...))
 		query, err := query.CollectFields(ctx, storeImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case tender.Table:
+		query := c.Tender.Query().
+			Where(tender.IDIn(ids...))
+		query, err := query.CollectFields(ctx, tenderImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case ticket.Table:
+		query := c.Ticket.Query().
+			Where(ticket.IDIn(ids...))
+		query, err := query.CollectFields(ctx, ticketImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case ticketcomment.Table:
+		query := c.TicketComment.Query().
+			Where(ticketcomment.IDIn(ids...))
+		query, err := query.CollectFields(ctx, ticketcommentImplementors...)
 		if err != nil {
 			return nil, err
 		}

@@ -16,12 +16,28 @@ import (
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/tillpos/till/ent/auditentry"
 	"github.com/tillpos/till/ent/customer"
+	"github.com/tillpos/till/ent/device"
+	"github.com/tillpos/till/ent/feedback"
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/operator"
+	"github.com/tillpos/till/ent/platformauditentry"
+	"github.com/tillpos/till/ent/product"
+	"github.com/tillpos/till/ent/productpricechange"
+	"github.com/tillpos/till/ent/refund"
+	"github.com/tillpos/till/ent/refundline"
+	"github.com/tillpos/till/ent/refundtender"
+	"github.com/tillpos/till/ent/release"
+	"github.com/tillpos/till/ent/risklistentry"
+	"github.com/tillpos/till/ent/sale"
+	"github.com/tillpos/till/ent/saleline"
+	"github.com/tillpos/till/ent/salessettings"
 	"github.com/tillpos/till/ent/savedsegment"
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/ent/staff"
 	"github.com/tillpos/till/ent/store"
+	"github.com/tillpos/till/ent/tender"
+	"github.com/tillpos/till/ent/ticket"
+	"github.com/tillpos/till/ent/ticketcomment"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
@@ -841,6 +857,832 @@ func (_m *Customer) ToEdge(order *CustomerOrder) *CustomerEdge {
 	}
 }
 
+// DeviceEdge is the edge representation of Device.
+type DeviceEdge struct {
+	Node   *Device `json:"node"`
+	Cursor Cursor  `json:"cursor"`
+}
+
+// DeviceConnection is the connection containing edges to Device.
+type DeviceConnection struct {
+	Edges      []*DeviceEdge `json:"edges"`
+	PageInfo   PageInfo      `json:"pageInfo"`
+	TotalCount int           `json:"totalCount"`
+}
+
+func (c *DeviceConnection) build(nodes []*Device, pager *devicePager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *Device
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *Device {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *Device {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*DeviceEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &DeviceEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// DevicePaginateOption enables pagination customization.
+type DevicePaginateOption func(*devicePager) error
+
+// WithDeviceOrder configures pagination ordering.
+func WithDeviceOrder(order []*DeviceOrder) DevicePaginateOption {
+	return func(pager *devicePager) error {
+		for _, o := range order {
+			if err := o.Direction.Validate(); err != nil {
+				return err
+			}
+		}
+		pager.order = append(pager.order, order...)
+		return nil
+	}
+}
+
+// WithDeviceFilter configures pagination filter.
+func WithDeviceFilter(filter func(*DeviceQuery) (*DeviceQuery, error)) DevicePaginateOption {
+	return func(pager *devicePager) error {
+		if filter == nil {
+			return errors.New("DeviceQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type devicePager struct {
+	reverse bool
+	order   []*DeviceOrder
+	filter  func(*DeviceQuery) (*DeviceQuery, error)
+}
+
+func newDevicePager(opts []DevicePaginateOption, reverse bool) (*devicePager, error) {
+	pager := &devicePager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	for i, o := range pager.order {
+		if i > 0 && o.Field == pager.order[i-1].Field {
+			return nil, fmt.Errorf("duplicate order direction %q", o.Direction)
+		}
+	}
+	return pager, nil
+}
+
+func (p *devicePager) applyFilter(query *DeviceQuery) (*DeviceQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *devicePager) toCursor(_m *Device) Cursor {
+	cs_ := make([]any, 0, len(p.order))
+	for _, o_ := range p.order {
+		cs_ = append(cs_, o_.Field.toCursor(_m).Value)
+	}
+	return Cursor{ID: _m.ID, Value: cs_}
+}
+
+func (p *devicePager) applyCursors(query *DeviceQuery, after, before *Cursor) (*DeviceQuery, error) {
+	idDirection := entgql.OrderDirectionAsc
+	if p.reverse {
+		idDirection = entgql.OrderDirectionDesc
+	}
+	fields, directions := make([]string, 0, len(p.order)), make([]OrderDirection, 0, len(p.order))
+	for _, o := range p.order {
+		fields = append(fields, o.Field.column)
+		direction := o.Direction
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		directions = append(directions, direction)
+	}
+	predicates, err := entgql.MultiCursorsPredicate(after, before, &entgql.MultiCursorsOptions{
+		FieldID:     DefaultDeviceOrder.Field.column,
+		DirectionID: idDirection,
+		Fields:      fields,
+		Directions:  directions,
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, predicate := range predicates {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *devicePager) applyOrder(query *DeviceQuery) *DeviceQuery {
+	var defaultOrdered bool
+	for _, o := range p.order {
+		direction := o.Direction
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		query = query.Order(o.Field.toTerm(direction.OrderTermOption()))
+		if o.Field.column == DefaultDeviceOrder.Field.column {
+			defaultOrdered = true
+		}
+		if len(query.ctx.Fields) > 0 {
+			query.ctx.AppendFieldOnce(o.Field.column)
+		}
+	}
+	if !defaultOrdered {
+		direction := entgql.OrderDirectionAsc
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		query = query.Order(DefaultDeviceOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	return query
+}
+
+func (p *devicePager) orderExpr(query *DeviceQuery) sql.Querier {
+	if len(query.ctx.Fields) > 0 {
+		for _, o := range p.order {
+			query.ctx.AppendFieldOnce(o.Field.column)
+		}
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		for _, o := range p.order {
+			direction := o.Direction
+			if p.reverse {
+				direction = direction.Reverse()
+			}
+			b.Ident(o.Field.column).Pad().WriteString(string(direction))
+			b.Comma()
+		}
+		direction := entgql.OrderDirectionAsc
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		b.Ident(DefaultDeviceOrder.Field.column).Pad().WriteString(string(direction))
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to Device.
+func (_m *DeviceQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...DevicePaginateOption,
+) (*DeviceConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newDevicePager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &DeviceConnection{Edges: []*DeviceEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// DeviceOrderFieldCreatedAt orders Device by created_at.
+	DeviceOrderFieldCreatedAt = &DeviceOrderField{
+		Value: func(_m *Device) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: device.FieldCreatedAt,
+		toTerm: device.ByCreatedAt,
+		toCursor: func(_m *Device) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// DeviceOrderFieldUpdatedAt orders Device by updated_at.
+	DeviceOrderFieldUpdatedAt = &DeviceOrderField{
+		Value: func(_m *Device) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: device.FieldUpdatedAt,
+		toTerm: device.ByUpdatedAt,
+		toCursor: func(_m *Device) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+	// DeviceOrderFieldSerialNumber orders Device by serial_number.
+	DeviceOrderFieldSerialNumber = &DeviceOrderField{
+		Value: func(_m *Device) (ent.Value, error) {
+			return _m.SerialNumber, nil
+		},
+		column: device.FieldSerialNumber,
+		toTerm: device.BySerialNumber,
+		toCursor: func(_m *Device) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.SerialNumber,
+			}
+		},
+	}
+	// DeviceOrderFieldModel orders Device by model.
+	DeviceOrderFieldModel = &DeviceOrderField{
+		Value: func(_m *Device) (ent.Value, error) {
+			return _m.Model, nil
+		},
+		column: device.FieldModel,
+		toTerm: device.ByModel,
+		toCursor: func(_m *Device) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Model,
+			}
+		},
+	}
+	// DeviceOrderFieldStatus orders Device by status.
+	DeviceOrderFieldStatus = &DeviceOrderField{
+		Value: func(_m *Device) (ent.Value, error) {
+			return _m.Status, nil
+		},
+		column: device.FieldStatus,
+		toTerm: device.ByStatus,
+		toCursor: func(_m *Device) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Status,
+			}
+		},
+	}
+	// DeviceOrderFieldAppVersion orders Device by app_version.
+	DeviceOrderFieldAppVersion = &DeviceOrderField{
+		Value: func(_m *Device) (ent.Value, error) {
+			return _m.AppVersion, nil
+		},
+		column: device.FieldAppVersion,
+		toTerm: device.ByAppVersion,
+		toCursor: func(_m *Device) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.AppVersion,
+			}
+		},
+	}
+	// DeviceOrderFieldLastSeenAt orders Device by last_seen_at.
+	DeviceOrderFieldLastSeenAt = &DeviceOrderField{
+		Value: func(_m *Device) (ent.Value, error) {
+			return _m.LastSeenAt, nil
+		},
+		column: device.FieldLastSeenAt,
+		toTerm: device.ByLastSeenAt,
+		toCursor: func(_m *Device) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.LastSeenAt,
+			}
+		},
+	}
+	// DeviceOrderFieldHealth orders Device by health.
+	DeviceOrderFieldHealth = &DeviceOrderField{
+		Value: func(_m *Device) (ent.Value, error) {
+			return _m.Health, nil
+		},
+		column: device.FieldHealth,
+		toTerm: device.ByHealth,
+		toCursor: func(_m *Device) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Health,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f DeviceOrderField) String() string {
+	var str string
+	switch f.column {
+	case DeviceOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case DeviceOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	case DeviceOrderFieldSerialNumber.column:
+		str = "SERIAL_NUMBER"
+	case DeviceOrderFieldModel.column:
+		str = "MODEL"
+	case DeviceOrderFieldStatus.column:
+		str = "STATUS"
+	case DeviceOrderFieldAppVersion.column:
+		str = "APP_VERSION"
+	case DeviceOrderFieldLastSeenAt.column:
+		str = "LAST_SEEN_AT"
+	case DeviceOrderFieldHealth.column:
+		str = "HEALTH"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f DeviceOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *DeviceOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("DeviceOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *DeviceOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *DeviceOrderFieldUpdatedAt
+	case "SERIAL_NUMBER":
+		*f = *DeviceOrderFieldSerialNumber
+	case "MODEL":
+		*f = *DeviceOrderFieldModel
+	case "STATUS":
+		*f = *DeviceOrderFieldStatus
+	case "APP_VERSION":
+		*f = *DeviceOrderFieldAppVersion
+	case "LAST_SEEN_AT":
+		*f = *DeviceOrderFieldLastSeenAt
+	case "HEALTH":
+		*f = *DeviceOrderFieldHealth
+	default:
+		return fmt.Errorf("%s is not a valid DeviceOrderField", str)
+	}
+	return nil
+}
+
+// DeviceOrderField defines the ordering field of Device.
+type DeviceOrderField struct {
+	// Value extracts the ordering value from the given Device.
+	Value    func(*Device) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) device.OrderOption
+	toCursor func(*Device) Cursor
+}
+
+// DeviceOrder defines the ordering of Device.
+type DeviceOrder struct {
+	Direction OrderDirection    `json:"direction"`
+	Field     *DeviceOrderField `json:"field"`
+}
+
+// DefaultDeviceOrder is the default ordering of Device.
+var DefaultDeviceOrder = &DeviceOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &DeviceOrderField{
+		Value: func(_m *Device) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: device.FieldID,
+		toTerm: device.ByID,
+		toCursor: func(_m *Device) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts Device into DeviceEdge.
+func (_m *Device) ToEdge(order *DeviceOrder) *DeviceEdge {
+	if order == nil {
+		order = DefaultDeviceOrder
+	}
+	return &DeviceEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// FeedbackEdge is the edge representation of Feedback.
+type FeedbackEdge struct {
+	Node   *Feedback `json:"node"`
+	Cursor Cursor    `json:"cursor"`
+}
+
+// FeedbackConnection is the connection containing edges to Feedback.
+type FeedbackConnection struct {
+	Edges      []*FeedbackEdge `json:"edges"`
+	PageInfo   PageInfo        `json:"pageInfo"`
+	TotalCount int             `json:"totalCount"`
+}
+
+func (c *FeedbackConnection) build(nodes []*Feedback, pager *feedbackPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *Feedback
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *Feedback {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *Feedback {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*FeedbackEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &FeedbackEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// FeedbackPaginateOption enables pagination customization.
+type FeedbackPaginateOption func(*feedbackPager) error
+
+// WithFeedbackOrder configures pagination ordering.
+func WithFeedbackOrder(order []*FeedbackOrder) FeedbackPaginateOption {
+	return func(pager *feedbackPager) error {
+		for _, o := range order {
+			if err := o.Direction.Validate(); err != nil {
+				return err
+			}
+		}
+		pager.order = append(pager.order, order...)
+		return nil
+	}
+}
+
+// WithFeedbackFilter configures pagination filter.
+func WithFeedbackFilter(filter func(*FeedbackQuery) (*FeedbackQuery, error)) FeedbackPaginateOption {
+	return func(pager *feedbackPager) error {
+		if filter == nil {
+			return errors.New("FeedbackQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type feedbackPager struct {
+	reverse bool
+	order   []*FeedbackOrder
+	filter  func(*FeedbackQuery) (*FeedbackQuery, error)
+}
+
+func newFeedbackPager(opts []FeedbackPaginateOption, reverse bool) (*feedbackPager, error) {
+	pager := &feedbackPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	for i, o := range pager.order {
+		if i > 0 && o.Field == pager.order[i-1].Field {
+			return nil, fmt.Errorf("duplicate order direction %q", o.Direction)
+		}
+	}
+	return pager, nil
+}
+
+func (p *feedbackPager) applyFilter(query *FeedbackQuery) (*FeedbackQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *feedbackPager) toCursor(_m *Feedback) Cursor {
+	cs_ := make([]any, 0, len(p.order))
+	for _, o_ := range p.order {
+		cs_ = append(cs_, o_.Field.toCursor(_m).Value)
+	}
+	return Cursor{ID: _m.ID, Value: cs_}
+}
+
+func (p *feedbackPager) applyCursors(query *FeedbackQuery, after, before *Cursor) (*FeedbackQuery, error) {
+	idDirection := entgql.OrderDirectionAsc
+	if p.reverse {
+		idDirection = entgql.OrderDirectionDesc
+	}
+	fields, directions := make([]string, 0, len(p.order)), make([]OrderDirection, 0, len(p.order))
+	for _, o := range p.order {
+		fields = append(fields, o.Field.column)
+		direction := o.Direction
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		directions = append(directions, direction)
+	}
+	predicates, err := entgql.MultiCursorsPredicate(after, before, &entgql.MultiCursorsOptions{
+		FieldID:     DefaultFeedbackOrder.Field.column,
+		DirectionID: idDirection,
+		Fields:      fields,
+		Directions:  directions,
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, predicate := range predicates {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *feedbackPager) applyOrder(query *FeedbackQuery) *FeedbackQuery {
+	var defaultOrdered bool
+	for _, o := range p.order {
+		direction := o.Direction
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		query = query.Order(o.Field.toTerm(direction.OrderTermOption()))
+		if o.Field.column == DefaultFeedbackOrder.Field.column {
+			defaultOrdered = true
+		}
+		if len(query.ctx.Fields) > 0 {
+			query.ctx.AppendFieldOnce(o.Field.column)
+		}
+	}
+	if !defaultOrdered {
+		direction := entgql.OrderDirectionAsc
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		query = query.Order(DefaultFeedbackOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	return query
+}
+
+func (p *feedbackPager) orderExpr(query *FeedbackQuery) sql.Querier {
+	if len(query.ctx.Fields) > 0 {
+		for _, o := range p.order {
+			query.ctx.AppendFieldOnce(o.Field.column)
+		}
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		for _, o := range p.order {
+			direction := o.Direction
+			if p.reverse {
+				direction = direction.Reverse()
+			}
+			b.Ident(o.Field.column).Pad().WriteString(string(direction))
+			b.Comma()
+		}
+		direction := entgql.OrderDirectionAsc
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		b.Ident(DefaultFeedbackOrder.Field.column).Pad().WriteString(string(direction))
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to Feedback.
+func (_m *FeedbackQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...FeedbackPaginateOption,
+) (*FeedbackConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newFeedbackPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &FeedbackConnection{Edges: []*FeedbackEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// FeedbackOrderFieldCreatedAt orders Feedback by created_at.
+	FeedbackOrderFieldCreatedAt = &FeedbackOrderField{
+		Value: func(_m *Feedback) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: feedback.FieldCreatedAt,
+		toTerm: feedback.ByCreatedAt,
+		toCursor: func(_m *Feedback) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// FeedbackOrderFieldUpdatedAt orders Feedback by updated_at.
+	FeedbackOrderFieldUpdatedAt = &FeedbackOrderField{
+		Value: func(_m *Feedback) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: feedback.FieldUpdatedAt,
+		toTerm: feedback.ByUpdatedAt,
+		toCursor: func(_m *Feedback) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+	// FeedbackOrderFieldRating orders Feedback by rating.
+	FeedbackOrderFieldRating = &FeedbackOrderField{
+		Value: func(_m *Feedback) (ent.Value, error) {
+			return _m.Rating, nil
+		},
+		column: feedback.FieldRating,
+		toTerm: feedback.ByRating,
+		toCursor: func(_m *Feedback) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Rating,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f FeedbackOrderField) String() string {
+	var str string
+	switch f.column {
+	case FeedbackOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case FeedbackOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	case FeedbackOrderFieldRating.column:
+		str = "RATING"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f FeedbackOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *FeedbackOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("FeedbackOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *FeedbackOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *FeedbackOrderFieldUpdatedAt
+	case "RATING":
+		*f = *FeedbackOrderFieldRating
+	default:
+		return fmt.Errorf("%s is not a valid FeedbackOrderField", str)
+	}
+	return nil
+}
+
+// FeedbackOrderField defines the ordering field of Feedback.
+type FeedbackOrderField struct {
+	// Value extracts the ordering value from the given Feedback.
+	Value    func(*Feedback) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) feedback.OrderOption
+	toCursor func(*Feedback) Cursor
+}
+
+// FeedbackOrder defines the ordering of Feedback.
+type FeedbackOrder struct {
+	Direction OrderDirection      `json:"direction"`
+	Field     *FeedbackOrderField `json:"field"`
+}
+
+// DefaultFeedbackOrder is the default ordering of Feedback.
+var DefaultFeedbackOrder = &FeedbackOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &FeedbackOrderField{
+		Value: func(_m *Feedback) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: feedback.FieldID,
+		toTerm: feedback.ByID,
+		toCursor: func(_m *Feedback) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts Feedback into FeedbackEdge.
+func (_m *Feedback) ToEdge(order *FeedbackOrder) *FeedbackEdge {
+	if order == nil {
+		order = DefaultFeedbackOrder
+	}
+	return &FeedbackEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
 // MerchantEdge is the edge representation of Merchant.
 type MerchantEdge struct {
 	Node   *Merchant `json:"node"`
@@ -1536,6 +2378,3625 @@ func (_m *Operator) ToEdge(order *OperatorOrder) *OperatorEdge {
 		order = DefaultOperatorOrder
 	}
 	return &OperatorEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// PlatformAuditEntryEdge is the edge representation of PlatformAuditEntry.
+type PlatformAuditEntryEdge struct {
+	Node   *PlatformAuditEntry `json:"node"`
+	Cursor Cursor              `json:"cursor"`
+}
+
+// PlatformAuditEntryConnection is the connection containing edges to PlatformAuditEntry.
+type PlatformAuditEntryConnection struct {
+	Edges      []*PlatformAuditEntryEdge `json:"edges"`
+	PageInfo   PageInfo                  `json:"pageInfo"`
+	TotalCount int                       `json:"totalCount"`
+}
+
+func (c *PlatformAuditEntryConnection) build(nodes []*PlatformAuditEntry, pager *platformauditentryPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *PlatformAuditEntry
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *PlatformAuditEntry {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *PlatformAuditEntry {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*PlatformAuditEntryEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &PlatformAuditEntryEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// PlatformAuditEntryPaginateOption enables pagination customization.
+type PlatformAuditEntryPaginateOption func(*platformauditentryPager) error
+
+// WithPlatformAuditEntryOrder configures pagination ordering.
+func WithPlatformAuditEntryOrder(order *PlatformAuditEntryOrder) PlatformAuditEntryPaginateOption {
+	if order == nil {
+		order = DefaultPlatformAuditEntryOrder
+	}
+	o := *order
+	return func(pager *platformauditentryPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultPlatformAuditEntryOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithPlatformAuditEntryFilter configures pagination filter.
+func WithPlatformAuditEntryFilter(filter func(*PlatformAuditEntryQuery) (*PlatformAuditEntryQuery, error)) PlatformAuditEntryPaginateOption {
+	return func(pager *platformauditentryPager) error {
+		if filter == nil {
+			return errors.New("PlatformAuditEntryQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type platformauditentryPager struct {
+	reverse bool
+	order   *PlatformAuditEntryOrder
+	filter  func(*PlatformAuditEntryQuery) (*PlatformAuditEntryQuery, error)
+}
+
+func newPlatformAuditEntryPager(opts []PlatformAuditEntryPaginateOption, reverse bool) (*platformauditentryPager, error) {
+	pager := &platformauditentryPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultPlatformAuditEntryOrder
+	}
+	return pager, nil
+}
+
+func (p *platformauditentryPager) applyFilter(query *PlatformAuditEntryQuery) (*PlatformAuditEntryQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *platformauditentryPager) toCursor(_m *PlatformAuditEntry) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *platformauditentryPager) applyCursors(query *PlatformAuditEntryQuery, after, before *Cursor) (*PlatformAuditEntryQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultPlatformAuditEntryOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *platformauditentryPager) applyOrder(query *PlatformAuditEntryQuery) *PlatformAuditEntryQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultPlatformAuditEntryOrder.Field {
+		query = query.Order(DefaultPlatformAuditEntryOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *platformauditentryPager) orderExpr(query *PlatformAuditEntryQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultPlatformAuditEntryOrder.Field {
+			b.Comma().Ident(DefaultPlatformAuditEntryOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to PlatformAuditEntry.
+func (_m *PlatformAuditEntryQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...PlatformAuditEntryPaginateOption,
+) (*PlatformAuditEntryConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newPlatformAuditEntryPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &PlatformAuditEntryConnection{Edges: []*PlatformAuditEntryEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// PlatformAuditEntryOrderFieldCreatedAt orders PlatformAuditEntry by created_at.
+	PlatformAuditEntryOrderFieldCreatedAt = &PlatformAuditEntryOrderField{
+		Value: func(_m *PlatformAuditEntry) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: platformauditentry.FieldCreatedAt,
+		toTerm: platformauditentry.ByCreatedAt,
+		toCursor: func(_m *PlatformAuditEntry) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f PlatformAuditEntryOrderField) String() string {
+	var str string
+	switch f.column {
+	case PlatformAuditEntryOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f PlatformAuditEntryOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *PlatformAuditEntryOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("PlatformAuditEntryOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *PlatformAuditEntryOrderFieldCreatedAt
+	default:
+		return fmt.Errorf("%s is not a valid PlatformAuditEntryOrderField", str)
+	}
+	return nil
+}
+
+// PlatformAuditEntryOrderField defines the ordering field of PlatformAuditEntry.
+type PlatformAuditEntryOrderField struct {
+	// Value extracts the ordering value from the given PlatformAuditEntry.
+	Value    func(*PlatformAuditEntry) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) platformauditentry.OrderOption
+	toCursor func(*PlatformAuditEntry) Cursor
+}
+
+// PlatformAuditEntryOrder defines the ordering of PlatformAuditEntry.
+type PlatformAuditEntryOrder struct {
+	Direction OrderDirection                `json:"direction"`
+	Field     *PlatformAuditEntryOrderField `json:"field"`
+}
+
+// DefaultPlatformAuditEntryOrder is the default ordering of PlatformAuditEntry.
+var DefaultPlatformAuditEntryOrder = &PlatformAuditEntryOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &PlatformAuditEntryOrderField{
+		Value: func(_m *PlatformAuditEntry) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: platformauditentry.FieldID,
+		toTerm: platformauditentry.ByID,
+		toCursor: func(_m *PlatformAuditEntry) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts PlatformAuditEntry into PlatformAuditEntryEdge.
+func (_m *PlatformAuditEntry) ToEdge(order *PlatformAuditEntryOrder) *PlatformAuditEntryEdge {
+	if order == nil {
+		order = DefaultPlatformAuditEntryOrder
+	}
+	return &PlatformAuditEntryEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// ProductEdge is the edge representation of Product.
+type ProductEdge struct {
+	Node   *Product `json:"node"`
+	Cursor Cursor   `json:"cursor"`
+}
+
+// ProductConnection is the connection containing edges to Product.
+type ProductConnection struct {
+	Edges      []*ProductEdge `json:"edges"`
+	PageInfo   PageInfo       `json:"pageInfo"`
+	TotalCount int            `json:"totalCount"`
+}
+
+func (c *ProductConnection) build(nodes []*Product, pager *productPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *Product
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *Product {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *Product {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*ProductEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &ProductEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// ProductPaginateOption enables pagination customization.
+type ProductPaginateOption func(*productPager) error
+
+// WithProductOrder configures pagination ordering.
+func WithProductOrder(order []*ProductOrder) ProductPaginateOption {
+	return func(pager *productPager) error {
+		for _, o := range order {
+			if err := o.Direction.Validate(); err != nil {
+				return err
+			}
+		}
+		pager.order = append(pager.order, order...)
+		return nil
+	}
+}
+
+// WithProductFilter configures pagination filter.
+func WithProductFilter(filter func(*ProductQuery) (*ProductQuery, error)) ProductPaginateOption {
+	return func(pager *productPager) error {
+		if filter == nil {
+			return errors.New("ProductQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type productPager struct {
+	reverse bool
+	order   []*ProductOrder
+	filter  func(*ProductQuery) (*ProductQuery, error)
+}
+
+func newProductPager(opts []ProductPaginateOption, reverse bool) (*productPager, error) {
+	pager := &productPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	for i, o := range pager.order {
+		if i > 0 && o.Field == pager.order[i-1].Field {
+			return nil, fmt.Errorf("duplicate order direction %q", o.Direction)
+		}
+	}
+	return pager, nil
+}
+
+func (p *productPager) applyFilter(query *ProductQuery) (*ProductQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *productPager) toCursor(_m *Product) Cursor {
+	cs_ := make([]any, 0, len(p.order))
+	for _, o_ := range p.order {
+		cs_ = append(cs_, o_.Field.toCursor(_m).Value)
+	}
+	return Cursor{ID: _m.ID, Value: cs_}
+}
+
+func (p *productPager) applyCursors(query *ProductQuery, after, before *Cursor) (*ProductQuery, error) {
+	idDirection := entgql.OrderDirectionAsc
+	if p.reverse {
+		idDirection = entgql.OrderDirectionDesc
+	}
+	fields, directions := make([]string, 0, len(p.order)), make([]OrderDirection, 0, len(p.order))
+	for _, o := range p.order {
+		fields = append(fields, o.Field.column)
+		direction := o.Direction
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		directions = append(directions, direction)
+	}
+	predicates, err := entgql.MultiCursorsPredicate(after, before, &entgql.MultiCursorsOptions{
+		FieldID:     DefaultProductOrder.Field.column,
+		DirectionID: idDirection,
+		Fields:      fields,
+		Directions:  directions,
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, predicate := range predicates {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *productPager) applyOrder(query *ProductQuery) *ProductQuery {
+	var defaultOrdered bool
+	for _, o := range p.order {
+		direction := o.Direction
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		query = query.Order(o.Field.toTerm(direction.OrderTermOption()))
+		if o.Field.column == DefaultProductOrder.Field.column {
+			defaultOrdered = true
+		}
+		if len(query.ctx.Fields) > 0 {
+			query.ctx.AppendFieldOnce(o.Field.column)
+		}
+	}
+	if !defaultOrdered {
+		direction := entgql.OrderDirectionAsc
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		query = query.Order(DefaultProductOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	return query
+}
+
+func (p *productPager) orderExpr(query *ProductQuery) sql.Querier {
+	if len(query.ctx.Fields) > 0 {
+		for _, o := range p.order {
+			query.ctx.AppendFieldOnce(o.Field.column)
+		}
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		for _, o := range p.order {
+			direction := o.Direction
+			if p.reverse {
+				direction = direction.Reverse()
+			}
+			b.Ident(o.Field.column).Pad().WriteString(string(direction))
+			b.Comma()
+		}
+		direction := entgql.OrderDirectionAsc
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		b.Ident(DefaultProductOrder.Field.column).Pad().WriteString(string(direction))
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to Product.
+func (_m *ProductQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...ProductPaginateOption,
+) (*ProductConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newProductPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &ProductConnection{Edges: []*ProductEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// ProductOrderFieldCreatedAt orders Product by created_at.
+	ProductOrderFieldCreatedAt = &ProductOrderField{
+		Value: func(_m *Product) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: product.FieldCreatedAt,
+		toTerm: product.ByCreatedAt,
+		toCursor: func(_m *Product) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// ProductOrderFieldUpdatedAt orders Product by updated_at.
+	ProductOrderFieldUpdatedAt = &ProductOrderField{
+		Value: func(_m *Product) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: product.FieldUpdatedAt,
+		toTerm: product.ByUpdatedAt,
+		toCursor: func(_m *Product) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+	// ProductOrderFieldSku orders Product by sku.
+	ProductOrderFieldSku = &ProductOrderField{
+		Value: func(_m *Product) (ent.Value, error) {
+			return _m.Sku, nil
+		},
+		column: product.FieldSku,
+		toTerm: product.BySku,
+		toCursor: func(_m *Product) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Sku,
+			}
+		},
+	}
+	// ProductOrderFieldName orders Product by name.
+	ProductOrderFieldName = &ProductOrderField{
+		Value: func(_m *Product) (ent.Value, error) {
+			return _m.Name, nil
+		},
+		column: product.FieldName,
+		toTerm: product.ByName,
+		toCursor: func(_m *Product) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Name,
+			}
+		},
+	}
+	// ProductOrderFieldCategory orders Product by category.
+	ProductOrderFieldCategory = &ProductOrderField{
+		Value: func(_m *Product) (ent.Value, error) {
+			return _m.Category, nil
+		},
+		column: product.FieldCategory,
+		toTerm: product.ByCategory,
+		toCursor: func(_m *Product) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Category,
+			}
+		},
+	}
+	// ProductOrderFieldUnitPrice orders Product by unit_price.
+	ProductOrderFieldUnitPrice = &ProductOrderField{
+		Value: func(_m *Product) (ent.Value, error) {
+			return _m.UnitPrice, nil
+		},
+		column: product.FieldUnitPrice,
+		toTerm: product.ByUnitPrice,
+		toCursor: func(_m *Product) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UnitPrice,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f ProductOrderField) String() string {
+	var str string
+	switch f.column {
+	case ProductOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case ProductOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	case ProductOrderFieldSku.column:
+		str = "SKU"
+	case ProductOrderFieldName.column:
+		str = "NAME"
+	case ProductOrderFieldCategory.column:
+		str = "CATEGORY"
+	case ProductOrderFieldUnitPrice.column:
+		str = "UNIT_PRICE"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f ProductOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *ProductOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("ProductOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *ProductOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *ProductOrderFieldUpdatedAt
+	case "SKU":
+		*f = *ProductOrderFieldSku
+	case "NAME":
+		*f = *ProductOrderFieldName
+	case "CATEGORY":
+		*f = *ProductOrderFieldCategory
+	case "UNIT_PRICE":
+		*f = *ProductOrderFieldUnitPrice
+	default:
+		return fmt.Errorf("%s is not a valid ProductOrderField", str)
+	}
+	return nil
+}
+
+// ProductOrderField defines the ordering field of Product.
+type ProductOrderField struct {
+	// Value extracts the ordering value from the given Product.
+	Value    func(*Product) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) product.OrderOption
+	toCursor func(*Product) Cursor
+}
+
+// ProductOrder defines the ordering of Product.
+type ProductOrder struct {
+	Direction OrderDirection     `json:"direction"`
+	Field     *ProductOrderField `json:"field"`
+}
+
+// DefaultProductOrder is the default ordering of Product.
+var DefaultProductOrder = &ProductOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &ProductOrderField{
+		Value: func(_m *Product) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: product.FieldID,
+		toTerm: product.ByID,
+		toCursor: func(_m *Product) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts Product into ProductEdge.
+func (_m *Product) ToEdge(order *ProductOrder) *ProductEdge {
+	if order == nil {
+		order = DefaultProductOrder
+	}
+	return &ProductEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// ProductPriceChangeEdge is the edge representation of ProductPriceChange.
+type ProductPriceChangeEdge struct {
+	Node   *ProductPriceChange `json:"node"`
+	Cursor Cursor              `json:"cursor"`
+}
+
+// ProductPriceChangeConnection is the connection containing edges to ProductPriceChange.
+type ProductPriceChangeConnection struct {
+	Edges      []*ProductPriceChangeEdge `json:"edges"`
+	PageInfo   PageInfo                  `json:"pageInfo"`
+	TotalCount int                       `json:"totalCount"`
+}
+
+func (c *ProductPriceChangeConnection) build(nodes []*ProductPriceChange, pager *productpricechangePager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *ProductPriceChange
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *ProductPriceChange {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *ProductPriceChange {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*ProductPriceChangeEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &ProductPriceChangeEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// ProductPriceChangePaginateOption enables pagination customization.
+type ProductPriceChangePaginateOption func(*productpricechangePager) error
+
+// WithProductPriceChangeOrder configures pagination ordering.
+func WithProductPriceChangeOrder(order []*ProductPriceChangeOrder) ProductPriceChangePaginateOption {
+	return func(pager *productpricechangePager) error {
+		for _, o := range order {
+			if err := o.Direction.Validate(); err != nil {
+				return err
+			}
+		}
+		pager.order = append(pager.order, order...)
+		return nil
+	}
+}
+
+// WithProductPriceChangeFilter configures pagination filter.
+func WithProductPriceChangeFilter(filter func(*ProductPriceChangeQuery) (*ProductPriceChangeQuery, error)) ProductPriceChangePaginateOption {
+	return func(pager *productpricechangePager) error {
+		if filter == nil {
+			return errors.New("ProductPriceChangeQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type productpricechangePager struct {
+	reverse bool
+	order   []*ProductPriceChangeOrder
+	filter  func(*ProductPriceChangeQuery) (*ProductPriceChangeQuery, error)
+}
+
+func newProductPriceChangePager(opts []ProductPriceChangePaginateOption, reverse bool) (*productpricechangePager, error) {
+	pager := &productpricechangePager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	for i, o := range pager.order {
+		if i > 0 && o.Field == pager.order[i-1].Field {
+			return nil, fmt.Errorf("duplicate order direction %q", o.Direction)
+		}
+	}
+	return pager, nil
+}
+
+func (p *productpricechangePager) applyFilter(query *ProductPriceChangeQuery) (*ProductPriceChangeQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *productpricechangePager) toCursor(_m *ProductPriceChange) Cursor {
+	cs_ := make([]any, 0, len(p.order))
+	for _, o_ := range p.order {
+		cs_ = append(cs_, o_.Field.toCursor(_m).Value)
+	}
+	return Cursor{ID: _m.ID, Value: cs_}
+}
+
+func (p *productpricechangePager) applyCursors(query *ProductPriceChangeQuery, after, before *Cursor) (*ProductPriceChangeQuery, error) {
+	idDirection := entgql.OrderDirectionAsc
+	if p.reverse {
+		idDirection = entgql.OrderDirectionDesc
+	}
+	fields, directions := make([]string, 0, len(p.order)), make([]OrderDirection, 0, len(p.order))
+	for _, o := range p.order {
+		fields = append(fields, o.Field.column)
+		direction := o.Direction
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		directions = append(directions, direction)
+	}
+	predicates, err := entgql.MultiCursorsPredicate(after, before, &entgql.MultiCursorsOptions{
+		FieldID:     DefaultProductPriceChangeOrder.Field.column,
+		DirectionID: idDirection,
+		Fields:      fields,
+		Directions:  directions,
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, predicate := range predicates {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *productpricechangePager) applyOrder(query *ProductPriceChangeQuery) *ProductPriceChangeQuery {
+	var defaultOrdered bool
+	for _, o := range p.order {
+		direction := o.Direction
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		query = query.Order(o.Field.toTerm(direction.OrderTermOption()))
+		if o.Field.column == DefaultProductPriceChangeOrder.Field.column {
+			defaultOrdered = true
+		}
+		if len(query.ctx.Fields) > 0 {
+			query.ctx.AppendFieldOnce(o.Field.column)
+		}
+	}
+	if !defaultOrdered {
+		direction := entgql.OrderDirectionAsc
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		query = query.Order(DefaultProductPriceChangeOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	return query
+}
+
+func (p *productpricechangePager) orderExpr(query *ProductPriceChangeQuery) sql.Querier {
+	if len(query.ctx.Fields) > 0 {
+		for _, o := range p.order {
+			query.ctx.AppendFieldOnce(o.Field.column)
+		}
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		for _, o := range p.order {
+			direction := o.Direction
+			if p.reverse {
+				direction = direction.Reverse()
+			}
+			b.Ident(o.Field.column).Pad().WriteString(string(direction))
+			b.Comma()
+		}
+		direction := entgql.OrderDirectionAsc
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		b.Ident(DefaultProductPriceChangeOrder.Field.column).Pad().WriteString(string(direction))
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to ProductPriceChange.
+func (_m *ProductPriceChangeQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...ProductPriceChangePaginateOption,
+) (*ProductPriceChangeConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newProductPriceChangePager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &ProductPriceChangeConnection{Edges: []*ProductPriceChangeEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// ProductPriceChangeOrderFieldCreatedAt orders ProductPriceChange by created_at.
+	ProductPriceChangeOrderFieldCreatedAt = &ProductPriceChangeOrderField{
+		Value: func(_m *ProductPriceChange) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: productpricechange.FieldCreatedAt,
+		toTerm: productpricechange.ByCreatedAt,
+		toCursor: func(_m *ProductPriceChange) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// ProductPriceChangeOrderFieldUpdatedAt orders ProductPriceChange by updated_at.
+	ProductPriceChangeOrderFieldUpdatedAt = &ProductPriceChangeOrderField{
+		Value: func(_m *ProductPriceChange) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: productpricechange.FieldUpdatedAt,
+		toTerm: productpricechange.ByUpdatedAt,
+		toCursor: func(_m *ProductPriceChange) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f ProductPriceChangeOrderField) String() string {
+	var str string
+	switch f.column {
+	case ProductPriceChangeOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case ProductPriceChangeOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f ProductPriceChangeOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *ProductPriceChangeOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("ProductPriceChangeOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *ProductPriceChangeOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *ProductPriceChangeOrderFieldUpdatedAt
+	default:
+		return fmt.Errorf("%s is not a valid ProductPriceChangeOrderField", str)
+	}
+	return nil
+}
+
+// ProductPriceChangeOrderField defines the ordering field of ProductPriceChange.
+type ProductPriceChangeOrderField struct {
+	// Value extracts the ordering value from the given ProductPriceChange.
+	Value    func(*ProductPriceChange) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) productpricechange.OrderOption
+	toCursor func(*ProductPriceChange) Cursor
+}
+
+// ProductPriceChangeOrder defines the ordering of ProductPriceChange.
+type ProductPriceChangeOrder struct {
+	Direction OrderDirection                `json:"direction"`
+	Field     *ProductPriceChangeOrderField `json:"field"`
+}
+
+// DefaultProductPriceChangeOrder is the default ordering of ProductPriceChange.
+var DefaultProductPriceChangeOrder = &ProductPriceChangeOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &ProductPriceChangeOrderField{
+		Value: func(_m *ProductPriceChange) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: productpricechange.FieldID,
+		toTerm: productpricechange.ByID,
+		toCursor: func(_m *ProductPriceChange) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts ProductPriceChange into ProductPriceChangeEdge.
+func (_m *ProductPriceChange) ToEdge(order *ProductPriceChangeOrder) *ProductPriceChangeEdge {
+	if order == nil {
+		order = DefaultProductPriceChangeOrder
+	}
+	return &ProductPriceChangeEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// RefundEdge is the edge representation of Refund.
+type RefundEdge struct {
+	Node   *Refund `json:"node"`
+	Cursor Cursor  `json:"cursor"`
+}
+
+// RefundConnection is the connection containing edges to Refund.
+type RefundConnection struct {
+	Edges      []*RefundEdge `json:"edges"`
+	PageInfo   PageInfo      `json:"pageInfo"`
+	TotalCount int           `json:"totalCount"`
+}
+
+func (c *RefundConnection) build(nodes []*Refund, pager *refundPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *Refund
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *Refund {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *Refund {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*RefundEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &RefundEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// RefundPaginateOption enables pagination customization.
+type RefundPaginateOption func(*refundPager) error
+
+// WithRefundOrder configures pagination ordering.
+func WithRefundOrder(order []*RefundOrder) RefundPaginateOption {
+	return func(pager *refundPager) error {
+		for _, o := range order {
+			if err := o.Direction.Validate(); err != nil {
+				return err
+			}
+		}
+		pager.order = append(pager.order, order...)
+		return nil
+	}
+}
+
+// WithRefundFilter configures pagination filter.
+func WithRefundFilter(filter func(*RefundQuery) (*RefundQuery, error)) RefundPaginateOption {
+	return func(pager *refundPager) error {
+		if filter == nil {
+			return errors.New("RefundQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type refundPager struct {
+	reverse bool
+	order   []*RefundOrder
+	filter  func(*RefundQuery) (*RefundQuery, error)
+}
+
+func newRefundPager(opts []RefundPaginateOption, reverse bool) (*refundPager, error) {
+	pager := &refundPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	for i, o := range pager.order {
+		if i > 0 && o.Field == pager.order[i-1].Field {
+			return nil, fmt.Errorf("duplicate order direction %q", o.Direction)
+		}
+	}
+	return pager, nil
+}
+
+func (p *refundPager) applyFilter(query *RefundQuery) (*RefundQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *refundPager) toCursor(_m *Refund) Cursor {
+	cs_ := make([]any, 0, len(p.order))
+	for _, o_ := range p.order {
+		cs_ = append(cs_, o_.Field.toCursor(_m).Value)
+	}
+	return Cursor{ID: _m.ID, Value: cs_}
+}
+
+func (p *refundPager) applyCursors(query *RefundQuery, after, before *Cursor) (*RefundQuery, error) {
+	idDirection := entgql.OrderDirectionAsc
+	if p.reverse {
+		idDirection = entgql.OrderDirectionDesc
+	}
+	fields, directions := make([]string, 0, len(p.order)), make([]OrderDirection, 0, len(p.order))
+	for _, o := range p.order {
+		fields = append(fields, o.Field.column)
+		direction := o.Direction
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		directions = append(directions, direction)
+	}
+	predicates, err := entgql.MultiCursorsPredicate(after, before, &entgql.MultiCursorsOptions{
+		FieldID:     DefaultRefundOrder.Field.column,
+		DirectionID: idDirection,
+		Fields:      fields,
+		Directions:  directions,
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, predicate := range predicates {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *refundPager) applyOrder(query *RefundQuery) *RefundQuery {
+	var defaultOrdered bool
+	for _, o := range p.order {
+		direction := o.Direction
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		query = query.Order(o.Field.toTerm(direction.OrderTermOption()))
+		if o.Field.column == DefaultRefundOrder.Field.column {
+			defaultOrdered = true
+		}
+		if len(query.ctx.Fields) > 0 {
+			query.ctx.AppendFieldOnce(o.Field.column)
+		}
+	}
+	if !defaultOrdered {
+		direction := entgql.OrderDirectionAsc
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		query = query.Order(DefaultRefundOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	return query
+}
+
+func (p *refundPager) orderExpr(query *RefundQuery) sql.Querier {
+	if len(query.ctx.Fields) > 0 {
+		for _, o := range p.order {
+			query.ctx.AppendFieldOnce(o.Field.column)
+		}
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		for _, o := range p.order {
+			direction := o.Direction
+			if p.reverse {
+				direction = direction.Reverse()
+			}
+			b.Ident(o.Field.column).Pad().WriteString(string(direction))
+			b.Comma()
+		}
+		direction := entgql.OrderDirectionAsc
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		b.Ident(DefaultRefundOrder.Field.column).Pad().WriteString(string(direction))
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to Refund.
+func (_m *RefundQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...RefundPaginateOption,
+) (*RefundConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newRefundPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &RefundConnection{Edges: []*RefundEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// RefundOrderFieldCreatedAt orders Refund by created_at.
+	RefundOrderFieldCreatedAt = &RefundOrderField{
+		Value: func(_m *Refund) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: refund.FieldCreatedAt,
+		toTerm: refund.ByCreatedAt,
+		toCursor: func(_m *Refund) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// RefundOrderFieldUpdatedAt orders Refund by updated_at.
+	RefundOrderFieldUpdatedAt = &RefundOrderField{
+		Value: func(_m *Refund) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: refund.FieldUpdatedAt,
+		toTerm: refund.ByUpdatedAt,
+		toCursor: func(_m *Refund) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f RefundOrderField) String() string {
+	var str string
+	switch f.column {
+	case RefundOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case RefundOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f RefundOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *RefundOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("RefundOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *RefundOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *RefundOrderFieldUpdatedAt
+	default:
+		return fmt.Errorf("%s is not a valid RefundOrderField", str)
+	}
+	return nil
+}
+
+// RefundOrderField defines the ordering field of Refund.
+type RefundOrderField struct {
+	// Value extracts the ordering value from the given Refund.
+	Value    func(*Refund) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) refund.OrderOption
+	toCursor func(*Refund) Cursor
+}
+
+// RefundOrder defines the ordering of Refund.
+type RefundOrder struct {
+	Direction OrderDirection    `json:"direction"`
+	Field     *RefundOrderField `json:"field"`
+}
+
+// DefaultRefundOrder is the default ordering of Refund.
+var DefaultRefundOrder = &RefundOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &RefundOrderField{
+		Value: func(_m *Refund) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: refund.FieldID,
+		toTerm: refund.ByID,
+		toCursor: func(_m *Refund) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts Refund into RefundEdge.
+func (_m *Refund) ToEdge(order *RefundOrder) *RefundEdge {
+	if order == nil {
+		order = DefaultRefundOrder
+	}
+	return &RefundEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// RefundLineEdge is the edge representation of RefundLine.
+type RefundLineEdge struct {
+	Node   *RefundLine `json:"node"`
+	Cursor Cursor      `json:"cursor"`
+}
+
+// RefundLineConnection is the connection containing edges to RefundLine.
+type RefundLineConnection struct {
+	Edges      []*RefundLineEdge `json:"edges"`
+	PageInfo   PageInfo          `json:"pageInfo"`
+	TotalCount int               `json:"totalCount"`
+}
+
+func (c *RefundLineConnection) build(nodes []*RefundLine, pager *refundlinePager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *RefundLine
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *RefundLine {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *RefundLine {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*RefundLineEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &RefundLineEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// RefundLinePaginateOption enables pagination customization.
+type RefundLinePaginateOption func(*refundlinePager) error
+
+// WithRefundLineOrder configures pagination ordering.
+func WithRefundLineOrder(order *RefundLineOrder) RefundLinePaginateOption {
+	if order == nil {
+		order = DefaultRefundLineOrder
+	}
+	o := *order
+	return func(pager *refundlinePager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultRefundLineOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithRefundLineFilter configures pagination filter.
+func WithRefundLineFilter(filter func(*RefundLineQuery) (*RefundLineQuery, error)) RefundLinePaginateOption {
+	return func(pager *refundlinePager) error {
+		if filter == nil {
+			return errors.New("RefundLineQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type refundlinePager struct {
+	reverse bool
+	order   *RefundLineOrder
+	filter  func(*RefundLineQuery) (*RefundLineQuery, error)
+}
+
+func newRefundLinePager(opts []RefundLinePaginateOption, reverse bool) (*refundlinePager, error) {
+	pager := &refundlinePager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultRefundLineOrder
+	}
+	return pager, nil
+}
+
+func (p *refundlinePager) applyFilter(query *RefundLineQuery) (*RefundLineQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *refundlinePager) toCursor(_m *RefundLine) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *refundlinePager) applyCursors(query *RefundLineQuery, after, before *Cursor) (*RefundLineQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultRefundLineOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *refundlinePager) applyOrder(query *RefundLineQuery) *RefundLineQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultRefundLineOrder.Field {
+		query = query.Order(DefaultRefundLineOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *refundlinePager) orderExpr(query *RefundLineQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultRefundLineOrder.Field {
+			b.Comma().Ident(DefaultRefundLineOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to RefundLine.
+func (_m *RefundLineQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...RefundLinePaginateOption,
+) (*RefundLineConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newRefundLinePager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &RefundLineConnection{Edges: []*RefundLineEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// RefundLineOrderField defines the ordering field of RefundLine.
+type RefundLineOrderField struct {
+	// Value extracts the ordering value from the given RefundLine.
+	Value    func(*RefundLine) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) refundline.OrderOption
+	toCursor func(*RefundLine) Cursor
+}
+
+// RefundLineOrder defines the ordering of RefundLine.
+type RefundLineOrder struct {
+	Direction OrderDirection        `json:"direction"`
+	Field     *RefundLineOrderField `json:"field"`
+}
+
+// DefaultRefundLineOrder is the default ordering of RefundLine.
+var DefaultRefundLineOrder = &RefundLineOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &RefundLineOrderField{
+		Value: func(_m *RefundLine) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: refundline.FieldID,
+		toTerm: refundline.ByID,
+		toCursor: func(_m *RefundLine) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts RefundLine into RefundLineEdge.
+func (_m *RefundLine) ToEdge(order *RefundLineOrder) *RefundLineEdge {
+	if order == nil {
+		order = DefaultRefundLineOrder
+	}
+	return &RefundLineEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// RefundTenderEdge is the edge representation of RefundTender.
+type RefundTenderEdge struct {
+	Node   *RefundTender `json:"node"`
+	Cursor Cursor        `json:"cursor"`
+}
+
+// RefundTenderConnection is the connection containing edges to RefundTender.
+type RefundTenderConnection struct {
+	Edges      []*RefundTenderEdge `json:"edges"`
+	PageInfo   PageInfo            `json:"pageInfo"`
+	TotalCount int                 `json:"totalCount"`
+}
+
+func (c *RefundTenderConnection) build(nodes []*RefundTender, pager *refundtenderPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *RefundTender
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *RefundTender {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *RefundTender {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*RefundTenderEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &RefundTenderEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// RefundTenderPaginateOption enables pagination customization.
+type RefundTenderPaginateOption func(*refundtenderPager) error
+
+// WithRefundTenderOrder configures pagination ordering.
+func WithRefundTenderOrder(order *RefundTenderOrder) RefundTenderPaginateOption {
+	if order == nil {
+		order = DefaultRefundTenderOrder
+	}
+	o := *order
+	return func(pager *refundtenderPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultRefundTenderOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithRefundTenderFilter configures pagination filter.
+func WithRefundTenderFilter(filter func(*RefundTenderQuery) (*RefundTenderQuery, error)) RefundTenderPaginateOption {
+	return func(pager *refundtenderPager) error {
+		if filter == nil {
+			return errors.New("RefundTenderQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type refundtenderPager struct {
+	reverse bool
+	order   *RefundTenderOrder
+	filter  func(*RefundTenderQuery) (*RefundTenderQuery, error)
+}
+
+func newRefundTenderPager(opts []RefundTenderPaginateOption, reverse bool) (*refundtenderPager, error) {
+	pager := &refundtenderPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultRefundTenderOrder
+	}
+	return pager, nil
+}
+
+func (p *refundtenderPager) applyFilter(query *RefundTenderQuery) (*RefundTenderQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *refundtenderPager) toCursor(_m *RefundTender) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *refundtenderPager) applyCursors(query *RefundTenderQuery, after, before *Cursor) (*RefundTenderQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultRefundTenderOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *refundtenderPager) applyOrder(query *RefundTenderQuery) *RefundTenderQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultRefundTenderOrder.Field {
+		query = query.Order(DefaultRefundTenderOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *refundtenderPager) orderExpr(query *RefundTenderQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultRefundTenderOrder.Field {
+			b.Comma().Ident(DefaultRefundTenderOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to RefundTender.
+func (_m *RefundTenderQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...RefundTenderPaginateOption,
+) (*RefundTenderConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newRefundTenderPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &RefundTenderConnection{Edges: []*RefundTenderEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// RefundTenderOrderField defines the ordering field of RefundTender.
+type RefundTenderOrderField struct {
+	// Value extracts the ordering value from the given RefundTender.
+	Value    func(*RefundTender) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) refundtender.OrderOption
+	toCursor func(*RefundTender) Cursor
+}
+
+// RefundTenderOrder defines the ordering of RefundTender.
+type RefundTenderOrder struct {
+	Direction OrderDirection          `json:"direction"`
+	Field     *RefundTenderOrderField `json:"field"`
+}
+
+// DefaultRefundTenderOrder is the default ordering of RefundTender.
+var DefaultRefundTenderOrder = &RefundTenderOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &RefundTenderOrderField{
+		Value: func(_m *RefundTender) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: refundtender.FieldID,
+		toTerm: refundtender.ByID,
+		toCursor: func(_m *RefundTender) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts RefundTender into RefundTenderEdge.
+func (_m *RefundTender) ToEdge(order *RefundTenderOrder) *RefundTenderEdge {
+	if order == nil {
+		order = DefaultRefundTenderOrder
+	}
+	return &RefundTenderEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// ReleaseEdge is the edge representation of Release.
+type ReleaseEdge struct {
+	Node   *Release `json:"node"`
+	Cursor Cursor   `json:"cursor"`
+}
+
+// ReleaseConnection is the connection containing edges to Release.
+type ReleaseConnection struct {
+	Edges      []*ReleaseEdge `json:"edges"`
+	PageInfo   PageInfo       `json:"pageInfo"`
+	TotalCount int            `json:"totalCount"`
+}
+
+func (c *ReleaseConnection) build(nodes []*Release, pager *releasePager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *Release
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *Release {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *Release {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*ReleaseEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &ReleaseEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// ReleasePaginateOption enables pagination customization.
+type ReleasePaginateOption func(*releasePager) error
+
+// WithReleaseOrder configures pagination ordering.
+func WithReleaseOrder(order []*ReleaseOrder) ReleasePaginateOption {
+	return func(pager *releasePager) error {
+		for _, o := range order {
+			if err := o.Direction.Validate(); err != nil {
+				return err
+			}
+		}
+		pager.order = append(pager.order, order...)
+		return nil
+	}
+}
+
+// WithReleaseFilter configures pagination filter.
+func WithReleaseFilter(filter func(*ReleaseQuery) (*ReleaseQuery, error)) ReleasePaginateOption {
+	return func(pager *releasePager) error {
+		if filter == nil {
+			return errors.New("ReleaseQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type releasePager struct {
+	reverse bool
+	order   []*ReleaseOrder
+	filter  func(*ReleaseQuery) (*ReleaseQuery, error)
+}
+
+func newReleasePager(opts []ReleasePaginateOption, reverse bool) (*releasePager, error) {
+	pager := &releasePager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	for i, o := range pager.order {
+		if i > 0 && o.Field == pager.order[i-1].Field {
+			return nil, fmt.Errorf("duplicate order direction %q", o.Direction)
+		}
+	}
+	return pager, nil
+}
+
+func (p *releasePager) applyFilter(query *ReleaseQuery) (*ReleaseQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *releasePager) toCursor(_m *Release) Cursor {
+	cs_ := make([]any, 0, len(p.order))
+	for _, o_ := range p.order {
+		cs_ = append(cs_, o_.Field.toCursor(_m).Value)
+	}
+	return Cursor{ID: _m.ID, Value: cs_}
+}
+
+func (p *releasePager) applyCursors(query *ReleaseQuery, after, before *Cursor) (*ReleaseQuery, error) {
+	idDirection := entgql.OrderDirectionAsc
+	if p.reverse {
+		idDirection = entgql.OrderDirectionDesc
+	}
+	fields, directions := make([]string, 0, len(p.order)), make([]OrderDirection, 0, len(p.order))
+	for _, o := range p.order {
+		fields = append(fields, o.Field.column)
+		direction := o.Direction
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		directions = append(directions, direction)
+	}
+	predicates, err := entgql.MultiCursorsPredicate(after, before, &entgql.MultiCursorsOptions{
+		FieldID:     DefaultReleaseOrder.Field.column,
+		DirectionID: idDirection,
+		Fields:      fields,
+		Directions:  directions,
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, predicate := range predicates {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *releasePager) applyOrder(query *ReleaseQuery) *ReleaseQuery {
+	var defaultOrdered bool
+	for _, o := range p.order {
+		direction := o.Direction
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		query = query.Order(o.Field.toTerm(direction.OrderTermOption()))
+		if o.Field.column == DefaultReleaseOrder.Field.column {
+			defaultOrdered = true
+		}
+		if len(query.ctx.Fields) > 0 {
+			query.ctx.AppendFieldOnce(o.Field.column)
+		}
+	}
+	if !defaultOrdered {
+		direction := entgql.OrderDirectionAsc
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		query = query.Order(DefaultReleaseOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	return query
+}
+
+func (p *releasePager) orderExpr(query *ReleaseQuery) sql.Querier {
+	if len(query.ctx.Fields) > 0 {
+		for _, o := range p.order {
+			query.ctx.AppendFieldOnce(o.Field.column)
+		}
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		for _, o := range p.order {
+			direction := o.Direction
+			if p.reverse {
+				direction = direction.Reverse()
+			}
+			b.Ident(o.Field.column).Pad().WriteString(string(direction))
+			b.Comma()
+		}
+		direction := entgql.OrderDirectionAsc
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		b.Ident(DefaultReleaseOrder.Field.column).Pad().WriteString(string(direction))
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to Release.
+func (_m *ReleaseQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...ReleasePaginateOption,
+) (*ReleaseConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newReleasePager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &ReleaseConnection{Edges: []*ReleaseEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// ReleaseOrderFieldCreatedAt orders Release by created_at.
+	ReleaseOrderFieldCreatedAt = &ReleaseOrderField{
+		Value: func(_m *Release) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: release.FieldCreatedAt,
+		toTerm: release.ByCreatedAt,
+		toCursor: func(_m *Release) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// ReleaseOrderFieldUpdatedAt orders Release by updated_at.
+	ReleaseOrderFieldUpdatedAt = &ReleaseOrderField{
+		Value: func(_m *Release) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: release.FieldUpdatedAt,
+		toTerm: release.ByUpdatedAt,
+		toCursor: func(_m *Release) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+	// ReleaseOrderFieldVersionKey orders Release by version_key.
+	ReleaseOrderFieldVersionKey = &ReleaseOrderField{
+		Value: func(_m *Release) (ent.Value, error) {
+			return _m.VersionKey, nil
+		},
+		column: release.FieldVersionKey,
+		toTerm: release.ByVersionKey,
+		toCursor: func(_m *Release) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.VersionKey,
+			}
+		},
+	}
+	// ReleaseOrderFieldPublishedAt orders Release by published_at.
+	ReleaseOrderFieldPublishedAt = &ReleaseOrderField{
+		Value: func(_m *Release) (ent.Value, error) {
+			return _m.PublishedAt, nil
+		},
+		column: release.FieldPublishedAt,
+		toTerm: release.ByPublishedAt,
+		toCursor: func(_m *Release) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.PublishedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f ReleaseOrderField) String() string {
+	var str string
+	switch f.column {
+	case ReleaseOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case ReleaseOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	case ReleaseOrderFieldVersionKey.column:
+		str = "VERSION"
+	case ReleaseOrderFieldPublishedAt.column:
+		str = "PUBLISHED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f ReleaseOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *ReleaseOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("ReleaseOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *ReleaseOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *ReleaseOrderFieldUpdatedAt
+	case "VERSION":
+		*f = *ReleaseOrderFieldVersionKey
+	case "PUBLISHED_AT":
+		*f = *ReleaseOrderFieldPublishedAt
+	default:
+		return fmt.Errorf("%s is not a valid ReleaseOrderField", str)
+	}
+	return nil
+}
+
+// ReleaseOrderField defines the ordering field of Release.
+type ReleaseOrderField struct {
+	// Value extracts the ordering value from the given Release.
+	Value    func(*Release) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) release.OrderOption
+	toCursor func(*Release) Cursor
+}
+
+// ReleaseOrder defines the ordering of Release.
+type ReleaseOrder struct {
+	Direction OrderDirection     `json:"direction"`
+	Field     *ReleaseOrderField `json:"field"`
+}
+
+// DefaultReleaseOrder is the default ordering of Release.
+var DefaultReleaseOrder = &ReleaseOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &ReleaseOrderField{
+		Value: func(_m *Release) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: release.FieldID,
+		toTerm: release.ByID,
+		toCursor: func(_m *Release) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts Release into ReleaseEdge.
+func (_m *Release) ToEdge(order *ReleaseOrder) *ReleaseEdge {
+	if order == nil {
+		order = DefaultReleaseOrder
+	}
+	return &ReleaseEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// RiskListEntryEdge is the edge representation of RiskListEntry.
+type RiskListEntryEdge struct {
+	Node   *RiskListEntry `json:"node"`
+	Cursor Cursor         `json:"cursor"`
+}
+
+// RiskListEntryConnection is the connection containing edges to RiskListEntry.
+type RiskListEntryConnection struct {
+	Edges      []*RiskListEntryEdge `json:"edges"`
+	PageInfo   PageInfo             `json:"pageInfo"`
+	TotalCount int                  `json:"totalCount"`
+}
+
+func (c *RiskListEntryConnection) build(nodes []*RiskListEntry, pager *risklistentryPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *RiskListEntry
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *RiskListEntry {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *RiskListEntry {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*RiskListEntryEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &RiskListEntryEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// RiskListEntryPaginateOption enables pagination customization.
+type RiskListEntryPaginateOption func(*risklistentryPager) error
+
+// WithRiskListEntryOrder configures pagination ordering.
+func WithRiskListEntryOrder(order []*RiskListEntryOrder) RiskListEntryPaginateOption {
+	return func(pager *risklistentryPager) error {
+		for _, o := range order {
+			if err := o.Direction.Validate(); err != nil {
+				return err
+			}
+		}
+		pager.order = append(pager.order, order...)
+		return nil
+	}
+}
+
+// WithRiskListEntryFilter configures pagination filter.
+func WithRiskListEntryFilter(filter func(*RiskListEntryQuery) (*RiskListEntryQuery, error)) RiskListEntryPaginateOption {
+	return func(pager *risklistentryPager) error {
+		if filter == nil {
+			return errors.New("RiskListEntryQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type risklistentryPager struct {
+	reverse bool
+	order   []*RiskListEntryOrder
+	filter  func(*RiskListEntryQuery) (*RiskListEntryQuery, error)
+}
+
+func newRiskListEntryPager(opts []RiskListEntryPaginateOption, reverse bool) (*risklistentryPager, error) {
+	pager := &risklistentryPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	for i, o := range pager.order {
+		if i > 0 && o.Field == pager.order[i-1].Field {
+			return nil, fmt.Errorf("duplicate order direction %q", o.Direction)
+		}
+	}
+	return pager, nil
+}
+
+func (p *risklistentryPager) applyFilter(query *RiskListEntryQuery) (*RiskListEntryQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *risklistentryPager) toCursor(_m *RiskListEntry) Cursor {
+	cs_ := make([]any, 0, len(p.order))
+	for _, o_ := range p.order {
+		cs_ = append(cs_, o_.Field.toCursor(_m).Value)
+	}
+	return Cursor{ID: _m.ID, Value: cs_}
+}
+
+func (p *risklistentryPager) applyCursors(query *RiskListEntryQuery, after, before *Cursor) (*RiskListEntryQuery, error) {
+	idDirection := entgql.OrderDirectionAsc
+	if p.reverse {
+		idDirection = entgql.OrderDirectionDesc
+	}
+	fields, directions := make([]string, 0, len(p.order)), make([]OrderDirection, 0, len(p.order))
+	for _, o := range p.order {
+		fields = append(fields, o.Field.column)
+		direction := o.Direction
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		directions = append(directions, direction)
+	}
+	predicates, err := entgql.MultiCursorsPredicate(after, before, &entgql.MultiCursorsOptions{
+		FieldID:     DefaultRiskListEntryOrder.Field.column,
+		DirectionID: idDirection,
+		Fields:      fields,
+		Directions:  directions,
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, predicate := range predicates {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *risklistentryPager) applyOrder(query *RiskListEntryQuery) *RiskListEntryQuery {
+	var defaultOrdered bool
+	for _, o := range p.order {
+		direction := o.Direction
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		query = query.Order(o.Field.toTerm(direction.OrderTermOption()))
+		if o.Field.column == DefaultRiskListEntryOrder.Field.column {
+			defaultOrdered = true
+		}
+		if len(query.ctx.Fields) > 0 {
+			query.ctx.AppendFieldOnce(o.Field.column)
+		}
+	}
+	if !defaultOrdered {
+		direction := entgql.OrderDirectionAsc
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		query = query.Order(DefaultRiskListEntryOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	return query
+}
+
+func (p *risklistentryPager) orderExpr(query *RiskListEntryQuery) sql.Querier {
+	if len(query.ctx.Fields) > 0 {
+		for _, o := range p.order {
+			query.ctx.AppendFieldOnce(o.Field.column)
+		}
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		for _, o := range p.order {
+			direction := o.Direction
+			if p.reverse {
+				direction = direction.Reverse()
+			}
+			b.Ident(o.Field.column).Pad().WriteString(string(direction))
+			b.Comma()
+		}
+		direction := entgql.OrderDirectionAsc
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		b.Ident(DefaultRiskListEntryOrder.Field.column).Pad().WriteString(string(direction))
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to RiskListEntry.
+func (_m *RiskListEntryQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...RiskListEntryPaginateOption,
+) (*RiskListEntryConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newRiskListEntryPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &RiskListEntryConnection{Edges: []*RiskListEntryEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// RiskListEntryOrderFieldCreatedAt orders RiskListEntry by created_at.
+	RiskListEntryOrderFieldCreatedAt = &RiskListEntryOrderField{
+		Value: func(_m *RiskListEntry) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: risklistentry.FieldCreatedAt,
+		toTerm: risklistentry.ByCreatedAt,
+		toCursor: func(_m *RiskListEntry) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// RiskListEntryOrderFieldUpdatedAt orders RiskListEntry by updated_at.
+	RiskListEntryOrderFieldUpdatedAt = &RiskListEntryOrderField{
+		Value: func(_m *RiskListEntry) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: risklistentry.FieldUpdatedAt,
+		toTerm: risklistentry.ByUpdatedAt,
+		toCursor: func(_m *RiskListEntry) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f RiskListEntryOrderField) String() string {
+	var str string
+	switch f.column {
+	case RiskListEntryOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case RiskListEntryOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f RiskListEntryOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *RiskListEntryOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("RiskListEntryOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *RiskListEntryOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *RiskListEntryOrderFieldUpdatedAt
+	default:
+		return fmt.Errorf("%s is not a valid RiskListEntryOrderField", str)
+	}
+	return nil
+}
+
+// RiskListEntryOrderField defines the ordering field of RiskListEntry.
+type RiskListEntryOrderField struct {
+	// Value extracts the ordering value from the given RiskListEntry.
+	Value    func(*RiskListEntry) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) risklistentry.OrderOption
+	toCursor func(*RiskListEntry) Cursor
+}
+
+// RiskListEntryOrder defines the ordering of RiskListEntry.
+type RiskListEntryOrder struct {
+	Direction OrderDirection           `json:"direction"`
+	Field     *RiskListEntryOrderField `json:"field"`
+}
+
+// DefaultRiskListEntryOrder is the default ordering of RiskListEntry.
+var DefaultRiskListEntryOrder = &RiskListEntryOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &RiskListEntryOrderField{
+		Value: func(_m *RiskListEntry) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: risklistentry.FieldID,
+		toTerm: risklistentry.ByID,
+		toCursor: func(_m *RiskListEntry) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts RiskListEntry into RiskListEntryEdge.
+func (_m *RiskListEntry) ToEdge(order *RiskListEntryOrder) *RiskListEntryEdge {
+	if order == nil {
+		order = DefaultRiskListEntryOrder
+	}
+	return &RiskListEntryEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// SaleEdge is the edge representation of Sale.
+type SaleEdge struct {
+	Node   *Sale  `json:"node"`
+	Cursor Cursor `json:"cursor"`
+}
+
+// SaleConnection is the connection containing edges to Sale.
+type SaleConnection struct {
+	Edges      []*SaleEdge `json:"edges"`
+	PageInfo   PageInfo    `json:"pageInfo"`
+	TotalCount int         `json:"totalCount"`
+}
+
+func (c *SaleConnection) build(nodes []*Sale, pager *salePager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *Sale
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *Sale {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *Sale {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*SaleEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &SaleEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// SalePaginateOption enables pagination customization.
+type SalePaginateOption func(*salePager) error
+
+// WithSaleOrder configures pagination ordering.
+func WithSaleOrder(order []*SaleOrder) SalePaginateOption {
+	return func(pager *salePager) error {
+		for _, o := range order {
+			if err := o.Direction.Validate(); err != nil {
+				return err
+			}
+		}
+		pager.order = append(pager.order, order...)
+		return nil
+	}
+}
+
+// WithSaleFilter configures pagination filter.
+func WithSaleFilter(filter func(*SaleQuery) (*SaleQuery, error)) SalePaginateOption {
+	return func(pager *salePager) error {
+		if filter == nil {
+			return errors.New("SaleQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type salePager struct {
+	reverse bool
+	order   []*SaleOrder
+	filter  func(*SaleQuery) (*SaleQuery, error)
+}
+
+func newSalePager(opts []SalePaginateOption, reverse bool) (*salePager, error) {
+	pager := &salePager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	for i, o := range pager.order {
+		if i > 0 && o.Field == pager.order[i-1].Field {
+			return nil, fmt.Errorf("duplicate order direction %q", o.Direction)
+		}
+	}
+	return pager, nil
+}
+
+func (p *salePager) applyFilter(query *SaleQuery) (*SaleQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *salePager) toCursor(_m *Sale) Cursor {
+	cs_ := make([]any, 0, len(p.order))
+	for _, o_ := range p.order {
+		cs_ = append(cs_, o_.Field.toCursor(_m).Value)
+	}
+	return Cursor{ID: _m.ID, Value: cs_}
+}
+
+func (p *salePager) applyCursors(query *SaleQuery, after, before *Cursor) (*SaleQuery, error) {
+	idDirection := entgql.OrderDirectionAsc
+	if p.reverse {
+		idDirection = entgql.OrderDirectionDesc
+	}
+	fields, directions := make([]string, 0, len(p.order)), make([]OrderDirection, 0, len(p.order))
+	for _, o := range p.order {
+		fields = append(fields, o.Field.column)
+		direction := o.Direction
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		directions = append(directions, direction)
+	}
+	predicates, err := entgql.MultiCursorsPredicate(after, before, &entgql.MultiCursorsOptions{
+		FieldID:     DefaultSaleOrder.Field.column,
+		DirectionID: idDirection,
+		Fields:      fields,
+		Directions:  directions,
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, predicate := range predicates {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *salePager) applyOrder(query *SaleQuery) *SaleQuery {
+	var defaultOrdered bool
+	for _, o := range p.order {
+		direction := o.Direction
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		query = query.Order(o.Field.toTerm(direction.OrderTermOption()))
+		if o.Field.column == DefaultSaleOrder.Field.column {
+			defaultOrdered = true
+		}
+		if len(query.ctx.Fields) > 0 {
+			query.ctx.AppendFieldOnce(o.Field.column)
+		}
+	}
+	if !defaultOrdered {
+		direction := entgql.OrderDirectionAsc
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		query = query.Order(DefaultSaleOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	return query
+}
+
+func (p *salePager) orderExpr(query *SaleQuery) sql.Querier {
+	if len(query.ctx.Fields) > 0 {
+		for _, o := range p.order {
+			query.ctx.AppendFieldOnce(o.Field.column)
+		}
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		for _, o := range p.order {
+			direction := o.Direction
+			if p.reverse {
+				direction = direction.Reverse()
+			}
+			b.Ident(o.Field.column).Pad().WriteString(string(direction))
+			b.Comma()
+		}
+		direction := entgql.OrderDirectionAsc
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		b.Ident(DefaultSaleOrder.Field.column).Pad().WriteString(string(direction))
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to Sale.
+func (_m *SaleQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...SalePaginateOption,
+) (*SaleConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newSalePager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &SaleConnection{Edges: []*SaleEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// SaleOrderFieldCreatedAt orders Sale by created_at.
+	SaleOrderFieldCreatedAt = &SaleOrderField{
+		Value: func(_m *Sale) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: sale.FieldCreatedAt,
+		toTerm: sale.ByCreatedAt,
+		toCursor: func(_m *Sale) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// SaleOrderFieldUpdatedAt orders Sale by updated_at.
+	SaleOrderFieldUpdatedAt = &SaleOrderField{
+		Value: func(_m *Sale) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: sale.FieldUpdatedAt,
+		toTerm: sale.ByUpdatedAt,
+		toCursor: func(_m *Sale) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+	// SaleOrderFieldReceiptNumber orders Sale by receipt_number.
+	SaleOrderFieldReceiptNumber = &SaleOrderField{
+		Value: func(_m *Sale) (ent.Value, error) {
+			return _m.ReceiptNumber, nil
+		},
+		column: sale.FieldReceiptNumber,
+		toTerm: sale.ByReceiptNumber,
+		toCursor: func(_m *Sale) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.ReceiptNumber,
+			}
+		},
+	}
+	// SaleOrderFieldTotal orders Sale by total.
+	SaleOrderFieldTotal = &SaleOrderField{
+		Value: func(_m *Sale) (ent.Value, error) {
+			return _m.Total, nil
+		},
+		column: sale.FieldTotal,
+		toTerm: sale.ByTotal,
+		toCursor: func(_m *Sale) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Total,
+			}
+		},
+	}
+	// SaleOrderFieldOccurredAt orders Sale by occurred_at.
+	SaleOrderFieldOccurredAt = &SaleOrderField{
+		Value: func(_m *Sale) (ent.Value, error) {
+			return _m.OccurredAt, nil
+		},
+		column: sale.FieldOccurredAt,
+		toTerm: sale.ByOccurredAt,
+		toCursor: func(_m *Sale) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.OccurredAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f SaleOrderField) String() string {
+	var str string
+	switch f.column {
+	case SaleOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case SaleOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	case SaleOrderFieldReceiptNumber.column:
+		str = "RECEIPT_NUMBER"
+	case SaleOrderFieldTotal.column:
+		str = "TOTAL"
+	case SaleOrderFieldOccurredAt.column:
+		str = "OCCURRED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f SaleOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *SaleOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("SaleOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *SaleOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *SaleOrderFieldUpdatedAt
+	case "RECEIPT_NUMBER":
+		*f = *SaleOrderFieldReceiptNumber
+	case "TOTAL":
+		*f = *SaleOrderFieldTotal
+	case "OCCURRED_AT":
+		*f = *SaleOrderFieldOccurredAt
+	default:
+		return fmt.Errorf("%s is not a valid SaleOrderField", str)
+	}
+	return nil
+}
+
+// SaleOrderField defines the ordering field of Sale.
+type SaleOrderField struct {
+	// Value extracts the ordering value from the given Sale.
+	Value    func(*Sale) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) sale.OrderOption
+	toCursor func(*Sale) Cursor
+}
+
+// SaleOrder defines the ordering of Sale.
+type SaleOrder struct {
+	Direction OrderDirection  `json:"direction"`
+	Field     *SaleOrderField `json:"field"`
+}
+
+// DefaultSaleOrder is the default ordering of Sale.
+var DefaultSaleOrder = &SaleOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &SaleOrderField{
+		Value: func(_m *Sale) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: sale.FieldID,
+		toTerm: sale.ByID,
+		toCursor: func(_m *Sale) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts Sale into SaleEdge.
+func (_m *Sale) ToEdge(order *SaleOrder) *SaleEdge {
+	if order == nil {
+		order = DefaultSaleOrder
+	}
+	return &SaleEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// SaleLineEdge is the edge representation of SaleLine.
+type SaleLineEdge struct {
+	Node   *SaleLine `json:"node"`
+	Cursor Cursor    `json:"cursor"`
+}
+
+// SaleLineConnection is the connection containing edges to SaleLine.
+type SaleLineConnection struct {
+	Edges      []*SaleLineEdge `json:"edges"`
+	PageInfo   PageInfo        `json:"pageInfo"`
+	TotalCount int             `json:"totalCount"`
+}
+
+func (c *SaleLineConnection) build(nodes []*SaleLine, pager *salelinePager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *SaleLine
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *SaleLine {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *SaleLine {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*SaleLineEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &SaleLineEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// SaleLinePaginateOption enables pagination customization.
+type SaleLinePaginateOption func(*salelinePager) error
+
+// WithSaleLineOrder configures pagination ordering.
+func WithSaleLineOrder(order *SaleLineOrder) SaleLinePaginateOption {
+	if order == nil {
+		order = DefaultSaleLineOrder
+	}
+	o := *order
+	return func(pager *salelinePager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultSaleLineOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithSaleLineFilter configures pagination filter.
+func WithSaleLineFilter(filter func(*SaleLineQuery) (*SaleLineQuery, error)) SaleLinePaginateOption {
+	return func(pager *salelinePager) error {
+		if filter == nil {
+			return errors.New("SaleLineQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type salelinePager struct {
+	reverse bool
+	order   *SaleLineOrder
+	filter  func(*SaleLineQuery) (*SaleLineQuery, error)
+}
+
+func newSaleLinePager(opts []SaleLinePaginateOption, reverse bool) (*salelinePager, error) {
+	pager := &salelinePager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultSaleLineOrder
+	}
+	return pager, nil
+}
+
+func (p *salelinePager) applyFilter(query *SaleLineQuery) (*SaleLineQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *salelinePager) toCursor(_m *SaleLine) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *salelinePager) applyCursors(query *SaleLineQuery, after, before *Cursor) (*SaleLineQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultSaleLineOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *salelinePager) applyOrder(query *SaleLineQuery) *SaleLineQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultSaleLineOrder.Field {
+		query = query.Order(DefaultSaleLineOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *salelinePager) orderExpr(query *SaleLineQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultSaleLineOrder.Field {
+			b.Comma().Ident(DefaultSaleLineOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to SaleLine.
+func (_m *SaleLineQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...SaleLinePaginateOption,
+) (*SaleLineConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newSaleLinePager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &SaleLineConnection{Edges: []*SaleLineEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// SaleLineOrderField defines the ordering field of SaleLine.
+type SaleLineOrderField struct {
+	// Value extracts the ordering value from the given SaleLine.
+	Value    func(*SaleLine) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) saleline.OrderOption
+	toCursor func(*SaleLine) Cursor
+}
+
+// SaleLineOrder defines the ordering of SaleLine.
+type SaleLineOrder struct {
+	Direction OrderDirection      `json:"direction"`
+	Field     *SaleLineOrderField `json:"field"`
+}
+
+// DefaultSaleLineOrder is the default ordering of SaleLine.
+var DefaultSaleLineOrder = &SaleLineOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &SaleLineOrderField{
+		Value: func(_m *SaleLine) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: saleline.FieldID,
+		toTerm: saleline.ByID,
+		toCursor: func(_m *SaleLine) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts SaleLine into SaleLineEdge.
+func (_m *SaleLine) ToEdge(order *SaleLineOrder) *SaleLineEdge {
+	if order == nil {
+		order = DefaultSaleLineOrder
+	}
+	return &SaleLineEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// SalesSettingsEdge is the edge representation of SalesSettings.
+type SalesSettingsEdge struct {
+	Node   *SalesSettings `json:"node"`
+	Cursor Cursor         `json:"cursor"`
+}
+
+// SalesSettingsConnection is the connection containing edges to SalesSettings.
+type SalesSettingsConnection struct {
+	Edges      []*SalesSettingsEdge `json:"edges"`
+	PageInfo   PageInfo             `json:"pageInfo"`
+	TotalCount int                  `json:"totalCount"`
+}
+
+func (c *SalesSettingsConnection) build(nodes []*SalesSettings, pager *salessettingsPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *SalesSettings
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *SalesSettings {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *SalesSettings {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*SalesSettingsEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &SalesSettingsEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// SalesSettingsPaginateOption enables pagination customization.
+type SalesSettingsPaginateOption func(*salessettingsPager) error
+
+// WithSalesSettingsOrder configures pagination ordering.
+func WithSalesSettingsOrder(order *SalesSettingsOrder) SalesSettingsPaginateOption {
+	if order == nil {
+		order = DefaultSalesSettingsOrder
+	}
+	o := *order
+	return func(pager *salessettingsPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultSalesSettingsOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithSalesSettingsFilter configures pagination filter.
+func WithSalesSettingsFilter(filter func(*SalesSettingsQuery) (*SalesSettingsQuery, error)) SalesSettingsPaginateOption {
+	return func(pager *salessettingsPager) error {
+		if filter == nil {
+			return errors.New("SalesSettingsQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type salessettingsPager struct {
+	reverse bool
+	order   *SalesSettingsOrder
+	filter  func(*SalesSettingsQuery) (*SalesSettingsQuery, error)
+}
+
+func newSalesSettingsPager(opts []SalesSettingsPaginateOption, reverse bool) (*salessettingsPager, error) {
+	pager := &salessettingsPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultSalesSettingsOrder
+	}
+	return pager, nil
+}
+
+func (p *salessettingsPager) applyFilter(query *SalesSettingsQuery) (*SalesSettingsQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *salessettingsPager) toCursor(_m *SalesSettings) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *salessettingsPager) applyCursors(query *SalesSettingsQuery, after, before *Cursor) (*SalesSettingsQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultSalesSettingsOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *salessettingsPager) applyOrder(query *SalesSettingsQuery) *SalesSettingsQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultSalesSettingsOrder.Field {
+		query = query.Order(DefaultSalesSettingsOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *salessettingsPager) orderExpr(query *SalesSettingsQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultSalesSettingsOrder.Field {
+			b.Comma().Ident(DefaultSalesSettingsOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to SalesSettings.
+func (_m *SalesSettingsQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...SalesSettingsPaginateOption,
+) (*SalesSettingsConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newSalesSettingsPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &SalesSettingsConnection{Edges: []*SalesSettingsEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// SalesSettingsOrderFieldCreatedAt orders SalesSettings by created_at.
+	SalesSettingsOrderFieldCreatedAt = &SalesSettingsOrderField{
+		Value: func(_m *SalesSettings) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: salessettings.FieldCreatedAt,
+		toTerm: salessettings.ByCreatedAt,
+		toCursor: func(_m *SalesSettings) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// SalesSettingsOrderFieldUpdatedAt orders SalesSettings by updated_at.
+	SalesSettingsOrderFieldUpdatedAt = &SalesSettingsOrderField{
+		Value: func(_m *SalesSettings) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: salessettings.FieldUpdatedAt,
+		toTerm: salessettings.ByUpdatedAt,
+		toCursor: func(_m *SalesSettings) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f SalesSettingsOrderField) String() string {
+	var str string
+	switch f.column {
+	case SalesSettingsOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case SalesSettingsOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f SalesSettingsOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *SalesSettingsOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("SalesSettingsOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *SalesSettingsOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *SalesSettingsOrderFieldUpdatedAt
+	default:
+		return fmt.Errorf("%s is not a valid SalesSettingsOrderField", str)
+	}
+	return nil
+}
+
+// SalesSettingsOrderField defines the ordering field of SalesSettings.
+type SalesSettingsOrderField struct {
+	// Value extracts the ordering value from the given SalesSettings.
+	Value    func(*SalesSettings) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) salessettings.OrderOption
+	toCursor func(*SalesSettings) Cursor
+}
+
+// SalesSettingsOrder defines the ordering of SalesSettings.
+type SalesSettingsOrder struct {
+	Direction OrderDirection           `json:"direction"`
+	Field     *SalesSettingsOrderField `json:"field"`
+}
+
+// DefaultSalesSettingsOrder is the default ordering of SalesSettings.
+var DefaultSalesSettingsOrder = &SalesSettingsOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &SalesSettingsOrderField{
+		Value: func(_m *SalesSettings) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: salessettings.FieldID,
+		toTerm: salessettings.ByID,
+		toCursor: func(_m *SalesSettings) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts SalesSettings into SalesSettingsEdge.
+func (_m *SalesSettings) ToEdge(order *SalesSettingsOrder) *SalesSettingsEdge {
+	if order == nil {
+		order = DefaultSalesSettingsOrder
+	}
+	return &SalesSettingsEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}
@@ -2676,6 +7137,1074 @@ func (_m *Store) ToEdge(order *StoreOrder) *StoreEdge {
 		order = DefaultStoreOrder
 	}
 	return &StoreEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// TenderEdge is the edge representation of Tender.
+type TenderEdge struct {
+	Node   *Tender `json:"node"`
+	Cursor Cursor  `json:"cursor"`
+}
+
+// TenderConnection is the connection containing edges to Tender.
+type TenderConnection struct {
+	Edges      []*TenderEdge `json:"edges"`
+	PageInfo   PageInfo      `json:"pageInfo"`
+	TotalCount int           `json:"totalCount"`
+}
+
+func (c *TenderConnection) build(nodes []*Tender, pager *tenderPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *Tender
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *Tender {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *Tender {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*TenderEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &TenderEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// TenderPaginateOption enables pagination customization.
+type TenderPaginateOption func(*tenderPager) error
+
+// WithTenderOrder configures pagination ordering.
+func WithTenderOrder(order *TenderOrder) TenderPaginateOption {
+	if order == nil {
+		order = DefaultTenderOrder
+	}
+	o := *order
+	return func(pager *tenderPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultTenderOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithTenderFilter configures pagination filter.
+func WithTenderFilter(filter func(*TenderQuery) (*TenderQuery, error)) TenderPaginateOption {
+	return func(pager *tenderPager) error {
+		if filter == nil {
+			return errors.New("TenderQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type tenderPager struct {
+	reverse bool
+	order   *TenderOrder
+	filter  func(*TenderQuery) (*TenderQuery, error)
+}
+
+func newTenderPager(opts []TenderPaginateOption, reverse bool) (*tenderPager, error) {
+	pager := &tenderPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultTenderOrder
+	}
+	return pager, nil
+}
+
+func (p *tenderPager) applyFilter(query *TenderQuery) (*TenderQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *tenderPager) toCursor(_m *Tender) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *tenderPager) applyCursors(query *TenderQuery, after, before *Cursor) (*TenderQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultTenderOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *tenderPager) applyOrder(query *TenderQuery) *TenderQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultTenderOrder.Field {
+		query = query.Order(DefaultTenderOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *tenderPager) orderExpr(query *TenderQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultTenderOrder.Field {
+			b.Comma().Ident(DefaultTenderOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to Tender.
+func (_m *TenderQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...TenderPaginateOption,
+) (*TenderConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newTenderPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &TenderConnection{Edges: []*TenderEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// TenderOrderFieldCreatedAt orders Tender by created_at.
+	TenderOrderFieldCreatedAt = &TenderOrderField{
+		Value: func(_m *Tender) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: tender.FieldCreatedAt,
+		toTerm: tender.ByCreatedAt,
+		toCursor: func(_m *Tender) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// TenderOrderFieldUpdatedAt orders Tender by updated_at.
+	TenderOrderFieldUpdatedAt = &TenderOrderField{
+		Value: func(_m *Tender) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: tender.FieldUpdatedAt,
+		toTerm: tender.ByUpdatedAt,
+		toCursor: func(_m *Tender) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f TenderOrderField) String() string {
+	var str string
+	switch f.column {
+	case TenderOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case TenderOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f TenderOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *TenderOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("TenderOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *TenderOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *TenderOrderFieldUpdatedAt
+	default:
+		return fmt.Errorf("%s is not a valid TenderOrderField", str)
+	}
+	return nil
+}
+
+// TenderOrderField defines the ordering field of Tender.
+type TenderOrderField struct {
+	// Value extracts the ordering value from the given Tender.
+	Value    func(*Tender) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) tender.OrderOption
+	toCursor func(*Tender) Cursor
+}
+
+// TenderOrder defines the ordering of Tender.
+type TenderOrder struct {
+	Direction OrderDirection    `json:"direction"`
+	Field     *TenderOrderField `json:"field"`
+}
+
+// DefaultTenderOrder is the default ordering of Tender.
+var DefaultTenderOrder = &TenderOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &TenderOrderField{
+		Value: func(_m *Tender) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: tender.FieldID,
+		toTerm: tender.ByID,
+		toCursor: func(_m *Tender) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts Tender into TenderEdge.
+func (_m *Tender) ToEdge(order *TenderOrder) *TenderEdge {
+	if order == nil {
+		order = DefaultTenderOrder
+	}
+	return &TenderEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// TicketEdge is the edge representation of Ticket.
+type TicketEdge struct {
+	Node   *Ticket `json:"node"`
+	Cursor Cursor  `json:"cursor"`
+}
+
+// TicketConnection is the connection containing edges to Ticket.
+type TicketConnection struct {
+	Edges      []*TicketEdge `json:"edges"`
+	PageInfo   PageInfo      `json:"pageInfo"`
+	TotalCount int           `json:"totalCount"`
+}
+
+func (c *TicketConnection) build(nodes []*Ticket, pager *ticketPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *Ticket
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *Ticket {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *Ticket {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*TicketEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &TicketEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// TicketPaginateOption enables pagination customization.
+type TicketPaginateOption func(*ticketPager) error
+
+// WithTicketOrder configures pagination ordering.
+func WithTicketOrder(order []*TicketOrder) TicketPaginateOption {
+	return func(pager *ticketPager) error {
+		for _, o := range order {
+			if err := o.Direction.Validate(); err != nil {
+				return err
+			}
+		}
+		pager.order = append(pager.order, order...)
+		return nil
+	}
+}
+
+// WithTicketFilter configures pagination filter.
+func WithTicketFilter(filter func(*TicketQuery) (*TicketQuery, error)) TicketPaginateOption {
+	return func(pager *ticketPager) error {
+		if filter == nil {
+			return errors.New("TicketQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type ticketPager struct {
+	reverse bool
+	order   []*TicketOrder
+	filter  func(*TicketQuery) (*TicketQuery, error)
+}
+
+func newTicketPager(opts []TicketPaginateOption, reverse bool) (*ticketPager, error) {
+	pager := &ticketPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	for i, o := range pager.order {
+		if i > 0 && o.Field == pager.order[i-1].Field {
+			return nil, fmt.Errorf("duplicate order direction %q", o.Direction)
+		}
+	}
+	return pager, nil
+}
+
+func (p *ticketPager) applyFilter(query *TicketQuery) (*TicketQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *ticketPager) toCursor(_m *Ticket) Cursor {
+	cs_ := make([]any, 0, len(p.order))
+	for _, o_ := range p.order {
+		cs_ = append(cs_, o_.Field.toCursor(_m).Value)
+	}
+	return Cursor{ID: _m.ID, Value: cs_}
+}
+
+func (p *ticketPager) applyCursors(query *TicketQuery, after, before *Cursor) (*TicketQuery, error) {
+	idDirection := entgql.OrderDirectionAsc
+	if p.reverse {
+		idDirection = entgql.OrderDirectionDesc
+	}
+	fields, directions := make([]string, 0, len(p.order)), make([]OrderDirection, 0, len(p.order))
+	for _, o := range p.order {
+		fields = append(fields, o.Field.column)
+		direction := o.Direction
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		directions = append(directions, direction)
+	}
+	predicates, err := entgql.MultiCursorsPredicate(after, before, &entgql.MultiCursorsOptions{
+		FieldID:     DefaultTicketOrder.Field.column,
+		DirectionID: idDirection,
+		Fields:      fields,
+		Directions:  directions,
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, predicate := range predicates {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *ticketPager) applyOrder(query *TicketQuery) *TicketQuery {
+	var defaultOrdered bool
+	for _, o := range p.order {
+		direction := o.Direction
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		query = query.Order(o.Field.toTerm(direction.OrderTermOption()))
+		if o.Field.column == DefaultTicketOrder.Field.column {
+			defaultOrdered = true
+		}
+		if len(query.ctx.Fields) > 0 {
+			query.ctx.AppendFieldOnce(o.Field.column)
+		}
+	}
+	if !defaultOrdered {
+		direction := entgql.OrderDirectionAsc
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		query = query.Order(DefaultTicketOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	return query
+}
+
+func (p *ticketPager) orderExpr(query *TicketQuery) sql.Querier {
+	if len(query.ctx.Fields) > 0 {
+		for _, o := range p.order {
+			query.ctx.AppendFieldOnce(o.Field.column)
+		}
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		for _, o := range p.order {
+			direction := o.Direction
+			if p.reverse {
+				direction = direction.Reverse()
+			}
+			b.Ident(o.Field.column).Pad().WriteString(string(direction))
+			b.Comma()
+		}
+		direction := entgql.OrderDirectionAsc
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		b.Ident(DefaultTicketOrder.Field.column).Pad().WriteString(string(direction))
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to Ticket.
+func (_m *TicketQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...TicketPaginateOption,
+) (*TicketConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newTicketPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &TicketConnection{Edges: []*TicketEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// TicketOrderFieldCreatedAt orders Ticket by created_at.
+	TicketOrderFieldCreatedAt = &TicketOrderField{
+		Value: func(_m *Ticket) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: ticket.FieldCreatedAt,
+		toTerm: ticket.ByCreatedAt,
+		toCursor: func(_m *Ticket) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// TicketOrderFieldUpdatedAt orders Ticket by updated_at.
+	TicketOrderFieldUpdatedAt = &TicketOrderField{
+		Value: func(_m *Ticket) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: ticket.FieldUpdatedAt,
+		toTerm: ticket.ByUpdatedAt,
+		toCursor: func(_m *Ticket) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+	// TicketOrderFieldStatus orders Ticket by status.
+	TicketOrderFieldStatus = &TicketOrderField{
+		Value: func(_m *Ticket) (ent.Value, error) {
+			return _m.Status, nil
+		},
+		column: ticket.FieldStatus,
+		toTerm: ticket.ByStatus,
+		toCursor: func(_m *Ticket) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Status,
+			}
+		},
+	}
+	// TicketOrderFieldPriority orders Ticket by priority.
+	TicketOrderFieldPriority = &TicketOrderField{
+		Value: func(_m *Ticket) (ent.Value, error) {
+			return _m.Priority, nil
+		},
+		column: ticket.FieldPriority,
+		toTerm: ticket.ByPriority,
+		toCursor: func(_m *Ticket) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Priority,
+			}
+		},
+	}
+	// TicketOrderFieldSLADueAt orders Ticket by sla_due_at.
+	TicketOrderFieldSLADueAt = &TicketOrderField{
+		Value: func(_m *Ticket) (ent.Value, error) {
+			return _m.SLADueAt, nil
+		},
+		column: ticket.FieldSLADueAt,
+		toTerm: ticket.BySLADueAt,
+		toCursor: func(_m *Ticket) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.SLADueAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f TicketOrderField) String() string {
+	var str string
+	switch f.column {
+	case TicketOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case TicketOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	case TicketOrderFieldStatus.column:
+		str = "STATUS"
+	case TicketOrderFieldPriority.column:
+		str = "PRIORITY"
+	case TicketOrderFieldSLADueAt.column:
+		str = "SLA_DUE_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f TicketOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *TicketOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("TicketOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *TicketOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *TicketOrderFieldUpdatedAt
+	case "STATUS":
+		*f = *TicketOrderFieldStatus
+	case "PRIORITY":
+		*f = *TicketOrderFieldPriority
+	case "SLA_DUE_AT":
+		*f = *TicketOrderFieldSLADueAt
+	default:
+		return fmt.Errorf("%s is not a valid TicketOrderField", str)
+	}
+	return nil
+}
+
+// TicketOrderField defines the ordering field of Ticket.
+type TicketOrderField struct {
+	// Value extracts the ordering value from the given Ticket.
+	Value    func(*Ticket) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) ticket.OrderOption
+	toCursor func(*Ticket) Cursor
+}
+
+// TicketOrder defines the ordering of Ticket.
+type TicketOrder struct {
+	Direction OrderDirection    `json:"direction"`
+	Field     *TicketOrderField `json:"field"`
+}
+
+// DefaultTicketOrder is the default ordering of Ticket.
+var DefaultTicketOrder = &TicketOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &TicketOrderField{
+		Value: func(_m *Ticket) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: ticket.FieldID,
+		toTerm: ticket.ByID,
+		toCursor: func(_m *Ticket) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts Ticket into TicketEdge.
+func (_m *Ticket) ToEdge(order *TicketOrder) *TicketEdge {
+	if order == nil {
+		order = DefaultTicketOrder
+	}
+	return &TicketEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// TicketCommentEdge is the edge representation of TicketComment.
+type TicketCommentEdge struct {
+	Node   *TicketComment `json:"node"`
+	Cursor Cursor         `json:"cursor"`
+}
+
+// TicketCommentConnection is the connection containing edges to TicketComment.
+type TicketCommentConnection struct {
+	Edges      []*TicketCommentEdge `json:"edges"`
+	PageInfo   PageInfo             `json:"pageInfo"`
+	TotalCount int                  `json:"totalCount"`
+}
+
+func (c *TicketCommentConnection) build(nodes []*TicketComment, pager *ticketcommentPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *TicketComment
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *TicketComment {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *TicketComment {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*TicketCommentEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &TicketCommentEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// TicketCommentPaginateOption enables pagination customization.
+type TicketCommentPaginateOption func(*ticketcommentPager) error
+
+// WithTicketCommentOrder configures pagination ordering.
+func WithTicketCommentOrder(order []*TicketCommentOrder) TicketCommentPaginateOption {
+	return func(pager *ticketcommentPager) error {
+		for _, o := range order {
+			if err := o.Direction.Validate(); err != nil {
+				return err
+			}
+		}
+		pager.order = append(pager.order, order...)
+		return nil
+	}
+}
+
+// WithTicketCommentFilter configures pagination filter.
+func WithTicketCommentFilter(filter func(*TicketCommentQuery) (*TicketCommentQuery, error)) TicketCommentPaginateOption {
+	return func(pager *ticketcommentPager) error {
+		if filter == nil {
+			return errors.New("TicketCommentQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type ticketcommentPager struct {
+	reverse bool
+	order   []*TicketCommentOrder
+	filter  func(*TicketCommentQuery) (*TicketCommentQuery, error)
+}
+
+func newTicketCommentPager(opts []TicketCommentPaginateOption, reverse bool) (*ticketcommentPager, error) {
+	pager := &ticketcommentPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	for i, o := range pager.order {
+		if i > 0 && o.Field == pager.order[i-1].Field {
+			return nil, fmt.Errorf("duplicate order direction %q", o.Direction)
+		}
+	}
+	return pager, nil
+}
+
+func (p *ticketcommentPager) applyFilter(query *TicketCommentQuery) (*TicketCommentQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *ticketcommentPager) toCursor(_m *TicketComment) Cursor {
+	cs_ := make([]any, 0, len(p.order))
+	for _, o_ := range p.order {
+		cs_ = append(cs_, o_.Field.toCursor(_m).Value)
+	}
+	return Cursor{ID: _m.ID, Value: cs_}
+}
+
+func (p *ticketcommentPager) applyCursors(query *TicketCommentQuery, after, before *Cursor) (*TicketCommentQuery, error) {
+	idDirection := entgql.OrderDirectionAsc
+	if p.reverse {
+		idDirection = entgql.OrderDirectionDesc
+	}
+	fields, directions := make([]string, 0, len(p.order)), make([]OrderDirection, 0, len(p.order))
+	for _, o := range p.order {
+		fields = append(fields, o.Field.column)
+		direction := o.Direction
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		directions = append(directions, direction)
+	}
+	predicates, err := entgql.MultiCursorsPredicate(after, before, &entgql.MultiCursorsOptions{
+		FieldID:     DefaultTicketCommentOrder.Field.column,
+		DirectionID: idDirection,
+		Fields:      fields,
+		Directions:  directions,
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, predicate := range predicates {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *ticketcommentPager) applyOrder(query *TicketCommentQuery) *TicketCommentQuery {
+	var defaultOrdered bool
+	for _, o := range p.order {
+		direction := o.Direction
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		query = query.Order(o.Field.toTerm(direction.OrderTermOption()))
+		if o.Field.column == DefaultTicketCommentOrder.Field.column {
+			defaultOrdered = true
+		}
+		if len(query.ctx.Fields) > 0 {
+			query.ctx.AppendFieldOnce(o.Field.column)
+		}
+	}
+	if !defaultOrdered {
+		direction := entgql.OrderDirectionAsc
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		query = query.Order(DefaultTicketCommentOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	return query
+}
+
+func (p *ticketcommentPager) orderExpr(query *TicketCommentQuery) sql.Querier {
+	if len(query.ctx.Fields) > 0 {
+		for _, o := range p.order {
+			query.ctx.AppendFieldOnce(o.Field.column)
+		}
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		for _, o := range p.order {
+			direction := o.Direction
+			if p.reverse {
+				direction = direction.Reverse()
+			}
+			b.Ident(o.Field.column).Pad().WriteString(string(direction))
+			b.Comma()
+		}
+		direction := entgql.OrderDirectionAsc
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		b.Ident(DefaultTicketCommentOrder.Field.column).Pad().WriteString(string(direction))
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to TicketComment.
+func (_m *TicketCommentQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...TicketCommentPaginateOption,
+) (*TicketCommentConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newTicketCommentPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &TicketCommentConnection{Edges: []*TicketCommentEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// TicketCommentOrderFieldCreatedAt orders TicketComment by created_at.
+	TicketCommentOrderFieldCreatedAt = &TicketCommentOrderField{
+		Value: func(_m *TicketComment) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: ticketcomment.FieldCreatedAt,
+		toTerm: ticketcomment.ByCreatedAt,
+		toCursor: func(_m *TicketComment) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// TicketCommentOrderFieldUpdatedAt orders TicketComment by updated_at.
+	TicketCommentOrderFieldUpdatedAt = &TicketCommentOrderField{
+		Value: func(_m *TicketComment) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: ticketcomment.FieldUpdatedAt,
+		toTerm: ticketcomment.ByUpdatedAt,
+		toCursor: func(_m *TicketComment) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f TicketCommentOrderField) String() string {
+	var str string
+	switch f.column {
+	case TicketCommentOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case TicketCommentOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f TicketCommentOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *TicketCommentOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("TicketCommentOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *TicketCommentOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *TicketCommentOrderFieldUpdatedAt
+	default:
+		return fmt.Errorf("%s is not a valid TicketCommentOrderField", str)
+	}
+	return nil
+}
+
+// TicketCommentOrderField defines the ordering field of TicketComment.
+type TicketCommentOrderField struct {
+	// Value extracts the ordering value from the given TicketComment.
+	Value    func(*TicketComment) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) ticketcomment.OrderOption
+	toCursor func(*TicketComment) Cursor
+}
+
+// TicketCommentOrder defines the ordering of TicketComment.
+type TicketCommentOrder struct {
+	Direction OrderDirection           `json:"direction"`
+	Field     *TicketCommentOrderField `json:"field"`
+}
+
+// DefaultTicketCommentOrder is the default ordering of TicketComment.
+var DefaultTicketCommentOrder = &TicketCommentOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &TicketCommentOrderField{
+		Value: func(_m *TicketComment) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: ticketcomment.FieldID,
+		toTerm: ticketcomment.ByID,
+		toCursor: func(_m *TicketComment) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts TicketComment into TicketCommentEdge.
+func (_m *TicketComment) ToEdge(order *TicketCommentOrder) *TicketCommentEdge {
+	if order == nil {
+		order = DefaultTicketCommentOrder
+	}
+	return &TicketCommentEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

@@ -9,13 +9,28 @@ import (
 
 	"github.com/tillpos/till/ent/auditentry"
 	"github.com/tillpos/till/ent/customer"
+	"github.com/tillpos/till/ent/device"
+	"github.com/tillpos/till/ent/feedback"
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/operator"
+	"github.com/tillpos/till/ent/platformauditentry"
 	"github.com/tillpos/till/ent/predicate"
+	"github.com/tillpos/till/ent/product"
+	"github.com/tillpos/till/ent/productpricechange"
+	"github.com/tillpos/till/ent/refund"
+	"github.com/tillpos/till/ent/refundline"
+	"github.com/tillpos/till/ent/refundtender"
+	"github.com/tillpos/till/ent/release"
+	"github.com/tillpos/till/ent/risklistentry"
+	"github.com/tillpos/till/ent/sale"
+	"github.com/tillpos/till/ent/saleline"
 	"github.com/tillpos/till/ent/savedsegment"
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/ent/staff"
 	"github.com/tillpos/till/ent/store"
+	"github.com/tillpos/till/ent/tender"
+	"github.com/tillpos/till/ent/ticket"
+	"github.com/tillpos/till/ent/ticketcomment"
 )
 
 // AuditEntryWhereInput represents a where input for filtering AuditEntry queries.
@@ -34,6 +49,21 @@ type AuditEntryWhereInput struct {
 	IDGTE   *pulid.ID  `json:"idGTE,omitempty"`
 	IDLT    *pulid.ID  `json:"idLT,omitempty"`
 	IDLTE   *pulid.ID  `json:"idLTE,omitempty"`
+
+	// "merchant_id" field predicates.
+	MerchantID             *pulid.ID  `json:"merchantID,omitempty"`
+	MerchantIDNEQ          *pulid.ID  `json:"merchantIDNEQ,omitempty"`
+	MerchantIDIn           []pulid.ID `json:"merchantIDIn,omitempty"`
+	MerchantIDNotIn        []pulid.ID `json:"merchantIDNotIn,omitempty"`
+	MerchantIDGT           *pulid.ID  `json:"merchantIDGT,omitempty"`
+	MerchantIDGTE          *pulid.ID  `json:"merchantIDGTE,omitempty"`
+	MerchantIDLT           *pulid.ID  `json:"merchantIDLT,omitempty"`
+	MerchantIDLTE          *pulid.ID  `json:"merchantIDLTE,omitempty"`
+	MerchantIDContains     *pulid.ID  `json:"merchantIDContains,omitempty"`
+	MerchantIDHasPrefix    *pulid.ID  `json:"merchantIDHasPrefix,omitempty"`
+	MerchantIDHasSuffix    *pulid.ID  `json:"merchantIDHasSuffix,omitempty"`
+	MerchantIDEqualFold    *pulid.ID  `json:"merchantIDEqualFold,omitempty"`
+	MerchantIDContainsFold *pulid.ID  `json:"merchantIDContainsFold,omitempty"`
 
 	// "action" field predicates.
 	Action             *string  `json:"action,omitempty"`
@@ -246,6 +276,45 @@ func (i *AuditEntryWhereInput) P() (predicate.AuditEntry, error) {
 	}
 	if i.IDLTE != nil {
 		predicates = append(predicates, auditentry.IDLTE(*i.IDLTE))
+	}
+	if i.MerchantID != nil {
+		predicates = append(predicates, auditentry.MerchantIDEQ(*i.MerchantID))
+	}
+	if i.MerchantIDNEQ != nil {
+		predicates = append(predicates, auditentry.MerchantIDNEQ(*i.MerchantIDNEQ))
+	}
+	if len(i.MerchantIDIn) > 0 {
+		predicates = append(predicates, auditentry.MerchantIDIn(i.MerchantIDIn...))
+	}
+	if len(i.MerchantIDNotIn) > 0 {
+		predicates = append(predicates, auditentry.MerchantIDNotIn(i.MerchantIDNotIn...))
+	}
+	if i.MerchantIDGT != nil {
+		predicates = append(predicates, auditentry.MerchantIDGT(*i.MerchantIDGT))
+	}
+	if i.MerchantIDGTE != nil {
+		predicates = append(predicates, auditentry.MerchantIDGTE(*i.MerchantIDGTE))
+	}
+	if i.MerchantIDLT != nil {
+		predicates = append(predicates, auditentry.MerchantIDLT(*i.MerchantIDLT))
+	}
+	if i.MerchantIDLTE != nil {
+		predicates = append(predicates, auditentry.MerchantIDLTE(*i.MerchantIDLTE))
+	}
+	if i.MerchantIDContains != nil {
+		predicates = append(predicates, auditentry.MerchantIDContains(*i.MerchantIDContains))
+	}
+	if i.MerchantIDHasPrefix != nil {
+		predicates = append(predicates, auditentry.MerchantIDHasPrefix(*i.MerchantIDHasPrefix))
+	}
+	if i.MerchantIDHasSuffix != nil {
+		predicates = append(predicates, auditentry.MerchantIDHasSuffix(*i.MerchantIDHasSuffix))
+	}
+	if i.MerchantIDEqualFold != nil {
+		predicates = append(predicates, auditentry.MerchantIDEqualFold(*i.MerchantIDEqualFold))
+	}
+	if i.MerchantIDContainsFold != nil {
+		predicates = append(predicates, auditentry.MerchantIDContainsFold(*i.MerchantIDContainsFold))
 	}
 	if i.Action != nil {
 		predicates = append(predicates, auditentry.ActionEQ(*i.Action))
@@ -574,6 +643,21 @@ type CustomerWhereInput struct {
 	IDGTE   *pulid.ID  `json:"idGTE,omitempty"`
 	IDLT    *pulid.ID  `json:"idLT,omitempty"`
 	IDLTE   *pulid.ID  `json:"idLTE,omitempty"`
+
+	// "merchant_id" field predicates.
+	MerchantID             *pulid.ID  `json:"merchantID,omitempty"`
+	MerchantIDNEQ          *pulid.ID  `json:"merchantIDNEQ,omitempty"`
+	MerchantIDIn           []pulid.ID `json:"merchantIDIn,omitempty"`
+	MerchantIDNotIn        []pulid.ID `json:"merchantIDNotIn,omitempty"`
+	MerchantIDGT           *pulid.ID  `json:"merchantIDGT,omitempty"`
+	MerchantIDGTE          *pulid.ID  `json:"merchantIDGTE,omitempty"`
+	MerchantIDLT           *pulid.ID  `json:"merchantIDLT,omitempty"`
+	MerchantIDLTE          *pulid.ID  `json:"merchantIDLTE,omitempty"`
+	MerchantIDContains     *pulid.ID  `json:"merchantIDContains,omitempty"`
+	MerchantIDHasPrefix    *pulid.ID  `json:"merchantIDHasPrefix,omitempty"`
+	MerchantIDHasSuffix    *pulid.ID  `json:"merchantIDHasSuffix,omitempty"`
+	MerchantIDEqualFold    *pulid.ID  `json:"merchantIDEqualFold,omitempty"`
+	MerchantIDContainsFold *pulid.ID  `json:"merchantIDContainsFold,omitempty"`
 
 	// "created_at" field predicates.
 	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
@@ -912,6 +996,45 @@ func (i *CustomerWhereInput) P() (predicate.Customer, error) {
 	}
 	if i.IDLTE != nil {
 		predicates = append(predicates, customer.IDLTE(*i.IDLTE))
+	}
+	if i.MerchantID != nil {
+		predicates = append(predicates, customer.MerchantIDEQ(*i.MerchantID))
+	}
+	if i.MerchantIDNEQ != nil {
+		predicates = append(predicates, customer.MerchantIDNEQ(*i.MerchantIDNEQ))
+	}
+	if len(i.MerchantIDIn) > 0 {
+		predicates = append(predicates, customer.MerchantIDIn(i.MerchantIDIn...))
+	}
+	if len(i.MerchantIDNotIn) > 0 {
+		predicates = append(predicates, customer.MerchantIDNotIn(i.MerchantIDNotIn...))
+	}
+	if i.MerchantIDGT != nil {
+		predicates = append(predicates, customer.MerchantIDGT(*i.MerchantIDGT))
+	}
+	if i.MerchantIDGTE != nil {
+		predicates = append(predicates, customer.MerchantIDGTE(*i.MerchantIDGTE))
+	}
+	if i.MerchantIDLT != nil {
+		predicates = append(predicates, customer.MerchantIDLT(*i.MerchantIDLT))
+	}
+	if i.MerchantIDLTE != nil {
+		predicates = append(predicates, customer.MerchantIDLTE(*i.MerchantIDLTE))
+	}
+	if i.MerchantIDContains != nil {
+		predicates = append(predicates, customer.MerchantIDContains(*i.MerchantIDContains))
+	}
+	if i.MerchantIDHasPrefix != nil {
+		predicates = append(predicates, customer.MerchantIDHasPrefix(*i.MerchantIDHasPrefix))
+	}
+	if i.MerchantIDHasSuffix != nil {
+		predicates = append(predicates, customer.MerchantIDHasSuffix(*i.MerchantIDHasSuffix))
+	}
+	if i.MerchantIDEqualFold != nil {
+		predicates = append(predicates, customer.MerchantIDEqualFold(*i.MerchantIDEqualFold))
+	}
+	if i.MerchantIDContainsFold != nil {
+		predicates = append(predicates, customer.MerchantIDContainsFold(*i.MerchantIDContainsFold))
 	}
 	if i.CreatedAt != nil {
 		predicates = append(predicates, customer.CreatedAtEQ(*i.CreatedAt))
@@ -1539,6 +1662,1536 @@ func (i *CustomerWhereInput) P() (predicate.Customer, error) {
 		return predicates[0], nil
 	default:
 		return customer.And(predicates...), nil
+	}
+}
+
+// DeviceWhereInput represents a where input for filtering Device queries.
+type DeviceWhereInput struct {
+	Predicates []predicate.Device  `json:"-"`
+	Not        *DeviceWhereInput   `json:"not,omitempty"`
+	Or         []*DeviceWhereInput `json:"or,omitempty"`
+	And        []*DeviceWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *pulid.ID  `json:"id,omitempty"`
+	IDNEQ   *pulid.ID  `json:"idNEQ,omitempty"`
+	IDIn    []pulid.ID `json:"idIn,omitempty"`
+	IDNotIn []pulid.ID `json:"idNotIn,omitempty"`
+	IDGT    *pulid.ID  `json:"idGT,omitempty"`
+	IDGTE   *pulid.ID  `json:"idGTE,omitempty"`
+	IDLT    *pulid.ID  `json:"idLT,omitempty"`
+	IDLTE   *pulid.ID  `json:"idLTE,omitempty"`
+
+	// "merchant_id" field predicates.
+	MerchantID             *pulid.ID  `json:"merchantID,omitempty"`
+	MerchantIDNEQ          *pulid.ID  `json:"merchantIDNEQ,omitempty"`
+	MerchantIDIn           []pulid.ID `json:"merchantIDIn,omitempty"`
+	MerchantIDNotIn        []pulid.ID `json:"merchantIDNotIn,omitempty"`
+	MerchantIDGT           *pulid.ID  `json:"merchantIDGT,omitempty"`
+	MerchantIDGTE          *pulid.ID  `json:"merchantIDGTE,omitempty"`
+	MerchantIDLT           *pulid.ID  `json:"merchantIDLT,omitempty"`
+	MerchantIDLTE          *pulid.ID  `json:"merchantIDLTE,omitempty"`
+	MerchantIDContains     *pulid.ID  `json:"merchantIDContains,omitempty"`
+	MerchantIDHasPrefix    *pulid.ID  `json:"merchantIDHasPrefix,omitempty"`
+	MerchantIDHasSuffix    *pulid.ID  `json:"merchantIDHasSuffix,omitempty"`
+	MerchantIDEqualFold    *pulid.ID  `json:"merchantIDEqualFold,omitempty"`
+	MerchantIDContainsFold *pulid.ID  `json:"merchantIDContainsFold,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "serial_number" field predicates.
+	SerialNumber             *string  `json:"serialNumber,omitempty"`
+	SerialNumberNEQ          *string  `json:"serialNumberNEQ,omitempty"`
+	SerialNumberIn           []string `json:"serialNumberIn,omitempty"`
+	SerialNumberNotIn        []string `json:"serialNumberNotIn,omitempty"`
+	SerialNumberGT           *string  `json:"serialNumberGT,omitempty"`
+	SerialNumberGTE          *string  `json:"serialNumberGTE,omitempty"`
+	SerialNumberLT           *string  `json:"serialNumberLT,omitempty"`
+	SerialNumberLTE          *string  `json:"serialNumberLTE,omitempty"`
+	SerialNumberContains     *string  `json:"serialNumberContains,omitempty"`
+	SerialNumberHasPrefix    *string  `json:"serialNumberHasPrefix,omitempty"`
+	SerialNumberHasSuffix    *string  `json:"serialNumberHasSuffix,omitempty"`
+	SerialNumberEqualFold    *string  `json:"serialNumberEqualFold,omitempty"`
+	SerialNumberContainsFold *string  `json:"serialNumberContainsFold,omitempty"`
+
+	// "model" field predicates.
+	Model             *string  `json:"model,omitempty"`
+	ModelNEQ          *string  `json:"modelNEQ,omitempty"`
+	ModelIn           []string `json:"modelIn,omitempty"`
+	ModelNotIn        []string `json:"modelNotIn,omitempty"`
+	ModelGT           *string  `json:"modelGT,omitempty"`
+	ModelGTE          *string  `json:"modelGTE,omitempty"`
+	ModelLT           *string  `json:"modelLT,omitempty"`
+	ModelLTE          *string  `json:"modelLTE,omitempty"`
+	ModelContains     *string  `json:"modelContains,omitempty"`
+	ModelHasPrefix    *string  `json:"modelHasPrefix,omitempty"`
+	ModelHasSuffix    *string  `json:"modelHasSuffix,omitempty"`
+	ModelEqualFold    *string  `json:"modelEqualFold,omitempty"`
+	ModelContainsFold *string  `json:"modelContainsFold,omitempty"`
+
+	// "kind" field predicates.
+	Kind      *device.Kind  `json:"kind,omitempty"`
+	KindNEQ   *device.Kind  `json:"kindNEQ,omitempty"`
+	KindIn    []device.Kind `json:"kindIn,omitempty"`
+	KindNotIn []device.Kind `json:"kindNotIn,omitempty"`
+
+	// "store_id" field predicates.
+	StoreID             *pulid.ID  `json:"storeID,omitempty"`
+	StoreIDNEQ          *pulid.ID  `json:"storeIDNEQ,omitempty"`
+	StoreIDIn           []pulid.ID `json:"storeIDIn,omitempty"`
+	StoreIDNotIn        []pulid.ID `json:"storeIDNotIn,omitempty"`
+	StoreIDGT           *pulid.ID  `json:"storeIDGT,omitempty"`
+	StoreIDGTE          *pulid.ID  `json:"storeIDGTE,omitempty"`
+	StoreIDLT           *pulid.ID  `json:"storeIDLT,omitempty"`
+	StoreIDLTE          *pulid.ID  `json:"storeIDLTE,omitempty"`
+	StoreIDContains     *pulid.ID  `json:"storeIDContains,omitempty"`
+	StoreIDHasPrefix    *pulid.ID  `json:"storeIDHasPrefix,omitempty"`
+	StoreIDHasSuffix    *pulid.ID  `json:"storeIDHasSuffix,omitempty"`
+	StoreIDEqualFold    *pulid.ID  `json:"storeIDEqualFold,omitempty"`
+	StoreIDContainsFold *pulid.ID  `json:"storeIDContainsFold,omitempty"`
+
+	// "location_label" field predicates.
+	LocationLabel             *string  `json:"locationLabel,omitempty"`
+	LocationLabelNEQ          *string  `json:"locationLabelNEQ,omitempty"`
+	LocationLabelIn           []string `json:"locationLabelIn,omitempty"`
+	LocationLabelNotIn        []string `json:"locationLabelNotIn,omitempty"`
+	LocationLabelGT           *string  `json:"locationLabelGT,omitempty"`
+	LocationLabelGTE          *string  `json:"locationLabelGTE,omitempty"`
+	LocationLabelLT           *string  `json:"locationLabelLT,omitempty"`
+	LocationLabelLTE          *string  `json:"locationLabelLTE,omitempty"`
+	LocationLabelContains     *string  `json:"locationLabelContains,omitempty"`
+	LocationLabelHasPrefix    *string  `json:"locationLabelHasPrefix,omitempty"`
+	LocationLabelHasSuffix    *string  `json:"locationLabelHasSuffix,omitempty"`
+	LocationLabelIsNil        bool     `json:"locationLabelIsNil,omitempty"`
+	LocationLabelNotNil       bool     `json:"locationLabelNotNil,omitempty"`
+	LocationLabelEqualFold    *string  `json:"locationLabelEqualFold,omitempty"`
+	LocationLabelContainsFold *string  `json:"locationLabelContainsFold,omitempty"`
+
+	// "status" field predicates.
+	Status      *device.Status  `json:"status,omitempty"`
+	StatusNEQ   *device.Status  `json:"statusNEQ,omitempty"`
+	StatusIn    []device.Status `json:"statusIn,omitempty"`
+	StatusNotIn []device.Status `json:"statusNotIn,omitempty"`
+
+	// "app_version" field predicates.
+	AppVersion             *string  `json:"appVersion,omitempty"`
+	AppVersionNEQ          *string  `json:"appVersionNEQ,omitempty"`
+	AppVersionIn           []string `json:"appVersionIn,omitempty"`
+	AppVersionNotIn        []string `json:"appVersionNotIn,omitempty"`
+	AppVersionGT           *string  `json:"appVersionGT,omitempty"`
+	AppVersionGTE          *string  `json:"appVersionGTE,omitempty"`
+	AppVersionLT           *string  `json:"appVersionLT,omitempty"`
+	AppVersionLTE          *string  `json:"appVersionLTE,omitempty"`
+	AppVersionContains     *string  `json:"appVersionContains,omitempty"`
+	AppVersionHasPrefix    *string  `json:"appVersionHasPrefix,omitempty"`
+	AppVersionHasSuffix    *string  `json:"appVersionHasSuffix,omitempty"`
+	AppVersionIsNil        bool     `json:"appVersionIsNil,omitempty"`
+	AppVersionNotNil       bool     `json:"appVersionNotNil,omitempty"`
+	AppVersionEqualFold    *string  `json:"appVersionEqualFold,omitempty"`
+	AppVersionContainsFold *string  `json:"appVersionContainsFold,omitempty"`
+
+	// "firmware_version" field predicates.
+	FirmwareVersion             *string  `json:"firmwareVersion,omitempty"`
+	FirmwareVersionNEQ          *string  `json:"firmwareVersionNEQ,omitempty"`
+	FirmwareVersionIn           []string `json:"firmwareVersionIn,omitempty"`
+	FirmwareVersionNotIn        []string `json:"firmwareVersionNotIn,omitempty"`
+	FirmwareVersionGT           *string  `json:"firmwareVersionGT,omitempty"`
+	FirmwareVersionGTE          *string  `json:"firmwareVersionGTE,omitempty"`
+	FirmwareVersionLT           *string  `json:"firmwareVersionLT,omitempty"`
+	FirmwareVersionLTE          *string  `json:"firmwareVersionLTE,omitempty"`
+	FirmwareVersionContains     *string  `json:"firmwareVersionContains,omitempty"`
+	FirmwareVersionHasPrefix    *string  `json:"firmwareVersionHasPrefix,omitempty"`
+	FirmwareVersionHasSuffix    *string  `json:"firmwareVersionHasSuffix,omitempty"`
+	FirmwareVersionIsNil        bool     `json:"firmwareVersionIsNil,omitempty"`
+	FirmwareVersionNotNil       bool     `json:"firmwareVersionNotNil,omitempty"`
+	FirmwareVersionEqualFold    *string  `json:"firmwareVersionEqualFold,omitempty"`
+	FirmwareVersionContainsFold *string  `json:"firmwareVersionContainsFold,omitempty"`
+
+	// "paired_at" field predicates.
+	PairedAt       *time.Time  `json:"pairedAt,omitempty"`
+	PairedAtNEQ    *time.Time  `json:"pairedAtNEQ,omitempty"`
+	PairedAtIn     []time.Time `json:"pairedAtIn,omitempty"`
+	PairedAtNotIn  []time.Time `json:"pairedAtNotIn,omitempty"`
+	PairedAtGT     *time.Time  `json:"pairedAtGT,omitempty"`
+	PairedAtGTE    *time.Time  `json:"pairedAtGTE,omitempty"`
+	PairedAtLT     *time.Time  `json:"pairedAtLT,omitempty"`
+	PairedAtLTE    *time.Time  `json:"pairedAtLTE,omitempty"`
+	PairedAtIsNil  bool        `json:"pairedAtIsNil,omitempty"`
+	PairedAtNotNil bool        `json:"pairedAtNotNil,omitempty"`
+
+	// "last_seen_at" field predicates.
+	LastSeenAt       *time.Time  `json:"lastSeenAt,omitempty"`
+	LastSeenAtNEQ    *time.Time  `json:"lastSeenAtNEQ,omitempty"`
+	LastSeenAtIn     []time.Time `json:"lastSeenAtIn,omitempty"`
+	LastSeenAtNotIn  []time.Time `json:"lastSeenAtNotIn,omitempty"`
+	LastSeenAtGT     *time.Time  `json:"lastSeenAtGT,omitempty"`
+	LastSeenAtGTE    *time.Time  `json:"lastSeenAtGTE,omitempty"`
+	LastSeenAtLT     *time.Time  `json:"lastSeenAtLT,omitempty"`
+	LastSeenAtLTE    *time.Time  `json:"lastSeenAtLTE,omitempty"`
+	LastSeenAtIsNil  bool        `json:"lastSeenAtIsNil,omitempty"`
+	LastSeenAtNotNil bool        `json:"lastSeenAtNotNil,omitempty"`
+
+	// "health" field predicates.
+	Health      *device.Health  `json:"health,omitempty"`
+	HealthNEQ   *device.Health  `json:"healthNEQ,omitempty"`
+	HealthIn    []device.Health `json:"healthIn,omitempty"`
+	HealthNotIn []device.Health `json:"healthNotIn,omitempty"`
+
+	// "credential_rotated_at" field predicates.
+	CredentialRotatedAt       *time.Time  `json:"credentialRotatedAt,omitempty"`
+	CredentialRotatedAtNEQ    *time.Time  `json:"credentialRotatedAtNEQ,omitempty"`
+	CredentialRotatedAtIn     []time.Time `json:"credentialRotatedAtIn,omitempty"`
+	CredentialRotatedAtNotIn  []time.Time `json:"credentialRotatedAtNotIn,omitempty"`
+	CredentialRotatedAtGT     *time.Time  `json:"credentialRotatedAtGT,omitempty"`
+	CredentialRotatedAtGTE    *time.Time  `json:"credentialRotatedAtGTE,omitempty"`
+	CredentialRotatedAtLT     *time.Time  `json:"credentialRotatedAtLT,omitempty"`
+	CredentialRotatedAtLTE    *time.Time  `json:"credentialRotatedAtLTE,omitempty"`
+	CredentialRotatedAtIsNil  bool        `json:"credentialRotatedAtIsNil,omitempty"`
+	CredentialRotatedAtNotNil bool        `json:"credentialRotatedAtNotNil,omitempty"`
+
+	// "store" edge predicates.
+	HasStore     *bool              `json:"hasStore,omitempty"`
+	HasStoreWith []*StoreWhereInput `json:"hasStoreWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *DeviceWhereInput) AddPredicates(predicates ...predicate.Device) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the DeviceWhereInput filter on the DeviceQuery builder.
+func (i *DeviceWhereInput) Filter(q *DeviceQuery) (*DeviceQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyDeviceWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyDeviceWhereInput is returned in case the DeviceWhereInput is empty.
+var ErrEmptyDeviceWhereInput = errors.New("ent: empty predicate DeviceWhereInput")
+
+// P returns a predicate for filtering devices.
+// An error is returned if the input is empty or invalid.
+func (i *DeviceWhereInput) P() (predicate.Device, error) {
+	var predicates []predicate.Device
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, device.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.Device, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, device.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.Device, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, device.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, device.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, device.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, device.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, device.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, device.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, device.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, device.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, device.IDLTE(*i.IDLTE))
+	}
+	if i.MerchantID != nil {
+		predicates = append(predicates, device.MerchantIDEQ(*i.MerchantID))
+	}
+	if i.MerchantIDNEQ != nil {
+		predicates = append(predicates, device.MerchantIDNEQ(*i.MerchantIDNEQ))
+	}
+	if len(i.MerchantIDIn) > 0 {
+		predicates = append(predicates, device.MerchantIDIn(i.MerchantIDIn...))
+	}
+	if len(i.MerchantIDNotIn) > 0 {
+		predicates = append(predicates, device.MerchantIDNotIn(i.MerchantIDNotIn...))
+	}
+	if i.MerchantIDGT != nil {
+		predicates = append(predicates, device.MerchantIDGT(*i.MerchantIDGT))
+	}
+	if i.MerchantIDGTE != nil {
+		predicates = append(predicates, device.MerchantIDGTE(*i.MerchantIDGTE))
+	}
+	if i.MerchantIDLT != nil {
+		predicates = append(predicates, device.MerchantIDLT(*i.MerchantIDLT))
+	}
+	if i.MerchantIDLTE != nil {
+		predicates = append(predicates, device.MerchantIDLTE(*i.MerchantIDLTE))
+	}
+	if i.MerchantIDContains != nil {
+		predicates = append(predicates, device.MerchantIDContains(*i.MerchantIDContains))
+	}
+	if i.MerchantIDHasPrefix != nil {
+		predicates = append(predicates, device.MerchantIDHasPrefix(*i.MerchantIDHasPrefix))
+	}
+	if i.MerchantIDHasSuffix != nil {
+		predicates = append(predicates, device.MerchantIDHasSuffix(*i.MerchantIDHasSuffix))
+	}
+	if i.MerchantIDEqualFold != nil {
+		predicates = append(predicates, device.MerchantIDEqualFold(*i.MerchantIDEqualFold))
+	}
+	if i.MerchantIDContainsFold != nil {
+		predicates = append(predicates, device.MerchantIDContainsFold(*i.MerchantIDContainsFold))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, device.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, device.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, device.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, device.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, device.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, device.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, device.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, device.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, device.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, device.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, device.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, device.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, device.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, device.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, device.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, device.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.SerialNumber != nil {
+		predicates = append(predicates, device.SerialNumberEQ(*i.SerialNumber))
+	}
+	if i.SerialNumberNEQ != nil {
+		predicates = append(predicates, device.SerialNumberNEQ(*i.SerialNumberNEQ))
+	}
+	if len(i.SerialNumberIn) > 0 {
+		predicates = append(predicates, device.SerialNumberIn(i.SerialNumberIn...))
+	}
+	if len(i.SerialNumberNotIn) > 0 {
+		predicates = append(predicates, device.SerialNumberNotIn(i.SerialNumberNotIn...))
+	}
+	if i.SerialNumberGT != nil {
+		predicates = append(predicates, device.SerialNumberGT(*i.SerialNumberGT))
+	}
+	if i.SerialNumberGTE != nil {
+		predicates = append(predicates, device.SerialNumberGTE(*i.SerialNumberGTE))
+	}
+	if i.SerialNumberLT != nil {
+		predicates = append(predicates, device.SerialNumberLT(*i.SerialNumberLT))
+	}
+	if i.SerialNumberLTE != nil {
+		predicates = append(predicates, device.SerialNumberLTE(*i.SerialNumberLTE))
+	}
+	if i.SerialNumberContains != nil {
+		predicates = append(predicates, device.SerialNumberContains(*i.SerialNumberContains))
+	}
+	if i.SerialNumberHasPrefix != nil {
+		predicates = append(predicates, device.SerialNumberHasPrefix(*i.SerialNumberHasPrefix))
+	}
+	if i.SerialNumberHasSuffix != nil {
+		predicates = append(predicates, device.SerialNumberHasSuffix(*i.SerialNumberHasSuffix))
+	}
+	if i.SerialNumberEqualFold != nil {
+		predicates = append(predicates, device.SerialNumberEqualFold(*i.SerialNumberEqualFold))
+	}
+	if i.SerialNumberContainsFold != nil {
+		predicates = append(predicates, device.SerialNumberContainsFold(*i.SerialNumberContainsFold))
+	}
+	if i.Model != nil {
+		predicates = append(predicates, device.ModelEQ(*i.Model))
+	}
+	if i.ModelNEQ != nil {
+		predicates = append(predicates, device.ModelNEQ(*i.ModelNEQ))
+	}
+	if len(i.ModelIn) > 0 {
+		predicates = append(predicates, device.ModelIn(i.ModelIn...))
+	}
+	if len(i.ModelNotIn) > 0 {
+		predicates = append(predicates, device.ModelNotIn(i.ModelNotIn...))
+	}
+	if i.ModelGT != nil {
+		predicates = append(predicates, device.ModelGT(*i.ModelGT))
+	}
+	if i.ModelGTE != nil {
+		predicates = append(predicates, device.ModelGTE(*i.ModelGTE))
+	}
+	if i.ModelLT != nil {
+		predicates = append(predicates, device.ModelLT(*i.ModelLT))
+	}
+	if i.ModelLTE != nil {
+		predicates = append(predicates, device.ModelLTE(*i.ModelLTE))
+	}
+	if i.ModelContains != nil {
+		predicates = append(predicates, device.ModelContains(*i.ModelContains))
+	}
+	if i.ModelHasPrefix != nil {
+		predicates = append(predicates, device.ModelHasPrefix(*i.ModelHasPrefix))
+	}
+	if i.ModelHasSuffix != nil {
+		predicates = append(predicates, device.ModelHasSuffix(*i.ModelHasSuffix))
+	}
+	if i.ModelEqualFold != nil {
+		predicates = append(predicates, device.ModelEqualFold(*i.ModelEqualFold))
+	}
+	if i.ModelContainsFold != nil {
+		predicates = append(predicates, device.ModelContainsFold(*i.ModelContainsFold))
+	}
+	if i.Kind != nil {
+		predicates = append(predicates, device.KindEQ(*i.Kind))
+	}
+	if i.KindNEQ != nil {
+		predicates = append(predicates, device.KindNEQ(*i.KindNEQ))
+	}
+	if len(i.KindIn) > 0 {
+		predicates = append(predicates, device.KindIn(i.KindIn...))
+	}
+	if len(i.KindNotIn) > 0 {
+		predicates = append(predicates, device.KindNotIn(i.KindNotIn...))
+	}
+	if i.StoreID != nil {
+		predicates = append(predicates, device.StoreIDEQ(*i.StoreID))
+	}
+	if i.StoreIDNEQ != nil {
+		predicates = append(predicates, device.StoreIDNEQ(*i.StoreIDNEQ))
+	}
+	if len(i.StoreIDIn) > 0 {
+		predicates = append(predicates, device.StoreIDIn(i.StoreIDIn...))
+	}
+	if len(i.StoreIDNotIn) > 0 {
+		predicates = append(predicates, device.StoreIDNotIn(i.StoreIDNotIn...))
+	}
+	if i.StoreIDGT != nil {
+		predicates = append(predicates, device.StoreIDGT(*i.StoreIDGT))
+	}
+	if i.StoreIDGTE != nil {
+		predicates = append(predicates, device.StoreIDGTE(*i.StoreIDGTE))
+	}
+	if i.StoreIDLT != nil {
+		predicates = append(predicates, device.StoreIDLT(*i.StoreIDLT))
+	}
+	if i.StoreIDLTE != nil {
+		predicates = append(predicates, device.StoreIDLTE(*i.StoreIDLTE))
+	}
+	if i.StoreIDContains != nil {
+		predicates = append(predicates, device.StoreIDContains(*i.StoreIDContains))
+	}
+	if i.StoreIDHasPrefix != nil {
+		predicates = append(predicates, device.StoreIDHasPrefix(*i.StoreIDHasPrefix))
+	}
+	if i.StoreIDHasSuffix != nil {
+		predicates = append(predicates, device.StoreIDHasSuffix(*i.StoreIDHasSuffix))
+	}
+	if i.StoreIDEqualFold != nil {
+		predicates = append(predicates, device.StoreIDEqualFold(*i.StoreIDEqualFold))
+	}
+	if i.StoreIDContainsFold != nil {
+		predicates = append(predicates, device.StoreIDContainsFold(*i.StoreIDContainsFold))
+	}
+	if i.LocationLabel != nil {
+		predicates = append(predicates, device.LocationLabelEQ(*i.LocationLabel))
+	}
+	if i.LocationLabelNEQ != nil {
+		predicates = append(predicates, device.LocationLabelNEQ(*i.LocationLabelNEQ))
+	}
+	if len(i.LocationLabelIn) > 0 {
+		predicates = append(predicates, device.LocationLabelIn(i.LocationLabelIn...))
+	}
+	if len(i.LocationLabelNotIn) > 0 {
+		predicates = append(predicates, device.LocationLabelNotIn(i.LocationLabelNotIn...))
+	}
+	if i.LocationLabelGT != nil {
+		predicates = append(predicates, device.LocationLabelGT(*i.LocationLabelGT))
+	}
+	if i.LocationLabelGTE != nil {
+		predicates = append(predicates, device.LocationLabelGTE(*i.LocationLabelGTE))
+	}
+	if i.LocationLabelLT != nil {
+		predicates = append(predicates, device.LocationLabelLT(*i.LocationLabelLT))
+	}
+	if i.LocationLabelLTE != nil {
+		predicates = append(predicates, device.LocationLabelLTE(*i.LocationLabelLTE))
+	}
+	if i.LocationLabelContains != nil {
+		predicates = append(predicates, device.LocationLabelContains(*i.LocationLabelContains))
+	}
+	if i.LocationLabelHasPrefix != nil {
+		predicates = append(predicates, device.LocationLabelHasPrefix(*i.LocationLabelHasPrefix))
+	}
+	if i.LocationLabelHasSuffix != nil {
+		predicates = append(predicates, device.LocationLabelHasSuffix(*i.LocationLabelHasSuffix))
+	}
+	if i.LocationLabelIsNil {
+		predicates = append(predicates, device.LocationLabelIsNil())
+	}
+	if i.LocationLabelNotNil {
+		predicates = append(predicates, device.LocationLabelNotNil())
+	}
+	if i.LocationLabelEqualFold != nil {
+		predicates = append(predicates, device.LocationLabelEqualFold(*i.LocationLabelEqualFold))
+	}
+	if i.LocationLabelContainsFold != nil {
+		predicates = append(predicates, device.LocationLabelContainsFold(*i.LocationLabelContainsFold))
+	}
+	if i.Status != nil {
+		predicates = append(predicates, device.StatusEQ(*i.Status))
+	}
+	if i.StatusNEQ != nil {
+		predicates = append(predicates, device.StatusNEQ(*i.StatusNEQ))
+	}
+	if len(i.StatusIn) > 0 {
+		predicates = append(predicates, device.StatusIn(i.StatusIn...))
+	}
+	if len(i.StatusNotIn) > 0 {
+		predicates = append(predicates, device.StatusNotIn(i.StatusNotIn...))
+	}
+	if i.AppVersion != nil {
+		predicates = append(predicates, device.AppVersionEQ(*i.AppVersion))
+	}
+	if i.AppVersionNEQ != nil {
+		predicates = append(predicates, device.AppVersionNEQ(*i.AppVersionNEQ))
+	}
+	if len(i.AppVersionIn) > 0 {
+		predicates = append(predicates, device.AppVersionIn(i.AppVersionIn...))
+	}
+	if len(i.AppVersionNotIn) > 0 {
+		predicates = append(predicates, device.AppVersionNotIn(i.AppVersionNotIn...))
+	}
+	if i.AppVersionGT != nil {
+		predicates = append(predicates, device.AppVersionGT(*i.AppVersionGT))
+	}
+	if i.AppVersionGTE != nil {
+		predicates = append(predicates, device.AppVersionGTE(*i.AppVersionGTE))
+	}
+	if i.AppVersionLT != nil {
+		predicates = append(predicates, device.AppVersionLT(*i.AppVersionLT))
+	}
+	if i.AppVersionLTE != nil {
+		predicates = append(predicates, device.AppVersionLTE(*i.AppVersionLTE))
+	}
+	if i.AppVersionContains != nil {
+		predicates = append(predicates, device.AppVersionContains(*i.AppVersionContains))
+	}
+	if i.AppVersionHasPrefix != nil {
+		predicates = append(predicates, device.AppVersionHasPrefix(*i.AppVersionHasPrefix))
+	}
+	if i.AppVersionHasSuffix != nil {
+		predicates = append(predicates, device.AppVersionHasSuffix(*i.AppVersionHasSuffix))
+	}
+	if i.AppVersionIsNil {
+		predicates = append(predicates, device.AppVersionIsNil())
+	}
+	if i.AppVersionNotNil {
+		predicates = append(predicates, device.AppVersionNotNil())
+	}
+	if i.AppVersionEqualFold != nil {
+		predicates = append(predicates, device.AppVersionEqualFold(*i.AppVersionEqualFold))
+	}
+	if i.AppVersionContainsFold != nil {
+		predicates = append(predicates, device.AppVersionContainsFold(*i.AppVersionContainsFold))
+	}
+	if i.FirmwareVersion != nil {
+		predicates = append(predicates, device.FirmwareVersionEQ(*i.FirmwareVersion))
+	}
+	if i.FirmwareVersionNEQ != nil {
+		predicates = append(predicates, device.FirmwareVersionNEQ(*i.FirmwareVersionNEQ))
+	}
+	if len(i.FirmwareVersionIn) > 0 {
+		predicates = append(predicates, device.FirmwareVersionIn(i.FirmwareVersionIn...))
+	}
+	if len(i.FirmwareVersionNotIn) > 0 {
+		predicates = append(predicates, device.FirmwareVersionNotIn(i.FirmwareVersionNotIn...))
+	}
+	if i.FirmwareVersionGT != nil {
+		predicates = append(predicates, device.FirmwareVersionGT(*i.FirmwareVersionGT))
+	}
+	if i.FirmwareVersionGTE != nil {
+		predicates = append(predicates, device.FirmwareVersionGTE(*i.FirmwareVersionGTE))
+	}
+	if i.FirmwareVersionLT != nil {
+		predicates = append(predicates, device.FirmwareVersionLT(*i.FirmwareVersionLT))
+	}
+	if i.FirmwareVersionLTE != nil {
+		predicates = append(predicates, device.FirmwareVersionLTE(*i.FirmwareVersionLTE))
+	}
+	if i.FirmwareVersionContains != nil {
+		predicates = append(predicates, device.FirmwareVersionContains(*i.FirmwareVersionContains))
+	}
+	if i.FirmwareVersionHasPrefix != nil {
+		predicates = append(predicates, device.FirmwareVersionHasPrefix(*i.FirmwareVersionHasPrefix))
+	}
+	if i.FirmwareVersionHasSuffix != nil {
+		predicates = append(predicates, device.FirmwareVersionHasSuffix(*i.FirmwareVersionHasSuffix))
+	}
+	if i.FirmwareVersionIsNil {
+		predicates = append(predicates, device.FirmwareVersionIsNil())
+	}
+	if i.FirmwareVersionNotNil {
+		predicates = append(predicates, device.FirmwareVersionNotNil())
+	}
+	if i.FirmwareVersionEqualFold != nil {
+		predicates = append(predicates, device.FirmwareVersionEqualFold(*i.FirmwareVersionEqualFold))
+	}
+	if i.FirmwareVersionContainsFold != nil {
+		predicates = append(predicates, device.FirmwareVersionContainsFold(*i.FirmwareVersionContainsFold))
+	}
+	if i.PairedAt != nil {
+		predicates = append(predicates, device.PairedAtEQ(*i.PairedAt))
+	}
+	if i.PairedAtNEQ != nil {
+		predicates = append(predicates, device.PairedAtNEQ(*i.PairedAtNEQ))
+	}
+	if len(i.PairedAtIn) > 0 {
+		predicates = append(predicates, device.PairedAtIn(i.PairedAtIn...))
+	}
+	if len(i.PairedAtNotIn) > 0 {
+		predicates = append(predicates, device.PairedAtNotIn(i.PairedAtNotIn...))
+	}
+	if i.PairedAtGT != nil {
+		predicates = append(predicates, device.PairedAtGT(*i.PairedAtGT))
+	}
+	if i.PairedAtGTE != nil {
+		predicates = append(predicates, device.PairedAtGTE(*i.PairedAtGTE))
+	}
+	if i.PairedAtLT != nil {
+		predicates = append(predicates, device.PairedAtLT(*i.PairedAtLT))
+	}
+	if i.PairedAtLTE != nil {
+		predicates = append(predicates, device.PairedAtLTE(*i.PairedAtLTE))
+	}
+	if i.PairedAtIsNil {
+		predicates = append(predicates, device.PairedAtIsNil())
+	}
+	if i.PairedAtNotNil {
+		predicates = append(predicates, device.PairedAtNotNil())
+	}
+	if i.LastSeenAt != nil {
+		predicates = append(predicates, device.LastSeenAtEQ(*i.LastSeenAt))
+	}
+	if i.LastSeenAtNEQ != nil {
+		predicates = append(predicates, device.LastSeenAtNEQ(*i.LastSeenAtNEQ))
+	}
+	if len(i.LastSeenAtIn) > 0 {
+		predicates = append(predicates, device.LastSeenAtIn(i.LastSeenAtIn...))
+	}
+	if len(i.LastSeenAtNotIn) > 0 {
+		predicates = append(predicates, device.LastSeenAtNotIn(i.LastSeenAtNotIn...))
+	}
+	if i.LastSeenAtGT != nil {
+		predicates = append(predicates, device.LastSeenAtGT(*i.LastSeenAtGT))
+	}
+	if i.LastSeenAtGTE != nil {
+		predicates = append(predicates, device.LastSeenAtGTE(*i.LastSeenAtGTE))
+	}
+	if i.LastSeenAtLT != nil {
+		predicates = append(predicates, device.LastSeenAtLT(*i.LastSeenAtLT))
+	}
+	if i.LastSeenAtLTE != nil {
+		predicates = append(predicates, device.LastSeenAtLTE(*i.LastSeenAtLTE))
+	}
+	if i.LastSeenAtIsNil {
+		predicates = append(predicates, device.LastSeenAtIsNil())
+	}
+	if i.LastSeenAtNotNil {
+		predicates = append(predicates, device.LastSeenAtNotNil())
+	}
+	if i.Health != nil {
+		predicates = append(predicates, device.HealthEQ(*i.Health))
+	}
+	if i.HealthNEQ != nil {
+		predicates = append(predicates, device.HealthNEQ(*i.HealthNEQ))
+	}
+	if len(i.HealthIn) > 0 {
+		predicates = append(predicates, device.HealthIn(i.HealthIn...))
+	}
+	if len(i.HealthNotIn) > 0 {
+		predicates = append(predicates, device.HealthNotIn(i.HealthNotIn...))
+	}
+	if i.CredentialRotatedAt != nil {
+		predicates = append(predicates, device.CredentialRotatedAtEQ(*i.CredentialRotatedAt))
+	}
+	if i.CredentialRotatedAtNEQ != nil {
+		predicates = append(predicates, device.CredentialRotatedAtNEQ(*i.CredentialRotatedAtNEQ))
+	}
+	if len(i.CredentialRotatedAtIn) > 0 {
+		predicates = append(predicates, device.CredentialRotatedAtIn(i.CredentialRotatedAtIn...))
+	}
+	if len(i.CredentialRotatedAtNotIn) > 0 {
+		predicates = append(predicates, device.CredentialRotatedAtNotIn(i.CredentialRotatedAtNotIn...))
+	}
+	if i.CredentialRotatedAtGT != nil {
+		predicates = append(predicates, device.CredentialRotatedAtGT(*i.CredentialRotatedAtGT))
+	}
+	if i.CredentialRotatedAtGTE != nil {
+		predicates = append(predicates, device.CredentialRotatedAtGTE(*i.CredentialRotatedAtGTE))
+	}
+	if i.CredentialRotatedAtLT != nil {
+		predicates = append(predicates, device.CredentialRotatedAtLT(*i.CredentialRotatedAtLT))
+	}
+	if i.CredentialRotatedAtLTE != nil {
+		predicates = append(predicates, device.CredentialRotatedAtLTE(*i.CredentialRotatedAtLTE))
+	}
+	if i.CredentialRotatedAtIsNil {
+		predicates = append(predicates, device.CredentialRotatedAtIsNil())
+	}
+	if i.CredentialRotatedAtNotNil {
+		predicates = append(predicates, device.CredentialRotatedAtNotNil())
+	}
+
+	if i.HasStore != nil {
+		p := device.HasStore()
+		if !*i.HasStore {
+			p = device.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasStoreWith) > 0 {
+		with := make([]predicate.Store, 0, len(i.HasStoreWith))
+		for _, w := range i.HasStoreWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasStoreWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, device.HasStoreWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyDeviceWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return device.And(predicates...), nil
+	}
+}
+
+// FeedbackWhereInput represents a where input for filtering Feedback queries.
+type FeedbackWhereInput struct {
+	Predicates []predicate.Feedback  `json:"-"`
+	Not        *FeedbackWhereInput   `json:"not,omitempty"`
+	Or         []*FeedbackWhereInput `json:"or,omitempty"`
+	And        []*FeedbackWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *pulid.ID  `json:"id,omitempty"`
+	IDNEQ   *pulid.ID  `json:"idNEQ,omitempty"`
+	IDIn    []pulid.ID `json:"idIn,omitempty"`
+	IDNotIn []pulid.ID `json:"idNotIn,omitempty"`
+	IDGT    *pulid.ID  `json:"idGT,omitempty"`
+	IDGTE   *pulid.ID  `json:"idGTE,omitempty"`
+	IDLT    *pulid.ID  `json:"idLT,omitempty"`
+	IDLTE   *pulid.ID  `json:"idLTE,omitempty"`
+
+	// "merchant_id" field predicates.
+	MerchantID             *pulid.ID  `json:"merchantID,omitempty"`
+	MerchantIDNEQ          *pulid.ID  `json:"merchantIDNEQ,omitempty"`
+	MerchantIDIn           []pulid.ID `json:"merchantIDIn,omitempty"`
+	MerchantIDNotIn        []pulid.ID `json:"merchantIDNotIn,omitempty"`
+	MerchantIDGT           *pulid.ID  `json:"merchantIDGT,omitempty"`
+	MerchantIDGTE          *pulid.ID  `json:"merchantIDGTE,omitempty"`
+	MerchantIDLT           *pulid.ID  `json:"merchantIDLT,omitempty"`
+	MerchantIDLTE          *pulid.ID  `json:"merchantIDLTE,omitempty"`
+	MerchantIDContains     *pulid.ID  `json:"merchantIDContains,omitempty"`
+	MerchantIDHasPrefix    *pulid.ID  `json:"merchantIDHasPrefix,omitempty"`
+	MerchantIDHasSuffix    *pulid.ID  `json:"merchantIDHasSuffix,omitempty"`
+	MerchantIDEqualFold    *pulid.ID  `json:"merchantIDEqualFold,omitempty"`
+	MerchantIDContainsFold *pulid.ID  `json:"merchantIDContainsFold,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "sale_id" field predicates.
+	SaleID             *pulid.ID  `json:"saleID,omitempty"`
+	SaleIDNEQ          *pulid.ID  `json:"saleIDNEQ,omitempty"`
+	SaleIDIn           []pulid.ID `json:"saleIDIn,omitempty"`
+	SaleIDNotIn        []pulid.ID `json:"saleIDNotIn,omitempty"`
+	SaleIDGT           *pulid.ID  `json:"saleIDGT,omitempty"`
+	SaleIDGTE          *pulid.ID  `json:"saleIDGTE,omitempty"`
+	SaleIDLT           *pulid.ID  `json:"saleIDLT,omitempty"`
+	SaleIDLTE          *pulid.ID  `json:"saleIDLTE,omitempty"`
+	SaleIDContains     *pulid.ID  `json:"saleIDContains,omitempty"`
+	SaleIDHasPrefix    *pulid.ID  `json:"saleIDHasPrefix,omitempty"`
+	SaleIDHasSuffix    *pulid.ID  `json:"saleIDHasSuffix,omitempty"`
+	SaleIDEqualFold    *pulid.ID  `json:"saleIDEqualFold,omitempty"`
+	SaleIDContainsFold *pulid.ID  `json:"saleIDContainsFold,omitempty"`
+
+	// "store_id" field predicates.
+	StoreID             *pulid.ID  `json:"storeID,omitempty"`
+	StoreIDNEQ          *pulid.ID  `json:"storeIDNEQ,omitempty"`
+	StoreIDIn           []pulid.ID `json:"storeIDIn,omitempty"`
+	StoreIDNotIn        []pulid.ID `json:"storeIDNotIn,omitempty"`
+	StoreIDGT           *pulid.ID  `json:"storeIDGT,omitempty"`
+	StoreIDGTE          *pulid.ID  `json:"storeIDGTE,omitempty"`
+	StoreIDLT           *pulid.ID  `json:"storeIDLT,omitempty"`
+	StoreIDLTE          *pulid.ID  `json:"storeIDLTE,omitempty"`
+	StoreIDContains     *pulid.ID  `json:"storeIDContains,omitempty"`
+	StoreIDHasPrefix    *pulid.ID  `json:"storeIDHasPrefix,omitempty"`
+	StoreIDHasSuffix    *pulid.ID  `json:"storeIDHasSuffix,omitempty"`
+	StoreIDEqualFold    *pulid.ID  `json:"storeIDEqualFold,omitempty"`
+	StoreIDContainsFold *pulid.ID  `json:"storeIDContainsFold,omitempty"`
+
+	// "customer_id" field predicates.
+	CustomerID             *pulid.ID  `json:"customerID,omitempty"`
+	CustomerIDNEQ          *pulid.ID  `json:"customerIDNEQ,omitempty"`
+	CustomerIDIn           []pulid.ID `json:"customerIDIn,omitempty"`
+	CustomerIDNotIn        []pulid.ID `json:"customerIDNotIn,omitempty"`
+	CustomerIDGT           *pulid.ID  `json:"customerIDGT,omitempty"`
+	CustomerIDGTE          *pulid.ID  `json:"customerIDGTE,omitempty"`
+	CustomerIDLT           *pulid.ID  `json:"customerIDLT,omitempty"`
+	CustomerIDLTE          *pulid.ID  `json:"customerIDLTE,omitempty"`
+	CustomerIDContains     *pulid.ID  `json:"customerIDContains,omitempty"`
+	CustomerIDHasPrefix    *pulid.ID  `json:"customerIDHasPrefix,omitempty"`
+	CustomerIDHasSuffix    *pulid.ID  `json:"customerIDHasSuffix,omitempty"`
+	CustomerIDIsNil        bool       `json:"customerIDIsNil,omitempty"`
+	CustomerIDNotNil       bool       `json:"customerIDNotNil,omitempty"`
+	CustomerIDEqualFold    *pulid.ID  `json:"customerIDEqualFold,omitempty"`
+	CustomerIDContainsFold *pulid.ID  `json:"customerIDContainsFold,omitempty"`
+
+	// "product_id" field predicates.
+	ProductID             *pulid.ID  `json:"productID,omitempty"`
+	ProductIDNEQ          *pulid.ID  `json:"productIDNEQ,omitempty"`
+	ProductIDIn           []pulid.ID `json:"productIDIn,omitempty"`
+	ProductIDNotIn        []pulid.ID `json:"productIDNotIn,omitempty"`
+	ProductIDGT           *pulid.ID  `json:"productIDGT,omitempty"`
+	ProductIDGTE          *pulid.ID  `json:"productIDGTE,omitempty"`
+	ProductIDLT           *pulid.ID  `json:"productIDLT,omitempty"`
+	ProductIDLTE          *pulid.ID  `json:"productIDLTE,omitempty"`
+	ProductIDContains     *pulid.ID  `json:"productIDContains,omitempty"`
+	ProductIDHasPrefix    *pulid.ID  `json:"productIDHasPrefix,omitempty"`
+	ProductIDHasSuffix    *pulid.ID  `json:"productIDHasSuffix,omitempty"`
+	ProductIDIsNil        bool       `json:"productIDIsNil,omitempty"`
+	ProductIDNotNil       bool       `json:"productIDNotNil,omitempty"`
+	ProductIDEqualFold    *pulid.ID  `json:"productIDEqualFold,omitempty"`
+	ProductIDContainsFold *pulid.ID  `json:"productIDContainsFold,omitempty"`
+
+	// "recorded_by_id" field predicates.
+	RecordedByID             *pulid.ID  `json:"recordedByID,omitempty"`
+	RecordedByIDNEQ          *pulid.ID  `json:"recordedByIDNEQ,omitempty"`
+	RecordedByIDIn           []pulid.ID `json:"recordedByIDIn,omitempty"`
+	RecordedByIDNotIn        []pulid.ID `json:"recordedByIDNotIn,omitempty"`
+	RecordedByIDGT           *pulid.ID  `json:"recordedByIDGT,omitempty"`
+	RecordedByIDGTE          *pulid.ID  `json:"recordedByIDGTE,omitempty"`
+	RecordedByIDLT           *pulid.ID  `json:"recordedByIDLT,omitempty"`
+	RecordedByIDLTE          *pulid.ID  `json:"recordedByIDLTE,omitempty"`
+	RecordedByIDContains     *pulid.ID  `json:"recordedByIDContains,omitempty"`
+	RecordedByIDHasPrefix    *pulid.ID  `json:"recordedByIDHasPrefix,omitempty"`
+	RecordedByIDHasSuffix    *pulid.ID  `json:"recordedByIDHasSuffix,omitempty"`
+	RecordedByIDEqualFold    *pulid.ID  `json:"recordedByIDEqualFold,omitempty"`
+	RecordedByIDContainsFold *pulid.ID  `json:"recordedByIDContainsFold,omitempty"`
+
+	// "rating" field predicates.
+	Rating      *int  `json:"rating,omitempty"`
+	RatingNEQ   *int  `json:"ratingNEQ,omitempty"`
+	RatingIn    []int `json:"ratingIn,omitempty"`
+	RatingNotIn []int `json:"ratingNotIn,omitempty"`
+	RatingGT    *int  `json:"ratingGT,omitempty"`
+	RatingGTE   *int  `json:"ratingGTE,omitempty"`
+	RatingLT    *int  `json:"ratingLT,omitempty"`
+	RatingLTE   *int  `json:"ratingLTE,omitempty"`
+
+	// "category" field predicates.
+	Category      *feedback.Category  `json:"category,omitempty"`
+	CategoryNEQ   *feedback.Category  `json:"categoryNEQ,omitempty"`
+	CategoryIn    []feedback.Category `json:"categoryIn,omitempty"`
+	CategoryNotIn []feedback.Category `json:"categoryNotIn,omitempty"`
+
+	// "comment" field predicates.
+	Comment             *string  `json:"comment,omitempty"`
+	CommentNEQ          *string  `json:"commentNEQ,omitempty"`
+	CommentIn           []string `json:"commentIn,omitempty"`
+	CommentNotIn        []string `json:"commentNotIn,omitempty"`
+	CommentGT           *string  `json:"commentGT,omitempty"`
+	CommentGTE          *string  `json:"commentGTE,omitempty"`
+	CommentLT           *string  `json:"commentLT,omitempty"`
+	CommentLTE          *string  `json:"commentLTE,omitempty"`
+	CommentContains     *string  `json:"commentContains,omitempty"`
+	CommentHasPrefix    *string  `json:"commentHasPrefix,omitempty"`
+	CommentHasSuffix    *string  `json:"commentHasSuffix,omitempty"`
+	CommentIsNil        bool     `json:"commentIsNil,omitempty"`
+	CommentNotNil       bool     `json:"commentNotNil,omitempty"`
+	CommentEqualFold    *string  `json:"commentEqualFold,omitempty"`
+	CommentContainsFold *string  `json:"commentContainsFold,omitempty"`
+
+	// "sale" edge predicates.
+	HasSale     *bool             `json:"hasSale,omitempty"`
+	HasSaleWith []*SaleWhereInput `json:"hasSaleWith,omitempty"`
+
+	// "store" edge predicates.
+	HasStore     *bool              `json:"hasStore,omitempty"`
+	HasStoreWith []*StoreWhereInput `json:"hasStoreWith,omitempty"`
+
+	// "customer" edge predicates.
+	HasCustomer     *bool                 `json:"hasCustomer,omitempty"`
+	HasCustomerWith []*CustomerWhereInput `json:"hasCustomerWith,omitempty"`
+
+	// "product" edge predicates.
+	HasProduct     *bool                `json:"hasProduct,omitempty"`
+	HasProductWith []*ProductWhereInput `json:"hasProductWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *FeedbackWhereInput) AddPredicates(predicates ...predicate.Feedback) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the FeedbackWhereInput filter on the FeedbackQuery builder.
+func (i *FeedbackWhereInput) Filter(q *FeedbackQuery) (*FeedbackQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyFeedbackWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyFeedbackWhereInput is returned in case the FeedbackWhereInput is empty.
+var ErrEmptyFeedbackWhereInput = errors.New("ent: empty predicate FeedbackWhereInput")
+
+// P returns a predicate for filtering feedbacks.
+// An error is returned if the input is empty or invalid.
+func (i *FeedbackWhereInput) P() (predicate.Feedback, error) {
+	var predicates []predicate.Feedback
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, feedback.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.Feedback, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, feedback.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.Feedback, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, feedback.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, feedback.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, feedback.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, feedback.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, feedback.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, feedback.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, feedback.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, feedback.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, feedback.IDLTE(*i.IDLTE))
+	}
+	if i.MerchantID != nil {
+		predicates = append(predicates, feedback.MerchantIDEQ(*i.MerchantID))
+	}
+	if i.MerchantIDNEQ != nil {
+		predicates = append(predicates, feedback.MerchantIDNEQ(*i.MerchantIDNEQ))
+	}
+	if len(i.MerchantIDIn) > 0 {
+		predicates = append(predicates, feedback.MerchantIDIn(i.MerchantIDIn...))
+	}
+	if len(i.MerchantIDNotIn) > 0 {
+		predicates = append(predicates, feedback.MerchantIDNotIn(i.MerchantIDNotIn...))
+	}
+	if i.MerchantIDGT != nil {
+		predicates = append(predicates, feedback.MerchantIDGT(*i.MerchantIDGT))
+	}
+	if i.MerchantIDGTE != nil {
+		predicates = append(predicates, feedback.MerchantIDGTE(*i.MerchantIDGTE))
+	}
+	if i.MerchantIDLT != nil {
+		predicates = append(predicates, feedback.MerchantIDLT(*i.MerchantIDLT))
+	}
+	if i.MerchantIDLTE != nil {
+		predicates = append(predicates, feedback.MerchantIDLTE(*i.MerchantIDLTE))
+	}
+	if i.MerchantIDContains != nil {
+		predicates = append(predicates, feedback.MerchantIDContains(*i.MerchantIDContains))
+	}
+	if i.MerchantIDHasPrefix != nil {
+		predicates = append(predicates, feedback.MerchantIDHasPrefix(*i.MerchantIDHasPrefix))
+	}
+	if i.MerchantIDHasSuffix != nil {
+		predicates = append(predicates, feedback.MerchantIDHasSuffix(*i.MerchantIDHasSuffix))
+	}
+	if i.MerchantIDEqualFold != nil {
+		predicates = append(predicates, feedback.MerchantIDEqualFold(*i.MerchantIDEqualFold))
+	}
+	if i.MerchantIDContainsFold != nil {
+		predicates = append(predicates, feedback.MerchantIDContainsFold(*i.MerchantIDContainsFold))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, feedback.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, feedback.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, feedback.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, feedback.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, feedback.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, feedback.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, feedback.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, feedback.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, feedback.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, feedback.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, feedback.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, feedback.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, feedback.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, feedback.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, feedback.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, feedback.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.SaleID != nil {
+		predicates = append(predicates, feedback.SaleIDEQ(*i.SaleID))
+	}
+	if i.SaleIDNEQ != nil {
+		predicates = append(predicates, feedback.SaleIDNEQ(*i.SaleIDNEQ))
+	}
+	if len(i.SaleIDIn) > 0 {
+		predicates = append(predicates, feedback.SaleIDIn(i.SaleIDIn...))
+	}
+	if len(i.SaleIDNotIn) > 0 {
+		predicates = append(predicates, feedback.SaleIDNotIn(i.SaleIDNotIn...))
+	}
+	if i.SaleIDGT != nil {
+		predicates = append(predicates, feedback.SaleIDGT(*i.SaleIDGT))
+	}
+	if i.SaleIDGTE != nil {
+		predicates = append(predicates, feedback.SaleIDGTE(*i.SaleIDGTE))
+	}
+	if i.SaleIDLT != nil {
+		predicates = append(predicates, feedback.SaleIDLT(*i.SaleIDLT))
+	}
+	if i.SaleIDLTE != nil {
+		predicates = append(predicates, feedback.SaleIDLTE(*i.SaleIDLTE))
+	}
+	if i.SaleIDContains != nil {
+		predicates = append(predicates, feedback.SaleIDContains(*i.SaleIDContains))
+	}
+	if i.SaleIDHasPrefix != nil {
+		predicates = append(predicates, feedback.SaleIDHasPrefix(*i.SaleIDHasPrefix))
+	}
+	if i.SaleIDHasSuffix != nil {
+		predicates = append(predicates, feedback.SaleIDHasSuffix(*i.SaleIDHasSuffix))
+	}
+	if i.SaleIDEqualFold != nil {
+		predicates = append(predicates, feedback.SaleIDEqualFold(*i.SaleIDEqualFold))
+	}
+	if i.SaleIDContainsFold != nil {
+		predicates = append(predicates, feedback.SaleIDContainsFold(*i.SaleIDContainsFold))
+	}
+	if i.StoreID != nil {
+		predicates = append(predicates, feedback.StoreIDEQ(*i.StoreID))
+	}
+	if i.StoreIDNEQ != nil {
+		predicates = append(predicates, feedback.StoreIDNEQ(*i.StoreIDNEQ))
+	}
+	if len(i.StoreIDIn) > 0 {
+		predicates = append(predicates, feedback.StoreIDIn(i.StoreIDIn...))
+	}
+	if len(i.StoreIDNotIn) > 0 {
+		predicates = append(predicates, feedback.StoreIDNotIn(i.StoreIDNotIn...))
+	}
+	if i.StoreIDGT != nil {
+		predicates = append(predicates, feedback.StoreIDGT(*i.StoreIDGT))
+	}
+	if i.StoreIDGTE != nil {
+		predicates = append(predicates, feedback.StoreIDGTE(*i.StoreIDGTE))
+	}
+	if i.StoreIDLT != nil {
+		predicates = append(predicates, feedback.StoreIDLT(*i.StoreIDLT))
+	}
+	if i.StoreIDLTE != nil {
+		predicates = append(predicates, feedback.StoreIDLTE(*i.StoreIDLTE))
+	}
+	if i.StoreIDContains != nil {
+		predicates = append(predicates, feedback.StoreIDContains(*i.StoreIDContains))
+	}
+	if i.StoreIDHasPrefix != nil {
+		predicates = append(predicates, feedback.StoreIDHasPrefix(*i.StoreIDHasPrefix))
+	}
+	if i.StoreIDHasSuffix != nil {
+		predicates = append(predicates, feedback.StoreIDHasSuffix(*i.StoreIDHasSuffix))
+	}
+	if i.StoreIDEqualFold != nil {
+		predicates = append(predicates, feedback.StoreIDEqualFold(*i.StoreIDEqualFold))
+	}
+	if i.StoreIDContainsFold != nil {
+		predicates = append(predicates, feedback.StoreIDContainsFold(*i.StoreIDContainsFold))
+	}
+	if i.CustomerID != nil {
+		predicates = append(predicates, feedback.CustomerIDEQ(*i.CustomerID))
+	}
+	if i.CustomerIDNEQ != nil {
+		predicates = append(predicates, feedback.CustomerIDNEQ(*i.CustomerIDNEQ))
+	}
+	if len(i.CustomerIDIn) > 0 {
+		predicates = append(predicates, feedback.CustomerIDIn(i.CustomerIDIn...))
+	}
+	if len(i.CustomerIDNotIn) > 0 {
+		predicates = append(predicates, feedback.CustomerIDNotIn(i.CustomerIDNotIn...))
+	}
+	if i.CustomerIDGT != nil {
+		predicates = append(predicates, feedback.CustomerIDGT(*i.CustomerIDGT))
+	}
+	if i.CustomerIDGTE != nil {
+		predicates = append(predicates, feedback.CustomerIDGTE(*i.CustomerIDGTE))
+	}
+	if i.CustomerIDLT != nil {
+		predicates = append(predicates, feedback.CustomerIDLT(*i.CustomerIDLT))
+	}
+	if i.CustomerIDLTE != nil {
+		predicates = append(predicates, feedback.CustomerIDLTE(*i.CustomerIDLTE))
+	}
+	if i.CustomerIDContains != nil {
+		predicates = append(predicates, feedback.CustomerIDContains(*i.CustomerIDContains))
+	}
+	if i.CustomerIDHasPrefix != nil {
+		predicates = append(predicates, feedback.CustomerIDHasPrefix(*i.CustomerIDHasPrefix))
+	}
+	if i.CustomerIDHasSuffix != nil {
+		predicates = append(predicates, feedback.CustomerIDHasSuffix(*i.CustomerIDHasSuffix))
+	}
+	if i.CustomerIDIsNil {
+		predicates = append(predicates, feedback.CustomerIDIsNil())
+	}
+	if i.CustomerIDNotNil {
+		predicates = append(predicates, feedback.CustomerIDNotNil())
+	}
+	if i.CustomerIDEqualFold != nil {
+		predicates = append(predicates, feedback.CustomerIDEqualFold(*i.CustomerIDEqualFold))
+	}
+	if i.CustomerIDContainsFold != nil {
+		predicates = append(predicates, feedback.CustomerIDContainsFold(*i.CustomerIDContainsFold))
+	}
+	if i.ProductID != nil {
+		predicates = append(predicates, feedback.ProductIDEQ(*i.ProductID))
+	}
+	if i.ProductIDNEQ != nil {
+		predicates = append(predicates, feedback.ProductIDNEQ(*i.ProductIDNEQ))
+	}
+	if len(i.ProductIDIn) > 0 {
+		predicates = append(predicates, feedback.ProductIDIn(i.ProductIDIn...))
+	}
+	if len(i.ProductIDNotIn) > 0 {
+		predicates = append(predicates, feedback.ProductIDNotIn(i.ProductIDNotIn...))
+	}
+	if i.ProductIDGT != nil {
+		predicates = append(predicates, feedback.ProductIDGT(*i.ProductIDGT))
+	}
+	if i.ProductIDGTE != nil {
+		predicates = append(predicates, feedback.ProductIDGTE(*i.ProductIDGTE))
+	}
+	if i.ProductIDLT != nil {
+		predicates = append(predicates, feedback.ProductIDLT(*i.ProductIDLT))
+	}
+	if i.ProductIDLTE != nil {
+		predicates = append(predicates, feedback.ProductIDLTE(*i.ProductIDLTE))
+	}
+	if i.ProductIDContains != nil {
+		predicates = append(predicates, feedback.ProductIDContains(*i.ProductIDContains))
+	}
+	if i.ProductIDHasPrefix != nil {
+		predicates = append(predicates, feedback.ProductIDHasPrefix(*i.ProductIDHasPrefix))
+	}
+	if i.ProductIDHasSuffix != nil {
+		predicates = append(predicates, feedback.ProductIDHasSuffix(*i.ProductIDHasSuffix))
+	}
+	if i.ProductIDIsNil {
+		predicates = append(predicates, feedback.ProductIDIsNil())
+	}
+	if i.ProductIDNotNil {
+		predicates = append(predicates, feedback.ProductIDNotNil())
+	}
+	if i.ProductIDEqualFold != nil {
+		predicates = append(predicates, feedback.ProductIDEqualFold(*i.ProductIDEqualFold))
+	}
+	if i.ProductIDContainsFold != nil {
+		predicates = append(predicates, feedback.ProductIDContainsFold(*i.ProductIDContainsFold))
+	}
+	if i.RecordedByID != nil {
+		predicates = append(predicates, feedback.RecordedByIDEQ(*i.RecordedByID))
+	}
+	if i.RecordedByIDNEQ != nil {
+		predicates = append(predicates, feedback.RecordedByIDNEQ(*i.RecordedByIDNEQ))
+	}
+	if len(i.RecordedByIDIn) > 0 {
+		predicates = append(predicates, feedback.RecordedByIDIn(i.RecordedByIDIn...))
+	}
+	if len(i.RecordedByIDNotIn) > 0 {
+		predicates = append(predicates, feedback.RecordedByIDNotIn(i.RecordedByIDNotIn...))
+	}
+	if i.RecordedByIDGT != nil {
+		predicates = append(predicates, feedback.RecordedByIDGT(*i.RecordedByIDGT))
+	}
+	if i.RecordedByIDGTE != nil {
+		predicates = append(predicates, feedback.RecordedByIDGTE(*i.RecordedByIDGTE))
+	}
+	if i.RecordedByIDLT != nil {
+		predicates = append(predicates, feedback.RecordedByIDLT(*i.RecordedByIDLT))
+	}
+	if i.RecordedByIDLTE != nil {
+		predicates = append(predicates, feedback.RecordedByIDLTE(*i.RecordedByIDLTE))
+	}
+	if i.RecordedByIDContains != nil {
+		predicates = append(predicates, feedback.RecordedByIDContains(*i.RecordedByIDContains))
+	}
+	if i.RecordedByIDHasPrefix != nil {
+		predicates = append(predicates, feedback.RecordedByIDHasPrefix(*i.RecordedByIDHasPrefix))
+	}
+	if i.RecordedByIDHasSuffix != nil {
+		predicates = append(predicates, feedback.RecordedByIDHasSuffix(*i.RecordedByIDHasSuffix))
+	}
+	if i.RecordedByIDEqualFold != nil {
+		predicates = append(predicates, feedback.RecordedByIDEqualFold(*i.RecordedByIDEqualFold))
+	}
+	if i.RecordedByIDContainsFold != nil {
+		predicates = append(predicates, feedback.RecordedByIDContainsFold(*i.RecordedByIDContainsFold))
+	}
+	if i.Rating != nil {
+		predicates = append(predicates, feedback.RatingEQ(*i.Rating))
+	}
+	if i.RatingNEQ != nil {
+		predicates = append(predicates, feedback.RatingNEQ(*i.RatingNEQ))
+	}
+	if len(i.RatingIn) > 0 {
+		predicates = append(predicates, feedback.RatingIn(i.RatingIn...))
+	}
+	if len(i.RatingNotIn) > 0 {
+		predicates = append(predicates, feedback.RatingNotIn(i.RatingNotIn...))
+	}
+	if i.RatingGT != nil {
+		predicates = append(predicates, feedback.RatingGT(*i.RatingGT))
+	}
+	if i.RatingGTE != nil {
+		predicates = append(predicates, feedback.RatingGTE(*i.RatingGTE))
+	}
+	if i.RatingLT != nil {
+		predicates = append(predicates, feedback.RatingLT(*i.RatingLT))
+	}
+	if i.RatingLTE != nil {
+		predicates = append(predicates, feedback.RatingLTE(*i.RatingLTE))
+	}
+	if i.Category != nil {
+		predicates = append(predicates, feedback.CategoryEQ(*i.Category))
+	}
+	if i.CategoryNEQ != nil {
+		predicates = append(predicates, feedback.CategoryNEQ(*i.CategoryNEQ))
+	}
+	if len(i.CategoryIn) > 0 {
+		predicates = append(predicates, feedback.CategoryIn(i.CategoryIn...))
+	}
+	if len(i.CategoryNotIn) > 0 {
+		predicates = append(predicates, feedback.CategoryNotIn(i.CategoryNotIn...))
+	}
+	if i.Comment != nil {
+		predicates = append(predicates, feedback.CommentEQ(*i.Comment))
+	}
+	if i.CommentNEQ != nil {
+		predicates = append(predicates, feedback.CommentNEQ(*i.CommentNEQ))
+	}
+	if len(i.CommentIn) > 0 {
+		predicates = append(predicates, feedback.CommentIn(i.CommentIn...))
+	}
+	if len(i.CommentNotIn) > 0 {
+		predicates = append(predicates, feedback.CommentNotIn(i.CommentNotIn...))
+	}
+	if i.CommentGT != nil {
+		predicates = append(predicates, feedback.CommentGT(*i.CommentGT))
+	}
+	if i.CommentGTE != nil {
+		predicates = append(predicates, feedback.CommentGTE(*i.CommentGTE))
+	}
+	if i.CommentLT != nil {
+		predicates = append(predicates, feedback.CommentLT(*i.CommentLT))
+	}
+	if i.CommentLTE != nil {
+		predicates = append(predicates, feedback.CommentLTE(*i.CommentLTE))
+	}
+	if i.CommentContains != nil {
+		predicates = append(predicates, feedback.CommentContains(*i.CommentContains))
+	}
+	if i.CommentHasPrefix != nil {
+		predicates = append(predicates, feedback.CommentHasPrefix(*i.CommentHasPrefix))
+	}
+	if i.CommentHasSuffix != nil {
+		predicates = append(predicates, feedback.CommentHasSuffix(*i.CommentHasSuffix))
+	}
+	if i.CommentIsNil {
+		predicates = append(predicates, feedback.CommentIsNil())
+	}
+	if i.CommentNotNil {
+		predicates = append(predicates, feedback.CommentNotNil())
+	}
+	if i.CommentEqualFold != nil {
+		predicates = append(predicates, feedback.CommentEqualFold(*i.CommentEqualFold))
+	}
+	if i.CommentContainsFold != nil {
+		predicates = append(predicates, feedback.CommentContainsFold(*i.CommentContainsFold))
+	}
+
+	if i.HasSale != nil {
+		p := feedback.HasSale()
+		if !*i.HasSale {
+			p = feedback.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasSaleWith) > 0 {
+		with := make([]predicate.Sale, 0, len(i.HasSaleWith))
+		for _, w := range i.HasSaleWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasSaleWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, feedback.HasSaleWith(with...))
+	}
+	if i.HasStore != nil {
+		p := feedback.HasStore()
+		if !*i.HasStore {
+			p = feedback.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasStoreWith) > 0 {
+		with := make([]predicate.Store, 0, len(i.HasStoreWith))
+		for _, w := range i.HasStoreWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasStoreWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, feedback.HasStoreWith(with...))
+	}
+	if i.HasCustomer != nil {
+		p := feedback.HasCustomer()
+		if !*i.HasCustomer {
+			p = feedback.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasCustomerWith) > 0 {
+		with := make([]predicate.Customer, 0, len(i.HasCustomerWith))
+		for _, w := range i.HasCustomerWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasCustomerWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, feedback.HasCustomerWith(with...))
+	}
+	if i.HasProduct != nil {
+		p := feedback.HasProduct()
+		if !*i.HasProduct {
+			p = feedback.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasProductWith) > 0 {
+		with := make([]predicate.Product, 0, len(i.HasProductWith))
+		for _, w := range i.HasProductWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasProductWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, feedback.HasProductWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyFeedbackWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return feedback.And(predicates...), nil
 	}
 }
 
@@ -2380,6 +4033,6628 @@ func (i *OperatorWhereInput) P() (predicate.Operator, error) {
 	}
 }
 
+// PlatformAuditEntryWhereInput represents a where input for filtering PlatformAuditEntry queries.
+type PlatformAuditEntryWhereInput struct {
+	Predicates []predicate.PlatformAuditEntry  `json:"-"`
+	Not        *PlatformAuditEntryWhereInput   `json:"not,omitempty"`
+	Or         []*PlatformAuditEntryWhereInput `json:"or,omitempty"`
+	And        []*PlatformAuditEntryWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *pulid.ID  `json:"id,omitempty"`
+	IDNEQ   *pulid.ID  `json:"idNEQ,omitempty"`
+	IDIn    []pulid.ID `json:"idIn,omitempty"`
+	IDNotIn []pulid.ID `json:"idNotIn,omitempty"`
+	IDGT    *pulid.ID  `json:"idGT,omitempty"`
+	IDGTE   *pulid.ID  `json:"idGTE,omitempty"`
+	IDLT    *pulid.ID  `json:"idLT,omitempty"`
+	IDLTE   *pulid.ID  `json:"idLTE,omitempty"`
+
+	// "action" field predicates.
+	Action             *string  `json:"action,omitempty"`
+	ActionNEQ          *string  `json:"actionNEQ,omitempty"`
+	ActionIn           []string `json:"actionIn,omitempty"`
+	ActionNotIn        []string `json:"actionNotIn,omitempty"`
+	ActionGT           *string  `json:"actionGT,omitempty"`
+	ActionGTE          *string  `json:"actionGTE,omitempty"`
+	ActionLT           *string  `json:"actionLT,omitempty"`
+	ActionLTE          *string  `json:"actionLTE,omitempty"`
+	ActionContains     *string  `json:"actionContains,omitempty"`
+	ActionHasPrefix    *string  `json:"actionHasPrefix,omitempty"`
+	ActionHasSuffix    *string  `json:"actionHasSuffix,omitempty"`
+	ActionEqualFold    *string  `json:"actionEqualFold,omitempty"`
+	ActionContainsFold *string  `json:"actionContainsFold,omitempty"`
+
+	// "actor_kind" field predicates.
+	ActorKind      *platformauditentry.ActorKind  `json:"actorKind,omitempty"`
+	ActorKindNEQ   *platformauditentry.ActorKind  `json:"actorKindNEQ,omitempty"`
+	ActorKindIn    []platformauditentry.ActorKind `json:"actorKindIn,omitempty"`
+	ActorKindNotIn []platformauditentry.ActorKind `json:"actorKindNotIn,omitempty"`
+
+	// "actor_id" field predicates.
+	ActorID             *string  `json:"actorID,omitempty"`
+	ActorIDNEQ          *string  `json:"actorIDNEQ,omitempty"`
+	ActorIDIn           []string `json:"actorIDIn,omitempty"`
+	ActorIDNotIn        []string `json:"actorIDNotIn,omitempty"`
+	ActorIDGT           *string  `json:"actorIDGT,omitempty"`
+	ActorIDGTE          *string  `json:"actorIDGTE,omitempty"`
+	ActorIDLT           *string  `json:"actorIDLT,omitempty"`
+	ActorIDLTE          *string  `json:"actorIDLTE,omitempty"`
+	ActorIDContains     *string  `json:"actorIDContains,omitempty"`
+	ActorIDHasPrefix    *string  `json:"actorIDHasPrefix,omitempty"`
+	ActorIDHasSuffix    *string  `json:"actorIDHasSuffix,omitempty"`
+	ActorIDIsNil        bool     `json:"actorIDIsNil,omitempty"`
+	ActorIDNotNil       bool     `json:"actorIDNotNil,omitempty"`
+	ActorIDEqualFold    *string  `json:"actorIDEqualFold,omitempty"`
+	ActorIDContainsFold *string  `json:"actorIDContainsFold,omitempty"`
+
+	// "target_type" field predicates.
+	TargetType             *string  `json:"targetType,omitempty"`
+	TargetTypeNEQ          *string  `json:"targetTypeNEQ,omitempty"`
+	TargetTypeIn           []string `json:"targetTypeIn,omitempty"`
+	TargetTypeNotIn        []string `json:"targetTypeNotIn,omitempty"`
+	TargetTypeGT           *string  `json:"targetTypeGT,omitempty"`
+	TargetTypeGTE          *string  `json:"targetTypeGTE,omitempty"`
+	TargetTypeLT           *string  `json:"targetTypeLT,omitempty"`
+	TargetTypeLTE          *string  `json:"targetTypeLTE,omitempty"`
+	TargetTypeContains     *string  `json:"targetTypeContains,omitempty"`
+	TargetTypeHasPrefix    *string  `json:"targetTypeHasPrefix,omitempty"`
+	TargetTypeHasSuffix    *string  `json:"targetTypeHasSuffix,omitempty"`
+	TargetTypeIsNil        bool     `json:"targetTypeIsNil,omitempty"`
+	TargetTypeNotNil       bool     `json:"targetTypeNotNil,omitempty"`
+	TargetTypeEqualFold    *string  `json:"targetTypeEqualFold,omitempty"`
+	TargetTypeContainsFold *string  `json:"targetTypeContainsFold,omitempty"`
+
+	// "target_id" field predicates.
+	TargetID             *string  `json:"targetID,omitempty"`
+	TargetIDNEQ          *string  `json:"targetIDNEQ,omitempty"`
+	TargetIDIn           []string `json:"targetIDIn,omitempty"`
+	TargetIDNotIn        []string `json:"targetIDNotIn,omitempty"`
+	TargetIDGT           *string  `json:"targetIDGT,omitempty"`
+	TargetIDGTE          *string  `json:"targetIDGTE,omitempty"`
+	TargetIDLT           *string  `json:"targetIDLT,omitempty"`
+	TargetIDLTE          *string  `json:"targetIDLTE,omitempty"`
+	TargetIDContains     *string  `json:"targetIDContains,omitempty"`
+	TargetIDHasPrefix    *string  `json:"targetIDHasPrefix,omitempty"`
+	TargetIDHasSuffix    *string  `json:"targetIDHasSuffix,omitempty"`
+	TargetIDIsNil        bool     `json:"targetIDIsNil,omitempty"`
+	TargetIDNotNil       bool     `json:"targetIDNotNil,omitempty"`
+	TargetIDEqualFold    *string  `json:"targetIDEqualFold,omitempty"`
+	TargetIDContainsFold *string  `json:"targetIDContainsFold,omitempty"`
+
+	// "ip" field predicates.
+	IP             *string  `json:"ip,omitempty"`
+	IPNEQ          *string  `json:"ipNEQ,omitempty"`
+	IPIn           []string `json:"ipIn,omitempty"`
+	IPNotIn        []string `json:"ipNotIn,omitempty"`
+	IPGT           *string  `json:"ipGT,omitempty"`
+	IPGTE          *string  `json:"ipGTE,omitempty"`
+	IPLT           *string  `json:"ipLT,omitempty"`
+	IPLTE          *string  `json:"ipLTE,omitempty"`
+	IPContains     *string  `json:"ipContains,omitempty"`
+	IPHasPrefix    *string  `json:"ipHasPrefix,omitempty"`
+	IPHasSuffix    *string  `json:"ipHasSuffix,omitempty"`
+	IPIsNil        bool     `json:"ipIsNil,omitempty"`
+	IPNotNil       bool     `json:"ipNotNil,omitempty"`
+	IPEqualFold    *string  `json:"ipEqualFold,omitempty"`
+	IPContainsFold *string  `json:"ipContainsFold,omitempty"`
+
+	// "request_id" field predicates.
+	RequestID             *string  `json:"requestID,omitempty"`
+	RequestIDNEQ          *string  `json:"requestIDNEQ,omitempty"`
+	RequestIDIn           []string `json:"requestIDIn,omitempty"`
+	RequestIDNotIn        []string `json:"requestIDNotIn,omitempty"`
+	RequestIDGT           *string  `json:"requestIDGT,omitempty"`
+	RequestIDGTE          *string  `json:"requestIDGTE,omitempty"`
+	RequestIDLT           *string  `json:"requestIDLT,omitempty"`
+	RequestIDLTE          *string  `json:"requestIDLTE,omitempty"`
+	RequestIDContains     *string  `json:"requestIDContains,omitempty"`
+	RequestIDHasPrefix    *string  `json:"requestIDHasPrefix,omitempty"`
+	RequestIDHasSuffix    *string  `json:"requestIDHasSuffix,omitempty"`
+	RequestIDIsNil        bool     `json:"requestIDIsNil,omitempty"`
+	RequestIDNotNil       bool     `json:"requestIDNotNil,omitempty"`
+	RequestIDEqualFold    *string  `json:"requestIDEqualFold,omitempty"`
+	RequestIDContainsFold *string  `json:"requestIDContainsFold,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *PlatformAuditEntryWhereInput) AddPredicates(predicates ...predicate.PlatformAuditEntry) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the PlatformAuditEntryWhereInput filter on the PlatformAuditEntryQuery builder.
+func (i *PlatformAuditEntryWhereInput) Filter(q *PlatformAuditEntryQuery) (*PlatformAuditEntryQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyPlatformAuditEntryWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyPlatformAuditEntryWhereInput is returned in case the PlatformAuditEntryWhereInput is empty.
+var ErrEmptyPlatformAuditEntryWhereInput = errors.New("ent: empty predicate PlatformAuditEntryWhereInput")
+
+// P returns a predicate for filtering platformauditentries.
+// An error is returned if the input is empty or invalid.
+func (i *PlatformAuditEntryWhereInput) P() (predicate.PlatformAuditEntry, error) {
+	var predicates []predicate.PlatformAuditEntry
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, platformauditentry.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.PlatformAuditEntry, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, platformauditentry.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.PlatformAuditEntry, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, platformauditentry.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, platformauditentry.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, platformauditentry.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, platformauditentry.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, platformauditentry.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, platformauditentry.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, platformauditentry.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, platformauditentry.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, platformauditentry.IDLTE(*i.IDLTE))
+	}
+	if i.Action != nil {
+		predicates = append(predicates, platformauditentry.ActionEQ(*i.Action))
+	}
+	if i.ActionNEQ != nil {
+		predicates = append(predicates, platformauditentry.ActionNEQ(*i.ActionNEQ))
+	}
+	if len(i.ActionIn) > 0 {
+		predicates = append(predicates, platformauditentry.ActionIn(i.ActionIn...))
+	}
+	if len(i.ActionNotIn) > 0 {
+		predicates = append(predicates, platformauditentry.ActionNotIn(i.ActionNotIn...))
+	}
+	if i.ActionGT != nil {
+		predicates = append(predicates, platformauditentry.ActionGT(*i.ActionGT))
+	}
+	if i.ActionGTE != nil {
+		predicates = append(predicates, platformauditentry.ActionGTE(*i.ActionGTE))
+	}
+	if i.ActionLT != nil {
+		predicates = append(predicates, platformauditentry.ActionLT(*i.ActionLT))
+	}
+	if i.ActionLTE != nil {
+		predicates = append(predicates, platformauditentry.ActionLTE(*i.ActionLTE))
+	}
+	if i.ActionContains != nil {
+		predicates = append(predicates, platformauditentry.ActionContains(*i.ActionContains))
+	}
+	if i.ActionHasPrefix != nil {
+		predicates = append(predicates, platformauditentry.ActionHasPrefix(*i.ActionHasPrefix))
+	}
+	if i.ActionHasSuffix != nil {
+		predicates = append(predicates, platformauditentry.ActionHasSuffix(*i.ActionHasSuffix))
+	}
+	if i.ActionEqualFold != nil {
+		predicates = append(predicates, platformauditentry.ActionEqualFold(*i.ActionEqualFold))
+	}
+	if i.ActionContainsFold != nil {
+		predicates = append(predicates, platformauditentry.ActionContainsFold(*i.ActionContainsFold))
+	}
+	if i.ActorKind != nil {
+		predicates = append(predicates, platformauditentry.ActorKindEQ(*i.ActorKind))
+	}
+	if i.ActorKindNEQ != nil {
+		predicates = append(predicates, platformauditentry.ActorKindNEQ(*i.ActorKindNEQ))
+	}
+	if len(i.ActorKindIn) > 0 {
+		predicates = append(predicates, platformauditentry.ActorKindIn(i.ActorKindIn...))
+	}
+	if len(i.ActorKindNotIn) > 0 {
+		predicates = append(predicates, platformauditentry.ActorKindNotIn(i.ActorKindNotIn...))
+	}
+	if i.ActorID != nil {
+		predicates = append(predicates, platformauditentry.ActorIDEQ(*i.ActorID))
+	}
+	if i.ActorIDNEQ != nil {
+		predicates = append(predicates, platformauditentry.ActorIDNEQ(*i.ActorIDNEQ))
+	}
+	if len(i.ActorIDIn) > 0 {
+		predicates = append(predicates, platformauditentry.ActorIDIn(i.ActorIDIn...))
+	}
+	if len(i.ActorIDNotIn) > 0 {
+		predicates = append(predicates, platformauditentry.ActorIDNotIn(i.ActorIDNotIn...))
+	}
+	if i.ActorIDGT != nil {
+		predicates = append(predicates, platformauditentry.ActorIDGT(*i.ActorIDGT))
+	}
+	if i.ActorIDGTE != nil {
+		predicates = append(predicates, platformauditentry.ActorIDGTE(*i.ActorIDGTE))
+	}
+	if i.ActorIDLT != nil {
+		predicates = append(predicates, platformauditentry.ActorIDLT(*i.ActorIDLT))
+	}
+	if i.ActorIDLTE != nil {
+		predicates = append(predicates, platformauditentry.ActorIDLTE(*i.ActorIDLTE))
+	}
+	if i.ActorIDContains != nil {
+		predicates = append(predicates, platformauditentry.ActorIDContains(*i.ActorIDContains))
+	}
+	if i.ActorIDHasPrefix != nil {
+		predicates = append(predicates, platformauditentry.ActorIDHasPrefix(*i.ActorIDHasPrefix))
+	}
+	if i.ActorIDHasSuffix != nil {
+		predicates = append(predicates, platformauditentry.ActorIDHasSuffix(*i.ActorIDHasSuffix))
+	}
+	if i.ActorIDIsNil {
+		predicates = append(predicates, platformauditentry.ActorIDIsNil())
+	}
+	if i.ActorIDNotNil {
+		predicates = append(predicates, platformauditentry.ActorIDNotNil())
+	}
+	if i.ActorIDEqualFold != nil {
+		predicates = append(predicates, platformauditentry.ActorIDEqualFold(*i.ActorIDEqualFold))
+	}
+	if i.ActorIDContainsFold != nil {
+		predicates = append(predicates, platformauditentry.ActorIDContainsFold(*i.ActorIDContainsFold))
+	}
+	if i.TargetType != nil {
+		predicates = append(predicates, platformauditentry.TargetTypeEQ(*i.TargetType))
+	}
+	if i.TargetTypeNEQ != nil {
+		predicates = append(predicates, platformauditentry.TargetTypeNEQ(*i.TargetTypeNEQ))
+	}
+	if len(i.TargetTypeIn) > 0 {
+		predicates = append(predicates, platformauditentry.TargetTypeIn(i.TargetTypeIn...))
+	}
+	if len(i.TargetTypeNotIn) > 0 {
+		predicates = append(predicates, platformauditentry.TargetTypeNotIn(i.TargetTypeNotIn...))
+	}
+	if i.TargetTypeGT != nil {
+		predicates = append(predicates, platformauditentry.TargetTypeGT(*i.TargetTypeGT))
+	}
+	if i.TargetTypeGTE != nil {
+		predicates = append(predicates, platformauditentry.TargetTypeGTE(*i.TargetTypeGTE))
+	}
+	if i.TargetTypeLT != nil {
+		predicates = append(predicates, platformauditentry.TargetTypeLT(*i.TargetTypeLT))
+	}
+	if i.TargetTypeLTE != nil {
+		predicates = append(predicates, platformauditentry.TargetTypeLTE(*i.TargetTypeLTE))
+	}
+	if i.TargetTypeContains != nil {
+		predicates = append(predicates, platformauditentry.TargetTypeContains(*i.TargetTypeContains))
+	}
+	if i.TargetTypeHasPrefix != nil {
+		predicates = append(predicates, platformauditentry.TargetTypeHasPrefix(*i.TargetTypeHasPrefix))
+	}
+	if i.TargetTypeHasSuffix != nil {
+		predicates = append(predicates, platformauditentry.TargetTypeHasSuffix(*i.TargetTypeHasSuffix))
+	}
+	if i.TargetTypeIsNil {
+		predicates = append(predicates, platformauditentry.TargetTypeIsNil())
+	}
+	if i.TargetTypeNotNil {
+		predicates = append(predicates, platformauditentry.TargetTypeNotNil())
+	}
+	if i.TargetTypeEqualFold != nil {
+		predicates = append(predicates, platformauditentry.TargetTypeEqualFold(*i.TargetTypeEqualFold))
+	}
+	if i.TargetTypeContainsFold != nil {
+		predicates = append(predicates, platformauditentry.TargetTypeContainsFold(*i.TargetTypeContainsFold))
+	}
+	if i.TargetID != nil {
+		predicates = append(predicates, platformauditentry.TargetIDEQ(*i.TargetID))
+	}
+	if i.TargetIDNEQ != nil {
+		predicates = append(predicates, platformauditentry.TargetIDNEQ(*i.TargetIDNEQ))
+	}
+	if len(i.TargetIDIn) > 0 {
+		predicates = append(predicates, platformauditentry.TargetIDIn(i.TargetIDIn...))
+	}
+	if len(i.TargetIDNotIn) > 0 {
+		predicates = append(predicates, platformauditentry.TargetIDNotIn(i.TargetIDNotIn...))
+	}
+	if i.TargetIDGT != nil {
+		predicates = append(predicates, platformauditentry.TargetIDGT(*i.TargetIDGT))
+	}
+	if i.TargetIDGTE != nil {
+		predicates = append(predicates, platformauditentry.TargetIDGTE(*i.TargetIDGTE))
+	}
+	if i.TargetIDLT != nil {
+		predicates = append(predicates, platformauditentry.TargetIDLT(*i.TargetIDLT))
+	}
+	if i.TargetIDLTE != nil {
+		predicates = append(predicates, platformauditentry.TargetIDLTE(*i.TargetIDLTE))
+	}
+	if i.TargetIDContains != nil {
+		predicates = append(predicates, platformauditentry.TargetIDContains(*i.TargetIDContains))
+	}
+	if i.TargetIDHasPrefix != nil {
+		predicates = append(predicates, platformauditentry.TargetIDHasPrefix(*i.TargetIDHasPrefix))
+	}
+	if i.TargetIDHasSuffix != nil {
+		predicates = append(predicates, platformauditentry.TargetIDHasSuffix(*i.TargetIDHasSuffix))
+	}
+	if i.TargetIDIsNil {
+		predicates = append(predicates, platformauditentry.TargetIDIsNil())
+	}
+	if i.TargetIDNotNil {
+		predicates = append(predicates, platformauditentry.TargetIDNotNil())
+	}
+	if i.TargetIDEqualFold != nil {
+		predicates = append(predicates, platformauditentry.TargetIDEqualFold(*i.TargetIDEqualFold))
+	}
+	if i.TargetIDContainsFold != nil {
+		predicates = append(predicates, platformauditentry.TargetIDContainsFold(*i.TargetIDContainsFold))
+	}
+	if i.IP != nil {
+		predicates = append(predicates, platformauditentry.IPEQ(*i.IP))
+	}
+	if i.IPNEQ != nil {
+		predicates = append(predicates, platformauditentry.IPNEQ(*i.IPNEQ))
+	}
+	if len(i.IPIn) > 0 {
+		predicates = append(predicates, platformauditentry.IPIn(i.IPIn...))
+	}
+	if len(i.IPNotIn) > 0 {
+		predicates = append(predicates, platformauditentry.IPNotIn(i.IPNotIn...))
+	}
+	if i.IPGT != nil {
+		predicates = append(predicates, platformauditentry.IPGT(*i.IPGT))
+	}
+	if i.IPGTE != nil {
+		predicates = append(predicates, platformauditentry.IPGTE(*i.IPGTE))
+	}
+	if i.IPLT != nil {
+		predicates = append(predicates, platformauditentry.IPLT(*i.IPLT))
+	}
+	if i.IPLTE != nil {
+		predicates = append(predicates, platformauditentry.IPLTE(*i.IPLTE))
+	}
+	if i.IPContains != nil {
+		predicates = append(predicates, platformauditentry.IPContains(*i.IPContains))
+	}
+	if i.IPHasPrefix != nil {
+		predicates = append(predicates, platformauditentry.IPHasPrefix(*i.IPHasPrefix))
+	}
+	if i.IPHasSuffix != nil {
+		predicates = append(predicates, platformauditentry.IPHasSuffix(*i.IPHasSuffix))
+	}
+	if i.IPIsNil {
+		predicates = append(predicates, platformauditentry.IPIsNil())
+	}
+	if i.IPNotNil {
+		predicates = append(predicates, platformauditentry.IPNotNil())
+	}
+	if i.IPEqualFold != nil {
+		predicates = append(predicates, platformauditentry.IPEqualFold(*i.IPEqualFold))
+	}
+	if i.IPContainsFold != nil {
+		predicates = append(predicates, platformauditentry.IPContainsFold(*i.IPContainsFold))
+	}
+	if i.RequestID != nil {
+		predicates = append(predicates, platformauditentry.RequestIDEQ(*i.RequestID))
+	}
+	if i.RequestIDNEQ != nil {
+		predicates = append(predicates, platformauditentry.RequestIDNEQ(*i.RequestIDNEQ))
+	}
+	if len(i.RequestIDIn) > 0 {
+		predicates = append(predicates, platformauditentry.RequestIDIn(i.RequestIDIn...))
+	}
+	if len(i.RequestIDNotIn) > 0 {
+		predicates = append(predicates, platformauditentry.RequestIDNotIn(i.RequestIDNotIn...))
+	}
+	if i.RequestIDGT != nil {
+		predicates = append(predicates, platformauditentry.RequestIDGT(*i.RequestIDGT))
+	}
+	if i.RequestIDGTE != nil {
+		predicates = append(predicates, platformauditentry.RequestIDGTE(*i.RequestIDGTE))
+	}
+	if i.RequestIDLT != nil {
+		predicates = append(predicates, platformauditentry.RequestIDLT(*i.RequestIDLT))
+	}
+	if i.RequestIDLTE != nil {
+		predicates = append(predicates, platformauditentry.RequestIDLTE(*i.RequestIDLTE))
+	}
+	if i.RequestIDContains != nil {
+		predicates = append(predicates, platformauditentry.RequestIDContains(*i.RequestIDContains))
+	}
+	if i.RequestIDHasPrefix != nil {
+		predicates = append(predicates, platformauditentry.RequestIDHasPrefix(*i.RequestIDHasPrefix))
+	}
+	if i.RequestIDHasSuffix != nil {
+		predicates = append(predicates, platformauditentry.RequestIDHasSuffix(*i.RequestIDHasSuffix))
+	}
+	if i.RequestIDIsNil {
+		predicates = append(predicates, platformauditentry.RequestIDIsNil())
+	}
+	if i.RequestIDNotNil {
+		predicates = append(predicates, platformauditentry.RequestIDNotNil())
+	}
+	if i.RequestIDEqualFold != nil {
+		predicates = append(predicates, platformauditentry.RequestIDEqualFold(*i.RequestIDEqualFold))
+	}
+	if i.RequestIDContainsFold != nil {
+		predicates = append(predicates, platformauditentry.RequestIDContainsFold(*i.RequestIDContainsFold))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, platformauditentry.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, platformauditentry.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, platformauditentry.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, platformauditentry.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, platformauditentry.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, platformauditentry.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, platformauditentry.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, platformauditentry.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyPlatformAuditEntryWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return platformauditentry.And(predicates...), nil
+	}
+}
+
+// ProductWhereInput represents a where input for filtering Product queries.
+type ProductWhereInput struct {
+	Predicates []predicate.Product  `json:"-"`
+	Not        *ProductWhereInput   `json:"not,omitempty"`
+	Or         []*ProductWhereInput `json:"or,omitempty"`
+	And        []*ProductWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *pulid.ID  `json:"id,omitempty"`
+	IDNEQ   *pulid.ID  `json:"idNEQ,omitempty"`
+	IDIn    []pulid.ID `json:"idIn,omitempty"`
+	IDNotIn []pulid.ID `json:"idNotIn,omitempty"`
+	IDGT    *pulid.ID  `json:"idGT,omitempty"`
+	IDGTE   *pulid.ID  `json:"idGTE,omitempty"`
+	IDLT    *pulid.ID  `json:"idLT,omitempty"`
+	IDLTE   *pulid.ID  `json:"idLTE,omitempty"`
+
+	// "merchant_id" field predicates.
+	MerchantID             *pulid.ID  `json:"merchantID,omitempty"`
+	MerchantIDNEQ          *pulid.ID  `json:"merchantIDNEQ,omitempty"`
+	MerchantIDIn           []pulid.ID `json:"merchantIDIn,omitempty"`
+	MerchantIDNotIn        []pulid.ID `json:"merchantIDNotIn,omitempty"`
+	MerchantIDGT           *pulid.ID  `json:"merchantIDGT,omitempty"`
+	MerchantIDGTE          *pulid.ID  `json:"merchantIDGTE,omitempty"`
+	MerchantIDLT           *pulid.ID  `json:"merchantIDLT,omitempty"`
+	MerchantIDLTE          *pulid.ID  `json:"merchantIDLTE,omitempty"`
+	MerchantIDContains     *pulid.ID  `json:"merchantIDContains,omitempty"`
+	MerchantIDHasPrefix    *pulid.ID  `json:"merchantIDHasPrefix,omitempty"`
+	MerchantIDHasSuffix    *pulid.ID  `json:"merchantIDHasSuffix,omitempty"`
+	MerchantIDEqualFold    *pulid.ID  `json:"merchantIDEqualFold,omitempty"`
+	MerchantIDContainsFold *pulid.ID  `json:"merchantIDContainsFold,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "sku" field predicates.
+	Sku             *string  `json:"sku,omitempty"`
+	SkuNEQ          *string  `json:"skuNEQ,omitempty"`
+	SkuIn           []string `json:"skuIn,omitempty"`
+	SkuNotIn        []string `json:"skuNotIn,omitempty"`
+	SkuGT           *string  `json:"skuGT,omitempty"`
+	SkuGTE          *string  `json:"skuGTE,omitempty"`
+	SkuLT           *string  `json:"skuLT,omitempty"`
+	SkuLTE          *string  `json:"skuLTE,omitempty"`
+	SkuContains     *string  `json:"skuContains,omitempty"`
+	SkuHasPrefix    *string  `json:"skuHasPrefix,omitempty"`
+	SkuHasSuffix    *string  `json:"skuHasSuffix,omitempty"`
+	SkuEqualFold    *string  `json:"skuEqualFold,omitempty"`
+	SkuContainsFold *string  `json:"skuContainsFold,omitempty"`
+
+	// "barcode" field predicates.
+	Barcode             *string  `json:"barcode,omitempty"`
+	BarcodeNEQ          *string  `json:"barcodeNEQ,omitempty"`
+	BarcodeIn           []string `json:"barcodeIn,omitempty"`
+	BarcodeNotIn        []string `json:"barcodeNotIn,omitempty"`
+	BarcodeGT           *string  `json:"barcodeGT,omitempty"`
+	BarcodeGTE          *string  `json:"barcodeGTE,omitempty"`
+	BarcodeLT           *string  `json:"barcodeLT,omitempty"`
+	BarcodeLTE          *string  `json:"barcodeLTE,omitempty"`
+	BarcodeContains     *string  `json:"barcodeContains,omitempty"`
+	BarcodeHasPrefix    *string  `json:"barcodeHasPrefix,omitempty"`
+	BarcodeHasSuffix    *string  `json:"barcodeHasSuffix,omitempty"`
+	BarcodeIsNil        bool     `json:"barcodeIsNil,omitempty"`
+	BarcodeNotNil       bool     `json:"barcodeNotNil,omitempty"`
+	BarcodeEqualFold    *string  `json:"barcodeEqualFold,omitempty"`
+	BarcodeContainsFold *string  `json:"barcodeContainsFold,omitempty"`
+
+	// "name" field predicates.
+	Name             *string  `json:"name,omitempty"`
+	NameNEQ          *string  `json:"nameNEQ,omitempty"`
+	NameIn           []string `json:"nameIn,omitempty"`
+	NameNotIn        []string `json:"nameNotIn,omitempty"`
+	NameGT           *string  `json:"nameGT,omitempty"`
+	NameGTE          *string  `json:"nameGTE,omitempty"`
+	NameLT           *string  `json:"nameLT,omitempty"`
+	NameLTE          *string  `json:"nameLTE,omitempty"`
+	NameContains     *string  `json:"nameContains,omitempty"`
+	NameHasPrefix    *string  `json:"nameHasPrefix,omitempty"`
+	NameHasSuffix    *string  `json:"nameHasSuffix,omitempty"`
+	NameEqualFold    *string  `json:"nameEqualFold,omitempty"`
+	NameContainsFold *string  `json:"nameContainsFold,omitempty"`
+
+	// "category" field predicates.
+	Category             *string  `json:"category,omitempty"`
+	CategoryNEQ          *string  `json:"categoryNEQ,omitempty"`
+	CategoryIn           []string `json:"categoryIn,omitempty"`
+	CategoryNotIn        []string `json:"categoryNotIn,omitempty"`
+	CategoryGT           *string  `json:"categoryGT,omitempty"`
+	CategoryGTE          *string  `json:"categoryGTE,omitempty"`
+	CategoryLT           *string  `json:"categoryLT,omitempty"`
+	CategoryLTE          *string  `json:"categoryLTE,omitempty"`
+	CategoryContains     *string  `json:"categoryContains,omitempty"`
+	CategoryHasPrefix    *string  `json:"categoryHasPrefix,omitempty"`
+	CategoryHasSuffix    *string  `json:"categoryHasSuffix,omitempty"`
+	CategoryIsNil        bool     `json:"categoryIsNil,omitempty"`
+	CategoryNotNil       bool     `json:"categoryNotNil,omitempty"`
+	CategoryEqualFold    *string  `json:"categoryEqualFold,omitempty"`
+	CategoryContainsFold *string  `json:"categoryContainsFold,omitempty"`
+
+	// "unit_price" field predicates.
+	UnitPrice      *int64  `json:"unitPrice,omitempty"`
+	UnitPriceNEQ   *int64  `json:"unitPriceNEQ,omitempty"`
+	UnitPriceIn    []int64 `json:"unitPriceIn,omitempty"`
+	UnitPriceNotIn []int64 `json:"unitPriceNotIn,omitempty"`
+	UnitPriceGT    *int64  `json:"unitPriceGT,omitempty"`
+	UnitPriceGTE   *int64  `json:"unitPriceGTE,omitempty"`
+	UnitPriceLT    *int64  `json:"unitPriceLT,omitempty"`
+	UnitPriceLTE   *int64  `json:"unitPriceLTE,omitempty"`
+
+	// "cost" field predicates.
+	Cost       *int64  `json:"cost,omitempty"`
+	CostNEQ    *int64  `json:"costNEQ,omitempty"`
+	CostIn     []int64 `json:"costIn,omitempty"`
+	CostNotIn  []int64 `json:"costNotIn,omitempty"`
+	CostGT     *int64  `json:"costGT,omitempty"`
+	CostGTE    *int64  `json:"costGTE,omitempty"`
+	CostLT     *int64  `json:"costLT,omitempty"`
+	CostLTE    *int64  `json:"costLTE,omitempty"`
+	CostIsNil  bool    `json:"costIsNil,omitempty"`
+	CostNotNil bool    `json:"costNotNil,omitempty"`
+
+	// "tax_rate_bp" field predicates.
+	TaxRateBp      *int  `json:"taxRateBp,omitempty"`
+	TaxRateBpNEQ   *int  `json:"taxRateBpNEQ,omitempty"`
+	TaxRateBpIn    []int `json:"taxRateBpIn,omitempty"`
+	TaxRateBpNotIn []int `json:"taxRateBpNotIn,omitempty"`
+	TaxRateBpGT    *int  `json:"taxRateBpGT,omitempty"`
+	TaxRateBpGTE   *int  `json:"taxRateBpGTE,omitempty"`
+	TaxRateBpLT    *int  `json:"taxRateBpLT,omitempty"`
+	TaxRateBpLTE   *int  `json:"taxRateBpLTE,omitempty"`
+
+	// "active" field predicates.
+	Active    *bool `json:"active,omitempty"`
+	ActiveNEQ *bool `json:"activeNEQ,omitempty"`
+
+	// "price_changes" edge predicates.
+	HasPriceChanges     *bool                           `json:"hasPriceChanges,omitempty"`
+	HasPriceChangesWith []*ProductPriceChangeWhereInput `json:"hasPriceChangesWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *ProductWhereInput) AddPredicates(predicates ...predicate.Product) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the ProductWhereInput filter on the ProductQuery builder.
+func (i *ProductWhereInput) Filter(q *ProductQuery) (*ProductQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyProductWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyProductWhereInput is returned in case the ProductWhereInput is empty.
+var ErrEmptyProductWhereInput = errors.New("ent: empty predicate ProductWhereInput")
+
+// P returns a predicate for filtering products.
+// An error is returned if the input is empty or invalid.
+func (i *ProductWhereInput) P() (predicate.Product, error) {
+	var predicates []predicate.Product
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, product.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.Product, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, product.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.Product, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, product.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, product.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, product.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, product.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, product.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, product.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, product.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, product.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, product.IDLTE(*i.IDLTE))
+	}
+	if i.MerchantID != nil {
+		predicates = append(predicates, product.MerchantIDEQ(*i.MerchantID))
+	}
+	if i.MerchantIDNEQ != nil {
+		predicates = append(predicates, product.MerchantIDNEQ(*i.MerchantIDNEQ))
+	}
+	if len(i.MerchantIDIn) > 0 {
+		predicates = append(predicates, product.MerchantIDIn(i.MerchantIDIn...))
+	}
+	if len(i.MerchantIDNotIn) > 0 {
+		predicates = append(predicates, product.MerchantIDNotIn(i.MerchantIDNotIn...))
+	}
+	if i.MerchantIDGT != nil {
+		predicates = append(predicates, product.MerchantIDGT(*i.MerchantIDGT))
+	}
+	if i.MerchantIDGTE != nil {
+		predicates = append(predicates, product.MerchantIDGTE(*i.MerchantIDGTE))
+	}
+	if i.MerchantIDLT != nil {
+		predicates = append(predicates, product.MerchantIDLT(*i.MerchantIDLT))
+	}
+	if i.MerchantIDLTE != nil {
+		predicates = append(predicates, product.MerchantIDLTE(*i.MerchantIDLTE))
+	}
+	if i.MerchantIDContains != nil {
+		predicates = append(predicates, product.MerchantIDContains(*i.MerchantIDContains))
+	}
+	if i.MerchantIDHasPrefix != nil {
+		predicates = append(predicates, product.MerchantIDHasPrefix(*i.MerchantIDHasPrefix))
+	}
+	if i.MerchantIDHasSuffix != nil {
+		predicates = append(predicates, product.MerchantIDHasSuffix(*i.MerchantIDHasSuffix))
+	}
+	if i.MerchantIDEqualFold != nil {
+		predicates = append(predicates, product.MerchantIDEqualFold(*i.MerchantIDEqualFold))
+	}
+	if i.MerchantIDContainsFold != nil {
+		predicates = append(predicates, product.MerchantIDContainsFold(*i.MerchantIDContainsFold))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, product.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, product.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, product.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, product.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, product.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, product.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, product.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, product.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, product.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, product.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, product.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, product.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, product.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, product.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, product.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, product.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.Sku != nil {
+		predicates = append(predicates, product.SkuEQ(*i.Sku))
+	}
+	if i.SkuNEQ != nil {
+		predicates = append(predicates, product.SkuNEQ(*i.SkuNEQ))
+	}
+	if len(i.SkuIn) > 0 {
+		predicates = append(predicates, product.SkuIn(i.SkuIn...))
+	}
+	if len(i.SkuNotIn) > 0 {
+		predicates = append(predicates, product.SkuNotIn(i.SkuNotIn...))
+	}
+	if i.SkuGT != nil {
+		predicates = append(predicates, product.SkuGT(*i.SkuGT))
+	}
+	if i.SkuGTE != nil {
+		predicates = append(predicates, product.SkuGTE(*i.SkuGTE))
+	}
+	if i.SkuLT != nil {
+		predicates = append(predicates, product.SkuLT(*i.SkuLT))
+	}
+	if i.SkuLTE != nil {
+		predicates = append(predicates, product.SkuLTE(*i.SkuLTE))
+	}
+	if i.SkuContains != nil {
+		predicates = append(predicates, product.SkuContains(*i.SkuContains))
+	}
+	if i.SkuHasPrefix != nil {
+		predicates = append(predicates, product.SkuHasPrefix(*i.SkuHasPrefix))
+	}
+	if i.SkuHasSuffix != nil {
+		predicates = append(predicates, product.SkuHasSuffix(*i.SkuHasSuffix))
+	}
+	if i.SkuEqualFold != nil {
+		predicates = append(predicates, product.SkuEqualFold(*i.SkuEqualFold))
+	}
+	if i.SkuContainsFold != nil {
+		predicates = append(predicates, product.SkuContainsFold(*i.SkuContainsFold))
+	}
+	if i.Barcode != nil {
+		predicates = append(predicates, product.BarcodeEQ(*i.Barcode))
+	}
+	if i.BarcodeNEQ != nil {
+		predicates = append(predicates, product.BarcodeNEQ(*i.BarcodeNEQ))
+	}
+	if len(i.BarcodeIn) > 0 {
+		predicates = append(predicates, product.BarcodeIn(i.BarcodeIn...))
+	}
+	if len(i.BarcodeNotIn) > 0 {
+		predicates = append(predicates, product.BarcodeNotIn(i.BarcodeNotIn...))
+	}
+	if i.BarcodeGT != nil {
+		predicates = append(predicates, product.BarcodeGT(*i.BarcodeGT))
+	}
+	if i.BarcodeGTE != nil {
+		predicates = append(predicates, product.BarcodeGTE(*i.BarcodeGTE))
+	}
+	if i.BarcodeLT != nil {
+		predicates = append(predicates, product.BarcodeLT(*i.BarcodeLT))
+	}
+	if i.BarcodeLTE != nil {
+		predicates = append(predicates, product.BarcodeLTE(*i.BarcodeLTE))
+	}
+	if i.BarcodeContains != nil {
+		predicates = append(predicates, product.BarcodeContains(*i.BarcodeContains))
+	}
+	if i.BarcodeHasPrefix != nil {
+		predicates = append(predicates, product.BarcodeHasPrefix(*i.BarcodeHasPrefix))
+	}
+	if i.BarcodeHasSuffix != nil {
+		predicates = append(predicates, product.BarcodeHasSuffix(*i.BarcodeHasSuffix))
+	}
+	if i.BarcodeIsNil {
+		predicates = append(predicates, product.BarcodeIsNil())
+	}
+	if i.BarcodeNotNil {
+		predicates = append(predicates, product.BarcodeNotNil())
+	}
+	if i.BarcodeEqualFold != nil {
+		predicates = append(predicates, product.BarcodeEqualFold(*i.BarcodeEqualFold))
+	}
+	if i.BarcodeContainsFold != nil {
+		predicates = append(predicates, product.BarcodeContainsFold(*i.BarcodeContainsFold))
+	}
+	if i.Name != nil {
+		predicates = append(predicates, product.NameEQ(*i.Name))
+	}
+	if i.NameNEQ != nil {
+		predicates = append(predicates, product.NameNEQ(*i.NameNEQ))
+	}
+	if len(i.NameIn) > 0 {
+		predicates = append(predicates, product.NameIn(i.NameIn...))
+	}
+	if len(i.NameNotIn) > 0 {
+		predicates = append(predicates, product.NameNotIn(i.NameNotIn...))
+	}
+	if i.NameGT != nil {
+		predicates = append(predicates, product.NameGT(*i.NameGT))
+	}
+	if i.NameGTE != nil {
+		predicates = append(predicates, product.NameGTE(*i.NameGTE))
+	}
+	if i.NameLT != nil {
+		predicates = append(predicates, product.NameLT(*i.NameLT))
+	}
+	if i.NameLTE != nil {
+		predicates = append(predicates, product.NameLTE(*i.NameLTE))
+	}
+	if i.NameContains != nil {
+		predicates = append(predicates, product.NameContains(*i.NameContains))
+	}
+	if i.NameHasPrefix != nil {
+		predicates = append(predicates, product.NameHasPrefix(*i.NameHasPrefix))
+	}
+	if i.NameHasSuffix != nil {
+		predicates = append(predicates, product.NameHasSuffix(*i.NameHasSuffix))
+	}
+	if i.NameEqualFold != nil {
+		predicates = append(predicates, product.NameEqualFold(*i.NameEqualFold))
+	}
+	if i.NameContainsFold != nil {
+		predicates = append(predicates, product.NameContainsFold(*i.NameContainsFold))
+	}
+	if i.Category != nil {
+		predicates = append(predicates, product.CategoryEQ(*i.Category))
+	}
+	if i.CategoryNEQ != nil {
+		predicates = append(predicates, product.CategoryNEQ(*i.CategoryNEQ))
+	}
+	if len(i.CategoryIn) > 0 {
+		predicates = append(predicates, product.CategoryIn(i.CategoryIn...))
+	}
+	if len(i.CategoryNotIn) > 0 {
+		predicates = append(predicates, product.CategoryNotIn(i.CategoryNotIn...))
+	}
+	if i.CategoryGT != nil {
+		predicates = append(predicates, product.CategoryGT(*i.CategoryGT))
+	}
+	if i.CategoryGTE != nil {
+		predicates = append(predicates, product.CategoryGTE(*i.CategoryGTE))
+	}
+	if i.CategoryLT != nil {
+		predicates = append(predicates, product.CategoryLT(*i.CategoryLT))
+	}
+	if i.CategoryLTE != nil {
+		predicates = append(predicates, product.CategoryLTE(*i.CategoryLTE))
+	}
+	if i.CategoryContains != nil {
+		predicates = append(predicates, product.CategoryContains(*i.CategoryContains))
+	}
+	if i.CategoryHasPrefix != nil {
+		predicates = append(predicates, product.CategoryHasPrefix(*i.CategoryHasPrefix))
+	}
+	if i.CategoryHasSuffix != nil {
+		predicates = append(predicates, product.CategoryHasSuffix(*i.CategoryHasSuffix))
+	}
+	if i.CategoryIsNil {
+		predicates = append(predicates, product.CategoryIsNil())
+	}
+	if i.CategoryNotNil {
+		predicates = append(predicates, product.CategoryNotNil())
+	}
+	if i.CategoryEqualFold != nil {
+		predicates = append(predicates, product.CategoryEqualFold(*i.CategoryEqualFold))
+	}
+	if i.CategoryContainsFold != nil {
+		predicates = append(predicates, product.CategoryContainsFold(*i.CategoryContainsFold))
+	}
+	if i.UnitPrice != nil {
+		predicates = append(predicates, product.UnitPriceEQ(*i.UnitPrice))
+	}
+	if i.UnitPriceNEQ != nil {
+		predicates = append(predicates, product.UnitPriceNEQ(*i.UnitPriceNEQ))
+	}
+	if len(i.UnitPriceIn) > 0 {
+		predicates = append(predicates, product.UnitPriceIn(i.UnitPriceIn...))
+	}
+	if len(i.UnitPriceNotIn) > 0 {
+		predicates = append(predicates, product.UnitPriceNotIn(i.UnitPriceNotIn...))
+	}
+	if i.UnitPriceGT != nil {
+		predicates = append(predicates, product.UnitPriceGT(*i.UnitPriceGT))
+	}
+	if i.UnitPriceGTE != nil {
+		predicates = append(predicates, product.UnitPriceGTE(*i.UnitPriceGTE))
+	}
+	if i.UnitPriceLT != nil {
+		predicates = append(predicates, product.UnitPriceLT(*i.UnitPriceLT))
+	}
+	if i.UnitPriceLTE != nil {
+		predicates = append(predicates, product.UnitPriceLTE(*i.UnitPriceLTE))
+	}
+	if i.Cost != nil {
+		predicates = append(predicates, product.CostEQ(*i.Cost))
+	}
+	if i.CostNEQ != nil {
+		predicates = append(predicates, product.CostNEQ(*i.CostNEQ))
+	}
+	if len(i.CostIn) > 0 {
+		predicates = append(predicates, product.CostIn(i.CostIn...))
+	}
+	if len(i.CostNotIn) > 0 {
+		predicates = append(predicates, product.CostNotIn(i.CostNotIn...))
+	}
+	if i.CostGT != nil {
+		predicates = append(predicates, product.CostGT(*i.CostGT))
+	}
+	if i.CostGTE != nil {
+		predicates = append(predicates, product.CostGTE(*i.CostGTE))
+	}
+	if i.CostLT != nil {
+		predicates = append(predicates, product.CostLT(*i.CostLT))
+	}
+	if i.CostLTE != nil {
+		predicates = append(predicates, product.CostLTE(*i.CostLTE))
+	}
+	if i.CostIsNil {
+		predicates = append(predicates, product.CostIsNil())
+	}
+	if i.CostNotNil {
+		predicates = append(predicates, product.CostNotNil())
+	}
+	if i.TaxRateBp != nil {
+		predicates = append(predicates, product.TaxRateBpEQ(*i.TaxRateBp))
+	}
+	if i.TaxRateBpNEQ != nil {
+		predicates = append(predicates, product.TaxRateBpNEQ(*i.TaxRateBpNEQ))
+	}
+	if len(i.TaxRateBpIn) > 0 {
+		predicates = append(predicates, product.TaxRateBpIn(i.TaxRateBpIn...))
+	}
+	if len(i.TaxRateBpNotIn) > 0 {
+		predicates = append(predicates, product.TaxRateBpNotIn(i.TaxRateBpNotIn...))
+	}
+	if i.TaxRateBpGT != nil {
+		predicates = append(predicates, product.TaxRateBpGT(*i.TaxRateBpGT))
+	}
+	if i.TaxRateBpGTE != nil {
+		predicates = append(predicates, product.TaxRateBpGTE(*i.TaxRateBpGTE))
+	}
+	if i.TaxRateBpLT != nil {
+		predicates = append(predicates, product.TaxRateBpLT(*i.TaxRateBpLT))
+	}
+	if i.TaxRateBpLTE != nil {
+		predicates = append(predicates, product.TaxRateBpLTE(*i.TaxRateBpLTE))
+	}
+	if i.Active != nil {
+		predicates = append(predicates, product.ActiveEQ(*i.Active))
+	}
+	if i.ActiveNEQ != nil {
+		predicates = append(predicates, product.ActiveNEQ(*i.ActiveNEQ))
+	}
+
+	if i.HasPriceChanges != nil {
+		p := product.HasPriceChanges()
+		if !*i.HasPriceChanges {
+			p = product.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasPriceChangesWith) > 0 {
+		with := make([]predicate.ProductPriceChange, 0, len(i.HasPriceChangesWith))
+		for _, w := range i.HasPriceChangesWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasPriceChangesWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, product.HasPriceChangesWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyProductWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return product.And(predicates...), nil
+	}
+}
+
+// ProductPriceChangeWhereInput represents a where input for filtering ProductPriceChange queries.
+type ProductPriceChangeWhereInput struct {
+	Predicates []predicate.ProductPriceChange  `json:"-"`
+	Not        *ProductPriceChangeWhereInput   `json:"not,omitempty"`
+	Or         []*ProductPriceChangeWhereInput `json:"or,omitempty"`
+	And        []*ProductPriceChangeWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *pulid.ID  `json:"id,omitempty"`
+	IDNEQ   *pulid.ID  `json:"idNEQ,omitempty"`
+	IDIn    []pulid.ID `json:"idIn,omitempty"`
+	IDNotIn []pulid.ID `json:"idNotIn,omitempty"`
+	IDGT    *pulid.ID  `json:"idGT,omitempty"`
+	IDGTE   *pulid.ID  `json:"idGTE,omitempty"`
+	IDLT    *pulid.ID  `json:"idLT,omitempty"`
+	IDLTE   *pulid.ID  `json:"idLTE,omitempty"`
+
+	// "merchant_id" field predicates.
+	MerchantID             *pulid.ID  `json:"merchantID,omitempty"`
+	MerchantIDNEQ          *pulid.ID  `json:"merchantIDNEQ,omitempty"`
+	MerchantIDIn           []pulid.ID `json:"merchantIDIn,omitempty"`
+	MerchantIDNotIn        []pulid.ID `json:"merchantIDNotIn,omitempty"`
+	MerchantIDGT           *pulid.ID  `json:"merchantIDGT,omitempty"`
+	MerchantIDGTE          *pulid.ID  `json:"merchantIDGTE,omitempty"`
+	MerchantIDLT           *pulid.ID  `json:"merchantIDLT,omitempty"`
+	MerchantIDLTE          *pulid.ID  `json:"merchantIDLTE,omitempty"`
+	MerchantIDContains     *pulid.ID  `json:"merchantIDContains,omitempty"`
+	MerchantIDHasPrefix    *pulid.ID  `json:"merchantIDHasPrefix,omitempty"`
+	MerchantIDHasSuffix    *pulid.ID  `json:"merchantIDHasSuffix,omitempty"`
+	MerchantIDEqualFold    *pulid.ID  `json:"merchantIDEqualFold,omitempty"`
+	MerchantIDContainsFold *pulid.ID  `json:"merchantIDContainsFold,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "product_id" field predicates.
+	ProductID             *pulid.ID  `json:"productID,omitempty"`
+	ProductIDNEQ          *pulid.ID  `json:"productIDNEQ,omitempty"`
+	ProductIDIn           []pulid.ID `json:"productIDIn,omitempty"`
+	ProductIDNotIn        []pulid.ID `json:"productIDNotIn,omitempty"`
+	ProductIDGT           *pulid.ID  `json:"productIDGT,omitempty"`
+	ProductIDGTE          *pulid.ID  `json:"productIDGTE,omitempty"`
+	ProductIDLT           *pulid.ID  `json:"productIDLT,omitempty"`
+	ProductIDLTE          *pulid.ID  `json:"productIDLTE,omitempty"`
+	ProductIDContains     *pulid.ID  `json:"productIDContains,omitempty"`
+	ProductIDHasPrefix    *pulid.ID  `json:"productIDHasPrefix,omitempty"`
+	ProductIDHasSuffix    *pulid.ID  `json:"productIDHasSuffix,omitempty"`
+	ProductIDEqualFold    *pulid.ID  `json:"productIDEqualFold,omitempty"`
+	ProductIDContainsFold *pulid.ID  `json:"productIDContainsFold,omitempty"`
+
+	// "changed_by_id" field predicates.
+	ChangedByID             *pulid.ID  `json:"changedByID,omitempty"`
+	ChangedByIDNEQ          *pulid.ID  `json:"changedByIDNEQ,omitempty"`
+	ChangedByIDIn           []pulid.ID `json:"changedByIDIn,omitempty"`
+	ChangedByIDNotIn        []pulid.ID `json:"changedByIDNotIn,omitempty"`
+	ChangedByIDGT           *pulid.ID  `json:"changedByIDGT,omitempty"`
+	ChangedByIDGTE          *pulid.ID  `json:"changedByIDGTE,omitempty"`
+	ChangedByIDLT           *pulid.ID  `json:"changedByIDLT,omitempty"`
+	ChangedByIDLTE          *pulid.ID  `json:"changedByIDLTE,omitempty"`
+	ChangedByIDContains     *pulid.ID  `json:"changedByIDContains,omitempty"`
+	ChangedByIDHasPrefix    *pulid.ID  `json:"changedByIDHasPrefix,omitempty"`
+	ChangedByIDHasSuffix    *pulid.ID  `json:"changedByIDHasSuffix,omitempty"`
+	ChangedByIDEqualFold    *pulid.ID  `json:"changedByIDEqualFold,omitempty"`
+	ChangedByIDContainsFold *pulid.ID  `json:"changedByIDContainsFold,omitempty"`
+
+	// "old_price" field predicates.
+	OldPrice      *int64  `json:"oldPrice,omitempty"`
+	OldPriceNEQ   *int64  `json:"oldPriceNEQ,omitempty"`
+	OldPriceIn    []int64 `json:"oldPriceIn,omitempty"`
+	OldPriceNotIn []int64 `json:"oldPriceNotIn,omitempty"`
+	OldPriceGT    *int64  `json:"oldPriceGT,omitempty"`
+	OldPriceGTE   *int64  `json:"oldPriceGTE,omitempty"`
+	OldPriceLT    *int64  `json:"oldPriceLT,omitempty"`
+	OldPriceLTE   *int64  `json:"oldPriceLTE,omitempty"`
+
+	// "new_price" field predicates.
+	NewPrice      *int64  `json:"newPrice,omitempty"`
+	NewPriceNEQ   *int64  `json:"newPriceNEQ,omitempty"`
+	NewPriceIn    []int64 `json:"newPriceIn,omitempty"`
+	NewPriceNotIn []int64 `json:"newPriceNotIn,omitempty"`
+	NewPriceGT    *int64  `json:"newPriceGT,omitempty"`
+	NewPriceGTE   *int64  `json:"newPriceGTE,omitempty"`
+	NewPriceLT    *int64  `json:"newPriceLT,omitempty"`
+	NewPriceLTE   *int64  `json:"newPriceLTE,omitempty"`
+
+	// "product" edge predicates.
+	HasProduct     *bool                `json:"hasProduct,omitempty"`
+	HasProductWith []*ProductWhereInput `json:"hasProductWith,omitempty"`
+
+	// "changed_by" edge predicates.
+	HasChangedBy     *bool              `json:"hasChangedBy,omitempty"`
+	HasChangedByWith []*StaffWhereInput `json:"hasChangedByWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *ProductPriceChangeWhereInput) AddPredicates(predicates ...predicate.ProductPriceChange) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the ProductPriceChangeWhereInput filter on the ProductPriceChangeQuery builder.
+func (i *ProductPriceChangeWhereInput) Filter(q *ProductPriceChangeQuery) (*ProductPriceChangeQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyProductPriceChangeWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyProductPriceChangeWhereInput is returned in case the ProductPriceChangeWhereInput is empty.
+var ErrEmptyProductPriceChangeWhereInput = errors.New("ent: empty predicate ProductPriceChangeWhereInput")
+
+// P returns a predicate for filtering productpricechanges.
+// An error is returned if the input is empty or invalid.
+func (i *ProductPriceChangeWhereInput) P() (predicate.ProductPriceChange, error) {
+	var predicates []predicate.ProductPriceChange
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, productpricechange.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.ProductPriceChange, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, productpricechange.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.ProductPriceChange, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, productpricechange.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, productpricechange.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, productpricechange.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, productpricechange.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, productpricechange.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, productpricechange.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, productpricechange.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, productpricechange.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, productpricechange.IDLTE(*i.IDLTE))
+	}
+	if i.MerchantID != nil {
+		predicates = append(predicates, productpricechange.MerchantIDEQ(*i.MerchantID))
+	}
+	if i.MerchantIDNEQ != nil {
+		predicates = append(predicates, productpricechange.MerchantIDNEQ(*i.MerchantIDNEQ))
+	}
+	if len(i.MerchantIDIn) > 0 {
+		predicates = append(predicates, productpricechange.MerchantIDIn(i.MerchantIDIn...))
+	}
+	if len(i.MerchantIDNotIn) > 0 {
+		predicates = append(predicates, productpricechange.MerchantIDNotIn(i.MerchantIDNotIn...))
+	}
+	if i.MerchantIDGT != nil {
+		predicates = append(predicates, productpricechange.MerchantIDGT(*i.MerchantIDGT))
+	}
+	if i.MerchantIDGTE != nil {
+		predicates = append(predicates, productpricechange.MerchantIDGTE(*i.MerchantIDGTE))
+	}
+	if i.MerchantIDLT != nil {
+		predicates = append(predicates, productpricechange.MerchantIDLT(*i.MerchantIDLT))
+	}
+	if i.MerchantIDLTE != nil {
+		predicates = append(predicates, productpricechange.MerchantIDLTE(*i.MerchantIDLTE))
+	}
+	if i.MerchantIDContains != nil {
+		predicates = append(predicates, productpricechange.MerchantIDContains(*i.MerchantIDContains))
+	}
+	if i.MerchantIDHasPrefix != nil {
+		predicates = append(predicates, productpricechange.MerchantIDHasPrefix(*i.MerchantIDHasPrefix))
+	}
+	if i.MerchantIDHasSuffix != nil {
+		predicates = append(predicates, productpricechange.MerchantIDHasSuffix(*i.MerchantIDHasSuffix))
+	}
+	if i.MerchantIDEqualFold != nil {
+		predicates = append(predicates, productpricechange.MerchantIDEqualFold(*i.MerchantIDEqualFold))
+	}
+	if i.MerchantIDContainsFold != nil {
+		predicates = append(predicates, productpricechange.MerchantIDContainsFold(*i.MerchantIDContainsFold))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, productpricechange.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, productpricechange.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, productpricechange.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, productpricechange.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, productpricechange.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, productpricechange.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, productpricechange.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, productpricechange.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, productpricechange.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, productpricechange.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, productpricechange.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, productpricechange.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, productpricechange.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, productpricechange.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, productpricechange.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, productpricechange.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.ProductID != nil {
+		predicates = append(predicates, productpricechange.ProductIDEQ(*i.ProductID))
+	}
+	if i.ProductIDNEQ != nil {
+		predicates = append(predicates, productpricechange.ProductIDNEQ(*i.ProductIDNEQ))
+	}
+	if len(i.ProductIDIn) > 0 {
+		predicates = append(predicates, productpricechange.ProductIDIn(i.ProductIDIn...))
+	}
+	if len(i.ProductIDNotIn) > 0 {
+		predicates = append(predicates, productpricechange.ProductIDNotIn(i.ProductIDNotIn...))
+	}
+	if i.ProductIDGT != nil {
+		predicates = append(predicates, productpricechange.ProductIDGT(*i.ProductIDGT))
+	}
+	if i.ProductIDGTE != nil {
+		predicates = append(predicates, productpricechange.ProductIDGTE(*i.ProductIDGTE))
+	}
+	if i.ProductIDLT != nil {
+		predicates = append(predicates, productpricechange.ProductIDLT(*i.ProductIDLT))
+	}
+	if i.ProductIDLTE != nil {
+		predicates = append(predicates, productpricechange.ProductIDLTE(*i.ProductIDLTE))
+	}
+	if i.ProductIDContains != nil {
+		predicates = append(predicates, productpricechange.ProductIDContains(*i.ProductIDContains))
+	}
+	if i.ProductIDHasPrefix != nil {
+		predicates = append(predicates, productpricechange.ProductIDHasPrefix(*i.ProductIDHasPrefix))
+	}
+	if i.ProductIDHasSuffix != nil {
+		predicates = append(predicates, productpricechange.ProductIDHasSuffix(*i.ProductIDHasSuffix))
+	}
+	if i.ProductIDEqualFold != nil {
+		predicates = append(predicates, productpricechange.ProductIDEqualFold(*i.ProductIDEqualFold))
+	}
+	if i.ProductIDContainsFold != nil {
+		predicates = append(predicates, productpricechange.ProductIDContainsFold(*i.ProductIDContainsFold))
+	}
+	if i.ChangedByID != nil {
+		predicates = append(predicates, productpricechange.ChangedByIDEQ(*i.ChangedByID))
+	}
+	if i.ChangedByIDNEQ != nil {
+		predicates = append(predicates, productpricechange.ChangedByIDNEQ(*i.ChangedByIDNEQ))
+	}
+	if len(i.ChangedByIDIn) > 0 {
+		predicates = append(predicates, productpricechange.ChangedByIDIn(i.ChangedByIDIn...))
+	}
+	if len(i.ChangedByIDNotIn) > 0 {
+		predicates = append(predicates, productpricechange.ChangedByIDNotIn(i.ChangedByIDNotIn...))
+	}
+	if i.ChangedByIDGT != nil {
+		predicates = append(predicates, productpricechange.ChangedByIDGT(*i.ChangedByIDGT))
+	}
+	if i.ChangedByIDGTE != nil {
+		predicates = append(predicates, productpricechange.ChangedByIDGTE(*i.ChangedByIDGTE))
+	}
+	if i.ChangedByIDLT != nil {
+		predicates = append(predicates, productpricechange.ChangedByIDLT(*i.ChangedByIDLT))
+	}
+	if i.ChangedByIDLTE != nil {
+		predicates = append(predicates, productpricechange.ChangedByIDLTE(*i.ChangedByIDLTE))
+	}
+	if i.ChangedByIDContains != nil {
+		predicates = append(predicates, productpricechange.ChangedByIDContains(*i.ChangedByIDContains))
+	}
+	if i.ChangedByIDHasPrefix != nil {
+		predicates = append(predicates, productpricechange.ChangedByIDHasPrefix(*i.ChangedByIDHasPrefix))
+	}
+	if i.ChangedByIDHasSuffix != nil {
+		predicates = append(predicates, productpricechange.ChangedByIDHasSuffix(*i.ChangedByIDHasSuffix))
+	}
+	if i.ChangedByIDEqualFold != nil {
+		predicates = append(predicates, productpricechange.ChangedByIDEqualFold(*i.ChangedByIDEqualFold))
+	}
+	if i.ChangedByIDContainsFold != nil {
+		predicates = append(predicates, productpricechange.ChangedByIDContainsFold(*i.ChangedByIDContainsFold))
+	}
+	if i.OldPrice != nil {
+		predicates = append(predicates, productpricechange.OldPriceEQ(*i.OldPrice))
+	}
+	if i.OldPriceNEQ != nil {
+		predicates = append(predicates, productpricechange.OldPriceNEQ(*i.OldPriceNEQ))
+	}
+	if len(i.OldPriceIn) > 0 {
+		predicates = append(predicates, productpricechange.OldPriceIn(i.OldPriceIn...))
+	}
+	if len(i.OldPriceNotIn) > 0 {
+		predicates = append(predicates, productpricechange.OldPriceNotIn(i.OldPriceNotIn...))
+	}
+	if i.OldPriceGT != nil {
+		predicates = append(predicates, productpricechange.OldPriceGT(*i.OldPriceGT))
+	}
+	if i.OldPriceGTE != nil {
+		predicates = append(predicates, productpricechange.OldPriceGTE(*i.OldPriceGTE))
+	}
+	if i.OldPriceLT != nil {
+		predicates = append(predicates, productpricechange.OldPriceLT(*i.OldPriceLT))
+	}
+	if i.OldPriceLTE != nil {
+		predicates = append(predicates, productpricechange.OldPriceLTE(*i.OldPriceLTE))
+	}
+	if i.NewPrice != nil {
+		predicates = append(predicates, productpricechange.NewPriceEQ(*i.NewPrice))
+	}
+	if i.NewPriceNEQ != nil {
+		predicates = append(predicates, productpricechange.NewPriceNEQ(*i.NewPriceNEQ))
+	}
+	if len(i.NewPriceIn) > 0 {
+		predicates = append(predicates, productpricechange.NewPriceIn(i.NewPriceIn...))
+	}
+	if len(i.NewPriceNotIn) > 0 {
+		predicates = append(predicates, productpricechange.NewPriceNotIn(i.NewPriceNotIn...))
+	}
+	if i.NewPriceGT != nil {
+		predicates = append(predicates, productpricechange.NewPriceGT(*i.NewPriceGT))
+	}
+	if i.NewPriceGTE != nil {
+		predicates = append(predicates, productpricechange.NewPriceGTE(*i.NewPriceGTE))
+	}
+	if i.NewPriceLT != nil {
+		predicates = append(predicates, productpricechange.NewPriceLT(*i.NewPriceLT))
+	}
+	if i.NewPriceLTE != nil {
+		predicates = append(predicates, productpricechange.NewPriceLTE(*i.NewPriceLTE))
+	}
+
+	if i.HasProduct != nil {
+		p := productpricechange.HasProduct()
+		if !*i.HasProduct {
+			p = productpricechange.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasProductWith) > 0 {
+		with := make([]predicate.Product, 0, len(i.HasProductWith))
+		for _, w := range i.HasProductWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasProductWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, productpricechange.HasProductWith(with...))
+	}
+	if i.HasChangedBy != nil {
+		p := productpricechange.HasChangedBy()
+		if !*i.HasChangedBy {
+			p = productpricechange.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasChangedByWith) > 0 {
+		with := make([]predicate.Staff, 0, len(i.HasChangedByWith))
+		for _, w := range i.HasChangedByWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasChangedByWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, productpricechange.HasChangedByWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyProductPriceChangeWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return productpricechange.And(predicates...), nil
+	}
+}
+
+// RefundWhereInput represents a where input for filtering Refund queries.
+type RefundWhereInput struct {
+	Predicates []predicate.Refund  `json:"-"`
+	Not        *RefundWhereInput   `json:"not,omitempty"`
+	Or         []*RefundWhereInput `json:"or,omitempty"`
+	And        []*RefundWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *pulid.ID  `json:"id,omitempty"`
+	IDNEQ   *pulid.ID  `json:"idNEQ,omitempty"`
+	IDIn    []pulid.ID `json:"idIn,omitempty"`
+	IDNotIn []pulid.ID `json:"idNotIn,omitempty"`
+	IDGT    *pulid.ID  `json:"idGT,omitempty"`
+	IDGTE   *pulid.ID  `json:"idGTE,omitempty"`
+	IDLT    *pulid.ID  `json:"idLT,omitempty"`
+	IDLTE   *pulid.ID  `json:"idLTE,omitempty"`
+
+	// "merchant_id" field predicates.
+	MerchantID             *pulid.ID  `json:"merchantID,omitempty"`
+	MerchantIDNEQ          *pulid.ID  `json:"merchantIDNEQ,omitempty"`
+	MerchantIDIn           []pulid.ID `json:"merchantIDIn,omitempty"`
+	MerchantIDNotIn        []pulid.ID `json:"merchantIDNotIn,omitempty"`
+	MerchantIDGT           *pulid.ID  `json:"merchantIDGT,omitempty"`
+	MerchantIDGTE          *pulid.ID  `json:"merchantIDGTE,omitempty"`
+	MerchantIDLT           *pulid.ID  `json:"merchantIDLT,omitempty"`
+	MerchantIDLTE          *pulid.ID  `json:"merchantIDLTE,omitempty"`
+	MerchantIDContains     *pulid.ID  `json:"merchantIDContains,omitempty"`
+	MerchantIDHasPrefix    *pulid.ID  `json:"merchantIDHasPrefix,omitempty"`
+	MerchantIDHasSuffix    *pulid.ID  `json:"merchantIDHasSuffix,omitempty"`
+	MerchantIDEqualFold    *pulid.ID  `json:"merchantIDEqualFold,omitempty"`
+	MerchantIDContainsFold *pulid.ID  `json:"merchantIDContainsFold,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "idempotency_key" field predicates.
+	IdempotencyKey             *string  `json:"idempotencyKey,omitempty"`
+	IdempotencyKeyNEQ          *string  `json:"idempotencyKeyNEQ,omitempty"`
+	IdempotencyKeyIn           []string `json:"idempotencyKeyIn,omitempty"`
+	IdempotencyKeyNotIn        []string `json:"idempotencyKeyNotIn,omitempty"`
+	IdempotencyKeyGT           *string  `json:"idempotencyKeyGT,omitempty"`
+	IdempotencyKeyGTE          *string  `json:"idempotencyKeyGTE,omitempty"`
+	IdempotencyKeyLT           *string  `json:"idempotencyKeyLT,omitempty"`
+	IdempotencyKeyLTE          *string  `json:"idempotencyKeyLTE,omitempty"`
+	IdempotencyKeyContains     *string  `json:"idempotencyKeyContains,omitempty"`
+	IdempotencyKeyHasPrefix    *string  `json:"idempotencyKeyHasPrefix,omitempty"`
+	IdempotencyKeyHasSuffix    *string  `json:"idempotencyKeyHasSuffix,omitempty"`
+	IdempotencyKeyEqualFold    *string  `json:"idempotencyKeyEqualFold,omitempty"`
+	IdempotencyKeyContainsFold *string  `json:"idempotencyKeyContainsFold,omitempty"`
+
+	// "sale_id" field predicates.
+	SaleID             *pulid.ID  `json:"saleID,omitempty"`
+	SaleIDNEQ          *pulid.ID  `json:"saleIDNEQ,omitempty"`
+	SaleIDIn           []pulid.ID `json:"saleIDIn,omitempty"`
+	SaleIDNotIn        []pulid.ID `json:"saleIDNotIn,omitempty"`
+	SaleIDGT           *pulid.ID  `json:"saleIDGT,omitempty"`
+	SaleIDGTE          *pulid.ID  `json:"saleIDGTE,omitempty"`
+	SaleIDLT           *pulid.ID  `json:"saleIDLT,omitempty"`
+	SaleIDLTE          *pulid.ID  `json:"saleIDLTE,omitempty"`
+	SaleIDContains     *pulid.ID  `json:"saleIDContains,omitempty"`
+	SaleIDHasPrefix    *pulid.ID  `json:"saleIDHasPrefix,omitempty"`
+	SaleIDHasSuffix    *pulid.ID  `json:"saleIDHasSuffix,omitempty"`
+	SaleIDEqualFold    *pulid.ID  `json:"saleIDEqualFold,omitempty"`
+	SaleIDContainsFold *pulid.ID  `json:"saleIDContainsFold,omitempty"`
+
+	// "staff_id" field predicates.
+	StaffID             *pulid.ID  `json:"staffID,omitempty"`
+	StaffIDNEQ          *pulid.ID  `json:"staffIDNEQ,omitempty"`
+	StaffIDIn           []pulid.ID `json:"staffIDIn,omitempty"`
+	StaffIDNotIn        []pulid.ID `json:"staffIDNotIn,omitempty"`
+	StaffIDGT           *pulid.ID  `json:"staffIDGT,omitempty"`
+	StaffIDGTE          *pulid.ID  `json:"staffIDGTE,omitempty"`
+	StaffIDLT           *pulid.ID  `json:"staffIDLT,omitempty"`
+	StaffIDLTE          *pulid.ID  `json:"staffIDLTE,omitempty"`
+	StaffIDContains     *pulid.ID  `json:"staffIDContains,omitempty"`
+	StaffIDHasPrefix    *pulid.ID  `json:"staffIDHasPrefix,omitempty"`
+	StaffIDHasSuffix    *pulid.ID  `json:"staffIDHasSuffix,omitempty"`
+	StaffIDEqualFold    *pulid.ID  `json:"staffIDEqualFold,omitempty"`
+	StaffIDContainsFold *pulid.ID  `json:"staffIDContainsFold,omitempty"`
+
+	// "device_id" field predicates.
+	DeviceID             *pulid.ID  `json:"deviceID,omitempty"`
+	DeviceIDNEQ          *pulid.ID  `json:"deviceIDNEQ,omitempty"`
+	DeviceIDIn           []pulid.ID `json:"deviceIDIn,omitempty"`
+	DeviceIDNotIn        []pulid.ID `json:"deviceIDNotIn,omitempty"`
+	DeviceIDGT           *pulid.ID  `json:"deviceIDGT,omitempty"`
+	DeviceIDGTE          *pulid.ID  `json:"deviceIDGTE,omitempty"`
+	DeviceIDLT           *pulid.ID  `json:"deviceIDLT,omitempty"`
+	DeviceIDLTE          *pulid.ID  `json:"deviceIDLTE,omitempty"`
+	DeviceIDContains     *pulid.ID  `json:"deviceIDContains,omitempty"`
+	DeviceIDHasPrefix    *pulid.ID  `json:"deviceIDHasPrefix,omitempty"`
+	DeviceIDHasSuffix    *pulid.ID  `json:"deviceIDHasSuffix,omitempty"`
+	DeviceIDIsNil        bool       `json:"deviceIDIsNil,omitempty"`
+	DeviceIDNotNil       bool       `json:"deviceIDNotNil,omitempty"`
+	DeviceIDEqualFold    *pulid.ID  `json:"deviceIDEqualFold,omitempty"`
+	DeviceIDContainsFold *pulid.ID  `json:"deviceIDContainsFold,omitempty"`
+
+	// "kind" field predicates.
+	Kind      *refund.Kind  `json:"kind,omitempty"`
+	KindNEQ   *refund.Kind  `json:"kindNEQ,omitempty"`
+	KindIn    []refund.Kind `json:"kindIn,omitempty"`
+	KindNotIn []refund.Kind `json:"kindNotIn,omitempty"`
+
+	// "reason" field predicates.
+	Reason             *string  `json:"reason,omitempty"`
+	ReasonNEQ          *string  `json:"reasonNEQ,omitempty"`
+	ReasonIn           []string `json:"reasonIn,omitempty"`
+	ReasonNotIn        []string `json:"reasonNotIn,omitempty"`
+	ReasonGT           *string  `json:"reasonGT,omitempty"`
+	ReasonGTE          *string  `json:"reasonGTE,omitempty"`
+	ReasonLT           *string  `json:"reasonLT,omitempty"`
+	ReasonLTE          *string  `json:"reasonLTE,omitempty"`
+	ReasonContains     *string  `json:"reasonContains,omitempty"`
+	ReasonHasPrefix    *string  `json:"reasonHasPrefix,omitempty"`
+	ReasonHasSuffix    *string  `json:"reasonHasSuffix,omitempty"`
+	ReasonEqualFold    *string  `json:"reasonEqualFold,omitempty"`
+	ReasonContainsFold *string  `json:"reasonContainsFold,omitempty"`
+
+	// "amount" field predicates.
+	Amount      *int64  `json:"amount,omitempty"`
+	AmountNEQ   *int64  `json:"amountNEQ,omitempty"`
+	AmountIn    []int64 `json:"amountIn,omitempty"`
+	AmountNotIn []int64 `json:"amountNotIn,omitempty"`
+	AmountGT    *int64  `json:"amountGT,omitempty"`
+	AmountGTE   *int64  `json:"amountGTE,omitempty"`
+	AmountLT    *int64  `json:"amountLT,omitempty"`
+	AmountLTE   *int64  `json:"amountLTE,omitempty"`
+
+	// "tax" field predicates.
+	Tax      *int64  `json:"tax,omitempty"`
+	TaxNEQ   *int64  `json:"taxNEQ,omitempty"`
+	TaxIn    []int64 `json:"taxIn,omitempty"`
+	TaxNotIn []int64 `json:"taxNotIn,omitempty"`
+	TaxGT    *int64  `json:"taxGT,omitempty"`
+	TaxGTE   *int64  `json:"taxGTE,omitempty"`
+	TaxLT    *int64  `json:"taxLT,omitempty"`
+	TaxLTE   *int64  `json:"taxLTE,omitempty"`
+
+	// "business_date" field predicates.
+	BusinessDate             *string  `json:"businessDate,omitempty"`
+	BusinessDateNEQ          *string  `json:"businessDateNEQ,omitempty"`
+	BusinessDateIn           []string `json:"businessDateIn,omitempty"`
+	BusinessDateNotIn        []string `json:"businessDateNotIn,omitempty"`
+	BusinessDateGT           *string  `json:"businessDateGT,omitempty"`
+	BusinessDateGTE          *string  `json:"businessDateGTE,omitempty"`
+	BusinessDateLT           *string  `json:"businessDateLT,omitempty"`
+	BusinessDateLTE          *string  `json:"businessDateLTE,omitempty"`
+	BusinessDateContains     *string  `json:"businessDateContains,omitempty"`
+	BusinessDateHasPrefix    *string  `json:"businessDateHasPrefix,omitempty"`
+	BusinessDateHasSuffix    *string  `json:"businessDateHasSuffix,omitempty"`
+	BusinessDateEqualFold    *string  `json:"businessDateEqualFold,omitempty"`
+	BusinessDateContainsFold *string  `json:"businessDateContainsFold,omitempty"`
+
+	// "exchange_sale_id" field predicates.
+	ExchangeSaleID             *pulid.ID  `json:"exchangeSaleID,omitempty"`
+	ExchangeSaleIDNEQ          *pulid.ID  `json:"exchangeSaleIDNEQ,omitempty"`
+	ExchangeSaleIDIn           []pulid.ID `json:"exchangeSaleIDIn,omitempty"`
+	ExchangeSaleIDNotIn        []pulid.ID `json:"exchangeSaleIDNotIn,omitempty"`
+	ExchangeSaleIDGT           *pulid.ID  `json:"exchangeSaleIDGT,omitempty"`
+	ExchangeSaleIDGTE          *pulid.ID  `json:"exchangeSaleIDGTE,omitempty"`
+	ExchangeSaleIDLT           *pulid.ID  `json:"exchangeSaleIDLT,omitempty"`
+	ExchangeSaleIDLTE          *pulid.ID  `json:"exchangeSaleIDLTE,omitempty"`
+	ExchangeSaleIDContains     *pulid.ID  `json:"exchangeSaleIDContains,omitempty"`
+	ExchangeSaleIDHasPrefix    *pulid.ID  `json:"exchangeSaleIDHasPrefix,omitempty"`
+	ExchangeSaleIDHasSuffix    *pulid.ID  `json:"exchangeSaleIDHasSuffix,omitempty"`
+	ExchangeSaleIDIsNil        bool       `json:"exchangeSaleIDIsNil,omitempty"`
+	ExchangeSaleIDNotNil       bool       `json:"exchangeSaleIDNotNil,omitempty"`
+	ExchangeSaleIDEqualFold    *pulid.ID  `json:"exchangeSaleIDEqualFold,omitempty"`
+	ExchangeSaleIDContainsFold *pulid.ID  `json:"exchangeSaleIDContainsFold,omitempty"`
+
+	// "sale" edge predicates.
+	HasSale     *bool             `json:"hasSale,omitempty"`
+	HasSaleWith []*SaleWhereInput `json:"hasSaleWith,omitempty"`
+
+	// "staff" edge predicates.
+	HasStaff     *bool              `json:"hasStaff,omitempty"`
+	HasStaffWith []*StaffWhereInput `json:"hasStaffWith,omitempty"`
+
+	// "lines" edge predicates.
+	HasLines     *bool                   `json:"hasLines,omitempty"`
+	HasLinesWith []*RefundLineWhereInput `json:"hasLinesWith,omitempty"`
+
+	// "tenders" edge predicates.
+	HasTenders     *bool                     `json:"hasTenders,omitempty"`
+	HasTendersWith []*RefundTenderWhereInput `json:"hasTendersWith,omitempty"`
+
+	// "exchange_sale" edge predicates.
+	HasExchangeSale     *bool             `json:"hasExchangeSale,omitempty"`
+	HasExchangeSaleWith []*SaleWhereInput `json:"hasExchangeSaleWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *RefundWhereInput) AddPredicates(predicates ...predicate.Refund) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the RefundWhereInput filter on the RefundQuery builder.
+func (i *RefundWhereInput) Filter(q *RefundQuery) (*RefundQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyRefundWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyRefundWhereInput is returned in case the RefundWhereInput is empty.
+var ErrEmptyRefundWhereInput = errors.New("ent: empty predicate RefundWhereInput")
+
+// P returns a predicate for filtering refunds.
+// An error is returned if the input is empty or invalid.
+func (i *RefundWhereInput) P() (predicate.Refund, error) {
+	var predicates []predicate.Refund
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, refund.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.Refund, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, refund.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.Refund, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, refund.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, refund.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, refund.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, refund.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, refund.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, refund.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, refund.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, refund.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, refund.IDLTE(*i.IDLTE))
+	}
+	if i.MerchantID != nil {
+		predicates = append(predicates, refund.MerchantIDEQ(*i.MerchantID))
+	}
+	if i.MerchantIDNEQ != nil {
+		predicates = append(predicates, refund.MerchantIDNEQ(*i.MerchantIDNEQ))
+	}
+	if len(i.MerchantIDIn) > 0 {
+		predicates = append(predicates, refund.MerchantIDIn(i.MerchantIDIn...))
+	}
+	if len(i.MerchantIDNotIn) > 0 {
+		predicates = append(predicates, refund.MerchantIDNotIn(i.MerchantIDNotIn...))
+	}
+	if i.MerchantIDGT != nil {
+		predicates = append(predicates, refund.MerchantIDGT(*i.MerchantIDGT))
+	}
+	if i.MerchantIDGTE != nil {
+		predicates = append(predicates, refund.MerchantIDGTE(*i.MerchantIDGTE))
+	}
+	if i.MerchantIDLT != nil {
+		predicates = append(predicates, refund.MerchantIDLT(*i.MerchantIDLT))
+	}
+	if i.MerchantIDLTE != nil {
+		predicates = append(predicates, refund.MerchantIDLTE(*i.MerchantIDLTE))
+	}
+	if i.MerchantIDContains != nil {
+		predicates = append(predicates, refund.MerchantIDContains(*i.MerchantIDContains))
+	}
+	if i.MerchantIDHasPrefix != nil {
+		predicates = append(predicates, refund.MerchantIDHasPrefix(*i.MerchantIDHasPrefix))
+	}
+	if i.MerchantIDHasSuffix != nil {
+		predicates = append(predicates, refund.MerchantIDHasSuffix(*i.MerchantIDHasSuffix))
+	}
+	if i.MerchantIDEqualFold != nil {
+		predicates = append(predicates, refund.MerchantIDEqualFold(*i.MerchantIDEqualFold))
+	}
+	if i.MerchantIDContainsFold != nil {
+		predicates = append(predicates, refund.MerchantIDContainsFold(*i.MerchantIDContainsFold))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, refund.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, refund.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, refund.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, refund.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, refund.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, refund.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, refund.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, refund.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, refund.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, refund.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, refund.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, refund.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, refund.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, refund.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, refund.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, refund.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.IdempotencyKey != nil {
+		predicates = append(predicates, refund.IdempotencyKeyEQ(*i.IdempotencyKey))
+	}
+	if i.IdempotencyKeyNEQ != nil {
+		predicates = append(predicates, refund.IdempotencyKeyNEQ(*i.IdempotencyKeyNEQ))
+	}
+	if len(i.IdempotencyKeyIn) > 0 {
+		predicates = append(predicates, refund.IdempotencyKeyIn(i.IdempotencyKeyIn...))
+	}
+	if len(i.IdempotencyKeyNotIn) > 0 {
+		predicates = append(predicates, refund.IdempotencyKeyNotIn(i.IdempotencyKeyNotIn...))
+	}
+	if i.IdempotencyKeyGT != nil {
+		predicates = append(predicates, refund.IdempotencyKeyGT(*i.IdempotencyKeyGT))
+	}
+	if i.IdempotencyKeyGTE != nil {
+		predicates = append(predicates, refund.IdempotencyKeyGTE(*i.IdempotencyKeyGTE))
+	}
+	if i.IdempotencyKeyLT != nil {
+		predicates = append(predicates, refund.IdempotencyKeyLT(*i.IdempotencyKeyLT))
+	}
+	if i.IdempotencyKeyLTE != nil {
+		predicates = append(predicates, refund.IdempotencyKeyLTE(*i.IdempotencyKeyLTE))
+	}
+	if i.IdempotencyKeyContains != nil {
+		predicates = append(predicates, refund.IdempotencyKeyContains(*i.IdempotencyKeyContains))
+	}
+	if i.IdempotencyKeyHasPrefix != nil {
+		predicates = append(predicates, refund.IdempotencyKeyHasPrefix(*i.IdempotencyKeyHasPrefix))
+	}
+	if i.IdempotencyKeyHasSuffix != nil {
+		predicates = append(predicates, refund.IdempotencyKeyHasSuffix(*i.IdempotencyKeyHasSuffix))
+	}
+	if i.IdempotencyKeyEqualFold != nil {
+		predicates = append(predicates, refund.IdempotencyKeyEqualFold(*i.IdempotencyKeyEqualFold))
+	}
+	if i.IdempotencyKeyContainsFold != nil {
+		predicates = append(predicates, refund.IdempotencyKeyContainsFold(*i.IdempotencyKeyContainsFold))
+	}
+	if i.SaleID != nil {
+		predicates = append(predicates, refund.SaleIDEQ(*i.SaleID))
+	}
+	if i.SaleIDNEQ != nil {
+		predicates = append(predicates, refund.SaleIDNEQ(*i.SaleIDNEQ))
+	}
+	if len(i.SaleIDIn) > 0 {
+		predicates = append(predicates, refund.SaleIDIn(i.SaleIDIn...))
+	}
+	if len(i.SaleIDNotIn) > 0 {
+		predicates = append(predicates, refund.SaleIDNotIn(i.SaleIDNotIn...))
+	}
+	if i.SaleIDGT != nil {
+		predicates = append(predicates, refund.SaleIDGT(*i.SaleIDGT))
+	}
+	if i.SaleIDGTE != nil {
+		predicates = append(predicates, refund.SaleIDGTE(*i.SaleIDGTE))
+	}
+	if i.SaleIDLT != nil {
+		predicates = append(predicates, refund.SaleIDLT(*i.SaleIDLT))
+	}
+	if i.SaleIDLTE != nil {
+		predicates = append(predicates, refund.SaleIDLTE(*i.SaleIDLTE))
+	}
+	if i.SaleIDContains != nil {
+		predicates = append(predicates, refund.SaleIDContains(*i.SaleIDContains))
+	}
+	if i.SaleIDHasPrefix != nil {
+		predicates = append(predicates, refund.SaleIDHasPrefix(*i.SaleIDHasPrefix))
+	}
+	if i.SaleIDHasSuffix != nil {
+		predicates = append(predicates, refund.SaleIDHasSuffix(*i.SaleIDHasSuffix))
+	}
+	if i.SaleIDEqualFold != nil {
+		predicates = append(predicates, refund.SaleIDEqualFold(*i.SaleIDEqualFold))
+	}
+	if i.SaleIDContainsFold != nil {
+		predicates = append(predicates, refund.SaleIDContainsFold(*i.SaleIDContainsFold))
+	}
+	if i.StaffID != nil {
+		predicates = append(predicates, refund.StaffIDEQ(*i.StaffID))
+	}
+	if i.StaffIDNEQ != nil {
+		predicates = append(predicates, refund.StaffIDNEQ(*i.StaffIDNEQ))
+	}
+	if len(i.StaffIDIn) > 0 {
+		predicates = append(predicates, refund.StaffIDIn(i.StaffIDIn...))
+	}
+	if len(i.StaffIDNotIn) > 0 {
+		predicates = append(predicates, refund.StaffIDNotIn(i.StaffIDNotIn...))
+	}
+	if i.StaffIDGT != nil {
+		predicates = append(predicates, refund.StaffIDGT(*i.StaffIDGT))
+	}
+	if i.StaffIDGTE != nil {
+		predicates = append(predicates, refund.StaffIDGTE(*i.StaffIDGTE))
+	}
+	if i.StaffIDLT != nil {
+		predicates = append(predicates, refund.StaffIDLT(*i.StaffIDLT))
+	}
+	if i.StaffIDLTE != nil {
+		predicates = append(predicates, refund.StaffIDLTE(*i.StaffIDLTE))
+	}
+	if i.StaffIDContains != nil {
+		predicates = append(predicates, refund.StaffIDContains(*i.StaffIDContains))
+	}
+	if i.StaffIDHasPrefix != nil {
+		predicates = append(predicates, refund.StaffIDHasPrefix(*i.StaffIDHasPrefix))
+	}
+	if i.StaffIDHasSuffix != nil {
+		predicates = append(predicates, refund.StaffIDHasSuffix(*i.StaffIDHasSuffix))
+	}
+	if i.StaffIDEqualFold != nil {
+		predicates = append(predicates, refund.StaffIDEqualFold(*i.StaffIDEqualFold))
+	}
+	if i.StaffIDContainsFold != nil {
+		predicates = append(predicates, refund.StaffIDContainsFold(*i.StaffIDContainsFold))
+	}
+	if i.DeviceID != nil {
+		predicates = append(predicates, refund.DeviceIDEQ(*i.DeviceID))
+	}
+	if i.DeviceIDNEQ != nil {
+		predicates = append(predicates, refund.DeviceIDNEQ(*i.DeviceIDNEQ))
+	}
+	if len(i.DeviceIDIn) > 0 {
+		predicates = append(predicates, refund.DeviceIDIn(i.DeviceIDIn...))
+	}
+	if len(i.DeviceIDNotIn) > 0 {
+		predicates = append(predicates, refund.DeviceIDNotIn(i.DeviceIDNotIn...))
+	}
+	if i.DeviceIDGT != nil {
+		predicates = append(predicates, refund.DeviceIDGT(*i.DeviceIDGT))
+	}
+	if i.DeviceIDGTE != nil {
+		predicates = append(predicates, refund.DeviceIDGTE(*i.DeviceIDGTE))
+	}
+	if i.DeviceIDLT != nil {
+		predicates = append(predicates, refund.DeviceIDLT(*i.DeviceIDLT))
+	}
+	if i.DeviceIDLTE != nil {
+		predicates = append(predicates, refund.DeviceIDLTE(*i.DeviceIDLTE))
+	}
+	if i.DeviceIDContains != nil {
+		predicates = append(predicates, refund.DeviceIDContains(*i.DeviceIDContains))
+	}
+	if i.DeviceIDHasPrefix != nil {
+		predicates = append(predicates, refund.DeviceIDHasPrefix(*i.DeviceIDHasPrefix))
+	}
+	if i.DeviceIDHasSuffix != nil {
+		predicates = append(predicates, refund.DeviceIDHasSuffix(*i.DeviceIDHasSuffix))
+	}
+	if i.DeviceIDIsNil {
+		predicates = append(predicates, refund.DeviceIDIsNil())
+	}
+	if i.DeviceIDNotNil {
+		predicates = append(predicates, refund.DeviceIDNotNil())
+	}
+	if i.DeviceIDEqualFold != nil {
+		predicates = append(predicates, refund.DeviceIDEqualFold(*i.DeviceIDEqualFold))
+	}
+	if i.DeviceIDContainsFold != nil {
+		predicates = append(predicates, refund.DeviceIDContainsFold(*i.DeviceIDContainsFold))
+	}
+	if i.Kind != nil {
+		predicates = append(predicates, refund.KindEQ(*i.Kind))
+	}
+	if i.KindNEQ != nil {
+		predicates = append(predicates, refund.KindNEQ(*i.KindNEQ))
+	}
+	if len(i.KindIn) > 0 {
+		predicates = append(predicates, refund.KindIn(i.KindIn...))
+	}
+	if len(i.KindNotIn) > 0 {
+		predicates = append(predicates, refund.KindNotIn(i.KindNotIn...))
+	}
+	if i.Reason != nil {
+		predicates = append(predicates, refund.ReasonEQ(*i.Reason))
+	}
+	if i.ReasonNEQ != nil {
+		predicates = append(predicates, refund.ReasonNEQ(*i.ReasonNEQ))
+	}
+	if len(i.ReasonIn) > 0 {
+		predicates = append(predicates, refund.ReasonIn(i.ReasonIn...))
+	}
+	if len(i.ReasonNotIn) > 0 {
+		predicates = append(predicates, refund.ReasonNotIn(i.ReasonNotIn...))
+	}
+	if i.ReasonGT != nil {
+		predicates = append(predicates, refund.ReasonGT(*i.ReasonGT))
+	}
+	if i.ReasonGTE != nil {
+		predicates = append(predicates, refund.ReasonGTE(*i.ReasonGTE))
+	}
+	if i.ReasonLT != nil {
+		predicates = append(predicates, refund.ReasonLT(*i.ReasonLT))
+	}
+	if i.ReasonLTE != nil {
+		predicates = append(predicates, refund.ReasonLTE(*i.ReasonLTE))
+	}
+	if i.ReasonContains != nil {
+		predicates = append(predicates, refund.ReasonContains(*i.ReasonContains))
+	}
+	if i.ReasonHasPrefix != nil {
+		predicates = append(predicates, refund.ReasonHasPrefix(*i.ReasonHasPrefix))
+	}
+	if i.ReasonHasSuffix != nil {
+		predicates = append(predicates, refund.ReasonHasSuffix(*i.ReasonHasSuffix))
+	}
+	if i.ReasonEqualFold != nil {
+		predicates = append(predicates, refund.ReasonEqualFold(*i.ReasonEqualFold))
+	}
+	if i.ReasonContainsFold != nil {
+		predicates = append(predicates, refund.ReasonContainsFold(*i.ReasonContainsFold))
+	}
+	if i.Amount != nil {
+		predicates = append(predicates, refund.AmountEQ(*i.Amount))
+	}
+	if i.AmountNEQ != nil {
+		predicates = append(predicates, refund.AmountNEQ(*i.AmountNEQ))
+	}
+	if len(i.AmountIn) > 0 {
+		predicates = append(predicates, refund.AmountIn(i.AmountIn...))
+	}
+	if len(i.AmountNotIn) > 0 {
+		predicates = append(predicates, refund.AmountNotIn(i.AmountNotIn...))
+	}
+	if i.AmountGT != nil {
+		predicates = append(predicates, refund.AmountGT(*i.AmountGT))
+	}
+	if i.AmountGTE != nil {
+		predicates = append(predicates, refund.AmountGTE(*i.AmountGTE))
+	}
+	if i.AmountLT != nil {
+		predicates = append(predicates, refund.AmountLT(*i.AmountLT))
+	}
+	if i.AmountLTE != nil {
+		predicates = append(predicates, refund.AmountLTE(*i.AmountLTE))
+	}
+	if i.Tax != nil {
+		predicates = append(predicates, refund.TaxEQ(*i.Tax))
+	}
+	if i.TaxNEQ != nil {
+		predicates = append(predicates, refund.TaxNEQ(*i.TaxNEQ))
+	}
+	if len(i.TaxIn) > 0 {
+		predicates = append(predicates, refund.TaxIn(i.TaxIn...))
+	}
+	if len(i.TaxNotIn) > 0 {
+		predicates = append(predicates, refund.TaxNotIn(i.TaxNotIn...))
+	}
+	if i.TaxGT != nil {
+		predicates = append(predicates, refund.TaxGT(*i.TaxGT))
+	}
+	if i.TaxGTE != nil {
+		predicates = append(predicates, refund.TaxGTE(*i.TaxGTE))
+	}
+	if i.TaxLT != nil {
+		predicates = append(predicates, refund.TaxLT(*i.TaxLT))
+	}
+	if i.TaxLTE != nil {
+		predicates = append(predicates, refund.TaxLTE(*i.TaxLTE))
+	}
+	if i.BusinessDate != nil {
+		predicates = append(predicates, refund.BusinessDateEQ(*i.BusinessDate))
+	}
+	if i.BusinessDateNEQ != nil {
+		predicates = append(predicates, refund.BusinessDateNEQ(*i.BusinessDateNEQ))
+	}
+	if len(i.BusinessDateIn) > 0 {
+		predicates = append(predicates, refund.BusinessDateIn(i.BusinessDateIn...))
+	}
+	if len(i.BusinessDateNotIn) > 0 {
+		predicates = append(predicates, refund.BusinessDateNotIn(i.BusinessDateNotIn...))
+	}
+	if i.BusinessDateGT != nil {
+		predicates = append(predicates, refund.BusinessDateGT(*i.BusinessDateGT))
+	}
+	if i.BusinessDateGTE != nil {
+		predicates = append(predicates, refund.BusinessDateGTE(*i.BusinessDateGTE))
+	}
+	if i.BusinessDateLT != nil {
+		predicates = append(predicates, refund.BusinessDateLT(*i.BusinessDateLT))
+	}
+	if i.BusinessDateLTE != nil {
+		predicates = append(predicates, refund.BusinessDateLTE(*i.BusinessDateLTE))
+	}
+	if i.BusinessDateContains != nil {
+		predicates = append(predicates, refund.BusinessDateContains(*i.BusinessDateContains))
+	}
+	if i.BusinessDateHasPrefix != nil {
+		predicates = append(predicates, refund.BusinessDateHasPrefix(*i.BusinessDateHasPrefix))
+	}
+	if i.BusinessDateHasSuffix != nil {
+		predicates = append(predicates, refund.BusinessDateHasSuffix(*i.BusinessDateHasSuffix))
+	}
+	if i.BusinessDateEqualFold != nil {
+		predicates = append(predicates, refund.BusinessDateEqualFold(*i.BusinessDateEqualFold))
+	}
+	if i.BusinessDateContainsFold != nil {
+		predicates = append(predicates, refund.BusinessDateContainsFold(*i.BusinessDateContainsFold))
+	}
+	if i.ExchangeSaleID != nil {
+		predicates = append(predicates, refund.ExchangeSaleIDEQ(*i.ExchangeSaleID))
+	}
+	if i.ExchangeSaleIDNEQ != nil {
+		predicates = append(predicates, refund.ExchangeSaleIDNEQ(*i.ExchangeSaleIDNEQ))
+	}
+	if len(i.ExchangeSaleIDIn) > 0 {
+		predicates = append(predicates, refund.ExchangeSaleIDIn(i.ExchangeSaleIDIn...))
+	}
+	if len(i.ExchangeSaleIDNotIn) > 0 {
+		predicates = append(predicates, refund.ExchangeSaleIDNotIn(i.ExchangeSaleIDNotIn...))
+	}
+	if i.ExchangeSaleIDGT != nil {
+		predicates = append(predicates, refund.ExchangeSaleIDGT(*i.ExchangeSaleIDGT))
+	}
+	if i.ExchangeSaleIDGTE != nil {
+		predicates = append(predicates, refund.ExchangeSaleIDGTE(*i.ExchangeSaleIDGTE))
+	}
+	if i.ExchangeSaleIDLT != nil {
+		predicates = append(predicates, refund.ExchangeSaleIDLT(*i.ExchangeSaleIDLT))
+	}
+	if i.ExchangeSaleIDLTE != nil {
+		predicates = append(predicates, refund.ExchangeSaleIDLTE(*i.ExchangeSaleIDLTE))
+	}
+	if i.ExchangeSaleIDContains != nil {
+		predicates = append(predicates, refund.ExchangeSaleIDContains(*i.ExchangeSaleIDContains))
+	}
+	if i.ExchangeSaleIDHasPrefix != nil {
+		predicates = append(predicates, refund.ExchangeSaleIDHasPrefix(*i.ExchangeSaleIDHasPrefix))
+	}
+	if i.ExchangeSaleIDHasSuffix != nil {
+		predicates = append(predicates, refund.ExchangeSaleIDHasSuffix(*i.ExchangeSaleIDHasSuffix))
+	}
+	if i.ExchangeSaleIDIsNil {
+		predicates = append(predicates, refund.ExchangeSaleIDIsNil())
+	}
+	if i.ExchangeSaleIDNotNil {
+		predicates = append(predicates, refund.ExchangeSaleIDNotNil())
+	}
+	if i.ExchangeSaleIDEqualFold != nil {
+		predicates = append(predicates, refund.ExchangeSaleIDEqualFold(*i.ExchangeSaleIDEqualFold))
+	}
+	if i.ExchangeSaleIDContainsFold != nil {
+		predicates = append(predicates, refund.ExchangeSaleIDContainsFold(*i.ExchangeSaleIDContainsFold))
+	}
+
+	if i.HasSale != nil {
+		p := refund.HasSale()
+		if !*i.HasSale {
+			p = refund.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasSaleWith) > 0 {
+		with := make([]predicate.Sale, 0, len(i.HasSaleWith))
+		for _, w := range i.HasSaleWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasSaleWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, refund.HasSaleWith(with...))
+	}
+	if i.HasStaff != nil {
+		p := refund.HasStaff()
+		if !*i.HasStaff {
+			p = refund.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasStaffWith) > 0 {
+		with := make([]predicate.Staff, 0, len(i.HasStaffWith))
+		for _, w := range i.HasStaffWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasStaffWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, refund.HasStaffWith(with...))
+	}
+	if i.HasLines != nil {
+		p := refund.HasLines()
+		if !*i.HasLines {
+			p = refund.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasLinesWith) > 0 {
+		with := make([]predicate.RefundLine, 0, len(i.HasLinesWith))
+		for _, w := range i.HasLinesWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasLinesWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, refund.HasLinesWith(with...))
+	}
+	if i.HasTenders != nil {
+		p := refund.HasTenders()
+		if !*i.HasTenders {
+			p = refund.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasTendersWith) > 0 {
+		with := make([]predicate.RefundTender, 0, len(i.HasTendersWith))
+		for _, w := range i.HasTendersWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasTendersWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, refund.HasTendersWith(with...))
+	}
+	if i.HasExchangeSale != nil {
+		p := refund.HasExchangeSale()
+		if !*i.HasExchangeSale {
+			p = refund.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasExchangeSaleWith) > 0 {
+		with := make([]predicate.Sale, 0, len(i.HasExchangeSaleWith))
+		for _, w := range i.HasExchangeSaleWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasExchangeSaleWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, refund.HasExchangeSaleWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyRefundWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return refund.And(predicates...), nil
+	}
+}
+
+// RefundLineWhereInput represents a where input for filtering RefundLine queries.
+type RefundLineWhereInput struct {
+	Predicates []predicate.RefundLine  `json:"-"`
+	Not        *RefundLineWhereInput   `json:"not,omitempty"`
+	Or         []*RefundLineWhereInput `json:"or,omitempty"`
+	And        []*RefundLineWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *pulid.ID  `json:"id,omitempty"`
+	IDNEQ   *pulid.ID  `json:"idNEQ,omitempty"`
+	IDIn    []pulid.ID `json:"idIn,omitempty"`
+	IDNotIn []pulid.ID `json:"idNotIn,omitempty"`
+	IDGT    *pulid.ID  `json:"idGT,omitempty"`
+	IDGTE   *pulid.ID  `json:"idGTE,omitempty"`
+	IDLT    *pulid.ID  `json:"idLT,omitempty"`
+	IDLTE   *pulid.ID  `json:"idLTE,omitempty"`
+
+	// "merchant_id" field predicates.
+	MerchantID             *pulid.ID  `json:"merchantID,omitempty"`
+	MerchantIDNEQ          *pulid.ID  `json:"merchantIDNEQ,omitempty"`
+	MerchantIDIn           []pulid.ID `json:"merchantIDIn,omitempty"`
+	MerchantIDNotIn        []pulid.ID `json:"merchantIDNotIn,omitempty"`
+	MerchantIDGT           *pulid.ID  `json:"merchantIDGT,omitempty"`
+	MerchantIDGTE          *pulid.ID  `json:"merchantIDGTE,omitempty"`
+	MerchantIDLT           *pulid.ID  `json:"merchantIDLT,omitempty"`
+	MerchantIDLTE          *pulid.ID  `json:"merchantIDLTE,omitempty"`
+	MerchantIDContains     *pulid.ID  `json:"merchantIDContains,omitempty"`
+	MerchantIDHasPrefix    *pulid.ID  `json:"merchantIDHasPrefix,omitempty"`
+	MerchantIDHasSuffix    *pulid.ID  `json:"merchantIDHasSuffix,omitempty"`
+	MerchantIDEqualFold    *pulid.ID  `json:"merchantIDEqualFold,omitempty"`
+	MerchantIDContainsFold *pulid.ID  `json:"merchantIDContainsFold,omitempty"`
+
+	// "refund_id" field predicates.
+	RefundID             *pulid.ID  `json:"refundID,omitempty"`
+	RefundIDNEQ          *pulid.ID  `json:"refundIDNEQ,omitempty"`
+	RefundIDIn           []pulid.ID `json:"refundIDIn,omitempty"`
+	RefundIDNotIn        []pulid.ID `json:"refundIDNotIn,omitempty"`
+	RefundIDGT           *pulid.ID  `json:"refundIDGT,omitempty"`
+	RefundIDGTE          *pulid.ID  `json:"refundIDGTE,omitempty"`
+	RefundIDLT           *pulid.ID  `json:"refundIDLT,omitempty"`
+	RefundIDLTE          *pulid.ID  `json:"refundIDLTE,omitempty"`
+	RefundIDContains     *pulid.ID  `json:"refundIDContains,omitempty"`
+	RefundIDHasPrefix    *pulid.ID  `json:"refundIDHasPrefix,omitempty"`
+	RefundIDHasSuffix    *pulid.ID  `json:"refundIDHasSuffix,omitempty"`
+	RefundIDEqualFold    *pulid.ID  `json:"refundIDEqualFold,omitempty"`
+	RefundIDContainsFold *pulid.ID  `json:"refundIDContainsFold,omitempty"`
+
+	// "sale_line_id" field predicates.
+	SaleLineID             *pulid.ID  `json:"saleLineID,omitempty"`
+	SaleLineIDNEQ          *pulid.ID  `json:"saleLineIDNEQ,omitempty"`
+	SaleLineIDIn           []pulid.ID `json:"saleLineIDIn,omitempty"`
+	SaleLineIDNotIn        []pulid.ID `json:"saleLineIDNotIn,omitempty"`
+	SaleLineIDGT           *pulid.ID  `json:"saleLineIDGT,omitempty"`
+	SaleLineIDGTE          *pulid.ID  `json:"saleLineIDGTE,omitempty"`
+	SaleLineIDLT           *pulid.ID  `json:"saleLineIDLT,omitempty"`
+	SaleLineIDLTE          *pulid.ID  `json:"saleLineIDLTE,omitempty"`
+	SaleLineIDContains     *pulid.ID  `json:"saleLineIDContains,omitempty"`
+	SaleLineIDHasPrefix    *pulid.ID  `json:"saleLineIDHasPrefix,omitempty"`
+	SaleLineIDHasSuffix    *pulid.ID  `json:"saleLineIDHasSuffix,omitempty"`
+	SaleLineIDEqualFold    *pulid.ID  `json:"saleLineIDEqualFold,omitempty"`
+	SaleLineIDContainsFold *pulid.ID  `json:"saleLineIDContainsFold,omitempty"`
+
+	// "quantity" field predicates.
+	Quantity      *int  `json:"quantity,omitempty"`
+	QuantityNEQ   *int  `json:"quantityNEQ,omitempty"`
+	QuantityIn    []int `json:"quantityIn,omitempty"`
+	QuantityNotIn []int `json:"quantityNotIn,omitempty"`
+	QuantityGT    *int  `json:"quantityGT,omitempty"`
+	QuantityGTE   *int  `json:"quantityGTE,omitempty"`
+	QuantityLT    *int  `json:"quantityLT,omitempty"`
+	QuantityLTE   *int  `json:"quantityLTE,omitempty"`
+
+	// "amount" field predicates.
+	Amount      *int64  `json:"amount,omitempty"`
+	AmountNEQ   *int64  `json:"amountNEQ,omitempty"`
+	AmountIn    []int64 `json:"amountIn,omitempty"`
+	AmountNotIn []int64 `json:"amountNotIn,omitempty"`
+	AmountGT    *int64  `json:"amountGT,omitempty"`
+	AmountGTE   *int64  `json:"amountGTE,omitempty"`
+	AmountLT    *int64  `json:"amountLT,omitempty"`
+	AmountLTE   *int64  `json:"amountLTE,omitempty"`
+
+	// "refund" edge predicates.
+	HasRefund     *bool               `json:"hasRefund,omitempty"`
+	HasRefundWith []*RefundWhereInput `json:"hasRefundWith,omitempty"`
+
+	// "sale_line" edge predicates.
+	HasSaleLine     *bool                 `json:"hasSaleLine,omitempty"`
+	HasSaleLineWith []*SaleLineWhereInput `json:"hasSaleLineWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *RefundLineWhereInput) AddPredicates(predicates ...predicate.RefundLine) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the RefundLineWhereInput filter on the RefundLineQuery builder.
+func (i *RefundLineWhereInput) Filter(q *RefundLineQuery) (*RefundLineQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyRefundLineWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyRefundLineWhereInput is returned in case the RefundLineWhereInput is empty.
+var ErrEmptyRefundLineWhereInput = errors.New("ent: empty predicate RefundLineWhereInput")
+
+// P returns a predicate for filtering refundlines.
+// An error is returned if the input is empty or invalid.
+func (i *RefundLineWhereInput) P() (predicate.RefundLine, error) {
+	var predicates []predicate.RefundLine
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, refundline.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.RefundLine, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, refundline.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.RefundLine, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, refundline.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, refundline.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, refundline.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, refundline.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, refundline.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, refundline.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, refundline.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, refundline.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, refundline.IDLTE(*i.IDLTE))
+	}
+	if i.MerchantID != nil {
+		predicates = append(predicates, refundline.MerchantIDEQ(*i.MerchantID))
+	}
+	if i.MerchantIDNEQ != nil {
+		predicates = append(predicates, refundline.MerchantIDNEQ(*i.MerchantIDNEQ))
+	}
+	if len(i.MerchantIDIn) > 0 {
+		predicates = append(predicates, refundline.MerchantIDIn(i.MerchantIDIn...))
+	}
+	if len(i.MerchantIDNotIn) > 0 {
+		predicates = append(predicates, refundline.MerchantIDNotIn(i.MerchantIDNotIn...))
+	}
+	if i.MerchantIDGT != nil {
+		predicates = append(predicates, refundline.MerchantIDGT(*i.MerchantIDGT))
+	}
+	if i.MerchantIDGTE != nil {
+		predicates = append(predicates, refundline.MerchantIDGTE(*i.MerchantIDGTE))
+	}
+	if i.MerchantIDLT != nil {
+		predicates = append(predicates, refundline.MerchantIDLT(*i.MerchantIDLT))
+	}
+	if i.MerchantIDLTE != nil {
+		predicates = append(predicates, refundline.MerchantIDLTE(*i.MerchantIDLTE))
+	}
+	if i.MerchantIDContains != nil {
+		predicates = append(predicates, refundline.MerchantIDContains(*i.MerchantIDContains))
+	}
+	if i.MerchantIDHasPrefix != nil {
+		predicates = append(predicates, refundline.MerchantIDHasPrefix(*i.MerchantIDHasPrefix))
+	}
+	if i.MerchantIDHasSuffix != nil {
+		predicates = append(predicates, refundline.MerchantIDHasSuffix(*i.MerchantIDHasSuffix))
+	}
+	if i.MerchantIDEqualFold != nil {
+		predicates = append(predicates, refundline.MerchantIDEqualFold(*i.MerchantIDEqualFold))
+	}
+	if i.MerchantIDContainsFold != nil {
+		predicates = append(predicates, refundline.MerchantIDContainsFold(*i.MerchantIDContainsFold))
+	}
+	if i.RefundID != nil {
+		predicates = append(predicates, refundline.RefundIDEQ(*i.RefundID))
+	}
+	if i.RefundIDNEQ != nil {
+		predicates = append(predicates, refundline.RefundIDNEQ(*i.RefundIDNEQ))
+	}
+	if len(i.RefundIDIn) > 0 {
+		predicates = append(predicates, refundline.RefundIDIn(i.RefundIDIn...))
+	}
+	if len(i.RefundIDNotIn) > 0 {
+		predicates = append(predicates, refundline.RefundIDNotIn(i.RefundIDNotIn...))
+	}
+	if i.RefundIDGT != nil {
+		predicates = append(predicates, refundline.RefundIDGT(*i.RefundIDGT))
+	}
+	if i.RefundIDGTE != nil {
+		predicates = append(predicates, refundline.RefundIDGTE(*i.RefundIDGTE))
+	}
+	if i.RefundIDLT != nil {
+		predicates = append(predicates, refundline.RefundIDLT(*i.RefundIDLT))
+	}
+	if i.RefundIDLTE != nil {
+		predicates = append(predicates, refundline.RefundIDLTE(*i.RefundIDLTE))
+	}
+	if i.RefundIDContains != nil {
+		predicates = append(predicates, refundline.RefundIDContains(*i.RefundIDContains))
+	}
+	if i.RefundIDHasPrefix != nil {
+		predicates = append(predicates, refundline.RefundIDHasPrefix(*i.RefundIDHasPrefix))
+	}
+	if i.RefundIDHasSuffix != nil {
+		predicates = append(predicates, refundline.RefundIDHasSuffix(*i.RefundIDHasSuffix))
+	}
+	if i.RefundIDEqualFold != nil {
+		predicates = append(predicates, refundline.RefundIDEqualFold(*i.RefundIDEqualFold))
+	}
+	if i.RefundIDContainsFold != nil {
+		predicates = append(predicates, refundline.RefundIDContainsFold(*i.RefundIDContainsFold))
+	}
+	if i.SaleLineID != nil {
+		predicates = append(predicates, refundline.SaleLineIDEQ(*i.SaleLineID))
+	}
+	if i.SaleLineIDNEQ != nil {
+		predicates = append(predicates, refundline.SaleLineIDNEQ(*i.SaleLineIDNEQ))
+	}
+	if len(i.SaleLineIDIn) > 0 {
+		predicates = append(predicates, refundline.SaleLineIDIn(i.SaleLineIDIn...))
+	}
+	if len(i.SaleLineIDNotIn) > 0 {
+		predicates = append(predicates, refundline.SaleLineIDNotIn(i.SaleLineIDNotIn...))
+	}
+	if i.SaleLineIDGT != nil {
+		predicates = append(predicates, refundline.SaleLineIDGT(*i.SaleLineIDGT))
+	}
+	if i.SaleLineIDGTE != nil {
+		predicates = append(predicates, refundline.SaleLineIDGTE(*i.SaleLineIDGTE))
+	}
+	if i.SaleLineIDLT != nil {
+		predicates = append(predicates, refundline.SaleLineIDLT(*i.SaleLineIDLT))
+	}
+	if i.SaleLineIDLTE != nil {
+		predicates = append(predicates, refundline.SaleLineIDLTE(*i.SaleLineIDLTE))
+	}
+	if i.SaleLineIDContains != nil {
+		predicates = append(predicates, refundline.SaleLineIDContains(*i.SaleLineIDContains))
+	}
+	if i.SaleLineIDHasPrefix != nil {
+		predicates = append(predicates, refundline.SaleLineIDHasPrefix(*i.SaleLineIDHasPrefix))
+	}
+	if i.SaleLineIDHasSuffix != nil {
+		predicates = append(predicates, refundline.SaleLineIDHasSuffix(*i.SaleLineIDHasSuffix))
+	}
+	if i.SaleLineIDEqualFold != nil {
+		predicates = append(predicates, refundline.SaleLineIDEqualFold(*i.SaleLineIDEqualFold))
+	}
+	if i.SaleLineIDContainsFold != nil {
+		predicates = append(predicates, refundline.SaleLineIDContainsFold(*i.SaleLineIDContainsFold))
+	}
+	if i.Quantity != nil {
+		predicates = append(predicates, refundline.QuantityEQ(*i.Quantity))
+	}
+	if i.QuantityNEQ != nil {
+		predicates = append(predicates, refundline.QuantityNEQ(*i.QuantityNEQ))
+	}
+	if len(i.QuantityIn) > 0 {
+		predicates = append(predicates, refundline.QuantityIn(i.QuantityIn...))
+	}
+	if len(i.QuantityNotIn) > 0 {
+		predicates = append(predicates, refundline.QuantityNotIn(i.QuantityNotIn...))
+	}
+	if i.QuantityGT != nil {
+		predicates = append(predicates, refundline.QuantityGT(*i.QuantityGT))
+	}
+	if i.QuantityGTE != nil {
+		predicates = append(predicates, refundline.QuantityGTE(*i.QuantityGTE))
+	}
+	if i.QuantityLT != nil {
+		predicates = append(predicates, refundline.QuantityLT(*i.QuantityLT))
+	}
+	if i.QuantityLTE != nil {
+		predicates = append(predicates, refundline.QuantityLTE(*i.QuantityLTE))
+	}
+	if i.Amount != nil {
+		predicates = append(predicates, refundline.AmountEQ(*i.Amount))
+	}
+	if i.AmountNEQ != nil {
+		predicates = append(predicates, refundline.AmountNEQ(*i.AmountNEQ))
+	}
+	if len(i.AmountIn) > 0 {
+		predicates = append(predicates, refundline.AmountIn(i.AmountIn...))
+	}
+	if len(i.AmountNotIn) > 0 {
+		predicates = append(predicates, refundline.AmountNotIn(i.AmountNotIn...))
+	}
+	if i.AmountGT != nil {
+		predicates = append(predicates, refundline.AmountGT(*i.AmountGT))
+	}
+	if i.AmountGTE != nil {
+		predicates = append(predicates, refundline.AmountGTE(*i.AmountGTE))
+	}
+	if i.AmountLT != nil {
+		predicates = append(predicates, refundline.AmountLT(*i.AmountLT))
+	}
+	if i.AmountLTE != nil {
+		predicates = append(predicates, refundline.AmountLTE(*i.AmountLTE))
+	}
+
+	if i.HasRefund != nil {
+		p := refundline.HasRefund()
+		if !*i.HasRefund {
+			p = refundline.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasRefundWith) > 0 {
+		with := make([]predicate.Refund, 0, len(i.HasRefundWith))
+		for _, w := range i.HasRefundWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasRefundWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, refundline.HasRefundWith(with...))
+	}
+	if i.HasSaleLine != nil {
+		p := refundline.HasSaleLine()
+		if !*i.HasSaleLine {
+			p = refundline.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasSaleLineWith) > 0 {
+		with := make([]predicate.SaleLine, 0, len(i.HasSaleLineWith))
+		for _, w := range i.HasSaleLineWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasSaleLineWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, refundline.HasSaleLineWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyRefundLineWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return refundline.And(predicates...), nil
+	}
+}
+
+// RefundTenderWhereInput represents a where input for filtering RefundTender queries.
+type RefundTenderWhereInput struct {
+	Predicates []predicate.RefundTender  `json:"-"`
+	Not        *RefundTenderWhereInput   `json:"not,omitempty"`
+	Or         []*RefundTenderWhereInput `json:"or,omitempty"`
+	And        []*RefundTenderWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *pulid.ID  `json:"id,omitempty"`
+	IDNEQ   *pulid.ID  `json:"idNEQ,omitempty"`
+	IDIn    []pulid.ID `json:"idIn,omitempty"`
+	IDNotIn []pulid.ID `json:"idNotIn,omitempty"`
+	IDGT    *pulid.ID  `json:"idGT,omitempty"`
+	IDGTE   *pulid.ID  `json:"idGTE,omitempty"`
+	IDLT    *pulid.ID  `json:"idLT,omitempty"`
+	IDLTE   *pulid.ID  `json:"idLTE,omitempty"`
+
+	// "merchant_id" field predicates.
+	MerchantID             *pulid.ID  `json:"merchantID,omitempty"`
+	MerchantIDNEQ          *pulid.ID  `json:"merchantIDNEQ,omitempty"`
+	MerchantIDIn           []pulid.ID `json:"merchantIDIn,omitempty"`
+	MerchantIDNotIn        []pulid.ID `json:"merchantIDNotIn,omitempty"`
+	MerchantIDGT           *pulid.ID  `json:"merchantIDGT,omitempty"`
+	MerchantIDGTE          *pulid.ID  `json:"merchantIDGTE,omitempty"`
+	MerchantIDLT           *pulid.ID  `json:"merchantIDLT,omitempty"`
+	MerchantIDLTE          *pulid.ID  `json:"merchantIDLTE,omitempty"`
+	MerchantIDContains     *pulid.ID  `json:"merchantIDContains,omitempty"`
+	MerchantIDHasPrefix    *pulid.ID  `json:"merchantIDHasPrefix,omitempty"`
+	MerchantIDHasSuffix    *pulid.ID  `json:"merchantIDHasSuffix,omitempty"`
+	MerchantIDEqualFold    *pulid.ID  `json:"merchantIDEqualFold,omitempty"`
+	MerchantIDContainsFold *pulid.ID  `json:"merchantIDContainsFold,omitempty"`
+
+	// "refund_id" field predicates.
+	RefundID             *pulid.ID  `json:"refundID,omitempty"`
+	RefundIDNEQ          *pulid.ID  `json:"refundIDNEQ,omitempty"`
+	RefundIDIn           []pulid.ID `json:"refundIDIn,omitempty"`
+	RefundIDNotIn        []pulid.ID `json:"refundIDNotIn,omitempty"`
+	RefundIDGT           *pulid.ID  `json:"refundIDGT,omitempty"`
+	RefundIDGTE          *pulid.ID  `json:"refundIDGTE,omitempty"`
+	RefundIDLT           *pulid.ID  `json:"refundIDLT,omitempty"`
+	RefundIDLTE          *pulid.ID  `json:"refundIDLTE,omitempty"`
+	RefundIDContains     *pulid.ID  `json:"refundIDContains,omitempty"`
+	RefundIDHasPrefix    *pulid.ID  `json:"refundIDHasPrefix,omitempty"`
+	RefundIDHasSuffix    *pulid.ID  `json:"refundIDHasSuffix,omitempty"`
+	RefundIDEqualFold    *pulid.ID  `json:"refundIDEqualFold,omitempty"`
+	RefundIDContainsFold *pulid.ID  `json:"refundIDContainsFold,omitempty"`
+
+	// "tender_id" field predicates.
+	TenderID             *pulid.ID  `json:"tenderID,omitempty"`
+	TenderIDNEQ          *pulid.ID  `json:"tenderIDNEQ,omitempty"`
+	TenderIDIn           []pulid.ID `json:"tenderIDIn,omitempty"`
+	TenderIDNotIn        []pulid.ID `json:"tenderIDNotIn,omitempty"`
+	TenderIDGT           *pulid.ID  `json:"tenderIDGT,omitempty"`
+	TenderIDGTE          *pulid.ID  `json:"tenderIDGTE,omitempty"`
+	TenderIDLT           *pulid.ID  `json:"tenderIDLT,omitempty"`
+	TenderIDLTE          *pulid.ID  `json:"tenderIDLTE,omitempty"`
+	TenderIDContains     *pulid.ID  `json:"tenderIDContains,omitempty"`
+	TenderIDHasPrefix    *pulid.ID  `json:"tenderIDHasPrefix,omitempty"`
+	TenderIDHasSuffix    *pulid.ID  `json:"tenderIDHasSuffix,omitempty"`
+	TenderIDIsNil        bool       `json:"tenderIDIsNil,omitempty"`
+	TenderIDNotNil       bool       `json:"tenderIDNotNil,omitempty"`
+	TenderIDEqualFold    *pulid.ID  `json:"tenderIDEqualFold,omitempty"`
+	TenderIDContainsFold *pulid.ID  `json:"tenderIDContainsFold,omitempty"`
+
+	// "type" field predicates.
+	Type      *refundtender.Type  `json:"type,omitempty"`
+	TypeNEQ   *refundtender.Type  `json:"typeNEQ,omitempty"`
+	TypeIn    []refundtender.Type `json:"typeIn,omitempty"`
+	TypeNotIn []refundtender.Type `json:"typeNotIn,omitempty"`
+
+	// "amount" field predicates.
+	Amount      *int64  `json:"amount,omitempty"`
+	AmountNEQ   *int64  `json:"amountNEQ,omitempty"`
+	AmountIn    []int64 `json:"amountIn,omitempty"`
+	AmountNotIn []int64 `json:"amountNotIn,omitempty"`
+	AmountGT    *int64  `json:"amountGT,omitempty"`
+	AmountGTE   *int64  `json:"amountGTE,omitempty"`
+	AmountLT    *int64  `json:"amountLT,omitempty"`
+	AmountLTE   *int64  `json:"amountLTE,omitempty"`
+
+	// "refund" edge predicates.
+	HasRefund     *bool               `json:"hasRefund,omitempty"`
+	HasRefundWith []*RefundWhereInput `json:"hasRefundWith,omitempty"`
+
+	// "tender" edge predicates.
+	HasTender     *bool               `json:"hasTender,omitempty"`
+	HasTenderWith []*TenderWhereInput `json:"hasTenderWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *RefundTenderWhereInput) AddPredicates(predicates ...predicate.RefundTender) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the RefundTenderWhereInput filter on the RefundTenderQuery builder.
+func (i *RefundTenderWhereInput) Filter(q *RefundTenderQuery) (*RefundTenderQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyRefundTenderWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyRefundTenderWhereInput is returned in case the RefundTenderWhereInput is empty.
+var ErrEmptyRefundTenderWhereInput = errors.New("ent: empty predicate RefundTenderWhereInput")
+
+// P returns a predicate for filtering refundtenders.
+// An error is returned if the input is empty or invalid.
+func (i *RefundTenderWhereInput) P() (predicate.RefundTender, error) {
+	var predicates []predicate.RefundTender
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, refundtender.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.RefundTender, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, refundtender.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.RefundTender, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, refundtender.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, refundtender.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, refundtender.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, refundtender.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, refundtender.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, refundtender.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, refundtender.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, refundtender.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, refundtender.IDLTE(*i.IDLTE))
+	}
+	if i.MerchantID != nil {
+		predicates = append(predicates, refundtender.MerchantIDEQ(*i.MerchantID))
+	}
+	if i.MerchantIDNEQ != nil {
+		predicates = append(predicates, refundtender.MerchantIDNEQ(*i.MerchantIDNEQ))
+	}
+	if len(i.MerchantIDIn) > 0 {
+		predicates = append(predicates, refundtender.MerchantIDIn(i.MerchantIDIn...))
+	}
+	if len(i.MerchantIDNotIn) > 0 {
+		predicates = append(predicates, refundtender.MerchantIDNotIn(i.MerchantIDNotIn...))
+	}
+	if i.MerchantIDGT != nil {
+		predicates = append(predicates, refundtender.MerchantIDGT(*i.MerchantIDGT))
+	}
+	if i.MerchantIDGTE != nil {
+		predicates = append(predicates, refundtender.MerchantIDGTE(*i.MerchantIDGTE))
+	}
+	if i.MerchantIDLT != nil {
+		predicates = append(predicates, refundtender.MerchantIDLT(*i.MerchantIDLT))
+	}
+	if i.MerchantIDLTE != nil {
+		predicates = append(predicates, refundtender.MerchantIDLTE(*i.MerchantIDLTE))
+	}
+	if i.MerchantIDContains != nil {
+		predicates = append(predicates, refundtender.MerchantIDContains(*i.MerchantIDContains))
+	}
+	if i.MerchantIDHasPrefix != nil {
+		predicates = append(predicates, refundtender.MerchantIDHasPrefix(*i.MerchantIDHasPrefix))
+	}
+	if i.MerchantIDHasSuffix != nil {
+		predicates = append(predicates, refundtender.MerchantIDHasSuffix(*i.MerchantIDHasSuffix))
+	}
+	if i.MerchantIDEqualFold != nil {
+		predicates = append(predicates, refundtender.MerchantIDEqualFold(*i.MerchantIDEqualFold))
+	}
+	if i.MerchantIDContainsFold != nil {
+		predicates = append(predicates, refundtender.MerchantIDContainsFold(*i.MerchantIDContainsFold))
+	}
+	if i.RefundID != nil {
+		predicates = append(predicates, refundtender.RefundIDEQ(*i.RefundID))
+	}
+	if i.RefundIDNEQ != nil {
+		predicates = append(predicates, refundtender.RefundIDNEQ(*i.RefundIDNEQ))
+	}
+	if len(i.RefundIDIn) > 0 {
+		predicates = append(predicates, refundtender.RefundIDIn(i.RefundIDIn...))
+	}
+	if len(i.RefundIDNotIn) > 0 {
+		predicates = append(predicates, refundtender.RefundIDNotIn(i.RefundIDNotIn...))
+	}
+	if i.RefundIDGT != nil {
+		predicates = append(predicates, refundtender.RefundIDGT(*i.RefundIDGT))
+	}
+	if i.RefundIDGTE != nil {
+		predicates = append(predicates, refundtender.RefundIDGTE(*i.RefundIDGTE))
+	}
+	if i.RefundIDLT != nil {
+		predicates = append(predicates, refundtender.RefundIDLT(*i.RefundIDLT))
+	}
+	if i.RefundIDLTE != nil {
+		predicates = append(predicates, refundtender.RefundIDLTE(*i.RefundIDLTE))
+	}
+	if i.RefundIDContains != nil {
+		predicates = append(predicates, refundtender.RefundIDContains(*i.RefundIDContains))
+	}
+	if i.RefundIDHasPrefix != nil {
+		predicates = append(predicates, refundtender.RefundIDHasPrefix(*i.RefundIDHasPrefix))
+	}
+	if i.RefundIDHasSuffix != nil {
+		predicates = append(predicates, refundtender.RefundIDHasSuffix(*i.RefundIDHasSuffix))
+	}
+	if i.RefundIDEqualFold != nil {
+		predicates = append(predicates, refundtender.RefundIDEqualFold(*i.RefundIDEqualFold))
+	}
+	if i.RefundIDContainsFold != nil {
+		predicates = append(predicates, refundtender.RefundIDContainsFold(*i.RefundIDContainsFold))
+	}
+	if i.TenderID != nil {
+		predicates = append(predicates, refundtender.TenderIDEQ(*i.TenderID))
+	}
+	if i.TenderIDNEQ != nil {
+		predicates = append(predicates, refundtender.TenderIDNEQ(*i.TenderIDNEQ))
+	}
+	if len(i.TenderIDIn) > 0 {
+		predicates = append(predicates, refundtender.TenderIDIn(i.TenderIDIn...))
+	}
+	if len(i.TenderIDNotIn) > 0 {
+		predicates = append(predicates, refundtender.TenderIDNotIn(i.TenderIDNotIn...))
+	}
+	if i.TenderIDGT != nil {
+		predicates = append(predicates, refundtender.TenderIDGT(*i.TenderIDGT))
+	}
+	if i.TenderIDGTE != nil {
+		predicates = append(predicates, refundtender.TenderIDGTE(*i.TenderIDGTE))
+	}
+	if i.TenderIDLT != nil {
+		predicates = append(predicates, refundtender.TenderIDLT(*i.TenderIDLT))
+	}
+	if i.TenderIDLTE != nil {
+		predicates = append(predicates, refundtender.TenderIDLTE(*i.TenderIDLTE))
+	}
+	if i.TenderIDContains != nil {
+		predicates = append(predicates, refundtender.TenderIDContains(*i.TenderIDContains))
+	}
+	if i.TenderIDHasPrefix != nil {
+		predicates = append(predicates, refundtender.TenderIDHasPrefix(*i.TenderIDHasPrefix))
+	}
+	if i.TenderIDHasSuffix != nil {
+		predicates = append(predicates, refundtender.TenderIDHasSuffix(*i.TenderIDHasSuffix))
+	}
+	if i.TenderIDIsNil {
+		predicates = append(predicates, refundtender.TenderIDIsNil())
+	}
+	if i.TenderIDNotNil {
+		predicates = append(predicates, refundtender.TenderIDNotNil())
+	}
+	if i.TenderIDEqualFold != nil {
+		predicates = append(predicates, refundtender.TenderIDEqualFold(*i.TenderIDEqualFold))
+	}
+	if i.TenderIDContainsFold != nil {
+		predicates = append(predicates, refundtender.TenderIDContainsFold(*i.TenderIDContainsFold))
+	}
+	if i.Type != nil {
+		predicates = append(predicates, refundtender.TypeEQ(*i.Type))
+	}
+	if i.TypeNEQ != nil {
+		predicates = append(predicates, refundtender.TypeNEQ(*i.TypeNEQ))
+	}
+	if len(i.TypeIn) > 0 {
+		predicates = append(predicates, refundtender.TypeIn(i.TypeIn...))
+	}
+	if len(i.TypeNotIn) > 0 {
+		predicates = append(predicates, refundtender.TypeNotIn(i.TypeNotIn...))
+	}
+	if i.Amount != nil {
+		predicates = append(predicates, refundtender.AmountEQ(*i.Amount))
+	}
+	if i.AmountNEQ != nil {
+		predicates = append(predicates, refundtender.AmountNEQ(*i.AmountNEQ))
+	}
+	if len(i.AmountIn) > 0 {
+		predicates = append(predicates, refundtender.AmountIn(i.AmountIn...))
+	}
+	if len(i.AmountNotIn) > 0 {
+		predicates = append(predicates, refundtender.AmountNotIn(i.AmountNotIn...))
+	}
+	if i.AmountGT != nil {
+		predicates = append(predicates, refundtender.AmountGT(*i.AmountGT))
+	}
+	if i.AmountGTE != nil {
+		predicates = append(predicates, refundtender.AmountGTE(*i.AmountGTE))
+	}
+	if i.AmountLT != nil {
+		predicates = append(predicates, refundtender.AmountLT(*i.AmountLT))
+	}
+	if i.AmountLTE != nil {
+		predicates = append(predicates, refundtender.AmountLTE(*i.AmountLTE))
+	}
+
+	if i.HasRefund != nil {
+		p := refundtender.HasRefund()
+		if !*i.HasRefund {
+			p = refundtender.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasRefundWith) > 0 {
+		with := make([]predicate.Refund, 0, len(i.HasRefundWith))
+		for _, w := range i.HasRefundWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasRefundWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, refundtender.HasRefundWith(with...))
+	}
+	if i.HasTender != nil {
+		p := refundtender.HasTender()
+		if !*i.HasTender {
+			p = refundtender.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasTenderWith) > 0 {
+		with := make([]predicate.Tender, 0, len(i.HasTenderWith))
+		for _, w := range i.HasTenderWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasTenderWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, refundtender.HasTenderWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyRefundTenderWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return refundtender.And(predicates...), nil
+	}
+}
+
+// ReleaseWhereInput represents a where input for filtering Release queries.
+type ReleaseWhereInput struct {
+	Predicates []predicate.Release  `json:"-"`
+	Not        *ReleaseWhereInput   `json:"not,omitempty"`
+	Or         []*ReleaseWhereInput `json:"or,omitempty"`
+	And        []*ReleaseWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *pulid.ID  `json:"id,omitempty"`
+	IDNEQ   *pulid.ID  `json:"idNEQ,omitempty"`
+	IDIn    []pulid.ID `json:"idIn,omitempty"`
+	IDNotIn []pulid.ID `json:"idNotIn,omitempty"`
+	IDGT    *pulid.ID  `json:"idGT,omitempty"`
+	IDGTE   *pulid.ID  `json:"idGTE,omitempty"`
+	IDLT    *pulid.ID  `json:"idLT,omitempty"`
+	IDLTE   *pulid.ID  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "channel" field predicates.
+	Channel      *release.Channel  `json:"channel,omitempty"`
+	ChannelNEQ   *release.Channel  `json:"channelNEQ,omitempty"`
+	ChannelIn    []release.Channel `json:"channelIn,omitempty"`
+	ChannelNotIn []release.Channel `json:"channelNotIn,omitempty"`
+
+	// "version" field predicates.
+	Version             *string  `json:"version,omitempty"`
+	VersionNEQ          *string  `json:"versionNEQ,omitempty"`
+	VersionIn           []string `json:"versionIn,omitempty"`
+	VersionNotIn        []string `json:"versionNotIn,omitempty"`
+	VersionGT           *string  `json:"versionGT,omitempty"`
+	VersionGTE          *string  `json:"versionGTE,omitempty"`
+	VersionLT           *string  `json:"versionLT,omitempty"`
+	VersionLTE          *string  `json:"versionLTE,omitempty"`
+	VersionContains     *string  `json:"versionContains,omitempty"`
+	VersionHasPrefix    *string  `json:"versionHasPrefix,omitempty"`
+	VersionHasSuffix    *string  `json:"versionHasSuffix,omitempty"`
+	VersionEqualFold    *string  `json:"versionEqualFold,omitempty"`
+	VersionContainsFold *string  `json:"versionContainsFold,omitempty"`
+
+	// "min_supported_version" field predicates.
+	MinSupportedVersion             *string  `json:"minSupportedVersion,omitempty"`
+	MinSupportedVersionNEQ          *string  `json:"minSupportedVersionNEQ,omitempty"`
+	MinSupportedVersionIn           []string `json:"minSupportedVersionIn,omitempty"`
+	MinSupportedVersionNotIn        []string `json:"minSupportedVersionNotIn,omitempty"`
+	MinSupportedVersionGT           *string  `json:"minSupportedVersionGT,omitempty"`
+	MinSupportedVersionGTE          *string  `json:"minSupportedVersionGTE,omitempty"`
+	MinSupportedVersionLT           *string  `json:"minSupportedVersionLT,omitempty"`
+	MinSupportedVersionLTE          *string  `json:"minSupportedVersionLTE,omitempty"`
+	MinSupportedVersionContains     *string  `json:"minSupportedVersionContains,omitempty"`
+	MinSupportedVersionHasPrefix    *string  `json:"minSupportedVersionHasPrefix,omitempty"`
+	MinSupportedVersionHasSuffix    *string  `json:"minSupportedVersionHasSuffix,omitempty"`
+	MinSupportedVersionIsNil        bool     `json:"minSupportedVersionIsNil,omitempty"`
+	MinSupportedVersionNotNil       bool     `json:"minSupportedVersionNotNil,omitempty"`
+	MinSupportedVersionEqualFold    *string  `json:"minSupportedVersionEqualFold,omitempty"`
+	MinSupportedVersionContainsFold *string  `json:"minSupportedVersionContainsFold,omitempty"`
+
+	// "download_url" field predicates.
+	DownloadURL             *string  `json:"downloadURL,omitempty"`
+	DownloadURLNEQ          *string  `json:"downloadURLNEQ,omitempty"`
+	DownloadURLIn           []string `json:"downloadURLIn,omitempty"`
+	DownloadURLNotIn        []string `json:"downloadURLNotIn,omitempty"`
+	DownloadURLGT           *string  `json:"downloadURLGT,omitempty"`
+	DownloadURLGTE          *string  `json:"downloadURLGTE,omitempty"`
+	DownloadURLLT           *string  `json:"downloadURLLT,omitempty"`
+	DownloadURLLTE          *string  `json:"downloadURLLTE,omitempty"`
+	DownloadURLContains     *string  `json:"downloadURLContains,omitempty"`
+	DownloadURLHasPrefix    *string  `json:"downloadURLHasPrefix,omitempty"`
+	DownloadURLHasSuffix    *string  `json:"downloadURLHasSuffix,omitempty"`
+	DownloadURLEqualFold    *string  `json:"downloadURLEqualFold,omitempty"`
+	DownloadURLContainsFold *string  `json:"downloadURLContainsFold,omitempty"`
+
+	// "sha256" field predicates.
+	Sha256             *string  `json:"sha256,omitempty"`
+	Sha256NEQ          *string  `json:"sha256NEQ,omitempty"`
+	Sha256In           []string `json:"sha256In,omitempty"`
+	Sha256NotIn        []string `json:"sha256NotIn,omitempty"`
+	Sha256GT           *string  `json:"sha256GT,omitempty"`
+	Sha256GTE          *string  `json:"sha256GTE,omitempty"`
+	Sha256LT           *string  `json:"sha256LT,omitempty"`
+	Sha256LTE          *string  `json:"sha256LTE,omitempty"`
+	Sha256Contains     *string  `json:"sha256Contains,omitempty"`
+	Sha256HasPrefix    *string  `json:"sha256HasPrefix,omitempty"`
+	Sha256HasSuffix    *string  `json:"sha256HasSuffix,omitempty"`
+	Sha256EqualFold    *string  `json:"sha256EqualFold,omitempty"`
+	Sha256ContainsFold *string  `json:"sha256ContainsFold,omitempty"`
+
+	// "notes" field predicates.
+	Notes             *string  `json:"notes,omitempty"`
+	NotesNEQ          *string  `json:"notesNEQ,omitempty"`
+	NotesIn           []string `json:"notesIn,omitempty"`
+	NotesNotIn        []string `json:"notesNotIn,omitempty"`
+	NotesGT           *string  `json:"notesGT,omitempty"`
+	NotesGTE          *string  `json:"notesGTE,omitempty"`
+	NotesLT           *string  `json:"notesLT,omitempty"`
+	NotesLTE          *string  `json:"notesLTE,omitempty"`
+	NotesContains     *string  `json:"notesContains,omitempty"`
+	NotesHasPrefix    *string  `json:"notesHasPrefix,omitempty"`
+	NotesHasSuffix    *string  `json:"notesHasSuffix,omitempty"`
+	NotesIsNil        bool     `json:"notesIsNil,omitempty"`
+	NotesNotNil       bool     `json:"notesNotNil,omitempty"`
+	NotesEqualFold    *string  `json:"notesEqualFold,omitempty"`
+	NotesContainsFold *string  `json:"notesContainsFold,omitempty"`
+
+	// "rollout_percent" field predicates.
+	RolloutPercent      *int  `json:"rolloutPercent,omitempty"`
+	RolloutPercentNEQ   *int  `json:"rolloutPercentNEQ,omitempty"`
+	RolloutPercentIn    []int `json:"rolloutPercentIn,omitempty"`
+	RolloutPercentNotIn []int `json:"rolloutPercentNotIn,omitempty"`
+	RolloutPercentGT    *int  `json:"rolloutPercentGT,omitempty"`
+	RolloutPercentGTE   *int  `json:"rolloutPercentGTE,omitempty"`
+	RolloutPercentLT    *int  `json:"rolloutPercentLT,omitempty"`
+	RolloutPercentLTE   *int  `json:"rolloutPercentLTE,omitempty"`
+
+	// "status" field predicates.
+	Status      *release.Status  `json:"status,omitempty"`
+	StatusNEQ   *release.Status  `json:"statusNEQ,omitempty"`
+	StatusIn    []release.Status `json:"statusIn,omitempty"`
+	StatusNotIn []release.Status `json:"statusNotIn,omitempty"`
+
+	// "published_at" field predicates.
+	PublishedAt      *time.Time  `json:"publishedAt,omitempty"`
+	PublishedAtNEQ   *time.Time  `json:"publishedAtNEQ,omitempty"`
+	PublishedAtIn    []time.Time `json:"publishedAtIn,omitempty"`
+	PublishedAtNotIn []time.Time `json:"publishedAtNotIn,omitempty"`
+	PublishedAtGT    *time.Time  `json:"publishedAtGT,omitempty"`
+	PublishedAtGTE   *time.Time  `json:"publishedAtGTE,omitempty"`
+	PublishedAtLT    *time.Time  `json:"publishedAtLT,omitempty"`
+	PublishedAtLTE   *time.Time  `json:"publishedAtLTE,omitempty"`
+
+	// "published_by" field predicates.
+	PublishedBy             *pulid.ID  `json:"publishedBy,omitempty"`
+	PublishedByNEQ          *pulid.ID  `json:"publishedByNEQ,omitempty"`
+	PublishedByIn           []pulid.ID `json:"publishedByIn,omitempty"`
+	PublishedByNotIn        []pulid.ID `json:"publishedByNotIn,omitempty"`
+	PublishedByGT           *pulid.ID  `json:"publishedByGT,omitempty"`
+	PublishedByGTE          *pulid.ID  `json:"publishedByGTE,omitempty"`
+	PublishedByLT           *pulid.ID  `json:"publishedByLT,omitempty"`
+	PublishedByLTE          *pulid.ID  `json:"publishedByLTE,omitempty"`
+	PublishedByContains     *pulid.ID  `json:"publishedByContains,omitempty"`
+	PublishedByHasPrefix    *pulid.ID  `json:"publishedByHasPrefix,omitempty"`
+	PublishedByHasSuffix    *pulid.ID  `json:"publishedByHasSuffix,omitempty"`
+	PublishedByEqualFold    *pulid.ID  `json:"publishedByEqualFold,omitempty"`
+	PublishedByContainsFold *pulid.ID  `json:"publishedByContainsFold,omitempty"`
+
+	// "withdrawn_at" field predicates.
+	WithdrawnAt       *time.Time  `json:"withdrawnAt,omitempty"`
+	WithdrawnAtNEQ    *time.Time  `json:"withdrawnAtNEQ,omitempty"`
+	WithdrawnAtIn     []time.Time `json:"withdrawnAtIn,omitempty"`
+	WithdrawnAtNotIn  []time.Time `json:"withdrawnAtNotIn,omitempty"`
+	WithdrawnAtGT     *time.Time  `json:"withdrawnAtGT,omitempty"`
+	WithdrawnAtGTE    *time.Time  `json:"withdrawnAtGTE,omitempty"`
+	WithdrawnAtLT     *time.Time  `json:"withdrawnAtLT,omitempty"`
+	WithdrawnAtLTE    *time.Time  `json:"withdrawnAtLTE,omitempty"`
+	WithdrawnAtIsNil  bool        `json:"withdrawnAtIsNil,omitempty"`
+	WithdrawnAtNotNil bool        `json:"withdrawnAtNotNil,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *ReleaseWhereInput) AddPredicates(predicates ...predicate.Release) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the ReleaseWhereInput filter on the ReleaseQuery builder.
+func (i *ReleaseWhereInput) Filter(q *ReleaseQuery) (*ReleaseQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyReleaseWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyReleaseWhereInput is returned in case the ReleaseWhereInput is empty.
+var ErrEmptyReleaseWhereInput = errors.New("ent: empty predicate ReleaseWhereInput")
+
+// P returns a predicate for filtering releases.
+// An error is returned if the input is empty or invalid.
+func (i *ReleaseWhereInput) P() (predicate.Release, error) {
+	var predicates []predicate.Release
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, release.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.Release, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, release.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.Release, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, release.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, release.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, release.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, release.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, release.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, release.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, release.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, release.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, release.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, release.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, release.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, release.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, release.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, release.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, release.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, release.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, release.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, release.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, release.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, release.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, release.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, release.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, release.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, release.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, release.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.Channel != nil {
+		predicates = append(predicates, release.ChannelEQ(*i.Channel))
+	}
+	if i.ChannelNEQ != nil {
+		predicates = append(predicates, release.ChannelNEQ(*i.ChannelNEQ))
+	}
+	if len(i.ChannelIn) > 0 {
+		predicates = append(predicates, release.ChannelIn(i.ChannelIn...))
+	}
+	if len(i.ChannelNotIn) > 0 {
+		predicates = append(predicates, release.ChannelNotIn(i.ChannelNotIn...))
+	}
+	if i.Version != nil {
+		predicates = append(predicates, release.VersionEQ(*i.Version))
+	}
+	if i.VersionNEQ != nil {
+		predicates = append(predicates, release.VersionNEQ(*i.VersionNEQ))
+	}
+	if len(i.VersionIn) > 0 {
+		predicates = append(predicates, release.VersionIn(i.VersionIn...))
+	}
+	if len(i.VersionNotIn) > 0 {
+		predicates = append(predicates, release.VersionNotIn(i.VersionNotIn...))
+	}
+	if i.VersionGT != nil {
+		predicates = append(predicates, release.VersionGT(*i.VersionGT))
+	}
+	if i.VersionGTE != nil {
+		predicates = append(predicates, release.VersionGTE(*i.VersionGTE))
+	}
+	if i.VersionLT != nil {
+		predicates = append(predicates, release.VersionLT(*i.VersionLT))
+	}
+	if i.VersionLTE != nil {
+		predicates = append(predicates, release.VersionLTE(*i.VersionLTE))
+	}
+	if i.VersionContains != nil {
+		predicates = append(predicates, release.VersionContains(*i.VersionContains))
+	}
+	if i.VersionHasPrefix != nil {
+		predicates = append(predicates, release.VersionHasPrefix(*i.VersionHasPrefix))
+	}
+	if i.VersionHasSuffix != nil {
+		predicates = append(predicates, release.VersionHasSuffix(*i.VersionHasSuffix))
+	}
+	if i.VersionEqualFold != nil {
+		predicates = append(predicates, release.VersionEqualFold(*i.VersionEqualFold))
+	}
+	if i.VersionContainsFold != nil {
+		predicates = append(predicates, release.VersionContainsFold(*i.VersionContainsFold))
+	}
+	if i.MinSupportedVersion != nil {
+		predicates = append(predicates, release.MinSupportedVersionEQ(*i.MinSupportedVersion))
+	}
+	if i.MinSupportedVersionNEQ != nil {
+		predicates = append(predicates, release.MinSupportedVersionNEQ(*i.MinSupportedVersionNEQ))
+	}
+	if len(i.MinSupportedVersionIn) > 0 {
+		predicates = append(predicates, release.MinSupportedVersionIn(i.MinSupportedVersionIn...))
+	}
+	if len(i.MinSupportedVersionNotIn) > 0 {
+		predicates = append(predicates, release.MinSupportedVersionNotIn(i.MinSupportedVersionNotIn...))
+	}
+	if i.MinSupportedVersionGT != nil {
+		predicates = append(predicates, release.MinSupportedVersionGT(*i.MinSupportedVersionGT))
+	}
+	if i.MinSupportedVersionGTE != nil {
+		predicates = append(predicates, release.MinSupportedVersionGTE(*i.MinSupportedVersionGTE))
+	}
+	if i.MinSupportedVersionLT != nil {
+		predicates = append(predicates, release.MinSupportedVersionLT(*i.MinSupportedVersionLT))
+	}
+	if i.MinSupportedVersionLTE != nil {
+		predicates = append(predicates, release.MinSupportedVersionLTE(*i.MinSupportedVersionLTE))
+	}
+	if i.MinSupportedVersionContains != nil {
+		predicates = append(predicates, release.MinSupportedVersionContains(*i.MinSupportedVersionContains))
+	}
+	if i.MinSupportedVersionHasPrefix != nil {
+		predicates = append(predicates, release.MinSupportedVersionHasPrefix(*i.MinSupportedVersionHasPrefix))
+	}
+	if i.MinSupportedVersionHasSuffix != nil {
+		predicates = append(predicates, release.MinSupportedVersionHasSuffix(*i.MinSupportedVersionHasSuffix))
+	}
+	if i.MinSupportedVersionIsNil {
+		predicates = append(predicates, release.MinSupportedVersionIsNil())
+	}
+	if i.MinSupportedVersionNotNil {
+		predicates = append(predicates, release.MinSupportedVersionNotNil())
+	}
+	if i.MinSupportedVersionEqualFold != nil {
+		predicates = append(predicates, release.MinSupportedVersionEqualFold(*i.MinSupportedVersionEqualFold))
+	}
+	if i.MinSupportedVersionContainsFold != nil {
+		predicates = append(predicates, release.MinSupportedVersionContainsFold(*i.MinSupportedVersionContainsFold))
+	}
+	if i.DownloadURL != nil {
+		predicates = append(predicates, release.DownloadURLEQ(*i.DownloadURL))
+	}
+	if i.DownloadURLNEQ != nil {
+		predicates = append(predicates, release.DownloadURLNEQ(*i.DownloadURLNEQ))
+	}
+	if len(i.DownloadURLIn) > 0 {
+		predicates = append(predicates, release.DownloadURLIn(i.DownloadURLIn...))
+	}
+	if len(i.DownloadURLNotIn) > 0 {
+		predicates = append(predicates, release.DownloadURLNotIn(i.DownloadURLNotIn...))
+	}
+	if i.DownloadURLGT != nil {
+		predicates = append(predicates, release.DownloadURLGT(*i.DownloadURLGT))
+	}
+	if i.DownloadURLGTE != nil {
+		predicates = append(predicates, release.DownloadURLGTE(*i.DownloadURLGTE))
+	}
+	if i.DownloadURLLT != nil {
+		predicates = append(predicates, release.DownloadURLLT(*i.DownloadURLLT))
+	}
+	if i.DownloadURLLTE != nil {
+		predicates = append(predicates, release.DownloadURLLTE(*i.DownloadURLLTE))
+	}
+	if i.DownloadURLContains != nil {
+		predicates = append(predicates, release.DownloadURLContains(*i.DownloadURLContains))
+	}
+	if i.DownloadURLHasPrefix != nil {
+		predicates = append(predicates, release.DownloadURLHasPrefix(*i.DownloadURLHasPrefix))
+	}
+	if i.DownloadURLHasSuffix != nil {
+		predicates = append(predicates, release.DownloadURLHasSuffix(*i.DownloadURLHasSuffix))
+	}
+	if i.DownloadURLEqualFold != nil {
+		predicates = append(predicates, release.DownloadURLEqualFold(*i.DownloadURLEqualFold))
+	}
+	if i.DownloadURLContainsFold != nil {
+		predicates = append(predicates, release.DownloadURLContainsFold(*i.DownloadURLContainsFold))
+	}
+	if i.Sha256 != nil {
+		predicates = append(predicates, release.Sha256EQ(*i.Sha256))
+	}
+	if i.Sha256NEQ != nil {
+		predicates = append(predicates, release.Sha256NEQ(*i.Sha256NEQ))
+	}
+	if len(i.Sha256In) > 0 {
+		predicates = append(predicates, release.Sha256In(i.Sha256In...))
+	}
+	if len(i.Sha256NotIn) > 0 {
+		predicates = append(predicates, release.Sha256NotIn(i.Sha256NotIn...))
+	}
+	if i.Sha256GT != nil {
+		predicates = append(predicates, release.Sha256GT(*i.Sha256GT))
+	}
+	if i.Sha256GTE != nil {
+		predicates = append(predicates, release.Sha256GTE(*i.Sha256GTE))
+	}
+	if i.Sha256LT != nil {
+		predicates = append(predicates, release.Sha256LT(*i.Sha256LT))
+	}
+	if i.Sha256LTE != nil {
+		predicates = append(predicates, release.Sha256LTE(*i.Sha256LTE))
+	}
+	if i.Sha256Contains != nil {
+		predicates = append(predicates, release.Sha256Contains(*i.Sha256Contains))
+	}
+	if i.Sha256HasPrefix != nil {
+		predicates = append(predicates, release.Sha256HasPrefix(*i.Sha256HasPrefix))
+	}
+	if i.Sha256HasSuffix != nil {
+		predicates = append(predicates, release.Sha256HasSuffix(*i.Sha256HasSuffix))
+	}
+	if i.Sha256EqualFold != nil {
+		predicates = append(predicates, release.Sha256EqualFold(*i.Sha256EqualFold))
+	}
+	if i.Sha256ContainsFold != nil {
+		predicates = append(predicates, release.Sha256ContainsFold(*i.Sha256ContainsFold))
+	}
+	if i.Notes != nil {
+		predicates = append(predicates, release.NotesEQ(*i.Notes))
+	}
+	if i.NotesNEQ != nil {
+		predicates = append(predicates, release.NotesNEQ(*i.NotesNEQ))
+	}
+	if len(i.NotesIn) > 0 {
+		predicates = append(predicates, release.NotesIn(i.NotesIn...))
+	}
+	if len(i.NotesNotIn) > 0 {
+		predicates = append(predicates, release.NotesNotIn(i.NotesNotIn...))
+	}
+	if i.NotesGT != nil {
+		predicates = append(predicates, release.NotesGT(*i.NotesGT))
+	}
+	if i.NotesGTE != nil {
+		predicates = append(predicates, release.NotesGTE(*i.NotesGTE))
+	}
+	if i.NotesLT != nil {
+		predicates = append(predicates, release.NotesLT(*i.NotesLT))
+	}
+	if i.NotesLTE != nil {
+		predicates = append(predicates, release.NotesLTE(*i.NotesLTE))
+	}
+	if i.NotesContains != nil {
+		predicates = append(predicates, release.NotesContains(*i.NotesContains))
+	}
+	if i.NotesHasPrefix != nil {
+		predicates = append(predicates, release.NotesHasPrefix(*i.NotesHasPrefix))
+	}
+	if i.NotesHasSuffix != nil {
+		predicates = append(predicates, release.NotesHasSuffix(*i.NotesHasSuffix))
+	}
+	if i.NotesIsNil {
+		predicates = append(predicates, release.NotesIsNil())
+	}
+	if i.NotesNotNil {
+		predicates = append(predicates, release.NotesNotNil())
+	}
+	if i.NotesEqualFold != nil {
+		predicates = append(predicates, release.NotesEqualFold(*i.NotesEqualFold))
+	}
+	if i.NotesContainsFold != nil {
+		predicates = append(predicates, release.NotesContainsFold(*i.NotesContainsFold))
+	}
+	if i.RolloutPercent != nil {
+		predicates = append(predicates, release.RolloutPercentEQ(*i.RolloutPercent))
+	}
+	if i.RolloutPercentNEQ != nil {
+		predicates = append(predicates, release.RolloutPercentNEQ(*i.RolloutPercentNEQ))
+	}
+	if len(i.RolloutPercentIn) > 0 {
+		predicates = append(predicates, release.RolloutPercentIn(i.RolloutPercentIn...))
+	}
+	if len(i.RolloutPercentNotIn) > 0 {
+		predicates = append(predicates, release.RolloutPercentNotIn(i.RolloutPercentNotIn...))
+	}
+	if i.RolloutPercentGT != nil {
+		predicates = append(predicates, release.RolloutPercentGT(*i.RolloutPercentGT))
+	}
+	if i.RolloutPercentGTE != nil {
+		predicates = append(predicates, release.RolloutPercentGTE(*i.RolloutPercentGTE))
+	}
+	if i.RolloutPercentLT != nil {
+		predicates = append(predicates, release.RolloutPercentLT(*i.RolloutPercentLT))
+	}
+	if i.RolloutPercentLTE != nil {
+		predicates = append(predicates, release.RolloutPercentLTE(*i.RolloutPercentLTE))
+	}
+	if i.Status != nil {
+		predicates = append(predicates, release.StatusEQ(*i.Status))
+	}
+	if i.StatusNEQ != nil {
+		predicates = append(predicates, release.StatusNEQ(*i.StatusNEQ))
+	}
+	if len(i.StatusIn) > 0 {
+		predicates = append(predicates, release.StatusIn(i.StatusIn...))
+	}
+	if len(i.StatusNotIn) > 0 {
+		predicates = append(predicates, release.StatusNotIn(i.StatusNotIn...))
+	}
+	if i.PublishedAt != nil {
+		predicates = append(predicates, release.PublishedAtEQ(*i.PublishedAt))
+	}
+	if i.PublishedAtNEQ != nil {
+		predicates = append(predicates, release.PublishedAtNEQ(*i.PublishedAtNEQ))
+	}
+	if len(i.PublishedAtIn) > 0 {
+		predicates = append(predicates, release.PublishedAtIn(i.PublishedAtIn...))
+	}
+	if len(i.PublishedAtNotIn) > 0 {
+		predicates = append(predicates, release.PublishedAtNotIn(i.PublishedAtNotIn...))
+	}
+	if i.PublishedAtGT != nil {
+		predicates = append(predicates, release.PublishedAtGT(*i.PublishedAtGT))
+	}
+	if i.PublishedAtGTE != nil {
+		predicates = append(predicates, release.PublishedAtGTE(*i.PublishedAtGTE))
+	}
+	if i.PublishedAtLT != nil {
+		predicates = append(predicates, release.PublishedAtLT(*i.PublishedAtLT))
+	}
+	if i.PublishedAtLTE != nil {
+		predicates = append(predicates, release.PublishedAtLTE(*i.PublishedAtLTE))
+	}
+	if i.PublishedBy != nil {
+		predicates = append(predicates, release.PublishedByEQ(*i.PublishedBy))
+	}
+	if i.PublishedByNEQ != nil {
+		predicates = append(predicates, release.PublishedByNEQ(*i.PublishedByNEQ))
+	}
+	if len(i.PublishedByIn) > 0 {
+		predicates = append(predicates, release.PublishedByIn(i.PublishedByIn...))
+	}
+	if len(i.PublishedByNotIn) > 0 {
+		predicates = append(predicates, release.PublishedByNotIn(i.PublishedByNotIn...))
+	}
+	if i.PublishedByGT != nil {
+		predicates = append(predicates, release.PublishedByGT(*i.PublishedByGT))
+	}
+	if i.PublishedByGTE != nil {
+		predicates = append(predicates, release.PublishedByGTE(*i.PublishedByGTE))
+	}
+	if i.PublishedByLT != nil {
+		predicates = append(predicates, release.PublishedByLT(*i.PublishedByLT))
+	}
+	if i.PublishedByLTE != nil {
+		predicates = append(predicates, release.PublishedByLTE(*i.PublishedByLTE))
+	}
+	if i.PublishedByContains != nil {
+		predicates = append(predicates, release.PublishedByContains(*i.PublishedByContains))
+	}
+	if i.PublishedByHasPrefix != nil {
+		predicates = append(predicates, release.PublishedByHasPrefix(*i.PublishedByHasPrefix))
+	}
+	if i.PublishedByHasSuffix != nil {
+		predicates = append(predicates, release.PublishedByHasSuffix(*i.PublishedByHasSuffix))
+	}
+	if i.PublishedByEqualFold != nil {
+		predicates = append(predicates, release.PublishedByEqualFold(*i.PublishedByEqualFold))
+	}
+	if i.PublishedByContainsFold != nil {
+		predicates = append(predicates, release.PublishedByContainsFold(*i.PublishedByContainsFold))
+	}
+	if i.WithdrawnAt != nil {
+		predicates = append(predicates, release.WithdrawnAtEQ(*i.WithdrawnAt))
+	}
+	if i.WithdrawnAtNEQ != nil {
+		predicates = append(predicates, release.WithdrawnAtNEQ(*i.WithdrawnAtNEQ))
+	}
+	if len(i.WithdrawnAtIn) > 0 {
+		predicates = append(predicates, release.WithdrawnAtIn(i.WithdrawnAtIn...))
+	}
+	if len(i.WithdrawnAtNotIn) > 0 {
+		predicates = append(predicates, release.WithdrawnAtNotIn(i.WithdrawnAtNotIn...))
+	}
+	if i.WithdrawnAtGT != nil {
+		predicates = append(predicates, release.WithdrawnAtGT(*i.WithdrawnAtGT))
+	}
+	if i.WithdrawnAtGTE != nil {
+		predicates = append(predicates, release.WithdrawnAtGTE(*i.WithdrawnAtGTE))
+	}
+	if i.WithdrawnAtLT != nil {
+		predicates = append(predicates, release.WithdrawnAtLT(*i.WithdrawnAtLT))
+	}
+	if i.WithdrawnAtLTE != nil {
+		predicates = append(predicates, release.WithdrawnAtLTE(*i.WithdrawnAtLTE))
+	}
+	if i.WithdrawnAtIsNil {
+		predicates = append(predicates, release.WithdrawnAtIsNil())
+	}
+	if i.WithdrawnAtNotNil {
+		predicates = append(predicates, release.WithdrawnAtNotNil())
+	}
+
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyReleaseWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return release.And(predicates...), nil
+	}
+}
+
+// RiskListEntryWhereInput represents a where input for filtering RiskListEntry queries.
+type RiskListEntryWhereInput struct {
+	Predicates []predicate.RiskListEntry  `json:"-"`
+	Not        *RiskListEntryWhereInput   `json:"not,omitempty"`
+	Or         []*RiskListEntryWhereInput `json:"or,omitempty"`
+	And        []*RiskListEntryWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *pulid.ID  `json:"id,omitempty"`
+	IDNEQ   *pulid.ID  `json:"idNEQ,omitempty"`
+	IDIn    []pulid.ID `json:"idIn,omitempty"`
+	IDNotIn []pulid.ID `json:"idNotIn,omitempty"`
+	IDGT    *pulid.ID  `json:"idGT,omitempty"`
+	IDGTE   *pulid.ID  `json:"idGTE,omitempty"`
+	IDLT    *pulid.ID  `json:"idLT,omitempty"`
+	IDLTE   *pulid.ID  `json:"idLTE,omitempty"`
+
+	// "merchant_id" field predicates.
+	MerchantID             *pulid.ID  `json:"merchantID,omitempty"`
+	MerchantIDNEQ          *pulid.ID  `json:"merchantIDNEQ,omitempty"`
+	MerchantIDIn           []pulid.ID `json:"merchantIDIn,omitempty"`
+	MerchantIDNotIn        []pulid.ID `json:"merchantIDNotIn,omitempty"`
+	MerchantIDGT           *pulid.ID  `json:"merchantIDGT,omitempty"`
+	MerchantIDGTE          *pulid.ID  `json:"merchantIDGTE,omitempty"`
+	MerchantIDLT           *pulid.ID  `json:"merchantIDLT,omitempty"`
+	MerchantIDLTE          *pulid.ID  `json:"merchantIDLTE,omitempty"`
+	MerchantIDContains     *pulid.ID  `json:"merchantIDContains,omitempty"`
+	MerchantIDHasPrefix    *pulid.ID  `json:"merchantIDHasPrefix,omitempty"`
+	MerchantIDHasSuffix    *pulid.ID  `json:"merchantIDHasSuffix,omitempty"`
+	MerchantIDEqualFold    *pulid.ID  `json:"merchantIDEqualFold,omitempty"`
+	MerchantIDContainsFold *pulid.ID  `json:"merchantIDContainsFold,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "kind" field predicates.
+	Kind      *risklistentry.Kind  `json:"kind,omitempty"`
+	KindNEQ   *risklistentry.Kind  `json:"kindNEQ,omitempty"`
+	KindIn    []risklistentry.Kind `json:"kindIn,omitempty"`
+	KindNotIn []risklistentry.Kind `json:"kindNotIn,omitempty"`
+
+	// "value" field predicates.
+	Value             *string  `json:"value,omitempty"`
+	ValueNEQ          *string  `json:"valueNEQ,omitempty"`
+	ValueIn           []string `json:"valueIn,omitempty"`
+	ValueNotIn        []string `json:"valueNotIn,omitempty"`
+	ValueGT           *string  `json:"valueGT,omitempty"`
+	ValueGTE          *string  `json:"valueGTE,omitempty"`
+	ValueLT           *string  `json:"valueLT,omitempty"`
+	ValueLTE          *string  `json:"valueLTE,omitempty"`
+	ValueContains     *string  `json:"valueContains,omitempty"`
+	ValueHasPrefix    *string  `json:"valueHasPrefix,omitempty"`
+	ValueHasSuffix    *string  `json:"valueHasSuffix,omitempty"`
+	ValueEqualFold    *string  `json:"valueEqualFold,omitempty"`
+	ValueContainsFold *string  `json:"valueContainsFold,omitempty"`
+
+	// "reason" field predicates.
+	Reason             *string  `json:"reason,omitempty"`
+	ReasonNEQ          *string  `json:"reasonNEQ,omitempty"`
+	ReasonIn           []string `json:"reasonIn,omitempty"`
+	ReasonNotIn        []string `json:"reasonNotIn,omitempty"`
+	ReasonGT           *string  `json:"reasonGT,omitempty"`
+	ReasonGTE          *string  `json:"reasonGTE,omitempty"`
+	ReasonLT           *string  `json:"reasonLT,omitempty"`
+	ReasonLTE          *string  `json:"reasonLTE,omitempty"`
+	ReasonContains     *string  `json:"reasonContains,omitempty"`
+	ReasonHasPrefix    *string  `json:"reasonHasPrefix,omitempty"`
+	ReasonHasSuffix    *string  `json:"reasonHasSuffix,omitempty"`
+	ReasonEqualFold    *string  `json:"reasonEqualFold,omitempty"`
+	ReasonContainsFold *string  `json:"reasonContainsFold,omitempty"`
+
+	// "created_by_id" field predicates.
+	CreatedByID             *pulid.ID  `json:"createdByID,omitempty"`
+	CreatedByIDNEQ          *pulid.ID  `json:"createdByIDNEQ,omitempty"`
+	CreatedByIDIn           []pulid.ID `json:"createdByIDIn,omitempty"`
+	CreatedByIDNotIn        []pulid.ID `json:"createdByIDNotIn,omitempty"`
+	CreatedByIDGT           *pulid.ID  `json:"createdByIDGT,omitempty"`
+	CreatedByIDGTE          *pulid.ID  `json:"createdByIDGTE,omitempty"`
+	CreatedByIDLT           *pulid.ID  `json:"createdByIDLT,omitempty"`
+	CreatedByIDLTE          *pulid.ID  `json:"createdByIDLTE,omitempty"`
+	CreatedByIDContains     *pulid.ID  `json:"createdByIDContains,omitempty"`
+	CreatedByIDHasPrefix    *pulid.ID  `json:"createdByIDHasPrefix,omitempty"`
+	CreatedByIDHasSuffix    *pulid.ID  `json:"createdByIDHasSuffix,omitempty"`
+	CreatedByIDEqualFold    *pulid.ID  `json:"createdByIDEqualFold,omitempty"`
+	CreatedByIDContainsFold *pulid.ID  `json:"createdByIDContainsFold,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *RiskListEntryWhereInput) AddPredicates(predicates ...predicate.RiskListEntry) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the RiskListEntryWhereInput filter on the RiskListEntryQuery builder.
+func (i *RiskListEntryWhereInput) Filter(q *RiskListEntryQuery) (*RiskListEntryQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyRiskListEntryWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyRiskListEntryWhereInput is returned in case the RiskListEntryWhereInput is empty.
+var ErrEmptyRiskListEntryWhereInput = errors.New("ent: empty predicate RiskListEntryWhereInput")
+
+// P returns a predicate for filtering risklistentries.
+// An error is returned if the input is empty or invalid.
+func (i *RiskListEntryWhereInput) P() (predicate.RiskListEntry, error) {
+	var predicates []predicate.RiskListEntry
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, risklistentry.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.RiskListEntry, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, risklistentry.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.RiskListEntry, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, risklistentry.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, risklistentry.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, risklistentry.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, risklistentry.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, risklistentry.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, risklistentry.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, risklistentry.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, risklistentry.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, risklistentry.IDLTE(*i.IDLTE))
+	}
+	if i.MerchantID != nil {
+		predicates = append(predicates, risklistentry.MerchantIDEQ(*i.MerchantID))
+	}
+	if i.MerchantIDNEQ != nil {
+		predicates = append(predicates, risklistentry.MerchantIDNEQ(*i.MerchantIDNEQ))
+	}
+	if len(i.MerchantIDIn) > 0 {
+		predicates = append(predicates, risklistentry.MerchantIDIn(i.MerchantIDIn...))
+	}
+	if len(i.MerchantIDNotIn) > 0 {
+		predicates = append(predicates, risklistentry.MerchantIDNotIn(i.MerchantIDNotIn...))
+	}
+	if i.MerchantIDGT != nil {
+		predicates = append(predicates, risklistentry.MerchantIDGT(*i.MerchantIDGT))
+	}
+	if i.MerchantIDGTE != nil {
+		predicates = append(predicates, risklistentry.MerchantIDGTE(*i.MerchantIDGTE))
+	}
+	if i.MerchantIDLT != nil {
+		predicates = append(predicates, risklistentry.MerchantIDLT(*i.MerchantIDLT))
+	}
+	if i.MerchantIDLTE != nil {
+		predicates = append(predicates, risklistentry.MerchantIDLTE(*i.MerchantIDLTE))
+	}
+	if i.MerchantIDContains != nil {
+		predicates = append(predicates, risklistentry.MerchantIDContains(*i.MerchantIDContains))
+	}
+	if i.MerchantIDHasPrefix != nil {
+		predicates = append(predicates, risklistentry.MerchantIDHasPrefix(*i.MerchantIDHasPrefix))
+	}
+	if i.MerchantIDHasSuffix != nil {
+		predicates = append(predicates, risklistentry.MerchantIDHasSuffix(*i.MerchantIDHasSuffix))
+	}
+	if i.MerchantIDEqualFold != nil {
+		predicates = append(predicates, risklistentry.MerchantIDEqualFold(*i.MerchantIDEqualFold))
+	}
+	if i.MerchantIDContainsFold != nil {
+		predicates = append(predicates, risklistentry.MerchantIDContainsFold(*i.MerchantIDContainsFold))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, risklistentry.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, risklistentry.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, risklistentry.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, risklistentry.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, risklistentry.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, risklistentry.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, risklistentry.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, risklistentry.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, risklistentry.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, risklistentry.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, risklistentry.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, risklistentry.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, risklistentry.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, risklistentry.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, risklistentry.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, risklistentry.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.Kind != nil {
+		predicates = append(predicates, risklistentry.KindEQ(*i.Kind))
+	}
+	if i.KindNEQ != nil {
+		predicates = append(predicates, risklistentry.KindNEQ(*i.KindNEQ))
+	}
+	if len(i.KindIn) > 0 {
+		predicates = append(predicates, risklistentry.KindIn(i.KindIn...))
+	}
+	if len(i.KindNotIn) > 0 {
+		predicates = append(predicates, risklistentry.KindNotIn(i.KindNotIn...))
+	}
+	if i.Value != nil {
+		predicates = append(predicates, risklistentry.ValueEQ(*i.Value))
+	}
+	if i.ValueNEQ != nil {
+		predicates = append(predicates, risklistentry.ValueNEQ(*i.ValueNEQ))
+	}
+	if len(i.ValueIn) > 0 {
+		predicates = append(predicates, risklistentry.ValueIn(i.ValueIn...))
+	}
+	if len(i.ValueNotIn) > 0 {
+		predicates = append(predicates, risklistentry.ValueNotIn(i.ValueNotIn...))
+	}
+	if i.ValueGT != nil {
+		predicates = append(predicates, risklistentry.ValueGT(*i.ValueGT))
+	}
+	if i.ValueGTE != nil {
+		predicates = append(predicates, risklistentry.ValueGTE(*i.ValueGTE))
+	}
+	if i.ValueLT != nil {
+		predicates = append(predicates, risklistentry.ValueLT(*i.ValueLT))
+	}
+	if i.ValueLTE != nil {
+		predicates = append(predicates, risklistentry.ValueLTE(*i.ValueLTE))
+	}
+	if i.ValueContains != nil {
+		predicates = append(predicates, risklistentry.ValueContains(*i.ValueContains))
+	}
+	if i.ValueHasPrefix != nil {
+		predicates = append(predicates, risklistentry.ValueHasPrefix(*i.ValueHasPrefix))
+	}
+	if i.ValueHasSuffix != nil {
+		predicates = append(predicates, risklistentry.ValueHasSuffix(*i.ValueHasSuffix))
+	}
+	if i.ValueEqualFold != nil {
+		predicates = append(predicates, risklistentry.ValueEqualFold(*i.ValueEqualFold))
+	}
+	if i.ValueContainsFold != nil {
+		predicates = append(predicates, risklistentry.ValueContainsFold(*i.ValueContainsFold))
+	}
+	if i.Reason != nil {
+		predicates = append(predicates, risklistentry.ReasonEQ(*i.Reason))
+	}
+	if i.ReasonNEQ != nil {
+		predicates = append(predicates, risklistentry.ReasonNEQ(*i.ReasonNEQ))
+	}
+	if len(i.ReasonIn) > 0 {
+		predicates = append(predicates, risklistentry.ReasonIn(i.ReasonIn...))
+	}
+	if len(i.ReasonNotIn) > 0 {
+		predicates = append(predicates, risklistentry.ReasonNotIn(i.ReasonNotIn...))
+	}
+	if i.ReasonGT != nil {
+		predicates = append(predicates, risklistentry.ReasonGT(*i.ReasonGT))
+	}
+	if i.ReasonGTE != nil {
+		predicates = append(predicates, risklistentry.ReasonGTE(*i.ReasonGTE))
+	}
+	if i.ReasonLT != nil {
+		predicates = append(predicates, risklistentry.ReasonLT(*i.ReasonLT))
+	}
+	if i.ReasonLTE != nil {
+		predicates = append(predicates, risklistentry.ReasonLTE(*i.ReasonLTE))
+	}
+	if i.ReasonContains != nil {
+		predicates = append(predicates, risklistentry.ReasonContains(*i.ReasonContains))
+	}
+	if i.ReasonHasPrefix != nil {
+		predicates = append(predicates, risklistentry.ReasonHasPrefix(*i.ReasonHasPrefix))
+	}
+	if i.ReasonHasSuffix != nil {
+		predicates = append(predicates, risklistentry.ReasonHasSuffix(*i.ReasonHasSuffix))
+	}
+	if i.ReasonEqualFold != nil {
+		predicates = append(predicates, risklistentry.ReasonEqualFold(*i.ReasonEqualFold))
+	}
+	if i.ReasonContainsFold != nil {
+		predicates = append(predicates, risklistentry.ReasonContainsFold(*i.ReasonContainsFold))
+	}
+	if i.CreatedByID != nil {
+		predicates = append(predicates, risklistentry.CreatedByIDEQ(*i.CreatedByID))
+	}
+	if i.CreatedByIDNEQ != nil {
+		predicates = append(predicates, risklistentry.CreatedByIDNEQ(*i.CreatedByIDNEQ))
+	}
+	if len(i.CreatedByIDIn) > 0 {
+		predicates = append(predicates, risklistentry.CreatedByIDIn(i.CreatedByIDIn...))
+	}
+	if len(i.CreatedByIDNotIn) > 0 {
+		predicates = append(predicates, risklistentry.CreatedByIDNotIn(i.CreatedByIDNotIn...))
+	}
+	if i.CreatedByIDGT != nil {
+		predicates = append(predicates, risklistentry.CreatedByIDGT(*i.CreatedByIDGT))
+	}
+	if i.CreatedByIDGTE != nil {
+		predicates = append(predicates, risklistentry.CreatedByIDGTE(*i.CreatedByIDGTE))
+	}
+	if i.CreatedByIDLT != nil {
+		predicates = append(predicates, risklistentry.CreatedByIDLT(*i.CreatedByIDLT))
+	}
+	if i.CreatedByIDLTE != nil {
+		predicates = append(predicates, risklistentry.CreatedByIDLTE(*i.CreatedByIDLTE))
+	}
+	if i.CreatedByIDContains != nil {
+		predicates = append(predicates, risklistentry.CreatedByIDContains(*i.CreatedByIDContains))
+	}
+	if i.CreatedByIDHasPrefix != nil {
+		predicates = append(predicates, risklistentry.CreatedByIDHasPrefix(*i.CreatedByIDHasPrefix))
+	}
+	if i.CreatedByIDHasSuffix != nil {
+		predicates = append(predicates, risklistentry.CreatedByIDHasSuffix(*i.CreatedByIDHasSuffix))
+	}
+	if i.CreatedByIDEqualFold != nil {
+		predicates = append(predicates, risklistentry.CreatedByIDEqualFold(*i.CreatedByIDEqualFold))
+	}
+	if i.CreatedByIDContainsFold != nil {
+		predicates = append(predicates, risklistentry.CreatedByIDContainsFold(*i.CreatedByIDContainsFold))
+	}
+
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyRiskListEntryWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return risklistentry.And(predicates...), nil
+	}
+}
+
+// SaleWhereInput represents a where input for filtering Sale queries.
+type SaleWhereInput struct {
+	Predicates []predicate.Sale  `json:"-"`
+	Not        *SaleWhereInput   `json:"not,omitempty"`
+	Or         []*SaleWhereInput `json:"or,omitempty"`
+	And        []*SaleWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *pulid.ID  `json:"id,omitempty"`
+	IDNEQ   *pulid.ID  `json:"idNEQ,omitempty"`
+	IDIn    []pulid.ID `json:"idIn,omitempty"`
+	IDNotIn []pulid.ID `json:"idNotIn,omitempty"`
+	IDGT    *pulid.ID  `json:"idGT,omitempty"`
+	IDGTE   *pulid.ID  `json:"idGTE,omitempty"`
+	IDLT    *pulid.ID  `json:"idLT,omitempty"`
+	IDLTE   *pulid.ID  `json:"idLTE,omitempty"`
+
+	// "merchant_id" field predicates.
+	MerchantID             *pulid.ID  `json:"merchantID,omitempty"`
+	MerchantIDNEQ          *pulid.ID  `json:"merchantIDNEQ,omitempty"`
+	MerchantIDIn           []pulid.ID `json:"merchantIDIn,omitempty"`
+	MerchantIDNotIn        []pulid.ID `json:"merchantIDNotIn,omitempty"`
+	MerchantIDGT           *pulid.ID  `json:"merchantIDGT,omitempty"`
+	MerchantIDGTE          *pulid.ID  `json:"merchantIDGTE,omitempty"`
+	MerchantIDLT           *pulid.ID  `json:"merchantIDLT,omitempty"`
+	MerchantIDLTE          *pulid.ID  `json:"merchantIDLTE,omitempty"`
+	MerchantIDContains     *pulid.ID  `json:"merchantIDContains,omitempty"`
+	MerchantIDHasPrefix    *pulid.ID  `json:"merchantIDHasPrefix,omitempty"`
+	MerchantIDHasSuffix    *pulid.ID  `json:"merchantIDHasSuffix,omitempty"`
+	MerchantIDEqualFold    *pulid.ID  `json:"merchantIDEqualFold,omitempty"`
+	MerchantIDContainsFold *pulid.ID  `json:"merchantIDContainsFold,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "idempotency_key" field predicates.
+	IdempotencyKey             *string  `json:"idempotencyKey,omitempty"`
+	IdempotencyKeyNEQ          *string  `json:"idempotencyKeyNEQ,omitempty"`
+	IdempotencyKeyIn           []string `json:"idempotencyKeyIn,omitempty"`
+	IdempotencyKeyNotIn        []string `json:"idempotencyKeyNotIn,omitempty"`
+	IdempotencyKeyGT           *string  `json:"idempotencyKeyGT,omitempty"`
+	IdempotencyKeyGTE          *string  `json:"idempotencyKeyGTE,omitempty"`
+	IdempotencyKeyLT           *string  `json:"idempotencyKeyLT,omitempty"`
+	IdempotencyKeyLTE          *string  `json:"idempotencyKeyLTE,omitempty"`
+	IdempotencyKeyContains     *string  `json:"idempotencyKeyContains,omitempty"`
+	IdempotencyKeyHasPrefix    *string  `json:"idempotencyKeyHasPrefix,omitempty"`
+	IdempotencyKeyHasSuffix    *string  `json:"idempotencyKeyHasSuffix,omitempty"`
+	IdempotencyKeyEqualFold    *string  `json:"idempotencyKeyEqualFold,omitempty"`
+	IdempotencyKeyContainsFold *string  `json:"idempotencyKeyContainsFold,omitempty"`
+
+	// "store_id" field predicates.
+	StoreID             *pulid.ID  `json:"storeID,omitempty"`
+	StoreIDNEQ          *pulid.ID  `json:"storeIDNEQ,omitempty"`
+	StoreIDIn           []pulid.ID `json:"storeIDIn,omitempty"`
+	StoreIDNotIn        []pulid.ID `json:"storeIDNotIn,omitempty"`
+	StoreIDGT           *pulid.ID  `json:"storeIDGT,omitempty"`
+	StoreIDGTE          *pulid.ID  `json:"storeIDGTE,omitempty"`
+	StoreIDLT           *pulid.ID  `json:"storeIDLT,omitempty"`
+	StoreIDLTE          *pulid.ID  `json:"storeIDLTE,omitempty"`
+	StoreIDContains     *pulid.ID  `json:"storeIDContains,omitempty"`
+	StoreIDHasPrefix    *pulid.ID  `json:"storeIDHasPrefix,omitempty"`
+	StoreIDHasSuffix    *pulid.ID  `json:"storeIDHasSuffix,omitempty"`
+	StoreIDEqualFold    *pulid.ID  `json:"storeIDEqualFold,omitempty"`
+	StoreIDContainsFold *pulid.ID  `json:"storeIDContainsFold,omitempty"`
+
+	// "cashier_id" field predicates.
+	CashierID             *pulid.ID  `json:"cashierID,omitempty"`
+	CashierIDNEQ          *pulid.ID  `json:"cashierIDNEQ,omitempty"`
+	CashierIDIn           []pulid.ID `json:"cashierIDIn,omitempty"`
+	CashierIDNotIn        []pulid.ID `json:"cashierIDNotIn,omitempty"`
+	CashierIDGT           *pulid.ID  `json:"cashierIDGT,omitempty"`
+	CashierIDGTE          *pulid.ID  `json:"cashierIDGTE,omitempty"`
+	CashierIDLT           *pulid.ID  `json:"cashierIDLT,omitempty"`
+	CashierIDLTE          *pulid.ID  `json:"cashierIDLTE,omitempty"`
+	CashierIDContains     *pulid.ID  `json:"cashierIDContains,omitempty"`
+	CashierIDHasPrefix    *pulid.ID  `json:"cashierIDHasPrefix,omitempty"`
+	CashierIDHasSuffix    *pulid.ID  `json:"cashierIDHasSuffix,omitempty"`
+	CashierIDEqualFold    *pulid.ID  `json:"cashierIDEqualFold,omitempty"`
+	CashierIDContainsFold *pulid.ID  `json:"cashierIDContainsFold,omitempty"`
+
+	// "device_id" field predicates.
+	DeviceID             *pulid.ID  `json:"deviceID,omitempty"`
+	DeviceIDNEQ          *pulid.ID  `json:"deviceIDNEQ,omitempty"`
+	DeviceIDIn           []pulid.ID `json:"deviceIDIn,omitempty"`
+	DeviceIDNotIn        []pulid.ID `json:"deviceIDNotIn,omitempty"`
+	DeviceIDGT           *pulid.ID  `json:"deviceIDGT,omitempty"`
+	DeviceIDGTE          *pulid.ID  `json:"deviceIDGTE,omitempty"`
+	DeviceIDLT           *pulid.ID  `json:"deviceIDLT,omitempty"`
+	DeviceIDLTE          *pulid.ID  `json:"deviceIDLTE,omitempty"`
+	DeviceIDContains     *pulid.ID  `json:"deviceIDContains,omitempty"`
+	DeviceIDHasPrefix    *pulid.ID  `json:"deviceIDHasPrefix,omitempty"`
+	DeviceIDHasSuffix    *pulid.ID  `json:"deviceIDHasSuffix,omitempty"`
+	DeviceIDIsNil        bool       `json:"deviceIDIsNil,omitempty"`
+	DeviceIDNotNil       bool       `json:"deviceIDNotNil,omitempty"`
+	DeviceIDEqualFold    *pulid.ID  `json:"deviceIDEqualFold,omitempty"`
+	DeviceIDContainsFold *pulid.ID  `json:"deviceIDContainsFold,omitempty"`
+
+	// "customer_id" field predicates.
+	CustomerID             *pulid.ID  `json:"customerID,omitempty"`
+	CustomerIDNEQ          *pulid.ID  `json:"customerIDNEQ,omitempty"`
+	CustomerIDIn           []pulid.ID `json:"customerIDIn,omitempty"`
+	CustomerIDNotIn        []pulid.ID `json:"customerIDNotIn,omitempty"`
+	CustomerIDGT           *pulid.ID  `json:"customerIDGT,omitempty"`
+	CustomerIDGTE          *pulid.ID  `json:"customerIDGTE,omitempty"`
+	CustomerIDLT           *pulid.ID  `json:"customerIDLT,omitempty"`
+	CustomerIDLTE          *pulid.ID  `json:"customerIDLTE,omitempty"`
+	CustomerIDContains     *pulid.ID  `json:"customerIDContains,omitempty"`
+	CustomerIDHasPrefix    *pulid.ID  `json:"customerIDHasPrefix,omitempty"`
+	CustomerIDHasSuffix    *pulid.ID  `json:"customerIDHasSuffix,omitempty"`
+	CustomerIDIsNil        bool       `json:"customerIDIsNil,omitempty"`
+	CustomerIDNotNil       bool       `json:"customerIDNotNil,omitempty"`
+	CustomerIDEqualFold    *pulid.ID  `json:"customerIDEqualFold,omitempty"`
+	CustomerIDContainsFold *pulid.ID  `json:"customerIDContainsFold,omitempty"`
+
+	// "receipt_number" field predicates.
+	ReceiptNumber      *int64  `json:"receiptNumber,omitempty"`
+	ReceiptNumberNEQ   *int64  `json:"receiptNumberNEQ,omitempty"`
+	ReceiptNumberIn    []int64 `json:"receiptNumberIn,omitempty"`
+	ReceiptNumberNotIn []int64 `json:"receiptNumberNotIn,omitempty"`
+	ReceiptNumberGT    *int64  `json:"receiptNumberGT,omitempty"`
+	ReceiptNumberGTE   *int64  `json:"receiptNumberGTE,omitempty"`
+	ReceiptNumberLT    *int64  `json:"receiptNumberLT,omitempty"`
+	ReceiptNumberLTE   *int64  `json:"receiptNumberLTE,omitempty"`
+
+	// "status" field predicates.
+	Status      *sale.Status  `json:"status,omitempty"`
+	StatusNEQ   *sale.Status  `json:"statusNEQ,omitempty"`
+	StatusIn    []sale.Status `json:"statusIn,omitempty"`
+	StatusNotIn []sale.Status `json:"statusNotIn,omitempty"`
+
+	// "currency" field predicates.
+	Currency             *string  `json:"currency,omitempty"`
+	CurrencyNEQ          *string  `json:"currencyNEQ,omitempty"`
+	CurrencyIn           []string `json:"currencyIn,omitempty"`
+	CurrencyNotIn        []string `json:"currencyNotIn,omitempty"`
+	CurrencyGT           *string  `json:"currencyGT,omitempty"`
+	CurrencyGTE          *string  `json:"currencyGTE,omitempty"`
+	CurrencyLT           *string  `json:"currencyLT,omitempty"`
+	CurrencyLTE          *string  `json:"currencyLTE,omitempty"`
+	CurrencyContains     *string  `json:"currencyContains,omitempty"`
+	CurrencyHasPrefix    *string  `json:"currencyHasPrefix,omitempty"`
+	CurrencyHasSuffix    *string  `json:"currencyHasSuffix,omitempty"`
+	CurrencyEqualFold    *string  `json:"currencyEqualFold,omitempty"`
+	CurrencyContainsFold *string  `json:"currencyContainsFold,omitempty"`
+
+	// "subtotal" field predicates.
+	Subtotal      *int64  `json:"subtotal,omitempty"`
+	SubtotalNEQ   *int64  `json:"subtotalNEQ,omitempty"`
+	SubtotalIn    []int64 `json:"subtotalIn,omitempty"`
+	SubtotalNotIn []int64 `json:"subtotalNotIn,omitempty"`
+	SubtotalGT    *int64  `json:"subtotalGT,omitempty"`
+	SubtotalGTE   *int64  `json:"subtotalGTE,omitempty"`
+	SubtotalLT    *int64  `json:"subtotalLT,omitempty"`
+	SubtotalLTE   *int64  `json:"subtotalLTE,omitempty"`
+
+	// "order_discount" field predicates.
+	OrderDiscount      *int64  `json:"orderDiscount,omitempty"`
+	OrderDiscountNEQ   *int64  `json:"orderDiscountNEQ,omitempty"`
+	OrderDiscountIn    []int64 `json:"orderDiscountIn,omitempty"`
+	OrderDiscountNotIn []int64 `json:"orderDiscountNotIn,omitempty"`
+	OrderDiscountGT    *int64  `json:"orderDiscountGT,omitempty"`
+	OrderDiscountGTE   *int64  `json:"orderDiscountGTE,omitempty"`
+	OrderDiscountLT    *int64  `json:"orderDiscountLT,omitempty"`
+	OrderDiscountLTE   *int64  `json:"orderDiscountLTE,omitempty"`
+
+	// "discount_total" field predicates.
+	DiscountTotal      *int64  `json:"discountTotal,omitempty"`
+	DiscountTotalNEQ   *int64  `json:"discountTotalNEQ,omitempty"`
+	DiscountTotalIn    []int64 `json:"discountTotalIn,omitempty"`
+	DiscountTotalNotIn []int64 `json:"discountTotalNotIn,omitempty"`
+	DiscountTotalGT    *int64  `json:"discountTotalGT,omitempty"`
+	DiscountTotalGTE   *int64  `json:"discountTotalGTE,omitempty"`
+	DiscountTotalLT    *int64  `json:"discountTotalLT,omitempty"`
+	DiscountTotalLTE   *int64  `json:"discountTotalLTE,omitempty"`
+
+	// "tax_total" field predicates.
+	TaxTotal      *int64  `json:"taxTotal,omitempty"`
+	TaxTotalNEQ   *int64  `json:"taxTotalNEQ,omitempty"`
+	TaxTotalIn    []int64 `json:"taxTotalIn,omitempty"`
+	TaxTotalNotIn []int64 `json:"taxTotalNotIn,omitempty"`
+	TaxTotalGT    *int64  `json:"taxTotalGT,omitempty"`
+	TaxTotalGTE   *int64  `json:"taxTotalGTE,omitempty"`
+	TaxTotalLT    *int64  `json:"taxTotalLT,omitempty"`
+	TaxTotalLTE   *int64  `json:"taxTotalLTE,omitempty"`
+
+	// "total" field predicates.
+	Total      *int64  `json:"total,omitempty"`
+	TotalNEQ   *int64  `json:"totalNEQ,omitempty"`
+	TotalIn    []int64 `json:"totalIn,omitempty"`
+	TotalNotIn []int64 `json:"totalNotIn,omitempty"`
+	TotalGT    *int64  `json:"totalGT,omitempty"`
+	TotalGTE   *int64  `json:"totalGTE,omitempty"`
+	TotalLT    *int64  `json:"totalLT,omitempty"`
+	TotalLTE   *int64  `json:"totalLTE,omitempty"`
+
+	// "change_due" field predicates.
+	ChangeDue      *int64  `json:"changeDue,omitempty"`
+	ChangeDueNEQ   *int64  `json:"changeDueNEQ,omitempty"`
+	ChangeDueIn    []int64 `json:"changeDueIn,omitempty"`
+	ChangeDueNotIn []int64 `json:"changeDueNotIn,omitempty"`
+	ChangeDueGT    *int64  `json:"changeDueGT,omitempty"`
+	ChangeDueGTE   *int64  `json:"changeDueGTE,omitempty"`
+	ChangeDueLT    *int64  `json:"changeDueLT,omitempty"`
+	ChangeDueLTE   *int64  `json:"changeDueLTE,omitempty"`
+
+	// "refunded_total" field predicates.
+	RefundedTotal      *int64  `json:"refundedTotal,omitempty"`
+	RefundedTotalNEQ   *int64  `json:"refundedTotalNEQ,omitempty"`
+	RefundedTotalIn    []int64 `json:"refundedTotalIn,omitempty"`
+	RefundedTotalNotIn []int64 `json:"refundedTotalNotIn,omitempty"`
+	RefundedTotalGT    *int64  `json:"refundedTotalGT,omitempty"`
+	RefundedTotalGTE   *int64  `json:"refundedTotalGTE,omitempty"`
+	RefundedTotalLT    *int64  `json:"refundedTotalLT,omitempty"`
+	RefundedTotalLTE   *int64  `json:"refundedTotalLTE,omitempty"`
+
+	// "prices_include_tax" field predicates.
+	PricesIncludeTax    *bool `json:"pricesIncludeTax,omitempty"`
+	PricesIncludeTaxNEQ *bool `json:"pricesIncludeTaxNEQ,omitempty"`
+
+	// "occurred_at" field predicates.
+	OccurredAt      *time.Time  `json:"occurredAt,omitempty"`
+	OccurredAtNEQ   *time.Time  `json:"occurredAtNEQ,omitempty"`
+	OccurredAtIn    []time.Time `json:"occurredAtIn,omitempty"`
+	OccurredAtNotIn []time.Time `json:"occurredAtNotIn,omitempty"`
+	OccurredAtGT    *time.Time  `json:"occurredAtGT,omitempty"`
+	OccurredAtGTE   *time.Time  `json:"occurredAtGTE,omitempty"`
+	OccurredAtLT    *time.Time  `json:"occurredAtLT,omitempty"`
+	OccurredAtLTE   *time.Time  `json:"occurredAtLTE,omitempty"`
+
+	// "business_date" field predicates.
+	BusinessDate             *string  `json:"businessDate,omitempty"`
+	BusinessDateNEQ          *string  `json:"businessDateNEQ,omitempty"`
+	BusinessDateIn           []string `json:"businessDateIn,omitempty"`
+	BusinessDateNotIn        []string `json:"businessDateNotIn,omitempty"`
+	BusinessDateGT           *string  `json:"businessDateGT,omitempty"`
+	BusinessDateGTE          *string  `json:"businessDateGTE,omitempty"`
+	BusinessDateLT           *string  `json:"businessDateLT,omitempty"`
+	BusinessDateLTE          *string  `json:"businessDateLTE,omitempty"`
+	BusinessDateContains     *string  `json:"businessDateContains,omitempty"`
+	BusinessDateHasPrefix    *string  `json:"businessDateHasPrefix,omitempty"`
+	BusinessDateHasSuffix    *string  `json:"businessDateHasSuffix,omitempty"`
+	BusinessDateEqualFold    *string  `json:"businessDateEqualFold,omitempty"`
+	BusinessDateContainsFold *string  `json:"businessDateContainsFold,omitempty"`
+
+	// "offline" field predicates.
+	Offline    *bool `json:"offline,omitempty"`
+	OfflineNEQ *bool `json:"offlineNEQ,omitempty"`
+
+	// "note" field predicates.
+	Note             *string  `json:"note,omitempty"`
+	NoteNEQ          *string  `json:"noteNEQ,omitempty"`
+	NoteIn           []string `json:"noteIn,omitempty"`
+	NoteNotIn        []string `json:"noteNotIn,omitempty"`
+	NoteGT           *string  `json:"noteGT,omitempty"`
+	NoteGTE          *string  `json:"noteGTE,omitempty"`
+	NoteLT           *string  `json:"noteLT,omitempty"`
+	NoteLTE          *string  `json:"noteLTE,omitempty"`
+	NoteContains     *string  `json:"noteContains,omitempty"`
+	NoteHasPrefix    *string  `json:"noteHasPrefix,omitempty"`
+	NoteHasSuffix    *string  `json:"noteHasSuffix,omitempty"`
+	NoteIsNil        bool     `json:"noteIsNil,omitempty"`
+	NoteNotNil       bool     `json:"noteNotNil,omitempty"`
+	NoteEqualFold    *string  `json:"noteEqualFold,omitempty"`
+	NoteContainsFold *string  `json:"noteContainsFold,omitempty"`
+
+	// "frozen" field predicates.
+	Frozen    *bool `json:"frozen,omitempty"`
+	FrozenNEQ *bool `json:"frozenNEQ,omitempty"`
+
+	// "frozen_reason" field predicates.
+	FrozenReason             *string  `json:"frozenReason,omitempty"`
+	FrozenReasonNEQ          *string  `json:"frozenReasonNEQ,omitempty"`
+	FrozenReasonIn           []string `json:"frozenReasonIn,omitempty"`
+	FrozenReasonNotIn        []string `json:"frozenReasonNotIn,omitempty"`
+	FrozenReasonGT           *string  `json:"frozenReasonGT,omitempty"`
+	FrozenReasonGTE          *string  `json:"frozenReasonGTE,omitempty"`
+	FrozenReasonLT           *string  `json:"frozenReasonLT,omitempty"`
+	FrozenReasonLTE          *string  `json:"frozenReasonLTE,omitempty"`
+	FrozenReasonContains     *string  `json:"frozenReasonContains,omitempty"`
+	FrozenReasonHasPrefix    *string  `json:"frozenReasonHasPrefix,omitempty"`
+	FrozenReasonHasSuffix    *string  `json:"frozenReasonHasSuffix,omitempty"`
+	FrozenReasonIsNil        bool     `json:"frozenReasonIsNil,omitempty"`
+	FrozenReasonNotNil       bool     `json:"frozenReasonNotNil,omitempty"`
+	FrozenReasonEqualFold    *string  `json:"frozenReasonEqualFold,omitempty"`
+	FrozenReasonContainsFold *string  `json:"frozenReasonContainsFold,omitempty"`
+
+	// "frozen_at" field predicates.
+	FrozenAt       *time.Time  `json:"frozenAt,omitempty"`
+	FrozenAtNEQ    *time.Time  `json:"frozenAtNEQ,omitempty"`
+	FrozenAtIn     []time.Time `json:"frozenAtIn,omitempty"`
+	FrozenAtNotIn  []time.Time `json:"frozenAtNotIn,omitempty"`
+	FrozenAtGT     *time.Time  `json:"frozenAtGT,omitempty"`
+	FrozenAtGTE    *time.Time  `json:"frozenAtGTE,omitempty"`
+	FrozenAtLT     *time.Time  `json:"frozenAtLT,omitempty"`
+	FrozenAtLTE    *time.Time  `json:"frozenAtLTE,omitempty"`
+	FrozenAtIsNil  bool        `json:"frozenAtIsNil,omitempty"`
+	FrozenAtNotNil bool        `json:"frozenAtNotNil,omitempty"`
+
+	// "risk_decision" field predicates.
+	RiskDecision      *sale.RiskDecision  `json:"riskDecision,omitempty"`
+	RiskDecisionNEQ   *sale.RiskDecision  `json:"riskDecisionNEQ,omitempty"`
+	RiskDecisionIn    []sale.RiskDecision `json:"riskDecisionIn,omitempty"`
+	RiskDecisionNotIn []sale.RiskDecision `json:"riskDecisionNotIn,omitempty"`
+
+	// "review_status" field predicates.
+	ReviewStatus      *sale.ReviewStatus  `json:"reviewStatus,omitempty"`
+	ReviewStatusNEQ   *sale.ReviewStatus  `json:"reviewStatusNEQ,omitempty"`
+	ReviewStatusIn    []sale.ReviewStatus `json:"reviewStatusIn,omitempty"`
+	ReviewStatusNotIn []sale.ReviewStatus `json:"reviewStatusNotIn,omitempty"`
+
+	// "voided_at" field predicates.
+	VoidedAt       *time.Time  `json:"voidedAt,omitempty"`
+	VoidedAtNEQ    *time.Time  `json:"voidedAtNEQ,omitempty"`
+	VoidedAtIn     []time.Time `json:"voidedAtIn,omitempty"`
+	VoidedAtNotIn  []time.Time `json:"voidedAtNotIn,omitempty"`
+	VoidedAtGT     *time.Time  `json:"voidedAtGT,omitempty"`
+	VoidedAtGTE    *time.Time  `json:"voidedAtGTE,omitempty"`
+	VoidedAtLT     *time.Time  `json:"voidedAtLT,omitempty"`
+	VoidedAtLTE    *time.Time  `json:"voidedAtLTE,omitempty"`
+	VoidedAtIsNil  bool        `json:"voidedAtIsNil,omitempty"`
+	VoidedAtNotNil bool        `json:"voidedAtNotNil,omitempty"`
+
+	// "store" edge predicates.
+	HasStore     *bool              `json:"hasStore,omitempty"`
+	HasStoreWith []*StoreWhereInput `json:"hasStoreWith,omitempty"`
+
+	// "cashier" edge predicates.
+	HasCashier     *bool              `json:"hasCashier,omitempty"`
+	HasCashierWith []*StaffWhereInput `json:"hasCashierWith,omitempty"`
+
+	// "customer" edge predicates.
+	HasCustomer     *bool                 `json:"hasCustomer,omitempty"`
+	HasCustomerWith []*CustomerWhereInput `json:"hasCustomerWith,omitempty"`
+
+	// "lines" edge predicates.
+	HasLines     *bool                 `json:"hasLines,omitempty"`
+	HasLinesWith []*SaleLineWhereInput `json:"hasLinesWith,omitempty"`
+
+	// "tenders" edge predicates.
+	HasTenders     *bool               `json:"hasTenders,omitempty"`
+	HasTendersWith []*TenderWhereInput `json:"hasTendersWith,omitempty"`
+
+	// "refunds" edge predicates.
+	HasRefunds     *bool               `json:"hasRefunds,omitempty"`
+	HasRefundsWith []*RefundWhereInput `json:"hasRefundsWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *SaleWhereInput) AddPredicates(predicates ...predicate.Sale) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the SaleWhereInput filter on the SaleQuery builder.
+func (i *SaleWhereInput) Filter(q *SaleQuery) (*SaleQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptySaleWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptySaleWhereInput is returned in case the SaleWhereInput is empty.
+var ErrEmptySaleWhereInput = errors.New("ent: empty predicate SaleWhereInput")
+
+// P returns a predicate for filtering sales.
+// An error is returned if the input is empty or invalid.
+func (i *SaleWhereInput) P() (predicate.Sale, error) {
+	var predicates []predicate.Sale
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, sale.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.Sale, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, sale.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.Sale, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, sale.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, sale.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, sale.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, sale.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, sale.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, sale.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, sale.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, sale.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, sale.IDLTE(*i.IDLTE))
+	}
+	if i.MerchantID != nil {
+		predicates = append(predicates, sale.MerchantIDEQ(*i.MerchantID))
+	}
+	if i.MerchantIDNEQ != nil {
+		predicates = append(predicates, sale.MerchantIDNEQ(*i.MerchantIDNEQ))
+	}
+	if len(i.MerchantIDIn) > 0 {
+		predicates = append(predicates, sale.MerchantIDIn(i.MerchantIDIn...))
+	}
+	if len(i.MerchantIDNotIn) > 0 {
+		predicates = append(predicates, sale.MerchantIDNotIn(i.MerchantIDNotIn...))
+	}
+	if i.MerchantIDGT != nil {
+		predicates = append(predicates, sale.MerchantIDGT(*i.MerchantIDGT))
+	}
+	if i.MerchantIDGTE != nil {
+		predicates = append(predicates, sale.MerchantIDGTE(*i.MerchantIDGTE))
+	}
+	if i.MerchantIDLT != nil {
+		predicates = append(predicates, sale.MerchantIDLT(*i.MerchantIDLT))
+	}
+	if i.MerchantIDLTE != nil {
+		predicates = append(predicates, sale.MerchantIDLTE(*i.MerchantIDLTE))
+	}
+	if i.MerchantIDContains != nil {
+		predicates = append(predicates, sale.MerchantIDContains(*i.MerchantIDContains))
+	}
+	if i.MerchantIDHasPrefix != nil {
+		predicates = append(predicates, sale.MerchantIDHasPrefix(*i.MerchantIDHasPrefix))
+	}
+	if i.MerchantIDHasSuffix != nil {
+		predicates = append(predicates, sale.MerchantIDHasSuffix(*i.MerchantIDHasSuffix))
+	}
+	if i.MerchantIDEqualFold != nil {
+		predicates = append(predicates, sale.MerchantIDEqualFold(*i.MerchantIDEqualFold))
+	}
+	if i.MerchantIDContainsFold != nil {
+		predicates = append(predicates, sale.MerchantIDContainsFold(*i.MerchantIDContainsFold))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, sale.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, sale.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, sale.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, sale.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, sale.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, sale.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, sale.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, sale.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, sale.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, sale.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, sale.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, sale.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, sale.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, sale.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, sale.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, sale.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.IdempotencyKey != nil {
+		predicates = append(predicates, sale.IdempotencyKeyEQ(*i.IdempotencyKey))
+	}
+	if i.IdempotencyKeyNEQ != nil {
+		predicates = append(predicates, sale.IdempotencyKeyNEQ(*i.IdempotencyKeyNEQ))
+	}
+	if len(i.IdempotencyKeyIn) > 0 {
+		predicates = append(predicates, sale.IdempotencyKeyIn(i.IdempotencyKeyIn...))
+	}
+	if len(i.IdempotencyKeyNotIn) > 0 {
+		predicates = append(predicates, sale.IdempotencyKeyNotIn(i.IdempotencyKeyNotIn...))
+	}
+	if i.IdempotencyKeyGT != nil {
+		predicates = append(predicates, sale.IdempotencyKeyGT(*i.IdempotencyKeyGT))
+	}
+	if i.IdempotencyKeyGTE != nil {
+		predicates = append(predicates, sale.IdempotencyKeyGTE(*i.IdempotencyKeyGTE))
+	}
+	if i.IdempotencyKeyLT != nil {
+		predicates = append(predicates, sale.IdempotencyKeyLT(*i.IdempotencyKeyLT))
+	}
+	if i.IdempotencyKeyLTE != nil {
+		predicates = append(predicates, sale.IdempotencyKeyLTE(*i.IdempotencyKeyLTE))
+	}
+	if i.IdempotencyKeyContains != nil {
+		predicates = append(predicates, sale.IdempotencyKeyContains(*i.IdempotencyKeyContains))
+	}
+	if i.IdempotencyKeyHasPrefix != nil {
+		predicates = append(predicates, sale.IdempotencyKeyHasPrefix(*i.IdempotencyKeyHasPrefix))
+	}
+	if i.IdempotencyKeyHasSuffix != nil {
+		predicates = append(predicates, sale.IdempotencyKeyHasSuffix(*i.IdempotencyKeyHasSuffix))
+	}
+	if i.IdempotencyKeyEqualFold != nil {
+		predicates = append(predicates, sale.IdempotencyKeyEqualFold(*i.IdempotencyKeyEqualFold))
+	}
+	if i.IdempotencyKeyContainsFold != nil {
+		predicates = append(predicates, sale.IdempotencyKeyContainsFold(*i.IdempotencyKeyContainsFold))
+	}
+	if i.StoreID != nil {
+		predicates = append(predicates, sale.StoreIDEQ(*i.StoreID))
+	}
+	if i.StoreIDNEQ != nil {
+		predicates = append(predicates, sale.StoreIDNEQ(*i.StoreIDNEQ))
+	}
+	if len(i.StoreIDIn) > 0 {
+		predicates = append(predicates, sale.StoreIDIn(i.StoreIDIn...))
+	}
+	if len(i.StoreIDNotIn) > 0 {
+		predicates = append(predicates, sale.StoreIDNotIn(i.StoreIDNotIn...))
+	}
+	if i.StoreIDGT != nil {
+		predicates = append(predicates, sale.StoreIDGT(*i.StoreIDGT))
+	}
+	if i.StoreIDGTE != nil {
+		predicates = append(predicates, sale.StoreIDGTE(*i.StoreIDGTE))
+	}
+	if i.StoreIDLT != nil {
+		predicates = append(predicates, sale.StoreIDLT(*i.StoreIDLT))
+	}
+	if i.StoreIDLTE != nil {
+		predicates = append(predicates, sale.StoreIDLTE(*i.StoreIDLTE))
+	}
+	if i.StoreIDContains != nil {
+		predicates = append(predicates, sale.StoreIDContains(*i.StoreIDContains))
+	}
+	if i.StoreIDHasPrefix != nil {
+		predicates = append(predicates, sale.StoreIDHasPrefix(*i.StoreIDHasPrefix))
+	}
+	if i.StoreIDHasSuffix != nil {
+		predicates = append(predicates, sale.StoreIDHasSuffix(*i.StoreIDHasSuffix))
+	}
+	if i.StoreIDEqualFold != nil {
+		predicates = append(predicates, sale.StoreIDEqualFold(*i.StoreIDEqualFold))
+	}
+	if i.StoreIDContainsFold != nil {
+		predicates = append(predicates, sale.StoreIDContainsFold(*i.StoreIDContainsFold))
+	}
+	if i.CashierID != nil {
+		predicates = append(predicates, sale.CashierIDEQ(*i.CashierID))
+	}
+	if i.CashierIDNEQ != nil {
+		predicates = append(predicates, sale.CashierIDNEQ(*i.CashierIDNEQ))
+	}
+	if len(i.CashierIDIn) > 0 {
+		predicates = append(predicates, sale.CashierIDIn(i.CashierIDIn...))
+	}
+	if len(i.CashierIDNotIn) > 0 {
+		predicates = append(predicates, sale.CashierIDNotIn(i.CashierIDNotIn...))
+	}
+	if i.CashierIDGT != nil {
+		predicates = append(predicates, sale.CashierIDGT(*i.CashierIDGT))
+	}
+	if i.CashierIDGTE != nil {
+		predicates = append(predicates, sale.CashierIDGTE(*i.CashierIDGTE))
+	}
+	if i.CashierIDLT != nil {
+		predicates = append(predicates, sale.CashierIDLT(*i.CashierIDLT))
+	}
+	if i.CashierIDLTE != nil {
+		predicates = append(predicates, sale.CashierIDLTE(*i.CashierIDLTE))
+	}
+	if i.CashierIDContains != nil {
+		predicates = append(predicates, sale.CashierIDContains(*i.CashierIDContains))
+	}
+	if i.CashierIDHasPrefix != nil {
+		predicates = append(predicates, sale.CashierIDHasPrefix(*i.CashierIDHasPrefix))
+	}
+	if i.CashierIDHasSuffix != nil {
+		predicates = append(predicates, sale.CashierIDHasSuffix(*i.CashierIDHasSuffix))
+	}
+	if i.CashierIDEqualFold != nil {
+		predicates = append(predicates, sale.CashierIDEqualFold(*i.CashierIDEqualFold))
+	}
+	if i.CashierIDContainsFold != nil {
+		predicates = append(predicates, sale.CashierIDContainsFold(*i.CashierIDContainsFold))
+	}
+	if i.DeviceID != nil {
+		predicates = append(predicates, sale.DeviceIDEQ(*i.DeviceID))
+	}
+	if i.DeviceIDNEQ != nil {
+		predicates = append(predicates, sale.DeviceIDNEQ(*i.DeviceIDNEQ))
+	}
+	if len(i.DeviceIDIn) > 0 {
+		predicates = append(predicates, sale.DeviceIDIn(i.DeviceIDIn...))
+	}
+	if len(i.DeviceIDNotIn) > 0 {
+		predicates = append(predicates, sale.DeviceIDNotIn(i.DeviceIDNotIn...))
+	}
+	if i.DeviceIDGT != nil {
+		predicates = append(predicates, sale.DeviceIDGT(*i.DeviceIDGT))
+	}
+	if i.DeviceIDGTE != nil {
+		predicates = append(predicates, sale.DeviceIDGTE(*i.DeviceIDGTE))
+	}
+	if i.DeviceIDLT != nil {
+		predicates = append(predicates, sale.DeviceIDLT(*i.DeviceIDLT))
+	}
+	if i.DeviceIDLTE != nil {
+		predicates = append(predicates, sale.DeviceIDLTE(*i.DeviceIDLTE))
+	}
+	if i.DeviceIDContains != nil {
+		predicates = append(predicates, sale.DeviceIDContains(*i.DeviceIDContains))
+	}
+	if i.DeviceIDHasPrefix != nil {
+		predicates = append(predicates, sale.DeviceIDHasPrefix(*i.DeviceIDHasPrefix))
+	}
+	if i.DeviceIDHasSuffix != nil {
+		predicates = append(predicates, sale.DeviceIDHasSuffix(*i.DeviceIDHasSuffix))
+	}
+	if i.DeviceIDIsNil {
+		predicates = append(predicates, sale.DeviceIDIsNil())
+	}
+	if i.DeviceIDNotNil {
+		predicates = append(predicates, sale.DeviceIDNotNil())
+	}
+	if i.DeviceIDEqualFold != nil {
+		predicates = append(predicates, sale.DeviceIDEqualFold(*i.DeviceIDEqualFold))
+	}
+	if i.DeviceIDContainsFold != nil {
+		predicates = append(predicates, sale.DeviceIDContainsFold(*i.DeviceIDContainsFold))
+	}
+	if i.CustomerID != nil {
+		predicates = append(predicates, sale.CustomerIDEQ(*i.CustomerID))
+	}
+	if i.CustomerIDNEQ != nil {
+		predicates = append(predicates, sale.CustomerIDNEQ(*i.CustomerIDNEQ))
+	}
+	if len(i.CustomerIDIn) > 0 {
+		predicates = append(predicates, sale.CustomerIDIn(i.CustomerIDIn...))
+	}
+	if len(i.CustomerIDNotIn) > 0 {
+		predicates = append(predicates, sale.CustomerIDNotIn(i.CustomerIDNotIn...))
+	}
+	if i.CustomerIDGT != nil {
+		predicates = append(predicates, sale.CustomerIDGT(*i.CustomerIDGT))
+	}
+	if i.CustomerIDGTE != nil {
+		predicates = append(predicates, sale.CustomerIDGTE(*i.CustomerIDGTE))
+	}
+	if i.CustomerIDLT != nil {
+		predicates = append(predicates, sale.CustomerIDLT(*i.CustomerIDLT))
+	}
+	if i.CustomerIDLTE != nil {
+		predicates = append(predicates, sale.CustomerIDLTE(*i.CustomerIDLTE))
+	}
+	if i.CustomerIDContains != nil {
+		predicates = append(predicates, sale.CustomerIDContains(*i.CustomerIDContains))
+	}
+	if i.CustomerIDHasPrefix != nil {
+		predicates = append(predicates, sale.CustomerIDHasPrefix(*i.CustomerIDHasPrefix))
+	}
+	if i.CustomerIDHasSuffix != nil {
+		predicates = append(predicates, sale.CustomerIDHasSuffix(*i.CustomerIDHasSuffix))
+	}
+	if i.CustomerIDIsNil {
+		predicates = append(predicates, sale.CustomerIDIsNil())
+	}
+	if i.CustomerIDNotNil {
+		predicates = append(predicates, sale.CustomerIDNotNil())
+	}
+	if i.CustomerIDEqualFold != nil {
+		predicates = append(predicates, sale.CustomerIDEqualFold(*i.CustomerIDEqualFold))
+	}
+	if i.CustomerIDContainsFold != nil {
+		predicates = append(predicates, sale.CustomerIDContainsFold(*i.CustomerIDContainsFold))
+	}
+	if i.ReceiptNumber != nil {
+		predicates = append(predicates, sale.ReceiptNumberEQ(*i.ReceiptNumber))
+	}
+	if i.ReceiptNumberNEQ != nil {
+		predicates = append(predicates, sale.ReceiptNumberNEQ(*i.ReceiptNumberNEQ))
+	}
+	if len(i.ReceiptNumberIn) > 0 {
+		predicates = append(predicates, sale.ReceiptNumberIn(i.ReceiptNumberIn...))
+	}
+	if len(i.ReceiptNumberNotIn) > 0 {
+		predicates = append(predicates, sale.ReceiptNumberNotIn(i.ReceiptNumberNotIn...))
+	}
+	if i.ReceiptNumberGT != nil {
+		predicates = append(predicates, sale.ReceiptNumberGT(*i.ReceiptNumberGT))
+	}
+	if i.ReceiptNumberGTE != nil {
+		predicates = append(predicates, sale.ReceiptNumberGTE(*i.ReceiptNumberGTE))
+	}
+	if i.ReceiptNumberLT != nil {
+		predicates = append(predicates, sale.ReceiptNumberLT(*i.ReceiptNumberLT))
+	}
+	if i.ReceiptNumberLTE != nil {
+		predicates = append(predicates, sale.ReceiptNumberLTE(*i.ReceiptNumberLTE))
+	}
+	if i.Status != nil {
+		predicates = append(predicates, sale.StatusEQ(*i.Status))
+	}
+	if i.StatusNEQ != nil {
+		predicates = append(predicates, sale.StatusNEQ(*i.StatusNEQ))
+	}
+	if len(i.StatusIn) > 0 {
+		predicates = append(predicates, sale.StatusIn(i.StatusIn...))
+	}
+	if len(i.StatusNotIn) > 0 {
+		predicates = append(predicates, sale.StatusNotIn(i.StatusNotIn...))
+	}
+	if i.Currency != nil {
+		predicates = append(predicates, sale.CurrencyEQ(*i.Currency))
+	}
+	if i.CurrencyNEQ != nil {
+		predicates = append(predicates, sale.CurrencyNEQ(*i.CurrencyNEQ))
+	}
+	if len(i.CurrencyIn) > 0 {
+		predicates = append(predicates, sale.CurrencyIn(i.CurrencyIn...))
+	}
+	if len(i.CurrencyNotIn) > 0 {
+		predicates = append(predicates, sale.CurrencyNotIn(i.CurrencyNotIn...))
+	}
+	if i.CurrencyGT != nil {
+		predicates = append(predicates, sale.CurrencyGT(*i.CurrencyGT))
+	}
+	if i.CurrencyGTE != nil {
+		predicates = append(predicates, sale.CurrencyGTE(*i.CurrencyGTE))
+	}
+	if i.CurrencyLT != nil {
+		predicates = append(predicates, sale.CurrencyLT(*i.CurrencyLT))
+	}
+	if i.CurrencyLTE != nil {
+		predicates = append(predicates, sale.CurrencyLTE(*i.CurrencyLTE))
+	}
+	if i.CurrencyContains != nil {
+		predicates = append(predicates, sale.CurrencyContains(*i.CurrencyContains))
+	}
+	if i.CurrencyHasPrefix != nil {
+		predicates = append(predicates, sale.CurrencyHasPrefix(*i.CurrencyHasPrefix))
+	}
+	if i.CurrencyHasSuffix != nil {
+		predicates = append(predicates, sale.CurrencyHasSuffix(*i.CurrencyHasSuffix))
+	}
+	if i.CurrencyEqualFold != nil {
+		predicates = append(predicates, sale.CurrencyEqualFold(*i.CurrencyEqualFold))
+	}
+	if i.CurrencyContainsFold != nil {
+		predicates = append(predicates, sale.CurrencyContainsFold(*i.CurrencyContainsFold))
+	}
+	if i.Subtotal != nil {
+		predicates = append(predicates, sale.SubtotalEQ(*i.Subtotal))
+	}
+	if i.SubtotalNEQ != nil {
+		predicates = append(predicates, sale.SubtotalNEQ(*i.SubtotalNEQ))
+	}
+	if len(i.SubtotalIn) > 0 {
+		predicates = append(predicates, sale.SubtotalIn(i.SubtotalIn...))
+	}
+	if len(i.SubtotalNotIn) > 0 {
+		predicates = append(predicates, sale.SubtotalNotIn(i.SubtotalNotIn...))
+	}
+	if i.SubtotalGT != nil {
+		predicates = append(predicates, sale.SubtotalGT(*i.SubtotalGT))
+	}
+	if i.SubtotalGTE != nil {
+		predicates = append(predicates, sale.SubtotalGTE(*i.SubtotalGTE))
+	}
+	if i.SubtotalLT != nil {
+		predicates = append(predicates, sale.SubtotalLT(*i.SubtotalLT))
+	}
+	if i.SubtotalLTE != nil {
+		predicates = append(predicates, sale.SubtotalLTE(*i.SubtotalLTE))
+	}
+	if i.OrderDiscount != nil {
+		predicates = append(predicates, sale.OrderDiscountEQ(*i.OrderDiscount))
+	}
+	if i.OrderDiscountNEQ != nil {
+		predicates = append(predicates, sale.OrderDiscountNEQ(*i.OrderDiscountNEQ))
+	}
+	if len(i.OrderDiscountIn) > 0 {
+		predicates = append(predicates, sale.OrderDiscountIn(i.OrderDiscountIn...))
+	}
+	if len(i.OrderDiscountNotIn) > 0 {
+		predicates = append(predicates, sale.OrderDiscountNotIn(i.OrderDiscountNotIn...))
+	}
+	if i.OrderDiscountGT != nil {
+		predicates = append(predicates, sale.OrderDiscountGT(*i.OrderDiscountGT))
+	}
+	if i.OrderDiscountGTE != nil {
+		predicates = append(predicates, sale.OrderDiscountGTE(*i.OrderDiscountGTE))
+	}
+	if i.OrderDiscountLT != nil {
+		predicates = append(predicates, sale.OrderDiscountLT(*i.OrderDiscountLT))
+	}
+	if i.OrderDiscountLTE != nil {
+		predicates = append(predicates, sale.OrderDiscountLTE(*i.OrderDiscountLTE))
+	}
+	if i.DiscountTotal != nil {
+		predicates = append(predicates, sale.DiscountTotalEQ(*i.DiscountTotal))
+	}
+	if i.DiscountTotalNEQ != nil {
+		predicates = append(predicates, sale.DiscountTotalNEQ(*i.DiscountTotalNEQ))
+	}
+	if len(i.DiscountTotalIn) > 0 {
+		predicates = append(predicates, sale.DiscountTotalIn(i.DiscountTotalIn...))
+	}
+	if len(i.DiscountTotalNotIn) > 0 {
+		predicates = append(predicates, sale.DiscountTotalNotIn(i.DiscountTotalNotIn...))
+	}
+	if i.DiscountTotalGT != nil {
+		predicates = append(predicates, sale.DiscountTotalGT(*i.DiscountTotalGT))
+	}
+	if i.DiscountTotalGTE != nil {
+		predicates = append(predicates, sale.DiscountTotalGTE(*i.DiscountTotalGTE))
+	}
+	if i.DiscountTotalLT != nil {
+		predicates = append(predicates, sale.DiscountTotalLT(*i.DiscountTotalLT))
+	}
+	if i.DiscountTotalLTE != nil {
+		predicates = append(predicates, sale.DiscountTotalLTE(*i.DiscountTotalLTE))
+	}
+	if i.TaxTotal != nil {
+		predicates = append(predicates, sale.TaxTotalEQ(*i.TaxTotal))
+	}
+	if i.TaxTotalNEQ != nil {
+		predicates = append(predicates, sale.TaxTotalNEQ(*i.TaxTotalNEQ))
+	}
+	if len(i.TaxTotalIn) > 0 {
+		predicates = append(predicates, sale.TaxTotalIn(i.TaxTotalIn...))
+	}
+	if len(i.TaxTotalNotIn) > 0 {
+		predicates = append(predicates, sale.TaxTotalNotIn(i.TaxTotalNotIn...))
+	}
+	if i.TaxTotalGT != nil {
+		predicates = append(predicates, sale.TaxTotalGT(*i.TaxTotalGT))
+	}
+	if i.TaxTotalGTE != nil {
+		predicates = append(predicates, sale.TaxTotalGTE(*i.TaxTotalGTE))
+	}
+	if i.TaxTotalLT != nil {
+		predicates = append(predicates, sale.TaxTotalLT(*i.TaxTotalLT))
+	}
+	if i.TaxTotalLTE != nil {
+		predicates = append(predicates, sale.TaxTotalLTE(*i.TaxTotalLTE))
+	}
+	if i.Total != nil {
+		predicates = append(predicates, sale.TotalEQ(*i.Total))
+	}
+	if i.TotalNEQ != nil {
+		predicates = append(predicates, sale.TotalNEQ(*i.TotalNEQ))
+	}
+	if len(i.TotalIn) > 0 {
+		predicates = append(predicates, sale.TotalIn(i.TotalIn...))
+	}
+	if len(i.TotalNotIn) > 0 {
+		predicates = append(predicates, sale.TotalNotIn(i.TotalNotIn...))
+	}
+	if i.TotalGT != nil {
+		predicates = append(predicates, sale.TotalGT(*i.TotalGT))
+	}
+	if i.TotalGTE != nil {
+		predicates = append(predicates, sale.TotalGTE(*i.TotalGTE))
+	}
+	if i.TotalLT != nil {
+		predicates = append(predicates, sale.TotalLT(*i.TotalLT))
+	}
+	if i.TotalLTE != nil {
+		predicates = append(predicates, sale.TotalLTE(*i.TotalLTE))
+	}
+	if i.ChangeDue != nil {
+		predicates = append(predicates, sale.ChangeDueEQ(*i.ChangeDue))
+	}
+	if i.ChangeDueNEQ != nil {
+		predicates = append(predicates, sale.ChangeDueNEQ(*i.ChangeDueNEQ))
+	}
+	if len(i.ChangeDueIn) > 0 {
+		predicates = append(predicates, sale.ChangeDueIn(i.ChangeDueIn...))
+	}
+	if len(i.ChangeDueNotIn) > 0 {
+		predicates = append(predicates, sale.ChangeDueNotIn(i.ChangeDueNotIn...))
+	}
+	if i.ChangeDueGT != nil {
+		predicates = append(predicates, sale.ChangeDueGT(*i.ChangeDueGT))
+	}
+	if i.ChangeDueGTE != nil {
+		predicates = append(predicates, sale.ChangeDueGTE(*i.ChangeDueGTE))
+	}
+	if i.ChangeDueLT != nil {
+		predicates = append(predicates, sale.ChangeDueLT(*i.ChangeDueLT))
+	}
+	if i.ChangeDueLTE != nil {
+		predicates = append(predicates, sale.ChangeDueLTE(*i.ChangeDueLTE))
+	}
+	if i.RefundedTotal != nil {
+		predicates = append(predicates, sale.RefundedTotalEQ(*i.RefundedTotal))
+	}
+	if i.RefundedTotalNEQ != nil {
+		predicates = append(predicates, sale.RefundedTotalNEQ(*i.RefundedTotalNEQ))
+	}
+	if len(i.RefundedTotalIn) > 0 {
+		predicates = append(predicates, sale.RefundedTotalIn(i.RefundedTotalIn...))
+	}
+	if len(i.RefundedTotalNotIn) > 0 {
+		predicates = append(predicates, sale.RefundedTotalNotIn(i.RefundedTotalNotIn...))
+	}
+	if i.RefundedTotalGT != nil {
+		predicates = append(predicates, sale.RefundedTotalGT(*i.RefundedTotalGT))
+	}
+	if i.RefundedTotalGTE != nil {
+		predicates = append(predicates, sale.RefundedTotalGTE(*i.RefundedTotalGTE))
+	}
+	if i.RefundedTotalLT != nil {
+		predicates = append(predicates, sale.RefundedTotalLT(*i.RefundedTotalLT))
+	}
+	if i.RefundedTotalLTE != nil {
+		predicates = append(predicates, sale.RefundedTotalLTE(*i.RefundedTotalLTE))
+	}
+	if i.PricesIncludeTax != nil {
+		predicates = append(predicates, sale.PricesIncludeTaxEQ(*i.PricesIncludeTax))
+	}
+	if i.PricesIncludeTaxNEQ != nil {
+		predicates = append(predicates, sale.PricesIncludeTaxNEQ(*i.PricesIncludeTaxNEQ))
+	}
+	if i.OccurredAt != nil {
+		predicates = append(predicates, sale.OccurredAtEQ(*i.OccurredAt))
+	}
+	if i.OccurredAtNEQ != nil {
+		predicates = append(predicates, sale.OccurredAtNEQ(*i.OccurredAtNEQ))
+	}
+	if len(i.OccurredAtIn) > 0 {
+		predicates = append(predicates, sale.OccurredAtIn(i.OccurredAtIn...))
+	}
+	if len(i.OccurredAtNotIn) > 0 {
+		predicates = append(predicates, sale.OccurredAtNotIn(i.OccurredAtNotIn...))
+	}
+	if i.OccurredAtGT != nil {
+		predicates = append(predicates, sale.OccurredAtGT(*i.OccurredAtGT))
+	}
+	if i.OccurredAtGTE != nil {
+		predicates = append(predicates, sale.OccurredAtGTE(*i.OccurredAtGTE))
+	}
+	if i.OccurredAtLT != nil {
+		predicates = append(predicates, sale.OccurredAtLT(*i.OccurredAtLT))
+	}
+	if i.OccurredAtLTE != nil {
+		predicates = append(predicates, sale.OccurredAtLTE(*i.OccurredAtLTE))
+	}
+	if i.BusinessDate != nil {
+		predicates = append(predicates, sale.BusinessDateEQ(*i.BusinessDate))
+	}
+	if i.BusinessDateNEQ != nil {
+		predicates = append(predicates, sale.BusinessDateNEQ(*i.BusinessDateNEQ))
+	}
+	if len(i.BusinessDateIn) > 0 {
+		predicates = append(predicates, sale.BusinessDateIn(i.BusinessDateIn...))
+	}
+	if len(i.BusinessDateNotIn) > 0 {
+		predicates = append(predicates, sale.BusinessDateNotIn(i.BusinessDateNotIn...))
+	}
+	if i.BusinessDateGT != nil {
+		predicates = append(predicates, sale.BusinessDateGT(*i.BusinessDateGT))
+	}
+	if i.BusinessDateGTE != nil {
+		predicates = append(predicates, sale.BusinessDateGTE(*i.BusinessDateGTE))
+	}
+	if i.BusinessDateLT != nil {
+		predicates = append(predicates, sale.BusinessDateLT(*i.BusinessDateLT))
+	}
+	if i.BusinessDateLTE != nil {
+		predicates = append(predicates, sale.BusinessDateLTE(*i.BusinessDateLTE))
+	}
+	if i.BusinessDateContains != nil {
+		predicates = append(predicates, sale.BusinessDateContains(*i.BusinessDateContains))
+	}
+	if i.BusinessDateHasPrefix != nil {
+		predicates = append(predicates, sale.BusinessDateHasPrefix(*i.BusinessDateHasPrefix))
+	}
+	if i.BusinessDateHasSuffix != nil {
+		predicates = append(predicates, sale.BusinessDateHasSuffix(*i.BusinessDateHasSuffix))
+	}
+	if i.BusinessDateEqualFold != nil {
+		predicates = append(predicates, sale.BusinessDateEqualFold(*i.BusinessDateEqualFold))
+	}
+	if i.BusinessDateContainsFold != nil {
+		predicates = append(predicates, sale.BusinessDateContainsFold(*i.BusinessDateContainsFold))
+	}
+	if i.Offline != nil {
+		predicates = append(predicates, sale.OfflineEQ(*i.Offline))
+	}
+	if i.OfflineNEQ != nil {
+		predicates = append(predicates, sale.OfflineNEQ(*i.OfflineNEQ))
+	}
+	if i.Note != nil {
+		predicates = append(predicates, sale.NoteEQ(*i.Note))
+	}
+	if i.NoteNEQ != nil {
+		predicates = append(predicates, sale.NoteNEQ(*i.NoteNEQ))
+	}
+	if len(i.NoteIn) > 0 {
+		predicates = append(predicates, sale.NoteIn(i.NoteIn...))
+	}
+	if len(i.NoteNotIn) > 0 {
+		predicates = append(predicates, sale.NoteNotIn(i.NoteNotIn...))
+	}
+	if i.NoteGT != nil {
+		predicates = append(predicates, sale.NoteGT(*i.NoteGT))
+	}
+	if i.NoteGTE != nil {
+		predicates = append(predicates, sale.NoteGTE(*i.NoteGTE))
+	}
+	if i.NoteLT != nil {
+		predicates = append(predicates, sale.NoteLT(*i.NoteLT))
+	}
+	if i.NoteLTE != nil {
+		predicates = append(predicates, sale.NoteLTE(*i.NoteLTE))
+	}
+	if i.NoteContains != nil {
+		predicates = append(predicates, sale.NoteContains(*i.NoteContains))
+	}
+	if i.NoteHasPrefix != nil {
+		predicates = append(predicates, sale.NoteHasPrefix(*i.NoteHasPrefix))
+	}
+	if i.NoteHasSuffix != nil {
+		predicates = append(predicates, sale.NoteHasSuffix(*i.NoteHasSuffix))
+	}
+	if i.NoteIsNil {
+		predicates = append(predicates, sale.NoteIsNil())
+	}
+	if i.NoteNotNil {
+		predicates = append(predicates, sale.NoteNotNil())
+	}
+	if i.NoteEqualFold != nil {
+		predicates = append(predicates, sale.NoteEqualFold(*i.NoteEqualFold))
+	}
+	if i.NoteContainsFold != nil {
+		predicates = append(predicates, sale.NoteContainsFold(*i.NoteContainsFold))
+	}
+	if i.Frozen != nil {
+		predicates = append(predicates, sale.FrozenEQ(*i.Frozen))
+	}
+	if i.FrozenNEQ != nil {
+		predicates = append(predicates, sale.FrozenNEQ(*i.FrozenNEQ))
+	}
+	if i.FrozenReason != nil {
+		predicates = append(predicates, sale.FrozenReasonEQ(*i.FrozenReason))
+	}
+	if i.FrozenReasonNEQ != nil {
+		predicates = append(predicates, sale.FrozenReasonNEQ(*i.FrozenReasonNEQ))
+	}
+	if len(i.FrozenReasonIn) > 0 {
+		predicates = append(predicates, sale.FrozenReasonIn(i.FrozenReasonIn...))
+	}
+	if len(i.FrozenReasonNotIn) > 0 {
+		predicates = append(predicates, sale.FrozenReasonNotIn(i.FrozenReasonNotIn...))
+	}
+	if i.FrozenReasonGT != nil {
+		predicates = append(predicates, sale.FrozenReasonGT(*i.FrozenReasonGT))
+	}
+	if i.FrozenReasonGTE != nil {
+		predicates = append(predicates, sale.FrozenReasonGTE(*i.FrozenReasonGTE))
+	}
+	if i.FrozenReasonLT != nil {
+		predicates = append(predicates, sale.FrozenReasonLT(*i.FrozenReasonLT))
+	}
+	if i.FrozenReasonLTE != nil {
+		predicates = append(predicates, sale.FrozenReasonLTE(*i.FrozenReasonLTE))
+	}
+	if i.FrozenReasonContains != nil {
+		predicates = append(predicates, sale.FrozenReasonContains(*i.FrozenReasonContains))
+	}
+	if i.FrozenReasonHasPrefix != nil {
+		predicates = append(predicates, sale.FrozenReasonHasPrefix(*i.FrozenReasonHasPrefix))
+	}
+	if i.FrozenReasonHasSuffix != nil {
+		predicates = append(predicates, sale.FrozenReasonHasSuffix(*i.FrozenReasonHasSuffix))
+	}
+	if i.FrozenReasonIsNil {
+		predicates = append(predicates, sale.FrozenReasonIsNil())
+	}
+	if i.FrozenReasonNotNil {
+		predicates = append(predicates, sale.FrozenReasonNotNil())
+	}
+	if i.FrozenReasonEqualFold != nil {
+		predicates = append(predicates, sale.FrozenReasonEqualFold(*i.FrozenReasonEqualFold))
+	}
+	if i.FrozenReasonContainsFold != nil {
+		predicates = append(predicates, sale.FrozenReasonContainsFold(*i.FrozenReasonContainsFold))
+	}
+	if i.FrozenAt != nil {
+		predicates = append(predicates, sale.FrozenAtEQ(*i.FrozenAt))
+	}
+	if i.FrozenAtNEQ != nil {
+		predicates = append(predicates, sale.FrozenAtNEQ(*i.FrozenAtNEQ))
+	}
+	if len(i.FrozenAtIn) > 0 {
+		predicates = append(predicates, sale.FrozenAtIn(i.FrozenAtIn...))
+	}
+	if len(i.FrozenAtNotIn) > 0 {
+		predicates = append(predicates, sale.FrozenAtNotIn(i.FrozenAtNotIn...))
+	}
+	if i.FrozenAtGT != nil {
+		predicates = append(predicates, sale.FrozenAtGT(*i.FrozenAtGT))
+	}
+	if i.FrozenAtGTE != nil {
+		predicates = append(predicates, sale.FrozenAtGTE(*i.FrozenAtGTE))
+	}
+	if i.FrozenAtLT != nil {
+		predicates = append(predicates, sale.FrozenAtLT(*i.FrozenAtLT))
+	}
+	if i.FrozenAtLTE != nil {
+		predicates = append(predicates, sale.FrozenAtLTE(*i.FrozenAtLTE))
+	}
+	if i.FrozenAtIsNil {
+		predicates = append(predicates, sale.FrozenAtIsNil())
+	}
+	if i.FrozenAtNotNil {
+		predicates = append(predicates, sale.FrozenAtNotNil())
+	}
+	if i.RiskDecision != nil {
+		predicates = append(predicates, sale.RiskDecisionEQ(*i.RiskDecision))
+	}
+	if i.RiskDecisionNEQ != nil {
+		predicates = append(predicates, sale.RiskDecisionNEQ(*i.RiskDecisionNEQ))
+	}
+	if len(i.RiskDecisionIn) > 0 {
+		predicates = append(predicates, sale.RiskDecisionIn(i.RiskDecisionIn...))
+	}
+	if len(i.RiskDecisionNotIn) > 0 {
+		predicates = append(predicates, sale.RiskDecisionNotIn(i.RiskDecisionNotIn...))
+	}
+	if i.ReviewStatus != nil {
+		predicates = append(predicates, sale.ReviewStatusEQ(*i.ReviewStatus))
+	}
+	if i.ReviewStatusNEQ != nil {
+		predicates = append(predicates, sale.ReviewStatusNEQ(*i.ReviewStatusNEQ))
+	}
+	if len(i.ReviewStatusIn) > 0 {
+		predicates = append(predicates, sale.ReviewStatusIn(i.ReviewStatusIn...))
+	}
+	if len(i.ReviewStatusNotIn) > 0 {
+		predicates = append(predicates, sale.ReviewStatusNotIn(i.ReviewStatusNotIn...))
+	}
+	if i.VoidedAt != nil {
+		predicates = append(predicates, sale.VoidedAtEQ(*i.VoidedAt))
+	}
+	if i.VoidedAtNEQ != nil {
+		predicates = append(predicates, sale.VoidedAtNEQ(*i.VoidedAtNEQ))
+	}
+	if len(i.VoidedAtIn) > 0 {
+		predicates = append(predicates, sale.VoidedAtIn(i.VoidedAtIn...))
+	}
+	if len(i.VoidedAtNotIn) > 0 {
+		predicates = append(predicates, sale.VoidedAtNotIn(i.VoidedAtNotIn...))
+	}
+	if i.VoidedAtGT != nil {
+		predicates = append(predicates, sale.VoidedAtGT(*i.VoidedAtGT))
+	}
+	if i.VoidedAtGTE != nil {
+		predicates = append(predicates, sale.VoidedAtGTE(*i.VoidedAtGTE))
+	}
+	if i.VoidedAtLT != nil {
+		predicates = append(predicates, sale.VoidedAtLT(*i.VoidedAtLT))
+	}
+	if i.VoidedAtLTE != nil {
+		predicates = append(predicates, sale.VoidedAtLTE(*i.VoidedAtLTE))
+	}
+	if i.VoidedAtIsNil {
+		predicates = append(predicates, sale.VoidedAtIsNil())
+	}
+	if i.VoidedAtNotNil {
+		predicates = append(predicates, sale.VoidedAtNotNil())
+	}
+
+	if i.HasStore != nil {
+		p := sale.HasStore()
+		if !*i.HasStore {
+			p = sale.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasStoreWith) > 0 {
+		with := make([]predicate.Store, 0, len(i.HasStoreWith))
+		for _, w := range i.HasStoreWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasStoreWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, sale.HasStoreWith(with...))
+	}
+	if i.HasCashier != nil {
+		p := sale.HasCashier()
+		if !*i.HasCashier {
+			p = sale.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasCashierWith) > 0 {
+		with := make([]predicate.Staff, 0, len(i.HasCashierWith))
+		for _, w := range i.HasCashierWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasCashierWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, sale.HasCashierWith(with...))
+	}
+	if i.HasCustomer != nil {
+		p := sale.HasCustomer()
+		if !*i.HasCustomer {
+			p = sale.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasCustomerWith) > 0 {
+		with := make([]predicate.Customer, 0, len(i.HasCustomerWith))
+		for _, w := range i.HasCustomerWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasCustomerWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, sale.HasCustomerWith(with...))
+	}
+	if i.HasLines != nil {
+		p := sale.HasLines()
+		if !*i.HasLines {
+			p = sale.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasLinesWith) > 0 {
+		with := make([]predicate.SaleLine, 0, len(i.HasLinesWith))
+		for _, w := range i.HasLinesWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasLinesWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, sale.HasLinesWith(with...))
+	}
+	if i.HasTenders != nil {
+		p := sale.HasTenders()
+		if !*i.HasTenders {
+			p = sale.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasTendersWith) > 0 {
+		with := make([]predicate.Tender, 0, len(i.HasTendersWith))
+		for _, w := range i.HasTendersWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasTendersWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, sale.HasTendersWith(with...))
+	}
+	if i.HasRefunds != nil {
+		p := sale.HasRefunds()
+		if !*i.HasRefunds {
+			p = sale.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasRefundsWith) > 0 {
+		with := make([]predicate.Refund, 0, len(i.HasRefundsWith))
+		for _, w := range i.HasRefundsWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasRefundsWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, sale.HasRefundsWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptySaleWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return sale.And(predicates...), nil
+	}
+}
+
+// SaleLineWhereInput represents a where input for filtering SaleLine queries.
+type SaleLineWhereInput struct {
+	Predicates []predicate.SaleLine  `json:"-"`
+	Not        *SaleLineWhereInput   `json:"not,omitempty"`
+	Or         []*SaleLineWhereInput `json:"or,omitempty"`
+	And        []*SaleLineWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *pulid.ID  `json:"id,omitempty"`
+	IDNEQ   *pulid.ID  `json:"idNEQ,omitempty"`
+	IDIn    []pulid.ID `json:"idIn,omitempty"`
+	IDNotIn []pulid.ID `json:"idNotIn,omitempty"`
+	IDGT    *pulid.ID  `json:"idGT,omitempty"`
+	IDGTE   *pulid.ID  `json:"idGTE,omitempty"`
+	IDLT    *pulid.ID  `json:"idLT,omitempty"`
+	IDLTE   *pulid.ID  `json:"idLTE,omitempty"`
+
+	// "merchant_id" field predicates.
+	MerchantID             *pulid.ID  `json:"merchantID,omitempty"`
+	MerchantIDNEQ          *pulid.ID  `json:"merchantIDNEQ,omitempty"`
+	MerchantIDIn           []pulid.ID `json:"merchantIDIn,omitempty"`
+	MerchantIDNotIn        []pulid.ID `json:"merchantIDNotIn,omitempty"`
+	MerchantIDGT           *pulid.ID  `json:"merchantIDGT,omitempty"`
+	MerchantIDGTE          *pulid.ID  `json:"merchantIDGTE,omitempty"`
+	MerchantIDLT           *pulid.ID  `json:"merchantIDLT,omitempty"`
+	MerchantIDLTE          *pulid.ID  `json:"merchantIDLTE,omitempty"`
+	MerchantIDContains     *pulid.ID  `json:"merchantIDContains,omitempty"`
+	MerchantIDHasPrefix    *pulid.ID  `json:"merchantIDHasPrefix,omitempty"`
+	MerchantIDHasSuffix    *pulid.ID  `json:"merchantIDHasSuffix,omitempty"`
+	MerchantIDEqualFold    *pulid.ID  `json:"merchantIDEqualFold,omitempty"`
+	MerchantIDContainsFold *pulid.ID  `json:"merchantIDContainsFold,omitempty"`
+
+	// "sale_id" field predicates.
+	SaleID             *pulid.ID  `json:"saleID,omitempty"`
+	SaleIDNEQ          *pulid.ID  `json:"saleIDNEQ,omitempty"`
+	SaleIDIn           []pulid.ID `json:"saleIDIn,omitempty"`
+	SaleIDNotIn        []pulid.ID `json:"saleIDNotIn,omitempty"`
+	SaleIDGT           *pulid.ID  `json:"saleIDGT,omitempty"`
+	SaleIDGTE          *pulid.ID  `json:"saleIDGTE,omitempty"`
+	SaleIDLT           *pulid.ID  `json:"saleIDLT,omitempty"`
+	SaleIDLTE          *pulid.ID  `json:"saleIDLTE,omitempty"`
+	SaleIDContains     *pulid.ID  `json:"saleIDContains,omitempty"`
+	SaleIDHasPrefix    *pulid.ID  `json:"saleIDHasPrefix,omitempty"`
+	SaleIDHasSuffix    *pulid.ID  `json:"saleIDHasSuffix,omitempty"`
+	SaleIDEqualFold    *pulid.ID  `json:"saleIDEqualFold,omitempty"`
+	SaleIDContainsFold *pulid.ID  `json:"saleIDContainsFold,omitempty"`
+
+	// "position" field predicates.
+	Position      *int  `json:"position,omitempty"`
+	PositionNEQ   *int  `json:"positionNEQ,omitempty"`
+	PositionIn    []int `json:"positionIn,omitempty"`
+	PositionNotIn []int `json:"positionNotIn,omitempty"`
+	PositionGT    *int  `json:"positionGT,omitempty"`
+	PositionGTE   *int  `json:"positionGTE,omitempty"`
+	PositionLT    *int  `json:"positionLT,omitempty"`
+	PositionLTE   *int  `json:"positionLTE,omitempty"`
+
+	// "product_id" field predicates.
+	ProductID             *pulid.ID  `json:"productID,omitempty"`
+	ProductIDNEQ          *pulid.ID  `json:"productIDNEQ,omitempty"`
+	ProductIDIn           []pulid.ID `json:"productIDIn,omitempty"`
+	ProductIDNotIn        []pulid.ID `json:"productIDNotIn,omitempty"`
+	ProductIDGT           *pulid.ID  `json:"productIDGT,omitempty"`
+	ProductIDGTE          *pulid.ID  `json:"productIDGTE,omitempty"`
+	ProductIDLT           *pulid.ID  `json:"productIDLT,omitempty"`
+	ProductIDLTE          *pulid.ID  `json:"productIDLTE,omitempty"`
+	ProductIDContains     *pulid.ID  `json:"productIDContains,omitempty"`
+	ProductIDHasPrefix    *pulid.ID  `json:"productIDHasPrefix,omitempty"`
+	ProductIDHasSuffix    *pulid.ID  `json:"productIDHasSuffix,omitempty"`
+	ProductIDIsNil        bool       `json:"productIDIsNil,omitempty"`
+	ProductIDNotNil       bool       `json:"productIDNotNil,omitempty"`
+	ProductIDEqualFold    *pulid.ID  `json:"productIDEqualFold,omitempty"`
+	ProductIDContainsFold *pulid.ID  `json:"productIDContainsFold,omitempty"`
+
+	// "sku" field predicates.
+	Sku             *string  `json:"sku,omitempty"`
+	SkuNEQ          *string  `json:"skuNEQ,omitempty"`
+	SkuIn           []string `json:"skuIn,omitempty"`
+	SkuNotIn        []string `json:"skuNotIn,omitempty"`
+	SkuGT           *string  `json:"skuGT,omitempty"`
+	SkuGTE          *string  `json:"skuGTE,omitempty"`
+	SkuLT           *string  `json:"skuLT,omitempty"`
+	SkuLTE          *string  `json:"skuLTE,omitempty"`
+	SkuContains     *string  `json:"skuContains,omitempty"`
+	SkuHasPrefix    *string  `json:"skuHasPrefix,omitempty"`
+	SkuHasSuffix    *string  `json:"skuHasSuffix,omitempty"`
+	SkuIsNil        bool     `json:"skuIsNil,omitempty"`
+	SkuNotNil       bool     `json:"skuNotNil,omitempty"`
+	SkuEqualFold    *string  `json:"skuEqualFold,omitempty"`
+	SkuContainsFold *string  `json:"skuContainsFold,omitempty"`
+
+	// "name" field predicates.
+	Name             *string  `json:"name,omitempty"`
+	NameNEQ          *string  `json:"nameNEQ,omitempty"`
+	NameIn           []string `json:"nameIn,omitempty"`
+	NameNotIn        []string `json:"nameNotIn,omitempty"`
+	NameGT           *string  `json:"nameGT,omitempty"`
+	NameGTE          *string  `json:"nameGTE,omitempty"`
+	NameLT           *string  `json:"nameLT,omitempty"`
+	NameLTE          *string  `json:"nameLTE,omitempty"`
+	NameContains     *string  `json:"nameContains,omitempty"`
+	NameHasPrefix    *string  `json:"nameHasPrefix,omitempty"`
+	NameHasSuffix    *string  `json:"nameHasSuffix,omitempty"`
+	NameEqualFold    *string  `json:"nameEqualFold,omitempty"`
+	NameContainsFold *string  `json:"nameContainsFold,omitempty"`
+
+	// "category" field predicates.
+	Category             *string  `json:"category,omitempty"`
+	CategoryNEQ          *string  `json:"categoryNEQ,omitempty"`
+	CategoryIn           []string `json:"categoryIn,omitempty"`
+	CategoryNotIn        []string `json:"categoryNotIn,omitempty"`
+	CategoryGT           *string  `json:"categoryGT,omitempty"`
+	CategoryGTE          *string  `json:"categoryGTE,omitempty"`
+	CategoryLT           *string  `json:"categoryLT,omitempty"`
+	CategoryLTE          *string  `json:"categoryLTE,omitempty"`
+	CategoryContains     *string  `json:"categoryContains,omitempty"`
+	CategoryHasPrefix    *string  `json:"categoryHasPrefix,omitempty"`
+	CategoryHasSuffix    *string  `json:"categoryHasSuffix,omitempty"`
+	CategoryIsNil        bool     `json:"categoryIsNil,omitempty"`
+	CategoryNotNil       bool     `json:"categoryNotNil,omitempty"`
+	CategoryEqualFold    *string  `json:"categoryEqualFold,omitempty"`
+	CategoryContainsFold *string  `json:"categoryContainsFold,omitempty"`
+
+	// "quantity" field predicates.
+	Quantity      *int  `json:"quantity,omitempty"`
+	QuantityNEQ   *int  `json:"quantityNEQ,omitempty"`
+	QuantityIn    []int `json:"quantityIn,omitempty"`
+	QuantityNotIn []int `json:"quantityNotIn,omitempty"`
+	QuantityGT    *int  `json:"quantityGT,omitempty"`
+	QuantityGTE   *int  `json:"quantityGTE,omitempty"`
+	QuantityLT    *int  `json:"quantityLT,omitempty"`
+	QuantityLTE   *int  `json:"quantityLTE,omitempty"`
+
+	// "unit_price" field predicates.
+	UnitPrice      *int64  `json:"unitPrice,omitempty"`
+	UnitPriceNEQ   *int64  `json:"unitPriceNEQ,omitempty"`
+	UnitPriceIn    []int64 `json:"unitPriceIn,omitempty"`
+	UnitPriceNotIn []int64 `json:"unitPriceNotIn,omitempty"`
+	UnitPriceGT    *int64  `json:"unitPriceGT,omitempty"`
+	UnitPriceGTE   *int64  `json:"unitPriceGTE,omitempty"`
+	UnitPriceLT    *int64  `json:"unitPriceLT,omitempty"`
+	UnitPriceLTE   *int64  `json:"unitPriceLTE,omitempty"`
+
+	// "line_discount" field predicates.
+	LineDiscount      *int64  `json:"lineDiscount,omitempty"`
+	LineDiscountNEQ   *int64  `json:"lineDiscountNEQ,omitempty"`
+	LineDiscountIn    []int64 `json:"lineDiscountIn,omitempty"`
+	LineDiscountNotIn []int64 `json:"lineDiscountNotIn,omitempty"`
+	LineDiscountGT    *int64  `json:"lineDiscountGT,omitempty"`
+	LineDiscountGTE   *int64  `json:"lineDiscountGTE,omitempty"`
+	LineDiscountLT    *int64  `json:"lineDiscountLT,omitempty"`
+	LineDiscountLTE   *int64  `json:"lineDiscountLTE,omitempty"`
+
+	// "order_discount" field predicates.
+	OrderDiscount      *int64  `json:"orderDiscount,omitempty"`
+	OrderDiscountNEQ   *int64  `json:"orderDiscountNEQ,omitempty"`
+	OrderDiscountIn    []int64 `json:"orderDiscountIn,omitempty"`
+	OrderDiscountNotIn []int64 `json:"orderDiscountNotIn,omitempty"`
+	OrderDiscountGT    *int64  `json:"orderDiscountGT,omitempty"`
+	OrderDiscountGTE   *int64  `json:"orderDiscountGTE,omitempty"`
+	OrderDiscountLT    *int64  `json:"orderDiscountLT,omitempty"`
+	OrderDiscountLTE   *int64  `json:"orderDiscountLTE,omitempty"`
+
+	// "tax_rate_bp" field predicates.
+	TaxRateBp      *int  `json:"taxRateBp,omitempty"`
+	TaxRateBpNEQ   *int  `json:"taxRateBpNEQ,omitempty"`
+	TaxRateBpIn    []int `json:"taxRateBpIn,omitempty"`
+	TaxRateBpNotIn []int `json:"taxRateBpNotIn,omitempty"`
+	TaxRateBpGT    *int  `json:"taxRateBpGT,omitempty"`
+	TaxRateBpGTE   *int  `json:"taxRateBpGTE,omitempty"`
+	TaxRateBpLT    *int  `json:"taxRateBpLT,omitempty"`
+	TaxRateBpLTE   *int  `json:"taxRateBpLTE,omitempty"`
+
+	// "tax" field predicates.
+	Tax      *int64  `json:"tax,omitempty"`
+	TaxNEQ   *int64  `json:"taxNEQ,omitempty"`
+	TaxIn    []int64 `json:"taxIn,omitempty"`
+	TaxNotIn []int64 `json:"taxNotIn,omitempty"`
+	TaxGT    *int64  `json:"taxGT,omitempty"`
+	TaxGTE   *int64  `json:"taxGTE,omitempty"`
+	TaxLT    *int64  `json:"taxLT,omitempty"`
+	TaxLTE   *int64  `json:"taxLTE,omitempty"`
+
+	// "total" field predicates.
+	Total      *int64  `json:"total,omitempty"`
+	TotalNEQ   *int64  `json:"totalNEQ,omitempty"`
+	TotalIn    []int64 `json:"totalIn,omitempty"`
+	TotalNotIn []int64 `json:"totalNotIn,omitempty"`
+	TotalGT    *int64  `json:"totalGT,omitempty"`
+	TotalGTE   *int64  `json:"totalGTE,omitempty"`
+	TotalLT    *int64  `json:"totalLT,omitempty"`
+	TotalLTE   *int64  `json:"totalLTE,omitempty"`
+
+	// "unit_cost" field predicates.
+	UnitCost       *int64  `json:"unitCost,omitempty"`
+	UnitCostNEQ    *int64  `json:"unitCostNEQ,omitempty"`
+	UnitCostIn     []int64 `json:"unitCostIn,omitempty"`
+	UnitCostNotIn  []int64 `json:"unitCostNotIn,omitempty"`
+	UnitCostGT     *int64  `json:"unitCostGT,omitempty"`
+	UnitCostGTE    *int64  `json:"unitCostGTE,omitempty"`
+	UnitCostLT     *int64  `json:"unitCostLT,omitempty"`
+	UnitCostLTE    *int64  `json:"unitCostLTE,omitempty"`
+	UnitCostIsNil  bool    `json:"unitCostIsNil,omitempty"`
+	UnitCostNotNil bool    `json:"unitCostNotNil,omitempty"`
+
+	// "refunded_quantity" field predicates.
+	RefundedQuantity      *int  `json:"refundedQuantity,omitempty"`
+	RefundedQuantityNEQ   *int  `json:"refundedQuantityNEQ,omitempty"`
+	RefundedQuantityIn    []int `json:"refundedQuantityIn,omitempty"`
+	RefundedQuantityNotIn []int `json:"refundedQuantityNotIn,omitempty"`
+	RefundedQuantityGT    *int  `json:"refundedQuantityGT,omitempty"`
+	RefundedQuantityGTE   *int  `json:"refundedQuantityGTE,omitempty"`
+	RefundedQuantityLT    *int  `json:"refundedQuantityLT,omitempty"`
+	RefundedQuantityLTE   *int  `json:"refundedQuantityLTE,omitempty"`
+
+	// "refunded_amount" field predicates.
+	RefundedAmount      *int64  `json:"refundedAmount,omitempty"`
+	RefundedAmountNEQ   *int64  `json:"refundedAmountNEQ,omitempty"`
+	RefundedAmountIn    []int64 `json:"refundedAmountIn,omitempty"`
+	RefundedAmountNotIn []int64 `json:"refundedAmountNotIn,omitempty"`
+	RefundedAmountGT    *int64  `json:"refundedAmountGT,omitempty"`
+	RefundedAmountGTE   *int64  `json:"refundedAmountGTE,omitempty"`
+	RefundedAmountLT    *int64  `json:"refundedAmountLT,omitempty"`
+	RefundedAmountLTE   *int64  `json:"refundedAmountLTE,omitempty"`
+
+	// "sale" edge predicates.
+	HasSale     *bool             `json:"hasSale,omitempty"`
+	HasSaleWith []*SaleWhereInput `json:"hasSaleWith,omitempty"`
+
+	// "product" edge predicates.
+	HasProduct     *bool                `json:"hasProduct,omitempty"`
+	HasProductWith []*ProductWhereInput `json:"hasProductWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *SaleLineWhereInput) AddPredicates(predicates ...predicate.SaleLine) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the SaleLineWhereInput filter on the SaleLineQuery builder.
+func (i *SaleLineWhereInput) Filter(q *SaleLineQuery) (*SaleLineQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptySaleLineWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptySaleLineWhereInput is returned in case the SaleLineWhereInput is empty.
+var ErrEmptySaleLineWhereInput = errors.New("ent: empty predicate SaleLineWhereInput")
+
+// P returns a predicate for filtering salelines.
+// An error is returned if the input is empty or invalid.
+func (i *SaleLineWhereInput) P() (predicate.SaleLine, error) {
+	var predicates []predicate.SaleLine
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, saleline.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.SaleLine, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, saleline.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.SaleLine, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, saleline.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, saleline.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, saleline.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, saleline.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, saleline.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, saleline.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, saleline.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, saleline.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, saleline.IDLTE(*i.IDLTE))
+	}
+	if i.MerchantID != nil {
+		predicates = append(predicates, saleline.MerchantIDEQ(*i.MerchantID))
+	}
+	if i.MerchantIDNEQ != nil {
+		predicates = append(predicates, saleline.MerchantIDNEQ(*i.MerchantIDNEQ))
+	}
+	if len(i.MerchantIDIn) > 0 {
+		predicates = append(predicates, saleline.MerchantIDIn(i.MerchantIDIn...))
+	}
+	if len(i.MerchantIDNotIn) > 0 {
+		predicates = append(predicates, saleline.MerchantIDNotIn(i.MerchantIDNotIn...))
+	}
+	if i.MerchantIDGT != nil {
+		predicates = append(predicates, saleline.MerchantIDGT(*i.MerchantIDGT))
+	}
+	if i.MerchantIDGTE != nil {
+		predicates = append(predicates, saleline.MerchantIDGTE(*i.MerchantIDGTE))
+	}
+	if i.MerchantIDLT != nil {
+		predicates = append(predicates, saleline.MerchantIDLT(*i.MerchantIDLT))
+	}
+	if i.MerchantIDLTE != nil {
+		predicates = append(predicates, saleline.MerchantIDLTE(*i.MerchantIDLTE))
+	}
+	if i.MerchantIDContains != nil {
+		predicates = append(predicates, saleline.MerchantIDContains(*i.MerchantIDContains))
+	}
+	if i.MerchantIDHasPrefix != nil {
+		predicates = append(predicates, saleline.MerchantIDHasPrefix(*i.MerchantIDHasPrefix))
+	}
+	if i.MerchantIDHasSuffix != nil {
+		predicates = append(predicates, saleline.MerchantIDHasSuffix(*i.MerchantIDHasSuffix))
+	}
+	if i.MerchantIDEqualFold != nil {
+		predicates = append(predicates, saleline.MerchantIDEqualFold(*i.MerchantIDEqualFold))
+	}
+	if i.MerchantIDContainsFold != nil {
+		predicates = append(predicates, saleline.MerchantIDContainsFold(*i.MerchantIDContainsFold))
+	}
+	if i.SaleID != nil {
+		predicates = append(predicates, saleline.SaleIDEQ(*i.SaleID))
+	}
+	if i.SaleIDNEQ != nil {
+		predicates = append(predicates, saleline.SaleIDNEQ(*i.SaleIDNEQ))
+	}
+	if len(i.SaleIDIn) > 0 {
+		predicates = append(predicates, saleline.SaleIDIn(i.SaleIDIn...))
+	}
+	if len(i.SaleIDNotIn) > 0 {
+		predicates = append(predicates, saleline.SaleIDNotIn(i.SaleIDNotIn...))
+	}
+	if i.SaleIDGT != nil {
+		predicates = append(predicates, saleline.SaleIDGT(*i.SaleIDGT))
+	}
+	if i.SaleIDGTE != nil {
+		predicates = append(predicates, saleline.SaleIDGTE(*i.SaleIDGTE))
+	}
+	if i.SaleIDLT != nil {
+		predicates = append(predicates, saleline.SaleIDLT(*i.SaleIDLT))
+	}
+	if i.SaleIDLTE != nil {
+		predicates = append(predicates, saleline.SaleIDLTE(*i.SaleIDLTE))
+	}
+	if i.SaleIDContains != nil {
+		predicates = append(predicates, saleline.SaleIDContains(*i.SaleIDContains))
+	}
+	if i.SaleIDHasPrefix != nil {
+		predicates = append(predicates, saleline.SaleIDHasPrefix(*i.SaleIDHasPrefix))
+	}
+	if i.SaleIDHasSuffix != nil {
+		predicates = append(predicates, saleline.SaleIDHasSuffix(*i.SaleIDHasSuffix))
+	}
+	if i.SaleIDEqualFold != nil {
+		predicates = append(predicates, saleline.SaleIDEqualFold(*i.SaleIDEqualFold))
+	}
+	if i.SaleIDContainsFold != nil {
+		predicates = append(predicates, saleline.SaleIDContainsFold(*i.SaleIDContainsFold))
+	}
+	if i.Position != nil {
+		predicates = append(predicates, saleline.PositionEQ(*i.Position))
+	}
+	if i.PositionNEQ != nil {
+		predicates = append(predicates, saleline.PositionNEQ(*i.PositionNEQ))
+	}
+	if len(i.PositionIn) > 0 {
+		predicates = append(predicates, saleline.PositionIn(i.PositionIn...))
+	}
+	if len(i.PositionNotIn) > 0 {
+		predicates = append(predicates, saleline.PositionNotIn(i.PositionNotIn...))
+	}
+	if i.PositionGT != nil {
+		predicates = append(predicates, saleline.PositionGT(*i.PositionGT))
+	}
+	if i.PositionGTE != nil {
+		predicates = append(predicates, saleline.PositionGTE(*i.PositionGTE))
+	}
+	if i.PositionLT != nil {
+		predicates = append(predicates, saleline.PositionLT(*i.PositionLT))
+	}
+	if i.PositionLTE != nil {
+		predicates = append(predicates, saleline.PositionLTE(*i.PositionLTE))
+	}
+	if i.ProductID != nil {
+		predicates = append(predicates, saleline.ProductIDEQ(*i.ProductID))
+	}
+	if i.ProductIDNEQ != nil {
+		predicates = append(predicates, saleline.ProductIDNEQ(*i.ProductIDNEQ))
+	}
+	if len(i.ProductIDIn) > 0 {
+		predicates = append(predicates, saleline.ProductIDIn(i.ProductIDIn...))
+	}
+	if len(i.ProductIDNotIn) > 0 {
+		predicates = append(predicates, saleline.ProductIDNotIn(i.ProductIDNotIn...))
+	}
+	if i.ProductIDGT != nil {
+		predicates = append(predicates, saleline.ProductIDGT(*i.ProductIDGT))
+	}
+	if i.ProductIDGTE != nil {
+		predicates = append(predicates, saleline.ProductIDGTE(*i.ProductIDGTE))
+	}
+	if i.ProductIDLT != nil {
+		predicates = append(predicates, saleline.ProductIDLT(*i.ProductIDLT))
+	}
+	if i.ProductIDLTE != nil {
+		predicates = append(predicates, saleline.ProductIDLTE(*i.ProductIDLTE))
+	}
+	if i.ProductIDContains != nil {
+		predicates = append(predicates, saleline.ProductIDContains(*i.ProductIDContains))
+	}
+	if i.ProductIDHasPrefix != nil {
+		predicates = append(predicates, saleline.ProductIDHasPrefix(*i.ProductIDHasPrefix))
+	}
+	if i.ProductIDHasSuffix != nil {
+		predicates = append(predicates, saleline.ProductIDHasSuffix(*i.ProductIDHasSuffix))
+	}
+	if i.ProductIDIsNil {
+		predicates = append(predicates, saleline.ProductIDIsNil())
+	}
+	if i.ProductIDNotNil {
+		predicates = append(predicates, saleline.ProductIDNotNil())
+	}
+	if i.ProductIDEqualFold != nil {
+		predicates = append(predicates, saleline.ProductIDEqualFold(*i.ProductIDEqualFold))
+	}
+	if i.ProductIDContainsFold != nil {
+		predicates = append(predicates, saleline.ProductIDContainsFold(*i.ProductIDContainsFold))
+	}
+	if i.Sku != nil {
+		predicates = append(predicates, saleline.SkuEQ(*i.Sku))
+	}
+	if i.SkuNEQ != nil {
+		predicates = append(predicates, saleline.SkuNEQ(*i.SkuNEQ))
+	}
+	if len(i.SkuIn) > 0 {
+		predicates = append(predicates, saleline.SkuIn(i.SkuIn...))
+	}
+	if len(i.SkuNotIn) > 0 {
+		predicates = append(predicates, saleline.SkuNotIn(i.SkuNotIn...))
+	}
+	if i.SkuGT != nil {
+		predicates = append(predicates, saleline.SkuGT(*i.SkuGT))
+	}
+	if i.SkuGTE != nil {
+		predicates = append(predicates, saleline.SkuGTE(*i.SkuGTE))
+	}
+	if i.SkuLT != nil {
+		predicates = append(predicates, saleline.SkuLT(*i.SkuLT))
+	}
+	if i.SkuLTE != nil {
+		predicates = append(predicates, saleline.SkuLTE(*i.SkuLTE))
+	}
+	if i.SkuContains != nil {
+		predicates = append(predicates, saleline.SkuContains(*i.SkuContains))
+	}
+	if i.SkuHasPrefix != nil {
+		predicates = append(predicates, saleline.SkuHasPrefix(*i.SkuHasPrefix))
+	}
+	if i.SkuHasSuffix != nil {
+		predicates = append(predicates, saleline.SkuHasSuffix(*i.SkuHasSuffix))
+	}
+	if i.SkuIsNil {
+		predicates = append(predicates, saleline.SkuIsNil())
+	}
+	if i.SkuNotNil {
+		predicates = append(predicates, saleline.SkuNotNil())
+	}
+	if i.SkuEqualFold != nil {
+		predicates = append(predicates, saleline.SkuEqualFold(*i.SkuEqualFold))
+	}
+	if i.SkuContainsFold != nil {
+		predicates = append(predicates, saleline.SkuContainsFold(*i.SkuContainsFold))
+	}
+	if i.Name != nil {
+		predicates = append(predicates, saleline.NameEQ(*i.Name))
+	}
+	if i.NameNEQ != nil {
+		predicates = append(predicates, saleline.NameNEQ(*i.NameNEQ))
+	}
+	if len(i.NameIn) > 0 {
+		predicates = append(predicates, saleline.NameIn(i.NameIn...))
+	}
+	if len(i.NameNotIn) > 0 {
+		predicates = append(predicates, saleline.NameNotIn(i.NameNotIn...))
+	}
+	if i.NameGT != nil {
+		predicates = append(predicates, saleline.NameGT(*i.NameGT))
+	}
+	if i.NameGTE != nil {
+		predicates = append(predicates, saleline.NameGTE(*i.NameGTE))
+	}
+	if i.NameLT != nil {
+		predicates = append(predicates, saleline.NameLT(*i.NameLT))
+	}
+	if i.NameLTE != nil {
+		predicates = append(predicates, saleline.NameLTE(*i.NameLTE))
+	}
+	if i.NameContains != nil {
+		predicates = append(predicates, saleline.NameContains(*i.NameContains))
+	}
+	if i.NameHasPrefix != nil {
+		predicates = append(predicates, saleline.NameHasPrefix(*i.NameHasPrefix))
+	}
+	if i.NameHasSuffix != nil {
+		predicates = append(predicates, saleline.NameHasSuffix(*i.NameHasSuffix))
+	}
+	if i.NameEqualFold != nil {
+		predicates = append(predicates, saleline.NameEqualFold(*i.NameEqualFold))
+	}
+	if i.NameContainsFold != nil {
+		predicates = append(predicates, saleline.NameContainsFold(*i.NameContainsFold))
+	}
+	if i.Category != nil {
+		predicates = append(predicates, saleline.CategoryEQ(*i.Category))
+	}
+	if i.CategoryNEQ != nil {
+		predicates = append(predicates, saleline.CategoryNEQ(*i.CategoryNEQ))
+	}
+	if len(i.CategoryIn) > 0 {
+		predicates = append(predicates, saleline.CategoryIn(i.CategoryIn...))
+	}
+	if len(i.CategoryNotIn) > 0 {
+		predicates = append(predicates, saleline.CategoryNotIn(i.CategoryNotIn...))
+	}
+	if i.CategoryGT != nil {
+		predicates = append(predicates, saleline.CategoryGT(*i.CategoryGT))
+	}
+	if i.CategoryGTE != nil {
+		predicates = append(predicates, saleline.CategoryGTE(*i.CategoryGTE))
+	}
+	if i.CategoryLT != nil {
+		predicates = append(predicates, saleline.CategoryLT(*i.CategoryLT))
+	}
+	if i.CategoryLTE != nil {
+		predicates = append(predicates, saleline.CategoryLTE(*i.CategoryLTE))
+	}
+	if i.CategoryContains != nil {
+		predicates = append(predicates, saleline.CategoryContains(*i.CategoryContains))
+	}
+	if i.CategoryHasPrefix != nil {
+		predicates = append(predicates, saleline.CategoryHasPrefix(*i.CategoryHasPrefix))
+	}
+	if i.CategoryHasSuffix != nil {
+		predicates = append(predicates, saleline.CategoryHasSuffix(*i.CategoryHasSuffix))
+	}
+	if i.CategoryIsNil {
+		predicates = append(predicates, saleline.CategoryIsNil())
+	}
+	if i.CategoryNotNil {
+		predicates = append(predicates, saleline.CategoryNotNil())
+	}
+	if i.CategoryEqualFold != nil {
+		predicates = append(predicates, saleline.CategoryEqualFold(*i.CategoryEqualFold))
+	}
+	if i.CategoryContainsFold != nil {
+		predicates = append(predicates, saleline.CategoryContainsFold(*i.CategoryContainsFold))
+	}
+	if i.Quantity != nil {
+		predicates = append(predicates, saleline.QuantityEQ(*i.Quantity))
+	}
+	if i.QuantityNEQ != nil {
+		predicates = append(predicates, saleline.QuantityNEQ(*i.QuantityNEQ))
+	}
+	if len(i.QuantityIn) > 0 {
+		predicates = append(predicates, saleline.QuantityIn(i.QuantityIn...))
+	}
+	if len(i.QuantityNotIn) > 0 {
+		predicates = append(predicates, saleline.QuantityNotIn(i.QuantityNotIn...))
+	}
+	if i.QuantityGT != nil {
+		predicates = append(predicates, saleline.QuantityGT(*i.QuantityGT))
+	}
+	if i.QuantityGTE != nil {
+		predicates = append(predicates, saleline.QuantityGTE(*i.QuantityGTE))
+	}
+	if i.QuantityLT != nil {
+		predicates = append(predicates, saleline.QuantityLT(*i.QuantityLT))
+	}
+	if i.QuantityLTE != nil {
+		predicates = append(predicates, saleline.QuantityLTE(*i.QuantityLTE))
+	}
+	if i.UnitPrice != nil {
+		predicates = append(predicates, saleline.UnitPriceEQ(*i.UnitPrice))
+	}
+	if i.UnitPriceNEQ != nil {
+		predicates = append(predicates, saleline.UnitPriceNEQ(*i.UnitPriceNEQ))
+	}
+	if len(i.UnitPriceIn) > 0 {
+		predicates = append(predicates, saleline.UnitPriceIn(i.UnitPriceIn...))
+	}
+	if len(i.UnitPriceNotIn) > 0 {
+		predicates = append(predicates, saleline.UnitPriceNotIn(i.UnitPriceNotIn...))
+	}
+	if i.UnitPriceGT != nil {
+		predicates = append(predicates, saleline.UnitPriceGT(*i.UnitPriceGT))
+	}
+	if i.UnitPriceGTE != nil {
+		predicates = append(predicates, saleline.UnitPriceGTE(*i.UnitPriceGTE))
+	}
+	if i.UnitPriceLT != nil {
+		predicates = append(predicates, saleline.UnitPriceLT(*i.UnitPriceLT))
+	}
+	if i.UnitPriceLTE != nil {
+		predicates = append(predicates, saleline.UnitPriceLTE(*i.UnitPriceLTE))
+	}
+	if i.LineDiscount != nil {
+		predicates = append(predicates, saleline.LineDiscountEQ(*i.LineDiscount))
+	}
+	if i.LineDiscountNEQ != nil {
+		predicates = append(predicates, saleline.LineDiscountNEQ(*i.LineDiscountNEQ))
+	}
+	if len(i.LineDiscountIn) > 0 {
+		predicates = append(predicates, saleline.LineDiscountIn(i.LineDiscountIn...))
+	}
+	if len(i.LineDiscountNotIn) > 0 {
+		predicates = append(predicates, saleline.LineDiscountNotIn(i.LineDiscountNotIn...))
+	}
+	if i.LineDiscountGT != nil {
+		predicates = append(predicates, saleline.LineDiscountGT(*i.LineDiscountGT))
+	}
+	if i.LineDiscountGTE != nil {
+		predicates = append(predicates, saleline.LineDiscountGTE(*i.LineDiscountGTE))
+	}
+	if i.LineDiscountLT != nil {
+		predicates = append(predicates, saleline.LineDiscountLT(*i.LineDiscountLT))
+	}
+	if i.LineDiscountLTE != nil {
+		predicates = append(predicates, saleline.LineDiscountLTE(*i.LineDiscountLTE))
+	}
+	if i.OrderDiscount != nil {
+		predicates = append(predicates, saleline.OrderDiscountEQ(*i.OrderDiscount))
+	}
+	if i.OrderDiscountNEQ != nil {
+		predicates = append(predicates, saleline.OrderDiscountNEQ(*i.OrderDiscountNEQ))
+	}
+	if len(i.OrderDiscountIn) > 0 {
+		predicates = append(predicates, saleline.OrderDiscountIn(i.OrderDiscountIn...))
+	}
+	if len(i.OrderDiscountNotIn) > 0 {
+		predicates = append(predicates, saleline.OrderDiscountNotIn(i.OrderDiscountNotIn...))
+	}
+	if i.OrderDiscountGT != nil {
+		predicates = append(predicates, saleline.OrderDiscountGT(*i.OrderDiscountGT))
+	}
+	if i.OrderDiscountGTE != nil {
+		predicates = append(predicates, saleline.OrderDiscountGTE(*i.OrderDiscountGTE))
+	}
+	if i.OrderDiscountLT != nil {
+		predicates = append(predicates, saleline.OrderDiscountLT(*i.OrderDiscountLT))
+	}
+	if i.OrderDiscountLTE != nil {
+		predicates = append(predicates, saleline.OrderDiscountLTE(*i.OrderDiscountLTE))
+	}
+	if i.TaxRateBp != nil {
+		predicates = append(predicates, saleline.TaxRateBpEQ(*i.TaxRateBp))
+	}
+	if i.TaxRateBpNEQ != nil {
+		predicates = append(predicates, saleline.TaxRateBpNEQ(*i.TaxRateBpNEQ))
+	}
+	if len(i.TaxRateBpIn) > 0 {
+		predicates = append(predicates, saleline.TaxRateBpIn(i.TaxRateBpIn...))
+	}
+	if len(i.TaxRateBpNotIn) > 0 {
+		predicates = append(predicates, saleline.TaxRateBpNotIn(i.TaxRateBpNotIn...))
+	}
+	if i.TaxRateBpGT != nil {
+		predicates = append(predicates, saleline.TaxRateBpGT(*i.TaxRateBpGT))
+	}
+	if i.TaxRateBpGTE != nil {
+		predicates = append(predicates, saleline.TaxRateBpGTE(*i.TaxRateBpGTE))
+	}
+	if i.TaxRateBpLT != nil {
+		predicates = append(predicates, saleline.TaxRateBpLT(*i.TaxRateBpLT))
+	}
+	if i.TaxRateBpLTE != nil {
+		predicates = append(predicates, saleline.TaxRateBpLTE(*i.TaxRateBpLTE))
+	}
+	if i.Tax != nil {
+		predicates = append(predicates, saleline.TaxEQ(*i.Tax))
+	}
+	if i.TaxNEQ != nil {
+		predicates = append(predicates, saleline.TaxNEQ(*i.TaxNEQ))
+	}
+	if len(i.TaxIn) > 0 {
+		predicates = append(predicates, saleline.TaxIn(i.TaxIn...))
+	}
+	if len(i.TaxNotIn) > 0 {
+		predicates = append(predicates, saleline.TaxNotIn(i.TaxNotIn...))
+	}
+	if i.TaxGT != nil {
+		predicates = append(predicates, saleline.TaxGT(*i.TaxGT))
+	}
+	if i.TaxGTE != nil {
+		predicates = append(predicates, saleline.TaxGTE(*i.TaxGTE))
+	}
+	if i.TaxLT != nil {
+		predicates = append(predicates, saleline.TaxLT(*i.TaxLT))
+	}
+	if i.TaxLTE != nil {
+		predicates = append(predicates, saleline.TaxLTE(*i.TaxLTE))
+	}
+	if i.Total != nil {
+		predicates = append(predicates, saleline.TotalEQ(*i.Total))
+	}
+	if i.TotalNEQ != nil {
+		predicates = append(predicates, saleline.TotalNEQ(*i.TotalNEQ))
+	}
+	if len(i.TotalIn) > 0 {
+		predicates = append(predicates, saleline.TotalIn(i.TotalIn...))
+	}
+	if len(i.TotalNotIn) > 0 {
+		predicates = append(predicates, saleline.TotalNotIn(i.TotalNotIn...))
+	}
+	if i.TotalGT != nil {
+		predicates = append(predicates, saleline.TotalGT(*i.TotalGT))
+	}
+	if i.TotalGTE != nil {
+		predicates = append(predicates, saleline.TotalGTE(*i.TotalGTE))
+	}
+	if i.TotalLT != nil {
+		predicates = append(predicates, saleline.TotalLT(*i.TotalLT))
+	}
+	if i.TotalLTE != nil {
+		predicates = append(predicates, saleline.TotalLTE(*i.TotalLTE))
+	}
+	if i.UnitCost != nil {
+		predicates = append(predicates, saleline.UnitCostEQ(*i.UnitCost))
+	}
+	if i.UnitCostNEQ != nil {
+		predicates = append(predicates, saleline.UnitCostNEQ(*i.UnitCostNEQ))
+	}
+	if len(i.UnitCostIn) > 0 {
+		predicates = append(predicates, saleline.UnitCostIn(i.UnitCostIn...))
+	}
+	if len(i.UnitCostNotIn) > 0 {
+		predicates = append(predicates, saleline.UnitCostNotIn(i.UnitCostNotIn...))
+	}
+	if i.UnitCostGT != nil {
+		predicates = append(predicates, saleline.UnitCostGT(*i.UnitCostGT))
+	}
+	if i.UnitCostGTE != nil {
+		predicates = append(predicates, saleline.UnitCostGTE(*i.UnitCostGTE))
+	}
+	if i.UnitCostLT != nil {
+		predicates = append(predicates, saleline.UnitCostLT(*i.UnitCostLT))
+	}
+	if i.UnitCostLTE != nil {
+		predicates = append(predicates, saleline.UnitCostLTE(*i.UnitCostLTE))
+	}
+	if i.UnitCostIsNil {
+		predicates = append(predicates, saleline.UnitCostIsNil())
+	}
+	if i.UnitCostNotNil {
+		predicates = append(predicates, saleline.UnitCostNotNil())
+	}
+	if i.RefundedQuantity != nil {
+		predicates = append(predicates, saleline.RefundedQuantityEQ(*i.RefundedQuantity))
+	}
+	if i.RefundedQuantityNEQ != nil {
+		predicates = append(predicates, saleline.RefundedQuantityNEQ(*i.RefundedQuantityNEQ))
+	}
+	if len(i.RefundedQuantityIn) > 0 {
+		predicates = append(predicates, saleline.RefundedQuantityIn(i.RefundedQuantityIn...))
+	}
+	if len(i.RefundedQuantityNotIn) > 0 {
+		predicates = append(predicates, saleline.RefundedQuantityNotIn(i.RefundedQuantityNotIn...))
+	}
+	if i.RefundedQuantityGT != nil {
+		predicates = append(predicates, saleline.RefundedQuantityGT(*i.RefundedQuantityGT))
+	}
+	if i.RefundedQuantityGTE != nil {
+		predicates = append(predicates, saleline.RefundedQuantityGTE(*i.RefundedQuantityGTE))
+	}
+	if i.RefundedQuantityLT != nil {
+		predicates = append(predicates, saleline.RefundedQuantityLT(*i.RefundedQuantityLT))
+	}
+	if i.RefundedQuantityLTE != nil {
+		predicates = append(predicates, saleline.RefundedQuantityLTE(*i.RefundedQuantityLTE))
+	}
+	if i.RefundedAmount != nil {
+		predicates = append(predicates, saleline.RefundedAmountEQ(*i.RefundedAmount))
+	}
+	if i.RefundedAmountNEQ != nil {
+		predicates = append(predicates, saleline.RefundedAmountNEQ(*i.RefundedAmountNEQ))
+	}
+	if len(i.RefundedAmountIn) > 0 {
+		predicates = append(predicates, saleline.RefundedAmountIn(i.RefundedAmountIn...))
+	}
+	if len(i.RefundedAmountNotIn) > 0 {
+		predicates = append(predicates, saleline.RefundedAmountNotIn(i.RefundedAmountNotIn...))
+	}
+	if i.RefundedAmountGT != nil {
+		predicates = append(predicates, saleline.RefundedAmountGT(*i.RefundedAmountGT))
+	}
+	if i.RefundedAmountGTE != nil {
+		predicates = append(predicates, saleline.RefundedAmountGTE(*i.RefundedAmountGTE))
+	}
+	if i.RefundedAmountLT != nil {
+		predicates = append(predicates, saleline.RefundedAmountLT(*i.RefundedAmountLT))
+	}
+	if i.RefundedAmountLTE != nil {
+		predicates = append(predicates, saleline.RefundedAmountLTE(*i.RefundedAmountLTE))
+	}
+
+	if i.HasSale != nil {
+		p := saleline.HasSale()
+		if !*i.HasSale {
+			p = saleline.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasSaleWith) > 0 {
+		with := make([]predicate.Sale, 0, len(i.HasSaleWith))
+		for _, w := range i.HasSaleWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasSaleWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, saleline.HasSaleWith(with...))
+	}
+	if i.HasProduct != nil {
+		p := saleline.HasProduct()
+		if !*i.HasProduct {
+			p = saleline.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasProductWith) > 0 {
+		with := make([]predicate.Product, 0, len(i.HasProductWith))
+		for _, w := range i.HasProductWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasProductWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, saleline.HasProductWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptySaleLineWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return saleline.And(predicates...), nil
+	}
+}
+
 // SavedSegmentWhereInput represents a where input for filtering SavedSegment queries.
 type SavedSegmentWhereInput struct {
 	Predicates []predicate.SavedSegment  `json:"-"`
@@ -2396,6 +10671,21 @@ type SavedSegmentWhereInput struct {
 	IDGTE   *pulid.ID  `json:"idGTE,omitempty"`
 	IDLT    *pulid.ID  `json:"idLT,omitempty"`
 	IDLTE   *pulid.ID  `json:"idLTE,omitempty"`
+
+	// "merchant_id" field predicates.
+	MerchantID             *pulid.ID  `json:"merchantID,omitempty"`
+	MerchantIDNEQ          *pulid.ID  `json:"merchantIDNEQ,omitempty"`
+	MerchantIDIn           []pulid.ID `json:"merchantIDIn,omitempty"`
+	MerchantIDNotIn        []pulid.ID `json:"merchantIDNotIn,omitempty"`
+	MerchantIDGT           *pulid.ID  `json:"merchantIDGT,omitempty"`
+	MerchantIDGTE          *pulid.ID  `json:"merchantIDGTE,omitempty"`
+	MerchantIDLT           *pulid.ID  `json:"merchantIDLT,omitempty"`
+	MerchantIDLTE          *pulid.ID  `json:"merchantIDLTE,omitempty"`
+	MerchantIDContains     *pulid.ID  `json:"merchantIDContains,omitempty"`
+	MerchantIDHasPrefix    *pulid.ID  `json:"merchantIDHasPrefix,omitempty"`
+	MerchantIDHasSuffix    *pulid.ID  `json:"merchantIDHasSuffix,omitempty"`
+	MerchantIDEqualFold    *pulid.ID  `json:"merchantIDEqualFold,omitempty"`
+	MerchantIDContainsFold *pulid.ID  `json:"merchantIDContainsFold,omitempty"`
 
 	// "created_at" field predicates.
 	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
@@ -2595,6 +10885,45 @@ func (i *SavedSegmentWhereInput) P() (predicate.SavedSegment, error) {
 	}
 	if i.IDLTE != nil {
 		predicates = append(predicates, savedsegment.IDLTE(*i.IDLTE))
+	}
+	if i.MerchantID != nil {
+		predicates = append(predicates, savedsegment.MerchantIDEQ(*i.MerchantID))
+	}
+	if i.MerchantIDNEQ != nil {
+		predicates = append(predicates, savedsegment.MerchantIDNEQ(*i.MerchantIDNEQ))
+	}
+	if len(i.MerchantIDIn) > 0 {
+		predicates = append(predicates, savedsegment.MerchantIDIn(i.MerchantIDIn...))
+	}
+	if len(i.MerchantIDNotIn) > 0 {
+		predicates = append(predicates, savedsegment.MerchantIDNotIn(i.MerchantIDNotIn...))
+	}
+	if i.MerchantIDGT != nil {
+		predicates = append(predicates, savedsegment.MerchantIDGT(*i.MerchantIDGT))
+	}
+	if i.MerchantIDGTE != nil {
+		predicates = append(predicates, savedsegment.MerchantIDGTE(*i.MerchantIDGTE))
+	}
+	if i.MerchantIDLT != nil {
+		predicates = append(predicates, savedsegment.MerchantIDLT(*i.MerchantIDLT))
+	}
+	if i.MerchantIDLTE != nil {
+		predicates = append(predicates, savedsegment.MerchantIDLTE(*i.MerchantIDLTE))
+	}
+	if i.MerchantIDContains != nil {
+		predicates = append(predicates, savedsegment.MerchantIDContains(*i.MerchantIDContains))
+	}
+	if i.MerchantIDHasPrefix != nil {
+		predicates = append(predicates, savedsegment.MerchantIDHasPrefix(*i.MerchantIDHasPrefix))
+	}
+	if i.MerchantIDHasSuffix != nil {
+		predicates = append(predicates, savedsegment.MerchantIDHasSuffix(*i.MerchantIDHasSuffix))
+	}
+	if i.MerchantIDEqualFold != nil {
+		predicates = append(predicates, savedsegment.MerchantIDEqualFold(*i.MerchantIDEqualFold))
+	}
+	if i.MerchantIDContainsFold != nil {
+		predicates = append(predicates, savedsegment.MerchantIDContainsFold(*i.MerchantIDContainsFold))
 	}
 	if i.CreatedAt != nil {
 		predicates = append(predicates, savedsegment.CreatedAtEQ(*i.CreatedAt))
@@ -2879,6 +11208,21 @@ type StaffWhereInput struct {
 	IDLT    *pulid.ID  `json:"idLT,omitempty"`
 	IDLTE   *pulid.ID  `json:"idLTE,omitempty"`
 
+	// "merchant_id" field predicates.
+	MerchantID             *pulid.ID  `json:"merchantID,omitempty"`
+	MerchantIDNEQ          *pulid.ID  `json:"merchantIDNEQ,omitempty"`
+	MerchantIDIn           []pulid.ID `json:"merchantIDIn,omitempty"`
+	MerchantIDNotIn        []pulid.ID `json:"merchantIDNotIn,omitempty"`
+	MerchantIDGT           *pulid.ID  `json:"merchantIDGT,omitempty"`
+	MerchantIDGTE          *pulid.ID  `json:"merchantIDGTE,omitempty"`
+	MerchantIDLT           *pulid.ID  `json:"merchantIDLT,omitempty"`
+	MerchantIDLTE          *pulid.ID  `json:"merchantIDLTE,omitempty"`
+	MerchantIDContains     *pulid.ID  `json:"merchantIDContains,omitempty"`
+	MerchantIDHasPrefix    *pulid.ID  `json:"merchantIDHasPrefix,omitempty"`
+	MerchantIDHasSuffix    *pulid.ID  `json:"merchantIDHasSuffix,omitempty"`
+	MerchantIDEqualFold    *pulid.ID  `json:"merchantIDEqualFold,omitempty"`
+	MerchantIDContainsFold *pulid.ID  `json:"merchantIDContainsFold,omitempty"`
+
 	// "created_at" field predicates.
 	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
 	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
@@ -3069,6 +11413,45 @@ func (i *StaffWhereInput) P() (predicate.Staff, error) {
 	}
 	if i.IDLTE != nil {
 		predicates = append(predicates, staff.IDLTE(*i.IDLTE))
+	}
+	if i.MerchantID != nil {
+		predicates = append(predicates, staff.MerchantIDEQ(*i.MerchantID))
+	}
+	if i.MerchantIDNEQ != nil {
+		predicates = append(predicates, staff.MerchantIDNEQ(*i.MerchantIDNEQ))
+	}
+	if len(i.MerchantIDIn) > 0 {
+		predicates = append(predicates, staff.MerchantIDIn(i.MerchantIDIn...))
+	}
+	if len(i.MerchantIDNotIn) > 0 {
+		predicates = append(predicates, staff.MerchantIDNotIn(i.MerchantIDNotIn...))
+	}
+	if i.MerchantIDGT != nil {
+		predicates = append(predicates, staff.MerchantIDGT(*i.MerchantIDGT))
+	}
+	if i.MerchantIDGTE != nil {
+		predicates = append(predicates, staff.MerchantIDGTE(*i.MerchantIDGTE))
+	}
+	if i.MerchantIDLT != nil {
+		predicates = append(predicates, staff.MerchantIDLT(*i.MerchantIDLT))
+	}
+	if i.MerchantIDLTE != nil {
+		predicates = append(predicates, staff.MerchantIDLTE(*i.MerchantIDLTE))
+	}
+	if i.MerchantIDContains != nil {
+		predicates = append(predicates, staff.MerchantIDContains(*i.MerchantIDContains))
+	}
+	if i.MerchantIDHasPrefix != nil {
+		predicates = append(predicates, staff.MerchantIDHasPrefix(*i.MerchantIDHasPrefix))
+	}
+	if i.MerchantIDHasSuffix != nil {
+		predicates = append(predicates, staff.MerchantIDHasSuffix(*i.MerchantIDHasSuffix))
+	}
+	if i.MerchantIDEqualFold != nil {
+		predicates = append(predicates, staff.MerchantIDEqualFold(*i.MerchantIDEqualFold))
+	}
+	if i.MerchantIDContainsFold != nil {
+		predicates = append(predicates, staff.MerchantIDContainsFold(*i.MerchantIDContainsFold))
 	}
 	if i.CreatedAt != nil {
 		predicates = append(predicates, staff.CreatedAtEQ(*i.CreatedAt))
@@ -3341,6 +11724,21 @@ type StoreWhereInput struct {
 	IDLT    *pulid.ID  `json:"idLT,omitempty"`
 	IDLTE   *pulid.ID  `json:"idLTE,omitempty"`
 
+	// "merchant_id" field predicates.
+	MerchantID             *pulid.ID  `json:"merchantID,omitempty"`
+	MerchantIDNEQ          *pulid.ID  `json:"merchantIDNEQ,omitempty"`
+	MerchantIDIn           []pulid.ID `json:"merchantIDIn,omitempty"`
+	MerchantIDNotIn        []pulid.ID `json:"merchantIDNotIn,omitempty"`
+	MerchantIDGT           *pulid.ID  `json:"merchantIDGT,omitempty"`
+	MerchantIDGTE          *pulid.ID  `json:"merchantIDGTE,omitempty"`
+	MerchantIDLT           *pulid.ID  `json:"merchantIDLT,omitempty"`
+	MerchantIDLTE          *pulid.ID  `json:"merchantIDLTE,omitempty"`
+	MerchantIDContains     *pulid.ID  `json:"merchantIDContains,omitempty"`
+	MerchantIDHasPrefix    *pulid.ID  `json:"merchantIDHasPrefix,omitempty"`
+	MerchantIDHasSuffix    *pulid.ID  `json:"merchantIDHasSuffix,omitempty"`
+	MerchantIDEqualFold    *pulid.ID  `json:"merchantIDEqualFold,omitempty"`
+	MerchantIDContainsFold *pulid.ID  `json:"merchantIDContainsFold,omitempty"`
+
 	// "created_at" field predicates.
 	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
 	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
@@ -3507,6 +11905,45 @@ func (i *StoreWhereInput) P() (predicate.Store, error) {
 	}
 	if i.IDLTE != nil {
 		predicates = append(predicates, store.IDLTE(*i.IDLTE))
+	}
+	if i.MerchantID != nil {
+		predicates = append(predicates, store.MerchantIDEQ(*i.MerchantID))
+	}
+	if i.MerchantIDNEQ != nil {
+		predicates = append(predicates, store.MerchantIDNEQ(*i.MerchantIDNEQ))
+	}
+	if len(i.MerchantIDIn) > 0 {
+		predicates = append(predicates, store.MerchantIDIn(i.MerchantIDIn...))
+	}
+	if len(i.MerchantIDNotIn) > 0 {
+		predicates = append(predicates, store.MerchantIDNotIn(i.MerchantIDNotIn...))
+	}
+	if i.MerchantIDGT != nil {
+		predicates = append(predicates, store.MerchantIDGT(*i.MerchantIDGT))
+	}
+	if i.MerchantIDGTE != nil {
+		predicates = append(predicates, store.MerchantIDGTE(*i.MerchantIDGTE))
+	}
+	if i.MerchantIDLT != nil {
+		predicates = append(predicates, store.MerchantIDLT(*i.MerchantIDLT))
+	}
+	if i.MerchantIDLTE != nil {
+		predicates = append(predicates, store.MerchantIDLTE(*i.MerchantIDLTE))
+	}
+	if i.MerchantIDContains != nil {
+		predicates = append(predicates, store.MerchantIDContains(*i.MerchantIDContains))
+	}
+	if i.MerchantIDHasPrefix != nil {
+		predicates = append(predicates, store.MerchantIDHasPrefix(*i.MerchantIDHasPrefix))
+	}
+	if i.MerchantIDHasSuffix != nil {
+		predicates = append(predicates, store.MerchantIDHasSuffix(*i.MerchantIDHasSuffix))
+	}
+	if i.MerchantIDEqualFold != nil {
+		predicates = append(predicates, store.MerchantIDEqualFold(*i.MerchantIDEqualFold))
+	}
+	if i.MerchantIDContainsFold != nil {
+		predicates = append(predicates, store.MerchantIDContainsFold(*i.MerchantIDContainsFold))
 	}
 	if i.CreatedAt != nil {
 		predicates = append(predicates, store.CreatedAtEQ(*i.CreatedAt))
@@ -3705,5 +12142,2145 @@ func (i *StoreWhereInput) P() (predicate.Store, error) {
 		return predicates[0], nil
 	default:
 		return store.And(predicates...), nil
+	}
+}
+
+// TenderWhereInput represents a where input for filtering Tender queries.
+type TenderWhereInput struct {
+	Predicates []predicate.Tender  `json:"-"`
+	Not        *TenderWhereInput   `json:"not,omitempty"`
+	Or         []*TenderWhereInput `json:"or,omitempty"`
+	And        []*TenderWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *pulid.ID  `json:"id,omitempty"`
+	IDNEQ   *pulid.ID  `json:"idNEQ,omitempty"`
+	IDIn    []pulid.ID `json:"idIn,omitempty"`
+	IDNotIn []pulid.ID `json:"idNotIn,omitempty"`
+	IDGT    *pulid.ID  `json:"idGT,omitempty"`
+	IDGTE   *pulid.ID  `json:"idGTE,omitempty"`
+	IDLT    *pulid.ID  `json:"idLT,omitempty"`
+	IDLTE   *pulid.ID  `json:"idLTE,omitempty"`
+
+	// "merchant_id" field predicates.
+	MerchantID             *pulid.ID  `json:"merchantID,omitempty"`
+	MerchantIDNEQ          *pulid.ID  `json:"merchantIDNEQ,omitempty"`
+	MerchantIDIn           []pulid.ID `json:"merchantIDIn,omitempty"`
+	MerchantIDNotIn        []pulid.ID `json:"merchantIDNotIn,omitempty"`
+	MerchantIDGT           *pulid.ID  `json:"merchantIDGT,omitempty"`
+	MerchantIDGTE          *pulid.ID  `json:"merchantIDGTE,omitempty"`
+	MerchantIDLT           *pulid.ID  `json:"merchantIDLT,omitempty"`
+	MerchantIDLTE          *pulid.ID  `json:"merchantIDLTE,omitempty"`
+	MerchantIDContains     *pulid.ID  `json:"merchantIDContains,omitempty"`
+	MerchantIDHasPrefix    *pulid.ID  `json:"merchantIDHasPrefix,omitempty"`
+	MerchantIDHasSuffix    *pulid.ID  `json:"merchantIDHasSuffix,omitempty"`
+	MerchantIDEqualFold    *pulid.ID  `json:"merchantIDEqualFold,omitempty"`
+	MerchantIDContainsFold *pulid.ID  `json:"merchantIDContainsFold,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "sale_id" field predicates.
+	SaleID             *pulid.ID  `json:"saleID,omitempty"`
+	SaleIDNEQ          *pulid.ID  `json:"saleIDNEQ,omitempty"`
+	SaleIDIn           []pulid.ID `json:"saleIDIn,omitempty"`
+	SaleIDNotIn        []pulid.ID `json:"saleIDNotIn,omitempty"`
+	SaleIDGT           *pulid.ID  `json:"saleIDGT,omitempty"`
+	SaleIDGTE          *pulid.ID  `json:"saleIDGTE,omitempty"`
+	SaleIDLT           *pulid.ID  `json:"saleIDLT,omitempty"`
+	SaleIDLTE          *pulid.ID  `json:"saleIDLTE,omitempty"`
+	SaleIDContains     *pulid.ID  `json:"saleIDContains,omitempty"`
+	SaleIDHasPrefix    *pulid.ID  `json:"saleIDHasPrefix,omitempty"`
+	SaleIDHasSuffix    *pulid.ID  `json:"saleIDHasSuffix,omitempty"`
+	SaleIDEqualFold    *pulid.ID  `json:"saleIDEqualFold,omitempty"`
+	SaleIDContainsFold *pulid.ID  `json:"saleIDContainsFold,omitempty"`
+
+	// "type" field predicates.
+	Type      *tender.Type  `json:"type,omitempty"`
+	TypeNEQ   *tender.Type  `json:"typeNEQ,omitempty"`
+	TypeIn    []tender.Type `json:"typeIn,omitempty"`
+	TypeNotIn []tender.Type `json:"typeNotIn,omitempty"`
+
+	// "amount" field predicates.
+	Amount      *int64  `json:"amount,omitempty"`
+	AmountNEQ   *int64  `json:"amountNEQ,omitempty"`
+	AmountIn    []int64 `json:"amountIn,omitempty"`
+	AmountNotIn []int64 `json:"amountNotIn,omitempty"`
+	AmountGT    *int64  `json:"amountGT,omitempty"`
+	AmountGTE   *int64  `json:"amountGTE,omitempty"`
+	AmountLT    *int64  `json:"amountLT,omitempty"`
+	AmountLTE   *int64  `json:"amountLTE,omitempty"`
+
+	// "tendered" field predicates.
+	Tendered       *int64  `json:"tendered,omitempty"`
+	TenderedNEQ    *int64  `json:"tenderedNEQ,omitempty"`
+	TenderedIn     []int64 `json:"tenderedIn,omitempty"`
+	TenderedNotIn  []int64 `json:"tenderedNotIn,omitempty"`
+	TenderedGT     *int64  `json:"tenderedGT,omitempty"`
+	TenderedGTE    *int64  `json:"tenderedGTE,omitempty"`
+	TenderedLT     *int64  `json:"tenderedLT,omitempty"`
+	TenderedLTE    *int64  `json:"tenderedLTE,omitempty"`
+	TenderedIsNil  bool    `json:"tenderedIsNil,omitempty"`
+	TenderedNotNil bool    `json:"tenderedNotNil,omitempty"`
+
+	// "change" field predicates.
+	Change      *int64  `json:"change,omitempty"`
+	ChangeNEQ   *int64  `json:"changeNEQ,omitempty"`
+	ChangeIn    []int64 `json:"changeIn,omitempty"`
+	ChangeNotIn []int64 `json:"changeNotIn,omitempty"`
+	ChangeGT    *int64  `json:"changeGT,omitempty"`
+	ChangeGTE   *int64  `json:"changeGTE,omitempty"`
+	ChangeLT    *int64  `json:"changeLT,omitempty"`
+	ChangeLTE   *int64  `json:"changeLTE,omitempty"`
+
+	// "card_type" field predicates.
+	CardType       *tender.CardType  `json:"cardType,omitempty"`
+	CardTypeNEQ    *tender.CardType  `json:"cardTypeNEQ,omitempty"`
+	CardTypeIn     []tender.CardType `json:"cardTypeIn,omitempty"`
+	CardTypeNotIn  []tender.CardType `json:"cardTypeNotIn,omitempty"`
+	CardTypeIsNil  bool              `json:"cardTypeIsNil,omitempty"`
+	CardTypeNotNil bool              `json:"cardTypeNotNil,omitempty"`
+
+	// "card_brand" field predicates.
+	CardBrand             *string  `json:"cardBrand,omitempty"`
+	CardBrandNEQ          *string  `json:"cardBrandNEQ,omitempty"`
+	CardBrandIn           []string `json:"cardBrandIn,omitempty"`
+	CardBrandNotIn        []string `json:"cardBrandNotIn,omitempty"`
+	CardBrandGT           *string  `json:"cardBrandGT,omitempty"`
+	CardBrandGTE          *string  `json:"cardBrandGTE,omitempty"`
+	CardBrandLT           *string  `json:"cardBrandLT,omitempty"`
+	CardBrandLTE          *string  `json:"cardBrandLTE,omitempty"`
+	CardBrandContains     *string  `json:"cardBrandContains,omitempty"`
+	CardBrandHasPrefix    *string  `json:"cardBrandHasPrefix,omitempty"`
+	CardBrandHasSuffix    *string  `json:"cardBrandHasSuffix,omitempty"`
+	CardBrandIsNil        bool     `json:"cardBrandIsNil,omitempty"`
+	CardBrandNotNil       bool     `json:"cardBrandNotNil,omitempty"`
+	CardBrandEqualFold    *string  `json:"cardBrandEqualFold,omitempty"`
+	CardBrandContainsFold *string  `json:"cardBrandContainsFold,omitempty"`
+
+	// "card_last4" field predicates.
+	CardLast4             *string  `json:"cardLast4,omitempty"`
+	CardLast4NEQ          *string  `json:"cardLast4NEQ,omitempty"`
+	CardLast4In           []string `json:"cardLast4In,omitempty"`
+	CardLast4NotIn        []string `json:"cardLast4NotIn,omitempty"`
+	CardLast4GT           *string  `json:"cardLast4GT,omitempty"`
+	CardLast4GTE          *string  `json:"cardLast4GTE,omitempty"`
+	CardLast4LT           *string  `json:"cardLast4LT,omitempty"`
+	CardLast4LTE          *string  `json:"cardLast4LTE,omitempty"`
+	CardLast4Contains     *string  `json:"cardLast4Contains,omitempty"`
+	CardLast4HasPrefix    *string  `json:"cardLast4HasPrefix,omitempty"`
+	CardLast4HasSuffix    *string  `json:"cardLast4HasSuffix,omitempty"`
+	CardLast4IsNil        bool     `json:"cardLast4IsNil,omitempty"`
+	CardLast4NotNil       bool     `json:"cardLast4NotNil,omitempty"`
+	CardLast4EqualFold    *string  `json:"cardLast4EqualFold,omitempty"`
+	CardLast4ContainsFold *string  `json:"cardLast4ContainsFold,omitempty"`
+
+	// "wallet" field predicates.
+	Wallet       *tender.Wallet  `json:"wallet,omitempty"`
+	WalletNEQ    *tender.Wallet  `json:"walletNEQ,omitempty"`
+	WalletIn     []tender.Wallet `json:"walletIn,omitempty"`
+	WalletNotIn  []tender.Wallet `json:"walletNotIn,omitempty"`
+	WalletIsNil  bool            `json:"walletIsNil,omitempty"`
+	WalletNotNil bool            `json:"walletNotNil,omitempty"`
+
+	// "reference" field predicates.
+	Reference             *string  `json:"reference,omitempty"`
+	ReferenceNEQ          *string  `json:"referenceNEQ,omitempty"`
+	ReferenceIn           []string `json:"referenceIn,omitempty"`
+	ReferenceNotIn        []string `json:"referenceNotIn,omitempty"`
+	ReferenceGT           *string  `json:"referenceGT,omitempty"`
+	ReferenceGTE          *string  `json:"referenceGTE,omitempty"`
+	ReferenceLT           *string  `json:"referenceLT,omitempty"`
+	ReferenceLTE          *string  `json:"referenceLTE,omitempty"`
+	ReferenceContains     *string  `json:"referenceContains,omitempty"`
+	ReferenceHasPrefix    *string  `json:"referenceHasPrefix,omitempty"`
+	ReferenceHasSuffix    *string  `json:"referenceHasSuffix,omitempty"`
+	ReferenceIsNil        bool     `json:"referenceIsNil,omitempty"`
+	ReferenceNotNil       bool     `json:"referenceNotNil,omitempty"`
+	ReferenceEqualFold    *string  `json:"referenceEqualFold,omitempty"`
+	ReferenceContainsFold *string  `json:"referenceContainsFold,omitempty"`
+
+	// "refunded_amount" field predicates.
+	RefundedAmount      *int64  `json:"refundedAmount,omitempty"`
+	RefundedAmountNEQ   *int64  `json:"refundedAmountNEQ,omitempty"`
+	RefundedAmountIn    []int64 `json:"refundedAmountIn,omitempty"`
+	RefundedAmountNotIn []int64 `json:"refundedAmountNotIn,omitempty"`
+	RefundedAmountGT    *int64  `json:"refundedAmountGT,omitempty"`
+	RefundedAmountGTE   *int64  `json:"refundedAmountGTE,omitempty"`
+	RefundedAmountLT    *int64  `json:"refundedAmountLT,omitempty"`
+	RefundedAmountLTE   *int64  `json:"refundedAmountLTE,omitempty"`
+
+	// "sale" edge predicates.
+	HasSale     *bool             `json:"hasSale,omitempty"`
+	HasSaleWith []*SaleWhereInput `json:"hasSaleWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *TenderWhereInput) AddPredicates(predicates ...predicate.Tender) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the TenderWhereInput filter on the TenderQuery builder.
+func (i *TenderWhereInput) Filter(q *TenderQuery) (*TenderQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyTenderWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyTenderWhereInput is returned in case the TenderWhereInput is empty.
+var ErrEmptyTenderWhereInput = errors.New("ent: empty predicate TenderWhereInput")
+
+// P returns a predicate for filtering tenders.
+// An error is returned if the input is empty or invalid.
+func (i *TenderWhereInput) P() (predicate.Tender, error) {
+	var predicates []predicate.Tender
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, tender.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.Tender, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, tender.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.Tender, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, tender.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, tender.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, tender.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, tender.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, tender.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, tender.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, tender.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, tender.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, tender.IDLTE(*i.IDLTE))
+	}
+	if i.MerchantID != nil {
+		predicates = append(predicates, tender.MerchantIDEQ(*i.MerchantID))
+	}
+	if i.MerchantIDNEQ != nil {
+		predicates = append(predicates, tender.MerchantIDNEQ(*i.MerchantIDNEQ))
+	}
+	if len(i.MerchantIDIn) > 0 {
+		predicates = append(predicates, tender.MerchantIDIn(i.MerchantIDIn...))
+	}
+	if len(i.MerchantIDNotIn) > 0 {
+		predicates = append(predicates, tender.MerchantIDNotIn(i.MerchantIDNotIn...))
+	}
+	if i.MerchantIDGT != nil {
+		predicates = append(predicates, tender.MerchantIDGT(*i.MerchantIDGT))
+	}
+	if i.MerchantIDGTE != nil {
+		predicates = append(predicates, tender.MerchantIDGTE(*i.MerchantIDGTE))
+	}
+	if i.MerchantIDLT != nil {
+		predicates = append(predicates, tender.MerchantIDLT(*i.MerchantIDLT))
+	}
+	if i.MerchantIDLTE != nil {
+		predicates = append(predicates, tender.MerchantIDLTE(*i.MerchantIDLTE))
+	}
+	if i.MerchantIDContains != nil {
+		predicates = append(predicates, tender.MerchantIDContains(*i.MerchantIDContains))
+	}
+	if i.MerchantIDHasPrefix != nil {
+		predicates = append(predicates, tender.MerchantIDHasPrefix(*i.MerchantIDHasPrefix))
+	}
+	if i.MerchantIDHasSuffix != nil {
+		predicates = append(predicates, tender.MerchantIDHasSuffix(*i.MerchantIDHasSuffix))
+	}
+	if i.MerchantIDEqualFold != nil {
+		predicates = append(predicates, tender.MerchantIDEqualFold(*i.MerchantIDEqualFold))
+	}
+	if i.MerchantIDContainsFold != nil {
+		predicates = append(predicates, tender.MerchantIDContainsFold(*i.MerchantIDContainsFold))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, tender.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, tender.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, tender.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, tender.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, tender.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, tender.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, tender.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, tender.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, tender.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, tender.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, tender.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, tender.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, tender.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, tender.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, tender.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, tender.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.SaleID != nil {
+		predicates = append(predicates, tender.SaleIDEQ(*i.SaleID))
+	}
+	if i.SaleIDNEQ != nil {
+		predicates = append(predicates, tender.SaleIDNEQ(*i.SaleIDNEQ))
+	}
+	if len(i.SaleIDIn) > 0 {
+		predicates = append(predicates, tender.SaleIDIn(i.SaleIDIn...))
+	}
+	if len(i.SaleIDNotIn) > 0 {
+		predicates = append(predicates, tender.SaleIDNotIn(i.SaleIDNotIn...))
+	}
+	if i.SaleIDGT != nil {
+		predicates = append(predicates, tender.SaleIDGT(*i.SaleIDGT))
+	}
+	if i.SaleIDGTE != nil {
+		predicates = append(predicates, tender.SaleIDGTE(*i.SaleIDGTE))
+	}
+	if i.SaleIDLT != nil {
+		predicates = append(predicates, tender.SaleIDLT(*i.SaleIDLT))
+	}
+	if i.SaleIDLTE != nil {
+		predicates = append(predicates, tender.SaleIDLTE(*i.SaleIDLTE))
+	}
+	if i.SaleIDContains != nil {
+		predicates = append(predicates, tender.SaleIDContains(*i.SaleIDContains))
+	}
+	if i.SaleIDHasPrefix != nil {
+		predicates = append(predicates, tender.SaleIDHasPrefix(*i.SaleIDHasPrefix))
+	}
+	if i.SaleIDHasSuffix != nil {
+		predicates = append(predicates, tender.SaleIDHasSuffix(*i.SaleIDHasSuffix))
+	}
+	if i.SaleIDEqualFold != nil {
+		predicates = append(predicates, tender.SaleIDEqualFold(*i.SaleIDEqualFold))
+	}
+	if i.SaleIDContainsFold != nil {
+		predicates = append(predicates, tender.SaleIDContainsFold(*i.SaleIDContainsFold))
+	}
+	if i.Type != nil {
+		predicates = append(predicates, tender.TypeEQ(*i.Type))
+	}
+	if i.TypeNEQ != nil {
+		predicates = append(predicates, tender.TypeNEQ(*i.TypeNEQ))
+	}
+	if len(i.TypeIn) > 0 {
+		predicates = append(predicates, tender.TypeIn(i.TypeIn...))
+	}
+	if len(i.TypeNotIn) > 0 {
+		predicates = append(predicates, tender.TypeNotIn(i.TypeNotIn...))
+	}
+	if i.Amount != nil {
+		predicates = append(predicates, tender.AmountEQ(*i.Amount))
+	}
+	if i.AmountNEQ != nil {
+		predicates = append(predicates, tender.AmountNEQ(*i.AmountNEQ))
+	}
+	if len(i.AmountIn) > 0 {
+		predicates = append(predicates, tender.AmountIn(i.AmountIn...))
+	}
+	if len(i.AmountNotIn) > 0 {
+		predicates = append(predicates, tender.AmountNotIn(i.AmountNotIn...))
+	}
+	if i.AmountGT != nil {
+		predicates = append(predicates, tender.AmountGT(*i.AmountGT))
+	}
+	if i.AmountGTE != nil {
+		predicates = append(predicates, tender.AmountGTE(*i.AmountGTE))
+	}
+	if i.AmountLT != nil {
+		predicates = append(predicates, tender.AmountLT(*i.AmountLT))
+	}
+	if i.AmountLTE != nil {
+		predicates = append(predicates, tender.AmountLTE(*i.AmountLTE))
+	}
+	if i.Tendered != nil {
+		predicates = append(predicates, tender.TenderedEQ(*i.Tendered))
+	}
+	if i.TenderedNEQ != nil {
+		predicates = append(predicates, tender.TenderedNEQ(*i.TenderedNEQ))
+	}
+	if len(i.TenderedIn) > 0 {
+		predicates = append(predicates, tender.TenderedIn(i.TenderedIn...))
+	}
+	if len(i.TenderedNotIn) > 0 {
+		predicates = append(predicates, tender.TenderedNotIn(i.TenderedNotIn...))
+	}
+	if i.TenderedGT != nil {
+		predicates = append(predicates, tender.TenderedGT(*i.TenderedGT))
+	}
+	if i.TenderedGTE != nil {
+		predicates = append(predicates, tender.TenderedGTE(*i.TenderedGTE))
+	}
+	if i.TenderedLT != nil {
+		predicates = append(predicates, tender.TenderedLT(*i.TenderedLT))
+	}
+	if i.TenderedLTE != nil {
+		predicates = append(predicates, tender.TenderedLTE(*i.TenderedLTE))
+	}
+	if i.TenderedIsNil {
+		predicates = append(predicates, tender.TenderedIsNil())
+	}
+	if i.TenderedNotNil {
+		predicates = append(predicates, tender.TenderedNotNil())
+	}
+	if i.Change != nil {
+		predicates = append(predicates, tender.ChangeEQ(*i.Change))
+	}
+	if i.ChangeNEQ != nil {
+		predicates = append(predicates, tender.ChangeNEQ(*i.ChangeNEQ))
+	}
+	if len(i.ChangeIn) > 0 {
+		predicates = append(predicates, tender.ChangeIn(i.ChangeIn...))
+	}
+	if len(i.ChangeNotIn) > 0 {
+		predicates = append(predicates, tender.ChangeNotIn(i.ChangeNotIn...))
+	}
+	if i.ChangeGT != nil {
+		predicates = append(predicates, tender.ChangeGT(*i.ChangeGT))
+	}
+	if i.ChangeGTE != nil {
+		predicates = append(predicates, tender.ChangeGTE(*i.ChangeGTE))
+	}
+	if i.ChangeLT != nil {
+		predicates = append(predicates, tender.ChangeLT(*i.ChangeLT))
+	}
+	if i.ChangeLTE != nil {
+		predicates = append(predicates, tender.ChangeLTE(*i.ChangeLTE))
+	}
+	if i.CardType != nil {
+		predicates = append(predicates, tender.CardTypeEQ(*i.CardType))
+	}
+	if i.CardTypeNEQ != nil {
+		predicates = append(predicates, tender.CardTypeNEQ(*i.CardTypeNEQ))
+	}
+	if len(i.CardTypeIn) > 0 {
+		predicates = append(predicates, tender.CardTypeIn(i.CardTypeIn...))
+	}
+	if len(i.CardTypeNotIn) > 0 {
+		predicates = append(predicates, tender.CardTypeNotIn(i.CardTypeNotIn...))
+	}
+	if i.CardTypeIsNil {
+		predicates = append(predicates, tender.CardTypeIsNil())
+	}
+	if i.CardTypeNotNil {
+		predicates = append(predicates, tender.CardTypeNotNil())
+	}
+	if i.CardBrand != nil {
+		predicates = append(predicates, tender.CardBrandEQ(*i.CardBrand))
+	}
+	if i.CardBrandNEQ != nil {
+		predicates = append(predicates, tender.CardBrandNEQ(*i.CardBrandNEQ))
+	}
+	if len(i.CardBrandIn) > 0 {
+		predicates = append(predicates, tender.CardBrandIn(i.CardBrandIn...))
+	}
+	if len(i.CardBrandNotIn) > 0 {
+		predicates = append(predicates, tender.CardBrandNotIn(i.CardBrandNotIn...))
+	}
+	if i.CardBrandGT != nil {
+		predicates = append(predicates, tender.CardBrandGT(*i.CardBrandGT))
+	}
+	if i.CardBrandGTE != nil {
+		predicates = append(predicates, tender.CardBrandGTE(*i.CardBrandGTE))
+	}
+	if i.CardBrandLT != nil {
+		predicates = append(predicates, tender.CardBrandLT(*i.CardBrandLT))
+	}
+	if i.CardBrandLTE != nil {
+		predicates = append(predicates, tender.CardBrandLTE(*i.CardBrandLTE))
+	}
+	if i.CardBrandContains != nil {
+		predicates = append(predicates, tender.CardBrandContains(*i.CardBrandContains))
+	}
+	if i.CardBrandHasPrefix != nil {
+		predicates = append(predicates, tender.CardBrandHasPrefix(*i.CardBrandHasPrefix))
+	}
+	if i.CardBrandHasSuffix != nil {
+		predicates = append(predicates, tender.CardBrandHasSuffix(*i.CardBrandHasSuffix))
+	}
+	if i.CardBrandIsNil {
+		predicates = append(predicates, tender.CardBrandIsNil())
+	}
+	if i.CardBrandNotNil {
+		predicates = append(predicates, tender.CardBrandNotNil())
+	}
+	if i.CardBrandEqualFold != nil {
+		predicates = append(predicates, tender.CardBrandEqualFold(*i.CardBrandEqualFold))
+	}
+	if i.CardBrandContainsFold != nil {
+		predicates = append(predicates, tender.CardBrandContainsFold(*i.CardBrandContainsFold))
+	}
+	if i.CardLast4 != nil {
+		predicates = append(predicates, tender.CardLast4EQ(*i.CardLast4))
+	}
+	if i.CardLast4NEQ != nil {
+		predicates = append(predicates, tender.CardLast4NEQ(*i.CardLast4NEQ))
+	}
+	if len(i.CardLast4In) > 0 {
+		predicates = append(predicates, tender.CardLast4In(i.CardLast4In...))
+	}
+	if len(i.CardLast4NotIn) > 0 {
+		predicates = append(predicates, tender.CardLast4NotIn(i.CardLast4NotIn...))
+	}
+	if i.CardLast4GT != nil {
+		predicates = append(predicates, tender.CardLast4GT(*i.CardLast4GT))
+	}
+	if i.CardLast4GTE != nil {
+		predicates = append(predicates, tender.CardLast4GTE(*i.CardLast4GTE))
+	}
+	if i.CardLast4LT != nil {
+		predicates = append(predicates, tender.CardLast4LT(*i.CardLast4LT))
+	}
+	if i.CardLast4LTE != nil {
+		predicates = append(predicates, tender.CardLast4LTE(*i.CardLast4LTE))
+	}
+	if i.CardLast4Contains != nil {
+		predicates = append(predicates, tender.CardLast4Contains(*i.CardLast4Contains))
+	}
+	if i.CardLast4HasPrefix != nil {
+		predicates = append(predicates, tender.CardLast4HasPrefix(*i.CardLast4HasPrefix))
+	}
+	if i.CardLast4HasSuffix != nil {
+		predicates = append(predicates, tender.CardLast4HasSuffix(*i.CardLast4HasSuffix))
+	}
+	if i.CardLast4IsNil {
+		predicates = append(predicates, tender.CardLast4IsNil())
+	}
+	if i.CardLast4NotNil {
+		predicates = append(predicates, tender.CardLast4NotNil())
+	}
+	if i.CardLast4EqualFold != nil {
+		predicates = append(predicates, tender.CardLast4EqualFold(*i.CardLast4EqualFold))
+	}
+	if i.CardLast4ContainsFold != nil {
+		predicates = append(predicates, tender.CardLast4ContainsFold(*i.CardLast4ContainsFold))
+	}
+	if i.Wallet != nil {
+		predicates = append(predicates, tender.WalletEQ(*i.Wallet))
+	}
+	if i.WalletNEQ != nil {
+		predicates = append(predicates, tender.WalletNEQ(*i.WalletNEQ))
+	}
+	if len(i.WalletIn) > 0 {
+		predicates = append(predicates, tender.WalletIn(i.WalletIn...))
+	}
+	if len(i.WalletNotIn) > 0 {
+		predicates = append(predicates, tender.WalletNotIn(i.WalletNotIn...))
+	}
+	if i.WalletIsNil {
+		predicates = append(predicates, tender.WalletIsNil())
+	}
+	if i.WalletNotNil {
+		predicates = append(predicates, tender.WalletNotNil())
+	}
+	if i.Reference != nil {
+		predicates = append(predicates, tender.ReferenceEQ(*i.Reference))
+	}
+	if i.ReferenceNEQ != nil {
+		predicates = append(predicates, tender.ReferenceNEQ(*i.ReferenceNEQ))
+	}
+	if len(i.ReferenceIn) > 0 {
+		predicates = append(predicates, tender.ReferenceIn(i.ReferenceIn...))
+	}
+	if len(i.ReferenceNotIn) > 0 {
+		predicates = append(predicates, tender.ReferenceNotIn(i.ReferenceNotIn...))
+	}
+	if i.ReferenceGT != nil {
+		predicates = append(predicates, tender.ReferenceGT(*i.ReferenceGT))
+	}
+	if i.ReferenceGTE != nil {
+		predicates = append(predicates, tender.ReferenceGTE(*i.ReferenceGTE))
+	}
+	if i.ReferenceLT != nil {
+		predicates = append(predicates, tender.ReferenceLT(*i.ReferenceLT))
+	}
+	if i.ReferenceLTE != nil {
+		predicates = append(predicates, tender.ReferenceLTE(*i.ReferenceLTE))
+	}
+	if i.ReferenceContains != nil {
+		predicates = append(predicates, tender.ReferenceContains(*i.ReferenceContains))
+	}
+	if i.ReferenceHasPrefix != nil {
+		predicates = append(predicates, tender.ReferenceHasPrefix(*i.ReferenceHasPrefix))
+	}
+	if i.ReferenceHasSuffix != nil {
+		predicates = append(predicates, tender.ReferenceHasSuffix(*i.ReferenceHasSuffix))
+	}
+	if i.ReferenceIsNil {
+		predicates = append(predicates, tender.ReferenceIsNil())
+	}
+	if i.ReferenceNotNil {
+		predicates = append(predicates, tender.ReferenceNotNil())
+	}
+	if i.ReferenceEqualFold != nil {
+		predicates = append(predicates, tender.ReferenceEqualFold(*i.ReferenceEqualFold))
+	}
+	if i.ReferenceContainsFold != nil {
+		predicates = append(predicates, tender.ReferenceContainsFold(*i.ReferenceContainsFold))
+	}
+	if i.RefundedAmount != nil {
+		predicates = append(predicates, tender.RefundedAmountEQ(*i.RefundedAmount))
+	}
+	if i.RefundedAmountNEQ != nil {
+		predicates = append(predicates, tender.RefundedAmountNEQ(*i.RefundedAmountNEQ))
+	}
+	if len(i.RefundedAmountIn) > 0 {
+		predicates = append(predicates, tender.RefundedAmountIn(i.RefundedAmountIn...))
+	}
+	if len(i.RefundedAmountNotIn) > 0 {
+		predicates = append(predicates, tender.RefundedAmountNotIn(i.RefundedAmountNotIn...))
+	}
+	if i.RefundedAmountGT != nil {
+		predicates = append(predicates, tender.RefundedAmountGT(*i.RefundedAmountGT))
+	}
+	if i.RefundedAmountGTE != nil {
+		predicates = append(predicates, tender.RefundedAmountGTE(*i.RefundedAmountGTE))
+	}
+	if i.RefundedAmountLT != nil {
+		predicates = append(predicates, tender.RefundedAmountLT(*i.RefundedAmountLT))
+	}
+	if i.RefundedAmountLTE != nil {
+		predicates = append(predicates, tender.RefundedAmountLTE(*i.RefundedAmountLTE))
+	}
+
+	if i.HasSale != nil {
+		p := tender.HasSale()
+		if !*i.HasSale {
+			p = tender.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasSaleWith) > 0 {
+		with := make([]predicate.Sale, 0, len(i.HasSaleWith))
+		for _, w := range i.HasSaleWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasSaleWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, tender.HasSaleWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyTenderWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return tender.And(predicates...), nil
+	}
+}
+
+// TicketWhereInput represents a where input for filtering Ticket queries.
+type TicketWhereInput struct {
+	Predicates []predicate.Ticket  `json:"-"`
+	Not        *TicketWhereInput   `json:"not,omitempty"`
+	Or         []*TicketWhereInput `json:"or,omitempty"`
+	And        []*TicketWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *pulid.ID  `json:"id,omitempty"`
+	IDNEQ   *pulid.ID  `json:"idNEQ,omitempty"`
+	IDIn    []pulid.ID `json:"idIn,omitempty"`
+	IDNotIn []pulid.ID `json:"idNotIn,omitempty"`
+	IDGT    *pulid.ID  `json:"idGT,omitempty"`
+	IDGTE   *pulid.ID  `json:"idGTE,omitempty"`
+	IDLT    *pulid.ID  `json:"idLT,omitempty"`
+	IDLTE   *pulid.ID  `json:"idLTE,omitempty"`
+
+	// "merchant_id" field predicates.
+	MerchantID             *pulid.ID  `json:"merchantID,omitempty"`
+	MerchantIDNEQ          *pulid.ID  `json:"merchantIDNEQ,omitempty"`
+	MerchantIDIn           []pulid.ID `json:"merchantIDIn,omitempty"`
+	MerchantIDNotIn        []pulid.ID `json:"merchantIDNotIn,omitempty"`
+	MerchantIDGT           *pulid.ID  `json:"merchantIDGT,omitempty"`
+	MerchantIDGTE          *pulid.ID  `json:"merchantIDGTE,omitempty"`
+	MerchantIDLT           *pulid.ID  `json:"merchantIDLT,omitempty"`
+	MerchantIDLTE          *pulid.ID  `json:"merchantIDLTE,omitempty"`
+	MerchantIDContains     *pulid.ID  `json:"merchantIDContains,omitempty"`
+	MerchantIDHasPrefix    *pulid.ID  `json:"merchantIDHasPrefix,omitempty"`
+	MerchantIDHasSuffix    *pulid.ID  `json:"merchantIDHasSuffix,omitempty"`
+	MerchantIDEqualFold    *pulid.ID  `json:"merchantIDEqualFold,omitempty"`
+	MerchantIDContainsFold *pulid.ID  `json:"merchantIDContainsFold,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "kind" field predicates.
+	Kind      *ticket.Kind  `json:"kind,omitempty"`
+	KindNEQ   *ticket.Kind  `json:"kindNEQ,omitempty"`
+	KindIn    []ticket.Kind `json:"kindIn,omitempty"`
+	KindNotIn []ticket.Kind `json:"kindNotIn,omitempty"`
+
+	// "fault_category" field predicates.
+	FaultCategory       *ticket.FaultCategory  `json:"faultCategory,omitempty"`
+	FaultCategoryNEQ    *ticket.FaultCategory  `json:"faultCategoryNEQ,omitempty"`
+	FaultCategoryIn     []ticket.FaultCategory `json:"faultCategoryIn,omitempty"`
+	FaultCategoryNotIn  []ticket.FaultCategory `json:"faultCategoryNotIn,omitempty"`
+	FaultCategoryIsNil  bool                   `json:"faultCategoryIsNil,omitempty"`
+	FaultCategoryNotNil bool                   `json:"faultCategoryNotNil,omitempty"`
+
+	// "title" field predicates.
+	Title             *string  `json:"title,omitempty"`
+	TitleNEQ          *string  `json:"titleNEQ,omitempty"`
+	TitleIn           []string `json:"titleIn,omitempty"`
+	TitleNotIn        []string `json:"titleNotIn,omitempty"`
+	TitleGT           *string  `json:"titleGT,omitempty"`
+	TitleGTE          *string  `json:"titleGTE,omitempty"`
+	TitleLT           *string  `json:"titleLT,omitempty"`
+	TitleLTE          *string  `json:"titleLTE,omitempty"`
+	TitleContains     *string  `json:"titleContains,omitempty"`
+	TitleHasPrefix    *string  `json:"titleHasPrefix,omitempty"`
+	TitleHasSuffix    *string  `json:"titleHasSuffix,omitempty"`
+	TitleEqualFold    *string  `json:"titleEqualFold,omitempty"`
+	TitleContainsFold *string  `json:"titleContainsFold,omitempty"`
+
+	// "description" field predicates.
+	Description             *string  `json:"description,omitempty"`
+	DescriptionNEQ          *string  `json:"descriptionNEQ,omitempty"`
+	DescriptionIn           []string `json:"descriptionIn,omitempty"`
+	DescriptionNotIn        []string `json:"descriptionNotIn,omitempty"`
+	DescriptionGT           *string  `json:"descriptionGT,omitempty"`
+	DescriptionGTE          *string  `json:"descriptionGTE,omitempty"`
+	DescriptionLT           *string  `json:"descriptionLT,omitempty"`
+	DescriptionLTE          *string  `json:"descriptionLTE,omitempty"`
+	DescriptionContains     *string  `json:"descriptionContains,omitempty"`
+	DescriptionHasPrefix    *string  `json:"descriptionHasPrefix,omitempty"`
+	DescriptionHasSuffix    *string  `json:"descriptionHasSuffix,omitempty"`
+	DescriptionEqualFold    *string  `json:"descriptionEqualFold,omitempty"`
+	DescriptionContainsFold *string  `json:"descriptionContainsFold,omitempty"`
+
+	// "status" field predicates.
+	Status      *ticket.Status  `json:"status,omitempty"`
+	StatusNEQ   *ticket.Status  `json:"statusNEQ,omitempty"`
+	StatusIn    []ticket.Status `json:"statusIn,omitempty"`
+	StatusNotIn []ticket.Status `json:"statusNotIn,omitempty"`
+
+	// "priority" field predicates.
+	Priority      *ticket.Priority  `json:"priority,omitempty"`
+	PriorityNEQ   *ticket.Priority  `json:"priorityNEQ,omitempty"`
+	PriorityIn    []ticket.Priority `json:"priorityIn,omitempty"`
+	PriorityNotIn []ticket.Priority `json:"priorityNotIn,omitempty"`
+
+	// "device_id" field predicates.
+	DeviceID             *pulid.ID  `json:"deviceID,omitempty"`
+	DeviceIDNEQ          *pulid.ID  `json:"deviceIDNEQ,omitempty"`
+	DeviceIDIn           []pulid.ID `json:"deviceIDIn,omitempty"`
+	DeviceIDNotIn        []pulid.ID `json:"deviceIDNotIn,omitempty"`
+	DeviceIDGT           *pulid.ID  `json:"deviceIDGT,omitempty"`
+	DeviceIDGTE          *pulid.ID  `json:"deviceIDGTE,omitempty"`
+	DeviceIDLT           *pulid.ID  `json:"deviceIDLT,omitempty"`
+	DeviceIDLTE          *pulid.ID  `json:"deviceIDLTE,omitempty"`
+	DeviceIDContains     *pulid.ID  `json:"deviceIDContains,omitempty"`
+	DeviceIDHasPrefix    *pulid.ID  `json:"deviceIDHasPrefix,omitempty"`
+	DeviceIDHasSuffix    *pulid.ID  `json:"deviceIDHasSuffix,omitempty"`
+	DeviceIDIsNil        bool       `json:"deviceIDIsNil,omitempty"`
+	DeviceIDNotNil       bool       `json:"deviceIDNotNil,omitempty"`
+	DeviceIDEqualFold    *pulid.ID  `json:"deviceIDEqualFold,omitempty"`
+	DeviceIDContainsFold *pulid.ID  `json:"deviceIDContainsFold,omitempty"`
+
+	// "store_id" field predicates.
+	StoreID             *pulid.ID  `json:"storeID,omitempty"`
+	StoreIDNEQ          *pulid.ID  `json:"storeIDNEQ,omitempty"`
+	StoreIDIn           []pulid.ID `json:"storeIDIn,omitempty"`
+	StoreIDNotIn        []pulid.ID `json:"storeIDNotIn,omitempty"`
+	StoreIDGT           *pulid.ID  `json:"storeIDGT,omitempty"`
+	StoreIDGTE          *pulid.ID  `json:"storeIDGTE,omitempty"`
+	StoreIDLT           *pulid.ID  `json:"storeIDLT,omitempty"`
+	StoreIDLTE          *pulid.ID  `json:"storeIDLTE,omitempty"`
+	StoreIDContains     *pulid.ID  `json:"storeIDContains,omitempty"`
+	StoreIDHasPrefix    *pulid.ID  `json:"storeIDHasPrefix,omitempty"`
+	StoreIDHasSuffix    *pulid.ID  `json:"storeIDHasSuffix,omitempty"`
+	StoreIDIsNil        bool       `json:"storeIDIsNil,omitempty"`
+	StoreIDNotNil       bool       `json:"storeIDNotNil,omitempty"`
+	StoreIDEqualFold    *pulid.ID  `json:"storeIDEqualFold,omitempty"`
+	StoreIDContainsFold *pulid.ID  `json:"storeIDContainsFold,omitempty"`
+
+	// "reporter_kind" field predicates.
+	ReporterKind      *ticket.ReporterKind  `json:"reporterKind,omitempty"`
+	ReporterKindNEQ   *ticket.ReporterKind  `json:"reporterKindNEQ,omitempty"`
+	ReporterKindIn    []ticket.ReporterKind `json:"reporterKindIn,omitempty"`
+	ReporterKindNotIn []ticket.ReporterKind `json:"reporterKindNotIn,omitempty"`
+
+	// "reporter_id" field predicates.
+	ReporterID             *pulid.ID  `json:"reporterID,omitempty"`
+	ReporterIDNEQ          *pulid.ID  `json:"reporterIDNEQ,omitempty"`
+	ReporterIDIn           []pulid.ID `json:"reporterIDIn,omitempty"`
+	ReporterIDNotIn        []pulid.ID `json:"reporterIDNotIn,omitempty"`
+	ReporterIDGT           *pulid.ID  `json:"reporterIDGT,omitempty"`
+	ReporterIDGTE          *pulid.ID  `json:"reporterIDGTE,omitempty"`
+	ReporterIDLT           *pulid.ID  `json:"reporterIDLT,omitempty"`
+	ReporterIDLTE          *pulid.ID  `json:"reporterIDLTE,omitempty"`
+	ReporterIDContains     *pulid.ID  `json:"reporterIDContains,omitempty"`
+	ReporterIDHasPrefix    *pulid.ID  `json:"reporterIDHasPrefix,omitempty"`
+	ReporterIDHasSuffix    *pulid.ID  `json:"reporterIDHasSuffix,omitempty"`
+	ReporterIDEqualFold    *pulid.ID  `json:"reporterIDEqualFold,omitempty"`
+	ReporterIDContainsFold *pulid.ID  `json:"reporterIDContainsFold,omitempty"`
+
+	// "assignee_id" field predicates.
+	AssigneeID             *pulid.ID  `json:"assigneeID,omitempty"`
+	AssigneeIDNEQ          *pulid.ID  `json:"assigneeIDNEQ,omitempty"`
+	AssigneeIDIn           []pulid.ID `json:"assigneeIDIn,omitempty"`
+	AssigneeIDNotIn        []pulid.ID `json:"assigneeIDNotIn,omitempty"`
+	AssigneeIDGT           *pulid.ID  `json:"assigneeIDGT,omitempty"`
+	AssigneeIDGTE          *pulid.ID  `json:"assigneeIDGTE,omitempty"`
+	AssigneeIDLT           *pulid.ID  `json:"assigneeIDLT,omitempty"`
+	AssigneeIDLTE          *pulid.ID  `json:"assigneeIDLTE,omitempty"`
+	AssigneeIDContains     *pulid.ID  `json:"assigneeIDContains,omitempty"`
+	AssigneeIDHasPrefix    *pulid.ID  `json:"assigneeIDHasPrefix,omitempty"`
+	AssigneeIDHasSuffix    *pulid.ID  `json:"assigneeIDHasSuffix,omitempty"`
+	AssigneeIDIsNil        bool       `json:"assigneeIDIsNil,omitempty"`
+	AssigneeIDNotNil       bool       `json:"assigneeIDNotNil,omitempty"`
+	AssigneeIDEqualFold    *pulid.ID  `json:"assigneeIDEqualFold,omitempty"`
+	AssigneeIDContainsFold *pulid.ID  `json:"assigneeIDContainsFold,omitempty"`
+
+	// "sla_due_at" field predicates.
+	SLADueAt      *time.Time  `json:"slaDueAt,omitempty"`
+	SLADueAtNEQ   *time.Time  `json:"slaDueAtNEQ,omitempty"`
+	SLADueAtIn    []time.Time `json:"slaDueAtIn,omitempty"`
+	SLADueAtNotIn []time.Time `json:"slaDueAtNotIn,omitempty"`
+	SLADueAtGT    *time.Time  `json:"slaDueAtGT,omitempty"`
+	SLADueAtGTE   *time.Time  `json:"slaDueAtGTE,omitempty"`
+	SLADueAtLT    *time.Time  `json:"slaDueAtLT,omitempty"`
+	SLADueAtLTE   *time.Time  `json:"slaDueAtLTE,omitempty"`
+
+	// "resolved_at" field predicates.
+	ResolvedAt       *time.Time  `json:"resolvedAt,omitempty"`
+	ResolvedAtNEQ    *time.Time  `json:"resolvedAtNEQ,omitempty"`
+	ResolvedAtIn     []time.Time `json:"resolvedAtIn,omitempty"`
+	ResolvedAtNotIn  []time.Time `json:"resolvedAtNotIn,omitempty"`
+	ResolvedAtGT     *time.Time  `json:"resolvedAtGT,omitempty"`
+	ResolvedAtGTE    *time.Time  `json:"resolvedAtGTE,omitempty"`
+	ResolvedAtLT     *time.Time  `json:"resolvedAtLT,omitempty"`
+	ResolvedAtLTE    *time.Time  `json:"resolvedAtLTE,omitempty"`
+	ResolvedAtIsNil  bool        `json:"resolvedAtIsNil,omitempty"`
+	ResolvedAtNotNil bool        `json:"resolvedAtNotNil,omitempty"`
+
+	// "closed_at" field predicates.
+	ClosedAt       *time.Time  `json:"closedAt,omitempty"`
+	ClosedAtNEQ    *time.Time  `json:"closedAtNEQ,omitempty"`
+	ClosedAtIn     []time.Time `json:"closedAtIn,omitempty"`
+	ClosedAtNotIn  []time.Time `json:"closedAtNotIn,omitempty"`
+	ClosedAtGT     *time.Time  `json:"closedAtGT,omitempty"`
+	ClosedAtGTE    *time.Time  `json:"closedAtGTE,omitempty"`
+	ClosedAtLT     *time.Time  `json:"closedAtLT,omitempty"`
+	ClosedAtLTE    *time.Time  `json:"closedAtLTE,omitempty"`
+	ClosedAtIsNil  bool        `json:"closedAtIsNil,omitempty"`
+	ClosedAtNotNil bool        `json:"closedAtNotNil,omitempty"`
+
+	// "replacement_device_id" field predicates.
+	ReplacementDeviceID             *pulid.ID  `json:"replacementDeviceID,omitempty"`
+	ReplacementDeviceIDNEQ          *pulid.ID  `json:"replacementDeviceIDNEQ,omitempty"`
+	ReplacementDeviceIDIn           []pulid.ID `json:"replacementDeviceIDIn,omitempty"`
+	ReplacementDeviceIDNotIn        []pulid.ID `json:"replacementDeviceIDNotIn,omitempty"`
+	ReplacementDeviceIDGT           *pulid.ID  `json:"replacementDeviceIDGT,omitempty"`
+	ReplacementDeviceIDGTE          *pulid.ID  `json:"replacementDeviceIDGTE,omitempty"`
+	ReplacementDeviceIDLT           *pulid.ID  `json:"replacementDeviceIDLT,omitempty"`
+	ReplacementDeviceIDLTE          *pulid.ID  `json:"replacementDeviceIDLTE,omitempty"`
+	ReplacementDeviceIDContains     *pulid.ID  `json:"replacementDeviceIDContains,omitempty"`
+	ReplacementDeviceIDHasPrefix    *pulid.ID  `json:"replacementDeviceIDHasPrefix,omitempty"`
+	ReplacementDeviceIDHasSuffix    *pulid.ID  `json:"replacementDeviceIDHasSuffix,omitempty"`
+	ReplacementDeviceIDIsNil        bool       `json:"replacementDeviceIDIsNil,omitempty"`
+	ReplacementDeviceIDNotNil       bool       `json:"replacementDeviceIDNotNil,omitempty"`
+	ReplacementDeviceIDEqualFold    *pulid.ID  `json:"replacementDeviceIDEqualFold,omitempty"`
+	ReplacementDeviceIDContainsFold *pulid.ID  `json:"replacementDeviceIDContainsFold,omitempty"`
+
+	// "device" edge predicates.
+	HasDevice     *bool               `json:"hasDevice,omitempty"`
+	HasDeviceWith []*DeviceWhereInput `json:"hasDeviceWith,omitempty"`
+
+	// "store" edge predicates.
+	HasStore     *bool              `json:"hasStore,omitempty"`
+	HasStoreWith []*StoreWhereInput `json:"hasStoreWith,omitempty"`
+
+	// "replacement_device" edge predicates.
+	HasReplacementDevice     *bool               `json:"hasReplacementDevice,omitempty"`
+	HasReplacementDeviceWith []*DeviceWhereInput `json:"hasReplacementDeviceWith,omitempty"`
+
+	// "comments" edge predicates.
+	HasComments     *bool                      `json:"hasComments,omitempty"`
+	HasCommentsWith []*TicketCommentWhereInput `json:"hasCommentsWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *TicketWhereInput) AddPredicates(predicates ...predicate.Ticket) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the TicketWhereInput filter on the TicketQuery builder.
+func (i *TicketWhereInput) Filter(q *TicketQuery) (*TicketQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyTicketWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyTicketWhereInput is returned in case the TicketWhereInput is empty.
+var ErrEmptyTicketWhereInput = errors.New("ent: empty predicate TicketWhereInput")
+
+// P returns a predicate for filtering tickets.
+// An error is returned if the input is empty or invalid.
+func (i *TicketWhereInput) P() (predicate.Ticket, error) {
+	var predicates []predicate.Ticket
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, ticket.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.Ticket, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, ticket.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.Ticket, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, ticket.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, ticket.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, ticket.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, ticket.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, ticket.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, ticket.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, ticket.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, ticket.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, ticket.IDLTE(*i.IDLTE))
+	}
+	if i.MerchantID != nil {
+		predicates = append(predicates, ticket.MerchantIDEQ(*i.MerchantID))
+	}
+	if i.MerchantIDNEQ != nil {
+		predicates = append(predicates, ticket.MerchantIDNEQ(*i.MerchantIDNEQ))
+	}
+	if len(i.MerchantIDIn) > 0 {
+		predicates = append(predicates, ticket.MerchantIDIn(i.MerchantIDIn...))
+	}
+	if len(i.MerchantIDNotIn) > 0 {
+		predicates = append(predicates, ticket.MerchantIDNotIn(i.MerchantIDNotIn...))
+	}
+	if i.MerchantIDGT != nil {
+		predicates = append(predicates, ticket.MerchantIDGT(*i.MerchantIDGT))
+	}
+	if i.MerchantIDGTE != nil {
+		predicates = append(predicates, ticket.MerchantIDGTE(*i.MerchantIDGTE))
+	}
+	if i.MerchantIDLT != nil {
+		predicates = append(predicates, ticket.MerchantIDLT(*i.MerchantIDLT))
+	}
+	if i.MerchantIDLTE != nil {
+		predicates = append(predicates, ticket.MerchantIDLTE(*i.MerchantIDLTE))
+	}
+	if i.MerchantIDContains != nil {
+		predicates = append(predicates, ticket.MerchantIDContains(*i.MerchantIDContains))
+	}
+	if i.MerchantIDHasPrefix != nil {
+		predicates = append(predicates, ticket.MerchantIDHasPrefix(*i.MerchantIDHasPrefix))
+	}
+	if i.MerchantIDHasSuffix != nil {
+		predicates = append(predicates, ticket.MerchantIDHasSuffix(*i.MerchantIDHasSuffix))
+	}
+	if i.MerchantIDEqualFold != nil {
+		predicates = append(predicates, ticket.MerchantIDEqualFold(*i.MerchantIDEqualFold))
+	}
+	if i.MerchantIDContainsFold != nil {
+		predicates = append(predicates, ticket.MerchantIDContainsFold(*i.MerchantIDContainsFold))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, ticket.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, ticket.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, ticket.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, ticket.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, ticket.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, ticket.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, ticket.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, ticket.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, ticket.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, ticket.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, ticket.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, ticket.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, ticket.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, ticket.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, ticket.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, ticket.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.Kind != nil {
+		predicates = append(predicates, ticket.KindEQ(*i.Kind))
+	}
+	if i.KindNEQ != nil {
+		predicates = append(predicates, ticket.KindNEQ(*i.KindNEQ))
+	}
+	if len(i.KindIn) > 0 {
+		predicates = append(predicates, ticket.KindIn(i.KindIn...))
+	}
+	if len(i.KindNotIn) > 0 {
+		predicates = append(predicates, ticket.KindNotIn(i.KindNotIn...))
+	}
+	if i.FaultCategory != nil {
+		predicates = append(predicates, ticket.FaultCategoryEQ(*i.FaultCategory))
+	}
+	if i.FaultCategoryNEQ != nil {
+		predicates = append(predicates, ticket.FaultCategoryNEQ(*i.FaultCategoryNEQ))
+	}
+	if len(i.FaultCategoryIn) > 0 {
+		predicates = append(predicates, ticket.FaultCategoryIn(i.FaultCategoryIn...))
+	}
+	if len(i.FaultCategoryNotIn) > 0 {
+		predicates = append(predicates, ticket.FaultCategoryNotIn(i.FaultCategoryNotIn...))
+	}
+	if i.FaultCategoryIsNil {
+		predicates = append(predicates, ticket.FaultCategoryIsNil())
+	}
+	if i.FaultCategoryNotNil {
+		predicates = append(predicates, ticket.FaultCategoryNotNil())
+	}
+	if i.Title != nil {
+		predicates = append(predicates, ticket.TitleEQ(*i.Title))
+	}
+	if i.TitleNEQ != nil {
+		predicates = append(predicates, ticket.TitleNEQ(*i.TitleNEQ))
+	}
+	if len(i.TitleIn) > 0 {
+		predicates = append(predicates, ticket.TitleIn(i.TitleIn...))
+	}
+	if len(i.TitleNotIn) > 0 {
+		predicates = append(predicates, ticket.TitleNotIn(i.TitleNotIn...))
+	}
+	if i.TitleGT != nil {
+		predicates = append(predicates, ticket.TitleGT(*i.TitleGT))
+	}
+	if i.TitleGTE != nil {
+		predicates = append(predicates, ticket.TitleGTE(*i.TitleGTE))
+	}
+	if i.TitleLT != nil {
+		predicates = append(predicates, ticket.TitleLT(*i.TitleLT))
+	}
+	if i.TitleLTE != nil {
+		predicates = append(predicates, ticket.TitleLTE(*i.TitleLTE))
+	}
+	if i.TitleContains != nil {
+		predicates = append(predicates, ticket.TitleContains(*i.TitleContains))
+	}
+	if i.TitleHasPrefix != nil {
+		predicates = append(predicates, ticket.TitleHasPrefix(*i.TitleHasPrefix))
+	}
+	if i.TitleHasSuffix != nil {
+		predicates = append(predicates, ticket.TitleHasSuffix(*i.TitleHasSuffix))
+	}
+	if i.TitleEqualFold != nil {
+		predicates = append(predicates, ticket.TitleEqualFold(*i.TitleEqualFold))
+	}
+	if i.TitleContainsFold != nil {
+		predicates = append(predicates, ticket.TitleContainsFold(*i.TitleContainsFold))
+	}
+	if i.Description != nil {
+		predicates = append(predicates, ticket.DescriptionEQ(*i.Description))
+	}
+	if i.DescriptionNEQ != nil {
+		predicates = append(predicates, ticket.DescriptionNEQ(*i.DescriptionNEQ))
+	}
+	if len(i.DescriptionIn) > 0 {
+		predicates = append(predicates, ticket.DescriptionIn(i.DescriptionIn...))
+	}
+	if len(i.DescriptionNotIn) > 0 {
+		predicates = append(predicates, ticket.DescriptionNotIn(i.DescriptionNotIn...))
+	}
+	if i.DescriptionGT != nil {
+		predicates = append(predicates, ticket.DescriptionGT(*i.DescriptionGT))
+	}
+	if i.DescriptionGTE != nil {
+		predicates = append(predicates, ticket.DescriptionGTE(*i.DescriptionGTE))
+	}
+	if i.DescriptionLT != nil {
+		predicates = append(predicates, ticket.DescriptionLT(*i.DescriptionLT))
+	}
+	if i.DescriptionLTE != nil {
+		predicates = append(predicates, ticket.DescriptionLTE(*i.DescriptionLTE))
+	}
+	if i.DescriptionContains != nil {
+		predicates = append(predicates, ticket.DescriptionContains(*i.DescriptionContains))
+	}
+	if i.DescriptionHasPrefix != nil {
+		predicates = append(predicates, ticket.DescriptionHasPrefix(*i.DescriptionHasPrefix))
+	}
+	if i.DescriptionHasSuffix != nil {
+		predicates = append(predicates, ticket.DescriptionHasSuffix(*i.DescriptionHasSuffix))
+	}
+	if i.DescriptionEqualFold != nil {
+		predicates = append(predicates, ticket.DescriptionEqualFold(*i.DescriptionEqualFold))
+	}
+	if i.DescriptionContainsFold != nil {
+		predicates = append(predicates, ticket.DescriptionContainsFold(*i.DescriptionContainsFold))
+	}
+	if i.Status != nil {
+		predicates = append(predicates, ticket.StatusEQ(*i.Status))
+	}
+	if i.StatusNEQ != nil {
+		predicates = append(predicates, ticket.StatusNEQ(*i.StatusNEQ))
+	}
+	if len(i.StatusIn) > 0 {
+		predicates = append(predicates, ticket.StatusIn(i.StatusIn...))
+	}
+	if len(i.StatusNotIn) > 0 {
+		predicates = append(predicates, ticket.StatusNotIn(i.StatusNotIn...))
+	}
+	if i.Priority != nil {
+		predicates = append(predicates, ticket.PriorityEQ(*i.Priority))
+	}
+	if i.PriorityNEQ != nil {
+		predicates = append(predicates, ticket.PriorityNEQ(*i.PriorityNEQ))
+	}
+	if len(i.PriorityIn) > 0 {
+		predicates = append(predicates, ticket.PriorityIn(i.PriorityIn...))
+	}
+	if len(i.PriorityNotIn) > 0 {
+		predicates = append(predicates, ticket.PriorityNotIn(i.PriorityNotIn...))
+	}
+	if i.DeviceID != nil {
+		predicates = append(predicates, ticket.DeviceIDEQ(*i.DeviceID))
+	}
+	if i.DeviceIDNEQ != nil {
+		predicates = append(predicates, ticket.DeviceIDNEQ(*i.DeviceIDNEQ))
+	}
+	if len(i.DeviceIDIn) > 0 {
+		predicates = append(predicates, ticket.DeviceIDIn(i.DeviceIDIn...))
+	}
+	if len(i.DeviceIDNotIn) > 0 {
+		predicates = append(predicates, ticket.DeviceIDNotIn(i.DeviceIDNotIn...))
+	}
+	if i.DeviceIDGT != nil {
+		predicates = append(predicates, ticket.DeviceIDGT(*i.DeviceIDGT))
+	}
+	if i.DeviceIDGTE != nil {
+		predicates = append(predicates, ticket.DeviceIDGTE(*i.DeviceIDGTE))
+	}
+	if i.DeviceIDLT != nil {
+		predicates = append(predicates, ticket.DeviceIDLT(*i.DeviceIDLT))
+	}
+	if i.DeviceIDLTE != nil {
+		predicates = append(predicates, ticket.DeviceIDLTE(*i.DeviceIDLTE))
+	}
+	if i.DeviceIDContains != nil {
+		predicates = append(predicates, ticket.DeviceIDContains(*i.DeviceIDContains))
+	}
+	if i.DeviceIDHasPrefix != nil {
+		predicates = append(predicates, ticket.DeviceIDHasPrefix(*i.DeviceIDHasPrefix))
+	}
+	if i.DeviceIDHasSuffix != nil {
+		predicates = append(predicates, ticket.DeviceIDHasSuffix(*i.DeviceIDHasSuffix))
+	}
+	if i.DeviceIDIsNil {
+		predicates = append(predicates, ticket.DeviceIDIsNil())
+	}
+	if i.DeviceIDNotNil {
+		predicates = append(predicates, ticket.DeviceIDNotNil())
+	}
+	if i.DeviceIDEqualFold != nil {
+		predicates = append(predicates, ticket.DeviceIDEqualFold(*i.DeviceIDEqualFold))
+	}
+	if i.DeviceIDContainsFold != nil {
+		predicates = append(predicates, ticket.DeviceIDContainsFold(*i.DeviceIDContainsFold))
+	}
+	if i.StoreID != nil {
+		predicates = append(predicates, ticket.StoreIDEQ(*i.StoreID))
+	}
+	if i.StoreIDNEQ != nil {
+		predicates = append(predicates, ticket.StoreIDNEQ(*i.StoreIDNEQ))
+	}
+	if len(i.StoreIDIn) > 0 {
+		predicates = append(predicates, ticket.StoreIDIn(i.StoreIDIn...))
+	}
+	if len(i.StoreIDNotIn) > 0 {
+		predicates = append(predicates, ticket.StoreIDNotIn(i.StoreIDNotIn...))
+	}
+	if i.StoreIDGT != nil {
+		predicates = append(predicates, ticket.StoreIDGT(*i.StoreIDGT))
+	}
+	if i.StoreIDGTE != nil {
+		predicates = append(predicates, ticket.StoreIDGTE(*i.StoreIDGTE))
+	}
+	if i.StoreIDLT != nil {
+		predicates = append(predicates, ticket.StoreIDLT(*i.StoreIDLT))
+	}
+	if i.StoreIDLTE != nil {
+		predicates = append(predicates, ticket.StoreIDLTE(*i.StoreIDLTE))
+	}
+	if i.StoreIDContains != nil {
+		predicates = append(predicates, ticket.StoreIDContains(*i.StoreIDContains))
+	}
+	if i.StoreIDHasPrefix != nil {
+		predicates = append(predicates, ticket.StoreIDHasPrefix(*i.StoreIDHasPrefix))
+	}
+	if i.StoreIDHasSuffix != nil {
+		predicates = append(predicates, ticket.StoreIDHasSuffix(*i.StoreIDHasSuffix))
+	}
+	if i.StoreIDIsNil {
+		predicates = append(predicates, ticket.StoreIDIsNil())
+	}
+	if i.StoreIDNotNil {
+		predicates = append(predicates, ticket.StoreIDNotNil())
+	}
+	if i.StoreIDEqualFold != nil {
+		predicates = append(predicates, ticket.StoreIDEqualFold(*i.StoreIDEqualFold))
+	}
+	if i.StoreIDContainsFold != nil {
+		predicates = append(predicates, ticket.StoreIDContainsFold(*i.StoreIDContainsFold))
+	}
+	if i.ReporterKind != nil {
+		predicates = append(predicates, ticket.ReporterKindEQ(*i.ReporterKind))
+	}
+	if i.ReporterKindNEQ != nil {
+		predicates = append(predicates, ticket.ReporterKindNEQ(*i.ReporterKindNEQ))
+	}
+	if len(i.ReporterKindIn) > 0 {
+		predicates = append(predicates, ticket.ReporterKindIn(i.ReporterKindIn...))
+	}
+	if len(i.ReporterKindNotIn) > 0 {
+		predicates = append(predicates, ticket.ReporterKindNotIn(i.ReporterKindNotIn...))
+	}
+	if i.ReporterID != nil {
+		predicates = append(predicates, ticket.ReporterIDEQ(*i.ReporterID))
+	}
+	if i.ReporterIDNEQ != nil {
+		predicates = append(predicates, ticket.ReporterIDNEQ(*i.ReporterIDNEQ))
+	}
+	if len(i.ReporterIDIn) > 0 {
+		predicates = append(predicates, ticket.ReporterIDIn(i.ReporterIDIn...))
+	}
+	if len(i.ReporterIDNotIn) > 0 {
+		predicates = append(predicates, ticket.ReporterIDNotIn(i.ReporterIDNotIn...))
+	}
+	if i.ReporterIDGT != nil {
+		predicates = append(predicates, ticket.ReporterIDGT(*i.ReporterIDGT))
+	}
+	if i.ReporterIDGTE != nil {
+		predicates = append(predicates, ticket.ReporterIDGTE(*i.ReporterIDGTE))
+	}
+	if i.ReporterIDLT != nil {
+		predicates = append(predicates, ticket.ReporterIDLT(*i.ReporterIDLT))
+	}
+	if i.ReporterIDLTE != nil {
+		predicates = append(predicates, ticket.ReporterIDLTE(*i.ReporterIDLTE))
+	}
+	if i.ReporterIDContains != nil {
+		predicates = append(predicates, ticket.ReporterIDContains(*i.ReporterIDContains))
+	}
+	if i.ReporterIDHasPrefix != nil {
+		predicates = append(predicates, ticket.ReporterIDHasPrefix(*i.ReporterIDHasPrefix))
+	}
+	if i.ReporterIDHasSuffix != nil {
+		predicates = append(predicates, ticket.ReporterIDHasSuffix(*i.ReporterIDHasSuffix))
+	}
+	if i.ReporterIDEqualFold != nil {
+		predicates = append(predicates, ticket.ReporterIDEqualFold(*i.ReporterIDEqualFold))
+	}
+	if i.ReporterIDContainsFold != nil {
+		predicates = append(predicates, ticket.ReporterIDContainsFold(*i.ReporterIDContainsFold))
+	}
+	if i.AssigneeID != nil {
+		predicates = append(predicates, ticket.AssigneeIDEQ(*i.AssigneeID))
+	}
+	if i.AssigneeIDNEQ != nil {
+		predicates = append(predicates, ticket.AssigneeIDNEQ(*i.AssigneeIDNEQ))
+	}
+	if len(i.AssigneeIDIn) > 0 {
+		predicates = append(predicates, ticket.AssigneeIDIn(i.AssigneeIDIn...))
+	}
+	if len(i.AssigneeIDNotIn) > 0 {
+		predicates = append(predicates, ticket.AssigneeIDNotIn(i.AssigneeIDNotIn...))
+	}
+	if i.AssigneeIDGT != nil {
+		predicates = append(predicates, ticket.AssigneeIDGT(*i.AssigneeIDGT))
+	}
+	if i.AssigneeIDGTE != nil {
+		predicates = append(predicates, ticket.AssigneeIDGTE(*i.AssigneeIDGTE))
+	}
+	if i.AssigneeIDLT != nil {
+		predicates = append(predicates, ticket.AssigneeIDLT(*i.AssigneeIDLT))
+	}
+	if i.AssigneeIDLTE != nil {
+		predicates = append(predicates, ticket.AssigneeIDLTE(*i.AssigneeIDLTE))
+	}
+	if i.AssigneeIDContains != nil {
+		predicates = append(predicates, ticket.AssigneeIDContains(*i.AssigneeIDContains))
+	}
+	if i.AssigneeIDHasPrefix != nil {
+		predicates = append(predicates, ticket.AssigneeIDHasPrefix(*i.AssigneeIDHasPrefix))
+	}
+	if i.AssigneeIDHasSuffix != nil {
+		predicates = append(predicates, ticket.AssigneeIDHasSuffix(*i.AssigneeIDHasSuffix))
+	}
+	if i.AssigneeIDIsNil {
+		predicates = append(predicates, ticket.AssigneeIDIsNil())
+	}
+	if i.AssigneeIDNotNil {
+		predicates = append(predicates, ticket.AssigneeIDNotNil())
+	}
+	if i.AssigneeIDEqualFold != nil {
+		predicates = append(predicates, ticket.AssigneeIDEqualFold(*i.AssigneeIDEqualFold))
+	}
+	if i.AssigneeIDContainsFold != nil {
+		predicates = append(predicates, ticket.AssigneeIDContainsFold(*i.AssigneeIDContainsFold))
+	}
+	if i.SLADueAt != nil {
+		predicates = append(predicates, ticket.SLADueAtEQ(*i.SLADueAt))
+	}
+	if i.SLADueAtNEQ != nil {
+		predicates = append(predicates, ticket.SLADueAtNEQ(*i.SLADueAtNEQ))
+	}
+	if len(i.SLADueAtIn) > 0 {
+		predicates = append(predicates, ticket.SLADueAtIn(i.SLADueAtIn...))
+	}
+	if len(i.SLADueAtNotIn) > 0 {
+		predicates = append(predicates, ticket.SLADueAtNotIn(i.SLADueAtNotIn...))
+	}
+	if i.SLADueAtGT != nil {
+		predicates = append(predicates, ticket.SLADueAtGT(*i.SLADueAtGT))
+	}
+	if i.SLADueAtGTE != nil {
+		predicates = append(predicates, ticket.SLADueAtGTE(*i.SLADueAtGTE))
+	}
+	if i.SLADueAtLT != nil {
+		predicates = append(predicates, ticket.SLADueAtLT(*i.SLADueAtLT))
+	}
+	if i.SLADueAtLTE != nil {
+		predicates = append(predicates, ticket.SLADueAtLTE(*i.SLADueAtLTE))
+	}
+	if i.ResolvedAt != nil {
+		predicates = append(predicates, ticket.ResolvedAtEQ(*i.ResolvedAt))
+	}
+	if i.ResolvedAtNEQ != nil {
+		predicates = append(predicates, ticket.ResolvedAtNEQ(*i.ResolvedAtNEQ))
+	}
+	if len(i.ResolvedAtIn) > 0 {
+		predicates = append(predicates, ticket.ResolvedAtIn(i.ResolvedAtIn...))
+	}
+	if len(i.ResolvedAtNotIn) > 0 {
+		predicates = append(predicates, ticket.ResolvedAtNotIn(i.ResolvedAtNotIn...))
+	}
+	if i.ResolvedAtGT != nil {
+		predicates = append(predicates, ticket.ResolvedAtGT(*i.ResolvedAtGT))
+	}
+	if i.ResolvedAtGTE != nil {
+		predicates = append(predicates, ticket.ResolvedAtGTE(*i.ResolvedAtGTE))
+	}
+	if i.ResolvedAtLT != nil {
+		predicates = append(predicates, ticket.ResolvedAtLT(*i.ResolvedAtLT))
+	}
+	if i.ResolvedAtLTE != nil {
+		predicates = append(predicates, ticket.ResolvedAtLTE(*i.ResolvedAtLTE))
+	}
+	if i.ResolvedAtIsNil {
+		predicates = append(predicates, ticket.ResolvedAtIsNil())
+	}
+	if i.ResolvedAtNotNil {
+		predicates = append(predicates, ticket.ResolvedAtNotNil())
+	}
+	if i.ClosedAt != nil {
+		predicates = append(predicates, ticket.ClosedAtEQ(*i.ClosedAt))
+	}
+	if i.ClosedAtNEQ != nil {
+		predicates = append(predicates, ticket.ClosedAtNEQ(*i.ClosedAtNEQ))
+	}
+	if len(i.ClosedAtIn) > 0 {
+		predicates = append(predicates, ticket.ClosedAtIn(i.ClosedAtIn...))
+	}
+	if len(i.ClosedAtNotIn) > 0 {
+		predicates = append(predicates, ticket.ClosedAtNotIn(i.ClosedAtNotIn...))
+	}
+	if i.ClosedAtGT != nil {
+		predicates = append(predicates, ticket.ClosedAtGT(*i.ClosedAtGT))
+	}
+	if i.ClosedAtGTE != nil {
+		predicates = append(predicates, ticket.ClosedAtGTE(*i.ClosedAtGTE))
+	}
+	if i.ClosedAtLT != nil {
+		predicates = append(predicates, ticket.ClosedAtLT(*i.ClosedAtLT))
+	}
+	if i.ClosedAtLTE != nil {
+		predicates = append(predicates, ticket.ClosedAtLTE(*i.ClosedAtLTE))
+	}
+	if i.ClosedAtIsNil {
+		predicates = append(predicates, ticket.ClosedAtIsNil())
+	}
+	if i.ClosedAtNotNil {
+		predicates = append(predicates, ticket.ClosedAtNotNil())
+	}
+	if i.ReplacementDeviceID != nil {
+		predicates = append(predicates, ticket.ReplacementDeviceIDEQ(*i.ReplacementDeviceID))
+	}
+	if i.ReplacementDeviceIDNEQ != nil {
+		predicates = append(predicates, ticket.ReplacementDeviceIDNEQ(*i.ReplacementDeviceIDNEQ))
+	}
+	if len(i.ReplacementDeviceIDIn) > 0 {
+		predicates = append(predicates, ticket.ReplacementDeviceIDIn(i.ReplacementDeviceIDIn...))
+	}
+	if len(i.ReplacementDeviceIDNotIn) > 0 {
+		predicates = append(predicates, ticket.ReplacementDeviceIDNotIn(i.ReplacementDeviceIDNotIn...))
+	}
+	if i.ReplacementDeviceIDGT != nil {
+		predicates = append(predicates, ticket.ReplacementDeviceIDGT(*i.ReplacementDeviceIDGT))
+	}
+	if i.ReplacementDeviceIDGTE != nil {
+		predicates = append(predicates, ticket.ReplacementDeviceIDGTE(*i.ReplacementDeviceIDGTE))
+	}
+	if i.ReplacementDeviceIDLT != nil {
+		predicates = append(predicates, ticket.ReplacementDeviceIDLT(*i.ReplacementDeviceIDLT))
+	}
+	if i.ReplacementDeviceIDLTE != nil {
+		predicates = append(predicates, ticket.ReplacementDeviceIDLTE(*i.ReplacementDeviceIDLTE))
+	}
+	if i.ReplacementDeviceIDContains != nil {
+		predicates = append(predicates, ticket.ReplacementDeviceIDContains(*i.ReplacementDeviceIDContains))
+	}
+	if i.ReplacementDeviceIDHasPrefix != nil {
+		predicates = append(predicates, ticket.ReplacementDeviceIDHasPrefix(*i.ReplacementDeviceIDHasPrefix))
+	}
+	if i.ReplacementDeviceIDHasSuffix != nil {
+		predicates = append(predicates, ticket.ReplacementDeviceIDHasSuffix(*i.ReplacementDeviceIDHasSuffix))
+	}
+	if i.ReplacementDeviceIDIsNil {
+		predicates = append(predicates, ticket.ReplacementDeviceIDIsNil())
+	}
+	if i.ReplacementDeviceIDNotNil {
+		predicates = append(predicates, ticket.ReplacementDeviceIDNotNil())
+	}
+	if i.ReplacementDeviceIDEqualFold != nil {
+		predicates = append(predicates, ticket.ReplacementDeviceIDEqualFold(*i.ReplacementDeviceIDEqualFold))
+	}
+	if i.ReplacementDeviceIDContainsFold != nil {
+		predicates = append(predicates, ticket.ReplacementDeviceIDContainsFold(*i.ReplacementDeviceIDContainsFold))
+	}
+
+	if i.HasDevice != nil {
+		p := ticket.HasDevice()
+		if !*i.HasDevice {
+			p = ticket.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasDeviceWith) > 0 {
+		with := make([]predicate.Device, 0, len(i.HasDeviceWith))
+		for _, w := range i.HasDeviceWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasDeviceWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, ticket.HasDeviceWith(with...))
+	}
+	if i.HasStore != nil {
+		p := ticket.HasStore()
+		if !*i.HasStore {
+			p = ticket.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasStoreWith) > 0 {
+		with := make([]predicate.Store, 0, len(i.HasStoreWith))
+		for _, w := range i.HasStoreWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasStoreWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, ticket.HasStoreWith(with...))
+	}
+	if i.HasReplacementDevice != nil {
+		p := ticket.HasReplacementDevice()
+		if !*i.HasReplacementDevice {
+			p = ticket.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasReplacementDeviceWith) > 0 {
+		with := make([]predicate.Device, 0, len(i.HasReplacementDeviceWith))
+		for _, w := range i.HasReplacementDeviceWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasReplacementDeviceWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, ticket.HasReplacementDeviceWith(with...))
+	}
+	if i.HasComments != nil {
+		p := ticket.HasComments()
+		if !*i.HasComments {
+			p = ticket.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasCommentsWith) > 0 {
+		with := make([]predicate.TicketComment, 0, len(i.HasCommentsWith))
+		for _, w := range i.HasCommentsWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasCommentsWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, ticket.HasCommentsWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyTicketWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return ticket.And(predicates...), nil
+	}
+}
+
+// TicketCommentWhereInput represents a where input for filtering TicketComment queries.
+type TicketCommentWhereInput struct {
+	Predicates []predicate.TicketComment  `json:"-"`
+	Not        *TicketCommentWhereInput   `json:"not,omitempty"`
+	Or         []*TicketCommentWhereInput `json:"or,omitempty"`
+	And        []*TicketCommentWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *pulid.ID  `json:"id,omitempty"`
+	IDNEQ   *pulid.ID  `json:"idNEQ,omitempty"`
+	IDIn    []pulid.ID `json:"idIn,omitempty"`
+	IDNotIn []pulid.ID `json:"idNotIn,omitempty"`
+	IDGT    *pulid.ID  `json:"idGT,omitempty"`
+	IDGTE   *pulid.ID  `json:"idGTE,omitempty"`
+	IDLT    *pulid.ID  `json:"idLT,omitempty"`
+	IDLTE   *pulid.ID  `json:"idLTE,omitempty"`
+
+	// "merchant_id" field predicates.
+	MerchantID             *pulid.ID  `json:"merchantID,omitempty"`
+	MerchantIDNEQ          *pulid.ID  `json:"merchantIDNEQ,omitempty"`
+	MerchantIDIn           []pulid.ID `json:"merchantIDIn,omitempty"`
+	MerchantIDNotIn        []pulid.ID `json:"merchantIDNotIn,omitempty"`
+	MerchantIDGT           *pulid.ID  `json:"merchantIDGT,omitempty"`
+	MerchantIDGTE          *pulid.ID  `json:"merchantIDGTE,omitempty"`
+	MerchantIDLT           *pulid.ID  `json:"merchantIDLT,omitempty"`
+	MerchantIDLTE          *pulid.ID  `json:"merchantIDLTE,omitempty"`
+	MerchantIDContains     *pulid.ID  `json:"merchantIDContains,omitempty"`
+	MerchantIDHasPrefix    *pulid.ID  `json:"merchantIDHasPrefix,omitempty"`
+	MerchantIDHasSuffix    *pulid.ID  `json:"merchantIDHasSuffix,omitempty"`
+	MerchantIDEqualFold    *pulid.ID  `json:"merchantIDEqualFold,omitempty"`
+	MerchantIDContainsFold *pulid.ID  `json:"merchantIDContainsFold,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "ticket_id" field predicates.
+	TicketID             *pulid.ID  `json:"ticketID,omitempty"`
+	TicketIDNEQ          *pulid.ID  `json:"ticketIDNEQ,omitempty"`
+	TicketIDIn           []pulid.ID `json:"ticketIDIn,omitempty"`
+	TicketIDNotIn        []pulid.ID `json:"ticketIDNotIn,omitempty"`
+	TicketIDGT           *pulid.ID  `json:"ticketIDGT,omitempty"`
+	TicketIDGTE          *pulid.ID  `json:"ticketIDGTE,omitempty"`
+	TicketIDLT           *pulid.ID  `json:"ticketIDLT,omitempty"`
+	TicketIDLTE          *pulid.ID  `json:"ticketIDLTE,omitempty"`
+	TicketIDContains     *pulid.ID  `json:"ticketIDContains,omitempty"`
+	TicketIDHasPrefix    *pulid.ID  `json:"ticketIDHasPrefix,omitempty"`
+	TicketIDHasSuffix    *pulid.ID  `json:"ticketIDHasSuffix,omitempty"`
+	TicketIDEqualFold    *pulid.ID  `json:"ticketIDEqualFold,omitempty"`
+	TicketIDContainsFold *pulid.ID  `json:"ticketIDContainsFold,omitempty"`
+
+	// "author_kind" field predicates.
+	AuthorKind      *ticketcomment.AuthorKind  `json:"authorKind,omitempty"`
+	AuthorKindNEQ   *ticketcomment.AuthorKind  `json:"authorKindNEQ,omitempty"`
+	AuthorKindIn    []ticketcomment.AuthorKind `json:"authorKindIn,omitempty"`
+	AuthorKindNotIn []ticketcomment.AuthorKind `json:"authorKindNotIn,omitempty"`
+
+	// "author_id" field predicates.
+	AuthorID             *pulid.ID  `json:"authorID,omitempty"`
+	AuthorIDNEQ          *pulid.ID  `json:"authorIDNEQ,omitempty"`
+	AuthorIDIn           []pulid.ID `json:"authorIDIn,omitempty"`
+	AuthorIDNotIn        []pulid.ID `json:"authorIDNotIn,omitempty"`
+	AuthorIDGT           *pulid.ID  `json:"authorIDGT,omitempty"`
+	AuthorIDGTE          *pulid.ID  `json:"authorIDGTE,omitempty"`
+	AuthorIDLT           *pulid.ID  `json:"authorIDLT,omitempty"`
+	AuthorIDLTE          *pulid.ID  `json:"authorIDLTE,omitempty"`
+	AuthorIDContains     *pulid.ID  `json:"authorIDContains,omitempty"`
+	AuthorIDHasPrefix    *pulid.ID  `json:"authorIDHasPrefix,omitempty"`
+	AuthorIDHasSuffix    *pulid.ID  `json:"authorIDHasSuffix,omitempty"`
+	AuthorIDEqualFold    *pulid.ID  `json:"authorIDEqualFold,omitempty"`
+	AuthorIDContainsFold *pulid.ID  `json:"authorIDContainsFold,omitempty"`
+
+	// "body" field predicates.
+	Body             *string  `json:"body,omitempty"`
+	BodyNEQ          *string  `json:"bodyNEQ,omitempty"`
+	BodyIn           []string `json:"bodyIn,omitempty"`
+	BodyNotIn        []string `json:"bodyNotIn,omitempty"`
+	BodyGT           *string  `json:"bodyGT,omitempty"`
+	BodyGTE          *string  `json:"bodyGTE,omitempty"`
+	BodyLT           *string  `json:"bodyLT,omitempty"`
+	BodyLTE          *string  `json:"bodyLTE,omitempty"`
+	BodyContains     *string  `json:"bodyContains,omitempty"`
+	BodyHasPrefix    *string  `json:"bodyHasPrefix,omitempty"`
+	BodyHasSuffix    *string  `json:"bodyHasSuffix,omitempty"`
+	BodyEqualFold    *string  `json:"bodyEqualFold,omitempty"`
+	BodyContainsFold *string  `json:"bodyContainsFold,omitempty"`
+
+	// "internal" field predicates.
+	Internal    *bool `json:"internal,omitempty"`
+	InternalNEQ *bool `json:"internalNEQ,omitempty"`
+
+	// "ticket" edge predicates.
+	HasTicket     *bool               `json:"hasTicket,omitempty"`
+	HasTicketWith []*TicketWhereInput `json:"hasTicketWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *TicketCommentWhereInput) AddPredicates(predicates ...predicate.TicketComment) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the TicketCommentWhereInput filter on the TicketCommentQuery builder.
+func (i *TicketCommentWhereInput) Filter(q *TicketCommentQuery) (*TicketCommentQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyTicketCommentWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyTicketCommentWhereInput is returned in case the TicketCommentWhereInput is empty.
+var ErrEmptyTicketCommentWhereInput = errors.New("ent: empty predicate TicketCommentWhereInput")
+
+// P returns a predicate for filtering ticketcomments.
+// An error is returned if the input is empty or invalid.
+func (i *TicketCommentWhereInput) P() (predicate.TicketComment, error) {
+	var predicates []predicate.TicketComment
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, ticketcomment.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.TicketComment, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, ticketcomment.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.TicketComment, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, ticketcomment.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, ticketcomment.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, ticketcomment.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, ticketcomment.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, ticketcomment.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, ticketcomment.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, ticketcomment.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, ticketcomment.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, ticketcomment.IDLTE(*i.IDLTE))
+	}
+	if i.MerchantID != nil {
+		predicates = append(predicates, ticketcomment.MerchantIDEQ(*i.MerchantID))
+	}
+	if i.MerchantIDNEQ != nil {
+		predicates = append(predicates, ticketcomment.MerchantIDNEQ(*i.MerchantIDNEQ))
+	}
+	if len(i.MerchantIDIn) > 0 {
+		predicates = append(predicates, ticketcomment.MerchantIDIn(i.MerchantIDIn...))
+	}
+	if len(i.MerchantIDNotIn) > 0 {
+		predicates = append(predicates, ticketcomment.MerchantIDNotIn(i.MerchantIDNotIn...))
+	}
+	if i.MerchantIDGT != nil {
+		predicates = append(predicates, ticketcomment.MerchantIDGT(*i.MerchantIDGT))
+	}
+	if i.MerchantIDGTE != nil {
+		predicates = append(predicates, ticketcomment.MerchantIDGTE(*i.MerchantIDGTE))
+	}
+	if i.MerchantIDLT != nil {
+		predicates = append(predicates, ticketcomment.MerchantIDLT(*i.MerchantIDLT))
+	}
+	if i.MerchantIDLTE != nil {
+		predicates = append(predicates, ticketcomment.MerchantIDLTE(*i.MerchantIDLTE))
+	}
+	if i.MerchantIDContains != nil {
+		predicates = append(predicates, ticketcomment.MerchantIDContains(*i.MerchantIDContains))
+	}
+	if i.MerchantIDHasPrefix != nil {
+		predicates = append(predicates, ticketcomment.MerchantIDHasPrefix(*i.MerchantIDHasPrefix))
+	}
+	if i.MerchantIDHasSuffix != nil {
+		predicates = append(predicates, ticketcomment.MerchantIDHasSuffix(*i.MerchantIDHasSuffix))
+	}
+	if i.MerchantIDEqualFold != nil {
+		predicates = append(predicates, ticketcomment.MerchantIDEqualFold(*i.MerchantIDEqualFold))
+	}
+	if i.MerchantIDContainsFold != nil {
+		predicates = append(predicates, ticketcomment.MerchantIDContainsFold(*i.MerchantIDContainsFold))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, ticketcomment.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, ticketcomment.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, ticketcomment.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, ticketcomment.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, ticketcomment.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, ticketcomment.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, ticketcomment.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, ticketcomment.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, ticketcomment.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, ticketcomment.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, ticketcomment.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, ticketcomment.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, ticketcomment.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, ticketcomment.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, ticketcomment.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, ticketcomment.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.TicketID != nil {
+		predicates = append(predicates, ticketcomment.TicketIDEQ(*i.TicketID))
+	}
+	if i.TicketIDNEQ != nil {
+		predicates = append(predicates, ticketcomment.TicketIDNEQ(*i.TicketIDNEQ))
+	}
+	if len(i.TicketIDIn) > 0 {
+		predicates = append(predicates, ticketcomment.TicketIDIn(i.TicketIDIn...))
+	}
+	if len(i.TicketIDNotIn) > 0 {
+		predicates = append(predicates, ticketcomment.TicketIDNotIn(i.TicketIDNotIn...))
+	}
+	if i.TicketIDGT != nil {
+		predicates = append(predicates, ticketcomment.TicketIDGT(*i.TicketIDGT))
+	}
+	if i.TicketIDGTE != nil {
+		predicates = append(predicates, ticketcomment.TicketIDGTE(*i.TicketIDGTE))
+	}
+	if i.TicketIDLT != nil {
+		predicates = append(predicates, ticketcomment.TicketIDLT(*i.TicketIDLT))
+	}
+	if i.TicketIDLTE != nil {
+		predicates = append(predicates, ticketcomment.TicketIDLTE(*i.TicketIDLTE))
+	}
+	if i.TicketIDContains != nil {
+		predicates = append(predicates, ticketcomment.TicketIDContains(*i.TicketIDContains))
+	}
+	if i.TicketIDHasPrefix != nil {
+		predicates = append(predicates, ticketcomment.TicketIDHasPrefix(*i.TicketIDHasPrefix))
+	}
+	if i.TicketIDHasSuffix != nil {
+		predicates = append(predicates, ticketcomment.TicketIDHasSuffix(*i.TicketIDHasSuffix))
+	}
+	if i.TicketIDEqualFold != nil {
+		predicates = append(predicates, ticketcomment.TicketIDEqualFold(*i.TicketIDEqualFold))
+	}
+	if i.TicketIDContainsFold != nil {
+		predicates = append(predicates, ticketcomment.TicketIDContainsFold(*i.TicketIDContainsFold))
+	}
+	if i.AuthorKind != nil {
+		predicates = append(predicates, ticketcomment.AuthorKindEQ(*i.AuthorKind))
+	}
+	if i.AuthorKindNEQ != nil {
+		predicates = append(predicates, ticketcomment.AuthorKindNEQ(*i.AuthorKindNEQ))
+	}
+	if len(i.AuthorKindIn) > 0 {
+		predicates = append(predicates, ticketcomment.AuthorKindIn(i.AuthorKindIn...))
+	}
+	if len(i.AuthorKindNotIn) > 0 {
+		predicates = append(predicates, ticketcomment.AuthorKindNotIn(i.AuthorKindNotIn...))
+	}
+	if i.AuthorID != nil {
+		predicates = append(predicates, ticketcomment.AuthorIDEQ(*i.AuthorID))
+	}
+	if i.AuthorIDNEQ != nil {
+		predicates = append(predicates, ticketcomment.AuthorIDNEQ(*i.AuthorIDNEQ))
+	}
+	if len(i.AuthorIDIn) > 0 {
+		predicates = append(predicates, ticketcomment.AuthorIDIn(i.AuthorIDIn...))
+	}
+	if len(i.AuthorIDNotIn) > 0 {
+		predicates = append(predicates, ticketcomment.AuthorIDNotIn(i.AuthorIDNotIn...))
+	}
+	if i.AuthorIDGT != nil {
+		predicates = append(predicates, ticketcomment.AuthorIDGT(*i.AuthorIDGT))
+	}
+	if i.AuthorIDGTE != nil {
+		predicates = append(predicates, ticketcomment.AuthorIDGTE(*i.AuthorIDGTE))
+	}
+	if i.AuthorIDLT != nil {
+		predicates = append(predicates, ticketcomment.AuthorIDLT(*i.AuthorIDLT))
+	}
+	if i.AuthorIDLTE != nil {
+		predicates = append(predicates, ticketcomment.AuthorIDLTE(*i.AuthorIDLTE))
+	}
+	if i.AuthorIDContains != nil {
+		predicates = append(predicates, ticketcomment.AuthorIDContains(*i.AuthorIDContains))
+	}
+	if i.AuthorIDHasPrefix != nil {
+		predicates = append(predicates, ticketcomment.AuthorIDHasPrefix(*i.AuthorIDHasPrefix))
+	}
+	if i.AuthorIDHasSuffix != nil {
+		predicates = append(predicates, ticketcomment.AuthorIDHasSuffix(*i.AuthorIDHasSuffix))
+	}
+	if i.AuthorIDEqualFold != nil {
+		predicates = append(predicates, ticketcomment.AuthorIDEqualFold(*i.AuthorIDEqualFold))
+	}
+	if i.AuthorIDContainsFold != nil {
+		predicates = append(predicates, ticketcomment.AuthorIDContainsFold(*i.AuthorIDContainsFold))
+	}
+	if i.Body != nil {
+		predicates = append(predicates, ticketcomment.BodyEQ(*i.Body))
+	}
+	if i.BodyNEQ != nil {
+		predicates = append(predicates, ticketcomment.BodyNEQ(*i.BodyNEQ))
+	}
+	if len(i.BodyIn) > 0 {
+		predicates = append(predicates, ticketcomment.BodyIn(i.BodyIn...))
+	}
+	if len(i.BodyNotIn) > 0 {
+		predicates = append(predicates, ticketcomment.BodyNotIn(i.BodyNotIn...))
+	}
+	if i.BodyGT != nil {
+		predicates = append(predicates, ticketcomment.BodyGT(*i.BodyGT))
+	}
+	if i.BodyGTE != nil {
+		predicates = append(predicates, ticketcomment.BodyGTE(*i.BodyGTE))
+	}
+	if i.BodyLT != nil {
+		predicates = append(predicates, ticketcomment.BodyLT(*i.BodyLT))
+	}
+	if i.BodyLTE != nil {
+		predicates = append(predicates, ticketcomment.BodyLTE(*i.BodyLTE))
+	}
+	if i.BodyContains != nil {
+		predicates = append(predicates, ticketcomment.BodyContains(*i.BodyContains))
+	}
+	if i.BodyHasPrefix != nil {
+		predicates = append(predicates, ticketcomment.BodyHasPrefix(*i.BodyHasPrefix))
+	}
+	if i.BodyHasSuffix != nil {
+		predicates = append(predicates, ticketcomment.BodyHasSuffix(*i.BodyHasSuffix))
+	}
+	if i.BodyEqualFold != nil {
+		predicates = append(predicates, ticketcomment.BodyEqualFold(*i.BodyEqualFold))
+	}
+	if i.BodyContainsFold != nil {
+		predicates = append(predicates, ticketcomment.BodyContainsFold(*i.BodyContainsFold))
+	}
+	if i.Internal != nil {
+		predicates = append(predicates, ticketcomment.InternalEQ(*i.Internal))
+	}
+	if i.InternalNEQ != nil {
+		predicates = append(predicates, ticketcomment.InternalNEQ(*i.InternalNEQ))
+	}
+
+	if i.HasTicket != nil {
+		p := ticketcomment.HasTicket()
+		if !*i.HasTicket {
+			p = ticketcomment.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasTicketWith) > 0 {
+		with := make([]predicate.Ticket, 0, len(i.HasTicketWith))
+		for _, w := range i.HasTicketWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasTicketWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, ticketcomment.HasTicketWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyTicketCommentWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return ticketcomment.And(predicates...), nil
 	}
 }

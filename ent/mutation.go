@@ -14,14 +14,36 @@ import (
 	"github.com/tillpos/till/ent/auditentry"
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/customerstorevisits"
+	"github.com/tillpos/till/ent/customertrigram"
+	"github.com/tillpos/till/ent/device"
+	"github.com/tillpos/till/ent/feedback"
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/operator"
+	"github.com/tillpos/till/ent/outboxevent"
+	"github.com/tillpos/till/ent/pairingcode"
+	"github.com/tillpos/till/ent/platformauditentry"
 	"github.com/tillpos/till/ent/predicate"
+	"github.com/tillpos/till/ent/product"
+	"github.com/tillpos/till/ent/productpricechange"
+	"github.com/tillpos/till/ent/refund"
+	"github.com/tillpos/till/ent/refundline"
+	"github.com/tillpos/till/ent/refundtender"
+	"github.com/tillpos/till/ent/release"
+	"github.com/tillpos/till/ent/risklistentry"
+	"github.com/tillpos/till/ent/sale"
+	"github.com/tillpos/till/ent/salecounter"
+	"github.com/tillpos/till/ent/saleline"
+	"github.com/tillpos/till/ent/salessettings"
 	"github.com/tillpos/till/ent/savedsegment"
 	"github.com/tillpos/till/ent/schema/pulid"
+	"github.com/tillpos/till/ent/schema/saletype"
 	"github.com/tillpos/till/ent/segmentrules"
 	"github.com/tillpos/till/ent/staff"
+	"github.com/tillpos/till/ent/staffday"
 	"github.com/tillpos/till/ent/store"
+	"github.com/tillpos/till/ent/tender"
+	"github.com/tillpos/till/ent/ticket"
+	"github.com/tillpos/till/ent/ticketcomment"
 )
 
 const (
@@ -36,12 +58,33 @@ const (
 	TypeAuditEntry          = "AuditEntry"
 	TypeCustomer            = "Customer"
 	TypeCustomerStoreVisits = "CustomerStoreVisits"
+	TypeCustomerTrigram     = "CustomerTrigram"
+	TypeDevice              = "Device"
+	TypeFeedback            = "Feedback"
 	TypeMerchant            = "Merchant"
 	TypeOperator            = "Operator"
+	TypeOutboxEvent         = "OutboxEvent"
+	TypePairingCode         = "PairingCode"
+	TypePlatformAuditEntry  = "PlatformAuditEntry"
+	TypeProduct             = "Product"
+	TypeProductPriceChange  = "ProductPriceChange"
+	TypeRefund              = "Refund"
+	TypeRefundLine          = "RefundLine"
+	TypeRefundTender        = "RefundTender"
+	TypeRelease             = "Release"
+	TypeRiskListEntry       = "RiskListEntry"
+	TypeSale                = "Sale"
+	TypeSaleCounter         = "SaleCounter"
+	TypeSaleLine            = "SaleLine"
+	TypeSalesSettings       = "SalesSettings"
 	TypeSavedSegment        = "SavedSegment"
 	TypeSegmentRules        = "SegmentRules"
 	TypeStaff               = "Staff"
+	TypeStaffDay            = "StaffDay"
 	TypeStore               = "Store"
+	TypeTender              = "Tender"
+	TypeTicket              = "Ticket"
+	TypeTicketComment       = "TicketComment"
 )
 
 // AuditEntryMutation represents an operation that mutates the AuditEntry nodes in the graph.
@@ -1084,6 +1127,9 @@ type CustomerMutation struct {
 	store_visits           map[int]struct{}
 	removedstore_visits    map[int]struct{}
 	clearedstore_visits    bool
+	sales                  map[pulid.ID]struct{}
+	removedsales           map[pulid.ID]struct{}
+	clearedsales           bool
 	done                   bool
 	oldValue               func(context.Context) (*Customer, error)
 	predicates             []predicate.Customer
@@ -2784,6 +2830,60 @@ func (m *CustomerMutation) ResetStoreVisits() {
 	m.removedstore_visits = nil
 }
 
+// AddSaleIDs adds the "sales" edge to the Sale entity by ids.
+func (m *CustomerMutation) AddSaleIDs(ids ...pulid.ID) {
+	if m.sales == nil {
+		m.sales = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		m.sales[ids[i]] = struct{}{}
+	}
+}
+
+// ClearSales clears the "sales" edge to the Sale entity.
+func (m *CustomerMutation) ClearSales() {
+	m.clearedsales = true
+}
+
+// SalesCleared reports if the "sales" edge to the Sale entity was cleared.
+func (m *CustomerMutation) SalesCleared() bool {
+	return m.clearedsales
+}
+
+// RemoveSaleIDs removes the "sales" edge to the Sale entity by IDs.
+func (m *CustomerMutation) RemoveSaleIDs(ids ...pulid.ID) {
+	if m.removedsales == nil {
+		m.removedsales = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		delete(m.sales, ids[i])
+		m.removedsales[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedSales returns the removed IDs of the "sales" edge to the Sale entity.
+func (m *CustomerMutation) RemovedSalesIDs() (ids []pulid.ID) {
+	for id := range m.removedsales {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// SalesIDs returns the "sales" edge IDs in the mutation.
+func (m *CustomerMutation) SalesIDs() (ids []pulid.ID) {
+	for id := range m.sales {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetSales resets all changes to the "sales" edge.
+func (m *CustomerMutation) ResetSales() {
+	m.sales = nil
+	m.clearedsales = false
+	m.removedsales = nil
+}
+
 // Where appends a list predicates to the CustomerMutation builder.
 func (m *CustomerMutation) Where(ps ...predicate.Customer) {
 	m.predicates = append(m.predicates, ps...)
@@ -3559,7 +3659,7 @@ func (m *CustomerMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *CustomerMutation) AddedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	if m.merchant != nil {
 		edges = append(edges, customer.EdgeMerchant)
 	}
@@ -3574,6 +3674,9 @@ func (m *CustomerMutation) AddedEdges() []string {
 	}
 	if m.store_visits != nil {
 		edges = append(edges, customer.EdgeStoreVisits)
+	}
+	if m.sales != nil {
+		edges = append(edges, customer.EdgeSales)
 	}
 	return edges
 }
@@ -3604,15 +3707,24 @@ func (m *CustomerMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case customer.EdgeSales:
+		ids := make([]ent.Value, 0, len(m.sales))
+		for id := range m.sales {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *CustomerMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	if m.removedstore_visits != nil {
 		edges = append(edges, customer.EdgeStoreVisits)
+	}
+	if m.removedsales != nil {
+		edges = append(edges, customer.EdgeSales)
 	}
 	return edges
 }
@@ -3627,13 +3739,19 @@ func (m *CustomerMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case customer.EdgeSales:
+		ids := make([]ent.Value, 0, len(m.removedsales))
+		for id := range m.removedsales {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *CustomerMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	if m.clearedmerchant {
 		edges = append(edges, customer.EdgeMerchant)
 	}
@@ -3648,6 +3766,9 @@ func (m *CustomerMutation) ClearedEdges() []string {
 	}
 	if m.clearedstore_visits {
 		edges = append(edges, customer.EdgeStoreVisits)
+	}
+	if m.clearedsales {
+		edges = append(edges, customer.EdgeSales)
 	}
 	return edges
 }
@@ -3666,6 +3787,8 @@ func (m *CustomerMutation) EdgeCleared(name string) bool {
 		return m.clearedfavourite_store
 	case customer.EdgeStoreVisits:
 		return m.clearedstore_visits
+	case customer.EdgeSales:
+		return m.clearedsales
 	}
 	return false
 }
@@ -3708,6 +3831,9 @@ func (m *CustomerMutation) ResetEdge(name string) error {
 		return nil
 	case customer.EdgeStoreVisits:
 		m.ResetStoreVisits()
+		return nil
+	case customer.EdgeSales:
+		m.ResetSales()
 		return nil
 	}
 	return fmt.Errorf("unknown Customer edge %s", name)
@@ -4381,6 +4507,3168 @@ func (m *CustomerStoreVisitsMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown CustomerStoreVisits edge %s", name)
+}
+
+// CustomerTrigramMutation represents an operation that mutates the CustomerTrigram nodes in the graph.
+type CustomerTrigramMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *int
+	customer_id     *pulid.ID
+	trigram         *string
+	clearedFields   map[string]struct{}
+	merchant        *pulid.ID
+	clearedmerchant bool
+	done            bool
+	oldValue        func(context.Context) (*CustomerTrigram, error)
+	predicates      []predicate.CustomerTrigram
+}
+
+var _ ent.Mutation = (*CustomerTrigramMutation)(nil)
+
+// customertrigramOption allows management of the mutation configuration using functional options.
+type customertrigramOption func(*CustomerTrigramMutation)
+
+// newCustomerTrigramMutation creates new mutation for the CustomerTrigram entity.
+func newCustomerTrigramMutation(c config, op Op, opts ...customertrigramOption) *CustomerTrigramMutation {
+	m := &CustomerTrigramMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeCustomerTrigram,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withCustomerTrigramID sets the ID field of the mutation.
+func withCustomerTrigramID(id int) customertrigramOption {
+	return func(m *CustomerTrigramMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *CustomerTrigram
+		)
+		m.oldValue = func(ctx context.Context) (*CustomerTrigram, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().CustomerTrigram.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withCustomerTrigram sets the old CustomerTrigram of the mutation.
+func withCustomerTrigram(node *CustomerTrigram) customertrigramOption {
+	return func(m *CustomerTrigramMutation) {
+		m.oldValue = func(context.Context) (*CustomerTrigram, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m CustomerTrigramMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m CustomerTrigramMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *CustomerTrigramMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *CustomerTrigramMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().CustomerTrigram.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *CustomerTrigramMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *CustomerTrigramMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the CustomerTrigram entity.
+// If the CustomerTrigram object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerTrigramMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *CustomerTrigramMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetCustomerID sets the "customer_id" field.
+func (m *CustomerTrigramMutation) SetCustomerID(pu pulid.ID) {
+	m.customer_id = &pu
+}
+
+// CustomerID returns the value of the "customer_id" field in the mutation.
+func (m *CustomerTrigramMutation) CustomerID() (r pulid.ID, exists bool) {
+	v := m.customer_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCustomerID returns the old "customer_id" field's value of the CustomerTrigram entity.
+// If the CustomerTrigram object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerTrigramMutation) OldCustomerID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCustomerID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCustomerID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCustomerID: %w", err)
+	}
+	return oldValue.CustomerID, nil
+}
+
+// ResetCustomerID resets all changes to the "customer_id" field.
+func (m *CustomerTrigramMutation) ResetCustomerID() {
+	m.customer_id = nil
+}
+
+// SetTrigram sets the "trigram" field.
+func (m *CustomerTrigramMutation) SetTrigram(s string) {
+	m.trigram = &s
+}
+
+// Trigram returns the value of the "trigram" field in the mutation.
+func (m *CustomerTrigramMutation) Trigram() (r string, exists bool) {
+	v := m.trigram
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTrigram returns the old "trigram" field's value of the CustomerTrigram entity.
+// If the CustomerTrigram object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerTrigramMutation) OldTrigram(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTrigram is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTrigram requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTrigram: %w", err)
+	}
+	return oldValue.Trigram, nil
+}
+
+// ResetTrigram resets all changes to the "trigram" field.
+func (m *CustomerTrigramMutation) ResetTrigram() {
+	m.trigram = nil
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *CustomerTrigramMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[customertrigram.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *CustomerTrigramMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *CustomerTrigramMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *CustomerTrigramMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// Where appends a list predicates to the CustomerTrigramMutation builder.
+func (m *CustomerTrigramMutation) Where(ps ...predicate.CustomerTrigram) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the CustomerTrigramMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *CustomerTrigramMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.CustomerTrigram, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *CustomerTrigramMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *CustomerTrigramMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (CustomerTrigram).
+func (m *CustomerTrigramMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *CustomerTrigramMutation) Fields() []string {
+	fields := make([]string, 0, 3)
+	if m.merchant != nil {
+		fields = append(fields, customertrigram.FieldMerchantID)
+	}
+	if m.customer_id != nil {
+		fields = append(fields, customertrigram.FieldCustomerID)
+	}
+	if m.trigram != nil {
+		fields = append(fields, customertrigram.FieldTrigram)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *CustomerTrigramMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case customertrigram.FieldMerchantID:
+		return m.MerchantID()
+	case customertrigram.FieldCustomerID:
+		return m.CustomerID()
+	case customertrigram.FieldTrigram:
+		return m.Trigram()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *CustomerTrigramMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case customertrigram.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case customertrigram.FieldCustomerID:
+		return m.OldCustomerID(ctx)
+	case customertrigram.FieldTrigram:
+		return m.OldTrigram(ctx)
+	}
+	return nil, fmt.Errorf("unknown CustomerTrigram field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CustomerTrigramMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case customertrigram.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case customertrigram.FieldCustomerID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCustomerID(v)
+		return nil
+	case customertrigram.FieldTrigram:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTrigram(v)
+		return nil
+	}
+	return fmt.Errorf("unknown CustomerTrigram field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *CustomerTrigramMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *CustomerTrigramMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CustomerTrigramMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown CustomerTrigram numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *CustomerTrigramMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *CustomerTrigramMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *CustomerTrigramMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown CustomerTrigram nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *CustomerTrigramMutation) ResetField(name string) error {
+	switch name {
+	case customertrigram.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case customertrigram.FieldCustomerID:
+		m.ResetCustomerID()
+		return nil
+	case customertrigram.FieldTrigram:
+		m.ResetTrigram()
+		return nil
+	}
+	return fmt.Errorf("unknown CustomerTrigram field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *CustomerTrigramMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.merchant != nil {
+		edges = append(edges, customertrigram.EdgeMerchant)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *CustomerTrigramMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case customertrigram.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *CustomerTrigramMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *CustomerTrigramMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *CustomerTrigramMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedmerchant {
+		edges = append(edges, customertrigram.EdgeMerchant)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *CustomerTrigramMutation) EdgeCleared(name string) bool {
+	switch name {
+	case customertrigram.EdgeMerchant:
+		return m.clearedmerchant
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *CustomerTrigramMutation) ClearEdge(name string) error {
+	switch name {
+	case customertrigram.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown CustomerTrigram unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *CustomerTrigramMutation) ResetEdge(name string) error {
+	switch name {
+	case customertrigram.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown CustomerTrigram edge %s", name)
+}
+
+// DeviceMutation represents an operation that mutates the Device nodes in the graph.
+type DeviceMutation struct {
+	config
+	op                    Op
+	typ                   string
+	id                    *pulid.ID
+	created_at            *time.Time
+	updated_at            *time.Time
+	serial_number         *string
+	model                 *string
+	kind                  *device.Kind
+	location_label        *string
+	status                *device.Status
+	app_version           *string
+	firmware_version      *string
+	paired_at             *time.Time
+	last_seen_at          *time.Time
+	health                *device.Health
+	credential_hash       *string
+	credential_rotated_at *time.Time
+	session_epoch         *int
+	addsession_epoch      *int
+	clearedFields         map[string]struct{}
+	merchant              *pulid.ID
+	clearedmerchant       bool
+	store                 *pulid.ID
+	clearedstore          bool
+	done                  bool
+	oldValue              func(context.Context) (*Device, error)
+	predicates            []predicate.Device
+}
+
+var _ ent.Mutation = (*DeviceMutation)(nil)
+
+// deviceOption allows management of the mutation configuration using functional options.
+type deviceOption func(*DeviceMutation)
+
+// newDeviceMutation creates new mutation for the Device entity.
+func newDeviceMutation(c config, op Op, opts ...deviceOption) *DeviceMutation {
+	m := &DeviceMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeDevice,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withDeviceID sets the ID field of the mutation.
+func withDeviceID(id pulid.ID) deviceOption {
+	return func(m *DeviceMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Device
+		)
+		m.oldValue = func(ctx context.Context) (*Device, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Device.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withDevice sets the old Device of the mutation.
+func withDevice(node *Device) deviceOption {
+	return func(m *DeviceMutation) {
+		m.oldValue = func(context.Context) (*Device, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m DeviceMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m DeviceMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of Device entities.
+func (m *DeviceMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *DeviceMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *DeviceMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Device.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *DeviceMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *DeviceMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the Device entity.
+// If the Device object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeviceMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *DeviceMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *DeviceMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *DeviceMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Device entity.
+// If the Device object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeviceMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *DeviceMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *DeviceMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *DeviceMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the Device entity.
+// If the Device object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeviceMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *DeviceMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetSerialNumber sets the "serial_number" field.
+func (m *DeviceMutation) SetSerialNumber(s string) {
+	m.serial_number = &s
+}
+
+// SerialNumber returns the value of the "serial_number" field in the mutation.
+func (m *DeviceMutation) SerialNumber() (r string, exists bool) {
+	v := m.serial_number
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSerialNumber returns the old "serial_number" field's value of the Device entity.
+// If the Device object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeviceMutation) OldSerialNumber(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSerialNumber is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSerialNumber requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSerialNumber: %w", err)
+	}
+	return oldValue.SerialNumber, nil
+}
+
+// ResetSerialNumber resets all changes to the "serial_number" field.
+func (m *DeviceMutation) ResetSerialNumber() {
+	m.serial_number = nil
+}
+
+// SetModel sets the "model" field.
+func (m *DeviceMutation) SetModel(s string) {
+	m.model = &s
+}
+
+// Model returns the value of the "model" field in the mutation.
+func (m *DeviceMutation) Model() (r string, exists bool) {
+	v := m.model
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldModel returns the old "model" field's value of the Device entity.
+// If the Device object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeviceMutation) OldModel(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldModel is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldModel requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldModel: %w", err)
+	}
+	return oldValue.Model, nil
+}
+
+// ResetModel resets all changes to the "model" field.
+func (m *DeviceMutation) ResetModel() {
+	m.model = nil
+}
+
+// SetKind sets the "kind" field.
+func (m *DeviceMutation) SetKind(d device.Kind) {
+	m.kind = &d
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *DeviceMutation) Kind() (r device.Kind, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the Device entity.
+// If the Device object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeviceMutation) OldKind(ctx context.Context) (v device.Kind, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *DeviceMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetStoreID sets the "store_id" field.
+func (m *DeviceMutation) SetStoreID(pu pulid.ID) {
+	m.store = &pu
+}
+
+// StoreID returns the value of the "store_id" field in the mutation.
+func (m *DeviceMutation) StoreID() (r pulid.ID, exists bool) {
+	v := m.store
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStoreID returns the old "store_id" field's value of the Device entity.
+// If the Device object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeviceMutation) OldStoreID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStoreID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStoreID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStoreID: %w", err)
+	}
+	return oldValue.StoreID, nil
+}
+
+// ResetStoreID resets all changes to the "store_id" field.
+func (m *DeviceMutation) ResetStoreID() {
+	m.store = nil
+}
+
+// SetLocationLabel sets the "location_label" field.
+func (m *DeviceMutation) SetLocationLabel(s string) {
+	m.location_label = &s
+}
+
+// LocationLabel returns the value of the "location_label" field in the mutation.
+func (m *DeviceMutation) LocationLabel() (r string, exists bool) {
+	v := m.location_label
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLocationLabel returns the old "location_label" field's value of the Device entity.
+// If the Device object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeviceMutation) OldLocationLabel(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLocationLabel is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLocationLabel requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLocationLabel: %w", err)
+	}
+	return oldValue.LocationLabel, nil
+}
+
+// ClearLocationLabel clears the value of the "location_label" field.
+func (m *DeviceMutation) ClearLocationLabel() {
+	m.location_label = nil
+	m.clearedFields[device.FieldLocationLabel] = struct{}{}
+}
+
+// LocationLabelCleared returns if the "location_label" field was cleared in this mutation.
+func (m *DeviceMutation) LocationLabelCleared() bool {
+	_, ok := m.clearedFields[device.FieldLocationLabel]
+	return ok
+}
+
+// ResetLocationLabel resets all changes to the "location_label" field.
+func (m *DeviceMutation) ResetLocationLabel() {
+	m.location_label = nil
+	delete(m.clearedFields, device.FieldLocationLabel)
+}
+
+// SetStatus sets the "status" field.
+func (m *DeviceMutation) SetStatus(d device.Status) {
+	m.status = &d
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *DeviceMutation) Status() (r device.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the Device entity.
+// If the Device object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeviceMutation) OldStatus(ctx context.Context) (v device.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *DeviceMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetAppVersion sets the "app_version" field.
+func (m *DeviceMutation) SetAppVersion(s string) {
+	m.app_version = &s
+}
+
+// AppVersion returns the value of the "app_version" field in the mutation.
+func (m *DeviceMutation) AppVersion() (r string, exists bool) {
+	v := m.app_version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAppVersion returns the old "app_version" field's value of the Device entity.
+// If the Device object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeviceMutation) OldAppVersion(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAppVersion is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAppVersion requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAppVersion: %w", err)
+	}
+	return oldValue.AppVersion, nil
+}
+
+// ClearAppVersion clears the value of the "app_version" field.
+func (m *DeviceMutation) ClearAppVersion() {
+	m.app_version = nil
+	m.clearedFields[device.FieldAppVersion] = struct{}{}
+}
+
+// AppVersionCleared returns if the "app_version" field was cleared in this mutation.
+func (m *DeviceMutation) AppVersionCleared() bool {
+	_, ok := m.clearedFields[device.FieldAppVersion]
+	return ok
+}
+
+// ResetAppVersion resets all changes to the "app_version" field.
+func (m *DeviceMutation) ResetAppVersion() {
+	m.app_version = nil
+	delete(m.clearedFields, device.FieldAppVersion)
+}
+
+// SetFirmwareVersion sets the "firmware_version" field.
+func (m *DeviceMutation) SetFirmwareVersion(s string) {
+	m.firmware_version = &s
+}
+
+// FirmwareVersion returns the value of the "firmware_version" field in the mutation.
+func (m *DeviceMutation) FirmwareVersion() (r string, exists bool) {
+	v := m.firmware_version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFirmwareVersion returns the old "firmware_version" field's value of the Device entity.
+// If the Device object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeviceMutation) OldFirmwareVersion(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFirmwareVersion is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFirmwareVersion requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFirmwareVersion: %w", err)
+	}
+	return oldValue.FirmwareVersion, nil
+}
+
+// ClearFirmwareVersion clears the value of the "firmware_version" field.
+func (m *DeviceMutation) ClearFirmwareVersion() {
+	m.firmware_version = nil
+	m.clearedFields[device.FieldFirmwareVersion] = struct{}{}
+}
+
+// FirmwareVersionCleared returns if the "firmware_version" field was cleared in this mutation.
+func (m *DeviceMutation) FirmwareVersionCleared() bool {
+	_, ok := m.clearedFields[device.FieldFirmwareVersion]
+	return ok
+}
+
+// ResetFirmwareVersion resets all changes to the "firmware_version" field.
+func (m *DeviceMutation) ResetFirmwareVersion() {
+	m.firmware_version = nil
+	delete(m.clearedFields, device.FieldFirmwareVersion)
+}
+
+// SetPairedAt sets the "paired_at" field.
+func (m *DeviceMutation) SetPairedAt(t time.Time) {
+	m.paired_at = &t
+}
+
+// PairedAt returns the value of the "paired_at" field in the mutation.
+func (m *DeviceMutation) PairedAt() (r time.Time, exists bool) {
+	v := m.paired_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPairedAt returns the old "paired_at" field's value of the Device entity.
+// If the Device object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeviceMutation) OldPairedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPairedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPairedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPairedAt: %w", err)
+	}
+	return oldValue.PairedAt, nil
+}
+
+// ClearPairedAt clears the value of the "paired_at" field.
+func (m *DeviceMutation) ClearPairedAt() {
+	m.paired_at = nil
+	m.clearedFields[device.FieldPairedAt] = struct{}{}
+}
+
+// PairedAtCleared returns if the "paired_at" field was cleared in this mutation.
+func (m *DeviceMutation) PairedAtCleared() bool {
+	_, ok := m.clearedFields[device.FieldPairedAt]
+	return ok
+}
+
+// ResetPairedAt resets all changes to the "paired_at" field.
+func (m *DeviceMutation) ResetPairedAt() {
+	m.paired_at = nil
+	delete(m.clearedFields, device.FieldPairedAt)
+}
+
+// SetLastSeenAt sets the "last_seen_at" field.
+func (m *DeviceMutation) SetLastSeenAt(t time.Time) {
+	m.last_seen_at = &t
+}
+
+// LastSeenAt returns the value of the "last_seen_at" field in the mutation.
+func (m *DeviceMutation) LastSeenAt() (r time.Time, exists bool) {
+	v := m.last_seen_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastSeenAt returns the old "last_seen_at" field's value of the Device entity.
+// If the Device object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeviceMutation) OldLastSeenAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastSeenAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastSeenAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastSeenAt: %w", err)
+	}
+	return oldValue.LastSeenAt, nil
+}
+
+// ClearLastSeenAt clears the value of the "last_seen_at" field.
+func (m *DeviceMutation) ClearLastSeenAt() {
+	m.last_seen_at = nil
+	m.clearedFields[device.FieldLastSeenAt] = struct{}{}
+}
+
+// LastSeenAtCleared returns if the "last_seen_at" field was cleared in this mutation.
+func (m *DeviceMutation) LastSeenAtCleared() bool {
+	_, ok := m.clearedFields[device.FieldLastSeenAt]
+	return ok
+}
+
+// ResetLastSeenAt resets all changes to the "last_seen_at" field.
+func (m *DeviceMutation) ResetLastSeenAt() {
+	m.last_seen_at = nil
+	delete(m.clearedFields, device.FieldLastSeenAt)
+}
+
+// SetHealth sets the "health" field.
+func (m *DeviceMutation) SetHealth(d device.Health) {
+	m.health = &d
+}
+
+// Health returns the value of the "health" field in the mutation.
+func (m *DeviceMutation) Health() (r device.Health, exists bool) {
+	v := m.health
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHealth returns the old "health" field's value of the Device entity.
+// If the Device object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeviceMutation) OldHealth(ctx context.Context) (v device.Health, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHealth is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHealth requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHealth: %w", err)
+	}
+	return oldValue.Health, nil
+}
+
+// ResetHealth resets all changes to the "health" field.
+func (m *DeviceMutation) ResetHealth() {
+	m.health = nil
+}
+
+// SetCredentialHash sets the "credential_hash" field.
+func (m *DeviceMutation) SetCredentialHash(s string) {
+	m.credential_hash = &s
+}
+
+// CredentialHash returns the value of the "credential_hash" field in the mutation.
+func (m *DeviceMutation) CredentialHash() (r string, exists bool) {
+	v := m.credential_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCredentialHash returns the old "credential_hash" field's value of the Device entity.
+// If the Device object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeviceMutation) OldCredentialHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCredentialHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCredentialHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCredentialHash: %w", err)
+	}
+	return oldValue.CredentialHash, nil
+}
+
+// ClearCredentialHash clears the value of the "credential_hash" field.
+func (m *DeviceMutation) ClearCredentialHash() {
+	m.credential_hash = nil
+	m.clearedFields[device.FieldCredentialHash] = struct{}{}
+}
+
+// CredentialHashCleared returns if the "credential_hash" field was cleared in this mutation.
+func (m *DeviceMutation) CredentialHashCleared() bool {
+	_, ok := m.clearedFields[device.FieldCredentialHash]
+	return ok
+}
+
+// ResetCredentialHash resets all changes to the "credential_hash" field.
+func (m *DeviceMutation) ResetCredentialHash() {
+	m.credential_hash = nil
+	delete(m.clearedFields, device.FieldCredentialHash)
+}
+
+// SetCredentialRotatedAt sets the "credential_rotated_at" field.
+func (m *DeviceMutation) SetCredentialRotatedAt(t time.Time) {
+	m.credential_rotated_at = &t
+}
+
+// CredentialRotatedAt returns the value of the "credential_rotated_at" field in the mutation.
+func (m *DeviceMutation) CredentialRotatedAt() (r time.Time, exists bool) {
+	v := m.credential_rotated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCredentialRotatedAt returns the old "credential_rotated_at" field's value of the Device entity.
+// If the Device object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeviceMutation) OldCredentialRotatedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCredentialRotatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCredentialRotatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCredentialRotatedAt: %w", err)
+	}
+	return oldValue.CredentialRotatedAt, nil
+}
+
+// ClearCredentialRotatedAt clears the value of the "credential_rotated_at" field.
+func (m *DeviceMutation) ClearCredentialRotatedAt() {
+	m.credential_rotated_at = nil
+	m.clearedFields[device.FieldCredentialRotatedAt] = struct{}{}
+}
+
+// CredentialRotatedAtCleared returns if the "credential_rotated_at" field was cleared in this mutation.
+func (m *DeviceMutation) CredentialRotatedAtCleared() bool {
+	_, ok := m.clearedFields[device.FieldCredentialRotatedAt]
+	return ok
+}
+
+// ResetCredentialRotatedAt resets all changes to the "credential_rotated_at" field.
+func (m *DeviceMutation) ResetCredentialRotatedAt() {
+	m.credential_rotated_at = nil
+	delete(m.clearedFields, device.FieldCredentialRotatedAt)
+}
+
+// SetSessionEpoch sets the "session_epoch" field.
+func (m *DeviceMutation) SetSessionEpoch(i int) {
+	m.session_epoch = &i
+	m.addsession_epoch = nil
+}
+
+// SessionEpoch returns the value of the "session_epoch" field in the mutation.
+func (m *DeviceMutation) SessionEpoch() (r int, exists bool) {
+	v := m.session_epoch
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSessionEpoch returns the old "session_epoch" field's value of the Device entity.
+// If the Device object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeviceMutation) OldSessionEpoch(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSessionEpoch is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSessionEpoch requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSessionEpoch: %w", err)
+	}
+	return oldValue.SessionEpoch, nil
+}
+
+// AddSessionEpoch adds i to the "session_epoch" field.
+func (m *DeviceMutation) AddSessionEpoch(i int) {
+	if m.addsession_epoch != nil {
+		*m.addsession_epoch += i
+	} else {
+		m.addsession_epoch = &i
+	}
+}
+
+// AddedSessionEpoch returns the value that was added to the "session_epoch" field in this mutation.
+func (m *DeviceMutation) AddedSessionEpoch() (r int, exists bool) {
+	v := m.addsession_epoch
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSessionEpoch resets all changes to the "session_epoch" field.
+func (m *DeviceMutation) ResetSessionEpoch() {
+	m.session_epoch = nil
+	m.addsession_epoch = nil
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *DeviceMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[device.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *DeviceMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *DeviceMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *DeviceMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// ClearStore clears the "store" edge to the Store entity.
+func (m *DeviceMutation) ClearStore() {
+	m.clearedstore = true
+	m.clearedFields[device.FieldStoreID] = struct{}{}
+}
+
+// StoreCleared reports if the "store" edge to the Store entity was cleared.
+func (m *DeviceMutation) StoreCleared() bool {
+	return m.clearedstore
+}
+
+// StoreIDs returns the "store" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// StoreID instead. It exists only for internal usage by the builders.
+func (m *DeviceMutation) StoreIDs() (ids []pulid.ID) {
+	if id := m.store; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetStore resets all changes to the "store" edge.
+func (m *DeviceMutation) ResetStore() {
+	m.store = nil
+	m.clearedstore = false
+}
+
+// Where appends a list predicates to the DeviceMutation builder.
+func (m *DeviceMutation) Where(ps ...predicate.Device) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the DeviceMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *DeviceMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Device, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *DeviceMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *DeviceMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Device).
+func (m *DeviceMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *DeviceMutation) Fields() []string {
+	fields := make([]string, 0, 17)
+	if m.merchant != nil {
+		fields = append(fields, device.FieldMerchantID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, device.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, device.FieldUpdatedAt)
+	}
+	if m.serial_number != nil {
+		fields = append(fields, device.FieldSerialNumber)
+	}
+	if m.model != nil {
+		fields = append(fields, device.FieldModel)
+	}
+	if m.kind != nil {
+		fields = append(fields, device.FieldKind)
+	}
+	if m.store != nil {
+		fields = append(fields, device.FieldStoreID)
+	}
+	if m.location_label != nil {
+		fields = append(fields, device.FieldLocationLabel)
+	}
+	if m.status != nil {
+		fields = append(fields, device.FieldStatus)
+	}
+	if m.app_version != nil {
+		fields = append(fields, device.FieldAppVersion)
+	}
+	if m.firmware_version != nil {
+		fields = append(fields, device.FieldFirmwareVersion)
+	}
+	if m.paired_at != nil {
+		fields = append(fields, device.FieldPairedAt)
+	}
+	if m.last_seen_at != nil {
+		fields = append(fields, device.FieldLastSeenAt)
+	}
+	if m.health != nil {
+		fields = append(fields, device.FieldHealth)
+	}
+	if m.credential_hash != nil {
+		fields = append(fields, device.FieldCredentialHash)
+	}
+	if m.credential_rotated_at != nil {
+		fields = append(fields, device.FieldCredentialRotatedAt)
+	}
+	if m.session_epoch != nil {
+		fields = append(fields, device.FieldSessionEpoch)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *DeviceMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case device.FieldMerchantID:
+		return m.MerchantID()
+	case device.FieldCreatedAt:
+		return m.CreatedAt()
+	case device.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case device.FieldSerialNumber:
+		return m.SerialNumber()
+	case device.FieldModel:
+		return m.Model()
+	case device.FieldKind:
+		return m.Kind()
+	case device.FieldStoreID:
+		return m.StoreID()
+	case device.FieldLocationLabel:
+		return m.LocationLabel()
+	case device.FieldStatus:
+		return m.Status()
+	case device.FieldAppVersion:
+		return m.AppVersion()
+	case device.FieldFirmwareVersion:
+		return m.FirmwareVersion()
+	case device.FieldPairedAt:
+		return m.PairedAt()
+	case device.FieldLastSeenAt:
+		return m.LastSeenAt()
+	case device.FieldHealth:
+		return m.Health()
+	case device.FieldCredentialHash:
+		return m.CredentialHash()
+	case device.FieldCredentialRotatedAt:
+		return m.CredentialRotatedAt()
+	case device.FieldSessionEpoch:
+		return m.SessionEpoch()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *DeviceMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case device.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case device.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case device.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case device.FieldSerialNumber:
+		return m.OldSerialNumber(ctx)
+	case device.FieldModel:
+		return m.OldModel(ctx)
+	case device.FieldKind:
+		return m.OldKind(ctx)
+	case device.FieldStoreID:
+		return m.OldStoreID(ctx)
+	case device.FieldLocationLabel:
+		return m.OldLocationLabel(ctx)
+	case device.FieldStatus:
+		return m.OldStatus(ctx)
+	case device.FieldAppVersion:
+		return m.OldAppVersion(ctx)
+	case device.FieldFirmwareVersion:
+		return m.OldFirmwareVersion(ctx)
+	case device.FieldPairedAt:
+		return m.OldPairedAt(ctx)
+	case device.FieldLastSeenAt:
+		return m.OldLastSeenAt(ctx)
+	case device.FieldHealth:
+		return m.OldHealth(ctx)
+	case device.FieldCredentialHash:
+		return m.OldCredentialHash(ctx)
+	case device.FieldCredentialRotatedAt:
+		return m.OldCredentialRotatedAt(ctx)
+	case device.FieldSessionEpoch:
+		return m.OldSessionEpoch(ctx)
+	}
+	return nil, fmt.Errorf("unknown Device field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DeviceMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case device.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case device.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case device.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case device.FieldSerialNumber:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSerialNumber(v)
+		return nil
+	case device.FieldModel:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetModel(v)
+		return nil
+	case device.FieldKind:
+		v, ok := value.(device.Kind)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case device.FieldStoreID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStoreID(v)
+		return nil
+	case device.FieldLocationLabel:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLocationLabel(v)
+		return nil
+	case device.FieldStatus:
+		v, ok := value.(device.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case device.FieldAppVersion:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAppVersion(v)
+		return nil
+	case device.FieldFirmwareVersion:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFirmwareVersion(v)
+		return nil
+	case device.FieldPairedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPairedAt(v)
+		return nil
+	case device.FieldLastSeenAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastSeenAt(v)
+		return nil
+	case device.FieldHealth:
+		v, ok := value.(device.Health)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHealth(v)
+		return nil
+	case device.FieldCredentialHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCredentialHash(v)
+		return nil
+	case device.FieldCredentialRotatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCredentialRotatedAt(v)
+		return nil
+	case device.FieldSessionEpoch:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSessionEpoch(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Device field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *DeviceMutation) AddedFields() []string {
+	var fields []string
+	if m.addsession_epoch != nil {
+		fields = append(fields, device.FieldSessionEpoch)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *DeviceMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case device.FieldSessionEpoch:
+		return m.AddedSessionEpoch()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DeviceMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case device.FieldSessionEpoch:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSessionEpoch(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Device numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *DeviceMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(device.FieldLocationLabel) {
+		fields = append(fields, device.FieldLocationLabel)
+	}
+	if m.FieldCleared(device.FieldAppVersion) {
+		fields = append(fields, device.FieldAppVersion)
+	}
+	if m.FieldCleared(device.FieldFirmwareVersion) {
+		fields = append(fields, device.FieldFirmwareVersion)
+	}
+	if m.FieldCleared(device.FieldPairedAt) {
+		fields = append(fields, device.FieldPairedAt)
+	}
+	if m.FieldCleared(device.FieldLastSeenAt) {
+		fields = append(fields, device.FieldLastSeenAt)
+	}
+	if m.FieldCleared(device.FieldCredentialHash) {
+		fields = append(fields, device.FieldCredentialHash)
+	}
+	if m.FieldCleared(device.FieldCredentialRotatedAt) {
+		fields = append(fields, device.FieldCredentialRotatedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *DeviceMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *DeviceMutation) ClearField(name string) error {
+	switch name {
+	case device.FieldLocationLabel:
+		m.ClearLocationLabel()
+		return nil
+	case device.FieldAppVersion:
+		m.ClearAppVersion()
+		return nil
+	case device.FieldFirmwareVersion:
+		m.ClearFirmwareVersion()
+		return nil
+	case device.FieldPairedAt:
+		m.ClearPairedAt()
+		return nil
+	case device.FieldLastSeenAt:
+		m.ClearLastSeenAt()
+		return nil
+	case device.FieldCredentialHash:
+		m.ClearCredentialHash()
+		return nil
+	case device.FieldCredentialRotatedAt:
+		m.ClearCredentialRotatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Device nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *DeviceMutation) ResetField(name string) error {
+	switch name {
+	case device.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case device.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case device.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case device.FieldSerialNumber:
+		m.ResetSerialNumber()
+		return nil
+	case device.FieldModel:
+		m.ResetModel()
+		return nil
+	case device.FieldKind:
+		m.ResetKind()
+		return nil
+	case device.FieldStoreID:
+		m.ResetStoreID()
+		return nil
+	case device.FieldLocationLabel:
+		m.ResetLocationLabel()
+		return nil
+	case device.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case device.FieldAppVersion:
+		m.ResetAppVersion()
+		return nil
+	case device.FieldFirmwareVersion:
+		m.ResetFirmwareVersion()
+		return nil
+	case device.FieldPairedAt:
+		m.ResetPairedAt()
+		return nil
+	case device.FieldLastSeenAt:
+		m.ResetLastSeenAt()
+		return nil
+	case device.FieldHealth:
+		m.ResetHealth()
+		return nil
+	case device.FieldCredentialHash:
+		m.ResetCredentialHash()
+		return nil
+	case device.FieldCredentialRotatedAt:
+		m.ResetCredentialRotatedAt()
+		return nil
+	case device.FieldSessionEpoch:
+		m.ResetSessionEpoch()
+		return nil
+	}
+	return fmt.Errorf("unknown Device field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *DeviceMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.merchant != nil {
+		edges = append(edges, device.EdgeMerchant)
+	}
+	if m.store != nil {
+		edges = append(edges, device.EdgeStore)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *DeviceMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case device.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	case device.EdgeStore:
+		if id := m.store; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *DeviceMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *DeviceMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *DeviceMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedmerchant {
+		edges = append(edges, device.EdgeMerchant)
+	}
+	if m.clearedstore {
+		edges = append(edges, device.EdgeStore)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *DeviceMutation) EdgeCleared(name string) bool {
+	switch name {
+	case device.EdgeMerchant:
+		return m.clearedmerchant
+	case device.EdgeStore:
+		return m.clearedstore
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *DeviceMutation) ClearEdge(name string) error {
+	switch name {
+	case device.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	case device.EdgeStore:
+		m.ClearStore()
+		return nil
+	}
+	return fmt.Errorf("unknown Device unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *DeviceMutation) ResetEdge(name string) error {
+	switch name {
+	case device.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	case device.EdgeStore:
+		m.ResetStore()
+		return nil
+	}
+	return fmt.Errorf("unknown Device edge %s", name)
+}
+
+// FeedbackMutation represents an operation that mutates the Feedback nodes in the graph.
+type FeedbackMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *pulid.ID
+	created_at      *time.Time
+	updated_at      *time.Time
+	recorded_by_id  *pulid.ID
+	rating          *int
+	addrating       *int
+	category        *feedback.Category
+	comment         *string
+	clearedFields   map[string]struct{}
+	merchant        *pulid.ID
+	clearedmerchant bool
+	sale            *pulid.ID
+	clearedsale     bool
+	store           *pulid.ID
+	clearedstore    bool
+	customer        *pulid.ID
+	clearedcustomer bool
+	product         *pulid.ID
+	clearedproduct  bool
+	done            bool
+	oldValue        func(context.Context) (*Feedback, error)
+	predicates      []predicate.Feedback
+}
+
+var _ ent.Mutation = (*FeedbackMutation)(nil)
+
+// feedbackOption allows management of the mutation configuration using functional options.
+type feedbackOption func(*FeedbackMutation)
+
+// newFeedbackMutation creates new mutation for the Feedback entity.
+func newFeedbackMutation(c config, op Op, opts ...feedbackOption) *FeedbackMutation {
+	m := &FeedbackMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeFeedback,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withFeedbackID sets the ID field of the mutation.
+func withFeedbackID(id pulid.ID) feedbackOption {
+	return func(m *FeedbackMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Feedback
+		)
+		m.oldValue = func(ctx context.Context) (*Feedback, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Feedback.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withFeedback sets the old Feedback of the mutation.
+func withFeedback(node *Feedback) feedbackOption {
+	return func(m *FeedbackMutation) {
+		m.oldValue = func(context.Context) (*Feedback, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m FeedbackMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m FeedbackMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of Feedback entities.
+func (m *FeedbackMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *FeedbackMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *FeedbackMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Feedback.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *FeedbackMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *FeedbackMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the Feedback entity.
+// If the Feedback object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FeedbackMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *FeedbackMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *FeedbackMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *FeedbackMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Feedback entity.
+// If the Feedback object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FeedbackMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *FeedbackMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *FeedbackMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *FeedbackMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the Feedback entity.
+// If the Feedback object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FeedbackMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *FeedbackMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetSaleID sets the "sale_id" field.
+func (m *FeedbackMutation) SetSaleID(pu pulid.ID) {
+	m.sale = &pu
+}
+
+// SaleID returns the value of the "sale_id" field in the mutation.
+func (m *FeedbackMutation) SaleID() (r pulid.ID, exists bool) {
+	v := m.sale
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSaleID returns the old "sale_id" field's value of the Feedback entity.
+// If the Feedback object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FeedbackMutation) OldSaleID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSaleID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSaleID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSaleID: %w", err)
+	}
+	return oldValue.SaleID, nil
+}
+
+// ResetSaleID resets all changes to the "sale_id" field.
+func (m *FeedbackMutation) ResetSaleID() {
+	m.sale = nil
+}
+
+// SetStoreID sets the "store_id" field.
+func (m *FeedbackMutation) SetStoreID(pu pulid.ID) {
+	m.store = &pu
+}
+
+// StoreID returns the value of the "store_id" field in the mutation.
+func (m *FeedbackMutation) StoreID() (r pulid.ID, exists bool) {
+	v := m.store
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStoreID returns the old "store_id" field's value of the Feedback entity.
+// If the Feedback object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FeedbackMutation) OldStoreID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStoreID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStoreID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStoreID: %w", err)
+	}
+	return oldValue.StoreID, nil
+}
+
+// ResetStoreID resets all changes to the "store_id" field.
+func (m *FeedbackMutation) ResetStoreID() {
+	m.store = nil
+}
+
+// SetCustomerID sets the "customer_id" field.
+func (m *FeedbackMutation) SetCustomerID(pu pulid.ID) {
+	m.customer = &pu
+}
+
+// CustomerID returns the value of the "customer_id" field in the mutation.
+func (m *FeedbackMutation) CustomerID() (r pulid.ID, exists bool) {
+	v := m.customer
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCustomerID returns the old "customer_id" field's value of the Feedback entity.
+// If the Feedback object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FeedbackMutation) OldCustomerID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCustomerID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCustomerID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCustomerID: %w", err)
+	}
+	return oldValue.CustomerID, nil
+}
+
+// ClearCustomerID clears the value of the "customer_id" field.
+func (m *FeedbackMutation) ClearCustomerID() {
+	m.customer = nil
+	m.clearedFields[feedback.FieldCustomerID] = struct{}{}
+}
+
+// CustomerIDCleared returns if the "customer_id" field was cleared in this mutation.
+func (m *FeedbackMutation) CustomerIDCleared() bool {
+	_, ok := m.clearedFields[feedback.FieldCustomerID]
+	return ok
+}
+
+// ResetCustomerID resets all changes to the "customer_id" field.
+func (m *FeedbackMutation) ResetCustomerID() {
+	m.customer = nil
+	delete(m.clearedFields, feedback.FieldCustomerID)
+}
+
+// SetProductID sets the "product_id" field.
+func (m *FeedbackMutation) SetProductID(pu pulid.ID) {
+	m.product = &pu
+}
+
+// ProductID returns the value of the "product_id" field in the mutation.
+func (m *FeedbackMutation) ProductID() (r pulid.ID, exists bool) {
+	v := m.product
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldProductID returns the old "product_id" field's value of the Feedback entity.
+// If the Feedback object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FeedbackMutation) OldProductID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldProductID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldProductID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldProductID: %w", err)
+	}
+	return oldValue.ProductID, nil
+}
+
+// ClearProductID clears the value of the "product_id" field.
+func (m *FeedbackMutation) ClearProductID() {
+	m.product = nil
+	m.clearedFields[feedback.FieldProductID] = struct{}{}
+}
+
+// ProductIDCleared returns if the "product_id" field was cleared in this mutation.
+func (m *FeedbackMutation) ProductIDCleared() bool {
+	_, ok := m.clearedFields[feedback.FieldProductID]
+	return ok
+}
+
+// ResetProductID resets all changes to the "product_id" field.
+func (m *FeedbackMutation) ResetProductID() {
+	m.product = nil
+	delete(m.clearedFields, feedback.FieldProductID)
+}
+
+// SetRecordedByID sets the "recorded_by_id" field.
+func (m *FeedbackMutation) SetRecordedByID(pu pulid.ID) {
+	m.recorded_by_id = &pu
+}
+
+// RecordedByID returns the value of the "recorded_by_id" field in the mutation.
+func (m *FeedbackMutation) RecordedByID() (r pulid.ID, exists bool) {
+	v := m.recorded_by_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRecordedByID returns the old "recorded_by_id" field's value of the Feedback entity.
+// If the Feedback object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FeedbackMutation) OldRecordedByID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRecordedByID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRecordedByID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRecordedByID: %w", err)
+	}
+	return oldValue.RecordedByID, nil
+}
+
+// ResetRecordedByID resets all changes to the "recorded_by_id" field.
+func (m *FeedbackMutation) ResetRecordedByID() {
+	m.recorded_by_id = nil
+}
+
+// SetRating sets the "rating" field.
+func (m *FeedbackMutation) SetRating(i int) {
+	m.rating = &i
+	m.addrating = nil
+}
+
+// Rating returns the value of the "rating" field in the mutation.
+func (m *FeedbackMutation) Rating() (r int, exists bool) {
+	v := m.rating
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRating returns the old "rating" field's value of the Feedback entity.
+// If the Feedback object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FeedbackMutation) OldRating(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRating is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRating requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRating: %w", err)
+	}
+	return oldValue.Rating, nil
+}
+
+// AddRating adds i to the "rating" field.
+func (m *FeedbackMutation) AddRating(i int) {
+	if m.addrating != nil {
+		*m.addrating += i
+	} else {
+		m.addrating = &i
+	}
+}
+
+// AddedRating returns the value that was added to the "rating" field in this mutation.
+func (m *FeedbackMutation) AddedRating() (r int, exists bool) {
+	v := m.addrating
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRating resets all changes to the "rating" field.
+func (m *FeedbackMutation) ResetRating() {
+	m.rating = nil
+	m.addrating = nil
+}
+
+// SetCategory sets the "category" field.
+func (m *FeedbackMutation) SetCategory(f feedback.Category) {
+	m.category = &f
+}
+
+// Category returns the value of the "category" field in the mutation.
+func (m *FeedbackMutation) Category() (r feedback.Category, exists bool) {
+	v := m.category
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCategory returns the old "category" field's value of the Feedback entity.
+// If the Feedback object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FeedbackMutation) OldCategory(ctx context.Context) (v feedback.Category, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCategory is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCategory requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCategory: %w", err)
+	}
+	return oldValue.Category, nil
+}
+
+// ResetCategory resets all changes to the "category" field.
+func (m *FeedbackMutation) ResetCategory() {
+	m.category = nil
+}
+
+// SetComment sets the "comment" field.
+func (m *FeedbackMutation) SetComment(s string) {
+	m.comment = &s
+}
+
+// Comment returns the value of the "comment" field in the mutation.
+func (m *FeedbackMutation) Comment() (r string, exists bool) {
+	v := m.comment
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldComment returns the old "comment" field's value of the Feedback entity.
+// If the Feedback object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FeedbackMutation) OldComment(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldComment is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldComment requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldComment: %w", err)
+	}
+	return oldValue.Comment, nil
+}
+
+// ClearComment clears the value of the "comment" field.
+func (m *FeedbackMutation) ClearComment() {
+	m.comment = nil
+	m.clearedFields[feedback.FieldComment] = struct{}{}
+}
+
+// CommentCleared returns if the "comment" field was cleared in this mutation.
+func (m *FeedbackMutation) CommentCleared() bool {
+	_, ok := m.clearedFields[feedback.FieldComment]
+	return ok
+}
+
+// ResetComment resets all changes to the "comment" field.
+func (m *FeedbackMutation) ResetComment() {
+	m.comment = nil
+	delete(m.clearedFields, feedback.FieldComment)
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *FeedbackMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[feedback.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *FeedbackMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *FeedbackMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *FeedbackMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// ClearSale clears the "sale" edge to the Sale entity.
+func (m *FeedbackMutation) ClearSale() {
+	m.clearedsale = true
+	m.clearedFields[feedback.FieldSaleID] = struct{}{}
+}
+
+// SaleCleared reports if the "sale" edge to the Sale entity was cleared.
+func (m *FeedbackMutation) SaleCleared() bool {
+	return m.clearedsale
+}
+
+// SaleIDs returns the "sale" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// SaleID instead. It exists only for internal usage by the builders.
+func (m *FeedbackMutation) SaleIDs() (ids []pulid.ID) {
+	if id := m.sale; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetSale resets all changes to the "sale" edge.
+func (m *FeedbackMutation) ResetSale() {
+	m.sale = nil
+	m.clearedsale = false
+}
+
+// ClearStore clears the "store" edge to the Store entity.
+func (m *FeedbackMutation) ClearStore() {
+	m.clearedstore = true
+	m.clearedFields[feedback.FieldStoreID] = struct{}{}
+}
+
+// StoreCleared reports if the "store" edge to the Store entity was cleared.
+func (m *FeedbackMutation) StoreCleared() bool {
+	return m.clearedstore
+}
+
+// StoreIDs returns the "store" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// StoreID instead. It exists only for internal usage by the builders.
+func (m *FeedbackMutation) StoreIDs() (ids []pulid.ID) {
+	if id := m.store; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetStore resets all changes to the "store" edge.
+func (m *FeedbackMutation) ResetStore() {
+	m.store = nil
+	m.clearedstore = false
+}
+
+// ClearCustomer clears the "customer" edge to the Customer entity.
+func (m *FeedbackMutation) ClearCustomer() {
+	m.clearedcustomer = true
+	m.clearedFields[feedback.FieldCustomerID] = struct{}{}
+}
+
+// CustomerCleared reports if the "customer" edge to the Customer entity was cleared.
+func (m *FeedbackMutation) CustomerCleared() bool {
+	return m.CustomerIDCleared() || m.clearedcustomer
+}
+
+// CustomerIDs returns the "customer" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// CustomerID instead. It exists only for internal usage by the builders.
+func (m *FeedbackMutation) CustomerIDs() (ids []pulid.ID) {
+	if id := m.customer; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetCustomer resets all changes to the "customer" edge.
+func (m *FeedbackMutation) ResetCustomer() {
+	m.customer = nil
+	m.clearedcustomer = false
+}
+
+// ClearProduct clears the "product" edge to the Product entity.
+func (m *FeedbackMutation) ClearProduct() {
+	m.clearedproduct = true
+	m.clearedFields[feedback.FieldProductID] = struct{}{}
+}
+
+// ProductCleared reports if the "product" edge to the Product entity was cleared.
+func (m *FeedbackMutation) ProductCleared() bool {
+	return m.ProductIDCleared() || m.clearedproduct
+}
+
+// ProductIDs returns the "product" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ProductID instead. It exists only for internal usage by the builders.
+func (m *FeedbackMutation) ProductIDs() (ids []pulid.ID) {
+	if id := m.product; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetProduct resets all changes to the "product" edge.
+func (m *FeedbackMutation) ResetProduct() {
+	m.product = nil
+	m.clearedproduct = false
+}
+
+// Where appends a list predicates to the FeedbackMutation builder.
+func (m *FeedbackMutation) Where(ps ...predicate.Feedback) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the FeedbackMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *FeedbackMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Feedback, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *FeedbackMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *FeedbackMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Feedback).
+func (m *FeedbackMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *FeedbackMutation) Fields() []string {
+	fields := make([]string, 0, 11)
+	if m.merchant != nil {
+		fields = append(fields, feedback.FieldMerchantID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, feedback.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, feedback.FieldUpdatedAt)
+	}
+	if m.sale != nil {
+		fields = append(fields, feedback.FieldSaleID)
+	}
+	if m.store != nil {
+		fields = append(fields, feedback.FieldStoreID)
+	}
+	if m.customer != nil {
+		fields = append(fields, feedback.FieldCustomerID)
+	}
+	if m.product != nil {
+		fields = append(fields, feedback.FieldProductID)
+	}
+	if m.recorded_by_id != nil {
+		fields = append(fields, feedback.FieldRecordedByID)
+	}
+	if m.rating != nil {
+		fields = append(fields, feedback.FieldRating)
+	}
+	if m.category != nil {
+		fields = append(fields, feedback.FieldCategory)
+	}
+	if m.comment != nil {
+		fields = append(fields, feedback.FieldComment)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *FeedbackMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case feedback.FieldMerchantID:
+		return m.MerchantID()
+	case feedback.FieldCreatedAt:
+		return m.CreatedAt()
+	case feedback.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case feedback.FieldSaleID:
+		return m.SaleID()
+	case feedback.FieldStoreID:
+		return m.StoreID()
+	case feedback.FieldCustomerID:
+		return m.CustomerID()
+	case feedback.FieldProductID:
+		return m.ProductID()
+	case feedback.FieldRecordedByID:
+		return m.RecordedByID()
+	case feedback.FieldRating:
+		return m.Rating()
+	case feedback.FieldCategory:
+		return m.Category()
+	case feedback.FieldComment:
+		return m.Comment()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *FeedbackMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case feedback.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case feedback.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case feedback.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case feedback.FieldSaleID:
+		return m.OldSaleID(ctx)
+	case feedback.FieldStoreID:
+		return m.OldStoreID(ctx)
+	case feedback.FieldCustomerID:
+		return m.OldCustomerID(ctx)
+	case feedback.FieldProductID:
+		return m.OldProductID(ctx)
+	case feedback.FieldRecordedByID:
+		return m.OldRecordedByID(ctx)
+	case feedback.FieldRating:
+		return m.OldRating(ctx)
+	case feedback.FieldCategory:
+		return m.OldCategory(ctx)
+	case feedback.FieldComment:
+		return m.OldComment(ctx)
+	}
+	return nil, fmt.Errorf("unknown Feedback field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *FeedbackMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case feedback.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case feedback.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case feedback.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case feedback.FieldSaleID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSaleID(v)
+		return nil
+	case feedback.FieldStoreID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStoreID(v)
+		return nil
+	case feedback.FieldCustomerID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCustomerID(v)
+		return nil
+	case feedback.FieldProductID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetProductID(v)
+		return nil
+	case feedback.FieldRecordedByID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRecordedByID(v)
+		return nil
+	case feedback.FieldRating:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRating(v)
+		return nil
+	case feedback.FieldCategory:
+		v, ok := value.(feedback.Category)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCategory(v)
+		return nil
+	case feedback.FieldComment:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetComment(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Feedback field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *FeedbackMutation) AddedFields() []string {
+	var fields []string
+	if m.addrating != nil {
+		fields = append(fields, feedback.FieldRating)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *FeedbackMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case feedback.FieldRating:
+		return m.AddedRating()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *FeedbackMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case feedback.FieldRating:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRating(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Feedback numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *FeedbackMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(feedback.FieldCustomerID) {
+		fields = append(fields, feedback.FieldCustomerID)
+	}
+	if m.FieldCleared(feedback.FieldProductID) {
+		fields = append(fields, feedback.FieldProductID)
+	}
+	if m.FieldCleared(feedback.FieldComment) {
+		fields = append(fields, feedback.FieldComment)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *FeedbackMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *FeedbackMutation) ClearField(name string) error {
+	switch name {
+	case feedback.FieldCustomerID:
+		m.ClearCustomerID()
+		return nil
+	case feedback.FieldProductID:
+		m.ClearProductID()
+		return nil
+	case feedback.FieldComment:
+		m.ClearComment()
+		return nil
+	}
+	return fmt.Errorf("unknown Feedback nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *FeedbackMutation) ResetField(name string) error {
+	switch name {
+	case feedback.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case feedback.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case feedback.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case feedback.FieldSaleID:
+		m.ResetSaleID()
+		return nil
+	case feedback.FieldStoreID:
+		m.ResetStoreID()
+		return nil
+	case feedback.FieldCustomerID:
+		m.ResetCustomerID()
+		return nil
+	case feedback.FieldProductID:
+		m.ResetProductID()
+		return nil
+	case feedback.FieldRecordedByID:
+		m.ResetRecordedByID()
+		return nil
+	case feedback.FieldRating:
+		m.ResetRating()
+		return nil
+	case feedback.FieldCategory:
+		m.ResetCategory()
+		return nil
+	case feedback.FieldComment:
+		m.ResetComment()
+		return nil
+	}
+	return fmt.Errorf("unknown Feedback field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *FeedbackMutation) AddedEdges() []string {
+	edges := make([]string, 0, 5)
+	if m.merchant != nil {
+		edges = append(edges, feedback.EdgeMerchant)
+	}
+	if m.sale != nil {
+		edges = append(edges, feedback.EdgeSale)
+	}
+	if m.store != nil {
+		edges = append(edges, feedback.EdgeStore)
+	}
+	if m.customer != nil {
+		edges = append(edges, feedback.EdgeCustomer)
+	}
+	if m.product != nil {
+		edges = append(edges, feedback.EdgeProduct)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *FeedbackMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case feedback.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	case feedback.EdgeSale:
+		if id := m.sale; id != nil {
+			return []ent.Value{*id}
+		}
+	case feedback.EdgeStore:
+		if id := m.store; id != nil {
+			return []ent.Value{*id}
+		}
+	case feedback.EdgeCustomer:
+		if id := m.customer; id != nil {
+			return []ent.Value{*id}
+		}
+	case feedback.EdgeProduct:
+		if id := m.product; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *FeedbackMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 5)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *FeedbackMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *FeedbackMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 5)
+	if m.clearedmerchant {
+		edges = append(edges, feedback.EdgeMerchant)
+	}
+	if m.clearedsale {
+		edges = append(edges, feedback.EdgeSale)
+	}
+	if m.clearedstore {
+		edges = append(edges, feedback.EdgeStore)
+	}
+	if m.clearedcustomer {
+		edges = append(edges, feedback.EdgeCustomer)
+	}
+	if m.clearedproduct {
+		edges = append(edges, feedback.EdgeProduct)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *FeedbackMutation) EdgeCleared(name string) bool {
+	switch name {
+	case feedback.EdgeMerchant:
+		return m.clearedmerchant
+	case feedback.EdgeSale:
+		return m.clearedsale
+	case feedback.EdgeStore:
+		return m.clearedstore
+	case feedback.EdgeCustomer:
+		return m.clearedcustomer
+	case feedback.EdgeProduct:
+		return m.clearedproduct
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *FeedbackMutation) ClearEdge(name string) error {
+	switch name {
+	case feedback.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	case feedback.EdgeSale:
+		m.ClearSale()
+		return nil
+	case feedback.EdgeStore:
+		m.ClearStore()
+		return nil
+	case feedback.EdgeCustomer:
+		m.ClearCustomer()
+		return nil
+	case feedback.EdgeProduct:
+		m.ClearProduct()
+		return nil
+	}
+	return fmt.Errorf("unknown Feedback unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *FeedbackMutation) ResetEdge(name string) error {
+	switch name {
+	case feedback.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	case feedback.EdgeSale:
+		m.ResetSale()
+		return nil
+	case feedback.EdgeStore:
+		m.ResetStore()
+		return nil
+	case feedback.EdgeCustomer:
+		m.ResetCustomer()
+		return nil
+	case feedback.EdgeProduct:
+		m.ResetProduct()
+		return nil
+	}
+	return fmt.Errorf("unknown Feedback edge %s", name)
 }
 
 // MerchantMutation represents an operation that mutates the Merchant nodes in the graph.
@@ -5937,6 +9225,16755 @@ func (m *OperatorMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *OperatorMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Operator edge %s", name)
+}
+
+// OutboxEventMutation represents an operation that mutates the OutboxEvent nodes in the graph.
+type OutboxEventMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *int
+	topic           *string
+	subject_id      *string
+	payload         *map[string]interface{}
+	status          *outboxevent.Status
+	attempts        *int
+	addattempts     *int
+	available_at    *time.Time
+	last_error      *string
+	created_at      *time.Time
+	delivered_at    *time.Time
+	clearedFields   map[string]struct{}
+	merchant        *pulid.ID
+	clearedmerchant bool
+	done            bool
+	oldValue        func(context.Context) (*OutboxEvent, error)
+	predicates      []predicate.OutboxEvent
+}
+
+var _ ent.Mutation = (*OutboxEventMutation)(nil)
+
+// outboxeventOption allows management of the mutation configuration using functional options.
+type outboxeventOption func(*OutboxEventMutation)
+
+// newOutboxEventMutation creates new mutation for the OutboxEvent entity.
+func newOutboxEventMutation(c config, op Op, opts ...outboxeventOption) *OutboxEventMutation {
+	m := &OutboxEventMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeOutboxEvent,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withOutboxEventID sets the ID field of the mutation.
+func withOutboxEventID(id int) outboxeventOption {
+	return func(m *OutboxEventMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *OutboxEvent
+		)
+		m.oldValue = func(ctx context.Context) (*OutboxEvent, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().OutboxEvent.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withOutboxEvent sets the old OutboxEvent of the mutation.
+func withOutboxEvent(node *OutboxEvent) outboxeventOption {
+	return func(m *OutboxEventMutation) {
+		m.oldValue = func(context.Context) (*OutboxEvent, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m OutboxEventMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m OutboxEventMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *OutboxEventMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *OutboxEventMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().OutboxEvent.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *OutboxEventMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *OutboxEventMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the OutboxEvent entity.
+// If the OutboxEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OutboxEventMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *OutboxEventMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetTopic sets the "topic" field.
+func (m *OutboxEventMutation) SetTopic(s string) {
+	m.topic = &s
+}
+
+// Topic returns the value of the "topic" field in the mutation.
+func (m *OutboxEventMutation) Topic() (r string, exists bool) {
+	v := m.topic
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTopic returns the old "topic" field's value of the OutboxEvent entity.
+// If the OutboxEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OutboxEventMutation) OldTopic(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTopic is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTopic requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTopic: %w", err)
+	}
+	return oldValue.Topic, nil
+}
+
+// ResetTopic resets all changes to the "topic" field.
+func (m *OutboxEventMutation) ResetTopic() {
+	m.topic = nil
+}
+
+// SetSubjectID sets the "subject_id" field.
+func (m *OutboxEventMutation) SetSubjectID(s string) {
+	m.subject_id = &s
+}
+
+// SubjectID returns the value of the "subject_id" field in the mutation.
+func (m *OutboxEventMutation) SubjectID() (r string, exists bool) {
+	v := m.subject_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSubjectID returns the old "subject_id" field's value of the OutboxEvent entity.
+// If the OutboxEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OutboxEventMutation) OldSubjectID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSubjectID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSubjectID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSubjectID: %w", err)
+	}
+	return oldValue.SubjectID, nil
+}
+
+// ResetSubjectID resets all changes to the "subject_id" field.
+func (m *OutboxEventMutation) ResetSubjectID() {
+	m.subject_id = nil
+}
+
+// SetPayload sets the "payload" field.
+func (m *OutboxEventMutation) SetPayload(value map[string]interface{}) {
+	m.payload = &value
+}
+
+// Payload returns the value of the "payload" field in the mutation.
+func (m *OutboxEventMutation) Payload() (r map[string]interface{}, exists bool) {
+	v := m.payload
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPayload returns the old "payload" field's value of the OutboxEvent entity.
+// If the OutboxEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OutboxEventMutation) OldPayload(ctx context.Context) (v map[string]interface{}, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPayload is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPayload requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPayload: %w", err)
+	}
+	return oldValue.Payload, nil
+}
+
+// ResetPayload resets all changes to the "payload" field.
+func (m *OutboxEventMutation) ResetPayload() {
+	m.payload = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *OutboxEventMutation) SetStatus(o outboxevent.Status) {
+	m.status = &o
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *OutboxEventMutation) Status() (r outboxevent.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the OutboxEvent entity.
+// If the OutboxEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OutboxEventMutation) OldStatus(ctx context.Context) (v outboxevent.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *OutboxEventMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetAttempts sets the "attempts" field.
+func (m *OutboxEventMutation) SetAttempts(i int) {
+	m.attempts = &i
+	m.addattempts = nil
+}
+
+// Attempts returns the value of the "attempts" field in the mutation.
+func (m *OutboxEventMutation) Attempts() (r int, exists bool) {
+	v := m.attempts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAttempts returns the old "attempts" field's value of the OutboxEvent entity.
+// If the OutboxEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OutboxEventMutation) OldAttempts(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAttempts is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAttempts requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAttempts: %w", err)
+	}
+	return oldValue.Attempts, nil
+}
+
+// AddAttempts adds i to the "attempts" field.
+func (m *OutboxEventMutation) AddAttempts(i int) {
+	if m.addattempts != nil {
+		*m.addattempts += i
+	} else {
+		m.addattempts = &i
+	}
+}
+
+// AddedAttempts returns the value that was added to the "attempts" field in this mutation.
+func (m *OutboxEventMutation) AddedAttempts() (r int, exists bool) {
+	v := m.addattempts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAttempts resets all changes to the "attempts" field.
+func (m *OutboxEventMutation) ResetAttempts() {
+	m.attempts = nil
+	m.addattempts = nil
+}
+
+// SetAvailableAt sets the "available_at" field.
+func (m *OutboxEventMutation) SetAvailableAt(t time.Time) {
+	m.available_at = &t
+}
+
+// AvailableAt returns the value of the "available_at" field in the mutation.
+func (m *OutboxEventMutation) AvailableAt() (r time.Time, exists bool) {
+	v := m.available_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAvailableAt returns the old "available_at" field's value of the OutboxEvent entity.
+// If the OutboxEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OutboxEventMutation) OldAvailableAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAvailableAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAvailableAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAvailableAt: %w", err)
+	}
+	return oldValue.AvailableAt, nil
+}
+
+// ResetAvailableAt resets all changes to the "available_at" field.
+func (m *OutboxEventMutation) ResetAvailableAt() {
+	m.available_at = nil
+}
+
+// SetLastError sets the "last_error" field.
+func (m *OutboxEventMutation) SetLastError(s string) {
+	m.last_error = &s
+}
+
+// LastError returns the value of the "last_error" field in the mutation.
+func (m *OutboxEventMutation) LastError() (r string, exists bool) {
+	v := m.last_error
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastError returns the old "last_error" field's value of the OutboxEvent entity.
+// If the OutboxEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OutboxEventMutation) OldLastError(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastError is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastError requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastError: %w", err)
+	}
+	return oldValue.LastError, nil
+}
+
+// ClearLastError clears the value of the "last_error" field.
+func (m *OutboxEventMutation) ClearLastError() {
+	m.last_error = nil
+	m.clearedFields[outboxevent.FieldLastError] = struct{}{}
+}
+
+// LastErrorCleared returns if the "last_error" field was cleared in this mutation.
+func (m *OutboxEventMutation) LastErrorCleared() bool {
+	_, ok := m.clearedFields[outboxevent.FieldLastError]
+	return ok
+}
+
+// ResetLastError resets all changes to the "last_error" field.
+func (m *OutboxEventMutation) ResetLastError() {
+	m.last_error = nil
+	delete(m.clearedFields, outboxevent.FieldLastError)
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *OutboxEventMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *OutboxEventMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the OutboxEvent entity.
+// If the OutboxEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OutboxEventMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *OutboxEventMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetDeliveredAt sets the "delivered_at" field.
+func (m *OutboxEventMutation) SetDeliveredAt(t time.Time) {
+	m.delivered_at = &t
+}
+
+// DeliveredAt returns the value of the "delivered_at" field in the mutation.
+func (m *OutboxEventMutation) DeliveredAt() (r time.Time, exists bool) {
+	v := m.delivered_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDeliveredAt returns the old "delivered_at" field's value of the OutboxEvent entity.
+// If the OutboxEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OutboxEventMutation) OldDeliveredAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDeliveredAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDeliveredAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDeliveredAt: %w", err)
+	}
+	return oldValue.DeliveredAt, nil
+}
+
+// ClearDeliveredAt clears the value of the "delivered_at" field.
+func (m *OutboxEventMutation) ClearDeliveredAt() {
+	m.delivered_at = nil
+	m.clearedFields[outboxevent.FieldDeliveredAt] = struct{}{}
+}
+
+// DeliveredAtCleared returns if the "delivered_at" field was cleared in this mutation.
+func (m *OutboxEventMutation) DeliveredAtCleared() bool {
+	_, ok := m.clearedFields[outboxevent.FieldDeliveredAt]
+	return ok
+}
+
+// ResetDeliveredAt resets all changes to the "delivered_at" field.
+func (m *OutboxEventMutation) ResetDeliveredAt() {
+	m.delivered_at = nil
+	delete(m.clearedFields, outboxevent.FieldDeliveredAt)
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *OutboxEventMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[outboxevent.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *OutboxEventMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *OutboxEventMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *OutboxEventMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// Where appends a list predicates to the OutboxEventMutation builder.
+func (m *OutboxEventMutation) Where(ps ...predicate.OutboxEvent) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the OutboxEventMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *OutboxEventMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.OutboxEvent, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *OutboxEventMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *OutboxEventMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (OutboxEvent).
+func (m *OutboxEventMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *OutboxEventMutation) Fields() []string {
+	fields := make([]string, 0, 10)
+	if m.merchant != nil {
+		fields = append(fields, outboxevent.FieldMerchantID)
+	}
+	if m.topic != nil {
+		fields = append(fields, outboxevent.FieldTopic)
+	}
+	if m.subject_id != nil {
+		fields = append(fields, outboxevent.FieldSubjectID)
+	}
+	if m.payload != nil {
+		fields = append(fields, outboxevent.FieldPayload)
+	}
+	if m.status != nil {
+		fields = append(fields, outboxevent.FieldStatus)
+	}
+	if m.attempts != nil {
+		fields = append(fields, outboxevent.FieldAttempts)
+	}
+	if m.available_at != nil {
+		fields = append(fields, outboxevent.FieldAvailableAt)
+	}
+	if m.last_error != nil {
+		fields = append(fields, outboxevent.FieldLastError)
+	}
+	if m.created_at != nil {
+		fields = append(fields, outboxevent.FieldCreatedAt)
+	}
+	if m.delivered_at != nil {
+		fields = append(fields, outboxevent.FieldDeliveredAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *OutboxEventMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case outboxevent.FieldMerchantID:
+		return m.MerchantID()
+	case outboxevent.FieldTopic:
+		return m.Topic()
+	case outboxevent.FieldSubjectID:
+		return m.SubjectID()
+	case outboxevent.FieldPayload:
+		return m.Payload()
+	case outboxevent.FieldStatus:
+		return m.Status()
+	case outboxevent.FieldAttempts:
+		return m.Attempts()
+	case outboxevent.FieldAvailableAt:
+		return m.AvailableAt()
+	case outboxevent.FieldLastError:
+		return m.LastError()
+	case outboxevent.FieldCreatedAt:
+		return m.CreatedAt()
+	case outboxevent.FieldDeliveredAt:
+		return m.DeliveredAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *OutboxEventMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case outboxevent.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case outboxevent.FieldTopic:
+		return m.OldTopic(ctx)
+	case outboxevent.FieldSubjectID:
+		return m.OldSubjectID(ctx)
+	case outboxevent.FieldPayload:
+		return m.OldPayload(ctx)
+	case outboxevent.FieldStatus:
+		return m.OldStatus(ctx)
+	case outboxevent.FieldAttempts:
+		return m.OldAttempts(ctx)
+	case outboxevent.FieldAvailableAt:
+		return m.OldAvailableAt(ctx)
+	case outboxevent.FieldLastError:
+		return m.OldLastError(ctx)
+	case outboxevent.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case outboxevent.FieldDeliveredAt:
+		return m.OldDeliveredAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown OutboxEvent field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *OutboxEventMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case outboxevent.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case outboxevent.FieldTopic:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTopic(v)
+		return nil
+	case outboxevent.FieldSubjectID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSubjectID(v)
+		return nil
+	case outboxevent.FieldPayload:
+		v, ok := value.(map[string]interface{})
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPayload(v)
+		return nil
+	case outboxevent.FieldStatus:
+		v, ok := value.(outboxevent.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case outboxevent.FieldAttempts:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAttempts(v)
+		return nil
+	case outboxevent.FieldAvailableAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAvailableAt(v)
+		return nil
+	case outboxevent.FieldLastError:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastError(v)
+		return nil
+	case outboxevent.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case outboxevent.FieldDeliveredAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDeliveredAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown OutboxEvent field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *OutboxEventMutation) AddedFields() []string {
+	var fields []string
+	if m.addattempts != nil {
+		fields = append(fields, outboxevent.FieldAttempts)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *OutboxEventMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case outboxevent.FieldAttempts:
+		return m.AddedAttempts()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *OutboxEventMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case outboxevent.FieldAttempts:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAttempts(v)
+		return nil
+	}
+	return fmt.Errorf("unknown OutboxEvent numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *OutboxEventMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(outboxevent.FieldLastError) {
+		fields = append(fields, outboxevent.FieldLastError)
+	}
+	if m.FieldCleared(outboxevent.FieldDeliveredAt) {
+		fields = append(fields, outboxevent.FieldDeliveredAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *OutboxEventMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *OutboxEventMutation) ClearField(name string) error {
+	switch name {
+	case outboxevent.FieldLastError:
+		m.ClearLastError()
+		return nil
+	case outboxevent.FieldDeliveredAt:
+		m.ClearDeliveredAt()
+		return nil
+	}
+	return fmt.Errorf("unknown OutboxEvent nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *OutboxEventMutation) ResetField(name string) error {
+	switch name {
+	case outboxevent.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case outboxevent.FieldTopic:
+		m.ResetTopic()
+		return nil
+	case outboxevent.FieldSubjectID:
+		m.ResetSubjectID()
+		return nil
+	case outboxevent.FieldPayload:
+		m.ResetPayload()
+		return nil
+	case outboxevent.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case outboxevent.FieldAttempts:
+		m.ResetAttempts()
+		return nil
+	case outboxevent.FieldAvailableAt:
+		m.ResetAvailableAt()
+		return nil
+	case outboxevent.FieldLastError:
+		m.ResetLastError()
+		return nil
+	case outboxevent.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case outboxevent.FieldDeliveredAt:
+		m.ResetDeliveredAt()
+		return nil
+	}
+	return fmt.Errorf("unknown OutboxEvent field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *OutboxEventMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.merchant != nil {
+		edges = append(edges, outboxevent.EdgeMerchant)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *OutboxEventMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case outboxevent.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *OutboxEventMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *OutboxEventMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *OutboxEventMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedmerchant {
+		edges = append(edges, outboxevent.EdgeMerchant)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *OutboxEventMutation) EdgeCleared(name string) bool {
+	switch name {
+	case outboxevent.EdgeMerchant:
+		return m.clearedmerchant
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *OutboxEventMutation) ClearEdge(name string) error {
+	switch name {
+	case outboxevent.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown OutboxEvent unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *OutboxEventMutation) ResetEdge(name string) error {
+	switch name {
+	case outboxevent.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown OutboxEvent edge %s", name)
+}
+
+// PairingCodeMutation represents an operation that mutates the PairingCode nodes in the graph.
+type PairingCodeMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *pulid.ID
+	created_at      *time.Time
+	updated_at      *time.Time
+	code_hash       *string
+	store_id        *pulid.ID
+	created_by_id   *pulid.ID
+	expires_at      *time.Time
+	used_at         *time.Time
+	device_id       *pulid.ID
+	clearedFields   map[string]struct{}
+	merchant        *pulid.ID
+	clearedmerchant bool
+	done            bool
+	oldValue        func(context.Context) (*PairingCode, error)
+	predicates      []predicate.PairingCode
+}
+
+var _ ent.Mutation = (*PairingCodeMutation)(nil)
+
+// pairingcodeOption allows management of the mutation configuration using functional options.
+type pairingcodeOption func(*PairingCodeMutation)
+
+// newPairingCodeMutation creates new mutation for the PairingCode entity.
+func newPairingCodeMutation(c config, op Op, opts ...pairingcodeOption) *PairingCodeMutation {
+	m := &PairingCodeMutation{
+		config:        c,
+		op:            op,
+		typ:           TypePairingCode,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withPairingCodeID sets the ID field of the mutation.
+func withPairingCodeID(id pulid.ID) pairingcodeOption {
+	return func(m *PairingCodeMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *PairingCode
+		)
+		m.oldValue = func(ctx context.Context) (*PairingCode, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().PairingCode.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withPairingCode sets the old PairingCode of the mutation.
+func withPairingCode(node *PairingCode) pairingcodeOption {
+	return func(m *PairingCodeMutation) {
+		m.oldValue = func(context.Context) (*PairingCode, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m PairingCodeMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m PairingCodeMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of PairingCode entities.
+func (m *PairingCodeMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *PairingCodeMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *PairingCodeMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().PairingCode.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *PairingCodeMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *PairingCodeMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the PairingCode entity.
+// If the PairingCode object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PairingCodeMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *PairingCodeMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *PairingCodeMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *PairingCodeMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the PairingCode entity.
+// If the PairingCode object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PairingCodeMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *PairingCodeMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *PairingCodeMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *PairingCodeMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the PairingCode entity.
+// If the PairingCode object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PairingCodeMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *PairingCodeMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetCodeHash sets the "code_hash" field.
+func (m *PairingCodeMutation) SetCodeHash(s string) {
+	m.code_hash = &s
+}
+
+// CodeHash returns the value of the "code_hash" field in the mutation.
+func (m *PairingCodeMutation) CodeHash() (r string, exists bool) {
+	v := m.code_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCodeHash returns the old "code_hash" field's value of the PairingCode entity.
+// If the PairingCode object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PairingCodeMutation) OldCodeHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCodeHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCodeHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCodeHash: %w", err)
+	}
+	return oldValue.CodeHash, nil
+}
+
+// ResetCodeHash resets all changes to the "code_hash" field.
+func (m *PairingCodeMutation) ResetCodeHash() {
+	m.code_hash = nil
+}
+
+// SetStoreID sets the "store_id" field.
+func (m *PairingCodeMutation) SetStoreID(pu pulid.ID) {
+	m.store_id = &pu
+}
+
+// StoreID returns the value of the "store_id" field in the mutation.
+func (m *PairingCodeMutation) StoreID() (r pulid.ID, exists bool) {
+	v := m.store_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStoreID returns the old "store_id" field's value of the PairingCode entity.
+// If the PairingCode object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PairingCodeMutation) OldStoreID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStoreID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStoreID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStoreID: %w", err)
+	}
+	return oldValue.StoreID, nil
+}
+
+// ResetStoreID resets all changes to the "store_id" field.
+func (m *PairingCodeMutation) ResetStoreID() {
+	m.store_id = nil
+}
+
+// SetCreatedByID sets the "created_by_id" field.
+func (m *PairingCodeMutation) SetCreatedByID(pu pulid.ID) {
+	m.created_by_id = &pu
+}
+
+// CreatedByID returns the value of the "created_by_id" field in the mutation.
+func (m *PairingCodeMutation) CreatedByID() (r pulid.ID, exists bool) {
+	v := m.created_by_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedByID returns the old "created_by_id" field's value of the PairingCode entity.
+// If the PairingCode object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PairingCodeMutation) OldCreatedByID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedByID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedByID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedByID: %w", err)
+	}
+	return oldValue.CreatedByID, nil
+}
+
+// ResetCreatedByID resets all changes to the "created_by_id" field.
+func (m *PairingCodeMutation) ResetCreatedByID() {
+	m.created_by_id = nil
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (m *PairingCodeMutation) SetExpiresAt(t time.Time) {
+	m.expires_at = &t
+}
+
+// ExpiresAt returns the value of the "expires_at" field in the mutation.
+func (m *PairingCodeMutation) ExpiresAt() (r time.Time, exists bool) {
+	v := m.expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpiresAt returns the old "expires_at" field's value of the PairingCode entity.
+// If the PairingCode object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PairingCodeMutation) OldExpiresAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpiresAt: %w", err)
+	}
+	return oldValue.ExpiresAt, nil
+}
+
+// ResetExpiresAt resets all changes to the "expires_at" field.
+func (m *PairingCodeMutation) ResetExpiresAt() {
+	m.expires_at = nil
+}
+
+// SetUsedAt sets the "used_at" field.
+func (m *PairingCodeMutation) SetUsedAt(t time.Time) {
+	m.used_at = &t
+}
+
+// UsedAt returns the value of the "used_at" field in the mutation.
+func (m *PairingCodeMutation) UsedAt() (r time.Time, exists bool) {
+	v := m.used_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUsedAt returns the old "used_at" field's value of the PairingCode entity.
+// If the PairingCode object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PairingCodeMutation) OldUsedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUsedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUsedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUsedAt: %w", err)
+	}
+	return oldValue.UsedAt, nil
+}
+
+// ClearUsedAt clears the value of the "used_at" field.
+func (m *PairingCodeMutation) ClearUsedAt() {
+	m.used_at = nil
+	m.clearedFields[pairingcode.FieldUsedAt] = struct{}{}
+}
+
+// UsedAtCleared returns if the "used_at" field was cleared in this mutation.
+func (m *PairingCodeMutation) UsedAtCleared() bool {
+	_, ok := m.clearedFields[pairingcode.FieldUsedAt]
+	return ok
+}
+
+// ResetUsedAt resets all changes to the "used_at" field.
+func (m *PairingCodeMutation) ResetUsedAt() {
+	m.used_at = nil
+	delete(m.clearedFields, pairingcode.FieldUsedAt)
+}
+
+// SetDeviceID sets the "device_id" field.
+func (m *PairingCodeMutation) SetDeviceID(pu pulid.ID) {
+	m.device_id = &pu
+}
+
+// DeviceID returns the value of the "device_id" field in the mutation.
+func (m *PairingCodeMutation) DeviceID() (r pulid.ID, exists bool) {
+	v := m.device_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDeviceID returns the old "device_id" field's value of the PairingCode entity.
+// If the PairingCode object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PairingCodeMutation) OldDeviceID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDeviceID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDeviceID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDeviceID: %w", err)
+	}
+	return oldValue.DeviceID, nil
+}
+
+// ClearDeviceID clears the value of the "device_id" field.
+func (m *PairingCodeMutation) ClearDeviceID() {
+	m.device_id = nil
+	m.clearedFields[pairingcode.FieldDeviceID] = struct{}{}
+}
+
+// DeviceIDCleared returns if the "device_id" field was cleared in this mutation.
+func (m *PairingCodeMutation) DeviceIDCleared() bool {
+	_, ok := m.clearedFields[pairingcode.FieldDeviceID]
+	return ok
+}
+
+// ResetDeviceID resets all changes to the "device_id" field.
+func (m *PairingCodeMutation) ResetDeviceID() {
+	m.device_id = nil
+	delete(m.clearedFields, pairingcode.FieldDeviceID)
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *PairingCodeMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[pairingcode.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *PairingCodeMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *PairingCodeMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *PairingCodeMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// Where appends a list predicates to the PairingCodeMutation builder.
+func (m *PairingCodeMutation) Where(ps ...predicate.PairingCode) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the PairingCodeMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *PairingCodeMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.PairingCode, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *PairingCodeMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *PairingCodeMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (PairingCode).
+func (m *PairingCodeMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *PairingCodeMutation) Fields() []string {
+	fields := make([]string, 0, 9)
+	if m.merchant != nil {
+		fields = append(fields, pairingcode.FieldMerchantID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, pairingcode.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, pairingcode.FieldUpdatedAt)
+	}
+	if m.code_hash != nil {
+		fields = append(fields, pairingcode.FieldCodeHash)
+	}
+	if m.store_id != nil {
+		fields = append(fields, pairingcode.FieldStoreID)
+	}
+	if m.created_by_id != nil {
+		fields = append(fields, pairingcode.FieldCreatedByID)
+	}
+	if m.expires_at != nil {
+		fields = append(fields, pairingcode.FieldExpiresAt)
+	}
+	if m.used_at != nil {
+		fields = append(fields, pairingcode.FieldUsedAt)
+	}
+	if m.device_id != nil {
+		fields = append(fields, pairingcode.FieldDeviceID)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *PairingCodeMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case pairingcode.FieldMerchantID:
+		return m.MerchantID()
+	case pairingcode.FieldCreatedAt:
+		return m.CreatedAt()
+	case pairingcode.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case pairingcode.FieldCodeHash:
+		return m.CodeHash()
+	case pairingcode.FieldStoreID:
+		return m.StoreID()
+	case pairingcode.FieldCreatedByID:
+		return m.CreatedByID()
+	case pairingcode.FieldExpiresAt:
+		return m.ExpiresAt()
+	case pairingcode.FieldUsedAt:
+		return m.UsedAt()
+	case pairingcode.FieldDeviceID:
+		return m.DeviceID()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *PairingCodeMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case pairingcode.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case pairingcode.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case pairingcode.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case pairingcode.FieldCodeHash:
+		return m.OldCodeHash(ctx)
+	case pairingcode.FieldStoreID:
+		return m.OldStoreID(ctx)
+	case pairingcode.FieldCreatedByID:
+		return m.OldCreatedByID(ctx)
+	case pairingcode.FieldExpiresAt:
+		return m.OldExpiresAt(ctx)
+	case pairingcode.FieldUsedAt:
+		return m.OldUsedAt(ctx)
+	case pairingcode.FieldDeviceID:
+		return m.OldDeviceID(ctx)
+	}
+	return nil, fmt.Errorf("unknown PairingCode field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PairingCodeMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case pairingcode.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case pairingcode.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case pairingcode.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case pairingcode.FieldCodeHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCodeHash(v)
+		return nil
+	case pairingcode.FieldStoreID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStoreID(v)
+		return nil
+	case pairingcode.FieldCreatedByID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedByID(v)
+		return nil
+	case pairingcode.FieldExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpiresAt(v)
+		return nil
+	case pairingcode.FieldUsedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUsedAt(v)
+		return nil
+	case pairingcode.FieldDeviceID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDeviceID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown PairingCode field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *PairingCodeMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *PairingCodeMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PairingCodeMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown PairingCode numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *PairingCodeMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(pairingcode.FieldUsedAt) {
+		fields = append(fields, pairingcode.FieldUsedAt)
+	}
+	if m.FieldCleared(pairingcode.FieldDeviceID) {
+		fields = append(fields, pairingcode.FieldDeviceID)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *PairingCodeMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *PairingCodeMutation) ClearField(name string) error {
+	switch name {
+	case pairingcode.FieldUsedAt:
+		m.ClearUsedAt()
+		return nil
+	case pairingcode.FieldDeviceID:
+		m.ClearDeviceID()
+		return nil
+	}
+	return fmt.Errorf("unknown PairingCode nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *PairingCodeMutation) ResetField(name string) error {
+	switch name {
+	case pairingcode.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case pairingcode.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case pairingcode.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case pairingcode.FieldCodeHash:
+		m.ResetCodeHash()
+		return nil
+	case pairingcode.FieldStoreID:
+		m.ResetStoreID()
+		return nil
+	case pairingcode.FieldCreatedByID:
+		m.ResetCreatedByID()
+		return nil
+	case pairingcode.FieldExpiresAt:
+		m.ResetExpiresAt()
+		return nil
+	case pairingcode.FieldUsedAt:
+		m.ResetUsedAt()
+		return nil
+	case pairingcode.FieldDeviceID:
+		m.ResetDeviceID()
+		return nil
+	}
+	return fmt.Errorf("unknown PairingCode field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *PairingCodeMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.merchant != nil {
+		edges = append(edges, pairingcode.EdgeMerchant)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *PairingCodeMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case pairingcode.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *PairingCodeMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *PairingCodeMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *PairingCodeMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedmerchant {
+		edges = append(edges, pairingcode.EdgeMerchant)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *PairingCodeMutation) EdgeCleared(name string) bool {
+	switch name {
+	case pairingcode.EdgeMerchant:
+		return m.clearedmerchant
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *PairingCodeMutation) ClearEdge(name string) error {
+	switch name {
+	case pairingcode.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown PairingCode unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *PairingCodeMutation) ResetEdge(name string) error {
+	switch name {
+	case pairingcode.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown PairingCode edge %s", name)
+}
+
+// PlatformAuditEntryMutation represents an operation that mutates the PlatformAuditEntry nodes in the graph.
+type PlatformAuditEntryMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *pulid.ID
+	action        *string
+	actor_kind    *platformauditentry.ActorKind
+	actor_id      *string
+	target_type   *string
+	target_id     *string
+	details       *map[string]interface{}
+	ip            *string
+	request_id    *string
+	created_at    *time.Time
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*PlatformAuditEntry, error)
+	predicates    []predicate.PlatformAuditEntry
+}
+
+var _ ent.Mutation = (*PlatformAuditEntryMutation)(nil)
+
+// platformauditentryOption allows management of the mutation configuration using functional options.
+type platformauditentryOption func(*PlatformAuditEntryMutation)
+
+// newPlatformAuditEntryMutation creates new mutation for the PlatformAuditEntry entity.
+func newPlatformAuditEntryMutation(c config, op Op, opts ...platformauditentryOption) *PlatformAuditEntryMutation {
+	m := &PlatformAuditEntryMutation{
+		config:        c,
+		op:            op,
+		typ:           TypePlatformAuditEntry,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withPlatformAuditEntryID sets the ID field of the mutation.
+func withPlatformAuditEntryID(id pulid.ID) platformauditentryOption {
+	return func(m *PlatformAuditEntryMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *PlatformAuditEntry
+		)
+		m.oldValue = func(ctx context.Context) (*PlatformAuditEntry, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().PlatformAuditEntry.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withPlatformAuditEntry sets the old PlatformAuditEntry of the mutation.
+func withPlatformAuditEntry(node *PlatformAuditEntry) platformauditentryOption {
+	return func(m *PlatformAuditEntryMutation) {
+		m.oldValue = func(context.Context) (*PlatformAuditEntry, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m PlatformAuditEntryMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m PlatformAuditEntryMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of PlatformAuditEntry entities.
+func (m *PlatformAuditEntryMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *PlatformAuditEntryMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *PlatformAuditEntryMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().PlatformAuditEntry.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetAction sets the "action" field.
+func (m *PlatformAuditEntryMutation) SetAction(s string) {
+	m.action = &s
+}
+
+// Action returns the value of the "action" field in the mutation.
+func (m *PlatformAuditEntryMutation) Action() (r string, exists bool) {
+	v := m.action
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAction returns the old "action" field's value of the PlatformAuditEntry entity.
+// If the PlatformAuditEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PlatformAuditEntryMutation) OldAction(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAction is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAction requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAction: %w", err)
+	}
+	return oldValue.Action, nil
+}
+
+// ResetAction resets all changes to the "action" field.
+func (m *PlatformAuditEntryMutation) ResetAction() {
+	m.action = nil
+}
+
+// SetActorKind sets the "actor_kind" field.
+func (m *PlatformAuditEntryMutation) SetActorKind(pk platformauditentry.ActorKind) {
+	m.actor_kind = &pk
+}
+
+// ActorKind returns the value of the "actor_kind" field in the mutation.
+func (m *PlatformAuditEntryMutation) ActorKind() (r platformauditentry.ActorKind, exists bool) {
+	v := m.actor_kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldActorKind returns the old "actor_kind" field's value of the PlatformAuditEntry entity.
+// If the PlatformAuditEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PlatformAuditEntryMutation) OldActorKind(ctx context.Context) (v platformauditentry.ActorKind, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldActorKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldActorKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldActorKind: %w", err)
+	}
+	return oldValue.ActorKind, nil
+}
+
+// ResetActorKind resets all changes to the "actor_kind" field.
+func (m *PlatformAuditEntryMutation) ResetActorKind() {
+	m.actor_kind = nil
+}
+
+// SetActorID sets the "actor_id" field.
+func (m *PlatformAuditEntryMutation) SetActorID(s string) {
+	m.actor_id = &s
+}
+
+// ActorID returns the value of the "actor_id" field in the mutation.
+func (m *PlatformAuditEntryMutation) ActorID() (r string, exists bool) {
+	v := m.actor_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldActorID returns the old "actor_id" field's value of the PlatformAuditEntry entity.
+// If the PlatformAuditEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PlatformAuditEntryMutation) OldActorID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldActorID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldActorID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldActorID: %w", err)
+	}
+	return oldValue.ActorID, nil
+}
+
+// ClearActorID clears the value of the "actor_id" field.
+func (m *PlatformAuditEntryMutation) ClearActorID() {
+	m.actor_id = nil
+	m.clearedFields[platformauditentry.FieldActorID] = struct{}{}
+}
+
+// ActorIDCleared returns if the "actor_id" field was cleared in this mutation.
+func (m *PlatformAuditEntryMutation) ActorIDCleared() bool {
+	_, ok := m.clearedFields[platformauditentry.FieldActorID]
+	return ok
+}
+
+// ResetActorID resets all changes to the "actor_id" field.
+func (m *PlatformAuditEntryMutation) ResetActorID() {
+	m.actor_id = nil
+	delete(m.clearedFields, platformauditentry.FieldActorID)
+}
+
+// SetTargetType sets the "target_type" field.
+func (m *PlatformAuditEntryMutation) SetTargetType(s string) {
+	m.target_type = &s
+}
+
+// TargetType returns the value of the "target_type" field in the mutation.
+func (m *PlatformAuditEntryMutation) TargetType() (r string, exists bool) {
+	v := m.target_type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTargetType returns the old "target_type" field's value of the PlatformAuditEntry entity.
+// If the PlatformAuditEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PlatformAuditEntryMutation) OldTargetType(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTargetType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTargetType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTargetType: %w", err)
+	}
+	return oldValue.TargetType, nil
+}
+
+// ClearTargetType clears the value of the "target_type" field.
+func (m *PlatformAuditEntryMutation) ClearTargetType() {
+	m.target_type = nil
+	m.clearedFields[platformauditentry.FieldTargetType] = struct{}{}
+}
+
+// TargetTypeCleared returns if the "target_type" field was cleared in this mutation.
+func (m *PlatformAuditEntryMutation) TargetTypeCleared() bool {
+	_, ok := m.clearedFields[platformauditentry.FieldTargetType]
+	return ok
+}
+
+// ResetTargetType resets all changes to the "target_type" field.
+func (m *PlatformAuditEntryMutation) ResetTargetType() {
+	m.target_type = nil
+	delete(m.clearedFields, platformauditentry.FieldTargetType)
+}
+
+// SetTargetID sets the "target_id" field.
+func (m *PlatformAuditEntryMutation) SetTargetID(s string) {
+	m.target_id = &s
+}
+
+// TargetID returns the value of the "target_id" field in the mutation.
+func (m *PlatformAuditEntryMutation) TargetID() (r string, exists bool) {
+	v := m.target_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTargetID returns the old "target_id" field's value of the PlatformAuditEntry entity.
+// If the PlatformAuditEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PlatformAuditEntryMutation) OldTargetID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTargetID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTargetID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTargetID: %w", err)
+	}
+	return oldValue.TargetID, nil
+}
+
+// ClearTargetID clears the value of the "target_id" field.
+func (m *PlatformAuditEntryMutation) ClearTargetID() {
+	m.target_id = nil
+	m.clearedFields[platformauditentry.FieldTargetID] = struct{}{}
+}
+
+// TargetIDCleared returns if the "target_id" field was cleared in this mutation.
+func (m *PlatformAuditEntryMutation) TargetIDCleared() bool {
+	_, ok := m.clearedFields[platformauditentry.FieldTargetID]
+	return ok
+}
+
+// ResetTargetID resets all changes to the "target_id" field.
+func (m *PlatformAuditEntryMutation) ResetTargetID() {
+	m.target_id = nil
+	delete(m.clearedFields, platformauditentry.FieldTargetID)
+}
+
+// SetDetails sets the "details" field.
+func (m *PlatformAuditEntryMutation) SetDetails(value map[string]interface{}) {
+	m.details = &value
+}
+
+// Details returns the value of the "details" field in the mutation.
+func (m *PlatformAuditEntryMutation) Details() (r map[string]interface{}, exists bool) {
+	v := m.details
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDetails returns the old "details" field's value of the PlatformAuditEntry entity.
+// If the PlatformAuditEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PlatformAuditEntryMutation) OldDetails(ctx context.Context) (v map[string]interface{}, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDetails is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDetails requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDetails: %w", err)
+	}
+	return oldValue.Details, nil
+}
+
+// ClearDetails clears the value of the "details" field.
+func (m *PlatformAuditEntryMutation) ClearDetails() {
+	m.details = nil
+	m.clearedFields[platformauditentry.FieldDetails] = struct{}{}
+}
+
+// DetailsCleared returns if the "details" field was cleared in this mutation.
+func (m *PlatformAuditEntryMutation) DetailsCleared() bool {
+	_, ok := m.clearedFields[platformauditentry.FieldDetails]
+	return ok
+}
+
+// ResetDetails resets all changes to the "details" field.
+func (m *PlatformAuditEntryMutation) ResetDetails() {
+	m.details = nil
+	delete(m.clearedFields, platformauditentry.FieldDetails)
+}
+
+// SetIP sets the "ip" field.
+func (m *PlatformAuditEntryMutation) SetIP(s string) {
+	m.ip = &s
+}
+
+// IP returns the value of the "ip" field in the mutation.
+func (m *PlatformAuditEntryMutation) IP() (r string, exists bool) {
+	v := m.ip
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIP returns the old "ip" field's value of the PlatformAuditEntry entity.
+// If the PlatformAuditEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PlatformAuditEntryMutation) OldIP(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIP is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIP requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIP: %w", err)
+	}
+	return oldValue.IP, nil
+}
+
+// ClearIP clears the value of the "ip" field.
+func (m *PlatformAuditEntryMutation) ClearIP() {
+	m.ip = nil
+	m.clearedFields[platformauditentry.FieldIP] = struct{}{}
+}
+
+// IPCleared returns if the "ip" field was cleared in this mutation.
+func (m *PlatformAuditEntryMutation) IPCleared() bool {
+	_, ok := m.clearedFields[platformauditentry.FieldIP]
+	return ok
+}
+
+// ResetIP resets all changes to the "ip" field.
+func (m *PlatformAuditEntryMutation) ResetIP() {
+	m.ip = nil
+	delete(m.clearedFields, platformauditentry.FieldIP)
+}
+
+// SetRequestID sets the "request_id" field.
+func (m *PlatformAuditEntryMutation) SetRequestID(s string) {
+	m.request_id = &s
+}
+
+// RequestID returns the value of the "request_id" field in the mutation.
+func (m *PlatformAuditEntryMutation) RequestID() (r string, exists bool) {
+	v := m.request_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRequestID returns the old "request_id" field's value of the PlatformAuditEntry entity.
+// If the PlatformAuditEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PlatformAuditEntryMutation) OldRequestID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRequestID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRequestID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRequestID: %w", err)
+	}
+	return oldValue.RequestID, nil
+}
+
+// ClearRequestID clears the value of the "request_id" field.
+func (m *PlatformAuditEntryMutation) ClearRequestID() {
+	m.request_id = nil
+	m.clearedFields[platformauditentry.FieldRequestID] = struct{}{}
+}
+
+// RequestIDCleared returns if the "request_id" field was cleared in this mutation.
+func (m *PlatformAuditEntryMutation) RequestIDCleared() bool {
+	_, ok := m.clearedFields[platformauditentry.FieldRequestID]
+	return ok
+}
+
+// ResetRequestID resets all changes to the "request_id" field.
+func (m *PlatformAuditEntryMutation) ResetRequestID() {
+	m.request_id = nil
+	delete(m.clearedFields, platformauditentry.FieldRequestID)
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *PlatformAuditEntryMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *PlatformAuditEntryMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the PlatformAuditEntry entity.
+// If the PlatformAuditEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PlatformAuditEntryMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *PlatformAuditEntryMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// Where appends a list predicates to the PlatformAuditEntryMutation builder.
+func (m *PlatformAuditEntryMutation) Where(ps ...predicate.PlatformAuditEntry) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the PlatformAuditEntryMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *PlatformAuditEntryMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.PlatformAuditEntry, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *PlatformAuditEntryMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *PlatformAuditEntryMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (PlatformAuditEntry).
+func (m *PlatformAuditEntryMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *PlatformAuditEntryMutation) Fields() []string {
+	fields := make([]string, 0, 9)
+	if m.action != nil {
+		fields = append(fields, platformauditentry.FieldAction)
+	}
+	if m.actor_kind != nil {
+		fields = append(fields, platformauditentry.FieldActorKind)
+	}
+	if m.actor_id != nil {
+		fields = append(fields, platformauditentry.FieldActorID)
+	}
+	if m.target_type != nil {
+		fields = append(fields, platformauditentry.FieldTargetType)
+	}
+	if m.target_id != nil {
+		fields = append(fields, platformauditentry.FieldTargetID)
+	}
+	if m.details != nil {
+		fields = append(fields, platformauditentry.FieldDetails)
+	}
+	if m.ip != nil {
+		fields = append(fields, platformauditentry.FieldIP)
+	}
+	if m.request_id != nil {
+		fields = append(fields, platformauditentry.FieldRequestID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, platformauditentry.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *PlatformAuditEntryMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case platformauditentry.FieldAction:
+		return m.Action()
+	case platformauditentry.FieldActorKind:
+		return m.ActorKind()
+	case platformauditentry.FieldActorID:
+		return m.ActorID()
+	case platformauditentry.FieldTargetType:
+		return m.TargetType()
+	case platformauditentry.FieldTargetID:
+		return m.TargetID()
+	case platformauditentry.FieldDetails:
+		return m.Details()
+	case platformauditentry.FieldIP:
+		return m.IP()
+	case platformauditentry.FieldRequestID:
+		return m.RequestID()
+	case platformauditentry.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *PlatformAuditEntryMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case platformauditentry.FieldAction:
+		return m.OldAction(ctx)
+	case platformauditentry.FieldActorKind:
+		return m.OldActorKind(ctx)
+	case platformauditentry.FieldActorID:
+		return m.OldActorID(ctx)
+	case platformauditentry.FieldTargetType:
+		return m.OldTargetType(ctx)
+	case platformauditentry.FieldTargetID:
+		return m.OldTargetID(ctx)
+	case platformauditentry.FieldDetails:
+		return m.OldDetails(ctx)
+	case platformauditentry.FieldIP:
+		return m.OldIP(ctx)
+	case platformauditentry.FieldRequestID:
+		return m.OldRequestID(ctx)
+	case platformauditentry.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown PlatformAuditEntry field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PlatformAuditEntryMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case platformauditentry.FieldAction:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAction(v)
+		return nil
+	case platformauditentry.FieldActorKind:
+		v, ok := value.(platformauditentry.ActorKind)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetActorKind(v)
+		return nil
+	case platformauditentry.FieldActorID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetActorID(v)
+		return nil
+	case platformauditentry.FieldTargetType:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTargetType(v)
+		return nil
+	case platformauditentry.FieldTargetID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTargetID(v)
+		return nil
+	case platformauditentry.FieldDetails:
+		v, ok := value.(map[string]interface{})
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDetails(v)
+		return nil
+	case platformauditentry.FieldIP:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIP(v)
+		return nil
+	case platformauditentry.FieldRequestID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRequestID(v)
+		return nil
+	case platformauditentry.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown PlatformAuditEntry field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *PlatformAuditEntryMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *PlatformAuditEntryMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PlatformAuditEntryMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown PlatformAuditEntry numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *PlatformAuditEntryMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(platformauditentry.FieldActorID) {
+		fields = append(fields, platformauditentry.FieldActorID)
+	}
+	if m.FieldCleared(platformauditentry.FieldTargetType) {
+		fields = append(fields, platformauditentry.FieldTargetType)
+	}
+	if m.FieldCleared(platformauditentry.FieldTargetID) {
+		fields = append(fields, platformauditentry.FieldTargetID)
+	}
+	if m.FieldCleared(platformauditentry.FieldDetails) {
+		fields = append(fields, platformauditentry.FieldDetails)
+	}
+	if m.FieldCleared(platformauditentry.FieldIP) {
+		fields = append(fields, platformauditentry.FieldIP)
+	}
+	if m.FieldCleared(platformauditentry.FieldRequestID) {
+		fields = append(fields, platformauditentry.FieldRequestID)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *PlatformAuditEntryMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *PlatformAuditEntryMutation) ClearField(name string) error {
+	switch name {
+	case platformauditentry.FieldActorID:
+		m.ClearActorID()
+		return nil
+	case platformauditentry.FieldTargetType:
+		m.ClearTargetType()
+		return nil
+	case platformauditentry.FieldTargetID:
+		m.ClearTargetID()
+		return nil
+	case platformauditentry.FieldDetails:
+		m.ClearDetails()
+		return nil
+	case platformauditentry.FieldIP:
+		m.ClearIP()
+		return nil
+	case platformauditentry.FieldRequestID:
+		m.ClearRequestID()
+		return nil
+	}
+	return fmt.Errorf("unknown PlatformAuditEntry nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *PlatformAuditEntryMutation) ResetField(name string) error {
+	switch name {
+	case platformauditentry.FieldAction:
+		m.ResetAction()
+		return nil
+	case platformauditentry.FieldActorKind:
+		m.ResetActorKind()
+		return nil
+	case platformauditentry.FieldActorID:
+		m.ResetActorID()
+		return nil
+	case platformauditentry.FieldTargetType:
+		m.ResetTargetType()
+		return nil
+	case platformauditentry.FieldTargetID:
+		m.ResetTargetID()
+		return nil
+	case platformauditentry.FieldDetails:
+		m.ResetDetails()
+		return nil
+	case platformauditentry.FieldIP:
+		m.ResetIP()
+		return nil
+	case platformauditentry.FieldRequestID:
+		m.ResetRequestID()
+		return nil
+	case platformauditentry.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown PlatformAuditEntry field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *PlatformAuditEntryMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *PlatformAuditEntryMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *PlatformAuditEntryMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *PlatformAuditEntryMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *PlatformAuditEntryMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *PlatformAuditEntryMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *PlatformAuditEntryMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown PlatformAuditEntry unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *PlatformAuditEntryMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown PlatformAuditEntry edge %s", name)
+}
+
+// ProductMutation represents an operation that mutates the Product nodes in the graph.
+type ProductMutation struct {
+	config
+	op                   Op
+	typ                  string
+	id                   *pulid.ID
+	created_at           *time.Time
+	updated_at           *time.Time
+	sku                  *string
+	barcode              *string
+	name                 *string
+	search_text          *string
+	category             *string
+	unit_price           *int64
+	addunit_price        *int64
+	cost                 *int64
+	addcost              *int64
+	tax_rate_bp          *int
+	addtax_rate_bp       *int
+	active               *bool
+	clearedFields        map[string]struct{}
+	merchant             *pulid.ID
+	clearedmerchant      bool
+	price_changes        map[pulid.ID]struct{}
+	removedprice_changes map[pulid.ID]struct{}
+	clearedprice_changes bool
+	done                 bool
+	oldValue             func(context.Context) (*Product, error)
+	predicates           []predicate.Product
+}
+
+var _ ent.Mutation = (*ProductMutation)(nil)
+
+// productOption allows management of the mutation configuration using functional options.
+type productOption func(*ProductMutation)
+
+// newProductMutation creates new mutation for the Product entity.
+func newProductMutation(c config, op Op, opts ...productOption) *ProductMutation {
+	m := &ProductMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeProduct,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withProductID sets the ID field of the mutation.
+func withProductID(id pulid.ID) productOption {
+	return func(m *ProductMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Product
+		)
+		m.oldValue = func(ctx context.Context) (*Product, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Product.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withProduct sets the old Product of the mutation.
+func withProduct(node *Product) productOption {
+	return func(m *ProductMutation) {
+		m.oldValue = func(context.Context) (*Product, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ProductMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ProductMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of Product entities.
+func (m *ProductMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ProductMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ProductMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Product.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *ProductMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *ProductMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the Product entity.
+// If the Product object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *ProductMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *ProductMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *ProductMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Product entity.
+// If the Product object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *ProductMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *ProductMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *ProductMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the Product entity.
+// If the Product object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *ProductMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetSku sets the "sku" field.
+func (m *ProductMutation) SetSku(s string) {
+	m.sku = &s
+}
+
+// Sku returns the value of the "sku" field in the mutation.
+func (m *ProductMutation) Sku() (r string, exists bool) {
+	v := m.sku
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSku returns the old "sku" field's value of the Product entity.
+// If the Product object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductMutation) OldSku(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSku is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSku requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSku: %w", err)
+	}
+	return oldValue.Sku, nil
+}
+
+// ResetSku resets all changes to the "sku" field.
+func (m *ProductMutation) ResetSku() {
+	m.sku = nil
+}
+
+// SetBarcode sets the "barcode" field.
+func (m *ProductMutation) SetBarcode(s string) {
+	m.barcode = &s
+}
+
+// Barcode returns the value of the "barcode" field in the mutation.
+func (m *ProductMutation) Barcode() (r string, exists bool) {
+	v := m.barcode
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBarcode returns the old "barcode" field's value of the Product entity.
+// If the Product object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductMutation) OldBarcode(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBarcode is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBarcode requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBarcode: %w", err)
+	}
+	return oldValue.Barcode, nil
+}
+
+// ClearBarcode clears the value of the "barcode" field.
+func (m *ProductMutation) ClearBarcode() {
+	m.barcode = nil
+	m.clearedFields[product.FieldBarcode] = struct{}{}
+}
+
+// BarcodeCleared returns if the "barcode" field was cleared in this mutation.
+func (m *ProductMutation) BarcodeCleared() bool {
+	_, ok := m.clearedFields[product.FieldBarcode]
+	return ok
+}
+
+// ResetBarcode resets all changes to the "barcode" field.
+func (m *ProductMutation) ResetBarcode() {
+	m.barcode = nil
+	delete(m.clearedFields, product.FieldBarcode)
+}
+
+// SetName sets the "name" field.
+func (m *ProductMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *ProductMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the Product entity.
+// If the Product object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *ProductMutation) ResetName() {
+	m.name = nil
+}
+
+// SetSearchText sets the "search_text" field.
+func (m *ProductMutation) SetSearchText(s string) {
+	m.search_text = &s
+}
+
+// SearchText returns the value of the "search_text" field in the mutation.
+func (m *ProductMutation) SearchText() (r string, exists bool) {
+	v := m.search_text
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSearchText returns the old "search_text" field's value of the Product entity.
+// If the Product object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductMutation) OldSearchText(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSearchText is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSearchText requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSearchText: %w", err)
+	}
+	return oldValue.SearchText, nil
+}
+
+// ResetSearchText resets all changes to the "search_text" field.
+func (m *ProductMutation) ResetSearchText() {
+	m.search_text = nil
+}
+
+// SetCategory sets the "category" field.
+func (m *ProductMutation) SetCategory(s string) {
+	m.category = &s
+}
+
+// Category returns the value of the "category" field in the mutation.
+func (m *ProductMutation) Category() (r string, exists bool) {
+	v := m.category
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCategory returns the old "category" field's value of the Product entity.
+// If the Product object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductMutation) OldCategory(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCategory is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCategory requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCategory: %w", err)
+	}
+	return oldValue.Category, nil
+}
+
+// ClearCategory clears the value of the "category" field.
+func (m *ProductMutation) ClearCategory() {
+	m.category = nil
+	m.clearedFields[product.FieldCategory] = struct{}{}
+}
+
+// CategoryCleared returns if the "category" field was cleared in this mutation.
+func (m *ProductMutation) CategoryCleared() bool {
+	_, ok := m.clearedFields[product.FieldCategory]
+	return ok
+}
+
+// ResetCategory resets all changes to the "category" field.
+func (m *ProductMutation) ResetCategory() {
+	m.category = nil
+	delete(m.clearedFields, product.FieldCategory)
+}
+
+// SetUnitPrice sets the "unit_price" field.
+func (m *ProductMutation) SetUnitPrice(i int64) {
+	m.unit_price = &i
+	m.addunit_price = nil
+}
+
+// UnitPrice returns the value of the "unit_price" field in the mutation.
+func (m *ProductMutation) UnitPrice() (r int64, exists bool) {
+	v := m.unit_price
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUnitPrice returns the old "unit_price" field's value of the Product entity.
+// If the Product object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductMutation) OldUnitPrice(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUnitPrice is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUnitPrice requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUnitPrice: %w", err)
+	}
+	return oldValue.UnitPrice, nil
+}
+
+// AddUnitPrice adds i to the "unit_price" field.
+func (m *ProductMutation) AddUnitPrice(i int64) {
+	if m.addunit_price != nil {
+		*m.addunit_price += i
+	} else {
+		m.addunit_price = &i
+	}
+}
+
+// AddedUnitPrice returns the value that was added to the "unit_price" field in this mutation.
+func (m *ProductMutation) AddedUnitPrice() (r int64, exists bool) {
+	v := m.addunit_price
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetUnitPrice resets all changes to the "unit_price" field.
+func (m *ProductMutation) ResetUnitPrice() {
+	m.unit_price = nil
+	m.addunit_price = nil
+}
+
+// SetCost sets the "cost" field.
+func (m *ProductMutation) SetCost(i int64) {
+	m.cost = &i
+	m.addcost = nil
+}
+
+// Cost returns the value of the "cost" field in the mutation.
+func (m *ProductMutation) Cost() (r int64, exists bool) {
+	v := m.cost
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCost returns the old "cost" field's value of the Product entity.
+// If the Product object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductMutation) OldCost(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCost is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCost requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCost: %w", err)
+	}
+	return oldValue.Cost, nil
+}
+
+// AddCost adds i to the "cost" field.
+func (m *ProductMutation) AddCost(i int64) {
+	if m.addcost != nil {
+		*m.addcost += i
+	} else {
+		m.addcost = &i
+	}
+}
+
+// AddedCost returns the value that was added to the "cost" field in this mutation.
+func (m *ProductMutation) AddedCost() (r int64, exists bool) {
+	v := m.addcost
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearCost clears the value of the "cost" field.
+func (m *ProductMutation) ClearCost() {
+	m.cost = nil
+	m.addcost = nil
+	m.clearedFields[product.FieldCost] = struct{}{}
+}
+
+// CostCleared returns if the "cost" field was cleared in this mutation.
+func (m *ProductMutation) CostCleared() bool {
+	_, ok := m.clearedFields[product.FieldCost]
+	return ok
+}
+
+// ResetCost resets all changes to the "cost" field.
+func (m *ProductMutation) ResetCost() {
+	m.cost = nil
+	m.addcost = nil
+	delete(m.clearedFields, product.FieldCost)
+}
+
+// SetTaxRateBp sets the "tax_rate_bp" field.
+func (m *ProductMutation) SetTaxRateBp(i int) {
+	m.tax_rate_bp = &i
+	m.addtax_rate_bp = nil
+}
+
+// TaxRateBp returns the value of the "tax_rate_bp" field in the mutation.
+func (m *ProductMutation) TaxRateBp() (r int, exists bool) {
+	v := m.tax_rate_bp
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTaxRateBp returns the old "tax_rate_bp" field's value of the Product entity.
+// If the Product object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductMutation) OldTaxRateBp(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTaxRateBp is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTaxRateBp requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTaxRateBp: %w", err)
+	}
+	return oldValue.TaxRateBp, nil
+}
+
+// AddTaxRateBp adds i to the "tax_rate_bp" field.
+func (m *ProductMutation) AddTaxRateBp(i int) {
+	if m.addtax_rate_bp != nil {
+		*m.addtax_rate_bp += i
+	} else {
+		m.addtax_rate_bp = &i
+	}
+}
+
+// AddedTaxRateBp returns the value that was added to the "tax_rate_bp" field in this mutation.
+func (m *ProductMutation) AddedTaxRateBp() (r int, exists bool) {
+	v := m.addtax_rate_bp
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetTaxRateBp resets all changes to the "tax_rate_bp" field.
+func (m *ProductMutation) ResetTaxRateBp() {
+	m.tax_rate_bp = nil
+	m.addtax_rate_bp = nil
+}
+
+// SetActive sets the "active" field.
+func (m *ProductMutation) SetActive(b bool) {
+	m.active = &b
+}
+
+// Active returns the value of the "active" field in the mutation.
+func (m *ProductMutation) Active() (r bool, exists bool) {
+	v := m.active
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldActive returns the old "active" field's value of the Product entity.
+// If the Product object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductMutation) OldActive(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldActive is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldActive requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldActive: %w", err)
+	}
+	return oldValue.Active, nil
+}
+
+// ResetActive resets all changes to the "active" field.
+func (m *ProductMutation) ResetActive() {
+	m.active = nil
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *ProductMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[product.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *ProductMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *ProductMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *ProductMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// AddPriceChangeIDs adds the "price_changes" edge to the ProductPriceChange entity by ids.
+func (m *ProductMutation) AddPriceChangeIDs(ids ...pulid.ID) {
+	if m.price_changes == nil {
+		m.price_changes = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		m.price_changes[ids[i]] = struct{}{}
+	}
+}
+
+// ClearPriceChanges clears the "price_changes" edge to the ProductPriceChange entity.
+func (m *ProductMutation) ClearPriceChanges() {
+	m.clearedprice_changes = true
+}
+
+// PriceChangesCleared reports if the "price_changes" edge to the ProductPriceChange entity was cleared.
+func (m *ProductMutation) PriceChangesCleared() bool {
+	return m.clearedprice_changes
+}
+
+// RemovePriceChangeIDs removes the "price_changes" edge to the ProductPriceChange entity by IDs.
+func (m *ProductMutation) RemovePriceChangeIDs(ids ...pulid.ID) {
+	if m.removedprice_changes == nil {
+		m.removedprice_changes = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		delete(m.price_changes, ids[i])
+		m.removedprice_changes[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedPriceChanges returns the removed IDs of the "price_changes" edge to the ProductPriceChange entity.
+func (m *ProductMutation) RemovedPriceChangesIDs() (ids []pulid.ID) {
+	for id := range m.removedprice_changes {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// PriceChangesIDs returns the "price_changes" edge IDs in the mutation.
+func (m *ProductMutation) PriceChangesIDs() (ids []pulid.ID) {
+	for id := range m.price_changes {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetPriceChanges resets all changes to the "price_changes" edge.
+func (m *ProductMutation) ResetPriceChanges() {
+	m.price_changes = nil
+	m.clearedprice_changes = false
+	m.removedprice_changes = nil
+}
+
+// Where appends a list predicates to the ProductMutation builder.
+func (m *ProductMutation) Where(ps ...predicate.Product) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ProductMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ProductMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Product, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ProductMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ProductMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Product).
+func (m *ProductMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ProductMutation) Fields() []string {
+	fields := make([]string, 0, 12)
+	if m.merchant != nil {
+		fields = append(fields, product.FieldMerchantID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, product.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, product.FieldUpdatedAt)
+	}
+	if m.sku != nil {
+		fields = append(fields, product.FieldSku)
+	}
+	if m.barcode != nil {
+		fields = append(fields, product.FieldBarcode)
+	}
+	if m.name != nil {
+		fields = append(fields, product.FieldName)
+	}
+	if m.search_text != nil {
+		fields = append(fields, product.FieldSearchText)
+	}
+	if m.category != nil {
+		fields = append(fields, product.FieldCategory)
+	}
+	if m.unit_price != nil {
+		fields = append(fields, product.FieldUnitPrice)
+	}
+	if m.cost != nil {
+		fields = append(fields, product.FieldCost)
+	}
+	if m.tax_rate_bp != nil {
+		fields = append(fields, product.FieldTaxRateBp)
+	}
+	if m.active != nil {
+		fields = append(fields, product.FieldActive)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ProductMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case product.FieldMerchantID:
+		return m.MerchantID()
+	case product.FieldCreatedAt:
+		return m.CreatedAt()
+	case product.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case product.FieldSku:
+		return m.Sku()
+	case product.FieldBarcode:
+		return m.Barcode()
+	case product.FieldName:
+		return m.Name()
+	case product.FieldSearchText:
+		return m.SearchText()
+	case product.FieldCategory:
+		return m.Category()
+	case product.FieldUnitPrice:
+		return m.UnitPrice()
+	case product.FieldCost:
+		return m.Cost()
+	case product.FieldTaxRateBp:
+		return m.TaxRateBp()
+	case product.FieldActive:
+		return m.Active()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ProductMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case product.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case product.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case product.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case product.FieldSku:
+		return m.OldSku(ctx)
+	case product.FieldBarcode:
+		return m.OldBarcode(ctx)
+	case product.FieldName:
+		return m.OldName(ctx)
+	case product.FieldSearchText:
+		return m.OldSearchText(ctx)
+	case product.FieldCategory:
+		return m.OldCategory(ctx)
+	case product.FieldUnitPrice:
+		return m.OldUnitPrice(ctx)
+	case product.FieldCost:
+		return m.OldCost(ctx)
+	case product.FieldTaxRateBp:
+		return m.OldTaxRateBp(ctx)
+	case product.FieldActive:
+		return m.OldActive(ctx)
+	}
+	return nil, fmt.Errorf("unknown Product field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ProductMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case product.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case product.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case product.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case product.FieldSku:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSku(v)
+		return nil
+	case product.FieldBarcode:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBarcode(v)
+		return nil
+	case product.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case product.FieldSearchText:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSearchText(v)
+		return nil
+	case product.FieldCategory:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCategory(v)
+		return nil
+	case product.FieldUnitPrice:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUnitPrice(v)
+		return nil
+	case product.FieldCost:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCost(v)
+		return nil
+	case product.FieldTaxRateBp:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTaxRateBp(v)
+		return nil
+	case product.FieldActive:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetActive(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Product field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ProductMutation) AddedFields() []string {
+	var fields []string
+	if m.addunit_price != nil {
+		fields = append(fields, product.FieldUnitPrice)
+	}
+	if m.addcost != nil {
+		fields = append(fields, product.FieldCost)
+	}
+	if m.addtax_rate_bp != nil {
+		fields = append(fields, product.FieldTaxRateBp)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ProductMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case product.FieldUnitPrice:
+		return m.AddedUnitPrice()
+	case product.FieldCost:
+		return m.AddedCost()
+	case product.FieldTaxRateBp:
+		return m.AddedTaxRateBp()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ProductMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case product.FieldUnitPrice:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddUnitPrice(v)
+		return nil
+	case product.FieldCost:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCost(v)
+		return nil
+	case product.FieldTaxRateBp:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddTaxRateBp(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Product numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ProductMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(product.FieldBarcode) {
+		fields = append(fields, product.FieldBarcode)
+	}
+	if m.FieldCleared(product.FieldCategory) {
+		fields = append(fields, product.FieldCategory)
+	}
+	if m.FieldCleared(product.FieldCost) {
+		fields = append(fields, product.FieldCost)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ProductMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ProductMutation) ClearField(name string) error {
+	switch name {
+	case product.FieldBarcode:
+		m.ClearBarcode()
+		return nil
+	case product.FieldCategory:
+		m.ClearCategory()
+		return nil
+	case product.FieldCost:
+		m.ClearCost()
+		return nil
+	}
+	return fmt.Errorf("unknown Product nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ProductMutation) ResetField(name string) error {
+	switch name {
+	case product.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case product.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case product.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case product.FieldSku:
+		m.ResetSku()
+		return nil
+	case product.FieldBarcode:
+		m.ResetBarcode()
+		return nil
+	case product.FieldName:
+		m.ResetName()
+		return nil
+	case product.FieldSearchText:
+		m.ResetSearchText()
+		return nil
+	case product.FieldCategory:
+		m.ResetCategory()
+		return nil
+	case product.FieldUnitPrice:
+		m.ResetUnitPrice()
+		return nil
+	case product.FieldCost:
+		m.ResetCost()
+		return nil
+	case product.FieldTaxRateBp:
+		m.ResetTaxRateBp()
+		return nil
+	case product.FieldActive:
+		m.ResetActive()
+		return nil
+	}
+	return fmt.Errorf("unknown Product field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ProductMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.merchant != nil {
+		edges = append(edges, product.EdgeMerchant)
+	}
+	if m.price_changes != nil {
+		edges = append(edges, product.EdgePriceChanges)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ProductMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case product.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	case product.EdgePriceChanges:
+		ids := make([]ent.Value, 0, len(m.price_changes))
+		for id := range m.price_changes {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ProductMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.removedprice_changes != nil {
+		edges = append(edges, product.EdgePriceChanges)
+	}
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ProductMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case product.EdgePriceChanges:
+		ids := make([]ent.Value, 0, len(m.removedprice_changes))
+		for id := range m.removedprice_changes {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ProductMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedmerchant {
+		edges = append(edges, product.EdgeMerchant)
+	}
+	if m.clearedprice_changes {
+		edges = append(edges, product.EdgePriceChanges)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ProductMutation) EdgeCleared(name string) bool {
+	switch name {
+	case product.EdgeMerchant:
+		return m.clearedmerchant
+	case product.EdgePriceChanges:
+		return m.clearedprice_changes
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ProductMutation) ClearEdge(name string) error {
+	switch name {
+	case product.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown Product unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ProductMutation) ResetEdge(name string) error {
+	switch name {
+	case product.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	case product.EdgePriceChanges:
+		m.ResetPriceChanges()
+		return nil
+	}
+	return fmt.Errorf("unknown Product edge %s", name)
+}
+
+// ProductPriceChangeMutation represents an operation that mutates the ProductPriceChange nodes in the graph.
+type ProductPriceChangeMutation struct {
+	config
+	op                Op
+	typ               string
+	id                *pulid.ID
+	created_at        *time.Time
+	updated_at        *time.Time
+	old_price         *int64
+	addold_price      *int64
+	new_price         *int64
+	addnew_price      *int64
+	clearedFields     map[string]struct{}
+	merchant          *pulid.ID
+	clearedmerchant   bool
+	product           *pulid.ID
+	clearedproduct    bool
+	changed_by        *pulid.ID
+	clearedchanged_by bool
+	done              bool
+	oldValue          func(context.Context) (*ProductPriceChange, error)
+	predicates        []predicate.ProductPriceChange
+}
+
+var _ ent.Mutation = (*ProductPriceChangeMutation)(nil)
+
+// productpricechangeOption allows management of the mutation configuration using functional options.
+type productpricechangeOption func(*ProductPriceChangeMutation)
+
+// newProductPriceChangeMutation creates new mutation for the ProductPriceChange entity.
+func newProductPriceChangeMutation(c config, op Op, opts ...productpricechangeOption) *ProductPriceChangeMutation {
+	m := &ProductPriceChangeMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeProductPriceChange,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withProductPriceChangeID sets the ID field of the mutation.
+func withProductPriceChangeID(id pulid.ID) productpricechangeOption {
+	return func(m *ProductPriceChangeMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ProductPriceChange
+		)
+		m.oldValue = func(ctx context.Context) (*ProductPriceChange, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ProductPriceChange.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withProductPriceChange sets the old ProductPriceChange of the mutation.
+func withProductPriceChange(node *ProductPriceChange) productpricechangeOption {
+	return func(m *ProductPriceChangeMutation) {
+		m.oldValue = func(context.Context) (*ProductPriceChange, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ProductPriceChangeMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ProductPriceChangeMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of ProductPriceChange entities.
+func (m *ProductPriceChangeMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ProductPriceChangeMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ProductPriceChangeMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ProductPriceChange.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *ProductPriceChangeMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *ProductPriceChangeMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the ProductPriceChange entity.
+// If the ProductPriceChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductPriceChangeMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *ProductPriceChangeMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *ProductPriceChangeMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *ProductPriceChangeMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the ProductPriceChange entity.
+// If the ProductPriceChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductPriceChangeMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *ProductPriceChangeMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *ProductPriceChangeMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *ProductPriceChangeMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the ProductPriceChange entity.
+// If the ProductPriceChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductPriceChangeMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *ProductPriceChangeMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetProductID sets the "product_id" field.
+func (m *ProductPriceChangeMutation) SetProductID(pu pulid.ID) {
+	m.product = &pu
+}
+
+// ProductID returns the value of the "product_id" field in the mutation.
+func (m *ProductPriceChangeMutation) ProductID() (r pulid.ID, exists bool) {
+	v := m.product
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldProductID returns the old "product_id" field's value of the ProductPriceChange entity.
+// If the ProductPriceChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductPriceChangeMutation) OldProductID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldProductID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldProductID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldProductID: %w", err)
+	}
+	return oldValue.ProductID, nil
+}
+
+// ResetProductID resets all changes to the "product_id" field.
+func (m *ProductPriceChangeMutation) ResetProductID() {
+	m.product = nil
+}
+
+// SetChangedByID sets the "changed_by_id" field.
+func (m *ProductPriceChangeMutation) SetChangedByID(pu pulid.ID) {
+	m.changed_by = &pu
+}
+
+// ChangedByID returns the value of the "changed_by_id" field in the mutation.
+func (m *ProductPriceChangeMutation) ChangedByID() (r pulid.ID, exists bool) {
+	v := m.changed_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChangedByID returns the old "changed_by_id" field's value of the ProductPriceChange entity.
+// If the ProductPriceChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductPriceChangeMutation) OldChangedByID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChangedByID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChangedByID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChangedByID: %w", err)
+	}
+	return oldValue.ChangedByID, nil
+}
+
+// ResetChangedByID resets all changes to the "changed_by_id" field.
+func (m *ProductPriceChangeMutation) ResetChangedByID() {
+	m.changed_by = nil
+}
+
+// SetOldPrice sets the "old_price" field.
+func (m *ProductPriceChangeMutation) SetOldPrice(i int64) {
+	m.old_price = &i
+	m.addold_price = nil
+}
+
+// OldPrice returns the value of the "old_price" field in the mutation.
+func (m *ProductPriceChangeMutation) OldPrice() (r int64, exists bool) {
+	v := m.old_price
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOldPrice returns the old "old_price" field's value of the ProductPriceChange entity.
+// If the ProductPriceChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductPriceChangeMutation) OldOldPrice(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOldPrice is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOldPrice requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOldPrice: %w", err)
+	}
+	return oldValue.OldPrice, nil
+}
+
+// AddOldPrice adds i to the "old_price" field.
+func (m *ProductPriceChangeMutation) AddOldPrice(i int64) {
+	if m.addold_price != nil {
+		*m.addold_price += i
+	} else {
+		m.addold_price = &i
+	}
+}
+
+// AddedOldPrice returns the value that was added to the "old_price" field in this mutation.
+func (m *ProductPriceChangeMutation) AddedOldPrice() (r int64, exists bool) {
+	v := m.addold_price
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetOldPrice resets all changes to the "old_price" field.
+func (m *ProductPriceChangeMutation) ResetOldPrice() {
+	m.old_price = nil
+	m.addold_price = nil
+}
+
+// SetNewPrice sets the "new_price" field.
+func (m *ProductPriceChangeMutation) SetNewPrice(i int64) {
+	m.new_price = &i
+	m.addnew_price = nil
+}
+
+// NewPrice returns the value of the "new_price" field in the mutation.
+func (m *ProductPriceChangeMutation) NewPrice() (r int64, exists bool) {
+	v := m.new_price
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNewPrice returns the old "new_price" field's value of the ProductPriceChange entity.
+// If the ProductPriceChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductPriceChangeMutation) OldNewPrice(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNewPrice is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNewPrice requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNewPrice: %w", err)
+	}
+	return oldValue.NewPrice, nil
+}
+
+// AddNewPrice adds i to the "new_price" field.
+func (m *ProductPriceChangeMutation) AddNewPrice(i int64) {
+	if m.addnew_price != nil {
+		*m.addnew_price += i
+	} else {
+		m.addnew_price = &i
+	}
+}
+
+// AddedNewPrice returns the value that was added to the "new_price" field in this mutation.
+func (m *ProductPriceChangeMutation) AddedNewPrice() (r int64, exists bool) {
+	v := m.addnew_price
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetNewPrice resets all changes to the "new_price" field.
+func (m *ProductPriceChangeMutation) ResetNewPrice() {
+	m.new_price = nil
+	m.addnew_price = nil
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *ProductPriceChangeMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[productpricechange.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *ProductPriceChangeMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *ProductPriceChangeMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *ProductPriceChangeMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// ClearProduct clears the "product" edge to the Product entity.
+func (m *ProductPriceChangeMutation) ClearProduct() {
+	m.clearedproduct = true
+	m.clearedFields[productpricechange.FieldProductID] = struct{}{}
+}
+
+// ProductCleared reports if the "product" edge to the Product entity was cleared.
+func (m *ProductPriceChangeMutation) ProductCleared() bool {
+	return m.clearedproduct
+}
+
+// ProductIDs returns the "product" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ProductID instead. It exists only for internal usage by the builders.
+func (m *ProductPriceChangeMutation) ProductIDs() (ids []pulid.ID) {
+	if id := m.product; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetProduct resets all changes to the "product" edge.
+func (m *ProductPriceChangeMutation) ResetProduct() {
+	m.product = nil
+	m.clearedproduct = false
+}
+
+// ClearChangedBy clears the "changed_by" edge to the Staff entity.
+func (m *ProductPriceChangeMutation) ClearChangedBy() {
+	m.clearedchanged_by = true
+	m.clearedFields[productpricechange.FieldChangedByID] = struct{}{}
+}
+
+// ChangedByCleared reports if the "changed_by" edge to the Staff entity was cleared.
+func (m *ProductPriceChangeMutation) ChangedByCleared() bool {
+	return m.clearedchanged_by
+}
+
+// ChangedByIDs returns the "changed_by" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ChangedByID instead. It exists only for internal usage by the builders.
+func (m *ProductPriceChangeMutation) ChangedByIDs() (ids []pulid.ID) {
+	if id := m.changed_by; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetChangedBy resets all changes to the "changed_by" edge.
+func (m *ProductPriceChangeMutation) ResetChangedBy() {
+	m.changed_by = nil
+	m.clearedchanged_by = false
+}
+
+// Where appends a list predicates to the ProductPriceChangeMutation builder.
+func (m *ProductPriceChangeMutation) Where(ps ...predicate.ProductPriceChange) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ProductPriceChangeMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ProductPriceChangeMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ProductPriceChange, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ProductPriceChangeMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ProductPriceChangeMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ProductPriceChange).
+func (m *ProductPriceChangeMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ProductPriceChangeMutation) Fields() []string {
+	fields := make([]string, 0, 7)
+	if m.merchant != nil {
+		fields = append(fields, productpricechange.FieldMerchantID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, productpricechange.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, productpricechange.FieldUpdatedAt)
+	}
+	if m.product != nil {
+		fields = append(fields, productpricechange.FieldProductID)
+	}
+	if m.changed_by != nil {
+		fields = append(fields, productpricechange.FieldChangedByID)
+	}
+	if m.old_price != nil {
+		fields = append(fields, productpricechange.FieldOldPrice)
+	}
+	if m.new_price != nil {
+		fields = append(fields, productpricechange.FieldNewPrice)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ProductPriceChangeMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case productpricechange.FieldMerchantID:
+		return m.MerchantID()
+	case productpricechange.FieldCreatedAt:
+		return m.CreatedAt()
+	case productpricechange.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case productpricechange.FieldProductID:
+		return m.ProductID()
+	case productpricechange.FieldChangedByID:
+		return m.ChangedByID()
+	case productpricechange.FieldOldPrice:
+		return m.OldPrice()
+	case productpricechange.FieldNewPrice:
+		return m.NewPrice()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ProductPriceChangeMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case productpricechange.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case productpricechange.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case productpricechange.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case productpricechange.FieldProductID:
+		return m.OldProductID(ctx)
+	case productpricechange.FieldChangedByID:
+		return m.OldChangedByID(ctx)
+	case productpricechange.FieldOldPrice:
+		return m.OldOldPrice(ctx)
+	case productpricechange.FieldNewPrice:
+		return m.OldNewPrice(ctx)
+	}
+	return nil, fmt.Errorf("unknown ProductPriceChange field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ProductPriceChangeMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case productpricechange.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case productpricechange.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case productpricechange.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case productpricechange.FieldProductID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetProductID(v)
+		return nil
+	case productpricechange.FieldChangedByID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChangedByID(v)
+		return nil
+	case productpricechange.FieldOldPrice:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOldPrice(v)
+		return nil
+	case productpricechange.FieldNewPrice:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNewPrice(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ProductPriceChange field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ProductPriceChangeMutation) AddedFields() []string {
+	var fields []string
+	if m.addold_price != nil {
+		fields = append(fields, productpricechange.FieldOldPrice)
+	}
+	if m.addnew_price != nil {
+		fields = append(fields, productpricechange.FieldNewPrice)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ProductPriceChangeMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case productpricechange.FieldOldPrice:
+		return m.AddedOldPrice()
+	case productpricechange.FieldNewPrice:
+		return m.AddedNewPrice()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ProductPriceChangeMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case productpricechange.FieldOldPrice:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddOldPrice(v)
+		return nil
+	case productpricechange.FieldNewPrice:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddNewPrice(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ProductPriceChange numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ProductPriceChangeMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ProductPriceChangeMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ProductPriceChangeMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown ProductPriceChange nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ProductPriceChangeMutation) ResetField(name string) error {
+	switch name {
+	case productpricechange.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case productpricechange.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case productpricechange.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case productpricechange.FieldProductID:
+		m.ResetProductID()
+		return nil
+	case productpricechange.FieldChangedByID:
+		m.ResetChangedByID()
+		return nil
+	case productpricechange.FieldOldPrice:
+		m.ResetOldPrice()
+		return nil
+	case productpricechange.FieldNewPrice:
+		m.ResetNewPrice()
+		return nil
+	}
+	return fmt.Errorf("unknown ProductPriceChange field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ProductPriceChangeMutation) AddedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.merchant != nil {
+		edges = append(edges, productpricechange.EdgeMerchant)
+	}
+	if m.product != nil {
+		edges = append(edges, productpricechange.EdgeProduct)
+	}
+	if m.changed_by != nil {
+		edges = append(edges, productpricechange.EdgeChangedBy)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ProductPriceChangeMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case productpricechange.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	case productpricechange.EdgeProduct:
+		if id := m.product; id != nil {
+			return []ent.Value{*id}
+		}
+	case productpricechange.EdgeChangedBy:
+		if id := m.changed_by; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ProductPriceChangeMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 3)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ProductPriceChangeMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ProductPriceChangeMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.clearedmerchant {
+		edges = append(edges, productpricechange.EdgeMerchant)
+	}
+	if m.clearedproduct {
+		edges = append(edges, productpricechange.EdgeProduct)
+	}
+	if m.clearedchanged_by {
+		edges = append(edges, productpricechange.EdgeChangedBy)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ProductPriceChangeMutation) EdgeCleared(name string) bool {
+	switch name {
+	case productpricechange.EdgeMerchant:
+		return m.clearedmerchant
+	case productpricechange.EdgeProduct:
+		return m.clearedproduct
+	case productpricechange.EdgeChangedBy:
+		return m.clearedchanged_by
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ProductPriceChangeMutation) ClearEdge(name string) error {
+	switch name {
+	case productpricechange.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	case productpricechange.EdgeProduct:
+		m.ClearProduct()
+		return nil
+	case productpricechange.EdgeChangedBy:
+		m.ClearChangedBy()
+		return nil
+	}
+	return fmt.Errorf("unknown ProductPriceChange unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ProductPriceChangeMutation) ResetEdge(name string) error {
+	switch name {
+	case productpricechange.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	case productpricechange.EdgeProduct:
+		m.ResetProduct()
+		return nil
+	case productpricechange.EdgeChangedBy:
+		m.ResetChangedBy()
+		return nil
+	}
+	return fmt.Errorf("unknown ProductPriceChange edge %s", name)
+}
+
+// RefundMutation represents an operation that mutates the Refund nodes in the graph.
+type RefundMutation struct {
+	config
+	op                   Op
+	typ                  string
+	id                   *pulid.ID
+	created_at           *time.Time
+	updated_at           *time.Time
+	idempotency_key      *string
+	request_hash         *string
+	device_id            *pulid.ID
+	kind                 *refund.Kind
+	reason               *string
+	amount               *int64
+	addamount            *int64
+	tax                  *int64
+	addtax               *int64
+	business_date        *string
+	clearedFields        map[string]struct{}
+	merchant             *pulid.ID
+	clearedmerchant      bool
+	sale                 *pulid.ID
+	clearedsale          bool
+	staff                *pulid.ID
+	clearedstaff         bool
+	lines                map[pulid.ID]struct{}
+	removedlines         map[pulid.ID]struct{}
+	clearedlines         bool
+	tenders              map[pulid.ID]struct{}
+	removedtenders       map[pulid.ID]struct{}
+	clearedtenders       bool
+	exchange_sale        *pulid.ID
+	clearedexchange_sale bool
+	done                 bool
+	oldValue             func(context.Context) (*Refund, error)
+	predicates           []predicate.Refund
+}
+
+var _ ent.Mutation = (*RefundMutation)(nil)
+
+// refundOption allows management of the mutation configuration using functional options.
+type refundOption func(*RefundMutation)
+
+// newRefundMutation creates new mutation for the Refund entity.
+func newRefundMutation(c config, op Op, opts ...refundOption) *RefundMutation {
+	m := &RefundMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeRefund,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withRefundID sets the ID field of the mutation.
+func withRefundID(id pulid.ID) refundOption {
+	return func(m *RefundMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Refund
+		)
+		m.oldValue = func(ctx context.Context) (*Refund, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Refund.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withRefund sets the old Refund of the mutation.
+func withRefund(node *Refund) refundOption {
+	return func(m *RefundMutation) {
+		m.oldValue = func(context.Context) (*Refund, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m RefundMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m RefundMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of Refund entities.
+func (m *RefundMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *RefundMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *RefundMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Refund.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *RefundMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *RefundMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the Refund entity.
+// If the Refund object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RefundMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *RefundMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *RefundMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *RefundMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Refund entity.
+// If the Refund object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RefundMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *RefundMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *RefundMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *RefundMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the Refund entity.
+// If the Refund object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RefundMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *RefundMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetIdempotencyKey sets the "idempotency_key" field.
+func (m *RefundMutation) SetIdempotencyKey(s string) {
+	m.idempotency_key = &s
+}
+
+// IdempotencyKey returns the value of the "idempotency_key" field in the mutation.
+func (m *RefundMutation) IdempotencyKey() (r string, exists bool) {
+	v := m.idempotency_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIdempotencyKey returns the old "idempotency_key" field's value of the Refund entity.
+// If the Refund object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RefundMutation) OldIdempotencyKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIdempotencyKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIdempotencyKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIdempotencyKey: %w", err)
+	}
+	return oldValue.IdempotencyKey, nil
+}
+
+// ResetIdempotencyKey resets all changes to the "idempotency_key" field.
+func (m *RefundMutation) ResetIdempotencyKey() {
+	m.idempotency_key = nil
+}
+
+// SetRequestHash sets the "request_hash" field.
+func (m *RefundMutation) SetRequestHash(s string) {
+	m.request_hash = &s
+}
+
+// RequestHash returns the value of the "request_hash" field in the mutation.
+func (m *RefundMutation) RequestHash() (r string, exists bool) {
+	v := m.request_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRequestHash returns the old "request_hash" field's value of the Refund entity.
+// If the Refund object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RefundMutation) OldRequestHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRequestHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRequestHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRequestHash: %w", err)
+	}
+	return oldValue.RequestHash, nil
+}
+
+// ResetRequestHash resets all changes to the "request_hash" field.
+func (m *RefundMutation) ResetRequestHash() {
+	m.request_hash = nil
+}
+
+// SetSaleID sets the "sale_id" field.
+func (m *RefundMutation) SetSaleID(pu pulid.ID) {
+	m.sale = &pu
+}
+
+// SaleID returns the value of the "sale_id" field in the mutation.
+func (m *RefundMutation) SaleID() (r pulid.ID, exists bool) {
+	v := m.sale
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSaleID returns the old "sale_id" field's value of the Refund entity.
+// If the Refund object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RefundMutation) OldSaleID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSaleID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSaleID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSaleID: %w", err)
+	}
+	return oldValue.SaleID, nil
+}
+
+// ResetSaleID resets all changes to the "sale_id" field.
+func (m *RefundMutation) ResetSaleID() {
+	m.sale = nil
+}
+
+// SetStaffID sets the "staff_id" field.
+func (m *RefundMutation) SetStaffID(pu pulid.ID) {
+	m.staff = &pu
+}
+
+// StaffID returns the value of the "staff_id" field in the mutation.
+func (m *RefundMutation) StaffID() (r pulid.ID, exists bool) {
+	v := m.staff
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStaffID returns the old "staff_id" field's value of the Refund entity.
+// If the Refund object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RefundMutation) OldStaffID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStaffID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStaffID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStaffID: %w", err)
+	}
+	return oldValue.StaffID, nil
+}
+
+// ResetStaffID resets all changes to the "staff_id" field.
+func (m *RefundMutation) ResetStaffID() {
+	m.staff = nil
+}
+
+// SetDeviceID sets the "device_id" field.
+func (m *RefundMutation) SetDeviceID(pu pulid.ID) {
+	m.device_id = &pu
+}
+
+// DeviceID returns the value of the "device_id" field in the mutation.
+func (m *RefundMutation) DeviceID() (r pulid.ID, exists bool) {
+	v := m.device_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDeviceID returns the old "device_id" field's value of the Refund entity.
+// If the Refund object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RefundMutation) OldDeviceID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDeviceID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDeviceID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDeviceID: %w", err)
+	}
+	return oldValue.DeviceID, nil
+}
+
+// ClearDeviceID clears the value of the "device_id" field.
+func (m *RefundMutation) ClearDeviceID() {
+	m.device_id = nil
+	m.clearedFields[refund.FieldDeviceID] = struct{}{}
+}
+
+// DeviceIDCleared returns if the "device_id" field was cleared in this mutation.
+func (m *RefundMutation) DeviceIDCleared() bool {
+	_, ok := m.clearedFields[refund.FieldDeviceID]
+	return ok
+}
+
+// ResetDeviceID resets all changes to the "device_id" field.
+func (m *RefundMutation) ResetDeviceID() {
+	m.device_id = nil
+	delete(m.clearedFields, refund.FieldDeviceID)
+}
+
+// SetKind sets the "kind" field.
+func (m *RefundMutation) SetKind(r refund.Kind) {
+	m.kind = &r
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *RefundMutation) Kind() (r refund.Kind, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the Refund entity.
+// If the Refund object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RefundMutation) OldKind(ctx context.Context) (v refund.Kind, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *RefundMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetReason sets the "reason" field.
+func (m *RefundMutation) SetReason(s string) {
+	m.reason = &s
+}
+
+// Reason returns the value of the "reason" field in the mutation.
+func (m *RefundMutation) Reason() (r string, exists bool) {
+	v := m.reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReason returns the old "reason" field's value of the Refund entity.
+// If the Refund object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RefundMutation) OldReason(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReason: %w", err)
+	}
+	return oldValue.Reason, nil
+}
+
+// ResetReason resets all changes to the "reason" field.
+func (m *RefundMutation) ResetReason() {
+	m.reason = nil
+}
+
+// SetAmount sets the "amount" field.
+func (m *RefundMutation) SetAmount(i int64) {
+	m.amount = &i
+	m.addamount = nil
+}
+
+// Amount returns the value of the "amount" field in the mutation.
+func (m *RefundMutation) Amount() (r int64, exists bool) {
+	v := m.amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAmount returns the old "amount" field's value of the Refund entity.
+// If the Refund object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RefundMutation) OldAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAmount: %w", err)
+	}
+	return oldValue.Amount, nil
+}
+
+// AddAmount adds i to the "amount" field.
+func (m *RefundMutation) AddAmount(i int64) {
+	if m.addamount != nil {
+		*m.addamount += i
+	} else {
+		m.addamount = &i
+	}
+}
+
+// AddedAmount returns the value that was added to the "amount" field in this mutation.
+func (m *RefundMutation) AddedAmount() (r int64, exists bool) {
+	v := m.addamount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAmount resets all changes to the "amount" field.
+func (m *RefundMutation) ResetAmount() {
+	m.amount = nil
+	m.addamount = nil
+}
+
+// SetTax sets the "tax" field.
+func (m *RefundMutation) SetTax(i int64) {
+	m.tax = &i
+	m.addtax = nil
+}
+
+// Tax returns the value of the "tax" field in the mutation.
+func (m *RefundMutation) Tax() (r int64, exists bool) {
+	v := m.tax
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTax returns the old "tax" field's value of the Refund entity.
+// If the Refund object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RefundMutation) OldTax(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTax is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTax requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTax: %w", err)
+	}
+	return oldValue.Tax, nil
+}
+
+// AddTax adds i to the "tax" field.
+func (m *RefundMutation) AddTax(i int64) {
+	if m.addtax != nil {
+		*m.addtax += i
+	} else {
+		m.addtax = &i
+	}
+}
+
+// AddedTax returns the value that was added to the "tax" field in this mutation.
+func (m *RefundMutation) AddedTax() (r int64, exists bool) {
+	v := m.addtax
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetTax resets all changes to the "tax" field.
+func (m *RefundMutation) ResetTax() {
+	m.tax = nil
+	m.addtax = nil
+}
+
+// SetBusinessDate sets the "business_date" field.
+func (m *RefundMutation) SetBusinessDate(s string) {
+	m.business_date = &s
+}
+
+// BusinessDate returns the value of the "business_date" field in the mutation.
+func (m *RefundMutation) BusinessDate() (r string, exists bool) {
+	v := m.business_date
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBusinessDate returns the old "business_date" field's value of the Refund entity.
+// If the Refund object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RefundMutation) OldBusinessDate(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBusinessDate is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBusinessDate requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBusinessDate: %w", err)
+	}
+	return oldValue.BusinessDate, nil
+}
+
+// ResetBusinessDate resets all changes to the "business_date" field.
+func (m *RefundMutation) ResetBusinessDate() {
+	m.business_date = nil
+}
+
+// SetExchangeSaleID sets the "exchange_sale_id" field.
+func (m *RefundMutation) SetExchangeSaleID(pu pulid.ID) {
+	m.exchange_sale = &pu
+}
+
+// ExchangeSaleID returns the value of the "exchange_sale_id" field in the mutation.
+func (m *RefundMutation) ExchangeSaleID() (r pulid.ID, exists bool) {
+	v := m.exchange_sale
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExchangeSaleID returns the old "exchange_sale_id" field's value of the Refund entity.
+// If the Refund object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RefundMutation) OldExchangeSaleID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExchangeSaleID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExchangeSaleID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExchangeSaleID: %w", err)
+	}
+	return oldValue.ExchangeSaleID, nil
+}
+
+// ClearExchangeSaleID clears the value of the "exchange_sale_id" field.
+func (m *RefundMutation) ClearExchangeSaleID() {
+	m.exchange_sale = nil
+	m.clearedFields[refund.FieldExchangeSaleID] = struct{}{}
+}
+
+// ExchangeSaleIDCleared returns if the "exchange_sale_id" field was cleared in this mutation.
+func (m *RefundMutation) ExchangeSaleIDCleared() bool {
+	_, ok := m.clearedFields[refund.FieldExchangeSaleID]
+	return ok
+}
+
+// ResetExchangeSaleID resets all changes to the "exchange_sale_id" field.
+func (m *RefundMutation) ResetExchangeSaleID() {
+	m.exchange_sale = nil
+	delete(m.clearedFields, refund.FieldExchangeSaleID)
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *RefundMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[refund.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *RefundMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *RefundMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *RefundMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// ClearSale clears the "sale" edge to the Sale entity.
+func (m *RefundMutation) ClearSale() {
+	m.clearedsale = true
+	m.clearedFields[refund.FieldSaleID] = struct{}{}
+}
+
+// SaleCleared reports if the "sale" edge to the Sale entity was cleared.
+func (m *RefundMutation) SaleCleared() bool {
+	return m.clearedsale
+}
+
+// SaleIDs returns the "sale" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// SaleID instead. It exists only for internal usage by the builders.
+func (m *RefundMutation) SaleIDs() (ids []pulid.ID) {
+	if id := m.sale; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetSale resets all changes to the "sale" edge.
+func (m *RefundMutation) ResetSale() {
+	m.sale = nil
+	m.clearedsale = false
+}
+
+// ClearStaff clears the "staff" edge to the Staff entity.
+func (m *RefundMutation) ClearStaff() {
+	m.clearedstaff = true
+	m.clearedFields[refund.FieldStaffID] = struct{}{}
+}
+
+// StaffCleared reports if the "staff" edge to the Staff entity was cleared.
+func (m *RefundMutation) StaffCleared() bool {
+	return m.clearedstaff
+}
+
+// StaffIDs returns the "staff" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// StaffID instead. It exists only for internal usage by the builders.
+func (m *RefundMutation) StaffIDs() (ids []pulid.ID) {
+	if id := m.staff; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetStaff resets all changes to the "staff" edge.
+func (m *RefundMutation) ResetStaff() {
+	m.staff = nil
+	m.clearedstaff = false
+}
+
+// AddLineIDs adds the "lines" edge to the RefundLine entity by ids.
+func (m *RefundMutation) AddLineIDs(ids ...pulid.ID) {
+	if m.lines == nil {
+		m.lines = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		m.lines[ids[i]] = struct{}{}
+	}
+}
+
+// ClearLines clears the "lines" edge to the RefundLine entity.
+func (m *RefundMutation) ClearLines() {
+	m.clearedlines = true
+}
+
+// LinesCleared reports if the "lines" edge to the RefundLine entity was cleared.
+func (m *RefundMutation) LinesCleared() bool {
+	return m.clearedlines
+}
+
+// RemoveLineIDs removes the "lines" edge to the RefundLine entity by IDs.
+func (m *RefundMutation) RemoveLineIDs(ids ...pulid.ID) {
+	if m.removedlines == nil {
+		m.removedlines = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		delete(m.lines, ids[i])
+		m.removedlines[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedLines returns the removed IDs of the "lines" edge to the RefundLine entity.
+func (m *RefundMutation) RemovedLinesIDs() (ids []pulid.ID) {
+	for id := range m.removedlines {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// LinesIDs returns the "lines" edge IDs in the mutation.
+func (m *RefundMutation) LinesIDs() (ids []pulid.ID) {
+	for id := range m.lines {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetLines resets all changes to the "lines" edge.
+func (m *RefundMutation) ResetLines() {
+	m.lines = nil
+	m.clearedlines = false
+	m.removedlines = nil
+}
+
+// AddTenderIDs adds the "tenders" edge to the RefundTender entity by ids.
+func (m *RefundMutation) AddTenderIDs(ids ...pulid.ID) {
+	if m.tenders == nil {
+		m.tenders = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		m.tenders[ids[i]] = struct{}{}
+	}
+}
+
+// ClearTenders clears the "tenders" edge to the RefundTender entity.
+func (m *RefundMutation) ClearTenders() {
+	m.clearedtenders = true
+}
+
+// TendersCleared reports if the "tenders" edge to the RefundTender entity was cleared.
+func (m *RefundMutation) TendersCleared() bool {
+	return m.clearedtenders
+}
+
+// RemoveTenderIDs removes the "tenders" edge to the RefundTender entity by IDs.
+func (m *RefundMutation) RemoveTenderIDs(ids ...pulid.ID) {
+	if m.removedtenders == nil {
+		m.removedtenders = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		delete(m.tenders, ids[i])
+		m.removedtenders[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedTenders returns the removed IDs of the "tenders" edge to the RefundTender entity.
+func (m *RefundMutation) RemovedTendersIDs() (ids []pulid.ID) {
+	for id := range m.removedtenders {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// TendersIDs returns the "tenders" edge IDs in the mutation.
+func (m *RefundMutation) TendersIDs() (ids []pulid.ID) {
+	for id := range m.tenders {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetTenders resets all changes to the "tenders" edge.
+func (m *RefundMutation) ResetTenders() {
+	m.tenders = nil
+	m.clearedtenders = false
+	m.removedtenders = nil
+}
+
+// ClearExchangeSale clears the "exchange_sale" edge to the Sale entity.
+func (m *RefundMutation) ClearExchangeSale() {
+	m.clearedexchange_sale = true
+	m.clearedFields[refund.FieldExchangeSaleID] = struct{}{}
+}
+
+// ExchangeSaleCleared reports if the "exchange_sale" edge to the Sale entity was cleared.
+func (m *RefundMutation) ExchangeSaleCleared() bool {
+	return m.ExchangeSaleIDCleared() || m.clearedexchange_sale
+}
+
+// ExchangeSaleIDs returns the "exchange_sale" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ExchangeSaleID instead. It exists only for internal usage by the builders.
+func (m *RefundMutation) ExchangeSaleIDs() (ids []pulid.ID) {
+	if id := m.exchange_sale; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetExchangeSale resets all changes to the "exchange_sale" edge.
+func (m *RefundMutation) ResetExchangeSale() {
+	m.exchange_sale = nil
+	m.clearedexchange_sale = false
+}
+
+// Where appends a list predicates to the RefundMutation builder.
+func (m *RefundMutation) Where(ps ...predicate.Refund) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the RefundMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *RefundMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Refund, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *RefundMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *RefundMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Refund).
+func (m *RefundMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *RefundMutation) Fields() []string {
+	fields := make([]string, 0, 14)
+	if m.merchant != nil {
+		fields = append(fields, refund.FieldMerchantID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, refund.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, refund.FieldUpdatedAt)
+	}
+	if m.idempotency_key != nil {
+		fields = append(fields, refund.FieldIdempotencyKey)
+	}
+	if m.request_hash != nil {
+		fields = append(fields, refund.FieldRequestHash)
+	}
+	if m.sale != nil {
+		fields = append(fields, refund.FieldSaleID)
+	}
+	if m.staff != nil {
+		fields = append(fields, refund.FieldStaffID)
+	}
+	if m.device_id != nil {
+		fields = append(fields, refund.FieldDeviceID)
+	}
+	if m.kind != nil {
+		fields = append(fields, refund.FieldKind)
+	}
+	if m.reason != nil {
+		fields = append(fields, refund.FieldReason)
+	}
+	if m.amount != nil {
+		fields = append(fields, refund.FieldAmount)
+	}
+	if m.tax != nil {
+		fields = append(fields, refund.FieldTax)
+	}
+	if m.business_date != nil {
+		fields = append(fields, refund.FieldBusinessDate)
+	}
+	if m.exchange_sale != nil {
+		fields = append(fields, refund.FieldExchangeSaleID)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *RefundMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case refund.FieldMerchantID:
+		return m.MerchantID()
+	case refund.FieldCreatedAt:
+		return m.CreatedAt()
+	case refund.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case refund.FieldIdempotencyKey:
+		return m.IdempotencyKey()
+	case refund.FieldRequestHash:
+		return m.RequestHash()
+	case refund.FieldSaleID:
+		return m.SaleID()
+	case refund.FieldStaffID:
+		return m.StaffID()
+	case refund.FieldDeviceID:
+		return m.DeviceID()
+	case refund.FieldKind:
+		return m.Kind()
+	case refund.FieldReason:
+		return m.Reason()
+	case refund.FieldAmount:
+		return m.Amount()
+	case refund.FieldTax:
+		return m.Tax()
+	case refund.FieldBusinessDate:
+		return m.BusinessDate()
+	case refund.FieldExchangeSaleID:
+		return m.ExchangeSaleID()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *RefundMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case refund.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case refund.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case refund.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case refund.FieldIdempotencyKey:
+		return m.OldIdempotencyKey(ctx)
+	case refund.FieldRequestHash:
+		return m.OldRequestHash(ctx)
+	case refund.FieldSaleID:
+		return m.OldSaleID(ctx)
+	case refund.FieldStaffID:
+		return m.OldStaffID(ctx)
+	case refund.FieldDeviceID:
+		return m.OldDeviceID(ctx)
+	case refund.FieldKind:
+		return m.OldKind(ctx)
+	case refund.FieldReason:
+		return m.OldReason(ctx)
+	case refund.FieldAmount:
+		return m.OldAmount(ctx)
+	case refund.FieldTax:
+		return m.OldTax(ctx)
+	case refund.FieldBusinessDate:
+		return m.OldBusinessDate(ctx)
+	case refund.FieldExchangeSaleID:
+		return m.OldExchangeSaleID(ctx)
+	}
+	return nil, fmt.Errorf("unknown Refund field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *RefundMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case refund.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case refund.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case refund.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case refund.FieldIdempotencyKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIdempotencyKey(v)
+		return nil
+	case refund.FieldRequestHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRequestHash(v)
+		return nil
+	case refund.FieldSaleID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSaleID(v)
+		return nil
+	case refund.FieldStaffID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStaffID(v)
+		return nil
+	case refund.FieldDeviceID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDeviceID(v)
+		return nil
+	case refund.FieldKind:
+		v, ok := value.(refund.Kind)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case refund.FieldReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReason(v)
+		return nil
+	case refund.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAmount(v)
+		return nil
+	case refund.FieldTax:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTax(v)
+		return nil
+	case refund.FieldBusinessDate:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBusinessDate(v)
+		return nil
+	case refund.FieldExchangeSaleID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExchangeSaleID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Refund field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *RefundMutation) AddedFields() []string {
+	var fields []string
+	if m.addamount != nil {
+		fields = append(fields, refund.FieldAmount)
+	}
+	if m.addtax != nil {
+		fields = append(fields, refund.FieldTax)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *RefundMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case refund.FieldAmount:
+		return m.AddedAmount()
+	case refund.FieldTax:
+		return m.AddedTax()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *RefundMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case refund.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAmount(v)
+		return nil
+	case refund.FieldTax:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddTax(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Refund numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *RefundMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(refund.FieldDeviceID) {
+		fields = append(fields, refund.FieldDeviceID)
+	}
+	if m.FieldCleared(refund.FieldExchangeSaleID) {
+		fields = append(fields, refund.FieldExchangeSaleID)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *RefundMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *RefundMutation) ClearField(name string) error {
+	switch name {
+	case refund.FieldDeviceID:
+		m.ClearDeviceID()
+		return nil
+	case refund.FieldExchangeSaleID:
+		m.ClearExchangeSaleID()
+		return nil
+	}
+	return fmt.Errorf("unknown Refund nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *RefundMutation) ResetField(name string) error {
+	switch name {
+	case refund.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case refund.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case refund.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case refund.FieldIdempotencyKey:
+		m.ResetIdempotencyKey()
+		return nil
+	case refund.FieldRequestHash:
+		m.ResetRequestHash()
+		return nil
+	case refund.FieldSaleID:
+		m.ResetSaleID()
+		return nil
+	case refund.FieldStaffID:
+		m.ResetStaffID()
+		return nil
+	case refund.FieldDeviceID:
+		m.ResetDeviceID()
+		return nil
+	case refund.FieldKind:
+		m.ResetKind()
+		return nil
+	case refund.FieldReason:
+		m.ResetReason()
+		return nil
+	case refund.FieldAmount:
+		m.ResetAmount()
+		return nil
+	case refund.FieldTax:
+		m.ResetTax()
+		return nil
+	case refund.FieldBusinessDate:
+		m.ResetBusinessDate()
+		return nil
+	case refund.FieldExchangeSaleID:
+		m.ResetExchangeSaleID()
+		return nil
+	}
+	return fmt.Errorf("unknown Refund field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *RefundMutation) AddedEdges() []string {
+	edges := make([]string, 0, 6)
+	if m.merchant != nil {
+		edges = append(edges, refund.EdgeMerchant)
+	}
+	if m.sale != nil {
+		edges = append(edges, refund.EdgeSale)
+	}
+	if m.staff != nil {
+		edges = append(edges, refund.EdgeStaff)
+	}
+	if m.lines != nil {
+		edges = append(edges, refund.EdgeLines)
+	}
+	if m.tenders != nil {
+		edges = append(edges, refund.EdgeTenders)
+	}
+	if m.exchange_sale != nil {
+		edges = append(edges, refund.EdgeExchangeSale)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *RefundMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case refund.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	case refund.EdgeSale:
+		if id := m.sale; id != nil {
+			return []ent.Value{*id}
+		}
+	case refund.EdgeStaff:
+		if id := m.staff; id != nil {
+			return []ent.Value{*id}
+		}
+	case refund.EdgeLines:
+		ids := make([]ent.Value, 0, len(m.lines))
+		for id := range m.lines {
+			ids = append(ids, id)
+		}
+		return ids
+	case refund.EdgeTenders:
+		ids := make([]ent.Value, 0, len(m.tenders))
+		for id := range m.tenders {
+			ids = append(ids, id)
+		}
+		return ids
+	case refund.EdgeExchangeSale:
+		if id := m.exchange_sale; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *RefundMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 6)
+	if m.removedlines != nil {
+		edges = append(edges, refund.EdgeLines)
+	}
+	if m.removedtenders != nil {
+		edges = append(edges, refund.EdgeTenders)
+	}
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *RefundMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case refund.EdgeLines:
+		ids := make([]ent.Value, 0, len(m.removedlines))
+		for id := range m.removedlines {
+			ids = append(ids, id)
+		}
+		return ids
+	case refund.EdgeTenders:
+		ids := make([]ent.Value, 0, len(m.removedtenders))
+		for id := range m.removedtenders {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *RefundMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 6)
+	if m.clearedmerchant {
+		edges = append(edges, refund.EdgeMerchant)
+	}
+	if m.clearedsale {
+		edges = append(edges, refund.EdgeSale)
+	}
+	if m.clearedstaff {
+		edges = append(edges, refund.EdgeStaff)
+	}
+	if m.clearedlines {
+		edges = append(edges, refund.EdgeLines)
+	}
+	if m.clearedtenders {
+		edges = append(edges, refund.EdgeTenders)
+	}
+	if m.clearedexchange_sale {
+		edges = append(edges, refund.EdgeExchangeSale)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *RefundMutation) EdgeCleared(name string) bool {
+	switch name {
+	case refund.EdgeMerchant:
+		return m.clearedmerchant
+	case refund.EdgeSale:
+		return m.clearedsale
+	case refund.EdgeStaff:
+		return m.clearedstaff
+	case refund.EdgeLines:
+		return m.clearedlines
+	case refund.EdgeTenders:
+		return m.clearedtenders
+	case refund.EdgeExchangeSale:
+		return m.clearedexchange_sale
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *RefundMutation) ClearEdge(name string) error {
+	switch name {
+	case refund.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	case refund.EdgeSale:
+		m.ClearSale()
+		return nil
+	case refund.EdgeStaff:
+		m.ClearStaff()
+		return nil
+	case refund.EdgeExchangeSale:
+		m.ClearExchangeSale()
+		return nil
+	}
+	return fmt.Errorf("unknown Refund unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *RefundMutation) ResetEdge(name string) error {
+	switch name {
+	case refund.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	case refund.EdgeSale:
+		m.ResetSale()
+		return nil
+	case refund.EdgeStaff:
+		m.ResetStaff()
+		return nil
+	case refund.EdgeLines:
+		m.ResetLines()
+		return nil
+	case refund.EdgeTenders:
+		m.ResetTenders()
+		return nil
+	case refund.EdgeExchangeSale:
+		m.ResetExchangeSale()
+		return nil
+	}
+	return fmt.Errorf("unknown Refund edge %s", name)
+}
+
+// RefundLineMutation represents an operation that mutates the RefundLine nodes in the graph.
+type RefundLineMutation struct {
+	config
+	op               Op
+	typ              string
+	id               *pulid.ID
+	quantity         *int
+	addquantity      *int
+	amount           *int64
+	addamount        *int64
+	clearedFields    map[string]struct{}
+	merchant         *pulid.ID
+	clearedmerchant  bool
+	refund           *pulid.ID
+	clearedrefund    bool
+	sale_line        *pulid.ID
+	clearedsale_line bool
+	done             bool
+	oldValue         func(context.Context) (*RefundLine, error)
+	predicates       []predicate.RefundLine
+}
+
+var _ ent.Mutation = (*RefundLineMutation)(nil)
+
+// refundlineOption allows management of the mutation configuration using functional options.
+type refundlineOption func(*RefundLineMutation)
+
+// newRefundLineMutation creates new mutation for the RefundLine entity.
+func newRefundLineMutation(c config, op Op, opts ...refundlineOption) *RefundLineMutation {
+	m := &RefundLineMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeRefundLine,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withRefundLineID sets the ID field of the mutation.
+func withRefundLineID(id pulid.ID) refundlineOption {
+	return func(m *RefundLineMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *RefundLine
+		)
+		m.oldValue = func(ctx context.Context) (*RefundLine, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().RefundLine.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withRefundLine sets the old RefundLine of the mutation.
+func withRefundLine(node *RefundLine) refundlineOption {
+	return func(m *RefundLineMutation) {
+		m.oldValue = func(context.Context) (*RefundLine, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m RefundLineMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m RefundLineMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of RefundLine entities.
+func (m *RefundLineMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *RefundLineMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *RefundLineMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().RefundLine.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *RefundLineMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *RefundLineMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the RefundLine entity.
+// If the RefundLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RefundLineMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *RefundLineMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetRefundID sets the "refund_id" field.
+func (m *RefundLineMutation) SetRefundID(pu pulid.ID) {
+	m.refund = &pu
+}
+
+// RefundID returns the value of the "refund_id" field in the mutation.
+func (m *RefundLineMutation) RefundID() (r pulid.ID, exists bool) {
+	v := m.refund
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRefundID returns the old "refund_id" field's value of the RefundLine entity.
+// If the RefundLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RefundLineMutation) OldRefundID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRefundID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRefundID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRefundID: %w", err)
+	}
+	return oldValue.RefundID, nil
+}
+
+// ResetRefundID resets all changes to the "refund_id" field.
+func (m *RefundLineMutation) ResetRefundID() {
+	m.refund = nil
+}
+
+// SetSaleLineID sets the "sale_line_id" field.
+func (m *RefundLineMutation) SetSaleLineID(pu pulid.ID) {
+	m.sale_line = &pu
+}
+
+// SaleLineID returns the value of the "sale_line_id" field in the mutation.
+func (m *RefundLineMutation) SaleLineID() (r pulid.ID, exists bool) {
+	v := m.sale_line
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSaleLineID returns the old "sale_line_id" field's value of the RefundLine entity.
+// If the RefundLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RefundLineMutation) OldSaleLineID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSaleLineID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSaleLineID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSaleLineID: %w", err)
+	}
+	return oldValue.SaleLineID, nil
+}
+
+// ResetSaleLineID resets all changes to the "sale_line_id" field.
+func (m *RefundLineMutation) ResetSaleLineID() {
+	m.sale_line = nil
+}
+
+// SetQuantity sets the "quantity" field.
+func (m *RefundLineMutation) SetQuantity(i int) {
+	m.quantity = &i
+	m.addquantity = nil
+}
+
+// Quantity returns the value of the "quantity" field in the mutation.
+func (m *RefundLineMutation) Quantity() (r int, exists bool) {
+	v := m.quantity
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldQuantity returns the old "quantity" field's value of the RefundLine entity.
+// If the RefundLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RefundLineMutation) OldQuantity(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldQuantity is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldQuantity requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldQuantity: %w", err)
+	}
+	return oldValue.Quantity, nil
+}
+
+// AddQuantity adds i to the "quantity" field.
+func (m *RefundLineMutation) AddQuantity(i int) {
+	if m.addquantity != nil {
+		*m.addquantity += i
+	} else {
+		m.addquantity = &i
+	}
+}
+
+// AddedQuantity returns the value that was added to the "quantity" field in this mutation.
+func (m *RefundLineMutation) AddedQuantity() (r int, exists bool) {
+	v := m.addquantity
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetQuantity resets all changes to the "quantity" field.
+func (m *RefundLineMutation) ResetQuantity() {
+	m.quantity = nil
+	m.addquantity = nil
+}
+
+// SetAmount sets the "amount" field.
+func (m *RefundLineMutation) SetAmount(i int64) {
+	m.amount = &i
+	m.addamount = nil
+}
+
+// Amount returns the value of the "amount" field in the mutation.
+func (m *RefundLineMutation) Amount() (r int64, exists bool) {
+	v := m.amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAmount returns the old "amount" field's value of the RefundLine entity.
+// If the RefundLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RefundLineMutation) OldAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAmount: %w", err)
+	}
+	return oldValue.Amount, nil
+}
+
+// AddAmount adds i to the "amount" field.
+func (m *RefundLineMutation) AddAmount(i int64) {
+	if m.addamount != nil {
+		*m.addamount += i
+	} else {
+		m.addamount = &i
+	}
+}
+
+// AddedAmount returns the value that was added to the "amount" field in this mutation.
+func (m *RefundLineMutation) AddedAmount() (r int64, exists bool) {
+	v := m.addamount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAmount resets all changes to the "amount" field.
+func (m *RefundLineMutation) ResetAmount() {
+	m.amount = nil
+	m.addamount = nil
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *RefundLineMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[refundline.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *RefundLineMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *RefundLineMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *RefundLineMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// ClearRefund clears the "refund" edge to the Refund entity.
+func (m *RefundLineMutation) ClearRefund() {
+	m.clearedrefund = true
+	m.clearedFields[refundline.FieldRefundID] = struct{}{}
+}
+
+// RefundCleared reports if the "refund" edge to the Refund entity was cleared.
+func (m *RefundLineMutation) RefundCleared() bool {
+	return m.clearedrefund
+}
+
+// RefundIDs returns the "refund" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// RefundID instead. It exists only for internal usage by the builders.
+func (m *RefundLineMutation) RefundIDs() (ids []pulid.ID) {
+	if id := m.refund; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetRefund resets all changes to the "refund" edge.
+func (m *RefundLineMutation) ResetRefund() {
+	m.refund = nil
+	m.clearedrefund = false
+}
+
+// ClearSaleLine clears the "sale_line" edge to the SaleLine entity.
+func (m *RefundLineMutation) ClearSaleLine() {
+	m.clearedsale_line = true
+	m.clearedFields[refundline.FieldSaleLineID] = struct{}{}
+}
+
+// SaleLineCleared reports if the "sale_line" edge to the SaleLine entity was cleared.
+func (m *RefundLineMutation) SaleLineCleared() bool {
+	return m.clearedsale_line
+}
+
+// SaleLineIDs returns the "sale_line" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// SaleLineID instead. It exists only for internal usage by the builders.
+func (m *RefundLineMutation) SaleLineIDs() (ids []pulid.ID) {
+	if id := m.sale_line; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetSaleLine resets all changes to the "sale_line" edge.
+func (m *RefundLineMutation) ResetSaleLine() {
+	m.sale_line = nil
+	m.clearedsale_line = false
+}
+
+// Where appends a list predicates to the RefundLineMutation builder.
+func (m *RefundLineMutation) Where(ps ...predicate.RefundLine) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the RefundLineMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *RefundLineMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.RefundLine, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *RefundLineMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *RefundLineMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (RefundLine).
+func (m *RefundLineMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *RefundLineMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.merchant != nil {
+		fields = append(fields, refundline.FieldMerchantID)
+	}
+	if m.refund != nil {
+		fields = append(fields, refundline.FieldRefundID)
+	}
+	if m.sale_line != nil {
+		fields = append(fields, refundline.FieldSaleLineID)
+	}
+	if m.quantity != nil {
+		fields = append(fields, refundline.FieldQuantity)
+	}
+	if m.amount != nil {
+		fields = append(fields, refundline.FieldAmount)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *RefundLineMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case refundline.FieldMerchantID:
+		return m.MerchantID()
+	case refundline.FieldRefundID:
+		return m.RefundID()
+	case refundline.FieldSaleLineID:
+		return m.SaleLineID()
+	case refundline.FieldQuantity:
+		return m.Quantity()
+	case refundline.FieldAmount:
+		return m.Amount()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *RefundLineMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case refundline.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case refundline.FieldRefundID:
+		return m.OldRefundID(ctx)
+	case refundline.FieldSaleLineID:
+		return m.OldSaleLineID(ctx)
+	case refundline.FieldQuantity:
+		return m.OldQuantity(ctx)
+	case refundline.FieldAmount:
+		return m.OldAmount(ctx)
+	}
+	return nil, fmt.Errorf("unknown RefundLine field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *RefundLineMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case refundline.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case refundline.FieldRefundID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRefundID(v)
+		return nil
+	case refundline.FieldSaleLineID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSaleLineID(v)
+		return nil
+	case refundline.FieldQuantity:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetQuantity(v)
+		return nil
+	case refundline.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAmount(v)
+		return nil
+	}
+	return fmt.Errorf("unknown RefundLine field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *RefundLineMutation) AddedFields() []string {
+	var fields []string
+	if m.addquantity != nil {
+		fields = append(fields, refundline.FieldQuantity)
+	}
+	if m.addamount != nil {
+		fields = append(fields, refundline.FieldAmount)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *RefundLineMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case refundline.FieldQuantity:
+		return m.AddedQuantity()
+	case refundline.FieldAmount:
+		return m.AddedAmount()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *RefundLineMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case refundline.FieldQuantity:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddQuantity(v)
+		return nil
+	case refundline.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAmount(v)
+		return nil
+	}
+	return fmt.Errorf("unknown RefundLine numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *RefundLineMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *RefundLineMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *RefundLineMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown RefundLine nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *RefundLineMutation) ResetField(name string) error {
+	switch name {
+	case refundline.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case refundline.FieldRefundID:
+		m.ResetRefundID()
+		return nil
+	case refundline.FieldSaleLineID:
+		m.ResetSaleLineID()
+		return nil
+	case refundline.FieldQuantity:
+		m.ResetQuantity()
+		return nil
+	case refundline.FieldAmount:
+		m.ResetAmount()
+		return nil
+	}
+	return fmt.Errorf("unknown RefundLine field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *RefundLineMutation) AddedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.merchant != nil {
+		edges = append(edges, refundline.EdgeMerchant)
+	}
+	if m.refund != nil {
+		edges = append(edges, refundline.EdgeRefund)
+	}
+	if m.sale_line != nil {
+		edges = append(edges, refundline.EdgeSaleLine)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *RefundLineMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case refundline.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	case refundline.EdgeRefund:
+		if id := m.refund; id != nil {
+			return []ent.Value{*id}
+		}
+	case refundline.EdgeSaleLine:
+		if id := m.sale_line; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *RefundLineMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 3)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *RefundLineMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *RefundLineMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.clearedmerchant {
+		edges = append(edges, refundline.EdgeMerchant)
+	}
+	if m.clearedrefund {
+		edges = append(edges, refundline.EdgeRefund)
+	}
+	if m.clearedsale_line {
+		edges = append(edges, refundline.EdgeSaleLine)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *RefundLineMutation) EdgeCleared(name string) bool {
+	switch name {
+	case refundline.EdgeMerchant:
+		return m.clearedmerchant
+	case refundline.EdgeRefund:
+		return m.clearedrefund
+	case refundline.EdgeSaleLine:
+		return m.clearedsale_line
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *RefundLineMutation) ClearEdge(name string) error {
+	switch name {
+	case refundline.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	case refundline.EdgeRefund:
+		m.ClearRefund()
+		return nil
+	case refundline.EdgeSaleLine:
+		m.ClearSaleLine()
+		return nil
+	}
+	return fmt.Errorf("unknown RefundLine unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *RefundLineMutation) ResetEdge(name string) error {
+	switch name {
+	case refundline.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	case refundline.EdgeRefund:
+		m.ResetRefund()
+		return nil
+	case refundline.EdgeSaleLine:
+		m.ResetSaleLine()
+		return nil
+	}
+	return fmt.Errorf("unknown RefundLine edge %s", name)
+}
+
+// RefundTenderMutation represents an operation that mutates the RefundTender nodes in the graph.
+type RefundTenderMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *pulid.ID
+	_type           *refundtender.Type
+	amount          *int64
+	addamount       *int64
+	clearedFields   map[string]struct{}
+	merchant        *pulid.ID
+	clearedmerchant bool
+	refund          *pulid.ID
+	clearedrefund   bool
+	tender          *pulid.ID
+	clearedtender   bool
+	done            bool
+	oldValue        func(context.Context) (*RefundTender, error)
+	predicates      []predicate.RefundTender
+}
+
+var _ ent.Mutation = (*RefundTenderMutation)(nil)
+
+// refundtenderOption allows management of the mutation configuration using functional options.
+type refundtenderOption func(*RefundTenderMutation)
+
+// newRefundTenderMutation creates new mutation for the RefundTender entity.
+func newRefundTenderMutation(c config, op Op, opts ...refundtenderOption) *RefundTenderMutation {
+	m := &RefundTenderMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeRefundTender,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withRefundTenderID sets the ID field of the mutation.
+func withRefundTenderID(id pulid.ID) refundtenderOption {
+	return func(m *RefundTenderMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *RefundTender
+		)
+		m.oldValue = func(ctx context.Context) (*RefundTender, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().RefundTender.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withRefundTender sets the old RefundTender of the mutation.
+func withRefundTender(node *RefundTender) refundtenderOption {
+	return func(m *RefundTenderMutation) {
+		m.oldValue = func(context.Context) (*RefundTender, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m RefundTenderMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m RefundTenderMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of RefundTender entities.
+func (m *RefundTenderMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *RefundTenderMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *RefundTenderMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().RefundTender.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *RefundTenderMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *RefundTenderMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the RefundTender entity.
+// If the RefundTender object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RefundTenderMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *RefundTenderMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetRefundID sets the "refund_id" field.
+func (m *RefundTenderMutation) SetRefundID(pu pulid.ID) {
+	m.refund = &pu
+}
+
+// RefundID returns the value of the "refund_id" field in the mutation.
+func (m *RefundTenderMutation) RefundID() (r pulid.ID, exists bool) {
+	v := m.refund
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRefundID returns the old "refund_id" field's value of the RefundTender entity.
+// If the RefundTender object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RefundTenderMutation) OldRefundID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRefundID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRefundID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRefundID: %w", err)
+	}
+	return oldValue.RefundID, nil
+}
+
+// ResetRefundID resets all changes to the "refund_id" field.
+func (m *RefundTenderMutation) ResetRefundID() {
+	m.refund = nil
+}
+
+// SetTenderID sets the "tender_id" field.
+func (m *RefundTenderMutation) SetTenderID(pu pulid.ID) {
+	m.tender = &pu
+}
+
+// TenderID returns the value of the "tender_id" field in the mutation.
+func (m *RefundTenderMutation) TenderID() (r pulid.ID, exists bool) {
+	v := m.tender
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTenderID returns the old "tender_id" field's value of the RefundTender entity.
+// If the RefundTender object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RefundTenderMutation) OldTenderID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTenderID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTenderID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTenderID: %w", err)
+	}
+	return oldValue.TenderID, nil
+}
+
+// ClearTenderID clears the value of the "tender_id" field.
+func (m *RefundTenderMutation) ClearTenderID() {
+	m.tender = nil
+	m.clearedFields[refundtender.FieldTenderID] = struct{}{}
+}
+
+// TenderIDCleared returns if the "tender_id" field was cleared in this mutation.
+func (m *RefundTenderMutation) TenderIDCleared() bool {
+	_, ok := m.clearedFields[refundtender.FieldTenderID]
+	return ok
+}
+
+// ResetTenderID resets all changes to the "tender_id" field.
+func (m *RefundTenderMutation) ResetTenderID() {
+	m.tender = nil
+	delete(m.clearedFields, refundtender.FieldTenderID)
+}
+
+// SetType sets the "type" field.
+func (m *RefundTenderMutation) SetType(r refundtender.Type) {
+	m._type = &r
+}
+
+// GetType returns the value of the "type" field in the mutation.
+func (m *RefundTenderMutation) GetType() (r refundtender.Type, exists bool) {
+	v := m._type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldType returns the old "type" field's value of the RefundTender entity.
+// If the RefundTender object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RefundTenderMutation) OldType(ctx context.Context) (v refundtender.Type, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldType: %w", err)
+	}
+	return oldValue.Type, nil
+}
+
+// ResetType resets all changes to the "type" field.
+func (m *RefundTenderMutation) ResetType() {
+	m._type = nil
+}
+
+// SetAmount sets the "amount" field.
+func (m *RefundTenderMutation) SetAmount(i int64) {
+	m.amount = &i
+	m.addamount = nil
+}
+
+// Amount returns the value of the "amount" field in the mutation.
+func (m *RefundTenderMutation) Amount() (r int64, exists bool) {
+	v := m.amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAmount returns the old "amount" field's value of the RefundTender entity.
+// If the RefundTender object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RefundTenderMutation) OldAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAmount: %w", err)
+	}
+	return oldValue.Amount, nil
+}
+
+// AddAmount adds i to the "amount" field.
+func (m *RefundTenderMutation) AddAmount(i int64) {
+	if m.addamount != nil {
+		*m.addamount += i
+	} else {
+		m.addamount = &i
+	}
+}
+
+// AddedAmount returns the value that was added to the "amount" field in this mutation.
+func (m *RefundTenderMutation) AddedAmount() (r int64, exists bool) {
+	v := m.addamount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAmount resets all changes to the "amount" field.
+func (m *RefundTenderMutation) ResetAmount() {
+	m.amount = nil
+	m.addamount = nil
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *RefundTenderMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[refundtender.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *RefundTenderMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *RefundTenderMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *RefundTenderMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// ClearRefund clears the "refund" edge to the Refund entity.
+func (m *RefundTenderMutation) ClearRefund() {
+	m.clearedrefund = true
+	m.clearedFields[refundtender.FieldRefundID] = struct{}{}
+}
+
+// RefundCleared reports if the "refund" edge to the Refund entity was cleared.
+func (m *RefundTenderMutation) RefundCleared() bool {
+	return m.clearedrefund
+}
+
+// RefundIDs returns the "refund" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// RefundID instead. It exists only for internal usage by the builders.
+func (m *RefundTenderMutation) RefundIDs() (ids []pulid.ID) {
+	if id := m.refund; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetRefund resets all changes to the "refund" edge.
+func (m *RefundTenderMutation) ResetRefund() {
+	m.refund = nil
+	m.clearedrefund = false
+}
+
+// ClearTender clears the "tender" edge to the Tender entity.
+func (m *RefundTenderMutation) ClearTender() {
+	m.clearedtender = true
+	m.clearedFields[refundtender.FieldTenderID] = struct{}{}
+}
+
+// TenderCleared reports if the "tender" edge to the Tender entity was cleared.
+func (m *RefundTenderMutation) TenderCleared() bool {
+	return m.TenderIDCleared() || m.clearedtender
+}
+
+// TenderIDs returns the "tender" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// TenderID instead. It exists only for internal usage by the builders.
+func (m *RefundTenderMutation) TenderIDs() (ids []pulid.ID) {
+	if id := m.tender; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetTender resets all changes to the "tender" edge.
+func (m *RefundTenderMutation) ResetTender() {
+	m.tender = nil
+	m.clearedtender = false
+}
+
+// Where appends a list predicates to the RefundTenderMutation builder.
+func (m *RefundTenderMutation) Where(ps ...predicate.RefundTender) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the RefundTenderMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *RefundTenderMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.RefundTender, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *RefundTenderMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *RefundTenderMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (RefundTender).
+func (m *RefundTenderMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *RefundTenderMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.merchant != nil {
+		fields = append(fields, refundtender.FieldMerchantID)
+	}
+	if m.refund != nil {
+		fields = append(fields, refundtender.FieldRefundID)
+	}
+	if m.tender != nil {
+		fields = append(fields, refundtender.FieldTenderID)
+	}
+	if m._type != nil {
+		fields = append(fields, refundtender.FieldType)
+	}
+	if m.amount != nil {
+		fields = append(fields, refundtender.FieldAmount)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *RefundTenderMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case refundtender.FieldMerchantID:
+		return m.MerchantID()
+	case refundtender.FieldRefundID:
+		return m.RefundID()
+	case refundtender.FieldTenderID:
+		return m.TenderID()
+	case refundtender.FieldType:
+		return m.GetType()
+	case refundtender.FieldAmount:
+		return m.Amount()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *RefundTenderMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case refundtender.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case refundtender.FieldRefundID:
+		return m.OldRefundID(ctx)
+	case refundtender.FieldTenderID:
+		return m.OldTenderID(ctx)
+	case refundtender.FieldType:
+		return m.OldType(ctx)
+	case refundtender.FieldAmount:
+		return m.OldAmount(ctx)
+	}
+	return nil, fmt.Errorf("unknown RefundTender field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *RefundTenderMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case refundtender.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case refundtender.FieldRefundID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRefundID(v)
+		return nil
+	case refundtender.FieldTenderID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTenderID(v)
+		return nil
+	case refundtender.FieldType:
+		v, ok := value.(refundtender.Type)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetType(v)
+		return nil
+	case refundtender.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAmount(v)
+		return nil
+	}
+	return fmt.Errorf("unknown RefundTender field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *RefundTenderMutation) AddedFields() []string {
+	var fields []string
+	if m.addamount != nil {
+		fields = append(fields, refundtender.FieldAmount)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *RefundTenderMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case refundtender.FieldAmount:
+		return m.AddedAmount()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *RefundTenderMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case refundtender.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAmount(v)
+		return nil
+	}
+	return fmt.Errorf("unknown RefundTender numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *RefundTenderMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(refundtender.FieldTenderID) {
+		fields = append(fields, refundtender.FieldTenderID)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *RefundTenderMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *RefundTenderMutation) ClearField(name string) error {
+	switch name {
+	case refundtender.FieldTenderID:
+		m.ClearTenderID()
+		return nil
+	}
+	return fmt.Errorf("unknown RefundTender nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *RefundTenderMutation) ResetField(name string) error {
+	switch name {
+	case refundtender.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case refundtender.FieldRefundID:
+		m.ResetRefundID()
+		return nil
+	case refundtender.FieldTenderID:
+		m.ResetTenderID()
+		return nil
+	case refundtender.FieldType:
+		m.ResetType()
+		return nil
+	case refundtender.FieldAmount:
+		m.ResetAmount()
+		return nil
+	}
+	return fmt.Errorf("unknown RefundTender field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *RefundTenderMutation) AddedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.merchant != nil {
+		edges = append(edges, refundtender.EdgeMerchant)
+	}
+	if m.refund != nil {
+		edges = append(edges, refundtender.EdgeRefund)
+	}
+	if m.tender != nil {
+		edges = append(edges, refundtender.EdgeTender)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *RefundTenderMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case refundtender.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	case refundtender.EdgeRefund:
+		if id := m.refund; id != nil {
+			return []ent.Value{*id}
+		}
+	case refundtender.EdgeTender:
+		if id := m.tender; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *RefundTenderMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 3)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *RefundTenderMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *RefundTenderMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.clearedmerchant {
+		edges = append(edges, refundtender.EdgeMerchant)
+	}
+	if m.clearedrefund {
+		edges = append(edges, refundtender.EdgeRefund)
+	}
+	if m.clearedtender {
+		edges = append(edges, refundtender.EdgeTender)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *RefundTenderMutation) EdgeCleared(name string) bool {
+	switch name {
+	case refundtender.EdgeMerchant:
+		return m.clearedmerchant
+	case refundtender.EdgeRefund:
+		return m.clearedrefund
+	case refundtender.EdgeTender:
+		return m.clearedtender
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *RefundTenderMutation) ClearEdge(name string) error {
+	switch name {
+	case refundtender.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	case refundtender.EdgeRefund:
+		m.ClearRefund()
+		return nil
+	case refundtender.EdgeTender:
+		m.ClearTender()
+		return nil
+	}
+	return fmt.Errorf("unknown RefundTender unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *RefundTenderMutation) ResetEdge(name string) error {
+	switch name {
+	case refundtender.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	case refundtender.EdgeRefund:
+		m.ResetRefund()
+		return nil
+	case refundtender.EdgeTender:
+		m.ResetTender()
+		return nil
+	}
+	return fmt.Errorf("unknown RefundTender edge %s", name)
+}
+
+// ReleaseMutation represents an operation that mutates the Release nodes in the graph.
+type ReleaseMutation struct {
+	config
+	op                    Op
+	typ                   string
+	id                    *pulid.ID
+	created_at            *time.Time
+	updated_at            *time.Time
+	models                *[]string
+	appendmodels          []string
+	channel               *release.Channel
+	version               *string
+	version_key           *string
+	min_supported_version *string
+	download_url          *string
+	sha256                *string
+	notes                 *string
+	rollout_percent       *int
+	addrollout_percent    *int
+	status                *release.Status
+	published_at          *time.Time
+	published_by          *pulid.ID
+	withdrawn_at          *time.Time
+	clearedFields         map[string]struct{}
+	done                  bool
+	oldValue              func(context.Context) (*Release, error)
+	predicates            []predicate.Release
+}
+
+var _ ent.Mutation = (*ReleaseMutation)(nil)
+
+// releaseOption allows management of the mutation configuration using functional options.
+type releaseOption func(*ReleaseMutation)
+
+// newReleaseMutation creates new mutation for the Release entity.
+func newReleaseMutation(c config, op Op, opts ...releaseOption) *ReleaseMutation {
+	m := &ReleaseMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeRelease,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withReleaseID sets the ID field of the mutation.
+func withReleaseID(id pulid.ID) releaseOption {
+	return func(m *ReleaseMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Release
+		)
+		m.oldValue = func(ctx context.Context) (*Release, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Release.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withRelease sets the old Release of the mutation.
+func withRelease(node *Release) releaseOption {
+	return func(m *ReleaseMutation) {
+		m.oldValue = func(context.Context) (*Release, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ReleaseMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ReleaseMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of Release entities.
+func (m *ReleaseMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ReleaseMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ReleaseMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Release.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *ReleaseMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *ReleaseMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Release entity.
+// If the Release object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReleaseMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *ReleaseMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *ReleaseMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *ReleaseMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the Release entity.
+// If the Release object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReleaseMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *ReleaseMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetModels sets the "models" field.
+func (m *ReleaseMutation) SetModels(s []string) {
+	m.models = &s
+	m.appendmodels = nil
+}
+
+// Models returns the value of the "models" field in the mutation.
+func (m *ReleaseMutation) Models() (r []string, exists bool) {
+	v := m.models
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldModels returns the old "models" field's value of the Release entity.
+// If the Release object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReleaseMutation) OldModels(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldModels is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldModels requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldModels: %w", err)
+	}
+	return oldValue.Models, nil
+}
+
+// AppendModels adds s to the "models" field.
+func (m *ReleaseMutation) AppendModels(s []string) {
+	m.appendmodels = append(m.appendmodels, s...)
+}
+
+// AppendedModels returns the list of values that were appended to the "models" field in this mutation.
+func (m *ReleaseMutation) AppendedModels() ([]string, bool) {
+	if len(m.appendmodels) == 0 {
+		return nil, false
+	}
+	return m.appendmodels, true
+}
+
+// ResetModels resets all changes to the "models" field.
+func (m *ReleaseMutation) ResetModels() {
+	m.models = nil
+	m.appendmodels = nil
+}
+
+// SetChannel sets the "channel" field.
+func (m *ReleaseMutation) SetChannel(r release.Channel) {
+	m.channel = &r
+}
+
+// Channel returns the value of the "channel" field in the mutation.
+func (m *ReleaseMutation) Channel() (r release.Channel, exists bool) {
+	v := m.channel
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChannel returns the old "channel" field's value of the Release entity.
+// If the Release object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReleaseMutation) OldChannel(ctx context.Context) (v release.Channel, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChannel is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChannel requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChannel: %w", err)
+	}
+	return oldValue.Channel, nil
+}
+
+// ResetChannel resets all changes to the "channel" field.
+func (m *ReleaseMutation) ResetChannel() {
+	m.channel = nil
+}
+
+// SetVersion sets the "version" field.
+func (m *ReleaseMutation) SetVersion(s string) {
+	m.version = &s
+}
+
+// Version returns the value of the "version" field in the mutation.
+func (m *ReleaseMutation) Version() (r string, exists bool) {
+	v := m.version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldVersion returns the old "version" field's value of the Release entity.
+// If the Release object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReleaseMutation) OldVersion(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldVersion is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldVersion requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldVersion: %w", err)
+	}
+	return oldValue.Version, nil
+}
+
+// ResetVersion resets all changes to the "version" field.
+func (m *ReleaseMutation) ResetVersion() {
+	m.version = nil
+}
+
+// SetVersionKey sets the "version_key" field.
+func (m *ReleaseMutation) SetVersionKey(s string) {
+	m.version_key = &s
+}
+
+// VersionKey returns the value of the "version_key" field in the mutation.
+func (m *ReleaseMutation) VersionKey() (r string, exists bool) {
+	v := m.version_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldVersionKey returns the old "version_key" field's value of the Release entity.
+// If the Release object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReleaseMutation) OldVersionKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldVersionKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldVersionKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldVersionKey: %w", err)
+	}
+	return oldValue.VersionKey, nil
+}
+
+// ResetVersionKey resets all changes to the "version_key" field.
+func (m *ReleaseMutation) ResetVersionKey() {
+	m.version_key = nil
+}
+
+// SetMinSupportedVersion sets the "min_supported_version" field.
+func (m *ReleaseMutation) SetMinSupportedVersion(s string) {
+	m.min_supported_version = &s
+}
+
+// MinSupportedVersion returns the value of the "min_supported_version" field in the mutation.
+func (m *ReleaseMutation) MinSupportedVersion() (r string, exists bool) {
+	v := m.min_supported_version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMinSupportedVersion returns the old "min_supported_version" field's value of the Release entity.
+// If the Release object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReleaseMutation) OldMinSupportedVersion(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMinSupportedVersion is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMinSupportedVersion requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMinSupportedVersion: %w", err)
+	}
+	return oldValue.MinSupportedVersion, nil
+}
+
+// ClearMinSupportedVersion clears the value of the "min_supported_version" field.
+func (m *ReleaseMutation) ClearMinSupportedVersion() {
+	m.min_supported_version = nil
+	m.clearedFields[release.FieldMinSupportedVersion] = struct{}{}
+}
+
+// MinSupportedVersionCleared returns if the "min_supported_version" field was cleared in this mutation.
+func (m *ReleaseMutation) MinSupportedVersionCleared() bool {
+	_, ok := m.clearedFields[release.FieldMinSupportedVersion]
+	return ok
+}
+
+// ResetMinSupportedVersion resets all changes to the "min_supported_version" field.
+func (m *ReleaseMutation) ResetMinSupportedVersion() {
+	m.min_supported_version = nil
+	delete(m.clearedFields, release.FieldMinSupportedVersion)
+}
+
+// SetDownloadURL sets the "download_url" field.
+func (m *ReleaseMutation) SetDownloadURL(s string) {
+	m.download_url = &s
+}
+
+// DownloadURL returns the value of the "download_url" field in the mutation.
+func (m *ReleaseMutation) DownloadURL() (r string, exists bool) {
+	v := m.download_url
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDownloadURL returns the old "download_url" field's value of the Release entity.
+// If the Release object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReleaseMutation) OldDownloadURL(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDownloadURL is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDownloadURL requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDownloadURL: %w", err)
+	}
+	return oldValue.DownloadURL, nil
+}
+
+// ResetDownloadURL resets all changes to the "download_url" field.
+func (m *ReleaseMutation) ResetDownloadURL() {
+	m.download_url = nil
+}
+
+// SetSha256 sets the "sha256" field.
+func (m *ReleaseMutation) SetSha256(s string) {
+	m.sha256 = &s
+}
+
+// Sha256 returns the value of the "sha256" field in the mutation.
+func (m *ReleaseMutation) Sha256() (r string, exists bool) {
+	v := m.sha256
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSha256 returns the old "sha256" field's value of the Release entity.
+// If the Release object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReleaseMutation) OldSha256(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSha256 is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSha256 requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSha256: %w", err)
+	}
+	return oldValue.Sha256, nil
+}
+
+// ResetSha256 resets all changes to the "sha256" field.
+func (m *ReleaseMutation) ResetSha256() {
+	m.sha256 = nil
+}
+
+// SetNotes sets the "notes" field.
+func (m *ReleaseMutation) SetNotes(s string) {
+	m.notes = &s
+}
+
+// Notes returns the value of the "notes" field in the mutation.
+func (m *ReleaseMutation) Notes() (r string, exists bool) {
+	v := m.notes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNotes returns the old "notes" field's value of the Release entity.
+// If the Release object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReleaseMutation) OldNotes(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNotes is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNotes requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNotes: %w", err)
+	}
+	return oldValue.Notes, nil
+}
+
+// ClearNotes clears the value of the "notes" field.
+func (m *ReleaseMutation) ClearNotes() {
+	m.notes = nil
+	m.clearedFields[release.FieldNotes] = struct{}{}
+}
+
+// NotesCleared returns if the "notes" field was cleared in this mutation.
+func (m *ReleaseMutation) NotesCleared() bool {
+	_, ok := m.clearedFields[release.FieldNotes]
+	return ok
+}
+
+// ResetNotes resets all changes to the "notes" field.
+func (m *ReleaseMutation) ResetNotes() {
+	m.notes = nil
+	delete(m.clearedFields, release.FieldNotes)
+}
+
+// SetRolloutPercent sets the "rollout_percent" field.
+func (m *ReleaseMutation) SetRolloutPercent(i int) {
+	m.rollout_percent = &i
+	m.addrollout_percent = nil
+}
+
+// RolloutPercent returns the value of the "rollout_percent" field in the mutation.
+func (m *ReleaseMutation) RolloutPercent() (r int, exists bool) {
+	v := m.rollout_percent
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRolloutPercent returns the old "rollout_percent" field's value of the Release entity.
+// If the Release object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReleaseMutation) OldRolloutPercent(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRolloutPercent is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRolloutPercent requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRolloutPercent: %w", err)
+	}
+	return oldValue.RolloutPercent, nil
+}
+
+// AddRolloutPercent adds i to the "rollout_percent" field.
+func (m *ReleaseMutation) AddRolloutPercent(i int) {
+	if m.addrollout_percent != nil {
+		*m.addrollout_percent += i
+	} else {
+		m.addrollout_percent = &i
+	}
+}
+
+// AddedRolloutPercent returns the value that was added to the "rollout_percent" field in this mutation.
+func (m *ReleaseMutation) AddedRolloutPercent() (r int, exists bool) {
+	v := m.addrollout_percent
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRolloutPercent resets all changes to the "rollout_percent" field.
+func (m *ReleaseMutation) ResetRolloutPercent() {
+	m.rollout_percent = nil
+	m.addrollout_percent = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *ReleaseMutation) SetStatus(r release.Status) {
+	m.status = &r
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *ReleaseMutation) Status() (r release.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the Release entity.
+// If the Release object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReleaseMutation) OldStatus(ctx context.Context) (v release.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *ReleaseMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetPublishedAt sets the "published_at" field.
+func (m *ReleaseMutation) SetPublishedAt(t time.Time) {
+	m.published_at = &t
+}
+
+// PublishedAt returns the value of the "published_at" field in the mutation.
+func (m *ReleaseMutation) PublishedAt() (r time.Time, exists bool) {
+	v := m.published_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPublishedAt returns the old "published_at" field's value of the Release entity.
+// If the Release object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReleaseMutation) OldPublishedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPublishedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPublishedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPublishedAt: %w", err)
+	}
+	return oldValue.PublishedAt, nil
+}
+
+// ResetPublishedAt resets all changes to the "published_at" field.
+func (m *ReleaseMutation) ResetPublishedAt() {
+	m.published_at = nil
+}
+
+// SetPublishedBy sets the "published_by" field.
+func (m *ReleaseMutation) SetPublishedBy(pu pulid.ID) {
+	m.published_by = &pu
+}
+
+// PublishedBy returns the value of the "published_by" field in the mutation.
+func (m *ReleaseMutation) PublishedBy() (r pulid.ID, exists bool) {
+	v := m.published_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPublishedBy returns the old "published_by" field's value of the Release entity.
+// If the Release object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReleaseMutation) OldPublishedBy(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPublishedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPublishedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPublishedBy: %w", err)
+	}
+	return oldValue.PublishedBy, nil
+}
+
+// ResetPublishedBy resets all changes to the "published_by" field.
+func (m *ReleaseMutation) ResetPublishedBy() {
+	m.published_by = nil
+}
+
+// SetWithdrawnAt sets the "withdrawn_at" field.
+func (m *ReleaseMutation) SetWithdrawnAt(t time.Time) {
+	m.withdrawn_at = &t
+}
+
+// WithdrawnAt returns the value of the "withdrawn_at" field in the mutation.
+func (m *ReleaseMutation) WithdrawnAt() (r time.Time, exists bool) {
+	v := m.withdrawn_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWithdrawnAt returns the old "withdrawn_at" field's value of the Release entity.
+// If the Release object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReleaseMutation) OldWithdrawnAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWithdrawnAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWithdrawnAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWithdrawnAt: %w", err)
+	}
+	return oldValue.WithdrawnAt, nil
+}
+
+// ClearWithdrawnAt clears the value of the "withdrawn_at" field.
+func (m *ReleaseMutation) ClearWithdrawnAt() {
+	m.withdrawn_at = nil
+	m.clearedFields[release.FieldWithdrawnAt] = struct{}{}
+}
+
+// WithdrawnAtCleared returns if the "withdrawn_at" field was cleared in this mutation.
+func (m *ReleaseMutation) WithdrawnAtCleared() bool {
+	_, ok := m.clearedFields[release.FieldWithdrawnAt]
+	return ok
+}
+
+// ResetWithdrawnAt resets all changes to the "withdrawn_at" field.
+func (m *ReleaseMutation) ResetWithdrawnAt() {
+	m.withdrawn_at = nil
+	delete(m.clearedFields, release.FieldWithdrawnAt)
+}
+
+// Where appends a list predicates to the ReleaseMutation builder.
+func (m *ReleaseMutation) Where(ps ...predicate.Release) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ReleaseMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ReleaseMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Release, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ReleaseMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ReleaseMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Release).
+func (m *ReleaseMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ReleaseMutation) Fields() []string {
+	fields := make([]string, 0, 15)
+	if m.created_at != nil {
+		fields = append(fields, release.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, release.FieldUpdatedAt)
+	}
+	if m.models != nil {
+		fields = append(fields, release.FieldModels)
+	}
+	if m.channel != nil {
+		fields = append(fields, release.FieldChannel)
+	}
+	if m.version != nil {
+		fields = append(fields, release.FieldVersion)
+	}
+	if m.version_key != nil {
+		fields = append(fields, release.FieldVersionKey)
+	}
+	if m.min_supported_version != nil {
+		fields = append(fields, release.FieldMinSupportedVersion)
+	}
+	if m.download_url != nil {
+		fields = append(fields, release.FieldDownloadURL)
+	}
+	if m.sha256 != nil {
+		fields = append(fields, release.FieldSha256)
+	}
+	if m.notes != nil {
+		fields = append(fields, release.FieldNotes)
+	}
+	if m.rollout_percent != nil {
+		fields = append(fields, release.FieldRolloutPercent)
+	}
+	if m.status != nil {
+		fields = append(fields, release.FieldStatus)
+	}
+	if m.published_at != nil {
+		fields = append(fields, release.FieldPublishedAt)
+	}
+	if m.published_by != nil {
+		fields = append(fields, release.FieldPublishedBy)
+	}
+	if m.withdrawn_at != nil {
+		fields = append(fields, release.FieldWithdrawnAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ReleaseMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case release.FieldCreatedAt:
+		return m.CreatedAt()
+	case release.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case release.FieldModels:
+		return m.Models()
+	case release.FieldChannel:
+		return m.Channel()
+	case release.FieldVersion:
+		return m.Version()
+	case release.FieldVersionKey:
+		return m.VersionKey()
+	case release.FieldMinSupportedVersion:
+		return m.MinSupportedVersion()
+	case release.FieldDownloadURL:
+		return m.DownloadURL()
+	case release.FieldSha256:
+		return m.Sha256()
+	case release.FieldNotes:
+		return m.Notes()
+	case release.FieldRolloutPercent:
+		return m.RolloutPercent()
+	case release.FieldStatus:
+		return m.Status()
+	case release.FieldPublishedAt:
+		return m.PublishedAt()
+	case release.FieldPublishedBy:
+		return m.PublishedBy()
+	case release.FieldWithdrawnAt:
+		return m.WithdrawnAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ReleaseMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case release.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case release.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case release.FieldModels:
+		return m.OldModels(ctx)
+	case release.FieldChannel:
+		return m.OldChannel(ctx)
+	case release.FieldVersion:
+		return m.OldVersion(ctx)
+	case release.FieldVersionKey:
+		return m.OldVersionKey(ctx)
+	case release.FieldMinSupportedVersion:
+		return m.OldMinSupportedVersion(ctx)
+	case release.FieldDownloadURL:
+		return m.OldDownloadURL(ctx)
+	case release.FieldSha256:
+		return m.OldSha256(ctx)
+	case release.FieldNotes:
+		return m.OldNotes(ctx)
+	case release.FieldRolloutPercent:
+		return m.OldRolloutPercent(ctx)
+	case release.FieldStatus:
+		return m.OldStatus(ctx)
+	case release.FieldPublishedAt:
+		return m.OldPublishedAt(ctx)
+	case release.FieldPublishedBy:
+		return m.OldPublishedBy(ctx)
+	case release.FieldWithdrawnAt:
+		return m.OldWithdrawnAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown Release field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ReleaseMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case release.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case release.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case release.FieldModels:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetModels(v)
+		return nil
+	case release.FieldChannel:
+		v, ok := value.(release.Channel)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChannel(v)
+		return nil
+	case release.FieldVersion:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetVersion(v)
+		return nil
+	case release.FieldVersionKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetVersionKey(v)
+		return nil
+	case release.FieldMinSupportedVersion:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMinSupportedVersion(v)
+		return nil
+	case release.FieldDownloadURL:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDownloadURL(v)
+		return nil
+	case release.FieldSha256:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSha256(v)
+		return nil
+	case release.FieldNotes:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNotes(v)
+		return nil
+	case release.FieldRolloutPercent:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRolloutPercent(v)
+		return nil
+	case release.FieldStatus:
+		v, ok := value.(release.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case release.FieldPublishedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPublishedAt(v)
+		return nil
+	case release.FieldPublishedBy:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPublishedBy(v)
+		return nil
+	case release.FieldWithdrawnAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWithdrawnAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Release field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ReleaseMutation) AddedFields() []string {
+	var fields []string
+	if m.addrollout_percent != nil {
+		fields = append(fields, release.FieldRolloutPercent)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ReleaseMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case release.FieldRolloutPercent:
+		return m.AddedRolloutPercent()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ReleaseMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case release.FieldRolloutPercent:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRolloutPercent(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Release numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ReleaseMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(release.FieldMinSupportedVersion) {
+		fields = append(fields, release.FieldMinSupportedVersion)
+	}
+	if m.FieldCleared(release.FieldNotes) {
+		fields = append(fields, release.FieldNotes)
+	}
+	if m.FieldCleared(release.FieldWithdrawnAt) {
+		fields = append(fields, release.FieldWithdrawnAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ReleaseMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ReleaseMutation) ClearField(name string) error {
+	switch name {
+	case release.FieldMinSupportedVersion:
+		m.ClearMinSupportedVersion()
+		return nil
+	case release.FieldNotes:
+		m.ClearNotes()
+		return nil
+	case release.FieldWithdrawnAt:
+		m.ClearWithdrawnAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Release nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ReleaseMutation) ResetField(name string) error {
+	switch name {
+	case release.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case release.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case release.FieldModels:
+		m.ResetModels()
+		return nil
+	case release.FieldChannel:
+		m.ResetChannel()
+		return nil
+	case release.FieldVersion:
+		m.ResetVersion()
+		return nil
+	case release.FieldVersionKey:
+		m.ResetVersionKey()
+		return nil
+	case release.FieldMinSupportedVersion:
+		m.ResetMinSupportedVersion()
+		return nil
+	case release.FieldDownloadURL:
+		m.ResetDownloadURL()
+		return nil
+	case release.FieldSha256:
+		m.ResetSha256()
+		return nil
+	case release.FieldNotes:
+		m.ResetNotes()
+		return nil
+	case release.FieldRolloutPercent:
+		m.ResetRolloutPercent()
+		return nil
+	case release.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case release.FieldPublishedAt:
+		m.ResetPublishedAt()
+		return nil
+	case release.FieldPublishedBy:
+		m.ResetPublishedBy()
+		return nil
+	case release.FieldWithdrawnAt:
+		m.ResetWithdrawnAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Release field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ReleaseMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ReleaseMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ReleaseMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ReleaseMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ReleaseMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ReleaseMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ReleaseMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown Release unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ReleaseMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown Release edge %s", name)
+}
+
+// RiskListEntryMutation represents an operation that mutates the RiskListEntry nodes in the graph.
+type RiskListEntryMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *pulid.ID
+	created_at      *time.Time
+	updated_at      *time.Time
+	kind            *risklistentry.Kind
+	value           *string
+	reason          *string
+	created_by_id   *pulid.ID
+	clearedFields   map[string]struct{}
+	merchant        *pulid.ID
+	clearedmerchant bool
+	done            bool
+	oldValue        func(context.Context) (*RiskListEntry, error)
+	predicates      []predicate.RiskListEntry
+}
+
+var _ ent.Mutation = (*RiskListEntryMutation)(nil)
+
+// risklistentryOption allows management of the mutation configuration using functional options.
+type risklistentryOption func(*RiskListEntryMutation)
+
+// newRiskListEntryMutation creates new mutation for the RiskListEntry entity.
+func newRiskListEntryMutation(c config, op Op, opts ...risklistentryOption) *RiskListEntryMutation {
+	m := &RiskListEntryMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeRiskListEntry,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withRiskListEntryID sets the ID field of the mutation.
+func withRiskListEntryID(id pulid.ID) risklistentryOption {
+	return func(m *RiskListEntryMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *RiskListEntry
+		)
+		m.oldValue = func(ctx context.Context) (*RiskListEntry, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().RiskListEntry.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withRiskListEntry sets the old RiskListEntry of the mutation.
+func withRiskListEntry(node *RiskListEntry) risklistentryOption {
+	return func(m *RiskListEntryMutation) {
+		m.oldValue = func(context.Context) (*RiskListEntry, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m RiskListEntryMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m RiskListEntryMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of RiskListEntry entities.
+func (m *RiskListEntryMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *RiskListEntryMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *RiskListEntryMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().RiskListEntry.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *RiskListEntryMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *RiskListEntryMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the RiskListEntry entity.
+// If the RiskListEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskListEntryMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *RiskListEntryMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *RiskListEntryMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *RiskListEntryMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the RiskListEntry entity.
+// If the RiskListEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskListEntryMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *RiskListEntryMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *RiskListEntryMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *RiskListEntryMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the RiskListEntry entity.
+// If the RiskListEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskListEntryMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *RiskListEntryMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetKind sets the "kind" field.
+func (m *RiskListEntryMutation) SetKind(r risklistentry.Kind) {
+	m.kind = &r
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *RiskListEntryMutation) Kind() (r risklistentry.Kind, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the RiskListEntry entity.
+// If the RiskListEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskListEntryMutation) OldKind(ctx context.Context) (v risklistentry.Kind, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *RiskListEntryMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetValue sets the "value" field.
+func (m *RiskListEntryMutation) SetValue(s string) {
+	m.value = &s
+}
+
+// Value returns the value of the "value" field in the mutation.
+func (m *RiskListEntryMutation) Value() (r string, exists bool) {
+	v := m.value
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldValue returns the old "value" field's value of the RiskListEntry entity.
+// If the RiskListEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskListEntryMutation) OldValue(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldValue is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldValue requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldValue: %w", err)
+	}
+	return oldValue.Value, nil
+}
+
+// ResetValue resets all changes to the "value" field.
+func (m *RiskListEntryMutation) ResetValue() {
+	m.value = nil
+}
+
+// SetReason sets the "reason" field.
+func (m *RiskListEntryMutation) SetReason(s string) {
+	m.reason = &s
+}
+
+// Reason returns the value of the "reason" field in the mutation.
+func (m *RiskListEntryMutation) Reason() (r string, exists bool) {
+	v := m.reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReason returns the old "reason" field's value of the RiskListEntry entity.
+// If the RiskListEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskListEntryMutation) OldReason(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReason: %w", err)
+	}
+	return oldValue.Reason, nil
+}
+
+// ResetReason resets all changes to the "reason" field.
+func (m *RiskListEntryMutation) ResetReason() {
+	m.reason = nil
+}
+
+// SetCreatedByID sets the "created_by_id" field.
+func (m *RiskListEntryMutation) SetCreatedByID(pu pulid.ID) {
+	m.created_by_id = &pu
+}
+
+// CreatedByID returns the value of the "created_by_id" field in the mutation.
+func (m *RiskListEntryMutation) CreatedByID() (r pulid.ID, exists bool) {
+	v := m.created_by_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedByID returns the old "created_by_id" field's value of the RiskListEntry entity.
+// If the RiskListEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskListEntryMutation) OldCreatedByID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedByID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedByID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedByID: %w", err)
+	}
+	return oldValue.CreatedByID, nil
+}
+
+// ResetCreatedByID resets all changes to the "created_by_id" field.
+func (m *RiskListEntryMutation) ResetCreatedByID() {
+	m.created_by_id = nil
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *RiskListEntryMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[risklistentry.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *RiskListEntryMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *RiskListEntryMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *RiskListEntryMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// Where appends a list predicates to the RiskListEntryMutation builder.
+func (m *RiskListEntryMutation) Where(ps ...predicate.RiskListEntry) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the RiskListEntryMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *RiskListEntryMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.RiskListEntry, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *RiskListEntryMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *RiskListEntryMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (RiskListEntry).
+func (m *RiskListEntryMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *RiskListEntryMutation) Fields() []string {
+	fields := make([]string, 0, 7)
+	if m.merchant != nil {
+		fields = append(fields, risklistentry.FieldMerchantID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, risklistentry.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, risklistentry.FieldUpdatedAt)
+	}
+	if m.kind != nil {
+		fields = append(fields, risklistentry.FieldKind)
+	}
+	if m.value != nil {
+		fields = append(fields, risklistentry.FieldValue)
+	}
+	if m.reason != nil {
+		fields = append(fields, risklistentry.FieldReason)
+	}
+	if m.created_by_id != nil {
+		fields = append(fields, risklistentry.FieldCreatedByID)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *RiskListEntryMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case risklistentry.FieldMerchantID:
+		return m.MerchantID()
+	case risklistentry.FieldCreatedAt:
+		return m.CreatedAt()
+	case risklistentry.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case risklistentry.FieldKind:
+		return m.Kind()
+	case risklistentry.FieldValue:
+		return m.Value()
+	case risklistentry.FieldReason:
+		return m.Reason()
+	case risklistentry.FieldCreatedByID:
+		return m.CreatedByID()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *RiskListEntryMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case risklistentry.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case risklistentry.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case risklistentry.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case risklistentry.FieldKind:
+		return m.OldKind(ctx)
+	case risklistentry.FieldValue:
+		return m.OldValue(ctx)
+	case risklistentry.FieldReason:
+		return m.OldReason(ctx)
+	case risklistentry.FieldCreatedByID:
+		return m.OldCreatedByID(ctx)
+	}
+	return nil, fmt.Errorf("unknown RiskListEntry field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *RiskListEntryMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case risklistentry.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case risklistentry.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case risklistentry.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case risklistentry.FieldKind:
+		v, ok := value.(risklistentry.Kind)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case risklistentry.FieldValue:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetValue(v)
+		return nil
+	case risklistentry.FieldReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReason(v)
+		return nil
+	case risklistentry.FieldCreatedByID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedByID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown RiskListEntry field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *RiskListEntryMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *RiskListEntryMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *RiskListEntryMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown RiskListEntry numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *RiskListEntryMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *RiskListEntryMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *RiskListEntryMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown RiskListEntry nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *RiskListEntryMutation) ResetField(name string) error {
+	switch name {
+	case risklistentry.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case risklistentry.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case risklistentry.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case risklistentry.FieldKind:
+		m.ResetKind()
+		return nil
+	case risklistentry.FieldValue:
+		m.ResetValue()
+		return nil
+	case risklistentry.FieldReason:
+		m.ResetReason()
+		return nil
+	case risklistentry.FieldCreatedByID:
+		m.ResetCreatedByID()
+		return nil
+	}
+	return fmt.Errorf("unknown RiskListEntry field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *RiskListEntryMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.merchant != nil {
+		edges = append(edges, risklistentry.EdgeMerchant)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *RiskListEntryMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case risklistentry.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *RiskListEntryMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *RiskListEntryMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *RiskListEntryMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedmerchant {
+		edges = append(edges, risklistentry.EdgeMerchant)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *RiskListEntryMutation) EdgeCleared(name string) bool {
+	switch name {
+	case risklistentry.EdgeMerchant:
+		return m.clearedmerchant
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *RiskListEntryMutation) ClearEdge(name string) error {
+	switch name {
+	case risklistentry.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown RiskListEntry unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *RiskListEntryMutation) ResetEdge(name string) error {
+	switch name {
+	case risklistentry.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown RiskListEntry edge %s", name)
+}
+
+// SaleMutation represents an operation that mutates the Sale nodes in the graph.
+type SaleMutation struct {
+	config
+	op                 Op
+	typ                string
+	id                 *pulid.ID
+	created_at         *time.Time
+	updated_at         *time.Time
+	idempotency_key    *string
+	request_hash       *string
+	device_id          *pulid.ID
+	receipt_number     *int64
+	addreceipt_number  *int64
+	status             *sale.Status
+	currency           *string
+	subtotal           *int64
+	addsubtotal        *int64
+	order_discount     *int64
+	addorder_discount  *int64
+	discount_total     *int64
+	adddiscount_total  *int64
+	tax_total          *int64
+	addtax_total       *int64
+	total              *int64
+	addtotal           *int64
+	change_due         *int64
+	addchange_due      *int64
+	refunded_total     *int64
+	addrefunded_total  *int64
+	prices_include_tax *bool
+	occurred_at        *time.Time
+	business_date      *string
+	offline            *bool
+	note               *string
+	frozen             *bool
+	frozen_reason      *string
+	frozen_at          *time.Time
+	risk_decision      *sale.RiskDecision
+	risk_hits          *[]saletype.RiskHit
+	appendrisk_hits    []saletype.RiskHit
+	review_status      *sale.ReviewStatus
+	voided_at          *time.Time
+	clearedFields      map[string]struct{}
+	merchant           *pulid.ID
+	clearedmerchant    bool
+	store              *pulid.ID
+	clearedstore       bool
+	cashier            *pulid.ID
+	clearedcashier     bool
+	customer           *pulid.ID
+	clearedcustomer    bool
+	lines              map[pulid.ID]struct{}
+	removedlines       map[pulid.ID]struct{}
+	clearedlines       bool
+	tenders            map[pulid.ID]struct{}
+	removedtenders     map[pulid.ID]struct{}
+	clearedtenders     bool
+	refunds            map[pulid.ID]struct{}
+	removedrefunds     map[pulid.ID]struct{}
+	clearedrefunds     bool
+	done               bool
+	oldValue           func(context.Context) (*Sale, error)
+	predicates         []predicate.Sale
+}
+
+var _ ent.Mutation = (*SaleMutation)(nil)
+
+// saleOption allows management of the mutation configuration using functional options.
+type saleOption func(*SaleMutation)
+
+// newSaleMutation creates new mutation for the Sale entity.
+func newSaleMutation(c config, op Op, opts ...saleOption) *SaleMutation {
+	m := &SaleMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeSale,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withSaleID sets the ID field of the mutation.
+func withSaleID(id pulid.ID) saleOption {
+	return func(m *SaleMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Sale
+		)
+		m.oldValue = func(ctx context.Context) (*Sale, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Sale.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withSale sets the old Sale of the mutation.
+func withSale(node *Sale) saleOption {
+	return func(m *SaleMutation) {
+		m.oldValue = func(context.Context) (*Sale, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m SaleMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m SaleMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of Sale entities.
+func (m *SaleMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *SaleMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *SaleMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Sale.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *SaleMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *SaleMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the Sale entity.
+// If the Sale object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *SaleMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *SaleMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *SaleMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Sale entity.
+// If the Sale object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *SaleMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *SaleMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *SaleMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the Sale entity.
+// If the Sale object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *SaleMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetIdempotencyKey sets the "idempotency_key" field.
+func (m *SaleMutation) SetIdempotencyKey(s string) {
+	m.idempotency_key = &s
+}
+
+// IdempotencyKey returns the value of the "idempotency_key" field in the mutation.
+func (m *SaleMutation) IdempotencyKey() (r string, exists bool) {
+	v := m.idempotency_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIdempotencyKey returns the old "idempotency_key" field's value of the Sale entity.
+// If the Sale object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleMutation) OldIdempotencyKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIdempotencyKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIdempotencyKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIdempotencyKey: %w", err)
+	}
+	return oldValue.IdempotencyKey, nil
+}
+
+// ResetIdempotencyKey resets all changes to the "idempotency_key" field.
+func (m *SaleMutation) ResetIdempotencyKey() {
+	m.idempotency_key = nil
+}
+
+// SetRequestHash sets the "request_hash" field.
+func (m *SaleMutation) SetRequestHash(s string) {
+	m.request_hash = &s
+}
+
+// RequestHash returns the value of the "request_hash" field in the mutation.
+func (m *SaleMutation) RequestHash() (r string, exists bool) {
+	v := m.request_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRequestHash returns the old "request_hash" field's value of the Sale entity.
+// If the Sale object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleMutation) OldRequestHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRequestHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRequestHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRequestHash: %w", err)
+	}
+	return oldValue.RequestHash, nil
+}
+
+// ResetRequestHash resets all changes to the "request_hash" field.
+func (m *SaleMutation) ResetRequestHash() {
+	m.request_hash = nil
+}
+
+// SetStoreID sets the "store_id" field.
+func (m *SaleMutation) SetStoreID(pu pulid.ID) {
+	m.store = &pu
+}
+
+// StoreID returns the value of the "store_id" field in the mutation.
+func (m *SaleMutation) StoreID() (r pulid.ID, exists bool) {
+	v := m.store
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStoreID returns the old "store_id" field's value of the Sale entity.
+// If the Sale object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleMutation) OldStoreID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStoreID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStoreID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStoreID: %w", err)
+	}
+	return oldValue.StoreID, nil
+}
+
+// ResetStoreID resets all changes to the "store_id" field.
+func (m *SaleMutation) ResetStoreID() {
+	m.store = nil
+}
+
+// SetCashierID sets the "cashier_id" field.
+func (m *SaleMutation) SetCashierID(pu pulid.ID) {
+	m.cashier = &pu
+}
+
+// CashierID returns the value of the "cashier_id" field in the mutation.
+func (m *SaleMutation) CashierID() (r pulid.ID, exists bool) {
+	v := m.cashier
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCashierID returns the old "cashier_id" field's value of the Sale entity.
+// If the Sale object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleMutation) OldCashierID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCashierID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCashierID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCashierID: %w", err)
+	}
+	return oldValue.CashierID, nil
+}
+
+// ResetCashierID resets all changes to the "cashier_id" field.
+func (m *SaleMutation) ResetCashierID() {
+	m.cashier = nil
+}
+
+// SetDeviceID sets the "device_id" field.
+func (m *SaleMutation) SetDeviceID(pu pulid.ID) {
+	m.device_id = &pu
+}
+
+// DeviceID returns the value of the "device_id" field in the mutation.
+func (m *SaleMutation) DeviceID() (r pulid.ID, exists bool) {
+	v := m.device_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDeviceID returns the old "device_id" field's value of the Sale entity.
+// If the Sale object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleMutation) OldDeviceID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDeviceID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDeviceID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDeviceID: %w", err)
+	}
+	return oldValue.DeviceID, nil
+}
+
+// ClearDeviceID clears the value of the "device_id" field.
+func (m *SaleMutation) ClearDeviceID() {
+	m.device_id = nil
+	m.clearedFields[sale.FieldDeviceID] = struct{}{}
+}
+
+// DeviceIDCleared returns if the "device_id" field was cleared in this mutation.
+func (m *SaleMutation) DeviceIDCleared() bool {
+	_, ok := m.clearedFields[sale.FieldDeviceID]
+	return ok
+}
+
+// ResetDeviceID resets all changes to the "device_id" field.
+func (m *SaleMutation) ResetDeviceID() {
+	m.device_id = nil
+	delete(m.clearedFields, sale.FieldDeviceID)
+}
+
+// SetCustomerID sets the "customer_id" field.
+func (m *SaleMutation) SetCustomerID(pu pulid.ID) {
+	m.customer = &pu
+}
+
+// CustomerID returns the value of the "customer_id" field in the mutation.
+func (m *SaleMutation) CustomerID() (r pulid.ID, exists bool) {
+	v := m.customer
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCustomerID returns the old "customer_id" field's value of the Sale entity.
+// If the Sale object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleMutation) OldCustomerID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCustomerID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCustomerID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCustomerID: %w", err)
+	}
+	return oldValue.CustomerID, nil
+}
+
+// ClearCustomerID clears the value of the "customer_id" field.
+func (m *SaleMutation) ClearCustomerID() {
+	m.customer = nil
+	m.clearedFields[sale.FieldCustomerID] = struct{}{}
+}
+
+// CustomerIDCleared returns if the "customer_id" field was cleared in this mutation.
+func (m *SaleMutation) CustomerIDCleared() bool {
+	_, ok := m.clearedFields[sale.FieldCustomerID]
+	return ok
+}
+
+// ResetCustomerID resets all changes to the "customer_id" field.
+func (m *SaleMutation) ResetCustomerID() {
+	m.customer = nil
+	delete(m.clearedFields, sale.FieldCustomerID)
+}
+
+// SetReceiptNumber sets the "receipt_number" field.
+func (m *SaleMutation) SetReceiptNumber(i int64) {
+	m.receipt_number = &i
+	m.addreceipt_number = nil
+}
+
+// ReceiptNumber returns the value of the "receipt_number" field in the mutation.
+func (m *SaleMutation) ReceiptNumber() (r int64, exists bool) {
+	v := m.receipt_number
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReceiptNumber returns the old "receipt_number" field's value of the Sale entity.
+// If the Sale object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleMutation) OldReceiptNumber(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReceiptNumber is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReceiptNumber requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReceiptNumber: %w", err)
+	}
+	return oldValue.ReceiptNumber, nil
+}
+
+// AddReceiptNumber adds i to the "receipt_number" field.
+func (m *SaleMutation) AddReceiptNumber(i int64) {
+	if m.addreceipt_number != nil {
+		*m.addreceipt_number += i
+	} else {
+		m.addreceipt_number = &i
+	}
+}
+
+// AddedReceiptNumber returns the value that was added to the "receipt_number" field in this mutation.
+func (m *SaleMutation) AddedReceiptNumber() (r int64, exists bool) {
+	v := m.addreceipt_number
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetReceiptNumber resets all changes to the "receipt_number" field.
+func (m *SaleMutation) ResetReceiptNumber() {
+	m.receipt_number = nil
+	m.addreceipt_number = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *SaleMutation) SetStatus(s sale.Status) {
+	m.status = &s
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *SaleMutation) Status() (r sale.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the Sale entity.
+// If the Sale object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleMutation) OldStatus(ctx context.Context) (v sale.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *SaleMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetCurrency sets the "currency" field.
+func (m *SaleMutation) SetCurrency(s string) {
+	m.currency = &s
+}
+
+// Currency returns the value of the "currency" field in the mutation.
+func (m *SaleMutation) Currency() (r string, exists bool) {
+	v := m.currency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCurrency returns the old "currency" field's value of the Sale entity.
+// If the Sale object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleMutation) OldCurrency(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCurrency is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCurrency requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCurrency: %w", err)
+	}
+	return oldValue.Currency, nil
+}
+
+// ResetCurrency resets all changes to the "currency" field.
+func (m *SaleMutation) ResetCurrency() {
+	m.currency = nil
+}
+
+// SetSubtotal sets the "subtotal" field.
+func (m *SaleMutation) SetSubtotal(i int64) {
+	m.subtotal = &i
+	m.addsubtotal = nil
+}
+
+// Subtotal returns the value of the "subtotal" field in the mutation.
+func (m *SaleMutation) Subtotal() (r int64, exists bool) {
+	v := m.subtotal
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSubtotal returns the old "subtotal" field's value of the Sale entity.
+// If the Sale object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleMutation) OldSubtotal(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSubtotal is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSubtotal requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSubtotal: %w", err)
+	}
+	return oldValue.Subtotal, nil
+}
+
+// AddSubtotal adds i to the "subtotal" field.
+func (m *SaleMutation) AddSubtotal(i int64) {
+	if m.addsubtotal != nil {
+		*m.addsubtotal += i
+	} else {
+		m.addsubtotal = &i
+	}
+}
+
+// AddedSubtotal returns the value that was added to the "subtotal" field in this mutation.
+func (m *SaleMutation) AddedSubtotal() (r int64, exists bool) {
+	v := m.addsubtotal
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSubtotal resets all changes to the "subtotal" field.
+func (m *SaleMutation) ResetSubtotal() {
+	m.subtotal = nil
+	m.addsubtotal = nil
+}
+
+// SetOrderDiscount sets the "order_discount" field.
+func (m *SaleMutation) SetOrderDiscount(i int64) {
+	m.order_discount = &i
+	m.addorder_discount = nil
+}
+
+// OrderDiscount returns the value of the "order_discount" field in the mutation.
+func (m *SaleMutation) OrderDiscount() (r int64, exists bool) {
+	v := m.order_discount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrderDiscount returns the old "order_discount" field's value of the Sale entity.
+// If the Sale object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleMutation) OldOrderDiscount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrderDiscount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrderDiscount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrderDiscount: %w", err)
+	}
+	return oldValue.OrderDiscount, nil
+}
+
+// AddOrderDiscount adds i to the "order_discount" field.
+func (m *SaleMutation) AddOrderDiscount(i int64) {
+	if m.addorder_discount != nil {
+		*m.addorder_discount += i
+	} else {
+		m.addorder_discount = &i
+	}
+}
+
+// AddedOrderDiscount returns the value that was added to the "order_discount" field in this mutation.
+func (m *SaleMutation) AddedOrderDiscount() (r int64, exists bool) {
+	v := m.addorder_discount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetOrderDiscount resets all changes to the "order_discount" field.
+func (m *SaleMutation) ResetOrderDiscount() {
+	m.order_discount = nil
+	m.addorder_discount = nil
+}
+
+// SetDiscountTotal sets the "discount_total" field.
+func (m *SaleMutation) SetDiscountTotal(i int64) {
+	m.discount_total = &i
+	m.adddiscount_total = nil
+}
+
+// DiscountTotal returns the value of the "discount_total" field in the mutation.
+func (m *SaleMutation) DiscountTotal() (r int64, exists bool) {
+	v := m.discount_total
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDiscountTotal returns the old "discount_total" field's value of the Sale entity.
+// If the Sale object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleMutation) OldDiscountTotal(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDiscountTotal is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDiscountTotal requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDiscountTotal: %w", err)
+	}
+	return oldValue.DiscountTotal, nil
+}
+
+// AddDiscountTotal adds i to the "discount_total" field.
+func (m *SaleMutation) AddDiscountTotal(i int64) {
+	if m.adddiscount_total != nil {
+		*m.adddiscount_total += i
+	} else {
+		m.adddiscount_total = &i
+	}
+}
+
+// AddedDiscountTotal returns the value that was added to the "discount_total" field in this mutation.
+func (m *SaleMutation) AddedDiscountTotal() (r int64, exists bool) {
+	v := m.adddiscount_total
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetDiscountTotal resets all changes to the "discount_total" field.
+func (m *SaleMutation) ResetDiscountTotal() {
+	m.discount_total = nil
+	m.adddiscount_total = nil
+}
+
+// SetTaxTotal sets the "tax_total" field.
+func (m *SaleMutation) SetTaxTotal(i int64) {
+	m.tax_total = &i
+	m.addtax_total = nil
+}
+
+// TaxTotal returns the value of the "tax_total" field in the mutation.
+func (m *SaleMutation) TaxTotal() (r int64, exists bool) {
+	v := m.tax_total
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTaxTotal returns the old "tax_total" field's value of the Sale entity.
+// If the Sale object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleMutation) OldTaxTotal(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTaxTotal is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTaxTotal requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTaxTotal: %w", err)
+	}
+	return oldValue.TaxTotal, nil
+}
+
+// AddTaxTotal adds i to the "tax_total" field.
+func (m *SaleMutation) AddTaxTotal(i int64) {
+	if m.addtax_total != nil {
+		*m.addtax_total += i
+	} else {
+		m.addtax_total = &i
+	}
+}
+
+// AddedTaxTotal returns the value that was added to the "tax_total" field in this mutation.
+func (m *SaleMutation) AddedTaxTotal() (r int64, exists bool) {
+	v := m.addtax_total
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetTaxTotal resets all changes to the "tax_total" field.
+func (m *SaleMutation) ResetTaxTotal() {
+	m.tax_total = nil
+	m.addtax_total = nil
+}
+
+// SetTotal sets the "total" field.
+func (m *SaleMutation) SetTotal(i int64) {
+	m.total = &i
+	m.addtotal = nil
+}
+
+// Total returns the value of the "total" field in the mutation.
+func (m *SaleMutation) Total() (r int64, exists bool) {
+	v := m.total
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTotal returns the old "total" field's value of the Sale entity.
+// If the Sale object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleMutation) OldTotal(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTotal is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTotal requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTotal: %w", err)
+	}
+	return oldValue.Total, nil
+}
+
+// AddTotal adds i to the "total" field.
+func (m *SaleMutation) AddTotal(i int64) {
+	if m.addtotal != nil {
+		*m.addtotal += i
+	} else {
+		m.addtotal = &i
+	}
+}
+
+// AddedTotal returns the value that was added to the "total" field in this mutation.
+func (m *SaleMutation) AddedTotal() (r int64, exists bool) {
+	v := m.addtotal
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetTotal resets all changes to the "total" field.
+func (m *SaleMutation) ResetTotal() {
+	m.total = nil
+	m.addtotal = nil
+}
+
+// SetChangeDue sets the "change_due" field.
+func (m *SaleMutation) SetChangeDue(i int64) {
+	m.change_due = &i
+	m.addchange_due = nil
+}
+
+// ChangeDue returns the value of the "change_due" field in the mutation.
+func (m *SaleMutation) ChangeDue() (r int64, exists bool) {
+	v := m.change_due
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChangeDue returns the old "change_due" field's value of the Sale entity.
+// If the Sale object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleMutation) OldChangeDue(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChangeDue is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChangeDue requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChangeDue: %w", err)
+	}
+	return oldValue.ChangeDue, nil
+}
+
+// AddChangeDue adds i to the "change_due" field.
+func (m *SaleMutation) AddChangeDue(i int64) {
+	if m.addchange_due != nil {
+		*m.addchange_due += i
+	} else {
+		m.addchange_due = &i
+	}
+}
+
+// AddedChangeDue returns the value that was added to the "change_due" field in this mutation.
+func (m *SaleMutation) AddedChangeDue() (r int64, exists bool) {
+	v := m.addchange_due
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetChangeDue resets all changes to the "change_due" field.
+func (m *SaleMutation) ResetChangeDue() {
+	m.change_due = nil
+	m.addchange_due = nil
+}
+
+// SetRefundedTotal sets the "refunded_total" field.
+func (m *SaleMutation) SetRefundedTotal(i int64) {
+	m.refunded_total = &i
+	m.addrefunded_total = nil
+}
+
+// RefundedTotal returns the value of the "refunded_total" field in the mutation.
+func (m *SaleMutation) RefundedTotal() (r int64, exists bool) {
+	v := m.refunded_total
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRefundedTotal returns the old "refunded_total" field's value of the Sale entity.
+// If the Sale object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleMutation) OldRefundedTotal(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRefundedTotal is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRefundedTotal requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRefundedTotal: %w", err)
+	}
+	return oldValue.RefundedTotal, nil
+}
+
+// AddRefundedTotal adds i to the "refunded_total" field.
+func (m *SaleMutation) AddRefundedTotal(i int64) {
+	if m.addrefunded_total != nil {
+		*m.addrefunded_total += i
+	} else {
+		m.addrefunded_total = &i
+	}
+}
+
+// AddedRefundedTotal returns the value that was added to the "refunded_total" field in this mutation.
+func (m *SaleMutation) AddedRefundedTotal() (r int64, exists bool) {
+	v := m.addrefunded_total
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRefundedTotal resets all changes to the "refunded_total" field.
+func (m *SaleMutation) ResetRefundedTotal() {
+	m.refunded_total = nil
+	m.addrefunded_total = nil
+}
+
+// SetPricesIncludeTax sets the "prices_include_tax" field.
+func (m *SaleMutation) SetPricesIncludeTax(b bool) {
+	m.prices_include_tax = &b
+}
+
+// PricesIncludeTax returns the value of the "prices_include_tax" field in the mutation.
+func (m *SaleMutation) PricesIncludeTax() (r bool, exists bool) {
+	v := m.prices_include_tax
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPricesIncludeTax returns the old "prices_include_tax" field's value of the Sale entity.
+// If the Sale object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleMutation) OldPricesIncludeTax(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPricesIncludeTax is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPricesIncludeTax requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPricesIncludeTax: %w", err)
+	}
+	return oldValue.PricesIncludeTax, nil
+}
+
+// ResetPricesIncludeTax resets all changes to the "prices_include_tax" field.
+func (m *SaleMutation) ResetPricesIncludeTax() {
+	m.prices_include_tax = nil
+}
+
+// SetOccurredAt sets the "occurred_at" field.
+func (m *SaleMutation) SetOccurredAt(t time.Time) {
+	m.occurred_at = &t
+}
+
+// OccurredAt returns the value of the "occurred_at" field in the mutation.
+func (m *SaleMutation) OccurredAt() (r time.Time, exists bool) {
+	v := m.occurred_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOccurredAt returns the old "occurred_at" field's value of the Sale entity.
+// If the Sale object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleMutation) OldOccurredAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOccurredAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOccurredAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOccurredAt: %w", err)
+	}
+	return oldValue.OccurredAt, nil
+}
+
+// ResetOccurredAt resets all changes to the "occurred_at" field.
+func (m *SaleMutation) ResetOccurredAt() {
+	m.occurred_at = nil
+}
+
+// SetBusinessDate sets the "business_date" field.
+func (m *SaleMutation) SetBusinessDate(s string) {
+	m.business_date = &s
+}
+
+// BusinessDate returns the value of the "business_date" field in the mutation.
+func (m *SaleMutation) BusinessDate() (r string, exists bool) {
+	v := m.business_date
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBusinessDate returns the old "business_date" field's value of the Sale entity.
+// If the Sale object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleMutation) OldBusinessDate(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBusinessDate is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBusinessDate requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBusinessDate: %w", err)
+	}
+	return oldValue.BusinessDate, nil
+}
+
+// ResetBusinessDate resets all changes to the "business_date" field.
+func (m *SaleMutation) ResetBusinessDate() {
+	m.business_date = nil
+}
+
+// SetOffline sets the "offline" field.
+func (m *SaleMutation) SetOffline(b bool) {
+	m.offline = &b
+}
+
+// Offline returns the value of the "offline" field in the mutation.
+func (m *SaleMutation) Offline() (r bool, exists bool) {
+	v := m.offline
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOffline returns the old "offline" field's value of the Sale entity.
+// If the Sale object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleMutation) OldOffline(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOffline is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOffline requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOffline: %w", err)
+	}
+	return oldValue.Offline, nil
+}
+
+// ResetOffline resets all changes to the "offline" field.
+func (m *SaleMutation) ResetOffline() {
+	m.offline = nil
+}
+
+// SetNote sets the "note" field.
+func (m *SaleMutation) SetNote(s string) {
+	m.note = &s
+}
+
+// Note returns the value of the "note" field in the mutation.
+func (m *SaleMutation) Note() (r string, exists bool) {
+	v := m.note
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNote returns the old "note" field's value of the Sale entity.
+// If the Sale object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleMutation) OldNote(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNote is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNote requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNote: %w", err)
+	}
+	return oldValue.Note, nil
+}
+
+// ClearNote clears the value of the "note" field.
+func (m *SaleMutation) ClearNote() {
+	m.note = nil
+	m.clearedFields[sale.FieldNote] = struct{}{}
+}
+
+// NoteCleared returns if the "note" field was cleared in this mutation.
+func (m *SaleMutation) NoteCleared() bool {
+	_, ok := m.clearedFields[sale.FieldNote]
+	return ok
+}
+
+// ResetNote resets all changes to the "note" field.
+func (m *SaleMutation) ResetNote() {
+	m.note = nil
+	delete(m.clearedFields, sale.FieldNote)
+}
+
+// SetFrozen sets the "frozen" field.
+func (m *SaleMutation) SetFrozen(b bool) {
+	m.frozen = &b
+}
+
+// Frozen returns the value of the "frozen" field in the mutation.
+func (m *SaleMutation) Frozen() (r bool, exists bool) {
+	v := m.frozen
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFrozen returns the old "frozen" field's value of the Sale entity.
+// If the Sale object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleMutation) OldFrozen(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFrozen is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFrozen requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFrozen: %w", err)
+	}
+	return oldValue.Frozen, nil
+}
+
+// ResetFrozen resets all changes to the "frozen" field.
+func (m *SaleMutation) ResetFrozen() {
+	m.frozen = nil
+}
+
+// SetFrozenReason sets the "frozen_reason" field.
+func (m *SaleMutation) SetFrozenReason(s string) {
+	m.frozen_reason = &s
+}
+
+// FrozenReason returns the value of the "frozen_reason" field in the mutation.
+func (m *SaleMutation) FrozenReason() (r string, exists bool) {
+	v := m.frozen_reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFrozenReason returns the old "frozen_reason" field's value of the Sale entity.
+// If the Sale object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleMutation) OldFrozenReason(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFrozenReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFrozenReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFrozenReason: %w", err)
+	}
+	return oldValue.FrozenReason, nil
+}
+
+// ClearFrozenReason clears the value of the "frozen_reason" field.
+func (m *SaleMutation) ClearFrozenReason() {
+	m.frozen_reason = nil
+	m.clearedFields[sale.FieldFrozenReason] = struct{}{}
+}
+
+// FrozenReasonCleared returns if the "frozen_reason" field was cleared in this mutation.
+func (m *SaleMutation) FrozenReasonCleared() bool {
+	_, ok := m.clearedFields[sale.FieldFrozenReason]
+	return ok
+}
+
+// ResetFrozenReason resets all changes to the "frozen_reason" field.
+func (m *SaleMutation) ResetFrozenReason() {
+	m.frozen_reason = nil
+	delete(m.clearedFields, sale.FieldFrozenReason)
+}
+
+// SetFrozenAt sets the "frozen_at" field.
+func (m *SaleMutation) SetFrozenAt(t time.Time) {
+	m.frozen_at = &t
+}
+
+// FrozenAt returns the value of the "frozen_at" field in the mutation.
+func (m *SaleMutation) FrozenAt() (r time.Time, exists bool) {
+	v := m.frozen_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFrozenAt returns the old "frozen_at" field's value of the Sale entity.
+// If the Sale object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleMutation) OldFrozenAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFrozenAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFrozenAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFrozenAt: %w", err)
+	}
+	return oldValue.FrozenAt, nil
+}
+
+// ClearFrozenAt clears the value of the "frozen_at" field.
+func (m *SaleMutation) ClearFrozenAt() {
+	m.frozen_at = nil
+	m.clearedFields[sale.FieldFrozenAt] = struct{}{}
+}
+
+// FrozenAtCleared returns if the "frozen_at" field was cleared in this mutation.
+func (m *SaleMutation) FrozenAtCleared() bool {
+	_, ok := m.clearedFields[sale.FieldFrozenAt]
+	return ok
+}
+
+// ResetFrozenAt resets all changes to the "frozen_at" field.
+func (m *SaleMutation) ResetFrozenAt() {
+	m.frozen_at = nil
+	delete(m.clearedFields, sale.FieldFrozenAt)
+}
+
+// SetRiskDecision sets the "risk_decision" field.
+func (m *SaleMutation) SetRiskDecision(sd sale.RiskDecision) {
+	m.risk_decision = &sd
+}
+
+// RiskDecision returns the value of the "risk_decision" field in the mutation.
+func (m *SaleMutation) RiskDecision() (r sale.RiskDecision, exists bool) {
+	v := m.risk_decision
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRiskDecision returns the old "risk_decision" field's value of the Sale entity.
+// If the Sale object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleMutation) OldRiskDecision(ctx context.Context) (v sale.RiskDecision, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRiskDecision is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRiskDecision requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRiskDecision: %w", err)
+	}
+	return oldValue.RiskDecision, nil
+}
+
+// ResetRiskDecision resets all changes to the "risk_decision" field.
+func (m *SaleMutation) ResetRiskDecision() {
+	m.risk_decision = nil
+}
+
+// SetRiskHits sets the "risk_hits" field.
+func (m *SaleMutation) SetRiskHits(sh []saletype.RiskHit) {
+	m.risk_hits = &sh
+	m.appendrisk_hits = nil
+}
+
+// RiskHits returns the value of the "risk_hits" field in the mutation.
+func (m *SaleMutation) RiskHits() (r []saletype.RiskHit, exists bool) {
+	v := m.risk_hits
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRiskHits returns the old "risk_hits" field's value of the Sale entity.
+// If the Sale object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleMutation) OldRiskHits(ctx context.Context) (v []saletype.RiskHit, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRiskHits is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRiskHits requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRiskHits: %w", err)
+	}
+	return oldValue.RiskHits, nil
+}
+
+// AppendRiskHits adds sh to the "risk_hits" field.
+func (m *SaleMutation) AppendRiskHits(sh []saletype.RiskHit) {
+	m.appendrisk_hits = append(m.appendrisk_hits, sh...)
+}
+
+// AppendedRiskHits returns the list of values that were appended to the "risk_hits" field in this mutation.
+func (m *SaleMutation) AppendedRiskHits() ([]saletype.RiskHit, bool) {
+	if len(m.appendrisk_hits) == 0 {
+		return nil, false
+	}
+	return m.appendrisk_hits, true
+}
+
+// ClearRiskHits clears the value of the "risk_hits" field.
+func (m *SaleMutation) ClearRiskHits() {
+	m.risk_hits = nil
+	m.appendrisk_hits = nil
+	m.clearedFields[sale.FieldRiskHits] = struct{}{}
+}
+
+// RiskHitsCleared returns if the "risk_hits" field was cleared in this mutation.
+func (m *SaleMutation) RiskHitsCleared() bool {
+	_, ok := m.clearedFields[sale.FieldRiskHits]
+	return ok
+}
+
+// ResetRiskHits resets all changes to the "risk_hits" field.
+func (m *SaleMutation) ResetRiskHits() {
+	m.risk_hits = nil
+	m.appendrisk_hits = nil
+	delete(m.clearedFields, sale.FieldRiskHits)
+}
+
+// SetReviewStatus sets the "review_status" field.
+func (m *SaleMutation) SetReviewStatus(ss sale.ReviewStatus) {
+	m.review_status = &ss
+}
+
+// ReviewStatus returns the value of the "review_status" field in the mutation.
+func (m *SaleMutation) ReviewStatus() (r sale.ReviewStatus, exists bool) {
+	v := m.review_status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReviewStatus returns the old "review_status" field's value of the Sale entity.
+// If the Sale object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleMutation) OldReviewStatus(ctx context.Context) (v sale.ReviewStatus, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReviewStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReviewStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReviewStatus: %w", err)
+	}
+	return oldValue.ReviewStatus, nil
+}
+
+// ResetReviewStatus resets all changes to the "review_status" field.
+func (m *SaleMutation) ResetReviewStatus() {
+	m.review_status = nil
+}
+
+// SetVoidedAt sets the "voided_at" field.
+func (m *SaleMutation) SetVoidedAt(t time.Time) {
+	m.voided_at = &t
+}
+
+// VoidedAt returns the value of the "voided_at" field in the mutation.
+func (m *SaleMutation) VoidedAt() (r time.Time, exists bool) {
+	v := m.voided_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldVoidedAt returns the old "voided_at" field's value of the Sale entity.
+// If the Sale object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleMutation) OldVoidedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldVoidedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldVoidedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldVoidedAt: %w", err)
+	}
+	return oldValue.VoidedAt, nil
+}
+
+// ClearVoidedAt clears the value of the "voided_at" field.
+func (m *SaleMutation) ClearVoidedAt() {
+	m.voided_at = nil
+	m.clearedFields[sale.FieldVoidedAt] = struct{}{}
+}
+
+// VoidedAtCleared returns if the "voided_at" field was cleared in this mutation.
+func (m *SaleMutation) VoidedAtCleared() bool {
+	_, ok := m.clearedFields[sale.FieldVoidedAt]
+	return ok
+}
+
+// ResetVoidedAt resets all changes to the "voided_at" field.
+func (m *SaleMutation) ResetVoidedAt() {
+	m.voided_at = nil
+	delete(m.clearedFields, sale.FieldVoidedAt)
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *SaleMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[sale.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *SaleMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *SaleMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *SaleMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// ClearStore clears the "store" edge to the Store entity.
+func (m *SaleMutation) ClearStore() {
+	m.clearedstore = true
+	m.clearedFields[sale.FieldStoreID] = struct{}{}
+}
+
+// StoreCleared reports if the "store" edge to the Store entity was cleared.
+func (m *SaleMutation) StoreCleared() bool {
+	return m.clearedstore
+}
+
+// StoreIDs returns the "store" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// StoreID instead. It exists only for internal usage by the builders.
+func (m *SaleMutation) StoreIDs() (ids []pulid.ID) {
+	if id := m.store; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetStore resets all changes to the "store" edge.
+func (m *SaleMutation) ResetStore() {
+	m.store = nil
+	m.clearedstore = false
+}
+
+// ClearCashier clears the "cashier" edge to the Staff entity.
+func (m *SaleMutation) ClearCashier() {
+	m.clearedcashier = true
+	m.clearedFields[sale.FieldCashierID] = struct{}{}
+}
+
+// CashierCleared reports if the "cashier" edge to the Staff entity was cleared.
+func (m *SaleMutation) CashierCleared() bool {
+	return m.clearedcashier
+}
+
+// CashierIDs returns the "cashier" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// CashierID instead. It exists only for internal usage by the builders.
+func (m *SaleMutation) CashierIDs() (ids []pulid.ID) {
+	if id := m.cashier; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetCashier resets all changes to the "cashier" edge.
+func (m *SaleMutation) ResetCashier() {
+	m.cashier = nil
+	m.clearedcashier = false
+}
+
+// ClearCustomer clears the "customer" edge to the Customer entity.
+func (m *SaleMutation) ClearCustomer() {
+	m.clearedcustomer = true
+	m.clearedFields[sale.FieldCustomerID] = struct{}{}
+}
+
+// CustomerCleared reports if the "customer" edge to the Customer entity was cleared.
+func (m *SaleMutation) CustomerCleared() bool {
+	return m.CustomerIDCleared() || m.clearedcustomer
+}
+
+// CustomerIDs returns the "customer" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// CustomerID instead. It exists only for internal usage by the builders.
+func (m *SaleMutation) CustomerIDs() (ids []pulid.ID) {
+	if id := m.customer; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetCustomer resets all changes to the "customer" edge.
+func (m *SaleMutation) ResetCustomer() {
+	m.customer = nil
+	m.clearedcustomer = false
+}
+
+// AddLineIDs adds the "lines" edge to the SaleLine entity by ids.
+func (m *SaleMutation) AddLineIDs(ids ...pulid.ID) {
+	if m.lines == nil {
+		m.lines = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		m.lines[ids[i]] = struct{}{}
+	}
+}
+
+// ClearLines clears the "lines" edge to the SaleLine entity.
+func (m *SaleMutation) ClearLines() {
+	m.clearedlines = true
+}
+
+// LinesCleared reports if the "lines" edge to the SaleLine entity was cleared.
+func (m *SaleMutation) LinesCleared() bool {
+	return m.clearedlines
+}
+
+// RemoveLineIDs removes the "lines" edge to the SaleLine entity by IDs.
+func (m *SaleMutation) RemoveLineIDs(ids ...pulid.ID) {
+	if m.removedlines == nil {
+		m.removedlines = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		delete(m.lines, ids[i])
+		m.removedlines[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedLines returns the removed IDs of the "lines" edge to the SaleLine entity.
+func (m *SaleMutation) RemovedLinesIDs() (ids []pulid.ID) {
+	for id := range m.removedlines {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// LinesIDs returns the "lines" edge IDs in the mutation.
+func (m *SaleMutation) LinesIDs() (ids []pulid.ID) {
+	for id := range m.lines {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetLines resets all changes to the "lines" edge.
+func (m *SaleMutation) ResetLines() {
+	m.lines = nil
+	m.clearedlines = false
+	m.removedlines = nil
+}
+
+// AddTenderIDs adds the "tenders" edge to the Tender entity by ids.
+func (m *SaleMutation) AddTenderIDs(ids ...pulid.ID) {
+	if m.tenders == nil {
+		m.tenders = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		m.tenders[ids[i]] = struct{}{}
+	}
+}
+
+// ClearTenders clears the "tenders" edge to the Tender entity.
+func (m *SaleMutation) ClearTenders() {
+	m.clearedtenders = true
+}
+
+// TendersCleared reports if the "tenders" edge to the Tender entity was cleared.
+func (m *SaleMutation) TendersCleared() bool {
+	return m.clearedtenders
+}
+
+// RemoveTenderIDs removes the "tenders" edge to the Tender entity by IDs.
+func (m *SaleMutation) RemoveTenderIDs(ids ...pulid.ID) {
+	if m.removedtenders == nil {
+		m.removedtenders = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		delete(m.tenders, ids[i])
+		m.removedtenders[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedTenders returns the removed IDs of the "tenders" edge to the Tender entity.
+func (m *SaleMutation) RemovedTendersIDs() (ids []pulid.ID) {
+	for id := range m.removedtenders {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// TendersIDs returns the "tenders" edge IDs in the mutation.
+func (m *SaleMutation) TendersIDs() (ids []pulid.ID) {
+	for id := range m.tenders {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetTenders resets all changes to the "tenders" edge.
+func (m *SaleMutation) ResetTenders() {
+	m.tenders = nil
+	m.clearedtenders = false
+	m.removedtenders = nil
+}
+
+// AddRefundIDs adds the "refunds" edge to the Refund entity by ids.
+func (m *SaleMutation) AddRefundIDs(ids ...pulid.ID) {
+	if m.refunds == nil {
+		m.refunds = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		m.refunds[ids[i]] = struct{}{}
+	}
+}
+
+// ClearRefunds clears the "refunds" edge to the Refund entity.
+func (m *SaleMutation) ClearRefunds() {
+	m.clearedrefunds = true
+}
+
+// RefundsCleared reports if the "refunds" edge to the Refund entity was cleared.
+func (m *SaleMutation) RefundsCleared() bool {
+	return m.clearedrefunds
+}
+
+// RemoveRefundIDs removes the "refunds" edge to the Refund entity by IDs.
+func (m *SaleMutation) RemoveRefundIDs(ids ...pulid.ID) {
+	if m.removedrefunds == nil {
+		m.removedrefunds = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		delete(m.refunds, ids[i])
+		m.removedrefunds[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedRefunds returns the removed IDs of the "refunds" edge to the Refund entity.
+func (m *SaleMutation) RemovedRefundsIDs() (ids []pulid.ID) {
+	for id := range m.removedrefunds {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// RefundsIDs returns the "refunds" edge IDs in the mutation.
+func (m *SaleMutation) RefundsIDs() (ids []pulid.ID) {
+	for id := range m.refunds {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetRefunds resets all changes to the "refunds" edge.
+func (m *SaleMutation) ResetRefunds() {
+	m.refunds = nil
+	m.clearedrefunds = false
+	m.removedrefunds = nil
+}
+
+// Where appends a list predicates to the SaleMutation builder.
+func (m *SaleMutation) Where(ps ...predicate.Sale) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the SaleMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *SaleMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Sale, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *SaleMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *SaleMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Sale).
+func (m *SaleMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *SaleMutation) Fields() []string {
+	fields := make([]string, 0, 31)
+	if m.merchant != nil {
+		fields = append(fields, sale.FieldMerchantID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, sale.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, sale.FieldUpdatedAt)
+	}
+	if m.idempotency_key != nil {
+		fields = append(fields, sale.FieldIdempotencyKey)
+	}
+	if m.request_hash != nil {
+		fields = append(fields, sale.FieldRequestHash)
+	}
+	if m.store != nil {
+		fields = append(fields, sale.FieldStoreID)
+	}
+	if m.cashier != nil {
+		fields = append(fields, sale.FieldCashierID)
+	}
+	if m.device_id != nil {
+		fields = append(fields, sale.FieldDeviceID)
+	}
+	if m.customer != nil {
+		fields = append(fields, sale.FieldCustomerID)
+	}
+	if m.receipt_number != nil {
+		fields = append(fields, sale.FieldReceiptNumber)
+	}
+	if m.status != nil {
+		fields = append(fields, sale.FieldStatus)
+	}
+	if m.currency != nil {
+		fields = append(fields, sale.FieldCurrency)
+	}
+	if m.subtotal != nil {
+		fields = append(fields, sale.FieldSubtotal)
+	}
+	if m.order_discount != nil {
+		fields = append(fields, sale.FieldOrderDiscount)
+	}
+	if m.discount_total != nil {
+		fields = append(fields, sale.FieldDiscountTotal)
+	}
+	if m.tax_total != nil {
+		fields = append(fields, sale.FieldTaxTotal)
+	}
+	if m.total != nil {
+		fields = append(fields, sale.FieldTotal)
+	}
+	if m.change_due != nil {
+		fields = append(fields, sale.FieldChangeDue)
+	}
+	if m.refunded_total != nil {
+		fields = append(fields, sale.FieldRefundedTotal)
+	}
+	if m.prices_include_tax != nil {
+		fields = append(fields, sale.FieldPricesIncludeTax)
+	}
+	if m.occurred_at != nil {
+		fields = append(fields, sale.FieldOccurredAt)
+	}
+	if m.business_date != nil {
+		fields = append(fields, sale.FieldBusinessDate)
+	}
+	if m.offline != nil {
+		fields = append(fields, sale.FieldOffline)
+	}
+	if m.note != nil {
+		fields = append(fields, sale.FieldNote)
+	}
+	if m.frozen != nil {
+		fields = append(fields, sale.FieldFrozen)
+	}
+	if m.frozen_reason != nil {
+		fields = append(fields, sale.FieldFrozenReason)
+	}
+	if m.frozen_at != nil {
+		fields = append(fields, sale.FieldFrozenAt)
+	}
+	if m.risk_decision != nil {
+		fields = append(fields, sale.FieldRiskDecision)
+	}
+	if m.risk_hits != nil {
+		fields = append(fields, sale.FieldRiskHits)
+	}
+	if m.review_status != nil {
+		fields = append(fields, sale.FieldReviewStatus)
+	}
+	if m.voided_at != nil {
+		fields = append(fields, sale.FieldVoidedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *SaleMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case sale.FieldMerchantID:
+		return m.MerchantID()
+	case sale.FieldCreatedAt:
+		return m.CreatedAt()
+	case sale.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case sale.FieldIdempotencyKey:
+		return m.IdempotencyKey()
+	case sale.FieldRequestHash:
+		return m.RequestHash()
+	case sale.FieldStoreID:
+		return m.StoreID()
+	case sale.FieldCashierID:
+		return m.CashierID()
+	case sale.FieldDeviceID:
+		return m.DeviceID()
+	case sale.FieldCustomerID:
+		return m.CustomerID()
+	case sale.FieldReceiptNumber:
+		return m.ReceiptNumber()
+	case sale.FieldStatus:
+		return m.Status()
+	case sale.FieldCurrency:
+		return m.Currency()
+	case sale.FieldSubtotal:
+		return m.Subtotal()
+	case sale.FieldOrderDiscount:
+		return m.OrderDiscount()
+	case sale.FieldDiscountTotal:
+		return m.DiscountTotal()
+	case sale.FieldTaxTotal:
+		return m.TaxTotal()
+	case sale.FieldTotal:
+		return m.Total()
+	case sale.FieldChangeDue:
+		return m.ChangeDue()
+	case sale.FieldRefundedTotal:
+		return m.RefundedTotal()
+	case sale.FieldPricesIncludeTax:
+		return m.PricesIncludeTax()
+	case sale.FieldOccurredAt:
+		return m.OccurredAt()
+	case sale.FieldBusinessDate:
+		return m.BusinessDate()
+	case sale.FieldOffline:
+		return m.Offline()
+	case sale.FieldNote:
+		return m.Note()
+	case sale.FieldFrozen:
+		return m.Frozen()
+	case sale.FieldFrozenReason:
+		return m.FrozenReason()
+	case sale.FieldFrozenAt:
+		return m.FrozenAt()
+	case sale.FieldRiskDecision:
+		return m.RiskDecision()
+	case sale.FieldRiskHits:
+		return m.RiskHits()
+	case sale.FieldReviewStatus:
+		return m.ReviewStatus()
+	case sale.FieldVoidedAt:
+		return m.VoidedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *SaleMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case sale.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case sale.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case sale.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case sale.FieldIdempotencyKey:
+		return m.OldIdempotencyKey(ctx)
+	case sale.FieldRequestHash:
+		return m.OldRequestHash(ctx)
+	case sale.FieldStoreID:
+		return m.OldStoreID(ctx)
+	case sale.FieldCashierID:
+		return m.OldCashierID(ctx)
+	case sale.FieldDeviceID:
+		return m.OldDeviceID(ctx)
+	case sale.FieldCustomerID:
+		return m.OldCustomerID(ctx)
+	case sale.FieldReceiptNumber:
+		return m.OldReceiptNumber(ctx)
+	case sale.FieldStatus:
+		return m.OldStatus(ctx)
+	case sale.FieldCurrency:
+		return m.OldCurrency(ctx)
+	case sale.FieldSubtotal:
+		return m.OldSubtotal(ctx)
+	case sale.FieldOrderDiscount:
+		return m.OldOrderDiscount(ctx)
+	case sale.FieldDiscountTotal:
+		return m.OldDiscountTotal(ctx)
+	case sale.FieldTaxTotal:
+		return m.OldTaxTotal(ctx)
+	case sale.FieldTotal:
+		return m.OldTotal(ctx)
+	case sale.FieldChangeDue:
+		return m.OldChangeDue(ctx)
+	case sale.FieldRefundedTotal:
+		return m.OldRefundedTotal(ctx)
+	case sale.FieldPricesIncludeTax:
+		return m.OldPricesIncludeTax(ctx)
+	case sale.FieldOccurredAt:
+		return m.OldOccurredAt(ctx)
+	case sale.FieldBusinessDate:
+		return m.OldBusinessDate(ctx)
+	case sale.FieldOffline:
+		return m.OldOffline(ctx)
+	case sale.FieldNote:
+		return m.OldNote(ctx)
+	case sale.FieldFrozen:
+		return m.OldFrozen(ctx)
+	case sale.FieldFrozenReason:
+		return m.OldFrozenReason(ctx)
+	case sale.FieldFrozenAt:
+		return m.OldFrozenAt(ctx)
+	case sale.FieldRiskDecision:
+		return m.OldRiskDecision(ctx)
+	case sale.FieldRiskHits:
+		return m.OldRiskHits(ctx)
+	case sale.FieldReviewStatus:
+		return m.OldReviewStatus(ctx)
+	case sale.FieldVoidedAt:
+		return m.OldVoidedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown Sale field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SaleMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case sale.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case sale.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case sale.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case sale.FieldIdempotencyKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIdempotencyKey(v)
+		return nil
+	case sale.FieldRequestHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRequestHash(v)
+		return nil
+	case sale.FieldStoreID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStoreID(v)
+		return nil
+	case sale.FieldCashierID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCashierID(v)
+		return nil
+	case sale.FieldDeviceID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDeviceID(v)
+		return nil
+	case sale.FieldCustomerID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCustomerID(v)
+		return nil
+	case sale.FieldReceiptNumber:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReceiptNumber(v)
+		return nil
+	case sale.FieldStatus:
+		v, ok := value.(sale.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case sale.FieldCurrency:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCurrency(v)
+		return nil
+	case sale.FieldSubtotal:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSubtotal(v)
+		return nil
+	case sale.FieldOrderDiscount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrderDiscount(v)
+		return nil
+	case sale.FieldDiscountTotal:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDiscountTotal(v)
+		return nil
+	case sale.FieldTaxTotal:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTaxTotal(v)
+		return nil
+	case sale.FieldTotal:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTotal(v)
+		return nil
+	case sale.FieldChangeDue:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChangeDue(v)
+		return nil
+	case sale.FieldRefundedTotal:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRefundedTotal(v)
+		return nil
+	case sale.FieldPricesIncludeTax:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPricesIncludeTax(v)
+		return nil
+	case sale.FieldOccurredAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOccurredAt(v)
+		return nil
+	case sale.FieldBusinessDate:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBusinessDate(v)
+		return nil
+	case sale.FieldOffline:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOffline(v)
+		return nil
+	case sale.FieldNote:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNote(v)
+		return nil
+	case sale.FieldFrozen:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFrozen(v)
+		return nil
+	case sale.FieldFrozenReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFrozenReason(v)
+		return nil
+	case sale.FieldFrozenAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFrozenAt(v)
+		return nil
+	case sale.FieldRiskDecision:
+		v, ok := value.(sale.RiskDecision)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRiskDecision(v)
+		return nil
+	case sale.FieldRiskHits:
+		v, ok := value.([]saletype.RiskHit)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRiskHits(v)
+		return nil
+	case sale.FieldReviewStatus:
+		v, ok := value.(sale.ReviewStatus)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReviewStatus(v)
+		return nil
+	case sale.FieldVoidedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetVoidedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Sale field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *SaleMutation) AddedFields() []string {
+	var fields []string
+	if m.addreceipt_number != nil {
+		fields = append(fields, sale.FieldReceiptNumber)
+	}
+	if m.addsubtotal != nil {
+		fields = append(fields, sale.FieldSubtotal)
+	}
+	if m.addorder_discount != nil {
+		fields = append(fields, sale.FieldOrderDiscount)
+	}
+	if m.adddiscount_total != nil {
+		fields = append(fields, sale.FieldDiscountTotal)
+	}
+	if m.addtax_total != nil {
+		fields = append(fields, sale.FieldTaxTotal)
+	}
+	if m.addtotal != nil {
+		fields = append(fields, sale.FieldTotal)
+	}
+	if m.addchange_due != nil {
+		fields = append(fields, sale.FieldChangeDue)
+	}
+	if m.addrefunded_total != nil {
+		fields = append(fields, sale.FieldRefundedTotal)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *SaleMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case sale.FieldReceiptNumber:
+		return m.AddedReceiptNumber()
+	case sale.FieldSubtotal:
+		return m.AddedSubtotal()
+	case sale.FieldOrderDiscount:
+		return m.AddedOrderDiscount()
+	case sale.FieldDiscountTotal:
+		return m.AddedDiscountTotal()
+	case sale.FieldTaxTotal:
+		return m.AddedTaxTotal()
+	case sale.FieldTotal:
+		return m.AddedTotal()
+	case sale.FieldChangeDue:
+		return m.AddedChangeDue()
+	case sale.FieldRefundedTotal:
+		return m.AddedRefundedTotal()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SaleMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case sale.FieldReceiptNumber:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddReceiptNumber(v)
+		return nil
+	case sale.FieldSubtotal:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSubtotal(v)
+		return nil
+	case sale.FieldOrderDiscount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddOrderDiscount(v)
+		return nil
+	case sale.FieldDiscountTotal:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDiscountTotal(v)
+		return nil
+	case sale.FieldTaxTotal:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddTaxTotal(v)
+		return nil
+	case sale.FieldTotal:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddTotal(v)
+		return nil
+	case sale.FieldChangeDue:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddChangeDue(v)
+		return nil
+	case sale.FieldRefundedTotal:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRefundedTotal(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Sale numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *SaleMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(sale.FieldDeviceID) {
+		fields = append(fields, sale.FieldDeviceID)
+	}
+	if m.FieldCleared(sale.FieldCustomerID) {
+		fields = append(fields, sale.FieldCustomerID)
+	}
+	if m.FieldCleared(sale.FieldNote) {
+		fields = append(fields, sale.FieldNote)
+	}
+	if m.FieldCleared(sale.FieldFrozenReason) {
+		fields = append(fields, sale.FieldFrozenReason)
+	}
+	if m.FieldCleared(sale.FieldFrozenAt) {
+		fields = append(fields, sale.FieldFrozenAt)
+	}
+	if m.FieldCleared(sale.FieldRiskHits) {
+		fields = append(fields, sale.FieldRiskHits)
+	}
+	if m.FieldCleared(sale.FieldVoidedAt) {
+		fields = append(fields, sale.FieldVoidedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *SaleMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *SaleMutation) ClearField(name string) error {
+	switch name {
+	case sale.FieldDeviceID:
+		m.ClearDeviceID()
+		return nil
+	case sale.FieldCustomerID:
+		m.ClearCustomerID()
+		return nil
+	case sale.FieldNote:
+		m.ClearNote()
+		return nil
+	case sale.FieldFrozenReason:
+		m.ClearFrozenReason()
+		return nil
+	case sale.FieldFrozenAt:
+		m.ClearFrozenAt()
+		return nil
+	case sale.FieldRiskHits:
+		m.ClearRiskHits()
+		return nil
+	case sale.FieldVoidedAt:
+		m.ClearVoidedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Sale nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *SaleMutation) ResetField(name string) error {
+	switch name {
+	case sale.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case sale.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case sale.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case sale.FieldIdempotencyKey:
+		m.ResetIdempotencyKey()
+		return nil
+	case sale.FieldRequestHash:
+		m.ResetRequestHash()
+		return nil
+	case sale.FieldStoreID:
+		m.ResetStoreID()
+		return nil
+	case sale.FieldCashierID:
+		m.ResetCashierID()
+		return nil
+	case sale.FieldDeviceID:
+		m.ResetDeviceID()
+		return nil
+	case sale.FieldCustomerID:
+		m.ResetCustomerID()
+		return nil
+	case sale.FieldReceiptNumber:
+		m.ResetReceiptNumber()
+		return nil
+	case sale.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case sale.FieldCurrency:
+		m.ResetCurrency()
+		return nil
+	case sale.FieldSubtotal:
+		m.ResetSubtotal()
+		return nil
+	case sale.FieldOrderDiscount:
+		m.ResetOrderDiscount()
+		return nil
+	case sale.FieldDiscountTotal:
+		m.ResetDiscountTotal()
+		return nil
+	case sale.FieldTaxTotal:
+		m.ResetTaxTotal()
+		return nil
+	case sale.FieldTotal:
+		m.ResetTotal()
+		return nil
+	case sale.FieldChangeDue:
+		m.ResetChangeDue()
+		return nil
+	case sale.FieldRefundedTotal:
+		m.ResetRefundedTotal()
+		return nil
+	case sale.FieldPricesIncludeTax:
+		m.ResetPricesIncludeTax()
+		return nil
+	case sale.FieldOccurredAt:
+		m.ResetOccurredAt()
+		return nil
+	case sale.FieldBusinessDate:
+		m.ResetBusinessDate()
+		return nil
+	case sale.FieldOffline:
+		m.ResetOffline()
+		return nil
+	case sale.FieldNote:
+		m.ResetNote()
+		return nil
+	case sale.FieldFrozen:
+		m.ResetFrozen()
+		return nil
+	case sale.FieldFrozenReason:
+		m.ResetFrozenReason()
+		return nil
+	case sale.FieldFrozenAt:
+		m.ResetFrozenAt()
+		return nil
+	case sale.FieldRiskDecision:
+		m.ResetRiskDecision()
+		return nil
+	case sale.FieldRiskHits:
+		m.ResetRiskHits()
+		return nil
+	case sale.FieldReviewStatus:
+		m.ResetReviewStatus()
+		return nil
+	case sale.FieldVoidedAt:
+		m.ResetVoidedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Sale field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *SaleMutation) AddedEdges() []string {
+	edges := make([]string, 0, 7)
+	if m.merchant != nil {
+		edges = append(edges, sale.EdgeMerchant)
+	}
+	if m.store != nil {
+		edges = append(edges, sale.EdgeStore)
+	}
+	if m.cashier != nil {
+		edges = append(edges, sale.EdgeCashier)
+	}
+	if m.customer != nil {
+		edges = append(edges, sale.EdgeCustomer)
+	}
+	if m.lines != nil {
+		edges = append(edges, sale.EdgeLines)
+	}
+	if m.tenders != nil {
+		edges = append(edges, sale.EdgeTenders)
+	}
+	if m.refunds != nil {
+		edges = append(edges, sale.EdgeRefunds)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *SaleMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case sale.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	case sale.EdgeStore:
+		if id := m.store; id != nil {
+			return []ent.Value{*id}
+		}
+	case sale.EdgeCashier:
+		if id := m.cashier; id != nil {
+			return []ent.Value{*id}
+		}
+	case sale.EdgeCustomer:
+		if id := m.customer; id != nil {
+			return []ent.Value{*id}
+		}
+	case sale.EdgeLines:
+		ids := make([]ent.Value, 0, len(m.lines))
+		for id := range m.lines {
+			ids = append(ids, id)
+		}
+		return ids
+	case sale.EdgeTenders:
+		ids := make([]ent.Value, 0, len(m.tenders))
+		for id := range m.tenders {
+			ids = append(ids, id)
+		}
+		return ids
+	case sale.EdgeRefunds:
+		ids := make([]ent.Value, 0, len(m.refunds))
+		for id := range m.refunds {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *SaleMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 7)
+	if m.removedlines != nil {
+		edges = append(edges, sale.EdgeLines)
+	}
+	if m.removedtenders != nil {
+		edges = append(edges, sale.EdgeTenders)
+	}
+	if m.removedrefunds != nil {
+		edges = append(edges, sale.EdgeRefunds)
+	}
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *SaleMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case sale.EdgeLines:
+		ids := make([]ent.Value, 0, len(m.removedlines))
+		for id := range m.removedlines {
+			ids = append(ids, id)
+		}
+		return ids
+	case sale.EdgeTenders:
+		ids := make([]ent.Value, 0, len(m.removedtenders))
+		for id := range m.removedtenders {
+			ids = append(ids, id)
+		}
+		return ids
+	case sale.EdgeRefunds:
+		ids := make([]ent.Value, 0, len(m.removedrefunds))
+		for id := range m.removedrefunds {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *SaleMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 7)
+	if m.clearedmerchant {
+		edges = append(edges, sale.EdgeMerchant)
+	}
+	if m.clearedstore {
+		edges = append(edges, sale.EdgeStore)
+	}
+	if m.clearedcashier {
+		edges = append(edges, sale.EdgeCashier)
+	}
+	if m.clearedcustomer {
+		edges = append(edges, sale.EdgeCustomer)
+	}
+	if m.clearedlines {
+		edges = append(edges, sale.EdgeLines)
+	}
+	if m.clearedtenders {
+		edges = append(edges, sale.EdgeTenders)
+	}
+	if m.clearedrefunds {
+		edges = append(edges, sale.EdgeRefunds)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *SaleMutation) EdgeCleared(name string) bool {
+	switch name {
+	case sale.EdgeMerchant:
+		return m.clearedmerchant
+	case sale.EdgeStore:
+		return m.clearedstore
+	case sale.EdgeCashier:
+		return m.clearedcashier
+	case sale.EdgeCustomer:
+		return m.clearedcustomer
+	case sale.EdgeLines:
+		return m.clearedlines
+	case sale.EdgeTenders:
+		return m.clearedtenders
+	case sale.EdgeRefunds:
+		return m.clearedrefunds
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *SaleMutation) ClearEdge(name string) error {
+	switch name {
+	case sale.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	case sale.EdgeStore:
+		m.ClearStore()
+		return nil
+	case sale.EdgeCashier:
+		m.ClearCashier()
+		return nil
+	case sale.EdgeCustomer:
+		m.ClearCustomer()
+		return nil
+	}
+	return fmt.Errorf("unknown Sale unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *SaleMutation) ResetEdge(name string) error {
+	switch name {
+	case sale.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	case sale.EdgeStore:
+		m.ResetStore()
+		return nil
+	case sale.EdgeCashier:
+		m.ResetCashier()
+		return nil
+	case sale.EdgeCustomer:
+		m.ResetCustomer()
+		return nil
+	case sale.EdgeLines:
+		m.ResetLines()
+		return nil
+	case sale.EdgeTenders:
+		m.ResetTenders()
+		return nil
+	case sale.EdgeRefunds:
+		m.ResetRefunds()
+		return nil
+	}
+	return fmt.Errorf("unknown Sale edge %s", name)
+}
+
+// SaleCounterMutation represents an operation that mutates the SaleCounter nodes in the graph.
+type SaleCounterMutation struct {
+	config
+	op                     Op
+	typ                    string
+	id                     *int
+	store_id               *pulid.ID
+	last_receipt_number    *int64
+	addlast_receipt_number *int64
+	sales_count            *int64
+	addsales_count         *int64
+	sales_amount           *int64
+	addsales_amount        *int64
+	clearedFields          map[string]struct{}
+	merchant               *pulid.ID
+	clearedmerchant        bool
+	done                   bool
+	oldValue               func(context.Context) (*SaleCounter, error)
+	predicates             []predicate.SaleCounter
+}
+
+var _ ent.Mutation = (*SaleCounterMutation)(nil)
+
+// salecounterOption allows management of the mutation configuration using functional options.
+type salecounterOption func(*SaleCounterMutation)
+
+// newSaleCounterMutation creates new mutation for the SaleCounter entity.
+func newSaleCounterMutation(c config, op Op, opts ...salecounterOption) *SaleCounterMutation {
+	m := &SaleCounterMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeSaleCounter,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withSaleCounterID sets the ID field of the mutation.
+func withSaleCounterID(id int) salecounterOption {
+	return func(m *SaleCounterMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *SaleCounter
+		)
+		m.oldValue = func(ctx context.Context) (*SaleCounter, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().SaleCounter.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withSaleCounter sets the old SaleCounter of the mutation.
+func withSaleCounter(node *SaleCounter) salecounterOption {
+	return func(m *SaleCounterMutation) {
+		m.oldValue = func(context.Context) (*SaleCounter, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m SaleCounterMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m SaleCounterMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *SaleCounterMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *SaleCounterMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().SaleCounter.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *SaleCounterMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *SaleCounterMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the SaleCounter entity.
+// If the SaleCounter object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleCounterMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *SaleCounterMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetStoreID sets the "store_id" field.
+func (m *SaleCounterMutation) SetStoreID(pu pulid.ID) {
+	m.store_id = &pu
+}
+
+// StoreID returns the value of the "store_id" field in the mutation.
+func (m *SaleCounterMutation) StoreID() (r pulid.ID, exists bool) {
+	v := m.store_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStoreID returns the old "store_id" field's value of the SaleCounter entity.
+// If the SaleCounter object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleCounterMutation) OldStoreID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStoreID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStoreID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStoreID: %w", err)
+	}
+	return oldValue.StoreID, nil
+}
+
+// ResetStoreID resets all changes to the "store_id" field.
+func (m *SaleCounterMutation) ResetStoreID() {
+	m.store_id = nil
+}
+
+// SetLastReceiptNumber sets the "last_receipt_number" field.
+func (m *SaleCounterMutation) SetLastReceiptNumber(i int64) {
+	m.last_receipt_number = &i
+	m.addlast_receipt_number = nil
+}
+
+// LastReceiptNumber returns the value of the "last_receipt_number" field in the mutation.
+func (m *SaleCounterMutation) LastReceiptNumber() (r int64, exists bool) {
+	v := m.last_receipt_number
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastReceiptNumber returns the old "last_receipt_number" field's value of the SaleCounter entity.
+// If the SaleCounter object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleCounterMutation) OldLastReceiptNumber(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastReceiptNumber is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastReceiptNumber requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastReceiptNumber: %w", err)
+	}
+	return oldValue.LastReceiptNumber, nil
+}
+
+// AddLastReceiptNumber adds i to the "last_receipt_number" field.
+func (m *SaleCounterMutation) AddLastReceiptNumber(i int64) {
+	if m.addlast_receipt_number != nil {
+		*m.addlast_receipt_number += i
+	} else {
+		m.addlast_receipt_number = &i
+	}
+}
+
+// AddedLastReceiptNumber returns the value that was added to the "last_receipt_number" field in this mutation.
+func (m *SaleCounterMutation) AddedLastReceiptNumber() (r int64, exists bool) {
+	v := m.addlast_receipt_number
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetLastReceiptNumber resets all changes to the "last_receipt_number" field.
+func (m *SaleCounterMutation) ResetLastReceiptNumber() {
+	m.last_receipt_number = nil
+	m.addlast_receipt_number = nil
+}
+
+// SetSalesCount sets the "sales_count" field.
+func (m *SaleCounterMutation) SetSalesCount(i int64) {
+	m.sales_count = &i
+	m.addsales_count = nil
+}
+
+// SalesCount returns the value of the "sales_count" field in the mutation.
+func (m *SaleCounterMutation) SalesCount() (r int64, exists bool) {
+	v := m.sales_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSalesCount returns the old "sales_count" field's value of the SaleCounter entity.
+// If the SaleCounter object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleCounterMutation) OldSalesCount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSalesCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSalesCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSalesCount: %w", err)
+	}
+	return oldValue.SalesCount, nil
+}
+
+// AddSalesCount adds i to the "sales_count" field.
+func (m *SaleCounterMutation) AddSalesCount(i int64) {
+	if m.addsales_count != nil {
+		*m.addsales_count += i
+	} else {
+		m.addsales_count = &i
+	}
+}
+
+// AddedSalesCount returns the value that was added to the "sales_count" field in this mutation.
+func (m *SaleCounterMutation) AddedSalesCount() (r int64, exists bool) {
+	v := m.addsales_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSalesCount resets all changes to the "sales_count" field.
+func (m *SaleCounterMutation) ResetSalesCount() {
+	m.sales_count = nil
+	m.addsales_count = nil
+}
+
+// SetSalesAmount sets the "sales_amount" field.
+func (m *SaleCounterMutation) SetSalesAmount(i int64) {
+	m.sales_amount = &i
+	m.addsales_amount = nil
+}
+
+// SalesAmount returns the value of the "sales_amount" field in the mutation.
+func (m *SaleCounterMutation) SalesAmount() (r int64, exists bool) {
+	v := m.sales_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSalesAmount returns the old "sales_amount" field's value of the SaleCounter entity.
+// If the SaleCounter object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleCounterMutation) OldSalesAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSalesAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSalesAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSalesAmount: %w", err)
+	}
+	return oldValue.SalesAmount, nil
+}
+
+// AddSalesAmount adds i to the "sales_amount" field.
+func (m *SaleCounterMutation) AddSalesAmount(i int64) {
+	if m.addsales_amount != nil {
+		*m.addsales_amount += i
+	} else {
+		m.addsales_amount = &i
+	}
+}
+
+// AddedSalesAmount returns the value that was added to the "sales_amount" field in this mutation.
+func (m *SaleCounterMutation) AddedSalesAmount() (r int64, exists bool) {
+	v := m.addsales_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSalesAmount resets all changes to the "sales_amount" field.
+func (m *SaleCounterMutation) ResetSalesAmount() {
+	m.sales_amount = nil
+	m.addsales_amount = nil
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *SaleCounterMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[salecounter.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *SaleCounterMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *SaleCounterMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *SaleCounterMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// Where appends a list predicates to the SaleCounterMutation builder.
+func (m *SaleCounterMutation) Where(ps ...predicate.SaleCounter) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the SaleCounterMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *SaleCounterMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.SaleCounter, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *SaleCounterMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *SaleCounterMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (SaleCounter).
+func (m *SaleCounterMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *SaleCounterMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.merchant != nil {
+		fields = append(fields, salecounter.FieldMerchantID)
+	}
+	if m.store_id != nil {
+		fields = append(fields, salecounter.FieldStoreID)
+	}
+	if m.last_receipt_number != nil {
+		fields = append(fields, salecounter.FieldLastReceiptNumber)
+	}
+	if m.sales_count != nil {
+		fields = append(fields, salecounter.FieldSalesCount)
+	}
+	if m.sales_amount != nil {
+		fields = append(fields, salecounter.FieldSalesAmount)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *SaleCounterMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case salecounter.FieldMerchantID:
+		return m.MerchantID()
+	case salecounter.FieldStoreID:
+		return m.StoreID()
+	case salecounter.FieldLastReceiptNumber:
+		return m.LastReceiptNumber()
+	case salecounter.FieldSalesCount:
+		return m.SalesCount()
+	case salecounter.FieldSalesAmount:
+		return m.SalesAmount()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *SaleCounterMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case salecounter.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case salecounter.FieldStoreID:
+		return m.OldStoreID(ctx)
+	case salecounter.FieldLastReceiptNumber:
+		return m.OldLastReceiptNumber(ctx)
+	case salecounter.FieldSalesCount:
+		return m.OldSalesCount(ctx)
+	case salecounter.FieldSalesAmount:
+		return m.OldSalesAmount(ctx)
+	}
+	return nil, fmt.Errorf("unknown SaleCounter field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SaleCounterMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case salecounter.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case salecounter.FieldStoreID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStoreID(v)
+		return nil
+	case salecounter.FieldLastReceiptNumber:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastReceiptNumber(v)
+		return nil
+	case salecounter.FieldSalesCount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSalesCount(v)
+		return nil
+	case salecounter.FieldSalesAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSalesAmount(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SaleCounter field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *SaleCounterMutation) AddedFields() []string {
+	var fields []string
+	if m.addlast_receipt_number != nil {
+		fields = append(fields, salecounter.FieldLastReceiptNumber)
+	}
+	if m.addsales_count != nil {
+		fields = append(fields, salecounter.FieldSalesCount)
+	}
+	if m.addsales_amount != nil {
+		fields = append(fields, salecounter.FieldSalesAmount)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *SaleCounterMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case salecounter.FieldLastReceiptNumber:
+		return m.AddedLastReceiptNumber()
+	case salecounter.FieldSalesCount:
+		return m.AddedSalesCount()
+	case salecounter.FieldSalesAmount:
+		return m.AddedSalesAmount()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SaleCounterMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case salecounter.FieldLastReceiptNumber:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddLastReceiptNumber(v)
+		return nil
+	case salecounter.FieldSalesCount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSalesCount(v)
+		return nil
+	case salecounter.FieldSalesAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSalesAmount(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SaleCounter numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *SaleCounterMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *SaleCounterMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *SaleCounterMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown SaleCounter nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *SaleCounterMutation) ResetField(name string) error {
+	switch name {
+	case salecounter.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case salecounter.FieldStoreID:
+		m.ResetStoreID()
+		return nil
+	case salecounter.FieldLastReceiptNumber:
+		m.ResetLastReceiptNumber()
+		return nil
+	case salecounter.FieldSalesCount:
+		m.ResetSalesCount()
+		return nil
+	case salecounter.FieldSalesAmount:
+		m.ResetSalesAmount()
+		return nil
+	}
+	return fmt.Errorf("unknown SaleCounter field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *SaleCounterMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.merchant != nil {
+		edges = append(edges, salecounter.EdgeMerchant)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *SaleCounterMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case salecounter.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *SaleCounterMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *SaleCounterMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *SaleCounterMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedmerchant {
+		edges = append(edges, salecounter.EdgeMerchant)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *SaleCounterMutation) EdgeCleared(name string) bool {
+	switch name {
+	case salecounter.EdgeMerchant:
+		return m.clearedmerchant
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *SaleCounterMutation) ClearEdge(name string) error {
+	switch name {
+	case salecounter.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown SaleCounter unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *SaleCounterMutation) ResetEdge(name string) error {
+	switch name {
+	case salecounter.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown SaleCounter edge %s", name)
+}
+
+// SaleLineMutation represents an operation that mutates the SaleLine nodes in the graph.
+type SaleLineMutation struct {
+	config
+	op                   Op
+	typ                  string
+	id                   *pulid.ID
+	position             *int
+	addposition          *int
+	sku                  *string
+	name                 *string
+	category             *string
+	quantity             *int
+	addquantity          *int
+	unit_price           *int64
+	addunit_price        *int64
+	line_discount        *int64
+	addline_discount     *int64
+	order_discount       *int64
+	addorder_discount    *int64
+	tax_rate_bp          *int
+	addtax_rate_bp       *int
+	tax                  *int64
+	addtax               *int64
+	total                *int64
+	addtotal             *int64
+	unit_cost            *int64
+	addunit_cost         *int64
+	refunded_quantity    *int
+	addrefunded_quantity *int
+	refunded_amount      *int64
+	addrefunded_amount   *int64
+	clearedFields        map[string]struct{}
+	merchant             *pulid.ID
+	clearedmerchant      bool
+	sale                 *pulid.ID
+	clearedsale          bool
+	product              *pulid.ID
+	clearedproduct       bool
+	done                 bool
+	oldValue             func(context.Context) (*SaleLine, error)
+	predicates           []predicate.SaleLine
+}
+
+var _ ent.Mutation = (*SaleLineMutation)(nil)
+
+// salelineOption allows management of the mutation configuration using functional options.
+type salelineOption func(*SaleLineMutation)
+
+// newSaleLineMutation creates new mutation for the SaleLine entity.
+func newSaleLineMutation(c config, op Op, opts ...salelineOption) *SaleLineMutation {
+	m := &SaleLineMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeSaleLine,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withSaleLineID sets the ID field of the mutation.
+func withSaleLineID(id pulid.ID) salelineOption {
+	return func(m *SaleLineMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *SaleLine
+		)
+		m.oldValue = func(ctx context.Context) (*SaleLine, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().SaleLine.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withSaleLine sets the old SaleLine of the mutation.
+func withSaleLine(node *SaleLine) salelineOption {
+	return func(m *SaleLineMutation) {
+		m.oldValue = func(context.Context) (*SaleLine, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m SaleLineMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m SaleLineMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of SaleLine entities.
+func (m *SaleLineMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *SaleLineMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *SaleLineMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().SaleLine.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *SaleLineMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *SaleLineMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the SaleLine entity.
+// If the SaleLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleLineMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *SaleLineMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetSaleID sets the "sale_id" field.
+func (m *SaleLineMutation) SetSaleID(pu pulid.ID) {
+	m.sale = &pu
+}
+
+// SaleID returns the value of the "sale_id" field in the mutation.
+func (m *SaleLineMutation) SaleID() (r pulid.ID, exists bool) {
+	v := m.sale
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSaleID returns the old "sale_id" field's value of the SaleLine entity.
+// If the SaleLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleLineMutation) OldSaleID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSaleID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSaleID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSaleID: %w", err)
+	}
+	return oldValue.SaleID, nil
+}
+
+// ResetSaleID resets all changes to the "sale_id" field.
+func (m *SaleLineMutation) ResetSaleID() {
+	m.sale = nil
+}
+
+// SetPosition sets the "position" field.
+func (m *SaleLineMutation) SetPosition(i int) {
+	m.position = &i
+	m.addposition = nil
+}
+
+// Position returns the value of the "position" field in the mutation.
+func (m *SaleLineMutation) Position() (r int, exists bool) {
+	v := m.position
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPosition returns the old "position" field's value of the SaleLine entity.
+// If the SaleLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleLineMutation) OldPosition(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPosition is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPosition requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPosition: %w", err)
+	}
+	return oldValue.Position, nil
+}
+
+// AddPosition adds i to the "position" field.
+func (m *SaleLineMutation) AddPosition(i int) {
+	if m.addposition != nil {
+		*m.addposition += i
+	} else {
+		m.addposition = &i
+	}
+}
+
+// AddedPosition returns the value that was added to the "position" field in this mutation.
+func (m *SaleLineMutation) AddedPosition() (r int, exists bool) {
+	v := m.addposition
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPosition resets all changes to the "position" field.
+func (m *SaleLineMutation) ResetPosition() {
+	m.position = nil
+	m.addposition = nil
+}
+
+// SetProductID sets the "product_id" field.
+func (m *SaleLineMutation) SetProductID(pu pulid.ID) {
+	m.product = &pu
+}
+
+// ProductID returns the value of the "product_id" field in the mutation.
+func (m *SaleLineMutation) ProductID() (r pulid.ID, exists bool) {
+	v := m.product
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldProductID returns the old "product_id" field's value of the SaleLine entity.
+// If the SaleLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleLineMutation) OldProductID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldProductID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldProductID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldProductID: %w", err)
+	}
+	return oldValue.ProductID, nil
+}
+
+// ClearProductID clears the value of the "product_id" field.
+func (m *SaleLineMutation) ClearProductID() {
+	m.product = nil
+	m.clearedFields[saleline.FieldProductID] = struct{}{}
+}
+
+// ProductIDCleared returns if the "product_id" field was cleared in this mutation.
+func (m *SaleLineMutation) ProductIDCleared() bool {
+	_, ok := m.clearedFields[saleline.FieldProductID]
+	return ok
+}
+
+// ResetProductID resets all changes to the "product_id" field.
+func (m *SaleLineMutation) ResetProductID() {
+	m.product = nil
+	delete(m.clearedFields, saleline.FieldProductID)
+}
+
+// SetSku sets the "sku" field.
+func (m *SaleLineMutation) SetSku(s string) {
+	m.sku = &s
+}
+
+// Sku returns the value of the "sku" field in the mutation.
+func (m *SaleLineMutation) Sku() (r string, exists bool) {
+	v := m.sku
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSku returns the old "sku" field's value of the SaleLine entity.
+// If the SaleLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleLineMutation) OldSku(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSku is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSku requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSku: %w", err)
+	}
+	return oldValue.Sku, nil
+}
+
+// ClearSku clears the value of the "sku" field.
+func (m *SaleLineMutation) ClearSku() {
+	m.sku = nil
+	m.clearedFields[saleline.FieldSku] = struct{}{}
+}
+
+// SkuCleared returns if the "sku" field was cleared in this mutation.
+func (m *SaleLineMutation) SkuCleared() bool {
+	_, ok := m.clearedFields[saleline.FieldSku]
+	return ok
+}
+
+// ResetSku resets all changes to the "sku" field.
+func (m *SaleLineMutation) ResetSku() {
+	m.sku = nil
+	delete(m.clearedFields, saleline.FieldSku)
+}
+
+// SetName sets the "name" field.
+func (m *SaleLineMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *SaleLineMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the SaleLine entity.
+// If the SaleLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleLineMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *SaleLineMutation) ResetName() {
+	m.name = nil
+}
+
+// SetCategory sets the "category" field.
+func (m *SaleLineMutation) SetCategory(s string) {
+	m.category = &s
+}
+
+// Category returns the value of the "category" field in the mutation.
+func (m *SaleLineMutation) Category() (r string, exists bool) {
+	v := m.category
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCategory returns the old "category" field's value of the SaleLine entity.
+// If the SaleLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleLineMutation) OldCategory(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCategory is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCategory requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCategory: %w", err)
+	}
+	return oldValue.Category, nil
+}
+
+// ClearCategory clears the value of the "category" field.
+func (m *SaleLineMutation) ClearCategory() {
+	m.category = nil
+	m.clearedFields[saleline.FieldCategory] = struct{}{}
+}
+
+// CategoryCleared returns if the "category" field was cleared in this mutation.
+func (m *SaleLineMutation) CategoryCleared() bool {
+	_, ok := m.clearedFields[saleline.FieldCategory]
+	return ok
+}
+
+// ResetCategory resets all changes to the "category" field.
+func (m *SaleLineMutation) ResetCategory() {
+	m.category = nil
+	delete(m.clearedFields, saleline.FieldCategory)
+}
+
+// SetQuantity sets the "quantity" field.
+func (m *SaleLineMutation) SetQuantity(i int) {
+	m.quantity = &i
+	m.addquantity = nil
+}
+
+// Quantity returns the value of the "quantity" field in the mutation.
+func (m *SaleLineMutation) Quantity() (r int, exists bool) {
+	v := m.quantity
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldQuantity returns the old "quantity" field's value of the SaleLine entity.
+// If the SaleLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleLineMutation) OldQuantity(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldQuantity is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldQuantity requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldQuantity: %w", err)
+	}
+	return oldValue.Quantity, nil
+}
+
+// AddQuantity adds i to the "quantity" field.
+func (m *SaleLineMutation) AddQuantity(i int) {
+	if m.addquantity != nil {
+		*m.addquantity += i
+	} else {
+		m.addquantity = &i
+	}
+}
+
+// AddedQuantity returns the value that was added to the "quantity" field in this mutation.
+func (m *SaleLineMutation) AddedQuantity() (r int, exists bool) {
+	v := m.addquantity
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetQuantity resets all changes to the "quantity" field.
+func (m *SaleLineMutation) ResetQuantity() {
+	m.quantity = nil
+	m.addquantity = nil
+}
+
+// SetUnitPrice sets the "unit_price" field.
+func (m *SaleLineMutation) SetUnitPrice(i int64) {
+	m.unit_price = &i
+	m.addunit_price = nil
+}
+
+// UnitPrice returns the value of the "unit_price" field in the mutation.
+func (m *SaleLineMutation) UnitPrice() (r int64, exists bool) {
+	v := m.unit_price
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUnitPrice returns the old "unit_price" field's value of the SaleLine entity.
+// If the SaleLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleLineMutation) OldUnitPrice(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUnitPrice is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUnitPrice requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUnitPrice: %w", err)
+	}
+	return oldValue.UnitPrice, nil
+}
+
+// AddUnitPrice adds i to the "unit_price" field.
+func (m *SaleLineMutation) AddUnitPrice(i int64) {
+	if m.addunit_price != nil {
+		*m.addunit_price += i
+	} else {
+		m.addunit_price = &i
+	}
+}
+
+// AddedUnitPrice returns the value that was added to the "unit_price" field in this mutation.
+func (m *SaleLineMutation) AddedUnitPrice() (r int64, exists bool) {
+	v := m.addunit_price
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetUnitPrice resets all changes to the "unit_price" field.
+func (m *SaleLineMutation) ResetUnitPrice() {
+	m.unit_price = nil
+	m.addunit_price = nil
+}
+
+// SetLineDiscount sets the "line_discount" field.
+func (m *SaleLineMutation) SetLineDiscount(i int64) {
+	m.line_discount = &i
+	m.addline_discount = nil
+}
+
+// LineDiscount returns the value of the "line_discount" field in the mutation.
+func (m *SaleLineMutation) LineDiscount() (r int64, exists bool) {
+	v := m.line_discount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLineDiscount returns the old "line_discount" field's value of the SaleLine entity.
+// If the SaleLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleLineMutation) OldLineDiscount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLineDiscount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLineDiscount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLineDiscount: %w", err)
+	}
+	return oldValue.LineDiscount, nil
+}
+
+// AddLineDiscount adds i to the "line_discount" field.
+func (m *SaleLineMutation) AddLineDiscount(i int64) {
+	if m.addline_discount != nil {
+		*m.addline_discount += i
+	} else {
+		m.addline_discount = &i
+	}
+}
+
+// AddedLineDiscount returns the value that was added to the "line_discount" field in this mutation.
+func (m *SaleLineMutation) AddedLineDiscount() (r int64, exists bool) {
+	v := m.addline_discount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetLineDiscount resets all changes to the "line_discount" field.
+func (m *SaleLineMutation) ResetLineDiscount() {
+	m.line_discount = nil
+	m.addline_discount = nil
+}
+
+// SetOrderDiscount sets the "order_discount" field.
+func (m *SaleLineMutation) SetOrderDiscount(i int64) {
+	m.order_discount = &i
+	m.addorder_discount = nil
+}
+
+// OrderDiscount returns the value of the "order_discount" field in the mutation.
+func (m *SaleLineMutation) OrderDiscount() (r int64, exists bool) {
+	v := m.order_discount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrderDiscount returns the old "order_discount" field's value of the SaleLine entity.
+// If the SaleLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleLineMutation) OldOrderDiscount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrderDiscount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrderDiscount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrderDiscount: %w", err)
+	}
+	return oldValue.OrderDiscount, nil
+}
+
+// AddOrderDiscount adds i to the "order_discount" field.
+func (m *SaleLineMutation) AddOrderDiscount(i int64) {
+	if m.addorder_discount != nil {
+		*m.addorder_discount += i
+	} else {
+		m.addorder_discount = &i
+	}
+}
+
+// AddedOrderDiscount returns the value that was added to the "order_discount" field in this mutation.
+func (m *SaleLineMutation) AddedOrderDiscount() (r int64, exists bool) {
+	v := m.addorder_discount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetOrderDiscount resets all changes to the "order_discount" field.
+func (m *SaleLineMutation) ResetOrderDiscount() {
+	m.order_discount = nil
+	m.addorder_discount = nil
+}
+
+// SetTaxRateBp sets the "tax_rate_bp" field.
+func (m *SaleLineMutation) SetTaxRateBp(i int) {
+	m.tax_rate_bp = &i
+	m.addtax_rate_bp = nil
+}
+
+// TaxRateBp returns the value of the "tax_rate_bp" field in the mutation.
+func (m *SaleLineMutation) TaxRateBp() (r int, exists bool) {
+	v := m.tax_rate_bp
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTaxRateBp returns the old "tax_rate_bp" field's value of the SaleLine entity.
+// If the SaleLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleLineMutation) OldTaxRateBp(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTaxRateBp is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTaxRateBp requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTaxRateBp: %w", err)
+	}
+	return oldValue.TaxRateBp, nil
+}
+
+// AddTaxRateBp adds i to the "tax_rate_bp" field.
+func (m *SaleLineMutation) AddTaxRateBp(i int) {
+	if m.addtax_rate_bp != nil {
+		*m.addtax_rate_bp += i
+	} else {
+		m.addtax_rate_bp = &i
+	}
+}
+
+// AddedTaxRateBp returns the value that was added to the "tax_rate_bp" field in this mutation.
+func (m *SaleLineMutation) AddedTaxRateBp() (r int, exists bool) {
+	v := m.addtax_rate_bp
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetTaxRateBp resets all changes to the "tax_rate_bp" field.
+func (m *SaleLineMutation) ResetTaxRateBp() {
+	m.tax_rate_bp = nil
+	m.addtax_rate_bp = nil
+}
+
+// SetTax sets the "tax" field.
+func (m *SaleLineMutation) SetTax(i int64) {
+	m.tax = &i
+	m.addtax = nil
+}
+
+// Tax returns the value of the "tax" field in the mutation.
+func (m *SaleLineMutation) Tax() (r int64, exists bool) {
+	v := m.tax
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTax returns the old "tax" field's value of the SaleLine entity.
+// If the SaleLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleLineMutation) OldTax(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTax is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTax requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTax: %w", err)
+	}
+	return oldValue.Tax, nil
+}
+
+// AddTax adds i to the "tax" field.
+func (m *SaleLineMutation) AddTax(i int64) {
+	if m.addtax != nil {
+		*m.addtax += i
+	} else {
+		m.addtax = &i
+	}
+}
+
+// AddedTax returns the value that was added to the "tax" field in this mutation.
+func (m *SaleLineMutation) AddedTax() (r int64, exists bool) {
+	v := m.addtax
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetTax resets all changes to the "tax" field.
+func (m *SaleLineMutation) ResetTax() {
+	m.tax = nil
+	m.addtax = nil
+}
+
+// SetTotal sets the "total" field.
+func (m *SaleLineMutation) SetTotal(i int64) {
+	m.total = &i
+	m.addtotal = nil
+}
+
+// Total returns the value of the "total" field in the mutation.
+func (m *SaleLineMutation) Total() (r int64, exists bool) {
+	v := m.total
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTotal returns the old "total" field's value of the SaleLine entity.
+// If the SaleLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleLineMutation) OldTotal(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTotal is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTotal requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTotal: %w", err)
+	}
+	return oldValue.Total, nil
+}
+
+// AddTotal adds i to the "total" field.
+func (m *SaleLineMutation) AddTotal(i int64) {
+	if m.addtotal != nil {
+		*m.addtotal += i
+	} else {
+		m.addtotal = &i
+	}
+}
+
+// AddedTotal returns the value that was added to the "total" field in this mutation.
+func (m *SaleLineMutation) AddedTotal() (r int64, exists bool) {
+	v := m.addtotal
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetTotal resets all changes to the "total" field.
+func (m *SaleLineMutation) ResetTotal() {
+	m.total = nil
+	m.addtotal = nil
+}
+
+// SetUnitCost sets the "unit_cost" field.
+func (m *SaleLineMutation) SetUnitCost(i int64) {
+	m.unit_cost = &i
+	m.addunit_cost = nil
+}
+
+// UnitCost returns the value of the "unit_cost" field in the mutation.
+func (m *SaleLineMutation) UnitCost() (r int64, exists bool) {
+	v := m.unit_cost
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUnitCost returns the old "unit_cost" field's value of the SaleLine entity.
+// If the SaleLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleLineMutation) OldUnitCost(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUnitCost is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUnitCost requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUnitCost: %w", err)
+	}
+	return oldValue.UnitCost, nil
+}
+
+// AddUnitCost adds i to the "unit_cost" field.
+func (m *SaleLineMutation) AddUnitCost(i int64) {
+	if m.addunit_cost != nil {
+		*m.addunit_cost += i
+	} else {
+		m.addunit_cost = &i
+	}
+}
+
+// AddedUnitCost returns the value that was added to the "unit_cost" field in this mutation.
+func (m *SaleLineMutation) AddedUnitCost() (r int64, exists bool) {
+	v := m.addunit_cost
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearUnitCost clears the value of the "unit_cost" field.
+func (m *SaleLineMutation) ClearUnitCost() {
+	m.unit_cost = nil
+	m.addunit_cost = nil
+	m.clearedFields[saleline.FieldUnitCost] = struct{}{}
+}
+
+// UnitCostCleared returns if the "unit_cost" field was cleared in this mutation.
+func (m *SaleLineMutation) UnitCostCleared() bool {
+	_, ok := m.clearedFields[saleline.FieldUnitCost]
+	return ok
+}
+
+// ResetUnitCost resets all changes to the "unit_cost" field.
+func (m *SaleLineMutation) ResetUnitCost() {
+	m.unit_cost = nil
+	m.addunit_cost = nil
+	delete(m.clearedFields, saleline.FieldUnitCost)
+}
+
+// SetRefundedQuantity sets the "refunded_quantity" field.
+func (m *SaleLineMutation) SetRefundedQuantity(i int) {
+	m.refunded_quantity = &i
+	m.addrefunded_quantity = nil
+}
+
+// RefundedQuantity returns the value of the "refunded_quantity" field in the mutation.
+func (m *SaleLineMutation) RefundedQuantity() (r int, exists bool) {
+	v := m.refunded_quantity
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRefundedQuantity returns the old "refunded_quantity" field's value of the SaleLine entity.
+// If the SaleLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleLineMutation) OldRefundedQuantity(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRefundedQuantity is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRefundedQuantity requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRefundedQuantity: %w", err)
+	}
+	return oldValue.RefundedQuantity, nil
+}
+
+// AddRefundedQuantity adds i to the "refunded_quantity" field.
+func (m *SaleLineMutation) AddRefundedQuantity(i int) {
+	if m.addrefunded_quantity != nil {
+		*m.addrefunded_quantity += i
+	} else {
+		m.addrefunded_quantity = &i
+	}
+}
+
+// AddedRefundedQuantity returns the value that was added to the "refunded_quantity" field in this mutation.
+func (m *SaleLineMutation) AddedRefundedQuantity() (r int, exists bool) {
+	v := m.addrefunded_quantity
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRefundedQuantity resets all changes to the "refunded_quantity" field.
+func (m *SaleLineMutation) ResetRefundedQuantity() {
+	m.refunded_quantity = nil
+	m.addrefunded_quantity = nil
+}
+
+// SetRefundedAmount sets the "refunded_amount" field.
+func (m *SaleLineMutation) SetRefundedAmount(i int64) {
+	m.refunded_amount = &i
+	m.addrefunded_amount = nil
+}
+
+// RefundedAmount returns the value of the "refunded_amount" field in the mutation.
+func (m *SaleLineMutation) RefundedAmount() (r int64, exists bool) {
+	v := m.refunded_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRefundedAmount returns the old "refunded_amount" field's value of the SaleLine entity.
+// If the SaleLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleLineMutation) OldRefundedAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRefundedAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRefundedAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRefundedAmount: %w", err)
+	}
+	return oldValue.RefundedAmount, nil
+}
+
+// AddRefundedAmount adds i to the "refunded_amount" field.
+func (m *SaleLineMutation) AddRefundedAmount(i int64) {
+	if m.addrefunded_amount != nil {
+		*m.addrefunded_amount += i
+	} else {
+		m.addrefunded_amount = &i
+	}
+}
+
+// AddedRefundedAmount returns the value that was added to the "refunded_amount" field in this mutation.
+func (m *SaleLineMutation) AddedRefundedAmount() (r int64, exists bool) {
+	v := m.addrefunded_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRefundedAmount resets all changes to the "refunded_amount" field.
+func (m *SaleLineMutation) ResetRefundedAmount() {
+	m.refunded_amount = nil
+	m.addrefunded_amount = nil
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *SaleLineMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[saleline.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *SaleLineMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *SaleLineMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *SaleLineMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// ClearSale clears the "sale" edge to the Sale entity.
+func (m *SaleLineMutation) ClearSale() {
+	m.clearedsale = true
+	m.clearedFields[saleline.FieldSaleID] = struct{}{}
+}
+
+// SaleCleared reports if the "sale" edge to the Sale entity was cleared.
+func (m *SaleLineMutation) SaleCleared() bool {
+	return m.clearedsale
+}
+
+// SaleIDs returns the "sale" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// SaleID instead. It exists only for internal usage by the builders.
+func (m *SaleLineMutation) SaleIDs() (ids []pulid.ID) {
+	if id := m.sale; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetSale resets all changes to the "sale" edge.
+func (m *SaleLineMutation) ResetSale() {
+	m.sale = nil
+	m.clearedsale = false
+}
+
+// ClearProduct clears the "product" edge to the Product entity.
+func (m *SaleLineMutation) ClearProduct() {
+	m.clearedproduct = true
+	m.clearedFields[saleline.FieldProductID] = struct{}{}
+}
+
+// ProductCleared reports if the "product" edge to the Product entity was cleared.
+func (m *SaleLineMutation) ProductCleared() bool {
+	return m.ProductIDCleared() || m.clearedproduct
+}
+
+// ProductIDs returns the "product" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ProductID instead. It exists only for internal usage by the builders.
+func (m *SaleLineMutation) ProductIDs() (ids []pulid.ID) {
+	if id := m.product; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetProduct resets all changes to the "product" edge.
+func (m *SaleLineMutation) ResetProduct() {
+	m.product = nil
+	m.clearedproduct = false
+}
+
+// Where appends a list predicates to the SaleLineMutation builder.
+func (m *SaleLineMutation) Where(ps ...predicate.SaleLine) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the SaleLineMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *SaleLineMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.SaleLine, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *SaleLineMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *SaleLineMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (SaleLine).
+func (m *SaleLineMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *SaleLineMutation) Fields() []string {
+	fields := make([]string, 0, 17)
+	if m.merchant != nil {
+		fields = append(fields, saleline.FieldMerchantID)
+	}
+	if m.sale != nil {
+		fields = append(fields, saleline.FieldSaleID)
+	}
+	if m.position != nil {
+		fields = append(fields, saleline.FieldPosition)
+	}
+	if m.product != nil {
+		fields = append(fields, saleline.FieldProductID)
+	}
+	if m.sku != nil {
+		fields = append(fields, saleline.FieldSku)
+	}
+	if m.name != nil {
+		fields = append(fields, saleline.FieldName)
+	}
+	if m.category != nil {
+		fields = append(fields, saleline.FieldCategory)
+	}
+	if m.quantity != nil {
+		fields = append(fields, saleline.FieldQuantity)
+	}
+	if m.unit_price != nil {
+		fields = append(fields, saleline.FieldUnitPrice)
+	}
+	if m.line_discount != nil {
+		fields = append(fields, saleline.FieldLineDiscount)
+	}
+	if m.order_discount != nil {
+		fields = append(fields, saleline.FieldOrderDiscount)
+	}
+	if m.tax_rate_bp != nil {
+		fields = append(fields, saleline.FieldTaxRateBp)
+	}
+	if m.tax != nil {
+		fields = append(fields, saleline.FieldTax)
+	}
+	if m.total != nil {
+		fields = append(fields, saleline.FieldTotal)
+	}
+	if m.unit_cost != nil {
+		fields = append(fields, saleline.FieldUnitCost)
+	}
+	if m.refunded_quantity != nil {
+		fields = append(fields, saleline.FieldRefundedQuantity)
+	}
+	if m.refunded_amount != nil {
+		fields = append(fields, saleline.FieldRefundedAmount)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *SaleLineMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case saleline.FieldMerchantID:
+		return m.MerchantID()
+	case saleline.FieldSaleID:
+		return m.SaleID()
+	case saleline.FieldPosition:
+		return m.Position()
+	case saleline.FieldProductID:
+		return m.ProductID()
+	case saleline.FieldSku:
+		return m.Sku()
+	case saleline.FieldName:
+		return m.Name()
+	case saleline.FieldCategory:
+		return m.Category()
+	case saleline.FieldQuantity:
+		return m.Quantity()
+	case saleline.FieldUnitPrice:
+		return m.UnitPrice()
+	case saleline.FieldLineDiscount:
+		return m.LineDiscount()
+	case saleline.FieldOrderDiscount:
+		return m.OrderDiscount()
+	case saleline.FieldTaxRateBp:
+		return m.TaxRateBp()
+	case saleline.FieldTax:
+		return m.Tax()
+	case saleline.FieldTotal:
+		return m.Total()
+	case saleline.FieldUnitCost:
+		return m.UnitCost()
+	case saleline.FieldRefundedQuantity:
+		return m.RefundedQuantity()
+	case saleline.FieldRefundedAmount:
+		return m.RefundedAmount()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *SaleLineMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case saleline.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case saleline.FieldSaleID:
+		return m.OldSaleID(ctx)
+	case saleline.FieldPosition:
+		return m.OldPosition(ctx)
+	case saleline.FieldProductID:
+		return m.OldProductID(ctx)
+	case saleline.FieldSku:
+		return m.OldSku(ctx)
+	case saleline.FieldName:
+		return m.OldName(ctx)
+	case saleline.FieldCategory:
+		return m.OldCategory(ctx)
+	case saleline.FieldQuantity:
+		return m.OldQuantity(ctx)
+	case saleline.FieldUnitPrice:
+		return m.OldUnitPrice(ctx)
+	case saleline.FieldLineDiscount:
+		return m.OldLineDiscount(ctx)
+	case saleline.FieldOrderDiscount:
+		return m.OldOrderDiscount(ctx)
+	case saleline.FieldTaxRateBp:
+		return m.OldTaxRateBp(ctx)
+	case saleline.FieldTax:
+		return m.OldTax(ctx)
+	case saleline.FieldTotal:
+		return m.OldTotal(ctx)
+	case saleline.FieldUnitCost:
+		return m.OldUnitCost(ctx)
+	case saleline.FieldRefundedQuantity:
+		return m.OldRefundedQuantity(ctx)
+	case saleline.FieldRefundedAmount:
+		return m.OldRefundedAmount(ctx)
+	}
+	return nil, fmt.Errorf("unknown SaleLine field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SaleLineMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case saleline.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case saleline.FieldSaleID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSaleID(v)
+		return nil
+	case saleline.FieldPosition:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPosition(v)
+		return nil
+	case saleline.FieldProductID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetProductID(v)
+		return nil
+	case saleline.FieldSku:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSku(v)
+		return nil
+	case saleline.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case saleline.FieldCategory:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCategory(v)
+		return nil
+	case saleline.FieldQuantity:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetQuantity(v)
+		return nil
+	case saleline.FieldUnitPrice:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUnitPrice(v)
+		return nil
+	case saleline.FieldLineDiscount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLineDiscount(v)
+		return nil
+	case saleline.FieldOrderDiscount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrderDiscount(v)
+		return nil
+	case saleline.FieldTaxRateBp:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTaxRateBp(v)
+		return nil
+	case saleline.FieldTax:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTax(v)
+		return nil
+	case saleline.FieldTotal:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTotal(v)
+		return nil
+	case saleline.FieldUnitCost:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUnitCost(v)
+		return nil
+	case saleline.FieldRefundedQuantity:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRefundedQuantity(v)
+		return nil
+	case saleline.FieldRefundedAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRefundedAmount(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SaleLine field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *SaleLineMutation) AddedFields() []string {
+	var fields []string
+	if m.addposition != nil {
+		fields = append(fields, saleline.FieldPosition)
+	}
+	if m.addquantity != nil {
+		fields = append(fields, saleline.FieldQuantity)
+	}
+	if m.addunit_price != nil {
+		fields = append(fields, saleline.FieldUnitPrice)
+	}
+	if m.addline_discount != nil {
+		fields = append(fields, saleline.FieldLineDiscount)
+	}
+	if m.addorder_discount != nil {
+		fields = append(fields, saleline.FieldOrderDiscount)
+	}
+	if m.addtax_rate_bp != nil {
+		fields = append(fields, saleline.FieldTaxRateBp)
+	}
+	if m.addtax != nil {
+		fields = append(fields, saleline.FieldTax)
+	}
+	if m.addtotal != nil {
+		fields = append(fields, saleline.FieldTotal)
+	}
+	if m.addunit_cost != nil {
+		fields = append(fields, saleline.FieldUnitCost)
+	}
+	if m.addrefunded_quantity != nil {
+		fields = append(fields, saleline.FieldRefundedQuantity)
+	}
+	if m.addrefunded_amount != nil {
+		fields = append(fields, saleline.FieldRefundedAmount)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *SaleLineMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case saleline.FieldPosition:
+		return m.AddedPosition()
+	case saleline.FieldQuantity:
+		return m.AddedQuantity()
+	case saleline.FieldUnitPrice:
+		return m.AddedUnitPrice()
+	case saleline.FieldLineDiscount:
+		return m.AddedLineDiscount()
+	case saleline.FieldOrderDiscount:
+		return m.AddedOrderDiscount()
+	case saleline.FieldTaxRateBp:
+		return m.AddedTaxRateBp()
+	case saleline.FieldTax:
+		return m.AddedTax()
+	case saleline.FieldTotal:
+		return m.AddedTotal()
+	case saleline.FieldUnitCost:
+		return m.AddedUnitCost()
+	case saleline.FieldRefundedQuantity:
+		return m.AddedRefundedQuantity()
+	case saleline.FieldRefundedAmount:
+		return m.AddedRefundedAmount()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SaleLineMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case saleline.FieldPosition:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPosition(v)
+		return nil
+	case saleline.FieldQuantity:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddQuantity(v)
+		return nil
+	case saleline.FieldUnitPrice:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddUnitPrice(v)
+		return nil
+	case saleline.FieldLineDiscount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddLineDiscount(v)
+		return nil
+	case saleline.FieldOrderDiscount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddOrderDiscount(v)
+		return nil
+	case saleline.FieldTaxRateBp:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddTaxRateBp(v)
+		return nil
+	case saleline.FieldTax:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddTax(v)
+		return nil
+	case saleline.FieldTotal:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddTotal(v)
+		return nil
+	case saleline.FieldUnitCost:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddUnitCost(v)
+		return nil
+	case saleline.FieldRefundedQuantity:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRefundedQuantity(v)
+		return nil
+	case saleline.FieldRefundedAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRefundedAmount(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SaleLine numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *SaleLineMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(saleline.FieldProductID) {
+		fields = append(fields, saleline.FieldProductID)
+	}
+	if m.FieldCleared(saleline.FieldSku) {
+		fields = append(fields, saleline.FieldSku)
+	}
+	if m.FieldCleared(saleline.FieldCategory) {
+		fields = append(fields, saleline.FieldCategory)
+	}
+	if m.FieldCleared(saleline.FieldUnitCost) {
+		fields = append(fields, saleline.FieldUnitCost)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *SaleLineMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *SaleLineMutation) ClearField(name string) error {
+	switch name {
+	case saleline.FieldProductID:
+		m.ClearProductID()
+		return nil
+	case saleline.FieldSku:
+		m.ClearSku()
+		return nil
+	case saleline.FieldCategory:
+		m.ClearCategory()
+		return nil
+	case saleline.FieldUnitCost:
+		m.ClearUnitCost()
+		return nil
+	}
+	return fmt.Errorf("unknown SaleLine nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *SaleLineMutation) ResetField(name string) error {
+	switch name {
+	case saleline.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case saleline.FieldSaleID:
+		m.ResetSaleID()
+		return nil
+	case saleline.FieldPosition:
+		m.ResetPosition()
+		return nil
+	case saleline.FieldProductID:
+		m.ResetProductID()
+		return nil
+	case saleline.FieldSku:
+		m.ResetSku()
+		return nil
+	case saleline.FieldName:
+		m.ResetName()
+		return nil
+	case saleline.FieldCategory:
+		m.ResetCategory()
+		return nil
+	case saleline.FieldQuantity:
+		m.ResetQuantity()
+		return nil
+	case saleline.FieldUnitPrice:
+		m.ResetUnitPrice()
+		return nil
+	case saleline.FieldLineDiscount:
+		m.ResetLineDiscount()
+		return nil
+	case saleline.FieldOrderDiscount:
+		m.ResetOrderDiscount()
+		return nil
+	case saleline.FieldTaxRateBp:
+		m.ResetTaxRateBp()
+		return nil
+	case saleline.FieldTax:
+		m.ResetTax()
+		return nil
+	case saleline.FieldTotal:
+		m.ResetTotal()
+		return nil
+	case saleline.FieldUnitCost:
+		m.ResetUnitCost()
+		return nil
+	case saleline.FieldRefundedQuantity:
+		m.ResetRefundedQuantity()
+		return nil
+	case saleline.FieldRefundedAmount:
+		m.ResetRefundedAmount()
+		return nil
+	}
+	return fmt.Errorf("unknown SaleLine field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *SaleLineMutation) AddedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.merchant != nil {
+		edges = append(edges, saleline.EdgeMerchant)
+	}
+	if m.sale != nil {
+		edges = append(edges, saleline.EdgeSale)
+	}
+	if m.product != nil {
+		edges = append(edges, saleline.EdgeProduct)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *SaleLineMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case saleline.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	case saleline.EdgeSale:
+		if id := m.sale; id != nil {
+			return []ent.Value{*id}
+		}
+	case saleline.EdgeProduct:
+		if id := m.product; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *SaleLineMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 3)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *SaleLineMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *SaleLineMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.clearedmerchant {
+		edges = append(edges, saleline.EdgeMerchant)
+	}
+	if m.clearedsale {
+		edges = append(edges, saleline.EdgeSale)
+	}
+	if m.clearedproduct {
+		edges = append(edges, saleline.EdgeProduct)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *SaleLineMutation) EdgeCleared(name string) bool {
+	switch name {
+	case saleline.EdgeMerchant:
+		return m.clearedmerchant
+	case saleline.EdgeSale:
+		return m.clearedsale
+	case saleline.EdgeProduct:
+		return m.clearedproduct
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *SaleLineMutation) ClearEdge(name string) error {
+	switch name {
+	case saleline.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	case saleline.EdgeSale:
+		m.ClearSale()
+		return nil
+	case saleline.EdgeProduct:
+		m.ClearProduct()
+		return nil
+	}
+	return fmt.Errorf("unknown SaleLine unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *SaleLineMutation) ResetEdge(name string) error {
+	switch name {
+	case saleline.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	case saleline.EdgeSale:
+		m.ResetSale()
+		return nil
+	case saleline.EdgeProduct:
+		m.ResetProduct()
+		return nil
+	}
+	return fmt.Errorf("unknown SaleLine edge %s", name)
+}
+
+// SalesSettingsMutation represents an operation that mutates the SalesSettings nodes in the graph.
+type SalesSettingsMutation struct {
+	config
+	op                            Op
+	typ                           string
+	id                            *pulid.ID
+	created_at                    *time.Time
+	updated_at                    *time.Time
+	prices_include_tax            *bool
+	accepted_tenders              *[]string
+	appendaccepted_tenders        []string
+	max_sale_amount               *int64
+	addmax_sale_amount            *int64
+	max_refund_per_cashier_day    *int64
+	addmax_refund_per_cashier_day *int64
+	customer_daily_limit          *int64
+	addcustomer_daily_limit       *int64
+	refund_to_cash_allowed        *bool
+	large_ticket_action           *saletype.RiskAction
+	large_ticket_factor           *int
+	addlarge_ticket_factor        *int
+	large_ticket_min_sales        *int
+	addlarge_ticket_min_sales     *int
+	velocity_action               *saletype.RiskAction
+	velocity_max                  *int
+	addvelocity_max               *int
+	velocity_window_minutes       *int
+	addvelocity_window_minutes    *int
+	refund_ratio_action           *saletype.RiskAction
+	refund_ratio_percent          *int
+	addrefund_ratio_percent       *int
+	refund_ratio_min_sales        *int64
+	addrefund_ratio_min_sales     *int64
+	blacklist_action              *saletype.RiskAction
+	clearedFields                 map[string]struct{}
+	merchant                      *pulid.ID
+	clearedmerchant               bool
+	done                          bool
+	oldValue                      func(context.Context) (*SalesSettings, error)
+	predicates                    []predicate.SalesSettings
+}
+
+var _ ent.Mutation = (*SalesSettingsMutation)(nil)
+
+// salessettingsOption allows management of the mutation configuration using functional options.
+type salessettingsOption func(*SalesSettingsMutation)
+
+// newSalesSettingsMutation creates new mutation for the SalesSettings entity.
+func newSalesSettingsMutation(c config, op Op, opts ...salessettingsOption) *SalesSettingsMutation {
+	m := &SalesSettingsMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeSalesSettings,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withSalesSettingsID sets the ID field of the mutation.
+func withSalesSettingsID(id pulid.ID) salessettingsOption {
+	return func(m *SalesSettingsMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *SalesSettings
+		)
+		m.oldValue = func(ctx context.Context) (*SalesSettings, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().SalesSettings.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withSalesSettings sets the old SalesSettings of the mutation.
+func withSalesSettings(node *SalesSettings) salessettingsOption {
+	return func(m *SalesSettingsMutation) {
+		m.oldValue = func(context.Context) (*SalesSettings, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m SalesSettingsMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m SalesSettingsMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of SalesSettings entities.
+func (m *SalesSettingsMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *SalesSettingsMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *SalesSettingsMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().SalesSettings.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *SalesSettingsMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *SalesSettingsMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the SalesSettings entity.
+// If the SalesSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesSettingsMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *SalesSettingsMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *SalesSettingsMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *SalesSettingsMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the SalesSettings entity.
+// If the SalesSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesSettingsMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *SalesSettingsMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *SalesSettingsMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *SalesSettingsMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the SalesSettings entity.
+// If the SalesSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesSettingsMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *SalesSettingsMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetPricesIncludeTax sets the "prices_include_tax" field.
+func (m *SalesSettingsMutation) SetPricesIncludeTax(b bool) {
+	m.prices_include_tax = &b
+}
+
+// PricesIncludeTax returns the value of the "prices_include_tax" field in the mutation.
+func (m *SalesSettingsMutation) PricesIncludeTax() (r bool, exists bool) {
+	v := m.prices_include_tax
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPricesIncludeTax returns the old "prices_include_tax" field's value of the SalesSettings entity.
+// If the SalesSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesSettingsMutation) OldPricesIncludeTax(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPricesIncludeTax is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPricesIncludeTax requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPricesIncludeTax: %w", err)
+	}
+	return oldValue.PricesIncludeTax, nil
+}
+
+// ResetPricesIncludeTax resets all changes to the "prices_include_tax" field.
+func (m *SalesSettingsMutation) ResetPricesIncludeTax() {
+	m.prices_include_tax = nil
+}
+
+// SetAcceptedTenders sets the "accepted_tenders" field.
+func (m *SalesSettingsMutation) SetAcceptedTenders(s []string) {
+	m.accepted_tenders = &s
+	m.appendaccepted_tenders = nil
+}
+
+// AcceptedTenders returns the value of the "accepted_tenders" field in the mutation.
+func (m *SalesSettingsMutation) AcceptedTenders() (r []string, exists bool) {
+	v := m.accepted_tenders
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAcceptedTenders returns the old "accepted_tenders" field's value of the SalesSettings entity.
+// If the SalesSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesSettingsMutation) OldAcceptedTenders(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAcceptedTenders is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAcceptedTenders requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAcceptedTenders: %w", err)
+	}
+	return oldValue.AcceptedTenders, nil
+}
+
+// AppendAcceptedTenders adds s to the "accepted_tenders" field.
+func (m *SalesSettingsMutation) AppendAcceptedTenders(s []string) {
+	m.appendaccepted_tenders = append(m.appendaccepted_tenders, s...)
+}
+
+// AppendedAcceptedTenders returns the list of values that were appended to the "accepted_tenders" field in this mutation.
+func (m *SalesSettingsMutation) AppendedAcceptedTenders() ([]string, bool) {
+	if len(m.appendaccepted_tenders) == 0 {
+		return nil, false
+	}
+	return m.appendaccepted_tenders, true
+}
+
+// ResetAcceptedTenders resets all changes to the "accepted_tenders" field.
+func (m *SalesSettingsMutation) ResetAcceptedTenders() {
+	m.accepted_tenders = nil
+	m.appendaccepted_tenders = nil
+}
+
+// SetMaxSaleAmount sets the "max_sale_amount" field.
+func (m *SalesSettingsMutation) SetMaxSaleAmount(i int64) {
+	m.max_sale_amount = &i
+	m.addmax_sale_amount = nil
+}
+
+// MaxSaleAmount returns the value of the "max_sale_amount" field in the mutation.
+func (m *SalesSettingsMutation) MaxSaleAmount() (r int64, exists bool) {
+	v := m.max_sale_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMaxSaleAmount returns the old "max_sale_amount" field's value of the SalesSettings entity.
+// If the SalesSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesSettingsMutation) OldMaxSaleAmount(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMaxSaleAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMaxSaleAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMaxSaleAmount: %w", err)
+	}
+	return oldValue.MaxSaleAmount, nil
+}
+
+// AddMaxSaleAmount adds i to the "max_sale_amount" field.
+func (m *SalesSettingsMutation) AddMaxSaleAmount(i int64) {
+	if m.addmax_sale_amount != nil {
+		*m.addmax_sale_amount += i
+	} else {
+		m.addmax_sale_amount = &i
+	}
+}
+
+// AddedMaxSaleAmount returns the value that was added to the "max_sale_amount" field in this mutation.
+func (m *SalesSettingsMutation) AddedMaxSaleAmount() (r int64, exists bool) {
+	v := m.addmax_sale_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearMaxSaleAmount clears the value of the "max_sale_amount" field.
+func (m *SalesSettingsMutation) ClearMaxSaleAmount() {
+	m.max_sale_amount = nil
+	m.addmax_sale_amount = nil
+	m.clearedFields[salessettings.FieldMaxSaleAmount] = struct{}{}
+}
+
+// MaxSaleAmountCleared returns if the "max_sale_amount" field was cleared in this mutation.
+func (m *SalesSettingsMutation) MaxSaleAmountCleared() bool {
+	_, ok := m.clearedFields[salessettings.FieldMaxSaleAmount]
+	return ok
+}
+
+// ResetMaxSaleAmount resets all changes to the "max_sale_amount" field.
+func (m *SalesSettingsMutation) ResetMaxSaleAmount() {
+	m.max_sale_amount = nil
+	m.addmax_sale_amount = nil
+	delete(m.clearedFields, salessettings.FieldMaxSaleAmount)
+}
+
+// SetMaxRefundPerCashierDay sets the "max_refund_per_cashier_day" field.
+func (m *SalesSettingsMutation) SetMaxRefundPerCashierDay(i int64) {
+	m.max_refund_per_cashier_day = &i
+	m.addmax_refund_per_cashier_day = nil
+}
+
+// MaxRefundPerCashierDay returns the value of the "max_refund_per_cashier_day" field in the mutation.
+func (m *SalesSettingsMutation) MaxRefundPerCashierDay() (r int64, exists bool) {
+	v := m.max_refund_per_cashier_day
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMaxRefundPerCashierDay returns the old "max_refund_per_cashier_day" field's value of the SalesSettings entity.
+// If the SalesSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesSettingsMutation) OldMaxRefundPerCashierDay(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMaxRefundPerCashierDay is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMaxRefundPerCashierDay requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMaxRefundPerCashierDay: %w", err)
+	}
+	return oldValue.MaxRefundPerCashierDay, nil
+}
+
+// AddMaxRefundPerCashierDay adds i to the "max_refund_per_cashier_day" field.
+func (m *SalesSettingsMutation) AddMaxRefundPerCashierDay(i int64) {
+	if m.addmax_refund_per_cashier_day != nil {
+		*m.addmax_refund_per_cashier_day += i
+	} else {
+		m.addmax_refund_per_cashier_day = &i
+	}
+}
+
+// AddedMaxRefundPerCashierDay returns the value that was added to the "max_refund_per_cashier_day" field in this mutation.
+func (m *SalesSettingsMutation) AddedMaxRefundPerCashierDay() (r int64, exists bool) {
+	v := m.addmax_refund_per_cashier_day
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearMaxRefundPerCashierDay clears the value of the "max_refund_per_cashier_day" field.
+func (m *SalesSettingsMutation) ClearMaxRefundPerCashierDay() {
+	m.max_refund_per_cashier_day = nil
+	m.addmax_refund_per_cashier_day = nil
+	m.clearedFields[salessettings.FieldMaxRefundPerCashierDay] = struct{}{}
+}
+
+// MaxRefundPerCashierDayCleared returns if the "max_refund_per_cashier_day" field was cleared in this mutation.
+func (m *SalesSettingsMutation) MaxRefundPerCashierDayCleared() bool {
+	_, ok := m.clearedFields[salessettings.FieldMaxRefundPerCashierDay]
+	return ok
+}
+
+// ResetMaxRefundPerCashierDay resets all changes to the "max_refund_per_cashier_day" field.
+func (m *SalesSettingsMutation) ResetMaxRefundPerCashierDay() {
+	m.max_refund_per_cashier_day = nil
+	m.addmax_refund_per_cashier_day = nil
+	delete(m.clearedFields, salessettings.FieldMaxRefundPerCashierDay)
+}
+
+// SetCustomerDailyLimit sets the "customer_daily_limit" field.
+func (m *SalesSettingsMutation) SetCustomerDailyLimit(i int64) {
+	m.customer_daily_limit = &i
+	m.addcustomer_daily_limit = nil
+}
+
+// CustomerDailyLimit returns the value of the "customer_daily_limit" field in the mutation.
+func (m *SalesSettingsMutation) CustomerDailyLimit() (r int64, exists bool) {
+	v := m.customer_daily_limit
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCustomerDailyLimit returns the old "customer_daily_limit" field's value of the SalesSettings entity.
+// If the SalesSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesSettingsMutation) OldCustomerDailyLimit(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCustomerDailyLimit is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCustomerDailyLimit requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCustomerDailyLimit: %w", err)
+	}
+	return oldValue.CustomerDailyLimit, nil
+}
+
+// AddCustomerDailyLimit adds i to the "customer_daily_limit" field.
+func (m *SalesSettingsMutation) AddCustomerDailyLimit(i int64) {
+	if m.addcustomer_daily_limit != nil {
+		*m.addcustomer_daily_limit += i
+	} else {
+		m.addcustomer_daily_limit = &i
+	}
+}
+
+// AddedCustomerDailyLimit returns the value that was added to the "customer_daily_limit" field in this mutation.
+func (m *SalesSettingsMutation) AddedCustomerDailyLimit() (r int64, exists bool) {
+	v := m.addcustomer_daily_limit
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearCustomerDailyLimit clears the value of the "customer_daily_limit" field.
+func (m *SalesSettingsMutation) ClearCustomerDailyLimit() {
+	m.customer_daily_limit = nil
+	m.addcustomer_daily_limit = nil
+	m.clearedFields[salessettings.FieldCustomerDailyLimit] = struct{}{}
+}
+
+// CustomerDailyLimitCleared returns if the "customer_daily_limit" field was cleared in this mutation.
+func (m *SalesSettingsMutation) CustomerDailyLimitCleared() bool {
+	_, ok := m.clearedFields[salessettings.FieldCustomerDailyLimit]
+	return ok
+}
+
+// ResetCustomerDailyLimit resets all changes to the "customer_daily_limit" field.
+func (m *SalesSettingsMutation) ResetCustomerDailyLimit() {
+	m.customer_daily_limit = nil
+	m.addcustomer_daily_limit = nil
+	delete(m.clearedFields, salessettings.FieldCustomerDailyLimit)
+}
+
+// SetRefundToCashAllowed sets the "refund_to_cash_allowed" field.
+func (m *SalesSettingsMutation) SetRefundToCashAllowed(b bool) {
+	m.refund_to_cash_allowed = &b
+}
+
+// RefundToCashAllowed returns the value of the "refund_to_cash_allowed" field in the mutation.
+func (m *SalesSettingsMutation) RefundToCashAllowed() (r bool, exists bool) {
+	v := m.refund_to_cash_allowed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRefundToCashAllowed returns the old "refund_to_cash_allowed" field's value of the SalesSettings entity.
+// If the SalesSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesSettingsMutation) OldRefundToCashAllowed(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRefundToCashAllowed is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRefundToCashAllowed requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRefundToCashAllowed: %w", err)
+	}
+	return oldValue.RefundToCashAllowed, nil
+}
+
+// ResetRefundToCashAllowed resets all changes to the "refund_to_cash_allowed" field.
+func (m *SalesSettingsMutation) ResetRefundToCashAllowed() {
+	m.refund_to_cash_allowed = nil
+}
+
+// SetLargeTicketAction sets the "large_ticket_action" field.
+func (m *SalesSettingsMutation) SetLargeTicketAction(sa saletype.RiskAction) {
+	m.large_ticket_action = &sa
+}
+
+// LargeTicketAction returns the value of the "large_ticket_action" field in the mutation.
+func (m *SalesSettingsMutation) LargeTicketAction() (r saletype.RiskAction, exists bool) {
+	v := m.large_ticket_action
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLargeTicketAction returns the old "large_ticket_action" field's value of the SalesSettings entity.
+// If the SalesSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesSettingsMutation) OldLargeTicketAction(ctx context.Context) (v saletype.RiskAction, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLargeTicketAction is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLargeTicketAction requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLargeTicketAction: %w", err)
+	}
+	return oldValue.LargeTicketAction, nil
+}
+
+// ResetLargeTicketAction resets all changes to the "large_ticket_action" field.
+func (m *SalesSettingsMutation) ResetLargeTicketAction() {
+	m.large_ticket_action = nil
+}
+
+// SetLargeTicketFactor sets the "large_ticket_factor" field.
+func (m *SalesSettingsMutation) SetLargeTicketFactor(i int) {
+	m.large_ticket_factor = &i
+	m.addlarge_ticket_factor = nil
+}
+
+// LargeTicketFactor returns the value of the "large_ticket_factor" field in the mutation.
+func (m *SalesSettingsMutation) LargeTicketFactor() (r int, exists bool) {
+	v := m.large_ticket_factor
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLargeTicketFactor returns the old "large_ticket_factor" field's value of the SalesSettings entity.
+// If the SalesSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesSettingsMutation) OldLargeTicketFactor(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLargeTicketFactor is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLargeTicketFactor requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLargeTicketFactor: %w", err)
+	}
+	return oldValue.LargeTicketFactor, nil
+}
+
+// AddLargeTicketFactor adds i to the "large_ticket_factor" field.
+func (m *SalesSettingsMutation) AddLargeTicketFactor(i int) {
+	if m.addlarge_ticket_factor != nil {
+		*m.addlarge_ticket_factor += i
+	} else {
+		m.addlarge_ticket_factor = &i
+	}
+}
+
+// AddedLargeTicketFactor returns the value that was added to the "large_ticket_factor" field in this mutation.
+func (m *SalesSettingsMutation) AddedLargeTicketFactor() (r int, exists bool) {
+	v := m.addlarge_ticket_factor
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetLargeTicketFactor resets all changes to the "large_ticket_factor" field.
+func (m *SalesSettingsMutation) ResetLargeTicketFactor() {
+	m.large_ticket_factor = nil
+	m.addlarge_ticket_factor = nil
+}
+
+// SetLargeTicketMinSales sets the "large_ticket_min_sales" field.
+func (m *SalesSettingsMutation) SetLargeTicketMinSales(i int) {
+	m.large_ticket_min_sales = &i
+	m.addlarge_ticket_min_sales = nil
+}
+
+// LargeTicketMinSales returns the value of the "large_ticket_min_sales" field in the mutation.
+func (m *SalesSettingsMutation) LargeTicketMinSales() (r int, exists bool) {
+	v := m.large_ticket_min_sales
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLargeTicketMinSales returns the old "large_ticket_min_sales" field's value of the SalesSettings entity.
+// If the SalesSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesSettingsMutation) OldLargeTicketMinSales(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLargeTicketMinSales is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLargeTicketMinSales requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLargeTicketMinSales: %w", err)
+	}
+	return oldValue.LargeTicketMinSales, nil
+}
+
+// AddLargeTicketMinSales adds i to the "large_ticket_min_sales" field.
+func (m *SalesSettingsMutation) AddLargeTicketMinSales(i int) {
+	if m.addlarge_ticket_min_sales != nil {
+		*m.addlarge_ticket_min_sales += i
+	} else {
+		m.addlarge_ticket_min_sales = &i
+	}
+}
+
+// AddedLargeTicketMinSales returns the value that was added to the "large_ticket_min_sales" field in this mutation.
+func (m *SalesSettingsMutation) AddedLargeTicketMinSales() (r int, exists bool) {
+	v := m.addlarge_ticket_min_sales
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetLargeTicketMinSales resets all changes to the "large_ticket_min_sales" field.
+func (m *SalesSettingsMutation) ResetLargeTicketMinSales() {
+	m.large_ticket_min_sales = nil
+	m.addlarge_ticket_min_sales = nil
+}
+
+// SetVelocityAction sets the "velocity_action" field.
+func (m *SalesSettingsMutation) SetVelocityAction(sa saletype.RiskAction) {
+	m.velocity_action = &sa
+}
+
+// VelocityAction returns the value of the "velocity_action" field in the mutation.
+func (m *SalesSettingsMutation) VelocityAction() (r saletype.RiskAction, exists bool) {
+	v := m.velocity_action
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldVelocityAction returns the old "velocity_action" field's value of the SalesSettings entity.
+// If the SalesSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesSettingsMutation) OldVelocityAction(ctx context.Context) (v saletype.RiskAction, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldVelocityAction is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldVelocityAction requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldVelocityAction: %w", err)
+	}
+	return oldValue.VelocityAction, nil
+}
+
+// ResetVelocityAction resets all changes to the "velocity_action" field.
+func (m *SalesSettingsMutation) ResetVelocityAction() {
+	m.velocity_action = nil
+}
+
+// SetVelocityMax sets the "velocity_max" field.
+func (m *SalesSettingsMutation) SetVelocityMax(i int) {
+	m.velocity_max = &i
+	m.addvelocity_max = nil
+}
+
+// VelocityMax returns the value of the "velocity_max" field in the mutation.
+func (m *SalesSettingsMutation) VelocityMax() (r int, exists bool) {
+	v := m.velocity_max
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldVelocityMax returns the old "velocity_max" field's value of the SalesSettings entity.
+// If the SalesSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesSettingsMutation) OldVelocityMax(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldVelocityMax is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldVelocityMax requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldVelocityMax: %w", err)
+	}
+	return oldValue.VelocityMax, nil
+}
+
+// AddVelocityMax adds i to the "velocity_max" field.
+func (m *SalesSettingsMutation) AddVelocityMax(i int) {
+	if m.addvelocity_max != nil {
+		*m.addvelocity_max += i
+	} else {
+		m.addvelocity_max = &i
+	}
+}
+
+// AddedVelocityMax returns the value that was added to the "velocity_max" field in this mutation.
+func (m *SalesSettingsMutation) AddedVelocityMax() (r int, exists bool) {
+	v := m.addvelocity_max
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetVelocityMax resets all changes to the "velocity_max" field.
+func (m *SalesSettingsMutation) ResetVelocityMax() {
+	m.velocity_max = nil
+	m.addvelocity_max = nil
+}
+
+// SetVelocityWindowMinutes sets the "velocity_window_minutes" field.
+func (m *SalesSettingsMutation) SetVelocityWindowMinutes(i int) {
+	m.velocity_window_minutes = &i
+	m.addvelocity_window_minutes = nil
+}
+
+// VelocityWindowMinutes returns the value of the "velocity_window_minutes" field in the mutation.
+func (m *SalesSettingsMutation) VelocityWindowMinutes() (r int, exists bool) {
+	v := m.velocity_window_minutes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldVelocityWindowMinutes returns the old "velocity_window_minutes" field's value of the SalesSettings entity.
+// If the SalesSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesSettingsMutation) OldVelocityWindowMinutes(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldVelocityWindowMinutes is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldVelocityWindowMinutes requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldVelocityWindowMinutes: %w", err)
+	}
+	return oldValue.VelocityWindowMinutes, nil
+}
+
+// AddVelocityWindowMinutes adds i to the "velocity_window_minutes" field.
+func (m *SalesSettingsMutation) AddVelocityWindowMinutes(i int) {
+	if m.addvelocity_window_minutes != nil {
+		*m.addvelocity_window_minutes += i
+	} else {
+		m.addvelocity_window_minutes = &i
+	}
+}
+
+// AddedVelocityWindowMinutes returns the value that was added to the "velocity_window_minutes" field in this mutation.
+func (m *SalesSettingsMutation) AddedVelocityWindowMinutes() (r int, exists bool) {
+	v := m.addvelocity_window_minutes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetVelocityWindowMinutes resets all changes to the "velocity_window_minutes" field.
+func (m *SalesSettingsMutation) ResetVelocityWindowMinutes() {
+	m.velocity_window_minutes = nil
+	m.addvelocity_window_minutes = nil
+}
+
+// SetRefundRatioAction sets the "refund_ratio_action" field.
+func (m *SalesSettingsMutation) SetRefundRatioAction(sa saletype.RiskAction) {
+	m.refund_ratio_action = &sa
+}
+
+// RefundRatioAction returns the value of the "refund_ratio_action" field in the mutation.
+func (m *SalesSettingsMutation) RefundRatioAction() (r saletype.RiskAction, exists bool) {
+	v := m.refund_ratio_action
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRefundRatioAction returns the old "refund_ratio_action" field's value of the SalesSettings entity.
+// If the SalesSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesSettingsMutation) OldRefundRatioAction(ctx context.Context) (v saletype.RiskAction, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRefundRatioAction is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRefundRatioAction requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRefundRatioAction: %w", err)
+	}
+	return oldValue.RefundRatioAction, nil
+}
+
+// ResetRefundRatioAction resets all changes to the "refund_ratio_action" field.
+func (m *SalesSettingsMutation) ResetRefundRatioAction() {
+	m.refund_ratio_action = nil
+}
+
+// SetRefundRatioPercent sets the "refund_ratio_percent" field.
+func (m *SalesSettingsMutation) SetRefundRatioPercent(i int) {
+	m.refund_ratio_percent = &i
+	m.addrefund_ratio_percent = nil
+}
+
+// RefundRatioPercent returns the value of the "refund_ratio_percent" field in the mutation.
+func (m *SalesSettingsMutation) RefundRatioPercent() (r int, exists bool) {
+	v := m.refund_ratio_percent
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRefundRatioPercent returns the old "refund_ratio_percent" field's value of the SalesSettings entity.
+// If the SalesSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesSettingsMutation) OldRefundRatioPercent(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRefundRatioPercent is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRefundRatioPercent requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRefundRatioPercent: %w", err)
+	}
+	return oldValue.RefundRatioPercent, nil
+}
+
+// AddRefundRatioPercent adds i to the "refund_ratio_percent" field.
+func (m *SalesSettingsMutation) AddRefundRatioPercent(i int) {
+	if m.addrefund_ratio_percent != nil {
+		*m.addrefund_ratio_percent += i
+	} else {
+		m.addrefund_ratio_percent = &i
+	}
+}
+
+// AddedRefundRatioPercent returns the value that was added to the "refund_ratio_percent" field in this mutation.
+func (m *SalesSettingsMutation) AddedRefundRatioPercent() (r int, exists bool) {
+	v := m.addrefund_ratio_percent
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRefundRatioPercent resets all changes to the "refund_ratio_percent" field.
+func (m *SalesSettingsMutation) ResetRefundRatioPercent() {
+	m.refund_ratio_percent = nil
+	m.addrefund_ratio_percent = nil
+}
+
+// SetRefundRatioMinSales sets the "refund_ratio_min_sales" field.
+func (m *SalesSettingsMutation) SetRefundRatioMinSales(i int64) {
+	m.refund_ratio_min_sales = &i
+	m.addrefund_ratio_min_sales = nil
+}
+
+// RefundRatioMinSales returns the value of the "refund_ratio_min_sales" field in the mutation.
+func (m *SalesSettingsMutation) RefundRatioMinSales() (r int64, exists bool) {
+	v := m.refund_ratio_min_sales
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRefundRatioMinSales returns the old "refund_ratio_min_sales" field's value of the SalesSettings entity.
+// If the SalesSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesSettingsMutation) OldRefundRatioMinSales(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRefundRatioMinSales is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRefundRatioMinSales requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRefundRatioMinSales: %w", err)
+	}
+	return oldValue.RefundRatioMinSales, nil
+}
+
+// AddRefundRatioMinSales adds i to the "refund_ratio_min_sales" field.
+func (m *SalesSettingsMutation) AddRefundRatioMinSales(i int64) {
+	if m.addrefund_ratio_min_sales != nil {
+		*m.addrefund_ratio_min_sales += i
+	} else {
+		m.addrefund_ratio_min_sales = &i
+	}
+}
+
+// AddedRefundRatioMinSales returns the value that was added to the "refund_ratio_min_sales" field in this mutation.
+func (m *SalesSettingsMutation) AddedRefundRatioMinSales() (r int64, exists bool) {
+	v := m.addrefund_ratio_min_sales
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRefundRatioMinSales resets all changes to the "refund_ratio_min_sales" field.
+func (m *SalesSettingsMutation) ResetRefundRatioMinSales() {
+	m.refund_ratio_min_sales = nil
+	m.addrefund_ratio_min_sales = nil
+}
+
+// SetBlacklistAction sets the "blacklist_action" field.
+func (m *SalesSettingsMutation) SetBlacklistAction(sa saletype.RiskAction) {
+	m.blacklist_action = &sa
+}
+
+// BlacklistAction returns the value of the "blacklist_action" field in the mutation.
+func (m *SalesSettingsMutation) BlacklistAction() (r saletype.RiskAction, exists bool) {
+	v := m.blacklist_action
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBlacklistAction returns the old "blacklist_action" field's value of the SalesSettings entity.
+// If the SalesSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesSettingsMutation) OldBlacklistAction(ctx context.Context) (v saletype.RiskAction, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBlacklistAction is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBlacklistAction requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBlacklistAction: %w", err)
+	}
+	return oldValue.BlacklistAction, nil
+}
+
+// ResetBlacklistAction resets all changes to the "blacklist_action" field.
+func (m *SalesSettingsMutation) ResetBlacklistAction() {
+	m.blacklist_action = nil
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *SalesSettingsMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[salessettings.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *SalesSettingsMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *SalesSettingsMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *SalesSettingsMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// Where appends a list predicates to the SalesSettingsMutation builder.
+func (m *SalesSettingsMutation) Where(ps ...predicate.SalesSettings) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the SalesSettingsMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *SalesSettingsMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.SalesSettings, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *SalesSettingsMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *SalesSettingsMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (SalesSettings).
+func (m *SalesSettingsMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *SalesSettingsMutation) Fields() []string {
+	fields := make([]string, 0, 19)
+	if m.merchant != nil {
+		fields = append(fields, salessettings.FieldMerchantID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, salessettings.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, salessettings.FieldUpdatedAt)
+	}
+	if m.prices_include_tax != nil {
+		fields = append(fields, salessettings.FieldPricesIncludeTax)
+	}
+	if m.accepted_tenders != nil {
+		fields = append(fields, salessettings.FieldAcceptedTenders)
+	}
+	if m.max_sale_amount != nil {
+		fields = append(fields, salessettings.FieldMaxSaleAmount)
+	}
+	if m.max_refund_per_cashier_day != nil {
+		fields = append(fields, salessettings.FieldMaxRefundPerCashierDay)
+	}
+	if m.customer_daily_limit != nil {
+		fields = append(fields, salessettings.FieldCustomerDailyLimit)
+	}
+	if m.refund_to_cash_allowed != nil {
+		fields = append(fields, salessettings.FieldRefundToCashAllowed)
+	}
+	if m.large_ticket_action != nil {
+		fields = append(fields, salessettings.FieldLargeTicketAction)
+	}
+	if m.large_ticket_factor != nil {
+		fields = append(fields, salessettings.FieldLargeTicketFactor)
+	}
+	if m.large_ticket_min_sales != nil {
+		fields = append(fields, salessettings.FieldLargeTicketMinSales)
+	}
+	if m.velocity_action != nil {
+		fields = append(fields, salessettings.FieldVelocityAction)
+	}
+	if m.velocity_max != nil {
+		fields = append(fields, salessettings.FieldVelocityMax)
+	}
+	if m.velocity_window_minutes != nil {
+		fields = append(fields, salessettings.FieldVelocityWindowMinutes)
+	}
+	if m.refund_ratio_action != nil {
+		fields = append(fields, salessettings.FieldRefundRatioAction)
+	}
+	if m.refund_ratio_percent != nil {
+		fields = append(fields, salessettings.FieldRefundRatioPercent)
+	}
+	if m.refund_ratio_min_sales != nil {
+		fields = append(fields, salessettings.FieldRefundRatioMinSales)
+	}
+	if m.blacklist_action != nil {
+		fields = append(fields, salessettings.FieldBlacklistAction)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *SalesSettingsMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case salessettings.FieldMerchantID:
+		return m.MerchantID()
+	case salessettings.FieldCreatedAt:
+		return m.CreatedAt()
+	case salessettings.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case salessettings.FieldPricesIncludeTax:
+		return m.PricesIncludeTax()
+	case salessettings.FieldAcceptedTenders:
+		return m.AcceptedTenders()
+	case salessettings.FieldMaxSaleAmount:
+		return m.MaxSaleAmount()
+	case salessettings.FieldMaxRefundPerCashierDay:
+		return m.MaxRefundPerCashierDay()
+	case salessettings.FieldCustomerDailyLimit:
+		return m.CustomerDailyLimit()
+	case salessettings.FieldRefundToCashAllowed:
+		return m.RefundToCashAllowed()
+	case salessettings.FieldLargeTicketAction:
+		return m.LargeTicketAction()
+	case salessettings.FieldLargeTicketFactor:
+		return m.LargeTicketFactor()
+	case salessettings.FieldLargeTicketMinSales:
+		return m.LargeTicketMinSales()
+	case salessettings.FieldVelocityAction:
+		return m.VelocityAction()
+	case salessettings.FieldVelocityMax:
+		return m.VelocityMax()
+	case salessettings.FieldVelocityWindowMinutes:
+		return m.VelocityWindowMinutes()
+	case salessettings.FieldRefundRatioAction:
+		return m.RefundRatioAction()
+	case salessettings.FieldRefundRatioPercent:
+		return m.RefundRatioPercent()
+	case salessettings.FieldRefundRatioMinSales:
+		return m.RefundRatioMinSales()
+	case salessettings.FieldBlacklistAction:
+		return m.BlacklistAction()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *SalesSettingsMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case salessettings.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case salessettings.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case salessettings.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case salessettings.FieldPricesIncludeTax:
+		return m.OldPricesIncludeTax(ctx)
+	case salessettings.FieldAcceptedTenders:
+		return m.OldAcceptedTenders(ctx)
+	case salessettings.FieldMaxSaleAmount:
+		return m.OldMaxSaleAmount(ctx)
+	case salessettings.FieldMaxRefundPerCashierDay:
+		return m.OldMaxRefundPerCashierDay(ctx)
+	case salessettings.FieldCustomerDailyLimit:
+		return m.OldCustomerDailyLimit(ctx)
+	case salessettings.FieldRefundToCashAllowed:
+		return m.OldRefundToCashAllowed(ctx)
+	case salessettings.FieldLargeTicketAction:
+		return m.OldLargeTicketAction(ctx)
+	case salessettings.FieldLargeTicketFactor:
+		return m.OldLargeTicketFactor(ctx)
+	case salessettings.FieldLargeTicketMinSales:
+		return m.OldLargeTicketMinSales(ctx)
+	case salessettings.FieldVelocityAction:
+		return m.OldVelocityAction(ctx)
+	case salessettings.FieldVelocityMax:
+		return m.OldVelocityMax(ctx)
+	case salessettings.FieldVelocityWindowMinutes:
+		return m.OldVelocityWindowMinutes(ctx)
+	case salessettings.FieldRefundRatioAction:
+		return m.OldRefundRatioAction(ctx)
+	case salessettings.FieldRefundRatioPercent:
+		return m.OldRefundRatioPercent(ctx)
+	case salessettings.FieldRefundRatioMinSales:
+		return m.OldRefundRatioMinSales(ctx)
+	case salessettings.FieldBlacklistAction:
+		return m.OldBlacklistAction(ctx)
+	}
+	return nil, fmt.Errorf("unknown SalesSettings field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SalesSettingsMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case salessettings.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case salessettings.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case salessettings.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case salessettings.FieldPricesIncludeTax:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPricesIncludeTax(v)
+		return nil
+	case salessettings.FieldAcceptedTenders:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAcceptedTenders(v)
+		return nil
+	case salessettings.FieldMaxSaleAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMaxSaleAmount(v)
+		return nil
+	case salessettings.FieldMaxRefundPerCashierDay:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMaxRefundPerCashierDay(v)
+		return nil
+	case salessettings.FieldCustomerDailyLimit:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCustomerDailyLimit(v)
+		return nil
+	case salessettings.FieldRefundToCashAllowed:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRefundToCashAllowed(v)
+		return nil
+	case salessettings.FieldLargeTicketAction:
+		v, ok := value.(saletype.RiskAction)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLargeTicketAction(v)
+		return nil
+	case salessettings.FieldLargeTicketFactor:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLargeTicketFactor(v)
+		return nil
+	case salessettings.FieldLargeTicketMinSales:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLargeTicketMinSales(v)
+		return nil
+	case salessettings.FieldVelocityAction:
+		v, ok := value.(saletype.RiskAction)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetVelocityAction(v)
+		return nil
+	case salessettings.FieldVelocityMax:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetVelocityMax(v)
+		return nil
+	case salessettings.FieldVelocityWindowMinutes:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetVelocityWindowMinutes(v)
+		return nil
+	case salessettings.FieldRefundRatioAction:
+		v, ok := value.(saletype.RiskAction)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRefundRatioAction(v)
+		return nil
+	case salessettings.FieldRefundRatioPercent:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRefundRatioPercent(v)
+		return nil
+	case salessettings.FieldRefundRatioMinSales:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRefundRatioMinSales(v)
+		return nil
+	case salessettings.FieldBlacklistAction:
+		v, ok := value.(saletype.RiskAction)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBlacklistAction(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SalesSettings field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *SalesSettingsMutation) AddedFields() []string {
+	var fields []string
+	if m.addmax_sale_amount != nil {
+		fields = append(fields, salessettings.FieldMaxSaleAmount)
+	}
+	if m.addmax_refund_per_cashier_day != nil {
+		fields = append(fields, salessettings.FieldMaxRefundPerCashierDay)
+	}
+	if m.addcustomer_daily_limit != nil {
+		fields = append(fields, salessettings.FieldCustomerDailyLimit)
+	}
+	if m.addlarge_ticket_factor != nil {
+		fields = append(fields, salessettings.FieldLargeTicketFactor)
+	}
+	if m.addlarge_ticket_min_sales != nil {
+		fields = append(fields, salessettings.FieldLargeTicketMinSales)
+	}
+	if m.addvelocity_max != nil {
+		fields = append(fields, salessettings.FieldVelocityMax)
+	}
+	if m.addvelocity_window_minutes != nil {
+		fields = append(fields, salessettings.FieldVelocityWindowMinutes)
+	}
+	if m.addrefund_ratio_percent != nil {
+		fields = append(fields, salessettings.FieldRefundRatioPercent)
+	}
+	if m.addrefund_ratio_min_sales != nil {
+		fields = append(fields, salessettings.FieldRefundRatioMinSales)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *SalesSettingsMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case salessettings.FieldMaxSaleAmount:
+		return m.AddedMaxSaleAmount()
+	case salessettings.FieldMaxRefundPerCashierDay:
+		return m.AddedMaxRefundPerCashierDay()
+	case salessettings.FieldCustomerDailyLimit:
+		return m.AddedCustomerDailyLimit()
+	case salessettings.FieldLargeTicketFactor:
+		return m.AddedLargeTicketFactor()
+	case salessettings.FieldLargeTicketMinSales:
+		return m.AddedLargeTicketMinSales()
+	case salessettings.FieldVelocityMax:
+		return m.AddedVelocityMax()
+	case salessettings.FieldVelocityWindowMinutes:
+		return m.AddedVelocityWindowMinutes()
+	case salessettings.FieldRefundRatioPercent:
+		return m.AddedRefundRatioPercent()
+	case salessettings.FieldRefundRatioMinSales:
+		return m.AddedRefundRatioMinSales()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SalesSettingsMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case salessettings.FieldMaxSaleAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMaxSaleAmount(v)
+		return nil
+	case salessettings.FieldMaxRefundPerCashierDay:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMaxRefundPerCashierDay(v)
+		return nil
+	case salessettings.FieldCustomerDailyLimit:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCustomerDailyLimit(v)
+		return nil
+	case salessettings.FieldLargeTicketFactor:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddLargeTicketFactor(v)
+		return nil
+	case salessettings.FieldLargeTicketMinSales:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddLargeTicketMinSales(v)
+		return nil
+	case salessettings.FieldVelocityMax:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddVelocityMax(v)
+		return nil
+	case salessettings.FieldVelocityWindowMinutes:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddVelocityWindowMinutes(v)
+		return nil
+	case salessettings.FieldRefundRatioPercent:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRefundRatioPercent(v)
+		return nil
+	case salessettings.FieldRefundRatioMinSales:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRefundRatioMinSales(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SalesSettings numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *SalesSettingsMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(salessettings.FieldMaxSaleAmount) {
+		fields = append(fields, salessettings.FieldMaxSaleAmount)
+	}
+	if m.FieldCleared(salessettings.FieldMaxRefundPerCashierDay) {
+		fields = append(fields, salessettings.FieldMaxRefundPerCashierDay)
+	}
+	if m.FieldCleared(salessettings.FieldCustomerDailyLimit) {
+		fields = append(fields, salessettings.FieldCustomerDailyLimit)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *SalesSettingsMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *SalesSettingsMutation) ClearField(name string) error {
+	switch name {
+	case salessettings.FieldMaxSaleAmount:
+		m.ClearMaxSaleAmount()
+		return nil
+	case salessettings.FieldMaxRefundPerCashierDay:
+		m.ClearMaxRefundPerCashierDay()
+		return nil
+	case salessettings.FieldCustomerDailyLimit:
+		m.ClearCustomerDailyLimit()
+		return nil
+	}
+	return fmt.Errorf("unknown SalesSettings nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *SalesSettingsMutation) ResetField(name string) error {
+	switch name {
+	case salessettings.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case salessettings.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case salessettings.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case salessettings.FieldPricesIncludeTax:
+		m.ResetPricesIncludeTax()
+		return nil
+	case salessettings.FieldAcceptedTenders:
+		m.ResetAcceptedTenders()
+		return nil
+	case salessettings.FieldMaxSaleAmount:
+		m.ResetMaxSaleAmount()
+		return nil
+	case salessettings.FieldMaxRefundPerCashierDay:
+		m.ResetMaxRefundPerCashierDay()
+		return nil
+	case salessettings.FieldCustomerDailyLimit:
+		m.ResetCustomerDailyLimit()
+		return nil
+	case salessettings.FieldRefundToCashAllowed:
+		m.ResetRefundToCashAllowed()
+		return nil
+	case salessettings.FieldLargeTicketAction:
+		m.ResetLargeTicketAction()
+		return nil
+	case salessettings.FieldLargeTicketFactor:
+		m.ResetLargeTicketFactor()
+		return nil
+	case salessettings.FieldLargeTicketMinSales:
+		m.ResetLargeTicketMinSales()
+		return nil
+	case salessettings.FieldVelocityAction:
+		m.ResetVelocityAction()
+		return nil
+	case salessettings.FieldVelocityMax:
+		m.ResetVelocityMax()
+		return nil
+	case salessettings.FieldVelocityWindowMinutes:
+		m.ResetVelocityWindowMinutes()
+		return nil
+	case salessettings.FieldRefundRatioAction:
+		m.ResetRefundRatioAction()
+		return nil
+	case salessettings.FieldRefundRatioPercent:
+		m.ResetRefundRatioPercent()
+		return nil
+	case salessettings.FieldRefundRatioMinSales:
+		m.ResetRefundRatioMinSales()
+		return nil
+	case salessettings.FieldBlacklistAction:
+		m.ResetBlacklistAction()
+		return nil
+	}
+	return fmt.Errorf("unknown SalesSettings field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *SalesSettingsMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.merchant != nil {
+		edges = append(edges, salessettings.EdgeMerchant)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *SalesSettingsMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case salessettings.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *SalesSettingsMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *SalesSettingsMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *SalesSettingsMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedmerchant {
+		edges = append(edges, salessettings.EdgeMerchant)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *SalesSettingsMutation) EdgeCleared(name string) bool {
+	switch name {
+	case salessettings.EdgeMerchant:
+		return m.clearedmerchant
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *SalesSettingsMutation) ClearEdge(name string) error {
+	switch name {
+	case salessettings.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown SalesSettings unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *SalesSettingsMutation) ResetEdge(name string) error {
+	switch name {
+	case salessettings.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown SalesSettings edge %s", name)
 }
 
 // SavedSegmentMutation represents an operation that mutates the SavedSegment nodes in the graph.
@@ -9223,6 +29260,671 @@ func (m *StaffMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Staff edge %s", name)
 }
 
+// StaffDayMutation represents an operation that mutates the StaffDay nodes in the graph.
+type StaffDayMutation struct {
+	config
+	op                Op
+	typ               string
+	id                *int
+	staff_id          *pulid.ID
+	business_date     *string
+	sales_amount      *int64
+	addsales_amount   *int64
+	refunds_amount    *int64
+	addrefunds_amount *int64
+	clearedFields     map[string]struct{}
+	merchant          *pulid.ID
+	clearedmerchant   bool
+	done              bool
+	oldValue          func(context.Context) (*StaffDay, error)
+	predicates        []predicate.StaffDay
+}
+
+var _ ent.Mutation = (*StaffDayMutation)(nil)
+
+// staffdayOption allows management of the mutation configuration using functional options.
+type staffdayOption func(*StaffDayMutation)
+
+// newStaffDayMutation creates new mutation for the StaffDay entity.
+func newStaffDayMutation(c config, op Op, opts ...staffdayOption) *StaffDayMutation {
+	m := &StaffDayMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeStaffDay,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withStaffDayID sets the ID field of the mutation.
+func withStaffDayID(id int) staffdayOption {
+	return func(m *StaffDayMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *StaffDay
+		)
+		m.oldValue = func(ctx context.Context) (*StaffDay, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().StaffDay.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withStaffDay sets the old StaffDay of the mutation.
+func withStaffDay(node *StaffDay) staffdayOption {
+	return func(m *StaffDayMutation) {
+		m.oldValue = func(context.Context) (*StaffDay, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m StaffDayMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m StaffDayMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *StaffDayMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *StaffDayMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().StaffDay.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *StaffDayMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *StaffDayMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the StaffDay entity.
+// If the StaffDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StaffDayMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *StaffDayMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetStaffID sets the "staff_id" field.
+func (m *StaffDayMutation) SetStaffID(pu pulid.ID) {
+	m.staff_id = &pu
+}
+
+// StaffID returns the value of the "staff_id" field in the mutation.
+func (m *StaffDayMutation) StaffID() (r pulid.ID, exists bool) {
+	v := m.staff_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStaffID returns the old "staff_id" field's value of the StaffDay entity.
+// If the StaffDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StaffDayMutation) OldStaffID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStaffID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStaffID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStaffID: %w", err)
+	}
+	return oldValue.StaffID, nil
+}
+
+// ResetStaffID resets all changes to the "staff_id" field.
+func (m *StaffDayMutation) ResetStaffID() {
+	m.staff_id = nil
+}
+
+// SetBusinessDate sets the "business_date" field.
+func (m *StaffDayMutation) SetBusinessDate(s string) {
+	m.business_date = &s
+}
+
+// BusinessDate returns the value of the "business_date" field in the mutation.
+func (m *StaffDayMutation) BusinessDate() (r string, exists bool) {
+	v := m.business_date
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBusinessDate returns the old "business_date" field's value of the StaffDay entity.
+// If the StaffDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StaffDayMutation) OldBusinessDate(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBusinessDate is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBusinessDate requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBusinessDate: %w", err)
+	}
+	return oldValue.BusinessDate, nil
+}
+
+// ResetBusinessDate resets all changes to the "business_date" field.
+func (m *StaffDayMutation) ResetBusinessDate() {
+	m.business_date = nil
+}
+
+// SetSalesAmount sets the "sales_amount" field.
+func (m *StaffDayMutation) SetSalesAmount(i int64) {
+	m.sales_amount = &i
+	m.addsales_amount = nil
+}
+
+// SalesAmount returns the value of the "sales_amount" field in the mutation.
+func (m *StaffDayMutation) SalesAmount() (r int64, exists bool) {
+	v := m.sales_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSalesAmount returns the old "sales_amount" field's value of the StaffDay entity.
+// If the StaffDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StaffDayMutation) OldSalesAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSalesAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSalesAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSalesAmount: %w", err)
+	}
+	return oldValue.SalesAmount, nil
+}
+
+// AddSalesAmount adds i to the "sales_amount" field.
+func (m *StaffDayMutation) AddSalesAmount(i int64) {
+	if m.addsales_amount != nil {
+		*m.addsales_amount += i
+	} else {
+		m.addsales_amount = &i
+	}
+}
+
+// AddedSalesAmount returns the value that was added to the "sales_amount" field in this mutation.
+func (m *StaffDayMutation) AddedSalesAmount() (r int64, exists bool) {
+	v := m.addsales_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSalesAmount resets all changes to the "sales_amount" field.
+func (m *StaffDayMutation) ResetSalesAmount() {
+	m.sales_amount = nil
+	m.addsales_amount = nil
+}
+
+// SetRefundsAmount sets the "refunds_amount" field.
+func (m *StaffDayMutation) SetRefundsAmount(i int64) {
+	m.refunds_amount = &i
+	m.addrefunds_amount = nil
+}
+
+// RefundsAmount returns the value of the "refunds_amount" field in the mutation.
+func (m *StaffDayMutation) RefundsAmount() (r int64, exists bool) {
+	v := m.refunds_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRefundsAmount returns the old "refunds_amount" field's value of the StaffDay entity.
+// If the StaffDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StaffDayMutation) OldRefundsAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRefundsAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRefundsAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRefundsAmount: %w", err)
+	}
+	return oldValue.RefundsAmount, nil
+}
+
+// AddRefundsAmount adds i to the "refunds_amount" field.
+func (m *StaffDayMutation) AddRefundsAmount(i int64) {
+	if m.addrefunds_amount != nil {
+		*m.addrefunds_amount += i
+	} else {
+		m.addrefunds_amount = &i
+	}
+}
+
+// AddedRefundsAmount returns the value that was added to the "refunds_amount" field in this mutation.
+func (m *StaffDayMutation) AddedRefundsAmount() (r int64, exists bool) {
+	v := m.addrefunds_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRefundsAmount resets all changes to the "refunds_amount" field.
+func (m *StaffDayMutation) ResetRefundsAmount() {
+	m.refunds_amount = nil
+	m.addrefunds_amount = nil
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *StaffDayMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[staffday.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *StaffDayMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *StaffDayMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *StaffDayMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// Where appends a list predicates to the StaffDayMutation builder.
+func (m *StaffDayMutation) Where(ps ...predicate.StaffDay) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the StaffDayMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *StaffDayMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.StaffDay, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *StaffDayMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *StaffDayMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (StaffDay).
+func (m *StaffDayMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *StaffDayMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.merchant != nil {
+		fields = append(fields, staffday.FieldMerchantID)
+	}
+	if m.staff_id != nil {
+		fields = append(fields, staffday.FieldStaffID)
+	}
+	if m.business_date != nil {
+		fields = append(fields, staffday.FieldBusinessDate)
+	}
+	if m.sales_amount != nil {
+		fields = append(fields, staffday.FieldSalesAmount)
+	}
+	if m.refunds_amount != nil {
+		fields = append(fields, staffday.FieldRefundsAmount)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *StaffDayMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case staffday.FieldMerchantID:
+		return m.MerchantID()
+	case staffday.FieldStaffID:
+		return m.StaffID()
+	case staffday.FieldBusinessDate:
+		return m.BusinessDate()
+	case staffday.FieldSalesAmount:
+		return m.SalesAmount()
+	case staffday.FieldRefundsAmount:
+		return m.RefundsAmount()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *StaffDayMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case staffday.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case staffday.FieldStaffID:
+		return m.OldStaffID(ctx)
+	case staffday.FieldBusinessDate:
+		return m.OldBusinessDate(ctx)
+	case staffday.FieldSalesAmount:
+		return m.OldSalesAmount(ctx)
+	case staffday.FieldRefundsAmount:
+		return m.OldRefundsAmount(ctx)
+	}
+	return nil, fmt.Errorf("unknown StaffDay field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *StaffDayMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case staffday.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case staffday.FieldStaffID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStaffID(v)
+		return nil
+	case staffday.FieldBusinessDate:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBusinessDate(v)
+		return nil
+	case staffday.FieldSalesAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSalesAmount(v)
+		return nil
+	case staffday.FieldRefundsAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRefundsAmount(v)
+		return nil
+	}
+	return fmt.Errorf("unknown StaffDay field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *StaffDayMutation) AddedFields() []string {
+	var fields []string
+	if m.addsales_amount != nil {
+		fields = append(fields, staffday.FieldSalesAmount)
+	}
+	if m.addrefunds_amount != nil {
+		fields = append(fields, staffday.FieldRefundsAmount)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *StaffDayMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case staffday.FieldSalesAmount:
+		return m.AddedSalesAmount()
+	case staffday.FieldRefundsAmount:
+		return m.AddedRefundsAmount()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *StaffDayMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case staffday.FieldSalesAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSalesAmount(v)
+		return nil
+	case staffday.FieldRefundsAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRefundsAmount(v)
+		return nil
+	}
+	return fmt.Errorf("unknown StaffDay numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *StaffDayMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *StaffDayMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *StaffDayMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown StaffDay nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *StaffDayMutation) ResetField(name string) error {
+	switch name {
+	case staffday.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case staffday.FieldStaffID:
+		m.ResetStaffID()
+		return nil
+	case staffday.FieldBusinessDate:
+		m.ResetBusinessDate()
+		return nil
+	case staffday.FieldSalesAmount:
+		m.ResetSalesAmount()
+		return nil
+	case staffday.FieldRefundsAmount:
+		m.ResetRefundsAmount()
+		return nil
+	}
+	return fmt.Errorf("unknown StaffDay field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *StaffDayMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.merchant != nil {
+		edges = append(edges, staffday.EdgeMerchant)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *StaffDayMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case staffday.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *StaffDayMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *StaffDayMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *StaffDayMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedmerchant {
+		edges = append(edges, staffday.EdgeMerchant)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *StaffDayMutation) EdgeCleared(name string) bool {
+	switch name {
+	case staffday.EdgeMerchant:
+		return m.clearedmerchant
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *StaffDayMutation) ClearEdge(name string) error {
+	switch name {
+	case staffday.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown StaffDay unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *StaffDayMutation) ResetEdge(name string) error {
+	switch name {
+	case staffday.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown StaffDay edge %s", name)
+}
+
 // StoreMutation represents an operation that mutates the Store nodes in the graph.
 type StoreMutation struct {
 	config
@@ -9984,4 +30686,3910 @@ func (m *StoreMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Store edge %s", name)
+}
+
+// TenderMutation represents an operation that mutates the Tender nodes in the graph.
+type TenderMutation struct {
+	config
+	op                 Op
+	typ                string
+	id                 *pulid.ID
+	created_at         *time.Time
+	updated_at         *time.Time
+	_type              *tender.Type
+	amount             *int64
+	addamount          *int64
+	tendered           *int64
+	addtendered        *int64
+	change             *int64
+	addchange          *int64
+	card_type          *tender.CardType
+	card_brand         *string
+	card_last4         *string
+	wallet             *tender.Wallet
+	reference          *string
+	refunded_amount    *int64
+	addrefunded_amount *int64
+	clearedFields      map[string]struct{}
+	merchant           *pulid.ID
+	clearedmerchant    bool
+	sale               *pulid.ID
+	clearedsale        bool
+	done               bool
+	oldValue           func(context.Context) (*Tender, error)
+	predicates         []predicate.Tender
+}
+
+var _ ent.Mutation = (*TenderMutation)(nil)
+
+// tenderOption allows management of the mutation configuration using functional options.
+type tenderOption func(*TenderMutation)
+
+// newTenderMutation creates new mutation for the Tender entity.
+func newTenderMutation(c config, op Op, opts ...tenderOption) *TenderMutation {
+	m := &TenderMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeTender,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withTenderID sets the ID field of the mutation.
+func withTenderID(id pulid.ID) tenderOption {
+	return func(m *TenderMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Tender
+		)
+		m.oldValue = func(ctx context.Context) (*Tender, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Tender.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withTender sets the old Tender of the mutation.
+func withTender(node *Tender) tenderOption {
+	return func(m *TenderMutation) {
+		m.oldValue = func(context.Context) (*Tender, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m TenderMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m TenderMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of Tender entities.
+func (m *TenderMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *TenderMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *TenderMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Tender.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *TenderMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *TenderMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the Tender entity.
+// If the Tender object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TenderMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *TenderMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *TenderMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *TenderMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Tender entity.
+// If the Tender object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TenderMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *TenderMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *TenderMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *TenderMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the Tender entity.
+// If the Tender object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TenderMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *TenderMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetSaleID sets the "sale_id" field.
+func (m *TenderMutation) SetSaleID(pu pulid.ID) {
+	m.sale = &pu
+}
+
+// SaleID returns the value of the "sale_id" field in the mutation.
+func (m *TenderMutation) SaleID() (r pulid.ID, exists bool) {
+	v := m.sale
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSaleID returns the old "sale_id" field's value of the Tender entity.
+// If the Tender object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TenderMutation) OldSaleID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSaleID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSaleID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSaleID: %w", err)
+	}
+	return oldValue.SaleID, nil
+}
+
+// ResetSaleID resets all changes to the "sale_id" field.
+func (m *TenderMutation) ResetSaleID() {
+	m.sale = nil
+}
+
+// SetType sets the "type" field.
+func (m *TenderMutation) SetType(t tender.Type) {
+	m._type = &t
+}
+
+// GetType returns the value of the "type" field in the mutation.
+func (m *TenderMutation) GetType() (r tender.Type, exists bool) {
+	v := m._type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldType returns the old "type" field's value of the Tender entity.
+// If the Tender object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TenderMutation) OldType(ctx context.Context) (v tender.Type, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldType: %w", err)
+	}
+	return oldValue.Type, nil
+}
+
+// ResetType resets all changes to the "type" field.
+func (m *TenderMutation) ResetType() {
+	m._type = nil
+}
+
+// SetAmount sets the "amount" field.
+func (m *TenderMutation) SetAmount(i int64) {
+	m.amount = &i
+	m.addamount = nil
+}
+
+// Amount returns the value of the "amount" field in the mutation.
+func (m *TenderMutation) Amount() (r int64, exists bool) {
+	v := m.amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAmount returns the old "amount" field's value of the Tender entity.
+// If the Tender object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TenderMutation) OldAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAmount: %w", err)
+	}
+	return oldValue.Amount, nil
+}
+
+// AddAmount adds i to the "amount" field.
+func (m *TenderMutation) AddAmount(i int64) {
+	if m.addamount != nil {
+		*m.addamount += i
+	} else {
+		m.addamount = &i
+	}
+}
+
+// AddedAmount returns the value that was added to the "amount" field in this mutation.
+func (m *TenderMutation) AddedAmount() (r int64, exists bool) {
+	v := m.addamount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAmount resets all changes to the "amount" field.
+func (m *TenderMutation) ResetAmount() {
+	m.amount = nil
+	m.addamount = nil
+}
+
+// SetTendered sets the "tendered" field.
+func (m *TenderMutation) SetTendered(i int64) {
+	m.tendered = &i
+	m.addtendered = nil
+}
+
+// Tendered returns the value of the "tendered" field in the mutation.
+func (m *TenderMutation) Tendered() (r int64, exists bool) {
+	v := m.tendered
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTendered returns the old "tendered" field's value of the Tender entity.
+// If the Tender object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TenderMutation) OldTendered(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTendered is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTendered requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTendered: %w", err)
+	}
+	return oldValue.Tendered, nil
+}
+
+// AddTendered adds i to the "tendered" field.
+func (m *TenderMutation) AddTendered(i int64) {
+	if m.addtendered != nil {
+		*m.addtendered += i
+	} else {
+		m.addtendered = &i
+	}
+}
+
+// AddedTendered returns the value that was added to the "tendered" field in this mutation.
+func (m *TenderMutation) AddedTendered() (r int64, exists bool) {
+	v := m.addtendered
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearTendered clears the value of the "tendered" field.
+func (m *TenderMutation) ClearTendered() {
+	m.tendered = nil
+	m.addtendered = nil
+	m.clearedFields[tender.FieldTendered] = struct{}{}
+}
+
+// TenderedCleared returns if the "tendered" field was cleared in this mutation.
+func (m *TenderMutation) TenderedCleared() bool {
+	_, ok := m.clearedFields[tender.FieldTendered]
+	return ok
+}
+
+// ResetTendered resets all changes to the "tendered" field.
+func (m *TenderMutation) ResetTendered() {
+	m.tendered = nil
+	m.addtendered = nil
+	delete(m.clearedFields, tender.FieldTendered)
+}
+
+// SetChange sets the "change" field.
+func (m *TenderMutation) SetChange(i int64) {
+	m.change = &i
+	m.addchange = nil
+}
+
+// Change returns the value of the "change" field in the mutation.
+func (m *TenderMutation) Change() (r int64, exists bool) {
+	v := m.change
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChange returns the old "change" field's value of the Tender entity.
+// If the Tender object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TenderMutation) OldChange(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChange is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChange requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChange: %w", err)
+	}
+	return oldValue.Change, nil
+}
+
+// AddChange adds i to the "change" field.
+func (m *TenderMutation) AddChange(i int64) {
+	if m.addchange != nil {
+		*m.addchange += i
+	} else {
+		m.addchange = &i
+	}
+}
+
+// AddedChange returns the value that was added to the "change" field in this mutation.
+func (m *TenderMutation) AddedChange() (r int64, exists bool) {
+	v := m.addchange
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetChange resets all changes to the "change" field.
+func (m *TenderMutation) ResetChange() {
+	m.change = nil
+	m.addchange = nil
+}
+
+// SetCardType sets the "card_type" field.
+func (m *TenderMutation) SetCardType(tt tender.CardType) {
+	m.card_type = &tt
+}
+
+// CardType returns the value of the "card_type" field in the mutation.
+func (m *TenderMutation) CardType() (r tender.CardType, exists bool) {
+	v := m.card_type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCardType returns the old "card_type" field's value of the Tender entity.
+// If the Tender object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TenderMutation) OldCardType(ctx context.Context) (v *tender.CardType, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCardType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCardType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCardType: %w", err)
+	}
+	return oldValue.CardType, nil
+}
+
+// ClearCardType clears the value of the "card_type" field.
+func (m *TenderMutation) ClearCardType() {
+	m.card_type = nil
+	m.clearedFields[tender.FieldCardType] = struct{}{}
+}
+
+// CardTypeCleared returns if the "card_type" field was cleared in this mutation.
+func (m *TenderMutation) CardTypeCleared() bool {
+	_, ok := m.clearedFields[tender.FieldCardType]
+	return ok
+}
+
+// ResetCardType resets all changes to the "card_type" field.
+func (m *TenderMutation) ResetCardType() {
+	m.card_type = nil
+	delete(m.clearedFields, tender.FieldCardType)
+}
+
+// SetCardBrand sets the "card_brand" field.
+func (m *TenderMutation) SetCardBrand(s string) {
+	m.card_brand = &s
+}
+
+// CardBrand returns the value of the "card_brand" field in the mutation.
+func (m *TenderMutation) CardBrand() (r string, exists bool) {
+	v := m.card_brand
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCardBrand returns the old "card_brand" field's value of the Tender entity.
+// If the Tender object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TenderMutation) OldCardBrand(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCardBrand is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCardBrand requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCardBrand: %w", err)
+	}
+	return oldValue.CardBrand, nil
+}
+
+// ClearCardBrand clears the value of the "card_brand" field.
+func (m *TenderMutation) ClearCardBrand() {
+	m.card_brand = nil
+	m.clearedFields[tender.FieldCardBrand] = struct{}{}
+}
+
+// CardBrandCleared returns if the "card_brand" field was cleared in this mutation.
+func (m *TenderMutation) CardBrandCleared() bool {
+	_, ok := m.clearedFields[tender.FieldCardBrand]
+	return ok
+}
+
+// ResetCardBrand resets all changes to the "card_brand" field.
+func (m *TenderMutation) ResetCardBrand() {
+	m.card_brand = nil
+	delete(m.clearedFields, tender.FieldCardBrand)
+}
+
+// SetCardLast4 sets the "card_last4" field.
+func (m *TenderMutation) SetCardLast4(s string) {
+	m.card_last4 = &s
+}
+
+// CardLast4 returns the value of the "card_last4" field in the mutation.
+func (m *TenderMutation) CardLast4() (r string, exists bool) {
+	v := m.card_last4
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCardLast4 returns the old "card_last4" field's value of the Tender entity.
+// If the Tender object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TenderMutation) OldCardLast4(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCardLast4 is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCardLast4 requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCardLast4: %w", err)
+	}
+	return oldValue.CardLast4, nil
+}
+
+// ClearCardLast4 clears the value of the "card_last4" field.
+func (m *TenderMutation) ClearCardLast4() {
+	m.card_last4 = nil
+	m.clearedFields[tender.FieldCardLast4] = struct{}{}
+}
+
+// CardLast4Cleared returns if the "card_last4" field was cleared in this mutation.
+func (m *TenderMutation) CardLast4Cleared() bool {
+	_, ok := m.clearedFields[tender.FieldCardLast4]
+	return ok
+}
+
+// ResetCardLast4 resets all changes to the "card_last4" field.
+func (m *TenderMutation) ResetCardLast4() {
+	m.card_last4 = nil
+	delete(m.clearedFields, tender.FieldCardLast4)
+}
+
+// SetWallet sets the "wallet" field.
+func (m *TenderMutation) SetWallet(t tender.Wallet) {
+	m.wallet = &t
+}
+
+// Wallet returns the value of the "wallet" field in the mutation.
+func (m *TenderMutation) Wallet() (r tender.Wallet, exists bool) {
+	v := m.wallet
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWallet returns the old "wallet" field's value of the Tender entity.
+// If the Tender object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TenderMutation) OldWallet(ctx context.Context) (v *tender.Wallet, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWallet is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWallet requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWallet: %w", err)
+	}
+	return oldValue.Wallet, nil
+}
+
+// ClearWallet clears the value of the "wallet" field.
+func (m *TenderMutation) ClearWallet() {
+	m.wallet = nil
+	m.clearedFields[tender.FieldWallet] = struct{}{}
+}
+
+// WalletCleared returns if the "wallet" field was cleared in this mutation.
+func (m *TenderMutation) WalletCleared() bool {
+	_, ok := m.clearedFields[tender.FieldWallet]
+	return ok
+}
+
+// ResetWallet resets all changes to the "wallet" field.
+func (m *TenderMutation) ResetWallet() {
+	m.wallet = nil
+	delete(m.clearedFields, tender.FieldWallet)
+}
+
+// SetReference sets the "reference" field.
+func (m *TenderMutation) SetReference(s string) {
+	m.reference = &s
+}
+
+// Reference returns the value of the "reference" field in the mutation.
+func (m *TenderMutation) Reference() (r string, exists bool) {
+	v := m.reference
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReference returns the old "reference" field's value of the Tender entity.
+// If the Tender object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TenderMutation) OldReference(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReference is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReference requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReference: %w", err)
+	}
+	return oldValue.Reference, nil
+}
+
+// ClearReference clears the value of the "reference" field.
+func (m *TenderMutation) ClearReference() {
+	m.reference = nil
+	m.clearedFields[tender.FieldReference] = struct{}{}
+}
+
+// ReferenceCleared returns if the "reference" field was cleared in this mutation.
+func (m *TenderMutation) ReferenceCleared() bool {
+	_, ok := m.clearedFields[tender.FieldReference]
+	return ok
+}
+
+// ResetReference resets all changes to the "reference" field.
+func (m *TenderMutation) ResetReference() {
+	m.reference = nil
+	delete(m.clearedFields, tender.FieldReference)
+}
+
+// SetRefundedAmount sets the "refunded_amount" field.
+func (m *TenderMutation) SetRefundedAmount(i int64) {
+	m.refunded_amount = &i
+	m.addrefunded_amount = nil
+}
+
+// RefundedAmount returns the value of the "refunded_amount" field in the mutation.
+func (m *TenderMutation) RefundedAmount() (r int64, exists bool) {
+	v := m.refunded_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRefundedAmount returns the old "refunded_amount" field's value of the Tender entity.
+// If the Tender object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TenderMutation) OldRefundedAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRefundedAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRefundedAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRefundedAmount: %w", err)
+	}
+	return oldValue.RefundedAmount, nil
+}
+
+// AddRefundedAmount adds i to the "refunded_amount" field.
+func (m *TenderMutation) AddRefundedAmount(i int64) {
+	if m.addrefunded_amount != nil {
+		*m.addrefunded_amount += i
+	} else {
+		m.addrefunded_amount = &i
+	}
+}
+
+// AddedRefundedAmount returns the value that was added to the "refunded_amount" field in this mutation.
+func (m *TenderMutation) AddedRefundedAmount() (r int64, exists bool) {
+	v := m.addrefunded_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRefundedAmount resets all changes to the "refunded_amount" field.
+func (m *TenderMutation) ResetRefundedAmount() {
+	m.refunded_amount = nil
+	m.addrefunded_amount = nil
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *TenderMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[tender.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *TenderMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *TenderMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *TenderMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// ClearSale clears the "sale" edge to the Sale entity.
+func (m *TenderMutation) ClearSale() {
+	m.clearedsale = true
+	m.clearedFields[tender.FieldSaleID] = struct{}{}
+}
+
+// SaleCleared reports if the "sale" edge to the Sale entity was cleared.
+func (m *TenderMutation) SaleCleared() bool {
+	return m.clearedsale
+}
+
+// SaleIDs returns the "sale" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// SaleID instead. It exists only for internal usage by the builders.
+func (m *TenderMutation) SaleIDs() (ids []pulid.ID) {
+	if id := m.sale; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetSale resets all changes to the "sale" edge.
+func (m *TenderMutation) ResetSale() {
+	m.sale = nil
+	m.clearedsale = false
+}
+
+// Where appends a list predicates to the TenderMutation builder.
+func (m *TenderMutation) Where(ps ...predicate.Tender) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the TenderMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *TenderMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Tender, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *TenderMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *TenderMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Tender).
+func (m *TenderMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *TenderMutation) Fields() []string {
+	fields := make([]string, 0, 14)
+	if m.merchant != nil {
+		fields = append(fields, tender.FieldMerchantID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, tender.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, tender.FieldUpdatedAt)
+	}
+	if m.sale != nil {
+		fields = append(fields, tender.FieldSaleID)
+	}
+	if m._type != nil {
+		fields = append(fields, tender.FieldType)
+	}
+	if m.amount != nil {
+		fields = append(fields, tender.FieldAmount)
+	}
+	if m.tendered != nil {
+		fields = append(fields, tender.FieldTendered)
+	}
+	if m.change != nil {
+		fields = append(fields, tender.FieldChange)
+	}
+	if m.card_type != nil {
+		fields = append(fields, tender.FieldCardType)
+	}
+	if m.card_brand != nil {
+		fields = append(fields, tender.FieldCardBrand)
+	}
+	if m.card_last4 != nil {
+		fields = append(fields, tender.FieldCardLast4)
+	}
+	if m.wallet != nil {
+		fields = append(fields, tender.FieldWallet)
+	}
+	if m.reference != nil {
+		fields = append(fields, tender.FieldReference)
+	}
+	if m.refunded_amount != nil {
+		fields = append(fields, tender.FieldRefundedAmount)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *TenderMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case tender.FieldMerchantID:
+		return m.MerchantID()
+	case tender.FieldCreatedAt:
+		return m.CreatedAt()
+	case tender.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case tender.FieldSaleID:
+		return m.SaleID()
+	case tender.FieldType:
+		return m.GetType()
+	case tender.FieldAmount:
+		return m.Amount()
+	case tender.FieldTendered:
+		return m.Tendered()
+	case tender.FieldChange:
+		return m.Change()
+	case tender.FieldCardType:
+		return m.CardType()
+	case tender.FieldCardBrand:
+		return m.CardBrand()
+	case tender.FieldCardLast4:
+		return m.CardLast4()
+	case tender.FieldWallet:
+		return m.Wallet()
+	case tender.FieldReference:
+		return m.Reference()
+	case tender.FieldRefundedAmount:
+		return m.RefundedAmount()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *TenderMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case tender.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case tender.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case tender.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case tender.FieldSaleID:
+		return m.OldSaleID(ctx)
+	case tender.FieldType:
+		return m.OldType(ctx)
+	case tender.FieldAmount:
+		return m.OldAmount(ctx)
+	case tender.FieldTendered:
+		return m.OldTendered(ctx)
+	case tender.FieldChange:
+		return m.OldChange(ctx)
+	case tender.FieldCardType:
+		return m.OldCardType(ctx)
+	case tender.FieldCardBrand:
+		return m.OldCardBrand(ctx)
+	case tender.FieldCardLast4:
+		return m.OldCardLast4(ctx)
+	case tender.FieldWallet:
+		return m.OldWallet(ctx)
+	case tender.FieldReference:
+		return m.OldReference(ctx)
+	case tender.FieldRefundedAmount:
+		return m.OldRefundedAmount(ctx)
+	}
+	return nil, fmt.Errorf("unknown Tender field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *TenderMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case tender.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case tender.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case tender.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case tender.FieldSaleID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSaleID(v)
+		return nil
+	case tender.FieldType:
+		v, ok := value.(tender.Type)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetType(v)
+		return nil
+	case tender.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAmount(v)
+		return nil
+	case tender.FieldTendered:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTendered(v)
+		return nil
+	case tender.FieldChange:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChange(v)
+		return nil
+	case tender.FieldCardType:
+		v, ok := value.(tender.CardType)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCardType(v)
+		return nil
+	case tender.FieldCardBrand:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCardBrand(v)
+		return nil
+	case tender.FieldCardLast4:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCardLast4(v)
+		return nil
+	case tender.FieldWallet:
+		v, ok := value.(tender.Wallet)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWallet(v)
+		return nil
+	case tender.FieldReference:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReference(v)
+		return nil
+	case tender.FieldRefundedAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRefundedAmount(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Tender field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *TenderMutation) AddedFields() []string {
+	var fields []string
+	if m.addamount != nil {
+		fields = append(fields, tender.FieldAmount)
+	}
+	if m.addtendered != nil {
+		fields = append(fields, tender.FieldTendered)
+	}
+	if m.addchange != nil {
+		fields = append(fields, tender.FieldChange)
+	}
+	if m.addrefunded_amount != nil {
+		fields = append(fields, tender.FieldRefundedAmount)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *TenderMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case tender.FieldAmount:
+		return m.AddedAmount()
+	case tender.FieldTendered:
+		return m.AddedTendered()
+	case tender.FieldChange:
+		return m.AddedChange()
+	case tender.FieldRefundedAmount:
+		return m.AddedRefundedAmount()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *TenderMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case tender.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAmount(v)
+		return nil
+	case tender.FieldTendered:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddTendered(v)
+		return nil
+	case tender.FieldChange:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddChange(v)
+		return nil
+	case tender.FieldRefundedAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRefundedAmount(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Tender numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *TenderMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(tender.FieldTendered) {
+		fields = append(fields, tender.FieldTendered)
+	}
+	if m.FieldCleared(tender.FieldCardType) {
+		fields = append(fields, tender.FieldCardType)
+	}
+	if m.FieldCleared(tender.FieldCardBrand) {
+		fields = append(fields, tender.FieldCardBrand)
+	}
+	if m.FieldCleared(tender.FieldCardLast4) {
+		fields = append(fields, tender.FieldCardLast4)
+	}
+	if m.FieldCleared(tender.FieldWallet) {
+		fields = append(fields, tender.FieldWallet)
+	}
+	if m.FieldCleared(tender.FieldReference) {
+		fields = append(fields, tender.FieldReference)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *TenderMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *TenderMutation) ClearField(name string) error {
+	switch name {
+	case tender.FieldTendered:
+		m.ClearTendered()
+		return nil
+	case tender.FieldCardType:
+		m.ClearCardType()
+		return nil
+	case tender.FieldCardBrand:
+		m.ClearCardBrand()
+		return nil
+	case tender.FieldCardLast4:
+		m.ClearCardLast4()
+		return nil
+	case tender.FieldWallet:
+		m.ClearWallet()
+		return nil
+	case tender.FieldReference:
+		m.ClearReference()
+		return nil
+	}
+	return fmt.Errorf("unknown Tender nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *TenderMutation) ResetField(name string) error {
+	switch name {
+	case tender.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case tender.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case tender.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case tender.FieldSaleID:
+		m.ResetSaleID()
+		return nil
+	case tender.FieldType:
+		m.ResetType()
+		return nil
+	case tender.FieldAmount:
+		m.ResetAmount()
+		return nil
+	case tender.FieldTendered:
+		m.ResetTendered()
+		return nil
+	case tender.FieldChange:
+		m.ResetChange()
+		return nil
+	case tender.FieldCardType:
+		m.ResetCardType()
+		return nil
+	case tender.FieldCardBrand:
+		m.ResetCardBrand()
+		return nil
+	case tender.FieldCardLast4:
+		m.ResetCardLast4()
+		return nil
+	case tender.FieldWallet:
+		m.ResetWallet()
+		return nil
+	case tender.FieldReference:
+		m.ResetReference()
+		return nil
+	case tender.FieldRefundedAmount:
+		m.ResetRefundedAmount()
+		return nil
+	}
+	return fmt.Errorf("unknown Tender field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *TenderMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.merchant != nil {
+		edges = append(edges, tender.EdgeMerchant)
+	}
+	if m.sale != nil {
+		edges = append(edges, tender.EdgeSale)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *TenderMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case tender.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	case tender.EdgeSale:
+		if id := m.sale; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *TenderMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *TenderMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *TenderMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedmerchant {
+		edges = append(edges, tender.EdgeMerchant)
+	}
+	if m.clearedsale {
+		edges = append(edges, tender.EdgeSale)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *TenderMutation) EdgeCleared(name string) bool {
+	switch name {
+	case tender.EdgeMerchant:
+		return m.clearedmerchant
+	case tender.EdgeSale:
+		return m.clearedsale
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *TenderMutation) ClearEdge(name string) error {
+	switch name {
+	case tender.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	case tender.EdgeSale:
+		m.ClearSale()
+		return nil
+	}
+	return fmt.Errorf("unknown Tender unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *TenderMutation) ResetEdge(name string) error {
+	switch name {
+	case tender.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	case tender.EdgeSale:
+		m.ResetSale()
+		return nil
+	}
+	return fmt.Errorf("unknown Tender edge %s", name)
+}
+
+// TicketMutation represents an operation that mutates the Ticket nodes in the graph.
+type TicketMutation struct {
+	config
+	op                        Op
+	typ                       string
+	id                        *pulid.ID
+	created_at                *time.Time
+	updated_at                *time.Time
+	kind                      *ticket.Kind
+	fault_category            *ticket.FaultCategory
+	title                     *string
+	description               *string
+	status                    *ticket.Status
+	priority                  *ticket.Priority
+	reporter_kind             *ticket.ReporterKind
+	reporter_id               *pulid.ID
+	sla_due_at                *time.Time
+	resolved_at               *time.Time
+	closed_at                 *time.Time
+	clearedFields             map[string]struct{}
+	merchant                  *pulid.ID
+	clearedmerchant           bool
+	device                    *pulid.ID
+	cleareddevice             bool
+	store                     *pulid.ID
+	clearedstore              bool
+	assignee                  *pulid.ID
+	clearedassignee           bool
+	replacement_device        *pulid.ID
+	clearedreplacement_device bool
+	comments                  map[pulid.ID]struct{}
+	removedcomments           map[pulid.ID]struct{}
+	clearedcomments           bool
+	done                      bool
+	oldValue                  func(context.Context) (*Ticket, error)
+	predicates                []predicate.Ticket
+}
+
+var _ ent.Mutation = (*TicketMutation)(nil)
+
+// ticketOption allows management of the mutation configuration using functional options.
+type ticketOption func(*TicketMutation)
+
+// newTicketMutation creates new mutation for the Ticket entity.
+func newTicketMutation(c config, op Op, opts ...ticketOption) *TicketMutation {
+	m := &TicketMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeTicket,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withTicketID sets the ID field of the mutation.
+func withTicketID(id pulid.ID) ticketOption {
+	return func(m *TicketMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Ticket
+		)
+		m.oldValue = func(ctx context.Context) (*Ticket, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Ticket.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withTicket sets the old Ticket of the mutation.
+func withTicket(node *Ticket) ticketOption {
+	return func(m *TicketMutation) {
+		m.oldValue = func(context.Context) (*Ticket, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m TicketMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m TicketMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of Ticket entities.
+func (m *TicketMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *TicketMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *TicketMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Ticket.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *TicketMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *TicketMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *TicketMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *TicketMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *TicketMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *TicketMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *TicketMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *TicketMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *TicketMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetKind sets the "kind" field.
+func (m *TicketMutation) SetKind(t ticket.Kind) {
+	m.kind = &t
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *TicketMutation) Kind() (r ticket.Kind, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldKind(ctx context.Context) (v ticket.Kind, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *TicketMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetFaultCategory sets the "fault_category" field.
+func (m *TicketMutation) SetFaultCategory(tc ticket.FaultCategory) {
+	m.fault_category = &tc
+}
+
+// FaultCategory returns the value of the "fault_category" field in the mutation.
+func (m *TicketMutation) FaultCategory() (r ticket.FaultCategory, exists bool) {
+	v := m.fault_category
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFaultCategory returns the old "fault_category" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldFaultCategory(ctx context.Context) (v *ticket.FaultCategory, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFaultCategory is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFaultCategory requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFaultCategory: %w", err)
+	}
+	return oldValue.FaultCategory, nil
+}
+
+// ClearFaultCategory clears the value of the "fault_category" field.
+func (m *TicketMutation) ClearFaultCategory() {
+	m.fault_category = nil
+	m.clearedFields[ticket.FieldFaultCategory] = struct{}{}
+}
+
+// FaultCategoryCleared returns if the "fault_category" field was cleared in this mutation.
+func (m *TicketMutation) FaultCategoryCleared() bool {
+	_, ok := m.clearedFields[ticket.FieldFaultCategory]
+	return ok
+}
+
+// ResetFaultCategory resets all changes to the "fault_category" field.
+func (m *TicketMutation) ResetFaultCategory() {
+	m.fault_category = nil
+	delete(m.clearedFields, ticket.FieldFaultCategory)
+}
+
+// SetTitle sets the "title" field.
+func (m *TicketMutation) SetTitle(s string) {
+	m.title = &s
+}
+
+// Title returns the value of the "title" field in the mutation.
+func (m *TicketMutation) Title() (r string, exists bool) {
+	v := m.title
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTitle returns the old "title" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldTitle(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTitle is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTitle requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTitle: %w", err)
+	}
+	return oldValue.Title, nil
+}
+
+// ResetTitle resets all changes to the "title" field.
+func (m *TicketMutation) ResetTitle() {
+	m.title = nil
+}
+
+// SetDescription sets the "description" field.
+func (m *TicketMutation) SetDescription(s string) {
+	m.description = &s
+}
+
+// Description returns the value of the "description" field in the mutation.
+func (m *TicketMutation) Description() (r string, exists bool) {
+	v := m.description
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDescription returns the old "description" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldDescription(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDescription is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDescription requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDescription: %w", err)
+	}
+	return oldValue.Description, nil
+}
+
+// ResetDescription resets all changes to the "description" field.
+func (m *TicketMutation) ResetDescription() {
+	m.description = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *TicketMutation) SetStatus(t ticket.Status) {
+	m.status = &t
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *TicketMutation) Status() (r ticket.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldStatus(ctx context.Context) (v ticket.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *TicketMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetPriority sets the "priority" field.
+func (m *TicketMutation) SetPriority(t ticket.Priority) {
+	m.priority = &t
+}
+
+// Priority returns the value of the "priority" field in the mutation.
+func (m *TicketMutation) Priority() (r ticket.Priority, exists bool) {
+	v := m.priority
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPriority returns the old "priority" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldPriority(ctx context.Context) (v ticket.Priority, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPriority is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPriority requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPriority: %w", err)
+	}
+	return oldValue.Priority, nil
+}
+
+// ResetPriority resets all changes to the "priority" field.
+func (m *TicketMutation) ResetPriority() {
+	m.priority = nil
+}
+
+// SetDeviceID sets the "device_id" field.
+func (m *TicketMutation) SetDeviceID(pu pulid.ID) {
+	m.device = &pu
+}
+
+// DeviceID returns the value of the "device_id" field in the mutation.
+func (m *TicketMutation) DeviceID() (r pulid.ID, exists bool) {
+	v := m.device
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDeviceID returns the old "device_id" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldDeviceID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDeviceID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDeviceID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDeviceID: %w", err)
+	}
+	return oldValue.DeviceID, nil
+}
+
+// ClearDeviceID clears the value of the "device_id" field.
+func (m *TicketMutation) ClearDeviceID() {
+	m.device = nil
+	m.clearedFields[ticket.FieldDeviceID] = struct{}{}
+}
+
+// DeviceIDCleared returns if the "device_id" field was cleared in this mutation.
+func (m *TicketMutation) DeviceIDCleared() bool {
+	_, ok := m.clearedFields[ticket.FieldDeviceID]
+	return ok
+}
+
+// ResetDeviceID resets all changes to the "device_id" field.
+func (m *TicketMutation) ResetDeviceID() {
+	m.device = nil
+	delete(m.clearedFields, ticket.FieldDeviceID)
+}
+
+// SetStoreID sets the "store_id" field.
+func (m *TicketMutation) SetStoreID(pu pulid.ID) {
+	m.store = &pu
+}
+
+// StoreID returns the value of the "store_id" field in the mutation.
+func (m *TicketMutation) StoreID() (r pulid.ID, exists bool) {
+	v := m.store
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStoreID returns the old "store_id" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldStoreID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStoreID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStoreID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStoreID: %w", err)
+	}
+	return oldValue.StoreID, nil
+}
+
+// ClearStoreID clears the value of the "store_id" field.
+func (m *TicketMutation) ClearStoreID() {
+	m.store = nil
+	m.clearedFields[ticket.FieldStoreID] = struct{}{}
+}
+
+// StoreIDCleared returns if the "store_id" field was cleared in this mutation.
+func (m *TicketMutation) StoreIDCleared() bool {
+	_, ok := m.clearedFields[ticket.FieldStoreID]
+	return ok
+}
+
+// ResetStoreID resets all changes to the "store_id" field.
+func (m *TicketMutation) ResetStoreID() {
+	m.store = nil
+	delete(m.clearedFields, ticket.FieldStoreID)
+}
+
+// SetReporterKind sets the "reporter_kind" field.
+func (m *TicketMutation) SetReporterKind(tk ticket.ReporterKind) {
+	m.reporter_kind = &tk
+}
+
+// ReporterKind returns the value of the "reporter_kind" field in the mutation.
+func (m *TicketMutation) ReporterKind() (r ticket.ReporterKind, exists bool) {
+	v := m.reporter_kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReporterKind returns the old "reporter_kind" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldReporterKind(ctx context.Context) (v ticket.ReporterKind, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReporterKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReporterKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReporterKind: %w", err)
+	}
+	return oldValue.ReporterKind, nil
+}
+
+// ResetReporterKind resets all changes to the "reporter_kind" field.
+func (m *TicketMutation) ResetReporterKind() {
+	m.reporter_kind = nil
+}
+
+// SetReporterID sets the "reporter_id" field.
+func (m *TicketMutation) SetReporterID(pu pulid.ID) {
+	m.reporter_id = &pu
+}
+
+// ReporterID returns the value of the "reporter_id" field in the mutation.
+func (m *TicketMutation) ReporterID() (r pulid.ID, exists bool) {
+	v := m.reporter_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReporterID returns the old "reporter_id" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldReporterID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReporterID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReporterID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReporterID: %w", err)
+	}
+	return oldValue.ReporterID, nil
+}
+
+// ResetReporterID resets all changes to the "reporter_id" field.
+func (m *TicketMutation) ResetReporterID() {
+	m.reporter_id = nil
+}
+
+// SetAssigneeID sets the "assignee_id" field.
+func (m *TicketMutation) SetAssigneeID(pu pulid.ID) {
+	m.assignee = &pu
+}
+
+// AssigneeID returns the value of the "assignee_id" field in the mutation.
+func (m *TicketMutation) AssigneeID() (r pulid.ID, exists bool) {
+	v := m.assignee
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAssigneeID returns the old "assignee_id" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldAssigneeID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAssigneeID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAssigneeID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAssigneeID: %w", err)
+	}
+	return oldValue.AssigneeID, nil
+}
+
+// ClearAssigneeID clears the value of the "assignee_id" field.
+func (m *TicketMutation) ClearAssigneeID() {
+	m.assignee = nil
+	m.clearedFields[ticket.FieldAssigneeID] = struct{}{}
+}
+
+// AssigneeIDCleared returns if the "assignee_id" field was cleared in this mutation.
+func (m *TicketMutation) AssigneeIDCleared() bool {
+	_, ok := m.clearedFields[ticket.FieldAssigneeID]
+	return ok
+}
+
+// ResetAssigneeID resets all changes to the "assignee_id" field.
+func (m *TicketMutation) ResetAssigneeID() {
+	m.assignee = nil
+	delete(m.clearedFields, ticket.FieldAssigneeID)
+}
+
+// SetSLADueAt sets the "sla_due_at" field.
+func (m *TicketMutation) SetSLADueAt(t time.Time) {
+	m.sla_due_at = &t
+}
+
+// SLADueAt returns the value of the "sla_due_at" field in the mutation.
+func (m *TicketMutation) SLADueAt() (r time.Time, exists bool) {
+	v := m.sla_due_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSLADueAt returns the old "sla_due_at" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldSLADueAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSLADueAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSLADueAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSLADueAt: %w", err)
+	}
+	return oldValue.SLADueAt, nil
+}
+
+// ResetSLADueAt resets all changes to the "sla_due_at" field.
+func (m *TicketMutation) ResetSLADueAt() {
+	m.sla_due_at = nil
+}
+
+// SetResolvedAt sets the "resolved_at" field.
+func (m *TicketMutation) SetResolvedAt(t time.Time) {
+	m.resolved_at = &t
+}
+
+// ResolvedAt returns the value of the "resolved_at" field in the mutation.
+func (m *TicketMutation) ResolvedAt() (r time.Time, exists bool) {
+	v := m.resolved_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldResolvedAt returns the old "resolved_at" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldResolvedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldResolvedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldResolvedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldResolvedAt: %w", err)
+	}
+	return oldValue.ResolvedAt, nil
+}
+
+// ClearResolvedAt clears the value of the "resolved_at" field.
+func (m *TicketMutation) ClearResolvedAt() {
+	m.resolved_at = nil
+	m.clearedFields[ticket.FieldResolvedAt] = struct{}{}
+}
+
+// ResolvedAtCleared returns if the "resolved_at" field was cleared in this mutation.
+func (m *TicketMutation) ResolvedAtCleared() bool {
+	_, ok := m.clearedFields[ticket.FieldResolvedAt]
+	return ok
+}
+
+// ResetResolvedAt resets all changes to the "resolved_at" field.
+func (m *TicketMutation) ResetResolvedAt() {
+	m.resolved_at = nil
+	delete(m.clearedFields, ticket.FieldResolvedAt)
+}
+
+// SetClosedAt sets the "closed_at" field.
+func (m *TicketMutation) SetClosedAt(t time.Time) {
+	m.closed_at = &t
+}
+
+// ClosedAt returns the value of the "closed_at" field in the mutation.
+func (m *TicketMutation) ClosedAt() (r time.Time, exists bool) {
+	v := m.closed_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldClosedAt returns the old "closed_at" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldClosedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldClosedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldClosedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldClosedAt: %w", err)
+	}
+	return oldValue.ClosedAt, nil
+}
+
+// ClearClosedAt clears the value of the "closed_at" field.
+func (m *TicketMutation) ClearClosedAt() {
+	m.closed_at = nil
+	m.clearedFields[ticket.FieldClosedAt] = struct{}{}
+}
+
+// ClosedAtCleared returns if the "closed_at" field was cleared in this mutation.
+func (m *TicketMutation) ClosedAtCleared() bool {
+	_, ok := m.clearedFields[ticket.FieldClosedAt]
+	return ok
+}
+
+// ResetClosedAt resets all changes to the "closed_at" field.
+func (m *TicketMutation) ResetClosedAt() {
+	m.closed_at = nil
+	delete(m.clearedFields, ticket.FieldClosedAt)
+}
+
+// SetReplacementDeviceID sets the "replacement_device_id" field.
+func (m *TicketMutation) SetReplacementDeviceID(pu pulid.ID) {
+	m.replacement_device = &pu
+}
+
+// ReplacementDeviceID returns the value of the "replacement_device_id" field in the mutation.
+func (m *TicketMutation) ReplacementDeviceID() (r pulid.ID, exists bool) {
+	v := m.replacement_device
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReplacementDeviceID returns the old "replacement_device_id" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldReplacementDeviceID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReplacementDeviceID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReplacementDeviceID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReplacementDeviceID: %w", err)
+	}
+	return oldValue.ReplacementDeviceID, nil
+}
+
+// ClearReplacementDeviceID clears the value of the "replacement_device_id" field.
+func (m *TicketMutation) ClearReplacementDeviceID() {
+	m.replacement_device = nil
+	m.clearedFields[ticket.FieldReplacementDeviceID] = struct{}{}
+}
+
+// ReplacementDeviceIDCleared returns if the "replacement_device_id" field was cleared in this mutation.
+func (m *TicketMutation) ReplacementDeviceIDCleared() bool {
+	_, ok := m.clearedFields[ticket.FieldReplacementDeviceID]
+	return ok
+}
+
+// ResetReplacementDeviceID resets all changes to the "replacement_device_id" field.
+func (m *TicketMutation) ResetReplacementDeviceID() {
+	m.replacement_device = nil
+	delete(m.clearedFields, ticket.FieldReplacementDeviceID)
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *TicketMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[ticket.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *TicketMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *TicketMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *TicketMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// ClearDevice clears the "device" edge to the Device entity.
+func (m *TicketMutation) ClearDevice() {
+	m.cleareddevice = true
+	m.clearedFields[ticket.FieldDeviceID] = struct{}{}
+}
+
+// DeviceCleared reports if the "device" edge to the Device entity was cleared.
+func (m *TicketMutation) DeviceCleared() bool {
+	return m.DeviceIDCleared() || m.cleareddevice
+}
+
+// DeviceIDs returns the "device" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// DeviceID instead. It exists only for internal usage by the builders.
+func (m *TicketMutation) DeviceIDs() (ids []pulid.ID) {
+	if id := m.device; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetDevice resets all changes to the "device" edge.
+func (m *TicketMutation) ResetDevice() {
+	m.device = nil
+	m.cleareddevice = false
+}
+
+// ClearStore clears the "store" edge to the Store entity.
+func (m *TicketMutation) ClearStore() {
+	m.clearedstore = true
+	m.clearedFields[ticket.FieldStoreID] = struct{}{}
+}
+
+// StoreCleared reports if the "store" edge to the Store entity was cleared.
+func (m *TicketMutation) StoreCleared() bool {
+	return m.StoreIDCleared() || m.clearedstore
+}
+
+// StoreIDs returns the "store" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// StoreID instead. It exists only for internal usage by the builders.
+func (m *TicketMutation) StoreIDs() (ids []pulid.ID) {
+	if id := m.store; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetStore resets all changes to the "store" edge.
+func (m *TicketMutation) ResetStore() {
+	m.store = nil
+	m.clearedstore = false
+}
+
+// ClearAssignee clears the "assignee" edge to the Operator entity.
+func (m *TicketMutation) ClearAssignee() {
+	m.clearedassignee = true
+	m.clearedFields[ticket.FieldAssigneeID] = struct{}{}
+}
+
+// AssigneeCleared reports if the "assignee" edge to the Operator entity was cleared.
+func (m *TicketMutation) AssigneeCleared() bool {
+	return m.AssigneeIDCleared() || m.clearedassignee
+}
+
+// AssigneeIDs returns the "assignee" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// AssigneeID instead. It exists only for internal usage by the builders.
+func (m *TicketMutation) AssigneeIDs() (ids []pulid.ID) {
+	if id := m.assignee; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetAssignee resets all changes to the "assignee" edge.
+func (m *TicketMutation) ResetAssignee() {
+	m.assignee = nil
+	m.clearedassignee = false
+}
+
+// ClearReplacementDevice clears the "replacement_device" edge to the Device entity.
+func (m *TicketMutation) ClearReplacementDevice() {
+	m.clearedreplacement_device = true
+	m.clearedFields[ticket.FieldReplacementDeviceID] = struct{}{}
+}
+
+// ReplacementDeviceCleared reports if the "replacement_device" edge to the Device entity was cleared.
+func (m *TicketMutation) ReplacementDeviceCleared() bool {
+	return m.ReplacementDeviceIDCleared() || m.clearedreplacement_device
+}
+
+// ReplacementDeviceIDs returns the "replacement_device" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ReplacementDeviceID instead. It exists only for internal usage by the builders.
+func (m *TicketMutation) ReplacementDeviceIDs() (ids []pulid.ID) {
+	if id := m.replacement_device; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetReplacementDevice resets all changes to the "replacement_device" edge.
+func (m *TicketMutation) ResetReplacementDevice() {
+	m.replacement_device = nil
+	m.clearedreplacement_device = false
+}
+
+// AddCommentIDs adds the "comments" edge to the TicketComment entity by ids.
+func (m *TicketMutation) AddCommentIDs(ids ...pulid.ID) {
+	if m.comments == nil {
+		m.comments = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		m.comments[ids[i]] = struct{}{}
+	}
+}
+
+// ClearComments clears the "comments" edge to the TicketComment entity.
+func (m *TicketMutation) ClearComments() {
+	m.clearedcomments = true
+}
+
+// CommentsCleared reports if the "comments" edge to the TicketComment entity was cleared.
+func (m *TicketMutation) CommentsCleared() bool {
+	return m.clearedcomments
+}
+
+// RemoveCommentIDs removes the "comments" edge to the TicketComment entity by IDs.
+func (m *TicketMutation) RemoveCommentIDs(ids ...pulid.ID) {
+	if m.removedcomments == nil {
+		m.removedcomments = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		delete(m.comments, ids[i])
+		m.removedcomments[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedComments returns the removed IDs of the "comments" edge to the TicketComment entity.
+func (m *TicketMutation) RemovedCommentsIDs() (ids []pulid.ID) {
+	for id := range m.removedcomments {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// CommentsIDs returns the "comments" edge IDs in the mutation.
+func (m *TicketMutation) CommentsIDs() (ids []pulid.ID) {
+	for id := range m.comments {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetComments resets all changes to the "comments" edge.
+func (m *TicketMutation) ResetComments() {
+	m.comments = nil
+	m.clearedcomments = false
+	m.removedcomments = nil
+}
+
+// Where appends a list predicates to the TicketMutation builder.
+func (m *TicketMutation) Where(ps ...predicate.Ticket) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the TicketMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *TicketMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Ticket, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *TicketMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *TicketMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Ticket).
+func (m *TicketMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *TicketMutation) Fields() []string {
+	fields := make([]string, 0, 18)
+	if m.merchant != nil {
+		fields = append(fields, ticket.FieldMerchantID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, ticket.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, ticket.FieldUpdatedAt)
+	}
+	if m.kind != nil {
+		fields = append(fields, ticket.FieldKind)
+	}
+	if m.fault_category != nil {
+		fields = append(fields, ticket.FieldFaultCategory)
+	}
+	if m.title != nil {
+		fields = append(fields, ticket.FieldTitle)
+	}
+	if m.description != nil {
+		fields = append(fields, ticket.FieldDescription)
+	}
+	if m.status != nil {
+		fields = append(fields, ticket.FieldStatus)
+	}
+	if m.priority != nil {
+		fields = append(fields, ticket.FieldPriority)
+	}
+	if m.device != nil {
+		fields = append(fields, ticket.FieldDeviceID)
+	}
+	if m.store != nil {
+		fields = append(fields, ticket.FieldStoreID)
+	}
+	if m.reporter_kind != nil {
+		fields = append(fields, ticket.FieldReporterKind)
+	}
+	if m.reporter_id != nil {
+		fields = append(fields, ticket.FieldReporterID)
+	}
+	if m.assignee != nil {
+		fields = append(fields, ticket.FieldAssigneeID)
+	}
+	if m.sla_due_at != nil {
+		fields = append(fields, ticket.FieldSLADueAt)
+	}
+	if m.resolved_at != nil {
+		fields = append(fields, ticket.FieldResolvedAt)
+	}
+	if m.closed_at != nil {
+		fields = append(fields, ticket.FieldClosedAt)
+	}
+	if m.replacement_device != nil {
+		fields = append(fields, ticket.FieldReplacementDeviceID)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *TicketMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case ticket.FieldMerchantID:
+		return m.MerchantID()
+	case ticket.FieldCreatedAt:
+		return m.CreatedAt()
+	case ticket.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case ticket.FieldKind:
+		return m.Kind()
+	case ticket.FieldFaultCategory:
+		return m.FaultCategory()
+	case ticket.FieldTitle:
+		return m.Title()
+	case ticket.FieldDescription:
+		return m.Description()
+	case ticket.FieldStatus:
+		return m.Status()
+	case ticket.FieldPriority:
+		return m.Priority()
+	case ticket.FieldDeviceID:
+		return m.DeviceID()
+	case ticket.FieldStoreID:
+		return m.StoreID()
+	case ticket.FieldReporterKind:
+		return m.ReporterKind()
+	case ticket.FieldReporterID:
+		return m.ReporterID()
+	case ticket.FieldAssigneeID:
+		return m.AssigneeID()
+	case ticket.FieldSLADueAt:
+		return m.SLADueAt()
+	case ticket.FieldResolvedAt:
+		return m.ResolvedAt()
+	case ticket.FieldClosedAt:
+		return m.ClosedAt()
+	case ticket.FieldReplacementDeviceID:
+		return m.ReplacementDeviceID()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *TicketMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case ticket.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case ticket.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case ticket.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case ticket.FieldKind:
+		return m.OldKind(ctx)
+	case ticket.FieldFaultCategory:
+		return m.OldFaultCategory(ctx)
+	case ticket.FieldTitle:
+		return m.OldTitle(ctx)
+	case ticket.FieldDescription:
+		return m.OldDescription(ctx)
+	case ticket.FieldStatus:
+		return m.OldStatus(ctx)
+	case ticket.FieldPriority:
+		return m.OldPriority(ctx)
+	case ticket.FieldDeviceID:
+		return m.OldDeviceID(ctx)
+	case ticket.FieldStoreID:
+		return m.OldStoreID(ctx)
+	case ticket.FieldReporterKind:
+		return m.OldReporterKind(ctx)
+	case ticket.FieldReporterID:
+		return m.OldReporterID(ctx)
+	case ticket.FieldAssigneeID:
+		return m.OldAssigneeID(ctx)
+	case ticket.FieldSLADueAt:
+		return m.OldSLADueAt(ctx)
+	case ticket.FieldResolvedAt:
+		return m.OldResolvedAt(ctx)
+	case ticket.FieldClosedAt:
+		return m.OldClosedAt(ctx)
+	case ticket.FieldReplacementDeviceID:
+		return m.OldReplacementDeviceID(ctx)
+	}
+	return nil, fmt.Errorf("unknown Ticket field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *TicketMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case ticket.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case ticket.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case ticket.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case ticket.FieldKind:
+		v, ok := value.(ticket.Kind)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case ticket.FieldFaultCategory:
+		v, ok := value.(ticket.FaultCategory)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFaultCategory(v)
+		return nil
+	case ticket.FieldTitle:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTitle(v)
+		return nil
+	case ticket.FieldDescription:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDescription(v)
+		return nil
+	case ticket.FieldStatus:
+		v, ok := value.(ticket.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case ticket.FieldPriority:
+		v, ok := value.(ticket.Priority)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPriority(v)
+		return nil
+	case ticket.FieldDeviceID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDeviceID(v)
+		return nil
+	case ticket.FieldStoreID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStoreID(v)
+		return nil
+	case ticket.FieldReporterKind:
+		v, ok := value.(ticket.ReporterKind)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReporterKind(v)
+		return nil
+	case ticket.FieldReporterID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReporterID(v)
+		return nil
+	case ticket.FieldAssigneeID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAssigneeID(v)
+		return nil
+	case ticket.FieldSLADueAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSLADueAt(v)
+		return nil
+	case ticket.FieldResolvedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetResolvedAt(v)
+		return nil
+	case ticket.FieldClosedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetClosedAt(v)
+		return nil
+	case ticket.FieldReplacementDeviceID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReplacementDeviceID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Ticket field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *TicketMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *TicketMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *TicketMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown Ticket numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *TicketMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(ticket.FieldFaultCategory) {
+		fields = append(fields, ticket.FieldFaultCategory)
+	}
+	if m.FieldCleared(ticket.FieldDeviceID) {
+		fields = append(fields, ticket.FieldDeviceID)
+	}
+	if m.FieldCleared(ticket.FieldStoreID) {
+		fields = append(fields, ticket.FieldStoreID)
+	}
+	if m.FieldCleared(ticket.FieldAssigneeID) {
+		fields = append(fields, ticket.FieldAssigneeID)
+	}
+	if m.FieldCleared(ticket.FieldResolvedAt) {
+		fields = append(fields, ticket.FieldResolvedAt)
+	}
+	if m.FieldCleared(ticket.FieldClosedAt) {
+		fields = append(fields, ticket.FieldClosedAt)
+	}
+	if m.FieldCleared(ticket.FieldReplacementDeviceID) {
+		fields = append(fields, ticket.FieldReplacementDeviceID)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *TicketMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *TicketMutation) ClearField(name string) error {
+	switch name {
+	case ticket.FieldFaultCategory:
+		m.ClearFaultCategory()
+		return nil
+	case ticket.FieldDeviceID:
+		m.ClearDeviceID()
+		return nil
+	case ticket.FieldStoreID:
+		m.ClearStoreID()
+		return nil
+	case ticket.FieldAssigneeID:
+		m.ClearAssigneeID()
+		return nil
+	case ticket.FieldResolvedAt:
+		m.ClearResolvedAt()
+		return nil
+	case ticket.FieldClosedAt:
+		m.ClearClosedAt()
+		return nil
+	case ticket.FieldReplacementDeviceID:
+		m.ClearReplacementDeviceID()
+		return nil
+	}
+	return fmt.Errorf("unknown Ticket nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *TicketMutation) ResetField(name string) error {
+	switch name {
+	case ticket.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case ticket.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case ticket.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case ticket.FieldKind:
+		m.ResetKind()
+		return nil
+	case ticket.FieldFaultCategory:
+		m.ResetFaultCategory()
+		return nil
+	case ticket.FieldTitle:
+		m.ResetTitle()
+		return nil
+	case ticket.FieldDescription:
+		m.ResetDescription()
+		return nil
+	case ticket.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case ticket.FieldPriority:
+		m.ResetPriority()
+		return nil
+	case ticket.FieldDeviceID:
+		m.ResetDeviceID()
+		return nil
+	case ticket.FieldStoreID:
+		m.ResetStoreID()
+		return nil
+	case ticket.FieldReporterKind:
+		m.ResetReporterKind()
+		return nil
+	case ticket.FieldReporterID:
+		m.ResetReporterID()
+		return nil
+	case ticket.FieldAssigneeID:
+		m.ResetAssigneeID()
+		return nil
+	case ticket.FieldSLADueAt:
+		m.ResetSLADueAt()
+		return nil
+	case ticket.FieldResolvedAt:
+		m.ResetResolvedAt()
+		return nil
+	case ticket.FieldClosedAt:
+		m.ResetClosedAt()
+		return nil
+	case ticket.FieldReplacementDeviceID:
+		m.ResetReplacementDeviceID()
+		return nil
+	}
+	return fmt.Errorf("unknown Ticket field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *TicketMutation) AddedEdges() []string {
+	edges := make([]string, 0, 6)
+	if m.merchant != nil {
+		edges = append(edges, ticket.EdgeMerchant)
+	}
+	if m.device != nil {
+		edges = append(edges, ticket.EdgeDevice)
+	}
+	if m.store != nil {
+		edges = append(edges, ticket.EdgeStore)
+	}
+	if m.assignee != nil {
+		edges = append(edges, ticket.EdgeAssignee)
+	}
+	if m.replacement_device != nil {
+		edges = append(edges, ticket.EdgeReplacementDevice)
+	}
+	if m.comments != nil {
+		edges = append(edges, ticket.EdgeComments)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *TicketMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case ticket.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	case ticket.EdgeDevice:
+		if id := m.device; id != nil {
+			return []ent.Value{*id}
+		}
+	case ticket.EdgeStore:
+		if id := m.store; id != nil {
+			return []ent.Value{*id}
+		}
+	case ticket.EdgeAssignee:
+		if id := m.assignee; id != nil {
+			return []ent.Value{*id}
+		}
+	case ticket.EdgeReplacementDevice:
+		if id := m.replacement_device; id != nil {
+			return []ent.Value{*id}
+		}
+	case ticket.EdgeComments:
+		ids := make([]ent.Value, 0, len(m.comments))
+		for id := range m.comments {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *TicketMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 6)
+	if m.removedcomments != nil {
+		edges = append(edges, ticket.EdgeComments)
+	}
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *TicketMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case ticket.EdgeComments:
+		ids := make([]ent.Value, 0, len(m.removedcomments))
+		for id := range m.removedcomments {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *TicketMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 6)
+	if m.clearedmerchant {
+		edges = append(edges, ticket.EdgeMerchant)
+	}
+	if m.cleareddevice {
+		edges = append(edges, ticket.EdgeDevice)
+	}
+	if m.clearedstore {
+		edges = append(edges, ticket.EdgeStore)
+	}
+	if m.clearedassignee {
+		edges = append(edges, ticket.EdgeAssignee)
+	}
+	if m.clearedreplacement_device {
+		edges = append(edges, ticket.EdgeReplacementDevice)
+	}
+	if m.clearedcomments {
+		edges = append(edges, ticket.EdgeComments)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *TicketMutation) EdgeCleared(name string) bool {
+	switch name {
+	case ticket.EdgeMerchant:
+		return m.clearedmerchant
+	case ticket.EdgeDevice:
+		return m.cleareddevice
+	case ticket.EdgeStore:
+		return m.clearedstore
+	case ticket.EdgeAssignee:
+		return m.clearedassignee
+	case ticket.EdgeReplacementDevice:
+		return m.clearedreplacement_device
+	case ticket.EdgeComments:
+		return m.clearedcomments
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *TicketMutation) ClearEdge(name string) error {
+	switch name {
+	case ticket.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	case ticket.EdgeDevice:
+		m.ClearDevice()
+		return nil
+	case ticket.EdgeStore:
+		m.ClearStore()
+		return nil
+	case ticket.EdgeAssignee:
+		m.ClearAssignee()
+		return nil
+	case ticket.EdgeReplacementDevice:
+		m.ClearReplacementDevice()
+		return nil
+	}
+	return fmt.Errorf("unknown Ticket unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *TicketMutation) ResetEdge(name string) error {
+	switch name {
+	case ticket.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	case ticket.EdgeDevice:
+		m.ResetDevice()
+		return nil
+	case ticket.EdgeStore:
+		m.ResetStore()
+		return nil
+	case ticket.EdgeAssignee:
+		m.ResetAssignee()
+		return nil
+	case ticket.EdgeReplacementDevice:
+		m.ResetReplacementDevice()
+		return nil
+	case ticket.EdgeComments:
+		m.ResetComments()
+		return nil
+	}
+	return fmt.Errorf("unknown Ticket edge %s", name)
+}
+
+// TicketCommentMutation represents an operation that mutates the TicketComment nodes in the graph.
+type TicketCommentMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *pulid.ID
+	created_at      *time.Time
+	updated_at      *time.Time
+	author_kind     *ticketcomment.AuthorKind
+	author_id       *pulid.ID
+	body            *string
+	internal        *bool
+	clearedFields   map[string]struct{}
+	merchant        *pulid.ID
+	clearedmerchant bool
+	ticket          *pulid.ID
+	clearedticket   bool
+	done            bool
+	oldValue        func(context.Context) (*TicketComment, error)
+	predicates      []predicate.TicketComment
+}
+
+var _ ent.Mutation = (*TicketCommentMutation)(nil)
+
+// ticketcommentOption allows management of the mutation configuration using functional options.
+type ticketcommentOption func(*TicketCommentMutation)
+
+// newTicketCommentMutation creates new mutation for the TicketComment entity.
+func newTicketCommentMutation(c config, op Op, opts ...ticketcommentOption) *TicketCommentMutation {
+	m := &TicketCommentMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeTicketComment,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withTicketCommentID sets the ID field of the mutation.
+func withTicketCommentID(id pulid.ID) ticketcommentOption {
+	return func(m *TicketCommentMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *TicketComment
+		)
+		m.oldValue = func(ctx context.Context) (*TicketComment, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().TicketComment.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withTicketComment sets the old TicketComment of the mutation.
+func withTicketComment(node *TicketComment) ticketcommentOption {
+	return func(m *TicketCommentMutation) {
+		m.oldValue = func(context.Context) (*TicketComment, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m TicketCommentMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m TicketCommentMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of TicketComment entities.
+func (m *TicketCommentMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *TicketCommentMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *TicketCommentMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().TicketComment.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *TicketCommentMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *TicketCommentMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the TicketComment entity.
+// If the TicketComment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketCommentMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *TicketCommentMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *TicketCommentMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *TicketCommentMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the TicketComment entity.
+// If the TicketComment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketCommentMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *TicketCommentMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *TicketCommentMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *TicketCommentMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the TicketComment entity.
+// If the TicketComment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketCommentMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *TicketCommentMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetTicketID sets the "ticket_id" field.
+func (m *TicketCommentMutation) SetTicketID(pu pulid.ID) {
+	m.ticket = &pu
+}
+
+// TicketID returns the value of the "ticket_id" field in the mutation.
+func (m *TicketCommentMutation) TicketID() (r pulid.ID, exists bool) {
+	v := m.ticket
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTicketID returns the old "ticket_id" field's value of the TicketComment entity.
+// If the TicketComment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketCommentMutation) OldTicketID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTicketID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTicketID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTicketID: %w", err)
+	}
+	return oldValue.TicketID, nil
+}
+
+// ResetTicketID resets all changes to the "ticket_id" field.
+func (m *TicketCommentMutation) ResetTicketID() {
+	m.ticket = nil
+}
+
+// SetAuthorKind sets the "author_kind" field.
+func (m *TicketCommentMutation) SetAuthorKind(tk ticketcomment.AuthorKind) {
+	m.author_kind = &tk
+}
+
+// AuthorKind returns the value of the "author_kind" field in the mutation.
+func (m *TicketCommentMutation) AuthorKind() (r ticketcomment.AuthorKind, exists bool) {
+	v := m.author_kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAuthorKind returns the old "author_kind" field's value of the TicketComment entity.
+// If the TicketComment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketCommentMutation) OldAuthorKind(ctx context.Context) (v ticketcomment.AuthorKind, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAuthorKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAuthorKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAuthorKind: %w", err)
+	}
+	return oldValue.AuthorKind, nil
+}
+
+// ResetAuthorKind resets all changes to the "author_kind" field.
+func (m *TicketCommentMutation) ResetAuthorKind() {
+	m.author_kind = nil
+}
+
+// SetAuthorID sets the "author_id" field.
+func (m *TicketCommentMutation) SetAuthorID(pu pulid.ID) {
+	m.author_id = &pu
+}
+
+// AuthorID returns the value of the "author_id" field in the mutation.
+func (m *TicketCommentMutation) AuthorID() (r pulid.ID, exists bool) {
+	v := m.author_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAuthorID returns the old "author_id" field's value of the TicketComment entity.
+// If the TicketComment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketCommentMutation) OldAuthorID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAuthorID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAuthorID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAuthorID: %w", err)
+	}
+	return oldValue.AuthorID, nil
+}
+
+// ResetAuthorID resets all changes to the "author_id" field.
+func (m *TicketCommentMutation) ResetAuthorID() {
+	m.author_id = nil
+}
+
+// SetBody sets the "body" field.
+func (m *TicketCommentMutation) SetBody(s string) {
+	m.body = &s
+}
+
+// Body returns the value of the "body" field in the mutation.
+func (m *TicketCommentMutation) Body() (r string, exists bool) {
+	v := m.body
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBody returns the old "body" field's value of the TicketComment entity.
+// If the TicketComment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketCommentMutation) OldBody(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBody is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBody requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBody: %w", err)
+	}
+	return oldValue.Body, nil
+}
+
+// ResetBody resets all changes to the "body" field.
+func (m *TicketCommentMutation) ResetBody() {
+	m.body = nil
+}
+
+// SetInternal sets the "internal" field.
+func (m *TicketCommentMutation) SetInternal(b bool) {
+	m.internal = &b
+}
+
+// Internal returns the value of the "internal" field in the mutation.
+func (m *TicketCommentMutation) Internal() (r bool, exists bool) {
+	v := m.internal
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldInternal returns the old "internal" field's value of the TicketComment entity.
+// If the TicketComment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketCommentMutation) OldInternal(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldInternal is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldInternal requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldInternal: %w", err)
+	}
+	return oldValue.Internal, nil
+}
+
+// ResetInternal resets all changes to the "internal" field.
+func (m *TicketCommentMutation) ResetInternal() {
+	m.internal = nil
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *TicketCommentMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[ticketcomment.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *TicketCommentMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *TicketCommentMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *TicketCommentMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// ClearTicket clears the "ticket" edge to the Ticket entity.
+func (m *TicketCommentMutation) ClearTicket() {
+	m.clearedticket = true
+	m.clearedFields[ticketcomment.FieldTicketID] = struct{}{}
+}
+
+// TicketCleared reports if the "ticket" edge to the Ticket entity was cleared.
+func (m *TicketCommentMutation) TicketCleared() bool {
+	return m.clearedticket
+}
+
+// TicketIDs returns the "ticket" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// TicketID instead. It exists only for internal usage by the builders.
+func (m *TicketCommentMutation) TicketIDs() (ids []pulid.ID) {
+	if id := m.ticket; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetTicket resets all changes to the "ticket" edge.
+func (m *TicketCommentMutation) ResetTicket() {
+	m.ticket = nil
+	m.clearedticket = false
+}
+
+// Where appends a list predicates to the TicketCommentMutation builder.
+func (m *TicketCommentMutation) Where(ps ...predicate.TicketComment) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the TicketCommentMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *TicketCommentMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.TicketComment, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *TicketCommentMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *TicketCommentMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (TicketComment).
+func (m *TicketCommentMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *TicketCommentMutation) Fields() []string {
+	fields := make([]string, 0, 8)
+	if m.merchant != nil {
+		fields = append(fields, ticketcomment.FieldMerchantID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, ticketcomment.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, ticketcomment.FieldUpdatedAt)
+	}
+	if m.ticket != nil {
+		fields = append(fields, ticketcomment.FieldTicketID)
+	}
+	if m.author_kind != nil {
+		fields = append(fields, ticketcomment.FieldAuthorKind)
+	}
+	if m.author_id != nil {
+		fields = append(fields, ticketcomment.FieldAuthorID)
+	}
+	if m.body != nil {
+		fields = append(fields, ticketcomment.FieldBody)
+	}
+	if m.internal != nil {
+		fields = append(fields, ticketcomment.FieldInternal)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *TicketCommentMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case ticketcomment.FieldMerchantID:
+		return m.MerchantID()
+	case ticketcomment.FieldCreatedAt:
+		return m.CreatedAt()
+	case ticketcomment.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case ticketcomment.FieldTicketID:
+		return m.TicketID()
+	case ticketcomment.FieldAuthorKind:
+		return m.AuthorKind()
+	case ticketcomment.FieldAuthorID:
+		return m.AuthorID()
+	case ticketcomment.FieldBody:
+		return m.Body()
+	case ticketcomment.FieldInternal:
+		return m.Internal()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *TicketCommentMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case ticketcomment.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case ticketcomment.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case ticketcomment.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case ticketcomment.FieldTicketID:
+		return m.OldTicketID(ctx)
+	case ticketcomment.FieldAuthorKind:
+		return m.OldAuthorKind(ctx)
+	case ticketcomment.FieldAuthorID:
+		return m.OldAuthorID(ctx)
+	case ticketcomment.FieldBody:
+		return m.OldBody(ctx)
+	case ticketcomment.FieldInternal:
+		return m.OldInternal(ctx)
+	}
+	return nil, fmt.Errorf("unknown TicketComment field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *TicketCommentMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case ticketcomment.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case ticketcomment.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case ticketcomment.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case ticketcomment.FieldTicketID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTicketID(v)
+		return nil
+	case ticketcomment.FieldAuthorKind:
+		v, ok := value.(ticketcomment.AuthorKind)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAuthorKind(v)
+		return nil
+	case ticketcomment.FieldAuthorID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAuthorID(v)
+		return nil
+	case ticketcomment.FieldBody:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBody(v)
+		return nil
+	case ticketcomment.FieldInternal:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetInternal(v)
+		return nil
+	}
+	return fmt.Errorf("unknown TicketComment field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *TicketCommentMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *TicketCommentMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *TicketCommentMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown TicketComment numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *TicketCommentMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *TicketCommentMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *TicketCommentMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown TicketComment nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *TicketCommentMutation) ResetField(name string) error {
+	switch name {
+	case ticketcomment.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case ticketcomment.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case ticketcomment.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case ticketcomment.FieldTicketID:
+		m.ResetTicketID()
+		return nil
+	case ticketcomment.FieldAuthorKind:
+		m.ResetAuthorKind()
+		return nil
+	case ticketcomment.FieldAuthorID:
+		m.ResetAuthorID()
+		return nil
+	case ticketcomment.FieldBody:
+		m.ResetBody()
+		return nil
+	case ticketcomment.FieldInternal:
+		m.ResetInternal()
+		return nil
+	}
+	return fmt.Errorf("unknown TicketComment field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *TicketCommentMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.merchant != nil {
+		edges = append(edges, ticketcomment.EdgeMerchant)
+	}
+	if m.ticket != nil {
+		edges = append(edges, ticketcomment.EdgeTicket)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *TicketCommentMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case ticketcomment.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	case ticketcomment.EdgeTicket:
+		if id := m.ticket; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *TicketCommentMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *TicketCommentMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *TicketCommentMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedmerchant {
+		edges = append(edges, ticketcomment.EdgeMerchant)
+	}
+	if m.clearedticket {
+		edges = append(edges, ticketcomment.EdgeTicket)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *TicketCommentMutation) EdgeCleared(name string) bool {
+	switch name {
+	case ticketcomment.EdgeMerchant:
+		return m.clearedmerchant
+	case ticketcomment.EdgeTicket:
+		return m.clearedticket
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *TicketCommentMutation) ClearEdge(name string) error {
+	switch name {
+	case ticketcomment.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	case ticketcomment.EdgeTicket:
+		m.ClearTicket()
+		return nil
+	}
+	return fmt.Errorf("unknown TicketComment unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *TicketCommentMutation) ResetEdge(name string) error {
+	switch name {
+	case ticketcomment.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	case ticketcomment.EdgeTicket:
+		m.ResetTicket()
+		return nil
+	}
+	return fmt.Errorf("unknown TicketComment edge %s", name)
 }

@@ -7,23 +7,57 @@ import (
 
 	"github.com/tillpos/till/ent/auditentry"
 	"github.com/tillpos/till/ent/customer"
+	"github.com/tillpos/till/ent/device"
+	"github.com/tillpos/till/ent/feedback"
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/operator"
+	"github.com/tillpos/till/ent/pairingcode"
+	"github.com/tillpos/till/ent/platformauditentry"
+	"github.com/tillpos/till/ent/product"
+	"github.com/tillpos/till/ent/productpricechange"
+	"github.com/tillpos/till/ent/refund"
+	"github.com/tillpos/till/ent/refundline"
+	"github.com/tillpos/till/ent/refundtender"
+	"github.com/tillpos/till/ent/release"
+	"github.com/tillpos/till/ent/risklistentry"
+	"github.com/tillpos/till/ent/sale"
+	"github.com/tillpos/till/ent/saleline"
+	"github.com/tillpos/till/ent/salessettings"
 	"github.com/tillpos/till/ent/savedsegment"
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/ent/staff"
 	"github.com/tillpos/till/ent/store"
+	"github.com/tillpos/till/ent/tender"
+	"github.com/tillpos/till/ent/ticket"
+	"github.com/tillpos/till/ent/ticketcomment"
 )
 
 // prefixToTable maps ID prefixes to table names.
 var prefixToTable = map[string]string{
 	"aud": auditentry.Table,
 	"cus": customer.Table,
+	"dev": device.Table,
+	"fbk": feedback.Table,
 	"mer": merchant.Table,
 	"opr": operator.Table,
+	"pcd": pairingcode.Table,
+	"pau": platformauditentry.Table,
+	"prd": product.Table,
+	"ppc": productpricechange.Table,
+	"rfd": refund.Table,
+	"rfl": refundline.Table,
+	"rft": refundtender.Table,
+	"rel": release.Table,
+	"rle": risklistentry.Table,
+	"sal": sale.Table,
+	"sli": saleline.Table,
+	"sst": salessettings.Table,
 	"sgs": savedsegment.Table,
 	"stf": staff.Table,
 	"sto": store.Table,
+	"tnd": tender.Table,
+	"tkt": ticket.Table,
+	"tkc": ticketcomment.Table,
 }
 
 // IDToType maps an ID to the table of its type, for Noder.

@@ -20,18 +20,60 @@ type Tx struct {
 	Customer *CustomerClient
 	// CustomerStoreVisits is the client for interacting with the CustomerStoreVisits builders.
 	CustomerStoreVisits *CustomerStoreVisitsClient
+	// CustomerTrigram is the client for interacting with the CustomerTrigram builders.
+	CustomerTrigram *CustomerTrigramClient
+	// Device is the client for interacting with the Device builders.
+	Device *DeviceClient
+	// Feedback is the client for interacting with the Feedback builders.
+	Feedback *FeedbackClient
 	// Merchant is the client for interacting with the Merchant builders.
 	Merchant *MerchantClient
 	// Operator is the client for interacting with the Operator builders.
 	Operator *OperatorClient
+	// OutboxEvent is the client for interacting with the OutboxEvent builders.
+	OutboxEvent *OutboxEventClient
+	// PairingCode is the client for interacting with the PairingCode builders.
+	PairingCode *PairingCodeClient
+	// PlatformAuditEntry is the client for interacting with the PlatformAuditEntry builders.
+	PlatformAuditEntry *PlatformAuditEntryClient
+	// Product is the client for interacting with the Product builders.
+	Product *ProductClient
+	// ProductPriceChange is the client for interacting with the ProductPriceChange builders.
+	ProductPriceChange *ProductPriceChangeClient
+	// Refund is the client for interacting with the Refund builders.
+	Refund *RefundClient
+	// RefundLine is the client for interacting with the RefundLine builders.
+	RefundLine *RefundLineClient
+	// RefundTender is the client for interacting with the RefundTender builders.
+	RefundTender *RefundTenderClient
+	// Release is the client for interacting with the Release builders.
+	Release *ReleaseClient
+	// RiskListEntry is the client for interacting with the RiskListEntry builders.
+	RiskListEntry *RiskListEntryClient
+	// Sale is the client for interacting with the Sale builders.
+	Sale *SaleClient
+	// SaleCounter is the client for interacting with the SaleCounter builders.
+	SaleCounter *SaleCounterClient
+	// SaleLine is the client for interacting with the SaleLine builders.
+	SaleLine *SaleLineClient
+	// SalesSettings is the client for interacting with the SalesSettings builders.
+	SalesSettings *SalesSettingsClient
 	// SavedSegment is the client for interacting with the SavedSegment builders.
 	SavedSegment *SavedSegmentClient
 	// SegmentRules is the client for interacting with the SegmentRules builders.
 	SegmentRules *SegmentRulesClient
 	// Staff is the client for interacting with the Staff builders.
 	Staff *StaffClient
+	// StaffDay is the client for interacting with the StaffDay builders.
+	StaffDay *StaffDayClient
 	// Store is the client for interacting with the Store builders.
 	Store *StoreClient
+	// Tender is the client for interacting with the Tender builders.
+	Tender *TenderClient
+	// Ticket is the client for interacting with the Ticket builders.
+	Ticket *TicketClient
+	// TicketComment is the client for interacting with the TicketComment builders.
+	TicketComment *TicketCommentClient
 
 	// lazily loaded.
 	client     *Client
@@ -166,12 +208,33 @@ func (tx *Tx) init() {
 	tx.AuditEntry = NewAuditEntryClient(tx.config)
 	tx.Customer = NewCustomerClient(tx.config)
 	tx.CustomerStoreVisits = NewCustomerStoreVisitsClient(tx.config)
+	tx.CustomerTrigram = NewCustomerTrigramClient(tx.config)
+	tx.Device = NewDeviceClient(tx.config)
+	tx.Feedback = NewFeedbackClient(tx.config)
 	tx.Merchant = NewMerchantClient(tx.config)
 	tx.Operator = NewOperatorClient(tx.config)
+	tx.OutboxEvent = NewOutboxEventClient(tx.config)
+	tx.PairingCode = NewPairingCodeClient(tx.config)
+	tx.PlatformAuditEntry = NewPlatformAuditEntryClient(tx.config)
+	tx.Product = NewProductClient(tx.config)
+	tx.ProductPriceChange = NewProductPriceChangeClient(tx.config)
+	tx.Refund = NewRefundClient(tx.config)
+	tx.RefundLine = NewRefundLineClient(tx.config)
+	tx.RefundTender = NewRefundTenderClient(tx.config)
+	tx.Release = NewReleaseClient(tx.config)
+	tx.RiskListEntry = NewRiskListEntryClient(tx.config)
+	tx.Sale = NewSaleClient(tx.config)
+	tx.SaleCounter = NewSaleCounterClient(tx.config)
+	tx.SaleLine = NewSaleLineClient(tx.config)
+	tx.SalesSettings = NewSalesSettingsClient(tx.config)
 	tx.SavedSegment = NewSavedSegmentClient(tx.config)
 	tx.SegmentRules = NewSegmentRulesClient(tx.config)
 	tx.Staff = NewStaffClient(tx.config)
+	tx.StaffDay = NewStaffDayClient(tx.config)
 	tx.Store = NewStoreClient(tx.config)
+	tx.Tender = NewTenderClient(tx.config)
+	tx.Ticket = NewTicketClient(tx.config)
+	tx.TicketComment = NewTicketCommentClient(tx.config)
 }
 
 // txDriver wraps the given dialect.Tx with a nop dialect.Driver implementation.

@@ -38,6 +38,8 @@ type Error struct {
 	Field string
 	// RetryAfter says when to try again, for RATE_LIMITED.
 	RetryAfter time.Duration
+	// Rule names the risk rule that declined, for RISK_DECLINED.
+	Rule string
 }
 
 // Error implements error.
@@ -71,6 +73,11 @@ func Invalid(field, format string, args ...any) *Error {
 // Limited reports a refused request that may be retried after d.
 func Limited(d time.Duration) *Error {
 	return &Error{Code: RateLimited, Message: "too many requests, retry later", RetryAfter: d}
+}
+
+// Declined reports a sale refused by the risk rule named rule.
+func Declined(rule, format string, args ...any) *Error {
+	return &Error{Code: RiskDeclined, Rule: rule, Message: fmt.Sprintf(format, args...)}
 }
 
 // CodeOf returns the code of the first *Error in err's chain, or Internal.

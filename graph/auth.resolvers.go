@@ -8,6 +8,7 @@ package graph
 import (
 	"context"
 
+	"github.com/tillpos/till/internal/ptr"
 	"github.com/tillpos/till/merchants"
 )
 
@@ -17,7 +18,7 @@ func (r *mutationResolver) SignUpMerchant(ctx context.Context, input SignUpMerch
 		MerchantName: input.MerchantName, OwnerName: input.OwnerName,
 		Email: input.Email, Password: input.Password,
 		Currency: input.Currency, TimeZone: input.TimeZone,
-		Locale: deref(input.Locale), StoreName: deref(input.StoreName),
+		Locale: ptr.Value(input.Locale), StoreName: ptr.Value(input.StoreName),
 	})
 	if err != nil {
 		return nil, err

@@ -13,6 +13,7 @@ import (
 	"github.com/tillpos/till/ent"
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/schema/pulid"
+	"github.com/tillpos/till/internal/ptr"
 )
 
 // Phone is the resolver for the phone field.
@@ -53,7 +54,7 @@ func (r *mutationResolver) CreateCustomer(ctx context.Context, input CreateCusto
 func (r *mutationResolver) UpdateCustomer(ctx context.Context, input UpdateCustomerInput) (*CustomerPayload, error) {
 	return customerPayload(r.customers.Update(ctx, input.CustomerID, customers.Profile{
 		Name: input.Name, Phone: input.Phone, Email: input.Email, Address: input.Address,
-		Birthday: input.Birthday, Gender: input.Gender, ClearGender: deref(input.ClearGender), Notes: input.Notes,
+		Birthday: input.Birthday, Gender: input.Gender, ClearGender: ptr.Value(input.ClearGender), Notes: input.Notes,
 		Tags: input.Tags, MemberCode: input.MemberCode, Consent: consent(input.Consent),
 	}))
 }

@@ -35,10 +35,40 @@ func (r *queryResolver) Customers(ctx context.Context, after *entgql.Cursor[puli
 		ent.WithCustomerOrder(orderBy), ent.WithCustomerFilter(where.Filter))
 }
 
+// Devices is the resolver for the devices field.
+func (r *queryResolver) Devices(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.DeviceOrder, where *ent.DeviceWhereInput) (*ent.DeviceConnection, error) {
+	return r.client.Device.Query().Paginate(ctx, after, first, before, last,
+		ent.WithDeviceOrder(orderBy), ent.WithDeviceFilter(where.Filter))
+}
+
+// Feedback is the resolver for the feedback field.
+func (r *queryResolver) Feedback(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.FeedbackOrder, where *ent.FeedbackWhereInput) (*ent.FeedbackConnection, error) {
+	return r.client.Feedback.Query().Paginate(ctx, after, first, before, last,
+		ent.WithFeedbackOrder(orderBy), ent.WithFeedbackFilter(where.Filter))
+}
+
 // Merchants is the resolver for the merchants field.
 func (r *queryResolver) Merchants(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.MerchantOrder, where *ent.MerchantWhereInput) (*ent.MerchantConnection, error) {
 	return r.client.Merchant.Query().Paginate(ctx, after, first, before, last,
 		ent.WithMerchantOrder(orderBy), ent.WithMerchantFilter(where.Filter))
+}
+
+// PlatformAuditEntries is the resolver for the platformAuditEntries field.
+func (r *queryResolver) PlatformAuditEntries(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.PlatformAuditEntryOrder, where *ent.PlatformAuditEntryWhereInput) (*ent.PlatformAuditEntryConnection, error) {
+	return r.client.PlatformAuditEntry.Query().Paginate(ctx, after, first, before, last,
+		ent.WithPlatformAuditEntryOrder(orderBy), ent.WithPlatformAuditEntryFilter(where.Filter))
+}
+
+// Products is the resolver for the products field.
+func (r *queryResolver) Products(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.ProductOrder, where *ent.ProductWhereInput) (*ent.ProductConnection, error) {
+	return r.client.Product.Query().Paginate(ctx, after, first, before, last,
+		ent.WithProductOrder(orderBy), ent.WithProductFilter(where.Filter))
+}
+
+// Releases is the resolver for the releases field.
+func (r *queryResolver) Releases(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.ReleaseOrder, where *ent.ReleaseWhereInput) (*ent.ReleaseConnection, error) {
+	return r.client.Release.Query().Paginate(ctx, after, first, before, last,
+		ent.WithReleaseOrder(orderBy), ent.WithReleaseFilter(where.Filter))
 }
 
 // SavedSegments is the resolver for the savedSegments field.
@@ -59,17 +89,43 @@ func (r *queryResolver) Stores(ctx context.Context, after *entgql.Cursor[pulid.I
 		ent.WithStoreOrder(orderBy), ent.WithStoreFilter(where.Filter))
 }
 
+// Tickets is the resolver for the tickets field.
+func (r *queryResolver) Tickets(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.TicketOrder, where *ent.TicketWhereInput) (*ent.TicketConnection, error) {
+	return r.client.Ticket.Query().Paginate(ctx, after, first, before, last,
+		ent.WithTicketOrder(orderBy), ent.WithTicketFilter(where.Filter))
+}
+
 // Customer returns CustomerResolver implementation.
 func (r *Resolver) Customer() CustomerResolver { return &customerResolver{r} }
+
+// Device returns DeviceResolver implementation.
+func (r *Resolver) Device() DeviceResolver { return &deviceResolver{r} }
+
+// Merchant returns MerchantResolver implementation.
+func (r *Resolver) Merchant() MerchantResolver { return &merchantResolver{r} }
+
+// Product returns ProductResolver implementation.
+func (r *Resolver) Product() ProductResolver { return &productResolver{r} }
 
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
+// Sale returns SaleResolver implementation.
+func (r *Resolver) Sale() SaleResolver { return &saleResolver{r} }
+
 // SavedSegment returns SavedSegmentResolver implementation.
 func (r *Resolver) SavedSegment() SavedSegmentResolver { return &savedSegmentResolver{r} }
 
+// Store returns StoreResolver implementation.
+func (r *Resolver) Store() StoreResolver { return &storeResolver{r} }
+
 type (
 	customerResolver     struct{ *Resolver }
+	deviceResolver       struct{ *Resolver }
+	merchantResolver     struct{ *Resolver }
+	productResolver      struct{ *Resolver }
 	queryResolver        struct{ *Resolver }
+	saleResolver         struct{ *Resolver }
 	savedSegmentResolver struct{ *Resolver }
+	storeResolver        struct{ *Resolver }
 )

@@ -83,6 +83,9 @@ func withCode(gerr *gqlerror.Error, e *errs.Error) *gqlerror.Error {
 	if e.RetryAfter > 0 {
 		gerr.Extensions["retryAfterSeconds"] = int(math.Ceil(e.RetryAfter.Seconds()))
 	}
+	if e.Rule != "" {
+		gerr.Extensions["rule"] = e.Rule
+	}
 	return gerr
 }
 

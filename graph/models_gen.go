@@ -11,10 +11,28 @@ import (
 
 	"github.com/tillpos/till/ent"
 	"github.com/tillpos/till/ent/customer"
+	"github.com/tillpos/till/ent/device"
+	"github.com/tillpos/till/ent/feedback"
+	"github.com/tillpos/till/ent/risklistentry"
 	"github.com/tillpos/till/ent/savedsegment"
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/ent/staff"
+	"github.com/tillpos/till/ent/ticket"
+	"github.com/tillpos/till/sales"
 )
+
+type AddRiskListEntryInput struct {
+	Kind risklistentry.Kind `json:"kind"`
+	// A card or wallet reference, or a customer's ID.
+	Value  string `json:"value"`
+	Reason string `json:"reason"`
+}
+
+type AssignTicketInput struct {
+	TicketID pulid.ID `json:"ticketId"`
+	// An active operator; null unassigns.
+	AssigneeID *pulid.ID `json:"assigneeId,omitempty"`
+}
 
 type ChangePasswordInput struct {
 	CurrentPassword string `json:"currentPassword"`
@@ -23,6 +41,36 @@ type ChangePasswordInput struct {
 
 type ChangePasswordPayload struct {
 	Viewer *Viewer `json:"viewer"`
+}
+
+type ChangeTicketStatusInput struct {
+	TicketID pulid.ID      `json:"ticketId"`
+	Status   ticket.Status `json:"status"`
+	Note     *string       `json:"note,omitempty"`
+}
+
+// What changed in the catalog and the customers since a cursor, oldest
+// first, for a tablet's offline cache. Archived, merged and erased customers
+// and inactive products come too, so the cache can drop them.
+type Changes struct {
+	Products  []*ent.Product  `json:"products"`
+	Customers []*ent.Customer `json:"customers"`
+	// Pass it as since next time.
+	Cursor string `json:"cursor"`
+	// More changes wait: ask again straight away.
+	HasMore bool `json:"hasMore"`
+}
+
+type CommentOnTicketInput struct {
+	TicketID pulid.ID `json:"ticketId"`
+	Body     string   `json:"body"`
+	// An operators' note, never shown to the merchant; OPERATOR only.
+	Internal *bool `json:"internal,omitempty"`
+}
+
+type CommentOnTicketPayload struct {
+	Comment *ent.TicketComment `json:"comment"`
+	Ticket  *ent.Ticket        `json:"ticket"`
 }
 
 type CreateCustomerInput struct {
@@ -41,6 +89,24 @@ type CreateCustomerInput struct {
 	Consent    *CustomerConsentInput `json:"consent,omitempty"`
 	// The store the customer is registered at.
 	StoreID *pulid.ID `json:"storeId,omitempty"`
+}
+
+type CreatePairingCodeInput struct {
+	StoreID pulid.ID `json:"storeId"`
+}
+
+type CreateProductInput struct {
+	Sku      string  `json:"sku"`
+	Barcode  *string `json:"barcode,omitempty"`
+	Name     string  `json:"name"`
+	Category *string `json:"category,omitempty"`
+	// Minor units of the merchant's currency.
+	UnitPrice int64  `json:"unitPrice"`
+	Cost      *int64 `json:"cost,omitempty"`
+	// Basis points: 600 is 6%. Defaults to 0.
+	TaxRateBp *int `json:"taxRateBp,omitempty"`
+	// Defaults to true.
+	Active *bool `json:"active,omitempty"`
 }
 
 type CreateSavedSegmentInput struct {
@@ -108,9 +174,85 @@ type DeleteSavedSegmentPayload struct {
 	DeletedID pulid.ID `json:"deletedId"`
 }
 
+type DeviceActionInput struct {
+	DeviceID pulid.ID `json:"deviceId"`
+	Reason   *string  `json:"reason,omitempty"`
+}
+
+type DeviceCredentialInput struct {
+	Credential string `json:"credential"`
+}
+
+type DeviceHeartbeatInput struct {
+	// The credential pairDevice gave this terminal.
+	Credential string `json:"credential"`
+	// Percent, 0–100.
+	Battery  *int  `json:"battery,omitempty"`
+	Charging *bool `json:"charging,omitempty"`
+	PaperLow *bool `json:"paperLow,omitempty"`
+	// WIFI, ETHERNET, CELLULAR, …
+	Network         *string `json:"network,omitempty"`
+	AppVersion      *string `json:"appVersion,omitempty"`
+	FirmwareVersion *string `json:"firmwareVersion,omitempty"`
+	// Megabytes.
+	FreeStorage *int `json:"freeStorage,omitempty"`
+	// Errors seen since the last heartbeat (at most 20).
+	Errors []string `json:"errors,omitempty"`
+}
+
+type DeviceHeartbeatPayload struct {
+	ReceivedAt             time.Time `json:"receivedAt"`
+	NextHeartbeatInSeconds int       `json:"nextHeartbeatInSeconds"`
+}
+
+type DevicePayload struct {
+	Device *ent.Device `json:"device"`
+}
+
+type ExchangePayload struct {
+	Refund *ent.Refund `json:"refund"`
+	// The sale the items came back from.
+	OriginalSale *ent.Sale `json:"originalSale"`
+	// The new sale.
+	Sale     *ent.Sale `json:"sale"`
+	Replayed bool      `json:"replayed"`
+}
+
+type FeedbackPayload struct {
+	Feedback *ent.Feedback `json:"feedback"`
+}
+
+type FreezeSaleInput struct {
+	SaleID pulid.ID `json:"saleId"`
+	Reason string   `json:"reason"`
+}
+
+// A CSV file with a header row naming its columns: sku and name are required;
+// barcode, category, price, cost, tax_rate and active are optional. Prices
+// and costs are in major units (12.50), tax_rate in percent (6 or 6.5),
+// active is true or false. A row whose SKU exists updates that product.
+type ImportProductsInput struct {
+	CSV string `json:"csv"`
+}
+
+// Nothing is written when errors is not empty.
+type ImportProductsPayload struct {
+	Created   int                   `json:"created"`
+	Updated   int                   `json:"updated"`
+	Unchanged int                   `json:"unchanged"`
+	Errors    []*ProductImportError `json:"errors"`
+}
+
 type LogInInput struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
+}
+
+type LogInWithPinInput struct {
+	// The credential pairDevice gave this terminal.
+	DeviceCredential string   `json:"deviceCredential"`
+	StaffID          pulid.ID `json:"staffId"`
+	Pin              string   `json:"pin"`
 }
 
 type LogOutPayload struct {
@@ -136,17 +278,105 @@ type MergeCustomersInput struct {
 	DuplicateID pulid.ID `json:"duplicateId"`
 }
 
+type MoveDeviceInput struct {
+	DeviceID      pulid.ID `json:"deviceId"`
+	StoreID       pulid.ID `json:"storeId"`
+	LocationLabel *string  `json:"locationLabel,omitempty"`
+}
+
+type PairDeviceInput struct {
+	// As shown to the manager; any case, spaces and dashes ignored.
+	Code         string       `json:"code"`
+	SerialNumber string       `json:"serialNumber"`
+	Model        string       `json:"model"`
+	Kind         *device.Kind `json:"kind,omitempty"`
+	AppVersion   *string      `json:"appVersion,omitempty"`
+}
+
+type ProductImportError struct {
+	// 1 is the first row after the header.
+	Row     int     `json:"row"`
+	Column  *string `json:"column,omitempty"`
+	Message string  `json:"message"`
+}
+
+type ProductPayload struct {
+	Product *ent.Product `json:"product"`
+}
+
 type ReactivateMerchantInput struct {
 	MerchantID pulid.ID `json:"merchantId"`
+}
+
+type RecordFeedbackInput struct {
+	SaleID pulid.ID `json:"saleId"`
+	// 1 (worst) to 5 (best).
+	Rating   int               `json:"rating"`
+	Category feedback.Category `json:"category"`
+	// For PRODUCT feedback: which of the sale's products it is about.
+	ProductID *pulid.ID `json:"productId,omitempty"`
+	Comment   *string   `json:"comment,omitempty"`
+}
+
+type RecordSalePayload struct {
+	Sale *ent.Sale `json:"sale"`
+	// True when the key had been used for this same sale before: nothing new was written.
+	Replayed bool `json:"replayed"`
 }
 
 type RefreshSessionInput struct {
 	RefreshToken string `json:"refreshToken"`
 }
 
+type RefundPayload struct {
+	Refund *ent.Refund `json:"refund"`
+	// The refunded sale as it stands now.
+	Sale     *ent.Sale `json:"sale"`
+	Replayed bool      `json:"replayed"`
+}
+
+type ReleasePayload struct {
+	Release *ent.Release `json:"release"`
+}
+
+type ReportDeviceFaultInput struct {
+	// The credential pairDevice gave this terminal: it reports a fault about itself.
+	DeviceCredential string                `json:"deviceCredential"`
+	FaultCategory    *ticket.FaultCategory `json:"faultCategory,omitempty"`
+	Title            string                `json:"title"`
+	Description      *string               `json:"description,omitempty"`
+	Priority         *ticket.Priority      `json:"priority,omitempty"`
+}
+
 type ResetStaffPasswordInput struct {
 	StaffID     pulid.ID `json:"staffId"`
 	NewPassword string   `json:"newPassword"`
+}
+
+type ReviewSaleInput struct {
+	SaleID  pulid.ID          `json:"saleId"`
+	Outcome SaleReviewOutcome `json:"outcome"`
+	Note    *string           `json:"note,omitempty"`
+}
+
+type RiskListEntryIDInput struct {
+	RiskListEntryID pulid.ID `json:"riskListEntryId"`
+}
+
+type RiskListEntryPayload struct {
+	RiskListEntry *ent.RiskListEntry `json:"riskListEntry"`
+}
+
+type SaleIDInput struct {
+	SaleID pulid.ID `json:"saleId"`
+}
+
+type SalePayload struct {
+	Sale *ent.Sale `json:"sale"`
+}
+
+type SalesSettingsPayload struct {
+	SalesSettings *ent.SalesSettings `json:"salesSettings"`
 }
 
 type SavedSegmentIDInput struct {
@@ -195,6 +425,19 @@ type SuspendMerchantInput struct {
 	Reason     string   `json:"reason"`
 }
 
+type SwapDeviceInput struct {
+	TicketID pulid.ID `json:"ticketId"`
+	// An ACTIVE device of the same merchant; it takes the faulty device's store and location label.
+	ReplacementDeviceID pulid.ID `json:"replacementDeviceId"`
+	// RETIRED (true, the default) or only DISABLED (false) for the faulty device.
+	Retire *bool   `json:"retire,omitempty"`
+	Reason *string `json:"reason,omitempty"`
+}
+
+type TicketPayload struct {
+	Ticket *ent.Ticket `json:"ticket"`
+}
+
 // Fields left out stay as they are; an empty string clears a field.
 type UpdateCustomerInput struct {
 	CustomerID  pulid.ID         `json:"customerId"`
@@ -218,6 +461,29 @@ type UpdateMerchantInput struct {
 	Locale *string `json:"locale,omitempty"`
 	// Lets cashiers reveal customers' full phone and email (each reveal is audited).
 	CashiersSeeFullContact *bool `json:"cashiersSeeFullContact,omitempty"`
+}
+
+// Everything but productId is optional; fields left out stay as they are.
+type UpdateProductInput struct {
+	ProductID pulid.ID `json:"productId"`
+	Sku       *string  `json:"sku,omitempty"`
+	// An empty string clears the barcode.
+	Barcode  *string `json:"barcode,omitempty"`
+	Name     *string `json:"name,omitempty"`
+	Category *string `json:"category,omitempty"`
+	// Minor units; a change is kept in the product's priceChanges.
+	UnitPrice *int64 `json:"unitPrice,omitempty"`
+	Cost      *int64 `json:"cost,omitempty"`
+	ClearCost *bool  `json:"clearCost,omitempty"`
+	// Basis points: 600 is 6%.
+	TaxRateBp *int  `json:"taxRateBp,omitempty"`
+	Active    *bool `json:"active,omitempty"`
+}
+
+type UpdateReleaseRolloutInput struct {
+	ReleaseID pulid.ID `json:"releaseId"`
+	// 0 to 100. Raising it only adds devices: each keeps its bucket.
+	RolloutPercent int `json:"rolloutPercent"`
 }
 
 type UpdateSegmentRulesInput struct {
@@ -245,6 +511,31 @@ type UpdateStoreInput struct {
 	TimeZone *string  `json:"timeZone,omitempty"`
 }
 
+type UploadSaleError struct {
+	Code    string  `json:"code"`
+	Message string  `json:"message"`
+	Field   *string `json:"field,omitempty"`
+	// The risk rule that declined the sale, for RISK_DECLINED.
+	Rule *string `json:"rule,omitempty"`
+}
+
+type UploadSaleResult struct {
+	IdempotencyKey string             `json:"idempotencyKey"`
+	Status         sales.UploadStatus `json:"status"`
+	Sale           *ent.Sale          `json:"sale,omitempty"`
+	Error          *UploadSaleError   `json:"error,omitempty"`
+}
+
+type UploadSalesInput struct {
+	// At most 500; each is applied on its own.
+	Sales []*sales.SaleInput `json:"sales"`
+}
+
+type UploadSalesPayload struct {
+	// One per uploaded sale, in the same order.
+	Results []*UploadSaleResult `json:"results"`
+}
+
 // The caller of a request.
 type Viewer struct {
 	Kind ViewerKind `json:"kind"`
@@ -260,6 +551,72 @@ type Viewer struct {
 	// When the password is due to be changed (90 days after it was set, for
 	// OWNER, MANAGER and OPERATOR); null when it does not expire.
 	PasswordExpiresAt *time.Time `json:"passwordExpiresAt,omitempty"`
+}
+
+type VoidSaleInput struct {
+	IdempotencyKey string   `json:"idempotencyKey"`
+	SaleID         pulid.ID `json:"saleId"`
+	Reason         string   `json:"reason"`
+}
+
+type WithdrawReleaseInput struct {
+	ReleaseID pulid.ID `json:"releaseId"`
+	Reason    *string  `json:"reason,omitempty"`
+}
+
+type SaleReviewOutcome string
+
+const (
+	SaleReviewOutcomeCleared   SaleReviewOutcome = "CLEARED"
+	SaleReviewOutcomeConfirmed SaleReviewOutcome = "CONFIRMED"
+)
+
+var AllSaleReviewOutcome = []SaleReviewOutcome{
+	SaleReviewOutcomeCleared,
+	SaleReviewOutcomeConfirmed,
+}
+
+func (e SaleReviewOutcome) IsValid() bool {
+	switch e {
+	case SaleReviewOutcomeCleared, SaleReviewOutcomeConfirmed:
+		return true
+	}
+	return false
+}
+
+func (e SaleReviewOutcome) String() string {
+	return string(e)
+}
+
+func (e *SaleReviewOutcome) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = SaleReviewOutcome(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid SaleReviewOutcome", str)
+	}
+	return nil
+}
+
+func (e SaleReviewOutcome) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *SaleReviewOutcome) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e SaleReviewOutcome) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 type SegmentMode string

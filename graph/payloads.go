@@ -11,6 +11,7 @@ import (
 	"github.com/tillpos/till/auth/viewer"
 	"github.com/tillpos/till/customers"
 	"github.com/tillpos/till/ent"
+	"github.com/tillpos/till/sales"
 )
 
 // AuthPayload is a new session's tokens and whose session it is.
@@ -69,6 +70,13 @@ func merchantPayload(m *ent.Merchant, err error) (*MerchantPayload, error) {
 	return &MerchantPayload{Merchant: m}, nil
 }
 
+func releasePayload(r *ent.Release, err error) (*ReleasePayload, error) {
+	if err != nil {
+		return nil, err
+	}
+	return &ReleasePayload{Release: r}, nil
+}
+
 func storePayload(s *ent.Store, err error) (*StorePayload, error) {
 	if err != nil {
 		return nil, err
@@ -83,15 +91,6 @@ func staffPayload(s *ent.Staff, err error) (*StaffPayload, error) {
 	return &StaffPayload{Staff: s}, nil
 }
 
-// deref is *p, or the zero value when p is nil.
-func deref[T any](p *T) T {
-	var zero T
-	if p == nil {
-		return zero
-	}
-	return *p
-}
-
 func customerPayload(c *ent.Customer, err error) (*CustomerPayload, error) {
 	if err != nil {
 		return nil, err
@@ -104,4 +103,57 @@ func consent(in *CustomerConsentInput) customers.Consent {
 		return customers.Consent{}
 	}
 	return customers.Consent{Push: in.Push, SMS: in.Sms, Email: in.Email}
+}
+
+func salePayload(s *ent.Sale, err error) (*SalePayload, error) {
+	if err != nil {
+		return nil, err
+	}
+	return &SalePayload{Sale: s}, nil
+}
+
+func refundPayload(res *sales.RefundResult, err error) (*RefundPayload, error) {
+	if err != nil {
+		return nil, err
+	}
+	return &RefundPayload{Refund: res.Refund, Sale: res.Sale, Replayed: res.Replayed}, nil
+}
+
+func riskListEntryPayload(e *ent.RiskListEntry, err error) (*RiskListEntryPayload, error) {
+	if err != nil {
+		return nil, err
+	}
+	return &RiskListEntryPayload{RiskListEntry: e}, nil
+}
+
+func uploadPayload(results []sales.UploadResult) *UploadSalesPayload {
+	out := &UploadSalesPayload{Results: make([]*UploadSaleResult, len(results))}
+	for i, res := range results {
+		item := &UploadSaleResult{IdempotencyKey: res.IdempotencyKey, Status: res.Status, Sale: res.Sale}
+		if res.Err != nil {
+			item.Error = &UploadSaleError{Code: string(res.Err.Code), Message: res.Err.Message}
+			if res.Err.Field != "" {
+				item.Error.Field = &res.Err.Field
+			}
+			if res.Err.Rule != "" {
+				item.Error.Rule = &res.Err.Rule
+			}
+		}
+		out.Results[i] = item
+	}
+	return out
+}
+
+func devicePayload(d *ent.Device, err error) (*DevicePayload, error) {
+	if err != nil {
+		return nil, err
+	}
+	return &DevicePayload{Device: d}, nil
+}
+
+func ticketPayload(t *ent.Ticket, err error) (*TicketPayload, error) {
+	if err != nil {
+		return nil, err
+	}
+	return &TicketPayload{Ticket: t}, nil
 }

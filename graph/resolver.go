@@ -10,11 +10,18 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/tillpos/till/auth"
+	"github.com/tillpos/till/catalog"
 	"github.com/tillpos/till/customers"
+	"github.com/tillpos/till/devices"
 	"github.com/tillpos/till/ent"
 	"github.com/tillpos/till/ent/schema/pulid"
+	"github.com/tillpos/till/feed"
+	"github.com/tillpos/till/feedback"
 	"github.com/tillpos/till/merchants"
+	"github.com/tillpos/till/releases"
+	"github.com/tillpos/till/sales"
 	"github.com/tillpos/till/staff"
+	"github.com/tillpos/till/tickets"
 )
 
 // Resolver holds the services the resolvers call.
@@ -24,6 +31,13 @@ type Resolver struct {
 	merchants *merchants.Service
 	staff     *staff.Service
 	customers *customers.Service
+	sales     *sales.Service
+	feedback  *feedback.Service
+	catalog   *catalog.Service
+	feed      *feed.Service
+	devices   *devices.Service
+	releases  *releases.Service
+	tickets   *tickets.Service
 }
 
 // Services are the domain services the resolvers call.
@@ -32,12 +46,21 @@ type Services struct {
 	Merchants *merchants.Service
 	Staff     *staff.Service
 	Customers *customers.Service
+	Sales     *sales.Service
+	Feedback  *feedback.Service
+	Catalog   *catalog.Service
+	Feed      *feed.Service
+	Devices   *devices.Service
+	Releases  *releases.Service
+	Tickets   *tickets.Service
 }
 
 // NewSchema returns Till's executable GraphQL schema.
 func NewSchema(client *ent.Client, svc Services) graphql.ExecutableSchema {
 	return NewExecutableSchema(Config{Resolvers: &Resolver{
 		client: client, auth: svc.Auth, merchants: svc.Merchants, staff: svc.Staff, customers: svc.Customers,
+		sales: svc.Sales, feedback: svc.Feedback, devices: svc.Devices, releases: svc.Releases, tickets: svc.Tickets,
+		catalog: svc.Catalog, feed: svc.Feed,
 	}})
 }
 

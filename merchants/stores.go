@@ -105,3 +105,28 @@ func applyStore(m *ent.StoreMutation, in StoreInput) error {
 	}
 	return nil
 }
+
+// StoreFor loads a store of the viewer's merchant that v works at: the
+// owner at every store, anyone else where they are assigned. field names
+// the input for the error: NOT_FOUND (no such store in the merchant) or
+// FORBIDDEN (not theirs).
+func StoreFor(ctx context.Context, client *ent.Client, v *viewer.Viewer, id pulid.ID, field string) (*ent.Store, error) {
+	st, err := client.Store.Get(ctx, id)
+	if ent.IsNotFound(err) {
+		return nil, &errs.Error{Code: errs.NotFound, Field: field, Message: "store not found"}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading store: %w", err)
+	}
+	if v.Role == viewer.RoleOwner {
+		return st, nil
+	}
+	works, err := client.Store.Query().Where(store.ID(id), store.HasStaffWith(staff.ID(v.ID))).Exist(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("loading store staff: %w", err)
+	}
+	if !works {
+		return nil, &errs.Error{Code: errs.Forbidden, Field: field, Message: "you do not work at this store"}
+	}
+	return st, nil
+}

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/tillpos/till/audit"
 	"github.com/tillpos/till/auth/password"
 	"github.com/tillpos/till/auth/viewer"
+	"github.com/tillpos/till/db"
 	"github.com/tillpos/till/ent"
 	"github.com/tillpos/till/errs"
 	"github.com/tillpos/till/merchants"
@@ -36,12 +38,16 @@ func Create(ctx context.Context, client *ent.Client, hasher *password.Hasher, em
 	if err := merchants.EnsureEmailFree(ctx, client, email); err != nil {
 		return nil, err
 	}
-	op, err := client.Operator.Create().SetEmail(email).SetName(name).SetPasswordHash(hash).Save(ctx)
-	if ent.IsConstraintError(err) {
-		return nil, &errs.Error{Code: errs.Conflict, Field: "email", Message: "email is already registered"}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("creating operator: %w", err)
-	}
-	return op, nil
+	return db.InTx(ctx, client, func(tx *ent.Tx) (*ent.Operator, error) {
+		op, err := tx.Operator.Create().SetEmail(email).SetName(name).SetPasswordHash(hash).Save(ctx)
+		if ent.IsConstraintError(err) {
+			return nil, &errs.Error{Code: errs.Conflict, Field: "email", Message: "email is already registered"}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("creating operator: %w", err)
+		}
+		return op, audit.RecordPlatform(ctx, tx.Client(), audit.Entry{
+			Action: "operator.created", TargetType: "Operator", TargetID: op.ID, Details: map[string]any{"email": email},
+		})
+	})
 }

@@ -842,7 +842,11 @@ func TestCustomerSearch(t *testing.T) {
 		{"oolong zhou", []string{"Zhou Malin"}},
 		{"alin", nil},
 		{"ei", nil},
-		{"mei park", nil},
+		// Nothing starts so: near names instead, most similar first
+		// (trigrams shared: 5 of 15, then 4 of 13 each, by name).
+		{"mei park", []string{"Linda Park", "Ada Mei", "Mei Lin"}},
+		{"lnda park", []string{"Linda Park"}},
+		{"zhou maln", []string{"Zhou Malin"}},
 		{"xyz", nil},
 		{"%", nil},
 		{"_", nil},
@@ -857,7 +861,7 @@ func TestCustomerSearch(t *testing.T) {
 				if want == nil {
 					want = []string{}
 				}
-				require.Equal(t, want, page.names(), "word-prefix matches on name and tags, every word, best first")
+				require.Equal(t, want, page.names(), "word-prefix matches on name and tags, every word, best first; else near names")
 				require.Equal(t, len(want), page.TotalCount)
 				require.False(t, page.PageInfo.HasNextPage)
 				for _, e := range page.Edges {
@@ -895,6 +899,17 @@ func TestCustomerSearch(t *testing.T) {
 		require.Equal(t, []string{"Linda Qiu"}, c.search(t, c.owner.Token, "qiu", 0, nil).names())
 		require.Equal(t, []string{"Linda Qiu"}, c.search(t, c.owner.Token, "jasm", 0, nil).names())
 		require.Empty(t, c.search(t, c.owner.Token, "park", 0, nil).names())
+		require.Equal(t, []string{"Linda Qiu"}, c.search(t, c.owner.Token, "lynda qiu", 0, nil).names(), "near the new name")
+	})
+
+	t.Run("near names leave erased customers and other merchants out", func(t *testing.T) {
+		require.Equal(t, []string{"Zhou Malin"}, c.search(t, c.owner.Token, "zhou maln", 0, nil).names())
+		c.call(t, c.owner.Token, custErase, map[string]any{"customerId": ids["Zhou Malin"]}).Decode(t, &struct{}{})
+		require.Empty(t, c.search(t, c.owner.Token, "zhou maln", 0, nil).names())
+
+		other := newCustEnv(t)
+		other.newCustomer(t, "Bob Stone", nil)
+		require.Equal(t, []string{"Bob Stone"}, c.search(t, c.owner.Token, "bob ston", 0, nil).names(), "only this merchant's Bob")
 	})
 }
 

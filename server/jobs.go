@@ -5,18 +5,19 @@ import (
 	"time"
 )
 
-// jobCheckEvery is how often a replica checks whether a daily job is due.
-const jobCheckEvery = time.Hour
+// jobCheckEvery is how often a replica checks whether a job is due.
+const jobCheckEvery = 10 * time.Second
 
-// dailyJob is work done once a day by one replica of many.
-type dailyJob struct {
-	name string
-	run  func(context.Context) error
+// job is work done once every period by one replica of many.
+type job struct {
+	name  string
+	every time.Duration
+	run   func(context.Context) error
 }
 
-// runDailyJobs runs RunDueJobs at start and every jobCheckEvery until ctx
-// is done.
-func (s *Server) runDailyJobs(ctx context.Context) {
+// runJobs runs RunDueJobs at start and every jobCheckEvery until ctx is
+// done.
+func (s *Server) runJobs(ctx context.Context) {
 	ticker := time.NewTicker(jobCheckEvery)
 	defer ticker.Stop()
 	for {
@@ -29,27 +30,28 @@ func (s *Server) runDailyJobs(ctx context.Context) {
 	}
 }
 
-// RunDueJobs runs each daily job that no replica has run on now's day
-// (UTC), and returns the names of those it ran.
+// RunDueJobs runs each job that no replica has run in now's period (UTC
+// days for the daily ones), and returns the names of those it ran.
 func (s *Server) RunDueJobs(ctx context.Context, now time.Time) []string {
 	var ran []string
 	for _, j := range s.jobs {
-		if s.runDaily(ctx, j, now) {
+		if s.runOnce(ctx, j, now) {
 			ran = append(ran, j.name)
 		}
 	}
 	return ran
 }
 
-// runDaily runs j unless some replica already claimed it for now's day:
+// runOnce runs j unless some replica already claimed it for now's period:
 // the claim is a Redis key set only if absent, so however many replicas
 // check at once, one runs the job. A failed run is logged and not retried
-// until the next day; the jobs are safe to run again by hand.
-func (s *Server) runDaily(ctx context.Context, j dailyJob, now time.Time) bool {
-	key := s.cfg.RedisPrefix + "job:" + j.name + ":" + now.UTC().Format(time.DateOnly)
-	claimed, err := s.KV.Client().SetNX(ctx, key, now.UTC().Format(time.RFC3339), 48*time.Hour).Result()
+// until the next period; the jobs are safe to run again.
+func (s *Server) runOnce(ctx context.Context, j job, now time.Time) bool {
+	period := now.UTC().Truncate(j.every)
+	key := s.cfg.RedisPrefix + "job:" + j.name + ":" + period.Format(time.RFC3339)
+	claimed, err := s.KV.Client().SetNX(ctx, key, now.UTC().Format(time.RFC3339), 2*j.every).Result()
 	if err != nil {
-		s.log.WarnContext(ctx, "daily job: claiming", "job", j.name, "err", err)
+		s.log.WarnContext(ctx, "job: claiming", "job", j.name, "err", err)
 		return false
 	}
 	if !claimed {
@@ -57,9 +59,9 @@ func (s *Server) runDaily(ctx context.Context, j dailyJob, now time.Time) bool {
 	}
 	start := time.Now()
 	if err := j.run(ctx); err != nil {
-		s.log.ErrorContext(ctx, "daily job failed", "job", j.name, "err", err)
+		s.log.ErrorContext(ctx, "job failed", "job", j.name, "err", err)
 		return true
 	}
-	s.log.InfoContext(ctx, "daily job done", "job", j.name, "duration_ms", time.Since(start).Milliseconds())
+	s.log.DebugContext(ctx, "job done", "job", j.name, "duration_ms", time.Since(start).Milliseconds())
 	return true
 }

@@ -14,16 +14,23 @@ import (
 	"github.com/tillpos/till/auth"
 	"github.com/tillpos/till/auth/password"
 	"github.com/tillpos/till/auth/token"
+	"github.com/tillpos/till/catalog"
 	"github.com/tillpos/till/config"
 	"github.com/tillpos/till/customers"
 	"github.com/tillpos/till/db"
+	"github.com/tillpos/till/devices"
+	"github.com/tillpos/till/feed"
+	"github.com/tillpos/till/feedback"
 	"github.com/tillpos/till/graph"
 	"github.com/tillpos/till/keyring"
 	"github.com/tillpos/till/kv"
 	"github.com/tillpos/till/merchants"
 	"github.com/tillpos/till/pii"
 	"github.com/tillpos/till/ratelimit"
+	"github.com/tillpos/till/releases"
+	"github.com/tillpos/till/sales"
 	"github.com/tillpos/till/staff"
+	"github.com/tillpos/till/tickets"
 )
 
 // Server is a running Till: its infrastructure, services and HTTP handler.
@@ -34,7 +41,7 @@ type Server struct {
 	KV      *kv.Store
 	Auth    *auth.Service
 	handler http.Handler
-	jobs    []dailyJob
+	jobs    []job
 	now     func() time.Time
 }
 
@@ -42,14 +49,28 @@ type Server struct {
 type Option func(*options)
 
 type options struct {
-	authOpts []auth.Option
-	now      func() time.Time
+	authOpts   []auth.Option
+	deviceOpts []devices.Option
+	ticketOpts []tickets.Option
+	now        func() time.Time
 }
 
 // WithClock sets the clock that issues and checks tokens and sessions
 // (tests move it to expire access tokens).
 func WithClock(now func() time.Time) Option {
 	return func(o *options) { o.now = now }
+}
+
+// WithDeviceOptions passes extra options to the devices service (tests use
+// it for a clock and pairing limits).
+func WithDeviceOptions(opts ...devices.Option) Option {
+	return func(o *options) { o.deviceOpts = append(o.deviceOpts, opts...) }
+}
+
+// WithTicketOptions passes extra options to the tickets service (tests use
+// it for a clock).
+func WithTicketOptions(opts ...tickets.Option) Option {
+	return func(o *options) { o.ticketOpts = append(o.ticketOpts, opts...) }
 }
 
 // WithAuthOptions passes extra options to the auth service (tests use it
@@ -114,12 +135,28 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		return nil, err
 	}
 	customerSvc := customers.New(s.DB.Client, box)
-	s.jobs = []dailyJob{{name: "customer-segments", run: customerSvc.RefreshAllSegments}}
+	devicesCfg := devices.DefaultConfig()
+	devicesCfg.PairPerIP = perMinute(cfg.PairPerIPPerMinute)
+	devicesCfg.OfflineAfter = cfg.DeviceOfflineAfter
+	releasesSvc := releases.New(s.DB.Client)
+	devicesSvc := devices.New(s.DB.Client, s.KV.Client(), cfg.RedisPrefix, s.Auth,
+		append([]devices.Option{devices.WithConfig(devicesCfg), devices.WithOutdated(releasesSvc.Unsupported)}, o.deviceOpts...)...)
+	s.jobs = []job{
+		{name: "customer-segments", every: 24 * time.Hour, run: customerSvc.RefreshAllSegments},
+		{name: "device-snapshot", every: devicesSvc.SnapshotEvery(), run: devicesSvc.Snapshot},
+	}
 	schema := graph.NewSchema(s.DB.Client, graph.Services{
 		Auth:      s.Auth,
 		Merchants: merchants.New(s.DB.Client, hasher),
 		Staff:     staff.New(s.DB.Client, hasher, s.Auth),
 		Customers: customerSvc,
+		Sales:     sales.New(s.DB.Client, sales.WithLogger(log)),
+		Feedback:  feedback.New(s.DB.Client),
+		Devices:   devicesSvc,
+		Tickets:   tickets.New(s.DB.Client, devicesSvc, o.ticketOpts...),
+		Catalog:   catalog.New(s.DB.Client),
+		Feed:      feed.New(s.DB.Client, s.now),
+		Releases:  releasesSvc,
 	})
 	s.handler = s.routes(s.graphQLHandler(schema))
 	return s, nil
@@ -168,7 +205,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv.RegisterOnShutdown(cancelBase)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	go s.runDailyJobs(baseCtx)
+	go s.runJobs(baseCtx)
 	s.log.Info("serving", "addr", ln.Addr().String(), "production", s.cfg.Production)
 	select {
 	case err := <-errc:

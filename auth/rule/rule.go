@@ -107,3 +107,20 @@ func DenyIfCashier() privacy.QueryMutationRule {
 		return privacy.Skip
 	})
 }
+
+// FilterInternalForStaff hides rows marked internal (operators' notes)
+// from staff; other viewers pass to the next rule. It follows the tenant
+// rules, which have already allowed operators and the system.
+func FilterInternalForStaff() privacy.QueryRule {
+	return privacy.FilterFunc(func(ctx context.Context, f privacy.Filter) error {
+		if !viewer.FromContext(ctx).IsStaff() {
+			return privacy.Skip
+		}
+		inf, ok := f.(interface{ WhereInternal(entql.BoolP) })
+		if !ok {
+			return privacy.Denyf("unexpected filter type %T", f)
+		}
+		inf.WhereInternal(entql.BoolEQ(false))
+		return privacy.Skip
+	})
+}

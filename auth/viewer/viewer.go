@@ -53,6 +53,9 @@ type Viewer struct {
 	MerchantSuspended bool
 	// Reason names the system job, for logs and audit entries.
 	Reason string
+	// DeviceID is the terminal a cashier logged in on with a PIN; empty
+	// for sessions opened with a password.
+	DeviceID pulid.ID
 }
 
 // IsStaff reports whether v is a merchant's staff member.

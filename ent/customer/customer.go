@@ -91,6 +91,8 @@ const (
 	EdgeFavouriteStore = "favourite_store"
 	// EdgeStoreVisits holds the string denoting the store_visits edge name in mutations.
 	EdgeStoreVisits = "store_visits"
+	// EdgeSales holds the string denoting the sales edge name in mutations.
+	EdgeSales = "sales"
 	// Table holds the table name of the customer in the database.
 	Table = "customers"
 	// MerchantTable is the table that holds the merchant relation/edge.
@@ -128,6 +130,13 @@ const (
 	StoreVisitsInverseTable = "customer_store_visits"
 	// StoreVisitsColumn is the table column denoting the store_visits relation/edge.
 	StoreVisitsColumn = "customer_id"
+	// SalesTable is the table that holds the sales relation/edge.
+	SalesTable = "sales"
+	// SalesInverseTable is the table name for the Sale entity.
+	// It exists in this package in order to avoid circular dependency with the "sale" package.
+	SalesInverseTable = "sales"
+	// SalesColumn is the table column denoting the sales relation/edge.
+	SalesColumn = "customer_id"
 )
 
 // Columns holds all SQL columns for customer fields.
@@ -506,6 +515,20 @@ func ByStoreVisits(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newStoreVisitsStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// BySalesCount orders the results by sales count.
+func BySalesCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newSalesStep(), opts...)
+	}
+}
+
+// BySales orders the results by sales terms.
+func BySales(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newSalesStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newMerchantStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -539,6 +562,13 @@ func newStoreVisitsStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(StoreVisitsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, StoreVisitsTable, StoreVisitsColumn),
+	)
+}
+func newSalesStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(SalesInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, SalesTable, SalesColumn),
 	)
 }
 

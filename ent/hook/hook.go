@@ -45,6 +45,42 @@ func (f CustomerStoreVisitsFunc) Mutate(ctx context.Context, m ent.Mutation) (en
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.CustomerStoreVisitsMutation", m)
 }
 
+// The CustomerTrigramFunc type is an adapter to allow the use of ordinary
+// function as CustomerTrigram mutator.
+type CustomerTrigramFunc func(context.Context, *ent.CustomerTrigramMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f CustomerTrigramFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.CustomerTrigramMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.CustomerTrigramMutation", m)
+}
+
+// The DeviceFunc type is an adapter to allow the use of ordinary
+// function as Device mutator.
+type DeviceFunc func(context.Context, *ent.DeviceMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f DeviceFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.DeviceMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.DeviceMutation", m)
+}
+
+// The FeedbackFunc type is an adapter to allow the use of ordinary
+// function as Feedback mutator.
+type FeedbackFunc func(context.Context, *ent.FeedbackMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f FeedbackFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.FeedbackMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.FeedbackMutation", m)
+}
+
 // The MerchantFunc type is an adapter to allow the use of ordinary
 // function as Merchant mutator.
 type MerchantFunc func(context.Context, *ent.MerchantMutation) (ent.Value, error)
@@ -67,6 +103,174 @@ func (f OperatorFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, er
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.OperatorMutation", m)
+}
+
+// The OutboxEventFunc type is an adapter to allow the use of ordinary
+// function as OutboxEvent mutator.
+type OutboxEventFunc func(context.Context, *ent.OutboxEventMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f OutboxEventFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.OutboxEventMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.OutboxEventMutation", m)
+}
+
+// The PairingCodeFunc type is an adapter to allow the use of ordinary
+// function as PairingCode mutator.
+type PairingCodeFunc func(context.Context, *ent.PairingCodeMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f PairingCodeFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.PairingCodeMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PairingCodeMutation", m)
+}
+
+// The PlatformAuditEntryFunc type is an adapter to allow the use of ordinary
+// function as PlatformAuditEntry mutator.
+type PlatformAuditEntryFunc func(context.Context, *ent.PlatformAuditEntryMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f PlatformAuditEntryFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.PlatformAuditEntryMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PlatformAuditEntryMutation", m)
+}
+
+// The ProductFunc type is an adapter to allow the use of ordinary
+// function as Product mutator.
+type ProductFunc func(context.Context, *ent.ProductMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ProductFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ProductMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ProductMutation", m)
+}
+
+// The ProductPriceChangeFunc type is an adapter to allow the use of ordinary
+// function as ProductPriceChange mutator.
+type ProductPriceChangeFunc func(context.Context, *ent.ProductPriceChangeMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ProductPriceChangeFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ProductPriceChangeMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ProductPriceChangeMutation", m)
+}
+
+// The RefundFunc type is an adapter to allow the use of ordinary
+// function as Refund mutator.
+type RefundFunc func(context.Context, *ent.RefundMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f RefundFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.RefundMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.RefundMutation", m)
+}
+
+// The RefundLineFunc type is an adapter to allow the use of ordinary
+// function as RefundLine mutator.
+type RefundLineFunc func(context.Context, *ent.RefundLineMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f RefundLineFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.RefundLineMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.RefundLineMutation", m)
+}
+
+// The RefundTenderFunc type is an adapter to allow the use of ordinary
+// function as RefundTender mutator.
+type RefundTenderFunc func(context.Context, *ent.RefundTenderMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f RefundTenderFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.RefundTenderMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.RefundTenderMutation", m)
+}
+
+// The ReleaseFunc type is an adapter to allow the use of ordinary
+// function as Release mutator.
+type ReleaseFunc func(context.Context, *ent.ReleaseMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ReleaseFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ReleaseMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ReleaseMutation", m)
+}
+
+// The RiskListEntryFunc type is an adapter to allow the use of ordinary
+// function as RiskListEntry mutator.
+type RiskListEntryFunc func(context.Context, *ent.RiskListEntryMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f RiskListEntryFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.RiskListEntryMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.RiskListEntryMutation", m)
+}
+
+// The SaleFunc type is an adapter to allow the use of ordinary
+// function as Sale mutator.
+type SaleFunc func(context.Context, *ent.SaleMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f SaleFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.SaleMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.SaleMutation", m)
+}
+
+// The SaleCounterFunc type is an adapter to allow the use of ordinary
+// function as SaleCounter mutator.
+type SaleCounterFunc func(context.Context, *ent.SaleCounterMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f SaleCounterFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.SaleCounterMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.SaleCounterMutation", m)
+}
+
+// The SaleLineFunc type is an adapter to allow the use of ordinary
+// function as SaleLine mutator.
+type SaleLineFunc func(context.Context, *ent.SaleLineMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f SaleLineFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.SaleLineMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.SaleLineMutation", m)
+}
+
+// The SalesSettingsFunc type is an adapter to allow the use of ordinary
+// function as SalesSettings mutator.
+type SalesSettingsFunc func(context.Context, *ent.SalesSettingsMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f SalesSettingsFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.SalesSettingsMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.SalesSettingsMutation", m)
 }
 
 // The SavedSegmentFunc type is an adapter to allow the use of ordinary
@@ -105,6 +309,18 @@ func (f StaffFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.StaffMutation", m)
 }
 
+// The StaffDayFunc type is an adapter to allow the use of ordinary
+// function as StaffDay mutator.
+type StaffDayFunc func(context.Context, *ent.StaffDayMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f StaffDayFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.StaffDayMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.StaffDayMutation", m)
+}
+
 // The StoreFunc type is an adapter to allow the use of ordinary
 // function as Store mutator.
 type StoreFunc func(context.Context, *ent.StoreMutation) (ent.Value, error)
@@ -115,6 +331,42 @@ func (f StoreFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.StoreMutation", m)
+}
+
+// The TenderFunc type is an adapter to allow the use of ordinary
+// function as Tender mutator.
+type TenderFunc func(context.Context, *ent.TenderMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f TenderFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.TenderMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.TenderMutation", m)
+}
+
+// The TicketFunc type is an adapter to allow the use of ordinary
+// function as Ticket mutator.
+type TicketFunc func(context.Context, *ent.TicketMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f TicketFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.TicketMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.TicketMutation", m)
+}
+
+// The TicketCommentFunc type is an adapter to allow the use of ordinary
+// function as TicketComment mutator.
+type TicketCommentFunc func(context.Context, *ent.TicketCommentMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f TicketCommentFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.TicketCommentMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.TicketCommentMutation", m)
 }
 
 // Condition is a hook condition function.

@@ -11,13 +11,34 @@ import (
 	"github.com/tillpos/till/ent/auditentry"
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/customerstorevisits"
+	"github.com/tillpos/till/ent/customertrigram"
+	"github.com/tillpos/till/ent/device"
+	"github.com/tillpos/till/ent/feedback"
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/operator"
+	"github.com/tillpos/till/ent/outboxevent"
+	"github.com/tillpos/till/ent/pairingcode"
+	"github.com/tillpos/till/ent/platformauditentry"
 	"github.com/tillpos/till/ent/predicate"
+	"github.com/tillpos/till/ent/product"
+	"github.com/tillpos/till/ent/productpricechange"
+	"github.com/tillpos/till/ent/refund"
+	"github.com/tillpos/till/ent/refundline"
+	"github.com/tillpos/till/ent/refundtender"
+	"github.com/tillpos/till/ent/release"
+	"github.com/tillpos/till/ent/risklistentry"
+	"github.com/tillpos/till/ent/sale"
+	"github.com/tillpos/till/ent/salecounter"
+	"github.com/tillpos/till/ent/saleline"
+	"github.com/tillpos/till/ent/salessettings"
 	"github.com/tillpos/till/ent/savedsegment"
 	"github.com/tillpos/till/ent/segmentrules"
 	"github.com/tillpos/till/ent/staff"
+	"github.com/tillpos/till/ent/staffday"
 	"github.com/tillpos/till/ent/store"
+	"github.com/tillpos/till/ent/tender"
+	"github.com/tillpos/till/ent/ticket"
+	"github.com/tillpos/till/ent/ticketcomment"
 )
 
 // The Query interface represents an operation that queries a graph.
@@ -157,6 +178,87 @@ func (f TraverseCustomerStoreVisits) Traverse(ctx context.Context, q ent.Query) 
 	return fmt.Errorf("unexpected query type %T. expect *ent.CustomerStoreVisitsQuery", q)
 }
 
+// The CustomerTrigramFunc type is an adapter to allow the use of ordinary function as a Querier.
+type CustomerTrigramFunc func(context.Context, *ent.CustomerTrigramQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f CustomerTrigramFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.CustomerTrigramQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.CustomerTrigramQuery", q)
+}
+
+// The TraverseCustomerTrigram type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseCustomerTrigram func(context.Context, *ent.CustomerTrigramQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseCustomerTrigram) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseCustomerTrigram) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CustomerTrigramQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.CustomerTrigramQuery", q)
+}
+
+// The DeviceFunc type is an adapter to allow the use of ordinary function as a Querier.
+type DeviceFunc func(context.Context, *ent.DeviceQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f DeviceFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.DeviceQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.DeviceQuery", q)
+}
+
+// The TraverseDevice type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseDevice func(context.Context, *ent.DeviceQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseDevice) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseDevice) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.DeviceQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.DeviceQuery", q)
+}
+
+// The FeedbackFunc type is an adapter to allow the use of ordinary function as a Querier.
+type FeedbackFunc func(context.Context, *ent.FeedbackQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f FeedbackFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.FeedbackQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.FeedbackQuery", q)
+}
+
+// The TraverseFeedback type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseFeedback func(context.Context, *ent.FeedbackQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseFeedback) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseFeedback) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.FeedbackQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.FeedbackQuery", q)
+}
+
 // The MerchantFunc type is an adapter to allow the use of ordinary function as a Querier.
 type MerchantFunc func(context.Context, *ent.MerchantQuery) (ent.Value, error)
 
@@ -209,6 +311,384 @@ func (f TraverseOperator) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.OperatorQuery", q)
+}
+
+// The OutboxEventFunc type is an adapter to allow the use of ordinary function as a Querier.
+type OutboxEventFunc func(context.Context, *ent.OutboxEventQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f OutboxEventFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.OutboxEventQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.OutboxEventQuery", q)
+}
+
+// The TraverseOutboxEvent type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseOutboxEvent func(context.Context, *ent.OutboxEventQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseOutboxEvent) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseOutboxEvent) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.OutboxEventQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.OutboxEventQuery", q)
+}
+
+// The PairingCodeFunc type is an adapter to allow the use of ordinary function as a Querier.
+type PairingCodeFunc func(context.Context, *ent.PairingCodeQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f PairingCodeFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.PairingCodeQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.PairingCodeQuery", q)
+}
+
+// The TraversePairingCode type is an adapter to allow the use of ordinary function as Traverser.
+type TraversePairingCode func(context.Context, *ent.PairingCodeQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraversePairingCode) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraversePairingCode) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PairingCodeQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.PairingCodeQuery", q)
+}
+
+// The PlatformAuditEntryFunc type is an adapter to allow the use of ordinary function as a Querier.
+type PlatformAuditEntryFunc func(context.Context, *ent.PlatformAuditEntryQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f PlatformAuditEntryFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.PlatformAuditEntryQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.PlatformAuditEntryQuery", q)
+}
+
+// The TraversePlatformAuditEntry type is an adapter to allow the use of ordinary function as Traverser.
+type TraversePlatformAuditEntry func(context.Context, *ent.PlatformAuditEntryQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraversePlatformAuditEntry) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraversePlatformAuditEntry) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PlatformAuditEntryQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.PlatformAuditEntryQuery", q)
+}
+
+// The ProductFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ProductFunc func(context.Context, *ent.ProductQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ProductFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ProductQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ProductQuery", q)
+}
+
+// The TraverseProduct type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseProduct func(context.Context, *ent.ProductQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseProduct) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseProduct) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ProductQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ProductQuery", q)
+}
+
+// The ProductPriceChangeFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ProductPriceChangeFunc func(context.Context, *ent.ProductPriceChangeQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ProductPriceChangeFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ProductPriceChangeQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ProductPriceChangeQuery", q)
+}
+
+// The TraverseProductPriceChange type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseProductPriceChange func(context.Context, *ent.ProductPriceChangeQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseProductPriceChange) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseProductPriceChange) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ProductPriceChangeQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ProductPriceChangeQuery", q)
+}
+
+// The RefundFunc type is an adapter to allow the use of ordinary function as a Querier.
+type RefundFunc func(context.Context, *ent.RefundQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f RefundFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.RefundQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.RefundQuery", q)
+}
+
+// The TraverseRefund type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseRefund func(context.Context, *ent.RefundQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseRefund) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseRefund) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.RefundQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.RefundQuery", q)
+}
+
+// The RefundLineFunc type is an adapter to allow the use of ordinary function as a Querier.
+type RefundLineFunc func(context.Context, *ent.RefundLineQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f RefundLineFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.RefundLineQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.RefundLineQuery", q)
+}
+
+// The TraverseRefundLine type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseRefundLine func(context.Context, *ent.RefundLineQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseRefundLine) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseRefundLine) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.RefundLineQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.RefundLineQuery", q)
+}
+
+// The RefundTenderFunc type is an adapter to allow the use of ordinary function as a Querier.
+type RefundTenderFunc func(context.Context, *ent.RefundTenderQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f RefundTenderFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.RefundTenderQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.RefundTenderQuery", q)
+}
+
+// The TraverseRefundTender type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseRefundTender func(context.Context, *ent.RefundTenderQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseRefundTender) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseRefundTender) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.RefundTenderQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.RefundTenderQuery", q)
+}
+
+// The ReleaseFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ReleaseFunc func(context.Context, *ent.ReleaseQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ReleaseFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ReleaseQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ReleaseQuery", q)
+}
+
+// The TraverseRelease type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseRelease func(context.Context, *ent.ReleaseQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseRelease) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseRelease) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ReleaseQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ReleaseQuery", q)
+}
+
+// The RiskListEntryFunc type is an adapter to allow the use of ordinary function as a Querier.
+type RiskListEntryFunc func(context.Context, *ent.RiskListEntryQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f RiskListEntryFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.RiskListEntryQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.RiskListEntryQuery", q)
+}
+
+// The TraverseRiskListEntry type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseRiskListEntry func(context.Context, *ent.RiskListEntryQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseRiskListEntry) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseRiskListEntry) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.RiskListEntryQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.RiskListEntryQuery", q)
+}
+
+// The SaleFunc type is an adapter to allow the use of ordinary function as a Querier.
+type SaleFunc func(context.Context, *ent.SaleQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f SaleFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.SaleQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.SaleQuery", q)
+}
+
+// The TraverseSale type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseSale func(context.Context, *ent.SaleQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseSale) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseSale) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SaleQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.SaleQuery", q)
+}
+
+// The SaleCounterFunc type is an adapter to allow the use of ordinary function as a Querier.
+type SaleCounterFunc func(context.Context, *ent.SaleCounterQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f SaleCounterFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.SaleCounterQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.SaleCounterQuery", q)
+}
+
+// The TraverseSaleCounter type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseSaleCounter func(context.Context, *ent.SaleCounterQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseSaleCounter) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseSaleCounter) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SaleCounterQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.SaleCounterQuery", q)
+}
+
+// The SaleLineFunc type is an adapter to allow the use of ordinary function as a Querier.
+type SaleLineFunc func(context.Context, *ent.SaleLineQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f SaleLineFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.SaleLineQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.SaleLineQuery", q)
+}
+
+// The TraverseSaleLine type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseSaleLine func(context.Context, *ent.SaleLineQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseSaleLine) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseSaleLine) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SaleLineQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.SaleLineQuery", q)
+}
+
+// The SalesSettingsFunc type is an adapter to allow the use of ordinary function as a Querier.
+type SalesSettingsFunc func(context.Context, *ent.SalesSettingsQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f SalesSettingsFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.SalesSettingsQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.SalesSettingsQuery", q)
+}
+
+// The TraverseSalesSettings type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseSalesSettings func(context.Context, *ent.SalesSettingsQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseSalesSettings) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseSalesSettings) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SalesSettingsQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.SalesSettingsQuery", q)
 }
 
 // The SavedSegmentFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -292,6 +772,33 @@ func (f TraverseStaff) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.StaffQuery", q)
 }
 
+// The StaffDayFunc type is an adapter to allow the use of ordinary function as a Querier.
+type StaffDayFunc func(context.Context, *ent.StaffDayQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f StaffDayFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.StaffDayQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.StaffDayQuery", q)
+}
+
+// The TraverseStaffDay type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseStaffDay func(context.Context, *ent.StaffDayQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseStaffDay) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseStaffDay) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.StaffDayQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.StaffDayQuery", q)
+}
+
 // The StoreFunc type is an adapter to allow the use of ordinary function as a Querier.
 type StoreFunc func(context.Context, *ent.StoreQuery) (ent.Value, error)
 
@@ -319,6 +826,87 @@ func (f TraverseStore) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.StoreQuery", q)
 }
 
+// The TenderFunc type is an adapter to allow the use of ordinary function as a Querier.
+type TenderFunc func(context.Context, *ent.TenderQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f TenderFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.TenderQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.TenderQuery", q)
+}
+
+// The TraverseTender type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseTender func(context.Context, *ent.TenderQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseTender) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseTender) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.TenderQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.TenderQuery", q)
+}
+
+// The TicketFunc type is an adapter to allow the use of ordinary function as a Querier.
+type TicketFunc func(context.Context, *ent.TicketQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f TicketFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.TicketQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.TicketQuery", q)
+}
+
+// The TraverseTicket type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseTicket func(context.Context, *ent.TicketQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseTicket) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseTicket) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.TicketQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.TicketQuery", q)
+}
+
+// The TicketCommentFunc type is an adapter to allow the use of ordinary function as a Querier.
+type TicketCommentFunc func(context.Context, *ent.TicketCommentQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f TicketCommentFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.TicketCommentQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.TicketCommentQuery", q)
+}
+
+// The TraverseTicketComment type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseTicketComment func(context.Context, *ent.TicketCommentQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseTicketComment) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseTicketComment) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.TicketCommentQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.TicketCommentQuery", q)
+}
+
 // NewQuery returns the generic Query interface for the given typed query.
 func NewQuery(q ent.Query) (Query, error) {
 	switch q := q.(type) {
@@ -328,18 +916,60 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.CustomerQuery, predicate.Customer, customer.OrderOption]{typ: ent.TypeCustomer, tq: q}, nil
 	case *ent.CustomerStoreVisitsQuery:
 		return &query[*ent.CustomerStoreVisitsQuery, predicate.CustomerStoreVisits, customerstorevisits.OrderOption]{typ: ent.TypeCustomerStoreVisits, tq: q}, nil
+	case *ent.CustomerTrigramQuery:
+		return &query[*ent.CustomerTrigramQuery, predicate.CustomerTrigram, customertrigram.OrderOption]{typ: ent.TypeCustomerTrigram, tq: q}, nil
+	case *ent.DeviceQuery:
+		return &query[*ent.DeviceQuery, predicate.Device, device.OrderOption]{typ: ent.TypeDevice, tq: q}, nil
+	case *ent.FeedbackQuery:
+		return &query[*ent.FeedbackQuery, predicate.Feedback, feedback.OrderOption]{typ: ent.TypeFeedback, tq: q}, nil
 	case *ent.MerchantQuery:
 		return &query[*ent.MerchantQuery, predicate.Merchant, merchant.OrderOption]{typ: ent.TypeMerchant, tq: q}, nil
 	case *ent.OperatorQuery:
 		return &query[*ent.OperatorQuery, predicate.Operator, operator.OrderOption]{typ: ent.TypeOperator, tq: q}, nil
+	case *ent.OutboxEventQuery:
+		return &query[*ent.OutboxEventQuery, predicate.OutboxEvent, outboxevent.OrderOption]{typ: ent.TypeOutboxEvent, tq: q}, nil
+	case *ent.PairingCodeQuery:
+		return &query[*ent.PairingCodeQuery, predicate.PairingCode, pairingcode.OrderOption]{typ: ent.TypePairingCode, tq: q}, nil
+	case *ent.PlatformAuditEntryQuery:
+		return &query[*ent.PlatformAuditEntryQuery, predicate.PlatformAuditEntry, platformauditentry.OrderOption]{typ: ent.TypePlatformAuditEntry, tq: q}, nil
+	case *ent.ProductQuery:
+		return &query[*ent.ProductQuery, predicate.Product, product.OrderOption]{typ: ent.TypeProduct, tq: q}, nil
+	case *ent.ProductPriceChangeQuery:
+		return &query[*ent.ProductPriceChangeQuery, predicate.ProductPriceChange, productpricechange.OrderOption]{typ: ent.TypeProductPriceChange, tq: q}, nil
+	case *ent.RefundQuery:
+		return &query[*ent.RefundQuery, predicate.Refund, refund.OrderOption]{typ: ent.TypeRefund, tq: q}, nil
+	case *ent.RefundLineQuery:
+		return &query[*ent.RefundLineQuery, predicate.RefundLine, refundline.OrderOption]{typ: ent.TypeRefundLine, tq: q}, nil
+	case *ent.RefundTenderQuery:
+		return &query[*ent.RefundTenderQuery, predicate.RefundTender, refundtender.OrderOption]{typ: ent.TypeRefundTender, tq: q}, nil
+	case *ent.ReleaseQuery:
+		return &query[*ent.ReleaseQuery, predicate.Release, release.OrderOption]{typ: ent.TypeRelease, tq: q}, nil
+	case *ent.RiskListEntryQuery:
+		return &query[*ent.RiskListEntryQuery, predicate.RiskListEntry, risklistentry.OrderOption]{typ: ent.TypeRiskListEntry, tq: q}, nil
+	case *ent.SaleQuery:
+		return &query[*ent.SaleQuery, predicate.Sale, sale.OrderOption]{typ: ent.TypeSale, tq: q}, nil
+	case *ent.SaleCounterQuery:
+		return &query[*ent.SaleCounterQuery, predicate.SaleCounter, salecounter.OrderOption]{typ: ent.TypeSaleCounter, tq: q}, nil
+	case *ent.SaleLineQuery:
+		return &query[*ent.SaleLineQuery, predicate.SaleLine, saleline.OrderOption]{typ: ent.TypeSaleLine, tq: q}, nil
+	case *ent.SalesSettingsQuery:
+		return &query[*ent.SalesSettingsQuery, predicate.SalesSettings, salessettings.OrderOption]{typ: ent.TypeSalesSettings, tq: q}, nil
 	case *ent.SavedSegmentQuery:
 		return &query[*ent.SavedSegmentQuery, predicate.SavedSegment, savedsegment.OrderOption]{typ: ent.TypeSavedSegment, tq: q}, nil
 	case *ent.SegmentRulesQuery:
 		return &query[*ent.SegmentRulesQuery, predicate.SegmentRules, segmentrules.OrderOption]{typ: ent.TypeSegmentRules, tq: q}, nil
 	case *ent.StaffQuery:
 		return &query[*ent.StaffQuery, predicate.Staff, staff.OrderOption]{typ: ent.TypeStaff, tq: q}, nil
+	case *ent.StaffDayQuery:
+		return &query[*ent.StaffDayQuery, predicate.StaffDay, staffday.OrderOption]{typ: ent.TypeStaffDay, tq: q}, nil
 	case *ent.StoreQuery:
 		return &query[*ent.StoreQuery, predicate.Store, store.OrderOption]{typ: ent.TypeStore, tq: q}, nil
+	case *ent.TenderQuery:
+		return &query[*ent.TenderQuery, predicate.Tender, tender.OrderOption]{typ: ent.TypeTender, tq: q}, nil
+	case *ent.TicketQuery:
+		return &query[*ent.TicketQuery, predicate.Ticket, ticket.OrderOption]{typ: ent.TypeTicket, tq: q}, nil
+	case *ent.TicketCommentQuery:
+		return &query[*ent.TicketCommentQuery, predicate.TicketComment, ticketcomment.OrderOption]{typ: ent.TypeTicketComment, tq: q}, nil
 	default:
 		return nil, fmt.Errorf("unknown query type %T", q)
 	}

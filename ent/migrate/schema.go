@@ -3,6 +3,7 @@
 package migrate
 
 import (
+	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/dialect/sql/schema"
 	"entgo.io/ent/schema/field"
 )
@@ -144,6 +145,11 @@ var (
 				Columns: []*schema.Column{CustomersColumns[31], CustomersColumns[30]},
 			},
 			{
+				Name:    "customer_merchant_id_updated_at",
+				Unique:  false,
+				Columns: []*schema.Column{CustomersColumns[31], CustomersColumns[2]},
+			},
+			{
 				Name:    "customer_merchant_id_segment",
 				Unique:  false,
 				Columns: []*schema.Column{CustomersColumns[31], CustomersColumns[25]},
@@ -199,6 +205,200 @@ var (
 				Unique:  true,
 				Columns: []*schema.Column{CustomerStoreVisitsColumns[2], CustomerStoreVisitsColumns[4]},
 			},
+			{
+				Name:    "customerstorevisits_merchant_id_customer_id",
+				Unique:  false,
+				Columns: []*schema.Column{CustomerStoreVisitsColumns[3], CustomerStoreVisitsColumns[2]},
+			},
+		},
+	}
+	// CustomerTrigramsColumns holds the columns for the "customer_trigrams" table.
+	CustomerTrigramsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "customer_id", Type: field.TypeString},
+		{Name: "trigram", Type: field.TypeString},
+		{Name: "merchant_id", Type: field.TypeString},
+	}
+	// CustomerTrigramsTable holds the schema information for the "customer_trigrams" table.
+	CustomerTrigramsTable = &schema.Table{
+		Name:       "customer_trigrams",
+		Columns:    CustomerTrigramsColumns,
+		PrimaryKey: []*schema.Column{CustomerTrigramsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "customer_trigrams_merchants_merchant",
+				Columns:    []*schema.Column{CustomerTrigramsColumns[3]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "customertrigram_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{CustomerTrigramsColumns[3]},
+			},
+			{
+				Name:    "customertrigram_merchant_id_trigram",
+				Unique:  false,
+				Columns: []*schema.Column{CustomerTrigramsColumns[3], CustomerTrigramsColumns[2]},
+			},
+			{
+				Name:    "customertrigram_merchant_id_customer_id",
+				Unique:  false,
+				Columns: []*schema.Column{CustomerTrigramsColumns[3], CustomerTrigramsColumns[1]},
+			},
+		},
+	}
+	// DevicesColumns holds the columns for the "devices" table.
+	DevicesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "serial_number", Type: field.TypeString, Size: 64},
+		{Name: "model", Type: field.TypeString, Size: 64},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"TERMINAL", "TABLET", "PHONE"}, Default: "TERMINAL"},
+		{Name: "location_label", Type: field.TypeString, Nullable: true, Size: 100},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "ACTIVE", "DISABLED", "RETIRED"}, Default: "PENDING"},
+		{Name: "app_version", Type: field.TypeString, Nullable: true, Size: 32},
+		{Name: "firmware_version", Type: field.TypeString, Nullable: true, Size: 32},
+		{Name: "paired_at", Type: field.TypeTime, Nullable: true},
+		{Name: "last_seen_at", Type: field.TypeTime, Nullable: true},
+		{Name: "health", Type: field.TypeEnum, Enums: []string{"ONLINE", "OFFLINE", "NEEDS_ATTENTION"}, Default: "OFFLINE"},
+		{Name: "credential_hash", Type: field.TypeString, Nullable: true},
+		{Name: "credential_rotated_at", Type: field.TypeTime, Nullable: true},
+		{Name: "session_epoch", Type: field.TypeInt, Default: 0},
+		{Name: "merchant_id", Type: field.TypeString},
+		{Name: "store_id", Type: field.TypeString},
+	}
+	// DevicesTable holds the schema information for the "devices" table.
+	DevicesTable = &schema.Table{
+		Name:       "devices",
+		Columns:    DevicesColumns,
+		PrimaryKey: []*schema.Column{DevicesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "devices_merchants_merchant",
+				Columns:    []*schema.Column{DevicesColumns[16]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "devices_stores_store",
+				Columns:    []*schema.Column{DevicesColumns[17]},
+				RefColumns: []*schema.Column{StoresColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "device_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{DevicesColumns[16]},
+			},
+			{
+				Name:    "device_serial_number",
+				Unique:  true,
+				Columns: []*schema.Column{DevicesColumns[3]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "status <> 'RETIRED'",
+				},
+			},
+			{
+				Name:    "device_merchant_id_store_id",
+				Unique:  false,
+				Columns: []*schema.Column{DevicesColumns[16], DevicesColumns[17]},
+			},
+			{
+				Name:    "device_model_app_version",
+				Unique:  false,
+				Columns: []*schema.Column{DevicesColumns[4], DevicesColumns[8]},
+			},
+			{
+				Name:    "device_health_last_seen_at",
+				Unique:  false,
+				Columns: []*schema.Column{DevicesColumns[12], DevicesColumns[11]},
+			},
+		},
+	}
+	// FeedbacksColumns holds the columns for the "feedbacks" table.
+	FeedbacksColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "recorded_by_id", Type: field.TypeString},
+		{Name: "rating", Type: field.TypeInt},
+		{Name: "category", Type: field.TypeEnum, Enums: []string{"PRODUCT", "SERVICE", "EXPERIENCE"}},
+		{Name: "comment", Type: field.TypeString, Nullable: true, Size: 2000},
+		{Name: "merchant_id", Type: field.TypeString},
+		{Name: "sale_id", Type: field.TypeString},
+		{Name: "store_id", Type: field.TypeString},
+		{Name: "customer_id", Type: field.TypeString, Nullable: true},
+		{Name: "product_id", Type: field.TypeString, Nullable: true},
+	}
+	// FeedbacksTable holds the schema information for the "feedbacks" table.
+	FeedbacksTable = &schema.Table{
+		Name:       "feedbacks",
+		Columns:    FeedbacksColumns,
+		PrimaryKey: []*schema.Column{FeedbacksColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "feedbacks_merchants_merchant",
+				Columns:    []*schema.Column{FeedbacksColumns[7]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "feedbacks_sales_sale",
+				Columns:    []*schema.Column{FeedbacksColumns[8]},
+				RefColumns: []*schema.Column{SalesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "feedbacks_stores_store",
+				Columns:    []*schema.Column{FeedbacksColumns[9]},
+				RefColumns: []*schema.Column{StoresColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "feedbacks_customers_customer",
+				Columns:    []*schema.Column{FeedbacksColumns[10]},
+				RefColumns: []*schema.Column{CustomersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "feedbacks_products_product",
+				Columns:    []*schema.Column{FeedbacksColumns[11]},
+				RefColumns: []*schema.Column{ProductsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "feedback_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{FeedbacksColumns[7]},
+			},
+			{
+				Name:    "feedback_merchant_id_store_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{FeedbacksColumns[7], FeedbacksColumns[9], FeedbacksColumns[1]},
+			},
+			{
+				Name:    "feedback_merchant_id_product_id",
+				Unique:  false,
+				Columns: []*schema.Column{FeedbacksColumns[7], FeedbacksColumns[11]},
+			},
+			{
+				Name:    "feedback_merchant_id_sale_id",
+				Unique:  false,
+				Columns: []*schema.Column{FeedbacksColumns[7], FeedbacksColumns[8]},
+			},
+			{
+				Name:    "feedback_merchant_id_customer_id",
+				Unique:  false,
+				Columns: []*schema.Column{FeedbacksColumns[7], FeedbacksColumns[10]},
+			},
 		},
 	}
 	// MerchantsColumns holds the columns for the "merchants" table.
@@ -242,6 +442,709 @@ var (
 				Name:    "operator_email",
 				Unique:  true,
 				Columns: []*schema.Column{OperatorsColumns[4]},
+			},
+		},
+	}
+	// OutboxEventsColumns holds the columns for the "outbox_events" table.
+	OutboxEventsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "topic", Type: field.TypeString},
+		{Name: "subject_id", Type: field.TypeString},
+		{Name: "payload", Type: field.TypeJSON},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "DELIVERED", "DEAD"}, Default: "PENDING"},
+		{Name: "attempts", Type: field.TypeInt, Default: 0},
+		{Name: "available_at", Type: field.TypeTime},
+		{Name: "last_error", Type: field.TypeString, Nullable: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "delivered_at", Type: field.TypeTime, Nullable: true},
+		{Name: "merchant_id", Type: field.TypeString},
+	}
+	// OutboxEventsTable holds the schema information for the "outbox_events" table.
+	OutboxEventsTable = &schema.Table{
+		Name:       "outbox_events",
+		Columns:    OutboxEventsColumns,
+		PrimaryKey: []*schema.Column{OutboxEventsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "outbox_events_merchants_merchant",
+				Columns:    []*schema.Column{OutboxEventsColumns[10]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "outboxevent_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{OutboxEventsColumns[10]},
+			},
+			{
+				Name:    "outboxevent_status_available_at",
+				Unique:  false,
+				Columns: []*schema.Column{OutboxEventsColumns[4], OutboxEventsColumns[6]},
+			},
+		},
+	}
+	// PairingCodesColumns holds the columns for the "pairing_codes" table.
+	PairingCodesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "code_hash", Type: field.TypeString, Unique: true},
+		{Name: "store_id", Type: field.TypeString},
+		{Name: "created_by_id", Type: field.TypeString},
+		{Name: "expires_at", Type: field.TypeTime},
+		{Name: "used_at", Type: field.TypeTime, Nullable: true},
+		{Name: "device_id", Type: field.TypeString, Nullable: true},
+		{Name: "merchant_id", Type: field.TypeString},
+	}
+	// PairingCodesTable holds the schema information for the "pairing_codes" table.
+	PairingCodesTable = &schema.Table{
+		Name:       "pairing_codes",
+		Columns:    PairingCodesColumns,
+		PrimaryKey: []*schema.Column{PairingCodesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "pairing_codes_merchants_merchant",
+				Columns:    []*schema.Column{PairingCodesColumns[9]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "pairingcode_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{PairingCodesColumns[9]},
+			},
+		},
+	}
+	// PlatformAuditEntriesColumns holds the columns for the "platform_audit_entries" table.
+	PlatformAuditEntriesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "action", Type: field.TypeString},
+		{Name: "actor_kind", Type: field.TypeEnum, Enums: []string{"OPERATOR", "SYSTEM"}},
+		{Name: "actor_id", Type: field.TypeString, Nullable: true},
+		{Name: "target_type", Type: field.TypeString, Nullable: true},
+		{Name: "target_id", Type: field.TypeString, Nullable: true},
+		{Name: "details", Type: field.TypeJSON, Nullable: true},
+		{Name: "ip", Type: field.TypeString, Nullable: true},
+		{Name: "request_id", Type: field.TypeString, Nullable: true},
+		{Name: "created_at", Type: field.TypeTime},
+	}
+	// PlatformAuditEntriesTable holds the schema information for the "platform_audit_entries" table.
+	PlatformAuditEntriesTable = &schema.Table{
+		Name:       "platform_audit_entries",
+		Columns:    PlatformAuditEntriesColumns,
+		PrimaryKey: []*schema.Column{PlatformAuditEntriesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "platformauditentry_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{PlatformAuditEntriesColumns[9]},
+			},
+			{
+				Name:    "platformauditentry_target_id",
+				Unique:  false,
+				Columns: []*schema.Column{PlatformAuditEntriesColumns[5]},
+			},
+		},
+	}
+	// ProductsColumns holds the columns for the "products" table.
+	ProductsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "sku", Type: field.TypeString, Size: 64},
+		{Name: "barcode", Type: field.TypeString, Nullable: true, Size: 64},
+		{Name: "name", Type: field.TypeString, Size: 200},
+		{Name: "search_text", Type: field.TypeString, Default: ""},
+		{Name: "category", Type: field.TypeString, Nullable: true, Size: 100},
+		{Name: "unit_price", Type: field.TypeInt64},
+		{Name: "cost", Type: field.TypeInt64, Nullable: true},
+		{Name: "tax_rate_bp", Type: field.TypeInt, Default: 0},
+		{Name: "active", Type: field.TypeBool, Default: true},
+		{Name: "merchant_id", Type: field.TypeString},
+	}
+	// ProductsTable holds the schema information for the "products" table.
+	ProductsTable = &schema.Table{
+		Name:       "products",
+		Columns:    ProductsColumns,
+		PrimaryKey: []*schema.Column{ProductsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "products_merchants_merchant",
+				Columns:    []*schema.Column{ProductsColumns[12]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "product_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{ProductsColumns[12]},
+			},
+			{
+				Name:    "product_merchant_id_sku",
+				Unique:  true,
+				Columns: []*schema.Column{ProductsColumns[12], ProductsColumns[3]},
+			},
+			{
+				Name:    "product_merchant_id_barcode",
+				Unique:  true,
+				Columns: []*schema.Column{ProductsColumns[12], ProductsColumns[4]},
+			},
+			{
+				Name:    "product_merchant_id_updated_at",
+				Unique:  false,
+				Columns: []*schema.Column{ProductsColumns[12], ProductsColumns[2]},
+			},
+		},
+	}
+	// ProductPriceChangesColumns holds the columns for the "product_price_changes" table.
+	ProductPriceChangesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "old_price", Type: field.TypeInt64},
+		{Name: "new_price", Type: field.TypeInt64},
+		{Name: "product_id", Type: field.TypeString},
+		{Name: "merchant_id", Type: field.TypeString},
+		{Name: "changed_by_id", Type: field.TypeString},
+	}
+	// ProductPriceChangesTable holds the schema information for the "product_price_changes" table.
+	ProductPriceChangesTable = &schema.Table{
+		Name:       "product_price_changes",
+		Columns:    ProductPriceChangesColumns,
+		PrimaryKey: []*schema.Column{ProductPriceChangesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "product_price_changes_products_price_changes",
+				Columns:    []*schema.Column{ProductPriceChangesColumns[5]},
+				RefColumns: []*schema.Column{ProductsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "product_price_changes_merchants_merchant",
+				Columns:    []*schema.Column{ProductPriceChangesColumns[6]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "product_price_changes_staffs_changed_by",
+				Columns:    []*schema.Column{ProductPriceChangesColumns[7]},
+				RefColumns: []*schema.Column{StaffsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "productpricechange_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{ProductPriceChangesColumns[6]},
+			},
+			{
+				Name:    "productpricechange_merchant_id_product_id",
+				Unique:  false,
+				Columns: []*schema.Column{ProductPriceChangesColumns[6], ProductPriceChangesColumns[5]},
+			},
+		},
+	}
+	// RefundsColumns holds the columns for the "refunds" table.
+	RefundsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "idempotency_key", Type: field.TypeString, Size: 160},
+		{Name: "request_hash", Type: field.TypeString},
+		{Name: "device_id", Type: field.TypeString, Nullable: true},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"REFUND", "VOID", "EXCHANGE"}},
+		{Name: "reason", Type: field.TypeString, Size: 500},
+		{Name: "amount", Type: field.TypeInt64},
+		{Name: "tax", Type: field.TypeInt64},
+		{Name: "business_date", Type: field.TypeString},
+		{Name: "merchant_id", Type: field.TypeString},
+		{Name: "staff_id", Type: field.TypeString},
+		{Name: "exchange_sale_id", Type: field.TypeString, Nullable: true},
+		{Name: "sale_id", Type: field.TypeString},
+	}
+	// RefundsTable holds the schema information for the "refunds" table.
+	RefundsTable = &schema.Table{
+		Name:       "refunds",
+		Columns:    RefundsColumns,
+		PrimaryKey: []*schema.Column{RefundsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "refunds_merchants_merchant",
+				Columns:    []*schema.Column{RefundsColumns[11]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "refunds_staffs_staff",
+				Columns:    []*schema.Column{RefundsColumns[12]},
+				RefColumns: []*schema.Column{StaffsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "refunds_sales_exchange_sale",
+				Columns:    []*schema.Column{RefundsColumns[13]},
+				RefColumns: []*schema.Column{SalesColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "refunds_sales_refunds",
+				Columns:    []*schema.Column{RefundsColumns[14]},
+				RefColumns: []*schema.Column{SalesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "refund_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{RefundsColumns[11]},
+			},
+			{
+				Name:    "refund_merchant_id_idempotency_key",
+				Unique:  true,
+				Columns: []*schema.Column{RefundsColumns[11], RefundsColumns[3]},
+			},
+			{
+				Name:    "refund_merchant_id_sale_id",
+				Unique:  false,
+				Columns: []*schema.Column{RefundsColumns[11], RefundsColumns[14]},
+			},
+		},
+	}
+	// RefundLinesColumns holds the columns for the "refund_lines" table.
+	RefundLinesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "quantity", Type: field.TypeInt},
+		{Name: "amount", Type: field.TypeInt64},
+		{Name: "refund_id", Type: field.TypeString},
+		{Name: "merchant_id", Type: field.TypeString},
+		{Name: "sale_line_id", Type: field.TypeString},
+	}
+	// RefundLinesTable holds the schema information for the "refund_lines" table.
+	RefundLinesTable = &schema.Table{
+		Name:       "refund_lines",
+		Columns:    RefundLinesColumns,
+		PrimaryKey: []*schema.Column{RefundLinesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "refund_lines_refunds_lines",
+				Columns:    []*schema.Column{RefundLinesColumns[3]},
+				RefColumns: []*schema.Column{RefundsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "refund_lines_merchants_merchant",
+				Columns:    []*schema.Column{RefundLinesColumns[4]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "refund_lines_sale_lines_sale_line",
+				Columns:    []*schema.Column{RefundLinesColumns[5]},
+				RefColumns: []*schema.Column{SaleLinesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "refundline_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{RefundLinesColumns[4]},
+			},
+			{
+				Name:    "refundline_merchant_id_refund_id",
+				Unique:  false,
+				Columns: []*schema.Column{RefundLinesColumns[4], RefundLinesColumns[3]},
+			},
+		},
+	}
+	// RefundTendersColumns holds the columns for the "refund_tenders" table.
+	RefundTendersColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "type", Type: field.TypeEnum, Enums: []string{"CASH", "CARD", "MOBILE_WALLET", "STORED_VALUE", "LOYALTY", "EXCHANGE"}},
+		{Name: "amount", Type: field.TypeInt64},
+		{Name: "refund_id", Type: field.TypeString},
+		{Name: "merchant_id", Type: field.TypeString},
+		{Name: "tender_id", Type: field.TypeString, Nullable: true},
+	}
+	// RefundTendersTable holds the schema information for the "refund_tenders" table.
+	RefundTendersTable = &schema.Table{
+		Name:       "refund_tenders",
+		Columns:    RefundTendersColumns,
+		PrimaryKey: []*schema.Column{RefundTendersColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "refund_tenders_refunds_tenders",
+				Columns:    []*schema.Column{RefundTendersColumns[3]},
+				RefColumns: []*schema.Column{RefundsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "refund_tenders_merchants_merchant",
+				Columns:    []*schema.Column{RefundTendersColumns[4]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "refund_tenders_tenders_tender",
+				Columns:    []*schema.Column{RefundTendersColumns[5]},
+				RefColumns: []*schema.Column{TendersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "refundtender_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{RefundTendersColumns[4]},
+			},
+			{
+				Name:    "refundtender_merchant_id_refund_id",
+				Unique:  false,
+				Columns: []*schema.Column{RefundTendersColumns[4], RefundTendersColumns[3]},
+			},
+		},
+	}
+	// ReleasesColumns holds the columns for the "releases" table.
+	ReleasesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "models", Type: field.TypeJSON},
+		{Name: "channel", Type: field.TypeEnum, Enums: []string{"STABLE", "BETA"}},
+		{Name: "version", Type: field.TypeString},
+		{Name: "version_key", Type: field.TypeString},
+		{Name: "min_supported_version", Type: field.TypeString, Nullable: true},
+		{Name: "download_url", Type: field.TypeString, Size: 2048},
+		{Name: "sha256", Type: field.TypeString},
+		{Name: "notes", Type: field.TypeString, Nullable: true, Size: 10000},
+		{Name: "rollout_percent", Type: field.TypeInt},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"PUBLISHED", "WITHDRAWN"}, Default: "PUBLISHED"},
+		{Name: "published_at", Type: field.TypeTime},
+		{Name: "published_by", Type: field.TypeString},
+		{Name: "withdrawn_at", Type: field.TypeTime, Nullable: true},
+	}
+	// ReleasesTable holds the schema information for the "releases" table.
+	ReleasesTable = &schema.Table{
+		Name:       "releases",
+		Columns:    ReleasesColumns,
+		PrimaryKey: []*schema.Column{ReleasesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "release_channel_version",
+				Unique:  true,
+				Columns: []*schema.Column{ReleasesColumns[4], ReleasesColumns[5]},
+			},
+			{
+				Name:    "release_channel_status_version_key",
+				Unique:  false,
+				Columns: []*schema.Column{ReleasesColumns[4], ReleasesColumns[12], ReleasesColumns[6]},
+			},
+		},
+	}
+	// RiskListEntriesColumns holds the columns for the "risk_list_entries" table.
+	RiskListEntriesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"CARD_REFERENCE", "CUSTOMER"}},
+		{Name: "value", Type: field.TypeString, Size: 128},
+		{Name: "reason", Type: field.TypeString, Size: 500},
+		{Name: "created_by_id", Type: field.TypeString},
+		{Name: "merchant_id", Type: field.TypeString},
+	}
+	// RiskListEntriesTable holds the schema information for the "risk_list_entries" table.
+	RiskListEntriesTable = &schema.Table{
+		Name:       "risk_list_entries",
+		Columns:    RiskListEntriesColumns,
+		PrimaryKey: []*schema.Column{RiskListEntriesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "risk_list_entries_merchants_merchant",
+				Columns:    []*schema.Column{RiskListEntriesColumns[7]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "risklistentry_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{RiskListEntriesColumns[7]},
+			},
+			{
+				Name:    "risklistentry_merchant_id_kind_value",
+				Unique:  true,
+				Columns: []*schema.Column{RiskListEntriesColumns[7], RiskListEntriesColumns[3], RiskListEntriesColumns[4]},
+			},
+		},
+	}
+	// SalesColumns holds the columns for the "sales" table.
+	SalesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "idempotency_key", Type: field.TypeString, Size: 160},
+		{Name: "request_hash", Type: field.TypeString},
+		{Name: "device_id", Type: field.TypeString, Nullable: true},
+		{Name: "receipt_number", Type: field.TypeInt64},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"COMPLETED", "PARTIALLY_REFUNDED", "REFUNDED", "VOIDED"}, Default: "COMPLETED"},
+		{Name: "currency", Type: field.TypeString},
+		{Name: "subtotal", Type: field.TypeInt64},
+		{Name: "order_discount", Type: field.TypeInt64},
+		{Name: "discount_total", Type: field.TypeInt64},
+		{Name: "tax_total", Type: field.TypeInt64},
+		{Name: "total", Type: field.TypeInt64},
+		{Name: "change_due", Type: field.TypeInt64},
+		{Name: "refunded_total", Type: field.TypeInt64, Default: 0},
+		{Name: "prices_include_tax", Type: field.TypeBool},
+		{Name: "occurred_at", Type: field.TypeTime},
+		{Name: "business_date", Type: field.TypeString},
+		{Name: "offline", Type: field.TypeBool, Default: false},
+		{Name: "note", Type: field.TypeString, Nullable: true, Size: 500},
+		{Name: "frozen", Type: field.TypeBool, Default: false},
+		{Name: "frozen_reason", Type: field.TypeString, Nullable: true},
+		{Name: "frozen_at", Type: field.TypeTime, Nullable: true},
+		{Name: "risk_decision", Type: field.TypeEnum, Enums: []string{"ALLOW", "FLAG"}, Default: "ALLOW"},
+		{Name: "risk_hits", Type: field.TypeJSON, Nullable: true},
+		{Name: "review_status", Type: field.TypeEnum, Enums: []string{"NONE", "PENDING", "CLEARED", "CONFIRMED"}, Default: "NONE"},
+		{Name: "voided_at", Type: field.TypeTime, Nullable: true},
+		{Name: "customer_id", Type: field.TypeString, Nullable: true},
+		{Name: "merchant_id", Type: field.TypeString},
+		{Name: "store_id", Type: field.TypeString},
+		{Name: "cashier_id", Type: field.TypeString},
+	}
+	// SalesTable holds the schema information for the "sales" table.
+	SalesTable = &schema.Table{
+		Name:       "sales",
+		Columns:    SalesColumns,
+		PrimaryKey: []*schema.Column{SalesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "sales_customers_sales",
+				Columns:    []*schema.Column{SalesColumns[28]},
+				RefColumns: []*schema.Column{CustomersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "sales_merchants_merchant",
+				Columns:    []*schema.Column{SalesColumns[29]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "sales_stores_store",
+				Columns:    []*schema.Column{SalesColumns[30]},
+				RefColumns: []*schema.Column{StoresColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "sales_staffs_cashier",
+				Columns:    []*schema.Column{SalesColumns[31]},
+				RefColumns: []*schema.Column{StaffsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "sale_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{SalesColumns[29]},
+			},
+			{
+				Name:    "sale_merchant_id_idempotency_key",
+				Unique:  true,
+				Columns: []*schema.Column{SalesColumns[29], SalesColumns[3]},
+			},
+			{
+				Name:    "sale_store_id_receipt_number",
+				Unique:  true,
+				Columns: []*schema.Column{SalesColumns[30], SalesColumns[6]},
+			},
+			{
+				Name:    "sale_merchant_id_occurred_at",
+				Unique:  false,
+				Columns: []*schema.Column{SalesColumns[29], SalesColumns[17]},
+			},
+			{
+				Name:    "sale_merchant_id_store_id_occurred_at",
+				Unique:  false,
+				Columns: []*schema.Column{SalesColumns[29], SalesColumns[30], SalesColumns[17]},
+			},
+			{
+				Name:    "sale_merchant_id_customer_id_occurred_at",
+				Unique:  false,
+				Columns: []*schema.Column{SalesColumns[29], SalesColumns[28], SalesColumns[17]},
+			},
+			{
+				Name:    "sale_merchant_id_cashier_id_occurred_at",
+				Unique:  false,
+				Columns: []*schema.Column{SalesColumns[29], SalesColumns[31], SalesColumns[17]},
+			},
+			{
+				Name:    "sale_merchant_id_device_id_occurred_at",
+				Unique:  false,
+				Columns: []*schema.Column{SalesColumns[29], SalesColumns[5], SalesColumns[17]},
+			},
+			{
+				Name:    "sale_merchant_id_review_status",
+				Unique:  false,
+				Columns: []*schema.Column{SalesColumns[29], SalesColumns[26]},
+			},
+		},
+	}
+	// SaleCountersColumns holds the columns for the "sale_counters" table.
+	SaleCountersColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "store_id", Type: field.TypeString, Unique: true},
+		{Name: "last_receipt_number", Type: field.TypeInt64, Default: 0},
+		{Name: "sales_count", Type: field.TypeInt64, Default: 0},
+		{Name: "sales_amount", Type: field.TypeInt64, Default: 0},
+		{Name: "merchant_id", Type: field.TypeString},
+	}
+	// SaleCountersTable holds the schema information for the "sale_counters" table.
+	SaleCountersTable = &schema.Table{
+		Name:       "sale_counters",
+		Columns:    SaleCountersColumns,
+		PrimaryKey: []*schema.Column{SaleCountersColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "sale_counters_merchants_merchant",
+				Columns:    []*schema.Column{SaleCountersColumns[5]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "salecounter_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{SaleCountersColumns[5]},
+			},
+		},
+	}
+	// SaleLinesColumns holds the columns for the "sale_lines" table.
+	SaleLinesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "position", Type: field.TypeInt},
+		{Name: "sku", Type: field.TypeString, Nullable: true},
+		{Name: "name", Type: field.TypeString},
+		{Name: "category", Type: field.TypeString, Nullable: true},
+		{Name: "quantity", Type: field.TypeInt},
+		{Name: "unit_price", Type: field.TypeInt64},
+		{Name: "line_discount", Type: field.TypeInt64},
+		{Name: "order_discount", Type: field.TypeInt64},
+		{Name: "tax_rate_bp", Type: field.TypeInt},
+		{Name: "tax", Type: field.TypeInt64},
+		{Name: "total", Type: field.TypeInt64},
+		{Name: "unit_cost", Type: field.TypeInt64, Nullable: true},
+		{Name: "refunded_quantity", Type: field.TypeInt, Default: 0},
+		{Name: "refunded_amount", Type: field.TypeInt64, Default: 0},
+		{Name: "sale_id", Type: field.TypeString},
+		{Name: "merchant_id", Type: field.TypeString},
+		{Name: "product_id", Type: field.TypeString, Nullable: true},
+	}
+	// SaleLinesTable holds the schema information for the "sale_lines" table.
+	SaleLinesTable = &schema.Table{
+		Name:       "sale_lines",
+		Columns:    SaleLinesColumns,
+		PrimaryKey: []*schema.Column{SaleLinesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "sale_lines_sales_lines",
+				Columns:    []*schema.Column{SaleLinesColumns[15]},
+				RefColumns: []*schema.Column{SalesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "sale_lines_merchants_merchant",
+				Columns:    []*schema.Column{SaleLinesColumns[16]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "sale_lines_products_product",
+				Columns:    []*schema.Column{SaleLinesColumns[17]},
+				RefColumns: []*schema.Column{ProductsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "saleline_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{SaleLinesColumns[16]},
+			},
+			{
+				Name:    "saleline_merchant_id_sale_id",
+				Unique:  false,
+				Columns: []*schema.Column{SaleLinesColumns[16], SaleLinesColumns[15]},
+			},
+			{
+				Name:    "saleline_product_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{SaleLinesColumns[17], SaleLinesColumns[0]},
+			},
+			{
+				Name:    "saleline_merchant_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{SaleLinesColumns[16], SaleLinesColumns[0]},
+			},
+		},
+	}
+	// SalesSettingsColumns holds the columns for the "sales_settings" table.
+	SalesSettingsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "prices_include_tax", Type: field.TypeBool, Default: true},
+		{Name: "accepted_tenders", Type: field.TypeJSON},
+		{Name: "max_sale_amount", Type: field.TypeInt64, Nullable: true},
+		{Name: "max_refund_per_cashier_day", Type: field.TypeInt64, Nullable: true},
+		{Name: "customer_daily_limit", Type: field.TypeInt64, Nullable: true},
+		{Name: "refund_to_cash_allowed", Type: field.TypeBool, Default: false},
+		{Name: "large_ticket_action", Type: field.TypeEnum, Enums: []string{"OFF", "FLAG", "DECLINE"}, Default: "FLAG"},
+		{Name: "large_ticket_factor", Type: field.TypeInt, Default: 10},
+		{Name: "large_ticket_min_sales", Type: field.TypeInt, Default: 20},
+		{Name: "velocity_action", Type: field.TypeEnum, Enums: []string{"OFF", "FLAG", "DECLINE"}, Default: "FLAG"},
+		{Name: "velocity_max", Type: field.TypeInt, Default: 3},
+		{Name: "velocity_window_minutes", Type: field.TypeInt, Default: 10},
+		{Name: "refund_ratio_action", Type: field.TypeEnum, Enums: []string{"OFF", "FLAG", "DECLINE"}, Default: "FLAG"},
+		{Name: "refund_ratio_percent", Type: field.TypeInt, Default: 30},
+		{Name: "refund_ratio_min_sales", Type: field.TypeInt64, Default: 100000},
+		{Name: "blacklist_action", Type: field.TypeEnum, Enums: []string{"OFF", "FLAG", "DECLINE"}, Default: "DECLINE"},
+		{Name: "merchant_id", Type: field.TypeString},
+	}
+	// SalesSettingsTable holds the schema information for the "sales_settings" table.
+	SalesSettingsTable = &schema.Table{
+		Name:       "sales_settings",
+		Columns:    SalesSettingsColumns,
+		PrimaryKey: []*schema.Column{SalesSettingsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "sales_settings_merchants_merchant",
+				Columns:    []*schema.Column{SalesSettingsColumns[19]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "salessettings_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{SalesSettingsColumns[19]},
+			},
+			{
+				Name:    "sales_settings_one_per_merchant",
+				Unique:  true,
+				Columns: []*schema.Column{SalesSettingsColumns[19]},
 			},
 		},
 	}
@@ -362,6 +1265,41 @@ var (
 			},
 		},
 	}
+	// StaffDaysColumns holds the columns for the "staff_days" table.
+	StaffDaysColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "staff_id", Type: field.TypeString},
+		{Name: "business_date", Type: field.TypeString},
+		{Name: "sales_amount", Type: field.TypeInt64, Default: 0},
+		{Name: "refunds_amount", Type: field.TypeInt64, Default: 0},
+		{Name: "merchant_id", Type: field.TypeString},
+	}
+	// StaffDaysTable holds the schema information for the "staff_days" table.
+	StaffDaysTable = &schema.Table{
+		Name:       "staff_days",
+		Columns:    StaffDaysColumns,
+		PrimaryKey: []*schema.Column{StaffDaysColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "staff_days_merchants_merchant",
+				Columns:    []*schema.Column{StaffDaysColumns[5]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "staffday_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{StaffDaysColumns[5]},
+			},
+			{
+				Name:    "staffday_staff_id_business_date",
+				Unique:  true,
+				Columns: []*schema.Column{StaffDaysColumns[1], StaffDaysColumns[2]},
+			},
+		},
+	}
 	// StoresColumns holds the columns for the "stores" table.
 	StoresColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -390,6 +1328,197 @@ var (
 				Name:    "store_merchant_id",
 				Unique:  false,
 				Columns: []*schema.Column{StoresColumns[6]},
+			},
+		},
+	}
+	// TendersColumns holds the columns for the "tenders" table.
+	TendersColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "type", Type: field.TypeEnum, Enums: []string{"CASH", "CARD", "MOBILE_WALLET", "STORED_VALUE", "LOYALTY", "EXCHANGE"}},
+		{Name: "amount", Type: field.TypeInt64},
+		{Name: "tendered", Type: field.TypeInt64, Nullable: true},
+		{Name: "change", Type: field.TypeInt64, Default: 0},
+		{Name: "card_type", Type: field.TypeEnum, Nullable: true, Enums: []string{"CREDIT", "DEBIT"}},
+		{Name: "card_brand", Type: field.TypeString, Nullable: true},
+		{Name: "card_last4", Type: field.TypeString, Nullable: true},
+		{Name: "wallet", Type: field.TypeEnum, Nullable: true, Enums: []string{"WECHAT_PAY", "ALIPAY", "APPLE_PAY", "GOOGLE_PAY", "SAMSUNG_PAY", "UNIONPAY_QR", "PAYPAL", "OTHER"}},
+		{Name: "reference", Type: field.TypeString, Nullable: true},
+		{Name: "refunded_amount", Type: field.TypeInt64, Default: 0},
+		{Name: "sale_id", Type: field.TypeString},
+		{Name: "merchant_id", Type: field.TypeString},
+	}
+	// TendersTable holds the schema information for the "tenders" table.
+	TendersTable = &schema.Table{
+		Name:       "tenders",
+		Columns:    TendersColumns,
+		PrimaryKey: []*schema.Column{TendersColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "tenders_sales_tenders",
+				Columns:    []*schema.Column{TendersColumns[13]},
+				RefColumns: []*schema.Column{SalesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "tenders_merchants_merchant",
+				Columns:    []*schema.Column{TendersColumns[14]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "tender_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{TendersColumns[14]},
+			},
+			{
+				Name:    "tender_merchant_id_sale_id",
+				Unique:  false,
+				Columns: []*schema.Column{TendersColumns[14], TendersColumns[13]},
+			},
+			{
+				Name:    "tender_merchant_id_reference_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{TendersColumns[14], TendersColumns[11], TendersColumns[1]},
+			},
+		},
+	}
+	// TicketsColumns holds the columns for the "tickets" table.
+	TicketsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"DEVICE_FAULT", "COMPLAINT", "SUGGESTION", "OTHER"}},
+		{Name: "fault_category", Type: field.TypeEnum, Nullable: true, Enums: []string{"PRINTER", "SCANNER", "CARD_READER", "NETWORK", "BATTERY", "SCREEN", "SOFTWARE", "OTHER"}},
+		{Name: "title", Type: field.TypeString, Size: 200},
+		{Name: "description", Type: field.TypeString, Size: 5000},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"OPEN", "IN_PROGRESS", "WAITING_FOR_MERCHANT", "RESOLVED", "CLOSED"}, Default: "OPEN"},
+		{Name: "priority", Type: field.TypeEnum, Enums: []string{"LOW", "NORMAL", "HIGH", "URGENT"}, Default: "NORMAL"},
+		{Name: "reporter_kind", Type: field.TypeEnum, Enums: []string{"STAFF", "DEVICE"}},
+		{Name: "reporter_id", Type: field.TypeString},
+		{Name: "sla_due_at", Type: field.TypeTime},
+		{Name: "resolved_at", Type: field.TypeTime, Nullable: true},
+		{Name: "closed_at", Type: field.TypeTime, Nullable: true},
+		{Name: "merchant_id", Type: field.TypeString},
+		{Name: "device_id", Type: field.TypeString, Nullable: true},
+		{Name: "store_id", Type: field.TypeString, Nullable: true},
+		{Name: "assignee_id", Type: field.TypeString, Nullable: true},
+		{Name: "replacement_device_id", Type: field.TypeString, Nullable: true},
+	}
+	// TicketsTable holds the schema information for the "tickets" table.
+	TicketsTable = &schema.Table{
+		Name:       "tickets",
+		Columns:    TicketsColumns,
+		PrimaryKey: []*schema.Column{TicketsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "tickets_merchants_merchant",
+				Columns:    []*schema.Column{TicketsColumns[14]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "tickets_devices_device",
+				Columns:    []*schema.Column{TicketsColumns[15]},
+				RefColumns: []*schema.Column{DevicesColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "tickets_stores_store",
+				Columns:    []*schema.Column{TicketsColumns[16]},
+				RefColumns: []*schema.Column{StoresColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "tickets_operators_assignee",
+				Columns:    []*schema.Column{TicketsColumns[17]},
+				RefColumns: []*schema.Column{OperatorsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "tickets_devices_replacement_device",
+				Columns:    []*schema.Column{TicketsColumns[18]},
+				RefColumns: []*schema.Column{DevicesColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "ticket_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{TicketsColumns[14]},
+			},
+			{
+				Name:    "ticket_merchant_id_status_sla_due_at",
+				Unique:  false,
+				Columns: []*schema.Column{TicketsColumns[14], TicketsColumns[7], TicketsColumns[11]},
+			},
+			{
+				Name:    "ticket_merchant_id_store_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{TicketsColumns[14], TicketsColumns[16], TicketsColumns[1]},
+			},
+			{
+				Name:    "ticket_merchant_id_device_id",
+				Unique:  false,
+				Columns: []*schema.Column{TicketsColumns[14], TicketsColumns[15]},
+			},
+			{
+				Name:    "ticket_status_sla_due_at",
+				Unique:  false,
+				Columns: []*schema.Column{TicketsColumns[7], TicketsColumns[11]},
+			},
+			{
+				Name:    "ticket_assignee_id_status",
+				Unique:  false,
+				Columns: []*schema.Column{TicketsColumns[17], TicketsColumns[7]},
+			},
+		},
+	}
+	// TicketCommentsColumns holds the columns for the "ticket_comments" table.
+	TicketCommentsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "author_kind", Type: field.TypeEnum, Enums: []string{"STAFF", "OPERATOR", "DEVICE"}},
+		{Name: "author_id", Type: field.TypeString},
+		{Name: "body", Type: field.TypeString, Size: 5000},
+		{Name: "internal", Type: field.TypeBool, Default: false},
+		{Name: "ticket_id", Type: field.TypeString},
+		{Name: "merchant_id", Type: field.TypeString},
+	}
+	// TicketCommentsTable holds the schema information for the "ticket_comments" table.
+	TicketCommentsTable = &schema.Table{
+		Name:       "ticket_comments",
+		Columns:    TicketCommentsColumns,
+		PrimaryKey: []*schema.Column{TicketCommentsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "ticket_comments_tickets_comments",
+				Columns:    []*schema.Column{TicketCommentsColumns[7]},
+				RefColumns: []*schema.Column{TicketsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "ticket_comments_merchants_merchant",
+				Columns:    []*schema.Column{TicketCommentsColumns[8]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "ticketcomment_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{TicketCommentsColumns[8]},
+			},
+			{
+				Name:    "ticketcomment_merchant_id_ticket_id",
+				Unique:  false,
+				Columns: []*schema.Column{TicketCommentsColumns[8], TicketCommentsColumns[7]},
 			},
 		},
 	}
@@ -423,12 +1552,33 @@ var (
 		AuditEntriesTable,
 		CustomersTable,
 		CustomerStoreVisitsTable,
+		CustomerTrigramsTable,
+		DevicesTable,
+		FeedbacksTable,
 		MerchantsTable,
 		OperatorsTable,
+		OutboxEventsTable,
+		PairingCodesTable,
+		PlatformAuditEntriesTable,
+		ProductsTable,
+		ProductPriceChangesTable,
+		RefundsTable,
+		RefundLinesTable,
+		RefundTendersTable,
+		ReleasesTable,
+		RiskListEntriesTable,
+		SalesTable,
+		SaleCountersTable,
+		SaleLinesTable,
+		SalesSettingsTable,
 		SavedSegmentsTable,
 		SegmentRulesTable,
 		StaffsTable,
+		StaffDaysTable,
 		StoresTable,
+		TendersTable,
+		TicketsTable,
+		TicketCommentsTable,
 		StaffStoresTable,
 	}
 )
@@ -442,10 +1592,54 @@ func init() {
 	CustomerStoreVisitsTable.ForeignKeys[0].RefTable = CustomersTable
 	CustomerStoreVisitsTable.ForeignKeys[1].RefTable = MerchantsTable
 	CustomerStoreVisitsTable.ForeignKeys[2].RefTable = StoresTable
+	CustomerTrigramsTable.ForeignKeys[0].RefTable = MerchantsTable
+	DevicesTable.ForeignKeys[0].RefTable = MerchantsTable
+	DevicesTable.ForeignKeys[1].RefTable = StoresTable
+	FeedbacksTable.ForeignKeys[0].RefTable = MerchantsTable
+	FeedbacksTable.ForeignKeys[1].RefTable = SalesTable
+	FeedbacksTable.ForeignKeys[2].RefTable = StoresTable
+	FeedbacksTable.ForeignKeys[3].RefTable = CustomersTable
+	FeedbacksTable.ForeignKeys[4].RefTable = ProductsTable
+	OutboxEventsTable.ForeignKeys[0].RefTable = MerchantsTable
+	PairingCodesTable.ForeignKeys[0].RefTable = MerchantsTable
+	ProductsTable.ForeignKeys[0].RefTable = MerchantsTable
+	ProductPriceChangesTable.ForeignKeys[0].RefTable = ProductsTable
+	ProductPriceChangesTable.ForeignKeys[1].RefTable = MerchantsTable
+	ProductPriceChangesTable.ForeignKeys[2].RefTable = StaffsTable
+	RefundsTable.ForeignKeys[0].RefTable = MerchantsTable
+	RefundsTable.ForeignKeys[1].RefTable = StaffsTable
+	RefundsTable.ForeignKeys[2].RefTable = SalesTable
+	RefundsTable.ForeignKeys[3].RefTable = SalesTable
+	RefundLinesTable.ForeignKeys[0].RefTable = RefundsTable
+	RefundLinesTable.ForeignKeys[1].RefTable = MerchantsTable
+	RefundLinesTable.ForeignKeys[2].RefTable = SaleLinesTable
+	RefundTendersTable.ForeignKeys[0].RefTable = RefundsTable
+	RefundTendersTable.ForeignKeys[1].RefTable = MerchantsTable
+	RefundTendersTable.ForeignKeys[2].RefTable = TendersTable
+	RiskListEntriesTable.ForeignKeys[0].RefTable = MerchantsTable
+	SalesTable.ForeignKeys[0].RefTable = CustomersTable
+	SalesTable.ForeignKeys[1].RefTable = MerchantsTable
+	SalesTable.ForeignKeys[2].RefTable = StoresTable
+	SalesTable.ForeignKeys[3].RefTable = StaffsTable
+	SaleCountersTable.ForeignKeys[0].RefTable = MerchantsTable
+	SaleLinesTable.ForeignKeys[0].RefTable = SalesTable
+	SaleLinesTable.ForeignKeys[1].RefTable = MerchantsTable
+	SaleLinesTable.ForeignKeys[2].RefTable = ProductsTable
+	SalesSettingsTable.ForeignKeys[0].RefTable = MerchantsTable
 	SavedSegmentsTable.ForeignKeys[0].RefTable = MerchantsTable
 	SegmentRulesTable.ForeignKeys[0].RefTable = MerchantsTable
 	StaffsTable.ForeignKeys[0].RefTable = MerchantsTable
+	StaffDaysTable.ForeignKeys[0].RefTable = MerchantsTable
 	StoresTable.ForeignKeys[0].RefTable = MerchantsTable
+	TendersTable.ForeignKeys[0].RefTable = SalesTable
+	TendersTable.ForeignKeys[1].RefTable = MerchantsTable
+	TicketsTable.ForeignKeys[0].RefTable = MerchantsTable
+	TicketsTable.ForeignKeys[1].RefTable = DevicesTable
+	TicketsTable.ForeignKeys[2].RefTable = StoresTable
+	TicketsTable.ForeignKeys[3].RefTable = OperatorsTable
+	TicketsTable.ForeignKeys[4].RefTable = DevicesTable
+	TicketCommentsTable.ForeignKeys[0].RefTable = TicketsTable
+	TicketCommentsTable.ForeignKeys[1].RefTable = MerchantsTable
 	StaffStoresTable.ForeignKeys[0].RefTable = StaffsTable
 	StaffStoresTable.ForeignKeys[1].RefTable = StoresTable
 }

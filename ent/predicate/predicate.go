@@ -15,11 +15,62 @@ type Customer func(*sql.Selector)
 // CustomerStoreVisits is the predicate function for customerstorevisits builders.
 type CustomerStoreVisits func(*sql.Selector)
 
+// CustomerTrigram is the predicate function for customertrigram builders.
+type CustomerTrigram func(*sql.Selector)
+
+// Device is the predicate function for device builders.
+type Device func(*sql.Selector)
+
+// Feedback is the predicate function for feedback builders.
+type Feedback func(*sql.Selector)
+
 // Merchant is the predicate function for merchant builders.
 type Merchant func(*sql.Selector)
 
 // Operator is the predicate function for operator builders.
 type Operator func(*sql.Selector)
+
+// OutboxEvent is the predicate function for outboxevent builders.
+type OutboxEvent func(*sql.Selector)
+
+// PairingCode is the predicate function for pairingcode builders.
+type PairingCode func(*sql.Selector)
+
+// PlatformAuditEntry is the predicate function for platformauditentry builders.
+type PlatformAuditEntry func(*sql.Selector)
+
+// Product is the predicate function for product builders.
+type Product func(*sql.Selector)
+
+// ProductPriceChange is the predicate function for productpricechange builders.
+type ProductPriceChange func(*sql.Selector)
+
+// Refund is the predicate function for refund builders.
+type Refund func(*sql.Selector)
+
+// RefundLine is the predicate function for refundline builders.
+type RefundLine func(*sql.Selector)
+
+// RefundTender is the predicate function for refundtender builders.
+type RefundTender func(*sql.Selector)
+
+// Release is the predicate function for release builders.
+type Release func(*sql.Selector)
+
+// RiskListEntry is the predicate function for risklistentry builders.
+type RiskListEntry func(*sql.Selector)
+
+// Sale is the predicate function for sale builders.
+type Sale func(*sql.Selector)
+
+// SaleCounter is the predicate function for salecounter builders.
+type SaleCounter func(*sql.Selector)
+
+// SaleLine is the predicate function for saleline builders.
+type SaleLine func(*sql.Selector)
+
+// SalesSettings is the predicate function for salessettings builders.
+type SalesSettings func(*sql.Selector)
 
 // SavedSegment is the predicate function for savedsegment builders.
 type SavedSegment func(*sql.Selector)
@@ -30,5 +81,17 @@ type SegmentRules func(*sql.Selector)
 // Staff is the predicate function for staff builders.
 type Staff func(*sql.Selector)
 
+// StaffDay is the predicate function for staffday builders.
+type StaffDay func(*sql.Selector)
+
 // Store is the predicate function for store builders.
 type Store func(*sql.Selector)
+
+// Tender is the predicate function for tender builders.
+type Tender func(*sql.Selector)
+
+// Ticket is the predicate function for ticket builders.
+type Ticket func(*sql.Selector)
+
+// TicketComment is the predicate function for ticketcomment builders.
+type TicketComment func(*sql.Selector)

@@ -183,6 +183,78 @@ func (f CustomerStoreVisitsMutationRuleFunc) EvalMutation(ctx context.Context, m
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CustomerStoreVisitsMutation", m)
 }
 
+// The CustomerTrigramQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type CustomerTrigramQueryRuleFunc func(context.Context, *ent.CustomerTrigramQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f CustomerTrigramQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CustomerTrigramQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.CustomerTrigramQuery", q)
+}
+
+// The CustomerTrigramMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type CustomerTrigramMutationRuleFunc func(context.Context, *ent.CustomerTrigramMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f CustomerTrigramMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.CustomerTrigramMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CustomerTrigramMutation", m)
+}
+
+// The DeviceQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type DeviceQueryRuleFunc func(context.Context, *ent.DeviceQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f DeviceQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.DeviceQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.DeviceQuery", q)
+}
+
+// The DeviceMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type DeviceMutationRuleFunc func(context.Context, *ent.DeviceMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f DeviceMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.DeviceMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.DeviceMutation", m)
+}
+
+// The FeedbackQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type FeedbackQueryRuleFunc func(context.Context, *ent.FeedbackQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f FeedbackQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.FeedbackQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.FeedbackQuery", q)
+}
+
+// The FeedbackMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type FeedbackMutationRuleFunc func(context.Context, *ent.FeedbackMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f FeedbackMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.FeedbackMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.FeedbackMutation", m)
+}
+
 // The MerchantQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type MerchantQueryRuleFunc func(context.Context, *ent.MerchantQuery) error
@@ -229,6 +301,342 @@ func (f OperatorMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutati
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.OperatorMutation", m)
+}
+
+// The OutboxEventQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type OutboxEventQueryRuleFunc func(context.Context, *ent.OutboxEventQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f OutboxEventQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.OutboxEventQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.OutboxEventQuery", q)
+}
+
+// The OutboxEventMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type OutboxEventMutationRuleFunc func(context.Context, *ent.OutboxEventMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f OutboxEventMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.OutboxEventMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.OutboxEventMutation", m)
+}
+
+// The PairingCodeQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type PairingCodeQueryRuleFunc func(context.Context, *ent.PairingCodeQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f PairingCodeQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PairingCodeQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.PairingCodeQuery", q)
+}
+
+// The PairingCodeMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type PairingCodeMutationRuleFunc func(context.Context, *ent.PairingCodeMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f PairingCodeMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.PairingCodeMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.PairingCodeMutation", m)
+}
+
+// The PlatformAuditEntryQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type PlatformAuditEntryQueryRuleFunc func(context.Context, *ent.PlatformAuditEntryQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f PlatformAuditEntryQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PlatformAuditEntryQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.PlatformAuditEntryQuery", q)
+}
+
+// The PlatformAuditEntryMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type PlatformAuditEntryMutationRuleFunc func(context.Context, *ent.PlatformAuditEntryMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f PlatformAuditEntryMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.PlatformAuditEntryMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.PlatformAuditEntryMutation", m)
+}
+
+// The ProductQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ProductQueryRuleFunc func(context.Context, *ent.ProductQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ProductQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ProductQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ProductQuery", q)
+}
+
+// The ProductMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ProductMutationRuleFunc func(context.Context, *ent.ProductMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ProductMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ProductMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ProductMutation", m)
+}
+
+// The ProductPriceChangeQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ProductPriceChangeQueryRuleFunc func(context.Context, *ent.ProductPriceChangeQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ProductPriceChangeQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ProductPriceChangeQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ProductPriceChangeQuery", q)
+}
+
+// The ProductPriceChangeMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ProductPriceChangeMutationRuleFunc func(context.Context, *ent.ProductPriceChangeMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ProductPriceChangeMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ProductPriceChangeMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ProductPriceChangeMutation", m)
+}
+
+// The RefundQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type RefundQueryRuleFunc func(context.Context, *ent.RefundQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f RefundQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.RefundQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.RefundQuery", q)
+}
+
+// The RefundMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type RefundMutationRuleFunc func(context.Context, *ent.RefundMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f RefundMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.RefundMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.RefundMutation", m)
+}
+
+// The RefundLineQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type RefundLineQueryRuleFunc func(context.Context, *ent.RefundLineQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f RefundLineQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.RefundLineQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.RefundLineQuery", q)
+}
+
+// The RefundLineMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type RefundLineMutationRuleFunc func(context.Context, *ent.RefundLineMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f RefundLineMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.RefundLineMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.RefundLineMutation", m)
+}
+
+// The RefundTenderQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type RefundTenderQueryRuleFunc func(context.Context, *ent.RefundTenderQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f RefundTenderQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.RefundTenderQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.RefundTenderQuery", q)
+}
+
+// The RefundTenderMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type RefundTenderMutationRuleFunc func(context.Context, *ent.RefundTenderMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f RefundTenderMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.RefundTenderMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.RefundTenderMutation", m)
+}
+
+// The ReleaseQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ReleaseQueryRuleFunc func(context.Context, *ent.ReleaseQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ReleaseQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ReleaseQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ReleaseQuery", q)
+}
+
+// The ReleaseMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ReleaseMutationRuleFunc func(context.Context, *ent.ReleaseMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ReleaseMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ReleaseMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ReleaseMutation", m)
+}
+
+// The RiskListEntryQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type RiskListEntryQueryRuleFunc func(context.Context, *ent.RiskListEntryQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f RiskListEntryQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.RiskListEntryQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.RiskListEntryQuery", q)
+}
+
+// The RiskListEntryMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type RiskListEntryMutationRuleFunc func(context.Context, *ent.RiskListEntryMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f RiskListEntryMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.RiskListEntryMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.RiskListEntryMutation", m)
+}
+
+// The SaleQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type SaleQueryRuleFunc func(context.Context, *ent.SaleQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f SaleQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SaleQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.SaleQuery", q)
+}
+
+// The SaleMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type SaleMutationRuleFunc func(context.Context, *ent.SaleMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f SaleMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.SaleMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.SaleMutation", m)
+}
+
+// The SaleCounterQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type SaleCounterQueryRuleFunc func(context.Context, *ent.SaleCounterQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f SaleCounterQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SaleCounterQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.SaleCounterQuery", q)
+}
+
+// The SaleCounterMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type SaleCounterMutationRuleFunc func(context.Context, *ent.SaleCounterMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f SaleCounterMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.SaleCounterMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.SaleCounterMutation", m)
+}
+
+// The SaleLineQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type SaleLineQueryRuleFunc func(context.Context, *ent.SaleLineQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f SaleLineQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SaleLineQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.SaleLineQuery", q)
+}
+
+// The SaleLineMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type SaleLineMutationRuleFunc func(context.Context, *ent.SaleLineMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f SaleLineMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.SaleLineMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.SaleLineMutation", m)
+}
+
+// The SalesSettingsQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type SalesSettingsQueryRuleFunc func(context.Context, *ent.SalesSettingsQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f SalesSettingsQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SalesSettingsQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.SalesSettingsQuery", q)
+}
+
+// The SalesSettingsMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type SalesSettingsMutationRuleFunc func(context.Context, *ent.SalesSettingsMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f SalesSettingsMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.SalesSettingsMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.SalesSettingsMutation", m)
 }
 
 // The SavedSegmentQueryRuleFunc type is an adapter to allow the use of ordinary
@@ -303,6 +711,30 @@ func (f StaffMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation)
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.StaffMutation", m)
 }
 
+// The StaffDayQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type StaffDayQueryRuleFunc func(context.Context, *ent.StaffDayQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f StaffDayQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.StaffDayQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.StaffDayQuery", q)
+}
+
+// The StaffDayMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type StaffDayMutationRuleFunc func(context.Context, *ent.StaffDayMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f StaffDayMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.StaffDayMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.StaffDayMutation", m)
+}
+
 // The StoreQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type StoreQueryRuleFunc func(context.Context, *ent.StoreQuery) error
@@ -325,6 +757,78 @@ func (f StoreMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation)
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.StoreMutation", m)
+}
+
+// The TenderQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type TenderQueryRuleFunc func(context.Context, *ent.TenderQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f TenderQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.TenderQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.TenderQuery", q)
+}
+
+// The TenderMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type TenderMutationRuleFunc func(context.Context, *ent.TenderMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f TenderMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.TenderMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.TenderMutation", m)
+}
+
+// The TicketQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type TicketQueryRuleFunc func(context.Context, *ent.TicketQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f TicketQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.TicketQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.TicketQuery", q)
+}
+
+// The TicketMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type TicketMutationRuleFunc func(context.Context, *ent.TicketMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f TicketMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.TicketMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.TicketMutation", m)
+}
+
+// The TicketCommentQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type TicketCommentQueryRuleFunc func(context.Context, *ent.TicketCommentQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f TicketCommentQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.TicketCommentQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.TicketCommentQuery", q)
+}
+
+// The TicketCommentMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type TicketCommentMutationRuleFunc func(context.Context, *ent.TicketCommentMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f TicketCommentMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.TicketCommentMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.TicketCommentMutation", m)
 }
 
 type (
@@ -368,9 +872,43 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.CustomerStoreVisitsQuery:
 		return q.Filter(), nil
+	case *ent.CustomerTrigramQuery:
+		return q.Filter(), nil
+	case *ent.DeviceQuery:
+		return q.Filter(), nil
+	case *ent.FeedbackQuery:
+		return q.Filter(), nil
 	case *ent.MerchantQuery:
 		return q.Filter(), nil
 	case *ent.OperatorQuery:
+		return q.Filter(), nil
+	case *ent.OutboxEventQuery:
+		return q.Filter(), nil
+	case *ent.PairingCodeQuery:
+		return q.Filter(), nil
+	case *ent.PlatformAuditEntryQuery:
+		return q.Filter(), nil
+	case *ent.ProductQuery:
+		return q.Filter(), nil
+	case *ent.ProductPriceChangeQuery:
+		return q.Filter(), nil
+	case *ent.RefundQuery:
+		return q.Filter(), nil
+	case *ent.RefundLineQuery:
+		return q.Filter(), nil
+	case *ent.RefundTenderQuery:
+		return q.Filter(), nil
+	case *ent.ReleaseQuery:
+		return q.Filter(), nil
+	case *ent.RiskListEntryQuery:
+		return q.Filter(), nil
+	case *ent.SaleQuery:
+		return q.Filter(), nil
+	case *ent.SaleCounterQuery:
+		return q.Filter(), nil
+	case *ent.SaleLineQuery:
+		return q.Filter(), nil
+	case *ent.SalesSettingsQuery:
 		return q.Filter(), nil
 	case *ent.SavedSegmentQuery:
 		return q.Filter(), nil
@@ -378,7 +916,15 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.StaffQuery:
 		return q.Filter(), nil
+	case *ent.StaffDayQuery:
+		return q.Filter(), nil
 	case *ent.StoreQuery:
+		return q.Filter(), nil
+	case *ent.TenderQuery:
+		return q.Filter(), nil
+	case *ent.TicketQuery:
+		return q.Filter(), nil
+	case *ent.TicketCommentQuery:
 		return q.Filter(), nil
 	default:
 		return nil, Denyf("ent/privacy: unexpected query type %T for query filter", q)
@@ -393,9 +939,43 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 		return m.Filter(), nil
 	case *ent.CustomerStoreVisitsMutation:
 		return m.Filter(), nil
+	case *ent.CustomerTrigramMutation:
+		return m.Filter(), nil
+	case *ent.DeviceMutation:
+		return m.Filter(), nil
+	case *ent.FeedbackMutation:
+		return m.Filter(), nil
 	case *ent.MerchantMutation:
 		return m.Filter(), nil
 	case *ent.OperatorMutation:
+		return m.Filter(), nil
+	case *ent.OutboxEventMutation:
+		return m.Filter(), nil
+	case *ent.PairingCodeMutation:
+		return m.Filter(), nil
+	case *ent.PlatformAuditEntryMutation:
+		return m.Filter(), nil
+	case *ent.ProductMutation:
+		return m.Filter(), nil
+	case *ent.ProductPriceChangeMutation:
+		return m.Filter(), nil
+	case *ent.RefundMutation:
+		return m.Filter(), nil
+	case *ent.RefundLineMutation:
+		return m.Filter(), nil
+	case *ent.RefundTenderMutation:
+		return m.Filter(), nil
+	case *ent.ReleaseMutation:
+		return m.Filter(), nil
+	case *ent.RiskListEntryMutation:
+		return m.Filter(), nil
+	case *ent.SaleMutation:
+		return m.Filter(), nil
+	case *ent.SaleCounterMutation:
+		return m.Filter(), nil
+	case *ent.SaleLineMutation:
+		return m.Filter(), nil
+	case *ent.SalesSettingsMutation:
 		return m.Filter(), nil
 	case *ent.SavedSegmentMutation:
 		return m.Filter(), nil
@@ -403,7 +983,15 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 		return m.Filter(), nil
 	case *ent.StaffMutation:
 		return m.Filter(), nil
+	case *ent.StaffDayMutation:
+		return m.Filter(), nil
 	case *ent.StoreMutation:
+		return m.Filter(), nil
+	case *ent.TenderMutation:
+		return m.Filter(), nil
+	case *ent.TicketMutation:
+		return m.Filter(), nil
+	case *ent.TicketCommentMutation:
 		return m.Filter(), nil
 	default:
 		return nil, Denyf("ent/privacy: unexpected mutation type %T for mutation filter", m)

@@ -9,14 +9,35 @@ import (
 	"github.com/tillpos/till/ent/auditentry"
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/customerstorevisits"
+	"github.com/tillpos/till/ent/customertrigram"
+	"github.com/tillpos/till/ent/device"
+	"github.com/tillpos/till/ent/feedback"
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/operator"
+	"github.com/tillpos/till/ent/outboxevent"
+	"github.com/tillpos/till/ent/pairingcode"
+	"github.com/tillpos/till/ent/platformauditentry"
+	"github.com/tillpos/till/ent/product"
+	"github.com/tillpos/till/ent/productpricechange"
+	"github.com/tillpos/till/ent/refund"
+	"github.com/tillpos/till/ent/refundline"
+	"github.com/tillpos/till/ent/refundtender"
+	"github.com/tillpos/till/ent/release"
+	"github.com/tillpos/till/ent/risklistentry"
+	"github.com/tillpos/till/ent/sale"
+	"github.com/tillpos/till/ent/salecounter"
+	"github.com/tillpos/till/ent/saleline"
+	"github.com/tillpos/till/ent/salessettings"
 	"github.com/tillpos/till/ent/savedsegment"
 	"github.com/tillpos/till/ent/schema"
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/ent/segmentrules"
 	"github.com/tillpos/till/ent/staff"
+	"github.com/tillpos/till/ent/staffday"
 	"github.com/tillpos/till/ent/store"
+	"github.com/tillpos/till/ent/tender"
+	"github.com/tillpos/till/ent/ticket"
+	"github.com/tillpos/till/ent/ticketcomment"
 
 	"entgo.io/ent"
 	"entgo.io/ent/privacy"
@@ -170,6 +191,159 @@ func init() {
 	customerstorevisitsDescVisits := customerstorevisitsFields[2].Descriptor()
 	// customerstorevisits.DefaultVisits holds the default value on creation for the visits field.
 	customerstorevisits.DefaultVisits = customerstorevisitsDescVisits.Default.(int)
+	customertrigramMixin := schema.CustomerTrigram{}.Mixin()
+	customertrigram.Policy = privacy.NewPolicies(customertrigramMixin[0], customertrigramMixin[1], schema.CustomerTrigram{})
+	customertrigram.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := customertrigram.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	customertrigramMixinHooks1 := customertrigramMixin[1].Hooks()
+
+	customertrigram.Hooks[1] = customertrigramMixinHooks1[0]
+	deviceMixin := schema.Device{}.Mixin()
+	device.Policy = privacy.NewPolicies(deviceMixin[1], deviceMixin[2], schema.Device{})
+	device.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := device.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	deviceMixinHooks2 := deviceMixin[2].Hooks()
+
+	device.Hooks[1] = deviceMixinHooks2[0]
+	deviceMixinFields0 := deviceMixin[0].Fields()
+	_ = deviceMixinFields0
+	deviceMixinFields3 := deviceMixin[3].Fields()
+	_ = deviceMixinFields3
+	deviceFields := schema.Device{}.Fields()
+	_ = deviceFields
+	// deviceDescCreatedAt is the schema descriptor for created_at field.
+	deviceDescCreatedAt := deviceMixinFields3[0].Descriptor()
+	// device.DefaultCreatedAt holds the default value on creation for the created_at field.
+	device.DefaultCreatedAt = deviceDescCreatedAt.Default.(func() time.Time)
+	// deviceDescUpdatedAt is the schema descriptor for updated_at field.
+	deviceDescUpdatedAt := deviceMixinFields3[1].Descriptor()
+	// device.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	device.DefaultUpdatedAt = deviceDescUpdatedAt.Default.(func() time.Time)
+	// device.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	device.UpdateDefaultUpdatedAt = deviceDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// deviceDescSerialNumber is the schema descriptor for serial_number field.
+	deviceDescSerialNumber := deviceFields[0].Descriptor()
+	// device.SerialNumberValidator is a validator for the "serial_number" field. It is called by the builders before save.
+	device.SerialNumberValidator = func() func(string) error {
+		validators := deviceDescSerialNumber.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(serial_number string) error {
+			for _, fn := range fns {
+				if err := fn(serial_number); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// deviceDescModel is the schema descriptor for model field.
+	deviceDescModel := deviceFields[1].Descriptor()
+	// device.ModelValidator is a validator for the "model" field. It is called by the builders before save.
+	device.ModelValidator = func() func(string) error {
+		validators := deviceDescModel.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(model string) error {
+			for _, fn := range fns {
+				if err := fn(model); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// deviceDescLocationLabel is the schema descriptor for location_label field.
+	deviceDescLocationLabel := deviceFields[4].Descriptor()
+	// device.LocationLabelValidator is a validator for the "location_label" field. It is called by the builders before save.
+	device.LocationLabelValidator = deviceDescLocationLabel.Validators[0].(func(string) error)
+	// deviceDescAppVersion is the schema descriptor for app_version field.
+	deviceDescAppVersion := deviceFields[6].Descriptor()
+	// device.AppVersionValidator is a validator for the "app_version" field. It is called by the builders before save.
+	device.AppVersionValidator = deviceDescAppVersion.Validators[0].(func(string) error)
+	// deviceDescFirmwareVersion is the schema descriptor for firmware_version field.
+	deviceDescFirmwareVersion := deviceFields[7].Descriptor()
+	// device.FirmwareVersionValidator is a validator for the "firmware_version" field. It is called by the builders before save.
+	device.FirmwareVersionValidator = deviceDescFirmwareVersion.Validators[0].(func(string) error)
+	// deviceDescSessionEpoch is the schema descriptor for session_epoch field.
+	deviceDescSessionEpoch := deviceFields[13].Descriptor()
+	// device.DefaultSessionEpoch holds the default value on creation for the session_epoch field.
+	device.DefaultSessionEpoch = deviceDescSessionEpoch.Default.(int)
+	// deviceDescID is the schema descriptor for id field.
+	deviceDescID := deviceMixinFields0[0].Descriptor()
+	// device.DefaultID holds the default value on creation for the id field.
+	device.DefaultID = deviceDescID.Default.(func() pulid.ID)
+	feedbackMixin := schema.Feedback{}.Mixin()
+	feedback.Policy = privacy.NewPolicies(feedbackMixin[1], feedbackMixin[2], schema.Feedback{})
+	feedback.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := feedback.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	feedbackMixinHooks2 := feedbackMixin[2].Hooks()
+
+	feedback.Hooks[1] = feedbackMixinHooks2[0]
+	feedbackMixinFields0 := feedbackMixin[0].Fields()
+	_ = feedbackMixinFields0
+	feedbackMixinFields3 := feedbackMixin[3].Fields()
+	_ = feedbackMixinFields3
+	feedbackFields := schema.Feedback{}.Fields()
+	_ = feedbackFields
+	// feedbackDescCreatedAt is the schema descriptor for created_at field.
+	feedbackDescCreatedAt := feedbackMixinFields3[0].Descriptor()
+	// feedback.DefaultCreatedAt holds the default value on creation for the created_at field.
+	feedback.DefaultCreatedAt = feedbackDescCreatedAt.Default.(func() time.Time)
+	// feedbackDescUpdatedAt is the schema descriptor for updated_at field.
+	feedbackDescUpdatedAt := feedbackMixinFields3[1].Descriptor()
+	// feedback.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	feedback.DefaultUpdatedAt = feedbackDescUpdatedAt.Default.(func() time.Time)
+	// feedback.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	feedback.UpdateDefaultUpdatedAt = feedbackDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// feedbackDescRating is the schema descriptor for rating field.
+	feedbackDescRating := feedbackFields[5].Descriptor()
+	// feedback.RatingValidator is a validator for the "rating" field. It is called by the builders before save.
+	feedback.RatingValidator = func() func(int) error {
+		validators := feedbackDescRating.Validators
+		fns := [...]func(int) error{
+			validators[0].(func(int) error),
+			validators[1].(func(int) error),
+		}
+		return func(rating int) error {
+			for _, fn := range fns {
+				if err := fn(rating); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// feedbackDescComment is the schema descriptor for comment field.
+	feedbackDescComment := feedbackFields[7].Descriptor()
+	// feedback.CommentValidator is a validator for the "comment" field. It is called by the builders before save.
+	feedback.CommentValidator = feedbackDescComment.Validators[0].(func(string) error)
+	// feedbackDescID is the schema descriptor for id field.
+	feedbackDescID := feedbackMixinFields0[0].Descriptor()
+	// feedback.DefaultID holds the default value on creation for the id field.
+	feedback.DefaultID = feedbackDescID.Default.(func() pulid.ID)
 	merchantMixin := schema.Merchant{}.Mixin()
 	merchant.Policy = privacy.NewPolicies(merchantMixin[1], schema.Merchant{})
 	merchant.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -314,6 +488,718 @@ func init() {
 	operatorDescID := operatorMixinFields0[0].Descriptor()
 	// operator.DefaultID holds the default value on creation for the id field.
 	operator.DefaultID = operatorDescID.Default.(func() pulid.ID)
+	outboxeventMixin := schema.OutboxEvent{}.Mixin()
+	outboxevent.Policy = privacy.NewPolicies(outboxeventMixin[0], outboxeventMixin[1], schema.OutboxEvent{})
+	outboxevent.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := outboxevent.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	outboxeventMixinHooks1 := outboxeventMixin[1].Hooks()
+
+	outboxevent.Hooks[1] = outboxeventMixinHooks1[0]
+	outboxeventFields := schema.OutboxEvent{}.Fields()
+	_ = outboxeventFields
+	// outboxeventDescTopic is the schema descriptor for topic field.
+	outboxeventDescTopic := outboxeventFields[0].Descriptor()
+	// outboxevent.TopicValidator is a validator for the "topic" field. It is called by the builders before save.
+	outboxevent.TopicValidator = outboxeventDescTopic.Validators[0].(func(string) error)
+	// outboxeventDescAttempts is the schema descriptor for attempts field.
+	outboxeventDescAttempts := outboxeventFields[4].Descriptor()
+	// outboxevent.DefaultAttempts holds the default value on creation for the attempts field.
+	outboxevent.DefaultAttempts = outboxeventDescAttempts.Default.(int)
+	pairingcodeMixin := schema.PairingCode{}.Mixin()
+	pairingcode.Policy = privacy.NewPolicies(pairingcodeMixin[1], pairingcodeMixin[2], schema.PairingCode{})
+	pairingcode.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := pairingcode.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	pairingcodeMixinHooks2 := pairingcodeMixin[2].Hooks()
+
+	pairingcode.Hooks[1] = pairingcodeMixinHooks2[0]
+	pairingcodeMixinFields0 := pairingcodeMixin[0].Fields()
+	_ = pairingcodeMixinFields0
+	pairingcodeMixinFields3 := pairingcodeMixin[3].Fields()
+	_ = pairingcodeMixinFields3
+	pairingcodeFields := schema.PairingCode{}.Fields()
+	_ = pairingcodeFields
+	// pairingcodeDescCreatedAt is the schema descriptor for created_at field.
+	pairingcodeDescCreatedAt := pairingcodeMixinFields3[0].Descriptor()
+	// pairingcode.DefaultCreatedAt holds the default value on creation for the created_at field.
+	pairingcode.DefaultCreatedAt = pairingcodeDescCreatedAt.Default.(func() time.Time)
+	// pairingcodeDescUpdatedAt is the schema descriptor for updated_at field.
+	pairingcodeDescUpdatedAt := pairingcodeMixinFields3[1].Descriptor()
+	// pairingcode.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	pairingcode.DefaultUpdatedAt = pairingcodeDescUpdatedAt.Default.(func() time.Time)
+	// pairingcode.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	pairingcode.UpdateDefaultUpdatedAt = pairingcodeDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// pairingcodeDescID is the schema descriptor for id field.
+	pairingcodeDescID := pairingcodeMixinFields0[0].Descriptor()
+	// pairingcode.DefaultID holds the default value on creation for the id field.
+	pairingcode.DefaultID = pairingcodeDescID.Default.(func() pulid.ID)
+	platformauditentryMixin := schema.PlatformAuditEntry{}.Mixin()
+	platformauditentry.Policy = privacy.NewPolicies(platformauditentryMixin[1], schema.PlatformAuditEntry{})
+	platformauditentry.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := platformauditentry.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	platformauditentryHooks := schema.PlatformAuditEntry{}.Hooks()
+
+	platformauditentry.Hooks[1] = platformauditentryHooks[0]
+	platformauditentryMixinFields0 := platformauditentryMixin[0].Fields()
+	_ = platformauditentryMixinFields0
+	platformauditentryFields := schema.PlatformAuditEntry{}.Fields()
+	_ = platformauditentryFields
+	// platformauditentryDescAction is the schema descriptor for action field.
+	platformauditentryDescAction := platformauditentryFields[0].Descriptor()
+	// platformauditentry.ActionValidator is a validator for the "action" field. It is called by the builders before save.
+	platformauditentry.ActionValidator = platformauditentryDescAction.Validators[0].(func(string) error)
+	// platformauditentryDescID is the schema descriptor for id field.
+	platformauditentryDescID := platformauditentryMixinFields0[0].Descriptor()
+	// platformauditentry.DefaultID holds the default value on creation for the id field.
+	platformauditentry.DefaultID = platformauditentryDescID.Default.(func() pulid.ID)
+	productMixin := schema.Product{}.Mixin()
+	product.Policy = privacy.NewPolicies(productMixin[1], productMixin[2], schema.Product{})
+	product.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := product.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	productMixinHooks2 := productMixin[2].Hooks()
+
+	product.Hooks[1] = productMixinHooks2[0]
+	productMixinFields0 := productMixin[0].Fields()
+	_ = productMixinFields0
+	productMixinFields3 := productMixin[3].Fields()
+	_ = productMixinFields3
+	productFields := schema.Product{}.Fields()
+	_ = productFields
+	// productDescCreatedAt is the schema descriptor for created_at field.
+	productDescCreatedAt := productMixinFields3[0].Descriptor()
+	// product.DefaultCreatedAt holds the default value on creation for the created_at field.
+	product.DefaultCreatedAt = productDescCreatedAt.Default.(func() time.Time)
+	// productDescUpdatedAt is the schema descriptor for updated_at field.
+	productDescUpdatedAt := productMixinFields3[1].Descriptor()
+	// product.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	product.DefaultUpdatedAt = productDescUpdatedAt.Default.(func() time.Time)
+	// product.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	product.UpdateDefaultUpdatedAt = productDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// productDescSku is the schema descriptor for sku field.
+	productDescSku := productFields[0].Descriptor()
+	// product.SkuValidator is a validator for the "sku" field. It is called by the builders before save.
+	product.SkuValidator = func() func(string) error {
+		validators := productDescSku.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(sku string) error {
+			for _, fn := range fns {
+				if err := fn(sku); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// productDescBarcode is the schema descriptor for barcode field.
+	productDescBarcode := productFields[1].Descriptor()
+	// product.BarcodeValidator is a validator for the "barcode" field. It is called by the builders before save.
+	product.BarcodeValidator = productDescBarcode.Validators[0].(func(string) error)
+	// productDescName is the schema descriptor for name field.
+	productDescName := productFields[2].Descriptor()
+	// product.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	product.NameValidator = func() func(string) error {
+		validators := productDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// productDescSearchText is the schema descriptor for search_text field.
+	productDescSearchText := productFields[3].Descriptor()
+	// product.DefaultSearchText holds the default value on creation for the search_text field.
+	product.DefaultSearchText = productDescSearchText.Default.(string)
+	// productDescCategory is the schema descriptor for category field.
+	productDescCategory := productFields[4].Descriptor()
+	// product.CategoryValidator is a validator for the "category" field. It is called by the builders before save.
+	product.CategoryValidator = productDescCategory.Validators[0].(func(string) error)
+	// productDescUnitPrice is the schema descriptor for unit_price field.
+	productDescUnitPrice := productFields[5].Descriptor()
+	// product.UnitPriceValidator is a validator for the "unit_price" field. It is called by the builders before save.
+	product.UnitPriceValidator = productDescUnitPrice.Validators[0].(func(int64) error)
+	// productDescCost is the schema descriptor for cost field.
+	productDescCost := productFields[6].Descriptor()
+	// product.CostValidator is a validator for the "cost" field. It is called by the builders before save.
+	product.CostValidator = productDescCost.Validators[0].(func(int64) error)
+	// productDescTaxRateBp is the schema descriptor for tax_rate_bp field.
+	productDescTaxRateBp := productFields[7].Descriptor()
+	// product.DefaultTaxRateBp holds the default value on creation for the tax_rate_bp field.
+	product.DefaultTaxRateBp = productDescTaxRateBp.Default.(int)
+	// product.TaxRateBpValidator is a validator for the "tax_rate_bp" field. It is called by the builders before save.
+	product.TaxRateBpValidator = func() func(int) error {
+		validators := productDescTaxRateBp.Validators
+		fns := [...]func(int) error{
+			validators[0].(func(int) error),
+			validators[1].(func(int) error),
+		}
+		return func(tax_rate_bp int) error {
+			for _, fn := range fns {
+				if err := fn(tax_rate_bp); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// productDescActive is the schema descriptor for active field.
+	productDescActive := productFields[8].Descriptor()
+	// product.DefaultActive holds the default value on creation for the active field.
+	product.DefaultActive = productDescActive.Default.(bool)
+	// productDescID is the schema descriptor for id field.
+	productDescID := productMixinFields0[0].Descriptor()
+	// product.DefaultID holds the default value on creation for the id field.
+	product.DefaultID = productDescID.Default.(func() pulid.ID)
+	productpricechangeMixin := schema.ProductPriceChange{}.Mixin()
+	productpricechange.Policy = privacy.NewPolicies(productpricechangeMixin[1], productpricechangeMixin[2], schema.ProductPriceChange{})
+	productpricechange.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := productpricechange.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	productpricechangeMixinHooks2 := productpricechangeMixin[2].Hooks()
+
+	productpricechange.Hooks[1] = productpricechangeMixinHooks2[0]
+	productpricechangeMixinFields0 := productpricechangeMixin[0].Fields()
+	_ = productpricechangeMixinFields0
+	productpricechangeMixinFields3 := productpricechangeMixin[3].Fields()
+	_ = productpricechangeMixinFields3
+	productpricechangeFields := schema.ProductPriceChange{}.Fields()
+	_ = productpricechangeFields
+	// productpricechangeDescCreatedAt is the schema descriptor for created_at field.
+	productpricechangeDescCreatedAt := productpricechangeMixinFields3[0].Descriptor()
+	// productpricechange.DefaultCreatedAt holds the default value on creation for the created_at field.
+	productpricechange.DefaultCreatedAt = productpricechangeDescCreatedAt.Default.(func() time.Time)
+	// productpricechangeDescUpdatedAt is the schema descriptor for updated_at field.
+	productpricechangeDescUpdatedAt := productpricechangeMixinFields3[1].Descriptor()
+	// productpricechange.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	productpricechange.DefaultUpdatedAt = productpricechangeDescUpdatedAt.Default.(func() time.Time)
+	// productpricechange.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	productpricechange.UpdateDefaultUpdatedAt = productpricechangeDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// productpricechangeDescID is the schema descriptor for id field.
+	productpricechangeDescID := productpricechangeMixinFields0[0].Descriptor()
+	// productpricechange.DefaultID holds the default value on creation for the id field.
+	productpricechange.DefaultID = productpricechangeDescID.Default.(func() pulid.ID)
+	refundMixin := schema.Refund{}.Mixin()
+	refund.Policy = privacy.NewPolicies(refundMixin[1], refundMixin[2], schema.Refund{})
+	refund.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := refund.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	refundMixinHooks2 := refundMixin[2].Hooks()
+
+	refund.Hooks[1] = refundMixinHooks2[0]
+	refundMixinFields0 := refundMixin[0].Fields()
+	_ = refundMixinFields0
+	refundMixinFields3 := refundMixin[3].Fields()
+	_ = refundMixinFields3
+	refundFields := schema.Refund{}.Fields()
+	_ = refundFields
+	// refundDescCreatedAt is the schema descriptor for created_at field.
+	refundDescCreatedAt := refundMixinFields3[0].Descriptor()
+	// refund.DefaultCreatedAt holds the default value on creation for the created_at field.
+	refund.DefaultCreatedAt = refundDescCreatedAt.Default.(func() time.Time)
+	// refundDescUpdatedAt is the schema descriptor for updated_at field.
+	refundDescUpdatedAt := refundMixinFields3[1].Descriptor()
+	// refund.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	refund.DefaultUpdatedAt = refundDescUpdatedAt.Default.(func() time.Time)
+	// refund.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	refund.UpdateDefaultUpdatedAt = refundDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// refundDescIdempotencyKey is the schema descriptor for idempotency_key field.
+	refundDescIdempotencyKey := refundFields[0].Descriptor()
+	// refund.IdempotencyKeyValidator is a validator for the "idempotency_key" field. It is called by the builders before save.
+	refund.IdempotencyKeyValidator = func() func(string) error {
+		validators := refundDescIdempotencyKey.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(idempotency_key string) error {
+			for _, fn := range fns {
+				if err := fn(idempotency_key); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// refundDescReason is the schema descriptor for reason field.
+	refundDescReason := refundFields[6].Descriptor()
+	// refund.ReasonValidator is a validator for the "reason" field. It is called by the builders before save.
+	refund.ReasonValidator = func() func(string) error {
+		validators := refundDescReason.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(reason string) error {
+			for _, fn := range fns {
+				if err := fn(reason); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// refundDescID is the schema descriptor for id field.
+	refundDescID := refundMixinFields0[0].Descriptor()
+	// refund.DefaultID holds the default value on creation for the id field.
+	refund.DefaultID = refundDescID.Default.(func() pulid.ID)
+	refundlineMixin := schema.RefundLine{}.Mixin()
+	refundline.Policy = privacy.NewPolicies(refundlineMixin[1], refundlineMixin[2], schema.RefundLine{})
+	refundline.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := refundline.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	refundlineMixinHooks2 := refundlineMixin[2].Hooks()
+
+	refundline.Hooks[1] = refundlineMixinHooks2[0]
+	refundlineMixinFields0 := refundlineMixin[0].Fields()
+	_ = refundlineMixinFields0
+	refundlineFields := schema.RefundLine{}.Fields()
+	_ = refundlineFields
+	// refundlineDescQuantity is the schema descriptor for quantity field.
+	refundlineDescQuantity := refundlineFields[2].Descriptor()
+	// refundline.QuantityValidator is a validator for the "quantity" field. It is called by the builders before save.
+	refundline.QuantityValidator = refundlineDescQuantity.Validators[0].(func(int) error)
+	// refundlineDescID is the schema descriptor for id field.
+	refundlineDescID := refundlineMixinFields0[0].Descriptor()
+	// refundline.DefaultID holds the default value on creation for the id field.
+	refundline.DefaultID = refundlineDescID.Default.(func() pulid.ID)
+	refundtenderMixin := schema.RefundTender{}.Mixin()
+	refundtender.Policy = privacy.NewPolicies(refundtenderMixin[1], refundtenderMixin[2], schema.RefundTender{})
+	refundtender.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := refundtender.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	refundtenderMixinHooks2 := refundtenderMixin[2].Hooks()
+
+	refundtender.Hooks[1] = refundtenderMixinHooks2[0]
+	refundtenderMixinFields0 := refundtenderMixin[0].Fields()
+	_ = refundtenderMixinFields0
+	refundtenderFields := schema.RefundTender{}.Fields()
+	_ = refundtenderFields
+	// refundtenderDescID is the schema descriptor for id field.
+	refundtenderDescID := refundtenderMixinFields0[0].Descriptor()
+	// refundtender.DefaultID holds the default value on creation for the id field.
+	refundtender.DefaultID = refundtenderDescID.Default.(func() pulid.ID)
+	releaseMixin := schema.Release{}.Mixin()
+	release.Policy = privacy.NewPolicies(releaseMixin[1], schema.Release{})
+	release.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := release.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	releaseHooks := schema.Release{}.Hooks()
+
+	release.Hooks[1] = releaseHooks[0]
+	releaseMixinFields0 := releaseMixin[0].Fields()
+	_ = releaseMixinFields0
+	releaseMixinFields2 := releaseMixin[2].Fields()
+	_ = releaseMixinFields2
+	releaseFields := schema.Release{}.Fields()
+	_ = releaseFields
+	// releaseDescCreatedAt is the schema descriptor for created_at field.
+	releaseDescCreatedAt := releaseMixinFields2[0].Descriptor()
+	// release.DefaultCreatedAt holds the default value on creation for the created_at field.
+	release.DefaultCreatedAt = releaseDescCreatedAt.Default.(func() time.Time)
+	// releaseDescUpdatedAt is the schema descriptor for updated_at field.
+	releaseDescUpdatedAt := releaseMixinFields2[1].Descriptor()
+	// release.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	release.DefaultUpdatedAt = releaseDescUpdatedAt.Default.(func() time.Time)
+	// release.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	release.UpdateDefaultUpdatedAt = releaseDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// releaseDescModels is the schema descriptor for models field.
+	releaseDescModels := releaseFields[0].Descriptor()
+	// release.ModelsValidator is a validator for the "models" field. It is called by the builders before save.
+	release.ModelsValidator = releaseDescModels.Validators[0].(func([]string) error)
+	// releaseDescVersion is the schema descriptor for version field.
+	releaseDescVersion := releaseFields[2].Descriptor()
+	// release.VersionValidator is a validator for the "version" field. It is called by the builders before save.
+	release.VersionValidator = releaseDescVersion.Validators[0].(func(string) error)
+	// releaseDescVersionKey is the schema descriptor for version_key field.
+	releaseDescVersionKey := releaseFields[3].Descriptor()
+	// release.VersionKeyValidator is a validator for the "version_key" field. It is called by the builders before save.
+	release.VersionKeyValidator = releaseDescVersionKey.Validators[0].(func(string) error)
+	// releaseDescMinSupportedVersion is the schema descriptor for min_supported_version field.
+	releaseDescMinSupportedVersion := releaseFields[4].Descriptor()
+	// release.MinSupportedVersionValidator is a validator for the "min_supported_version" field. It is called by the builders before save.
+	release.MinSupportedVersionValidator = releaseDescMinSupportedVersion.Validators[0].(func(string) error)
+	// releaseDescDownloadURL is the schema descriptor for download_url field.
+	releaseDescDownloadURL := releaseFields[5].Descriptor()
+	// release.DownloadURLValidator is a validator for the "download_url" field. It is called by the builders before save.
+	release.DownloadURLValidator = func() func(string) error {
+		validators := releaseDescDownloadURL.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(download_url string) error {
+			for _, fn := range fns {
+				if err := fn(download_url); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// releaseDescSha256 is the schema descriptor for sha256 field.
+	releaseDescSha256 := releaseFields[6].Descriptor()
+	// release.Sha256Validator is a validator for the "sha256" field. It is called by the builders before save.
+	release.Sha256Validator = releaseDescSha256.Validators[0].(func(string) error)
+	// releaseDescNotes is the schema descriptor for notes field.
+	releaseDescNotes := releaseFields[7].Descriptor()
+	// release.NotesValidator is a validator for the "notes" field. It is called by the builders before save.
+	release.NotesValidator = releaseDescNotes.Validators[0].(func(string) error)
+	// releaseDescRolloutPercent is the schema descriptor for rollout_percent field.
+	releaseDescRolloutPercent := releaseFields[8].Descriptor()
+	// release.RolloutPercentValidator is a validator for the "rollout_percent" field. It is called by the builders before save.
+	release.RolloutPercentValidator = releaseDescRolloutPercent.Validators[0].(func(int) error)
+	// releaseDescID is the schema descriptor for id field.
+	releaseDescID := releaseMixinFields0[0].Descriptor()
+	// release.DefaultID holds the default value on creation for the id field.
+	release.DefaultID = releaseDescID.Default.(func() pulid.ID)
+	risklistentryMixin := schema.RiskListEntry{}.Mixin()
+	risklistentry.Policy = privacy.NewPolicies(risklistentryMixin[1], risklistentryMixin[2], schema.RiskListEntry{})
+	risklistentry.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := risklistentry.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	risklistentryMixinHooks2 := risklistentryMixin[2].Hooks()
+
+	risklistentry.Hooks[1] = risklistentryMixinHooks2[0]
+	risklistentryMixinFields0 := risklistentryMixin[0].Fields()
+	_ = risklistentryMixinFields0
+	risklistentryMixinFields3 := risklistentryMixin[3].Fields()
+	_ = risklistentryMixinFields3
+	risklistentryFields := schema.RiskListEntry{}.Fields()
+	_ = risklistentryFields
+	// risklistentryDescCreatedAt is the schema descriptor for created_at field.
+	risklistentryDescCreatedAt := risklistentryMixinFields3[0].Descriptor()
+	// risklistentry.DefaultCreatedAt holds the default value on creation for the created_at field.
+	risklistentry.DefaultCreatedAt = risklistentryDescCreatedAt.Default.(func() time.Time)
+	// risklistentryDescUpdatedAt is the schema descriptor for updated_at field.
+	risklistentryDescUpdatedAt := risklistentryMixinFields3[1].Descriptor()
+	// risklistentry.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	risklistentry.DefaultUpdatedAt = risklistentryDescUpdatedAt.Default.(func() time.Time)
+	// risklistentry.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	risklistentry.UpdateDefaultUpdatedAt = risklistentryDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// risklistentryDescValue is the schema descriptor for value field.
+	risklistentryDescValue := risklistentryFields[1].Descriptor()
+	// risklistentry.ValueValidator is a validator for the "value" field. It is called by the builders before save.
+	risklistentry.ValueValidator = func() func(string) error {
+		validators := risklistentryDescValue.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(value string) error {
+			for _, fn := range fns {
+				if err := fn(value); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// risklistentryDescReason is the schema descriptor for reason field.
+	risklistentryDescReason := risklistentryFields[2].Descriptor()
+	// risklistentry.ReasonValidator is a validator for the "reason" field. It is called by the builders before save.
+	risklistentry.ReasonValidator = func() func(string) error {
+		validators := risklistentryDescReason.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(reason string) error {
+			for _, fn := range fns {
+				if err := fn(reason); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// risklistentryDescID is the schema descriptor for id field.
+	risklistentryDescID := risklistentryMixinFields0[0].Descriptor()
+	// risklistentry.DefaultID holds the default value on creation for the id field.
+	risklistentry.DefaultID = risklistentryDescID.Default.(func() pulid.ID)
+	saleMixin := schema.Sale{}.Mixin()
+	sale.Policy = privacy.NewPolicies(saleMixin[1], saleMixin[2], schema.Sale{})
+	sale.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := sale.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	saleMixinHooks2 := saleMixin[2].Hooks()
+
+	sale.Hooks[1] = saleMixinHooks2[0]
+	saleMixinFields0 := saleMixin[0].Fields()
+	_ = saleMixinFields0
+	saleMixinFields3 := saleMixin[3].Fields()
+	_ = saleMixinFields3
+	saleFields := schema.Sale{}.Fields()
+	_ = saleFields
+	// saleDescCreatedAt is the schema descriptor for created_at field.
+	saleDescCreatedAt := saleMixinFields3[0].Descriptor()
+	// sale.DefaultCreatedAt holds the default value on creation for the created_at field.
+	sale.DefaultCreatedAt = saleDescCreatedAt.Default.(func() time.Time)
+	// saleDescUpdatedAt is the schema descriptor for updated_at field.
+	saleDescUpdatedAt := saleMixinFields3[1].Descriptor()
+	// sale.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	sale.DefaultUpdatedAt = saleDescUpdatedAt.Default.(func() time.Time)
+	// sale.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	sale.UpdateDefaultUpdatedAt = saleDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// saleDescIdempotencyKey is the schema descriptor for idempotency_key field.
+	saleDescIdempotencyKey := saleFields[0].Descriptor()
+	// sale.IdempotencyKeyValidator is a validator for the "idempotency_key" field. It is called by the builders before save.
+	sale.IdempotencyKeyValidator = func() func(string) error {
+		validators := saleDescIdempotencyKey.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(idempotency_key string) error {
+			for _, fn := range fns {
+				if err := fn(idempotency_key); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// saleDescRefundedTotal is the schema descriptor for refunded_total field.
+	saleDescRefundedTotal := saleFields[15].Descriptor()
+	// sale.DefaultRefundedTotal holds the default value on creation for the refunded_total field.
+	sale.DefaultRefundedTotal = saleDescRefundedTotal.Default.(int64)
+	// saleDescOffline is the schema descriptor for offline field.
+	saleDescOffline := saleFields[19].Descriptor()
+	// sale.DefaultOffline holds the default value on creation for the offline field.
+	sale.DefaultOffline = saleDescOffline.Default.(bool)
+	// saleDescNote is the schema descriptor for note field.
+	saleDescNote := saleFields[20].Descriptor()
+	// sale.NoteValidator is a validator for the "note" field. It is called by the builders before save.
+	sale.NoteValidator = saleDescNote.Validators[0].(func(string) error)
+	// saleDescFrozen is the schema descriptor for frozen field.
+	saleDescFrozen := saleFields[21].Descriptor()
+	// sale.DefaultFrozen holds the default value on creation for the frozen field.
+	sale.DefaultFrozen = saleDescFrozen.Default.(bool)
+	// saleDescID is the schema descriptor for id field.
+	saleDescID := saleMixinFields0[0].Descriptor()
+	// sale.DefaultID holds the default value on creation for the id field.
+	sale.DefaultID = saleDescID.Default.(func() pulid.ID)
+	salecounterMixin := schema.SaleCounter{}.Mixin()
+	salecounter.Policy = privacy.NewPolicies(salecounterMixin[0], salecounterMixin[1], schema.SaleCounter{})
+	salecounter.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := salecounter.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	salecounterMixinHooks1 := salecounterMixin[1].Hooks()
+
+	salecounter.Hooks[1] = salecounterMixinHooks1[0]
+	salecounterFields := schema.SaleCounter{}.Fields()
+	_ = salecounterFields
+	// salecounterDescLastReceiptNumber is the schema descriptor for last_receipt_number field.
+	salecounterDescLastReceiptNumber := salecounterFields[1].Descriptor()
+	// salecounter.DefaultLastReceiptNumber holds the default value on creation for the last_receipt_number field.
+	salecounter.DefaultLastReceiptNumber = salecounterDescLastReceiptNumber.Default.(int64)
+	// salecounterDescSalesCount is the schema descriptor for sales_count field.
+	salecounterDescSalesCount := salecounterFields[2].Descriptor()
+	// salecounter.DefaultSalesCount holds the default value on creation for the sales_count field.
+	salecounter.DefaultSalesCount = salecounterDescSalesCount.Default.(int64)
+	// salecounterDescSalesAmount is the schema descriptor for sales_amount field.
+	salecounterDescSalesAmount := salecounterFields[3].Descriptor()
+	// salecounter.DefaultSalesAmount holds the default value on creation for the sales_amount field.
+	salecounter.DefaultSalesAmount = salecounterDescSalesAmount.Default.(int64)
+	salelineMixin := schema.SaleLine{}.Mixin()
+	saleline.Policy = privacy.NewPolicies(salelineMixin[1], salelineMixin[2], schema.SaleLine{})
+	saleline.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := saleline.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	salelineMixinHooks2 := salelineMixin[2].Hooks()
+
+	saleline.Hooks[1] = salelineMixinHooks2[0]
+	salelineMixinFields0 := salelineMixin[0].Fields()
+	_ = salelineMixinFields0
+	salelineFields := schema.SaleLine{}.Fields()
+	_ = salelineFields
+	// salelineDescQuantity is the schema descriptor for quantity field.
+	salelineDescQuantity := salelineFields[6].Descriptor()
+	// saleline.QuantityValidator is a validator for the "quantity" field. It is called by the builders before save.
+	saleline.QuantityValidator = salelineDescQuantity.Validators[0].(func(int) error)
+	// salelineDescRefundedQuantity is the schema descriptor for refunded_quantity field.
+	salelineDescRefundedQuantity := salelineFields[14].Descriptor()
+	// saleline.DefaultRefundedQuantity holds the default value on creation for the refunded_quantity field.
+	saleline.DefaultRefundedQuantity = salelineDescRefundedQuantity.Default.(int)
+	// salelineDescRefundedAmount is the schema descriptor for refunded_amount field.
+	salelineDescRefundedAmount := salelineFields[15].Descriptor()
+	// saleline.DefaultRefundedAmount holds the default value on creation for the refunded_amount field.
+	saleline.DefaultRefundedAmount = salelineDescRefundedAmount.Default.(int64)
+	// salelineDescID is the schema descriptor for id field.
+	salelineDescID := salelineMixinFields0[0].Descriptor()
+	// saleline.DefaultID holds the default value on creation for the id field.
+	saleline.DefaultID = salelineDescID.Default.(func() pulid.ID)
+	salessettingsMixin := schema.SalesSettings{}.Mixin()
+	salessettings.Policy = privacy.NewPolicies(salessettingsMixin[1], salessettingsMixin[2], schema.SalesSettings{})
+	salessettings.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := salessettings.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	salessettingsMixinHooks2 := salessettingsMixin[2].Hooks()
+
+	salessettings.Hooks[1] = salessettingsMixinHooks2[0]
+	salessettingsMixinFields0 := salessettingsMixin[0].Fields()
+	_ = salessettingsMixinFields0
+	salessettingsMixinFields3 := salessettingsMixin[3].Fields()
+	_ = salessettingsMixinFields3
+	salessettingsFields := schema.SalesSettings{}.Fields()
+	_ = salessettingsFields
+	// salessettingsDescCreatedAt is the schema descriptor for created_at field.
+	salessettingsDescCreatedAt := salessettingsMixinFields3[0].Descriptor()
+	// salessettings.DefaultCreatedAt holds the default value on creation for the created_at field.
+	salessettings.DefaultCreatedAt = salessettingsDescCreatedAt.Default.(func() time.Time)
+	// salessettingsDescUpdatedAt is the schema descriptor for updated_at field.
+	salessettingsDescUpdatedAt := salessettingsMixinFields3[1].Descriptor()
+	// salessettings.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	salessettings.DefaultUpdatedAt = salessettingsDescUpdatedAt.Default.(func() time.Time)
+	// salessettings.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	salessettings.UpdateDefaultUpdatedAt = salessettingsDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// salessettingsDescPricesIncludeTax is the schema descriptor for prices_include_tax field.
+	salessettingsDescPricesIncludeTax := salessettingsFields[0].Descriptor()
+	// salessettings.DefaultPricesIncludeTax holds the default value on creation for the prices_include_tax field.
+	salessettings.DefaultPricesIncludeTax = salessettingsDescPricesIncludeTax.Default.(bool)
+	// salessettingsDescAcceptedTenders is the schema descriptor for accepted_tenders field.
+	salessettingsDescAcceptedTenders := salessettingsFields[1].Descriptor()
+	// salessettings.DefaultAcceptedTenders holds the default value on creation for the accepted_tenders field.
+	salessettings.DefaultAcceptedTenders = salessettingsDescAcceptedTenders.Default.([]string)
+	// salessettingsDescRefundToCashAllowed is the schema descriptor for refund_to_cash_allowed field.
+	salessettingsDescRefundToCashAllowed := salessettingsFields[5].Descriptor()
+	// salessettings.DefaultRefundToCashAllowed holds the default value on creation for the refund_to_cash_allowed field.
+	salessettings.DefaultRefundToCashAllowed = salessettingsDescRefundToCashAllowed.Default.(bool)
+	// salessettingsDescLargeTicketFactor is the schema descriptor for large_ticket_factor field.
+	salessettingsDescLargeTicketFactor := salessettingsFields[7].Descriptor()
+	// salessettings.DefaultLargeTicketFactor holds the default value on creation for the large_ticket_factor field.
+	salessettings.DefaultLargeTicketFactor = salessettingsDescLargeTicketFactor.Default.(int)
+	// salessettings.LargeTicketFactorValidator is a validator for the "large_ticket_factor" field. It is called by the builders before save.
+	salessettings.LargeTicketFactorValidator = salessettingsDescLargeTicketFactor.Validators[0].(func(int) error)
+	// salessettingsDescLargeTicketMinSales is the schema descriptor for large_ticket_min_sales field.
+	salessettingsDescLargeTicketMinSales := salessettingsFields[8].Descriptor()
+	// salessettings.DefaultLargeTicketMinSales holds the default value on creation for the large_ticket_min_sales field.
+	salessettings.DefaultLargeTicketMinSales = salessettingsDescLargeTicketMinSales.Default.(int)
+	// salessettings.LargeTicketMinSalesValidator is a validator for the "large_ticket_min_sales" field. It is called by the builders before save.
+	salessettings.LargeTicketMinSalesValidator = salessettingsDescLargeTicketMinSales.Validators[0].(func(int) error)
+	// salessettingsDescVelocityMax is the schema descriptor for velocity_max field.
+	salessettingsDescVelocityMax := salessettingsFields[10].Descriptor()
+	// salessettings.DefaultVelocityMax holds the default value on creation for the velocity_max field.
+	salessettings.DefaultVelocityMax = salessettingsDescVelocityMax.Default.(int)
+	// salessettings.VelocityMaxValidator is a validator for the "velocity_max" field. It is called by the builders before save.
+	salessettings.VelocityMaxValidator = salessettingsDescVelocityMax.Validators[0].(func(int) error)
+	// salessettingsDescVelocityWindowMinutes is the schema descriptor for velocity_window_minutes field.
+	salessettingsDescVelocityWindowMinutes := salessettingsFields[11].Descriptor()
+	// salessettings.DefaultVelocityWindowMinutes holds the default value on creation for the velocity_window_minutes field.
+	salessettings.DefaultVelocityWindowMinutes = salessettingsDescVelocityWindowMinutes.Default.(int)
+	// salessettings.VelocityWindowMinutesValidator is a validator for the "velocity_window_minutes" field. It is called by the builders before save.
+	salessettings.VelocityWindowMinutesValidator = salessettingsDescVelocityWindowMinutes.Validators[0].(func(int) error)
+	// salessettingsDescRefundRatioPercent is the schema descriptor for refund_ratio_percent field.
+	salessettingsDescRefundRatioPercent := salessettingsFields[13].Descriptor()
+	// salessettings.DefaultRefundRatioPercent holds the default value on creation for the refund_ratio_percent field.
+	salessettings.DefaultRefundRatioPercent = salessettingsDescRefundRatioPercent.Default.(int)
+	// salessettings.RefundRatioPercentValidator is a validator for the "refund_ratio_percent" field. It is called by the builders before save.
+	salessettings.RefundRatioPercentValidator = func() func(int) error {
+		validators := salessettingsDescRefundRatioPercent.Validators
+		fns := [...]func(int) error{
+			validators[0].(func(int) error),
+			validators[1].(func(int) error),
+		}
+		return func(refund_ratio_percent int) error {
+			for _, fn := range fns {
+				if err := fn(refund_ratio_percent); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// salessettingsDescRefundRatioMinSales is the schema descriptor for refund_ratio_min_sales field.
+	salessettingsDescRefundRatioMinSales := salessettingsFields[14].Descriptor()
+	// salessettings.DefaultRefundRatioMinSales holds the default value on creation for the refund_ratio_min_sales field.
+	salessettings.DefaultRefundRatioMinSales = salessettingsDescRefundRatioMinSales.Default.(int64)
+	// salessettings.RefundRatioMinSalesValidator is a validator for the "refund_ratio_min_sales" field. It is called by the builders before save.
+	salessettings.RefundRatioMinSalesValidator = salessettingsDescRefundRatioMinSales.Validators[0].(func(int64) error)
+	// salessettingsDescID is the schema descriptor for id field.
+	salessettingsDescID := salessettingsMixinFields0[0].Descriptor()
+	// salessettings.DefaultID holds the default value on creation for the id field.
+	salessettings.DefaultID = salessettingsDescID.Default.(func() pulid.ID)
 	savedsegmentMixin := schema.SavedSegment{}.Mixin()
 	savedsegment.Policy = privacy.NewPolicies(savedsegmentMixin[1], savedsegmentMixin[2], schema.SavedSegment{})
 	savedsegment.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -477,6 +1363,29 @@ func init() {
 	staffDescID := staffMixinFields0[0].Descriptor()
 	// staff.DefaultID holds the default value on creation for the id field.
 	staff.DefaultID = staffDescID.Default.(func() pulid.ID)
+	staffdayMixin := schema.StaffDay{}.Mixin()
+	staffday.Policy = privacy.NewPolicies(staffdayMixin[0], staffdayMixin[1], schema.StaffDay{})
+	staffday.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := staffday.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	staffdayMixinHooks1 := staffdayMixin[1].Hooks()
+
+	staffday.Hooks[1] = staffdayMixinHooks1[0]
+	staffdayFields := schema.StaffDay{}.Fields()
+	_ = staffdayFields
+	// staffdayDescSalesAmount is the schema descriptor for sales_amount field.
+	staffdayDescSalesAmount := staffdayFields[2].Descriptor()
+	// staffday.DefaultSalesAmount holds the default value on creation for the sales_amount field.
+	staffday.DefaultSalesAmount = staffdayDescSalesAmount.Default.(int64)
+	// staffdayDescRefundsAmount is the schema descriptor for refunds_amount field.
+	staffdayDescRefundsAmount := staffdayFields[3].Descriptor()
+	// staffday.DefaultRefundsAmount holds the default value on creation for the refunds_amount field.
+	staffday.DefaultRefundsAmount = staffdayDescRefundsAmount.Default.(int64)
 	storeMixin := schema.Store{}.Mixin()
 	store.Policy = privacy.NewPolicies(storeMixin[1], storeMixin[2], schema.Store{})
 	store.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -536,6 +1445,157 @@ func init() {
 	storeDescID := storeMixinFields0[0].Descriptor()
 	// store.DefaultID holds the default value on creation for the id field.
 	store.DefaultID = storeDescID.Default.(func() pulid.ID)
+	tenderMixin := schema.Tender{}.Mixin()
+	tender.Policy = privacy.NewPolicies(tenderMixin[1], tenderMixin[2], schema.Tender{})
+	tender.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := tender.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	tenderMixinHooks2 := tenderMixin[2].Hooks()
+
+	tender.Hooks[1] = tenderMixinHooks2[0]
+	tenderMixinFields0 := tenderMixin[0].Fields()
+	_ = tenderMixinFields0
+	tenderMixinFields3 := tenderMixin[3].Fields()
+	_ = tenderMixinFields3
+	tenderFields := schema.Tender{}.Fields()
+	_ = tenderFields
+	// tenderDescCreatedAt is the schema descriptor for created_at field.
+	tenderDescCreatedAt := tenderMixinFields3[0].Descriptor()
+	// tender.DefaultCreatedAt holds the default value on creation for the created_at field.
+	tender.DefaultCreatedAt = tenderDescCreatedAt.Default.(func() time.Time)
+	// tenderDescUpdatedAt is the schema descriptor for updated_at field.
+	tenderDescUpdatedAt := tenderMixinFields3[1].Descriptor()
+	// tender.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	tender.DefaultUpdatedAt = tenderDescUpdatedAt.Default.(func() time.Time)
+	// tender.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	tender.UpdateDefaultUpdatedAt = tenderDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// tenderDescChange is the schema descriptor for change field.
+	tenderDescChange := tenderFields[4].Descriptor()
+	// tender.DefaultChange holds the default value on creation for the change field.
+	tender.DefaultChange = tenderDescChange.Default.(int64)
+	// tenderDescRefundedAmount is the schema descriptor for refunded_amount field.
+	tenderDescRefundedAmount := tenderFields[10].Descriptor()
+	// tender.DefaultRefundedAmount holds the default value on creation for the refunded_amount field.
+	tender.DefaultRefundedAmount = tenderDescRefundedAmount.Default.(int64)
+	// tenderDescID is the schema descriptor for id field.
+	tenderDescID := tenderMixinFields0[0].Descriptor()
+	// tender.DefaultID holds the default value on creation for the id field.
+	tender.DefaultID = tenderDescID.Default.(func() pulid.ID)
+	ticketMixin := schema.Ticket{}.Mixin()
+	ticket.Policy = privacy.NewPolicies(ticketMixin[1], ticketMixin[2], schema.Ticket{})
+	ticket.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := ticket.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	ticketMixinHooks2 := ticketMixin[2].Hooks()
+
+	ticket.Hooks[1] = ticketMixinHooks2[0]
+	ticketMixinFields0 := ticketMixin[0].Fields()
+	_ = ticketMixinFields0
+	ticketMixinFields3 := ticketMixin[3].Fields()
+	_ = ticketMixinFields3
+	ticketFields := schema.Ticket{}.Fields()
+	_ = ticketFields
+	// ticketDescCreatedAt is the schema descriptor for created_at field.
+	ticketDescCreatedAt := ticketMixinFields3[0].Descriptor()
+	// ticket.DefaultCreatedAt holds the default value on creation for the created_at field.
+	ticket.DefaultCreatedAt = ticketDescCreatedAt.Default.(func() time.Time)
+	// ticketDescUpdatedAt is the schema descriptor for updated_at field.
+	ticketDescUpdatedAt := ticketMixinFields3[1].Descriptor()
+	// ticket.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	ticket.DefaultUpdatedAt = ticketDescUpdatedAt.Default.(func() time.Time)
+	// ticket.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	ticket.UpdateDefaultUpdatedAt = ticketDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// ticketDescTitle is the schema descriptor for title field.
+	ticketDescTitle := ticketFields[2].Descriptor()
+	// ticket.TitleValidator is a validator for the "title" field. It is called by the builders before save.
+	ticket.TitleValidator = func() func(string) error {
+		validators := ticketDescTitle.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(title string) error {
+			for _, fn := range fns {
+				if err := fn(title); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// ticketDescDescription is the schema descriptor for description field.
+	ticketDescDescription := ticketFields[3].Descriptor()
+	// ticket.DescriptionValidator is a validator for the "description" field. It is called by the builders before save.
+	ticket.DescriptionValidator = ticketDescDescription.Validators[0].(func(string) error)
+	// ticketDescID is the schema descriptor for id field.
+	ticketDescID := ticketMixinFields0[0].Descriptor()
+	// ticket.DefaultID holds the default value on creation for the id field.
+	ticket.DefaultID = ticketDescID.Default.(func() pulid.ID)
+	ticketcommentMixin := schema.TicketComment{}.Mixin()
+	ticketcomment.Policy = privacy.NewPolicies(ticketcommentMixin[1], ticketcommentMixin[2], schema.TicketComment{})
+	ticketcomment.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := ticketcomment.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	ticketcommentMixinHooks2 := ticketcommentMixin[2].Hooks()
+
+	ticketcomment.Hooks[1] = ticketcommentMixinHooks2[0]
+	ticketcommentMixinFields0 := ticketcommentMixin[0].Fields()
+	_ = ticketcommentMixinFields0
+	ticketcommentMixinFields3 := ticketcommentMixin[3].Fields()
+	_ = ticketcommentMixinFields3
+	ticketcommentFields := schema.TicketComment{}.Fields()
+	_ = ticketcommentFields
+	// ticketcommentDescCreatedAt is the schema descriptor for created_at field.
+	ticketcommentDescCreatedAt := ticketcommentMixinFields3[0].Descriptor()
+	// ticketcomment.DefaultCreatedAt holds the default value on creation for the created_at field.
+	ticketcomment.DefaultCreatedAt = ticketcommentDescCreatedAt.Default.(func() time.Time)
+	// ticketcommentDescUpdatedAt is the schema descriptor for updated_at field.
+	ticketcommentDescUpdatedAt := ticketcommentMixinFields3[1].Descriptor()
+	// ticketcomment.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	ticketcomment.DefaultUpdatedAt = ticketcommentDescUpdatedAt.Default.(func() time.Time)
+	// ticketcomment.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	ticketcomment.UpdateDefaultUpdatedAt = ticketcommentDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// ticketcommentDescBody is the schema descriptor for body field.
+	ticketcommentDescBody := ticketcommentFields[3].Descriptor()
+	// ticketcomment.BodyValidator is a validator for the "body" field. It is called by the builders before save.
+	ticketcomment.BodyValidator = func() func(string) error {
+		validators := ticketcommentDescBody.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(body string) error {
+			for _, fn := range fns {
+				if err := fn(body); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// ticketcommentDescInternal is the schema descriptor for internal field.
+	ticketcommentDescInternal := ticketcommentFields[4].Descriptor()
+	// ticketcomment.DefaultInternal holds the default value on creation for the internal field.
+	ticketcomment.DefaultInternal = ticketcommentDescInternal.Default.(bool)
+	// ticketcommentDescID is the schema descriptor for id field.
+	ticketcommentDescID := ticketcommentMixinFields0[0].Descriptor()
+	// ticketcomment.DefaultID holds the default value on creation for the id field.
+	ticketcomment.DefaultID = ticketcommentDescID.Default.(func() pulid.ID)
 }
 
 const (

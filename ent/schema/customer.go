@@ -96,17 +96,22 @@ func (Customer) Edges() []ent.Edge {
 			Comment("the store the customer visits most"),
 		edge.To("store_visits", CustomerStoreVisits.Type).
 			Annotations(entgql.Skip()),
+		// The API's Customer.sales is hand-written: newest first by default.
+		edge.To("sales", Sale.Type).
+			Annotations(entgql.Skip()),
 	}
 }
 
-// Indexes of the Customer: each recognition path is one index lookup, and
-// no two customers of a merchant share a phone, an email or a card.
+// Indexes of the Customer: each recognition path is one index lookup, no
+// two customers of a merchant share a phone, an email or a card, and the
+// apps' offline caches catch up by updated_at.
 func (Customer) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("merchant_id", "phone_index").Unique(),
 		index.Fields("merchant_id", "email_index").Unique(),
 		index.Fields("merchant_id", "member_code").Unique(),
 		index.Fields("merchant_id", "last_visit_at"),
+		index.Fields("merchant_id", "updated_at"),
 		index.Fields("merchant_id", "segment"),
 		index.Fields("pii_key_id"),
 	}

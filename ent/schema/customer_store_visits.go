@@ -42,7 +42,10 @@ func (CustomerStoreVisits) Edges() []ent.Edge {
 
 // Indexes of the CustomerStoreVisits.
 func (CustomerStoreVisits) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("customer_id", "store_id").Unique()}
+	return []ent.Index{
+		index.Fields("customer_id", "store_id").Unique(),
+		index.Fields("merchant_id", "customer_id"),
+	}
 }
 
 // Annotations of the CustomerStoreVisits: internal bookkeeping, not in the API.

@@ -67,10 +67,12 @@ type TenantMixin struct {
 // Fields of the TenantMixin.
 func (TenantMixin) Fields() []ent.Field {
 	return []ent.Field{
+		// Filterable, so that an operator can narrow a cross-merchant list
+		// (the device fleet) to one merchant; staff only ever see theirs.
 		field.String("merchant_id").
 			GoType(pulid.ID("")).
 			Immutable().
-			Annotations(entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput, entgql.SkipWhereInput)),
+			Annotations(entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)),
 	}
 }
 
@@ -86,7 +88,10 @@ func (TenantMixin) Edges() []ent.Edge {
 	}
 }
 
-// Indexes of the TenantMixin.
+// Indexes of the TenantMixin. Lookups by a foreign key get an index that
+// starts with merchant_id too (merchant_id, sale_id): the tenant filter adds
+// merchant_id = ? to every query, and SQLite, which keeps no statistics,
+// would otherwise take this index and scan the whole merchant.
 func (TenantMixin) Indexes() []ent.Index {
 	return []ent.Index{index.Fields("merchant_id")}
 }

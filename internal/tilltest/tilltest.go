@@ -127,8 +127,12 @@ func Config(t testing.TB) config.Config {
 type Env struct {
 	*server.Server
 	// URL is the server's base URL, e.g. http://127.0.0.1:41234.
-	URL string
+	URL  string
+	logs *lockedBuffer
 }
+
+// Logs is everything the server has logged so far.
+func (e *Env) Logs() string { return e.logs.String() }
 
 // New starts a server with Config(t) adjusted by configure (may be nil).
 func New(t testing.TB, configure func(*config.Config), opts ...server.Option) *Env {
@@ -162,7 +166,7 @@ func New(t testing.TB, configure func(*config.Config), opts ...server.Option) *E
 			t.Errorf("closing till: %v", err)
 		}
 	})
-	return &Env{Server: srv, URL: ts.URL}
+	return &Env{Server: srv, URL: ts.URL, logs: logs}
 }
 
 // lockedBuffer is a log destination shared by the server's goroutines.

@@ -1,0 +1,151 @@
+// Package feedback keeps customers' ratings of their visits — of the
+// products, the service or the experience — and the averages per store and
+// per product the owner watches.
+package feedback
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/tillpos/till/auth/viewer"
+	"github.com/tillpos/till/db"
+	"github.com/tillpos/till/ent"
+	entfeedback "github.com/tillpos/till/ent/feedback"
+	"github.com/tillpos/till/ent/predicate"
+	"github.com/tillpos/till/ent/saleline"
+	"github.com/tillpos/till/ent/schema/pulid"
+	"github.com/tillpos/till/errs"
+	"github.com/tillpos/till/internal/ptr"
+	"github.com/tillpos/till/outbox"
+)
+
+// LowRating is the highest rating that raises a feedback.low event.
+const LowRating = 2
+
+const maxCommentRunes = 2000
+
+// Service records feedback and sums it up.
+type Service struct {
+	db *ent.Client
+}
+
+// New returns a Service.
+func New(client *ent.Client) *Service { return &Service{db: client} }
+
+// Input is one piece of feedback about a sale.
+type Input struct {
+	SaleID    pulid.ID
+	Rating    int
+	Category  entfeedback.Category
+	ProductID *pulid.ID
+	Comment   *string
+}
+
+// Record stores feedback about a sale of the caller's merchant, recorded by
+// any staff member (the customer rates on the counter's tablet). A low
+// rating raises feedback.low for the owner's phone.
+func (s *Service) Record(ctx context.Context, in Input) (*ent.Feedback, error) {
+	v := viewer.FromContext(ctx)
+	if !v.IsStaff() {
+		return nil, errs.Newf(errs.Forbidden, "only a merchant's staff record feedback")
+	}
+	comment := strings.TrimSpace(ptr.Value(in.Comment))
+	switch {
+	case in.Rating < 1 || in.Rating > 5:
+		return nil, errs.Invalid("rating", "a rating is 1 to 5")
+	case utf8.RuneCountInString(comment) > maxCommentRunes:
+		return nil, errs.Invalid("comment", "a comment is at most %d characters", maxCommentRunes)
+	case in.Category == entfeedback.CategoryPRODUCT && in.ProductID == nil:
+		return nil, errs.Invalid("productId", "product feedback names the product")
+	case in.Category != entfeedback.CategoryPRODUCT && in.ProductID != nil:
+		return nil, errs.Invalid("productId", "only product feedback names a product")
+	}
+	return db.InTx(ctx, s.db, func(tx *ent.Tx) (*ent.Feedback, error) {
+		sl, err := tx.Sale.Get(ctx, in.SaleID)
+		if ent.IsNotFound(err) {
+			return nil, &errs.Error{Code: errs.NotFound, Field: "saleId", Message: "sale not found"}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("loading sale: %w", err)
+		}
+		if in.ProductID != nil {
+			sold, err := tx.SaleLine.Query().Where(saleline.SaleID(sl.ID), saleline.ProductID(*in.ProductID)).Exist(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("loading sale lines: %w", err)
+			}
+			if !sold {
+				return nil, errs.Invalid("productId", "the sale has no such product")
+			}
+		}
+		fb, err := tx.Feedback.Create().
+			SetSaleID(sl.ID).
+			SetStoreID(sl.StoreID).
+			SetNillableCustomerID(sl.CustomerID).
+			SetNillableProductID(in.ProductID).
+			SetRecordedByID(v.ID).
+			SetRating(in.Rating).
+			SetCategory(in.Category).
+			SetComment(comment).
+			Save(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("recording feedback: %w", err)
+		}
+		if fb.Rating <= LowRating {
+			err := outbox.Add(ctx, tx, fb.MerchantID, outbox.FeedbackLow, fb.ID, map[string]any{
+				"feedbackId": fb.ID, "saleId": sl.ID, "storeId": sl.StoreID, "rating": fb.Rating,
+				"category": fb.Category, "comment": fb.Comment,
+			})
+			if err != nil {
+				return nil, err
+			}
+		}
+		return fb, nil
+	})
+}
+
+// Summary is how a store or a product is rated.
+type Summary struct {
+	Count int
+	// Average is nil without ratings.
+	Average *float64
+	// Distribution counts ratings of 1 to 5.
+	Distribution []int
+}
+
+// StoreSummary sums up all feedback on a store's sales.
+func (s *Service) StoreSummary(ctx context.Context, storeID pulid.ID) (*Summary, error) {
+	return s.summary(ctx, entfeedback.StoreID(storeID))
+}
+
+// ProductSummary sums up product feedback about a product.
+func (s *Service) ProductSummary(ctx context.Context, productID pulid.ID) (*Summary, error) {
+	return s.summary(ctx, entfeedback.ProductID(productID))
+}
+
+func (s *Service) summary(ctx context.Context, where predicate.Feedback) (*Summary, error) {
+	var rows []struct {
+		Rating int
+		Count  int
+	}
+	err := s.db.Feedback.Query().Where(where).
+		GroupBy(entfeedback.FieldRating).
+		Aggregate(ent.Count()).
+		Scan(ctx, &rows)
+	if err != nil {
+		return nil, fmt.Errorf("summing up feedback: %w", err)
+	}
+	sum := &Summary{Distribution: make([]int, 5)}
+	total := 0
+	for _, r := range rows {
+		sum.Distribution[r.Rating-1] = r.Count
+		sum.Count += r.Count
+		total += r.Rating * r.Count
+	}
+	if sum.Count > 0 {
+		avg := float64(total) / float64(sum.Count)
+		sum.Average = &avg
+	}
+	return sum, nil
+}

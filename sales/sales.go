@@ -1,0 +1,112 @@
+// Package sales records sales and everything that follows from them:
+// checkout with server-computed totals and split tenders, idempotent
+// retries and offline uploads, gapless receipt numbers per store, refunds,
+// voids and exchanges, freezing disputed sales, merchant limits and risk
+// rules.
+//
+// A sale and everything it implies (lines, tenders, customer aggregates,
+// the store's counters, the cashier's day, the outbox event, the audit
+// entry) commit in one transaction.
+//
+// Who may do what: staff sell, refund and void at the stores they work at
+// (the owner at all of them), within the merchant's limits; the owner (or a
+// platform operator) freezes, unfreezes and reviews sales; the owner sets
+// the limits and risk rules; owners and managers keep the risk list.
+package sales
+
+import (
+	"context"
+	sqldb "database/sql"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/tillpos/till/auth/viewer"
+	"github.com/tillpos/till/customers"
+	"github.com/tillpos/till/db"
+	"github.com/tillpos/till/ent"
+	"github.com/tillpos/till/ent/schema/pulid"
+	"github.com/tillpos/till/errs"
+)
+
+// Service records and refunds sales.
+type Service struct {
+	db    *ent.Client
+	hooks Hooks
+	log   *slog.Logger
+	now   func() time.Time
+}
+
+// Hooks are what other domains do inside a sale's or refund's transaction.
+// The loyalty and stored-value domain sets them; until one does, STORED_VALUE
+// and LOYALTY tenders are refused.
+type Hooks struct {
+	// Tender debits a STORED_VALUE or LOYALTY tender from the customer's
+	// balance, refusing to take it below zero.
+	Tender func(ctx context.Context, tx *ent.Tx, sale *ent.Sale, t *ent.Tender) error
+	// Refund reverses what a refund takes back: points earned, stored
+	// value paid.
+	Refund func(ctx context.Context, tx *ent.Tx, sale *ent.Sale, r *ent.Refund) error
+}
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithClock sets the clock (tests move it across business days).
+func WithClock(now func() time.Time) Option {
+	return func(s *Service) { s.now = func() time.Time { return now().Truncate(time.Microsecond) } }
+}
+
+// WithLogger sets where failures that do not fail a request are logged.
+func WithLogger(log *slog.Logger) Option {
+	return func(s *Service) { s.log = log }
+}
+
+// WithHooks sets what other domains do inside sales and refunds.
+func WithHooks(h Hooks) Option {
+	return func(s *Service) { s.hooks = h }
+}
+
+// New returns a Service.
+func New(client *ent.Client, opts ...Option) *Service {
+	s := &Service{db: client, log: slog.Default(), now: db.Now}
+	for _, opt := range opts {
+		opt(s)
+	}
+	return s
+}
+
+// staffViewer returns the staff viewer in ctx, or FORBIDDEN; with roles,
+// the viewer must hold one of them.
+func staffViewer(ctx context.Context, roles ...viewer.Role) (*viewer.Viewer, error) {
+	v := viewer.FromContext(ctx)
+	if !v.IsStaff() {
+		return nil, errs.Newf(errs.Forbidden, "only a merchant's staff do this")
+	}
+	if len(roles) > 0 && !v.HasRole(roles...) {
+		return nil, errs.Newf(errs.Forbidden, "your role may not do this")
+	}
+	return v, nil
+}
+
+// customerByID loads a customer for a sale, following merges to the
+// survivor, or NOT_FOUND naming field.
+func customerByID(ctx context.Context, client *ent.Client, id pulid.ID, field string) (*ent.Customer, error) {
+	c, err := customers.Resolve(ctx, client, id)
+	if ent.IsNotFound(err) {
+		return nil, &errs.Error{Code: errs.NotFound, Field: field, Message: "customer not found"}
+	}
+	return c, err
+}
+
+// businessDate is the store's local date of t, YYYY-MM-DD.
+func businessDate(st *ent.Store, t time.Time) string {
+	loc, err := time.LoadLocation(st.TimeZone)
+	if err != nil {
+		loc = time.UTC
+	}
+	return t.In(loc).Format(time.DateOnly)
+}
+
+// isNoRows reports whether err is an upsert that did nothing.
+func isNoRows(err error) bool { return errors.Is(err, sqldb.ErrNoRows) }

@@ -1,0 +1,245 @@
+package server_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tillpos/till/internal/tilltest"
+)
+
+// Risk rules and the review queue, listing sales, and what sales do to a
+// customer's figures.
+
+const saleReview = `mutation($i: ReviewSaleInput!) { reviewSale(input: $i) { sale { id reviewStatus } } }`
+
+// hitRules are the rules a sale's risk hits name, with their actions.
+func (s saleSale) hitRules() []string {
+	out := []string{}
+	for _, h := range s.RiskHits {
+		out = append(out, h.Rule+" "+h.Action)
+	}
+	return out
+}
+
+// saleWantDeclined checks that in is declined by rule and that nothing of
+// it was written.
+func (e *saleEnv) wantDeclined(t *testing.T, in map[string]any, rule string) {
+	t.Helper()
+	before := e.list(t, e.owner.Token, nil).TotalCount
+	err := saleWantErr(t, e.Exec(t, e.cashier.Token, saleRecord, map[string]any{"i": in}), "RISK_DECLINED", "")
+	require.Equal(t, rule, err.Extensions["rule"])
+	require.Equal(t, before, e.list(t, e.owner.Token, nil).TotalCount, "no sale was written")
+	var audit struct{ AuditEntries struct{ TotalCount int } }
+	e.Exec(t, e.owner.Token, `query($w: AuditEntryWhereInput) { auditEntries(where: $w) { totalCount } }`,
+		map[string]any{"w": map[string]any{"action": "sale.declined"}}).Decode(t, &audit)
+	require.Positive(t, audit.AuditEntries.TotalCount, "the decline is in the audit log")
+}
+
+func TestSaleRiskLargeTicket(t *testing.T) {
+	t.Parallel()
+	e := newSaleEnv(t)
+	e.settings(t, map[string]any{"largeTicketMinSales": 2, "largeTicketFactor": 2})
+	e.record(t, e.cashier.Token, saleCash(e.owner.StoreID, 1000))
+	e.record(t, e.cashier.Token, saleCash(e.owner.StoreID, 1000))
+	usual := e.record(t, e.cashier.Token, saleCash(e.owner.StoreID, 2000))
+	require.Equal(t, "ALLOW", usual.RiskDecision)
+	require.Equal(t, "NONE", usual.ReviewStatus)
+
+	big := e.record(t, e.cashier.Token, saleCash(e.owner.StoreID, 5000))
+	require.Equal(t, "FLAG", big.RiskDecision)
+	require.Equal(t, "PENDING", big.ReviewStatus)
+	require.Equal(t, []string{"large_ticket FLAG"}, big.hitRules())
+
+	pending := map[string]any{"reviewStatus": "PENDING"}
+	require.Equal(t, []string{big.ID}, e.list(t, e.owner.Token, pending).ids(), "the review queue")
+	clear := map[string]any{"i": map[string]any{"saleId": big.ID, "outcome": "CLEARED", "note": "regular customer"}}
+	for _, who := range []*tilltest.Account{e.cashier, e.manager} {
+		saleWantErr(t, e.Exec(t, who.Token, saleReview, clear), "FORBIDDEN", "")
+	}
+	var out struct{ ReviewSale struct{ Sale saleSale } }
+	e.Exec(t, e.owner.Token, saleReview, clear).Decode(t, &out)
+	require.Equal(t, "CLEARED", out.ReviewSale.Sale.ReviewStatus)
+	require.Empty(t, e.list(t, e.owner.Token, pending).ids(), "the queue is empty")
+	saleWantErr(t, e.Exec(t, e.owner.Token, saleReview, clear), "CONFLICT", "")
+
+	e.settings(t, map[string]any{"largeTicketAction": "DECLINE"})
+	e.wantDeclined(t, saleCash(e.owner.StoreID, 50000), "large_ticket")
+	next := e.record(t, e.cashier.Token, saleCash(e.owner.StoreID, 1000))
+	require.Equal(t, big.ReceiptNumber+1, next.ReceiptNumber, "a declined sale takes no receipt number")
+}
+
+func TestSaleRiskVelocity(t *testing.T) {
+	t.Parallel()
+	e := newSaleEnv(t)
+	e.settings(t, map[string]any{"velocityMax": 2, "velocityWindowMinutes": 10})
+	card := func(ref string) map[string]any {
+		return saleOf(e.owner.StoreID, []any{saleItem("Tea", 1, 1000, 0)}, saleCard(1000, ref))
+	}
+	var rules [][]string
+	for range 3 {
+		rules = append(rules, e.record(t, e.cashier.Token, card("ch_busy")).hitRules())
+	}
+	require.Equal(t, [][]string{{}, {}, {"velocity FLAG"}}, rules, "the third use within the window is one too many")
+	require.Empty(t, e.record(t, e.cashier.Token, card("ch_other")).hitRules())
+
+	e.settings(t, map[string]any{"velocityAction": "DECLINE"})
+	e.wantDeclined(t, card("ch_busy"), "velocity")
+}
+
+func TestSaleRiskRefundRatio(t *testing.T) {
+	t.Parallel()
+	e := newSaleEnv(t)
+	e.settings(t, map[string]any{"refundRatioMinSales": 1000, "refundRatioPercent": 30})
+	s := e.record(t, e.cashier.Token, saleCash(e.owner.StoreID, 1000))
+	e.refund(t, e.cashier.Token, saleRefund, saleRefundIn(s.ID, map[string]any{"amount": 500}))
+	require.Equal(t, []string{"refund_ratio FLAG"}, e.record(t, e.cashier.Token, saleCash(e.owner.StoreID, 1000)).hitRules(),
+		"the cashier refunded half of what they sold")
+	require.Empty(t, e.record(t, e.manager.Token, saleCash(e.owner.StoreID, 1000)).hitRules(), "the manager refunded nothing")
+}
+
+func TestSaleRiskBlacklist(t *testing.T) {
+	t.Parallel()
+	e := newSaleEnv(t)
+	cust := e.customer(t, e.owner.Token, "Banned")
+	const add = `mutation($i: AddRiskListEntryInput!) { addRiskListEntry(input: $i) { riskListEntry { id kind value } } }`
+	entry := func(kind, value string) map[string]any {
+		return map[string]any{"i": map[string]any{"kind": kind, "value": value, "reason": "chargebacks"}}
+	}
+	saleWantErr(t, e.Exec(t, e.cashier.Token, add, entry("CARD_REFERENCE", "ch_stolen")), "FORBIDDEN", "")
+	saleWantErr(t, e.Exec(t, e.manager.Token, add, entry("CARD_REFERENCE", "4111 1111 1111 1111")), "BAD_USER_INPUT", "value")
+	e.Exec(t, e.manager.Token, add, entry("CARD_REFERENCE", "ch_stolen")).Decode(t, &struct{}{})
+	e.Exec(t, e.owner.Token, add, entry("CUSTOMER", cust)).Decode(t, &struct{}{})
+
+	e.wantDeclined(t, saleOf(e.owner.StoreID, []any{saleItem("Tea", 1, 1000, 0)}, saleCard(1000, "ch_stolen")), "blacklist_card")
+	e.wantDeclined(t, saleWith(saleCash(e.owner.StoreID, 1000), map[string]any{"customerId": cust}), "blacklist_customer")
+	e.record(t, e.cashier.Token, saleOf(e.owner.StoreID, []any{saleItem("Tea", 1, 1000, 0)}, saleCard(1000, "ch_fine")))
+
+	e.settings(t, map[string]any{"blacklistAction": "FLAG"})
+	flagged := e.record(t, e.cashier.Token, saleWith(saleCash(e.owner.StoreID, 1000), map[string]any{"customerId": cust}))
+	require.Equal(t, []string{"blacklist_customer FLAG"}, flagged.hitRules())
+	require.Equal(t, "PENDING", flagged.ReviewStatus)
+}
+
+// The sales list: filters, newest first, and who sees what.
+func TestSaleList(t *testing.T) {
+	t.Parallel()
+	e := newSaleEnv(t)
+	second := *e.owner
+	second.StoreID = e.store(t, e.owner.Token, "Second Store")
+	cashier2 := e.AddStaff(t, &second, "CASHIER")
+	cust := e.customer(t, e.owner.Token, "Mei")
+	now := time.Now().UTC()
+	at := func(in map[string]any, ago time.Duration) map[string]any {
+		return saleWith(in, map[string]any{"occurredAt": now.Add(-ago)})
+	}
+	s1 := e.record(t, e.cashier.Token, at(saleWith(saleCash(e.owner.StoreID, 1000), map[string]any{"customerId": cust}), 3*time.Hour))
+	s2 := e.record(t, e.cashier.Token, at(saleOf(e.owner.StoreID, []any{saleItem("Tea", 1, 2000, 0)}, saleCard(2000, "ch_2")), 2*time.Hour))
+	s3 := e.record(t, cashier2.Token, at(saleCash(second.StoreID, 3000), time.Hour))
+	s4 := e.record(t, e.owner.Token, saleOf(e.owner.StoreID, []any{saleItem("Tea", 1, 4000, 0)}, saleCard(4000, "ch_4")))
+	e.refund(t, e.owner.Token, saleRefund, saleRefundIn(s4.ID, map[string]any{"amount": 4000}))
+	rival := e.SignUp(t, "Rival Tea")
+	rivalSale := e.record(t, rival.Token, saleCash(rival.StoreID, 500))
+
+	tests := []struct {
+		name  string
+		who   *tilltest.Account
+		where map[string]any
+		want  []saleSale
+	}{
+		{"all, newest first", e.owner, nil, []saleSale{s4, s3, s2, s1}},
+		{"by store", e.owner, map[string]any{"storeID": second.StoreID}, []saleSale{s3}},
+		{"by cashier", e.owner, map[string]any{"cashierID": e.cashier.ID}, []saleSale{s2, s1}},
+		{"by customer", e.owner, map[string]any{"customerID": cust}, []saleSale{s1}},
+		{"by status", e.owner, map[string]any{"status": "REFUNDED"}, []saleSale{s4}},
+		{"by time", e.owner, map[string]any{"occurredAtGTE": now.Add(-150 * time.Minute), "occurredAtLT": now.Add(-30 * time.Minute)}, []saleSale{s3, s2}},
+		{"by total", e.owner, map[string]any{"totalGTE": 1500, "totalLTE": 3000}, []saleSale{s3, s2}},
+		{"by tender", e.owner, map[string]any{"hasTendersWith": []any{map[string]any{"type": "CARD"}}}, []saleSale{s4, s2}},
+		{"a cashier sees their stores", e.cashier, nil, []saleSale{s4, s2, s1}},
+		{"a manager sees their stores", e.manager, nil, []saleSale{s4, s2, s1}},
+		{"the other store's cashier", cashier2, nil, []saleSale{s3}},
+		{"another merchant", rival, nil, []saleSale{rivalSale}},
+		{"an operator sees every merchant's", e.Operator(t), nil, []saleSale{rivalSale, s4, s3, s2, s1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			want := []string{}
+			for _, s := range tt.want {
+				want = append(want, s.ID)
+			}
+			page := e.list(t, tt.who.Token, tt.where)
+			require.Equal(t, want, page.ids())
+			require.Equal(t, len(want), page.TotalCount)
+		})
+	}
+	t.Run("another merchant's sale by ID", func(t *testing.T) {
+		t.Parallel()
+		res := e.Exec(t, rival.Token, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": s1.ID})
+		var out struct{ Node *struct{ ID string } }
+		if res.Code() == "" {
+			res.Decode(t, &out)
+			require.Nil(t, out.Node)
+		} else {
+			require.Equal(t, "NOT_FOUND", res.Code())
+		}
+	})
+}
+
+// A customer's visits and spending follow their sales, refunds, voids and
+// merges.
+func TestSaleCustomerFigures(t *testing.T) {
+	t.Parallel()
+	e := newSaleEnv(t)
+	mei, dup := e.customer(t, e.owner.Token, "Mei"), e.customer(t, e.owner.Token, "Mei (duplicate)")
+	type figures struct {
+		VisitsCount int
+		TotalSpent  int64
+		LastVisitAt *time.Time
+		Sales       salePage
+	}
+	read := func(t *testing.T, id string) figures {
+		t.Helper()
+		var out struct{ Node figures }
+		e.Exec(t, e.cashier.Token, `query($id: ID!) { node(id: $id) { ... on Customer { visitsCount totalSpent lastVisitAt
+			sales(first: 50) { totalCount edges { node { id customerID } } } } } }`, map[string]any{"id": id}).Decode(t, &out)
+		return out.Node
+	}
+	sale := func(t *testing.T, customer string, total int64, ago time.Duration) saleSale {
+		t.Helper()
+		in := saleWith(saleCash(e.owner.StoreID, total), map[string]any{"customerId": customer, "occurredAt": time.Now().UTC().Add(-ago).Truncate(time.Second)})
+		return e.record(t, e.cashier.Token, in)
+	}
+
+	first := sale(t, mei, 1000, time.Hour)
+	f := read(t, mei)
+	require.Equal(t, 1, f.VisitsCount)
+	require.Equal(t, int64(1000), f.TotalSpent)
+	require.True(t, first.OccurredAt.Equal(*f.LastVisitAt), "last visit %s, want %s", f.LastVisitAt, first.OccurredAt)
+	require.Equal(t, []string{first.ID}, f.Sales.ids())
+
+	e.refund(t, e.cashier.Token, saleRefund, saleRefundIn(first.ID, map[string]any{"amount": 300}))
+	f = read(t, mei)
+	require.Equal(t, []any{1, int64(700)}, []any{f.VisitsCount, f.TotalSpent}, "a refund takes back what was spent")
+
+	voided := sale(t, mei, 500, 30*time.Minute)
+	e.refund(t, e.cashier.Token, saleVoid, map[string]any{"idempotencyKey": saleKey(), "saleId": voided.ID, "reason": "wrong customer"})
+	f = read(t, mei)
+	require.Equal(t, []any{1, int64(700)}, []any{f.VisitsCount, f.TotalSpent}, "a void takes the visit away too")
+	require.Equal(t, []string{voided.ID, first.ID}, f.Sales.ids(), "newest first")
+
+	other := sale(t, dup, 200, 10*time.Minute)
+	e.Exec(t, e.manager.Token, `mutation($i: MergeCustomersInput!) { mergeCustomers(input: $i) { customer { id } } }`,
+		map[string]any{"i": map[string]any{"survivorId": mei, "duplicateId": dup}}).Decode(t, &struct{}{})
+	f = read(t, mei)
+	require.Equal(t, []any{2, int64(900)}, []any{f.VisitsCount, f.TotalSpent})
+	require.Equal(t, []string{other.ID, voided.ID, first.ID}, f.Sales.ids(), "the duplicate's sales moved to the survivor")
+	require.Equal(t, mei, *f.Sales.Edges[0].Node.CustomerID)
+	require.Zero(t, read(t, dup).Sales.TotalCount)
+
+	// A terminal that still knows the duplicate sells to the survivor.
+	late := sale(t, dup, 100, 0)
+	require.Equal(t, mei, *late.CustomerID)
+	require.Equal(t, int64(1000), read(t, mei).TotalSpent)
+}
