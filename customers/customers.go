@@ -143,6 +143,21 @@ func get(ctx context.Context, client *ent.Client, id pulid.ID) (*ent.Customer, e
 	return c, nil
 }
 
+// lock locks customers' rows until the transaction of client ends, in id
+// order so that two transactions locking the same customers cannot
+// deadlock. PostgreSQL only: SQLite runs one write transaction at a time.
+// A customer of another merchant is not locked (get then answers
+// NOT_FOUND).
+func lock(ctx context.Context, client *ent.Client, ids ...pulid.ID) error {
+	_, err := client.Customer.Query().Where(customer.IDIn(ids...)).
+		Order(ent.Asc(customer.FieldID)).
+		Select(customer.FieldID).Modify(db.ForUpdate).Strings(ctx)
+	if err != nil {
+		return fmt.Errorf("locking customers: %w", err)
+	}
+	return nil
+}
+
 // newMemberCode makes a 10-digit card number.
 func newMemberCode() string {
 	n, _ := rand.Int(rand.Reader, big.NewInt(9_000_000_000))

@@ -105,6 +105,12 @@ func (s *Service) change(ctx context.Context, id pulid.ID, roles []viewer.Role, 
 		return nil, err
 	}
 	return db.InTx(ctx, s.db, func(tx *ent.Tx) (*ent.Customer, error) {
+		// Locked before it is read: an edit writes fields derived from the
+		// row as it was (search text, resealed details), and must not
+		// revive a customer erased or merged meanwhile.
+		if err := lock(ctx, tx.Client(), id); err != nil {
+			return nil, err
+		}
 		c, err := get(ctx, tx.Client(), id)
 		if err != nil {
 			return nil, err

@@ -64,7 +64,7 @@ func (s *Service) Lookup(ctx context.Context, key LookupKey) (*ent.Customer, err
 	if err != nil {
 		return nil, fmt.Errorf("looking up customer: %w", err)
 	}
-	if c, err = followMerges(ctx, s.db, c); err != nil {
+	if c, err = followMerges(c, func(id pulid.ID) (*ent.Customer, error) { return s.db.Customer.Get(ctx, id) }); err != nil {
 		return nil, err
 	}
 	if c.Status == customer.StatusERASED {
@@ -237,4 +237,21 @@ func (s *Service) Reveal(ctx context.Context, id pulid.ID) (Contact, error) {
 		return Contact{}, err
 	}
 	return contact, audit.Record(ctx, s.db, audit.Entry{Action: "customer.contact_revealed", TargetType: "Customer", TargetID: c.ID})
+}
+
+// AverageTicket is what c spends per visit, in minor units, a half rounded
+// away from zero; nil before the first visit.
+func AverageTicket(c *ent.Customer) *int64 {
+	if c.VisitsCount <= 0 {
+		return nil
+	}
+	visits := int64(c.VisitsCount)
+	avg, rem := c.TotalSpent/visits, c.TotalSpent%visits
+	switch {
+	case 2*rem >= visits:
+		avg++
+	case -2*rem >= visits:
+		avg--
+	}
+	return &avg
 }

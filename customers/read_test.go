@@ -327,3 +327,27 @@ func TestContactView(t *testing.T) {
 	require.Error(t, err)
 	require.NotErrorIs(t, err, pii.ErrUnknownKey)
 }
+
+func TestAverageTicket(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		visits int
+		spent  int64
+		want   *int64
+	}{
+		{0, 0, nil},
+		{0, 500, nil},
+		{1, 1000, ptr[int64](1000)},
+		{2, 901, ptr[int64](451)},  // 450.5: a half rounds away from zero
+		{3, 1000, ptr[int64](333)}, // 333.33
+		{3, 1001, ptr[int64](334)}, // 333.67
+		{2, 1, ptr[int64](1)},      // 0.5
+		{3, 1, ptr[int64](0)},      // 0.33
+		{2, -901, ptr[int64](-451)},
+		{3, -1000, ptr[int64](-333)},
+		{4, 9_223_372_036_854_775_807, ptr[int64](2_305_843_009_213_693_952)}, // no overflow near the limit
+	} {
+		got := customers.AverageTicket(&ent.Customer{VisitsCount: tc.visits, TotalSpent: tc.spent})
+		require.Equal(t, tc.want, got, "%d over %d visits", tc.spent, tc.visits)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 
 	"github.com/tillpos/till/ent"
+	"github.com/tillpos/till/ent/predicate"
 	"github.com/tillpos/till/ent/product"
 	"github.com/tillpos/till/ent/sale"
 	"github.com/tillpos/till/ent/saleline"
@@ -21,7 +22,7 @@ import (
 const (
 	maxRecommendations = 20
 	historyProducts    = 20   // the customer's most bought products used as seeds
-	coOccurrenceLines  = 2000 // newest lines of the seed products scanned for their baskets
+	seedLines          = 200  // newest lines of each seed product whose baskets are scanned
 	bestSellerLines    = 5000 // newest lines of the merchant counted for best sellers
 	ownPurchaseBoost   = 2    // a product the customer buys again counts double
 )
@@ -30,8 +31,12 @@ const (
 // together with the customer's products by the merchant's other customers,
 // and those the customer buys again, never what was in their latest
 // basket; the merchant's recent best sellers fill the rest (and are all a
-// new customer gets).
+// new customer gets). Only what was kept counts: not voided sales, nor
+// lines refunded in full. Staff only.
 func (s *Service) Recommend(ctx context.Context, c *ent.Customer, n int) ([]*ent.Product, error) {
+	if _, err := staffViewer(ctx); err != nil {
+		return nil, err
+	}
 	if n < 1 || n > maxRecommendations {
 		return nil, errs.Invalid("first", "ask for 1 to %d recommendations", maxRecommendations)
 	}
@@ -39,8 +44,8 @@ func (s *Service) Recommend(ctx context.Context, c *ent.Customer, n int) ([]*ent
 	if err != nil {
 		return nil, err
 	}
-	own, err := countLines(ctx, s.db.SaleLine.Query().
-		Where(saleline.HasSaleWith(sale.CustomerID(c.ID)), saleline.ProductIDNotNil()))
+	own, err := countLines(ctx, s.db.SaleLine.Query().Where(
+		kept(), saleline.HasSaleWith(sale.CustomerID(c.ID))))
 	if err != nil {
 		return nil, err
 	}
@@ -50,21 +55,23 @@ func (s *Service) Recommend(ctx context.Context, c *ent.Customer, n int) ([]*ent
 	}
 	if seeds := topKeys(own, historyProducts); len(seeds) > 0 {
 		together, err := countLines(ctx, s.db.SaleLine.Query().Where(
-			inNewestSales(saleline.FieldProductID, seeds, coOccurrenceLines),
-			saleline.ProductIDNotNil(),
+			kept(),
+			inRecentBaskets(seeds, seedLines),
 			saleline.Not(saleline.HasSaleWith(sale.CustomerID(c.ID))),
 		))
 		if err != nil {
 			return nil, err
 		}
+		// Every basket scanned holds a seed; what counts is what came
+		// with it. The seeds' own score is what the customer buys again.
+		for _, id := range seeds {
+			delete(together, id)
+		}
 		for id, count := range together {
 			scores[id] += count
 		}
 	}
-	best, err := countLines(ctx, s.db.SaleLine.Query().Where(
-		inNewestSales(saleline.FieldMerchantID, []pulid.ID{c.MerchantID}, bestSellerLines),
-		saleline.ProductIDNotNil(),
-	))
+	best, err := countLines(ctx, s.db.SaleLine.Query().Where(kept(), inNewestSales(c.MerchantID, bestSellerLines)))
 	if err != nil {
 		return nil, err
 	}
@@ -90,9 +97,22 @@ func (s *Service) Recommend(ctx context.Context, c *ent.Customer, n int) ([]*ent
 	return picked[:min(n, len(picked))], nil
 }
 
-// latestBasket is the products of the customer's most recent sale.
+// kept keeps the product lines of sales not voided that were not refunded
+// in full: what customers bought and kept.
+func kept() predicate.SaleLine {
+	return saleline.And(
+		saleline.ProductIDNotNil(),
+		saleline.HasSaleWith(sale.StatusNEQ(sale.StatusVOIDED)),
+		func(s *sql.Selector) {
+			s.Where(sql.ColumnsLT(s.C(saleline.FieldRefundedQuantity), s.C(saleline.FieldQuantity)))
+		},
+	)
+}
+
+// latestBasket is the products of the customer's most recent sale not
+// voided.
 func latestBasket(ctx context.Context, client *ent.Client, customerID pulid.ID) ([]pulid.ID, error) {
-	latest, err := client.Sale.Query().Where(sale.CustomerID(customerID)).
+	latest, err := client.Sale.Query().Where(sale.CustomerID(customerID), sale.StatusNEQ(sale.StatusVOIDED)).
 		Order(ent.Desc(sale.FieldOccurredAt)).First(ctx)
 	if ent.IsNotFound(err) {
 		return nil, nil
@@ -108,16 +128,37 @@ func latestBasket(ctx context.Context, client *ent.Client, customerID pulid.ID) 
 	return ids, nil
 }
 
-// inNewestSales keeps the lines of the sales that hold one of the newest
-// limit lines with column in values.
-func inNewestSales(column string, values []pulid.ID, limit int) func(*sql.Selector) {
+// inRecentBaskets keeps the lines of the sales that hold one of the newest
+// limit lines of each of products. Each product's newest lines are one
+// backward range of the (product_id, id) index, so a popular product costs
+// no more than a rare one. Product ids are unique across merchants, and
+// the lines counted are the caller's merchant's (the privacy filter on the
+// outer query), so the subqueries need no merchant filter of their own.
+func inRecentBaskets(products []pulid.ID, limit int) predicate.SaleLine {
 	return func(s *sql.Selector) {
-		args := make([]any, len(values))
-		for i, v := range values {
-			args[i] = v
-		}
+		s.Where(sql.P(func(b *sql.Builder) {
+			b.WriteString(s.C(saleline.FieldSaleID) + " IN (")
+			for i, p := range products {
+				if i > 0 {
+					b.WriteString(" UNION ALL ")
+				}
+				// Each part in a derived table of its own: SQLite takes no
+				// ORDER BY or LIMIT on the parts of a compound SELECT.
+				b.WriteString("SELECT " + saleline.FieldSaleID + " FROM (SELECT " + saleline.FieldSaleID +
+					" FROM " + saleline.Table + " WHERE " + saleline.FieldProductID + " = ").Arg(p).
+					WriteString(fmt.Sprintf(" ORDER BY %s DESC LIMIT %d) AS seed%d", saleline.FieldID, limit, i))
+			}
+			b.WriteString(")")
+		}))
+	}
+}
+
+// inNewestSales keeps the lines of the sales that hold one of the merchant's
+// newest limit lines (a backward range of the (merchant_id, id) index).
+func inNewestSales(merchantID pulid.ID, limit int) predicate.SaleLine {
+	return func(s *sql.Selector) {
 		newest := sql.Select(saleline.FieldSaleID).From(sql.Table(saleline.Table)).
-			Where(sql.In(column, args...)).
+			Where(sql.EQ(saleline.FieldMerchantID, merchantID)).
 			OrderBy(sql.Desc(saleline.FieldID)).
 			Limit(limit)
 		// A subquery with LIMIT inside IN is refused by some engines; the

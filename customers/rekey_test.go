@@ -1,7 +1,9 @@
 package customers_test
 
 import (
+	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -193,4 +195,46 @@ func TestMergeResealsTheSurvivor(t *testing.T) {
 	got := e.reload(t, survivor.ID)
 	require.Equal(t, rotated.ActiveKeyID(), got.PiiKeyID)
 	require.Equal(t, contact{meiPhone, meiEmail, "1 Nanjing Road"}, openAll(t, newOnly, got))
+}
+
+// A customer edited while rekey runs keeps the edit: rekey writes a
+// customer back only if their sealed data is still what it read, and
+// reads the edited customer again. Here the edit comes from a replica
+// still sealing under the old key, between rekey's read and its write.
+func TestRekeyKeepsAnEditMadeMeanwhile(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c := e.create(t, as(t, e.cashier), customers.Profile{
+		Name: ptr("Mei"), Phone: ptr("+8613800000001"), Email: ptr("mei@lotus.example"), Address: ptr("1 Tea Road"),
+	})
+	rotated, newOnly := e.rotate(t)
+	svc := e.service(rotated)
+
+	var armed atomic.Bool
+	e.client.Customer.Intercept(ent.InterceptFunc(func(next ent.Querier) ent.Querier {
+		return ent.QuerierFunc(func(ctx context.Context, q ent.Query) (ent.Value, error) {
+			v, err := next.Query(ctx, q)
+			if err == nil && armed.CompareAndSwap(true, false) {
+				_, err = e.svc.Update(as(t, e.owner), c.ID, customers.Profile{Phone: ptr("+8613800000002"), Address: ptr("2 Tea Road")})
+			}
+			return v, err
+		})
+	}))
+	armed.Store(true)
+	n, err := svc.Rekey(t.Context(), 10)
+	require.NoError(t, err)
+	require.False(t, armed.Load(), "the edit ran during rekey")
+	require.Equal(t, 1, n, "one customer resealed, once")
+
+	got := e.reload(t, c.ID)
+	require.Equal(t, rotated.ActiveKeyID(), got.PiiKeyID)
+	require.Equal(t, contact{"+8613800000002", "mei@lotus.example", "2 Tea Road"}, openAll(t, newOnly, got),
+		"the edit stands, sealed under the new key")
+	found, err := svc.Lookup(as(t, e.cashier), customers.LookupKey{Phone: ptr("+8613800000002")})
+	require.NoError(t, err)
+	require.NotNil(t, found)
+	require.Equal(t, c.ID, found.ID)
+	view, err := e.service(newOnly).ContactView(as(t, e.owner), found)
+	require.NoError(t, err)
+	require.Equal(t, "+8613800000002", *view.Phone, "the phone shown is the one its index finds")
 }

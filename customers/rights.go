@@ -33,6 +33,17 @@ func (s *Service) Merge(ctx context.Context, survivorID, duplicateID pulid.ID) (
 		return nil, errs.Invalid("duplicateId", "a customer cannot be merged into itself")
 	}
 	return db.InTx(ctx, s.db, func(tx *ent.Tx) (*ent.Customer, error) {
+		// Both customers are locked before they are read, so a concurrent
+		// merge of either waits and then finds it merged; the duplicate's
+		// sales first, in the order a refund takes its locks (the sale,
+		// then its customer), so a refund running meanwhile cannot deadlock
+		// with the merge.
+		if _, err := tx.Sale.Query().Where(sale.CustomerID(duplicateID)).Select(sale.FieldID).Modify(db.ForUpdate).Strings(ctx); err != nil {
+			return nil, fmt.Errorf("locking the duplicate's sales: %w", err)
+		}
+		if err := lock(ctx, tx.Client(), survivorID, duplicateID); err != nil {
+			return nil, err
+		}
 		survivor, err := get(ctx, tx.Client(), survivorID)
 		if err != nil {
 			return nil, err
@@ -51,11 +62,13 @@ func (s *Service) Merge(ctx context.Context, survivorID, duplicateID pulid.ID) (
 			return nil, err
 		}
 		// The duplicate gives up its contact details first: they are unique
-		// per merchant, and the survivor may be about to take them.
+		// per merchant, and the survivor may be about to take them. Its
+		// visits go to the survivor with its sales, so none count twice.
 		retired, err := tx.Customer.UpdateOne(dup).
 			SetStatus(customer.StatusMERGED).SetMergedIntoID(survivor.ID).
 			ClearPhoneEnc().ClearPhoneIndex().ClearEmailEnc().ClearEmailIndex().ClearAddressEnc().SetPiiKeyID("").
 			SetSearchText("").SetNameKey("").
+			SetVisitsCount(0).SetTotalSpent(0).ClearFirstVisitAt().ClearLastVisitAt().ClearFavouriteStore().
 			Save(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("retiring duplicate: %w", err)
@@ -158,8 +171,9 @@ func moveHistory(ctx context.Context, tx *ent.Tx, merchantID, from, to pulid.ID)
 
 // Export returns everything held about one customer, decrypted, as a
 // JSON-ready document: profile, contact, consent, aggregates, visits per
-// store, sales, feedback and the audit trail about them. OWNER or MANAGER;
-// audited.
+// store, sales, feedback and the audit trail about them, and the same of
+// each duplicate merged into them (the same person, as Erase treats
+// them). OWNER or MANAGER; audited.
 func (s *Service) Export(ctx context.Context, id pulid.ID) (map[string]any, error) {
 	if _, err := staffViewer(ctx, managers...); err != nil {
 		return nil, err
@@ -168,6 +182,33 @@ func (s *Service) Export(ctx context.Context, id pulid.ID) (map[string]any, erro
 	if err != nil {
 		return nil, err
 	}
+	doc, err := s.exportRow(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := mergedInto(ctx, s.db, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	dups, err := s.db.Customer.Query().Where(customer.IDIn(ids...)).Order(ent.Asc(customer.FieldCreatedAt), ent.Asc(customer.FieldID)).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("loading merged duplicates: %w", err)
+	}
+	dupDocs := make([]map[string]any, 0, len(dups))
+	for _, dup := range dups {
+		dupDoc, err := s.exportRow(ctx, dup)
+		if err != nil {
+			return nil, err
+		}
+		dupDocs = append(dupDocs, dupDoc)
+	}
+	doc["mergedDuplicates"] = dupDocs
+	return doc, audit.Record(ctx, s.db, audit.Entry{Action: "customer.exported", TargetType: "Customer", TargetID: c.ID})
+}
+
+// exportRow is what one customer row and what refers to it hold (see
+// Export).
+func (s *Service) exportRow(ctx context.Context, c *ent.Customer) (map[string]any, error) {
 	contact, err := s.open(c)
 	if err != nil {
 		return nil, err
@@ -201,7 +242,7 @@ func (s *Service) Export(ctx context.Context, id pulid.ID) (map[string]any, erro
 	feedbackDocs := make([]map[string]any, 0, len(feedbacks))
 	for _, f := range feedbacks {
 		feedbackDocs = append(feedbackDocs, map[string]any{
-			"sale": f.SaleID, "rating": f.Rating, "category": f.Category, "comment": f.Comment, "at": f.CreatedAt,
+			"sale": f.SaleID, "product": f.ProductID, "rating": f.Rating, "category": f.Category, "comment": f.Comment, "at": f.CreatedAt,
 		})
 	}
 	perStore := make([]map[string]any, 0, len(visits))
@@ -212,11 +253,11 @@ func (s *Service) Export(ctx context.Context, id pulid.ID) (map[string]any, erro
 	for _, e := range trail {
 		events = append(events, map[string]any{"action": e.Action, "at": e.CreatedAt, "actor": e.ActorID})
 	}
-	doc := map[string]any{
+	return map[string]any{
 		"id": c.ID, "status": c.Status, "name": c.Name, "memberCode": c.MemberCode,
 		"phone": contact.Phone, "email": contact.Email, "address": contact.Address,
 		"birthday": c.Birthday, "gender": c.Gender, "notes": c.Notes, "tags": c.Tags,
-		"registeredAt": c.CreatedAt, "updatedAt": c.UpdatedAt,
+		"registeredAt": c.CreatedAt, "updatedAt": c.UpdatedAt, "mergedInto": c.MergedIntoID,
 		"consent": map[string]any{
 			"push":  map[string]any{"granted": c.PushConsent, "at": c.PushConsentAt},
 			"sms":   map[string]any{"granted": c.SmsConsent, "at": c.SmsConsentAt},
@@ -229,8 +270,7 @@ func (s *Service) Export(ctx context.Context, id pulid.ID) (map[string]any, erro
 		"sales":      saleDocs,
 		"feedback":   feedbackDocs,
 		"auditTrail": events,
-	}
-	return doc, audit.Record(ctx, s.db, audit.Entry{Action: "customer.exported", TargetType: "Customer", TargetID: c.ID})
+	}, nil
 }
 
 // eraseRow clears everything that could identify a person from a row.
@@ -250,10 +290,10 @@ func eraseRow(upd *ent.CustomerUpdateOne) *ent.CustomerUpdateOne {
 
 // mergedInto lists the customers merged into id, directly or through
 // other merges.
-func mergedInto(ctx context.Context, tx *ent.Tx, id pulid.ID) ([]pulid.ID, error) {
+func mergedInto(ctx context.Context, client *ent.Client, id pulid.ID) ([]pulid.ID, error) {
 	var all []pulid.ID
 	for frontier := []pulid.ID{id}; len(frontier) > 0; {
-		next, err := tx.Customer.Query().Where(customer.MergedIntoIDIn(frontier...)).IDs(ctx)
+		next, err := client.Customer.Query().Where(customer.MergedIntoIDIn(frontier...)).IDs(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("finding merged duplicates: %w", err)
 		}
@@ -273,7 +313,7 @@ func (s *Service) Erase(ctx context.Context, id pulid.ID) (*ent.Customer, error)
 		}
 		// The person's merged duplicates hold what the merge did not take
 		// over (a name, a card, notes); they go too.
-		ids, err := mergedInto(ctx, tx, c.ID)
+		ids, err := mergedInto(ctx, tx.Client(), c.ID)
 		if err != nil {
 			return nil, err
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/tillpos/till/ent"
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/customerstorevisits"
+	"github.com/tillpos/till/ent/sale"
 	"github.com/tillpos/till/ent/schema/pulid"
 )
 
@@ -19,30 +20,74 @@ import (
 // visit, favourite store and segment. The sale calls it inside its own
 // transaction, so the aggregates can never disagree with the sales.
 func RecordVisit(ctx context.Context, tx *ent.Tx, customerID, storeID pulid.ID, amount int64, at time.Time) error {
-	return changeVisits(ctx, tx, customerID, storeID, visitTotals{count: 1, spent: amount, first: &at, last: &at})
+	c, err := lockedCustomer(ctx, tx, customerID)
+	if err != nil {
+		return err
+	}
+	return changeVisits(ctx, tx, c, storeID, visitTotals{count: 1, spent: amount, first: &at, last: &at})
 }
 
 // RecordRefund takes a refund of amount (minor units) of a sale at storeID
 // off a customer's aggregates, inside the refund's transaction. A void
-// takes the visit away too: the sale never happened. First and last visit
-// stay as they were.
+// takes the visit away too, since the sale never happened, and first and
+// last visit become those of the customer's oldest and newest sales left
+// (the refund marks the sale VOIDED before it calls this).
 func RecordRefund(ctx context.Context, tx *ent.Tx, customerID, storeID pulid.ID, amount int64, void bool) error {
+	c, err := lockedCustomer(ctx, tx, customerID)
+	if err != nil {
+		return err
+	}
 	t := visitTotals{spent: -amount}
 	if void {
-		t.count = -1
+		t.count, t.replaceSpan = -1, true
+		if t.first, t.last, err = visitSpan(ctx, tx, c); err != nil {
+			return err
+		}
 	}
-	return changeVisits(ctx, tx, customerID, storeID, t)
+	return changeVisits(ctx, tx, c, storeID, t)
 }
 
-// changeVisits adds t to a customer's aggregates and t.count to their
-// visits at storeID, and settles what follows from them.
-func changeVisits(ctx context.Context, tx *ent.Tx, customerID, storeID pulid.ID, t visitTotals) error {
-	c, err := tx.Customer.Get(ctx, customerID)
-	if err != nil {
-		return fmt.Errorf("loading customer: %w", err)
+// lockedCustomer locks a customer's row for the rest of tx and reads it, so
+// that concurrent sales of one customer add up their aggregates one after
+// the other: each reads what the one before wrote.
+func lockedCustomer(ctx context.Context, tx *ent.Tx, id pulid.ID) (*ent.Customer, error) {
+	if err := lock(ctx, tx.Client(), id); err != nil {
+		return nil, err
 	}
+	c, err := tx.Customer.Get(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("loading customer: %w", err)
+	}
+	return c, nil
+}
+
+// visitSpan is when a customer's oldest and newest sales not voided took
+// place; nil without any.
+func visitSpan(ctx context.Context, tx *ent.Tx, c *ent.Customer) (first, last *time.Time, err error) {
+	for _, end := range []struct {
+		at    **time.Time
+		order sale.OrderOption
+	}{{&first, sale.ByOccurredAt()}, {&last, sale.ByOccurredAt(sql.OrderDesc())}} {
+		sl, err := tx.Sale.Query().
+			Where(sale.MerchantID(c.MerchantID), sale.CustomerID(c.ID), sale.StatusNEQ(sale.StatusVOIDED)).
+			Order(end.order).
+			First(ctx)
+		switch {
+		case ent.IsNotFound(err):
+		case err != nil:
+			return nil, nil, fmt.Errorf("finding the customer's visits: %w", err)
+		default:
+			*end.at = &sl.OccurredAt
+		}
+	}
+	return first, last, nil
+}
+
+// changeVisits adds t to the aggregates of c (locked, as read in tx) and
+// t.count to their visits at storeID, and settles what follows from them.
+func changeVisits(ctx context.Context, tx *ent.Tx, c *ent.Customer, storeID pulid.ID, t visitTotals) error {
 	if t.count != 0 {
-		if err := addStoreVisits(ctx, tx, c.MerchantID, customerID, storeID, t.count); err != nil {
+		if err := addStoreVisits(ctx, tx, c.MerchantID, c.ID, storeID, t.count); err != nil {
 			return err
 		}
 	}
@@ -63,6 +108,9 @@ type visitTotals struct {
 	count       int
 	spent       int64
 	first, last *time.Time
+	// replaceSpan says first and last are the customer's visits
+	// recounted (nil: none left) rather than visits to widen them with.
+	replaceSpan bool
 }
 
 // addVisits adds t to a customer's aggregates on upd, and to next, the
@@ -71,6 +119,15 @@ func addVisits(upd *ent.CustomerUpdateOne, next *ent.Customer, t visitTotals) {
 	upd.AddVisitsCount(t.count).AddTotalSpent(t.spent)
 	next.VisitsCount += t.count
 	next.TotalSpent += t.spent
+	if t.replaceSpan {
+		if t.first != nil {
+			upd.SetFirstVisitAt(*t.first).SetLastVisitAt(*t.last)
+		} else {
+			upd.ClearFirstVisitAt().ClearLastVisitAt()
+		}
+		next.FirstVisitAt, next.LastVisitAt = t.first, t.last
+		return
+	}
 	if t.first != nil && (next.FirstVisitAt == nil || t.first.Before(*next.FirstVisitAt)) {
 		upd.SetFirstVisitAt(*t.first)
 		next.FirstVisitAt = t.first
@@ -124,21 +181,31 @@ func addStoreVisits(ctx context.Context, tx *ent.Tx, merchantID, customerID, sto
 
 // Resolve loads a customer by id for a sale, following merges to the
 // survivor: a terminal offline for a day may still hold a merged
-// duplicate's id.
+// duplicate's id. Each customer read is locked until client's transaction
+// ends, so a merge running meanwhile either waits for the sale (and then
+// moves it with the rest of the history) or goes first (and the sale
+// finds the survivor).
 func Resolve(ctx context.Context, client *ent.Client, id pulid.ID) (*ent.Customer, error) {
-	c, err := client.Customer.Get(ctx, id)
+	load := func(id pulid.ID) (*ent.Customer, error) {
+		if err := lock(ctx, client, id); err != nil {
+			return nil, err
+		}
+		return client.Customer.Get(ctx, id)
+	}
+	c, err := load(id)
 	if err != nil {
 		return nil, err
 	}
-	return followMerges(ctx, client, c)
+	return followMerges(c, load)
 }
 
-// followMerges returns the customer c was merged into, or c. A survivor
-// may itself have been merged since, so it follows the chain.
-func followMerges(ctx context.Context, client *ent.Client, c *ent.Customer) (*ent.Customer, error) {
+// followMerges returns the customer c was merged into, or c, reading
+// customers with load. A survivor may itself have been merged since, so it
+// follows the chain.
+func followMerges(c *ent.Customer, load func(pulid.ID) (*ent.Customer, error)) (*ent.Customer, error) {
 	var err error
 	for hops := 0; c.Status == customer.StatusMERGED && c.MergedIntoID != nil && hops < 10; hops++ {
-		if c, err = client.Customer.Get(ctx, *c.MergedIntoID); err != nil {
+		if c, err = load(*c.MergedIntoID); err != nil {
 			return nil, fmt.Errorf("following merge: %w", err)
 		}
 	}

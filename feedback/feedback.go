@@ -14,6 +14,7 @@ import (
 	"github.com/tillpos/till/ent"
 	entfeedback "github.com/tillpos/till/ent/feedback"
 	"github.com/tillpos/till/ent/predicate"
+	"github.com/tillpos/till/ent/sale"
 	"github.com/tillpos/till/ent/saleline"
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/errs"
@@ -28,11 +29,19 @@ const maxCommentRunes = 2000
 
 // Service records feedback and sums it up.
 type Service struct {
-	db *ent.Client
+	db    *ent.Client
+	sales Sales
 }
 
-// New returns a Service.
-func New(client *ent.Client) *Service { return &Service{db: client} }
+// Sales is what feedback needs of the sales domain.
+type Sales interface {
+	// Query is the sales the caller may see: the owner's all the
+	// merchant's, other staff's those of the stores they work at.
+	Query(ctx context.Context) (*ent.SaleQuery, error)
+}
+
+// New returns a Service rating the sales that sales lets the caller see.
+func New(client *ent.Client, sales Sales) *Service { return &Service{db: client, sales: sales} }
 
 // Input is one piece of feedback about a sale.
 type Input struct {
@@ -43,9 +52,15 @@ type Input struct {
 	Comment   *string
 }
 
-// Record stores feedback about a sale of the caller's merchant, recorded by
-// any staff member (the customer rates on the counter's tablet). A low
-// rating raises feedback.low for the owner's phone.
+// Record stores feedback about a sale the caller may see (of a store they
+// work at; the owner's: any), recorded by any staff member (the customer
+// rates on the counter's tablet). A sale takes one rating per category, and
+// for PRODUCT one per product: a rating, once given, stands, so a second is
+// CONFLICT; so is rating a voided sale. A low rating raises feedback.low
+// for the owner's phone.
+//
+// Errors: FORBIDDEN (not staff), BAD_USER_INPUT (naming the field),
+// NOT_FOUND (saleId), CONFLICT.
 func (s *Service) Record(ctx context.Context, in Input) (*ent.Feedback, error) {
 	v := viewer.FromContext(ctx)
 	if !v.IsStaff() {
@@ -62,14 +77,33 @@ func (s *Service) Record(ctx context.Context, in Input) (*ent.Feedback, error) {
 	case in.Category != entfeedback.CategoryPRODUCT && in.ProductID != nil:
 		return nil, errs.Invalid("productId", "only product feedback names a product")
 	}
+	notFound := &errs.Error{Code: errs.NotFound, Field: "saleId", Message: "sale not found"}
+	visible, err := s.sales.Query(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if ok, err := visible.Where(sale.ID(in.SaleID)).Exist(ctx); err != nil {
+		return nil, fmt.Errorf("finding sale: %w", err)
+	} else if !ok {
+		return nil, notFound
+	}
 	return db.InTx(ctx, s.db, func(tx *ent.Tx) (*ent.Feedback, error) {
+		// The sale is locked, so that of two identical ratings sent at once
+		// the second sees the first (and a void waits, or goes first).
+		if _, err := tx.Sale.Query().Where(sale.ID(in.SaleID)).Select(sale.FieldID).Modify(db.ForUpdate).Strings(ctx); err != nil {
+			return nil, fmt.Errorf("locking sale: %w", err)
+		}
 		sl, err := tx.Sale.Get(ctx, in.SaleID)
 		if ent.IsNotFound(err) {
-			return nil, &errs.Error{Code: errs.NotFound, Field: "saleId", Message: "sale not found"}
+			return nil, notFound
 		}
 		if err != nil {
 			return nil, fmt.Errorf("loading sale: %w", err)
 		}
+		if sl.Status == sale.StatusVOIDED {
+			return nil, &errs.Error{Code: errs.Conflict, Field: "saleId", Message: "the sale was voided; there is nothing to rate"}
+		}
+		sameSubject := entfeedback.ProductIDIsNil()
 		if in.ProductID != nil {
 			sold, err := tx.SaleLine.Query().Where(saleline.SaleID(sl.ID), saleline.ProductID(*in.ProductID)).Exist(ctx)
 			if err != nil {
@@ -78,6 +112,14 @@ func (s *Service) Record(ctx context.Context, in Input) (*ent.Feedback, error) {
 			if !sold {
 				return nil, errs.Invalid("productId", "the sale has no such product")
 			}
+			sameSubject = entfeedback.ProductID(*in.ProductID)
+		}
+		rated, err := tx.Feedback.Query().Where(entfeedback.SaleID(sl.ID), entfeedback.CategoryEQ(in.Category), sameSubject).Exist(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("loading feedback: %w", err)
+		}
+		if rated {
+			return nil, &errs.Error{Code: errs.Conflict, Field: "category", Message: "the sale was rated for this already"}
 		}
 		fb, err := tx.Feedback.Create().
 			SetSaleID(sl.ID).
@@ -93,9 +135,10 @@ func (s *Service) Record(ctx context.Context, in Input) (*ent.Feedback, error) {
 			return nil, fmt.Errorf("recording feedback: %w", err)
 		}
 		if fb.Rating <= LowRating {
+			// Ids only: outbox rows are kept, and what the customer wrote
+			// must go when they are erased. The consumer reads the row.
 			err := outbox.Add(ctx, tx, fb.MerchantID, outbox.FeedbackLow, fb.ID, map[string]any{
-				"feedbackId": fb.ID, "saleId": sl.ID, "storeId": sl.StoreID, "rating": fb.Rating,
-				"category": fb.Category, "comment": fb.Comment,
+				"feedbackId": fb.ID, "saleId": sl.ID, "storeId": sl.StoreID,
 			})
 			if err != nil {
 				return nil, err

@@ -36,6 +36,11 @@ func (r *customerResolver) ContactMasked(ctx context.Context, obj *ent.Customer)
 	return customers.ContactMasked(ctx), nil
 }
 
+// AverageTicket is the resolver for the averageTicket field.
+func (r *customerResolver) AverageTicket(ctx context.Context, obj *ent.Customer) (*int64, error) {
+	return customers.AverageTicket(obj), nil
+}
+
 // Mode is the resolver for the mode field.
 func (r *customerSegmentRulesResolver) Mode(ctx context.Context, obj *customers.Rules) (SegmentMode, error) {
 	return SegmentMode(obj.Mode), nil

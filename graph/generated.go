@@ -122,6 +122,7 @@ type ComplexityRoot struct {
 
 	Customer struct {
 		Address             func(childComplexity int) int
+		AverageTicket       func(childComplexity int) int
 		Birthday            func(childComplexity int) int
 		ContactMasked       func(childComplexity int) int
 		CreatedAt           func(childComplexity int) int
@@ -1082,6 +1083,7 @@ type CustomerResolver interface {
 	Email(ctx context.Context, obj *ent.Customer) (*string, error)
 	Address(ctx context.Context, obj *ent.Customer) (*string, error)
 	ContactMasked(ctx context.Context, obj *ent.Customer) (bool, error)
+	AverageTicket(ctx context.Context, obj *ent.Customer) (*int64, error)
 	RecommendedProducts(ctx context.Context, obj *ent.Customer, first *int) ([]*ent.Product, error)
 	Sales(ctx context.Context, obj *ent.Customer, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.SaleOrder, where *ent.SaleWhereInput) (*ent.SaleConnection, error)
 }
@@ -1403,6 +1405,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Customer.Address(childComplexity), true
+	case "Customer.averageTicket":
+		if e.ComplexityRoot.Customer.AverageTicket == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Customer.AverageTicket(childComplexity), true
 	case "Customer.birthday":
 		if e.ComplexityRoot.Customer.Birthday == nil {
 			break
@@ -6267,6 +6275,11 @@ extend type Mutation {
   address: String
   """Whether phone and email above are masked for the caller."""
   contactMasked: Boolean!
+  """
+  Total spent per visit, in minor units, a half rounded away from zero
+  (1001 over 2 visits is 501); null before the first visit.
+  """
+  averageTicket: Int64
 }
 
 input CustomerConsentInput {
@@ -12953,13 +12966,19 @@ extend type Customer {
   """
   Products to suggest: bought together with what this customer buys, by the
   merchant's other customers, and what they buy again — never what they
-  just bought. Without history, the merchant's best sellers.
+  just bought. Without history, the merchant's best sellers. Voided sales
+  and lines refunded in full do not count. Staff only (FORBIDDEN otherwise).
   """
   recommendedProducts(first: Int = 5): [Product!]!
 }
 
 extend type Mutation {
-  """Any staff member, at a store they work at; a rating of 1 or 2 raises feedback.low."""
+  """
+  Any staff member, about a sale of a store they work at (the owner: any
+  store; another store's sale is NOT_FOUND). One rating per sale and
+  category, and for PRODUCT per product: a second is CONFLICT, as is rating
+  a voided sale. A rating of 1 or 2 raises feedback.low.
+  """
   recordFeedback(input: RecordFeedbackInput!): FeedbackPayload!
 }
 `, BuiltIn: false},
@@ -13711,6 +13730,8 @@ func (ec *executionContext) childFields_Customer(ctx context.Context, field grap
 		return ec.fieldContext_Customer_address(ctx, field)
 	case "contactMasked":
 		return ec.fieldContext_Customer_contactMasked(ctx, field)
+	case "averageTicket":
+		return ec.fieldContext_Customer_averageTicket(ctx, field)
 	case "recommendedProducts":
 		return ec.fieldContext_Customer_recommendedProducts(ctx, field)
 	case "sales":
@@ -19082,6 +19103,29 @@ func (ec *executionContext) _Customer_contactMasked(ctx context.Context, field g
 }
 func (ec *executionContext) fieldContext_Customer_contactMasked(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Customer", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _Customer_averageTicket(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Customer_averageTicket(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Customer().AverageTicket(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt642ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Customer_averageTicket(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Customer", field, true, true, "Int64")
 }
 
 func (ec *executionContext) _Customer_recommendedProducts(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
@@ -64057,6 +64101,12 @@ func (ec *executionContext) _Customer(ctx context.Context, sel ast.SelectionSet,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Customer_contactMasked(ctx, field, obj)
+				})
+		case "averageTicket":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Customer_averageTicket(ctx, field, obj)
 				})
 		case "recommendedProducts":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,

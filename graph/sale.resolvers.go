@@ -18,7 +18,11 @@ import (
 
 // Sales is the resolver for the sales field.
 func (r *customerResolver) Sales(ctx context.Context, obj *ent.Customer, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.SaleOrder, where *ent.SaleWhereInput) (*ent.SaleConnection, error) {
-	return r.client.Sale.Query().Where(sale.CustomerID(obj.ID)).Paginate(ctx, after, first, before, last,
+	q, err := r.sales.Query(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return q.Where(sale.CustomerID(obj.ID)).Paginate(ctx, after, first, before, last,
 		ent.WithSaleOrder(orderBy), ent.WithSaleFilter(where.Filter))
 }
 

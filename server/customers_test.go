@@ -1170,6 +1170,156 @@ func TestCustomerMerge(t *testing.T) {
 	})
 }
 
+// Merges at once that involve the same customer run one after the other:
+// one duplicate merged into two survivors at once is merged once (the
+// second finds it merged) and its visits and spending count once; two
+// customers merged into each other at once do not deadlock.
+func TestCustomerMergeConcurrent(t *testing.T) {
+	c := newCustEnv(t)
+	type figures struct {
+		VisitsCount  int
+		TotalSpent   int64
+		Status       string
+		MergedIntoID *string
+		Sales        struct{ TotalCount int }
+	}
+	read := func(t *testing.T, id string) figures {
+		t.Helper()
+		var out struct{ Node figures }
+		c.Exec(t, c.owner.Token, `query($id: ID!) { node(id: $id) { ... on Customer { visitsCount totalSpent status mergedIntoID sales { totalCount } } } }`,
+			map[string]any{"id": id}).Decode(t, &out)
+		return out.Node
+	}
+	buyer := func(t *testing.T, name string, amount int64) string {
+		t.Helper()
+		id := c.create(t, c.owner, map[string]any{"name": name}).ID
+		c.Exec(t, c.cashier.Token, saleRecord, map[string]any{"i": saleWith(saleCash(c.owner.StoreID, amount), map[string]any{"customerId": id})}).Decode(t, &struct{}{})
+		return id
+	}
+	merge := func(survivor, duplicate string) func(int) *tilltest.Result {
+		return func(i int) *tilltest.Result {
+			by := []*tilltest.Account{c.owner, c.manager}[i%2]
+			return c.Exec(t, by.Token, custMerge, map[string]any{"i": map[string]any{"survivorId": survivor, "duplicateId": duplicate}})
+		}
+	}
+	// winner is the index of the one result without errors; the others
+	// must have been refused as merging a merged customer.
+	winner := func(t *testing.T, results []*tilltest.Result) int {
+		t.Helper()
+		won := -1
+		for i, res := range results {
+			if len(res.Errors) == 0 {
+				require.Equal(t, -1, won, "only one merge succeeds")
+				won = i
+				continue
+			}
+			require.Equal(t, "BAD_USER_INPUT", res.Code(), "%+v", res.Errors)
+		}
+		require.NotEqual(t, -1, won, "one merge succeeds: %+v", results)
+		return won
+	}
+
+	for round := range 4 {
+		t.Run(fmt.Sprintf("one duplicate into two survivors/%d", round), func(t *testing.T) {
+			survivors := []string{buyer(t, "Survivor A", 100), buyer(t, "Survivor C", 10)}
+			dup := buyer(t, "Duplicate B", 1000)
+			results := saleParallel(2, func(i int) *tilltest.Result { return merge(survivors[i], dup)(i) })
+			won := winner(t, results)
+			for i, id := range survivors {
+				got := read(t, id)
+				want := []int64{100, 10}[i]
+				visits := 1
+				if i == won {
+					want, visits = want+1000, 2
+				}
+				require.Equal(t, want, got.TotalSpent, "survivor %d", i)
+				require.Equal(t, visits, got.VisitsCount, "survivor %d", i)
+				require.Equal(t, visits, got.Sales.TotalCount, "survivor %d", i)
+			}
+			gone := read(t, dup)
+			require.Equal(t, "MERGED", gone.Status)
+			require.Equal(t, survivors[won], custStr(gone.MergedIntoID))
+			require.Len(t, c.audit(t, c.owner, "customer.merged", survivors[won]), 1)
+			require.Empty(t, c.audit(t, c.owner, "customer.merged", survivors[1-won]))
+		})
+		t.Run(fmt.Sprintf("two customers into each other/%d", round), func(t *testing.T) {
+			pair := []string{buyer(t, "Twin D", 300), buyer(t, "Twin E", 40)}
+			results := saleParallel(2, func(i int) *tilltest.Result { return merge(pair[i], pair[1-i])(i) })
+			won := winner(t, results)
+			kept, gone := read(t, pair[won]), read(t, pair[1-won])
+			require.Equal(t, "ACTIVE", kept.Status)
+			require.Equal(t, int64(340), kept.TotalSpent)
+			require.Equal(t, 2, kept.VisitsCount)
+			require.Equal(t, "MERGED", gone.Status)
+			require.Equal(t, pair[won], custStr(gone.MergedIntoID))
+		})
+	}
+}
+
+// A platform operator reads a merchant's customers (masked) but changes,
+// finds or rates none of them: every customer operation refuses them.
+func TestCustomerOperatorRefused(t *testing.T) {
+	c := newCustEnv(t)
+	op := c.Operator(t)
+	a, ap := c.newCustomer(t, "Mei Lin", nil)
+	b, _ := c.newCustomer(t, "Wei Zhang", nil)
+	var sold struct {
+		RecordSale struct{ Sale struct{ ID string } }
+	}
+	c.Exec(t, c.cashier.Token, saleRecord, map[string]any{"i": saleWith(saleCash(c.owner.StoreID, 500), map[string]any{"customerId": a.ID})}).Decode(t, &sold)
+	var saved struct {
+		CreateSavedSegment struct{ SavedSegment struct{ ID string } }
+	}
+	c.call(t, c.owner.Token, `mutation($i: CreateSavedSegmentInput!) { createSavedSegment(input: $i) { savedSegment { id } } }`,
+		map[string]any{"name": "All"}).Decode(t, &saved)
+	before := c.read(t, c.owner.Token, a.ID)
+	rows := c.rows(t)
+
+	for _, tc := range []struct {
+		name, query string
+		vars        map[string]any
+	}{
+		{"createCustomer", custCreate, map[string]any{"i": map[string]any{"name": "Sneaky", "phone": c.person().phone}}},
+		{"updateCustomer", custUpdate, map[string]any{"i": map[string]any{"customerId": a.ID, "name": "Taken Over"}}},
+		{"archiveCustomer", custArchive, map[string]any{"i": map[string]any{"customerId": a.ID}}},
+		{"mergeCustomers", custMerge, map[string]any{"i": map[string]any{"survivorId": a.ID, "duplicateId": b.ID}}},
+		{"revealCustomerContact", custReveal, map[string]any{"i": map[string]any{"customerId": a.ID}}},
+		{"exportCustomerData", custExport, map[string]any{"i": map[string]any{"customerId": a.ID}}},
+		{"eraseCustomer", custErase, map[string]any{"i": map[string]any{"customerId": a.ID}}},
+		{"updateCustomerSegmentRules", `mutation($i: UpdateSegmentRulesInput!) { updateCustomerSegmentRules(input: $i) { mode } }`,
+			map[string]any{"i": map[string]any{"mode": "THRESHOLDS", "recencyDays": []int{7, 14, 30, 60}, "frequencyVisits": []int{2, 3, 4, 5},
+				"monetarySpent": []int64{1, 2, 3, 4}, "newDays": 30}}},
+		{"createSavedSegment", `mutation($i: CreateSavedSegmentInput!) { createSavedSegment(input: $i) { savedSegment { id } } }`,
+			map[string]any{"i": map[string]any{"name": "Mine"}}},
+		{"deleteSavedSegment", `mutation($i: SavedSegmentIdInput!) { deleteSavedSegment(input: $i) { deletedId } }`,
+			map[string]any{"i": map[string]any{"savedSegmentId": saved.CreateSavedSegment.SavedSegment.ID}}},
+		{"lookupCustomer", custLookup, map[string]any{"i": map[string]any{"phone": ap.e164}}},
+		{"searchCustomers", custSearch, map[string]any{"q": "mei"}},
+		{"recordFeedback", fbRecord, map[string]any{"i": map[string]any{"saleId": sold.RecordSale.Sale.ID, "rating": 1, "category": "SERVICE"}}},
+		{"recommendedProducts", fbRecommend, map[string]any{"id": a.ID, "first": 3}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := c.Exec(t, op.Token, tc.query, tc.vars)
+			custRefused(t, res, "FORBIDDEN", "")
+			require.NotContains(t, string(res.Data), "Mei")
+		})
+	}
+	require.Equal(t, before, c.read(t, c.owner.Token, a.ID), "nothing changed")
+	require.Equal(t, rows, c.rows(t))
+	var left struct {
+		Feedback      struct{ TotalCount int }
+		SavedSegments struct{ TotalCount int }
+	}
+	c.Exec(t, c.owner.Token, `{ feedback { totalCount } savedSegments { totalCount } }`, nil).Decode(t, &left)
+	require.Zero(t, left.Feedback.TotalCount)
+	require.Equal(t, 1, left.SavedSegments.TotalCount)
+	var rules struct{ CustomerSegmentRules struct{ Mode string } }
+	c.Exec(t, c.owner.Token, `{ customerSegmentRules { mode } }`, nil).Decode(t, &rules)
+	require.Equal(t, "QUINTILES", rules.CustomerSegmentRules.Mode)
+	require.Empty(t, c.audit(t, c.owner, "customer.exported", a.ID))
+	require.Empty(t, c.audit(t, c.owner, "customer.contact_revealed", a.ID))
+}
+
 func TestCustomerExportAndErase(t *testing.T) {
 	c := newCustEnv(t)
 	export := func(t *testing.T, by *tilltest.Account, id string) map[string]any {
@@ -1335,6 +1485,55 @@ func TestCustomerExportAndErase(t *testing.T) {
 			require.Empty(t, left.Tags)
 		})
 	})
+}
+
+// Erasure leaves nothing of the person anywhere: not in their rows, their
+// merged duplicates' rows, their feedback, the events their feedback
+// raised, or the audit log. Their sale stays, anonymous, for the books.
+func TestCustomerEraseLeavesNothing(t *testing.T) {
+	c := newCustEnv(t)
+	sp, dp := c.person(), c.person()
+	survivor := c.create(t, c.owner, map[string]any{
+		"name": "Quillon Marwick", "phone": sp.phone, "email": sp.email, "address": sp.address,
+		"birthday": "1977-04-23", "notes": "allergic to hazelnuts", "tags": []string{"Orchid Circle"}, "memberCode": "QM-SURVIVOR",
+	})
+	dup := c.create(t, c.owner, map[string]any{
+		"name": "Q. Marwick", "phone": dp.phone, "email": dp.email, "address": dp.address,
+		"notes": "old paper card", "tags": []string{"Heron Club"}, "memberCode": "QM-DUPLICATE",
+	})
+	var sold struct {
+		RecordSale struct{ Sale struct{ ID string } }
+	}
+	c.Exec(t, c.cashier.Token, saleRecord, map[string]any{"i": saleWith(saleCash(c.owner.StoreID, 1200), map[string]any{"customerId": dup.ID})}).Decode(t, &sold)
+	saleID := sold.RecordSale.Sale.ID
+	// A low rating, so that it raises an event too.
+	c.Exec(t, c.cashier.Token, fbRecord, map[string]any{"i": map[string]any{
+		"saleId": saleID, "rating": 1, "category": "SERVICE", "comment": "Quillon Marwick says call 138 back about the cold oolong",
+	}}).Decode(t, &struct{}{})
+	custPayload(t, c.call(t, c.manager.Token, custMerge, map[string]any{"survivorId": survivor.ID, "duplicateId": dup.ID}))
+	c.call(t, c.manager.Token, custExport, map[string]any{"customerId": survivor.ID}).Decode(t, &struct{}{})
+	custPayload(t, c.call(t, c.owner.Token, custErase, map[string]any{"customerId": survivor.ID}))
+
+	var needles []string
+	for _, p := range []custPerson{sp, dp} {
+		needles = append(needles, p.phone, p.e164, p.national, p.email, p.emailNorm, strings.Split(p.emailNorm, "@")[0], p.address)
+	}
+	needles = append(needles, "Quillon", "Marwick", "1977-04-23", "hazelnuts", "Orchid Circle", "QM-SURVIVOR",
+		"old paper card", "Heron Club", "QM-DUPLICATE", "cold oolong")
+	custRequireNowhere(t, c.Env, needles)
+
+	var out struct {
+		Node struct {
+			ID       string
+			Total    int64
+			Customer struct{ ID, Status string }
+		}
+	}
+	c.Exec(t, c.owner.Token, `query($id: ID!) { node(id: $id) { id ... on Sale { total customer { id status } } } }`,
+		map[string]any{"id": saleID}).Decode(t, &out)
+	require.Equal(t, int64(1200), out.Node.Total, "the sale stays for the books")
+	require.Equal(t, survivor.ID, out.Node.Customer.ID, "with the anonymous survivor")
+	require.Equal(t, "ERASED", out.Node.Customer.Status)
 }
 
 // Merchant B can neither see nor touch merchant A's customers: each
@@ -1526,42 +1725,8 @@ func TestCustomerNoPlaintextAtRest(t *testing.T) {
 	require.Equal(t, "+14155552671", custStr(c.read(t, c.owner.Token, us.ID).Phone))
 
 	ctx := t.Context()
-	scan := func(t *testing.T, table string) (cols []string, rows [][]string) {
-		t.Helper()
-		res, err := c.DB.SQL.QueryContext(ctx, `SELECT * FROM `+table)
-		require.NoError(t, err)
-		defer res.Close()
-		cols, err = res.Columns()
-		require.NoError(t, err)
-		for res.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			require.NoError(t, res.Scan(ptrs...))
-			row := make([]string, len(cols))
-			for i, v := range vals {
-				switch v := v.(type) {
-				case nil:
-				case []byte:
-					row[i] = string(v)
-				case string:
-					row[i] = v
-				case time.Time:
-					row[i] = v.Format(time.RFC3339Nano)
-				default:
-					row[i] = fmt.Sprint(v)
-				}
-			}
-			rows = append(rows, row)
-		}
-		require.NoError(t, res.Err())
-		return cols, rows
-	}
-
 	t.Run("customers table", func(t *testing.T) {
-		cols, rows := scan(t, "customers")
+		cols, rows := custScan(t, c.Env, "customers")
 		require.Equal(t, 6, len(rows), "One to Six")
 		for _, col := range []string{"name", "phone_enc", "phone_index", "email_enc", "email_index", "address_enc"} {
 			require.Contains(t, cols, col)
@@ -1585,32 +1750,10 @@ func TestCustomerNoPlaintextAtRest(t *testing.T) {
 	})
 
 	t.Run("every table", func(t *testing.T) {
-		q := `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`
-		if c.DB.Dialect == dialect.SQLite {
-			q = `SELECT name FROM sqlite_master WHERE type = 'table'`
-		}
-		res, err := c.DB.SQL.QueryContext(ctx, q)
-		require.NoError(t, err)
-		var tables []string
-		for res.Next() {
-			var name string
-			require.NoError(t, res.Scan(&name))
-			tables = append(tables, name)
-		}
-		require.NoError(t, res.Err())
-		res.Close()
+		tables := custTables(t, c.Env)
 		require.Contains(t, tables, "customers")
 		require.Contains(t, tables, "audit_entries")
-		for _, table := range tables {
-			cols, rows := scan(t, `"`+table+`"`)
-			for _, row := range rows {
-				for i, v := range row {
-					for _, n := range needles {
-						require.NotContains(t, v, n, "%s.%s holds %q in plain text", table, cols[i], n)
-					}
-				}
-			}
-		}
+		custRequireNowhere(t, c.Env, needles)
 	})
 
 	t.Run("SQLite file", func(t *testing.T) {
@@ -1675,4 +1818,75 @@ func TestCustomerContactMaskedForOperators(t *testing.T) {
 	require.NotContains(t, out.Node.Email, "fang@")
 	require.Nil(t, out.Node.Address)
 	require.True(t, out.Node.ContactMasked)
+}
+
+// custTables lists the tables of env's database.
+func custTables(t *testing.T, env *tilltest.Env) []string {
+	t.Helper()
+	q := `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`
+	if env.DB.Dialect == dialect.SQLite {
+		q = `SELECT name FROM sqlite_master WHERE type = 'table'`
+	}
+	res, err := env.DB.SQL.QueryContext(t.Context(), q)
+	require.NoError(t, err)
+	defer res.Close()
+	var tables []string
+	for res.Next() {
+		var name string
+		require.NoError(t, res.Scan(&name))
+		tables = append(tables, name)
+	}
+	require.NoError(t, res.Err())
+	return tables
+}
+
+// custScan reads every row of table as text, column by column.
+func custScan(t *testing.T, env *tilltest.Env, table string) (cols []string, rows [][]string) {
+	t.Helper()
+	res, err := env.DB.SQL.QueryContext(t.Context(), `SELECT * FROM "`+table+`"`)
+	require.NoError(t, err)
+	defer res.Close()
+	cols, err = res.Columns()
+	require.NoError(t, err)
+	for res.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		require.NoError(t, res.Scan(ptrs...))
+		row := make([]string, len(cols))
+		for i, v := range vals {
+			switch v := v.(type) {
+			case nil:
+			case []byte:
+				row[i] = string(v)
+			case string:
+				row[i] = v
+			case time.Time:
+				row[i] = v.Format(time.RFC3339Nano)
+			default:
+				row[i] = fmt.Sprint(v)
+			}
+		}
+		rows = append(rows, row)
+	}
+	require.NoError(t, res.Err())
+	return cols, rows
+}
+
+// custRequireNowhere asserts that no column of any row of any table holds
+// one of needles.
+func custRequireNowhere(t *testing.T, env *tilltest.Env, needles []string) {
+	t.Helper()
+	for _, table := range custTables(t, env) {
+		cols, rows := custScan(t, env, table)
+		for _, row := range rows {
+			for i, v := range row {
+				for _, n := range needles {
+					require.NotContains(t, v, n, "%s.%s holds %q", table, cols[i], n)
+				}
+			}
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -194,17 +195,24 @@ func TestSaleCustomerFigures(t *testing.T) {
 	e := newSaleEnv(t)
 	mei, dup := e.customer(t, e.owner.Token, "Mei"), e.customer(t, e.owner.Token, "Mei (duplicate)")
 	type figures struct {
-		VisitsCount int
-		TotalSpent  int64
-		LastVisitAt *time.Time
-		Sales       salePage
+		VisitsCount   int
+		TotalSpent    int64
+		AverageTicket *int64
+		FirstVisitAt  *time.Time
+		LastVisitAt   *time.Time
+		Sales         salePage
 	}
 	read := func(t *testing.T, id string) figures {
 		t.Helper()
 		var out struct{ Node figures }
-		e.Exec(t, e.cashier.Token, `query($id: ID!) { node(id: $id) { ... on Customer { visitsCount totalSpent lastVisitAt
+		e.Exec(t, e.cashier.Token, `query($id: ID!) { node(id: $id) { ... on Customer { visitsCount totalSpent averageTicket firstVisitAt lastVisitAt
 			sales(first: 50) { totalCount edges { node { id customerID } } } } } }`, map[string]any{"id": id}).Decode(t, &out)
 		return out.Node
+	}
+	requireAt := func(t *testing.T, want time.Time, got *time.Time, what string) {
+		t.Helper()
+		require.NotNil(t, got, what)
+		require.True(t, want.Equal(*got), "%s %s, want %s", what, got, want)
 	}
 	sale := func(t *testing.T, customer string, total int64, ago time.Duration) saleSale {
 		t.Helper()
@@ -212,34 +220,148 @@ func TestSaleCustomerFigures(t *testing.T) {
 		return e.record(t, e.cashier.Token, in)
 	}
 
-	first := sale(t, mei, 1000, time.Hour)
 	f := read(t, mei)
+	require.Nil(t, f.AverageTicket, "no visits, no average")
+	require.Nil(t, f.FirstVisitAt)
+	require.Nil(t, f.LastVisitAt)
+
+	first := sale(t, mei, 1000, time.Hour)
+	f = read(t, mei)
 	require.Equal(t, 1, f.VisitsCount)
 	require.Equal(t, int64(1000), f.TotalSpent)
-	require.True(t, first.OccurredAt.Equal(*f.LastVisitAt), "last visit %s, want %s", f.LastVisitAt, first.OccurredAt)
+	require.Equal(t, int64(1000), *f.AverageTicket)
+	requireAt(t, first.OccurredAt, f.FirstVisitAt, "first visit")
+	requireAt(t, first.OccurredAt, f.LastVisitAt, "last visit")
 	require.Equal(t, []string{first.ID}, f.Sales.ids())
 
 	e.refund(t, e.cashier.Token, saleRefund, saleRefundIn(first.ID, map[string]any{"amount": 300}))
 	f = read(t, mei)
-	require.Equal(t, []any{1, int64(700)}, []any{f.VisitsCount, f.TotalSpent}, "a refund takes back what was spent")
+	require.Equal(t, []any{1, int64(700), int64(700)}, []any{f.VisitsCount, f.TotalSpent, *f.AverageTicket}, "a refund takes back what was spent")
 
 	voided := sale(t, mei, 500, 30*time.Minute)
+	requireAt(t, voided.OccurredAt, read(t, mei).LastVisitAt, "last visit")
 	e.refund(t, e.cashier.Token, saleVoid, map[string]any{"idempotencyKey": saleKey(), "saleId": voided.ID, "reason": "wrong customer"})
 	f = read(t, mei)
 	require.Equal(t, []any{1, int64(700)}, []any{f.VisitsCount, f.TotalSpent}, "a void takes the visit away too")
+	requireAt(t, first.OccurredAt, f.LastVisitAt, "after the void, the last visit is the sale before")
+	requireAt(t, first.OccurredAt, f.FirstVisitAt, "first visit")
 	require.Equal(t, []string{voided.ID, first.ID}, f.Sales.ids(), "newest first")
 
-	other := sale(t, dup, 200, 10*time.Minute)
+	other := sale(t, dup, 201, 10*time.Minute)
 	e.Exec(t, e.manager.Token, `mutation($i: MergeCustomersInput!) { mergeCustomers(input: $i) { customer { id } } }`,
 		map[string]any{"i": map[string]any{"survivorId": mei, "duplicateId": dup}}).Decode(t, &struct{}{})
 	f = read(t, mei)
-	require.Equal(t, []any{2, int64(900)}, []any{f.VisitsCount, f.TotalSpent})
+	require.Equal(t, []any{2, int64(901)}, []any{f.VisitsCount, f.TotalSpent})
+	require.Equal(t, int64(451), *f.AverageTicket, "450.5 rounds up")
+	requireAt(t, other.OccurredAt, f.LastVisitAt, "the duplicate's later visit")
 	require.Equal(t, []string{other.ID, voided.ID, first.ID}, f.Sales.ids(), "the duplicate's sales moved to the survivor")
 	require.Equal(t, mei, *f.Sales.Edges[0].Node.CustomerID)
-	require.Zero(t, read(t, dup).Sales.TotalCount)
+	gone := read(t, dup)
+	require.Zero(t, gone.Sales.TotalCount)
+	require.Nil(t, gone.AverageTicket)
 
 	// A terminal that still knows the duplicate sells to the survivor.
 	late := sale(t, dup, 100, 0)
 	require.Equal(t, mei, *late.CustomerID)
-	require.Equal(t, int64(1000), read(t, mei).TotalSpent)
+	f = read(t, mei)
+	require.Equal(t, int64(1001), f.TotalSpent)
+	require.Equal(t, int64(334), *f.AverageTicket, "333.67 rounds to 334")
+
+	// Voiding the older of two sales moves the first visit up; voiding
+	// the other leaves no visit at all.
+	twice := e.customer(t, e.owner.Token, "Twice")
+	older, newer := sale(t, twice, 900, 20*time.Minute), sale(t, twice, 400, 5*time.Minute)
+	e.refund(t, e.cashier.Token, saleVoid, map[string]any{"idempotencyKey": saleKey(), "saleId": older.ID, "reason": "test"})
+	f = read(t, twice)
+	require.Equal(t, []any{1, int64(400), int64(400)}, []any{f.VisitsCount, f.TotalSpent, *f.AverageTicket})
+	requireAt(t, newer.OccurredAt, f.FirstVisitAt, "first visit after voiding the older sale")
+	requireAt(t, newer.OccurredAt, f.LastVisitAt, "last visit")
+	e.refund(t, e.cashier.Token, saleVoid, map[string]any{"idempotencyKey": saleKey(), "saleId": newer.ID, "reason": "test"})
+	f = read(t, twice)
+	require.Zero(t, f.VisitsCount)
+	require.Zero(t, f.TotalSpent)
+	require.Nil(t, f.AverageTicket)
+	require.Nil(t, f.FirstVisitAt, "no visit is left")
+	require.Nil(t, f.LastVisitAt)
+}
+
+// A customer's sales, like the sales list, show a cashier or manager the
+// sales of the stores they work at, the owner all; the figures are the
+// customer's, from every store.
+func TestSaleCustomerSalesByStore(t *testing.T) {
+	t.Parallel()
+	e := newSaleEnv(t)
+	second := *e.owner
+	second.StoreID = e.store(t, e.owner.Token, "Second Store")
+	cashier2 := e.AddStaff(t, &second, "CASHIER")
+	cust := e.customer(t, e.owner.Token, "Mei")
+	here := e.record(t, e.cashier.Token, saleWith(saleCash(e.owner.StoreID, 1000), map[string]any{"customerId": cust}))
+	there := e.record(t, cashier2.Token, saleWith(saleCash(second.StoreID, 3000), map[string]any{"customerId": cust, "occurredAt": time.Now().UTC().Add(time.Second)}))
+
+	for _, tt := range []struct {
+		name string
+		who  *tilltest.Account
+		want []string
+	}{
+		{"owner", e.owner, []string{there.ID, here.ID}},
+		{"manager of the first store", e.manager, []string{here.ID}},
+		{"cashier of the first store", e.cashier, []string{here.ID}},
+		{"cashier of the second store", cashier2, []string{there.ID}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var out struct {
+				Node struct {
+					VisitsCount int
+					TotalSpent  int64
+					Sales       salePage
+				}
+			}
+			e.Exec(t, tt.who.Token, `query($id: ID!) { node(id: $id) { ... on Customer { visitsCount totalSpent
+				sales { totalCount edges { node { id } } } } } }`, map[string]any{"id": cust}).Decode(t, &out)
+			require.Equal(t, tt.want, out.Node.Sales.ids())
+			require.Equal(t, len(tt.want), out.Node.Sales.TotalCount)
+			require.Equal(t, []any{2, int64(4000)}, []any{out.Node.VisitsCount, out.Node.TotalSpent})
+		})
+	}
+}
+
+// Sales of one customer recorded at once, at several stores (whose
+// receipt counters do not queue them), in any order of their times, add
+// up: every visit and amount counts, and first and last visit are the
+// oldest and newest sale, whichever committed last.
+func TestSaleCustomerFiguresConcurrent(t *testing.T) {
+	t.Parallel()
+	e := newSaleEnv(t)
+	stores := []string{e.owner.StoreID}
+	for i := range 3 {
+		stores = append(stores, e.store(t, e.owner.Token, fmt.Sprint("Store ", i+2)))
+	}
+	base := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	for round := range 3 {
+		cust := e.customer(t, e.owner.Token, fmt.Sprint("Busy ", round))
+		const n = 8
+		// Times descending, so later requests carry older sales.
+		results := saleParallel(n, func(i int) *tilltest.Result {
+			in := saleWith(saleCash(stores[i%len(stores)], int64(100*(i+1))), map[string]any{
+				"customerId": cust, "occurredAt": base.Add(time.Duration(n-i) * time.Minute),
+			})
+			return e.Exec(t, e.owner.Token, saleRecord, map[string]any{"i": in})
+		})
+		for _, res := range results {
+			res.Decode(t, &struct{}{})
+		}
+		var out struct {
+			Node struct {
+				VisitsCount               int
+				TotalSpent                int64
+				FirstVisitAt, LastVisitAt time.Time
+			}
+		}
+		e.Exec(t, e.owner.Token, `query($id: ID!) { node(id: $id) { ... on Customer { visitsCount totalSpent firstVisitAt lastVisitAt } } }`,
+			map[string]any{"id": cust}).Decode(t, &out)
+		require.Equal(t, n, out.Node.VisitsCount)
+		require.Equal(t, int64(100*n*(n+1)/2), out.Node.TotalSpent)
+		require.True(t, base.Add(time.Minute).Equal(out.Node.FirstVisitAt), "first visit %s", out.Node.FirstVisitAt)
+		require.True(t, base.Add(n*time.Minute).Equal(out.Node.LastVisitAt), "last visit %s", out.Node.LastVisitAt)
+	}
 }

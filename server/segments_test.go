@@ -199,3 +199,132 @@ func TestSavedSegments(t *testing.T) {
 	env.Exec(t, owner.Token, del, map[string]any{"id": id}).Decode(t, &struct{}{})
 	require.Equal(t, "NOT_FOUND", env.Exec(t, owner.Token, del, map[string]any{"id": id}).Code(), "gone")
 }
+
+// Managers keep the segment rules and saved segments as owners do; each
+// merchant's rules, counts and saved segments are its own.
+func TestCustomerSegmentsManagersAndMerchants(t *testing.T) {
+	env := tilltest.New(t, nil)
+	owner := env.SignUp(t, "Lotus Tea")
+	manager := env.AddStaff(t, owner, "MANAGER")
+	rival := env.SignUp(t, "Plum Bakery")
+	rivalManager := env.AddStaff(t, rival, "MANAGER")
+	create := func(by *tilltest.Account, name string) string {
+		var out struct {
+			CreateCustomer struct{ Customer struct{ ID string } }
+		}
+		env.Exec(t, by.Token, `mutation($i: CreateCustomerInput!) { createCustomer(input: $i) { customer { id } } }`,
+			map[string]any{"i": map[string]any{"name": name, "tags": []string{"vip"}}}).Decode(t, &out)
+		return out.CreateCustomer.Customer.ID
+	}
+	now := time.Now()
+	visits(t, env, owner, create(owner, "Loyal Li"), []int64{5_000, 5_000, 5_000, 5_000, 5_000, 5_000}, now.Add(-24*time.Hour))
+	visits(t, env, owner, create(owner, "Lapsed Lu"), []int64{1_000}, now.Add(-400*24*time.Hour))
+	create(rival, "Plum Pat")
+
+	const (
+		readRules   = `{ customerSegmentRules { mode recencyDays frequencyVisits monetarySpent newDays computedAt } }`
+		updateRules = `mutation($i: UpdateSegmentRulesInput!) { updateCustomerSegmentRules(input: $i) {
+			mode recencyDays frequencyVisits monetarySpent newDays computedAt } }`
+	)
+	type rules struct {
+		Mode            string
+		RecencyDays     []int
+		FrequencyVisits []int
+		MonetarySpent   []int64
+		NewDays         int
+		ComputedAt      *time.Time
+	}
+	rulesOf := func(by *tilltest.Account) rules {
+		var out struct{ CustomerSegmentRules rules }
+		env.Exec(t, by.Token, readRules, nil).Decode(t, &out)
+		return out.CustomerSegmentRules
+	}
+	countsOf := func(by *tilltest.Account) map[string]int {
+		var out struct {
+			CustomerSegmentCounts []struct {
+				Segment string
+				Count   int
+			}
+		}
+		env.Exec(t, by.Token, `{ customerSegmentCounts { segment count } }`, nil).Decode(t, &out)
+		counts := map[string]int{}
+		for _, c := range out.CustomerSegmentCounts {
+			counts[c.Segment] = c.Count
+		}
+		return counts
+	}
+	rivalRules, rivalCounts := rulesOf(rival), countsOf(rival)
+	require.Equal(t, map[string]int{"NEW": 1, "LOYAL": 0, "HIGH_VALUE": 0, "AT_RISK": 0, "LOST": 0, "OCCASIONAL": 0}, rivalCounts,
+		"the rival counts its own customer only")
+
+	ours := map[string]any{
+		"mode": "THRESHOLDS", "recencyDays": []int{3, 10, 20, 40}, "frequencyVisits": []int{1, 2, 3, 6},
+		"monetarySpent": []int64{500, 5_000, 20_000, 50_000}, "newDays": 14,
+	}
+	var updated struct{ UpdateCustomerSegmentRules rules }
+	env.Exec(t, manager.Token, updateRules, map[string]any{"i": ours}).Decode(t, &updated)
+	want := rules{Mode: "THRESHOLDS", RecencyDays: []int{3, 10, 20, 40}, FrequencyVisits: []int{1, 2, 3, 6},
+		MonetarySpent: []int64{500, 5_000, 20_000, 50_000}, NewDays: 14}
+	require.NotNil(t, updated.UpdateCustomerSegmentRules.ComputedAt, "a manager's change recomputes at once")
+	updated.UpdateCustomerSegmentRules.ComputedAt = nil
+	require.Equal(t, want, updated.UpdateCustomerSegmentRules)
+	var audited struct {
+		AuditEntries struct {
+			Edges []struct{ Node struct{ ActorID string } }
+		}
+	}
+	env.Exec(t, owner.Token, `{ auditEntries(where: {action: "customers.segment_rules_updated"}) { edges { node { actorID } } } }`, nil).Decode(t, &audited)
+	require.Len(t, audited.AuditEntries.Edges, 1)
+	require.Equal(t, manager.ID, audited.AuditEntries.Edges[0].Node.ActorID)
+	require.Equal(t, map[string]int{"NEW": 0, "LOYAL": 1, "HIGH_VALUE": 0, "AT_RISK": 0, "LOST": 1, "OCCASIONAL": 0}, countsOf(manager))
+
+	require.Equal(t, rivalRules, rulesOf(rival), "another merchant's rules are untouched")
+	require.Equal(t, rivalCounts, countsOf(rival), "and so are its counts")
+
+	theirs := map[string]any{
+		"mode": "THRESHOLDS", "recencyDays": []int{1, 2, 3, 4}, "frequencyVisits": []int{1, 2, 3, 4},
+		"monetarySpent": []int64{1, 2, 3, 4}, "newDays": 1,
+	}
+	env.Exec(t, rivalManager.Token, updateRules, map[string]any{"i": theirs}).Decode(t, &struct{}{})
+	got := rulesOf(owner)
+	require.NotNil(t, got.ComputedAt)
+	got.ComputedAt = nil
+	require.Equal(t, want, got, "the rival's change leaves ours as they were")
+	require.Equal(t, map[string]int{"NEW": 0, "LOYAL": 1, "HIGH_VALUE": 0, "AT_RISK": 0, "LOST": 1, "OCCASIONAL": 0}, countsOf(owner))
+
+	t.Run("saved segments", func(t *testing.T) {
+		const (
+			createSegment = `mutation($i: CreateSavedSegmentInput!) { createSavedSegment(input: $i) {
+				savedSegment { id name customers { totalCount } } } }`
+			del  = `mutation($id: ID!) { deleteSavedSegment(input: {savedSegmentId: $id}) { deletedId } }`
+			list = `{ savedSegments { totalCount edges { node { id customers { totalCount } } } } }`
+		)
+		var made struct {
+			CreateSavedSegment struct {
+				SavedSegment struct {
+					ID        string
+					Name      string
+					Customers struct{ TotalCount int }
+				}
+			}
+		}
+		env.Exec(t, manager.Token, createSegment, map[string]any{"i": map[string]any{"name": "VIPs", "anyTags": []string{"vip"}}}).Decode(t, &made)
+		seg := made.CreateSavedSegment.SavedSegment
+		require.Equal(t, "VIPs", seg.Name)
+		require.Equal(t, 2, seg.Customers.TotalCount, "our two VIPs, not the rival's")
+
+		var theirList struct{ SavedSegments struct{ TotalCount int } }
+		env.Exec(t, rivalManager.Token, list, nil).Decode(t, &theirList)
+		require.Zero(t, theirList.SavedSegments.TotalCount, "the rival lists none of ours")
+		res := env.Exec(t, rivalManager.Token, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": seg.ID})
+		require.Equal(t, "NOT_FOUND", res.Code(), "%+v", res.Errors)
+		require.Equal(t, "NOT_FOUND", env.Exec(t, rivalManager.Token, del, map[string]any{"id": seg.ID}).Code())
+
+		var deleted struct{ DeleteSavedSegment struct{ DeletedID string } }
+		env.Exec(t, manager.Token, del, map[string]any{"id": seg.ID}).Decode(t, &deleted)
+		require.Equal(t, seg.ID, deleted.DeleteSavedSegment.DeletedID)
+		var ourList struct{ SavedSegments struct{ TotalCount int } }
+		env.Exec(t, owner.Token, list, nil).Decode(t, &ourList)
+		require.Zero(t, ourList.SavedSegments.TotalCount)
+	})
+}

@@ -141,6 +141,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 	releasesSvc := releases.New(s.DB.Client)
 	devicesSvc := devices.New(s.DB.Client, s.KV.Client(), cfg.RedisPrefix, s.Auth,
 		append([]devices.Option{devices.WithConfig(devicesCfg), devices.WithOutdated(releasesSvc.Unsupported)}, o.deviceOpts...)...)
+	salesSvc := sales.New(s.DB.Client, sales.WithLogger(log))
 	s.jobs = []job{
 		{name: "customer-segments", every: 24 * time.Hour, run: customerSvc.RefreshAllSegments},
 		{name: "device-snapshot", every: devicesSvc.SnapshotEvery(), run: devicesSvc.Snapshot},
@@ -150,8 +151,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		Merchants: merchants.New(s.DB.Client, hasher),
 		Staff:     staff.New(s.DB.Client, hasher, s.Auth),
 		Customers: customerSvc,
-		Sales:     sales.New(s.DB.Client, sales.WithLogger(log)),
-		Feedback:  feedback.New(s.DB.Client),
+		Sales:     salesSvc,
+		Feedback:  feedback.New(s.DB.Client, salesSvc),
 		Devices:   devicesSvc,
 		Tickets:   tickets.New(s.DB.Client, devicesSvc, o.ticketOpts...),
 		Catalog:   catalog.New(s.DB.Client),
