@@ -26,6 +26,7 @@ import (
 	"github.com/tillpos/till/ent/staffday"
 	"github.com/tillpos/till/ent/tender"
 	"github.com/tillpos/till/errs"
+	"github.com/tillpos/till/internal/pan"
 	"github.com/tillpos/till/internal/ptr"
 	"github.com/tillpos/till/merchants"
 	"github.com/tillpos/till/outbox"
@@ -195,8 +196,8 @@ func (s *Service) record(ctx context.Context, tx *ent.Tx, v *viewer.Viewer, in S
 	if in.Note != nil && utf8.RuneCountInString(*in.Note) > maxNoteRunes {
 		return nil, errs.Invalid("note", "a note is at most %d characters", maxNoteRunes)
 	}
-	if in.Note != nil && looksLikePAN(*in.Note) {
-		return nil, errs.Invalid("note", "this looks like a full card number, which is never stored")
+	if err := pan.Check("note", ptr.Value(in.Note)); err != nil {
+		return nil, err
 	}
 	deviceID, err := saleDevice(ctx, client, v, in.DeviceID, st.ID)
 	if err != nil {
@@ -410,8 +411,9 @@ func priceLines(ctx context.Context, client *ent.Client, lines []LineInput, pric
 				return nil, nil, errs.Invalid(field+".name", "an item without a product needs a name of 1 to %d characters", maxNameRunes)
 			case l.UnitPrice == nil:
 				return nil, nil, errs.Invalid(field+".unitPrice", "an item without a product needs a unit price")
-			case looksLikePAN(name):
-				return nil, nil, errs.Invalid(field+".name", "this looks like a full card number, which is never stored")
+			}
+			if err := pan.Check(field+".name", name); err != nil {
+				return nil, nil, err
 			}
 			cl.taxRateBP = ptr.Value(l.TaxRateBP)
 			snap.name = name

@@ -21,6 +21,7 @@ import (
 	"github.com/tillpos/till/ent/staffday"
 	"github.com/tillpos/till/ent/tender"
 	"github.com/tillpos/till/errs"
+	"github.com/tillpos/till/internal/pan"
 	"github.com/tillpos/till/internal/ptr"
 	"github.com/tillpos/till/merchants"
 	"github.com/tillpos/till/outbox"
@@ -193,6 +194,9 @@ func (s *Service) refundOnce(ctx context.Context, kind refund.Kind, key string, 
 	reason = strings.TrimSpace(reason)
 	if reason == "" || utf8.RuneCountInString(reason) > maxNoteRunes {
 		return nil, errs.Invalid("reason", "give a reason of 1 to %d characters", maxNoteRunes)
+	}
+	if err := pan.Check("reason", reason); err != nil {
+		return nil, err
 	}
 	var r *refunding
 	err = db.WithTx(ctx, s.db, func(tx *ent.Tx) error {

@@ -15,6 +15,7 @@ import (
 	"github.com/tillpos/till/ent/staff"
 	"github.com/tillpos/till/ent/store"
 	"github.com/tillpos/till/errs"
+	"github.com/tillpos/till/internal/pan"
 )
 
 // Freeze stops a disputed sale from being refunded or voided until it is
@@ -63,12 +64,20 @@ func (s *Service) review(ctx context.Context, id pulid.ID, action, note string, 
 	if !v.IsOperator() && !(v.IsStaff() && v.Role == viewer.RoleOwner) {
 		return nil, errs.Newf(errs.Forbidden, "only the owner or a platform operator may do this")
 	}
+	// A review's note is optional; freezing and unfreezing need a reason.
 	note = strings.TrimSpace(note)
-	if action != "sale.reviewed" && note == "" {
-		return nil, errs.Invalid("reason", "give a reason")
+	noteField := "reason"
+	switch {
+	case action == "sale.reviewed":
+		noteField = "note"
+	case note == "":
+		return nil, errs.Invalid(noteField, "give a reason")
 	}
 	if utf8.RuneCountInString(note) > maxNoteRunes {
-		return nil, errs.Invalid("reason", "at most %d characters", maxNoteRunes)
+		return nil, errs.Invalid(noteField, "at most %d characters", maxNoteRunes)
+	}
+	if err := pan.Check(noteField, note); err != nil {
+		return nil, err
 	}
 	return db.InTx(ctx, s.db, func(tx *ent.Tx) (*ent.Sale, error) {
 		if _, err := tx.Sale.Query().Where(sale.ID(id)).Select(sale.FieldID).Modify(db.ForUpdate).Strings(ctx); err != nil {

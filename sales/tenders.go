@@ -6,6 +6,7 @@ import (
 
 	"github.com/tillpos/till/ent/tender"
 	"github.com/tillpos/till/errs"
+	"github.com/tillpos/till/internal/pan"
 )
 
 // TenderInput is one way a customer pays.
@@ -50,7 +51,7 @@ func checkTender(t TenderInput, accepted []string, field string) error {
 		return errs.Invalid(field+".amount", "a tender's amount is between 1 and %d", int64(maxAmount))
 	}
 	for name, v := range map[string]*string{"cardBrand": t.CardBrand, "cardLast4": t.CardLast4, "reference": t.Reference} {
-		if v != nil && looksLikePAN(*v) {
+		if v != nil && pan.Contains(*v) {
 			return errs.Invalid(field+"."+name, "this looks like a full card number: send only the last four digits and the processor's reference")
 		}
 	}
@@ -119,59 +120,4 @@ func isDigits(s string, n int) bool {
 		}
 	}
 	return true
-}
-
-// looksLikePAN reports whether s holds a run of 13 to 19 digits (spaces
-// and dashes between them allowed, as card numbers are written) that
-// starts like a card scheme's number and passes the Luhn check: a full
-// card number, which must never be stored. Wallet transaction numbers
-// (28 digits for WeChat Pay and Alipay) are longer and pass.
-func looksLikePAN(s string) bool {
-	var digits []byte
-	check := func() bool {
-		ok := len(digits) >= 13 && len(digits) <= 19 && cardPrefix(digits) && luhn(digits)
-		digits = digits[:0]
-		return ok
-	}
-	for _, r := range s {
-		switch {
-		case r >= '0' && r <= '9':
-			digits = append(digits, byte(r-'0'))
-		case r == ' ' || r == '-':
-		default:
-			if check() {
-				return true
-			}
-		}
-	}
-	return check()
-}
-
-// cardPrefix reports whether digits start like a payment card number:
-// the major industry identifiers 3 (Amex, JCB, Diners), 4 (Visa), 5
-// (Mastercard), 6 (Discover, UnionPay) and Mastercard's 2221–2720.
-func cardPrefix(digits []byte) bool {
-	switch digits[0] {
-	case 3, 4, 5, 6:
-		return true
-	case 2:
-		n := int(digits[1])*100 + int(digits[2])*10 + int(digits[3])
-		return n >= 221 && n <= 720
-	}
-	return false
-}
-
-// luhn reports whether digits pass the Luhn checksum.
-func luhn(digits []byte) bool {
-	sum := 0
-	for i := range digits {
-		d := int(digits[len(digits)-1-i])
-		if i%2 == 1 {
-			if d *= 2; d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-	}
-	return sum%10 == 0
 }
