@@ -22,17 +22,18 @@ type TenderInput struct {
 	Reference *string          `json:"reference,omitempty"`
 }
 
-// checkTenders checks that tenders pay total exactly, each well formed and
-// of a type the merchant accepts, and returns the change due in cash.
-// prefix is the input path of the list, for error fields.
-func checkTenders(tenders []TenderInput, total int64, accepted []string, prefix string) (change int64, err error) {
+// checkTenders checks that tenders pay total exactly, each well formed,
+// and returns the change due in cash. prefix is the input path of the
+// list, for error fields. Whether the merchant accepts each type is a
+// limit (saleLimits).
+func checkTenders(tenders []TenderInput, total int64, prefix string) (change int64, err error) {
 	if len(tenders) > maxTenders {
 		return 0, errs.Invalid(prefix, "a sale has at most %d tenders", maxTenders)
 	}
 	var paid int64
 	for i, t := range tenders {
 		field := fmt.Sprintf("%s[%d]", prefix, i)
-		if err := checkTender(t, accepted, field); err != nil {
+		if err := checkTender(t, field); err != nil {
 			return 0, err
 		}
 		paid += t.Amount
@@ -46,7 +47,7 @@ func checkTenders(tenders []TenderInput, total int64, accepted []string, prefix 
 	return change, nil
 }
 
-func checkTender(t TenderInput, accepted []string, field string) error {
+func checkTender(t TenderInput, field string) error {
 	if t.Amount <= 0 || t.Amount > maxAmount {
 		return errs.Invalid(field+".amount", "a tender's amount is between 1 and %d", int64(maxAmount))
 	}
@@ -57,9 +58,6 @@ func checkTender(t TenderInput, accepted []string, field string) error {
 	}
 	if t.Type == tender.TypeEXCHANGE {
 		return errs.Invalid(field+".type", "EXCHANGE credit comes only from exchangeSale")
-	}
-	if !accepts(accepted, t.Type) {
-		return errs.Invalid(field+".type", "the merchant does not accept %s", t.Type)
 	}
 	if t.Tendered != nil && t.Type != tender.TypeCASH {
 		return errs.Invalid(field+".tendered", "only cash is tendered")
