@@ -19,8 +19,10 @@ import (
 	"github.com/tillpos/till/auth/viewer"
 	"github.com/tillpos/till/db"
 	"github.com/tillpos/till/ent"
+	"github.com/tillpos/till/ent/product"
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/errs"
+	"github.com/tillpos/till/internal/pan"
 	"github.com/tillpos/till/internal/ptr"
 )
 
@@ -94,7 +96,10 @@ func (s *Service) Update(ctx context.Context, id pulid.ID, f Fields) (*ent.Produ
 		return nil, err
 	}
 	return db.InTx(ctx, s.db, func(tx *ent.Tx) (*ent.Product, error) {
-		old, err := tx.Product.Get(ctx, id)
+		// Locked (on PostgreSQL) to the end of the transaction, so that of
+		// two price edits at once the second reads the first's price as
+		// the old one in the price history.
+		old, err := tx.Product.Query().Where(product.ID(id)).Modify(db.ForUpdate).Only(ctx)
 		if ent.IsNotFound(err) {
 			return nil, errs.Newf(errs.NotFound, "product not found")
 		}
@@ -181,6 +186,14 @@ func (f *Fields) clean() error {
 	}
 	if f.Category != nil && len([]rune(*f.Category)) > 100 {
 		return errs.Invalid("category", "must be at most 100 characters")
+	}
+	// Names and categories are free text a cashier may paste a card number
+	// into; SKUs and barcodes are codes, and an EAN-13 can pass the check.
+	if err := pan.Check("name", ptr.Value(f.Name)); err != nil {
+		return err
+	}
+	if err := pan.Check("category", ptr.Value(f.Category)); err != nil {
+		return err
 	}
 	if f.UnitPrice != nil && *f.UnitPrice < 0 {
 		return errs.Invalid("unitPrice", "must not be negative")

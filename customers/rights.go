@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tillpos/till/audit"
+	"github.com/tillpos/till/auth/rule"
 	"github.com/tillpos/till/db"
 	"github.com/tillpos/till/ent"
 	"github.com/tillpos/till/ent/auditentry"
@@ -224,7 +225,8 @@ func (s *Service) exportRow(ctx context.Context, c *ent.Customer) (map[string]an
 	if err != nil {
 		return nil, fmt.Errorf("loading audit trail: %w", err)
 	}
-	sales, err := c.QuerySales().Order(ent.Asc(sale.FieldOccurredAt)).All(ctx)
+	// Every store's: staff otherwise see only their stores' sales.
+	sales, err := c.QuerySales().Order(ent.Asc(sale.FieldOccurredAt)).All(rule.AllStores(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("loading sales: %w", err)
 	}

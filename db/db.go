@@ -32,10 +32,27 @@ type DB struct {
 	Dialect string
 }
 
+// Option adjusts how Open builds the client.
+type Option func(*options)
+
+type options struct {
+	wrap func(dialect.Driver) dialect.Driver
+}
+
+// WithDriver wraps the driver the client runs its statements through
+// (tests count them).
+func WithDriver(wrap func(dialect.Driver) dialect.Driver) Option {
+	return func(o *options) { o.wrap = wrap }
+}
+
 // Open opens the database at rawURL: "postgres://…" or "postgresql://…"
 // for PostgreSQL, anything else ("file:till.db", "till.db") for SQLite.
 // The pool holds at most maxConns connections.
-func Open(ctx context.Context, rawURL string, maxConns int) (*DB, error) {
+func Open(ctx context.Context, rawURL string, maxConns int, opts ...Option) (*DB, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	driverName, dialectName, dsn, err := parse(rawURL)
 	if err != nil {
 		return nil, err
@@ -54,6 +71,9 @@ func Open(ctx context.Context, rawURL string, maxConns int) (*DB, error) {
 	var drv dialect.Driver = entsql.OpenDB(dialectName, pool)
 	if dialectName == dialect.SQLite {
 		drv = newOneWriter(drv.(*entsql.Driver))
+	}
+	if o.wrap != nil {
+		drv = o.wrap(drv)
 	}
 	return &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: pool, Dialect: dialectName}, nil
 }

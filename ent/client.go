@@ -2732,6 +2732,22 @@ func (c *RefundClient) QuerySale(_m *Refund) *SaleQuery {
 	return query
 }
 
+// QueryStore queries the store edge of a Refund.
+func (c *RefundClient) QueryStore(_m *Refund) *StoreQuery {
+	query := (&StoreClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(refund.Table, refund.FieldID, id),
+			sqlgraph.To(store.Table, store.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, refund.StoreTable, refund.StoreColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // QueryStaff queries the staff edge of a Refund.
 func (c *RefundClient) QueryStaff(_m *Refund) *StaffQuery {
 	query := (&StaffClient{config: c.config}).Query()
@@ -2741,6 +2757,22 @@ func (c *RefundClient) QueryStaff(_m *Refund) *StaffQuery {
 			sqlgraph.From(refund.Table, refund.FieldID, id),
 			sqlgraph.To(staff.Table, staff.FieldID),
 			sqlgraph.Edge(sqlgraph.M2O, false, refund.StaffTable, refund.StaffColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryDevice queries the device edge of a Refund.
+func (c *RefundClient) QueryDevice(_m *Refund) *DeviceQuery {
+	query := (&DeviceClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(refund.Table, refund.FieldID, id),
+			sqlgraph.To(device.Table, device.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, refund.DeviceTable, refund.DeviceColumn),
 		)
 		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
 		return fromV, nil
@@ -3619,6 +3651,22 @@ func (c *SaleClient) QueryCashier(_m *Sale) *StaffQuery {
 			sqlgraph.From(sale.Table, sale.FieldID, id),
 			sqlgraph.To(staff.Table, staff.FieldID),
 			sqlgraph.Edge(sqlgraph.M2O, false, sale.CashierTable, sale.CashierColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryDevice queries the device edge of a Sale.
+func (c *SaleClient) QueryDevice(_m *Sale) *DeviceQuery {
+	query := (&DeviceClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(sale.Table, sale.FieldID, id),
+			sqlgraph.To(device.Table, device.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, sale.DeviceTable, sale.DeviceColumn),
 		)
 		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
 		return fromV, nil

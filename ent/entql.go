@@ -370,6 +370,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refund.FieldIdempotencyKey: {Type: field.TypeString, Column: refund.FieldIdempotencyKey},
 			refund.FieldRequestHash:    {Type: field.TypeString, Column: refund.FieldRequestHash},
 			refund.FieldSaleID:         {Type: field.TypeString, Column: refund.FieldSaleID},
+			refund.FieldStoreID:        {Type: field.TypeString, Column: refund.FieldStoreID},
 			refund.FieldStaffID:        {Type: field.TypeString, Column: refund.FieldStaffID},
 			refund.FieldDeviceID:       {Type: field.TypeString, Column: refund.FieldDeviceID},
 			refund.FieldKind:           {Type: field.TypeEnum, Column: refund.FieldKind},
@@ -1100,6 +1101,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"Sale",
 	)
 	graph.MustAddE(
+		"store",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   refund.StoreTable,
+			Columns: []string{refund.StoreColumn},
+			Bidi:    false,
+		},
+		"Refund",
+		"Store",
+	)
+	graph.MustAddE(
 		"staff",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -1110,6 +1123,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Refund",
 		"Staff",
+	)
+	graph.MustAddE(
+		"device",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   refund.DeviceTable,
+			Columns: []string{refund.DeviceColumn},
+			Bidi:    false,
+		},
+		"Refund",
+		"Device",
 	)
 	graph.MustAddE(
 		"lines",
@@ -1266,6 +1291,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Sale",
 		"Staff",
+	)
+	graph.MustAddE(
+		"device",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   sale.DeviceTable,
+			Columns: []string{sale.DeviceColumn},
+			Bidi:    false,
+		},
+		"Sale",
+		"Device",
 	)
 	graph.MustAddE(
 		"customer",
@@ -3228,6 +3265,11 @@ func (f *RefundFilter) WhereSaleID(p entql.StringP) {
 	f.Where(p.Field(refund.FieldSaleID))
 }
 
+// WhereStoreID applies the entql string predicate on the store_id field.
+func (f *RefundFilter) WhereStoreID(p entql.StringP) {
+	f.Where(p.Field(refund.FieldStoreID))
+}
+
 // WhereStaffID applies the entql string predicate on the staff_id field.
 func (f *RefundFilter) WhereStaffID(p entql.StringP) {
 	f.Where(p.Field(refund.FieldStaffID))
@@ -3296,6 +3338,20 @@ func (f *RefundFilter) WhereHasSaleWith(preds ...predicate.Sale) {
 	})))
 }
 
+// WhereHasStore applies a predicate to check if query has an edge store.
+func (f *RefundFilter) WhereHasStore() {
+	f.Where(entql.HasEdge("store"))
+}
+
+// WhereHasStoreWith applies a predicate to check if query has an edge store with a given conditions (other predicates).
+func (f *RefundFilter) WhereHasStoreWith(preds ...predicate.Store) {
+	f.Where(entql.HasEdgeWith("store", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // WhereHasStaff applies a predicate to check if query has an edge staff.
 func (f *RefundFilter) WhereHasStaff() {
 	f.Where(entql.HasEdge("staff"))
@@ -3304,6 +3360,20 @@ func (f *RefundFilter) WhereHasStaff() {
 // WhereHasStaffWith applies a predicate to check if query has an edge staff with a given conditions (other predicates).
 func (f *RefundFilter) WhereHasStaffWith(preds ...predicate.Staff) {
 	f.Where(entql.HasEdgeWith("staff", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasDevice applies a predicate to check if query has an edge device.
+func (f *RefundFilter) WhereHasDevice() {
+	f.Where(entql.HasEdge("device"))
+}
+
+// WhereHasDeviceWith applies a predicate to check if query has an edge device with a given conditions (other predicates).
+func (f *RefundFilter) WhereHasDeviceWith(preds ...predicate.Device) {
+	f.Where(entql.HasEdgeWith("device", sqlgraph.WrapFunc(func(s *sql.Selector) {
 		for _, p := range preds {
 			p(s)
 		}
@@ -4001,6 +4071,20 @@ func (f *SaleFilter) WhereHasCashier() {
 // WhereHasCashierWith applies a predicate to check if query has an edge cashier with a given conditions (other predicates).
 func (f *SaleFilter) WhereHasCashierWith(preds ...predicate.Staff) {
 	f.Where(entql.HasEdgeWith("cashier", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasDevice applies a predicate to check if query has an edge device.
+func (f *SaleFilter) WhereHasDevice() {
+	f.Where(entql.HasEdge("device"))
+}
+
+// WhereHasDeviceWith applies a predicate to check if query has an edge device with a given conditions (other predicates).
+func (f *SaleFilter) WhereHasDeviceWith(preds ...predicate.Device) {
+	f.Where(entql.HasEdgeWith("device", sqlgraph.WrapFunc(func(s *sql.Selector) {
 		for _, p := range preds {
 			p(s)
 		}

@@ -1702,6 +1702,21 @@ func (_q *RefundQuery) collectField(ctx context.Context, oneNode bool, opCtx *gr
 				fieldSeen[refund.FieldSaleID] = struct{}{}
 			}
 
+		case "store":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&StoreClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, storeImplementors)...); err != nil {
+				return err
+			}
+			_q.withStore = query
+			if _, ok := fieldSeen[refund.FieldStoreID]; !ok {
+				selectedFields = append(selectedFields, refund.FieldStoreID)
+				fieldSeen[refund.FieldStoreID] = struct{}{}
+			}
+
 		case "staff":
 			var (
 				alias = field.Alias
@@ -1715,6 +1730,21 @@ func (_q *RefundQuery) collectField(ctx context.Context, oneNode bool, opCtx *gr
 			if _, ok := fieldSeen[refund.FieldStaffID]; !ok {
 				selectedFields = append(selectedFields, refund.FieldStaffID)
 				fieldSeen[refund.FieldStaffID] = struct{}{}
+			}
+
+		case "device":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&DeviceClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, deviceImplementors)...); err != nil {
+				return err
+			}
+			_q.withDevice = query
+			if _, ok := fieldSeen[refund.FieldDeviceID]; !ok {
+				selectedFields = append(selectedFields, refund.FieldDeviceID)
+				fieldSeen[refund.FieldDeviceID] = struct{}{}
 			}
 
 		case "lines":
@@ -1781,6 +1811,11 @@ func (_q *RefundQuery) collectField(ctx context.Context, oneNode bool, opCtx *gr
 			if _, ok := fieldSeen[refund.FieldSaleID]; !ok {
 				selectedFields = append(selectedFields, refund.FieldSaleID)
 				fieldSeen[refund.FieldSaleID] = struct{}{}
+			}
+		case "storeID":
+			if _, ok := fieldSeen[refund.FieldStoreID]; !ok {
+				selectedFields = append(selectedFields, refund.FieldStoreID)
+				fieldSeen[refund.FieldStoreID] = struct{}{}
 			}
 		case "staffID":
 			if _, ok := fieldSeen[refund.FieldStaffID]; !ok {
@@ -2520,6 +2555,21 @@ func (_q *SaleQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 			if _, ok := fieldSeen[sale.FieldCashierID]; !ok {
 				selectedFields = append(selectedFields, sale.FieldCashierID)
 				fieldSeen[sale.FieldCashierID] = struct{}{}
+			}
+
+		case "device":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&DeviceClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, deviceImplementors)...); err != nil {
+				return err
+			}
+			_q.withDevice = query
+			if _, ok := fieldSeen[sale.FieldDeviceID]; !ok {
+				selectedFields = append(selectedFields, sale.FieldDeviceID)
+				fieldSeen[sale.FieldDeviceID] = struct{}{}
 			}
 
 		case "customer":

@@ -173,12 +173,28 @@ func (_m *Refund) Sale(ctx context.Context) (*Sale, error) {
 	return result, err
 }
 
+func (_m *Refund) Store(ctx context.Context) (*Store, error) {
+	result, err := _m.Edges.StoreOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryStore().Only(ctx)
+	}
+	return result, err
+}
+
 func (_m *Refund) Staff(ctx context.Context) (*Staff, error) {
 	result, err := _m.Edges.StaffOrErr()
 	if IsNotLoaded(err) {
 		result, err = _m.QueryStaff().Only(ctx)
 	}
 	return result, err
+}
+
+func (_m *Refund) Device(ctx context.Context) (*Device, error) {
+	result, err := _m.Edges.DeviceOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryDevice().Only(ctx)
+	}
+	return result, MaskNotFound(err)
 }
 
 func (_m *Refund) Lines(ctx context.Context) (result []*RefundLine, err error) {
@@ -291,6 +307,14 @@ func (_m *Sale) Cashier(ctx context.Context) (*Staff, error) {
 		result, err = _m.QueryCashier().Only(ctx)
 	}
 	return result, err
+}
+
+func (_m *Sale) Device(ctx context.Context) (*Device, error) {
+	result, err := _m.Edges.DeviceOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryDevice().Only(ctx)
+	}
+	return result, MaskNotFound(err)
 }
 
 func (_m *Sale) Customer(ctx context.Context) (*Customer, error) {

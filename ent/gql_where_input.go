@@ -5741,6 +5741,21 @@ type RefundWhereInput struct {
 	SaleIDEqualFold    *pulid.ID  `json:"saleIDEqualFold,omitempty"`
 	SaleIDContainsFold *pulid.ID  `json:"saleIDContainsFold,omitempty"`
 
+	// "store_id" field predicates.
+	StoreID             *pulid.ID  `json:"storeID,omitempty"`
+	StoreIDNEQ          *pulid.ID  `json:"storeIDNEQ,omitempty"`
+	StoreIDIn           []pulid.ID `json:"storeIDIn,omitempty"`
+	StoreIDNotIn        []pulid.ID `json:"storeIDNotIn,omitempty"`
+	StoreIDGT           *pulid.ID  `json:"storeIDGT,omitempty"`
+	StoreIDGTE          *pulid.ID  `json:"storeIDGTE,omitempty"`
+	StoreIDLT           *pulid.ID  `json:"storeIDLT,omitempty"`
+	StoreIDLTE          *pulid.ID  `json:"storeIDLTE,omitempty"`
+	StoreIDContains     *pulid.ID  `json:"storeIDContains,omitempty"`
+	StoreIDHasPrefix    *pulid.ID  `json:"storeIDHasPrefix,omitempty"`
+	StoreIDHasSuffix    *pulid.ID  `json:"storeIDHasSuffix,omitempty"`
+	StoreIDEqualFold    *pulid.ID  `json:"storeIDEqualFold,omitempty"`
+	StoreIDContainsFold *pulid.ID  `json:"storeIDContainsFold,omitempty"`
+
 	// "staff_id" field predicates.
 	StaffID             *pulid.ID  `json:"staffID,omitempty"`
 	StaffIDNEQ          *pulid.ID  `json:"staffIDNEQ,omitempty"`
@@ -5850,9 +5865,17 @@ type RefundWhereInput struct {
 	HasSale     *bool             `json:"hasSale,omitempty"`
 	HasSaleWith []*SaleWhereInput `json:"hasSaleWith,omitempty"`
 
+	// "store" edge predicates.
+	HasStore     *bool              `json:"hasStore,omitempty"`
+	HasStoreWith []*StoreWhereInput `json:"hasStoreWith,omitempty"`
+
 	// "staff" edge predicates.
 	HasStaff     *bool              `json:"hasStaff,omitempty"`
 	HasStaffWith []*StaffWhereInput `json:"hasStaffWith,omitempty"`
+
+	// "device" edge predicates.
+	HasDevice     *bool               `json:"hasDevice,omitempty"`
+	HasDeviceWith []*DeviceWhereInput `json:"hasDeviceWith,omitempty"`
 
 	// "lines" edge predicates.
 	HasLines     *bool                   `json:"hasLines,omitempty"`
@@ -6126,6 +6149,45 @@ func (i *RefundWhereInput) P() (predicate.Refund, error) {
 	}
 	if i.SaleIDContainsFold != nil {
 		predicates = append(predicates, refund.SaleIDContainsFold(*i.SaleIDContainsFold))
+	}
+	if i.StoreID != nil {
+		predicates = append(predicates, refund.StoreIDEQ(*i.StoreID))
+	}
+	if i.StoreIDNEQ != nil {
+		predicates = append(predicates, refund.StoreIDNEQ(*i.StoreIDNEQ))
+	}
+	if len(i.StoreIDIn) > 0 {
+		predicates = append(predicates, refund.StoreIDIn(i.StoreIDIn...))
+	}
+	if len(i.StoreIDNotIn) > 0 {
+		predicates = append(predicates, refund.StoreIDNotIn(i.StoreIDNotIn...))
+	}
+	if i.StoreIDGT != nil {
+		predicates = append(predicates, refund.StoreIDGT(*i.StoreIDGT))
+	}
+	if i.StoreIDGTE != nil {
+		predicates = append(predicates, refund.StoreIDGTE(*i.StoreIDGTE))
+	}
+	if i.StoreIDLT != nil {
+		predicates = append(predicates, refund.StoreIDLT(*i.StoreIDLT))
+	}
+	if i.StoreIDLTE != nil {
+		predicates = append(predicates, refund.StoreIDLTE(*i.StoreIDLTE))
+	}
+	if i.StoreIDContains != nil {
+		predicates = append(predicates, refund.StoreIDContains(*i.StoreIDContains))
+	}
+	if i.StoreIDHasPrefix != nil {
+		predicates = append(predicates, refund.StoreIDHasPrefix(*i.StoreIDHasPrefix))
+	}
+	if i.StoreIDHasSuffix != nil {
+		predicates = append(predicates, refund.StoreIDHasSuffix(*i.StoreIDHasSuffix))
+	}
+	if i.StoreIDEqualFold != nil {
+		predicates = append(predicates, refund.StoreIDEqualFold(*i.StoreIDEqualFold))
+	}
+	if i.StoreIDContainsFold != nil {
+		predicates = append(predicates, refund.StoreIDContainsFold(*i.StoreIDContainsFold))
 	}
 	if i.StaffID != nil {
 		predicates = append(predicates, refund.StaffIDEQ(*i.StaffID))
@@ -6413,6 +6475,24 @@ func (i *RefundWhereInput) P() (predicate.Refund, error) {
 		}
 		predicates = append(predicates, refund.HasSaleWith(with...))
 	}
+	if i.HasStore != nil {
+		p := refund.HasStore()
+		if !*i.HasStore {
+			p = refund.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasStoreWith) > 0 {
+		with := make([]predicate.Store, 0, len(i.HasStoreWith))
+		for _, w := range i.HasStoreWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasStoreWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, refund.HasStoreWith(with...))
+	}
 	if i.HasStaff != nil {
 		p := refund.HasStaff()
 		if !*i.HasStaff {
@@ -6430,6 +6510,24 @@ func (i *RefundWhereInput) P() (predicate.Refund, error) {
 			with = append(with, p)
 		}
 		predicates = append(predicates, refund.HasStaffWith(with...))
+	}
+	if i.HasDevice != nil {
+		p := refund.HasDevice()
+		if !*i.HasDevice {
+			p = refund.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasDeviceWith) > 0 {
+		with := make([]predicate.Device, 0, len(i.HasDeviceWith))
+		for _, w := range i.HasDeviceWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasDeviceWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, refund.HasDeviceWith(with...))
 	}
 	if i.HasLines != nil {
 		p := refund.HasLines()
@@ -8734,6 +8832,10 @@ type SaleWhereInput struct {
 	HasCashier     *bool              `json:"hasCashier,omitempty"`
 	HasCashierWith []*StaffWhereInput `json:"hasCashierWith,omitempty"`
 
+	// "device" edge predicates.
+	HasDevice     *bool               `json:"hasDevice,omitempty"`
+	HasDeviceWith []*DeviceWhereInput `json:"hasDeviceWith,omitempty"`
+
 	// "customer" edge predicates.
 	HasCustomer     *bool                 `json:"hasCustomer,omitempty"`
 	HasCustomerWith []*CustomerWhereInput `json:"hasCustomerWith,omitempty"`
@@ -9674,6 +9776,24 @@ func (i *SaleWhereInput) P() (predicate.Sale, error) {
 			with = append(with, p)
 		}
 		predicates = append(predicates, sale.HasCashierWith(with...))
+	}
+	if i.HasDevice != nil {
+		p := sale.HasDevice()
+		if !*i.HasDevice {
+			p = sale.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasDeviceWith) > 0 {
+		with := make([]predicate.Device, 0, len(i.HasDeviceWith))
+		for _, w := range i.HasDeviceWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasDeviceWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, sale.HasDeviceWith(with...))
 	}
 	if i.HasCustomer != nil {
 		p := sale.HasCustomer()

@@ -14019,7 +14019,6 @@ type RefundMutation struct {
 	updated_at           *time.Time
 	idempotency_key      *string
 	request_hash         *string
-	device_id            *pulid.ID
 	kind                 *refund.Kind
 	reason               *string
 	amount               *int64
@@ -14032,8 +14031,12 @@ type RefundMutation struct {
 	clearedmerchant      bool
 	sale                 *pulid.ID
 	clearedsale          bool
+	store                *pulid.ID
+	clearedstore         bool
 	staff                *pulid.ID
 	clearedstaff         bool
+	device               *pulid.ID
+	cleareddevice        bool
 	lines                map[pulid.ID]struct{}
 	removedlines         map[pulid.ID]struct{}
 	clearedlines         bool
@@ -14367,6 +14370,42 @@ func (m *RefundMutation) ResetSaleID() {
 	m.sale = nil
 }
 
+// SetStoreID sets the "store_id" field.
+func (m *RefundMutation) SetStoreID(pu pulid.ID) {
+	m.store = &pu
+}
+
+// StoreID returns the value of the "store_id" field in the mutation.
+func (m *RefundMutation) StoreID() (r pulid.ID, exists bool) {
+	v := m.store
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStoreID returns the old "store_id" field's value of the Refund entity.
+// If the Refund object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RefundMutation) OldStoreID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStoreID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStoreID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStoreID: %w", err)
+	}
+	return oldValue.StoreID, nil
+}
+
+// ResetStoreID resets all changes to the "store_id" field.
+func (m *RefundMutation) ResetStoreID() {
+	m.store = nil
+}
+
 // SetStaffID sets the "staff_id" field.
 func (m *RefundMutation) SetStaffID(pu pulid.ID) {
 	m.staff = &pu
@@ -14405,12 +14444,12 @@ func (m *RefundMutation) ResetStaffID() {
 
 // SetDeviceID sets the "device_id" field.
 func (m *RefundMutation) SetDeviceID(pu pulid.ID) {
-	m.device_id = &pu
+	m.device = &pu
 }
 
 // DeviceID returns the value of the "device_id" field in the mutation.
 func (m *RefundMutation) DeviceID() (r pulid.ID, exists bool) {
-	v := m.device_id
+	v := m.device
 	if v == nil {
 		return
 	}
@@ -14436,7 +14475,7 @@ func (m *RefundMutation) OldDeviceID(ctx context.Context) (v *pulid.ID, err erro
 
 // ClearDeviceID clears the value of the "device_id" field.
 func (m *RefundMutation) ClearDeviceID() {
-	m.device_id = nil
+	m.device = nil
 	m.clearedFields[refund.FieldDeviceID] = struct{}{}
 }
 
@@ -14448,7 +14487,7 @@ func (m *RefundMutation) DeviceIDCleared() bool {
 
 // ResetDeviceID resets all changes to the "device_id" field.
 func (m *RefundMutation) ResetDeviceID() {
-	m.device_id = nil
+	m.device = nil
 	delete(m.clearedFields, refund.FieldDeviceID)
 }
 
@@ -14775,6 +14814,33 @@ func (m *RefundMutation) ResetSale() {
 	m.clearedsale = false
 }
 
+// ClearStore clears the "store" edge to the Store entity.
+func (m *RefundMutation) ClearStore() {
+	m.clearedstore = true
+	m.clearedFields[refund.FieldStoreID] = struct{}{}
+}
+
+// StoreCleared reports if the "store" edge to the Store entity was cleared.
+func (m *RefundMutation) StoreCleared() bool {
+	return m.clearedstore
+}
+
+// StoreIDs returns the "store" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// StoreID instead. It exists only for internal usage by the builders.
+func (m *RefundMutation) StoreIDs() (ids []pulid.ID) {
+	if id := m.store; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetStore resets all changes to the "store" edge.
+func (m *RefundMutation) ResetStore() {
+	m.store = nil
+	m.clearedstore = false
+}
+
 // ClearStaff clears the "staff" edge to the Staff entity.
 func (m *RefundMutation) ClearStaff() {
 	m.clearedstaff = true
@@ -14800,6 +14866,33 @@ func (m *RefundMutation) StaffIDs() (ids []pulid.ID) {
 func (m *RefundMutation) ResetStaff() {
 	m.staff = nil
 	m.clearedstaff = false
+}
+
+// ClearDevice clears the "device" edge to the Device entity.
+func (m *RefundMutation) ClearDevice() {
+	m.cleareddevice = true
+	m.clearedFields[refund.FieldDeviceID] = struct{}{}
+}
+
+// DeviceCleared reports if the "device" edge to the Device entity was cleared.
+func (m *RefundMutation) DeviceCleared() bool {
+	return m.DeviceIDCleared() || m.cleareddevice
+}
+
+// DeviceIDs returns the "device" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// DeviceID instead. It exists only for internal usage by the builders.
+func (m *RefundMutation) DeviceIDs() (ids []pulid.ID) {
+	if id := m.device; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetDevice resets all changes to the "device" edge.
+func (m *RefundMutation) ResetDevice() {
+	m.device = nil
+	m.cleareddevice = false
 }
 
 // AddLineIDs adds the "lines" edge to the RefundLine entity by ids.
@@ -14971,7 +15064,7 @@ func (m *RefundMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *RefundMutation) Fields() []string {
-	fields := make([]string, 0, 14)
+	fields := make([]string, 0, 15)
 	if m.merchant != nil {
 		fields = append(fields, refund.FieldMerchantID)
 	}
@@ -14990,10 +15083,13 @@ func (m *RefundMutation) Fields() []string {
 	if m.sale != nil {
 		fields = append(fields, refund.FieldSaleID)
 	}
+	if m.store != nil {
+		fields = append(fields, refund.FieldStoreID)
+	}
 	if m.staff != nil {
 		fields = append(fields, refund.FieldStaffID)
 	}
-	if m.device_id != nil {
+	if m.device != nil {
 		fields = append(fields, refund.FieldDeviceID)
 	}
 	if m.kind != nil {
@@ -15034,6 +15130,8 @@ func (m *RefundMutation) Field(name string) (ent.Value, bool) {
 		return m.RequestHash()
 	case refund.FieldSaleID:
 		return m.SaleID()
+	case refund.FieldStoreID:
+		return m.StoreID()
 	case refund.FieldStaffID:
 		return m.StaffID()
 	case refund.FieldDeviceID:
@@ -15071,6 +15169,8 @@ func (m *RefundMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldRequestHash(ctx)
 	case refund.FieldSaleID:
 		return m.OldSaleID(ctx)
+	case refund.FieldStoreID:
+		return m.OldStoreID(ctx)
 	case refund.FieldStaffID:
 		return m.OldStaffID(ctx)
 	case refund.FieldDeviceID:
@@ -15137,6 +15237,13 @@ func (m *RefundMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetSaleID(v)
+		return nil
+	case refund.FieldStoreID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStoreID(v)
 		return nil
 	case refund.FieldStaffID:
 		v, ok := value.(pulid.ID)
@@ -15303,6 +15410,9 @@ func (m *RefundMutation) ResetField(name string) error {
 	case refund.FieldSaleID:
 		m.ResetSaleID()
 		return nil
+	case refund.FieldStoreID:
+		m.ResetStoreID()
+		return nil
 	case refund.FieldStaffID:
 		m.ResetStaffID()
 		return nil
@@ -15333,15 +15443,21 @@ func (m *RefundMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *RefundMutation) AddedEdges() []string {
-	edges := make([]string, 0, 6)
+	edges := make([]string, 0, 8)
 	if m.merchant != nil {
 		edges = append(edges, refund.EdgeMerchant)
 	}
 	if m.sale != nil {
 		edges = append(edges, refund.EdgeSale)
 	}
+	if m.store != nil {
+		edges = append(edges, refund.EdgeStore)
+	}
 	if m.staff != nil {
 		edges = append(edges, refund.EdgeStaff)
+	}
+	if m.device != nil {
+		edges = append(edges, refund.EdgeDevice)
 	}
 	if m.lines != nil {
 		edges = append(edges, refund.EdgeLines)
@@ -15367,8 +15483,16 @@ func (m *RefundMutation) AddedIDs(name string) []ent.Value {
 		if id := m.sale; id != nil {
 			return []ent.Value{*id}
 		}
+	case refund.EdgeStore:
+		if id := m.store; id != nil {
+			return []ent.Value{*id}
+		}
 	case refund.EdgeStaff:
 		if id := m.staff; id != nil {
+			return []ent.Value{*id}
+		}
+	case refund.EdgeDevice:
+		if id := m.device; id != nil {
 			return []ent.Value{*id}
 		}
 	case refund.EdgeLines:
@@ -15393,7 +15517,7 @@ func (m *RefundMutation) AddedIDs(name string) []ent.Value {
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *RefundMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 6)
+	edges := make([]string, 0, 8)
 	if m.removedlines != nil {
 		edges = append(edges, refund.EdgeLines)
 	}
@@ -15425,15 +15549,21 @@ func (m *RefundMutation) RemovedIDs(name string) []ent.Value {
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *RefundMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 6)
+	edges := make([]string, 0, 8)
 	if m.clearedmerchant {
 		edges = append(edges, refund.EdgeMerchant)
 	}
 	if m.clearedsale {
 		edges = append(edges, refund.EdgeSale)
 	}
+	if m.clearedstore {
+		edges = append(edges, refund.EdgeStore)
+	}
 	if m.clearedstaff {
 		edges = append(edges, refund.EdgeStaff)
+	}
+	if m.cleareddevice {
+		edges = append(edges, refund.EdgeDevice)
 	}
 	if m.clearedlines {
 		edges = append(edges, refund.EdgeLines)
@@ -15455,8 +15585,12 @@ func (m *RefundMutation) EdgeCleared(name string) bool {
 		return m.clearedmerchant
 	case refund.EdgeSale:
 		return m.clearedsale
+	case refund.EdgeStore:
+		return m.clearedstore
 	case refund.EdgeStaff:
 		return m.clearedstaff
+	case refund.EdgeDevice:
+		return m.cleareddevice
 	case refund.EdgeLines:
 		return m.clearedlines
 	case refund.EdgeTenders:
@@ -15477,8 +15611,14 @@ func (m *RefundMutation) ClearEdge(name string) error {
 	case refund.EdgeSale:
 		m.ClearSale()
 		return nil
+	case refund.EdgeStore:
+		m.ClearStore()
+		return nil
 	case refund.EdgeStaff:
 		m.ClearStaff()
+		return nil
+	case refund.EdgeDevice:
+		m.ClearDevice()
 		return nil
 	case refund.EdgeExchangeSale:
 		m.ClearExchangeSale()
@@ -15497,8 +15637,14 @@ func (m *RefundMutation) ResetEdge(name string) error {
 	case refund.EdgeSale:
 		m.ResetSale()
 		return nil
+	case refund.EdgeStore:
+		m.ResetStore()
+		return nil
 	case refund.EdgeStaff:
 		m.ResetStaff()
+		return nil
+	case refund.EdgeDevice:
+		m.ResetDevice()
 		return nil
 	case refund.EdgeLines:
 		m.ResetLines()
@@ -18948,7 +19094,6 @@ type SaleMutation struct {
 	updated_at         *time.Time
 	idempotency_key    *string
 	request_hash       *string
-	device_id          *pulid.ID
 	receipt_number     *int64
 	addreceipt_number  *int64
 	status             *sale.Status
@@ -18987,6 +19132,8 @@ type SaleMutation struct {
 	clearedstore       bool
 	cashier            *pulid.ID
 	clearedcashier     bool
+	device             *pulid.ID
+	cleareddevice      bool
 	customer           *pulid.ID
 	clearedcustomer    bool
 	lines              map[pulid.ID]struct{}
@@ -19361,12 +19508,12 @@ func (m *SaleMutation) ResetCashierID() {
 
 // SetDeviceID sets the "device_id" field.
 func (m *SaleMutation) SetDeviceID(pu pulid.ID) {
-	m.device_id = &pu
+	m.device = &pu
 }
 
 // DeviceID returns the value of the "device_id" field in the mutation.
 func (m *SaleMutation) DeviceID() (r pulid.ID, exists bool) {
-	v := m.device_id
+	v := m.device
 	if v == nil {
 		return
 	}
@@ -19392,7 +19539,7 @@ func (m *SaleMutation) OldDeviceID(ctx context.Context) (v *pulid.ID, err error)
 
 // ClearDeviceID clears the value of the "device_id" field.
 func (m *SaleMutation) ClearDeviceID() {
-	m.device_id = nil
+	m.device = nil
 	m.clearedFields[sale.FieldDeviceID] = struct{}{}
 }
 
@@ -19404,7 +19551,7 @@ func (m *SaleMutation) DeviceIDCleared() bool {
 
 // ResetDeviceID resets all changes to the "device_id" field.
 func (m *SaleMutation) ResetDeviceID() {
-	m.device_id = nil
+	m.device = nil
 	delete(m.clearedFields, sale.FieldDeviceID)
 }
 
@@ -20571,6 +20718,33 @@ func (m *SaleMutation) ResetCashier() {
 	m.clearedcashier = false
 }
 
+// ClearDevice clears the "device" edge to the Device entity.
+func (m *SaleMutation) ClearDevice() {
+	m.cleareddevice = true
+	m.clearedFields[sale.FieldDeviceID] = struct{}{}
+}
+
+// DeviceCleared reports if the "device" edge to the Device entity was cleared.
+func (m *SaleMutation) DeviceCleared() bool {
+	return m.DeviceIDCleared() || m.cleareddevice
+}
+
+// DeviceIDs returns the "device" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// DeviceID instead. It exists only for internal usage by the builders.
+func (m *SaleMutation) DeviceIDs() (ids []pulid.ID) {
+	if id := m.device; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetDevice resets all changes to the "device" edge.
+func (m *SaleMutation) ResetDevice() {
+	m.device = nil
+	m.cleareddevice = false
+}
+
 // ClearCustomer clears the "customer" edge to the Customer entity.
 func (m *SaleMutation) ClearCustomer() {
 	m.clearedcustomer = true
@@ -20816,7 +20990,7 @@ func (m *SaleMutation) Fields() []string {
 	if m.cashier != nil {
 		fields = append(fields, sale.FieldCashierID)
 	}
-	if m.device_id != nil {
+	if m.device != nil {
 		fields = append(fields, sale.FieldDeviceID)
 	}
 	if m.customer != nil {
@@ -21547,7 +21721,7 @@ func (m *SaleMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *SaleMutation) AddedEdges() []string {
-	edges := make([]string, 0, 7)
+	edges := make([]string, 0, 8)
 	if m.merchant != nil {
 		edges = append(edges, sale.EdgeMerchant)
 	}
@@ -21556,6 +21730,9 @@ func (m *SaleMutation) AddedEdges() []string {
 	}
 	if m.cashier != nil {
 		edges = append(edges, sale.EdgeCashier)
+	}
+	if m.device != nil {
+		edges = append(edges, sale.EdgeDevice)
 	}
 	if m.customer != nil {
 		edges = append(edges, sale.EdgeCustomer)
@@ -21588,6 +21765,10 @@ func (m *SaleMutation) AddedIDs(name string) []ent.Value {
 		if id := m.cashier; id != nil {
 			return []ent.Value{*id}
 		}
+	case sale.EdgeDevice:
+		if id := m.device; id != nil {
+			return []ent.Value{*id}
+		}
 	case sale.EdgeCustomer:
 		if id := m.customer; id != nil {
 			return []ent.Value{*id}
@@ -21616,7 +21797,7 @@ func (m *SaleMutation) AddedIDs(name string) []ent.Value {
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *SaleMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 7)
+	edges := make([]string, 0, 8)
 	if m.removedlines != nil {
 		edges = append(edges, sale.EdgeLines)
 	}
@@ -21657,7 +21838,7 @@ func (m *SaleMutation) RemovedIDs(name string) []ent.Value {
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *SaleMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 7)
+	edges := make([]string, 0, 8)
 	if m.clearedmerchant {
 		edges = append(edges, sale.EdgeMerchant)
 	}
@@ -21666,6 +21847,9 @@ func (m *SaleMutation) ClearedEdges() []string {
 	}
 	if m.clearedcashier {
 		edges = append(edges, sale.EdgeCashier)
+	}
+	if m.cleareddevice {
+		edges = append(edges, sale.EdgeDevice)
 	}
 	if m.clearedcustomer {
 		edges = append(edges, sale.EdgeCustomer)
@@ -21692,6 +21876,8 @@ func (m *SaleMutation) EdgeCleared(name string) bool {
 		return m.clearedstore
 	case sale.EdgeCashier:
 		return m.clearedcashier
+	case sale.EdgeDevice:
+		return m.cleareddevice
 	case sale.EdgeCustomer:
 		return m.clearedcustomer
 	case sale.EdgeLines:
@@ -21717,6 +21903,9 @@ func (m *SaleMutation) ClearEdge(name string) error {
 	case sale.EdgeCashier:
 		m.ClearCashier()
 		return nil
+	case sale.EdgeDevice:
+		m.ClearDevice()
+		return nil
 	case sale.EdgeCustomer:
 		m.ClearCustomer()
 		return nil
@@ -21736,6 +21925,9 @@ func (m *SaleMutation) ResetEdge(name string) error {
 		return nil
 	case sale.EdgeCashier:
 		m.ResetCashier()
+		return nil
+	case sale.EdgeDevice:
+		m.ResetDevice()
 		return nil
 	case sale.EdgeCustomer:
 		m.ResetCustomer()

@@ -9,11 +9,13 @@ import (
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
+	"github.com/tillpos/till/ent/device"
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/refund"
 	"github.com/tillpos/till/ent/sale"
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/ent/staff"
+	"github.com/tillpos/till/ent/store"
 )
 
 // Refund is the model entity for the Refund schema.
@@ -33,9 +35,11 @@ type Refund struct {
 	RequestHash string `json:"request_hash,omitempty"`
 	// SaleID holds the value of the "sale_id" field.
 	SaleID pulid.ID `json:"sale_id,omitempty"`
+	// the refunded sale's store
+	StoreID pulid.ID `json:"store_id,omitempty"`
 	// StaffID holds the value of the "staff_id" field.
 	StaffID pulid.ID `json:"staff_id,omitempty"`
-	// DeviceID holds the value of the "device_id" field.
+	// the terminal the refund was made on
 	DeviceID *pulid.ID `json:"device_id,omitempty"`
 	// Kind holds the value of the "kind" field.
 	Kind refund.Kind `json:"kind,omitempty"`
@@ -61,8 +65,12 @@ type RefundEdges struct {
 	Merchant *Merchant `json:"merchant,omitempty"`
 	// Sale holds the value of the sale edge.
 	Sale *Sale `json:"sale,omitempty"`
+	// Store holds the value of the store edge.
+	Store *Store `json:"store,omitempty"`
 	// Staff holds the value of the staff edge.
 	Staff *Staff `json:"staff,omitempty"`
+	// Device holds the value of the device edge.
+	Device *Device `json:"device,omitempty"`
 	// Lines holds the value of the lines edge.
 	Lines []*RefundLine `json:"lines,omitempty"`
 	// Tenders holds the value of the tenders edge.
@@ -71,9 +79,9 @@ type RefundEdges struct {
 	ExchangeSale *Sale `json:"exchange_sale,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [6]bool
+	loadedTypes [8]bool
 	// totalCount holds the count of the edges above.
-	totalCount [6]map[string]int
+	totalCount [8]map[string]int
 
 	namedLines   map[string][]*RefundLine
 	namedTenders map[string][]*RefundTender
@@ -101,21 +109,43 @@ func (e RefundEdges) SaleOrErr() (*Sale, error) {
 	return nil, &NotLoadedError{edge: "sale"}
 }
 
+// StoreOrErr returns the Store value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e RefundEdges) StoreOrErr() (*Store, error) {
+	if e.Store != nil {
+		return e.Store, nil
+	} else if e.loadedTypes[2] {
+		return nil, &NotFoundError{label: store.Label}
+	}
+	return nil, &NotLoadedError{edge: "store"}
+}
+
 // StaffOrErr returns the Staff value or an error if the edge
 // was not loaded in eager-loading, or loaded but was not found.
 func (e RefundEdges) StaffOrErr() (*Staff, error) {
 	if e.Staff != nil {
 		return e.Staff, nil
-	} else if e.loadedTypes[2] {
+	} else if e.loadedTypes[3] {
 		return nil, &NotFoundError{label: staff.Label}
 	}
 	return nil, &NotLoadedError{edge: "staff"}
 }
 
+// DeviceOrErr returns the Device value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e RefundEdges) DeviceOrErr() (*Device, error) {
+	if e.Device != nil {
+		return e.Device, nil
+	} else if e.loadedTypes[4] {
+		return nil, &NotFoundError{label: device.Label}
+	}
+	return nil, &NotLoadedError{edge: "device"}
+}
+
 // LinesOrErr returns the Lines value or an error if the edge
 // was not loaded in eager-loading.
 func (e RefundEdges) LinesOrErr() ([]*RefundLine, error) {
-	if e.loadedTypes[3] {
+	if e.loadedTypes[5] {
 		return e.Lines, nil
 	}
 	return nil, &NotLoadedError{edge: "lines"}
@@ -124,7 +154,7 @@ func (e RefundEdges) LinesOrErr() ([]*RefundLine, error) {
 // TendersOrErr returns the Tenders value or an error if the edge
 // was not loaded in eager-loading.
 func (e RefundEdges) TendersOrErr() ([]*RefundTender, error) {
-	if e.loadedTypes[4] {
+	if e.loadedTypes[6] {
 		return e.Tenders, nil
 	}
 	return nil, &NotLoadedError{edge: "tenders"}
@@ -135,7 +165,7 @@ func (e RefundEdges) TendersOrErr() ([]*RefundTender, error) {
 func (e RefundEdges) ExchangeSaleOrErr() (*Sale, error) {
 	if e.ExchangeSale != nil {
 		return e.ExchangeSale, nil
-	} else if e.loadedTypes[5] {
+	} else if e.loadedTypes[7] {
 		return nil, &NotFoundError{label: sale.Label}
 	}
 	return nil, &NotLoadedError{edge: "exchange_sale"}
@@ -148,7 +178,7 @@ func (*Refund) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case refund.FieldDeviceID, refund.FieldExchangeSaleID:
 			values[i] = &sql.NullScanner{S: new(pulid.ID)}
-		case refund.FieldID, refund.FieldMerchantID, refund.FieldSaleID, refund.FieldStaffID:
+		case refund.FieldID, refund.FieldMerchantID, refund.FieldSaleID, refund.FieldStoreID, refund.FieldStaffID:
 			values[i] = new(pulid.ID)
 		case refund.FieldAmount, refund.FieldTax:
 			values[i] = new(sql.NullInt64)
@@ -212,6 +242,12 @@ func (_m *Refund) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field sale_id", values[i])
 			} else if value != nil {
 				_m.SaleID = *value
+			}
+		case refund.FieldStoreID:
+			if value, ok := values[i].(*pulid.ID); !ok {
+				return fmt.Errorf("unexpected type %T for field store_id", values[i])
+			} else if value != nil {
+				_m.StoreID = *value
 			}
 		case refund.FieldStaffID:
 			if value, ok := values[i].(*pulid.ID); !ok {
@@ -286,9 +322,19 @@ func (_m *Refund) QuerySale() *SaleQuery {
 	return NewRefundClient(_m.config).QuerySale(_m)
 }
 
+// QueryStore queries the "store" edge of the Refund entity.
+func (_m *Refund) QueryStore() *StoreQuery {
+	return NewRefundClient(_m.config).QueryStore(_m)
+}
+
 // QueryStaff queries the "staff" edge of the Refund entity.
 func (_m *Refund) QueryStaff() *StaffQuery {
 	return NewRefundClient(_m.config).QueryStaff(_m)
+}
+
+// QueryDevice queries the "device" edge of the Refund entity.
+func (_m *Refund) QueryDevice() *DeviceQuery {
+	return NewRefundClient(_m.config).QueryDevice(_m)
 }
 
 // QueryLines queries the "lines" edge of the Refund entity.
@@ -346,6 +392,9 @@ func (_m *Refund) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("sale_id=")
 	builder.WriteString(fmt.Sprintf("%v", _m.SaleID))
+	builder.WriteString(", ")
+	builder.WriteString("store_id=")
+	builder.WriteString(fmt.Sprintf("%v", _m.StoreID))
 	builder.WriteString(", ")
 	builder.WriteString("staff_id=")
 	builder.WriteString(fmt.Sprintf("%v", _m.StaffID))

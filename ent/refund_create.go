@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/tillpos/till/ent/device"
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/refund"
 	"github.com/tillpos/till/ent/refundline"
@@ -19,6 +20,7 @@ import (
 	"github.com/tillpos/till/ent/sale"
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/ent/staff"
+	"github.com/tillpos/till/ent/store"
 )
 
 // RefundCreate is the builder for creating a Refund entity.
@@ -78,6 +80,12 @@ func (_c *RefundCreate) SetRequestHash(v string) *RefundCreate {
 // SetSaleID sets the "sale_id" field.
 func (_c *RefundCreate) SetSaleID(v pulid.ID) *RefundCreate {
 	_c.mutation.SetSaleID(v)
+	return _c
+}
+
+// SetStoreID sets the "store_id" field.
+func (_c *RefundCreate) SetStoreID(v pulid.ID) *RefundCreate {
+	_c.mutation.SetStoreID(v)
 	return _c
 }
 
@@ -169,9 +177,19 @@ func (_c *RefundCreate) SetSale(v *Sale) *RefundCreate {
 	return _c.SetSaleID(v.ID)
 }
 
+// SetStore sets the "store" edge to the Store entity.
+func (_c *RefundCreate) SetStore(v *Store) *RefundCreate {
+	return _c.SetStoreID(v.ID)
+}
+
 // SetStaff sets the "staff" edge to the Staff entity.
 func (_c *RefundCreate) SetStaff(v *Staff) *RefundCreate {
 	return _c.SetStaffID(v.ID)
+}
+
+// SetDevice sets the "device" edge to the Device entity.
+func (_c *RefundCreate) SetDevice(v *Device) *RefundCreate {
+	return _c.SetDeviceID(v.ID)
 }
 
 // AddLineIDs adds the "lines" edge to the RefundLine entity by IDs.
@@ -295,6 +313,9 @@ func (_c *RefundCreate) check() error {
 	if _, ok := _c.mutation.SaleID(); !ok {
 		return &ValidationError{Name: "sale_id", err: errors.New(`ent: missing required field "Refund.sale_id"`)}
 	}
+	if _, ok := _c.mutation.StoreID(); !ok {
+		return &ValidationError{Name: "store_id", err: errors.New(`ent: missing required field "Refund.store_id"`)}
+	}
 	if _, ok := _c.mutation.StaffID(); !ok {
 		return &ValidationError{Name: "staff_id", err: errors.New(`ent: missing required field "Refund.staff_id"`)}
 	}
@@ -328,6 +349,9 @@ func (_c *RefundCreate) check() error {
 	}
 	if len(_c.mutation.SaleIDs()) == 0 {
 		return &ValidationError{Name: "sale", err: errors.New(`ent: missing required edge "Refund.sale"`)}
+	}
+	if len(_c.mutation.StoreIDs()) == 0 {
+		return &ValidationError{Name: "store", err: errors.New(`ent: missing required edge "Refund.store"`)}
 	}
 	if len(_c.mutation.StaffIDs()) == 0 {
 		return &ValidationError{Name: "staff", err: errors.New(`ent: missing required edge "Refund.staff"`)}
@@ -384,10 +408,6 @@ func (_c *RefundCreate) createSpec() (*Refund, *sqlgraph.CreateSpec) {
 		_spec.SetField(refund.FieldRequestHash, field.TypeString, value)
 		_node.RequestHash = value
 	}
-	if value, ok := _c.mutation.DeviceID(); ok {
-		_spec.SetField(refund.FieldDeviceID, field.TypeString, value)
-		_node.DeviceID = &value
-	}
 	if value, ok := _c.mutation.Kind(); ok {
 		_spec.SetField(refund.FieldKind, field.TypeEnum, value)
 		_node.Kind = value
@@ -442,6 +462,23 @@ func (_c *RefundCreate) createSpec() (*Refund, *sqlgraph.CreateSpec) {
 		_node.SaleID = nodes[0]
 		_spec.Edges = append(_spec.Edges, edge)
 	}
+	if nodes := _c.mutation.StoreIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   refund.StoreTable,
+			Columns: []string{refund.StoreColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(store.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_node.StoreID = nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
 	if nodes := _c.mutation.StaffIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -457,6 +494,23 @@ func (_c *RefundCreate) createSpec() (*Refund, *sqlgraph.CreateSpec) {
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
 		_node.StaffID = nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.DeviceIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   refund.DeviceTable,
+			Columns: []string{refund.DeviceColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(device.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_node.DeviceID = &nodes[0]
 		_spec.Edges = append(_spec.Edges, edge)
 	}
 	if nodes := _c.mutation.LinesIDs(); len(nodes) > 0 {
@@ -603,6 +657,9 @@ func (u *RefundUpsertOne) UpdateNewValues() *RefundUpsertOne {
 		}
 		if _, exists := u.create.mutation.SaleID(); exists {
 			s.SetIgnore(refund.FieldSaleID)
+		}
+		if _, exists := u.create.mutation.StoreID(); exists {
+			s.SetIgnore(refund.FieldStoreID)
 		}
 		if _, exists := u.create.mutation.StaffID(); exists {
 			s.SetIgnore(refund.FieldStaffID)
@@ -870,6 +927,9 @@ func (u *RefundUpsertBulk) UpdateNewValues() *RefundUpsertBulk {
 			}
 			if _, exists := b.mutation.SaleID(); exists {
 				s.SetIgnore(refund.FieldSaleID)
+			}
+			if _, exists := b.mutation.StoreID(); exists {
+				s.SetIgnore(refund.FieldStoreID)
 			}
 			if _, exists := b.mutation.StaffID(); exists {
 				s.SetIgnore(refund.FieldStaffID)

@@ -14,6 +14,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/tillpos/till/ent/device"
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/predicate"
 	"github.com/tillpos/till/ent/refund"
@@ -22,6 +23,7 @@ import (
 	"github.com/tillpos/till/ent/sale"
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/ent/staff"
+	"github.com/tillpos/till/ent/store"
 )
 
 // RefundQuery is the builder for querying Refund entities.
@@ -33,7 +35,9 @@ type RefundQuery struct {
 	predicates       []predicate.Refund
 	withMerchant     *MerchantQuery
 	withSale         *SaleQuery
+	withStore        *StoreQuery
 	withStaff        *StaffQuery
+	withDevice       *DeviceQuery
 	withLines        *RefundLineQuery
 	withTenders      *RefundTenderQuery
 	withExchangeSale *SaleQuery
@@ -121,6 +125,28 @@ func (_q *RefundQuery) QuerySale() *SaleQuery {
 	return query
 }
 
+// QueryStore chains the current query on the "store" edge.
+func (_q *RefundQuery) QueryStore() *StoreQuery {
+	query := (&StoreClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(refund.Table, refund.FieldID, selector),
+			sqlgraph.To(store.Table, store.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, refund.StoreTable, refund.StoreColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
 // QueryStaff chains the current query on the "staff" edge.
 func (_q *RefundQuery) QueryStaff() *StaffQuery {
 	query := (&StaffClient{config: _q.config}).Query()
@@ -136,6 +162,28 @@ func (_q *RefundQuery) QueryStaff() *StaffQuery {
 			sqlgraph.From(refund.Table, refund.FieldID, selector),
 			sqlgraph.To(staff.Table, staff.FieldID),
 			sqlgraph.Edge(sqlgraph.M2O, false, refund.StaffTable, refund.StaffColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryDevice chains the current query on the "device" edge.
+func (_q *RefundQuery) QueryDevice() *DeviceQuery {
+	query := (&DeviceClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(refund.Table, refund.FieldID, selector),
+			sqlgraph.To(device.Table, device.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, refund.DeviceTable, refund.DeviceColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -403,7 +451,9 @@ func (_q *RefundQuery) Clone() *RefundQuery {
 		predicates:       append([]predicate.Refund{}, _q.predicates...),
 		withMerchant:     _q.withMerchant.Clone(),
 		withSale:         _q.withSale.Clone(),
+		withStore:        _q.withStore.Clone(),
 		withStaff:        _q.withStaff.Clone(),
+		withDevice:       _q.withDevice.Clone(),
 		withLines:        _q.withLines.Clone(),
 		withTenders:      _q.withTenders.Clone(),
 		withExchangeSale: _q.withExchangeSale.Clone(),
@@ -436,6 +486,17 @@ func (_q *RefundQuery) WithSale(opts ...func(*SaleQuery)) *RefundQuery {
 	return _q
 }
 
+// WithStore tells the query-builder to eager-load the nodes that are connected to
+// the "store" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *RefundQuery) WithStore(opts ...func(*StoreQuery)) *RefundQuery {
+	query := (&StoreClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withStore = query
+	return _q
+}
+
 // WithStaff tells the query-builder to eager-load the nodes that are connected to
 // the "staff" edge. The optional arguments are used to configure the query builder of the edge.
 func (_q *RefundQuery) WithStaff(opts ...func(*StaffQuery)) *RefundQuery {
@@ -444,6 +505,17 @@ func (_q *RefundQuery) WithStaff(opts ...func(*StaffQuery)) *RefundQuery {
 		opt(query)
 	}
 	_q.withStaff = query
+	return _q
+}
+
+// WithDevice tells the query-builder to eager-load the nodes that are connected to
+// the "device" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *RefundQuery) WithDevice(opts ...func(*DeviceQuery)) *RefundQuery {
+	query := (&DeviceClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withDevice = query
 	return _q
 }
 
@@ -564,10 +636,12 @@ func (_q *RefundQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Refun
 	var (
 		nodes       = []*Refund{}
 		_spec       = _q.querySpec()
-		loadedTypes = [6]bool{
+		loadedTypes = [8]bool{
 			_q.withMerchant != nil,
 			_q.withSale != nil,
+			_q.withStore != nil,
 			_q.withStaff != nil,
+			_q.withDevice != nil,
 			_q.withLines != nil,
 			_q.withTenders != nil,
 			_q.withExchangeSale != nil,
@@ -606,9 +680,21 @@ func (_q *RefundQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Refun
 			return nil, err
 		}
 	}
+	if query := _q.withStore; query != nil {
+		if err := _q.loadStore(ctx, query, nodes, nil,
+			func(n *Refund, e *Store) { n.Edges.Store = e }); err != nil {
+			return nil, err
+		}
+	}
 	if query := _q.withStaff; query != nil {
 		if err := _q.loadStaff(ctx, query, nodes, nil,
 			func(n *Refund, e *Staff) { n.Edges.Staff = e }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withDevice; query != nil {
+		if err := _q.loadDevice(ctx, query, nodes, nil,
+			func(n *Refund, e *Device) { n.Edges.Device = e }); err != nil {
 			return nil, err
 		}
 	}
@@ -712,6 +798,35 @@ func (_q *RefundQuery) loadSale(ctx context.Context, query *SaleQuery, nodes []*
 	}
 	return nil
 }
+func (_q *RefundQuery) loadStore(ctx context.Context, query *StoreQuery, nodes []*Refund, init func(*Refund), assign func(*Refund, *Store)) error {
+	ids := make([]pulid.ID, 0, len(nodes))
+	nodeids := make(map[pulid.ID][]*Refund)
+	for i := range nodes {
+		fk := nodes[i].StoreID
+		if _, ok := nodeids[fk]; !ok {
+			ids = append(ids, fk)
+		}
+		nodeids[fk] = append(nodeids[fk], nodes[i])
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	query.Where(store.IDIn(ids...))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nodeids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected foreign-key "store_id" returned %v`, n.ID)
+		}
+		for i := range nodes {
+			assign(nodes[i], n)
+		}
+	}
+	return nil
+}
 func (_q *RefundQuery) loadStaff(ctx context.Context, query *StaffQuery, nodes []*Refund, init func(*Refund), assign func(*Refund, *Staff)) error {
 	ids := make([]pulid.ID, 0, len(nodes))
 	nodeids := make(map[pulid.ID][]*Refund)
@@ -734,6 +849,38 @@ func (_q *RefundQuery) loadStaff(ctx context.Context, query *StaffQuery, nodes [
 		nodes, ok := nodeids[n.ID]
 		if !ok {
 			return fmt.Errorf(`unexpected foreign-key "staff_id" returned %v`, n.ID)
+		}
+		for i := range nodes {
+			assign(nodes[i], n)
+		}
+	}
+	return nil
+}
+func (_q *RefundQuery) loadDevice(ctx context.Context, query *DeviceQuery, nodes []*Refund, init func(*Refund), assign func(*Refund, *Device)) error {
+	ids := make([]pulid.ID, 0, len(nodes))
+	nodeids := make(map[pulid.ID][]*Refund)
+	for i := range nodes {
+		if nodes[i].DeviceID == nil {
+			continue
+		}
+		fk := *nodes[i].DeviceID
+		if _, ok := nodeids[fk]; !ok {
+			ids = append(ids, fk)
+		}
+		nodeids[fk] = append(nodeids[fk], nodes[i])
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	query.Where(device.IDIn(ids...))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nodeids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected foreign-key "device_id" returned %v`, n.ID)
 		}
 		for i := range nodes {
 			assign(nodes[i], n)
@@ -868,8 +1015,14 @@ func (_q *RefundQuery) querySpec() *sqlgraph.QuerySpec {
 		if _q.withSale != nil {
 			_spec.Node.AddColumnOnce(refund.FieldSaleID)
 		}
+		if _q.withStore != nil {
+			_spec.Node.AddColumnOnce(refund.FieldStoreID)
+		}
 		if _q.withStaff != nil {
 			_spec.Node.AddColumnOnce(refund.FieldStaffID)
+		}
+		if _q.withDevice != nil {
+			_spec.Node.AddColumnOnce(refund.FieldDeviceID)
 		}
 		if _q.withExchangeSale != nil {
 			_spec.Node.AddColumnOnce(refund.FieldExchangeSaleID)

@@ -165,6 +165,9 @@ func (_u *RefundUpdate) check() error {
 	if _u.mutation.SaleCleared() && len(_u.mutation.SaleIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Refund.sale"`)
 	}
+	if _u.mutation.StoreCleared() && len(_u.mutation.StoreIDs()) > 0 {
+		return errors.New(`ent: clearing a required unique edge "Refund.store"`)
+	}
 	if _u.mutation.StaffCleared() && len(_u.mutation.StaffIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Refund.staff"`)
 	}
@@ -191,9 +194,6 @@ func (_u *RefundUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(refund.FieldUpdatedAt, field.TypeTime, value)
-	}
-	if _u.mutation.DeviceIDCleared() {
-		_spec.ClearField(refund.FieldDeviceID, field.TypeString)
 	}
 	if _u.mutation.LinesCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -453,6 +453,9 @@ func (_u *RefundUpdateOne) check() error {
 	if _u.mutation.SaleCleared() && len(_u.mutation.SaleIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Refund.sale"`)
 	}
+	if _u.mutation.StoreCleared() && len(_u.mutation.StoreIDs()) > 0 {
+		return errors.New(`ent: clearing a required unique edge "Refund.store"`)
+	}
 	if _u.mutation.StaffCleared() && len(_u.mutation.StaffIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Refund.staff"`)
 	}
@@ -496,9 +499,6 @@ func (_u *RefundUpdateOne) sqlSave(ctx context.Context) (_node *Refund, err erro
 	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(refund.FieldUpdatedAt, field.TypeTime, value)
-	}
-	if _u.mutation.DeviceIDCleared() {
-		_spec.ClearField(refund.FieldDeviceID, field.TypeString)
 	}
 	if _u.mutation.LinesCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -11,6 +11,7 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"github.com/tillpos/till/ent/customer"
+	"github.com/tillpos/till/ent/device"
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/sale"
 	"github.com/tillpos/till/ent/schema/pulid"
@@ -100,6 +101,8 @@ type SaleEdges struct {
 	Store *Store `json:"store,omitempty"`
 	// Cashier holds the value of the cashier edge.
 	Cashier *Staff `json:"cashier,omitempty"`
+	// Device holds the value of the device edge.
+	Device *Device `json:"device,omitempty"`
 	// Customer holds the value of the customer edge.
 	Customer *Customer `json:"customer,omitempty"`
 	// Lines holds the value of the lines edge.
@@ -110,9 +113,9 @@ type SaleEdges struct {
 	Refunds []*Refund `json:"refunds,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [7]bool
+	loadedTypes [8]bool
 	// totalCount holds the count of the edges above.
-	totalCount [7]map[string]int
+	totalCount [8]map[string]int
 
 	namedLines   map[string][]*SaleLine
 	namedTenders map[string][]*Tender
@@ -152,12 +155,23 @@ func (e SaleEdges) CashierOrErr() (*Staff, error) {
 	return nil, &NotLoadedError{edge: "cashier"}
 }
 
+// DeviceOrErr returns the Device value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e SaleEdges) DeviceOrErr() (*Device, error) {
+	if e.Device != nil {
+		return e.Device, nil
+	} else if e.loadedTypes[3] {
+		return nil, &NotFoundError{label: device.Label}
+	}
+	return nil, &NotLoadedError{edge: "device"}
+}
+
 // CustomerOrErr returns the Customer value or an error if the edge
 // was not loaded in eager-loading, or loaded but was not found.
 func (e SaleEdges) CustomerOrErr() (*Customer, error) {
 	if e.Customer != nil {
 		return e.Customer, nil
-	} else if e.loadedTypes[3] {
+	} else if e.loadedTypes[4] {
 		return nil, &NotFoundError{label: customer.Label}
 	}
 	return nil, &NotLoadedError{edge: "customer"}
@@ -166,7 +180,7 @@ func (e SaleEdges) CustomerOrErr() (*Customer, error) {
 // LinesOrErr returns the Lines value or an error if the edge
 // was not loaded in eager-loading.
 func (e SaleEdges) LinesOrErr() ([]*SaleLine, error) {
-	if e.loadedTypes[4] {
+	if e.loadedTypes[5] {
 		return e.Lines, nil
 	}
 	return nil, &NotLoadedError{edge: "lines"}
@@ -175,7 +189,7 @@ func (e SaleEdges) LinesOrErr() ([]*SaleLine, error) {
 // TendersOrErr returns the Tenders value or an error if the edge
 // was not loaded in eager-loading.
 func (e SaleEdges) TendersOrErr() ([]*Tender, error) {
-	if e.loadedTypes[5] {
+	if e.loadedTypes[6] {
 		return e.Tenders, nil
 	}
 	return nil, &NotLoadedError{edge: "tenders"}
@@ -184,7 +198,7 @@ func (e SaleEdges) TendersOrErr() ([]*Tender, error) {
 // RefundsOrErr returns the Refunds value or an error if the edge
 // was not loaded in eager-loading.
 func (e SaleEdges) RefundsOrErr() ([]*Refund, error) {
-	if e.loadedTypes[6] {
+	if e.loadedTypes[7] {
 		return e.Refunds, nil
 	}
 	return nil, &NotLoadedError{edge: "refunds"}
@@ -449,6 +463,11 @@ func (_m *Sale) QueryStore() *StoreQuery {
 // QueryCashier queries the "cashier" edge of the Sale entity.
 func (_m *Sale) QueryCashier() *StaffQuery {
 	return NewSaleClient(_m.config).QueryCashier(_m)
+}
+
+// QueryDevice queries the "device" edge of the Sale entity.
+func (_m *Sale) QueryDevice() *DeviceQuery {
+	return NewSaleClient(_m.config).QueryDevice(_m)
 }
 
 // QueryCustomer queries the "customer" edge of the Sale entity.

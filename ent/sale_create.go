@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/tillpos/till/ent/customer"
+	"github.com/tillpos/till/ent/device"
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/refund"
 	"github.com/tillpos/till/ent/sale"
@@ -359,6 +360,11 @@ func (_c *SaleCreate) SetCashier(v *Staff) *SaleCreate {
 	return _c.SetCashierID(v.ID)
 }
 
+// SetDevice sets the "device" edge to the Device entity.
+func (_c *SaleCreate) SetDevice(v *Device) *SaleCreate {
+	return _c.SetDeviceID(v.ID)
+}
+
 // SetCustomer sets the "customer" edge to the Customer entity.
 func (_c *SaleCreate) SetCustomer(v *Customer) *SaleCreate {
 	return _c.SetCustomerID(v.ID)
@@ -654,10 +660,6 @@ func (_c *SaleCreate) createSpec() (*Sale, *sqlgraph.CreateSpec) {
 		_spec.SetField(sale.FieldRequestHash, field.TypeString, value)
 		_node.RequestHash = value
 	}
-	if value, ok := _c.mutation.DeviceID(); ok {
-		_spec.SetField(sale.FieldDeviceID, field.TypeString, value)
-		_node.DeviceID = &value
-	}
 	if value, ok := _c.mutation.ReceiptNumber(); ok {
 		_spec.SetField(sale.FieldReceiptNumber, field.TypeInt64, value)
 		_node.ReceiptNumber = value
@@ -795,6 +797,23 @@ func (_c *SaleCreate) createSpec() (*Sale, *sqlgraph.CreateSpec) {
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
 		_node.CashierID = nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.DeviceIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   sale.DeviceTable,
+			Columns: []string{sale.DeviceColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(device.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_node.DeviceID = &nodes[0]
 		_spec.Edges = append(_spec.Edges, edge)
 	}
 	if nodes := _c.mutation.CustomerIDs(); len(nodes) > 0 {

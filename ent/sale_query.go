@@ -15,6 +15,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/tillpos/till/ent/customer"
+	"github.com/tillpos/till/ent/device"
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/predicate"
 	"github.com/tillpos/till/ent/refund"
@@ -36,6 +37,7 @@ type SaleQuery struct {
 	withMerchant     *MerchantQuery
 	withStore        *StoreQuery
 	withCashier      *StaffQuery
+	withDevice       *DeviceQuery
 	withCustomer     *CustomerQuery
 	withLines        *SaleLineQuery
 	withTenders      *TenderQuery
@@ -140,6 +142,28 @@ func (_q *SaleQuery) QueryCashier() *StaffQuery {
 			sqlgraph.From(sale.Table, sale.FieldID, selector),
 			sqlgraph.To(staff.Table, staff.FieldID),
 			sqlgraph.Edge(sqlgraph.M2O, false, sale.CashierTable, sale.CashierColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryDevice chains the current query on the "device" edge.
+func (_q *SaleQuery) QueryDevice() *DeviceQuery {
+	query := (&DeviceClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(sale.Table, sale.FieldID, selector),
+			sqlgraph.To(device.Table, device.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, sale.DeviceTable, sale.DeviceColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -430,6 +454,7 @@ func (_q *SaleQuery) Clone() *SaleQuery {
 		withMerchant: _q.withMerchant.Clone(),
 		withStore:    _q.withStore.Clone(),
 		withCashier:  _q.withCashier.Clone(),
+		withDevice:   _q.withDevice.Clone(),
 		withCustomer: _q.withCustomer.Clone(),
 		withLines:    _q.withLines.Clone(),
 		withTenders:  _q.withTenders.Clone(),
@@ -471,6 +496,17 @@ func (_q *SaleQuery) WithCashier(opts ...func(*StaffQuery)) *SaleQuery {
 		opt(query)
 	}
 	_q.withCashier = query
+	return _q
+}
+
+// WithDevice tells the query-builder to eager-load the nodes that are connected to
+// the "device" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *SaleQuery) WithDevice(opts ...func(*DeviceQuery)) *SaleQuery {
+	query := (&DeviceClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withDevice = query
 	return _q
 }
 
@@ -602,10 +638,11 @@ func (_q *SaleQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Sale, e
 	var (
 		nodes       = []*Sale{}
 		_spec       = _q.querySpec()
-		loadedTypes = [7]bool{
+		loadedTypes = [8]bool{
 			_q.withMerchant != nil,
 			_q.withStore != nil,
 			_q.withCashier != nil,
+			_q.withDevice != nil,
 			_q.withCustomer != nil,
 			_q.withLines != nil,
 			_q.withTenders != nil,
@@ -648,6 +685,12 @@ func (_q *SaleQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Sale, e
 	if query := _q.withCashier; query != nil {
 		if err := _q.loadCashier(ctx, query, nodes, nil,
 			func(n *Sale, e *Staff) { n.Edges.Cashier = e }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withDevice; query != nil {
+		if err := _q.loadDevice(ctx, query, nodes, nil,
+			func(n *Sale, e *Device) { n.Edges.Device = e }); err != nil {
 			return nil, err
 		}
 	}
@@ -787,6 +830,38 @@ func (_q *SaleQuery) loadCashier(ctx context.Context, query *StaffQuery, nodes [
 		nodes, ok := nodeids[n.ID]
 		if !ok {
 			return fmt.Errorf(`unexpected foreign-key "cashier_id" returned %v`, n.ID)
+		}
+		for i := range nodes {
+			assign(nodes[i], n)
+		}
+	}
+	return nil
+}
+func (_q *SaleQuery) loadDevice(ctx context.Context, query *DeviceQuery, nodes []*Sale, init func(*Sale), assign func(*Sale, *Device)) error {
+	ids := make([]pulid.ID, 0, len(nodes))
+	nodeids := make(map[pulid.ID][]*Sale)
+	for i := range nodes {
+		if nodes[i].DeviceID == nil {
+			continue
+		}
+		fk := *nodes[i].DeviceID
+		if _, ok := nodeids[fk]; !ok {
+			ids = append(ids, fk)
+		}
+		nodeids[fk] = append(nodeids[fk], nodes[i])
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	query.Where(device.IDIn(ids...))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nodeids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected foreign-key "device_id" returned %v`, n.ID)
 		}
 		for i := range nodes {
 			assign(nodes[i], n)
@@ -953,6 +1028,9 @@ func (_q *SaleQuery) querySpec() *sqlgraph.QuerySpec {
 		}
 		if _q.withCashier != nil {
 			_spec.Node.AddColumnOnce(sale.FieldCashierID)
+		}
+		if _q.withDevice != nil {
+			_spec.Node.AddColumnOnce(sale.FieldDeviceID)
 		}
 		if _q.withCustomer != nil {
 			_spec.Node.AddColumnOnce(sale.FieldCustomerID)

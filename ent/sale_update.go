@@ -394,9 +394,6 @@ func (_u *SaleUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(sale.FieldUpdatedAt, field.TypeTime, value)
 	}
-	if _u.mutation.DeviceIDCleared() {
-		_spec.ClearField(sale.FieldDeviceID, field.TypeString)
-	}
 	if value, ok := _u.mutation.Status(); ok {
 		_spec.SetField(sale.FieldStatus, field.TypeEnum, value)
 	}
@@ -1011,9 +1008,6 @@ func (_u *SaleUpdateOne) sqlSave(ctx context.Context) (_node *Sale, err error) {
 	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(sale.FieldUpdatedAt, field.TypeTime, value)
-	}
-	if _u.mutation.DeviceIDCleared() {
-		_spec.ClearField(sale.FieldDeviceID, field.TypeString)
 	}
 	if value, ok := _u.mutation.Status(); ok {
 		_spec.SetField(sale.FieldStatus, field.TypeEnum, value)

@@ -627,6 +627,7 @@ type ComplexityRoot struct {
 		Amount         func(childComplexity int) int
 		BusinessDate   func(childComplexity int) int
 		CreatedAt      func(childComplexity int) int
+		Device         func(childComplexity int) int
 		DeviceID       func(childComplexity int) int
 		ExchangeSale   func(childComplexity int) int
 		ExchangeSaleID func(childComplexity int) int
@@ -641,6 +642,8 @@ type ComplexityRoot struct {
 		SaleID         func(childComplexity int) int
 		Staff          func(childComplexity int) int
 		StaffID        func(childComplexity int) int
+		Store          func(childComplexity int) int
+		StoreID        func(childComplexity int) int
 		Tax            func(childComplexity int) int
 		Tenders        func(childComplexity int) int
 		UpdatedAt      func(childComplexity int) int
@@ -762,6 +765,7 @@ type ComplexityRoot struct {
 		Currency         func(childComplexity int) int
 		Customer         func(childComplexity int) int
 		CustomerID       func(childComplexity int) int
+		Device           func(childComplexity int) int
 		DeviceID         func(childComplexity int) int
 		DiscountTotal    func(childComplexity int) int
 		Frozen           func(childComplexity int) int
@@ -3982,6 +3986,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Refund.CreatedAt(childComplexity), true
+	case "Refund.device":
+		if e.ComplexityRoot.Refund.Device == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Refund.Device(childComplexity), true
 	case "Refund.deviceID":
 		if e.ComplexityRoot.Refund.DeviceID == nil {
 			break
@@ -4066,6 +4076,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Refund.StaffID(childComplexity), true
+	case "Refund.store":
+		if e.ComplexityRoot.Refund.Store == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Refund.Store(childComplexity), true
+	case "Refund.storeID":
+		if e.ComplexityRoot.Refund.StoreID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Refund.StoreID(childComplexity), true
 	case "Refund.tax":
 		if e.ComplexityRoot.Refund.Tax == nil {
 			break
@@ -4537,6 +4559,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Sale.CustomerID(childComplexity), true
+	case "Sale.device":
+		if e.ComplexityRoot.Sale.Device == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Sale.Device(childComplexity), true
 	case "Sale.deviceID":
 		if e.ComplexityRoot.Sale.DeviceID == nil {
 			break
@@ -9425,7 +9453,14 @@ type Refund implements Node {
   updatedAt: Time!
   idempotencyKey: String!
   saleID: ID!
+  """
+  the refunded sale's store
+  """
+  storeID: ID!
   staffID: ID!
+  """
+  the terminal the refund was made on
+  """
   deviceID: ID
   kind: RefundKind!
   reason: String!
@@ -9441,7 +9476,9 @@ type Refund implements Node {
   exchangeSaleID: ID
   merchant: Merchant!
   sale: Sale!
+  store: Store!
   staff: Staff!
+  device: Device
   lines: [RefundLine!]
   tenders: [RefundTender!]
   exchangeSale: Sale
@@ -9825,6 +9862,22 @@ input RefundWhereInput {
   saleIDEqualFold: ID
   saleIDContainsFold: ID
   """
+  store_id field predicates
+  """
+  storeID: ID
+  storeIDNEQ: ID
+  storeIDIn: [ID!]
+  storeIDNotIn: [ID!]
+  storeIDGT: ID
+  storeIDGTE: ID
+  storeIDLT: ID
+  storeIDLTE: ID
+  storeIDContains: ID
+  storeIDHasPrefix: ID
+  storeIDHasSuffix: ID
+  storeIDEqualFold: ID
+  storeIDContainsFold: ID
+  """
   staff_id field predicates
   """
   staffID: ID
@@ -9943,10 +9996,20 @@ input RefundWhereInput {
   hasSale: Boolean
   hasSaleWith: [SaleWhereInput!]
   """
+  store edge predicates
+  """
+  hasStore: Boolean
+  hasStoreWith: [StoreWhereInput!]
+  """
   staff edge predicates
   """
   hasStaff: Boolean
   hasStaffWith: [StaffWhereInput!]
+  """
+  device edge predicates
+  """
+  hasDevice: Boolean
+  hasDeviceWith: [DeviceWhereInput!]
   """
   lines edge predicates
   """
@@ -10512,6 +10575,7 @@ type Sale implements Node {
   merchant: Merchant!
   store: Store!
   cashier: Staff!
+  device: Device
   customer: Customer
   lines: [SaleLine!]
   tenders: [Tender!]
@@ -11259,6 +11323,11 @@ input SaleWhereInput {
   """
   hasCashier: Boolean
   hasCashierWith: [StaffWhereInput!]
+  """
+  device edge predicates
+  """
+  hasDevice: Boolean
+  hasDeviceWith: [DeviceWhereInput!]
   """
   customer edge predicates
   """
@@ -13145,7 +13214,11 @@ input RecordSaleInput {
   """Minor units, spread over the lines in proportion to their amounts."""
   orderDiscount: Int64
   tenders: [TenderInput!]!
-  """When the sale happened on the terminal (offline sales); defaults to now."""
+  """
+  When the sale happened on the terminal; defaults to now. A sale that
+  happened more than 10 minutes ago is an offline sale: judged by this time,
+  and recorded and flagged where an online sale would be declined.
+  """
   occurredAt: Time
   note: String
   """The total the terminal computed: a different server total is refused (BAD_USER_INPUT)."""
@@ -13159,7 +13232,10 @@ type RecordSalePayload {
 }
 
 input UploadSalesInput {
-  """At most 500; each is applied on its own."""
+  """
+  At most 500; each is applied on its own. They happened already: a risk
+  rule or limit that would decline one flags it for review instead.
+  """
   sales: [RecordSaleInput!]!
 }
 
@@ -13194,7 +13270,12 @@ input RefundLineInput {
   quantity: Int!
 }
 
-"""Where refunded money goes. Without tenders it goes back to the sale's own."""
+"""
+Where refunded money goes. Without tenders it goes back to the sale's own.
+CASH without a tenderId counts against what the sale's cash tenders have
+left; cash beyond that (in place of a card or wallet) only when the
+merchant allows it (refundToCashAllowed).
+"""
 input RefundTenderInput {
   """The sale's tender to pay back; leave out for CASH or STORED_VALUE."""
   tenderId: ID
@@ -13316,7 +13397,11 @@ type RiskListEntryPayload {
 }
 
 type RiskHit {
-  """large_ticket, velocity, refund_ratio, blacklist_card, blacklist_customer."""
+  """
+  large_ticket, velocity, refund_ratio, blacklist_card, blacklist_customer;
+  for an offline sale over a limit, tender_not_accepted, max_sale_amount,
+  customer_daily_limit.
+  """
   rule: String!
   action: RiskAction!
   detail: String!
@@ -13348,6 +13433,7 @@ type Receipt {
   storeAddress: String
   """The receipt number as printed: the store's sequence, zero-padded."""
   number: String!
+  """The terminal's location label, or else its serial number."""
   terminal: String
   cashierName: String!
   occurredAt: Time!
@@ -13361,7 +13447,11 @@ type Receipt {
   tenders: [ReceiptTender!]!
   changeDue: Int64!
   refundedTotal: Int64!
-  """Plain text for a thermal printer, width characters wide (24–64)."""
+  """
+  Plain text for a thermal printer, width characters wide (24–64, else
+  BAD_USER_INPUT): long names wrap, amounts that do not fit beside their
+  label go under it.
+  """
   text(width: Int = 32): String!
 }
 
@@ -13387,8 +13477,9 @@ extend type Merchant {
 
 extend type Query {
   """
-  Sales: a cashier or manager sees the stores they work at, the owner all,
-  an operator every merchant's. Newest first unless orderBy says otherwise;
+  Sales: a cashier or manager sees those of the stores they work at (here,
+  by node(id:) and through any edge alike), the owner all, an operator
+  every merchant's. Newest first unless orderBy says otherwise;
   filter by store, cashier, device, customer, status, time, amount, tender
   (where: {hasTendersWith: {type: CARD}}) or review status.
   """
@@ -13406,7 +13497,11 @@ extend type Mutation {
   recordSale(input: RecordSaleInput!): RecordSalePayload!
   uploadSales(input: UploadSalesInput!): UploadSalesPayload!
   refundSale(input: RefundSaleInput!): RefundPayload!
-  """The whole sale, the same business day; not once the day is closed."""
+  """
+  The whole sale, unrefunded, on the store's business day it happened (its
+  local date in the store's time zone); a sale of an earlier day is
+  refunded instead. CONFLICT otherwise.
+  """
   voidSale(input: VoidSaleInput!): RefundPayload!
   exchangeSale(input: ExchangeSaleInput!): ExchangePayload!
   """OWNER or OPERATOR: no refund or void until unfrozen."""
@@ -14488,6 +14583,8 @@ func (ec *executionContext) childFields_Refund(ctx context.Context, field graphq
 		return ec.fieldContext_Refund_idempotencyKey(ctx, field)
 	case "saleID":
 		return ec.fieldContext_Refund_saleID(ctx, field)
+	case "storeID":
+		return ec.fieldContext_Refund_storeID(ctx, field)
 	case "staffID":
 		return ec.fieldContext_Refund_staffID(ctx, field)
 	case "deviceID":
@@ -14508,8 +14605,12 @@ func (ec *executionContext) childFields_Refund(ctx context.Context, field graphq
 		return ec.fieldContext_Refund_merchant(ctx, field)
 	case "sale":
 		return ec.fieldContext_Refund_sale(ctx, field)
+	case "store":
+		return ec.fieldContext_Refund_store(ctx, field)
 	case "staff":
 		return ec.fieldContext_Refund_staff(ctx, field)
+	case "device":
+		return ec.fieldContext_Refund_device(ctx, field)
 	case "lines":
 		return ec.fieldContext_Refund_lines(ctx, field)
 	case "tenders":
@@ -14780,6 +14881,8 @@ func (ec *executionContext) childFields_Sale(ctx context.Context, field graphql.
 		return ec.fieldContext_Sale_store(ctx, field)
 	case "cashier":
 		return ec.fieldContext_Sale_cashier(ctx, field)
+	case "device":
+		return ec.fieldContext_Sale_device(ctx, field)
 	case "customer":
 		return ec.fieldContext_Sale_customer(ctx, field)
 	case "lines":
@@ -28883,6 +28986,29 @@ func (ec *executionContext) fieldContext_Refund_saleID(_ context.Context, field 
 	return graphql.NewScalarFieldContext("Refund", field, false, false, "ID")
 }
 
+func (ec *executionContext) _Refund_storeID(ctx context.Context, field graphql.CollectedField, obj *ent.Refund) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Refund_storeID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StoreID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Refund_storeID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Refund", field, false, false, "ID")
+}
+
 func (ec *executionContext) _Refund_staffID(ctx context.Context, field graphql.CollectedField, obj *ent.Refund) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -29131,6 +29257,38 @@ func (ec *executionContext) fieldContext_Refund_sale(_ context.Context, field gr
 	return fc, nil
 }
 
+func (ec *executionContext) _Refund_store(ctx context.Context, field graphql.CollectedField, obj *ent.Refund) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Refund_store(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Store(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Store) graphql.Marshaler {
+			return ec.marshalNStore2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStore(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Refund_store(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Refund",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Store(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Refund_staff(ctx context.Context, field graphql.CollectedField, obj *ent.Refund) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -29158,6 +29316,38 @@ func (ec *executionContext) fieldContext_Refund_staff(_ context.Context, field g
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Staff(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Refund_device(ctx context.Context, field graphql.CollectedField, obj *ent.Refund) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Refund_device(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Device(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Device) graphql.Marshaler {
+			return ec.marshalODevice2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐDevice(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Refund_device(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Refund",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Device(ctx, field)
 		},
 	}
 	return fc, nil
@@ -31747,6 +31937,38 @@ func (ec *executionContext) fieldContext_Sale_cashier(_ context.Context, field g
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Staff(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Sale_device(ctx context.Context, field graphql.CollectedField, obj *ent.Sale) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Sale_device(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Device(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Device) graphql.Marshaler {
+			return ec.marshalODevice2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐDevice(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Sale_device(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Sale",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Device(ctx, field)
 		},
 	}
 	return fc, nil
@@ -49685,7 +49907,7 @@ func (ec *executionContext) unmarshalInputRefundWhereInput(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "merchantID", "merchantIDNEQ", "merchantIDIn", "merchantIDNotIn", "merchantIDGT", "merchantIDGTE", "merchantIDLT", "merchantIDLTE", "merchantIDContains", "merchantIDHasPrefix", "merchantIDHasSuffix", "merchantIDEqualFold", "merchantIDContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "idempotencyKey", "idempotencyKeyNEQ", "idempotencyKeyIn", "idempotencyKeyNotIn", "idempotencyKeyGT", "idempotencyKeyGTE", "idempotencyKeyLT", "idempotencyKeyLTE", "idempotencyKeyContains", "idempotencyKeyHasPrefix", "idempotencyKeyHasSuffix", "idempotencyKeyEqualFold", "idempotencyKeyContainsFold", "saleID", "saleIDNEQ", "saleIDIn", "saleIDNotIn", "saleIDGT", "saleIDGTE", "saleIDLT", "saleIDLTE", "saleIDContains", "saleIDHasPrefix", "saleIDHasSuffix", "saleIDEqualFold", "saleIDContainsFold", "staffID", "staffIDNEQ", "staffIDIn", "staffIDNotIn", "staffIDGT", "staffIDGTE", "staffIDLT", "staffIDLTE", "staffIDContains", "staffIDHasPrefix", "staffIDHasSuffix", "staffIDEqualFold", "staffIDContainsFold", "deviceID", "deviceIDNEQ", "deviceIDIn", "deviceIDNotIn", "deviceIDGT", "deviceIDGTE", "deviceIDLT", "deviceIDLTE", "deviceIDContains", "deviceIDHasPrefix", "deviceIDHasSuffix", "deviceIDIsNil", "deviceIDNotNil", "deviceIDEqualFold", "deviceIDContainsFold", "kind", "kindNEQ", "kindIn", "kindNotIn", "reason", "reasonNEQ", "reasonIn", "reasonNotIn", "reasonGT", "reasonGTE", "reasonLT", "reasonLTE", "reasonContains", "reasonHasPrefix", "reasonHasSuffix", "reasonEqualFold", "reasonContainsFold", "amount", "amountNEQ", "amountIn", "amountNotIn", "amountGT", "amountGTE", "amountLT", "amountLTE", "tax", "taxNEQ", "taxIn", "taxNotIn", "taxGT", "taxGTE", "taxLT", "taxLTE", "businessDate", "businessDateNEQ", "businessDateIn", "businessDateNotIn", "businessDateGT", "businessDateGTE", "businessDateLT", "businessDateLTE", "businessDateContains", "businessDateHasPrefix", "businessDateHasSuffix", "businessDateEqualFold", "businessDateContainsFold", "exchangeSaleID", "exchangeSaleIDNEQ", "exchangeSaleIDIn", "exchangeSaleIDNotIn", "exchangeSaleIDGT", "exchangeSaleIDGTE", "exchangeSaleIDLT", "exchangeSaleIDLTE", "exchangeSaleIDContains", "exchangeSaleIDHasPrefix", "exchangeSaleIDHasSuffix", "exchangeSaleIDIsNil", "exchangeSaleIDNotNil", "exchangeSaleIDEqualFold", "exchangeSaleIDContainsFold", "hasSale", "hasSaleWith", "hasStaff", "hasStaffWith", "hasLines", "hasLinesWith", "hasTenders", "hasTendersWith", "hasExchangeSale", "hasExchangeSaleWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "merchantID", "merchantIDNEQ", "merchantIDIn", "merchantIDNotIn", "merchantIDGT", "merchantIDGTE", "merchantIDLT", "merchantIDLTE", "merchantIDContains", "merchantIDHasPrefix", "merchantIDHasSuffix", "merchantIDEqualFold", "merchantIDContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "idempotencyKey", "idempotencyKeyNEQ", "idempotencyKeyIn", "idempotencyKeyNotIn", "idempotencyKeyGT", "idempotencyKeyGTE", "idempotencyKeyLT", "idempotencyKeyLTE", "idempotencyKeyContains", "idempotencyKeyHasPrefix", "idempotencyKeyHasSuffix", "idempotencyKeyEqualFold", "idempotencyKeyContainsFold", "saleID", "saleIDNEQ", "saleIDIn", "saleIDNotIn", "saleIDGT", "saleIDGTE", "saleIDLT", "saleIDLTE", "saleIDContains", "saleIDHasPrefix", "saleIDHasSuffix", "saleIDEqualFold", "saleIDContainsFold", "storeID", "storeIDNEQ", "storeIDIn", "storeIDNotIn", "storeIDGT", "storeIDGTE", "storeIDLT", "storeIDLTE", "storeIDContains", "storeIDHasPrefix", "storeIDHasSuffix", "storeIDEqualFold", "storeIDContainsFold", "staffID", "staffIDNEQ", "staffIDIn", "staffIDNotIn", "staffIDGT", "staffIDGTE", "staffIDLT", "staffIDLTE", "staffIDContains", "staffIDHasPrefix", "staffIDHasSuffix", "staffIDEqualFold", "staffIDContainsFold", "deviceID", "deviceIDNEQ", "deviceIDIn", "deviceIDNotIn", "deviceIDGT", "deviceIDGTE", "deviceIDLT", "deviceIDLTE", "deviceIDContains", "deviceIDHasPrefix", "deviceIDHasSuffix", "deviceIDIsNil", "deviceIDNotNil", "deviceIDEqualFold", "deviceIDContainsFold", "kind", "kindNEQ", "kindIn", "kindNotIn", "reason", "reasonNEQ", "reasonIn", "reasonNotIn", "reasonGT", "reasonGTE", "reasonLT", "reasonLTE", "reasonContains", "reasonHasPrefix", "reasonHasSuffix", "reasonEqualFold", "reasonContainsFold", "amount", "amountNEQ", "amountIn", "amountNotIn", "amountGT", "amountGTE", "amountLT", "amountLTE", "tax", "taxNEQ", "taxIn", "taxNotIn", "taxGT", "taxGTE", "taxLT", "taxLTE", "businessDate", "businessDateNEQ", "businessDateIn", "businessDateNotIn", "businessDateGT", "businessDateGTE", "businessDateLT", "businessDateLTE", "businessDateContains", "businessDateHasPrefix", "businessDateHasSuffix", "businessDateEqualFold", "businessDateContainsFold", "exchangeSaleID", "exchangeSaleIDNEQ", "exchangeSaleIDIn", "exchangeSaleIDNotIn", "exchangeSaleIDGT", "exchangeSaleIDGTE", "exchangeSaleIDLT", "exchangeSaleIDLTE", "exchangeSaleIDContains", "exchangeSaleIDHasPrefix", "exchangeSaleIDHasSuffix", "exchangeSaleIDIsNil", "exchangeSaleIDNotNil", "exchangeSaleIDEqualFold", "exchangeSaleIDContainsFold", "hasSale", "hasSaleWith", "hasStore", "hasStoreWith", "hasStaff", "hasStaffWith", "hasDevice", "hasDeviceWith", "hasLines", "hasLinesWith", "hasTenders", "hasTendersWith", "hasExchangeSale", "hasExchangeSaleWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -50154,6 +50376,97 @@ func (ec *executionContext) unmarshalInputRefundWhereInput(ctx context.Context, 
 				return it, err
 			}
 			it.SaleIDContainsFold = data
+		case "storeID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreID = data
+		case "storeIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreIDNEQ = data
+		case "storeIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeIDIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreIDIn = data
+		case "storeIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreIDNotIn = data
+		case "storeIDGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeIDGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreIDGT = data
+		case "storeIDGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeIDGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreIDGTE = data
+		case "storeIDLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeIDLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreIDLT = data
+		case "storeIDLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeIDLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreIDLTE = data
+		case "storeIDContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeIDContains"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreIDContains = data
+		case "storeIDHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeIDHasPrefix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreIDHasPrefix = data
+		case "storeIDHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeIDHasSuffix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreIDHasSuffix = data
+		case "storeIDEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeIDEqualFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreIDEqualFold = data
+		case "storeIDContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeIDContainsFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreIDContainsFold = data
 		case "staffID":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("staffID"))
 			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
@@ -50791,6 +51104,20 @@ func (ec *executionContext) unmarshalInputRefundWhereInput(ctx context.Context, 
 				return it, err
 			}
 			it.HasSaleWith = data
+		case "hasStore":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasStore"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasStore = data
+		case "hasStoreWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasStoreWith"))
+			data, err := ec.unmarshalOStoreWhereInput2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStoreWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasStoreWith = data
 		case "hasStaff":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasStaff"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -50805,6 +51132,20 @@ func (ec *executionContext) unmarshalInputRefundWhereInput(ctx context.Context, 
 				return it, err
 			}
 			it.HasStaffWith = data
+		case "hasDevice":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasDevice"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasDevice = data
+		case "hasDeviceWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasDeviceWith"))
+			data, err := ec.unmarshalODeviceWhereInput2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐDeviceWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasDeviceWith = data
 		case "hasLines":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasLines"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -54464,7 +54805,7 @@ func (ec *executionContext) unmarshalInputSaleWhereInput(ctx context.Context, ob
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "merchantID", "merchantIDNEQ", "merchantIDIn", "merchantIDNotIn", "merchantIDGT", "merchantIDGTE", "merchantIDLT", "merchantIDLTE", "merchantIDContains", "merchantIDHasPrefix", "merchantIDHasSuffix", "merchantIDEqualFold", "merchantIDContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "idempotencyKey", "idempotencyKeyNEQ", "idempotencyKeyIn", "idempotencyKeyNotIn", "idempotencyKeyGT", "idempotencyKeyGTE", "idempotencyKeyLT", "idempotencyKeyLTE", "idempotencyKeyContains", "idempotencyKeyHasPrefix", "idempotencyKeyHasSuffix", "idempotencyKeyEqualFold", "idempotencyKeyContainsFold", "storeID", "storeIDNEQ", "storeIDIn", "storeIDNotIn", "storeIDGT", "storeIDGTE", "storeIDLT", "storeIDLTE", "storeIDContains", "storeIDHasPrefix", "storeIDHasSuffix", "storeIDEqualFold", "storeIDContainsFold", "cashierID", "cashierIDNEQ", "cashierIDIn", "cashierIDNotIn", "cashierIDGT", "cashierIDGTE", "cashierIDLT", "cashierIDLTE", "cashierIDContains", "cashierIDHasPrefix", "cashierIDHasSuffix", "cashierIDEqualFold", "cashierIDContainsFold", "deviceID", "deviceIDNEQ", "deviceIDIn", "deviceIDNotIn", "deviceIDGT", "deviceIDGTE", "deviceIDLT", "deviceIDLTE", "deviceIDContains", "deviceIDHasPrefix", "deviceIDHasSuffix", "deviceIDIsNil", "deviceIDNotNil", "deviceIDEqualFold", "deviceIDContainsFold", "customerID", "customerIDNEQ", "customerIDIn", "customerIDNotIn", "customerIDGT", "customerIDGTE", "customerIDLT", "customerIDLTE", "customerIDContains", "customerIDHasPrefix", "customerIDHasSuffix", "customerIDIsNil", "customerIDNotNil", "customerIDEqualFold", "customerIDContainsFold", "receiptNumber", "receiptNumberNEQ", "receiptNumberIn", "receiptNumberNotIn", "receiptNumberGT", "receiptNumberGTE", "receiptNumberLT", "receiptNumberLTE", "status", "statusNEQ", "statusIn", "statusNotIn", "currency", "currencyNEQ", "currencyIn", "currencyNotIn", "currencyGT", "currencyGTE", "currencyLT", "currencyLTE", "currencyContains", "currencyHasPrefix", "currencyHasSuffix", "currencyEqualFold", "currencyContainsFold", "subtotal", "subtotalNEQ", "subtotalIn", "subtotalNotIn", "subtotalGT", "subtotalGTE", "subtotalLT", "subtotalLTE", "orderDiscount", "orderDiscountNEQ", "orderDiscountIn", "orderDiscountNotIn", "orderDiscountGT", "orderDiscountGTE", "orderDiscountLT", "orderDiscountLTE", "discountTotal", "discountTotalNEQ", "discountTotalIn", "discountTotalNotIn", "discountTotalGT", "discountTotalGTE", "discountTotalLT", "discountTotalLTE", "taxTotal", "taxTotalNEQ", "taxTotalIn", "taxTotalNotIn", "taxTotalGT", "taxTotalGTE", "taxTotalLT", "taxTotalLTE", "total", "totalNEQ", "totalIn", "totalNotIn", "totalGT", "totalGTE", "totalLT", "totalLTE", "changeDue", "changeDueNEQ", "changeDueIn", "changeDueNotIn", "changeDueGT", "changeDueGTE", "changeDueLT", "changeDueLTE", "refundedTotal", "refundedTotalNEQ", "refundedTotalIn", "refundedTotalNotIn", "refundedTotalGT", "refundedTotalGTE", "refundedTotalLT", "refundedTotalLTE", "pricesIncludeTax", "pricesIncludeTaxNEQ", "occurredAt", "occurredAtNEQ", "occurredAtIn", "occurredAtNotIn", "occurredAtGT", "occurredAtGTE", "occurredAtLT", "occurredAtLTE", "businessDate", "businessDateNEQ", "businessDateIn", "businessDateNotIn", "businessDateGT", "businessDateGTE", "businessDateLT", "businessDateLTE", "businessDateContains", "businessDateHasPrefix", "businessDateHasSuffix", "businessDateEqualFold", "businessDateContainsFold", "offline", "offlineNEQ", "note", "noteNEQ", "noteIn", "noteNotIn", "noteGT", "noteGTE", "noteLT", "noteLTE", "noteContains", "noteHasPrefix", "noteHasSuffix", "noteIsNil", "noteNotNil", "noteEqualFold", "noteContainsFold", "frozen", "frozenNEQ", "frozenReason", "frozenReasonNEQ", "frozenReasonIn", "frozenReasonNotIn", "frozenReasonGT", "frozenReasonGTE", "frozenReasonLT", "frozenReasonLTE", "frozenReasonContains", "frozenReasonHasPrefix", "frozenReasonHasSuffix", "frozenReasonIsNil", "frozenReasonNotNil", "frozenReasonEqualFold", "frozenReasonContainsFold", "frozenAt", "frozenAtNEQ", "frozenAtIn", "frozenAtNotIn", "frozenAtGT", "frozenAtGTE", "frozenAtLT", "frozenAtLTE", "frozenAtIsNil", "frozenAtNotNil", "riskDecision", "riskDecisionNEQ", "riskDecisionIn", "riskDecisionNotIn", "reviewStatus", "reviewStatusNEQ", "reviewStatusIn", "reviewStatusNotIn", "voidedAt", "voidedAtNEQ", "voidedAtIn", "voidedAtNotIn", "voidedAtGT", "voidedAtGTE", "voidedAtLT", "voidedAtLTE", "voidedAtIsNil", "voidedAtNotNil", "hasStore", "hasStoreWith", "hasCashier", "hasCashierWith", "hasCustomer", "hasCustomerWith", "hasLines", "hasLinesWith", "hasTenders", "hasTendersWith", "hasRefunds", "hasRefundsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "merchantID", "merchantIDNEQ", "merchantIDIn", "merchantIDNotIn", "merchantIDGT", "merchantIDGTE", "merchantIDLT", "merchantIDLTE", "merchantIDContains", "merchantIDHasPrefix", "merchantIDHasSuffix", "merchantIDEqualFold", "merchantIDContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "idempotencyKey", "idempotencyKeyNEQ", "idempotencyKeyIn", "idempotencyKeyNotIn", "idempotencyKeyGT", "idempotencyKeyGTE", "idempotencyKeyLT", "idempotencyKeyLTE", "idempotencyKeyContains", "idempotencyKeyHasPrefix", "idempotencyKeyHasSuffix", "idempotencyKeyEqualFold", "idempotencyKeyContainsFold", "storeID", "storeIDNEQ", "storeIDIn", "storeIDNotIn", "storeIDGT", "storeIDGTE", "storeIDLT", "storeIDLTE", "storeIDContains", "storeIDHasPrefix", "storeIDHasSuffix", "storeIDEqualFold", "storeIDContainsFold", "cashierID", "cashierIDNEQ", "cashierIDIn", "cashierIDNotIn", "cashierIDGT", "cashierIDGTE", "cashierIDLT", "cashierIDLTE", "cashierIDContains", "cashierIDHasPrefix", "cashierIDHasSuffix", "cashierIDEqualFold", "cashierIDContainsFold", "deviceID", "deviceIDNEQ", "deviceIDIn", "deviceIDNotIn", "deviceIDGT", "deviceIDGTE", "deviceIDLT", "deviceIDLTE", "deviceIDContains", "deviceIDHasPrefix", "deviceIDHasSuffix", "deviceIDIsNil", "deviceIDNotNil", "deviceIDEqualFold", "deviceIDContainsFold", "customerID", "customerIDNEQ", "customerIDIn", "customerIDNotIn", "customerIDGT", "customerIDGTE", "customerIDLT", "customerIDLTE", "customerIDContains", "customerIDHasPrefix", "customerIDHasSuffix", "customerIDIsNil", "customerIDNotNil", "customerIDEqualFold", "customerIDContainsFold", "receiptNumber", "receiptNumberNEQ", "receiptNumberIn", "receiptNumberNotIn", "receiptNumberGT", "receiptNumberGTE", "receiptNumberLT", "receiptNumberLTE", "status", "statusNEQ", "statusIn", "statusNotIn", "currency", "currencyNEQ", "currencyIn", "currencyNotIn", "currencyGT", "currencyGTE", "currencyLT", "currencyLTE", "currencyContains", "currencyHasPrefix", "currencyHasSuffix", "currencyEqualFold", "currencyContainsFold", "subtotal", "subtotalNEQ", "subtotalIn", "subtotalNotIn", "subtotalGT", "subtotalGTE", "subtotalLT", "subtotalLTE", "orderDiscount", "orderDiscountNEQ", "orderDiscountIn", "orderDiscountNotIn", "orderDiscountGT", "orderDiscountGTE", "orderDiscountLT", "orderDiscountLTE", "discountTotal", "discountTotalNEQ", "discountTotalIn", "discountTotalNotIn", "discountTotalGT", "discountTotalGTE", "discountTotalLT", "discountTotalLTE", "taxTotal", "taxTotalNEQ", "taxTotalIn", "taxTotalNotIn", "taxTotalGT", "taxTotalGTE", "taxTotalLT", "taxTotalLTE", "total", "totalNEQ", "totalIn", "totalNotIn", "totalGT", "totalGTE", "totalLT", "totalLTE", "changeDue", "changeDueNEQ", "changeDueIn", "changeDueNotIn", "changeDueGT", "changeDueGTE", "changeDueLT", "changeDueLTE", "refundedTotal", "refundedTotalNEQ", "refundedTotalIn", "refundedTotalNotIn", "refundedTotalGT", "refundedTotalGTE", "refundedTotalLT", "refundedTotalLTE", "pricesIncludeTax", "pricesIncludeTaxNEQ", "occurredAt", "occurredAtNEQ", "occurredAtIn", "occurredAtNotIn", "occurredAtGT", "occurredAtGTE", "occurredAtLT", "occurredAtLTE", "businessDate", "businessDateNEQ", "businessDateIn", "businessDateNotIn", "businessDateGT", "businessDateGTE", "businessDateLT", "businessDateLTE", "businessDateContains", "businessDateHasPrefix", "businessDateHasSuffix", "businessDateEqualFold", "businessDateContainsFold", "offline", "offlineNEQ", "note", "noteNEQ", "noteIn", "noteNotIn", "noteGT", "noteGTE", "noteLT", "noteLTE", "noteContains", "noteHasPrefix", "noteHasSuffix", "noteIsNil", "noteNotNil", "noteEqualFold", "noteContainsFold", "frozen", "frozenNEQ", "frozenReason", "frozenReasonNEQ", "frozenReasonIn", "frozenReasonNotIn", "frozenReasonGT", "frozenReasonGTE", "frozenReasonLT", "frozenReasonLTE", "frozenReasonContains", "frozenReasonHasPrefix", "frozenReasonHasSuffix", "frozenReasonIsNil", "frozenReasonNotNil", "frozenReasonEqualFold", "frozenReasonContainsFold", "frozenAt", "frozenAtNEQ", "frozenAtIn", "frozenAtNotIn", "frozenAtGT", "frozenAtGTE", "frozenAtLT", "frozenAtLTE", "frozenAtIsNil", "frozenAtNotNil", "riskDecision", "riskDecisionNEQ", "riskDecisionIn", "riskDecisionNotIn", "reviewStatus", "reviewStatusNEQ", "reviewStatusIn", "reviewStatusNotIn", "voidedAt", "voidedAtNEQ", "voidedAtIn", "voidedAtNotIn", "voidedAtGT", "voidedAtGTE", "voidedAtLT", "voidedAtLTE", "voidedAtIsNil", "voidedAtNotNil", "hasStore", "hasStoreWith", "hasCashier", "hasCashierWith", "hasDevice", "hasDeviceWith", "hasCustomer", "hasCustomerWith", "hasLines", "hasLinesWith", "hasTenders", "hasTendersWith", "hasRefunds", "hasRefundsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -56424,6 +56765,20 @@ func (ec *executionContext) unmarshalInputSaleWhereInput(ctx context.Context, ob
 				return it, err
 			}
 			it.HasCashierWith = data
+		case "hasDevice":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasDevice"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasDevice = data
+		case "hasDeviceWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasDeviceWith"))
+			data, err := ec.unmarshalODeviceWhereInput2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐDeviceWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasDeviceWith = data
 		case "hasCustomer":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasCustomer"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -67359,6 +67714,11 @@ func (ec *executionContext) _Refund(ctx context.Context, sel ast.SelectionSet, o
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "storeID":
+			out.Values[i] = ec._Refund_storeID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "staffID":
 			out.Values[i] = ec._Refund_staffID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -67411,11 +67771,23 @@ func (ec *executionContext) _Refund(ctx context.Context, sel ast.SelectionSet, o
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Refund_sale(ctx, field, obj)
 				})
+		case "store":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Refund_store(ctx, field, obj)
+				})
 		case "staff":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Refund_staff(ctx, field, obj)
+				})
+		case "device":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Refund_device(ctx, field, obj)
 				})
 		case "lines":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
@@ -68359,6 +68731,12 @@ func (ec *executionContext) _Sale(ctx context.Context, sel ast.SelectionSet, obj
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Sale_cashier(ctx, field, obj)
+				})
+		case "device":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Sale_device(ctx, field, obj)
 				})
 		case "customer":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,

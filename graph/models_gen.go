@@ -527,7 +527,8 @@ type UploadSaleResult struct {
 }
 
 type UploadSalesInput struct {
-	// At most 500; each is applied on its own.
+	// At most 500; each is applied on its own. They happened already: a risk
+	// rule or limit that would decline one flags it for review instead.
 	Sales []*sales.SaleInput `json:"sales"`
 }
 

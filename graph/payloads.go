@@ -126,10 +126,25 @@ func riskListEntryPayload(e *ent.RiskListEntry, err error) (*RiskListEntryPayloa
 	return &RiskListEntryPayload{RiskListEntry: e}, nil
 }
 
-func uploadPayload(results []sales.UploadResult) *UploadSalesPayload {
+// uploadPayload is the results of an upload, their sales read again with
+// the edges the operation selects, for all of them at once.
+func uploadPayload(ctx context.Context, client *ent.Client, results []sales.UploadResult) (*UploadSalesPayload, error) {
+	var made []*ent.Sale
+	for _, res := range results {
+		if res.Sale != nil {
+			made = append(made, res.Sale)
+		}
+	}
+	made, err := collected(ctx, client, made, "results", "sale")
+	if err != nil {
+		return nil, err
+	}
 	out := &UploadSalesPayload{Results: make([]*UploadSaleResult, len(results))}
 	for i, res := range results {
-		item := &UploadSaleResult{IdempotencyKey: res.IdempotencyKey, Status: res.Status, Sale: res.Sale}
+		item := &UploadSaleResult{IdempotencyKey: res.IdempotencyKey, Status: res.Status}
+		if res.Sale != nil {
+			item.Sale, made = made[0], made[1:]
+		}
 		if res.Err != nil {
 			item.Error = &UploadSaleError{Code: string(res.Err.Code), Message: res.Err.Message}
 			if res.Err.Field != "" {
@@ -141,7 +156,7 @@ func uploadPayload(results []sales.UploadResult) *UploadSalesPayload {
 		}
 		out.Results[i] = item
 	}
-	return out
+	return out, nil
 }
 
 func devicePayload(d *ent.Device, err error) (*DevicePayload, error) {

@@ -50,7 +50,7 @@ func (r *mutationResolver) UploadSales(ctx context.Context, input UploadSalesInp
 	if err != nil {
 		return nil, err
 	}
-	return uploadPayload(results), nil
+	return uploadPayload(ctx, r.client, results)
 }
 
 // RefundSale is the resolver for the refundSale field.
@@ -117,5 +117,5 @@ func (r *queryResolver) Sales(ctx context.Context, after *entgql.Cursor[pulid.ID
 
 // Receipt is the resolver for the receipt field.
 func (r *saleResolver) Receipt(ctx context.Context, obj *ent.Sale) (*sales.Receipt, error) {
-	return r.sales.Receipt(ctx, obj)
+	return r.receipt(ctx, obj)
 }

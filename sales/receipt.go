@@ -3,6 +3,7 @@ package sales
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -10,7 +11,12 @@ import (
 	"golang.org/x/text/currency"
 
 	"github.com/tillpos/till/ent"
+	"github.com/tillpos/till/ent/device"
+	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/saleline"
+	"github.com/tillpos/till/ent/schema/pulid"
+	"github.com/tillpos/till/ent/staff"
+	"github.com/tillpos/till/ent/store"
 	"github.com/tillpos/till/ent/tender"
 	"github.com/tillpos/till/errs"
 	"github.com/tillpos/till/internal/ptr"
@@ -61,52 +67,119 @@ type ReceiptTender struct {
 
 // Receipt builds the receipt of a sale the caller can see.
 func (s *Service) Receipt(ctx context.Context, sl *ent.Sale) (*Receipt, error) {
-	m, err := s.db.Merchant.Get(ctx, sl.MerchantID)
+	receipts, err := s.Receipts(ctx, []*ent.Sale{sl})
 	if err != nil {
-		return nil, fmt.Errorf("loading merchant: %w", err)
+		return nil, err
 	}
-	st, err := s.db.Store.Get(ctx, sl.StoreID)
+	return receipts[0], nil
+}
+
+// Receipts builds the receipts of sales the caller can see, in their
+// order, with one query for each kind of row they show (merchants, stores,
+// cashiers, terminals, lines, tenders) however many sales there are.
+func (s *Service) Receipts(ctx context.Context, list []*ent.Sale) ([]*Receipt, error) {
+	var merchantIDs, storeIDs, cashierIDs, deviceIDs, saleIDs []pulid.ID
+	for _, sl := range list {
+		merchantIDs = append(merchantIDs, sl.MerchantID)
+		storeIDs = append(storeIDs, sl.StoreID)
+		cashierIDs = append(cashierIDs, sl.CashierID)
+		if sl.DeviceID != nil {
+			deviceIDs = append(deviceIDs, *sl.DeviceID)
+		}
+		saleIDs = append(saleIDs, sl.ID)
+	}
+	merchants, err := s.db.Merchant.Query().Where(merchant.IDIn(distinct(merchantIDs)...)).All(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("loading store: %w", err)
+		return nil, fmt.Errorf("loading merchants: %w", err)
 	}
-	cashier, err := s.db.Staff.Get(ctx, sl.CashierID)
+	stores, err := s.db.Store.Query().Where(store.IDIn(distinct(storeIDs)...)).All(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("loading cashier: %w", err)
+		return nil, fmt.Errorf("loading stores: %w", err)
 	}
-	lines, err := sl.QueryLines().Order(ent.Asc(saleline.FieldPosition)).All(ctx)
+	cashiers, err := s.db.Staff.Query().Where(staff.IDIn(distinct(cashierIDs)...)).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("loading cashiers: %w", err)
+	}
+	var devices []*ent.Device
+	if len(deviceIDs) > 0 {
+		if devices, err = s.db.Device.Query().Where(device.IDIn(distinct(deviceIDs)...)).All(ctx); err != nil {
+			return nil, fmt.Errorf("loading terminals: %w", err)
+		}
+	}
+	lines, err := s.db.SaleLine.Query().Where(saleline.SaleIDIn(saleIDs...)).
+		Order(ent.Asc(saleline.FieldSaleID), ent.Asc(saleline.FieldPosition)).All(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("loading lines: %w", err)
 	}
-	tenders, err := sl.QueryTenders().Order(ent.Asc(tender.FieldID)).All(ctx)
+	tenders, err := s.db.Tender.Query().Where(tender.SaleIDIn(saleIDs...)).Order(ent.Asc(tender.FieldID)).All(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("loading tenders: %w", err)
 	}
-	r := &Receipt{
-		MerchantName: m.Name, StoreName: st.Name, Number: fmt.Sprintf("%06d", sl.ReceiptNumber),
-		CashierName: cashier.Name, OccurredAt: sl.OccurredAt, TimeZone: st.TimeZone, Currency: sl.Currency,
-		Subtotal: sl.Subtotal, DiscountTotal: sl.DiscountTotal, TaxTotal: sl.TaxTotal, Total: sl.Total,
-		ChangeDue: sl.ChangeDue, RefundedTotal: sl.RefundedTotal, PricesIncludeTax: sl.PricesIncludeTax,
-	}
-	if st.Address != "" {
-		r.StoreAddress = &st.Address
-	}
-	if sl.DeviceID != nil {
-		terminal := string(*sl.DeviceID)
-		r.Terminal = &terminal
+	merchantOf := byID(merchants, func(m *ent.Merchant) pulid.ID { return m.ID })
+	storeOf := byID(stores, func(st *ent.Store) pulid.ID { return st.ID })
+	cashierOf := byID(cashiers, func(c *ent.Staff) pulid.ID { return c.ID })
+	deviceOf := byID(devices, func(d *ent.Device) pulid.ID { return d.ID })
+	receipts := make([]*Receipt, len(list))
+	index := make(map[pulid.ID]*Receipt, len(list))
+	for i, sl := range list {
+		m, st, cashier := merchantOf[sl.MerchantID], storeOf[sl.StoreID], cashierOf[sl.CashierID]
+		if m == nil || st == nil || cashier == nil {
+			return nil, fmt.Errorf("sale %s: its merchant, store or cashier is missing", sl.ID)
+		}
+		r := &Receipt{
+			MerchantName: m.Name, StoreName: st.Name, Number: fmt.Sprintf("%06d", sl.ReceiptNumber),
+			CashierName: cashier.Name, OccurredAt: sl.OccurredAt, TimeZone: st.TimeZone, Currency: sl.Currency,
+			Subtotal: sl.Subtotal, DiscountTotal: sl.DiscountTotal, TaxTotal: sl.TaxTotal, Total: sl.Total,
+			ChangeDue: sl.ChangeDue, RefundedTotal: sl.RefundedTotal, PricesIncludeTax: sl.PricesIncludeTax,
+		}
+		if st.Address != "" {
+			r.StoreAddress = &st.Address
+		}
+		if sl.DeviceID != nil {
+			r.Terminal = terminalName(deviceOf[*sl.DeviceID])
+		}
+		receipts[i], index[sl.ID] = r, r
 	}
 	for _, l := range lines {
 		rl := ReceiptLine{Name: l.Name, Quantity: l.Quantity, UnitPrice: l.UnitPrice, Discount: l.LineDiscount + l.OrderDiscount, Total: l.Total}
 		if l.Sku != "" {
 			rl.Sku = &l.Sku
 		}
-		r.Lines = append(r.Lines, rl)
+		index[l.SaleID].Lines = append(index[l.SaleID].Lines, rl)
 	}
 	for _, t := range tenders {
-		r.Tenders = append(r.Tenders, ReceiptTender{
+		index[t.SaleID].Tenders = append(index[t.SaleID].Tenders, ReceiptTender{
 			Type: t.Type, Label: tenderLabel(t), Amount: t.Amount, Tendered: t.Tendered, Change: t.Change, Reference: t.Reference,
 		})
 	}
-	return r, nil
+	return receipts, nil
+}
+
+// terminalName is how a receipt names the terminal: where it stands in the
+// store, or else its serial number; nil when it is no longer there to ask.
+func terminalName(d *ent.Device) *string {
+	switch {
+	case d == nil:
+		return nil
+	case strings.TrimSpace(d.LocationLabel) != "":
+		return &d.LocationLabel
+	}
+	return &d.SerialNumber
+}
+
+// byID indexes rows by their ID.
+func byID[T any](rows []T, id func(T) pulid.ID) map[pulid.ID]T {
+	out := make(map[pulid.ID]T, len(rows))
+	for _, r := range rows {
+		out[id(r)] = r
+	}
+	return out
+}
+
+// distinct is ids without repeats.
+func distinct(ids []pulid.ID) []pulid.ID {
+	slices.Sort(ids)
+	return slices.Compact(ids)
 }
 
 // tenderLabel names a tender as a slip prints it: "VISA credit •••• 4242",
@@ -134,23 +207,39 @@ func tenderLabel(t *ent.Tender) string {
 	return string(t.Type)
 }
 
-// Text renders the receipt for a thermal printer, width characters wide.
-// Amounts are in major units of the currency (12.50, or 1250 for JPY).
+// Text renders the receipt for a thermal printer, width characters wide
+// (24 to 64). Amounts are in major units of the currency (12.50, or 1250
+// for JPY). Text too long for a line wraps at spaces (a word longer than a
+// line is cut), so no name, however long, breaks the layout.
 func (r *Receipt) Text(width int) (string, error) {
-	if width < 24 || width > 64 {
-		return "", errs.Invalid("width", "a receipt is 24 to 64 characters wide")
+	if width < minTextWidth || width > maxTextWidth {
+		return "", errs.Invalid("width", "a receipt is %d to %d characters wide", minTextWidth, maxTextWidth)
 	}
 	money := moneyFormatter(r.Currency)
 	var b strings.Builder
 	rule := strings.Repeat("-", width)
 	center := func(s string) {
-		s = clip(s, width)
-		fmt.Fprintf(&b, "%s%s\n", strings.Repeat(" ", (width-utf8.RuneCountInString(s))/2), s)
+		for _, line := range wrap(s, width) {
+			fmt.Fprintf(&b, "%s%s\n", strings.Repeat(" ", (width-utf8.RuneCountInString(line))/2), line)
+		}
 	}
+	// row puts left and right on one line, right aligned, when both fit;
+	// otherwise left above right.
 	row := func(left, right string) {
-		left = clip(left, width-utf8.RuneCountInString(right)-1)
-		gap := width - utf8.RuneCountInString(left) - utf8.RuneCountInString(right)
-		fmt.Fprintf(&b, "%s%s%s\n", left, strings.Repeat(" ", gap), right)
+		if gap := width - utf8.RuneCountInString(left) - utf8.RuneCountInString(right); gap >= 1 {
+			fmt.Fprintf(&b, "%s%s%s\n", left, strings.Repeat(" ", gap), right)
+			return
+		}
+		lefts := []string{left}
+		if utf8.RuneCountInString(left) > width {
+			lefts = wrap(left, width)
+		}
+		for _, line := range lefts {
+			fmt.Fprintf(&b, "%s\n", line)
+		}
+		for _, line := range wrap(right, width) {
+			fmt.Fprintf(&b, "%s%s\n", strings.Repeat(" ", width-utf8.RuneCountInString(line)), line)
+		}
 	}
 	center(r.MerchantName)
 	center(r.StoreName)
@@ -170,7 +259,9 @@ func (r *Receipt) Text(width int) (string, error) {
 	}
 	b.WriteString(rule + "\n")
 	for _, l := range r.Lines {
-		fmt.Fprintf(&b, "%s\n", clip(l.Name, width))
+		for _, line := range wrap(l.Name, width) {
+			fmt.Fprintf(&b, "%s\n", line)
+		}
 		row(fmt.Sprintf("  %d x %s", l.Quantity, money(l.UnitPrice)), money(int64(l.Quantity)*l.UnitPrice))
 		if l.Discount > 0 {
 			row("  discount", "-"+money(l.Discount))
@@ -204,6 +295,37 @@ func (r *Receipt) Text(width int) (string, error) {
 	return b.String(), nil
 }
 
+// How wide a receipt's text may be, in characters.
+const (
+	minTextWidth = 24
+	maxTextWidth = 64
+)
+
+// wrap breaks s into lines of at most width characters at spaces, cutting
+// a word longer than a line; an empty s is one empty line.
+func wrap(s string, width int) []string {
+	var lines []string
+	line := ""
+	for _, word := range strings.Fields(s) {
+		for utf8.RuneCountInString(word) > width {
+			if line != "" {
+				lines, line = append(lines, line), ""
+			}
+			runes := []rune(word)
+			lines, word = append(lines, string(runes[:width])), string(runes[width:])
+		}
+		switch {
+		case line == "":
+			line = word
+		case utf8.RuneCountInString(line)+1+utf8.RuneCountInString(word) <= width:
+			line += " " + word
+		default:
+			lines, line = append(lines, line), word
+		}
+	}
+	return append(lines, line)
+}
+
 // moneyFormatter formats minor units of an ISO 4217 currency in major
 // units with the currency's own number of decimals.
 func moneyFormatter(code string) func(int64) string {
@@ -225,15 +347,4 @@ func moneyFormatter(code string) func(int64) string {
 		}
 		return fmt.Sprintf("%s%d.%0*d", sign, v/pow, scale, v%pow)
 	}
-}
-
-// clip cuts s to at most n characters.
-func clip(s string, n int) string {
-	if n <= 0 {
-		return ""
-	}
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	return string([]rune(s)[:n])
 }

@@ -1,12 +1,15 @@
 package sales
 
 import (
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/tillpos/till/ent/tender"
+	"github.com/tillpos/till/errs"
 )
 
 func TestReceiptText(t *testing.T) {
@@ -42,6 +45,7 @@ Jasmine tea
   2 x 18.00                36.00
   discount                 -2.00
 A very long name for a cake that
+does not fit
   1 x 25.00                25.00
 --------------------------------
 Subtotal                   61.00
@@ -54,8 +58,49 @@ Change                     50.00
 --------------------------------
 `, text)
 
-	_, err = r.Text(10)
-	require.Error(t, err)
+	for _, width := range []int{23, 65} {
+		_, err = r.Text(width)
+		e, ok := errs.As(err)
+		require.True(t, ok, "width %d: %v", width, err)
+		require.Equal(t, "width", e.Field)
+	}
+}
+
+// Whatever the names, every line fits the paper: long ones wrap, a word
+// longer than a line is cut, an amount that does not fit beside its label
+// goes under it.
+func TestReceiptTextNarrow(t *testing.T) {
+	t.Parallel()
+	terminal := "Counter by the window, left of the door"
+	r := &Receipt{
+		MerchantName: "The Extraordinarily Long Named Tea Merchant of Shanghai", StoreName: "Bund",
+		Number: "000042", CashierName: "Maximiliana Evangelina Montgomery-Featherstonehaugh", Terminal: &terminal,
+		OccurredAt: time.Date(2026, 11, 23, 6, 5, 0, 0, time.UTC), TimeZone: "Asia/Shanghai", Currency: "CNY",
+		Lines:    []ReceiptLine{{Name: "Supercalifragilisticexpialidocious-oolong", Quantity: 100000, UnitPrice: 99999999, Total: 9999999900000}},
+		Subtotal: 9999999900000, Total: 9999999900000,
+		Tenders: []ReceiptTender{{Type: tender.TypeCARD, Label: "MASTERCARD credit •••• 4444", Amount: 9999999900000}},
+	}
+	for _, width := range []int{24, 32, 64} {
+		text, err := r.Text(width)
+		require.NoError(t, err)
+		for _, line := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
+			require.LessOrEqual(t, utf8.RuneCountInString(line), width, "width %d: %q", width, line)
+		}
+		for _, want := range []string{"Montgomery-", "window", "99999999000.00", "MASTERCARD credit"} {
+			require.Contains(t, text, want, "width %d", width)
+		}
+	}
+	text, err := r.Text(24)
+	require.NoError(t, err)
+	require.Contains(t, text, "Cashier\n  Maximiliana Evangelina\n", "a name too long for the row goes under its label")
+	require.Contains(t, text, "\n  100000 x 999999.99\n          99999999000.00\n")
+}
+
+func TestWrap(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, []string{"a bb", "ccc"}, wrap("a bb ccc", 4))
+	require.Equal(t, []string{"abcd", "ef g"}, wrap("abcdef g", 4))
+	require.Equal(t, []string{""}, wrap("  ", 4))
 }
 
 func TestMoneyFormatter(t *testing.T) {

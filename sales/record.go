@@ -6,6 +6,7 @@ import (
 	sqldb "database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 
 	"github.com/tillpos/till/audit"
+	"github.com/tillpos/till/auth/rule"
 	"github.com/tillpos/till/auth/viewer"
 	"github.com/tillpos/till/customers"
 	"github.com/tillpos/till/db"
@@ -26,6 +28,7 @@ import (
 	"github.com/tillpos/till/ent/staffday"
 	"github.com/tillpos/till/ent/tender"
 	"github.com/tillpos/till/errs"
+	"github.com/tillpos/till/internal/pan"
 	"github.com/tillpos/till/internal/ptr"
 	"github.com/tillpos/till/merchants"
 	"github.com/tillpos/till/outbox"
@@ -135,16 +138,15 @@ func (s *Service) Record(ctx context.Context, in SaleInput) (_ *ent.Sale, replay
 	if prior, perr := s.priorSale(ctx, in.IdempotencyKey, hash); prior != nil || perr != nil {
 		return prior, prior != nil, perr
 	}
-	if e, ok := errs.As(err); ok && e.Code == errs.RiskDeclined {
-		s.auditDecline(ctx, in, e)
-	}
+	s.auditDecline(ctx, err, "Store", in.StoreID, in.IdempotencyKey)
 	return nil, false, err
 }
 
 // priorSale returns the sale made with key, if its request hashed to hash;
-// IDEMPOTENCY_CONFLICT if it did not; nil if there is none.
+// IDEMPOTENCY_CONFLICT if it did not; nil if there is none. Keys are the
+// merchant's, so the lookup is too, beyond the caller's stores.
 func (s *Service) priorSale(ctx context.Context, key, hash string) (*ent.Sale, error) {
-	prior, err := s.db.Sale.Query().Where(sale.IdempotencyKey(key)).Only(ctx)
+	prior, err := s.db.Sale.Query().Where(sale.IdempotencyKey(key)).Only(rule.AllStores(ctx))
 	return replayable(prior, err, func(sl *ent.Sale) string { return sl.RequestHash }, hash, "sale")
 }
 
@@ -165,12 +167,18 @@ func replayable[T any](prior T, err error, hashOf func(T) string, hash, what str
 	return prior, nil
 }
 
-// auditDecline records a sale the risk rules declined. Nothing else of the
-// sale was written, so the audit log is where a reviewer finds it.
-func (s *Service) auditDecline(ctx context.Context, in SaleInput, e *errs.Error) {
-	err := audit.Record(ctx, s.db, audit.Entry{
-		Action: "sale.declined", TargetType: "Store", TargetID: in.StoreID,
-		Details: map[string]any{"rule": e.Rule, "idempotencyKey": in.IdempotencyKey, "reason": e.Message},
+// auditDecline records a sale the risk rules declined, if err is one.
+// Nothing of the sale was written, so the audit log is where a reviewer
+// finds it, with what the rule matched. The entry is about targetType
+// targetID: the sale's store, or the sale an exchange returned items to.
+func (s *Service) auditDecline(ctx context.Context, err error, targetType string, targetID pulid.ID, key string) {
+	var d *declined
+	if !errors.As(err, &d) {
+		return
+	}
+	err = audit.Record(ctx, s.db, audit.Entry{
+		Action: "sale.declined", TargetType: targetType, TargetID: targetID,
+		Details: map[string]any{"rule": d.hit.Rule, "detail": d.hit.Detail, "idempotencyKey": key},
 	})
 	if err != nil {
 		s.log.ErrorContext(ctx, "auditing a declined sale", "err", err)
@@ -178,9 +186,13 @@ func (s *Service) auditDecline(ctx context.Context, in SaleInput, e *errs.Error)
 }
 
 // record writes a new sale in tx; credit is the value of items returned in
-// an exchange, which pays for it first. The store's counter is taken last,
-// as late as possible: its row lock serialises the store's sales until
-// commit, and is what keeps receipt numbers free of gaps and repeats.
+// an exchange, which pays for it first.
+//
+// Rows are locked (on PostgreSQL) in one order, shared with refunds: the
+// customer, then the store's counter, then the cashier's day. The counter
+// is taken as late as possible: its row lock serialises the store's sales
+// until commit, and is what keeps receipt numbers free of gaps and
+// repeats.
 func (s *Service) record(ctx context.Context, tx *ent.Tx, v *viewer.Viewer, in SaleInput, hash string, credit int64) (*ent.Sale, error) {
 	client := tx.Client()
 	st, err := merchants.StoreFor(ctx, client, v, in.StoreID, "storeId")
@@ -192,11 +204,14 @@ func (s *Service) record(ctx context.Context, tx *ent.Tx, v *viewer.Viewer, in S
 	if err != nil {
 		return nil, err
 	}
+	// A sale is offline when it comes by upload or happened earlier than
+	// a terminal's clock can be off.
+	offline := in.Offline || occurred.Before(now.Add(-maxClockSkew))
 	if in.Note != nil && utf8.RuneCountInString(*in.Note) > maxNoteRunes {
 		return nil, errs.Invalid("note", "a note is at most %d characters", maxNoteRunes)
 	}
-	if in.Note != nil && looksLikePAN(*in.Note) {
-		return nil, errs.Invalid("note", "this looks like a full card number, which is never stored")
+	if err := pan.Check("note", ptr.Value(in.Note)); err != nil {
+		return nil, err
 	}
 	deviceID, err := saleDevice(ctx, client, v, in.DeviceID, st.ID)
 	if err != nil {
@@ -218,7 +233,7 @@ func (s *Service) record(ctx context.Context, tx *ent.Tx, v *viewer.Viewer, in S
 		return nil, errs.Invalid("expectedTotal", "the sale comes to %d, not %d", c.total, *in.ExpectedTotal)
 	}
 	applied := min(credit, c.total)
-	change, err := checkTenders(in.Tenders, c.total-applied, settings.AcceptedTenders, "tenders")
+	change, err := checkTenders(in.Tenders, c.total-applied, "tenders")
 	if err != nil {
 		return nil, err
 	}
@@ -231,17 +246,25 @@ func (s *Service) record(ctx context.Context, tx *ent.Tx, v *viewer.Viewer, in S
 		if cust, err = customerByID(ctx, client, *in.CustomerID, "customerId"); err != nil {
 			return nil, err
 		}
+		if err := lockCustomer(ctx, client, cust.ID); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.checkBalanceTenders(in.Tenders, cust); err != nil {
 		return nil, err
 	}
 	date := businessDate(st, occurred)
-	if err := checkSaleLimits(ctx, client, settings, c.total, cust, date); err != nil {
+	limits, err := saleLimits(rule.AllStores(ctx), client, settings, in.Tenders, c.total, cust, date)
+	if err != nil {
 		return nil, err
 	}
-	hits, err := assess(ctx, client, settings, assessment{
-		store: st, cashier: v.ID, total: c.total, tenders: in.Tenders, customer: cust, now: now,
+	risks, err := assess(ctx, client, settings, assessment{
+		store: st, cashier: v.ID, total: c.total, tenders: in.Tenders, customer: cust, at: occurred, now: now,
 	})
+	if err != nil {
+		return nil, err
+	}
+	hits, err := decide(append(limits, risks...), offline)
 	if err != nil {
 		return nil, err
 	}
@@ -410,8 +433,9 @@ func priceLines(ctx context.Context, client *ent.Client, lines []LineInput, pric
 				return nil, nil, errs.Invalid(field+".name", "an item without a product needs a name of 1 to %d characters", maxNameRunes)
 			case l.UnitPrice == nil:
 				return nil, nil, errs.Invalid(field+".unitPrice", "an item without a product needs a unit price")
-			case looksLikePAN(name):
-				return nil, nil, errs.Invalid(field+".name", "this looks like a full card number, which is never stored")
+			}
+			if err := pan.Check(field+".name", name); err != nil {
+				return nil, nil, err
 			}
 			cl.taxRateBP = ptr.Value(l.TaxRateBP)
 			snap.name = name
@@ -503,31 +527,12 @@ func (s *Service) checkBalanceTenders(tenders []TenderInput, cust *ent.Customer)
 	return nil
 }
 
-// checkSaleLimits applies the merchant's limits on one sale and on what one
-// customer may spend in a day.
-func checkSaleLimits(ctx context.Context, client *ent.Client, settings *ent.SalesSettings, total int64, cust *ent.Customer, date string) error {
-	if settings.MaxSaleAmount != nil && total > *settings.MaxSaleAmount {
-		return errs.Newf(errs.BadUserInput, "the sale comes to %d, over the merchant's limit of %d for one sale", total, *settings.MaxSaleAmount)
-	}
-	if settings.CustomerDailyLimit == nil || cust == nil {
-		return nil
-	}
-	// The customer's row stays locked (on PostgreSQL) to the end of the
-	// transaction, so two sales at once cannot both fit under the limit.
-	if _, err := client.Customer.Query().Where(customer.ID(cust.ID)).Select(customer.FieldID).Modify(db.ForUpdate).Strings(ctx); err != nil {
+// lockCustomer locks a customer's row (on PostgreSQL) to the end of the
+// transaction: what one customer may spend in a day is checked under it,
+// and sales and refunds take it before the cashier's day.
+func lockCustomer(ctx context.Context, client *ent.Client, id pulid.ID) error {
+	if _, err := client.Customer.Query().Where(customer.ID(id)).Select(customer.FieldID).Modify(db.ForUpdate).Strings(ctx); err != nil {
 		return fmt.Errorf("locking customer: %w", err)
-	}
-	var sums []struct{ Sum sqldb.NullInt64 }
-	err := client.Sale.Query().
-		Where(sale.CustomerID(cust.ID), sale.BusinessDate(date), sale.StatusNEQ(sale.StatusVOIDED)).
-		Aggregate(ent.As(ent.Sum(sale.FieldTotal), "sum")).
-		Scan(ctx, &sums)
-	if err != nil {
-		return fmt.Errorf("summing the customer's day: %w", err)
-	}
-	if spent := sumOf(sums); spent+total > *settings.CustomerDailyLimit {
-		return &errs.Error{Code: errs.BadUserInput, Field: "customerId", Message: fmt.Sprintf(
-			"the customer has spent %d today; this sale would pass the merchant's daily limit of %d per customer", spent, *settings.CustomerDailyLimit)}
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tillpos/till/audit"
+	"github.com/tillpos/till/auth/rule"
 	"github.com/tillpos/till/auth/viewer"
 	"github.com/tillpos/till/customers"
 	"github.com/tillpos/till/db"
@@ -21,6 +22,7 @@ import (
 	"github.com/tillpos/till/ent/staffday"
 	"github.com/tillpos/till/ent/tender"
 	"github.com/tillpos/till/errs"
+	"github.com/tillpos/till/internal/pan"
 	"github.com/tillpos/till/internal/ptr"
 	"github.com/tillpos/till/merchants"
 	"github.com/tillpos/till/outbox"
@@ -81,19 +83,41 @@ func (s *Service) Refund(ctx context.Context, in RefundInput) (*RefundResult, er
 	})
 }
 
-// Void undoes a whole sale on the business day it happened: as if it never
-// was, for the customer's figures too.
+// Void undoes a whole sale on the store's business day it happened, as
+// long as that day is open: as if the sale never was, for the customer's
+// figures too.
 func (s *Service) Void(ctx context.Context, key string, saleID pulid.ID, reason string) (*RefundResult, error) {
 	in := RefundInput{IdempotencyKey: key, SaleID: saleID, Reason: reason}
 	return s.refundOnce(ctx, refund.KindVOID, key, saleID, reason, in, func(tx *ent.Tx, r *refunding) error {
-		switch {
-		case r.sale.RefundedTotal > 0:
+		if r.sale.RefundedTotal > 0 {
 			return errs.Newf(errs.Conflict, "the sale was partly refunded; refund the rest instead of voiding it")
-		case r.sale.BusinessDate != businessDate(r.store, r.now):
-			return errs.Newf(errs.Conflict, "a sale can be voided only on its own business day (%s); refund it instead", r.sale.BusinessDate)
+		}
+		if err := r.dayOpen(); err != nil {
+			return err
 		}
 		return r.refund(nil, r.sale.Total, nil)
 	})
+}
+
+// dayOpen is the one check of whether the sale's business day still takes
+// voids: it must be the store's business day now, and not closed. Until a
+// domain closes days (Hooks.DayClosed), a day is open until the store's
+// midnight.
+func (r *refunding) dayOpen() error {
+	if r.sale.BusinessDate != businessDate(r.store, r.now) {
+		return errs.Newf(errs.Conflict, "a sale can be voided only on its own business day (%s); refund it instead", r.sale.BusinessDate)
+	}
+	if r.s.hooks.DayClosed == nil {
+		return nil
+	}
+	closed, err := r.s.hooks.DayClosed(r.ctx, r.tx, r.store.ID, r.sale.BusinessDate)
+	if err != nil {
+		return err
+	}
+	if closed {
+		return errs.Newf(errs.Conflict, "the store's day %s is closed; refund the sale instead", r.sale.BusinessDate)
+	}
+	return nil
 }
 
 // Exchange takes items back from a sale and records a new sale for others;
@@ -103,7 +127,7 @@ func (s *Service) Exchange(ctx context.Context, in ExchangeInput) (*RefundResult
 	if len(in.ReturnLines) == 0 {
 		return nil, errs.Invalid("returnLines", "an exchange returns at least one item")
 	}
-	return s.refundOnce(ctx, refund.KindEXCHANGE, in.IdempotencyKey, in.SaleID, in.Reason, in, func(tx *ent.Tx, r *refunding) error {
+	res, err := s.refundOnce(ctx, refund.KindEXCHANGE, in.IdempotencyKey, in.SaleID, in.Reason, in, func(tx *ent.Tx, r *refunding) error {
 		credit, err := r.linesValue(in.ReturnLines)
 		if err != nil {
 			return err
@@ -132,6 +156,8 @@ func (s *Service) Exchange(ctx context.Context, in ExchangeInput) (*RefundResult
 		}
 		return r.refund(in.ReturnLines, 0, append(tenders, back...))
 	})
+	s.auditDecline(ctx, err, "Sale", in.SaleID, in.IdempotencyKey)
+	return res, err
 }
 
 // newSaleField renames an error's input field from the nested sale input
@@ -194,6 +220,9 @@ func (s *Service) refundOnce(ctx context.Context, kind refund.Kind, key string, 
 	if reason == "" || utf8.RuneCountInString(reason) > maxNoteRunes {
 		return nil, errs.Invalid("reason", "give a reason of 1 to %d characters", maxNoteRunes)
 	}
+	if err := pan.Check("reason", reason); err != nil {
+		return nil, err
+	}
 	var r *refunding
 	err = db.WithTx(ctx, s.db, func(tx *ent.Tx) error {
 		r = &refunding{s: s, ctx: ctx, tx: tx, viewer: v, kind: kind, key: key, hash: hash, reason: reason, now: s.now()}
@@ -215,37 +244,45 @@ func (s *Service) refundOnce(ctx context.Context, kind refund.Kind, key string, 
 		}
 		return nil, err
 	}
-	// The refund was written through the finished transaction: detach it,
-	// so that its edges load through the client.
-	return s.refundResult(ctx, r.written.Unwrap(), false)
+	// The refund and the sales were written through the finished
+	// transaction: detach them, so that their edges load through the
+	// client.
+	res := &RefundResult{Refund: r.written.Unwrap(), Sale: r.sale.Unwrap()}
+	if r.exchange != nil {
+		res.Exchange = r.exchange.Unwrap()
+	}
+	return res, nil
 }
 
-// priorRefund returns the refund made with key, if its request hashed to
-// hash; IDEMPOTENCY_CONFLICT if it did not; nil if there is none.
+// priorRefund returns the refund made with key, with the sales it concerns
+// as they stand now, if its request hashed to hash; IDEMPOTENCY_CONFLICT if
+// it did not; nil if there is none. Keys are the merchant's, so the lookup
+// is too, beyond the caller's stores; the sales load as the caller sees
+// them.
 func (s *Service) priorRefund(ctx context.Context, key, hash string) (*RefundResult, error) {
-	found, err := s.db.Refund.Query().Where(refund.IdempotencyKey(key)).Only(ctx)
+	found, err := s.db.Refund.Query().Where(refund.IdempotencyKey(key)).Only(rule.AllStores(ctx))
 	prior, err := replayable(found, err, func(r *ent.Refund) string { return r.RequestHash }, hash, "refund")
 	if prior == nil || err != nil {
 		return nil, err
 	}
-	return s.refundResult(ctx, prior, true)
-}
-
-// refundResult loads the sales a refund concerns as they stand now. r is
-// not bound to a transaction: a replayed refund was read through the
-// client, and Unwrap panics on it.
-func (s *Service) refundResult(ctx context.Context, r *ent.Refund, replayed bool) (*RefundResult, error) {
-	sl, err := s.db.Sale.Get(ctx, r.SaleID)
-	if err != nil {
-		return nil, fmt.Errorf("loading refunded sale: %w", err)
+	res := &RefundResult{Refund: prior, Replayed: true}
+	if res.Sale, err = s.db.Sale.Get(ctx, prior.SaleID); err != nil {
+		return nil, saleNotFound(err)
 	}
-	res := &RefundResult{Refund: r, Sale: sl, Replayed: replayed}
-	if r.ExchangeSaleID != nil {
-		if res.Exchange, err = s.db.Sale.Get(ctx, *r.ExchangeSaleID); err != nil {
-			return nil, fmt.Errorf("loading exchange sale: %w", err)
+	if prior.ExchangeSaleID != nil {
+		if res.Exchange, err = s.db.Sale.Get(ctx, *prior.ExchangeSaleID); err != nil {
+			return nil, saleNotFound(err)
 		}
 	}
 	return res, nil
+}
+
+// saleNotFound is err, NOT_FOUND on saleId when it is ent's.
+func saleNotFound(err error) error {
+	if ent.IsNotFound(err) {
+		return &errs.Error{Code: errs.NotFound, Field: "saleId", Message: "sale not found"}
+	}
+	return fmt.Errorf("loading sale: %w", err)
 }
 
 // load locks the sale (on PostgreSQL; SQLite runs one write at a time), so
@@ -257,15 +294,18 @@ func (r *refunding) load(saleID pulid.ID) error {
 		return fmt.Errorf("locking sale: %w", err)
 	}
 	var err error
-	r.sale, err = client.Sale.Get(ctx, saleID)
-	if ent.IsNotFound(err) {
-		return &errs.Error{Code: errs.NotFound, Field: "saleId", Message: "sale not found"}
-	}
-	if err != nil {
-		return fmt.Errorf("loading sale: %w", err)
+	if r.sale, err = client.Sale.Get(ctx, saleID); err != nil {
+		return saleNotFound(err)
 	}
 	if r.store, err = merchants.StoreFor(ctx, client, r.viewer, r.sale.StoreID, "saleId"); err != nil {
 		return err
+	}
+	// The customer next, before the cashier's day: a sale locks them in
+	// this order too (see record), so the two never wait on each other.
+	if r.sale.CustomerID != nil {
+		if err := lockCustomer(ctx, client, *r.sale.CustomerID); err != nil {
+			return err
+		}
 	}
 	switch {
 	case r.sale.Frozen:
@@ -361,7 +401,7 @@ func (r *refunding) refund(lineInputs []RefundLineInput, amount int64, tenderInp
 			return err
 		}
 	}
-	if err := r.checkRefundTenders(tenderInputs, total); err != nil {
+	if tenderInputs, err = r.checkRefundTenders(tenderInputs, total); err != nil {
 		return err
 	}
 	// Exchange credit pays for goods, not out of the till: only the rest
@@ -374,7 +414,7 @@ func (r *refunding) refund(lineInputs []RefundLineInput, amount int64, tenderInp
 	if err := r.checkRefundLimit(); err != nil {
 		return err
 	}
-	return r.write(lines, total, tenderInputs)
+	return r.write(lines, amount, total, tenderInputs)
 }
 
 // checkRefundLimit applies the merchant's limit on what one cashier may
@@ -435,53 +475,87 @@ func refundTypeOf(t *ent.Tender) refundtender.Type {
 	return refundtender.Type(t.Type)
 }
 
-// checkRefundTenders checks where refunded money goes: to one of the
-// sale's tenders the way it came (refundTypeOf), up to what is left of it; to cash when
-// the sale took cash or the merchant allows cash refunds; to stored value
-// only through the loyalty domain. The amounts add up to total.
-func (r *refunding) checkRefundTenders(in []RefundTenderInput, total int64) error {
+// checkRefundTenders checks where refunded money goes and returns it with
+// every amount that goes back against one of the sale's tenders naming
+// that tender, so that its refunded amount keeps count: to a tender the
+// way it came (refundTypeOf), up to what is left of it; exchange credit,
+// in an exchange; stored value, through the loyalty domain; or cash. Cash
+// without a tender counts against what is left of the sale's cash tenders
+// first; beyond that it takes the place of a card or wallet payment, which
+// the merchant must allow. The amounts add up to total.
+func (r *refunding) checkRefundTenders(in []RefundTenderInput, total int64) ([]RefundTenderInput, error) {
+	left := make(map[pulid.ID]int64, len(r.tenders))
+	for _, st := range r.tenders {
+		left[st.ID] = st.Amount - st.RefundedAmount
+	}
 	var sum int64
 	for i, t := range in {
 		f := fmt.Sprintf("tenders[%d]", i)
 		if t.Amount <= 0 {
-			return errs.Invalid(f+".amount", "an amount is at least 1")
+			return nil, errs.Invalid(f+".amount", "an amount is at least 1")
 		}
 		sum += t.Amount
+		if t.TenderID == nil {
+			continue
+		}
+		idx := slices.IndexFunc(r.tenders, func(st *ent.Tender) bool { return st.ID == *t.TenderID })
+		if idx < 0 {
+			return nil, &errs.Error{Code: errs.NotFound, Field: f + ".tenderId", Message: "no such tender on this sale"}
+		}
+		st := r.tenders[idx]
+		if want := refundTypeOf(st); t.Type != want {
+			return nil, errs.Invalid(f+".type", "that tender is refunded as %s", want)
+		}
+		if t.Amount > left[st.ID] {
+			return nil, errs.Invalid(f+".amount", "%d is left to refund on that tender", left[st.ID])
+		}
+		left[st.ID] -= t.Amount
+	}
+	if sum != total {
+		return nil, errs.Invalid("tenders", "the refund tenders pay %d but the refund comes to %d", sum, total)
+	}
+	out := make([]RefundTenderInput, 0, len(in))
+	for i, t := range in {
+		f := fmt.Sprintf("tenders[%d]", i)
 		switch {
 		case t.TenderID != nil:
-			idx := slices.IndexFunc(r.tenders, func(st *ent.Tender) bool { return st.ID == *t.TenderID })
-			if idx < 0 {
-				return &errs.Error{Code: errs.NotFound, Field: f + ".tenderId", Message: "no such tender on this sale"}
-			}
-			st := r.tenders[idx]
-			if want := refundTypeOf(st); t.Type != want {
-				return errs.Invalid(f+".type", "that tender is refunded as %s", want)
-			}
-			if left := st.Amount - st.RefundedAmount; t.Amount > left {
-				return errs.Invalid(f+".amount", "%d is left to refund on that tender", left)
-			}
+			out = append(out, t)
 		case t.Type == refundtender.TypeEXCHANGE && r.kind == refund.KindEXCHANGE:
+			out = append(out, t)
 		case t.Type == refundtender.TypeCASH:
-			tookCash := slices.ContainsFunc(r.tenders, func(st *ent.Tender) bool { return st.Type == tender.TypeCASH })
-			if !tookCash && !r.settings.RefundToCashAllowed {
-				return errs.Invalid(f+".type", "the merchant does not refund card or wallet sales in cash")
+			rest := t.Amount
+			for _, st := range r.tenders {
+				take := min(rest, left[st.ID])
+				if refundTypeOf(st) != refundtender.TypeCASH || take <= 0 {
+					continue
+				}
+				id := st.ID
+				out = append(out, RefundTenderInput{TenderID: &id, Type: refundtender.TypeCASH, Amount: take})
+				left[st.ID] -= take
+				rest -= take
+			}
+			if rest > 0 && !r.settings.RefundToCashAllowed {
+				return nil, errs.Invalid(f+".type", "only %d of the sale is left to refund in cash; the merchant does not refund card or wallet payments in cash", t.Amount-rest)
+			}
+			if rest > 0 {
+				out = append(out, RefundTenderInput{Type: refundtender.TypeCASH, Amount: rest})
 			}
 		case t.Type == refundtender.TypeSTORED_VALUE:
 			if r.s.hooks.Refund == nil || r.sale.CustomerID == nil {
-				return errs.Invalid(f+".type", "refunds to stored value need a customer and a stored value program")
+				return nil, errs.Invalid(f+".type", "refunds to stored value need a customer and a stored value program")
 			}
+			out = append(out, t)
 		default:
-			return errs.Invalid(f+".tenderId", "a %s refund goes back to one of the sale's tenders", t.Type)
+			return nil, errs.Invalid(f+".tenderId", "a %s refund goes back to one of the sale's tenders", t.Type)
 		}
 	}
-	if sum != total {
-		return errs.Invalid("tenders", "the refund tenders pay %d but the refund comes to %d", sum, total)
-	}
-	return nil
+	return out, nil
 }
 
-// write records the refund and moves every figure it changes.
-func (r *refunding) write(lines []lineRefund, total int64, tenders []RefundTenderInput) error {
+// write records the refund of lines and amount (total in all) and moves
+// every figure it changes. Its tax is each line's share of the line's tax
+// and the amount's share of the sale's.
+func (r *refunding) write(lines []lineRefund, amount, total int64, tenders []RefundTenderInput) error {
 	ctx, tx := r.ctx, r.tx
 	var tax int64
 	for _, l := range lines {
@@ -489,13 +563,14 @@ func (r *refunding) write(lines []lineRefund, total int64, tenders []RefundTende
 			tax += mulDiv(l.line.Tax, l.amount, l.line.Total)
 		}
 	}
-	if len(lines) == 0 && r.sale.Total > 0 { // an amount: its share of the sale's tax
-		tax = mulDiv(r.sale.TaxTotal, total, r.sale.Total)
+	if amount > 0 && r.sale.Total > 0 {
+		tax += mulDiv(r.sale.TaxTotal, amount, r.sale.Total)
 	}
 	create := tx.Refund.Create().
 		SetIdempotencyKey(r.key).
 		SetRequestHash(r.hash).
 		SetSaleID(r.sale.ID).
+		SetStoreID(r.sale.StoreID).
 		SetStaffID(r.viewer.ID).
 		SetKind(r.kind).
 		SetReason(r.reason).
@@ -504,6 +579,9 @@ func (r *refunding) write(lines []lineRefund, total int64, tenders []RefundTende
 		SetBusinessDate(businessDate(r.store, r.now))
 	if r.exchange != nil {
 		create.SetExchangeSaleID(r.exchange.ID)
+	}
+	if r.viewer.DeviceID != "" {
+		create.SetDeviceID(r.viewer.DeviceID)
 	}
 	rf, err := create.Save(ctx)
 	if err != nil {

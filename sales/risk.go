@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"time"
 
+	"entgo.io/ent/dialect/sql"
+
 	"github.com/tillpos/till/ent"
 	"github.com/tillpos/till/ent/risklistentry"
+	"github.com/tillpos/till/ent/sale"
 	"github.com/tillpos/till/ent/salecounter"
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/ent/schema/saletype"
@@ -16,13 +19,18 @@ import (
 	"github.com/tillpos/till/errs"
 )
 
-// The risk rules, by the names hits and declines carry.
+// The risk rules and the limits, by the names hits and declines carry.
 const (
 	RuleLargeTicket       = "large_ticket"
 	RuleVelocity          = "velocity"
 	RuleRefundRatio       = "refund_ratio"
 	RuleBlacklistCard     = "blacklist_card"
 	RuleBlacklistCustomer = "blacklist_customer"
+	// The merchant's limits decline a sale made online; an offline sale
+	// over one is recorded and flagged under these names.
+	LimitTenderType    = "tender_not_accepted"
+	LimitSaleAmount    = "max_sale_amount"
+	LimitCustomerDaily = "customer_daily_limit"
 )
 
 // refundRatioDays is the window of the refund-ratio rule, in business days.
@@ -35,13 +43,52 @@ type assessment struct {
 	total    int64
 	tenders  []TenderInput
 	customer *ent.Customer
-	now      time.Time
+	// at is when the sale happened (occurredAt), which for an offline
+	// sale is long before now.
+	at  time.Time
+	now time.Time
 }
 
-// assess runs the merchant's risk rules over a sale. It returns the rules
-// that matched and flag the sale for review, or RISK_DECLINED naming the
-// first rule that declines it.
-func assess(ctx context.Context, client *ent.Client, set *ent.SalesSettings, a assessment) ([]saletype.RiskHit, error) {
+// match is a rule or limit a sale met, and what declining it answers.
+type match struct {
+	hit     saletype.RiskHit
+	refusal error
+}
+
+// declined is a sale a risk rule declined. The cashier is told the rule
+// only (RISK_DECLINED); the audit entry keeps what it matched, for the
+// reviewer.
+type declined struct {
+	hit saletype.RiskHit
+	err *errs.Error
+}
+
+func (d *declined) Error() string { return d.err.Error() }
+func (d *declined) Unwrap() error { return d.err }
+
+// decide settles what a sale met. A DECLINE refuses the sale with its
+// refusal, unless the sale happened offline: the goods and the money have
+// changed hands already, and refusing the record would only lose it
+// (ARCHITECTURE.md §5), so it is recorded and flagged for review instead.
+// It returns the hits stored with the sale.
+func decide(matches []match, offline bool) ([]saletype.RiskHit, error) {
+	var hits []saletype.RiskHit
+	for _, m := range matches {
+		if m.hit.Action == saletype.RiskDecline {
+			if !offline {
+				return nil, m.refusal
+			}
+			m.hit.Action = saletype.RiskFlag
+			m.hit.Detail += " (recorded offline: flagged instead of declined)"
+		}
+		hits = append(hits, m.hit)
+	}
+	return hits, nil
+}
+
+// assess runs the merchant's risk rules over a sale and returns those it
+// met, each with the rule's action.
+func assess(ctx context.Context, client *ent.Client, set *ent.SalesSettings, a assessment) ([]match, error) {
 	rules := []struct {
 		action saletype.RiskAction
 		check  func() ([]saletype.RiskHit, error)
@@ -51,24 +98,62 @@ func assess(ctx context.Context, client *ent.Client, set *ent.SalesSettings, a a
 		{set.VelocityAction, func() ([]saletype.RiskHit, error) { return velocity(ctx, client, set, a) }},
 		{set.RefundRatioAction, func() ([]saletype.RiskHit, error) { return refundRatio(ctx, client, set, a) }},
 	}
-	var hits []saletype.RiskHit
+	var matches []match
 	for _, r := range rules {
 		if r.action == saletype.RiskOff {
 			continue
 		}
-		matched, err := r.check()
+		hits, err := r.check()
 		if err != nil {
 			return nil, err
 		}
-		for _, h := range matched {
+		for _, h := range hits {
 			h.Action = r.action
-			if h.Action == saletype.RiskDecline {
-				return nil, errs.Declined(h.Rule, "declined by the merchant's %s rule: %s", h.Rule, h.Detail)
-			}
-			hits = append(hits, h)
+			matches = append(matches, match{hit: h, refusal: &declined{
+				hit: h, err: errs.Declined(h.Rule, "declined by the merchant's %s rule", h.Rule),
+			}})
 		}
 	}
-	return hits, nil
+	return matches, nil
+}
+
+// saleLimits applies the merchant's limits to a sale: the tender types it
+// accepts, the most one sale may come to, and what one customer may spend
+// in a business day. Each limit passed is a DECLINE match whose refusal
+// is BAD_USER_INPUT.
+func saleLimits(ctx context.Context, client *ent.Client, set *ent.SalesSettings, tenders []TenderInput, total int64, cust *ent.Customer, date string) ([]match, error) {
+	var matches []match
+	limit := func(rule, detail string, refusal *errs.Error) {
+		matches = append(matches, match{hit: saletype.RiskHit{Rule: rule, Action: saletype.RiskDecline, Detail: detail}, refusal: refusal})
+	}
+	for i, t := range tenders {
+		if !accepts(set.AcceptedTenders, t.Type) {
+			msg := fmt.Sprintf("the merchant does not accept %s", t.Type)
+			limit(LimitTenderType, msg, errs.Invalid(fmt.Sprintf("tenders[%d].type", i), "%s", msg))
+		}
+	}
+	if set.MaxSaleAmount != nil && total > *set.MaxSaleAmount {
+		msg := fmt.Sprintf("the sale comes to %d, over the merchant's limit of %d for one sale", total, *set.MaxSaleAmount)
+		limit(LimitSaleAmount, msg, errs.Newf(errs.BadUserInput, "%s", msg))
+	}
+	if set.CustomerDailyLimit == nil || cust == nil {
+		return matches, nil
+	}
+	// The customer's row is locked (record takes it first), so two sales
+	// at once cannot both fit under the limit.
+	var sums []struct{ Sum sqldb.NullInt64 }
+	err := client.Sale.Query().
+		Where(sale.CustomerID(cust.ID), sale.BusinessDate(date), sale.StatusNEQ(sale.StatusVOIDED)).
+		Aggregate(ent.As(ent.Sum(sale.FieldTotal), "sum")).
+		Scan(ctx, &sums)
+	if err != nil {
+		return nil, fmt.Errorf("summing the customer's day: %w", err)
+	}
+	if spent := sumOf(sums); spent+total > *set.CustomerDailyLimit {
+		msg := fmt.Sprintf("the customer has spent %d that day; this sale would pass the merchant's daily limit of %d per customer", spent, *set.CustomerDailyLimit)
+		limit(LimitCustomerDaily, msg, &errs.Error{Code: errs.BadUserInput, Field: "customerId", Message: msg})
+	}
+	return matches, nil
 }
 
 // flagged reports whether hits put a sale up for review.
@@ -95,19 +180,18 @@ func blacklisted(ctx context.Context, client *ent.Client, a assessment) ([]salet
 			return nil, fmt.Errorf("checking the risk list: %w", err)
 		}
 		for _, e := range listed {
-			hits = append(hits, saletype.RiskHit{Rule: RuleBlacklistCard, Detail: "reference " + e.Value + " is on the risk list: " + e.Reason})
+			hits = append(hits, saletype.RiskHit{Rule: RuleBlacklistCard, Detail: "reference " + e.Value + " is on the risk list"})
 		}
 	}
 	if a.customer != nil {
-		e, err := client.RiskListEntry.Query().
+		listed, err := client.RiskListEntry.Query().
 			Where(risklistentry.KindEQ(risklistentry.KindCUSTOMER), risklistentry.Value(string(a.customer.ID))).
-			First(ctx)
-		switch {
-		case ent.IsNotFound(err):
-		case err != nil:
+			Exist(ctx)
+		if err != nil {
 			return nil, fmt.Errorf("checking the risk list: %w", err)
-		default:
-			hits = append(hits, saletype.RiskHit{Rule: RuleBlacklistCustomer, Detail: "the customer is on the risk list: " + e.Reason})
+		}
+		if listed {
+			hits = append(hits, saletype.RiskHit{Rule: RuleBlacklistCustomer, Detail: "the customer is on the risk list"})
 		}
 	}
 	return hits, nil
@@ -135,20 +219,37 @@ func largeTicket(ctx context.Context, client *ent.Client, set *ent.SalesSettings
 }
 
 // velocity matches a card or wallet reference used for too many sales in
-// a short window.
+// a short window: sales that happened within the window of this one, by
+// when they happened (occurredAt), either side of it, so that a batch of
+// offline sales uploaded at once, in any order, is judged by the times
+// the card was used and not by when the server heard of them.
+//
+// It counts committed sales, before the store's counter is locked: two
+// sales with one card in flight at the same moment (on PostgreSQL; SQLite
+// writes one at a time) do not see each other, and both may pass. A
+// terminal sends its sales one after another, so only a card used at
+// several terminals in the same instant gets one sale per terminal past
+// the limit; the next use sees them all.
 func velocity(ctx context.Context, client *ent.Client, set *ent.SalesSettings, a assessment) ([]saletype.RiskHit, error) {
 	window := time.Duration(set.VelocityWindowMinutes) * time.Minute
 	var hits []saletype.RiskHit
 	for _, ref := range references(a.tenders) {
 		n, err := client.Tender.Query().
-			Where(tender.Reference(ref), tender.CreatedAtGT(a.now.Add(-window))).
+			Where(tender.Reference(ref), func(s *sql.Selector) {
+				sales := sql.Table(sale.Table)
+				s.Join(sales).On(s.C(tender.FieldSaleID), sales.C(sale.FieldID))
+				s.Where(sql.And(
+					sql.GT(sales.C(sale.FieldOccurredAt), a.at.Add(-window)),
+					sql.LT(sales.C(sale.FieldOccurredAt), a.at.Add(window)),
+				))
+			}).
 			Count(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("counting uses of a reference: %w", err)
 		}
 		if n >= set.VelocityMax {
 			hits = append(hits, saletype.RiskHit{Rule: RuleVelocity, Detail: fmt.Sprintf(
-				"reference %s paid %d sales in the last %d minutes", ref, n, set.VelocityWindowMinutes)})
+				"reference %s paid %d other sales within %d minutes of this one", ref, n, set.VelocityWindowMinutes)})
 		}
 	}
 	return hits, nil

@@ -47,6 +47,12 @@ type Hooks struct {
 	// Refund reverses what a refund takes back: points earned, stored
 	// value paid.
 	Refund func(ctx context.Context, tx *ent.Tx, sale *ent.Sale, r *ent.Refund) error
+	// DayClosed reports whether a store's business day (YYYY-MM-DD) has
+	// been closed (settled), after which its sales are refunded, not
+	// voided. It runs in the void's transaction, so that it can lock the
+	// day against a close running at the same time. The end-of-day close
+	// sets it; until then a day is open until the store's midnight.
+	DayClosed func(ctx context.Context, tx *ent.Tx, storeID pulid.ID, date string) (bool, error)
 }
 
 // Option configures a Service.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"entgo.io/ent/dialect/sql"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/tillpos/till/ent/schema/saletype"
 	"github.com/tillpos/till/ent/tender"
 	"github.com/tillpos/till/errs"
+	"github.com/tillpos/till/internal/pan"
 )
 
 // Settings loads a merchant's sales settings, creating the row with the
@@ -193,8 +195,13 @@ func (s *Service) AddRiskListEntry(ctx context.Context, kind risklistentry.Kind,
 		return nil, errs.Invalid("value", "a value is 1 to 128 characters")
 	case reason == "":
 		return nil, errs.Invalid("reason", "say why")
-	case kind == risklistentry.KindCARD_REFERENCE && looksLikePAN(value):
+	case kind == risklistentry.KindCARD_REFERENCE && pan.Contains(value):
 		return nil, errs.Invalid("value", "this looks like a full card number: use the processor's reference")
+	case utf8.RuneCountInString(reason) > maxNoteRunes:
+		return nil, errs.Invalid("reason", "at most %d characters", maxNoteRunes)
+	}
+	if err := pan.Check("reason", reason); err != nil {
+		return nil, err
 	}
 	return db.InTx(ctx, s.db, func(tx *ent.Tx) (*ent.RiskListEntry, error) {
 		if kind == risklistentry.KindCUSTOMER {

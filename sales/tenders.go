@@ -6,6 +6,7 @@ import (
 
 	"github.com/tillpos/till/ent/tender"
 	"github.com/tillpos/till/errs"
+	"github.com/tillpos/till/internal/pan"
 )
 
 // TenderInput is one way a customer pays.
@@ -21,17 +22,18 @@ type TenderInput struct {
 	Reference *string          `json:"reference,omitempty"`
 }
 
-// checkTenders checks that tenders pay total exactly, each well formed and
-// of a type the merchant accepts, and returns the change due in cash.
-// prefix is the input path of the list, for error fields.
-func checkTenders(tenders []TenderInput, total int64, accepted []string, prefix string) (change int64, err error) {
+// checkTenders checks that tenders pay total exactly, each well formed,
+// and returns the change due in cash. prefix is the input path of the
+// list, for error fields. Whether the merchant accepts each type is a
+// limit (saleLimits).
+func checkTenders(tenders []TenderInput, total int64, prefix string) (change int64, err error) {
 	if len(tenders) > maxTenders {
 		return 0, errs.Invalid(prefix, "a sale has at most %d tenders", maxTenders)
 	}
 	var paid int64
 	for i, t := range tenders {
 		field := fmt.Sprintf("%s[%d]", prefix, i)
-		if err := checkTender(t, accepted, field); err != nil {
+		if err := checkTender(t, field); err != nil {
 			return 0, err
 		}
 		paid += t.Amount
@@ -45,20 +47,17 @@ func checkTenders(tenders []TenderInput, total int64, accepted []string, prefix 
 	return change, nil
 }
 
-func checkTender(t TenderInput, accepted []string, field string) error {
+func checkTender(t TenderInput, field string) error {
 	if t.Amount <= 0 || t.Amount > maxAmount {
 		return errs.Invalid(field+".amount", "a tender's amount is between 1 and %d", int64(maxAmount))
 	}
 	for name, v := range map[string]*string{"cardBrand": t.CardBrand, "cardLast4": t.CardLast4, "reference": t.Reference} {
-		if v != nil && looksLikePAN(*v) {
+		if v != nil && pan.Contains(*v) {
 			return errs.Invalid(field+"."+name, "this looks like a full card number: send only the last four digits and the processor's reference")
 		}
 	}
 	if t.Type == tender.TypeEXCHANGE {
 		return errs.Invalid(field+".type", "EXCHANGE credit comes only from exchangeSale")
-	}
-	if !accepts(accepted, t.Type) {
-		return errs.Invalid(field+".type", "the merchant does not accept %s", t.Type)
 	}
 	if t.Tendered != nil && t.Type != tender.TypeCASH {
 		return errs.Invalid(field+".tendered", "only cash is tendered")
@@ -119,59 +118,4 @@ func isDigits(s string, n int) bool {
 		}
 	}
 	return true
-}
-
-// looksLikePAN reports whether s holds a run of 13 to 19 digits (spaces
-// and dashes between them allowed, as card numbers are written) that
-// starts like a card scheme's number and passes the Luhn check: a full
-// card number, which must never be stored. Wallet transaction numbers
-// (28 digits for WeChat Pay and Alipay) are longer and pass.
-func looksLikePAN(s string) bool {
-	var digits []byte
-	check := func() bool {
-		ok := len(digits) >= 13 && len(digits) <= 19 && cardPrefix(digits) && luhn(digits)
-		digits = digits[:0]
-		return ok
-	}
-	for _, r := range s {
-		switch {
-		case r >= '0' && r <= '9':
-			digits = append(digits, byte(r-'0'))
-		case r == ' ' || r == '-':
-		default:
-			if check() {
-				return true
-			}
-		}
-	}
-	return check()
-}
-
-// cardPrefix reports whether digits start like a payment card number:
-// the major industry identifiers 3 (Amex, JCB, Diners), 4 (Visa), 5
-// (Mastercard), 6 (Discover, UnionPay) and Mastercard's 2221–2720.
-func cardPrefix(digits []byte) bool {
-	switch digits[0] {
-	case 3, 4, 5, 6:
-		return true
-	case 2:
-		n := int(digits[1])*100 + int(digits[2])*10 + int(digits[3])
-		return n >= 221 && n <= 720
-	}
-	return false
-}
-
-// luhn reports whether digits pass the Luhn checksum.
-func luhn(digits []byte) bool {
-	sum := 0
-	for i := range digits {
-		d := int(digits[len(digits)-1-i])
-		if i%2 == 1 {
-			if d *= 2; d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-	}
-	return sum%10 == 0
 }

@@ -486,3 +486,74 @@ func TestChangesFeed(t *testing.T) {
 		custRefused(t, res, "BAD_USER_INPUT", "")
 	}
 }
+
+// A full card number pasted into a product's name or category is refused
+// on create, update and import, and never stored.
+func TestProductRefusesCardNumbers(t *testing.T) {
+	t.Parallel()
+	p := newProdEnv(t)
+	const pan = "4111 1111 1111 1111"
+	tea := p.create(t, p.owner, map[string]any{"sku": "TEA-1", "name": "Green Tea", "unitPrice": 1250})
+	refusals := []struct {
+		name, query string
+		input       map[string]any
+		field       string
+	}{
+		{"name on create", prodCreate, map[string]any{"sku": "C-1", "name": "card " + pan, "unitPrice": 1}, "name"},
+		{"category on create", prodCreate, map[string]any{"sku": "C-2", "name": "Cake", "category": pan, "unitPrice": 1}, "category"},
+		{"name on update", prodUpdate, map[string]any{"productId": tea.ID, "name": pan}, "name"},
+	}
+	for _, tt := range refusals {
+		t.Run(tt.name, func(t *testing.T) {
+			e := saleWantErr(t, p.call(t, p.owner, tt.query, tt.input), "BAD_USER_INPUT", tt.field)
+			require.NotContains(t, e.Message, "1111")
+		})
+	}
+	res := p.importCSV(t, p.owner, "sku,name,price\nC-3,\""+pan+"\",1\n")
+	require.Len(t, res.Errors, 1)
+	require.Equal(t, "name", *res.Errors[0].Column)
+	require.NotContains(t, res.Errors[0].Message, "1111")
+
+	// A barcode is a code: an EAN-13 that happens to pass the Luhn check is a barcode.
+	ean := p.create(t, p.owner, map[string]any{"sku": "C-4", "barcode": "4000000000006", "name": "Imported Tea", "unitPrice": 1})
+	require.Equal(t, "4000000000006", *ean.Barcode)
+	require.Len(t, p.bySKU(t, p.owner), 2)
+}
+
+// Concurrent price edits on one product leave a price history that runs
+// from the first price to the last without a gap: each change's old price
+// is the price the one before it set.
+func TestProductConcurrentPriceEdits(t *testing.T) {
+	t.Parallel()
+	p := newProdEnv(t)
+	tea := p.create(t, p.owner, map[string]any{"sku": "TEA-1", "name": "Green Tea", "unitPrice": 1000})
+	const n = 8
+	results := saleParallel(n, func(i int) *tilltest.Result {
+		by := []*tilltest.Account{p.owner, p.manager}[i%2]
+		return p.call(t, by, prodUpdate, map[string]any{"productId": tea.ID, "unitPrice": 2000 + i})
+	})
+	for _, res := range results {
+		prodPayload(t, res)
+	}
+	var out struct {
+		Node struct {
+			UnitPrice    int64
+			PriceChanges struct {
+				Edges []struct {
+					Node struct{ OldPrice, NewPrice int64 }
+				}
+			}
+		}
+	}
+	p.Exec(t, p.owner.Token, `query($id: ID!) { node(id: $id) { ... on Product { unitPrice
+		priceChanges(first: 20, orderBy: {field: CREATED_AT}) { edges { node { oldPrice newPrice } } } } } }`,
+		map[string]any{"id": tea.ID}).Decode(t, &out)
+	changes := out.Node.PriceChanges.Edges
+	require.Len(t, changes, n)
+	price := int64(1000)
+	for i, c := range changes {
+		require.Equal(t, price, c.Node.OldPrice, "change %d starts from the price before it", i)
+		price = c.Node.NewPrice
+	}
+	require.Equal(t, out.Node.UnitPrice, price, "the last change is the product's price")
+}

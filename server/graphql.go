@@ -47,6 +47,9 @@ func (s *Server) graphQLHandler(schema graphql.ExecutableSchema) http.Handler {
 		srv.Use(extension.Introspection{})
 	}
 	srv.Use(operationLimits{maxDepth: cfg.MaxDepth, maxComplexity: cfg.MaxComplexity, schema: schema})
+	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		return next(graph.WithLoaders(ctx))
+	})
 	srv.AroundRootFields(guardRootFields)
 	srv.AroundFields(graph.ResolveAsNewSession)
 	srv.SetErrorPresenter(graph.ErrorPresenter(s.log))

@@ -2,6 +2,8 @@ package server_test
 
 import (
 	"database/sql"
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -431,8 +433,10 @@ func TestSaleUpload(t *testing.T) {
 		{short["idempotencyKey"].(string), "FAILED", "BAD_USER_INPUT", "sales[2].tenders"},
 		{reused["idempotencyKey"].(string), "FAILED", "IDEMPOTENCY_CONFLICT", "sales[3].idempotencyKey"},
 		{later["idempotencyKey"].(string), "CREATED", "", ""},
-		{big["idempotencyKey"].(string), "FAILED", "BAD_USER_INPUT", "sales[5]"},
-		{stolen["idempotencyKey"].(string), "FAILED", "RISK_DECLINED", "sales[6]"},
+		// Over a limit, or declined by a rule, an offline sale has happened
+		// all the same: it is recorded for review, not lost.
+		{big["idempotencyKey"].(string), "CREATED", "", ""},
+		{stolen["idempotencyKey"].(string), "CREATED", "", ""},
 	}
 	for i, r := range got {
 		g := result{key: r.IdempotencyKey, status: r.Status}
@@ -445,12 +449,17 @@ func TestSaleUpload(t *testing.T) {
 		require.Equal(t, want[i], g, "sales[%d]", i)
 		require.Equal(t, r.Status != "FAILED", r.Sale != nil, "sales[%d] names its sale", i)
 	}
-	require.Equal(t, "blacklist_card", *got[6].Error.Rule, "a declined sale names its rule")
-	require.Nil(t, got[5].Error.Rule)
+	for i, rule := range map[int]string{5: "max_sale_amount FLAG", 6: "blacklist_card FLAG"} {
+		require.Equal(t, []string{rule}, got[i].Sale.hitRules(), "sales[%d]", i)
+		require.Equal(t, "FLAG", got[i].Sale.RiskDecision)
+		require.Equal(t, "PENDING", got[i].Sale.ReviewStatus, "sales[%d] waits for review", i)
+	}
+	require.Empty(t, got[4].Sale.hitRules())
 	require.True(t, got[0].Sale.Offline)
 	require.True(t, got[0].Sale.OccurredAt.Equal(yesterday.Add(time.Minute)))
 	require.Equal(t, []int64{700, 1100}, []int64{got[0].Sale.Total, got[4].Sale.Total})
-	require.Equal(t, 3, e.list(t, e.owner.Token, nil).TotalCount, "the first sale and the two new ones")
+	require.Equal(t, 5, e.list(t, e.owner.Token, nil).TotalCount, "the first sale and the four new ones")
+	saleWantErr(t, e.Exec(t, e.cashier.Token, saleRecord, map[string]any{"i": saleCash(e.owner.StoreID, 6000)}), "BAD_USER_INPUT", "")
 
 	t.Run("retrying the whole upload replays", func(t *testing.T) {
 		var again struct {
@@ -466,7 +475,7 @@ func TestSaleUpload(t *testing.T) {
 			many[i] = saleCash(e.owner.StoreID, 100)
 		}
 		saleWantErr(t, e.Exec(t, e.cashier.Token, saleUpload, map[string]any{"i": map[string]any{"sales": many}}), "BAD_USER_INPUT", "sales")
-		require.Equal(t, 3, e.list(t, e.owner.Token, nil).TotalCount)
+		require.Equal(t, 5, e.list(t, e.owner.Token, nil).TotalCount)
 	})
 }
 
@@ -521,6 +530,184 @@ func TestSaleReceipt(t *testing.T) {
 	}
 	require.NotContains(t, r.Text, "ch_receipt")
 
-	res := e.Exec(t, e.cashier.Token, q, map[string]any{"id": s.ID, "w": 10})
-	saleWantErr(t, res, "BAD_USER_INPUT", "width")
+	for _, width := range []int{10, 23, 65} {
+		saleWantErr(t, e.Exec(t, e.cashier.Token, q, map[string]any{"id": s.ID, "w": width}), "BAD_USER_INPUT", "width")
+	}
+}
+
+// A terminal's sale prints where the terminal stands, or its serial
+// number; however narrow the paper and however long the names, every line
+// fits.
+func TestSaleReceiptNarrow(t *testing.T) {
+	t.Parallel()
+	e := newSaleEnv(t)
+	e.Exec(t, e.owner.Token, `mutation($i: UpdateStaffInput!) { updateStaff(input: $i) { staff { id } } }`,
+		map[string]any{"i": map[string]any{"staffId": e.cashier.ID, "name": "Maximiliana Evangelina Montgomery-Featherstonehaugh"}}).Decode(t, &struct{}{})
+	_, labelled := e.terminal(t, "SN-RECEIPT-0001", "Front counter by the window")
+	s := e.record(t, labelled, saleOf(e.owner.StoreID,
+		[]any{saleItem("Supercalifragilisticexpialidocious oolong from the high mountains", 3, 123456, 600)},
+		saleCard(370368, "ch_narrow")))
+	const q = `query($id: ID!, $w: Int) { node(id: $id) { ... on Sale { receipt { terminal text(width: $w) } } } }`
+	var out struct {
+		Node struct {
+			Receipt struct {
+				Terminal *string
+				Text     string
+			}
+		}
+	}
+	for _, width := range []int{24, 32, 64} {
+		e.Exec(t, e.owner.Token, q, map[string]any{"id": s.ID, "w": width}).Decode(t, &out)
+		r := out.Node.Receipt
+		require.Equal(t, "Front counter by the window", *r.Terminal)
+		for _, line := range strings.Split(strings.TrimSuffix(r.Text, "\n"), "\n") {
+			require.LessOrEqual(t, len([]rune(line)), width, "width %d: %q", width, line)
+		}
+		for _, want := range []string{"Montgomery-", "Front counter", "3703.68", "VISA credit"} {
+			require.Contains(t, r.Text, want, "width %d", width)
+		}
+		require.NotContains(t, r.Text, "dev_", "the terminal is named, not its ID")
+	}
+
+	e.Exec(t, e.owner.Token, `mutation($i: UpdateStaffInput!) { updateStaff(input: $i) { staff { id } } }`,
+		map[string]any{"i": map[string]any{"staffId": e.cashier.ID, "name": "Mei"}}).Decode(t, &struct{}{})
+	_, unlabelled := e.terminal(t, "SN-RECEIPT-0002", "")
+	s = e.record(t, unlabelled, saleCash(e.owner.StoreID, 100))
+	e.Exec(t, e.owner.Token, q, map[string]any{"id": s.ID, "w": 24}).Decode(t, &out)
+	require.Equal(t, "SN-RECEIPT-0002", *out.Node.Receipt.Terminal, "without a label, the serial number")
+	require.Contains(t, out.Node.Receipt.Text, "SN-RECEIPT-0002")
+}
+
+// The sale.completed event (and risk.flagged for a flagged sale) is
+// written with the sale, and not at all when the sale's transaction rolls
+// back, even after writing it.
+func TestSaleOutboxEvents(t *testing.T) {
+	t.Parallel()
+	e := newSaleEnv(t)
+	e.settings(t, map[string]any{"blacklistAction": "FLAG", "maxRefundPerCashierDay": 100})
+	cust := e.customer(t, e.owner.Token, "Lin")
+	plain := e.record(t, e.cashier.Token, saleWith(saleOf(e.owner.StoreID, []any{saleItem("Shirt", 1, 5000, 0)}, saleCard(5000, "ch_events")),
+		map[string]any{"customerId": cust}))
+	require.Equal(t, []string{"sale.completed " + plain.ID}, e.outbox(t))
+
+	e.Exec(t, e.owner.Token, `mutation($i: AddRiskListEntryInput!) { addRiskListEntry(input: $i) { riskListEntry { id } } }`,
+		map[string]any{"i": map[string]any{"kind": "CUSTOMER", "value": cust, "reason": "chargebacks"}}).Decode(t, &struct{}{})
+	flagged := e.record(t, e.cashier.Token, saleWith(saleCash(e.owner.StoreID, 1000), map[string]any{"customerId": cust}))
+	require.Equal(t, "FLAG", flagged.RiskDecision)
+	want := []string{"sale.completed " + plain.ID, "sale.completed " + flagged.ID, "risk.flagged " + flagged.ID}
+	require.Equal(t, want, e.outbox(t))
+
+	// Refused before anything is written: no event.
+	saleWantErr(t, e.Exec(t, e.cashier.Token, saleRecord, map[string]any{"i": saleCash(e.owner.StoreID, -1)}), "BAD_USER_INPUT", "")
+	// An exchange writes its new sale (flagged: the customer is listed)
+	// with both events, then fails on the cashier's refund limit for the
+	// 4400 going back to the card: everything rolls back, events too.
+	swap := saleRefundIn(plain.ID, map[string]any{
+		"returnLines": []any{map[string]any{"saleLineId": plain.Lines[0].ID, "quantity": 1}},
+		"newLines":    []any{saleItem("Tie", 1, 600, 0)},
+	})
+	saleWantErr(t, e.Exec(t, e.cashier.Token, saleExchange, map[string]any{"i": swap}), "FORBIDDEN", "")
+	require.Equal(t, want, e.outbox(t), "the rolled-back sale left no event")
+	require.Equal(t, 2, e.list(t, e.owner.Token, nil).TotalCount)
+}
+
+// An upload of the most sales allowed, as a terminal sends them after a
+// day offline (a few lines and a split tender each), fits the request
+// size and complexity limits and records every sale.
+func TestSaleUploadFull(t *testing.T) {
+	t.Parallel()
+	e := newSaleEnv(t)
+	start := time.Now().UTC().Add(-20 * time.Hour).Truncate(time.Second)
+	batch := make([]any, 500)
+	for i := range batch {
+		batch[i] = map[string]any{
+			"idempotencyKey": fmt.Sprintf("%s-%04d", saleKey(), i), "storeId": e.owner.StoreID,
+			"occurredAt": start.Add(time.Duration(i) * time.Minute),
+			"lines": []any{
+				saleItem("Jasmine tea, loose, 100 g", 2, 1800, 600),
+				saleItem("Mooncake, lotus seed paste", 1, 2500, 1300),
+				map[string]any{"name": "Gift wrapping", "quantity": 1, "unitPrice": 500, "lineDiscount": 100},
+			},
+			"tenders": []any{
+				map[string]any{"type": "CASH", "amount": 3000, "tendered": 5000},
+				saleCard(3500, fmt.Sprintf("ch_offline_%04d", i)),
+			},
+			"note": "recorded offline",
+		}
+	}
+	body, err := json.Marshal(map[string]any{"query": saleUpload, "variables": map[string]any{"i": map[string]any{"sales": batch}}})
+	require.NoError(t, err)
+	require.Less(t, len(body), 1<<20, "the request fits the 1 MiB body limit")
+	var out struct {
+		UploadSales struct {
+			Results []struct {
+				Status string
+				Error  *struct{ Code, Message string }
+			}
+		}
+	}
+	e.Exec(t, e.cashier.Token, saleUpload, map[string]any{"i": map[string]any{"sales": batch}}).Decode(t, &out)
+	require.Len(t, out.UploadSales.Results, 500)
+	for i, r := range out.UploadSales.Results {
+		require.Equal(t, "CREATED", r.Status, "sales[%d]: %+v", i, r.Error)
+	}
+	require.Equal(t, 500, e.list(t, e.owner.Token, nil).TotalCount)
+}
+
+// Offline sales are judged by when they happened: one card used once a
+// day for three days, uploaded at once, is no burst; three uses within
+// minutes are, and a rule or limit that would decline an online sale
+// flags the offline one for review instead of losing it.
+func TestSaleOfflineRisk(t *testing.T) {
+	t.Parallel()
+	e := newSaleEnv(t)
+	e.settings(t, map[string]any{"velocityMax": 2, "velocityWindowMinutes": 10, "velocityAction": "DECLINE",
+		"acceptedTenders": []string{"CASH", "CARD"}, "customerDailyLimit": 1500})
+	now := time.Now().UTC().Truncate(time.Second)
+	card := func(at time.Time) map[string]any {
+		return saleWith(saleOf(e.owner.StoreID, []any{saleItem("Tea", 1, 1000, 0)}, saleCard(1000, "ch_daily")), map[string]any{"occurredAt": at})
+	}
+	type result struct {
+		Status string
+		Error  *struct{ Code, Message string }
+		Sale   *saleSale
+	}
+	upload := func(t *testing.T, sales ...any) []result {
+		t.Helper()
+		var out struct{ UploadSales struct{ Results []result } }
+		e.Exec(t, e.cashier.Token, saleUpload, map[string]any{"i": map[string]any{"sales": sales}}).Decode(t, &out)
+		return out.UploadSales.Results
+	}
+
+	days := upload(t, card(now.Add(-72*time.Hour)), card(now.Add(-48*time.Hour)), card(now.Add(-24*time.Hour)))
+	for i, r := range days {
+		require.Equal(t, "CREATED", r.Status, "day %d: %+v", i, r.Error)
+		require.Empty(t, r.Sale.hitRules(), "day %d", i)
+	}
+
+	// Uploaded out of order, a burst is still a burst: the last one in
+	// sees the other two within the window.
+	burst := upload(t, card(now.Add(-5*time.Hour+4*time.Minute)), card(now.Add(-5*time.Hour)), card(now.Add(-5*time.Hour+2*time.Minute)))
+	require.Equal(t, "CREATED", burst[2].Status)
+	require.Equal(t, []string{"velocity FLAG"}, burst[2].Sale.hitRules(), "declined online, flagged offline")
+	require.Equal(t, "PENDING", burst[2].Sale.ReviewStatus)
+
+	cust := e.customer(t, e.owner.Token, "Mei")
+	wallet := saleWith(saleOf(e.owner.StoreID, []any{saleItem("Tea", 1, 2000, 0)},
+		map[string]any{"type": "MOBILE_WALLET", "amount": 2000, "wallet": "WECHAT_PAY", "reference": "4200000000000000000000000001"}),
+		map[string]any{"occurredAt": now.Add(-3 * time.Hour), "customerId": cust})
+	got := upload(t, wallet)
+	require.Equal(t, "CREATED", got[0].Status, "%+v", got[0].Error)
+	require.ElementsMatch(t, []string{"tender_not_accepted FLAG", "customer_daily_limit FLAG"}, got[0].Sale.hitRules())
+
+	// A terminal that syncs later by recordSale, with the time the sale
+	// happened, is treated the same.
+	late := card(now.Add(-5*time.Hour + time.Minute))
+	require.Equal(t, []string{"velocity FLAG"}, e.record(t, e.cashier.Token, late).hitRules())
+	// Online, the rule declines the third use within the window.
+	e.record(t, e.cashier.Token, card(now.Add(-2*time.Minute)))
+	e.record(t, e.cashier.Token, card(now.Add(-time.Minute)))
+	e.wantDeclined(t, card(now), "velocity")
+	saleWantErr(t, e.Exec(t, e.cashier.Token, saleRecord, map[string]any{"i": saleWith(wallet, map[string]any{"idempotencyKey": saleKey(), "occurredAt": nil})}),
+		"BAD_USER_INPUT", "tenders[0].type")
 }

@@ -87,12 +87,13 @@ func TestSaleRefundInParts(t *testing.T) {
 		{name: "one unit of a line, back to the first tender",
 			in:     map[string]any{"lines": []any{map[string]any{"saleLineId": tea, "quantity": 1}}},
 			amount: 1000, tax: 56, tenders: map[string]int64{"CARD": 1000}, refunded: 1000, status: "PARTIALLY_REFUNDED", teaQty: 1},
+		// The sale's tax is 171 in 2500: tea 113, cake 58.
 		{name: "an amount, to a tender named",
 			in:     map[string]any{"amount": 300, "tenders": []any{map[string]any{"tenderId": cash, "type": "CASH", "amount": 300}}},
-			amount: 300, tenders: map[string]int64{"CASH": 300}, refunded: 1300, status: "PARTIALLY_REFUNDED", teaQty: 1},
-		{name: "a line and an amount, over two tenders",
+			amount: 300, tax: 20, tenders: map[string]int64{"CASH": 300}, refunded: 1300, status: "PARTIALLY_REFUNDED", teaQty: 1},
+		{name: "a line and an amount, over two tenders: the line's tax and the amount's share",
 			in:     map[string]any{"lines": []any{map[string]any{"saleLineId": cake, "quantity": 1}}, "amount": 200},
-			amount: 700, tenders: map[string]int64{"CARD": 500, "CASH": 200}, refunded: 2000, status: "PARTIALLY_REFUNDED", teaQty: 1, cakeQ: 1},
+			amount: 700, tax: 58 + 13, tenders: map[string]int64{"CARD": 500, "CASH": 200}, refunded: 2000, status: "PARTIALLY_REFUNDED", teaQty: 1, cakeQ: 1},
 		{name: "more than is left", in: map[string]any{"amount": 501}, code: "BAD_USER_INPUT", field: "amount"},
 		{name: "more units than are left",
 			in:   map[string]any{"lines": []any{map[string]any{"saleLineId": tea, "quantity": 2}}},
@@ -107,7 +108,7 @@ func TestSaleRefundInParts(t *testing.T) {
 			in:   map[string]any{"lines": []any{map[string]any{"saleLineId": tea, "quantity": 1}}},
 			code: "BAD_USER_INPUT", field: "amount"},
 		{name: "the rest", in: map[string]any{"amount": 500},
-			amount: 500, tenders: map[string]int64{"CASH": 500}, refunded: 2500, status: "REFUNDED", teaQty: 1, cakeQ: 1},
+			amount: 500, tax: 34, tenders: map[string]int64{"CASH": 500}, refunded: 2500, status: "REFUNDED", teaQty: 1, cakeQ: 1},
 		{name: "nothing left", in: map[string]any{"amount": 1}, code: "BAD_USER_INPUT", field: "amount"},
 	}
 	for _, st := range steps {
@@ -515,4 +516,183 @@ func saleConcurrently(n int, call func() string) map[string]int {
 	}
 	wg.Wait()
 	return codes
+}
+
+// Cash without a tender named is refunded against what the sale took in
+// cash; the rest of a card sale goes back to the card, not into the
+// customer's hand, unless the merchant refunds cards in cash.
+func TestSaleRefundToCash(t *testing.T) {
+	t.Parallel()
+	e := newSaleEnv(t)
+	s := e.record(t, e.cashier.Token, saleOf(e.owner.StoreID, []any{saleItem("Tea", 1, 1000, 0)},
+		map[string]any{"type": "CASH", "amount": 1}, saleCard(999, "ch_cash")))
+	cash, card := s.tenderOf("CASH"), s.tenderOf("CARD")
+	toCash := func(amount int64) map[string]any {
+		return saleRefundIn(s.ID, map[string]any{"amount": amount, "tenders": []any{map[string]any{"type": "CASH", "amount": amount}}})
+	}
+
+	saleWantErr(t, e.Exec(t, e.cashier.Token, saleRefund, map[string]any{"i": toCash(1000)}), "BAD_USER_INPUT", "tenders[0].type")
+	after := e.list(t, e.owner.Token, map[string]any{"id": s.ID}).Edges[0].Node
+	require.Zero(t, after.RefundedTotal)
+	require.Zero(t, after.Tenders[1].RefundedAmount, "the card is untouched")
+
+	r := e.refund(t, e.cashier.Token, saleRefund, toCash(1))
+	require.Len(t, r.Refund.Tenders, 1)
+	require.Equal(t, cash, r.Refund.Tenders[0].Tender.ID, "the cash refund counts against the cash tender")
+	require.Equal(t, int64(1), r.Sale.Tenders[0].RefundedAmount)
+	saleWantErr(t, e.Exec(t, e.cashier.Token, saleRefund, map[string]any{"i": toCash(1)}), "BAD_USER_INPUT", "tenders[0].type")
+
+	r = e.refund(t, e.cashier.Token, saleRefund, saleRefundIn(s.ID, map[string]any{"amount": 999}))
+	require.Equal(t, card, r.Refund.Tenders[0].Tender.ID)
+	require.Equal(t, map[string]int64{"CARD": 999}, r.refundTenders())
+	require.Equal(t, "REFUNDED", r.Sale.Status)
+
+	t.Run("allowed by the merchant", func(t *testing.T) {
+		e.settings(t, map[string]any{"refundToCashAllowed": true})
+		s := e.record(t, e.cashier.Token, saleOf(e.owner.StoreID, []any{saleItem("Tea", 1, 1000, 0)},
+			map[string]any{"type": "CASH", "amount": 1}, saleCard(999, "ch_cash_ok")))
+		r := e.refund(t, e.cashier.Token, saleRefund, saleRefundIn(s.ID, map[string]any{"amount": 1000,
+			"tenders": []any{map[string]any{"type": "CASH", "amount": 1000}}}))
+		require.Equal(t, map[string]int64{"CASH": 1000}, r.refundTenders())
+		require.Len(t, r.Refund.Tenders, 2, "1 against the cash tender, 999 in place of the card")
+		require.Equal(t, []int64{1, 0}, []int64{r.Sale.Tenders[0].RefundedAmount, r.Sale.Tenders[1].RefundedAmount})
+	})
+}
+
+// Refunds made on a terminal carry it; those made elsewhere carry none.
+func TestSaleRefundTerminal(t *testing.T) {
+	t.Parallel()
+	e := newSaleEnv(t)
+	device, token := e.terminal(t, "SN-REFUND", "")
+	s := e.record(t, token, saleCash(e.owner.StoreID, 1000))
+	r := e.refund(t, token, saleRefund, saleRefundIn(s.ID, map[string]any{"amount": 300}))
+	require.NotNil(t, r.Refund.DeviceID)
+	require.Equal(t, device, *r.Refund.DeviceID)
+	require.Equal(t, e.owner.StoreID, r.Refund.StoreID)
+	r = e.refund(t, e.manager.Token, saleRefund, saleRefundIn(s.ID, map[string]any{"amount": 300}))
+	require.Nil(t, r.Refund.DeviceID, "made in the back office")
+	v := e.refund(t, token, saleVoid, map[string]any{"idempotencyKey": saleKey(), "saleId": e.record(t, token, saleCash(e.owner.StoreID, 500)).ID, "reason": "wrong item"})
+	require.Equal(t, device, *v.Refund.DeviceID)
+}
+
+// A void replays like any refund; a key used for a void is not a refund's,
+// nor the other way round.
+func TestSaleVoidIdempotent(t *testing.T) {
+	t.Parallel()
+	e := newSaleEnv(t)
+	s := e.record(t, e.cashier.Token, saleCash(e.owner.StoreID, 1000))
+	void := map[string]any{"idempotencyKey": saleKey(), "saleId": s.ID, "reason": "rang up the wrong item"}
+	first := e.refund(t, e.cashier.Token, saleVoid, void)
+	again := e.refund(t, e.cashier.Token, saleVoid, void)
+	require.False(t, first.Replayed)
+	require.True(t, again.Replayed)
+	require.Equal(t, first.Refund.ID, again.Refund.ID)
+	require.Equal(t, "VOIDED", again.Sale.Status)
+	require.Equal(t, int64(1000), again.Sale.RefundedTotal, "voided once")
+
+	asRefund := saleRefundIn(s.ID, map[string]any{"idempotencyKey": void["idempotencyKey"], "reason": void["reason"], "amount": 1000})
+	saleWantErr(t, e.Exec(t, e.cashier.Token, saleRefund, map[string]any{"i": asRefund}), "IDEMPOTENCY_CONFLICT", "idempotencyKey")
+
+	other := e.record(t, e.cashier.Token, saleCash(e.owner.StoreID, 1000))
+	refund := saleRefundIn(other.ID, map[string]any{"amount": 1000})
+	e.refund(t, e.cashier.Token, saleRefund, refund)
+	asVoid := map[string]any{"idempotencyKey": refund["idempotencyKey"], "saleId": other.ID, "reason": refund["reason"]}
+	saleWantErr(t, e.Exec(t, e.cashier.Token, saleVoid, map[string]any{"i": asVoid}), "IDEMPOTENCY_CONFLICT", "idempotencyKey")
+}
+
+// A cashier's refunds (under a refund limit, which locks the cashier's
+// day) and their sales to the same customer at the same time all go
+// through: both lock the customer before the cashier's day, so neither
+// waits on the other in a cycle (a deadlock PostgreSQL would break by
+// failing one).
+func TestSaleRefundAndSaleLockOrder(t *testing.T) {
+	t.Parallel()
+	e := newSaleEnv(t)
+	e.settings(t, map[string]any{"maxRefundPerCashierDay": 1_000_000})
+	cust := e.customer(t, e.owner.Token, "Mei")
+	const n = 12
+	var sold []saleSale
+	for range n {
+		sold = append(sold, e.record(t, e.cashier.Token, saleWith(saleCash(e.owner.StoreID, 1000), map[string]any{"customerId": cust})))
+	}
+	results := saleParallel(2*n, func(i int) *tilltest.Result {
+		if i%2 == 0 {
+			return e.Exec(t, e.cashier.Token, saleRefund, map[string]any{"i": saleRefundIn(sold[i/2].ID, map[string]any{"amount": 100})})
+		}
+		return e.Exec(t, e.cashier.Token, saleRecord, map[string]any{"i": saleWith(saleCash(e.owner.StoreID, 1000), map[string]any{"customerId": cust})})
+	})
+	for i, res := range results {
+		require.Empty(t, res.Errors, "call %d", i)
+	}
+	var c struct{ Node struct{ TotalSpent int64 } }
+	e.Exec(t, e.owner.Token, `query($id: ID!) { node(id: $id) { ... on Customer { totalSpent } } }`, map[string]any{"id": cust}).Decode(t, &c)
+	require.Equal(t, int64(2*n*1000-n*100), c.Node.TotalSpent)
+}
+
+// A full card number typed into a reason or a note is refused, wherever
+// it is kept.
+func TestSaleReasonsRefuseCardNumbers(t *testing.T) {
+	t.Parallel()
+	e := newSaleEnv(t)
+	const pan = "card 4111-1111-1111-1111 declined"
+	s := e.record(t, e.cashier.Token, saleOf(e.owner.StoreID, []any{saleItem("Shirt", 1, 5000, 0)}, saleCard(5000, "ch_reasons")))
+	other := e.record(t, e.cashier.Token, saleCash(e.owner.StoreID, 1000))
+	tests := []struct {
+		name, token, query string
+		in                 map[string]any
+		field              string
+	}{
+		{"refund", e.cashier.Token, saleRefund, saleRefundIn(s.ID, map[string]any{"amount": 100, "reason": pan}), "reason"},
+		{"void", e.cashier.Token, saleVoid, map[string]any{"idempotencyKey": saleKey(), "saleId": s.ID, "reason": pan}, "reason"},
+		{"exchange", e.cashier.Token, saleExchange, saleRefundIn(s.ID, map[string]any{"reason": pan,
+			"returnLines": []any{map[string]any{"saleLineId": s.Lines[0].ID, "quantity": 1}}, "newLines": []any{saleItem("Shirt L", 1, 5000, 0)}}), "reason"},
+		{"exchange note", e.cashier.Token, saleExchange, saleRefundIn(s.ID, map[string]any{"note": pan,
+			"returnLines": []any{map[string]any{"saleLineId": s.Lines[0].ID, "quantity": 1}}, "newLines": []any{saleItem("Shirt L", 1, 5000, 0)}}), "note"},
+		{"freeze", e.owner.Token, `mutation($i: FreezeSaleInput!) { freezeSale(input: $i) { sale { id } } }`,
+			map[string]any{"saleId": s.ID, "reason": pan}, "reason"},
+		{"review", e.owner.Token, saleReview, map[string]any{"saleId": other.ID, "outcome": "CLEARED", "note": pan}, "note"},
+		{"risk list", e.owner.Token, `mutation($i: AddRiskListEntryInput!) { addRiskListEntry(input: $i) { riskListEntry { id } } }`,
+			map[string]any{"kind": "CARD_REFERENCE", "value": "ch_bad", "reason": pan}, "reason"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := saleWantErr(t, e.Exec(t, tt.token, tt.query, map[string]any{"i": tt.in}), "BAD_USER_INPUT", tt.field)
+			require.NotContains(t, err.Message, "1111")
+		})
+	}
+	after := e.list(t, e.owner.Token, map[string]any{"id": s.ID}).Edges[0].Node
+	require.Equal(t, []any{"COMPLETED", false, int64(0)}, []any{after.Status, after.Frozen, after.RefundedTotal}, "nothing was written")
+	require.NotContains(t, e.Logs(), "4111-1111")
+}
+
+// An exchange whose new sale a risk rule declines is audited as a declined
+// sale, like any other; the cashier is told the rule and not why the
+// customer is on the list.
+func TestSaleExchangeDeclineAudited(t *testing.T) {
+	t.Parallel()
+	e := newSaleEnv(t)
+	cust := e.customer(t, e.owner.Token, "Lin")
+	withCustomer := e.record(t, e.cashier.Token, saleWith(saleOf(e.owner.StoreID, []any{saleItem("Shirt", 1, 5000, 0)}, saleCard(5000, "ch_swap")),
+		map[string]any{"customerId": cust}))
+	e.Exec(t, e.owner.Token, `mutation($i: AddRiskListEntryInput!) { addRiskListEntry(input: $i) { riskListEntry { id } } }`,
+		map[string]any{"i": map[string]any{"kind": "CUSTOMER", "value": cust, "reason": "threatened staff"}}).Decode(t, &struct{}{})
+	in := saleRefundIn(withCustomer.ID, map[string]any{
+		"returnLines": []any{map[string]any{"saleLineId": withCustomer.Lines[0].ID, "quantity": 1}},
+		"newLines":    []any{saleItem("Shirt L", 1, 5000, 0)},
+	})
+	err := saleWantErr(t, e.Exec(t, e.cashier.Token, saleExchange, map[string]any{"i": in}), "RISK_DECLINED", "")
+	require.Equal(t, "blacklist_customer", err.Extensions["rule"])
+	require.NotContains(t, err.Message, "threatened")
+	var audit struct {
+		AuditEntries struct {
+			Edges []struct {
+				Node struct{ Action, TargetID string }
+			}
+		}
+	}
+	e.Exec(t, e.owner.Token, `query($w: AuditEntryWhereInput) { auditEntries(where: $w, first: 10) { edges { node { action targetID } } } }`,
+		map[string]any{"w": map[string]any{"action": "sale.declined"}}).Decode(t, &audit)
+	require.Len(t, audit.AuditEntries.Edges, 1)
+	require.Equal(t, withCustomer.ID, audit.AuditEntries.Edges[0].Node.TargetID, "about the sale the items came back to")
+	require.Zero(t, e.list(t, e.owner.Token, map[string]any{"id": withCustomer.ID}).Edges[0].Node.RefundedTotal)
 }

@@ -115,12 +115,17 @@ func TestSaleRiskBlacklist(t *testing.T) {
 
 	e.wantDeclined(t, saleOf(e.owner.StoreID, []any{saleItem("Tea", 1, 1000, 0)}, saleCard(1000, "ch_stolen")), "blacklist_card")
 	e.wantDeclined(t, saleWith(saleCash(e.owner.StoreID, 1000), map[string]any{"customerId": cust}), "blacklist_customer")
+	// The cashier is told the rule, not why the entry is on the list.
+	declined := saleWantErr(t, e.Exec(t, e.cashier.Token, saleRecord, map[string]any{"i": saleWith(saleCash(e.owner.StoreID, 1000),
+		map[string]any{"customerId": cust})}), "RISK_DECLINED", "")
+	require.Equal(t, "declined by the merchant's blacklist_customer rule", declined.Message)
 	e.record(t, e.cashier.Token, saleOf(e.owner.StoreID, []any{saleItem("Tea", 1, 1000, 0)}, saleCard(1000, "ch_fine")))
 
 	e.settings(t, map[string]any{"blacklistAction": "FLAG"})
 	flagged := e.record(t, e.cashier.Token, saleWith(saleCash(e.owner.StoreID, 1000), map[string]any{"customerId": cust}))
 	require.Equal(t, []string{"blacklist_customer FLAG"}, flagged.hitRules())
 	require.Equal(t, "PENDING", flagged.ReviewStatus)
+	require.NotContains(t, flagged.RiskHits[0].Detail, "chargebacks", "the sale's hits do not carry the list's reasons")
 }
 
 // The sales list: filters, newest first, and who sees what.
@@ -140,6 +145,8 @@ func TestSaleList(t *testing.T) {
 	s3 := e.record(t, cashier2.Token, at(saleCash(second.StoreID, 3000), time.Hour))
 	s4 := e.record(t, e.owner.Token, saleOf(e.owner.StoreID, []any{saleItem("Tea", 1, 4000, 0)}, saleCard(4000, "ch_4")))
 	e.refund(t, e.owner.Token, saleRefund, saleRefundIn(s4.ID, map[string]any{"amount": 4000}))
+	device, terminal := e.terminal(t, "SN-LIST", "")
+	s5 := e.record(t, terminal, at(saleCash(e.owner.StoreID, 500), 4*time.Hour))
 	rival := e.SignUp(t, "Rival Tea")
 	rivalSale := e.record(t, rival.Token, saleCash(rival.StoreID, 500))
 
@@ -149,19 +156,21 @@ func TestSaleList(t *testing.T) {
 		where map[string]any
 		want  []saleSale
 	}{
-		{"all, newest first", e.owner, nil, []saleSale{s4, s3, s2, s1}},
+		{"all, newest first", e.owner, nil, []saleSale{s4, s3, s2, s1, s5}},
 		{"by store", e.owner, map[string]any{"storeID": second.StoreID}, []saleSale{s3}},
-		{"by cashier", e.owner, map[string]any{"cashierID": e.cashier.ID}, []saleSale{s2, s1}},
+		{"by cashier", e.owner, map[string]any{"cashierID": e.cashier.ID}, []saleSale{s2, s1, s5}},
 		{"by customer", e.owner, map[string]any{"customerID": cust}, []saleSale{s1}},
 		{"by status", e.owner, map[string]any{"status": "REFUNDED"}, []saleSale{s4}},
 		{"by time", e.owner, map[string]any{"occurredAtGTE": now.Add(-150 * time.Minute), "occurredAtLT": now.Add(-30 * time.Minute)}, []saleSale{s3, s2}},
 		{"by total", e.owner, map[string]any{"totalGTE": 1500, "totalLTE": 3000}, []saleSale{s3, s2}},
 		{"by tender", e.owner, map[string]any{"hasTendersWith": []any{map[string]any{"type": "CARD"}}}, []saleSale{s4, s2}},
-		{"a cashier sees their stores", e.cashier, nil, []saleSale{s4, s2, s1}},
-		{"a manager sees their stores", e.manager, nil, []saleSale{s4, s2, s1}},
+		{"by terminal", e.owner, map[string]any{"deviceID": device}, []saleSale{s5}},
+		{"made on a terminal", e.owner, map[string]any{"deviceIDNotNil": true}, []saleSale{s5}},
+		{"a cashier sees their stores", e.cashier, nil, []saleSale{s4, s2, s1, s5}},
+		{"a manager sees their stores", e.manager, nil, []saleSale{s4, s2, s1, s5}},
 		{"the other store's cashier", cashier2, nil, []saleSale{s3}},
 		{"another merchant", rival, nil, []saleSale{rivalSale}},
-		{"an operator sees every merchant's", e.Operator(t), nil, []saleSale{rivalSale, s4, s3, s2, s1}},
+		{"an operator sees every merchant's", e.Operator(t), nil, []saleSale{rivalSale, s4, s3, s2, s1, s5}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -364,4 +373,60 @@ func TestSaleCustomerFiguresConcurrent(t *testing.T) {
 		require.True(t, base.Add(time.Minute).Equal(out.Node.FirstVisitAt), "first visit %s", out.Node.FirstVisitAt)
 		require.True(t, base.Add(n*time.Minute).Equal(out.Node.LastVisitAt), "last visit %s", out.Node.LastVisitAt)
 	}
+}
+
+// Staff who work at some of the merchant's stores see those stores' sales
+// and refunds only, however they ask: by ID, in a list, through an edge;
+// and may not refund another store's sale. Checks a sale makes across the
+// merchant (an idempotency key, a customer's day) still see every store.
+func TestSaleStoreScope(t *testing.T) {
+	t.Parallel()
+	e := newSaleEnv(t)
+	e.settings(t, map[string]any{"customerDailyLimit": 2000})
+	second := *e.owner
+	second.StoreID = e.store(t, e.owner.Token, "Second Store")
+	there := e.AddStaff(t, &second, "CASHIER")
+	cust := e.customer(t, e.owner.Token, "Mei")
+	elsewhere := e.record(t, there.Token, saleWith(saleCash(second.StoreID, 1500), map[string]any{"customerId": cust}))
+	refund := e.refund(t, there.Token, saleRefund, saleRefundIn(elsewhere.ID, map[string]any{"amount": 100}))
+	here := e.record(t, e.cashier.Token, saleWith(saleCash(e.owner.StoreID, 100), map[string]any{"customerId": cust}))
+
+	const node = `query($id: ID!) { node(id: $id) { id } }`
+	for _, who := range []*tilltest.Account{e.cashier, e.manager} {
+		for _, id := range []string{elsewhere.ID, refund.Refund.ID} {
+			saleWantErr(t, e.Exec(t, who.Token, node, map[string]any{"id": id}), "NOT_FOUND", "")
+		}
+		var c struct {
+			Node struct {
+				Sales struct {
+					Edges []struct{ Node struct{ ID string } }
+				}
+			}
+		}
+		e.Exec(t, who.Token, `query($id: ID!) { node(id: $id) { ... on Customer { sales(first: 10) { edges { node { id } } } } } }`,
+			map[string]any{"id": cust}).Decode(t, &c)
+		require.Len(t, c.Node.Sales.Edges, 1, "the customer's history shows the caller's stores")
+		require.Equal(t, here.ID, c.Node.Sales.Edges[0].Node.ID)
+	}
+	saleWantErr(t, e.Exec(t, e.cashier.Token, saleRefund, map[string]any{"i": saleRefundIn(elsewhere.ID, map[string]any{"amount": 100})}), "NOT_FOUND", "saleId")
+	saleWantErr(t, e.Exec(t, e.cashier.Token, saleVoid, map[string]any{"i": map[string]any{"idempotencyKey": saleKey(), "saleId": elsewhere.ID, "reason": "x"}}), "NOT_FOUND", "saleId")
+
+	// Both stores: the owner, and the cashier who works there.
+	for _, who := range []*tilltest.Account{e.owner, there} {
+		var out struct {
+			Node *struct {
+				ID      string
+				Refunds []struct{ ID string }
+			}
+		}
+		e.Exec(t, who.Token, `query($id: ID!) { node(id: $id) { id ... on Sale { refunds { id } } } }`, map[string]any{"id": elsewhere.ID}).Decode(t, &out)
+		require.Equal(t, []struct{ ID string }{{refund.Refund.ID}}, out.Node.Refunds)
+	}
+
+	// The key of the other store's sale is still taken, and the
+	// customer's spending there still counts towards their daily limit.
+	reused := saleWith(saleCash(e.owner.StoreID, 100), map[string]any{"idempotencyKey": elsewhere.IdempotencyKey})
+	saleWantErr(t, e.Exec(t, e.cashier.Token, saleRecord, map[string]any{"i": reused}), "IDEMPOTENCY_CONFLICT", "idempotencyKey")
+	over := saleWith(saleCash(e.owner.StoreID, 600), map[string]any{"customerId": cust})
+	saleWantErr(t, e.Exec(t, e.cashier.Token, saleRecord, map[string]any{"i": over}), "BAD_USER_INPUT", "customerId")
 }

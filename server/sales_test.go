@@ -25,8 +25,8 @@ const (
 
 	saleRecord  = `mutation($i: RecordSaleInput!) { recordSale(input: $i) { replayed sale { ` + saleFields + ` } } }`
 	saleUpload  = `mutation($i: UploadSalesInput!) { uploadSales(input: $i) { results { idempotencyKey status error { code message field rule } sale { ` + saleFields + ` } } } }`
-	saleRefund  = `mutation($i: RefundSaleInput!) { refundSale(input: $i) { replayed refund { id kind amount tax reason lines { quantity amount } tenders { type amount tender { id } } } sale { ` + saleFields + ` } } }`
-	saleVoid    = `mutation($i: VoidSaleInput!) { voidSale(input: $i) { replayed refund { id kind amount } sale { ` + saleFields + ` } } }`
+	saleRefund  = `mutation($i: RefundSaleInput!) { refundSale(input: $i) { replayed refund { id kind amount tax reason storeID deviceID lines { quantity amount } tenders { type amount tender { id } } } sale { ` + saleFields + ` } } }`
+	saleVoid    = `mutation($i: VoidSaleInput!) { voidSale(input: $i) { replayed refund { id kind amount storeID deviceID } sale { ` + saleFields + ` } } }`
 	saleProduct = `mutation($i: CreateProductInput!) { createProduct(input: $i) { product { id } } }`
 )
 
@@ -120,12 +120,14 @@ func saleRecordOK(t *testing.T, env *tilltest.Env, token string, in map[string]a
 type saleRefundResult struct {
 	Replayed bool
 	Refund   struct {
-		ID     string
-		Kind   string
-		Amount int64
-		Tax    int64
-		Reason string
-		Lines  []struct {
+		ID       string
+		Kind     string
+		Amount   int64
+		Tax      int64
+		Reason   string
+		StoreID  string
+		DeviceID *string
+		Lines    []struct {
 			Quantity int
 			Amount   int64
 		}
@@ -223,6 +225,52 @@ func (e *saleEnv) store(t *testing.T, token, name string) string {
 	e.Exec(t, token, `mutation($i: CreateStoreInput!) { createStore(input: $i) { store { id } } }`,
 		map[string]any{"i": map[string]any{"name": name, "timeZone": "Asia/Shanghai"}}).Decode(t, &out)
 	return out.CreateStore.Store.ID
+}
+
+// terminal pairs a terminal named serial to the merchant's first store,
+// labelled label (unless ""), and logs the cashier in on it with a PIN; it
+// returns the device's ID and the cashier's session token on it.
+func (e *saleEnv) terminal(t *testing.T, serial, label string) (deviceID, token string) {
+	t.Helper()
+	var code struct{ CreatePairingCode struct{ Code string } }
+	e.Exec(t, e.manager.Token, `mutation($i: CreatePairingCodeInput!) { createPairingCode(input: $i) { code } }`,
+		map[string]any{"i": map[string]any{"storeId": e.owner.StoreID}}).Decode(t, &code)
+	var paired struct {
+		PairDevice struct {
+			Credential string
+			Device     struct{ ID string }
+		}
+	}
+	e.Exec(t, "", `mutation($i: PairDeviceInput!) { pairDevice(input: $i) { credential device { id } } }`,
+		map[string]any{"i": map[string]any{"code": code.CreatePairingCode.Code, "serialNumber": serial, "model": "P2 Pro"}}).Decode(t, &paired)
+	deviceID = paired.PairDevice.Device.ID
+	if label != "" {
+		e.Exec(t, e.manager.Token, `mutation($i: MoveDeviceInput!) { moveDevice(input: $i) { device { id } } }`,
+			map[string]any{"i": map[string]any{"deviceId": deviceID, "storeId": e.owner.StoreID, "locationLabel": label}}).Decode(t, &struct{}{})
+	}
+	e.Exec(t, e.cashier.Token, `mutation($i: SetStaffPinInput!) { setStaffPin(input: $i) { staff { id } } }`,
+		map[string]any{"i": map[string]any{"staffId": e.cashier.ID, "pin": "2580"}}).Decode(t, &struct{}{})
+	var session struct{ LogInWithPin struct{ AccessToken string } }
+	e.Exec(t, "", `mutation($i: LogInWithPinInput!) { logInWithPin(input: $i) { accessToken } }`,
+		map[string]any{"i": map[string]any{"deviceCredential": paired.PairDevice.Credential, "staffId": e.cashier.ID, "pin": "2580"}}).Decode(t, &session)
+	return deviceID, session.LogInWithPin.AccessToken
+}
+
+// outbox lists the events written so far, as "topic subject", oldest
+// first.
+func (e *saleEnv) outbox(t *testing.T) []string {
+	t.Helper()
+	rows, err := e.DB.SQL.QueryContext(t.Context(), `SELECT topic, subject_id FROM outbox_events ORDER BY id`)
+	require.NoError(t, err)
+	defer rows.Close()
+	events := []string{}
+	for rows.Next() {
+		var topic, subject string
+		require.NoError(t, rows.Scan(&topic, &subject))
+		events = append(events, topic+" "+subject)
+	}
+	require.NoError(t, rows.Err())
+	return events
 }
 
 // saleWantErr checks that res failed with code and, unless field is "",

@@ -52,7 +52,14 @@ type options struct {
 	authOpts   []auth.Option
 	deviceOpts []devices.Option
 	ticketOpts []tickets.Option
+	dbOpts     []db.Option
 	now        func() time.Time
+}
+
+// WithDBOptions passes extra options to the database (tests use it to
+// count statements).
+func WithDBOptions(opts ...db.Option) Option {
+	return func(o *options) { o.dbOpts = append(o.dbOpts, opts...) }
 }
 
 // WithClock sets the clock that issues and checks tokens and sessions
@@ -100,7 +107,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 			s.Close()
 		}
 	}()
-	if s.DB, err = db.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns); err != nil {
+	if s.DB, err = db.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns, o.dbOpts...); err != nil {
 		return nil, err
 	}
 	if cfg.MigrateOnStart {

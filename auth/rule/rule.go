@@ -124,3 +124,31 @@ func FilterInternalForStaff() privacy.QueryRule {
 		return privacy.Skip
 	})
 }
+
+// FilterStoreRule confines staff who work at some of their merchant's
+// stores (everyone but the owner) to rows of those stores: sales and
+// refunds, whose store edge it follows to the store's staff. It follows
+// the tenant rules, which have already allowed operators and the system;
+// another store's row answers NOT_FOUND, as another merchant's does.
+func FilterStoreRule() privacy.QueryRule {
+	return privacy.FilterFunc(func(ctx context.Context, f privacy.Filter) error {
+		v := viewer.FromContext(ctx)
+		if !v.IsStaff() || v.Role == viewer.RoleOwner || ctx.Value(allStoresKey{}) != nil {
+			return privacy.Skip
+		}
+		// Both steps are subqueries that do not depend on the row: the
+		// database reads the staff member's few stores once per query.
+		f.Where(entql.HasEdgeWith("store", entql.HasEdgeWith("staff", entql.FieldEQ("id", string(v.ID)))))
+		return privacy.Skip
+	})
+}
+
+type allStoresKey struct{}
+
+// AllStores returns ctx in which FilterStoreRule lets staff read every
+// store's sales of their merchant, for checks a sale makes across the
+// merchant (an idempotency key, what a customer spent today) whose rows
+// are never shown to the caller. The tenant rules still apply.
+func AllStores(ctx context.Context) context.Context {
+	return context.WithValue(ctx, allStoresKey{}, true)
+}

@@ -658,14 +658,15 @@ var (
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "idempotency_key", Type: field.TypeString, Size: 160},
 		{Name: "request_hash", Type: field.TypeString},
-		{Name: "device_id", Type: field.TypeString, Nullable: true},
 		{Name: "kind", Type: field.TypeEnum, Enums: []string{"REFUND", "VOID", "EXCHANGE"}},
 		{Name: "reason", Type: field.TypeString, Size: 500},
 		{Name: "amount", Type: field.TypeInt64},
 		{Name: "tax", Type: field.TypeInt64},
 		{Name: "business_date", Type: field.TypeString},
 		{Name: "merchant_id", Type: field.TypeString},
+		{Name: "store_id", Type: field.TypeString},
 		{Name: "staff_id", Type: field.TypeString},
+		{Name: "device_id", Type: field.TypeString, Nullable: true},
 		{Name: "exchange_sale_id", Type: field.TypeString, Nullable: true},
 		{Name: "sale_id", Type: field.TypeString},
 	}
@@ -677,8 +678,14 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "refunds_merchants_merchant",
-				Columns:    []*schema.Column{RefundsColumns[11]},
+				Columns:    []*schema.Column{RefundsColumns[10]},
 				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "refunds_stores_store",
+				Columns:    []*schema.Column{RefundsColumns[11]},
+				RefColumns: []*schema.Column{StoresColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
@@ -688,14 +695,20 @@ var (
 				OnDelete:   schema.NoAction,
 			},
 			{
-				Symbol:     "refunds_sales_exchange_sale",
+				Symbol:     "refunds_devices_device",
 				Columns:    []*schema.Column{RefundsColumns[13]},
+				RefColumns: []*schema.Column{DevicesColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "refunds_sales_exchange_sale",
+				Columns:    []*schema.Column{RefundsColumns[14]},
 				RefColumns: []*schema.Column{SalesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "refunds_sales_refunds",
-				Columns:    []*schema.Column{RefundsColumns[14]},
+				Columns:    []*schema.Column{RefundsColumns[15]},
 				RefColumns: []*schema.Column{SalesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -704,17 +717,22 @@ var (
 			{
 				Name:    "refund_merchant_id",
 				Unique:  false,
-				Columns: []*schema.Column{RefundsColumns[11]},
+				Columns: []*schema.Column{RefundsColumns[10]},
 			},
 			{
 				Name:    "refund_merchant_id_idempotency_key",
 				Unique:  true,
-				Columns: []*schema.Column{RefundsColumns[11], RefundsColumns[3]},
+				Columns: []*schema.Column{RefundsColumns[10], RefundsColumns[3]},
 			},
 			{
 				Name:    "refund_merchant_id_sale_id",
 				Unique:  false,
-				Columns: []*schema.Column{RefundsColumns[11], RefundsColumns[14]},
+				Columns: []*schema.Column{RefundsColumns[10], RefundsColumns[15]},
+			},
+			{
+				Name:    "refund_merchant_id_store_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{RefundsColumns[10], RefundsColumns[11], RefundsColumns[1]},
 			},
 		},
 	}
@@ -893,7 +911,6 @@ var (
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "idempotency_key", Type: field.TypeString, Size: 160},
 		{Name: "request_hash", Type: field.TypeString},
-		{Name: "device_id", Type: field.TypeString, Nullable: true},
 		{Name: "receipt_number", Type: field.TypeInt64},
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"COMPLETED", "PARTIALLY_REFUNDED", "REFUNDED", "VOIDED"}, Default: "COMPLETED"},
 		{Name: "currency", Type: field.TypeString},
@@ -920,6 +937,7 @@ var (
 		{Name: "merchant_id", Type: field.TypeString},
 		{Name: "store_id", Type: field.TypeString},
 		{Name: "cashier_id", Type: field.TypeString},
+		{Name: "device_id", Type: field.TypeString, Nullable: true},
 	}
 	// SalesTable holds the schema information for the "sales" table.
 	SalesTable = &schema.Table{
@@ -929,74 +947,80 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "sales_customers_sales",
-				Columns:    []*schema.Column{SalesColumns[28]},
+				Columns:    []*schema.Column{SalesColumns[27]},
 				RefColumns: []*schema.Column{CustomersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "sales_merchants_merchant",
-				Columns:    []*schema.Column{SalesColumns[29]},
+				Columns:    []*schema.Column{SalesColumns[28]},
 				RefColumns: []*schema.Column{MerchantsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "sales_stores_store",
-				Columns:    []*schema.Column{SalesColumns[30]},
+				Columns:    []*schema.Column{SalesColumns[29]},
 				RefColumns: []*schema.Column{StoresColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "sales_staffs_cashier",
-				Columns:    []*schema.Column{SalesColumns[31]},
+				Columns:    []*schema.Column{SalesColumns[30]},
 				RefColumns: []*schema.Column{StaffsColumns[0]},
 				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "sales_devices_device",
+				Columns:    []*schema.Column{SalesColumns[31]},
+				RefColumns: []*schema.Column{DevicesColumns[0]},
+				OnDelete:   schema.SetNull,
 			},
 		},
 		Indexes: []*schema.Index{
 			{
 				Name:    "sale_merchant_id",
 				Unique:  false,
-				Columns: []*schema.Column{SalesColumns[29]},
+				Columns: []*schema.Column{SalesColumns[28]},
 			},
 			{
 				Name:    "sale_merchant_id_idempotency_key",
 				Unique:  true,
-				Columns: []*schema.Column{SalesColumns[29], SalesColumns[3]},
+				Columns: []*schema.Column{SalesColumns[28], SalesColumns[3]},
 			},
 			{
 				Name:    "sale_store_id_receipt_number",
 				Unique:  true,
-				Columns: []*schema.Column{SalesColumns[30], SalesColumns[6]},
+				Columns: []*schema.Column{SalesColumns[29], SalesColumns[5]},
 			},
 			{
 				Name:    "sale_merchant_id_occurred_at",
 				Unique:  false,
-				Columns: []*schema.Column{SalesColumns[29], SalesColumns[17]},
+				Columns: []*schema.Column{SalesColumns[28], SalesColumns[16]},
 			},
 			{
 				Name:    "sale_merchant_id_store_id_occurred_at",
 				Unique:  false,
-				Columns: []*schema.Column{SalesColumns[29], SalesColumns[30], SalesColumns[17]},
+				Columns: []*schema.Column{SalesColumns[28], SalesColumns[29], SalesColumns[16]},
 			},
 			{
 				Name:    "sale_merchant_id_customer_id_occurred_at",
 				Unique:  false,
-				Columns: []*schema.Column{SalesColumns[29], SalesColumns[28], SalesColumns[17]},
+				Columns: []*schema.Column{SalesColumns[28], SalesColumns[27], SalesColumns[16]},
 			},
 			{
 				Name:    "sale_merchant_id_cashier_id_occurred_at",
 				Unique:  false,
-				Columns: []*schema.Column{SalesColumns[29], SalesColumns[31], SalesColumns[17]},
+				Columns: []*schema.Column{SalesColumns[28], SalesColumns[30], SalesColumns[16]},
 			},
 			{
 				Name:    "sale_merchant_id_device_id_occurred_at",
 				Unique:  false,
-				Columns: []*schema.Column{SalesColumns[29], SalesColumns[5], SalesColumns[17]},
+				Columns: []*schema.Column{SalesColumns[28], SalesColumns[31], SalesColumns[16]},
 			},
 			{
 				Name:    "sale_merchant_id_review_status",
 				Unique:  false,
-				Columns: []*schema.Column{SalesColumns[29], SalesColumns[26]},
+				Columns: []*schema.Column{SalesColumns[28], SalesColumns[25]},
 			},
 		},
 	}
@@ -1607,9 +1631,11 @@ func init() {
 	ProductPriceChangesTable.ForeignKeys[1].RefTable = MerchantsTable
 	ProductPriceChangesTable.ForeignKeys[2].RefTable = StaffsTable
 	RefundsTable.ForeignKeys[0].RefTable = MerchantsTable
-	RefundsTable.ForeignKeys[1].RefTable = StaffsTable
-	RefundsTable.ForeignKeys[2].RefTable = SalesTable
-	RefundsTable.ForeignKeys[3].RefTable = SalesTable
+	RefundsTable.ForeignKeys[1].RefTable = StoresTable
+	RefundsTable.ForeignKeys[2].RefTable = StaffsTable
+	RefundsTable.ForeignKeys[3].RefTable = DevicesTable
+	RefundsTable.ForeignKeys[4].RefTable = SalesTable
+	RefundsTable.ForeignKeys[5].RefTable = SalesTable
 	RefundLinesTable.ForeignKeys[0].RefTable = RefundsTable
 	RefundLinesTable.ForeignKeys[1].RefTable = MerchantsTable
 	RefundLinesTable.ForeignKeys[2].RefTable = SaleLinesTable
@@ -1621,6 +1647,7 @@ func init() {
 	SalesTable.ForeignKeys[1].RefTable = MerchantsTable
 	SalesTable.ForeignKeys[2].RefTable = StoresTable
 	SalesTable.ForeignKeys[3].RefTable = StaffsTable
+	SalesTable.ForeignKeys[4].RefTable = DevicesTable
 	SaleCountersTable.ForeignKeys[0].RefTable = MerchantsTable
 	SaleLinesTable.ForeignKeys[0].RefTable = SalesTable
 	SaleLinesTable.ForeignKeys[1].RefTable = MerchantsTable

@@ -31,6 +31,8 @@ const (
 	FieldRequestHash = "request_hash"
 	// FieldSaleID holds the string denoting the sale_id field in the database.
 	FieldSaleID = "sale_id"
+	// FieldStoreID holds the string denoting the store_id field in the database.
+	FieldStoreID = "store_id"
 	// FieldStaffID holds the string denoting the staff_id field in the database.
 	FieldStaffID = "staff_id"
 	// FieldDeviceID holds the string denoting the device_id field in the database.
@@ -51,8 +53,12 @@ const (
 	EdgeMerchant = "merchant"
 	// EdgeSale holds the string denoting the sale edge name in mutations.
 	EdgeSale = "sale"
+	// EdgeStore holds the string denoting the store edge name in mutations.
+	EdgeStore = "store"
 	// EdgeStaff holds the string denoting the staff edge name in mutations.
 	EdgeStaff = "staff"
+	// EdgeDevice holds the string denoting the device edge name in mutations.
+	EdgeDevice = "device"
 	// EdgeLines holds the string denoting the lines edge name in mutations.
 	EdgeLines = "lines"
 	// EdgeTenders holds the string denoting the tenders edge name in mutations.
@@ -75,6 +81,13 @@ const (
 	SaleInverseTable = "sales"
 	// SaleColumn is the table column denoting the sale relation/edge.
 	SaleColumn = "sale_id"
+	// StoreTable is the table that holds the store relation/edge.
+	StoreTable = "refunds"
+	// StoreInverseTable is the table name for the Store entity.
+	// It exists in this package in order to avoid circular dependency with the "store" package.
+	StoreInverseTable = "stores"
+	// StoreColumn is the table column denoting the store relation/edge.
+	StoreColumn = "store_id"
 	// StaffTable is the table that holds the staff relation/edge.
 	StaffTable = "refunds"
 	// StaffInverseTable is the table name for the Staff entity.
@@ -82,6 +95,13 @@ const (
 	StaffInverseTable = "staffs"
 	// StaffColumn is the table column denoting the staff relation/edge.
 	StaffColumn = "staff_id"
+	// DeviceTable is the table that holds the device relation/edge.
+	DeviceTable = "refunds"
+	// DeviceInverseTable is the table name for the Device entity.
+	// It exists in this package in order to avoid circular dependency with the "device" package.
+	DeviceInverseTable = "devices"
+	// DeviceColumn is the table column denoting the device relation/edge.
+	DeviceColumn = "device_id"
 	// LinesTable is the table that holds the lines relation/edge.
 	LinesTable = "refund_lines"
 	// LinesInverseTable is the table name for the RefundLine entity.
@@ -114,6 +134,7 @@ var Columns = []string{
 	FieldIdempotencyKey,
 	FieldRequestHash,
 	FieldSaleID,
+	FieldStoreID,
 	FieldStaffID,
 	FieldDeviceID,
 	FieldKind,
@@ -218,6 +239,11 @@ func BySaleID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldSaleID, opts...).ToFunc()
 }
 
+// ByStoreID orders the results by the store_id field.
+func ByStoreID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldStoreID, opts...).ToFunc()
+}
+
 // ByStaffID orders the results by the staff_id field.
 func ByStaffID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldStaffID, opts...).ToFunc()
@@ -272,10 +298,24 @@ func BySaleField(field string, opts ...sql.OrderTermOption) OrderOption {
 	}
 }
 
+// ByStoreField orders the results by store field.
+func ByStoreField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newStoreStep(), sql.OrderByField(field, opts...))
+	}
+}
+
 // ByStaffField orders the results by staff field.
 func ByStaffField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
 		sqlgraph.OrderByNeighborTerms(s, newStaffStep(), sql.OrderByField(field, opts...))
+	}
+}
+
+// ByDeviceField orders the results by device field.
+func ByDeviceField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newDeviceStep(), sql.OrderByField(field, opts...))
 	}
 }
 
@@ -327,11 +367,25 @@ func newSaleStep() *sqlgraph.Step {
 		sqlgraph.Edge(sqlgraph.M2O, true, SaleTable, SaleColumn),
 	)
 }
+func newStoreStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(StoreInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2O, false, StoreTable, StoreColumn),
+	)
+}
 func newStaffStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(StaffInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.M2O, false, StaffTable, StaffColumn),
+	)
+}
+func newDeviceStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(DeviceInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2O, false, DeviceTable, DeviceColumn),
 	)
 }
 func newLinesStep() *sqlgraph.Step {

@@ -86,6 +86,11 @@ func SaleID(v pulid.ID) predicate.Refund {
 	return predicate.Refund(sql.FieldEQ(FieldSaleID, v))
 }
 
+// StoreID applies equality check predicate on the "store_id" field. It's identical to StoreIDEQ.
+func StoreID(v pulid.ID) predicate.Refund {
+	return predicate.Refund(sql.FieldEQ(FieldStoreID, v))
+}
+
 // StaffID applies equality check predicate on the "staff_id" field. It's identical to StaffIDEQ.
 func StaffID(v pulid.ID) predicate.Refund {
 	return predicate.Refund(sql.FieldEQ(FieldStaffID, v))
@@ -469,6 +474,76 @@ func SaleIDEqualFold(v pulid.ID) predicate.Refund {
 func SaleIDContainsFold(v pulid.ID) predicate.Refund {
 	vc := string(v)
 	return predicate.Refund(sql.FieldContainsFold(FieldSaleID, vc))
+}
+
+// StoreIDEQ applies the EQ predicate on the "store_id" field.
+func StoreIDEQ(v pulid.ID) predicate.Refund {
+	return predicate.Refund(sql.FieldEQ(FieldStoreID, v))
+}
+
+// StoreIDNEQ applies the NEQ predicate on the "store_id" field.
+func StoreIDNEQ(v pulid.ID) predicate.Refund {
+	return predicate.Refund(sql.FieldNEQ(FieldStoreID, v))
+}
+
+// StoreIDIn applies the In predicate on the "store_id" field.
+func StoreIDIn(vs ...pulid.ID) predicate.Refund {
+	return predicate.Refund(sql.FieldIn(FieldStoreID, vs...))
+}
+
+// StoreIDNotIn applies the NotIn predicate on the "store_id" field.
+func StoreIDNotIn(vs ...pulid.ID) predicate.Refund {
+	return predicate.Refund(sql.FieldNotIn(FieldStoreID, vs...))
+}
+
+// StoreIDGT applies the GT predicate on the "store_id" field.
+func StoreIDGT(v pulid.ID) predicate.Refund {
+	return predicate.Refund(sql.FieldGT(FieldStoreID, v))
+}
+
+// StoreIDGTE applies the GTE predicate on the "store_id" field.
+func StoreIDGTE(v pulid.ID) predicate.Refund {
+	return predicate.Refund(sql.FieldGTE(FieldStoreID, v))
+}
+
+// StoreIDLT applies the LT predicate on the "store_id" field.
+func StoreIDLT(v pulid.ID) predicate.Refund {
+	return predicate.Refund(sql.FieldLT(FieldStoreID, v))
+}
+
+// StoreIDLTE applies the LTE predicate on the "store_id" field.
+func StoreIDLTE(v pulid.ID) predicate.Refund {
+	return predicate.Refund(sql.FieldLTE(FieldStoreID, v))
+}
+
+// StoreIDContains applies the Contains predicate on the "store_id" field.
+func StoreIDContains(v pulid.ID) predicate.Refund {
+	vc := string(v)
+	return predicate.Refund(sql.FieldContains(FieldStoreID, vc))
+}
+
+// StoreIDHasPrefix applies the HasPrefix predicate on the "store_id" field.
+func StoreIDHasPrefix(v pulid.ID) predicate.Refund {
+	vc := string(v)
+	return predicate.Refund(sql.FieldHasPrefix(FieldStoreID, vc))
+}
+
+// StoreIDHasSuffix applies the HasSuffix predicate on the "store_id" field.
+func StoreIDHasSuffix(v pulid.ID) predicate.Refund {
+	vc := string(v)
+	return predicate.Refund(sql.FieldHasSuffix(FieldStoreID, vc))
+}
+
+// StoreIDEqualFold applies the EqualFold predicate on the "store_id" field.
+func StoreIDEqualFold(v pulid.ID) predicate.Refund {
+	vc := string(v)
+	return predicate.Refund(sql.FieldEqualFold(FieldStoreID, vc))
+}
+
+// StoreIDContainsFold applies the ContainsFold predicate on the "store_id" field.
+func StoreIDContainsFold(v pulid.ID) predicate.Refund {
+	vc := string(v)
+	return predicate.Refund(sql.FieldContainsFold(FieldStoreID, vc))
 }
 
 // StaffIDEQ applies the EQ predicate on the "staff_id" field.
@@ -977,6 +1052,29 @@ func HasSaleWith(preds ...predicate.Sale) predicate.Refund {
 	})
 }
 
+// HasStore applies the HasEdge predicate on the "store" edge.
+func HasStore() predicate.Refund {
+	return predicate.Refund(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, StoreTable, StoreColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasStoreWith applies the HasEdge predicate on the "store" edge with a given conditions (other predicates).
+func HasStoreWith(preds ...predicate.Store) predicate.Refund {
+	return predicate.Refund(func(s *sql.Selector) {
+		step := newStoreStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
 // HasStaff applies the HasEdge predicate on the "staff" edge.
 func HasStaff() predicate.Refund {
 	return predicate.Refund(func(s *sql.Selector) {
@@ -992,6 +1090,29 @@ func HasStaff() predicate.Refund {
 func HasStaffWith(preds ...predicate.Staff) predicate.Refund {
 	return predicate.Refund(func(s *sql.Selector) {
 		step := newStaffStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasDevice applies the HasEdge predicate on the "device" edge.
+func HasDevice() predicate.Refund {
+	return predicate.Refund(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, DeviceTable, DeviceColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasDeviceWith applies the HasEdge predicate on the "device" edge with a given conditions (other predicates).
+func HasDeviceWith(preds ...predicate.Device) predicate.Refund {
+	return predicate.Refund(func(s *sql.Selector) {
+		step := newDeviceStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

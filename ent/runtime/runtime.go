@@ -763,7 +763,7 @@ func init() {
 		}
 	}()
 	// refundDescReason is the schema descriptor for reason field.
-	refundDescReason := refundFields[6].Descriptor()
+	refundDescReason := refundFields[7].Descriptor()
 	// refund.ReasonValidator is a validator for the "reason" field. It is called by the builders before save.
 	refund.ReasonValidator = func() func(string) error {
 		validators := refundDescReason.Validators

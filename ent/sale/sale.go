@@ -87,6 +87,8 @@ const (
 	EdgeStore = "store"
 	// EdgeCashier holds the string denoting the cashier edge name in mutations.
 	EdgeCashier = "cashier"
+	// EdgeDevice holds the string denoting the device edge name in mutations.
+	EdgeDevice = "device"
 	// EdgeCustomer holds the string denoting the customer edge name in mutations.
 	EdgeCustomer = "customer"
 	// EdgeLines holds the string denoting the lines edge name in mutations.
@@ -118,6 +120,13 @@ const (
 	CashierInverseTable = "staffs"
 	// CashierColumn is the table column denoting the cashier relation/edge.
 	CashierColumn = "cashier_id"
+	// DeviceTable is the table that holds the device relation/edge.
+	DeviceTable = "sales"
+	// DeviceInverseTable is the table name for the Device entity.
+	// It exists in this package in order to avoid circular dependency with the "device" package.
+	DeviceInverseTable = "devices"
+	// DeviceColumn is the table column denoting the device relation/edge.
+	DeviceColumn = "device_id"
 	// CustomerTable is the table that holds the customer relation/edge.
 	CustomerTable = "sales"
 	// CustomerInverseTable is the table name for the Customer entity.
@@ -483,6 +492,13 @@ func ByCashierField(field string, opts ...sql.OrderTermOption) OrderOption {
 	}
 }
 
+// ByDeviceField orders the results by device field.
+func ByDeviceField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newDeviceStep(), sql.OrderByField(field, opts...))
+	}
+}
+
 // ByCustomerField orders the results by customer field.
 func ByCustomerField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -550,6 +566,13 @@ func newCashierStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(CashierInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.M2O, false, CashierTable, CashierColumn),
+	)
+}
+func newDeviceStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(DeviceInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2O, false, DeviceTable, DeviceColumn),
 	)
 }
 func newCustomerStep() *sqlgraph.Step {

@@ -1680,6 +1680,29 @@ func HasCashierWith(preds ...predicate.Staff) predicate.Sale {
 	})
 }
 
+// HasDevice applies the HasEdge predicate on the "device" edge.
+func HasDevice() predicate.Sale {
+	return predicate.Sale(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, DeviceTable, DeviceColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasDeviceWith applies the HasEdge predicate on the "device" edge with a given conditions (other predicates).
+func HasDeviceWith(preds ...predicate.Device) predicate.Sale {
+	return predicate.Sale(func(s *sql.Selector) {
+		step := newDeviceStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
 // HasCustomer applies the HasEdge predicate on the "customer" edge.
 func HasCustomer() predicate.Sale {
 	return predicate.Sale(func(s *sql.Selector) {

@@ -8,6 +8,8 @@ import (
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
 
+	"github.com/tillpos/till/auth/rule"
+	"github.com/tillpos/till/ent/privacy"
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/ent/schema/saletype"
 )
@@ -86,6 +88,7 @@ func (Sale) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.To("store", Store.Type).Field("store_id").Unique().Required().Immutable(),
 		edge.To("cashier", Staff.Type).Field("cashier_id").Unique().Required().Immutable(),
+		edge.To("device", Device.Type).Field("device_id").Unique().Immutable(),
 		edge.From("customer", Customer.Type).Ref("sales").Field("customer_id").Unique(),
 		edge.To("lines", SaleLine.Type),
 		edge.To("tenders", Tender.Type),
@@ -111,6 +114,11 @@ func (Sale) Indexes() []ent.Index {
 // Annotations of the Sale.
 func (Sale) Annotations() []schema.Annotation {
 	return nodeAnnotations()
+}
+
+// Policy of the Sale: staff see the sales of the stores they work at.
+func (Sale) Policy() ent.Policy {
+	return storePolicy()
 }
 
 // SaleLine is one line of a sale: a product or a free-text item, with what
@@ -231,8 +239,11 @@ func (Refund) Fields() []ent.Field {
 		field.String("idempotency_key").NotEmpty().MaxLen(160).Immutable(),
 		field.String("request_hash").Immutable().Annotations(entgql.Skip()),
 		field.String("sale_id").GoType(pulid.ID("")).Immutable(),
+		field.String("store_id").GoType(pulid.ID("")).Immutable().
+			Comment("the refunded sale's store"),
 		field.String("staff_id").GoType(pulid.ID("")).Immutable(),
 		field.String("device_id").GoType(pulid.ID("")).Optional().Nillable().Immutable().
+			Comment("the terminal the refund was made on").
 			Annotations(entgql.Type("ID")),
 		field.Enum("kind").Values("REFUND", "VOID", "EXCHANGE").Immutable(),
 		field.String("reason").NotEmpty().MaxRuneLen(500).Immutable(),
@@ -248,7 +259,9 @@ func (Refund) Fields() []ent.Field {
 func (Refund) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.From("sale", Sale.Type).Ref("refunds").Field("sale_id").Unique().Required().Immutable(),
+		edge.To("store", Store.Type).Field("store_id").Unique().Required().Immutable(),
 		edge.To("staff", Staff.Type).Field("staff_id").Unique().Required().Immutable(),
+		edge.To("device", Device.Type).Field("device_id").Unique().Immutable(),
 		edge.To("lines", RefundLine.Type),
 		edge.To("tenders", RefundTender.Type),
 		edge.To("exchange_sale", Sale.Type).Field("exchange_sale_id").Unique().Immutable(),
@@ -260,12 +273,25 @@ func (Refund) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("merchant_id", "idempotency_key").Unique(),
 		index.Fields("merchant_id", "sale_id"),
+		index.Fields("merchant_id", "store_id", "created_at"),
 	}
 }
 
 // Annotations of the Refund.
 func (Refund) Annotations() []schema.Annotation {
 	return nodeAnnotations()
+}
+
+// Policy of the Refund: staff see the refunds of the stores they work at.
+func (Refund) Policy() ent.Policy {
+	return storePolicy()
+}
+
+// storePolicy confines staff who work at some stores to those stores'
+// rows, after the tenant rules of the TenantMixin: node(id:),
+// connections and edges alike.
+func storePolicy() ent.Policy {
+	return privacy.Policy{Query: privacy.QueryPolicy{rule.FilterStoreRule()}}
 }
 
 // RefundLine is how much of one sale line a refund returned.
