@@ -21,6 +21,7 @@ import (
 	"github.com/tillpos/till/ent/staffday"
 	"github.com/tillpos/till/ent/tender"
 	"github.com/tillpos/till/errs"
+	"github.com/tillpos/till/idempotency"
 	"github.com/tillpos/till/internal/ptr"
 	"github.com/tillpos/till/merchants"
 	"github.com/tillpos/till/outbox"
@@ -180,7 +181,7 @@ func (s *Service) refundOnce(ctx context.Context, kind refund.Kind, key string, 
 	if err := checkKey(key); err != nil {
 		return nil, err
 	}
-	hash, err := requestHash(struct {
+	hash, err := idempotency.RequestHash(struct {
 		Kind  refund.Kind `json:"kind"`
 		Input any         `json:"input"`
 	}{kind, in})
@@ -224,7 +225,7 @@ func (s *Service) refundOnce(ctx context.Context, kind refund.Kind, key string, 
 // hash; IDEMPOTENCY_CONFLICT if it did not; nil if there is none.
 func (s *Service) priorRefund(ctx context.Context, key, hash string) (*RefundResult, error) {
 	found, err := s.db.Refund.Query().Where(refund.IdempotencyKey(key)).Only(ctx)
-	prior, err := replayable(found, err, func(r *ent.Refund) string { return r.RequestHash }, hash, "refund")
+	prior, err := idempotency.Replayable(found, err, func(r *ent.Refund) string { return r.RequestHash }, hash, "refund")
 	if prior == nil || err != nil {
 		return nil, err
 	}
