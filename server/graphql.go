@@ -24,8 +24,8 @@ import (
 )
 
 // graphQLHandler builds the gqlgen server with explicit transports,
-// limits and the error presenter.
-func (s *Server) graphQLHandler(schema graphql.ExecutableSchema) http.Handler {
+// limits, the error presenter and each operation's loaders.
+func (s *Server) graphQLHandler(schema graphql.ExecutableSchema, loaders graphql.OperationMiddleware) http.Handler {
 	cfg := s.cfg
 	srv := handler.New(schema)
 	srv.AddTransport(transport.Websocket{
@@ -47,6 +47,7 @@ func (s *Server) graphQLHandler(schema graphql.ExecutableSchema) http.Handler {
 		srv.Use(extension.Introspection{})
 	}
 	srv.Use(operationLimits{maxDepth: cfg.MaxDepth, maxComplexity: cfg.MaxComplexity, schema: schema})
+	srv.AroundOperations(loaders)
 	srv.AroundRootFields(guardRootFields)
 	srv.AroundFields(graph.ResolveAsNewSession)
 	srv.SetErrorPresenter(graph.ErrorPresenter(s.log))
