@@ -203,13 +203,29 @@ func (s *Service) RotateCredential(ctx context.Context, cred, key string) (*Pair
 	if prior, err := s.replay(ctx, g, hash); prior != nil || err != nil {
 		return prior, err
 	}
+	secret := rand.Text()
+	dev, err := s.rotate(ctx, cred, g, hash, secret)
+	if err != nil {
+		// A request with the key that committed since the look above made
+		// this one fail on the credential or the key: it is answered as a
+		// retry.
+		if prior, perr := s.replay(ctx, g, hash); prior != nil || perr != nil {
+			return prior, perr
+		}
+		return nil, err
+	}
+	return s.paired(ctx, dev, secret, false)
+}
+
+// rotate checks cred and replaces it with secret in one transaction, with
+// the grant for a retry and the audit entry.
+func (s *Service) rotate(ctx context.Context, cred string, g grant, hash, secret string) (*ent.Device, error) {
 	dev, err := s.Authenticate(ctx, cred)
 	if err != nil {
 		return nil, err
 	}
-	secret := rand.Text()
 	sysCtx := viewer.NewSystemContext(ctx, "device-credential")
-	dev, err = db.InTx(sysCtx, s.db, func(tx *ent.Tx) (*ent.Device, error) {
+	return db.InTx(sysCtx, s.db, func(tx *ent.Tx) (*ent.Device, error) {
 		// Only if the credential is still the one presented: two rotations
 		// at once leave one winner.
 		n, err := tx.Device.Update().
@@ -234,15 +250,6 @@ func (s *Service) RotateCredential(ctx context.Context, cred, key string) (*Pair
 			MerchantID: dev.MerchantID, Action: "device.credential_rotated", TargetType: "Device", TargetID: dev.ID,
 		})
 	})
-	if err != nil {
-		// A request with the key that committed meanwhile made this one
-		// fail on the credential or the key: it is answered as a retry.
-		if prior, perr := s.replay(ctx, g, hash); prior != nil || perr != nil {
-			return prior, perr
-		}
-		return nil, err
-	}
-	return s.paired(ctx, dev, secret, false)
 }
 
 // A grant keeps the credential a pairing or a rotation issued, for a retry

@@ -5,7 +5,13 @@
 // Who may do what: the owner, and a manager at the device's store, make
 // pairing codes and disable, enable, retire or move devices; a platform
 // operator may do the same to any merchant's devices. A device pairs
-// itself with a code, and rotates its own credential.
+// itself with a code, and rotates its own credential; both carry an
+// idempotency key, so that a retry whose answer was lost gets the same
+// credential back.
+//
+// Redis holds what every request checks (the cached credential check, the
+// session epoch that ends cashiers' sessions): it follows the database,
+// written once a change has committed, never before.
 package devices
 
 import (
@@ -253,9 +259,10 @@ func (s *Service) pair(ctx context.Context, in PairInput, g grant, hash, secret 
 			setPaired(create.Mutation(), pc.StoreID, in, secret, now)
 			dev, err = create.Save(sysCtx)
 			if ent.IsConstraintError(err) {
-				// The same new serial number paired elsewhere at the same
-				// moment (PostgreSQL; SQLite runs pairings one at a time).
-				return nil, errSerialInService
+				// The same new serial number paired with another code at the
+				// same moment (PostgreSQL; SQLite runs pairings one at a time).
+				return nil, &errs.Error{Code: errs.Conflict, Field: "serialNumber",
+					Message: "this device was just paired with another code; try again"}
 			}
 		case err != nil:
 			return nil, fmt.Errorf("loading device: %w", err)
