@@ -13509,7 +13509,7 @@ extend type Mutation {
   description: String
   """NORMAL when not given; sets slaDueAt (URGENT 4 h, HIGH 24 h, NORMAL 72 h, LOW 7 days)."""
   priority: TicketPriority
-  """The faulty device; required for DEVICE_FAULT. Its store becomes the ticket's."""
+  """The faulty device, at one of the reporter's stores; required for DEVICE_FAULT. Its store becomes the ticket's."""
   deviceId: ID
   storeId: ID
 }
@@ -13572,7 +13572,7 @@ type CommentOnTicketPayload {
 }
 
 extend type Mutation {
-  """Any staff member: a device fault, a complaint, a suggestion; audited."""
+  """Any staff member: a device fault (a device at one of their stores), a complaint, a suggestion; audited."""
   reportTicket(input: ReportTicketInput!): TicketPayload!
   """The terminal itself, with its credential: a DEVICE_FAULT about itself."""
   reportDeviceFault(input: ReportDeviceFaultInput!): ReportDeviceFaultPayload! @public

@@ -53,14 +53,8 @@ func Replayable[T any](prior T, err error, hashOf func(T) string, hash, what str
 	case err != nil:
 		return none, fmt.Errorf("looking up idempotency key: %w", err)
 	case hashOf(prior) != hash:
-		return none, Conflict(what)
+		return none, &errs.Error{Code: errs.IdempotencyConflict, Field: "idempotencyKey",
+			Message: "this idempotency key was used for a different " + what}
 	}
 	return prior, nil
-}
-
-// Conflict is the error for a key reused with a different request for a
-// what.
-func Conflict(what string) error {
-	return &errs.Error{Code: errs.IdempotencyConflict, Field: "idempotencyKey",
-		Message: "this idempotency key was used for a different " + what}
 }
