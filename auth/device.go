@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -84,19 +85,43 @@ func (s *Service) LogInWithPIN(ctx context.Context, dev *ent.Device, staffID pul
 }
 
 // EndDeviceSessions ends every session opened on a device at once, by
-// moving the device's session epoch on to epoch (the value its row now
-// holds, or is about to). Sessions carry the epoch they began in and are
-// refused once it is no longer current.
+// moving the device's session epoch on to epoch: call it once the change
+// that raised the device's row to epoch has committed, never before (a
+// rollback would leave Redis ahead of the row, refusing every new session
+// on a device still in service). Sessions carry the epoch they began in and
+// are refused once it is no longer current.
 func (s *Service) EndDeviceSessions(ctx context.Context, deviceID pulid.ID, epoch int) error {
-	if err := s.rdb.Set(ctx, s.epochKey(deviceID), epoch, 0).Err(); err != nil {
+	if _, err := s.raiseEpoch(ctx, deviceID, epoch); err != nil {
 		return fmt.Errorf("ending device sessions: %w", err)
 	}
 	return nil
 }
 
+// deviceEpochTTL is how long Redis keeps a device's session epoch before it
+// is read from the row again: the longest a failed write after a commit
+// leaves Redis behind the row.
+const deviceEpochTTL = 5 * time.Minute
+
+// raiseEpochScript keeps the greater of the epoch a key holds and ARGV[1]
+// (for ARGV[2] ms when it writes), and returns it. Epochs only grow, so
+// writes arriving out of order, or a reload that read the row just before
+// a change, never move the epoch back.
+var raiseEpochScript = redis.NewScript(`
+local cur = tonumber(redis.call('GET', KEYS[1]))
+local new = tonumber(ARGV[1])
+if cur ~= nil and cur >= new then
+  return cur
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return new
+`)
+
+func (s *Service) raiseEpoch(ctx context.Context, deviceID pulid.ID, epoch int) (int, error) {
+	return raiseEpochScript.Run(ctx, s.rdb, []string{s.epochKey(deviceID)}, epoch, deviceEpochTTL.Milliseconds()).Int()
+}
+
 // checkDevice refuses a session opened on a device whose epoch has moved
-// on, and deletes it. The epoch is read from Redis, or from the device's
-// row (and then kept in Redis) when Redis does not have it.
+// on, and deletes it.
 func (s *Service) checkDevice(ctx context.Context, sess *Session) error {
 	if sess.DeviceID == "" {
 		return nil
@@ -114,6 +139,9 @@ func (s *Service) checkDevice(ctx context.Context, sess *Session) error {
 	return errs.Newf(errs.Unauthenticated, "the device was disabled or paired again; log in again")
 }
 
+// deviceEpoch is a device's session epoch: from Redis, or from the
+// device's row (then kept in Redis for deviceEpochTTL) when Redis does not
+// have it.
 func (s *Service) deviceEpoch(ctx context.Context, id pulid.ID) (int, error) {
 	raw, err := s.rdb.Get(ctx, s.epochKey(id)).Result()
 	if err == nil {
@@ -122,18 +150,19 @@ func (s *Service) deviceEpoch(ctx context.Context, id pulid.ID) (int, error) {
 	if !errors.Is(err, redis.Nil) {
 		return 0, fmt.Errorf("reading device epoch: %w", err)
 	}
-	dev, err := s.db.Device.Query().Where(device.ID(id)).Only(viewer.NewSystemContext(ctx, "device-epoch"))
-	if ent.IsNotFound(err) {
+	epochs, err := s.db.Device.Query().Where(device.ID(id)).Select(device.FieldSessionEpoch).
+		Ints(viewer.NewSystemContext(ctx, "device-epoch"))
+	if err != nil {
+		return 0, fmt.Errorf("loading device epoch: %w", err)
+	}
+	if len(epochs) == 0 {
 		return -1, nil // gone: no epoch matches
 	}
+	epoch, err := s.raiseEpoch(ctx, id, epochs[0])
 	if err != nil {
-		return 0, fmt.Errorf("loading device: %w", err)
-	}
-	// SetNX: an epoch written meanwhile by a disable is newer than this read.
-	if err := s.rdb.SetNX(ctx, s.epochKey(id), dev.SessionEpoch, 0).Err(); err != nil {
 		return 0, fmt.Errorf("caching device epoch: %w", err)
 	}
-	return dev.SessionEpoch, nil
+	return epoch, nil
 }
 
 func (s *Service) epochKey(id pulid.ID) string { return s.prefix + "device-epoch:{" + string(id) + "}" }

@@ -130,7 +130,8 @@ func setUp(ctx context.Context, c *client, o options, stderr io.Writer) (*fixtur
 		var paired struct{ PairDevice struct{ Credential string } }
 		err = c.do(ctx, "", `mutation($i: PairDeviceInput!) { pairDevice(input: $i) { credential } }`,
 			map[string]any{"i": map[string]any{
-				"code": code.CreatePairingCode.Code, "serialNumber": fmt.Sprintf("BENCH-%s-%05d", tag, i), "model": "P2 Pro", "appVersion": "1.4.0",
+				"idempotencyKey": fmt.Sprintf("bench-pair-%s-%05d", tag, i),
+				"code":           code.CreatePairingCode.Code, "serialNumber": fmt.Sprintf("BENCH-%s-%05d", tag, i), "model": "P2 Pro", "appVersion": "1.4.0",
 			}}, &paired)
 		f.devices[i] = paired.PairDevice.Credential
 		return err

@@ -5,19 +5,21 @@
 // Who may do what: the owner, and a manager at the device's store, make
 // pairing codes and disable, enable, retire or move devices; a platform
 // operator may do the same to any merchant's devices. A device pairs
-// itself with a code, and rotates its own credential.
+// itself with a code, and rotates its own credential; both carry an
+// idempotency key, so that a retry whose answer was lost gets the same
+// credential back.
+//
+// Redis holds what every request checks (the cached credential check, the
+// session epoch that ends cashiers' sessions): it follows the database,
+// written once a change has committed, never before.
 package devices
 
 import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 	"time"
 
@@ -32,6 +34,7 @@ import (
 	"github.com/tillpos/till/ent/pairingcode"
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/errs"
+	"github.com/tillpos/till/idempotency"
 	"github.com/tillpos/till/merchants"
 	"github.com/tillpos/till/ratelimit"
 	"github.com/tillpos/till/reqinfo"
@@ -58,6 +61,10 @@ type Config struct {
 	// NEEDS_ATTENTION, as do low paper and reported errors.
 	LowBattery   int
 	LowStorageMB int
+	// ReplayWindow is how long a retried pairing or rotation (same
+	// idempotency key, same request) is given the credential the first
+	// request was.
+	ReplayWindow time.Duration
 }
 
 // DefaultConfig is the production configuration.
@@ -65,7 +72,7 @@ func DefaultConfig() Config {
 	return Config{
 		CodeTTL: 10 * time.Minute, PairPerIP: ratelimit.PerMinute(10),
 		HeartbeatEvery: 30 * time.Second, OfflineAfter: 5 * time.Minute, SnapshotEvery: 30 * time.Second,
-		LowBattery: 15, LowStorageMB: 200,
+		LowBattery: 15, LowStorageMB: 200, ReplayWindow: 24 * time.Hour,
 	}
 }
 
@@ -148,13 +155,15 @@ func (s *Service) CreatePairingCode(ctx context.Context, storeID pulid.ID) (*Pai
 	return &PairingCode{Code: code, ExpiresAt: expires, Store: st}, nil
 }
 
-// PairInput is what a terminal sends to pair itself.
+// PairInput is what a terminal sends to pair itself. Its JSON form, without
+// the idempotency key, is what a retry must repeat.
 type PairInput struct {
-	Code         string
-	SerialNumber string
-	Model        string
-	Kind         *device.Kind
-	AppVersion   *string
+	IdempotencyKey string       `json:"-"`
+	Code           string       `json:"code"`
+	SerialNumber   string       `json:"serialNumber"`
+	Model          string       `json:"model"`
+	Kind           *device.Kind `json:"kind,omitempty"`
+	AppVersion     *string      `json:"appVersion,omitempty"`
 }
 
 var errBadCode = errs.Invalid("code", "invalid or expired pairing code")
@@ -162,37 +171,72 @@ var errBadCode = errs.Invalid("code", "invalid or expired pairing code")
 // Pair pairs a device to the store of a pairing code and returns it with
 // its credential, shown only now. A device paired before at the same
 // merchant is paired again (its old credential and sessions end); one in
-// service at another merchant is refused.
+// service at another merchant is refused with CONFLICT.
+//
+// A retry with the same idempotency key and input within the replay window
+// gets the same device and credential (replayed), however often it comes
+// and even while the first is still running; the key with other input is
+// IDEMPOTENCY_CONFLICT.
 func (s *Service) Pair(ctx context.Context, in PairInput) (*Paired, error) {
 	if err := s.auth.Allow(ctx, "pair-ip", reqinfo.FromContext(ctx).IP, s.cfg.PairPerIP); err != nil {
 		return nil, err
 	}
-	serial, model := strings.TrimSpace(in.SerialNumber), strings.TrimSpace(in.Model)
+	if err := idempotency.CheckKey(in.IdempotencyKey); err != nil {
+		return nil, err
+	}
+	in.SerialNumber, in.Model = strings.TrimSpace(in.SerialNumber), strings.TrimSpace(in.Model)
+	if in.AppVersion != nil {
+		v := strings.TrimSpace(*in.AppVersion)
+		in.AppVersion = &v
+	}
 	switch {
-	case serial == "" || len(serial) > 64:
+	case in.SerialNumber == "" || len(in.SerialNumber) > 64:
 		return nil, errs.Invalid("serialNumber", "a serial number is 1 to 64 characters")
-	case model == "" || len(model) > 64:
+	case in.Model == "" || len(in.Model) > 64:
 		return nil, errs.Invalid("model", "a model is 1 to 64 characters")
 	case in.AppVersion != nil && len(*in.AppVersion) > 32:
 		return nil, errs.Invalid("appVersion", "an app version is at most 32 characters")
 	}
-	code := normalizeCode(in.Code)
-	if len(code) != codeLength {
+	in.Code = normalizeCode(in.Code)
+	if len(in.Code) != codeLength {
 		return nil, errBadCode
 	}
+	hash, err := idempotency.RequestHash(in)
+	if err != nil {
+		return nil, err
+	}
+	g := newGrant("pair", in.IdempotencyKey, in.Code)
+	if prior, err := s.replay(ctx, g, hash); prior != nil || err != nil {
+		return prior, err
+	}
+	secret := rand.Text()
+	dev, err := s.pair(ctx, in, g, hash, secret)
+	if err != nil {
+		// A request with the key that committed meanwhile made this one
+		// fail on the code or the key: it is answered as a retry.
+		if prior, perr := s.replay(ctx, g, hash); prior != nil || perr != nil {
+			return prior, perr
+		}
+		return nil, err
+	}
+	return s.paired(ctx, dev, secret, false)
+}
+
+// pair writes a pairing in one transaction: the code claimed, the device
+// made or paired again with secret, the grant kept for a retry, the audit
+// entry.
+func (s *Service) pair(ctx context.Context, in PairInput, g grant, hash, secret string) (*ent.Device, error) {
 	// The caller is a terminal, not yet anyone: the pairing is the system's
 	// doing, on behalf of the manager who made the code.
 	sysCtx := viewer.NewSystemContext(ctx, "pair-device")
-	secret := rand.Text()
 	now := s.now()
-	var dev *ent.Device
-	err := db.WithTx(sysCtx, s.db, func(tx *ent.Tx) error {
-		pc, err := tx.PairingCode.Query().Where(pairingcode.CodeHash(digest(code))).Only(sysCtx)
+	return db.InTx(sysCtx, s.db, func(tx *ent.Tx) (*ent.Device, error) {
+		pc, err := tx.PairingCode.Query().Where(pairingcode.CodeHash(digest(in.Code))).Only(sysCtx)
 		if ent.IsNotFound(err) {
-			return errBadCode
+			return nil, errBadCode
 		}
 		if err != nil {
-			return fmt.Errorf("loading pairing code: %w", err)
+			return nil, fmt.Errorf("loading pairing code: %w", err)
 		}
 		// Claimed by a conditional update, so a code pairs one device even
 		// when two terminals send it at once.
@@ -200,49 +244,55 @@ func (s *Service) Pair(ctx context.Context, in PairInput) (*Paired, error) {
 			Where(pairingcode.ID(pc.ID), pairingcode.UsedAtIsNil(), pairingcode.ExpiresAtGT(now)).
 			SetUsedAt(now).Save(sysCtx)
 		if err != nil {
-			return fmt.Errorf("claiming pairing code: %w", err)
+			return nil, fmt.Errorf("claiming pairing code: %w", err)
 		}
 		if claimed != 1 {
-			return errBadCode
+			return nil, errBadCode
 		}
 		existing, err := tx.Device.Query().
-			Where(device.SerialNumber(serial), device.StatusNEQ(device.StatusRETIRED)).
+			Where(device.SerialNumber(in.SerialNumber), device.StatusNEQ(device.StatusRETIRED)).
 			Only(sysCtx)
+		var dev *ent.Device
 		switch {
 		case ent.IsNotFound(err):
-			create := tx.Device.Create().SetMerchantID(pc.MerchantID).SetSerialNumber(serial)
-			setPaired(create.Mutation(), pc.StoreID, model, in, secret, now)
+			create := tx.Device.Create().SetMerchantID(pc.MerchantID).SetSerialNumber(in.SerialNumber)
+			setPaired(create.Mutation(), pc.StoreID, in, secret, now)
 			dev, err = create.Save(sysCtx)
+			if ent.IsConstraintError(err) {
+				// The same new serial number paired with another code at the
+				// same moment (PostgreSQL; SQLite runs pairings one at a time).
+				return nil, &errs.Error{Code: errs.Conflict, Field: "serialNumber",
+					Message: "this device was just paired with another code; try again"}
+			}
 		case err != nil:
-			return fmt.Errorf("loading device: %w", err)
+			return nil, fmt.Errorf("loading device: %w", err)
 		case existing.MerchantID != pc.MerchantID:
-			return &errs.Error{Code: errs.Conflict, Field: "serialNumber",
-				Message: "this device is in service at another merchant; it must be retired there first"}
+			return nil, errSerialInService
 		default:
 			upd := tx.Device.UpdateOne(existing).AddSessionEpoch(1)
-			setPaired(upd.Mutation(), pc.StoreID, model, in, secret, now)
+			setPaired(upd.Mutation(), pc.StoreID, in, secret, now)
 			if dev, err = upd.Save(sysCtx); err == nil {
-				s.forget(ctx, dev.ID)
-				err = s.auth.EndDeviceSessions(ctx, dev.ID, dev.SessionEpoch)
+				s.onCommit(tx, dev, true)
 			}
 		}
 		if err != nil {
-			return fmt.Errorf("pairing device: %w", err)
+			return nil, fmt.Errorf("pairing device: %w", err)
 		}
 		if err := tx.PairingCode.UpdateOne(pc).SetDeviceID(dev.ID).Exec(sysCtx); err != nil {
-			return fmt.Errorf("recording paired device: %w", err)
+			return nil, fmt.Errorf("recording paired device: %w", err)
 		}
-		return audit.Record(sysCtx, tx.Client(), audit.Entry{
+		if err := s.keep(sysCtx, tx, g, hash, dev, secret); err != nil {
+			return nil, err
+		}
+		return dev, audit.Record(sysCtx, tx.Client(), audit.Entry{
 			MerchantID: dev.MerchantID, Action: "device.paired", TargetType: "Device", TargetID: dev.ID,
-			Details: map[string]any{"store": dev.StoreID, "serialNumber": serial, "model": model, "codeBy": pc.CreatedByID},
+			Details: map[string]any{"store": dev.StoreID, "serialNumber": in.SerialNumber, "model": in.Model, "codeBy": pc.CreatedByID},
 		})
 	})
-	if err != nil {
-		return nil, err
-	}
-	s.forget(ctx, dev.ID)
-	return s.paired(ctx, dev.Unwrap(), secret)
 }
+
+var errSerialInService = &errs.Error{Code: errs.Conflict, Field: "serialNumber",
+	Message: "this device is in service at another merchant; it must be retired there first"}
 
 // Paired is a device and the credential it has just been given, shown
 // only now.
@@ -250,157 +300,36 @@ type Paired struct {
 	Device     *ent.Device
 	StoreName  string
 	Credential string
+	// Replayed is whether this answers a retry of the request that issued
+	// the credential.
+	Replayed bool
 }
 
-// paired is dev with its new secret, and its store's name for the
-// terminal's screen (the terminal has no session to look it up with).
-func (s *Service) paired(ctx context.Context, dev *ent.Device, secret string) (*Paired, error) {
+// paired is dev with its secret, and its store's name for the terminal's
+// screen (the terminal has no session to look it up with).
+func (s *Service) paired(ctx context.Context, dev *ent.Device, secret string, replayed bool) (*Paired, error) {
 	st, err := s.db.Store.Get(viewer.NewSystemContext(ctx, "pair-device"), dev.StoreID)
 	if err != nil {
 		return nil, fmt.Errorf("loading store: %w", err)
 	}
-	return &Paired{Device: dev, StoreName: st.Name, Credential: string(dev.ID) + "." + secret}, nil
+	return &Paired{Device: dev, StoreName: st.Name, Credential: string(dev.ID) + "." + secret, Replayed: replayed}, nil
 }
 
 // setPaired sets what pairing gives a device: its store, model, version,
 // a fresh credential, ACTIVE.
-func setPaired(m *ent.DeviceMutation, storeID pulid.ID, model string, in PairInput, secret string, now time.Time) {
+func setPaired(m *ent.DeviceMutation, storeID pulid.ID, in PairInput, secret string, now time.Time) {
 	m.SetStoreID(storeID)
-	m.SetModel(model)
+	m.SetModel(in.Model)
 	if in.Kind != nil {
 		m.SetKind(*in.Kind)
 	}
 	if in.AppVersion != nil {
-		m.SetAppVersion(strings.TrimSpace(*in.AppVersion))
+		m.SetAppVersion(*in.AppVersion)
 	}
 	m.SetStatus(device.StatusACTIVE)
 	m.SetCredentialHash(digest(secret))
 	m.SetCredentialRotatedAt(now)
 	m.SetPairedAt(now)
-}
-
-var errBadCredential = errs.Newf(errs.Unauthenticated, "invalid device credential")
-
-// Authenticate returns the ACTIVE device a credential belongs to.
-func (s *Service) Authenticate(ctx context.Context, cred string) (*ent.Device, error) {
-	id, secret, ok := strings.Cut(cred, ".")
-	if !ok || !strings.HasPrefix(id, "dev_") {
-		return nil, errBadCredential
-	}
-	dev, err := s.cachedDevice(ctx, pulid.ID(id))
-	if err != nil {
-		return nil, err
-	}
-	if dev == nil || dev.Status != device.StatusACTIVE ||
-		subtle.ConstantTimeCompare([]byte(dev.CredentialHash), []byte(digest(secret))) != 1 {
-		return nil, errBadCredential
-	}
-	return dev, nil
-}
-
-// cachedDevice is what checking a credential needs of a device, from Redis
-// or, on a miss, from the database (then kept in Redis for a while):
-// heartbeats authenticate every 30 s and must not each read the database.
-// Every change to these fields forgets the cached copy.
-func (s *Service) cachedDevice(ctx context.Context, id pulid.ID) (*ent.Device, error) {
-	key := s.prefix + "device-cred:{" + string(id) + "}"
-	if raw, err := s.rdb.Get(ctx, key).Bytes(); err == nil {
-		var d cachedDevice
-		if err := json.Unmarshal(raw, &d); err == nil {
-			return d.device(id), nil
-		}
-	} else if !errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("reading device cache: %w", err)
-	}
-	dev, err := s.db.Device.Get(viewer.NewSystemContext(ctx, "device-credential"), id)
-	if ent.IsNotFound(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("loading device: %w", err)
-	}
-	raw, err := json.Marshal(cachedDevice{
-		MerchantID: dev.MerchantID, StoreID: dev.StoreID, Status: dev.Status, Hash: dev.CredentialHash,
-		Epoch: dev.SessionEpoch, App: dev.AppVersion, Firmware: dev.FirmwareVersion, Serial: dev.SerialNumber, Model: dev.Model,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("encoding device cache: %w", err)
-	}
-	if err := s.rdb.Set(ctx, key, raw, credentialCacheTTL).Err(); err != nil {
-		return nil, fmt.Errorf("caching device: %w", err)
-	}
-	return dev, nil
-}
-
-// credentialCacheTTL bounds how long a cached credential check may outlive
-// a change whose forget failed.
-const credentialCacheTTL = 10 * time.Minute
-
-type cachedDevice struct {
-	MerchantID pulid.ID      `json:"m"`
-	StoreID    pulid.ID      `json:"s"`
-	Status     device.Status `json:"st"`
-	Hash       string        `json:"h"`
-	Epoch      int           `json:"e"`
-	App        string        `json:"a"`
-	Firmware   string        `json:"f"`
-	Serial     string        `json:"sn"`
-	Model      string        `json:"mo"`
-}
-
-func (c cachedDevice) device(id pulid.ID) *ent.Device {
-	return &ent.Device{
-		ID: id, MerchantID: c.MerchantID, StoreID: c.StoreID, Status: c.Status, CredentialHash: c.Hash,
-		SessionEpoch: c.Epoch, AppVersion: c.App, FirmwareVersion: c.Firmware, SerialNumber: c.Serial, Model: c.Model,
-	}
-}
-
-// forget drops the cached copy of a device after a change. Callers forget
-// before their commit and again after it; a failure is logged: the copy
-// expires within credentialCacheTTL, and sessions on the device end
-// through their epoch whatever the copy says.
-func (s *Service) forget(ctx context.Context, id pulid.ID) {
-	if err := s.rdb.Del(ctx, s.prefix+"device-cred:{"+string(id)+"}").Err(); err != nil {
-		slog.ErrorContext(ctx, "forgetting cached device", "device", id, "err", err)
-	}
-}
-
-// RotateCredential gives a device a new credential in place of the one it
-// presents, which stops working at once.
-func (s *Service) RotateCredential(ctx context.Context, cred string) (*Paired, error) {
-	dev, err := s.Authenticate(ctx, cred)
-	if err != nil {
-		return nil, err
-	}
-	secret := rand.Text()
-	sysCtx := viewer.NewSystemContext(ctx, "device-credential")
-	dev, err = db.InTx(sysCtx, s.db, func(tx *ent.Tx) (*ent.Device, error) {
-		// Only if the credential is still the one presented: two rotations
-		// at once leave one winner.
-		n, err := tx.Device.Update().
-			Where(device.ID(dev.ID), device.CredentialHash(dev.CredentialHash)).
-			SetCredentialHash(digest(secret)).SetCredentialRotatedAt(s.now()).
-			Save(sysCtx)
-		if err != nil {
-			return nil, fmt.Errorf("rotating credential: %w", err)
-		}
-		if n != 1 {
-			return nil, errBadCredential
-		}
-		rotated, err := tx.Device.Get(sysCtx, dev.ID)
-		if err != nil {
-			return nil, fmt.Errorf("loading device: %w", err)
-		}
-		s.forget(ctx, dev.ID)
-		return rotated, audit.Record(sysCtx, tx.Client(), audit.Entry{
-			MerchantID: dev.MerchantID, Action: "device.credential_rotated", TargetType: "Device", TargetID: dev.ID,
-		})
-	})
-	if err != nil {
-		return nil, err
-	}
-	s.forget(ctx, dev.ID)
-	return s.paired(ctx, dev, secret)
 }
 
 // Disable takes a lost or stolen device out of service at once: its
@@ -411,7 +340,7 @@ func (s *Service) Disable(ctx context.Context, id pulid.ID, reason string) (*ent
 		if d.Status == device.StatusDISABLED || d.Status == device.StatusRETIRED {
 			return errs.Newf(errs.Conflict, "the device is already %s", strings.ToLower(string(d.Status)))
 		}
-		upd.SetStatus(device.StatusDISABLED).ClearCredentialHash().AddSessionEpoch(1)
+		upd.SetStatus(device.StatusDISABLED).SetHealth(device.HealthOFFLINE).ClearCredentialHash().AddSessionEpoch(1)
 		return nil
 	})
 }
@@ -434,7 +363,7 @@ func (s *Service) Retire(ctx context.Context, id pulid.ID, reason string) (*ent.
 		if d.Status == device.StatusRETIRED {
 			return errs.Newf(errs.Conflict, "the device is already retired")
 		}
-		upd.SetStatus(device.StatusRETIRED).ClearCredentialHash().AddSessionEpoch(1)
+		upd.SetStatus(device.StatusRETIRED).SetHealth(device.HealthOFFLINE).ClearCredentialHash().AddSessionEpoch(1)
 		return nil
 	})
 }
@@ -481,14 +410,9 @@ func (s *Service) act(ctx context.Context, id pulid.ID, action, reason string, c
 	if !v.IsOperator() && !(v.IsStaff() && v.HasRole(viewer.RoleOwner, viewer.RoleManager)) {
 		return nil, errs.Newf(errs.Forbidden, "only the owner, a manager or a platform operator may do this")
 	}
-	dev, err := db.InTx(ctx, s.db, func(tx *ent.Tx) (*ent.Device, error) {
+	return db.InTx(ctx, s.db, func(tx *ent.Tx) (*ent.Device, error) {
 		return s.actIn(ctx, tx, id, action, reason, change)
 	})
-	if err == nil {
-		// Forgotten again after the commit (see actIn).
-		s.forget(ctx, id)
-	}
-	return dev, err
 }
 
 // actIn is act inside the caller's transaction tx, once the caller's role
@@ -522,16 +446,9 @@ func (s *Service) actIn(ctx context.Context, tx *ent.Tx, id pulid.ID, action, re
 	if err != nil {
 		return nil, fmt.Errorf("updating device: %w", err)
 	}
-	// Sessions end before the commit: if the commit then fails, the
-	// cashiers log in again, which is the safe side. The cached credential
-	// check is forgotten now and (by act) again after the commit, so that a
-	// check racing the change cannot keep the old one.
-	if changed.SessionEpoch != d.SessionEpoch {
-		if err := s.auth.EndDeviceSessions(ctx, changed.ID, changed.SessionEpoch); err != nil {
-			return nil, err
-		}
-	}
-	s.forget(ctx, changed.ID)
+	// Sessions end, and the cached credential check goes, once the change
+	// has committed (see onCommit).
+	s.onCommit(tx, changed, changed.SessionEpoch != d.SessionEpoch)
 	return changed, audit.Record(ctx, tx.Client(), audit.Entry{
 		MerchantID: changed.MerchantID, Action: action, TargetType: "Device", TargetID: changed.ID,
 		Details: map[string]any{"reason": reason, "status": changed.Status, "store": changed.StoreID},
@@ -589,7 +506,7 @@ func (s *Service) Replace(ctx context.Context, tx *ent.Tx, oldID, newID pulid.ID
 		} else {
 			upd.SetStatus(device.StatusDISABLED)
 		}
-		upd.ClearCredentialHash().AddSessionEpoch(1)
+		upd.SetHealth(device.HealthOFFLINE).ClearCredentialHash().AddSessionEpoch(1)
 		return nil
 	})
 	return old, replacement, err

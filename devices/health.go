@@ -15,7 +15,9 @@ import (
 	"github.com/tillpos/till/auth/viewer"
 	"github.com/tillpos/till/db"
 	"github.com/tillpos/till/ent"
+	"github.com/tillpos/till/ent/credentialgrant"
 	"github.com/tillpos/till/ent/device"
+	"github.com/tillpos/till/ent/pairingcode"
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/errs"
 	"github.com/tillpos/till/internal/ptr"
@@ -64,34 +66,35 @@ type State struct {
 }
 
 // Record stores a heartbeat of dev (authenticated by its credential) and
-// returns when the next one is due. App and firmware versions go to the
-// device's row when they change (an update was installed).
-func (s *Service) Record(ctx context.Context, dev *ent.Device, hb Heartbeat) (time.Duration, error) {
+// returns when it was received, by the service's clock, and when the next
+// one is due. App and firmware versions go to the device's row when they
+// change (an update was installed).
+func (s *Service) Record(ctx context.Context, dev *ent.Device, hb Heartbeat) (receivedAt time.Time, next time.Duration, err error) {
 	st, err := checkHeartbeat(hb)
 	if err != nil {
-		return 0, err
+		return time.Time{}, 0, err
 	}
 	now := s.now()
 	st.At = now
 	raw, err := json.Marshal(st)
 	if err != nil {
-		return 0, fmt.Errorf("encoding device state: %w", err)
+		return time.Time{}, 0, fmt.Errorf("encoding device state: %w", err)
 	}
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.HSet(ctx, s.stateKey(dev.ID), "state", raw)
 		p.Expire(ctx, s.stateKey(dev.ID), stateTTL)
 		p.ZAdd(ctx, s.seenKey(), redis.Z{Score: float64(now.UnixMilli()), Member: string(dev.ID)})
-		day := s.dayKey(dev.ID, now)
-		p.HIncrBy(ctx, day, "beats", 1)
+		day, hour := s.dayKey(dev.ID, now), hourField(now)
+		p.HIncrBy(ctx, day, beatsField+hour, 1)
 		if len(st.Errors) > 0 {
-			p.HIncrBy(ctx, day, "errorBeats", 1)
-			p.HIncrBy(ctx, day, "errors", int64(len(st.Errors)))
+			p.HIncrBy(ctx, day, errorBeatsField+hour, 1)
+			p.HIncrBy(ctx, day, errorsField+hour, int64(len(st.Errors)))
 		}
 		p.Expire(ctx, day, dayCountersTTL)
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("recording heartbeat: %w", err)
+		return time.Time{}, 0, fmt.Errorf("recording heartbeat: %w", err)
 	}
 	app, fw := ptr.Value(hb.AppVersion), ptr.Value(hb.FirmwareVersion)
 	if (hb.AppVersion != nil && app != dev.AppVersion) || (hb.FirmwareVersion != nil && fw != dev.FirmwareVersion) {
@@ -103,11 +106,11 @@ func (s *Service) Record(ctx context.Context, dev *ent.Device, hb Heartbeat) (ti
 			upd.SetFirmwareVersion(fw)
 		}
 		if err := upd.Exec(viewer.NewSystemContext(ctx, "heartbeat")); err != nil {
-			return 0, fmt.Errorf("recording device version: %w", err)
+			return time.Time{}, 0, fmt.Errorf("recording device version: %w", err)
 		}
 		s.forget(ctx, dev.ID)
 	}
-	return s.cfg.HeartbeatEvery, nil
+	return now, s.cfg.HeartbeatEvery, nil
 }
 
 func checkHeartbeat(hb Heartbeat) (*State, error) {
@@ -137,30 +140,21 @@ func checkHeartbeat(hb Heartbeat) (*State, error) {
 	return st, nil
 }
 
-// LiveState is a device's state from its latest heartbeat, or nil before
-// the first (or a week after the last).
-func (s *Service) LiveState(ctx context.Context, id pulid.ID) (*State, error) {
-	states, err := s.liveStates(ctx, []*ent.Device{{ID: id}})
-	if err != nil {
-		return nil, err
-	}
-	return states[id], nil
-}
-
-// liveStates reads the live state of each of devs in one Redis round trip;
-// devices without one are missing from the map.
-func (s *Service) liveStates(ctx context.Context, devs []*ent.Device) (map[pulid.ID]*State, error) {
-	cmds := make([]*redis.StringCmd, len(devs))
+// LiveStates reads the state from the latest heartbeat of each device in
+// ids, in one Redis round trip; a device is missing from the map before its
+// first heartbeat (or a week after its last).
+func (s *Service) LiveStates(ctx context.Context, ids []pulid.ID) (map[pulid.ID]*State, error) {
+	cmds := make([]*redis.StringCmd, len(ids))
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, d := range devs {
-			cmds[i] = p.HGet(ctx, s.stateKey(d.ID), "state")
+		for i, id := range ids {
+			cmds[i] = p.HGet(ctx, s.stateKey(id), "state")
 		}
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("reading device state: %w", err)
 	}
-	states := make(map[pulid.ID]*State, len(devs))
+	states := make(map[pulid.ID]*State, len(ids))
 	for i, cmd := range cmds {
 		raw, err := cmd.Bytes()
 		if errors.Is(err, redis.Nil) {
@@ -173,7 +167,7 @@ func (s *Service) liveStates(ctx context.Context, devs []*ent.Device) (map[pulid
 		if err := json.Unmarshal(raw, &st); err != nil {
 			return nil, fmt.Errorf("decoding device state: %w", err)
 		}
-		states[devs[i].ID] = &st
+		states[ids[i]] = &st
 	}
 	return states, nil
 }
@@ -196,8 +190,9 @@ func (s *Service) health(st *State, now time.Time) device.Health {
 // last-seen time of each device heard from since the previous snapshot
 // (health when it changed, last seen at most every few minutes), and
 // OFFLINE, with a device.offline event, for each device that went quiet.
-// It is safe to run twice and on several replicas: every write is the
-// same whoever makes it.
+// It also purges pairing codes and credential grants past their time. It
+// is safe to run twice, and on several replicas at once: every write is
+// the same whoever makes it, or made once (see settle).
 func (s *Service) Snapshot(ctx context.Context) error {
 	sysCtx := viewer.NewSystemContext(ctx, "device-snapshot")
 	now := s.now()
@@ -240,14 +235,34 @@ func (s *Service) Snapshot(ctx context.Context) error {
 		}
 	}
 	// Heard-from entries older than the window are no longer needed.
-	return s.rdb.ZRemRangeByScore(ctx, s.seenKey(), "-inf", "("+strconv.FormatInt(since.UnixMilli(), 10)).Err()
+	if err := s.rdb.ZRemRangeByScore(ctx, s.seenKey(), "-inf", "("+strconv.FormatInt(since.UnixMilli(), 10)).Err(); err != nil {
+		return fmt.Errorf("trimming devices heard from: %w", err)
+	}
+	return s.purge(sysCtx, now)
+}
+
+// purge deletes what pairing leaves behind once it can no longer be used:
+// pairing codes past their expiry (used or not), and credential grants past
+// the replay window.
+func (s *Service) purge(ctx context.Context, now time.Time) error {
+	if _, err := s.db.PairingCode.Delete().Where(pairingcode.ExpiresAtLT(now)).Exec(ctx); err != nil {
+		return fmt.Errorf("purging pairing codes: %w", err)
+	}
+	if _, err := s.db.CredentialGrant.Delete().Where(credentialgrant.ExpiresAtLTE(now)).Exec(ctx); err != nil {
+		return fmt.Errorf("purging credential grants: %w", err)
+	}
+	return nil
 }
 
 // settleAll settles each of devs from its live state, read in one round
 // trip; outdated remembers, for the run, which model and version pairs are
 // no longer supported.
 func (s *Service) settleAll(ctx context.Context, devs []*ent.Device, outdated map[string]bool, now time.Time) error {
-	states, err := s.liveStates(ctx, devs)
+	ids := make([]pulid.ID, len(devs))
+	for i, d := range devs {
+		ids[i] = d.ID
+	}
+	states, err := s.LiveStates(ctx, ids)
 	if err != nil {
 		return err
 	}
@@ -269,8 +284,10 @@ func (s *Service) settleAll(ctx context.Context, devs []*ent.Device, outdated ma
 
 // settle writes what the latest state says about d (and whether its app
 // version is still supported), if it differs enough from what the database
-// holds; a device going quiet raises device.offline in the same
-// transaction.
+// held when d was read; a device going quiet raises device.offline in the
+// same transaction. The write is conditional on that health, and on the
+// device being still in service: a run overlapping this one, or a disable,
+// that moved it first wins, and no second event is raised.
 func (s *Service) settle(ctx context.Context, d *ent.Device, st *State, outdated bool, now time.Time) error {
 	h := s.health(st, now)
 	if h == device.HealthONLINE && outdated {
@@ -284,10 +301,14 @@ func (s *Service) settle(ctx context.Context, d *ent.Device, st *State, outdated
 		return nil
 	}
 	return db.WithTx(ctx, s.db, func(tx *ent.Tx) error {
-		if err := tx.Device.UpdateOne(d).SetHealth(h).SetNillableLastSeenAt(seen).Exec(ctx); err != nil {
+		n, err := tx.Device.Update().
+			Where(device.ID(d.ID), device.HealthEQ(d.Health), device.StatusEQ(device.StatusACTIVE)).
+			SetHealth(h).SetNillableLastSeenAt(seen).
+			Save(ctx)
+		if err != nil {
 			return fmt.Errorf("saving device health: %w", err)
 		}
-		if h != device.HealthOFFLINE || d.Health == device.HealthOFFLINE {
+		if n != 1 || h != device.HealthOFFLINE || d.Health == device.HealthOFFLINE {
 			return nil
 		}
 		var lastSeen any
@@ -300,10 +321,22 @@ func (s *Service) settle(ctx context.Context, d *ent.Device, st *State, outdated
 	})
 }
 
-// dayKey counts a device's heartbeats of one UTC day.
+// dayKey counts a device's heartbeats of one UTC day, by hour: the fields
+// are beatsField, errorBeatsField and errorsField followed by hourField.
 func (s *Service) dayKey(id pulid.ID, t time.Time) string {
 	return s.prefix + "device-day:{" + string(id) + "}:" + t.UTC().Format(time.DateOnly)
 }
+
+// The counters of a day key: heartbeats, heartbeats reporting errors, and
+// errors reported.
+const (
+	beatsField      = "beats:"
+	errorBeatsField = "errorBeats:"
+	errorsField     = "errors:"
+)
+
+// hourField is t's UTC hour, 00 to 23, as the counters' fields end.
+func hourField(t time.Time) string { return fmt.Sprintf("%02d", t.UTC().Hour()) }
 
 func (s *Service) stateKey(id pulid.ID) string { return s.prefix + "device-state:{" + string(id) + "}" }
 func (s *Service) seenKey() string             { return s.prefix + "devices-seen" }

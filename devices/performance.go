@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -30,15 +31,17 @@ type Performance struct {
 	Heartbeats           int
 	HeartbeatsWithErrors int
 	Errors               int
-	// Uptime is the share of the heartbeats expected over the period that
-	// came (1 when every one did).
+	// Uptime is the share of the heartbeats expected that came (1 when
+	// every one did): one per heartbeat interval, from the later of the
+	// period's start and the device's pairing to the earlier of its end and
+	// now.
 	Uptime float64
 	// ErrorRate is the share of heartbeats that reported errors.
 	ErrorRate float64
 }
 
 // Performance sums up dev over [from, to): sales by the time they happened,
-// heartbeats by UTC day (the days the period touches, whole).
+// heartbeats by UTC hour (the hours the period touches, whole).
 func (s *Service) Performance(ctx context.Context, dev *ent.Device, from, to time.Time) (*Performance, error) {
 	if !to.After(from) || to.Sub(from) > maxPerformanceDays*24*time.Hour {
 		return nil, errs.Invalid("to", "a period is after its start and at most %d days long", maxPerformanceDays)
@@ -59,23 +62,49 @@ func (s *Service) Performance(ctx context.Context, dev *ent.Device, from, to tim
 		p.SalesCount, p.SalesAmount = int(rows[0].Count.Int64), rows[0].Sum.Int64
 	}
 	var days []*redis.MapStringStringCmd
+	var starts []time.Time
 	_, err = s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		for day := from.UTC().Truncate(24 * time.Hour); day.Before(to); day = day.Add(24 * time.Hour) {
 			days = append(days, pipe.HGetAll(ctx, s.dayKey(dev.ID, day)))
+			starts = append(starts, day)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reading heartbeat counts: %w", err)
 	}
-	for _, d := range days {
-		counts := d.Val()
-		p.Heartbeats += atoi(counts["beats"])
-		p.HeartbeatsWithErrors += atoi(counts["errorBeats"])
-		p.Errors += atoi(counts["errors"])
+	firstHour := from.Truncate(time.Hour)
+	for i, d := range days {
+		for field, count := range d.Val() {
+			name, hh, ok := strings.Cut(field, ":")
+			hour, err := strconv.Atoi(hh)
+			if !ok || err != nil {
+				continue
+			}
+			at := starts[i].Add(time.Duration(hour) * time.Hour)
+			if at.Before(firstHour) || !at.Before(to) {
+				continue
+			}
+			switch name + ":" {
+			case beatsField:
+				p.Heartbeats += atoi(count)
+			case errorBeatsField:
+				p.HeartbeatsWithErrors += atoi(count)
+			case errorsField:
+				p.Errors += atoi(count)
+			}
+		}
 	}
-	expected := float64(len(days)) * float64(24*time.Hour) / float64(s.cfg.HeartbeatEvery)
-	p.Uptime = min(1, float64(p.Heartbeats)/expected)
+	start, end := from, to
+	if dev.PairedAt != nil && dev.PairedAt.After(start) {
+		start = *dev.PairedAt
+	}
+	if now := s.now(); now.Before(end) {
+		end = now
+	}
+	if expected := float64(end.Sub(start)) / float64(s.cfg.HeartbeatEvery); expected > 0 {
+		p.Uptime = min(1, float64(p.Heartbeats)/expected)
+	}
 	if p.Heartbeats > 0 {
 		p.ErrorRate = float64(p.HeartbeatsWithErrors) / float64(p.Heartbeats)
 	}

@@ -17,6 +17,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/tillpos/till/ent/auditentry"
+	"github.com/tillpos/till/ent/credentialgrant"
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/customerstorevisits"
 	"github.com/tillpos/till/ent/customertrigram"
@@ -57,6 +58,8 @@ type Client struct {
 	Schema *migrate.Schema
 	// AuditEntry is the client for interacting with the AuditEntry builders.
 	AuditEntry *AuditEntryClient
+	// CredentialGrant is the client for interacting with the CredentialGrant builders.
+	CredentialGrant *CredentialGrantClient
 	// Customer is the client for interacting with the Customer builders.
 	Customer *CustomerClient
 	// CustomerStoreVisits is the client for interacting with the CustomerStoreVisits builders.
@@ -127,6 +130,7 @@ func NewClient(opts ...Option) *Client {
 func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
 	c.AuditEntry = NewAuditEntryClient(c.config)
+	c.CredentialGrant = NewCredentialGrantClient(c.config)
 	c.Customer = NewCustomerClient(c.config)
 	c.CustomerStoreVisits = NewCustomerStoreVisitsClient(c.config)
 	c.CustomerTrigram = NewCustomerTrigramClient(c.config)
@@ -249,6 +253,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		ctx:                 ctx,
 		config:              cfg,
 		AuditEntry:          NewAuditEntryClient(cfg),
+		CredentialGrant:     NewCredentialGrantClient(cfg),
 		Customer:            NewCustomerClient(cfg),
 		CustomerStoreVisits: NewCustomerStoreVisitsClient(cfg),
 		CustomerTrigram:     NewCustomerTrigramClient(cfg),
@@ -298,6 +303,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		ctx:                 ctx,
 		config:              cfg,
 		AuditEntry:          NewAuditEntryClient(cfg),
+		CredentialGrant:     NewCredentialGrantClient(cfg),
 		Customer:            NewCustomerClient(cfg),
 		CustomerStoreVisits: NewCustomerStoreVisitsClient(cfg),
 		CustomerTrigram:     NewCustomerTrigramClient(cfg),
@@ -356,12 +362,12 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.AuditEntry, c.Customer, c.CustomerStoreVisits, c.CustomerTrigram, c.Device,
-		c.Feedback, c.Merchant, c.Operator, c.OutboxEvent, c.PairingCode,
-		c.PlatformAuditEntry, c.Product, c.ProductPriceChange, c.Refund, c.RefundLine,
-		c.RefundTender, c.Release, c.RiskListEntry, c.Sale, c.SaleCounter, c.SaleLine,
-		c.SalesSettings, c.SavedSegment, c.SegmentRules, c.Staff, c.StaffDay, c.Store,
-		c.Tender, c.Ticket, c.TicketComment,
+		c.AuditEntry, c.CredentialGrant, c.Customer, c.CustomerStoreVisits,
+		c.CustomerTrigram, c.Device, c.Feedback, c.Merchant, c.Operator, c.OutboxEvent,
+		c.PairingCode, c.PlatformAuditEntry, c.Product, c.ProductPriceChange, c.Refund,
+		c.RefundLine, c.RefundTender, c.Release, c.RiskListEntry, c.Sale,
+		c.SaleCounter, c.SaleLine, c.SalesSettings, c.SavedSegment, c.SegmentRules,
+		c.Staff, c.StaffDay, c.Store, c.Tender, c.Ticket, c.TicketComment,
 	} {
 		n.Use(hooks...)
 	}
@@ -371,12 +377,12 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.AuditEntry, c.Customer, c.CustomerStoreVisits, c.CustomerTrigram, c.Device,
-		c.Feedback, c.Merchant, c.Operator, c.OutboxEvent, c.PairingCode,
-		c.PlatformAuditEntry, c.Product, c.ProductPriceChange, c.Refund, c.RefundLine,
-		c.RefundTender, c.Release, c.RiskListEntry, c.Sale, c.SaleCounter, c.SaleLine,
-		c.SalesSettings, c.SavedSegment, c.SegmentRules, c.Staff, c.StaffDay, c.Store,
-		c.Tender, c.Ticket, c.TicketComment,
+		c.AuditEntry, c.CredentialGrant, c.Customer, c.CustomerStoreVisits,
+		c.CustomerTrigram, c.Device, c.Feedback, c.Merchant, c.Operator, c.OutboxEvent,
+		c.PairingCode, c.PlatformAuditEntry, c.Product, c.ProductPriceChange, c.Refund,
+		c.RefundLine, c.RefundTender, c.Release, c.RiskListEntry, c.Sale,
+		c.SaleCounter, c.SaleLine, c.SalesSettings, c.SavedSegment, c.SegmentRules,
+		c.Staff, c.StaffDay, c.Store, c.Tender, c.Ticket, c.TicketComment,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -387,6 +393,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 	switch m := m.(type) {
 	case *AuditEntryMutation:
 		return c.AuditEntry.mutate(ctx, m)
+	case *CredentialGrantMutation:
+		return c.CredentialGrant.mutate(ctx, m)
 	case *CustomerMutation:
 		return c.Customer.mutate(ctx, m)
 	case *CustomerStoreVisitsMutation:
@@ -597,6 +605,156 @@ func (c *AuditEntryClient) mutate(ctx context.Context, m *AuditEntryMutation) (V
 		return (&AuditEntryDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown AuditEntry mutation op: %q", m.Op())
+	}
+}
+
+// CredentialGrantClient is a client for the CredentialGrant schema.
+type CredentialGrantClient struct {
+	config
+}
+
+// NewCredentialGrantClient returns a client for the CredentialGrant from the given config.
+func NewCredentialGrantClient(c config) *CredentialGrantClient {
+	return &CredentialGrantClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `credentialgrant.Hooks(f(g(h())))`.
+func (c *CredentialGrantClient) Use(hooks ...Hook) {
+	c.hooks.CredentialGrant = append(c.hooks.CredentialGrant, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `credentialgrant.Intercept(f(g(h())))`.
+func (c *CredentialGrantClient) Intercept(interceptors ...Interceptor) {
+	c.inters.CredentialGrant = append(c.inters.CredentialGrant, interceptors...)
+}
+
+// Create returns a builder for creating a CredentialGrant entity.
+func (c *CredentialGrantClient) Create() *CredentialGrantCreate {
+	mutation := newCredentialGrantMutation(c.config, OpCreate)
+	return &CredentialGrantCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of CredentialGrant entities.
+func (c *CredentialGrantClient) CreateBulk(builders ...*CredentialGrantCreate) *CredentialGrantCreateBulk {
+	return &CredentialGrantCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *CredentialGrantClient) MapCreateBulk(slice any, setFunc func(*CredentialGrantCreate, int)) *CredentialGrantCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &CredentialGrantCreateBulk{err: fmt.Errorf("calling to CredentialGrantClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*CredentialGrantCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &CredentialGrantCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for CredentialGrant.
+func (c *CredentialGrantClient) Update() *CredentialGrantUpdate {
+	mutation := newCredentialGrantMutation(c.config, OpUpdate)
+	return &CredentialGrantUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *CredentialGrantClient) UpdateOne(_m *CredentialGrant) *CredentialGrantUpdateOne {
+	mutation := newCredentialGrantMutation(c.config, OpUpdateOne, withCredentialGrant(_m))
+	return &CredentialGrantUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *CredentialGrantClient) UpdateOneID(id pulid.ID) *CredentialGrantUpdateOne {
+	mutation := newCredentialGrantMutation(c.config, OpUpdateOne, withCredentialGrantID(id))
+	return &CredentialGrantUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for CredentialGrant.
+func (c *CredentialGrantClient) Delete() *CredentialGrantDelete {
+	mutation := newCredentialGrantMutation(c.config, OpDelete)
+	return &CredentialGrantDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *CredentialGrantClient) DeleteOne(_m *CredentialGrant) *CredentialGrantDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *CredentialGrantClient) DeleteOneID(id pulid.ID) *CredentialGrantDeleteOne {
+	builder := c.Delete().Where(credentialgrant.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &CredentialGrantDeleteOne{builder}
+}
+
+// Query returns a query builder for CredentialGrant.
+func (c *CredentialGrantClient) Query() *CredentialGrantQuery {
+	return &CredentialGrantQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeCredentialGrant},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a CredentialGrant entity by its id.
+func (c *CredentialGrantClient) Get(ctx context.Context, id pulid.ID) (*CredentialGrant, error) {
+	return c.Query().Where(credentialgrant.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *CredentialGrantClient) GetX(ctx context.Context, id pulid.ID) *CredentialGrant {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a CredentialGrant.
+func (c *CredentialGrantClient) QueryMerchant(_m *CredentialGrant) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(credentialgrant.Table, credentialgrant.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, credentialgrant.MerchantTable, credentialgrant.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *CredentialGrantClient) Hooks() []Hook {
+	hooks := c.hooks.CredentialGrant
+	return append(hooks[:len(hooks):len(hooks)], credentialgrant.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *CredentialGrantClient) Interceptors() []Interceptor {
+	return c.inters.CredentialGrant
+}
+
+func (c *CredentialGrantClient) mutate(ctx context.Context, m *CredentialGrantMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&CredentialGrantCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&CredentialGrantUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&CredentialGrantUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&CredentialGrantDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown CredentialGrant mutation op: %q", m.Op())
 	}
 }
 
@@ -5593,18 +5751,20 @@ func (c *TicketCommentClient) mutate(ctx context.Context, m *TicketCommentMutati
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		AuditEntry, Customer, CustomerStoreVisits, CustomerTrigram, Device, Feedback,
-		Merchant, Operator, OutboxEvent, PairingCode, PlatformAuditEntry, Product,
-		ProductPriceChange, Refund, RefundLine, RefundTender, Release, RiskListEntry,
-		Sale, SaleCounter, SaleLine, SalesSettings, SavedSegment, SegmentRules, Staff,
-		StaffDay, Store, Tender, Ticket, TicketComment []ent.Hook
+		AuditEntry, CredentialGrant, Customer, CustomerStoreVisits, CustomerTrigram,
+		Device, Feedback, Merchant, Operator, OutboxEvent, PairingCode,
+		PlatformAuditEntry, Product, ProductPriceChange, Refund, RefundLine,
+		RefundTender, Release, RiskListEntry, Sale, SaleCounter, SaleLine,
+		SalesSettings, SavedSegment, SegmentRules, Staff, StaffDay, Store, Tender,
+		Ticket, TicketComment []ent.Hook
 	}
 	inters struct {
-		AuditEntry, Customer, CustomerStoreVisits, CustomerTrigram, Device, Feedback,
-		Merchant, Operator, OutboxEvent, PairingCode, PlatformAuditEntry, Product,
-		ProductPriceChange, Refund, RefundLine, RefundTender, Release, RiskListEntry,
-		Sale, SaleCounter, SaleLine, SalesSettings, SavedSegment, SegmentRules, Staff,
-		StaffDay, Store, Tender, Ticket, TicketComment []ent.Interceptor
+		AuditEntry, CredentialGrant, Customer, CustomerStoreVisits, CustomerTrigram,
+		Device, Feedback, Merchant, Operator, OutboxEvent, PairingCode,
+		PlatformAuditEntry, Product, ProductPriceChange, Refund, RefundLine,
+		RefundTender, Release, RiskListEntry, Sale, SaleCounter, SaleLine,
+		SalesSettings, SavedSegment, SegmentRules, Staff, StaffDay, Store, Tender,
+		Ticket, TicketComment []ent.Interceptor
 	}
 )
 

@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/tillpos/till/ent/auditentry"
+	"github.com/tillpos/till/ent/credentialgrant"
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/customerstorevisits"
 	"github.com/tillpos/till/ent/customertrigram"
@@ -103,6 +104,7 @@ func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
 			auditentry.Table:          auditentry.ValidColumn,
+			credentialgrant.Table:     credentialgrant.ValidColumn,
 			customer.Table:            customer.ValidColumn,
 			customerstorevisits.Table: customerstorevisits.ValidColumn,
 			customertrigram.Table:     customertrigram.ValidColumn,

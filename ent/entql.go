@@ -4,6 +4,7 @@ package ent
 
 import (
 	"github.com/tillpos/till/ent/auditentry"
+	"github.com/tillpos/till/ent/credentialgrant"
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/customerstorevisits"
 	"github.com/tillpos/till/ent/customertrigram"
@@ -43,7 +44,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 30)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 31)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   auditentry.Table,
@@ -68,6 +69,27 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 	}
 	graph.Nodes[1] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   credentialgrant.Table,
+			Columns: credentialgrant.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: credentialgrant.FieldID,
+			},
+		},
+		Type: "CredentialGrant",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			credentialgrant.FieldMerchantID:  {Type: field.TypeString, Column: credentialgrant.FieldMerchantID},
+			credentialgrant.FieldCreatedAt:   {Type: field.TypeTime, Column: credentialgrant.FieldCreatedAt},
+			credentialgrant.FieldUpdatedAt:   {Type: field.TypeTime, Column: credentialgrant.FieldUpdatedAt},
+			credentialgrant.FieldKeyHash:     {Type: field.TypeString, Column: credentialgrant.FieldKeyHash},
+			credentialgrant.FieldRequestHash: {Type: field.TypeString, Column: credentialgrant.FieldRequestHash},
+			credentialgrant.FieldDeviceID:    {Type: field.TypeString, Column: credentialgrant.FieldDeviceID},
+			credentialgrant.FieldSealed:      {Type: field.TypeBytes, Column: credentialgrant.FieldSealed},
+			credentialgrant.FieldExpiresAt:   {Type: field.TypeTime, Column: credentialgrant.FieldExpiresAt},
+		},
+	}
+	graph.Nodes[2] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   customer.Table,
 			Columns: customer.Columns,
@@ -111,7 +133,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			customer.FieldLastVisitAt:    {Type: field.TypeTime, Column: customer.FieldLastVisitAt},
 		},
 	}
-	graph.Nodes[2] = &sqlgraph.Node{
+	graph.Nodes[3] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   customerstorevisits.Table,
 			Columns: customerstorevisits.Columns,
@@ -128,7 +150,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			customerstorevisits.FieldVisits:     {Type: field.TypeInt, Column: customerstorevisits.FieldVisits},
 		},
 	}
-	graph.Nodes[3] = &sqlgraph.Node{
+	graph.Nodes[4] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   customertrigram.Table,
 			Columns: customertrigram.Columns,
@@ -144,7 +166,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			customertrigram.FieldTrigram:    {Type: field.TypeString, Column: customertrigram.FieldTrigram},
 		},
 	}
-	graph.Nodes[4] = &sqlgraph.Node{
+	graph.Nodes[5] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   device.Table,
 			Columns: device.Columns,
@@ -174,7 +196,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			device.FieldSessionEpoch:        {Type: field.TypeInt, Column: device.FieldSessionEpoch},
 		},
 	}
-	graph.Nodes[5] = &sqlgraph.Node{
+	graph.Nodes[6] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   feedback.Table,
 			Columns: feedback.Columns,
@@ -198,7 +220,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			feedback.FieldComment:      {Type: field.TypeString, Column: feedback.FieldComment},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   merchant.Table,
 			Columns: merchant.Columns,
@@ -220,7 +242,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchant.FieldCashiersSeeFullContact: {Type: field.TypeBool, Column: merchant.FieldCashiersSeeFullContact},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   operator.Table,
 			Columns: operator.Columns,
@@ -241,7 +263,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			operator.FieldLastLoginAt:       {Type: field.TypeTime, Column: operator.FieldLastLoginAt},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   outboxevent.Table,
 			Columns: outboxevent.Columns,
@@ -264,7 +286,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			outboxevent.FieldDeliveredAt: {Type: field.TypeTime, Column: outboxevent.FieldDeliveredAt},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   pairingcode.Table,
 			Columns: pairingcode.Columns,
@@ -286,7 +308,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			pairingcode.FieldDeviceID:    {Type: field.TypeString, Column: pairingcode.FieldDeviceID},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   platformauditentry.Table,
 			Columns: platformauditentry.Columns,
@@ -308,7 +330,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			platformauditentry.FieldCreatedAt:  {Type: field.TypeTime, Column: platformauditentry.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   product.Table,
 			Columns: product.Columns,
@@ -333,7 +355,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			product.FieldActive:     {Type: field.TypeBool, Column: product.FieldActive},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   productpricechange.Table,
 			Columns: productpricechange.Columns,
@@ -353,7 +375,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			productpricechange.FieldNewPrice:    {Type: field.TypeInt64, Column: productpricechange.FieldNewPrice},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refund.Table,
 			Columns: refund.Columns,
@@ -381,7 +403,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refund.FieldExchangeSaleID: {Type: field.TypeString, Column: refund.FieldExchangeSaleID},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refundline.Table,
 			Columns: refundline.Columns,
@@ -399,7 +421,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refundline.FieldAmount:     {Type: field.TypeInt64, Column: refundline.FieldAmount},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refundtender.Table,
 			Columns: refundtender.Columns,
@@ -417,7 +439,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refundtender.FieldAmount:     {Type: field.TypeInt64, Column: refundtender.FieldAmount},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   release.Table,
 			Columns: release.Columns,
@@ -445,7 +467,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			release.FieldWithdrawnAt:         {Type: field.TypeTime, Column: release.FieldWithdrawnAt},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   risklistentry.Table,
 			Columns: risklistentry.Columns,
@@ -465,7 +487,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			risklistentry.FieldCreatedByID: {Type: field.TypeString, Column: risklistentry.FieldCreatedByID},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   sale.Table,
 			Columns: sale.Columns,
@@ -509,7 +531,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			sale.FieldVoidedAt:         {Type: field.TypeTime, Column: sale.FieldVoidedAt},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   salecounter.Table,
 			Columns: salecounter.Columns,
@@ -527,7 +549,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			salecounter.FieldSalesAmount:       {Type: field.TypeInt64, Column: salecounter.FieldSalesAmount},
 		},
 	}
-	graph.Nodes[20] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   saleline.Table,
 			Columns: saleline.Columns,
@@ -557,7 +579,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			saleline.FieldRefundedAmount:   {Type: field.TypeInt64, Column: saleline.FieldRefundedAmount},
 		},
 	}
-	graph.Nodes[21] = &sqlgraph.Node{
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   salessettings.Table,
 			Columns: salessettings.Columns,
@@ -589,7 +611,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			salessettings.FieldBlacklistAction:        {Type: field.TypeEnum, Column: salessettings.FieldBlacklistAction},
 		},
 	}
-	graph.Nodes[22] = &sqlgraph.Node{
+	graph.Nodes[23] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   savedsegment.Table,
 			Columns: savedsegment.Columns,
@@ -613,7 +635,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			savedsegment.FieldSegment:         {Type: field.TypeEnum, Column: savedsegment.FieldSegment},
 		},
 	}
-	graph.Nodes[23] = &sqlgraph.Node{
+	graph.Nodes[24] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   segmentrules.Table,
 			Columns: segmentrules.Columns,
@@ -635,7 +657,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			segmentrules.FieldComputedAt:      {Type: field.TypeTime, Column: segmentrules.FieldComputedAt},
 		},
 	}
-	graph.Nodes[24] = &sqlgraph.Node{
+	graph.Nodes[25] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   staff.Table,
 			Columns: staff.Columns,
@@ -660,7 +682,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			staff.FieldLastLoginAt:       {Type: field.TypeTime, Column: staff.FieldLastLoginAt},
 		},
 	}
-	graph.Nodes[25] = &sqlgraph.Node{
+	graph.Nodes[26] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   staffday.Table,
 			Columns: staffday.Columns,
@@ -678,7 +700,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			staffday.FieldRefundsAmount: {Type: field.TypeInt64, Column: staffday.FieldRefundsAmount},
 		},
 	}
-	graph.Nodes[26] = &sqlgraph.Node{
+	graph.Nodes[27] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   store.Table,
 			Columns: store.Columns,
@@ -697,7 +719,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			store.FieldTimeZone:   {Type: field.TypeString, Column: store.FieldTimeZone},
 		},
 	}
-	graph.Nodes[27] = &sqlgraph.Node{
+	graph.Nodes[28] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tender.Table,
 			Columns: tender.Columns,
@@ -724,7 +746,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tender.FieldRefundedAmount: {Type: field.TypeInt64, Column: tender.FieldRefundedAmount},
 		},
 	}
-	graph.Nodes[28] = &sqlgraph.Node{
+	graph.Nodes[29] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticket.Table,
 			Columns: ticket.Columns,
@@ -753,9 +775,11 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticket.FieldResolvedAt:          {Type: field.TypeTime, Column: ticket.FieldResolvedAt},
 			ticket.FieldClosedAt:            {Type: field.TypeTime, Column: ticket.FieldClosedAt},
 			ticket.FieldReplacementDeviceID: {Type: field.TypeString, Column: ticket.FieldReplacementDeviceID},
+			ticket.FieldIdempotencyKey:      {Type: field.TypeString, Column: ticket.FieldIdempotencyKey},
+			ticket.FieldRequestHash:         {Type: field.TypeString, Column: ticket.FieldRequestHash},
 		},
 	}
-	graph.Nodes[29] = &sqlgraph.Node{
+	graph.Nodes[30] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketcomment.Table,
 			Columns: ticketcomment.Columns,
@@ -786,6 +810,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 			Bidi:    false,
 		},
 		"AuditEntry",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   credentialgrant.MerchantTable,
+			Columns: []string{credentialgrant.MerchantColumn},
+			Bidi:    false,
+		},
+		"CredentialGrant",
 		"Merchant",
 	)
 	graph.MustAddE(
@@ -1730,6 +1766,100 @@ func (f *AuditEntryFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *CredentialGrantQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the CredentialGrantQuery builder.
+func (_q *CredentialGrantQuery) Filter() *CredentialGrantFilter {
+	return &CredentialGrantFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *CredentialGrantMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the CredentialGrantMutation builder.
+func (m *CredentialGrantMutation) Filter() *CredentialGrantFilter {
+	return &CredentialGrantFilter{config: m.config, predicateAdder: m}
+}
+
+// CredentialGrantFilter provides a generic filtering capability at runtime for CredentialGrantQuery.
+type CredentialGrantFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *CredentialGrantFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[1].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *CredentialGrantFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(credentialgrant.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *CredentialGrantFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(credentialgrant.FieldMerchantID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *CredentialGrantFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(credentialgrant.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *CredentialGrantFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(credentialgrant.FieldUpdatedAt))
+}
+
+// WhereKeyHash applies the entql string predicate on the key_hash field.
+func (f *CredentialGrantFilter) WhereKeyHash(p entql.StringP) {
+	f.Where(p.Field(credentialgrant.FieldKeyHash))
+}
+
+// WhereRequestHash applies the entql string predicate on the request_hash field.
+func (f *CredentialGrantFilter) WhereRequestHash(p entql.StringP) {
+	f.Where(p.Field(credentialgrant.FieldRequestHash))
+}
+
+// WhereDeviceID applies the entql string predicate on the device_id field.
+func (f *CredentialGrantFilter) WhereDeviceID(p entql.StringP) {
+	f.Where(p.Field(credentialgrant.FieldDeviceID))
+}
+
+// WhereSealed applies the entql []byte predicate on the sealed field.
+func (f *CredentialGrantFilter) WhereSealed(p entql.BytesP) {
+	f.Where(p.Field(credentialgrant.FieldSealed))
+}
+
+// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
+func (f *CredentialGrantFilter) WhereExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(credentialgrant.FieldExpiresAt))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *CredentialGrantFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *CredentialGrantFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *CustomerQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1758,7 +1888,7 @@ type CustomerFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CustomerFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[1].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2037,7 +2167,7 @@ type CustomerStoreVisitsFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CustomerStoreVisitsFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2139,7 +2269,7 @@ type CustomerTrigramFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CustomerTrigramFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2208,7 +2338,7 @@ type DeviceFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *DeviceFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2361,7 +2491,7 @@ type FeedbackFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *FeedbackFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2526,7 +2656,7 @@ type MerchantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MerchantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2611,7 +2741,7 @@ type OperatorFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OperatorFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2691,7 +2821,7 @@ type OutboxEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OutboxEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2795,7 +2925,7 @@ type PairingCodeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PairingCodeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2894,7 +3024,7 @@ type PlatformAuditEntryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PlatformAuditEntryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2979,7 +3109,7 @@ type ProductFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProductFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3107,7 +3237,7 @@ type ProductPriceChangeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProductPriceChangeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3224,7 +3354,7 @@ type RefundFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefundFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3451,7 +3581,7 @@ type RefundLineFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefundLineFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3558,7 +3688,7 @@ type RefundTenderFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefundTenderFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3665,7 +3795,7 @@ type ReleaseFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReleaseFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3780,7 +3910,7 @@ type RiskListEntryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RiskListEntryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3869,7 +3999,7 @@ type SaleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SaleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4176,7 +4306,7 @@ type SaleCounterFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SaleCounterFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4255,7 +4385,7 @@ type SaleLineFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SaleLineFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4422,7 +4552,7 @@ type SalesSettingsFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SalesSettingsFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4571,7 +4701,7 @@ type SavedSegmentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SavedSegmentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4680,7 +4810,7 @@ type SegmentRulesFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SegmentRulesFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4779,7 +4909,7 @@ type StaffFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StaffFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4907,7 +5037,7 @@ type StaffDayFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StaffDayFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4986,7 +5116,7 @@ type StoreFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StoreFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5084,7 +5214,7 @@ type TenderFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TenderFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5222,7 +5352,7 @@ type TicketFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5321,6 +5451,16 @@ func (f *TicketFilter) WhereClosedAt(p entql.TimeP) {
 // WhereReplacementDeviceID applies the entql string predicate on the replacement_device_id field.
 func (f *TicketFilter) WhereReplacementDeviceID(p entql.StringP) {
 	f.Where(p.Field(ticket.FieldReplacementDeviceID))
+}
+
+// WhereIdempotencyKey applies the entql string predicate on the idempotency_key field.
+func (f *TicketFilter) WhereIdempotencyKey(p entql.StringP) {
+	f.Where(p.Field(ticket.FieldIdempotencyKey))
+}
+
+// WhereRequestHash applies the entql string predicate on the request_hash field.
+func (f *TicketFilter) WhereRequestHash(p entql.StringP) {
+	f.Where(p.Field(ticket.FieldRequestHash))
 }
 
 // WhereHasMerchant applies a predicate to check if query has an edge merchant.
@@ -5436,7 +5576,7 @@ type TicketCommentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketCommentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"github.com/tillpos/till/ent/auditentry"
+	"github.com/tillpos/till/ent/credentialgrant"
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/customerstorevisits"
 	"github.com/tillpos/till/ent/customertrigram"
@@ -56,6 +57,7 @@ const (
 
 	// Node types.
 	TypeAuditEntry          = "AuditEntry"
+	TypeCredentialGrant     = "CredentialGrant"
 	TypeCustomer            = "Customer"
 	TypeCustomerStoreVisits = "CustomerStoreVisits"
 	TypeCustomerTrigram     = "CustomerTrigram"
@@ -1074,6 +1076,770 @@ func (m *AuditEntryMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown AuditEntry edge %s", name)
+}
+
+// CredentialGrantMutation represents an operation that mutates the CredentialGrant nodes in the graph.
+type CredentialGrantMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *pulid.ID
+	created_at      *time.Time
+	updated_at      *time.Time
+	key_hash        *string
+	request_hash    *string
+	device_id       *pulid.ID
+	sealed          *[]byte
+	expires_at      *time.Time
+	clearedFields   map[string]struct{}
+	merchant        *pulid.ID
+	clearedmerchant bool
+	done            bool
+	oldValue        func(context.Context) (*CredentialGrant, error)
+	predicates      []predicate.CredentialGrant
+}
+
+var _ ent.Mutation = (*CredentialGrantMutation)(nil)
+
+// credentialgrantOption allows management of the mutation configuration using functional options.
+type credentialgrantOption func(*CredentialGrantMutation)
+
+// newCredentialGrantMutation creates new mutation for the CredentialGrant entity.
+func newCredentialGrantMutation(c config, op Op, opts ...credentialgrantOption) *CredentialGrantMutation {
+	m := &CredentialGrantMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeCredentialGrant,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withCredentialGrantID sets the ID field of the mutation.
+func withCredentialGrantID(id pulid.ID) credentialgrantOption {
+	return func(m *CredentialGrantMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *CredentialGrant
+		)
+		m.oldValue = func(ctx context.Context) (*CredentialGrant, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().CredentialGrant.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withCredentialGrant sets the old CredentialGrant of the mutation.
+func withCredentialGrant(node *CredentialGrant) credentialgrantOption {
+	return func(m *CredentialGrantMutation) {
+		m.oldValue = func(context.Context) (*CredentialGrant, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m CredentialGrantMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m CredentialGrantMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of CredentialGrant entities.
+func (m *CredentialGrantMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *CredentialGrantMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *CredentialGrantMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().CredentialGrant.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *CredentialGrantMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *CredentialGrantMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the CredentialGrant entity.
+// If the CredentialGrant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CredentialGrantMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *CredentialGrantMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *CredentialGrantMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *CredentialGrantMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the CredentialGrant entity.
+// If the CredentialGrant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CredentialGrantMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *CredentialGrantMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *CredentialGrantMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *CredentialGrantMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the CredentialGrant entity.
+// If the CredentialGrant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CredentialGrantMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *CredentialGrantMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetKeyHash sets the "key_hash" field.
+func (m *CredentialGrantMutation) SetKeyHash(s string) {
+	m.key_hash = &s
+}
+
+// KeyHash returns the value of the "key_hash" field in the mutation.
+func (m *CredentialGrantMutation) KeyHash() (r string, exists bool) {
+	v := m.key_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKeyHash returns the old "key_hash" field's value of the CredentialGrant entity.
+// If the CredentialGrant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CredentialGrantMutation) OldKeyHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKeyHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKeyHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKeyHash: %w", err)
+	}
+	return oldValue.KeyHash, nil
+}
+
+// ResetKeyHash resets all changes to the "key_hash" field.
+func (m *CredentialGrantMutation) ResetKeyHash() {
+	m.key_hash = nil
+}
+
+// SetRequestHash sets the "request_hash" field.
+func (m *CredentialGrantMutation) SetRequestHash(s string) {
+	m.request_hash = &s
+}
+
+// RequestHash returns the value of the "request_hash" field in the mutation.
+func (m *CredentialGrantMutation) RequestHash() (r string, exists bool) {
+	v := m.request_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRequestHash returns the old "request_hash" field's value of the CredentialGrant entity.
+// If the CredentialGrant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CredentialGrantMutation) OldRequestHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRequestHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRequestHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRequestHash: %w", err)
+	}
+	return oldValue.RequestHash, nil
+}
+
+// ResetRequestHash resets all changes to the "request_hash" field.
+func (m *CredentialGrantMutation) ResetRequestHash() {
+	m.request_hash = nil
+}
+
+// SetDeviceID sets the "device_id" field.
+func (m *CredentialGrantMutation) SetDeviceID(pu pulid.ID) {
+	m.device_id = &pu
+}
+
+// DeviceID returns the value of the "device_id" field in the mutation.
+func (m *CredentialGrantMutation) DeviceID() (r pulid.ID, exists bool) {
+	v := m.device_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDeviceID returns the old "device_id" field's value of the CredentialGrant entity.
+// If the CredentialGrant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CredentialGrantMutation) OldDeviceID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDeviceID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDeviceID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDeviceID: %w", err)
+	}
+	return oldValue.DeviceID, nil
+}
+
+// ResetDeviceID resets all changes to the "device_id" field.
+func (m *CredentialGrantMutation) ResetDeviceID() {
+	m.device_id = nil
+}
+
+// SetSealed sets the "sealed" field.
+func (m *CredentialGrantMutation) SetSealed(b []byte) {
+	m.sealed = &b
+}
+
+// Sealed returns the value of the "sealed" field in the mutation.
+func (m *CredentialGrantMutation) Sealed() (r []byte, exists bool) {
+	v := m.sealed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSealed returns the old "sealed" field's value of the CredentialGrant entity.
+// If the CredentialGrant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CredentialGrantMutation) OldSealed(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSealed is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSealed requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSealed: %w", err)
+	}
+	return oldValue.Sealed, nil
+}
+
+// ResetSealed resets all changes to the "sealed" field.
+func (m *CredentialGrantMutation) ResetSealed() {
+	m.sealed = nil
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (m *CredentialGrantMutation) SetExpiresAt(t time.Time) {
+	m.expires_at = &t
+}
+
+// ExpiresAt returns the value of the "expires_at" field in the mutation.
+func (m *CredentialGrantMutation) ExpiresAt() (r time.Time, exists bool) {
+	v := m.expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpiresAt returns the old "expires_at" field's value of the CredentialGrant entity.
+// If the CredentialGrant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CredentialGrantMutation) OldExpiresAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpiresAt: %w", err)
+	}
+	return oldValue.ExpiresAt, nil
+}
+
+// ResetExpiresAt resets all changes to the "expires_at" field.
+func (m *CredentialGrantMutation) ResetExpiresAt() {
+	m.expires_at = nil
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *CredentialGrantMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[credentialgrant.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *CredentialGrantMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *CredentialGrantMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *CredentialGrantMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// Where appends a list predicates to the CredentialGrantMutation builder.
+func (m *CredentialGrantMutation) Where(ps ...predicate.CredentialGrant) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the CredentialGrantMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *CredentialGrantMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.CredentialGrant, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *CredentialGrantMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *CredentialGrantMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (CredentialGrant).
+func (m *CredentialGrantMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *CredentialGrantMutation) Fields() []string {
+	fields := make([]string, 0, 8)
+	if m.merchant != nil {
+		fields = append(fields, credentialgrant.FieldMerchantID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, credentialgrant.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, credentialgrant.FieldUpdatedAt)
+	}
+	if m.key_hash != nil {
+		fields = append(fields, credentialgrant.FieldKeyHash)
+	}
+	if m.request_hash != nil {
+		fields = append(fields, credentialgrant.FieldRequestHash)
+	}
+	if m.device_id != nil {
+		fields = append(fields, credentialgrant.FieldDeviceID)
+	}
+	if m.sealed != nil {
+		fields = append(fields, credentialgrant.FieldSealed)
+	}
+	if m.expires_at != nil {
+		fields = append(fields, credentialgrant.FieldExpiresAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *CredentialGrantMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case credentialgrant.FieldMerchantID:
+		return m.MerchantID()
+	case credentialgrant.FieldCreatedAt:
+		return m.CreatedAt()
+	case credentialgrant.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case credentialgrant.FieldKeyHash:
+		return m.KeyHash()
+	case credentialgrant.FieldRequestHash:
+		return m.RequestHash()
+	case credentialgrant.FieldDeviceID:
+		return m.DeviceID()
+	case credentialgrant.FieldSealed:
+		return m.Sealed()
+	case credentialgrant.FieldExpiresAt:
+		return m.ExpiresAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *CredentialGrantMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case credentialgrant.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case credentialgrant.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case credentialgrant.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case credentialgrant.FieldKeyHash:
+		return m.OldKeyHash(ctx)
+	case credentialgrant.FieldRequestHash:
+		return m.OldRequestHash(ctx)
+	case credentialgrant.FieldDeviceID:
+		return m.OldDeviceID(ctx)
+	case credentialgrant.FieldSealed:
+		return m.OldSealed(ctx)
+	case credentialgrant.FieldExpiresAt:
+		return m.OldExpiresAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown CredentialGrant field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CredentialGrantMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case credentialgrant.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case credentialgrant.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case credentialgrant.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case credentialgrant.FieldKeyHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKeyHash(v)
+		return nil
+	case credentialgrant.FieldRequestHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRequestHash(v)
+		return nil
+	case credentialgrant.FieldDeviceID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDeviceID(v)
+		return nil
+	case credentialgrant.FieldSealed:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSealed(v)
+		return nil
+	case credentialgrant.FieldExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpiresAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown CredentialGrant field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *CredentialGrantMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *CredentialGrantMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CredentialGrantMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown CredentialGrant numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *CredentialGrantMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *CredentialGrantMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *CredentialGrantMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown CredentialGrant nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *CredentialGrantMutation) ResetField(name string) error {
+	switch name {
+	case credentialgrant.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case credentialgrant.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case credentialgrant.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case credentialgrant.FieldKeyHash:
+		m.ResetKeyHash()
+		return nil
+	case credentialgrant.FieldRequestHash:
+		m.ResetRequestHash()
+		return nil
+	case credentialgrant.FieldDeviceID:
+		m.ResetDeviceID()
+		return nil
+	case credentialgrant.FieldSealed:
+		m.ResetSealed()
+		return nil
+	case credentialgrant.FieldExpiresAt:
+		m.ResetExpiresAt()
+		return nil
+	}
+	return fmt.Errorf("unknown CredentialGrant field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *CredentialGrantMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.merchant != nil {
+		edges = append(edges, credentialgrant.EdgeMerchant)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *CredentialGrantMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case credentialgrant.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *CredentialGrantMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *CredentialGrantMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *CredentialGrantMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedmerchant {
+		edges = append(edges, credentialgrant.EdgeMerchant)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *CredentialGrantMutation) EdgeCleared(name string) bool {
+	switch name {
+	case credentialgrant.EdgeMerchant:
+		return m.clearedmerchant
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *CredentialGrantMutation) ClearEdge(name string) error {
+	switch name {
+	case credentialgrant.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown CredentialGrant unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *CredentialGrantMutation) ResetEdge(name string) error {
+	switch name {
+	case credentialgrant.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown CredentialGrant edge %s", name)
 }
 
 // CustomerMutation represents an operation that mutates the Customer nodes in the graph.
@@ -32286,6 +33052,8 @@ type TicketMutation struct {
 	sla_due_at                *time.Time
 	resolved_at               *time.Time
 	closed_at                 *time.Time
+	idempotency_key           *string
+	request_hash              *string
 	clearedFields             map[string]struct{}
 	merchant                  *pulid.ID
 	clearedmerchant           bool
@@ -33148,6 +33916,104 @@ func (m *TicketMutation) ResetReplacementDeviceID() {
 	delete(m.clearedFields, ticket.FieldReplacementDeviceID)
 }
 
+// SetIdempotencyKey sets the "idempotency_key" field.
+func (m *TicketMutation) SetIdempotencyKey(s string) {
+	m.idempotency_key = &s
+}
+
+// IdempotencyKey returns the value of the "idempotency_key" field in the mutation.
+func (m *TicketMutation) IdempotencyKey() (r string, exists bool) {
+	v := m.idempotency_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIdempotencyKey returns the old "idempotency_key" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldIdempotencyKey(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIdempotencyKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIdempotencyKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIdempotencyKey: %w", err)
+	}
+	return oldValue.IdempotencyKey, nil
+}
+
+// ClearIdempotencyKey clears the value of the "idempotency_key" field.
+func (m *TicketMutation) ClearIdempotencyKey() {
+	m.idempotency_key = nil
+	m.clearedFields[ticket.FieldIdempotencyKey] = struct{}{}
+}
+
+// IdempotencyKeyCleared returns if the "idempotency_key" field was cleared in this mutation.
+func (m *TicketMutation) IdempotencyKeyCleared() bool {
+	_, ok := m.clearedFields[ticket.FieldIdempotencyKey]
+	return ok
+}
+
+// ResetIdempotencyKey resets all changes to the "idempotency_key" field.
+func (m *TicketMutation) ResetIdempotencyKey() {
+	m.idempotency_key = nil
+	delete(m.clearedFields, ticket.FieldIdempotencyKey)
+}
+
+// SetRequestHash sets the "request_hash" field.
+func (m *TicketMutation) SetRequestHash(s string) {
+	m.request_hash = &s
+}
+
+// RequestHash returns the value of the "request_hash" field in the mutation.
+func (m *TicketMutation) RequestHash() (r string, exists bool) {
+	v := m.request_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRequestHash returns the old "request_hash" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldRequestHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRequestHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRequestHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRequestHash: %w", err)
+	}
+	return oldValue.RequestHash, nil
+}
+
+// ClearRequestHash clears the value of the "request_hash" field.
+func (m *TicketMutation) ClearRequestHash() {
+	m.request_hash = nil
+	m.clearedFields[ticket.FieldRequestHash] = struct{}{}
+}
+
+// RequestHashCleared returns if the "request_hash" field was cleared in this mutation.
+func (m *TicketMutation) RequestHashCleared() bool {
+	_, ok := m.clearedFields[ticket.FieldRequestHash]
+	return ok
+}
+
+// ResetRequestHash resets all changes to the "request_hash" field.
+func (m *TicketMutation) ResetRequestHash() {
+	m.request_hash = nil
+	delete(m.clearedFields, ticket.FieldRequestHash)
+}
+
 // ClearMerchant clears the "merchant" edge to the Merchant entity.
 func (m *TicketMutation) ClearMerchant() {
 	m.clearedmerchant = true
@@ -33371,7 +34237,7 @@ func (m *TicketMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *TicketMutation) Fields() []string {
-	fields := make([]string, 0, 18)
+	fields := make([]string, 0, 20)
 	if m.merchant != nil {
 		fields = append(fields, ticket.FieldMerchantID)
 	}
@@ -33426,6 +34292,12 @@ func (m *TicketMutation) Fields() []string {
 	if m.replacement_device != nil {
 		fields = append(fields, ticket.FieldReplacementDeviceID)
 	}
+	if m.idempotency_key != nil {
+		fields = append(fields, ticket.FieldIdempotencyKey)
+	}
+	if m.request_hash != nil {
+		fields = append(fields, ticket.FieldRequestHash)
+	}
 	return fields
 }
 
@@ -33470,6 +34342,10 @@ func (m *TicketMutation) Field(name string) (ent.Value, bool) {
 		return m.ClosedAt()
 	case ticket.FieldReplacementDeviceID:
 		return m.ReplacementDeviceID()
+	case ticket.FieldIdempotencyKey:
+		return m.IdempotencyKey()
+	case ticket.FieldRequestHash:
+		return m.RequestHash()
 	}
 	return nil, false
 }
@@ -33515,6 +34391,10 @@ func (m *TicketMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldClosedAt(ctx)
 	case ticket.FieldReplacementDeviceID:
 		return m.OldReplacementDeviceID(ctx)
+	case ticket.FieldIdempotencyKey:
+		return m.OldIdempotencyKey(ctx)
+	case ticket.FieldRequestHash:
+		return m.OldRequestHash(ctx)
 	}
 	return nil, fmt.Errorf("unknown Ticket field %s", name)
 }
@@ -33650,6 +34530,20 @@ func (m *TicketMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetReplacementDeviceID(v)
 		return nil
+	case ticket.FieldIdempotencyKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIdempotencyKey(v)
+		return nil
+	case ticket.FieldRequestHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRequestHash(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Ticket field %s", name)
 }
@@ -33701,6 +34595,12 @@ func (m *TicketMutation) ClearedFields() []string {
 	if m.FieldCleared(ticket.FieldReplacementDeviceID) {
 		fields = append(fields, ticket.FieldReplacementDeviceID)
 	}
+	if m.FieldCleared(ticket.FieldIdempotencyKey) {
+		fields = append(fields, ticket.FieldIdempotencyKey)
+	}
+	if m.FieldCleared(ticket.FieldRequestHash) {
+		fields = append(fields, ticket.FieldRequestHash)
+	}
 	return fields
 }
 
@@ -33735,6 +34635,12 @@ func (m *TicketMutation) ClearField(name string) error {
 		return nil
 	case ticket.FieldReplacementDeviceID:
 		m.ClearReplacementDeviceID()
+		return nil
+	case ticket.FieldIdempotencyKey:
+		m.ClearIdempotencyKey()
+		return nil
+	case ticket.FieldRequestHash:
+		m.ClearRequestHash()
 		return nil
 	}
 	return fmt.Errorf("unknown Ticket nullable field %s", name)
@@ -33797,6 +34703,12 @@ func (m *TicketMutation) ResetField(name string) error {
 		return nil
 	case ticket.FieldReplacementDeviceID:
 		m.ResetReplacementDeviceID()
+		return nil
+	case ticket.FieldIdempotencyKey:
+		m.ResetIdempotencyKey()
+		return nil
+	case ticket.FieldRequestHash:
+		m.ResetRequestHash()
 		return nil
 	}
 	return fmt.Errorf("unknown Ticket field %s", name)

@@ -6,6 +6,7 @@ import (
 	"context"
 
 	"github.com/tillpos/till/ent/auditentry"
+	"github.com/tillpos/till/ent/credentialgrant"
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/device"
 	"github.com/tillpos/till/ent/feedback"
@@ -35,6 +36,7 @@ import (
 // prefixToTable maps ID prefixes to table names.
 var prefixToTable = map[string]string{
 	"aud": auditentry.Table,
+	"cgr": credentialgrant.Table,
 	"cus": customer.Table,
 	"dev": device.Table,
 	"fbk": feedback.Table,

@@ -58,6 +58,10 @@ type Ticket struct {
 	ClosedAt *time.Time `json:"closed_at,omitempty"`
 	// the device swapped in for the faulty one
 	ReplacementDeviceID *pulid.ID `json:"replacement_device_id,omitempty"`
+	// the key a device's retried fault report carries; it stays with the ticket
+	IdempotencyKey *string `json:"idempotency_key,omitempty"`
+	// RequestHash holds the value of the "request_hash" field.
+	RequestHash string `json:"request_hash,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the TicketQuery when eager-loading is set.
 	Edges        TicketEdges `json:"edges"`
@@ -160,7 +164,7 @@ func (*Ticket) scanValues(columns []string) ([]any, error) {
 			values[i] = &sql.NullScanner{S: new(pulid.ID)}
 		case ticket.FieldID, ticket.FieldMerchantID, ticket.FieldReporterID:
 			values[i] = new(pulid.ID)
-		case ticket.FieldKind, ticket.FieldFaultCategory, ticket.FieldTitle, ticket.FieldDescription, ticket.FieldStatus, ticket.FieldPriority, ticket.FieldReporterKind:
+		case ticket.FieldKind, ticket.FieldFaultCategory, ticket.FieldTitle, ticket.FieldDescription, ticket.FieldStatus, ticket.FieldPriority, ticket.FieldReporterKind, ticket.FieldIdempotencyKey, ticket.FieldRequestHash:
 			values[i] = new(sql.NullString)
 		case ticket.FieldCreatedAt, ticket.FieldUpdatedAt, ticket.FieldSLADueAt, ticket.FieldResolvedAt, ticket.FieldClosedAt:
 			values[i] = new(sql.NullTime)
@@ -300,6 +304,19 @@ func (_m *Ticket) assignValues(columns []string, values []any) error {
 				_m.ReplacementDeviceID = new(pulid.ID)
 				*_m.ReplacementDeviceID = *value.S.(*pulid.ID)
 			}
+		case ticket.FieldIdempotencyKey:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field idempotency_key", values[i])
+			} else if value.Valid {
+				_m.IdempotencyKey = new(string)
+				*_m.IdempotencyKey = value.String
+			}
+		case ticket.FieldRequestHash:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field request_hash", values[i])
+			} else if value.Valid {
+				_m.RequestHash = value.String
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -433,6 +450,14 @@ func (_m *Ticket) String() string {
 		builder.WriteString("replacement_device_id=")
 		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
+	builder.WriteString(", ")
+	if v := _m.IdempotencyKey; v != nil {
+		builder.WriteString("idempotency_key=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	builder.WriteString("request_hash=")
+	builder.WriteString(_m.RequestHash)
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -225,6 +225,34 @@ func (_c *TicketCreate) SetNillableReplacementDeviceID(v *pulid.ID) *TicketCreat
 	return _c
 }
 
+// SetIdempotencyKey sets the "idempotency_key" field.
+func (_c *TicketCreate) SetIdempotencyKey(v string) *TicketCreate {
+	_c.mutation.SetIdempotencyKey(v)
+	return _c
+}
+
+// SetNillableIdempotencyKey sets the "idempotency_key" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableIdempotencyKey(v *string) *TicketCreate {
+	if v != nil {
+		_c.SetIdempotencyKey(*v)
+	}
+	return _c
+}
+
+// SetRequestHash sets the "request_hash" field.
+func (_c *TicketCreate) SetRequestHash(v string) *TicketCreate {
+	_c.mutation.SetRequestHash(v)
+	return _c
+}
+
+// SetNillableRequestHash sets the "request_hash" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableRequestHash(v *string) *TicketCreate {
+	if v != nil {
+		_c.SetRequestHash(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *TicketCreate) SetID(v pulid.ID) *TicketCreate {
 	_c.mutation.SetID(v)
@@ -418,6 +446,11 @@ func (_c *TicketCreate) check() error {
 	if _, ok := _c.mutation.SLADueAt(); !ok {
 		return &ValidationError{Name: "sla_due_at", err: errors.New(`ent: missing required field "Ticket.sla_due_at"`)}
 	}
+	if v, ok := _c.mutation.IdempotencyKey(); ok {
+		if err := ticket.IdempotencyKeyValidator(v); err != nil {
+			return &ValidationError{Name: "idempotency_key", err: fmt.Errorf(`ent: validator failed for field "Ticket.idempotency_key": %w`, err)}
+		}
+	}
 	if len(_c.mutation.MerchantIDs()) == 0 {
 		return &ValidationError{Name: "merchant", err: errors.New(`ent: missing required edge "Ticket.merchant"`)}
 	}
@@ -508,6 +541,14 @@ func (_c *TicketCreate) createSpec() (*Ticket, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.ClosedAt(); ok {
 		_spec.SetField(ticket.FieldClosedAt, field.TypeTime, value)
 		_node.ClosedAt = &value
+	}
+	if value, ok := _c.mutation.IdempotencyKey(); ok {
+		_spec.SetField(ticket.FieldIdempotencyKey, field.TypeString, value)
+		_node.IdempotencyKey = &value
+	}
+	if value, ok := _c.mutation.RequestHash(); ok {
+		_spec.SetField(ticket.FieldRequestHash, field.TypeString, value)
+		_node.RequestHash = value
 	}
 	if nodes := _c.mutation.MerchantIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -810,6 +851,12 @@ func (u *TicketUpsertOne) UpdateNewValues() *TicketUpsertOne {
 		}
 		if _, exists := u.create.mutation.SLADueAt(); exists {
 			s.SetIgnore(ticket.FieldSLADueAt)
+		}
+		if _, exists := u.create.mutation.IdempotencyKey(); exists {
+			s.SetIgnore(ticket.FieldIdempotencyKey)
+		}
+		if _, exists := u.create.mutation.RequestHash(); exists {
+			s.SetIgnore(ticket.FieldRequestHash)
 		}
 	}))
 	return u
@@ -1172,6 +1219,12 @@ func (u *TicketUpsertBulk) UpdateNewValues() *TicketUpsertBulk {
 			}
 			if _, exists := b.mutation.SLADueAt(); exists {
 				s.SetIgnore(ticket.FieldSLADueAt)
+			}
+			if _, exists := b.mutation.IdempotencyKey(); exists {
+				s.SetIgnore(ticket.FieldIdempotencyKey)
+			}
+			if _, exists := b.mutation.RequestHash(); exists {
+				s.SetIgnore(ticket.FieldRequestHash)
 			}
 		}
 	}))

@@ -290,6 +290,12 @@ func (_u *TicketUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.ClosedAtCleared() {
 		_spec.ClearField(ticket.FieldClosedAt, field.TypeTime)
 	}
+	if _u.mutation.IdempotencyKeyCleared() {
+		_spec.ClearField(ticket.FieldIdempotencyKey, field.TypeString)
+	}
+	if _u.mutation.RequestHashCleared() {
+		_spec.ClearField(ticket.FieldRequestHash, field.TypeString)
+	}
 	if _u.mutation.AssigneeCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -701,6 +707,12 @@ func (_u *TicketUpdateOne) sqlSave(ctx context.Context) (_node *Ticket, err erro
 	}
 	if _u.mutation.ClosedAtCleared() {
 		_spec.ClearField(ticket.FieldClosedAt, field.TypeTime)
+	}
+	if _u.mutation.IdempotencyKeyCleared() {
+		_spec.ClearField(ticket.FieldIdempotencyKey, field.TypeString)
+	}
+	if _u.mutation.RequestHashCleared() {
+		_spec.ClearField(ticket.FieldRequestHash, field.TypeString)
 	}
 	if _u.mutation.AssigneeCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -16,6 +16,8 @@ type Tx struct {
 	config
 	// AuditEntry is the client for interacting with the AuditEntry builders.
 	AuditEntry *AuditEntryClient
+	// CredentialGrant is the client for interacting with the CredentialGrant builders.
+	CredentialGrant *CredentialGrantClient
 	// Customer is the client for interacting with the Customer builders.
 	Customer *CustomerClient
 	// CustomerStoreVisits is the client for interacting with the CustomerStoreVisits builders.
@@ -206,6 +208,7 @@ func (tx *Tx) Client() *Client {
 
 func (tx *Tx) init() {
 	tx.AuditEntry = NewAuditEntryClient(tx.config)
+	tx.CredentialGrant = NewCredentialGrantClient(tx.config)
 	tx.Customer = NewCustomerClient(tx.config)
 	tx.CustomerStoreVisits = NewCustomerStoreVisitsClient(tx.config)
 	tx.CustomerTrigram = NewCustomerTrigramClient(tx.config)

@@ -16,7 +16,7 @@ import (
 
 // State is the resolver for the state field.
 func (r *deviceResolver) State(ctx context.Context, obj *ent.Device) (*devices.State, error) {
-	return r.devices.LiveState(ctx, obj.ID)
+	return r.deviceState(ctx, obj)
 }
 
 // Performance is the resolver for the performance field.
@@ -32,13 +32,14 @@ func (r *mutationResolver) CreatePairingCode(ctx context.Context, input CreatePa
 // PairDevice is the resolver for the pairDevice field.
 func (r *mutationResolver) PairDevice(ctx context.Context, input PairDeviceInput) (*devices.Paired, error) {
 	return r.devices.Pair(ctx, devices.PairInput{
-		Code: input.Code, SerialNumber: input.SerialNumber, Model: input.Model, Kind: input.Kind, AppVersion: input.AppVersion,
+		IdempotencyKey: input.IdempotencyKey,
+		Code:           input.Code, SerialNumber: input.SerialNumber, Model: input.Model, Kind: input.Kind, AppVersion: input.AppVersion,
 	})
 }
 
 // RotateDeviceCredential is the resolver for the rotateDeviceCredential field.
 func (r *mutationResolver) RotateDeviceCredential(ctx context.Context, input DeviceCredentialInput) (*devices.Paired, error) {
-	return r.devices.RotateCredential(ctx, input.Credential)
+	return r.devices.RotateCredential(ctx, input.Credential, input.IdempotencyKey)
 }
 
 // LogInWithPin is the resolver for the logInWithPin field.
@@ -76,7 +77,7 @@ func (r *mutationResolver) DeviceHeartbeat(ctx context.Context, input DeviceHear
 	if err != nil {
 		return nil, err
 	}
-	next, err := r.devices.Record(ctx, dev, devices.Heartbeat{
+	received, next, err := r.devices.Record(ctx, dev, devices.Heartbeat{
 		Battery: input.Battery, Charging: input.Charging, PaperLow: input.PaperLow, Network: input.Network,
 		AppVersion: input.AppVersion, FirmwareVersion: input.FirmwareVersion, FreeStorage: input.FreeStorage,
 		Errors: input.Errors,
@@ -84,7 +85,7 @@ func (r *mutationResolver) DeviceHeartbeat(ctx context.Context, input DeviceHear
 	if err != nil {
 		return nil, err
 	}
-	return &DeviceHeartbeatPayload{ReceivedAt: time.Now().UTC(), NextHeartbeatInSeconds: int(next.Seconds())}, nil
+	return &DeviceHeartbeatPayload{ReceivedAt: received.UTC(), NextHeartbeatInSeconds: int(next.Seconds())}, nil
 }
 
 // DeviceVersions is the resolver for the deviceVersions field.

@@ -447,6 +447,7 @@ type ComplexityRoot struct {
 	PairDevicePayload struct {
 		Credential func(childComplexity int) int
 		Device     func(childComplexity int) int
+		Replayed   func(childComplexity int) int
 		StoreName  func(childComplexity int) int
 	}
 
@@ -721,6 +722,11 @@ type ComplexityRoot struct {
 
 	ReleasePayload struct {
 		Release func(childComplexity int) int
+	}
+
+	ReportDeviceFaultPayload struct {
+		Replayed func(childComplexity int) int
+		Ticket   func(childComplexity int) int
 	}
 
 	RiskHit struct {
@@ -1157,7 +1163,7 @@ type MutationResolver interface {
 	DeactivateStaff(ctx context.Context, input StaffIDInput) (*StaffPayload, error)
 	ReactivateStaff(ctx context.Context, input StaffIDInput) (*StaffPayload, error)
 	ReportTicket(ctx context.Context, input tickets.ReportInput) (*TicketPayload, error)
-	ReportDeviceFault(ctx context.Context, input ReportDeviceFaultInput) (*TicketPayload, error)
+	ReportDeviceFault(ctx context.Context, input ReportDeviceFaultInput) (*ReportDeviceFaultPayload, error)
 	CommentOnTicket(ctx context.Context, input CommentOnTicketInput) (*CommentOnTicketPayload, error)
 	AssignTicket(ctx context.Context, input AssignTicketInput) (*TicketPayload, error)
 	ChangeTicketStatus(ctx context.Context, input ChangeTicketStatusInput) (*TicketPayload, error)
@@ -3103,6 +3109,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PairDevicePayload.Device(childComplexity), true
+	case "PairDevicePayload.replayed":
+		if e.ComplexityRoot.PairDevicePayload.Replayed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PairDevicePayload.Replayed(childComplexity), true
 	case "PairDevicePayload.storeName":
 		if e.ComplexityRoot.PairDevicePayload.StoreName == nil {
 			break
@@ -4397,6 +4409,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ReleasePayload.Release(childComplexity), true
+
+	case "ReportDeviceFaultPayload.replayed":
+		if e.ComplexityRoot.ReportDeviceFaultPayload.Replayed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportDeviceFaultPayload.Replayed(childComplexity), true
+	case "ReportDeviceFaultPayload.ticket":
+		if e.ComplexityRoot.ReportDeviceFaultPayload.Ticket == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportDeviceFaultPayload.Ticket(childComplexity), true
 
 	case "RiskHit.action":
 		if e.ComplexityRoot.RiskHit.Action == nil {
@@ -6516,6 +6541,12 @@ type PairingCodePayload {
 }
 
 input PairDeviceInput {
+  """
+  The terminal's own, fresh for each pairing (a UUID): a retry with the same key and input
+  whose answer was lost gets the same device and credential for 24 hours; with other input,
+  IDEMPOTENCY_CONFLICT.
+  """
+  idempotencyKey: String!
   """As shown to the manager; any case, spaces and dashes ignored."""
   code: String!
   serialNumber: String!
@@ -6527,11 +6558,18 @@ input PairDeviceInput {
 type PairDevicePayload {
   device: Device!
   storeName: String!
-  """The device's secret: shown only now; send it as deviceCredential."""
+  """The device's secret: shown only now (and to a retry); send it as deviceCredential."""
   credential: String!
+  """True when this answers a retry: the credential is the one the first request was given."""
+  replayed: Boolean!
 }
 
 input DeviceCredentialInput {
+  """
+  Fresh for each rotation: a retry with the same key and the same (now replaced) credential
+  gets the new credential again for 24 hours, so a lost answer does not lock the terminal out.
+  """
+  idempotencyKey: String!
   credential: String!
 }
 
@@ -6611,7 +6649,10 @@ type DevicePerformance {
   heartbeatsWithErrors: Int!
   """Errors reported in all those heartbeats."""
   errors: Int!
-  """Share of the heartbeats expected over the period's UTC days that came, 0–1."""
+  """
+  Heartbeats received over those expected (one per heartbeat interval) from the later of from
+  and the device's pairing to the earlier of to and now, at most 1.
+  """
   uptime: Float!
   """Share of heartbeats that reported errors, 0–1."""
   errorRate: Float!
@@ -6620,16 +6661,16 @@ type DevicePerformance {
 extend type Device {
   """Live, from the latest heartbeat; null before the first. health is kept from these every 30 s."""
   state: DeviceState
-  """Sales over [from, to) by when they happened; heartbeats by the UTC days the period touches (at most 31)."""
+  """Sales over [from, to) by when they happened; heartbeats by the UTC hours the period touches (at most 31 days)."""
   performance(from: Time!, to: Time!): DevicePerformance!
 }
 
 extend type Mutation {
   """OWNER, or a MANAGER at the store: a code that pairs one device within 10 minutes."""
   createPairingCode(input: CreatePairingCodeInput!): PairingCodePayload!
-  """The terminal itself, with a code; limited per IP."""
+  """The terminal itself, with a code; limited per IP; retried safely with its idempotencyKey."""
   pairDevice(input: PairDeviceInput!): PairDevicePayload! @public
-  """The terminal itself: a new credential; the old one stops working."""
+  """The terminal itself: a new credential; the old one stops working (but replays a retry)."""
   rotateDeviceCredential(input: DeviceCredentialInput!): PairDevicePayload! @public
   """A cashier on a paired terminal; the session ends when the device is disabled, retired, moved or paired again."""
   logInWithPin(input: LogInWithPinInput!): AuthPayload! @public
@@ -13582,12 +13623,17 @@ extend type Mutation {
   description: String
   """NORMAL when not given; sets slaDueAt (URGENT 4 h, HIGH 24 h, NORMAL 72 h, LOW 7 days)."""
   priority: TicketPriority
-  """The faulty device; required for DEVICE_FAULT. Its store becomes the ticket's."""
+  """The faulty device, at one of the reporter's stores; required for DEVICE_FAULT. Its store becomes the ticket's."""
   deviceId: ID
   storeId: ID
 }
 
 input ReportDeviceFaultInput {
+  """
+  Fresh for each report: a retry with the same key and input gets the ticket the first made;
+  with other input, IDEMPOTENCY_CONFLICT.
+  """
+  idempotencyKey: String!
   """The credential pairDevice gave this terminal: it reports a fault about itself."""
   deviceCredential: String!
   faultCategory: TicketFaultCategory
@@ -13628,16 +13674,22 @@ type TicketPayload {
   ticket: Ticket!
 }
 
+type ReportDeviceFaultPayload {
+  ticket: Ticket!
+  """True when this answers a retry: the ticket is the one the first request made."""
+  replayed: Boolean!
+}
+
 type CommentOnTicketPayload {
   comment: TicketComment!
   ticket: Ticket!
 }
 
 extend type Mutation {
-  """Any staff member: a device fault, a complaint, a suggestion; audited."""
+  """Any staff member: a device fault (a device at one of their stores), a complaint, a suggestion; audited."""
   reportTicket(input: ReportTicketInput!): TicketPayload!
   """The terminal itself, with its credential: a DEVICE_FAULT about itself."""
-  reportDeviceFault(input: ReportDeviceFaultInput!): TicketPayload! @public
+  reportDeviceFault(input: ReportDeviceFaultInput!): ReportDeviceFaultPayload! @public
   """Staff of the ticket's merchant, or an OPERATOR (internal notes: OPERATOR only)."""
   commentOnTicket(input: CommentOnTicketInput!): CommentOnTicketPayload!
   """OPERATOR only; an OPEN ticket assigned moves to IN_PROGRESS."""
@@ -14277,6 +14329,8 @@ func (ec *executionContext) childFields_PairDevicePayload(ctx context.Context, f
 		return ec.fieldContext_PairDevicePayload_storeName(ctx, field)
 	case "credential":
 		return ec.fieldContext_PairDevicePayload_credential(ctx, field)
+	case "replayed":
+		return ec.fieldContext_PairDevicePayload_replayed(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PairDevicePayload", field.Name)
 }
@@ -14755,6 +14809,16 @@ func (ec *executionContext) childFields_ReleasePayload(ctx context.Context, fiel
 		return ec.fieldContext_ReleasePayload_release(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ReleasePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ReportDeviceFaultPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "ticket":
+		return ec.fieldContext_ReportDeviceFaultPayload_ticket(ctx, field)
+	case "replayed":
+		return ec.fieldContext_ReportDeviceFaultPayload_replayed(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReportDeviceFaultPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_RiskHit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -24632,8 +24696,8 @@ func (ec *executionContext) _Mutation_reportDeviceFault(ctx context.Context, fie
 			return ec.Resolvers.Mutation().ReportDeviceFault(ctx, fc.Args["input"].(ReportDeviceFaultInput))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *TicketPayload) graphql.Marshaler {
-			return ec.marshalNTicketPayload2ᚖgithubᚗcomᚋtillposᚋtillᚋgraphᚐTicketPayload(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *ReportDeviceFaultPayload) graphql.Marshaler {
+			return ec.marshalNReportDeviceFaultPayload2ᚖgithubᚗcomᚋtillposᚋtillᚋgraphᚐReportDeviceFaultPayload(ctx, selections, v)
 		},
 		true,
 		true,
@@ -24646,7 +24710,7 @@ func (ec *executionContext) fieldContext_Mutation_reportDeviceFault(ctx context.
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_TicketPayload(ctx, field)
+			return ec.childFields_ReportDeviceFaultPayload(ctx, field)
 		},
 	}
 	defer func() {
@@ -25310,6 +25374,29 @@ func (ec *executionContext) _PairDevicePayload_credential(ctx context.Context, f
 }
 func (ec *executionContext) fieldContext_PairDevicePayload_credential(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PairDevicePayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _PairDevicePayload_replayed(ctx context.Context, field graphql.CollectedField, obj *devices.Paired) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PairDevicePayload_replayed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Replayed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PairDevicePayload_replayed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PairDevicePayload", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _PairingCodePayload_code(ctx context.Context, field graphql.CollectedField, obj *devices.PairingCode) (ret graphql.Marshaler) {
@@ -30663,6 +30750,61 @@ func (ec *executionContext) fieldContext_ReleasePayload_release(_ context.Contex
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _ReportDeviceFaultPayload_ticket(ctx context.Context, field graphql.CollectedField, obj *ReportDeviceFaultPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportDeviceFaultPayload_ticket(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ticket, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Ticket) graphql.Marshaler {
+			return ec.marshalNTicket2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐTicket(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportDeviceFaultPayload_ticket(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReportDeviceFaultPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Ticket(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReportDeviceFaultPayload_replayed(ctx context.Context, field graphql.CollectedField, obj *ReportDeviceFaultPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportDeviceFaultPayload_replayed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Replayed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportDeviceFaultPayload_replayed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportDeviceFaultPayload", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _RiskHit_rule(ctx context.Context, field graphql.CollectedField, obj *saletype.RiskHit) (ret graphql.Marshaler) {
@@ -41440,13 +41582,20 @@ func (ec *executionContext) unmarshalInputDeviceCredentialInput(ctx context.Cont
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"credential"}
+	fieldsInOrder := [...]string{"idempotencyKey", "credential"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
 			continue
 		}
 		switch k {
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
 		case "credential":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("credential"))
 			data, err := ec.unmarshalNString2string(ctx, v)
@@ -45691,13 +45840,20 @@ func (ec *executionContext) unmarshalInputPairDeviceInput(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"code", "serialNumber", "model", "kind", "appVersion"}
+	fieldsInOrder := [...]string{"idempotencyKey", "code", "serialNumber", "model", "kind", "appVersion"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
 			continue
 		}
 		switch k {
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
 		case "code":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
 			data, err := ec.unmarshalNString2string(ctx, v)
@@ -52305,13 +52461,20 @@ func (ec *executionContext) unmarshalInputReportDeviceFaultInput(ctx context.Con
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"deviceCredential", "faultCategory", "title", "description", "priority"}
+	fieldsInOrder := [...]string{"idempotencyKey", "deviceCredential", "faultCategory", "title", "description", "priority"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
 			continue
 		}
 		switch k {
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
 		case "deviceCredential":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deviceCredential"))
 			data, err := ec.unmarshalNString2string(ctx, v)
@@ -66503,6 +66666,11 @@ func (ec *executionContext) _PairDevicePayload(ctx context.Context, sel ast.Sele
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "replayed":
+			out.Values[i] = ec._PairDevicePayload_replayed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -68297,6 +68465,44 @@ func (ec *executionContext) _ReleasePayload(ctx context.Context, sel ast.Selecti
 			out.Values[i] = graphql.MarshalString("ReleasePayload")
 		case "release":
 			out.Values[i] = ec._ReleasePayload_release(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var reportDeviceFaultPayloadImplementors = []string{"ReportDeviceFaultPayload"}
+
+func (ec *executionContext) _ReportDeviceFaultPayload(ctx context.Context, sel ast.SelectionSet, obj *ReportDeviceFaultPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, reportDeviceFaultPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReportDeviceFaultPayload")
+		case "ticket":
+			out.Values[i] = ec._ReportDeviceFaultPayload_ticket(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "replayed":
+			out.Values[i] = ec._ReportDeviceFaultPayload_replayed(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -72243,6 +72449,14 @@ func (ec *executionContext) unmarshalNReleaseWhereInput2ᚖgithubᚗcomᚋtillpo
 func (ec *executionContext) unmarshalNReportDeviceFaultInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐReportDeviceFaultInput(ctx context.Context, v any) (ReportDeviceFaultInput, error) {
 	res, err := ec.unmarshalInputReportDeviceFaultInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNReportDeviceFaultPayload2ᚖgithubᚗcomᚋtillposᚋtillᚋgraphᚐReportDeviceFaultPayload(ctx context.Context, sel ast.SelectionSet, v *ReportDeviceFaultPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ReportDeviceFaultPayload!")
+		return graphql.Null
+	}
+	return ec._ReportDeviceFaultPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNReportTicketInput2githubᚗcomᚋtillposᚋtillᚋticketsᚐReportInput(ctx context.Context, v any) (tickets.ReportInput, error) {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 
+	"github.com/tillpos/till/devices"
 	"github.com/tillpos/till/ent"
 	"github.com/tillpos/till/ent/sale"
 	"github.com/tillpos/till/ent/schema/pulid"
@@ -14,94 +15,164 @@ import (
 
 // Per-operation loading of what ent's field collection cannot eager-load:
 // resolver-only fields such as Sale.receipt (entgql v0.7.0 has no
-// CollectedFor), and edges of objects a mutation returns.
+// CollectedFor), data ent does not own (a device's live state in Redis),
+// and edges of objects a mutation returns. When an item of a list asks for
+// such a field, the field is loaded for the whole list at once: the list is
+// found among the field's parents, so no batching window is waited for.
 
 type loadersKey struct{}
 
-// loaders is the state one operation's resolvers share.
+// loaders is the state one operation's resolvers share: a batch per list
+// and field.
 type loaders struct {
-	mu sync.Mutex
-	// receipts are batches of receipts, one per list of sales the
-	// operation shows, keyed by the list's field context.
-	receipts map[*graphql.FieldContext]*receiptBatch
+	mu      sync.Mutex
+	batches map[batchKey]any
 }
 
-// WithLoaders returns ctx with fresh per-operation loaders. The server
-// wraps every operation in it; without it, each receipt loads on its own.
-func WithLoaders(ctx context.Context) context.Context {
-	return context.WithValue(ctx, loadersKey{}, &loaders{receipts: map[*graphql.FieldContext]*receiptBatch{}})
+type batchKey struct {
+	list  *graphql.FieldContext
+	field string
 }
 
-// receiptBatch is the receipts of the sales of one list, built on the
-// first ask for any of them.
-type receiptBatch struct {
-	once  sync.Once
-	sales []*ent.Sale
-	built map[pulid.ID]*sales.Receipt
-	err   error
+// batch is what one field loaded for the items of one list, on the first
+// ask for any of them.
+type batch[V any] struct {
+	once    sync.Once
+	fetched map[pulid.ID]bool
+	got     map[pulid.ID]V
+	err     error
+}
+
+// Loaders is operation middleware that gives each operation its own
+// loaders. Without it, each item loads on its own.
+func Loaders(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	return next(context.WithValue(ctx, loadersKey{}, &loaders{batches: map[batchKey]any{}}))
+}
+
+// loadListed returns what fetch loads for item, fetched together with the
+// items listed beside it: listed recognises a list among the field's
+// parents' results and gives its items. Outside a list, item loads alone.
+func loadListed[T, V any](ctx context.Context, field string, item T, idOf func(T) pulid.ID,
+	listed func(result any) ([]T, bool), fetch func(context.Context, []T) (map[pulid.ID]V, error)) (V, error) {
+	var none V
+	alone := func() (V, error) {
+		got, err := fetch(ctx, []T{item})
+		return got[idOf(item)], err
+	}
+	l, _ := ctx.Value(loadersKey{}).(*loaders)
+	list, items := listedWith(ctx, listed)
+	if l == nil || list == nil {
+		return alone()
+	}
+	key := batchKey{list: list, field: field}
+	l.mu.Lock()
+	b, _ := l.batches[key].(*batch[V])
+	if b == nil {
+		b = &batch[V]{}
+		l.batches[key] = b
+	}
+	l.mu.Unlock()
+	b.once.Do(func() {
+		b.fetched = make(map[pulid.ID]bool, len(items))
+		for _, it := range items {
+			b.fetched[idOf(it)] = true
+		}
+		b.got, b.err = fetch(ctx, items)
+	})
+	switch id := idOf(item); {
+	case b.err != nil:
+		return none, b.err
+	case b.fetched[id]:
+		return b.got[id], nil
+	}
+	return alone()
+}
+
+// listedWith finds the list the object whose field is being resolved is an
+// element of, a few levels up (list → element → object → this field), and
+// the items in it; nil when the object is not in a list.
+func listedWith[T any](ctx context.Context, listed func(result any) ([]T, bool)) (*graphql.FieldContext, []T) {
+	fc := graphql.GetFieldContext(ctx)
+	for range 4 {
+		if fc = fc.Parent; fc == nil {
+			return nil, nil
+		}
+		if items, ok := listed(fc.Result); ok {
+			return fc, items
+		}
+	}
+	return nil, nil
 }
 
 // receipt is the receipt of sl, built together with those of the sales
 // listed beside it (a connection's page, an upload's results): a fixed
 // number of queries for the whole list instead of several per sale.
 func (r *Resolver) receipt(ctx context.Context, sl *ent.Sale) (*sales.Receipt, error) {
-	l, _ := ctx.Value(loadersKey{}).(*loaders)
-	list, siblings := listedWith(ctx)
-	if l == nil || list == nil {
-		return r.sales.Receipt(ctx, sl)
-	}
-	l.mu.Lock()
-	b := l.receipts[list]
-	if b == nil {
-		b = &receiptBatch{sales: siblings}
-		l.receipts[list] = b
-	}
-	l.mu.Unlock()
-	b.once.Do(func() {
-		built, err := r.sales.Receipts(ctx, b.sales)
-		b.built, b.err = make(map[pulid.ID]*sales.Receipt, len(built)), err
-		for i, rc := range built {
-			b.built[b.sales[i].ID] = rc
+	return loadListed(ctx, "receipt", sl, saleID, listedSales, func(ctx context.Context, list []*ent.Sale) (map[pulid.ID]*sales.Receipt, error) {
+		built, err := r.sales.Receipts(ctx, list)
+		if err != nil {
+			return nil, err
 		}
+		byID := make(map[pulid.ID]*sales.Receipt, len(built))
+		for i, rc := range built {
+			byID[list[i].ID] = rc
+		}
+		return byID, nil
 	})
-	if b.err != nil {
-		return nil, b.err
-	}
-	if rc := b.built[sl.ID]; rc != nil {
-		return rc, nil
-	}
-	return r.sales.Receipt(ctx, sl)
 }
 
-// listedWith finds the list the sale whose field is being resolved is an
-// element of, a few levels up (list → element → sale → this field), and
-// the sales in it; nil when the sale is not in a list.
-func listedWith(ctx context.Context) (*graphql.FieldContext, []*ent.Sale) {
-	fc := graphql.GetFieldContext(ctx)
-	for range 4 {
-		if fc = fc.Parent; fc == nil {
-			return nil, nil
+func saleID(sl *ent.Sale) pulid.ID { return sl.ID }
+
+// listedSales gives the sales of the lists sales are shown in.
+func listedSales(result any) ([]*ent.Sale, bool) {
+	switch list := result.(type) {
+	case []*ent.Sale:
+		return list, true
+	case []*ent.SaleEdge:
+		out := make([]*ent.Sale, 0, len(list))
+		for _, e := range list {
+			out = append(out, e.Node)
 		}
+		return out, true
+	case []*UploadSaleResult:
 		var out []*ent.Sale
-		switch list := fc.Result.(type) {
-		case []*ent.Sale:
-			out = list
-		case []*ent.SaleEdge:
-			for _, e := range list {
-				out = append(out, e.Node)
+		for _, res := range list {
+			if res.Sale != nil {
+				out = append(out, res.Sale)
 			}
-		case []*UploadSaleResult:
-			for _, res := range list {
-				if res.Sale != nil {
-					out = append(out, res.Sale)
-				}
-			}
-		default:
-			continue
 		}
-		return fc, out
+		return out, true
 	}
-	return nil, nil
+	return nil, false
+}
+
+// deviceState is the live state of d, read from Redis in one round trip
+// with those of the devices listed beside it.
+func (r *Resolver) deviceState(ctx context.Context, d *ent.Device) (*devices.State, error) {
+	return loadListed(ctx, "state", d, deviceID, listedDevices, func(ctx context.Context, list []*ent.Device) (map[pulid.ID]*devices.State, error) {
+		ids := make([]pulid.ID, len(list))
+		for i, d := range list {
+			ids[i] = d.ID
+		}
+		return r.devices.LiveStates(ctx, ids)
+	})
+}
+
+func deviceID(d *ent.Device) pulid.ID { return d.ID }
+
+// listedDevices gives the devices of the lists devices are shown in.
+func listedDevices(result any) ([]*ent.Device, bool) {
+	switch list := result.(type) {
+	case []*ent.Device:
+		return list, true
+	case []*ent.DeviceEdge:
+		out := make([]*ent.Device, 0, len(list))
+		for _, e := range list {
+			out = append(out, e.Node)
+		}
+		return out, true
+	}
+	return nil, false
 }
 
 // collected reads sales again with the edges the operation selects of

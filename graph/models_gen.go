@@ -180,7 +180,10 @@ type DeviceActionInput struct {
 }
 
 type DeviceCredentialInput struct {
-	Credential string `json:"credential"`
+	// Fresh for each rotation: a retry with the same key and the same (now replaced) credential
+	// gets the new credential again for 24 hours, so a lost answer does not lock the terminal out.
+	IdempotencyKey string `json:"idempotencyKey"`
+	Credential     string `json:"credential"`
 }
 
 type DeviceHeartbeatInput struct {
@@ -285,6 +288,10 @@ type MoveDeviceInput struct {
 }
 
 type PairDeviceInput struct {
+	// The terminal's own, fresh for each pairing (a UUID): a retry with the same key and input
+	// whose answer was lost gets the same device and credential for 24 hours; with other input,
+	// IDEMPOTENCY_CONFLICT.
+	IdempotencyKey string `json:"idempotencyKey"`
 	// As shown to the manager; any case, spaces and dashes ignored.
 	Code         string       `json:"code"`
 	SerialNumber string       `json:"serialNumber"`
@@ -340,12 +347,21 @@ type ReleasePayload struct {
 }
 
 type ReportDeviceFaultInput struct {
+	// Fresh for each report: a retry with the same key and input gets the ticket the first made;
+	// with other input, IDEMPOTENCY_CONFLICT.
+	IdempotencyKey string `json:"idempotencyKey"`
 	// The credential pairDevice gave this terminal: it reports a fault about itself.
 	DeviceCredential string                `json:"deviceCredential"`
 	FaultCategory    *ticket.FaultCategory `json:"faultCategory,omitempty"`
 	Title            string                `json:"title"`
 	Description      *string               `json:"description,omitempty"`
 	Priority         *ticket.Priority      `json:"priority,omitempty"`
+}
+
+type ReportDeviceFaultPayload struct {
+	Ticket *ent.Ticket `json:"ticket"`
+	// True when this answers a retry: the ticket is the one the first request made.
+	Replayed bool `json:"replayed"`
 }
 
 type ResetStaffPasswordInput struct {

@@ -18,14 +18,18 @@ func (r *mutationResolver) ReportTicket(ctx context.Context, input tickets.Repor
 }
 
 // ReportDeviceFault is the resolver for the reportDeviceFault field.
-func (r *mutationResolver) ReportDeviceFault(ctx context.Context, input ReportDeviceFaultInput) (*TicketPayload, error) {
+func (r *mutationResolver) ReportDeviceFault(ctx context.Context, input ReportDeviceFaultInput) (*ReportDeviceFaultPayload, error) {
 	dev, err := r.devices.Authenticate(ctx, input.DeviceCredential)
 	if err != nil {
 		return nil, err
 	}
-	return ticketPayload(r.tickets.ReportFromDevice(ctx, dev, tickets.ReportInput{
+	t, replayed, err := r.tickets.ReportFromDevice(ctx, dev, input.IdempotencyKey, tickets.ReportInput{
 		FaultCategory: input.FaultCategory, Title: input.Title, Description: input.Description, Priority: input.Priority,
-	}))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &ReportDeviceFaultPayload{Ticket: t, Replayed: replayed}, nil
 }
 
 // CommentOnTicket is the resolver for the commentOnTicket field.

@@ -16,7 +16,7 @@
 // raising the percentage only adds devices; it is independent across
 // releases, so the same devices are not always the first to get a build.
 //
-// Releases belong to no merchant, and the audit log holds only entries of a
-// merchant, so publishing, rollout changes and withdrawals are logged to
-// the service's slog logger (msg "release audit") instead.
+// Releases belong to no merchant, so publishing, rollout changes and
+// withdrawals go to the platform's audit log (audit.RecordPlatform), in
+// the change's transaction.
 package releases

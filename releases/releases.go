@@ -297,19 +297,40 @@ type Update struct {
 	Mandatory bool
 }
 
-// Unsupported reports whether appVersion of model is older than a
-// release's minimum supported version on the STABLE channel: the device
-// must update (its health shows it). A version that does not parse is
-// not judged.
+// Unsupported reports whether appVersion of model is older than the
+// newest minimum supported version among the published STABLE releases for
+// the model, whatever their rollout: a version the platform no longer
+// supports is unsupported on every device, whether or not the update has
+// been offered to it yet (its health shows it). A version that does not
+// parse is not judged.
 func (s *Service) Unsupported(ctx context.Context, model, appVersion string) (bool, error) {
-	u, err := s.CheckForUpdate(ctx, Check{Model: model, Channel: release.ChannelSTABLE, CurrentVersion: appVersion, DeviceKey: "health"})
-	if _, bad := errs.As(err); bad {
+	current, err := version.Parse(appVersion)
+	if err != nil {
 		return false, nil
 	}
+	mins, err := s.db.Release.Query().
+		Where(
+			release.StatusEQ(release.StatusPUBLISHED),
+			release.ChannelEQ(release.ChannelSTABLE),
+			release.MinSupportedVersionNotNil(),
+			forModel(model),
+		).
+		Select(release.FieldMinSupportedVersion).
+		Strings(ctx)
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("loading minimum supported versions: %w", err)
 	}
-	return u.Mandatory, nil
+	for _, m := range mins {
+		if version.Compare(current, m) < 0 {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// forModel matches releases for model.
+func forModel(model string) func(*sql.Selector) {
+	return func(sel *sql.Selector) { sel.Where(sqljson.ValueContains(release.FieldModels, model)) }
 }
 
 // checkBatch is how many releases an update check reads at a time.
@@ -349,7 +370,7 @@ func (s *Service) CheckForUpdate(ctx context.Context, c Check) (*Update, error) 
 		Where(
 			release.StatusEQ(release.StatusPUBLISHED),
 			release.ChannelIn(channels...),
-			func(sel *sql.Selector) { sel.Where(sqljson.ValueContains(release.FieldModels, c.Model)) },
+			forModel(c.Model),
 		).
 		Order(release.ByVersionKey(sql.OrderDesc()), release.ByChannel(), release.ByID())
 	out := &Update{}

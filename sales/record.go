@@ -2,10 +2,7 @@ package sales
 
 import (
 	"context"
-	"crypto/sha256"
 	sqldb "database/sql"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -28,6 +25,7 @@ import (
 	"github.com/tillpos/till/ent/staffday"
 	"github.com/tillpos/till/ent/tender"
 	"github.com/tillpos/till/errs"
+	"github.com/tillpos/till/idempotency"
 	"github.com/tillpos/till/internal/pan"
 	"github.com/tillpos/till/internal/ptr"
 	"github.com/tillpos/till/merchants"
@@ -39,7 +37,6 @@ import (
 const (
 	maxClockSkew   = 10 * time.Minute
 	maxOfflineAge  = 30 * 24 * time.Hour
-	maxKeyLength   = 128
 	maxNoteRunes   = 500
 	maxNameRunes   = 200
 	maxUploadSales = 500
@@ -75,27 +72,16 @@ type SaleInput struct {
 	Offline bool `json:"-"`
 }
 
-// requestHash identifies what was asked, so that a reused key with a
-// different request is told apart from a retry.
-func requestHash(v any) (string, error) {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return "", fmt.Errorf("hashing request: %w", err)
-	}
-	sum := sha256.Sum256(raw)
-	return hex.EncodeToString(sum[:]), nil
-}
-
 // exchangeKeyPrefix marks the key of the new sale of an exchange, made
 // from the exchange's own key; clients may not use it.
 const exchangeKeyPrefix = "exchange:"
 
 // checkKey checks an idempotency key's shape.
 func checkKey(key string) error {
-	switch {
-	case strings.TrimSpace(key) == "" || len(key) > maxKeyLength:
-		return errs.Invalid("idempotencyKey", "an idempotency key is 1 to %d characters", maxKeyLength)
-	case strings.HasPrefix(key, exchangeKeyPrefix):
+	if err := idempotency.CheckKey(key); err != nil {
+		return err
+	}
+	if strings.HasPrefix(key, exchangeKeyPrefix) {
 		return errs.Invalid("idempotencyKey", "%q starts keys Till makes for exchanges", exchangeKeyPrefix)
 	}
 	return nil
@@ -118,7 +104,7 @@ func (s *Service) Record(ctx context.Context, in SaleInput) (_ *ent.Sale, replay
 		utc := in.OccurredAt.UTC()
 		in.OccurredAt = &utc
 	}
-	hash, err := requestHash(in)
+	hash, err := idempotency.RequestHash(in)
 	if err != nil {
 		return nil, false, err
 	}
@@ -147,24 +133,7 @@ func (s *Service) Record(ctx context.Context, in SaleInput) (_ *ent.Sale, replay
 // merchant's, so the lookup is too, beyond the caller's stores.
 func (s *Service) priorSale(ctx context.Context, key, hash string) (*ent.Sale, error) {
 	prior, err := s.db.Sale.Query().Where(sale.IdempotencyKey(key)).Only(rule.AllStores(ctx))
-	return replayable(prior, err, func(sl *ent.Sale) string { return sl.RequestHash }, hash, "sale")
-}
-
-// replayable sorts out what an idempotency key made before: nothing (nil),
-// the same request (prior, to replay) or another request, which is
-// IDEMPOTENCY_CONFLICT. prior and err are the lookup's answer.
-func replayable[T any](prior T, err error, hashOf func(T) string, hash, what string) (T, error) {
-	var none T
-	switch {
-	case ent.IsNotFound(err):
-		return none, nil
-	case err != nil:
-		return none, fmt.Errorf("looking up idempotency key: %w", err)
-	case hashOf(prior) != hash:
-		return none, &errs.Error{Code: errs.IdempotencyConflict, Field: "idempotencyKey",
-			Message: "this idempotency key was used for a different " + what}
-	}
-	return prior, nil
+	return idempotency.Replayable(prior, err, func(sl *ent.Sale) string { return sl.RequestHash }, hash, "sale")
 }
 
 // auditDecline records a sale the risk rules declined, if err is one.

@@ -22,6 +22,7 @@ import (
 	"github.com/tillpos/till/ent/staffday"
 	"github.com/tillpos/till/ent/tender"
 	"github.com/tillpos/till/errs"
+	"github.com/tillpos/till/idempotency"
 	"github.com/tillpos/till/internal/pan"
 	"github.com/tillpos/till/internal/ptr"
 	"github.com/tillpos/till/merchants"
@@ -206,7 +207,7 @@ func (s *Service) refundOnce(ctx context.Context, kind refund.Kind, key string, 
 	if err := checkKey(key); err != nil {
 		return nil, err
 	}
-	hash, err := requestHash(struct {
+	hash, err := idempotency.RequestHash(struct {
 		Kind  refund.Kind `json:"kind"`
 		Input any         `json:"input"`
 	}{kind, in})
@@ -261,7 +262,7 @@ func (s *Service) refundOnce(ctx context.Context, kind refund.Kind, key string, 
 // them.
 func (s *Service) priorRefund(ctx context.Context, key, hash string) (*RefundResult, error) {
 	found, err := s.db.Refund.Query().Where(refund.IdempotencyKey(key)).Only(rule.AllStores(ctx))
-	prior, err := replayable(found, err, func(r *ent.Refund) string { return r.RequestHash }, hash, "refund")
+	prior, err := idempotency.Replayable(found, err, func(r *ent.Refund) string { return r.RequestHash }, hash, "refund")
 	if prior == nil || err != nil {
 		return nil, err
 	}

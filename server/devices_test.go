@@ -1,16 +1,24 @@
 package server_test
 
 import (
+	"context"
+	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tillpos/till/auth/viewer"
 	"github.com/tillpos/till/devices"
+	"github.com/tillpos/till/ent"
+	"github.com/tillpos/till/ent/hook"
 	"github.com/tillpos/till/ent/outboxevent"
 	"github.com/tillpos/till/internal/tilltest"
 	"github.com/tillpos/till/ratelimit"
@@ -75,10 +83,19 @@ func (e *devEnv) code(t *testing.T, by *tilltest.Account, store string) string {
 
 func (e *devEnv) pairResult(t *testing.T, code, serial string) *tilltest.Result {
 	t.Helper()
-	return e.Exec(t, "", devPair, map[string]any{"i": map[string]any{
-		"code": code, "serialNumber": serial, "model": "P2 Pro", "kind": "TERMINAL", "appVersion": "1.4.0",
-	}})
+	return e.Exec(t, "", devPair, map[string]any{"i": devPairInput(code, serial)})
 }
+
+// devPairInput is a terminal's pairing request, with a fresh idempotency
+// key.
+func devPairInput(code, serial string) map[string]any {
+	return map[string]any{
+		"idempotencyKey": devKey(), "code": code, "serialNumber": serial, "model": "P2 Pro", "kind": "TERMINAL", "appVersion": "1.4.0",
+	}
+}
+
+// devKey is a fresh idempotency key.
+func devKey() string { return "dev-" + rand.Text() }
 
 func (e *devEnv) pair(t *testing.T, code, serial string) devPaired {
 	t.Helper()
@@ -194,7 +211,7 @@ func TestDevicePINLogInAndDisable(t *testing.T) {
 
 	t.Run("rotating the credential", func(t *testing.T) {
 		var rotated struct{ RotateDeviceCredential struct{ Credential string } }
-		e.Exec(t, "", devRotate, map[string]any{"i": map[string]any{"credential": again.Credential}}).Decode(t, &rotated)
+		e.Exec(t, "", devRotate, map[string]any{"i": map[string]any{"credential": again.Credential, "idempotencyKey": devKey()}}).Decode(t, &rotated)
 		fresh := rotated.RotateDeviceCredential.Credential
 		custRefused(t, e.pinLogIn(t, again.Credential, e.cashier.ID, "2580"), "UNAUTHENTICATED", "")
 		e.pinLogIn(t, fresh, e.cashier.ID, "2580").Decode(t, &struct{}{})
@@ -373,8 +390,10 @@ func TestDevicePerformance(t *testing.T) {
 		map[string]any{"i": map[string]any{"idempotencyKey": saleKey(), "saleId": voided.ID, "reason": "wrong item"}}).Decode(t, &struct{}{})
 	saleRecordOK(t, e.Env, e.cashier.Token, saleCash(e.owner.StoreID, 900)) // not on the terminal
 	for _, errors := range [][]string{nil, {"printer jam", "paper out"}, nil} {
+		e.clock.at = e.clock.at.Add(30 * time.Second)
 		e.beat(t, p.Credential, map[string]any{"errors": errors}).Decode(t, &struct{}{})
 	}
+	e.clock.at = e.clock.at.Add(90 * time.Second) // then three missed
 
 	// Two whole UTC days around now, so that the sales (by the real clock)
 	// and the heartbeats (by the test's) both fall inside.
@@ -398,7 +417,7 @@ func TestDevicePerformance(t *testing.T) {
 	require.Equal(t, 1, perf.HeartbeatsWithErrors)
 	require.Equal(t, 2, perf.Errors)
 	require.InDelta(t, 1.0/3, perf.ErrorRate, 1e-9)
-	require.InDelta(t, 3.0/(3*2880), perf.Uptime, 1e-9, "3 of the 2,880 heartbeats a day over 3 days")
+	require.InDelta(t, 0.5, perf.Uptime, 1e-9, "3 of the 6 heartbeats due since pairing")
 
 	res := e.Exec(t, e.owner.Token, `query($id: ID!, $from: Time!, $to: Time!) { node(id: $id) { ... on Device { performance(from: $from, to: $to) { salesCount } } } }`,
 		map[string]any{"id": p.Device.ID, "from": from, "to": from.Add(40 * 24 * time.Hour)})
@@ -462,4 +481,357 @@ func TestDeviceVersionsAndUnsupportedApps(t *testing.T) {
 	var fleet struct{ DeviceVersions []count }
 	e.Exec(t, op.Token, `query { deviceVersions(model: "P2 Pro") { model appVersion count } }`, nil).Decode(t, &fleet)
 	require.Equal(t, []count{{"P2 Pro", "1.4.0", 1}, {"P2 Pro", "1.5.0", 1}, {"P2 Pro", "1.6.0", 1}}, fleet.DeviceVersions, "the fleet view")
+}
+
+func TestDeviceUptimeCountsFromPairingToNow(t *testing.T) {
+	t.Parallel()
+	e := newDevEnv(t, 100)
+	day := time.Date(2025, 3, 10, 0, 0, 0, 0, time.UTC)
+	e.clock.at = day.Add(12 * time.Hour)
+	p := e.pair(t, e.code(t, e.owner, e.owner.StoreID), "SN-UPTIME")
+	for range 10 { // 12:00:30 to 12:05:00, every one on time
+		e.clock.at = e.clock.at.Add(30 * time.Second)
+		e.beat(t, p.Credential, nil).Decode(t, &struct{}{})
+	}
+	perf := func(from, to time.Time) (heartbeats int, uptime float64) {
+		t.Helper()
+		var out struct {
+			Node struct {
+				Performance struct {
+					Heartbeats int
+					Uptime     float64
+				}
+			}
+		}
+		e.Exec(t, e.owner.Token, `query($id: ID!, $from: Time!, $to: Time!) { node(id: $id) { ... on Device {
+			performance(from: $from, to: $to) { heartbeats uptime } } } }`,
+			map[string]any{"id": p.Device.ID, "from": from, "to": to}).Decode(t, &out)
+		return out.Node.Performance.Heartbeats, out.Node.Performance.Uptime
+	}
+
+	beats, uptime := perf(day, day.Add(24*time.Hour))
+	require.Equal(t, 10, beats)
+	require.InDelta(t, 1, uptime, 1e-9, "paired at noon and never missed one: the day so far, not the whole day")
+	e.clock.at = e.clock.at.Add(5 * time.Minute)
+	_, uptime = perf(day, day.Add(24*time.Hour))
+	require.InDelta(t, 0.5, uptime, 1e-9, "silent for the last 5 of 10 minutes")
+	beats, uptime = perf(day.Add(13*time.Hour), day.Add(14*time.Hour))
+	require.Zero(t, beats, "heartbeats count by the hours the period touches")
+	require.Zero(t, uptime, "nothing was due yet")
+}
+
+func TestDeviceHeartbeatTimeIsTheServers(t *testing.T) {
+	t.Parallel()
+	e := newDevEnv(t, 100)
+	e.clock.at = time.Date(2025, 3, 10, 9, 30, 0, 0, time.UTC)
+	p := e.pair(t, e.code(t, e.owner, e.owner.StoreID), "SN-CLOCK")
+	var out struct {
+		DeviceHeartbeat struct{ ReceivedAt time.Time }
+	}
+	e.beat(t, p.Credential, nil).Decode(t, &out)
+	require.True(t, e.clock.at.Equal(out.DeviceHeartbeat.ReceivedAt), "received at %s", out.DeviceHeartbeat.ReceivedAt)
+	require.True(t, e.clock.at.Equal(e.healthOf(t, e.owner, p.Device.ID).State.At), "the live state agrees")
+}
+
+func TestDeviceActionsAreAudited(t *testing.T) {
+	t.Parallel()
+	e := newDevEnv(t, 100)
+	op := e.Operator(t)
+	p := e.pair(t, e.code(t, e.owner, e.owner.StoreID), "SN-AUDIT")
+	var st struct {
+		CreateStore struct{ Store struct{ ID string } }
+	}
+	e.Exec(t, e.owner.Token, `mutation($i: CreateStoreInput!) { createStore(input: $i) { store { id } } }`,
+		map[string]any{"i": map[string]any{"name": "Lotus Tea Annex", "timeZone": "Asia/Shanghai"}}).Decode(t, &st)
+
+	e.act(t, e.manager, "disableDevice", p.Device.ID).Decode(t, &struct{}{})
+	e.act(t, e.owner, "enableDevice", p.Device.ID).Decode(t, &struct{}{})
+	e.Exec(t, e.owner.Token, devMove, map[string]any{"i": map[string]any{"deviceId": p.Device.ID, "storeId": st.CreateStore.Store.ID}}).Decode(t, &struct{}{})
+	e.act(t, op, "retireDevice", p.Device.ID).Decode(t, &struct{}{})
+
+	type entry struct {
+		Action, ActorKind, ActorID string
+		Details                    map[string]any
+	}
+	read := func(by *tilltest.Account) []entry {
+		t.Helper()
+		var out struct {
+			AuditEntries struct{ Edges []struct{ Node entry } }
+		}
+		e.Exec(t, by.Token, `query($id: String!) { auditEntries(where: {targetID: $id, actionHasPrefix: "device."}, orderBy: {field: CREATED_AT}) {
+			edges { node { action actorKind actorID details } } } }`, map[string]any{"id": p.Device.ID}).Decode(t, &out)
+		entries := make([]entry, len(out.AuditEntries.Edges))
+		for i, edge := range out.AuditEntries.Edges {
+			entries[i] = edge.Node
+		}
+		return entries
+	}
+	got := read(e.owner)
+	require.Len(t, got, 5)
+	for i, want := range []struct{ action, kind, actor string }{
+		{"device.paired", "SYSTEM", ""},
+		{"device.disabled", "STAFF", e.manager.ID},
+		{"device.enabled", "STAFF", e.owner.ID},
+		{"device.moved", "STAFF", e.owner.ID},
+		{"device.retired", "OPERATOR", op.ID},
+	} {
+		require.Equal(t, want.action, got[i].Action)
+		require.Equal(t, want.kind, got[i].ActorKind, want.action)
+		require.Equal(t, want.actor, got[i].ActorID, want.action)
+	}
+	require.Equal(t, "lost", got[1].Details["reason"])
+	require.Equal(t, st.CreateStore.Store.ID, got[3].Details["store"])
+	require.Equal(t, "RETIRED", got[4].Details["status"])
+	require.Equal(t, got, read(op), "the operator reads the merchant's log, its own action in it")
+	custRefused(t, e.Exec(t, e.cashier.Token, `{ auditEntries { totalCount } }`, nil), "FORBIDDEN", "")
+}
+
+func TestDeviceFleetFilters(t *testing.T) {
+	t.Parallel()
+	e := newDevEnv(t, 100)
+	a1 := e.pair(t, e.code(t, e.owner, e.owner.StoreID), "SN-FILTER-A1")
+	a2 := e.pair(t, e.code(t, e.owner, e.owner.StoreID), "SN-FILTER-A2")
+	other := e.SignUp(t, "Rival Tea")
+	b1 := e.pair(t, e.code(t, other, other.StoreID), "SN-FILTER-B1")
+	e.beat(t, a2.Credential, map[string]any{"appVersion": "1.5.0"}).Decode(t, &struct{}{})
+	e.beat(t, b1.Credential, map[string]any{"appVersion": "1.5.0"}).Decode(t, &struct{}{})
+	op := e.Operator(t)
+
+	ids := func(by *tilltest.Account, where map[string]any) []string {
+		t.Helper()
+		where["serialNumberHasPrefix"] = "SN-FILTER"
+		var out struct {
+			Devices struct{ Edges []struct{ Node devDevice } }
+		}
+		e.Exec(t, by.Token, `query($w: DeviceWhereInput) { devices(where: $w, orderBy: [{field: SERIAL_NUMBER}]) { edges { node { id } } } }`,
+			map[string]any{"w": where}).Decode(t, &out)
+		var got []string
+		for _, edge := range out.Devices.Edges {
+			got = append(got, edge.Node.ID)
+		}
+		return got
+	}
+	require.Equal(t, []string{a1.Device.ID, a2.Device.ID}, ids(op, map[string]any{"merchantID": e.owner.MerchantID}))
+	require.Equal(t, []string{b1.Device.ID}, ids(op, map[string]any{"merchantID": other.MerchantID}))
+	require.Equal(t, []string{a2.Device.ID, b1.Device.ID}, ids(op, map[string]any{"appVersion": "1.5.0"}), "across merchants")
+	require.Equal(t, []string{b1.Device.ID}, ids(op, map[string]any{"appVersion": "1.5.0", "merchantID": other.MerchantID}))
+	require.Equal(t, []string{a2.Device.ID}, ids(e.owner, map[string]any{"appVersion": "1.5.0"}), "a merchant filters only its own")
+	require.Empty(t, ids(e.owner, map[string]any{"merchantID": other.MerchantID}))
+}
+
+func TestDeviceHealthUnderStagedRollout(t *testing.T) {
+	t.Parallel()
+	e := newDevEnv(t, 100)
+	var old []devPaired
+	for i := range 5 {
+		old = append(old, e.pair(t, e.code(t, e.owner, e.owner.StoreID), fmt.Sprintf("SN-STAGED-%d", i)))
+	}
+	current := e.pair(t, e.code(t, e.owner, e.owner.StoreID), "SN-STAGED-NEW")
+	e.beat(t, current.Credential, map[string]any{"appVersion": "1.5.0"}).Decode(t, &struct{}{})
+	op := e.Operator(t)
+	var rel struct {
+		PublishRelease struct{ Release struct{ ID string } }
+	}
+	e.Exec(t, op.Token, `mutation($i: PublishReleaseInput!) { publishRelease(input: $i) { release { id } } }`,
+		map[string]any{"i": map[string]any{
+			"models": []string{"P2 Pro"}, "channel": "STABLE", "version": "1.6.0", "minSupportedVersion": "1.5.0",
+			"downloadUrl": "https://updates.example/p2/1.6.0.apk", "sha256": strings.Repeat("cd", 32), "rolloutPercent": 0,
+		}}).Decode(t, &rel)
+
+	check := func(stage string) {
+		t.Helper()
+		for _, d := range append(old, current) {
+			e.beat(t, d.Credential, map[string]any{"battery": 90}).Decode(t, &struct{}{})
+		}
+		e.snapshot(t)
+		for _, d := range old {
+			require.Equal(t, "NEEDS_ATTENTION", e.healthOf(t, e.owner, d.Device.ID).Health, "%s: 1.4.0 is no longer supported, offered the update or not", stage)
+		}
+		require.Equal(t, "ONLINE", e.healthOf(t, e.owner, current.Device.ID).Health, stage)
+	}
+	check("paused at 0%")
+	e.Exec(t, op.Token, `mutation($i: UpdateReleaseRolloutInput!) { updateReleaseRollout(input: $i) { release { id } } }`,
+		map[string]any{"i": map[string]any{"releaseId": rel.PublishRelease.Release.ID, "rolloutPercent": 10}}).Decode(t, &struct{}{})
+	check("staged at 10%")
+}
+
+func TestDeviceOutOfServiceIsOffline(t *testing.T) {
+	t.Parallel()
+	e := newDevEnv(t, 100)
+	disabled := e.pair(t, e.code(t, e.owner, e.owner.StoreID), "SN-DOWN-1")
+	retired := e.pair(t, e.code(t, e.owner, e.owner.StoreID), "SN-DOWN-2")
+	for _, d := range []devPaired{disabled, retired} {
+		e.beat(t, d.Credential, nil).Decode(t, &struct{}{})
+	}
+	e.snapshot(t)
+	require.Equal(t, "ONLINE", e.healthOf(t, e.owner, disabled.Device.ID).Health)
+	e.act(t, e.owner, "disableDevice", disabled.Device.ID).Decode(t, &struct{}{})
+	e.act(t, e.owner, "retireDevice", retired.Device.ID).Decode(t, &struct{}{})
+	for _, d := range []devPaired{disabled, retired} {
+		require.Equal(t, "OFFLINE", e.healthOf(t, e.owner, d.Device.ID).Health, "out of service at once, not at its last health")
+	}
+	e.snapshot(t)
+	require.Equal(t, "OFFLINE", e.healthOf(t, e.owner, disabled.Device.ID).Health, "and the snapshot leaves it so")
+}
+
+func TestDeviceOfflineOnceWhenSnapshotsOverlap(t *testing.T) {
+	t.Parallel()
+	e := newDevEnv(t, 100)
+	p := e.pair(t, e.code(t, e.owner, e.owner.StoreID), "SN-OVERLAP")
+	e.beat(t, p.Credential, nil).Decode(t, &struct{}{})
+	e.snapshot(t)
+	require.Equal(t, "ONLINE", e.healthOf(t, e.owner, p.Device.ID).Health)
+
+	// A slow run reads the device, and before it writes, the next period's
+	// run reads it too and settles it OFFLINE.
+	var slow atomic.Bool
+	slow.Store(true)
+	e.DB.Client.Device.Intercept(ent.InterceptFunc(func(next ent.Querier) ent.Querier {
+		return ent.QuerierFunc(func(ctx context.Context, q ent.Query) (ent.Value, error) {
+			v, err := next.Query(ctx, q)
+			if vw := viewer.FromContext(ctx); vw != nil && vw.Reason == "device-snapshot" && slow.CompareAndSwap(true, false) {
+				require.Contains(t, e.RunDueJobs(ctx, e.clock.at.Add(31*time.Second)), "device-snapshot")
+			}
+			return v, err
+		})
+	}))
+	e.clock.at = e.clock.at.Add(6 * time.Minute)
+	e.snapshot(t)
+	require.False(t, slow.Load(), "the runs overlapped")
+	require.Equal(t, "OFFLINE", e.healthOf(t, e.owner, p.Device.ID).Health)
+	events, err := e.DB.OutboxEvent.Query().Where(outboxevent.Topic("device.offline"), outboxevent.SubjectID(p.Device.ID)).
+		Count(viewer.NewSystemContext(t.Context(), "test"))
+	require.NoError(t, err)
+	require.Equal(t, 1, events, "one device.offline however the runs overlap")
+}
+
+func TestDeviceFailedChangeLeavesSessionsAlone(t *testing.T) {
+	t.Parallel()
+	e := newDevEnv(t, 100)
+	p := e.pair(t, e.code(t, e.owner, e.owner.StoreID), "SN-ROLLBACK")
+	var before struct{ LogInWithPin struct{ AccessToken string } }
+	e.pinLogIn(t, p.Credential, e.cashier.ID, "2580").Decode(t, &before)
+
+	// The disable fails at its last write, and rolls back.
+	var failing atomic.Bool
+	failing.Store(true)
+	e.DB.Client.AuditEntry.Use(func(next ent.Mutator) ent.Mutator {
+		return hook.AuditEntryFunc(func(ctx context.Context, m *ent.AuditEntryMutation) (ent.Value, error) {
+			if action, _ := m.Action(); action == "device.disabled" && failing.CompareAndSwap(true, false) {
+				return nil, errors.New("audit log unavailable")
+			}
+			return next.Mutate(ctx, m)
+		})
+	})
+	custRefused(t, e.act(t, e.manager, "disableDevice", p.Device.ID), "INTERNAL", "")
+	var dev struct{ Node struct{ Status string } }
+	e.Exec(t, e.owner.Token, `query($id: ID!) { node(id: $id) { ... on Device { status } } }`, map[string]any{"id": p.Device.ID}).Decode(t, &dev)
+	require.Equal(t, "ACTIVE", dev.Node.Status)
+
+	// The device is still in service, and so are its cashiers.
+	e.Exec(t, before.LogInWithPin.AccessToken, `{ viewer { role } }`, nil).Decode(t, &struct{}{})
+	var after struct{ LogInWithPin struct{ AccessToken string } }
+	e.pinLogIn(t, p.Credential, e.cashier.ID, "2580").Decode(t, &after)
+	e.Exec(t, after.LogInWithPin.AccessToken, `{ viewer { role } }`, nil).Decode(t, &struct{}{})
+
+	// Redis keeps the device's epoch only for a while, and reads it from the
+	// row again.
+	keys, err := e.KV.Client().Keys(t.Context(), "*device-epoch:{"+p.Device.ID+"}").Result()
+	require.NoError(t, err)
+	require.Len(t, keys, 1)
+	ttl, err := e.KV.Client().PTTL(t.Context(), keys[0]).Result()
+	require.NoError(t, err)
+	require.True(t, ttl > 0 && ttl <= 5*time.Minute, "epoch TTL %s", ttl)
+
+	// Disabled for real, it ends them both.
+	e.act(t, e.manager, "disableDevice", p.Device.ID).Decode(t, &struct{}{})
+	for _, token := range []string{before.LogInWithPin.AccessToken, after.LogInWithPin.AccessToken} {
+		custRefused(t, e.Exec(t, token, `{ viewer { role } }`, nil), "UNAUTHENTICATED", "")
+	}
+}
+
+func TestDeviceStatesLoadInOneRoundTrip(t *testing.T) {
+	t.Parallel()
+	e := newDevEnv(t, 100)
+	const n = 5
+	for i := range n {
+		p := e.pair(t, e.code(t, e.owner, e.owner.StoreID), fmt.Sprintf("SN-STATE-%d", i))
+		e.beat(t, p.Credential, map[string]any{"battery": 50 + i}).Decode(t, &struct{}{})
+	}
+	reads := &stateReads{}
+	e.KV.Client().AddHook(reads)
+	var out struct {
+		Devices struct {
+			Edges []struct {
+				Node struct{ State *struct{ Battery int } }
+			}
+		}
+	}
+	e.Exec(t, e.owner.Token, `{ devices { edges { node { state { battery } } } } }`, nil).Decode(t, &out)
+	require.Len(t, out.Devices.Edges, n)
+	for _, edge := range out.Devices.Edges {
+		require.NotNil(t, edge.Node.State)
+	}
+	require.Equal(t, int32(1), reads.trips.Load(), "every device's state in one Redis round trip")
+}
+
+// stateReads counts the Redis round trips that read devices' live state.
+type stateReads struct{ trips atomic.Int32 }
+
+func (h *stateReads) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *stateReads) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if readsState(cmd) {
+			h.trips.Add(1)
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (h *stateReads) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if slices.ContainsFunc(cmds, readsState) {
+			h.trips.Add(1)
+		}
+		return next(ctx, cmds)
+	}
+}
+
+func readsState(cmd redis.Cmder) bool {
+	args := cmd.Args()
+	return cmd.Name() == "hget" && len(args) > 1 && strings.Contains(fmt.Sprint(args[1]), "device-state:")
+}
+
+func TestDevicePairingLeftoversArePurged(t *testing.T) {
+	t.Parallel()
+	e := newDevEnv(t, 100)
+	e.pair(t, e.code(t, e.owner, e.owner.StoreID), "SN-PURGE")
+	e.code(t, e.owner, e.owner.StoreID) // never used
+	sys := viewer.NewSystemContext(t.Context(), "test")
+	count := func() (codes, grants int) {
+		t.Helper()
+		codes, err := e.DB.PairingCode.Query().Count(sys)
+		require.NoError(t, err)
+		grants, err = e.DB.CredentialGrant.Query().Count(sys)
+		require.NoError(t, err)
+		return codes, grants
+	}
+	e.snapshot(t)
+	codes, grants := count()
+	require.Equal(t, 2, codes, "codes stay until they expire")
+	require.Equal(t, 1, grants)
+
+	e.clock.at = e.clock.at.Add(11 * time.Minute)
+	fresh := e.code(t, e.owner, e.owner.StoreID)
+	e.snapshot(t)
+	codes, _ = count()
+	require.Equal(t, 1, codes, "expired codes, used or not, are gone")
+	e.pair(t, fresh, "SN-PURGE-2")
+
+	e.clock.at = e.clock.at.Add(25 * time.Hour)
+	e.snapshot(t)
+	codes, grants = count()
+	require.Zero(t, codes)
+	require.Zero(t, grants, "credentials kept for retries are gone after the replay window")
 }

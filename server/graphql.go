@@ -24,7 +24,7 @@ import (
 )
 
 // graphQLHandler builds the gqlgen server with explicit transports,
-// limits and the error presenter.
+// limits, the error presenter and each operation's loaders.
 func (s *Server) graphQLHandler(schema graphql.ExecutableSchema) http.Handler {
 	cfg := s.cfg
 	srv := handler.New(schema)
@@ -47,9 +47,7 @@ func (s *Server) graphQLHandler(schema graphql.ExecutableSchema) http.Handler {
 		srv.Use(extension.Introspection{})
 	}
 	srv.Use(operationLimits{maxDepth: cfg.MaxDepth, maxComplexity: cfg.MaxComplexity, schema: schema})
-	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-		return next(graph.WithLoaders(ctx))
-	})
+	srv.AroundOperations(graph.Loaders)
 	srv.AroundRootFields(guardRootFields)
 	srv.AroundFields(graph.ResolveAsNewSession)
 	srv.SetErrorPresenter(graph.ErrorPresenter(s.log))

@@ -242,7 +242,7 @@ func (e *saleEnv) terminal(t *testing.T, serial, label string) (deviceID, token 
 		}
 	}
 	e.Exec(t, "", `mutation($i: PairDeviceInput!) { pairDevice(input: $i) { credential device { id } } }`,
-		map[string]any{"i": map[string]any{"code": code.CreatePairingCode.Code, "serialNumber": serial, "model": "P2 Pro"}}).Decode(t, &paired)
+		map[string]any{"i": map[string]any{"idempotencyKey": "pair-" + serial, "code": code.CreatePairingCode.Code, "serialNumber": serial, "model": "P2 Pro"}}).Decode(t, &paired)
 	deviceID = paired.PairDevice.Device.ID
 	if label != "" {
 		e.Exec(t, e.manager.Token, `mutation($i: MoveDeviceInput!) { moveDevice(input: $i) { device { id } } }`,

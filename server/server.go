@@ -153,7 +153,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		{name: "customer-segments", every: 24 * time.Hour, run: customerSvc.RefreshAllSegments},
 		{name: "device-snapshot", every: devicesSvc.SnapshotEvery(), run: devicesSvc.Snapshot},
 	}
-	schema := graph.NewSchema(s.DB.Client, graph.Services{
+	services := graph.Services{
 		Auth:      s.Auth,
 		Merchants: merchants.New(s.DB.Client, hasher),
 		Staff:     staff.New(s.DB.Client, hasher, s.Auth),
@@ -165,8 +165,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		Catalog:   catalog.New(s.DB.Client),
 		Feed:      feed.New(s.DB.Client, s.now),
 		Releases:  releasesSvc,
-	})
-	s.handler = s.routes(s.graphQLHandler(schema))
+	}
+	s.handler = s.routes(s.graphQLHandler(graph.NewSchema(s.DB.Client, services)))
 	return s, nil
 }
 

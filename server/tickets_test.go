@@ -1,13 +1,17 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/tillpos/till/auth/viewer"
+	"github.com/tillpos/till/ent"
+	"github.com/tillpos/till/ent/hook"
 	"github.com/tillpos/till/ent/outboxevent"
 	"github.com/tillpos/till/internal/tilltest"
 	"github.com/tillpos/till/outbox"
@@ -151,7 +155,7 @@ func TestTicketReportAndSLA(t *testing.T) {
 	t.Run("a device reports a fault about itself", func(t *testing.T) {
 		p := e.pair(t, e.code(t, e.owner, e.owner.StoreID), "SN-TKT-1")
 		tk := e.ticket(t, nil, tktFault, map[string]any{
-			"deviceCredential": p.Credential, "faultCategory": "PRINTER", "title": "Paper jam", "priority": "HIGH",
+			"idempotencyKey": devKey(), "deviceCredential": p.Credential, "faultCategory": "PRINTER", "title": "Paper jam", "priority": "HIGH",
 		})
 		require.Equal(t, "DEVICE_FAULT", tk.Kind)
 		require.Equal(t, "PRINTER", *tk.FaultCategory)
@@ -164,7 +168,7 @@ func TestTicketReportAndSLA(t *testing.T) {
 		require.Equal(t, 1, e.events(t, outbox.DeviceFaultReported, p.Device.ID))
 		require.Equal(t, 1, e.events(t, outbox.TicketUpdated, tk.ID))
 
-		custRefused(t, e.do(t, nil, tktFault, map[string]any{"deviceCredential": p.Credential + "x", "title": "Jam"}), "UNAUTHENTICATED", "")
+		custRefused(t, e.do(t, nil, tktFault, map[string]any{"idempotencyKey": devKey(), "deviceCredential": p.Credential + "x", "title": "Jam"}), "UNAUTHENTICATED", "")
 
 		// Staff report a fault about a device by its id, the store taken from it.
 		byStaff := e.report(t, e.manager, map[string]any{"kind": "DEVICE_FAULT", "faultCategory": "SCANNER", "title": "No beep", "deviceId": p.Device.ID})
@@ -300,7 +304,7 @@ func TestTicketSwapKeepsStoreHistory(t *testing.T) {
 		map[string]any{"i": map[string]any{"name": "Lotus Tea Depot", "timeZone": "Asia/Shanghai"}}).Decode(t, &st)
 	spare := e.pair(t, e.code(t, e.owner, st.CreateStore.Store.ID), "SN-NEW")
 
-	tk := e.ticket(t, nil, tktFault, map[string]any{"deviceCredential": faulty.Credential, "faultCategory": "CARD_READER", "title": "Reader dead"})
+	tk := e.ticket(t, nil, tktFault, map[string]any{"idempotencyKey": devKey(), "deviceCredential": faulty.Credential, "faultCategory": "CARD_READER", "title": "Reader dead"})
 	swap := map[string]any{"ticketId": tk.ID, "replacementDeviceId": spare.Device.ID, "reason": "reader dead"}
 	custRefused(t, e.do(t, e.manager, tktSwap, swap), "FORBIDDEN", "")
 	custRefused(t, e.do(t, e.owner, tktSwap, map[string]any{"ticketId": tk.ID, "replacementDeviceId": faulty.Device.ID}), "BAD_USER_INPUT", "replacementDeviceId")
@@ -388,4 +392,95 @@ func TestTicketTenantIsolationAndQueue(t *testing.T) {
 	require.Equal(t, []string{theirs.ID, mine.ID}, []string{list.Tickets.Edges[0].Node.ID, list.Tickets.Edges[1].Node.ID})
 	require.Equal(t, rival.MerchantID, list.Tickets.Edges[0].Node.MerchantID)
 	e.ticket(t, e.op, tktStatus, map[string]any{"ticketId": theirs.ID, "status": "IN_PROGRESS"})
+}
+
+func TestTicketDeviceFaultReplaysARetry(t *testing.T) {
+	t.Parallel()
+	e := newTktEnv(t, time.Date(2025, 3, 10, 8, 0, 0, 0, time.UTC))
+	p := e.pair(t, e.code(t, e.owner, e.owner.StoreID), "SN-FAULT-RETRY")
+	const report = `mutation($i: ReportDeviceFaultInput!) { reportDeviceFault(input: $i) { replayed ticket { id title } } }`
+	type answer struct {
+		ReportDeviceFault struct {
+			Replayed bool
+			Ticket   struct{ ID, Title string }
+		}
+	}
+	in := map[string]any{"idempotencyKey": devKey(), "deviceCredential": p.Credential, "faultCategory": "PRINTER", "title": "Paper jam"}
+	var first, again answer
+	e.do(t, nil, report, in).Decode(t, &first)
+	require.False(t, first.ReportDeviceFault.Replayed)
+	e.do(t, nil, report, in).Decode(t, &again)
+	require.True(t, again.ReportDeviceFault.Replayed)
+	require.Equal(t, first.ReportDeviceFault.Ticket.ID, again.ReportDeviceFault.Ticket.ID)
+	require.Equal(t, 1, e.events(t, outbox.DeviceFaultReported, p.Device.ID), "one ticket, one event")
+
+	other := map[string]any{"idempotencyKey": in["idempotencyKey"], "deviceCredential": p.Credential, "faultCategory": "PRINTER", "title": "Paper out"}
+	custRefused(t, e.do(t, nil, report, other), "IDEMPOTENCY_CONFLICT", "idempotencyKey")
+	custRefused(t, e.do(t, nil, report, map[string]any{"deviceCredential": p.Credential, "title": "Paper out"}), "GRAPHQL_VALIDATION_FAILED", "")
+
+	// Sent several times at once, a report still makes one ticket.
+	at := map[string]any{"idempotencyKey": devKey(), "deviceCredential": p.Credential, "faultCategory": "SCANNER", "title": "No beep"}
+	ids := map[string]bool{}
+	for _, res := range devConcurrently(4, func(int) *tilltest.Result { return e.do(t, nil, report, at) }) {
+		var got answer
+		res.Decode(t, &got)
+		ids[got.ReportDeviceFault.Ticket.ID] = true
+	}
+	require.Len(t, ids, 1)
+	var list struct{ Tickets struct{ TotalCount int } }
+	e.Exec(t, e.owner.Token, tktList, map[string]any{"w": map[string]any{"deviceID": p.Device.ID}}).Decode(t, &list)
+	require.Equal(t, 2, list.Tickets.TotalCount)
+}
+
+func TestTicketStaffReportOnlyTheirStoresDevices(t *testing.T) {
+	t.Parallel()
+	e := newTktEnv(t, time.Date(2025, 3, 10, 8, 0, 0, 0, time.UTC))
+	var st struct {
+		CreateStore struct{ Store struct{ ID string } }
+	}
+	e.Exec(t, e.owner.Token, `mutation($i: CreateStoreInput!) { createStore(input: $i) { store { id } } }`,
+		map[string]any{"i": map[string]any{"name": "Lotus Tea Annex", "timeZone": "Asia/Shanghai"}}).Decode(t, &st)
+	elsewhere := e.pair(t, e.code(t, e.owner, st.CreateStore.Store.ID), "SN-ANNEX")
+	here := e.pair(t, e.code(t, e.owner, e.owner.StoreID), "SN-HERE")
+
+	fault := func(deviceID string) map[string]any {
+		return map[string]any{"kind": "DEVICE_FAULT", "faultCategory": "SCREEN", "title": "Cracked", "deviceId": deviceID}
+	}
+	for _, by := range []*tilltest.Account{e.cashier, e.manager} {
+		custRefused(t, e.do(t, by, tktReport, fault(elsewhere.Device.ID)), "NOT_FOUND", "deviceId")
+		require.Equal(t, e.owner.StoreID, e.report(t, by, fault(here.Device.ID)).StoreID)
+	}
+	require.Equal(t, st.CreateStore.Store.ID, e.report(t, e.owner, fault(elsewhere.Device.ID)).StoreID, "the owner works at every store")
+}
+
+func TestTicketSwapLeavesNoStaleCredential(t *testing.T) {
+	t.Parallel()
+	e := newTktEnv(t, time.Now())
+	faulty := e.pair(t, e.code(t, e.owner, e.owner.StoreID), "SN-STALE-OLD")
+	spare := e.pair(t, e.code(t, e.owner, e.owner.StoreID), "SN-STALE-NEW")
+	e.beat(t, faulty.Credential, nil).Decode(t, &struct{}{})
+	require.Contains(t, e.RunDueJobs(t.Context(), time.Now()), "device-snapshot")
+	require.Equal(t, "ONLINE", e.healthOf(t, e.owner, faulty.Device.ID).Health)
+	tk := e.report(t, e.owner, map[string]any{"kind": "DEVICE_FAULT", "title": "Dead reader", "deviceId": faulty.Device.ID})
+
+	// While the swap's transaction is open, the faulty terminal checks in:
+	// its credential check reads the device as it stood, still ACTIVE.
+	var during atomic.Value
+	var armed atomic.Bool
+	armed.Store(true)
+	e.DB.Client.AuditEntry.Use(func(next ent.Mutator) ent.Mutator {
+		return hook.AuditEntryFunc(func(ctx context.Context, m *ent.AuditEntryMutation) (ent.Value, error) {
+			if action, _ := m.Action(); action == "device.retired" && armed.CompareAndSwap(true, false) {
+				during.Store(e.beat(t, faulty.Credential, nil).Code())
+			}
+			return next.Mutate(ctx, m)
+		})
+	})
+	e.ticket(t, e.owner, tktSwap, map[string]any{"ticketId": tk.ID, "replacementDeviceId": spare.Device.ID})
+	require.Equal(t, "", during.Load(), "the heartbeat during the swap was still accepted")
+
+	custRefused(t, e.beat(t, faulty.Credential, nil), "UNAUTHENTICATED", "")
+	custRefused(t, e.pinLogIn(t, faulty.Credential, e.cashier.ID, "2580"), "UNAUTHENTICATED", "")
+	require.Equal(t, "OFFLINE", e.healthOf(t, e.owner, faulty.Device.ID).Health, "retired, it is off the fleet's health")
+	e.beat(t, spare.Credential, nil).Decode(t, &struct{}{})
 }

@@ -2,8 +2,9 @@
 // reports, and merchants' complaints and suggestions, worked by the
 // platform's operators with comments, an assignee, a status and an SLA.
 //
-// Who may do what: any staff member of the merchant reports and comments;
-// a paired device reports a fault about itself with its credential. The
+// Who may do what: any staff member of the merchant reports (a device at
+// one of their stores) and comments; a paired device reports a fault about
+// itself with its credential, retried safely with an idempotency key. The
 // owner and managers reply to, close and reopen their tickets (see
 // merchantMoves); platform operators assign, move any ticket between
 // statuses, write internal notes the merchant never sees, and swap a
@@ -31,6 +32,7 @@ import (
 	"github.com/tillpos/till/ent/ticket"
 	"github.com/tillpos/till/ent/ticketcomment"
 	"github.com/tillpos/till/errs"
+	"github.com/tillpos/till/idempotency"
 	"github.com/tillpos/till/internal/ptr"
 	"github.com/tillpos/till/merchants"
 	"github.com/tillpos/till/outbox"
@@ -109,20 +111,26 @@ func New(client *ent.Client, devicesSvc *devices.Service, opts ...Option) *Servi
 	return s
 }
 
-// ReportInput is a new ticket.
+// ReportInput is a new ticket. Its JSON form is what a device's retried
+// report must repeat.
 type ReportInput struct {
-	Kind          ticket.Kind
-	FaultCategory *ticket.FaultCategory
-	Title         string
-	Description   *string
-	Priority      *ticket.Priority
+	Kind          ticket.Kind           `json:"kind"`
+	FaultCategory *ticket.FaultCategory `json:"faultCategory,omitempty"`
+	Title         string                `json:"title"`
+	Description   *string               `json:"description,omitempty"`
+	Priority      *ticket.Priority      `json:"priority,omitempty"`
 	// DeviceID is the faulty device (required for DEVICE_FAULT); its store
 	// is the ticket's.
-	DeviceID *pulid.ID
-	StoreID  *pulid.ID
+	DeviceID *pulid.ID `json:"deviceId,omitempty"`
+	StoreID  *pulid.ID `json:"storeId,omitempty"`
 }
 
-// Report opens a ticket as a staff member of the merchant (any role).
+var errNoDevice = &errs.Error{Code: errs.NotFound, Field: "deviceId", Message: "device not found"}
+
+// Report opens a ticket as a staff member of the merchant (any role). A
+// device named must be at one of the reporter's stores (the owner's are
+// all of them); another store's device is NOT_FOUND, as another
+// merchant's is.
 func (s *Service) Report(ctx context.Context, in ReportInput) (*ent.Ticket, error) {
 	v := viewer.FromContext(ctx)
 	if !v.IsStaff() {
@@ -135,10 +143,16 @@ func (s *Service) Report(ctx context.Context, in ReportInput) (*ent.Ticket, erro
 	if in.DeviceID != nil {
 		d, err := s.db.Device.Get(ctx, *in.DeviceID)
 		if ent.IsNotFound(err) {
-			return nil, &errs.Error{Code: errs.NotFound, Field: "deviceId", Message: "device not found"}
+			return nil, errNoDevice
 		}
 		if err != nil {
 			return nil, fmt.Errorf("loading device: %w", err)
+		}
+		if _, err := merchants.StoreFor(ctx, s.db, v, d.StoreID, "deviceId"); err != nil {
+			if e, ok := errs.As(err); ok && e.Code == errs.Forbidden {
+				return nil, errNoDevice
+			}
+			return nil, err
 		}
 		deviceID, storeID = &d.ID, &d.StoreID
 	}
@@ -155,20 +169,55 @@ func (s *Service) Report(ctx context.Context, in ReportInput) (*ent.Ticket, erro
 	if in.Kind == ticket.KindDEVICE_FAULT && deviceID == nil {
 		return nil, errs.Invalid("deviceId", "a device fault names the device")
 	}
-	return s.open(ctx, ctx, v.MerchantID, ticket.ReporterKindSTAFF, v.ID, in, deviceID, storeID)
+	return s.open(ctx, ctx, opening{merchantID: v.MerchantID, by: ticket.ReporterKindSTAFF, byID: v.ID, deviceID: deviceID, storeID: storeID}, in)
 }
 
 // ReportFromDevice opens a DEVICE_FAULT ticket about dev, reported by dev
-// itself (the caller has authenticated it by its credential).
-func (s *Service) ReportFromDevice(ctx context.Context, dev *ent.Device, in ReportInput) (*ent.Ticket, error) {
-	in.Kind = ticket.KindDEVICE_FAULT
+// itself (the caller has authenticated it by its credential). A retry with
+// the same idempotency key and input returns the ticket the first made
+// (replayed), however often it comes and even while the first is still
+// running; the key with other input is IDEMPOTENCY_CONFLICT.
+func (s *Service) ReportFromDevice(ctx context.Context, dev *ent.Device, key string, in ReportInput) (_ *ent.Ticket, replayed bool, err error) {
+	if err := idempotency.CheckKey(key); err != nil {
+		return nil, false, err
+	}
+	in.Kind, in.DeviceID, in.StoreID = ticket.KindDEVICE_FAULT, nil, nil
 	if err := in.check(); err != nil {
-		return nil, err
+		return nil, false, err
+	}
+	hash, err := idempotency.RequestHash(in)
+	if err != nil {
+		return nil, false, err
 	}
 	// The device is no viewer: the system writes its ticket, for its
 	// merchant, and the audit entry names the device.
 	sysCtx := viewer.NewSystemContext(ctx, "device-report")
-	return s.open(sysCtx, sysCtx, dev.MerchantID, ticket.ReporterKindDEVICE, dev.ID, in, &dev.ID, &dev.StoreID)
+	if prior, err := s.priorReport(sysCtx, dev.ID, key, hash); prior != nil || err != nil {
+		return prior, prior != nil, err
+	}
+	t, err := s.open(sysCtx, sysCtx, opening{
+		merchantID: dev.MerchantID, by: ticket.ReporterKindDEVICE, byID: dev.ID, deviceID: &dev.ID, storeID: &dev.StoreID,
+		key: &key, hash: hash,
+	}, in)
+	if err != nil {
+		// A report with the key that committed meanwhile made this one
+		// fail on the key: it is answered as a retry.
+		if prior, perr := s.priorReport(sysCtx, dev.ID, key, hash); prior != nil || perr != nil {
+			return prior, prior != nil, perr
+		}
+		return nil, false, err
+	}
+	return t, false, nil
+}
+
+// priorReport returns the ticket device id reported with key, if its
+// request hashed to hash; IDEMPOTENCY_CONFLICT if it did not; nil if there
+// is none.
+func (s *Service) priorReport(ctx context.Context, deviceID pulid.ID, key, hash string) (*ent.Ticket, error) {
+	prior, err := s.db.Ticket.Query().
+		Where(ticket.ReporterKindEQ(ticket.ReporterKindDEVICE), ticket.ReporterID(deviceID), ticket.IdempotencyKey(key)).
+		Only(ctx)
+	return idempotency.Replayable(prior, err, func(t *ent.Ticket) string { return t.RequestHash }, hash, "fault report")
 }
 
 // check validates what the reporter typed.
@@ -185,9 +234,21 @@ func (in *ReportInput) check() error {
 	return nil
 }
 
+// opening is who opens a ticket, for which merchant, about which device
+// and store, and, for a device's report, its idempotency key and request
+// hash.
+type opening struct {
+	merchantID        pulid.ID
+	by                ticket.ReporterKind
+	byID              pulid.ID
+	deviceID, storeID *pulid.ID
+	key               *string
+	hash              string
+}
+
 // open writes a new ticket with its audit entry and events; ctx is the
 // caller's, writeCtx the one the rows are written with.
-func (s *Service) open(ctx, writeCtx context.Context, merchantID pulid.ID, by ticket.ReporterKind, byID pulid.ID, in ReportInput, deviceID, storeID *pulid.ID) (*ent.Ticket, error) {
+func (s *Service) open(ctx, writeCtx context.Context, o opening, in ReportInput) (*ent.Ticket, error) {
 	priority := ticket.PriorityNORMAL
 	if in.Priority != nil {
 		priority = *in.Priority
@@ -195,16 +256,18 @@ func (s *Service) open(ctx, writeCtx context.Context, merchantID pulid.ID, by ti
 	now := s.now()
 	return db.InTx(writeCtx, s.db, func(tx *ent.Tx) (*ent.Ticket, error) {
 		t, err := tx.Ticket.Create().
-			SetMerchantID(merchantID).
+			SetMerchantID(o.merchantID).
 			SetKind(in.Kind).
 			SetNillableFaultCategory(in.FaultCategory).
 			SetTitle(in.Title).
 			SetDescription(strings.TrimSpace(ptr.Value(in.Description))).
 			SetPriority(priority).
-			SetNillableDeviceID(deviceID).
-			SetNillableStoreID(storeID).
-			SetReporterKind(by).
-			SetReporterID(byID).
+			SetNillableDeviceID(o.deviceID).
+			SetNillableStoreID(o.storeID).
+			SetReporterKind(o.by).
+			SetReporterID(o.byID).
+			SetNillableIdempotencyKey(o.key).
+			SetRequestHash(o.hash).
 			SetCreatedAt(now).
 			SetUpdatedAt(now).
 			SetSLADueAt(now.Add(SLA(priority))).
@@ -212,9 +275,9 @@ func (s *Service) open(ctx, writeCtx context.Context, merchantID pulid.ID, by ti
 		if err != nil {
 			return nil, fmt.Errorf("creating ticket: %w", err)
 		}
-		details := map[string]any{"kind": t.Kind, "priority": t.Priority, "device": deviceID, "reporter": byID}
+		details := map[string]any{"kind": t.Kind, "priority": t.Priority, "device": o.deviceID, "reporter": o.byID}
 		if err := audit.Record(ctx, tx.Client(), audit.Entry{
-			MerchantID: merchantID, Action: "ticket.reported", TargetType: "Ticket", TargetID: t.ID, Details: details,
+			MerchantID: o.merchantID, Action: "ticket.reported", TargetType: "Ticket", TargetID: t.ID, Details: details,
 		}); err != nil {
 			return nil, err
 		}
@@ -222,8 +285,8 @@ func (s *Service) open(ctx, writeCtx context.Context, merchantID pulid.ID, by ti
 			return nil, err
 		}
 		if t.Kind == ticket.KindDEVICE_FAULT {
-			err = outbox.Add(ctx, tx, merchantID, outbox.DeviceFaultReported, *deviceID, map[string]any{
-				"ticket": t.ID, "category": t.FaultCategory, "priority": t.Priority, "store": storeID,
+			err = outbox.Add(ctx, tx, o.merchantID, outbox.DeviceFaultReported, *o.deviceID, map[string]any{
+				"ticket": t.ID, "category": t.FaultCategory, "priority": t.Priority, "store": o.storeID,
 			})
 		}
 		return t, err

@@ -9,6 +9,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/tillpos/till/ent"
 	"github.com/tillpos/till/ent/auditentry"
+	"github.com/tillpos/till/ent/credentialgrant"
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/customerstorevisits"
 	"github.com/tillpos/till/ent/customertrigram"
@@ -122,6 +123,33 @@ func (f TraverseAuditEntry) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.AuditEntryQuery", q)
+}
+
+// The CredentialGrantFunc type is an adapter to allow the use of ordinary function as a Querier.
+type CredentialGrantFunc func(context.Context, *ent.CredentialGrantQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f CredentialGrantFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.CredentialGrantQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.CredentialGrantQuery", q)
+}
+
+// The TraverseCredentialGrant type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseCredentialGrant func(context.Context, *ent.CredentialGrantQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseCredentialGrant) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseCredentialGrant) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CredentialGrantQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.CredentialGrantQuery", q)
 }
 
 // The CustomerFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -912,6 +940,8 @@ func NewQuery(q ent.Query) (Query, error) {
 	switch q := q.(type) {
 	case *ent.AuditEntryQuery:
 		return &query[*ent.AuditEntryQuery, predicate.AuditEntry, auditentry.OrderOption]{typ: ent.TypeAuditEntry, tq: q}, nil
+	case *ent.CredentialGrantQuery:
+		return &query[*ent.CredentialGrantQuery, predicate.CredentialGrant, credentialgrant.OrderOption]{typ: ent.TypeCredentialGrant, tq: q}, nil
 	case *ent.CustomerQuery:
 		return &query[*ent.CustomerQuery, predicate.Customer, customer.OrderOption]{typ: ent.TypeCustomer, tq: q}, nil
 	case *ent.CustomerStoreVisitsQuery:

@@ -49,6 +49,44 @@ var (
 			},
 		},
 	}
+	// CredentialGrantsColumns holds the columns for the "credential_grants" table.
+	CredentialGrantsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "key_hash", Type: field.TypeString, Unique: true},
+		{Name: "request_hash", Type: field.TypeString},
+		{Name: "device_id", Type: field.TypeString},
+		{Name: "sealed", Type: field.TypeBytes},
+		{Name: "expires_at", Type: field.TypeTime},
+		{Name: "merchant_id", Type: field.TypeString},
+	}
+	// CredentialGrantsTable holds the schema information for the "credential_grants" table.
+	CredentialGrantsTable = &schema.Table{
+		Name:       "credential_grants",
+		Columns:    CredentialGrantsColumns,
+		PrimaryKey: []*schema.Column{CredentialGrantsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "credential_grants_merchants_merchant",
+				Columns:    []*schema.Column{CredentialGrantsColumns[8]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "credentialgrant_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{CredentialGrantsColumns[8]},
+			},
+			{
+				Name:    "credentialgrant_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{CredentialGrantsColumns[7]},
+			},
+		},
+	}
 	// CustomersColumns holds the columns for the "customers" table.
 	CustomersColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -516,6 +554,11 @@ var (
 				Name:    "pairingcode_merchant_id",
 				Unique:  false,
 				Columns: []*schema.Column{PairingCodesColumns[9]},
+			},
+			{
+				Name:    "pairingcode_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{PairingCodesColumns[6]},
 			},
 		},
 	}
@@ -1426,6 +1469,8 @@ var (
 		{Name: "sla_due_at", Type: field.TypeTime},
 		{Name: "resolved_at", Type: field.TypeTime, Nullable: true},
 		{Name: "closed_at", Type: field.TypeTime, Nullable: true},
+		{Name: "idempotency_key", Type: field.TypeString, Nullable: true, Size: 128},
+		{Name: "request_hash", Type: field.TypeString, Nullable: true},
 		{Name: "merchant_id", Type: field.TypeString},
 		{Name: "device_id", Type: field.TypeString, Nullable: true},
 		{Name: "store_id", Type: field.TypeString, Nullable: true},
@@ -1440,31 +1485,31 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "tickets_merchants_merchant",
-				Columns:    []*schema.Column{TicketsColumns[14]},
+				Columns:    []*schema.Column{TicketsColumns[16]},
 				RefColumns: []*schema.Column{MerchantsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "tickets_devices_device",
-				Columns:    []*schema.Column{TicketsColumns[15]},
+				Columns:    []*schema.Column{TicketsColumns[17]},
 				RefColumns: []*schema.Column{DevicesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "tickets_stores_store",
-				Columns:    []*schema.Column{TicketsColumns[16]},
+				Columns:    []*schema.Column{TicketsColumns[18]},
 				RefColumns: []*schema.Column{StoresColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "tickets_operators_assignee",
-				Columns:    []*schema.Column{TicketsColumns[17]},
+				Columns:    []*schema.Column{TicketsColumns[19]},
 				RefColumns: []*schema.Column{OperatorsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "tickets_devices_replacement_device",
-				Columns:    []*schema.Column{TicketsColumns[18]},
+				Columns:    []*schema.Column{TicketsColumns[20]},
 				RefColumns: []*schema.Column{DevicesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -1473,22 +1518,22 @@ var (
 			{
 				Name:    "ticket_merchant_id",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[14]},
+				Columns: []*schema.Column{TicketsColumns[16]},
 			},
 			{
 				Name:    "ticket_merchant_id_status_sla_due_at",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[14], TicketsColumns[7], TicketsColumns[11]},
+				Columns: []*schema.Column{TicketsColumns[16], TicketsColumns[7], TicketsColumns[11]},
 			},
 			{
 				Name:    "ticket_merchant_id_store_id_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[14], TicketsColumns[16], TicketsColumns[1]},
+				Columns: []*schema.Column{TicketsColumns[16], TicketsColumns[18], TicketsColumns[1]},
 			},
 			{
 				Name:    "ticket_merchant_id_device_id",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[14], TicketsColumns[15]},
+				Columns: []*schema.Column{TicketsColumns[16], TicketsColumns[17]},
 			},
 			{
 				Name:    "ticket_status_sla_due_at",
@@ -1498,7 +1543,12 @@ var (
 			{
 				Name:    "ticket_assignee_id_status",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[17], TicketsColumns[7]},
+				Columns: []*schema.Column{TicketsColumns[19], TicketsColumns[7]},
+			},
+			{
+				Name:    "ticket_reporter_id_idempotency_key",
+				Unique:  true,
+				Columns: []*schema.Column{TicketsColumns[10], TicketsColumns[14]},
 			},
 		},
 	}
@@ -1574,6 +1624,7 @@ var (
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		AuditEntriesTable,
+		CredentialGrantsTable,
 		CustomersTable,
 		CustomerStoreVisitsTable,
 		CustomerTrigramsTable,
@@ -1609,6 +1660,7 @@ var (
 
 func init() {
 	AuditEntriesTable.ForeignKeys[0].RefTable = MerchantsTable
+	CredentialGrantsTable.ForeignKeys[0].RefTable = MerchantsTable
 	CustomersTable.ForeignKeys[0].RefTable = MerchantsTable
 	CustomersTable.ForeignKeys[1].RefTable = StaffsTable
 	CustomersTable.ForeignKeys[2].RefTable = StoresTable

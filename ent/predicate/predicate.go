@@ -9,6 +9,9 @@ import (
 // AuditEntry is the predicate function for auditentry builders.
 type AuditEntry func(*sql.Selector)
 
+// CredentialGrant is the predicate function for credentialgrant builders.
+type CredentialGrant func(*sql.Selector)
+
 // Customer is the predicate function for customer builders.
 type Customer func(*sql.Selector)
 

@@ -135,6 +135,30 @@ func (f AuditEntryMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Muta
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.AuditEntryMutation", m)
 }
 
+// The CredentialGrantQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type CredentialGrantQueryRuleFunc func(context.Context, *ent.CredentialGrantQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f CredentialGrantQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CredentialGrantQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.CredentialGrantQuery", q)
+}
+
+// The CredentialGrantMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type CredentialGrantMutationRuleFunc func(context.Context, *ent.CredentialGrantMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f CredentialGrantMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.CredentialGrantMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CredentialGrantMutation", m)
+}
+
 // The CustomerQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type CustomerQueryRuleFunc func(context.Context, *ent.CustomerQuery) error
@@ -868,6 +892,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 	switch q := q.(type) {
 	case *ent.AuditEntryQuery:
 		return q.Filter(), nil
+	case *ent.CredentialGrantQuery:
+		return q.Filter(), nil
 	case *ent.CustomerQuery:
 		return q.Filter(), nil
 	case *ent.CustomerStoreVisitsQuery:
@@ -934,6 +960,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 func mutationFilter(m ent.Mutation) (Filter, error) {
 	switch m := m.(type) {
 	case *ent.AuditEntryMutation:
+		return m.Filter(), nil
+	case *ent.CredentialGrantMutation:
 		return m.Filter(), nil
 	case *ent.CustomerMutation:
 		return m.Filter(), nil

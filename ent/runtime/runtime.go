@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tillpos/till/ent/auditentry"
+	"github.com/tillpos/till/ent/credentialgrant"
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/customerstorevisits"
 	"github.com/tillpos/till/ent/customertrigram"
@@ -75,6 +76,39 @@ func init() {
 	auditentryDescID := auditentryMixinFields0[0].Descriptor()
 	// auditentry.DefaultID holds the default value on creation for the id field.
 	auditentry.DefaultID = auditentryDescID.Default.(func() pulid.ID)
+	credentialgrantMixin := schema.CredentialGrant{}.Mixin()
+	credentialgrant.Policy = privacy.NewPolicies(credentialgrantMixin[1], credentialgrantMixin[2], schema.CredentialGrant{})
+	credentialgrant.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := credentialgrant.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	credentialgrantMixinHooks2 := credentialgrantMixin[2].Hooks()
+
+	credentialgrant.Hooks[1] = credentialgrantMixinHooks2[0]
+	credentialgrantMixinFields0 := credentialgrantMixin[0].Fields()
+	_ = credentialgrantMixinFields0
+	credentialgrantMixinFields3 := credentialgrantMixin[3].Fields()
+	_ = credentialgrantMixinFields3
+	credentialgrantFields := schema.CredentialGrant{}.Fields()
+	_ = credentialgrantFields
+	// credentialgrantDescCreatedAt is the schema descriptor for created_at field.
+	credentialgrantDescCreatedAt := credentialgrantMixinFields3[0].Descriptor()
+	// credentialgrant.DefaultCreatedAt holds the default value on creation for the created_at field.
+	credentialgrant.DefaultCreatedAt = credentialgrantDescCreatedAt.Default.(func() time.Time)
+	// credentialgrantDescUpdatedAt is the schema descriptor for updated_at field.
+	credentialgrantDescUpdatedAt := credentialgrantMixinFields3[1].Descriptor()
+	// credentialgrant.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	credentialgrant.DefaultUpdatedAt = credentialgrantDescUpdatedAt.Default.(func() time.Time)
+	// credentialgrant.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	credentialgrant.UpdateDefaultUpdatedAt = credentialgrantDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// credentialgrantDescID is the schema descriptor for id field.
+	credentialgrantDescID := credentialgrantMixinFields0[0].Descriptor()
+	// credentialgrant.DefaultID holds the default value on creation for the id field.
+	credentialgrant.DefaultID = credentialgrantDescID.Default.(func() pulid.ID)
 	customerMixin := schema.Customer{}.Mixin()
 	customer.Policy = privacy.NewPolicies(customerMixin[1], customerMixin[2], schema.Customer{})
 	customer.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -1537,6 +1571,10 @@ func init() {
 	ticketDescDescription := ticketFields[3].Descriptor()
 	// ticket.DescriptionValidator is a validator for the "description" field. It is called by the builders before save.
 	ticket.DescriptionValidator = ticketDescDescription.Validators[0].(func(string) error)
+	// ticketDescIdempotencyKey is the schema descriptor for idempotency_key field.
+	ticketDescIdempotencyKey := ticketFields[15].Descriptor()
+	// ticket.IdempotencyKeyValidator is a validator for the "idempotency_key" field. It is called by the builders before save.
+	ticket.IdempotencyKeyValidator = ticketDescIdempotencyKey.Validators[0].(func(string) error)
 	// ticketDescID is the schema descriptor for id field.
 	ticketDescID := ticketMixinFields0[0].Descriptor()
 	// ticket.DefaultID holds the default value on creation for the id field.

@@ -108,7 +108,50 @@ func (PairingCode) Fields() []ent.Field {
 	}
 }
 
+// Indexes of the PairingCode: the snapshot job purges codes past their
+// time.
+func (PairingCode) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("expires_at")}
+}
+
 // Annotations of the PairingCode: shown once in its payload, not a node.
 func (PairingCode) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.Skip()}
+}
+
+// CredentialGrant is a device credential a pairing or a rotation has just
+// issued, kept sealed for a while so that a retry of the same request whose
+// answer was lost gets the same credential back. Only that request opens
+// it: the seal's key comes from the idempotency key with the pairing code
+// (pairing) or the old credential (rotation), none of which is stored.
+type CredentialGrant struct {
+	ent.Schema
+}
+
+// Mixin of the CredentialGrant.
+func (CredentialGrant) Mixin() []ent.Mixin {
+	return []ent.Mixin{pulid.MixinWithPrefix("cgr"), BaseMixin{}, TenantMixin{}, TimeMixin{}}
+}
+
+// Fields of the CredentialGrant.
+func (CredentialGrant) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("key_hash").Unique().Immutable().
+			Comment("SHA-256 of the idempotency key and its scope (pairing, or rotation of one device)"),
+		field.String("request_hash").Immutable(),
+		field.String("device_id").GoType(pulid.ID("")).Immutable(),
+		field.Bytes("sealed").Sensitive().Immutable(),
+		field.Time("expires_at").Immutable(),
+	}
+}
+
+// Indexes of the CredentialGrant: the snapshot job purges grants past
+// their time.
+func (CredentialGrant) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("expires_at")}
+}
+
+// Annotations of the CredentialGrant: never shown.
+func (CredentialGrant) Annotations() []schema.Annotation {
 	return []schema.Annotation{entgql.Skip()}
 }

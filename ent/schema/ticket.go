@@ -60,6 +60,11 @@ func (Ticket) Fields() []ent.Field {
 		field.Time("closed_at").Optional().Nillable(),
 		field.String("replacement_device_id").GoType(pulid.ID("")).Optional().Nillable().
 			Comment("the device swapped in for the faulty one"),
+		field.String("idempotency_key").Optional().Nillable().Immutable().MaxLen(128).
+			Comment("the key a device's retried fault report carries; it stays with the ticket").
+			Annotations(entgql.Skip()),
+		field.String("request_hash").Optional().Immutable().
+			Annotations(entgql.Skip()),
 	}
 }
 
@@ -87,6 +92,9 @@ func (Ticket) Indexes() []ent.Index {
 		index.Fields("merchant_id", "device_id"),
 		index.Fields("status", "sla_due_at"),
 		index.Fields("assignee_id", "status"),
+		// A reporter's key makes one ticket (reports without one are NULL,
+		// which unique indexes do not compare).
+		index.Fields("reporter_id", "idempotency_key").Unique(),
 	}
 }
 

@@ -55,6 +55,10 @@ const (
 	FieldClosedAt = "closed_at"
 	// FieldReplacementDeviceID holds the string denoting the replacement_device_id field in the database.
 	FieldReplacementDeviceID = "replacement_device_id"
+	// FieldIdempotencyKey holds the string denoting the idempotency_key field in the database.
+	FieldIdempotencyKey = "idempotency_key"
+	// FieldRequestHash holds the string denoting the request_hash field in the database.
+	FieldRequestHash = "request_hash"
 	// EdgeMerchant holds the string denoting the merchant edge name in mutations.
 	EdgeMerchant = "merchant"
 	// EdgeDevice holds the string denoting the device edge name in mutations.
@@ -134,6 +138,8 @@ var Columns = []string{
 	FieldResolvedAt,
 	FieldClosedAt,
 	FieldReplacementDeviceID,
+	FieldIdempotencyKey,
+	FieldRequestHash,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -164,6 +170,8 @@ var (
 	TitleValidator func(string) error
 	// DescriptionValidator is a validator for the "description" field. It is called by the builders before save.
 	DescriptionValidator func(string) error
+	// IdempotencyKeyValidator is a validator for the "idempotency_key" field. It is called by the builders before save.
+	IdempotencyKeyValidator func(string) error
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() pulid.ID
 )
@@ -398,6 +406,16 @@ func ByClosedAt(opts ...sql.OrderTermOption) OrderOption {
 // ByReplacementDeviceID orders the results by the replacement_device_id field.
 func ByReplacementDeviceID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldReplacementDeviceID, opts...).ToFunc()
+}
+
+// ByIdempotencyKey orders the results by the idempotency_key field.
+func ByIdempotencyKey(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldIdempotencyKey, opts...).ToFunc()
+}
+
+// ByRequestHash orders the results by the request_hash field.
+func ByRequestHash(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRequestHash, opts...).ToFunc()
 }
 
 // ByMerchantField orders the results by merchant field.
