@@ -212,10 +212,9 @@ func (s *Service) record(ctx context.Context, tx *ent.Tx, v *viewer.Viewer, in S
 	}
 	var cust *ent.Customer
 	if in.CustomerID != nil {
+		// Resolve locks the customer's row (see lockCustomer), as the
+		// daily limit and the lock order need.
 		if cust, err = customerByID(ctx, client, *in.CustomerID, "customerId"); err != nil {
-			return nil, err
-		}
-		if err := lockCustomer(ctx, client, cust.ID); err != nil {
 			return nil, err
 		}
 	}
