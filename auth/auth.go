@@ -259,15 +259,24 @@ func (s *Service) Authenticate(ctx context.Context, accessToken string) (*viewer
 		return nil, err
 	}
 	v := sess.viewer()
-	if v.IsStaff() {
-		status, err := s.db.Merchant.Query().
-			Where(merchant.ID(v.MerchantID)).
-			Select(merchant.FieldStatus).
-			String(viewer.NewSystemContext(ctx, "authenticate"))
+	if !v.IsStaff() {
+		return v, nil
+	}
+	sysCtx := viewer.NewSystemContext(ctx, "authenticate")
+	status, err := s.db.Merchant.Query().
+		Where(merchant.ID(v.MerchantID)).
+		Select(merchant.FieldStatus).
+		String(sysCtx)
+	if err != nil {
+		return nil, fmt.Errorf("checking merchant status: %w", err)
+	}
+	v.MerchantSuspended = status == string(merchant.StatusSUSPENDED)
+	if v.Role != viewer.RoleOwner {
+		ids, err := s.db.Store.Query().Where(store.HasStaffWith(staff.ID(v.ID))).IDs(sysCtx)
 		if err != nil {
-			return nil, fmt.Errorf("checking merchant status: %w", err)
+			return nil, fmt.Errorf("loading the stores of staff: %w", err)
 		}
-		v.MerchantSuspended = status == string(merchant.StatusSUSPENDED)
+		v.StoreIDs = append([]pulid.ID{}, ids...) // never nil: read, maybe none
 	}
 	return v, nil
 }

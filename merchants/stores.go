@@ -3,6 +3,7 @@ package merchants
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/tillpos/till/audit"
@@ -59,9 +60,9 @@ func (s *Service) UpdateStore(ctx context.Context, id pulid.ID, in StoreInput) (
 		return nil, errs.Newf(errs.NotFound, "store not found")
 	}
 	if v.Role == viewer.RoleManager {
-		worksThere, err := s.db.Store.Query().Where(store.ID(id), store.HasStaffWith(staff.ID(v.ID))).Exist(ctx)
+		worksThere, err := worksAt(ctx, s.db, v, id)
 		if err != nil {
-			return nil, fmt.Errorf("loading store: %w", err)
+			return nil, err
 		}
 		if !worksThere {
 			return nil, errs.Newf(errs.Forbidden, "a manager changes only the stores they work at")
@@ -121,12 +122,25 @@ func StoreFor(ctx context.Context, client *ent.Client, v *viewer.Viewer, id puli
 	if v.Role == viewer.RoleOwner {
 		return st, nil
 	}
-	works, err := client.Store.Query().Where(store.ID(id), store.HasStaffWith(staff.ID(v.ID))).Exist(ctx)
+	works, err := worksAt(ctx, client, v, id)
 	if err != nil {
-		return nil, fmt.Errorf("loading store staff: %w", err)
+		return nil, err
 	}
 	if !works {
 		return nil, &errs.Error{Code: errs.Forbidden, Field: field, Message: "you do not work at this store"}
 	}
 	return st, nil
+}
+
+// worksAt reports whether staff member v is assigned to store id, from the
+// stores read with the request when they were.
+func worksAt(ctx context.Context, client *ent.Client, v *viewer.Viewer, id pulid.ID) (bool, error) {
+	if v.StoreIDs != nil {
+		return slices.Contains(v.StoreIDs, id), nil
+	}
+	works, err := client.Store.Query().Where(store.ID(id), store.HasStaffWith(staff.ID(v.ID))).Exist(ctx)
+	if err != nil {
+		return false, fmt.Errorf("loading store staff: %w", err)
+	}
+	return works, nil
 }

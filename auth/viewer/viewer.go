@@ -56,6 +56,11 @@ type Viewer struct {
 	// DeviceID is the terminal a cashier logged in on with a PIN; empty
 	// for sessions opened with a password.
 	DeviceID pulid.ID
+	// StoreIDs are the stores a staff member other than the owner works
+	// at, read when the request was authenticated, so that confining them
+	// to their stores is a plain list in every query. Nil when they were
+	// not read (a viewer made by hand); checks then look them up.
+	StoreIDs []pulid.ID
 }
 
 // IsStaff reports whether v is a merchant's staff member.
