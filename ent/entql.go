@@ -527,6 +527,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			sale.FieldFrozenAt:         {Type: field.TypeTime, Column: sale.FieldFrozenAt},
 			sale.FieldRiskDecision:     {Type: field.TypeEnum, Column: sale.FieldRiskDecision},
 			sale.FieldRiskHits:         {Type: field.TypeJSON, Column: sale.FieldRiskHits},
+			sale.FieldDiscounts:        {Type: field.TypeJSON, Column: sale.FieldDiscounts},
 			sale.FieldReviewStatus:     {Type: field.TypeEnum, Column: sale.FieldReviewStatus},
 			sale.FieldVoidedAt:         {Type: field.TypeTime, Column: sale.FieldVoidedAt},
 		},
@@ -4153,6 +4154,11 @@ func (f *SaleFilter) WhereRiskDecision(p entql.StringP) {
 // WhereRiskHits applies the entql json.RawMessage predicate on the risk_hits field.
 func (f *SaleFilter) WhereRiskHits(p entql.BytesP) {
 	f.Where(p.Field(sale.FieldRiskHits))
+}
+
+// WhereDiscounts applies the entql json.RawMessage predicate on the discounts field.
+func (f *SaleFilter) WhereDiscounts(p entql.BytesP) {
+	f.Where(p.Field(sale.FieldDiscounts))
 }
 
 // WhereReviewStatus applies the entql string predicate on the review_status field.

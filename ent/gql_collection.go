@@ -2765,6 +2765,11 @@ func (_q *SaleQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 				selectedFields = append(selectedFields, sale.FieldRiskHits)
 				fieldSeen[sale.FieldRiskHits] = struct{}{}
 			}
+		case "discounts":
+			if _, ok := fieldSeen[sale.FieldDiscounts]; !ok {
+				selectedFields = append(selectedFields, sale.FieldDiscounts)
+				fieldSeen[sale.FieldDiscounts] = struct{}{}
+			}
 		case "reviewStatus":
 			if _, ok := fieldSeen[sale.FieldReviewStatus]; !ok {
 				selectedFields = append(selectedFields, sale.FieldReviewStatus)

@@ -19889,6 +19889,8 @@ type SaleMutation struct {
 	risk_decision      *sale.RiskDecision
 	risk_hits          *[]saletype.RiskHit
 	appendrisk_hits    []saletype.RiskHit
+	discounts          *[]saletype.Discount
+	appenddiscounts    []saletype.Discount
 	review_status      *sale.ReviewStatus
 	voided_at          *time.Time
 	clearedFields      map[string]struct{}
@@ -21318,6 +21320,71 @@ func (m *SaleMutation) ResetRiskHits() {
 	delete(m.clearedFields, sale.FieldRiskHits)
 }
 
+// SetDiscounts sets the "discounts" field.
+func (m *SaleMutation) SetDiscounts(s []saletype.Discount) {
+	m.discounts = &s
+	m.appenddiscounts = nil
+}
+
+// Discounts returns the value of the "discounts" field in the mutation.
+func (m *SaleMutation) Discounts() (r []saletype.Discount, exists bool) {
+	v := m.discounts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDiscounts returns the old "discounts" field's value of the Sale entity.
+// If the Sale object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleMutation) OldDiscounts(ctx context.Context) (v []saletype.Discount, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDiscounts is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDiscounts requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDiscounts: %w", err)
+	}
+	return oldValue.Discounts, nil
+}
+
+// AppendDiscounts adds s to the "discounts" field.
+func (m *SaleMutation) AppendDiscounts(s []saletype.Discount) {
+	m.appenddiscounts = append(m.appenddiscounts, s...)
+}
+
+// AppendedDiscounts returns the list of values that were appended to the "discounts" field in this mutation.
+func (m *SaleMutation) AppendedDiscounts() ([]saletype.Discount, bool) {
+	if len(m.appenddiscounts) == 0 {
+		return nil, false
+	}
+	return m.appenddiscounts, true
+}
+
+// ClearDiscounts clears the value of the "discounts" field.
+func (m *SaleMutation) ClearDiscounts() {
+	m.discounts = nil
+	m.appenddiscounts = nil
+	m.clearedFields[sale.FieldDiscounts] = struct{}{}
+}
+
+// DiscountsCleared returns if the "discounts" field was cleared in this mutation.
+func (m *SaleMutation) DiscountsCleared() bool {
+	_, ok := m.clearedFields[sale.FieldDiscounts]
+	return ok
+}
+
+// ResetDiscounts resets all changes to the "discounts" field.
+func (m *SaleMutation) ResetDiscounts() {
+	m.discounts = nil
+	m.appenddiscounts = nil
+	delete(m.clearedFields, sale.FieldDiscounts)
+}
+
 // SetReviewStatus sets the "review_status" field.
 func (m *SaleMutation) SetReviewStatus(ss sale.ReviewStatus) {
 	m.review_status = &ss
@@ -21734,7 +21801,7 @@ func (m *SaleMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SaleMutation) Fields() []string {
-	fields := make([]string, 0, 31)
+	fields := make([]string, 0, 32)
 	if m.merchant != nil {
 		fields = append(fields, sale.FieldMerchantID)
 	}
@@ -21822,6 +21889,9 @@ func (m *SaleMutation) Fields() []string {
 	if m.risk_hits != nil {
 		fields = append(fields, sale.FieldRiskHits)
 	}
+	if m.discounts != nil {
+		fields = append(fields, sale.FieldDiscounts)
+	}
 	if m.review_status != nil {
 		fields = append(fields, sale.FieldReviewStatus)
 	}
@@ -21894,6 +21964,8 @@ func (m *SaleMutation) Field(name string) (ent.Value, bool) {
 		return m.RiskDecision()
 	case sale.FieldRiskHits:
 		return m.RiskHits()
+	case sale.FieldDiscounts:
+		return m.Discounts()
 	case sale.FieldReviewStatus:
 		return m.ReviewStatus()
 	case sale.FieldVoidedAt:
@@ -21965,6 +22037,8 @@ func (m *SaleMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldRiskDecision(ctx)
 	case sale.FieldRiskHits:
 		return m.OldRiskHits(ctx)
+	case sale.FieldDiscounts:
+		return m.OldDiscounts(ctx)
 	case sale.FieldReviewStatus:
 		return m.OldReviewStatus(ctx)
 	case sale.FieldVoidedAt:
@@ -22181,6 +22255,13 @@ func (m *SaleMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetRiskHits(v)
 		return nil
+	case sale.FieldDiscounts:
+		v, ok := value.([]saletype.Discount)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDiscounts(v)
+		return nil
 	case sale.FieldReviewStatus:
 		v, ok := value.(sale.ReviewStatus)
 		if !ok {
@@ -22342,6 +22423,9 @@ func (m *SaleMutation) ClearedFields() []string {
 	if m.FieldCleared(sale.FieldRiskHits) {
 		fields = append(fields, sale.FieldRiskHits)
 	}
+	if m.FieldCleared(sale.FieldDiscounts) {
+		fields = append(fields, sale.FieldDiscounts)
+	}
 	if m.FieldCleared(sale.FieldVoidedAt) {
 		fields = append(fields, sale.FieldVoidedAt)
 	}
@@ -22376,6 +22460,9 @@ func (m *SaleMutation) ClearField(name string) error {
 		return nil
 	case sale.FieldRiskHits:
 		m.ClearRiskHits()
+		return nil
+	case sale.FieldDiscounts:
+		m.ClearDiscounts()
 		return nil
 	case sale.FieldVoidedAt:
 		m.ClearVoidedAt()
@@ -22474,6 +22561,9 @@ func (m *SaleMutation) ResetField(name string) error {
 		return nil
 	case sale.FieldRiskHits:
 		m.ResetRiskHits()
+		return nil
+	case sale.FieldDiscounts:
+		m.ResetDiscounts()
 		return nil
 	case sale.FieldReviewStatus:
 		m.ResetReviewStatus()

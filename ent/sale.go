@@ -83,6 +83,8 @@ type Sale struct {
 	RiskDecision sale.RiskDecision `json:"risk_decision,omitempty"`
 	// RiskHits holds the value of the "risk_hits" field.
 	RiskHits []saletype.RiskHit `json:"risk_hits,omitempty"`
+	// discounts other domains granted: rewards, offers
+	Discounts []saletype.Discount `json:"discounts,omitempty"`
 	// PENDING while a flagged sale waits for a reviewer
 	ReviewStatus sale.ReviewStatus `json:"review_status,omitempty"`
 	// VoidedAt holds the value of the "voided_at" field.
@@ -211,7 +213,7 @@ func (*Sale) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case sale.FieldDeviceID, sale.FieldCustomerID:
 			values[i] = &sql.NullScanner{S: new(pulid.ID)}
-		case sale.FieldRiskHits:
+		case sale.FieldRiskHits, sale.FieldDiscounts:
 			values[i] = new([]byte)
 		case sale.FieldID, sale.FieldMerchantID, sale.FieldStoreID, sale.FieldCashierID:
 			values[i] = new(pulid.ID)
@@ -424,6 +426,14 @@ func (_m *Sale) assignValues(columns []string, values []any) error {
 					return fmt.Errorf("unmarshal field risk_hits: %w", err)
 				}
 			}
+		case sale.FieldDiscounts:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field discounts", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.Discounts); err != nil {
+					return fmt.Errorf("unmarshal field discounts: %w", err)
+				}
+			}
 		case sale.FieldReviewStatus:
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field review_status", values[i])
@@ -607,6 +617,9 @@ func (_m *Sale) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("risk_hits=")
 	builder.WriteString(fmt.Sprintf("%v", _m.RiskHits))
+	builder.WriteString(", ")
+	builder.WriteString("discounts=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Discounts))
 	builder.WriteString(", ")
 	builder.WriteString("review_status=")
 	builder.WriteString(fmt.Sprintf("%v", _m.ReviewStatus))

@@ -303,6 +303,12 @@ func (_c *SaleCreate) SetRiskHits(v []saletype.RiskHit) *SaleCreate {
 	return _c
 }
 
+// SetDiscounts sets the "discounts" field.
+func (_c *SaleCreate) SetDiscounts(v []saletype.Discount) *SaleCreate {
+	_c.mutation.SetDiscounts(v)
+	return _c
+}
+
 // SetReviewStatus sets the "review_status" field.
 func (_c *SaleCreate) SetReviewStatus(v sale.ReviewStatus) *SaleCreate {
 	_c.mutation.SetReviewStatus(v)
@@ -740,6 +746,10 @@ func (_c *SaleCreate) createSpec() (*Sale, *sqlgraph.CreateSpec) {
 		_spec.SetField(sale.FieldRiskHits, field.TypeJSON, value)
 		_node.RiskHits = value
 	}
+	if value, ok := _c.mutation.Discounts(); ok {
+		_spec.SetField(sale.FieldDiscounts, field.TypeJSON, value)
+		_node.Discounts = value
+	}
 	if value, ok := _c.mutation.ReviewStatus(); ok {
 		_spec.SetField(sale.FieldReviewStatus, field.TypeEnum, value)
 		_node.ReviewStatus = value
@@ -1153,6 +1163,9 @@ func (u *SaleUpsertOne) UpdateNewValues() *SaleUpsertOne {
 		}
 		if _, exists := u.create.mutation.RiskHits(); exists {
 			s.SetIgnore(sale.FieldRiskHits)
+		}
+		if _, exists := u.create.mutation.Discounts(); exists {
+			s.SetIgnore(sale.FieldDiscounts)
 		}
 	}))
 	return u
@@ -1594,6 +1607,9 @@ func (u *SaleUpsertBulk) UpdateNewValues() *SaleUpsertBulk {
 			}
 			if _, exists := b.mutation.RiskHits(); exists {
 				s.SetIgnore(sale.FieldRiskHits)
+			}
+			if _, exists := b.mutation.Discounts(); exists {
+				s.SetIgnore(sale.FieldDiscounts)
 			}
 		}
 	}))

@@ -424,6 +424,9 @@ func (_u *SaleUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.RiskHitsCleared() {
 		_spec.ClearField(sale.FieldRiskHits, field.TypeJSON)
 	}
+	if _u.mutation.DiscountsCleared() {
+		_spec.ClearField(sale.FieldDiscounts, field.TypeJSON)
+	}
 	if value, ok := _u.mutation.ReviewStatus(); ok {
 		_spec.SetField(sale.FieldReviewStatus, field.TypeEnum, value)
 	}
@@ -1038,6 +1041,9 @@ func (_u *SaleUpdateOne) sqlSave(ctx context.Context) (_node *Sale, err error) {
 	}
 	if _u.mutation.RiskHitsCleared() {
 		_spec.ClearField(sale.FieldRiskHits, field.TypeJSON)
+	}
+	if _u.mutation.DiscountsCleared() {
+		_spec.ClearField(sale.FieldDiscounts, field.TypeJSON)
 	}
 	if value, ok := _u.mutation.ReviewStatus(); ok {
 		_spec.SetField(sale.FieldReviewStatus, field.TypeEnum, value)

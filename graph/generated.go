@@ -271,6 +271,14 @@ type ComplexityRoot struct {
 		Model      func(childComplexity int) int
 	}
 
+	Discount struct {
+		Amount func(childComplexity int) int
+		Kind   func(childComplexity int) int
+		Label  func(childComplexity int) int
+		Line   func(childComplexity int) int
+		RefID  func(childComplexity int) int
+	}
+
 	ExchangePayload struct {
 		OriginalSale func(childComplexity int) int
 		Refund       func(childComplexity int) int
@@ -585,6 +593,7 @@ type ComplexityRoot struct {
 		ChangeDue     func(childComplexity int) int
 		Currency      func(childComplexity int) int
 		DiscountTotal func(childComplexity int) int
+		Discounts     func(childComplexity int) int
 		Lines         func(childComplexity int) int
 		MerchantName  func(childComplexity int) int
 		Number        func(childComplexity int) int
@@ -774,6 +783,7 @@ type ComplexityRoot struct {
 		Device           func(childComplexity int) int
 		DeviceID         func(childComplexity int) int
 		DiscountTotal    func(childComplexity int) int
+		Discounts        func(childComplexity int) int
 		Frozen           func(childComplexity int) int
 		FrozenAt         func(childComplexity int) int
 		FrozenReason     func(childComplexity int) int
@@ -2040,6 +2050,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DeviceVersionCount.Model(childComplexity), true
+
+	case "Discount.amount":
+		if e.ComplexityRoot.Discount.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discount.Amount(childComplexity), true
+	case "Discount.kind":
+		if e.ComplexityRoot.Discount.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discount.Kind(childComplexity), true
+	case "Discount.label":
+		if e.ComplexityRoot.Discount.Label == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discount.Label(childComplexity), true
+	case "Discount.line":
+		if e.ComplexityRoot.Discount.Line == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discount.Line(childComplexity), true
+	case "Discount.refId":
+		if e.ComplexityRoot.Discount.RefID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discount.RefID(childComplexity), true
 
 	case "ExchangePayload.originalSale":
 		if e.ComplexityRoot.ExchangePayload.OriginalSale == nil {
@@ -3803,6 +3844,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Receipt.DiscountTotal(childComplexity), true
+	case "Receipt.discounts":
+		if e.ComplexityRoot.Receipt.Discounts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Receipt.Discounts(childComplexity), true
 	case "Receipt.lines":
 		if e.ComplexityRoot.Receipt.Lines == nil {
 			break
@@ -4602,6 +4649,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Sale.DiscountTotal(childComplexity), true
+	case "Sale.discounts":
+		if e.ComplexityRoot.Sale.Discounts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Sale.Discounts(childComplexity), true
 	case "Sale.frozen":
 		if e.ComplexityRoot.Sale.Frozen == nil {
 			break
@@ -10609,6 +10662,10 @@ type Sale implements Node {
   riskDecision: SaleRiskDecision!
   riskHits: [RiskHit!]
   """
+  discounts other domains granted: rewards, offers
+  """
+  discounts: [Discount!]
+  """
   PENDING while a flagged sale waits for a reviewer
   """
   reviewStatus: SaleReviewStatus!
@@ -13264,6 +13321,10 @@ input RecordSaleInput {
   note: String
   """The total the terminal computed: a different server total is refused (BAD_USER_INPUT)."""
   expectedTotal: Int64
+  """Loyalty rewards the customer redeems with points in this sale (a reward twice, twice)."""
+  rewards: [ID!]
+  """Offers applied to this sale."""
+  offers: [ID!]
 }
 
 type RecordSalePayload {
@@ -13437,6 +13498,23 @@ type RiskListEntryPayload {
   riskListEntry: RiskListEntry!
 }
 
+"""A discount a loyalty reward or an offer granted a sale."""
+type Discount {
+  kind: DiscountKind!
+  """The reward or offer."""
+  refId: ID!
+  """What the receipt prints."""
+  label: String!
+  """The index of the line it discounts (a free product); null for the whole order."""
+  line: Int
+  amount: Int64!
+}
+
+enum DiscountKind {
+  REWARD
+  OFFER
+}
+
 type RiskHit {
   """
   large_ticket, velocity, refund_ratio, blacklist_card, blacklist_customer;
@@ -13486,6 +13564,8 @@ type Receipt {
   taxTotal: Int64!
   total: Int64!
   tenders: [ReceiptTender!]!
+  """The rewards and offers granted, each already inside the lines' discounts."""
+  discounts: [Discount!]!
   changeDue: Int64!
   refundedTotal: Int64!
   """
@@ -14113,6 +14193,22 @@ func (ec *executionContext) childFields_DeviceVersionCount(ctx context.Context, 
 	return nil, fmt.Errorf("no field named %q was found under type DeviceVersionCount", field.Name)
 }
 
+func (ec *executionContext) childFields_Discount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_Discount_kind(ctx, field)
+	case "refId":
+		return ec.fieldContext_Discount_refId(ctx, field)
+	case "label":
+		return ec.fieldContext_Discount_label(ctx, field)
+	case "line":
+		return ec.fieldContext_Discount_line(ctx, field)
+	case "amount":
+		return ec.fieldContext_Discount_amount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Discount", field.Name)
+}
+
 func (ec *executionContext) childFields_ExchangePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "refund":
@@ -14567,6 +14663,8 @@ func (ec *executionContext) childFields_Receipt(ctx context.Context, field graph
 		return ec.fieldContext_Receipt_total(ctx, field)
 	case "tenders":
 		return ec.fieldContext_Receipt_tenders(ctx, field)
+	case "discounts":
+		return ec.fieldContext_Receipt_discounts(ctx, field)
 	case "changeDue":
 		return ec.fieldContext_Receipt_changeDue(ctx, field)
 	case "refundedTotal":
@@ -14935,6 +15033,8 @@ func (ec *executionContext) childFields_Sale(ctx context.Context, field graphql.
 		return ec.fieldContext_Sale_riskDecision(ctx, field)
 	case "riskHits":
 		return ec.fieldContext_Sale_riskHits(ctx, field)
+	case "discounts":
+		return ec.fieldContext_Sale_discounts(ctx, field)
 	case "reviewStatus":
 		return ec.fieldContext_Sale_reviewStatus(ctx, field)
 	case "voidedAt":
@@ -20996,6 +21096,121 @@ func (ec *executionContext) _DeviceVersionCount_count(ctx context.Context, field
 }
 func (ec *executionContext) fieldContext_DeviceVersionCount_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DeviceVersionCount", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Discount_kind(ctx context.Context, field graphql.CollectedField, obj *saletype.Discount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Discount_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v saletype.DiscountKind) graphql.Marshaler {
+			return ec.marshalNDiscountKind2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋsaletypeᚐDiscountKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Discount_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Discount", field, false, false, "DiscountKind")
+}
+
+func (ec *executionContext) _Discount_refId(ctx context.Context, field graphql.CollectedField, obj *saletype.Discount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Discount_refId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RefID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Discount_refId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Discount", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Discount_label(ctx context.Context, field graphql.CollectedField, obj *saletype.Discount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Discount_label(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Label, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Discount_label(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Discount", field, false, false, "String")
+}
+
+func (ec *executionContext) _Discount_line(ctx context.Context, field graphql.CollectedField, obj *saletype.Discount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Discount_line(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Line, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Discount_line(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Discount", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Discount_amount(ctx context.Context, field graphql.CollectedField, obj *saletype.Discount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Discount_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Discount_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Discount", field, false, false, "Int64")
 }
 
 func (ec *executionContext) _ExchangePayload_refund(ctx context.Context, field graphql.CollectedField, obj *ExchangePayload) (ret graphql.Marshaler) {
@@ -28514,6 +28729,38 @@ func (ec *executionContext) fieldContext_Receipt_tenders(_ context.Context, fiel
 	return fc, nil
 }
 
+func (ec *executionContext) _Receipt_discounts(ctx context.Context, field graphql.CollectedField, obj *sales.Receipt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Receipt_discounts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Discounts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []saletype.Discount) graphql.Marshaler {
+			return ec.marshalNDiscount2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋsaletypeᚐDiscountᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Receipt_discounts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Receipt",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Discount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Receipt_changeDue(ctx context.Context, field graphql.CollectedField, obj *sales.Receipt) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -31937,6 +32184,38 @@ func (ec *executionContext) fieldContext_Sale_riskHits(_ context.Context, field 
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_RiskHit(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Sale_discounts(ctx context.Context, field graphql.CollectedField, obj *ent.Sale) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Sale_discounts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Discounts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []saletype.Discount) graphql.Marshaler {
+			return ec.marshalODiscount2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋsaletypeᚐDiscountᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Sale_discounts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Sale",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Discount(ctx, field)
 		},
 	}
 	return fc, nil
@@ -48645,7 +48924,7 @@ func (ec *executionContext) unmarshalInputRecordSaleInput(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"idempotencyKey", "storeId", "deviceId", "customerId", "lines", "orderDiscount", "tenders", "occurredAt", "note", "expectedTotal"}
+	fieldsInOrder := [...]string{"idempotencyKey", "storeId", "deviceId", "customerId", "lines", "orderDiscount", "tenders", "occurredAt", "note", "expectedTotal", "rewards", "offers"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -48722,6 +49001,20 @@ func (ec *executionContext) unmarshalInputRecordSaleInput(ctx context.Context, o
 				return it, err
 			}
 			it.ExpectedTotal = data
+		case "rewards":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rewards"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Rewards = data
+		case "offers":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("offers"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Offers = data
 		}
 	}
 	return it, nil
@@ -65433,6 +65726,59 @@ func (ec *executionContext) _DeviceVersionCount(ctx context.Context, sel ast.Sel
 	return out
 }
 
+var discountImplementors = []string{"Discount"}
+
+func (ec *executionContext) _Discount(ctx context.Context, sel ast.SelectionSet, obj *saletype.Discount) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, discountImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Discount")
+		case "kind":
+			out.Values[i] = ec._Discount_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "refId":
+			out.Values[i] = ec._Discount_refId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "label":
+			out.Values[i] = ec._Discount_label(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "line":
+			out.Values[i] = ec._Discount_line(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "amount":
+			out.Values[i] = ec._Discount_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var exchangePayloadImplementors = []string{"ExchangePayload"}
 
 func (ec *executionContext) _ExchangePayload(ctx context.Context, sel ast.SelectionSet, obj *ExchangePayload) graphql.Marshaler {
@@ -67655,6 +68001,11 @@ func (ec *executionContext) _Receipt(ctx context.Context, sel ast.SelectionSet, 
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "discounts":
+			out.Values[i] = ec._Receipt_discounts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "changeDue":
 			out.Values[i] = ec._Receipt_changeDue(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -68907,6 +69258,11 @@ func (ec *executionContext) _Sale(ctx context.Context, sel ast.SelectionSet, obj
 			}
 		case "riskHits":
 			out.Values[i] = ec._Sale_riskHits(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "discounts":
+			out.Values[i] = ec._Sale_discounts(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -71602,6 +71958,36 @@ func (ec *executionContext) unmarshalNDeviceWhereInput2ᚖgithubᚗcomᚋtillpos
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNDiscount2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋsaletypeᚐDiscount(ctx context.Context, sel ast.SelectionSet, v saletype.Discount) graphql.Marshaler {
+	return ec._Discount(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNDiscount2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋsaletypeᚐDiscountᚄ(ctx context.Context, sel ast.SelectionSet, v []saletype.Discount) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDiscount2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋsaletypeᚐDiscount(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNDiscountKind2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋsaletypeᚐDiscountKind(ctx context.Context, v any) (saletype.DiscountKind, error) {
+	var res saletype.DiscountKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDiscountKind2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋsaletypeᚐDiscountKind(ctx context.Context, sel ast.SelectionSet, v saletype.DiscountKind) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNExchangePayload2ᚖgithubᚗcomᚋtillposᚋtillᚋgraphᚐExchangePayload(ctx context.Context, sel ast.SelectionSet, v *ExchangePayload) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ExchangePayload!")
@@ -74090,6 +74476,25 @@ func (ec *executionContext) unmarshalODeviceWhereInput2ᚖgithubᚗcomᚋtillpos
 	}
 	res, err := ec.unmarshalInputDeviceWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalODiscount2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋsaletypeᚐDiscountᚄ(ctx context.Context, sel ast.SelectionSet, v []saletype.Discount) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDiscount2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋsaletypeᚐDiscount(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalOFeedback2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐFeedback(ctx context.Context, sel ast.SelectionSet, v *ent.Feedback) graphql.Marshaler {

@@ -52,6 +52,10 @@ type cart struct {
 // discount exactly), its tax (inside the price, or on top of it), and the
 // totals. Errors name the input field at fault.
 func (c *cart) price() error {
+	c.subtotal, c.discountTotal, c.taxTotal, c.total = 0, 0, 0, 0
+	for i := range c.lines {
+		c.lines[i].orderDiscount, c.lines[i].tax, c.lines[i].total = 0, 0, 0
+	}
 	if len(c.lines) == 0 {
 		return errs.Invalid("lines", "a sale needs at least one line")
 	}
@@ -99,6 +103,15 @@ func (c *cart) price() error {
 		c.total += l.total
 	}
 	return nil
+}
+
+// lineDiscounts is what the lines' own discounts take off.
+func (c *cart) lineDiscounts() int64 {
+	var sum int64
+	for _, l := range c.lines {
+		sum += l.lineDiscount
+	}
+	return sum
 }
 
 // spreadOrderDiscount shares the order discount over the lines in

@@ -153,3 +153,47 @@ func TestMulDivPastInt64(t *testing.T) {
 	require.Equal(t, int64(maxAmount), mulDiv(maxAmount, maxAmount, maxAmount))
 	require.Equal(t, int64(333), mulDiv(1, 1000, 3))
 }
+
+func TestCartGrant(t *testing.T) {
+	t.Parallel()
+	line := func(i int) *int { return &i }
+	priced := func(t *testing.T) *cart {
+		t.Helper()
+		c := &cart{pricesIncludeTax: true, orderDiscount: 100, lines: []cartLine{
+			{quantity: 2, unitPrice: 1200, taxRateBP: 600},
+			{quantity: 1, unitPrice: 800},
+		}}
+		require.NoError(t, c.price())
+		return c
+	}
+	t.Run("a free product and an order discount reprice the sale", func(t *testing.T) {
+		c := priced(t)
+		require.Equal(t, int64(3100), c.total)
+		require.NoError(t, c.grant([]grantedDiscount{
+			{Discount: Discount{Kind: "REWARD", Label: "Free tea", Line: line(0), Amount: 1200}},
+			{Discount: Discount{Kind: "OFFER", Label: "10% off", Amount: 190}},
+		}))
+		// Line 0 is 2400 − 1200 = 1200 and line 1 800 before the order's
+		// 100 + 190, shared 3:2.
+		require.Equal(t, int64(1200), c.lines[0].lineDiscount)
+		require.Equal(t, int64(290), c.orderDiscount)
+		require.Equal(t, []int64{174, 116}, []int64{c.lines[0].orderDiscount, c.lines[1].orderDiscount})
+		require.Equal(t, int64(3200-1200-290), c.total)
+		require.Equal(t, int64(1200+290), c.discountTotal)
+		require.Equal(t, divRound(1026*600, 10600), c.taxTotal, "the tax follows the discounted line")
+	})
+	t.Run("a discount beyond its line is refused", func(t *testing.T) {
+		err := priced(t).grant([]grantedDiscount{{Discount: Discount{Kind: "REWARD", Label: "Free tea", Line: line(1), Amount: 801}}})
+		e, ok := errs.As(err)
+		require.True(t, ok, err)
+		require.Equal(t, errs.BadUserInput, e.Code)
+		require.Equal(t, "rewards", e.Field)
+	})
+	t.Run("discounts beyond the sale are refused", func(t *testing.T) {
+		err := priced(t).grant([]grantedDiscount{{Discount: Discount{Kind: "OFFER", Label: "All free", Amount: 3101}}})
+		e, ok := errs.As(err)
+		require.True(t, ok, err)
+		require.Equal(t, errs.BadUserInput, e.Code)
+		require.Equal(t, "offers", e.Field)
+	})
+}

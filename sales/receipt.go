@@ -15,6 +15,7 @@ import (
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/saleline"
 	"github.com/tillpos/till/ent/schema/pulid"
+	"github.com/tillpos/till/ent/schema/saletype"
 	"github.com/tillpos/till/ent/staff"
 	"github.com/tillpos/till/ent/store"
 	"github.com/tillpos/till/ent/tender"
@@ -39,6 +40,9 @@ type Receipt struct {
 	TaxTotal      int64
 	Total         int64
 	Tenders       []ReceiptTender
+	// Discounts are those rewards and offers granted; they are inside the
+	// lines' discounts and DiscountTotal.
+	Discounts     []saletype.Discount
 	ChangeDue     int64
 	RefundedTotal int64
 	// PricesIncludeTax says whether the tax is inside the prices.
@@ -131,6 +135,7 @@ func (s *Service) Receipts(ctx context.Context, list []*ent.Sale) ([]*Receipt, e
 			CashierName: cashier.Name, OccurredAt: sl.OccurredAt, TimeZone: st.TimeZone, Currency: sl.Currency,
 			Subtotal: sl.Subtotal, DiscountTotal: sl.DiscountTotal, TaxTotal: sl.TaxTotal, Total: sl.Total,
 			ChangeDue: sl.ChangeDue, RefundedTotal: sl.RefundedTotal, PricesIncludeTax: sl.PricesIncludeTax,
+			Discounts: sl.Discounts,
 		}
 		if st.Address != "" {
 			r.StoreAddress = &st.Address
@@ -271,6 +276,9 @@ func (r *Receipt) Text(width int) (string, error) {
 	row("Subtotal", money(r.Subtotal))
 	if r.DiscountTotal > 0 {
 		row("Discounts", "-"+money(r.DiscountTotal))
+	}
+	for _, d := range r.Discounts {
+		row("  "+d.Label, "-"+money(d.Amount))
 	}
 	if r.PricesIncludeTax {
 		row("Tax (included)", money(r.TaxTotal))

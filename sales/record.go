@@ -67,6 +67,10 @@ type SaleInput struct {
 	OccurredAt     *time.Time    `json:"occurredAt,omitempty"`
 	Note           *string       `json:"note,omitempty"`
 	ExpectedTotal  *int64        `json:"expectedTotal,omitempty"`
+	// Rewards are loyalty rewards the customer redeems with points in
+	// this sale; Offers are offers applied to it.
+	Rewards []pulid.ID `json:"rewards,omitempty"`
+	Offers  []pulid.ID `json:"offers,omitempty"`
 	// Offline marks a sale uploaded after being recorded offline. A retry
 	// that comes by the other path still replays.
 	Offline bool `json:"-"`
@@ -198,6 +202,18 @@ func (s *Service) record(ctx context.Context, tx *ent.Tx, v *viewer.Viewer, in S
 	if err != nil {
 		return nil, err
 	}
+	var cust *ent.Customer
+	if in.CustomerID != nil {
+		// Resolve locks the customer's row (see lockCustomer), as the
+		// daily limit and the lock order need.
+		if cust, err = customerByID(ctx, client, *in.CustomerID, "customerId"); err != nil {
+			return nil, err
+		}
+	}
+	granted, err := s.discounts(ctx, tx, c, in, DiscountQuery{MerchantID: v.MerchantID, StoreID: st.ID, Customer: cust, At: occurred})
+	if err != nil {
+		return nil, err
+	}
 	if in.ExpectedTotal != nil && *in.ExpectedTotal != c.total {
 		return nil, errs.Invalid("expectedTotal", "the sale comes to %d, not %d", c.total, *in.ExpectedTotal)
 	}
@@ -209,14 +225,6 @@ func (s *Service) record(ctx context.Context, tx *ent.Tx, v *viewer.Viewer, in S
 	tenderInputs := in.Tenders
 	if applied > 0 {
 		tenderInputs = append([]TenderInput{{Type: tender.TypeEXCHANGE, Amount: applied}}, in.Tenders...)
-	}
-	var cust *ent.Customer
-	if in.CustomerID != nil {
-		// Resolve locks the customer's row (see lockCustomer), as the
-		// daily limit and the lock order need.
-		if cust, err = customerByID(ctx, client, *in.CustomerID, "customerId"); err != nil {
-			return nil, err
-		}
 	}
 	if err := s.checkBalanceTenders(in.Tenders, cust); err != nil {
 		return nil, err
@@ -260,7 +268,8 @@ func (s *Service) record(ctx context.Context, tx *ent.Tx, v *viewer.Viewer, in S
 		SetBusinessDate(date).
 		SetOffline(in.Offline).
 		SetNote(strings.TrimSpace(ptr.Value(in.Note))).
-		SetRiskHits(hits)
+		SetRiskHits(hits).
+		SetDiscounts(discountsOf(granted))
 	if cust != nil {
 		create.SetCustomerID(cust.ID)
 	}
@@ -279,10 +288,18 @@ func (s *Service) record(ctx context.Context, tx *ent.Tx, v *viewer.Viewer, in S
 		return nil, err
 	}
 	for _, t := range tenders {
-		if t.Type == tender.TypeSTORED_VALUE || t.Type == tender.TypeLOYALTY {
-			if err := s.hooks.Tender(ctx, tx, sl, t); err != nil {
+		if pay := s.hooks.Tenders[t.Type]; pay != nil {
+			if err := pay(ctx, tx, sl, t); err != nil {
 				return nil, err
 			}
+		}
+	}
+	if err := redeem(ctx, tx, sl, granted); err != nil {
+		return nil, err
+	}
+	for _, recorded := range s.hooks.Recorded {
+		if err := recorded(ctx, tx, sl); err != nil {
+			return nil, err
 		}
 	}
 	if cust != nil {
@@ -485,7 +502,7 @@ func (s *Service) checkBalanceTenders(tenders []TenderInput, cust *ent.Customer)
 			continue
 		}
 		field := fmt.Sprintf("tenders[%d].type", i)
-		if s.hooks.Tender == nil {
+		if s.hooks.Tenders[t.Type] == nil {
 			return errs.Invalid(field, "%s payments are not available: no stored value or loyalty program runs here", t.Type)
 		}
 		if cust == nil {

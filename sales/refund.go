@@ -542,7 +542,7 @@ func (r *refunding) checkRefundTenders(in []RefundTenderInput, total int64) ([]R
 				out = append(out, RefundTenderInput{Type: refundtender.TypeCASH, Amount: rest})
 			}
 		case t.Type == refundtender.TypeSTORED_VALUE:
-			if r.s.hooks.Refund == nil || r.sale.CustomerID == nil {
+			if r.s.hooks.Tenders[tender.TypeSTORED_VALUE] == nil || r.sale.CustomerID == nil {
 				return nil, errs.Invalid(f+".type", "refunds to stored value need a customer and a stored value program")
 			}
 			out = append(out, t)
@@ -629,8 +629,8 @@ func (r *refunding) write(lines []lineRefund, amount, total int64, tenders []Ref
 // audit entry.
 func (r *refunding) finish() error {
 	ctx, tx, rf := r.ctx, r.tx, r.written
-	if r.s.hooks.Refund != nil {
-		if err := r.s.hooks.Refund(ctx, tx, r.sale, rf); err != nil {
+	for _, refunded := range r.s.hooks.Refunded {
+		if err := refunded(ctx, tx, r.sale, rf); err != nil {
 			return err
 		}
 	}

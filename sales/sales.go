@@ -26,6 +26,7 @@ import (
 	"github.com/tillpos/till/db"
 	"github.com/tillpos/till/ent"
 	"github.com/tillpos/till/ent/schema/pulid"
+	"github.com/tillpos/till/ent/tender"
 	"github.com/tillpos/till/errs"
 )
 
@@ -37,22 +38,54 @@ type Service struct {
 	now   func() time.Time
 }
 
-// Hooks are what other domains do inside a sale's or refund's transaction.
-// The loyalty and stored-value domain sets them; until one does, STORED_VALUE
-// and LOYALTY tenders are refused.
+// Hooks are what other domains do inside a sale's or refund's
+// transaction: loyalty points and rewards, stored value, offers. Each
+// domain brings its own, and WithHooks adds them up. A balance tender
+// whose type no domain pays is refused.
 type Hooks struct {
-	// Tender debits a STORED_VALUE or LOYALTY tender from the customer's
-	// balance, refusing to take it below zero.
-	Tender func(ctx context.Context, tx *ent.Tx, sale *ent.Sale, t *ent.Tender) error
-	// Refund reverses what a refund takes back: points earned, stored
-	// value paid.
-	Refund func(ctx context.Context, tx *ent.Tx, sale *ent.Sale, r *ent.Refund) error
+	// Tenders pay balance tenders (STORED_VALUE, LOYALTY) from the sale's
+	// customer's balance, by tender type, refusing to take it below zero.
+	Tenders map[tender.Type]TenderFunc
+	// Discounters grant the discounts a sale asks for (rewards, offers).
+	Discounters []Discounter
+	// Recorded run once a sale, its lines and its tenders are written
+	// (points are earned).
+	Recorded []SaleFunc
+	// Refunded run once a refund, void or exchange return and its refund
+	// tenders are written: points reversed, balances paid back, an
+	// offer's use given back.
+	Refunded []RefundFunc
 	// DayClosed reports whether a store's business day (YYYY-MM-DD) has
 	// been closed (settled), after which its sales are refunded, not
 	// voided. It runs in the void's transaction, so that it can lock the
 	// day against a close running at the same time. The end-of-day close
 	// sets it; until then a day is open until the store's midnight.
 	DayClosed func(ctx context.Context, tx *ent.Tx, storeID pulid.ID, date string) (bool, error)
+}
+
+// TenderFunc pays a balance tender t of sale.
+type TenderFunc func(ctx context.Context, tx *ent.Tx, sale *ent.Sale, t *ent.Tender) error
+
+// SaleFunc follows a sale written in tx.
+type SaleFunc func(ctx context.Context, tx *ent.Tx, sale *ent.Sale) error
+
+// RefundFunc follows a refund r of sale written in tx.
+type RefundFunc func(ctx context.Context, tx *ent.Tx, sale *ent.Sale, r *ent.Refund) error
+
+// add adds o's hooks to h's.
+func (h *Hooks) add(o Hooks) {
+	for typ, pay := range o.Tenders {
+		if h.Tenders == nil {
+			h.Tenders = map[tender.Type]TenderFunc{}
+		}
+		h.Tenders[typ] = pay
+	}
+	h.Discounters = append(h.Discounters, o.Discounters...)
+	h.Recorded = append(h.Recorded, o.Recorded...)
+	h.Refunded = append(h.Refunded, o.Refunded...)
+	if o.DayClosed != nil {
+		h.DayClosed = o.DayClosed
+	}
 }
 
 // Option configures a Service.
@@ -68,9 +101,9 @@ func WithLogger(log *slog.Logger) Option {
 	return func(s *Service) { s.log = log }
 }
 
-// WithHooks sets what other domains do inside sales and refunds.
+// WithHooks adds what a domain does inside sales and refunds.
 func WithHooks(h Hooks) Option {
-	return func(s *Service) { s.hooks = h }
+	return func(s *Service) { s.hooks.add(h) }
 }
 
 // New returns a Service.

@@ -77,6 +77,8 @@ const (
 	FieldRiskDecision = "risk_decision"
 	// FieldRiskHits holds the string denoting the risk_hits field in the database.
 	FieldRiskHits = "risk_hits"
+	// FieldDiscounts holds the string denoting the discounts field in the database.
+	FieldDiscounts = "discounts"
 	// FieldReviewStatus holds the string denoting the review_status field in the database.
 	FieldReviewStatus = "review_status"
 	// FieldVoidedAt holds the string denoting the voided_at field in the database.
@@ -189,6 +191,7 @@ var Columns = []string{
 	FieldFrozenAt,
 	FieldRiskDecision,
 	FieldRiskHits,
+	FieldDiscounts,
 	FieldReviewStatus,
 	FieldVoidedAt,
 }

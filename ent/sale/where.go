@@ -1541,6 +1541,16 @@ func RiskHitsNotNil() predicate.Sale {
 	return predicate.Sale(sql.FieldNotNull(FieldRiskHits))
 }
 
+// DiscountsIsNil applies the IsNil predicate on the "discounts" field.
+func DiscountsIsNil() predicate.Sale {
+	return predicate.Sale(sql.FieldIsNull(FieldDiscounts))
+}
+
+// DiscountsNotNil applies the NotNil predicate on the "discounts" field.
+func DiscountsNotNil() predicate.Sale {
+	return predicate.Sale(sql.FieldNotNull(FieldDiscounts))
+}
+
 // ReviewStatusEQ applies the EQ predicate on the "review_status" field.
 func ReviewStatusEQ(v ReviewStatus) predicate.Sale {
 	return predicate.Sale(sql.FieldEQ(FieldReviewStatus, v))

@@ -75,6 +75,8 @@ func (Sale) Fields() []ent.Field {
 		field.Time("frozen_at").Optional().Nillable(),
 		field.Enum("risk_decision").Values("ALLOW", "FLAG").Default("ALLOW").Immutable(),
 		field.JSON("risk_hits", []saletype.RiskHit{}).Optional().Immutable(),
+		field.JSON("discounts", []saletype.Discount{}).Optional().Immutable().
+			Comment("discounts other domains granted: rewards, offers"),
 		field.Enum("review_status").
 			Comment("PENDING while a flagged sale waits for a reviewer").
 			Values("NONE", "PENDING", "CLEARED", "CONFIRMED").

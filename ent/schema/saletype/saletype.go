@@ -1,5 +1,6 @@
 // Package saletype holds the value types of the sales tables that are not
-// plain columns: risk actions and the risk hits kept with each sale.
+// plain columns: risk actions, and the risk hits and granted discounts kept
+// with each sale.
 package saletype
 
 import (
