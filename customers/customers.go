@@ -31,14 +31,48 @@ import (
 
 // Service manages customers.
 type Service struct {
-	db  *ent.Client
-	box *pii.Box
-	now func() time.Time
+	db    *ent.Client
+	box   *pii.Box
+	now   func() time.Time
+	hooks Hooks
+}
+
+// Hooks are what other domains that keep something of a customer's
+// (loyalty points, stored value, offers used) do when the customer is
+// merged or their data is exported.
+type Hooks struct {
+	// Merged run in a merge's transaction, after the customers are
+	// locked: each moves what it keeps of the duplicate (from) to the
+	// survivor (to).
+	Merged []func(ctx context.Context, tx *ent.Tx, merchantID, from, to pulid.ID) error
+	// Exported add sections to a customer's data export, by name: what
+	// each holds about the customer with id.
+	Exported map[string]func(ctx context.Context, client *ent.Client, id pulid.ID) (any, error)
+}
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithHooks adds what a domain does on merges and exports.
+func WithHooks(h Hooks) Option {
+	return func(s *Service) {
+		s.hooks.Merged = append(s.hooks.Merged, h.Merged...)
+		for name, export := range h.Exported {
+			if s.hooks.Exported == nil {
+				s.hooks.Exported = map[string]func(context.Context, *ent.Client, pulid.ID) (any, error){}
+			}
+			s.hooks.Exported[name] = export
+		}
+	}
 }
 
 // New returns a Service sealing personal data with box.
-func New(client *ent.Client, box *pii.Box) *Service {
-	return &Service{db: client, box: box, now: db.Now}
+func New(client *ent.Client, box *pii.Box, opts ...Option) *Service {
+	s := &Service{db: client, box: box, now: db.Now}
+	for _, opt := range opts {
+		opt(s)
+	}
+	return s
 }
 
 // Consent is a customer's marketing consent per channel; nil leaves a

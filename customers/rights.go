@@ -24,8 +24,8 @@ import (
 // add up, and the duplicate is left MERGED, pointing at the survivor (its
 // member card then finds the survivor). OWNER or MANAGER; audited.
 //
-// Everything that refers to a customer moves with the merge (moveHistory;
-// loyalty adds itself there).
+// Everything that refers to a customer moves with the merge (moveHistory,
+// and the Merged hooks of the domains that keep more).
 func (s *Service) Merge(ctx context.Context, survivorID, duplicateID pulid.ID) (*ent.Customer, error) {
 	if _, err := staffViewer(ctx, managers...); err != nil {
 		return nil, err
@@ -111,7 +111,7 @@ func (s *Service) Merge(ctx context.Context, survivorID, duplicateID pulid.ID) (
 		if err := s.reseal(upd.Mutation(), survivor); err != nil {
 			return nil, err
 		}
-		if err := moveHistory(ctx, tx, survivor.MerchantID, dup.ID, survivor.ID); err != nil {
+		if err := s.moveHistory(ctx, tx, survivor.MerchantID, dup.ID, survivor.ID); err != nil {
 			return nil, err
 		}
 		next := *survivor
@@ -147,8 +147,9 @@ func mergeConsent(upd *ent.CustomerUpdateOne, survivor, dup *ent.Customer) {
 }
 
 // moveHistory moves what refers to the duplicate over to the survivor: its
-// per-store visit counts, its sales and its feedback.
-func moveHistory(ctx context.Context, tx *ent.Tx, merchantID, from, to pulid.ID) error {
+// per-store visit counts, its sales and its feedback, and what other
+// domains keep (Hooks.Merged).
+func (s *Service) moveHistory(ctx context.Context, tx *ent.Tx, merchantID, from, to pulid.ID) error {
 	visits, err := tx.CustomerStoreVisits.Query().Where(customerstorevisits.CustomerID(from)).All(ctx)
 	if err != nil {
 		return fmt.Errorf("loading store visits: %w", err)
@@ -166,6 +167,11 @@ func moveHistory(ctx context.Context, tx *ent.Tx, merchantID, from, to pulid.ID)
 	}
 	if _, err := tx.Feedback.Update().Where(feedback.CustomerID(from)).SetCustomerID(to).Save(ctx); err != nil {
 		return fmt.Errorf("moving feedback: %w", err)
+	}
+	for _, merged := range s.hooks.Merged {
+		if err := merged(ctx, tx, merchantID, from, to); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -255,7 +261,7 @@ func (s *Service) exportRow(ctx context.Context, c *ent.Customer) (map[string]an
 	for _, e := range trail {
 		events = append(events, map[string]any{"action": e.Action, "at": e.CreatedAt, "actor": e.ActorID})
 	}
-	return map[string]any{
+	doc := map[string]any{
 		"id": c.ID, "status": c.Status, "name": c.Name, "memberCode": c.MemberCode,
 		"phone": contact.Phone, "email": contact.Email, "address": contact.Address,
 		"birthday": c.Birthday, "gender": c.Gender, "notes": c.Notes, "tags": c.Tags,
@@ -272,7 +278,15 @@ func (s *Service) exportRow(ctx context.Context, c *ent.Customer) (map[string]an
 		"sales":      saleDocs,
 		"feedback":   feedbackDocs,
 		"auditTrail": events,
-	}, nil
+	}
+	for name, export := range s.hooks.Exported {
+		section, err := export(ctx, s.db, c.ID)
+		if err != nil {
+			return nil, fmt.Errorf("exporting %s: %w", name, err)
+		}
+		doc[name] = section
+	}
+	return doc, nil
 }
 
 // eraseRow clears everything that could identify a person from a row.
