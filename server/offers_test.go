@@ -311,6 +311,12 @@ func TestOfferTargetsSegmentsAndSavedSegments(t *testing.T) {
 		map[string]any{"i": map[string]any{"customerId": plain, "tags": []string{"vip"}}}).Decode(t, &struct{}{})
 	require.Equal(t, []string{"Everyone 1 off", "VIP 5 off"}, e.offersFor(t, plain, store))
 	e.offerSell(t, e.cashier.Token, offerSaleOf(store, plain, 1000, 400, vips.ID, everyone.ID))
+
+	// Deleting the saved segment leaves its offer applying to no one.
+	e.Exec(t, e.manager.Token, `mutation($i: SavedSegmentIdInput!) { deleteSavedSegment(input: $i) { deletedId } }`,
+		map[string]any{"i": map[string]any{"savedSegmentId": savedID}}).Decode(t, &struct{}{})
+	e.offerRefused(t, e.cashier.Token, offerSaleOf(store, vip, 1000, 500, vips.ID), "BAD_USER_INPUT", "offers[0]", "no longer exists")
+	require.Equal(t, []string{"Everyone 1 off"}, e.offersFor(t, vip, store))
 }
 
 func TestOfferWindowAndStore(t *testing.T) {
@@ -477,6 +483,23 @@ func TestOfferVoidGivesTheUseBack(t *testing.T) {
 	count, _ = e.offerUsesOf(t, e.owner.Token, o.ID)
 	require.Equal(t, 1, count)
 	e.offerRefused(t, e.cashier.Token, offerSaleOf(store, customer, 1000, 800, o.ID), "BAD_USER_INPUT", "offers[0]", "used up")
+
+	// A sale recorded offline with the offer meanwhile used up fails its
+	// upload, naming the offer.
+	var up struct {
+		UploadSales struct {
+			Results []struct {
+				Status string
+				Error  *struct{ Code, Field string }
+			}
+		}
+	}
+	offline := saleWith(offerSaleOf(store, customer, 1000, 800, o.ID), map[string]any{"occurredAt": time.Now().Add(-time.Hour)})
+	e.Exec(t, e.cashier.Token, `mutation($i: UploadSalesInput!) { uploadSales(input: $i) { results { status error { code field } } } }`,
+		map[string]any{"i": map[string]any{"sales": []any{offline}}}).Decode(t, &up)
+	require.Equal(t, "FAILED", up.UploadSales.Results[0].Status)
+	require.Equal(t, "BAD_USER_INPUT", up.UploadSales.Results[0].Error.Code)
+	require.Equal(t, "sales[0].offers[0]", up.UploadSales.Results[0].Error.Field)
 }
 
 func TestOfferCodes(t *testing.T) {
