@@ -87,7 +87,23 @@ func (s *Service) SavedSegmentCustomers(ctx context.Context, seg *ent.SavedSegme
 	if _, err := staffViewer(ctx); err != nil {
 		return nil, err
 	}
-	q := s.db.Customer.Query().Where(customer.StatusEQ(customer.StatusACTIVE))
+	return pageByName(ctx, members(s.db, seg), after, first)
+}
+
+// InSavedSegment reports whether a customer is in a saved segment now:
+// what an offer for the segment's members checks at the counter. client
+// may be a transaction's.
+func InSavedSegment(ctx context.Context, client *ent.Client, seg *ent.SavedSegment, customerID pulid.ID) (bool, error) {
+	in, err := members(client, seg).Where(customer.ID(customerID)).Exist(ctx)
+	if err != nil {
+		return false, fmt.Errorf("checking saved segment membership: %w", err)
+	}
+	return in, nil
+}
+
+// members queries the active customers a saved segment holds now.
+func members(client *ent.Client, seg *ent.SavedSegment) *ent.CustomerQuery {
+	q := client.Customer.Query().Where(customer.StatusEQ(customer.StatusACTIVE))
 	if len(seg.AnyTags) > 0 {
 		anyTag := make([]predicate.Customer, 0, len(seg.AnyTags))
 		for _, tag := range seg.AnyTags {
@@ -116,5 +132,5 @@ func (s *Service) SavedSegmentCustomers(ctx context.Context, seg *ent.SavedSegme
 	if seg.Segment != nil {
 		q.Where(customer.SegmentEQ(customer.Segment(*seg.Segment)))
 	}
-	return pageByName(ctx, q, after, first)
+	return q
 }

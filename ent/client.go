@@ -24,6 +24,8 @@ import (
 	"github.com/tillpos/till/ent/device"
 	"github.com/tillpos/till/ent/feedback"
 	"github.com/tillpos/till/ent/merchant"
+	"github.com/tillpos/till/ent/offer"
+	"github.com/tillpos/till/ent/offerredemption"
 	"github.com/tillpos/till/ent/operator"
 	"github.com/tillpos/till/ent/outboxevent"
 	"github.com/tillpos/till/ent/pairingcode"
@@ -72,6 +74,10 @@ type Client struct {
 	Feedback *FeedbackClient
 	// Merchant is the client for interacting with the Merchant builders.
 	Merchant *MerchantClient
+	// Offer is the client for interacting with the Offer builders.
+	Offer *OfferClient
+	// OfferRedemption is the client for interacting with the OfferRedemption builders.
+	OfferRedemption *OfferRedemptionClient
 	// Operator is the client for interacting with the Operator builders.
 	Operator *OperatorClient
 	// OutboxEvent is the client for interacting with the OutboxEvent builders.
@@ -137,6 +143,8 @@ func (c *Client) init() {
 	c.Device = NewDeviceClient(c.config)
 	c.Feedback = NewFeedbackClient(c.config)
 	c.Merchant = NewMerchantClient(c.config)
+	c.Offer = NewOfferClient(c.config)
+	c.OfferRedemption = NewOfferRedemptionClient(c.config)
 	c.Operator = NewOperatorClient(c.config)
 	c.OutboxEvent = NewOutboxEventClient(c.config)
 	c.PairingCode = NewPairingCodeClient(c.config)
@@ -260,6 +268,8 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Device:              NewDeviceClient(cfg),
 		Feedback:            NewFeedbackClient(cfg),
 		Merchant:            NewMerchantClient(cfg),
+		Offer:               NewOfferClient(cfg),
+		OfferRedemption:     NewOfferRedemptionClient(cfg),
 		Operator:            NewOperatorClient(cfg),
 		OutboxEvent:         NewOutboxEventClient(cfg),
 		PairingCode:         NewPairingCodeClient(cfg),
@@ -310,6 +320,8 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Device:              NewDeviceClient(cfg),
 		Feedback:            NewFeedbackClient(cfg),
 		Merchant:            NewMerchantClient(cfg),
+		Offer:               NewOfferClient(cfg),
+		OfferRedemption:     NewOfferRedemptionClient(cfg),
 		Operator:            NewOperatorClient(cfg),
 		OutboxEvent:         NewOutboxEventClient(cfg),
 		PairingCode:         NewPairingCodeClient(cfg),
@@ -363,11 +375,12 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.AuditEntry, c.CredentialGrant, c.Customer, c.CustomerStoreVisits,
-		c.CustomerTrigram, c.Device, c.Feedback, c.Merchant, c.Operator, c.OutboxEvent,
-		c.PairingCode, c.PlatformAuditEntry, c.Product, c.ProductPriceChange, c.Refund,
-		c.RefundLine, c.RefundTender, c.Release, c.RiskListEntry, c.Sale,
-		c.SaleCounter, c.SaleLine, c.SalesSettings, c.SavedSegment, c.SegmentRules,
-		c.Staff, c.StaffDay, c.Store, c.Tender, c.Ticket, c.TicketComment,
+		c.CustomerTrigram, c.Device, c.Feedback, c.Merchant, c.Offer,
+		c.OfferRedemption, c.Operator, c.OutboxEvent, c.PairingCode,
+		c.PlatformAuditEntry, c.Product, c.ProductPriceChange, c.Refund, c.RefundLine,
+		c.RefundTender, c.Release, c.RiskListEntry, c.Sale, c.SaleCounter, c.SaleLine,
+		c.SalesSettings, c.SavedSegment, c.SegmentRules, c.Staff, c.StaffDay, c.Store,
+		c.Tender, c.Ticket, c.TicketComment,
 	} {
 		n.Use(hooks...)
 	}
@@ -378,11 +391,12 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.AuditEntry, c.CredentialGrant, c.Customer, c.CustomerStoreVisits,
-		c.CustomerTrigram, c.Device, c.Feedback, c.Merchant, c.Operator, c.OutboxEvent,
-		c.PairingCode, c.PlatformAuditEntry, c.Product, c.ProductPriceChange, c.Refund,
-		c.RefundLine, c.RefundTender, c.Release, c.RiskListEntry, c.Sale,
-		c.SaleCounter, c.SaleLine, c.SalesSettings, c.SavedSegment, c.SegmentRules,
-		c.Staff, c.StaffDay, c.Store, c.Tender, c.Ticket, c.TicketComment,
+		c.CustomerTrigram, c.Device, c.Feedback, c.Merchant, c.Offer,
+		c.OfferRedemption, c.Operator, c.OutboxEvent, c.PairingCode,
+		c.PlatformAuditEntry, c.Product, c.ProductPriceChange, c.Refund, c.RefundLine,
+		c.RefundTender, c.Release, c.RiskListEntry, c.Sale, c.SaleCounter, c.SaleLine,
+		c.SalesSettings, c.SavedSegment, c.SegmentRules, c.Staff, c.StaffDay, c.Store,
+		c.Tender, c.Ticket, c.TicketComment,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -407,6 +421,10 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Feedback.mutate(ctx, m)
 	case *MerchantMutation:
 		return c.Merchant.mutate(ctx, m)
+	case *OfferMutation:
+		return c.Offer.mutate(ctx, m)
+	case *OfferRedemptionMutation:
+		return c.OfferRedemption.mutate(ctx, m)
 	case *OperatorMutation:
 		return c.Operator.mutate(ctx, m)
 	case *OutboxEventMutation:
@@ -1831,6 +1849,402 @@ func (c *MerchantClient) mutate(ctx context.Context, m *MerchantMutation) (Value
 		return (&MerchantDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Merchant mutation op: %q", m.Op())
+	}
+}
+
+// OfferClient is a client for the Offer schema.
+type OfferClient struct {
+	config
+}
+
+// NewOfferClient returns a client for the Offer from the given config.
+func NewOfferClient(c config) *OfferClient {
+	return &OfferClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `offer.Hooks(f(g(h())))`.
+func (c *OfferClient) Use(hooks ...Hook) {
+	c.hooks.Offer = append(c.hooks.Offer, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `offer.Intercept(f(g(h())))`.
+func (c *OfferClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Offer = append(c.inters.Offer, interceptors...)
+}
+
+// Create returns a builder for creating a Offer entity.
+func (c *OfferClient) Create() *OfferCreate {
+	mutation := newOfferMutation(c.config, OpCreate)
+	return &OfferCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Offer entities.
+func (c *OfferClient) CreateBulk(builders ...*OfferCreate) *OfferCreateBulk {
+	return &OfferCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *OfferClient) MapCreateBulk(slice any, setFunc func(*OfferCreate, int)) *OfferCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &OfferCreateBulk{err: fmt.Errorf("calling to OfferClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*OfferCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &OfferCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Offer.
+func (c *OfferClient) Update() *OfferUpdate {
+	mutation := newOfferMutation(c.config, OpUpdate)
+	return &OfferUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *OfferClient) UpdateOne(_m *Offer) *OfferUpdateOne {
+	mutation := newOfferMutation(c.config, OpUpdateOne, withOffer(_m))
+	return &OfferUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *OfferClient) UpdateOneID(id pulid.ID) *OfferUpdateOne {
+	mutation := newOfferMutation(c.config, OpUpdateOne, withOfferID(id))
+	return &OfferUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Offer.
+func (c *OfferClient) Delete() *OfferDelete {
+	mutation := newOfferMutation(c.config, OpDelete)
+	return &OfferDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *OfferClient) DeleteOne(_m *Offer) *OfferDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *OfferClient) DeleteOneID(id pulid.ID) *OfferDeleteOne {
+	builder := c.Delete().Where(offer.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &OfferDeleteOne{builder}
+}
+
+// Query returns a query builder for Offer.
+func (c *OfferClient) Query() *OfferQuery {
+	return &OfferQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeOffer},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Offer entity by its id.
+func (c *OfferClient) Get(ctx context.Context, id pulid.ID) (*Offer, error) {
+	return c.Query().Where(offer.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *OfferClient) GetX(ctx context.Context, id pulid.ID) *Offer {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a Offer.
+func (c *OfferClient) QueryMerchant(_m *Offer) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(offer.Table, offer.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, offer.MerchantTable, offer.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QuerySavedSegment queries the saved_segment edge of a Offer.
+func (c *OfferClient) QuerySavedSegment(_m *Offer) *SavedSegmentQuery {
+	query := (&SavedSegmentClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(offer.Table, offer.FieldID, id),
+			sqlgraph.To(savedsegment.Table, savedsegment.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, offer.SavedSegmentTable, offer.SavedSegmentColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryStore queries the store edge of a Offer.
+func (c *OfferClient) QueryStore(_m *Offer) *StoreQuery {
+	query := (&StoreClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(offer.Table, offer.FieldID, id),
+			sqlgraph.To(store.Table, store.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, offer.StoreTable, offer.StoreColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryRedemptions queries the redemptions edge of a Offer.
+func (c *OfferClient) QueryRedemptions(_m *Offer) *OfferRedemptionQuery {
+	query := (&OfferRedemptionClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(offer.Table, offer.FieldID, id),
+			sqlgraph.To(offerredemption.Table, offerredemption.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, offer.RedemptionsTable, offer.RedemptionsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *OfferClient) Hooks() []Hook {
+	hooks := c.hooks.Offer
+	return append(hooks[:len(hooks):len(hooks)], offer.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *OfferClient) Interceptors() []Interceptor {
+	return c.inters.Offer
+}
+
+func (c *OfferClient) mutate(ctx context.Context, m *OfferMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&OfferCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&OfferUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&OfferUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&OfferDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Offer mutation op: %q", m.Op())
+	}
+}
+
+// OfferRedemptionClient is a client for the OfferRedemption schema.
+type OfferRedemptionClient struct {
+	config
+}
+
+// NewOfferRedemptionClient returns a client for the OfferRedemption from the given config.
+func NewOfferRedemptionClient(c config) *OfferRedemptionClient {
+	return &OfferRedemptionClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `offerredemption.Hooks(f(g(h())))`.
+func (c *OfferRedemptionClient) Use(hooks ...Hook) {
+	c.hooks.OfferRedemption = append(c.hooks.OfferRedemption, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `offerredemption.Intercept(f(g(h())))`.
+func (c *OfferRedemptionClient) Intercept(interceptors ...Interceptor) {
+	c.inters.OfferRedemption = append(c.inters.OfferRedemption, interceptors...)
+}
+
+// Create returns a builder for creating a OfferRedemption entity.
+func (c *OfferRedemptionClient) Create() *OfferRedemptionCreate {
+	mutation := newOfferRedemptionMutation(c.config, OpCreate)
+	return &OfferRedemptionCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of OfferRedemption entities.
+func (c *OfferRedemptionClient) CreateBulk(builders ...*OfferRedemptionCreate) *OfferRedemptionCreateBulk {
+	return &OfferRedemptionCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *OfferRedemptionClient) MapCreateBulk(slice any, setFunc func(*OfferRedemptionCreate, int)) *OfferRedemptionCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &OfferRedemptionCreateBulk{err: fmt.Errorf("calling to OfferRedemptionClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*OfferRedemptionCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &OfferRedemptionCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for OfferRedemption.
+func (c *OfferRedemptionClient) Update() *OfferRedemptionUpdate {
+	mutation := newOfferRedemptionMutation(c.config, OpUpdate)
+	return &OfferRedemptionUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *OfferRedemptionClient) UpdateOne(_m *OfferRedemption) *OfferRedemptionUpdateOne {
+	mutation := newOfferRedemptionMutation(c.config, OpUpdateOne, withOfferRedemption(_m))
+	return &OfferRedemptionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *OfferRedemptionClient) UpdateOneID(id pulid.ID) *OfferRedemptionUpdateOne {
+	mutation := newOfferRedemptionMutation(c.config, OpUpdateOne, withOfferRedemptionID(id))
+	return &OfferRedemptionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for OfferRedemption.
+func (c *OfferRedemptionClient) Delete() *OfferRedemptionDelete {
+	mutation := newOfferRedemptionMutation(c.config, OpDelete)
+	return &OfferRedemptionDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *OfferRedemptionClient) DeleteOne(_m *OfferRedemption) *OfferRedemptionDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *OfferRedemptionClient) DeleteOneID(id pulid.ID) *OfferRedemptionDeleteOne {
+	builder := c.Delete().Where(offerredemption.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &OfferRedemptionDeleteOne{builder}
+}
+
+// Query returns a query builder for OfferRedemption.
+func (c *OfferRedemptionClient) Query() *OfferRedemptionQuery {
+	return &OfferRedemptionQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeOfferRedemption},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a OfferRedemption entity by its id.
+func (c *OfferRedemptionClient) Get(ctx context.Context, id pulid.ID) (*OfferRedemption, error) {
+	return c.Query().Where(offerredemption.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *OfferRedemptionClient) GetX(ctx context.Context, id pulid.ID) *OfferRedemption {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a OfferRedemption.
+func (c *OfferRedemptionClient) QueryMerchant(_m *OfferRedemption) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(offerredemption.Table, offerredemption.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, offerredemption.MerchantTable, offerredemption.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryOffer queries the offer edge of a OfferRedemption.
+func (c *OfferRedemptionClient) QueryOffer(_m *OfferRedemption) *OfferQuery {
+	query := (&OfferClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(offerredemption.Table, offerredemption.FieldID, id),
+			sqlgraph.To(offer.Table, offer.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, offerredemption.OfferTable, offerredemption.OfferColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryCustomer queries the customer edge of a OfferRedemption.
+func (c *OfferRedemptionClient) QueryCustomer(_m *OfferRedemption) *CustomerQuery {
+	query := (&CustomerClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(offerredemption.Table, offerredemption.FieldID, id),
+			sqlgraph.To(customer.Table, customer.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, offerredemption.CustomerTable, offerredemption.CustomerColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QuerySale queries the sale edge of a OfferRedemption.
+func (c *OfferRedemptionClient) QuerySale(_m *OfferRedemption) *SaleQuery {
+	query := (&SaleClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(offerredemption.Table, offerredemption.FieldID, id),
+			sqlgraph.To(sale.Table, sale.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, offerredemption.SaleTable, offerredemption.SaleColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *OfferRedemptionClient) Hooks() []Hook {
+	hooks := c.hooks.OfferRedemption
+	return append(hooks[:len(hooks):len(hooks)], offerredemption.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *OfferRedemptionClient) Interceptors() []Interceptor {
+	return c.inters.OfferRedemption
+}
+
+func (c *OfferRedemptionClient) mutate(ctx context.Context, m *OfferRedemptionMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&OfferRedemptionCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&OfferRedemptionUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&OfferRedemptionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&OfferRedemptionDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown OfferRedemption mutation op: %q", m.Op())
 	}
 }
 
@@ -5752,17 +6166,17 @@ func (c *TicketCommentClient) mutate(ctx context.Context, m *TicketCommentMutati
 type (
 	hooks struct {
 		AuditEntry, CredentialGrant, Customer, CustomerStoreVisits, CustomerTrigram,
-		Device, Feedback, Merchant, Operator, OutboxEvent, PairingCode,
-		PlatformAuditEntry, Product, ProductPriceChange, Refund, RefundLine,
-		RefundTender, Release, RiskListEntry, Sale, SaleCounter, SaleLine,
+		Device, Feedback, Merchant, Offer, OfferRedemption, Operator, OutboxEvent,
+		PairingCode, PlatformAuditEntry, Product, ProductPriceChange, Refund,
+		RefundLine, RefundTender, Release, RiskListEntry, Sale, SaleCounter, SaleLine,
 		SalesSettings, SavedSegment, SegmentRules, Staff, StaffDay, Store, Tender,
 		Ticket, TicketComment []ent.Hook
 	}
 	inters struct {
 		AuditEntry, CredentialGrant, Customer, CustomerStoreVisits, CustomerTrigram,
-		Device, Feedback, Merchant, Operator, OutboxEvent, PairingCode,
-		PlatformAuditEntry, Product, ProductPriceChange, Refund, RefundLine,
-		RefundTender, Release, RiskListEntry, Sale, SaleCounter, SaleLine,
+		Device, Feedback, Merchant, Offer, OfferRedemption, Operator, OutboxEvent,
+		PairingCode, PlatformAuditEntry, Product, ProductPriceChange, Refund,
+		RefundLine, RefundTender, Release, RiskListEntry, Sale, SaleCounter, SaleLine,
 		SalesSettings, SavedSegment, SegmentRules, Staff, StaffDay, Store, Tender,
 		Ticket, TicketComment []ent.Interceptor
 	}

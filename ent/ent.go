@@ -20,6 +20,8 @@ import (
 	"github.com/tillpos/till/ent/device"
 	"github.com/tillpos/till/ent/feedback"
 	"github.com/tillpos/till/ent/merchant"
+	"github.com/tillpos/till/ent/offer"
+	"github.com/tillpos/till/ent/offerredemption"
 	"github.com/tillpos/till/ent/operator"
 	"github.com/tillpos/till/ent/outboxevent"
 	"github.com/tillpos/till/ent/pairingcode"
@@ -111,6 +113,8 @@ func checkColumn(t, c string) error {
 			device.Table:              device.ValidColumn,
 			feedback.Table:            feedback.ValidColumn,
 			merchant.Table:            merchant.ValidColumn,
+			offer.Table:               offer.ValidColumn,
+			offerredemption.Table:     offerredemption.ValidColumn,
 			operator.Table:            operator.ValidColumn,
 			outboxevent.Table:         outboxevent.ValidColumn,
 			pairingcode.Table:         pairingcode.ValidColumn,

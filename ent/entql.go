@@ -11,6 +11,8 @@ import (
 	"github.com/tillpos/till/ent/device"
 	"github.com/tillpos/till/ent/feedback"
 	"github.com/tillpos/till/ent/merchant"
+	"github.com/tillpos/till/ent/offer"
+	"github.com/tillpos/till/ent/offerredemption"
 	"github.com/tillpos/till/ent/operator"
 	"github.com/tillpos/till/ent/outboxevent"
 	"github.com/tillpos/till/ent/pairingcode"
@@ -44,7 +46,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 31)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 33)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   auditentry.Table,
@@ -244,6 +246,64 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   offer.Table,
+			Columns: offer.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: offer.FieldID,
+			},
+		},
+		Type: "Offer",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			offer.FieldMerchantID:       {Type: field.TypeString, Column: offer.FieldMerchantID},
+			offer.FieldCreatedAt:        {Type: field.TypeTime, Column: offer.FieldCreatedAt},
+			offer.FieldUpdatedAt:        {Type: field.TypeTime, Column: offer.FieldUpdatedAt},
+			offer.FieldName:             {Type: field.TypeString, Column: offer.FieldName},
+			offer.FieldDescription:      {Type: field.TypeString, Column: offer.FieldDescription},
+			offer.FieldKind:             {Type: field.TypeEnum, Column: offer.FieldKind},
+			offer.FieldPercentBp:        {Type: field.TypeInt, Column: offer.FieldPercentBp},
+			offer.FieldMaxDiscount:      {Type: field.TypeInt64, Column: offer.FieldMaxDiscount},
+			offer.FieldAmount:           {Type: field.TypeInt64, Column: offer.FieldAmount},
+			offer.FieldMinSpend:         {Type: field.TypeInt64, Column: offer.FieldMinSpend},
+			offer.FieldTarget:           {Type: field.TypeEnum, Column: offer.FieldTarget},
+			offer.FieldSegment:          {Type: field.TypeEnum, Column: offer.FieldSegment},
+			offer.FieldSavedSegmentID:   {Type: field.TypeString, Column: offer.FieldSavedSegmentID},
+			offer.FieldStoreID:          {Type: field.TypeString, Column: offer.FieldStoreID},
+			offer.FieldValidFrom:        {Type: field.TypeTime, Column: offer.FieldValidFrom},
+			offer.FieldValidUntil:       {Type: field.TypeTime, Column: offer.FieldValidUntil},
+			offer.FieldPerCustomerLimit: {Type: field.TypeInt, Column: offer.FieldPerCustomerLimit},
+			offer.FieldUsageLimit:       {Type: field.TypeInt, Column: offer.FieldUsageLimit},
+			offer.FieldRedemptionCount:  {Type: field.TypeInt, Column: offer.FieldRedemptionCount},
+			offer.FieldStacking:         {Type: field.TypeEnum, Column: offer.FieldStacking},
+			offer.FieldCode:             {Type: field.TypeString, Column: offer.FieldCode},
+			offer.FieldCodeKey:          {Type: field.TypeString, Column: offer.FieldCodeKey},
+			offer.FieldStatus:           {Type: field.TypeEnum, Column: offer.FieldStatus},
+			offer.FieldEndedAt:          {Type: field.TypeTime, Column: offer.FieldEndedAt},
+			offer.FieldCreatedByID:      {Type: field.TypeString, Column: offer.FieldCreatedByID},
+		},
+	}
+	graph.Nodes[9] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   offerredemption.Table,
+			Columns: offerredemption.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: offerredemption.FieldID,
+			},
+		},
+		Type: "OfferRedemption",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			offerredemption.FieldMerchantID: {Type: field.TypeString, Column: offerredemption.FieldMerchantID},
+			offerredemption.FieldOfferID:    {Type: field.TypeString, Column: offerredemption.FieldOfferID},
+			offerredemption.FieldCustomerID: {Type: field.TypeString, Column: offerredemption.FieldCustomerID},
+			offerredemption.FieldSaleID:     {Type: field.TypeString, Column: offerredemption.FieldSaleID},
+			offerredemption.FieldAmount:     {Type: field.TypeInt64, Column: offerredemption.FieldAmount},
+			offerredemption.FieldAt:         {Type: field.TypeTime, Column: offerredemption.FieldAt},
+			offerredemption.FieldVoidedAt:   {Type: field.TypeTime, Column: offerredemption.FieldVoidedAt},
+		},
+	}
+	graph.Nodes[10] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   operator.Table,
 			Columns: operator.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -263,7 +323,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			operator.FieldLastLoginAt:       {Type: field.TypeTime, Column: operator.FieldLastLoginAt},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   outboxevent.Table,
 			Columns: outboxevent.Columns,
@@ -286,7 +346,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			outboxevent.FieldDeliveredAt: {Type: field.TypeTime, Column: outboxevent.FieldDeliveredAt},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   pairingcode.Table,
 			Columns: pairingcode.Columns,
@@ -308,7 +368,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			pairingcode.FieldDeviceID:    {Type: field.TypeString, Column: pairingcode.FieldDeviceID},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   platformauditentry.Table,
 			Columns: platformauditentry.Columns,
@@ -330,7 +390,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			platformauditentry.FieldCreatedAt:  {Type: field.TypeTime, Column: platformauditentry.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   product.Table,
 			Columns: product.Columns,
@@ -355,7 +415,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			product.FieldActive:     {Type: field.TypeBool, Column: product.FieldActive},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   productpricechange.Table,
 			Columns: productpricechange.Columns,
@@ -375,7 +435,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			productpricechange.FieldNewPrice:    {Type: field.TypeInt64, Column: productpricechange.FieldNewPrice},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refund.Table,
 			Columns: refund.Columns,
@@ -403,7 +463,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refund.FieldExchangeSaleID: {Type: field.TypeString, Column: refund.FieldExchangeSaleID},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refundline.Table,
 			Columns: refundline.Columns,
@@ -421,7 +481,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refundline.FieldAmount:     {Type: field.TypeInt64, Column: refundline.FieldAmount},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refundtender.Table,
 			Columns: refundtender.Columns,
@@ -439,7 +499,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refundtender.FieldAmount:     {Type: field.TypeInt64, Column: refundtender.FieldAmount},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   release.Table,
 			Columns: release.Columns,
@@ -467,7 +527,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			release.FieldWithdrawnAt:         {Type: field.TypeTime, Column: release.FieldWithdrawnAt},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   risklistentry.Table,
 			Columns: risklistentry.Columns,
@@ -487,7 +547,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			risklistentry.FieldCreatedByID: {Type: field.TypeString, Column: risklistentry.FieldCreatedByID},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   sale.Table,
 			Columns: sale.Columns,
@@ -532,7 +592,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			sale.FieldVoidedAt:         {Type: field.TypeTime, Column: sale.FieldVoidedAt},
 		},
 	}
-	graph.Nodes[20] = &sqlgraph.Node{
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   salecounter.Table,
 			Columns: salecounter.Columns,
@@ -550,7 +610,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			salecounter.FieldSalesAmount:       {Type: field.TypeInt64, Column: salecounter.FieldSalesAmount},
 		},
 	}
-	graph.Nodes[21] = &sqlgraph.Node{
+	graph.Nodes[23] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   saleline.Table,
 			Columns: saleline.Columns,
@@ -580,7 +640,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			saleline.FieldRefundedAmount:   {Type: field.TypeInt64, Column: saleline.FieldRefundedAmount},
 		},
 	}
-	graph.Nodes[22] = &sqlgraph.Node{
+	graph.Nodes[24] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   salessettings.Table,
 			Columns: salessettings.Columns,
@@ -612,7 +672,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			salessettings.FieldBlacklistAction:        {Type: field.TypeEnum, Column: salessettings.FieldBlacklistAction},
 		},
 	}
-	graph.Nodes[23] = &sqlgraph.Node{
+	graph.Nodes[25] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   savedsegment.Table,
 			Columns: savedsegment.Columns,
@@ -636,7 +696,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			savedsegment.FieldSegment:         {Type: field.TypeEnum, Column: savedsegment.FieldSegment},
 		},
 	}
-	graph.Nodes[24] = &sqlgraph.Node{
+	graph.Nodes[26] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   segmentrules.Table,
 			Columns: segmentrules.Columns,
@@ -658,7 +718,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			segmentrules.FieldComputedAt:      {Type: field.TypeTime, Column: segmentrules.FieldComputedAt},
 		},
 	}
-	graph.Nodes[25] = &sqlgraph.Node{
+	graph.Nodes[27] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   staff.Table,
 			Columns: staff.Columns,
@@ -683,7 +743,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			staff.FieldLastLoginAt:       {Type: field.TypeTime, Column: staff.FieldLastLoginAt},
 		},
 	}
-	graph.Nodes[26] = &sqlgraph.Node{
+	graph.Nodes[28] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   staffday.Table,
 			Columns: staffday.Columns,
@@ -701,7 +761,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			staffday.FieldRefundsAmount: {Type: field.TypeInt64, Column: staffday.FieldRefundsAmount},
 		},
 	}
-	graph.Nodes[27] = &sqlgraph.Node{
+	graph.Nodes[29] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   store.Table,
 			Columns: store.Columns,
@@ -720,7 +780,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			store.FieldTimeZone:   {Type: field.TypeString, Column: store.FieldTimeZone},
 		},
 	}
-	graph.Nodes[28] = &sqlgraph.Node{
+	graph.Nodes[30] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tender.Table,
 			Columns: tender.Columns,
@@ -747,7 +807,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tender.FieldRefundedAmount: {Type: field.TypeInt64, Column: tender.FieldRefundedAmount},
 		},
 	}
-	graph.Nodes[29] = &sqlgraph.Node{
+	graph.Nodes[31] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticket.Table,
 			Columns: ticket.Columns,
@@ -780,7 +840,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticket.FieldRequestHash:         {Type: field.TypeString, Column: ticket.FieldRequestHash},
 		},
 	}
-	graph.Nodes[30] = &sqlgraph.Node{
+	graph.Nodes[32] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketcomment.Table,
 			Columns: ticketcomment.Columns,
@@ -1028,6 +1088,102 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Feedback",
 		"Product",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   offer.MerchantTable,
+			Columns: []string{offer.MerchantColumn},
+			Bidi:    false,
+		},
+		"Offer",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"saved_segment",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   offer.SavedSegmentTable,
+			Columns: []string{offer.SavedSegmentColumn},
+			Bidi:    false,
+		},
+		"Offer",
+		"SavedSegment",
+	)
+	graph.MustAddE(
+		"store",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   offer.StoreTable,
+			Columns: []string{offer.StoreColumn},
+			Bidi:    false,
+		},
+		"Offer",
+		"Store",
+	)
+	graph.MustAddE(
+		"redemptions",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   offer.RedemptionsTable,
+			Columns: []string{offer.RedemptionsColumn},
+			Bidi:    false,
+		},
+		"Offer",
+		"OfferRedemption",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   offerredemption.MerchantTable,
+			Columns: []string{offerredemption.MerchantColumn},
+			Bidi:    false,
+		},
+		"OfferRedemption",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"offer",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   offerredemption.OfferTable,
+			Columns: []string{offerredemption.OfferColumn},
+			Bidi:    false,
+		},
+		"OfferRedemption",
+		"Offer",
+	)
+	graph.MustAddE(
+		"customer",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   offerredemption.CustomerTable,
+			Columns: []string{offerredemption.CustomerColumn},
+			Bidi:    false,
+		},
+		"OfferRedemption",
+		"Customer",
+	)
+	graph.MustAddE(
+		"sale",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   offerredemption.SaleTable,
+			Columns: []string{offerredemption.SaleColumn},
+			Bidi:    false,
+		},
+		"OfferRedemption",
+		"Sale",
 	)
 	graph.MustAddE(
 		"merchant",
@@ -2714,6 +2870,358 @@ func (f *MerchantFilter) WhereCashiersSeeFullContact(p entql.BoolP) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *OfferQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the OfferQuery builder.
+func (_q *OfferQuery) Filter() *OfferFilter {
+	return &OfferFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *OfferMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the OfferMutation builder.
+func (m *OfferMutation) Filter() *OfferFilter {
+	return &OfferFilter{config: m.config, predicateAdder: m}
+}
+
+// OfferFilter provides a generic filtering capability at runtime for OfferQuery.
+type OfferFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *OfferFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *OfferFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(offer.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *OfferFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(offer.FieldMerchantID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *OfferFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(offer.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *OfferFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(offer.FieldUpdatedAt))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *OfferFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(offer.FieldName))
+}
+
+// WhereDescription applies the entql string predicate on the description field.
+func (f *OfferFilter) WhereDescription(p entql.StringP) {
+	f.Where(p.Field(offer.FieldDescription))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *OfferFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(offer.FieldKind))
+}
+
+// WherePercentBp applies the entql int predicate on the percent_bp field.
+func (f *OfferFilter) WherePercentBp(p entql.IntP) {
+	f.Where(p.Field(offer.FieldPercentBp))
+}
+
+// WhereMaxDiscount applies the entql int64 predicate on the max_discount field.
+func (f *OfferFilter) WhereMaxDiscount(p entql.Int64P) {
+	f.Where(p.Field(offer.FieldMaxDiscount))
+}
+
+// WhereAmount applies the entql int64 predicate on the amount field.
+func (f *OfferFilter) WhereAmount(p entql.Int64P) {
+	f.Where(p.Field(offer.FieldAmount))
+}
+
+// WhereMinSpend applies the entql int64 predicate on the min_spend field.
+func (f *OfferFilter) WhereMinSpend(p entql.Int64P) {
+	f.Where(p.Field(offer.FieldMinSpend))
+}
+
+// WhereTarget applies the entql string predicate on the target field.
+func (f *OfferFilter) WhereTarget(p entql.StringP) {
+	f.Where(p.Field(offer.FieldTarget))
+}
+
+// WhereSegment applies the entql string predicate on the segment field.
+func (f *OfferFilter) WhereSegment(p entql.StringP) {
+	f.Where(p.Field(offer.FieldSegment))
+}
+
+// WhereSavedSegmentID applies the entql string predicate on the saved_segment_id field.
+func (f *OfferFilter) WhereSavedSegmentID(p entql.StringP) {
+	f.Where(p.Field(offer.FieldSavedSegmentID))
+}
+
+// WhereStoreID applies the entql string predicate on the store_id field.
+func (f *OfferFilter) WhereStoreID(p entql.StringP) {
+	f.Where(p.Field(offer.FieldStoreID))
+}
+
+// WhereValidFrom applies the entql time.Time predicate on the valid_from field.
+func (f *OfferFilter) WhereValidFrom(p entql.TimeP) {
+	f.Where(p.Field(offer.FieldValidFrom))
+}
+
+// WhereValidUntil applies the entql time.Time predicate on the valid_until field.
+func (f *OfferFilter) WhereValidUntil(p entql.TimeP) {
+	f.Where(p.Field(offer.FieldValidUntil))
+}
+
+// WherePerCustomerLimit applies the entql int predicate on the per_customer_limit field.
+func (f *OfferFilter) WherePerCustomerLimit(p entql.IntP) {
+	f.Where(p.Field(offer.FieldPerCustomerLimit))
+}
+
+// WhereUsageLimit applies the entql int predicate on the usage_limit field.
+func (f *OfferFilter) WhereUsageLimit(p entql.IntP) {
+	f.Where(p.Field(offer.FieldUsageLimit))
+}
+
+// WhereRedemptionCount applies the entql int predicate on the redemption_count field.
+func (f *OfferFilter) WhereRedemptionCount(p entql.IntP) {
+	f.Where(p.Field(offer.FieldRedemptionCount))
+}
+
+// WhereStacking applies the entql string predicate on the stacking field.
+func (f *OfferFilter) WhereStacking(p entql.StringP) {
+	f.Where(p.Field(offer.FieldStacking))
+}
+
+// WhereCode applies the entql string predicate on the code field.
+func (f *OfferFilter) WhereCode(p entql.StringP) {
+	f.Where(p.Field(offer.FieldCode))
+}
+
+// WhereCodeKey applies the entql string predicate on the code_key field.
+func (f *OfferFilter) WhereCodeKey(p entql.StringP) {
+	f.Where(p.Field(offer.FieldCodeKey))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *OfferFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(offer.FieldStatus))
+}
+
+// WhereEndedAt applies the entql time.Time predicate on the ended_at field.
+func (f *OfferFilter) WhereEndedAt(p entql.TimeP) {
+	f.Where(p.Field(offer.FieldEndedAt))
+}
+
+// WhereCreatedByID applies the entql string predicate on the created_by_id field.
+func (f *OfferFilter) WhereCreatedByID(p entql.StringP) {
+	f.Where(p.Field(offer.FieldCreatedByID))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *OfferFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *OfferFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasSavedSegment applies a predicate to check if query has an edge saved_segment.
+func (f *OfferFilter) WhereHasSavedSegment() {
+	f.Where(entql.HasEdge("saved_segment"))
+}
+
+// WhereHasSavedSegmentWith applies a predicate to check if query has an edge saved_segment with a given conditions (other predicates).
+func (f *OfferFilter) WhereHasSavedSegmentWith(preds ...predicate.SavedSegment) {
+	f.Where(entql.HasEdgeWith("saved_segment", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasStore applies a predicate to check if query has an edge store.
+func (f *OfferFilter) WhereHasStore() {
+	f.Where(entql.HasEdge("store"))
+}
+
+// WhereHasStoreWith applies a predicate to check if query has an edge store with a given conditions (other predicates).
+func (f *OfferFilter) WhereHasStoreWith(preds ...predicate.Store) {
+	f.Where(entql.HasEdgeWith("store", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasRedemptions applies a predicate to check if query has an edge redemptions.
+func (f *OfferFilter) WhereHasRedemptions() {
+	f.Where(entql.HasEdge("redemptions"))
+}
+
+// WhereHasRedemptionsWith applies a predicate to check if query has an edge redemptions with a given conditions (other predicates).
+func (f *OfferFilter) WhereHasRedemptionsWith(preds ...predicate.OfferRedemption) {
+	f.Where(entql.HasEdgeWith("redemptions", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *OfferRedemptionQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the OfferRedemptionQuery builder.
+func (_q *OfferRedemptionQuery) Filter() *OfferRedemptionFilter {
+	return &OfferRedemptionFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *OfferRedemptionMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the OfferRedemptionMutation builder.
+func (m *OfferRedemptionMutation) Filter() *OfferRedemptionFilter {
+	return &OfferRedemptionFilter{config: m.config, predicateAdder: m}
+}
+
+// OfferRedemptionFilter provides a generic filtering capability at runtime for OfferRedemptionQuery.
+type OfferRedemptionFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *OfferRedemptionFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *OfferRedemptionFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(offerredemption.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *OfferRedemptionFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(offerredemption.FieldMerchantID))
+}
+
+// WhereOfferID applies the entql string predicate on the offer_id field.
+func (f *OfferRedemptionFilter) WhereOfferID(p entql.StringP) {
+	f.Where(p.Field(offerredemption.FieldOfferID))
+}
+
+// WhereCustomerID applies the entql string predicate on the customer_id field.
+func (f *OfferRedemptionFilter) WhereCustomerID(p entql.StringP) {
+	f.Where(p.Field(offerredemption.FieldCustomerID))
+}
+
+// WhereSaleID applies the entql string predicate on the sale_id field.
+func (f *OfferRedemptionFilter) WhereSaleID(p entql.StringP) {
+	f.Where(p.Field(offerredemption.FieldSaleID))
+}
+
+// WhereAmount applies the entql int64 predicate on the amount field.
+func (f *OfferRedemptionFilter) WhereAmount(p entql.Int64P) {
+	f.Where(p.Field(offerredemption.FieldAmount))
+}
+
+// WhereAt applies the entql time.Time predicate on the at field.
+func (f *OfferRedemptionFilter) WhereAt(p entql.TimeP) {
+	f.Where(p.Field(offerredemption.FieldAt))
+}
+
+// WhereVoidedAt applies the entql time.Time predicate on the voided_at field.
+func (f *OfferRedemptionFilter) WhereVoidedAt(p entql.TimeP) {
+	f.Where(p.Field(offerredemption.FieldVoidedAt))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *OfferRedemptionFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *OfferRedemptionFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasOffer applies a predicate to check if query has an edge offer.
+func (f *OfferRedemptionFilter) WhereHasOffer() {
+	f.Where(entql.HasEdge("offer"))
+}
+
+// WhereHasOfferWith applies a predicate to check if query has an edge offer with a given conditions (other predicates).
+func (f *OfferRedemptionFilter) WhereHasOfferWith(preds ...predicate.Offer) {
+	f.Where(entql.HasEdgeWith("offer", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasCustomer applies a predicate to check if query has an edge customer.
+func (f *OfferRedemptionFilter) WhereHasCustomer() {
+	f.Where(entql.HasEdge("customer"))
+}
+
+// WhereHasCustomerWith applies a predicate to check if query has an edge customer with a given conditions (other predicates).
+func (f *OfferRedemptionFilter) WhereHasCustomerWith(preds ...predicate.Customer) {
+	f.Where(entql.HasEdgeWith("customer", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasSale applies a predicate to check if query has an edge sale.
+func (f *OfferRedemptionFilter) WhereHasSale() {
+	f.Where(entql.HasEdge("sale"))
+}
+
+// WhereHasSaleWith applies a predicate to check if query has an edge sale with a given conditions (other predicates).
+func (f *OfferRedemptionFilter) WhereHasSaleWith(preds ...predicate.Sale) {
+	f.Where(entql.HasEdgeWith("sale", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *OperatorQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -2742,7 +3250,7 @@ type OperatorFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OperatorFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2822,7 +3330,7 @@ type OutboxEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OutboxEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2926,7 +3434,7 @@ type PairingCodeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PairingCodeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3025,7 +3533,7 @@ type PlatformAuditEntryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PlatformAuditEntryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3110,7 +3618,7 @@ type ProductFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProductFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3238,7 +3746,7 @@ type ProductPriceChangeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProductPriceChangeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3355,7 +3863,7 @@ type RefundFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefundFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3582,7 +4090,7 @@ type RefundLineFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefundLineFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3689,7 +4197,7 @@ type RefundTenderFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefundTenderFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3796,7 +4304,7 @@ type ReleaseFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReleaseFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3911,7 +4419,7 @@ type RiskListEntryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RiskListEntryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4000,7 +4508,7 @@ type SaleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SaleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4312,7 +4820,7 @@ type SaleCounterFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SaleCounterFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4391,7 +4899,7 @@ type SaleLineFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SaleLineFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4558,7 +5066,7 @@ type SalesSettingsFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SalesSettingsFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4707,7 +5215,7 @@ type SavedSegmentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SavedSegmentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4816,7 +5324,7 @@ type SegmentRulesFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SegmentRulesFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4915,7 +5423,7 @@ type StaffFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StaffFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5043,7 +5551,7 @@ type StaffDayFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StaffDayFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5122,7 +5630,7 @@ type StoreFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StoreFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5220,7 +5728,7 @@ type TenderFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TenderFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5358,7 +5866,7 @@ type TicketFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5582,7 +6090,7 @@ type TicketCommentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketCommentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

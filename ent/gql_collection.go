@@ -15,6 +15,8 @@ import (
 	"github.com/tillpos/till/ent/device"
 	"github.com/tillpos/till/ent/feedback"
 	"github.com/tillpos/till/ent/merchant"
+	"github.com/tillpos/till/ent/offer"
+	"github.com/tillpos/till/ent/offerredemption"
 	"github.com/tillpos/till/ent/operator"
 	"github.com/tillpos/till/ent/platformauditentry"
 	"github.com/tillpos/till/ent/product"
@@ -984,6 +986,520 @@ func newMerchantPaginateArgs(rv map[string]any) *merchantPaginateArgs {
 	}
 	if v, ok := rv[whereField].(*MerchantWhereInput); ok {
 		args.opts = append(args.opts, WithMerchantFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *OfferQuery) CollectFields(ctx context.Context, satisfies ...string) (*OfferQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *OfferQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(offer.Columns))
+		selectedFields = []string{offer.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "merchant":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&MerchantClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, merchantImplementors)...); err != nil {
+				return err
+			}
+			_q.withMerchant = query
+			if _, ok := fieldSeen[offer.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, offer.FieldMerchantID)
+				fieldSeen[offer.FieldMerchantID] = struct{}{}
+			}
+
+		case "savedSegment":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&SavedSegmentClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, savedsegmentImplementors)...); err != nil {
+				return err
+			}
+			_q.withSavedSegment = query
+			if _, ok := fieldSeen[offer.FieldSavedSegmentID]; !ok {
+				selectedFields = append(selectedFields, offer.FieldSavedSegmentID)
+				fieldSeen[offer.FieldSavedSegmentID] = struct{}{}
+			}
+
+		case "store":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&StoreClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, storeImplementors)...); err != nil {
+				return err
+			}
+			_q.withStore = query
+			if _, ok := fieldSeen[offer.FieldStoreID]; !ok {
+				selectedFields = append(selectedFields, offer.FieldStoreID)
+				fieldSeen[offer.FieldStoreID] = struct{}{}
+			}
+
+		case "redemptions":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&OfferRedemptionClient{config: _q.config}).Query()
+			)
+			args := newOfferRedemptionPaginateArgs(fieldArgs(ctx, new(OfferRedemptionWhereInput), path...))
+			if err := validateFirstLast(args.first, args.last); err != nil {
+				return fmt.Errorf("validate first and last in path %q: %w", path, err)
+			}
+			pager, err := newOfferRedemptionPager(args.opts, args.last != nil)
+			if err != nil {
+				return fmt.Errorf("create new pager in path %q: %w", path, err)
+			}
+			if query, err = pager.applyFilter(query); err != nil {
+				return err
+			}
+			ignoredEdges := !hasCollectedField(ctx, append(path, edgesField)...)
+			if hasCollectedField(ctx, append(path, totalCountField)...) || hasCollectedField(ctx, append(path, pageInfoField)...) {
+				hasPagination := args.after != nil || args.first != nil || args.before != nil || args.last != nil
+				if hasPagination || ignoredEdges {
+					query := query.Clone()
+					_q.loadTotal = append(_q.loadTotal, func(ctx context.Context, nodes []*Offer) error {
+						ids := make([]driver.Value, len(nodes))
+						for i := range nodes {
+							ids[i] = nodes[i].ID
+						}
+						var v []struct {
+							NodeID pulid.ID `sql:"offer_id"`
+							Count  int      `sql:"count"`
+						}
+						query.Where(func(s *sql.Selector) {
+							s.Where(sql.InValues(s.C(offer.RedemptionsColumn), ids...))
+						})
+						if err := query.GroupBy(offer.RedemptionsColumn).Aggregate(Count()).Scan(ctx, &v); err != nil {
+							return err
+						}
+						m := make(map[pulid.ID]int, len(v))
+						for i := range v {
+							m[v[i].NodeID] = v[i].Count
+						}
+						for i := range nodes {
+							n := m[nodes[i].ID]
+							if nodes[i].Edges.totalCount[3] == nil {
+								nodes[i].Edges.totalCount[3] = make(map[string]int)
+							}
+							nodes[i].Edges.totalCount[3][alias] = n
+						}
+						return nil
+					})
+				} else {
+					_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Offer) error {
+						for i := range nodes {
+							n := len(nodes[i].Edges.Redemptions)
+							if nodes[i].Edges.totalCount[3] == nil {
+								nodes[i].Edges.totalCount[3] = make(map[string]int)
+							}
+							nodes[i].Edges.totalCount[3][alias] = n
+						}
+						return nil
+					})
+				}
+			}
+			if ignoredEdges || (args.first != nil && *args.first == 0) || (args.last != nil && *args.last == 0) {
+				continue
+			}
+			if query, err = pager.applyCursors(query, args.after, args.before); err != nil {
+				return err
+			}
+			path = append(path, edgesField, nodeField)
+			if field := collectedField(ctx, path...); field != nil {
+				if err := query.collectField(ctx, false, opCtx, *field, path, mayAddCondition(satisfies, offerredemptionImplementors)...); err != nil {
+					return err
+				}
+			}
+			if limit := paginateLimit(args.first, args.last); limit > 0 {
+				if oneNode {
+					pager.applyOrder(query.Limit(limit))
+				} else {
+					modify := entgql.LimitPerRow(offer.RedemptionsColumn, limit, pager.orderExpr(query))
+					query.modifiers = append(query.modifiers, modify)
+				}
+			} else {
+				query = pager.applyOrder(query)
+			}
+			_q.WithNamedRedemptions(alias, func(wq *OfferRedemptionQuery) {
+				*wq = *query
+			})
+		case "merchantID":
+			if _, ok := fieldSeen[offer.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, offer.FieldMerchantID)
+				fieldSeen[offer.FieldMerchantID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[offer.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, offer.FieldCreatedAt)
+				fieldSeen[offer.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[offer.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, offer.FieldUpdatedAt)
+				fieldSeen[offer.FieldUpdatedAt] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[offer.FieldName]; !ok {
+				selectedFields = append(selectedFields, offer.FieldName)
+				fieldSeen[offer.FieldName] = struct{}{}
+			}
+		case "description":
+			if _, ok := fieldSeen[offer.FieldDescription]; !ok {
+				selectedFields = append(selectedFields, offer.FieldDescription)
+				fieldSeen[offer.FieldDescription] = struct{}{}
+			}
+		case "kind":
+			if _, ok := fieldSeen[offer.FieldKind]; !ok {
+				selectedFields = append(selectedFields, offer.FieldKind)
+				fieldSeen[offer.FieldKind] = struct{}{}
+			}
+		case "percentBp":
+			if _, ok := fieldSeen[offer.FieldPercentBp]; !ok {
+				selectedFields = append(selectedFields, offer.FieldPercentBp)
+				fieldSeen[offer.FieldPercentBp] = struct{}{}
+			}
+		case "maxDiscount":
+			if _, ok := fieldSeen[offer.FieldMaxDiscount]; !ok {
+				selectedFields = append(selectedFields, offer.FieldMaxDiscount)
+				fieldSeen[offer.FieldMaxDiscount] = struct{}{}
+			}
+		case "amount":
+			if _, ok := fieldSeen[offer.FieldAmount]; !ok {
+				selectedFields = append(selectedFields, offer.FieldAmount)
+				fieldSeen[offer.FieldAmount] = struct{}{}
+			}
+		case "minSpend":
+			if _, ok := fieldSeen[offer.FieldMinSpend]; !ok {
+				selectedFields = append(selectedFields, offer.FieldMinSpend)
+				fieldSeen[offer.FieldMinSpend] = struct{}{}
+			}
+		case "target":
+			if _, ok := fieldSeen[offer.FieldTarget]; !ok {
+				selectedFields = append(selectedFields, offer.FieldTarget)
+				fieldSeen[offer.FieldTarget] = struct{}{}
+			}
+		case "segment":
+			if _, ok := fieldSeen[offer.FieldSegment]; !ok {
+				selectedFields = append(selectedFields, offer.FieldSegment)
+				fieldSeen[offer.FieldSegment] = struct{}{}
+			}
+		case "savedSegmentID":
+			if _, ok := fieldSeen[offer.FieldSavedSegmentID]; !ok {
+				selectedFields = append(selectedFields, offer.FieldSavedSegmentID)
+				fieldSeen[offer.FieldSavedSegmentID] = struct{}{}
+			}
+		case "storeID":
+			if _, ok := fieldSeen[offer.FieldStoreID]; !ok {
+				selectedFields = append(selectedFields, offer.FieldStoreID)
+				fieldSeen[offer.FieldStoreID] = struct{}{}
+			}
+		case "validFrom":
+			if _, ok := fieldSeen[offer.FieldValidFrom]; !ok {
+				selectedFields = append(selectedFields, offer.FieldValidFrom)
+				fieldSeen[offer.FieldValidFrom] = struct{}{}
+			}
+		case "validUntil":
+			if _, ok := fieldSeen[offer.FieldValidUntil]; !ok {
+				selectedFields = append(selectedFields, offer.FieldValidUntil)
+				fieldSeen[offer.FieldValidUntil] = struct{}{}
+			}
+		case "perCustomerLimit":
+			if _, ok := fieldSeen[offer.FieldPerCustomerLimit]; !ok {
+				selectedFields = append(selectedFields, offer.FieldPerCustomerLimit)
+				fieldSeen[offer.FieldPerCustomerLimit] = struct{}{}
+			}
+		case "usageLimit":
+			if _, ok := fieldSeen[offer.FieldUsageLimit]; !ok {
+				selectedFields = append(selectedFields, offer.FieldUsageLimit)
+				fieldSeen[offer.FieldUsageLimit] = struct{}{}
+			}
+		case "redemptionCount":
+			if _, ok := fieldSeen[offer.FieldRedemptionCount]; !ok {
+				selectedFields = append(selectedFields, offer.FieldRedemptionCount)
+				fieldSeen[offer.FieldRedemptionCount] = struct{}{}
+			}
+		case "stacking":
+			if _, ok := fieldSeen[offer.FieldStacking]; !ok {
+				selectedFields = append(selectedFields, offer.FieldStacking)
+				fieldSeen[offer.FieldStacking] = struct{}{}
+			}
+		case "code":
+			if _, ok := fieldSeen[offer.FieldCode]; !ok {
+				selectedFields = append(selectedFields, offer.FieldCode)
+				fieldSeen[offer.FieldCode] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[offer.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, offer.FieldStatus)
+				fieldSeen[offer.FieldStatus] = struct{}{}
+			}
+		case "endedAt":
+			if _, ok := fieldSeen[offer.FieldEndedAt]; !ok {
+				selectedFields = append(selectedFields, offer.FieldEndedAt)
+				fieldSeen[offer.FieldEndedAt] = struct{}{}
+			}
+		case "createdByID":
+			if _, ok := fieldSeen[offer.FieldCreatedByID]; !ok {
+				selectedFields = append(selectedFields, offer.FieldCreatedByID)
+				fieldSeen[offer.FieldCreatedByID] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type offerPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []OfferPaginateOption
+}
+
+func newOfferPaginateArgs(rv map[string]any) *offerPaginateArgs {
+	args := &offerPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case []*OfferOrder:
+			args.opts = append(args.opts, WithOfferOrder(v))
+		case []any:
+			var orders []*OfferOrder
+			for i := range v {
+				mv, ok := v[i].(map[string]any)
+				if !ok {
+					continue
+				}
+				var (
+					err1, err2 error
+					order      = &OfferOrder{Field: &OfferOrderField{}, Direction: entgql.OrderDirectionAsc}
+				)
+				if d, ok := mv[directionField]; ok {
+					err1 = order.Direction.UnmarshalGQL(d)
+				}
+				if f, ok := mv[fieldField]; ok {
+					err2 = order.Field.UnmarshalGQL(f)
+				}
+				if err1 == nil && err2 == nil {
+					orders = append(orders, order)
+				}
+			}
+			args.opts = append(args.opts, WithOfferOrder(orders))
+		}
+	}
+	if v, ok := rv[whereField].(*OfferWhereInput); ok {
+		args.opts = append(args.opts, WithOfferFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *OfferRedemptionQuery) CollectFields(ctx context.Context, satisfies ...string) (*OfferRedemptionQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *OfferRedemptionQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(offerredemption.Columns))
+		selectedFields = []string{offerredemption.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "merchant":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&MerchantClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, merchantImplementors)...); err != nil {
+				return err
+			}
+			_q.withMerchant = query
+			if _, ok := fieldSeen[offerredemption.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, offerredemption.FieldMerchantID)
+				fieldSeen[offerredemption.FieldMerchantID] = struct{}{}
+			}
+
+		case "offer":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&OfferClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, offerImplementors)...); err != nil {
+				return err
+			}
+			_q.withOffer = query
+			if _, ok := fieldSeen[offerredemption.FieldOfferID]; !ok {
+				selectedFields = append(selectedFields, offerredemption.FieldOfferID)
+				fieldSeen[offerredemption.FieldOfferID] = struct{}{}
+			}
+
+		case "customer":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&CustomerClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, customerImplementors)...); err != nil {
+				return err
+			}
+			_q.withCustomer = query
+			if _, ok := fieldSeen[offerredemption.FieldCustomerID]; !ok {
+				selectedFields = append(selectedFields, offerredemption.FieldCustomerID)
+				fieldSeen[offerredemption.FieldCustomerID] = struct{}{}
+			}
+		case "merchantID":
+			if _, ok := fieldSeen[offerredemption.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, offerredemption.FieldMerchantID)
+				fieldSeen[offerredemption.FieldMerchantID] = struct{}{}
+			}
+		case "offerID":
+			if _, ok := fieldSeen[offerredemption.FieldOfferID]; !ok {
+				selectedFields = append(selectedFields, offerredemption.FieldOfferID)
+				fieldSeen[offerredemption.FieldOfferID] = struct{}{}
+			}
+		case "customerID":
+			if _, ok := fieldSeen[offerredemption.FieldCustomerID]; !ok {
+				selectedFields = append(selectedFields, offerredemption.FieldCustomerID)
+				fieldSeen[offerredemption.FieldCustomerID] = struct{}{}
+			}
+		case "saleID":
+			if _, ok := fieldSeen[offerredemption.FieldSaleID]; !ok {
+				selectedFields = append(selectedFields, offerredemption.FieldSaleID)
+				fieldSeen[offerredemption.FieldSaleID] = struct{}{}
+			}
+		case "amount":
+			if _, ok := fieldSeen[offerredemption.FieldAmount]; !ok {
+				selectedFields = append(selectedFields, offerredemption.FieldAmount)
+				fieldSeen[offerredemption.FieldAmount] = struct{}{}
+			}
+		case "at":
+			if _, ok := fieldSeen[offerredemption.FieldAt]; !ok {
+				selectedFields = append(selectedFields, offerredemption.FieldAt)
+				fieldSeen[offerredemption.FieldAt] = struct{}{}
+			}
+		case "voidedAt":
+			if _, ok := fieldSeen[offerredemption.FieldVoidedAt]; !ok {
+				selectedFields = append(selectedFields, offerredemption.FieldVoidedAt)
+				fieldSeen[offerredemption.FieldVoidedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type offerredemptionPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []OfferRedemptionPaginateOption
+}
+
+func newOfferRedemptionPaginateArgs(rv map[string]any) *offerredemptionPaginateArgs {
+	args := &offerredemptionPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case []*OfferRedemptionOrder:
+			args.opts = append(args.opts, WithOfferRedemptionOrder(v))
+		case []any:
+			var orders []*OfferRedemptionOrder
+			for i := range v {
+				mv, ok := v[i].(map[string]any)
+				if !ok {
+					continue
+				}
+				var (
+					err1, err2 error
+					order      = &OfferRedemptionOrder{Field: &OfferRedemptionOrderField{}, Direction: entgql.OrderDirectionAsc}
+				)
+				if d, ok := mv[directionField]; ok {
+					err1 = order.Direction.UnmarshalGQL(d)
+				}
+				if f, ok := mv[fieldField]; ok {
+					err2 = order.Field.UnmarshalGQL(f)
+				}
+				if err1 == nil && err2 == nil {
+					orders = append(orders, order)
+				}
+			}
+			args.opts = append(args.opts, WithOfferRedemptionOrder(orders))
+		}
+	}
+	if v, ok := rv[whereField].(*OfferRedemptionWhereInput); ok {
+		args.opts = append(args.opts, WithOfferRedemptionFilter(v.Filter))
 	}
 	return args
 }

@@ -104,6 +104,75 @@ func (_m *Feedback) Product(ctx context.Context) (*Product, error) {
 	return result, MaskNotFound(err)
 }
 
+func (_m *Offer) Merchant(ctx context.Context) (*Merchant, error) {
+	result, err := _m.Edges.MerchantOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryMerchant().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *Offer) SavedSegment(ctx context.Context) (*SavedSegment, error) {
+	result, err := _m.Edges.SavedSegmentOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QuerySavedSegment().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *Offer) Store(ctx context.Context) (*Store, error) {
+	result, err := _m.Edges.StoreOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryStore().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *Offer) Redemptions(
+	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy []*OfferRedemptionOrder, where *OfferRedemptionWhereInput,
+) (*OfferRedemptionConnection, error) {
+	opts := []OfferRedemptionPaginateOption{
+		WithOfferRedemptionOrder(orderBy),
+		WithOfferRedemptionFilter(where.Filter),
+	}
+	alias := graphql.GetFieldContext(ctx).Field.Alias
+	totalCount, hasTotalCount := _m.Edges.totalCount[3][alias]
+	if nodes, err := _m.NamedRedemptions(alias); err == nil || hasTotalCount {
+		pager, err := newOfferRedemptionPager(opts, last != nil)
+		if err != nil {
+			return nil, err
+		}
+		conn := &OfferRedemptionConnection{Edges: []*OfferRedemptionEdge{}, TotalCount: totalCount}
+		conn.build(nodes, pager, after, first, before, last)
+		return conn, nil
+	}
+	return _m.QueryRedemptions().Paginate(ctx, after, first, before, last, opts...)
+}
+
+func (_m *OfferRedemption) Merchant(ctx context.Context) (*Merchant, error) {
+	result, err := _m.Edges.MerchantOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryMerchant().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *OfferRedemption) Offer(ctx context.Context) (*Offer, error) {
+	result, err := _m.Edges.OfferOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryOffer().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *OfferRedemption) Customer(ctx context.Context) (*Customer, error) {
+	result, err := _m.Edges.CustomerOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryCustomer().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
 func (_m *Product) Merchant(ctx context.Context) (*Merchant, error) {
 	result, err := _m.Edges.MerchantOrErr()
 	if IsNotLoaded(err) {

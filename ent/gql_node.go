@@ -14,6 +14,8 @@ import (
 	"github.com/tillpos/till/ent/device"
 	"github.com/tillpos/till/ent/feedback"
 	"github.com/tillpos/till/ent/merchant"
+	"github.com/tillpos/till/ent/offer"
+	"github.com/tillpos/till/ent/offerredemption"
 	"github.com/tillpos/till/ent/operator"
 	"github.com/tillpos/till/ent/platformauditentry"
 	"github.com/tillpos/till/ent/product"
@@ -64,6 +66,16 @@ var merchantImplementors = []string{"Merchant", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*Merchant) IsNode() {}
+
+var offerImplementors = []string{"Offer", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Offer) IsNode() {}
+
+var offerredemptionImplementors = []string{"OfferRedemption", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*OfferRedemption) IsNode() {}
 
 var operatorImplementors = []string{"Operator", "Node"}
 
@@ -274,6 +286,32 @@ func (c *Client) noder(ctx context.Context, table string, id pulid.ID) (Noder, e
 			Where(merchant.ID(uid))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, merchantImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case offer.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.Offer.Query().
+			Where(offer.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, offerImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case offerredemption.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.OfferRedemption.Query().
+			Where(offerredemption.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, offerredemptionImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -653,6 +691,38 @@ func (c *Client) noders(ctx context.Context, table string, ids []pulid.ID) ([]No
 		query := c.Merchant.Query().
 			Where(merchant.IDIn(ids...))
 		query, err := query.CollectFields(ctx, merchantImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case offer.Table:
+		query := c.Offer.Query().
+			Where(offer.IDIn(ids...))
+		query, err := query.CollectFields(ctx, offerImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case offerredemption.Table:
+		query := c.OfferRedemption.Query().
+			Where(offerredemption.IDIn(ids...))
+		query, err := query.CollectFields(ctx, offerredemptionImplementors...)
 		if err != nil {
 			return nil, err
 		}

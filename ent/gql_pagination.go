@@ -19,6 +19,8 @@ import (
 	"github.com/tillpos/till/ent/device"
 	"github.com/tillpos/till/ent/feedback"
 	"github.com/tillpos/till/ent/merchant"
+	"github.com/tillpos/till/ent/offer"
+	"github.com/tillpos/till/ent/offerredemption"
 	"github.com/tillpos/till/ent/operator"
 	"github.com/tillpos/till/ent/platformauditentry"
 	"github.com/tillpos/till/ent/product"
@@ -2064,6 +2066,760 @@ func (_m *Merchant) ToEdge(order *MerchantOrder) *MerchantEdge {
 		order = DefaultMerchantOrder
 	}
 	return &MerchantEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// OfferEdge is the edge representation of Offer.
+type OfferEdge struct {
+	Node   *Offer `json:"node"`
+	Cursor Cursor `json:"cursor"`
+}
+
+// OfferConnection is the connection containing edges to Offer.
+type OfferConnection struct {
+	Edges      []*OfferEdge `json:"edges"`
+	PageInfo   PageInfo     `json:"pageInfo"`
+	TotalCount int          `json:"totalCount"`
+}
+
+func (c *OfferConnection) build(nodes []*Offer, pager *offerPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *Offer
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *Offer {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *Offer {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*OfferEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &OfferEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// OfferPaginateOption enables pagination customization.
+type OfferPaginateOption func(*offerPager) error
+
+// WithOfferOrder configures pagination ordering.
+func WithOfferOrder(order []*OfferOrder) OfferPaginateOption {
+	return func(pager *offerPager) error {
+		for _, o := range order {
+			if err := o.Direction.Validate(); err != nil {
+				return err
+			}
+		}
+		pager.order = append(pager.order, order...)
+		return nil
+	}
+}
+
+// WithOfferFilter configures pagination filter.
+func WithOfferFilter(filter func(*OfferQuery) (*OfferQuery, error)) OfferPaginateOption {
+	return func(pager *offerPager) error {
+		if filter == nil {
+			return errors.New("OfferQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type offerPager struct {
+	reverse bool
+	order   []*OfferOrder
+	filter  func(*OfferQuery) (*OfferQuery, error)
+}
+
+func newOfferPager(opts []OfferPaginateOption, reverse bool) (*offerPager, error) {
+	pager := &offerPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	for i, o := range pager.order {
+		if i > 0 && o.Field == pager.order[i-1].Field {
+			return nil, fmt.Errorf("duplicate order direction %q", o.Direction)
+		}
+	}
+	return pager, nil
+}
+
+func (p *offerPager) applyFilter(query *OfferQuery) (*OfferQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *offerPager) toCursor(_m *Offer) Cursor {
+	cs_ := make([]any, 0, len(p.order))
+	for _, o_ := range p.order {
+		cs_ = append(cs_, o_.Field.toCursor(_m).Value)
+	}
+	return Cursor{ID: _m.ID, Value: cs_}
+}
+
+func (p *offerPager) applyCursors(query *OfferQuery, after, before *Cursor) (*OfferQuery, error) {
+	idDirection := entgql.OrderDirectionAsc
+	if p.reverse {
+		idDirection = entgql.OrderDirectionDesc
+	}
+	fields, directions := make([]string, 0, len(p.order)), make([]OrderDirection, 0, len(p.order))
+	for _, o := range p.order {
+		fields = append(fields, o.Field.column)
+		direction := o.Direction
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		directions = append(directions, direction)
+	}
+	predicates, err := entgql.MultiCursorsPredicate(after, before, &entgql.MultiCursorsOptions{
+		FieldID:     DefaultOfferOrder.Field.column,
+		DirectionID: idDirection,
+		Fields:      fields,
+		Directions:  directions,
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, predicate := range predicates {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *offerPager) applyOrder(query *OfferQuery) *OfferQuery {
+	var defaultOrdered bool
+	for _, o := range p.order {
+		direction := o.Direction
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		query = query.Order(o.Field.toTerm(direction.OrderTermOption()))
+		if o.Field.column == DefaultOfferOrder.Field.column {
+			defaultOrdered = true
+		}
+		if len(query.ctx.Fields) > 0 {
+			query.ctx.AppendFieldOnce(o.Field.column)
+		}
+	}
+	if !defaultOrdered {
+		direction := entgql.OrderDirectionAsc
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		query = query.Order(DefaultOfferOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	return query
+}
+
+func (p *offerPager) orderExpr(query *OfferQuery) sql.Querier {
+	if len(query.ctx.Fields) > 0 {
+		for _, o := range p.order {
+			query.ctx.AppendFieldOnce(o.Field.column)
+		}
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		for _, o := range p.order {
+			direction := o.Direction
+			if p.reverse {
+				direction = direction.Reverse()
+			}
+			b.Ident(o.Field.column).Pad().WriteString(string(direction))
+			b.Comma()
+		}
+		direction := entgql.OrderDirectionAsc
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		b.Ident(DefaultOfferOrder.Field.column).Pad().WriteString(string(direction))
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to Offer.
+func (_m *OfferQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...OfferPaginateOption,
+) (*OfferConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newOfferPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &OfferConnection{Edges: []*OfferEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// OfferOrderFieldCreatedAt orders Offer by created_at.
+	OfferOrderFieldCreatedAt = &OfferOrderField{
+		Value: func(_m *Offer) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: offer.FieldCreatedAt,
+		toTerm: offer.ByCreatedAt,
+		toCursor: func(_m *Offer) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// OfferOrderFieldUpdatedAt orders Offer by updated_at.
+	OfferOrderFieldUpdatedAt = &OfferOrderField{
+		Value: func(_m *Offer) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: offer.FieldUpdatedAt,
+		toTerm: offer.ByUpdatedAt,
+		toCursor: func(_m *Offer) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+	// OfferOrderFieldName orders Offer by name.
+	OfferOrderFieldName = &OfferOrderField{
+		Value: func(_m *Offer) (ent.Value, error) {
+			return _m.Name, nil
+		},
+		column: offer.FieldName,
+		toTerm: offer.ByName,
+		toCursor: func(_m *Offer) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Name,
+			}
+		},
+	}
+	// OfferOrderFieldValidFrom orders Offer by valid_from.
+	OfferOrderFieldValidFrom = &OfferOrderField{
+		Value: func(_m *Offer) (ent.Value, error) {
+			return _m.ValidFrom, nil
+		},
+		column: offer.FieldValidFrom,
+		toTerm: offer.ByValidFrom,
+		toCursor: func(_m *Offer) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.ValidFrom,
+			}
+		},
+	}
+	// OfferOrderFieldValidUntil orders Offer by valid_until.
+	OfferOrderFieldValidUntil = &OfferOrderField{
+		Value: func(_m *Offer) (ent.Value, error) {
+			return _m.ValidUntil, nil
+		},
+		column: offer.FieldValidUntil,
+		toTerm: offer.ByValidUntil,
+		toCursor: func(_m *Offer) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.ValidUntil,
+			}
+		},
+	}
+	// OfferOrderFieldRedemptionCount orders Offer by redemption_count.
+	OfferOrderFieldRedemptionCount = &OfferOrderField{
+		Value: func(_m *Offer) (ent.Value, error) {
+			return _m.RedemptionCount, nil
+		},
+		column: offer.FieldRedemptionCount,
+		toTerm: offer.ByRedemptionCount,
+		toCursor: func(_m *Offer) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.RedemptionCount,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f OfferOrderField) String() string {
+	var str string
+	switch f.column {
+	case OfferOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case OfferOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	case OfferOrderFieldName.column:
+		str = "NAME"
+	case OfferOrderFieldValidFrom.column:
+		str = "VALID_FROM"
+	case OfferOrderFieldValidUntil.column:
+		str = "VALID_UNTIL"
+	case OfferOrderFieldRedemptionCount.column:
+		str = "REDEMPTION_COUNT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f OfferOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *OfferOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("OfferOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *OfferOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *OfferOrderFieldUpdatedAt
+	case "NAME":
+		*f = *OfferOrderFieldName
+	case "VALID_FROM":
+		*f = *OfferOrderFieldValidFrom
+	case "VALID_UNTIL":
+		*f = *OfferOrderFieldValidUntil
+	case "REDEMPTION_COUNT":
+		*f = *OfferOrderFieldRedemptionCount
+	default:
+		return fmt.Errorf("%s is not a valid OfferOrderField", str)
+	}
+	return nil
+}
+
+// OfferOrderField defines the ordering field of Offer.
+type OfferOrderField struct {
+	// Value extracts the ordering value from the given Offer.
+	Value    func(*Offer) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) offer.OrderOption
+	toCursor func(*Offer) Cursor
+}
+
+// OfferOrder defines the ordering of Offer.
+type OfferOrder struct {
+	Direction OrderDirection   `json:"direction"`
+	Field     *OfferOrderField `json:"field"`
+}
+
+// DefaultOfferOrder is the default ordering of Offer.
+var DefaultOfferOrder = &OfferOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &OfferOrderField{
+		Value: func(_m *Offer) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: offer.FieldID,
+		toTerm: offer.ByID,
+		toCursor: func(_m *Offer) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts Offer into OfferEdge.
+func (_m *Offer) ToEdge(order *OfferOrder) *OfferEdge {
+	if order == nil {
+		order = DefaultOfferOrder
+	}
+	return &OfferEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// OfferRedemptionEdge is the edge representation of OfferRedemption.
+type OfferRedemptionEdge struct {
+	Node   *OfferRedemption `json:"node"`
+	Cursor Cursor           `json:"cursor"`
+}
+
+// OfferRedemptionConnection is the connection containing edges to OfferRedemption.
+type OfferRedemptionConnection struct {
+	Edges      []*OfferRedemptionEdge `json:"edges"`
+	PageInfo   PageInfo               `json:"pageInfo"`
+	TotalCount int                    `json:"totalCount"`
+}
+
+func (c *OfferRedemptionConnection) build(nodes []*OfferRedemption, pager *offerredemptionPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *OfferRedemption
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *OfferRedemption {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *OfferRedemption {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*OfferRedemptionEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &OfferRedemptionEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// OfferRedemptionPaginateOption enables pagination customization.
+type OfferRedemptionPaginateOption func(*offerredemptionPager) error
+
+// WithOfferRedemptionOrder configures pagination ordering.
+func WithOfferRedemptionOrder(order []*OfferRedemptionOrder) OfferRedemptionPaginateOption {
+	return func(pager *offerredemptionPager) error {
+		for _, o := range order {
+			if err := o.Direction.Validate(); err != nil {
+				return err
+			}
+		}
+		pager.order = append(pager.order, order...)
+		return nil
+	}
+}
+
+// WithOfferRedemptionFilter configures pagination filter.
+func WithOfferRedemptionFilter(filter func(*OfferRedemptionQuery) (*OfferRedemptionQuery, error)) OfferRedemptionPaginateOption {
+	return func(pager *offerredemptionPager) error {
+		if filter == nil {
+			return errors.New("OfferRedemptionQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type offerredemptionPager struct {
+	reverse bool
+	order   []*OfferRedemptionOrder
+	filter  func(*OfferRedemptionQuery) (*OfferRedemptionQuery, error)
+}
+
+func newOfferRedemptionPager(opts []OfferRedemptionPaginateOption, reverse bool) (*offerredemptionPager, error) {
+	pager := &offerredemptionPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	for i, o := range pager.order {
+		if i > 0 && o.Field == pager.order[i-1].Field {
+			return nil, fmt.Errorf("duplicate order direction %q", o.Direction)
+		}
+	}
+	return pager, nil
+}
+
+func (p *offerredemptionPager) applyFilter(query *OfferRedemptionQuery) (*OfferRedemptionQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *offerredemptionPager) toCursor(_m *OfferRedemption) Cursor {
+	cs_ := make([]any, 0, len(p.order))
+	for _, o_ := range p.order {
+		cs_ = append(cs_, o_.Field.toCursor(_m).Value)
+	}
+	return Cursor{ID: _m.ID, Value: cs_}
+}
+
+func (p *offerredemptionPager) applyCursors(query *OfferRedemptionQuery, after, before *Cursor) (*OfferRedemptionQuery, error) {
+	idDirection := entgql.OrderDirectionAsc
+	if p.reverse {
+		idDirection = entgql.OrderDirectionDesc
+	}
+	fields, directions := make([]string, 0, len(p.order)), make([]OrderDirection, 0, len(p.order))
+	for _, o := range p.order {
+		fields = append(fields, o.Field.column)
+		direction := o.Direction
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		directions = append(directions, direction)
+	}
+	predicates, err := entgql.MultiCursorsPredicate(after, before, &entgql.MultiCursorsOptions{
+		FieldID:     DefaultOfferRedemptionOrder.Field.column,
+		DirectionID: idDirection,
+		Fields:      fields,
+		Directions:  directions,
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, predicate := range predicates {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *offerredemptionPager) applyOrder(query *OfferRedemptionQuery) *OfferRedemptionQuery {
+	var defaultOrdered bool
+	for _, o := range p.order {
+		direction := o.Direction
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		query = query.Order(o.Field.toTerm(direction.OrderTermOption()))
+		if o.Field.column == DefaultOfferRedemptionOrder.Field.column {
+			defaultOrdered = true
+		}
+		if len(query.ctx.Fields) > 0 {
+			query.ctx.AppendFieldOnce(o.Field.column)
+		}
+	}
+	if !defaultOrdered {
+		direction := entgql.OrderDirectionAsc
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		query = query.Order(DefaultOfferRedemptionOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	return query
+}
+
+func (p *offerredemptionPager) orderExpr(query *OfferRedemptionQuery) sql.Querier {
+	if len(query.ctx.Fields) > 0 {
+		for _, o := range p.order {
+			query.ctx.AppendFieldOnce(o.Field.column)
+		}
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		for _, o := range p.order {
+			direction := o.Direction
+			if p.reverse {
+				direction = direction.Reverse()
+			}
+			b.Ident(o.Field.column).Pad().WriteString(string(direction))
+			b.Comma()
+		}
+		direction := entgql.OrderDirectionAsc
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		b.Ident(DefaultOfferRedemptionOrder.Field.column).Pad().WriteString(string(direction))
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to OfferRedemption.
+func (_m *OfferRedemptionQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...OfferRedemptionPaginateOption,
+) (*OfferRedemptionConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newOfferRedemptionPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &OfferRedemptionConnection{Edges: []*OfferRedemptionEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// OfferRedemptionOrderFieldAt orders OfferRedemption by at.
+	OfferRedemptionOrderFieldAt = &OfferRedemptionOrderField{
+		Value: func(_m *OfferRedemption) (ent.Value, error) {
+			return _m.At, nil
+		},
+		column: offerredemption.FieldAt,
+		toTerm: offerredemption.ByAt,
+		toCursor: func(_m *OfferRedemption) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.At,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f OfferRedemptionOrderField) String() string {
+	var str string
+	switch f.column {
+	case OfferRedemptionOrderFieldAt.column:
+		str = "AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f OfferRedemptionOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *OfferRedemptionOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("OfferRedemptionOrderField %T must be a string", v)
+	}
+	switch str {
+	case "AT":
+		*f = *OfferRedemptionOrderFieldAt
+	default:
+		return fmt.Errorf("%s is not a valid OfferRedemptionOrderField", str)
+	}
+	return nil
+}
+
+// OfferRedemptionOrderField defines the ordering field of OfferRedemption.
+type OfferRedemptionOrderField struct {
+	// Value extracts the ordering value from the given OfferRedemption.
+	Value    func(*OfferRedemption) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) offerredemption.OrderOption
+	toCursor func(*OfferRedemption) Cursor
+}
+
+// OfferRedemptionOrder defines the ordering of OfferRedemption.
+type OfferRedemptionOrder struct {
+	Direction OrderDirection             `json:"direction"`
+	Field     *OfferRedemptionOrderField `json:"field"`
+}
+
+// DefaultOfferRedemptionOrder is the default ordering of OfferRedemption.
+var DefaultOfferRedemptionOrder = &OfferRedemptionOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &OfferRedemptionOrderField{
+		Value: func(_m *OfferRedemption) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: offerredemption.FieldID,
+		toTerm: offerredemption.ByID,
+		toCursor: func(_m *OfferRedemption) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts OfferRedemption into OfferRedemptionEdge.
+func (_m *OfferRedemption) ToEdge(order *OfferRedemptionOrder) *OfferRedemptionEdge {
+	if order == nil {
+		order = DefaultOfferRedemptionOrder
+	}
+	return &OfferRedemptionEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

@@ -12,6 +12,8 @@ import (
 	"github.com/tillpos/till/ent/device"
 	"github.com/tillpos/till/ent/feedback"
 	"github.com/tillpos/till/ent/merchant"
+	"github.com/tillpos/till/ent/offer"
+	"github.com/tillpos/till/ent/offerredemption"
 	"github.com/tillpos/till/ent/operator"
 	"github.com/tillpos/till/ent/platformauditentry"
 	"github.com/tillpos/till/ent/predicate"
@@ -3678,6 +3680,1678 @@ func (i *MerchantWhereInput) P() (predicate.Merchant, error) {
 		return predicates[0], nil
 	default:
 		return merchant.And(predicates...), nil
+	}
+}
+
+// OfferWhereInput represents a where input for filtering Offer queries.
+type OfferWhereInput struct {
+	Predicates []predicate.Offer  `json:"-"`
+	Not        *OfferWhereInput   `json:"not,omitempty"`
+	Or         []*OfferWhereInput `json:"or,omitempty"`
+	And        []*OfferWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *pulid.ID  `json:"id,omitempty"`
+	IDNEQ   *pulid.ID  `json:"idNEQ,omitempty"`
+	IDIn    []pulid.ID `json:"idIn,omitempty"`
+	IDNotIn []pulid.ID `json:"idNotIn,omitempty"`
+	IDGT    *pulid.ID  `json:"idGT,omitempty"`
+	IDGTE   *pulid.ID  `json:"idGTE,omitempty"`
+	IDLT    *pulid.ID  `json:"idLT,omitempty"`
+	IDLTE   *pulid.ID  `json:"idLTE,omitempty"`
+
+	// "merchant_id" field predicates.
+	MerchantID             *pulid.ID  `json:"merchantID,omitempty"`
+	MerchantIDNEQ          *pulid.ID  `json:"merchantIDNEQ,omitempty"`
+	MerchantIDIn           []pulid.ID `json:"merchantIDIn,omitempty"`
+	MerchantIDNotIn        []pulid.ID `json:"merchantIDNotIn,omitempty"`
+	MerchantIDGT           *pulid.ID  `json:"merchantIDGT,omitempty"`
+	MerchantIDGTE          *pulid.ID  `json:"merchantIDGTE,omitempty"`
+	MerchantIDLT           *pulid.ID  `json:"merchantIDLT,omitempty"`
+	MerchantIDLTE          *pulid.ID  `json:"merchantIDLTE,omitempty"`
+	MerchantIDContains     *pulid.ID  `json:"merchantIDContains,omitempty"`
+	MerchantIDHasPrefix    *pulid.ID  `json:"merchantIDHasPrefix,omitempty"`
+	MerchantIDHasSuffix    *pulid.ID  `json:"merchantIDHasSuffix,omitempty"`
+	MerchantIDEqualFold    *pulid.ID  `json:"merchantIDEqualFold,omitempty"`
+	MerchantIDContainsFold *pulid.ID  `json:"merchantIDContainsFold,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "name" field predicates.
+	Name             *string  `json:"name,omitempty"`
+	NameNEQ          *string  `json:"nameNEQ,omitempty"`
+	NameIn           []string `json:"nameIn,omitempty"`
+	NameNotIn        []string `json:"nameNotIn,omitempty"`
+	NameGT           *string  `json:"nameGT,omitempty"`
+	NameGTE          *string  `json:"nameGTE,omitempty"`
+	NameLT           *string  `json:"nameLT,omitempty"`
+	NameLTE          *string  `json:"nameLTE,omitempty"`
+	NameContains     *string  `json:"nameContains,omitempty"`
+	NameHasPrefix    *string  `json:"nameHasPrefix,omitempty"`
+	NameHasSuffix    *string  `json:"nameHasSuffix,omitempty"`
+	NameEqualFold    *string  `json:"nameEqualFold,omitempty"`
+	NameContainsFold *string  `json:"nameContainsFold,omitempty"`
+
+	// "description" field predicates.
+	Description             *string  `json:"description,omitempty"`
+	DescriptionNEQ          *string  `json:"descriptionNEQ,omitempty"`
+	DescriptionIn           []string `json:"descriptionIn,omitempty"`
+	DescriptionNotIn        []string `json:"descriptionNotIn,omitempty"`
+	DescriptionGT           *string  `json:"descriptionGT,omitempty"`
+	DescriptionGTE          *string  `json:"descriptionGTE,omitempty"`
+	DescriptionLT           *string  `json:"descriptionLT,omitempty"`
+	DescriptionLTE          *string  `json:"descriptionLTE,omitempty"`
+	DescriptionContains     *string  `json:"descriptionContains,omitempty"`
+	DescriptionHasPrefix    *string  `json:"descriptionHasPrefix,omitempty"`
+	DescriptionHasSuffix    *string  `json:"descriptionHasSuffix,omitempty"`
+	DescriptionIsNil        bool     `json:"descriptionIsNil,omitempty"`
+	DescriptionNotNil       bool     `json:"descriptionNotNil,omitempty"`
+	DescriptionEqualFold    *string  `json:"descriptionEqualFold,omitempty"`
+	DescriptionContainsFold *string  `json:"descriptionContainsFold,omitempty"`
+
+	// "kind" field predicates.
+	Kind      *offer.Kind  `json:"kind,omitempty"`
+	KindNEQ   *offer.Kind  `json:"kindNEQ,omitempty"`
+	KindIn    []offer.Kind `json:"kindIn,omitempty"`
+	KindNotIn []offer.Kind `json:"kindNotIn,omitempty"`
+
+	// "percent_bp" field predicates.
+	PercentBp       *int  `json:"percentBp,omitempty"`
+	PercentBpNEQ    *int  `json:"percentBpNEQ,omitempty"`
+	PercentBpIn     []int `json:"percentBpIn,omitempty"`
+	PercentBpNotIn  []int `json:"percentBpNotIn,omitempty"`
+	PercentBpGT     *int  `json:"percentBpGT,omitempty"`
+	PercentBpGTE    *int  `json:"percentBpGTE,omitempty"`
+	PercentBpLT     *int  `json:"percentBpLT,omitempty"`
+	PercentBpLTE    *int  `json:"percentBpLTE,omitempty"`
+	PercentBpIsNil  bool  `json:"percentBpIsNil,omitempty"`
+	PercentBpNotNil bool  `json:"percentBpNotNil,omitempty"`
+
+	// "max_discount" field predicates.
+	MaxDiscount       *int64  `json:"maxDiscount,omitempty"`
+	MaxDiscountNEQ    *int64  `json:"maxDiscountNEQ,omitempty"`
+	MaxDiscountIn     []int64 `json:"maxDiscountIn,omitempty"`
+	MaxDiscountNotIn  []int64 `json:"maxDiscountNotIn,omitempty"`
+	MaxDiscountGT     *int64  `json:"maxDiscountGT,omitempty"`
+	MaxDiscountGTE    *int64  `json:"maxDiscountGTE,omitempty"`
+	MaxDiscountLT     *int64  `json:"maxDiscountLT,omitempty"`
+	MaxDiscountLTE    *int64  `json:"maxDiscountLTE,omitempty"`
+	MaxDiscountIsNil  bool    `json:"maxDiscountIsNil,omitempty"`
+	MaxDiscountNotNil bool    `json:"maxDiscountNotNil,omitempty"`
+
+	// "amount" field predicates.
+	Amount       *int64  `json:"amount,omitempty"`
+	AmountNEQ    *int64  `json:"amountNEQ,omitempty"`
+	AmountIn     []int64 `json:"amountIn,omitempty"`
+	AmountNotIn  []int64 `json:"amountNotIn,omitempty"`
+	AmountGT     *int64  `json:"amountGT,omitempty"`
+	AmountGTE    *int64  `json:"amountGTE,omitempty"`
+	AmountLT     *int64  `json:"amountLT,omitempty"`
+	AmountLTE    *int64  `json:"amountLTE,omitempty"`
+	AmountIsNil  bool    `json:"amountIsNil,omitempty"`
+	AmountNotNil bool    `json:"amountNotNil,omitempty"`
+
+	// "min_spend" field predicates.
+	MinSpend       *int64  `json:"minSpend,omitempty"`
+	MinSpendNEQ    *int64  `json:"minSpendNEQ,omitempty"`
+	MinSpendIn     []int64 `json:"minSpendIn,omitempty"`
+	MinSpendNotIn  []int64 `json:"minSpendNotIn,omitempty"`
+	MinSpendGT     *int64  `json:"minSpendGT,omitempty"`
+	MinSpendGTE    *int64  `json:"minSpendGTE,omitempty"`
+	MinSpendLT     *int64  `json:"minSpendLT,omitempty"`
+	MinSpendLTE    *int64  `json:"minSpendLTE,omitempty"`
+	MinSpendIsNil  bool    `json:"minSpendIsNil,omitempty"`
+	MinSpendNotNil bool    `json:"minSpendNotNil,omitempty"`
+
+	// "target" field predicates.
+	Target      *offer.Target  `json:"target,omitempty"`
+	TargetNEQ   *offer.Target  `json:"targetNEQ,omitempty"`
+	TargetIn    []offer.Target `json:"targetIn,omitempty"`
+	TargetNotIn []offer.Target `json:"targetNotIn,omitempty"`
+
+	// "segment" field predicates.
+	Segment       *offer.Segment  `json:"segment,omitempty"`
+	SegmentNEQ    *offer.Segment  `json:"segmentNEQ,omitempty"`
+	SegmentIn     []offer.Segment `json:"segmentIn,omitempty"`
+	SegmentNotIn  []offer.Segment `json:"segmentNotIn,omitempty"`
+	SegmentIsNil  bool            `json:"segmentIsNil,omitempty"`
+	SegmentNotNil bool            `json:"segmentNotNil,omitempty"`
+
+	// "saved_segment_id" field predicates.
+	SavedSegmentID             *pulid.ID  `json:"savedSegmentID,omitempty"`
+	SavedSegmentIDNEQ          *pulid.ID  `json:"savedSegmentIDNEQ,omitempty"`
+	SavedSegmentIDIn           []pulid.ID `json:"savedSegmentIDIn,omitempty"`
+	SavedSegmentIDNotIn        []pulid.ID `json:"savedSegmentIDNotIn,omitempty"`
+	SavedSegmentIDGT           *pulid.ID  `json:"savedSegmentIDGT,omitempty"`
+	SavedSegmentIDGTE          *pulid.ID  `json:"savedSegmentIDGTE,omitempty"`
+	SavedSegmentIDLT           *pulid.ID  `json:"savedSegmentIDLT,omitempty"`
+	SavedSegmentIDLTE          *pulid.ID  `json:"savedSegmentIDLTE,omitempty"`
+	SavedSegmentIDContains     *pulid.ID  `json:"savedSegmentIDContains,omitempty"`
+	SavedSegmentIDHasPrefix    *pulid.ID  `json:"savedSegmentIDHasPrefix,omitempty"`
+	SavedSegmentIDHasSuffix    *pulid.ID  `json:"savedSegmentIDHasSuffix,omitempty"`
+	SavedSegmentIDIsNil        bool       `json:"savedSegmentIDIsNil,omitempty"`
+	SavedSegmentIDNotNil       bool       `json:"savedSegmentIDNotNil,omitempty"`
+	SavedSegmentIDEqualFold    *pulid.ID  `json:"savedSegmentIDEqualFold,omitempty"`
+	SavedSegmentIDContainsFold *pulid.ID  `json:"savedSegmentIDContainsFold,omitempty"`
+
+	// "store_id" field predicates.
+	StoreID             *pulid.ID  `json:"storeID,omitempty"`
+	StoreIDNEQ          *pulid.ID  `json:"storeIDNEQ,omitempty"`
+	StoreIDIn           []pulid.ID `json:"storeIDIn,omitempty"`
+	StoreIDNotIn        []pulid.ID `json:"storeIDNotIn,omitempty"`
+	StoreIDGT           *pulid.ID  `json:"storeIDGT,omitempty"`
+	StoreIDGTE          *pulid.ID  `json:"storeIDGTE,omitempty"`
+	StoreIDLT           *pulid.ID  `json:"storeIDLT,omitempty"`
+	StoreIDLTE          *pulid.ID  `json:"storeIDLTE,omitempty"`
+	StoreIDContains     *pulid.ID  `json:"storeIDContains,omitempty"`
+	StoreIDHasPrefix    *pulid.ID  `json:"storeIDHasPrefix,omitempty"`
+	StoreIDHasSuffix    *pulid.ID  `json:"storeIDHasSuffix,omitempty"`
+	StoreIDIsNil        bool       `json:"storeIDIsNil,omitempty"`
+	StoreIDNotNil       bool       `json:"storeIDNotNil,omitempty"`
+	StoreIDEqualFold    *pulid.ID  `json:"storeIDEqualFold,omitempty"`
+	StoreIDContainsFold *pulid.ID  `json:"storeIDContainsFold,omitempty"`
+
+	// "valid_from" field predicates.
+	ValidFrom      *time.Time  `json:"validFrom,omitempty"`
+	ValidFromNEQ   *time.Time  `json:"validFromNEQ,omitempty"`
+	ValidFromIn    []time.Time `json:"validFromIn,omitempty"`
+	ValidFromNotIn []time.Time `json:"validFromNotIn,omitempty"`
+	ValidFromGT    *time.Time  `json:"validFromGT,omitempty"`
+	ValidFromGTE   *time.Time  `json:"validFromGTE,omitempty"`
+	ValidFromLT    *time.Time  `json:"validFromLT,omitempty"`
+	ValidFromLTE   *time.Time  `json:"validFromLTE,omitempty"`
+
+	// "valid_until" field predicates.
+	ValidUntil       *time.Time  `json:"validUntil,omitempty"`
+	ValidUntilNEQ    *time.Time  `json:"validUntilNEQ,omitempty"`
+	ValidUntilIn     []time.Time `json:"validUntilIn,omitempty"`
+	ValidUntilNotIn  []time.Time `json:"validUntilNotIn,omitempty"`
+	ValidUntilGT     *time.Time  `json:"validUntilGT,omitempty"`
+	ValidUntilGTE    *time.Time  `json:"validUntilGTE,omitempty"`
+	ValidUntilLT     *time.Time  `json:"validUntilLT,omitempty"`
+	ValidUntilLTE    *time.Time  `json:"validUntilLTE,omitempty"`
+	ValidUntilIsNil  bool        `json:"validUntilIsNil,omitempty"`
+	ValidUntilNotNil bool        `json:"validUntilNotNil,omitempty"`
+
+	// "per_customer_limit" field predicates.
+	PerCustomerLimit       *int  `json:"perCustomerLimit,omitempty"`
+	PerCustomerLimitNEQ    *int  `json:"perCustomerLimitNEQ,omitempty"`
+	PerCustomerLimitIn     []int `json:"perCustomerLimitIn,omitempty"`
+	PerCustomerLimitNotIn  []int `json:"perCustomerLimitNotIn,omitempty"`
+	PerCustomerLimitGT     *int  `json:"perCustomerLimitGT,omitempty"`
+	PerCustomerLimitGTE    *int  `json:"perCustomerLimitGTE,omitempty"`
+	PerCustomerLimitLT     *int  `json:"perCustomerLimitLT,omitempty"`
+	PerCustomerLimitLTE    *int  `json:"perCustomerLimitLTE,omitempty"`
+	PerCustomerLimitIsNil  bool  `json:"perCustomerLimitIsNil,omitempty"`
+	PerCustomerLimitNotNil bool  `json:"perCustomerLimitNotNil,omitempty"`
+
+	// "usage_limit" field predicates.
+	UsageLimit       *int  `json:"usageLimit,omitempty"`
+	UsageLimitNEQ    *int  `json:"usageLimitNEQ,omitempty"`
+	UsageLimitIn     []int `json:"usageLimitIn,omitempty"`
+	UsageLimitNotIn  []int `json:"usageLimitNotIn,omitempty"`
+	UsageLimitGT     *int  `json:"usageLimitGT,omitempty"`
+	UsageLimitGTE    *int  `json:"usageLimitGTE,omitempty"`
+	UsageLimitLT     *int  `json:"usageLimitLT,omitempty"`
+	UsageLimitLTE    *int  `json:"usageLimitLTE,omitempty"`
+	UsageLimitIsNil  bool  `json:"usageLimitIsNil,omitempty"`
+	UsageLimitNotNil bool  `json:"usageLimitNotNil,omitempty"`
+
+	// "redemption_count" field predicates.
+	RedemptionCount      *int  `json:"redemptionCount,omitempty"`
+	RedemptionCountNEQ   *int  `json:"redemptionCountNEQ,omitempty"`
+	RedemptionCountIn    []int `json:"redemptionCountIn,omitempty"`
+	RedemptionCountNotIn []int `json:"redemptionCountNotIn,omitempty"`
+	RedemptionCountGT    *int  `json:"redemptionCountGT,omitempty"`
+	RedemptionCountGTE   *int  `json:"redemptionCountGTE,omitempty"`
+	RedemptionCountLT    *int  `json:"redemptionCountLT,omitempty"`
+	RedemptionCountLTE   *int  `json:"redemptionCountLTE,omitempty"`
+
+	// "stacking" field predicates.
+	Stacking      *offer.Stacking  `json:"stacking,omitempty"`
+	StackingNEQ   *offer.Stacking  `json:"stackingNEQ,omitempty"`
+	StackingIn    []offer.Stacking `json:"stackingIn,omitempty"`
+	StackingNotIn []offer.Stacking `json:"stackingNotIn,omitempty"`
+
+	// "code" field predicates.
+	Code             *string  `json:"code,omitempty"`
+	CodeNEQ          *string  `json:"codeNEQ,omitempty"`
+	CodeIn           []string `json:"codeIn,omitempty"`
+	CodeNotIn        []string `json:"codeNotIn,omitempty"`
+	CodeGT           *string  `json:"codeGT,omitempty"`
+	CodeGTE          *string  `json:"codeGTE,omitempty"`
+	CodeLT           *string  `json:"codeLT,omitempty"`
+	CodeLTE          *string  `json:"codeLTE,omitempty"`
+	CodeContains     *string  `json:"codeContains,omitempty"`
+	CodeHasPrefix    *string  `json:"codeHasPrefix,omitempty"`
+	CodeHasSuffix    *string  `json:"codeHasSuffix,omitempty"`
+	CodeIsNil        bool     `json:"codeIsNil,omitempty"`
+	CodeNotNil       bool     `json:"codeNotNil,omitempty"`
+	CodeEqualFold    *string  `json:"codeEqualFold,omitempty"`
+	CodeContainsFold *string  `json:"codeContainsFold,omitempty"`
+
+	// "status" field predicates.
+	Status      *offer.Status  `json:"status,omitempty"`
+	StatusNEQ   *offer.Status  `json:"statusNEQ,omitempty"`
+	StatusIn    []offer.Status `json:"statusIn,omitempty"`
+	StatusNotIn []offer.Status `json:"statusNotIn,omitempty"`
+
+	// "ended_at" field predicates.
+	EndedAt       *time.Time  `json:"endedAt,omitempty"`
+	EndedAtNEQ    *time.Time  `json:"endedAtNEQ,omitempty"`
+	EndedAtIn     []time.Time `json:"endedAtIn,omitempty"`
+	EndedAtNotIn  []time.Time `json:"endedAtNotIn,omitempty"`
+	EndedAtGT     *time.Time  `json:"endedAtGT,omitempty"`
+	EndedAtGTE    *time.Time  `json:"endedAtGTE,omitempty"`
+	EndedAtLT     *time.Time  `json:"endedAtLT,omitempty"`
+	EndedAtLTE    *time.Time  `json:"endedAtLTE,omitempty"`
+	EndedAtIsNil  bool        `json:"endedAtIsNil,omitempty"`
+	EndedAtNotNil bool        `json:"endedAtNotNil,omitempty"`
+
+	// "created_by_id" field predicates.
+	CreatedByID             *pulid.ID  `json:"createdByID,omitempty"`
+	CreatedByIDNEQ          *pulid.ID  `json:"createdByIDNEQ,omitempty"`
+	CreatedByIDIn           []pulid.ID `json:"createdByIDIn,omitempty"`
+	CreatedByIDNotIn        []pulid.ID `json:"createdByIDNotIn,omitempty"`
+	CreatedByIDGT           *pulid.ID  `json:"createdByIDGT,omitempty"`
+	CreatedByIDGTE          *pulid.ID  `json:"createdByIDGTE,omitempty"`
+	CreatedByIDLT           *pulid.ID  `json:"createdByIDLT,omitempty"`
+	CreatedByIDLTE          *pulid.ID  `json:"createdByIDLTE,omitempty"`
+	CreatedByIDContains     *pulid.ID  `json:"createdByIDContains,omitempty"`
+	CreatedByIDHasPrefix    *pulid.ID  `json:"createdByIDHasPrefix,omitempty"`
+	CreatedByIDHasSuffix    *pulid.ID  `json:"createdByIDHasSuffix,omitempty"`
+	CreatedByIDEqualFold    *pulid.ID  `json:"createdByIDEqualFold,omitempty"`
+	CreatedByIDContainsFold *pulid.ID  `json:"createdByIDContainsFold,omitempty"`
+
+	// "saved_segment" edge predicates.
+	HasSavedSegment     *bool                     `json:"hasSavedSegment,omitempty"`
+	HasSavedSegmentWith []*SavedSegmentWhereInput `json:"hasSavedSegmentWith,omitempty"`
+
+	// "store" edge predicates.
+	HasStore     *bool              `json:"hasStore,omitempty"`
+	HasStoreWith []*StoreWhereInput `json:"hasStoreWith,omitempty"`
+
+	// "redemptions" edge predicates.
+	HasRedemptions     *bool                        `json:"hasRedemptions,omitempty"`
+	HasRedemptionsWith []*OfferRedemptionWhereInput `json:"hasRedemptionsWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *OfferWhereInput) AddPredicates(predicates ...predicate.Offer) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the OfferWhereInput filter on the OfferQuery builder.
+func (i *OfferWhereInput) Filter(q *OfferQuery) (*OfferQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyOfferWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyOfferWhereInput is returned in case the OfferWhereInput is empty.
+var ErrEmptyOfferWhereInput = errors.New("ent: empty predicate OfferWhereInput")
+
+// P returns a predicate for filtering offers.
+// An error is returned if the input is empty or invalid.
+func (i *OfferWhereInput) P() (predicate.Offer, error) {
+	var predicates []predicate.Offer
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, offer.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.Offer, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, offer.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.Offer, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, offer.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, offer.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, offer.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, offer.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, offer.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, offer.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, offer.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, offer.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, offer.IDLTE(*i.IDLTE))
+	}
+	if i.MerchantID != nil {
+		predicates = append(predicates, offer.MerchantIDEQ(*i.MerchantID))
+	}
+	if i.MerchantIDNEQ != nil {
+		predicates = append(predicates, offer.MerchantIDNEQ(*i.MerchantIDNEQ))
+	}
+	if len(i.MerchantIDIn) > 0 {
+		predicates = append(predicates, offer.MerchantIDIn(i.MerchantIDIn...))
+	}
+	if len(i.MerchantIDNotIn) > 0 {
+		predicates = append(predicates, offer.MerchantIDNotIn(i.MerchantIDNotIn...))
+	}
+	if i.MerchantIDGT != nil {
+		predicates = append(predicates, offer.MerchantIDGT(*i.MerchantIDGT))
+	}
+	if i.MerchantIDGTE != nil {
+		predicates = append(predicates, offer.MerchantIDGTE(*i.MerchantIDGTE))
+	}
+	if i.MerchantIDLT != nil {
+		predicates = append(predicates, offer.MerchantIDLT(*i.MerchantIDLT))
+	}
+	if i.MerchantIDLTE != nil {
+		predicates = append(predicates, offer.MerchantIDLTE(*i.MerchantIDLTE))
+	}
+	if i.MerchantIDContains != nil {
+		predicates = append(predicates, offer.MerchantIDContains(*i.MerchantIDContains))
+	}
+	if i.MerchantIDHasPrefix != nil {
+		predicates = append(predicates, offer.MerchantIDHasPrefix(*i.MerchantIDHasPrefix))
+	}
+	if i.MerchantIDHasSuffix != nil {
+		predicates = append(predicates, offer.MerchantIDHasSuffix(*i.MerchantIDHasSuffix))
+	}
+	if i.MerchantIDEqualFold != nil {
+		predicates = append(predicates, offer.MerchantIDEqualFold(*i.MerchantIDEqualFold))
+	}
+	if i.MerchantIDContainsFold != nil {
+		predicates = append(predicates, offer.MerchantIDContainsFold(*i.MerchantIDContainsFold))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, offer.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, offer.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, offer.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, offer.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, offer.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, offer.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, offer.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, offer.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, offer.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, offer.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, offer.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, offer.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, offer.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, offer.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, offer.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, offer.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.Name != nil {
+		predicates = append(predicates, offer.NameEQ(*i.Name))
+	}
+	if i.NameNEQ != nil {
+		predicates = append(predicates, offer.NameNEQ(*i.NameNEQ))
+	}
+	if len(i.NameIn) > 0 {
+		predicates = append(predicates, offer.NameIn(i.NameIn...))
+	}
+	if len(i.NameNotIn) > 0 {
+		predicates = append(predicates, offer.NameNotIn(i.NameNotIn...))
+	}
+	if i.NameGT != nil {
+		predicates = append(predicates, offer.NameGT(*i.NameGT))
+	}
+	if i.NameGTE != nil {
+		predicates = append(predicates, offer.NameGTE(*i.NameGTE))
+	}
+	if i.NameLT != nil {
+		predicates = append(predicates, offer.NameLT(*i.NameLT))
+	}
+	if i.NameLTE != nil {
+		predicates = append(predicates, offer.NameLTE(*i.NameLTE))
+	}
+	if i.NameContains != nil {
+		predicates = append(predicates, offer.NameContains(*i.NameContains))
+	}
+	if i.NameHasPrefix != nil {
+		predicates = append(predicates, offer.NameHasPrefix(*i.NameHasPrefix))
+	}
+	if i.NameHasSuffix != nil {
+		predicates = append(predicates, offer.NameHasSuffix(*i.NameHasSuffix))
+	}
+	if i.NameEqualFold != nil {
+		predicates = append(predicates, offer.NameEqualFold(*i.NameEqualFold))
+	}
+	if i.NameContainsFold != nil {
+		predicates = append(predicates, offer.NameContainsFold(*i.NameContainsFold))
+	}
+	if i.Description != nil {
+		predicates = append(predicates, offer.DescriptionEQ(*i.Description))
+	}
+	if i.DescriptionNEQ != nil {
+		predicates = append(predicates, offer.DescriptionNEQ(*i.DescriptionNEQ))
+	}
+	if len(i.DescriptionIn) > 0 {
+		predicates = append(predicates, offer.DescriptionIn(i.DescriptionIn...))
+	}
+	if len(i.DescriptionNotIn) > 0 {
+		predicates = append(predicates, offer.DescriptionNotIn(i.DescriptionNotIn...))
+	}
+	if i.DescriptionGT != nil {
+		predicates = append(predicates, offer.DescriptionGT(*i.DescriptionGT))
+	}
+	if i.DescriptionGTE != nil {
+		predicates = append(predicates, offer.DescriptionGTE(*i.DescriptionGTE))
+	}
+	if i.DescriptionLT != nil {
+		predicates = append(predicates, offer.DescriptionLT(*i.DescriptionLT))
+	}
+	if i.DescriptionLTE != nil {
+		predicates = append(predicates, offer.DescriptionLTE(*i.DescriptionLTE))
+	}
+	if i.DescriptionContains != nil {
+		predicates = append(predicates, offer.DescriptionContains(*i.DescriptionContains))
+	}
+	if i.DescriptionHasPrefix != nil {
+		predicates = append(predicates, offer.DescriptionHasPrefix(*i.DescriptionHasPrefix))
+	}
+	if i.DescriptionHasSuffix != nil {
+		predicates = append(predicates, offer.DescriptionHasSuffix(*i.DescriptionHasSuffix))
+	}
+	if i.DescriptionIsNil {
+		predicates = append(predicates, offer.DescriptionIsNil())
+	}
+	if i.DescriptionNotNil {
+		predicates = append(predicates, offer.DescriptionNotNil())
+	}
+	if i.DescriptionEqualFold != nil {
+		predicates = append(predicates, offer.DescriptionEqualFold(*i.DescriptionEqualFold))
+	}
+	if i.DescriptionContainsFold != nil {
+		predicates = append(predicates, offer.DescriptionContainsFold(*i.DescriptionContainsFold))
+	}
+	if i.Kind != nil {
+		predicates = append(predicates, offer.KindEQ(*i.Kind))
+	}
+	if i.KindNEQ != nil {
+		predicates = append(predicates, offer.KindNEQ(*i.KindNEQ))
+	}
+	if len(i.KindIn) > 0 {
+		predicates = append(predicates, offer.KindIn(i.KindIn...))
+	}
+	if len(i.KindNotIn) > 0 {
+		predicates = append(predicates, offer.KindNotIn(i.KindNotIn...))
+	}
+	if i.PercentBp != nil {
+		predicates = append(predicates, offer.PercentBpEQ(*i.PercentBp))
+	}
+	if i.PercentBpNEQ != nil {
+		predicates = append(predicates, offer.PercentBpNEQ(*i.PercentBpNEQ))
+	}
+	if len(i.PercentBpIn) > 0 {
+		predicates = append(predicates, offer.PercentBpIn(i.PercentBpIn...))
+	}
+	if len(i.PercentBpNotIn) > 0 {
+		predicates = append(predicates, offer.PercentBpNotIn(i.PercentBpNotIn...))
+	}
+	if i.PercentBpGT != nil {
+		predicates = append(predicates, offer.PercentBpGT(*i.PercentBpGT))
+	}
+	if i.PercentBpGTE != nil {
+		predicates = append(predicates, offer.PercentBpGTE(*i.PercentBpGTE))
+	}
+	if i.PercentBpLT != nil {
+		predicates = append(predicates, offer.PercentBpLT(*i.PercentBpLT))
+	}
+	if i.PercentBpLTE != nil {
+		predicates = append(predicates, offer.PercentBpLTE(*i.PercentBpLTE))
+	}
+	if i.PercentBpIsNil {
+		predicates = append(predicates, offer.PercentBpIsNil())
+	}
+	if i.PercentBpNotNil {
+		predicates = append(predicates, offer.PercentBpNotNil())
+	}
+	if i.MaxDiscount != nil {
+		predicates = append(predicates, offer.MaxDiscountEQ(*i.MaxDiscount))
+	}
+	if i.MaxDiscountNEQ != nil {
+		predicates = append(predicates, offer.MaxDiscountNEQ(*i.MaxDiscountNEQ))
+	}
+	if len(i.MaxDiscountIn) > 0 {
+		predicates = append(predicates, offer.MaxDiscountIn(i.MaxDiscountIn...))
+	}
+	if len(i.MaxDiscountNotIn) > 0 {
+		predicates = append(predicates, offer.MaxDiscountNotIn(i.MaxDiscountNotIn...))
+	}
+	if i.MaxDiscountGT != nil {
+		predicates = append(predicates, offer.MaxDiscountGT(*i.MaxDiscountGT))
+	}
+	if i.MaxDiscountGTE != nil {
+		predicates = append(predicates, offer.MaxDiscountGTE(*i.MaxDiscountGTE))
+	}
+	if i.MaxDiscountLT != nil {
+		predicates = append(predicates, offer.MaxDiscountLT(*i.MaxDiscountLT))
+	}
+	if i.MaxDiscountLTE != nil {
+		predicates = append(predicates, offer.MaxDiscountLTE(*i.MaxDiscountLTE))
+	}
+	if i.MaxDiscountIsNil {
+		predicates = append(predicates, offer.MaxDiscountIsNil())
+	}
+	if i.MaxDiscountNotNil {
+		predicates = append(predicates, offer.MaxDiscountNotNil())
+	}
+	if i.Amount != nil {
+		predicates = append(predicates, offer.AmountEQ(*i.Amount))
+	}
+	if i.AmountNEQ != nil {
+		predicates = append(predicates, offer.AmountNEQ(*i.AmountNEQ))
+	}
+	if len(i.AmountIn) > 0 {
+		predicates = append(predicates, offer.AmountIn(i.AmountIn...))
+	}
+	if len(i.AmountNotIn) > 0 {
+		predicates = append(predicates, offer.AmountNotIn(i.AmountNotIn...))
+	}
+	if i.AmountGT != nil {
+		predicates = append(predicates, offer.AmountGT(*i.AmountGT))
+	}
+	if i.AmountGTE != nil {
+		predicates = append(predicates, offer.AmountGTE(*i.AmountGTE))
+	}
+	if i.AmountLT != nil {
+		predicates = append(predicates, offer.AmountLT(*i.AmountLT))
+	}
+	if i.AmountLTE != nil {
+		predicates = append(predicates, offer.AmountLTE(*i.AmountLTE))
+	}
+	if i.AmountIsNil {
+		predicates = append(predicates, offer.AmountIsNil())
+	}
+	if i.AmountNotNil {
+		predicates = append(predicates, offer.AmountNotNil())
+	}
+	if i.MinSpend != nil {
+		predicates = append(predicates, offer.MinSpendEQ(*i.MinSpend))
+	}
+	if i.MinSpendNEQ != nil {
+		predicates = append(predicates, offer.MinSpendNEQ(*i.MinSpendNEQ))
+	}
+	if len(i.MinSpendIn) > 0 {
+		predicates = append(predicates, offer.MinSpendIn(i.MinSpendIn...))
+	}
+	if len(i.MinSpendNotIn) > 0 {
+		predicates = append(predicates, offer.MinSpendNotIn(i.MinSpendNotIn...))
+	}
+	if i.MinSpendGT != nil {
+		predicates = append(predicates, offer.MinSpendGT(*i.MinSpendGT))
+	}
+	if i.MinSpendGTE != nil {
+		predicates = append(predicates, offer.MinSpendGTE(*i.MinSpendGTE))
+	}
+	if i.MinSpendLT != nil {
+		predicates = append(predicates, offer.MinSpendLT(*i.MinSpendLT))
+	}
+	if i.MinSpendLTE != nil {
+		predicates = append(predicates, offer.MinSpendLTE(*i.MinSpendLTE))
+	}
+	if i.MinSpendIsNil {
+		predicates = append(predicates, offer.MinSpendIsNil())
+	}
+	if i.MinSpendNotNil {
+		predicates = append(predicates, offer.MinSpendNotNil())
+	}
+	if i.Target != nil {
+		predicates = append(predicates, offer.TargetEQ(*i.Target))
+	}
+	if i.TargetNEQ != nil {
+		predicates = append(predicates, offer.TargetNEQ(*i.TargetNEQ))
+	}
+	if len(i.TargetIn) > 0 {
+		predicates = append(predicates, offer.TargetIn(i.TargetIn...))
+	}
+	if len(i.TargetNotIn) > 0 {
+		predicates = append(predicates, offer.TargetNotIn(i.TargetNotIn...))
+	}
+	if i.Segment != nil {
+		predicates = append(predicates, offer.SegmentEQ(*i.Segment))
+	}
+	if i.SegmentNEQ != nil {
+		predicates = append(predicates, offer.SegmentNEQ(*i.SegmentNEQ))
+	}
+	if len(i.SegmentIn) > 0 {
+		predicates = append(predicates, offer.SegmentIn(i.SegmentIn...))
+	}
+	if len(i.SegmentNotIn) > 0 {
+		predicates = append(predicates, offer.SegmentNotIn(i.SegmentNotIn...))
+	}
+	if i.SegmentIsNil {
+		predicates = append(predicates, offer.SegmentIsNil())
+	}
+	if i.SegmentNotNil {
+		predicates = append(predicates, offer.SegmentNotNil())
+	}
+	if i.SavedSegmentID != nil {
+		predicates = append(predicates, offer.SavedSegmentIDEQ(*i.SavedSegmentID))
+	}
+	if i.SavedSegmentIDNEQ != nil {
+		predicates = append(predicates, offer.SavedSegmentIDNEQ(*i.SavedSegmentIDNEQ))
+	}
+	if len(i.SavedSegmentIDIn) > 0 {
+		predicates = append(predicates, offer.SavedSegmentIDIn(i.SavedSegmentIDIn...))
+	}
+	if len(i.SavedSegmentIDNotIn) > 0 {
+		predicates = append(predicates, offer.SavedSegmentIDNotIn(i.SavedSegmentIDNotIn...))
+	}
+	if i.SavedSegmentIDGT != nil {
+		predicates = append(predicates, offer.SavedSegmentIDGT(*i.SavedSegmentIDGT))
+	}
+	if i.SavedSegmentIDGTE != nil {
+		predicates = append(predicates, offer.SavedSegmentIDGTE(*i.SavedSegmentIDGTE))
+	}
+	if i.SavedSegmentIDLT != nil {
+		predicates = append(predicates, offer.SavedSegmentIDLT(*i.SavedSegmentIDLT))
+	}
+	if i.SavedSegmentIDLTE != nil {
+		predicates = append(predicates, offer.SavedSegmentIDLTE(*i.SavedSegmentIDLTE))
+	}
+	if i.SavedSegmentIDContains != nil {
+		predicates = append(predicates, offer.SavedSegmentIDContains(*i.SavedSegmentIDContains))
+	}
+	if i.SavedSegmentIDHasPrefix != nil {
+		predicates = append(predicates, offer.SavedSegmentIDHasPrefix(*i.SavedSegmentIDHasPrefix))
+	}
+	if i.SavedSegmentIDHasSuffix != nil {
+		predicates = append(predicates, offer.SavedSegmentIDHasSuffix(*i.SavedSegmentIDHasSuffix))
+	}
+	if i.SavedSegmentIDIsNil {
+		predicates = append(predicates, offer.SavedSegmentIDIsNil())
+	}
+	if i.SavedSegmentIDNotNil {
+		predicates = append(predicates, offer.SavedSegmentIDNotNil())
+	}
+	if i.SavedSegmentIDEqualFold != nil {
+		predicates = append(predicates, offer.SavedSegmentIDEqualFold(*i.SavedSegmentIDEqualFold))
+	}
+	if i.SavedSegmentIDContainsFold != nil {
+		predicates = append(predicates, offer.SavedSegmentIDContainsFold(*i.SavedSegmentIDContainsFold))
+	}
+	if i.StoreID != nil {
+		predicates = append(predicates, offer.StoreIDEQ(*i.StoreID))
+	}
+	if i.StoreIDNEQ != nil {
+		predicates = append(predicates, offer.StoreIDNEQ(*i.StoreIDNEQ))
+	}
+	if len(i.StoreIDIn) > 0 {
+		predicates = append(predicates, offer.StoreIDIn(i.StoreIDIn...))
+	}
+	if len(i.StoreIDNotIn) > 0 {
+		predicates = append(predicates, offer.StoreIDNotIn(i.StoreIDNotIn...))
+	}
+	if i.StoreIDGT != nil {
+		predicates = append(predicates, offer.StoreIDGT(*i.StoreIDGT))
+	}
+	if i.StoreIDGTE != nil {
+		predicates = append(predicates, offer.StoreIDGTE(*i.StoreIDGTE))
+	}
+	if i.StoreIDLT != nil {
+		predicates = append(predicates, offer.StoreIDLT(*i.StoreIDLT))
+	}
+	if i.StoreIDLTE != nil {
+		predicates = append(predicates, offer.StoreIDLTE(*i.StoreIDLTE))
+	}
+	if i.StoreIDContains != nil {
+		predicates = append(predicates, offer.StoreIDContains(*i.StoreIDContains))
+	}
+	if i.StoreIDHasPrefix != nil {
+		predicates = append(predicates, offer.StoreIDHasPrefix(*i.StoreIDHasPrefix))
+	}
+	if i.StoreIDHasSuffix != nil {
+		predicates = append(predicates, offer.StoreIDHasSuffix(*i.StoreIDHasSuffix))
+	}
+	if i.StoreIDIsNil {
+		predicates = append(predicates, offer.StoreIDIsNil())
+	}
+	if i.StoreIDNotNil {
+		predicates = append(predicates, offer.StoreIDNotNil())
+	}
+	if i.StoreIDEqualFold != nil {
+		predicates = append(predicates, offer.StoreIDEqualFold(*i.StoreIDEqualFold))
+	}
+	if i.StoreIDContainsFold != nil {
+		predicates = append(predicates, offer.StoreIDContainsFold(*i.StoreIDContainsFold))
+	}
+	if i.ValidFrom != nil {
+		predicates = append(predicates, offer.ValidFromEQ(*i.ValidFrom))
+	}
+	if i.ValidFromNEQ != nil {
+		predicates = append(predicates, offer.ValidFromNEQ(*i.ValidFromNEQ))
+	}
+	if len(i.ValidFromIn) > 0 {
+		predicates = append(predicates, offer.ValidFromIn(i.ValidFromIn...))
+	}
+	if len(i.ValidFromNotIn) > 0 {
+		predicates = append(predicates, offer.ValidFromNotIn(i.ValidFromNotIn...))
+	}
+	if i.ValidFromGT != nil {
+		predicates = append(predicates, offer.ValidFromGT(*i.ValidFromGT))
+	}
+	if i.ValidFromGTE != nil {
+		predicates = append(predicates, offer.ValidFromGTE(*i.ValidFromGTE))
+	}
+	if i.ValidFromLT != nil {
+		predicates = append(predicates, offer.ValidFromLT(*i.ValidFromLT))
+	}
+	if i.ValidFromLTE != nil {
+		predicates = append(predicates, offer.ValidFromLTE(*i.ValidFromLTE))
+	}
+	if i.ValidUntil != nil {
+		predicates = append(predicates, offer.ValidUntilEQ(*i.ValidUntil))
+	}
+	if i.ValidUntilNEQ != nil {
+		predicates = append(predicates, offer.ValidUntilNEQ(*i.ValidUntilNEQ))
+	}
+	if len(i.ValidUntilIn) > 0 {
+		predicates = append(predicates, offer.ValidUntilIn(i.ValidUntilIn...))
+	}
+	if len(i.ValidUntilNotIn) > 0 {
+		predicates = append(predicates, offer.ValidUntilNotIn(i.ValidUntilNotIn...))
+	}
+	if i.ValidUntilGT != nil {
+		predicates = append(predicates, offer.ValidUntilGT(*i.ValidUntilGT))
+	}
+	if i.ValidUntilGTE != nil {
+		predicates = append(predicates, offer.ValidUntilGTE(*i.ValidUntilGTE))
+	}
+	if i.ValidUntilLT != nil {
+		predicates = append(predicates, offer.ValidUntilLT(*i.ValidUntilLT))
+	}
+	if i.ValidUntilLTE != nil {
+		predicates = append(predicates, offer.ValidUntilLTE(*i.ValidUntilLTE))
+	}
+	if i.ValidUntilIsNil {
+		predicates = append(predicates, offer.ValidUntilIsNil())
+	}
+	if i.ValidUntilNotNil {
+		predicates = append(predicates, offer.ValidUntilNotNil())
+	}
+	if i.PerCustomerLimit != nil {
+		predicates = append(predicates, offer.PerCustomerLimitEQ(*i.PerCustomerLimit))
+	}
+	if i.PerCustomerLimitNEQ != nil {
+		predicates = append(predicates, offer.PerCustomerLimitNEQ(*i.PerCustomerLimitNEQ))
+	}
+	if len(i.PerCustomerLimitIn) > 0 {
+		predicates = append(predicates, offer.PerCustomerLimitIn(i.PerCustomerLimitIn...))
+	}
+	if len(i.PerCustomerLimitNotIn) > 0 {
+		predicates = append(predicates, offer.PerCustomerLimitNotIn(i.PerCustomerLimitNotIn...))
+	}
+	if i.PerCustomerLimitGT != nil {
+		predicates = append(predicates, offer.PerCustomerLimitGT(*i.PerCustomerLimitGT))
+	}
+	if i.PerCustomerLimitGTE != nil {
+		predicates = append(predicates, offer.PerCustomerLimitGTE(*i.PerCustomerLimitGTE))
+	}
+	if i.PerCustomerLimitLT != nil {
+		predicates = append(predicates, offer.PerCustomerLimitLT(*i.PerCustomerLimitLT))
+	}
+	if i.PerCustomerLimitLTE != nil {
+		predicates = append(predicates, offer.PerCustomerLimitLTE(*i.PerCustomerLimitLTE))
+	}
+	if i.PerCustomerLimitIsNil {
+		predicates = append(predicates, offer.PerCustomerLimitIsNil())
+	}
+	if i.PerCustomerLimitNotNil {
+		predicates = append(predicates, offer.PerCustomerLimitNotNil())
+	}
+	if i.UsageLimit != nil {
+		predicates = append(predicates, offer.UsageLimitEQ(*i.UsageLimit))
+	}
+	if i.UsageLimitNEQ != nil {
+		predicates = append(predicates, offer.UsageLimitNEQ(*i.UsageLimitNEQ))
+	}
+	if len(i.UsageLimitIn) > 0 {
+		predicates = append(predicates, offer.UsageLimitIn(i.UsageLimitIn...))
+	}
+	if len(i.UsageLimitNotIn) > 0 {
+		predicates = append(predicates, offer.UsageLimitNotIn(i.UsageLimitNotIn...))
+	}
+	if i.UsageLimitGT != nil {
+		predicates = append(predicates, offer.UsageLimitGT(*i.UsageLimitGT))
+	}
+	if i.UsageLimitGTE != nil {
+		predicates = append(predicates, offer.UsageLimitGTE(*i.UsageLimitGTE))
+	}
+	if i.UsageLimitLT != nil {
+		predicates = append(predicates, offer.UsageLimitLT(*i.UsageLimitLT))
+	}
+	if i.UsageLimitLTE != nil {
+		predicates = append(predicates, offer.UsageLimitLTE(*i.UsageLimitLTE))
+	}
+	if i.UsageLimitIsNil {
+		predicates = append(predicates, offer.UsageLimitIsNil())
+	}
+	if i.UsageLimitNotNil {
+		predicates = append(predicates, offer.UsageLimitNotNil())
+	}
+	if i.RedemptionCount != nil {
+		predicates = append(predicates, offer.RedemptionCountEQ(*i.RedemptionCount))
+	}
+	if i.RedemptionCountNEQ != nil {
+		predicates = append(predicates, offer.RedemptionCountNEQ(*i.RedemptionCountNEQ))
+	}
+	if len(i.RedemptionCountIn) > 0 {
+		predicates = append(predicates, offer.RedemptionCountIn(i.RedemptionCountIn...))
+	}
+	if len(i.RedemptionCountNotIn) > 0 {
+		predicates = append(predicates, offer.RedemptionCountNotIn(i.RedemptionCountNotIn...))
+	}
+	if i.RedemptionCountGT != nil {
+		predicates = append(predicates, offer.RedemptionCountGT(*i.RedemptionCountGT))
+	}
+	if i.RedemptionCountGTE != nil {
+		predicates = append(predicates, offer.RedemptionCountGTE(*i.RedemptionCountGTE))
+	}
+	if i.RedemptionCountLT != nil {
+		predicates = append(predicates, offer.RedemptionCountLT(*i.RedemptionCountLT))
+	}
+	if i.RedemptionCountLTE != nil {
+		predicates = append(predicates, offer.RedemptionCountLTE(*i.RedemptionCountLTE))
+	}
+	if i.Stacking != nil {
+		predicates = append(predicates, offer.StackingEQ(*i.Stacking))
+	}
+	if i.StackingNEQ != nil {
+		predicates = append(predicates, offer.StackingNEQ(*i.StackingNEQ))
+	}
+	if len(i.StackingIn) > 0 {
+		predicates = append(predicates, offer.StackingIn(i.StackingIn...))
+	}
+	if len(i.StackingNotIn) > 0 {
+		predicates = append(predicates, offer.StackingNotIn(i.StackingNotIn...))
+	}
+	if i.Code != nil {
+		predicates = append(predicates, offer.CodeEQ(*i.Code))
+	}
+	if i.CodeNEQ != nil {
+		predicates = append(predicates, offer.CodeNEQ(*i.CodeNEQ))
+	}
+	if len(i.CodeIn) > 0 {
+		predicates = append(predicates, offer.CodeIn(i.CodeIn...))
+	}
+	if len(i.CodeNotIn) > 0 {
+		predicates = append(predicates, offer.CodeNotIn(i.CodeNotIn...))
+	}
+	if i.CodeGT != nil {
+		predicates = append(predicates, offer.CodeGT(*i.CodeGT))
+	}
+	if i.CodeGTE != nil {
+		predicates = append(predicates, offer.CodeGTE(*i.CodeGTE))
+	}
+	if i.CodeLT != nil {
+		predicates = append(predicates, offer.CodeLT(*i.CodeLT))
+	}
+	if i.CodeLTE != nil {
+		predicates = append(predicates, offer.CodeLTE(*i.CodeLTE))
+	}
+	if i.CodeContains != nil {
+		predicates = append(predicates, offer.CodeContains(*i.CodeContains))
+	}
+	if i.CodeHasPrefix != nil {
+		predicates = append(predicates, offer.CodeHasPrefix(*i.CodeHasPrefix))
+	}
+	if i.CodeHasSuffix != nil {
+		predicates = append(predicates, offer.CodeHasSuffix(*i.CodeHasSuffix))
+	}
+	if i.CodeIsNil {
+		predicates = append(predicates, offer.CodeIsNil())
+	}
+	if i.CodeNotNil {
+		predicates = append(predicates, offer.CodeNotNil())
+	}
+	if i.CodeEqualFold != nil {
+		predicates = append(predicates, offer.CodeEqualFold(*i.CodeEqualFold))
+	}
+	if i.CodeContainsFold != nil {
+		predicates = append(predicates, offer.CodeContainsFold(*i.CodeContainsFold))
+	}
+	if i.Status != nil {
+		predicates = append(predicates, offer.StatusEQ(*i.Status))
+	}
+	if i.StatusNEQ != nil {
+		predicates = append(predicates, offer.StatusNEQ(*i.StatusNEQ))
+	}
+	if len(i.StatusIn) > 0 {
+		predicates = append(predicates, offer.StatusIn(i.StatusIn...))
+	}
+	if len(i.StatusNotIn) > 0 {
+		predicates = append(predicates, offer.StatusNotIn(i.StatusNotIn...))
+	}
+	if i.EndedAt != nil {
+		predicates = append(predicates, offer.EndedAtEQ(*i.EndedAt))
+	}
+	if i.EndedAtNEQ != nil {
+		predicates = append(predicates, offer.EndedAtNEQ(*i.EndedAtNEQ))
+	}
+	if len(i.EndedAtIn) > 0 {
+		predicates = append(predicates, offer.EndedAtIn(i.EndedAtIn...))
+	}
+	if len(i.EndedAtNotIn) > 0 {
+		predicates = append(predicates, offer.EndedAtNotIn(i.EndedAtNotIn...))
+	}
+	if i.EndedAtGT != nil {
+		predicates = append(predicates, offer.EndedAtGT(*i.EndedAtGT))
+	}
+	if i.EndedAtGTE != nil {
+		predicates = append(predicates, offer.EndedAtGTE(*i.EndedAtGTE))
+	}
+	if i.EndedAtLT != nil {
+		predicates = append(predicates, offer.EndedAtLT(*i.EndedAtLT))
+	}
+	if i.EndedAtLTE != nil {
+		predicates = append(predicates, offer.EndedAtLTE(*i.EndedAtLTE))
+	}
+	if i.EndedAtIsNil {
+		predicates = append(predicates, offer.EndedAtIsNil())
+	}
+	if i.EndedAtNotNil {
+		predicates = append(predicates, offer.EndedAtNotNil())
+	}
+	if i.CreatedByID != nil {
+		predicates = append(predicates, offer.CreatedByIDEQ(*i.CreatedByID))
+	}
+	if i.CreatedByIDNEQ != nil {
+		predicates = append(predicates, offer.CreatedByIDNEQ(*i.CreatedByIDNEQ))
+	}
+	if len(i.CreatedByIDIn) > 0 {
+		predicates = append(predicates, offer.CreatedByIDIn(i.CreatedByIDIn...))
+	}
+	if len(i.CreatedByIDNotIn) > 0 {
+		predicates = append(predicates, offer.CreatedByIDNotIn(i.CreatedByIDNotIn...))
+	}
+	if i.CreatedByIDGT != nil {
+		predicates = append(predicates, offer.CreatedByIDGT(*i.CreatedByIDGT))
+	}
+	if i.CreatedByIDGTE != nil {
+		predicates = append(predicates, offer.CreatedByIDGTE(*i.CreatedByIDGTE))
+	}
+	if i.CreatedByIDLT != nil {
+		predicates = append(predicates, offer.CreatedByIDLT(*i.CreatedByIDLT))
+	}
+	if i.CreatedByIDLTE != nil {
+		predicates = append(predicates, offer.CreatedByIDLTE(*i.CreatedByIDLTE))
+	}
+	if i.CreatedByIDContains != nil {
+		predicates = append(predicates, offer.CreatedByIDContains(*i.CreatedByIDContains))
+	}
+	if i.CreatedByIDHasPrefix != nil {
+		predicates = append(predicates, offer.CreatedByIDHasPrefix(*i.CreatedByIDHasPrefix))
+	}
+	if i.CreatedByIDHasSuffix != nil {
+		predicates = append(predicates, offer.CreatedByIDHasSuffix(*i.CreatedByIDHasSuffix))
+	}
+	if i.CreatedByIDEqualFold != nil {
+		predicates = append(predicates, offer.CreatedByIDEqualFold(*i.CreatedByIDEqualFold))
+	}
+	if i.CreatedByIDContainsFold != nil {
+		predicates = append(predicates, offer.CreatedByIDContainsFold(*i.CreatedByIDContainsFold))
+	}
+
+	if i.HasSavedSegment != nil {
+		p := offer.HasSavedSegment()
+		if !*i.HasSavedSegment {
+			p = offer.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasSavedSegmentWith) > 0 {
+		with := make([]predicate.SavedSegment, 0, len(i.HasSavedSegmentWith))
+		for _, w := range i.HasSavedSegmentWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasSavedSegmentWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, offer.HasSavedSegmentWith(with...))
+	}
+	if i.HasStore != nil {
+		p := offer.HasStore()
+		if !*i.HasStore {
+			p = offer.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasStoreWith) > 0 {
+		with := make([]predicate.Store, 0, len(i.HasStoreWith))
+		for _, w := range i.HasStoreWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasStoreWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, offer.HasStoreWith(with...))
+	}
+	if i.HasRedemptions != nil {
+		p := offer.HasRedemptions()
+		if !*i.HasRedemptions {
+			p = offer.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasRedemptionsWith) > 0 {
+		with := make([]predicate.OfferRedemption, 0, len(i.HasRedemptionsWith))
+		for _, w := range i.HasRedemptionsWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasRedemptionsWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, offer.HasRedemptionsWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyOfferWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return offer.And(predicates...), nil
+	}
+}
+
+// OfferRedemptionWhereInput represents a where input for filtering OfferRedemption queries.
+type OfferRedemptionWhereInput struct {
+	Predicates []predicate.OfferRedemption  `json:"-"`
+	Not        *OfferRedemptionWhereInput   `json:"not,omitempty"`
+	Or         []*OfferRedemptionWhereInput `json:"or,omitempty"`
+	And        []*OfferRedemptionWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *pulid.ID  `json:"id,omitempty"`
+	IDNEQ   *pulid.ID  `json:"idNEQ,omitempty"`
+	IDIn    []pulid.ID `json:"idIn,omitempty"`
+	IDNotIn []pulid.ID `json:"idNotIn,omitempty"`
+	IDGT    *pulid.ID  `json:"idGT,omitempty"`
+	IDGTE   *pulid.ID  `json:"idGTE,omitempty"`
+	IDLT    *pulid.ID  `json:"idLT,omitempty"`
+	IDLTE   *pulid.ID  `json:"idLTE,omitempty"`
+
+	// "merchant_id" field predicates.
+	MerchantID             *pulid.ID  `json:"merchantID,omitempty"`
+	MerchantIDNEQ          *pulid.ID  `json:"merchantIDNEQ,omitempty"`
+	MerchantIDIn           []pulid.ID `json:"merchantIDIn,omitempty"`
+	MerchantIDNotIn        []pulid.ID `json:"merchantIDNotIn,omitempty"`
+	MerchantIDGT           *pulid.ID  `json:"merchantIDGT,omitempty"`
+	MerchantIDGTE          *pulid.ID  `json:"merchantIDGTE,omitempty"`
+	MerchantIDLT           *pulid.ID  `json:"merchantIDLT,omitempty"`
+	MerchantIDLTE          *pulid.ID  `json:"merchantIDLTE,omitempty"`
+	MerchantIDContains     *pulid.ID  `json:"merchantIDContains,omitempty"`
+	MerchantIDHasPrefix    *pulid.ID  `json:"merchantIDHasPrefix,omitempty"`
+	MerchantIDHasSuffix    *pulid.ID  `json:"merchantIDHasSuffix,omitempty"`
+	MerchantIDEqualFold    *pulid.ID  `json:"merchantIDEqualFold,omitempty"`
+	MerchantIDContainsFold *pulid.ID  `json:"merchantIDContainsFold,omitempty"`
+
+	// "offer_id" field predicates.
+	OfferID             *pulid.ID  `json:"offerID,omitempty"`
+	OfferIDNEQ          *pulid.ID  `json:"offerIDNEQ,omitempty"`
+	OfferIDIn           []pulid.ID `json:"offerIDIn,omitempty"`
+	OfferIDNotIn        []pulid.ID `json:"offerIDNotIn,omitempty"`
+	OfferIDGT           *pulid.ID  `json:"offerIDGT,omitempty"`
+	OfferIDGTE          *pulid.ID  `json:"offerIDGTE,omitempty"`
+	OfferIDLT           *pulid.ID  `json:"offerIDLT,omitempty"`
+	OfferIDLTE          *pulid.ID  `json:"offerIDLTE,omitempty"`
+	OfferIDContains     *pulid.ID  `json:"offerIDContains,omitempty"`
+	OfferIDHasPrefix    *pulid.ID  `json:"offerIDHasPrefix,omitempty"`
+	OfferIDHasSuffix    *pulid.ID  `json:"offerIDHasSuffix,omitempty"`
+	OfferIDEqualFold    *pulid.ID  `json:"offerIDEqualFold,omitempty"`
+	OfferIDContainsFold *pulid.ID  `json:"offerIDContainsFold,omitempty"`
+
+	// "customer_id" field predicates.
+	CustomerID             *pulid.ID  `json:"customerID,omitempty"`
+	CustomerIDNEQ          *pulid.ID  `json:"customerIDNEQ,omitempty"`
+	CustomerIDIn           []pulid.ID `json:"customerIDIn,omitempty"`
+	CustomerIDNotIn        []pulid.ID `json:"customerIDNotIn,omitempty"`
+	CustomerIDGT           *pulid.ID  `json:"customerIDGT,omitempty"`
+	CustomerIDGTE          *pulid.ID  `json:"customerIDGTE,omitempty"`
+	CustomerIDLT           *pulid.ID  `json:"customerIDLT,omitempty"`
+	CustomerIDLTE          *pulid.ID  `json:"customerIDLTE,omitempty"`
+	CustomerIDContains     *pulid.ID  `json:"customerIDContains,omitempty"`
+	CustomerIDHasPrefix    *pulid.ID  `json:"customerIDHasPrefix,omitempty"`
+	CustomerIDHasSuffix    *pulid.ID  `json:"customerIDHasSuffix,omitempty"`
+	CustomerIDIsNil        bool       `json:"customerIDIsNil,omitempty"`
+	CustomerIDNotNil       bool       `json:"customerIDNotNil,omitempty"`
+	CustomerIDEqualFold    *pulid.ID  `json:"customerIDEqualFold,omitempty"`
+	CustomerIDContainsFold *pulid.ID  `json:"customerIDContainsFold,omitempty"`
+
+	// "sale_id" field predicates.
+	SaleID             *pulid.ID  `json:"saleID,omitempty"`
+	SaleIDNEQ          *pulid.ID  `json:"saleIDNEQ,omitempty"`
+	SaleIDIn           []pulid.ID `json:"saleIDIn,omitempty"`
+	SaleIDNotIn        []pulid.ID `json:"saleIDNotIn,omitempty"`
+	SaleIDGT           *pulid.ID  `json:"saleIDGT,omitempty"`
+	SaleIDGTE          *pulid.ID  `json:"saleIDGTE,omitempty"`
+	SaleIDLT           *pulid.ID  `json:"saleIDLT,omitempty"`
+	SaleIDLTE          *pulid.ID  `json:"saleIDLTE,omitempty"`
+	SaleIDContains     *pulid.ID  `json:"saleIDContains,omitempty"`
+	SaleIDHasPrefix    *pulid.ID  `json:"saleIDHasPrefix,omitempty"`
+	SaleIDHasSuffix    *pulid.ID  `json:"saleIDHasSuffix,omitempty"`
+	SaleIDEqualFold    *pulid.ID  `json:"saleIDEqualFold,omitempty"`
+	SaleIDContainsFold *pulid.ID  `json:"saleIDContainsFold,omitempty"`
+
+	// "amount" field predicates.
+	Amount      *int64  `json:"amount,omitempty"`
+	AmountNEQ   *int64  `json:"amountNEQ,omitempty"`
+	AmountIn    []int64 `json:"amountIn,omitempty"`
+	AmountNotIn []int64 `json:"amountNotIn,omitempty"`
+	AmountGT    *int64  `json:"amountGT,omitempty"`
+	AmountGTE   *int64  `json:"amountGTE,omitempty"`
+	AmountLT    *int64  `json:"amountLT,omitempty"`
+	AmountLTE   *int64  `json:"amountLTE,omitempty"`
+
+	// "at" field predicates.
+	At      *time.Time  `json:"at,omitempty"`
+	AtNEQ   *time.Time  `json:"atNEQ,omitempty"`
+	AtIn    []time.Time `json:"atIn,omitempty"`
+	AtNotIn []time.Time `json:"atNotIn,omitempty"`
+	AtGT    *time.Time  `json:"atGT,omitempty"`
+	AtGTE   *time.Time  `json:"atGTE,omitempty"`
+	AtLT    *time.Time  `json:"atLT,omitempty"`
+	AtLTE   *time.Time  `json:"atLTE,omitempty"`
+
+	// "voided_at" field predicates.
+	VoidedAt       *time.Time  `json:"voidedAt,omitempty"`
+	VoidedAtNEQ    *time.Time  `json:"voidedAtNEQ,omitempty"`
+	VoidedAtIn     []time.Time `json:"voidedAtIn,omitempty"`
+	VoidedAtNotIn  []time.Time `json:"voidedAtNotIn,omitempty"`
+	VoidedAtGT     *time.Time  `json:"voidedAtGT,omitempty"`
+	VoidedAtGTE    *time.Time  `json:"voidedAtGTE,omitempty"`
+	VoidedAtLT     *time.Time  `json:"voidedAtLT,omitempty"`
+	VoidedAtLTE    *time.Time  `json:"voidedAtLTE,omitempty"`
+	VoidedAtIsNil  bool        `json:"voidedAtIsNil,omitempty"`
+	VoidedAtNotNil bool        `json:"voidedAtNotNil,omitempty"`
+
+	// "offer" edge predicates.
+	HasOffer     *bool              `json:"hasOffer,omitempty"`
+	HasOfferWith []*OfferWhereInput `json:"hasOfferWith,omitempty"`
+
+	// "customer" edge predicates.
+	HasCustomer     *bool                 `json:"hasCustomer,omitempty"`
+	HasCustomerWith []*CustomerWhereInput `json:"hasCustomerWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *OfferRedemptionWhereInput) AddPredicates(predicates ...predicate.OfferRedemption) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the OfferRedemptionWhereInput filter on the OfferRedemptionQuery builder.
+func (i *OfferRedemptionWhereInput) Filter(q *OfferRedemptionQuery) (*OfferRedemptionQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyOfferRedemptionWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyOfferRedemptionWhereInput is returned in case the OfferRedemptionWhereInput is empty.
+var ErrEmptyOfferRedemptionWhereInput = errors.New("ent: empty predicate OfferRedemptionWhereInput")
+
+// P returns a predicate for filtering offerredemptions.
+// An error is returned if the input is empty or invalid.
+func (i *OfferRedemptionWhereInput) P() (predicate.OfferRedemption, error) {
+	var predicates []predicate.OfferRedemption
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, offerredemption.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.OfferRedemption, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, offerredemption.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.OfferRedemption, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, offerredemption.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, offerredemption.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, offerredemption.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, offerredemption.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, offerredemption.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, offerredemption.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, offerredemption.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, offerredemption.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, offerredemption.IDLTE(*i.IDLTE))
+	}
+	if i.MerchantID != nil {
+		predicates = append(predicates, offerredemption.MerchantIDEQ(*i.MerchantID))
+	}
+	if i.MerchantIDNEQ != nil {
+		predicates = append(predicates, offerredemption.MerchantIDNEQ(*i.MerchantIDNEQ))
+	}
+	if len(i.MerchantIDIn) > 0 {
+		predicates = append(predicates, offerredemption.MerchantIDIn(i.MerchantIDIn...))
+	}
+	if len(i.MerchantIDNotIn) > 0 {
+		predicates = append(predicates, offerredemption.MerchantIDNotIn(i.MerchantIDNotIn...))
+	}
+	if i.MerchantIDGT != nil {
+		predicates = append(predicates, offerredemption.MerchantIDGT(*i.MerchantIDGT))
+	}
+	if i.MerchantIDGTE != nil {
+		predicates = append(predicates, offerredemption.MerchantIDGTE(*i.MerchantIDGTE))
+	}
+	if i.MerchantIDLT != nil {
+		predicates = append(predicates, offerredemption.MerchantIDLT(*i.MerchantIDLT))
+	}
+	if i.MerchantIDLTE != nil {
+		predicates = append(predicates, offerredemption.MerchantIDLTE(*i.MerchantIDLTE))
+	}
+	if i.MerchantIDContains != nil {
+		predicates = append(predicates, offerredemption.MerchantIDContains(*i.MerchantIDContains))
+	}
+	if i.MerchantIDHasPrefix != nil {
+		predicates = append(predicates, offerredemption.MerchantIDHasPrefix(*i.MerchantIDHasPrefix))
+	}
+	if i.MerchantIDHasSuffix != nil {
+		predicates = append(predicates, offerredemption.MerchantIDHasSuffix(*i.MerchantIDHasSuffix))
+	}
+	if i.MerchantIDEqualFold != nil {
+		predicates = append(predicates, offerredemption.MerchantIDEqualFold(*i.MerchantIDEqualFold))
+	}
+	if i.MerchantIDContainsFold != nil {
+		predicates = append(predicates, offerredemption.MerchantIDContainsFold(*i.MerchantIDContainsFold))
+	}
+	if i.OfferID != nil {
+		predicates = append(predicates, offerredemption.OfferIDEQ(*i.OfferID))
+	}
+	if i.OfferIDNEQ != nil {
+		predicates = append(predicates, offerredemption.OfferIDNEQ(*i.OfferIDNEQ))
+	}
+	if len(i.OfferIDIn) > 0 {
+		predicates = append(predicates, offerredemption.OfferIDIn(i.OfferIDIn...))
+	}
+	if len(i.OfferIDNotIn) > 0 {
+		predicates = append(predicates, offerredemption.OfferIDNotIn(i.OfferIDNotIn...))
+	}
+	if i.OfferIDGT != nil {
+		predicates = append(predicates, offerredemption.OfferIDGT(*i.OfferIDGT))
+	}
+	if i.OfferIDGTE != nil {
+		predicates = append(predicates, offerredemption.OfferIDGTE(*i.OfferIDGTE))
+	}
+	if i.OfferIDLT != nil {
+		predicates = append(predicates, offerredemption.OfferIDLT(*i.OfferIDLT))
+	}
+	if i.OfferIDLTE != nil {
+		predicates = append(predicates, offerredemption.OfferIDLTE(*i.OfferIDLTE))
+	}
+	if i.OfferIDContains != nil {
+		predicates = append(predicates, offerredemption.OfferIDContains(*i.OfferIDContains))
+	}
+	if i.OfferIDHasPrefix != nil {
+		predicates = append(predicates, offerredemption.OfferIDHasPrefix(*i.OfferIDHasPrefix))
+	}
+	if i.OfferIDHasSuffix != nil {
+		predicates = append(predicates, offerredemption.OfferIDHasSuffix(*i.OfferIDHasSuffix))
+	}
+	if i.OfferIDEqualFold != nil {
+		predicates = append(predicates, offerredemption.OfferIDEqualFold(*i.OfferIDEqualFold))
+	}
+	if i.OfferIDContainsFold != nil {
+		predicates = append(predicates, offerredemption.OfferIDContainsFold(*i.OfferIDContainsFold))
+	}
+	if i.CustomerID != nil {
+		predicates = append(predicates, offerredemption.CustomerIDEQ(*i.CustomerID))
+	}
+	if i.CustomerIDNEQ != nil {
+		predicates = append(predicates, offerredemption.CustomerIDNEQ(*i.CustomerIDNEQ))
+	}
+	if len(i.CustomerIDIn) > 0 {
+		predicates = append(predicates, offerredemption.CustomerIDIn(i.CustomerIDIn...))
+	}
+	if len(i.CustomerIDNotIn) > 0 {
+		predicates = append(predicates, offerredemption.CustomerIDNotIn(i.CustomerIDNotIn...))
+	}
+	if i.CustomerIDGT != nil {
+		predicates = append(predicates, offerredemption.CustomerIDGT(*i.CustomerIDGT))
+	}
+	if i.CustomerIDGTE != nil {
+		predicates = append(predicates, offerredemption.CustomerIDGTE(*i.CustomerIDGTE))
+	}
+	if i.CustomerIDLT != nil {
+		predicates = append(predicates, offerredemption.CustomerIDLT(*i.CustomerIDLT))
+	}
+	if i.CustomerIDLTE != nil {
+		predicates = append(predicates, offerredemption.CustomerIDLTE(*i.CustomerIDLTE))
+	}
+	if i.CustomerIDContains != nil {
+		predicates = append(predicates, offerredemption.CustomerIDContains(*i.CustomerIDContains))
+	}
+	if i.CustomerIDHasPrefix != nil {
+		predicates = append(predicates, offerredemption.CustomerIDHasPrefix(*i.CustomerIDHasPrefix))
+	}
+	if i.CustomerIDHasSuffix != nil {
+		predicates = append(predicates, offerredemption.CustomerIDHasSuffix(*i.CustomerIDHasSuffix))
+	}
+	if i.CustomerIDIsNil {
+		predicates = append(predicates, offerredemption.CustomerIDIsNil())
+	}
+	if i.CustomerIDNotNil {
+		predicates = append(predicates, offerredemption.CustomerIDNotNil())
+	}
+	if i.CustomerIDEqualFold != nil {
+		predicates = append(predicates, offerredemption.CustomerIDEqualFold(*i.CustomerIDEqualFold))
+	}
+	if i.CustomerIDContainsFold != nil {
+		predicates = append(predicates, offerredemption.CustomerIDContainsFold(*i.CustomerIDContainsFold))
+	}
+	if i.SaleID != nil {
+		predicates = append(predicates, offerredemption.SaleIDEQ(*i.SaleID))
+	}
+	if i.SaleIDNEQ != nil {
+		predicates = append(predicates, offerredemption.SaleIDNEQ(*i.SaleIDNEQ))
+	}
+	if len(i.SaleIDIn) > 0 {
+		predicates = append(predicates, offerredemption.SaleIDIn(i.SaleIDIn...))
+	}
+	if len(i.SaleIDNotIn) > 0 {
+		predicates = append(predicates, offerredemption.SaleIDNotIn(i.SaleIDNotIn...))
+	}
+	if i.SaleIDGT != nil {
+		predicates = append(predicates, offerredemption.SaleIDGT(*i.SaleIDGT))
+	}
+	if i.SaleIDGTE != nil {
+		predicates = append(predicates, offerredemption.SaleIDGTE(*i.SaleIDGTE))
+	}
+	if i.SaleIDLT != nil {
+		predicates = append(predicates, offerredemption.SaleIDLT(*i.SaleIDLT))
+	}
+	if i.SaleIDLTE != nil {
+		predicates = append(predicates, offerredemption.SaleIDLTE(*i.SaleIDLTE))
+	}
+	if i.SaleIDContains != nil {
+		predicates = append(predicates, offerredemption.SaleIDContains(*i.SaleIDContains))
+	}
+	if i.SaleIDHasPrefix != nil {
+		predicates = append(predicates, offerredemption.SaleIDHasPrefix(*i.SaleIDHasPrefix))
+	}
+	if i.SaleIDHasSuffix != nil {
+		predicates = append(predicates, offerredemption.SaleIDHasSuffix(*i.SaleIDHasSuffix))
+	}
+	if i.SaleIDEqualFold != nil {
+		predicates = append(predicates, offerredemption.SaleIDEqualFold(*i.SaleIDEqualFold))
+	}
+	if i.SaleIDContainsFold != nil {
+		predicates = append(predicates, offerredemption.SaleIDContainsFold(*i.SaleIDContainsFold))
+	}
+	if i.Amount != nil {
+		predicates = append(predicates, offerredemption.AmountEQ(*i.Amount))
+	}
+	if i.AmountNEQ != nil {
+		predicates = append(predicates, offerredemption.AmountNEQ(*i.AmountNEQ))
+	}
+	if len(i.AmountIn) > 0 {
+		predicates = append(predicates, offerredemption.AmountIn(i.AmountIn...))
+	}
+	if len(i.AmountNotIn) > 0 {
+		predicates = append(predicates, offerredemption.AmountNotIn(i.AmountNotIn...))
+	}
+	if i.AmountGT != nil {
+		predicates = append(predicates, offerredemption.AmountGT(*i.AmountGT))
+	}
+	if i.AmountGTE != nil {
+		predicates = append(predicates, offerredemption.AmountGTE(*i.AmountGTE))
+	}
+	if i.AmountLT != nil {
+		predicates = append(predicates, offerredemption.AmountLT(*i.AmountLT))
+	}
+	if i.AmountLTE != nil {
+		predicates = append(predicates, offerredemption.AmountLTE(*i.AmountLTE))
+	}
+	if i.At != nil {
+		predicates = append(predicates, offerredemption.AtEQ(*i.At))
+	}
+	if i.AtNEQ != nil {
+		predicates = append(predicates, offerredemption.AtNEQ(*i.AtNEQ))
+	}
+	if len(i.AtIn) > 0 {
+		predicates = append(predicates, offerredemption.AtIn(i.AtIn...))
+	}
+	if len(i.AtNotIn) > 0 {
+		predicates = append(predicates, offerredemption.AtNotIn(i.AtNotIn...))
+	}
+	if i.AtGT != nil {
+		predicates = append(predicates, offerredemption.AtGT(*i.AtGT))
+	}
+	if i.AtGTE != nil {
+		predicates = append(predicates, offerredemption.AtGTE(*i.AtGTE))
+	}
+	if i.AtLT != nil {
+		predicates = append(predicates, offerredemption.AtLT(*i.AtLT))
+	}
+	if i.AtLTE != nil {
+		predicates = append(predicates, offerredemption.AtLTE(*i.AtLTE))
+	}
+	if i.VoidedAt != nil {
+		predicates = append(predicates, offerredemption.VoidedAtEQ(*i.VoidedAt))
+	}
+	if i.VoidedAtNEQ != nil {
+		predicates = append(predicates, offerredemption.VoidedAtNEQ(*i.VoidedAtNEQ))
+	}
+	if len(i.VoidedAtIn) > 0 {
+		predicates = append(predicates, offerredemption.VoidedAtIn(i.VoidedAtIn...))
+	}
+	if len(i.VoidedAtNotIn) > 0 {
+		predicates = append(predicates, offerredemption.VoidedAtNotIn(i.VoidedAtNotIn...))
+	}
+	if i.VoidedAtGT != nil {
+		predicates = append(predicates, offerredemption.VoidedAtGT(*i.VoidedAtGT))
+	}
+	if i.VoidedAtGTE != nil {
+		predicates = append(predicates, offerredemption.VoidedAtGTE(*i.VoidedAtGTE))
+	}
+	if i.VoidedAtLT != nil {
+		predicates = append(predicates, offerredemption.VoidedAtLT(*i.VoidedAtLT))
+	}
+	if i.VoidedAtLTE != nil {
+		predicates = append(predicates, offerredemption.VoidedAtLTE(*i.VoidedAtLTE))
+	}
+	if i.VoidedAtIsNil {
+		predicates = append(predicates, offerredemption.VoidedAtIsNil())
+	}
+	if i.VoidedAtNotNil {
+		predicates = append(predicates, offerredemption.VoidedAtNotNil())
+	}
+
+	if i.HasOffer != nil {
+		p := offerredemption.HasOffer()
+		if !*i.HasOffer {
+			p = offerredemption.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasOfferWith) > 0 {
+		with := make([]predicate.Offer, 0, len(i.HasOfferWith))
+		for _, w := range i.HasOfferWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasOfferWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, offerredemption.HasOfferWith(with...))
+	}
+	if i.HasCustomer != nil {
+		p := offerredemption.HasCustomer()
+		if !*i.HasCustomer {
+			p = offerredemption.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasCustomerWith) > 0 {
+		with := make([]predicate.Customer, 0, len(i.HasCustomerWith))
+		for _, w := range i.HasCustomerWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasCustomerWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, offerredemption.HasCustomerWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyOfferRedemptionWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return offerredemption.And(predicates...), nil
 	}
 }
 

@@ -19,6 +19,8 @@ import (
 	"github.com/tillpos/till/ent/device"
 	"github.com/tillpos/till/ent/feedback"
 	"github.com/tillpos/till/ent/merchant"
+	"github.com/tillpos/till/ent/offer"
+	"github.com/tillpos/till/ent/offerredemption"
 	"github.com/tillpos/till/ent/operator"
 	"github.com/tillpos/till/ent/outboxevent"
 	"github.com/tillpos/till/ent/pairingcode"
@@ -64,6 +66,8 @@ const (
 	TypeDevice              = "Device"
 	TypeFeedback            = "Feedback"
 	TypeMerchant            = "Merchant"
+	TypeOffer               = "Offer"
+	TypeOfferRedemption     = "OfferRedemption"
 	TypeOperator            = "Operator"
 	TypeOutboxEvent         = "OutboxEvent"
 	TypePairingCode         = "PairingCode"
@@ -9240,6 +9244,3299 @@ func (m *MerchantMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *MerchantMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Merchant edge %s", name)
+}
+
+// OfferMutation represents an operation that mutates the Offer nodes in the graph.
+type OfferMutation struct {
+	config
+	op                    Op
+	typ                   string
+	id                    *pulid.ID
+	created_at            *time.Time
+	updated_at            *time.Time
+	name                  *string
+	description           *string
+	kind                  *offer.Kind
+	percent_bp            *int
+	addpercent_bp         *int
+	max_discount          *int64
+	addmax_discount       *int64
+	amount                *int64
+	addamount             *int64
+	min_spend             *int64
+	addmin_spend          *int64
+	target                *offer.Target
+	segment               *offer.Segment
+	valid_from            *time.Time
+	valid_until           *time.Time
+	per_customer_limit    *int
+	addper_customer_limit *int
+	usage_limit           *int
+	addusage_limit        *int
+	redemption_count      *int
+	addredemption_count   *int
+	stacking              *offer.Stacking
+	code                  *string
+	code_key              *string
+	status                *offer.Status
+	ended_at              *time.Time
+	created_by_id         *pulid.ID
+	clearedFields         map[string]struct{}
+	merchant              *pulid.ID
+	clearedmerchant       bool
+	saved_segment         *pulid.ID
+	clearedsaved_segment  bool
+	store                 *pulid.ID
+	clearedstore          bool
+	redemptions           map[pulid.ID]struct{}
+	removedredemptions    map[pulid.ID]struct{}
+	clearedredemptions    bool
+	done                  bool
+	oldValue              func(context.Context) (*Offer, error)
+	predicates            []predicate.Offer
+}
+
+var _ ent.Mutation = (*OfferMutation)(nil)
+
+// offerOption allows management of the mutation configuration using functional options.
+type offerOption func(*OfferMutation)
+
+// newOfferMutation creates new mutation for the Offer entity.
+func newOfferMutation(c config, op Op, opts ...offerOption) *OfferMutation {
+	m := &OfferMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeOffer,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withOfferID sets the ID field of the mutation.
+func withOfferID(id pulid.ID) offerOption {
+	return func(m *OfferMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Offer
+		)
+		m.oldValue = func(ctx context.Context) (*Offer, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Offer.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withOffer sets the old Offer of the mutation.
+func withOffer(node *Offer) offerOption {
+	return func(m *OfferMutation) {
+		m.oldValue = func(context.Context) (*Offer, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m OfferMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m OfferMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of Offer entities.
+func (m *OfferMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *OfferMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *OfferMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Offer.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *OfferMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *OfferMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the Offer entity.
+// If the Offer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OfferMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *OfferMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *OfferMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *OfferMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Offer entity.
+// If the Offer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OfferMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *OfferMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *OfferMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *OfferMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the Offer entity.
+// If the Offer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OfferMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *OfferMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetName sets the "name" field.
+func (m *OfferMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *OfferMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the Offer entity.
+// If the Offer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OfferMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *OfferMutation) ResetName() {
+	m.name = nil
+}
+
+// SetDescription sets the "description" field.
+func (m *OfferMutation) SetDescription(s string) {
+	m.description = &s
+}
+
+// Description returns the value of the "description" field in the mutation.
+func (m *OfferMutation) Description() (r string, exists bool) {
+	v := m.description
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDescription returns the old "description" field's value of the Offer entity.
+// If the Offer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OfferMutation) OldDescription(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDescription is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDescription requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDescription: %w", err)
+	}
+	return oldValue.Description, nil
+}
+
+// ClearDescription clears the value of the "description" field.
+func (m *OfferMutation) ClearDescription() {
+	m.description = nil
+	m.clearedFields[offer.FieldDescription] = struct{}{}
+}
+
+// DescriptionCleared returns if the "description" field was cleared in this mutation.
+func (m *OfferMutation) DescriptionCleared() bool {
+	_, ok := m.clearedFields[offer.FieldDescription]
+	return ok
+}
+
+// ResetDescription resets all changes to the "description" field.
+func (m *OfferMutation) ResetDescription() {
+	m.description = nil
+	delete(m.clearedFields, offer.FieldDescription)
+}
+
+// SetKind sets the "kind" field.
+func (m *OfferMutation) SetKind(o offer.Kind) {
+	m.kind = &o
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *OfferMutation) Kind() (r offer.Kind, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the Offer entity.
+// If the Offer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OfferMutation) OldKind(ctx context.Context) (v offer.Kind, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *OfferMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetPercentBp sets the "percent_bp" field.
+func (m *OfferMutation) SetPercentBp(i int) {
+	m.percent_bp = &i
+	m.addpercent_bp = nil
+}
+
+// PercentBp returns the value of the "percent_bp" field in the mutation.
+func (m *OfferMutation) PercentBp() (r int, exists bool) {
+	v := m.percent_bp
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPercentBp returns the old "percent_bp" field's value of the Offer entity.
+// If the Offer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OfferMutation) OldPercentBp(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPercentBp is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPercentBp requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPercentBp: %w", err)
+	}
+	return oldValue.PercentBp, nil
+}
+
+// AddPercentBp adds i to the "percent_bp" field.
+func (m *OfferMutation) AddPercentBp(i int) {
+	if m.addpercent_bp != nil {
+		*m.addpercent_bp += i
+	} else {
+		m.addpercent_bp = &i
+	}
+}
+
+// AddedPercentBp returns the value that was added to the "percent_bp" field in this mutation.
+func (m *OfferMutation) AddedPercentBp() (r int, exists bool) {
+	v := m.addpercent_bp
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearPercentBp clears the value of the "percent_bp" field.
+func (m *OfferMutation) ClearPercentBp() {
+	m.percent_bp = nil
+	m.addpercent_bp = nil
+	m.clearedFields[offer.FieldPercentBp] = struct{}{}
+}
+
+// PercentBpCleared returns if the "percent_bp" field was cleared in this mutation.
+func (m *OfferMutation) PercentBpCleared() bool {
+	_, ok := m.clearedFields[offer.FieldPercentBp]
+	return ok
+}
+
+// ResetPercentBp resets all changes to the "percent_bp" field.
+func (m *OfferMutation) ResetPercentBp() {
+	m.percent_bp = nil
+	m.addpercent_bp = nil
+	delete(m.clearedFields, offer.FieldPercentBp)
+}
+
+// SetMaxDiscount sets the "max_discount" field.
+func (m *OfferMutation) SetMaxDiscount(i int64) {
+	m.max_discount = &i
+	m.addmax_discount = nil
+}
+
+// MaxDiscount returns the value of the "max_discount" field in the mutation.
+func (m *OfferMutation) MaxDiscount() (r int64, exists bool) {
+	v := m.max_discount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMaxDiscount returns the old "max_discount" field's value of the Offer entity.
+// If the Offer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OfferMutation) OldMaxDiscount(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMaxDiscount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMaxDiscount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMaxDiscount: %w", err)
+	}
+	return oldValue.MaxDiscount, nil
+}
+
+// AddMaxDiscount adds i to the "max_discount" field.
+func (m *OfferMutation) AddMaxDiscount(i int64) {
+	if m.addmax_discount != nil {
+		*m.addmax_discount += i
+	} else {
+		m.addmax_discount = &i
+	}
+}
+
+// AddedMaxDiscount returns the value that was added to the "max_discount" field in this mutation.
+func (m *OfferMutation) AddedMaxDiscount() (r int64, exists bool) {
+	v := m.addmax_discount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearMaxDiscount clears the value of the "max_discount" field.
+func (m *OfferMutation) ClearMaxDiscount() {
+	m.max_discount = nil
+	m.addmax_discount = nil
+	m.clearedFields[offer.FieldMaxDiscount] = struct{}{}
+}
+
+// MaxDiscountCleared returns if the "max_discount" field was cleared in this mutation.
+func (m *OfferMutation) MaxDiscountCleared() bool {
+	_, ok := m.clearedFields[offer.FieldMaxDiscount]
+	return ok
+}
+
+// ResetMaxDiscount resets all changes to the "max_discount" field.
+func (m *OfferMutation) ResetMaxDiscount() {
+	m.max_discount = nil
+	m.addmax_discount = nil
+	delete(m.clearedFields, offer.FieldMaxDiscount)
+}
+
+// SetAmount sets the "amount" field.
+func (m *OfferMutation) SetAmount(i int64) {
+	m.amount = &i
+	m.addamount = nil
+}
+
+// Amount returns the value of the "amount" field in the mutation.
+func (m *OfferMutation) Amount() (r int64, exists bool) {
+	v := m.amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAmount returns the old "amount" field's value of the Offer entity.
+// If the Offer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OfferMutation) OldAmount(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAmount: %w", err)
+	}
+	return oldValue.Amount, nil
+}
+
+// AddAmount adds i to the "amount" field.
+func (m *OfferMutation) AddAmount(i int64) {
+	if m.addamount != nil {
+		*m.addamount += i
+	} else {
+		m.addamount = &i
+	}
+}
+
+// AddedAmount returns the value that was added to the "amount" field in this mutation.
+func (m *OfferMutation) AddedAmount() (r int64, exists bool) {
+	v := m.addamount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearAmount clears the value of the "amount" field.
+func (m *OfferMutation) ClearAmount() {
+	m.amount = nil
+	m.addamount = nil
+	m.clearedFields[offer.FieldAmount] = struct{}{}
+}
+
+// AmountCleared returns if the "amount" field was cleared in this mutation.
+func (m *OfferMutation) AmountCleared() bool {
+	_, ok := m.clearedFields[offer.FieldAmount]
+	return ok
+}
+
+// ResetAmount resets all changes to the "amount" field.
+func (m *OfferMutation) ResetAmount() {
+	m.amount = nil
+	m.addamount = nil
+	delete(m.clearedFields, offer.FieldAmount)
+}
+
+// SetMinSpend sets the "min_spend" field.
+func (m *OfferMutation) SetMinSpend(i int64) {
+	m.min_spend = &i
+	m.addmin_spend = nil
+}
+
+// MinSpend returns the value of the "min_spend" field in the mutation.
+func (m *OfferMutation) MinSpend() (r int64, exists bool) {
+	v := m.min_spend
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMinSpend returns the old "min_spend" field's value of the Offer entity.
+// If the Offer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OfferMutation) OldMinSpend(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMinSpend is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMinSpend requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMinSpend: %w", err)
+	}
+	return oldValue.MinSpend, nil
+}
+
+// AddMinSpend adds i to the "min_spend" field.
+func (m *OfferMutation) AddMinSpend(i int64) {
+	if m.addmin_spend != nil {
+		*m.addmin_spend += i
+	} else {
+		m.addmin_spend = &i
+	}
+}
+
+// AddedMinSpend returns the value that was added to the "min_spend" field in this mutation.
+func (m *OfferMutation) AddedMinSpend() (r int64, exists bool) {
+	v := m.addmin_spend
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearMinSpend clears the value of the "min_spend" field.
+func (m *OfferMutation) ClearMinSpend() {
+	m.min_spend = nil
+	m.addmin_spend = nil
+	m.clearedFields[offer.FieldMinSpend] = struct{}{}
+}
+
+// MinSpendCleared returns if the "min_spend" field was cleared in this mutation.
+func (m *OfferMutation) MinSpendCleared() bool {
+	_, ok := m.clearedFields[offer.FieldMinSpend]
+	return ok
+}
+
+// ResetMinSpend resets all changes to the "min_spend" field.
+func (m *OfferMutation) ResetMinSpend() {
+	m.min_spend = nil
+	m.addmin_spend = nil
+	delete(m.clearedFields, offer.FieldMinSpend)
+}
+
+// SetTarget sets the "target" field.
+func (m *OfferMutation) SetTarget(o offer.Target) {
+	m.target = &o
+}
+
+// Target returns the value of the "target" field in the mutation.
+func (m *OfferMutation) Target() (r offer.Target, exists bool) {
+	v := m.target
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTarget returns the old "target" field's value of the Offer entity.
+// If the Offer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OfferMutation) OldTarget(ctx context.Context) (v offer.Target, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTarget is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTarget requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTarget: %w", err)
+	}
+	return oldValue.Target, nil
+}
+
+// ResetTarget resets all changes to the "target" field.
+func (m *OfferMutation) ResetTarget() {
+	m.target = nil
+}
+
+// SetSegment sets the "segment" field.
+func (m *OfferMutation) SetSegment(o offer.Segment) {
+	m.segment = &o
+}
+
+// Segment returns the value of the "segment" field in the mutation.
+func (m *OfferMutation) Segment() (r offer.Segment, exists bool) {
+	v := m.segment
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSegment returns the old "segment" field's value of the Offer entity.
+// If the Offer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OfferMutation) OldSegment(ctx context.Context) (v *offer.Segment, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSegment is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSegment requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSegment: %w", err)
+	}
+	return oldValue.Segment, nil
+}
+
+// ClearSegment clears the value of the "segment" field.
+func (m *OfferMutation) ClearSegment() {
+	m.segment = nil
+	m.clearedFields[offer.FieldSegment] = struct{}{}
+}
+
+// SegmentCleared returns if the "segment" field was cleared in this mutation.
+func (m *OfferMutation) SegmentCleared() bool {
+	_, ok := m.clearedFields[offer.FieldSegment]
+	return ok
+}
+
+// ResetSegment resets all changes to the "segment" field.
+func (m *OfferMutation) ResetSegment() {
+	m.segment = nil
+	delete(m.clearedFields, offer.FieldSegment)
+}
+
+// SetSavedSegmentID sets the "saved_segment_id" field.
+func (m *OfferMutation) SetSavedSegmentID(pu pulid.ID) {
+	m.saved_segment = &pu
+}
+
+// SavedSegmentID returns the value of the "saved_segment_id" field in the mutation.
+func (m *OfferMutation) SavedSegmentID() (r pulid.ID, exists bool) {
+	v := m.saved_segment
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSavedSegmentID returns the old "saved_segment_id" field's value of the Offer entity.
+// If the Offer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OfferMutation) OldSavedSegmentID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSavedSegmentID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSavedSegmentID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSavedSegmentID: %w", err)
+	}
+	return oldValue.SavedSegmentID, nil
+}
+
+// ClearSavedSegmentID clears the value of the "saved_segment_id" field.
+func (m *OfferMutation) ClearSavedSegmentID() {
+	m.saved_segment = nil
+	m.clearedFields[offer.FieldSavedSegmentID] = struct{}{}
+}
+
+// SavedSegmentIDCleared returns if the "saved_segment_id" field was cleared in this mutation.
+func (m *OfferMutation) SavedSegmentIDCleared() bool {
+	_, ok := m.clearedFields[offer.FieldSavedSegmentID]
+	return ok
+}
+
+// ResetSavedSegmentID resets all changes to the "saved_segment_id" field.
+func (m *OfferMutation) ResetSavedSegmentID() {
+	m.saved_segment = nil
+	delete(m.clearedFields, offer.FieldSavedSegmentID)
+}
+
+// SetStoreID sets the "store_id" field.
+func (m *OfferMutation) SetStoreID(pu pulid.ID) {
+	m.store = &pu
+}
+
+// StoreID returns the value of the "store_id" field in the mutation.
+func (m *OfferMutation) StoreID() (r pulid.ID, exists bool) {
+	v := m.store
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStoreID returns the old "store_id" field's value of the Offer entity.
+// If the Offer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OfferMutation) OldStoreID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStoreID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStoreID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStoreID: %w", err)
+	}
+	return oldValue.StoreID, nil
+}
+
+// ClearStoreID clears the value of the "store_id" field.
+func (m *OfferMutation) ClearStoreID() {
+	m.store = nil
+	m.clearedFields[offer.FieldStoreID] = struct{}{}
+}
+
+// StoreIDCleared returns if the "store_id" field was cleared in this mutation.
+func (m *OfferMutation) StoreIDCleared() bool {
+	_, ok := m.clearedFields[offer.FieldStoreID]
+	return ok
+}
+
+// ResetStoreID resets all changes to the "store_id" field.
+func (m *OfferMutation) ResetStoreID() {
+	m.store = nil
+	delete(m.clearedFields, offer.FieldStoreID)
+}
+
+// SetValidFrom sets the "valid_from" field.
+func (m *OfferMutation) SetValidFrom(t time.Time) {
+	m.valid_from = &t
+}
+
+// ValidFrom returns the value of the "valid_from" field in the mutation.
+func (m *OfferMutation) ValidFrom() (r time.Time, exists bool) {
+	v := m.valid_from
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldValidFrom returns the old "valid_from" field's value of the Offer entity.
+// If the Offer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OfferMutation) OldValidFrom(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldValidFrom is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldValidFrom requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldValidFrom: %w", err)
+	}
+	return oldValue.ValidFrom, nil
+}
+
+// ResetValidFrom resets all changes to the "valid_from" field.
+func (m *OfferMutation) ResetValidFrom() {
+	m.valid_from = nil
+}
+
+// SetValidUntil sets the "valid_until" field.
+func (m *OfferMutation) SetValidUntil(t time.Time) {
+	m.valid_until = &t
+}
+
+// ValidUntil returns the value of the "valid_until" field in the mutation.
+func (m *OfferMutation) ValidUntil() (r time.Time, exists bool) {
+	v := m.valid_until
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldValidUntil returns the old "valid_until" field's value of the Offer entity.
+// If the Offer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OfferMutation) OldValidUntil(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldValidUntil is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldValidUntil requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldValidUntil: %w", err)
+	}
+	return oldValue.ValidUntil, nil
+}
+
+// ClearValidUntil clears the value of the "valid_until" field.
+func (m *OfferMutation) ClearValidUntil() {
+	m.valid_until = nil
+	m.clearedFields[offer.FieldValidUntil] = struct{}{}
+}
+
+// ValidUntilCleared returns if the "valid_until" field was cleared in this mutation.
+func (m *OfferMutation) ValidUntilCleared() bool {
+	_, ok := m.clearedFields[offer.FieldValidUntil]
+	return ok
+}
+
+// ResetValidUntil resets all changes to the "valid_until" field.
+func (m *OfferMutation) ResetValidUntil() {
+	m.valid_until = nil
+	delete(m.clearedFields, offer.FieldValidUntil)
+}
+
+// SetPerCustomerLimit sets the "per_customer_limit" field.
+func (m *OfferMutation) SetPerCustomerLimit(i int) {
+	m.per_customer_limit = &i
+	m.addper_customer_limit = nil
+}
+
+// PerCustomerLimit returns the value of the "per_customer_limit" field in the mutation.
+func (m *OfferMutation) PerCustomerLimit() (r int, exists bool) {
+	v := m.per_customer_limit
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPerCustomerLimit returns the old "per_customer_limit" field's value of the Offer entity.
+// If the Offer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OfferMutation) OldPerCustomerLimit(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPerCustomerLimit is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPerCustomerLimit requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPerCustomerLimit: %w", err)
+	}
+	return oldValue.PerCustomerLimit, nil
+}
+
+// AddPerCustomerLimit adds i to the "per_customer_limit" field.
+func (m *OfferMutation) AddPerCustomerLimit(i int) {
+	if m.addper_customer_limit != nil {
+		*m.addper_customer_limit += i
+	} else {
+		m.addper_customer_limit = &i
+	}
+}
+
+// AddedPerCustomerLimit returns the value that was added to the "per_customer_limit" field in this mutation.
+func (m *OfferMutation) AddedPerCustomerLimit() (r int, exists bool) {
+	v := m.addper_customer_limit
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearPerCustomerLimit clears the value of the "per_customer_limit" field.
+func (m *OfferMutation) ClearPerCustomerLimit() {
+	m.per_customer_limit = nil
+	m.addper_customer_limit = nil
+	m.clearedFields[offer.FieldPerCustomerLimit] = struct{}{}
+}
+
+// PerCustomerLimitCleared returns if the "per_customer_limit" field was cleared in this mutation.
+func (m *OfferMutation) PerCustomerLimitCleared() bool {
+	_, ok := m.clearedFields[offer.FieldPerCustomerLimit]
+	return ok
+}
+
+// ResetPerCustomerLimit resets all changes to the "per_customer_limit" field.
+func (m *OfferMutation) ResetPerCustomerLimit() {
+	m.per_customer_limit = nil
+	m.addper_customer_limit = nil
+	delete(m.clearedFields, offer.FieldPerCustomerLimit)
+}
+
+// SetUsageLimit sets the "usage_limit" field.
+func (m *OfferMutation) SetUsageLimit(i int) {
+	m.usage_limit = &i
+	m.addusage_limit = nil
+}
+
+// UsageLimit returns the value of the "usage_limit" field in the mutation.
+func (m *OfferMutation) UsageLimit() (r int, exists bool) {
+	v := m.usage_limit
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUsageLimit returns the old "usage_limit" field's value of the Offer entity.
+// If the Offer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OfferMutation) OldUsageLimit(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUsageLimit is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUsageLimit requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUsageLimit: %w", err)
+	}
+	return oldValue.UsageLimit, nil
+}
+
+// AddUsageLimit adds i to the "usage_limit" field.
+func (m *OfferMutation) AddUsageLimit(i int) {
+	if m.addusage_limit != nil {
+		*m.addusage_limit += i
+	} else {
+		m.addusage_limit = &i
+	}
+}
+
+// AddedUsageLimit returns the value that was added to the "usage_limit" field in this mutation.
+func (m *OfferMutation) AddedUsageLimit() (r int, exists bool) {
+	v := m.addusage_limit
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearUsageLimit clears the value of the "usage_limit" field.
+func (m *OfferMutation) ClearUsageLimit() {
+	m.usage_limit = nil
+	m.addusage_limit = nil
+	m.clearedFields[offer.FieldUsageLimit] = struct{}{}
+}
+
+// UsageLimitCleared returns if the "usage_limit" field was cleared in this mutation.
+func (m *OfferMutation) UsageLimitCleared() bool {
+	_, ok := m.clearedFields[offer.FieldUsageLimit]
+	return ok
+}
+
+// ResetUsageLimit resets all changes to the "usage_limit" field.
+func (m *OfferMutation) ResetUsageLimit() {
+	m.usage_limit = nil
+	m.addusage_limit = nil
+	delete(m.clearedFields, offer.FieldUsageLimit)
+}
+
+// SetRedemptionCount sets the "redemption_count" field.
+func (m *OfferMutation) SetRedemptionCount(i int) {
+	m.redemption_count = &i
+	m.addredemption_count = nil
+}
+
+// RedemptionCount returns the value of the "redemption_count" field in the mutation.
+func (m *OfferMutation) RedemptionCount() (r int, exists bool) {
+	v := m.redemption_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRedemptionCount returns the old "redemption_count" field's value of the Offer entity.
+// If the Offer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OfferMutation) OldRedemptionCount(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRedemptionCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRedemptionCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRedemptionCount: %w", err)
+	}
+	return oldValue.RedemptionCount, nil
+}
+
+// AddRedemptionCount adds i to the "redemption_count" field.
+func (m *OfferMutation) AddRedemptionCount(i int) {
+	if m.addredemption_count != nil {
+		*m.addredemption_count += i
+	} else {
+		m.addredemption_count = &i
+	}
+}
+
+// AddedRedemptionCount returns the value that was added to the "redemption_count" field in this mutation.
+func (m *OfferMutation) AddedRedemptionCount() (r int, exists bool) {
+	v := m.addredemption_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRedemptionCount resets all changes to the "redemption_count" field.
+func (m *OfferMutation) ResetRedemptionCount() {
+	m.redemption_count = nil
+	m.addredemption_count = nil
+}
+
+// SetStacking sets the "stacking" field.
+func (m *OfferMutation) SetStacking(o offer.Stacking) {
+	m.stacking = &o
+}
+
+// Stacking returns the value of the "stacking" field in the mutation.
+func (m *OfferMutation) Stacking() (r offer.Stacking, exists bool) {
+	v := m.stacking
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStacking returns the old "stacking" field's value of the Offer entity.
+// If the Offer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OfferMutation) OldStacking(ctx context.Context) (v offer.Stacking, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStacking is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStacking requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStacking: %w", err)
+	}
+	return oldValue.Stacking, nil
+}
+
+// ResetStacking resets all changes to the "stacking" field.
+func (m *OfferMutation) ResetStacking() {
+	m.stacking = nil
+}
+
+// SetCode sets the "code" field.
+func (m *OfferMutation) SetCode(s string) {
+	m.code = &s
+}
+
+// Code returns the value of the "code" field in the mutation.
+func (m *OfferMutation) Code() (r string, exists bool) {
+	v := m.code
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCode returns the old "code" field's value of the Offer entity.
+// If the Offer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OfferMutation) OldCode(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCode is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCode requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCode: %w", err)
+	}
+	return oldValue.Code, nil
+}
+
+// ClearCode clears the value of the "code" field.
+func (m *OfferMutation) ClearCode() {
+	m.code = nil
+	m.clearedFields[offer.FieldCode] = struct{}{}
+}
+
+// CodeCleared returns if the "code" field was cleared in this mutation.
+func (m *OfferMutation) CodeCleared() bool {
+	_, ok := m.clearedFields[offer.FieldCode]
+	return ok
+}
+
+// ResetCode resets all changes to the "code" field.
+func (m *OfferMutation) ResetCode() {
+	m.code = nil
+	delete(m.clearedFields, offer.FieldCode)
+}
+
+// SetCodeKey sets the "code_key" field.
+func (m *OfferMutation) SetCodeKey(s string) {
+	m.code_key = &s
+}
+
+// CodeKey returns the value of the "code_key" field in the mutation.
+func (m *OfferMutation) CodeKey() (r string, exists bool) {
+	v := m.code_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCodeKey returns the old "code_key" field's value of the Offer entity.
+// If the Offer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OfferMutation) OldCodeKey(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCodeKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCodeKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCodeKey: %w", err)
+	}
+	return oldValue.CodeKey, nil
+}
+
+// ClearCodeKey clears the value of the "code_key" field.
+func (m *OfferMutation) ClearCodeKey() {
+	m.code_key = nil
+	m.clearedFields[offer.FieldCodeKey] = struct{}{}
+}
+
+// CodeKeyCleared returns if the "code_key" field was cleared in this mutation.
+func (m *OfferMutation) CodeKeyCleared() bool {
+	_, ok := m.clearedFields[offer.FieldCodeKey]
+	return ok
+}
+
+// ResetCodeKey resets all changes to the "code_key" field.
+func (m *OfferMutation) ResetCodeKey() {
+	m.code_key = nil
+	delete(m.clearedFields, offer.FieldCodeKey)
+}
+
+// SetStatus sets the "status" field.
+func (m *OfferMutation) SetStatus(o offer.Status) {
+	m.status = &o
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *OfferMutation) Status() (r offer.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the Offer entity.
+// If the Offer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OfferMutation) OldStatus(ctx context.Context) (v offer.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *OfferMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetEndedAt sets the "ended_at" field.
+func (m *OfferMutation) SetEndedAt(t time.Time) {
+	m.ended_at = &t
+}
+
+// EndedAt returns the value of the "ended_at" field in the mutation.
+func (m *OfferMutation) EndedAt() (r time.Time, exists bool) {
+	v := m.ended_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEndedAt returns the old "ended_at" field's value of the Offer entity.
+// If the Offer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OfferMutation) OldEndedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEndedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEndedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEndedAt: %w", err)
+	}
+	return oldValue.EndedAt, nil
+}
+
+// ClearEndedAt clears the value of the "ended_at" field.
+func (m *OfferMutation) ClearEndedAt() {
+	m.ended_at = nil
+	m.clearedFields[offer.FieldEndedAt] = struct{}{}
+}
+
+// EndedAtCleared returns if the "ended_at" field was cleared in this mutation.
+func (m *OfferMutation) EndedAtCleared() bool {
+	_, ok := m.clearedFields[offer.FieldEndedAt]
+	return ok
+}
+
+// ResetEndedAt resets all changes to the "ended_at" field.
+func (m *OfferMutation) ResetEndedAt() {
+	m.ended_at = nil
+	delete(m.clearedFields, offer.FieldEndedAt)
+}
+
+// SetCreatedByID sets the "created_by_id" field.
+func (m *OfferMutation) SetCreatedByID(pu pulid.ID) {
+	m.created_by_id = &pu
+}
+
+// CreatedByID returns the value of the "created_by_id" field in the mutation.
+func (m *OfferMutation) CreatedByID() (r pulid.ID, exists bool) {
+	v := m.created_by_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedByID returns the old "created_by_id" field's value of the Offer entity.
+// If the Offer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OfferMutation) OldCreatedByID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedByID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedByID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedByID: %w", err)
+	}
+	return oldValue.CreatedByID, nil
+}
+
+// ResetCreatedByID resets all changes to the "created_by_id" field.
+func (m *OfferMutation) ResetCreatedByID() {
+	m.created_by_id = nil
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *OfferMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[offer.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *OfferMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *OfferMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *OfferMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// ClearSavedSegment clears the "saved_segment" edge to the SavedSegment entity.
+func (m *OfferMutation) ClearSavedSegment() {
+	m.clearedsaved_segment = true
+	m.clearedFields[offer.FieldSavedSegmentID] = struct{}{}
+}
+
+// SavedSegmentCleared reports if the "saved_segment" edge to the SavedSegment entity was cleared.
+func (m *OfferMutation) SavedSegmentCleared() bool {
+	return m.SavedSegmentIDCleared() || m.clearedsaved_segment
+}
+
+// SavedSegmentIDs returns the "saved_segment" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// SavedSegmentID instead. It exists only for internal usage by the builders.
+func (m *OfferMutation) SavedSegmentIDs() (ids []pulid.ID) {
+	if id := m.saved_segment; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetSavedSegment resets all changes to the "saved_segment" edge.
+func (m *OfferMutation) ResetSavedSegment() {
+	m.saved_segment = nil
+	m.clearedsaved_segment = false
+}
+
+// ClearStore clears the "store" edge to the Store entity.
+func (m *OfferMutation) ClearStore() {
+	m.clearedstore = true
+	m.clearedFields[offer.FieldStoreID] = struct{}{}
+}
+
+// StoreCleared reports if the "store" edge to the Store entity was cleared.
+func (m *OfferMutation) StoreCleared() bool {
+	return m.StoreIDCleared() || m.clearedstore
+}
+
+// StoreIDs returns the "store" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// StoreID instead. It exists only for internal usage by the builders.
+func (m *OfferMutation) StoreIDs() (ids []pulid.ID) {
+	if id := m.store; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetStore resets all changes to the "store" edge.
+func (m *OfferMutation) ResetStore() {
+	m.store = nil
+	m.clearedstore = false
+}
+
+// AddRedemptionIDs adds the "redemptions" edge to the OfferRedemption entity by ids.
+func (m *OfferMutation) AddRedemptionIDs(ids ...pulid.ID) {
+	if m.redemptions == nil {
+		m.redemptions = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		m.redemptions[ids[i]] = struct{}{}
+	}
+}
+
+// ClearRedemptions clears the "redemptions" edge to the OfferRedemption entity.
+func (m *OfferMutation) ClearRedemptions() {
+	m.clearedredemptions = true
+}
+
+// RedemptionsCleared reports if the "redemptions" edge to the OfferRedemption entity was cleared.
+func (m *OfferMutation) RedemptionsCleared() bool {
+	return m.clearedredemptions
+}
+
+// RemoveRedemptionIDs removes the "redemptions" edge to the OfferRedemption entity by IDs.
+func (m *OfferMutation) RemoveRedemptionIDs(ids ...pulid.ID) {
+	if m.removedredemptions == nil {
+		m.removedredemptions = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		delete(m.redemptions, ids[i])
+		m.removedredemptions[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedRedemptions returns the removed IDs of the "redemptions" edge to the OfferRedemption entity.
+func (m *OfferMutation) RemovedRedemptionsIDs() (ids []pulid.ID) {
+	for id := range m.removedredemptions {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// RedemptionsIDs returns the "redemptions" edge IDs in the mutation.
+func (m *OfferMutation) RedemptionsIDs() (ids []pulid.ID) {
+	for id := range m.redemptions {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetRedemptions resets all changes to the "redemptions" edge.
+func (m *OfferMutation) ResetRedemptions() {
+	m.redemptions = nil
+	m.clearedredemptions = false
+	m.removedredemptions = nil
+}
+
+// Where appends a list predicates to the OfferMutation builder.
+func (m *OfferMutation) Where(ps ...predicate.Offer) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the OfferMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *OfferMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Offer, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *OfferMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *OfferMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Offer).
+func (m *OfferMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *OfferMutation) Fields() []string {
+	fields := make([]string, 0, 25)
+	if m.merchant != nil {
+		fields = append(fields, offer.FieldMerchantID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, offer.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, offer.FieldUpdatedAt)
+	}
+	if m.name != nil {
+		fields = append(fields, offer.FieldName)
+	}
+	if m.description != nil {
+		fields = append(fields, offer.FieldDescription)
+	}
+	if m.kind != nil {
+		fields = append(fields, offer.FieldKind)
+	}
+	if m.percent_bp != nil {
+		fields = append(fields, offer.FieldPercentBp)
+	}
+	if m.max_discount != nil {
+		fields = append(fields, offer.FieldMaxDiscount)
+	}
+	if m.amount != nil {
+		fields = append(fields, offer.FieldAmount)
+	}
+	if m.min_spend != nil {
+		fields = append(fields, offer.FieldMinSpend)
+	}
+	if m.target != nil {
+		fields = append(fields, offer.FieldTarget)
+	}
+	if m.segment != nil {
+		fields = append(fields, offer.FieldSegment)
+	}
+	if m.saved_segment != nil {
+		fields = append(fields, offer.FieldSavedSegmentID)
+	}
+	if m.store != nil {
+		fields = append(fields, offer.FieldStoreID)
+	}
+	if m.valid_from != nil {
+		fields = append(fields, offer.FieldValidFrom)
+	}
+	if m.valid_until != nil {
+		fields = append(fields, offer.FieldValidUntil)
+	}
+	if m.per_customer_limit != nil {
+		fields = append(fields, offer.FieldPerCustomerLimit)
+	}
+	if m.usage_limit != nil {
+		fields = append(fields, offer.FieldUsageLimit)
+	}
+	if m.redemption_count != nil {
+		fields = append(fields, offer.FieldRedemptionCount)
+	}
+	if m.stacking != nil {
+		fields = append(fields, offer.FieldStacking)
+	}
+	if m.code != nil {
+		fields = append(fields, offer.FieldCode)
+	}
+	if m.code_key != nil {
+		fields = append(fields, offer.FieldCodeKey)
+	}
+	if m.status != nil {
+		fields = append(fields, offer.FieldStatus)
+	}
+	if m.ended_at != nil {
+		fields = append(fields, offer.FieldEndedAt)
+	}
+	if m.created_by_id != nil {
+		fields = append(fields, offer.FieldCreatedByID)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *OfferMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case offer.FieldMerchantID:
+		return m.MerchantID()
+	case offer.FieldCreatedAt:
+		return m.CreatedAt()
+	case offer.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case offer.FieldName:
+		return m.Name()
+	case offer.FieldDescription:
+		return m.Description()
+	case offer.FieldKind:
+		return m.Kind()
+	case offer.FieldPercentBp:
+		return m.PercentBp()
+	case offer.FieldMaxDiscount:
+		return m.MaxDiscount()
+	case offer.FieldAmount:
+		return m.Amount()
+	case offer.FieldMinSpend:
+		return m.MinSpend()
+	case offer.FieldTarget:
+		return m.Target()
+	case offer.FieldSegment:
+		return m.Segment()
+	case offer.FieldSavedSegmentID:
+		return m.SavedSegmentID()
+	case offer.FieldStoreID:
+		return m.StoreID()
+	case offer.FieldValidFrom:
+		return m.ValidFrom()
+	case offer.FieldValidUntil:
+		return m.ValidUntil()
+	case offer.FieldPerCustomerLimit:
+		return m.PerCustomerLimit()
+	case offer.FieldUsageLimit:
+		return m.UsageLimit()
+	case offer.FieldRedemptionCount:
+		return m.RedemptionCount()
+	case offer.FieldStacking:
+		return m.Stacking()
+	case offer.FieldCode:
+		return m.Code()
+	case offer.FieldCodeKey:
+		return m.CodeKey()
+	case offer.FieldStatus:
+		return m.Status()
+	case offer.FieldEndedAt:
+		return m.EndedAt()
+	case offer.FieldCreatedByID:
+		return m.CreatedByID()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *OfferMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case offer.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case offer.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case offer.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case offer.FieldName:
+		return m.OldName(ctx)
+	case offer.FieldDescription:
+		return m.OldDescription(ctx)
+	case offer.FieldKind:
+		return m.OldKind(ctx)
+	case offer.FieldPercentBp:
+		return m.OldPercentBp(ctx)
+	case offer.FieldMaxDiscount:
+		return m.OldMaxDiscount(ctx)
+	case offer.FieldAmount:
+		return m.OldAmount(ctx)
+	case offer.FieldMinSpend:
+		return m.OldMinSpend(ctx)
+	case offer.FieldTarget:
+		return m.OldTarget(ctx)
+	case offer.FieldSegment:
+		return m.OldSegment(ctx)
+	case offer.FieldSavedSegmentID:
+		return m.OldSavedSegmentID(ctx)
+	case offer.FieldStoreID:
+		return m.OldStoreID(ctx)
+	case offer.FieldValidFrom:
+		return m.OldValidFrom(ctx)
+	case offer.FieldValidUntil:
+		return m.OldValidUntil(ctx)
+	case offer.FieldPerCustomerLimit:
+		return m.OldPerCustomerLimit(ctx)
+	case offer.FieldUsageLimit:
+		return m.OldUsageLimit(ctx)
+	case offer.FieldRedemptionCount:
+		return m.OldRedemptionCount(ctx)
+	case offer.FieldStacking:
+		return m.OldStacking(ctx)
+	case offer.FieldCode:
+		return m.OldCode(ctx)
+	case offer.FieldCodeKey:
+		return m.OldCodeKey(ctx)
+	case offer.FieldStatus:
+		return m.OldStatus(ctx)
+	case offer.FieldEndedAt:
+		return m.OldEndedAt(ctx)
+	case offer.FieldCreatedByID:
+		return m.OldCreatedByID(ctx)
+	}
+	return nil, fmt.Errorf("unknown Offer field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *OfferMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case offer.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case offer.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case offer.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case offer.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case offer.FieldDescription:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDescription(v)
+		return nil
+	case offer.FieldKind:
+		v, ok := value.(offer.Kind)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case offer.FieldPercentBp:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPercentBp(v)
+		return nil
+	case offer.FieldMaxDiscount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMaxDiscount(v)
+		return nil
+	case offer.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAmount(v)
+		return nil
+	case offer.FieldMinSpend:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMinSpend(v)
+		return nil
+	case offer.FieldTarget:
+		v, ok := value.(offer.Target)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTarget(v)
+		return nil
+	case offer.FieldSegment:
+		v, ok := value.(offer.Segment)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSegment(v)
+		return nil
+	case offer.FieldSavedSegmentID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSavedSegmentID(v)
+		return nil
+	case offer.FieldStoreID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStoreID(v)
+		return nil
+	case offer.FieldValidFrom:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetValidFrom(v)
+		return nil
+	case offer.FieldValidUntil:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetValidUntil(v)
+		return nil
+	case offer.FieldPerCustomerLimit:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPerCustomerLimit(v)
+		return nil
+	case offer.FieldUsageLimit:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUsageLimit(v)
+		return nil
+	case offer.FieldRedemptionCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRedemptionCount(v)
+		return nil
+	case offer.FieldStacking:
+		v, ok := value.(offer.Stacking)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStacking(v)
+		return nil
+	case offer.FieldCode:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCode(v)
+		return nil
+	case offer.FieldCodeKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCodeKey(v)
+		return nil
+	case offer.FieldStatus:
+		v, ok := value.(offer.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case offer.FieldEndedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEndedAt(v)
+		return nil
+	case offer.FieldCreatedByID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedByID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Offer field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *OfferMutation) AddedFields() []string {
+	var fields []string
+	if m.addpercent_bp != nil {
+		fields = append(fields, offer.FieldPercentBp)
+	}
+	if m.addmax_discount != nil {
+		fields = append(fields, offer.FieldMaxDiscount)
+	}
+	if m.addamount != nil {
+		fields = append(fields, offer.FieldAmount)
+	}
+	if m.addmin_spend != nil {
+		fields = append(fields, offer.FieldMinSpend)
+	}
+	if m.addper_customer_limit != nil {
+		fields = append(fields, offer.FieldPerCustomerLimit)
+	}
+	if m.addusage_limit != nil {
+		fields = append(fields, offer.FieldUsageLimit)
+	}
+	if m.addredemption_count != nil {
+		fields = append(fields, offer.FieldRedemptionCount)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *OfferMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case offer.FieldPercentBp:
+		return m.AddedPercentBp()
+	case offer.FieldMaxDiscount:
+		return m.AddedMaxDiscount()
+	case offer.FieldAmount:
+		return m.AddedAmount()
+	case offer.FieldMinSpend:
+		return m.AddedMinSpend()
+	case offer.FieldPerCustomerLimit:
+		return m.AddedPerCustomerLimit()
+	case offer.FieldUsageLimit:
+		return m.AddedUsageLimit()
+	case offer.FieldRedemptionCount:
+		return m.AddedRedemptionCount()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *OfferMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case offer.FieldPercentBp:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPercentBp(v)
+		return nil
+	case offer.FieldMaxDiscount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMaxDiscount(v)
+		return nil
+	case offer.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAmount(v)
+		return nil
+	case offer.FieldMinSpend:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMinSpend(v)
+		return nil
+	case offer.FieldPerCustomerLimit:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPerCustomerLimit(v)
+		return nil
+	case offer.FieldUsageLimit:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddUsageLimit(v)
+		return nil
+	case offer.FieldRedemptionCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRedemptionCount(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Offer numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *OfferMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(offer.FieldDescription) {
+		fields = append(fields, offer.FieldDescription)
+	}
+	if m.FieldCleared(offer.FieldPercentBp) {
+		fields = append(fields, offer.FieldPercentBp)
+	}
+	if m.FieldCleared(offer.FieldMaxDiscount) {
+		fields = append(fields, offer.FieldMaxDiscount)
+	}
+	if m.FieldCleared(offer.FieldAmount) {
+		fields = append(fields, offer.FieldAmount)
+	}
+	if m.FieldCleared(offer.FieldMinSpend) {
+		fields = append(fields, offer.FieldMinSpend)
+	}
+	if m.FieldCleared(offer.FieldSegment) {
+		fields = append(fields, offer.FieldSegment)
+	}
+	if m.FieldCleared(offer.FieldSavedSegmentID) {
+		fields = append(fields, offer.FieldSavedSegmentID)
+	}
+	if m.FieldCleared(offer.FieldStoreID) {
+		fields = append(fields, offer.FieldStoreID)
+	}
+	if m.FieldCleared(offer.FieldValidUntil) {
+		fields = append(fields, offer.FieldValidUntil)
+	}
+	if m.FieldCleared(offer.FieldPerCustomerLimit) {
+		fields = append(fields, offer.FieldPerCustomerLimit)
+	}
+	if m.FieldCleared(offer.FieldUsageLimit) {
+		fields = append(fields, offer.FieldUsageLimit)
+	}
+	if m.FieldCleared(offer.FieldCode) {
+		fields = append(fields, offer.FieldCode)
+	}
+	if m.FieldCleared(offer.FieldCodeKey) {
+		fields = append(fields, offer.FieldCodeKey)
+	}
+	if m.FieldCleared(offer.FieldEndedAt) {
+		fields = append(fields, offer.FieldEndedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *OfferMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *OfferMutation) ClearField(name string) error {
+	switch name {
+	case offer.FieldDescription:
+		m.ClearDescription()
+		return nil
+	case offer.FieldPercentBp:
+		m.ClearPercentBp()
+		return nil
+	case offer.FieldMaxDiscount:
+		m.ClearMaxDiscount()
+		return nil
+	case offer.FieldAmount:
+		m.ClearAmount()
+		return nil
+	case offer.FieldMinSpend:
+		m.ClearMinSpend()
+		return nil
+	case offer.FieldSegment:
+		m.ClearSegment()
+		return nil
+	case offer.FieldSavedSegmentID:
+		m.ClearSavedSegmentID()
+		return nil
+	case offer.FieldStoreID:
+		m.ClearStoreID()
+		return nil
+	case offer.FieldValidUntil:
+		m.ClearValidUntil()
+		return nil
+	case offer.FieldPerCustomerLimit:
+		m.ClearPerCustomerLimit()
+		return nil
+	case offer.FieldUsageLimit:
+		m.ClearUsageLimit()
+		return nil
+	case offer.FieldCode:
+		m.ClearCode()
+		return nil
+	case offer.FieldCodeKey:
+		m.ClearCodeKey()
+		return nil
+	case offer.FieldEndedAt:
+		m.ClearEndedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Offer nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *OfferMutation) ResetField(name string) error {
+	switch name {
+	case offer.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case offer.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case offer.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case offer.FieldName:
+		m.ResetName()
+		return nil
+	case offer.FieldDescription:
+		m.ResetDescription()
+		return nil
+	case offer.FieldKind:
+		m.ResetKind()
+		return nil
+	case offer.FieldPercentBp:
+		m.ResetPercentBp()
+		return nil
+	case offer.FieldMaxDiscount:
+		m.ResetMaxDiscount()
+		return nil
+	case offer.FieldAmount:
+		m.ResetAmount()
+		return nil
+	case offer.FieldMinSpend:
+		m.ResetMinSpend()
+		return nil
+	case offer.FieldTarget:
+		m.ResetTarget()
+		return nil
+	case offer.FieldSegment:
+		m.ResetSegment()
+		return nil
+	case offer.FieldSavedSegmentID:
+		m.ResetSavedSegmentID()
+		return nil
+	case offer.FieldStoreID:
+		m.ResetStoreID()
+		return nil
+	case offer.FieldValidFrom:
+		m.ResetValidFrom()
+		return nil
+	case offer.FieldValidUntil:
+		m.ResetValidUntil()
+		return nil
+	case offer.FieldPerCustomerLimit:
+		m.ResetPerCustomerLimit()
+		return nil
+	case offer.FieldUsageLimit:
+		m.ResetUsageLimit()
+		return nil
+	case offer.FieldRedemptionCount:
+		m.ResetRedemptionCount()
+		return nil
+	case offer.FieldStacking:
+		m.ResetStacking()
+		return nil
+	case offer.FieldCode:
+		m.ResetCode()
+		return nil
+	case offer.FieldCodeKey:
+		m.ResetCodeKey()
+		return nil
+	case offer.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case offer.FieldEndedAt:
+		m.ResetEndedAt()
+		return nil
+	case offer.FieldCreatedByID:
+		m.ResetCreatedByID()
+		return nil
+	}
+	return fmt.Errorf("unknown Offer field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *OfferMutation) AddedEdges() []string {
+	edges := make([]string, 0, 4)
+	if m.merchant != nil {
+		edges = append(edges, offer.EdgeMerchant)
+	}
+	if m.saved_segment != nil {
+		edges = append(edges, offer.EdgeSavedSegment)
+	}
+	if m.store != nil {
+		edges = append(edges, offer.EdgeStore)
+	}
+	if m.redemptions != nil {
+		edges = append(edges, offer.EdgeRedemptions)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *OfferMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case offer.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	case offer.EdgeSavedSegment:
+		if id := m.saved_segment; id != nil {
+			return []ent.Value{*id}
+		}
+	case offer.EdgeStore:
+		if id := m.store; id != nil {
+			return []ent.Value{*id}
+		}
+	case offer.EdgeRedemptions:
+		ids := make([]ent.Value, 0, len(m.redemptions))
+		for id := range m.redemptions {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *OfferMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 4)
+	if m.removedredemptions != nil {
+		edges = append(edges, offer.EdgeRedemptions)
+	}
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *OfferMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case offer.EdgeRedemptions:
+		ids := make([]ent.Value, 0, len(m.removedredemptions))
+		for id := range m.removedredemptions {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *OfferMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 4)
+	if m.clearedmerchant {
+		edges = append(edges, offer.EdgeMerchant)
+	}
+	if m.clearedsaved_segment {
+		edges = append(edges, offer.EdgeSavedSegment)
+	}
+	if m.clearedstore {
+		edges = append(edges, offer.EdgeStore)
+	}
+	if m.clearedredemptions {
+		edges = append(edges, offer.EdgeRedemptions)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *OfferMutation) EdgeCleared(name string) bool {
+	switch name {
+	case offer.EdgeMerchant:
+		return m.clearedmerchant
+	case offer.EdgeSavedSegment:
+		return m.clearedsaved_segment
+	case offer.EdgeStore:
+		return m.clearedstore
+	case offer.EdgeRedemptions:
+		return m.clearedredemptions
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *OfferMutation) ClearEdge(name string) error {
+	switch name {
+	case offer.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	case offer.EdgeSavedSegment:
+		m.ClearSavedSegment()
+		return nil
+	case offer.EdgeStore:
+		m.ClearStore()
+		return nil
+	}
+	return fmt.Errorf("unknown Offer unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *OfferMutation) ResetEdge(name string) error {
+	switch name {
+	case offer.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	case offer.EdgeSavedSegment:
+		m.ResetSavedSegment()
+		return nil
+	case offer.EdgeStore:
+		m.ResetStore()
+		return nil
+	case offer.EdgeRedemptions:
+		m.ResetRedemptions()
+		return nil
+	}
+	return fmt.Errorf("unknown Offer edge %s", name)
+}
+
+// OfferRedemptionMutation represents an operation that mutates the OfferRedemption nodes in the graph.
+type OfferRedemptionMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *pulid.ID
+	amount          *int64
+	addamount       *int64
+	at              *time.Time
+	voided_at       *time.Time
+	clearedFields   map[string]struct{}
+	merchant        *pulid.ID
+	clearedmerchant bool
+	offer           *pulid.ID
+	clearedoffer    bool
+	customer        *pulid.ID
+	clearedcustomer bool
+	sale            *pulid.ID
+	clearedsale     bool
+	done            bool
+	oldValue        func(context.Context) (*OfferRedemption, error)
+	predicates      []predicate.OfferRedemption
+}
+
+var _ ent.Mutation = (*OfferRedemptionMutation)(nil)
+
+// offerredemptionOption allows management of the mutation configuration using functional options.
+type offerredemptionOption func(*OfferRedemptionMutation)
+
+// newOfferRedemptionMutation creates new mutation for the OfferRedemption entity.
+func newOfferRedemptionMutation(c config, op Op, opts ...offerredemptionOption) *OfferRedemptionMutation {
+	m := &OfferRedemptionMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeOfferRedemption,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withOfferRedemptionID sets the ID field of the mutation.
+func withOfferRedemptionID(id pulid.ID) offerredemptionOption {
+	return func(m *OfferRedemptionMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *OfferRedemption
+		)
+		m.oldValue = func(ctx context.Context) (*OfferRedemption, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().OfferRedemption.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withOfferRedemption sets the old OfferRedemption of the mutation.
+func withOfferRedemption(node *OfferRedemption) offerredemptionOption {
+	return func(m *OfferRedemptionMutation) {
+		m.oldValue = func(context.Context) (*OfferRedemption, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m OfferRedemptionMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m OfferRedemptionMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of OfferRedemption entities.
+func (m *OfferRedemptionMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *OfferRedemptionMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *OfferRedemptionMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().OfferRedemption.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *OfferRedemptionMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *OfferRedemptionMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the OfferRedemption entity.
+// If the OfferRedemption object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OfferRedemptionMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *OfferRedemptionMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetOfferID sets the "offer_id" field.
+func (m *OfferRedemptionMutation) SetOfferID(pu pulid.ID) {
+	m.offer = &pu
+}
+
+// OfferID returns the value of the "offer_id" field in the mutation.
+func (m *OfferRedemptionMutation) OfferID() (r pulid.ID, exists bool) {
+	v := m.offer
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOfferID returns the old "offer_id" field's value of the OfferRedemption entity.
+// If the OfferRedemption object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OfferRedemptionMutation) OldOfferID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOfferID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOfferID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOfferID: %w", err)
+	}
+	return oldValue.OfferID, nil
+}
+
+// ResetOfferID resets all changes to the "offer_id" field.
+func (m *OfferRedemptionMutation) ResetOfferID() {
+	m.offer = nil
+}
+
+// SetCustomerID sets the "customer_id" field.
+func (m *OfferRedemptionMutation) SetCustomerID(pu pulid.ID) {
+	m.customer = &pu
+}
+
+// CustomerID returns the value of the "customer_id" field in the mutation.
+func (m *OfferRedemptionMutation) CustomerID() (r pulid.ID, exists bool) {
+	v := m.customer
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCustomerID returns the old "customer_id" field's value of the OfferRedemption entity.
+// If the OfferRedemption object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OfferRedemptionMutation) OldCustomerID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCustomerID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCustomerID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCustomerID: %w", err)
+	}
+	return oldValue.CustomerID, nil
+}
+
+// ClearCustomerID clears the value of the "customer_id" field.
+func (m *OfferRedemptionMutation) ClearCustomerID() {
+	m.customer = nil
+	m.clearedFields[offerredemption.FieldCustomerID] = struct{}{}
+}
+
+// CustomerIDCleared returns if the "customer_id" field was cleared in this mutation.
+func (m *OfferRedemptionMutation) CustomerIDCleared() bool {
+	_, ok := m.clearedFields[offerredemption.FieldCustomerID]
+	return ok
+}
+
+// ResetCustomerID resets all changes to the "customer_id" field.
+func (m *OfferRedemptionMutation) ResetCustomerID() {
+	m.customer = nil
+	delete(m.clearedFields, offerredemption.FieldCustomerID)
+}
+
+// SetSaleID sets the "sale_id" field.
+func (m *OfferRedemptionMutation) SetSaleID(pu pulid.ID) {
+	m.sale = &pu
+}
+
+// SaleID returns the value of the "sale_id" field in the mutation.
+func (m *OfferRedemptionMutation) SaleID() (r pulid.ID, exists bool) {
+	v := m.sale
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSaleID returns the old "sale_id" field's value of the OfferRedemption entity.
+// If the OfferRedemption object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OfferRedemptionMutation) OldSaleID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSaleID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSaleID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSaleID: %w", err)
+	}
+	return oldValue.SaleID, nil
+}
+
+// ResetSaleID resets all changes to the "sale_id" field.
+func (m *OfferRedemptionMutation) ResetSaleID() {
+	m.sale = nil
+}
+
+// SetAmount sets the "amount" field.
+func (m *OfferRedemptionMutation) SetAmount(i int64) {
+	m.amount = &i
+	m.addamount = nil
+}
+
+// Amount returns the value of the "amount" field in the mutation.
+func (m *OfferRedemptionMutation) Amount() (r int64, exists bool) {
+	v := m.amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAmount returns the old "amount" field's value of the OfferRedemption entity.
+// If the OfferRedemption object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OfferRedemptionMutation) OldAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAmount: %w", err)
+	}
+	return oldValue.Amount, nil
+}
+
+// AddAmount adds i to the "amount" field.
+func (m *OfferRedemptionMutation) AddAmount(i int64) {
+	if m.addamount != nil {
+		*m.addamount += i
+	} else {
+		m.addamount = &i
+	}
+}
+
+// AddedAmount returns the value that was added to the "amount" field in this mutation.
+func (m *OfferRedemptionMutation) AddedAmount() (r int64, exists bool) {
+	v := m.addamount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAmount resets all changes to the "amount" field.
+func (m *OfferRedemptionMutation) ResetAmount() {
+	m.amount = nil
+	m.addamount = nil
+}
+
+// SetAt sets the "at" field.
+func (m *OfferRedemptionMutation) SetAt(t time.Time) {
+	m.at = &t
+}
+
+// At returns the value of the "at" field in the mutation.
+func (m *OfferRedemptionMutation) At() (r time.Time, exists bool) {
+	v := m.at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAt returns the old "at" field's value of the OfferRedemption entity.
+// If the OfferRedemption object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OfferRedemptionMutation) OldAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAt: %w", err)
+	}
+	return oldValue.At, nil
+}
+
+// ResetAt resets all changes to the "at" field.
+func (m *OfferRedemptionMutation) ResetAt() {
+	m.at = nil
+}
+
+// SetVoidedAt sets the "voided_at" field.
+func (m *OfferRedemptionMutation) SetVoidedAt(t time.Time) {
+	m.voided_at = &t
+}
+
+// VoidedAt returns the value of the "voided_at" field in the mutation.
+func (m *OfferRedemptionMutation) VoidedAt() (r time.Time, exists bool) {
+	v := m.voided_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldVoidedAt returns the old "voided_at" field's value of the OfferRedemption entity.
+// If the OfferRedemption object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OfferRedemptionMutation) OldVoidedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldVoidedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldVoidedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldVoidedAt: %w", err)
+	}
+	return oldValue.VoidedAt, nil
+}
+
+// ClearVoidedAt clears the value of the "voided_at" field.
+func (m *OfferRedemptionMutation) ClearVoidedAt() {
+	m.voided_at = nil
+	m.clearedFields[offerredemption.FieldVoidedAt] = struct{}{}
+}
+
+// VoidedAtCleared returns if the "voided_at" field was cleared in this mutation.
+func (m *OfferRedemptionMutation) VoidedAtCleared() bool {
+	_, ok := m.clearedFields[offerredemption.FieldVoidedAt]
+	return ok
+}
+
+// ResetVoidedAt resets all changes to the "voided_at" field.
+func (m *OfferRedemptionMutation) ResetVoidedAt() {
+	m.voided_at = nil
+	delete(m.clearedFields, offerredemption.FieldVoidedAt)
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *OfferRedemptionMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[offerredemption.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *OfferRedemptionMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *OfferRedemptionMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *OfferRedemptionMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// ClearOffer clears the "offer" edge to the Offer entity.
+func (m *OfferRedemptionMutation) ClearOffer() {
+	m.clearedoffer = true
+	m.clearedFields[offerredemption.FieldOfferID] = struct{}{}
+}
+
+// OfferCleared reports if the "offer" edge to the Offer entity was cleared.
+func (m *OfferRedemptionMutation) OfferCleared() bool {
+	return m.clearedoffer
+}
+
+// OfferIDs returns the "offer" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// OfferID instead. It exists only for internal usage by the builders.
+func (m *OfferRedemptionMutation) OfferIDs() (ids []pulid.ID) {
+	if id := m.offer; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetOffer resets all changes to the "offer" edge.
+func (m *OfferRedemptionMutation) ResetOffer() {
+	m.offer = nil
+	m.clearedoffer = false
+}
+
+// ClearCustomer clears the "customer" edge to the Customer entity.
+func (m *OfferRedemptionMutation) ClearCustomer() {
+	m.clearedcustomer = true
+	m.clearedFields[offerredemption.FieldCustomerID] = struct{}{}
+}
+
+// CustomerCleared reports if the "customer" edge to the Customer entity was cleared.
+func (m *OfferRedemptionMutation) CustomerCleared() bool {
+	return m.CustomerIDCleared() || m.clearedcustomer
+}
+
+// CustomerIDs returns the "customer" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// CustomerID instead. It exists only for internal usage by the builders.
+func (m *OfferRedemptionMutation) CustomerIDs() (ids []pulid.ID) {
+	if id := m.customer; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetCustomer resets all changes to the "customer" edge.
+func (m *OfferRedemptionMutation) ResetCustomer() {
+	m.customer = nil
+	m.clearedcustomer = false
+}
+
+// ClearSale clears the "sale" edge to the Sale entity.
+func (m *OfferRedemptionMutation) ClearSale() {
+	m.clearedsale = true
+	m.clearedFields[offerredemption.FieldSaleID] = struct{}{}
+}
+
+// SaleCleared reports if the "sale" edge to the Sale entity was cleared.
+func (m *OfferRedemptionMutation) SaleCleared() bool {
+	return m.clearedsale
+}
+
+// SaleIDs returns the "sale" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// SaleID instead. It exists only for internal usage by the builders.
+func (m *OfferRedemptionMutation) SaleIDs() (ids []pulid.ID) {
+	if id := m.sale; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetSale resets all changes to the "sale" edge.
+func (m *OfferRedemptionMutation) ResetSale() {
+	m.sale = nil
+	m.clearedsale = false
+}
+
+// Where appends a list predicates to the OfferRedemptionMutation builder.
+func (m *OfferRedemptionMutation) Where(ps ...predicate.OfferRedemption) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the OfferRedemptionMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *OfferRedemptionMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.OfferRedemption, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *OfferRedemptionMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *OfferRedemptionMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (OfferRedemption).
+func (m *OfferRedemptionMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *OfferRedemptionMutation) Fields() []string {
+	fields := make([]string, 0, 7)
+	if m.merchant != nil {
+		fields = append(fields, offerredemption.FieldMerchantID)
+	}
+	if m.offer != nil {
+		fields = append(fields, offerredemption.FieldOfferID)
+	}
+	if m.customer != nil {
+		fields = append(fields, offerredemption.FieldCustomerID)
+	}
+	if m.sale != nil {
+		fields = append(fields, offerredemption.FieldSaleID)
+	}
+	if m.amount != nil {
+		fields = append(fields, offerredemption.FieldAmount)
+	}
+	if m.at != nil {
+		fields = append(fields, offerredemption.FieldAt)
+	}
+	if m.voided_at != nil {
+		fields = append(fields, offerredemption.FieldVoidedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *OfferRedemptionMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case offerredemption.FieldMerchantID:
+		return m.MerchantID()
+	case offerredemption.FieldOfferID:
+		return m.OfferID()
+	case offerredemption.FieldCustomerID:
+		return m.CustomerID()
+	case offerredemption.FieldSaleID:
+		return m.SaleID()
+	case offerredemption.FieldAmount:
+		return m.Amount()
+	case offerredemption.FieldAt:
+		return m.At()
+	case offerredemption.FieldVoidedAt:
+		return m.VoidedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *OfferRedemptionMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case offerredemption.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case offerredemption.FieldOfferID:
+		return m.OldOfferID(ctx)
+	case offerredemption.FieldCustomerID:
+		return m.OldCustomerID(ctx)
+	case offerredemption.FieldSaleID:
+		return m.OldSaleID(ctx)
+	case offerredemption.FieldAmount:
+		return m.OldAmount(ctx)
+	case offerredemption.FieldAt:
+		return m.OldAt(ctx)
+	case offerredemption.FieldVoidedAt:
+		return m.OldVoidedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown OfferRedemption field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *OfferRedemptionMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case offerredemption.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case offerredemption.FieldOfferID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOfferID(v)
+		return nil
+	case offerredemption.FieldCustomerID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCustomerID(v)
+		return nil
+	case offerredemption.FieldSaleID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSaleID(v)
+		return nil
+	case offerredemption.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAmount(v)
+		return nil
+	case offerredemption.FieldAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAt(v)
+		return nil
+	case offerredemption.FieldVoidedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetVoidedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown OfferRedemption field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *OfferRedemptionMutation) AddedFields() []string {
+	var fields []string
+	if m.addamount != nil {
+		fields = append(fields, offerredemption.FieldAmount)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *OfferRedemptionMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case offerredemption.FieldAmount:
+		return m.AddedAmount()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *OfferRedemptionMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case offerredemption.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAmount(v)
+		return nil
+	}
+	return fmt.Errorf("unknown OfferRedemption numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *OfferRedemptionMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(offerredemption.FieldCustomerID) {
+		fields = append(fields, offerredemption.FieldCustomerID)
+	}
+	if m.FieldCleared(offerredemption.FieldVoidedAt) {
+		fields = append(fields, offerredemption.FieldVoidedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *OfferRedemptionMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *OfferRedemptionMutation) ClearField(name string) error {
+	switch name {
+	case offerredemption.FieldCustomerID:
+		m.ClearCustomerID()
+		return nil
+	case offerredemption.FieldVoidedAt:
+		m.ClearVoidedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown OfferRedemption nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *OfferRedemptionMutation) ResetField(name string) error {
+	switch name {
+	case offerredemption.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case offerredemption.FieldOfferID:
+		m.ResetOfferID()
+		return nil
+	case offerredemption.FieldCustomerID:
+		m.ResetCustomerID()
+		return nil
+	case offerredemption.FieldSaleID:
+		m.ResetSaleID()
+		return nil
+	case offerredemption.FieldAmount:
+		m.ResetAmount()
+		return nil
+	case offerredemption.FieldAt:
+		m.ResetAt()
+		return nil
+	case offerredemption.FieldVoidedAt:
+		m.ResetVoidedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown OfferRedemption field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *OfferRedemptionMutation) AddedEdges() []string {
+	edges := make([]string, 0, 4)
+	if m.merchant != nil {
+		edges = append(edges, offerredemption.EdgeMerchant)
+	}
+	if m.offer != nil {
+		edges = append(edges, offerredemption.EdgeOffer)
+	}
+	if m.customer != nil {
+		edges = append(edges, offerredemption.EdgeCustomer)
+	}
+	if m.sale != nil {
+		edges = append(edges, offerredemption.EdgeSale)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *OfferRedemptionMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case offerredemption.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	case offerredemption.EdgeOffer:
+		if id := m.offer; id != nil {
+			return []ent.Value{*id}
+		}
+	case offerredemption.EdgeCustomer:
+		if id := m.customer; id != nil {
+			return []ent.Value{*id}
+		}
+	case offerredemption.EdgeSale:
+		if id := m.sale; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *OfferRedemptionMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 4)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *OfferRedemptionMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *OfferRedemptionMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 4)
+	if m.clearedmerchant {
+		edges = append(edges, offerredemption.EdgeMerchant)
+	}
+	if m.clearedoffer {
+		edges = append(edges, offerredemption.EdgeOffer)
+	}
+	if m.clearedcustomer {
+		edges = append(edges, offerredemption.EdgeCustomer)
+	}
+	if m.clearedsale {
+		edges = append(edges, offerredemption.EdgeSale)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *OfferRedemptionMutation) EdgeCleared(name string) bool {
+	switch name {
+	case offerredemption.EdgeMerchant:
+		return m.clearedmerchant
+	case offerredemption.EdgeOffer:
+		return m.clearedoffer
+	case offerredemption.EdgeCustomer:
+		return m.clearedcustomer
+	case offerredemption.EdgeSale:
+		return m.clearedsale
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *OfferRedemptionMutation) ClearEdge(name string) error {
+	switch name {
+	case offerredemption.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	case offerredemption.EdgeOffer:
+		m.ClearOffer()
+		return nil
+	case offerredemption.EdgeCustomer:
+		m.ClearCustomer()
+		return nil
+	case offerredemption.EdgeSale:
+		m.ClearSale()
+		return nil
+	}
+	return fmt.Errorf("unknown OfferRedemption unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *OfferRedemptionMutation) ResetEdge(name string) error {
+	switch name {
+	case offerredemption.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	case offerredemption.EdgeOffer:
+		m.ResetOffer()
+		return nil
+	case offerredemption.EdgeCustomer:
+		m.ResetCustomer()
+		return nil
+	case offerredemption.EdgeSale:
+		m.ResetSale()
+		return nil
+	}
+	return fmt.Errorf("unknown OfferRedemption edge %s", name)
 }
 
 // OperatorMutation represents an operation that mutates the Operator nodes in the graph.

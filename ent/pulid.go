@@ -11,6 +11,8 @@ import (
 	"github.com/tillpos/till/ent/device"
 	"github.com/tillpos/till/ent/feedback"
 	"github.com/tillpos/till/ent/merchant"
+	"github.com/tillpos/till/ent/offer"
+	"github.com/tillpos/till/ent/offerredemption"
 	"github.com/tillpos/till/ent/operator"
 	"github.com/tillpos/till/ent/pairingcode"
 	"github.com/tillpos/till/ent/platformauditentry"
@@ -41,6 +43,8 @@ var prefixToTable = map[string]string{
 	"dev": device.Table,
 	"fbk": feedback.Table,
 	"mer": merchant.Table,
+	"ofr": offer.Table,
+	"ofd": offerredemption.Table,
 	"opr": operator.Table,
 	"pcd": pairingcode.Table,
 	"pau": platformauditentry.Table,

@@ -30,6 +30,10 @@ type Tx struct {
 	Feedback *FeedbackClient
 	// Merchant is the client for interacting with the Merchant builders.
 	Merchant *MerchantClient
+	// Offer is the client for interacting with the Offer builders.
+	Offer *OfferClient
+	// OfferRedemption is the client for interacting with the OfferRedemption builders.
+	OfferRedemption *OfferRedemptionClient
 	// Operator is the client for interacting with the Operator builders.
 	Operator *OperatorClient
 	// OutboxEvent is the client for interacting with the OutboxEvent builders.
@@ -215,6 +219,8 @@ func (tx *Tx) init() {
 	tx.Device = NewDeviceClient(tx.config)
 	tx.Feedback = NewFeedbackClient(tx.config)
 	tx.Merchant = NewMerchantClient(tx.config)
+	tx.Offer = NewOfferClient(tx.config)
+	tx.OfferRedemption = NewOfferRedemptionClient(tx.config)
 	tx.Operator = NewOperatorClient(tx.config)
 	tx.OutboxEvent = NewOutboxEventClient(tx.config)
 	tx.PairingCode = NewPairingCodeClient(tx.config)

@@ -23,6 +23,7 @@ import (
 	"github.com/tillpos/till/ent/device"
 	feedback1 "github.com/tillpos/till/ent/feedback"
 	"github.com/tillpos/till/ent/merchant"
+	"github.com/tillpos/till/ent/offer"
 	"github.com/tillpos/till/ent/platformauditentry"
 	"github.com/tillpos/till/ent/refund"
 	"github.com/tillpos/till/ent/refundtender"
@@ -37,6 +38,7 @@ import (
 	"github.com/tillpos/till/ent/ticket"
 	"github.com/tillpos/till/ent/ticketcomment"
 	"github.com/tillpos/till/feedback"
+	"github.com/tillpos/till/offers"
 	"github.com/tillpos/till/releases"
 	"github.com/tillpos/till/sales"
 	"github.com/tillpos/till/tickets"
@@ -141,6 +143,7 @@ type ComplexityRoot struct {
 		MergedIntoID        func(childComplexity int) int
 		Name                func(childComplexity int) int
 		Notes               func(childComplexity int) int
+		Offers              func(childComplexity int, storeID *pulid.ID, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int) int
 		Phone               func(childComplexity int) int
 		PushConsent         func(childComplexity int) int
 		PushConsentAt       func(childComplexity int) int
@@ -369,6 +372,7 @@ type ComplexityRoot struct {
 		ChangeTicketStatus         func(childComplexity int, input ChangeTicketStatusInput) int
 		CommentOnTicket            func(childComplexity int, input CommentOnTicketInput) int
 		CreateCustomer             func(childComplexity int, input CreateCustomerInput) int
+		CreateOffer                func(childComplexity int, input offers.CreateInput) int
 		CreatePairingCode          func(childComplexity int, input CreatePairingCodeInput) int
 		CreateProduct              func(childComplexity int, input CreateProductInput) int
 		CreateSavedSegment         func(childComplexity int, input CreateSavedSegmentInput) int
@@ -379,6 +383,7 @@ type ComplexityRoot struct {
 		DeviceHeartbeat            func(childComplexity int, input DeviceHeartbeatInput) int
 		DisableDevice              func(childComplexity int, input DeviceActionInput) int
 		EnableDevice               func(childComplexity int, input DeviceActionInput) int
+		EndOffer                   func(childComplexity int, input OfferIDInput) int
 		EraseCustomer              func(childComplexity int, input CustomerIDInput) int
 		ExchangeSale               func(childComplexity int, input sales.ExchangeInput) int
 		ExportCustomerData         func(childComplexity int, input CustomerIDInput) int
@@ -414,6 +419,7 @@ type ComplexityRoot struct {
 		UpdateCustomer             func(childComplexity int, input UpdateCustomerInput) int
 		UpdateCustomerSegmentRules func(childComplexity int, input UpdateSegmentRulesInput) int
 		UpdateMerchant             func(childComplexity int, input UpdateMerchantInput) int
+		UpdateOffer                func(childComplexity int, input offers.UpdateInput) int
 		UpdateProduct              func(childComplexity int, input UpdateProductInput) int
 		UpdateReleaseRollout       func(childComplexity int, input UpdateReleaseRolloutInput) int
 		UpdateSalesSettings        func(childComplexity int, input sales.SettingsPatch) int
@@ -422,6 +428,78 @@ type ComplexityRoot struct {
 		UploadSales                func(childComplexity int, input UploadSalesInput) int
 		VoidSale                   func(childComplexity int, input VoidSaleInput) int
 		WithdrawRelease            func(childComplexity int, input WithdrawReleaseInput) int
+	}
+
+	Offer struct {
+		Amount           func(childComplexity int) int
+		Code             func(childComplexity int) int
+		CreatedAt        func(childComplexity int) int
+		CreatedByID      func(childComplexity int) int
+		Description      func(childComplexity int) int
+		EndedAt          func(childComplexity int) int
+		ID               func(childComplexity int) int
+		Kind             func(childComplexity int) int
+		MaxDiscount      func(childComplexity int) int
+		Merchant         func(childComplexity int) int
+		MerchantID       func(childComplexity int) int
+		MinSpend         func(childComplexity int) int
+		Name             func(childComplexity int) int
+		PerCustomerLimit func(childComplexity int) int
+		PercentBp        func(childComplexity int) int
+		RedemptionCount  func(childComplexity int) int
+		Redemptions      func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.OfferRedemptionOrder, where *ent.OfferRedemptionWhereInput) int
+		SavedSegment     func(childComplexity int) int
+		SavedSegmentID   func(childComplexity int) int
+		Segment          func(childComplexity int) int
+		Stacking         func(childComplexity int) int
+		Status           func(childComplexity int) int
+		Store            func(childComplexity int) int
+		StoreID          func(childComplexity int) int
+		Target           func(childComplexity int) int
+		UpdatedAt        func(childComplexity int) int
+		UsageLimit       func(childComplexity int) int
+		ValidFrom        func(childComplexity int) int
+		ValidUntil       func(childComplexity int) int
+	}
+
+	OfferConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	OfferEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	OfferPayload struct {
+		Offer func(childComplexity int) int
+	}
+
+	OfferRedemption struct {
+		Amount     func(childComplexity int) int
+		At         func(childComplexity int) int
+		Customer   func(childComplexity int) int
+		CustomerID func(childComplexity int) int
+		ID         func(childComplexity int) int
+		Merchant   func(childComplexity int) int
+		MerchantID func(childComplexity int) int
+		Offer      func(childComplexity int) int
+		OfferID    func(childComplexity int) int
+		SaleID     func(childComplexity int) int
+		VoidedAt   func(childComplexity int) int
+	}
+
+	OfferRedemptionConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	OfferRedemptionEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	Operator struct {
@@ -568,6 +646,8 @@ type ComplexityRoot struct {
 		Merchants             func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.MerchantOrder, where *ent.MerchantWhereInput) int
 		Node                  func(childComplexity int, id pulid.ID) int
 		Nodes                 func(childComplexity int, ids []pulid.ID) int
+		OfferByCode           func(childComplexity int, code string) int
+		Offers                func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.OfferOrder, where *ent.OfferWhereInput) int
 		PlatformAuditEntries  func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.PlatformAuditEntryOrder, where *ent.PlatformAuditEntryWhereInput) int
 		ProductByBarcode      func(childComplexity int, barcode string) int
 		Products              func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.ProductOrder, where *ent.ProductWhereInput) int
@@ -1105,6 +1185,7 @@ type CustomerResolver interface {
 	ContactMasked(ctx context.Context, obj *ent.Customer) (bool, error)
 	AverageTicket(ctx context.Context, obj *ent.Customer) (*int64, error)
 	RecommendedProducts(ctx context.Context, obj *ent.Customer, first *int) ([]*ent.Product, error)
+	Offers(ctx context.Context, obj *ent.Customer, storeID *pulid.ID, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int) (*ent.OfferConnection, error)
 	Sales(ctx context.Context, obj *ent.Customer, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.SaleOrder, where *ent.SaleWhereInput) (*ent.SaleConnection, error)
 }
 type CustomerSegmentRulesResolver interface {
@@ -1152,6 +1233,9 @@ type MutationResolver interface {
 	ReactivateMerchant(ctx context.Context, input ReactivateMerchantInput) (*MerchantPayload, error)
 	CreateStore(ctx context.Context, input CreateStoreInput) (*StorePayload, error)
 	UpdateStore(ctx context.Context, input UpdateStoreInput) (*StorePayload, error)
+	CreateOffer(ctx context.Context, input offers.CreateInput) (*OfferPayload, error)
+	UpdateOffer(ctx context.Context, input offers.UpdateInput) (*OfferPayload, error)
+	EndOffer(ctx context.Context, input OfferIDInput) (*OfferPayload, error)
 	PublishRelease(ctx context.Context, input releases.PublishInput) (*ReleasePayload, error)
 	UpdateReleaseRollout(ctx context.Context, input UpdateReleaseRolloutInput) (*ReleasePayload, error)
 	WithdrawRelease(ctx context.Context, input WithdrawReleaseInput) (*ReleasePayload, error)
@@ -1206,6 +1290,8 @@ type QueryResolver interface {
 	CustomerSegmentRules(ctx context.Context) (*customers.Rules, error)
 	CustomerSegmentCounts(ctx context.Context) ([]*customers.SegmentCount, error)
 	DeviceVersions(ctx context.Context, model *string) ([]*devices.VersionCount, error)
+	Offers(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.OfferOrder, where *ent.OfferWhereInput) (*ent.OfferConnection, error)
+	OfferByCode(ctx context.Context, code string) (*ent.Offer, error)
 	CheckForUpdate(ctx context.Context, model string, channel release.Channel, currentVersion string, serialNumber string) (*releases.Update, error)
 	CheckDeviceUpdate(ctx context.Context, deviceCredential string, channel release.Channel, currentVersion string) (*releases.Update, error)
 	Sales(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.SaleOrder, where *ent.SaleWhereInput) (*ent.SaleConnection, error)
@@ -1539,6 +1625,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Customer.Notes(childComplexity), true
+	case "Customer.offers":
+		if e.ComplexityRoot.Customer.Offers == nil {
+			break
+		}
+
+		args, err := ec.field_Customer_offers_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Customer.Offers(childComplexity, args["storeId"].(*pulid.ID), args["after"].(*entgql.Cursor[pulid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[pulid.ID]), args["last"].(*int)), true
 	case "Customer.phone":
 		if e.ComplexityRoot.Customer.Phone == nil {
 			break
@@ -2464,6 +2561,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateCustomer(childComplexity, args["input"].(CreateCustomerInput)), true
+	case "Mutation.createOffer":
+		if e.ComplexityRoot.Mutation.CreateOffer == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createOffer_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateOffer(childComplexity, args["input"].(offers.CreateInput)), true
 	case "Mutation.createPairingCode":
 		if e.ComplexityRoot.Mutation.CreatePairingCode == nil {
 			break
@@ -2574,6 +2682,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.EnableDevice(childComplexity, args["input"].(DeviceActionInput)), true
+	case "Mutation.endOffer":
+		if e.ComplexityRoot.Mutation.EndOffer == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_endOffer_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.EndOffer(childComplexity, args["input"].(OfferIDInput)), true
 	case "Mutation.eraseCustomer":
 		if e.ComplexityRoot.Mutation.EraseCustomer == nil {
 			break
@@ -2949,6 +3068,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateMerchant(childComplexity, args["input"].(UpdateMerchantInput)), true
+	case "Mutation.updateOffer":
+		if e.ComplexityRoot.Mutation.UpdateOffer == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateOffer_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateOffer(childComplexity, args["input"].(offers.UpdateInput)), true
 	case "Mutation.updateProduct":
 		if e.ComplexityRoot.Mutation.UpdateProduct == nil {
 			break
@@ -3037,6 +3167,324 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.WithdrawRelease(childComplexity, args["input"].(WithdrawReleaseInput)), true
+
+	case "Offer.amount":
+		if e.ComplexityRoot.Offer.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Offer.Amount(childComplexity), true
+	case "Offer.code":
+		if e.ComplexityRoot.Offer.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Offer.Code(childComplexity), true
+	case "Offer.createdAt":
+		if e.ComplexityRoot.Offer.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Offer.CreatedAt(childComplexity), true
+	case "Offer.createdByID":
+		if e.ComplexityRoot.Offer.CreatedByID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Offer.CreatedByID(childComplexity), true
+	case "Offer.description":
+		if e.ComplexityRoot.Offer.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Offer.Description(childComplexity), true
+	case "Offer.endedAt":
+		if e.ComplexityRoot.Offer.EndedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Offer.EndedAt(childComplexity), true
+	case "Offer.id":
+		if e.ComplexityRoot.Offer.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Offer.ID(childComplexity), true
+	case "Offer.kind":
+		if e.ComplexityRoot.Offer.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Offer.Kind(childComplexity), true
+	case "Offer.maxDiscount":
+		if e.ComplexityRoot.Offer.MaxDiscount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Offer.MaxDiscount(childComplexity), true
+	case "Offer.merchant":
+		if e.ComplexityRoot.Offer.Merchant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Offer.Merchant(childComplexity), true
+	case "Offer.merchantID":
+		if e.ComplexityRoot.Offer.MerchantID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Offer.MerchantID(childComplexity), true
+	case "Offer.minSpend":
+		if e.ComplexityRoot.Offer.MinSpend == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Offer.MinSpend(childComplexity), true
+	case "Offer.name":
+		if e.ComplexityRoot.Offer.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Offer.Name(childComplexity), true
+	case "Offer.perCustomerLimit":
+		if e.ComplexityRoot.Offer.PerCustomerLimit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Offer.PerCustomerLimit(childComplexity), true
+	case "Offer.percentBp":
+		if e.ComplexityRoot.Offer.PercentBp == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Offer.PercentBp(childComplexity), true
+	case "Offer.redemptionCount":
+		if e.ComplexityRoot.Offer.RedemptionCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Offer.RedemptionCount(childComplexity), true
+	case "Offer.redemptions":
+		if e.ComplexityRoot.Offer.Redemptions == nil {
+			break
+		}
+
+		args, err := ec.field_Offer_redemptions_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Offer.Redemptions(childComplexity, args["after"].(*entgql.Cursor[pulid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["orderBy"].([]*ent.OfferRedemptionOrder), args["where"].(*ent.OfferRedemptionWhereInput)), true
+	case "Offer.savedSegment":
+		if e.ComplexityRoot.Offer.SavedSegment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Offer.SavedSegment(childComplexity), true
+	case "Offer.savedSegmentID":
+		if e.ComplexityRoot.Offer.SavedSegmentID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Offer.SavedSegmentID(childComplexity), true
+	case "Offer.segment":
+		if e.ComplexityRoot.Offer.Segment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Offer.Segment(childComplexity), true
+	case "Offer.stacking":
+		if e.ComplexityRoot.Offer.Stacking == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Offer.Stacking(childComplexity), true
+	case "Offer.status":
+		if e.ComplexityRoot.Offer.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Offer.Status(childComplexity), true
+	case "Offer.store":
+		if e.ComplexityRoot.Offer.Store == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Offer.Store(childComplexity), true
+	case "Offer.storeID":
+		if e.ComplexityRoot.Offer.StoreID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Offer.StoreID(childComplexity), true
+	case "Offer.target":
+		if e.ComplexityRoot.Offer.Target == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Offer.Target(childComplexity), true
+	case "Offer.updatedAt":
+		if e.ComplexityRoot.Offer.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Offer.UpdatedAt(childComplexity), true
+	case "Offer.usageLimit":
+		if e.ComplexityRoot.Offer.UsageLimit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Offer.UsageLimit(childComplexity), true
+	case "Offer.validFrom":
+		if e.ComplexityRoot.Offer.ValidFrom == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Offer.ValidFrom(childComplexity), true
+	case "Offer.validUntil":
+		if e.ComplexityRoot.Offer.ValidUntil == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Offer.ValidUntil(childComplexity), true
+
+	case "OfferConnection.edges":
+		if e.ComplexityRoot.OfferConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OfferConnection.Edges(childComplexity), true
+	case "OfferConnection.pageInfo":
+		if e.ComplexityRoot.OfferConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OfferConnection.PageInfo(childComplexity), true
+	case "OfferConnection.totalCount":
+		if e.ComplexityRoot.OfferConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OfferConnection.TotalCount(childComplexity), true
+
+	case "OfferEdge.cursor":
+		if e.ComplexityRoot.OfferEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OfferEdge.Cursor(childComplexity), true
+	case "OfferEdge.node":
+		if e.ComplexityRoot.OfferEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OfferEdge.Node(childComplexity), true
+
+	case "OfferPayload.offer":
+		if e.ComplexityRoot.OfferPayload.Offer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OfferPayload.Offer(childComplexity), true
+
+	case "OfferRedemption.amount":
+		if e.ComplexityRoot.OfferRedemption.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OfferRedemption.Amount(childComplexity), true
+	case "OfferRedemption.at":
+		if e.ComplexityRoot.OfferRedemption.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OfferRedemption.At(childComplexity), true
+	case "OfferRedemption.customer":
+		if e.ComplexityRoot.OfferRedemption.Customer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OfferRedemption.Customer(childComplexity), true
+	case "OfferRedemption.customerID":
+		if e.ComplexityRoot.OfferRedemption.CustomerID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OfferRedemption.CustomerID(childComplexity), true
+	case "OfferRedemption.id":
+		if e.ComplexityRoot.OfferRedemption.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OfferRedemption.ID(childComplexity), true
+	case "OfferRedemption.merchant":
+		if e.ComplexityRoot.OfferRedemption.Merchant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OfferRedemption.Merchant(childComplexity), true
+	case "OfferRedemption.merchantID":
+		if e.ComplexityRoot.OfferRedemption.MerchantID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OfferRedemption.MerchantID(childComplexity), true
+	case "OfferRedemption.offer":
+		if e.ComplexityRoot.OfferRedemption.Offer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OfferRedemption.Offer(childComplexity), true
+	case "OfferRedemption.offerID":
+		if e.ComplexityRoot.OfferRedemption.OfferID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OfferRedemption.OfferID(childComplexity), true
+	case "OfferRedemption.saleID":
+		if e.ComplexityRoot.OfferRedemption.SaleID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OfferRedemption.SaleID(childComplexity), true
+	case "OfferRedemption.voidedAt":
+		if e.ComplexityRoot.OfferRedemption.VoidedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OfferRedemption.VoidedAt(childComplexity), true
+
+	case "OfferRedemptionConnection.edges":
+		if e.ComplexityRoot.OfferRedemptionConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OfferRedemptionConnection.Edges(childComplexity), true
+	case "OfferRedemptionConnection.pageInfo":
+		if e.ComplexityRoot.OfferRedemptionConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OfferRedemptionConnection.PageInfo(childComplexity), true
+	case "OfferRedemptionConnection.totalCount":
+		if e.ComplexityRoot.OfferRedemptionConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OfferRedemptionConnection.TotalCount(childComplexity), true
+
+	case "OfferRedemptionEdge.cursor":
+		if e.ComplexityRoot.OfferRedemptionEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OfferRedemptionEdge.Cursor(childComplexity), true
+	case "OfferRedemptionEdge.node":
+		if e.ComplexityRoot.OfferRedemptionEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OfferRedemptionEdge.Node(childComplexity), true
 
 	case "Operator.active":
 		if e.ComplexityRoot.Operator.Active == nil {
@@ -3673,6 +4121,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Nodes(childComplexity, args["ids"].([]pulid.ID)), true
+	case "Query.offerByCode":
+		if e.ComplexityRoot.Query.OfferByCode == nil {
+			break
+		}
+
+		args, err := ec.field_Query_offerByCode_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.OfferByCode(childComplexity, args["code"].(string)), true
+	case "Query.offers":
+		if e.ComplexityRoot.Query.Offers == nil {
+			break
+		}
+
+		args, err := ec.field_Query_offers_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Offers(childComplexity, args["after"].(*entgql.Cursor[pulid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["orderBy"].([]*ent.OfferOrder), args["where"].(*ent.OfferWhereInput)), true
 	case "Query.platformAuditEntries":
 		if e.ComplexityRoot.Query.PlatformAuditEntries == nil {
 			break
@@ -6003,6 +6473,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ChangeTicketStatusInput", ec.unmarshalInputChangeTicketStatusInput),
 			graphql.NewInputUnmarshaler("CommentOnTicketInput", ec.unmarshalInputCommentOnTicketInput),
 			graphql.NewInputUnmarshaler("CreateCustomerInput", ec.unmarshalInputCreateCustomerInput),
+			graphql.NewInputUnmarshaler("CreateOfferInput", ec.unmarshalInputCreateOfferInput),
 			graphql.NewInputUnmarshaler("CreatePairingCodeInput", ec.unmarshalInputCreatePairingCodeInput),
 			graphql.NewInputUnmarshaler("CreateProductInput", ec.unmarshalInputCreateProductInput),
 			graphql.NewInputUnmarshaler("CreateSavedSegmentInput", ec.unmarshalInputCreateSavedSegmentInput),
@@ -6029,6 +6500,11 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("MerchantWhereInput", ec.unmarshalInputMerchantWhereInput),
 			graphql.NewInputUnmarshaler("MergeCustomersInput", ec.unmarshalInputMergeCustomersInput),
 			graphql.NewInputUnmarshaler("MoveDeviceInput", ec.unmarshalInputMoveDeviceInput),
+			graphql.NewInputUnmarshaler("OfferIdInput", ec.unmarshalInputOfferIdInput),
+			graphql.NewInputUnmarshaler("OfferOrder", ec.unmarshalInputOfferOrder),
+			graphql.NewInputUnmarshaler("OfferRedemptionOrder", ec.unmarshalInputOfferRedemptionOrder),
+			graphql.NewInputUnmarshaler("OfferRedemptionWhereInput", ec.unmarshalInputOfferRedemptionWhereInput),
+			graphql.NewInputUnmarshaler("OfferWhereInput", ec.unmarshalInputOfferWhereInput),
 			graphql.NewInputUnmarshaler("OperatorOrder", ec.unmarshalInputOperatorOrder),
 			graphql.NewInputUnmarshaler("OperatorWhereInput", ec.unmarshalInputOperatorWhereInput),
 			graphql.NewInputUnmarshaler("PairDeviceInput", ec.unmarshalInputPairDeviceInput),
@@ -6086,6 +6562,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("TicketWhereInput", ec.unmarshalInputTicketWhereInput),
 			graphql.NewInputUnmarshaler("UpdateCustomerInput", ec.unmarshalInputUpdateCustomerInput),
 			graphql.NewInputUnmarshaler("UpdateMerchantInput", ec.unmarshalInputUpdateMerchantInput),
+			graphql.NewInputUnmarshaler("UpdateOfferInput", ec.unmarshalInputUpdateOfferInput),
 			graphql.NewInputUnmarshaler("UpdateProductInput", ec.unmarshalInputUpdateProductInput),
 			graphql.NewInputUnmarshaler("UpdateReleaseRolloutInput", ec.unmarshalInputUpdateReleaseRolloutInput),
 			graphql.NewInputUnmarshaler("UpdateSalesSettingsInput", ec.unmarshalInputUpdateSalesSettingsInput),
@@ -8281,6 +8758,745 @@ interface Node @goModel(model: "github.com/tillpos/till/ent.Noder") {
   The id of the object.
   """
   id: ID!
+}
+type Offer implements Node {
+  id: ID!
+  merchantID: ID!
+  createdAt: Time!
+  updatedAt: Time!
+  """
+  what the tablet shows and the receipt prints
+  """
+  name: String!
+  description: String
+  kind: OfferKind!
+  """
+  PERCENT: basis points off the order (2000 is 20%)
+  """
+  percentBp: Int
+  """
+  PERCENT: the most it takes off one sale
+  """
+  maxDiscount: Int64
+  """
+  FIXED: what it takes off the order
+  """
+  amount: Int64
+  """
+  what the order must come to, before offers
+  """
+  minSpend: Int64
+  target: OfferTarget!
+  """
+  SEGMENT: the customers' RFM segment
+  """
+  segment: OfferSegment
+  """
+  SAVED_SEGMENT: whose members, as they stand when the offer is applied
+  """
+  savedSegmentID: ID
+  """
+  the one store it applies at; every store when null
+  """
+  storeID: ID
+  validFrom: Time!
+  """
+  the end of the window (exclusive); open-ended when null
+  """
+  validUntil: Time
+  """
+  uses per customer; a limited offer needs the sale's customer
+  """
+  perCustomerLimit: Int
+  """
+  uses in all
+  """
+  usageLimit: Int
+  """
+  uses so far, voided sales' given back
+  """
+  redemptionCount: Int!
+  """
+  STACKABLE combines with other stackable offers; EXCLUSIVE goes alone among offers
+  """
+  stacking: OfferStacking!
+  """
+  the coupon code, upper-cased; looked up without regard to case
+  """
+  code: String
+  status: OfferStatus!
+  endedAt: Time
+  createdByID: ID!
+  merchant: Merchant!
+  savedSegment: SavedSegment
+  store: Store
+  redemptions(
+    """
+    Returns the elements in the list that come after the specified cursor.
+    """
+    after: Cursor
+
+    """
+    Returns the first _n_ elements from the list.
+    """
+    first: Int
+
+    """
+    Returns the elements in the list that come before the specified cursor.
+    """
+    before: Cursor
+
+    """
+    Returns the last _n_ elements from the list.
+    """
+    last: Int
+
+    """
+    Ordering options for OfferRedemptions returned from the connection.
+    """
+    orderBy: [OfferRedemptionOrder!]
+
+    """
+    Filtering options for OfferRedemptions returned from the connection.
+    """
+    where: OfferRedemptionWhereInput
+  ): OfferRedemptionConnection!
+}
+"""
+A connection to a list of items.
+"""
+type OfferConnection {
+  """
+  A list of edges.
+  """
+  edges: [OfferEdge]
+  """
+  Information to aid in pagination.
+  """
+  pageInfo: PageInfo!
+  """
+  Identifies the total count of items in the connection.
+  """
+  totalCount: Int!
+}
+"""
+An edge in a connection.
+"""
+type OfferEdge {
+  """
+  The item at the end of the edge.
+  """
+  node: Offer
+  """
+  A cursor for use in pagination.
+  """
+  cursor: Cursor!
+}
+"""
+OfferKind is enum for the field kind
+"""
+enum OfferKind @goModel(model: "github.com/tillpos/till/ent/offer.Kind") {
+  PERCENT
+  FIXED
+}
+"""
+Ordering options for Offer connections
+"""
+input OfferOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order Offers.
+  """
+  field: OfferOrderField!
+}
+"""
+Properties by which Offer connections can be ordered.
+"""
+enum OfferOrderField {
+  CREATED_AT
+  UPDATED_AT
+  NAME
+  VALID_FROM
+  VALID_UNTIL
+  REDEMPTION_COUNT
+}
+type OfferRedemption implements Node {
+  id: ID!
+  merchantID: ID!
+  offerID: ID!
+  """
+  changes only when the customer is merged into another
+  """
+  customerID: ID
+  saleID: ID!
+  amount: Int64!
+  """
+  when the sale happened
+  """
+  at: Time!
+  """
+  when the sale was voided and the use given back
+  """
+  voidedAt: Time
+  merchant: Merchant!
+  offer: Offer!
+  customer: Customer
+}
+"""
+A connection to a list of items.
+"""
+type OfferRedemptionConnection {
+  """
+  A list of edges.
+  """
+  edges: [OfferRedemptionEdge]
+  """
+  Information to aid in pagination.
+  """
+  pageInfo: PageInfo!
+  """
+  Identifies the total count of items in the connection.
+  """
+  totalCount: Int!
+}
+"""
+An edge in a connection.
+"""
+type OfferRedemptionEdge {
+  """
+  The item at the end of the edge.
+  """
+  node: OfferRedemption
+  """
+  A cursor for use in pagination.
+  """
+  cursor: Cursor!
+}
+"""
+Ordering options for OfferRedemption connections
+"""
+input OfferRedemptionOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order OfferRedemptions.
+  """
+  field: OfferRedemptionOrderField!
+}
+"""
+Properties by which OfferRedemption connections can be ordered.
+"""
+enum OfferRedemptionOrderField {
+  AT
+}
+"""
+OfferRedemptionWhereInput is used for filtering OfferRedemption objects.
+Input was generated by ent.
+"""
+input OfferRedemptionWhereInput {
+  not: OfferRedemptionWhereInput
+  and: [OfferRedemptionWhereInput!]
+  or: [OfferRedemptionWhereInput!]
+  """
+  id field predicates
+  """
+  id: ID
+  idNEQ: ID
+  idIn: [ID!]
+  idNotIn: [ID!]
+  idGT: ID
+  idGTE: ID
+  idLT: ID
+  idLTE: ID
+  """
+  merchant_id field predicates
+  """
+  merchantID: ID
+  merchantIDNEQ: ID
+  merchantIDIn: [ID!]
+  merchantIDNotIn: [ID!]
+  merchantIDGT: ID
+  merchantIDGTE: ID
+  merchantIDLT: ID
+  merchantIDLTE: ID
+  merchantIDContains: ID
+  merchantIDHasPrefix: ID
+  merchantIDHasSuffix: ID
+  merchantIDEqualFold: ID
+  merchantIDContainsFold: ID
+  """
+  offer_id field predicates
+  """
+  offerID: ID
+  offerIDNEQ: ID
+  offerIDIn: [ID!]
+  offerIDNotIn: [ID!]
+  offerIDGT: ID
+  offerIDGTE: ID
+  offerIDLT: ID
+  offerIDLTE: ID
+  offerIDContains: ID
+  offerIDHasPrefix: ID
+  offerIDHasSuffix: ID
+  offerIDEqualFold: ID
+  offerIDContainsFold: ID
+  """
+  customer_id field predicates
+  """
+  customerID: ID
+  customerIDNEQ: ID
+  customerIDIn: [ID!]
+  customerIDNotIn: [ID!]
+  customerIDGT: ID
+  customerIDGTE: ID
+  customerIDLT: ID
+  customerIDLTE: ID
+  customerIDContains: ID
+  customerIDHasPrefix: ID
+  customerIDHasSuffix: ID
+  customerIDIsNil: Boolean
+  customerIDNotNil: Boolean
+  customerIDEqualFold: ID
+  customerIDContainsFold: ID
+  """
+  sale_id field predicates
+  """
+  saleID: ID
+  saleIDNEQ: ID
+  saleIDIn: [ID!]
+  saleIDNotIn: [ID!]
+  saleIDGT: ID
+  saleIDGTE: ID
+  saleIDLT: ID
+  saleIDLTE: ID
+  saleIDContains: ID
+  saleIDHasPrefix: ID
+  saleIDHasSuffix: ID
+  saleIDEqualFold: ID
+  saleIDContainsFold: ID
+  """
+  amount field predicates
+  """
+  amount: Int64
+  amountNEQ: Int64
+  amountIn: [Int64!]
+  amountNotIn: [Int64!]
+  amountGT: Int64
+  amountGTE: Int64
+  amountLT: Int64
+  amountLTE: Int64
+  """
+  at field predicates
+  """
+  at: Time
+  atNEQ: Time
+  atIn: [Time!]
+  atNotIn: [Time!]
+  atGT: Time
+  atGTE: Time
+  atLT: Time
+  atLTE: Time
+  """
+  voided_at field predicates
+  """
+  voidedAt: Time
+  voidedAtNEQ: Time
+  voidedAtIn: [Time!]
+  voidedAtNotIn: [Time!]
+  voidedAtGT: Time
+  voidedAtGTE: Time
+  voidedAtLT: Time
+  voidedAtLTE: Time
+  voidedAtIsNil: Boolean
+  voidedAtNotNil: Boolean
+  """
+  offer edge predicates
+  """
+  hasOffer: Boolean
+  hasOfferWith: [OfferWhereInput!]
+  """
+  customer edge predicates
+  """
+  hasCustomer: Boolean
+  hasCustomerWith: [CustomerWhereInput!]
+}
+"""
+OfferSegment is enum for the field segment
+"""
+enum OfferSegment @goModel(model: "github.com/tillpos/till/ent/offer.Segment") {
+  NEW
+  LOYAL
+  HIGH_VALUE
+  AT_RISK
+  LOST
+  OCCASIONAL
+}
+"""
+OfferStacking is enum for the field stacking
+"""
+enum OfferStacking @goModel(model: "github.com/tillpos/till/ent/offer.Stacking") {
+  STACKABLE
+  EXCLUSIVE
+}
+"""
+OfferStatus is enum for the field status
+"""
+enum OfferStatus @goModel(model: "github.com/tillpos/till/ent/offer.Status") {
+  ACTIVE
+  ENDED
+}
+"""
+OfferTarget is enum for the field target
+"""
+enum OfferTarget @goModel(model: "github.com/tillpos/till/ent/offer.Target") {
+  EVERYONE
+  SEGMENT
+  SAVED_SEGMENT
+}
+"""
+OfferWhereInput is used for filtering Offer objects.
+Input was generated by ent.
+"""
+input OfferWhereInput {
+  not: OfferWhereInput
+  and: [OfferWhereInput!]
+  or: [OfferWhereInput!]
+  """
+  id field predicates
+  """
+  id: ID
+  idNEQ: ID
+  idIn: [ID!]
+  idNotIn: [ID!]
+  idGT: ID
+  idGTE: ID
+  idLT: ID
+  idLTE: ID
+  """
+  merchant_id field predicates
+  """
+  merchantID: ID
+  merchantIDNEQ: ID
+  merchantIDIn: [ID!]
+  merchantIDNotIn: [ID!]
+  merchantIDGT: ID
+  merchantIDGTE: ID
+  merchantIDLT: ID
+  merchantIDLTE: ID
+  merchantIDContains: ID
+  merchantIDHasPrefix: ID
+  merchantIDHasSuffix: ID
+  merchantIDEqualFold: ID
+  merchantIDContainsFold: ID
+  """
+  created_at field predicates
+  """
+  createdAt: Time
+  createdAtNEQ: Time
+  createdAtIn: [Time!]
+  createdAtNotIn: [Time!]
+  createdAtGT: Time
+  createdAtGTE: Time
+  createdAtLT: Time
+  createdAtLTE: Time
+  """
+  updated_at field predicates
+  """
+  updatedAt: Time
+  updatedAtNEQ: Time
+  updatedAtIn: [Time!]
+  updatedAtNotIn: [Time!]
+  updatedAtGT: Time
+  updatedAtGTE: Time
+  updatedAtLT: Time
+  updatedAtLTE: Time
+  """
+  name field predicates
+  """
+  name: String
+  nameNEQ: String
+  nameIn: [String!]
+  nameNotIn: [String!]
+  nameGT: String
+  nameGTE: String
+  nameLT: String
+  nameLTE: String
+  nameContains: String
+  nameHasPrefix: String
+  nameHasSuffix: String
+  nameEqualFold: String
+  nameContainsFold: String
+  """
+  description field predicates
+  """
+  description: String
+  descriptionNEQ: String
+  descriptionIn: [String!]
+  descriptionNotIn: [String!]
+  descriptionGT: String
+  descriptionGTE: String
+  descriptionLT: String
+  descriptionLTE: String
+  descriptionContains: String
+  descriptionHasPrefix: String
+  descriptionHasSuffix: String
+  descriptionIsNil: Boolean
+  descriptionNotNil: Boolean
+  descriptionEqualFold: String
+  descriptionContainsFold: String
+  """
+  kind field predicates
+  """
+  kind: OfferKind
+  kindNEQ: OfferKind
+  kindIn: [OfferKind!]
+  kindNotIn: [OfferKind!]
+  """
+  percent_bp field predicates
+  """
+  percentBp: Int
+  percentBpNEQ: Int
+  percentBpIn: [Int!]
+  percentBpNotIn: [Int!]
+  percentBpGT: Int
+  percentBpGTE: Int
+  percentBpLT: Int
+  percentBpLTE: Int
+  percentBpIsNil: Boolean
+  percentBpNotNil: Boolean
+  """
+  max_discount field predicates
+  """
+  maxDiscount: Int64
+  maxDiscountNEQ: Int64
+  maxDiscountIn: [Int64!]
+  maxDiscountNotIn: [Int64!]
+  maxDiscountGT: Int64
+  maxDiscountGTE: Int64
+  maxDiscountLT: Int64
+  maxDiscountLTE: Int64
+  maxDiscountIsNil: Boolean
+  maxDiscountNotNil: Boolean
+  """
+  amount field predicates
+  """
+  amount: Int64
+  amountNEQ: Int64
+  amountIn: [Int64!]
+  amountNotIn: [Int64!]
+  amountGT: Int64
+  amountGTE: Int64
+  amountLT: Int64
+  amountLTE: Int64
+  amountIsNil: Boolean
+  amountNotNil: Boolean
+  """
+  min_spend field predicates
+  """
+  minSpend: Int64
+  minSpendNEQ: Int64
+  minSpendIn: [Int64!]
+  minSpendNotIn: [Int64!]
+  minSpendGT: Int64
+  minSpendGTE: Int64
+  minSpendLT: Int64
+  minSpendLTE: Int64
+  minSpendIsNil: Boolean
+  minSpendNotNil: Boolean
+  """
+  target field predicates
+  """
+  target: OfferTarget
+  targetNEQ: OfferTarget
+  targetIn: [OfferTarget!]
+  targetNotIn: [OfferTarget!]
+  """
+  segment field predicates
+  """
+  segment: OfferSegment
+  segmentNEQ: OfferSegment
+  segmentIn: [OfferSegment!]
+  segmentNotIn: [OfferSegment!]
+  segmentIsNil: Boolean
+  segmentNotNil: Boolean
+  """
+  saved_segment_id field predicates
+  """
+  savedSegmentID: ID
+  savedSegmentIDNEQ: ID
+  savedSegmentIDIn: [ID!]
+  savedSegmentIDNotIn: [ID!]
+  savedSegmentIDGT: ID
+  savedSegmentIDGTE: ID
+  savedSegmentIDLT: ID
+  savedSegmentIDLTE: ID
+  savedSegmentIDContains: ID
+  savedSegmentIDHasPrefix: ID
+  savedSegmentIDHasSuffix: ID
+  savedSegmentIDIsNil: Boolean
+  savedSegmentIDNotNil: Boolean
+  savedSegmentIDEqualFold: ID
+  savedSegmentIDContainsFold: ID
+  """
+  store_id field predicates
+  """
+  storeID: ID
+  storeIDNEQ: ID
+  storeIDIn: [ID!]
+  storeIDNotIn: [ID!]
+  storeIDGT: ID
+  storeIDGTE: ID
+  storeIDLT: ID
+  storeIDLTE: ID
+  storeIDContains: ID
+  storeIDHasPrefix: ID
+  storeIDHasSuffix: ID
+  storeIDIsNil: Boolean
+  storeIDNotNil: Boolean
+  storeIDEqualFold: ID
+  storeIDContainsFold: ID
+  """
+  valid_from field predicates
+  """
+  validFrom: Time
+  validFromNEQ: Time
+  validFromIn: [Time!]
+  validFromNotIn: [Time!]
+  validFromGT: Time
+  validFromGTE: Time
+  validFromLT: Time
+  validFromLTE: Time
+  """
+  valid_until field predicates
+  """
+  validUntil: Time
+  validUntilNEQ: Time
+  validUntilIn: [Time!]
+  validUntilNotIn: [Time!]
+  validUntilGT: Time
+  validUntilGTE: Time
+  validUntilLT: Time
+  validUntilLTE: Time
+  validUntilIsNil: Boolean
+  validUntilNotNil: Boolean
+  """
+  per_customer_limit field predicates
+  """
+  perCustomerLimit: Int
+  perCustomerLimitNEQ: Int
+  perCustomerLimitIn: [Int!]
+  perCustomerLimitNotIn: [Int!]
+  perCustomerLimitGT: Int
+  perCustomerLimitGTE: Int
+  perCustomerLimitLT: Int
+  perCustomerLimitLTE: Int
+  perCustomerLimitIsNil: Boolean
+  perCustomerLimitNotNil: Boolean
+  """
+  usage_limit field predicates
+  """
+  usageLimit: Int
+  usageLimitNEQ: Int
+  usageLimitIn: [Int!]
+  usageLimitNotIn: [Int!]
+  usageLimitGT: Int
+  usageLimitGTE: Int
+  usageLimitLT: Int
+  usageLimitLTE: Int
+  usageLimitIsNil: Boolean
+  usageLimitNotNil: Boolean
+  """
+  redemption_count field predicates
+  """
+  redemptionCount: Int
+  redemptionCountNEQ: Int
+  redemptionCountIn: [Int!]
+  redemptionCountNotIn: [Int!]
+  redemptionCountGT: Int
+  redemptionCountGTE: Int
+  redemptionCountLT: Int
+  redemptionCountLTE: Int
+  """
+  stacking field predicates
+  """
+  stacking: OfferStacking
+  stackingNEQ: OfferStacking
+  stackingIn: [OfferStacking!]
+  stackingNotIn: [OfferStacking!]
+  """
+  code field predicates
+  """
+  code: String
+  codeNEQ: String
+  codeIn: [String!]
+  codeNotIn: [String!]
+  codeGT: String
+  codeGTE: String
+  codeLT: String
+  codeLTE: String
+  codeContains: String
+  codeHasPrefix: String
+  codeHasSuffix: String
+  codeIsNil: Boolean
+  codeNotNil: Boolean
+  codeEqualFold: String
+  codeContainsFold: String
+  """
+  status field predicates
+  """
+  status: OfferStatus
+  statusNEQ: OfferStatus
+  statusIn: [OfferStatus!]
+  statusNotIn: [OfferStatus!]
+  """
+  ended_at field predicates
+  """
+  endedAt: Time
+  endedAtNEQ: Time
+  endedAtIn: [Time!]
+  endedAtNotIn: [Time!]
+  endedAtGT: Time
+  endedAtGTE: Time
+  endedAtLT: Time
+  endedAtLTE: Time
+  endedAtIsNil: Boolean
+  endedAtNotNil: Boolean
+  """
+  created_by_id field predicates
+  """
+  createdByID: ID
+  createdByIDNEQ: ID
+  createdByIDIn: [ID!]
+  createdByIDNotIn: [ID!]
+  createdByIDGT: ID
+  createdByIDGTE: ID
+  createdByIDLT: ID
+  createdByIDLTE: ID
+  createdByIDContains: ID
+  createdByIDHasPrefix: ID
+  createdByIDHasSuffix: ID
+  createdByIDEqualFold: ID
+  createdByIDContainsFold: ID
+  """
+  saved_segment edge predicates
+  """
+  hasSavedSegment: Boolean
+  hasSavedSegmentWith: [SavedSegmentWhereInput!]
+  """
+  store edge predicates
+  """
+  hasStore: Boolean
+  hasStoreWith: [StoreWhereInput!]
+  """
+  redemptions edge predicates
+  """
+  hasRedemptions: Boolean
+  hasRedemptionsWith: [OfferRedemptionWhereInput!]
 }
 type Operator implements Node {
   id: ID!
@@ -13201,6 +14417,135 @@ extend type Mutation {
   updateStore(input: UpdateStoreInput!): StorePayload!
 }
 `, BuiltIn: false},
+	{Name: "../schema/offers.graphql", Input: `"""
+An offer for everyone (neither segment nor savedSegmentId), an RFM
+segment's customers, or a saved segment's. PERCENT takes percentBp off the
+order, at most maxDiscount; FIXED takes amount. Amounts are minor units.
+"""
+input CreateOfferInput {
+  """1 to 100 characters; what the tablet shows and the receipt prints."""
+  name: String!
+  description: String
+  kind: OfferKind!
+  """PERCENT: basis points, 1 to 10000 (2000 is 20%)."""
+  percentBp: Int
+  """PERCENT: the most it takes off one sale."""
+  maxDiscount: Int64
+  """FIXED: what it takes off the order."""
+  amount: Int64
+  """What the order must come to (after its own discounts, before offers)."""
+  minSpend: Int64
+  """For the customers in this RFM segment when the offer is applied."""
+  segment: OfferSegment
+  """For the members of this saved segment when the offer is applied."""
+  savedSegmentId: ID
+  """Defaults to now."""
+  validFrom: Time
+  """The end of the window (exclusive), after now; or validDays. Open-ended without either."""
+  validUntil: Time
+  """Valid this many days (1 to 3650) from validFrom: validUntil is validFrom + N × 24 h."""
+  validDays: Int
+  """The one store it applies at; every store without it."""
+  storeId: ID
+  """Uses per customer (1 for "once per customer"); a sale using it then needs its customer."""
+  perCustomerLimit: Int
+  """Uses in all, across every customer and store."""
+  usageLimit: Int
+  """Defaults to STACKABLE."""
+  stacking: OfferStacking
+  """
+  A coupon code for offerByCode: 3 to 32 letters, digits, - or _, unique
+  among the merchant's running offers whatever its case (kept upper-cased).
+  """
+  code: String
+}
+
+"""
+Fields left out stay as they are; clear* removes a limit. segment,
+savedSegmentId and everyone (at most one) retarget the offer. The kind
+cannot change. An ended offer cannot be updated (CONFLICT).
+"""
+input UpdateOfferInput {
+  offerId: ID!
+  name: String
+  description: String
+  percentBp: Int
+  maxDiscount: Int64
+  clearMaxDiscount: Boolean
+  amount: Int64
+  minSpend: Int64
+  clearMinSpend: Boolean
+  segment: OfferSegment
+  savedSegmentId: ID
+  """Targets everyone."""
+  everyone: Boolean
+  validFrom: Time
+  validUntil: Time
+  """From validFrom, the new one or the offer's."""
+  validDays: Int
+  """Makes the offer open-ended."""
+  clearValidUntil: Boolean
+  storeId: ID
+  """Makes the offer apply at every store."""
+  clearStore: Boolean
+  perCustomerLimit: Int
+  clearPerCustomerLimit: Boolean
+  usageLimit: Int
+  clearUsageLimit: Boolean
+  stacking: OfferStacking
+  """An empty string removes the code."""
+  code: String
+}
+
+input OfferIdInput {
+  offerId: ID!
+}
+
+type OfferPayload {
+  offer: Offer!
+}
+
+extend type Customer {
+  """
+  The offers the cashier can apply to this customer now: running, inside
+  their window, at storeId (every store's without it), targeted at them
+  (everyone, their segment, a saved segment they are in) and with uses
+  left for them and overall. The sale's minimum spend is checked at
+  checkout. Newest first.
+  """
+  offers(storeId: ID, after: Cursor, first: Int, before: Cursor, last: Int): OfferConnection!
+}
+
+extend type Query {
+  """
+  The merchant's offers, for any staff member; newest first unless
+  orderBy says otherwise; filter by status, kind, target, store, code, window.
+  """
+  offers(
+    after: Cursor
+    first: Int
+    before: Cursor
+    last: Int
+    orderBy: [OfferOrder!] = [{field: CREATED_AT, direction: DESC}]
+    where: OfferWhereInput
+  ): OfferConnection!
+  """The running offer with this coupon code, whatever its case; null when there is none."""
+  offerByCode(code: String!): Offer
+}
+
+extend type Mutation {
+  """OWNER or MANAGER (a manager's store restriction must be a store they work at). Audited."""
+  createOffer(input: CreateOfferInput!): OfferPayload!
+  """OWNER or MANAGER (a manager: of offers for every store or one of theirs). Audited."""
+  updateOffer(input: UpdateOfferInput!): OfferPayload!
+  """
+  OWNER or MANAGER, as updateOffer: the offer is no longer applied and its
+  code is free again; its redemptions stay. Ending an ended offer changes
+  nothing. Audited.
+  """
+  endOffer(input: OfferIdInput!): OfferPayload!
+}
+`, BuiltIn: false},
 	{Name: "../schema/release.graphql", Input: `input PublishReleaseInput {
   """Device models that install the release, e.g. ["T2", "P1-MINI"]; at least one."""
   models: [String!]!
@@ -13961,6 +15306,8 @@ func (ec *executionContext) childFields_Customer(ctx context.Context, field grap
 		return ec.fieldContext_Customer_averageTicket(ctx, field)
 	case "recommendedProducts":
 		return ec.fieldContext_Customer_recommendedProducts(ctx, field)
+	case "offers":
+		return ec.fieldContext_Customer_offers(ctx, field)
 	case "sales":
 		return ec.fieldContext_Customer_sales(ctx, field)
 	}
@@ -14371,6 +15718,150 @@ func (ec *executionContext) childFields_MerchantPayload(ctx context.Context, fie
 		return ec.fieldContext_MerchantPayload_merchant(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type MerchantPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_Offer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Offer_id(ctx, field)
+	case "merchantID":
+		return ec.fieldContext_Offer_merchantID(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Offer_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Offer_updatedAt(ctx, field)
+	case "name":
+		return ec.fieldContext_Offer_name(ctx, field)
+	case "description":
+		return ec.fieldContext_Offer_description(ctx, field)
+	case "kind":
+		return ec.fieldContext_Offer_kind(ctx, field)
+	case "percentBp":
+		return ec.fieldContext_Offer_percentBp(ctx, field)
+	case "maxDiscount":
+		return ec.fieldContext_Offer_maxDiscount(ctx, field)
+	case "amount":
+		return ec.fieldContext_Offer_amount(ctx, field)
+	case "minSpend":
+		return ec.fieldContext_Offer_minSpend(ctx, field)
+	case "target":
+		return ec.fieldContext_Offer_target(ctx, field)
+	case "segment":
+		return ec.fieldContext_Offer_segment(ctx, field)
+	case "savedSegmentID":
+		return ec.fieldContext_Offer_savedSegmentID(ctx, field)
+	case "storeID":
+		return ec.fieldContext_Offer_storeID(ctx, field)
+	case "validFrom":
+		return ec.fieldContext_Offer_validFrom(ctx, field)
+	case "validUntil":
+		return ec.fieldContext_Offer_validUntil(ctx, field)
+	case "perCustomerLimit":
+		return ec.fieldContext_Offer_perCustomerLimit(ctx, field)
+	case "usageLimit":
+		return ec.fieldContext_Offer_usageLimit(ctx, field)
+	case "redemptionCount":
+		return ec.fieldContext_Offer_redemptionCount(ctx, field)
+	case "stacking":
+		return ec.fieldContext_Offer_stacking(ctx, field)
+	case "code":
+		return ec.fieldContext_Offer_code(ctx, field)
+	case "status":
+		return ec.fieldContext_Offer_status(ctx, field)
+	case "endedAt":
+		return ec.fieldContext_Offer_endedAt(ctx, field)
+	case "createdByID":
+		return ec.fieldContext_Offer_createdByID(ctx, field)
+	case "merchant":
+		return ec.fieldContext_Offer_merchant(ctx, field)
+	case "savedSegment":
+		return ec.fieldContext_Offer_savedSegment(ctx, field)
+	case "store":
+		return ec.fieldContext_Offer_store(ctx, field)
+	case "redemptions":
+		return ec.fieldContext_Offer_redemptions(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Offer", field.Name)
+}
+
+func (ec *executionContext) childFields_OfferConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_OfferConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_OfferConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_OfferConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OfferConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_OfferEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_OfferEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_OfferEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OfferEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_OfferPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "offer":
+		return ec.fieldContext_OfferPayload_offer(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OfferPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_OfferRedemption(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_OfferRedemption_id(ctx, field)
+	case "merchantID":
+		return ec.fieldContext_OfferRedemption_merchantID(ctx, field)
+	case "offerID":
+		return ec.fieldContext_OfferRedemption_offerID(ctx, field)
+	case "customerID":
+		return ec.fieldContext_OfferRedemption_customerID(ctx, field)
+	case "saleID":
+		return ec.fieldContext_OfferRedemption_saleID(ctx, field)
+	case "amount":
+		return ec.fieldContext_OfferRedemption_amount(ctx, field)
+	case "at":
+		return ec.fieldContext_OfferRedemption_at(ctx, field)
+	case "voidedAt":
+		return ec.fieldContext_OfferRedemption_voidedAt(ctx, field)
+	case "merchant":
+		return ec.fieldContext_OfferRedemption_merchant(ctx, field)
+	case "offer":
+		return ec.fieldContext_OfferRedemption_offer(ctx, field)
+	case "customer":
+		return ec.fieldContext_OfferRedemption_customer(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OfferRedemption", field.Name)
+}
+
+func (ec *executionContext) childFields_OfferRedemptionConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_OfferRedemptionConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_OfferRedemptionConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_OfferRedemptionConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OfferRedemptionConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_OfferRedemptionEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_OfferRedemptionEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_OfferRedemptionEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OfferRedemptionEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_Operator(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -15733,6 +17224,52 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) field_Customer_offers_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "storeId",
+		func(ctx context.Context, v any) (*pulid.ID, error) {
+			return ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["storeId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg4
+	return args, nil
+}
+
 func (ec *executionContext) field_Customer_recommendedProducts_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -15921,6 +17458,20 @@ func (ec *executionContext) field_Mutation_createCustomer_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createOffer_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (offers.CreateInput, error) {
+			return ec.unmarshalNCreateOfferInput2githubᚗcomᚋtillposᚋtillᚋoffersᚐCreateInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createPairingCode_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -16053,6 +17604,20 @@ func (ec *executionContext) field_Mutation_enableDevice_args(ctx context.Context
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (DeviceActionInput, error) {
 			return ec.unmarshalNDeviceActionInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐDeviceActionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_endOffer_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (OfferIDInput, error) {
+			return ec.unmarshalNOfferIdInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐOfferIDInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -16523,6 +18088,20 @@ func (ec *executionContext) field_Mutation_updateMerchant_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_updateOffer_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (offers.UpdateInput, error) {
+			return ec.unmarshalNUpdateOfferInput2githubᚗcomᚋtillposᚋtillᚋoffersᚐUpdateInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_updateProduct_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -16632,6 +18211,60 @@ func (ec *executionContext) field_Mutation_withdrawRelease_args(ctx context.Cont
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Offer_redemptions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) ([]*ent.OfferRedemptionOrder, error) {
+			return ec.unmarshalOOfferRedemptionOrder2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOfferRedemptionOrderᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
+		func(ctx context.Context, v any) (*ent.OfferRedemptionWhereInput, error) {
+			return ec.unmarshalOOfferRedemptionWhereInput2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOfferRedemptionWhereInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["where"] = arg5
 	return args, nil
 }
 
@@ -17116,6 +18749,74 @@ func (ec *executionContext) field_Query_nodes_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["ids"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_offerByCode_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "code",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["code"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_offers_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) ([]*ent.OfferOrder, error) {
+			return ec.unmarshalOOfferOrder2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOfferOrderᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
+		func(ctx context.Context, v any) (*ent.OfferWhereInput, error) {
+			return ec.unmarshalOOfferWhereInput2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOfferWhereInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["where"] = arg5
 	return args, nil
 }
 
@@ -19433,6 +21134,50 @@ func (ec *executionContext) fieldContext_Customer_recommendedProducts(ctx contex
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Customer_recommendedProducts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Customer_offers(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Customer_offers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Customer().Offers(ctx, obj, fc.Args["storeId"].(*pulid.ID), fc.Args["after"].(*entgql.Cursor[pulid.ID]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[pulid.ID]), fc.Args["last"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.OfferConnection) graphql.Marshaler {
+			return ec.marshalNOfferConnection2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOfferConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Customer_offers(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Customer",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OfferConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Customer_offers_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -23974,6 +25719,138 @@ func (ec *executionContext) fieldContext_Mutation_updateStore(ctx context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_createOffer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createOffer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateOffer(ctx, fc.Args["input"].(offers.CreateInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *OfferPayload) graphql.Marshaler {
+			return ec.marshalNOfferPayload2ᚖgithubᚗcomᚋtillposᚋtillᚋgraphᚐOfferPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createOffer(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OfferPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createOffer_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateOffer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateOffer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateOffer(ctx, fc.Args["input"].(offers.UpdateInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *OfferPayload) graphql.Marshaler {
+			return ec.marshalNOfferPayload2ᚖgithubᚗcomᚋtillposᚋtillᚋgraphᚐOfferPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateOffer(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OfferPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateOffer_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_endOffer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_endOffer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().EndOffer(ctx, fc.Args["input"].(OfferIDInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *OfferPayload) graphql.Marshaler {
+			return ec.marshalNOfferPayload2ᚖgithubᚗcomᚋtillposᚋtillᚋgraphᚐOfferPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_endOffer(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OfferPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_endOffer_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_publishRelease(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -25116,6 +26993,1317 @@ func (ec *executionContext) fieldContext_Mutation_swapDevice(ctx context.Context
 		return fc, err
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Offer_id(ctx context.Context, field graphql.CollectedField, obj *ent.Offer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Offer_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Offer_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Offer", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Offer_merchantID(ctx context.Context, field graphql.CollectedField, obj *ent.Offer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Offer_merchantID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MerchantID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Offer_merchantID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Offer", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Offer_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Offer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Offer_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Offer_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Offer", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Offer_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Offer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Offer_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Offer_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Offer", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Offer_name(ctx context.Context, field graphql.CollectedField, obj *ent.Offer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Offer_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Offer_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Offer", field, false, false, "String")
+}
+
+func (ec *executionContext) _Offer_description(ctx context.Context, field graphql.CollectedField, obj *ent.Offer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Offer_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Offer_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Offer", field, false, false, "String")
+}
+
+func (ec *executionContext) _Offer_kind(ctx context.Context, field graphql.CollectedField, obj *ent.Offer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Offer_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v offer.Kind) graphql.Marshaler {
+			return ec.marshalNOfferKind2githubᚗcomᚋtillposᚋtillᚋentᚋofferᚐKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Offer_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Offer", field, false, false, "OfferKind")
+}
+
+func (ec *executionContext) _Offer_percentBp(ctx context.Context, field graphql.CollectedField, obj *ent.Offer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Offer_percentBp(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PercentBp, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Offer_percentBp(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Offer", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Offer_maxDiscount(ctx context.Context, field graphql.CollectedField, obj *ent.Offer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Offer_maxDiscount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaxDiscount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt642ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Offer_maxDiscount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Offer", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _Offer_amount(ctx context.Context, field graphql.CollectedField, obj *ent.Offer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Offer_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt642ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Offer_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Offer", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _Offer_minSpend(ctx context.Context, field graphql.CollectedField, obj *ent.Offer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Offer_minSpend(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MinSpend, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt642ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Offer_minSpend(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Offer", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _Offer_target(ctx context.Context, field graphql.CollectedField, obj *ent.Offer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Offer_target(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Target, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v offer.Target) graphql.Marshaler {
+			return ec.marshalNOfferTarget2githubᚗcomᚋtillposᚋtillᚋentᚋofferᚐTarget(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Offer_target(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Offer", field, false, false, "OfferTarget")
+}
+
+func (ec *executionContext) _Offer_segment(ctx context.Context, field graphql.CollectedField, obj *ent.Offer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Offer_segment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Segment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *offer.Segment) graphql.Marshaler {
+			return ec.marshalOOfferSegment2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋofferᚐSegment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Offer_segment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Offer", field, false, false, "OfferSegment")
+}
+
+func (ec *executionContext) _Offer_savedSegmentID(ctx context.Context, field graphql.CollectedField, obj *ent.Offer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Offer_savedSegmentID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SavedSegmentID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *pulid.ID) graphql.Marshaler {
+			return ec.marshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Offer_savedSegmentID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Offer", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Offer_storeID(ctx context.Context, field graphql.CollectedField, obj *ent.Offer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Offer_storeID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StoreID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *pulid.ID) graphql.Marshaler {
+			return ec.marshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Offer_storeID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Offer", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Offer_validFrom(ctx context.Context, field graphql.CollectedField, obj *ent.Offer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Offer_validFrom(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ValidFrom, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Offer_validFrom(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Offer", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Offer_validUntil(ctx context.Context, field graphql.CollectedField, obj *ent.Offer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Offer_validUntil(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ValidUntil, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Offer_validUntil(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Offer", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Offer_perCustomerLimit(ctx context.Context, field graphql.CollectedField, obj *ent.Offer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Offer_perCustomerLimit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PerCustomerLimit, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Offer_perCustomerLimit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Offer", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Offer_usageLimit(ctx context.Context, field graphql.CollectedField, obj *ent.Offer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Offer_usageLimit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UsageLimit, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Offer_usageLimit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Offer", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Offer_redemptionCount(ctx context.Context, field graphql.CollectedField, obj *ent.Offer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Offer_redemptionCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RedemptionCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Offer_redemptionCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Offer", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Offer_stacking(ctx context.Context, field graphql.CollectedField, obj *ent.Offer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Offer_stacking(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Stacking, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v offer.Stacking) graphql.Marshaler {
+			return ec.marshalNOfferStacking2githubᚗcomᚋtillposᚋtillᚋentᚋofferᚐStacking(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Offer_stacking(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Offer", field, false, false, "OfferStacking")
+}
+
+func (ec *executionContext) _Offer_code(ctx context.Context, field graphql.CollectedField, obj *ent.Offer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Offer_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Offer_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Offer", field, false, false, "String")
+}
+
+func (ec *executionContext) _Offer_status(ctx context.Context, field graphql.CollectedField, obj *ent.Offer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Offer_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v offer.Status) graphql.Marshaler {
+			return ec.marshalNOfferStatus2githubᚗcomᚋtillposᚋtillᚋentᚋofferᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Offer_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Offer", field, false, false, "OfferStatus")
+}
+
+func (ec *executionContext) _Offer_endedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Offer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Offer_endedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EndedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Offer_endedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Offer", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Offer_createdByID(ctx context.Context, field graphql.CollectedField, obj *ent.Offer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Offer_createdByID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedByID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Offer_createdByID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Offer", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Offer_merchant(ctx context.Context, field graphql.CollectedField, obj *ent.Offer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Offer_merchant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Merchant(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Merchant) graphql.Marshaler {
+			return ec.marshalNMerchant2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐMerchant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Offer_merchant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Offer",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Merchant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Offer_savedSegment(ctx context.Context, field graphql.CollectedField, obj *ent.Offer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Offer_savedSegment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SavedSegment(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.SavedSegment) graphql.Marshaler {
+			return ec.marshalOSavedSegment2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐSavedSegment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Offer_savedSegment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Offer",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SavedSegment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Offer_store(ctx context.Context, field graphql.CollectedField, obj *ent.Offer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Offer_store(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Store(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Store) graphql.Marshaler {
+			return ec.marshalOStore2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStore(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Offer_store(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Offer",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Store(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Offer_redemptions(ctx context.Context, field graphql.CollectedField, obj *ent.Offer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Offer_redemptions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return obj.Redemptions(ctx, fc.Args["after"].(*entgql.Cursor[pulid.ID]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[pulid.ID]), fc.Args["last"].(*int), fc.Args["orderBy"].([]*ent.OfferRedemptionOrder), fc.Args["where"].(*ent.OfferRedemptionWhereInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.OfferRedemptionConnection) graphql.Marshaler {
+			return ec.marshalNOfferRedemptionConnection2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOfferRedemptionConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Offer_redemptions(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Offer",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OfferRedemptionConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Offer_redemptions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OfferConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.OfferConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OfferConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.OfferEdge) graphql.Marshaler {
+			return ec.marshalOOfferEdge2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOfferEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OfferConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OfferConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OfferEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OfferConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.OfferConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OfferConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[pulid.ID]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OfferConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OfferConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OfferConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.OfferConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OfferConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OfferConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OfferConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _OfferEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.OfferEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OfferEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Offer) graphql.Marshaler {
+			return ec.marshalOOffer2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOffer(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OfferEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OfferEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Offer(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OfferEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.OfferEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OfferEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[pulid.ID]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OfferEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OfferEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _OfferPayload_offer(ctx context.Context, field graphql.CollectedField, obj *OfferPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OfferPayload_offer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Offer, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Offer) graphql.Marshaler {
+			return ec.marshalNOffer2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOffer(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OfferPayload_offer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OfferPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Offer(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OfferRedemption_id(ctx context.Context, field graphql.CollectedField, obj *ent.OfferRedemption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OfferRedemption_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OfferRedemption_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OfferRedemption", field, false, false, "ID")
+}
+
+func (ec *executionContext) _OfferRedemption_merchantID(ctx context.Context, field graphql.CollectedField, obj *ent.OfferRedemption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OfferRedemption_merchantID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MerchantID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OfferRedemption_merchantID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OfferRedemption", field, false, false, "ID")
+}
+
+func (ec *executionContext) _OfferRedemption_offerID(ctx context.Context, field graphql.CollectedField, obj *ent.OfferRedemption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OfferRedemption_offerID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OfferID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OfferRedemption_offerID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OfferRedemption", field, false, false, "ID")
+}
+
+func (ec *executionContext) _OfferRedemption_customerID(ctx context.Context, field graphql.CollectedField, obj *ent.OfferRedemption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OfferRedemption_customerID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CustomerID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *pulid.ID) graphql.Marshaler {
+			return ec.marshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OfferRedemption_customerID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OfferRedemption", field, false, false, "ID")
+}
+
+func (ec *executionContext) _OfferRedemption_saleID(ctx context.Context, field graphql.CollectedField, obj *ent.OfferRedemption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OfferRedemption_saleID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SaleID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OfferRedemption_saleID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OfferRedemption", field, false, false, "ID")
+}
+
+func (ec *executionContext) _OfferRedemption_amount(ctx context.Context, field graphql.CollectedField, obj *ent.OfferRedemption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OfferRedemption_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OfferRedemption_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OfferRedemption", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _OfferRedemption_at(ctx context.Context, field graphql.CollectedField, obj *ent.OfferRedemption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OfferRedemption_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OfferRedemption_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OfferRedemption", field, false, false, "Time")
+}
+
+func (ec *executionContext) _OfferRedemption_voidedAt(ctx context.Context, field graphql.CollectedField, obj *ent.OfferRedemption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OfferRedemption_voidedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.VoidedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OfferRedemption_voidedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OfferRedemption", field, false, false, "Time")
+}
+
+func (ec *executionContext) _OfferRedemption_merchant(ctx context.Context, field graphql.CollectedField, obj *ent.OfferRedemption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OfferRedemption_merchant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Merchant(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Merchant) graphql.Marshaler {
+			return ec.marshalNMerchant2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐMerchant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OfferRedemption_merchant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OfferRedemption",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Merchant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OfferRedemption_offer(ctx context.Context, field graphql.CollectedField, obj *ent.OfferRedemption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OfferRedemption_offer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Offer(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Offer) graphql.Marshaler {
+			return ec.marshalNOffer2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOffer(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OfferRedemption_offer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OfferRedemption",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Offer(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OfferRedemption_customer(ctx context.Context, field graphql.CollectedField, obj *ent.OfferRedemption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OfferRedemption_customer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Customer(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Customer) graphql.Marshaler {
+			return ec.marshalOCustomer2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐCustomer(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OfferRedemption_customer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OfferRedemption",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Customer(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OfferRedemptionConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.OfferRedemptionConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OfferRedemptionConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.OfferRedemptionEdge) graphql.Marshaler {
+			return ec.marshalOOfferRedemptionEdge2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOfferRedemptionEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OfferRedemptionConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OfferRedemptionConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OfferRedemptionEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OfferRedemptionConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.OfferRedemptionConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OfferRedemptionConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[pulid.ID]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OfferRedemptionConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OfferRedemptionConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OfferRedemptionConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.OfferRedemptionConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OfferRedemptionConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OfferRedemptionConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OfferRedemptionConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _OfferRedemptionEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.OfferRedemptionEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OfferRedemptionEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.OfferRedemption) graphql.Marshaler {
+			return ec.marshalOOfferRedemption2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOfferRedemption(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OfferRedemptionEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OfferRedemptionEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OfferRedemption(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OfferRedemptionEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.OfferRedemptionEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OfferRedemptionEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[pulid.ID]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OfferRedemptionEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OfferRedemptionEdge", field, false, false, "Cursor")
 }
 
 func (ec *executionContext) _Operator_id(ctx context.Context, field graphql.CollectedField, obj *ent.Operator) (ret graphql.Marshaler) {
@@ -28083,6 +31271,94 @@ func (ec *executionContext) fieldContext_Query_deviceVersions(ctx context.Contex
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_deviceVersions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_offers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_offers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Offers(ctx, fc.Args["after"].(*entgql.Cursor[pulid.ID]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[pulid.ID]), fc.Args["last"].(*int), fc.Args["orderBy"].([]*ent.OfferOrder), fc.Args["where"].(*ent.OfferWhereInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.OfferConnection) graphql.Marshaler {
+			return ec.marshalNOfferConnection2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOfferConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_offers(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OfferConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_offers_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_offerByCode(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_offerByCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().OfferByCode(ctx, fc.Args["code"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Offer) graphql.Marshaler {
+			return ec.marshalOOffer2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOffer(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_offerByCode(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Offer(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_offerByCode_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -39725,6 +43001,160 @@ func UnmarshalCreateCustomerInput(ctx context.Context, raw any) (CreateCustomerI
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCreateOfferInput(ctx context.Context, obj any) (offers.CreateInput, error) {
+	var it offers.CreateInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "description", "kind", "percentBp", "maxDiscount", "amount", "minSpend", "segment", "savedSegmentId", "validFrom", "validUntil", "validDays", "storeId", "perCustomerLimit", "usageLimit", "stacking", "code"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalNOfferKind2githubᚗcomᚋtillposᚋtillᚋentᚋofferᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "percentBp":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("percentBp"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PercentBp = data
+		case "maxDiscount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxDiscount"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxDiscount = data
+		case "amount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Amount = data
+		case "minSpend":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minSpend"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinSpend = data
+		case "segment":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("segment"))
+			data, err := ec.unmarshalOOfferSegment2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋofferᚐSegment(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Segment = data
+		case "savedSegmentId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("savedSegmentId"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SavedSegmentID = data
+		case "validFrom":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("validFrom"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ValidFrom = data
+		case "validUntil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("validUntil"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ValidUntil = data
+		case "validDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("validDays"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ValidDays = data
+		case "storeId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeId"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreID = data
+		case "perCustomerLimit":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("perCustomerLimit"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PerCustomerLimit = data
+		case "usageLimit":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("usageLimit"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UsageLimit = data
+		case "stacking":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stacking"))
+			data, err := ec.unmarshalOOfferStacking2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋofferᚐStacking(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Stacking = data
+		case "code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Code = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateOfferInput unmarshals raw into the CreateOfferInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateOfferInput(ctx context.Context, raw any) (offers.CreateInput, error) {
+	var out offers.CreateInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateOfferInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCreatePairingCodeInput(ctx context.Context, obj any) (CreatePairingCodeInput, error) {
 	var it CreatePairingCodeInput
 	if obj == nil {
@@ -45562,6 +48992,2639 @@ func (ec *executionContext) unmarshalInputMoveDeviceInput(ctx context.Context, o
 func UnmarshalMoveDeviceInput(ctx context.Context, raw any) (MoveDeviceInput, error) {
 	var out MoveDeviceInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "MoveDeviceInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputOfferIdInput(ctx context.Context, obj any) (OfferIDInput, error) {
+	var it OfferIDInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"offerId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "offerId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("offerId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OfferID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalOfferIdInput unmarshals raw into the OfferIdInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalOfferIdInput(ctx context.Context, raw any) (OfferIDInput, error) {
+	var out OfferIDInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "OfferIdInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputOfferOrder(ctx context.Context, obj any) (ent.OfferOrder, error) {
+	var it ent.OfferOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNOfferOrderField2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOfferOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalOfferOrder unmarshals raw into the OfferOrder input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalOfferOrder(ctx context.Context, raw any) (ent.OfferOrder, error) {
+	var out ent.OfferOrder
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "OfferOrder", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputOfferRedemptionOrder(ctx context.Context, obj any) (ent.OfferRedemptionOrder, error) {
+	var it ent.OfferRedemptionOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNOfferRedemptionOrderField2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOfferRedemptionOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalOfferRedemptionOrder unmarshals raw into the OfferRedemptionOrder input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalOfferRedemptionOrder(ctx context.Context, raw any) (ent.OfferRedemptionOrder, error) {
+	var out ent.OfferRedemptionOrder
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "OfferRedemptionOrder", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputOfferRedemptionWhereInput(ctx context.Context, obj any) (ent.OfferRedemptionWhereInput, error) {
+	var it ent.OfferRedemptionWhereInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "merchantID", "merchantIDNEQ", "merchantIDIn", "merchantIDNotIn", "merchantIDGT", "merchantIDGTE", "merchantIDLT", "merchantIDLTE", "merchantIDContains", "merchantIDHasPrefix", "merchantIDHasSuffix", "merchantIDEqualFold", "merchantIDContainsFold", "offerID", "offerIDNEQ", "offerIDIn", "offerIDNotIn", "offerIDGT", "offerIDGTE", "offerIDLT", "offerIDLTE", "offerIDContains", "offerIDHasPrefix", "offerIDHasSuffix", "offerIDEqualFold", "offerIDContainsFold", "customerID", "customerIDNEQ", "customerIDIn", "customerIDNotIn", "customerIDGT", "customerIDGTE", "customerIDLT", "customerIDLTE", "customerIDContains", "customerIDHasPrefix", "customerIDHasSuffix", "customerIDIsNil", "customerIDNotNil", "customerIDEqualFold", "customerIDContainsFold", "saleID", "saleIDNEQ", "saleIDIn", "saleIDNotIn", "saleIDGT", "saleIDGTE", "saleIDLT", "saleIDLTE", "saleIDContains", "saleIDHasPrefix", "saleIDHasSuffix", "saleIDEqualFold", "saleIDContainsFold", "amount", "amountNEQ", "amountIn", "amountNotIn", "amountGT", "amountGTE", "amountLT", "amountLTE", "at", "atNEQ", "atIn", "atNotIn", "atGT", "atGTE", "atLT", "atLTE", "voidedAt", "voidedAtNEQ", "voidedAtIn", "voidedAtNotIn", "voidedAtGT", "voidedAtGTE", "voidedAtLT", "voidedAtLTE", "voidedAtIsNil", "voidedAtNotNil", "hasOffer", "hasOfferWith", "hasCustomer", "hasCustomerWith"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "not":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("not"))
+			data, err := ec.unmarshalOOfferRedemptionWhereInput2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOfferRedemptionWhereInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Not = data
+		case "and":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
+			data, err := ec.unmarshalOOfferRedemptionWhereInput2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOfferRedemptionWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.And = data
+		case "or":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("or"))
+			data, err := ec.unmarshalOOfferRedemptionWhereInput2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOfferRedemptionWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Or = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNEQ = data
+		case "idIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDIn = data
+		case "idNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNotIn = data
+		case "idGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGT = data
+		case "idGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGTE = data
+		case "idLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLT = data
+		case "idLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLTE = data
+		case "merchantID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantID = data
+		case "merchantIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDNEQ = data
+		case "merchantIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDIn = data
+		case "merchantIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDNotIn = data
+		case "merchantIDGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDGT = data
+		case "merchantIDGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDGTE = data
+		case "merchantIDLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDLT = data
+		case "merchantIDLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDLTE = data
+		case "merchantIDContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDContains"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDContains = data
+		case "merchantIDHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDHasPrefix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDHasPrefix = data
+		case "merchantIDHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDHasSuffix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDHasSuffix = data
+		case "merchantIDEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDEqualFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDEqualFold = data
+		case "merchantIDContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDContainsFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDContainsFold = data
+		case "offerID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("offerID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OfferID = data
+		case "offerIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("offerIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OfferIDNEQ = data
+		case "offerIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("offerIDIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OfferIDIn = data
+		case "offerIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("offerIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OfferIDNotIn = data
+		case "offerIDGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("offerIDGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OfferIDGT = data
+		case "offerIDGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("offerIDGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OfferIDGTE = data
+		case "offerIDLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("offerIDLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OfferIDLT = data
+		case "offerIDLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("offerIDLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OfferIDLTE = data
+		case "offerIDContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("offerIDContains"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OfferIDContains = data
+		case "offerIDHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("offerIDHasPrefix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OfferIDHasPrefix = data
+		case "offerIDHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("offerIDHasSuffix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OfferIDHasSuffix = data
+		case "offerIDEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("offerIDEqualFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OfferIDEqualFold = data
+		case "offerIDContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("offerIDContainsFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OfferIDContainsFold = data
+		case "customerID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("customerID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CustomerID = data
+		case "customerIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("customerIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CustomerIDNEQ = data
+		case "customerIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("customerIDIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CustomerIDIn = data
+		case "customerIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("customerIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CustomerIDNotIn = data
+		case "customerIDGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("customerIDGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CustomerIDGT = data
+		case "customerIDGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("customerIDGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CustomerIDGTE = data
+		case "customerIDLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("customerIDLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CustomerIDLT = data
+		case "customerIDLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("customerIDLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CustomerIDLTE = data
+		case "customerIDContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("customerIDContains"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CustomerIDContains = data
+		case "customerIDHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("customerIDHasPrefix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CustomerIDHasPrefix = data
+		case "customerIDHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("customerIDHasSuffix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CustomerIDHasSuffix = data
+		case "customerIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("customerIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CustomerIDIsNil = data
+		case "customerIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("customerIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CustomerIDNotNil = data
+		case "customerIDEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("customerIDEqualFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CustomerIDEqualFold = data
+		case "customerIDContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("customerIDContainsFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CustomerIDContainsFold = data
+		case "saleID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("saleID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SaleID = data
+		case "saleIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("saleIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SaleIDNEQ = data
+		case "saleIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("saleIDIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SaleIDIn = data
+		case "saleIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("saleIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SaleIDNotIn = data
+		case "saleIDGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("saleIDGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SaleIDGT = data
+		case "saleIDGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("saleIDGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SaleIDGTE = data
+		case "saleIDLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("saleIDLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SaleIDLT = data
+		case "saleIDLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("saleIDLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SaleIDLTE = data
+		case "saleIDContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("saleIDContains"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SaleIDContains = data
+		case "saleIDHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("saleIDHasPrefix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SaleIDHasPrefix = data
+		case "saleIDHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("saleIDHasSuffix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SaleIDHasSuffix = data
+		case "saleIDEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("saleIDEqualFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SaleIDEqualFold = data
+		case "saleIDContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("saleIDContainsFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SaleIDContainsFold = data
+		case "amount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Amount = data
+		case "amountNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amountNEQ"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AmountNEQ = data
+		case "amountIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amountIn"))
+			data, err := ec.unmarshalOInt642ᚕint64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AmountIn = data
+		case "amountNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amountNotIn"))
+			data, err := ec.unmarshalOInt642ᚕint64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AmountNotIn = data
+		case "amountGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amountGT"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AmountGT = data
+		case "amountGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amountGTE"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AmountGTE = data
+		case "amountLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amountLT"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AmountLT = data
+		case "amountLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amountLTE"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AmountLTE = data
+		case "at":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("at"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.At = data
+		case "atNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("atNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AtNEQ = data
+		case "atIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("atIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AtIn = data
+		case "atNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("atNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AtNotIn = data
+		case "atGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("atGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AtGT = data
+		case "atGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("atGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AtGTE = data
+		case "atLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("atLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AtLT = data
+		case "atLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("atLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AtLTE = data
+		case "voidedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("voidedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VoidedAt = data
+		case "voidedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("voidedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VoidedAtNEQ = data
+		case "voidedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("voidedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VoidedAtIn = data
+		case "voidedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("voidedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VoidedAtNotIn = data
+		case "voidedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("voidedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VoidedAtGT = data
+		case "voidedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("voidedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VoidedAtGTE = data
+		case "voidedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("voidedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VoidedAtLT = data
+		case "voidedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("voidedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VoidedAtLTE = data
+		case "voidedAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("voidedAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VoidedAtIsNil = data
+		case "voidedAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("voidedAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VoidedAtNotNil = data
+		case "hasOffer":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasOffer"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasOffer = data
+		case "hasOfferWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasOfferWith"))
+			data, err := ec.unmarshalOOfferWhereInput2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOfferWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasOfferWith = data
+		case "hasCustomer":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasCustomer"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasCustomer = data
+		case "hasCustomerWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasCustomerWith"))
+			data, err := ec.unmarshalOCustomerWhereInput2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐCustomerWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasCustomerWith = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalOfferRedemptionWhereInput unmarshals raw into the OfferRedemptionWhereInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalOfferRedemptionWhereInput(ctx context.Context, raw any) (ent.OfferRedemptionWhereInput, error) {
+	var out ent.OfferRedemptionWhereInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "OfferRedemptionWhereInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputOfferWhereInput(ctx context.Context, obj any) (ent.OfferWhereInput, error) {
+	var it ent.OfferWhereInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "merchantID", "merchantIDNEQ", "merchantIDIn", "merchantIDNotIn", "merchantIDGT", "merchantIDGTE", "merchantIDLT", "merchantIDLTE", "merchantIDContains", "merchantIDHasPrefix", "merchantIDHasSuffix", "merchantIDEqualFold", "merchantIDContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "description", "descriptionNEQ", "descriptionIn", "descriptionNotIn", "descriptionGT", "descriptionGTE", "descriptionLT", "descriptionLTE", "descriptionContains", "descriptionHasPrefix", "descriptionHasSuffix", "descriptionIsNil", "descriptionNotNil", "descriptionEqualFold", "descriptionContainsFold", "kind", "kindNEQ", "kindIn", "kindNotIn", "percentBp", "percentBpNEQ", "percentBpIn", "percentBpNotIn", "percentBpGT", "percentBpGTE", "percentBpLT", "percentBpLTE", "percentBpIsNil", "percentBpNotNil", "maxDiscount", "maxDiscountNEQ", "maxDiscountIn", "maxDiscountNotIn", "maxDiscountGT", "maxDiscountGTE", "maxDiscountLT", "maxDiscountLTE", "maxDiscountIsNil", "maxDiscountNotNil", "amount", "amountNEQ", "amountIn", "amountNotIn", "amountGT", "amountGTE", "amountLT", "amountLTE", "amountIsNil", "amountNotNil", "minSpend", "minSpendNEQ", "minSpendIn", "minSpendNotIn", "minSpendGT", "minSpendGTE", "minSpendLT", "minSpendLTE", "minSpendIsNil", "minSpendNotNil", "target", "targetNEQ", "targetIn", "targetNotIn", "segment", "segmentNEQ", "segmentIn", "segmentNotIn", "segmentIsNil", "segmentNotNil", "savedSegmentID", "savedSegmentIDNEQ", "savedSegmentIDIn", "savedSegmentIDNotIn", "savedSegmentIDGT", "savedSegmentIDGTE", "savedSegmentIDLT", "savedSegmentIDLTE", "savedSegmentIDContains", "savedSegmentIDHasPrefix", "savedSegmentIDHasSuffix", "savedSegmentIDIsNil", "savedSegmentIDNotNil", "savedSegmentIDEqualFold", "savedSegmentIDContainsFold", "storeID", "storeIDNEQ", "storeIDIn", "storeIDNotIn", "storeIDGT", "storeIDGTE", "storeIDLT", "storeIDLTE", "storeIDContains", "storeIDHasPrefix", "storeIDHasSuffix", "storeIDIsNil", "storeIDNotNil", "storeIDEqualFold", "storeIDContainsFold", "validFrom", "validFromNEQ", "validFromIn", "validFromNotIn", "validFromGT", "validFromGTE", "validFromLT", "validFromLTE", "validUntil", "validUntilNEQ", "validUntilIn", "validUntilNotIn", "validUntilGT", "validUntilGTE", "validUntilLT", "validUntilLTE", "validUntilIsNil", "validUntilNotNil", "perCustomerLimit", "perCustomerLimitNEQ", "perCustomerLimitIn", "perCustomerLimitNotIn", "perCustomerLimitGT", "perCustomerLimitGTE", "perCustomerLimitLT", "perCustomerLimitLTE", "perCustomerLimitIsNil", "perCustomerLimitNotNil", "usageLimit", "usageLimitNEQ", "usageLimitIn", "usageLimitNotIn", "usageLimitGT", "usageLimitGTE", "usageLimitLT", "usageLimitLTE", "usageLimitIsNil", "usageLimitNotNil", "redemptionCount", "redemptionCountNEQ", "redemptionCountIn", "redemptionCountNotIn", "redemptionCountGT", "redemptionCountGTE", "redemptionCountLT", "redemptionCountLTE", "stacking", "stackingNEQ", "stackingIn", "stackingNotIn", "code", "codeNEQ", "codeIn", "codeNotIn", "codeGT", "codeGTE", "codeLT", "codeLTE", "codeContains", "codeHasPrefix", "codeHasSuffix", "codeIsNil", "codeNotNil", "codeEqualFold", "codeContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "endedAt", "endedAtNEQ", "endedAtIn", "endedAtNotIn", "endedAtGT", "endedAtGTE", "endedAtLT", "endedAtLTE", "endedAtIsNil", "endedAtNotNil", "createdByID", "createdByIDNEQ", "createdByIDIn", "createdByIDNotIn", "createdByIDGT", "createdByIDGTE", "createdByIDLT", "createdByIDLTE", "createdByIDContains", "createdByIDHasPrefix", "createdByIDHasSuffix", "createdByIDEqualFold", "createdByIDContainsFold", "hasSavedSegment", "hasSavedSegmentWith", "hasStore", "hasStoreWith", "hasRedemptions", "hasRedemptionsWith"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "not":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("not"))
+			data, err := ec.unmarshalOOfferWhereInput2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOfferWhereInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Not = data
+		case "and":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
+			data, err := ec.unmarshalOOfferWhereInput2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOfferWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.And = data
+		case "or":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("or"))
+			data, err := ec.unmarshalOOfferWhereInput2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOfferWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Or = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNEQ = data
+		case "idIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDIn = data
+		case "idNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNotIn = data
+		case "idGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGT = data
+		case "idGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGTE = data
+		case "idLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLT = data
+		case "idLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLTE = data
+		case "merchantID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantID = data
+		case "merchantIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDNEQ = data
+		case "merchantIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDIn = data
+		case "merchantIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDNotIn = data
+		case "merchantIDGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDGT = data
+		case "merchantIDGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDGTE = data
+		case "merchantIDLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDLT = data
+		case "merchantIDLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDLTE = data
+		case "merchantIDContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDContains"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDContains = data
+		case "merchantIDHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDHasPrefix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDHasPrefix = data
+		case "merchantIDHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDHasSuffix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDHasSuffix = data
+		case "merchantIDEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDEqualFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDEqualFold = data
+		case "merchantIDContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDContainsFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDContainsFold = data
+		case "createdAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAt = data
+		case "createdAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNEQ = data
+		case "createdAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtIn = data
+		case "createdAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNotIn = data
+		case "createdAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGT = data
+		case "createdAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGTE = data
+		case "createdAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLT = data
+		case "createdAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLTE = data
+		case "updatedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAt = data
+		case "updatedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNEQ = data
+		case "updatedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtIn = data
+		case "updatedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNotIn = data
+		case "updatedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGT = data
+		case "updatedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGTE = data
+		case "updatedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLT = data
+		case "updatedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLTE = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "nameNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameNEQ = data
+		case "nameIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameIn = data
+		case "nameNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameNotIn = data
+		case "nameGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameGT = data
+		case "nameGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameGTE = data
+		case "nameLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameLT = data
+		case "nameLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameLTE = data
+		case "nameContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameContains = data
+		case "nameHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameHasPrefix = data
+		case "nameHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameHasSuffix = data
+		case "nameEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameEqualFold = data
+		case "nameContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameContainsFold = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "descriptionNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionNEQ = data
+		case "descriptionIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionIn = data
+		case "descriptionNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionNotIn = data
+		case "descriptionGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionGT = data
+		case "descriptionGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionGTE = data
+		case "descriptionLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionLT = data
+		case "descriptionLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionLTE = data
+		case "descriptionContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionContains = data
+		case "descriptionHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionHasPrefix = data
+		case "descriptionHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionHasSuffix = data
+		case "descriptionIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionIsNil = data
+		case "descriptionNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionNotNil = data
+		case "descriptionEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionEqualFold = data
+		case "descriptionContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionContainsFold = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalOOfferKind2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋofferᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "kindNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kindNEQ"))
+			data, err := ec.unmarshalOOfferKind2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋofferᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KindNEQ = data
+		case "kindIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kindIn"))
+			data, err := ec.unmarshalOOfferKind2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋofferᚐKindᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KindIn = data
+		case "kindNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kindNotIn"))
+			data, err := ec.unmarshalOOfferKind2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋofferᚐKindᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KindNotIn = data
+		case "percentBp":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("percentBp"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PercentBp = data
+		case "percentBpNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("percentBpNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PercentBpNEQ = data
+		case "percentBpIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("percentBpIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PercentBpIn = data
+		case "percentBpNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("percentBpNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PercentBpNotIn = data
+		case "percentBpGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("percentBpGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PercentBpGT = data
+		case "percentBpGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("percentBpGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PercentBpGTE = data
+		case "percentBpLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("percentBpLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PercentBpLT = data
+		case "percentBpLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("percentBpLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PercentBpLTE = data
+		case "percentBpIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("percentBpIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PercentBpIsNil = data
+		case "percentBpNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("percentBpNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PercentBpNotNil = data
+		case "maxDiscount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxDiscount"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxDiscount = data
+		case "maxDiscountNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxDiscountNEQ"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxDiscountNEQ = data
+		case "maxDiscountIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxDiscountIn"))
+			data, err := ec.unmarshalOInt642ᚕint64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxDiscountIn = data
+		case "maxDiscountNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxDiscountNotIn"))
+			data, err := ec.unmarshalOInt642ᚕint64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxDiscountNotIn = data
+		case "maxDiscountGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxDiscountGT"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxDiscountGT = data
+		case "maxDiscountGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxDiscountGTE"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxDiscountGTE = data
+		case "maxDiscountLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxDiscountLT"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxDiscountLT = data
+		case "maxDiscountLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxDiscountLTE"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxDiscountLTE = data
+		case "maxDiscountIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxDiscountIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxDiscountIsNil = data
+		case "maxDiscountNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxDiscountNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxDiscountNotNil = data
+		case "amount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Amount = data
+		case "amountNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amountNEQ"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AmountNEQ = data
+		case "amountIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amountIn"))
+			data, err := ec.unmarshalOInt642ᚕint64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AmountIn = data
+		case "amountNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amountNotIn"))
+			data, err := ec.unmarshalOInt642ᚕint64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AmountNotIn = data
+		case "amountGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amountGT"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AmountGT = data
+		case "amountGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amountGTE"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AmountGTE = data
+		case "amountLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amountLT"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AmountLT = data
+		case "amountLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amountLTE"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AmountLTE = data
+		case "amountIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amountIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AmountIsNil = data
+		case "amountNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amountNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AmountNotNil = data
+		case "minSpend":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minSpend"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinSpend = data
+		case "minSpendNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minSpendNEQ"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinSpendNEQ = data
+		case "minSpendIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minSpendIn"))
+			data, err := ec.unmarshalOInt642ᚕint64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinSpendIn = data
+		case "minSpendNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minSpendNotIn"))
+			data, err := ec.unmarshalOInt642ᚕint64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinSpendNotIn = data
+		case "minSpendGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minSpendGT"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinSpendGT = data
+		case "minSpendGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minSpendGTE"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinSpendGTE = data
+		case "minSpendLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minSpendLT"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinSpendLT = data
+		case "minSpendLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minSpendLTE"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinSpendLTE = data
+		case "minSpendIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minSpendIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinSpendIsNil = data
+		case "minSpendNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minSpendNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinSpendNotNil = data
+		case "target":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("target"))
+			data, err := ec.unmarshalOOfferTarget2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋofferᚐTarget(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Target = data
+		case "targetNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetNEQ"))
+			data, err := ec.unmarshalOOfferTarget2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋofferᚐTarget(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetNEQ = data
+		case "targetIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetIn"))
+			data, err := ec.unmarshalOOfferTarget2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋofferᚐTargetᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetIn = data
+		case "targetNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetNotIn"))
+			data, err := ec.unmarshalOOfferTarget2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋofferᚐTargetᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetNotIn = data
+		case "segment":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("segment"))
+			data, err := ec.unmarshalOOfferSegment2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋofferᚐSegment(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Segment = data
+		case "segmentNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("segmentNEQ"))
+			data, err := ec.unmarshalOOfferSegment2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋofferᚐSegment(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SegmentNEQ = data
+		case "segmentIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("segmentIn"))
+			data, err := ec.unmarshalOOfferSegment2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋofferᚐSegmentᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SegmentIn = data
+		case "segmentNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("segmentNotIn"))
+			data, err := ec.unmarshalOOfferSegment2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋofferᚐSegmentᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SegmentNotIn = data
+		case "segmentIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("segmentIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SegmentIsNil = data
+		case "segmentNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("segmentNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SegmentNotNil = data
+		case "savedSegmentID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("savedSegmentID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SavedSegmentID = data
+		case "savedSegmentIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("savedSegmentIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SavedSegmentIDNEQ = data
+		case "savedSegmentIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("savedSegmentIDIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SavedSegmentIDIn = data
+		case "savedSegmentIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("savedSegmentIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SavedSegmentIDNotIn = data
+		case "savedSegmentIDGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("savedSegmentIDGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SavedSegmentIDGT = data
+		case "savedSegmentIDGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("savedSegmentIDGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SavedSegmentIDGTE = data
+		case "savedSegmentIDLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("savedSegmentIDLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SavedSegmentIDLT = data
+		case "savedSegmentIDLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("savedSegmentIDLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SavedSegmentIDLTE = data
+		case "savedSegmentIDContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("savedSegmentIDContains"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SavedSegmentIDContains = data
+		case "savedSegmentIDHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("savedSegmentIDHasPrefix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SavedSegmentIDHasPrefix = data
+		case "savedSegmentIDHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("savedSegmentIDHasSuffix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SavedSegmentIDHasSuffix = data
+		case "savedSegmentIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("savedSegmentIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SavedSegmentIDIsNil = data
+		case "savedSegmentIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("savedSegmentIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SavedSegmentIDNotNil = data
+		case "savedSegmentIDEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("savedSegmentIDEqualFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SavedSegmentIDEqualFold = data
+		case "savedSegmentIDContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("savedSegmentIDContainsFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SavedSegmentIDContainsFold = data
+		case "storeID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreID = data
+		case "storeIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreIDNEQ = data
+		case "storeIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeIDIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreIDIn = data
+		case "storeIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreIDNotIn = data
+		case "storeIDGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeIDGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreIDGT = data
+		case "storeIDGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeIDGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreIDGTE = data
+		case "storeIDLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeIDLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreIDLT = data
+		case "storeIDLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeIDLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreIDLTE = data
+		case "storeIDContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeIDContains"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreIDContains = data
+		case "storeIDHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeIDHasPrefix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreIDHasPrefix = data
+		case "storeIDHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeIDHasSuffix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreIDHasSuffix = data
+		case "storeIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreIDIsNil = data
+		case "storeIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreIDNotNil = data
+		case "storeIDEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeIDEqualFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreIDEqualFold = data
+		case "storeIDContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeIDContainsFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreIDContainsFold = data
+		case "validFrom":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("validFrom"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ValidFrom = data
+		case "validFromNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("validFromNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ValidFromNEQ = data
+		case "validFromIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("validFromIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ValidFromIn = data
+		case "validFromNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("validFromNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ValidFromNotIn = data
+		case "validFromGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("validFromGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ValidFromGT = data
+		case "validFromGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("validFromGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ValidFromGTE = data
+		case "validFromLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("validFromLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ValidFromLT = data
+		case "validFromLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("validFromLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ValidFromLTE = data
+		case "validUntil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("validUntil"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ValidUntil = data
+		case "validUntilNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("validUntilNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ValidUntilNEQ = data
+		case "validUntilIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("validUntilIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ValidUntilIn = data
+		case "validUntilNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("validUntilNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ValidUntilNotIn = data
+		case "validUntilGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("validUntilGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ValidUntilGT = data
+		case "validUntilGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("validUntilGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ValidUntilGTE = data
+		case "validUntilLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("validUntilLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ValidUntilLT = data
+		case "validUntilLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("validUntilLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ValidUntilLTE = data
+		case "validUntilIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("validUntilIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ValidUntilIsNil = data
+		case "validUntilNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("validUntilNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ValidUntilNotNil = data
+		case "perCustomerLimit":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("perCustomerLimit"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PerCustomerLimit = data
+		case "perCustomerLimitNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("perCustomerLimitNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PerCustomerLimitNEQ = data
+		case "perCustomerLimitIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("perCustomerLimitIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PerCustomerLimitIn = data
+		case "perCustomerLimitNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("perCustomerLimitNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PerCustomerLimitNotIn = data
+		case "perCustomerLimitGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("perCustomerLimitGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PerCustomerLimitGT = data
+		case "perCustomerLimitGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("perCustomerLimitGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PerCustomerLimitGTE = data
+		case "perCustomerLimitLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("perCustomerLimitLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PerCustomerLimitLT = data
+		case "perCustomerLimitLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("perCustomerLimitLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PerCustomerLimitLTE = data
+		case "perCustomerLimitIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("perCustomerLimitIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PerCustomerLimitIsNil = data
+		case "perCustomerLimitNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("perCustomerLimitNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PerCustomerLimitNotNil = data
+		case "usageLimit":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("usageLimit"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UsageLimit = data
+		case "usageLimitNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("usageLimitNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UsageLimitNEQ = data
+		case "usageLimitIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("usageLimitIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UsageLimitIn = data
+		case "usageLimitNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("usageLimitNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UsageLimitNotIn = data
+		case "usageLimitGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("usageLimitGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UsageLimitGT = data
+		case "usageLimitGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("usageLimitGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UsageLimitGTE = data
+		case "usageLimitLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("usageLimitLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UsageLimitLT = data
+		case "usageLimitLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("usageLimitLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UsageLimitLTE = data
+		case "usageLimitIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("usageLimitIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UsageLimitIsNil = data
+		case "usageLimitNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("usageLimitNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UsageLimitNotNil = data
+		case "redemptionCount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redemptionCount"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedemptionCount = data
+		case "redemptionCountNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redemptionCountNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedemptionCountNEQ = data
+		case "redemptionCountIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redemptionCountIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedemptionCountIn = data
+		case "redemptionCountNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redemptionCountNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedemptionCountNotIn = data
+		case "redemptionCountGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redemptionCountGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedemptionCountGT = data
+		case "redemptionCountGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redemptionCountGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedemptionCountGTE = data
+		case "redemptionCountLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redemptionCountLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedemptionCountLT = data
+		case "redemptionCountLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redemptionCountLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedemptionCountLTE = data
+		case "stacking":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stacking"))
+			data, err := ec.unmarshalOOfferStacking2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋofferᚐStacking(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Stacking = data
+		case "stackingNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stackingNEQ"))
+			data, err := ec.unmarshalOOfferStacking2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋofferᚐStacking(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StackingNEQ = data
+		case "stackingIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stackingIn"))
+			data, err := ec.unmarshalOOfferStacking2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋofferᚐStackingᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StackingIn = data
+		case "stackingNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stackingNotIn"))
+			data, err := ec.unmarshalOOfferStacking2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋofferᚐStackingᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StackingNotIn = data
+		case "code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Code = data
+		case "codeNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("codeNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CodeNEQ = data
+		case "codeIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("codeIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CodeIn = data
+		case "codeNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("codeNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CodeNotIn = data
+		case "codeGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("codeGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CodeGT = data
+		case "codeGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("codeGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CodeGTE = data
+		case "codeLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("codeLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CodeLT = data
+		case "codeLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("codeLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CodeLTE = data
+		case "codeContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("codeContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CodeContains = data
+		case "codeHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("codeHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CodeHasPrefix = data
+		case "codeHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("codeHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CodeHasSuffix = data
+		case "codeIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("codeIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CodeIsNil = data
+		case "codeNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("codeNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CodeNotNil = data
+		case "codeEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("codeEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CodeEqualFold = data
+		case "codeContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("codeContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CodeContainsFold = data
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalOOfferStatus2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋofferᚐStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		case "statusNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusNEQ"))
+			data, err := ec.unmarshalOOfferStatus2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋofferᚐStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StatusNEQ = data
+		case "statusIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusIn"))
+			data, err := ec.unmarshalOOfferStatus2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋofferᚐStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StatusIn = data
+		case "statusNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusNotIn"))
+			data, err := ec.unmarshalOOfferStatus2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋofferᚐStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StatusNotIn = data
+		case "endedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndedAt = data
+		case "endedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndedAtNEQ = data
+		case "endedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndedAtIn = data
+		case "endedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndedAtNotIn = data
+		case "endedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndedAtGT = data
+		case "endedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndedAtGTE = data
+		case "endedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndedAtLT = data
+		case "endedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndedAtLTE = data
+		case "endedAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endedAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndedAtIsNil = data
+		case "endedAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endedAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndedAtNotNil = data
+		case "createdByID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByID = data
+		case "createdByIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByIDNEQ = data
+		case "createdByIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByIDIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByIDIn = data
+		case "createdByIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByIDNotIn = data
+		case "createdByIDGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByIDGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByIDGT = data
+		case "createdByIDGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByIDGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByIDGTE = data
+		case "createdByIDLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByIDLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByIDLT = data
+		case "createdByIDLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByIDLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByIDLTE = data
+		case "createdByIDContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByIDContains"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByIDContains = data
+		case "createdByIDHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByIDHasPrefix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByIDHasPrefix = data
+		case "createdByIDHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByIDHasSuffix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByIDHasSuffix = data
+		case "createdByIDEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByIDEqualFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByIDEqualFold = data
+		case "createdByIDContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByIDContainsFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByIDContainsFold = data
+		case "hasSavedSegment":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasSavedSegment"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasSavedSegment = data
+		case "hasSavedSegmentWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasSavedSegmentWith"))
+			data, err := ec.unmarshalOSavedSegmentWhereInput2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐSavedSegmentWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasSavedSegmentWith = data
+		case "hasStore":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasStore"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasStore = data
+		case "hasStoreWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasStoreWith"))
+			data, err := ec.unmarshalOStoreWhereInput2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStoreWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasStoreWith = data
+		case "hasRedemptions":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasRedemptions"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasRedemptions = data
+		case "hasRedemptionsWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasRedemptionsWith"))
+			data, err := ec.unmarshalOOfferRedemptionWhereInput2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOfferRedemptionWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasRedemptionsWith = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalOfferWhereInput unmarshals raw into the OfferWhereInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalOfferWhereInput(ctx context.Context, raw any) (ent.OfferWhereInput, error) {
+	var out ent.OfferWhereInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "OfferWhereInput", raw, &out)
 	return out, err
 }
 
@@ -63584,6 +69647,209 @@ func UnmarshalUpdateMerchantInput(ctx context.Context, raw any) (UpdateMerchantI
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputUpdateOfferInput(ctx context.Context, obj any) (offers.UpdateInput, error) {
+	var it offers.UpdateInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"offerId", "name", "description", "percentBp", "maxDiscount", "clearMaxDiscount", "amount", "minSpend", "clearMinSpend", "segment", "savedSegmentId", "everyone", "validFrom", "validUntil", "validDays", "clearValidUntil", "storeId", "clearStore", "perCustomerLimit", "clearPerCustomerLimit", "usageLimit", "clearUsageLimit", "stacking", "code"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "offerId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("offerId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OfferID = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "percentBp":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("percentBp"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PercentBp = data
+		case "maxDiscount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxDiscount"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxDiscount = data
+		case "clearMaxDiscount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clearMaxDiscount"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClearMaxDiscount = data
+		case "amount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Amount = data
+		case "minSpend":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minSpend"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinSpend = data
+		case "clearMinSpend":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clearMinSpend"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClearMinSpend = data
+		case "segment":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("segment"))
+			data, err := ec.unmarshalOOfferSegment2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋofferᚐSegment(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Segment = data
+		case "savedSegmentId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("savedSegmentId"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SavedSegmentID = data
+		case "everyone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("everyone"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Everyone = data
+		case "validFrom":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("validFrom"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ValidFrom = data
+		case "validUntil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("validUntil"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ValidUntil = data
+		case "validDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("validDays"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ValidDays = data
+		case "clearValidUntil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clearValidUntil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClearValidUntil = data
+		case "storeId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeId"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreID = data
+		case "clearStore":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clearStore"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClearStore = data
+		case "perCustomerLimit":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("perCustomerLimit"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PerCustomerLimit = data
+		case "clearPerCustomerLimit":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clearPerCustomerLimit"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClearPerCustomerLimit = data
+		case "usageLimit":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("usageLimit"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UsageLimit = data
+		case "clearUsageLimit":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clearUsageLimit"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClearUsageLimit = data
+		case "stacking":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stacking"))
+			data, err := ec.unmarshalOOfferStacking2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋofferᚐStacking(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Stacking = data
+		case "code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Code = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateOfferInput unmarshals raw into the UpdateOfferInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateOfferInput(ctx context.Context, raw any) (offers.UpdateInput, error) {
+	var out offers.UpdateInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateOfferInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUpdateProductInput(ctx context.Context, obj any) (UpdateProductInput, error) {
 	var it UpdateProductInput
 	if obj == nil {
@@ -64354,6 +70620,16 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Operator(ctx, sel, obj)
+	case *ent.OfferRedemption:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._OfferRedemption(ctx, sel, obj)
+	case *ent.Offer:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Offer(ctx, sel, obj)
 	case *ent.Merchant:
 		if obj == nil {
 			return graphql.Null
@@ -64924,6 +71200,12 @@ func (ec *executionContext) _Customer(ctx context.Context, sel ast.SelectionSet,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Customer_recommendedProducts(ctx, field, obj)
+				})
+		case "offers":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Customer_offers(ctx, field, obj)
 				})
 		case "sales":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
@@ -66595,6 +72877,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "createOffer":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createOffer(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateOffer":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateOffer(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "endOffer":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_endOffer(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "publishRelease":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_publishRelease(ctx, field)
@@ -66774,6 +73077,464 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_swapDevice(ctx, field)
 			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var offerImplementors = []string{"Offer", "Node"}
+
+func (ec *executionContext) _Offer(ctx context.Context, sel ast.SelectionSet, obj *ent.Offer) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, offerImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Offer")
+		case "id":
+			out.Values[i] = ec._Offer_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchantID":
+			out.Values[i] = ec._Offer_merchantID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._Offer_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._Offer_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._Offer_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "description":
+			out.Values[i] = ec._Offer_description(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._Offer_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "percentBp":
+			out.Values[i] = ec._Offer_percentBp(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "maxDiscount":
+			out.Values[i] = ec._Offer_maxDiscount(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "amount":
+			out.Values[i] = ec._Offer_amount(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "minSpend":
+			out.Values[i] = ec._Offer_minSpend(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "target":
+			out.Values[i] = ec._Offer_target(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "segment":
+			out.Values[i] = ec._Offer_segment(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "savedSegmentID":
+			out.Values[i] = ec._Offer_savedSegmentID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "storeID":
+			out.Values[i] = ec._Offer_storeID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "validFrom":
+			out.Values[i] = ec._Offer_validFrom(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "validUntil":
+			out.Values[i] = ec._Offer_validUntil(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "perCustomerLimit":
+			out.Values[i] = ec._Offer_perCustomerLimit(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "usageLimit":
+			out.Values[i] = ec._Offer_usageLimit(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "redemptionCount":
+			out.Values[i] = ec._Offer_redemptionCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "stacking":
+			out.Values[i] = ec._Offer_stacking(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "code":
+			out.Values[i] = ec._Offer_code(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._Offer_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "endedAt":
+			out.Values[i] = ec._Offer_endedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdByID":
+			out.Values[i] = ec._Offer_createdByID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchant":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Offer_merchant(ctx, field, obj)
+				})
+		case "savedSegment":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Offer_savedSegment(ctx, field, obj)
+				})
+		case "store":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Offer_store(ctx, field, obj)
+				})
+		case "redemptions":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Offer_redemptions(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var offerConnectionImplementors = []string{"OfferConnection"}
+
+func (ec *executionContext) _OfferConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.OfferConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, offerConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OfferConnection")
+		case "edges":
+			out.Values[i] = ec._OfferConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._OfferConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._OfferConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var offerEdgeImplementors = []string{"OfferEdge"}
+
+func (ec *executionContext) _OfferEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.OfferEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, offerEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OfferEdge")
+		case "node":
+			out.Values[i] = ec._OfferEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._OfferEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var offerPayloadImplementors = []string{"OfferPayload"}
+
+func (ec *executionContext) _OfferPayload(ctx context.Context, sel ast.SelectionSet, obj *OfferPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, offerPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OfferPayload")
+		case "offer":
+			out.Values[i] = ec._OfferPayload_offer(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var offerRedemptionImplementors = []string{"OfferRedemption", "Node"}
+
+func (ec *executionContext) _OfferRedemption(ctx context.Context, sel ast.SelectionSet, obj *ent.OfferRedemption) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, offerRedemptionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OfferRedemption")
+		case "id":
+			out.Values[i] = ec._OfferRedemption_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchantID":
+			out.Values[i] = ec._OfferRedemption_merchantID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "offerID":
+			out.Values[i] = ec._OfferRedemption_offerID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "customerID":
+			out.Values[i] = ec._OfferRedemption_customerID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "saleID":
+			out.Values[i] = ec._OfferRedemption_saleID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "amount":
+			out.Values[i] = ec._OfferRedemption_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "at":
+			out.Values[i] = ec._OfferRedemption_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "voidedAt":
+			out.Values[i] = ec._OfferRedemption_voidedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchant":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._OfferRedemption_merchant(ctx, field, obj)
+				})
+		case "offer":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._OfferRedemption_offer(ctx, field, obj)
+				})
+		case "customer":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._OfferRedemption_customer(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var offerRedemptionConnectionImplementors = []string{"OfferRedemptionConnection"}
+
+func (ec *executionContext) _OfferRedemptionConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.OfferRedemptionConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, offerRedemptionConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OfferRedemptionConnection")
+		case "edges":
+			out.Values[i] = ec._OfferRedemptionConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._OfferRedemptionConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._OfferRedemptionConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var offerRedemptionEdgeImplementors = []string{"OfferRedemptionEdge"}
+
+func (ec *executionContext) _OfferRedemptionEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.OfferRedemptionEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, offerRedemptionEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OfferRedemptionEdge")
+		case "node":
+			out.Values[i] = ec._OfferRedemptionEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._OfferRedemptionEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -67822,6 +74583,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_deviceVersions(ctx, field)
+				})
+		case "offers":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_offers(ctx, field)
+				})
+		case "offerByCode":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_offerByCode(ctx, field)
 				})
 		case "checkForUpdate":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -71635,6 +78408,11 @@ func (ec *executionContext) unmarshalNCreateCustomerInput2githubᚗcomᚋtillpos
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNCreateOfferInput2githubᚗcomᚋtillposᚋtillᚋoffersᚐCreateInput(ctx context.Context, v any) (offers.CreateInput, error) {
+	res, err := ec.unmarshalInputCreateOfferInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNCreatePairingCodeInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐCreatePairingCodeInput(ctx context.Context, v any) (CreatePairingCodeInput, error) {
 	res, err := ec.unmarshalInputCreatePairingCodeInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -72333,6 +79111,141 @@ func (ec *executionContext) marshalNNode2ᚕgithubᚗcomᚋtillposᚋtillᚋent�
 	})
 
 	return ret
+}
+
+func (ec *executionContext) marshalNOffer2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOffer(ctx context.Context, sel ast.SelectionSet, v *ent.Offer) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Offer!")
+		return graphql.Null
+	}
+	return ec._Offer(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNOfferConnection2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOfferConnection(ctx context.Context, sel ast.SelectionSet, v *ent.OfferConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "OfferConnection!")
+		return graphql.Null
+	}
+	return ec._OfferConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNOfferIdInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐOfferIDInput(ctx context.Context, v any) (OfferIDInput, error) {
+	res, err := ec.unmarshalInputOfferIdInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNOfferKind2githubᚗcomᚋtillposᚋtillᚋentᚋofferᚐKind(ctx context.Context, v any) (offer.Kind, error) {
+	var res offer.Kind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNOfferKind2githubᚗcomᚋtillposᚋtillᚋentᚋofferᚐKind(ctx context.Context, sel ast.SelectionSet, v offer.Kind) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNOfferOrder2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOfferOrder(ctx context.Context, v any) (*ent.OfferOrder, error) {
+	res, err := ec.unmarshalInputOfferOrder(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNOfferOrderField2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOfferOrderField(ctx context.Context, v any) (*ent.OfferOrderField, error) {
+	var res = new(ent.OfferOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNOfferOrderField2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOfferOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.OfferOrderField) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "OfferOrderField!")
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) marshalNOfferPayload2ᚖgithubᚗcomᚋtillposᚋtillᚋgraphᚐOfferPayload(ctx context.Context, sel ast.SelectionSet, v *OfferPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "OfferPayload!")
+		return graphql.Null
+	}
+	return ec._OfferPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNOfferRedemptionConnection2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOfferRedemptionConnection(ctx context.Context, sel ast.SelectionSet, v *ent.OfferRedemptionConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "OfferRedemptionConnection!")
+		return graphql.Null
+	}
+	return ec._OfferRedemptionConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNOfferRedemptionOrder2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOfferRedemptionOrder(ctx context.Context, v any) (*ent.OfferRedemptionOrder, error) {
+	res, err := ec.unmarshalInputOfferRedemptionOrder(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNOfferRedemptionOrderField2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOfferRedemptionOrderField(ctx context.Context, v any) (*ent.OfferRedemptionOrderField, error) {
+	var res = new(ent.OfferRedemptionOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNOfferRedemptionOrderField2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOfferRedemptionOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.OfferRedemptionOrderField) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "OfferRedemptionOrderField!")
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalNOfferRedemptionWhereInput2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOfferRedemptionWhereInput(ctx context.Context, v any) (*ent.OfferRedemptionWhereInput, error) {
+	res, err := ec.unmarshalInputOfferRedemptionWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNOfferSegment2githubᚗcomᚋtillposᚋtillᚋentᚋofferᚐSegment(ctx context.Context, v any) (offer.Segment, error) {
+	var res offer.Segment
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNOfferSegment2githubᚗcomᚋtillposᚋtillᚋentᚋofferᚐSegment(ctx context.Context, sel ast.SelectionSet, v offer.Segment) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNOfferStacking2githubᚗcomᚋtillposᚋtillᚋentᚋofferᚐStacking(ctx context.Context, v any) (offer.Stacking, error) {
+	var res offer.Stacking
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNOfferStacking2githubᚗcomᚋtillposᚋtillᚋentᚋofferᚐStacking(ctx context.Context, sel ast.SelectionSet, v offer.Stacking) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNOfferStatus2githubᚗcomᚋtillposᚋtillᚋentᚋofferᚐStatus(ctx context.Context, v any) (offer.Status, error) {
+	var res offer.Status
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNOfferStatus2githubᚗcomᚋtillposᚋtillᚋentᚋofferᚐStatus(ctx context.Context, sel ast.SelectionSet, v offer.Status) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNOfferTarget2githubᚗcomᚋtillposᚋtillᚋentᚋofferᚐTarget(ctx context.Context, v any) (offer.Target, error) {
+	var res offer.Target
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNOfferTarget2githubᚗcomᚋtillposᚋtillᚋentᚋofferᚐTarget(ctx context.Context, sel ast.SelectionSet, v offer.Target) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNOfferWhereInput2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOfferWhereInput(ctx context.Context, v any) (*ent.OfferWhereInput, error) {
+	res, err := ec.unmarshalInputOfferWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNOperatorOrderField2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOperatorOrderField(ctx context.Context, v any) (*ent.OperatorOrderField, error) {
@@ -73590,6 +80503,11 @@ func (ec *executionContext) unmarshalNUpdateCustomerInput2githubᚗcomᚋtillpos
 
 func (ec *executionContext) unmarshalNUpdateMerchantInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐUpdateMerchantInput(ctx context.Context, v any) (UpdateMerchantInput, error) {
 	res, err := ec.unmarshalInputUpdateMerchantInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdateOfferInput2githubᚗcomᚋtillposᚋtillᚋoffersᚐUpdateInput(ctx context.Context, v any) (offers.UpdateInput, error) {
+	res, err := ec.unmarshalInputUpdateOfferInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -74948,6 +81866,404 @@ func (ec *executionContext) marshalONode2githubᚗcomᚋtillposᚋtillᚋentᚐN
 		return graphql.Null
 	}
 	return ec._Node(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOOffer2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOffer(ctx context.Context, sel ast.SelectionSet, v *ent.Offer) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Offer(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOOfferEdge2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOfferEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.OfferEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOOfferEdge2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOfferEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOOfferEdge2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOfferEdge(ctx context.Context, sel ast.SelectionSet, v *ent.OfferEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._OfferEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOOfferKind2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋofferᚐKindᚄ(ctx context.Context, v any) ([]offer.Kind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]offer.Kind, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNOfferKind2githubᚗcomᚋtillposᚋtillᚋentᚋofferᚐKind(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOOfferKind2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋofferᚐKindᚄ(ctx context.Context, sel ast.SelectionSet, v []offer.Kind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNOfferKind2githubᚗcomᚋtillposᚋtillᚋentᚋofferᚐKind(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOOfferKind2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋofferᚐKind(ctx context.Context, v any) (*offer.Kind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(offer.Kind)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOOfferKind2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋofferᚐKind(ctx context.Context, sel ast.SelectionSet, v *offer.Kind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOOfferOrder2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOfferOrderᚄ(ctx context.Context, v any) ([]*ent.OfferOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.OfferOrder, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNOfferOrder2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOfferOrder(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOOfferRedemption2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOfferRedemption(ctx context.Context, sel ast.SelectionSet, v *ent.OfferRedemption) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._OfferRedemption(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOOfferRedemptionEdge2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOfferRedemptionEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.OfferRedemptionEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOOfferRedemptionEdge2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOfferRedemptionEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOOfferRedemptionEdge2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOfferRedemptionEdge(ctx context.Context, sel ast.SelectionSet, v *ent.OfferRedemptionEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._OfferRedemptionEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOOfferRedemptionOrder2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOfferRedemptionOrderᚄ(ctx context.Context, v any) ([]*ent.OfferRedemptionOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.OfferRedemptionOrder, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNOfferRedemptionOrder2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOfferRedemptionOrder(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOOfferRedemptionWhereInput2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOfferRedemptionWhereInputᚄ(ctx context.Context, v any) ([]*ent.OfferRedemptionWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.OfferRedemptionWhereInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNOfferRedemptionWhereInput2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOfferRedemptionWhereInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOOfferRedemptionWhereInput2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOfferRedemptionWhereInput(ctx context.Context, v any) (*ent.OfferRedemptionWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputOfferRedemptionWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOOfferSegment2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋofferᚐSegmentᚄ(ctx context.Context, v any) ([]offer.Segment, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]offer.Segment, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNOfferSegment2githubᚗcomᚋtillposᚋtillᚋentᚋofferᚐSegment(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOOfferSegment2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋofferᚐSegmentᚄ(ctx context.Context, sel ast.SelectionSet, v []offer.Segment) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNOfferSegment2githubᚗcomᚋtillposᚋtillᚋentᚋofferᚐSegment(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOOfferSegment2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋofferᚐSegment(ctx context.Context, v any) (*offer.Segment, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(offer.Segment)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOOfferSegment2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋofferᚐSegment(ctx context.Context, sel ast.SelectionSet, v *offer.Segment) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOOfferStacking2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋofferᚐStackingᚄ(ctx context.Context, v any) ([]offer.Stacking, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]offer.Stacking, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNOfferStacking2githubᚗcomᚋtillposᚋtillᚋentᚋofferᚐStacking(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOOfferStacking2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋofferᚐStackingᚄ(ctx context.Context, sel ast.SelectionSet, v []offer.Stacking) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNOfferStacking2githubᚗcomᚋtillposᚋtillᚋentᚋofferᚐStacking(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOOfferStacking2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋofferᚐStacking(ctx context.Context, v any) (*offer.Stacking, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(offer.Stacking)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOOfferStacking2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋofferᚐStacking(ctx context.Context, sel ast.SelectionSet, v *offer.Stacking) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOOfferStatus2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋofferᚐStatusᚄ(ctx context.Context, v any) ([]offer.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]offer.Status, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNOfferStatus2githubᚗcomᚋtillposᚋtillᚋentᚋofferᚐStatus(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOOfferStatus2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋofferᚐStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []offer.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNOfferStatus2githubᚗcomᚋtillposᚋtillᚋentᚋofferᚐStatus(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOOfferStatus2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋofferᚐStatus(ctx context.Context, v any) (*offer.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(offer.Status)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOOfferStatus2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋofferᚐStatus(ctx context.Context, sel ast.SelectionSet, v *offer.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOOfferTarget2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋofferᚐTargetᚄ(ctx context.Context, v any) ([]offer.Target, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]offer.Target, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNOfferTarget2githubᚗcomᚋtillposᚋtillᚋentᚋofferᚐTarget(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOOfferTarget2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋofferᚐTargetᚄ(ctx context.Context, sel ast.SelectionSet, v []offer.Target) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNOfferTarget2githubᚗcomᚋtillposᚋtillᚋentᚋofferᚐTarget(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOOfferTarget2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋofferᚐTarget(ctx context.Context, v any) (*offer.Target, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(offer.Target)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOOfferTarget2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋofferᚐTarget(ctx context.Context, sel ast.SelectionSet, v *offer.Target) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOOfferWhereInput2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOfferWhereInputᚄ(ctx context.Context, v any) ([]*ent.OfferWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.OfferWhereInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNOfferWhereInput2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOfferWhereInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOOfferWhereInput2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOfferWhereInput(ctx context.Context, v any) (*ent.OfferWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputOfferWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalOOperator2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOperator(ctx context.Context, sel ast.SelectionSet, v *ent.Operator) graphql.Marshaler {

@@ -287,6 +287,14 @@ type MoveDeviceInput struct {
 	LocationLabel *string  `json:"locationLabel,omitempty"`
 }
 
+type OfferIDInput struct {
+	OfferID pulid.ID `json:"offerId"`
+}
+
+type OfferPayload struct {
+	Offer *ent.Offer `json:"offer"`
+}
+
 type PairDeviceInput struct {
 	// The terminal's own, fresh for each pairing (a UUID): a retry with the same key and input
 	// whose answer was lost gets the same device and credential for 24 hours; with other input,

@@ -172,3 +172,10 @@ func ticketPayload(t *ent.Ticket, err error) (*TicketPayload, error) {
 	}
 	return &TicketPayload{Ticket: t}, nil
 }
+
+func offerPayload(o *ent.Offer, err error) (*OfferPayload, error) {
+	if err != nil {
+		return nil, err
+	}
+	return &OfferPayload{Offer: o}, nil
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/tillpos/till/feed"
 	"github.com/tillpos/till/feedback"
 	"github.com/tillpos/till/merchants"
+	"github.com/tillpos/till/offers"
 	"github.com/tillpos/till/releases"
 	"github.com/tillpos/till/sales"
 	"github.com/tillpos/till/staff"
@@ -38,6 +39,7 @@ type Resolver struct {
 	devices   *devices.Service
 	releases  *releases.Service
 	tickets   *tickets.Service
+	offers    *offers.Service
 }
 
 // Services are the domain services the resolvers call.
@@ -53,6 +55,7 @@ type Services struct {
 	Devices   *devices.Service
 	Releases  *releases.Service
 	Tickets   *tickets.Service
+	Offers    *offers.Service
 }
 
 // NewSchema returns Till's executable GraphQL schema.
@@ -60,7 +63,7 @@ func NewSchema(client *ent.Client, svc Services) graphql.ExecutableSchema {
 	return NewExecutableSchema(Config{Resolvers: &Resolver{
 		client: client, auth: svc.Auth, merchants: svc.Merchants, staff: svc.Staff, customers: svc.Customers,
 		sales: svc.Sales, feedback: svc.Feedback, devices: svc.Devices, releases: svc.Releases, tickets: svc.Tickets,
-		catalog: svc.Catalog, feed: svc.Feed,
+		catalog: svc.Catalog, feed: svc.Feed, offers: svc.Offers,
 	}})
 }
 

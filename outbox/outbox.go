@@ -30,6 +30,9 @@ const (
 	// DeviceFaultReported is raised when a DEVICE_FAULT ticket is opened;
 	// its subject is the device.
 	DeviceFaultReported = "device.fault_reported"
+	// OfferCreated is raised when an offer is created: the seam where the
+	// notifications release sends it to its customers.
+	OfferCreated = "offer.created"
 )
 
 // Add writes an event about subjectID for merchantID with tx, so that it

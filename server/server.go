@@ -25,6 +25,7 @@ import (
 	"github.com/tillpos/till/keyring"
 	"github.com/tillpos/till/kv"
 	"github.com/tillpos/till/merchants"
+	"github.com/tillpos/till/offers"
 	"github.com/tillpos/till/pii"
 	"github.com/tillpos/till/ratelimit"
 	"github.com/tillpos/till/releases"
@@ -141,14 +142,15 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 	if err != nil {
 		return nil, err
 	}
-	customerSvc := customers.New(s.DB.Client, box)
+	offersSvc := offers.New(s.DB.Client)
+	customerSvc := customers.New(s.DB.Client, box, customers.WithHooks(offersSvc.CustomerHooks()))
 	devicesCfg := devices.DefaultConfig()
 	devicesCfg.PairPerIP = perMinute(cfg.PairPerIPPerMinute)
 	devicesCfg.OfflineAfter = cfg.DeviceOfflineAfter
 	releasesSvc := releases.New(s.DB.Client)
 	devicesSvc := devices.New(s.DB.Client, s.KV.Client(), cfg.RedisPrefix, s.Auth,
 		append([]devices.Option{devices.WithConfig(devicesCfg), devices.WithOutdated(releasesSvc.Unsupported)}, o.deviceOpts...)...)
-	salesSvc := sales.New(s.DB.Client, sales.WithLogger(log))
+	salesSvc := sales.New(s.DB.Client, sales.WithLogger(log), sales.WithHooks(offersSvc.SaleHooks()))
 	s.jobs = []job{
 		{name: "customer-segments", every: 24 * time.Hour, run: customerSvc.RefreshAllSegments},
 		{name: "device-snapshot", every: devicesSvc.SnapshotEvery(), run: devicesSvc.Snapshot},
@@ -165,6 +167,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		Catalog:   catalog.New(s.DB.Client),
 		Feed:      feed.New(s.DB.Client, s.now),
 		Releases:  releasesSvc,
+		Offers:    offersSvc,
 	}
 	s.handler = s.routes(s.graphQLHandler(graph.NewSchema(s.DB.Client, services)))
 	return s, nil

@@ -105,6 +105,30 @@ func (f MerchantFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, er
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.MerchantMutation", m)
 }
 
+// The OfferFunc type is an adapter to allow the use of ordinary
+// function as Offer mutator.
+type OfferFunc func(context.Context, *ent.OfferMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f OfferFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.OfferMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.OfferMutation", m)
+}
+
+// The OfferRedemptionFunc type is an adapter to allow the use of ordinary
+// function as OfferRedemption mutator.
+type OfferRedemptionFunc func(context.Context, *ent.OfferRedemptionMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f OfferRedemptionFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.OfferRedemptionMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.OfferRedemptionMutation", m)
+}
+
 // The OperatorFunc type is an adapter to allow the use of ordinary
 // function as Operator mutator.
 type OperatorFunc func(context.Context, *ent.OperatorMutation) (ent.Value, error)

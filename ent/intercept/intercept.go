@@ -16,6 +16,8 @@ import (
 	"github.com/tillpos/till/ent/device"
 	"github.com/tillpos/till/ent/feedback"
 	"github.com/tillpos/till/ent/merchant"
+	"github.com/tillpos/till/ent/offer"
+	"github.com/tillpos/till/ent/offerredemption"
 	"github.com/tillpos/till/ent/operator"
 	"github.com/tillpos/till/ent/outboxevent"
 	"github.com/tillpos/till/ent/pairingcode"
@@ -312,6 +314,60 @@ func (f TraverseMerchant) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.MerchantQuery", q)
+}
+
+// The OfferFunc type is an adapter to allow the use of ordinary function as a Querier.
+type OfferFunc func(context.Context, *ent.OfferQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f OfferFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.OfferQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.OfferQuery", q)
+}
+
+// The TraverseOffer type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseOffer func(context.Context, *ent.OfferQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseOffer) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseOffer) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.OfferQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.OfferQuery", q)
+}
+
+// The OfferRedemptionFunc type is an adapter to allow the use of ordinary function as a Querier.
+type OfferRedemptionFunc func(context.Context, *ent.OfferRedemptionQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f OfferRedemptionFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.OfferRedemptionQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.OfferRedemptionQuery", q)
+}
+
+// The TraverseOfferRedemption type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseOfferRedemption func(context.Context, *ent.OfferRedemptionQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseOfferRedemption) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseOfferRedemption) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.OfferRedemptionQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.OfferRedemptionQuery", q)
 }
 
 // The OperatorFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -954,6 +1010,10 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.FeedbackQuery, predicate.Feedback, feedback.OrderOption]{typ: ent.TypeFeedback, tq: q}, nil
 	case *ent.MerchantQuery:
 		return &query[*ent.MerchantQuery, predicate.Merchant, merchant.OrderOption]{typ: ent.TypeMerchant, tq: q}, nil
+	case *ent.OfferQuery:
+		return &query[*ent.OfferQuery, predicate.Offer, offer.OrderOption]{typ: ent.TypeOffer, tq: q}, nil
+	case *ent.OfferRedemptionQuery:
+		return &query[*ent.OfferRedemptionQuery, predicate.OfferRedemption, offerredemption.OrderOption]{typ: ent.TypeOfferRedemption, tq: q}, nil
 	case *ent.OperatorQuery:
 		return &query[*ent.OperatorQuery, predicate.Operator, operator.OrderOption]{typ: ent.TypeOperator, tq: q}, nil
 	case *ent.OutboxEventQuery:

@@ -458,6 +458,143 @@ var (
 		Columns:    MerchantsColumns,
 		PrimaryKey: []*schema.Column{MerchantsColumns[0]},
 	}
+	// OffersColumns holds the columns for the "offers" table.
+	OffersColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "name", Type: field.TypeString, Size: 100},
+		{Name: "description", Type: field.TypeString, Nullable: true, Size: 500},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"PERCENT", "FIXED"}},
+		{Name: "percent_bp", Type: field.TypeInt, Nullable: true},
+		{Name: "max_discount", Type: field.TypeInt64, Nullable: true},
+		{Name: "amount", Type: field.TypeInt64, Nullable: true},
+		{Name: "min_spend", Type: field.TypeInt64, Nullable: true},
+		{Name: "target", Type: field.TypeEnum, Enums: []string{"EVERYONE", "SEGMENT", "SAVED_SEGMENT"}, Default: "EVERYONE"},
+		{Name: "segment", Type: field.TypeEnum, Nullable: true, Enums: []string{"NEW", "LOYAL", "HIGH_VALUE", "AT_RISK", "LOST", "OCCASIONAL"}},
+		{Name: "valid_from", Type: field.TypeTime},
+		{Name: "valid_until", Type: field.TypeTime, Nullable: true},
+		{Name: "per_customer_limit", Type: field.TypeInt, Nullable: true},
+		{Name: "usage_limit", Type: field.TypeInt, Nullable: true},
+		{Name: "redemption_count", Type: field.TypeInt, Default: 0},
+		{Name: "stacking", Type: field.TypeEnum, Enums: []string{"STACKABLE", "EXCLUSIVE"}, Default: "STACKABLE"},
+		{Name: "code", Type: field.TypeString, Nullable: true},
+		{Name: "code_key", Type: field.TypeString, Nullable: true},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"ACTIVE", "ENDED"}, Default: "ACTIVE"},
+		{Name: "ended_at", Type: field.TypeTime, Nullable: true},
+		{Name: "created_by_id", Type: field.TypeString},
+		{Name: "merchant_id", Type: field.TypeString},
+		{Name: "saved_segment_id", Type: field.TypeString, Nullable: true},
+		{Name: "store_id", Type: field.TypeString, Nullable: true},
+	}
+	// OffersTable holds the schema information for the "offers" table.
+	OffersTable = &schema.Table{
+		Name:       "offers",
+		Columns:    OffersColumns,
+		PrimaryKey: []*schema.Column{OffersColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "offers_merchants_merchant",
+				Columns:    []*schema.Column{OffersColumns[23]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "offers_saved_segments_saved_segment",
+				Columns:    []*schema.Column{OffersColumns[24]},
+				RefColumns: []*schema.Column{SavedSegmentsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "offers_stores_store",
+				Columns:    []*schema.Column{OffersColumns[25]},
+				RefColumns: []*schema.Column{StoresColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "offer_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{OffersColumns[23]},
+			},
+			{
+				Name:    "offer_merchant_id_code_key",
+				Unique:  true,
+				Columns: []*schema.Column{OffersColumns[23], OffersColumns[19]},
+			},
+			{
+				Name:    "offer_merchant_id_status_valid_from",
+				Unique:  false,
+				Columns: []*schema.Column{OffersColumns[23], OffersColumns[20], OffersColumns[12]},
+			},
+		},
+	}
+	// OfferRedemptionsColumns holds the columns for the "offer_redemptions" table.
+	OfferRedemptionsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "amount", Type: field.TypeInt64},
+		{Name: "at", Type: field.TypeTime},
+		{Name: "voided_at", Type: field.TypeTime, Nullable: true},
+		{Name: "offer_id", Type: field.TypeString},
+		{Name: "merchant_id", Type: field.TypeString},
+		{Name: "customer_id", Type: field.TypeString, Nullable: true},
+		{Name: "sale_id", Type: field.TypeString},
+	}
+	// OfferRedemptionsTable holds the schema information for the "offer_redemptions" table.
+	OfferRedemptionsTable = &schema.Table{
+		Name:       "offer_redemptions",
+		Columns:    OfferRedemptionsColumns,
+		PrimaryKey: []*schema.Column{OfferRedemptionsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "offer_redemptions_offers_redemptions",
+				Columns:    []*schema.Column{OfferRedemptionsColumns[4]},
+				RefColumns: []*schema.Column{OffersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "offer_redemptions_merchants_merchant",
+				Columns:    []*schema.Column{OfferRedemptionsColumns[5]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "offer_redemptions_customers_customer",
+				Columns:    []*schema.Column{OfferRedemptionsColumns[6]},
+				RefColumns: []*schema.Column{CustomersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "offer_redemptions_sales_sale",
+				Columns:    []*schema.Column{OfferRedemptionsColumns[7]},
+				RefColumns: []*schema.Column{SalesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "offerredemption_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{OfferRedemptionsColumns[5]},
+			},
+			{
+				Name:    "offerredemption_merchant_id_offer_id_customer_id",
+				Unique:  false,
+				Columns: []*schema.Column{OfferRedemptionsColumns[5], OfferRedemptionsColumns[4], OfferRedemptionsColumns[6]},
+			},
+			{
+				Name:    "offerredemption_merchant_id_sale_id",
+				Unique:  false,
+				Columns: []*schema.Column{OfferRedemptionsColumns[5], OfferRedemptionsColumns[7]},
+			},
+			{
+				Name:    "offerredemption_merchant_id_customer_id",
+				Unique:  false,
+				Columns: []*schema.Column{OfferRedemptionsColumns[5], OfferRedemptionsColumns[6]},
+			},
+		},
+	}
 	// OperatorsColumns holds the columns for the "operators" table.
 	OperatorsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -1632,6 +1769,8 @@ var (
 		DevicesTable,
 		FeedbacksTable,
 		MerchantsTable,
+		OffersTable,
+		OfferRedemptionsTable,
 		OperatorsTable,
 		OutboxEventsTable,
 		PairingCodesTable,
@@ -1677,6 +1816,13 @@ func init() {
 	FeedbacksTable.ForeignKeys[2].RefTable = StoresTable
 	FeedbacksTable.ForeignKeys[3].RefTable = CustomersTable
 	FeedbacksTable.ForeignKeys[4].RefTable = ProductsTable
+	OffersTable.ForeignKeys[0].RefTable = MerchantsTable
+	OffersTable.ForeignKeys[1].RefTable = SavedSegmentsTable
+	OffersTable.ForeignKeys[2].RefTable = StoresTable
+	OfferRedemptionsTable.ForeignKeys[0].RefTable = OffersTable
+	OfferRedemptionsTable.ForeignKeys[1].RefTable = MerchantsTable
+	OfferRedemptionsTable.ForeignKeys[2].RefTable = CustomersTable
+	OfferRedemptionsTable.ForeignKeys[3].RefTable = SalesTable
 	OutboxEventsTable.ForeignKeys[0].RefTable = MerchantsTable
 	PairingCodesTable.ForeignKeys[0].RefTable = MerchantsTable
 	ProductsTable.ForeignKeys[0].RefTable = MerchantsTable

@@ -30,6 +30,12 @@ type Feedback func(*sql.Selector)
 // Merchant is the predicate function for merchant builders.
 type Merchant func(*sql.Selector)
 
+// Offer is the predicate function for offer builders.
+type Offer func(*sql.Selector)
+
+// OfferRedemption is the predicate function for offerredemption builders.
+type OfferRedemption func(*sql.Selector)
+
 // Operator is the predicate function for operator builders.
 type Operator func(*sql.Selector)
 

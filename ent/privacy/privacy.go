@@ -303,6 +303,54 @@ func (f MerchantMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutati
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.MerchantMutation", m)
 }
 
+// The OfferQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type OfferQueryRuleFunc func(context.Context, *ent.OfferQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f OfferQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.OfferQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.OfferQuery", q)
+}
+
+// The OfferMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type OfferMutationRuleFunc func(context.Context, *ent.OfferMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f OfferMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.OfferMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.OfferMutation", m)
+}
+
+// The OfferRedemptionQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type OfferRedemptionQueryRuleFunc func(context.Context, *ent.OfferRedemptionQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f OfferRedemptionQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.OfferRedemptionQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.OfferRedemptionQuery", q)
+}
+
+// The OfferRedemptionMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type OfferRedemptionMutationRuleFunc func(context.Context, *ent.OfferRedemptionMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f OfferRedemptionMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.OfferRedemptionMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.OfferRedemptionMutation", m)
+}
+
 // The OperatorQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type OperatorQueryRuleFunc func(context.Context, *ent.OperatorQuery) error
@@ -906,6 +954,10 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.MerchantQuery:
 		return q.Filter(), nil
+	case *ent.OfferQuery:
+		return q.Filter(), nil
+	case *ent.OfferRedemptionQuery:
+		return q.Filter(), nil
 	case *ent.OperatorQuery:
 		return q.Filter(), nil
 	case *ent.OutboxEventQuery:
@@ -974,6 +1026,10 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.FeedbackMutation:
 		return m.Filter(), nil
 	case *ent.MerchantMutation:
+		return m.Filter(), nil
+	case *ent.OfferMutation:
+		return m.Filter(), nil
+	case *ent.OfferRedemptionMutation:
 		return m.Filter(), nil
 	case *ent.OperatorMutation:
 		return m.Filter(), nil

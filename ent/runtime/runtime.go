@@ -14,6 +14,8 @@ import (
 	"github.com/tillpos/till/ent/device"
 	"github.com/tillpos/till/ent/feedback"
 	"github.com/tillpos/till/ent/merchant"
+	"github.com/tillpos/till/ent/offer"
+	"github.com/tillpos/till/ent/offerredemption"
 	"github.com/tillpos/till/ent/operator"
 	"github.com/tillpos/till/ent/outboxevent"
 	"github.com/tillpos/till/ent/pairingcode"
@@ -452,6 +454,86 @@ func init() {
 	merchantDescID := merchantMixinFields0[0].Descriptor()
 	// merchant.DefaultID holds the default value on creation for the id field.
 	merchant.DefaultID = merchantDescID.Default.(func() pulid.ID)
+	offerMixin := schema.Offer{}.Mixin()
+	offer.Policy = privacy.NewPolicies(offerMixin[1], offerMixin[2], schema.Offer{})
+	offer.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := offer.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	offerMixinHooks2 := offerMixin[2].Hooks()
+
+	offer.Hooks[1] = offerMixinHooks2[0]
+	offerMixinFields0 := offerMixin[0].Fields()
+	_ = offerMixinFields0
+	offerMixinFields3 := offerMixin[3].Fields()
+	_ = offerMixinFields3
+	offerFields := schema.Offer{}.Fields()
+	_ = offerFields
+	// offerDescCreatedAt is the schema descriptor for created_at field.
+	offerDescCreatedAt := offerMixinFields3[0].Descriptor()
+	// offer.DefaultCreatedAt holds the default value on creation for the created_at field.
+	offer.DefaultCreatedAt = offerDescCreatedAt.Default.(func() time.Time)
+	// offerDescUpdatedAt is the schema descriptor for updated_at field.
+	offerDescUpdatedAt := offerMixinFields3[1].Descriptor()
+	// offer.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	offer.DefaultUpdatedAt = offerDescUpdatedAt.Default.(func() time.Time)
+	// offer.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	offer.UpdateDefaultUpdatedAt = offerDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// offerDescName is the schema descriptor for name field.
+	offerDescName := offerFields[0].Descriptor()
+	// offer.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	offer.NameValidator = func() func(string) error {
+		validators := offerDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// offerDescDescription is the schema descriptor for description field.
+	offerDescDescription := offerFields[1].Descriptor()
+	// offer.DescriptionValidator is a validator for the "description" field. It is called by the builders before save.
+	offer.DescriptionValidator = offerDescDescription.Validators[0].(func(string) error)
+	// offerDescRedemptionCount is the schema descriptor for redemption_count field.
+	offerDescRedemptionCount := offerFields[15].Descriptor()
+	// offer.DefaultRedemptionCount holds the default value on creation for the redemption_count field.
+	offer.DefaultRedemptionCount = offerDescRedemptionCount.Default.(int)
+	// offerDescID is the schema descriptor for id field.
+	offerDescID := offerMixinFields0[0].Descriptor()
+	// offer.DefaultID holds the default value on creation for the id field.
+	offer.DefaultID = offerDescID.Default.(func() pulid.ID)
+	offerredemptionMixin := schema.OfferRedemption{}.Mixin()
+	offerredemption.Policy = privacy.NewPolicies(offerredemptionMixin[1], offerredemptionMixin[2], schema.OfferRedemption{})
+	offerredemption.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := offerredemption.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	offerredemptionMixinHooks2 := offerredemptionMixin[2].Hooks()
+
+	offerredemption.Hooks[1] = offerredemptionMixinHooks2[0]
+	offerredemptionMixinFields0 := offerredemptionMixin[0].Fields()
+	_ = offerredemptionMixinFields0
+	offerredemptionFields := schema.OfferRedemption{}.Fields()
+	_ = offerredemptionFields
+	// offerredemptionDescID is the schema descriptor for id field.
+	offerredemptionDescID := offerredemptionMixinFields0[0].Descriptor()
+	// offerredemption.DefaultID holds the default value on creation for the id field.
+	offerredemption.DefaultID = offerredemptionDescID.Default.(func() pulid.ID)
 	operatorMixin := schema.Operator{}.Mixin()
 	operator.Policy = privacy.NewPolicies(operatorMixin[1], schema.Operator{})
 	operator.Hooks[0] = func(next ent.Mutator) ent.Mutator {
