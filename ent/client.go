@@ -46,6 +46,10 @@ import (
 	"github.com/tillpos/till/ent/staff"
 	"github.com/tillpos/till/ent/staffday"
 	"github.com/tillpos/till/ent/store"
+	"github.com/tillpos/till/ent/storedvalueaccount"
+	"github.com/tillpos/till/ent/storedvalueentry"
+	"github.com/tillpos/till/ent/storedvaluesettings"
+	"github.com/tillpos/till/ent/storedvaluetopup"
 	"github.com/tillpos/till/ent/tender"
 	"github.com/tillpos/till/ent/ticket"
 	"github.com/tillpos/till/ent/ticketcomment"
@@ -118,6 +122,14 @@ type Client struct {
 	StaffDay *StaffDayClient
 	// Store is the client for interacting with the Store builders.
 	Store *StoreClient
+	// StoredValueAccount is the client for interacting with the StoredValueAccount builders.
+	StoredValueAccount *StoredValueAccountClient
+	// StoredValueEntry is the client for interacting with the StoredValueEntry builders.
+	StoredValueEntry *StoredValueEntryClient
+	// StoredValueSettings is the client for interacting with the StoredValueSettings builders.
+	StoredValueSettings *StoredValueSettingsClient
+	// StoredValueTopUp is the client for interacting with the StoredValueTopUp builders.
+	StoredValueTopUp *StoredValueTopUpClient
 	// Tender is the client for interacting with the Tender builders.
 	Tender *TenderClient
 	// Ticket is the client for interacting with the Ticket builders.
@@ -165,6 +177,10 @@ func (c *Client) init() {
 	c.Staff = NewStaffClient(c.config)
 	c.StaffDay = NewStaffDayClient(c.config)
 	c.Store = NewStoreClient(c.config)
+	c.StoredValueAccount = NewStoredValueAccountClient(c.config)
+	c.StoredValueEntry = NewStoredValueEntryClient(c.config)
+	c.StoredValueSettings = NewStoredValueSettingsClient(c.config)
+	c.StoredValueTopUp = NewStoredValueTopUpClient(c.config)
 	c.Tender = NewTenderClient(c.config)
 	c.Ticket = NewTicketClient(c.config)
 	c.TicketComment = NewTicketCommentClient(c.config)
@@ -290,6 +306,10 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Staff:               NewStaffClient(cfg),
 		StaffDay:            NewStaffDayClient(cfg),
 		Store:               NewStoreClient(cfg),
+		StoredValueAccount:  NewStoredValueAccountClient(cfg),
+		StoredValueEntry:    NewStoredValueEntryClient(cfg),
+		StoredValueSettings: NewStoredValueSettingsClient(cfg),
+		StoredValueTopUp:    NewStoredValueTopUpClient(cfg),
 		Tender:              NewTenderClient(cfg),
 		Ticket:              NewTicketClient(cfg),
 		TicketComment:       NewTicketCommentClient(cfg),
@@ -342,6 +362,10 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Staff:               NewStaffClient(cfg),
 		StaffDay:            NewStaffDayClient(cfg),
 		Store:               NewStoreClient(cfg),
+		StoredValueAccount:  NewStoredValueAccountClient(cfg),
+		StoredValueEntry:    NewStoredValueEntryClient(cfg),
+		StoredValueSettings: NewStoredValueSettingsClient(cfg),
+		StoredValueTopUp:    NewStoredValueTopUpClient(cfg),
 		Tender:              NewTenderClient(cfg),
 		Ticket:              NewTicketClient(cfg),
 		TicketComment:       NewTicketCommentClient(cfg),
@@ -380,7 +404,8 @@ func (c *Client) Use(hooks ...Hook) {
 		c.PlatformAuditEntry, c.Product, c.ProductPriceChange, c.Refund, c.RefundLine,
 		c.RefundTender, c.Release, c.RiskListEntry, c.Sale, c.SaleCounter, c.SaleLine,
 		c.SalesSettings, c.SavedSegment, c.SegmentRules, c.Staff, c.StaffDay, c.Store,
-		c.Tender, c.Ticket, c.TicketComment,
+		c.StoredValueAccount, c.StoredValueEntry, c.StoredValueSettings,
+		c.StoredValueTopUp, c.Tender, c.Ticket, c.TicketComment,
 	} {
 		n.Use(hooks...)
 	}
@@ -396,7 +421,8 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 		c.PlatformAuditEntry, c.Product, c.ProductPriceChange, c.Refund, c.RefundLine,
 		c.RefundTender, c.Release, c.RiskListEntry, c.Sale, c.SaleCounter, c.SaleLine,
 		c.SalesSettings, c.SavedSegment, c.SegmentRules, c.Staff, c.StaffDay, c.Store,
-		c.Tender, c.Ticket, c.TicketComment,
+		c.StoredValueAccount, c.StoredValueEntry, c.StoredValueSettings,
+		c.StoredValueTopUp, c.Tender, c.Ticket, c.TicketComment,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -465,6 +491,14 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.StaffDay.mutate(ctx, m)
 	case *StoreMutation:
 		return c.Store.mutate(ctx, m)
+	case *StoredValueAccountMutation:
+		return c.StoredValueAccount.mutate(ctx, m)
+	case *StoredValueEntryMutation:
+		return c.StoredValueEntry.mutate(ctx, m)
+	case *StoredValueSettingsMutation:
+		return c.StoredValueSettings.mutate(ctx, m)
+	case *StoredValueTopUpMutation:
+		return c.StoredValueTopUp.mutate(ctx, m)
 	case *TenderMutation:
 		return c.Tender.mutate(ctx, m)
 	case *TicketMutation:
@@ -5600,6 +5634,846 @@ func (c *StoreClient) mutate(ctx context.Context, m *StoreMutation) (Value, erro
 	}
 }
 
+// StoredValueAccountClient is a client for the StoredValueAccount schema.
+type StoredValueAccountClient struct {
+	config
+}
+
+// NewStoredValueAccountClient returns a client for the StoredValueAccount from the given config.
+func NewStoredValueAccountClient(c config) *StoredValueAccountClient {
+	return &StoredValueAccountClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `storedvalueaccount.Hooks(f(g(h())))`.
+func (c *StoredValueAccountClient) Use(hooks ...Hook) {
+	c.hooks.StoredValueAccount = append(c.hooks.StoredValueAccount, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `storedvalueaccount.Intercept(f(g(h())))`.
+func (c *StoredValueAccountClient) Intercept(interceptors ...Interceptor) {
+	c.inters.StoredValueAccount = append(c.inters.StoredValueAccount, interceptors...)
+}
+
+// Create returns a builder for creating a StoredValueAccount entity.
+func (c *StoredValueAccountClient) Create() *StoredValueAccountCreate {
+	mutation := newStoredValueAccountMutation(c.config, OpCreate)
+	return &StoredValueAccountCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of StoredValueAccount entities.
+func (c *StoredValueAccountClient) CreateBulk(builders ...*StoredValueAccountCreate) *StoredValueAccountCreateBulk {
+	return &StoredValueAccountCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *StoredValueAccountClient) MapCreateBulk(slice any, setFunc func(*StoredValueAccountCreate, int)) *StoredValueAccountCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &StoredValueAccountCreateBulk{err: fmt.Errorf("calling to StoredValueAccountClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*StoredValueAccountCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &StoredValueAccountCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for StoredValueAccount.
+func (c *StoredValueAccountClient) Update() *StoredValueAccountUpdate {
+	mutation := newStoredValueAccountMutation(c.config, OpUpdate)
+	return &StoredValueAccountUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *StoredValueAccountClient) UpdateOne(_m *StoredValueAccount) *StoredValueAccountUpdateOne {
+	mutation := newStoredValueAccountMutation(c.config, OpUpdateOne, withStoredValueAccount(_m))
+	return &StoredValueAccountUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *StoredValueAccountClient) UpdateOneID(id pulid.ID) *StoredValueAccountUpdateOne {
+	mutation := newStoredValueAccountMutation(c.config, OpUpdateOne, withStoredValueAccountID(id))
+	return &StoredValueAccountUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for StoredValueAccount.
+func (c *StoredValueAccountClient) Delete() *StoredValueAccountDelete {
+	mutation := newStoredValueAccountMutation(c.config, OpDelete)
+	return &StoredValueAccountDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *StoredValueAccountClient) DeleteOne(_m *StoredValueAccount) *StoredValueAccountDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *StoredValueAccountClient) DeleteOneID(id pulid.ID) *StoredValueAccountDeleteOne {
+	builder := c.Delete().Where(storedvalueaccount.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &StoredValueAccountDeleteOne{builder}
+}
+
+// Query returns a query builder for StoredValueAccount.
+func (c *StoredValueAccountClient) Query() *StoredValueAccountQuery {
+	return &StoredValueAccountQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeStoredValueAccount},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a StoredValueAccount entity by its id.
+func (c *StoredValueAccountClient) Get(ctx context.Context, id pulid.ID) (*StoredValueAccount, error) {
+	return c.Query().Where(storedvalueaccount.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *StoredValueAccountClient) GetX(ctx context.Context, id pulid.ID) *StoredValueAccount {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a StoredValueAccount.
+func (c *StoredValueAccountClient) QueryMerchant(_m *StoredValueAccount) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(storedvalueaccount.Table, storedvalueaccount.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, storedvalueaccount.MerchantTable, storedvalueaccount.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryCustomer queries the customer edge of a StoredValueAccount.
+func (c *StoredValueAccountClient) QueryCustomer(_m *StoredValueAccount) *CustomerQuery {
+	query := (&CustomerClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(storedvalueaccount.Table, storedvalueaccount.FieldID, id),
+			sqlgraph.To(customer.Table, customer.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, storedvalueaccount.CustomerTable, storedvalueaccount.CustomerColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryStore queries the store edge of a StoredValueAccount.
+func (c *StoredValueAccountClient) QueryStore(_m *StoredValueAccount) *StoreQuery {
+	query := (&StoreClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(storedvalueaccount.Table, storedvalueaccount.FieldID, id),
+			sqlgraph.To(store.Table, store.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, storedvalueaccount.StoreTable, storedvalueaccount.StoreColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *StoredValueAccountClient) Hooks() []Hook {
+	hooks := c.hooks.StoredValueAccount
+	return append(hooks[:len(hooks):len(hooks)], storedvalueaccount.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *StoredValueAccountClient) Interceptors() []Interceptor {
+	return c.inters.StoredValueAccount
+}
+
+func (c *StoredValueAccountClient) mutate(ctx context.Context, m *StoredValueAccountMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&StoredValueAccountCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&StoredValueAccountUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&StoredValueAccountUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&StoredValueAccountDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown StoredValueAccount mutation op: %q", m.Op())
+	}
+}
+
+// StoredValueEntryClient is a client for the StoredValueEntry schema.
+type StoredValueEntryClient struct {
+	config
+}
+
+// NewStoredValueEntryClient returns a client for the StoredValueEntry from the given config.
+func NewStoredValueEntryClient(c config) *StoredValueEntryClient {
+	return &StoredValueEntryClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `storedvalueentry.Hooks(f(g(h())))`.
+func (c *StoredValueEntryClient) Use(hooks ...Hook) {
+	c.hooks.StoredValueEntry = append(c.hooks.StoredValueEntry, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `storedvalueentry.Intercept(f(g(h())))`.
+func (c *StoredValueEntryClient) Intercept(interceptors ...Interceptor) {
+	c.inters.StoredValueEntry = append(c.inters.StoredValueEntry, interceptors...)
+}
+
+// Create returns a builder for creating a StoredValueEntry entity.
+func (c *StoredValueEntryClient) Create() *StoredValueEntryCreate {
+	mutation := newStoredValueEntryMutation(c.config, OpCreate)
+	return &StoredValueEntryCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of StoredValueEntry entities.
+func (c *StoredValueEntryClient) CreateBulk(builders ...*StoredValueEntryCreate) *StoredValueEntryCreateBulk {
+	return &StoredValueEntryCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *StoredValueEntryClient) MapCreateBulk(slice any, setFunc func(*StoredValueEntryCreate, int)) *StoredValueEntryCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &StoredValueEntryCreateBulk{err: fmt.Errorf("calling to StoredValueEntryClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*StoredValueEntryCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &StoredValueEntryCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for StoredValueEntry.
+func (c *StoredValueEntryClient) Update() *StoredValueEntryUpdate {
+	mutation := newStoredValueEntryMutation(c.config, OpUpdate)
+	return &StoredValueEntryUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *StoredValueEntryClient) UpdateOne(_m *StoredValueEntry) *StoredValueEntryUpdateOne {
+	mutation := newStoredValueEntryMutation(c.config, OpUpdateOne, withStoredValueEntry(_m))
+	return &StoredValueEntryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *StoredValueEntryClient) UpdateOneID(id pulid.ID) *StoredValueEntryUpdateOne {
+	mutation := newStoredValueEntryMutation(c.config, OpUpdateOne, withStoredValueEntryID(id))
+	return &StoredValueEntryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for StoredValueEntry.
+func (c *StoredValueEntryClient) Delete() *StoredValueEntryDelete {
+	mutation := newStoredValueEntryMutation(c.config, OpDelete)
+	return &StoredValueEntryDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *StoredValueEntryClient) DeleteOne(_m *StoredValueEntry) *StoredValueEntryDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *StoredValueEntryClient) DeleteOneID(id pulid.ID) *StoredValueEntryDeleteOne {
+	builder := c.Delete().Where(storedvalueentry.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &StoredValueEntryDeleteOne{builder}
+}
+
+// Query returns a query builder for StoredValueEntry.
+func (c *StoredValueEntryClient) Query() *StoredValueEntryQuery {
+	return &StoredValueEntryQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeStoredValueEntry},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a StoredValueEntry entity by its id.
+func (c *StoredValueEntryClient) Get(ctx context.Context, id pulid.ID) (*StoredValueEntry, error) {
+	return c.Query().Where(storedvalueentry.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *StoredValueEntryClient) GetX(ctx context.Context, id pulid.ID) *StoredValueEntry {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a StoredValueEntry.
+func (c *StoredValueEntryClient) QueryMerchant(_m *StoredValueEntry) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(storedvalueentry.Table, storedvalueentry.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, storedvalueentry.MerchantTable, storedvalueentry.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryAccount queries the account edge of a StoredValueEntry.
+func (c *StoredValueEntryClient) QueryAccount(_m *StoredValueEntry) *StoredValueAccountQuery {
+	query := (&StoredValueAccountClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(storedvalueentry.Table, storedvalueentry.FieldID, id),
+			sqlgraph.To(storedvalueaccount.Table, storedvalueaccount.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, storedvalueentry.AccountTable, storedvalueentry.AccountColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryStore queries the store edge of a StoredValueEntry.
+func (c *StoredValueEntryClient) QueryStore(_m *StoredValueEntry) *StoreQuery {
+	query := (&StoreClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(storedvalueentry.Table, storedvalueentry.FieldID, id),
+			sqlgraph.To(store.Table, store.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, storedvalueentry.StoreTable, storedvalueentry.StoreColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryStaff queries the staff edge of a StoredValueEntry.
+func (c *StoredValueEntryClient) QueryStaff(_m *StoredValueEntry) *StaffQuery {
+	query := (&StaffClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(storedvalueentry.Table, storedvalueentry.FieldID, id),
+			sqlgraph.To(staff.Table, staff.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, storedvalueentry.StaffTable, storedvalueentry.StaffColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryDevice queries the device edge of a StoredValueEntry.
+func (c *StoredValueEntryClient) QueryDevice(_m *StoredValueEntry) *DeviceQuery {
+	query := (&DeviceClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(storedvalueentry.Table, storedvalueentry.FieldID, id),
+			sqlgraph.To(device.Table, device.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, storedvalueentry.DeviceTable, storedvalueentry.DeviceColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryTopUp queries the top_up edge of a StoredValueEntry.
+func (c *StoredValueEntryClient) QueryTopUp(_m *StoredValueEntry) *StoredValueTopUpQuery {
+	query := (&StoredValueTopUpClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(storedvalueentry.Table, storedvalueentry.FieldID, id),
+			sqlgraph.To(storedvaluetopup.Table, storedvaluetopup.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, storedvalueentry.TopUpTable, storedvalueentry.TopUpColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QuerySale queries the sale edge of a StoredValueEntry.
+func (c *StoredValueEntryClient) QuerySale(_m *StoredValueEntry) *SaleQuery {
+	query := (&SaleClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(storedvalueentry.Table, storedvalueentry.FieldID, id),
+			sqlgraph.To(sale.Table, sale.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, storedvalueentry.SaleTable, storedvalueentry.SaleColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryTender queries the tender edge of a StoredValueEntry.
+func (c *StoredValueEntryClient) QueryTender(_m *StoredValueEntry) *TenderQuery {
+	query := (&TenderClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(storedvalueentry.Table, storedvalueentry.FieldID, id),
+			sqlgraph.To(tender.Table, tender.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, storedvalueentry.TenderTable, storedvalueentry.TenderColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryRefund queries the refund edge of a StoredValueEntry.
+func (c *StoredValueEntryClient) QueryRefund(_m *StoredValueEntry) *RefundQuery {
+	query := (&RefundClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(storedvalueentry.Table, storedvalueentry.FieldID, id),
+			sqlgraph.To(refund.Table, refund.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, storedvalueentry.RefundTable, storedvalueentry.RefundColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *StoredValueEntryClient) Hooks() []Hook {
+	hooks := c.hooks.StoredValueEntry
+	return append(hooks[:len(hooks):len(hooks)], storedvalueentry.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *StoredValueEntryClient) Interceptors() []Interceptor {
+	return c.inters.StoredValueEntry
+}
+
+func (c *StoredValueEntryClient) mutate(ctx context.Context, m *StoredValueEntryMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&StoredValueEntryCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&StoredValueEntryUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&StoredValueEntryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&StoredValueEntryDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown StoredValueEntry mutation op: %q", m.Op())
+	}
+}
+
+// StoredValueSettingsClient is a client for the StoredValueSettings schema.
+type StoredValueSettingsClient struct {
+	config
+}
+
+// NewStoredValueSettingsClient returns a client for the StoredValueSettings from the given config.
+func NewStoredValueSettingsClient(c config) *StoredValueSettingsClient {
+	return &StoredValueSettingsClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `storedvaluesettings.Hooks(f(g(h())))`.
+func (c *StoredValueSettingsClient) Use(hooks ...Hook) {
+	c.hooks.StoredValueSettings = append(c.hooks.StoredValueSettings, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `storedvaluesettings.Intercept(f(g(h())))`.
+func (c *StoredValueSettingsClient) Intercept(interceptors ...Interceptor) {
+	c.inters.StoredValueSettings = append(c.inters.StoredValueSettings, interceptors...)
+}
+
+// Create returns a builder for creating a StoredValueSettings entity.
+func (c *StoredValueSettingsClient) Create() *StoredValueSettingsCreate {
+	mutation := newStoredValueSettingsMutation(c.config, OpCreate)
+	return &StoredValueSettingsCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of StoredValueSettings entities.
+func (c *StoredValueSettingsClient) CreateBulk(builders ...*StoredValueSettingsCreate) *StoredValueSettingsCreateBulk {
+	return &StoredValueSettingsCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *StoredValueSettingsClient) MapCreateBulk(slice any, setFunc func(*StoredValueSettingsCreate, int)) *StoredValueSettingsCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &StoredValueSettingsCreateBulk{err: fmt.Errorf("calling to StoredValueSettingsClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*StoredValueSettingsCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &StoredValueSettingsCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for StoredValueSettings.
+func (c *StoredValueSettingsClient) Update() *StoredValueSettingsUpdate {
+	mutation := newStoredValueSettingsMutation(c.config, OpUpdate)
+	return &StoredValueSettingsUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *StoredValueSettingsClient) UpdateOne(_m *StoredValueSettings) *StoredValueSettingsUpdateOne {
+	mutation := newStoredValueSettingsMutation(c.config, OpUpdateOne, withStoredValueSettings(_m))
+	return &StoredValueSettingsUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *StoredValueSettingsClient) UpdateOneID(id pulid.ID) *StoredValueSettingsUpdateOne {
+	mutation := newStoredValueSettingsMutation(c.config, OpUpdateOne, withStoredValueSettingsID(id))
+	return &StoredValueSettingsUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for StoredValueSettings.
+func (c *StoredValueSettingsClient) Delete() *StoredValueSettingsDelete {
+	mutation := newStoredValueSettingsMutation(c.config, OpDelete)
+	return &StoredValueSettingsDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *StoredValueSettingsClient) DeleteOne(_m *StoredValueSettings) *StoredValueSettingsDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *StoredValueSettingsClient) DeleteOneID(id pulid.ID) *StoredValueSettingsDeleteOne {
+	builder := c.Delete().Where(storedvaluesettings.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &StoredValueSettingsDeleteOne{builder}
+}
+
+// Query returns a query builder for StoredValueSettings.
+func (c *StoredValueSettingsClient) Query() *StoredValueSettingsQuery {
+	return &StoredValueSettingsQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeStoredValueSettings},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a StoredValueSettings entity by its id.
+func (c *StoredValueSettingsClient) Get(ctx context.Context, id pulid.ID) (*StoredValueSettings, error) {
+	return c.Query().Where(storedvaluesettings.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *StoredValueSettingsClient) GetX(ctx context.Context, id pulid.ID) *StoredValueSettings {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a StoredValueSettings.
+func (c *StoredValueSettingsClient) QueryMerchant(_m *StoredValueSettings) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(storedvaluesettings.Table, storedvaluesettings.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, storedvaluesettings.MerchantTable, storedvaluesettings.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *StoredValueSettingsClient) Hooks() []Hook {
+	hooks := c.hooks.StoredValueSettings
+	return append(hooks[:len(hooks):len(hooks)], storedvaluesettings.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *StoredValueSettingsClient) Interceptors() []Interceptor {
+	return c.inters.StoredValueSettings
+}
+
+func (c *StoredValueSettingsClient) mutate(ctx context.Context, m *StoredValueSettingsMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&StoredValueSettingsCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&StoredValueSettingsUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&StoredValueSettingsUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&StoredValueSettingsDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown StoredValueSettings mutation op: %q", m.Op())
+	}
+}
+
+// StoredValueTopUpClient is a client for the StoredValueTopUp schema.
+type StoredValueTopUpClient struct {
+	config
+}
+
+// NewStoredValueTopUpClient returns a client for the StoredValueTopUp from the given config.
+func NewStoredValueTopUpClient(c config) *StoredValueTopUpClient {
+	return &StoredValueTopUpClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `storedvaluetopup.Hooks(f(g(h())))`.
+func (c *StoredValueTopUpClient) Use(hooks ...Hook) {
+	c.hooks.StoredValueTopUp = append(c.hooks.StoredValueTopUp, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `storedvaluetopup.Intercept(f(g(h())))`.
+func (c *StoredValueTopUpClient) Intercept(interceptors ...Interceptor) {
+	c.inters.StoredValueTopUp = append(c.inters.StoredValueTopUp, interceptors...)
+}
+
+// Create returns a builder for creating a StoredValueTopUp entity.
+func (c *StoredValueTopUpClient) Create() *StoredValueTopUpCreate {
+	mutation := newStoredValueTopUpMutation(c.config, OpCreate)
+	return &StoredValueTopUpCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of StoredValueTopUp entities.
+func (c *StoredValueTopUpClient) CreateBulk(builders ...*StoredValueTopUpCreate) *StoredValueTopUpCreateBulk {
+	return &StoredValueTopUpCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *StoredValueTopUpClient) MapCreateBulk(slice any, setFunc func(*StoredValueTopUpCreate, int)) *StoredValueTopUpCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &StoredValueTopUpCreateBulk{err: fmt.Errorf("calling to StoredValueTopUpClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*StoredValueTopUpCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &StoredValueTopUpCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for StoredValueTopUp.
+func (c *StoredValueTopUpClient) Update() *StoredValueTopUpUpdate {
+	mutation := newStoredValueTopUpMutation(c.config, OpUpdate)
+	return &StoredValueTopUpUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *StoredValueTopUpClient) UpdateOne(_m *StoredValueTopUp) *StoredValueTopUpUpdateOne {
+	mutation := newStoredValueTopUpMutation(c.config, OpUpdateOne, withStoredValueTopUp(_m))
+	return &StoredValueTopUpUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *StoredValueTopUpClient) UpdateOneID(id pulid.ID) *StoredValueTopUpUpdateOne {
+	mutation := newStoredValueTopUpMutation(c.config, OpUpdateOne, withStoredValueTopUpID(id))
+	return &StoredValueTopUpUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for StoredValueTopUp.
+func (c *StoredValueTopUpClient) Delete() *StoredValueTopUpDelete {
+	mutation := newStoredValueTopUpMutation(c.config, OpDelete)
+	return &StoredValueTopUpDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *StoredValueTopUpClient) DeleteOne(_m *StoredValueTopUp) *StoredValueTopUpDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *StoredValueTopUpClient) DeleteOneID(id pulid.ID) *StoredValueTopUpDeleteOne {
+	builder := c.Delete().Where(storedvaluetopup.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &StoredValueTopUpDeleteOne{builder}
+}
+
+// Query returns a query builder for StoredValueTopUp.
+func (c *StoredValueTopUpClient) Query() *StoredValueTopUpQuery {
+	return &StoredValueTopUpQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeStoredValueTopUp},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a StoredValueTopUp entity by its id.
+func (c *StoredValueTopUpClient) Get(ctx context.Context, id pulid.ID) (*StoredValueTopUp, error) {
+	return c.Query().Where(storedvaluetopup.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *StoredValueTopUpClient) GetX(ctx context.Context, id pulid.ID) *StoredValueTopUp {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a StoredValueTopUp.
+func (c *StoredValueTopUpClient) QueryMerchant(_m *StoredValueTopUp) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(storedvaluetopup.Table, storedvaluetopup.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, storedvaluetopup.MerchantTable, storedvaluetopup.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryAccount queries the account edge of a StoredValueTopUp.
+func (c *StoredValueTopUpClient) QueryAccount(_m *StoredValueTopUp) *StoredValueAccountQuery {
+	query := (&StoredValueAccountClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(storedvaluetopup.Table, storedvaluetopup.FieldID, id),
+			sqlgraph.To(storedvalueaccount.Table, storedvalueaccount.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, storedvaluetopup.AccountTable, storedvaluetopup.AccountColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryCustomer queries the customer edge of a StoredValueTopUp.
+func (c *StoredValueTopUpClient) QueryCustomer(_m *StoredValueTopUp) *CustomerQuery {
+	query := (&CustomerClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(storedvaluetopup.Table, storedvaluetopup.FieldID, id),
+			sqlgraph.To(customer.Table, customer.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, storedvaluetopup.CustomerTable, storedvaluetopup.CustomerColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryStore queries the store edge of a StoredValueTopUp.
+func (c *StoredValueTopUpClient) QueryStore(_m *StoredValueTopUp) *StoreQuery {
+	query := (&StoreClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(storedvaluetopup.Table, storedvaluetopup.FieldID, id),
+			sqlgraph.To(store.Table, store.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, storedvaluetopup.StoreTable, storedvaluetopup.StoreColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryStaff queries the staff edge of a StoredValueTopUp.
+func (c *StoredValueTopUpClient) QueryStaff(_m *StoredValueTopUp) *StaffQuery {
+	query := (&StaffClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(storedvaluetopup.Table, storedvaluetopup.FieldID, id),
+			sqlgraph.To(staff.Table, staff.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, storedvaluetopup.StaffTable, storedvaluetopup.StaffColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryDevice queries the device edge of a StoredValueTopUp.
+func (c *StoredValueTopUpClient) QueryDevice(_m *StoredValueTopUp) *DeviceQuery {
+	query := (&DeviceClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(storedvaluetopup.Table, storedvaluetopup.FieldID, id),
+			sqlgraph.To(device.Table, device.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, storedvaluetopup.DeviceTable, storedvaluetopup.DeviceColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *StoredValueTopUpClient) Hooks() []Hook {
+	hooks := c.hooks.StoredValueTopUp
+	return append(hooks[:len(hooks):len(hooks)], storedvaluetopup.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *StoredValueTopUpClient) Interceptors() []Interceptor {
+	return c.inters.StoredValueTopUp
+}
+
+func (c *StoredValueTopUpClient) mutate(ctx context.Context, m *StoredValueTopUpMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&StoredValueTopUpCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&StoredValueTopUpUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&StoredValueTopUpUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&StoredValueTopUpDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown StoredValueTopUp mutation op: %q", m.Op())
+	}
+}
+
 // TenderClient is a client for the Tender schema.
 type TenderClient struct {
 	config
@@ -6169,16 +7043,18 @@ type (
 		Device, Feedback, Merchant, Offer, OfferRedemption, Operator, OutboxEvent,
 		PairingCode, PlatformAuditEntry, Product, ProductPriceChange, Refund,
 		RefundLine, RefundTender, Release, RiskListEntry, Sale, SaleCounter, SaleLine,
-		SalesSettings, SavedSegment, SegmentRules, Staff, StaffDay, Store, Tender,
-		Ticket, TicketComment []ent.Hook
+		SalesSettings, SavedSegment, SegmentRules, Staff, StaffDay, Store,
+		StoredValueAccount, StoredValueEntry, StoredValueSettings, StoredValueTopUp,
+		Tender, Ticket, TicketComment []ent.Hook
 	}
 	inters struct {
 		AuditEntry, CredentialGrant, Customer, CustomerStoreVisits, CustomerTrigram,
 		Device, Feedback, Merchant, Offer, OfferRedemption, Operator, OutboxEvent,
 		PairingCode, PlatformAuditEntry, Product, ProductPriceChange, Refund,
 		RefundLine, RefundTender, Release, RiskListEntry, Sale, SaleCounter, SaleLine,
-		SalesSettings, SavedSegment, SegmentRules, Staff, StaffDay, Store, Tender,
-		Ticket, TicketComment []ent.Interceptor
+		SalesSettings, SavedSegment, SegmentRules, Staff, StaffDay, Store,
+		StoredValueAccount, StoredValueEntry, StoredValueSettings, StoredValueTopUp,
+		Tender, Ticket, TicketComment []ent.Interceptor
 	}
 )
 

@@ -42,6 +42,10 @@ import (
 	"github.com/tillpos/till/ent/staff"
 	"github.com/tillpos/till/ent/staffday"
 	"github.com/tillpos/till/ent/store"
+	"github.com/tillpos/till/ent/storedvalueaccount"
+	"github.com/tillpos/till/ent/storedvalueentry"
+	"github.com/tillpos/till/ent/storedvaluesettings"
+	"github.com/tillpos/till/ent/storedvaluetopup"
 	"github.com/tillpos/till/ent/tender"
 	"github.com/tillpos/till/ent/ticket"
 	"github.com/tillpos/till/ent/ticketcomment"
@@ -135,6 +139,10 @@ func checkColumn(t, c string) error {
 			staff.Table:               staff.ValidColumn,
 			staffday.Table:            staffday.ValidColumn,
 			store.Table:               store.ValidColumn,
+			storedvalueaccount.Table:  storedvalueaccount.ValidColumn,
+			storedvalueentry.Table:    storedvalueentry.ValidColumn,
+			storedvaluesettings.Table: storedvaluesettings.ValidColumn,
+			storedvaluetopup.Table:    storedvaluetopup.ValidColumn,
 			tender.Table:              tender.ValidColumn,
 			ticket.Table:              ticket.ValidColumn,
 			ticketcomment.Table:       ticketcomment.ValidColumn,

@@ -34,6 +34,10 @@ import (
 	"github.com/tillpos/till/ent/staff"
 	"github.com/tillpos/till/ent/staffday"
 	"github.com/tillpos/till/ent/store"
+	"github.com/tillpos/till/ent/storedvalueaccount"
+	"github.com/tillpos/till/ent/storedvalueentry"
+	"github.com/tillpos/till/ent/storedvaluesettings"
+	"github.com/tillpos/till/ent/storedvaluetopup"
 	"github.com/tillpos/till/ent/tender"
 	"github.com/tillpos/till/ent/ticket"
 	"github.com/tillpos/till/ent/ticketcomment"
@@ -46,7 +50,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 33)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 37)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   auditentry.Table,
@@ -782,6 +786,108 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[30] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   storedvalueaccount.Table,
+			Columns: storedvalueaccount.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: storedvalueaccount.FieldID,
+			},
+		},
+		Type: "StoredValueAccount",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			storedvalueaccount.FieldMerchantID:   {Type: field.TypeString, Column: storedvalueaccount.FieldMerchantID},
+			storedvalueaccount.FieldCreatedAt:    {Type: field.TypeTime, Column: storedvalueaccount.FieldCreatedAt},
+			storedvalueaccount.FieldUpdatedAt:    {Type: field.TypeTime, Column: storedvalueaccount.FieldUpdatedAt},
+			storedvalueaccount.FieldCustomerID:   {Type: field.TypeString, Column: storedvalueaccount.FieldCustomerID},
+			storedvalueaccount.FieldStoreID:      {Type: field.TypeString, Column: storedvalueaccount.FieldStoreID},
+			storedvalueaccount.FieldBalance:      {Type: field.TypeInt64, Column: storedvalueaccount.FieldBalance},
+			storedvalueaccount.FieldBonusBalance: {Type: field.TypeInt64, Column: storedvalueaccount.FieldBonusBalance},
+		},
+	}
+	graph.Nodes[31] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   storedvalueentry.Table,
+			Columns: storedvalueentry.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: storedvalueentry.FieldID,
+			},
+		},
+		Type: "StoredValueEntry",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			storedvalueentry.FieldMerchantID:     {Type: field.TypeString, Column: storedvalueentry.FieldMerchantID},
+			storedvalueentry.FieldAccountID:      {Type: field.TypeString, Column: storedvalueentry.FieldAccountID},
+			storedvalueentry.FieldKind:           {Type: field.TypeEnum, Column: storedvalueentry.FieldKind},
+			storedvalueentry.FieldAmount:         {Type: field.TypeInt64, Column: storedvalueentry.FieldAmount},
+			storedvalueentry.FieldBonusAmount:    {Type: field.TypeInt64, Column: storedvalueentry.FieldBonusAmount},
+			storedvalueentry.FieldStoreID:        {Type: field.TypeString, Column: storedvalueentry.FieldStoreID},
+			storedvalueentry.FieldStaffID:        {Type: field.TypeString, Column: storedvalueentry.FieldStaffID},
+			storedvalueentry.FieldDeviceID:       {Type: field.TypeString, Column: storedvalueentry.FieldDeviceID},
+			storedvalueentry.FieldTopUpID:        {Type: field.TypeString, Column: storedvalueentry.FieldTopUpID},
+			storedvalueentry.FieldSaleID:         {Type: field.TypeString, Column: storedvalueentry.FieldSaleID},
+			storedvalueentry.FieldTenderID:       {Type: field.TypeString, Column: storedvalueentry.FieldTenderID},
+			storedvalueentry.FieldRefundID:       {Type: field.TypeString, Column: storedvalueentry.FieldRefundID},
+			storedvalueentry.FieldReason:         {Type: field.TypeString, Column: storedvalueentry.FieldReason},
+			storedvalueentry.FieldIdempotencyKey: {Type: field.TypeString, Column: storedvalueentry.FieldIdempotencyKey},
+			storedvalueentry.FieldRequestHash:    {Type: field.TypeString, Column: storedvalueentry.FieldRequestHash},
+			storedvalueentry.FieldCreatedAt:      {Type: field.TypeTime, Column: storedvalueentry.FieldCreatedAt},
+		},
+	}
+	graph.Nodes[32] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   storedvaluesettings.Table,
+			Columns: storedvaluesettings.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: storedvaluesettings.FieldID,
+			},
+		},
+		Type: "StoredValueSettings",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			storedvaluesettings.FieldMerchantID:             {Type: field.TypeString, Column: storedvaluesettings.FieldMerchantID},
+			storedvaluesettings.FieldCreatedAt:              {Type: field.TypeTime, Column: storedvaluesettings.FieldCreatedAt},
+			storedvaluesettings.FieldUpdatedAt:              {Type: field.TypeTime, Column: storedvaluesettings.FieldUpdatedAt},
+			storedvaluesettings.FieldBonusTiers:             {Type: field.TypeJSON, Column: storedvaluesettings.FieldBonusTiers},
+			storedvaluesettings.FieldRefundToBalanceAllowed: {Type: field.TypeBool, Column: storedvaluesettings.FieldRefundToBalanceAllowed},
+		},
+	}
+	graph.Nodes[33] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   storedvaluetopup.Table,
+			Columns: storedvaluetopup.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: storedvaluetopup.FieldID,
+			},
+		},
+		Type: "StoredValueTopUp",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			storedvaluetopup.FieldMerchantID:     {Type: field.TypeString, Column: storedvaluetopup.FieldMerchantID},
+			storedvaluetopup.FieldCreatedAt:      {Type: field.TypeTime, Column: storedvaluetopup.FieldCreatedAt},
+			storedvaluetopup.FieldUpdatedAt:      {Type: field.TypeTime, Column: storedvaluetopup.FieldUpdatedAt},
+			storedvaluetopup.FieldIdempotencyKey: {Type: field.TypeString, Column: storedvaluetopup.FieldIdempotencyKey},
+			storedvaluetopup.FieldRequestHash:    {Type: field.TypeString, Column: storedvaluetopup.FieldRequestHash},
+			storedvaluetopup.FieldAccountID:      {Type: field.TypeString, Column: storedvaluetopup.FieldAccountID},
+			storedvaluetopup.FieldCustomerID:     {Type: field.TypeString, Column: storedvaluetopup.FieldCustomerID},
+			storedvaluetopup.FieldStoreID:        {Type: field.TypeString, Column: storedvaluetopup.FieldStoreID},
+			storedvaluetopup.FieldStaffID:        {Type: field.TypeString, Column: storedvaluetopup.FieldStaffID},
+			storedvaluetopup.FieldDeviceID:       {Type: field.TypeString, Column: storedvaluetopup.FieldDeviceID},
+			storedvaluetopup.FieldAmount:         {Type: field.TypeInt64, Column: storedvaluetopup.FieldAmount},
+			storedvaluetopup.FieldBonus:          {Type: field.TypeInt64, Column: storedvaluetopup.FieldBonus},
+			storedvaluetopup.FieldBonusTier:      {Type: field.TypeJSON, Column: storedvaluetopup.FieldBonusTier},
+			storedvaluetopup.FieldCurrency:       {Type: field.TypeString, Column: storedvaluetopup.FieldCurrency},
+			storedvaluetopup.FieldTenderType:     {Type: field.TypeString, Column: storedvaluetopup.FieldTenderType},
+			storedvaluetopup.FieldTendered:       {Type: field.TypeInt64, Column: storedvaluetopup.FieldTendered},
+			storedvaluetopup.FieldChange:         {Type: field.TypeInt64, Column: storedvaluetopup.FieldChange},
+			storedvaluetopup.FieldCardType:       {Type: field.TypeString, Column: storedvaluetopup.FieldCardType},
+			storedvaluetopup.FieldCardBrand:      {Type: field.TypeString, Column: storedvaluetopup.FieldCardBrand},
+			storedvaluetopup.FieldCardLast4:      {Type: field.TypeString, Column: storedvaluetopup.FieldCardLast4},
+			storedvaluetopup.FieldWallet:         {Type: field.TypeString, Column: storedvaluetopup.FieldWallet},
+			storedvaluetopup.FieldReference:      {Type: field.TypeString, Column: storedvaluetopup.FieldReference},
+		},
+	}
+	graph.Nodes[34] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tender.Table,
 			Columns: tender.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -807,7 +913,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tender.FieldRefundedAmount: {Type: field.TypeInt64, Column: tender.FieldRefundedAmount},
 		},
 	}
-	graph.Nodes[31] = &sqlgraph.Node{
+	graph.Nodes[35] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticket.Table,
 			Columns: ticket.Columns,
@@ -840,7 +946,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticket.FieldRequestHash:         {Type: field.TypeString, Column: ticket.FieldRequestHash},
 		},
 	}
-	graph.Nodes[32] = &sqlgraph.Node{
+	graph.Nodes[36] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketcomment.Table,
 			Columns: ticketcomment.Columns,
@@ -1688,6 +1794,234 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Store",
 		"Staff",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   storedvalueaccount.MerchantTable,
+			Columns: []string{storedvalueaccount.MerchantColumn},
+			Bidi:    false,
+		},
+		"StoredValueAccount",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"customer",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   storedvalueaccount.CustomerTable,
+			Columns: []string{storedvalueaccount.CustomerColumn},
+			Bidi:    false,
+		},
+		"StoredValueAccount",
+		"Customer",
+	)
+	graph.MustAddE(
+		"store",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   storedvalueaccount.StoreTable,
+			Columns: []string{storedvalueaccount.StoreColumn},
+			Bidi:    false,
+		},
+		"StoredValueAccount",
+		"Store",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   storedvalueentry.MerchantTable,
+			Columns: []string{storedvalueentry.MerchantColumn},
+			Bidi:    false,
+		},
+		"StoredValueEntry",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"account",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   storedvalueentry.AccountTable,
+			Columns: []string{storedvalueentry.AccountColumn},
+			Bidi:    false,
+		},
+		"StoredValueEntry",
+		"StoredValueAccount",
+	)
+	graph.MustAddE(
+		"store",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   storedvalueentry.StoreTable,
+			Columns: []string{storedvalueentry.StoreColumn},
+			Bidi:    false,
+		},
+		"StoredValueEntry",
+		"Store",
+	)
+	graph.MustAddE(
+		"staff",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   storedvalueentry.StaffTable,
+			Columns: []string{storedvalueentry.StaffColumn},
+			Bidi:    false,
+		},
+		"StoredValueEntry",
+		"Staff",
+	)
+	graph.MustAddE(
+		"device",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   storedvalueentry.DeviceTable,
+			Columns: []string{storedvalueentry.DeviceColumn},
+			Bidi:    false,
+		},
+		"StoredValueEntry",
+		"Device",
+	)
+	graph.MustAddE(
+		"top_up",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   storedvalueentry.TopUpTable,
+			Columns: []string{storedvalueentry.TopUpColumn},
+			Bidi:    false,
+		},
+		"StoredValueEntry",
+		"StoredValueTopUp",
+	)
+	graph.MustAddE(
+		"sale",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   storedvalueentry.SaleTable,
+			Columns: []string{storedvalueentry.SaleColumn},
+			Bidi:    false,
+		},
+		"StoredValueEntry",
+		"Sale",
+	)
+	graph.MustAddE(
+		"tender",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   storedvalueentry.TenderTable,
+			Columns: []string{storedvalueentry.TenderColumn},
+			Bidi:    false,
+		},
+		"StoredValueEntry",
+		"Tender",
+	)
+	graph.MustAddE(
+		"refund",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   storedvalueentry.RefundTable,
+			Columns: []string{storedvalueentry.RefundColumn},
+			Bidi:    false,
+		},
+		"StoredValueEntry",
+		"Refund",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   storedvaluesettings.MerchantTable,
+			Columns: []string{storedvaluesettings.MerchantColumn},
+			Bidi:    false,
+		},
+		"StoredValueSettings",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   storedvaluetopup.MerchantTable,
+			Columns: []string{storedvaluetopup.MerchantColumn},
+			Bidi:    false,
+		},
+		"StoredValueTopUp",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"account",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   storedvaluetopup.AccountTable,
+			Columns: []string{storedvaluetopup.AccountColumn},
+			Bidi:    false,
+		},
+		"StoredValueTopUp",
+		"StoredValueAccount",
+	)
+	graph.MustAddE(
+		"customer",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   storedvaluetopup.CustomerTable,
+			Columns: []string{storedvaluetopup.CustomerColumn},
+			Bidi:    false,
+		},
+		"StoredValueTopUp",
+		"Customer",
+	)
+	graph.MustAddE(
+		"store",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   storedvaluetopup.StoreTable,
+			Columns: []string{storedvaluetopup.StoreColumn},
+			Bidi:    false,
+		},
+		"StoredValueTopUp",
+		"Store",
+	)
+	graph.MustAddE(
+		"staff",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   storedvaluetopup.StaffTable,
+			Columns: []string{storedvaluetopup.StaffColumn},
+			Bidi:    false,
+		},
+		"StoredValueTopUp",
+		"Staff",
+	)
+	graph.MustAddE(
+		"device",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   storedvaluetopup.DeviceTable,
+			Columns: []string{storedvaluetopup.DeviceColumn},
+			Bidi:    false,
+		},
+		"StoredValueTopUp",
+		"Device",
 	)
 	graph.MustAddE(
 		"merchant",
@@ -5700,6 +6034,682 @@ func (f *StoreFilter) WhereHasStaffWith(preds ...predicate.Staff) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *StoredValueAccountQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the StoredValueAccountQuery builder.
+func (_q *StoredValueAccountQuery) Filter() *StoredValueAccountFilter {
+	return &StoredValueAccountFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *StoredValueAccountMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the StoredValueAccountMutation builder.
+func (m *StoredValueAccountMutation) Filter() *StoredValueAccountFilter {
+	return &StoredValueAccountFilter{config: m.config, predicateAdder: m}
+}
+
+// StoredValueAccountFilter provides a generic filtering capability at runtime for StoredValueAccountQuery.
+type StoredValueAccountFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *StoredValueAccountFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *StoredValueAccountFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(storedvalueaccount.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *StoredValueAccountFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(storedvalueaccount.FieldMerchantID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *StoredValueAccountFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(storedvalueaccount.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *StoredValueAccountFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(storedvalueaccount.FieldUpdatedAt))
+}
+
+// WhereCustomerID applies the entql string predicate on the customer_id field.
+func (f *StoredValueAccountFilter) WhereCustomerID(p entql.StringP) {
+	f.Where(p.Field(storedvalueaccount.FieldCustomerID))
+}
+
+// WhereStoreID applies the entql string predicate on the store_id field.
+func (f *StoredValueAccountFilter) WhereStoreID(p entql.StringP) {
+	f.Where(p.Field(storedvalueaccount.FieldStoreID))
+}
+
+// WhereBalance applies the entql int64 predicate on the balance field.
+func (f *StoredValueAccountFilter) WhereBalance(p entql.Int64P) {
+	f.Where(p.Field(storedvalueaccount.FieldBalance))
+}
+
+// WhereBonusBalance applies the entql int64 predicate on the bonus_balance field.
+func (f *StoredValueAccountFilter) WhereBonusBalance(p entql.Int64P) {
+	f.Where(p.Field(storedvalueaccount.FieldBonusBalance))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *StoredValueAccountFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *StoredValueAccountFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasCustomer applies a predicate to check if query has an edge customer.
+func (f *StoredValueAccountFilter) WhereHasCustomer() {
+	f.Where(entql.HasEdge("customer"))
+}
+
+// WhereHasCustomerWith applies a predicate to check if query has an edge customer with a given conditions (other predicates).
+func (f *StoredValueAccountFilter) WhereHasCustomerWith(preds ...predicate.Customer) {
+	f.Where(entql.HasEdgeWith("customer", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasStore applies a predicate to check if query has an edge store.
+func (f *StoredValueAccountFilter) WhereHasStore() {
+	f.Where(entql.HasEdge("store"))
+}
+
+// WhereHasStoreWith applies a predicate to check if query has an edge store with a given conditions (other predicates).
+func (f *StoredValueAccountFilter) WhereHasStoreWith(preds ...predicate.Store) {
+	f.Where(entql.HasEdgeWith("store", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *StoredValueEntryQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the StoredValueEntryQuery builder.
+func (_q *StoredValueEntryQuery) Filter() *StoredValueEntryFilter {
+	return &StoredValueEntryFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *StoredValueEntryMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the StoredValueEntryMutation builder.
+func (m *StoredValueEntryMutation) Filter() *StoredValueEntryFilter {
+	return &StoredValueEntryFilter{config: m.config, predicateAdder: m}
+}
+
+// StoredValueEntryFilter provides a generic filtering capability at runtime for StoredValueEntryQuery.
+type StoredValueEntryFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *StoredValueEntryFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *StoredValueEntryFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(storedvalueentry.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *StoredValueEntryFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(storedvalueentry.FieldMerchantID))
+}
+
+// WhereAccountID applies the entql string predicate on the account_id field.
+func (f *StoredValueEntryFilter) WhereAccountID(p entql.StringP) {
+	f.Where(p.Field(storedvalueentry.FieldAccountID))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *StoredValueEntryFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(storedvalueentry.FieldKind))
+}
+
+// WhereAmount applies the entql int64 predicate on the amount field.
+func (f *StoredValueEntryFilter) WhereAmount(p entql.Int64P) {
+	f.Where(p.Field(storedvalueentry.FieldAmount))
+}
+
+// WhereBonusAmount applies the entql int64 predicate on the bonus_amount field.
+func (f *StoredValueEntryFilter) WhereBonusAmount(p entql.Int64P) {
+	f.Where(p.Field(storedvalueentry.FieldBonusAmount))
+}
+
+// WhereStoreID applies the entql string predicate on the store_id field.
+func (f *StoredValueEntryFilter) WhereStoreID(p entql.StringP) {
+	f.Where(p.Field(storedvalueentry.FieldStoreID))
+}
+
+// WhereStaffID applies the entql string predicate on the staff_id field.
+func (f *StoredValueEntryFilter) WhereStaffID(p entql.StringP) {
+	f.Where(p.Field(storedvalueentry.FieldStaffID))
+}
+
+// WhereDeviceID applies the entql string predicate on the device_id field.
+func (f *StoredValueEntryFilter) WhereDeviceID(p entql.StringP) {
+	f.Where(p.Field(storedvalueentry.FieldDeviceID))
+}
+
+// WhereTopUpID applies the entql string predicate on the top_up_id field.
+func (f *StoredValueEntryFilter) WhereTopUpID(p entql.StringP) {
+	f.Where(p.Field(storedvalueentry.FieldTopUpID))
+}
+
+// WhereSaleID applies the entql string predicate on the sale_id field.
+func (f *StoredValueEntryFilter) WhereSaleID(p entql.StringP) {
+	f.Where(p.Field(storedvalueentry.FieldSaleID))
+}
+
+// WhereTenderID applies the entql string predicate on the tender_id field.
+func (f *StoredValueEntryFilter) WhereTenderID(p entql.StringP) {
+	f.Where(p.Field(storedvalueentry.FieldTenderID))
+}
+
+// WhereRefundID applies the entql string predicate on the refund_id field.
+func (f *StoredValueEntryFilter) WhereRefundID(p entql.StringP) {
+	f.Where(p.Field(storedvalueentry.FieldRefundID))
+}
+
+// WhereReason applies the entql string predicate on the reason field.
+func (f *StoredValueEntryFilter) WhereReason(p entql.StringP) {
+	f.Where(p.Field(storedvalueentry.FieldReason))
+}
+
+// WhereIdempotencyKey applies the entql string predicate on the idempotency_key field.
+func (f *StoredValueEntryFilter) WhereIdempotencyKey(p entql.StringP) {
+	f.Where(p.Field(storedvalueentry.FieldIdempotencyKey))
+}
+
+// WhereRequestHash applies the entql string predicate on the request_hash field.
+func (f *StoredValueEntryFilter) WhereRequestHash(p entql.StringP) {
+	f.Where(p.Field(storedvalueentry.FieldRequestHash))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *StoredValueEntryFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(storedvalueentry.FieldCreatedAt))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *StoredValueEntryFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *StoredValueEntryFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasAccount applies a predicate to check if query has an edge account.
+func (f *StoredValueEntryFilter) WhereHasAccount() {
+	f.Where(entql.HasEdge("account"))
+}
+
+// WhereHasAccountWith applies a predicate to check if query has an edge account with a given conditions (other predicates).
+func (f *StoredValueEntryFilter) WhereHasAccountWith(preds ...predicate.StoredValueAccount) {
+	f.Where(entql.HasEdgeWith("account", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasStore applies a predicate to check if query has an edge store.
+func (f *StoredValueEntryFilter) WhereHasStore() {
+	f.Where(entql.HasEdge("store"))
+}
+
+// WhereHasStoreWith applies a predicate to check if query has an edge store with a given conditions (other predicates).
+func (f *StoredValueEntryFilter) WhereHasStoreWith(preds ...predicate.Store) {
+	f.Where(entql.HasEdgeWith("store", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasStaff applies a predicate to check if query has an edge staff.
+func (f *StoredValueEntryFilter) WhereHasStaff() {
+	f.Where(entql.HasEdge("staff"))
+}
+
+// WhereHasStaffWith applies a predicate to check if query has an edge staff with a given conditions (other predicates).
+func (f *StoredValueEntryFilter) WhereHasStaffWith(preds ...predicate.Staff) {
+	f.Where(entql.HasEdgeWith("staff", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasDevice applies a predicate to check if query has an edge device.
+func (f *StoredValueEntryFilter) WhereHasDevice() {
+	f.Where(entql.HasEdge("device"))
+}
+
+// WhereHasDeviceWith applies a predicate to check if query has an edge device with a given conditions (other predicates).
+func (f *StoredValueEntryFilter) WhereHasDeviceWith(preds ...predicate.Device) {
+	f.Where(entql.HasEdgeWith("device", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasTopUp applies a predicate to check if query has an edge top_up.
+func (f *StoredValueEntryFilter) WhereHasTopUp() {
+	f.Where(entql.HasEdge("top_up"))
+}
+
+// WhereHasTopUpWith applies a predicate to check if query has an edge top_up with a given conditions (other predicates).
+func (f *StoredValueEntryFilter) WhereHasTopUpWith(preds ...predicate.StoredValueTopUp) {
+	f.Where(entql.HasEdgeWith("top_up", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasSale applies a predicate to check if query has an edge sale.
+func (f *StoredValueEntryFilter) WhereHasSale() {
+	f.Where(entql.HasEdge("sale"))
+}
+
+// WhereHasSaleWith applies a predicate to check if query has an edge sale with a given conditions (other predicates).
+func (f *StoredValueEntryFilter) WhereHasSaleWith(preds ...predicate.Sale) {
+	f.Where(entql.HasEdgeWith("sale", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasTender applies a predicate to check if query has an edge tender.
+func (f *StoredValueEntryFilter) WhereHasTender() {
+	f.Where(entql.HasEdge("tender"))
+}
+
+// WhereHasTenderWith applies a predicate to check if query has an edge tender with a given conditions (other predicates).
+func (f *StoredValueEntryFilter) WhereHasTenderWith(preds ...predicate.Tender) {
+	f.Where(entql.HasEdgeWith("tender", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasRefund applies a predicate to check if query has an edge refund.
+func (f *StoredValueEntryFilter) WhereHasRefund() {
+	f.Where(entql.HasEdge("refund"))
+}
+
+// WhereHasRefundWith applies a predicate to check if query has an edge refund with a given conditions (other predicates).
+func (f *StoredValueEntryFilter) WhereHasRefundWith(preds ...predicate.Refund) {
+	f.Where(entql.HasEdgeWith("refund", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *StoredValueSettingsQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the StoredValueSettingsQuery builder.
+func (_q *StoredValueSettingsQuery) Filter() *StoredValueSettingsFilter {
+	return &StoredValueSettingsFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *StoredValueSettingsMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the StoredValueSettingsMutation builder.
+func (m *StoredValueSettingsMutation) Filter() *StoredValueSettingsFilter {
+	return &StoredValueSettingsFilter{config: m.config, predicateAdder: m}
+}
+
+// StoredValueSettingsFilter provides a generic filtering capability at runtime for StoredValueSettingsQuery.
+type StoredValueSettingsFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *StoredValueSettingsFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *StoredValueSettingsFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(storedvaluesettings.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *StoredValueSettingsFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(storedvaluesettings.FieldMerchantID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *StoredValueSettingsFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(storedvaluesettings.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *StoredValueSettingsFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(storedvaluesettings.FieldUpdatedAt))
+}
+
+// WhereBonusTiers applies the entql json.RawMessage predicate on the bonus_tiers field.
+func (f *StoredValueSettingsFilter) WhereBonusTiers(p entql.BytesP) {
+	f.Where(p.Field(storedvaluesettings.FieldBonusTiers))
+}
+
+// WhereRefundToBalanceAllowed applies the entql bool predicate on the refund_to_balance_allowed field.
+func (f *StoredValueSettingsFilter) WhereRefundToBalanceAllowed(p entql.BoolP) {
+	f.Where(p.Field(storedvaluesettings.FieldRefundToBalanceAllowed))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *StoredValueSettingsFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *StoredValueSettingsFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *StoredValueTopUpQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the StoredValueTopUpQuery builder.
+func (_q *StoredValueTopUpQuery) Filter() *StoredValueTopUpFilter {
+	return &StoredValueTopUpFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *StoredValueTopUpMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the StoredValueTopUpMutation builder.
+func (m *StoredValueTopUpMutation) Filter() *StoredValueTopUpFilter {
+	return &StoredValueTopUpFilter{config: m.config, predicateAdder: m}
+}
+
+// StoredValueTopUpFilter provides a generic filtering capability at runtime for StoredValueTopUpQuery.
+type StoredValueTopUpFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *StoredValueTopUpFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *StoredValueTopUpFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(storedvaluetopup.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *StoredValueTopUpFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(storedvaluetopup.FieldMerchantID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *StoredValueTopUpFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(storedvaluetopup.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *StoredValueTopUpFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(storedvaluetopup.FieldUpdatedAt))
+}
+
+// WhereIdempotencyKey applies the entql string predicate on the idempotency_key field.
+func (f *StoredValueTopUpFilter) WhereIdempotencyKey(p entql.StringP) {
+	f.Where(p.Field(storedvaluetopup.FieldIdempotencyKey))
+}
+
+// WhereRequestHash applies the entql string predicate on the request_hash field.
+func (f *StoredValueTopUpFilter) WhereRequestHash(p entql.StringP) {
+	f.Where(p.Field(storedvaluetopup.FieldRequestHash))
+}
+
+// WhereAccountID applies the entql string predicate on the account_id field.
+func (f *StoredValueTopUpFilter) WhereAccountID(p entql.StringP) {
+	f.Where(p.Field(storedvaluetopup.FieldAccountID))
+}
+
+// WhereCustomerID applies the entql string predicate on the customer_id field.
+func (f *StoredValueTopUpFilter) WhereCustomerID(p entql.StringP) {
+	f.Where(p.Field(storedvaluetopup.FieldCustomerID))
+}
+
+// WhereStoreID applies the entql string predicate on the store_id field.
+func (f *StoredValueTopUpFilter) WhereStoreID(p entql.StringP) {
+	f.Where(p.Field(storedvaluetopup.FieldStoreID))
+}
+
+// WhereStaffID applies the entql string predicate on the staff_id field.
+func (f *StoredValueTopUpFilter) WhereStaffID(p entql.StringP) {
+	f.Where(p.Field(storedvaluetopup.FieldStaffID))
+}
+
+// WhereDeviceID applies the entql string predicate on the device_id field.
+func (f *StoredValueTopUpFilter) WhereDeviceID(p entql.StringP) {
+	f.Where(p.Field(storedvaluetopup.FieldDeviceID))
+}
+
+// WhereAmount applies the entql int64 predicate on the amount field.
+func (f *StoredValueTopUpFilter) WhereAmount(p entql.Int64P) {
+	f.Where(p.Field(storedvaluetopup.FieldAmount))
+}
+
+// WhereBonus applies the entql int64 predicate on the bonus field.
+func (f *StoredValueTopUpFilter) WhereBonus(p entql.Int64P) {
+	f.Where(p.Field(storedvaluetopup.FieldBonus))
+}
+
+// WhereBonusTier applies the entql json.RawMessage predicate on the bonus_tier field.
+func (f *StoredValueTopUpFilter) WhereBonusTier(p entql.BytesP) {
+	f.Where(p.Field(storedvaluetopup.FieldBonusTier))
+}
+
+// WhereCurrency applies the entql string predicate on the currency field.
+func (f *StoredValueTopUpFilter) WhereCurrency(p entql.StringP) {
+	f.Where(p.Field(storedvaluetopup.FieldCurrency))
+}
+
+// WhereTenderType applies the entql string predicate on the tender_type field.
+func (f *StoredValueTopUpFilter) WhereTenderType(p entql.StringP) {
+	f.Where(p.Field(storedvaluetopup.FieldTenderType))
+}
+
+// WhereTendered applies the entql int64 predicate on the tendered field.
+func (f *StoredValueTopUpFilter) WhereTendered(p entql.Int64P) {
+	f.Where(p.Field(storedvaluetopup.FieldTendered))
+}
+
+// WhereChange applies the entql int64 predicate on the change field.
+func (f *StoredValueTopUpFilter) WhereChange(p entql.Int64P) {
+	f.Where(p.Field(storedvaluetopup.FieldChange))
+}
+
+// WhereCardType applies the entql string predicate on the card_type field.
+func (f *StoredValueTopUpFilter) WhereCardType(p entql.StringP) {
+	f.Where(p.Field(storedvaluetopup.FieldCardType))
+}
+
+// WhereCardBrand applies the entql string predicate on the card_brand field.
+func (f *StoredValueTopUpFilter) WhereCardBrand(p entql.StringP) {
+	f.Where(p.Field(storedvaluetopup.FieldCardBrand))
+}
+
+// WhereCardLast4 applies the entql string predicate on the card_last4 field.
+func (f *StoredValueTopUpFilter) WhereCardLast4(p entql.StringP) {
+	f.Where(p.Field(storedvaluetopup.FieldCardLast4))
+}
+
+// WhereWallet applies the entql string predicate on the wallet field.
+func (f *StoredValueTopUpFilter) WhereWallet(p entql.StringP) {
+	f.Where(p.Field(storedvaluetopup.FieldWallet))
+}
+
+// WhereReference applies the entql string predicate on the reference field.
+func (f *StoredValueTopUpFilter) WhereReference(p entql.StringP) {
+	f.Where(p.Field(storedvaluetopup.FieldReference))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *StoredValueTopUpFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *StoredValueTopUpFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasAccount applies a predicate to check if query has an edge account.
+func (f *StoredValueTopUpFilter) WhereHasAccount() {
+	f.Where(entql.HasEdge("account"))
+}
+
+// WhereHasAccountWith applies a predicate to check if query has an edge account with a given conditions (other predicates).
+func (f *StoredValueTopUpFilter) WhereHasAccountWith(preds ...predicate.StoredValueAccount) {
+	f.Where(entql.HasEdgeWith("account", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasCustomer applies a predicate to check if query has an edge customer.
+func (f *StoredValueTopUpFilter) WhereHasCustomer() {
+	f.Where(entql.HasEdge("customer"))
+}
+
+// WhereHasCustomerWith applies a predicate to check if query has an edge customer with a given conditions (other predicates).
+func (f *StoredValueTopUpFilter) WhereHasCustomerWith(preds ...predicate.Customer) {
+	f.Where(entql.HasEdgeWith("customer", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasStore applies a predicate to check if query has an edge store.
+func (f *StoredValueTopUpFilter) WhereHasStore() {
+	f.Where(entql.HasEdge("store"))
+}
+
+// WhereHasStoreWith applies a predicate to check if query has an edge store with a given conditions (other predicates).
+func (f *StoredValueTopUpFilter) WhereHasStoreWith(preds ...predicate.Store) {
+	f.Where(entql.HasEdgeWith("store", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasStaff applies a predicate to check if query has an edge staff.
+func (f *StoredValueTopUpFilter) WhereHasStaff() {
+	f.Where(entql.HasEdge("staff"))
+}
+
+// WhereHasStaffWith applies a predicate to check if query has an edge staff with a given conditions (other predicates).
+func (f *StoredValueTopUpFilter) WhereHasStaffWith(preds ...predicate.Staff) {
+	f.Where(entql.HasEdgeWith("staff", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasDevice applies a predicate to check if query has an edge device.
+func (f *StoredValueTopUpFilter) WhereHasDevice() {
+	f.Where(entql.HasEdge("device"))
+}
+
+// WhereHasDeviceWith applies a predicate to check if query has an edge device with a given conditions (other predicates).
+func (f *StoredValueTopUpFilter) WhereHasDeviceWith(preds ...predicate.Device) {
+	f.Where(entql.HasEdgeWith("device", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *TenderQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -5728,7 +6738,7 @@ type TenderFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TenderFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[34].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5866,7 +6876,7 @@ type TicketFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[35].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6090,7 +7100,7 @@ type TicketCommentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketCommentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[36].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

@@ -33,6 +33,9 @@ import (
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/ent/staff"
 	"github.com/tillpos/till/ent/store"
+	"github.com/tillpos/till/ent/storedvalueentry"
+	"github.com/tillpos/till/ent/storedvaluesettings"
+	"github.com/tillpos/till/ent/storedvaluetopup"
 	"github.com/tillpos/till/ent/tender"
 	"github.com/tillpos/till/ent/ticket"
 	"github.com/tillpos/till/ent/ticketcomment"
@@ -4295,6 +4298,613 @@ func newStorePaginateArgs(rv map[string]any) *storePaginateArgs {
 	}
 	if v, ok := rv[whereField].(*StoreWhereInput); ok {
 		args.opts = append(args.opts, WithStoreFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *StoredValueEntryQuery) CollectFields(ctx context.Context, satisfies ...string) (*StoredValueEntryQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *StoredValueEntryQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(storedvalueentry.Columns))
+		selectedFields = []string{storedvalueentry.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "merchant":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&MerchantClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, merchantImplementors)...); err != nil {
+				return err
+			}
+			_q.withMerchant = query
+			if _, ok := fieldSeen[storedvalueentry.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, storedvalueentry.FieldMerchantID)
+				fieldSeen[storedvalueentry.FieldMerchantID] = struct{}{}
+			}
+
+		case "store":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&StoreClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, storeImplementors)...); err != nil {
+				return err
+			}
+			_q.withStore = query
+			if _, ok := fieldSeen[storedvalueentry.FieldStoreID]; !ok {
+				selectedFields = append(selectedFields, storedvalueentry.FieldStoreID)
+				fieldSeen[storedvalueentry.FieldStoreID] = struct{}{}
+			}
+
+		case "staff":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&StaffClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, staffImplementors)...); err != nil {
+				return err
+			}
+			_q.withStaff = query
+			if _, ok := fieldSeen[storedvalueentry.FieldStaffID]; !ok {
+				selectedFields = append(selectedFields, storedvalueentry.FieldStaffID)
+				fieldSeen[storedvalueentry.FieldStaffID] = struct{}{}
+			}
+
+		case "device":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&DeviceClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, deviceImplementors)...); err != nil {
+				return err
+			}
+			_q.withDevice = query
+			if _, ok := fieldSeen[storedvalueentry.FieldDeviceID]; !ok {
+				selectedFields = append(selectedFields, storedvalueentry.FieldDeviceID)
+				fieldSeen[storedvalueentry.FieldDeviceID] = struct{}{}
+			}
+
+		case "topUp":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&StoredValueTopUpClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, storedvaluetopupImplementors)...); err != nil {
+				return err
+			}
+			_q.withTopUp = query
+			if _, ok := fieldSeen[storedvalueentry.FieldTopUpID]; !ok {
+				selectedFields = append(selectedFields, storedvalueentry.FieldTopUpID)
+				fieldSeen[storedvalueentry.FieldTopUpID] = struct{}{}
+			}
+
+		case "sale":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&SaleClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, saleImplementors)...); err != nil {
+				return err
+			}
+			_q.withSale = query
+			if _, ok := fieldSeen[storedvalueentry.FieldSaleID]; !ok {
+				selectedFields = append(selectedFields, storedvalueentry.FieldSaleID)
+				fieldSeen[storedvalueentry.FieldSaleID] = struct{}{}
+			}
+
+		case "refund":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&RefundClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, refundImplementors)...); err != nil {
+				return err
+			}
+			_q.withRefund = query
+			if _, ok := fieldSeen[storedvalueentry.FieldRefundID]; !ok {
+				selectedFields = append(selectedFields, storedvalueentry.FieldRefundID)
+				fieldSeen[storedvalueentry.FieldRefundID] = struct{}{}
+			}
+		case "merchantID":
+			if _, ok := fieldSeen[storedvalueentry.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, storedvalueentry.FieldMerchantID)
+				fieldSeen[storedvalueentry.FieldMerchantID] = struct{}{}
+			}
+		case "kind":
+			if _, ok := fieldSeen[storedvalueentry.FieldKind]; !ok {
+				selectedFields = append(selectedFields, storedvalueentry.FieldKind)
+				fieldSeen[storedvalueentry.FieldKind] = struct{}{}
+			}
+		case "amount":
+			if _, ok := fieldSeen[storedvalueentry.FieldAmount]; !ok {
+				selectedFields = append(selectedFields, storedvalueentry.FieldAmount)
+				fieldSeen[storedvalueentry.FieldAmount] = struct{}{}
+			}
+		case "bonusAmount":
+			if _, ok := fieldSeen[storedvalueentry.FieldBonusAmount]; !ok {
+				selectedFields = append(selectedFields, storedvalueentry.FieldBonusAmount)
+				fieldSeen[storedvalueentry.FieldBonusAmount] = struct{}{}
+			}
+		case "storeID":
+			if _, ok := fieldSeen[storedvalueentry.FieldStoreID]; !ok {
+				selectedFields = append(selectedFields, storedvalueentry.FieldStoreID)
+				fieldSeen[storedvalueentry.FieldStoreID] = struct{}{}
+			}
+		case "staffID":
+			if _, ok := fieldSeen[storedvalueentry.FieldStaffID]; !ok {
+				selectedFields = append(selectedFields, storedvalueentry.FieldStaffID)
+				fieldSeen[storedvalueentry.FieldStaffID] = struct{}{}
+			}
+		case "deviceID":
+			if _, ok := fieldSeen[storedvalueentry.FieldDeviceID]; !ok {
+				selectedFields = append(selectedFields, storedvalueentry.FieldDeviceID)
+				fieldSeen[storedvalueentry.FieldDeviceID] = struct{}{}
+			}
+		case "topUpID":
+			if _, ok := fieldSeen[storedvalueentry.FieldTopUpID]; !ok {
+				selectedFields = append(selectedFields, storedvalueentry.FieldTopUpID)
+				fieldSeen[storedvalueentry.FieldTopUpID] = struct{}{}
+			}
+		case "saleID":
+			if _, ok := fieldSeen[storedvalueentry.FieldSaleID]; !ok {
+				selectedFields = append(selectedFields, storedvalueentry.FieldSaleID)
+				fieldSeen[storedvalueentry.FieldSaleID] = struct{}{}
+			}
+		case "tenderID":
+			if _, ok := fieldSeen[storedvalueentry.FieldTenderID]; !ok {
+				selectedFields = append(selectedFields, storedvalueentry.FieldTenderID)
+				fieldSeen[storedvalueentry.FieldTenderID] = struct{}{}
+			}
+		case "refundID":
+			if _, ok := fieldSeen[storedvalueentry.FieldRefundID]; !ok {
+				selectedFields = append(selectedFields, storedvalueentry.FieldRefundID)
+				fieldSeen[storedvalueentry.FieldRefundID] = struct{}{}
+			}
+		case "reason":
+			if _, ok := fieldSeen[storedvalueentry.FieldReason]; !ok {
+				selectedFields = append(selectedFields, storedvalueentry.FieldReason)
+				fieldSeen[storedvalueentry.FieldReason] = struct{}{}
+			}
+		case "idempotencyKey":
+			if _, ok := fieldSeen[storedvalueentry.FieldIdempotencyKey]; !ok {
+				selectedFields = append(selectedFields, storedvalueentry.FieldIdempotencyKey)
+				fieldSeen[storedvalueentry.FieldIdempotencyKey] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[storedvalueentry.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, storedvalueentry.FieldCreatedAt)
+				fieldSeen[storedvalueentry.FieldCreatedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type storedvalueentryPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []StoredValueEntryPaginateOption
+}
+
+func newStoredValueEntryPaginateArgs(rv map[string]any) *storedvalueentryPaginateArgs {
+	args := &storedvalueentryPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case []*StoredValueEntryOrder:
+			args.opts = append(args.opts, WithStoredValueEntryOrder(v))
+		case []any:
+			var orders []*StoredValueEntryOrder
+			for i := range v {
+				mv, ok := v[i].(map[string]any)
+				if !ok {
+					continue
+				}
+				var (
+					err1, err2 error
+					order      = &StoredValueEntryOrder{Field: &StoredValueEntryOrderField{}, Direction: entgql.OrderDirectionAsc}
+				)
+				if d, ok := mv[directionField]; ok {
+					err1 = order.Direction.UnmarshalGQL(d)
+				}
+				if f, ok := mv[fieldField]; ok {
+					err2 = order.Field.UnmarshalGQL(f)
+				}
+				if err1 == nil && err2 == nil {
+					orders = append(orders, order)
+				}
+			}
+			args.opts = append(args.opts, WithStoredValueEntryOrder(orders))
+		}
+	}
+	if v, ok := rv[whereField].(*StoredValueEntryWhereInput); ok {
+		args.opts = append(args.opts, WithStoredValueEntryFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *StoredValueSettingsQuery) CollectFields(ctx context.Context, satisfies ...string) (*StoredValueSettingsQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *StoredValueSettingsQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(storedvaluesettings.Columns))
+		selectedFields = []string{storedvaluesettings.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "merchant":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&MerchantClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, merchantImplementors)...); err != nil {
+				return err
+			}
+			_q.withMerchant = query
+			if _, ok := fieldSeen[storedvaluesettings.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, storedvaluesettings.FieldMerchantID)
+				fieldSeen[storedvaluesettings.FieldMerchantID] = struct{}{}
+			}
+		case "merchantID":
+			if _, ok := fieldSeen[storedvaluesettings.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, storedvaluesettings.FieldMerchantID)
+				fieldSeen[storedvaluesettings.FieldMerchantID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[storedvaluesettings.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, storedvaluesettings.FieldCreatedAt)
+				fieldSeen[storedvaluesettings.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[storedvaluesettings.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, storedvaluesettings.FieldUpdatedAt)
+				fieldSeen[storedvaluesettings.FieldUpdatedAt] = struct{}{}
+			}
+		case "bonusTiers":
+			if _, ok := fieldSeen[storedvaluesettings.FieldBonusTiers]; !ok {
+				selectedFields = append(selectedFields, storedvaluesettings.FieldBonusTiers)
+				fieldSeen[storedvaluesettings.FieldBonusTiers] = struct{}{}
+			}
+		case "refundToBalanceAllowed":
+			if _, ok := fieldSeen[storedvaluesettings.FieldRefundToBalanceAllowed]; !ok {
+				selectedFields = append(selectedFields, storedvaluesettings.FieldRefundToBalanceAllowed)
+				fieldSeen[storedvaluesettings.FieldRefundToBalanceAllowed] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type storedvaluesettingsPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []StoredValueSettingsPaginateOption
+}
+
+func newStoredValueSettingsPaginateArgs(rv map[string]any) *storedvaluesettingsPaginateArgs {
+	args := &storedvaluesettingsPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &StoredValueSettingsOrder{Field: &StoredValueSettingsOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithStoredValueSettingsOrder(order))
+			}
+		case *StoredValueSettingsOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithStoredValueSettingsOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *StoredValueTopUpQuery) CollectFields(ctx context.Context, satisfies ...string) (*StoredValueTopUpQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *StoredValueTopUpQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(storedvaluetopup.Columns))
+		selectedFields = []string{storedvaluetopup.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "merchant":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&MerchantClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, merchantImplementors)...); err != nil {
+				return err
+			}
+			_q.withMerchant = query
+			if _, ok := fieldSeen[storedvaluetopup.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, storedvaluetopup.FieldMerchantID)
+				fieldSeen[storedvaluetopup.FieldMerchantID] = struct{}{}
+			}
+
+		case "customer":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&CustomerClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, customerImplementors)...); err != nil {
+				return err
+			}
+			_q.withCustomer = query
+			if _, ok := fieldSeen[storedvaluetopup.FieldCustomerID]; !ok {
+				selectedFields = append(selectedFields, storedvaluetopup.FieldCustomerID)
+				fieldSeen[storedvaluetopup.FieldCustomerID] = struct{}{}
+			}
+
+		case "store":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&StoreClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, storeImplementors)...); err != nil {
+				return err
+			}
+			_q.withStore = query
+			if _, ok := fieldSeen[storedvaluetopup.FieldStoreID]; !ok {
+				selectedFields = append(selectedFields, storedvaluetopup.FieldStoreID)
+				fieldSeen[storedvaluetopup.FieldStoreID] = struct{}{}
+			}
+
+		case "staff":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&StaffClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, staffImplementors)...); err != nil {
+				return err
+			}
+			_q.withStaff = query
+			if _, ok := fieldSeen[storedvaluetopup.FieldStaffID]; !ok {
+				selectedFields = append(selectedFields, storedvaluetopup.FieldStaffID)
+				fieldSeen[storedvaluetopup.FieldStaffID] = struct{}{}
+			}
+
+		case "device":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&DeviceClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, deviceImplementors)...); err != nil {
+				return err
+			}
+			_q.withDevice = query
+			if _, ok := fieldSeen[storedvaluetopup.FieldDeviceID]; !ok {
+				selectedFields = append(selectedFields, storedvaluetopup.FieldDeviceID)
+				fieldSeen[storedvaluetopup.FieldDeviceID] = struct{}{}
+			}
+		case "merchantID":
+			if _, ok := fieldSeen[storedvaluetopup.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, storedvaluetopup.FieldMerchantID)
+				fieldSeen[storedvaluetopup.FieldMerchantID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[storedvaluetopup.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, storedvaluetopup.FieldCreatedAt)
+				fieldSeen[storedvaluetopup.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[storedvaluetopup.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, storedvaluetopup.FieldUpdatedAt)
+				fieldSeen[storedvaluetopup.FieldUpdatedAt] = struct{}{}
+			}
+		case "idempotencyKey":
+			if _, ok := fieldSeen[storedvaluetopup.FieldIdempotencyKey]; !ok {
+				selectedFields = append(selectedFields, storedvaluetopup.FieldIdempotencyKey)
+				fieldSeen[storedvaluetopup.FieldIdempotencyKey] = struct{}{}
+			}
+		case "customerID":
+			if _, ok := fieldSeen[storedvaluetopup.FieldCustomerID]; !ok {
+				selectedFields = append(selectedFields, storedvaluetopup.FieldCustomerID)
+				fieldSeen[storedvaluetopup.FieldCustomerID] = struct{}{}
+			}
+		case "storeID":
+			if _, ok := fieldSeen[storedvaluetopup.FieldStoreID]; !ok {
+				selectedFields = append(selectedFields, storedvaluetopup.FieldStoreID)
+				fieldSeen[storedvaluetopup.FieldStoreID] = struct{}{}
+			}
+		case "staffID":
+			if _, ok := fieldSeen[storedvaluetopup.FieldStaffID]; !ok {
+				selectedFields = append(selectedFields, storedvaluetopup.FieldStaffID)
+				fieldSeen[storedvaluetopup.FieldStaffID] = struct{}{}
+			}
+		case "deviceID":
+			if _, ok := fieldSeen[storedvaluetopup.FieldDeviceID]; !ok {
+				selectedFields = append(selectedFields, storedvaluetopup.FieldDeviceID)
+				fieldSeen[storedvaluetopup.FieldDeviceID] = struct{}{}
+			}
+		case "amount":
+			if _, ok := fieldSeen[storedvaluetopup.FieldAmount]; !ok {
+				selectedFields = append(selectedFields, storedvaluetopup.FieldAmount)
+				fieldSeen[storedvaluetopup.FieldAmount] = struct{}{}
+			}
+		case "bonus":
+			if _, ok := fieldSeen[storedvaluetopup.FieldBonus]; !ok {
+				selectedFields = append(selectedFields, storedvaluetopup.FieldBonus)
+				fieldSeen[storedvaluetopup.FieldBonus] = struct{}{}
+			}
+		case "bonusTier":
+			if _, ok := fieldSeen[storedvaluetopup.FieldBonusTier]; !ok {
+				selectedFields = append(selectedFields, storedvaluetopup.FieldBonusTier)
+				fieldSeen[storedvaluetopup.FieldBonusTier] = struct{}{}
+			}
+		case "currency":
+			if _, ok := fieldSeen[storedvaluetopup.FieldCurrency]; !ok {
+				selectedFields = append(selectedFields, storedvaluetopup.FieldCurrency)
+				fieldSeen[storedvaluetopup.FieldCurrency] = struct{}{}
+			}
+		case "change":
+			if _, ok := fieldSeen[storedvaluetopup.FieldChange]; !ok {
+				selectedFields = append(selectedFields, storedvaluetopup.FieldChange)
+				fieldSeen[storedvaluetopup.FieldChange] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type storedvaluetopupPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []StoredValueTopUpPaginateOption
+}
+
+func newStoredValueTopUpPaginateArgs(rv map[string]any) *storedvaluetopupPaginateArgs {
+	args := &storedvaluetopupPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &StoredValueTopUpOrder{Field: &StoredValueTopUpOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithStoredValueTopUpOrder(order))
+			}
+		case *StoredValueTopUpOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithStoredValueTopUpOrder(v))
+			}
+		}
 	}
 	return args
 }

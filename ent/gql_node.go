@@ -32,6 +32,9 @@ import (
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/ent/staff"
 	"github.com/tillpos/till/ent/store"
+	"github.com/tillpos/till/ent/storedvalueentry"
+	"github.com/tillpos/till/ent/storedvaluesettings"
+	"github.com/tillpos/till/ent/storedvaluetopup"
 	"github.com/tillpos/till/ent/tender"
 	"github.com/tillpos/till/ent/ticket"
 	"github.com/tillpos/till/ent/ticketcomment"
@@ -151,6 +154,21 @@ var storeImplementors = []string{"Store", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*Store) IsNode() {}
+
+var storedvalueentryImplementors = []string{"StoredValueEntry", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*StoredValueEntry) IsNode() {}
+
+var storedvaluesettingsImplementors = []string{"StoredValueSettings", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*StoredValueSettings) IsNode() {}
+
+var storedvaluetopupImplementors = []string{"StoredValueTopUp", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*StoredValueTopUp) IsNode() {}
 
 var tenderImplementors = []string{"Tender", "Node"}
 
@@ -507,6 +525,45 @@ func (c *Client) noder(ctx context.Context, table string, id pulid.ID) (Noder, e
 			Where(store.ID(uid))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, storeImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case storedvalueentry.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.StoredValueEntry.Query().
+			Where(storedvalueentry.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, storedvalueentryImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case storedvaluesettings.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.StoredValueSettings.Query().
+			Where(storedvaluesettings.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, storedvaluesettingsImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case storedvaluetopup.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.StoredValueTopUp.Query().
+			Where(storedvaluetopup.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, storedvaluetopupImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -963,6 +1020,54 @@ func (c *Client) noders(ctx context.Context, table string, ids []pulid.ID) ([]No
 		query := c.Store.Query().
 			Where(store.IDIn(ids...))
 		query, err := query.CollectFields(ctx, storeImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case storedvalueentry.Table:
+		query := c.StoredValueEntry.Query().
+			Where(storedvalueentry.IDIn(ids...))
+		query, err := query.CollectFields(ctx, storedvalueentryImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case storedvaluesettings.Table:
+		query := c.StoredValueSettings.Query().
+			Where(storedvaluesettings.IDIn(ids...))
+		query, err := query.CollectFields(ctx, storedvaluesettingsImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case storedvaluetopup.Table:
+		query := c.StoredValueTopUp.Query().
+			Where(storedvaluetopup.IDIn(ids...))
+		query, err := query.CollectFields(ctx, storedvaluetopupImplementors...)
 		if err != nil {
 			return nil, err
 		}

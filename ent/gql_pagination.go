@@ -37,6 +37,9 @@ import (
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/ent/staff"
 	"github.com/tillpos/till/ent/store"
+	"github.com/tillpos/till/ent/storedvalueentry"
+	"github.com/tillpos/till/ent/storedvaluesettings"
+	"github.com/tillpos/till/ent/storedvaluetopup"
 	"github.com/tillpos/till/ent/tender"
 	"github.com/tillpos/till/ent/ticket"
 	"github.com/tillpos/till/ent/ticketcomment"
@@ -7893,6 +7896,966 @@ func (_m *Store) ToEdge(order *StoreOrder) *StoreEdge {
 		order = DefaultStoreOrder
 	}
 	return &StoreEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// StoredValueEntryEdge is the edge representation of StoredValueEntry.
+type StoredValueEntryEdge struct {
+	Node   *StoredValueEntry `json:"node"`
+	Cursor Cursor            `json:"cursor"`
+}
+
+// StoredValueEntryConnection is the connection containing edges to StoredValueEntry.
+type StoredValueEntryConnection struct {
+	Edges      []*StoredValueEntryEdge `json:"edges"`
+	PageInfo   PageInfo                `json:"pageInfo"`
+	TotalCount int                     `json:"totalCount"`
+}
+
+func (c *StoredValueEntryConnection) build(nodes []*StoredValueEntry, pager *storedvalueentryPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *StoredValueEntry
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *StoredValueEntry {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *StoredValueEntry {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*StoredValueEntryEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &StoredValueEntryEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// StoredValueEntryPaginateOption enables pagination customization.
+type StoredValueEntryPaginateOption func(*storedvalueentryPager) error
+
+// WithStoredValueEntryOrder configures pagination ordering.
+func WithStoredValueEntryOrder(order []*StoredValueEntryOrder) StoredValueEntryPaginateOption {
+	return func(pager *storedvalueentryPager) error {
+		for _, o := range order {
+			if err := o.Direction.Validate(); err != nil {
+				return err
+			}
+		}
+		pager.order = append(pager.order, order...)
+		return nil
+	}
+}
+
+// WithStoredValueEntryFilter configures pagination filter.
+func WithStoredValueEntryFilter(filter func(*StoredValueEntryQuery) (*StoredValueEntryQuery, error)) StoredValueEntryPaginateOption {
+	return func(pager *storedvalueentryPager) error {
+		if filter == nil {
+			return errors.New("StoredValueEntryQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type storedvalueentryPager struct {
+	reverse bool
+	order   []*StoredValueEntryOrder
+	filter  func(*StoredValueEntryQuery) (*StoredValueEntryQuery, error)
+}
+
+func newStoredValueEntryPager(opts []StoredValueEntryPaginateOption, reverse bool) (*storedvalueentryPager, error) {
+	pager := &storedvalueentryPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	for i, o := range pager.order {
+		if i > 0 && o.Field == pager.order[i-1].Field {
+			return nil, fmt.Errorf("duplicate order direction %q", o.Direction)
+		}
+	}
+	return pager, nil
+}
+
+func (p *storedvalueentryPager) applyFilter(query *StoredValueEntryQuery) (*StoredValueEntryQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *storedvalueentryPager) toCursor(_m *StoredValueEntry) Cursor {
+	cs_ := make([]any, 0, len(p.order))
+	for _, o_ := range p.order {
+		cs_ = append(cs_, o_.Field.toCursor(_m).Value)
+	}
+	return Cursor{ID: _m.ID, Value: cs_}
+}
+
+func (p *storedvalueentryPager) applyCursors(query *StoredValueEntryQuery, after, before *Cursor) (*StoredValueEntryQuery, error) {
+	idDirection := entgql.OrderDirectionAsc
+	if p.reverse {
+		idDirection = entgql.OrderDirectionDesc
+	}
+	fields, directions := make([]string, 0, len(p.order)), make([]OrderDirection, 0, len(p.order))
+	for _, o := range p.order {
+		fields = append(fields, o.Field.column)
+		direction := o.Direction
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		directions = append(directions, direction)
+	}
+	predicates, err := entgql.MultiCursorsPredicate(after, before, &entgql.MultiCursorsOptions{
+		FieldID:     DefaultStoredValueEntryOrder.Field.column,
+		DirectionID: idDirection,
+		Fields:      fields,
+		Directions:  directions,
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, predicate := range predicates {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *storedvalueentryPager) applyOrder(query *StoredValueEntryQuery) *StoredValueEntryQuery {
+	var defaultOrdered bool
+	for _, o := range p.order {
+		direction := o.Direction
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		query = query.Order(o.Field.toTerm(direction.OrderTermOption()))
+		if o.Field.column == DefaultStoredValueEntryOrder.Field.column {
+			defaultOrdered = true
+		}
+		if len(query.ctx.Fields) > 0 {
+			query.ctx.AppendFieldOnce(o.Field.column)
+		}
+	}
+	if !defaultOrdered {
+		direction := entgql.OrderDirectionAsc
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		query = query.Order(DefaultStoredValueEntryOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	return query
+}
+
+func (p *storedvalueentryPager) orderExpr(query *StoredValueEntryQuery) sql.Querier {
+	if len(query.ctx.Fields) > 0 {
+		for _, o := range p.order {
+			query.ctx.AppendFieldOnce(o.Field.column)
+		}
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		for _, o := range p.order {
+			direction := o.Direction
+			if p.reverse {
+				direction = direction.Reverse()
+			}
+			b.Ident(o.Field.column).Pad().WriteString(string(direction))
+			b.Comma()
+		}
+		direction := entgql.OrderDirectionAsc
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		b.Ident(DefaultStoredValueEntryOrder.Field.column).Pad().WriteString(string(direction))
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to StoredValueEntry.
+func (_m *StoredValueEntryQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...StoredValueEntryPaginateOption,
+) (*StoredValueEntryConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newStoredValueEntryPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &StoredValueEntryConnection{Edges: []*StoredValueEntryEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// StoredValueEntryOrderFieldCreatedAt orders StoredValueEntry by created_at.
+	StoredValueEntryOrderFieldCreatedAt = &StoredValueEntryOrderField{
+		Value: func(_m *StoredValueEntry) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: storedvalueentry.FieldCreatedAt,
+		toTerm: storedvalueentry.ByCreatedAt,
+		toCursor: func(_m *StoredValueEntry) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f StoredValueEntryOrderField) String() string {
+	var str string
+	switch f.column {
+	case StoredValueEntryOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f StoredValueEntryOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *StoredValueEntryOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("StoredValueEntryOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *StoredValueEntryOrderFieldCreatedAt
+	default:
+		return fmt.Errorf("%s is not a valid StoredValueEntryOrderField", str)
+	}
+	return nil
+}
+
+// StoredValueEntryOrderField defines the ordering field of StoredValueEntry.
+type StoredValueEntryOrderField struct {
+	// Value extracts the ordering value from the given StoredValueEntry.
+	Value    func(*StoredValueEntry) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) storedvalueentry.OrderOption
+	toCursor func(*StoredValueEntry) Cursor
+}
+
+// StoredValueEntryOrder defines the ordering of StoredValueEntry.
+type StoredValueEntryOrder struct {
+	Direction OrderDirection              `json:"direction"`
+	Field     *StoredValueEntryOrderField `json:"field"`
+}
+
+// DefaultStoredValueEntryOrder is the default ordering of StoredValueEntry.
+var DefaultStoredValueEntryOrder = &StoredValueEntryOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &StoredValueEntryOrderField{
+		Value: func(_m *StoredValueEntry) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: storedvalueentry.FieldID,
+		toTerm: storedvalueentry.ByID,
+		toCursor: func(_m *StoredValueEntry) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts StoredValueEntry into StoredValueEntryEdge.
+func (_m *StoredValueEntry) ToEdge(order *StoredValueEntryOrder) *StoredValueEntryEdge {
+	if order == nil {
+		order = DefaultStoredValueEntryOrder
+	}
+	return &StoredValueEntryEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// StoredValueSettingsEdge is the edge representation of StoredValueSettings.
+type StoredValueSettingsEdge struct {
+	Node   *StoredValueSettings `json:"node"`
+	Cursor Cursor               `json:"cursor"`
+}
+
+// StoredValueSettingsConnection is the connection containing edges to StoredValueSettings.
+type StoredValueSettingsConnection struct {
+	Edges      []*StoredValueSettingsEdge `json:"edges"`
+	PageInfo   PageInfo                   `json:"pageInfo"`
+	TotalCount int                        `json:"totalCount"`
+}
+
+func (c *StoredValueSettingsConnection) build(nodes []*StoredValueSettings, pager *storedvaluesettingsPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *StoredValueSettings
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *StoredValueSettings {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *StoredValueSettings {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*StoredValueSettingsEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &StoredValueSettingsEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// StoredValueSettingsPaginateOption enables pagination customization.
+type StoredValueSettingsPaginateOption func(*storedvaluesettingsPager) error
+
+// WithStoredValueSettingsOrder configures pagination ordering.
+func WithStoredValueSettingsOrder(order *StoredValueSettingsOrder) StoredValueSettingsPaginateOption {
+	if order == nil {
+		order = DefaultStoredValueSettingsOrder
+	}
+	o := *order
+	return func(pager *storedvaluesettingsPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultStoredValueSettingsOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithStoredValueSettingsFilter configures pagination filter.
+func WithStoredValueSettingsFilter(filter func(*StoredValueSettingsQuery) (*StoredValueSettingsQuery, error)) StoredValueSettingsPaginateOption {
+	return func(pager *storedvaluesettingsPager) error {
+		if filter == nil {
+			return errors.New("StoredValueSettingsQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type storedvaluesettingsPager struct {
+	reverse bool
+	order   *StoredValueSettingsOrder
+	filter  func(*StoredValueSettingsQuery) (*StoredValueSettingsQuery, error)
+}
+
+func newStoredValueSettingsPager(opts []StoredValueSettingsPaginateOption, reverse bool) (*storedvaluesettingsPager, error) {
+	pager := &storedvaluesettingsPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultStoredValueSettingsOrder
+	}
+	return pager, nil
+}
+
+func (p *storedvaluesettingsPager) applyFilter(query *StoredValueSettingsQuery) (*StoredValueSettingsQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *storedvaluesettingsPager) toCursor(_m *StoredValueSettings) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *storedvaluesettingsPager) applyCursors(query *StoredValueSettingsQuery, after, before *Cursor) (*StoredValueSettingsQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultStoredValueSettingsOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *storedvaluesettingsPager) applyOrder(query *StoredValueSettingsQuery) *StoredValueSettingsQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultStoredValueSettingsOrder.Field {
+		query = query.Order(DefaultStoredValueSettingsOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *storedvaluesettingsPager) orderExpr(query *StoredValueSettingsQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultStoredValueSettingsOrder.Field {
+			b.Comma().Ident(DefaultStoredValueSettingsOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to StoredValueSettings.
+func (_m *StoredValueSettingsQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...StoredValueSettingsPaginateOption,
+) (*StoredValueSettingsConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newStoredValueSettingsPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &StoredValueSettingsConnection{Edges: []*StoredValueSettingsEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// StoredValueSettingsOrderFieldCreatedAt orders StoredValueSettings by created_at.
+	StoredValueSettingsOrderFieldCreatedAt = &StoredValueSettingsOrderField{
+		Value: func(_m *StoredValueSettings) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: storedvaluesettings.FieldCreatedAt,
+		toTerm: storedvaluesettings.ByCreatedAt,
+		toCursor: func(_m *StoredValueSettings) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// StoredValueSettingsOrderFieldUpdatedAt orders StoredValueSettings by updated_at.
+	StoredValueSettingsOrderFieldUpdatedAt = &StoredValueSettingsOrderField{
+		Value: func(_m *StoredValueSettings) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: storedvaluesettings.FieldUpdatedAt,
+		toTerm: storedvaluesettings.ByUpdatedAt,
+		toCursor: func(_m *StoredValueSettings) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f StoredValueSettingsOrderField) String() string {
+	var str string
+	switch f.column {
+	case StoredValueSettingsOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case StoredValueSettingsOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f StoredValueSettingsOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *StoredValueSettingsOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("StoredValueSettingsOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *StoredValueSettingsOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *StoredValueSettingsOrderFieldUpdatedAt
+	default:
+		return fmt.Errorf("%s is not a valid StoredValueSettingsOrderField", str)
+	}
+	return nil
+}
+
+// StoredValueSettingsOrderField defines the ordering field of StoredValueSettings.
+type StoredValueSettingsOrderField struct {
+	// Value extracts the ordering value from the given StoredValueSettings.
+	Value    func(*StoredValueSettings) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) storedvaluesettings.OrderOption
+	toCursor func(*StoredValueSettings) Cursor
+}
+
+// StoredValueSettingsOrder defines the ordering of StoredValueSettings.
+type StoredValueSettingsOrder struct {
+	Direction OrderDirection                 `json:"direction"`
+	Field     *StoredValueSettingsOrderField `json:"field"`
+}
+
+// DefaultStoredValueSettingsOrder is the default ordering of StoredValueSettings.
+var DefaultStoredValueSettingsOrder = &StoredValueSettingsOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &StoredValueSettingsOrderField{
+		Value: func(_m *StoredValueSettings) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: storedvaluesettings.FieldID,
+		toTerm: storedvaluesettings.ByID,
+		toCursor: func(_m *StoredValueSettings) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts StoredValueSettings into StoredValueSettingsEdge.
+func (_m *StoredValueSettings) ToEdge(order *StoredValueSettingsOrder) *StoredValueSettingsEdge {
+	if order == nil {
+		order = DefaultStoredValueSettingsOrder
+	}
+	return &StoredValueSettingsEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// StoredValueTopUpEdge is the edge representation of StoredValueTopUp.
+type StoredValueTopUpEdge struct {
+	Node   *StoredValueTopUp `json:"node"`
+	Cursor Cursor            `json:"cursor"`
+}
+
+// StoredValueTopUpConnection is the connection containing edges to StoredValueTopUp.
+type StoredValueTopUpConnection struct {
+	Edges      []*StoredValueTopUpEdge `json:"edges"`
+	PageInfo   PageInfo                `json:"pageInfo"`
+	TotalCount int                     `json:"totalCount"`
+}
+
+func (c *StoredValueTopUpConnection) build(nodes []*StoredValueTopUp, pager *storedvaluetopupPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *StoredValueTopUp
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *StoredValueTopUp {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *StoredValueTopUp {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*StoredValueTopUpEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &StoredValueTopUpEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// StoredValueTopUpPaginateOption enables pagination customization.
+type StoredValueTopUpPaginateOption func(*storedvaluetopupPager) error
+
+// WithStoredValueTopUpOrder configures pagination ordering.
+func WithStoredValueTopUpOrder(order *StoredValueTopUpOrder) StoredValueTopUpPaginateOption {
+	if order == nil {
+		order = DefaultStoredValueTopUpOrder
+	}
+	o := *order
+	return func(pager *storedvaluetopupPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultStoredValueTopUpOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithStoredValueTopUpFilter configures pagination filter.
+func WithStoredValueTopUpFilter(filter func(*StoredValueTopUpQuery) (*StoredValueTopUpQuery, error)) StoredValueTopUpPaginateOption {
+	return func(pager *storedvaluetopupPager) error {
+		if filter == nil {
+			return errors.New("StoredValueTopUpQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type storedvaluetopupPager struct {
+	reverse bool
+	order   *StoredValueTopUpOrder
+	filter  func(*StoredValueTopUpQuery) (*StoredValueTopUpQuery, error)
+}
+
+func newStoredValueTopUpPager(opts []StoredValueTopUpPaginateOption, reverse bool) (*storedvaluetopupPager, error) {
+	pager := &storedvaluetopupPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultStoredValueTopUpOrder
+	}
+	return pager, nil
+}
+
+func (p *storedvaluetopupPager) applyFilter(query *StoredValueTopUpQuery) (*StoredValueTopUpQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *storedvaluetopupPager) toCursor(_m *StoredValueTopUp) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *storedvaluetopupPager) applyCursors(query *StoredValueTopUpQuery, after, before *Cursor) (*StoredValueTopUpQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultStoredValueTopUpOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *storedvaluetopupPager) applyOrder(query *StoredValueTopUpQuery) *StoredValueTopUpQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultStoredValueTopUpOrder.Field {
+		query = query.Order(DefaultStoredValueTopUpOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *storedvaluetopupPager) orderExpr(query *StoredValueTopUpQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultStoredValueTopUpOrder.Field {
+			b.Comma().Ident(DefaultStoredValueTopUpOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to StoredValueTopUp.
+func (_m *StoredValueTopUpQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...StoredValueTopUpPaginateOption,
+) (*StoredValueTopUpConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newStoredValueTopUpPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &StoredValueTopUpConnection{Edges: []*StoredValueTopUpEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// StoredValueTopUpOrderFieldCreatedAt orders StoredValueTopUp by created_at.
+	StoredValueTopUpOrderFieldCreatedAt = &StoredValueTopUpOrderField{
+		Value: func(_m *StoredValueTopUp) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: storedvaluetopup.FieldCreatedAt,
+		toTerm: storedvaluetopup.ByCreatedAt,
+		toCursor: func(_m *StoredValueTopUp) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// StoredValueTopUpOrderFieldUpdatedAt orders StoredValueTopUp by updated_at.
+	StoredValueTopUpOrderFieldUpdatedAt = &StoredValueTopUpOrderField{
+		Value: func(_m *StoredValueTopUp) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: storedvaluetopup.FieldUpdatedAt,
+		toTerm: storedvaluetopup.ByUpdatedAt,
+		toCursor: func(_m *StoredValueTopUp) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f StoredValueTopUpOrderField) String() string {
+	var str string
+	switch f.column {
+	case StoredValueTopUpOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case StoredValueTopUpOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f StoredValueTopUpOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *StoredValueTopUpOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("StoredValueTopUpOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *StoredValueTopUpOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *StoredValueTopUpOrderFieldUpdatedAt
+	default:
+		return fmt.Errorf("%s is not a valid StoredValueTopUpOrderField", str)
+	}
+	return nil
+}
+
+// StoredValueTopUpOrderField defines the ordering field of StoredValueTopUp.
+type StoredValueTopUpOrderField struct {
+	// Value extracts the ordering value from the given StoredValueTopUp.
+	Value    func(*StoredValueTopUp) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) storedvaluetopup.OrderOption
+	toCursor func(*StoredValueTopUp) Cursor
+}
+
+// StoredValueTopUpOrder defines the ordering of StoredValueTopUp.
+type StoredValueTopUpOrder struct {
+	Direction OrderDirection              `json:"direction"`
+	Field     *StoredValueTopUpOrderField `json:"field"`
+}
+
+// DefaultStoredValueTopUpOrder is the default ordering of StoredValueTopUp.
+var DefaultStoredValueTopUpOrder = &StoredValueTopUpOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &StoredValueTopUpOrderField{
+		Value: func(_m *StoredValueTopUp) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: storedvaluetopup.FieldID,
+		toTerm: storedvaluetopup.ByID,
+		toCursor: func(_m *StoredValueTopUp) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts StoredValueTopUp into StoredValueTopUpEdge.
+func (_m *StoredValueTopUp) ToEdge(order *StoredValueTopUpOrder) *StoredValueTopUpEdge {
+	if order == nil {
+		order = DefaultStoredValueTopUpOrder
+	}
+	return &StoredValueTopUpEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/ent/staff"
 	"github.com/tillpos/till/ent/store"
+	"github.com/tillpos/till/ent/storedvalueentry"
 	"github.com/tillpos/till/ent/tender"
 	"github.com/tillpos/till/ent/ticket"
 	"github.com/tillpos/till/ent/ticketcomment"
@@ -13936,6 +13937,964 @@ func (i *StoreWhereInput) P() (predicate.Store, error) {
 		return predicates[0], nil
 	default:
 		return store.And(predicates...), nil
+	}
+}
+
+// StoredValueEntryWhereInput represents a where input for filtering StoredValueEntry queries.
+type StoredValueEntryWhereInput struct {
+	Predicates []predicate.StoredValueEntry  `json:"-"`
+	Not        *StoredValueEntryWhereInput   `json:"not,omitempty"`
+	Or         []*StoredValueEntryWhereInput `json:"or,omitempty"`
+	And        []*StoredValueEntryWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *pulid.ID  `json:"id,omitempty"`
+	IDNEQ   *pulid.ID  `json:"idNEQ,omitempty"`
+	IDIn    []pulid.ID `json:"idIn,omitempty"`
+	IDNotIn []pulid.ID `json:"idNotIn,omitempty"`
+	IDGT    *pulid.ID  `json:"idGT,omitempty"`
+	IDGTE   *pulid.ID  `json:"idGTE,omitempty"`
+	IDLT    *pulid.ID  `json:"idLT,omitempty"`
+	IDLTE   *pulid.ID  `json:"idLTE,omitempty"`
+
+	// "merchant_id" field predicates.
+	MerchantID             *pulid.ID  `json:"merchantID,omitempty"`
+	MerchantIDNEQ          *pulid.ID  `json:"merchantIDNEQ,omitempty"`
+	MerchantIDIn           []pulid.ID `json:"merchantIDIn,omitempty"`
+	MerchantIDNotIn        []pulid.ID `json:"merchantIDNotIn,omitempty"`
+	MerchantIDGT           *pulid.ID  `json:"merchantIDGT,omitempty"`
+	MerchantIDGTE          *pulid.ID  `json:"merchantIDGTE,omitempty"`
+	MerchantIDLT           *pulid.ID  `json:"merchantIDLT,omitempty"`
+	MerchantIDLTE          *pulid.ID  `json:"merchantIDLTE,omitempty"`
+	MerchantIDContains     *pulid.ID  `json:"merchantIDContains,omitempty"`
+	MerchantIDHasPrefix    *pulid.ID  `json:"merchantIDHasPrefix,omitempty"`
+	MerchantIDHasSuffix    *pulid.ID  `json:"merchantIDHasSuffix,omitempty"`
+	MerchantIDEqualFold    *pulid.ID  `json:"merchantIDEqualFold,omitempty"`
+	MerchantIDContainsFold *pulid.ID  `json:"merchantIDContainsFold,omitempty"`
+
+	// "kind" field predicates.
+	Kind      *storedvalueentry.Kind  `json:"kind,omitempty"`
+	KindNEQ   *storedvalueentry.Kind  `json:"kindNEQ,omitempty"`
+	KindIn    []storedvalueentry.Kind `json:"kindIn,omitempty"`
+	KindNotIn []storedvalueentry.Kind `json:"kindNotIn,omitempty"`
+
+	// "amount" field predicates.
+	Amount      *int64  `json:"amount,omitempty"`
+	AmountNEQ   *int64  `json:"amountNEQ,omitempty"`
+	AmountIn    []int64 `json:"amountIn,omitempty"`
+	AmountNotIn []int64 `json:"amountNotIn,omitempty"`
+	AmountGT    *int64  `json:"amountGT,omitempty"`
+	AmountGTE   *int64  `json:"amountGTE,omitempty"`
+	AmountLT    *int64  `json:"amountLT,omitempty"`
+	AmountLTE   *int64  `json:"amountLTE,omitempty"`
+
+	// "bonus_amount" field predicates.
+	BonusAmount      *int64  `json:"bonusAmount,omitempty"`
+	BonusAmountNEQ   *int64  `json:"bonusAmountNEQ,omitempty"`
+	BonusAmountIn    []int64 `json:"bonusAmountIn,omitempty"`
+	BonusAmountNotIn []int64 `json:"bonusAmountNotIn,omitempty"`
+	BonusAmountGT    *int64  `json:"bonusAmountGT,omitempty"`
+	BonusAmountGTE   *int64  `json:"bonusAmountGTE,omitempty"`
+	BonusAmountLT    *int64  `json:"bonusAmountLT,omitempty"`
+	BonusAmountLTE   *int64  `json:"bonusAmountLTE,omitempty"`
+
+	// "store_id" field predicates.
+	StoreID             *pulid.ID  `json:"storeID,omitempty"`
+	StoreIDNEQ          *pulid.ID  `json:"storeIDNEQ,omitempty"`
+	StoreIDIn           []pulid.ID `json:"storeIDIn,omitempty"`
+	StoreIDNotIn        []pulid.ID `json:"storeIDNotIn,omitempty"`
+	StoreIDGT           *pulid.ID  `json:"storeIDGT,omitempty"`
+	StoreIDGTE          *pulid.ID  `json:"storeIDGTE,omitempty"`
+	StoreIDLT           *pulid.ID  `json:"storeIDLT,omitempty"`
+	StoreIDLTE          *pulid.ID  `json:"storeIDLTE,omitempty"`
+	StoreIDContains     *pulid.ID  `json:"storeIDContains,omitempty"`
+	StoreIDHasPrefix    *pulid.ID  `json:"storeIDHasPrefix,omitempty"`
+	StoreIDHasSuffix    *pulid.ID  `json:"storeIDHasSuffix,omitempty"`
+	StoreIDIsNil        bool       `json:"storeIDIsNil,omitempty"`
+	StoreIDNotNil       bool       `json:"storeIDNotNil,omitempty"`
+	StoreIDEqualFold    *pulid.ID  `json:"storeIDEqualFold,omitempty"`
+	StoreIDContainsFold *pulid.ID  `json:"storeIDContainsFold,omitempty"`
+
+	// "staff_id" field predicates.
+	StaffID             *pulid.ID  `json:"staffID,omitempty"`
+	StaffIDNEQ          *pulid.ID  `json:"staffIDNEQ,omitempty"`
+	StaffIDIn           []pulid.ID `json:"staffIDIn,omitempty"`
+	StaffIDNotIn        []pulid.ID `json:"staffIDNotIn,omitempty"`
+	StaffIDGT           *pulid.ID  `json:"staffIDGT,omitempty"`
+	StaffIDGTE          *pulid.ID  `json:"staffIDGTE,omitempty"`
+	StaffIDLT           *pulid.ID  `json:"staffIDLT,omitempty"`
+	StaffIDLTE          *pulid.ID  `json:"staffIDLTE,omitempty"`
+	StaffIDContains     *pulid.ID  `json:"staffIDContains,omitempty"`
+	StaffIDHasPrefix    *pulid.ID  `json:"staffIDHasPrefix,omitempty"`
+	StaffIDHasSuffix    *pulid.ID  `json:"staffIDHasSuffix,omitempty"`
+	StaffIDEqualFold    *pulid.ID  `json:"staffIDEqualFold,omitempty"`
+	StaffIDContainsFold *pulid.ID  `json:"staffIDContainsFold,omitempty"`
+
+	// "device_id" field predicates.
+	DeviceID             *pulid.ID  `json:"deviceID,omitempty"`
+	DeviceIDNEQ          *pulid.ID  `json:"deviceIDNEQ,omitempty"`
+	DeviceIDIn           []pulid.ID `json:"deviceIDIn,omitempty"`
+	DeviceIDNotIn        []pulid.ID `json:"deviceIDNotIn,omitempty"`
+	DeviceIDGT           *pulid.ID  `json:"deviceIDGT,omitempty"`
+	DeviceIDGTE          *pulid.ID  `json:"deviceIDGTE,omitempty"`
+	DeviceIDLT           *pulid.ID  `json:"deviceIDLT,omitempty"`
+	DeviceIDLTE          *pulid.ID  `json:"deviceIDLTE,omitempty"`
+	DeviceIDContains     *pulid.ID  `json:"deviceIDContains,omitempty"`
+	DeviceIDHasPrefix    *pulid.ID  `json:"deviceIDHasPrefix,omitempty"`
+	DeviceIDHasSuffix    *pulid.ID  `json:"deviceIDHasSuffix,omitempty"`
+	DeviceIDIsNil        bool       `json:"deviceIDIsNil,omitempty"`
+	DeviceIDNotNil       bool       `json:"deviceIDNotNil,omitempty"`
+	DeviceIDEqualFold    *pulid.ID  `json:"deviceIDEqualFold,omitempty"`
+	DeviceIDContainsFold *pulid.ID  `json:"deviceIDContainsFold,omitempty"`
+
+	// "top_up_id" field predicates.
+	TopUpID             *pulid.ID  `json:"topUpID,omitempty"`
+	TopUpIDNEQ          *pulid.ID  `json:"topUpIDNEQ,omitempty"`
+	TopUpIDIn           []pulid.ID `json:"topUpIDIn,omitempty"`
+	TopUpIDNotIn        []pulid.ID `json:"topUpIDNotIn,omitempty"`
+	TopUpIDGT           *pulid.ID  `json:"topUpIDGT,omitempty"`
+	TopUpIDGTE          *pulid.ID  `json:"topUpIDGTE,omitempty"`
+	TopUpIDLT           *pulid.ID  `json:"topUpIDLT,omitempty"`
+	TopUpIDLTE          *pulid.ID  `json:"topUpIDLTE,omitempty"`
+	TopUpIDContains     *pulid.ID  `json:"topUpIDContains,omitempty"`
+	TopUpIDHasPrefix    *pulid.ID  `json:"topUpIDHasPrefix,omitempty"`
+	TopUpIDHasSuffix    *pulid.ID  `json:"topUpIDHasSuffix,omitempty"`
+	TopUpIDIsNil        bool       `json:"topUpIDIsNil,omitempty"`
+	TopUpIDNotNil       bool       `json:"topUpIDNotNil,omitempty"`
+	TopUpIDEqualFold    *pulid.ID  `json:"topUpIDEqualFold,omitempty"`
+	TopUpIDContainsFold *pulid.ID  `json:"topUpIDContainsFold,omitempty"`
+
+	// "sale_id" field predicates.
+	SaleID             *pulid.ID  `json:"saleID,omitempty"`
+	SaleIDNEQ          *pulid.ID  `json:"saleIDNEQ,omitempty"`
+	SaleIDIn           []pulid.ID `json:"saleIDIn,omitempty"`
+	SaleIDNotIn        []pulid.ID `json:"saleIDNotIn,omitempty"`
+	SaleIDGT           *pulid.ID  `json:"saleIDGT,omitempty"`
+	SaleIDGTE          *pulid.ID  `json:"saleIDGTE,omitempty"`
+	SaleIDLT           *pulid.ID  `json:"saleIDLT,omitempty"`
+	SaleIDLTE          *pulid.ID  `json:"saleIDLTE,omitempty"`
+	SaleIDContains     *pulid.ID  `json:"saleIDContains,omitempty"`
+	SaleIDHasPrefix    *pulid.ID  `json:"saleIDHasPrefix,omitempty"`
+	SaleIDHasSuffix    *pulid.ID  `json:"saleIDHasSuffix,omitempty"`
+	SaleIDIsNil        bool       `json:"saleIDIsNil,omitempty"`
+	SaleIDNotNil       bool       `json:"saleIDNotNil,omitempty"`
+	SaleIDEqualFold    *pulid.ID  `json:"saleIDEqualFold,omitempty"`
+	SaleIDContainsFold *pulid.ID  `json:"saleIDContainsFold,omitempty"`
+
+	// "tender_id" field predicates.
+	TenderID             *pulid.ID  `json:"tenderID,omitempty"`
+	TenderIDNEQ          *pulid.ID  `json:"tenderIDNEQ,omitempty"`
+	TenderIDIn           []pulid.ID `json:"tenderIDIn,omitempty"`
+	TenderIDNotIn        []pulid.ID `json:"tenderIDNotIn,omitempty"`
+	TenderIDGT           *pulid.ID  `json:"tenderIDGT,omitempty"`
+	TenderIDGTE          *pulid.ID  `json:"tenderIDGTE,omitempty"`
+	TenderIDLT           *pulid.ID  `json:"tenderIDLT,omitempty"`
+	TenderIDLTE          *pulid.ID  `json:"tenderIDLTE,omitempty"`
+	TenderIDContains     *pulid.ID  `json:"tenderIDContains,omitempty"`
+	TenderIDHasPrefix    *pulid.ID  `json:"tenderIDHasPrefix,omitempty"`
+	TenderIDHasSuffix    *pulid.ID  `json:"tenderIDHasSuffix,omitempty"`
+	TenderIDIsNil        bool       `json:"tenderIDIsNil,omitempty"`
+	TenderIDNotNil       bool       `json:"tenderIDNotNil,omitempty"`
+	TenderIDEqualFold    *pulid.ID  `json:"tenderIDEqualFold,omitempty"`
+	TenderIDContainsFold *pulid.ID  `json:"tenderIDContainsFold,omitempty"`
+
+	// "refund_id" field predicates.
+	RefundID             *pulid.ID  `json:"refundID,omitempty"`
+	RefundIDNEQ          *pulid.ID  `json:"refundIDNEQ,omitempty"`
+	RefundIDIn           []pulid.ID `json:"refundIDIn,omitempty"`
+	RefundIDNotIn        []pulid.ID `json:"refundIDNotIn,omitempty"`
+	RefundIDGT           *pulid.ID  `json:"refundIDGT,omitempty"`
+	RefundIDGTE          *pulid.ID  `json:"refundIDGTE,omitempty"`
+	RefundIDLT           *pulid.ID  `json:"refundIDLT,omitempty"`
+	RefundIDLTE          *pulid.ID  `json:"refundIDLTE,omitempty"`
+	RefundIDContains     *pulid.ID  `json:"refundIDContains,omitempty"`
+	RefundIDHasPrefix    *pulid.ID  `json:"refundIDHasPrefix,omitempty"`
+	RefundIDHasSuffix    *pulid.ID  `json:"refundIDHasSuffix,omitempty"`
+	RefundIDIsNil        bool       `json:"refundIDIsNil,omitempty"`
+	RefundIDNotNil       bool       `json:"refundIDNotNil,omitempty"`
+	RefundIDEqualFold    *pulid.ID  `json:"refundIDEqualFold,omitempty"`
+	RefundIDContainsFold *pulid.ID  `json:"refundIDContainsFold,omitempty"`
+
+	// "reason" field predicates.
+	Reason             *string  `json:"reason,omitempty"`
+	ReasonNEQ          *string  `json:"reasonNEQ,omitempty"`
+	ReasonIn           []string `json:"reasonIn,omitempty"`
+	ReasonNotIn        []string `json:"reasonNotIn,omitempty"`
+	ReasonGT           *string  `json:"reasonGT,omitempty"`
+	ReasonGTE          *string  `json:"reasonGTE,omitempty"`
+	ReasonLT           *string  `json:"reasonLT,omitempty"`
+	ReasonLTE          *string  `json:"reasonLTE,omitempty"`
+	ReasonContains     *string  `json:"reasonContains,omitempty"`
+	ReasonHasPrefix    *string  `json:"reasonHasPrefix,omitempty"`
+	ReasonHasSuffix    *string  `json:"reasonHasSuffix,omitempty"`
+	ReasonIsNil        bool     `json:"reasonIsNil,omitempty"`
+	ReasonNotNil       bool     `json:"reasonNotNil,omitempty"`
+	ReasonEqualFold    *string  `json:"reasonEqualFold,omitempty"`
+	ReasonContainsFold *string  `json:"reasonContainsFold,omitempty"`
+
+	// "idempotency_key" field predicates.
+	IdempotencyKey             *string  `json:"idempotencyKey,omitempty"`
+	IdempotencyKeyNEQ          *string  `json:"idempotencyKeyNEQ,omitempty"`
+	IdempotencyKeyIn           []string `json:"idempotencyKeyIn,omitempty"`
+	IdempotencyKeyNotIn        []string `json:"idempotencyKeyNotIn,omitempty"`
+	IdempotencyKeyGT           *string  `json:"idempotencyKeyGT,omitempty"`
+	IdempotencyKeyGTE          *string  `json:"idempotencyKeyGTE,omitempty"`
+	IdempotencyKeyLT           *string  `json:"idempotencyKeyLT,omitempty"`
+	IdempotencyKeyLTE          *string  `json:"idempotencyKeyLTE,omitempty"`
+	IdempotencyKeyContains     *string  `json:"idempotencyKeyContains,omitempty"`
+	IdempotencyKeyHasPrefix    *string  `json:"idempotencyKeyHasPrefix,omitempty"`
+	IdempotencyKeyHasSuffix    *string  `json:"idempotencyKeyHasSuffix,omitempty"`
+	IdempotencyKeyIsNil        bool     `json:"idempotencyKeyIsNil,omitempty"`
+	IdempotencyKeyNotNil       bool     `json:"idempotencyKeyNotNil,omitempty"`
+	IdempotencyKeyEqualFold    *string  `json:"idempotencyKeyEqualFold,omitempty"`
+	IdempotencyKeyContainsFold *string  `json:"idempotencyKeyContainsFold,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "store" edge predicates.
+	HasStore     *bool              `json:"hasStore,omitempty"`
+	HasStoreWith []*StoreWhereInput `json:"hasStoreWith,omitempty"`
+
+	// "staff" edge predicates.
+	HasStaff     *bool              `json:"hasStaff,omitempty"`
+	HasStaffWith []*StaffWhereInput `json:"hasStaffWith,omitempty"`
+
+	// "device" edge predicates.
+	HasDevice     *bool               `json:"hasDevice,omitempty"`
+	HasDeviceWith []*DeviceWhereInput `json:"hasDeviceWith,omitempty"`
+
+	// "sale" edge predicates.
+	HasSale     *bool             `json:"hasSale,omitempty"`
+	HasSaleWith []*SaleWhereInput `json:"hasSaleWith,omitempty"`
+
+	// "refund" edge predicates.
+	HasRefund     *bool               `json:"hasRefund,omitempty"`
+	HasRefundWith []*RefundWhereInput `json:"hasRefundWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *StoredValueEntryWhereInput) AddPredicates(predicates ...predicate.StoredValueEntry) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the StoredValueEntryWhereInput filter on the StoredValueEntryQuery builder.
+func (i *StoredValueEntryWhereInput) Filter(q *StoredValueEntryQuery) (*StoredValueEntryQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyStoredValueEntryWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyStoredValueEntryWhereInput is returned in case the StoredValueEntryWhereInput is empty.
+var ErrEmptyStoredValueEntryWhereInput = errors.New("ent: empty predicate StoredValueEntryWhereInput")
+
+// P returns a predicate for filtering storedvalueentries.
+// An error is returned if the input is empty or invalid.
+func (i *StoredValueEntryWhereInput) P() (predicate.StoredValueEntry, error) {
+	var predicates []predicate.StoredValueEntry
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, storedvalueentry.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.StoredValueEntry, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, storedvalueentry.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.StoredValueEntry, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, storedvalueentry.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, storedvalueentry.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, storedvalueentry.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, storedvalueentry.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, storedvalueentry.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, storedvalueentry.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, storedvalueentry.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, storedvalueentry.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, storedvalueentry.IDLTE(*i.IDLTE))
+	}
+	if i.MerchantID != nil {
+		predicates = append(predicates, storedvalueentry.MerchantIDEQ(*i.MerchantID))
+	}
+	if i.MerchantIDNEQ != nil {
+		predicates = append(predicates, storedvalueentry.MerchantIDNEQ(*i.MerchantIDNEQ))
+	}
+	if len(i.MerchantIDIn) > 0 {
+		predicates = append(predicates, storedvalueentry.MerchantIDIn(i.MerchantIDIn...))
+	}
+	if len(i.MerchantIDNotIn) > 0 {
+		predicates = append(predicates, storedvalueentry.MerchantIDNotIn(i.MerchantIDNotIn...))
+	}
+	if i.MerchantIDGT != nil {
+		predicates = append(predicates, storedvalueentry.MerchantIDGT(*i.MerchantIDGT))
+	}
+	if i.MerchantIDGTE != nil {
+		predicates = append(predicates, storedvalueentry.MerchantIDGTE(*i.MerchantIDGTE))
+	}
+	if i.MerchantIDLT != nil {
+		predicates = append(predicates, storedvalueentry.MerchantIDLT(*i.MerchantIDLT))
+	}
+	if i.MerchantIDLTE != nil {
+		predicates = append(predicates, storedvalueentry.MerchantIDLTE(*i.MerchantIDLTE))
+	}
+	if i.MerchantIDContains != nil {
+		predicates = append(predicates, storedvalueentry.MerchantIDContains(*i.MerchantIDContains))
+	}
+	if i.MerchantIDHasPrefix != nil {
+		predicates = append(predicates, storedvalueentry.MerchantIDHasPrefix(*i.MerchantIDHasPrefix))
+	}
+	if i.MerchantIDHasSuffix != nil {
+		predicates = append(predicates, storedvalueentry.MerchantIDHasSuffix(*i.MerchantIDHasSuffix))
+	}
+	if i.MerchantIDEqualFold != nil {
+		predicates = append(predicates, storedvalueentry.MerchantIDEqualFold(*i.MerchantIDEqualFold))
+	}
+	if i.MerchantIDContainsFold != nil {
+		predicates = append(predicates, storedvalueentry.MerchantIDContainsFold(*i.MerchantIDContainsFold))
+	}
+	if i.Kind != nil {
+		predicates = append(predicates, storedvalueentry.KindEQ(*i.Kind))
+	}
+	if i.KindNEQ != nil {
+		predicates = append(predicates, storedvalueentry.KindNEQ(*i.KindNEQ))
+	}
+	if len(i.KindIn) > 0 {
+		predicates = append(predicates, storedvalueentry.KindIn(i.KindIn...))
+	}
+	if len(i.KindNotIn) > 0 {
+		predicates = append(predicates, storedvalueentry.KindNotIn(i.KindNotIn...))
+	}
+	if i.Amount != nil {
+		predicates = append(predicates, storedvalueentry.AmountEQ(*i.Amount))
+	}
+	if i.AmountNEQ != nil {
+		predicates = append(predicates, storedvalueentry.AmountNEQ(*i.AmountNEQ))
+	}
+	if len(i.AmountIn) > 0 {
+		predicates = append(predicates, storedvalueentry.AmountIn(i.AmountIn...))
+	}
+	if len(i.AmountNotIn) > 0 {
+		predicates = append(predicates, storedvalueentry.AmountNotIn(i.AmountNotIn...))
+	}
+	if i.AmountGT != nil {
+		predicates = append(predicates, storedvalueentry.AmountGT(*i.AmountGT))
+	}
+	if i.AmountGTE != nil {
+		predicates = append(predicates, storedvalueentry.AmountGTE(*i.AmountGTE))
+	}
+	if i.AmountLT != nil {
+		predicates = append(predicates, storedvalueentry.AmountLT(*i.AmountLT))
+	}
+	if i.AmountLTE != nil {
+		predicates = append(predicates, storedvalueentry.AmountLTE(*i.AmountLTE))
+	}
+	if i.BonusAmount != nil {
+		predicates = append(predicates, storedvalueentry.BonusAmountEQ(*i.BonusAmount))
+	}
+	if i.BonusAmountNEQ != nil {
+		predicates = append(predicates, storedvalueentry.BonusAmountNEQ(*i.BonusAmountNEQ))
+	}
+	if len(i.BonusAmountIn) > 0 {
+		predicates = append(predicates, storedvalueentry.BonusAmountIn(i.BonusAmountIn...))
+	}
+	if len(i.BonusAmountNotIn) > 0 {
+		predicates = append(predicates, storedvalueentry.BonusAmountNotIn(i.BonusAmountNotIn...))
+	}
+	if i.BonusAmountGT != nil {
+		predicates = append(predicates, storedvalueentry.BonusAmountGT(*i.BonusAmountGT))
+	}
+	if i.BonusAmountGTE != nil {
+		predicates = append(predicates, storedvalueentry.BonusAmountGTE(*i.BonusAmountGTE))
+	}
+	if i.BonusAmountLT != nil {
+		predicates = append(predicates, storedvalueentry.BonusAmountLT(*i.BonusAmountLT))
+	}
+	if i.BonusAmountLTE != nil {
+		predicates = append(predicates, storedvalueentry.BonusAmountLTE(*i.BonusAmountLTE))
+	}
+	if i.StoreID != nil {
+		predicates = append(predicates, storedvalueentry.StoreIDEQ(*i.StoreID))
+	}
+	if i.StoreIDNEQ != nil {
+		predicates = append(predicates, storedvalueentry.StoreIDNEQ(*i.StoreIDNEQ))
+	}
+	if len(i.StoreIDIn) > 0 {
+		predicates = append(predicates, storedvalueentry.StoreIDIn(i.StoreIDIn...))
+	}
+	if len(i.StoreIDNotIn) > 0 {
+		predicates = append(predicates, storedvalueentry.StoreIDNotIn(i.StoreIDNotIn...))
+	}
+	if i.StoreIDGT != nil {
+		predicates = append(predicates, storedvalueentry.StoreIDGT(*i.StoreIDGT))
+	}
+	if i.StoreIDGTE != nil {
+		predicates = append(predicates, storedvalueentry.StoreIDGTE(*i.StoreIDGTE))
+	}
+	if i.StoreIDLT != nil {
+		predicates = append(predicates, storedvalueentry.StoreIDLT(*i.StoreIDLT))
+	}
+	if i.StoreIDLTE != nil {
+		predicates = append(predicates, storedvalueentry.StoreIDLTE(*i.StoreIDLTE))
+	}
+	if i.StoreIDContains != nil {
+		predicates = append(predicates, storedvalueentry.StoreIDContains(*i.StoreIDContains))
+	}
+	if i.StoreIDHasPrefix != nil {
+		predicates = append(predicates, storedvalueentry.StoreIDHasPrefix(*i.StoreIDHasPrefix))
+	}
+	if i.StoreIDHasSuffix != nil {
+		predicates = append(predicates, storedvalueentry.StoreIDHasSuffix(*i.StoreIDHasSuffix))
+	}
+	if i.StoreIDIsNil {
+		predicates = append(predicates, storedvalueentry.StoreIDIsNil())
+	}
+	if i.StoreIDNotNil {
+		predicates = append(predicates, storedvalueentry.StoreIDNotNil())
+	}
+	if i.StoreIDEqualFold != nil {
+		predicates = append(predicates, storedvalueentry.StoreIDEqualFold(*i.StoreIDEqualFold))
+	}
+	if i.StoreIDContainsFold != nil {
+		predicates = append(predicates, storedvalueentry.StoreIDContainsFold(*i.StoreIDContainsFold))
+	}
+	if i.StaffID != nil {
+		predicates = append(predicates, storedvalueentry.StaffIDEQ(*i.StaffID))
+	}
+	if i.StaffIDNEQ != nil {
+		predicates = append(predicates, storedvalueentry.StaffIDNEQ(*i.StaffIDNEQ))
+	}
+	if len(i.StaffIDIn) > 0 {
+		predicates = append(predicates, storedvalueentry.StaffIDIn(i.StaffIDIn...))
+	}
+	if len(i.StaffIDNotIn) > 0 {
+		predicates = append(predicates, storedvalueentry.StaffIDNotIn(i.StaffIDNotIn...))
+	}
+	if i.StaffIDGT != nil {
+		predicates = append(predicates, storedvalueentry.StaffIDGT(*i.StaffIDGT))
+	}
+	if i.StaffIDGTE != nil {
+		predicates = append(predicates, storedvalueentry.StaffIDGTE(*i.StaffIDGTE))
+	}
+	if i.StaffIDLT != nil {
+		predicates = append(predicates, storedvalueentry.StaffIDLT(*i.StaffIDLT))
+	}
+	if i.StaffIDLTE != nil {
+		predicates = append(predicates, storedvalueentry.StaffIDLTE(*i.StaffIDLTE))
+	}
+	if i.StaffIDContains != nil {
+		predicates = append(predicates, storedvalueentry.StaffIDContains(*i.StaffIDContains))
+	}
+	if i.StaffIDHasPrefix != nil {
+		predicates = append(predicates, storedvalueentry.StaffIDHasPrefix(*i.StaffIDHasPrefix))
+	}
+	if i.StaffIDHasSuffix != nil {
+		predicates = append(predicates, storedvalueentry.StaffIDHasSuffix(*i.StaffIDHasSuffix))
+	}
+	if i.StaffIDEqualFold != nil {
+		predicates = append(predicates, storedvalueentry.StaffIDEqualFold(*i.StaffIDEqualFold))
+	}
+	if i.StaffIDContainsFold != nil {
+		predicates = append(predicates, storedvalueentry.StaffIDContainsFold(*i.StaffIDContainsFold))
+	}
+	if i.DeviceID != nil {
+		predicates = append(predicates, storedvalueentry.DeviceIDEQ(*i.DeviceID))
+	}
+	if i.DeviceIDNEQ != nil {
+		predicates = append(predicates, storedvalueentry.DeviceIDNEQ(*i.DeviceIDNEQ))
+	}
+	if len(i.DeviceIDIn) > 0 {
+		predicates = append(predicates, storedvalueentry.DeviceIDIn(i.DeviceIDIn...))
+	}
+	if len(i.DeviceIDNotIn) > 0 {
+		predicates = append(predicates, storedvalueentry.DeviceIDNotIn(i.DeviceIDNotIn...))
+	}
+	if i.DeviceIDGT != nil {
+		predicates = append(predicates, storedvalueentry.DeviceIDGT(*i.DeviceIDGT))
+	}
+	if i.DeviceIDGTE != nil {
+		predicates = append(predicates, storedvalueentry.DeviceIDGTE(*i.DeviceIDGTE))
+	}
+	if i.DeviceIDLT != nil {
+		predicates = append(predicates, storedvalueentry.DeviceIDLT(*i.DeviceIDLT))
+	}
+	if i.DeviceIDLTE != nil {
+		predicates = append(predicates, storedvalueentry.DeviceIDLTE(*i.DeviceIDLTE))
+	}
+	if i.DeviceIDContains != nil {
+		predicates = append(predicates, storedvalueentry.DeviceIDContains(*i.DeviceIDContains))
+	}
+	if i.DeviceIDHasPrefix != nil {
+		predicates = append(predicates, storedvalueentry.DeviceIDHasPrefix(*i.DeviceIDHasPrefix))
+	}
+	if i.DeviceIDHasSuffix != nil {
+		predicates = append(predicates, storedvalueentry.DeviceIDHasSuffix(*i.DeviceIDHasSuffix))
+	}
+	if i.DeviceIDIsNil {
+		predicates = append(predicates, storedvalueentry.DeviceIDIsNil())
+	}
+	if i.DeviceIDNotNil {
+		predicates = append(predicates, storedvalueentry.DeviceIDNotNil())
+	}
+	if i.DeviceIDEqualFold != nil {
+		predicates = append(predicates, storedvalueentry.DeviceIDEqualFold(*i.DeviceIDEqualFold))
+	}
+	if i.DeviceIDContainsFold != nil {
+		predicates = append(predicates, storedvalueentry.DeviceIDContainsFold(*i.DeviceIDContainsFold))
+	}
+	if i.TopUpID != nil {
+		predicates = append(predicates, storedvalueentry.TopUpIDEQ(*i.TopUpID))
+	}
+	if i.TopUpIDNEQ != nil {
+		predicates = append(predicates, storedvalueentry.TopUpIDNEQ(*i.TopUpIDNEQ))
+	}
+	if len(i.TopUpIDIn) > 0 {
+		predicates = append(predicates, storedvalueentry.TopUpIDIn(i.TopUpIDIn...))
+	}
+	if len(i.TopUpIDNotIn) > 0 {
+		predicates = append(predicates, storedvalueentry.TopUpIDNotIn(i.TopUpIDNotIn...))
+	}
+	if i.TopUpIDGT != nil {
+		predicates = append(predicates, storedvalueentry.TopUpIDGT(*i.TopUpIDGT))
+	}
+	if i.TopUpIDGTE != nil {
+		predicates = append(predicates, storedvalueentry.TopUpIDGTE(*i.TopUpIDGTE))
+	}
+	if i.TopUpIDLT != nil {
+		predicates = append(predicates, storedvalueentry.TopUpIDLT(*i.TopUpIDLT))
+	}
+	if i.TopUpIDLTE != nil {
+		predicates = append(predicates, storedvalueentry.TopUpIDLTE(*i.TopUpIDLTE))
+	}
+	if i.TopUpIDContains != nil {
+		predicates = append(predicates, storedvalueentry.TopUpIDContains(*i.TopUpIDContains))
+	}
+	if i.TopUpIDHasPrefix != nil {
+		predicates = append(predicates, storedvalueentry.TopUpIDHasPrefix(*i.TopUpIDHasPrefix))
+	}
+	if i.TopUpIDHasSuffix != nil {
+		predicates = append(predicates, storedvalueentry.TopUpIDHasSuffix(*i.TopUpIDHasSuffix))
+	}
+	if i.TopUpIDIsNil {
+		predicates = append(predicates, storedvalueentry.TopUpIDIsNil())
+	}
+	if i.TopUpIDNotNil {
+		predicates = append(predicates, storedvalueentry.TopUpIDNotNil())
+	}
+	if i.TopUpIDEqualFold != nil {
+		predicates = append(predicates, storedvalueentry.TopUpIDEqualFold(*i.TopUpIDEqualFold))
+	}
+	if i.TopUpIDContainsFold != nil {
+		predicates = append(predicates, storedvalueentry.TopUpIDContainsFold(*i.TopUpIDContainsFold))
+	}
+	if i.SaleID != nil {
+		predicates = append(predicates, storedvalueentry.SaleIDEQ(*i.SaleID))
+	}
+	if i.SaleIDNEQ != nil {
+		predicates = append(predicates, storedvalueentry.SaleIDNEQ(*i.SaleIDNEQ))
+	}
+	if len(i.SaleIDIn) > 0 {
+		predicates = append(predicates, storedvalueentry.SaleIDIn(i.SaleIDIn...))
+	}
+	if len(i.SaleIDNotIn) > 0 {
+		predicates = append(predicates, storedvalueentry.SaleIDNotIn(i.SaleIDNotIn...))
+	}
+	if i.SaleIDGT != nil {
+		predicates = append(predicates, storedvalueentry.SaleIDGT(*i.SaleIDGT))
+	}
+	if i.SaleIDGTE != nil {
+		predicates = append(predicates, storedvalueentry.SaleIDGTE(*i.SaleIDGTE))
+	}
+	if i.SaleIDLT != nil {
+		predicates = append(predicates, storedvalueentry.SaleIDLT(*i.SaleIDLT))
+	}
+	if i.SaleIDLTE != nil {
+		predicates = append(predicates, storedvalueentry.SaleIDLTE(*i.SaleIDLTE))
+	}
+	if i.SaleIDContains != nil {
+		predicates = append(predicates, storedvalueentry.SaleIDContains(*i.SaleIDContains))
+	}
+	if i.SaleIDHasPrefix != nil {
+		predicates = append(predicates, storedvalueentry.SaleIDHasPrefix(*i.SaleIDHasPrefix))
+	}
+	if i.SaleIDHasSuffix != nil {
+		predicates = append(predicates, storedvalueentry.SaleIDHasSuffix(*i.SaleIDHasSuffix))
+	}
+	if i.SaleIDIsNil {
+		predicates = append(predicates, storedvalueentry.SaleIDIsNil())
+	}
+	if i.SaleIDNotNil {
+		predicates = append(predicates, storedvalueentry.SaleIDNotNil())
+	}
+	if i.SaleIDEqualFold != nil {
+		predicates = append(predicates, storedvalueentry.SaleIDEqualFold(*i.SaleIDEqualFold))
+	}
+	if i.SaleIDContainsFold != nil {
+		predicates = append(predicates, storedvalueentry.SaleIDContainsFold(*i.SaleIDContainsFold))
+	}
+	if i.TenderID != nil {
+		predicates = append(predicates, storedvalueentry.TenderIDEQ(*i.TenderID))
+	}
+	if i.TenderIDNEQ != nil {
+		predicates = append(predicates, storedvalueentry.TenderIDNEQ(*i.TenderIDNEQ))
+	}
+	if len(i.TenderIDIn) > 0 {
+		predicates = append(predicates, storedvalueentry.TenderIDIn(i.TenderIDIn...))
+	}
+	if len(i.TenderIDNotIn) > 0 {
+		predicates = append(predicates, storedvalueentry.TenderIDNotIn(i.TenderIDNotIn...))
+	}
+	if i.TenderIDGT != nil {
+		predicates = append(predicates, storedvalueentry.TenderIDGT(*i.TenderIDGT))
+	}
+	if i.TenderIDGTE != nil {
+		predicates = append(predicates, storedvalueentry.TenderIDGTE(*i.TenderIDGTE))
+	}
+	if i.TenderIDLT != nil {
+		predicates = append(predicates, storedvalueentry.TenderIDLT(*i.TenderIDLT))
+	}
+	if i.TenderIDLTE != nil {
+		predicates = append(predicates, storedvalueentry.TenderIDLTE(*i.TenderIDLTE))
+	}
+	if i.TenderIDContains != nil {
+		predicates = append(predicates, storedvalueentry.TenderIDContains(*i.TenderIDContains))
+	}
+	if i.TenderIDHasPrefix != nil {
+		predicates = append(predicates, storedvalueentry.TenderIDHasPrefix(*i.TenderIDHasPrefix))
+	}
+	if i.TenderIDHasSuffix != nil {
+		predicates = append(predicates, storedvalueentry.TenderIDHasSuffix(*i.TenderIDHasSuffix))
+	}
+	if i.TenderIDIsNil {
+		predicates = append(predicates, storedvalueentry.TenderIDIsNil())
+	}
+	if i.TenderIDNotNil {
+		predicates = append(predicates, storedvalueentry.TenderIDNotNil())
+	}
+	if i.TenderIDEqualFold != nil {
+		predicates = append(predicates, storedvalueentry.TenderIDEqualFold(*i.TenderIDEqualFold))
+	}
+	if i.TenderIDContainsFold != nil {
+		predicates = append(predicates, storedvalueentry.TenderIDContainsFold(*i.TenderIDContainsFold))
+	}
+	if i.RefundID != nil {
+		predicates = append(predicates, storedvalueentry.RefundIDEQ(*i.RefundID))
+	}
+	if i.RefundIDNEQ != nil {
+		predicates = append(predicates, storedvalueentry.RefundIDNEQ(*i.RefundIDNEQ))
+	}
+	if len(i.RefundIDIn) > 0 {
+		predicates = append(predicates, storedvalueentry.RefundIDIn(i.RefundIDIn...))
+	}
+	if len(i.RefundIDNotIn) > 0 {
+		predicates = append(predicates, storedvalueentry.RefundIDNotIn(i.RefundIDNotIn...))
+	}
+	if i.RefundIDGT != nil {
+		predicates = append(predicates, storedvalueentry.RefundIDGT(*i.RefundIDGT))
+	}
+	if i.RefundIDGTE != nil {
+		predicates = append(predicates, storedvalueentry.RefundIDGTE(*i.RefundIDGTE))
+	}
+	if i.RefundIDLT != nil {
+		predicates = append(predicates, storedvalueentry.RefundIDLT(*i.RefundIDLT))
+	}
+	if i.RefundIDLTE != nil {
+		predicates = append(predicates, storedvalueentry.RefundIDLTE(*i.RefundIDLTE))
+	}
+	if i.RefundIDContains != nil {
+		predicates = append(predicates, storedvalueentry.RefundIDContains(*i.RefundIDContains))
+	}
+	if i.RefundIDHasPrefix != nil {
+		predicates = append(predicates, storedvalueentry.RefundIDHasPrefix(*i.RefundIDHasPrefix))
+	}
+	if i.RefundIDHasSuffix != nil {
+		predicates = append(predicates, storedvalueentry.RefundIDHasSuffix(*i.RefundIDHasSuffix))
+	}
+	if i.RefundIDIsNil {
+		predicates = append(predicates, storedvalueentry.RefundIDIsNil())
+	}
+	if i.RefundIDNotNil {
+		predicates = append(predicates, storedvalueentry.RefundIDNotNil())
+	}
+	if i.RefundIDEqualFold != nil {
+		predicates = append(predicates, storedvalueentry.RefundIDEqualFold(*i.RefundIDEqualFold))
+	}
+	if i.RefundIDContainsFold != nil {
+		predicates = append(predicates, storedvalueentry.RefundIDContainsFold(*i.RefundIDContainsFold))
+	}
+	if i.Reason != nil {
+		predicates = append(predicates, storedvalueentry.ReasonEQ(*i.Reason))
+	}
+	if i.ReasonNEQ != nil {
+		predicates = append(predicates, storedvalueentry.ReasonNEQ(*i.ReasonNEQ))
+	}
+	if len(i.ReasonIn) > 0 {
+		predicates = append(predicates, storedvalueentry.ReasonIn(i.ReasonIn...))
+	}
+	if len(i.ReasonNotIn) > 0 {
+		predicates = append(predicates, storedvalueentry.ReasonNotIn(i.ReasonNotIn...))
+	}
+	if i.ReasonGT != nil {
+		predicates = append(predicates, storedvalueentry.ReasonGT(*i.ReasonGT))
+	}
+	if i.ReasonGTE != nil {
+		predicates = append(predicates, storedvalueentry.ReasonGTE(*i.ReasonGTE))
+	}
+	if i.ReasonLT != nil {
+		predicates = append(predicates, storedvalueentry.ReasonLT(*i.ReasonLT))
+	}
+	if i.ReasonLTE != nil {
+		predicates = append(predicates, storedvalueentry.ReasonLTE(*i.ReasonLTE))
+	}
+	if i.ReasonContains != nil {
+		predicates = append(predicates, storedvalueentry.ReasonContains(*i.ReasonContains))
+	}
+	if i.ReasonHasPrefix != nil {
+		predicates = append(predicates, storedvalueentry.ReasonHasPrefix(*i.ReasonHasPrefix))
+	}
+	if i.ReasonHasSuffix != nil {
+		predicates = append(predicates, storedvalueentry.ReasonHasSuffix(*i.ReasonHasSuffix))
+	}
+	if i.ReasonIsNil {
+		predicates = append(predicates, storedvalueentry.ReasonIsNil())
+	}
+	if i.ReasonNotNil {
+		predicates = append(predicates, storedvalueentry.ReasonNotNil())
+	}
+	if i.ReasonEqualFold != nil {
+		predicates = append(predicates, storedvalueentry.ReasonEqualFold(*i.ReasonEqualFold))
+	}
+	if i.ReasonContainsFold != nil {
+		predicates = append(predicates, storedvalueentry.ReasonContainsFold(*i.ReasonContainsFold))
+	}
+	if i.IdempotencyKey != nil {
+		predicates = append(predicates, storedvalueentry.IdempotencyKeyEQ(*i.IdempotencyKey))
+	}
+	if i.IdempotencyKeyNEQ != nil {
+		predicates = append(predicates, storedvalueentry.IdempotencyKeyNEQ(*i.IdempotencyKeyNEQ))
+	}
+	if len(i.IdempotencyKeyIn) > 0 {
+		predicates = append(predicates, storedvalueentry.IdempotencyKeyIn(i.IdempotencyKeyIn...))
+	}
+	if len(i.IdempotencyKeyNotIn) > 0 {
+		predicates = append(predicates, storedvalueentry.IdempotencyKeyNotIn(i.IdempotencyKeyNotIn...))
+	}
+	if i.IdempotencyKeyGT != nil {
+		predicates = append(predicates, storedvalueentry.IdempotencyKeyGT(*i.IdempotencyKeyGT))
+	}
+	if i.IdempotencyKeyGTE != nil {
+		predicates = append(predicates, storedvalueentry.IdempotencyKeyGTE(*i.IdempotencyKeyGTE))
+	}
+	if i.IdempotencyKeyLT != nil {
+		predicates = append(predicates, storedvalueentry.IdempotencyKeyLT(*i.IdempotencyKeyLT))
+	}
+	if i.IdempotencyKeyLTE != nil {
+		predicates = append(predicates, storedvalueentry.IdempotencyKeyLTE(*i.IdempotencyKeyLTE))
+	}
+	if i.IdempotencyKeyContains != nil {
+		predicates = append(predicates, storedvalueentry.IdempotencyKeyContains(*i.IdempotencyKeyContains))
+	}
+	if i.IdempotencyKeyHasPrefix != nil {
+		predicates = append(predicates, storedvalueentry.IdempotencyKeyHasPrefix(*i.IdempotencyKeyHasPrefix))
+	}
+	if i.IdempotencyKeyHasSuffix != nil {
+		predicates = append(predicates, storedvalueentry.IdempotencyKeyHasSuffix(*i.IdempotencyKeyHasSuffix))
+	}
+	if i.IdempotencyKeyIsNil {
+		predicates = append(predicates, storedvalueentry.IdempotencyKeyIsNil())
+	}
+	if i.IdempotencyKeyNotNil {
+		predicates = append(predicates, storedvalueentry.IdempotencyKeyNotNil())
+	}
+	if i.IdempotencyKeyEqualFold != nil {
+		predicates = append(predicates, storedvalueentry.IdempotencyKeyEqualFold(*i.IdempotencyKeyEqualFold))
+	}
+	if i.IdempotencyKeyContainsFold != nil {
+		predicates = append(predicates, storedvalueentry.IdempotencyKeyContainsFold(*i.IdempotencyKeyContainsFold))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, storedvalueentry.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, storedvalueentry.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, storedvalueentry.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, storedvalueentry.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, storedvalueentry.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, storedvalueentry.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, storedvalueentry.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, storedvalueentry.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+
+	if i.HasStore != nil {
+		p := storedvalueentry.HasStore()
+		if !*i.HasStore {
+			p = storedvalueentry.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasStoreWith) > 0 {
+		with := make([]predicate.Store, 0, len(i.HasStoreWith))
+		for _, w := range i.HasStoreWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasStoreWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, storedvalueentry.HasStoreWith(with...))
+	}
+	if i.HasStaff != nil {
+		p := storedvalueentry.HasStaff()
+		if !*i.HasStaff {
+			p = storedvalueentry.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasStaffWith) > 0 {
+		with := make([]predicate.Staff, 0, len(i.HasStaffWith))
+		for _, w := range i.HasStaffWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasStaffWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, storedvalueentry.HasStaffWith(with...))
+	}
+	if i.HasDevice != nil {
+		p := storedvalueentry.HasDevice()
+		if !*i.HasDevice {
+			p = storedvalueentry.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasDeviceWith) > 0 {
+		with := make([]predicate.Device, 0, len(i.HasDeviceWith))
+		for _, w := range i.HasDeviceWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasDeviceWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, storedvalueentry.HasDeviceWith(with...))
+	}
+	if i.HasSale != nil {
+		p := storedvalueentry.HasSale()
+		if !*i.HasSale {
+			p = storedvalueentry.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasSaleWith) > 0 {
+		with := make([]predicate.Sale, 0, len(i.HasSaleWith))
+		for _, w := range i.HasSaleWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasSaleWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, storedvalueentry.HasSaleWith(with...))
+	}
+	if i.HasRefund != nil {
+		p := storedvalueentry.HasRefund()
+		if !*i.HasRefund {
+			p = storedvalueentry.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasRefundWith) > 0 {
+		with := make([]predicate.Refund, 0, len(i.HasRefundWith))
+		for _, w := range i.HasRefundWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasRefundWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, storedvalueentry.HasRefundWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyStoredValueEntryWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return storedvalueentry.And(predicates...), nil
 	}
 }
 

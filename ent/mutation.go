@@ -40,10 +40,15 @@ import (
 	"github.com/tillpos/till/ent/savedsegment"
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/ent/schema/saletype"
+	"github.com/tillpos/till/ent/schema/svtype"
 	"github.com/tillpos/till/ent/segmentrules"
 	"github.com/tillpos/till/ent/staff"
 	"github.com/tillpos/till/ent/staffday"
 	"github.com/tillpos/till/ent/store"
+	"github.com/tillpos/till/ent/storedvalueaccount"
+	"github.com/tillpos/till/ent/storedvalueentry"
+	"github.com/tillpos/till/ent/storedvaluesettings"
+	"github.com/tillpos/till/ent/storedvaluetopup"
 	"github.com/tillpos/till/ent/tender"
 	"github.com/tillpos/till/ent/ticket"
 	"github.com/tillpos/till/ent/ticketcomment"
@@ -88,6 +93,10 @@ const (
 	TypeStaff               = "Staff"
 	TypeStaffDay            = "StaffDay"
 	TypeStore               = "Store"
+	TypeStoredValueAccount  = "StoredValueAccount"
+	TypeStoredValueEntry    = "StoredValueEntry"
+	TypeStoredValueSettings = "StoredValueSettings"
+	TypeStoredValueTopUp    = "StoredValueTopUp"
 	TypeTender              = "Tender"
 	TypeTicket              = "Ticket"
 	TypeTicketComment       = "TicketComment"
@@ -35031,6 +35040,5343 @@ func (m *StoreMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Store edge %s", name)
+}
+
+// StoredValueAccountMutation represents an operation that mutates the StoredValueAccount nodes in the graph.
+type StoredValueAccountMutation struct {
+	config
+	op               Op
+	typ              string
+	id               *pulid.ID
+	created_at       *time.Time
+	updated_at       *time.Time
+	balance          *int64
+	addbalance       *int64
+	bonus_balance    *int64
+	addbonus_balance *int64
+	clearedFields    map[string]struct{}
+	merchant         *pulid.ID
+	clearedmerchant  bool
+	customer         *pulid.ID
+	clearedcustomer  bool
+	store            *pulid.ID
+	clearedstore     bool
+	done             bool
+	oldValue         func(context.Context) (*StoredValueAccount, error)
+	predicates       []predicate.StoredValueAccount
+}
+
+var _ ent.Mutation = (*StoredValueAccountMutation)(nil)
+
+// storedvalueaccountOption allows management of the mutation configuration using functional options.
+type storedvalueaccountOption func(*StoredValueAccountMutation)
+
+// newStoredValueAccountMutation creates new mutation for the StoredValueAccount entity.
+func newStoredValueAccountMutation(c config, op Op, opts ...storedvalueaccountOption) *StoredValueAccountMutation {
+	m := &StoredValueAccountMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeStoredValueAccount,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withStoredValueAccountID sets the ID field of the mutation.
+func withStoredValueAccountID(id pulid.ID) storedvalueaccountOption {
+	return func(m *StoredValueAccountMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *StoredValueAccount
+		)
+		m.oldValue = func(ctx context.Context) (*StoredValueAccount, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().StoredValueAccount.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withStoredValueAccount sets the old StoredValueAccount of the mutation.
+func withStoredValueAccount(node *StoredValueAccount) storedvalueaccountOption {
+	return func(m *StoredValueAccountMutation) {
+		m.oldValue = func(context.Context) (*StoredValueAccount, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m StoredValueAccountMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m StoredValueAccountMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of StoredValueAccount entities.
+func (m *StoredValueAccountMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *StoredValueAccountMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *StoredValueAccountMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().StoredValueAccount.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *StoredValueAccountMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *StoredValueAccountMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the StoredValueAccount entity.
+// If the StoredValueAccount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueAccountMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *StoredValueAccountMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *StoredValueAccountMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *StoredValueAccountMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the StoredValueAccount entity.
+// If the StoredValueAccount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueAccountMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *StoredValueAccountMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *StoredValueAccountMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *StoredValueAccountMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the StoredValueAccount entity.
+// If the StoredValueAccount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueAccountMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *StoredValueAccountMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetCustomerID sets the "customer_id" field.
+func (m *StoredValueAccountMutation) SetCustomerID(pu pulid.ID) {
+	m.customer = &pu
+}
+
+// CustomerID returns the value of the "customer_id" field in the mutation.
+func (m *StoredValueAccountMutation) CustomerID() (r pulid.ID, exists bool) {
+	v := m.customer
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCustomerID returns the old "customer_id" field's value of the StoredValueAccount entity.
+// If the StoredValueAccount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueAccountMutation) OldCustomerID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCustomerID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCustomerID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCustomerID: %w", err)
+	}
+	return oldValue.CustomerID, nil
+}
+
+// ResetCustomerID resets all changes to the "customer_id" field.
+func (m *StoredValueAccountMutation) ResetCustomerID() {
+	m.customer = nil
+}
+
+// SetStoreID sets the "store_id" field.
+func (m *StoredValueAccountMutation) SetStoreID(pu pulid.ID) {
+	m.store = &pu
+}
+
+// StoreID returns the value of the "store_id" field in the mutation.
+func (m *StoredValueAccountMutation) StoreID() (r pulid.ID, exists bool) {
+	v := m.store
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStoreID returns the old "store_id" field's value of the StoredValueAccount entity.
+// If the StoredValueAccount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueAccountMutation) OldStoreID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStoreID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStoreID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStoreID: %w", err)
+	}
+	return oldValue.StoreID, nil
+}
+
+// ResetStoreID resets all changes to the "store_id" field.
+func (m *StoredValueAccountMutation) ResetStoreID() {
+	m.store = nil
+}
+
+// SetBalance sets the "balance" field.
+func (m *StoredValueAccountMutation) SetBalance(i int64) {
+	m.balance = &i
+	m.addbalance = nil
+}
+
+// Balance returns the value of the "balance" field in the mutation.
+func (m *StoredValueAccountMutation) Balance() (r int64, exists bool) {
+	v := m.balance
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBalance returns the old "balance" field's value of the StoredValueAccount entity.
+// If the StoredValueAccount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueAccountMutation) OldBalance(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBalance is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBalance requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBalance: %w", err)
+	}
+	return oldValue.Balance, nil
+}
+
+// AddBalance adds i to the "balance" field.
+func (m *StoredValueAccountMutation) AddBalance(i int64) {
+	if m.addbalance != nil {
+		*m.addbalance += i
+	} else {
+		m.addbalance = &i
+	}
+}
+
+// AddedBalance returns the value that was added to the "balance" field in this mutation.
+func (m *StoredValueAccountMutation) AddedBalance() (r int64, exists bool) {
+	v := m.addbalance
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetBalance resets all changes to the "balance" field.
+func (m *StoredValueAccountMutation) ResetBalance() {
+	m.balance = nil
+	m.addbalance = nil
+}
+
+// SetBonusBalance sets the "bonus_balance" field.
+func (m *StoredValueAccountMutation) SetBonusBalance(i int64) {
+	m.bonus_balance = &i
+	m.addbonus_balance = nil
+}
+
+// BonusBalance returns the value of the "bonus_balance" field in the mutation.
+func (m *StoredValueAccountMutation) BonusBalance() (r int64, exists bool) {
+	v := m.bonus_balance
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBonusBalance returns the old "bonus_balance" field's value of the StoredValueAccount entity.
+// If the StoredValueAccount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueAccountMutation) OldBonusBalance(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBonusBalance is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBonusBalance requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBonusBalance: %w", err)
+	}
+	return oldValue.BonusBalance, nil
+}
+
+// AddBonusBalance adds i to the "bonus_balance" field.
+func (m *StoredValueAccountMutation) AddBonusBalance(i int64) {
+	if m.addbonus_balance != nil {
+		*m.addbonus_balance += i
+	} else {
+		m.addbonus_balance = &i
+	}
+}
+
+// AddedBonusBalance returns the value that was added to the "bonus_balance" field in this mutation.
+func (m *StoredValueAccountMutation) AddedBonusBalance() (r int64, exists bool) {
+	v := m.addbonus_balance
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetBonusBalance resets all changes to the "bonus_balance" field.
+func (m *StoredValueAccountMutation) ResetBonusBalance() {
+	m.bonus_balance = nil
+	m.addbonus_balance = nil
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *StoredValueAccountMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[storedvalueaccount.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *StoredValueAccountMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *StoredValueAccountMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *StoredValueAccountMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// ClearCustomer clears the "customer" edge to the Customer entity.
+func (m *StoredValueAccountMutation) ClearCustomer() {
+	m.clearedcustomer = true
+	m.clearedFields[storedvalueaccount.FieldCustomerID] = struct{}{}
+}
+
+// CustomerCleared reports if the "customer" edge to the Customer entity was cleared.
+func (m *StoredValueAccountMutation) CustomerCleared() bool {
+	return m.clearedcustomer
+}
+
+// CustomerIDs returns the "customer" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// CustomerID instead. It exists only for internal usage by the builders.
+func (m *StoredValueAccountMutation) CustomerIDs() (ids []pulid.ID) {
+	if id := m.customer; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetCustomer resets all changes to the "customer" edge.
+func (m *StoredValueAccountMutation) ResetCustomer() {
+	m.customer = nil
+	m.clearedcustomer = false
+}
+
+// ClearStore clears the "store" edge to the Store entity.
+func (m *StoredValueAccountMutation) ClearStore() {
+	m.clearedstore = true
+	m.clearedFields[storedvalueaccount.FieldStoreID] = struct{}{}
+}
+
+// StoreCleared reports if the "store" edge to the Store entity was cleared.
+func (m *StoredValueAccountMutation) StoreCleared() bool {
+	return m.clearedstore
+}
+
+// StoreIDs returns the "store" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// StoreID instead. It exists only for internal usage by the builders.
+func (m *StoredValueAccountMutation) StoreIDs() (ids []pulid.ID) {
+	if id := m.store; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetStore resets all changes to the "store" edge.
+func (m *StoredValueAccountMutation) ResetStore() {
+	m.store = nil
+	m.clearedstore = false
+}
+
+// Where appends a list predicates to the StoredValueAccountMutation builder.
+func (m *StoredValueAccountMutation) Where(ps ...predicate.StoredValueAccount) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the StoredValueAccountMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *StoredValueAccountMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.StoredValueAccount, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *StoredValueAccountMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *StoredValueAccountMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (StoredValueAccount).
+func (m *StoredValueAccountMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *StoredValueAccountMutation) Fields() []string {
+	fields := make([]string, 0, 7)
+	if m.merchant != nil {
+		fields = append(fields, storedvalueaccount.FieldMerchantID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, storedvalueaccount.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, storedvalueaccount.FieldUpdatedAt)
+	}
+	if m.customer != nil {
+		fields = append(fields, storedvalueaccount.FieldCustomerID)
+	}
+	if m.store != nil {
+		fields = append(fields, storedvalueaccount.FieldStoreID)
+	}
+	if m.balance != nil {
+		fields = append(fields, storedvalueaccount.FieldBalance)
+	}
+	if m.bonus_balance != nil {
+		fields = append(fields, storedvalueaccount.FieldBonusBalance)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *StoredValueAccountMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case storedvalueaccount.FieldMerchantID:
+		return m.MerchantID()
+	case storedvalueaccount.FieldCreatedAt:
+		return m.CreatedAt()
+	case storedvalueaccount.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case storedvalueaccount.FieldCustomerID:
+		return m.CustomerID()
+	case storedvalueaccount.FieldStoreID:
+		return m.StoreID()
+	case storedvalueaccount.FieldBalance:
+		return m.Balance()
+	case storedvalueaccount.FieldBonusBalance:
+		return m.BonusBalance()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *StoredValueAccountMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case storedvalueaccount.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case storedvalueaccount.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case storedvalueaccount.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case storedvalueaccount.FieldCustomerID:
+		return m.OldCustomerID(ctx)
+	case storedvalueaccount.FieldStoreID:
+		return m.OldStoreID(ctx)
+	case storedvalueaccount.FieldBalance:
+		return m.OldBalance(ctx)
+	case storedvalueaccount.FieldBonusBalance:
+		return m.OldBonusBalance(ctx)
+	}
+	return nil, fmt.Errorf("unknown StoredValueAccount field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *StoredValueAccountMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case storedvalueaccount.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case storedvalueaccount.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case storedvalueaccount.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case storedvalueaccount.FieldCustomerID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCustomerID(v)
+		return nil
+	case storedvalueaccount.FieldStoreID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStoreID(v)
+		return nil
+	case storedvalueaccount.FieldBalance:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBalance(v)
+		return nil
+	case storedvalueaccount.FieldBonusBalance:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBonusBalance(v)
+		return nil
+	}
+	return fmt.Errorf("unknown StoredValueAccount field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *StoredValueAccountMutation) AddedFields() []string {
+	var fields []string
+	if m.addbalance != nil {
+		fields = append(fields, storedvalueaccount.FieldBalance)
+	}
+	if m.addbonus_balance != nil {
+		fields = append(fields, storedvalueaccount.FieldBonusBalance)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *StoredValueAccountMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case storedvalueaccount.FieldBalance:
+		return m.AddedBalance()
+	case storedvalueaccount.FieldBonusBalance:
+		return m.AddedBonusBalance()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *StoredValueAccountMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case storedvalueaccount.FieldBalance:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddBalance(v)
+		return nil
+	case storedvalueaccount.FieldBonusBalance:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddBonusBalance(v)
+		return nil
+	}
+	return fmt.Errorf("unknown StoredValueAccount numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *StoredValueAccountMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *StoredValueAccountMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *StoredValueAccountMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown StoredValueAccount nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *StoredValueAccountMutation) ResetField(name string) error {
+	switch name {
+	case storedvalueaccount.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case storedvalueaccount.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case storedvalueaccount.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case storedvalueaccount.FieldCustomerID:
+		m.ResetCustomerID()
+		return nil
+	case storedvalueaccount.FieldStoreID:
+		m.ResetStoreID()
+		return nil
+	case storedvalueaccount.FieldBalance:
+		m.ResetBalance()
+		return nil
+	case storedvalueaccount.FieldBonusBalance:
+		m.ResetBonusBalance()
+		return nil
+	}
+	return fmt.Errorf("unknown StoredValueAccount field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *StoredValueAccountMutation) AddedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.merchant != nil {
+		edges = append(edges, storedvalueaccount.EdgeMerchant)
+	}
+	if m.customer != nil {
+		edges = append(edges, storedvalueaccount.EdgeCustomer)
+	}
+	if m.store != nil {
+		edges = append(edges, storedvalueaccount.EdgeStore)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *StoredValueAccountMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case storedvalueaccount.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	case storedvalueaccount.EdgeCustomer:
+		if id := m.customer; id != nil {
+			return []ent.Value{*id}
+		}
+	case storedvalueaccount.EdgeStore:
+		if id := m.store; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *StoredValueAccountMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 3)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *StoredValueAccountMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *StoredValueAccountMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.clearedmerchant {
+		edges = append(edges, storedvalueaccount.EdgeMerchant)
+	}
+	if m.clearedcustomer {
+		edges = append(edges, storedvalueaccount.EdgeCustomer)
+	}
+	if m.clearedstore {
+		edges = append(edges, storedvalueaccount.EdgeStore)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *StoredValueAccountMutation) EdgeCleared(name string) bool {
+	switch name {
+	case storedvalueaccount.EdgeMerchant:
+		return m.clearedmerchant
+	case storedvalueaccount.EdgeCustomer:
+		return m.clearedcustomer
+	case storedvalueaccount.EdgeStore:
+		return m.clearedstore
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *StoredValueAccountMutation) ClearEdge(name string) error {
+	switch name {
+	case storedvalueaccount.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	case storedvalueaccount.EdgeCustomer:
+		m.ClearCustomer()
+		return nil
+	case storedvalueaccount.EdgeStore:
+		m.ClearStore()
+		return nil
+	}
+	return fmt.Errorf("unknown StoredValueAccount unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *StoredValueAccountMutation) ResetEdge(name string) error {
+	switch name {
+	case storedvalueaccount.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	case storedvalueaccount.EdgeCustomer:
+		m.ResetCustomer()
+		return nil
+	case storedvalueaccount.EdgeStore:
+		m.ResetStore()
+		return nil
+	}
+	return fmt.Errorf("unknown StoredValueAccount edge %s", name)
+}
+
+// StoredValueEntryMutation represents an operation that mutates the StoredValueEntry nodes in the graph.
+type StoredValueEntryMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *pulid.ID
+	kind            *storedvalueentry.Kind
+	amount          *int64
+	addamount       *int64
+	bonus_amount    *int64
+	addbonus_amount *int64
+	reason          *string
+	idempotency_key *string
+	request_hash    *string
+	created_at      *time.Time
+	clearedFields   map[string]struct{}
+	merchant        *pulid.ID
+	clearedmerchant bool
+	account         *pulid.ID
+	clearedaccount  bool
+	store           *pulid.ID
+	clearedstore    bool
+	staff           *pulid.ID
+	clearedstaff    bool
+	device          *pulid.ID
+	cleareddevice   bool
+	top_up          *pulid.ID
+	clearedtop_up   bool
+	sale            *pulid.ID
+	clearedsale     bool
+	tender          *pulid.ID
+	clearedtender   bool
+	refund          *pulid.ID
+	clearedrefund   bool
+	done            bool
+	oldValue        func(context.Context) (*StoredValueEntry, error)
+	predicates      []predicate.StoredValueEntry
+}
+
+var _ ent.Mutation = (*StoredValueEntryMutation)(nil)
+
+// storedvalueentryOption allows management of the mutation configuration using functional options.
+type storedvalueentryOption func(*StoredValueEntryMutation)
+
+// newStoredValueEntryMutation creates new mutation for the StoredValueEntry entity.
+func newStoredValueEntryMutation(c config, op Op, opts ...storedvalueentryOption) *StoredValueEntryMutation {
+	m := &StoredValueEntryMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeStoredValueEntry,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withStoredValueEntryID sets the ID field of the mutation.
+func withStoredValueEntryID(id pulid.ID) storedvalueentryOption {
+	return func(m *StoredValueEntryMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *StoredValueEntry
+		)
+		m.oldValue = func(ctx context.Context) (*StoredValueEntry, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().StoredValueEntry.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withStoredValueEntry sets the old StoredValueEntry of the mutation.
+func withStoredValueEntry(node *StoredValueEntry) storedvalueentryOption {
+	return func(m *StoredValueEntryMutation) {
+		m.oldValue = func(context.Context) (*StoredValueEntry, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m StoredValueEntryMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m StoredValueEntryMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of StoredValueEntry entities.
+func (m *StoredValueEntryMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *StoredValueEntryMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *StoredValueEntryMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().StoredValueEntry.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *StoredValueEntryMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *StoredValueEntryMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the StoredValueEntry entity.
+// If the StoredValueEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueEntryMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *StoredValueEntryMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetAccountID sets the "account_id" field.
+func (m *StoredValueEntryMutation) SetAccountID(pu pulid.ID) {
+	m.account = &pu
+}
+
+// AccountID returns the value of the "account_id" field in the mutation.
+func (m *StoredValueEntryMutation) AccountID() (r pulid.ID, exists bool) {
+	v := m.account
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAccountID returns the old "account_id" field's value of the StoredValueEntry entity.
+// If the StoredValueEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueEntryMutation) OldAccountID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAccountID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAccountID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAccountID: %w", err)
+	}
+	return oldValue.AccountID, nil
+}
+
+// ResetAccountID resets all changes to the "account_id" field.
+func (m *StoredValueEntryMutation) ResetAccountID() {
+	m.account = nil
+}
+
+// SetKind sets the "kind" field.
+func (m *StoredValueEntryMutation) SetKind(s storedvalueentry.Kind) {
+	m.kind = &s
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *StoredValueEntryMutation) Kind() (r storedvalueentry.Kind, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the StoredValueEntry entity.
+// If the StoredValueEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueEntryMutation) OldKind(ctx context.Context) (v storedvalueentry.Kind, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *StoredValueEntryMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetAmount sets the "amount" field.
+func (m *StoredValueEntryMutation) SetAmount(i int64) {
+	m.amount = &i
+	m.addamount = nil
+}
+
+// Amount returns the value of the "amount" field in the mutation.
+func (m *StoredValueEntryMutation) Amount() (r int64, exists bool) {
+	v := m.amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAmount returns the old "amount" field's value of the StoredValueEntry entity.
+// If the StoredValueEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueEntryMutation) OldAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAmount: %w", err)
+	}
+	return oldValue.Amount, nil
+}
+
+// AddAmount adds i to the "amount" field.
+func (m *StoredValueEntryMutation) AddAmount(i int64) {
+	if m.addamount != nil {
+		*m.addamount += i
+	} else {
+		m.addamount = &i
+	}
+}
+
+// AddedAmount returns the value that was added to the "amount" field in this mutation.
+func (m *StoredValueEntryMutation) AddedAmount() (r int64, exists bool) {
+	v := m.addamount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAmount resets all changes to the "amount" field.
+func (m *StoredValueEntryMutation) ResetAmount() {
+	m.amount = nil
+	m.addamount = nil
+}
+
+// SetBonusAmount sets the "bonus_amount" field.
+func (m *StoredValueEntryMutation) SetBonusAmount(i int64) {
+	m.bonus_amount = &i
+	m.addbonus_amount = nil
+}
+
+// BonusAmount returns the value of the "bonus_amount" field in the mutation.
+func (m *StoredValueEntryMutation) BonusAmount() (r int64, exists bool) {
+	v := m.bonus_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBonusAmount returns the old "bonus_amount" field's value of the StoredValueEntry entity.
+// If the StoredValueEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueEntryMutation) OldBonusAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBonusAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBonusAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBonusAmount: %w", err)
+	}
+	return oldValue.BonusAmount, nil
+}
+
+// AddBonusAmount adds i to the "bonus_amount" field.
+func (m *StoredValueEntryMutation) AddBonusAmount(i int64) {
+	if m.addbonus_amount != nil {
+		*m.addbonus_amount += i
+	} else {
+		m.addbonus_amount = &i
+	}
+}
+
+// AddedBonusAmount returns the value that was added to the "bonus_amount" field in this mutation.
+func (m *StoredValueEntryMutation) AddedBonusAmount() (r int64, exists bool) {
+	v := m.addbonus_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetBonusAmount resets all changes to the "bonus_amount" field.
+func (m *StoredValueEntryMutation) ResetBonusAmount() {
+	m.bonus_amount = nil
+	m.addbonus_amount = nil
+}
+
+// SetStoreID sets the "store_id" field.
+func (m *StoredValueEntryMutation) SetStoreID(pu pulid.ID) {
+	m.store = &pu
+}
+
+// StoreID returns the value of the "store_id" field in the mutation.
+func (m *StoredValueEntryMutation) StoreID() (r pulid.ID, exists bool) {
+	v := m.store
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStoreID returns the old "store_id" field's value of the StoredValueEntry entity.
+// If the StoredValueEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueEntryMutation) OldStoreID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStoreID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStoreID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStoreID: %w", err)
+	}
+	return oldValue.StoreID, nil
+}
+
+// ClearStoreID clears the value of the "store_id" field.
+func (m *StoredValueEntryMutation) ClearStoreID() {
+	m.store = nil
+	m.clearedFields[storedvalueentry.FieldStoreID] = struct{}{}
+}
+
+// StoreIDCleared returns if the "store_id" field was cleared in this mutation.
+func (m *StoredValueEntryMutation) StoreIDCleared() bool {
+	_, ok := m.clearedFields[storedvalueentry.FieldStoreID]
+	return ok
+}
+
+// ResetStoreID resets all changes to the "store_id" field.
+func (m *StoredValueEntryMutation) ResetStoreID() {
+	m.store = nil
+	delete(m.clearedFields, storedvalueentry.FieldStoreID)
+}
+
+// SetStaffID sets the "staff_id" field.
+func (m *StoredValueEntryMutation) SetStaffID(pu pulid.ID) {
+	m.staff = &pu
+}
+
+// StaffID returns the value of the "staff_id" field in the mutation.
+func (m *StoredValueEntryMutation) StaffID() (r pulid.ID, exists bool) {
+	v := m.staff
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStaffID returns the old "staff_id" field's value of the StoredValueEntry entity.
+// If the StoredValueEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueEntryMutation) OldStaffID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStaffID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStaffID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStaffID: %w", err)
+	}
+	return oldValue.StaffID, nil
+}
+
+// ResetStaffID resets all changes to the "staff_id" field.
+func (m *StoredValueEntryMutation) ResetStaffID() {
+	m.staff = nil
+}
+
+// SetDeviceID sets the "device_id" field.
+func (m *StoredValueEntryMutation) SetDeviceID(pu pulid.ID) {
+	m.device = &pu
+}
+
+// DeviceID returns the value of the "device_id" field in the mutation.
+func (m *StoredValueEntryMutation) DeviceID() (r pulid.ID, exists bool) {
+	v := m.device
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDeviceID returns the old "device_id" field's value of the StoredValueEntry entity.
+// If the StoredValueEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueEntryMutation) OldDeviceID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDeviceID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDeviceID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDeviceID: %w", err)
+	}
+	return oldValue.DeviceID, nil
+}
+
+// ClearDeviceID clears the value of the "device_id" field.
+func (m *StoredValueEntryMutation) ClearDeviceID() {
+	m.device = nil
+	m.clearedFields[storedvalueentry.FieldDeviceID] = struct{}{}
+}
+
+// DeviceIDCleared returns if the "device_id" field was cleared in this mutation.
+func (m *StoredValueEntryMutation) DeviceIDCleared() bool {
+	_, ok := m.clearedFields[storedvalueentry.FieldDeviceID]
+	return ok
+}
+
+// ResetDeviceID resets all changes to the "device_id" field.
+func (m *StoredValueEntryMutation) ResetDeviceID() {
+	m.device = nil
+	delete(m.clearedFields, storedvalueentry.FieldDeviceID)
+}
+
+// SetTopUpID sets the "top_up_id" field.
+func (m *StoredValueEntryMutation) SetTopUpID(pu pulid.ID) {
+	m.top_up = &pu
+}
+
+// TopUpID returns the value of the "top_up_id" field in the mutation.
+func (m *StoredValueEntryMutation) TopUpID() (r pulid.ID, exists bool) {
+	v := m.top_up
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTopUpID returns the old "top_up_id" field's value of the StoredValueEntry entity.
+// If the StoredValueEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueEntryMutation) OldTopUpID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTopUpID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTopUpID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTopUpID: %w", err)
+	}
+	return oldValue.TopUpID, nil
+}
+
+// ClearTopUpID clears the value of the "top_up_id" field.
+func (m *StoredValueEntryMutation) ClearTopUpID() {
+	m.top_up = nil
+	m.clearedFields[storedvalueentry.FieldTopUpID] = struct{}{}
+}
+
+// TopUpIDCleared returns if the "top_up_id" field was cleared in this mutation.
+func (m *StoredValueEntryMutation) TopUpIDCleared() bool {
+	_, ok := m.clearedFields[storedvalueentry.FieldTopUpID]
+	return ok
+}
+
+// ResetTopUpID resets all changes to the "top_up_id" field.
+func (m *StoredValueEntryMutation) ResetTopUpID() {
+	m.top_up = nil
+	delete(m.clearedFields, storedvalueentry.FieldTopUpID)
+}
+
+// SetSaleID sets the "sale_id" field.
+func (m *StoredValueEntryMutation) SetSaleID(pu pulid.ID) {
+	m.sale = &pu
+}
+
+// SaleID returns the value of the "sale_id" field in the mutation.
+func (m *StoredValueEntryMutation) SaleID() (r pulid.ID, exists bool) {
+	v := m.sale
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSaleID returns the old "sale_id" field's value of the StoredValueEntry entity.
+// If the StoredValueEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueEntryMutation) OldSaleID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSaleID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSaleID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSaleID: %w", err)
+	}
+	return oldValue.SaleID, nil
+}
+
+// ClearSaleID clears the value of the "sale_id" field.
+func (m *StoredValueEntryMutation) ClearSaleID() {
+	m.sale = nil
+	m.clearedFields[storedvalueentry.FieldSaleID] = struct{}{}
+}
+
+// SaleIDCleared returns if the "sale_id" field was cleared in this mutation.
+func (m *StoredValueEntryMutation) SaleIDCleared() bool {
+	_, ok := m.clearedFields[storedvalueentry.FieldSaleID]
+	return ok
+}
+
+// ResetSaleID resets all changes to the "sale_id" field.
+func (m *StoredValueEntryMutation) ResetSaleID() {
+	m.sale = nil
+	delete(m.clearedFields, storedvalueentry.FieldSaleID)
+}
+
+// SetTenderID sets the "tender_id" field.
+func (m *StoredValueEntryMutation) SetTenderID(pu pulid.ID) {
+	m.tender = &pu
+}
+
+// TenderID returns the value of the "tender_id" field in the mutation.
+func (m *StoredValueEntryMutation) TenderID() (r pulid.ID, exists bool) {
+	v := m.tender
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTenderID returns the old "tender_id" field's value of the StoredValueEntry entity.
+// If the StoredValueEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueEntryMutation) OldTenderID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTenderID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTenderID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTenderID: %w", err)
+	}
+	return oldValue.TenderID, nil
+}
+
+// ClearTenderID clears the value of the "tender_id" field.
+func (m *StoredValueEntryMutation) ClearTenderID() {
+	m.tender = nil
+	m.clearedFields[storedvalueentry.FieldTenderID] = struct{}{}
+}
+
+// TenderIDCleared returns if the "tender_id" field was cleared in this mutation.
+func (m *StoredValueEntryMutation) TenderIDCleared() bool {
+	_, ok := m.clearedFields[storedvalueentry.FieldTenderID]
+	return ok
+}
+
+// ResetTenderID resets all changes to the "tender_id" field.
+func (m *StoredValueEntryMutation) ResetTenderID() {
+	m.tender = nil
+	delete(m.clearedFields, storedvalueentry.FieldTenderID)
+}
+
+// SetRefundID sets the "refund_id" field.
+func (m *StoredValueEntryMutation) SetRefundID(pu pulid.ID) {
+	m.refund = &pu
+}
+
+// RefundID returns the value of the "refund_id" field in the mutation.
+func (m *StoredValueEntryMutation) RefundID() (r pulid.ID, exists bool) {
+	v := m.refund
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRefundID returns the old "refund_id" field's value of the StoredValueEntry entity.
+// If the StoredValueEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueEntryMutation) OldRefundID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRefundID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRefundID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRefundID: %w", err)
+	}
+	return oldValue.RefundID, nil
+}
+
+// ClearRefundID clears the value of the "refund_id" field.
+func (m *StoredValueEntryMutation) ClearRefundID() {
+	m.refund = nil
+	m.clearedFields[storedvalueentry.FieldRefundID] = struct{}{}
+}
+
+// RefundIDCleared returns if the "refund_id" field was cleared in this mutation.
+func (m *StoredValueEntryMutation) RefundIDCleared() bool {
+	_, ok := m.clearedFields[storedvalueentry.FieldRefundID]
+	return ok
+}
+
+// ResetRefundID resets all changes to the "refund_id" field.
+func (m *StoredValueEntryMutation) ResetRefundID() {
+	m.refund = nil
+	delete(m.clearedFields, storedvalueentry.FieldRefundID)
+}
+
+// SetReason sets the "reason" field.
+func (m *StoredValueEntryMutation) SetReason(s string) {
+	m.reason = &s
+}
+
+// Reason returns the value of the "reason" field in the mutation.
+func (m *StoredValueEntryMutation) Reason() (r string, exists bool) {
+	v := m.reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReason returns the old "reason" field's value of the StoredValueEntry entity.
+// If the StoredValueEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueEntryMutation) OldReason(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReason: %w", err)
+	}
+	return oldValue.Reason, nil
+}
+
+// ClearReason clears the value of the "reason" field.
+func (m *StoredValueEntryMutation) ClearReason() {
+	m.reason = nil
+	m.clearedFields[storedvalueentry.FieldReason] = struct{}{}
+}
+
+// ReasonCleared returns if the "reason" field was cleared in this mutation.
+func (m *StoredValueEntryMutation) ReasonCleared() bool {
+	_, ok := m.clearedFields[storedvalueentry.FieldReason]
+	return ok
+}
+
+// ResetReason resets all changes to the "reason" field.
+func (m *StoredValueEntryMutation) ResetReason() {
+	m.reason = nil
+	delete(m.clearedFields, storedvalueentry.FieldReason)
+}
+
+// SetIdempotencyKey sets the "idempotency_key" field.
+func (m *StoredValueEntryMutation) SetIdempotencyKey(s string) {
+	m.idempotency_key = &s
+}
+
+// IdempotencyKey returns the value of the "idempotency_key" field in the mutation.
+func (m *StoredValueEntryMutation) IdempotencyKey() (r string, exists bool) {
+	v := m.idempotency_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIdempotencyKey returns the old "idempotency_key" field's value of the StoredValueEntry entity.
+// If the StoredValueEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueEntryMutation) OldIdempotencyKey(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIdempotencyKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIdempotencyKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIdempotencyKey: %w", err)
+	}
+	return oldValue.IdempotencyKey, nil
+}
+
+// ClearIdempotencyKey clears the value of the "idempotency_key" field.
+func (m *StoredValueEntryMutation) ClearIdempotencyKey() {
+	m.idempotency_key = nil
+	m.clearedFields[storedvalueentry.FieldIdempotencyKey] = struct{}{}
+}
+
+// IdempotencyKeyCleared returns if the "idempotency_key" field was cleared in this mutation.
+func (m *StoredValueEntryMutation) IdempotencyKeyCleared() bool {
+	_, ok := m.clearedFields[storedvalueentry.FieldIdempotencyKey]
+	return ok
+}
+
+// ResetIdempotencyKey resets all changes to the "idempotency_key" field.
+func (m *StoredValueEntryMutation) ResetIdempotencyKey() {
+	m.idempotency_key = nil
+	delete(m.clearedFields, storedvalueentry.FieldIdempotencyKey)
+}
+
+// SetRequestHash sets the "request_hash" field.
+func (m *StoredValueEntryMutation) SetRequestHash(s string) {
+	m.request_hash = &s
+}
+
+// RequestHash returns the value of the "request_hash" field in the mutation.
+func (m *StoredValueEntryMutation) RequestHash() (r string, exists bool) {
+	v := m.request_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRequestHash returns the old "request_hash" field's value of the StoredValueEntry entity.
+// If the StoredValueEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueEntryMutation) OldRequestHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRequestHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRequestHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRequestHash: %w", err)
+	}
+	return oldValue.RequestHash, nil
+}
+
+// ClearRequestHash clears the value of the "request_hash" field.
+func (m *StoredValueEntryMutation) ClearRequestHash() {
+	m.request_hash = nil
+	m.clearedFields[storedvalueentry.FieldRequestHash] = struct{}{}
+}
+
+// RequestHashCleared returns if the "request_hash" field was cleared in this mutation.
+func (m *StoredValueEntryMutation) RequestHashCleared() bool {
+	_, ok := m.clearedFields[storedvalueentry.FieldRequestHash]
+	return ok
+}
+
+// ResetRequestHash resets all changes to the "request_hash" field.
+func (m *StoredValueEntryMutation) ResetRequestHash() {
+	m.request_hash = nil
+	delete(m.clearedFields, storedvalueentry.FieldRequestHash)
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *StoredValueEntryMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *StoredValueEntryMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the StoredValueEntry entity.
+// If the StoredValueEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueEntryMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *StoredValueEntryMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *StoredValueEntryMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[storedvalueentry.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *StoredValueEntryMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *StoredValueEntryMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *StoredValueEntryMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// ClearAccount clears the "account" edge to the StoredValueAccount entity.
+func (m *StoredValueEntryMutation) ClearAccount() {
+	m.clearedaccount = true
+	m.clearedFields[storedvalueentry.FieldAccountID] = struct{}{}
+}
+
+// AccountCleared reports if the "account" edge to the StoredValueAccount entity was cleared.
+func (m *StoredValueEntryMutation) AccountCleared() bool {
+	return m.clearedaccount
+}
+
+// AccountIDs returns the "account" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// AccountID instead. It exists only for internal usage by the builders.
+func (m *StoredValueEntryMutation) AccountIDs() (ids []pulid.ID) {
+	if id := m.account; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetAccount resets all changes to the "account" edge.
+func (m *StoredValueEntryMutation) ResetAccount() {
+	m.account = nil
+	m.clearedaccount = false
+}
+
+// ClearStore clears the "store" edge to the Store entity.
+func (m *StoredValueEntryMutation) ClearStore() {
+	m.clearedstore = true
+	m.clearedFields[storedvalueentry.FieldStoreID] = struct{}{}
+}
+
+// StoreCleared reports if the "store" edge to the Store entity was cleared.
+func (m *StoredValueEntryMutation) StoreCleared() bool {
+	return m.StoreIDCleared() || m.clearedstore
+}
+
+// StoreIDs returns the "store" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// StoreID instead. It exists only for internal usage by the builders.
+func (m *StoredValueEntryMutation) StoreIDs() (ids []pulid.ID) {
+	if id := m.store; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetStore resets all changes to the "store" edge.
+func (m *StoredValueEntryMutation) ResetStore() {
+	m.store = nil
+	m.clearedstore = false
+}
+
+// ClearStaff clears the "staff" edge to the Staff entity.
+func (m *StoredValueEntryMutation) ClearStaff() {
+	m.clearedstaff = true
+	m.clearedFields[storedvalueentry.FieldStaffID] = struct{}{}
+}
+
+// StaffCleared reports if the "staff" edge to the Staff entity was cleared.
+func (m *StoredValueEntryMutation) StaffCleared() bool {
+	return m.clearedstaff
+}
+
+// StaffIDs returns the "staff" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// StaffID instead. It exists only for internal usage by the builders.
+func (m *StoredValueEntryMutation) StaffIDs() (ids []pulid.ID) {
+	if id := m.staff; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetStaff resets all changes to the "staff" edge.
+func (m *StoredValueEntryMutation) ResetStaff() {
+	m.staff = nil
+	m.clearedstaff = false
+}
+
+// ClearDevice clears the "device" edge to the Device entity.
+func (m *StoredValueEntryMutation) ClearDevice() {
+	m.cleareddevice = true
+	m.clearedFields[storedvalueentry.FieldDeviceID] = struct{}{}
+}
+
+// DeviceCleared reports if the "device" edge to the Device entity was cleared.
+func (m *StoredValueEntryMutation) DeviceCleared() bool {
+	return m.DeviceIDCleared() || m.cleareddevice
+}
+
+// DeviceIDs returns the "device" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// DeviceID instead. It exists only for internal usage by the builders.
+func (m *StoredValueEntryMutation) DeviceIDs() (ids []pulid.ID) {
+	if id := m.device; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetDevice resets all changes to the "device" edge.
+func (m *StoredValueEntryMutation) ResetDevice() {
+	m.device = nil
+	m.cleareddevice = false
+}
+
+// ClearTopUp clears the "top_up" edge to the StoredValueTopUp entity.
+func (m *StoredValueEntryMutation) ClearTopUp() {
+	m.clearedtop_up = true
+	m.clearedFields[storedvalueentry.FieldTopUpID] = struct{}{}
+}
+
+// TopUpCleared reports if the "top_up" edge to the StoredValueTopUp entity was cleared.
+func (m *StoredValueEntryMutation) TopUpCleared() bool {
+	return m.TopUpIDCleared() || m.clearedtop_up
+}
+
+// TopUpIDs returns the "top_up" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// TopUpID instead. It exists only for internal usage by the builders.
+func (m *StoredValueEntryMutation) TopUpIDs() (ids []pulid.ID) {
+	if id := m.top_up; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetTopUp resets all changes to the "top_up" edge.
+func (m *StoredValueEntryMutation) ResetTopUp() {
+	m.top_up = nil
+	m.clearedtop_up = false
+}
+
+// ClearSale clears the "sale" edge to the Sale entity.
+func (m *StoredValueEntryMutation) ClearSale() {
+	m.clearedsale = true
+	m.clearedFields[storedvalueentry.FieldSaleID] = struct{}{}
+}
+
+// SaleCleared reports if the "sale" edge to the Sale entity was cleared.
+func (m *StoredValueEntryMutation) SaleCleared() bool {
+	return m.SaleIDCleared() || m.clearedsale
+}
+
+// SaleIDs returns the "sale" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// SaleID instead. It exists only for internal usage by the builders.
+func (m *StoredValueEntryMutation) SaleIDs() (ids []pulid.ID) {
+	if id := m.sale; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetSale resets all changes to the "sale" edge.
+func (m *StoredValueEntryMutation) ResetSale() {
+	m.sale = nil
+	m.clearedsale = false
+}
+
+// ClearTender clears the "tender" edge to the Tender entity.
+func (m *StoredValueEntryMutation) ClearTender() {
+	m.clearedtender = true
+	m.clearedFields[storedvalueentry.FieldTenderID] = struct{}{}
+}
+
+// TenderCleared reports if the "tender" edge to the Tender entity was cleared.
+func (m *StoredValueEntryMutation) TenderCleared() bool {
+	return m.TenderIDCleared() || m.clearedtender
+}
+
+// TenderIDs returns the "tender" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// TenderID instead. It exists only for internal usage by the builders.
+func (m *StoredValueEntryMutation) TenderIDs() (ids []pulid.ID) {
+	if id := m.tender; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetTender resets all changes to the "tender" edge.
+func (m *StoredValueEntryMutation) ResetTender() {
+	m.tender = nil
+	m.clearedtender = false
+}
+
+// ClearRefund clears the "refund" edge to the Refund entity.
+func (m *StoredValueEntryMutation) ClearRefund() {
+	m.clearedrefund = true
+	m.clearedFields[storedvalueentry.FieldRefundID] = struct{}{}
+}
+
+// RefundCleared reports if the "refund" edge to the Refund entity was cleared.
+func (m *StoredValueEntryMutation) RefundCleared() bool {
+	return m.RefundIDCleared() || m.clearedrefund
+}
+
+// RefundIDs returns the "refund" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// RefundID instead. It exists only for internal usage by the builders.
+func (m *StoredValueEntryMutation) RefundIDs() (ids []pulid.ID) {
+	if id := m.refund; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetRefund resets all changes to the "refund" edge.
+func (m *StoredValueEntryMutation) ResetRefund() {
+	m.refund = nil
+	m.clearedrefund = false
+}
+
+// Where appends a list predicates to the StoredValueEntryMutation builder.
+func (m *StoredValueEntryMutation) Where(ps ...predicate.StoredValueEntry) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the StoredValueEntryMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *StoredValueEntryMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.StoredValueEntry, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *StoredValueEntryMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *StoredValueEntryMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (StoredValueEntry).
+func (m *StoredValueEntryMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *StoredValueEntryMutation) Fields() []string {
+	fields := make([]string, 0, 16)
+	if m.merchant != nil {
+		fields = append(fields, storedvalueentry.FieldMerchantID)
+	}
+	if m.account != nil {
+		fields = append(fields, storedvalueentry.FieldAccountID)
+	}
+	if m.kind != nil {
+		fields = append(fields, storedvalueentry.FieldKind)
+	}
+	if m.amount != nil {
+		fields = append(fields, storedvalueentry.FieldAmount)
+	}
+	if m.bonus_amount != nil {
+		fields = append(fields, storedvalueentry.FieldBonusAmount)
+	}
+	if m.store != nil {
+		fields = append(fields, storedvalueentry.FieldStoreID)
+	}
+	if m.staff != nil {
+		fields = append(fields, storedvalueentry.FieldStaffID)
+	}
+	if m.device != nil {
+		fields = append(fields, storedvalueentry.FieldDeviceID)
+	}
+	if m.top_up != nil {
+		fields = append(fields, storedvalueentry.FieldTopUpID)
+	}
+	if m.sale != nil {
+		fields = append(fields, storedvalueentry.FieldSaleID)
+	}
+	if m.tender != nil {
+		fields = append(fields, storedvalueentry.FieldTenderID)
+	}
+	if m.refund != nil {
+		fields = append(fields, storedvalueentry.FieldRefundID)
+	}
+	if m.reason != nil {
+		fields = append(fields, storedvalueentry.FieldReason)
+	}
+	if m.idempotency_key != nil {
+		fields = append(fields, storedvalueentry.FieldIdempotencyKey)
+	}
+	if m.request_hash != nil {
+		fields = append(fields, storedvalueentry.FieldRequestHash)
+	}
+	if m.created_at != nil {
+		fields = append(fields, storedvalueentry.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *StoredValueEntryMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case storedvalueentry.FieldMerchantID:
+		return m.MerchantID()
+	case storedvalueentry.FieldAccountID:
+		return m.AccountID()
+	case storedvalueentry.FieldKind:
+		return m.Kind()
+	case storedvalueentry.FieldAmount:
+		return m.Amount()
+	case storedvalueentry.FieldBonusAmount:
+		return m.BonusAmount()
+	case storedvalueentry.FieldStoreID:
+		return m.StoreID()
+	case storedvalueentry.FieldStaffID:
+		return m.StaffID()
+	case storedvalueentry.FieldDeviceID:
+		return m.DeviceID()
+	case storedvalueentry.FieldTopUpID:
+		return m.TopUpID()
+	case storedvalueentry.FieldSaleID:
+		return m.SaleID()
+	case storedvalueentry.FieldTenderID:
+		return m.TenderID()
+	case storedvalueentry.FieldRefundID:
+		return m.RefundID()
+	case storedvalueentry.FieldReason:
+		return m.Reason()
+	case storedvalueentry.FieldIdempotencyKey:
+		return m.IdempotencyKey()
+	case storedvalueentry.FieldRequestHash:
+		return m.RequestHash()
+	case storedvalueentry.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *StoredValueEntryMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case storedvalueentry.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case storedvalueentry.FieldAccountID:
+		return m.OldAccountID(ctx)
+	case storedvalueentry.FieldKind:
+		return m.OldKind(ctx)
+	case storedvalueentry.FieldAmount:
+		return m.OldAmount(ctx)
+	case storedvalueentry.FieldBonusAmount:
+		return m.OldBonusAmount(ctx)
+	case storedvalueentry.FieldStoreID:
+		return m.OldStoreID(ctx)
+	case storedvalueentry.FieldStaffID:
+		return m.OldStaffID(ctx)
+	case storedvalueentry.FieldDeviceID:
+		return m.OldDeviceID(ctx)
+	case storedvalueentry.FieldTopUpID:
+		return m.OldTopUpID(ctx)
+	case storedvalueentry.FieldSaleID:
+		return m.OldSaleID(ctx)
+	case storedvalueentry.FieldTenderID:
+		return m.OldTenderID(ctx)
+	case storedvalueentry.FieldRefundID:
+		return m.OldRefundID(ctx)
+	case storedvalueentry.FieldReason:
+		return m.OldReason(ctx)
+	case storedvalueentry.FieldIdempotencyKey:
+		return m.OldIdempotencyKey(ctx)
+	case storedvalueentry.FieldRequestHash:
+		return m.OldRequestHash(ctx)
+	case storedvalueentry.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown StoredValueEntry field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *StoredValueEntryMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case storedvalueentry.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case storedvalueentry.FieldAccountID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAccountID(v)
+		return nil
+	case storedvalueentry.FieldKind:
+		v, ok := value.(storedvalueentry.Kind)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case storedvalueentry.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAmount(v)
+		return nil
+	case storedvalueentry.FieldBonusAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBonusAmount(v)
+		return nil
+	case storedvalueentry.FieldStoreID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStoreID(v)
+		return nil
+	case storedvalueentry.FieldStaffID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStaffID(v)
+		return nil
+	case storedvalueentry.FieldDeviceID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDeviceID(v)
+		return nil
+	case storedvalueentry.FieldTopUpID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTopUpID(v)
+		return nil
+	case storedvalueentry.FieldSaleID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSaleID(v)
+		return nil
+	case storedvalueentry.FieldTenderID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTenderID(v)
+		return nil
+	case storedvalueentry.FieldRefundID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRefundID(v)
+		return nil
+	case storedvalueentry.FieldReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReason(v)
+		return nil
+	case storedvalueentry.FieldIdempotencyKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIdempotencyKey(v)
+		return nil
+	case storedvalueentry.FieldRequestHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRequestHash(v)
+		return nil
+	case storedvalueentry.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown StoredValueEntry field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *StoredValueEntryMutation) AddedFields() []string {
+	var fields []string
+	if m.addamount != nil {
+		fields = append(fields, storedvalueentry.FieldAmount)
+	}
+	if m.addbonus_amount != nil {
+		fields = append(fields, storedvalueentry.FieldBonusAmount)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *StoredValueEntryMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case storedvalueentry.FieldAmount:
+		return m.AddedAmount()
+	case storedvalueentry.FieldBonusAmount:
+		return m.AddedBonusAmount()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *StoredValueEntryMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case storedvalueentry.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAmount(v)
+		return nil
+	case storedvalueentry.FieldBonusAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddBonusAmount(v)
+		return nil
+	}
+	return fmt.Errorf("unknown StoredValueEntry numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *StoredValueEntryMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(storedvalueentry.FieldStoreID) {
+		fields = append(fields, storedvalueentry.FieldStoreID)
+	}
+	if m.FieldCleared(storedvalueentry.FieldDeviceID) {
+		fields = append(fields, storedvalueentry.FieldDeviceID)
+	}
+	if m.FieldCleared(storedvalueentry.FieldTopUpID) {
+		fields = append(fields, storedvalueentry.FieldTopUpID)
+	}
+	if m.FieldCleared(storedvalueentry.FieldSaleID) {
+		fields = append(fields, storedvalueentry.FieldSaleID)
+	}
+	if m.FieldCleared(storedvalueentry.FieldTenderID) {
+		fields = append(fields, storedvalueentry.FieldTenderID)
+	}
+	if m.FieldCleared(storedvalueentry.FieldRefundID) {
+		fields = append(fields, storedvalueentry.FieldRefundID)
+	}
+	if m.FieldCleared(storedvalueentry.FieldReason) {
+		fields = append(fields, storedvalueentry.FieldReason)
+	}
+	if m.FieldCleared(storedvalueentry.FieldIdempotencyKey) {
+		fields = append(fields, storedvalueentry.FieldIdempotencyKey)
+	}
+	if m.FieldCleared(storedvalueentry.FieldRequestHash) {
+		fields = append(fields, storedvalueentry.FieldRequestHash)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *StoredValueEntryMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *StoredValueEntryMutation) ClearField(name string) error {
+	switch name {
+	case storedvalueentry.FieldStoreID:
+		m.ClearStoreID()
+		return nil
+	case storedvalueentry.FieldDeviceID:
+		m.ClearDeviceID()
+		return nil
+	case storedvalueentry.FieldTopUpID:
+		m.ClearTopUpID()
+		return nil
+	case storedvalueentry.FieldSaleID:
+		m.ClearSaleID()
+		return nil
+	case storedvalueentry.FieldTenderID:
+		m.ClearTenderID()
+		return nil
+	case storedvalueentry.FieldRefundID:
+		m.ClearRefundID()
+		return nil
+	case storedvalueentry.FieldReason:
+		m.ClearReason()
+		return nil
+	case storedvalueentry.FieldIdempotencyKey:
+		m.ClearIdempotencyKey()
+		return nil
+	case storedvalueentry.FieldRequestHash:
+		m.ClearRequestHash()
+		return nil
+	}
+	return fmt.Errorf("unknown StoredValueEntry nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *StoredValueEntryMutation) ResetField(name string) error {
+	switch name {
+	case storedvalueentry.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case storedvalueentry.FieldAccountID:
+		m.ResetAccountID()
+		return nil
+	case storedvalueentry.FieldKind:
+		m.ResetKind()
+		return nil
+	case storedvalueentry.FieldAmount:
+		m.ResetAmount()
+		return nil
+	case storedvalueentry.FieldBonusAmount:
+		m.ResetBonusAmount()
+		return nil
+	case storedvalueentry.FieldStoreID:
+		m.ResetStoreID()
+		return nil
+	case storedvalueentry.FieldStaffID:
+		m.ResetStaffID()
+		return nil
+	case storedvalueentry.FieldDeviceID:
+		m.ResetDeviceID()
+		return nil
+	case storedvalueentry.FieldTopUpID:
+		m.ResetTopUpID()
+		return nil
+	case storedvalueentry.FieldSaleID:
+		m.ResetSaleID()
+		return nil
+	case storedvalueentry.FieldTenderID:
+		m.ResetTenderID()
+		return nil
+	case storedvalueentry.FieldRefundID:
+		m.ResetRefundID()
+		return nil
+	case storedvalueentry.FieldReason:
+		m.ResetReason()
+		return nil
+	case storedvalueentry.FieldIdempotencyKey:
+		m.ResetIdempotencyKey()
+		return nil
+	case storedvalueentry.FieldRequestHash:
+		m.ResetRequestHash()
+		return nil
+	case storedvalueentry.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown StoredValueEntry field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *StoredValueEntryMutation) AddedEdges() []string {
+	edges := make([]string, 0, 9)
+	if m.merchant != nil {
+		edges = append(edges, storedvalueentry.EdgeMerchant)
+	}
+	if m.account != nil {
+		edges = append(edges, storedvalueentry.EdgeAccount)
+	}
+	if m.store != nil {
+		edges = append(edges, storedvalueentry.EdgeStore)
+	}
+	if m.staff != nil {
+		edges = append(edges, storedvalueentry.EdgeStaff)
+	}
+	if m.device != nil {
+		edges = append(edges, storedvalueentry.EdgeDevice)
+	}
+	if m.top_up != nil {
+		edges = append(edges, storedvalueentry.EdgeTopUp)
+	}
+	if m.sale != nil {
+		edges = append(edges, storedvalueentry.EdgeSale)
+	}
+	if m.tender != nil {
+		edges = append(edges, storedvalueentry.EdgeTender)
+	}
+	if m.refund != nil {
+		edges = append(edges, storedvalueentry.EdgeRefund)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *StoredValueEntryMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case storedvalueentry.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	case storedvalueentry.EdgeAccount:
+		if id := m.account; id != nil {
+			return []ent.Value{*id}
+		}
+	case storedvalueentry.EdgeStore:
+		if id := m.store; id != nil {
+			return []ent.Value{*id}
+		}
+	case storedvalueentry.EdgeStaff:
+		if id := m.staff; id != nil {
+			return []ent.Value{*id}
+		}
+	case storedvalueentry.EdgeDevice:
+		if id := m.device; id != nil {
+			return []ent.Value{*id}
+		}
+	case storedvalueentry.EdgeTopUp:
+		if id := m.top_up; id != nil {
+			return []ent.Value{*id}
+		}
+	case storedvalueentry.EdgeSale:
+		if id := m.sale; id != nil {
+			return []ent.Value{*id}
+		}
+	case storedvalueentry.EdgeTender:
+		if id := m.tender; id != nil {
+			return []ent.Value{*id}
+		}
+	case storedvalueentry.EdgeRefund:
+		if id := m.refund; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *StoredValueEntryMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 9)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *StoredValueEntryMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *StoredValueEntryMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 9)
+	if m.clearedmerchant {
+		edges = append(edges, storedvalueentry.EdgeMerchant)
+	}
+	if m.clearedaccount {
+		edges = append(edges, storedvalueentry.EdgeAccount)
+	}
+	if m.clearedstore {
+		edges = append(edges, storedvalueentry.EdgeStore)
+	}
+	if m.clearedstaff {
+		edges = append(edges, storedvalueentry.EdgeStaff)
+	}
+	if m.cleareddevice {
+		edges = append(edges, storedvalueentry.EdgeDevice)
+	}
+	if m.clearedtop_up {
+		edges = append(edges, storedvalueentry.EdgeTopUp)
+	}
+	if m.clearedsale {
+		edges = append(edges, storedvalueentry.EdgeSale)
+	}
+	if m.clearedtender {
+		edges = append(edges, storedvalueentry.EdgeTender)
+	}
+	if m.clearedrefund {
+		edges = append(edges, storedvalueentry.EdgeRefund)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *StoredValueEntryMutation) EdgeCleared(name string) bool {
+	switch name {
+	case storedvalueentry.EdgeMerchant:
+		return m.clearedmerchant
+	case storedvalueentry.EdgeAccount:
+		return m.clearedaccount
+	case storedvalueentry.EdgeStore:
+		return m.clearedstore
+	case storedvalueentry.EdgeStaff:
+		return m.clearedstaff
+	case storedvalueentry.EdgeDevice:
+		return m.cleareddevice
+	case storedvalueentry.EdgeTopUp:
+		return m.clearedtop_up
+	case storedvalueentry.EdgeSale:
+		return m.clearedsale
+	case storedvalueentry.EdgeTender:
+		return m.clearedtender
+	case storedvalueentry.EdgeRefund:
+		return m.clearedrefund
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *StoredValueEntryMutation) ClearEdge(name string) error {
+	switch name {
+	case storedvalueentry.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	case storedvalueentry.EdgeAccount:
+		m.ClearAccount()
+		return nil
+	case storedvalueentry.EdgeStore:
+		m.ClearStore()
+		return nil
+	case storedvalueentry.EdgeStaff:
+		m.ClearStaff()
+		return nil
+	case storedvalueentry.EdgeDevice:
+		m.ClearDevice()
+		return nil
+	case storedvalueentry.EdgeTopUp:
+		m.ClearTopUp()
+		return nil
+	case storedvalueentry.EdgeSale:
+		m.ClearSale()
+		return nil
+	case storedvalueentry.EdgeTender:
+		m.ClearTender()
+		return nil
+	case storedvalueentry.EdgeRefund:
+		m.ClearRefund()
+		return nil
+	}
+	return fmt.Errorf("unknown StoredValueEntry unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *StoredValueEntryMutation) ResetEdge(name string) error {
+	switch name {
+	case storedvalueentry.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	case storedvalueentry.EdgeAccount:
+		m.ResetAccount()
+		return nil
+	case storedvalueentry.EdgeStore:
+		m.ResetStore()
+		return nil
+	case storedvalueentry.EdgeStaff:
+		m.ResetStaff()
+		return nil
+	case storedvalueentry.EdgeDevice:
+		m.ResetDevice()
+		return nil
+	case storedvalueentry.EdgeTopUp:
+		m.ResetTopUp()
+		return nil
+	case storedvalueentry.EdgeSale:
+		m.ResetSale()
+		return nil
+	case storedvalueentry.EdgeTender:
+		m.ResetTender()
+		return nil
+	case storedvalueentry.EdgeRefund:
+		m.ResetRefund()
+		return nil
+	}
+	return fmt.Errorf("unknown StoredValueEntry edge %s", name)
+}
+
+// StoredValueSettingsMutation represents an operation that mutates the StoredValueSettings nodes in the graph.
+type StoredValueSettingsMutation struct {
+	config
+	op                        Op
+	typ                       string
+	id                        *pulid.ID
+	created_at                *time.Time
+	updated_at                *time.Time
+	bonus_tiers               *[]svtype.BonusTier
+	appendbonus_tiers         []svtype.BonusTier
+	refund_to_balance_allowed *bool
+	clearedFields             map[string]struct{}
+	merchant                  *pulid.ID
+	clearedmerchant           bool
+	done                      bool
+	oldValue                  func(context.Context) (*StoredValueSettings, error)
+	predicates                []predicate.StoredValueSettings
+}
+
+var _ ent.Mutation = (*StoredValueSettingsMutation)(nil)
+
+// storedvaluesettingsOption allows management of the mutation configuration using functional options.
+type storedvaluesettingsOption func(*StoredValueSettingsMutation)
+
+// newStoredValueSettingsMutation creates new mutation for the StoredValueSettings entity.
+func newStoredValueSettingsMutation(c config, op Op, opts ...storedvaluesettingsOption) *StoredValueSettingsMutation {
+	m := &StoredValueSettingsMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeStoredValueSettings,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withStoredValueSettingsID sets the ID field of the mutation.
+func withStoredValueSettingsID(id pulid.ID) storedvaluesettingsOption {
+	return func(m *StoredValueSettingsMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *StoredValueSettings
+		)
+		m.oldValue = func(ctx context.Context) (*StoredValueSettings, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().StoredValueSettings.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withStoredValueSettings sets the old StoredValueSettings of the mutation.
+func withStoredValueSettings(node *StoredValueSettings) storedvaluesettingsOption {
+	return func(m *StoredValueSettingsMutation) {
+		m.oldValue = func(context.Context) (*StoredValueSettings, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m StoredValueSettingsMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m StoredValueSettingsMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of StoredValueSettings entities.
+func (m *StoredValueSettingsMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *StoredValueSettingsMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *StoredValueSettingsMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().StoredValueSettings.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *StoredValueSettingsMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *StoredValueSettingsMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the StoredValueSettings entity.
+// If the StoredValueSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueSettingsMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *StoredValueSettingsMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *StoredValueSettingsMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *StoredValueSettingsMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the StoredValueSettings entity.
+// If the StoredValueSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueSettingsMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *StoredValueSettingsMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *StoredValueSettingsMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *StoredValueSettingsMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the StoredValueSettings entity.
+// If the StoredValueSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueSettingsMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *StoredValueSettingsMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetBonusTiers sets the "bonus_tiers" field.
+func (m *StoredValueSettingsMutation) SetBonusTiers(st []svtype.BonusTier) {
+	m.bonus_tiers = &st
+	m.appendbonus_tiers = nil
+}
+
+// BonusTiers returns the value of the "bonus_tiers" field in the mutation.
+func (m *StoredValueSettingsMutation) BonusTiers() (r []svtype.BonusTier, exists bool) {
+	v := m.bonus_tiers
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBonusTiers returns the old "bonus_tiers" field's value of the StoredValueSettings entity.
+// If the StoredValueSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueSettingsMutation) OldBonusTiers(ctx context.Context) (v []svtype.BonusTier, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBonusTiers is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBonusTiers requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBonusTiers: %w", err)
+	}
+	return oldValue.BonusTiers, nil
+}
+
+// AppendBonusTiers adds st to the "bonus_tiers" field.
+func (m *StoredValueSettingsMutation) AppendBonusTiers(st []svtype.BonusTier) {
+	m.appendbonus_tiers = append(m.appendbonus_tiers, st...)
+}
+
+// AppendedBonusTiers returns the list of values that were appended to the "bonus_tiers" field in this mutation.
+func (m *StoredValueSettingsMutation) AppendedBonusTiers() ([]svtype.BonusTier, bool) {
+	if len(m.appendbonus_tiers) == 0 {
+		return nil, false
+	}
+	return m.appendbonus_tiers, true
+}
+
+// ResetBonusTiers resets all changes to the "bonus_tiers" field.
+func (m *StoredValueSettingsMutation) ResetBonusTiers() {
+	m.bonus_tiers = nil
+	m.appendbonus_tiers = nil
+}
+
+// SetRefundToBalanceAllowed sets the "refund_to_balance_allowed" field.
+func (m *StoredValueSettingsMutation) SetRefundToBalanceAllowed(b bool) {
+	m.refund_to_balance_allowed = &b
+}
+
+// RefundToBalanceAllowed returns the value of the "refund_to_balance_allowed" field in the mutation.
+func (m *StoredValueSettingsMutation) RefundToBalanceAllowed() (r bool, exists bool) {
+	v := m.refund_to_balance_allowed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRefundToBalanceAllowed returns the old "refund_to_balance_allowed" field's value of the StoredValueSettings entity.
+// If the StoredValueSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueSettingsMutation) OldRefundToBalanceAllowed(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRefundToBalanceAllowed is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRefundToBalanceAllowed requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRefundToBalanceAllowed: %w", err)
+	}
+	return oldValue.RefundToBalanceAllowed, nil
+}
+
+// ResetRefundToBalanceAllowed resets all changes to the "refund_to_balance_allowed" field.
+func (m *StoredValueSettingsMutation) ResetRefundToBalanceAllowed() {
+	m.refund_to_balance_allowed = nil
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *StoredValueSettingsMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[storedvaluesettings.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *StoredValueSettingsMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *StoredValueSettingsMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *StoredValueSettingsMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// Where appends a list predicates to the StoredValueSettingsMutation builder.
+func (m *StoredValueSettingsMutation) Where(ps ...predicate.StoredValueSettings) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the StoredValueSettingsMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *StoredValueSettingsMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.StoredValueSettings, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *StoredValueSettingsMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *StoredValueSettingsMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (StoredValueSettings).
+func (m *StoredValueSettingsMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *StoredValueSettingsMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.merchant != nil {
+		fields = append(fields, storedvaluesettings.FieldMerchantID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, storedvaluesettings.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, storedvaluesettings.FieldUpdatedAt)
+	}
+	if m.bonus_tiers != nil {
+		fields = append(fields, storedvaluesettings.FieldBonusTiers)
+	}
+	if m.refund_to_balance_allowed != nil {
+		fields = append(fields, storedvaluesettings.FieldRefundToBalanceAllowed)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *StoredValueSettingsMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case storedvaluesettings.FieldMerchantID:
+		return m.MerchantID()
+	case storedvaluesettings.FieldCreatedAt:
+		return m.CreatedAt()
+	case storedvaluesettings.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case storedvaluesettings.FieldBonusTiers:
+		return m.BonusTiers()
+	case storedvaluesettings.FieldRefundToBalanceAllowed:
+		return m.RefundToBalanceAllowed()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *StoredValueSettingsMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case storedvaluesettings.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case storedvaluesettings.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case storedvaluesettings.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case storedvaluesettings.FieldBonusTiers:
+		return m.OldBonusTiers(ctx)
+	case storedvaluesettings.FieldRefundToBalanceAllowed:
+		return m.OldRefundToBalanceAllowed(ctx)
+	}
+	return nil, fmt.Errorf("unknown StoredValueSettings field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *StoredValueSettingsMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case storedvaluesettings.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case storedvaluesettings.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case storedvaluesettings.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case storedvaluesettings.FieldBonusTiers:
+		v, ok := value.([]svtype.BonusTier)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBonusTiers(v)
+		return nil
+	case storedvaluesettings.FieldRefundToBalanceAllowed:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRefundToBalanceAllowed(v)
+		return nil
+	}
+	return fmt.Errorf("unknown StoredValueSettings field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *StoredValueSettingsMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *StoredValueSettingsMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *StoredValueSettingsMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown StoredValueSettings numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *StoredValueSettingsMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *StoredValueSettingsMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *StoredValueSettingsMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown StoredValueSettings nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *StoredValueSettingsMutation) ResetField(name string) error {
+	switch name {
+	case storedvaluesettings.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case storedvaluesettings.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case storedvaluesettings.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case storedvaluesettings.FieldBonusTiers:
+		m.ResetBonusTiers()
+		return nil
+	case storedvaluesettings.FieldRefundToBalanceAllowed:
+		m.ResetRefundToBalanceAllowed()
+		return nil
+	}
+	return fmt.Errorf("unknown StoredValueSettings field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *StoredValueSettingsMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.merchant != nil {
+		edges = append(edges, storedvaluesettings.EdgeMerchant)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *StoredValueSettingsMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case storedvaluesettings.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *StoredValueSettingsMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *StoredValueSettingsMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *StoredValueSettingsMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedmerchant {
+		edges = append(edges, storedvaluesettings.EdgeMerchant)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *StoredValueSettingsMutation) EdgeCleared(name string) bool {
+	switch name {
+	case storedvaluesettings.EdgeMerchant:
+		return m.clearedmerchant
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *StoredValueSettingsMutation) ClearEdge(name string) error {
+	switch name {
+	case storedvaluesettings.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown StoredValueSettings unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *StoredValueSettingsMutation) ResetEdge(name string) error {
+	switch name {
+	case storedvaluesettings.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown StoredValueSettings edge %s", name)
+}
+
+// StoredValueTopUpMutation represents an operation that mutates the StoredValueTopUp nodes in the graph.
+type StoredValueTopUpMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *pulid.ID
+	created_at      *time.Time
+	updated_at      *time.Time
+	idempotency_key *string
+	request_hash    *string
+	amount          *int64
+	addamount       *int64
+	bonus           *int64
+	addbonus        *int64
+	bonus_tier      **svtype.BonusTier
+	currency        *string
+	tender_type     *string
+	tendered        *int64
+	addtendered     *int64
+	change          *int64
+	addchange       *int64
+	card_type       *string
+	card_brand      *string
+	card_last4      *string
+	wallet          *string
+	reference       *string
+	clearedFields   map[string]struct{}
+	merchant        *pulid.ID
+	clearedmerchant bool
+	account         *pulid.ID
+	clearedaccount  bool
+	customer        *pulid.ID
+	clearedcustomer bool
+	store           *pulid.ID
+	clearedstore    bool
+	staff           *pulid.ID
+	clearedstaff    bool
+	device          *pulid.ID
+	cleareddevice   bool
+	done            bool
+	oldValue        func(context.Context) (*StoredValueTopUp, error)
+	predicates      []predicate.StoredValueTopUp
+}
+
+var _ ent.Mutation = (*StoredValueTopUpMutation)(nil)
+
+// storedvaluetopupOption allows management of the mutation configuration using functional options.
+type storedvaluetopupOption func(*StoredValueTopUpMutation)
+
+// newStoredValueTopUpMutation creates new mutation for the StoredValueTopUp entity.
+func newStoredValueTopUpMutation(c config, op Op, opts ...storedvaluetopupOption) *StoredValueTopUpMutation {
+	m := &StoredValueTopUpMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeStoredValueTopUp,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withStoredValueTopUpID sets the ID field of the mutation.
+func withStoredValueTopUpID(id pulid.ID) storedvaluetopupOption {
+	return func(m *StoredValueTopUpMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *StoredValueTopUp
+		)
+		m.oldValue = func(ctx context.Context) (*StoredValueTopUp, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().StoredValueTopUp.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withStoredValueTopUp sets the old StoredValueTopUp of the mutation.
+func withStoredValueTopUp(node *StoredValueTopUp) storedvaluetopupOption {
+	return func(m *StoredValueTopUpMutation) {
+		m.oldValue = func(context.Context) (*StoredValueTopUp, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m StoredValueTopUpMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m StoredValueTopUpMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of StoredValueTopUp entities.
+func (m *StoredValueTopUpMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *StoredValueTopUpMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *StoredValueTopUpMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().StoredValueTopUp.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *StoredValueTopUpMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *StoredValueTopUpMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the StoredValueTopUp entity.
+// If the StoredValueTopUp object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueTopUpMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *StoredValueTopUpMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *StoredValueTopUpMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *StoredValueTopUpMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the StoredValueTopUp entity.
+// If the StoredValueTopUp object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueTopUpMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *StoredValueTopUpMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *StoredValueTopUpMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *StoredValueTopUpMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the StoredValueTopUp entity.
+// If the StoredValueTopUp object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueTopUpMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *StoredValueTopUpMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetIdempotencyKey sets the "idempotency_key" field.
+func (m *StoredValueTopUpMutation) SetIdempotencyKey(s string) {
+	m.idempotency_key = &s
+}
+
+// IdempotencyKey returns the value of the "idempotency_key" field in the mutation.
+func (m *StoredValueTopUpMutation) IdempotencyKey() (r string, exists bool) {
+	v := m.idempotency_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIdempotencyKey returns the old "idempotency_key" field's value of the StoredValueTopUp entity.
+// If the StoredValueTopUp object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueTopUpMutation) OldIdempotencyKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIdempotencyKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIdempotencyKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIdempotencyKey: %w", err)
+	}
+	return oldValue.IdempotencyKey, nil
+}
+
+// ResetIdempotencyKey resets all changes to the "idempotency_key" field.
+func (m *StoredValueTopUpMutation) ResetIdempotencyKey() {
+	m.idempotency_key = nil
+}
+
+// SetRequestHash sets the "request_hash" field.
+func (m *StoredValueTopUpMutation) SetRequestHash(s string) {
+	m.request_hash = &s
+}
+
+// RequestHash returns the value of the "request_hash" field in the mutation.
+func (m *StoredValueTopUpMutation) RequestHash() (r string, exists bool) {
+	v := m.request_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRequestHash returns the old "request_hash" field's value of the StoredValueTopUp entity.
+// If the StoredValueTopUp object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueTopUpMutation) OldRequestHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRequestHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRequestHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRequestHash: %w", err)
+	}
+	return oldValue.RequestHash, nil
+}
+
+// ResetRequestHash resets all changes to the "request_hash" field.
+func (m *StoredValueTopUpMutation) ResetRequestHash() {
+	m.request_hash = nil
+}
+
+// SetAccountID sets the "account_id" field.
+func (m *StoredValueTopUpMutation) SetAccountID(pu pulid.ID) {
+	m.account = &pu
+}
+
+// AccountID returns the value of the "account_id" field in the mutation.
+func (m *StoredValueTopUpMutation) AccountID() (r pulid.ID, exists bool) {
+	v := m.account
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAccountID returns the old "account_id" field's value of the StoredValueTopUp entity.
+// If the StoredValueTopUp object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueTopUpMutation) OldAccountID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAccountID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAccountID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAccountID: %w", err)
+	}
+	return oldValue.AccountID, nil
+}
+
+// ResetAccountID resets all changes to the "account_id" field.
+func (m *StoredValueTopUpMutation) ResetAccountID() {
+	m.account = nil
+}
+
+// SetCustomerID sets the "customer_id" field.
+func (m *StoredValueTopUpMutation) SetCustomerID(pu pulid.ID) {
+	m.customer = &pu
+}
+
+// CustomerID returns the value of the "customer_id" field in the mutation.
+func (m *StoredValueTopUpMutation) CustomerID() (r pulid.ID, exists bool) {
+	v := m.customer
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCustomerID returns the old "customer_id" field's value of the StoredValueTopUp entity.
+// If the StoredValueTopUp object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueTopUpMutation) OldCustomerID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCustomerID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCustomerID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCustomerID: %w", err)
+	}
+	return oldValue.CustomerID, nil
+}
+
+// ResetCustomerID resets all changes to the "customer_id" field.
+func (m *StoredValueTopUpMutation) ResetCustomerID() {
+	m.customer = nil
+}
+
+// SetStoreID sets the "store_id" field.
+func (m *StoredValueTopUpMutation) SetStoreID(pu pulid.ID) {
+	m.store = &pu
+}
+
+// StoreID returns the value of the "store_id" field in the mutation.
+func (m *StoredValueTopUpMutation) StoreID() (r pulid.ID, exists bool) {
+	v := m.store
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStoreID returns the old "store_id" field's value of the StoredValueTopUp entity.
+// If the StoredValueTopUp object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueTopUpMutation) OldStoreID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStoreID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStoreID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStoreID: %w", err)
+	}
+	return oldValue.StoreID, nil
+}
+
+// ResetStoreID resets all changes to the "store_id" field.
+func (m *StoredValueTopUpMutation) ResetStoreID() {
+	m.store = nil
+}
+
+// SetStaffID sets the "staff_id" field.
+func (m *StoredValueTopUpMutation) SetStaffID(pu pulid.ID) {
+	m.staff = &pu
+}
+
+// StaffID returns the value of the "staff_id" field in the mutation.
+func (m *StoredValueTopUpMutation) StaffID() (r pulid.ID, exists bool) {
+	v := m.staff
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStaffID returns the old "staff_id" field's value of the StoredValueTopUp entity.
+// If the StoredValueTopUp object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueTopUpMutation) OldStaffID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStaffID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStaffID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStaffID: %w", err)
+	}
+	return oldValue.StaffID, nil
+}
+
+// ResetStaffID resets all changes to the "staff_id" field.
+func (m *StoredValueTopUpMutation) ResetStaffID() {
+	m.staff = nil
+}
+
+// SetDeviceID sets the "device_id" field.
+func (m *StoredValueTopUpMutation) SetDeviceID(pu pulid.ID) {
+	m.device = &pu
+}
+
+// DeviceID returns the value of the "device_id" field in the mutation.
+func (m *StoredValueTopUpMutation) DeviceID() (r pulid.ID, exists bool) {
+	v := m.device
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDeviceID returns the old "device_id" field's value of the StoredValueTopUp entity.
+// If the StoredValueTopUp object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueTopUpMutation) OldDeviceID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDeviceID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDeviceID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDeviceID: %w", err)
+	}
+	return oldValue.DeviceID, nil
+}
+
+// ClearDeviceID clears the value of the "device_id" field.
+func (m *StoredValueTopUpMutation) ClearDeviceID() {
+	m.device = nil
+	m.clearedFields[storedvaluetopup.FieldDeviceID] = struct{}{}
+}
+
+// DeviceIDCleared returns if the "device_id" field was cleared in this mutation.
+func (m *StoredValueTopUpMutation) DeviceIDCleared() bool {
+	_, ok := m.clearedFields[storedvaluetopup.FieldDeviceID]
+	return ok
+}
+
+// ResetDeviceID resets all changes to the "device_id" field.
+func (m *StoredValueTopUpMutation) ResetDeviceID() {
+	m.device = nil
+	delete(m.clearedFields, storedvaluetopup.FieldDeviceID)
+}
+
+// SetAmount sets the "amount" field.
+func (m *StoredValueTopUpMutation) SetAmount(i int64) {
+	m.amount = &i
+	m.addamount = nil
+}
+
+// Amount returns the value of the "amount" field in the mutation.
+func (m *StoredValueTopUpMutation) Amount() (r int64, exists bool) {
+	v := m.amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAmount returns the old "amount" field's value of the StoredValueTopUp entity.
+// If the StoredValueTopUp object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueTopUpMutation) OldAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAmount: %w", err)
+	}
+	return oldValue.Amount, nil
+}
+
+// AddAmount adds i to the "amount" field.
+func (m *StoredValueTopUpMutation) AddAmount(i int64) {
+	if m.addamount != nil {
+		*m.addamount += i
+	} else {
+		m.addamount = &i
+	}
+}
+
+// AddedAmount returns the value that was added to the "amount" field in this mutation.
+func (m *StoredValueTopUpMutation) AddedAmount() (r int64, exists bool) {
+	v := m.addamount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAmount resets all changes to the "amount" field.
+func (m *StoredValueTopUpMutation) ResetAmount() {
+	m.amount = nil
+	m.addamount = nil
+}
+
+// SetBonus sets the "bonus" field.
+func (m *StoredValueTopUpMutation) SetBonus(i int64) {
+	m.bonus = &i
+	m.addbonus = nil
+}
+
+// Bonus returns the value of the "bonus" field in the mutation.
+func (m *StoredValueTopUpMutation) Bonus() (r int64, exists bool) {
+	v := m.bonus
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBonus returns the old "bonus" field's value of the StoredValueTopUp entity.
+// If the StoredValueTopUp object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueTopUpMutation) OldBonus(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBonus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBonus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBonus: %w", err)
+	}
+	return oldValue.Bonus, nil
+}
+
+// AddBonus adds i to the "bonus" field.
+func (m *StoredValueTopUpMutation) AddBonus(i int64) {
+	if m.addbonus != nil {
+		*m.addbonus += i
+	} else {
+		m.addbonus = &i
+	}
+}
+
+// AddedBonus returns the value that was added to the "bonus" field in this mutation.
+func (m *StoredValueTopUpMutation) AddedBonus() (r int64, exists bool) {
+	v := m.addbonus
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetBonus resets all changes to the "bonus" field.
+func (m *StoredValueTopUpMutation) ResetBonus() {
+	m.bonus = nil
+	m.addbonus = nil
+}
+
+// SetBonusTier sets the "bonus_tier" field.
+func (m *StoredValueTopUpMutation) SetBonusTier(st *svtype.BonusTier) {
+	m.bonus_tier = &st
+}
+
+// BonusTier returns the value of the "bonus_tier" field in the mutation.
+func (m *StoredValueTopUpMutation) BonusTier() (r *svtype.BonusTier, exists bool) {
+	v := m.bonus_tier
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBonusTier returns the old "bonus_tier" field's value of the StoredValueTopUp entity.
+// If the StoredValueTopUp object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueTopUpMutation) OldBonusTier(ctx context.Context) (v *svtype.BonusTier, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBonusTier is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBonusTier requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBonusTier: %w", err)
+	}
+	return oldValue.BonusTier, nil
+}
+
+// ClearBonusTier clears the value of the "bonus_tier" field.
+func (m *StoredValueTopUpMutation) ClearBonusTier() {
+	m.bonus_tier = nil
+	m.clearedFields[storedvaluetopup.FieldBonusTier] = struct{}{}
+}
+
+// BonusTierCleared returns if the "bonus_tier" field was cleared in this mutation.
+func (m *StoredValueTopUpMutation) BonusTierCleared() bool {
+	_, ok := m.clearedFields[storedvaluetopup.FieldBonusTier]
+	return ok
+}
+
+// ResetBonusTier resets all changes to the "bonus_tier" field.
+func (m *StoredValueTopUpMutation) ResetBonusTier() {
+	m.bonus_tier = nil
+	delete(m.clearedFields, storedvaluetopup.FieldBonusTier)
+}
+
+// SetCurrency sets the "currency" field.
+func (m *StoredValueTopUpMutation) SetCurrency(s string) {
+	m.currency = &s
+}
+
+// Currency returns the value of the "currency" field in the mutation.
+func (m *StoredValueTopUpMutation) Currency() (r string, exists bool) {
+	v := m.currency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCurrency returns the old "currency" field's value of the StoredValueTopUp entity.
+// If the StoredValueTopUp object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueTopUpMutation) OldCurrency(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCurrency is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCurrency requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCurrency: %w", err)
+	}
+	return oldValue.Currency, nil
+}
+
+// ResetCurrency resets all changes to the "currency" field.
+func (m *StoredValueTopUpMutation) ResetCurrency() {
+	m.currency = nil
+}
+
+// SetTenderType sets the "tender_type" field.
+func (m *StoredValueTopUpMutation) SetTenderType(s string) {
+	m.tender_type = &s
+}
+
+// TenderType returns the value of the "tender_type" field in the mutation.
+func (m *StoredValueTopUpMutation) TenderType() (r string, exists bool) {
+	v := m.tender_type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTenderType returns the old "tender_type" field's value of the StoredValueTopUp entity.
+// If the StoredValueTopUp object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueTopUpMutation) OldTenderType(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTenderType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTenderType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTenderType: %w", err)
+	}
+	return oldValue.TenderType, nil
+}
+
+// ResetTenderType resets all changes to the "tender_type" field.
+func (m *StoredValueTopUpMutation) ResetTenderType() {
+	m.tender_type = nil
+}
+
+// SetTendered sets the "tendered" field.
+func (m *StoredValueTopUpMutation) SetTendered(i int64) {
+	m.tendered = &i
+	m.addtendered = nil
+}
+
+// Tendered returns the value of the "tendered" field in the mutation.
+func (m *StoredValueTopUpMutation) Tendered() (r int64, exists bool) {
+	v := m.tendered
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTendered returns the old "tendered" field's value of the StoredValueTopUp entity.
+// If the StoredValueTopUp object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueTopUpMutation) OldTendered(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTendered is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTendered requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTendered: %w", err)
+	}
+	return oldValue.Tendered, nil
+}
+
+// AddTendered adds i to the "tendered" field.
+func (m *StoredValueTopUpMutation) AddTendered(i int64) {
+	if m.addtendered != nil {
+		*m.addtendered += i
+	} else {
+		m.addtendered = &i
+	}
+}
+
+// AddedTendered returns the value that was added to the "tendered" field in this mutation.
+func (m *StoredValueTopUpMutation) AddedTendered() (r int64, exists bool) {
+	v := m.addtendered
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearTendered clears the value of the "tendered" field.
+func (m *StoredValueTopUpMutation) ClearTendered() {
+	m.tendered = nil
+	m.addtendered = nil
+	m.clearedFields[storedvaluetopup.FieldTendered] = struct{}{}
+}
+
+// TenderedCleared returns if the "tendered" field was cleared in this mutation.
+func (m *StoredValueTopUpMutation) TenderedCleared() bool {
+	_, ok := m.clearedFields[storedvaluetopup.FieldTendered]
+	return ok
+}
+
+// ResetTendered resets all changes to the "tendered" field.
+func (m *StoredValueTopUpMutation) ResetTendered() {
+	m.tendered = nil
+	m.addtendered = nil
+	delete(m.clearedFields, storedvaluetopup.FieldTendered)
+}
+
+// SetChange sets the "change" field.
+func (m *StoredValueTopUpMutation) SetChange(i int64) {
+	m.change = &i
+	m.addchange = nil
+}
+
+// Change returns the value of the "change" field in the mutation.
+func (m *StoredValueTopUpMutation) Change() (r int64, exists bool) {
+	v := m.change
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChange returns the old "change" field's value of the StoredValueTopUp entity.
+// If the StoredValueTopUp object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueTopUpMutation) OldChange(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChange is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChange requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChange: %w", err)
+	}
+	return oldValue.Change, nil
+}
+
+// AddChange adds i to the "change" field.
+func (m *StoredValueTopUpMutation) AddChange(i int64) {
+	if m.addchange != nil {
+		*m.addchange += i
+	} else {
+		m.addchange = &i
+	}
+}
+
+// AddedChange returns the value that was added to the "change" field in this mutation.
+func (m *StoredValueTopUpMutation) AddedChange() (r int64, exists bool) {
+	v := m.addchange
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetChange resets all changes to the "change" field.
+func (m *StoredValueTopUpMutation) ResetChange() {
+	m.change = nil
+	m.addchange = nil
+}
+
+// SetCardType sets the "card_type" field.
+func (m *StoredValueTopUpMutation) SetCardType(s string) {
+	m.card_type = &s
+}
+
+// CardType returns the value of the "card_type" field in the mutation.
+func (m *StoredValueTopUpMutation) CardType() (r string, exists bool) {
+	v := m.card_type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCardType returns the old "card_type" field's value of the StoredValueTopUp entity.
+// If the StoredValueTopUp object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueTopUpMutation) OldCardType(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCardType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCardType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCardType: %w", err)
+	}
+	return oldValue.CardType, nil
+}
+
+// ClearCardType clears the value of the "card_type" field.
+func (m *StoredValueTopUpMutation) ClearCardType() {
+	m.card_type = nil
+	m.clearedFields[storedvaluetopup.FieldCardType] = struct{}{}
+}
+
+// CardTypeCleared returns if the "card_type" field was cleared in this mutation.
+func (m *StoredValueTopUpMutation) CardTypeCleared() bool {
+	_, ok := m.clearedFields[storedvaluetopup.FieldCardType]
+	return ok
+}
+
+// ResetCardType resets all changes to the "card_type" field.
+func (m *StoredValueTopUpMutation) ResetCardType() {
+	m.card_type = nil
+	delete(m.clearedFields, storedvaluetopup.FieldCardType)
+}
+
+// SetCardBrand sets the "card_brand" field.
+func (m *StoredValueTopUpMutation) SetCardBrand(s string) {
+	m.card_brand = &s
+}
+
+// CardBrand returns the value of the "card_brand" field in the mutation.
+func (m *StoredValueTopUpMutation) CardBrand() (r string, exists bool) {
+	v := m.card_brand
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCardBrand returns the old "card_brand" field's value of the StoredValueTopUp entity.
+// If the StoredValueTopUp object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueTopUpMutation) OldCardBrand(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCardBrand is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCardBrand requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCardBrand: %w", err)
+	}
+	return oldValue.CardBrand, nil
+}
+
+// ClearCardBrand clears the value of the "card_brand" field.
+func (m *StoredValueTopUpMutation) ClearCardBrand() {
+	m.card_brand = nil
+	m.clearedFields[storedvaluetopup.FieldCardBrand] = struct{}{}
+}
+
+// CardBrandCleared returns if the "card_brand" field was cleared in this mutation.
+func (m *StoredValueTopUpMutation) CardBrandCleared() bool {
+	_, ok := m.clearedFields[storedvaluetopup.FieldCardBrand]
+	return ok
+}
+
+// ResetCardBrand resets all changes to the "card_brand" field.
+func (m *StoredValueTopUpMutation) ResetCardBrand() {
+	m.card_brand = nil
+	delete(m.clearedFields, storedvaluetopup.FieldCardBrand)
+}
+
+// SetCardLast4 sets the "card_last4" field.
+func (m *StoredValueTopUpMutation) SetCardLast4(s string) {
+	m.card_last4 = &s
+}
+
+// CardLast4 returns the value of the "card_last4" field in the mutation.
+func (m *StoredValueTopUpMutation) CardLast4() (r string, exists bool) {
+	v := m.card_last4
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCardLast4 returns the old "card_last4" field's value of the StoredValueTopUp entity.
+// If the StoredValueTopUp object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueTopUpMutation) OldCardLast4(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCardLast4 is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCardLast4 requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCardLast4: %w", err)
+	}
+	return oldValue.CardLast4, nil
+}
+
+// ClearCardLast4 clears the value of the "card_last4" field.
+func (m *StoredValueTopUpMutation) ClearCardLast4() {
+	m.card_last4 = nil
+	m.clearedFields[storedvaluetopup.FieldCardLast4] = struct{}{}
+}
+
+// CardLast4Cleared returns if the "card_last4" field was cleared in this mutation.
+func (m *StoredValueTopUpMutation) CardLast4Cleared() bool {
+	_, ok := m.clearedFields[storedvaluetopup.FieldCardLast4]
+	return ok
+}
+
+// ResetCardLast4 resets all changes to the "card_last4" field.
+func (m *StoredValueTopUpMutation) ResetCardLast4() {
+	m.card_last4 = nil
+	delete(m.clearedFields, storedvaluetopup.FieldCardLast4)
+}
+
+// SetWallet sets the "wallet" field.
+func (m *StoredValueTopUpMutation) SetWallet(s string) {
+	m.wallet = &s
+}
+
+// Wallet returns the value of the "wallet" field in the mutation.
+func (m *StoredValueTopUpMutation) Wallet() (r string, exists bool) {
+	v := m.wallet
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWallet returns the old "wallet" field's value of the StoredValueTopUp entity.
+// If the StoredValueTopUp object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueTopUpMutation) OldWallet(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWallet is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWallet requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWallet: %w", err)
+	}
+	return oldValue.Wallet, nil
+}
+
+// ClearWallet clears the value of the "wallet" field.
+func (m *StoredValueTopUpMutation) ClearWallet() {
+	m.wallet = nil
+	m.clearedFields[storedvaluetopup.FieldWallet] = struct{}{}
+}
+
+// WalletCleared returns if the "wallet" field was cleared in this mutation.
+func (m *StoredValueTopUpMutation) WalletCleared() bool {
+	_, ok := m.clearedFields[storedvaluetopup.FieldWallet]
+	return ok
+}
+
+// ResetWallet resets all changes to the "wallet" field.
+func (m *StoredValueTopUpMutation) ResetWallet() {
+	m.wallet = nil
+	delete(m.clearedFields, storedvaluetopup.FieldWallet)
+}
+
+// SetReference sets the "reference" field.
+func (m *StoredValueTopUpMutation) SetReference(s string) {
+	m.reference = &s
+}
+
+// Reference returns the value of the "reference" field in the mutation.
+func (m *StoredValueTopUpMutation) Reference() (r string, exists bool) {
+	v := m.reference
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReference returns the old "reference" field's value of the StoredValueTopUp entity.
+// If the StoredValueTopUp object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoredValueTopUpMutation) OldReference(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReference is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReference requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReference: %w", err)
+	}
+	return oldValue.Reference, nil
+}
+
+// ClearReference clears the value of the "reference" field.
+func (m *StoredValueTopUpMutation) ClearReference() {
+	m.reference = nil
+	m.clearedFields[storedvaluetopup.FieldReference] = struct{}{}
+}
+
+// ReferenceCleared returns if the "reference" field was cleared in this mutation.
+func (m *StoredValueTopUpMutation) ReferenceCleared() bool {
+	_, ok := m.clearedFields[storedvaluetopup.FieldReference]
+	return ok
+}
+
+// ResetReference resets all changes to the "reference" field.
+func (m *StoredValueTopUpMutation) ResetReference() {
+	m.reference = nil
+	delete(m.clearedFields, storedvaluetopup.FieldReference)
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *StoredValueTopUpMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[storedvaluetopup.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *StoredValueTopUpMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *StoredValueTopUpMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *StoredValueTopUpMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// ClearAccount clears the "account" edge to the StoredValueAccount entity.
+func (m *StoredValueTopUpMutation) ClearAccount() {
+	m.clearedaccount = true
+	m.clearedFields[storedvaluetopup.FieldAccountID] = struct{}{}
+}
+
+// AccountCleared reports if the "account" edge to the StoredValueAccount entity was cleared.
+func (m *StoredValueTopUpMutation) AccountCleared() bool {
+	return m.clearedaccount
+}
+
+// AccountIDs returns the "account" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// AccountID instead. It exists only for internal usage by the builders.
+func (m *StoredValueTopUpMutation) AccountIDs() (ids []pulid.ID) {
+	if id := m.account; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetAccount resets all changes to the "account" edge.
+func (m *StoredValueTopUpMutation) ResetAccount() {
+	m.account = nil
+	m.clearedaccount = false
+}
+
+// ClearCustomer clears the "customer" edge to the Customer entity.
+func (m *StoredValueTopUpMutation) ClearCustomer() {
+	m.clearedcustomer = true
+	m.clearedFields[storedvaluetopup.FieldCustomerID] = struct{}{}
+}
+
+// CustomerCleared reports if the "customer" edge to the Customer entity was cleared.
+func (m *StoredValueTopUpMutation) CustomerCleared() bool {
+	return m.clearedcustomer
+}
+
+// CustomerIDs returns the "customer" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// CustomerID instead. It exists only for internal usage by the builders.
+func (m *StoredValueTopUpMutation) CustomerIDs() (ids []pulid.ID) {
+	if id := m.customer; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetCustomer resets all changes to the "customer" edge.
+func (m *StoredValueTopUpMutation) ResetCustomer() {
+	m.customer = nil
+	m.clearedcustomer = false
+}
+
+// ClearStore clears the "store" edge to the Store entity.
+func (m *StoredValueTopUpMutation) ClearStore() {
+	m.clearedstore = true
+	m.clearedFields[storedvaluetopup.FieldStoreID] = struct{}{}
+}
+
+// StoreCleared reports if the "store" edge to the Store entity was cleared.
+func (m *StoredValueTopUpMutation) StoreCleared() bool {
+	return m.clearedstore
+}
+
+// StoreIDs returns the "store" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// StoreID instead. It exists only for internal usage by the builders.
+func (m *StoredValueTopUpMutation) StoreIDs() (ids []pulid.ID) {
+	if id := m.store; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetStore resets all changes to the "store" edge.
+func (m *StoredValueTopUpMutation) ResetStore() {
+	m.store = nil
+	m.clearedstore = false
+}
+
+// ClearStaff clears the "staff" edge to the Staff entity.
+func (m *StoredValueTopUpMutation) ClearStaff() {
+	m.clearedstaff = true
+	m.clearedFields[storedvaluetopup.FieldStaffID] = struct{}{}
+}
+
+// StaffCleared reports if the "staff" edge to the Staff entity was cleared.
+func (m *StoredValueTopUpMutation) StaffCleared() bool {
+	return m.clearedstaff
+}
+
+// StaffIDs returns the "staff" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// StaffID instead. It exists only for internal usage by the builders.
+func (m *StoredValueTopUpMutation) StaffIDs() (ids []pulid.ID) {
+	if id := m.staff; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetStaff resets all changes to the "staff" edge.
+func (m *StoredValueTopUpMutation) ResetStaff() {
+	m.staff = nil
+	m.clearedstaff = false
+}
+
+// ClearDevice clears the "device" edge to the Device entity.
+func (m *StoredValueTopUpMutation) ClearDevice() {
+	m.cleareddevice = true
+	m.clearedFields[storedvaluetopup.FieldDeviceID] = struct{}{}
+}
+
+// DeviceCleared reports if the "device" edge to the Device entity was cleared.
+func (m *StoredValueTopUpMutation) DeviceCleared() bool {
+	return m.DeviceIDCleared() || m.cleareddevice
+}
+
+// DeviceIDs returns the "device" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// DeviceID instead. It exists only for internal usage by the builders.
+func (m *StoredValueTopUpMutation) DeviceIDs() (ids []pulid.ID) {
+	if id := m.device; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetDevice resets all changes to the "device" edge.
+func (m *StoredValueTopUpMutation) ResetDevice() {
+	m.device = nil
+	m.cleareddevice = false
+}
+
+// Where appends a list predicates to the StoredValueTopUpMutation builder.
+func (m *StoredValueTopUpMutation) Where(ps ...predicate.StoredValueTopUp) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the StoredValueTopUpMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *StoredValueTopUpMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.StoredValueTopUp, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *StoredValueTopUpMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *StoredValueTopUpMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (StoredValueTopUp).
+func (m *StoredValueTopUpMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *StoredValueTopUpMutation) Fields() []string {
+	fields := make([]string, 0, 22)
+	if m.merchant != nil {
+		fields = append(fields, storedvaluetopup.FieldMerchantID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, storedvaluetopup.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, storedvaluetopup.FieldUpdatedAt)
+	}
+	if m.idempotency_key != nil {
+		fields = append(fields, storedvaluetopup.FieldIdempotencyKey)
+	}
+	if m.request_hash != nil {
+		fields = append(fields, storedvaluetopup.FieldRequestHash)
+	}
+	if m.account != nil {
+		fields = append(fields, storedvaluetopup.FieldAccountID)
+	}
+	if m.customer != nil {
+		fields = append(fields, storedvaluetopup.FieldCustomerID)
+	}
+	if m.store != nil {
+		fields = append(fields, storedvaluetopup.FieldStoreID)
+	}
+	if m.staff != nil {
+		fields = append(fields, storedvaluetopup.FieldStaffID)
+	}
+	if m.device != nil {
+		fields = append(fields, storedvaluetopup.FieldDeviceID)
+	}
+	if m.amount != nil {
+		fields = append(fields, storedvaluetopup.FieldAmount)
+	}
+	if m.bonus != nil {
+		fields = append(fields, storedvaluetopup.FieldBonus)
+	}
+	if m.bonus_tier != nil {
+		fields = append(fields, storedvaluetopup.FieldBonusTier)
+	}
+	if m.currency != nil {
+		fields = append(fields, storedvaluetopup.FieldCurrency)
+	}
+	if m.tender_type != nil {
+		fields = append(fields, storedvaluetopup.FieldTenderType)
+	}
+	if m.tendered != nil {
+		fields = append(fields, storedvaluetopup.FieldTendered)
+	}
+	if m.change != nil {
+		fields = append(fields, storedvaluetopup.FieldChange)
+	}
+	if m.card_type != nil {
+		fields = append(fields, storedvaluetopup.FieldCardType)
+	}
+	if m.card_brand != nil {
+		fields = append(fields, storedvaluetopup.FieldCardBrand)
+	}
+	if m.card_last4 != nil {
+		fields = append(fields, storedvaluetopup.FieldCardLast4)
+	}
+	if m.wallet != nil {
+		fields = append(fields, storedvaluetopup.FieldWallet)
+	}
+	if m.reference != nil {
+		fields = append(fields, storedvaluetopup.FieldReference)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *StoredValueTopUpMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case storedvaluetopup.FieldMerchantID:
+		return m.MerchantID()
+	case storedvaluetopup.FieldCreatedAt:
+		return m.CreatedAt()
+	case storedvaluetopup.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case storedvaluetopup.FieldIdempotencyKey:
+		return m.IdempotencyKey()
+	case storedvaluetopup.FieldRequestHash:
+		return m.RequestHash()
+	case storedvaluetopup.FieldAccountID:
+		return m.AccountID()
+	case storedvaluetopup.FieldCustomerID:
+		return m.CustomerID()
+	case storedvaluetopup.FieldStoreID:
+		return m.StoreID()
+	case storedvaluetopup.FieldStaffID:
+		return m.StaffID()
+	case storedvaluetopup.FieldDeviceID:
+		return m.DeviceID()
+	case storedvaluetopup.FieldAmount:
+		return m.Amount()
+	case storedvaluetopup.FieldBonus:
+		return m.Bonus()
+	case storedvaluetopup.FieldBonusTier:
+		return m.BonusTier()
+	case storedvaluetopup.FieldCurrency:
+		return m.Currency()
+	case storedvaluetopup.FieldTenderType:
+		return m.TenderType()
+	case storedvaluetopup.FieldTendered:
+		return m.Tendered()
+	case storedvaluetopup.FieldChange:
+		return m.Change()
+	case storedvaluetopup.FieldCardType:
+		return m.CardType()
+	case storedvaluetopup.FieldCardBrand:
+		return m.CardBrand()
+	case storedvaluetopup.FieldCardLast4:
+		return m.CardLast4()
+	case storedvaluetopup.FieldWallet:
+		return m.Wallet()
+	case storedvaluetopup.FieldReference:
+		return m.Reference()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *StoredValueTopUpMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case storedvaluetopup.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case storedvaluetopup.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case storedvaluetopup.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case storedvaluetopup.FieldIdempotencyKey:
+		return m.OldIdempotencyKey(ctx)
+	case storedvaluetopup.FieldRequestHash:
+		return m.OldRequestHash(ctx)
+	case storedvaluetopup.FieldAccountID:
+		return m.OldAccountID(ctx)
+	case storedvaluetopup.FieldCustomerID:
+		return m.OldCustomerID(ctx)
+	case storedvaluetopup.FieldStoreID:
+		return m.OldStoreID(ctx)
+	case storedvaluetopup.FieldStaffID:
+		return m.OldStaffID(ctx)
+	case storedvaluetopup.FieldDeviceID:
+		return m.OldDeviceID(ctx)
+	case storedvaluetopup.FieldAmount:
+		return m.OldAmount(ctx)
+	case storedvaluetopup.FieldBonus:
+		return m.OldBonus(ctx)
+	case storedvaluetopup.FieldBonusTier:
+		return m.OldBonusTier(ctx)
+	case storedvaluetopup.FieldCurrency:
+		return m.OldCurrency(ctx)
+	case storedvaluetopup.FieldTenderType:
+		return m.OldTenderType(ctx)
+	case storedvaluetopup.FieldTendered:
+		return m.OldTendered(ctx)
+	case storedvaluetopup.FieldChange:
+		return m.OldChange(ctx)
+	case storedvaluetopup.FieldCardType:
+		return m.OldCardType(ctx)
+	case storedvaluetopup.FieldCardBrand:
+		return m.OldCardBrand(ctx)
+	case storedvaluetopup.FieldCardLast4:
+		return m.OldCardLast4(ctx)
+	case storedvaluetopup.FieldWallet:
+		return m.OldWallet(ctx)
+	case storedvaluetopup.FieldReference:
+		return m.OldReference(ctx)
+	}
+	return nil, fmt.Errorf("unknown StoredValueTopUp field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *StoredValueTopUpMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case storedvaluetopup.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case storedvaluetopup.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case storedvaluetopup.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case storedvaluetopup.FieldIdempotencyKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIdempotencyKey(v)
+		return nil
+	case storedvaluetopup.FieldRequestHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRequestHash(v)
+		return nil
+	case storedvaluetopup.FieldAccountID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAccountID(v)
+		return nil
+	case storedvaluetopup.FieldCustomerID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCustomerID(v)
+		return nil
+	case storedvaluetopup.FieldStoreID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStoreID(v)
+		return nil
+	case storedvaluetopup.FieldStaffID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStaffID(v)
+		return nil
+	case storedvaluetopup.FieldDeviceID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDeviceID(v)
+		return nil
+	case storedvaluetopup.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAmount(v)
+		return nil
+	case storedvaluetopup.FieldBonus:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBonus(v)
+		return nil
+	case storedvaluetopup.FieldBonusTier:
+		v, ok := value.(*svtype.BonusTier)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBonusTier(v)
+		return nil
+	case storedvaluetopup.FieldCurrency:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCurrency(v)
+		return nil
+	case storedvaluetopup.FieldTenderType:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTenderType(v)
+		return nil
+	case storedvaluetopup.FieldTendered:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTendered(v)
+		return nil
+	case storedvaluetopup.FieldChange:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChange(v)
+		return nil
+	case storedvaluetopup.FieldCardType:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCardType(v)
+		return nil
+	case storedvaluetopup.FieldCardBrand:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCardBrand(v)
+		return nil
+	case storedvaluetopup.FieldCardLast4:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCardLast4(v)
+		return nil
+	case storedvaluetopup.FieldWallet:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWallet(v)
+		return nil
+	case storedvaluetopup.FieldReference:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReference(v)
+		return nil
+	}
+	return fmt.Errorf("unknown StoredValueTopUp field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *StoredValueTopUpMutation) AddedFields() []string {
+	var fields []string
+	if m.addamount != nil {
+		fields = append(fields, storedvaluetopup.FieldAmount)
+	}
+	if m.addbonus != nil {
+		fields = append(fields, storedvaluetopup.FieldBonus)
+	}
+	if m.addtendered != nil {
+		fields = append(fields, storedvaluetopup.FieldTendered)
+	}
+	if m.addchange != nil {
+		fields = append(fields, storedvaluetopup.FieldChange)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *StoredValueTopUpMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case storedvaluetopup.FieldAmount:
+		return m.AddedAmount()
+	case storedvaluetopup.FieldBonus:
+		return m.AddedBonus()
+	case storedvaluetopup.FieldTendered:
+		return m.AddedTendered()
+	case storedvaluetopup.FieldChange:
+		return m.AddedChange()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *StoredValueTopUpMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case storedvaluetopup.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAmount(v)
+		return nil
+	case storedvaluetopup.FieldBonus:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddBonus(v)
+		return nil
+	case storedvaluetopup.FieldTendered:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddTendered(v)
+		return nil
+	case storedvaluetopup.FieldChange:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddChange(v)
+		return nil
+	}
+	return fmt.Errorf("unknown StoredValueTopUp numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *StoredValueTopUpMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(storedvaluetopup.FieldDeviceID) {
+		fields = append(fields, storedvaluetopup.FieldDeviceID)
+	}
+	if m.FieldCleared(storedvaluetopup.FieldBonusTier) {
+		fields = append(fields, storedvaluetopup.FieldBonusTier)
+	}
+	if m.FieldCleared(storedvaluetopup.FieldTendered) {
+		fields = append(fields, storedvaluetopup.FieldTendered)
+	}
+	if m.FieldCleared(storedvaluetopup.FieldCardType) {
+		fields = append(fields, storedvaluetopup.FieldCardType)
+	}
+	if m.FieldCleared(storedvaluetopup.FieldCardBrand) {
+		fields = append(fields, storedvaluetopup.FieldCardBrand)
+	}
+	if m.FieldCleared(storedvaluetopup.FieldCardLast4) {
+		fields = append(fields, storedvaluetopup.FieldCardLast4)
+	}
+	if m.FieldCleared(storedvaluetopup.FieldWallet) {
+		fields = append(fields, storedvaluetopup.FieldWallet)
+	}
+	if m.FieldCleared(storedvaluetopup.FieldReference) {
+		fields = append(fields, storedvaluetopup.FieldReference)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *StoredValueTopUpMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *StoredValueTopUpMutation) ClearField(name string) error {
+	switch name {
+	case storedvaluetopup.FieldDeviceID:
+		m.ClearDeviceID()
+		return nil
+	case storedvaluetopup.FieldBonusTier:
+		m.ClearBonusTier()
+		return nil
+	case storedvaluetopup.FieldTendered:
+		m.ClearTendered()
+		return nil
+	case storedvaluetopup.FieldCardType:
+		m.ClearCardType()
+		return nil
+	case storedvaluetopup.FieldCardBrand:
+		m.ClearCardBrand()
+		return nil
+	case storedvaluetopup.FieldCardLast4:
+		m.ClearCardLast4()
+		return nil
+	case storedvaluetopup.FieldWallet:
+		m.ClearWallet()
+		return nil
+	case storedvaluetopup.FieldReference:
+		m.ClearReference()
+		return nil
+	}
+	return fmt.Errorf("unknown StoredValueTopUp nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *StoredValueTopUpMutation) ResetField(name string) error {
+	switch name {
+	case storedvaluetopup.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case storedvaluetopup.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case storedvaluetopup.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case storedvaluetopup.FieldIdempotencyKey:
+		m.ResetIdempotencyKey()
+		return nil
+	case storedvaluetopup.FieldRequestHash:
+		m.ResetRequestHash()
+		return nil
+	case storedvaluetopup.FieldAccountID:
+		m.ResetAccountID()
+		return nil
+	case storedvaluetopup.FieldCustomerID:
+		m.ResetCustomerID()
+		return nil
+	case storedvaluetopup.FieldStoreID:
+		m.ResetStoreID()
+		return nil
+	case storedvaluetopup.FieldStaffID:
+		m.ResetStaffID()
+		return nil
+	case storedvaluetopup.FieldDeviceID:
+		m.ResetDeviceID()
+		return nil
+	case storedvaluetopup.FieldAmount:
+		m.ResetAmount()
+		return nil
+	case storedvaluetopup.FieldBonus:
+		m.ResetBonus()
+		return nil
+	case storedvaluetopup.FieldBonusTier:
+		m.ResetBonusTier()
+		return nil
+	case storedvaluetopup.FieldCurrency:
+		m.ResetCurrency()
+		return nil
+	case storedvaluetopup.FieldTenderType:
+		m.ResetTenderType()
+		return nil
+	case storedvaluetopup.FieldTendered:
+		m.ResetTendered()
+		return nil
+	case storedvaluetopup.FieldChange:
+		m.ResetChange()
+		return nil
+	case storedvaluetopup.FieldCardType:
+		m.ResetCardType()
+		return nil
+	case storedvaluetopup.FieldCardBrand:
+		m.ResetCardBrand()
+		return nil
+	case storedvaluetopup.FieldCardLast4:
+		m.ResetCardLast4()
+		return nil
+	case storedvaluetopup.FieldWallet:
+		m.ResetWallet()
+		return nil
+	case storedvaluetopup.FieldReference:
+		m.ResetReference()
+		return nil
+	}
+	return fmt.Errorf("unknown StoredValueTopUp field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *StoredValueTopUpMutation) AddedEdges() []string {
+	edges := make([]string, 0, 6)
+	if m.merchant != nil {
+		edges = append(edges, storedvaluetopup.EdgeMerchant)
+	}
+	if m.account != nil {
+		edges = append(edges, storedvaluetopup.EdgeAccount)
+	}
+	if m.customer != nil {
+		edges = append(edges, storedvaluetopup.EdgeCustomer)
+	}
+	if m.store != nil {
+		edges = append(edges, storedvaluetopup.EdgeStore)
+	}
+	if m.staff != nil {
+		edges = append(edges, storedvaluetopup.EdgeStaff)
+	}
+	if m.device != nil {
+		edges = append(edges, storedvaluetopup.EdgeDevice)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *StoredValueTopUpMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case storedvaluetopup.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	case storedvaluetopup.EdgeAccount:
+		if id := m.account; id != nil {
+			return []ent.Value{*id}
+		}
+	case storedvaluetopup.EdgeCustomer:
+		if id := m.customer; id != nil {
+			return []ent.Value{*id}
+		}
+	case storedvaluetopup.EdgeStore:
+		if id := m.store; id != nil {
+			return []ent.Value{*id}
+		}
+	case storedvaluetopup.EdgeStaff:
+		if id := m.staff; id != nil {
+			return []ent.Value{*id}
+		}
+	case storedvaluetopup.EdgeDevice:
+		if id := m.device; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *StoredValueTopUpMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 6)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *StoredValueTopUpMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *StoredValueTopUpMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 6)
+	if m.clearedmerchant {
+		edges = append(edges, storedvaluetopup.EdgeMerchant)
+	}
+	if m.clearedaccount {
+		edges = append(edges, storedvaluetopup.EdgeAccount)
+	}
+	if m.clearedcustomer {
+		edges = append(edges, storedvaluetopup.EdgeCustomer)
+	}
+	if m.clearedstore {
+		edges = append(edges, storedvaluetopup.EdgeStore)
+	}
+	if m.clearedstaff {
+		edges = append(edges, storedvaluetopup.EdgeStaff)
+	}
+	if m.cleareddevice {
+		edges = append(edges, storedvaluetopup.EdgeDevice)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *StoredValueTopUpMutation) EdgeCleared(name string) bool {
+	switch name {
+	case storedvaluetopup.EdgeMerchant:
+		return m.clearedmerchant
+	case storedvaluetopup.EdgeAccount:
+		return m.clearedaccount
+	case storedvaluetopup.EdgeCustomer:
+		return m.clearedcustomer
+	case storedvaluetopup.EdgeStore:
+		return m.clearedstore
+	case storedvaluetopup.EdgeStaff:
+		return m.clearedstaff
+	case storedvaluetopup.EdgeDevice:
+		return m.cleareddevice
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *StoredValueTopUpMutation) ClearEdge(name string) error {
+	switch name {
+	case storedvaluetopup.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	case storedvaluetopup.EdgeAccount:
+		m.ClearAccount()
+		return nil
+	case storedvaluetopup.EdgeCustomer:
+		m.ClearCustomer()
+		return nil
+	case storedvaluetopup.EdgeStore:
+		m.ClearStore()
+		return nil
+	case storedvaluetopup.EdgeStaff:
+		m.ClearStaff()
+		return nil
+	case storedvaluetopup.EdgeDevice:
+		m.ClearDevice()
+		return nil
+	}
+	return fmt.Errorf("unknown StoredValueTopUp unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *StoredValueTopUpMutation) ResetEdge(name string) error {
+	switch name {
+	case storedvaluetopup.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	case storedvaluetopup.EdgeAccount:
+		m.ResetAccount()
+		return nil
+	case storedvaluetopup.EdgeCustomer:
+		m.ResetCustomer()
+		return nil
+	case storedvaluetopup.EdgeStore:
+		m.ResetStore()
+		return nil
+	case storedvaluetopup.EdgeStaff:
+		m.ResetStaff()
+		return nil
+	case storedvaluetopup.EdgeDevice:
+		m.ResetDevice()
+		return nil
+	}
+	return fmt.Errorf("unknown StoredValueTopUp edge %s", name)
 }
 
 // TenderMutation represents an operation that mutates the Tender nodes in the graph.

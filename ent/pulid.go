@@ -30,6 +30,10 @@ import (
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/ent/staff"
 	"github.com/tillpos/till/ent/store"
+	"github.com/tillpos/till/ent/storedvalueaccount"
+	"github.com/tillpos/till/ent/storedvalueentry"
+	"github.com/tillpos/till/ent/storedvaluesettings"
+	"github.com/tillpos/till/ent/storedvaluetopup"
 	"github.com/tillpos/till/ent/tender"
 	"github.com/tillpos/till/ent/ticket"
 	"github.com/tillpos/till/ent/ticketcomment"
@@ -61,6 +65,10 @@ var prefixToTable = map[string]string{
 	"sgs": savedsegment.Table,
 	"stf": staff.Table,
 	"sto": store.Table,
+	"sva": storedvalueaccount.Table,
+	"sve": storedvalueentry.Table,
+	"svs": storedvaluesettings.Table,
+	"svt": storedvaluetopup.Table,
 	"tnd": tender.Table,
 	"tkt": ticket.Table,
 	"tkc": ticketcomment.Table,

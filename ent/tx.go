@@ -74,6 +74,14 @@ type Tx struct {
 	StaffDay *StaffDayClient
 	// Store is the client for interacting with the Store builders.
 	Store *StoreClient
+	// StoredValueAccount is the client for interacting with the StoredValueAccount builders.
+	StoredValueAccount *StoredValueAccountClient
+	// StoredValueEntry is the client for interacting with the StoredValueEntry builders.
+	StoredValueEntry *StoredValueEntryClient
+	// StoredValueSettings is the client for interacting with the StoredValueSettings builders.
+	StoredValueSettings *StoredValueSettingsClient
+	// StoredValueTopUp is the client for interacting with the StoredValueTopUp builders.
+	StoredValueTopUp *StoredValueTopUpClient
 	// Tender is the client for interacting with the Tender builders.
 	Tender *TenderClient
 	// Ticket is the client for interacting with the Ticket builders.
@@ -241,6 +249,10 @@ func (tx *Tx) init() {
 	tx.Staff = NewStaffClient(tx.config)
 	tx.StaffDay = NewStaffDayClient(tx.config)
 	tx.Store = NewStoreClient(tx.config)
+	tx.StoredValueAccount = NewStoredValueAccountClient(tx.config)
+	tx.StoredValueEntry = NewStoredValueEntryClient(tx.config)
+	tx.StoredValueSettings = NewStoredValueSettingsClient(tx.config)
+	tx.StoredValueTopUp = NewStoredValueTopUpClient(tx.config)
 	tx.Tender = NewTenderClient(tx.config)
 	tx.Ticket = NewTicketClient(tx.config)
 	tx.TicketComment = NewTicketCommentClient(tx.config)

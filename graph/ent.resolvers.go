@@ -119,13 +119,17 @@ func (r *Resolver) SavedSegment() SavedSegmentResolver { return &savedSegmentRes
 // Store returns StoreResolver implementation.
 func (r *Resolver) Store() StoreResolver { return &storeResolver{r} }
 
+// StoredValueTopUp returns StoredValueTopUpResolver implementation.
+func (r *Resolver) StoredValueTopUp() StoredValueTopUpResolver { return &storedValueTopUpResolver{r} }
+
 type (
-	customerResolver     struct{ *Resolver }
-	deviceResolver       struct{ *Resolver }
-	merchantResolver     struct{ *Resolver }
-	productResolver      struct{ *Resolver }
-	queryResolver        struct{ *Resolver }
-	saleResolver         struct{ *Resolver }
-	savedSegmentResolver struct{ *Resolver }
-	storeResolver        struct{ *Resolver }
+	customerResolver         struct{ *Resolver }
+	deviceResolver           struct{ *Resolver }
+	merchantResolver         struct{ *Resolver }
+	productResolver          struct{ *Resolver }
+	queryResolver            struct{ *Resolver }
+	saleResolver             struct{ *Resolver }
+	savedSegmentResolver     struct{ *Resolver }
+	storeResolver            struct{ *Resolver }
+	storedValueTopUpResolver struct{ *Resolver }
 )

@@ -33,7 +33,9 @@ import (
 	"github.com/tillpos/till/ent/savedsegment"
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/ent/schema/saletype"
+	"github.com/tillpos/till/ent/schema/svtype"
 	"github.com/tillpos/till/ent/staff"
+	"github.com/tillpos/till/ent/storedvalueentry"
 	"github.com/tillpos/till/ent/tender"
 	"github.com/tillpos/till/ent/ticket"
 	"github.com/tillpos/till/ent/ticketcomment"
@@ -41,6 +43,7 @@ import (
 	"github.com/tillpos/till/offers"
 	"github.com/tillpos/till/releases"
 	"github.com/tillpos/till/sales"
+	"github.com/tillpos/till/storedvalue"
 	"github.com/tillpos/till/tickets"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -66,12 +69,20 @@ type ResolverRoot interface {
 	Sale() SaleResolver
 	SavedSegment() SavedSegmentResolver
 	Store() StoreResolver
+	StoredValue() StoredValueResolver
+	StoredValueTopUp() StoredValueTopUpResolver
 }
 
 type DirectiveRoot struct {
 }
 
 type ComplexityRoot struct {
+	AdjustStoredValuePayload struct {
+		Entry       func(childComplexity int) int
+		Replayed    func(childComplexity int) int
+		StoredValue func(childComplexity int) int
+	}
+
 	AuditEntry struct {
 		Action     func(childComplexity int) int
 		ActorID    func(childComplexity int) int
@@ -155,6 +166,7 @@ type ComplexityRoot struct {
 		SmsConsentAt        func(childComplexity int) int
 		Status              func(childComplexity int) int
 		Store               func(childComplexity int) int
+		StoredValue         func(childComplexity int) int
 		Tags                func(childComplexity int) int
 		TotalSpent          func(childComplexity int) int
 		UpdatedAt           func(childComplexity int) int
@@ -344,6 +356,7 @@ type ComplexityRoot struct {
 		Name                   func(childComplexity int) int
 		SalesSettings          func(childComplexity int) int
 		Status                 func(childComplexity int) int
+		StoredValueSettings    func(childComplexity int) int
 		SuspendedAt            func(childComplexity int) int
 		SuspendedReason        func(childComplexity int) int
 		UpdatedAt              func(childComplexity int) int
@@ -366,6 +379,7 @@ type ComplexityRoot struct {
 
 	Mutation struct {
 		AddRiskListEntry           func(childComplexity int, input AddRiskListEntryInput) int
+		AdjustStoredValue          func(childComplexity int, input storedvalue.AdjustInput) int
 		ArchiveCustomer            func(childComplexity int, input CustomerIDInput) int
 		AssignTicket               func(childComplexity int, input AssignTicketInput) int
 		ChangePassword             func(childComplexity int, input ChangePasswordInput) int
@@ -415,6 +429,7 @@ type ComplexityRoot struct {
 		SignUpMerchant             func(childComplexity int, input SignUpMerchantInput) int
 		SuspendMerchant            func(childComplexity int, input SuspendMerchantInput) int
 		SwapDevice                 func(childComplexity int, input SwapDeviceInput) int
+		TopUpStoredValue           func(childComplexity int, input storedvalue.TopUpInput) int
 		UnfreezeSale               func(childComplexity int, input FreezeSaleInput) int
 		UpdateCustomer             func(childComplexity int, input UpdateCustomerInput) int
 		UpdateCustomerSegmentRules func(childComplexity int, input UpdateSegmentRulesInput) int
@@ -425,6 +440,7 @@ type ComplexityRoot struct {
 		UpdateSalesSettings        func(childComplexity int, input sales.SettingsPatch) int
 		UpdateStaff                func(childComplexity int, input UpdateStaffInput) int
 		UpdateStore                func(childComplexity int, input UpdateStoreInput) int
+		UpdateStoredValueSettings  func(childComplexity int, input storedvalue.SettingsPatch) int
 		UploadSales                func(childComplexity int, input UploadSalesInput) int
 		VoidSale                   func(childComplexity int, input VoidSaleInput) int
 		WithdrawRelease            func(childComplexity int, input WithdrawReleaseInput) int
@@ -632,34 +648,35 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		AuditEntries          func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.AuditEntryOrder, where *ent.AuditEntryWhereInput) int
-		Changes               func(childComplexity int, since *string, first *int) int
-		CheckDeviceUpdate     func(childComplexity int, deviceCredential string, channel release.Channel, currentVersion string) int
-		CheckForUpdate        func(childComplexity int, model string, channel release.Channel, currentVersion string, serialNumber string) int
-		CustomerSegmentCounts func(childComplexity int) int
-		CustomerSegmentRules  func(childComplexity int) int
-		Customers             func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.CustomerOrder, where *ent.CustomerWhereInput) int
-		DeviceVersions        func(childComplexity int, model *string) int
-		Devices               func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.DeviceOrder, where *ent.DeviceWhereInput) int
-		Feedback              func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.FeedbackOrder, where *ent.FeedbackWhereInput) int
-		LookupCustomer        func(childComplexity int, input LookupCustomerInput) int
-		Merchants             func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.MerchantOrder, where *ent.MerchantWhereInput) int
-		Node                  func(childComplexity int, id pulid.ID) int
-		Nodes                 func(childComplexity int, ids []pulid.ID) int
-		OfferByCode           func(childComplexity int, code string) int
-		Offers                func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.OfferOrder, where *ent.OfferWhereInput) int
-		PlatformAuditEntries  func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.PlatformAuditEntryOrder, where *ent.PlatformAuditEntryWhereInput) int
-		ProductByBarcode      func(childComplexity int, barcode string) int
-		Products              func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.ProductOrder, where *ent.ProductWhereInput) int
-		Releases              func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.ReleaseOrder, where *ent.ReleaseWhereInput) int
-		Sales                 func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.SaleOrder, where *ent.SaleWhereInput) int
-		SavedSegments         func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.SavedSegmentOrder, where *ent.SavedSegmentWhereInput) int
-		SearchCustomers       func(childComplexity int, query string, first *int, after *entgql.Cursor[pulid.ID]) int
-		SearchProducts        func(childComplexity int, query string, first *int, after *entgql.Cursor[pulid.ID]) int
-		StaffMembers          func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.StaffOrder, where *ent.StaffWhereInput) int
-		Stores                func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.StoreOrder, where *ent.StoreWhereInput) int
-		Tickets               func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.TicketOrder, where *ent.TicketWhereInput) int
-		Viewer                func(childComplexity int) int
+		AuditEntries           func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.AuditEntryOrder, where *ent.AuditEntryWhereInput) int
+		Changes                func(childComplexity int, since *string, first *int) int
+		CheckDeviceUpdate      func(childComplexity int, deviceCredential string, channel release.Channel, currentVersion string) int
+		CheckForUpdate         func(childComplexity int, model string, channel release.Channel, currentVersion string, serialNumber string) int
+		CustomerSegmentCounts  func(childComplexity int) int
+		CustomerSegmentRules   func(childComplexity int) int
+		Customers              func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.CustomerOrder, where *ent.CustomerWhereInput) int
+		DeviceVersions         func(childComplexity int, model *string) int
+		Devices                func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.DeviceOrder, where *ent.DeviceWhereInput) int
+		Feedback               func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.FeedbackOrder, where *ent.FeedbackWhereInput) int
+		LookupCustomer         func(childComplexity int, input LookupCustomerInput) int
+		Merchants              func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.MerchantOrder, where *ent.MerchantWhereInput) int
+		Node                   func(childComplexity int, id pulid.ID) int
+		Nodes                  func(childComplexity int, ids []pulid.ID) int
+		OfferByCode            func(childComplexity int, code string) int
+		Offers                 func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.OfferOrder, where *ent.OfferWhereInput) int
+		PlatformAuditEntries   func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.PlatformAuditEntryOrder, where *ent.PlatformAuditEntryWhereInput) int
+		ProductByBarcode       func(childComplexity int, barcode string) int
+		Products               func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.ProductOrder, where *ent.ProductWhereInput) int
+		Releases               func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.ReleaseOrder, where *ent.ReleaseWhereInput) int
+		Sales                  func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.SaleOrder, where *ent.SaleWhereInput) int
+		SavedSegments          func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.SavedSegmentOrder, where *ent.SavedSegmentWhereInput) int
+		SearchCustomers        func(childComplexity int, query string, first *int, after *entgql.Cursor[pulid.ID]) int
+		SearchProducts         func(childComplexity int, query string, first *int, after *entgql.Cursor[pulid.ID]) int
+		StaffMembers           func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.StaffOrder, where *ent.StaffWhereInput) int
+		StoredValueLiabilities func(childComplexity int) int
+		Stores                 func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.StoreOrder, where *ent.StoreWhereInput) int
+		Tickets                func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.TicketOrder, where *ent.TicketWhereInput) int
+		Viewer                 func(childComplexity int) int
 	}
 
 	RatingSummary struct {
@@ -1052,6 +1069,123 @@ type ComplexityRoot struct {
 		Store func(childComplexity int) int
 	}
 
+	StoredValue struct {
+		Balance   func(childComplexity int) int
+		Bonus     func(childComplexity int) int
+		Entries   func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.StoredValueEntryOrder, where *ent.StoredValueEntryWhereInput) int
+		PaidIn    func(childComplexity int) int
+		UpdatedAt func(childComplexity int) int
+	}
+
+	StoredValueBonusTier struct {
+		Bonus     func(childComplexity int) int
+		MaxBonus  func(childComplexity int) int
+		MinAmount func(childComplexity int) int
+		PercentBP func(childComplexity int) int
+	}
+
+	StoredValueEntry struct {
+		Amount         func(childComplexity int) int
+		BonusAmount    func(childComplexity int) int
+		CreatedAt      func(childComplexity int) int
+		Device         func(childComplexity int) int
+		DeviceID       func(childComplexity int) int
+		ID             func(childComplexity int) int
+		IdempotencyKey func(childComplexity int) int
+		Kind           func(childComplexity int) int
+		Merchant       func(childComplexity int) int
+		MerchantID     func(childComplexity int) int
+		Reason         func(childComplexity int) int
+		Refund         func(childComplexity int) int
+		RefundID       func(childComplexity int) int
+		Sale           func(childComplexity int) int
+		SaleID         func(childComplexity int) int
+		Staff          func(childComplexity int) int
+		StaffID        func(childComplexity int) int
+		Store          func(childComplexity int) int
+		StoreID        func(childComplexity int) int
+		TenderID       func(childComplexity int) int
+		TopUp          func(childComplexity int) int
+		TopUpID        func(childComplexity int) int
+	}
+
+	StoredValueEntryConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	StoredValueEntryEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	StoredValueLiabilities struct {
+		Accounts    func(childComplexity int) int
+		AsOf        func(childComplexity int) int
+		Bonus       func(childComplexity int) int
+		ByStore     func(childComplexity int) int
+		Currency    func(childComplexity int) int
+		Outstanding func(childComplexity int) int
+		PaidIn      func(childComplexity int) int
+	}
+
+	StoredValueSettings struct {
+		BonusTiers             func(childComplexity int) int
+		CreatedAt              func(childComplexity int) int
+		ID                     func(childComplexity int) int
+		Merchant               func(childComplexity int) int
+		MerchantID             func(childComplexity int) int
+		RefundToBalanceAllowed func(childComplexity int) int
+		UpdatedAt              func(childComplexity int) int
+	}
+
+	StoredValueSettingsPayload struct {
+		StoredValueSettings func(childComplexity int) int
+	}
+
+	StoredValueStoreLiabilities struct {
+		Accounts    func(childComplexity int) int
+		Bonus       func(childComplexity int) int
+		Outstanding func(childComplexity int) int
+		PaidIn      func(childComplexity int) int
+		Store       func(childComplexity int) int
+	}
+
+	StoredValueTopUp struct {
+		Amount         func(childComplexity int) int
+		Bonus          func(childComplexity int) int
+		BonusTier      func(childComplexity int) int
+		Change         func(childComplexity int) int
+		CreatedAt      func(childComplexity int) int
+		Currency       func(childComplexity int) int
+		Customer       func(childComplexity int) int
+		CustomerID     func(childComplexity int) int
+		Device         func(childComplexity int) int
+		DeviceID       func(childComplexity int) int
+		ID             func(childComplexity int) int
+		IdempotencyKey func(childComplexity int) int
+		Merchant       func(childComplexity int) int
+		MerchantID     func(childComplexity int) int
+		Staff          func(childComplexity int) int
+		StaffID        func(childComplexity int) int
+		Store          func(childComplexity int) int
+		StoreID        func(childComplexity int) int
+		Tender         func(childComplexity int) int
+		UpdatedAt      func(childComplexity int) int
+	}
+
+	StoredValueTopUpTender struct {
+		Amount    func(childComplexity int) int
+		CardBrand func(childComplexity int) int
+		CardLast4 func(childComplexity int) int
+		CardType  func(childComplexity int) int
+		Reference func(childComplexity int) int
+		Tendered  func(childComplexity int) int
+		Type      func(childComplexity int) int
+		Wallet    func(childComplexity int) int
+	}
+
 	Tender struct {
 		Amount         func(childComplexity int) int
 		CardBrand      func(childComplexity int) int
@@ -1139,6 +1273,12 @@ type ComplexityRoot struct {
 		Ticket func(childComplexity int) int
 	}
 
+	TopUpStoredValuePayload struct {
+		Replayed    func(childComplexity int) int
+		StoredValue func(childComplexity int) int
+		TopUp       func(childComplexity int) int
+	}
+
 	UpdateCheck struct {
 		Mandatory       func(childComplexity int) int
 		Release         func(childComplexity int) int
@@ -1187,6 +1327,7 @@ type CustomerResolver interface {
 	RecommendedProducts(ctx context.Context, obj *ent.Customer, first *int) ([]*ent.Product, error)
 	Offers(ctx context.Context, obj *ent.Customer, storeID *pulid.ID, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int) (*ent.OfferConnection, error)
 	Sales(ctx context.Context, obj *ent.Customer, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.SaleOrder, where *ent.SaleWhereInput) (*ent.SaleConnection, error)
+	StoredValue(ctx context.Context, obj *ent.Customer) (*storedvalue.Balance, error)
 }
 type CustomerSegmentRulesResolver interface {
 	Mode(ctx context.Context, obj *customers.Rules) (SegmentMode, error)
@@ -1197,6 +1338,7 @@ type DeviceResolver interface {
 }
 type MerchantResolver interface {
 	SalesSettings(ctx context.Context, obj *ent.Merchant) (*ent.SalesSettings, error)
+	StoredValueSettings(ctx context.Context, obj *ent.Merchant) (*ent.StoredValueSettings, error)
 }
 type MutationResolver interface {
 	SignUpMerchant(ctx context.Context, input SignUpMerchantInput) (*AuthPayload, error)
@@ -1256,6 +1398,9 @@ type MutationResolver interface {
 	ResetStaffPassword(ctx context.Context, input ResetStaffPasswordInput) (*StaffPayload, error)
 	DeactivateStaff(ctx context.Context, input StaffIDInput) (*StaffPayload, error)
 	ReactivateStaff(ctx context.Context, input StaffIDInput) (*StaffPayload, error)
+	TopUpStoredValue(ctx context.Context, input storedvalue.TopUpInput) (*storedvalue.TopUpResult, error)
+	AdjustStoredValue(ctx context.Context, input storedvalue.AdjustInput) (*storedvalue.AdjustResult, error)
+	UpdateStoredValueSettings(ctx context.Context, input storedvalue.SettingsPatch) (*StoredValueSettingsPayload, error)
 	ReportTicket(ctx context.Context, input tickets.ReportInput) (*TicketPayload, error)
 	ReportDeviceFault(ctx context.Context, input ReportDeviceFaultInput) (*ReportDeviceFaultPayload, error)
 	CommentOnTicket(ctx context.Context, input CommentOnTicketInput) (*CommentOnTicketPayload, error)
@@ -1295,6 +1440,7 @@ type QueryResolver interface {
 	CheckForUpdate(ctx context.Context, model string, channel release.Channel, currentVersion string, serialNumber string) (*releases.Update, error)
 	CheckDeviceUpdate(ctx context.Context, deviceCredential string, channel release.Channel, currentVersion string) (*releases.Update, error)
 	Sales(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.SaleOrder, where *ent.SaleWhereInput) (*ent.SaleConnection, error)
+	StoredValueLiabilities(ctx context.Context) (*storedvalue.Liabilities, error)
 }
 type SaleResolver interface {
 	Receipt(ctx context.Context, obj *ent.Sale) (*sales.Receipt, error)
@@ -1304,6 +1450,12 @@ type SavedSegmentResolver interface {
 }
 type StoreResolver interface {
 	Rating(ctx context.Context, obj *ent.Store) (*feedback.Summary, error)
+}
+type StoredValueResolver interface {
+	Entries(ctx context.Context, obj *storedvalue.Balance, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.StoredValueEntryOrder, where *ent.StoredValueEntryWhereInput) (*ent.StoredValueEntryConnection, error)
+}
+type StoredValueTopUpResolver interface {
+	Tender(ctx context.Context, obj *ent.StoredValueTopUp) (*sales.TenderInput, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -1323,6 +1475,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	ec := newExecutionContext(nil, e, nil)
 	_ = ec
 	switch typeName + "." + field {
+
+	case "AdjustStoredValuePayload.entry":
+		if e.ComplexityRoot.AdjustStoredValuePayload.Entry == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AdjustStoredValuePayload.Entry(childComplexity), true
+	case "AdjustStoredValuePayload.replayed":
+		if e.ComplexityRoot.AdjustStoredValuePayload.Replayed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AdjustStoredValuePayload.Replayed(childComplexity), true
+	case "AdjustStoredValuePayload.storedValue":
+		if e.ComplexityRoot.AdjustStoredValuePayload.StoredValue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AdjustStoredValuePayload.StoredValue(childComplexity), true
 
 	case "AuditEntry.action":
 		if e.ComplexityRoot.AuditEntry.Action == nil {
@@ -1712,6 +1883,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Customer.Store(childComplexity), true
+	case "Customer.storedValue":
+		if e.ComplexityRoot.Customer.StoredValue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Customer.StoredValue(childComplexity), true
 	case "Customer.tags":
 		if e.ComplexityRoot.Customer.Tags == nil {
 			break
@@ -2426,6 +2603,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Merchant.Status(childComplexity), true
+	case "Merchant.storedValueSettings":
+		if e.ComplexityRoot.Merchant.StoredValueSettings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Merchant.StoredValueSettings(childComplexity), true
 	case "Merchant.suspendedAt":
 		if e.ComplexityRoot.Merchant.SuspendedAt == nil {
 			break
@@ -2495,6 +2678,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AddRiskListEntry(childComplexity, args["input"].(AddRiskListEntryInput)), true
+	case "Mutation.adjustStoredValue":
+		if e.ComplexityRoot.Mutation.AdjustStoredValue == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_adjustStoredValue_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AdjustStoredValue(childComplexity, args["input"].(storedvalue.AdjustInput)), true
 	case "Mutation.archiveCustomer":
 		if e.ComplexityRoot.Mutation.ArchiveCustomer == nil {
 			break
@@ -3024,6 +3218,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SwapDevice(childComplexity, args["input"].(SwapDeviceInput)), true
+	case "Mutation.topUpStoredValue":
+		if e.ComplexityRoot.Mutation.TopUpStoredValue == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_topUpStoredValue_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.TopUpStoredValue(childComplexity, args["input"].(storedvalue.TopUpInput)), true
 	case "Mutation.unfreezeSale":
 		if e.ComplexityRoot.Mutation.UnfreezeSale == nil {
 			break
@@ -3134,6 +3339,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateStore(childComplexity, args["input"].(UpdateStoreInput)), true
+	case "Mutation.updateStoredValueSettings":
+		if e.ComplexityRoot.Mutation.UpdateStoredValueSettings == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateStoredValueSettings_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateStoredValueSettings(childComplexity, args["input"].(storedvalue.SettingsPatch)), true
 	case "Mutation.uploadSales":
 		if e.ComplexityRoot.Mutation.UploadSales == nil {
 			break
@@ -4242,6 +4458,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.StaffMembers(childComplexity, args["after"].(*entgql.Cursor[pulid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["orderBy"].([]*ent.StaffOrder), args["where"].(*ent.StaffWhereInput)), true
+	case "Query.storedValueLiabilities":
+		if e.ComplexityRoot.Query.StoredValueLiabilities == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.StoredValueLiabilities(childComplexity), true
 	case "Query.stores":
 		if e.ComplexityRoot.Query.Stores == nil {
 			break
@@ -5946,6 +6168,526 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.StorePayload.Store(childComplexity), true
 
+	case "StoredValue.balance":
+		if e.ComplexityRoot.StoredValue.Balance == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValue.Balance(childComplexity), true
+	case "StoredValue.bonus":
+		if e.ComplexityRoot.StoredValue.Bonus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValue.Bonus(childComplexity), true
+	case "StoredValue.entries":
+		if e.ComplexityRoot.StoredValue.Entries == nil {
+			break
+		}
+
+		args, err := ec.field_StoredValue_entries_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.StoredValue.Entries(childComplexity, args["after"].(*entgql.Cursor[pulid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["orderBy"].([]*ent.StoredValueEntryOrder), args["where"].(*ent.StoredValueEntryWhereInput)), true
+	case "StoredValue.paidIn":
+		if e.ComplexityRoot.StoredValue.PaidIn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValue.PaidIn(childComplexity), true
+	case "StoredValue.updatedAt":
+		if e.ComplexityRoot.StoredValue.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValue.UpdatedAt(childComplexity), true
+
+	case "StoredValueBonusTier.bonus":
+		if e.ComplexityRoot.StoredValueBonusTier.Bonus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueBonusTier.Bonus(childComplexity), true
+	case "StoredValueBonusTier.maxBonus":
+		if e.ComplexityRoot.StoredValueBonusTier.MaxBonus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueBonusTier.MaxBonus(childComplexity), true
+	case "StoredValueBonusTier.minAmount":
+		if e.ComplexityRoot.StoredValueBonusTier.MinAmount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueBonusTier.MinAmount(childComplexity), true
+	case "StoredValueBonusTier.percentBp":
+		if e.ComplexityRoot.StoredValueBonusTier.PercentBP == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueBonusTier.PercentBP(childComplexity), true
+
+	case "StoredValueEntry.amount":
+		if e.ComplexityRoot.StoredValueEntry.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueEntry.Amount(childComplexity), true
+	case "StoredValueEntry.bonusAmount":
+		if e.ComplexityRoot.StoredValueEntry.BonusAmount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueEntry.BonusAmount(childComplexity), true
+	case "StoredValueEntry.createdAt":
+		if e.ComplexityRoot.StoredValueEntry.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueEntry.CreatedAt(childComplexity), true
+	case "StoredValueEntry.device":
+		if e.ComplexityRoot.StoredValueEntry.Device == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueEntry.Device(childComplexity), true
+	case "StoredValueEntry.deviceID":
+		if e.ComplexityRoot.StoredValueEntry.DeviceID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueEntry.DeviceID(childComplexity), true
+	case "StoredValueEntry.id":
+		if e.ComplexityRoot.StoredValueEntry.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueEntry.ID(childComplexity), true
+	case "StoredValueEntry.idempotencyKey":
+		if e.ComplexityRoot.StoredValueEntry.IdempotencyKey == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueEntry.IdempotencyKey(childComplexity), true
+	case "StoredValueEntry.kind":
+		if e.ComplexityRoot.StoredValueEntry.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueEntry.Kind(childComplexity), true
+	case "StoredValueEntry.merchant":
+		if e.ComplexityRoot.StoredValueEntry.Merchant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueEntry.Merchant(childComplexity), true
+	case "StoredValueEntry.merchantID":
+		if e.ComplexityRoot.StoredValueEntry.MerchantID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueEntry.MerchantID(childComplexity), true
+	case "StoredValueEntry.reason":
+		if e.ComplexityRoot.StoredValueEntry.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueEntry.Reason(childComplexity), true
+	case "StoredValueEntry.refund":
+		if e.ComplexityRoot.StoredValueEntry.Refund == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueEntry.Refund(childComplexity), true
+	case "StoredValueEntry.refundID":
+		if e.ComplexityRoot.StoredValueEntry.RefundID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueEntry.RefundID(childComplexity), true
+	case "StoredValueEntry.sale":
+		if e.ComplexityRoot.StoredValueEntry.Sale == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueEntry.Sale(childComplexity), true
+	case "StoredValueEntry.saleID":
+		if e.ComplexityRoot.StoredValueEntry.SaleID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueEntry.SaleID(childComplexity), true
+	case "StoredValueEntry.staff":
+		if e.ComplexityRoot.StoredValueEntry.Staff == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueEntry.Staff(childComplexity), true
+	case "StoredValueEntry.staffID":
+		if e.ComplexityRoot.StoredValueEntry.StaffID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueEntry.StaffID(childComplexity), true
+	case "StoredValueEntry.store":
+		if e.ComplexityRoot.StoredValueEntry.Store == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueEntry.Store(childComplexity), true
+	case "StoredValueEntry.storeID":
+		if e.ComplexityRoot.StoredValueEntry.StoreID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueEntry.StoreID(childComplexity), true
+	case "StoredValueEntry.tenderID":
+		if e.ComplexityRoot.StoredValueEntry.TenderID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueEntry.TenderID(childComplexity), true
+	case "StoredValueEntry.topUp":
+		if e.ComplexityRoot.StoredValueEntry.TopUp == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueEntry.TopUp(childComplexity), true
+	case "StoredValueEntry.topUpID":
+		if e.ComplexityRoot.StoredValueEntry.TopUpID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueEntry.TopUpID(childComplexity), true
+
+	case "StoredValueEntryConnection.edges":
+		if e.ComplexityRoot.StoredValueEntryConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueEntryConnection.Edges(childComplexity), true
+	case "StoredValueEntryConnection.pageInfo":
+		if e.ComplexityRoot.StoredValueEntryConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueEntryConnection.PageInfo(childComplexity), true
+	case "StoredValueEntryConnection.totalCount":
+		if e.ComplexityRoot.StoredValueEntryConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueEntryConnection.TotalCount(childComplexity), true
+
+	case "StoredValueEntryEdge.cursor":
+		if e.ComplexityRoot.StoredValueEntryEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueEntryEdge.Cursor(childComplexity), true
+	case "StoredValueEntryEdge.node":
+		if e.ComplexityRoot.StoredValueEntryEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueEntryEdge.Node(childComplexity), true
+
+	case "StoredValueLiabilities.accounts":
+		if e.ComplexityRoot.StoredValueLiabilities.Accounts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueLiabilities.Accounts(childComplexity), true
+	case "StoredValueLiabilities.asOf":
+		if e.ComplexityRoot.StoredValueLiabilities.AsOf == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueLiabilities.AsOf(childComplexity), true
+	case "StoredValueLiabilities.bonus":
+		if e.ComplexityRoot.StoredValueLiabilities.Bonus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueLiabilities.Bonus(childComplexity), true
+	case "StoredValueLiabilities.byStore":
+		if e.ComplexityRoot.StoredValueLiabilities.ByStore == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueLiabilities.ByStore(childComplexity), true
+	case "StoredValueLiabilities.currency":
+		if e.ComplexityRoot.StoredValueLiabilities.Currency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueLiabilities.Currency(childComplexity), true
+	case "StoredValueLiabilities.outstanding":
+		if e.ComplexityRoot.StoredValueLiabilities.Outstanding == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueLiabilities.Outstanding(childComplexity), true
+	case "StoredValueLiabilities.paidIn":
+		if e.ComplexityRoot.StoredValueLiabilities.PaidIn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueLiabilities.PaidIn(childComplexity), true
+
+	case "StoredValueSettings.bonusTiers":
+		if e.ComplexityRoot.StoredValueSettings.BonusTiers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueSettings.BonusTiers(childComplexity), true
+	case "StoredValueSettings.createdAt":
+		if e.ComplexityRoot.StoredValueSettings.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueSettings.CreatedAt(childComplexity), true
+	case "StoredValueSettings.id":
+		if e.ComplexityRoot.StoredValueSettings.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueSettings.ID(childComplexity), true
+	case "StoredValueSettings.merchant":
+		if e.ComplexityRoot.StoredValueSettings.Merchant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueSettings.Merchant(childComplexity), true
+	case "StoredValueSettings.merchantID":
+		if e.ComplexityRoot.StoredValueSettings.MerchantID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueSettings.MerchantID(childComplexity), true
+	case "StoredValueSettings.refundToBalanceAllowed":
+		if e.ComplexityRoot.StoredValueSettings.RefundToBalanceAllowed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueSettings.RefundToBalanceAllowed(childComplexity), true
+	case "StoredValueSettings.updatedAt":
+		if e.ComplexityRoot.StoredValueSettings.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueSettings.UpdatedAt(childComplexity), true
+
+	case "StoredValueSettingsPayload.storedValueSettings":
+		if e.ComplexityRoot.StoredValueSettingsPayload.StoredValueSettings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueSettingsPayload.StoredValueSettings(childComplexity), true
+
+	case "StoredValueStoreLiabilities.accounts":
+		if e.ComplexityRoot.StoredValueStoreLiabilities.Accounts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueStoreLiabilities.Accounts(childComplexity), true
+	case "StoredValueStoreLiabilities.bonus":
+		if e.ComplexityRoot.StoredValueStoreLiabilities.Bonus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueStoreLiabilities.Bonus(childComplexity), true
+	case "StoredValueStoreLiabilities.outstanding":
+		if e.ComplexityRoot.StoredValueStoreLiabilities.Outstanding == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueStoreLiabilities.Outstanding(childComplexity), true
+	case "StoredValueStoreLiabilities.paidIn":
+		if e.ComplexityRoot.StoredValueStoreLiabilities.PaidIn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueStoreLiabilities.PaidIn(childComplexity), true
+	case "StoredValueStoreLiabilities.store":
+		if e.ComplexityRoot.StoredValueStoreLiabilities.Store == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueStoreLiabilities.Store(childComplexity), true
+
+	case "StoredValueTopUp.amount":
+		if e.ComplexityRoot.StoredValueTopUp.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueTopUp.Amount(childComplexity), true
+	case "StoredValueTopUp.bonus":
+		if e.ComplexityRoot.StoredValueTopUp.Bonus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueTopUp.Bonus(childComplexity), true
+	case "StoredValueTopUp.bonusTier":
+		if e.ComplexityRoot.StoredValueTopUp.BonusTier == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueTopUp.BonusTier(childComplexity), true
+	case "StoredValueTopUp.change":
+		if e.ComplexityRoot.StoredValueTopUp.Change == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueTopUp.Change(childComplexity), true
+	case "StoredValueTopUp.createdAt":
+		if e.ComplexityRoot.StoredValueTopUp.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueTopUp.CreatedAt(childComplexity), true
+	case "StoredValueTopUp.currency":
+		if e.ComplexityRoot.StoredValueTopUp.Currency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueTopUp.Currency(childComplexity), true
+	case "StoredValueTopUp.customer":
+		if e.ComplexityRoot.StoredValueTopUp.Customer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueTopUp.Customer(childComplexity), true
+	case "StoredValueTopUp.customerID":
+		if e.ComplexityRoot.StoredValueTopUp.CustomerID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueTopUp.CustomerID(childComplexity), true
+	case "StoredValueTopUp.device":
+		if e.ComplexityRoot.StoredValueTopUp.Device == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueTopUp.Device(childComplexity), true
+	case "StoredValueTopUp.deviceID":
+		if e.ComplexityRoot.StoredValueTopUp.DeviceID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueTopUp.DeviceID(childComplexity), true
+	case "StoredValueTopUp.id":
+		if e.ComplexityRoot.StoredValueTopUp.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueTopUp.ID(childComplexity), true
+	case "StoredValueTopUp.idempotencyKey":
+		if e.ComplexityRoot.StoredValueTopUp.IdempotencyKey == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueTopUp.IdempotencyKey(childComplexity), true
+	case "StoredValueTopUp.merchant":
+		if e.ComplexityRoot.StoredValueTopUp.Merchant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueTopUp.Merchant(childComplexity), true
+	case "StoredValueTopUp.merchantID":
+		if e.ComplexityRoot.StoredValueTopUp.MerchantID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueTopUp.MerchantID(childComplexity), true
+	case "StoredValueTopUp.staff":
+		if e.ComplexityRoot.StoredValueTopUp.Staff == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueTopUp.Staff(childComplexity), true
+	case "StoredValueTopUp.staffID":
+		if e.ComplexityRoot.StoredValueTopUp.StaffID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueTopUp.StaffID(childComplexity), true
+	case "StoredValueTopUp.store":
+		if e.ComplexityRoot.StoredValueTopUp.Store == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueTopUp.Store(childComplexity), true
+	case "StoredValueTopUp.storeID":
+		if e.ComplexityRoot.StoredValueTopUp.StoreID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueTopUp.StoreID(childComplexity), true
+	case "StoredValueTopUp.tender":
+		if e.ComplexityRoot.StoredValueTopUp.Tender == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueTopUp.Tender(childComplexity), true
+	case "StoredValueTopUp.updatedAt":
+		if e.ComplexityRoot.StoredValueTopUp.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueTopUp.UpdatedAt(childComplexity), true
+
+	case "StoredValueTopUpTender.amount":
+		if e.ComplexityRoot.StoredValueTopUpTender.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueTopUpTender.Amount(childComplexity), true
+	case "StoredValueTopUpTender.cardBrand":
+		if e.ComplexityRoot.StoredValueTopUpTender.CardBrand == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueTopUpTender.CardBrand(childComplexity), true
+	case "StoredValueTopUpTender.cardLast4":
+		if e.ComplexityRoot.StoredValueTopUpTender.CardLast4 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueTopUpTender.CardLast4(childComplexity), true
+	case "StoredValueTopUpTender.cardType":
+		if e.ComplexityRoot.StoredValueTopUpTender.CardType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueTopUpTender.CardType(childComplexity), true
+	case "StoredValueTopUpTender.reference":
+		if e.ComplexityRoot.StoredValueTopUpTender.Reference == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueTopUpTender.Reference(childComplexity), true
+	case "StoredValueTopUpTender.tendered":
+		if e.ComplexityRoot.StoredValueTopUpTender.Tendered == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueTopUpTender.Tendered(childComplexity), true
+	case "StoredValueTopUpTender.type":
+		if e.ComplexityRoot.StoredValueTopUpTender.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueTopUpTender.Type(childComplexity), true
+	case "StoredValueTopUpTender.wallet":
+		if e.ComplexityRoot.StoredValueTopUpTender.Wallet == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoredValueTopUpTender.Wallet(childComplexity), true
+
 	case "Tender.amount":
 		if e.ComplexityRoot.Tender.Amount == nil {
 			break
@@ -6337,6 +7079,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.TicketPayload.Ticket(childComplexity), true
 
+	case "TopUpStoredValuePayload.replayed":
+		if e.ComplexityRoot.TopUpStoredValuePayload.Replayed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopUpStoredValuePayload.Replayed(childComplexity), true
+	case "TopUpStoredValuePayload.storedValue":
+		if e.ComplexityRoot.TopUpStoredValuePayload.StoredValue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopUpStoredValuePayload.StoredValue(childComplexity), true
+	case "TopUpStoredValuePayload.topUp":
+		if e.ComplexityRoot.TopUpStoredValuePayload.TopUp == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopUpStoredValuePayload.TopUp(childComplexity), true
+
 	case "UpdateCheck.mandatory":
 		if e.ComplexityRoot.UpdateCheck.Mandatory == nil {
 			break
@@ -6466,6 +7227,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("AddRiskListEntryInput", ec.unmarshalInputAddRiskListEntryInput),
+			graphql.NewInputUnmarshaler("AdjustStoredValueInput", ec.unmarshalInputAdjustStoredValueInput),
 			graphql.NewInputUnmarshaler("AssignTicketInput", ec.unmarshalInputAssignTicketInput),
 			graphql.NewInputUnmarshaler("AuditEntryOrder", ec.unmarshalInputAuditEntryOrder),
 			graphql.NewInputUnmarshaler("AuditEntryWhereInput", ec.unmarshalInputAuditEntryWhereInput),
@@ -6551,6 +7313,12 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("StaffWhereInput", ec.unmarshalInputStaffWhereInput),
 			graphql.NewInputUnmarshaler("StoreOrder", ec.unmarshalInputStoreOrder),
 			graphql.NewInputUnmarshaler("StoreWhereInput", ec.unmarshalInputStoreWhereInput),
+			graphql.NewInputUnmarshaler("StoredValueBonusTierInput", ec.unmarshalInputStoredValueBonusTierInput),
+			graphql.NewInputUnmarshaler("StoredValueEntryOrder", ec.unmarshalInputStoredValueEntryOrder),
+			graphql.NewInputUnmarshaler("StoredValueEntryWhereInput", ec.unmarshalInputStoredValueEntryWhereInput),
+			graphql.NewInputUnmarshaler("StoredValueSettingsOrder", ec.unmarshalInputStoredValueSettingsOrder),
+			graphql.NewInputUnmarshaler("StoredValueTenderInput", ec.unmarshalInputStoredValueTenderInput),
+			graphql.NewInputUnmarshaler("StoredValueTopUpOrder", ec.unmarshalInputStoredValueTopUpOrder),
 			graphql.NewInputUnmarshaler("SuspendMerchantInput", ec.unmarshalInputSuspendMerchantInput),
 			graphql.NewInputUnmarshaler("SwapDeviceInput", ec.unmarshalInputSwapDeviceInput),
 			graphql.NewInputUnmarshaler("TenderInput", ec.unmarshalInputTenderInput),
@@ -6560,6 +7328,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("TicketCommentWhereInput", ec.unmarshalInputTicketCommentWhereInput),
 			graphql.NewInputUnmarshaler("TicketOrder", ec.unmarshalInputTicketOrder),
 			graphql.NewInputUnmarshaler("TicketWhereInput", ec.unmarshalInputTicketWhereInput),
+			graphql.NewInputUnmarshaler("TopUpStoredValueInput", ec.unmarshalInputTopUpStoredValueInput),
 			graphql.NewInputUnmarshaler("UpdateCustomerInput", ec.unmarshalInputUpdateCustomerInput),
 			graphql.NewInputUnmarshaler("UpdateMerchantInput", ec.unmarshalInputUpdateMerchantInput),
 			graphql.NewInputUnmarshaler("UpdateOfferInput", ec.unmarshalInputUpdateOfferInput),
@@ -6569,6 +7338,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("UpdateSegmentRulesInput", ec.unmarshalInputUpdateSegmentRulesInput),
 			graphql.NewInputUnmarshaler("UpdateStaffInput", ec.unmarshalInputUpdateStaffInput),
 			graphql.NewInputUnmarshaler("UpdateStoreInput", ec.unmarshalInputUpdateStoreInput),
+			graphql.NewInputUnmarshaler("UpdateStoredValueSettingsInput", ec.unmarshalInputUpdateStoredValueSettingsInput),
 			graphql.NewInputUnmarshaler("UploadSalesInput", ec.unmarshalInputUploadSalesInput),
 			graphql.NewInputUnmarshaler("VoidSaleInput", ec.unmarshalInputVoidSaleInput),
 			graphql.NewInputUnmarshaler("WithdrawReleaseInput", ec.unmarshalInputWithdrawReleaseInput),
@@ -13381,6 +14151,459 @@ input StoreWhereInput {
   hasStaff: Boolean
   hasStaffWith: [StaffWhereInput!]
 }
+type StoredValueEntry implements Node {
+  id: ID!
+  merchantID: ID!
+  kind: StoredValueEntryKind!
+  """
+  what the entry adds to the balance; negative takes away
+  """
+  amount: Int64!
+  """
+  the part of amount that is promotional money
+  """
+  bonusAmount: Int64!
+  storeID: ID
+  """
+  who made the change
+  """
+  staffID: ID!
+  deviceID: ID
+  topUpID: ID
+  saleID: ID
+  """
+  the sale's tender a PAYMENT paid, or a REFUND paid back
+  """
+  tenderID: ID
+  refundID: ID
+  reason: String
+  """
+  an adjustment's, so that a retry replays
+  """
+  idempotencyKey: String
+  createdAt: Time!
+  merchant: Merchant!
+  store: Store
+  staff: Staff!
+  device: Device
+  topUp: StoredValueTopUp
+  sale: Sale
+  refund: Refund
+}
+"""
+A connection to a list of items.
+"""
+type StoredValueEntryConnection {
+  """
+  A list of edges.
+  """
+  edges: [StoredValueEntryEdge]
+  """
+  Information to aid in pagination.
+  """
+  pageInfo: PageInfo!
+  """
+  Identifies the total count of items in the connection.
+  """
+  totalCount: Int!
+}
+"""
+An edge in a connection.
+"""
+type StoredValueEntryEdge {
+  """
+  The item at the end of the edge.
+  """
+  node: StoredValueEntry
+  """
+  A cursor for use in pagination.
+  """
+  cursor: Cursor!
+}
+"""
+StoredValueEntryKind is enum for the field kind
+"""
+enum StoredValueEntryKind @goModel(model: "github.com/tillpos/till/ent/storedvalueentry.Kind") {
+  TOP_UP
+  BONUS
+  PAYMENT
+  REFUND
+  ADJUST
+}
+"""
+Ordering options for StoredValueEntry connections
+"""
+input StoredValueEntryOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order StoredValueEntries.
+  """
+  field: StoredValueEntryOrderField!
+}
+"""
+Properties by which StoredValueEntry connections can be ordered.
+"""
+enum StoredValueEntryOrderField {
+  CREATED_AT
+}
+"""
+StoredValueEntryWhereInput is used for filtering StoredValueEntry objects.
+Input was generated by ent.
+"""
+input StoredValueEntryWhereInput {
+  not: StoredValueEntryWhereInput
+  and: [StoredValueEntryWhereInput!]
+  or: [StoredValueEntryWhereInput!]
+  """
+  id field predicates
+  """
+  id: ID
+  idNEQ: ID
+  idIn: [ID!]
+  idNotIn: [ID!]
+  idGT: ID
+  idGTE: ID
+  idLT: ID
+  idLTE: ID
+  """
+  merchant_id field predicates
+  """
+  merchantID: ID
+  merchantIDNEQ: ID
+  merchantIDIn: [ID!]
+  merchantIDNotIn: [ID!]
+  merchantIDGT: ID
+  merchantIDGTE: ID
+  merchantIDLT: ID
+  merchantIDLTE: ID
+  merchantIDContains: ID
+  merchantIDHasPrefix: ID
+  merchantIDHasSuffix: ID
+  merchantIDEqualFold: ID
+  merchantIDContainsFold: ID
+  """
+  kind field predicates
+  """
+  kind: StoredValueEntryKind
+  kindNEQ: StoredValueEntryKind
+  kindIn: [StoredValueEntryKind!]
+  kindNotIn: [StoredValueEntryKind!]
+  """
+  amount field predicates
+  """
+  amount: Int64
+  amountNEQ: Int64
+  amountIn: [Int64!]
+  amountNotIn: [Int64!]
+  amountGT: Int64
+  amountGTE: Int64
+  amountLT: Int64
+  amountLTE: Int64
+  """
+  bonus_amount field predicates
+  """
+  bonusAmount: Int64
+  bonusAmountNEQ: Int64
+  bonusAmountIn: [Int64!]
+  bonusAmountNotIn: [Int64!]
+  bonusAmountGT: Int64
+  bonusAmountGTE: Int64
+  bonusAmountLT: Int64
+  bonusAmountLTE: Int64
+  """
+  store_id field predicates
+  """
+  storeID: ID
+  storeIDNEQ: ID
+  storeIDIn: [ID!]
+  storeIDNotIn: [ID!]
+  storeIDGT: ID
+  storeIDGTE: ID
+  storeIDLT: ID
+  storeIDLTE: ID
+  storeIDContains: ID
+  storeIDHasPrefix: ID
+  storeIDHasSuffix: ID
+  storeIDIsNil: Boolean
+  storeIDNotNil: Boolean
+  storeIDEqualFold: ID
+  storeIDContainsFold: ID
+  """
+  staff_id field predicates
+  """
+  staffID: ID
+  staffIDNEQ: ID
+  staffIDIn: [ID!]
+  staffIDNotIn: [ID!]
+  staffIDGT: ID
+  staffIDGTE: ID
+  staffIDLT: ID
+  staffIDLTE: ID
+  staffIDContains: ID
+  staffIDHasPrefix: ID
+  staffIDHasSuffix: ID
+  staffIDEqualFold: ID
+  staffIDContainsFold: ID
+  """
+  device_id field predicates
+  """
+  deviceID: ID
+  deviceIDNEQ: ID
+  deviceIDIn: [ID!]
+  deviceIDNotIn: [ID!]
+  deviceIDGT: ID
+  deviceIDGTE: ID
+  deviceIDLT: ID
+  deviceIDLTE: ID
+  deviceIDContains: ID
+  deviceIDHasPrefix: ID
+  deviceIDHasSuffix: ID
+  deviceIDIsNil: Boolean
+  deviceIDNotNil: Boolean
+  deviceIDEqualFold: ID
+  deviceIDContainsFold: ID
+  """
+  top_up_id field predicates
+  """
+  topUpID: ID
+  topUpIDNEQ: ID
+  topUpIDIn: [ID!]
+  topUpIDNotIn: [ID!]
+  topUpIDGT: ID
+  topUpIDGTE: ID
+  topUpIDLT: ID
+  topUpIDLTE: ID
+  topUpIDContains: ID
+  topUpIDHasPrefix: ID
+  topUpIDHasSuffix: ID
+  topUpIDIsNil: Boolean
+  topUpIDNotNil: Boolean
+  topUpIDEqualFold: ID
+  topUpIDContainsFold: ID
+  """
+  sale_id field predicates
+  """
+  saleID: ID
+  saleIDNEQ: ID
+  saleIDIn: [ID!]
+  saleIDNotIn: [ID!]
+  saleIDGT: ID
+  saleIDGTE: ID
+  saleIDLT: ID
+  saleIDLTE: ID
+  saleIDContains: ID
+  saleIDHasPrefix: ID
+  saleIDHasSuffix: ID
+  saleIDIsNil: Boolean
+  saleIDNotNil: Boolean
+  saleIDEqualFold: ID
+  saleIDContainsFold: ID
+  """
+  tender_id field predicates
+  """
+  tenderID: ID
+  tenderIDNEQ: ID
+  tenderIDIn: [ID!]
+  tenderIDNotIn: [ID!]
+  tenderIDGT: ID
+  tenderIDGTE: ID
+  tenderIDLT: ID
+  tenderIDLTE: ID
+  tenderIDContains: ID
+  tenderIDHasPrefix: ID
+  tenderIDHasSuffix: ID
+  tenderIDIsNil: Boolean
+  tenderIDNotNil: Boolean
+  tenderIDEqualFold: ID
+  tenderIDContainsFold: ID
+  """
+  refund_id field predicates
+  """
+  refundID: ID
+  refundIDNEQ: ID
+  refundIDIn: [ID!]
+  refundIDNotIn: [ID!]
+  refundIDGT: ID
+  refundIDGTE: ID
+  refundIDLT: ID
+  refundIDLTE: ID
+  refundIDContains: ID
+  refundIDHasPrefix: ID
+  refundIDHasSuffix: ID
+  refundIDIsNil: Boolean
+  refundIDNotNil: Boolean
+  refundIDEqualFold: ID
+  refundIDContainsFold: ID
+  """
+  reason field predicates
+  """
+  reason: String
+  reasonNEQ: String
+  reasonIn: [String!]
+  reasonNotIn: [String!]
+  reasonGT: String
+  reasonGTE: String
+  reasonLT: String
+  reasonLTE: String
+  reasonContains: String
+  reasonHasPrefix: String
+  reasonHasSuffix: String
+  reasonIsNil: Boolean
+  reasonNotNil: Boolean
+  reasonEqualFold: String
+  reasonContainsFold: String
+  """
+  idempotency_key field predicates
+  """
+  idempotencyKey: String
+  idempotencyKeyNEQ: String
+  idempotencyKeyIn: [String!]
+  idempotencyKeyNotIn: [String!]
+  idempotencyKeyGT: String
+  idempotencyKeyGTE: String
+  idempotencyKeyLT: String
+  idempotencyKeyLTE: String
+  idempotencyKeyContains: String
+  idempotencyKeyHasPrefix: String
+  idempotencyKeyHasSuffix: String
+  idempotencyKeyIsNil: Boolean
+  idempotencyKeyNotNil: Boolean
+  idempotencyKeyEqualFold: String
+  idempotencyKeyContainsFold: String
+  """
+  created_at field predicates
+  """
+  createdAt: Time
+  createdAtNEQ: Time
+  createdAtIn: [Time!]
+  createdAtNotIn: [Time!]
+  createdAtGT: Time
+  createdAtGTE: Time
+  createdAtLT: Time
+  createdAtLTE: Time
+  """
+  store edge predicates
+  """
+  hasStore: Boolean
+  hasStoreWith: [StoreWhereInput!]
+  """
+  staff edge predicates
+  """
+  hasStaff: Boolean
+  hasStaffWith: [StaffWhereInput!]
+  """
+  device edge predicates
+  """
+  hasDevice: Boolean
+  hasDeviceWith: [DeviceWhereInput!]
+  """
+  sale edge predicates
+  """
+  hasSale: Boolean
+  hasSaleWith: [SaleWhereInput!]
+  """
+  refund edge predicates
+  """
+  hasRefund: Boolean
+  hasRefundWith: [RefundWhereInput!]
+}
+type StoredValueSettings implements Node {
+  id: ID!
+  merchantID: ID!
+  createdAt: Time!
+  updatedAt: Time!
+  """
+  by minAmount ascending; a top-up gets the bonus of the highest tier it reaches
+  """
+  bonusTiers: [StoredValueBonusTier!]!
+  """
+  whether a sale paid in cash, by card or wallet may be refunded to stored value
+  """
+  refundToBalanceAllowed: Boolean!
+  merchant: Merchant!
+}
+"""
+Ordering options for StoredValueSettings connections
+"""
+input StoredValueSettingsOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order StoredValueSettingsSlice.
+  """
+  field: StoredValueSettingsOrderField!
+}
+"""
+Properties by which StoredValueSettings connections can be ordered.
+"""
+enum StoredValueSettingsOrderField {
+  CREATED_AT
+  UPDATED_AT
+}
+type StoredValueTopUp implements Node {
+  id: ID!
+  merchantID: ID!
+  createdAt: Time!
+  updatedAt: Time!
+  idempotencyKey: String!
+  """
+  changes only when the customer is merged into another
+  """
+  customerID: ID!
+  storeID: ID!
+  staffID: ID!
+  """
+  the terminal the top-up was taken on
+  """
+  deviceID: ID
+  """
+  the money paid in
+  """
+  amount: Int64!
+  """
+  the bonus added on top
+  """
+  bonus: Int64!
+  """
+  the merchant's tier that gave the bonus, as it was then
+  """
+  bonusTier: StoredValueBonusTier
+  currency: String!
+  """
+  cash handed back
+  """
+  change: Int64!
+  merchant: Merchant!
+  customer: Customer!
+  store: Store!
+  staff: Staff!
+  device: Device
+}
+"""
+Ordering options for StoredValueTopUp connections
+"""
+input StoredValueTopUpOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order StoredValueTopUps.
+  """
+  field: StoredValueTopUpOrderField!
+}
+"""
+Properties by which StoredValueTopUp connections can be ordered.
+"""
+enum StoredValueTopUpOrderField {
+  CREATED_AT
+  UPDATED_AT
+}
 type Tender implements Node {
   id: ID!
   merchantID: ID!
@@ -15038,6 +16261,183 @@ extend type Mutation {
   reactivateStaff(input: StaffIdInput!): StaffPayload!
 }
 `, BuiltIn: false},
+	{Name: "../schema/storedvalue.graphql", Input: `"""
+A customer's prepaid balance. balance = paidIn + bonus: paidIn is the part
+the customer paid in, bonus the promotional part top-up bonuses (and owners'
+adjustments) added. A payment takes from both in proportion to what the
+balance holds of each; a refund to the payment's tender gives back the same
+proportion.
+"""
+type StoredValue {
+  balance: Int64!
+  paidIn: Int64!
+  bonus: Int64!
+  """When the balance last changed; null for a customer who never had one."""
+  updatedAt: Time
+  """The ledger, newest first unless orderBy says otherwise; the amounts add up to balance."""
+  entries(
+    after: Cursor
+    first: Int
+    before: Cursor
+    last: Int
+    orderBy: [StoredValueEntryOrder!] = [{field: CREATED_AT, direction: DESC}]
+    where: StoredValueEntryWhereInput
+  ): StoredValueEntryConnection!
+}
+
+extend type Customer {
+  """Any staff member (the cashier takes payments with it); FORBIDDEN for operators."""
+  storedValue: StoredValue!
+}
+
+"""
+A step of the merchant's top-up bonus: a top-up of at least minAmount gets
+bonus on top (pay 500, get 550: {minAmount: 50000, bonus: 5000}), or percentBp
+basis points of its amount, rounded down and capped at maxBonus when set.
+A top-up gets the bonus of the highest tier it reaches.
+"""
+type StoredValueBonusTier {
+  minAmount: Int64!
+  bonus: Int64
+  percentBp: Int
+  maxBonus: Int64
+}
+
+"""Exactly one of bonus and percentBp; maxBonus only with percentBp."""
+input StoredValueBonusTierInput {
+  minAmount: Int64!
+  bonus: Int64
+  percentBp: Int
+  maxBonus: Int64
+}
+
+"""
+How a top-up is paid: CASH, CARD or MOBILE_WALLET (another type is
+BAD_USER_INPUT), with the fields a sale's tender of the type takes (see
+TenderInput; its amount is the top-up's). A full card number is refused.
+"""
+input StoredValueTenderInput {
+  type: TenderType!
+  """Cash handed over; the change is given back. Defaults to the amount."""
+  tendered: Int64
+  cardType: TenderCardType
+  cardBrand: String
+  cardLast4: String
+  wallet: TenderWallet
+  reference: String
+}
+
+"""How a top-up was paid."""
+type StoredValueTopUpTender {
+  type: TenderType!
+  amount: Int64!
+  tendered: Int64
+  cardType: TenderCardType
+  cardBrand: String
+  cardLast4: String
+  wallet: TenderWallet
+  reference: String
+}
+
+extend type StoredValueTopUp {
+  tender: StoredValueTopUpTender!
+}
+
+input TopUpStoredValueInput {
+  """The same key replays the top-up; chosen by the terminal, unique per top-up (a UUID)."""
+  idempotencyKey: String!
+  customerId: ID!
+  """Where the money is taken: a store the caller works at (the terminal's own, on a terminal)."""
+  storeId: ID!
+  """Minor units paid in, 1 to 10^12."""
+  amount: Int64!
+  tender: StoredValueTenderInput!
+  """The bonus the terminal showed the customer: a different one (the tiers changed) is refused."""
+  expectedBonus: Int64
+}
+
+type TopUpStoredValuePayload {
+  topUp: StoredValueTopUp!
+  """The customer's balance as it stands now."""
+  storedValue: StoredValue!
+  """True when the key had been used for this same top-up before: nothing new was written."""
+  replayed: Boolean!
+}
+
+input AdjustStoredValueInput {
+  idempotencyKey: String!
+  customerId: ID!
+  """
+  Minor units added (bonus money: none was paid in) or, negative, taken away
+  (from paid and bonus money in proportion); never below zero.
+  """
+  amount: Int64!
+  reason: String!
+}
+
+type AdjustStoredValuePayload {
+  entry: StoredValueEntry!
+  storedValue: StoredValue!
+  replayed: Boolean!
+}
+
+"""Left-out fields stay as they are."""
+input UpdateStoredValueSettingsInput {
+  """Replaces the tiers; [] for no bonus."""
+  bonusTiers: [StoredValueBonusTierInput!]
+  """Whether a sale paid in cash, by card or wallet may be refunded to stored value."""
+  refundToBalanceAllowed: Boolean
+}
+
+type StoredValueSettingsPayload {
+  storedValueSettings: StoredValueSettings!
+}
+
+"""
+What the merchant owes its customers in stored value as of asOf, from the
+balances: outstanding = paidIn + bonus, over the accounts holding a balance.
+"""
+type StoredValueLiabilities {
+  currency: String!
+  outstanding: Int64!
+  paidIn: Int64!
+  bonus: Int64!
+  accounts: Int!
+  asOf: Time!
+  """The same by the store each account was opened at (its first top-up), by store name."""
+  byStore: [StoredValueStoreLiabilities!]!
+}
+
+type StoredValueStoreLiabilities {
+  store: Store!
+  outstanding: Int64!
+  paidIn: Int64!
+  bonus: Int64!
+  accounts: Int!
+}
+
+extend type Merchant {
+  """Any staff member."""
+  storedValueSettings: StoredValueSettings!
+}
+
+extend type Query {
+  """OWNER or MANAGER: the whole merchant's."""
+  storedValueLiabilities: StoredValueLiabilities!
+}
+
+extend type Mutation {
+  """
+  Pays money into a customer's balance, with the bonus of the merchant's
+  tiers (any staff member, at a store they work at; audited). Idempotent.
+  """
+  topUpStoredValue(input: TopUpStoredValueInput!): TopUpStoredValuePayload!
+  """OWNER, with a reason; audited. Idempotent."""
+  adjustStoredValue(input: AdjustStoredValueInput!): AdjustStoredValuePayload!
+  """OWNER; audited."""
+  updateStoredValueSettings(input: UpdateStoredValueSettingsInput!): StoredValueSettingsPayload!
+}
+`, BuiltIn: false},
 	{Name: "../schema/ticket.graphql", Input: `input ReportTicketInput {
   kind: TicketKind!
   """DEVICE_FAULT only."""
@@ -15135,6 +16535,18 @@ var parsedSchema = gqlparser.MustLoadSchema(sources...)
 // childFields_* functions provide shared child field context lookups.
 // Each function is generated once per unique object type, deduplicating the
 // switch statements that were previously inlined in every fieldContext_* function.
+
+func (ec *executionContext) childFields_AdjustStoredValuePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "entry":
+		return ec.fieldContext_AdjustStoredValuePayload_entry(ctx, field)
+	case "storedValue":
+		return ec.fieldContext_AdjustStoredValuePayload_storedValue(ctx, field)
+	case "replayed":
+		return ec.fieldContext_AdjustStoredValuePayload_replayed(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AdjustStoredValuePayload", field.Name)
+}
 
 func (ec *executionContext) childFields_AuditEntry(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
@@ -15310,6 +16722,8 @@ func (ec *executionContext) childFields_Customer(ctx context.Context, field grap
 		return ec.fieldContext_Customer_offers(ctx, field)
 	case "sales":
 		return ec.fieldContext_Customer_sales(ctx, field)
+	case "storedValue":
+		return ec.fieldContext_Customer_storedValue(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Customer", field.Name)
 }
@@ -15686,6 +17100,8 @@ func (ec *executionContext) childFields_Merchant(ctx context.Context, field grap
 		return ec.fieldContext_Merchant_cashiersSeeFullContact(ctx, field)
 	case "salesSettings":
 		return ec.fieldContext_Merchant_salesSettings(ctx, field)
+	case "storedValueSettings":
+		return ec.fieldContext_Merchant_storedValueSettings(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Merchant", field.Name)
 }
@@ -16866,6 +18282,240 @@ func (ec *executionContext) childFields_StorePayload(ctx context.Context, field 
 	return nil, fmt.Errorf("no field named %q was found under type StorePayload", field.Name)
 }
 
+func (ec *executionContext) childFields_StoredValue(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "balance":
+		return ec.fieldContext_StoredValue_balance(ctx, field)
+	case "paidIn":
+		return ec.fieldContext_StoredValue_paidIn(ctx, field)
+	case "bonus":
+		return ec.fieldContext_StoredValue_bonus(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_StoredValue_updatedAt(ctx, field)
+	case "entries":
+		return ec.fieldContext_StoredValue_entries(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StoredValue", field.Name)
+}
+
+func (ec *executionContext) childFields_StoredValueBonusTier(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "minAmount":
+		return ec.fieldContext_StoredValueBonusTier_minAmount(ctx, field)
+	case "bonus":
+		return ec.fieldContext_StoredValueBonusTier_bonus(ctx, field)
+	case "percentBp":
+		return ec.fieldContext_StoredValueBonusTier_percentBp(ctx, field)
+	case "maxBonus":
+		return ec.fieldContext_StoredValueBonusTier_maxBonus(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StoredValueBonusTier", field.Name)
+}
+
+func (ec *executionContext) childFields_StoredValueEntry(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_StoredValueEntry_id(ctx, field)
+	case "merchantID":
+		return ec.fieldContext_StoredValueEntry_merchantID(ctx, field)
+	case "kind":
+		return ec.fieldContext_StoredValueEntry_kind(ctx, field)
+	case "amount":
+		return ec.fieldContext_StoredValueEntry_amount(ctx, field)
+	case "bonusAmount":
+		return ec.fieldContext_StoredValueEntry_bonusAmount(ctx, field)
+	case "storeID":
+		return ec.fieldContext_StoredValueEntry_storeID(ctx, field)
+	case "staffID":
+		return ec.fieldContext_StoredValueEntry_staffID(ctx, field)
+	case "deviceID":
+		return ec.fieldContext_StoredValueEntry_deviceID(ctx, field)
+	case "topUpID":
+		return ec.fieldContext_StoredValueEntry_topUpID(ctx, field)
+	case "saleID":
+		return ec.fieldContext_StoredValueEntry_saleID(ctx, field)
+	case "tenderID":
+		return ec.fieldContext_StoredValueEntry_tenderID(ctx, field)
+	case "refundID":
+		return ec.fieldContext_StoredValueEntry_refundID(ctx, field)
+	case "reason":
+		return ec.fieldContext_StoredValueEntry_reason(ctx, field)
+	case "idempotencyKey":
+		return ec.fieldContext_StoredValueEntry_idempotencyKey(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_StoredValueEntry_createdAt(ctx, field)
+	case "merchant":
+		return ec.fieldContext_StoredValueEntry_merchant(ctx, field)
+	case "store":
+		return ec.fieldContext_StoredValueEntry_store(ctx, field)
+	case "staff":
+		return ec.fieldContext_StoredValueEntry_staff(ctx, field)
+	case "device":
+		return ec.fieldContext_StoredValueEntry_device(ctx, field)
+	case "topUp":
+		return ec.fieldContext_StoredValueEntry_topUp(ctx, field)
+	case "sale":
+		return ec.fieldContext_StoredValueEntry_sale(ctx, field)
+	case "refund":
+		return ec.fieldContext_StoredValueEntry_refund(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StoredValueEntry", field.Name)
+}
+
+func (ec *executionContext) childFields_StoredValueEntryConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_StoredValueEntryConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_StoredValueEntryConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_StoredValueEntryConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StoredValueEntryConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_StoredValueEntryEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_StoredValueEntryEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_StoredValueEntryEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StoredValueEntryEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_StoredValueLiabilities(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "currency":
+		return ec.fieldContext_StoredValueLiabilities_currency(ctx, field)
+	case "outstanding":
+		return ec.fieldContext_StoredValueLiabilities_outstanding(ctx, field)
+	case "paidIn":
+		return ec.fieldContext_StoredValueLiabilities_paidIn(ctx, field)
+	case "bonus":
+		return ec.fieldContext_StoredValueLiabilities_bonus(ctx, field)
+	case "accounts":
+		return ec.fieldContext_StoredValueLiabilities_accounts(ctx, field)
+	case "asOf":
+		return ec.fieldContext_StoredValueLiabilities_asOf(ctx, field)
+	case "byStore":
+		return ec.fieldContext_StoredValueLiabilities_byStore(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StoredValueLiabilities", field.Name)
+}
+
+func (ec *executionContext) childFields_StoredValueSettings(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_StoredValueSettings_id(ctx, field)
+	case "merchantID":
+		return ec.fieldContext_StoredValueSettings_merchantID(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_StoredValueSettings_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_StoredValueSettings_updatedAt(ctx, field)
+	case "bonusTiers":
+		return ec.fieldContext_StoredValueSettings_bonusTiers(ctx, field)
+	case "refundToBalanceAllowed":
+		return ec.fieldContext_StoredValueSettings_refundToBalanceAllowed(ctx, field)
+	case "merchant":
+		return ec.fieldContext_StoredValueSettings_merchant(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StoredValueSettings", field.Name)
+}
+
+func (ec *executionContext) childFields_StoredValueSettingsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "storedValueSettings":
+		return ec.fieldContext_StoredValueSettingsPayload_storedValueSettings(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StoredValueSettingsPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_StoredValueStoreLiabilities(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "store":
+		return ec.fieldContext_StoredValueStoreLiabilities_store(ctx, field)
+	case "outstanding":
+		return ec.fieldContext_StoredValueStoreLiabilities_outstanding(ctx, field)
+	case "paidIn":
+		return ec.fieldContext_StoredValueStoreLiabilities_paidIn(ctx, field)
+	case "bonus":
+		return ec.fieldContext_StoredValueStoreLiabilities_bonus(ctx, field)
+	case "accounts":
+		return ec.fieldContext_StoredValueStoreLiabilities_accounts(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StoredValueStoreLiabilities", field.Name)
+}
+
+func (ec *executionContext) childFields_StoredValueTopUp(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_StoredValueTopUp_id(ctx, field)
+	case "merchantID":
+		return ec.fieldContext_StoredValueTopUp_merchantID(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_StoredValueTopUp_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_StoredValueTopUp_updatedAt(ctx, field)
+	case "idempotencyKey":
+		return ec.fieldContext_StoredValueTopUp_idempotencyKey(ctx, field)
+	case "customerID":
+		return ec.fieldContext_StoredValueTopUp_customerID(ctx, field)
+	case "storeID":
+		return ec.fieldContext_StoredValueTopUp_storeID(ctx, field)
+	case "staffID":
+		return ec.fieldContext_StoredValueTopUp_staffID(ctx, field)
+	case "deviceID":
+		return ec.fieldContext_StoredValueTopUp_deviceID(ctx, field)
+	case "amount":
+		return ec.fieldContext_StoredValueTopUp_amount(ctx, field)
+	case "bonus":
+		return ec.fieldContext_StoredValueTopUp_bonus(ctx, field)
+	case "bonusTier":
+		return ec.fieldContext_StoredValueTopUp_bonusTier(ctx, field)
+	case "currency":
+		return ec.fieldContext_StoredValueTopUp_currency(ctx, field)
+	case "change":
+		return ec.fieldContext_StoredValueTopUp_change(ctx, field)
+	case "merchant":
+		return ec.fieldContext_StoredValueTopUp_merchant(ctx, field)
+	case "customer":
+		return ec.fieldContext_StoredValueTopUp_customer(ctx, field)
+	case "store":
+		return ec.fieldContext_StoredValueTopUp_store(ctx, field)
+	case "staff":
+		return ec.fieldContext_StoredValueTopUp_staff(ctx, field)
+	case "device":
+		return ec.fieldContext_StoredValueTopUp_device(ctx, field)
+	case "tender":
+		return ec.fieldContext_StoredValueTopUp_tender(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StoredValueTopUp", field.Name)
+}
+
+func (ec *executionContext) childFields_StoredValueTopUpTender(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "type":
+		return ec.fieldContext_StoredValueTopUpTender_type(ctx, field)
+	case "amount":
+		return ec.fieldContext_StoredValueTopUpTender_amount(ctx, field)
+	case "tendered":
+		return ec.fieldContext_StoredValueTopUpTender_tendered(ctx, field)
+	case "cardType":
+		return ec.fieldContext_StoredValueTopUpTender_cardType(ctx, field)
+	case "cardBrand":
+		return ec.fieldContext_StoredValueTopUpTender_cardBrand(ctx, field)
+	case "cardLast4":
+		return ec.fieldContext_StoredValueTopUpTender_cardLast4(ctx, field)
+	case "wallet":
+		return ec.fieldContext_StoredValueTopUpTender_wallet(ctx, field)
+	case "reference":
+		return ec.fieldContext_StoredValueTopUpTender_reference(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StoredValueTopUpTender", field.Name)
+}
+
 func (ec *executionContext) childFields_Tender(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -17038,6 +18688,18 @@ func (ec *executionContext) childFields_TicketPayload(ctx context.Context, field
 		return ec.fieldContext_TicketPayload_ticket(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type TicketPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_TopUpStoredValuePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "topUp":
+		return ec.fieldContext_TopUpStoredValuePayload_topUp(ctx, field)
+	case "storedValue":
+		return ec.fieldContext_TopUpStoredValuePayload_storedValue(ctx, field)
+	case "replayed":
+		return ec.fieldContext_TopUpStoredValuePayload_replayed(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TopUpStoredValuePayload", field.Name)
 }
 
 func (ec *executionContext) childFields_UpdateCheck(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -17366,6 +19028,20 @@ func (ec *executionContext) field_Mutation_addRiskListEntry_args(ctx context.Con
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (AddRiskListEntryInput, error) {
 			return ec.unmarshalNAddRiskListEntryInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐAddRiskListEntryInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_adjustStoredValue_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (storedvalue.AdjustInput, error) {
+			return ec.unmarshalNAdjustStoredValueInput2githubᚗcomᚋtillposᚋtillᚋstoredvalueᚐAdjustInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -18032,6 +19708,20 @@ func (ec *executionContext) field_Mutation_swapDevice_args(ctx context.Context, 
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_topUpStoredValue_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (storedvalue.TopUpInput, error) {
+			return ec.unmarshalNTopUpStoredValueInput2githubᚗcomᚋtillposᚋtillᚋstoredvalueᚐTopUpInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_unfreezeSale_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -18164,6 +19854,20 @@ func (ec *executionContext) field_Mutation_updateStore_args(ctx context.Context,
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (UpdateStoreInput, error) {
 			return ec.unmarshalNUpdateStoreInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐUpdateStoreInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateStoredValueSettings_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (storedvalue.SettingsPatch, error) {
+			return ec.unmarshalNUpdateStoredValueSettingsInput2githubᚗcomᚋtillposᚋtillᚋstoredvalueᚐSettingsPatch(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -19416,6 +21120,60 @@ func (ec *executionContext) field_Store_staff_args(ctx context.Context, rawArgs 
 	return args, nil
 }
 
+func (ec *executionContext) field_StoredValue_entries_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) ([]*ent.StoredValueEntryOrder, error) {
+			return ec.unmarshalOStoredValueEntryOrder2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStoredValueEntryOrderᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
+		func(ctx context.Context, v any) (*ent.StoredValueEntryWhereInput, error) {
+			return ec.unmarshalOStoredValueEntryWhereInput2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStoredValueEntryWhereInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["where"] = arg5
+	return args, nil
+}
+
 func (ec *executionContext) field_Ticket_comments_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -19543,6 +21301,93 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 // endregion ***************************** args.gotpl *****************************
 
 // region    **************************** field.gotpl *****************************
+
+func (ec *executionContext) _AdjustStoredValuePayload_entry(ctx context.Context, field graphql.CollectedField, obj *storedvalue.AdjustResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AdjustStoredValuePayload_entry(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Entry, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.StoredValueEntry) graphql.Marshaler {
+			return ec.marshalNStoredValueEntry2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStoredValueEntry(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AdjustStoredValuePayload_entry(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AdjustStoredValuePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StoredValueEntry(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AdjustStoredValuePayload_storedValue(ctx context.Context, field graphql.CollectedField, obj *storedvalue.AdjustResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AdjustStoredValuePayload_storedValue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StoredValue, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *storedvalue.Balance) graphql.Marshaler {
+			return ec.marshalNStoredValue2ᚖgithubᚗcomᚋtillposᚋtillᚋstoredvalueᚐBalance(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AdjustStoredValuePayload_storedValue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AdjustStoredValuePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StoredValue(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AdjustStoredValuePayload_replayed(ctx context.Context, field graphql.CollectedField, obj *storedvalue.AdjustResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AdjustStoredValuePayload_replayed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Replayed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AdjustStoredValuePayload_replayed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AdjustStoredValuePayload", field, false, false, "Boolean")
+}
 
 func (ec *executionContext) _AuditEntry_id(ctx context.Context, field graphql.CollectedField, obj *ent.AuditEntry) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
@@ -21224,6 +23069,38 @@ func (ec *executionContext) fieldContext_Customer_sales(ctx context.Context, fie
 	if fc.Args, err = ec.field_Customer_sales_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Customer_storedValue(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Customer_storedValue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Customer().StoredValue(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *storedvalue.Balance) graphql.Marshaler {
+			return ec.marshalNStoredValue2ᚖgithubᚗcomᚋtillposᚋtillᚋstoredvalueᚐBalance(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Customer_storedValue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Customer",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StoredValue(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -24073,6 +25950,38 @@ func (ec *executionContext) fieldContext_Merchant_salesSettings(_ context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Merchant_storedValueSettings(ctx context.Context, field graphql.CollectedField, obj *ent.Merchant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Merchant_storedValueSettings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Merchant().StoredValueSettings(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.StoredValueSettings) graphql.Marshaler {
+			return ec.marshalNStoredValueSettings2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStoredValueSettings(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Merchant_storedValueSettings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Merchant",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StoredValueSettings(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _MerchantConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.MerchantConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -26725,6 +28634,138 @@ func (ec *executionContext) fieldContext_Mutation_reactivateStaff(ctx context.Co
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_reactivateStaff_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_topUpStoredValue(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_topUpStoredValue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().TopUpStoredValue(ctx, fc.Args["input"].(storedvalue.TopUpInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *storedvalue.TopUpResult) graphql.Marshaler {
+			return ec.marshalNTopUpStoredValuePayload2ᚖgithubᚗcomᚋtillposᚋtillᚋstoredvalueᚐTopUpResult(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_topUpStoredValue(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TopUpStoredValuePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_topUpStoredValue_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_adjustStoredValue(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_adjustStoredValue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AdjustStoredValue(ctx, fc.Args["input"].(storedvalue.AdjustInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *storedvalue.AdjustResult) graphql.Marshaler {
+			return ec.marshalNAdjustStoredValuePayload2ᚖgithubᚗcomᚋtillposᚋtillᚋstoredvalueᚐAdjustResult(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_adjustStoredValue(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AdjustStoredValuePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_adjustStoredValue_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateStoredValueSettings(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateStoredValueSettings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateStoredValueSettings(ctx, fc.Args["input"].(storedvalue.SettingsPatch))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *StoredValueSettingsPayload) graphql.Marshaler {
+			return ec.marshalNStoredValueSettingsPayload2ᚖgithubᚗcomᚋtillposᚋtillᚋgraphᚐStoredValueSettingsPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateStoredValueSettings(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StoredValueSettingsPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateStoredValueSettings_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -31493,6 +33534,38 @@ func (ec *executionContext) fieldContext_Query_sales(ctx context.Context, field 
 	if fc.Args, err = ec.field_Query_sales_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_storedValueLiabilities(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_storedValueLiabilities(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().StoredValueLiabilities(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *storedvalue.Liabilities) graphql.Marshaler {
+			return ec.marshalNStoredValueLiabilities2ᚖgithubᚗcomᚋtillposᚋtillᚋstoredvalueᚐLiabilities(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_storedValueLiabilities(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StoredValueLiabilities(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -38476,6 +40549,2157 @@ func (ec *executionContext) fieldContext_StorePayload_store(_ context.Context, f
 	return fc, nil
 }
 
+func (ec *executionContext) _StoredValue_balance(ctx context.Context, field graphql.CollectedField, obj *storedvalue.Balance) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValue_balance(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Balance, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValue_balance(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValue", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _StoredValue_paidIn(ctx context.Context, field graphql.CollectedField, obj *storedvalue.Balance) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValue_paidIn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PaidIn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValue_paidIn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValue", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _StoredValue_bonus(ctx context.Context, field graphql.CollectedField, obj *storedvalue.Balance) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValue_bonus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Bonus, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValue_bonus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValue", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _StoredValue_updatedAt(ctx context.Context, field graphql.CollectedField, obj *storedvalue.Balance) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValue_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValue_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValue", field, false, false, "Time")
+}
+
+func (ec *executionContext) _StoredValue_entries(ctx context.Context, field graphql.CollectedField, obj *storedvalue.Balance) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValue_entries(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.StoredValue().Entries(ctx, obj, fc.Args["after"].(*entgql.Cursor[pulid.ID]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[pulid.ID]), fc.Args["last"].(*int), fc.Args["orderBy"].([]*ent.StoredValueEntryOrder), fc.Args["where"].(*ent.StoredValueEntryWhereInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.StoredValueEntryConnection) graphql.Marshaler {
+			return ec.marshalNStoredValueEntryConnection2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStoredValueEntryConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValue_entries(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StoredValue",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StoredValueEntryConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_StoredValue_entries_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StoredValueBonusTier_minAmount(ctx context.Context, field graphql.CollectedField, obj *svtype.BonusTier) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueBonusTier_minAmount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MinAmount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueBonusTier_minAmount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueBonusTier", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _StoredValueBonusTier_bonus(ctx context.Context, field graphql.CollectedField, obj *svtype.BonusTier) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueBonusTier_bonus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Bonus, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt642ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueBonusTier_bonus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueBonusTier", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _StoredValueBonusTier_percentBp(ctx context.Context, field graphql.CollectedField, obj *svtype.BonusTier) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueBonusTier_percentBp(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PercentBP, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueBonusTier_percentBp(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueBonusTier", field, false, false, "Int")
+}
+
+func (ec *executionContext) _StoredValueBonusTier_maxBonus(ctx context.Context, field graphql.CollectedField, obj *svtype.BonusTier) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueBonusTier_maxBonus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaxBonus, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt642ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueBonusTier_maxBonus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueBonusTier", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _StoredValueEntry_id(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueEntry_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueEntry_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueEntry", field, false, false, "ID")
+}
+
+func (ec *executionContext) _StoredValueEntry_merchantID(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueEntry_merchantID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MerchantID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueEntry_merchantID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueEntry", field, false, false, "ID")
+}
+
+func (ec *executionContext) _StoredValueEntry_kind(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueEntry_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v storedvalueentry.Kind) graphql.Marshaler {
+			return ec.marshalNStoredValueEntryKind2githubᚗcomᚋtillposᚋtillᚋentᚋstoredvalueentryᚐKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueEntry_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueEntry", field, false, false, "StoredValueEntryKind")
+}
+
+func (ec *executionContext) _StoredValueEntry_amount(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueEntry_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueEntry_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueEntry", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _StoredValueEntry_bonusAmount(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueEntry_bonusAmount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BonusAmount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueEntry_bonusAmount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueEntry", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _StoredValueEntry_storeID(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueEntry_storeID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StoreID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *pulid.ID) graphql.Marshaler {
+			return ec.marshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueEntry_storeID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueEntry", field, false, false, "ID")
+}
+
+func (ec *executionContext) _StoredValueEntry_staffID(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueEntry_staffID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StaffID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueEntry_staffID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueEntry", field, false, false, "ID")
+}
+
+func (ec *executionContext) _StoredValueEntry_deviceID(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueEntry_deviceID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeviceID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *pulid.ID) graphql.Marshaler {
+			return ec.marshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueEntry_deviceID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueEntry", field, false, false, "ID")
+}
+
+func (ec *executionContext) _StoredValueEntry_topUpID(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueEntry_topUpID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TopUpID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *pulid.ID) graphql.Marshaler {
+			return ec.marshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueEntry_topUpID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueEntry", field, false, false, "ID")
+}
+
+func (ec *executionContext) _StoredValueEntry_saleID(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueEntry_saleID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SaleID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *pulid.ID) graphql.Marshaler {
+			return ec.marshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueEntry_saleID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueEntry", field, false, false, "ID")
+}
+
+func (ec *executionContext) _StoredValueEntry_tenderID(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueEntry_tenderID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TenderID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *pulid.ID) graphql.Marshaler {
+			return ec.marshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueEntry_tenderID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueEntry", field, false, false, "ID")
+}
+
+func (ec *executionContext) _StoredValueEntry_refundID(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueEntry_refundID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RefundID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *pulid.ID) graphql.Marshaler {
+			return ec.marshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueEntry_refundID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueEntry", field, false, false, "ID")
+}
+
+func (ec *executionContext) _StoredValueEntry_reason(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueEntry_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueEntry_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueEntry", field, false, false, "String")
+}
+
+func (ec *executionContext) _StoredValueEntry_idempotencyKey(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueEntry_idempotencyKey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IdempotencyKey, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueEntry_idempotencyKey(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueEntry", field, false, false, "String")
+}
+
+func (ec *executionContext) _StoredValueEntry_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueEntry_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueEntry_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueEntry", field, false, false, "Time")
+}
+
+func (ec *executionContext) _StoredValueEntry_merchant(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueEntry_merchant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Merchant(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Merchant) graphql.Marshaler {
+			return ec.marshalNMerchant2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐMerchant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueEntry_merchant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StoredValueEntry",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Merchant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StoredValueEntry_store(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueEntry_store(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Store(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Store) graphql.Marshaler {
+			return ec.marshalOStore2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStore(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueEntry_store(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StoredValueEntry",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Store(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StoredValueEntry_staff(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueEntry_staff(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Staff(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Staff) graphql.Marshaler {
+			return ec.marshalNStaff2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStaff(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueEntry_staff(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StoredValueEntry",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Staff(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StoredValueEntry_device(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueEntry_device(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Device(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Device) graphql.Marshaler {
+			return ec.marshalODevice2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐDevice(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueEntry_device(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StoredValueEntry",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Device(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StoredValueEntry_topUp(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueEntry_topUp(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TopUp(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.StoredValueTopUp) graphql.Marshaler {
+			return ec.marshalOStoredValueTopUp2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStoredValueTopUp(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueEntry_topUp(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StoredValueEntry",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StoredValueTopUp(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StoredValueEntry_sale(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueEntry_sale(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sale(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Sale) graphql.Marshaler {
+			return ec.marshalOSale2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐSale(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueEntry_sale(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StoredValueEntry",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Sale(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StoredValueEntry_refund(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueEntry_refund(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Refund(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Refund) graphql.Marshaler {
+			return ec.marshalORefund2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐRefund(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueEntry_refund(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StoredValueEntry",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Refund(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StoredValueEntryConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueEntryConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueEntryConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.StoredValueEntryEdge) graphql.Marshaler {
+			return ec.marshalOStoredValueEntryEdge2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStoredValueEntryEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueEntryConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StoredValueEntryConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StoredValueEntryEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StoredValueEntryConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueEntryConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueEntryConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[pulid.ID]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueEntryConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StoredValueEntryConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StoredValueEntryConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueEntryConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueEntryConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueEntryConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueEntryConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _StoredValueEntryEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueEntryEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueEntryEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.StoredValueEntry) graphql.Marshaler {
+			return ec.marshalOStoredValueEntry2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStoredValueEntry(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueEntryEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StoredValueEntryEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StoredValueEntry(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StoredValueEntryEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueEntryEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueEntryEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[pulid.ID]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueEntryEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueEntryEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _StoredValueLiabilities_currency(ctx context.Context, field graphql.CollectedField, obj *storedvalue.Liabilities) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueLiabilities_currency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Currency, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueLiabilities_currency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueLiabilities", field, false, false, "String")
+}
+
+func (ec *executionContext) _StoredValueLiabilities_outstanding(ctx context.Context, field graphql.CollectedField, obj *storedvalue.Liabilities) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueLiabilities_outstanding(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Outstanding, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueLiabilities_outstanding(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueLiabilities", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _StoredValueLiabilities_paidIn(ctx context.Context, field graphql.CollectedField, obj *storedvalue.Liabilities) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueLiabilities_paidIn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PaidIn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueLiabilities_paidIn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueLiabilities", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _StoredValueLiabilities_bonus(ctx context.Context, field graphql.CollectedField, obj *storedvalue.Liabilities) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueLiabilities_bonus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Bonus, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueLiabilities_bonus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueLiabilities", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _StoredValueLiabilities_accounts(ctx context.Context, field graphql.CollectedField, obj *storedvalue.Liabilities) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueLiabilities_accounts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Accounts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueLiabilities_accounts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueLiabilities", field, false, false, "Int")
+}
+
+func (ec *executionContext) _StoredValueLiabilities_asOf(ctx context.Context, field graphql.CollectedField, obj *storedvalue.Liabilities) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueLiabilities_asOf(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AsOf, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueLiabilities_asOf(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueLiabilities", field, false, false, "Time")
+}
+
+func (ec *executionContext) _StoredValueLiabilities_byStore(ctx context.Context, field graphql.CollectedField, obj *storedvalue.Liabilities) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueLiabilities_byStore(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ByStore, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*storedvalue.StoreLiabilities) graphql.Marshaler {
+			return ec.marshalNStoredValueStoreLiabilities2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋstoredvalueᚐStoreLiabilitiesᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueLiabilities_byStore(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StoredValueLiabilities",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StoredValueStoreLiabilities(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StoredValueSettings_id(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueSettings_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueSettings_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueSettings", field, false, false, "ID")
+}
+
+func (ec *executionContext) _StoredValueSettings_merchantID(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueSettings_merchantID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MerchantID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueSettings_merchantID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueSettings", field, false, false, "ID")
+}
+
+func (ec *executionContext) _StoredValueSettings_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueSettings_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueSettings_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueSettings", field, false, false, "Time")
+}
+
+func (ec *executionContext) _StoredValueSettings_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueSettings_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueSettings_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueSettings", field, false, false, "Time")
+}
+
+func (ec *executionContext) _StoredValueSettings_bonusTiers(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueSettings_bonusTiers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BonusTiers, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []svtype.BonusTier) graphql.Marshaler {
+			return ec.marshalNStoredValueBonusTier2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋsvtypeᚐBonusTierᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueSettings_bonusTiers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StoredValueSettings",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StoredValueBonusTier(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StoredValueSettings_refundToBalanceAllowed(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueSettings_refundToBalanceAllowed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RefundToBalanceAllowed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueSettings_refundToBalanceAllowed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueSettings", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _StoredValueSettings_merchant(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueSettings_merchant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Merchant(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Merchant) graphql.Marshaler {
+			return ec.marshalNMerchant2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐMerchant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueSettings_merchant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StoredValueSettings",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Merchant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StoredValueSettingsPayload_storedValueSettings(ctx context.Context, field graphql.CollectedField, obj *StoredValueSettingsPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueSettingsPayload_storedValueSettings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StoredValueSettings, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.StoredValueSettings) graphql.Marshaler {
+			return ec.marshalNStoredValueSettings2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStoredValueSettings(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueSettingsPayload_storedValueSettings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StoredValueSettingsPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StoredValueSettings(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StoredValueStoreLiabilities_store(ctx context.Context, field graphql.CollectedField, obj *storedvalue.StoreLiabilities) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueStoreLiabilities_store(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Store, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Store) graphql.Marshaler {
+			return ec.marshalNStore2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStore(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueStoreLiabilities_store(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StoredValueStoreLiabilities",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Store(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StoredValueStoreLiabilities_outstanding(ctx context.Context, field graphql.CollectedField, obj *storedvalue.StoreLiabilities) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueStoreLiabilities_outstanding(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Outstanding, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueStoreLiabilities_outstanding(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueStoreLiabilities", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _StoredValueStoreLiabilities_paidIn(ctx context.Context, field graphql.CollectedField, obj *storedvalue.StoreLiabilities) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueStoreLiabilities_paidIn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PaidIn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueStoreLiabilities_paidIn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueStoreLiabilities", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _StoredValueStoreLiabilities_bonus(ctx context.Context, field graphql.CollectedField, obj *storedvalue.StoreLiabilities) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueStoreLiabilities_bonus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Bonus, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueStoreLiabilities_bonus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueStoreLiabilities", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _StoredValueStoreLiabilities_accounts(ctx context.Context, field graphql.CollectedField, obj *storedvalue.StoreLiabilities) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueStoreLiabilities_accounts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Accounts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueStoreLiabilities_accounts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueStoreLiabilities", field, false, false, "Int")
+}
+
+func (ec *executionContext) _StoredValueTopUp_id(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueTopUp) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueTopUp_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueTopUp_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueTopUp", field, false, false, "ID")
+}
+
+func (ec *executionContext) _StoredValueTopUp_merchantID(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueTopUp) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueTopUp_merchantID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MerchantID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueTopUp_merchantID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueTopUp", field, false, false, "ID")
+}
+
+func (ec *executionContext) _StoredValueTopUp_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueTopUp) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueTopUp_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueTopUp_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueTopUp", field, false, false, "Time")
+}
+
+func (ec *executionContext) _StoredValueTopUp_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueTopUp) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueTopUp_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueTopUp_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueTopUp", field, false, false, "Time")
+}
+
+func (ec *executionContext) _StoredValueTopUp_idempotencyKey(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueTopUp) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueTopUp_idempotencyKey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IdempotencyKey, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueTopUp_idempotencyKey(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueTopUp", field, false, false, "String")
+}
+
+func (ec *executionContext) _StoredValueTopUp_customerID(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueTopUp) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueTopUp_customerID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CustomerID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueTopUp_customerID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueTopUp", field, false, false, "ID")
+}
+
+func (ec *executionContext) _StoredValueTopUp_storeID(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueTopUp) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueTopUp_storeID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StoreID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueTopUp_storeID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueTopUp", field, false, false, "ID")
+}
+
+func (ec *executionContext) _StoredValueTopUp_staffID(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueTopUp) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueTopUp_staffID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StaffID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueTopUp_staffID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueTopUp", field, false, false, "ID")
+}
+
+func (ec *executionContext) _StoredValueTopUp_deviceID(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueTopUp) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueTopUp_deviceID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeviceID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *pulid.ID) graphql.Marshaler {
+			return ec.marshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueTopUp_deviceID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueTopUp", field, false, false, "ID")
+}
+
+func (ec *executionContext) _StoredValueTopUp_amount(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueTopUp) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueTopUp_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueTopUp_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueTopUp", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _StoredValueTopUp_bonus(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueTopUp) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueTopUp_bonus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Bonus, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueTopUp_bonus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueTopUp", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _StoredValueTopUp_bonusTier(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueTopUp) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueTopUp_bonusTier(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BonusTier, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *svtype.BonusTier) graphql.Marshaler {
+			return ec.marshalOStoredValueBonusTier2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋsvtypeᚐBonusTier(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueTopUp_bonusTier(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StoredValueTopUp",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StoredValueBonusTier(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StoredValueTopUp_currency(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueTopUp) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueTopUp_currency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Currency, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueTopUp_currency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueTopUp", field, false, false, "String")
+}
+
+func (ec *executionContext) _StoredValueTopUp_change(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueTopUp) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueTopUp_change(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Change, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueTopUp_change(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueTopUp", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _StoredValueTopUp_merchant(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueTopUp) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueTopUp_merchant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Merchant(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Merchant) graphql.Marshaler {
+			return ec.marshalNMerchant2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐMerchant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueTopUp_merchant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StoredValueTopUp",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Merchant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StoredValueTopUp_customer(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueTopUp) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueTopUp_customer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Customer(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Customer) graphql.Marshaler {
+			return ec.marshalNCustomer2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐCustomer(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueTopUp_customer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StoredValueTopUp",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Customer(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StoredValueTopUp_store(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueTopUp) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueTopUp_store(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Store(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Store) graphql.Marshaler {
+			return ec.marshalNStore2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStore(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueTopUp_store(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StoredValueTopUp",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Store(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StoredValueTopUp_staff(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueTopUp) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueTopUp_staff(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Staff(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Staff) graphql.Marshaler {
+			return ec.marshalNStaff2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStaff(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueTopUp_staff(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StoredValueTopUp",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Staff(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StoredValueTopUp_device(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueTopUp) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueTopUp_device(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Device(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Device) graphql.Marshaler {
+			return ec.marshalODevice2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐDevice(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueTopUp_device(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StoredValueTopUp",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Device(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StoredValueTopUp_tender(ctx context.Context, field graphql.CollectedField, obj *ent.StoredValueTopUp) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueTopUp_tender(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.StoredValueTopUp().Tender(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *sales.TenderInput) graphql.Marshaler {
+			return ec.marshalNStoredValueTopUpTender2ᚖgithubᚗcomᚋtillposᚋtillᚋsalesᚐTenderInput(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueTopUp_tender(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StoredValueTopUp",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StoredValueTopUpTender(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StoredValueTopUpTender_type(ctx context.Context, field graphql.CollectedField, obj *sales.TenderInput) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueTopUpTender_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v tender.Type) graphql.Marshaler {
+			return ec.marshalNTenderType2githubᚗcomᚋtillposᚋtillᚋentᚋtenderᚐType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueTopUpTender_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueTopUpTender", field, false, false, "TenderType")
+}
+
+func (ec *executionContext) _StoredValueTopUpTender_amount(ctx context.Context, field graphql.CollectedField, obj *sales.TenderInput) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueTopUpTender_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueTopUpTender_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueTopUpTender", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _StoredValueTopUpTender_tendered(ctx context.Context, field graphql.CollectedField, obj *sales.TenderInput) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueTopUpTender_tendered(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tendered, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt642ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueTopUpTender_tendered(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueTopUpTender", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _StoredValueTopUpTender_cardType(ctx context.Context, field graphql.CollectedField, obj *sales.TenderInput) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueTopUpTender_cardType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CardType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *tender.CardType) graphql.Marshaler {
+			return ec.marshalOTenderCardType2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋtenderᚐCardType(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueTopUpTender_cardType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueTopUpTender", field, false, false, "TenderCardType")
+}
+
+func (ec *executionContext) _StoredValueTopUpTender_cardBrand(ctx context.Context, field graphql.CollectedField, obj *sales.TenderInput) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueTopUpTender_cardBrand(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CardBrand, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueTopUpTender_cardBrand(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueTopUpTender", field, false, false, "String")
+}
+
+func (ec *executionContext) _StoredValueTopUpTender_cardLast4(ctx context.Context, field graphql.CollectedField, obj *sales.TenderInput) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueTopUpTender_cardLast4(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CardLast4, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueTopUpTender_cardLast4(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueTopUpTender", field, false, false, "String")
+}
+
+func (ec *executionContext) _StoredValueTopUpTender_wallet(ctx context.Context, field graphql.CollectedField, obj *sales.TenderInput) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueTopUpTender_wallet(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Wallet, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *tender.Wallet) graphql.Marshaler {
+			return ec.marshalOTenderWallet2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋtenderᚐWallet(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueTopUpTender_wallet(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueTopUpTender", field, false, false, "TenderWallet")
+}
+
+func (ec *executionContext) _StoredValueTopUpTender_reference(ctx context.Context, field graphql.CollectedField, obj *sales.TenderInput) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoredValueTopUpTender_reference(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reference, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StoredValueTopUpTender_reference(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoredValueTopUpTender", field, false, false, "String")
+}
+
 func (ec *executionContext) _Tender_id(ctx context.Context, field graphql.CollectedField, obj *ent.Tender) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -40079,6 +44303,93 @@ func (ec *executionContext) fieldContext_TicketPayload_ticket(_ context.Context,
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _TopUpStoredValuePayload_topUp(ctx context.Context, field graphql.CollectedField, obj *storedvalue.TopUpResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopUpStoredValuePayload_topUp(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TopUp, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.StoredValueTopUp) graphql.Marshaler {
+			return ec.marshalNStoredValueTopUp2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStoredValueTopUp(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TopUpStoredValuePayload_topUp(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TopUpStoredValuePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StoredValueTopUp(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TopUpStoredValuePayload_storedValue(ctx context.Context, field graphql.CollectedField, obj *storedvalue.TopUpResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopUpStoredValuePayload_storedValue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StoredValue, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *storedvalue.Balance) graphql.Marshaler {
+			return ec.marshalNStoredValue2ᚖgithubᚗcomᚋtillposᚋtillᚋstoredvalueᚐBalance(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TopUpStoredValuePayload_storedValue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TopUpStoredValuePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StoredValue(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TopUpStoredValuePayload_replayed(ctx context.Context, field graphql.CollectedField, obj *storedvalue.TopUpResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopUpStoredValuePayload_replayed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Replayed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TopUpStoredValuePayload_replayed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopUpStoredValuePayload", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _UpdateCheck_updateAvailable(ctx context.Context, field graphql.CollectedField, obj *releases.Update) (ret graphql.Marshaler) {
@@ -41716,6 +46027,69 @@ func (ec *executionContext) unmarshalInputAddRiskListEntryInput(ctx context.Cont
 func UnmarshalAddRiskListEntryInput(ctx context.Context, raw any) (AddRiskListEntryInput, error) {
 	var out AddRiskListEntryInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "AddRiskListEntryInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputAdjustStoredValueInput(ctx context.Context, obj any) (storedvalue.AdjustInput, error) {
+	var it storedvalue.AdjustInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"idempotencyKey", "customerId", "amount", "reason"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		case "customerId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("customerId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CustomerID = data
+		case "amount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
+			data, err := ec.unmarshalNInt642int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Amount = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalAdjustStoredValueInput unmarshals raw into the AdjustStoredValueInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAdjustStoredValueInput(ctx context.Context, raw any) (storedvalue.AdjustInput, error) {
+	var out storedvalue.AdjustInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AdjustStoredValueInput", raw, &out)
 	return out, err
 }
 
@@ -65963,6 +70337,1712 @@ func UnmarshalStoreWhereInput(ctx context.Context, raw any) (ent.StoreWhereInput
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputStoredValueBonusTierInput(ctx context.Context, obj any) (svtype.BonusTier, error) {
+	var it svtype.BonusTier
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"minAmount", "bonus", "percentBp", "maxBonus"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "minAmount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minAmount"))
+			data, err := ec.unmarshalNInt642int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinAmount = data
+		case "bonus":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bonus"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Bonus = data
+		case "percentBp":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("percentBp"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PercentBP = data
+		case "maxBonus":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxBonus"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxBonus = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalStoredValueBonusTierInput unmarshals raw into the StoredValueBonusTierInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalStoredValueBonusTierInput(ctx context.Context, raw any) (svtype.BonusTier, error) {
+	var out svtype.BonusTier
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "StoredValueBonusTierInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputStoredValueEntryOrder(ctx context.Context, obj any) (ent.StoredValueEntryOrder, error) {
+	var it ent.StoredValueEntryOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNStoredValueEntryOrderField2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStoredValueEntryOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalStoredValueEntryOrder unmarshals raw into the StoredValueEntryOrder input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalStoredValueEntryOrder(ctx context.Context, raw any) (ent.StoredValueEntryOrder, error) {
+	var out ent.StoredValueEntryOrder
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "StoredValueEntryOrder", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputStoredValueEntryWhereInput(ctx context.Context, obj any) (ent.StoredValueEntryWhereInput, error) {
+	var it ent.StoredValueEntryWhereInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "merchantID", "merchantIDNEQ", "merchantIDIn", "merchantIDNotIn", "merchantIDGT", "merchantIDGTE", "merchantIDLT", "merchantIDLTE", "merchantIDContains", "merchantIDHasPrefix", "merchantIDHasSuffix", "merchantIDEqualFold", "merchantIDContainsFold", "kind", "kindNEQ", "kindIn", "kindNotIn", "amount", "amountNEQ", "amountIn", "amountNotIn", "amountGT", "amountGTE", "amountLT", "amountLTE", "bonusAmount", "bonusAmountNEQ", "bonusAmountIn", "bonusAmountNotIn", "bonusAmountGT", "bonusAmountGTE", "bonusAmountLT", "bonusAmountLTE", "storeID", "storeIDNEQ", "storeIDIn", "storeIDNotIn", "storeIDGT", "storeIDGTE", "storeIDLT", "storeIDLTE", "storeIDContains", "storeIDHasPrefix", "storeIDHasSuffix", "storeIDIsNil", "storeIDNotNil", "storeIDEqualFold", "storeIDContainsFold", "staffID", "staffIDNEQ", "staffIDIn", "staffIDNotIn", "staffIDGT", "staffIDGTE", "staffIDLT", "staffIDLTE", "staffIDContains", "staffIDHasPrefix", "staffIDHasSuffix", "staffIDEqualFold", "staffIDContainsFold", "deviceID", "deviceIDNEQ", "deviceIDIn", "deviceIDNotIn", "deviceIDGT", "deviceIDGTE", "deviceIDLT", "deviceIDLTE", "deviceIDContains", "deviceIDHasPrefix", "deviceIDHasSuffix", "deviceIDIsNil", "deviceIDNotNil", "deviceIDEqualFold", "deviceIDContainsFold", "topUpID", "topUpIDNEQ", "topUpIDIn", "topUpIDNotIn", "topUpIDGT", "topUpIDGTE", "topUpIDLT", "topUpIDLTE", "topUpIDContains", "topUpIDHasPrefix", "topUpIDHasSuffix", "topUpIDIsNil", "topUpIDNotNil", "topUpIDEqualFold", "topUpIDContainsFold", "saleID", "saleIDNEQ", "saleIDIn", "saleIDNotIn", "saleIDGT", "saleIDGTE", "saleIDLT", "saleIDLTE", "saleIDContains", "saleIDHasPrefix", "saleIDHasSuffix", "saleIDIsNil", "saleIDNotNil", "saleIDEqualFold", "saleIDContainsFold", "tenderID", "tenderIDNEQ", "tenderIDIn", "tenderIDNotIn", "tenderIDGT", "tenderIDGTE", "tenderIDLT", "tenderIDLTE", "tenderIDContains", "tenderIDHasPrefix", "tenderIDHasSuffix", "tenderIDIsNil", "tenderIDNotNil", "tenderIDEqualFold", "tenderIDContainsFold", "refundID", "refundIDNEQ", "refundIDIn", "refundIDNotIn", "refundIDGT", "refundIDGTE", "refundIDLT", "refundIDLTE", "refundIDContains", "refundIDHasPrefix", "refundIDHasSuffix", "refundIDIsNil", "refundIDNotNil", "refundIDEqualFold", "refundIDContainsFold", "reason", "reasonNEQ", "reasonIn", "reasonNotIn", "reasonGT", "reasonGTE", "reasonLT", "reasonLTE", "reasonContains", "reasonHasPrefix", "reasonHasSuffix", "reasonIsNil", "reasonNotNil", "reasonEqualFold", "reasonContainsFold", "idempotencyKey", "idempotencyKeyNEQ", "idempotencyKeyIn", "idempotencyKeyNotIn", "idempotencyKeyGT", "idempotencyKeyGTE", "idempotencyKeyLT", "idempotencyKeyLTE", "idempotencyKeyContains", "idempotencyKeyHasPrefix", "idempotencyKeyHasSuffix", "idempotencyKeyIsNil", "idempotencyKeyNotNil", "idempotencyKeyEqualFold", "idempotencyKeyContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "hasStore", "hasStoreWith", "hasStaff", "hasStaffWith", "hasDevice", "hasDeviceWith", "hasSale", "hasSaleWith", "hasRefund", "hasRefundWith"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "not":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("not"))
+			data, err := ec.unmarshalOStoredValueEntryWhereInput2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStoredValueEntryWhereInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Not = data
+		case "and":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
+			data, err := ec.unmarshalOStoredValueEntryWhereInput2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStoredValueEntryWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.And = data
+		case "or":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("or"))
+			data, err := ec.unmarshalOStoredValueEntryWhereInput2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStoredValueEntryWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Or = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNEQ = data
+		case "idIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDIn = data
+		case "idNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNotIn = data
+		case "idGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGT = data
+		case "idGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGTE = data
+		case "idLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLT = data
+		case "idLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLTE = data
+		case "merchantID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantID = data
+		case "merchantIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDNEQ = data
+		case "merchantIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDIn = data
+		case "merchantIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDNotIn = data
+		case "merchantIDGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDGT = data
+		case "merchantIDGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDGTE = data
+		case "merchantIDLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDLT = data
+		case "merchantIDLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDLTE = data
+		case "merchantIDContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDContains"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDContains = data
+		case "merchantIDHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDHasPrefix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDHasPrefix = data
+		case "merchantIDHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDHasSuffix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDHasSuffix = data
+		case "merchantIDEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDEqualFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDEqualFold = data
+		case "merchantIDContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDContainsFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDContainsFold = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalOStoredValueEntryKind2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋstoredvalueentryᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "kindNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kindNEQ"))
+			data, err := ec.unmarshalOStoredValueEntryKind2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋstoredvalueentryᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KindNEQ = data
+		case "kindIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kindIn"))
+			data, err := ec.unmarshalOStoredValueEntryKind2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋstoredvalueentryᚐKindᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KindIn = data
+		case "kindNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kindNotIn"))
+			data, err := ec.unmarshalOStoredValueEntryKind2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋstoredvalueentryᚐKindᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KindNotIn = data
+		case "amount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Amount = data
+		case "amountNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amountNEQ"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AmountNEQ = data
+		case "amountIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amountIn"))
+			data, err := ec.unmarshalOInt642ᚕint64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AmountIn = data
+		case "amountNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amountNotIn"))
+			data, err := ec.unmarshalOInt642ᚕint64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AmountNotIn = data
+		case "amountGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amountGT"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AmountGT = data
+		case "amountGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amountGTE"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AmountGTE = data
+		case "amountLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amountLT"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AmountLT = data
+		case "amountLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amountLTE"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AmountLTE = data
+		case "bonusAmount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bonusAmount"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BonusAmount = data
+		case "bonusAmountNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bonusAmountNEQ"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BonusAmountNEQ = data
+		case "bonusAmountIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bonusAmountIn"))
+			data, err := ec.unmarshalOInt642ᚕint64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BonusAmountIn = data
+		case "bonusAmountNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bonusAmountNotIn"))
+			data, err := ec.unmarshalOInt642ᚕint64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BonusAmountNotIn = data
+		case "bonusAmountGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bonusAmountGT"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BonusAmountGT = data
+		case "bonusAmountGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bonusAmountGTE"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BonusAmountGTE = data
+		case "bonusAmountLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bonusAmountLT"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BonusAmountLT = data
+		case "bonusAmountLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bonusAmountLTE"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BonusAmountLTE = data
+		case "storeID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreID = data
+		case "storeIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreIDNEQ = data
+		case "storeIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeIDIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreIDIn = data
+		case "storeIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreIDNotIn = data
+		case "storeIDGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeIDGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreIDGT = data
+		case "storeIDGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeIDGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreIDGTE = data
+		case "storeIDLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeIDLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreIDLT = data
+		case "storeIDLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeIDLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreIDLTE = data
+		case "storeIDContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeIDContains"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreIDContains = data
+		case "storeIDHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeIDHasPrefix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreIDHasPrefix = data
+		case "storeIDHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeIDHasSuffix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreIDHasSuffix = data
+		case "storeIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreIDIsNil = data
+		case "storeIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreIDNotNil = data
+		case "storeIDEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeIDEqualFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreIDEqualFold = data
+		case "storeIDContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeIDContainsFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreIDContainsFold = data
+		case "staffID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("staffID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StaffID = data
+		case "staffIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("staffIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StaffIDNEQ = data
+		case "staffIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("staffIDIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StaffIDIn = data
+		case "staffIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("staffIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StaffIDNotIn = data
+		case "staffIDGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("staffIDGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StaffIDGT = data
+		case "staffIDGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("staffIDGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StaffIDGTE = data
+		case "staffIDLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("staffIDLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StaffIDLT = data
+		case "staffIDLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("staffIDLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StaffIDLTE = data
+		case "staffIDContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("staffIDContains"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StaffIDContains = data
+		case "staffIDHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("staffIDHasPrefix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StaffIDHasPrefix = data
+		case "staffIDHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("staffIDHasSuffix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StaffIDHasSuffix = data
+		case "staffIDEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("staffIDEqualFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StaffIDEqualFold = data
+		case "staffIDContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("staffIDContainsFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StaffIDContainsFold = data
+		case "deviceID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deviceID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeviceID = data
+		case "deviceIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deviceIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeviceIDNEQ = data
+		case "deviceIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deviceIDIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeviceIDIn = data
+		case "deviceIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deviceIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeviceIDNotIn = data
+		case "deviceIDGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deviceIDGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeviceIDGT = data
+		case "deviceIDGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deviceIDGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeviceIDGTE = data
+		case "deviceIDLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deviceIDLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeviceIDLT = data
+		case "deviceIDLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deviceIDLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeviceIDLTE = data
+		case "deviceIDContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deviceIDContains"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeviceIDContains = data
+		case "deviceIDHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deviceIDHasPrefix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeviceIDHasPrefix = data
+		case "deviceIDHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deviceIDHasSuffix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeviceIDHasSuffix = data
+		case "deviceIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deviceIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeviceIDIsNil = data
+		case "deviceIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deviceIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeviceIDNotNil = data
+		case "deviceIDEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deviceIDEqualFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeviceIDEqualFold = data
+		case "deviceIDContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deviceIDContainsFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeviceIDContainsFold = data
+		case "topUpID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("topUpID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TopUpID = data
+		case "topUpIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("topUpIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TopUpIDNEQ = data
+		case "topUpIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("topUpIDIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TopUpIDIn = data
+		case "topUpIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("topUpIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TopUpIDNotIn = data
+		case "topUpIDGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("topUpIDGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TopUpIDGT = data
+		case "topUpIDGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("topUpIDGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TopUpIDGTE = data
+		case "topUpIDLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("topUpIDLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TopUpIDLT = data
+		case "topUpIDLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("topUpIDLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TopUpIDLTE = data
+		case "topUpIDContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("topUpIDContains"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TopUpIDContains = data
+		case "topUpIDHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("topUpIDHasPrefix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TopUpIDHasPrefix = data
+		case "topUpIDHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("topUpIDHasSuffix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TopUpIDHasSuffix = data
+		case "topUpIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("topUpIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TopUpIDIsNil = data
+		case "topUpIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("topUpIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TopUpIDNotNil = data
+		case "topUpIDEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("topUpIDEqualFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TopUpIDEqualFold = data
+		case "topUpIDContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("topUpIDContainsFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TopUpIDContainsFold = data
+		case "saleID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("saleID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SaleID = data
+		case "saleIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("saleIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SaleIDNEQ = data
+		case "saleIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("saleIDIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SaleIDIn = data
+		case "saleIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("saleIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SaleIDNotIn = data
+		case "saleIDGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("saleIDGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SaleIDGT = data
+		case "saleIDGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("saleIDGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SaleIDGTE = data
+		case "saleIDLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("saleIDLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SaleIDLT = data
+		case "saleIDLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("saleIDLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SaleIDLTE = data
+		case "saleIDContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("saleIDContains"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SaleIDContains = data
+		case "saleIDHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("saleIDHasPrefix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SaleIDHasPrefix = data
+		case "saleIDHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("saleIDHasSuffix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SaleIDHasSuffix = data
+		case "saleIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("saleIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SaleIDIsNil = data
+		case "saleIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("saleIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SaleIDNotNil = data
+		case "saleIDEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("saleIDEqualFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SaleIDEqualFold = data
+		case "saleIDContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("saleIDContainsFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SaleIDContainsFold = data
+		case "tenderID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tenderID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TenderID = data
+		case "tenderIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tenderIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TenderIDNEQ = data
+		case "tenderIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tenderIDIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TenderIDIn = data
+		case "tenderIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tenderIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TenderIDNotIn = data
+		case "tenderIDGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tenderIDGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TenderIDGT = data
+		case "tenderIDGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tenderIDGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TenderIDGTE = data
+		case "tenderIDLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tenderIDLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TenderIDLT = data
+		case "tenderIDLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tenderIDLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TenderIDLTE = data
+		case "tenderIDContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tenderIDContains"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TenderIDContains = data
+		case "tenderIDHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tenderIDHasPrefix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TenderIDHasPrefix = data
+		case "tenderIDHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tenderIDHasSuffix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TenderIDHasSuffix = data
+		case "tenderIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tenderIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TenderIDIsNil = data
+		case "tenderIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tenderIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TenderIDNotNil = data
+		case "tenderIDEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tenderIDEqualFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TenderIDEqualFold = data
+		case "tenderIDContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tenderIDContainsFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TenderIDContainsFold = data
+		case "refundID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refundID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefundID = data
+		case "refundIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refundIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefundIDNEQ = data
+		case "refundIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refundIDIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefundIDIn = data
+		case "refundIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refundIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefundIDNotIn = data
+		case "refundIDGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refundIDGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefundIDGT = data
+		case "refundIDGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refundIDGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefundIDGTE = data
+		case "refundIDLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refundIDLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefundIDLT = data
+		case "refundIDLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refundIDLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefundIDLTE = data
+		case "refundIDContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refundIDContains"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefundIDContains = data
+		case "refundIDHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refundIDHasPrefix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefundIDHasPrefix = data
+		case "refundIDHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refundIDHasSuffix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefundIDHasSuffix = data
+		case "refundIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refundIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefundIDIsNil = data
+		case "refundIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refundIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefundIDNotNil = data
+		case "refundIDEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refundIDEqualFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefundIDEqualFold = data
+		case "refundIDContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refundIDContainsFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefundIDContainsFold = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		case "reasonNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonNEQ = data
+		case "reasonIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonIn = data
+		case "reasonNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonNotIn = data
+		case "reasonGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonGT = data
+		case "reasonGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonGTE = data
+		case "reasonLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonLT = data
+		case "reasonLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonLTE = data
+		case "reasonContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonContains = data
+		case "reasonHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonHasPrefix = data
+		case "reasonHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonHasSuffix = data
+		case "reasonIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonIsNil = data
+		case "reasonNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonNotNil = data
+		case "reasonEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonEqualFold = data
+		case "reasonContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonContainsFold = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		case "idempotencyKeyNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKeyNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKeyNEQ = data
+		case "idempotencyKeyIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKeyIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKeyIn = data
+		case "idempotencyKeyNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKeyNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKeyNotIn = data
+		case "idempotencyKeyGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKeyGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKeyGT = data
+		case "idempotencyKeyGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKeyGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKeyGTE = data
+		case "idempotencyKeyLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKeyLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKeyLT = data
+		case "idempotencyKeyLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKeyLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKeyLTE = data
+		case "idempotencyKeyContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKeyContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKeyContains = data
+		case "idempotencyKeyHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKeyHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKeyHasPrefix = data
+		case "idempotencyKeyHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKeyHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKeyHasSuffix = data
+		case "idempotencyKeyIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKeyIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKeyIsNil = data
+		case "idempotencyKeyNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKeyNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKeyNotNil = data
+		case "idempotencyKeyEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKeyEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKeyEqualFold = data
+		case "idempotencyKeyContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKeyContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKeyContainsFold = data
+		case "createdAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAt = data
+		case "createdAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNEQ = data
+		case "createdAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtIn = data
+		case "createdAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNotIn = data
+		case "createdAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGT = data
+		case "createdAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGTE = data
+		case "createdAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLT = data
+		case "createdAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLTE = data
+		case "hasStore":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasStore"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasStore = data
+		case "hasStoreWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasStoreWith"))
+			data, err := ec.unmarshalOStoreWhereInput2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStoreWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasStoreWith = data
+		case "hasStaff":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasStaff"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasStaff = data
+		case "hasStaffWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasStaffWith"))
+			data, err := ec.unmarshalOStaffWhereInput2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStaffWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasStaffWith = data
+		case "hasDevice":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasDevice"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasDevice = data
+		case "hasDeviceWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasDeviceWith"))
+			data, err := ec.unmarshalODeviceWhereInput2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐDeviceWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasDeviceWith = data
+		case "hasSale":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasSale"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasSale = data
+		case "hasSaleWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasSaleWith"))
+			data, err := ec.unmarshalOSaleWhereInput2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐSaleWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasSaleWith = data
+		case "hasRefund":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasRefund"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasRefund = data
+		case "hasRefundWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasRefundWith"))
+			data, err := ec.unmarshalORefundWhereInput2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐRefundWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasRefundWith = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalStoredValueEntryWhereInput unmarshals raw into the StoredValueEntryWhereInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalStoredValueEntryWhereInput(ctx context.Context, raw any) (ent.StoredValueEntryWhereInput, error) {
+	var out ent.StoredValueEntryWhereInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "StoredValueEntryWhereInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputStoredValueSettingsOrder(ctx context.Context, obj any) (ent.StoredValueSettingsOrder, error) {
+	var it ent.StoredValueSettingsOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNStoredValueSettingsOrderField2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStoredValueSettingsOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalStoredValueSettingsOrder unmarshals raw into the StoredValueSettingsOrder input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalStoredValueSettingsOrder(ctx context.Context, raw any) (ent.StoredValueSettingsOrder, error) {
+	var out ent.StoredValueSettingsOrder
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "StoredValueSettingsOrder", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputStoredValueTenderInput(ctx context.Context, obj any) (sales.TenderInput, error) {
+	var it sales.TenderInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"type", "tendered", "cardType", "cardBrand", "cardLast4", "wallet", "reference"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "type":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("type"))
+			data, err := ec.unmarshalNTenderType2githubᚗcomᚋtillposᚋtillᚋentᚋtenderᚐType(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Type = data
+		case "tendered":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tendered"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Tendered = data
+		case "cardType":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cardType"))
+			data, err := ec.unmarshalOTenderCardType2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋtenderᚐCardType(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CardType = data
+		case "cardBrand":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cardBrand"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CardBrand = data
+		case "cardLast4":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cardLast4"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CardLast4 = data
+		case "wallet":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("wallet"))
+			data, err := ec.unmarshalOTenderWallet2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋtenderᚐWallet(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Wallet = data
+		case "reference":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reference"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reference = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalStoredValueTenderInput unmarshals raw into the StoredValueTenderInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalStoredValueTenderInput(ctx context.Context, raw any) (sales.TenderInput, error) {
+	var out sales.TenderInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "StoredValueTenderInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputStoredValueTopUpOrder(ctx context.Context, obj any) (ent.StoredValueTopUpOrder, error) {
+	var it ent.StoredValueTopUpOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNStoredValueTopUpOrderField2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStoredValueTopUpOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalStoredValueTopUpOrder unmarshals raw into the StoredValueTopUpOrder input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalStoredValueTopUpOrder(ctx context.Context, raw any) (ent.StoredValueTopUpOrder, error) {
+	var out ent.StoredValueTopUpOrder
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "StoredValueTopUpOrder", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputSuspendMerchantInput(ctx context.Context, obj any) (SuspendMerchantInput, error) {
 	var it SuspendMerchantInput
 	if obj == nil {
@@ -69472,6 +75552,83 @@ func UnmarshalTicketWhereInput(ctx context.Context, raw any) (ent.TicketWhereInp
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputTopUpStoredValueInput(ctx context.Context, obj any) (storedvalue.TopUpInput, error) {
+	var it storedvalue.TopUpInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"idempotencyKey", "customerId", "storeId", "amount", "tender", "expectedBonus"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		case "customerId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("customerId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CustomerID = data
+		case "storeId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreID = data
+		case "amount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
+			data, err := ec.unmarshalNInt642int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Amount = data
+		case "tender":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tender"))
+			data, err := ec.unmarshalNStoredValueTenderInput2githubᚗcomᚋtillposᚋtillᚋsalesᚐTenderInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Tender = data
+		case "expectedBonus":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expectedBonus"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpectedBonus = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalTopUpStoredValueInput unmarshals raw into the TopUpStoredValueInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalTopUpStoredValueInput(ctx context.Context, raw any) (storedvalue.TopUpInput, error) {
+	var out storedvalue.TopUpInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "TopUpStoredValueInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUpdateCustomerInput(ctx context.Context, obj any) (UpdateCustomerInput, error) {
 	var it UpdateCustomerInput
 	if obj == nil {
@@ -70375,6 +76532,55 @@ func UnmarshalUpdateStoreInput(ctx context.Context, raw any) (UpdateStoreInput, 
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputUpdateStoredValueSettingsInput(ctx context.Context, obj any) (storedvalue.SettingsPatch, error) {
+	var it storedvalue.SettingsPatch
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"bonusTiers", "refundToBalanceAllowed"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "bonusTiers":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bonusTiers"))
+			data, err := ec.unmarshalOStoredValueBonusTierInput2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋsvtypeᚐBonusTierᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BonusTiers = data
+		case "refundToBalanceAllowed":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refundToBalanceAllowed"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefundToBalanceAllowed = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateStoredValueSettingsInput unmarshals raw into the UpdateStoredValueSettingsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateStoredValueSettingsInput(ctx context.Context, raw any) (storedvalue.SettingsPatch, error) {
+	var out storedvalue.SettingsPatch
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateStoredValueSettingsInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUploadSalesInput(ctx context.Context, obj any) (UploadSalesInput, error) {
 	var it UploadSalesInput
 	if obj == nil {
@@ -70545,6 +76751,21 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Tender(ctx, sel, obj)
+	case *ent.StoredValueTopUp:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._StoredValueTopUp(ctx, sel, obj)
+	case *ent.StoredValueSettings:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._StoredValueSettings(ctx, sel, obj)
+	case *ent.StoredValueEntry:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._StoredValueEntry(ctx, sel, obj)
 	case *ent.Store:
 		if obj == nil {
 			return graphql.Null
@@ -70667,6 +76888,49 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 // endregion ************************** interface.gotpl ***************************
 
 // region    **************************** object.gotpl ****************************
+
+var adjustStoredValuePayloadImplementors = []string{"AdjustStoredValuePayload"}
+
+func (ec *executionContext) _AdjustStoredValuePayload(ctx context.Context, sel ast.SelectionSet, obj *storedvalue.AdjustResult) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, adjustStoredValuePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AdjustStoredValuePayload")
+		case "entry":
+			out.Values[i] = ec._AdjustStoredValuePayload_entry(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "storedValue":
+			out.Values[i] = ec._AdjustStoredValuePayload_storedValue(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "replayed":
+			out.Values[i] = ec._AdjustStoredValuePayload_replayed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
 
 var auditEntryImplementors = []string{"AuditEntry", "Node"}
 
@@ -71212,6 +77476,12 @@ func (ec *executionContext) _Customer(ctx context.Context, sel ast.SelectionSet,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Customer_sales(ctx, field, obj)
+				})
+		case "storedValue":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Customer_storedValue(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -72489,6 +78759,12 @@ func (ec *executionContext) _Merchant(ctx context.Context, sel ast.SelectionSet,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Merchant_salesSettings(ctx, field, obj)
 				})
+		case "storedValueSettings":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Merchant_storedValueSettings(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -73034,6 +79310,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "reactivateStaff":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_reactivateStaff(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "topUpStoredValue":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_topUpStoredValue(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "adjustStoredValue":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_adjustStoredValue(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateStoredValueSettings":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateStoredValueSettings(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -74613,6 +80910,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_sales(ctx, field)
+				})
+		case "storedValueLiabilities":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_storedValueLiabilities(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -77150,6 +83453,749 @@ func (ec *executionContext) _StorePayload(ctx context.Context, sel ast.Selection
 	return out
 }
 
+var storedValueImplementors = []string{"StoredValue"}
+
+func (ec *executionContext) _StoredValue(ctx context.Context, sel ast.SelectionSet, obj *storedvalue.Balance) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, storedValueImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StoredValue")
+		case "balance":
+			out.Values[i] = ec._StoredValue_balance(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "paidIn":
+			out.Values[i] = ec._StoredValue_paidIn(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "bonus":
+			out.Values[i] = ec._StoredValue_bonus(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._StoredValue_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "entries":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._StoredValue_entries(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var storedValueBonusTierImplementors = []string{"StoredValueBonusTier"}
+
+func (ec *executionContext) _StoredValueBonusTier(ctx context.Context, sel ast.SelectionSet, obj *svtype.BonusTier) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, storedValueBonusTierImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StoredValueBonusTier")
+		case "minAmount":
+			out.Values[i] = ec._StoredValueBonusTier_minAmount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "bonus":
+			out.Values[i] = ec._StoredValueBonusTier_bonus(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "percentBp":
+			out.Values[i] = ec._StoredValueBonusTier_percentBp(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "maxBonus":
+			out.Values[i] = ec._StoredValueBonusTier_maxBonus(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var storedValueEntryImplementors = []string{"StoredValueEntry", "Node"}
+
+func (ec *executionContext) _StoredValueEntry(ctx context.Context, sel ast.SelectionSet, obj *ent.StoredValueEntry) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, storedValueEntryImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StoredValueEntry")
+		case "id":
+			out.Values[i] = ec._StoredValueEntry_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchantID":
+			out.Values[i] = ec._StoredValueEntry_merchantID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._StoredValueEntry_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "amount":
+			out.Values[i] = ec._StoredValueEntry_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "bonusAmount":
+			out.Values[i] = ec._StoredValueEntry_bonusAmount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "storeID":
+			out.Values[i] = ec._StoredValueEntry_storeID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "staffID":
+			out.Values[i] = ec._StoredValueEntry_staffID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deviceID":
+			out.Values[i] = ec._StoredValueEntry_deviceID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "topUpID":
+			out.Values[i] = ec._StoredValueEntry_topUpID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "saleID":
+			out.Values[i] = ec._StoredValueEntry_saleID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "tenderID":
+			out.Values[i] = ec._StoredValueEntry_tenderID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "refundID":
+			out.Values[i] = ec._StoredValueEntry_refundID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reason":
+			out.Values[i] = ec._StoredValueEntry_reason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "idempotencyKey":
+			out.Values[i] = ec._StoredValueEntry_idempotencyKey(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._StoredValueEntry_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchant":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._StoredValueEntry_merchant(ctx, field, obj)
+				})
+		case "store":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._StoredValueEntry_store(ctx, field, obj)
+				})
+		case "staff":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._StoredValueEntry_staff(ctx, field, obj)
+				})
+		case "device":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._StoredValueEntry_device(ctx, field, obj)
+				})
+		case "topUp":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._StoredValueEntry_topUp(ctx, field, obj)
+				})
+		case "sale":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._StoredValueEntry_sale(ctx, field, obj)
+				})
+		case "refund":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._StoredValueEntry_refund(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var storedValueEntryConnectionImplementors = []string{"StoredValueEntryConnection"}
+
+func (ec *executionContext) _StoredValueEntryConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.StoredValueEntryConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, storedValueEntryConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StoredValueEntryConnection")
+		case "edges":
+			out.Values[i] = ec._StoredValueEntryConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._StoredValueEntryConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._StoredValueEntryConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var storedValueEntryEdgeImplementors = []string{"StoredValueEntryEdge"}
+
+func (ec *executionContext) _StoredValueEntryEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.StoredValueEntryEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, storedValueEntryEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StoredValueEntryEdge")
+		case "node":
+			out.Values[i] = ec._StoredValueEntryEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._StoredValueEntryEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var storedValueLiabilitiesImplementors = []string{"StoredValueLiabilities"}
+
+func (ec *executionContext) _StoredValueLiabilities(ctx context.Context, sel ast.SelectionSet, obj *storedvalue.Liabilities) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, storedValueLiabilitiesImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StoredValueLiabilities")
+		case "currency":
+			out.Values[i] = ec._StoredValueLiabilities_currency(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "outstanding":
+			out.Values[i] = ec._StoredValueLiabilities_outstanding(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "paidIn":
+			out.Values[i] = ec._StoredValueLiabilities_paidIn(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "bonus":
+			out.Values[i] = ec._StoredValueLiabilities_bonus(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "accounts":
+			out.Values[i] = ec._StoredValueLiabilities_accounts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "asOf":
+			out.Values[i] = ec._StoredValueLiabilities_asOf(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "byStore":
+			out.Values[i] = ec._StoredValueLiabilities_byStore(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var storedValueSettingsImplementors = []string{"StoredValueSettings", "Node"}
+
+func (ec *executionContext) _StoredValueSettings(ctx context.Context, sel ast.SelectionSet, obj *ent.StoredValueSettings) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, storedValueSettingsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StoredValueSettings")
+		case "id":
+			out.Values[i] = ec._StoredValueSettings_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchantID":
+			out.Values[i] = ec._StoredValueSettings_merchantID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._StoredValueSettings_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._StoredValueSettings_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "bonusTiers":
+			out.Values[i] = ec._StoredValueSettings_bonusTiers(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "refundToBalanceAllowed":
+			out.Values[i] = ec._StoredValueSettings_refundToBalanceAllowed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchant":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._StoredValueSettings_merchant(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var storedValueSettingsPayloadImplementors = []string{"StoredValueSettingsPayload"}
+
+func (ec *executionContext) _StoredValueSettingsPayload(ctx context.Context, sel ast.SelectionSet, obj *StoredValueSettingsPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, storedValueSettingsPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StoredValueSettingsPayload")
+		case "storedValueSettings":
+			out.Values[i] = ec._StoredValueSettingsPayload_storedValueSettings(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var storedValueStoreLiabilitiesImplementors = []string{"StoredValueStoreLiabilities"}
+
+func (ec *executionContext) _StoredValueStoreLiabilities(ctx context.Context, sel ast.SelectionSet, obj *storedvalue.StoreLiabilities) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, storedValueStoreLiabilitiesImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StoredValueStoreLiabilities")
+		case "store":
+			out.Values[i] = ec._StoredValueStoreLiabilities_store(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "outstanding":
+			out.Values[i] = ec._StoredValueStoreLiabilities_outstanding(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "paidIn":
+			out.Values[i] = ec._StoredValueStoreLiabilities_paidIn(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "bonus":
+			out.Values[i] = ec._StoredValueStoreLiabilities_bonus(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "accounts":
+			out.Values[i] = ec._StoredValueStoreLiabilities_accounts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var storedValueTopUpImplementors = []string{"StoredValueTopUp", "Node"}
+
+func (ec *executionContext) _StoredValueTopUp(ctx context.Context, sel ast.SelectionSet, obj *ent.StoredValueTopUp) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, storedValueTopUpImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StoredValueTopUp")
+		case "id":
+			out.Values[i] = ec._StoredValueTopUp_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchantID":
+			out.Values[i] = ec._StoredValueTopUp_merchantID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._StoredValueTopUp_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._StoredValueTopUp_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "idempotencyKey":
+			out.Values[i] = ec._StoredValueTopUp_idempotencyKey(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "customerID":
+			out.Values[i] = ec._StoredValueTopUp_customerID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "storeID":
+			out.Values[i] = ec._StoredValueTopUp_storeID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "staffID":
+			out.Values[i] = ec._StoredValueTopUp_staffID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deviceID":
+			out.Values[i] = ec._StoredValueTopUp_deviceID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "amount":
+			out.Values[i] = ec._StoredValueTopUp_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "bonus":
+			out.Values[i] = ec._StoredValueTopUp_bonus(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "bonusTier":
+			out.Values[i] = ec._StoredValueTopUp_bonusTier(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "currency":
+			out.Values[i] = ec._StoredValueTopUp_currency(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "change":
+			out.Values[i] = ec._StoredValueTopUp_change(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchant":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._StoredValueTopUp_merchant(ctx, field, obj)
+				})
+		case "customer":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._StoredValueTopUp_customer(ctx, field, obj)
+				})
+		case "store":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._StoredValueTopUp_store(ctx, field, obj)
+				})
+		case "staff":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._StoredValueTopUp_staff(ctx, field, obj)
+				})
+		case "device":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._StoredValueTopUp_device(ctx, field, obj)
+				})
+		case "tender":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._StoredValueTopUp_tender(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var storedValueTopUpTenderImplementors = []string{"StoredValueTopUpTender"}
+
+func (ec *executionContext) _StoredValueTopUpTender(ctx context.Context, sel ast.SelectionSet, obj *sales.TenderInput) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, storedValueTopUpTenderImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StoredValueTopUpTender")
+		case "type":
+			out.Values[i] = ec._StoredValueTopUpTender_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "amount":
+			out.Values[i] = ec._StoredValueTopUpTender_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "tendered":
+			out.Values[i] = ec._StoredValueTopUpTender_tendered(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cardType":
+			out.Values[i] = ec._StoredValueTopUpTender_cardType(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cardBrand":
+			out.Values[i] = ec._StoredValueTopUpTender_cardBrand(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cardLast4":
+			out.Values[i] = ec._StoredValueTopUpTender_cardLast4(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "wallet":
+			out.Values[i] = ec._StoredValueTopUpTender_wallet(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "reference":
+			out.Values[i] = ec._StoredValueTopUpTender_reference(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var tenderImplementors = []string{"Tender", "Node"}
 
 func (ec *executionContext) _Tender(ctx context.Context, sel ast.SelectionSet, obj *ent.Tender) graphql.Marshaler {
@@ -77678,6 +84724,49 @@ func (ec *executionContext) _TicketPayload(ctx context.Context, sel ast.Selectio
 			out.Values[i] = graphql.MarshalString("TicketPayload")
 		case "ticket":
 			out.Values[i] = ec._TicketPayload_ticket(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var topUpStoredValuePayloadImplementors = []string{"TopUpStoredValuePayload"}
+
+func (ec *executionContext) _TopUpStoredValuePayload(ctx context.Context, sel ast.SelectionSet, obj *storedvalue.TopUpResult) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, topUpStoredValuePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TopUpStoredValuePayload")
+		case "topUp":
+			out.Values[i] = ec._TopUpStoredValuePayload_topUp(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "storedValue":
+			out.Values[i] = ec._TopUpStoredValuePayload_storedValue(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "replayed":
+			out.Values[i] = ec._TopUpStoredValuePayload_replayed(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -78298,6 +85387,19 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 func (ec *executionContext) unmarshalNAddRiskListEntryInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐAddRiskListEntryInput(ctx context.Context, v any) (AddRiskListEntryInput, error) {
 	res, err := ec.unmarshalInputAddRiskListEntryInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNAdjustStoredValueInput2githubᚗcomᚋtillposᚋtillᚋstoredvalueᚐAdjustInput(ctx context.Context, v any) (storedvalue.AdjustInput, error) {
+	res, err := ec.unmarshalInputAdjustStoredValueInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAdjustStoredValuePayload2ᚖgithubᚗcomᚋtillposᚋtillᚋstoredvalueᚐAdjustResult(ctx context.Context, sel ast.SelectionSet, v *storedvalue.AdjustResult) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AdjustStoredValuePayload!")
+		return graphql.Null
+	}
+	return ec._AdjustStoredValuePayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNAssignTicketInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐAssignTicketInput(ctx context.Context, v any) (AssignTicketInput, error) {
@@ -80197,6 +87299,186 @@ func (ec *executionContext) unmarshalNStoreWhereInput2ᚖgithubᚗcomᚋtillpos�
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNStoredValue2ᚖgithubᚗcomᚋtillposᚋtillᚋstoredvalueᚐBalance(ctx context.Context, sel ast.SelectionSet, v *storedvalue.Balance) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "StoredValue!")
+		return graphql.Null
+	}
+	return ec._StoredValue(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNStoredValueBonusTier2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋsvtypeᚐBonusTier(ctx context.Context, sel ast.SelectionSet, v svtype.BonusTier) graphql.Marshaler {
+	return ec._StoredValueBonusTier(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNStoredValueBonusTier2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋsvtypeᚐBonusTierᚄ(ctx context.Context, sel ast.SelectionSet, v []svtype.BonusTier) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNStoredValueBonusTier2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋsvtypeᚐBonusTier(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNStoredValueBonusTierInput2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋsvtypeᚐBonusTier(ctx context.Context, v any) (*svtype.BonusTier, error) {
+	res, err := ec.unmarshalInputStoredValueBonusTierInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNStoredValueEntry2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStoredValueEntry(ctx context.Context, sel ast.SelectionSet, v *ent.StoredValueEntry) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "StoredValueEntry!")
+		return graphql.Null
+	}
+	return ec._StoredValueEntry(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNStoredValueEntryConnection2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStoredValueEntryConnection(ctx context.Context, sel ast.SelectionSet, v *ent.StoredValueEntryConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "StoredValueEntryConnection!")
+		return graphql.Null
+	}
+	return ec._StoredValueEntryConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNStoredValueEntryKind2githubᚗcomᚋtillposᚋtillᚋentᚋstoredvalueentryᚐKind(ctx context.Context, v any) (storedvalueentry.Kind, error) {
+	var res storedvalueentry.Kind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNStoredValueEntryKind2githubᚗcomᚋtillposᚋtillᚋentᚋstoredvalueentryᚐKind(ctx context.Context, sel ast.SelectionSet, v storedvalueentry.Kind) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNStoredValueEntryOrder2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStoredValueEntryOrder(ctx context.Context, v any) (*ent.StoredValueEntryOrder, error) {
+	res, err := ec.unmarshalInputStoredValueEntryOrder(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNStoredValueEntryOrderField2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStoredValueEntryOrderField(ctx context.Context, v any) (*ent.StoredValueEntryOrderField, error) {
+	var res = new(ent.StoredValueEntryOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNStoredValueEntryOrderField2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStoredValueEntryOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.StoredValueEntryOrderField) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "StoredValueEntryOrderField!")
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalNStoredValueEntryWhereInput2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStoredValueEntryWhereInput(ctx context.Context, v any) (*ent.StoredValueEntryWhereInput, error) {
+	res, err := ec.unmarshalInputStoredValueEntryWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNStoredValueLiabilities2ᚖgithubᚗcomᚋtillposᚋtillᚋstoredvalueᚐLiabilities(ctx context.Context, sel ast.SelectionSet, v *storedvalue.Liabilities) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "StoredValueLiabilities!")
+		return graphql.Null
+	}
+	return ec._StoredValueLiabilities(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNStoredValueSettings2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStoredValueSettings(ctx context.Context, sel ast.SelectionSet, v *ent.StoredValueSettings) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "StoredValueSettings!")
+		return graphql.Null
+	}
+	return ec._StoredValueSettings(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNStoredValueSettingsOrderField2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStoredValueSettingsOrderField(ctx context.Context, v any) (*ent.StoredValueSettingsOrderField, error) {
+	var res = new(ent.StoredValueSettingsOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNStoredValueSettingsOrderField2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStoredValueSettingsOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.StoredValueSettingsOrderField) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "StoredValueSettingsOrderField!")
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) marshalNStoredValueSettingsPayload2ᚖgithubᚗcomᚋtillposᚋtillᚋgraphᚐStoredValueSettingsPayload(ctx context.Context, sel ast.SelectionSet, v *StoredValueSettingsPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "StoredValueSettingsPayload!")
+		return graphql.Null
+	}
+	return ec._StoredValueSettingsPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNStoredValueStoreLiabilities2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋstoredvalueᚐStoreLiabilitiesᚄ(ctx context.Context, sel ast.SelectionSet, v []*storedvalue.StoreLiabilities) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNStoredValueStoreLiabilities2ᚖgithubᚗcomᚋtillposᚋtillᚋstoredvalueᚐStoreLiabilities(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNStoredValueStoreLiabilities2ᚖgithubᚗcomᚋtillposᚋtillᚋstoredvalueᚐStoreLiabilities(ctx context.Context, sel ast.SelectionSet, v *storedvalue.StoreLiabilities) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "StoredValueStoreLiabilities!")
+		return graphql.Null
+	}
+	return ec._StoredValueStoreLiabilities(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNStoredValueTenderInput2githubᚗcomᚋtillposᚋtillᚋsalesᚐTenderInput(ctx context.Context, v any) (sales.TenderInput, error) {
+	res, err := ec.unmarshalInputStoredValueTenderInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNStoredValueTopUp2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStoredValueTopUp(ctx context.Context, sel ast.SelectionSet, v *ent.StoredValueTopUp) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "StoredValueTopUp!")
+		return graphql.Null
+	}
+	return ec._StoredValueTopUp(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNStoredValueTopUpOrderField2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStoredValueTopUpOrderField(ctx context.Context, v any) (*ent.StoredValueTopUpOrderField, error) {
+	var res = new(ent.StoredValueTopUpOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNStoredValueTopUpOrderField2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStoredValueTopUpOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.StoredValueTopUpOrderField) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "StoredValueTopUpOrderField!")
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) marshalNStoredValueTopUpTender2ᚖgithubᚗcomᚋtillposᚋtillᚋsalesᚐTenderInput(ctx context.Context, sel ast.SelectionSet, v *sales.TenderInput) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "StoredValueTopUpTender!")
+		return graphql.Null
+	}
+	return ec._StoredValueTopUpTender(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -80488,6 +87770,19 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 	return res
 }
 
+func (ec *executionContext) unmarshalNTopUpStoredValueInput2githubᚗcomᚋtillposᚋtillᚋstoredvalueᚐTopUpInput(ctx context.Context, v any) (storedvalue.TopUpInput, error) {
+	res, err := ec.unmarshalInputTopUpStoredValueInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTopUpStoredValuePayload2ᚖgithubᚗcomᚋtillposᚋtillᚋstoredvalueᚐTopUpResult(ctx context.Context, sel ast.SelectionSet, v *storedvalue.TopUpResult) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TopUpStoredValuePayload!")
+		return graphql.Null
+	}
+	return ec._TopUpStoredValuePayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNUpdateCheck2ᚖgithubᚗcomᚋtillposᚋtillᚋreleasesᚐUpdate(ctx context.Context, sel ast.SelectionSet, v *releases.Update) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "UpdateCheck!")
@@ -80538,6 +87833,11 @@ func (ec *executionContext) unmarshalNUpdateStaffInput2githubᚗcomᚋtillposᚋ
 
 func (ec *executionContext) unmarshalNUpdateStoreInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐUpdateStoreInput(ctx context.Context, v any) (UpdateStoreInput, error) {
 	res, err := ec.unmarshalInputUpdateStoreInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdateStoredValueSettingsInput2githubᚗcomᚋtillposᚋtillᚋstoredvalueᚐSettingsPatch(ctx context.Context, v any) (storedvalue.SettingsPatch, error) {
+	res, err := ec.unmarshalInputUpdateStoredValueSettingsInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -83774,6 +91074,158 @@ func (ec *executionContext) unmarshalOStoreWhereInput2ᚖgithubᚗcomᚋtillpos�
 	}
 	res, err := ec.unmarshalInputStoreWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOStoredValueBonusTier2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋsvtypeᚐBonusTier(ctx context.Context, sel ast.SelectionSet, v *svtype.BonusTier) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._StoredValueBonusTier(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOStoredValueBonusTierInput2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋsvtypeᚐBonusTierᚄ(ctx context.Context, v any) ([]*svtype.BonusTier, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*svtype.BonusTier, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNStoredValueBonusTierInput2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋsvtypeᚐBonusTier(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOStoredValueEntry2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStoredValueEntry(ctx context.Context, sel ast.SelectionSet, v *ent.StoredValueEntry) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._StoredValueEntry(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOStoredValueEntryEdge2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStoredValueEntryEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.StoredValueEntryEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOStoredValueEntryEdge2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStoredValueEntryEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOStoredValueEntryEdge2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStoredValueEntryEdge(ctx context.Context, sel ast.SelectionSet, v *ent.StoredValueEntryEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._StoredValueEntryEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOStoredValueEntryKind2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋstoredvalueentryᚐKindᚄ(ctx context.Context, v any) ([]storedvalueentry.Kind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]storedvalueentry.Kind, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNStoredValueEntryKind2githubᚗcomᚋtillposᚋtillᚋentᚋstoredvalueentryᚐKind(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOStoredValueEntryKind2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋstoredvalueentryᚐKindᚄ(ctx context.Context, sel ast.SelectionSet, v []storedvalueentry.Kind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNStoredValueEntryKind2githubᚗcomᚋtillposᚋtillᚋentᚋstoredvalueentryᚐKind(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOStoredValueEntryKind2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋstoredvalueentryᚐKind(ctx context.Context, v any) (*storedvalueentry.Kind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(storedvalueentry.Kind)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOStoredValueEntryKind2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋstoredvalueentryᚐKind(ctx context.Context, sel ast.SelectionSet, v *storedvalueentry.Kind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOStoredValueEntryOrder2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStoredValueEntryOrderᚄ(ctx context.Context, v any) ([]*ent.StoredValueEntryOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.StoredValueEntryOrder, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNStoredValueEntryOrder2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStoredValueEntryOrder(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOStoredValueEntryWhereInput2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStoredValueEntryWhereInputᚄ(ctx context.Context, v any) ([]*ent.StoredValueEntryWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.StoredValueEntryWhereInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNStoredValueEntryWhereInput2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStoredValueEntryWhereInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOStoredValueEntryWhereInput2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStoredValueEntryWhereInput(ctx context.Context, v any) (*ent.StoredValueEntryWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputStoredValueEntryWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOStoredValueTopUp2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStoredValueTopUp(ctx context.Context, sel ast.SelectionSet, v *ent.StoredValueTopUp) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._StoredValueTopUp(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOString2string(ctx context.Context, v any) (string, error) {

@@ -11,6 +11,7 @@ import (
 	"github.com/tillpos/till/ent/sale"
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/sales"
+	"github.com/tillpos/till/storedvalue"
 )
 
 // Per-operation loading of what ent's field collection cannot eager-load:
@@ -230,4 +231,33 @@ walk:
 		return nil
 	}
 	return &field
+}
+
+// storedValueOf is the stored value balance of c, read in one query with
+// those of the customers listed beside it (a search's page).
+func (r *Resolver) storedValueOf(ctx context.Context, c *ent.Customer) (*storedvalue.Balance, error) {
+	return loadListed(ctx, "storedValue", c, customerID, listedCustomers, func(ctx context.Context, list []*ent.Customer) (map[pulid.ID]*storedvalue.Balance, error) {
+		ids := make([]pulid.ID, len(list))
+		for i, c := range list {
+			ids[i] = c.ID
+		}
+		return r.storedValue.Balances(ctx, ids)
+	})
+}
+
+func customerID(c *ent.Customer) pulid.ID { return c.ID }
+
+// listedCustomers gives the customers of the lists customers are shown in.
+func listedCustomers(result any) ([]*ent.Customer, bool) {
+	switch list := result.(type) {
+	case []*ent.Customer:
+		return list, true
+	case []*ent.CustomerEdge:
+		out := make([]*ent.Customer, 0, len(list))
+		for _, e := range list {
+			out = append(out, e.Node)
+		}
+		return out, true
+	}
+	return nil, false
 }

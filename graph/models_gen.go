@@ -444,6 +444,10 @@ type StorePayload struct {
 	Store *ent.Store `json:"store"`
 }
 
+type StoredValueSettingsPayload struct {
+	StoredValueSettings *ent.StoredValueSettings `json:"storedValueSettings"`
+}
+
 type SuspendMerchantInput struct {
 	MerchantID pulid.ID `json:"merchantId"`
 	Reason     string   `json:"reason"`

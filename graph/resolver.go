@@ -22,6 +22,7 @@ import (
 	"github.com/tillpos/till/releases"
 	"github.com/tillpos/till/sales"
 	"github.com/tillpos/till/staff"
+	"github.com/tillpos/till/storedvalue"
 	"github.com/tillpos/till/tickets"
 )
 
@@ -40,6 +41,8 @@ type Resolver struct {
 	releases  *releases.Service
 	tickets   *tickets.Service
 	offers    *offers.Service
+	// storedValue keeps prepaid balances.
+	storedValue *storedvalue.Service
 }
 
 // Services are the domain services the resolvers call.
@@ -56,6 +59,8 @@ type Services struct {
 	Releases  *releases.Service
 	Tickets   *tickets.Service
 	Offers    *offers.Service
+	// StoredValue keeps prepaid balances.
+	StoredValue *storedvalue.Service
 }
 
 // NewSchema returns Till's executable GraphQL schema.
@@ -63,7 +68,7 @@ func NewSchema(client *ent.Client, svc Services) graphql.ExecutableSchema {
 	return NewExecutableSchema(Config{Resolvers: &Resolver{
 		client: client, auth: svc.Auth, merchants: svc.Merchants, staff: svc.Staff, customers: svc.Customers,
 		sales: svc.Sales, feedback: svc.Feedback, devices: svc.Devices, releases: svc.Releases, tickets: svc.Tickets,
-		catalog: svc.Catalog, feed: svc.Feed, offers: svc.Offers,
+		catalog: svc.Catalog, feed: svc.Feed, offers: svc.Offers, storedValue: svc.StoredValue,
 	}})
 }
 

@@ -33,6 +33,9 @@ const (
 	// OfferCreated is raised when an offer is created: the seam where the
 	// notifications release sends it to its customers.
 	OfferCreated = "offer.created"
+	// StoredValueToppedUp is raised by every top-up of a customer's
+	// prepaid balance; its subject is the top-up.
+	StoredValueToppedUp = "storedvalue.topped_up"
 )
 
 // Add writes an event about subjectID for merchantID with tx, so that it

@@ -33,7 +33,7 @@ func checkTenders(tenders []TenderInput, total int64, prefix string) (change int
 	var paid int64
 	for i, t := range tenders {
 		field := fmt.Sprintf("%s[%d]", prefix, i)
-		if err := checkTender(t, field); err != nil {
+		if err := CheckTender(t, field); err != nil {
 			return 0, err
 		}
 		paid += t.Amount
@@ -47,7 +47,12 @@ func checkTenders(tenders []TenderInput, total int64, prefix string) (change int
 	return change, nil
 }
 
-func checkTender(t TenderInput, field string) error {
+// CheckTender checks that one tender is well formed, BAD_USER_INPUT naming
+// the field under field (tenders[1].cardLast4) otherwise: a positive
+// amount, the card, wallet and cash fields its type takes, and nothing
+// that looks like a full card number. Other domains that take money the
+// way sales do (stored value top-ups) check theirs with it.
+func CheckTender(t TenderInput, field string) error {
 	if t.Amount <= 0 || t.Amount > maxAmount {
 		return errs.Invalid(field+".amount", "a tender's amount is between 1 and %d", int64(maxAmount))
 	}

@@ -132,7 +132,7 @@ func TestSaleRecordRefused(t *testing.T) {
 		{name: "tenders pay too much", tenders: []any{map[string]any{"type": "CASH", "amount": 600}, card(nil)}, code: "BAD_USER_INPUT", field: "tenders"},
 		{name: "card without last four", tenders: []any{card(map[string]any{"cardLast4": nil})}, code: "BAD_USER_INPUT", field: "tenders[0].cardLast4"},
 		{name: "disabled tender type", settings: map[string]any{"acceptedTenders": []string{"CASH"}}, tenders: []any{card(nil)}, code: "BAD_USER_INPUT", field: "tenders[0].type"},
-		{name: "stored value without a program", tenders: []any{map[string]any{"type": "STORED_VALUE", "amount": 1000}}, code: "BAD_USER_INPUT", field: "tenders[0].type"},
+		{name: "stored value without a customer", tenders: []any{map[string]any{"type": "STORED_VALUE", "amount": 1000}}, code: "BAD_USER_INPUT", field: "tenders[0].type"},
 		{name: "loyalty without a program", tenders: []any{map[string]any{"type": "LOYALTY", "amount": 1000}}, code: "BAD_USER_INPUT", field: "tenders[0].type"},
 		{name: "exchange credit", tenders: []any{map[string]any{"type": "EXCHANGE", "amount": 1000}}, code: "BAD_USER_INPUT", field: "tenders[0].type"},
 		{name: "in the future", changes: map[string]any{"occurredAt": now.Add(time.Hour)}, code: "BAD_USER_INPUT", field: "occurredAt"},

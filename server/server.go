@@ -31,6 +31,7 @@ import (
 	"github.com/tillpos/till/releases"
 	"github.com/tillpos/till/sales"
 	"github.com/tillpos/till/staff"
+	"github.com/tillpos/till/storedvalue"
 	"github.com/tillpos/till/tickets"
 )
 
@@ -142,32 +143,37 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 	if err != nil {
 		return nil, err
 	}
+	storedValueSvc := storedvalue.New(s.DB.Client)
 	offersSvc := offers.New(s.DB.Client)
-	customerSvc := customers.New(s.DB.Client, box, customers.WithHooks(offersSvc.CustomerHooks()))
+	// Hooks run in this order, which is the order their rows are locked in.
+	customerSvc := customers.New(s.DB.Client, box,
+		customers.WithHooks(storedValueSvc.CustomerHooks()), customers.WithHooks(offersSvc.CustomerHooks()))
 	devicesCfg := devices.DefaultConfig()
 	devicesCfg.PairPerIP = perMinute(cfg.PairPerIPPerMinute)
 	devicesCfg.OfflineAfter = cfg.DeviceOfflineAfter
 	releasesSvc := releases.New(s.DB.Client)
 	devicesSvc := devices.New(s.DB.Client, s.KV.Client(), cfg.RedisPrefix, s.Auth,
 		append([]devices.Option{devices.WithConfig(devicesCfg), devices.WithOutdated(releasesSvc.Unsupported)}, o.deviceOpts...)...)
-	salesSvc := sales.New(s.DB.Client, sales.WithLogger(log), sales.WithHooks(offersSvc.SaleHooks()))
+	salesSvc := sales.New(s.DB.Client, sales.WithLogger(log),
+		sales.WithHooks(storedValueSvc.SaleHooks()), sales.WithHooks(offersSvc.SaleHooks()))
 	s.jobs = []job{
 		{name: "customer-segments", every: 24 * time.Hour, run: customerSvc.RefreshAllSegments},
 		{name: "device-snapshot", every: devicesSvc.SnapshotEvery(), run: devicesSvc.Snapshot},
 	}
 	services := graph.Services{
-		Auth:      s.Auth,
-		Merchants: merchants.New(s.DB.Client, hasher),
-		Staff:     staff.New(s.DB.Client, hasher, s.Auth),
-		Customers: customerSvc,
-		Sales:     salesSvc,
-		Feedback:  feedback.New(s.DB.Client, salesSvc),
-		Devices:   devicesSvc,
-		Tickets:   tickets.New(s.DB.Client, devicesSvc, o.ticketOpts...),
-		Catalog:   catalog.New(s.DB.Client),
-		Feed:      feed.New(s.DB.Client, s.now),
-		Releases:  releasesSvc,
-		Offers:    offersSvc,
+		Auth:        s.Auth,
+		Merchants:   merchants.New(s.DB.Client, hasher),
+		Staff:       staff.New(s.DB.Client, hasher, s.Auth),
+		Customers:   customerSvc,
+		Sales:       salesSvc,
+		Feedback:    feedback.New(s.DB.Client, salesSvc),
+		Devices:     devicesSvc,
+		Tickets:     tickets.New(s.DB.Client, devicesSvc, o.ticketOpts...),
+		Catalog:     catalog.New(s.DB.Client),
+		Feed:        feed.New(s.DB.Client, s.now),
+		Releases:    releasesSvc,
+		Offers:      offersSvc,
+		StoredValue: storedValueSvc,
 	}
 	s.handler = s.routes(s.graphQLHandler(graph.NewSchema(s.DB.Client, services)))
 	return s, nil

@@ -369,6 +369,54 @@ func (f StoreFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.StoreMutation", m)
 }
 
+// The StoredValueAccountFunc type is an adapter to allow the use of ordinary
+// function as StoredValueAccount mutator.
+type StoredValueAccountFunc func(context.Context, *ent.StoredValueAccountMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f StoredValueAccountFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.StoredValueAccountMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.StoredValueAccountMutation", m)
+}
+
+// The StoredValueEntryFunc type is an adapter to allow the use of ordinary
+// function as StoredValueEntry mutator.
+type StoredValueEntryFunc func(context.Context, *ent.StoredValueEntryMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f StoredValueEntryFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.StoredValueEntryMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.StoredValueEntryMutation", m)
+}
+
+// The StoredValueSettingsFunc type is an adapter to allow the use of ordinary
+// function as StoredValueSettings mutator.
+type StoredValueSettingsFunc func(context.Context, *ent.StoredValueSettingsMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f StoredValueSettingsFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.StoredValueSettingsMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.StoredValueSettingsMutation", m)
+}
+
+// The StoredValueTopUpFunc type is an adapter to allow the use of ordinary
+// function as StoredValueTopUp mutator.
+type StoredValueTopUpFunc func(context.Context, *ent.StoredValueTopUpMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f StoredValueTopUpFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.StoredValueTopUpMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.StoredValueTopUpMutation", m)
+}
+
 // The TenderFunc type is an adapter to allow the use of ordinary
 // function as Tender mutator.
 type TenderFunc func(context.Context, *ent.TenderMutation) (ent.Value, error)

@@ -39,6 +39,10 @@ import (
 	"github.com/tillpos/till/ent/staff"
 	"github.com/tillpos/till/ent/staffday"
 	"github.com/tillpos/till/ent/store"
+	"github.com/tillpos/till/ent/storedvalueaccount"
+	"github.com/tillpos/till/ent/storedvalueentry"
+	"github.com/tillpos/till/ent/storedvaluesettings"
+	"github.com/tillpos/till/ent/storedvaluetopup"
 	"github.com/tillpos/till/ent/tender"
 	"github.com/tillpos/till/ent/ticket"
 	"github.com/tillpos/till/ent/ticketcomment"
@@ -910,6 +914,114 @@ func (f TraverseStore) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.StoreQuery", q)
 }
 
+// The StoredValueAccountFunc type is an adapter to allow the use of ordinary function as a Querier.
+type StoredValueAccountFunc func(context.Context, *ent.StoredValueAccountQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f StoredValueAccountFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.StoredValueAccountQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.StoredValueAccountQuery", q)
+}
+
+// The TraverseStoredValueAccount type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseStoredValueAccount func(context.Context, *ent.StoredValueAccountQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseStoredValueAccount) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseStoredValueAccount) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.StoredValueAccountQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.StoredValueAccountQuery", q)
+}
+
+// The StoredValueEntryFunc type is an adapter to allow the use of ordinary function as a Querier.
+type StoredValueEntryFunc func(context.Context, *ent.StoredValueEntryQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f StoredValueEntryFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.StoredValueEntryQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.StoredValueEntryQuery", q)
+}
+
+// The TraverseStoredValueEntry type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseStoredValueEntry func(context.Context, *ent.StoredValueEntryQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseStoredValueEntry) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseStoredValueEntry) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.StoredValueEntryQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.StoredValueEntryQuery", q)
+}
+
+// The StoredValueSettingsFunc type is an adapter to allow the use of ordinary function as a Querier.
+type StoredValueSettingsFunc func(context.Context, *ent.StoredValueSettingsQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f StoredValueSettingsFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.StoredValueSettingsQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.StoredValueSettingsQuery", q)
+}
+
+// The TraverseStoredValueSettings type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseStoredValueSettings func(context.Context, *ent.StoredValueSettingsQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseStoredValueSettings) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseStoredValueSettings) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.StoredValueSettingsQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.StoredValueSettingsQuery", q)
+}
+
+// The StoredValueTopUpFunc type is an adapter to allow the use of ordinary function as a Querier.
+type StoredValueTopUpFunc func(context.Context, *ent.StoredValueTopUpQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f StoredValueTopUpFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.StoredValueTopUpQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.StoredValueTopUpQuery", q)
+}
+
+// The TraverseStoredValueTopUp type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseStoredValueTopUp func(context.Context, *ent.StoredValueTopUpQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseStoredValueTopUp) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseStoredValueTopUp) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.StoredValueTopUpQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.StoredValueTopUpQuery", q)
+}
+
 // The TenderFunc type is an adapter to allow the use of ordinary function as a Querier.
 type TenderFunc func(context.Context, *ent.TenderQuery) (ent.Value, error)
 
@@ -1054,6 +1166,14 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.StaffDayQuery, predicate.StaffDay, staffday.OrderOption]{typ: ent.TypeStaffDay, tq: q}, nil
 	case *ent.StoreQuery:
 		return &query[*ent.StoreQuery, predicate.Store, store.OrderOption]{typ: ent.TypeStore, tq: q}, nil
+	case *ent.StoredValueAccountQuery:
+		return &query[*ent.StoredValueAccountQuery, predicate.StoredValueAccount, storedvalueaccount.OrderOption]{typ: ent.TypeStoredValueAccount, tq: q}, nil
+	case *ent.StoredValueEntryQuery:
+		return &query[*ent.StoredValueEntryQuery, predicate.StoredValueEntry, storedvalueentry.OrderOption]{typ: ent.TypeStoredValueEntry, tq: q}, nil
+	case *ent.StoredValueSettingsQuery:
+		return &query[*ent.StoredValueSettingsQuery, predicate.StoredValueSettings, storedvaluesettings.OrderOption]{typ: ent.TypeStoredValueSettings, tq: q}, nil
+	case *ent.StoredValueTopUpQuery:
+		return &query[*ent.StoredValueTopUpQuery, predicate.StoredValueTopUp, storedvaluetopup.OrderOption]{typ: ent.TypeStoredValueTopUp, tq: q}, nil
 	case *ent.TenderQuery:
 		return &query[*ent.TenderQuery, predicate.Tender, tender.OrderOption]{typ: ent.TypeTender, tq: q}, nil
 	case *ent.TicketQuery:

@@ -1536,6 +1536,291 @@ var (
 			},
 		},
 	}
+	// StoredValueAccountsColumns holds the columns for the "stored_value_accounts" table.
+	StoredValueAccountsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "balance", Type: field.TypeInt64, Default: 0},
+		{Name: "bonus_balance", Type: field.TypeInt64, Default: 0},
+		{Name: "merchant_id", Type: field.TypeString},
+		{Name: "customer_id", Type: field.TypeString},
+		{Name: "store_id", Type: field.TypeString},
+	}
+	// StoredValueAccountsTable holds the schema information for the "stored_value_accounts" table.
+	StoredValueAccountsTable = &schema.Table{
+		Name:       "stored_value_accounts",
+		Columns:    StoredValueAccountsColumns,
+		PrimaryKey: []*schema.Column{StoredValueAccountsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "stored_value_accounts_merchants_merchant",
+				Columns:    []*schema.Column{StoredValueAccountsColumns[5]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "stored_value_accounts_customers_customer",
+				Columns:    []*schema.Column{StoredValueAccountsColumns[6]},
+				RefColumns: []*schema.Column{CustomersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "stored_value_accounts_stores_store",
+				Columns:    []*schema.Column{StoredValueAccountsColumns[7]},
+				RefColumns: []*schema.Column{StoresColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "storedvalueaccount_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{StoredValueAccountsColumns[5]},
+			},
+			{
+				Name:    "storedvalueaccount_customer_id",
+				Unique:  true,
+				Columns: []*schema.Column{StoredValueAccountsColumns[6]},
+			},
+			{
+				Name:    "storedvalueaccount_merchant_id_store_id",
+				Unique:  false,
+				Columns: []*schema.Column{StoredValueAccountsColumns[5], StoredValueAccountsColumns[7]},
+			},
+		},
+	}
+	// StoredValueEntriesColumns holds the columns for the "stored_value_entries" table.
+	StoredValueEntriesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"TOP_UP", "BONUS", "PAYMENT", "REFUND", "ADJUST"}},
+		{Name: "amount", Type: field.TypeInt64},
+		{Name: "bonus_amount", Type: field.TypeInt64},
+		{Name: "reason", Type: field.TypeString, Nullable: true, Size: 500},
+		{Name: "idempotency_key", Type: field.TypeString, Nullable: true, Size: 160},
+		{Name: "request_hash", Type: field.TypeString, Nullable: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "merchant_id", Type: field.TypeString},
+		{Name: "account_id", Type: field.TypeString},
+		{Name: "store_id", Type: field.TypeString, Nullable: true},
+		{Name: "staff_id", Type: field.TypeString},
+		{Name: "device_id", Type: field.TypeString, Nullable: true},
+		{Name: "top_up_id", Type: field.TypeString, Nullable: true},
+		{Name: "sale_id", Type: field.TypeString, Nullable: true},
+		{Name: "tender_id", Type: field.TypeString, Nullable: true},
+		{Name: "refund_id", Type: field.TypeString, Nullable: true},
+	}
+	// StoredValueEntriesTable holds the schema information for the "stored_value_entries" table.
+	StoredValueEntriesTable = &schema.Table{
+		Name:       "stored_value_entries",
+		Columns:    StoredValueEntriesColumns,
+		PrimaryKey: []*schema.Column{StoredValueEntriesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "stored_value_entries_merchants_merchant",
+				Columns:    []*schema.Column{StoredValueEntriesColumns[8]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "stored_value_entries_stored_value_accounts_account",
+				Columns:    []*schema.Column{StoredValueEntriesColumns[9]},
+				RefColumns: []*schema.Column{StoredValueAccountsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "stored_value_entries_stores_store",
+				Columns:    []*schema.Column{StoredValueEntriesColumns[10]},
+				RefColumns: []*schema.Column{StoresColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "stored_value_entries_staffs_staff",
+				Columns:    []*schema.Column{StoredValueEntriesColumns[11]},
+				RefColumns: []*schema.Column{StaffsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "stored_value_entries_devices_device",
+				Columns:    []*schema.Column{StoredValueEntriesColumns[12]},
+				RefColumns: []*schema.Column{DevicesColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "stored_value_entries_stored_value_top_ups_top_up",
+				Columns:    []*schema.Column{StoredValueEntriesColumns[13]},
+				RefColumns: []*schema.Column{StoredValueTopUpsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "stored_value_entries_sales_sale",
+				Columns:    []*schema.Column{StoredValueEntriesColumns[14]},
+				RefColumns: []*schema.Column{SalesColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "stored_value_entries_tenders_tender",
+				Columns:    []*schema.Column{StoredValueEntriesColumns[15]},
+				RefColumns: []*schema.Column{TendersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "stored_value_entries_refunds_refund",
+				Columns:    []*schema.Column{StoredValueEntriesColumns[16]},
+				RefColumns: []*schema.Column{RefundsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "storedvalueentry_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{StoredValueEntriesColumns[8]},
+			},
+			{
+				Name:    "storedvalueentry_merchant_id_account_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{StoredValueEntriesColumns[8], StoredValueEntriesColumns[9], StoredValueEntriesColumns[7]},
+			},
+			{
+				Name:    "storedvalueentry_merchant_id_tender_id",
+				Unique:  false,
+				Columns: []*schema.Column{StoredValueEntriesColumns[8], StoredValueEntriesColumns[15]},
+			},
+			{
+				Name:    "storedvalueentry_merchant_id_idempotency_key",
+				Unique:  true,
+				Columns: []*schema.Column{StoredValueEntriesColumns[8], StoredValueEntriesColumns[5]},
+			},
+		},
+	}
+	// StoredValueSettingsColumns holds the columns for the "stored_value_settings" table.
+	StoredValueSettingsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "bonus_tiers", Type: field.TypeJSON},
+		{Name: "refund_to_balance_allowed", Type: field.TypeBool, Default: false},
+		{Name: "merchant_id", Type: field.TypeString},
+	}
+	// StoredValueSettingsTable holds the schema information for the "stored_value_settings" table.
+	StoredValueSettingsTable = &schema.Table{
+		Name:       "stored_value_settings",
+		Columns:    StoredValueSettingsColumns,
+		PrimaryKey: []*schema.Column{StoredValueSettingsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "stored_value_settings_merchants_merchant",
+				Columns:    []*schema.Column{StoredValueSettingsColumns[5]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "storedvaluesettings_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{StoredValueSettingsColumns[5]},
+			},
+			{
+				Name:    "stored_value_settings_one_per_merchant",
+				Unique:  true,
+				Columns: []*schema.Column{StoredValueSettingsColumns[5]},
+			},
+		},
+	}
+	// StoredValueTopUpsColumns holds the columns for the "stored_value_top_ups" table.
+	StoredValueTopUpsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "idempotency_key", Type: field.TypeString, Size: 160},
+		{Name: "request_hash", Type: field.TypeString},
+		{Name: "amount", Type: field.TypeInt64},
+		{Name: "bonus", Type: field.TypeInt64},
+		{Name: "bonus_tier", Type: field.TypeJSON, Nullable: true},
+		{Name: "currency", Type: field.TypeString},
+		{Name: "tender_type", Type: field.TypeString},
+		{Name: "tendered", Type: field.TypeInt64, Nullable: true},
+		{Name: "change", Type: field.TypeInt64, Default: 0},
+		{Name: "card_type", Type: field.TypeString, Nullable: true},
+		{Name: "card_brand", Type: field.TypeString, Nullable: true},
+		{Name: "card_last4", Type: field.TypeString, Nullable: true},
+		{Name: "wallet", Type: field.TypeString, Nullable: true},
+		{Name: "reference", Type: field.TypeString, Nullable: true},
+		{Name: "merchant_id", Type: field.TypeString},
+		{Name: "account_id", Type: field.TypeString},
+		{Name: "customer_id", Type: field.TypeString},
+		{Name: "store_id", Type: field.TypeString},
+		{Name: "staff_id", Type: field.TypeString},
+		{Name: "device_id", Type: field.TypeString, Nullable: true},
+	}
+	// StoredValueTopUpsTable holds the schema information for the "stored_value_top_ups" table.
+	StoredValueTopUpsTable = &schema.Table{
+		Name:       "stored_value_top_ups",
+		Columns:    StoredValueTopUpsColumns,
+		PrimaryKey: []*schema.Column{StoredValueTopUpsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "stored_value_top_ups_merchants_merchant",
+				Columns:    []*schema.Column{StoredValueTopUpsColumns[17]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "stored_value_top_ups_stored_value_accounts_account",
+				Columns:    []*schema.Column{StoredValueTopUpsColumns[18]},
+				RefColumns: []*schema.Column{StoredValueAccountsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "stored_value_top_ups_customers_customer",
+				Columns:    []*schema.Column{StoredValueTopUpsColumns[19]},
+				RefColumns: []*schema.Column{CustomersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "stored_value_top_ups_stores_store",
+				Columns:    []*schema.Column{StoredValueTopUpsColumns[20]},
+				RefColumns: []*schema.Column{StoresColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "stored_value_top_ups_staffs_staff",
+				Columns:    []*schema.Column{StoredValueTopUpsColumns[21]},
+				RefColumns: []*schema.Column{StaffsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "stored_value_top_ups_devices_device",
+				Columns:    []*schema.Column{StoredValueTopUpsColumns[22]},
+				RefColumns: []*schema.Column{DevicesColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "storedvaluetopup_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{StoredValueTopUpsColumns[17]},
+			},
+			{
+				Name:    "storedvaluetopup_merchant_id_idempotency_key",
+				Unique:  true,
+				Columns: []*schema.Column{StoredValueTopUpsColumns[17], StoredValueTopUpsColumns[3]},
+			},
+			{
+				Name:    "storedvaluetopup_merchant_id_account_id",
+				Unique:  false,
+				Columns: []*schema.Column{StoredValueTopUpsColumns[17], StoredValueTopUpsColumns[18]},
+			},
+			{
+				Name:    "storedvaluetopup_merchant_id_customer_id",
+				Unique:  false,
+				Columns: []*schema.Column{StoredValueTopUpsColumns[17], StoredValueTopUpsColumns[19]},
+			},
+		},
+	}
 	// TendersColumns holds the columns for the "tenders" table.
 	TendersColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -1791,6 +2076,10 @@ var (
 		StaffsTable,
 		StaffDaysTable,
 		StoresTable,
+		StoredValueAccountsTable,
+		StoredValueEntriesTable,
+		StoredValueSettingsTable,
+		StoredValueTopUpsTable,
 		TendersTable,
 		TicketsTable,
 		TicketCommentsTable,
@@ -1857,6 +2146,25 @@ func init() {
 	StaffsTable.ForeignKeys[0].RefTable = MerchantsTable
 	StaffDaysTable.ForeignKeys[0].RefTable = MerchantsTable
 	StoresTable.ForeignKeys[0].RefTable = MerchantsTable
+	StoredValueAccountsTable.ForeignKeys[0].RefTable = MerchantsTable
+	StoredValueAccountsTable.ForeignKeys[1].RefTable = CustomersTable
+	StoredValueAccountsTable.ForeignKeys[2].RefTable = StoresTable
+	StoredValueEntriesTable.ForeignKeys[0].RefTable = MerchantsTable
+	StoredValueEntriesTable.ForeignKeys[1].RefTable = StoredValueAccountsTable
+	StoredValueEntriesTable.ForeignKeys[2].RefTable = StoresTable
+	StoredValueEntriesTable.ForeignKeys[3].RefTable = StaffsTable
+	StoredValueEntriesTable.ForeignKeys[4].RefTable = DevicesTable
+	StoredValueEntriesTable.ForeignKeys[5].RefTable = StoredValueTopUpsTable
+	StoredValueEntriesTable.ForeignKeys[6].RefTable = SalesTable
+	StoredValueEntriesTable.ForeignKeys[7].RefTable = TendersTable
+	StoredValueEntriesTable.ForeignKeys[8].RefTable = RefundsTable
+	StoredValueSettingsTable.ForeignKeys[0].RefTable = MerchantsTable
+	StoredValueTopUpsTable.ForeignKeys[0].RefTable = MerchantsTable
+	StoredValueTopUpsTable.ForeignKeys[1].RefTable = StoredValueAccountsTable
+	StoredValueTopUpsTable.ForeignKeys[2].RefTable = CustomersTable
+	StoredValueTopUpsTable.ForeignKeys[3].RefTable = StoresTable
+	StoredValueTopUpsTable.ForeignKeys[4].RefTable = StaffsTable
+	StoredValueTopUpsTable.ForeignKeys[5].RefTable = DevicesTable
 	TendersTable.ForeignKeys[0].RefTable = SalesTable
 	TendersTable.ForeignKeys[1].RefTable = MerchantsTable
 	TicketsTable.ForeignKeys[0].RefTable = MerchantsTable

@@ -96,6 +96,18 @@ type StaffDay func(*sql.Selector)
 // Store is the predicate function for store builders.
 type Store func(*sql.Selector)
 
+// StoredValueAccount is the predicate function for storedvalueaccount builders.
+type StoredValueAccount func(*sql.Selector)
+
+// StoredValueEntry is the predicate function for storedvalueentry builders.
+type StoredValueEntry func(*sql.Selector)
+
+// StoredValueSettings is the predicate function for storedvaluesettings builders.
+type StoredValueSettings func(*sql.Selector)
+
+// StoredValueTopUp is the predicate function for storedvaluetopup builders.
+type StoredValueTopUp func(*sql.Selector)
+
 // Tender is the predicate function for tender builders.
 type Tender func(*sql.Selector)
 

@@ -831,6 +831,102 @@ func (f StoreMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation)
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.StoreMutation", m)
 }
 
+// The StoredValueAccountQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type StoredValueAccountQueryRuleFunc func(context.Context, *ent.StoredValueAccountQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f StoredValueAccountQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.StoredValueAccountQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.StoredValueAccountQuery", q)
+}
+
+// The StoredValueAccountMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type StoredValueAccountMutationRuleFunc func(context.Context, *ent.StoredValueAccountMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f StoredValueAccountMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.StoredValueAccountMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.StoredValueAccountMutation", m)
+}
+
+// The StoredValueEntryQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type StoredValueEntryQueryRuleFunc func(context.Context, *ent.StoredValueEntryQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f StoredValueEntryQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.StoredValueEntryQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.StoredValueEntryQuery", q)
+}
+
+// The StoredValueEntryMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type StoredValueEntryMutationRuleFunc func(context.Context, *ent.StoredValueEntryMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f StoredValueEntryMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.StoredValueEntryMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.StoredValueEntryMutation", m)
+}
+
+// The StoredValueSettingsQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type StoredValueSettingsQueryRuleFunc func(context.Context, *ent.StoredValueSettingsQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f StoredValueSettingsQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.StoredValueSettingsQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.StoredValueSettingsQuery", q)
+}
+
+// The StoredValueSettingsMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type StoredValueSettingsMutationRuleFunc func(context.Context, *ent.StoredValueSettingsMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f StoredValueSettingsMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.StoredValueSettingsMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.StoredValueSettingsMutation", m)
+}
+
+// The StoredValueTopUpQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type StoredValueTopUpQueryRuleFunc func(context.Context, *ent.StoredValueTopUpQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f StoredValueTopUpQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.StoredValueTopUpQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.StoredValueTopUpQuery", q)
+}
+
+// The StoredValueTopUpMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type StoredValueTopUpMutationRuleFunc func(context.Context, *ent.StoredValueTopUpMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f StoredValueTopUpMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.StoredValueTopUpMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.StoredValueTopUpMutation", m)
+}
+
 // The TenderQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type TenderQueryRuleFunc func(context.Context, *ent.TenderQuery) error
@@ -998,6 +1094,14 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.StoreQuery:
 		return q.Filter(), nil
+	case *ent.StoredValueAccountQuery:
+		return q.Filter(), nil
+	case *ent.StoredValueEntryQuery:
+		return q.Filter(), nil
+	case *ent.StoredValueSettingsQuery:
+		return q.Filter(), nil
+	case *ent.StoredValueTopUpQuery:
+		return q.Filter(), nil
 	case *ent.TenderQuery:
 		return q.Filter(), nil
 	case *ent.TicketQuery:
@@ -1070,6 +1174,14 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.StaffDayMutation:
 		return m.Filter(), nil
 	case *ent.StoreMutation:
+		return m.Filter(), nil
+	case *ent.StoredValueAccountMutation:
+		return m.Filter(), nil
+	case *ent.StoredValueEntryMutation:
+		return m.Filter(), nil
+	case *ent.StoredValueSettingsMutation:
+		return m.Filter(), nil
+	case *ent.StoredValueTopUpMutation:
 		return m.Filter(), nil
 	case *ent.TenderMutation:
 		return m.Filter(), nil

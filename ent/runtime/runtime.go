@@ -34,10 +34,15 @@ import (
 	"github.com/tillpos/till/ent/savedsegment"
 	"github.com/tillpos/till/ent/schema"
 	"github.com/tillpos/till/ent/schema/pulid"
+	"github.com/tillpos/till/ent/schema/svtype"
 	"github.com/tillpos/till/ent/segmentrules"
 	"github.com/tillpos/till/ent/staff"
 	"github.com/tillpos/till/ent/staffday"
 	"github.com/tillpos/till/ent/store"
+	"github.com/tillpos/till/ent/storedvalueaccount"
+	"github.com/tillpos/till/ent/storedvalueentry"
+	"github.com/tillpos/till/ent/storedvaluesettings"
+	"github.com/tillpos/till/ent/storedvaluetopup"
 	"github.com/tillpos/till/ent/tender"
 	"github.com/tillpos/till/ent/ticket"
 	"github.com/tillpos/till/ent/ticketcomment"
@@ -1561,6 +1566,184 @@ func init() {
 	storeDescID := storeMixinFields0[0].Descriptor()
 	// store.DefaultID holds the default value on creation for the id field.
 	store.DefaultID = storeDescID.Default.(func() pulid.ID)
+	storedvalueaccountMixin := schema.StoredValueAccount{}.Mixin()
+	storedvalueaccount.Policy = privacy.NewPolicies(storedvalueaccountMixin[1], storedvalueaccountMixin[2], schema.StoredValueAccount{})
+	storedvalueaccount.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := storedvalueaccount.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	storedvalueaccountMixinHooks2 := storedvalueaccountMixin[2].Hooks()
+
+	storedvalueaccount.Hooks[1] = storedvalueaccountMixinHooks2[0]
+	storedvalueaccountMixinFields0 := storedvalueaccountMixin[0].Fields()
+	_ = storedvalueaccountMixinFields0
+	storedvalueaccountMixinFields3 := storedvalueaccountMixin[3].Fields()
+	_ = storedvalueaccountMixinFields3
+	storedvalueaccountFields := schema.StoredValueAccount{}.Fields()
+	_ = storedvalueaccountFields
+	// storedvalueaccountDescCreatedAt is the schema descriptor for created_at field.
+	storedvalueaccountDescCreatedAt := storedvalueaccountMixinFields3[0].Descriptor()
+	// storedvalueaccount.DefaultCreatedAt holds the default value on creation for the created_at field.
+	storedvalueaccount.DefaultCreatedAt = storedvalueaccountDescCreatedAt.Default.(func() time.Time)
+	// storedvalueaccountDescUpdatedAt is the schema descriptor for updated_at field.
+	storedvalueaccountDescUpdatedAt := storedvalueaccountMixinFields3[1].Descriptor()
+	// storedvalueaccount.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	storedvalueaccount.DefaultUpdatedAt = storedvalueaccountDescUpdatedAt.Default.(func() time.Time)
+	// storedvalueaccount.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	storedvalueaccount.UpdateDefaultUpdatedAt = storedvalueaccountDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// storedvalueaccountDescBalance is the schema descriptor for balance field.
+	storedvalueaccountDescBalance := storedvalueaccountFields[2].Descriptor()
+	// storedvalueaccount.DefaultBalance holds the default value on creation for the balance field.
+	storedvalueaccount.DefaultBalance = storedvalueaccountDescBalance.Default.(int64)
+	// storedvalueaccount.BalanceValidator is a validator for the "balance" field. It is called by the builders before save.
+	storedvalueaccount.BalanceValidator = storedvalueaccountDescBalance.Validators[0].(func(int64) error)
+	// storedvalueaccountDescBonusBalance is the schema descriptor for bonus_balance field.
+	storedvalueaccountDescBonusBalance := storedvalueaccountFields[3].Descriptor()
+	// storedvalueaccount.DefaultBonusBalance holds the default value on creation for the bonus_balance field.
+	storedvalueaccount.DefaultBonusBalance = storedvalueaccountDescBonusBalance.Default.(int64)
+	// storedvalueaccount.BonusBalanceValidator is a validator for the "bonus_balance" field. It is called by the builders before save.
+	storedvalueaccount.BonusBalanceValidator = storedvalueaccountDescBonusBalance.Validators[0].(func(int64) error)
+	// storedvalueaccountDescID is the schema descriptor for id field.
+	storedvalueaccountDescID := storedvalueaccountMixinFields0[0].Descriptor()
+	// storedvalueaccount.DefaultID holds the default value on creation for the id field.
+	storedvalueaccount.DefaultID = storedvalueaccountDescID.Default.(func() pulid.ID)
+	storedvalueentryMixin := schema.StoredValueEntry{}.Mixin()
+	storedvalueentry.Policy = privacy.NewPolicies(storedvalueentryMixin[1], storedvalueentryMixin[2], schema.StoredValueEntry{})
+	storedvalueentry.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := storedvalueentry.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	storedvalueentryMixinHooks2 := storedvalueentryMixin[2].Hooks()
+
+	storedvalueentry.Hooks[1] = storedvalueentryMixinHooks2[0]
+	storedvalueentryMixinFields0 := storedvalueentryMixin[0].Fields()
+	_ = storedvalueentryMixinFields0
+	storedvalueentryFields := schema.StoredValueEntry{}.Fields()
+	_ = storedvalueentryFields
+	// storedvalueentryDescReason is the schema descriptor for reason field.
+	storedvalueentryDescReason := storedvalueentryFields[11].Descriptor()
+	// storedvalueentry.ReasonValidator is a validator for the "reason" field. It is called by the builders before save.
+	storedvalueentry.ReasonValidator = storedvalueentryDescReason.Validators[0].(func(string) error)
+	// storedvalueentryDescIdempotencyKey is the schema descriptor for idempotency_key field.
+	storedvalueentryDescIdempotencyKey := storedvalueentryFields[12].Descriptor()
+	// storedvalueentry.IdempotencyKeyValidator is a validator for the "idempotency_key" field. It is called by the builders before save.
+	storedvalueentry.IdempotencyKeyValidator = storedvalueentryDescIdempotencyKey.Validators[0].(func(string) error)
+	// storedvalueentryDescCreatedAt is the schema descriptor for created_at field.
+	storedvalueentryDescCreatedAt := storedvalueentryFields[14].Descriptor()
+	// storedvalueentry.DefaultCreatedAt holds the default value on creation for the created_at field.
+	storedvalueentry.DefaultCreatedAt = storedvalueentryDescCreatedAt.Default.(func() time.Time)
+	// storedvalueentryDescID is the schema descriptor for id field.
+	storedvalueentryDescID := storedvalueentryMixinFields0[0].Descriptor()
+	// storedvalueentry.DefaultID holds the default value on creation for the id field.
+	storedvalueentry.DefaultID = storedvalueentryDescID.Default.(func() pulid.ID)
+	storedvaluesettingsMixin := schema.StoredValueSettings{}.Mixin()
+	storedvaluesettings.Policy = privacy.NewPolicies(storedvaluesettingsMixin[1], storedvaluesettingsMixin[2], schema.StoredValueSettings{})
+	storedvaluesettings.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := storedvaluesettings.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	storedvaluesettingsMixinHooks2 := storedvaluesettingsMixin[2].Hooks()
+
+	storedvaluesettings.Hooks[1] = storedvaluesettingsMixinHooks2[0]
+	storedvaluesettingsMixinFields0 := storedvaluesettingsMixin[0].Fields()
+	_ = storedvaluesettingsMixinFields0
+	storedvaluesettingsMixinFields3 := storedvaluesettingsMixin[3].Fields()
+	_ = storedvaluesettingsMixinFields3
+	storedvaluesettingsFields := schema.StoredValueSettings{}.Fields()
+	_ = storedvaluesettingsFields
+	// storedvaluesettingsDescCreatedAt is the schema descriptor for created_at field.
+	storedvaluesettingsDescCreatedAt := storedvaluesettingsMixinFields3[0].Descriptor()
+	// storedvaluesettings.DefaultCreatedAt holds the default value on creation for the created_at field.
+	storedvaluesettings.DefaultCreatedAt = storedvaluesettingsDescCreatedAt.Default.(func() time.Time)
+	// storedvaluesettingsDescUpdatedAt is the schema descriptor for updated_at field.
+	storedvaluesettingsDescUpdatedAt := storedvaluesettingsMixinFields3[1].Descriptor()
+	// storedvaluesettings.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	storedvaluesettings.DefaultUpdatedAt = storedvaluesettingsDescUpdatedAt.Default.(func() time.Time)
+	// storedvaluesettings.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	storedvaluesettings.UpdateDefaultUpdatedAt = storedvaluesettingsDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// storedvaluesettingsDescBonusTiers is the schema descriptor for bonus_tiers field.
+	storedvaluesettingsDescBonusTiers := storedvaluesettingsFields[0].Descriptor()
+	// storedvaluesettings.DefaultBonusTiers holds the default value on creation for the bonus_tiers field.
+	storedvaluesettings.DefaultBonusTiers = storedvaluesettingsDescBonusTiers.Default.([]svtype.BonusTier)
+	// storedvaluesettingsDescRefundToBalanceAllowed is the schema descriptor for refund_to_balance_allowed field.
+	storedvaluesettingsDescRefundToBalanceAllowed := storedvaluesettingsFields[1].Descriptor()
+	// storedvaluesettings.DefaultRefundToBalanceAllowed holds the default value on creation for the refund_to_balance_allowed field.
+	storedvaluesettings.DefaultRefundToBalanceAllowed = storedvaluesettingsDescRefundToBalanceAllowed.Default.(bool)
+	// storedvaluesettingsDescID is the schema descriptor for id field.
+	storedvaluesettingsDescID := storedvaluesettingsMixinFields0[0].Descriptor()
+	// storedvaluesettings.DefaultID holds the default value on creation for the id field.
+	storedvaluesettings.DefaultID = storedvaluesettingsDescID.Default.(func() pulid.ID)
+	storedvaluetopupMixin := schema.StoredValueTopUp{}.Mixin()
+	storedvaluetopup.Policy = privacy.NewPolicies(storedvaluetopupMixin[1], storedvaluetopupMixin[2], schema.StoredValueTopUp{})
+	storedvaluetopup.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := storedvaluetopup.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	storedvaluetopupMixinHooks2 := storedvaluetopupMixin[2].Hooks()
+
+	storedvaluetopup.Hooks[1] = storedvaluetopupMixinHooks2[0]
+	storedvaluetopupMixinFields0 := storedvaluetopupMixin[0].Fields()
+	_ = storedvaluetopupMixinFields0
+	storedvaluetopupMixinFields3 := storedvaluetopupMixin[3].Fields()
+	_ = storedvaluetopupMixinFields3
+	storedvaluetopupFields := schema.StoredValueTopUp{}.Fields()
+	_ = storedvaluetopupFields
+	// storedvaluetopupDescCreatedAt is the schema descriptor for created_at field.
+	storedvaluetopupDescCreatedAt := storedvaluetopupMixinFields3[0].Descriptor()
+	// storedvaluetopup.DefaultCreatedAt holds the default value on creation for the created_at field.
+	storedvaluetopup.DefaultCreatedAt = storedvaluetopupDescCreatedAt.Default.(func() time.Time)
+	// storedvaluetopupDescUpdatedAt is the schema descriptor for updated_at field.
+	storedvaluetopupDescUpdatedAt := storedvaluetopupMixinFields3[1].Descriptor()
+	// storedvaluetopup.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	storedvaluetopup.DefaultUpdatedAt = storedvaluetopupDescUpdatedAt.Default.(func() time.Time)
+	// storedvaluetopup.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	storedvaluetopup.UpdateDefaultUpdatedAt = storedvaluetopupDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// storedvaluetopupDescIdempotencyKey is the schema descriptor for idempotency_key field.
+	storedvaluetopupDescIdempotencyKey := storedvaluetopupFields[0].Descriptor()
+	// storedvaluetopup.IdempotencyKeyValidator is a validator for the "idempotency_key" field. It is called by the builders before save.
+	storedvaluetopup.IdempotencyKeyValidator = func() func(string) error {
+		validators := storedvaluetopupDescIdempotencyKey.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(idempotency_key string) error {
+			for _, fn := range fns {
+				if err := fn(idempotency_key); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// storedvaluetopupDescTenderType is the schema descriptor for tender_type field.
+	storedvaluetopupDescTenderType := storedvaluetopupFields[11].Descriptor()
+	// storedvaluetopup.TenderTypeValidator is a validator for the "tender_type" field. It is called by the builders before save.
+	storedvaluetopup.TenderTypeValidator = storedvaluetopupDescTenderType.Validators[0].(func(string) error)
+	// storedvaluetopupDescChange is the schema descriptor for change field.
+	storedvaluetopupDescChange := storedvaluetopupFields[13].Descriptor()
+	// storedvaluetopup.DefaultChange holds the default value on creation for the change field.
+	storedvaluetopup.DefaultChange = storedvaluetopupDescChange.Default.(int64)
+	// storedvaluetopupDescID is the schema descriptor for id field.
+	storedvaluetopupDescID := storedvaluetopupMixinFields0[0].Descriptor()
+	// storedvaluetopup.DefaultID holds the default value on creation for the id field.
+	storedvaluetopup.DefaultID = storedvaluetopupDescID.Default.(func() pulid.ID)
 	tenderMixin := schema.Tender{}.Mixin()
 	tender.Policy = privacy.NewPolicies(tenderMixin[1], tenderMixin[2], schema.Tender{})
 	tender.Hooks[0] = func(next ent.Mutator) ent.Mutator {
