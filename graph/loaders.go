@@ -10,6 +10,7 @@ import (
 	"github.com/tillpos/till/ent"
 	"github.com/tillpos/till/ent/sale"
 	"github.com/tillpos/till/ent/schema/pulid"
+	"github.com/tillpos/till/loyalty"
 	"github.com/tillpos/till/sales"
 	"github.com/tillpos/till/storedvalue"
 )
@@ -237,12 +238,26 @@ walk:
 // those of the customers listed beside it (a search's page).
 func (r *Resolver) storedValueOf(ctx context.Context, c *ent.Customer) (*storedvalue.Balance, error) {
 	return loadListed(ctx, "storedValue", c, customerID, listedCustomers, func(ctx context.Context, list []*ent.Customer) (map[pulid.ID]*storedvalue.Balance, error) {
-		ids := make([]pulid.ID, len(list))
-		for i, c := range list {
-			ids[i] = c.ID
-		}
-		return r.storedValue.Balances(ctx, ids)
+		return r.storedValue.Balances(ctx, customerIDs(list))
 	})
+}
+
+// loyaltyOf is the loyalty standing of c, read in a fixed number of
+// queries with those of the customers listed beside it (a search's page);
+// nil when the merchant has no program.
+func (r *Resolver) loyaltyOf(ctx context.Context, c *ent.Customer) (*loyalty.Standing, error) {
+	return loadListed(ctx, "loyalty", c, customerID, listedCustomers, func(ctx context.Context, list []*ent.Customer) (map[pulid.ID]*loyalty.Standing, error) {
+		return r.loyalty.Standings(ctx, customerIDs(list))
+	})
+}
+
+// customerIDs are the ids of list.
+func customerIDs(list []*ent.Customer) []pulid.ID {
+	ids := make([]pulid.ID, len(list))
+	for i, c := range list {
+		ids[i] = c.ID
+	}
+	return ids
 }
 
 func customerID(c *ent.Customer) pulid.ID { return c.ID }
