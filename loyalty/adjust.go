@@ -4,21 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/tillpos/till/audit"
+	"github.com/tillpos/till/customers"
 	"github.com/tillpos/till/db"
 	"github.com/tillpos/till/ent"
 	"github.com/tillpos/till/ent/loyaltyentry"
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/errs"
 	"github.com/tillpos/till/idempotency"
-	"github.com/tillpos/till/internal/pan"
 )
-
-// maxReasonRunes bounds an adjustment's reason.
-const maxReasonRunes = 500
 
 // AdjustInput corrects a customer's points by Points (negative takes
 // away), for Reason. The JSON form, without the key, is what a retry must
@@ -55,14 +50,10 @@ func (s *Service) Adjust(ctx context.Context, in AdjustInput) (*AdjustResult, er
 	if err := idempotency.CheckKey(in.IdempotencyKey); err != nil {
 		return nil, err
 	}
-	in.Reason = strings.TrimSpace(in.Reason)
-	switch {
-	case in.Points == 0 || in.Points < -maxPoints || in.Points > maxPoints:
+	if in.Points == 0 || in.Points < -maxPoints || in.Points > maxPoints {
 		return nil, errs.Invalid("points", "an adjustment is 1 to %d points either way", int64(maxPoints))
-	case in.Reason == "" || utf8.RuneCountInString(in.Reason) > maxReasonRunes:
-		return nil, errs.Invalid("reason", "give a reason of 1 to %d characters", maxReasonRunes)
 	}
-	if err := pan.Check("reason", in.Reason); err != nil {
+	if in.Reason, err = audit.Reason(in.Reason); err != nil {
 		return nil, err
 	}
 	hash, err := idempotency.RequestHash(in)
@@ -75,7 +66,7 @@ func (s *Service) Adjust(ctx context.Context, in AdjustInput) (*AdjustResult, er
 	var entry *ent.LoyaltyEntry
 	var customerID pulid.ID
 	err = db.WithTx(ctx, s.db, func(tx *ent.Tx) error {
-		cust, err := resolveCustomer(ctx, tx.Client(), in.CustomerID)
+		cust, err := customers.ResolveForWrite(ctx, tx.Client(), in.CustomerID)
 		if err != nil {
 			return err
 		}

@@ -11,7 +11,6 @@ import (
 	"github.com/tillpos/till/customers"
 	"github.com/tillpos/till/db"
 	"github.com/tillpos/till/ent"
-	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/loyaltyentry"
 	"github.com/tillpos/till/ent/loyaltyredemption"
 	"github.com/tillpos/till/ent/loyaltyreward"
@@ -425,7 +424,7 @@ func (s *Service) RedeemReward(ctx context.Context, in RedeemInput) (*RedeemResu
 		if err != nil {
 			return err
 		}
-		cust, err := resolveCustomer(ctx, client, in.CustomerID)
+		cust, err := customers.ResolveForWrite(ctx, client, in.CustomerID)
 		if err != nil {
 			return err
 		}
@@ -508,21 +507,4 @@ func (s *Service) priorRedemption(ctx context.Context, key, hash string) (*Redee
 		return nil, err
 	}
 	return &RedeemResult{Redemption: prior, Loyalty: standing, Replayed: true}, nil
-}
-
-// resolveCustomer loads a customer, following merges to the survivor and
-// locking its row, or NOT_FOUND on customerId; an erased customer is
-// BAD_USER_INPUT.
-func resolveCustomer(ctx context.Context, client *ent.Client, id pulid.ID) (*ent.Customer, error) {
-	cust, err := customers.Resolve(ctx, client, id)
-	if ent.IsNotFound(err) {
-		return nil, &errs.Error{Code: errs.NotFound, Field: "customerId", Message: "customer not found"}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("loading customer: %w", err)
-	}
-	if cust.Status == customer.StatusERASED {
-		return nil, errs.Invalid("customerId", "the customer was erased")
-	}
-	return cust, nil
 }

@@ -2,12 +2,14 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tillpos/till/db"
 	"github.com/tillpos/till/internal/tilltest"
 	"github.com/tillpos/till/loyalty"
 	"github.com/tillpos/till/server"
@@ -847,4 +849,35 @@ func TestLoyaltyMergeAndExport(t *testing.T) {
 	require.Equal(t, "SILVER", l.Tier, "the higher tier")
 	require.Equal(t, 2, l.Entries.TotalCount)
 	requirePointsAdd(t, l)
+}
+
+func TestLoyaltyCustomerListQueryCount(t *testing.T) {
+	t.Parallel()
+	count := new(statements)
+	env := tilltest.New(t, nil, server.WithDBOptions(db.WithDriver(count.wrap)))
+	owner := env.SignUp(t, "Lotus Tea")
+	e := &loyEnv{saleEnv: &saleEnv{Env: env, owner: owner, cashier: env.AddStaff(t, owner, "CASHIER")}, clock: &loyClock{}}
+	e.program(t, map[string]any{"expiryMonths": 1})
+	for i := range 10 {
+		c := e.customer(t, e.cashier.Token, fmt.Sprintf("C%d", i))
+		e.sell(t, e.cashier.Token, loyCash(owner.StoreID, c, int64(1000*(i+1))))
+	}
+	const page = `query($n: Int) { customers(first: $n) { edges { node { id loyalty { points tier nextTier pointsToNextTier
+		expiringSoon { points at } lifetimePoints } } } } }`
+	list := func(n int) int64 {
+		return count.during(func() {
+			var out struct {
+				Customers struct {
+					Edges []struct {
+						Node struct{ Loyalty *struct{ Points int64 } }
+					}
+				}
+			}
+			e.Exec(t, e.cashier.Token, page, map[string]any{"n": n}).Decode(t, &out)
+			require.Len(t, out.Customers.Edges, n)
+			require.NotNil(t, out.Customers.Edges[n-1].Node.Loyalty)
+			require.Positive(t, out.Customers.Edges[n-1].Node.Loyalty.Points)
+		})
+	}
+	require.Equal(t, list(1), list(10), "a page of 10 customers with their loyalty takes as many statements as a page of 1")
 }

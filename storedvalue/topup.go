@@ -12,7 +12,6 @@ import (
 	"github.com/tillpos/till/customers"
 	"github.com/tillpos/till/db"
 	"github.com/tillpos/till/ent"
-	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/ent/storedvalueentry"
 	"github.com/tillpos/till/ent/storedvaluetopup"
@@ -141,7 +140,7 @@ func (s *Service) topUp(ctx context.Context, tx *ent.Tx, v *viewer.Viewer, in To
 			return nil, errs.Invalid("storeId", "this terminal is paired to another store")
 		}
 	}
-	cust, err := resolveCustomer(ctx, client, in.CustomerID)
+	cust, err := customers.ResolveForWrite(ctx, client, in.CustomerID)
 	if err != nil {
 		return nil, err
 	}
@@ -235,23 +234,6 @@ func (s *Service) topUp(ctx context.Context, tx *ent.Tx, v *viewer.Viewer, in To
 		return nil, err
 	}
 	return &TopUpResult{TopUp: topUp, StoredValue: balanceOf(cust.ID, acc)}, nil
-}
-
-// resolveCustomer locks and loads the customer a write is for, following
-// merges to the survivor; NOT_FOUND (another merchant's too) on
-// customerId, and an erased customer is refused.
-func resolveCustomer(ctx context.Context, client *ent.Client, id pulid.ID) (*ent.Customer, error) {
-	cust, err := customers.Resolve(ctx, client, id)
-	if ent.IsNotFound(err) {
-		return nil, &errs.Error{Code: errs.NotFound, Field: "customerId", Message: "customer not found"}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("loading customer: %w", err)
-	}
-	if cust.Status == customer.StatusERASED {
-		return nil, errs.Invalid("customerId", "the customer was erased")
-	}
-	return cust, nil
 }
 
 // TenderOf is how a top-up was paid, as a tender of its amount.
