@@ -412,32 +412,26 @@ func (r *refunding) refund(lineInputs []RefundLineInput, amount int64, tenderInp
 			r.paidOut += t.Amount
 		}
 	}
-	if err := r.checkRefundLimit(); err != nil {
-		return err
-	}
 	return r.write(lines, amount, total, tenderInputs)
 }
 
 // checkRefundLimit applies the merchant's limit on what one cashier may
-// pay out in refunds in a day; owners and managers are not limited.
-func (r *refunding) checkRefundLimit() error {
+// pay out in refunds in a day; owners and managers are not limited. It
+// runs once this refund is added to the cashier's day: that write locks the
+// day's row (on PostgreSQL) to the end of the transaction, so two refunds
+// at once cannot both fit under a limit that only one of them fits, and it
+// comes after the hooks' rows, in the order a sale locks them too.
+func (r *refunding) checkRefundLimit(date string) error {
 	max := r.settings.MaxRefundPerCashierDay
 	if max == nil || r.viewer.Role != viewer.RoleCashier {
 		return nil
-	}
-	// Touching the cashier's day first locks its row (on PostgreSQL) to the
-	// end of the transaction, so two refunds at once cannot both fit under
-	// the limit that only one of them fits.
-	date := businessDate(r.store, r.now)
-	if err := addStaffDay(r.ctx, r.tx, r.sale.MerchantID, r.viewer.ID, date, 0, 0); err != nil {
-		return err
 	}
 	day, err := r.tx.StaffDay.Query().Where(staffday.StaffID(r.viewer.ID), staffday.BusinessDate(date)).Only(r.ctx)
 	if err != nil {
 		return fmt.Errorf("reading the cashier's day: %w", err)
 	}
-	if done := day.RefundsAmount; done+r.paidOut > *max {
-		return errs.Newf(errs.Forbidden, "a cashier may refund %d a day and has refunded %d today; ask a manager", *max, done)
+	if day.RefundsAmount > *max {
+		return errs.Newf(errs.Forbidden, "a cashier may refund %d a day and has refunded %d today; ask a manager", *max, day.RefundsAmount-r.paidOut)
 	}
 	return nil
 }
@@ -640,6 +634,9 @@ func (r *refunding) finish() error {
 		}
 	}
 	if err := addStaffDay(ctx, tx, r.sale.MerchantID, r.viewer.ID, rf.BusinessDate, 0, r.paidOut); err != nil {
+		return err
+	}
+	if err := r.checkRefundLimit(rf.BusinessDate); err != nil {
 		return err
 	}
 	topic := outbox.SaleRefunded

@@ -502,6 +502,39 @@ func TestOfferVoidGivesTheUseBack(t *testing.T) {
 	require.Equal(t, "sales[0].offers[0]", up.UploadSales.Results[0].Error.Field)
 }
 
+// A cashier voiding sales that used an offer (under a refund limit, which
+// locks the cashier's day) while selling with it to other customers: a
+// void gives the offer's use back after the cashier's day is written, as a
+// sale takes the offer before it, so neither waits on the other in a
+// cycle (a deadlock PostgreSQL would break by failing one).
+func TestOfferVoidAndSaleLockOrder(t *testing.T) {
+	t.Parallel()
+	e := newSaleEnv(t)
+	e.settings(t, map[string]any{"maxRefundPerCashierDay": 1_000_000})
+	store := e.owner.StoreID
+	o := e.offerMake(t, e.owner.Token, offerFixed("Busy", 100))
+	const n = 8
+	var sold []offerSold
+	buyers := make([]string, 2*n)
+	for i := range buyers {
+		buyers[i] = e.offerCustomer(t, fmt.Sprintf("Buyer %d", i))
+	}
+	for i := range n {
+		sold = append(sold, e.offerSell(t, e.cashier.Token, offerSaleOf(store, buyers[i], 1000, 900, o.ID)))
+	}
+	results := saleParallel(2*n, func(i int) *tilltest.Result {
+		if i%2 == 0 {
+			return e.Exec(t, e.cashier.Token, saleVoid, map[string]any{"i": map[string]any{"idempotencyKey": saleKey(), "saleId": sold[i/2].ID, "reason": "rang up twice"}})
+		}
+		return e.Exec(t, e.cashier.Token, offerSale, map[string]any{"i": offerSaleOf(store, buyers[n+i/2], 1000, 900, o.ID)})
+	})
+	for i, res := range results {
+		require.Empty(t, res.Errors, "call %d", i)
+	}
+	count, _ := e.offerUsesOf(t, e.owner.Token, o.ID)
+	require.Equal(t, n, count, "n uses given back, n taken")
+}
+
 func TestOfferCodes(t *testing.T) {
 	t.Parallel()
 	e := newSaleEnv(t)
