@@ -214,9 +214,6 @@ func (s *Service) refundOnce(ctx context.Context, kind refund.Kind, key string, 
 	if err != nil {
 		return nil, err
 	}
-	if prior, err := s.priorRefund(ctx, key, hash); prior != nil || err != nil {
-		return prior, err
-	}
 	reason = strings.TrimSpace(reason)
 	if reason == "" || utf8.RuneCountInString(reason) > maxNoteRunes {
 		return nil, errs.Invalid("reason", "give a reason of 1 to %d characters", maxNoteRunes)
@@ -224,35 +221,37 @@ func (s *Service) refundOnce(ctx context.Context, kind refund.Kind, key string, 
 	if err := pan.Check("reason", reason); err != nil {
 		return nil, err
 	}
-	var r *refunding
-	err = db.WithTx(ctx, s.db, func(tx *ent.Tx) error {
-		r = &refunding{s: s, ctx: ctx, tx: tx, viewer: v, kind: kind, key: key, hash: hash, reason: reason, now: s.now()}
-		if err := r.load(saleID); err != nil {
-			return err
-		}
-		if err := write(tx, r); err != nil {
-			return err
-		}
-		return r.finish()
-	})
-	if err != nil {
-		// A request with the key that committed while this one ran makes
-		// it fail: on the key, or on a check of what the other wrote (the
-		// money it refunded, the sale it voided). A retry is told what the
-		// key made, not refused for it.
-		if prior, perr := s.priorRefund(ctx, key, hash); prior != nil || perr != nil {
-			return prior, perr
-		}
-		return nil, err
-	}
-	// The refund and the sales were written through the finished
-	// transaction: detach them, so that their edges load through the
-	// client.
-	res := &RefundResult{Refund: r.written.Unwrap(), Sale: r.sale.Unwrap()}
-	if r.exchange != nil {
-		res.Exchange = r.exchange.Unwrap()
-	}
-	return res, nil
+	// A request with the key that commits while this one runs makes this
+	// one fail on the key, or on a check of what the other wrote (the money
+	// it refunded, the sale it voided): Once answers it with what the key
+	// made.
+	res, _, err := idempotency.Once(
+		func() (*RefundResult, error) { return s.priorRefund(ctx, key, hash) },
+		func() (*RefundResult, error) {
+			var r *refunding
+			err := db.WithTx(ctx, s.db, func(tx *ent.Tx) error {
+				r = &refunding{s: s, ctx: ctx, tx: tx, viewer: v, kind: kind, key: key, hash: hash, reason: reason, now: s.now()}
+				if err := r.load(saleID); err != nil {
+					return err
+				}
+				if err := write(tx, r); err != nil {
+					return err
+				}
+				return r.finish()
+			})
+			if err != nil {
+				return nil, err
+			}
+			// The refund and the sales were written through the finished
+			// transaction: detach them, so that their edges load through
+			// the client.
+			res := &RefundResult{Refund: r.written.Unwrap(), Sale: r.sale.Unwrap()}
+			if r.exchange != nil {
+				res.Exchange = r.exchange.Unwrap()
+			}
+			return res, nil
+		})
+	return res, err
 }
 
 // priorRefund returns the refund made with key, with the sales it concerns
