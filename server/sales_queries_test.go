@@ -70,12 +70,17 @@ func (t *countingTx) Query(ctx context.Context, query string, args, v any) error
 	return t.Tx.Query(ctx, query, args, v)
 }
 
-func TestSaleQueryCounts(t *testing.T) {
-	t.Parallel()
+// newCountedSaleEnv is a saleEnv whose SQL statements count.
+func newCountedSaleEnv(t *testing.T) (*saleEnv, *statements) {
 	count := new(statements)
 	env := tilltest.New(t, nil, server.WithDBOptions(db.WithDriver(count.wrap)))
 	owner := env.SignUp(t, "Lotus Tea")
-	e := &saleEnv{Env: env, owner: owner, manager: env.AddStaff(t, owner, "MANAGER"), cashier: env.AddStaff(t, owner, "CASHIER")}
+	return &saleEnv{Env: env, owner: owner, manager: env.AddStaff(t, owner, "MANAGER"), cashier: env.AddStaff(t, owner, "CASHIER")}, count
+}
+
+func TestSaleQueryCounts(t *testing.T) {
+	t.Parallel()
+	e, count := newCountedSaleEnv(t)
 	_, terminal := e.terminal(t, "SN-COUNT", "Till 1")
 	for i := range 12 {
 		in := saleOf(e.owner.StoreID, []any{saleItem("Tea", 1, 1000, 0), saleItem("Cake", 2, 500, 600)},
@@ -133,10 +138,8 @@ func TestSaleQueryCounts(t *testing.T) {
 // one statement for the whole list.
 func TestRatingQueryCounts(t *testing.T) {
 	t.Parallel()
-	count := new(statements)
-	env := tilltest.New(t, nil, server.WithDBOptions(db.WithDriver(count.wrap)))
-	owner := env.SignUp(t, "Lotus Tea")
-	e := &saleEnv{Env: env, owner: owner, manager: env.AddStaff(t, owner, "MANAGER"), cashier: env.AddStaff(t, owner, "CASHIER")}
+	e, count := newCountedSaleEnv(t)
+	owner := e.owner
 	for i, rating := range []int{5, 4, 2, 1} {
 		var p struct {
 			CreateProduct struct{ Product struct{ ID string } }
@@ -162,7 +165,9 @@ func TestRatingQueryCounts(t *testing.T) {
 		return rated - plain
 	}
 	var products struct {
-		Products struct{ Edges []struct{ Node struct{ Rating rating } } }
+		Products struct {
+			Edges []struct{ Node struct{ Rating rating } }
+		}
 	}
 	require.Equal(t, int64(1), extra(`{ products(first: 10) { edges { node { %s } } } }`, "id rating { count average distribution }", &products))
 	require.Len(t, products.Products.Edges, 4)
