@@ -205,7 +205,7 @@ func (s *Service) record(ctx context.Context, tx *ent.Tx, v *viewer.Viewer, in S
 			return nil, err
 		}
 	}
-	granted, err := s.discounts(ctx, tx, c, in, DiscountQuery{MerchantID: v.MerchantID, StoreID: st.ID, Customer: cust, At: occurred})
+	granted, err := s.discounts(ctx, tx, c, in, DiscountQuery{MerchantID: v.MerchantID, StoreID: st.ID, Customer: cust, At: occurred, Offline: offline})
 	if err != nil {
 		return nil, err
 	}
@@ -239,6 +239,7 @@ func (s *Service) record(ctx context.Context, tx *ent.Tx, v *viewer.Viewer, in S
 	if err != nil {
 		return nil, err
 	}
+	hits = append(hits, discountHits(granted)...)
 
 	counter, err := nextReceipt(ctx, tx, v.MerchantID, st.ID, c.total)
 	if err != nil {
