@@ -8,6 +8,7 @@ import (
 
 	"github.com/tillpos/till/audit"
 	"github.com/tillpos/till/auth/viewer"
+	"github.com/tillpos/till/db"
 	"github.com/tillpos/till/ent"
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/schema/pulid"
@@ -172,13 +173,18 @@ func (s *Service) UpdateCustomerSegmentRules(ctx context.Context, r Rules) (Rule
 		return Rules{}, err
 	}
 	r.ComputedAt = nil
-	if err := saveRules(ctx, s.db, v.MerchantID, r); err != nil {
+	err = db.WithTx(ctx, s.db, func(tx *ent.Tx) error {
+		if err := saveRules(ctx, tx.Client(), v.MerchantID, r); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx.Client(), audit.Entry{Action: "customers.segment_rules_updated", TargetType: "Merchant", TargetID: v.MerchantID,
+			Details: map[string]any{"mode": r.Mode, "newDays": r.NewDays}})
+	})
+	if err != nil {
 		return Rules{}, err
 	}
-	if err := audit.Record(ctx, s.db, audit.Entry{Action: "customers.segment_rules_updated", TargetType: "Merchant", TargetID: v.MerchantID,
-		Details: map[string]any{"mode": r.Mode, "newDays": r.NewDays}}); err != nil {
-		return Rules{}, err
-	}
+	// Rescoring runs in batches of its own, as the daily job does: the
+	// rules are kept even if it fails, and the job finishes it.
 	return s.RefreshSegments(ctx, v.MerchantID)
 }
 

@@ -200,21 +200,19 @@ func (s *Service) RotateCredential(ctx context.Context, cred, key string) (*Pair
 		return nil, err
 	}
 	g := newGrant("rotate:"+string(id), key, oldSecret)
-	if prior, err := s.replay(ctx, g, hash); prior != nil || err != nil {
-		return prior, err
-	}
-	secret := rand.Text()
-	dev, err := s.rotate(ctx, cred, g, hash, secret)
-	if err != nil {
-		// A request with the key that committed since the look above made
-		// this one fail on the credential or the key: it is answered as a
-		// retry.
-		if prior, perr := s.replay(ctx, g, hash); prior != nil || perr != nil {
-			return prior, perr
-		}
-		return nil, err
-	}
-	return s.paired(ctx, dev, secret, false)
+	// A request with the key that commits meanwhile makes this one fail on
+	// the credential or the key: Once answers it as a retry.
+	res, _, err := idempotency.Once(
+		func() (*Paired, error) { return s.replay(ctx, g, hash) },
+		func() (*Paired, error) {
+			secret := rand.Text()
+			dev, err := s.rotate(ctx, cred, g, hash, secret)
+			if err != nil {
+				return nil, err
+			}
+			return s.paired(ctx, dev, secret, false)
+		})
+	return res, err
 }
 
 // rotate checks cred and replaces it with secret in one transaction, with

@@ -206,20 +206,19 @@ func (s *Service) Pair(ctx context.Context, in PairInput) (*Paired, error) {
 		return nil, err
 	}
 	g := newGrant("pair", in.IdempotencyKey, in.Code)
-	if prior, err := s.replay(ctx, g, hash); prior != nil || err != nil {
-		return prior, err
-	}
-	secret := rand.Text()
-	dev, err := s.pair(ctx, in, g, hash, secret)
-	if err != nil {
-		// A request with the key that committed meanwhile made this one
-		// fail on the code or the key: it is answered as a retry.
-		if prior, perr := s.replay(ctx, g, hash); prior != nil || perr != nil {
-			return prior, perr
-		}
-		return nil, err
-	}
-	return s.paired(ctx, dev, secret, false)
+	// A request with the key that commits meanwhile makes this one fail on
+	// the code or the key: Once answers it as a retry.
+	res, _, err := idempotency.Once(
+		func() (*Paired, error) { return s.replay(ctx, g, hash) },
+		func() (*Paired, error) {
+			secret := rand.Text()
+			dev, err := s.pair(ctx, in, g, hash, secret)
+			if err != nil {
+				return nil, err
+			}
+			return s.paired(ctx, dev, secret, false)
+		})
+	return res, err
 }
 
 // pair writes a pairing in one transaction: the code claimed, the device

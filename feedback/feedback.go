@@ -157,38 +157,55 @@ type Summary struct {
 	Distribution []int
 }
 
-// StoreSummary sums up all feedback on a store's sales.
-func (s *Service) StoreSummary(ctx context.Context, storeID pulid.ID) (*Summary, error) {
-	return s.summary(ctx, entfeedback.StoreID(storeID))
+// StoreSummaries sums up all feedback on the sales of each of storeIDs,
+// in one query.
+func (s *Service) StoreSummaries(ctx context.Context, storeIDs []pulid.ID) (map[pulid.ID]*Summary, error) {
+	return s.summaries(ctx, entfeedback.FieldStoreID, entfeedback.StoreIDIn(storeIDs...), storeIDs)
 }
 
-// ProductSummary sums up product feedback about a product.
-func (s *Service) ProductSummary(ctx context.Context, productID pulid.ID) (*Summary, error) {
-	return s.summary(ctx, entfeedback.ProductID(productID))
+// ProductSummaries sums up product feedback about each of productIDs, in
+// one query.
+func (s *Service) ProductSummaries(ctx context.Context, productIDs []pulid.ID) (map[pulid.ID]*Summary, error) {
+	return s.summaries(ctx, entfeedback.FieldProductID, entfeedback.ProductIDIn(productIDs...), productIDs)
 }
 
-func (s *Service) summary(ctx context.Context, where predicate.Feedback) (*Summary, error) {
+// summaries counts the ratings of the feedback where selects, by the
+// column by (store or product), giving each of ids a summary, empty
+// without ratings.
+func (s *Service) summaries(ctx context.Context, by string, where predicate.Feedback, ids []pulid.ID) (map[pulid.ID]*Summary, error) {
 	var rows []struct {
-		Rating int
-		Count  int
+		StoreID   *pulid.ID `json:"store_id"`
+		ProductID *pulid.ID `json:"product_id"`
+		Rating    int       `json:"rating"`
+		Count     int       `json:"count"`
 	}
 	err := s.db.Feedback.Query().Where(where).
-		GroupBy(entfeedback.FieldRating).
+		GroupBy(by, entfeedback.FieldRating).
 		Aggregate(ent.Count()).
 		Scan(ctx, &rows)
 	if err != nil {
 		return nil, fmt.Errorf("summing up feedback: %w", err)
 	}
-	sum := &Summary{Distribution: make([]int, 5)}
-	total := 0
+	out := make(map[pulid.ID]*Summary, len(ids))
+	totals := map[pulid.ID]int{}
+	for _, id := range ids {
+		out[id] = &Summary{Distribution: make([]int, 5)}
+	}
 	for _, r := range rows {
+		id := r.StoreID
+		if by == entfeedback.FieldProductID {
+			id = r.ProductID
+		}
+		sum := out[*id]
 		sum.Distribution[r.Rating-1] = r.Count
 		sum.Count += r.Count
-		total += r.Rating * r.Count
+		totals[*id] += r.Rating * r.Count
 	}
-	if sum.Count > 0 {
-		avg := float64(total) / float64(sum.Count)
-		sum.Average = &avg
+	for id, sum := range out {
+		if sum.Count > 0 {
+			avg := float64(totals[id]) / float64(sum.Count)
+			sum.Average = &avg
+		}
 	}
-	return sum, nil
+	return out, nil
 }

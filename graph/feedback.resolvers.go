@@ -31,10 +31,10 @@ func (r *mutationResolver) RecordFeedback(ctx context.Context, input RecordFeedb
 
 // Rating is the resolver for the rating field.
 func (r *productResolver) Rating(ctx context.Context, obj *ent.Product) (*feedback.Summary, error) {
-	return r.feedback.ProductSummary(ctx, obj.ID)
+	return r.productRating(ctx, obj)
 }
 
 // Rating is the resolver for the rating field.
 func (r *storeResolver) Rating(ctx context.Context, obj *ent.Store) (*feedback.Summary, error) {
-	return r.feedback.StoreSummary(ctx, obj.ID)
+	return r.storeRating(ctx, obj)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/tillpos/till/ent"
 	"github.com/tillpos/till/ent/sale"
 	"github.com/tillpos/till/ent/schema/pulid"
+	"github.com/tillpos/till/feedback"
 	"github.com/tillpos/till/loyalty"
 	"github.com/tillpos/till/sales"
 	"github.com/tillpos/till/storedvalue"
@@ -131,11 +132,7 @@ func listedSales(result any) ([]*ent.Sale, bool) {
 	case []*ent.Sale:
 		return list, true
 	case []*ent.SaleEdge:
-		out := make([]*ent.Sale, 0, len(list))
-		for _, e := range list {
-			out = append(out, e.Node)
-		}
-		return out, true
+		return nodesOf(list, func(e *ent.SaleEdge) *ent.Sale { return e.Node }), true
 	case []*UploadSaleResult:
 		var out []*ent.Sale
 		for _, res := range list {
@@ -152,11 +149,7 @@ func listedSales(result any) ([]*ent.Sale, bool) {
 // with those of the devices listed beside it.
 func (r *Resolver) deviceState(ctx context.Context, d *ent.Device) (*devices.State, error) {
 	return loadListed(ctx, "state", d, deviceID, listedDevices, func(ctx context.Context, list []*ent.Device) (map[pulid.ID]*devices.State, error) {
-		ids := make([]pulid.ID, len(list))
-		for i, d := range list {
-			ids[i] = d.ID
-		}
-		return r.devices.LiveStates(ctx, ids)
+		return r.devices.LiveStates(ctx, idsOf(list, deviceID))
 	})
 }
 
@@ -168,11 +161,7 @@ func listedDevices(result any) ([]*ent.Device, bool) {
 	case []*ent.Device:
 		return list, true
 	case []*ent.DeviceEdge:
-		out := make([]*ent.Device, 0, len(list))
-		for _, e := range list {
-			out = append(out, e.Node)
-		}
-		return out, true
+		return nodesOf(list, func(e *ent.DeviceEdge) *ent.Device { return e.Node }), true
 	}
 	return nil, false
 }
@@ -238,7 +227,7 @@ walk:
 // those of the customers listed beside it (a search's page).
 func (r *Resolver) storedValueOf(ctx context.Context, c *ent.Customer) (*storedvalue.Balance, error) {
 	return loadListed(ctx, "storedValue", c, customerID, listedCustomers, func(ctx context.Context, list []*ent.Customer) (map[pulid.ID]*storedvalue.Balance, error) {
-		return r.storedValue.Balances(ctx, customerIDs(list))
+		return r.storedValue.Balances(ctx, idsOf(list, customerID))
 	})
 }
 
@@ -247,20 +236,71 @@ func (r *Resolver) storedValueOf(ctx context.Context, c *ent.Customer) (*storedv
 // nil when the merchant has no program.
 func (r *Resolver) loyaltyOf(ctx context.Context, c *ent.Customer) (*loyalty.Standing, error) {
 	return loadListed(ctx, "loyalty", c, customerID, listedCustomers, func(ctx context.Context, list []*ent.Customer) (map[pulid.ID]*loyalty.Standing, error) {
-		return r.loyalty.Standings(ctx, customerIDs(list))
+		return r.loyalty.Standings(ctx, idsOf(list, customerID))
 	})
 }
 
-// customerIDs are the ids of list.
-func customerIDs(list []*ent.Customer) []pulid.ID {
+func customerID(c *ent.Customer) pulid.ID { return c.ID }
+
+// storeRating is how st is rated, counted in one query with the stores
+// listed beside it.
+func (r *Resolver) storeRating(ctx context.Context, st *ent.Store) (*feedback.Summary, error) {
+	return loadListed(ctx, "rating", st, storeID, listedStores, func(ctx context.Context, list []*ent.Store) (map[pulid.ID]*feedback.Summary, error) {
+		return r.feedback.StoreSummaries(ctx, idsOf(list, storeID))
+	})
+}
+
+// productRating is how p is rated, counted in one query with the products
+// listed beside it (a catalog page).
+func (r *Resolver) productRating(ctx context.Context, p *ent.Product) (*feedback.Summary, error) {
+	return loadListed(ctx, "rating", p, productID, listedProducts, func(ctx context.Context, list []*ent.Product) (map[pulid.ID]*feedback.Summary, error) {
+		return r.feedback.ProductSummaries(ctx, idsOf(list, productID))
+	})
+}
+
+func storeID(st *ent.Store) pulid.ID { return st.ID }
+
+func productID(p *ent.Product) pulid.ID { return p.ID }
+
+// idsOf is the ids of list.
+func idsOf[T any](list []T, idOf func(T) pulid.ID) []pulid.ID {
 	ids := make([]pulid.ID, len(list))
-	for i, c := range list {
-		ids[i] = c.ID
+	for i, it := range list {
+		ids[i] = idOf(it)
 	}
 	return ids
 }
 
-func customerID(c *ent.Customer) pulid.ID { return c.ID }
+// listedStores gives the stores of the lists stores are shown in.
+func listedStores(result any) ([]*ent.Store, bool) {
+	switch list := result.(type) {
+	case []*ent.Store:
+		return list, true
+	case []*ent.StoreEdge:
+		return nodesOf(list, func(e *ent.StoreEdge) *ent.Store { return e.Node }), true
+	}
+	return nil, false
+}
+
+// listedProducts gives the products of the lists products are shown in.
+func listedProducts(result any) ([]*ent.Product, bool) {
+	switch list := result.(type) {
+	case []*ent.Product:
+		return list, true
+	case []*ent.ProductEdge:
+		return nodesOf(list, func(e *ent.ProductEdge) *ent.Product { return e.Node }), true
+	}
+	return nil, false
+}
+
+// nodesOf is the nodes of a connection's edges.
+func nodesOf[E, N any](edges []E, node func(E) N) []N {
+	out := make([]N, len(edges))
+	for i, e := range edges {
+		out[i] = node(e)
+	}
+	return out
+}
 
 // listedCustomers gives the customers of the lists customers are shown in.
 func listedCustomers(result any) ([]*ent.Customer, bool) {
@@ -268,11 +308,7 @@ func listedCustomers(result any) ([]*ent.Customer, bool) {
 	case []*ent.Customer:
 		return list, true
 	case []*ent.CustomerEdge:
-		out := make([]*ent.Customer, 0, len(list))
-		for _, e := range list {
-			out = append(out, e.Node)
-		}
-		return out, true
+		return nodesOf(list, func(e *ent.CustomerEdge) *ent.Customer { return e.Node }), true
 	}
 	return nil, false
 }

@@ -58,3 +58,24 @@ func Replayable[T any](prior T, err error, hashOf func(T) string, hash, what str
 	}
 	return prior, nil
 }
+
+// Once makes what a key guards at most once. prior looks up what the key
+// made (T's zero value when nothing, IDEMPOTENCY_CONFLICT for another
+// request), write makes it. A request whose key committed elsewhere while
+// write ran fails in write (on the key's unique index, or on a check of
+// what the other wrote): it is answered with what the key made, as a retry
+// is, not refused for it. replayed says the answer is prior's.
+func Once[T comparable](prior, write func() (T, error)) (made T, replayed bool, err error) {
+	var none T
+	if p, err := prior(); p != none || err != nil {
+		return p, p != none, err
+	}
+	made, err = write()
+	if err == nil {
+		return made, false, nil
+	}
+	if p, perr := prior(); p != none || perr != nil {
+		return p, p != none, perr
+	}
+	return none, false, err
+}

@@ -97,6 +97,27 @@ func weigh(ctx context.Context, client *ent.Client, offers []*ent.Offer, at time
 // refusal says why o does not apply, or "" when it does. The minimum
 // spend and stacking depend on the sale, and are checkout's to decide.
 func (e *eligibility) refusal(o *ent.Offer) string {
+	if why := e.inapplicable(o); why != "" {
+		return why
+	}
+	return e.limitReached(o)
+}
+
+// limitReached says which of o's limits on uses the customer or everyone
+// has reached, or "".
+func (e *eligibility) limitReached(o *ent.Offer) string {
+	switch {
+	case o.UsageLimit != nil && o.RedemptionCount >= *o.UsageLimit:
+		return "has been used up"
+	case o.PerCustomerLimit != nil && e.customer != nil && e.used[o.ID] >= *o.PerCustomerLimit:
+		return fmt.Sprintf("has been used by this customer as often as it may (%d)", *o.PerCustomerLimit)
+	}
+	return ""
+}
+
+// inapplicable says why o does not apply here and now to this customer,
+// its limits on uses aside, or "".
+func (e *eligibility) inapplicable(o *ent.Offer) string {
 	switch {
 	case o.Status == offer.StatusENDED:
 		return "has ended"
@@ -106,8 +127,6 @@ func (e *eligibility) refusal(o *ent.Offer) string {
 		return "ended at " + o.ValidUntil.UTC().Format(time.RFC3339)
 	case e.storeID != "" && o.StoreID != nil && *o.StoreID != e.storeID:
 		return "is not valid at this store"
-	case o.UsageLimit != nil && o.RedemptionCount >= *o.UsageLimit:
-		return "has been used up"
 	case o.Target != offer.TargetEVERYONE && e.customer == nil:
 		return "is for some customers only: the sale needs its customer"
 	case o.Target == offer.TargetSEGMENT && string(e.customer.Segment) != string(*o.Segment):
@@ -119,8 +138,6 @@ func (e *eligibility) refusal(o *ent.Offer) string {
 		return fmt.Sprintf("is for the customers in %q only", e.savedSegments[*o.SavedSegmentID])
 	case o.PerCustomerLimit != nil && e.customer == nil:
 		return "is limited per customer: the sale needs its customer"
-	case o.PerCustomerLimit != nil && e.used[o.ID] >= *o.PerCustomerLimit:
-		return fmt.Sprintf("has been used by this customer as often as it may (%d)", *o.PerCustomerLimit)
 	}
 	return ""
 }
@@ -131,9 +148,12 @@ func (e *eligibility) refusal(o *ent.Offer) string {
 // until the sale commits, so that two sales cannot both take an offer's
 // last use; in id order, so that two sales never wait on each other.
 //
+// A sale made offline gets an offer whose uses ran out meanwhile, with a
+// Flag: it happened, and refusing it would lose it.
+//
 // Errors: NOT_FOUND (offers[i]: not the merchant's), BAD_USER_INPUT
-// (offers[i]: listed twice, does not apply, under its minimum spend, takes
-// nothing off; an EXCLUSIVE offer with others).
+// (offers[i]: listed twice, does not apply, used up online, under its
+// minimum spend, takes nothing off; an EXCLUSIVE offer with others).
 func (s *Service) Discounts(ctx context.Context, tx *ent.Tx, q sales.DiscountQuery) ([]sales.Discount, error) {
 	if len(q.Offers) == 0 {
 		return nil, nil
@@ -170,8 +190,14 @@ func (s *Service) Discounts(ctx context.Context, tx *ent.Tx, q sales.DiscountQue
 	left := q.Net
 	granted := make([]sales.Discount, 0, len(offers))
 	for i, o := range offers {
-		if why := e.refusal(o); why != "" {
+		if why := e.inapplicable(o); why != "" {
 			return nil, errs.Invalid(field(i), "%q %s", o.Name, why)
+		}
+		var flag string
+		if why := e.limitReached(o); why != "" && !q.Offline {
+			return nil, errs.Invalid(field(i), "%q %s", o.Name, why)
+		} else if why != "" {
+			flag = fmt.Sprintf("offer %q %s: recorded offline, granted past its limit", o.Name, why)
 		}
 		if o.MinSpend != nil && q.Net < *o.MinSpend {
 			return nil, errs.Invalid(field(i), "%q needs a spend of at least %d; the sale comes to %d", o.Name, *o.MinSpend, q.Net)
@@ -181,7 +207,7 @@ func (s *Service) Discounts(ctx context.Context, tx *ent.Tx, q sales.DiscountQue
 			return nil, errs.Invalid(field(i), "%q takes nothing off this sale", o.Name)
 		}
 		left -= amount
-		granted = append(granted, sales.Discount{Kind: saletype.DiscountOffer, RefID: o.ID, Label: o.Name, Amount: amount})
+		granted = append(granted, sales.Discount{Kind: saletype.DiscountOffer, RefID: o.ID, Label: o.Name, Amount: amount, Flag: flag})
 	}
 	return granted, nil
 }

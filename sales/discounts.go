@@ -36,8 +36,13 @@ type DiscountQuery struct {
 	// an anonymous sale.
 	Customer *ent.Customer
 	// At is when the sale happened.
-	At    time.Time
-	Lines []DiscountLine
+	At time.Time
+	// Offline says the sale happened offline: the terminal gave its
+	// discounts already, so a use past a limit (an offer used up
+	// meanwhile) is granted with a Flag rather than refused, and the sale
+	// is recorded and flagged for review instead of lost.
+	Offline bool
+	Lines   []DiscountLine
 	// Net is what the lines come to after their own discounts and the
 	// order discount the terminal gave.
 	Net int64
@@ -144,6 +149,18 @@ func redeem(ctx context.Context, tx *ent.Tx, sl *ent.Sale, granted []grantedDisc
 		}
 	}
 	return nil
+}
+
+// discountHits are the risk hits of discounts granted past their limits
+// (offline sales only): each flags the sale for review.
+func discountHits(granted []grantedDiscount) []saletype.RiskHit {
+	var hits []saletype.RiskHit
+	for _, g := range granted {
+		if g.Flag != "" {
+			hits = append(hits, saletype.RiskHit{Rule: "discount_limit", Action: saletype.RiskFlag, Detail: g.Flag})
+		}
+	}
+	return hits
 }
 
 // discountsOf is what a sale keeps of the discounts granted it.

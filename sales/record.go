@@ -112,24 +112,19 @@ func (s *Service) Record(ctx context.Context, in SaleInput) (_ *ent.Sale, replay
 	if err != nil {
 		return nil, false, err
 	}
-	if prior, err := s.priorSale(ctx, in.IdempotencyKey, hash); prior != nil || err != nil {
-		return prior, prior != nil, err
+	// A request with the key that commits while this one runs makes this
+	// one fail on the key, or on a check of what the other wrote (the
+	// customer's daily limit it used, the card use it counted): Once
+	// answers it with the sale the key made.
+	sl, replayed, err := idempotency.Once(
+		func() (*ent.Sale, error) { return s.priorSale(ctx, in.IdempotencyKey, hash) },
+		func() (*ent.Sale, error) {
+			return db.InTx(ctx, s.db, func(tx *ent.Tx) (*ent.Sale, error) { return s.record(ctx, tx, v, in, hash, 0) })
+		})
+	if err != nil {
+		s.auditDecline(ctx, err, "Store", in.StoreID, in.IdempotencyKey)
 	}
-	created, err := db.InTx(ctx, s.db, func(tx *ent.Tx) (*ent.Sale, error) {
-		return s.record(ctx, tx, v, in, hash, 0)
-	})
-	if err == nil {
-		return created, false, nil
-	}
-	// Another request with the key committed while this one ran: this one
-	// then fails on the key, or on a check of what the other wrote (the
-	// customer's daily limit it used, the card use it counted). Either way
-	// a retry replays the sale the key made.
-	if prior, perr := s.priorSale(ctx, in.IdempotencyKey, hash); prior != nil || perr != nil {
-		return prior, prior != nil, perr
-	}
-	s.auditDecline(ctx, err, "Store", in.StoreID, in.IdempotencyKey)
-	return nil, false, err
+	return sl, replayed, err
 }
 
 // priorSale returns the sale made with key, if its request hashed to hash;
@@ -210,7 +205,7 @@ func (s *Service) record(ctx context.Context, tx *ent.Tx, v *viewer.Viewer, in S
 			return nil, err
 		}
 	}
-	granted, err := s.discounts(ctx, tx, c, in, DiscountQuery{MerchantID: v.MerchantID, StoreID: st.ID, Customer: cust, At: occurred})
+	granted, err := s.discounts(ctx, tx, c, in, DiscountQuery{MerchantID: v.MerchantID, StoreID: st.ID, Customer: cust, At: occurred, Offline: offline})
 	if err != nil {
 		return nil, err
 	}
@@ -244,6 +239,7 @@ func (s *Service) record(ctx context.Context, tx *ent.Tx, v *viewer.Viewer, in S
 	if err != nil {
 		return nil, err
 	}
+	hits = append(hits, discountHits(granted)...)
 
 	counter, err := nextReceipt(ctx, tx, v.MerchantID, st.ID, c.total)
 	if err != nil {

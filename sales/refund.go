@@ -214,9 +214,6 @@ func (s *Service) refundOnce(ctx context.Context, kind refund.Kind, key string, 
 	if err != nil {
 		return nil, err
 	}
-	if prior, err := s.priorRefund(ctx, key, hash); prior != nil || err != nil {
-		return prior, err
-	}
 	reason = strings.TrimSpace(reason)
 	if reason == "" || utf8.RuneCountInString(reason) > maxNoteRunes {
 		return nil, errs.Invalid("reason", "give a reason of 1 to %d characters", maxNoteRunes)
@@ -224,35 +221,37 @@ func (s *Service) refundOnce(ctx context.Context, kind refund.Kind, key string, 
 	if err := pan.Check("reason", reason); err != nil {
 		return nil, err
 	}
-	var r *refunding
-	err = db.WithTx(ctx, s.db, func(tx *ent.Tx) error {
-		r = &refunding{s: s, ctx: ctx, tx: tx, viewer: v, kind: kind, key: key, hash: hash, reason: reason, now: s.now()}
-		if err := r.load(saleID); err != nil {
-			return err
-		}
-		if err := write(tx, r); err != nil {
-			return err
-		}
-		return r.finish()
-	})
-	if err != nil {
-		// A request with the key that committed while this one ran makes
-		// it fail: on the key, or on a check of what the other wrote (the
-		// money it refunded, the sale it voided). A retry is told what the
-		// key made, not refused for it.
-		if prior, perr := s.priorRefund(ctx, key, hash); prior != nil || perr != nil {
-			return prior, perr
-		}
-		return nil, err
-	}
-	// The refund and the sales were written through the finished
-	// transaction: detach them, so that their edges load through the
-	// client.
-	res := &RefundResult{Refund: r.written.Unwrap(), Sale: r.sale.Unwrap()}
-	if r.exchange != nil {
-		res.Exchange = r.exchange.Unwrap()
-	}
-	return res, nil
+	// A request with the key that commits while this one runs makes this
+	// one fail on the key, or on a check of what the other wrote (the money
+	// it refunded, the sale it voided): Once answers it with what the key
+	// made.
+	res, _, err := idempotency.Once(
+		func() (*RefundResult, error) { return s.priorRefund(ctx, key, hash) },
+		func() (*RefundResult, error) {
+			var r *refunding
+			err := db.WithTx(ctx, s.db, func(tx *ent.Tx) error {
+				r = &refunding{s: s, ctx: ctx, tx: tx, viewer: v, kind: kind, key: key, hash: hash, reason: reason, now: s.now()}
+				if err := r.load(saleID); err != nil {
+					return err
+				}
+				if err := write(tx, r); err != nil {
+					return err
+				}
+				return r.finish()
+			})
+			if err != nil {
+				return nil, err
+			}
+			// The refund and the sales were written through the finished
+			// transaction: detach them, so that their edges load through
+			// the client.
+			res := &RefundResult{Refund: r.written.Unwrap(), Sale: r.sale.Unwrap()}
+			if r.exchange != nil {
+				res.Exchange = r.exchange.Unwrap()
+			}
+			return res, nil
+		})
+	return res, err
 }
 
 // priorRefund returns the refund made with key, with the sales it concerns
@@ -412,32 +411,26 @@ func (r *refunding) refund(lineInputs []RefundLineInput, amount int64, tenderInp
 			r.paidOut += t.Amount
 		}
 	}
-	if err := r.checkRefundLimit(); err != nil {
-		return err
-	}
 	return r.write(lines, amount, total, tenderInputs)
 }
 
 // checkRefundLimit applies the merchant's limit on what one cashier may
-// pay out in refunds in a day; owners and managers are not limited.
-func (r *refunding) checkRefundLimit() error {
+// pay out in refunds in a day; owners and managers are not limited. It
+// runs once this refund is added to the cashier's day: that write locks the
+// day's row (on PostgreSQL) to the end of the transaction, so two refunds
+// at once cannot both fit under a limit that only one of them fits, and it
+// comes after the hooks' rows, in the order a sale locks them too.
+func (r *refunding) checkRefundLimit(date string) error {
 	max := r.settings.MaxRefundPerCashierDay
 	if max == nil || r.viewer.Role != viewer.RoleCashier {
 		return nil
-	}
-	// Touching the cashier's day first locks its row (on PostgreSQL) to the
-	// end of the transaction, so two refunds at once cannot both fit under
-	// the limit that only one of them fits.
-	date := businessDate(r.store, r.now)
-	if err := addStaffDay(r.ctx, r.tx, r.sale.MerchantID, r.viewer.ID, date, 0, 0); err != nil {
-		return err
 	}
 	day, err := r.tx.StaffDay.Query().Where(staffday.StaffID(r.viewer.ID), staffday.BusinessDate(date)).Only(r.ctx)
 	if err != nil {
 		return fmt.Errorf("reading the cashier's day: %w", err)
 	}
-	if done := day.RefundsAmount; done+r.paidOut > *max {
-		return errs.Newf(errs.Forbidden, "a cashier may refund %d a day and has refunded %d today; ask a manager", *max, done)
+	if day.RefundsAmount > *max {
+		return errs.Newf(errs.Forbidden, "a cashier may refund %d a day and has refunded %d today; ask a manager", *max, day.RefundsAmount-r.paidOut)
 	}
 	return nil
 }
@@ -640,6 +633,9 @@ func (r *refunding) finish() error {
 		}
 	}
 	if err := addStaffDay(ctx, tx, r.sale.MerchantID, r.viewer.ID, rf.BusinessDate, 0, r.paidOut); err != nil {
+		return err
+	}
+	if err := r.checkRefundLimit(rf.BusinessDate); err != nil {
 		return err
 	}
 	topic := outbox.SaleRefunded

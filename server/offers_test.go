@@ -484,22 +484,64 @@ func TestOfferVoidGivesTheUseBack(t *testing.T) {
 	require.Equal(t, 1, count)
 	e.offerRefused(t, e.cashier.Token, offerSaleOf(store, customer, 1000, 800, o.ID), "BAD_USER_INPUT", "offers[0]", "used up")
 
-	// A sale recorded offline with the offer meanwhile used up fails its
-	// upload, naming the offer.
+	// A sale recorded offline with the offer meanwhile used up happened
+	// all the same: the upload records it with the discount the terminal
+	// gave, counts the use past the limit, and flags the sale for review.
 	var up struct {
 		UploadSales struct {
 			Results []struct {
 				Status string
-				Error  *struct{ Code, Field string }
+				Error  *struct{ Code, Field, Message string }
+				Sale   *struct {
+					Total        int64
+					ReviewStatus string
+					RiskHits     []struct{ Rule, Action, Detail string }
+				}
 			}
 		}
 	}
-	offline := saleWith(offerSaleOf(store, customer, 1000, 800, o.ID), map[string]any{"occurredAt": time.Now().Add(-time.Hour)})
-	e.Exec(t, e.cashier.Token, `mutation($i: UploadSalesInput!) { uploadSales(input: $i) { results { status error { code field } } } }`,
+	offline := saleWith(offerSaleOf(store, customer, 1000, 800, o.ID), map[string]any{"occurredAt": time.Now()})
+	e.Exec(t, e.cashier.Token, `mutation($i: UploadSalesInput!) { uploadSales(input: $i) { results { status error { code field message }
+		sale { total reviewStatus riskHits { rule action detail } } } } }`,
 		map[string]any{"i": map[string]any{"sales": []any{offline}}}).Decode(t, &up)
-	require.Equal(t, "FAILED", up.UploadSales.Results[0].Status)
-	require.Equal(t, "BAD_USER_INPUT", up.UploadSales.Results[0].Error.Code)
-	require.Equal(t, "sales[0].offers[0]", up.UploadSales.Results[0].Error.Field)
+	res := up.UploadSales.Results[0]
+	require.Equal(t, "CREATED", res.Status, "error: %+v", res.Error)
+	require.Equal(t, int64(800), res.Sale.Total)
+	require.Equal(t, "PENDING", res.Sale.ReviewStatus)
+	require.Len(t, res.Sale.RiskHits, 1)
+	require.Equal(t, "discount_limit", res.Sale.RiskHits[0].Rule)
+	require.Equal(t, "FLAG", res.Sale.RiskHits[0].Action)
+	require.Contains(t, res.Sale.RiskHits[0].Detail, "used up")
+	count, _ = e.offerUsesOf(t, e.owner.Token, o.ID)
+	require.Equal(t, 2, count, "the use past the limit is counted")
+}
+
+func TestOfferVoidAndSaleLockOrder(t *testing.T) {
+	t.Parallel()
+	e := newSaleEnv(t)
+	e.settings(t, map[string]any{"maxRefundPerCashierDay": 1_000_000})
+	store := e.owner.StoreID
+	o := e.offerMake(t, e.owner.Token, offerFixed("Busy", 100))
+	const n = 8
+	var sold []offerSold
+	buyers := make([]string, 2*n)
+	for i := range buyers {
+		buyers[i] = e.offerCustomer(t, fmt.Sprintf("Buyer %d", i))
+	}
+	for i := range n {
+		sold = append(sold, e.offerSell(t, e.cashier.Token, offerSaleOf(store, buyers[i], 1000, 900, o.ID)))
+	}
+	results := saleParallel(2*n, func(i int) *tilltest.Result {
+		if i%2 == 0 {
+			return e.Exec(t, e.cashier.Token, saleVoid, map[string]any{"i": map[string]any{"idempotencyKey": saleKey(), "saleId": sold[i/2].ID, "reason": "rang up twice"}})
+		}
+		return e.Exec(t, e.cashier.Token, offerSale, map[string]any{"i": offerSaleOf(store, buyers[n+i/2], 1000, 900, o.ID)})
+	})
+	for i, res := range results {
+		require.Empty(t, res.Errors, "call %d", i)
+	}
+	count, _ := e.offerUsesOf(t, e.owner.Token, o.ID)
+	require.Equal(t, n, count, "n uses given back, n taken")
 }
 
 func TestOfferCodes(t *testing.T) {

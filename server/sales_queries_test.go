@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 
@@ -69,12 +70,17 @@ func (t *countingTx) Query(ctx context.Context, query string, args, v any) error
 	return t.Tx.Query(ctx, query, args, v)
 }
 
-func TestSaleQueryCounts(t *testing.T) {
-	t.Parallel()
+// newCountedSaleEnv is a saleEnv whose SQL statements count.
+func newCountedSaleEnv(t *testing.T) (*saleEnv, *statements) {
 	count := new(statements)
 	env := tilltest.New(t, nil, server.WithDBOptions(db.WithDriver(count.wrap)))
 	owner := env.SignUp(t, "Lotus Tea")
-	e := &saleEnv{Env: env, owner: owner, manager: env.AddStaff(t, owner, "MANAGER"), cashier: env.AddStaff(t, owner, "CASHIER")}
+	return &saleEnv{Env: env, owner: owner, manager: env.AddStaff(t, owner, "MANAGER"), cashier: env.AddStaff(t, owner, "CASHIER")}, count
+}
+
+func TestSaleQueryCounts(t *testing.T) {
+	t.Parallel()
+	e, count := newCountedSaleEnv(t)
 	_, terminal := e.terminal(t, "SN-COUNT", "Till 1")
 	for i := range 12 {
 		in := saleOf(e.owner.StoreID, []any{saleItem("Tea", 1, 1000, 0), saleItem("Cake", 2, 500, 600)},
@@ -126,4 +132,63 @@ func TestSaleQueryCounts(t *testing.T) {
 	const shown = `id lines { id } tenders { id } receipt { text(width: 24) }`
 	extra := func(n int) int64 { return upload(n, shown) - upload(n, "id") }
 	require.Equal(t, extra(2), extra(10), "showing the sales of an upload takes as many statements for 10 as for 2")
+}
+
+// Ratings of a page of products or of the owner's stores are counted in
+// one statement for the whole list.
+func TestRatingQueryCounts(t *testing.T) {
+	t.Parallel()
+	e, count := newCountedSaleEnv(t)
+	owner := e.owner
+	for i, rating := range []int{5, 4, 2, 1} {
+		var p struct {
+			CreateProduct struct{ Product struct{ ID string } }
+		}
+		e.Exec(t, owner.Token, saleProduct, map[string]any{"i": map[string]any{"sku": fmt.Sprint("SKU-", i), "name": fmt.Sprint("Tea ", i), "unitPrice": 1000}}).Decode(t, &p)
+		in := saleOf(owner.StoreID, []any{map[string]any{"productId": p.CreateProduct.Product.ID, "quantity": 1}}, map[string]any{"type": "CASH", "amount": 1000})
+		sold := e.record(t, e.cashier.Token, in)
+		e.Exec(t, e.cashier.Token, `mutation($i: RecordFeedbackInput!) { recordFeedback(input: $i) { feedback { id } } }`, map[string]any{"i": map[string]any{
+			"saleId": sold.ID, "rating": rating, "category": "PRODUCT", "productId": p.CreateProduct.Product.ID,
+		}}).Decode(t, &struct{}{})
+	}
+	e.Exec(t, owner.Token, `mutation($i: CreateStoreInput!) { createStore(input: $i) { store { id } } }`,
+		map[string]any{"i": map[string]any{"name": "Second Street", "timeZone": "Asia/Shanghai"}}).Decode(t, &struct{}{})
+
+	type rating struct {
+		Count        int
+		Average      *float64
+		Distribution []int
+	}
+	extra := func(query, fields string, out any) int64 {
+		plain := count.during(func() { e.Exec(t, owner.Token, fmt.Sprintf(query, "id"), nil).Decode(t, &struct{}{}) })
+		rated := count.during(func() { e.Exec(t, owner.Token, fmt.Sprintf(query, fields), nil).Decode(t, out) })
+		return rated - plain
+	}
+	var products struct {
+		Products struct {
+			Edges []struct{ Node struct{ Rating rating } }
+		}
+	}
+	require.Equal(t, int64(1), extra(`{ products(first: 10) { edges { node { %s } } } }`, "id rating { count average distribution }", &products))
+	require.Len(t, products.Products.Edges, 4)
+	averages := map[float64]bool{}
+	for _, edge := range products.Products.Edges {
+		require.Equal(t, 1, edge.Node.Rating.Count)
+		averages[*edge.Node.Rating.Average] = true
+	}
+	require.Equal(t, map[float64]bool{5: true, 4: true, 2: true, 1: true}, averages)
+
+	var stores struct {
+		Viewer struct{ Stores []struct{ Rating rating } }
+	}
+	require.Equal(t, int64(1), extra(`{ viewer { stores { %s } } }`, "id rating { count average distribution }", &stores))
+	require.Len(t, stores.Viewer.Stores, 2)
+	got := []rating{stores.Viewer.Stores[0].Rating, stores.Viewer.Stores[1].Rating}
+	if got[0].Count == 0 {
+		got[0], got[1] = got[1], got[0]
+	}
+	require.Equal(t, 4, got[0].Count)
+	require.Equal(t, 3.0, *got[0].Average)
+	require.Equal(t, []int{1, 1, 0, 1, 1}, got[0].Distribution)
+	require.Equal(t, rating{Count: 0, Distribution: []int{0, 0, 0, 0, 0}}, got[1], "a store without ratings")
 }

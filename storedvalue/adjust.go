@@ -57,22 +57,21 @@ func (s *Service) Adjust(ctx context.Context, in AdjustInput) (*AdjustResult, er
 	if err != nil {
 		return nil, err
 	}
-	if prior, err := s.priorAdjustment(ctx, in.IdempotencyKey, hash); prior != nil || err != nil {
-		return prior, err
-	}
-	var res *AdjustResult
-	err = db.WithTx(ctx, s.db, func(tx *ent.Tx) (err error) {
-		res, err = s.adjust(ctx, tx, v, in, hash)
-		return err
-	})
-	if err != nil {
-		if prior, perr := s.priorAdjustment(ctx, in.IdempotencyKey, hash); prior != nil || perr != nil {
-			return prior, perr
-		}
-		return nil, err
-	}
-	res.Entry = res.Entry.Unwrap()
-	return res, nil
+	res, _, err := idempotency.Once(
+		func() (*AdjustResult, error) { return s.priorAdjustment(ctx, in.IdempotencyKey, hash) },
+		func() (*AdjustResult, error) {
+			var res *AdjustResult
+			err := db.WithTx(ctx, s.db, func(tx *ent.Tx) (err error) {
+				res, err = s.adjust(ctx, tx, v, in, hash)
+				return err
+			})
+			if err != nil {
+				return nil, err
+			}
+			res.Entry = res.Entry.Unwrap()
+			return res, nil
+		})
+	return res, err
 }
 
 func (s *Service) adjust(ctx context.Context, tx *ent.Tx, v *viewer.Viewer, in AdjustInput, hash string) (*AdjustResult, error) {

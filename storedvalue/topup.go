@@ -69,24 +69,23 @@ func (s *Service) TopUp(ctx context.Context, in TopUpInput) (*TopUpResult, error
 	if err != nil {
 		return nil, err
 	}
-	if prior, err := s.priorTopUp(ctx, in.IdempotencyKey, hash); prior != nil || err != nil {
-		return prior, err
-	}
-	var res *TopUpResult
-	err = db.WithTx(ctx, s.db, func(tx *ent.Tx) (err error) {
-		res, err = s.topUp(ctx, tx, v, in, hash)
-		return err
-	})
-	if err != nil {
-		// A request with the key that committed while this one ran makes
-		// this one fail on the key: it is answered as a retry.
-		if prior, perr := s.priorTopUp(ctx, in.IdempotencyKey, hash); prior != nil || perr != nil {
-			return prior, perr
-		}
-		return nil, err
-	}
-	res.TopUp = res.TopUp.Unwrap()
-	return res, nil
+	// A request with the key that commits while this one runs makes this
+	// one fail on the key: Once answers it as a retry.
+	res, _, err := idempotency.Once(
+		func() (*TopUpResult, error) { return s.priorTopUp(ctx, in.IdempotencyKey, hash) },
+		func() (*TopUpResult, error) {
+			var res *TopUpResult
+			err := db.WithTx(ctx, s.db, func(tx *ent.Tx) (err error) {
+				res, err = s.topUp(ctx, tx, v, in, hash)
+				return err
+			})
+			if err != nil {
+				return nil, err
+			}
+			res.TopUp = res.TopUp.Unwrap()
+			return res, nil
+		})
+	return res, err
 }
 
 // check checks what can be checked without the database: the amount and

@@ -192,22 +192,14 @@ func (s *Service) ReportFromDevice(ctx context.Context, dev *ent.Device, key str
 	// The device is no viewer: the system writes its ticket, for its
 	// merchant, and the audit entry names the device.
 	sysCtx := viewer.NewSystemContext(ctx, "device-report")
-	if prior, err := s.priorReport(sysCtx, dev.ID, key, hash); prior != nil || err != nil {
-		return prior, prior != nil, err
-	}
-	t, err := s.open(sysCtx, sysCtx, opening{
-		merchantID: dev.MerchantID, by: ticket.ReporterKindDEVICE, byID: dev.ID, deviceID: &dev.ID, storeID: &dev.StoreID,
-		key: &key, hash: hash,
-	}, in)
-	if err != nil {
-		// A report with the key that committed meanwhile made this one
-		// fail on the key: it is answered as a retry.
-		if prior, perr := s.priorReport(sysCtx, dev.ID, key, hash); prior != nil || perr != nil {
-			return prior, prior != nil, perr
-		}
-		return nil, false, err
-	}
-	return t, false, nil
+	return idempotency.Once(
+		func() (*ent.Ticket, error) { return s.priorReport(sysCtx, dev.ID, key, hash) },
+		func() (*ent.Ticket, error) {
+			return s.open(sysCtx, sysCtx, opening{
+				merchantID: dev.MerchantID, by: ticket.ReporterKindDEVICE, byID: dev.ID, deviceID: &dev.ID, storeID: &dev.StoreID,
+				key: &key, hash: hash,
+			}, in)
+		})
 }
 
 // priorReport returns the ticket device id reported with key, if its

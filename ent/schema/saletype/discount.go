@@ -22,6 +22,10 @@ type Discount struct {
 	// a discount of the whole order.
 	Line   *int  `json:"line,omitempty"`
 	Amount int64 `json:"amount"`
+	// Flag says which limit the discount went past, granted to a sale made
+	// offline (the terminal gave it already); the sale is flagged for
+	// review. Empty for a discount within its limits.
+	Flag string `json:"flag,omitempty"`
 }
 
 // DiscountKind says which domain granted a discount.
