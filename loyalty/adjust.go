@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/tillpos/till/audit"
+	"github.com/tillpos/till/auth/viewer"
 	"github.com/tillpos/till/customers"
 	"github.com/tillpos/till/db"
 	"github.com/tillpos/till/ent"
@@ -60,12 +61,17 @@ func (s *Service) Adjust(ctx context.Context, in AdjustInput) (*AdjustResult, er
 	if err != nil {
 		return nil, err
 	}
-	if prior, err := s.priorAdjustment(ctx, in.IdempotencyKey, hash); prior != nil || err != nil {
-		return prior, err
-	}
+	res, _, err := idempotency.Once(
+		func() (*AdjustResult, error) { return s.priorAdjustment(ctx, in.IdempotencyKey, hash) },
+		func() (*AdjustResult, error) { return s.adjust(ctx, v, in, hash) })
+	return res, err
+}
+
+// adjust writes the adjustment in a transaction of its own.
+func (s *Service) adjust(ctx context.Context, v *viewer.Viewer, in AdjustInput, hash string) (*AdjustResult, error) {
 	var entry *ent.LoyaltyEntry
 	var customerID pulid.ID
-	err = db.WithTx(ctx, s.db, func(tx *ent.Tx) error {
+	err := db.WithTx(ctx, s.db, func(tx *ent.Tx) error {
 		cust, err := customers.ResolveForWrite(ctx, tx.Client(), in.CustomerID)
 		if err != nil {
 			return err
@@ -102,9 +108,6 @@ func (s *Service) Adjust(ctx context.Context, in AdjustInput) (*AdjustResult, er
 		})
 	})
 	if err != nil {
-		if prior, perr := s.priorAdjustment(ctx, in.IdempotencyKey, hash); prior != nil || perr != nil {
-			return prior, perr
-		}
 		return nil, err
 	}
 	standing, err := s.Standing(ctx, customerID)

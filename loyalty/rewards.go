@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tillpos/till/audit"
+	"github.com/tillpos/till/auth/viewer"
 	"github.com/tillpos/till/customers"
 	"github.com/tillpos/till/db"
 	"github.com/tillpos/till/ent"
@@ -414,11 +415,16 @@ func (s *Service) RedeemReward(ctx context.Context, in RedeemInput) (*RedeemResu
 	if err != nil {
 		return nil, err
 	}
-	if prior, err := s.priorRedemption(ctx, in.IdempotencyKey, hash); prior != nil || err != nil {
-		return prior, err
-	}
+	res, _, err := idempotency.Once(
+		func() (*RedeemResult, error) { return s.priorRedemption(ctx, in.IdempotencyKey, hash) },
+		func() (*RedeemResult, error) { return s.redeemReward(ctx, v, in, hash) })
+	return res, err
+}
+
+// redeemReward writes the redemption in a transaction of its own.
+func (s *Service) redeemReward(ctx context.Context, v *viewer.Viewer, in RedeemInput, hash string) (*RedeemResult, error) {
 	var red *ent.LoyaltyRedemption
-	err = db.WithTx(ctx, s.db, func(tx *ent.Tx) error {
+	err := db.WithTx(ctx, s.db, func(tx *ent.Tx) error {
 		client := tx.Client()
 		st, err := merchants.StoreFor(ctx, client, v, in.StoreID, "storeId")
 		if err != nil {
@@ -472,9 +478,6 @@ func (s *Service) RedeemReward(ctx context.Context, in RedeemInput) (*RedeemResu
 		})
 	})
 	if err != nil {
-		if prior, perr := s.priorRedemption(ctx, in.IdempotencyKey, hash); prior != nil || perr != nil {
-			return prior, perr
-		}
 		return nil, err
 	}
 	red = red.Unwrap()
