@@ -12,6 +12,7 @@ import (
 	"github.com/tillpos/till/db"
 	"github.com/tillpos/till/ent"
 	"github.com/tillpos/till/ent/loyaltyprogramversion"
+	"github.com/tillpos/till/ent/predicate"
 	"github.com/tillpos/till/ent/schema/loyaltytype"
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/ent/tender"
@@ -228,24 +229,21 @@ func (s *Service) Versions(ctx context.Context, p *ent.LoyaltyProgramVersion) ([
 
 // latest is merchantID's latest program version, nil when it has none.
 func latest(ctx context.Context, client *ent.Client, merchantID pulid.ID) (*ent.LoyaltyProgramVersion, error) {
-	p, err := client.LoyaltyProgramVersion.Query().
-		Where(loyaltyprogramversion.MerchantID(merchantID)).
-		Order(ent.Desc(loyaltyprogramversion.FieldVersion)).
-		First(ctx)
-	if ent.IsNotFound(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("loading loyalty program: %w", err)
-	}
-	return p, nil
+	return latestWhere(ctx, client, merchantID)
 }
 
 // programAt is the version of merchantID's program in force at t: the
 // latest effective by then; nil when there was none.
 func programAt(ctx context.Context, client *ent.Client, merchantID pulid.ID, t time.Time) (*ent.LoyaltyProgramVersion, error) {
+	return latestWhere(ctx, client, merchantID, loyaltyprogramversion.EffectiveFromLTE(t))
+}
+
+// latestWhere is merchantID's latest program version of those where
+// picks, nil when there is none.
+func latestWhere(ctx context.Context, client *ent.Client, merchantID pulid.ID, where ...predicate.LoyaltyProgramVersion) (*ent.LoyaltyProgramVersion, error) {
 	p, err := client.LoyaltyProgramVersion.Query().
-		Where(loyaltyprogramversion.MerchantID(merchantID), loyaltyprogramversion.EffectiveFromLTE(t)).
+		Where(loyaltyprogramversion.MerchantID(merchantID)).
+		Where(where...).
 		Order(ent.Desc(loyaltyprogramversion.FieldVersion)).
 		First(ctx)
 	if ent.IsNotFound(err) {

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"testing"
@@ -849,6 +850,24 @@ func TestLoyaltyMergeAndExport(t *testing.T) {
 	require.Equal(t, "SILVER", l.Tier, "the higher tier")
 	require.Equal(t, 2, l.Entries.TotalCount)
 	requirePointsAdd(t, l)
+
+	var out struct {
+		ExportCustomerData struct{ Data map[string]json.RawMessage }
+	}
+	e.Exec(t, e.owner.Token, `mutation($i: CustomerIdInput!) { exportCustomerData(input: $i) { customerId data } }`,
+		map[string]any{"i": map[string]any{"customerId": mei}}).Decode(t, &out)
+	var exported struct {
+		Points  int64
+		Tier    string
+		Entries []struct {
+			Kind   string
+			Points int64
+		}
+	}
+	require.NoError(t, json.Unmarshal(out.ExportCustomerData.Data["loyalty"], &exported))
+	require.Equal(t, int64(1010), exported.Points)
+	require.Equal(t, "SILVER", exported.Tier)
+	require.Len(t, exported.Entries, 2)
 }
 
 func TestLoyaltyCustomerListQueryCount(t *testing.T) {
