@@ -190,6 +190,15 @@ func (s *Service) checkReward(ctx context.Context, r *ent.LoyaltyReward) error {
 	case r.MinTier != nil && *r.MinTier == "":
 		return errs.Invalid("minTier", "name a tier, or leave it out")
 	}
+	if r.MinTier != nil {
+		prog, err := latest(ctx, s.db, viewer.FromContext(ctx).MerchantID)
+		if err != nil {
+			return err
+		}
+		if prog != nil && !slices.ContainsFunc(prog.Tiers, func(t loyaltytype.Tier) bool { return t.Name == *r.MinTier }) {
+			return errs.Invalid("minTier", "the program has no tier %s", *r.MinTier)
+		}
+	}
 	switch r.Kind {
 	case loyaltyreward.KindFREE_PRODUCT:
 		if r.ProductID == nil || r.Amount != nil || r.PercentBp != nil || r.MaxDiscount != nil {

@@ -547,6 +547,7 @@ func TestLoyaltyRewardsAtCheckout(t *testing.T) {
 	require.Equal(t, int64(1), list.LoyaltyRewards[0].PointsCost, "cheapest first")
 	saleWantErr(t, e.Exec(t, e.cashier.Token, loyRewardCreate, map[string]any{"i": map[string]any{"name": "x", "kind": "FIXED_DISCOUNT", "amount": 1, "pointsCost": 1}}), "FORBIDDEN", "")
 	saleWantErr(t, e.Exec(t, e.owner.Token, loyRewardCreate, map[string]any{"i": map[string]any{"name": "x", "kind": "FIXED_DISCOUNT", "pointsCost": 1}}), "BAD_USER_INPUT", "amount")
+	saleWantErr(t, e.Exec(t, e.owner.Token, loyRewardCreate, map[string]any{"i": map[string]any{"name": "x", "kind": "FIXED_DISCOUNT", "amount": 1, "pointsCost": 1, "minTier": "PLATINUM"}}), "BAD_USER_INPUT", "minTier")
 
 	t.Run("a void gives the reward's points back", func(t *testing.T) {
 		in := sale(pct.ID, free.ID)
@@ -561,6 +562,21 @@ func TestLoyaltyRewardsAtCheckout(t *testing.T) {
 		require.Equal(t, []string{"REVERSE", "REVERSE"}, l.kinds()[:2])
 		require.NotNil(t, l.entries()[0].RedemptionID)
 		require.Contains(t, *l.entries()[0].Reason, "VOIDED")
+		requirePointsAdd(t, l)
+	})
+
+	t.Run("a refund of the rest gives them back too; a partial one does not", func(t *testing.T) {
+		in := sale(pct.ID)
+		in["tenders"] = []any{map[string]any{"type": "CASH", "amount": 4400}}
+		s := e.sell(t, e.cashier.Token, in)
+		require.Equal(t, int64(330), e.points(t, e.cashier.Token, mei).Points)
+		e.refund(t, e.cashier.Token, saleRefund, map[string]any{"idempotencyKey": saleKey(), "saleId": s.ID, "reason": "returned", "amount": 1000})
+		require.Equal(t, int64(330), e.points(t, e.cashier.Token, mei).Points, "earning is off: nothing to reverse, and the reward stays redeemed")
+		r := e.refund(t, e.cashier.Token, saleRefund, map[string]any{"idempotencyKey": saleKey(), "saleId": s.ID, "reason": "returned", "amount": 3400})
+		require.Equal(t, "REFUNDED", r.Sale.Status)
+		l := e.points(t, e.cashier.Token, mei)
+		require.Equal(t, int64(350), l.Points)
+		require.Contains(t, *l.entries()[0].Reason, "REFUNDED")
 		requirePointsAdd(t, l)
 	})
 }
@@ -899,4 +915,35 @@ func TestLoyaltyCustomerListQueryCount(t *testing.T) {
 		})
 	}
 	require.Equal(t, list(1), list(10), "a page of 10 customers with their loyalty takes as many statements as a page of 1")
+}
+
+func TestLoyaltyExchange(t *testing.T) {
+	t.Parallel()
+	e := newLoyEnv(t)
+	e.program(t, map[string]any{})
+	mei := e.customer(t, e.cashier.Token, "Mei")
+	in := svSale(e.owner.StoreID, mei, 1000, map[string]any{"type": "CASH", "amount": 2000})
+	in["lines"] = []any{saleItem("Tea", 2, 1000, 0)}
+	s := e.sell(t, e.cashier.Token, in)
+	require.Equal(t, int64(20), e.points(t, e.cashier.Token, mei).Points)
+
+	// One tea back for a cake of 15.00: the returned half reverses 10, and
+	// the new sale earns on the 5.00 paid on top, not on the credit.
+	var out struct {
+		ExchangeSale struct {
+			Sale struct{ ID string }
+		}
+	}
+	e.Exec(t, e.cashier.Token, `mutation($i: ExchangeSaleInput!) { exchangeSale(input: $i) { sale { id } } }`, map[string]any{"i": map[string]any{
+		"idempotencyKey": saleKey(), "saleId": s.ID, "reason": "wrong flavour",
+		"returnLines": []any{map[string]any{"saleLineId": s.Lines[0].ID, "quantity": 1}},
+		"newLines":    []any{saleItem("Cake", 1, 1500, 0)},
+		"tenders":     []any{map[string]any{"type": "CASH", "amount": 500}},
+	}}).Decode(t, &out)
+	l := e.points(t, e.cashier.Token, mei)
+	require.Equal(t, int64(20-10+5), l.Points)
+	require.Equal(t, []string{"REVERSE", "EARN", "EARN"}, l.kinds(), "the new sale is written before the return")
+	require.Equal(t, s.ID, *l.entries()[0].SaleID)
+	require.Equal(t, out.ExchangeSale.Sale.ID, *l.entries()[1].SaleID)
+	requirePointsAdd(t, l)
 }
