@@ -31,31 +31,8 @@ func (s *Service) Expire(ctx context.Context) error {
 	var failed []error
 	for _, id := range ids {
 		err := db.WithTx(ctx, s.db, func(tx *ent.Tx) error {
-			acc, err := lockAccountByID(ctx, tx, pulid.ID(id))
-			if err != nil || acc == nil {
-				return err
-			}
-			lots, err := tx.LoyaltyLot.Query().
-				Where(loyaltylot.AccountID(acc.ID), loyaltylot.ExpiresAtLTE(now), loyaltylot.RemainingGT(0)).
-				All(ctx)
-			if err != nil {
-				return fmt.Errorf("loading expired lots: %w", err)
-			}
-			sortLots(lots)
-			for _, l := range lots {
-				next, _, err := post(ctx, tx, acc, posting{
-					kind: loyaltyentry.KindEXPIRE, points: -l.Remaining, at: *l.ExpiresAt, lot: l,
-					reason: "points earned " + l.CreatedAt.UTC().Format("2006-01-02") + " expired",
-				})
-				if errors.Is(err, errGone) {
-					continue
-				}
-				if err != nil {
-					return err
-				}
-				acc = next
-			}
-			return nil
+			_, err := s.lockAccountByID(ctx, tx, pulid.ID(id))
+			return err
 		})
 		if err != nil {
 			failed = append(failed, fmt.Errorf("account %s: %w", id, err))
@@ -79,7 +56,7 @@ func (s *Service) ReviewTiers(ctx context.Context) error {
 	var failed []error
 	for _, id := range ids {
 		err := db.WithTx(ctx, s.db, func(tx *ent.Tx) error {
-			acc, err := lockAccountByID(ctx, tx, id)
+			acc, err := s.lockAccountByID(ctx, tx, id)
 			if err != nil || acc == nil || acc.TierReviewAt == nil || acc.TierReviewAt.After(now) {
 				return err
 			}
@@ -113,8 +90,35 @@ func (s *Service) ReviewTiers(ctx context.Context) error {
 	return errors.Join(failed...)
 }
 
-// lockAccountByID locks and reads account id; nil when it is gone (merged
-// away).
-func lockAccountByID(ctx context.Context, tx *ent.Tx, id pulid.ID) (*ent.LoyaltyAccount, error) {
-	return lockAccountWhere(ctx, tx, loyaltyaccount.ID(id))
+// lockAccountByID locks and reads account id, with its due points
+// expired; nil when it is gone (merged away).
+func (s *Service) lockAccountByID(ctx context.Context, tx *ent.Tx, id pulid.ID) (*ent.LoyaltyAccount, error) {
+	return s.lockAccountWhere(ctx, tx, loyaltyaccount.ID(id))
+}
+
+// expireDue writes an EXPIRE entry for what is left of each of acc's lots
+// whose time has come, acc being locked, and returns acc as it stands
+// after. A lot another run expired first is left be.
+func (s *Service) expireDue(ctx context.Context, tx *ent.Tx, acc *ent.LoyaltyAccount) (*ent.LoyaltyAccount, error) {
+	lots, err := tx.LoyaltyLot.Query().
+		Where(loyaltylot.AccountID(acc.ID), loyaltylot.ExpiresAtLTE(s.now()), loyaltylot.RemainingGT(0)).
+		All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("loading expired lots: %w", err)
+	}
+	sortLots(lots)
+	for _, l := range lots {
+		next, _, err := post(ctx, tx, acc, posting{
+			kind: loyaltyentry.KindEXPIRE, points: -l.Remaining, at: *l.ExpiresAt, lot: l,
+			reason: "points earned " + l.CreatedAt.UTC().Format("2006-01-02") + " expired",
+		})
+		if errors.Is(err, errGone) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		acc = next
+	}
+	return acc, nil
 }

@@ -115,15 +115,29 @@ func staffViewer(ctx context.Context, roles ...viewer.Role) (*viewer.Viewer, err
 }
 
 // lockAccount locks and reads the account of customerID (on PostgreSQL;
-// SQLite runs one write transaction at a time); nil when the customer has
-// none. The customer's row must be locked already (lock order), except
-// for the jobs, which lock nothing else.
-func lockAccount(ctx context.Context, tx *ent.Tx, customerID pulid.ID) (*ent.LoyaltyAccount, error) {
-	return lockAccountWhere(ctx, tx, loyaltyaccount.CustomerID(customerID))
+// SQLite runs one write transaction at a time), with its due points
+// expired; nil when the customer has none. The customer's row must be
+// locked already (lock order), except for the jobs, which lock nothing
+// else.
+func (s *Service) lockAccount(ctx context.Context, tx *ent.Tx, customerID pulid.ID) (*ent.LoyaltyAccount, error) {
+	return s.lockAccountWhere(ctx, tx, loyaltyaccount.CustomerID(customerID))
 }
 
-// lockAccountWhere locks and reads the account that where picks, or nil.
-func lockAccountWhere(ctx context.Context, tx *ent.Tx, where predicate.LoyaltyAccount) (*ent.LoyaltyAccount, error) {
+// lockAccountWhere locks and reads the account that where picks, or nil,
+// and expires what is left of its lots whose time has come: whatever is
+// done with an account next (a redemption, a payment, a reversal) never
+// takes points that have expired but that the expiry job has not reached
+// yet.
+func (s *Service) lockAccountWhere(ctx context.Context, tx *ent.Tx, where predicate.LoyaltyAccount) (*ent.LoyaltyAccount, error) {
+	acc, err := lockAccountRow(ctx, tx, where)
+	if err != nil || acc == nil {
+		return acc, err
+	}
+	return s.expireDue(ctx, tx, acc)
+}
+
+// lockAccountRow locks and reads the account that where picks, or nil.
+func lockAccountRow(ctx context.Context, tx *ent.Tx, where predicate.LoyaltyAccount) (*ent.LoyaltyAccount, error) {
 	q := tx.LoyaltyAccount.Query().Where(where)
 	if _, err := q.Clone().Select(loyaltyaccount.FieldID).Modify(db.ForUpdate).Strings(ctx); err != nil {
 		return nil, fmt.Errorf("locking loyalty account: %w", err)
@@ -148,7 +162,7 @@ func (s *Service) openAccount(ctx context.Context, tx *ent.Tx, merchantID, custo
 	if err != nil && !errors.Is(err, sqldb.ErrNoRows) {
 		return nil, fmt.Errorf("opening loyalty account: %w", err)
 	}
-	acc, err := lockAccount(ctx, tx, customerID)
+	acc, err := s.lockAccount(ctx, tx, customerID)
 	if err == nil && acc == nil {
 		err = fmt.Errorf("opening loyalty account: not there after upsert")
 	}

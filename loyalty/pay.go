@@ -37,7 +37,7 @@ func (s *Service) pay(ctx context.Context, tx *ent.Tx, sl *ent.Sale, t *ent.Tend
 		return errs.Invalid(field, "points pay in steps of %d; %d is not a whole number of points", prog.PointValue, t.Amount)
 	}
 	points := t.Amount / prog.PointValue
-	acc, err := lockAccount(ctx, tx, *sl.CustomerID)
+	acc, err := s.lockAccount(ctx, tx, *sl.CustomerID)
 	if err != nil {
 		return err
 	}

@@ -27,7 +27,7 @@ func (s *Service) refunded(ctx context.Context, tx *ent.Tx, sl *ent.Sale, r *ent
 	if sl.CustomerID == nil {
 		return nil
 	}
-	acc, err := lockAccount(ctx, tx, *sl.CustomerID)
+	acc, err := s.lockAccount(ctx, tx, *sl.CustomerID)
 	if err != nil || acc == nil {
 		return err
 	}

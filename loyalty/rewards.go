@@ -275,7 +275,7 @@ func (s *Service) Discounts(ctx context.Context, tx *ent.Tx, q sales.DiscountQue
 	if err != nil {
 		return nil, fmt.Errorf("loading rewards: %w", err)
 	}
-	acc, err := lockAccount(ctx, tx, q.Customer.ID)
+	acc, err := s.lockAccount(ctx, tx, q.Customer.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -345,7 +345,7 @@ func (s *Service) Redeem(ctx context.Context, tx *ent.Tx, sl *ent.Sale, granted 
 	if sl.CustomerID == nil {
 		return fmt.Errorf("redeeming rewards for sale %s: the sale has no customer", sl.ID)
 	}
-	acc, err := lockAccount(ctx, tx, *sl.CustomerID)
+	acc, err := s.lockAccount(ctx, tx, *sl.CustomerID)
 	if err != nil {
 		return err
 	}
@@ -455,7 +455,7 @@ func (s *Service) redeemReward(ctx context.Context, v *viewer.Viewer, in RedeemI
 		if err != nil {
 			return fmt.Errorf("loading reward: %w", err)
 		}
-		acc, err := lockAccount(ctx, tx, cust.ID)
+		acc, err := s.lockAccount(ctx, tx, cust.ID)
 		if err != nil {
 			return err
 		}

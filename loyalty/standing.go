@@ -107,7 +107,13 @@ func (s *Service) Standings(ctx context.Context, ids []pulid.ID) (map[pulid.ID]*
 		st := &Standing{CustomerID: a.CustomerID, AccountID: a.ID, Points: a.Points, Tier: a.Tier,
 			TierSince: &a.TierSince, TierReviewAt: a.TierReviewAt, LifetimePoints: lifetime[a.ID], ExpiringSoon: []Expiring{}}
 		for _, l := range lots {
-			if l.AccountID != a.ID {
+			switch {
+			case l.AccountID != a.ID:
+				continue
+			case !l.ExpiresAt.After(now):
+				// Expired, though the job has not reached it yet: the
+				// account's next write expires it.
+				st.Points -= l.Remaining
 				continue
 			}
 			if n := len(st.ExpiringSoon); n > 0 && st.ExpiringSoon[n-1].At.Equal(*l.ExpiresAt) {

@@ -815,6 +815,51 @@ func TestLoyaltyExpiryFIFO(t *testing.T) {
 	requirePointsAdd(t, l)
 }
 
+// Points whose time has come are gone at once, before the expiry job
+// reaches them: the customer's standing leaves them out, and the next
+// write to the account expires them first, so they cannot be spent.
+func TestLoyaltyExpiredPointsCannotBeSpentBeforeTheJob(t *testing.T) {
+	t.Parallel()
+	e := newLoyEnv(t)
+	e.clock.move(-25 * 24 * time.Hour)
+	e.program(t, map[string]any{"expiryMonths": 1})
+	e.clock.move(25 * 24 * time.Hour)
+	mei := e.customer(t, e.cashier.Token, "Mei")
+	store := e.owner.StoreID
+	big := e.reward(t, map[string]any{"name": "Teapot", "kind": "FIXED_DISCOUNT", "amount": 1000, "pointsCost": 60})
+	small := e.reward(t, map[string]any{"name": "Coffee", "kind": "FIXED_DISCOUNT", "amount": 100, "pointsCost": 30})
+
+	old := loyCash(store, mei, 5000) // 50 points, expiring in about 10 days
+	old["occurredAt"] = time.Now().Add(-20 * 24 * time.Hour).UTC().Format(time.RFC3339)
+	e.sell(t, e.cashier.Token, old)
+	e.sell(t, e.cashier.Token, loyCash(store, mei, 4000)) // 40 points, expiring in a month
+	require.Equal(t, int64(90), e.points(t, e.cashier.Token, mei).Points)
+
+	e.clock.move(15 * 24 * time.Hour) // past the older lot's expiry; the job has not run
+	l := e.points(t, e.cashier.Token, mei)
+	require.Equal(t, int64(40), l.Points, "expired points are not shown")
+	require.Len(t, l.ExpiringSoon, 1)
+	require.Equal(t, int64(40), l.ExpiringSoon[0].Points, "only the newer lot is still to expire")
+
+	redeem := func(reward string) *tilltest.Result {
+		return e.Exec(t, e.cashier.Token, loyRedeem, map[string]any{"i": map[string]any{
+			"idempotencyKey": saleKey(), "customerId": mei, "rewardId": reward, "storeId": store,
+		}})
+	}
+	err := saleWantErr(t, redeem(big.ID), "BAD_USER_INPUT", "rewardId")
+	require.Contains(t, err.Message, "the customer has 40")
+	redeem(small.ID).Decode(t, &struct{}{})
+	l = e.points(t, e.cashier.Token, mei)
+	require.Equal(t, int64(10), l.Points)
+	require.Equal(t, []string{"REDEEM", "EXPIRE", "EARN", "EARN"}, l.kinds(), "the redemption expired the due lot first")
+	requirePointsAdd(t, l)
+
+	require.NoError(t, loyalty.New(e.DB.Client, loyalty.WithClock(e.clock.now)).Expire(t.Context()))
+	l = e.points(t, e.cashier.Token, mei)
+	require.Equal(t, int64(10), l.Points, "the job finds nothing left to expire")
+	require.Len(t, l.kinds(), 4)
+}
+
 func TestLoyaltyTiersUpAtOnceDownAtReview(t *testing.T) {
 	t.Parallel()
 	e := newLoyEnv(t)
