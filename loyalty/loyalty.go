@@ -28,7 +28,6 @@ import (
 	sqldb "database/sql"
 	"errors"
 	"fmt"
-	"math/bits"
 	"slices"
 	"time"
 
@@ -319,23 +318,6 @@ func fifo(a, b *ent.LoyaltyLot) int {
 		return a.CreatedAt.Compare(b.CreatedAt)
 	}
 	return cmp.Compare(a.ID, b.ID)
-}
-
-// mulDiv is a*b/c rounded down, for non-negative a, b and positive c: the
-// product may pass int64, so it is taken in 128 bits. The caller keeps
-// the quotient within int64 (a ≤ c or b ≤ c).
-func mulDiv(a, b, c int64) int64 {
-	hi, lo := bits.Mul64(uint64(a), uint64(b))
-	q, _ := bits.Div64(hi, lo, uint64(c))
-	return int64(q)
-}
-
-// ptrTo is a pointer to id, or nil for the empty id.
-func ptrTo(id pulid.ID) *pulid.ID {
-	if id == "" {
-		return nil
-	}
-	return &id
 }
 
 // sortLots puts lots in the order debits take from them.

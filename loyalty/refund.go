@@ -11,6 +11,7 @@ import (
 	"github.com/tillpos/till/ent/refundtender"
 	"github.com/tillpos/till/ent/sale"
 	"github.com/tillpos/till/ent/schema/pulid"
+	"github.com/tillpos/till/internal/money"
 )
 
 // refunded follows a refund, void or exchange return r of sl (sl as it
@@ -102,8 +103,8 @@ func reverseEarned(ctx context.Context, tx *ent.Tx, acc *ent.LoyaltyAccount, sl 
 		return acc, nil
 	}
 	refunded := min(sl.RefundedTotal, sl.Total)
-	p.qualPoints = -(mulDiv(earned, refunded, sl.Total) - reversed)
-	p.qualSpend = -(mulDiv(spent, refunded, sl.Total) - unspent)
+	p.qualPoints = -(money.MulDiv(earned, refunded, sl.Total) - reversed)
+	p.qualSpend = -(money.MulDiv(spent, refunded, sl.Total) - unspent)
 	if p.qualPoints == 0 && p.qualSpend == 0 {
 		return acc, nil
 	}
@@ -141,7 +142,7 @@ func (s *Service) payBack(ctx context.Context, tx *ent.Tx, acc *ent.LoyaltyAccou
 			return err
 		}
 		credit := p
-		credit.points = mulDiv(paid, min(t.RefundedAmount, t.Amount), t.Amount) - back
+		credit.points = money.MulDiv(paid, min(t.RefundedAmount, t.Amount), t.Amount) - back
 		credit.at, credit.expiresAt, credit.tenderID = now, expiry(prog, now), &t.ID
 		credit.reason = "refunded to the LOYALTY tender"
 		if credit.points <= 0 {

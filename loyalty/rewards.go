@@ -20,6 +20,7 @@ import (
 	"github.com/tillpos/till/ent/schema/saletype"
 	"github.com/tillpos/till/errs"
 	"github.com/tillpos/till/idempotency"
+	"github.com/tillpos/till/internal/money"
 	"github.com/tillpos/till/merchants"
 	"github.com/tillpos/till/sales"
 )
@@ -322,7 +323,7 @@ func (s *Service) Discounts(ctx context.Context, tx *ent.Tx, q sales.DiscountQue
 		case loyaltyreward.KindFIXED_DISCOUNT:
 			d.Amount = min(*r.Amount, left)
 		case loyaltyreward.KindPERCENT_DISCOUNT:
-			d.Amount = mulDiv(max(q.Net, 0), int64(*r.PercentBp), maxBasisPoints)
+			d.Amount = money.MulDiv(max(q.Net, 0), int64(*r.PercentBp), maxBasisPoints)
 			if r.MaxDiscount != nil {
 				d.Amount = min(d.Amount, *r.MaxDiscount)
 			}

@@ -15,6 +15,7 @@ import (
 	"github.com/tillpos/till/ent/storedvalueentry"
 	"github.com/tillpos/till/errs"
 	"github.com/tillpos/till/idempotency"
+	"github.com/tillpos/till/internal/ptr"
 )
 
 // AdjustInput corrects a customer's balance by Amount (negative takes
@@ -84,7 +85,7 @@ func (s *Service) adjust(ctx context.Context, tx *ent.Tx, v *viewer.Viewer, in A
 		return nil, err
 	}
 	p := posting{
-		kind: storedvalueentry.KindADJUST, amount: in.Amount, staffID: v.ID, deviceID: ptrTo(v.DeviceID),
+		kind: storedvalueentry.KindADJUST, amount: in.Amount, staffID: v.ID, deviceID: ptr.NonZero(v.DeviceID),
 		reason: in.Reason, key: &in.IdempotencyKey, hash: hash,
 	}
 	switch {

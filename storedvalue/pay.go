@@ -12,6 +12,7 @@ import (
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/ent/storedvalueentry"
 	"github.com/tillpos/till/errs"
+	"github.com/tillpos/till/internal/money"
 	"github.com/tillpos/till/sales"
 )
 
@@ -127,5 +128,5 @@ func bonusBack(ctx context.Context, tx *ent.Tx, tenderID pulid.ID, amount int64)
 	if paid <= 0 || back+amount > paid {
 		return 0, fmt.Errorf("refunding %d to stored value tender %s: %d paid, %d refunded", amount, tenderID, paid, back)
 	}
-	return mulDiv(back+amount, paidBonus, paid) - backBonus, nil
+	return money.MulDiv(back+amount, paidBonus, paid) - backBonus, nil
 }

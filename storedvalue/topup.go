@@ -174,7 +174,7 @@ func (s *Service) topUp(ctx context.Context, tx *ent.Tx, v *viewer.Viewer, in To
 		SetCustomerID(cust.ID).
 		SetStoreID(st.ID).
 		SetStaffID(v.ID).
-		SetNillableDeviceID(ptrTo(v.DeviceID)).
+		SetNillableDeviceID(ptr.NonZero(v.DeviceID)).
 		SetAmount(in.Amount).
 		SetBonus(bonus).
 		SetCurrency(merchant.Currency).
@@ -202,7 +202,7 @@ func (s *Service) topUp(ctx context.Context, tx *ent.Tx, v *viewer.Viewer, in To
 	if err != nil {
 		return nil, fmt.Errorf("creating top-up: %w", err)
 	}
-	by := posting{staffID: v.ID, storeID: &st.ID, deviceID: ptrTo(v.DeviceID), topUpID: &topUp.ID}
+	by := posting{staffID: v.ID, storeID: &st.ID, deviceID: ptr.NonZero(v.DeviceID), topUpID: &topUp.ID}
 	paid := by
 	paid.kind, paid.amount = storedvalueentry.KindTOP_UP, in.Amount
 	ps := []posting{paid}
