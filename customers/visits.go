@@ -13,6 +13,7 @@ import (
 	"github.com/tillpos/till/ent/customerstorevisits"
 	"github.com/tillpos/till/ent/sale"
 	"github.com/tillpos/till/ent/schema/pulid"
+	"github.com/tillpos/till/errs"
 )
 
 // RecordVisit counts a sale of amount (minor units) at storeID at time at
@@ -197,6 +198,24 @@ func Resolve(ctx context.Context, client *ent.Client, id pulid.ID) (*ent.Custome
 		return nil, err
 	}
 	return followMerges(c, load)
+}
+
+// ResolveForWrite locks and loads the customer a write of another domain
+// is for (a top-up, an adjustment, a redemption), following merges to the
+// survivor; NOT_FOUND (another merchant's too) on customerId, and an
+// erased customer is BAD_USER_INPUT.
+func ResolveForWrite(ctx context.Context, client *ent.Client, id pulid.ID) (*ent.Customer, error) {
+	cust, err := Resolve(ctx, client, id)
+	if ent.IsNotFound(err) {
+		return nil, &errs.Error{Code: errs.NotFound, Field: "customerId", Message: "customer not found"}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading customer: %w", err)
+	}
+	if cust.Status == customer.StatusERASED {
+		return nil, errs.Invalid("customerId", "the customer was erased")
+	}
+	return cust, nil
 }
 
 // followMerges returns the customer c was merged into, or c, reading

@@ -23,6 +23,12 @@ import (
 	"github.com/tillpos/till/ent/customertrigram"
 	"github.com/tillpos/till/ent/device"
 	"github.com/tillpos/till/ent/feedback"
+	"github.com/tillpos/till/ent/loyaltyaccount"
+	"github.com/tillpos/till/ent/loyaltyentry"
+	"github.com/tillpos/till/ent/loyaltylot"
+	"github.com/tillpos/till/ent/loyaltyprogramversion"
+	"github.com/tillpos/till/ent/loyaltyredemption"
+	"github.com/tillpos/till/ent/loyaltyreward"
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/offer"
 	"github.com/tillpos/till/ent/offerredemption"
@@ -76,6 +82,18 @@ type Client struct {
 	Device *DeviceClient
 	// Feedback is the client for interacting with the Feedback builders.
 	Feedback *FeedbackClient
+	// LoyaltyAccount is the client for interacting with the LoyaltyAccount builders.
+	LoyaltyAccount *LoyaltyAccountClient
+	// LoyaltyEntry is the client for interacting with the LoyaltyEntry builders.
+	LoyaltyEntry *LoyaltyEntryClient
+	// LoyaltyLot is the client for interacting with the LoyaltyLot builders.
+	LoyaltyLot *LoyaltyLotClient
+	// LoyaltyProgramVersion is the client for interacting with the LoyaltyProgramVersion builders.
+	LoyaltyProgramVersion *LoyaltyProgramVersionClient
+	// LoyaltyRedemption is the client for interacting with the LoyaltyRedemption builders.
+	LoyaltyRedemption *LoyaltyRedemptionClient
+	// LoyaltyReward is the client for interacting with the LoyaltyReward builders.
+	LoyaltyReward *LoyaltyRewardClient
 	// Merchant is the client for interacting with the Merchant builders.
 	Merchant *MerchantClient
 	// Offer is the client for interacting with the Offer builders.
@@ -154,6 +172,12 @@ func (c *Client) init() {
 	c.CustomerTrigram = NewCustomerTrigramClient(c.config)
 	c.Device = NewDeviceClient(c.config)
 	c.Feedback = NewFeedbackClient(c.config)
+	c.LoyaltyAccount = NewLoyaltyAccountClient(c.config)
+	c.LoyaltyEntry = NewLoyaltyEntryClient(c.config)
+	c.LoyaltyLot = NewLoyaltyLotClient(c.config)
+	c.LoyaltyProgramVersion = NewLoyaltyProgramVersionClient(c.config)
+	c.LoyaltyRedemption = NewLoyaltyRedemptionClient(c.config)
+	c.LoyaltyReward = NewLoyaltyRewardClient(c.config)
 	c.Merchant = NewMerchantClient(c.config)
 	c.Offer = NewOfferClient(c.config)
 	c.OfferRedemption = NewOfferRedemptionClient(c.config)
@@ -274,45 +298,51 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:                 ctx,
-		config:              cfg,
-		AuditEntry:          NewAuditEntryClient(cfg),
-		CredentialGrant:     NewCredentialGrantClient(cfg),
-		Customer:            NewCustomerClient(cfg),
-		CustomerStoreVisits: NewCustomerStoreVisitsClient(cfg),
-		CustomerTrigram:     NewCustomerTrigramClient(cfg),
-		Device:              NewDeviceClient(cfg),
-		Feedback:            NewFeedbackClient(cfg),
-		Merchant:            NewMerchantClient(cfg),
-		Offer:               NewOfferClient(cfg),
-		OfferRedemption:     NewOfferRedemptionClient(cfg),
-		Operator:            NewOperatorClient(cfg),
-		OutboxEvent:         NewOutboxEventClient(cfg),
-		PairingCode:         NewPairingCodeClient(cfg),
-		PlatformAuditEntry:  NewPlatformAuditEntryClient(cfg),
-		Product:             NewProductClient(cfg),
-		ProductPriceChange:  NewProductPriceChangeClient(cfg),
-		Refund:              NewRefundClient(cfg),
-		RefundLine:          NewRefundLineClient(cfg),
-		RefundTender:        NewRefundTenderClient(cfg),
-		Release:             NewReleaseClient(cfg),
-		RiskListEntry:       NewRiskListEntryClient(cfg),
-		Sale:                NewSaleClient(cfg),
-		SaleCounter:         NewSaleCounterClient(cfg),
-		SaleLine:            NewSaleLineClient(cfg),
-		SalesSettings:       NewSalesSettingsClient(cfg),
-		SavedSegment:        NewSavedSegmentClient(cfg),
-		SegmentRules:        NewSegmentRulesClient(cfg),
-		Staff:               NewStaffClient(cfg),
-		StaffDay:            NewStaffDayClient(cfg),
-		Store:               NewStoreClient(cfg),
-		StoredValueAccount:  NewStoredValueAccountClient(cfg),
-		StoredValueEntry:    NewStoredValueEntryClient(cfg),
-		StoredValueSettings: NewStoredValueSettingsClient(cfg),
-		StoredValueTopUp:    NewStoredValueTopUpClient(cfg),
-		Tender:              NewTenderClient(cfg),
-		Ticket:              NewTicketClient(cfg),
-		TicketComment:       NewTicketCommentClient(cfg),
+		ctx:                   ctx,
+		config:                cfg,
+		AuditEntry:            NewAuditEntryClient(cfg),
+		CredentialGrant:       NewCredentialGrantClient(cfg),
+		Customer:              NewCustomerClient(cfg),
+		CustomerStoreVisits:   NewCustomerStoreVisitsClient(cfg),
+		CustomerTrigram:       NewCustomerTrigramClient(cfg),
+		Device:                NewDeviceClient(cfg),
+		Feedback:              NewFeedbackClient(cfg),
+		LoyaltyAccount:        NewLoyaltyAccountClient(cfg),
+		LoyaltyEntry:          NewLoyaltyEntryClient(cfg),
+		LoyaltyLot:            NewLoyaltyLotClient(cfg),
+		LoyaltyProgramVersion: NewLoyaltyProgramVersionClient(cfg),
+		LoyaltyRedemption:     NewLoyaltyRedemptionClient(cfg),
+		LoyaltyReward:         NewLoyaltyRewardClient(cfg),
+		Merchant:              NewMerchantClient(cfg),
+		Offer:                 NewOfferClient(cfg),
+		OfferRedemption:       NewOfferRedemptionClient(cfg),
+		Operator:              NewOperatorClient(cfg),
+		OutboxEvent:           NewOutboxEventClient(cfg),
+		PairingCode:           NewPairingCodeClient(cfg),
+		PlatformAuditEntry:    NewPlatformAuditEntryClient(cfg),
+		Product:               NewProductClient(cfg),
+		ProductPriceChange:    NewProductPriceChangeClient(cfg),
+		Refund:                NewRefundClient(cfg),
+		RefundLine:            NewRefundLineClient(cfg),
+		RefundTender:          NewRefundTenderClient(cfg),
+		Release:               NewReleaseClient(cfg),
+		RiskListEntry:         NewRiskListEntryClient(cfg),
+		Sale:                  NewSaleClient(cfg),
+		SaleCounter:           NewSaleCounterClient(cfg),
+		SaleLine:              NewSaleLineClient(cfg),
+		SalesSettings:         NewSalesSettingsClient(cfg),
+		SavedSegment:          NewSavedSegmentClient(cfg),
+		SegmentRules:          NewSegmentRulesClient(cfg),
+		Staff:                 NewStaffClient(cfg),
+		StaffDay:              NewStaffDayClient(cfg),
+		Store:                 NewStoreClient(cfg),
+		StoredValueAccount:    NewStoredValueAccountClient(cfg),
+		StoredValueEntry:      NewStoredValueEntryClient(cfg),
+		StoredValueSettings:   NewStoredValueSettingsClient(cfg),
+		StoredValueTopUp:      NewStoredValueTopUpClient(cfg),
+		Tender:                NewTenderClient(cfg),
+		Ticket:                NewTicketClient(cfg),
+		TicketComment:         NewTicketCommentClient(cfg),
 	}, nil
 }
 
@@ -330,45 +360,51 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:                 ctx,
-		config:              cfg,
-		AuditEntry:          NewAuditEntryClient(cfg),
-		CredentialGrant:     NewCredentialGrantClient(cfg),
-		Customer:            NewCustomerClient(cfg),
-		CustomerStoreVisits: NewCustomerStoreVisitsClient(cfg),
-		CustomerTrigram:     NewCustomerTrigramClient(cfg),
-		Device:              NewDeviceClient(cfg),
-		Feedback:            NewFeedbackClient(cfg),
-		Merchant:            NewMerchantClient(cfg),
-		Offer:               NewOfferClient(cfg),
-		OfferRedemption:     NewOfferRedemptionClient(cfg),
-		Operator:            NewOperatorClient(cfg),
-		OutboxEvent:         NewOutboxEventClient(cfg),
-		PairingCode:         NewPairingCodeClient(cfg),
-		PlatformAuditEntry:  NewPlatformAuditEntryClient(cfg),
-		Product:             NewProductClient(cfg),
-		ProductPriceChange:  NewProductPriceChangeClient(cfg),
-		Refund:              NewRefundClient(cfg),
-		RefundLine:          NewRefundLineClient(cfg),
-		RefundTender:        NewRefundTenderClient(cfg),
-		Release:             NewReleaseClient(cfg),
-		RiskListEntry:       NewRiskListEntryClient(cfg),
-		Sale:                NewSaleClient(cfg),
-		SaleCounter:         NewSaleCounterClient(cfg),
-		SaleLine:            NewSaleLineClient(cfg),
-		SalesSettings:       NewSalesSettingsClient(cfg),
-		SavedSegment:        NewSavedSegmentClient(cfg),
-		SegmentRules:        NewSegmentRulesClient(cfg),
-		Staff:               NewStaffClient(cfg),
-		StaffDay:            NewStaffDayClient(cfg),
-		Store:               NewStoreClient(cfg),
-		StoredValueAccount:  NewStoredValueAccountClient(cfg),
-		StoredValueEntry:    NewStoredValueEntryClient(cfg),
-		StoredValueSettings: NewStoredValueSettingsClient(cfg),
-		StoredValueTopUp:    NewStoredValueTopUpClient(cfg),
-		Tender:              NewTenderClient(cfg),
-		Ticket:              NewTicketClient(cfg),
-		TicketComment:       NewTicketCommentClient(cfg),
+		ctx:                   ctx,
+		config:                cfg,
+		AuditEntry:            NewAuditEntryClient(cfg),
+		CredentialGrant:       NewCredentialGrantClient(cfg),
+		Customer:              NewCustomerClient(cfg),
+		CustomerStoreVisits:   NewCustomerStoreVisitsClient(cfg),
+		CustomerTrigram:       NewCustomerTrigramClient(cfg),
+		Device:                NewDeviceClient(cfg),
+		Feedback:              NewFeedbackClient(cfg),
+		LoyaltyAccount:        NewLoyaltyAccountClient(cfg),
+		LoyaltyEntry:          NewLoyaltyEntryClient(cfg),
+		LoyaltyLot:            NewLoyaltyLotClient(cfg),
+		LoyaltyProgramVersion: NewLoyaltyProgramVersionClient(cfg),
+		LoyaltyRedemption:     NewLoyaltyRedemptionClient(cfg),
+		LoyaltyReward:         NewLoyaltyRewardClient(cfg),
+		Merchant:              NewMerchantClient(cfg),
+		Offer:                 NewOfferClient(cfg),
+		OfferRedemption:       NewOfferRedemptionClient(cfg),
+		Operator:              NewOperatorClient(cfg),
+		OutboxEvent:           NewOutboxEventClient(cfg),
+		PairingCode:           NewPairingCodeClient(cfg),
+		PlatformAuditEntry:    NewPlatformAuditEntryClient(cfg),
+		Product:               NewProductClient(cfg),
+		ProductPriceChange:    NewProductPriceChangeClient(cfg),
+		Refund:                NewRefundClient(cfg),
+		RefundLine:            NewRefundLineClient(cfg),
+		RefundTender:          NewRefundTenderClient(cfg),
+		Release:               NewReleaseClient(cfg),
+		RiskListEntry:         NewRiskListEntryClient(cfg),
+		Sale:                  NewSaleClient(cfg),
+		SaleCounter:           NewSaleCounterClient(cfg),
+		SaleLine:              NewSaleLineClient(cfg),
+		SalesSettings:         NewSalesSettingsClient(cfg),
+		SavedSegment:          NewSavedSegmentClient(cfg),
+		SegmentRules:          NewSegmentRulesClient(cfg),
+		Staff:                 NewStaffClient(cfg),
+		StaffDay:              NewStaffDayClient(cfg),
+		Store:                 NewStoreClient(cfg),
+		StoredValueAccount:    NewStoredValueAccountClient(cfg),
+		StoredValueEntry:      NewStoredValueEntryClient(cfg),
+		StoredValueSettings:   NewStoredValueSettingsClient(cfg),
+		StoredValueTopUp:      NewStoredValueTopUpClient(cfg),
+		Tender:                NewTenderClient(cfg),
+		Ticket:                NewTicketClient(cfg),
+		TicketComment:         NewTicketCommentClient(cfg),
 	}, nil
 }
 
@@ -399,13 +435,14 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.AuditEntry, c.CredentialGrant, c.Customer, c.CustomerStoreVisits,
-		c.CustomerTrigram, c.Device, c.Feedback, c.Merchant, c.Offer,
-		c.OfferRedemption, c.Operator, c.OutboxEvent, c.PairingCode,
-		c.PlatformAuditEntry, c.Product, c.ProductPriceChange, c.Refund, c.RefundLine,
-		c.RefundTender, c.Release, c.RiskListEntry, c.Sale, c.SaleCounter, c.SaleLine,
-		c.SalesSettings, c.SavedSegment, c.SegmentRules, c.Staff, c.StaffDay, c.Store,
-		c.StoredValueAccount, c.StoredValueEntry, c.StoredValueSettings,
-		c.StoredValueTopUp, c.Tender, c.Ticket, c.TicketComment,
+		c.CustomerTrigram, c.Device, c.Feedback, c.LoyaltyAccount, c.LoyaltyEntry,
+		c.LoyaltyLot, c.LoyaltyProgramVersion, c.LoyaltyRedemption, c.LoyaltyReward,
+		c.Merchant, c.Offer, c.OfferRedemption, c.Operator, c.OutboxEvent,
+		c.PairingCode, c.PlatformAuditEntry, c.Product, c.ProductPriceChange, c.Refund,
+		c.RefundLine, c.RefundTender, c.Release, c.RiskListEntry, c.Sale,
+		c.SaleCounter, c.SaleLine, c.SalesSettings, c.SavedSegment, c.SegmentRules,
+		c.Staff, c.StaffDay, c.Store, c.StoredValueAccount, c.StoredValueEntry,
+		c.StoredValueSettings, c.StoredValueTopUp, c.Tender, c.Ticket, c.TicketComment,
 	} {
 		n.Use(hooks...)
 	}
@@ -416,13 +453,14 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.AuditEntry, c.CredentialGrant, c.Customer, c.CustomerStoreVisits,
-		c.CustomerTrigram, c.Device, c.Feedback, c.Merchant, c.Offer,
-		c.OfferRedemption, c.Operator, c.OutboxEvent, c.PairingCode,
-		c.PlatformAuditEntry, c.Product, c.ProductPriceChange, c.Refund, c.RefundLine,
-		c.RefundTender, c.Release, c.RiskListEntry, c.Sale, c.SaleCounter, c.SaleLine,
-		c.SalesSettings, c.SavedSegment, c.SegmentRules, c.Staff, c.StaffDay, c.Store,
-		c.StoredValueAccount, c.StoredValueEntry, c.StoredValueSettings,
-		c.StoredValueTopUp, c.Tender, c.Ticket, c.TicketComment,
+		c.CustomerTrigram, c.Device, c.Feedback, c.LoyaltyAccount, c.LoyaltyEntry,
+		c.LoyaltyLot, c.LoyaltyProgramVersion, c.LoyaltyRedemption, c.LoyaltyReward,
+		c.Merchant, c.Offer, c.OfferRedemption, c.Operator, c.OutboxEvent,
+		c.PairingCode, c.PlatformAuditEntry, c.Product, c.ProductPriceChange, c.Refund,
+		c.RefundLine, c.RefundTender, c.Release, c.RiskListEntry, c.Sale,
+		c.SaleCounter, c.SaleLine, c.SalesSettings, c.SavedSegment, c.SegmentRules,
+		c.Staff, c.StaffDay, c.Store, c.StoredValueAccount, c.StoredValueEntry,
+		c.StoredValueSettings, c.StoredValueTopUp, c.Tender, c.Ticket, c.TicketComment,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -445,6 +483,18 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Device.mutate(ctx, m)
 	case *FeedbackMutation:
 		return c.Feedback.mutate(ctx, m)
+	case *LoyaltyAccountMutation:
+		return c.LoyaltyAccount.mutate(ctx, m)
+	case *LoyaltyEntryMutation:
+		return c.LoyaltyEntry.mutate(ctx, m)
+	case *LoyaltyLotMutation:
+		return c.LoyaltyLot.mutate(ctx, m)
+	case *LoyaltyProgramVersionMutation:
+		return c.LoyaltyProgramVersion.mutate(ctx, m)
+	case *LoyaltyRedemptionMutation:
+		return c.LoyaltyRedemption.mutate(ctx, m)
+	case *LoyaltyRewardMutation:
+		return c.LoyaltyReward.mutate(ctx, m)
 	case *MerchantMutation:
 		return c.Merchant.mutate(ctx, m)
 	case *OfferMutation:
@@ -1749,6 +1799,1178 @@ func (c *FeedbackClient) mutate(ctx context.Context, m *FeedbackMutation) (Value
 		return (&FeedbackDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Feedback mutation op: %q", m.Op())
+	}
+}
+
+// LoyaltyAccountClient is a client for the LoyaltyAccount schema.
+type LoyaltyAccountClient struct {
+	config
+}
+
+// NewLoyaltyAccountClient returns a client for the LoyaltyAccount from the given config.
+func NewLoyaltyAccountClient(c config) *LoyaltyAccountClient {
+	return &LoyaltyAccountClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `loyaltyaccount.Hooks(f(g(h())))`.
+func (c *LoyaltyAccountClient) Use(hooks ...Hook) {
+	c.hooks.LoyaltyAccount = append(c.hooks.LoyaltyAccount, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `loyaltyaccount.Intercept(f(g(h())))`.
+func (c *LoyaltyAccountClient) Intercept(interceptors ...Interceptor) {
+	c.inters.LoyaltyAccount = append(c.inters.LoyaltyAccount, interceptors...)
+}
+
+// Create returns a builder for creating a LoyaltyAccount entity.
+func (c *LoyaltyAccountClient) Create() *LoyaltyAccountCreate {
+	mutation := newLoyaltyAccountMutation(c.config, OpCreate)
+	return &LoyaltyAccountCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of LoyaltyAccount entities.
+func (c *LoyaltyAccountClient) CreateBulk(builders ...*LoyaltyAccountCreate) *LoyaltyAccountCreateBulk {
+	return &LoyaltyAccountCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *LoyaltyAccountClient) MapCreateBulk(slice any, setFunc func(*LoyaltyAccountCreate, int)) *LoyaltyAccountCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &LoyaltyAccountCreateBulk{err: fmt.Errorf("calling to LoyaltyAccountClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*LoyaltyAccountCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &LoyaltyAccountCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for LoyaltyAccount.
+func (c *LoyaltyAccountClient) Update() *LoyaltyAccountUpdate {
+	mutation := newLoyaltyAccountMutation(c.config, OpUpdate)
+	return &LoyaltyAccountUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *LoyaltyAccountClient) UpdateOne(_m *LoyaltyAccount) *LoyaltyAccountUpdateOne {
+	mutation := newLoyaltyAccountMutation(c.config, OpUpdateOne, withLoyaltyAccount(_m))
+	return &LoyaltyAccountUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *LoyaltyAccountClient) UpdateOneID(id pulid.ID) *LoyaltyAccountUpdateOne {
+	mutation := newLoyaltyAccountMutation(c.config, OpUpdateOne, withLoyaltyAccountID(id))
+	return &LoyaltyAccountUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for LoyaltyAccount.
+func (c *LoyaltyAccountClient) Delete() *LoyaltyAccountDelete {
+	mutation := newLoyaltyAccountMutation(c.config, OpDelete)
+	return &LoyaltyAccountDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *LoyaltyAccountClient) DeleteOne(_m *LoyaltyAccount) *LoyaltyAccountDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *LoyaltyAccountClient) DeleteOneID(id pulid.ID) *LoyaltyAccountDeleteOne {
+	builder := c.Delete().Where(loyaltyaccount.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &LoyaltyAccountDeleteOne{builder}
+}
+
+// Query returns a query builder for LoyaltyAccount.
+func (c *LoyaltyAccountClient) Query() *LoyaltyAccountQuery {
+	return &LoyaltyAccountQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeLoyaltyAccount},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a LoyaltyAccount entity by its id.
+func (c *LoyaltyAccountClient) Get(ctx context.Context, id pulid.ID) (*LoyaltyAccount, error) {
+	return c.Query().Where(loyaltyaccount.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *LoyaltyAccountClient) GetX(ctx context.Context, id pulid.ID) *LoyaltyAccount {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a LoyaltyAccount.
+func (c *LoyaltyAccountClient) QueryMerchant(_m *LoyaltyAccount) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(loyaltyaccount.Table, loyaltyaccount.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, loyaltyaccount.MerchantTable, loyaltyaccount.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryCustomer queries the customer edge of a LoyaltyAccount.
+func (c *LoyaltyAccountClient) QueryCustomer(_m *LoyaltyAccount) *CustomerQuery {
+	query := (&CustomerClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(loyaltyaccount.Table, loyaltyaccount.FieldID, id),
+			sqlgraph.To(customer.Table, customer.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, loyaltyaccount.CustomerTable, loyaltyaccount.CustomerColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *LoyaltyAccountClient) Hooks() []Hook {
+	hooks := c.hooks.LoyaltyAccount
+	return append(hooks[:len(hooks):len(hooks)], loyaltyaccount.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *LoyaltyAccountClient) Interceptors() []Interceptor {
+	return c.inters.LoyaltyAccount
+}
+
+func (c *LoyaltyAccountClient) mutate(ctx context.Context, m *LoyaltyAccountMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&LoyaltyAccountCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&LoyaltyAccountUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&LoyaltyAccountUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&LoyaltyAccountDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown LoyaltyAccount mutation op: %q", m.Op())
+	}
+}
+
+// LoyaltyEntryClient is a client for the LoyaltyEntry schema.
+type LoyaltyEntryClient struct {
+	config
+}
+
+// NewLoyaltyEntryClient returns a client for the LoyaltyEntry from the given config.
+func NewLoyaltyEntryClient(c config) *LoyaltyEntryClient {
+	return &LoyaltyEntryClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `loyaltyentry.Hooks(f(g(h())))`.
+func (c *LoyaltyEntryClient) Use(hooks ...Hook) {
+	c.hooks.LoyaltyEntry = append(c.hooks.LoyaltyEntry, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `loyaltyentry.Intercept(f(g(h())))`.
+func (c *LoyaltyEntryClient) Intercept(interceptors ...Interceptor) {
+	c.inters.LoyaltyEntry = append(c.inters.LoyaltyEntry, interceptors...)
+}
+
+// Create returns a builder for creating a LoyaltyEntry entity.
+func (c *LoyaltyEntryClient) Create() *LoyaltyEntryCreate {
+	mutation := newLoyaltyEntryMutation(c.config, OpCreate)
+	return &LoyaltyEntryCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of LoyaltyEntry entities.
+func (c *LoyaltyEntryClient) CreateBulk(builders ...*LoyaltyEntryCreate) *LoyaltyEntryCreateBulk {
+	return &LoyaltyEntryCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *LoyaltyEntryClient) MapCreateBulk(slice any, setFunc func(*LoyaltyEntryCreate, int)) *LoyaltyEntryCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &LoyaltyEntryCreateBulk{err: fmt.Errorf("calling to LoyaltyEntryClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*LoyaltyEntryCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &LoyaltyEntryCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for LoyaltyEntry.
+func (c *LoyaltyEntryClient) Update() *LoyaltyEntryUpdate {
+	mutation := newLoyaltyEntryMutation(c.config, OpUpdate)
+	return &LoyaltyEntryUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *LoyaltyEntryClient) UpdateOne(_m *LoyaltyEntry) *LoyaltyEntryUpdateOne {
+	mutation := newLoyaltyEntryMutation(c.config, OpUpdateOne, withLoyaltyEntry(_m))
+	return &LoyaltyEntryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *LoyaltyEntryClient) UpdateOneID(id pulid.ID) *LoyaltyEntryUpdateOne {
+	mutation := newLoyaltyEntryMutation(c.config, OpUpdateOne, withLoyaltyEntryID(id))
+	return &LoyaltyEntryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for LoyaltyEntry.
+func (c *LoyaltyEntryClient) Delete() *LoyaltyEntryDelete {
+	mutation := newLoyaltyEntryMutation(c.config, OpDelete)
+	return &LoyaltyEntryDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *LoyaltyEntryClient) DeleteOne(_m *LoyaltyEntry) *LoyaltyEntryDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *LoyaltyEntryClient) DeleteOneID(id pulid.ID) *LoyaltyEntryDeleteOne {
+	builder := c.Delete().Where(loyaltyentry.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &LoyaltyEntryDeleteOne{builder}
+}
+
+// Query returns a query builder for LoyaltyEntry.
+func (c *LoyaltyEntryClient) Query() *LoyaltyEntryQuery {
+	return &LoyaltyEntryQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeLoyaltyEntry},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a LoyaltyEntry entity by its id.
+func (c *LoyaltyEntryClient) Get(ctx context.Context, id pulid.ID) (*LoyaltyEntry, error) {
+	return c.Query().Where(loyaltyentry.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *LoyaltyEntryClient) GetX(ctx context.Context, id pulid.ID) *LoyaltyEntry {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a LoyaltyEntry.
+func (c *LoyaltyEntryClient) QueryMerchant(_m *LoyaltyEntry) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(loyaltyentry.Table, loyaltyentry.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, loyaltyentry.MerchantTable, loyaltyentry.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryAccount queries the account edge of a LoyaltyEntry.
+func (c *LoyaltyEntryClient) QueryAccount(_m *LoyaltyEntry) *LoyaltyAccountQuery {
+	query := (&LoyaltyAccountClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(loyaltyentry.Table, loyaltyentry.FieldID, id),
+			sqlgraph.To(loyaltyaccount.Table, loyaltyaccount.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, loyaltyentry.AccountTable, loyaltyentry.AccountColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QuerySale queries the sale edge of a LoyaltyEntry.
+func (c *LoyaltyEntryClient) QuerySale(_m *LoyaltyEntry) *SaleQuery {
+	query := (&SaleClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(loyaltyentry.Table, loyaltyentry.FieldID, id),
+			sqlgraph.To(sale.Table, sale.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, loyaltyentry.SaleTable, loyaltyentry.SaleColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryRefund queries the refund edge of a LoyaltyEntry.
+func (c *LoyaltyEntryClient) QueryRefund(_m *LoyaltyEntry) *RefundQuery {
+	query := (&RefundClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(loyaltyentry.Table, loyaltyentry.FieldID, id),
+			sqlgraph.To(refund.Table, refund.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, loyaltyentry.RefundTable, loyaltyentry.RefundColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryReward queries the reward edge of a LoyaltyEntry.
+func (c *LoyaltyEntryClient) QueryReward(_m *LoyaltyEntry) *LoyaltyRewardQuery {
+	query := (&LoyaltyRewardClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(loyaltyentry.Table, loyaltyentry.FieldID, id),
+			sqlgraph.To(loyaltyreward.Table, loyaltyreward.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, loyaltyentry.RewardTable, loyaltyentry.RewardColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryRedemption queries the redemption edge of a LoyaltyEntry.
+func (c *LoyaltyEntryClient) QueryRedemption(_m *LoyaltyEntry) *LoyaltyRedemptionQuery {
+	query := (&LoyaltyRedemptionClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(loyaltyentry.Table, loyaltyentry.FieldID, id),
+			sqlgraph.To(loyaltyredemption.Table, loyaltyredemption.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, loyaltyentry.RedemptionTable, loyaltyentry.RedemptionColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryTender queries the tender edge of a LoyaltyEntry.
+func (c *LoyaltyEntryClient) QueryTender(_m *LoyaltyEntry) *TenderQuery {
+	query := (&TenderClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(loyaltyentry.Table, loyaltyentry.FieldID, id),
+			sqlgraph.To(tender.Table, tender.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, loyaltyentry.TenderTable, loyaltyentry.TenderColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryStaff queries the staff edge of a LoyaltyEntry.
+func (c *LoyaltyEntryClient) QueryStaff(_m *LoyaltyEntry) *StaffQuery {
+	query := (&StaffClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(loyaltyentry.Table, loyaltyentry.FieldID, id),
+			sqlgraph.To(staff.Table, staff.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, loyaltyentry.StaffTable, loyaltyentry.StaffColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *LoyaltyEntryClient) Hooks() []Hook {
+	hooks := c.hooks.LoyaltyEntry
+	return append(hooks[:len(hooks):len(hooks)], loyaltyentry.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *LoyaltyEntryClient) Interceptors() []Interceptor {
+	return c.inters.LoyaltyEntry
+}
+
+func (c *LoyaltyEntryClient) mutate(ctx context.Context, m *LoyaltyEntryMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&LoyaltyEntryCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&LoyaltyEntryUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&LoyaltyEntryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&LoyaltyEntryDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown LoyaltyEntry mutation op: %q", m.Op())
+	}
+}
+
+// LoyaltyLotClient is a client for the LoyaltyLot schema.
+type LoyaltyLotClient struct {
+	config
+}
+
+// NewLoyaltyLotClient returns a client for the LoyaltyLot from the given config.
+func NewLoyaltyLotClient(c config) *LoyaltyLotClient {
+	return &LoyaltyLotClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `loyaltylot.Hooks(f(g(h())))`.
+func (c *LoyaltyLotClient) Use(hooks ...Hook) {
+	c.hooks.LoyaltyLot = append(c.hooks.LoyaltyLot, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `loyaltylot.Intercept(f(g(h())))`.
+func (c *LoyaltyLotClient) Intercept(interceptors ...Interceptor) {
+	c.inters.LoyaltyLot = append(c.inters.LoyaltyLot, interceptors...)
+}
+
+// Create returns a builder for creating a LoyaltyLot entity.
+func (c *LoyaltyLotClient) Create() *LoyaltyLotCreate {
+	mutation := newLoyaltyLotMutation(c.config, OpCreate)
+	return &LoyaltyLotCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of LoyaltyLot entities.
+func (c *LoyaltyLotClient) CreateBulk(builders ...*LoyaltyLotCreate) *LoyaltyLotCreateBulk {
+	return &LoyaltyLotCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *LoyaltyLotClient) MapCreateBulk(slice any, setFunc func(*LoyaltyLotCreate, int)) *LoyaltyLotCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &LoyaltyLotCreateBulk{err: fmt.Errorf("calling to LoyaltyLotClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*LoyaltyLotCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &LoyaltyLotCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for LoyaltyLot.
+func (c *LoyaltyLotClient) Update() *LoyaltyLotUpdate {
+	mutation := newLoyaltyLotMutation(c.config, OpUpdate)
+	return &LoyaltyLotUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *LoyaltyLotClient) UpdateOne(_m *LoyaltyLot) *LoyaltyLotUpdateOne {
+	mutation := newLoyaltyLotMutation(c.config, OpUpdateOne, withLoyaltyLot(_m))
+	return &LoyaltyLotUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *LoyaltyLotClient) UpdateOneID(id pulid.ID) *LoyaltyLotUpdateOne {
+	mutation := newLoyaltyLotMutation(c.config, OpUpdateOne, withLoyaltyLotID(id))
+	return &LoyaltyLotUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for LoyaltyLot.
+func (c *LoyaltyLotClient) Delete() *LoyaltyLotDelete {
+	mutation := newLoyaltyLotMutation(c.config, OpDelete)
+	return &LoyaltyLotDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *LoyaltyLotClient) DeleteOne(_m *LoyaltyLot) *LoyaltyLotDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *LoyaltyLotClient) DeleteOneID(id pulid.ID) *LoyaltyLotDeleteOne {
+	builder := c.Delete().Where(loyaltylot.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &LoyaltyLotDeleteOne{builder}
+}
+
+// Query returns a query builder for LoyaltyLot.
+func (c *LoyaltyLotClient) Query() *LoyaltyLotQuery {
+	return &LoyaltyLotQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeLoyaltyLot},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a LoyaltyLot entity by its id.
+func (c *LoyaltyLotClient) Get(ctx context.Context, id pulid.ID) (*LoyaltyLot, error) {
+	return c.Query().Where(loyaltylot.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *LoyaltyLotClient) GetX(ctx context.Context, id pulid.ID) *LoyaltyLot {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a LoyaltyLot.
+func (c *LoyaltyLotClient) QueryMerchant(_m *LoyaltyLot) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(loyaltylot.Table, loyaltylot.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, loyaltylot.MerchantTable, loyaltylot.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryEntry queries the entry edge of a LoyaltyLot.
+func (c *LoyaltyLotClient) QueryEntry(_m *LoyaltyLot) *LoyaltyEntryQuery {
+	query := (&LoyaltyEntryClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(loyaltylot.Table, loyaltylot.FieldID, id),
+			sqlgraph.To(loyaltyentry.Table, loyaltyentry.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, loyaltylot.EntryTable, loyaltylot.EntryColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryAccount queries the account edge of a LoyaltyLot.
+func (c *LoyaltyLotClient) QueryAccount(_m *LoyaltyLot) *LoyaltyAccountQuery {
+	query := (&LoyaltyAccountClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(loyaltylot.Table, loyaltylot.FieldID, id),
+			sqlgraph.To(loyaltyaccount.Table, loyaltyaccount.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, loyaltylot.AccountTable, loyaltylot.AccountColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *LoyaltyLotClient) Hooks() []Hook {
+	hooks := c.hooks.LoyaltyLot
+	return append(hooks[:len(hooks):len(hooks)], loyaltylot.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *LoyaltyLotClient) Interceptors() []Interceptor {
+	return c.inters.LoyaltyLot
+}
+
+func (c *LoyaltyLotClient) mutate(ctx context.Context, m *LoyaltyLotMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&LoyaltyLotCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&LoyaltyLotUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&LoyaltyLotUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&LoyaltyLotDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown LoyaltyLot mutation op: %q", m.Op())
+	}
+}
+
+// LoyaltyProgramVersionClient is a client for the LoyaltyProgramVersion schema.
+type LoyaltyProgramVersionClient struct {
+	config
+}
+
+// NewLoyaltyProgramVersionClient returns a client for the LoyaltyProgramVersion from the given config.
+func NewLoyaltyProgramVersionClient(c config) *LoyaltyProgramVersionClient {
+	return &LoyaltyProgramVersionClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `loyaltyprogramversion.Hooks(f(g(h())))`.
+func (c *LoyaltyProgramVersionClient) Use(hooks ...Hook) {
+	c.hooks.LoyaltyProgramVersion = append(c.hooks.LoyaltyProgramVersion, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `loyaltyprogramversion.Intercept(f(g(h())))`.
+func (c *LoyaltyProgramVersionClient) Intercept(interceptors ...Interceptor) {
+	c.inters.LoyaltyProgramVersion = append(c.inters.LoyaltyProgramVersion, interceptors...)
+}
+
+// Create returns a builder for creating a LoyaltyProgramVersion entity.
+func (c *LoyaltyProgramVersionClient) Create() *LoyaltyProgramVersionCreate {
+	mutation := newLoyaltyProgramVersionMutation(c.config, OpCreate)
+	return &LoyaltyProgramVersionCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of LoyaltyProgramVersion entities.
+func (c *LoyaltyProgramVersionClient) CreateBulk(builders ...*LoyaltyProgramVersionCreate) *LoyaltyProgramVersionCreateBulk {
+	return &LoyaltyProgramVersionCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *LoyaltyProgramVersionClient) MapCreateBulk(slice any, setFunc func(*LoyaltyProgramVersionCreate, int)) *LoyaltyProgramVersionCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &LoyaltyProgramVersionCreateBulk{err: fmt.Errorf("calling to LoyaltyProgramVersionClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*LoyaltyProgramVersionCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &LoyaltyProgramVersionCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for LoyaltyProgramVersion.
+func (c *LoyaltyProgramVersionClient) Update() *LoyaltyProgramVersionUpdate {
+	mutation := newLoyaltyProgramVersionMutation(c.config, OpUpdate)
+	return &LoyaltyProgramVersionUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *LoyaltyProgramVersionClient) UpdateOne(_m *LoyaltyProgramVersion) *LoyaltyProgramVersionUpdateOne {
+	mutation := newLoyaltyProgramVersionMutation(c.config, OpUpdateOne, withLoyaltyProgramVersion(_m))
+	return &LoyaltyProgramVersionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *LoyaltyProgramVersionClient) UpdateOneID(id pulid.ID) *LoyaltyProgramVersionUpdateOne {
+	mutation := newLoyaltyProgramVersionMutation(c.config, OpUpdateOne, withLoyaltyProgramVersionID(id))
+	return &LoyaltyProgramVersionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for LoyaltyProgramVersion.
+func (c *LoyaltyProgramVersionClient) Delete() *LoyaltyProgramVersionDelete {
+	mutation := newLoyaltyProgramVersionMutation(c.config, OpDelete)
+	return &LoyaltyProgramVersionDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *LoyaltyProgramVersionClient) DeleteOne(_m *LoyaltyProgramVersion) *LoyaltyProgramVersionDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *LoyaltyProgramVersionClient) DeleteOneID(id pulid.ID) *LoyaltyProgramVersionDeleteOne {
+	builder := c.Delete().Where(loyaltyprogramversion.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &LoyaltyProgramVersionDeleteOne{builder}
+}
+
+// Query returns a query builder for LoyaltyProgramVersion.
+func (c *LoyaltyProgramVersionClient) Query() *LoyaltyProgramVersionQuery {
+	return &LoyaltyProgramVersionQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeLoyaltyProgramVersion},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a LoyaltyProgramVersion entity by its id.
+func (c *LoyaltyProgramVersionClient) Get(ctx context.Context, id pulid.ID) (*LoyaltyProgramVersion, error) {
+	return c.Query().Where(loyaltyprogramversion.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *LoyaltyProgramVersionClient) GetX(ctx context.Context, id pulid.ID) *LoyaltyProgramVersion {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a LoyaltyProgramVersion.
+func (c *LoyaltyProgramVersionClient) QueryMerchant(_m *LoyaltyProgramVersion) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(loyaltyprogramversion.Table, loyaltyprogramversion.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, loyaltyprogramversion.MerchantTable, loyaltyprogramversion.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryStaff queries the staff edge of a LoyaltyProgramVersion.
+func (c *LoyaltyProgramVersionClient) QueryStaff(_m *LoyaltyProgramVersion) *StaffQuery {
+	query := (&StaffClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(loyaltyprogramversion.Table, loyaltyprogramversion.FieldID, id),
+			sqlgraph.To(staff.Table, staff.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, loyaltyprogramversion.StaffTable, loyaltyprogramversion.StaffColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *LoyaltyProgramVersionClient) Hooks() []Hook {
+	hooks := c.hooks.LoyaltyProgramVersion
+	return append(hooks[:len(hooks):len(hooks)], loyaltyprogramversion.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *LoyaltyProgramVersionClient) Interceptors() []Interceptor {
+	return c.inters.LoyaltyProgramVersion
+}
+
+func (c *LoyaltyProgramVersionClient) mutate(ctx context.Context, m *LoyaltyProgramVersionMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&LoyaltyProgramVersionCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&LoyaltyProgramVersionUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&LoyaltyProgramVersionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&LoyaltyProgramVersionDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown LoyaltyProgramVersion mutation op: %q", m.Op())
+	}
+}
+
+// LoyaltyRedemptionClient is a client for the LoyaltyRedemption schema.
+type LoyaltyRedemptionClient struct {
+	config
+}
+
+// NewLoyaltyRedemptionClient returns a client for the LoyaltyRedemption from the given config.
+func NewLoyaltyRedemptionClient(c config) *LoyaltyRedemptionClient {
+	return &LoyaltyRedemptionClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `loyaltyredemption.Hooks(f(g(h())))`.
+func (c *LoyaltyRedemptionClient) Use(hooks ...Hook) {
+	c.hooks.LoyaltyRedemption = append(c.hooks.LoyaltyRedemption, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `loyaltyredemption.Intercept(f(g(h())))`.
+func (c *LoyaltyRedemptionClient) Intercept(interceptors ...Interceptor) {
+	c.inters.LoyaltyRedemption = append(c.inters.LoyaltyRedemption, interceptors...)
+}
+
+// Create returns a builder for creating a LoyaltyRedemption entity.
+func (c *LoyaltyRedemptionClient) Create() *LoyaltyRedemptionCreate {
+	mutation := newLoyaltyRedemptionMutation(c.config, OpCreate)
+	return &LoyaltyRedemptionCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of LoyaltyRedemption entities.
+func (c *LoyaltyRedemptionClient) CreateBulk(builders ...*LoyaltyRedemptionCreate) *LoyaltyRedemptionCreateBulk {
+	return &LoyaltyRedemptionCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *LoyaltyRedemptionClient) MapCreateBulk(slice any, setFunc func(*LoyaltyRedemptionCreate, int)) *LoyaltyRedemptionCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &LoyaltyRedemptionCreateBulk{err: fmt.Errorf("calling to LoyaltyRedemptionClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*LoyaltyRedemptionCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &LoyaltyRedemptionCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for LoyaltyRedemption.
+func (c *LoyaltyRedemptionClient) Update() *LoyaltyRedemptionUpdate {
+	mutation := newLoyaltyRedemptionMutation(c.config, OpUpdate)
+	return &LoyaltyRedemptionUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *LoyaltyRedemptionClient) UpdateOne(_m *LoyaltyRedemption) *LoyaltyRedemptionUpdateOne {
+	mutation := newLoyaltyRedemptionMutation(c.config, OpUpdateOne, withLoyaltyRedemption(_m))
+	return &LoyaltyRedemptionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *LoyaltyRedemptionClient) UpdateOneID(id pulid.ID) *LoyaltyRedemptionUpdateOne {
+	mutation := newLoyaltyRedemptionMutation(c.config, OpUpdateOne, withLoyaltyRedemptionID(id))
+	return &LoyaltyRedemptionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for LoyaltyRedemption.
+func (c *LoyaltyRedemptionClient) Delete() *LoyaltyRedemptionDelete {
+	mutation := newLoyaltyRedemptionMutation(c.config, OpDelete)
+	return &LoyaltyRedemptionDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *LoyaltyRedemptionClient) DeleteOne(_m *LoyaltyRedemption) *LoyaltyRedemptionDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *LoyaltyRedemptionClient) DeleteOneID(id pulid.ID) *LoyaltyRedemptionDeleteOne {
+	builder := c.Delete().Where(loyaltyredemption.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &LoyaltyRedemptionDeleteOne{builder}
+}
+
+// Query returns a query builder for LoyaltyRedemption.
+func (c *LoyaltyRedemptionClient) Query() *LoyaltyRedemptionQuery {
+	return &LoyaltyRedemptionQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeLoyaltyRedemption},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a LoyaltyRedemption entity by its id.
+func (c *LoyaltyRedemptionClient) Get(ctx context.Context, id pulid.ID) (*LoyaltyRedemption, error) {
+	return c.Query().Where(loyaltyredemption.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *LoyaltyRedemptionClient) GetX(ctx context.Context, id pulid.ID) *LoyaltyRedemption {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a LoyaltyRedemption.
+func (c *LoyaltyRedemptionClient) QueryMerchant(_m *LoyaltyRedemption) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(loyaltyredemption.Table, loyaltyredemption.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, loyaltyredemption.MerchantTable, loyaltyredemption.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryReward queries the reward edge of a LoyaltyRedemption.
+func (c *LoyaltyRedemptionClient) QueryReward(_m *LoyaltyRedemption) *LoyaltyRewardQuery {
+	query := (&LoyaltyRewardClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(loyaltyredemption.Table, loyaltyredemption.FieldID, id),
+			sqlgraph.To(loyaltyreward.Table, loyaltyreward.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, loyaltyredemption.RewardTable, loyaltyredemption.RewardColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryAccount queries the account edge of a LoyaltyRedemption.
+func (c *LoyaltyRedemptionClient) QueryAccount(_m *LoyaltyRedemption) *LoyaltyAccountQuery {
+	query := (&LoyaltyAccountClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(loyaltyredemption.Table, loyaltyredemption.FieldID, id),
+			sqlgraph.To(loyaltyaccount.Table, loyaltyaccount.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, loyaltyredemption.AccountTable, loyaltyredemption.AccountColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QuerySale queries the sale edge of a LoyaltyRedemption.
+func (c *LoyaltyRedemptionClient) QuerySale(_m *LoyaltyRedemption) *SaleQuery {
+	query := (&SaleClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(loyaltyredemption.Table, loyaltyredemption.FieldID, id),
+			sqlgraph.To(sale.Table, sale.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, loyaltyredemption.SaleTable, loyaltyredemption.SaleColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryStore queries the store edge of a LoyaltyRedemption.
+func (c *LoyaltyRedemptionClient) QueryStore(_m *LoyaltyRedemption) *StoreQuery {
+	query := (&StoreClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(loyaltyredemption.Table, loyaltyredemption.FieldID, id),
+			sqlgraph.To(store.Table, store.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, loyaltyredemption.StoreTable, loyaltyredemption.StoreColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryStaff queries the staff edge of a LoyaltyRedemption.
+func (c *LoyaltyRedemptionClient) QueryStaff(_m *LoyaltyRedemption) *StaffQuery {
+	query := (&StaffClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(loyaltyredemption.Table, loyaltyredemption.FieldID, id),
+			sqlgraph.To(staff.Table, staff.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, loyaltyredemption.StaffTable, loyaltyredemption.StaffColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *LoyaltyRedemptionClient) Hooks() []Hook {
+	hooks := c.hooks.LoyaltyRedemption
+	return append(hooks[:len(hooks):len(hooks)], loyaltyredemption.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *LoyaltyRedemptionClient) Interceptors() []Interceptor {
+	return c.inters.LoyaltyRedemption
+}
+
+func (c *LoyaltyRedemptionClient) mutate(ctx context.Context, m *LoyaltyRedemptionMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&LoyaltyRedemptionCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&LoyaltyRedemptionUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&LoyaltyRedemptionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&LoyaltyRedemptionDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown LoyaltyRedemption mutation op: %q", m.Op())
+	}
+}
+
+// LoyaltyRewardClient is a client for the LoyaltyReward schema.
+type LoyaltyRewardClient struct {
+	config
+}
+
+// NewLoyaltyRewardClient returns a client for the LoyaltyReward from the given config.
+func NewLoyaltyRewardClient(c config) *LoyaltyRewardClient {
+	return &LoyaltyRewardClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `loyaltyreward.Hooks(f(g(h())))`.
+func (c *LoyaltyRewardClient) Use(hooks ...Hook) {
+	c.hooks.LoyaltyReward = append(c.hooks.LoyaltyReward, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `loyaltyreward.Intercept(f(g(h())))`.
+func (c *LoyaltyRewardClient) Intercept(interceptors ...Interceptor) {
+	c.inters.LoyaltyReward = append(c.inters.LoyaltyReward, interceptors...)
+}
+
+// Create returns a builder for creating a LoyaltyReward entity.
+func (c *LoyaltyRewardClient) Create() *LoyaltyRewardCreate {
+	mutation := newLoyaltyRewardMutation(c.config, OpCreate)
+	return &LoyaltyRewardCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of LoyaltyReward entities.
+func (c *LoyaltyRewardClient) CreateBulk(builders ...*LoyaltyRewardCreate) *LoyaltyRewardCreateBulk {
+	return &LoyaltyRewardCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *LoyaltyRewardClient) MapCreateBulk(slice any, setFunc func(*LoyaltyRewardCreate, int)) *LoyaltyRewardCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &LoyaltyRewardCreateBulk{err: fmt.Errorf("calling to LoyaltyRewardClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*LoyaltyRewardCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &LoyaltyRewardCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for LoyaltyReward.
+func (c *LoyaltyRewardClient) Update() *LoyaltyRewardUpdate {
+	mutation := newLoyaltyRewardMutation(c.config, OpUpdate)
+	return &LoyaltyRewardUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *LoyaltyRewardClient) UpdateOne(_m *LoyaltyReward) *LoyaltyRewardUpdateOne {
+	mutation := newLoyaltyRewardMutation(c.config, OpUpdateOne, withLoyaltyReward(_m))
+	return &LoyaltyRewardUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *LoyaltyRewardClient) UpdateOneID(id pulid.ID) *LoyaltyRewardUpdateOne {
+	mutation := newLoyaltyRewardMutation(c.config, OpUpdateOne, withLoyaltyRewardID(id))
+	return &LoyaltyRewardUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for LoyaltyReward.
+func (c *LoyaltyRewardClient) Delete() *LoyaltyRewardDelete {
+	mutation := newLoyaltyRewardMutation(c.config, OpDelete)
+	return &LoyaltyRewardDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *LoyaltyRewardClient) DeleteOne(_m *LoyaltyReward) *LoyaltyRewardDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *LoyaltyRewardClient) DeleteOneID(id pulid.ID) *LoyaltyRewardDeleteOne {
+	builder := c.Delete().Where(loyaltyreward.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &LoyaltyRewardDeleteOne{builder}
+}
+
+// Query returns a query builder for LoyaltyReward.
+func (c *LoyaltyRewardClient) Query() *LoyaltyRewardQuery {
+	return &LoyaltyRewardQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeLoyaltyReward},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a LoyaltyReward entity by its id.
+func (c *LoyaltyRewardClient) Get(ctx context.Context, id pulid.ID) (*LoyaltyReward, error) {
+	return c.Query().Where(loyaltyreward.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *LoyaltyRewardClient) GetX(ctx context.Context, id pulid.ID) *LoyaltyReward {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a LoyaltyReward.
+func (c *LoyaltyRewardClient) QueryMerchant(_m *LoyaltyReward) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(loyaltyreward.Table, loyaltyreward.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, loyaltyreward.MerchantTable, loyaltyreward.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryProduct queries the product edge of a LoyaltyReward.
+func (c *LoyaltyRewardClient) QueryProduct(_m *LoyaltyReward) *ProductQuery {
+	query := (&ProductClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(loyaltyreward.Table, loyaltyreward.FieldID, id),
+			sqlgraph.To(product.Table, product.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, loyaltyreward.ProductTable, loyaltyreward.ProductColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *LoyaltyRewardClient) Hooks() []Hook {
+	hooks := c.hooks.LoyaltyReward
+	return append(hooks[:len(hooks):len(hooks)], loyaltyreward.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *LoyaltyRewardClient) Interceptors() []Interceptor {
+	return c.inters.LoyaltyReward
+}
+
+func (c *LoyaltyRewardClient) mutate(ctx context.Context, m *LoyaltyRewardMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&LoyaltyRewardCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&LoyaltyRewardUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&LoyaltyRewardUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&LoyaltyRewardDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown LoyaltyReward mutation op: %q", m.Op())
 	}
 }
 
@@ -7040,21 +8262,24 @@ func (c *TicketCommentClient) mutate(ctx context.Context, m *TicketCommentMutati
 type (
 	hooks struct {
 		AuditEntry, CredentialGrant, Customer, CustomerStoreVisits, CustomerTrigram,
-		Device, Feedback, Merchant, Offer, OfferRedemption, Operator, OutboxEvent,
-		PairingCode, PlatformAuditEntry, Product, ProductPriceChange, Refund,
-		RefundLine, RefundTender, Release, RiskListEntry, Sale, SaleCounter, SaleLine,
-		SalesSettings, SavedSegment, SegmentRules, Staff, StaffDay, Store,
-		StoredValueAccount, StoredValueEntry, StoredValueSettings, StoredValueTopUp,
-		Tender, Ticket, TicketComment []ent.Hook
+		Device, Feedback, LoyaltyAccount, LoyaltyEntry, LoyaltyLot,
+		LoyaltyProgramVersion, LoyaltyRedemption, LoyaltyReward, Merchant, Offer,
+		OfferRedemption, Operator, OutboxEvent, PairingCode, PlatformAuditEntry,
+		Product, ProductPriceChange, Refund, RefundLine, RefundTender, Release,
+		RiskListEntry, Sale, SaleCounter, SaleLine, SalesSettings, SavedSegment,
+		SegmentRules, Staff, StaffDay, Store, StoredValueAccount, StoredValueEntry,
+		StoredValueSettings, StoredValueTopUp, Tender, Ticket, TicketComment []ent.Hook
 	}
 	inters struct {
 		AuditEntry, CredentialGrant, Customer, CustomerStoreVisits, CustomerTrigram,
-		Device, Feedback, Merchant, Offer, OfferRedemption, Operator, OutboxEvent,
-		PairingCode, PlatformAuditEntry, Product, ProductPriceChange, Refund,
-		RefundLine, RefundTender, Release, RiskListEntry, Sale, SaleCounter, SaleLine,
-		SalesSettings, SavedSegment, SegmentRules, Staff, StaffDay, Store,
-		StoredValueAccount, StoredValueEntry, StoredValueSettings, StoredValueTopUp,
-		Tender, Ticket, TicketComment []ent.Interceptor
+		Device, Feedback, LoyaltyAccount, LoyaltyEntry, LoyaltyLot,
+		LoyaltyProgramVersion, LoyaltyRedemption, LoyaltyReward, Merchant, Offer,
+		OfferRedemption, Operator, OutboxEvent, PairingCode, PlatformAuditEntry,
+		Product, ProductPriceChange, Refund, RefundLine, RefundTender, Release,
+		RiskListEntry, Sale, SaleCounter, SaleLine, SalesSettings, SavedSegment,
+		SegmentRules, Staff, StaffDay, Store, StoredValueAccount, StoredValueEntry,
+		StoredValueSettings, StoredValueTopUp, Tender, Ticket,
+		TicketComment []ent.Interceptor
 	}
 )
 

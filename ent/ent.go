@@ -19,6 +19,12 @@ import (
 	"github.com/tillpos/till/ent/customertrigram"
 	"github.com/tillpos/till/ent/device"
 	"github.com/tillpos/till/ent/feedback"
+	"github.com/tillpos/till/ent/loyaltyaccount"
+	"github.com/tillpos/till/ent/loyaltyentry"
+	"github.com/tillpos/till/ent/loyaltylot"
+	"github.com/tillpos/till/ent/loyaltyprogramversion"
+	"github.com/tillpos/till/ent/loyaltyredemption"
+	"github.com/tillpos/till/ent/loyaltyreward"
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/offer"
 	"github.com/tillpos/till/ent/offerredemption"
@@ -109,43 +115,49 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			auditentry.Table:          auditentry.ValidColumn,
-			credentialgrant.Table:     credentialgrant.ValidColumn,
-			customer.Table:            customer.ValidColumn,
-			customerstorevisits.Table: customerstorevisits.ValidColumn,
-			customertrigram.Table:     customertrigram.ValidColumn,
-			device.Table:              device.ValidColumn,
-			feedback.Table:            feedback.ValidColumn,
-			merchant.Table:            merchant.ValidColumn,
-			offer.Table:               offer.ValidColumn,
-			offerredemption.Table:     offerredemption.ValidColumn,
-			operator.Table:            operator.ValidColumn,
-			outboxevent.Table:         outboxevent.ValidColumn,
-			pairingcode.Table:         pairingcode.ValidColumn,
-			platformauditentry.Table:  platformauditentry.ValidColumn,
-			product.Table:             product.ValidColumn,
-			productpricechange.Table:  productpricechange.ValidColumn,
-			refund.Table:              refund.ValidColumn,
-			refundline.Table:          refundline.ValidColumn,
-			refundtender.Table:        refundtender.ValidColumn,
-			release.Table:             release.ValidColumn,
-			risklistentry.Table:       risklistentry.ValidColumn,
-			sale.Table:                sale.ValidColumn,
-			salecounter.Table:         salecounter.ValidColumn,
-			saleline.Table:            saleline.ValidColumn,
-			salessettings.Table:       salessettings.ValidColumn,
-			savedsegment.Table:        savedsegment.ValidColumn,
-			segmentrules.Table:        segmentrules.ValidColumn,
-			staff.Table:               staff.ValidColumn,
-			staffday.Table:            staffday.ValidColumn,
-			store.Table:               store.ValidColumn,
-			storedvalueaccount.Table:  storedvalueaccount.ValidColumn,
-			storedvalueentry.Table:    storedvalueentry.ValidColumn,
-			storedvaluesettings.Table: storedvaluesettings.ValidColumn,
-			storedvaluetopup.Table:    storedvaluetopup.ValidColumn,
-			tender.Table:              tender.ValidColumn,
-			ticket.Table:              ticket.ValidColumn,
-			ticketcomment.Table:       ticketcomment.ValidColumn,
+			auditentry.Table:            auditentry.ValidColumn,
+			credentialgrant.Table:       credentialgrant.ValidColumn,
+			customer.Table:              customer.ValidColumn,
+			customerstorevisits.Table:   customerstorevisits.ValidColumn,
+			customertrigram.Table:       customertrigram.ValidColumn,
+			device.Table:                device.ValidColumn,
+			feedback.Table:              feedback.ValidColumn,
+			loyaltyaccount.Table:        loyaltyaccount.ValidColumn,
+			loyaltyentry.Table:          loyaltyentry.ValidColumn,
+			loyaltylot.Table:            loyaltylot.ValidColumn,
+			loyaltyprogramversion.Table: loyaltyprogramversion.ValidColumn,
+			loyaltyredemption.Table:     loyaltyredemption.ValidColumn,
+			loyaltyreward.Table:         loyaltyreward.ValidColumn,
+			merchant.Table:              merchant.ValidColumn,
+			offer.Table:                 offer.ValidColumn,
+			offerredemption.Table:       offerredemption.ValidColumn,
+			operator.Table:              operator.ValidColumn,
+			outboxevent.Table:           outboxevent.ValidColumn,
+			pairingcode.Table:           pairingcode.ValidColumn,
+			platformauditentry.Table:    platformauditentry.ValidColumn,
+			product.Table:               product.ValidColumn,
+			productpricechange.Table:    productpricechange.ValidColumn,
+			refund.Table:                refund.ValidColumn,
+			refundline.Table:            refundline.ValidColumn,
+			refundtender.Table:          refundtender.ValidColumn,
+			release.Table:               release.ValidColumn,
+			risklistentry.Table:         risklistentry.ValidColumn,
+			sale.Table:                  sale.ValidColumn,
+			salecounter.Table:           salecounter.ValidColumn,
+			saleline.Table:              saleline.ValidColumn,
+			salessettings.Table:         salessettings.ValidColumn,
+			savedsegment.Table:          savedsegment.ValidColumn,
+			segmentrules.Table:          segmentrules.ValidColumn,
+			staff.Table:                 staff.ValidColumn,
+			staffday.Table:              staffday.ValidColumn,
+			store.Table:                 store.ValidColumn,
+			storedvalueaccount.Table:    storedvalueaccount.ValidColumn,
+			storedvalueentry.Table:      storedvalueentry.ValidColumn,
+			storedvaluesettings.Table:   storedvaluesettings.ValidColumn,
+			storedvaluetopup.Table:      storedvaluetopup.ValidColumn,
+			tender.Table:                tender.ValidColumn,
+			ticket.Table:                ticket.ValidColumn,
+			ticketcomment.Table:         ticketcomment.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

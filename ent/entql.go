@@ -10,6 +10,12 @@ import (
 	"github.com/tillpos/till/ent/customertrigram"
 	"github.com/tillpos/till/ent/device"
 	"github.com/tillpos/till/ent/feedback"
+	"github.com/tillpos/till/ent/loyaltyaccount"
+	"github.com/tillpos/till/ent/loyaltyentry"
+	"github.com/tillpos/till/ent/loyaltylot"
+	"github.com/tillpos/till/ent/loyaltyprogramversion"
+	"github.com/tillpos/till/ent/loyaltyredemption"
+	"github.com/tillpos/till/ent/loyaltyreward"
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/offer"
 	"github.com/tillpos/till/ent/offerredemption"
@@ -50,7 +56,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 37)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 43)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   auditentry.Table,
@@ -228,6 +234,156 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   loyaltyaccount.Table,
+			Columns: loyaltyaccount.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: loyaltyaccount.FieldID,
+			},
+		},
+		Type: "LoyaltyAccount",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			loyaltyaccount.FieldMerchantID:   {Type: field.TypeString, Column: loyaltyaccount.FieldMerchantID},
+			loyaltyaccount.FieldCreatedAt:    {Type: field.TypeTime, Column: loyaltyaccount.FieldCreatedAt},
+			loyaltyaccount.FieldUpdatedAt:    {Type: field.TypeTime, Column: loyaltyaccount.FieldUpdatedAt},
+			loyaltyaccount.FieldCustomerID:   {Type: field.TypeString, Column: loyaltyaccount.FieldCustomerID},
+			loyaltyaccount.FieldPoints:       {Type: field.TypeInt64, Column: loyaltyaccount.FieldPoints},
+			loyaltyaccount.FieldTier:         {Type: field.TypeString, Column: loyaltyaccount.FieldTier},
+			loyaltyaccount.FieldTierSince:    {Type: field.TypeTime, Column: loyaltyaccount.FieldTierSince},
+			loyaltyaccount.FieldTierReviewAt: {Type: field.TypeTime, Column: loyaltyaccount.FieldTierReviewAt},
+		},
+	}
+	graph.Nodes[8] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   loyaltyentry.Table,
+			Columns: loyaltyentry.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: loyaltyentry.FieldID,
+			},
+		},
+		Type: "LoyaltyEntry",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			loyaltyentry.FieldMerchantID:       {Type: field.TypeString, Column: loyaltyentry.FieldMerchantID},
+			loyaltyentry.FieldAccountID:        {Type: field.TypeString, Column: loyaltyentry.FieldAccountID},
+			loyaltyentry.FieldKind:             {Type: field.TypeEnum, Column: loyaltyentry.FieldKind},
+			loyaltyentry.FieldPoints:           {Type: field.TypeInt64, Column: loyaltyentry.FieldPoints},
+			loyaltyentry.FieldQualifyingPoints: {Type: field.TypeInt64, Column: loyaltyentry.FieldQualifyingPoints},
+			loyaltyentry.FieldQualifyingSpend:  {Type: field.TypeInt64, Column: loyaltyentry.FieldQualifyingSpend},
+			loyaltyentry.FieldOccurredAt:       {Type: field.TypeTime, Column: loyaltyentry.FieldOccurredAt},
+			loyaltyentry.FieldExpiresAt:        {Type: field.TypeTime, Column: loyaltyentry.FieldExpiresAt},
+			loyaltyentry.FieldSaleID:           {Type: field.TypeString, Column: loyaltyentry.FieldSaleID},
+			loyaltyentry.FieldRefundID:         {Type: field.TypeString, Column: loyaltyentry.FieldRefundID},
+			loyaltyentry.FieldRewardID:         {Type: field.TypeString, Column: loyaltyentry.FieldRewardID},
+			loyaltyentry.FieldRedemptionID:     {Type: field.TypeString, Column: loyaltyentry.FieldRedemptionID},
+			loyaltyentry.FieldTenderID:         {Type: field.TypeString, Column: loyaltyentry.FieldTenderID},
+			loyaltyentry.FieldStaffID:          {Type: field.TypeString, Column: loyaltyentry.FieldStaffID},
+			loyaltyentry.FieldReason:           {Type: field.TypeString, Column: loyaltyentry.FieldReason},
+			loyaltyentry.FieldProgramVersion:   {Type: field.TypeInt, Column: loyaltyentry.FieldProgramVersion},
+			loyaltyentry.FieldIdempotencyKey:   {Type: field.TypeString, Column: loyaltyentry.FieldIdempotencyKey},
+			loyaltyentry.FieldRequestHash:      {Type: field.TypeString, Column: loyaltyentry.FieldRequestHash},
+			loyaltyentry.FieldCreatedAt:        {Type: field.TypeTime, Column: loyaltyentry.FieldCreatedAt},
+		},
+	}
+	graph.Nodes[9] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   loyaltylot.Table,
+			Columns: loyaltylot.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: loyaltylot.FieldID,
+			},
+		},
+		Type: "LoyaltyLot",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			loyaltylot.FieldMerchantID: {Type: field.TypeString, Column: loyaltylot.FieldMerchantID},
+			loyaltylot.FieldEntryID:    {Type: field.TypeString, Column: loyaltylot.FieldEntryID},
+			loyaltylot.FieldAccountID:  {Type: field.TypeString, Column: loyaltylot.FieldAccountID},
+			loyaltylot.FieldRemaining:  {Type: field.TypeInt64, Column: loyaltylot.FieldRemaining},
+			loyaltylot.FieldExpiresAt:  {Type: field.TypeTime, Column: loyaltylot.FieldExpiresAt},
+			loyaltylot.FieldCreatedAt:  {Type: field.TypeTime, Column: loyaltylot.FieldCreatedAt},
+		},
+	}
+	graph.Nodes[10] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   loyaltyprogramversion.Table,
+			Columns: loyaltyprogramversion.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: loyaltyprogramversion.FieldID,
+			},
+		},
+		Type: "LoyaltyProgramVersion",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			loyaltyprogramversion.FieldMerchantID:     {Type: field.TypeString, Column: loyaltyprogramversion.FieldMerchantID},
+			loyaltyprogramversion.FieldVersion:        {Type: field.TypeInt, Column: loyaltyprogramversion.FieldVersion},
+			loyaltyprogramversion.FieldEffectiveFrom:  {Type: field.TypeTime, Column: loyaltyprogramversion.FieldEffectiveFrom},
+			loyaltyprogramversion.FieldStaffID:        {Type: field.TypeString, Column: loyaltyprogramversion.FieldStaffID},
+			loyaltyprogramversion.FieldEnabled:        {Type: field.TypeBool, Column: loyaltyprogramversion.FieldEnabled},
+			loyaltyprogramversion.FieldPointsPerUnit:  {Type: field.TypeInt64, Column: loyaltyprogramversion.FieldPointsPerUnit},
+			loyaltyprogramversion.FieldUnitAmount:     {Type: field.TypeInt64, Column: loyaltyprogramversion.FieldUnitAmount},
+			loyaltyprogramversion.FieldRounding:       {Type: field.TypeEnum, Column: loyaltyprogramversion.FieldRounding},
+			loyaltyprogramversion.FieldMinSpend:       {Type: field.TypeInt64, Column: loyaltyprogramversion.FieldMinSpend},
+			loyaltyprogramversion.FieldEarningTenders: {Type: field.TypeJSON, Column: loyaltyprogramversion.FieldEarningTenders},
+			loyaltyprogramversion.FieldExpiryMonths:   {Type: field.TypeInt, Column: loyaltyprogramversion.FieldExpiryMonths},
+			loyaltyprogramversion.FieldPointValue:     {Type: field.TypeInt64, Column: loyaltyprogramversion.FieldPointValue},
+			loyaltyprogramversion.FieldTiers:          {Type: field.TypeJSON, Column: loyaltyprogramversion.FieldTiers},
+			loyaltyprogramversion.FieldTierBasis:      {Type: field.TypeEnum, Column: loyaltyprogramversion.FieldTierBasis},
+			loyaltyprogramversion.FieldCreatedAt:      {Type: field.TypeTime, Column: loyaltyprogramversion.FieldCreatedAt},
+		},
+	}
+	graph.Nodes[11] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   loyaltyredemption.Table,
+			Columns: loyaltyredemption.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: loyaltyredemption.FieldID,
+			},
+		},
+		Type: "LoyaltyRedemption",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			loyaltyredemption.FieldMerchantID:     {Type: field.TypeString, Column: loyaltyredemption.FieldMerchantID},
+			loyaltyredemption.FieldRewardID:       {Type: field.TypeString, Column: loyaltyredemption.FieldRewardID},
+			loyaltyredemption.FieldAccountID:      {Type: field.TypeString, Column: loyaltyredemption.FieldAccountID},
+			loyaltyredemption.FieldSaleID:         {Type: field.TypeString, Column: loyaltyredemption.FieldSaleID},
+			loyaltyredemption.FieldStoreID:        {Type: field.TypeString, Column: loyaltyredemption.FieldStoreID},
+			loyaltyredemption.FieldStaffID:        {Type: field.TypeString, Column: loyaltyredemption.FieldStaffID},
+			loyaltyredemption.FieldPoints:         {Type: field.TypeInt64, Column: loyaltyredemption.FieldPoints},
+			loyaltyredemption.FieldDiscountAmount: {Type: field.TypeInt64, Column: loyaltyredemption.FieldDiscountAmount},
+			loyaltyredemption.FieldVoidedAt:       {Type: field.TypeTime, Column: loyaltyredemption.FieldVoidedAt},
+			loyaltyredemption.FieldIdempotencyKey: {Type: field.TypeString, Column: loyaltyredemption.FieldIdempotencyKey},
+			loyaltyredemption.FieldRequestHash:    {Type: field.TypeString, Column: loyaltyredemption.FieldRequestHash},
+			loyaltyredemption.FieldCreatedAt:      {Type: field.TypeTime, Column: loyaltyredemption.FieldCreatedAt},
+		},
+	}
+	graph.Nodes[12] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   loyaltyreward.Table,
+			Columns: loyaltyreward.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: loyaltyreward.FieldID,
+			},
+		},
+		Type: "LoyaltyReward",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			loyaltyreward.FieldMerchantID:  {Type: field.TypeString, Column: loyaltyreward.FieldMerchantID},
+			loyaltyreward.FieldCreatedAt:   {Type: field.TypeTime, Column: loyaltyreward.FieldCreatedAt},
+			loyaltyreward.FieldUpdatedAt:   {Type: field.TypeTime, Column: loyaltyreward.FieldUpdatedAt},
+			loyaltyreward.FieldName:        {Type: field.TypeString, Column: loyaltyreward.FieldName},
+			loyaltyreward.FieldKind:        {Type: field.TypeEnum, Column: loyaltyreward.FieldKind},
+			loyaltyreward.FieldProductID:   {Type: field.TypeString, Column: loyaltyreward.FieldProductID},
+			loyaltyreward.FieldAmount:      {Type: field.TypeInt64, Column: loyaltyreward.FieldAmount},
+			loyaltyreward.FieldPercentBp:   {Type: field.TypeInt, Column: loyaltyreward.FieldPercentBp},
+			loyaltyreward.FieldMaxDiscount: {Type: field.TypeInt64, Column: loyaltyreward.FieldMaxDiscount},
+			loyaltyreward.FieldPointsCost:  {Type: field.TypeInt64, Column: loyaltyreward.FieldPointsCost},
+			loyaltyreward.FieldActive:      {Type: field.TypeBool, Column: loyaltyreward.FieldActive},
+			loyaltyreward.FieldMinTier:     {Type: field.TypeString, Column: loyaltyreward.FieldMinTier},
+		},
+	}
+	graph.Nodes[13] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   merchant.Table,
 			Columns: merchant.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -248,7 +404,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchant.FieldCashiersSeeFullContact: {Type: field.TypeBool, Column: merchant.FieldCashiersSeeFullContact},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   offer.Table,
 			Columns: offer.Columns,
@@ -286,7 +442,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			offer.FieldCreatedByID:      {Type: field.TypeString, Column: offer.FieldCreatedByID},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   offerredemption.Table,
 			Columns: offerredemption.Columns,
@@ -306,7 +462,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			offerredemption.FieldVoidedAt:   {Type: field.TypeTime, Column: offerredemption.FieldVoidedAt},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   operator.Table,
 			Columns: operator.Columns,
@@ -327,7 +483,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			operator.FieldLastLoginAt:       {Type: field.TypeTime, Column: operator.FieldLastLoginAt},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   outboxevent.Table,
 			Columns: outboxevent.Columns,
@@ -350,7 +506,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			outboxevent.FieldDeliveredAt: {Type: field.TypeTime, Column: outboxevent.FieldDeliveredAt},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   pairingcode.Table,
 			Columns: pairingcode.Columns,
@@ -372,7 +528,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			pairingcode.FieldDeviceID:    {Type: field.TypeString, Column: pairingcode.FieldDeviceID},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   platformauditentry.Table,
 			Columns: platformauditentry.Columns,
@@ -394,7 +550,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			platformauditentry.FieldCreatedAt:  {Type: field.TypeTime, Column: platformauditentry.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   product.Table,
 			Columns: product.Columns,
@@ -419,7 +575,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			product.FieldActive:     {Type: field.TypeBool, Column: product.FieldActive},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   productpricechange.Table,
 			Columns: productpricechange.Columns,
@@ -439,7 +595,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			productpricechange.FieldNewPrice:    {Type: field.TypeInt64, Column: productpricechange.FieldNewPrice},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refund.Table,
 			Columns: refund.Columns,
@@ -467,7 +623,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refund.FieldExchangeSaleID: {Type: field.TypeString, Column: refund.FieldExchangeSaleID},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[23] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refundline.Table,
 			Columns: refundline.Columns,
@@ -485,7 +641,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refundline.FieldAmount:     {Type: field.TypeInt64, Column: refundline.FieldAmount},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[24] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refundtender.Table,
 			Columns: refundtender.Columns,
@@ -503,7 +659,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refundtender.FieldAmount:     {Type: field.TypeInt64, Column: refundtender.FieldAmount},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[25] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   release.Table,
 			Columns: release.Columns,
@@ -531,7 +687,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			release.FieldWithdrawnAt:         {Type: field.TypeTime, Column: release.FieldWithdrawnAt},
 		},
 	}
-	graph.Nodes[20] = &sqlgraph.Node{
+	graph.Nodes[26] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   risklistentry.Table,
 			Columns: risklistentry.Columns,
@@ -551,7 +707,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			risklistentry.FieldCreatedByID: {Type: field.TypeString, Column: risklistentry.FieldCreatedByID},
 		},
 	}
-	graph.Nodes[21] = &sqlgraph.Node{
+	graph.Nodes[27] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   sale.Table,
 			Columns: sale.Columns,
@@ -596,7 +752,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			sale.FieldVoidedAt:         {Type: field.TypeTime, Column: sale.FieldVoidedAt},
 		},
 	}
-	graph.Nodes[22] = &sqlgraph.Node{
+	graph.Nodes[28] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   salecounter.Table,
 			Columns: salecounter.Columns,
@@ -614,7 +770,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			salecounter.FieldSalesAmount:       {Type: field.TypeInt64, Column: salecounter.FieldSalesAmount},
 		},
 	}
-	graph.Nodes[23] = &sqlgraph.Node{
+	graph.Nodes[29] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   saleline.Table,
 			Columns: saleline.Columns,
@@ -644,7 +800,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			saleline.FieldRefundedAmount:   {Type: field.TypeInt64, Column: saleline.FieldRefundedAmount},
 		},
 	}
-	graph.Nodes[24] = &sqlgraph.Node{
+	graph.Nodes[30] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   salessettings.Table,
 			Columns: salessettings.Columns,
@@ -676,7 +832,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			salessettings.FieldBlacklistAction:        {Type: field.TypeEnum, Column: salessettings.FieldBlacklistAction},
 		},
 	}
-	graph.Nodes[25] = &sqlgraph.Node{
+	graph.Nodes[31] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   savedsegment.Table,
 			Columns: savedsegment.Columns,
@@ -700,7 +856,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			savedsegment.FieldSegment:         {Type: field.TypeEnum, Column: savedsegment.FieldSegment},
 		},
 	}
-	graph.Nodes[26] = &sqlgraph.Node{
+	graph.Nodes[32] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   segmentrules.Table,
 			Columns: segmentrules.Columns,
@@ -722,7 +878,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			segmentrules.FieldComputedAt:      {Type: field.TypeTime, Column: segmentrules.FieldComputedAt},
 		},
 	}
-	graph.Nodes[27] = &sqlgraph.Node{
+	graph.Nodes[33] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   staff.Table,
 			Columns: staff.Columns,
@@ -747,7 +903,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			staff.FieldLastLoginAt:       {Type: field.TypeTime, Column: staff.FieldLastLoginAt},
 		},
 	}
-	graph.Nodes[28] = &sqlgraph.Node{
+	graph.Nodes[34] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   staffday.Table,
 			Columns: staffday.Columns,
@@ -765,7 +921,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			staffday.FieldRefundsAmount: {Type: field.TypeInt64, Column: staffday.FieldRefundsAmount},
 		},
 	}
-	graph.Nodes[29] = &sqlgraph.Node{
+	graph.Nodes[35] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   store.Table,
 			Columns: store.Columns,
@@ -784,7 +940,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			store.FieldTimeZone:   {Type: field.TypeString, Column: store.FieldTimeZone},
 		},
 	}
-	graph.Nodes[30] = &sqlgraph.Node{
+	graph.Nodes[36] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   storedvalueaccount.Table,
 			Columns: storedvalueaccount.Columns,
@@ -804,7 +960,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			storedvalueaccount.FieldBonusBalance: {Type: field.TypeInt64, Column: storedvalueaccount.FieldBonusBalance},
 		},
 	}
-	graph.Nodes[31] = &sqlgraph.Node{
+	graph.Nodes[37] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   storedvalueentry.Table,
 			Columns: storedvalueentry.Columns,
@@ -833,7 +989,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			storedvalueentry.FieldCreatedAt:      {Type: field.TypeTime, Column: storedvalueentry.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[32] = &sqlgraph.Node{
+	graph.Nodes[38] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   storedvaluesettings.Table,
 			Columns: storedvaluesettings.Columns,
@@ -851,7 +1007,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			storedvaluesettings.FieldRefundToBalanceAllowed: {Type: field.TypeBool, Column: storedvaluesettings.FieldRefundToBalanceAllowed},
 		},
 	}
-	graph.Nodes[33] = &sqlgraph.Node{
+	graph.Nodes[39] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   storedvaluetopup.Table,
 			Columns: storedvaluetopup.Columns,
@@ -886,7 +1042,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			storedvaluetopup.FieldReference:      {Type: field.TypeString, Column: storedvaluetopup.FieldReference},
 		},
 	}
-	graph.Nodes[34] = &sqlgraph.Node{
+	graph.Nodes[40] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tender.Table,
 			Columns: tender.Columns,
@@ -913,7 +1069,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tender.FieldRefundedAmount: {Type: field.TypeInt64, Column: tender.FieldRefundedAmount},
 		},
 	}
-	graph.Nodes[35] = &sqlgraph.Node{
+	graph.Nodes[41] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticket.Table,
 			Columns: ticket.Columns,
@@ -946,7 +1102,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticket.FieldRequestHash:         {Type: field.TypeString, Column: ticket.FieldRequestHash},
 		},
 	}
-	graph.Nodes[36] = &sqlgraph.Node{
+	graph.Nodes[42] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketcomment.Table,
 			Columns: ticketcomment.Columns,
@@ -1193,6 +1349,282 @@ var schemaGraph = func() *sqlgraph.Schema {
 			Bidi:    false,
 		},
 		"Feedback",
+		"Product",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   loyaltyaccount.MerchantTable,
+			Columns: []string{loyaltyaccount.MerchantColumn},
+			Bidi:    false,
+		},
+		"LoyaltyAccount",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"customer",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   loyaltyaccount.CustomerTable,
+			Columns: []string{loyaltyaccount.CustomerColumn},
+			Bidi:    false,
+		},
+		"LoyaltyAccount",
+		"Customer",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   loyaltyentry.MerchantTable,
+			Columns: []string{loyaltyentry.MerchantColumn},
+			Bidi:    false,
+		},
+		"LoyaltyEntry",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"account",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   loyaltyentry.AccountTable,
+			Columns: []string{loyaltyentry.AccountColumn},
+			Bidi:    false,
+		},
+		"LoyaltyEntry",
+		"LoyaltyAccount",
+	)
+	graph.MustAddE(
+		"sale",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   loyaltyentry.SaleTable,
+			Columns: []string{loyaltyentry.SaleColumn},
+			Bidi:    false,
+		},
+		"LoyaltyEntry",
+		"Sale",
+	)
+	graph.MustAddE(
+		"refund",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   loyaltyentry.RefundTable,
+			Columns: []string{loyaltyentry.RefundColumn},
+			Bidi:    false,
+		},
+		"LoyaltyEntry",
+		"Refund",
+	)
+	graph.MustAddE(
+		"reward",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   loyaltyentry.RewardTable,
+			Columns: []string{loyaltyentry.RewardColumn},
+			Bidi:    false,
+		},
+		"LoyaltyEntry",
+		"LoyaltyReward",
+	)
+	graph.MustAddE(
+		"redemption",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   loyaltyentry.RedemptionTable,
+			Columns: []string{loyaltyentry.RedemptionColumn},
+			Bidi:    false,
+		},
+		"LoyaltyEntry",
+		"LoyaltyRedemption",
+	)
+	graph.MustAddE(
+		"tender",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   loyaltyentry.TenderTable,
+			Columns: []string{loyaltyentry.TenderColumn},
+			Bidi:    false,
+		},
+		"LoyaltyEntry",
+		"Tender",
+	)
+	graph.MustAddE(
+		"staff",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   loyaltyentry.StaffTable,
+			Columns: []string{loyaltyentry.StaffColumn},
+			Bidi:    false,
+		},
+		"LoyaltyEntry",
+		"Staff",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   loyaltylot.MerchantTable,
+			Columns: []string{loyaltylot.MerchantColumn},
+			Bidi:    false,
+		},
+		"LoyaltyLot",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"entry",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   loyaltylot.EntryTable,
+			Columns: []string{loyaltylot.EntryColumn},
+			Bidi:    false,
+		},
+		"LoyaltyLot",
+		"LoyaltyEntry",
+	)
+	graph.MustAddE(
+		"account",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   loyaltylot.AccountTable,
+			Columns: []string{loyaltylot.AccountColumn},
+			Bidi:    false,
+		},
+		"LoyaltyLot",
+		"LoyaltyAccount",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   loyaltyprogramversion.MerchantTable,
+			Columns: []string{loyaltyprogramversion.MerchantColumn},
+			Bidi:    false,
+		},
+		"LoyaltyProgramVersion",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"staff",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   loyaltyprogramversion.StaffTable,
+			Columns: []string{loyaltyprogramversion.StaffColumn},
+			Bidi:    false,
+		},
+		"LoyaltyProgramVersion",
+		"Staff",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   loyaltyredemption.MerchantTable,
+			Columns: []string{loyaltyredemption.MerchantColumn},
+			Bidi:    false,
+		},
+		"LoyaltyRedemption",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"reward",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   loyaltyredemption.RewardTable,
+			Columns: []string{loyaltyredemption.RewardColumn},
+			Bidi:    false,
+		},
+		"LoyaltyRedemption",
+		"LoyaltyReward",
+	)
+	graph.MustAddE(
+		"account",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   loyaltyredemption.AccountTable,
+			Columns: []string{loyaltyredemption.AccountColumn},
+			Bidi:    false,
+		},
+		"LoyaltyRedemption",
+		"LoyaltyAccount",
+	)
+	graph.MustAddE(
+		"sale",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   loyaltyredemption.SaleTable,
+			Columns: []string{loyaltyredemption.SaleColumn},
+			Bidi:    false,
+		},
+		"LoyaltyRedemption",
+		"Sale",
+	)
+	graph.MustAddE(
+		"store",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   loyaltyredemption.StoreTable,
+			Columns: []string{loyaltyredemption.StoreColumn},
+			Bidi:    false,
+		},
+		"LoyaltyRedemption",
+		"Store",
+	)
+	graph.MustAddE(
+		"staff",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   loyaltyredemption.StaffTable,
+			Columns: []string{loyaltyredemption.StaffColumn},
+			Bidi:    false,
+		},
+		"LoyaltyRedemption",
+		"Staff",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   loyaltyreward.MerchantTable,
+			Columns: []string{loyaltyreward.MerchantColumn},
+			Bidi:    false,
+		},
+		"LoyaltyReward",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"product",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   loyaltyreward.ProductTable,
+			Columns: []string{loyaltyreward.ProductColumn},
+			Bidi:    false,
+		},
+		"LoyaltyReward",
 		"Product",
 	)
 	graph.MustAddE(
@@ -3119,6 +3551,928 @@ func (f *FeedbackFilter) WhereHasProductWith(preds ...predicate.Product) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *LoyaltyAccountQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the LoyaltyAccountQuery builder.
+func (_q *LoyaltyAccountQuery) Filter() *LoyaltyAccountFilter {
+	return &LoyaltyAccountFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *LoyaltyAccountMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the LoyaltyAccountMutation builder.
+func (m *LoyaltyAccountMutation) Filter() *LoyaltyAccountFilter {
+	return &LoyaltyAccountFilter{config: m.config, predicateAdder: m}
+}
+
+// LoyaltyAccountFilter provides a generic filtering capability at runtime for LoyaltyAccountQuery.
+type LoyaltyAccountFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *LoyaltyAccountFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *LoyaltyAccountFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(loyaltyaccount.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *LoyaltyAccountFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(loyaltyaccount.FieldMerchantID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *LoyaltyAccountFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(loyaltyaccount.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *LoyaltyAccountFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(loyaltyaccount.FieldUpdatedAt))
+}
+
+// WhereCustomerID applies the entql string predicate on the customer_id field.
+func (f *LoyaltyAccountFilter) WhereCustomerID(p entql.StringP) {
+	f.Where(p.Field(loyaltyaccount.FieldCustomerID))
+}
+
+// WherePoints applies the entql int64 predicate on the points field.
+func (f *LoyaltyAccountFilter) WherePoints(p entql.Int64P) {
+	f.Where(p.Field(loyaltyaccount.FieldPoints))
+}
+
+// WhereTier applies the entql string predicate on the tier field.
+func (f *LoyaltyAccountFilter) WhereTier(p entql.StringP) {
+	f.Where(p.Field(loyaltyaccount.FieldTier))
+}
+
+// WhereTierSince applies the entql time.Time predicate on the tier_since field.
+func (f *LoyaltyAccountFilter) WhereTierSince(p entql.TimeP) {
+	f.Where(p.Field(loyaltyaccount.FieldTierSince))
+}
+
+// WhereTierReviewAt applies the entql time.Time predicate on the tier_review_at field.
+func (f *LoyaltyAccountFilter) WhereTierReviewAt(p entql.TimeP) {
+	f.Where(p.Field(loyaltyaccount.FieldTierReviewAt))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *LoyaltyAccountFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *LoyaltyAccountFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasCustomer applies a predicate to check if query has an edge customer.
+func (f *LoyaltyAccountFilter) WhereHasCustomer() {
+	f.Where(entql.HasEdge("customer"))
+}
+
+// WhereHasCustomerWith applies a predicate to check if query has an edge customer with a given conditions (other predicates).
+func (f *LoyaltyAccountFilter) WhereHasCustomerWith(preds ...predicate.Customer) {
+	f.Where(entql.HasEdgeWith("customer", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *LoyaltyEntryQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the LoyaltyEntryQuery builder.
+func (_q *LoyaltyEntryQuery) Filter() *LoyaltyEntryFilter {
+	return &LoyaltyEntryFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *LoyaltyEntryMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the LoyaltyEntryMutation builder.
+func (m *LoyaltyEntryMutation) Filter() *LoyaltyEntryFilter {
+	return &LoyaltyEntryFilter{config: m.config, predicateAdder: m}
+}
+
+// LoyaltyEntryFilter provides a generic filtering capability at runtime for LoyaltyEntryQuery.
+type LoyaltyEntryFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *LoyaltyEntryFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *LoyaltyEntryFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(loyaltyentry.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *LoyaltyEntryFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(loyaltyentry.FieldMerchantID))
+}
+
+// WhereAccountID applies the entql string predicate on the account_id field.
+func (f *LoyaltyEntryFilter) WhereAccountID(p entql.StringP) {
+	f.Where(p.Field(loyaltyentry.FieldAccountID))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *LoyaltyEntryFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(loyaltyentry.FieldKind))
+}
+
+// WherePoints applies the entql int64 predicate on the points field.
+func (f *LoyaltyEntryFilter) WherePoints(p entql.Int64P) {
+	f.Where(p.Field(loyaltyentry.FieldPoints))
+}
+
+// WhereQualifyingPoints applies the entql int64 predicate on the qualifying_points field.
+func (f *LoyaltyEntryFilter) WhereQualifyingPoints(p entql.Int64P) {
+	f.Where(p.Field(loyaltyentry.FieldQualifyingPoints))
+}
+
+// WhereQualifyingSpend applies the entql int64 predicate on the qualifying_spend field.
+func (f *LoyaltyEntryFilter) WhereQualifyingSpend(p entql.Int64P) {
+	f.Where(p.Field(loyaltyentry.FieldQualifyingSpend))
+}
+
+// WhereOccurredAt applies the entql time.Time predicate on the occurred_at field.
+func (f *LoyaltyEntryFilter) WhereOccurredAt(p entql.TimeP) {
+	f.Where(p.Field(loyaltyentry.FieldOccurredAt))
+}
+
+// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
+func (f *LoyaltyEntryFilter) WhereExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(loyaltyentry.FieldExpiresAt))
+}
+
+// WhereSaleID applies the entql string predicate on the sale_id field.
+func (f *LoyaltyEntryFilter) WhereSaleID(p entql.StringP) {
+	f.Where(p.Field(loyaltyentry.FieldSaleID))
+}
+
+// WhereRefundID applies the entql string predicate on the refund_id field.
+func (f *LoyaltyEntryFilter) WhereRefundID(p entql.StringP) {
+	f.Where(p.Field(loyaltyentry.FieldRefundID))
+}
+
+// WhereRewardID applies the entql string predicate on the reward_id field.
+func (f *LoyaltyEntryFilter) WhereRewardID(p entql.StringP) {
+	f.Where(p.Field(loyaltyentry.FieldRewardID))
+}
+
+// WhereRedemptionID applies the entql string predicate on the redemption_id field.
+func (f *LoyaltyEntryFilter) WhereRedemptionID(p entql.StringP) {
+	f.Where(p.Field(loyaltyentry.FieldRedemptionID))
+}
+
+// WhereTenderID applies the entql string predicate on the tender_id field.
+func (f *LoyaltyEntryFilter) WhereTenderID(p entql.StringP) {
+	f.Where(p.Field(loyaltyentry.FieldTenderID))
+}
+
+// WhereStaffID applies the entql string predicate on the staff_id field.
+func (f *LoyaltyEntryFilter) WhereStaffID(p entql.StringP) {
+	f.Where(p.Field(loyaltyentry.FieldStaffID))
+}
+
+// WhereReason applies the entql string predicate on the reason field.
+func (f *LoyaltyEntryFilter) WhereReason(p entql.StringP) {
+	f.Where(p.Field(loyaltyentry.FieldReason))
+}
+
+// WhereProgramVersion applies the entql int predicate on the program_version field.
+func (f *LoyaltyEntryFilter) WhereProgramVersion(p entql.IntP) {
+	f.Where(p.Field(loyaltyentry.FieldProgramVersion))
+}
+
+// WhereIdempotencyKey applies the entql string predicate on the idempotency_key field.
+func (f *LoyaltyEntryFilter) WhereIdempotencyKey(p entql.StringP) {
+	f.Where(p.Field(loyaltyentry.FieldIdempotencyKey))
+}
+
+// WhereRequestHash applies the entql string predicate on the request_hash field.
+func (f *LoyaltyEntryFilter) WhereRequestHash(p entql.StringP) {
+	f.Where(p.Field(loyaltyentry.FieldRequestHash))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *LoyaltyEntryFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(loyaltyentry.FieldCreatedAt))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *LoyaltyEntryFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *LoyaltyEntryFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasAccount applies a predicate to check if query has an edge account.
+func (f *LoyaltyEntryFilter) WhereHasAccount() {
+	f.Where(entql.HasEdge("account"))
+}
+
+// WhereHasAccountWith applies a predicate to check if query has an edge account with a given conditions (other predicates).
+func (f *LoyaltyEntryFilter) WhereHasAccountWith(preds ...predicate.LoyaltyAccount) {
+	f.Where(entql.HasEdgeWith("account", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasSale applies a predicate to check if query has an edge sale.
+func (f *LoyaltyEntryFilter) WhereHasSale() {
+	f.Where(entql.HasEdge("sale"))
+}
+
+// WhereHasSaleWith applies a predicate to check if query has an edge sale with a given conditions (other predicates).
+func (f *LoyaltyEntryFilter) WhereHasSaleWith(preds ...predicate.Sale) {
+	f.Where(entql.HasEdgeWith("sale", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasRefund applies a predicate to check if query has an edge refund.
+func (f *LoyaltyEntryFilter) WhereHasRefund() {
+	f.Where(entql.HasEdge("refund"))
+}
+
+// WhereHasRefundWith applies a predicate to check if query has an edge refund with a given conditions (other predicates).
+func (f *LoyaltyEntryFilter) WhereHasRefundWith(preds ...predicate.Refund) {
+	f.Where(entql.HasEdgeWith("refund", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasReward applies a predicate to check if query has an edge reward.
+func (f *LoyaltyEntryFilter) WhereHasReward() {
+	f.Where(entql.HasEdge("reward"))
+}
+
+// WhereHasRewardWith applies a predicate to check if query has an edge reward with a given conditions (other predicates).
+func (f *LoyaltyEntryFilter) WhereHasRewardWith(preds ...predicate.LoyaltyReward) {
+	f.Where(entql.HasEdgeWith("reward", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasRedemption applies a predicate to check if query has an edge redemption.
+func (f *LoyaltyEntryFilter) WhereHasRedemption() {
+	f.Where(entql.HasEdge("redemption"))
+}
+
+// WhereHasRedemptionWith applies a predicate to check if query has an edge redemption with a given conditions (other predicates).
+func (f *LoyaltyEntryFilter) WhereHasRedemptionWith(preds ...predicate.LoyaltyRedemption) {
+	f.Where(entql.HasEdgeWith("redemption", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasTender applies a predicate to check if query has an edge tender.
+func (f *LoyaltyEntryFilter) WhereHasTender() {
+	f.Where(entql.HasEdge("tender"))
+}
+
+// WhereHasTenderWith applies a predicate to check if query has an edge tender with a given conditions (other predicates).
+func (f *LoyaltyEntryFilter) WhereHasTenderWith(preds ...predicate.Tender) {
+	f.Where(entql.HasEdgeWith("tender", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasStaff applies a predicate to check if query has an edge staff.
+func (f *LoyaltyEntryFilter) WhereHasStaff() {
+	f.Where(entql.HasEdge("staff"))
+}
+
+// WhereHasStaffWith applies a predicate to check if query has an edge staff with a given conditions (other predicates).
+func (f *LoyaltyEntryFilter) WhereHasStaffWith(preds ...predicate.Staff) {
+	f.Where(entql.HasEdgeWith("staff", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *LoyaltyLotQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the LoyaltyLotQuery builder.
+func (_q *LoyaltyLotQuery) Filter() *LoyaltyLotFilter {
+	return &LoyaltyLotFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *LoyaltyLotMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the LoyaltyLotMutation builder.
+func (m *LoyaltyLotMutation) Filter() *LoyaltyLotFilter {
+	return &LoyaltyLotFilter{config: m.config, predicateAdder: m}
+}
+
+// LoyaltyLotFilter provides a generic filtering capability at runtime for LoyaltyLotQuery.
+type LoyaltyLotFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *LoyaltyLotFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *LoyaltyLotFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(loyaltylot.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *LoyaltyLotFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(loyaltylot.FieldMerchantID))
+}
+
+// WhereEntryID applies the entql string predicate on the entry_id field.
+func (f *LoyaltyLotFilter) WhereEntryID(p entql.StringP) {
+	f.Where(p.Field(loyaltylot.FieldEntryID))
+}
+
+// WhereAccountID applies the entql string predicate on the account_id field.
+func (f *LoyaltyLotFilter) WhereAccountID(p entql.StringP) {
+	f.Where(p.Field(loyaltylot.FieldAccountID))
+}
+
+// WhereRemaining applies the entql int64 predicate on the remaining field.
+func (f *LoyaltyLotFilter) WhereRemaining(p entql.Int64P) {
+	f.Where(p.Field(loyaltylot.FieldRemaining))
+}
+
+// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
+func (f *LoyaltyLotFilter) WhereExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(loyaltylot.FieldExpiresAt))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *LoyaltyLotFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(loyaltylot.FieldCreatedAt))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *LoyaltyLotFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *LoyaltyLotFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasEntry applies a predicate to check if query has an edge entry.
+func (f *LoyaltyLotFilter) WhereHasEntry() {
+	f.Where(entql.HasEdge("entry"))
+}
+
+// WhereHasEntryWith applies a predicate to check if query has an edge entry with a given conditions (other predicates).
+func (f *LoyaltyLotFilter) WhereHasEntryWith(preds ...predicate.LoyaltyEntry) {
+	f.Where(entql.HasEdgeWith("entry", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasAccount applies a predicate to check if query has an edge account.
+func (f *LoyaltyLotFilter) WhereHasAccount() {
+	f.Where(entql.HasEdge("account"))
+}
+
+// WhereHasAccountWith applies a predicate to check if query has an edge account with a given conditions (other predicates).
+func (f *LoyaltyLotFilter) WhereHasAccountWith(preds ...predicate.LoyaltyAccount) {
+	f.Where(entql.HasEdgeWith("account", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *LoyaltyProgramVersionQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the LoyaltyProgramVersionQuery builder.
+func (_q *LoyaltyProgramVersionQuery) Filter() *LoyaltyProgramVersionFilter {
+	return &LoyaltyProgramVersionFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *LoyaltyProgramVersionMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the LoyaltyProgramVersionMutation builder.
+func (m *LoyaltyProgramVersionMutation) Filter() *LoyaltyProgramVersionFilter {
+	return &LoyaltyProgramVersionFilter{config: m.config, predicateAdder: m}
+}
+
+// LoyaltyProgramVersionFilter provides a generic filtering capability at runtime for LoyaltyProgramVersionQuery.
+type LoyaltyProgramVersionFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *LoyaltyProgramVersionFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *LoyaltyProgramVersionFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(loyaltyprogramversion.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *LoyaltyProgramVersionFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(loyaltyprogramversion.FieldMerchantID))
+}
+
+// WhereVersion applies the entql int predicate on the version field.
+func (f *LoyaltyProgramVersionFilter) WhereVersion(p entql.IntP) {
+	f.Where(p.Field(loyaltyprogramversion.FieldVersion))
+}
+
+// WhereEffectiveFrom applies the entql time.Time predicate on the effective_from field.
+func (f *LoyaltyProgramVersionFilter) WhereEffectiveFrom(p entql.TimeP) {
+	f.Where(p.Field(loyaltyprogramversion.FieldEffectiveFrom))
+}
+
+// WhereStaffID applies the entql string predicate on the staff_id field.
+func (f *LoyaltyProgramVersionFilter) WhereStaffID(p entql.StringP) {
+	f.Where(p.Field(loyaltyprogramversion.FieldStaffID))
+}
+
+// WhereEnabled applies the entql bool predicate on the enabled field.
+func (f *LoyaltyProgramVersionFilter) WhereEnabled(p entql.BoolP) {
+	f.Where(p.Field(loyaltyprogramversion.FieldEnabled))
+}
+
+// WherePointsPerUnit applies the entql int64 predicate on the points_per_unit field.
+func (f *LoyaltyProgramVersionFilter) WherePointsPerUnit(p entql.Int64P) {
+	f.Where(p.Field(loyaltyprogramversion.FieldPointsPerUnit))
+}
+
+// WhereUnitAmount applies the entql int64 predicate on the unit_amount field.
+func (f *LoyaltyProgramVersionFilter) WhereUnitAmount(p entql.Int64P) {
+	f.Where(p.Field(loyaltyprogramversion.FieldUnitAmount))
+}
+
+// WhereRounding applies the entql string predicate on the rounding field.
+func (f *LoyaltyProgramVersionFilter) WhereRounding(p entql.StringP) {
+	f.Where(p.Field(loyaltyprogramversion.FieldRounding))
+}
+
+// WhereMinSpend applies the entql int64 predicate on the min_spend field.
+func (f *LoyaltyProgramVersionFilter) WhereMinSpend(p entql.Int64P) {
+	f.Where(p.Field(loyaltyprogramversion.FieldMinSpend))
+}
+
+// WhereEarningTenders applies the entql json.RawMessage predicate on the earning_tenders field.
+func (f *LoyaltyProgramVersionFilter) WhereEarningTenders(p entql.BytesP) {
+	f.Where(p.Field(loyaltyprogramversion.FieldEarningTenders))
+}
+
+// WhereExpiryMonths applies the entql int predicate on the expiry_months field.
+func (f *LoyaltyProgramVersionFilter) WhereExpiryMonths(p entql.IntP) {
+	f.Where(p.Field(loyaltyprogramversion.FieldExpiryMonths))
+}
+
+// WherePointValue applies the entql int64 predicate on the point_value field.
+func (f *LoyaltyProgramVersionFilter) WherePointValue(p entql.Int64P) {
+	f.Where(p.Field(loyaltyprogramversion.FieldPointValue))
+}
+
+// WhereTiers applies the entql json.RawMessage predicate on the tiers field.
+func (f *LoyaltyProgramVersionFilter) WhereTiers(p entql.BytesP) {
+	f.Where(p.Field(loyaltyprogramversion.FieldTiers))
+}
+
+// WhereTierBasis applies the entql string predicate on the tier_basis field.
+func (f *LoyaltyProgramVersionFilter) WhereTierBasis(p entql.StringP) {
+	f.Where(p.Field(loyaltyprogramversion.FieldTierBasis))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *LoyaltyProgramVersionFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(loyaltyprogramversion.FieldCreatedAt))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *LoyaltyProgramVersionFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *LoyaltyProgramVersionFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasStaff applies a predicate to check if query has an edge staff.
+func (f *LoyaltyProgramVersionFilter) WhereHasStaff() {
+	f.Where(entql.HasEdge("staff"))
+}
+
+// WhereHasStaffWith applies a predicate to check if query has an edge staff with a given conditions (other predicates).
+func (f *LoyaltyProgramVersionFilter) WhereHasStaffWith(preds ...predicate.Staff) {
+	f.Where(entql.HasEdgeWith("staff", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *LoyaltyRedemptionQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the LoyaltyRedemptionQuery builder.
+func (_q *LoyaltyRedemptionQuery) Filter() *LoyaltyRedemptionFilter {
+	return &LoyaltyRedemptionFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *LoyaltyRedemptionMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the LoyaltyRedemptionMutation builder.
+func (m *LoyaltyRedemptionMutation) Filter() *LoyaltyRedemptionFilter {
+	return &LoyaltyRedemptionFilter{config: m.config, predicateAdder: m}
+}
+
+// LoyaltyRedemptionFilter provides a generic filtering capability at runtime for LoyaltyRedemptionQuery.
+type LoyaltyRedemptionFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *LoyaltyRedemptionFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *LoyaltyRedemptionFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(loyaltyredemption.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *LoyaltyRedemptionFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(loyaltyredemption.FieldMerchantID))
+}
+
+// WhereRewardID applies the entql string predicate on the reward_id field.
+func (f *LoyaltyRedemptionFilter) WhereRewardID(p entql.StringP) {
+	f.Where(p.Field(loyaltyredemption.FieldRewardID))
+}
+
+// WhereAccountID applies the entql string predicate on the account_id field.
+func (f *LoyaltyRedemptionFilter) WhereAccountID(p entql.StringP) {
+	f.Where(p.Field(loyaltyredemption.FieldAccountID))
+}
+
+// WhereSaleID applies the entql string predicate on the sale_id field.
+func (f *LoyaltyRedemptionFilter) WhereSaleID(p entql.StringP) {
+	f.Where(p.Field(loyaltyredemption.FieldSaleID))
+}
+
+// WhereStoreID applies the entql string predicate on the store_id field.
+func (f *LoyaltyRedemptionFilter) WhereStoreID(p entql.StringP) {
+	f.Where(p.Field(loyaltyredemption.FieldStoreID))
+}
+
+// WhereStaffID applies the entql string predicate on the staff_id field.
+func (f *LoyaltyRedemptionFilter) WhereStaffID(p entql.StringP) {
+	f.Where(p.Field(loyaltyredemption.FieldStaffID))
+}
+
+// WherePoints applies the entql int64 predicate on the points field.
+func (f *LoyaltyRedemptionFilter) WherePoints(p entql.Int64P) {
+	f.Where(p.Field(loyaltyredemption.FieldPoints))
+}
+
+// WhereDiscountAmount applies the entql int64 predicate on the discount_amount field.
+func (f *LoyaltyRedemptionFilter) WhereDiscountAmount(p entql.Int64P) {
+	f.Where(p.Field(loyaltyredemption.FieldDiscountAmount))
+}
+
+// WhereVoidedAt applies the entql time.Time predicate on the voided_at field.
+func (f *LoyaltyRedemptionFilter) WhereVoidedAt(p entql.TimeP) {
+	f.Where(p.Field(loyaltyredemption.FieldVoidedAt))
+}
+
+// WhereIdempotencyKey applies the entql string predicate on the idempotency_key field.
+func (f *LoyaltyRedemptionFilter) WhereIdempotencyKey(p entql.StringP) {
+	f.Where(p.Field(loyaltyredemption.FieldIdempotencyKey))
+}
+
+// WhereRequestHash applies the entql string predicate on the request_hash field.
+func (f *LoyaltyRedemptionFilter) WhereRequestHash(p entql.StringP) {
+	f.Where(p.Field(loyaltyredemption.FieldRequestHash))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *LoyaltyRedemptionFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(loyaltyredemption.FieldCreatedAt))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *LoyaltyRedemptionFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *LoyaltyRedemptionFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasReward applies a predicate to check if query has an edge reward.
+func (f *LoyaltyRedemptionFilter) WhereHasReward() {
+	f.Where(entql.HasEdge("reward"))
+}
+
+// WhereHasRewardWith applies a predicate to check if query has an edge reward with a given conditions (other predicates).
+func (f *LoyaltyRedemptionFilter) WhereHasRewardWith(preds ...predicate.LoyaltyReward) {
+	f.Where(entql.HasEdgeWith("reward", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasAccount applies a predicate to check if query has an edge account.
+func (f *LoyaltyRedemptionFilter) WhereHasAccount() {
+	f.Where(entql.HasEdge("account"))
+}
+
+// WhereHasAccountWith applies a predicate to check if query has an edge account with a given conditions (other predicates).
+func (f *LoyaltyRedemptionFilter) WhereHasAccountWith(preds ...predicate.LoyaltyAccount) {
+	f.Where(entql.HasEdgeWith("account", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasSale applies a predicate to check if query has an edge sale.
+func (f *LoyaltyRedemptionFilter) WhereHasSale() {
+	f.Where(entql.HasEdge("sale"))
+}
+
+// WhereHasSaleWith applies a predicate to check if query has an edge sale with a given conditions (other predicates).
+func (f *LoyaltyRedemptionFilter) WhereHasSaleWith(preds ...predicate.Sale) {
+	f.Where(entql.HasEdgeWith("sale", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasStore applies a predicate to check if query has an edge store.
+func (f *LoyaltyRedemptionFilter) WhereHasStore() {
+	f.Where(entql.HasEdge("store"))
+}
+
+// WhereHasStoreWith applies a predicate to check if query has an edge store with a given conditions (other predicates).
+func (f *LoyaltyRedemptionFilter) WhereHasStoreWith(preds ...predicate.Store) {
+	f.Where(entql.HasEdgeWith("store", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasStaff applies a predicate to check if query has an edge staff.
+func (f *LoyaltyRedemptionFilter) WhereHasStaff() {
+	f.Where(entql.HasEdge("staff"))
+}
+
+// WhereHasStaffWith applies a predicate to check if query has an edge staff with a given conditions (other predicates).
+func (f *LoyaltyRedemptionFilter) WhereHasStaffWith(preds ...predicate.Staff) {
+	f.Where(entql.HasEdgeWith("staff", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *LoyaltyRewardQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the LoyaltyRewardQuery builder.
+func (_q *LoyaltyRewardQuery) Filter() *LoyaltyRewardFilter {
+	return &LoyaltyRewardFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *LoyaltyRewardMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the LoyaltyRewardMutation builder.
+func (m *LoyaltyRewardMutation) Filter() *LoyaltyRewardFilter {
+	return &LoyaltyRewardFilter{config: m.config, predicateAdder: m}
+}
+
+// LoyaltyRewardFilter provides a generic filtering capability at runtime for LoyaltyRewardQuery.
+type LoyaltyRewardFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *LoyaltyRewardFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *LoyaltyRewardFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(loyaltyreward.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *LoyaltyRewardFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(loyaltyreward.FieldMerchantID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *LoyaltyRewardFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(loyaltyreward.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *LoyaltyRewardFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(loyaltyreward.FieldUpdatedAt))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *LoyaltyRewardFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(loyaltyreward.FieldName))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *LoyaltyRewardFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(loyaltyreward.FieldKind))
+}
+
+// WhereProductID applies the entql string predicate on the product_id field.
+func (f *LoyaltyRewardFilter) WhereProductID(p entql.StringP) {
+	f.Where(p.Field(loyaltyreward.FieldProductID))
+}
+
+// WhereAmount applies the entql int64 predicate on the amount field.
+func (f *LoyaltyRewardFilter) WhereAmount(p entql.Int64P) {
+	f.Where(p.Field(loyaltyreward.FieldAmount))
+}
+
+// WherePercentBp applies the entql int predicate on the percent_bp field.
+func (f *LoyaltyRewardFilter) WherePercentBp(p entql.IntP) {
+	f.Where(p.Field(loyaltyreward.FieldPercentBp))
+}
+
+// WhereMaxDiscount applies the entql int64 predicate on the max_discount field.
+func (f *LoyaltyRewardFilter) WhereMaxDiscount(p entql.Int64P) {
+	f.Where(p.Field(loyaltyreward.FieldMaxDiscount))
+}
+
+// WherePointsCost applies the entql int64 predicate on the points_cost field.
+func (f *LoyaltyRewardFilter) WherePointsCost(p entql.Int64P) {
+	f.Where(p.Field(loyaltyreward.FieldPointsCost))
+}
+
+// WhereActive applies the entql bool predicate on the active field.
+func (f *LoyaltyRewardFilter) WhereActive(p entql.BoolP) {
+	f.Where(p.Field(loyaltyreward.FieldActive))
+}
+
+// WhereMinTier applies the entql string predicate on the min_tier field.
+func (f *LoyaltyRewardFilter) WhereMinTier(p entql.StringP) {
+	f.Where(p.Field(loyaltyreward.FieldMinTier))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *LoyaltyRewardFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *LoyaltyRewardFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasProduct applies a predicate to check if query has an edge product.
+func (f *LoyaltyRewardFilter) WhereHasProduct() {
+	f.Where(entql.HasEdge("product"))
+}
+
+// WhereHasProductWith applies a predicate to check if query has an edge product with a given conditions (other predicates).
+func (f *LoyaltyRewardFilter) WhereHasProductWith(preds ...predicate.Product) {
+	f.Where(entql.HasEdgeWith("product", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *MerchantQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -3147,7 +4501,7 @@ type MerchantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MerchantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3232,7 +4586,7 @@ type OfferFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OfferFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3453,7 +4807,7 @@ type OfferRedemptionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OfferRedemptionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3584,7 +4938,7 @@ type OperatorFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OperatorFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3664,7 +5018,7 @@ type OutboxEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OutboxEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3768,7 +5122,7 @@ type PairingCodeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PairingCodeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3867,7 +5221,7 @@ type PlatformAuditEntryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PlatformAuditEntryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3952,7 +5306,7 @@ type ProductFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProductFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4080,7 +5434,7 @@ type ProductPriceChangeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProductPriceChangeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4197,7 +5551,7 @@ type RefundFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefundFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4424,7 +5778,7 @@ type RefundLineFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefundLineFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4531,7 +5885,7 @@ type RefundTenderFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefundTenderFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4638,7 +5992,7 @@ type ReleaseFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReleaseFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4753,7 +6107,7 @@ type RiskListEntryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RiskListEntryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4842,7 +6196,7 @@ type SaleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SaleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5154,7 +6508,7 @@ type SaleCounterFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SaleCounterFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5233,7 +6587,7 @@ type SaleLineFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SaleLineFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5400,7 +6754,7 @@ type SalesSettingsFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SalesSettingsFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5549,7 +6903,7 @@ type SavedSegmentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SavedSegmentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5658,7 +7012,7 @@ type SegmentRulesFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SegmentRulesFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5757,7 +7111,7 @@ type StaffFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StaffFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5885,7 +7239,7 @@ type StaffDayFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StaffDayFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[34].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5964,7 +7318,7 @@ type StoreFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StoreFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[35].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6062,7 +7416,7 @@ type StoredValueAccountFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StoredValueAccountFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[36].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6179,7 +7533,7 @@ type StoredValueEntryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StoredValueEntryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[37].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6425,7 +7779,7 @@ type StoredValueSettingsFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StoredValueSettingsFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[38].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6504,7 +7858,7 @@ type StoredValueTopUpFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StoredValueTopUpFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[39].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6738,7 +8092,7 @@ type TenderFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TenderFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[34].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[40].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6876,7 +8230,7 @@ type TicketFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[35].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[41].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7100,7 +8454,7 @@ type TicketCommentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketCommentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[36].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[42].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

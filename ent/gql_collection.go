@@ -14,6 +14,9 @@ import (
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/device"
 	"github.com/tillpos/till/ent/feedback"
+	"github.com/tillpos/till/ent/loyaltyentry"
+	"github.com/tillpos/till/ent/loyaltyredemption"
+	"github.com/tillpos/till/ent/loyaltyreward"
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/offer"
 	"github.com/tillpos/till/ent/offerredemption"
@@ -854,6 +857,626 @@ func newFeedbackPaginateArgs(rv map[string]any) *feedbackPaginateArgs {
 	}
 	if v, ok := rv[whereField].(*FeedbackWhereInput); ok {
 		args.opts = append(args.opts, WithFeedbackFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *LoyaltyEntryQuery) CollectFields(ctx context.Context, satisfies ...string) (*LoyaltyEntryQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *LoyaltyEntryQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(loyaltyentry.Columns))
+		selectedFields = []string{loyaltyentry.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "merchant":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&MerchantClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, merchantImplementors)...); err != nil {
+				return err
+			}
+			_q.withMerchant = query
+			if _, ok := fieldSeen[loyaltyentry.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, loyaltyentry.FieldMerchantID)
+				fieldSeen[loyaltyentry.FieldMerchantID] = struct{}{}
+			}
+
+		case "sale":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&SaleClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, saleImplementors)...); err != nil {
+				return err
+			}
+			_q.withSale = query
+			if _, ok := fieldSeen[loyaltyentry.FieldSaleID]; !ok {
+				selectedFields = append(selectedFields, loyaltyentry.FieldSaleID)
+				fieldSeen[loyaltyentry.FieldSaleID] = struct{}{}
+			}
+
+		case "refund":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&RefundClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, refundImplementors)...); err != nil {
+				return err
+			}
+			_q.withRefund = query
+			if _, ok := fieldSeen[loyaltyentry.FieldRefundID]; !ok {
+				selectedFields = append(selectedFields, loyaltyentry.FieldRefundID)
+				fieldSeen[loyaltyentry.FieldRefundID] = struct{}{}
+			}
+
+		case "reward":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&LoyaltyRewardClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, loyaltyrewardImplementors)...); err != nil {
+				return err
+			}
+			_q.withReward = query
+			if _, ok := fieldSeen[loyaltyentry.FieldRewardID]; !ok {
+				selectedFields = append(selectedFields, loyaltyentry.FieldRewardID)
+				fieldSeen[loyaltyentry.FieldRewardID] = struct{}{}
+			}
+
+		case "redemption":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&LoyaltyRedemptionClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, loyaltyredemptionImplementors)...); err != nil {
+				return err
+			}
+			_q.withRedemption = query
+			if _, ok := fieldSeen[loyaltyentry.FieldRedemptionID]; !ok {
+				selectedFields = append(selectedFields, loyaltyentry.FieldRedemptionID)
+				fieldSeen[loyaltyentry.FieldRedemptionID] = struct{}{}
+			}
+
+		case "staff":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&StaffClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, staffImplementors)...); err != nil {
+				return err
+			}
+			_q.withStaff = query
+			if _, ok := fieldSeen[loyaltyentry.FieldStaffID]; !ok {
+				selectedFields = append(selectedFields, loyaltyentry.FieldStaffID)
+				fieldSeen[loyaltyentry.FieldStaffID] = struct{}{}
+			}
+		case "merchantID":
+			if _, ok := fieldSeen[loyaltyentry.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, loyaltyentry.FieldMerchantID)
+				fieldSeen[loyaltyentry.FieldMerchantID] = struct{}{}
+			}
+		case "kind":
+			if _, ok := fieldSeen[loyaltyentry.FieldKind]; !ok {
+				selectedFields = append(selectedFields, loyaltyentry.FieldKind)
+				fieldSeen[loyaltyentry.FieldKind] = struct{}{}
+			}
+		case "points":
+			if _, ok := fieldSeen[loyaltyentry.FieldPoints]; !ok {
+				selectedFields = append(selectedFields, loyaltyentry.FieldPoints)
+				fieldSeen[loyaltyentry.FieldPoints] = struct{}{}
+			}
+		case "qualifyingPoints":
+			if _, ok := fieldSeen[loyaltyentry.FieldQualifyingPoints]; !ok {
+				selectedFields = append(selectedFields, loyaltyentry.FieldQualifyingPoints)
+				fieldSeen[loyaltyentry.FieldQualifyingPoints] = struct{}{}
+			}
+		case "qualifyingSpend":
+			if _, ok := fieldSeen[loyaltyentry.FieldQualifyingSpend]; !ok {
+				selectedFields = append(selectedFields, loyaltyentry.FieldQualifyingSpend)
+				fieldSeen[loyaltyentry.FieldQualifyingSpend] = struct{}{}
+			}
+		case "occurredAt":
+			if _, ok := fieldSeen[loyaltyentry.FieldOccurredAt]; !ok {
+				selectedFields = append(selectedFields, loyaltyentry.FieldOccurredAt)
+				fieldSeen[loyaltyentry.FieldOccurredAt] = struct{}{}
+			}
+		case "expiresAt":
+			if _, ok := fieldSeen[loyaltyentry.FieldExpiresAt]; !ok {
+				selectedFields = append(selectedFields, loyaltyentry.FieldExpiresAt)
+				fieldSeen[loyaltyentry.FieldExpiresAt] = struct{}{}
+			}
+		case "saleID":
+			if _, ok := fieldSeen[loyaltyentry.FieldSaleID]; !ok {
+				selectedFields = append(selectedFields, loyaltyentry.FieldSaleID)
+				fieldSeen[loyaltyentry.FieldSaleID] = struct{}{}
+			}
+		case "refundID":
+			if _, ok := fieldSeen[loyaltyentry.FieldRefundID]; !ok {
+				selectedFields = append(selectedFields, loyaltyentry.FieldRefundID)
+				fieldSeen[loyaltyentry.FieldRefundID] = struct{}{}
+			}
+		case "rewardID":
+			if _, ok := fieldSeen[loyaltyentry.FieldRewardID]; !ok {
+				selectedFields = append(selectedFields, loyaltyentry.FieldRewardID)
+				fieldSeen[loyaltyentry.FieldRewardID] = struct{}{}
+			}
+		case "redemptionID":
+			if _, ok := fieldSeen[loyaltyentry.FieldRedemptionID]; !ok {
+				selectedFields = append(selectedFields, loyaltyentry.FieldRedemptionID)
+				fieldSeen[loyaltyentry.FieldRedemptionID] = struct{}{}
+			}
+		case "tenderID":
+			if _, ok := fieldSeen[loyaltyentry.FieldTenderID]; !ok {
+				selectedFields = append(selectedFields, loyaltyentry.FieldTenderID)
+				fieldSeen[loyaltyentry.FieldTenderID] = struct{}{}
+			}
+		case "staffID":
+			if _, ok := fieldSeen[loyaltyentry.FieldStaffID]; !ok {
+				selectedFields = append(selectedFields, loyaltyentry.FieldStaffID)
+				fieldSeen[loyaltyentry.FieldStaffID] = struct{}{}
+			}
+		case "reason":
+			if _, ok := fieldSeen[loyaltyentry.FieldReason]; !ok {
+				selectedFields = append(selectedFields, loyaltyentry.FieldReason)
+				fieldSeen[loyaltyentry.FieldReason] = struct{}{}
+			}
+		case "programVersion":
+			if _, ok := fieldSeen[loyaltyentry.FieldProgramVersion]; !ok {
+				selectedFields = append(selectedFields, loyaltyentry.FieldProgramVersion)
+				fieldSeen[loyaltyentry.FieldProgramVersion] = struct{}{}
+			}
+		case "idempotencyKey":
+			if _, ok := fieldSeen[loyaltyentry.FieldIdempotencyKey]; !ok {
+				selectedFields = append(selectedFields, loyaltyentry.FieldIdempotencyKey)
+				fieldSeen[loyaltyentry.FieldIdempotencyKey] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[loyaltyentry.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, loyaltyentry.FieldCreatedAt)
+				fieldSeen[loyaltyentry.FieldCreatedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type loyaltyentryPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []LoyaltyEntryPaginateOption
+}
+
+func newLoyaltyEntryPaginateArgs(rv map[string]any) *loyaltyentryPaginateArgs {
+	args := &loyaltyentryPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case []*LoyaltyEntryOrder:
+			args.opts = append(args.opts, WithLoyaltyEntryOrder(v))
+		case []any:
+			var orders []*LoyaltyEntryOrder
+			for i := range v {
+				mv, ok := v[i].(map[string]any)
+				if !ok {
+					continue
+				}
+				var (
+					err1, err2 error
+					order      = &LoyaltyEntryOrder{Field: &LoyaltyEntryOrderField{}, Direction: entgql.OrderDirectionAsc}
+				)
+				if d, ok := mv[directionField]; ok {
+					err1 = order.Direction.UnmarshalGQL(d)
+				}
+				if f, ok := mv[fieldField]; ok {
+					err2 = order.Field.UnmarshalGQL(f)
+				}
+				if err1 == nil && err2 == nil {
+					orders = append(orders, order)
+				}
+			}
+			args.opts = append(args.opts, WithLoyaltyEntryOrder(orders))
+		}
+	}
+	if v, ok := rv[whereField].(*LoyaltyEntryWhereInput); ok {
+		args.opts = append(args.opts, WithLoyaltyEntryFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *LoyaltyRedemptionQuery) CollectFields(ctx context.Context, satisfies ...string) (*LoyaltyRedemptionQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *LoyaltyRedemptionQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(loyaltyredemption.Columns))
+		selectedFields = []string{loyaltyredemption.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "merchant":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&MerchantClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, merchantImplementors)...); err != nil {
+				return err
+			}
+			_q.withMerchant = query
+			if _, ok := fieldSeen[loyaltyredemption.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, loyaltyredemption.FieldMerchantID)
+				fieldSeen[loyaltyredemption.FieldMerchantID] = struct{}{}
+			}
+
+		case "reward":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&LoyaltyRewardClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, loyaltyrewardImplementors)...); err != nil {
+				return err
+			}
+			_q.withReward = query
+			if _, ok := fieldSeen[loyaltyredemption.FieldRewardID]; !ok {
+				selectedFields = append(selectedFields, loyaltyredemption.FieldRewardID)
+				fieldSeen[loyaltyredemption.FieldRewardID] = struct{}{}
+			}
+
+		case "sale":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&SaleClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, saleImplementors)...); err != nil {
+				return err
+			}
+			_q.withSale = query
+			if _, ok := fieldSeen[loyaltyredemption.FieldSaleID]; !ok {
+				selectedFields = append(selectedFields, loyaltyredemption.FieldSaleID)
+				fieldSeen[loyaltyredemption.FieldSaleID] = struct{}{}
+			}
+
+		case "store":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&StoreClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, storeImplementors)...); err != nil {
+				return err
+			}
+			_q.withStore = query
+			if _, ok := fieldSeen[loyaltyredemption.FieldStoreID]; !ok {
+				selectedFields = append(selectedFields, loyaltyredemption.FieldStoreID)
+				fieldSeen[loyaltyredemption.FieldStoreID] = struct{}{}
+			}
+
+		case "staff":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&StaffClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, staffImplementors)...); err != nil {
+				return err
+			}
+			_q.withStaff = query
+			if _, ok := fieldSeen[loyaltyredemption.FieldStaffID]; !ok {
+				selectedFields = append(selectedFields, loyaltyredemption.FieldStaffID)
+				fieldSeen[loyaltyredemption.FieldStaffID] = struct{}{}
+			}
+		case "merchantID":
+			if _, ok := fieldSeen[loyaltyredemption.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, loyaltyredemption.FieldMerchantID)
+				fieldSeen[loyaltyredemption.FieldMerchantID] = struct{}{}
+			}
+		case "rewardID":
+			if _, ok := fieldSeen[loyaltyredemption.FieldRewardID]; !ok {
+				selectedFields = append(selectedFields, loyaltyredemption.FieldRewardID)
+				fieldSeen[loyaltyredemption.FieldRewardID] = struct{}{}
+			}
+		case "saleID":
+			if _, ok := fieldSeen[loyaltyredemption.FieldSaleID]; !ok {
+				selectedFields = append(selectedFields, loyaltyredemption.FieldSaleID)
+				fieldSeen[loyaltyredemption.FieldSaleID] = struct{}{}
+			}
+		case "storeID":
+			if _, ok := fieldSeen[loyaltyredemption.FieldStoreID]; !ok {
+				selectedFields = append(selectedFields, loyaltyredemption.FieldStoreID)
+				fieldSeen[loyaltyredemption.FieldStoreID] = struct{}{}
+			}
+		case "staffID":
+			if _, ok := fieldSeen[loyaltyredemption.FieldStaffID]; !ok {
+				selectedFields = append(selectedFields, loyaltyredemption.FieldStaffID)
+				fieldSeen[loyaltyredemption.FieldStaffID] = struct{}{}
+			}
+		case "points":
+			if _, ok := fieldSeen[loyaltyredemption.FieldPoints]; !ok {
+				selectedFields = append(selectedFields, loyaltyredemption.FieldPoints)
+				fieldSeen[loyaltyredemption.FieldPoints] = struct{}{}
+			}
+		case "discountAmount":
+			if _, ok := fieldSeen[loyaltyredemption.FieldDiscountAmount]; !ok {
+				selectedFields = append(selectedFields, loyaltyredemption.FieldDiscountAmount)
+				fieldSeen[loyaltyredemption.FieldDiscountAmount] = struct{}{}
+			}
+		case "voidedAt":
+			if _, ok := fieldSeen[loyaltyredemption.FieldVoidedAt]; !ok {
+				selectedFields = append(selectedFields, loyaltyredemption.FieldVoidedAt)
+				fieldSeen[loyaltyredemption.FieldVoidedAt] = struct{}{}
+			}
+		case "idempotencyKey":
+			if _, ok := fieldSeen[loyaltyredemption.FieldIdempotencyKey]; !ok {
+				selectedFields = append(selectedFields, loyaltyredemption.FieldIdempotencyKey)
+				fieldSeen[loyaltyredemption.FieldIdempotencyKey] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[loyaltyredemption.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, loyaltyredemption.FieldCreatedAt)
+				fieldSeen[loyaltyredemption.FieldCreatedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type loyaltyredemptionPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []LoyaltyRedemptionPaginateOption
+}
+
+func newLoyaltyRedemptionPaginateArgs(rv map[string]any) *loyaltyredemptionPaginateArgs {
+	args := &loyaltyredemptionPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *LoyaltyRewardQuery) CollectFields(ctx context.Context, satisfies ...string) (*LoyaltyRewardQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *LoyaltyRewardQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(loyaltyreward.Columns))
+		selectedFields = []string{loyaltyreward.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "merchant":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&MerchantClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, merchantImplementors)...); err != nil {
+				return err
+			}
+			_q.withMerchant = query
+			if _, ok := fieldSeen[loyaltyreward.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, loyaltyreward.FieldMerchantID)
+				fieldSeen[loyaltyreward.FieldMerchantID] = struct{}{}
+			}
+
+		case "product":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ProductClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, productImplementors)...); err != nil {
+				return err
+			}
+			_q.withProduct = query
+			if _, ok := fieldSeen[loyaltyreward.FieldProductID]; !ok {
+				selectedFields = append(selectedFields, loyaltyreward.FieldProductID)
+				fieldSeen[loyaltyreward.FieldProductID] = struct{}{}
+			}
+		case "merchantID":
+			if _, ok := fieldSeen[loyaltyreward.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, loyaltyreward.FieldMerchantID)
+				fieldSeen[loyaltyreward.FieldMerchantID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[loyaltyreward.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, loyaltyreward.FieldCreatedAt)
+				fieldSeen[loyaltyreward.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[loyaltyreward.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, loyaltyreward.FieldUpdatedAt)
+				fieldSeen[loyaltyreward.FieldUpdatedAt] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[loyaltyreward.FieldName]; !ok {
+				selectedFields = append(selectedFields, loyaltyreward.FieldName)
+				fieldSeen[loyaltyreward.FieldName] = struct{}{}
+			}
+		case "kind":
+			if _, ok := fieldSeen[loyaltyreward.FieldKind]; !ok {
+				selectedFields = append(selectedFields, loyaltyreward.FieldKind)
+				fieldSeen[loyaltyreward.FieldKind] = struct{}{}
+			}
+		case "productID":
+			if _, ok := fieldSeen[loyaltyreward.FieldProductID]; !ok {
+				selectedFields = append(selectedFields, loyaltyreward.FieldProductID)
+				fieldSeen[loyaltyreward.FieldProductID] = struct{}{}
+			}
+		case "amount":
+			if _, ok := fieldSeen[loyaltyreward.FieldAmount]; !ok {
+				selectedFields = append(selectedFields, loyaltyreward.FieldAmount)
+				fieldSeen[loyaltyreward.FieldAmount] = struct{}{}
+			}
+		case "percentBp":
+			if _, ok := fieldSeen[loyaltyreward.FieldPercentBp]; !ok {
+				selectedFields = append(selectedFields, loyaltyreward.FieldPercentBp)
+				fieldSeen[loyaltyreward.FieldPercentBp] = struct{}{}
+			}
+		case "maxDiscount":
+			if _, ok := fieldSeen[loyaltyreward.FieldMaxDiscount]; !ok {
+				selectedFields = append(selectedFields, loyaltyreward.FieldMaxDiscount)
+				fieldSeen[loyaltyreward.FieldMaxDiscount] = struct{}{}
+			}
+		case "pointsCost":
+			if _, ok := fieldSeen[loyaltyreward.FieldPointsCost]; !ok {
+				selectedFields = append(selectedFields, loyaltyreward.FieldPointsCost)
+				fieldSeen[loyaltyreward.FieldPointsCost] = struct{}{}
+			}
+		case "active":
+			if _, ok := fieldSeen[loyaltyreward.FieldActive]; !ok {
+				selectedFields = append(selectedFields, loyaltyreward.FieldActive)
+				fieldSeen[loyaltyreward.FieldActive] = struct{}{}
+			}
+		case "minTier":
+			if _, ok := fieldSeen[loyaltyreward.FieldMinTier]; !ok {
+				selectedFields = append(selectedFields, loyaltyreward.FieldMinTier)
+				fieldSeen[loyaltyreward.FieldMinTier] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type loyaltyrewardPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []LoyaltyRewardPaginateOption
+}
+
+func newLoyaltyRewardPaginateArgs(rv map[string]any) *loyaltyrewardPaginateArgs {
+	args := &loyaltyrewardPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &LoyaltyRewardOrder{Field: &LoyaltyRewardOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithLoyaltyRewardOrder(order))
+			}
+		case *LoyaltyRewardOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithLoyaltyRewardOrder(v))
+			}
+		}
 	}
 	return args
 }

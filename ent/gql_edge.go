@@ -104,6 +104,110 @@ func (_m *Feedback) Product(ctx context.Context) (*Product, error) {
 	return result, MaskNotFound(err)
 }
 
+func (_m *LoyaltyEntry) Merchant(ctx context.Context) (*Merchant, error) {
+	result, err := _m.Edges.MerchantOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryMerchant().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *LoyaltyEntry) Sale(ctx context.Context) (*Sale, error) {
+	result, err := _m.Edges.SaleOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QuerySale().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *LoyaltyEntry) Refund(ctx context.Context) (*Refund, error) {
+	result, err := _m.Edges.RefundOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryRefund().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *LoyaltyEntry) Reward(ctx context.Context) (*LoyaltyReward, error) {
+	result, err := _m.Edges.RewardOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryReward().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *LoyaltyEntry) Redemption(ctx context.Context) (*LoyaltyRedemption, error) {
+	result, err := _m.Edges.RedemptionOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryRedemption().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *LoyaltyEntry) Staff(ctx context.Context) (*Staff, error) {
+	result, err := _m.Edges.StaffOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryStaff().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *LoyaltyRedemption) Merchant(ctx context.Context) (*Merchant, error) {
+	result, err := _m.Edges.MerchantOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryMerchant().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *LoyaltyRedemption) Reward(ctx context.Context) (*LoyaltyReward, error) {
+	result, err := _m.Edges.RewardOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryReward().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *LoyaltyRedemption) Sale(ctx context.Context) (*Sale, error) {
+	result, err := _m.Edges.SaleOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QuerySale().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *LoyaltyRedemption) Store(ctx context.Context) (*Store, error) {
+	result, err := _m.Edges.StoreOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryStore().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *LoyaltyRedemption) Staff(ctx context.Context) (*Staff, error) {
+	result, err := _m.Edges.StaffOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryStaff().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *LoyaltyReward) Merchant(ctx context.Context) (*Merchant, error) {
+	result, err := _m.Edges.MerchantOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryMerchant().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *LoyaltyReward) Product(ctx context.Context) (*Product, error) {
+	result, err := _m.Edges.ProductOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryProduct().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
 func (_m *Offer) Merchant(ctx context.Context) (*Merchant, error) {
 	result, err := _m.Edges.MerchantOrErr()
 	if IsNotLoaded(err) {

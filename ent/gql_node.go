@@ -13,6 +13,9 @@ import (
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/device"
 	"github.com/tillpos/till/ent/feedback"
+	"github.com/tillpos/till/ent/loyaltyentry"
+	"github.com/tillpos/till/ent/loyaltyredemption"
+	"github.com/tillpos/till/ent/loyaltyreward"
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/offer"
 	"github.com/tillpos/till/ent/offerredemption"
@@ -64,6 +67,21 @@ var feedbackImplementors = []string{"Feedback", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*Feedback) IsNode() {}
+
+var loyaltyentryImplementors = []string{"LoyaltyEntry", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*LoyaltyEntry) IsNode() {}
+
+var loyaltyredemptionImplementors = []string{"LoyaltyRedemption", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*LoyaltyRedemption) IsNode() {}
+
+var loyaltyrewardImplementors = []string{"LoyaltyReward", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*LoyaltyReward) IsNode() {}
 
 var merchantImplementors = []string{"Merchant", "Node"}
 
@@ -291,6 +309,45 @@ func (c *Client) noder(ctx context.Context, table string, id pulid.ID) (Noder, e
 			Where(feedback.ID(uid))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, feedbackImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case loyaltyentry.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.LoyaltyEntry.Query().
+			Where(loyaltyentry.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, loyaltyentryImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case loyaltyredemption.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.LoyaltyRedemption.Query().
+			Where(loyaltyredemption.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, loyaltyredemptionImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case loyaltyreward.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.LoyaltyReward.Query().
+			Where(loyaltyreward.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, loyaltyrewardImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -732,6 +789,54 @@ func (c *Client) noders(ctx context.Context, table string, ids []pulid.ID) ([]No
 		query := c.Feedback.Query().
 			Where(feedback.IDIn(ids...))
 		query, err := query.CollectFields(ctx, feedbackImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case loyaltyentry.Table:
+		query := c.LoyaltyEntry.Query().
+			Where(loyaltyentry.IDIn(ids...))
+		query, err := query.CollectFields(ctx, loyaltyentryImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case loyaltyredemption.Table:
+		query := c.LoyaltyRedemption.Query().
+			Where(loyaltyredemption.IDIn(ids...))
+		query, err := query.CollectFields(ctx, loyaltyredemptionImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case loyaltyreward.Table:
+		query := c.LoyaltyReward.Query().
+			Where(loyaltyreward.IDIn(ids...))
+		query, err := query.CollectFields(ctx, loyaltyrewardImplementors...)
 		if err != nil {
 			return nil, err
 		}

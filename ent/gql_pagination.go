@@ -18,6 +18,9 @@ import (
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/device"
 	"github.com/tillpos/till/ent/feedback"
+	"github.com/tillpos/till/ent/loyaltyentry"
+	"github.com/tillpos/till/ent/loyaltyredemption"
+	"github.com/tillpos/till/ent/loyaltyreward"
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/offer"
 	"github.com/tillpos/till/ent/offerredemption"
@@ -1683,6 +1686,919 @@ func (_m *Feedback) ToEdge(order *FeedbackOrder) *FeedbackEdge {
 		order = DefaultFeedbackOrder
 	}
 	return &FeedbackEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// LoyaltyEntryEdge is the edge representation of LoyaltyEntry.
+type LoyaltyEntryEdge struct {
+	Node   *LoyaltyEntry `json:"node"`
+	Cursor Cursor        `json:"cursor"`
+}
+
+// LoyaltyEntryConnection is the connection containing edges to LoyaltyEntry.
+type LoyaltyEntryConnection struct {
+	Edges      []*LoyaltyEntryEdge `json:"edges"`
+	PageInfo   PageInfo            `json:"pageInfo"`
+	TotalCount int                 `json:"totalCount"`
+}
+
+func (c *LoyaltyEntryConnection) build(nodes []*LoyaltyEntry, pager *loyaltyentryPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *LoyaltyEntry
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *LoyaltyEntry {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *LoyaltyEntry {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*LoyaltyEntryEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &LoyaltyEntryEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// LoyaltyEntryPaginateOption enables pagination customization.
+type LoyaltyEntryPaginateOption func(*loyaltyentryPager) error
+
+// WithLoyaltyEntryOrder configures pagination ordering.
+func WithLoyaltyEntryOrder(order []*LoyaltyEntryOrder) LoyaltyEntryPaginateOption {
+	return func(pager *loyaltyentryPager) error {
+		for _, o := range order {
+			if err := o.Direction.Validate(); err != nil {
+				return err
+			}
+		}
+		pager.order = append(pager.order, order...)
+		return nil
+	}
+}
+
+// WithLoyaltyEntryFilter configures pagination filter.
+func WithLoyaltyEntryFilter(filter func(*LoyaltyEntryQuery) (*LoyaltyEntryQuery, error)) LoyaltyEntryPaginateOption {
+	return func(pager *loyaltyentryPager) error {
+		if filter == nil {
+			return errors.New("LoyaltyEntryQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type loyaltyentryPager struct {
+	reverse bool
+	order   []*LoyaltyEntryOrder
+	filter  func(*LoyaltyEntryQuery) (*LoyaltyEntryQuery, error)
+}
+
+func newLoyaltyEntryPager(opts []LoyaltyEntryPaginateOption, reverse bool) (*loyaltyentryPager, error) {
+	pager := &loyaltyentryPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	for i, o := range pager.order {
+		if i > 0 && o.Field == pager.order[i-1].Field {
+			return nil, fmt.Errorf("duplicate order direction %q", o.Direction)
+		}
+	}
+	return pager, nil
+}
+
+func (p *loyaltyentryPager) applyFilter(query *LoyaltyEntryQuery) (*LoyaltyEntryQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *loyaltyentryPager) toCursor(_m *LoyaltyEntry) Cursor {
+	cs_ := make([]any, 0, len(p.order))
+	for _, o_ := range p.order {
+		cs_ = append(cs_, o_.Field.toCursor(_m).Value)
+	}
+	return Cursor{ID: _m.ID, Value: cs_}
+}
+
+func (p *loyaltyentryPager) applyCursors(query *LoyaltyEntryQuery, after, before *Cursor) (*LoyaltyEntryQuery, error) {
+	idDirection := entgql.OrderDirectionAsc
+	if p.reverse {
+		idDirection = entgql.OrderDirectionDesc
+	}
+	fields, directions := make([]string, 0, len(p.order)), make([]OrderDirection, 0, len(p.order))
+	for _, o := range p.order {
+		fields = append(fields, o.Field.column)
+		direction := o.Direction
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		directions = append(directions, direction)
+	}
+	predicates, err := entgql.MultiCursorsPredicate(after, before, &entgql.MultiCursorsOptions{
+		FieldID:     DefaultLoyaltyEntryOrder.Field.column,
+		DirectionID: idDirection,
+		Fields:      fields,
+		Directions:  directions,
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, predicate := range predicates {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *loyaltyentryPager) applyOrder(query *LoyaltyEntryQuery) *LoyaltyEntryQuery {
+	var defaultOrdered bool
+	for _, o := range p.order {
+		direction := o.Direction
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		query = query.Order(o.Field.toTerm(direction.OrderTermOption()))
+		if o.Field.column == DefaultLoyaltyEntryOrder.Field.column {
+			defaultOrdered = true
+		}
+		if len(query.ctx.Fields) > 0 {
+			query.ctx.AppendFieldOnce(o.Field.column)
+		}
+	}
+	if !defaultOrdered {
+		direction := entgql.OrderDirectionAsc
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		query = query.Order(DefaultLoyaltyEntryOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	return query
+}
+
+func (p *loyaltyentryPager) orderExpr(query *LoyaltyEntryQuery) sql.Querier {
+	if len(query.ctx.Fields) > 0 {
+		for _, o := range p.order {
+			query.ctx.AppendFieldOnce(o.Field.column)
+		}
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		for _, o := range p.order {
+			direction := o.Direction
+			if p.reverse {
+				direction = direction.Reverse()
+			}
+			b.Ident(o.Field.column).Pad().WriteString(string(direction))
+			b.Comma()
+		}
+		direction := entgql.OrderDirectionAsc
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		b.Ident(DefaultLoyaltyEntryOrder.Field.column).Pad().WriteString(string(direction))
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to LoyaltyEntry.
+func (_m *LoyaltyEntryQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...LoyaltyEntryPaginateOption,
+) (*LoyaltyEntryConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newLoyaltyEntryPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &LoyaltyEntryConnection{Edges: []*LoyaltyEntryEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// LoyaltyEntryOrderFieldOccurredAt orders LoyaltyEntry by occurred_at.
+	LoyaltyEntryOrderFieldOccurredAt = &LoyaltyEntryOrderField{
+		Value: func(_m *LoyaltyEntry) (ent.Value, error) {
+			return _m.OccurredAt, nil
+		},
+		column: loyaltyentry.FieldOccurredAt,
+		toTerm: loyaltyentry.ByOccurredAt,
+		toCursor: func(_m *LoyaltyEntry) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.OccurredAt,
+			}
+		},
+	}
+	// LoyaltyEntryOrderFieldCreatedAt orders LoyaltyEntry by created_at.
+	LoyaltyEntryOrderFieldCreatedAt = &LoyaltyEntryOrderField{
+		Value: func(_m *LoyaltyEntry) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: loyaltyentry.FieldCreatedAt,
+		toTerm: loyaltyentry.ByCreatedAt,
+		toCursor: func(_m *LoyaltyEntry) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f LoyaltyEntryOrderField) String() string {
+	var str string
+	switch f.column {
+	case LoyaltyEntryOrderFieldOccurredAt.column:
+		str = "OCCURRED_AT"
+	case LoyaltyEntryOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f LoyaltyEntryOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *LoyaltyEntryOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("LoyaltyEntryOrderField %T must be a string", v)
+	}
+	switch str {
+	case "OCCURRED_AT":
+		*f = *LoyaltyEntryOrderFieldOccurredAt
+	case "CREATED_AT":
+		*f = *LoyaltyEntryOrderFieldCreatedAt
+	default:
+		return fmt.Errorf("%s is not a valid LoyaltyEntryOrderField", str)
+	}
+	return nil
+}
+
+// LoyaltyEntryOrderField defines the ordering field of LoyaltyEntry.
+type LoyaltyEntryOrderField struct {
+	// Value extracts the ordering value from the given LoyaltyEntry.
+	Value    func(*LoyaltyEntry) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) loyaltyentry.OrderOption
+	toCursor func(*LoyaltyEntry) Cursor
+}
+
+// LoyaltyEntryOrder defines the ordering of LoyaltyEntry.
+type LoyaltyEntryOrder struct {
+	Direction OrderDirection          `json:"direction"`
+	Field     *LoyaltyEntryOrderField `json:"field"`
+}
+
+// DefaultLoyaltyEntryOrder is the default ordering of LoyaltyEntry.
+var DefaultLoyaltyEntryOrder = &LoyaltyEntryOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &LoyaltyEntryOrderField{
+		Value: func(_m *LoyaltyEntry) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: loyaltyentry.FieldID,
+		toTerm: loyaltyentry.ByID,
+		toCursor: func(_m *LoyaltyEntry) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts LoyaltyEntry into LoyaltyEntryEdge.
+func (_m *LoyaltyEntry) ToEdge(order *LoyaltyEntryOrder) *LoyaltyEntryEdge {
+	if order == nil {
+		order = DefaultLoyaltyEntryOrder
+	}
+	return &LoyaltyEntryEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// LoyaltyRedemptionEdge is the edge representation of LoyaltyRedemption.
+type LoyaltyRedemptionEdge struct {
+	Node   *LoyaltyRedemption `json:"node"`
+	Cursor Cursor             `json:"cursor"`
+}
+
+// LoyaltyRedemptionConnection is the connection containing edges to LoyaltyRedemption.
+type LoyaltyRedemptionConnection struct {
+	Edges      []*LoyaltyRedemptionEdge `json:"edges"`
+	PageInfo   PageInfo                 `json:"pageInfo"`
+	TotalCount int                      `json:"totalCount"`
+}
+
+func (c *LoyaltyRedemptionConnection) build(nodes []*LoyaltyRedemption, pager *loyaltyredemptionPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *LoyaltyRedemption
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *LoyaltyRedemption {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *LoyaltyRedemption {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*LoyaltyRedemptionEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &LoyaltyRedemptionEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// LoyaltyRedemptionPaginateOption enables pagination customization.
+type LoyaltyRedemptionPaginateOption func(*loyaltyredemptionPager) error
+
+// WithLoyaltyRedemptionOrder configures pagination ordering.
+func WithLoyaltyRedemptionOrder(order *LoyaltyRedemptionOrder) LoyaltyRedemptionPaginateOption {
+	if order == nil {
+		order = DefaultLoyaltyRedemptionOrder
+	}
+	o := *order
+	return func(pager *loyaltyredemptionPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultLoyaltyRedemptionOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithLoyaltyRedemptionFilter configures pagination filter.
+func WithLoyaltyRedemptionFilter(filter func(*LoyaltyRedemptionQuery) (*LoyaltyRedemptionQuery, error)) LoyaltyRedemptionPaginateOption {
+	return func(pager *loyaltyredemptionPager) error {
+		if filter == nil {
+			return errors.New("LoyaltyRedemptionQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type loyaltyredemptionPager struct {
+	reverse bool
+	order   *LoyaltyRedemptionOrder
+	filter  func(*LoyaltyRedemptionQuery) (*LoyaltyRedemptionQuery, error)
+}
+
+func newLoyaltyRedemptionPager(opts []LoyaltyRedemptionPaginateOption, reverse bool) (*loyaltyredemptionPager, error) {
+	pager := &loyaltyredemptionPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultLoyaltyRedemptionOrder
+	}
+	return pager, nil
+}
+
+func (p *loyaltyredemptionPager) applyFilter(query *LoyaltyRedemptionQuery) (*LoyaltyRedemptionQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *loyaltyredemptionPager) toCursor(_m *LoyaltyRedemption) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *loyaltyredemptionPager) applyCursors(query *LoyaltyRedemptionQuery, after, before *Cursor) (*LoyaltyRedemptionQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultLoyaltyRedemptionOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *loyaltyredemptionPager) applyOrder(query *LoyaltyRedemptionQuery) *LoyaltyRedemptionQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultLoyaltyRedemptionOrder.Field {
+		query = query.Order(DefaultLoyaltyRedemptionOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *loyaltyredemptionPager) orderExpr(query *LoyaltyRedemptionQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultLoyaltyRedemptionOrder.Field {
+			b.Comma().Ident(DefaultLoyaltyRedemptionOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to LoyaltyRedemption.
+func (_m *LoyaltyRedemptionQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...LoyaltyRedemptionPaginateOption,
+) (*LoyaltyRedemptionConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newLoyaltyRedemptionPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &LoyaltyRedemptionConnection{Edges: []*LoyaltyRedemptionEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// LoyaltyRedemptionOrderField defines the ordering field of LoyaltyRedemption.
+type LoyaltyRedemptionOrderField struct {
+	// Value extracts the ordering value from the given LoyaltyRedemption.
+	Value    func(*LoyaltyRedemption) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) loyaltyredemption.OrderOption
+	toCursor func(*LoyaltyRedemption) Cursor
+}
+
+// LoyaltyRedemptionOrder defines the ordering of LoyaltyRedemption.
+type LoyaltyRedemptionOrder struct {
+	Direction OrderDirection               `json:"direction"`
+	Field     *LoyaltyRedemptionOrderField `json:"field"`
+}
+
+// DefaultLoyaltyRedemptionOrder is the default ordering of LoyaltyRedemption.
+var DefaultLoyaltyRedemptionOrder = &LoyaltyRedemptionOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &LoyaltyRedemptionOrderField{
+		Value: func(_m *LoyaltyRedemption) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: loyaltyredemption.FieldID,
+		toTerm: loyaltyredemption.ByID,
+		toCursor: func(_m *LoyaltyRedemption) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts LoyaltyRedemption into LoyaltyRedemptionEdge.
+func (_m *LoyaltyRedemption) ToEdge(order *LoyaltyRedemptionOrder) *LoyaltyRedemptionEdge {
+	if order == nil {
+		order = DefaultLoyaltyRedemptionOrder
+	}
+	return &LoyaltyRedemptionEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// LoyaltyRewardEdge is the edge representation of LoyaltyReward.
+type LoyaltyRewardEdge struct {
+	Node   *LoyaltyReward `json:"node"`
+	Cursor Cursor         `json:"cursor"`
+}
+
+// LoyaltyRewardConnection is the connection containing edges to LoyaltyReward.
+type LoyaltyRewardConnection struct {
+	Edges      []*LoyaltyRewardEdge `json:"edges"`
+	PageInfo   PageInfo             `json:"pageInfo"`
+	TotalCount int                  `json:"totalCount"`
+}
+
+func (c *LoyaltyRewardConnection) build(nodes []*LoyaltyReward, pager *loyaltyrewardPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *LoyaltyReward
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *LoyaltyReward {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *LoyaltyReward {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*LoyaltyRewardEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &LoyaltyRewardEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// LoyaltyRewardPaginateOption enables pagination customization.
+type LoyaltyRewardPaginateOption func(*loyaltyrewardPager) error
+
+// WithLoyaltyRewardOrder configures pagination ordering.
+func WithLoyaltyRewardOrder(order *LoyaltyRewardOrder) LoyaltyRewardPaginateOption {
+	if order == nil {
+		order = DefaultLoyaltyRewardOrder
+	}
+	o := *order
+	return func(pager *loyaltyrewardPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultLoyaltyRewardOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithLoyaltyRewardFilter configures pagination filter.
+func WithLoyaltyRewardFilter(filter func(*LoyaltyRewardQuery) (*LoyaltyRewardQuery, error)) LoyaltyRewardPaginateOption {
+	return func(pager *loyaltyrewardPager) error {
+		if filter == nil {
+			return errors.New("LoyaltyRewardQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type loyaltyrewardPager struct {
+	reverse bool
+	order   *LoyaltyRewardOrder
+	filter  func(*LoyaltyRewardQuery) (*LoyaltyRewardQuery, error)
+}
+
+func newLoyaltyRewardPager(opts []LoyaltyRewardPaginateOption, reverse bool) (*loyaltyrewardPager, error) {
+	pager := &loyaltyrewardPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultLoyaltyRewardOrder
+	}
+	return pager, nil
+}
+
+func (p *loyaltyrewardPager) applyFilter(query *LoyaltyRewardQuery) (*LoyaltyRewardQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *loyaltyrewardPager) toCursor(_m *LoyaltyReward) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *loyaltyrewardPager) applyCursors(query *LoyaltyRewardQuery, after, before *Cursor) (*LoyaltyRewardQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultLoyaltyRewardOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *loyaltyrewardPager) applyOrder(query *LoyaltyRewardQuery) *LoyaltyRewardQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultLoyaltyRewardOrder.Field {
+		query = query.Order(DefaultLoyaltyRewardOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *loyaltyrewardPager) orderExpr(query *LoyaltyRewardQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultLoyaltyRewardOrder.Field {
+			b.Comma().Ident(DefaultLoyaltyRewardOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to LoyaltyReward.
+func (_m *LoyaltyRewardQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...LoyaltyRewardPaginateOption,
+) (*LoyaltyRewardConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newLoyaltyRewardPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &LoyaltyRewardConnection{Edges: []*LoyaltyRewardEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// LoyaltyRewardOrderFieldCreatedAt orders LoyaltyReward by created_at.
+	LoyaltyRewardOrderFieldCreatedAt = &LoyaltyRewardOrderField{
+		Value: func(_m *LoyaltyReward) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: loyaltyreward.FieldCreatedAt,
+		toTerm: loyaltyreward.ByCreatedAt,
+		toCursor: func(_m *LoyaltyReward) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// LoyaltyRewardOrderFieldUpdatedAt orders LoyaltyReward by updated_at.
+	LoyaltyRewardOrderFieldUpdatedAt = &LoyaltyRewardOrderField{
+		Value: func(_m *LoyaltyReward) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: loyaltyreward.FieldUpdatedAt,
+		toTerm: loyaltyreward.ByUpdatedAt,
+		toCursor: func(_m *LoyaltyReward) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f LoyaltyRewardOrderField) String() string {
+	var str string
+	switch f.column {
+	case LoyaltyRewardOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case LoyaltyRewardOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f LoyaltyRewardOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *LoyaltyRewardOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("LoyaltyRewardOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *LoyaltyRewardOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *LoyaltyRewardOrderFieldUpdatedAt
+	default:
+		return fmt.Errorf("%s is not a valid LoyaltyRewardOrderField", str)
+	}
+	return nil
+}
+
+// LoyaltyRewardOrderField defines the ordering field of LoyaltyReward.
+type LoyaltyRewardOrderField struct {
+	// Value extracts the ordering value from the given LoyaltyReward.
+	Value    func(*LoyaltyReward) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) loyaltyreward.OrderOption
+	toCursor func(*LoyaltyReward) Cursor
+}
+
+// LoyaltyRewardOrder defines the ordering of LoyaltyReward.
+type LoyaltyRewardOrder struct {
+	Direction OrderDirection           `json:"direction"`
+	Field     *LoyaltyRewardOrderField `json:"field"`
+}
+
+// DefaultLoyaltyRewardOrder is the default ordering of LoyaltyReward.
+var DefaultLoyaltyRewardOrder = &LoyaltyRewardOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &LoyaltyRewardOrderField{
+		Value: func(_m *LoyaltyReward) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: loyaltyreward.FieldID,
+		toTerm: loyaltyreward.ByID,
+		toCursor: func(_m *LoyaltyReward) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts LoyaltyReward into LoyaltyRewardEdge.
+func (_m *LoyaltyReward) ToEdge(order *LoyaltyRewardOrder) *LoyaltyRewardEdge {
+	if order == nil {
+		order = DefaultLoyaltyRewardOrder
+	}
+	return &LoyaltyRewardEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

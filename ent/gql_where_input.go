@@ -11,6 +11,7 @@ import (
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/device"
 	"github.com/tillpos/till/ent/feedback"
+	"github.com/tillpos/till/ent/loyaltyentry"
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/offer"
 	"github.com/tillpos/till/ent/offerredemption"
@@ -3195,6 +3196,1018 @@ func (i *FeedbackWhereInput) P() (predicate.Feedback, error) {
 		return predicates[0], nil
 	default:
 		return feedback.And(predicates...), nil
+	}
+}
+
+// LoyaltyEntryWhereInput represents a where input for filtering LoyaltyEntry queries.
+type LoyaltyEntryWhereInput struct {
+	Predicates []predicate.LoyaltyEntry  `json:"-"`
+	Not        *LoyaltyEntryWhereInput   `json:"not,omitempty"`
+	Or         []*LoyaltyEntryWhereInput `json:"or,omitempty"`
+	And        []*LoyaltyEntryWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *pulid.ID  `json:"id,omitempty"`
+	IDNEQ   *pulid.ID  `json:"idNEQ,omitempty"`
+	IDIn    []pulid.ID `json:"idIn,omitempty"`
+	IDNotIn []pulid.ID `json:"idNotIn,omitempty"`
+	IDGT    *pulid.ID  `json:"idGT,omitempty"`
+	IDGTE   *pulid.ID  `json:"idGTE,omitempty"`
+	IDLT    *pulid.ID  `json:"idLT,omitempty"`
+	IDLTE   *pulid.ID  `json:"idLTE,omitempty"`
+
+	// "merchant_id" field predicates.
+	MerchantID             *pulid.ID  `json:"merchantID,omitempty"`
+	MerchantIDNEQ          *pulid.ID  `json:"merchantIDNEQ,omitempty"`
+	MerchantIDIn           []pulid.ID `json:"merchantIDIn,omitempty"`
+	MerchantIDNotIn        []pulid.ID `json:"merchantIDNotIn,omitempty"`
+	MerchantIDGT           *pulid.ID  `json:"merchantIDGT,omitempty"`
+	MerchantIDGTE          *pulid.ID  `json:"merchantIDGTE,omitempty"`
+	MerchantIDLT           *pulid.ID  `json:"merchantIDLT,omitempty"`
+	MerchantIDLTE          *pulid.ID  `json:"merchantIDLTE,omitempty"`
+	MerchantIDContains     *pulid.ID  `json:"merchantIDContains,omitempty"`
+	MerchantIDHasPrefix    *pulid.ID  `json:"merchantIDHasPrefix,omitempty"`
+	MerchantIDHasSuffix    *pulid.ID  `json:"merchantIDHasSuffix,omitempty"`
+	MerchantIDEqualFold    *pulid.ID  `json:"merchantIDEqualFold,omitempty"`
+	MerchantIDContainsFold *pulid.ID  `json:"merchantIDContainsFold,omitempty"`
+
+	// "kind" field predicates.
+	Kind      *loyaltyentry.Kind  `json:"kind,omitempty"`
+	KindNEQ   *loyaltyentry.Kind  `json:"kindNEQ,omitempty"`
+	KindIn    []loyaltyentry.Kind `json:"kindIn,omitempty"`
+	KindNotIn []loyaltyentry.Kind `json:"kindNotIn,omitempty"`
+
+	// "points" field predicates.
+	Points      *int64  `json:"points,omitempty"`
+	PointsNEQ   *int64  `json:"pointsNEQ,omitempty"`
+	PointsIn    []int64 `json:"pointsIn,omitempty"`
+	PointsNotIn []int64 `json:"pointsNotIn,omitempty"`
+	PointsGT    *int64  `json:"pointsGT,omitempty"`
+	PointsGTE   *int64  `json:"pointsGTE,omitempty"`
+	PointsLT    *int64  `json:"pointsLT,omitempty"`
+	PointsLTE   *int64  `json:"pointsLTE,omitempty"`
+
+	// "qualifying_points" field predicates.
+	QualifyingPoints      *int64  `json:"qualifyingPoints,omitempty"`
+	QualifyingPointsNEQ   *int64  `json:"qualifyingPointsNEQ,omitempty"`
+	QualifyingPointsIn    []int64 `json:"qualifyingPointsIn,omitempty"`
+	QualifyingPointsNotIn []int64 `json:"qualifyingPointsNotIn,omitempty"`
+	QualifyingPointsGT    *int64  `json:"qualifyingPointsGT,omitempty"`
+	QualifyingPointsGTE   *int64  `json:"qualifyingPointsGTE,omitempty"`
+	QualifyingPointsLT    *int64  `json:"qualifyingPointsLT,omitempty"`
+	QualifyingPointsLTE   *int64  `json:"qualifyingPointsLTE,omitempty"`
+
+	// "qualifying_spend" field predicates.
+	QualifyingSpend      *int64  `json:"qualifyingSpend,omitempty"`
+	QualifyingSpendNEQ   *int64  `json:"qualifyingSpendNEQ,omitempty"`
+	QualifyingSpendIn    []int64 `json:"qualifyingSpendIn,omitempty"`
+	QualifyingSpendNotIn []int64 `json:"qualifyingSpendNotIn,omitempty"`
+	QualifyingSpendGT    *int64  `json:"qualifyingSpendGT,omitempty"`
+	QualifyingSpendGTE   *int64  `json:"qualifyingSpendGTE,omitempty"`
+	QualifyingSpendLT    *int64  `json:"qualifyingSpendLT,omitempty"`
+	QualifyingSpendLTE   *int64  `json:"qualifyingSpendLTE,omitempty"`
+
+	// "occurred_at" field predicates.
+	OccurredAt      *time.Time  `json:"occurredAt,omitempty"`
+	OccurredAtNEQ   *time.Time  `json:"occurredAtNEQ,omitempty"`
+	OccurredAtIn    []time.Time `json:"occurredAtIn,omitempty"`
+	OccurredAtNotIn []time.Time `json:"occurredAtNotIn,omitempty"`
+	OccurredAtGT    *time.Time  `json:"occurredAtGT,omitempty"`
+	OccurredAtGTE   *time.Time  `json:"occurredAtGTE,omitempty"`
+	OccurredAtLT    *time.Time  `json:"occurredAtLT,omitempty"`
+	OccurredAtLTE   *time.Time  `json:"occurredAtLTE,omitempty"`
+
+	// "expires_at" field predicates.
+	ExpiresAt       *time.Time  `json:"expiresAt,omitempty"`
+	ExpiresAtNEQ    *time.Time  `json:"expiresAtNEQ,omitempty"`
+	ExpiresAtIn     []time.Time `json:"expiresAtIn,omitempty"`
+	ExpiresAtNotIn  []time.Time `json:"expiresAtNotIn,omitempty"`
+	ExpiresAtGT     *time.Time  `json:"expiresAtGT,omitempty"`
+	ExpiresAtGTE    *time.Time  `json:"expiresAtGTE,omitempty"`
+	ExpiresAtLT     *time.Time  `json:"expiresAtLT,omitempty"`
+	ExpiresAtLTE    *time.Time  `json:"expiresAtLTE,omitempty"`
+	ExpiresAtIsNil  bool        `json:"expiresAtIsNil,omitempty"`
+	ExpiresAtNotNil bool        `json:"expiresAtNotNil,omitempty"`
+
+	// "sale_id" field predicates.
+	SaleID             *pulid.ID  `json:"saleID,omitempty"`
+	SaleIDNEQ          *pulid.ID  `json:"saleIDNEQ,omitempty"`
+	SaleIDIn           []pulid.ID `json:"saleIDIn,omitempty"`
+	SaleIDNotIn        []pulid.ID `json:"saleIDNotIn,omitempty"`
+	SaleIDGT           *pulid.ID  `json:"saleIDGT,omitempty"`
+	SaleIDGTE          *pulid.ID  `json:"saleIDGTE,omitempty"`
+	SaleIDLT           *pulid.ID  `json:"saleIDLT,omitempty"`
+	SaleIDLTE          *pulid.ID  `json:"saleIDLTE,omitempty"`
+	SaleIDContains     *pulid.ID  `json:"saleIDContains,omitempty"`
+	SaleIDHasPrefix    *pulid.ID  `json:"saleIDHasPrefix,omitempty"`
+	SaleIDHasSuffix    *pulid.ID  `json:"saleIDHasSuffix,omitempty"`
+	SaleIDIsNil        bool       `json:"saleIDIsNil,omitempty"`
+	SaleIDNotNil       bool       `json:"saleIDNotNil,omitempty"`
+	SaleIDEqualFold    *pulid.ID  `json:"saleIDEqualFold,omitempty"`
+	SaleIDContainsFold *pulid.ID  `json:"saleIDContainsFold,omitempty"`
+
+	// "refund_id" field predicates.
+	RefundID             *pulid.ID  `json:"refundID,omitempty"`
+	RefundIDNEQ          *pulid.ID  `json:"refundIDNEQ,omitempty"`
+	RefundIDIn           []pulid.ID `json:"refundIDIn,omitempty"`
+	RefundIDNotIn        []pulid.ID `json:"refundIDNotIn,omitempty"`
+	RefundIDGT           *pulid.ID  `json:"refundIDGT,omitempty"`
+	RefundIDGTE          *pulid.ID  `json:"refundIDGTE,omitempty"`
+	RefundIDLT           *pulid.ID  `json:"refundIDLT,omitempty"`
+	RefundIDLTE          *pulid.ID  `json:"refundIDLTE,omitempty"`
+	RefundIDContains     *pulid.ID  `json:"refundIDContains,omitempty"`
+	RefundIDHasPrefix    *pulid.ID  `json:"refundIDHasPrefix,omitempty"`
+	RefundIDHasSuffix    *pulid.ID  `json:"refundIDHasSuffix,omitempty"`
+	RefundIDIsNil        bool       `json:"refundIDIsNil,omitempty"`
+	RefundIDNotNil       bool       `json:"refundIDNotNil,omitempty"`
+	RefundIDEqualFold    *pulid.ID  `json:"refundIDEqualFold,omitempty"`
+	RefundIDContainsFold *pulid.ID  `json:"refundIDContainsFold,omitempty"`
+
+	// "reward_id" field predicates.
+	RewardID             *pulid.ID  `json:"rewardID,omitempty"`
+	RewardIDNEQ          *pulid.ID  `json:"rewardIDNEQ,omitempty"`
+	RewardIDIn           []pulid.ID `json:"rewardIDIn,omitempty"`
+	RewardIDNotIn        []pulid.ID `json:"rewardIDNotIn,omitempty"`
+	RewardIDGT           *pulid.ID  `json:"rewardIDGT,omitempty"`
+	RewardIDGTE          *pulid.ID  `json:"rewardIDGTE,omitempty"`
+	RewardIDLT           *pulid.ID  `json:"rewardIDLT,omitempty"`
+	RewardIDLTE          *pulid.ID  `json:"rewardIDLTE,omitempty"`
+	RewardIDContains     *pulid.ID  `json:"rewardIDContains,omitempty"`
+	RewardIDHasPrefix    *pulid.ID  `json:"rewardIDHasPrefix,omitempty"`
+	RewardIDHasSuffix    *pulid.ID  `json:"rewardIDHasSuffix,omitempty"`
+	RewardIDIsNil        bool       `json:"rewardIDIsNil,omitempty"`
+	RewardIDNotNil       bool       `json:"rewardIDNotNil,omitempty"`
+	RewardIDEqualFold    *pulid.ID  `json:"rewardIDEqualFold,omitempty"`
+	RewardIDContainsFold *pulid.ID  `json:"rewardIDContainsFold,omitempty"`
+
+	// "redemption_id" field predicates.
+	RedemptionID             *pulid.ID  `json:"redemptionID,omitempty"`
+	RedemptionIDNEQ          *pulid.ID  `json:"redemptionIDNEQ,omitempty"`
+	RedemptionIDIn           []pulid.ID `json:"redemptionIDIn,omitempty"`
+	RedemptionIDNotIn        []pulid.ID `json:"redemptionIDNotIn,omitempty"`
+	RedemptionIDGT           *pulid.ID  `json:"redemptionIDGT,omitempty"`
+	RedemptionIDGTE          *pulid.ID  `json:"redemptionIDGTE,omitempty"`
+	RedemptionIDLT           *pulid.ID  `json:"redemptionIDLT,omitempty"`
+	RedemptionIDLTE          *pulid.ID  `json:"redemptionIDLTE,omitempty"`
+	RedemptionIDContains     *pulid.ID  `json:"redemptionIDContains,omitempty"`
+	RedemptionIDHasPrefix    *pulid.ID  `json:"redemptionIDHasPrefix,omitempty"`
+	RedemptionIDHasSuffix    *pulid.ID  `json:"redemptionIDHasSuffix,omitempty"`
+	RedemptionIDIsNil        bool       `json:"redemptionIDIsNil,omitempty"`
+	RedemptionIDNotNil       bool       `json:"redemptionIDNotNil,omitempty"`
+	RedemptionIDEqualFold    *pulid.ID  `json:"redemptionIDEqualFold,omitempty"`
+	RedemptionIDContainsFold *pulid.ID  `json:"redemptionIDContainsFold,omitempty"`
+
+	// "tender_id" field predicates.
+	TenderID             *pulid.ID  `json:"tenderID,omitempty"`
+	TenderIDNEQ          *pulid.ID  `json:"tenderIDNEQ,omitempty"`
+	TenderIDIn           []pulid.ID `json:"tenderIDIn,omitempty"`
+	TenderIDNotIn        []pulid.ID `json:"tenderIDNotIn,omitempty"`
+	TenderIDGT           *pulid.ID  `json:"tenderIDGT,omitempty"`
+	TenderIDGTE          *pulid.ID  `json:"tenderIDGTE,omitempty"`
+	TenderIDLT           *pulid.ID  `json:"tenderIDLT,omitempty"`
+	TenderIDLTE          *pulid.ID  `json:"tenderIDLTE,omitempty"`
+	TenderIDContains     *pulid.ID  `json:"tenderIDContains,omitempty"`
+	TenderIDHasPrefix    *pulid.ID  `json:"tenderIDHasPrefix,omitempty"`
+	TenderIDHasSuffix    *pulid.ID  `json:"tenderIDHasSuffix,omitempty"`
+	TenderIDIsNil        bool       `json:"tenderIDIsNil,omitempty"`
+	TenderIDNotNil       bool       `json:"tenderIDNotNil,omitempty"`
+	TenderIDEqualFold    *pulid.ID  `json:"tenderIDEqualFold,omitempty"`
+	TenderIDContainsFold *pulid.ID  `json:"tenderIDContainsFold,omitempty"`
+
+	// "staff_id" field predicates.
+	StaffID             *pulid.ID  `json:"staffID,omitempty"`
+	StaffIDNEQ          *pulid.ID  `json:"staffIDNEQ,omitempty"`
+	StaffIDIn           []pulid.ID `json:"staffIDIn,omitempty"`
+	StaffIDNotIn        []pulid.ID `json:"staffIDNotIn,omitempty"`
+	StaffIDGT           *pulid.ID  `json:"staffIDGT,omitempty"`
+	StaffIDGTE          *pulid.ID  `json:"staffIDGTE,omitempty"`
+	StaffIDLT           *pulid.ID  `json:"staffIDLT,omitempty"`
+	StaffIDLTE          *pulid.ID  `json:"staffIDLTE,omitempty"`
+	StaffIDContains     *pulid.ID  `json:"staffIDContains,omitempty"`
+	StaffIDHasPrefix    *pulid.ID  `json:"staffIDHasPrefix,omitempty"`
+	StaffIDHasSuffix    *pulid.ID  `json:"staffIDHasSuffix,omitempty"`
+	StaffIDIsNil        bool       `json:"staffIDIsNil,omitempty"`
+	StaffIDNotNil       bool       `json:"staffIDNotNil,omitempty"`
+	StaffIDEqualFold    *pulid.ID  `json:"staffIDEqualFold,omitempty"`
+	StaffIDContainsFold *pulid.ID  `json:"staffIDContainsFold,omitempty"`
+
+	// "reason" field predicates.
+	Reason             *string  `json:"reason,omitempty"`
+	ReasonNEQ          *string  `json:"reasonNEQ,omitempty"`
+	ReasonIn           []string `json:"reasonIn,omitempty"`
+	ReasonNotIn        []string `json:"reasonNotIn,omitempty"`
+	ReasonGT           *string  `json:"reasonGT,omitempty"`
+	ReasonGTE          *string  `json:"reasonGTE,omitempty"`
+	ReasonLT           *string  `json:"reasonLT,omitempty"`
+	ReasonLTE          *string  `json:"reasonLTE,omitempty"`
+	ReasonContains     *string  `json:"reasonContains,omitempty"`
+	ReasonHasPrefix    *string  `json:"reasonHasPrefix,omitempty"`
+	ReasonHasSuffix    *string  `json:"reasonHasSuffix,omitempty"`
+	ReasonIsNil        bool     `json:"reasonIsNil,omitempty"`
+	ReasonNotNil       bool     `json:"reasonNotNil,omitempty"`
+	ReasonEqualFold    *string  `json:"reasonEqualFold,omitempty"`
+	ReasonContainsFold *string  `json:"reasonContainsFold,omitempty"`
+
+	// "program_version" field predicates.
+	ProgramVersion       *int  `json:"programVersion,omitempty"`
+	ProgramVersionNEQ    *int  `json:"programVersionNEQ,omitempty"`
+	ProgramVersionIn     []int `json:"programVersionIn,omitempty"`
+	ProgramVersionNotIn  []int `json:"programVersionNotIn,omitempty"`
+	ProgramVersionGT     *int  `json:"programVersionGT,omitempty"`
+	ProgramVersionGTE    *int  `json:"programVersionGTE,omitempty"`
+	ProgramVersionLT     *int  `json:"programVersionLT,omitempty"`
+	ProgramVersionLTE    *int  `json:"programVersionLTE,omitempty"`
+	ProgramVersionIsNil  bool  `json:"programVersionIsNil,omitempty"`
+	ProgramVersionNotNil bool  `json:"programVersionNotNil,omitempty"`
+
+	// "idempotency_key" field predicates.
+	IdempotencyKey             *string  `json:"idempotencyKey,omitempty"`
+	IdempotencyKeyNEQ          *string  `json:"idempotencyKeyNEQ,omitempty"`
+	IdempotencyKeyIn           []string `json:"idempotencyKeyIn,omitempty"`
+	IdempotencyKeyNotIn        []string `json:"idempotencyKeyNotIn,omitempty"`
+	IdempotencyKeyGT           *string  `json:"idempotencyKeyGT,omitempty"`
+	IdempotencyKeyGTE          *string  `json:"idempotencyKeyGTE,omitempty"`
+	IdempotencyKeyLT           *string  `json:"idempotencyKeyLT,omitempty"`
+	IdempotencyKeyLTE          *string  `json:"idempotencyKeyLTE,omitempty"`
+	IdempotencyKeyContains     *string  `json:"idempotencyKeyContains,omitempty"`
+	IdempotencyKeyHasPrefix    *string  `json:"idempotencyKeyHasPrefix,omitempty"`
+	IdempotencyKeyHasSuffix    *string  `json:"idempotencyKeyHasSuffix,omitempty"`
+	IdempotencyKeyIsNil        bool     `json:"idempotencyKeyIsNil,omitempty"`
+	IdempotencyKeyNotNil       bool     `json:"idempotencyKeyNotNil,omitempty"`
+	IdempotencyKeyEqualFold    *string  `json:"idempotencyKeyEqualFold,omitempty"`
+	IdempotencyKeyContainsFold *string  `json:"idempotencyKeyContainsFold,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "sale" edge predicates.
+	HasSale     *bool             `json:"hasSale,omitempty"`
+	HasSaleWith []*SaleWhereInput `json:"hasSaleWith,omitempty"`
+
+	// "refund" edge predicates.
+	HasRefund     *bool               `json:"hasRefund,omitempty"`
+	HasRefundWith []*RefundWhereInput `json:"hasRefundWith,omitempty"`
+
+	// "staff" edge predicates.
+	HasStaff     *bool              `json:"hasStaff,omitempty"`
+	HasStaffWith []*StaffWhereInput `json:"hasStaffWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *LoyaltyEntryWhereInput) AddPredicates(predicates ...predicate.LoyaltyEntry) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the LoyaltyEntryWhereInput filter on the LoyaltyEntryQuery builder.
+func (i *LoyaltyEntryWhereInput) Filter(q *LoyaltyEntryQuery) (*LoyaltyEntryQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyLoyaltyEntryWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyLoyaltyEntryWhereInput is returned in case the LoyaltyEntryWhereInput is empty.
+var ErrEmptyLoyaltyEntryWhereInput = errors.New("ent: empty predicate LoyaltyEntryWhereInput")
+
+// P returns a predicate for filtering loyaltyentries.
+// An error is returned if the input is empty or invalid.
+func (i *LoyaltyEntryWhereInput) P() (predicate.LoyaltyEntry, error) {
+	var predicates []predicate.LoyaltyEntry
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, loyaltyentry.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.LoyaltyEntry, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, loyaltyentry.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.LoyaltyEntry, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, loyaltyentry.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, loyaltyentry.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, loyaltyentry.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, loyaltyentry.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, loyaltyentry.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, loyaltyentry.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, loyaltyentry.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, loyaltyentry.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, loyaltyentry.IDLTE(*i.IDLTE))
+	}
+	if i.MerchantID != nil {
+		predicates = append(predicates, loyaltyentry.MerchantIDEQ(*i.MerchantID))
+	}
+	if i.MerchantIDNEQ != nil {
+		predicates = append(predicates, loyaltyentry.MerchantIDNEQ(*i.MerchantIDNEQ))
+	}
+	if len(i.MerchantIDIn) > 0 {
+		predicates = append(predicates, loyaltyentry.MerchantIDIn(i.MerchantIDIn...))
+	}
+	if len(i.MerchantIDNotIn) > 0 {
+		predicates = append(predicates, loyaltyentry.MerchantIDNotIn(i.MerchantIDNotIn...))
+	}
+	if i.MerchantIDGT != nil {
+		predicates = append(predicates, loyaltyentry.MerchantIDGT(*i.MerchantIDGT))
+	}
+	if i.MerchantIDGTE != nil {
+		predicates = append(predicates, loyaltyentry.MerchantIDGTE(*i.MerchantIDGTE))
+	}
+	if i.MerchantIDLT != nil {
+		predicates = append(predicates, loyaltyentry.MerchantIDLT(*i.MerchantIDLT))
+	}
+	if i.MerchantIDLTE != nil {
+		predicates = append(predicates, loyaltyentry.MerchantIDLTE(*i.MerchantIDLTE))
+	}
+	if i.MerchantIDContains != nil {
+		predicates = append(predicates, loyaltyentry.MerchantIDContains(*i.MerchantIDContains))
+	}
+	if i.MerchantIDHasPrefix != nil {
+		predicates = append(predicates, loyaltyentry.MerchantIDHasPrefix(*i.MerchantIDHasPrefix))
+	}
+	if i.MerchantIDHasSuffix != nil {
+		predicates = append(predicates, loyaltyentry.MerchantIDHasSuffix(*i.MerchantIDHasSuffix))
+	}
+	if i.MerchantIDEqualFold != nil {
+		predicates = append(predicates, loyaltyentry.MerchantIDEqualFold(*i.MerchantIDEqualFold))
+	}
+	if i.MerchantIDContainsFold != nil {
+		predicates = append(predicates, loyaltyentry.MerchantIDContainsFold(*i.MerchantIDContainsFold))
+	}
+	if i.Kind != nil {
+		predicates = append(predicates, loyaltyentry.KindEQ(*i.Kind))
+	}
+	if i.KindNEQ != nil {
+		predicates = append(predicates, loyaltyentry.KindNEQ(*i.KindNEQ))
+	}
+	if len(i.KindIn) > 0 {
+		predicates = append(predicates, loyaltyentry.KindIn(i.KindIn...))
+	}
+	if len(i.KindNotIn) > 0 {
+		predicates = append(predicates, loyaltyentry.KindNotIn(i.KindNotIn...))
+	}
+	if i.Points != nil {
+		predicates = append(predicates, loyaltyentry.PointsEQ(*i.Points))
+	}
+	if i.PointsNEQ != nil {
+		predicates = append(predicates, loyaltyentry.PointsNEQ(*i.PointsNEQ))
+	}
+	if len(i.PointsIn) > 0 {
+		predicates = append(predicates, loyaltyentry.PointsIn(i.PointsIn...))
+	}
+	if len(i.PointsNotIn) > 0 {
+		predicates = append(predicates, loyaltyentry.PointsNotIn(i.PointsNotIn...))
+	}
+	if i.PointsGT != nil {
+		predicates = append(predicates, loyaltyentry.PointsGT(*i.PointsGT))
+	}
+	if i.PointsGTE != nil {
+		predicates = append(predicates, loyaltyentry.PointsGTE(*i.PointsGTE))
+	}
+	if i.PointsLT != nil {
+		predicates = append(predicates, loyaltyentry.PointsLT(*i.PointsLT))
+	}
+	if i.PointsLTE != nil {
+		predicates = append(predicates, loyaltyentry.PointsLTE(*i.PointsLTE))
+	}
+	if i.QualifyingPoints != nil {
+		predicates = append(predicates, loyaltyentry.QualifyingPointsEQ(*i.QualifyingPoints))
+	}
+	if i.QualifyingPointsNEQ != nil {
+		predicates = append(predicates, loyaltyentry.QualifyingPointsNEQ(*i.QualifyingPointsNEQ))
+	}
+	if len(i.QualifyingPointsIn) > 0 {
+		predicates = append(predicates, loyaltyentry.QualifyingPointsIn(i.QualifyingPointsIn...))
+	}
+	if len(i.QualifyingPointsNotIn) > 0 {
+		predicates = append(predicates, loyaltyentry.QualifyingPointsNotIn(i.QualifyingPointsNotIn...))
+	}
+	if i.QualifyingPointsGT != nil {
+		predicates = append(predicates, loyaltyentry.QualifyingPointsGT(*i.QualifyingPointsGT))
+	}
+	if i.QualifyingPointsGTE != nil {
+		predicates = append(predicates, loyaltyentry.QualifyingPointsGTE(*i.QualifyingPointsGTE))
+	}
+	if i.QualifyingPointsLT != nil {
+		predicates = append(predicates, loyaltyentry.QualifyingPointsLT(*i.QualifyingPointsLT))
+	}
+	if i.QualifyingPointsLTE != nil {
+		predicates = append(predicates, loyaltyentry.QualifyingPointsLTE(*i.QualifyingPointsLTE))
+	}
+	if i.QualifyingSpend != nil {
+		predicates = append(predicates, loyaltyentry.QualifyingSpendEQ(*i.QualifyingSpend))
+	}
+	if i.QualifyingSpendNEQ != nil {
+		predicates = append(predicates, loyaltyentry.QualifyingSpendNEQ(*i.QualifyingSpendNEQ))
+	}
+	if len(i.QualifyingSpendIn) > 0 {
+		predicates = append(predicates, loyaltyentry.QualifyingSpendIn(i.QualifyingSpendIn...))
+	}
+	if len(i.QualifyingSpendNotIn) > 0 {
+		predicates = append(predicates, loyaltyentry.QualifyingSpendNotIn(i.QualifyingSpendNotIn...))
+	}
+	if i.QualifyingSpendGT != nil {
+		predicates = append(predicates, loyaltyentry.QualifyingSpendGT(*i.QualifyingSpendGT))
+	}
+	if i.QualifyingSpendGTE != nil {
+		predicates = append(predicates, loyaltyentry.QualifyingSpendGTE(*i.QualifyingSpendGTE))
+	}
+	if i.QualifyingSpendLT != nil {
+		predicates = append(predicates, loyaltyentry.QualifyingSpendLT(*i.QualifyingSpendLT))
+	}
+	if i.QualifyingSpendLTE != nil {
+		predicates = append(predicates, loyaltyentry.QualifyingSpendLTE(*i.QualifyingSpendLTE))
+	}
+	if i.OccurredAt != nil {
+		predicates = append(predicates, loyaltyentry.OccurredAtEQ(*i.OccurredAt))
+	}
+	if i.OccurredAtNEQ != nil {
+		predicates = append(predicates, loyaltyentry.OccurredAtNEQ(*i.OccurredAtNEQ))
+	}
+	if len(i.OccurredAtIn) > 0 {
+		predicates = append(predicates, loyaltyentry.OccurredAtIn(i.OccurredAtIn...))
+	}
+	if len(i.OccurredAtNotIn) > 0 {
+		predicates = append(predicates, loyaltyentry.OccurredAtNotIn(i.OccurredAtNotIn...))
+	}
+	if i.OccurredAtGT != nil {
+		predicates = append(predicates, loyaltyentry.OccurredAtGT(*i.OccurredAtGT))
+	}
+	if i.OccurredAtGTE != nil {
+		predicates = append(predicates, loyaltyentry.OccurredAtGTE(*i.OccurredAtGTE))
+	}
+	if i.OccurredAtLT != nil {
+		predicates = append(predicates, loyaltyentry.OccurredAtLT(*i.OccurredAtLT))
+	}
+	if i.OccurredAtLTE != nil {
+		predicates = append(predicates, loyaltyentry.OccurredAtLTE(*i.OccurredAtLTE))
+	}
+	if i.ExpiresAt != nil {
+		predicates = append(predicates, loyaltyentry.ExpiresAtEQ(*i.ExpiresAt))
+	}
+	if i.ExpiresAtNEQ != nil {
+		predicates = append(predicates, loyaltyentry.ExpiresAtNEQ(*i.ExpiresAtNEQ))
+	}
+	if len(i.ExpiresAtIn) > 0 {
+		predicates = append(predicates, loyaltyentry.ExpiresAtIn(i.ExpiresAtIn...))
+	}
+	if len(i.ExpiresAtNotIn) > 0 {
+		predicates = append(predicates, loyaltyentry.ExpiresAtNotIn(i.ExpiresAtNotIn...))
+	}
+	if i.ExpiresAtGT != nil {
+		predicates = append(predicates, loyaltyentry.ExpiresAtGT(*i.ExpiresAtGT))
+	}
+	if i.ExpiresAtGTE != nil {
+		predicates = append(predicates, loyaltyentry.ExpiresAtGTE(*i.ExpiresAtGTE))
+	}
+	if i.ExpiresAtLT != nil {
+		predicates = append(predicates, loyaltyentry.ExpiresAtLT(*i.ExpiresAtLT))
+	}
+	if i.ExpiresAtLTE != nil {
+		predicates = append(predicates, loyaltyentry.ExpiresAtLTE(*i.ExpiresAtLTE))
+	}
+	if i.ExpiresAtIsNil {
+		predicates = append(predicates, loyaltyentry.ExpiresAtIsNil())
+	}
+	if i.ExpiresAtNotNil {
+		predicates = append(predicates, loyaltyentry.ExpiresAtNotNil())
+	}
+	if i.SaleID != nil {
+		predicates = append(predicates, loyaltyentry.SaleIDEQ(*i.SaleID))
+	}
+	if i.SaleIDNEQ != nil {
+		predicates = append(predicates, loyaltyentry.SaleIDNEQ(*i.SaleIDNEQ))
+	}
+	if len(i.SaleIDIn) > 0 {
+		predicates = append(predicates, loyaltyentry.SaleIDIn(i.SaleIDIn...))
+	}
+	if len(i.SaleIDNotIn) > 0 {
+		predicates = append(predicates, loyaltyentry.SaleIDNotIn(i.SaleIDNotIn...))
+	}
+	if i.SaleIDGT != nil {
+		predicates = append(predicates, loyaltyentry.SaleIDGT(*i.SaleIDGT))
+	}
+	if i.SaleIDGTE != nil {
+		predicates = append(predicates, loyaltyentry.SaleIDGTE(*i.SaleIDGTE))
+	}
+	if i.SaleIDLT != nil {
+		predicates = append(predicates, loyaltyentry.SaleIDLT(*i.SaleIDLT))
+	}
+	if i.SaleIDLTE != nil {
+		predicates = append(predicates, loyaltyentry.SaleIDLTE(*i.SaleIDLTE))
+	}
+	if i.SaleIDContains != nil {
+		predicates = append(predicates, loyaltyentry.SaleIDContains(*i.SaleIDContains))
+	}
+	if i.SaleIDHasPrefix != nil {
+		predicates = append(predicates, loyaltyentry.SaleIDHasPrefix(*i.SaleIDHasPrefix))
+	}
+	if i.SaleIDHasSuffix != nil {
+		predicates = append(predicates, loyaltyentry.SaleIDHasSuffix(*i.SaleIDHasSuffix))
+	}
+	if i.SaleIDIsNil {
+		predicates = append(predicates, loyaltyentry.SaleIDIsNil())
+	}
+	if i.SaleIDNotNil {
+		predicates = append(predicates, loyaltyentry.SaleIDNotNil())
+	}
+	if i.SaleIDEqualFold != nil {
+		predicates = append(predicates, loyaltyentry.SaleIDEqualFold(*i.SaleIDEqualFold))
+	}
+	if i.SaleIDContainsFold != nil {
+		predicates = append(predicates, loyaltyentry.SaleIDContainsFold(*i.SaleIDContainsFold))
+	}
+	if i.RefundID != nil {
+		predicates = append(predicates, loyaltyentry.RefundIDEQ(*i.RefundID))
+	}
+	if i.RefundIDNEQ != nil {
+		predicates = append(predicates, loyaltyentry.RefundIDNEQ(*i.RefundIDNEQ))
+	}
+	if len(i.RefundIDIn) > 0 {
+		predicates = append(predicates, loyaltyentry.RefundIDIn(i.RefundIDIn...))
+	}
+	if len(i.RefundIDNotIn) > 0 {
+		predicates = append(predicates, loyaltyentry.RefundIDNotIn(i.RefundIDNotIn...))
+	}
+	if i.RefundIDGT != nil {
+		predicates = append(predicates, loyaltyentry.RefundIDGT(*i.RefundIDGT))
+	}
+	if i.RefundIDGTE != nil {
+		predicates = append(predicates, loyaltyentry.RefundIDGTE(*i.RefundIDGTE))
+	}
+	if i.RefundIDLT != nil {
+		predicates = append(predicates, loyaltyentry.RefundIDLT(*i.RefundIDLT))
+	}
+	if i.RefundIDLTE != nil {
+		predicates = append(predicates, loyaltyentry.RefundIDLTE(*i.RefundIDLTE))
+	}
+	if i.RefundIDContains != nil {
+		predicates = append(predicates, loyaltyentry.RefundIDContains(*i.RefundIDContains))
+	}
+	if i.RefundIDHasPrefix != nil {
+		predicates = append(predicates, loyaltyentry.RefundIDHasPrefix(*i.RefundIDHasPrefix))
+	}
+	if i.RefundIDHasSuffix != nil {
+		predicates = append(predicates, loyaltyentry.RefundIDHasSuffix(*i.RefundIDHasSuffix))
+	}
+	if i.RefundIDIsNil {
+		predicates = append(predicates, loyaltyentry.RefundIDIsNil())
+	}
+	if i.RefundIDNotNil {
+		predicates = append(predicates, loyaltyentry.RefundIDNotNil())
+	}
+	if i.RefundIDEqualFold != nil {
+		predicates = append(predicates, loyaltyentry.RefundIDEqualFold(*i.RefundIDEqualFold))
+	}
+	if i.RefundIDContainsFold != nil {
+		predicates = append(predicates, loyaltyentry.RefundIDContainsFold(*i.RefundIDContainsFold))
+	}
+	if i.RewardID != nil {
+		predicates = append(predicates, loyaltyentry.RewardIDEQ(*i.RewardID))
+	}
+	if i.RewardIDNEQ != nil {
+		predicates = append(predicates, loyaltyentry.RewardIDNEQ(*i.RewardIDNEQ))
+	}
+	if len(i.RewardIDIn) > 0 {
+		predicates = append(predicates, loyaltyentry.RewardIDIn(i.RewardIDIn...))
+	}
+	if len(i.RewardIDNotIn) > 0 {
+		predicates = append(predicates, loyaltyentry.RewardIDNotIn(i.RewardIDNotIn...))
+	}
+	if i.RewardIDGT != nil {
+		predicates = append(predicates, loyaltyentry.RewardIDGT(*i.RewardIDGT))
+	}
+	if i.RewardIDGTE != nil {
+		predicates = append(predicates, loyaltyentry.RewardIDGTE(*i.RewardIDGTE))
+	}
+	if i.RewardIDLT != nil {
+		predicates = append(predicates, loyaltyentry.RewardIDLT(*i.RewardIDLT))
+	}
+	if i.RewardIDLTE != nil {
+		predicates = append(predicates, loyaltyentry.RewardIDLTE(*i.RewardIDLTE))
+	}
+	if i.RewardIDContains != nil {
+		predicates = append(predicates, loyaltyentry.RewardIDContains(*i.RewardIDContains))
+	}
+	if i.RewardIDHasPrefix != nil {
+		predicates = append(predicates, loyaltyentry.RewardIDHasPrefix(*i.RewardIDHasPrefix))
+	}
+	if i.RewardIDHasSuffix != nil {
+		predicates = append(predicates, loyaltyentry.RewardIDHasSuffix(*i.RewardIDHasSuffix))
+	}
+	if i.RewardIDIsNil {
+		predicates = append(predicates, loyaltyentry.RewardIDIsNil())
+	}
+	if i.RewardIDNotNil {
+		predicates = append(predicates, loyaltyentry.RewardIDNotNil())
+	}
+	if i.RewardIDEqualFold != nil {
+		predicates = append(predicates, loyaltyentry.RewardIDEqualFold(*i.RewardIDEqualFold))
+	}
+	if i.RewardIDContainsFold != nil {
+		predicates = append(predicates, loyaltyentry.RewardIDContainsFold(*i.RewardIDContainsFold))
+	}
+	if i.RedemptionID != nil {
+		predicates = append(predicates, loyaltyentry.RedemptionIDEQ(*i.RedemptionID))
+	}
+	if i.RedemptionIDNEQ != nil {
+		predicates = append(predicates, loyaltyentry.RedemptionIDNEQ(*i.RedemptionIDNEQ))
+	}
+	if len(i.RedemptionIDIn) > 0 {
+		predicates = append(predicates, loyaltyentry.RedemptionIDIn(i.RedemptionIDIn...))
+	}
+	if len(i.RedemptionIDNotIn) > 0 {
+		predicates = append(predicates, loyaltyentry.RedemptionIDNotIn(i.RedemptionIDNotIn...))
+	}
+	if i.RedemptionIDGT != nil {
+		predicates = append(predicates, loyaltyentry.RedemptionIDGT(*i.RedemptionIDGT))
+	}
+	if i.RedemptionIDGTE != nil {
+		predicates = append(predicates, loyaltyentry.RedemptionIDGTE(*i.RedemptionIDGTE))
+	}
+	if i.RedemptionIDLT != nil {
+		predicates = append(predicates, loyaltyentry.RedemptionIDLT(*i.RedemptionIDLT))
+	}
+	if i.RedemptionIDLTE != nil {
+		predicates = append(predicates, loyaltyentry.RedemptionIDLTE(*i.RedemptionIDLTE))
+	}
+	if i.RedemptionIDContains != nil {
+		predicates = append(predicates, loyaltyentry.RedemptionIDContains(*i.RedemptionIDContains))
+	}
+	if i.RedemptionIDHasPrefix != nil {
+		predicates = append(predicates, loyaltyentry.RedemptionIDHasPrefix(*i.RedemptionIDHasPrefix))
+	}
+	if i.RedemptionIDHasSuffix != nil {
+		predicates = append(predicates, loyaltyentry.RedemptionIDHasSuffix(*i.RedemptionIDHasSuffix))
+	}
+	if i.RedemptionIDIsNil {
+		predicates = append(predicates, loyaltyentry.RedemptionIDIsNil())
+	}
+	if i.RedemptionIDNotNil {
+		predicates = append(predicates, loyaltyentry.RedemptionIDNotNil())
+	}
+	if i.RedemptionIDEqualFold != nil {
+		predicates = append(predicates, loyaltyentry.RedemptionIDEqualFold(*i.RedemptionIDEqualFold))
+	}
+	if i.RedemptionIDContainsFold != nil {
+		predicates = append(predicates, loyaltyentry.RedemptionIDContainsFold(*i.RedemptionIDContainsFold))
+	}
+	if i.TenderID != nil {
+		predicates = append(predicates, loyaltyentry.TenderIDEQ(*i.TenderID))
+	}
+	if i.TenderIDNEQ != nil {
+		predicates = append(predicates, loyaltyentry.TenderIDNEQ(*i.TenderIDNEQ))
+	}
+	if len(i.TenderIDIn) > 0 {
+		predicates = append(predicates, loyaltyentry.TenderIDIn(i.TenderIDIn...))
+	}
+	if len(i.TenderIDNotIn) > 0 {
+		predicates = append(predicates, loyaltyentry.TenderIDNotIn(i.TenderIDNotIn...))
+	}
+	if i.TenderIDGT != nil {
+		predicates = append(predicates, loyaltyentry.TenderIDGT(*i.TenderIDGT))
+	}
+	if i.TenderIDGTE != nil {
+		predicates = append(predicates, loyaltyentry.TenderIDGTE(*i.TenderIDGTE))
+	}
+	if i.TenderIDLT != nil {
+		predicates = append(predicates, loyaltyentry.TenderIDLT(*i.TenderIDLT))
+	}
+	if i.TenderIDLTE != nil {
+		predicates = append(predicates, loyaltyentry.TenderIDLTE(*i.TenderIDLTE))
+	}
+	if i.TenderIDContains != nil {
+		predicates = append(predicates, loyaltyentry.TenderIDContains(*i.TenderIDContains))
+	}
+	if i.TenderIDHasPrefix != nil {
+		predicates = append(predicates, loyaltyentry.TenderIDHasPrefix(*i.TenderIDHasPrefix))
+	}
+	if i.TenderIDHasSuffix != nil {
+		predicates = append(predicates, loyaltyentry.TenderIDHasSuffix(*i.TenderIDHasSuffix))
+	}
+	if i.TenderIDIsNil {
+		predicates = append(predicates, loyaltyentry.TenderIDIsNil())
+	}
+	if i.TenderIDNotNil {
+		predicates = append(predicates, loyaltyentry.TenderIDNotNil())
+	}
+	if i.TenderIDEqualFold != nil {
+		predicates = append(predicates, loyaltyentry.TenderIDEqualFold(*i.TenderIDEqualFold))
+	}
+	if i.TenderIDContainsFold != nil {
+		predicates = append(predicates, loyaltyentry.TenderIDContainsFold(*i.TenderIDContainsFold))
+	}
+	if i.StaffID != nil {
+		predicates = append(predicates, loyaltyentry.StaffIDEQ(*i.StaffID))
+	}
+	if i.StaffIDNEQ != nil {
+		predicates = append(predicates, loyaltyentry.StaffIDNEQ(*i.StaffIDNEQ))
+	}
+	if len(i.StaffIDIn) > 0 {
+		predicates = append(predicates, loyaltyentry.StaffIDIn(i.StaffIDIn...))
+	}
+	if len(i.StaffIDNotIn) > 0 {
+		predicates = append(predicates, loyaltyentry.StaffIDNotIn(i.StaffIDNotIn...))
+	}
+	if i.StaffIDGT != nil {
+		predicates = append(predicates, loyaltyentry.StaffIDGT(*i.StaffIDGT))
+	}
+	if i.StaffIDGTE != nil {
+		predicates = append(predicates, loyaltyentry.StaffIDGTE(*i.StaffIDGTE))
+	}
+	if i.StaffIDLT != nil {
+		predicates = append(predicates, loyaltyentry.StaffIDLT(*i.StaffIDLT))
+	}
+	if i.StaffIDLTE != nil {
+		predicates = append(predicates, loyaltyentry.StaffIDLTE(*i.StaffIDLTE))
+	}
+	if i.StaffIDContains != nil {
+		predicates = append(predicates, loyaltyentry.StaffIDContains(*i.StaffIDContains))
+	}
+	if i.StaffIDHasPrefix != nil {
+		predicates = append(predicates, loyaltyentry.StaffIDHasPrefix(*i.StaffIDHasPrefix))
+	}
+	if i.StaffIDHasSuffix != nil {
+		predicates = append(predicates, loyaltyentry.StaffIDHasSuffix(*i.StaffIDHasSuffix))
+	}
+	if i.StaffIDIsNil {
+		predicates = append(predicates, loyaltyentry.StaffIDIsNil())
+	}
+	if i.StaffIDNotNil {
+		predicates = append(predicates, loyaltyentry.StaffIDNotNil())
+	}
+	if i.StaffIDEqualFold != nil {
+		predicates = append(predicates, loyaltyentry.StaffIDEqualFold(*i.StaffIDEqualFold))
+	}
+	if i.StaffIDContainsFold != nil {
+		predicates = append(predicates, loyaltyentry.StaffIDContainsFold(*i.StaffIDContainsFold))
+	}
+	if i.Reason != nil {
+		predicates = append(predicates, loyaltyentry.ReasonEQ(*i.Reason))
+	}
+	if i.ReasonNEQ != nil {
+		predicates = append(predicates, loyaltyentry.ReasonNEQ(*i.ReasonNEQ))
+	}
+	if len(i.ReasonIn) > 0 {
+		predicates = append(predicates, loyaltyentry.ReasonIn(i.ReasonIn...))
+	}
+	if len(i.ReasonNotIn) > 0 {
+		predicates = append(predicates, loyaltyentry.ReasonNotIn(i.ReasonNotIn...))
+	}
+	if i.ReasonGT != nil {
+		predicates = append(predicates, loyaltyentry.ReasonGT(*i.ReasonGT))
+	}
+	if i.ReasonGTE != nil {
+		predicates = append(predicates, loyaltyentry.ReasonGTE(*i.ReasonGTE))
+	}
+	if i.ReasonLT != nil {
+		predicates = append(predicates, loyaltyentry.ReasonLT(*i.ReasonLT))
+	}
+	if i.ReasonLTE != nil {
+		predicates = append(predicates, loyaltyentry.ReasonLTE(*i.ReasonLTE))
+	}
+	if i.ReasonContains != nil {
+		predicates = append(predicates, loyaltyentry.ReasonContains(*i.ReasonContains))
+	}
+	if i.ReasonHasPrefix != nil {
+		predicates = append(predicates, loyaltyentry.ReasonHasPrefix(*i.ReasonHasPrefix))
+	}
+	if i.ReasonHasSuffix != nil {
+		predicates = append(predicates, loyaltyentry.ReasonHasSuffix(*i.ReasonHasSuffix))
+	}
+	if i.ReasonIsNil {
+		predicates = append(predicates, loyaltyentry.ReasonIsNil())
+	}
+	if i.ReasonNotNil {
+		predicates = append(predicates, loyaltyentry.ReasonNotNil())
+	}
+	if i.ReasonEqualFold != nil {
+		predicates = append(predicates, loyaltyentry.ReasonEqualFold(*i.ReasonEqualFold))
+	}
+	if i.ReasonContainsFold != nil {
+		predicates = append(predicates, loyaltyentry.ReasonContainsFold(*i.ReasonContainsFold))
+	}
+	if i.ProgramVersion != nil {
+		predicates = append(predicates, loyaltyentry.ProgramVersionEQ(*i.ProgramVersion))
+	}
+	if i.ProgramVersionNEQ != nil {
+		predicates = append(predicates, loyaltyentry.ProgramVersionNEQ(*i.ProgramVersionNEQ))
+	}
+	if len(i.ProgramVersionIn) > 0 {
+		predicates = append(predicates, loyaltyentry.ProgramVersionIn(i.ProgramVersionIn...))
+	}
+	if len(i.ProgramVersionNotIn) > 0 {
+		predicates = append(predicates, loyaltyentry.ProgramVersionNotIn(i.ProgramVersionNotIn...))
+	}
+	if i.ProgramVersionGT != nil {
+		predicates = append(predicates, loyaltyentry.ProgramVersionGT(*i.ProgramVersionGT))
+	}
+	if i.ProgramVersionGTE != nil {
+		predicates = append(predicates, loyaltyentry.ProgramVersionGTE(*i.ProgramVersionGTE))
+	}
+	if i.ProgramVersionLT != nil {
+		predicates = append(predicates, loyaltyentry.ProgramVersionLT(*i.ProgramVersionLT))
+	}
+	if i.ProgramVersionLTE != nil {
+		predicates = append(predicates, loyaltyentry.ProgramVersionLTE(*i.ProgramVersionLTE))
+	}
+	if i.ProgramVersionIsNil {
+		predicates = append(predicates, loyaltyentry.ProgramVersionIsNil())
+	}
+	if i.ProgramVersionNotNil {
+		predicates = append(predicates, loyaltyentry.ProgramVersionNotNil())
+	}
+	if i.IdempotencyKey != nil {
+		predicates = append(predicates, loyaltyentry.IdempotencyKeyEQ(*i.IdempotencyKey))
+	}
+	if i.IdempotencyKeyNEQ != nil {
+		predicates = append(predicates, loyaltyentry.IdempotencyKeyNEQ(*i.IdempotencyKeyNEQ))
+	}
+	if len(i.IdempotencyKeyIn) > 0 {
+		predicates = append(predicates, loyaltyentry.IdempotencyKeyIn(i.IdempotencyKeyIn...))
+	}
+	if len(i.IdempotencyKeyNotIn) > 0 {
+		predicates = append(predicates, loyaltyentry.IdempotencyKeyNotIn(i.IdempotencyKeyNotIn...))
+	}
+	if i.IdempotencyKeyGT != nil {
+		predicates = append(predicates, loyaltyentry.IdempotencyKeyGT(*i.IdempotencyKeyGT))
+	}
+	if i.IdempotencyKeyGTE != nil {
+		predicates = append(predicates, loyaltyentry.IdempotencyKeyGTE(*i.IdempotencyKeyGTE))
+	}
+	if i.IdempotencyKeyLT != nil {
+		predicates = append(predicates, loyaltyentry.IdempotencyKeyLT(*i.IdempotencyKeyLT))
+	}
+	if i.IdempotencyKeyLTE != nil {
+		predicates = append(predicates, loyaltyentry.IdempotencyKeyLTE(*i.IdempotencyKeyLTE))
+	}
+	if i.IdempotencyKeyContains != nil {
+		predicates = append(predicates, loyaltyentry.IdempotencyKeyContains(*i.IdempotencyKeyContains))
+	}
+	if i.IdempotencyKeyHasPrefix != nil {
+		predicates = append(predicates, loyaltyentry.IdempotencyKeyHasPrefix(*i.IdempotencyKeyHasPrefix))
+	}
+	if i.IdempotencyKeyHasSuffix != nil {
+		predicates = append(predicates, loyaltyentry.IdempotencyKeyHasSuffix(*i.IdempotencyKeyHasSuffix))
+	}
+	if i.IdempotencyKeyIsNil {
+		predicates = append(predicates, loyaltyentry.IdempotencyKeyIsNil())
+	}
+	if i.IdempotencyKeyNotNil {
+		predicates = append(predicates, loyaltyentry.IdempotencyKeyNotNil())
+	}
+	if i.IdempotencyKeyEqualFold != nil {
+		predicates = append(predicates, loyaltyentry.IdempotencyKeyEqualFold(*i.IdempotencyKeyEqualFold))
+	}
+	if i.IdempotencyKeyContainsFold != nil {
+		predicates = append(predicates, loyaltyentry.IdempotencyKeyContainsFold(*i.IdempotencyKeyContainsFold))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, loyaltyentry.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, loyaltyentry.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, loyaltyentry.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, loyaltyentry.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, loyaltyentry.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, loyaltyentry.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, loyaltyentry.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, loyaltyentry.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+
+	if i.HasSale != nil {
+		p := loyaltyentry.HasSale()
+		if !*i.HasSale {
+			p = loyaltyentry.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasSaleWith) > 0 {
+		with := make([]predicate.Sale, 0, len(i.HasSaleWith))
+		for _, w := range i.HasSaleWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasSaleWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, loyaltyentry.HasSaleWith(with...))
+	}
+	if i.HasRefund != nil {
+		p := loyaltyentry.HasRefund()
+		if !*i.HasRefund {
+			p = loyaltyentry.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasRefundWith) > 0 {
+		with := make([]predicate.Refund, 0, len(i.HasRefundWith))
+		for _, w := range i.HasRefundWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasRefundWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, loyaltyentry.HasRefundWith(with...))
+	}
+	if i.HasStaff != nil {
+		p := loyaltyentry.HasStaff()
+		if !*i.HasStaff {
+			p = loyaltyentry.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasStaffWith) > 0 {
+		with := make([]predicate.Staff, 0, len(i.HasStaffWith))
+		for _, w := range i.HasStaffWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasStaffWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, loyaltyentry.HasStaffWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyLoyaltyEntryWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return loyaltyentry.And(predicates...), nil
 	}
 }
 

@@ -18,6 +18,12 @@ import (
 	"github.com/tillpos/till/ent/customertrigram"
 	"github.com/tillpos/till/ent/device"
 	"github.com/tillpos/till/ent/feedback"
+	"github.com/tillpos/till/ent/loyaltyaccount"
+	"github.com/tillpos/till/ent/loyaltyentry"
+	"github.com/tillpos/till/ent/loyaltylot"
+	"github.com/tillpos/till/ent/loyaltyprogramversion"
+	"github.com/tillpos/till/ent/loyaltyredemption"
+	"github.com/tillpos/till/ent/loyaltyreward"
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/offer"
 	"github.com/tillpos/till/ent/offerredemption"
@@ -38,6 +44,7 @@ import (
 	"github.com/tillpos/till/ent/saleline"
 	"github.com/tillpos/till/ent/salessettings"
 	"github.com/tillpos/till/ent/savedsegment"
+	"github.com/tillpos/till/ent/schema/loyaltytype"
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/ent/schema/saletype"
 	"github.com/tillpos/till/ent/schema/svtype"
@@ -63,43 +70,49 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
-	TypeAuditEntry          = "AuditEntry"
-	TypeCredentialGrant     = "CredentialGrant"
-	TypeCustomer            = "Customer"
-	TypeCustomerStoreVisits = "CustomerStoreVisits"
-	TypeCustomerTrigram     = "CustomerTrigram"
-	TypeDevice              = "Device"
-	TypeFeedback            = "Feedback"
-	TypeMerchant            = "Merchant"
-	TypeOffer               = "Offer"
-	TypeOfferRedemption     = "OfferRedemption"
-	TypeOperator            = "Operator"
-	TypeOutboxEvent         = "OutboxEvent"
-	TypePairingCode         = "PairingCode"
-	TypePlatformAuditEntry  = "PlatformAuditEntry"
-	TypeProduct             = "Product"
-	TypeProductPriceChange  = "ProductPriceChange"
-	TypeRefund              = "Refund"
-	TypeRefundLine          = "RefundLine"
-	TypeRefundTender        = "RefundTender"
-	TypeRelease             = "Release"
-	TypeRiskListEntry       = "RiskListEntry"
-	TypeSale                = "Sale"
-	TypeSaleCounter         = "SaleCounter"
-	TypeSaleLine            = "SaleLine"
-	TypeSalesSettings       = "SalesSettings"
-	TypeSavedSegment        = "SavedSegment"
-	TypeSegmentRules        = "SegmentRules"
-	TypeStaff               = "Staff"
-	TypeStaffDay            = "StaffDay"
-	TypeStore               = "Store"
-	TypeStoredValueAccount  = "StoredValueAccount"
-	TypeStoredValueEntry    = "StoredValueEntry"
-	TypeStoredValueSettings = "StoredValueSettings"
-	TypeStoredValueTopUp    = "StoredValueTopUp"
-	TypeTender              = "Tender"
-	TypeTicket              = "Ticket"
-	TypeTicketComment       = "TicketComment"
+	TypeAuditEntry            = "AuditEntry"
+	TypeCredentialGrant       = "CredentialGrant"
+	TypeCustomer              = "Customer"
+	TypeCustomerStoreVisits   = "CustomerStoreVisits"
+	TypeCustomerTrigram       = "CustomerTrigram"
+	TypeDevice                = "Device"
+	TypeFeedback              = "Feedback"
+	TypeLoyaltyAccount        = "LoyaltyAccount"
+	TypeLoyaltyEntry          = "LoyaltyEntry"
+	TypeLoyaltyLot            = "LoyaltyLot"
+	TypeLoyaltyProgramVersion = "LoyaltyProgramVersion"
+	TypeLoyaltyRedemption     = "LoyaltyRedemption"
+	TypeLoyaltyReward         = "LoyaltyReward"
+	TypeMerchant              = "Merchant"
+	TypeOffer                 = "Offer"
+	TypeOfferRedemption       = "OfferRedemption"
+	TypeOperator              = "Operator"
+	TypeOutboxEvent           = "OutboxEvent"
+	TypePairingCode           = "PairingCode"
+	TypePlatformAuditEntry    = "PlatformAuditEntry"
+	TypeProduct               = "Product"
+	TypeProductPriceChange    = "ProductPriceChange"
+	TypeRefund                = "Refund"
+	TypeRefundLine            = "RefundLine"
+	TypeRefundTender          = "RefundTender"
+	TypeRelease               = "Release"
+	TypeRiskListEntry         = "RiskListEntry"
+	TypeSale                  = "Sale"
+	TypeSaleCounter           = "SaleCounter"
+	TypeSaleLine              = "SaleLine"
+	TypeSalesSettings         = "SalesSettings"
+	TypeSavedSegment          = "SavedSegment"
+	TypeSegmentRules          = "SegmentRules"
+	TypeStaff                 = "Staff"
+	TypeStaffDay              = "StaffDay"
+	TypeStore                 = "Store"
+	TypeStoredValueAccount    = "StoredValueAccount"
+	TypeStoredValueEntry      = "StoredValueEntry"
+	TypeStoredValueSettings   = "StoredValueSettings"
+	TypeStoredValueTopUp      = "StoredValueTopUp"
+	TypeTender                = "Tender"
+	TypeTicket                = "Ticket"
+	TypeTicketComment         = "TicketComment"
 )
 
 // AuditEntryMutation represents an operation that mutates the AuditEntry nodes in the graph.
@@ -8448,6 +8461,7749 @@ func (m *FeedbackMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Feedback edge %s", name)
+}
+
+// LoyaltyAccountMutation represents an operation that mutates the LoyaltyAccount nodes in the graph.
+type LoyaltyAccountMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *pulid.ID
+	created_at      *time.Time
+	updated_at      *time.Time
+	points          *int64
+	addpoints       *int64
+	tier            *string
+	tier_since      *time.Time
+	tier_review_at  *time.Time
+	clearedFields   map[string]struct{}
+	merchant        *pulid.ID
+	clearedmerchant bool
+	customer        *pulid.ID
+	clearedcustomer bool
+	done            bool
+	oldValue        func(context.Context) (*LoyaltyAccount, error)
+	predicates      []predicate.LoyaltyAccount
+}
+
+var _ ent.Mutation = (*LoyaltyAccountMutation)(nil)
+
+// loyaltyaccountOption allows management of the mutation configuration using functional options.
+type loyaltyaccountOption func(*LoyaltyAccountMutation)
+
+// newLoyaltyAccountMutation creates new mutation for the LoyaltyAccount entity.
+func newLoyaltyAccountMutation(c config, op Op, opts ...loyaltyaccountOption) *LoyaltyAccountMutation {
+	m := &LoyaltyAccountMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeLoyaltyAccount,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withLoyaltyAccountID sets the ID field of the mutation.
+func withLoyaltyAccountID(id pulid.ID) loyaltyaccountOption {
+	return func(m *LoyaltyAccountMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *LoyaltyAccount
+		)
+		m.oldValue = func(ctx context.Context) (*LoyaltyAccount, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().LoyaltyAccount.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withLoyaltyAccount sets the old LoyaltyAccount of the mutation.
+func withLoyaltyAccount(node *LoyaltyAccount) loyaltyaccountOption {
+	return func(m *LoyaltyAccountMutation) {
+		m.oldValue = func(context.Context) (*LoyaltyAccount, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m LoyaltyAccountMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m LoyaltyAccountMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of LoyaltyAccount entities.
+func (m *LoyaltyAccountMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *LoyaltyAccountMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *LoyaltyAccountMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().LoyaltyAccount.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *LoyaltyAccountMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *LoyaltyAccountMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the LoyaltyAccount entity.
+// If the LoyaltyAccount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyAccountMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *LoyaltyAccountMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *LoyaltyAccountMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *LoyaltyAccountMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the LoyaltyAccount entity.
+// If the LoyaltyAccount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyAccountMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *LoyaltyAccountMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *LoyaltyAccountMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *LoyaltyAccountMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the LoyaltyAccount entity.
+// If the LoyaltyAccount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyAccountMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *LoyaltyAccountMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetCustomerID sets the "customer_id" field.
+func (m *LoyaltyAccountMutation) SetCustomerID(pu pulid.ID) {
+	m.customer = &pu
+}
+
+// CustomerID returns the value of the "customer_id" field in the mutation.
+func (m *LoyaltyAccountMutation) CustomerID() (r pulid.ID, exists bool) {
+	v := m.customer
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCustomerID returns the old "customer_id" field's value of the LoyaltyAccount entity.
+// If the LoyaltyAccount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyAccountMutation) OldCustomerID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCustomerID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCustomerID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCustomerID: %w", err)
+	}
+	return oldValue.CustomerID, nil
+}
+
+// ResetCustomerID resets all changes to the "customer_id" field.
+func (m *LoyaltyAccountMutation) ResetCustomerID() {
+	m.customer = nil
+}
+
+// SetPoints sets the "points" field.
+func (m *LoyaltyAccountMutation) SetPoints(i int64) {
+	m.points = &i
+	m.addpoints = nil
+}
+
+// Points returns the value of the "points" field in the mutation.
+func (m *LoyaltyAccountMutation) Points() (r int64, exists bool) {
+	v := m.points
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPoints returns the old "points" field's value of the LoyaltyAccount entity.
+// If the LoyaltyAccount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyAccountMutation) OldPoints(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPoints is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPoints requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPoints: %w", err)
+	}
+	return oldValue.Points, nil
+}
+
+// AddPoints adds i to the "points" field.
+func (m *LoyaltyAccountMutation) AddPoints(i int64) {
+	if m.addpoints != nil {
+		*m.addpoints += i
+	} else {
+		m.addpoints = &i
+	}
+}
+
+// AddedPoints returns the value that was added to the "points" field in this mutation.
+func (m *LoyaltyAccountMutation) AddedPoints() (r int64, exists bool) {
+	v := m.addpoints
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPoints resets all changes to the "points" field.
+func (m *LoyaltyAccountMutation) ResetPoints() {
+	m.points = nil
+	m.addpoints = nil
+}
+
+// SetTier sets the "tier" field.
+func (m *LoyaltyAccountMutation) SetTier(s string) {
+	m.tier = &s
+}
+
+// Tier returns the value of the "tier" field in the mutation.
+func (m *LoyaltyAccountMutation) Tier() (r string, exists bool) {
+	v := m.tier
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTier returns the old "tier" field's value of the LoyaltyAccount entity.
+// If the LoyaltyAccount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyAccountMutation) OldTier(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTier is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTier requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTier: %w", err)
+	}
+	return oldValue.Tier, nil
+}
+
+// ResetTier resets all changes to the "tier" field.
+func (m *LoyaltyAccountMutation) ResetTier() {
+	m.tier = nil
+}
+
+// SetTierSince sets the "tier_since" field.
+func (m *LoyaltyAccountMutation) SetTierSince(t time.Time) {
+	m.tier_since = &t
+}
+
+// TierSince returns the value of the "tier_since" field in the mutation.
+func (m *LoyaltyAccountMutation) TierSince() (r time.Time, exists bool) {
+	v := m.tier_since
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTierSince returns the old "tier_since" field's value of the LoyaltyAccount entity.
+// If the LoyaltyAccount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyAccountMutation) OldTierSince(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTierSince is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTierSince requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTierSince: %w", err)
+	}
+	return oldValue.TierSince, nil
+}
+
+// ResetTierSince resets all changes to the "tier_since" field.
+func (m *LoyaltyAccountMutation) ResetTierSince() {
+	m.tier_since = nil
+}
+
+// SetTierReviewAt sets the "tier_review_at" field.
+func (m *LoyaltyAccountMutation) SetTierReviewAt(t time.Time) {
+	m.tier_review_at = &t
+}
+
+// TierReviewAt returns the value of the "tier_review_at" field in the mutation.
+func (m *LoyaltyAccountMutation) TierReviewAt() (r time.Time, exists bool) {
+	v := m.tier_review_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTierReviewAt returns the old "tier_review_at" field's value of the LoyaltyAccount entity.
+// If the LoyaltyAccount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyAccountMutation) OldTierReviewAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTierReviewAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTierReviewAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTierReviewAt: %w", err)
+	}
+	return oldValue.TierReviewAt, nil
+}
+
+// ClearTierReviewAt clears the value of the "tier_review_at" field.
+func (m *LoyaltyAccountMutation) ClearTierReviewAt() {
+	m.tier_review_at = nil
+	m.clearedFields[loyaltyaccount.FieldTierReviewAt] = struct{}{}
+}
+
+// TierReviewAtCleared returns if the "tier_review_at" field was cleared in this mutation.
+func (m *LoyaltyAccountMutation) TierReviewAtCleared() bool {
+	_, ok := m.clearedFields[loyaltyaccount.FieldTierReviewAt]
+	return ok
+}
+
+// ResetTierReviewAt resets all changes to the "tier_review_at" field.
+func (m *LoyaltyAccountMutation) ResetTierReviewAt() {
+	m.tier_review_at = nil
+	delete(m.clearedFields, loyaltyaccount.FieldTierReviewAt)
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *LoyaltyAccountMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[loyaltyaccount.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *LoyaltyAccountMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *LoyaltyAccountMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *LoyaltyAccountMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// ClearCustomer clears the "customer" edge to the Customer entity.
+func (m *LoyaltyAccountMutation) ClearCustomer() {
+	m.clearedcustomer = true
+	m.clearedFields[loyaltyaccount.FieldCustomerID] = struct{}{}
+}
+
+// CustomerCleared reports if the "customer" edge to the Customer entity was cleared.
+func (m *LoyaltyAccountMutation) CustomerCleared() bool {
+	return m.clearedcustomer
+}
+
+// CustomerIDs returns the "customer" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// CustomerID instead. It exists only for internal usage by the builders.
+func (m *LoyaltyAccountMutation) CustomerIDs() (ids []pulid.ID) {
+	if id := m.customer; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetCustomer resets all changes to the "customer" edge.
+func (m *LoyaltyAccountMutation) ResetCustomer() {
+	m.customer = nil
+	m.clearedcustomer = false
+}
+
+// Where appends a list predicates to the LoyaltyAccountMutation builder.
+func (m *LoyaltyAccountMutation) Where(ps ...predicate.LoyaltyAccount) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the LoyaltyAccountMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *LoyaltyAccountMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.LoyaltyAccount, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *LoyaltyAccountMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *LoyaltyAccountMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (LoyaltyAccount).
+func (m *LoyaltyAccountMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *LoyaltyAccountMutation) Fields() []string {
+	fields := make([]string, 0, 8)
+	if m.merchant != nil {
+		fields = append(fields, loyaltyaccount.FieldMerchantID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, loyaltyaccount.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, loyaltyaccount.FieldUpdatedAt)
+	}
+	if m.customer != nil {
+		fields = append(fields, loyaltyaccount.FieldCustomerID)
+	}
+	if m.points != nil {
+		fields = append(fields, loyaltyaccount.FieldPoints)
+	}
+	if m.tier != nil {
+		fields = append(fields, loyaltyaccount.FieldTier)
+	}
+	if m.tier_since != nil {
+		fields = append(fields, loyaltyaccount.FieldTierSince)
+	}
+	if m.tier_review_at != nil {
+		fields = append(fields, loyaltyaccount.FieldTierReviewAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *LoyaltyAccountMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case loyaltyaccount.FieldMerchantID:
+		return m.MerchantID()
+	case loyaltyaccount.FieldCreatedAt:
+		return m.CreatedAt()
+	case loyaltyaccount.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case loyaltyaccount.FieldCustomerID:
+		return m.CustomerID()
+	case loyaltyaccount.FieldPoints:
+		return m.Points()
+	case loyaltyaccount.FieldTier:
+		return m.Tier()
+	case loyaltyaccount.FieldTierSince:
+		return m.TierSince()
+	case loyaltyaccount.FieldTierReviewAt:
+		return m.TierReviewAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *LoyaltyAccountMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case loyaltyaccount.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case loyaltyaccount.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case loyaltyaccount.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case loyaltyaccount.FieldCustomerID:
+		return m.OldCustomerID(ctx)
+	case loyaltyaccount.FieldPoints:
+		return m.OldPoints(ctx)
+	case loyaltyaccount.FieldTier:
+		return m.OldTier(ctx)
+	case loyaltyaccount.FieldTierSince:
+		return m.OldTierSince(ctx)
+	case loyaltyaccount.FieldTierReviewAt:
+		return m.OldTierReviewAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown LoyaltyAccount field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *LoyaltyAccountMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case loyaltyaccount.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case loyaltyaccount.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case loyaltyaccount.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case loyaltyaccount.FieldCustomerID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCustomerID(v)
+		return nil
+	case loyaltyaccount.FieldPoints:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPoints(v)
+		return nil
+	case loyaltyaccount.FieldTier:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTier(v)
+		return nil
+	case loyaltyaccount.FieldTierSince:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTierSince(v)
+		return nil
+	case loyaltyaccount.FieldTierReviewAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTierReviewAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown LoyaltyAccount field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *LoyaltyAccountMutation) AddedFields() []string {
+	var fields []string
+	if m.addpoints != nil {
+		fields = append(fields, loyaltyaccount.FieldPoints)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *LoyaltyAccountMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case loyaltyaccount.FieldPoints:
+		return m.AddedPoints()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *LoyaltyAccountMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case loyaltyaccount.FieldPoints:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPoints(v)
+		return nil
+	}
+	return fmt.Errorf("unknown LoyaltyAccount numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *LoyaltyAccountMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(loyaltyaccount.FieldTierReviewAt) {
+		fields = append(fields, loyaltyaccount.FieldTierReviewAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *LoyaltyAccountMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *LoyaltyAccountMutation) ClearField(name string) error {
+	switch name {
+	case loyaltyaccount.FieldTierReviewAt:
+		m.ClearTierReviewAt()
+		return nil
+	}
+	return fmt.Errorf("unknown LoyaltyAccount nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *LoyaltyAccountMutation) ResetField(name string) error {
+	switch name {
+	case loyaltyaccount.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case loyaltyaccount.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case loyaltyaccount.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case loyaltyaccount.FieldCustomerID:
+		m.ResetCustomerID()
+		return nil
+	case loyaltyaccount.FieldPoints:
+		m.ResetPoints()
+		return nil
+	case loyaltyaccount.FieldTier:
+		m.ResetTier()
+		return nil
+	case loyaltyaccount.FieldTierSince:
+		m.ResetTierSince()
+		return nil
+	case loyaltyaccount.FieldTierReviewAt:
+		m.ResetTierReviewAt()
+		return nil
+	}
+	return fmt.Errorf("unknown LoyaltyAccount field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *LoyaltyAccountMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.merchant != nil {
+		edges = append(edges, loyaltyaccount.EdgeMerchant)
+	}
+	if m.customer != nil {
+		edges = append(edges, loyaltyaccount.EdgeCustomer)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *LoyaltyAccountMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case loyaltyaccount.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	case loyaltyaccount.EdgeCustomer:
+		if id := m.customer; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *LoyaltyAccountMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *LoyaltyAccountMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *LoyaltyAccountMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedmerchant {
+		edges = append(edges, loyaltyaccount.EdgeMerchant)
+	}
+	if m.clearedcustomer {
+		edges = append(edges, loyaltyaccount.EdgeCustomer)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *LoyaltyAccountMutation) EdgeCleared(name string) bool {
+	switch name {
+	case loyaltyaccount.EdgeMerchant:
+		return m.clearedmerchant
+	case loyaltyaccount.EdgeCustomer:
+		return m.clearedcustomer
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *LoyaltyAccountMutation) ClearEdge(name string) error {
+	switch name {
+	case loyaltyaccount.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	case loyaltyaccount.EdgeCustomer:
+		m.ClearCustomer()
+		return nil
+	}
+	return fmt.Errorf("unknown LoyaltyAccount unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *LoyaltyAccountMutation) ResetEdge(name string) error {
+	switch name {
+	case loyaltyaccount.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	case loyaltyaccount.EdgeCustomer:
+		m.ResetCustomer()
+		return nil
+	}
+	return fmt.Errorf("unknown LoyaltyAccount edge %s", name)
+}
+
+// LoyaltyEntryMutation represents an operation that mutates the LoyaltyEntry nodes in the graph.
+type LoyaltyEntryMutation struct {
+	config
+	op                   Op
+	typ                  string
+	id                   *pulid.ID
+	kind                 *loyaltyentry.Kind
+	points               *int64
+	addpoints            *int64
+	qualifying_points    *int64
+	addqualifying_points *int64
+	qualifying_spend     *int64
+	addqualifying_spend  *int64
+	occurred_at          *time.Time
+	expires_at           *time.Time
+	reason               *string
+	program_version      *int
+	addprogram_version   *int
+	idempotency_key      *string
+	request_hash         *string
+	created_at           *time.Time
+	clearedFields        map[string]struct{}
+	merchant             *pulid.ID
+	clearedmerchant      bool
+	account              *pulid.ID
+	clearedaccount       bool
+	sale                 *pulid.ID
+	clearedsale          bool
+	refund               *pulid.ID
+	clearedrefund        bool
+	reward               *pulid.ID
+	clearedreward        bool
+	redemption           *pulid.ID
+	clearedredemption    bool
+	tender               *pulid.ID
+	clearedtender        bool
+	staff                *pulid.ID
+	clearedstaff         bool
+	done                 bool
+	oldValue             func(context.Context) (*LoyaltyEntry, error)
+	predicates           []predicate.LoyaltyEntry
+}
+
+var _ ent.Mutation = (*LoyaltyEntryMutation)(nil)
+
+// loyaltyentryOption allows management of the mutation configuration using functional options.
+type loyaltyentryOption func(*LoyaltyEntryMutation)
+
+// newLoyaltyEntryMutation creates new mutation for the LoyaltyEntry entity.
+func newLoyaltyEntryMutation(c config, op Op, opts ...loyaltyentryOption) *LoyaltyEntryMutation {
+	m := &LoyaltyEntryMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeLoyaltyEntry,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withLoyaltyEntryID sets the ID field of the mutation.
+func withLoyaltyEntryID(id pulid.ID) loyaltyentryOption {
+	return func(m *LoyaltyEntryMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *LoyaltyEntry
+		)
+		m.oldValue = func(ctx context.Context) (*LoyaltyEntry, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().LoyaltyEntry.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withLoyaltyEntry sets the old LoyaltyEntry of the mutation.
+func withLoyaltyEntry(node *LoyaltyEntry) loyaltyentryOption {
+	return func(m *LoyaltyEntryMutation) {
+		m.oldValue = func(context.Context) (*LoyaltyEntry, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m LoyaltyEntryMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m LoyaltyEntryMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of LoyaltyEntry entities.
+func (m *LoyaltyEntryMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *LoyaltyEntryMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *LoyaltyEntryMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().LoyaltyEntry.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *LoyaltyEntryMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *LoyaltyEntryMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the LoyaltyEntry entity.
+// If the LoyaltyEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyEntryMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *LoyaltyEntryMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetAccountID sets the "account_id" field.
+func (m *LoyaltyEntryMutation) SetAccountID(pu pulid.ID) {
+	m.account = &pu
+}
+
+// AccountID returns the value of the "account_id" field in the mutation.
+func (m *LoyaltyEntryMutation) AccountID() (r pulid.ID, exists bool) {
+	v := m.account
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAccountID returns the old "account_id" field's value of the LoyaltyEntry entity.
+// If the LoyaltyEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyEntryMutation) OldAccountID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAccountID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAccountID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAccountID: %w", err)
+	}
+	return oldValue.AccountID, nil
+}
+
+// ResetAccountID resets all changes to the "account_id" field.
+func (m *LoyaltyEntryMutation) ResetAccountID() {
+	m.account = nil
+}
+
+// SetKind sets the "kind" field.
+func (m *LoyaltyEntryMutation) SetKind(l loyaltyentry.Kind) {
+	m.kind = &l
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *LoyaltyEntryMutation) Kind() (r loyaltyentry.Kind, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the LoyaltyEntry entity.
+// If the LoyaltyEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyEntryMutation) OldKind(ctx context.Context) (v loyaltyentry.Kind, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *LoyaltyEntryMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetPoints sets the "points" field.
+func (m *LoyaltyEntryMutation) SetPoints(i int64) {
+	m.points = &i
+	m.addpoints = nil
+}
+
+// Points returns the value of the "points" field in the mutation.
+func (m *LoyaltyEntryMutation) Points() (r int64, exists bool) {
+	v := m.points
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPoints returns the old "points" field's value of the LoyaltyEntry entity.
+// If the LoyaltyEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyEntryMutation) OldPoints(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPoints is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPoints requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPoints: %w", err)
+	}
+	return oldValue.Points, nil
+}
+
+// AddPoints adds i to the "points" field.
+func (m *LoyaltyEntryMutation) AddPoints(i int64) {
+	if m.addpoints != nil {
+		*m.addpoints += i
+	} else {
+		m.addpoints = &i
+	}
+}
+
+// AddedPoints returns the value that was added to the "points" field in this mutation.
+func (m *LoyaltyEntryMutation) AddedPoints() (r int64, exists bool) {
+	v := m.addpoints
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPoints resets all changes to the "points" field.
+func (m *LoyaltyEntryMutation) ResetPoints() {
+	m.points = nil
+	m.addpoints = nil
+}
+
+// SetQualifyingPoints sets the "qualifying_points" field.
+func (m *LoyaltyEntryMutation) SetQualifyingPoints(i int64) {
+	m.qualifying_points = &i
+	m.addqualifying_points = nil
+}
+
+// QualifyingPoints returns the value of the "qualifying_points" field in the mutation.
+func (m *LoyaltyEntryMutation) QualifyingPoints() (r int64, exists bool) {
+	v := m.qualifying_points
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldQualifyingPoints returns the old "qualifying_points" field's value of the LoyaltyEntry entity.
+// If the LoyaltyEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyEntryMutation) OldQualifyingPoints(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldQualifyingPoints is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldQualifyingPoints requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldQualifyingPoints: %w", err)
+	}
+	return oldValue.QualifyingPoints, nil
+}
+
+// AddQualifyingPoints adds i to the "qualifying_points" field.
+func (m *LoyaltyEntryMutation) AddQualifyingPoints(i int64) {
+	if m.addqualifying_points != nil {
+		*m.addqualifying_points += i
+	} else {
+		m.addqualifying_points = &i
+	}
+}
+
+// AddedQualifyingPoints returns the value that was added to the "qualifying_points" field in this mutation.
+func (m *LoyaltyEntryMutation) AddedQualifyingPoints() (r int64, exists bool) {
+	v := m.addqualifying_points
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetQualifyingPoints resets all changes to the "qualifying_points" field.
+func (m *LoyaltyEntryMutation) ResetQualifyingPoints() {
+	m.qualifying_points = nil
+	m.addqualifying_points = nil
+}
+
+// SetQualifyingSpend sets the "qualifying_spend" field.
+func (m *LoyaltyEntryMutation) SetQualifyingSpend(i int64) {
+	m.qualifying_spend = &i
+	m.addqualifying_spend = nil
+}
+
+// QualifyingSpend returns the value of the "qualifying_spend" field in the mutation.
+func (m *LoyaltyEntryMutation) QualifyingSpend() (r int64, exists bool) {
+	v := m.qualifying_spend
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldQualifyingSpend returns the old "qualifying_spend" field's value of the LoyaltyEntry entity.
+// If the LoyaltyEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyEntryMutation) OldQualifyingSpend(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldQualifyingSpend is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldQualifyingSpend requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldQualifyingSpend: %w", err)
+	}
+	return oldValue.QualifyingSpend, nil
+}
+
+// AddQualifyingSpend adds i to the "qualifying_spend" field.
+func (m *LoyaltyEntryMutation) AddQualifyingSpend(i int64) {
+	if m.addqualifying_spend != nil {
+		*m.addqualifying_spend += i
+	} else {
+		m.addqualifying_spend = &i
+	}
+}
+
+// AddedQualifyingSpend returns the value that was added to the "qualifying_spend" field in this mutation.
+func (m *LoyaltyEntryMutation) AddedQualifyingSpend() (r int64, exists bool) {
+	v := m.addqualifying_spend
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetQualifyingSpend resets all changes to the "qualifying_spend" field.
+func (m *LoyaltyEntryMutation) ResetQualifyingSpend() {
+	m.qualifying_spend = nil
+	m.addqualifying_spend = nil
+}
+
+// SetOccurredAt sets the "occurred_at" field.
+func (m *LoyaltyEntryMutation) SetOccurredAt(t time.Time) {
+	m.occurred_at = &t
+}
+
+// OccurredAt returns the value of the "occurred_at" field in the mutation.
+func (m *LoyaltyEntryMutation) OccurredAt() (r time.Time, exists bool) {
+	v := m.occurred_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOccurredAt returns the old "occurred_at" field's value of the LoyaltyEntry entity.
+// If the LoyaltyEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyEntryMutation) OldOccurredAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOccurredAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOccurredAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOccurredAt: %w", err)
+	}
+	return oldValue.OccurredAt, nil
+}
+
+// ResetOccurredAt resets all changes to the "occurred_at" field.
+func (m *LoyaltyEntryMutation) ResetOccurredAt() {
+	m.occurred_at = nil
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (m *LoyaltyEntryMutation) SetExpiresAt(t time.Time) {
+	m.expires_at = &t
+}
+
+// ExpiresAt returns the value of the "expires_at" field in the mutation.
+func (m *LoyaltyEntryMutation) ExpiresAt() (r time.Time, exists bool) {
+	v := m.expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpiresAt returns the old "expires_at" field's value of the LoyaltyEntry entity.
+// If the LoyaltyEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyEntryMutation) OldExpiresAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpiresAt: %w", err)
+	}
+	return oldValue.ExpiresAt, nil
+}
+
+// ClearExpiresAt clears the value of the "expires_at" field.
+func (m *LoyaltyEntryMutation) ClearExpiresAt() {
+	m.expires_at = nil
+	m.clearedFields[loyaltyentry.FieldExpiresAt] = struct{}{}
+}
+
+// ExpiresAtCleared returns if the "expires_at" field was cleared in this mutation.
+func (m *LoyaltyEntryMutation) ExpiresAtCleared() bool {
+	_, ok := m.clearedFields[loyaltyentry.FieldExpiresAt]
+	return ok
+}
+
+// ResetExpiresAt resets all changes to the "expires_at" field.
+func (m *LoyaltyEntryMutation) ResetExpiresAt() {
+	m.expires_at = nil
+	delete(m.clearedFields, loyaltyentry.FieldExpiresAt)
+}
+
+// SetSaleID sets the "sale_id" field.
+func (m *LoyaltyEntryMutation) SetSaleID(pu pulid.ID) {
+	m.sale = &pu
+}
+
+// SaleID returns the value of the "sale_id" field in the mutation.
+func (m *LoyaltyEntryMutation) SaleID() (r pulid.ID, exists bool) {
+	v := m.sale
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSaleID returns the old "sale_id" field's value of the LoyaltyEntry entity.
+// If the LoyaltyEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyEntryMutation) OldSaleID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSaleID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSaleID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSaleID: %w", err)
+	}
+	return oldValue.SaleID, nil
+}
+
+// ClearSaleID clears the value of the "sale_id" field.
+func (m *LoyaltyEntryMutation) ClearSaleID() {
+	m.sale = nil
+	m.clearedFields[loyaltyentry.FieldSaleID] = struct{}{}
+}
+
+// SaleIDCleared returns if the "sale_id" field was cleared in this mutation.
+func (m *LoyaltyEntryMutation) SaleIDCleared() bool {
+	_, ok := m.clearedFields[loyaltyentry.FieldSaleID]
+	return ok
+}
+
+// ResetSaleID resets all changes to the "sale_id" field.
+func (m *LoyaltyEntryMutation) ResetSaleID() {
+	m.sale = nil
+	delete(m.clearedFields, loyaltyentry.FieldSaleID)
+}
+
+// SetRefundID sets the "refund_id" field.
+func (m *LoyaltyEntryMutation) SetRefundID(pu pulid.ID) {
+	m.refund = &pu
+}
+
+// RefundID returns the value of the "refund_id" field in the mutation.
+func (m *LoyaltyEntryMutation) RefundID() (r pulid.ID, exists bool) {
+	v := m.refund
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRefundID returns the old "refund_id" field's value of the LoyaltyEntry entity.
+// If the LoyaltyEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyEntryMutation) OldRefundID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRefundID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRefundID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRefundID: %w", err)
+	}
+	return oldValue.RefundID, nil
+}
+
+// ClearRefundID clears the value of the "refund_id" field.
+func (m *LoyaltyEntryMutation) ClearRefundID() {
+	m.refund = nil
+	m.clearedFields[loyaltyentry.FieldRefundID] = struct{}{}
+}
+
+// RefundIDCleared returns if the "refund_id" field was cleared in this mutation.
+func (m *LoyaltyEntryMutation) RefundIDCleared() bool {
+	_, ok := m.clearedFields[loyaltyentry.FieldRefundID]
+	return ok
+}
+
+// ResetRefundID resets all changes to the "refund_id" field.
+func (m *LoyaltyEntryMutation) ResetRefundID() {
+	m.refund = nil
+	delete(m.clearedFields, loyaltyentry.FieldRefundID)
+}
+
+// SetRewardID sets the "reward_id" field.
+func (m *LoyaltyEntryMutation) SetRewardID(pu pulid.ID) {
+	m.reward = &pu
+}
+
+// RewardID returns the value of the "reward_id" field in the mutation.
+func (m *LoyaltyEntryMutation) RewardID() (r pulid.ID, exists bool) {
+	v := m.reward
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRewardID returns the old "reward_id" field's value of the LoyaltyEntry entity.
+// If the LoyaltyEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyEntryMutation) OldRewardID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRewardID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRewardID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRewardID: %w", err)
+	}
+	return oldValue.RewardID, nil
+}
+
+// ClearRewardID clears the value of the "reward_id" field.
+func (m *LoyaltyEntryMutation) ClearRewardID() {
+	m.reward = nil
+	m.clearedFields[loyaltyentry.FieldRewardID] = struct{}{}
+}
+
+// RewardIDCleared returns if the "reward_id" field was cleared in this mutation.
+func (m *LoyaltyEntryMutation) RewardIDCleared() bool {
+	_, ok := m.clearedFields[loyaltyentry.FieldRewardID]
+	return ok
+}
+
+// ResetRewardID resets all changes to the "reward_id" field.
+func (m *LoyaltyEntryMutation) ResetRewardID() {
+	m.reward = nil
+	delete(m.clearedFields, loyaltyentry.FieldRewardID)
+}
+
+// SetRedemptionID sets the "redemption_id" field.
+func (m *LoyaltyEntryMutation) SetRedemptionID(pu pulid.ID) {
+	m.redemption = &pu
+}
+
+// RedemptionID returns the value of the "redemption_id" field in the mutation.
+func (m *LoyaltyEntryMutation) RedemptionID() (r pulid.ID, exists bool) {
+	v := m.redemption
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRedemptionID returns the old "redemption_id" field's value of the LoyaltyEntry entity.
+// If the LoyaltyEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyEntryMutation) OldRedemptionID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRedemptionID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRedemptionID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRedemptionID: %w", err)
+	}
+	return oldValue.RedemptionID, nil
+}
+
+// ClearRedemptionID clears the value of the "redemption_id" field.
+func (m *LoyaltyEntryMutation) ClearRedemptionID() {
+	m.redemption = nil
+	m.clearedFields[loyaltyentry.FieldRedemptionID] = struct{}{}
+}
+
+// RedemptionIDCleared returns if the "redemption_id" field was cleared in this mutation.
+func (m *LoyaltyEntryMutation) RedemptionIDCleared() bool {
+	_, ok := m.clearedFields[loyaltyentry.FieldRedemptionID]
+	return ok
+}
+
+// ResetRedemptionID resets all changes to the "redemption_id" field.
+func (m *LoyaltyEntryMutation) ResetRedemptionID() {
+	m.redemption = nil
+	delete(m.clearedFields, loyaltyentry.FieldRedemptionID)
+}
+
+// SetTenderID sets the "tender_id" field.
+func (m *LoyaltyEntryMutation) SetTenderID(pu pulid.ID) {
+	m.tender = &pu
+}
+
+// TenderID returns the value of the "tender_id" field in the mutation.
+func (m *LoyaltyEntryMutation) TenderID() (r pulid.ID, exists bool) {
+	v := m.tender
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTenderID returns the old "tender_id" field's value of the LoyaltyEntry entity.
+// If the LoyaltyEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyEntryMutation) OldTenderID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTenderID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTenderID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTenderID: %w", err)
+	}
+	return oldValue.TenderID, nil
+}
+
+// ClearTenderID clears the value of the "tender_id" field.
+func (m *LoyaltyEntryMutation) ClearTenderID() {
+	m.tender = nil
+	m.clearedFields[loyaltyentry.FieldTenderID] = struct{}{}
+}
+
+// TenderIDCleared returns if the "tender_id" field was cleared in this mutation.
+func (m *LoyaltyEntryMutation) TenderIDCleared() bool {
+	_, ok := m.clearedFields[loyaltyentry.FieldTenderID]
+	return ok
+}
+
+// ResetTenderID resets all changes to the "tender_id" field.
+func (m *LoyaltyEntryMutation) ResetTenderID() {
+	m.tender = nil
+	delete(m.clearedFields, loyaltyentry.FieldTenderID)
+}
+
+// SetStaffID sets the "staff_id" field.
+func (m *LoyaltyEntryMutation) SetStaffID(pu pulid.ID) {
+	m.staff = &pu
+}
+
+// StaffID returns the value of the "staff_id" field in the mutation.
+func (m *LoyaltyEntryMutation) StaffID() (r pulid.ID, exists bool) {
+	v := m.staff
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStaffID returns the old "staff_id" field's value of the LoyaltyEntry entity.
+// If the LoyaltyEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyEntryMutation) OldStaffID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStaffID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStaffID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStaffID: %w", err)
+	}
+	return oldValue.StaffID, nil
+}
+
+// ClearStaffID clears the value of the "staff_id" field.
+func (m *LoyaltyEntryMutation) ClearStaffID() {
+	m.staff = nil
+	m.clearedFields[loyaltyentry.FieldStaffID] = struct{}{}
+}
+
+// StaffIDCleared returns if the "staff_id" field was cleared in this mutation.
+func (m *LoyaltyEntryMutation) StaffIDCleared() bool {
+	_, ok := m.clearedFields[loyaltyentry.FieldStaffID]
+	return ok
+}
+
+// ResetStaffID resets all changes to the "staff_id" field.
+func (m *LoyaltyEntryMutation) ResetStaffID() {
+	m.staff = nil
+	delete(m.clearedFields, loyaltyentry.FieldStaffID)
+}
+
+// SetReason sets the "reason" field.
+func (m *LoyaltyEntryMutation) SetReason(s string) {
+	m.reason = &s
+}
+
+// Reason returns the value of the "reason" field in the mutation.
+func (m *LoyaltyEntryMutation) Reason() (r string, exists bool) {
+	v := m.reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReason returns the old "reason" field's value of the LoyaltyEntry entity.
+// If the LoyaltyEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyEntryMutation) OldReason(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReason: %w", err)
+	}
+	return oldValue.Reason, nil
+}
+
+// ClearReason clears the value of the "reason" field.
+func (m *LoyaltyEntryMutation) ClearReason() {
+	m.reason = nil
+	m.clearedFields[loyaltyentry.FieldReason] = struct{}{}
+}
+
+// ReasonCleared returns if the "reason" field was cleared in this mutation.
+func (m *LoyaltyEntryMutation) ReasonCleared() bool {
+	_, ok := m.clearedFields[loyaltyentry.FieldReason]
+	return ok
+}
+
+// ResetReason resets all changes to the "reason" field.
+func (m *LoyaltyEntryMutation) ResetReason() {
+	m.reason = nil
+	delete(m.clearedFields, loyaltyentry.FieldReason)
+}
+
+// SetProgramVersion sets the "program_version" field.
+func (m *LoyaltyEntryMutation) SetProgramVersion(i int) {
+	m.program_version = &i
+	m.addprogram_version = nil
+}
+
+// ProgramVersion returns the value of the "program_version" field in the mutation.
+func (m *LoyaltyEntryMutation) ProgramVersion() (r int, exists bool) {
+	v := m.program_version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldProgramVersion returns the old "program_version" field's value of the LoyaltyEntry entity.
+// If the LoyaltyEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyEntryMutation) OldProgramVersion(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldProgramVersion is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldProgramVersion requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldProgramVersion: %w", err)
+	}
+	return oldValue.ProgramVersion, nil
+}
+
+// AddProgramVersion adds i to the "program_version" field.
+func (m *LoyaltyEntryMutation) AddProgramVersion(i int) {
+	if m.addprogram_version != nil {
+		*m.addprogram_version += i
+	} else {
+		m.addprogram_version = &i
+	}
+}
+
+// AddedProgramVersion returns the value that was added to the "program_version" field in this mutation.
+func (m *LoyaltyEntryMutation) AddedProgramVersion() (r int, exists bool) {
+	v := m.addprogram_version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearProgramVersion clears the value of the "program_version" field.
+func (m *LoyaltyEntryMutation) ClearProgramVersion() {
+	m.program_version = nil
+	m.addprogram_version = nil
+	m.clearedFields[loyaltyentry.FieldProgramVersion] = struct{}{}
+}
+
+// ProgramVersionCleared returns if the "program_version" field was cleared in this mutation.
+func (m *LoyaltyEntryMutation) ProgramVersionCleared() bool {
+	_, ok := m.clearedFields[loyaltyentry.FieldProgramVersion]
+	return ok
+}
+
+// ResetProgramVersion resets all changes to the "program_version" field.
+func (m *LoyaltyEntryMutation) ResetProgramVersion() {
+	m.program_version = nil
+	m.addprogram_version = nil
+	delete(m.clearedFields, loyaltyentry.FieldProgramVersion)
+}
+
+// SetIdempotencyKey sets the "idempotency_key" field.
+func (m *LoyaltyEntryMutation) SetIdempotencyKey(s string) {
+	m.idempotency_key = &s
+}
+
+// IdempotencyKey returns the value of the "idempotency_key" field in the mutation.
+func (m *LoyaltyEntryMutation) IdempotencyKey() (r string, exists bool) {
+	v := m.idempotency_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIdempotencyKey returns the old "idempotency_key" field's value of the LoyaltyEntry entity.
+// If the LoyaltyEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyEntryMutation) OldIdempotencyKey(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIdempotencyKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIdempotencyKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIdempotencyKey: %w", err)
+	}
+	return oldValue.IdempotencyKey, nil
+}
+
+// ClearIdempotencyKey clears the value of the "idempotency_key" field.
+func (m *LoyaltyEntryMutation) ClearIdempotencyKey() {
+	m.idempotency_key = nil
+	m.clearedFields[loyaltyentry.FieldIdempotencyKey] = struct{}{}
+}
+
+// IdempotencyKeyCleared returns if the "idempotency_key" field was cleared in this mutation.
+func (m *LoyaltyEntryMutation) IdempotencyKeyCleared() bool {
+	_, ok := m.clearedFields[loyaltyentry.FieldIdempotencyKey]
+	return ok
+}
+
+// ResetIdempotencyKey resets all changes to the "idempotency_key" field.
+func (m *LoyaltyEntryMutation) ResetIdempotencyKey() {
+	m.idempotency_key = nil
+	delete(m.clearedFields, loyaltyentry.FieldIdempotencyKey)
+}
+
+// SetRequestHash sets the "request_hash" field.
+func (m *LoyaltyEntryMutation) SetRequestHash(s string) {
+	m.request_hash = &s
+}
+
+// RequestHash returns the value of the "request_hash" field in the mutation.
+func (m *LoyaltyEntryMutation) RequestHash() (r string, exists bool) {
+	v := m.request_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRequestHash returns the old "request_hash" field's value of the LoyaltyEntry entity.
+// If the LoyaltyEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyEntryMutation) OldRequestHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRequestHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRequestHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRequestHash: %w", err)
+	}
+	return oldValue.RequestHash, nil
+}
+
+// ClearRequestHash clears the value of the "request_hash" field.
+func (m *LoyaltyEntryMutation) ClearRequestHash() {
+	m.request_hash = nil
+	m.clearedFields[loyaltyentry.FieldRequestHash] = struct{}{}
+}
+
+// RequestHashCleared returns if the "request_hash" field was cleared in this mutation.
+func (m *LoyaltyEntryMutation) RequestHashCleared() bool {
+	_, ok := m.clearedFields[loyaltyentry.FieldRequestHash]
+	return ok
+}
+
+// ResetRequestHash resets all changes to the "request_hash" field.
+func (m *LoyaltyEntryMutation) ResetRequestHash() {
+	m.request_hash = nil
+	delete(m.clearedFields, loyaltyentry.FieldRequestHash)
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *LoyaltyEntryMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *LoyaltyEntryMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the LoyaltyEntry entity.
+// If the LoyaltyEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyEntryMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *LoyaltyEntryMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *LoyaltyEntryMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[loyaltyentry.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *LoyaltyEntryMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *LoyaltyEntryMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *LoyaltyEntryMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// ClearAccount clears the "account" edge to the LoyaltyAccount entity.
+func (m *LoyaltyEntryMutation) ClearAccount() {
+	m.clearedaccount = true
+	m.clearedFields[loyaltyentry.FieldAccountID] = struct{}{}
+}
+
+// AccountCleared reports if the "account" edge to the LoyaltyAccount entity was cleared.
+func (m *LoyaltyEntryMutation) AccountCleared() bool {
+	return m.clearedaccount
+}
+
+// AccountIDs returns the "account" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// AccountID instead. It exists only for internal usage by the builders.
+func (m *LoyaltyEntryMutation) AccountIDs() (ids []pulid.ID) {
+	if id := m.account; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetAccount resets all changes to the "account" edge.
+func (m *LoyaltyEntryMutation) ResetAccount() {
+	m.account = nil
+	m.clearedaccount = false
+}
+
+// ClearSale clears the "sale" edge to the Sale entity.
+func (m *LoyaltyEntryMutation) ClearSale() {
+	m.clearedsale = true
+	m.clearedFields[loyaltyentry.FieldSaleID] = struct{}{}
+}
+
+// SaleCleared reports if the "sale" edge to the Sale entity was cleared.
+func (m *LoyaltyEntryMutation) SaleCleared() bool {
+	return m.SaleIDCleared() || m.clearedsale
+}
+
+// SaleIDs returns the "sale" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// SaleID instead. It exists only for internal usage by the builders.
+func (m *LoyaltyEntryMutation) SaleIDs() (ids []pulid.ID) {
+	if id := m.sale; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetSale resets all changes to the "sale" edge.
+func (m *LoyaltyEntryMutation) ResetSale() {
+	m.sale = nil
+	m.clearedsale = false
+}
+
+// ClearRefund clears the "refund" edge to the Refund entity.
+func (m *LoyaltyEntryMutation) ClearRefund() {
+	m.clearedrefund = true
+	m.clearedFields[loyaltyentry.FieldRefundID] = struct{}{}
+}
+
+// RefundCleared reports if the "refund" edge to the Refund entity was cleared.
+func (m *LoyaltyEntryMutation) RefundCleared() bool {
+	return m.RefundIDCleared() || m.clearedrefund
+}
+
+// RefundIDs returns the "refund" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// RefundID instead. It exists only for internal usage by the builders.
+func (m *LoyaltyEntryMutation) RefundIDs() (ids []pulid.ID) {
+	if id := m.refund; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetRefund resets all changes to the "refund" edge.
+func (m *LoyaltyEntryMutation) ResetRefund() {
+	m.refund = nil
+	m.clearedrefund = false
+}
+
+// ClearReward clears the "reward" edge to the LoyaltyReward entity.
+func (m *LoyaltyEntryMutation) ClearReward() {
+	m.clearedreward = true
+	m.clearedFields[loyaltyentry.FieldRewardID] = struct{}{}
+}
+
+// RewardCleared reports if the "reward" edge to the LoyaltyReward entity was cleared.
+func (m *LoyaltyEntryMutation) RewardCleared() bool {
+	return m.RewardIDCleared() || m.clearedreward
+}
+
+// RewardIDs returns the "reward" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// RewardID instead. It exists only for internal usage by the builders.
+func (m *LoyaltyEntryMutation) RewardIDs() (ids []pulid.ID) {
+	if id := m.reward; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetReward resets all changes to the "reward" edge.
+func (m *LoyaltyEntryMutation) ResetReward() {
+	m.reward = nil
+	m.clearedreward = false
+}
+
+// ClearRedemption clears the "redemption" edge to the LoyaltyRedemption entity.
+func (m *LoyaltyEntryMutation) ClearRedemption() {
+	m.clearedredemption = true
+	m.clearedFields[loyaltyentry.FieldRedemptionID] = struct{}{}
+}
+
+// RedemptionCleared reports if the "redemption" edge to the LoyaltyRedemption entity was cleared.
+func (m *LoyaltyEntryMutation) RedemptionCleared() bool {
+	return m.RedemptionIDCleared() || m.clearedredemption
+}
+
+// RedemptionIDs returns the "redemption" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// RedemptionID instead. It exists only for internal usage by the builders.
+func (m *LoyaltyEntryMutation) RedemptionIDs() (ids []pulid.ID) {
+	if id := m.redemption; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetRedemption resets all changes to the "redemption" edge.
+func (m *LoyaltyEntryMutation) ResetRedemption() {
+	m.redemption = nil
+	m.clearedredemption = false
+}
+
+// ClearTender clears the "tender" edge to the Tender entity.
+func (m *LoyaltyEntryMutation) ClearTender() {
+	m.clearedtender = true
+	m.clearedFields[loyaltyentry.FieldTenderID] = struct{}{}
+}
+
+// TenderCleared reports if the "tender" edge to the Tender entity was cleared.
+func (m *LoyaltyEntryMutation) TenderCleared() bool {
+	return m.TenderIDCleared() || m.clearedtender
+}
+
+// TenderIDs returns the "tender" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// TenderID instead. It exists only for internal usage by the builders.
+func (m *LoyaltyEntryMutation) TenderIDs() (ids []pulid.ID) {
+	if id := m.tender; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetTender resets all changes to the "tender" edge.
+func (m *LoyaltyEntryMutation) ResetTender() {
+	m.tender = nil
+	m.clearedtender = false
+}
+
+// ClearStaff clears the "staff" edge to the Staff entity.
+func (m *LoyaltyEntryMutation) ClearStaff() {
+	m.clearedstaff = true
+	m.clearedFields[loyaltyentry.FieldStaffID] = struct{}{}
+}
+
+// StaffCleared reports if the "staff" edge to the Staff entity was cleared.
+func (m *LoyaltyEntryMutation) StaffCleared() bool {
+	return m.StaffIDCleared() || m.clearedstaff
+}
+
+// StaffIDs returns the "staff" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// StaffID instead. It exists only for internal usage by the builders.
+func (m *LoyaltyEntryMutation) StaffIDs() (ids []pulid.ID) {
+	if id := m.staff; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetStaff resets all changes to the "staff" edge.
+func (m *LoyaltyEntryMutation) ResetStaff() {
+	m.staff = nil
+	m.clearedstaff = false
+}
+
+// Where appends a list predicates to the LoyaltyEntryMutation builder.
+func (m *LoyaltyEntryMutation) Where(ps ...predicate.LoyaltyEntry) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the LoyaltyEntryMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *LoyaltyEntryMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.LoyaltyEntry, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *LoyaltyEntryMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *LoyaltyEntryMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (LoyaltyEntry).
+func (m *LoyaltyEntryMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *LoyaltyEntryMutation) Fields() []string {
+	fields := make([]string, 0, 19)
+	if m.merchant != nil {
+		fields = append(fields, loyaltyentry.FieldMerchantID)
+	}
+	if m.account != nil {
+		fields = append(fields, loyaltyentry.FieldAccountID)
+	}
+	if m.kind != nil {
+		fields = append(fields, loyaltyentry.FieldKind)
+	}
+	if m.points != nil {
+		fields = append(fields, loyaltyentry.FieldPoints)
+	}
+	if m.qualifying_points != nil {
+		fields = append(fields, loyaltyentry.FieldQualifyingPoints)
+	}
+	if m.qualifying_spend != nil {
+		fields = append(fields, loyaltyentry.FieldQualifyingSpend)
+	}
+	if m.occurred_at != nil {
+		fields = append(fields, loyaltyentry.FieldOccurredAt)
+	}
+	if m.expires_at != nil {
+		fields = append(fields, loyaltyentry.FieldExpiresAt)
+	}
+	if m.sale != nil {
+		fields = append(fields, loyaltyentry.FieldSaleID)
+	}
+	if m.refund != nil {
+		fields = append(fields, loyaltyentry.FieldRefundID)
+	}
+	if m.reward != nil {
+		fields = append(fields, loyaltyentry.FieldRewardID)
+	}
+	if m.redemption != nil {
+		fields = append(fields, loyaltyentry.FieldRedemptionID)
+	}
+	if m.tender != nil {
+		fields = append(fields, loyaltyentry.FieldTenderID)
+	}
+	if m.staff != nil {
+		fields = append(fields, loyaltyentry.FieldStaffID)
+	}
+	if m.reason != nil {
+		fields = append(fields, loyaltyentry.FieldReason)
+	}
+	if m.program_version != nil {
+		fields = append(fields, loyaltyentry.FieldProgramVersion)
+	}
+	if m.idempotency_key != nil {
+		fields = append(fields, loyaltyentry.FieldIdempotencyKey)
+	}
+	if m.request_hash != nil {
+		fields = append(fields, loyaltyentry.FieldRequestHash)
+	}
+	if m.created_at != nil {
+		fields = append(fields, loyaltyentry.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *LoyaltyEntryMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case loyaltyentry.FieldMerchantID:
+		return m.MerchantID()
+	case loyaltyentry.FieldAccountID:
+		return m.AccountID()
+	case loyaltyentry.FieldKind:
+		return m.Kind()
+	case loyaltyentry.FieldPoints:
+		return m.Points()
+	case loyaltyentry.FieldQualifyingPoints:
+		return m.QualifyingPoints()
+	case loyaltyentry.FieldQualifyingSpend:
+		return m.QualifyingSpend()
+	case loyaltyentry.FieldOccurredAt:
+		return m.OccurredAt()
+	case loyaltyentry.FieldExpiresAt:
+		return m.ExpiresAt()
+	case loyaltyentry.FieldSaleID:
+		return m.SaleID()
+	case loyaltyentry.FieldRefundID:
+		return m.RefundID()
+	case loyaltyentry.FieldRewardID:
+		return m.RewardID()
+	case loyaltyentry.FieldRedemptionID:
+		return m.RedemptionID()
+	case loyaltyentry.FieldTenderID:
+		return m.TenderID()
+	case loyaltyentry.FieldStaffID:
+		return m.StaffID()
+	case loyaltyentry.FieldReason:
+		return m.Reason()
+	case loyaltyentry.FieldProgramVersion:
+		return m.ProgramVersion()
+	case loyaltyentry.FieldIdempotencyKey:
+		return m.IdempotencyKey()
+	case loyaltyentry.FieldRequestHash:
+		return m.RequestHash()
+	case loyaltyentry.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *LoyaltyEntryMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case loyaltyentry.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case loyaltyentry.FieldAccountID:
+		return m.OldAccountID(ctx)
+	case loyaltyentry.FieldKind:
+		return m.OldKind(ctx)
+	case loyaltyentry.FieldPoints:
+		return m.OldPoints(ctx)
+	case loyaltyentry.FieldQualifyingPoints:
+		return m.OldQualifyingPoints(ctx)
+	case loyaltyentry.FieldQualifyingSpend:
+		return m.OldQualifyingSpend(ctx)
+	case loyaltyentry.FieldOccurredAt:
+		return m.OldOccurredAt(ctx)
+	case loyaltyentry.FieldExpiresAt:
+		return m.OldExpiresAt(ctx)
+	case loyaltyentry.FieldSaleID:
+		return m.OldSaleID(ctx)
+	case loyaltyentry.FieldRefundID:
+		return m.OldRefundID(ctx)
+	case loyaltyentry.FieldRewardID:
+		return m.OldRewardID(ctx)
+	case loyaltyentry.FieldRedemptionID:
+		return m.OldRedemptionID(ctx)
+	case loyaltyentry.FieldTenderID:
+		return m.OldTenderID(ctx)
+	case loyaltyentry.FieldStaffID:
+		return m.OldStaffID(ctx)
+	case loyaltyentry.FieldReason:
+		return m.OldReason(ctx)
+	case loyaltyentry.FieldProgramVersion:
+		return m.OldProgramVersion(ctx)
+	case loyaltyentry.FieldIdempotencyKey:
+		return m.OldIdempotencyKey(ctx)
+	case loyaltyentry.FieldRequestHash:
+		return m.OldRequestHash(ctx)
+	case loyaltyentry.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown LoyaltyEntry field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *LoyaltyEntryMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case loyaltyentry.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case loyaltyentry.FieldAccountID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAccountID(v)
+		return nil
+	case loyaltyentry.FieldKind:
+		v, ok := value.(loyaltyentry.Kind)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case loyaltyentry.FieldPoints:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPoints(v)
+		return nil
+	case loyaltyentry.FieldQualifyingPoints:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetQualifyingPoints(v)
+		return nil
+	case loyaltyentry.FieldQualifyingSpend:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetQualifyingSpend(v)
+		return nil
+	case loyaltyentry.FieldOccurredAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOccurredAt(v)
+		return nil
+	case loyaltyentry.FieldExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpiresAt(v)
+		return nil
+	case loyaltyentry.FieldSaleID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSaleID(v)
+		return nil
+	case loyaltyentry.FieldRefundID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRefundID(v)
+		return nil
+	case loyaltyentry.FieldRewardID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRewardID(v)
+		return nil
+	case loyaltyentry.FieldRedemptionID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRedemptionID(v)
+		return nil
+	case loyaltyentry.FieldTenderID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTenderID(v)
+		return nil
+	case loyaltyentry.FieldStaffID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStaffID(v)
+		return nil
+	case loyaltyentry.FieldReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReason(v)
+		return nil
+	case loyaltyentry.FieldProgramVersion:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetProgramVersion(v)
+		return nil
+	case loyaltyentry.FieldIdempotencyKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIdempotencyKey(v)
+		return nil
+	case loyaltyentry.FieldRequestHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRequestHash(v)
+		return nil
+	case loyaltyentry.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown LoyaltyEntry field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *LoyaltyEntryMutation) AddedFields() []string {
+	var fields []string
+	if m.addpoints != nil {
+		fields = append(fields, loyaltyentry.FieldPoints)
+	}
+	if m.addqualifying_points != nil {
+		fields = append(fields, loyaltyentry.FieldQualifyingPoints)
+	}
+	if m.addqualifying_spend != nil {
+		fields = append(fields, loyaltyentry.FieldQualifyingSpend)
+	}
+	if m.addprogram_version != nil {
+		fields = append(fields, loyaltyentry.FieldProgramVersion)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *LoyaltyEntryMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case loyaltyentry.FieldPoints:
+		return m.AddedPoints()
+	case loyaltyentry.FieldQualifyingPoints:
+		return m.AddedQualifyingPoints()
+	case loyaltyentry.FieldQualifyingSpend:
+		return m.AddedQualifyingSpend()
+	case loyaltyentry.FieldProgramVersion:
+		return m.AddedProgramVersion()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *LoyaltyEntryMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case loyaltyentry.FieldPoints:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPoints(v)
+		return nil
+	case loyaltyentry.FieldQualifyingPoints:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddQualifyingPoints(v)
+		return nil
+	case loyaltyentry.FieldQualifyingSpend:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddQualifyingSpend(v)
+		return nil
+	case loyaltyentry.FieldProgramVersion:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddProgramVersion(v)
+		return nil
+	}
+	return fmt.Errorf("unknown LoyaltyEntry numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *LoyaltyEntryMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(loyaltyentry.FieldExpiresAt) {
+		fields = append(fields, loyaltyentry.FieldExpiresAt)
+	}
+	if m.FieldCleared(loyaltyentry.FieldSaleID) {
+		fields = append(fields, loyaltyentry.FieldSaleID)
+	}
+	if m.FieldCleared(loyaltyentry.FieldRefundID) {
+		fields = append(fields, loyaltyentry.FieldRefundID)
+	}
+	if m.FieldCleared(loyaltyentry.FieldRewardID) {
+		fields = append(fields, loyaltyentry.FieldRewardID)
+	}
+	if m.FieldCleared(loyaltyentry.FieldRedemptionID) {
+		fields = append(fields, loyaltyentry.FieldRedemptionID)
+	}
+	if m.FieldCleared(loyaltyentry.FieldTenderID) {
+		fields = append(fields, loyaltyentry.FieldTenderID)
+	}
+	if m.FieldCleared(loyaltyentry.FieldStaffID) {
+		fields = append(fields, loyaltyentry.FieldStaffID)
+	}
+	if m.FieldCleared(loyaltyentry.FieldReason) {
+		fields = append(fields, loyaltyentry.FieldReason)
+	}
+	if m.FieldCleared(loyaltyentry.FieldProgramVersion) {
+		fields = append(fields, loyaltyentry.FieldProgramVersion)
+	}
+	if m.FieldCleared(loyaltyentry.FieldIdempotencyKey) {
+		fields = append(fields, loyaltyentry.FieldIdempotencyKey)
+	}
+	if m.FieldCleared(loyaltyentry.FieldRequestHash) {
+		fields = append(fields, loyaltyentry.FieldRequestHash)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *LoyaltyEntryMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *LoyaltyEntryMutation) ClearField(name string) error {
+	switch name {
+	case loyaltyentry.FieldExpiresAt:
+		m.ClearExpiresAt()
+		return nil
+	case loyaltyentry.FieldSaleID:
+		m.ClearSaleID()
+		return nil
+	case loyaltyentry.FieldRefundID:
+		m.ClearRefundID()
+		return nil
+	case loyaltyentry.FieldRewardID:
+		m.ClearRewardID()
+		return nil
+	case loyaltyentry.FieldRedemptionID:
+		m.ClearRedemptionID()
+		return nil
+	case loyaltyentry.FieldTenderID:
+		m.ClearTenderID()
+		return nil
+	case loyaltyentry.FieldStaffID:
+		m.ClearStaffID()
+		return nil
+	case loyaltyentry.FieldReason:
+		m.ClearReason()
+		return nil
+	case loyaltyentry.FieldProgramVersion:
+		m.ClearProgramVersion()
+		return nil
+	case loyaltyentry.FieldIdempotencyKey:
+		m.ClearIdempotencyKey()
+		return nil
+	case loyaltyentry.FieldRequestHash:
+		m.ClearRequestHash()
+		return nil
+	}
+	return fmt.Errorf("unknown LoyaltyEntry nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *LoyaltyEntryMutation) ResetField(name string) error {
+	switch name {
+	case loyaltyentry.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case loyaltyentry.FieldAccountID:
+		m.ResetAccountID()
+		return nil
+	case loyaltyentry.FieldKind:
+		m.ResetKind()
+		return nil
+	case loyaltyentry.FieldPoints:
+		m.ResetPoints()
+		return nil
+	case loyaltyentry.FieldQualifyingPoints:
+		m.ResetQualifyingPoints()
+		return nil
+	case loyaltyentry.FieldQualifyingSpend:
+		m.ResetQualifyingSpend()
+		return nil
+	case loyaltyentry.FieldOccurredAt:
+		m.ResetOccurredAt()
+		return nil
+	case loyaltyentry.FieldExpiresAt:
+		m.ResetExpiresAt()
+		return nil
+	case loyaltyentry.FieldSaleID:
+		m.ResetSaleID()
+		return nil
+	case loyaltyentry.FieldRefundID:
+		m.ResetRefundID()
+		return nil
+	case loyaltyentry.FieldRewardID:
+		m.ResetRewardID()
+		return nil
+	case loyaltyentry.FieldRedemptionID:
+		m.ResetRedemptionID()
+		return nil
+	case loyaltyentry.FieldTenderID:
+		m.ResetTenderID()
+		return nil
+	case loyaltyentry.FieldStaffID:
+		m.ResetStaffID()
+		return nil
+	case loyaltyentry.FieldReason:
+		m.ResetReason()
+		return nil
+	case loyaltyentry.FieldProgramVersion:
+		m.ResetProgramVersion()
+		return nil
+	case loyaltyentry.FieldIdempotencyKey:
+		m.ResetIdempotencyKey()
+		return nil
+	case loyaltyentry.FieldRequestHash:
+		m.ResetRequestHash()
+		return nil
+	case loyaltyentry.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown LoyaltyEntry field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *LoyaltyEntryMutation) AddedEdges() []string {
+	edges := make([]string, 0, 8)
+	if m.merchant != nil {
+		edges = append(edges, loyaltyentry.EdgeMerchant)
+	}
+	if m.account != nil {
+		edges = append(edges, loyaltyentry.EdgeAccount)
+	}
+	if m.sale != nil {
+		edges = append(edges, loyaltyentry.EdgeSale)
+	}
+	if m.refund != nil {
+		edges = append(edges, loyaltyentry.EdgeRefund)
+	}
+	if m.reward != nil {
+		edges = append(edges, loyaltyentry.EdgeReward)
+	}
+	if m.redemption != nil {
+		edges = append(edges, loyaltyentry.EdgeRedemption)
+	}
+	if m.tender != nil {
+		edges = append(edges, loyaltyentry.EdgeTender)
+	}
+	if m.staff != nil {
+		edges = append(edges, loyaltyentry.EdgeStaff)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *LoyaltyEntryMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case loyaltyentry.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	case loyaltyentry.EdgeAccount:
+		if id := m.account; id != nil {
+			return []ent.Value{*id}
+		}
+	case loyaltyentry.EdgeSale:
+		if id := m.sale; id != nil {
+			return []ent.Value{*id}
+		}
+	case loyaltyentry.EdgeRefund:
+		if id := m.refund; id != nil {
+			return []ent.Value{*id}
+		}
+	case loyaltyentry.EdgeReward:
+		if id := m.reward; id != nil {
+			return []ent.Value{*id}
+		}
+	case loyaltyentry.EdgeRedemption:
+		if id := m.redemption; id != nil {
+			return []ent.Value{*id}
+		}
+	case loyaltyentry.EdgeTender:
+		if id := m.tender; id != nil {
+			return []ent.Value{*id}
+		}
+	case loyaltyentry.EdgeStaff:
+		if id := m.staff; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *LoyaltyEntryMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 8)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *LoyaltyEntryMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *LoyaltyEntryMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 8)
+	if m.clearedmerchant {
+		edges = append(edges, loyaltyentry.EdgeMerchant)
+	}
+	if m.clearedaccount {
+		edges = append(edges, loyaltyentry.EdgeAccount)
+	}
+	if m.clearedsale {
+		edges = append(edges, loyaltyentry.EdgeSale)
+	}
+	if m.clearedrefund {
+		edges = append(edges, loyaltyentry.EdgeRefund)
+	}
+	if m.clearedreward {
+		edges = append(edges, loyaltyentry.EdgeReward)
+	}
+	if m.clearedredemption {
+		edges = append(edges, loyaltyentry.EdgeRedemption)
+	}
+	if m.clearedtender {
+		edges = append(edges, loyaltyentry.EdgeTender)
+	}
+	if m.clearedstaff {
+		edges = append(edges, loyaltyentry.EdgeStaff)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *LoyaltyEntryMutation) EdgeCleared(name string) bool {
+	switch name {
+	case loyaltyentry.EdgeMerchant:
+		return m.clearedmerchant
+	case loyaltyentry.EdgeAccount:
+		return m.clearedaccount
+	case loyaltyentry.EdgeSale:
+		return m.clearedsale
+	case loyaltyentry.EdgeRefund:
+		return m.clearedrefund
+	case loyaltyentry.EdgeReward:
+		return m.clearedreward
+	case loyaltyentry.EdgeRedemption:
+		return m.clearedredemption
+	case loyaltyentry.EdgeTender:
+		return m.clearedtender
+	case loyaltyentry.EdgeStaff:
+		return m.clearedstaff
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *LoyaltyEntryMutation) ClearEdge(name string) error {
+	switch name {
+	case loyaltyentry.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	case loyaltyentry.EdgeAccount:
+		m.ClearAccount()
+		return nil
+	case loyaltyentry.EdgeSale:
+		m.ClearSale()
+		return nil
+	case loyaltyentry.EdgeRefund:
+		m.ClearRefund()
+		return nil
+	case loyaltyentry.EdgeReward:
+		m.ClearReward()
+		return nil
+	case loyaltyentry.EdgeRedemption:
+		m.ClearRedemption()
+		return nil
+	case loyaltyentry.EdgeTender:
+		m.ClearTender()
+		return nil
+	case loyaltyentry.EdgeStaff:
+		m.ClearStaff()
+		return nil
+	}
+	return fmt.Errorf("unknown LoyaltyEntry unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *LoyaltyEntryMutation) ResetEdge(name string) error {
+	switch name {
+	case loyaltyentry.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	case loyaltyentry.EdgeAccount:
+		m.ResetAccount()
+		return nil
+	case loyaltyentry.EdgeSale:
+		m.ResetSale()
+		return nil
+	case loyaltyentry.EdgeRefund:
+		m.ResetRefund()
+		return nil
+	case loyaltyentry.EdgeReward:
+		m.ResetReward()
+		return nil
+	case loyaltyentry.EdgeRedemption:
+		m.ResetRedemption()
+		return nil
+	case loyaltyentry.EdgeTender:
+		m.ResetTender()
+		return nil
+	case loyaltyentry.EdgeStaff:
+		m.ResetStaff()
+		return nil
+	}
+	return fmt.Errorf("unknown LoyaltyEntry edge %s", name)
+}
+
+// LoyaltyLotMutation represents an operation that mutates the LoyaltyLot nodes in the graph.
+type LoyaltyLotMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *pulid.ID
+	remaining       *int64
+	addremaining    *int64
+	expires_at      *time.Time
+	created_at      *time.Time
+	clearedFields   map[string]struct{}
+	merchant        *pulid.ID
+	clearedmerchant bool
+	entry           *pulid.ID
+	clearedentry    bool
+	account         *pulid.ID
+	clearedaccount  bool
+	done            bool
+	oldValue        func(context.Context) (*LoyaltyLot, error)
+	predicates      []predicate.LoyaltyLot
+}
+
+var _ ent.Mutation = (*LoyaltyLotMutation)(nil)
+
+// loyaltylotOption allows management of the mutation configuration using functional options.
+type loyaltylotOption func(*LoyaltyLotMutation)
+
+// newLoyaltyLotMutation creates new mutation for the LoyaltyLot entity.
+func newLoyaltyLotMutation(c config, op Op, opts ...loyaltylotOption) *LoyaltyLotMutation {
+	m := &LoyaltyLotMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeLoyaltyLot,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withLoyaltyLotID sets the ID field of the mutation.
+func withLoyaltyLotID(id pulid.ID) loyaltylotOption {
+	return func(m *LoyaltyLotMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *LoyaltyLot
+		)
+		m.oldValue = func(ctx context.Context) (*LoyaltyLot, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().LoyaltyLot.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withLoyaltyLot sets the old LoyaltyLot of the mutation.
+func withLoyaltyLot(node *LoyaltyLot) loyaltylotOption {
+	return func(m *LoyaltyLotMutation) {
+		m.oldValue = func(context.Context) (*LoyaltyLot, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m LoyaltyLotMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m LoyaltyLotMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of LoyaltyLot entities.
+func (m *LoyaltyLotMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *LoyaltyLotMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *LoyaltyLotMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().LoyaltyLot.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *LoyaltyLotMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *LoyaltyLotMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the LoyaltyLot entity.
+// If the LoyaltyLot object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyLotMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *LoyaltyLotMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetEntryID sets the "entry_id" field.
+func (m *LoyaltyLotMutation) SetEntryID(pu pulid.ID) {
+	m.entry = &pu
+}
+
+// EntryID returns the value of the "entry_id" field in the mutation.
+func (m *LoyaltyLotMutation) EntryID() (r pulid.ID, exists bool) {
+	v := m.entry
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEntryID returns the old "entry_id" field's value of the LoyaltyLot entity.
+// If the LoyaltyLot object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyLotMutation) OldEntryID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEntryID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEntryID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEntryID: %w", err)
+	}
+	return oldValue.EntryID, nil
+}
+
+// ResetEntryID resets all changes to the "entry_id" field.
+func (m *LoyaltyLotMutation) ResetEntryID() {
+	m.entry = nil
+}
+
+// SetAccountID sets the "account_id" field.
+func (m *LoyaltyLotMutation) SetAccountID(pu pulid.ID) {
+	m.account = &pu
+}
+
+// AccountID returns the value of the "account_id" field in the mutation.
+func (m *LoyaltyLotMutation) AccountID() (r pulid.ID, exists bool) {
+	v := m.account
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAccountID returns the old "account_id" field's value of the LoyaltyLot entity.
+// If the LoyaltyLot object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyLotMutation) OldAccountID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAccountID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAccountID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAccountID: %w", err)
+	}
+	return oldValue.AccountID, nil
+}
+
+// ResetAccountID resets all changes to the "account_id" field.
+func (m *LoyaltyLotMutation) ResetAccountID() {
+	m.account = nil
+}
+
+// SetRemaining sets the "remaining" field.
+func (m *LoyaltyLotMutation) SetRemaining(i int64) {
+	m.remaining = &i
+	m.addremaining = nil
+}
+
+// Remaining returns the value of the "remaining" field in the mutation.
+func (m *LoyaltyLotMutation) Remaining() (r int64, exists bool) {
+	v := m.remaining
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRemaining returns the old "remaining" field's value of the LoyaltyLot entity.
+// If the LoyaltyLot object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyLotMutation) OldRemaining(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRemaining is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRemaining requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRemaining: %w", err)
+	}
+	return oldValue.Remaining, nil
+}
+
+// AddRemaining adds i to the "remaining" field.
+func (m *LoyaltyLotMutation) AddRemaining(i int64) {
+	if m.addremaining != nil {
+		*m.addremaining += i
+	} else {
+		m.addremaining = &i
+	}
+}
+
+// AddedRemaining returns the value that was added to the "remaining" field in this mutation.
+func (m *LoyaltyLotMutation) AddedRemaining() (r int64, exists bool) {
+	v := m.addremaining
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRemaining resets all changes to the "remaining" field.
+func (m *LoyaltyLotMutation) ResetRemaining() {
+	m.remaining = nil
+	m.addremaining = nil
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (m *LoyaltyLotMutation) SetExpiresAt(t time.Time) {
+	m.expires_at = &t
+}
+
+// ExpiresAt returns the value of the "expires_at" field in the mutation.
+func (m *LoyaltyLotMutation) ExpiresAt() (r time.Time, exists bool) {
+	v := m.expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpiresAt returns the old "expires_at" field's value of the LoyaltyLot entity.
+// If the LoyaltyLot object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyLotMutation) OldExpiresAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpiresAt: %w", err)
+	}
+	return oldValue.ExpiresAt, nil
+}
+
+// ClearExpiresAt clears the value of the "expires_at" field.
+func (m *LoyaltyLotMutation) ClearExpiresAt() {
+	m.expires_at = nil
+	m.clearedFields[loyaltylot.FieldExpiresAt] = struct{}{}
+}
+
+// ExpiresAtCleared returns if the "expires_at" field was cleared in this mutation.
+func (m *LoyaltyLotMutation) ExpiresAtCleared() bool {
+	_, ok := m.clearedFields[loyaltylot.FieldExpiresAt]
+	return ok
+}
+
+// ResetExpiresAt resets all changes to the "expires_at" field.
+func (m *LoyaltyLotMutation) ResetExpiresAt() {
+	m.expires_at = nil
+	delete(m.clearedFields, loyaltylot.FieldExpiresAt)
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *LoyaltyLotMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *LoyaltyLotMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the LoyaltyLot entity.
+// If the LoyaltyLot object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyLotMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *LoyaltyLotMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *LoyaltyLotMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[loyaltylot.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *LoyaltyLotMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *LoyaltyLotMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *LoyaltyLotMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// ClearEntry clears the "entry" edge to the LoyaltyEntry entity.
+func (m *LoyaltyLotMutation) ClearEntry() {
+	m.clearedentry = true
+	m.clearedFields[loyaltylot.FieldEntryID] = struct{}{}
+}
+
+// EntryCleared reports if the "entry" edge to the LoyaltyEntry entity was cleared.
+func (m *LoyaltyLotMutation) EntryCleared() bool {
+	return m.clearedentry
+}
+
+// EntryIDs returns the "entry" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// EntryID instead. It exists only for internal usage by the builders.
+func (m *LoyaltyLotMutation) EntryIDs() (ids []pulid.ID) {
+	if id := m.entry; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetEntry resets all changes to the "entry" edge.
+func (m *LoyaltyLotMutation) ResetEntry() {
+	m.entry = nil
+	m.clearedentry = false
+}
+
+// ClearAccount clears the "account" edge to the LoyaltyAccount entity.
+func (m *LoyaltyLotMutation) ClearAccount() {
+	m.clearedaccount = true
+	m.clearedFields[loyaltylot.FieldAccountID] = struct{}{}
+}
+
+// AccountCleared reports if the "account" edge to the LoyaltyAccount entity was cleared.
+func (m *LoyaltyLotMutation) AccountCleared() bool {
+	return m.clearedaccount
+}
+
+// AccountIDs returns the "account" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// AccountID instead. It exists only for internal usage by the builders.
+func (m *LoyaltyLotMutation) AccountIDs() (ids []pulid.ID) {
+	if id := m.account; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetAccount resets all changes to the "account" edge.
+func (m *LoyaltyLotMutation) ResetAccount() {
+	m.account = nil
+	m.clearedaccount = false
+}
+
+// Where appends a list predicates to the LoyaltyLotMutation builder.
+func (m *LoyaltyLotMutation) Where(ps ...predicate.LoyaltyLot) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the LoyaltyLotMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *LoyaltyLotMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.LoyaltyLot, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *LoyaltyLotMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *LoyaltyLotMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (LoyaltyLot).
+func (m *LoyaltyLotMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *LoyaltyLotMutation) Fields() []string {
+	fields := make([]string, 0, 6)
+	if m.merchant != nil {
+		fields = append(fields, loyaltylot.FieldMerchantID)
+	}
+	if m.entry != nil {
+		fields = append(fields, loyaltylot.FieldEntryID)
+	}
+	if m.account != nil {
+		fields = append(fields, loyaltylot.FieldAccountID)
+	}
+	if m.remaining != nil {
+		fields = append(fields, loyaltylot.FieldRemaining)
+	}
+	if m.expires_at != nil {
+		fields = append(fields, loyaltylot.FieldExpiresAt)
+	}
+	if m.created_at != nil {
+		fields = append(fields, loyaltylot.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *LoyaltyLotMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case loyaltylot.FieldMerchantID:
+		return m.MerchantID()
+	case loyaltylot.FieldEntryID:
+		return m.EntryID()
+	case loyaltylot.FieldAccountID:
+		return m.AccountID()
+	case loyaltylot.FieldRemaining:
+		return m.Remaining()
+	case loyaltylot.FieldExpiresAt:
+		return m.ExpiresAt()
+	case loyaltylot.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *LoyaltyLotMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case loyaltylot.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case loyaltylot.FieldEntryID:
+		return m.OldEntryID(ctx)
+	case loyaltylot.FieldAccountID:
+		return m.OldAccountID(ctx)
+	case loyaltylot.FieldRemaining:
+		return m.OldRemaining(ctx)
+	case loyaltylot.FieldExpiresAt:
+		return m.OldExpiresAt(ctx)
+	case loyaltylot.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown LoyaltyLot field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *LoyaltyLotMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case loyaltylot.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case loyaltylot.FieldEntryID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEntryID(v)
+		return nil
+	case loyaltylot.FieldAccountID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAccountID(v)
+		return nil
+	case loyaltylot.FieldRemaining:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRemaining(v)
+		return nil
+	case loyaltylot.FieldExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpiresAt(v)
+		return nil
+	case loyaltylot.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown LoyaltyLot field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *LoyaltyLotMutation) AddedFields() []string {
+	var fields []string
+	if m.addremaining != nil {
+		fields = append(fields, loyaltylot.FieldRemaining)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *LoyaltyLotMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case loyaltylot.FieldRemaining:
+		return m.AddedRemaining()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *LoyaltyLotMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case loyaltylot.FieldRemaining:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRemaining(v)
+		return nil
+	}
+	return fmt.Errorf("unknown LoyaltyLot numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *LoyaltyLotMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(loyaltylot.FieldExpiresAt) {
+		fields = append(fields, loyaltylot.FieldExpiresAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *LoyaltyLotMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *LoyaltyLotMutation) ClearField(name string) error {
+	switch name {
+	case loyaltylot.FieldExpiresAt:
+		m.ClearExpiresAt()
+		return nil
+	}
+	return fmt.Errorf("unknown LoyaltyLot nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *LoyaltyLotMutation) ResetField(name string) error {
+	switch name {
+	case loyaltylot.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case loyaltylot.FieldEntryID:
+		m.ResetEntryID()
+		return nil
+	case loyaltylot.FieldAccountID:
+		m.ResetAccountID()
+		return nil
+	case loyaltylot.FieldRemaining:
+		m.ResetRemaining()
+		return nil
+	case loyaltylot.FieldExpiresAt:
+		m.ResetExpiresAt()
+		return nil
+	case loyaltylot.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown LoyaltyLot field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *LoyaltyLotMutation) AddedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.merchant != nil {
+		edges = append(edges, loyaltylot.EdgeMerchant)
+	}
+	if m.entry != nil {
+		edges = append(edges, loyaltylot.EdgeEntry)
+	}
+	if m.account != nil {
+		edges = append(edges, loyaltylot.EdgeAccount)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *LoyaltyLotMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case loyaltylot.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	case loyaltylot.EdgeEntry:
+		if id := m.entry; id != nil {
+			return []ent.Value{*id}
+		}
+	case loyaltylot.EdgeAccount:
+		if id := m.account; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *LoyaltyLotMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 3)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *LoyaltyLotMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *LoyaltyLotMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.clearedmerchant {
+		edges = append(edges, loyaltylot.EdgeMerchant)
+	}
+	if m.clearedentry {
+		edges = append(edges, loyaltylot.EdgeEntry)
+	}
+	if m.clearedaccount {
+		edges = append(edges, loyaltylot.EdgeAccount)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *LoyaltyLotMutation) EdgeCleared(name string) bool {
+	switch name {
+	case loyaltylot.EdgeMerchant:
+		return m.clearedmerchant
+	case loyaltylot.EdgeEntry:
+		return m.clearedentry
+	case loyaltylot.EdgeAccount:
+		return m.clearedaccount
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *LoyaltyLotMutation) ClearEdge(name string) error {
+	switch name {
+	case loyaltylot.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	case loyaltylot.EdgeEntry:
+		m.ClearEntry()
+		return nil
+	case loyaltylot.EdgeAccount:
+		m.ClearAccount()
+		return nil
+	}
+	return fmt.Errorf("unknown LoyaltyLot unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *LoyaltyLotMutation) ResetEdge(name string) error {
+	switch name {
+	case loyaltylot.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	case loyaltylot.EdgeEntry:
+		m.ResetEntry()
+		return nil
+	case loyaltylot.EdgeAccount:
+		m.ResetAccount()
+		return nil
+	}
+	return fmt.Errorf("unknown LoyaltyLot edge %s", name)
+}
+
+// LoyaltyProgramVersionMutation represents an operation that mutates the LoyaltyProgramVersion nodes in the graph.
+type LoyaltyProgramVersionMutation struct {
+	config
+	op                    Op
+	typ                   string
+	id                    *pulid.ID
+	version               *int
+	addversion            *int
+	effective_from        *time.Time
+	enabled               *bool
+	points_per_unit       *int64
+	addpoints_per_unit    *int64
+	unit_amount           *int64
+	addunit_amount        *int64
+	rounding              *loyaltytype.Rounding
+	min_spend             *int64
+	addmin_spend          *int64
+	earning_tenders       *[]string
+	appendearning_tenders []string
+	expiry_months         *int
+	addexpiry_months      *int
+	point_value           *int64
+	addpoint_value        *int64
+	tiers                 *[]loyaltytype.Tier
+	appendtiers           []loyaltytype.Tier
+	tier_basis            *loyaltytype.TierBasis
+	created_at            *time.Time
+	clearedFields         map[string]struct{}
+	merchant              *pulid.ID
+	clearedmerchant       bool
+	staff                 *pulid.ID
+	clearedstaff          bool
+	done                  bool
+	oldValue              func(context.Context) (*LoyaltyProgramVersion, error)
+	predicates            []predicate.LoyaltyProgramVersion
+}
+
+var _ ent.Mutation = (*LoyaltyProgramVersionMutation)(nil)
+
+// loyaltyprogramversionOption allows management of the mutation configuration using functional options.
+type loyaltyprogramversionOption func(*LoyaltyProgramVersionMutation)
+
+// newLoyaltyProgramVersionMutation creates new mutation for the LoyaltyProgramVersion entity.
+func newLoyaltyProgramVersionMutation(c config, op Op, opts ...loyaltyprogramversionOption) *LoyaltyProgramVersionMutation {
+	m := &LoyaltyProgramVersionMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeLoyaltyProgramVersion,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withLoyaltyProgramVersionID sets the ID field of the mutation.
+func withLoyaltyProgramVersionID(id pulid.ID) loyaltyprogramversionOption {
+	return func(m *LoyaltyProgramVersionMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *LoyaltyProgramVersion
+		)
+		m.oldValue = func(ctx context.Context) (*LoyaltyProgramVersion, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().LoyaltyProgramVersion.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withLoyaltyProgramVersion sets the old LoyaltyProgramVersion of the mutation.
+func withLoyaltyProgramVersion(node *LoyaltyProgramVersion) loyaltyprogramversionOption {
+	return func(m *LoyaltyProgramVersionMutation) {
+		m.oldValue = func(context.Context) (*LoyaltyProgramVersion, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m LoyaltyProgramVersionMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m LoyaltyProgramVersionMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of LoyaltyProgramVersion entities.
+func (m *LoyaltyProgramVersionMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *LoyaltyProgramVersionMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *LoyaltyProgramVersionMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().LoyaltyProgramVersion.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *LoyaltyProgramVersionMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *LoyaltyProgramVersionMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the LoyaltyProgramVersion entity.
+// If the LoyaltyProgramVersion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyProgramVersionMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *LoyaltyProgramVersionMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetVersion sets the "version" field.
+func (m *LoyaltyProgramVersionMutation) SetVersion(i int) {
+	m.version = &i
+	m.addversion = nil
+}
+
+// Version returns the value of the "version" field in the mutation.
+func (m *LoyaltyProgramVersionMutation) Version() (r int, exists bool) {
+	v := m.version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldVersion returns the old "version" field's value of the LoyaltyProgramVersion entity.
+// If the LoyaltyProgramVersion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyProgramVersionMutation) OldVersion(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldVersion is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldVersion requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldVersion: %w", err)
+	}
+	return oldValue.Version, nil
+}
+
+// AddVersion adds i to the "version" field.
+func (m *LoyaltyProgramVersionMutation) AddVersion(i int) {
+	if m.addversion != nil {
+		*m.addversion += i
+	} else {
+		m.addversion = &i
+	}
+}
+
+// AddedVersion returns the value that was added to the "version" field in this mutation.
+func (m *LoyaltyProgramVersionMutation) AddedVersion() (r int, exists bool) {
+	v := m.addversion
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetVersion resets all changes to the "version" field.
+func (m *LoyaltyProgramVersionMutation) ResetVersion() {
+	m.version = nil
+	m.addversion = nil
+}
+
+// SetEffectiveFrom sets the "effective_from" field.
+func (m *LoyaltyProgramVersionMutation) SetEffectiveFrom(t time.Time) {
+	m.effective_from = &t
+}
+
+// EffectiveFrom returns the value of the "effective_from" field in the mutation.
+func (m *LoyaltyProgramVersionMutation) EffectiveFrom() (r time.Time, exists bool) {
+	v := m.effective_from
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEffectiveFrom returns the old "effective_from" field's value of the LoyaltyProgramVersion entity.
+// If the LoyaltyProgramVersion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyProgramVersionMutation) OldEffectiveFrom(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEffectiveFrom is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEffectiveFrom requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEffectiveFrom: %w", err)
+	}
+	return oldValue.EffectiveFrom, nil
+}
+
+// ResetEffectiveFrom resets all changes to the "effective_from" field.
+func (m *LoyaltyProgramVersionMutation) ResetEffectiveFrom() {
+	m.effective_from = nil
+}
+
+// SetStaffID sets the "staff_id" field.
+func (m *LoyaltyProgramVersionMutation) SetStaffID(pu pulid.ID) {
+	m.staff = &pu
+}
+
+// StaffID returns the value of the "staff_id" field in the mutation.
+func (m *LoyaltyProgramVersionMutation) StaffID() (r pulid.ID, exists bool) {
+	v := m.staff
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStaffID returns the old "staff_id" field's value of the LoyaltyProgramVersion entity.
+// If the LoyaltyProgramVersion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyProgramVersionMutation) OldStaffID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStaffID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStaffID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStaffID: %w", err)
+	}
+	return oldValue.StaffID, nil
+}
+
+// ResetStaffID resets all changes to the "staff_id" field.
+func (m *LoyaltyProgramVersionMutation) ResetStaffID() {
+	m.staff = nil
+}
+
+// SetEnabled sets the "enabled" field.
+func (m *LoyaltyProgramVersionMutation) SetEnabled(b bool) {
+	m.enabled = &b
+}
+
+// Enabled returns the value of the "enabled" field in the mutation.
+func (m *LoyaltyProgramVersionMutation) Enabled() (r bool, exists bool) {
+	v := m.enabled
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEnabled returns the old "enabled" field's value of the LoyaltyProgramVersion entity.
+// If the LoyaltyProgramVersion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyProgramVersionMutation) OldEnabled(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEnabled is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEnabled requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEnabled: %w", err)
+	}
+	return oldValue.Enabled, nil
+}
+
+// ResetEnabled resets all changes to the "enabled" field.
+func (m *LoyaltyProgramVersionMutation) ResetEnabled() {
+	m.enabled = nil
+}
+
+// SetPointsPerUnit sets the "points_per_unit" field.
+func (m *LoyaltyProgramVersionMutation) SetPointsPerUnit(i int64) {
+	m.points_per_unit = &i
+	m.addpoints_per_unit = nil
+}
+
+// PointsPerUnit returns the value of the "points_per_unit" field in the mutation.
+func (m *LoyaltyProgramVersionMutation) PointsPerUnit() (r int64, exists bool) {
+	v := m.points_per_unit
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPointsPerUnit returns the old "points_per_unit" field's value of the LoyaltyProgramVersion entity.
+// If the LoyaltyProgramVersion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyProgramVersionMutation) OldPointsPerUnit(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPointsPerUnit is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPointsPerUnit requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPointsPerUnit: %w", err)
+	}
+	return oldValue.PointsPerUnit, nil
+}
+
+// AddPointsPerUnit adds i to the "points_per_unit" field.
+func (m *LoyaltyProgramVersionMutation) AddPointsPerUnit(i int64) {
+	if m.addpoints_per_unit != nil {
+		*m.addpoints_per_unit += i
+	} else {
+		m.addpoints_per_unit = &i
+	}
+}
+
+// AddedPointsPerUnit returns the value that was added to the "points_per_unit" field in this mutation.
+func (m *LoyaltyProgramVersionMutation) AddedPointsPerUnit() (r int64, exists bool) {
+	v := m.addpoints_per_unit
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPointsPerUnit resets all changes to the "points_per_unit" field.
+func (m *LoyaltyProgramVersionMutation) ResetPointsPerUnit() {
+	m.points_per_unit = nil
+	m.addpoints_per_unit = nil
+}
+
+// SetUnitAmount sets the "unit_amount" field.
+func (m *LoyaltyProgramVersionMutation) SetUnitAmount(i int64) {
+	m.unit_amount = &i
+	m.addunit_amount = nil
+}
+
+// UnitAmount returns the value of the "unit_amount" field in the mutation.
+func (m *LoyaltyProgramVersionMutation) UnitAmount() (r int64, exists bool) {
+	v := m.unit_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUnitAmount returns the old "unit_amount" field's value of the LoyaltyProgramVersion entity.
+// If the LoyaltyProgramVersion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyProgramVersionMutation) OldUnitAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUnitAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUnitAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUnitAmount: %w", err)
+	}
+	return oldValue.UnitAmount, nil
+}
+
+// AddUnitAmount adds i to the "unit_amount" field.
+func (m *LoyaltyProgramVersionMutation) AddUnitAmount(i int64) {
+	if m.addunit_amount != nil {
+		*m.addunit_amount += i
+	} else {
+		m.addunit_amount = &i
+	}
+}
+
+// AddedUnitAmount returns the value that was added to the "unit_amount" field in this mutation.
+func (m *LoyaltyProgramVersionMutation) AddedUnitAmount() (r int64, exists bool) {
+	v := m.addunit_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetUnitAmount resets all changes to the "unit_amount" field.
+func (m *LoyaltyProgramVersionMutation) ResetUnitAmount() {
+	m.unit_amount = nil
+	m.addunit_amount = nil
+}
+
+// SetRounding sets the "rounding" field.
+func (m *LoyaltyProgramVersionMutation) SetRounding(l loyaltytype.Rounding) {
+	m.rounding = &l
+}
+
+// Rounding returns the value of the "rounding" field in the mutation.
+func (m *LoyaltyProgramVersionMutation) Rounding() (r loyaltytype.Rounding, exists bool) {
+	v := m.rounding
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRounding returns the old "rounding" field's value of the LoyaltyProgramVersion entity.
+// If the LoyaltyProgramVersion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyProgramVersionMutation) OldRounding(ctx context.Context) (v loyaltytype.Rounding, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRounding is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRounding requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRounding: %w", err)
+	}
+	return oldValue.Rounding, nil
+}
+
+// ResetRounding resets all changes to the "rounding" field.
+func (m *LoyaltyProgramVersionMutation) ResetRounding() {
+	m.rounding = nil
+}
+
+// SetMinSpend sets the "min_spend" field.
+func (m *LoyaltyProgramVersionMutation) SetMinSpend(i int64) {
+	m.min_spend = &i
+	m.addmin_spend = nil
+}
+
+// MinSpend returns the value of the "min_spend" field in the mutation.
+func (m *LoyaltyProgramVersionMutation) MinSpend() (r int64, exists bool) {
+	v := m.min_spend
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMinSpend returns the old "min_spend" field's value of the LoyaltyProgramVersion entity.
+// If the LoyaltyProgramVersion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyProgramVersionMutation) OldMinSpend(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMinSpend is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMinSpend requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMinSpend: %w", err)
+	}
+	return oldValue.MinSpend, nil
+}
+
+// AddMinSpend adds i to the "min_spend" field.
+func (m *LoyaltyProgramVersionMutation) AddMinSpend(i int64) {
+	if m.addmin_spend != nil {
+		*m.addmin_spend += i
+	} else {
+		m.addmin_spend = &i
+	}
+}
+
+// AddedMinSpend returns the value that was added to the "min_spend" field in this mutation.
+func (m *LoyaltyProgramVersionMutation) AddedMinSpend() (r int64, exists bool) {
+	v := m.addmin_spend
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetMinSpend resets all changes to the "min_spend" field.
+func (m *LoyaltyProgramVersionMutation) ResetMinSpend() {
+	m.min_spend = nil
+	m.addmin_spend = nil
+}
+
+// SetEarningTenders sets the "earning_tenders" field.
+func (m *LoyaltyProgramVersionMutation) SetEarningTenders(s []string) {
+	m.earning_tenders = &s
+	m.appendearning_tenders = nil
+}
+
+// EarningTenders returns the value of the "earning_tenders" field in the mutation.
+func (m *LoyaltyProgramVersionMutation) EarningTenders() (r []string, exists bool) {
+	v := m.earning_tenders
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEarningTenders returns the old "earning_tenders" field's value of the LoyaltyProgramVersion entity.
+// If the LoyaltyProgramVersion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyProgramVersionMutation) OldEarningTenders(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEarningTenders is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEarningTenders requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEarningTenders: %w", err)
+	}
+	return oldValue.EarningTenders, nil
+}
+
+// AppendEarningTenders adds s to the "earning_tenders" field.
+func (m *LoyaltyProgramVersionMutation) AppendEarningTenders(s []string) {
+	m.appendearning_tenders = append(m.appendearning_tenders, s...)
+}
+
+// AppendedEarningTenders returns the list of values that were appended to the "earning_tenders" field in this mutation.
+func (m *LoyaltyProgramVersionMutation) AppendedEarningTenders() ([]string, bool) {
+	if len(m.appendearning_tenders) == 0 {
+		return nil, false
+	}
+	return m.appendearning_tenders, true
+}
+
+// ResetEarningTenders resets all changes to the "earning_tenders" field.
+func (m *LoyaltyProgramVersionMutation) ResetEarningTenders() {
+	m.earning_tenders = nil
+	m.appendearning_tenders = nil
+}
+
+// SetExpiryMonths sets the "expiry_months" field.
+func (m *LoyaltyProgramVersionMutation) SetExpiryMonths(i int) {
+	m.expiry_months = &i
+	m.addexpiry_months = nil
+}
+
+// ExpiryMonths returns the value of the "expiry_months" field in the mutation.
+func (m *LoyaltyProgramVersionMutation) ExpiryMonths() (r int, exists bool) {
+	v := m.expiry_months
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpiryMonths returns the old "expiry_months" field's value of the LoyaltyProgramVersion entity.
+// If the LoyaltyProgramVersion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyProgramVersionMutation) OldExpiryMonths(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpiryMonths is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpiryMonths requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpiryMonths: %w", err)
+	}
+	return oldValue.ExpiryMonths, nil
+}
+
+// AddExpiryMonths adds i to the "expiry_months" field.
+func (m *LoyaltyProgramVersionMutation) AddExpiryMonths(i int) {
+	if m.addexpiry_months != nil {
+		*m.addexpiry_months += i
+	} else {
+		m.addexpiry_months = &i
+	}
+}
+
+// AddedExpiryMonths returns the value that was added to the "expiry_months" field in this mutation.
+func (m *LoyaltyProgramVersionMutation) AddedExpiryMonths() (r int, exists bool) {
+	v := m.addexpiry_months
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetExpiryMonths resets all changes to the "expiry_months" field.
+func (m *LoyaltyProgramVersionMutation) ResetExpiryMonths() {
+	m.expiry_months = nil
+	m.addexpiry_months = nil
+}
+
+// SetPointValue sets the "point_value" field.
+func (m *LoyaltyProgramVersionMutation) SetPointValue(i int64) {
+	m.point_value = &i
+	m.addpoint_value = nil
+}
+
+// PointValue returns the value of the "point_value" field in the mutation.
+func (m *LoyaltyProgramVersionMutation) PointValue() (r int64, exists bool) {
+	v := m.point_value
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPointValue returns the old "point_value" field's value of the LoyaltyProgramVersion entity.
+// If the LoyaltyProgramVersion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyProgramVersionMutation) OldPointValue(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPointValue is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPointValue requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPointValue: %w", err)
+	}
+	return oldValue.PointValue, nil
+}
+
+// AddPointValue adds i to the "point_value" field.
+func (m *LoyaltyProgramVersionMutation) AddPointValue(i int64) {
+	if m.addpoint_value != nil {
+		*m.addpoint_value += i
+	} else {
+		m.addpoint_value = &i
+	}
+}
+
+// AddedPointValue returns the value that was added to the "point_value" field in this mutation.
+func (m *LoyaltyProgramVersionMutation) AddedPointValue() (r int64, exists bool) {
+	v := m.addpoint_value
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPointValue resets all changes to the "point_value" field.
+func (m *LoyaltyProgramVersionMutation) ResetPointValue() {
+	m.point_value = nil
+	m.addpoint_value = nil
+}
+
+// SetTiers sets the "tiers" field.
+func (m *LoyaltyProgramVersionMutation) SetTiers(l []loyaltytype.Tier) {
+	m.tiers = &l
+	m.appendtiers = nil
+}
+
+// Tiers returns the value of the "tiers" field in the mutation.
+func (m *LoyaltyProgramVersionMutation) Tiers() (r []loyaltytype.Tier, exists bool) {
+	v := m.tiers
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTiers returns the old "tiers" field's value of the LoyaltyProgramVersion entity.
+// If the LoyaltyProgramVersion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyProgramVersionMutation) OldTiers(ctx context.Context) (v []loyaltytype.Tier, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTiers is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTiers requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTiers: %w", err)
+	}
+	return oldValue.Tiers, nil
+}
+
+// AppendTiers adds l to the "tiers" field.
+func (m *LoyaltyProgramVersionMutation) AppendTiers(l []loyaltytype.Tier) {
+	m.appendtiers = append(m.appendtiers, l...)
+}
+
+// AppendedTiers returns the list of values that were appended to the "tiers" field in this mutation.
+func (m *LoyaltyProgramVersionMutation) AppendedTiers() ([]loyaltytype.Tier, bool) {
+	if len(m.appendtiers) == 0 {
+		return nil, false
+	}
+	return m.appendtiers, true
+}
+
+// ResetTiers resets all changes to the "tiers" field.
+func (m *LoyaltyProgramVersionMutation) ResetTiers() {
+	m.tiers = nil
+	m.appendtiers = nil
+}
+
+// SetTierBasis sets the "tier_basis" field.
+func (m *LoyaltyProgramVersionMutation) SetTierBasis(lb loyaltytype.TierBasis) {
+	m.tier_basis = &lb
+}
+
+// TierBasis returns the value of the "tier_basis" field in the mutation.
+func (m *LoyaltyProgramVersionMutation) TierBasis() (r loyaltytype.TierBasis, exists bool) {
+	v := m.tier_basis
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTierBasis returns the old "tier_basis" field's value of the LoyaltyProgramVersion entity.
+// If the LoyaltyProgramVersion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyProgramVersionMutation) OldTierBasis(ctx context.Context) (v loyaltytype.TierBasis, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTierBasis is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTierBasis requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTierBasis: %w", err)
+	}
+	return oldValue.TierBasis, nil
+}
+
+// ResetTierBasis resets all changes to the "tier_basis" field.
+func (m *LoyaltyProgramVersionMutation) ResetTierBasis() {
+	m.tier_basis = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *LoyaltyProgramVersionMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *LoyaltyProgramVersionMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the LoyaltyProgramVersion entity.
+// If the LoyaltyProgramVersion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyProgramVersionMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *LoyaltyProgramVersionMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *LoyaltyProgramVersionMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[loyaltyprogramversion.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *LoyaltyProgramVersionMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *LoyaltyProgramVersionMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *LoyaltyProgramVersionMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// ClearStaff clears the "staff" edge to the Staff entity.
+func (m *LoyaltyProgramVersionMutation) ClearStaff() {
+	m.clearedstaff = true
+	m.clearedFields[loyaltyprogramversion.FieldStaffID] = struct{}{}
+}
+
+// StaffCleared reports if the "staff" edge to the Staff entity was cleared.
+func (m *LoyaltyProgramVersionMutation) StaffCleared() bool {
+	return m.clearedstaff
+}
+
+// StaffIDs returns the "staff" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// StaffID instead. It exists only for internal usage by the builders.
+func (m *LoyaltyProgramVersionMutation) StaffIDs() (ids []pulid.ID) {
+	if id := m.staff; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetStaff resets all changes to the "staff" edge.
+func (m *LoyaltyProgramVersionMutation) ResetStaff() {
+	m.staff = nil
+	m.clearedstaff = false
+}
+
+// Where appends a list predicates to the LoyaltyProgramVersionMutation builder.
+func (m *LoyaltyProgramVersionMutation) Where(ps ...predicate.LoyaltyProgramVersion) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the LoyaltyProgramVersionMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *LoyaltyProgramVersionMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.LoyaltyProgramVersion, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *LoyaltyProgramVersionMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *LoyaltyProgramVersionMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (LoyaltyProgramVersion).
+func (m *LoyaltyProgramVersionMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *LoyaltyProgramVersionMutation) Fields() []string {
+	fields := make([]string, 0, 15)
+	if m.merchant != nil {
+		fields = append(fields, loyaltyprogramversion.FieldMerchantID)
+	}
+	if m.version != nil {
+		fields = append(fields, loyaltyprogramversion.FieldVersion)
+	}
+	if m.effective_from != nil {
+		fields = append(fields, loyaltyprogramversion.FieldEffectiveFrom)
+	}
+	if m.staff != nil {
+		fields = append(fields, loyaltyprogramversion.FieldStaffID)
+	}
+	if m.enabled != nil {
+		fields = append(fields, loyaltyprogramversion.FieldEnabled)
+	}
+	if m.points_per_unit != nil {
+		fields = append(fields, loyaltyprogramversion.FieldPointsPerUnit)
+	}
+	if m.unit_amount != nil {
+		fields = append(fields, loyaltyprogramversion.FieldUnitAmount)
+	}
+	if m.rounding != nil {
+		fields = append(fields, loyaltyprogramversion.FieldRounding)
+	}
+	if m.min_spend != nil {
+		fields = append(fields, loyaltyprogramversion.FieldMinSpend)
+	}
+	if m.earning_tenders != nil {
+		fields = append(fields, loyaltyprogramversion.FieldEarningTenders)
+	}
+	if m.expiry_months != nil {
+		fields = append(fields, loyaltyprogramversion.FieldExpiryMonths)
+	}
+	if m.point_value != nil {
+		fields = append(fields, loyaltyprogramversion.FieldPointValue)
+	}
+	if m.tiers != nil {
+		fields = append(fields, loyaltyprogramversion.FieldTiers)
+	}
+	if m.tier_basis != nil {
+		fields = append(fields, loyaltyprogramversion.FieldTierBasis)
+	}
+	if m.created_at != nil {
+		fields = append(fields, loyaltyprogramversion.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *LoyaltyProgramVersionMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case loyaltyprogramversion.FieldMerchantID:
+		return m.MerchantID()
+	case loyaltyprogramversion.FieldVersion:
+		return m.Version()
+	case loyaltyprogramversion.FieldEffectiveFrom:
+		return m.EffectiveFrom()
+	case loyaltyprogramversion.FieldStaffID:
+		return m.StaffID()
+	case loyaltyprogramversion.FieldEnabled:
+		return m.Enabled()
+	case loyaltyprogramversion.FieldPointsPerUnit:
+		return m.PointsPerUnit()
+	case loyaltyprogramversion.FieldUnitAmount:
+		return m.UnitAmount()
+	case loyaltyprogramversion.FieldRounding:
+		return m.Rounding()
+	case loyaltyprogramversion.FieldMinSpend:
+		return m.MinSpend()
+	case loyaltyprogramversion.FieldEarningTenders:
+		return m.EarningTenders()
+	case loyaltyprogramversion.FieldExpiryMonths:
+		return m.ExpiryMonths()
+	case loyaltyprogramversion.FieldPointValue:
+		return m.PointValue()
+	case loyaltyprogramversion.FieldTiers:
+		return m.Tiers()
+	case loyaltyprogramversion.FieldTierBasis:
+		return m.TierBasis()
+	case loyaltyprogramversion.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *LoyaltyProgramVersionMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case loyaltyprogramversion.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case loyaltyprogramversion.FieldVersion:
+		return m.OldVersion(ctx)
+	case loyaltyprogramversion.FieldEffectiveFrom:
+		return m.OldEffectiveFrom(ctx)
+	case loyaltyprogramversion.FieldStaffID:
+		return m.OldStaffID(ctx)
+	case loyaltyprogramversion.FieldEnabled:
+		return m.OldEnabled(ctx)
+	case loyaltyprogramversion.FieldPointsPerUnit:
+		return m.OldPointsPerUnit(ctx)
+	case loyaltyprogramversion.FieldUnitAmount:
+		return m.OldUnitAmount(ctx)
+	case loyaltyprogramversion.FieldRounding:
+		return m.OldRounding(ctx)
+	case loyaltyprogramversion.FieldMinSpend:
+		return m.OldMinSpend(ctx)
+	case loyaltyprogramversion.FieldEarningTenders:
+		return m.OldEarningTenders(ctx)
+	case loyaltyprogramversion.FieldExpiryMonths:
+		return m.OldExpiryMonths(ctx)
+	case loyaltyprogramversion.FieldPointValue:
+		return m.OldPointValue(ctx)
+	case loyaltyprogramversion.FieldTiers:
+		return m.OldTiers(ctx)
+	case loyaltyprogramversion.FieldTierBasis:
+		return m.OldTierBasis(ctx)
+	case loyaltyprogramversion.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown LoyaltyProgramVersion field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *LoyaltyProgramVersionMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case loyaltyprogramversion.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case loyaltyprogramversion.FieldVersion:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetVersion(v)
+		return nil
+	case loyaltyprogramversion.FieldEffectiveFrom:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEffectiveFrom(v)
+		return nil
+	case loyaltyprogramversion.FieldStaffID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStaffID(v)
+		return nil
+	case loyaltyprogramversion.FieldEnabled:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEnabled(v)
+		return nil
+	case loyaltyprogramversion.FieldPointsPerUnit:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPointsPerUnit(v)
+		return nil
+	case loyaltyprogramversion.FieldUnitAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUnitAmount(v)
+		return nil
+	case loyaltyprogramversion.FieldRounding:
+		v, ok := value.(loyaltytype.Rounding)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRounding(v)
+		return nil
+	case loyaltyprogramversion.FieldMinSpend:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMinSpend(v)
+		return nil
+	case loyaltyprogramversion.FieldEarningTenders:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEarningTenders(v)
+		return nil
+	case loyaltyprogramversion.FieldExpiryMonths:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpiryMonths(v)
+		return nil
+	case loyaltyprogramversion.FieldPointValue:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPointValue(v)
+		return nil
+	case loyaltyprogramversion.FieldTiers:
+		v, ok := value.([]loyaltytype.Tier)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTiers(v)
+		return nil
+	case loyaltyprogramversion.FieldTierBasis:
+		v, ok := value.(loyaltytype.TierBasis)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTierBasis(v)
+		return nil
+	case loyaltyprogramversion.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown LoyaltyProgramVersion field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *LoyaltyProgramVersionMutation) AddedFields() []string {
+	var fields []string
+	if m.addversion != nil {
+		fields = append(fields, loyaltyprogramversion.FieldVersion)
+	}
+	if m.addpoints_per_unit != nil {
+		fields = append(fields, loyaltyprogramversion.FieldPointsPerUnit)
+	}
+	if m.addunit_amount != nil {
+		fields = append(fields, loyaltyprogramversion.FieldUnitAmount)
+	}
+	if m.addmin_spend != nil {
+		fields = append(fields, loyaltyprogramversion.FieldMinSpend)
+	}
+	if m.addexpiry_months != nil {
+		fields = append(fields, loyaltyprogramversion.FieldExpiryMonths)
+	}
+	if m.addpoint_value != nil {
+		fields = append(fields, loyaltyprogramversion.FieldPointValue)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *LoyaltyProgramVersionMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case loyaltyprogramversion.FieldVersion:
+		return m.AddedVersion()
+	case loyaltyprogramversion.FieldPointsPerUnit:
+		return m.AddedPointsPerUnit()
+	case loyaltyprogramversion.FieldUnitAmount:
+		return m.AddedUnitAmount()
+	case loyaltyprogramversion.FieldMinSpend:
+		return m.AddedMinSpend()
+	case loyaltyprogramversion.FieldExpiryMonths:
+		return m.AddedExpiryMonths()
+	case loyaltyprogramversion.FieldPointValue:
+		return m.AddedPointValue()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *LoyaltyProgramVersionMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case loyaltyprogramversion.FieldVersion:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddVersion(v)
+		return nil
+	case loyaltyprogramversion.FieldPointsPerUnit:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPointsPerUnit(v)
+		return nil
+	case loyaltyprogramversion.FieldUnitAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddUnitAmount(v)
+		return nil
+	case loyaltyprogramversion.FieldMinSpend:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMinSpend(v)
+		return nil
+	case loyaltyprogramversion.FieldExpiryMonths:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddExpiryMonths(v)
+		return nil
+	case loyaltyprogramversion.FieldPointValue:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPointValue(v)
+		return nil
+	}
+	return fmt.Errorf("unknown LoyaltyProgramVersion numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *LoyaltyProgramVersionMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *LoyaltyProgramVersionMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *LoyaltyProgramVersionMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown LoyaltyProgramVersion nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *LoyaltyProgramVersionMutation) ResetField(name string) error {
+	switch name {
+	case loyaltyprogramversion.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case loyaltyprogramversion.FieldVersion:
+		m.ResetVersion()
+		return nil
+	case loyaltyprogramversion.FieldEffectiveFrom:
+		m.ResetEffectiveFrom()
+		return nil
+	case loyaltyprogramversion.FieldStaffID:
+		m.ResetStaffID()
+		return nil
+	case loyaltyprogramversion.FieldEnabled:
+		m.ResetEnabled()
+		return nil
+	case loyaltyprogramversion.FieldPointsPerUnit:
+		m.ResetPointsPerUnit()
+		return nil
+	case loyaltyprogramversion.FieldUnitAmount:
+		m.ResetUnitAmount()
+		return nil
+	case loyaltyprogramversion.FieldRounding:
+		m.ResetRounding()
+		return nil
+	case loyaltyprogramversion.FieldMinSpend:
+		m.ResetMinSpend()
+		return nil
+	case loyaltyprogramversion.FieldEarningTenders:
+		m.ResetEarningTenders()
+		return nil
+	case loyaltyprogramversion.FieldExpiryMonths:
+		m.ResetExpiryMonths()
+		return nil
+	case loyaltyprogramversion.FieldPointValue:
+		m.ResetPointValue()
+		return nil
+	case loyaltyprogramversion.FieldTiers:
+		m.ResetTiers()
+		return nil
+	case loyaltyprogramversion.FieldTierBasis:
+		m.ResetTierBasis()
+		return nil
+	case loyaltyprogramversion.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown LoyaltyProgramVersion field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *LoyaltyProgramVersionMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.merchant != nil {
+		edges = append(edges, loyaltyprogramversion.EdgeMerchant)
+	}
+	if m.staff != nil {
+		edges = append(edges, loyaltyprogramversion.EdgeStaff)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *LoyaltyProgramVersionMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case loyaltyprogramversion.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	case loyaltyprogramversion.EdgeStaff:
+		if id := m.staff; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *LoyaltyProgramVersionMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *LoyaltyProgramVersionMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *LoyaltyProgramVersionMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedmerchant {
+		edges = append(edges, loyaltyprogramversion.EdgeMerchant)
+	}
+	if m.clearedstaff {
+		edges = append(edges, loyaltyprogramversion.EdgeStaff)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *LoyaltyProgramVersionMutation) EdgeCleared(name string) bool {
+	switch name {
+	case loyaltyprogramversion.EdgeMerchant:
+		return m.clearedmerchant
+	case loyaltyprogramversion.EdgeStaff:
+		return m.clearedstaff
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *LoyaltyProgramVersionMutation) ClearEdge(name string) error {
+	switch name {
+	case loyaltyprogramversion.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	case loyaltyprogramversion.EdgeStaff:
+		m.ClearStaff()
+		return nil
+	}
+	return fmt.Errorf("unknown LoyaltyProgramVersion unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *LoyaltyProgramVersionMutation) ResetEdge(name string) error {
+	switch name {
+	case loyaltyprogramversion.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	case loyaltyprogramversion.EdgeStaff:
+		m.ResetStaff()
+		return nil
+	}
+	return fmt.Errorf("unknown LoyaltyProgramVersion edge %s", name)
+}
+
+// LoyaltyRedemptionMutation represents an operation that mutates the LoyaltyRedemption nodes in the graph.
+type LoyaltyRedemptionMutation struct {
+	config
+	op                 Op
+	typ                string
+	id                 *pulid.ID
+	points             *int64
+	addpoints          *int64
+	discount_amount    *int64
+	adddiscount_amount *int64
+	voided_at          *time.Time
+	idempotency_key    *string
+	request_hash       *string
+	created_at         *time.Time
+	clearedFields      map[string]struct{}
+	merchant           *pulid.ID
+	clearedmerchant    bool
+	reward             *pulid.ID
+	clearedreward      bool
+	account            *pulid.ID
+	clearedaccount     bool
+	sale               *pulid.ID
+	clearedsale        bool
+	store              *pulid.ID
+	clearedstore       bool
+	staff              *pulid.ID
+	clearedstaff       bool
+	done               bool
+	oldValue           func(context.Context) (*LoyaltyRedemption, error)
+	predicates         []predicate.LoyaltyRedemption
+}
+
+var _ ent.Mutation = (*LoyaltyRedemptionMutation)(nil)
+
+// loyaltyredemptionOption allows management of the mutation configuration using functional options.
+type loyaltyredemptionOption func(*LoyaltyRedemptionMutation)
+
+// newLoyaltyRedemptionMutation creates new mutation for the LoyaltyRedemption entity.
+func newLoyaltyRedemptionMutation(c config, op Op, opts ...loyaltyredemptionOption) *LoyaltyRedemptionMutation {
+	m := &LoyaltyRedemptionMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeLoyaltyRedemption,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withLoyaltyRedemptionID sets the ID field of the mutation.
+func withLoyaltyRedemptionID(id pulid.ID) loyaltyredemptionOption {
+	return func(m *LoyaltyRedemptionMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *LoyaltyRedemption
+		)
+		m.oldValue = func(ctx context.Context) (*LoyaltyRedemption, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().LoyaltyRedemption.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withLoyaltyRedemption sets the old LoyaltyRedemption of the mutation.
+func withLoyaltyRedemption(node *LoyaltyRedemption) loyaltyredemptionOption {
+	return func(m *LoyaltyRedemptionMutation) {
+		m.oldValue = func(context.Context) (*LoyaltyRedemption, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m LoyaltyRedemptionMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m LoyaltyRedemptionMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of LoyaltyRedemption entities.
+func (m *LoyaltyRedemptionMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *LoyaltyRedemptionMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *LoyaltyRedemptionMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().LoyaltyRedemption.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *LoyaltyRedemptionMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *LoyaltyRedemptionMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the LoyaltyRedemption entity.
+// If the LoyaltyRedemption object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyRedemptionMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *LoyaltyRedemptionMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetRewardID sets the "reward_id" field.
+func (m *LoyaltyRedemptionMutation) SetRewardID(pu pulid.ID) {
+	m.reward = &pu
+}
+
+// RewardID returns the value of the "reward_id" field in the mutation.
+func (m *LoyaltyRedemptionMutation) RewardID() (r pulid.ID, exists bool) {
+	v := m.reward
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRewardID returns the old "reward_id" field's value of the LoyaltyRedemption entity.
+// If the LoyaltyRedemption object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyRedemptionMutation) OldRewardID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRewardID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRewardID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRewardID: %w", err)
+	}
+	return oldValue.RewardID, nil
+}
+
+// ResetRewardID resets all changes to the "reward_id" field.
+func (m *LoyaltyRedemptionMutation) ResetRewardID() {
+	m.reward = nil
+}
+
+// SetAccountID sets the "account_id" field.
+func (m *LoyaltyRedemptionMutation) SetAccountID(pu pulid.ID) {
+	m.account = &pu
+}
+
+// AccountID returns the value of the "account_id" field in the mutation.
+func (m *LoyaltyRedemptionMutation) AccountID() (r pulid.ID, exists bool) {
+	v := m.account
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAccountID returns the old "account_id" field's value of the LoyaltyRedemption entity.
+// If the LoyaltyRedemption object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyRedemptionMutation) OldAccountID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAccountID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAccountID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAccountID: %w", err)
+	}
+	return oldValue.AccountID, nil
+}
+
+// ResetAccountID resets all changes to the "account_id" field.
+func (m *LoyaltyRedemptionMutation) ResetAccountID() {
+	m.account = nil
+}
+
+// SetSaleID sets the "sale_id" field.
+func (m *LoyaltyRedemptionMutation) SetSaleID(pu pulid.ID) {
+	m.sale = &pu
+}
+
+// SaleID returns the value of the "sale_id" field in the mutation.
+func (m *LoyaltyRedemptionMutation) SaleID() (r pulid.ID, exists bool) {
+	v := m.sale
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSaleID returns the old "sale_id" field's value of the LoyaltyRedemption entity.
+// If the LoyaltyRedemption object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyRedemptionMutation) OldSaleID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSaleID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSaleID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSaleID: %w", err)
+	}
+	return oldValue.SaleID, nil
+}
+
+// ClearSaleID clears the value of the "sale_id" field.
+func (m *LoyaltyRedemptionMutation) ClearSaleID() {
+	m.sale = nil
+	m.clearedFields[loyaltyredemption.FieldSaleID] = struct{}{}
+}
+
+// SaleIDCleared returns if the "sale_id" field was cleared in this mutation.
+func (m *LoyaltyRedemptionMutation) SaleIDCleared() bool {
+	_, ok := m.clearedFields[loyaltyredemption.FieldSaleID]
+	return ok
+}
+
+// ResetSaleID resets all changes to the "sale_id" field.
+func (m *LoyaltyRedemptionMutation) ResetSaleID() {
+	m.sale = nil
+	delete(m.clearedFields, loyaltyredemption.FieldSaleID)
+}
+
+// SetStoreID sets the "store_id" field.
+func (m *LoyaltyRedemptionMutation) SetStoreID(pu pulid.ID) {
+	m.store = &pu
+}
+
+// StoreID returns the value of the "store_id" field in the mutation.
+func (m *LoyaltyRedemptionMutation) StoreID() (r pulid.ID, exists bool) {
+	v := m.store
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStoreID returns the old "store_id" field's value of the LoyaltyRedemption entity.
+// If the LoyaltyRedemption object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyRedemptionMutation) OldStoreID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStoreID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStoreID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStoreID: %w", err)
+	}
+	return oldValue.StoreID, nil
+}
+
+// ResetStoreID resets all changes to the "store_id" field.
+func (m *LoyaltyRedemptionMutation) ResetStoreID() {
+	m.store = nil
+}
+
+// SetStaffID sets the "staff_id" field.
+func (m *LoyaltyRedemptionMutation) SetStaffID(pu pulid.ID) {
+	m.staff = &pu
+}
+
+// StaffID returns the value of the "staff_id" field in the mutation.
+func (m *LoyaltyRedemptionMutation) StaffID() (r pulid.ID, exists bool) {
+	v := m.staff
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStaffID returns the old "staff_id" field's value of the LoyaltyRedemption entity.
+// If the LoyaltyRedemption object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyRedemptionMutation) OldStaffID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStaffID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStaffID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStaffID: %w", err)
+	}
+	return oldValue.StaffID, nil
+}
+
+// ResetStaffID resets all changes to the "staff_id" field.
+func (m *LoyaltyRedemptionMutation) ResetStaffID() {
+	m.staff = nil
+}
+
+// SetPoints sets the "points" field.
+func (m *LoyaltyRedemptionMutation) SetPoints(i int64) {
+	m.points = &i
+	m.addpoints = nil
+}
+
+// Points returns the value of the "points" field in the mutation.
+func (m *LoyaltyRedemptionMutation) Points() (r int64, exists bool) {
+	v := m.points
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPoints returns the old "points" field's value of the LoyaltyRedemption entity.
+// If the LoyaltyRedemption object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyRedemptionMutation) OldPoints(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPoints is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPoints requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPoints: %w", err)
+	}
+	return oldValue.Points, nil
+}
+
+// AddPoints adds i to the "points" field.
+func (m *LoyaltyRedemptionMutation) AddPoints(i int64) {
+	if m.addpoints != nil {
+		*m.addpoints += i
+	} else {
+		m.addpoints = &i
+	}
+}
+
+// AddedPoints returns the value that was added to the "points" field in this mutation.
+func (m *LoyaltyRedemptionMutation) AddedPoints() (r int64, exists bool) {
+	v := m.addpoints
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPoints resets all changes to the "points" field.
+func (m *LoyaltyRedemptionMutation) ResetPoints() {
+	m.points = nil
+	m.addpoints = nil
+}
+
+// SetDiscountAmount sets the "discount_amount" field.
+func (m *LoyaltyRedemptionMutation) SetDiscountAmount(i int64) {
+	m.discount_amount = &i
+	m.adddiscount_amount = nil
+}
+
+// DiscountAmount returns the value of the "discount_amount" field in the mutation.
+func (m *LoyaltyRedemptionMutation) DiscountAmount() (r int64, exists bool) {
+	v := m.discount_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDiscountAmount returns the old "discount_amount" field's value of the LoyaltyRedemption entity.
+// If the LoyaltyRedemption object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyRedemptionMutation) OldDiscountAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDiscountAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDiscountAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDiscountAmount: %w", err)
+	}
+	return oldValue.DiscountAmount, nil
+}
+
+// AddDiscountAmount adds i to the "discount_amount" field.
+func (m *LoyaltyRedemptionMutation) AddDiscountAmount(i int64) {
+	if m.adddiscount_amount != nil {
+		*m.adddiscount_amount += i
+	} else {
+		m.adddiscount_amount = &i
+	}
+}
+
+// AddedDiscountAmount returns the value that was added to the "discount_amount" field in this mutation.
+func (m *LoyaltyRedemptionMutation) AddedDiscountAmount() (r int64, exists bool) {
+	v := m.adddiscount_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetDiscountAmount resets all changes to the "discount_amount" field.
+func (m *LoyaltyRedemptionMutation) ResetDiscountAmount() {
+	m.discount_amount = nil
+	m.adddiscount_amount = nil
+}
+
+// SetVoidedAt sets the "voided_at" field.
+func (m *LoyaltyRedemptionMutation) SetVoidedAt(t time.Time) {
+	m.voided_at = &t
+}
+
+// VoidedAt returns the value of the "voided_at" field in the mutation.
+func (m *LoyaltyRedemptionMutation) VoidedAt() (r time.Time, exists bool) {
+	v := m.voided_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldVoidedAt returns the old "voided_at" field's value of the LoyaltyRedemption entity.
+// If the LoyaltyRedemption object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyRedemptionMutation) OldVoidedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldVoidedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldVoidedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldVoidedAt: %w", err)
+	}
+	return oldValue.VoidedAt, nil
+}
+
+// ClearVoidedAt clears the value of the "voided_at" field.
+func (m *LoyaltyRedemptionMutation) ClearVoidedAt() {
+	m.voided_at = nil
+	m.clearedFields[loyaltyredemption.FieldVoidedAt] = struct{}{}
+}
+
+// VoidedAtCleared returns if the "voided_at" field was cleared in this mutation.
+func (m *LoyaltyRedemptionMutation) VoidedAtCleared() bool {
+	_, ok := m.clearedFields[loyaltyredemption.FieldVoidedAt]
+	return ok
+}
+
+// ResetVoidedAt resets all changes to the "voided_at" field.
+func (m *LoyaltyRedemptionMutation) ResetVoidedAt() {
+	m.voided_at = nil
+	delete(m.clearedFields, loyaltyredemption.FieldVoidedAt)
+}
+
+// SetIdempotencyKey sets the "idempotency_key" field.
+func (m *LoyaltyRedemptionMutation) SetIdempotencyKey(s string) {
+	m.idempotency_key = &s
+}
+
+// IdempotencyKey returns the value of the "idempotency_key" field in the mutation.
+func (m *LoyaltyRedemptionMutation) IdempotencyKey() (r string, exists bool) {
+	v := m.idempotency_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIdempotencyKey returns the old "idempotency_key" field's value of the LoyaltyRedemption entity.
+// If the LoyaltyRedemption object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyRedemptionMutation) OldIdempotencyKey(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIdempotencyKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIdempotencyKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIdempotencyKey: %w", err)
+	}
+	return oldValue.IdempotencyKey, nil
+}
+
+// ClearIdempotencyKey clears the value of the "idempotency_key" field.
+func (m *LoyaltyRedemptionMutation) ClearIdempotencyKey() {
+	m.idempotency_key = nil
+	m.clearedFields[loyaltyredemption.FieldIdempotencyKey] = struct{}{}
+}
+
+// IdempotencyKeyCleared returns if the "idempotency_key" field was cleared in this mutation.
+func (m *LoyaltyRedemptionMutation) IdempotencyKeyCleared() bool {
+	_, ok := m.clearedFields[loyaltyredemption.FieldIdempotencyKey]
+	return ok
+}
+
+// ResetIdempotencyKey resets all changes to the "idempotency_key" field.
+func (m *LoyaltyRedemptionMutation) ResetIdempotencyKey() {
+	m.idempotency_key = nil
+	delete(m.clearedFields, loyaltyredemption.FieldIdempotencyKey)
+}
+
+// SetRequestHash sets the "request_hash" field.
+func (m *LoyaltyRedemptionMutation) SetRequestHash(s string) {
+	m.request_hash = &s
+}
+
+// RequestHash returns the value of the "request_hash" field in the mutation.
+func (m *LoyaltyRedemptionMutation) RequestHash() (r string, exists bool) {
+	v := m.request_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRequestHash returns the old "request_hash" field's value of the LoyaltyRedemption entity.
+// If the LoyaltyRedemption object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyRedemptionMutation) OldRequestHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRequestHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRequestHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRequestHash: %w", err)
+	}
+	return oldValue.RequestHash, nil
+}
+
+// ClearRequestHash clears the value of the "request_hash" field.
+func (m *LoyaltyRedemptionMutation) ClearRequestHash() {
+	m.request_hash = nil
+	m.clearedFields[loyaltyredemption.FieldRequestHash] = struct{}{}
+}
+
+// RequestHashCleared returns if the "request_hash" field was cleared in this mutation.
+func (m *LoyaltyRedemptionMutation) RequestHashCleared() bool {
+	_, ok := m.clearedFields[loyaltyredemption.FieldRequestHash]
+	return ok
+}
+
+// ResetRequestHash resets all changes to the "request_hash" field.
+func (m *LoyaltyRedemptionMutation) ResetRequestHash() {
+	m.request_hash = nil
+	delete(m.clearedFields, loyaltyredemption.FieldRequestHash)
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *LoyaltyRedemptionMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *LoyaltyRedemptionMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the LoyaltyRedemption entity.
+// If the LoyaltyRedemption object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyRedemptionMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *LoyaltyRedemptionMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *LoyaltyRedemptionMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[loyaltyredemption.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *LoyaltyRedemptionMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *LoyaltyRedemptionMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *LoyaltyRedemptionMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// ClearReward clears the "reward" edge to the LoyaltyReward entity.
+func (m *LoyaltyRedemptionMutation) ClearReward() {
+	m.clearedreward = true
+	m.clearedFields[loyaltyredemption.FieldRewardID] = struct{}{}
+}
+
+// RewardCleared reports if the "reward" edge to the LoyaltyReward entity was cleared.
+func (m *LoyaltyRedemptionMutation) RewardCleared() bool {
+	return m.clearedreward
+}
+
+// RewardIDs returns the "reward" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// RewardID instead. It exists only for internal usage by the builders.
+func (m *LoyaltyRedemptionMutation) RewardIDs() (ids []pulid.ID) {
+	if id := m.reward; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetReward resets all changes to the "reward" edge.
+func (m *LoyaltyRedemptionMutation) ResetReward() {
+	m.reward = nil
+	m.clearedreward = false
+}
+
+// ClearAccount clears the "account" edge to the LoyaltyAccount entity.
+func (m *LoyaltyRedemptionMutation) ClearAccount() {
+	m.clearedaccount = true
+	m.clearedFields[loyaltyredemption.FieldAccountID] = struct{}{}
+}
+
+// AccountCleared reports if the "account" edge to the LoyaltyAccount entity was cleared.
+func (m *LoyaltyRedemptionMutation) AccountCleared() bool {
+	return m.clearedaccount
+}
+
+// AccountIDs returns the "account" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// AccountID instead. It exists only for internal usage by the builders.
+func (m *LoyaltyRedemptionMutation) AccountIDs() (ids []pulid.ID) {
+	if id := m.account; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetAccount resets all changes to the "account" edge.
+func (m *LoyaltyRedemptionMutation) ResetAccount() {
+	m.account = nil
+	m.clearedaccount = false
+}
+
+// ClearSale clears the "sale" edge to the Sale entity.
+func (m *LoyaltyRedemptionMutation) ClearSale() {
+	m.clearedsale = true
+	m.clearedFields[loyaltyredemption.FieldSaleID] = struct{}{}
+}
+
+// SaleCleared reports if the "sale" edge to the Sale entity was cleared.
+func (m *LoyaltyRedemptionMutation) SaleCleared() bool {
+	return m.SaleIDCleared() || m.clearedsale
+}
+
+// SaleIDs returns the "sale" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// SaleID instead. It exists only for internal usage by the builders.
+func (m *LoyaltyRedemptionMutation) SaleIDs() (ids []pulid.ID) {
+	if id := m.sale; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetSale resets all changes to the "sale" edge.
+func (m *LoyaltyRedemptionMutation) ResetSale() {
+	m.sale = nil
+	m.clearedsale = false
+}
+
+// ClearStore clears the "store" edge to the Store entity.
+func (m *LoyaltyRedemptionMutation) ClearStore() {
+	m.clearedstore = true
+	m.clearedFields[loyaltyredemption.FieldStoreID] = struct{}{}
+}
+
+// StoreCleared reports if the "store" edge to the Store entity was cleared.
+func (m *LoyaltyRedemptionMutation) StoreCleared() bool {
+	return m.clearedstore
+}
+
+// StoreIDs returns the "store" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// StoreID instead. It exists only for internal usage by the builders.
+func (m *LoyaltyRedemptionMutation) StoreIDs() (ids []pulid.ID) {
+	if id := m.store; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetStore resets all changes to the "store" edge.
+func (m *LoyaltyRedemptionMutation) ResetStore() {
+	m.store = nil
+	m.clearedstore = false
+}
+
+// ClearStaff clears the "staff" edge to the Staff entity.
+func (m *LoyaltyRedemptionMutation) ClearStaff() {
+	m.clearedstaff = true
+	m.clearedFields[loyaltyredemption.FieldStaffID] = struct{}{}
+}
+
+// StaffCleared reports if the "staff" edge to the Staff entity was cleared.
+func (m *LoyaltyRedemptionMutation) StaffCleared() bool {
+	return m.clearedstaff
+}
+
+// StaffIDs returns the "staff" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// StaffID instead. It exists only for internal usage by the builders.
+func (m *LoyaltyRedemptionMutation) StaffIDs() (ids []pulid.ID) {
+	if id := m.staff; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetStaff resets all changes to the "staff" edge.
+func (m *LoyaltyRedemptionMutation) ResetStaff() {
+	m.staff = nil
+	m.clearedstaff = false
+}
+
+// Where appends a list predicates to the LoyaltyRedemptionMutation builder.
+func (m *LoyaltyRedemptionMutation) Where(ps ...predicate.LoyaltyRedemption) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the LoyaltyRedemptionMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *LoyaltyRedemptionMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.LoyaltyRedemption, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *LoyaltyRedemptionMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *LoyaltyRedemptionMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (LoyaltyRedemption).
+func (m *LoyaltyRedemptionMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *LoyaltyRedemptionMutation) Fields() []string {
+	fields := make([]string, 0, 12)
+	if m.merchant != nil {
+		fields = append(fields, loyaltyredemption.FieldMerchantID)
+	}
+	if m.reward != nil {
+		fields = append(fields, loyaltyredemption.FieldRewardID)
+	}
+	if m.account != nil {
+		fields = append(fields, loyaltyredemption.FieldAccountID)
+	}
+	if m.sale != nil {
+		fields = append(fields, loyaltyredemption.FieldSaleID)
+	}
+	if m.store != nil {
+		fields = append(fields, loyaltyredemption.FieldStoreID)
+	}
+	if m.staff != nil {
+		fields = append(fields, loyaltyredemption.FieldStaffID)
+	}
+	if m.points != nil {
+		fields = append(fields, loyaltyredemption.FieldPoints)
+	}
+	if m.discount_amount != nil {
+		fields = append(fields, loyaltyredemption.FieldDiscountAmount)
+	}
+	if m.voided_at != nil {
+		fields = append(fields, loyaltyredemption.FieldVoidedAt)
+	}
+	if m.idempotency_key != nil {
+		fields = append(fields, loyaltyredemption.FieldIdempotencyKey)
+	}
+	if m.request_hash != nil {
+		fields = append(fields, loyaltyredemption.FieldRequestHash)
+	}
+	if m.created_at != nil {
+		fields = append(fields, loyaltyredemption.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *LoyaltyRedemptionMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case loyaltyredemption.FieldMerchantID:
+		return m.MerchantID()
+	case loyaltyredemption.FieldRewardID:
+		return m.RewardID()
+	case loyaltyredemption.FieldAccountID:
+		return m.AccountID()
+	case loyaltyredemption.FieldSaleID:
+		return m.SaleID()
+	case loyaltyredemption.FieldStoreID:
+		return m.StoreID()
+	case loyaltyredemption.FieldStaffID:
+		return m.StaffID()
+	case loyaltyredemption.FieldPoints:
+		return m.Points()
+	case loyaltyredemption.FieldDiscountAmount:
+		return m.DiscountAmount()
+	case loyaltyredemption.FieldVoidedAt:
+		return m.VoidedAt()
+	case loyaltyredemption.FieldIdempotencyKey:
+		return m.IdempotencyKey()
+	case loyaltyredemption.FieldRequestHash:
+		return m.RequestHash()
+	case loyaltyredemption.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *LoyaltyRedemptionMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case loyaltyredemption.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case loyaltyredemption.FieldRewardID:
+		return m.OldRewardID(ctx)
+	case loyaltyredemption.FieldAccountID:
+		return m.OldAccountID(ctx)
+	case loyaltyredemption.FieldSaleID:
+		return m.OldSaleID(ctx)
+	case loyaltyredemption.FieldStoreID:
+		return m.OldStoreID(ctx)
+	case loyaltyredemption.FieldStaffID:
+		return m.OldStaffID(ctx)
+	case loyaltyredemption.FieldPoints:
+		return m.OldPoints(ctx)
+	case loyaltyredemption.FieldDiscountAmount:
+		return m.OldDiscountAmount(ctx)
+	case loyaltyredemption.FieldVoidedAt:
+		return m.OldVoidedAt(ctx)
+	case loyaltyredemption.FieldIdempotencyKey:
+		return m.OldIdempotencyKey(ctx)
+	case loyaltyredemption.FieldRequestHash:
+		return m.OldRequestHash(ctx)
+	case loyaltyredemption.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown LoyaltyRedemption field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *LoyaltyRedemptionMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case loyaltyredemption.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case loyaltyredemption.FieldRewardID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRewardID(v)
+		return nil
+	case loyaltyredemption.FieldAccountID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAccountID(v)
+		return nil
+	case loyaltyredemption.FieldSaleID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSaleID(v)
+		return nil
+	case loyaltyredemption.FieldStoreID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStoreID(v)
+		return nil
+	case loyaltyredemption.FieldStaffID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStaffID(v)
+		return nil
+	case loyaltyredemption.FieldPoints:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPoints(v)
+		return nil
+	case loyaltyredemption.FieldDiscountAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDiscountAmount(v)
+		return nil
+	case loyaltyredemption.FieldVoidedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetVoidedAt(v)
+		return nil
+	case loyaltyredemption.FieldIdempotencyKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIdempotencyKey(v)
+		return nil
+	case loyaltyredemption.FieldRequestHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRequestHash(v)
+		return nil
+	case loyaltyredemption.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown LoyaltyRedemption field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *LoyaltyRedemptionMutation) AddedFields() []string {
+	var fields []string
+	if m.addpoints != nil {
+		fields = append(fields, loyaltyredemption.FieldPoints)
+	}
+	if m.adddiscount_amount != nil {
+		fields = append(fields, loyaltyredemption.FieldDiscountAmount)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *LoyaltyRedemptionMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case loyaltyredemption.FieldPoints:
+		return m.AddedPoints()
+	case loyaltyredemption.FieldDiscountAmount:
+		return m.AddedDiscountAmount()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *LoyaltyRedemptionMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case loyaltyredemption.FieldPoints:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPoints(v)
+		return nil
+	case loyaltyredemption.FieldDiscountAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDiscountAmount(v)
+		return nil
+	}
+	return fmt.Errorf("unknown LoyaltyRedemption numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *LoyaltyRedemptionMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(loyaltyredemption.FieldSaleID) {
+		fields = append(fields, loyaltyredemption.FieldSaleID)
+	}
+	if m.FieldCleared(loyaltyredemption.FieldVoidedAt) {
+		fields = append(fields, loyaltyredemption.FieldVoidedAt)
+	}
+	if m.FieldCleared(loyaltyredemption.FieldIdempotencyKey) {
+		fields = append(fields, loyaltyredemption.FieldIdempotencyKey)
+	}
+	if m.FieldCleared(loyaltyredemption.FieldRequestHash) {
+		fields = append(fields, loyaltyredemption.FieldRequestHash)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *LoyaltyRedemptionMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *LoyaltyRedemptionMutation) ClearField(name string) error {
+	switch name {
+	case loyaltyredemption.FieldSaleID:
+		m.ClearSaleID()
+		return nil
+	case loyaltyredemption.FieldVoidedAt:
+		m.ClearVoidedAt()
+		return nil
+	case loyaltyredemption.FieldIdempotencyKey:
+		m.ClearIdempotencyKey()
+		return nil
+	case loyaltyredemption.FieldRequestHash:
+		m.ClearRequestHash()
+		return nil
+	}
+	return fmt.Errorf("unknown LoyaltyRedemption nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *LoyaltyRedemptionMutation) ResetField(name string) error {
+	switch name {
+	case loyaltyredemption.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case loyaltyredemption.FieldRewardID:
+		m.ResetRewardID()
+		return nil
+	case loyaltyredemption.FieldAccountID:
+		m.ResetAccountID()
+		return nil
+	case loyaltyredemption.FieldSaleID:
+		m.ResetSaleID()
+		return nil
+	case loyaltyredemption.FieldStoreID:
+		m.ResetStoreID()
+		return nil
+	case loyaltyredemption.FieldStaffID:
+		m.ResetStaffID()
+		return nil
+	case loyaltyredemption.FieldPoints:
+		m.ResetPoints()
+		return nil
+	case loyaltyredemption.FieldDiscountAmount:
+		m.ResetDiscountAmount()
+		return nil
+	case loyaltyredemption.FieldVoidedAt:
+		m.ResetVoidedAt()
+		return nil
+	case loyaltyredemption.FieldIdempotencyKey:
+		m.ResetIdempotencyKey()
+		return nil
+	case loyaltyredemption.FieldRequestHash:
+		m.ResetRequestHash()
+		return nil
+	case loyaltyredemption.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown LoyaltyRedemption field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *LoyaltyRedemptionMutation) AddedEdges() []string {
+	edges := make([]string, 0, 6)
+	if m.merchant != nil {
+		edges = append(edges, loyaltyredemption.EdgeMerchant)
+	}
+	if m.reward != nil {
+		edges = append(edges, loyaltyredemption.EdgeReward)
+	}
+	if m.account != nil {
+		edges = append(edges, loyaltyredemption.EdgeAccount)
+	}
+	if m.sale != nil {
+		edges = append(edges, loyaltyredemption.EdgeSale)
+	}
+	if m.store != nil {
+		edges = append(edges, loyaltyredemption.EdgeStore)
+	}
+	if m.staff != nil {
+		edges = append(edges, loyaltyredemption.EdgeStaff)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *LoyaltyRedemptionMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case loyaltyredemption.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	case loyaltyredemption.EdgeReward:
+		if id := m.reward; id != nil {
+			return []ent.Value{*id}
+		}
+	case loyaltyredemption.EdgeAccount:
+		if id := m.account; id != nil {
+			return []ent.Value{*id}
+		}
+	case loyaltyredemption.EdgeSale:
+		if id := m.sale; id != nil {
+			return []ent.Value{*id}
+		}
+	case loyaltyredemption.EdgeStore:
+		if id := m.store; id != nil {
+			return []ent.Value{*id}
+		}
+	case loyaltyredemption.EdgeStaff:
+		if id := m.staff; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *LoyaltyRedemptionMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 6)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *LoyaltyRedemptionMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *LoyaltyRedemptionMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 6)
+	if m.clearedmerchant {
+		edges = append(edges, loyaltyredemption.EdgeMerchant)
+	}
+	if m.clearedreward {
+		edges = append(edges, loyaltyredemption.EdgeReward)
+	}
+	if m.clearedaccount {
+		edges = append(edges, loyaltyredemption.EdgeAccount)
+	}
+	if m.clearedsale {
+		edges = append(edges, loyaltyredemption.EdgeSale)
+	}
+	if m.clearedstore {
+		edges = append(edges, loyaltyredemption.EdgeStore)
+	}
+	if m.clearedstaff {
+		edges = append(edges, loyaltyredemption.EdgeStaff)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *LoyaltyRedemptionMutation) EdgeCleared(name string) bool {
+	switch name {
+	case loyaltyredemption.EdgeMerchant:
+		return m.clearedmerchant
+	case loyaltyredemption.EdgeReward:
+		return m.clearedreward
+	case loyaltyredemption.EdgeAccount:
+		return m.clearedaccount
+	case loyaltyredemption.EdgeSale:
+		return m.clearedsale
+	case loyaltyredemption.EdgeStore:
+		return m.clearedstore
+	case loyaltyredemption.EdgeStaff:
+		return m.clearedstaff
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *LoyaltyRedemptionMutation) ClearEdge(name string) error {
+	switch name {
+	case loyaltyredemption.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	case loyaltyredemption.EdgeReward:
+		m.ClearReward()
+		return nil
+	case loyaltyredemption.EdgeAccount:
+		m.ClearAccount()
+		return nil
+	case loyaltyredemption.EdgeSale:
+		m.ClearSale()
+		return nil
+	case loyaltyredemption.EdgeStore:
+		m.ClearStore()
+		return nil
+	case loyaltyredemption.EdgeStaff:
+		m.ClearStaff()
+		return nil
+	}
+	return fmt.Errorf("unknown LoyaltyRedemption unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *LoyaltyRedemptionMutation) ResetEdge(name string) error {
+	switch name {
+	case loyaltyredemption.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	case loyaltyredemption.EdgeReward:
+		m.ResetReward()
+		return nil
+	case loyaltyredemption.EdgeAccount:
+		m.ResetAccount()
+		return nil
+	case loyaltyredemption.EdgeSale:
+		m.ResetSale()
+		return nil
+	case loyaltyredemption.EdgeStore:
+		m.ResetStore()
+		return nil
+	case loyaltyredemption.EdgeStaff:
+		m.ResetStaff()
+		return nil
+	}
+	return fmt.Errorf("unknown LoyaltyRedemption edge %s", name)
+}
+
+// LoyaltyRewardMutation represents an operation that mutates the LoyaltyReward nodes in the graph.
+type LoyaltyRewardMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *pulid.ID
+	created_at      *time.Time
+	updated_at      *time.Time
+	name            *string
+	kind            *loyaltyreward.Kind
+	amount          *int64
+	addamount       *int64
+	percent_bp      *int
+	addpercent_bp   *int
+	max_discount    *int64
+	addmax_discount *int64
+	points_cost     *int64
+	addpoints_cost  *int64
+	active          *bool
+	min_tier        *string
+	clearedFields   map[string]struct{}
+	merchant        *pulid.ID
+	clearedmerchant bool
+	product         *pulid.ID
+	clearedproduct  bool
+	done            bool
+	oldValue        func(context.Context) (*LoyaltyReward, error)
+	predicates      []predicate.LoyaltyReward
+}
+
+var _ ent.Mutation = (*LoyaltyRewardMutation)(nil)
+
+// loyaltyrewardOption allows management of the mutation configuration using functional options.
+type loyaltyrewardOption func(*LoyaltyRewardMutation)
+
+// newLoyaltyRewardMutation creates new mutation for the LoyaltyReward entity.
+func newLoyaltyRewardMutation(c config, op Op, opts ...loyaltyrewardOption) *LoyaltyRewardMutation {
+	m := &LoyaltyRewardMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeLoyaltyReward,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withLoyaltyRewardID sets the ID field of the mutation.
+func withLoyaltyRewardID(id pulid.ID) loyaltyrewardOption {
+	return func(m *LoyaltyRewardMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *LoyaltyReward
+		)
+		m.oldValue = func(ctx context.Context) (*LoyaltyReward, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().LoyaltyReward.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withLoyaltyReward sets the old LoyaltyReward of the mutation.
+func withLoyaltyReward(node *LoyaltyReward) loyaltyrewardOption {
+	return func(m *LoyaltyRewardMutation) {
+		m.oldValue = func(context.Context) (*LoyaltyReward, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m LoyaltyRewardMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m LoyaltyRewardMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of LoyaltyReward entities.
+func (m *LoyaltyRewardMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *LoyaltyRewardMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *LoyaltyRewardMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().LoyaltyReward.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *LoyaltyRewardMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *LoyaltyRewardMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the LoyaltyReward entity.
+// If the LoyaltyReward object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyRewardMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *LoyaltyRewardMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *LoyaltyRewardMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *LoyaltyRewardMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the LoyaltyReward entity.
+// If the LoyaltyReward object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyRewardMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *LoyaltyRewardMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *LoyaltyRewardMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *LoyaltyRewardMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the LoyaltyReward entity.
+// If the LoyaltyReward object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyRewardMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *LoyaltyRewardMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetName sets the "name" field.
+func (m *LoyaltyRewardMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *LoyaltyRewardMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the LoyaltyReward entity.
+// If the LoyaltyReward object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyRewardMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *LoyaltyRewardMutation) ResetName() {
+	m.name = nil
+}
+
+// SetKind sets the "kind" field.
+func (m *LoyaltyRewardMutation) SetKind(l loyaltyreward.Kind) {
+	m.kind = &l
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *LoyaltyRewardMutation) Kind() (r loyaltyreward.Kind, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the LoyaltyReward entity.
+// If the LoyaltyReward object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyRewardMutation) OldKind(ctx context.Context) (v loyaltyreward.Kind, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *LoyaltyRewardMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetProductID sets the "product_id" field.
+func (m *LoyaltyRewardMutation) SetProductID(pu pulid.ID) {
+	m.product = &pu
+}
+
+// ProductID returns the value of the "product_id" field in the mutation.
+func (m *LoyaltyRewardMutation) ProductID() (r pulid.ID, exists bool) {
+	v := m.product
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldProductID returns the old "product_id" field's value of the LoyaltyReward entity.
+// If the LoyaltyReward object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyRewardMutation) OldProductID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldProductID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldProductID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldProductID: %w", err)
+	}
+	return oldValue.ProductID, nil
+}
+
+// ClearProductID clears the value of the "product_id" field.
+func (m *LoyaltyRewardMutation) ClearProductID() {
+	m.product = nil
+	m.clearedFields[loyaltyreward.FieldProductID] = struct{}{}
+}
+
+// ProductIDCleared returns if the "product_id" field was cleared in this mutation.
+func (m *LoyaltyRewardMutation) ProductIDCleared() bool {
+	_, ok := m.clearedFields[loyaltyreward.FieldProductID]
+	return ok
+}
+
+// ResetProductID resets all changes to the "product_id" field.
+func (m *LoyaltyRewardMutation) ResetProductID() {
+	m.product = nil
+	delete(m.clearedFields, loyaltyreward.FieldProductID)
+}
+
+// SetAmount sets the "amount" field.
+func (m *LoyaltyRewardMutation) SetAmount(i int64) {
+	m.amount = &i
+	m.addamount = nil
+}
+
+// Amount returns the value of the "amount" field in the mutation.
+func (m *LoyaltyRewardMutation) Amount() (r int64, exists bool) {
+	v := m.amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAmount returns the old "amount" field's value of the LoyaltyReward entity.
+// If the LoyaltyReward object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyRewardMutation) OldAmount(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAmount: %w", err)
+	}
+	return oldValue.Amount, nil
+}
+
+// AddAmount adds i to the "amount" field.
+func (m *LoyaltyRewardMutation) AddAmount(i int64) {
+	if m.addamount != nil {
+		*m.addamount += i
+	} else {
+		m.addamount = &i
+	}
+}
+
+// AddedAmount returns the value that was added to the "amount" field in this mutation.
+func (m *LoyaltyRewardMutation) AddedAmount() (r int64, exists bool) {
+	v := m.addamount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearAmount clears the value of the "amount" field.
+func (m *LoyaltyRewardMutation) ClearAmount() {
+	m.amount = nil
+	m.addamount = nil
+	m.clearedFields[loyaltyreward.FieldAmount] = struct{}{}
+}
+
+// AmountCleared returns if the "amount" field was cleared in this mutation.
+func (m *LoyaltyRewardMutation) AmountCleared() bool {
+	_, ok := m.clearedFields[loyaltyreward.FieldAmount]
+	return ok
+}
+
+// ResetAmount resets all changes to the "amount" field.
+func (m *LoyaltyRewardMutation) ResetAmount() {
+	m.amount = nil
+	m.addamount = nil
+	delete(m.clearedFields, loyaltyreward.FieldAmount)
+}
+
+// SetPercentBp sets the "percent_bp" field.
+func (m *LoyaltyRewardMutation) SetPercentBp(i int) {
+	m.percent_bp = &i
+	m.addpercent_bp = nil
+}
+
+// PercentBp returns the value of the "percent_bp" field in the mutation.
+func (m *LoyaltyRewardMutation) PercentBp() (r int, exists bool) {
+	v := m.percent_bp
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPercentBp returns the old "percent_bp" field's value of the LoyaltyReward entity.
+// If the LoyaltyReward object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyRewardMutation) OldPercentBp(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPercentBp is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPercentBp requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPercentBp: %w", err)
+	}
+	return oldValue.PercentBp, nil
+}
+
+// AddPercentBp adds i to the "percent_bp" field.
+func (m *LoyaltyRewardMutation) AddPercentBp(i int) {
+	if m.addpercent_bp != nil {
+		*m.addpercent_bp += i
+	} else {
+		m.addpercent_bp = &i
+	}
+}
+
+// AddedPercentBp returns the value that was added to the "percent_bp" field in this mutation.
+func (m *LoyaltyRewardMutation) AddedPercentBp() (r int, exists bool) {
+	v := m.addpercent_bp
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearPercentBp clears the value of the "percent_bp" field.
+func (m *LoyaltyRewardMutation) ClearPercentBp() {
+	m.percent_bp = nil
+	m.addpercent_bp = nil
+	m.clearedFields[loyaltyreward.FieldPercentBp] = struct{}{}
+}
+
+// PercentBpCleared returns if the "percent_bp" field was cleared in this mutation.
+func (m *LoyaltyRewardMutation) PercentBpCleared() bool {
+	_, ok := m.clearedFields[loyaltyreward.FieldPercentBp]
+	return ok
+}
+
+// ResetPercentBp resets all changes to the "percent_bp" field.
+func (m *LoyaltyRewardMutation) ResetPercentBp() {
+	m.percent_bp = nil
+	m.addpercent_bp = nil
+	delete(m.clearedFields, loyaltyreward.FieldPercentBp)
+}
+
+// SetMaxDiscount sets the "max_discount" field.
+func (m *LoyaltyRewardMutation) SetMaxDiscount(i int64) {
+	m.max_discount = &i
+	m.addmax_discount = nil
+}
+
+// MaxDiscount returns the value of the "max_discount" field in the mutation.
+func (m *LoyaltyRewardMutation) MaxDiscount() (r int64, exists bool) {
+	v := m.max_discount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMaxDiscount returns the old "max_discount" field's value of the LoyaltyReward entity.
+// If the LoyaltyReward object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyRewardMutation) OldMaxDiscount(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMaxDiscount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMaxDiscount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMaxDiscount: %w", err)
+	}
+	return oldValue.MaxDiscount, nil
+}
+
+// AddMaxDiscount adds i to the "max_discount" field.
+func (m *LoyaltyRewardMutation) AddMaxDiscount(i int64) {
+	if m.addmax_discount != nil {
+		*m.addmax_discount += i
+	} else {
+		m.addmax_discount = &i
+	}
+}
+
+// AddedMaxDiscount returns the value that was added to the "max_discount" field in this mutation.
+func (m *LoyaltyRewardMutation) AddedMaxDiscount() (r int64, exists bool) {
+	v := m.addmax_discount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearMaxDiscount clears the value of the "max_discount" field.
+func (m *LoyaltyRewardMutation) ClearMaxDiscount() {
+	m.max_discount = nil
+	m.addmax_discount = nil
+	m.clearedFields[loyaltyreward.FieldMaxDiscount] = struct{}{}
+}
+
+// MaxDiscountCleared returns if the "max_discount" field was cleared in this mutation.
+func (m *LoyaltyRewardMutation) MaxDiscountCleared() bool {
+	_, ok := m.clearedFields[loyaltyreward.FieldMaxDiscount]
+	return ok
+}
+
+// ResetMaxDiscount resets all changes to the "max_discount" field.
+func (m *LoyaltyRewardMutation) ResetMaxDiscount() {
+	m.max_discount = nil
+	m.addmax_discount = nil
+	delete(m.clearedFields, loyaltyreward.FieldMaxDiscount)
+}
+
+// SetPointsCost sets the "points_cost" field.
+func (m *LoyaltyRewardMutation) SetPointsCost(i int64) {
+	m.points_cost = &i
+	m.addpoints_cost = nil
+}
+
+// PointsCost returns the value of the "points_cost" field in the mutation.
+func (m *LoyaltyRewardMutation) PointsCost() (r int64, exists bool) {
+	v := m.points_cost
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPointsCost returns the old "points_cost" field's value of the LoyaltyReward entity.
+// If the LoyaltyReward object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyRewardMutation) OldPointsCost(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPointsCost is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPointsCost requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPointsCost: %w", err)
+	}
+	return oldValue.PointsCost, nil
+}
+
+// AddPointsCost adds i to the "points_cost" field.
+func (m *LoyaltyRewardMutation) AddPointsCost(i int64) {
+	if m.addpoints_cost != nil {
+		*m.addpoints_cost += i
+	} else {
+		m.addpoints_cost = &i
+	}
+}
+
+// AddedPointsCost returns the value that was added to the "points_cost" field in this mutation.
+func (m *LoyaltyRewardMutation) AddedPointsCost() (r int64, exists bool) {
+	v := m.addpoints_cost
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPointsCost resets all changes to the "points_cost" field.
+func (m *LoyaltyRewardMutation) ResetPointsCost() {
+	m.points_cost = nil
+	m.addpoints_cost = nil
+}
+
+// SetActive sets the "active" field.
+func (m *LoyaltyRewardMutation) SetActive(b bool) {
+	m.active = &b
+}
+
+// Active returns the value of the "active" field in the mutation.
+func (m *LoyaltyRewardMutation) Active() (r bool, exists bool) {
+	v := m.active
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldActive returns the old "active" field's value of the LoyaltyReward entity.
+// If the LoyaltyReward object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyRewardMutation) OldActive(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldActive is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldActive requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldActive: %w", err)
+	}
+	return oldValue.Active, nil
+}
+
+// ResetActive resets all changes to the "active" field.
+func (m *LoyaltyRewardMutation) ResetActive() {
+	m.active = nil
+}
+
+// SetMinTier sets the "min_tier" field.
+func (m *LoyaltyRewardMutation) SetMinTier(s string) {
+	m.min_tier = &s
+}
+
+// MinTier returns the value of the "min_tier" field in the mutation.
+func (m *LoyaltyRewardMutation) MinTier() (r string, exists bool) {
+	v := m.min_tier
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMinTier returns the old "min_tier" field's value of the LoyaltyReward entity.
+// If the LoyaltyReward object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoyaltyRewardMutation) OldMinTier(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMinTier is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMinTier requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMinTier: %w", err)
+	}
+	return oldValue.MinTier, nil
+}
+
+// ClearMinTier clears the value of the "min_tier" field.
+func (m *LoyaltyRewardMutation) ClearMinTier() {
+	m.min_tier = nil
+	m.clearedFields[loyaltyreward.FieldMinTier] = struct{}{}
+}
+
+// MinTierCleared returns if the "min_tier" field was cleared in this mutation.
+func (m *LoyaltyRewardMutation) MinTierCleared() bool {
+	_, ok := m.clearedFields[loyaltyreward.FieldMinTier]
+	return ok
+}
+
+// ResetMinTier resets all changes to the "min_tier" field.
+func (m *LoyaltyRewardMutation) ResetMinTier() {
+	m.min_tier = nil
+	delete(m.clearedFields, loyaltyreward.FieldMinTier)
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *LoyaltyRewardMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[loyaltyreward.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *LoyaltyRewardMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *LoyaltyRewardMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *LoyaltyRewardMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// ClearProduct clears the "product" edge to the Product entity.
+func (m *LoyaltyRewardMutation) ClearProduct() {
+	m.clearedproduct = true
+	m.clearedFields[loyaltyreward.FieldProductID] = struct{}{}
+}
+
+// ProductCleared reports if the "product" edge to the Product entity was cleared.
+func (m *LoyaltyRewardMutation) ProductCleared() bool {
+	return m.ProductIDCleared() || m.clearedproduct
+}
+
+// ProductIDs returns the "product" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ProductID instead. It exists only for internal usage by the builders.
+func (m *LoyaltyRewardMutation) ProductIDs() (ids []pulid.ID) {
+	if id := m.product; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetProduct resets all changes to the "product" edge.
+func (m *LoyaltyRewardMutation) ResetProduct() {
+	m.product = nil
+	m.clearedproduct = false
+}
+
+// Where appends a list predicates to the LoyaltyRewardMutation builder.
+func (m *LoyaltyRewardMutation) Where(ps ...predicate.LoyaltyReward) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the LoyaltyRewardMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *LoyaltyRewardMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.LoyaltyReward, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *LoyaltyRewardMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *LoyaltyRewardMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (LoyaltyReward).
+func (m *LoyaltyRewardMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *LoyaltyRewardMutation) Fields() []string {
+	fields := make([]string, 0, 12)
+	if m.merchant != nil {
+		fields = append(fields, loyaltyreward.FieldMerchantID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, loyaltyreward.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, loyaltyreward.FieldUpdatedAt)
+	}
+	if m.name != nil {
+		fields = append(fields, loyaltyreward.FieldName)
+	}
+	if m.kind != nil {
+		fields = append(fields, loyaltyreward.FieldKind)
+	}
+	if m.product != nil {
+		fields = append(fields, loyaltyreward.FieldProductID)
+	}
+	if m.amount != nil {
+		fields = append(fields, loyaltyreward.FieldAmount)
+	}
+	if m.percent_bp != nil {
+		fields = append(fields, loyaltyreward.FieldPercentBp)
+	}
+	if m.max_discount != nil {
+		fields = append(fields, loyaltyreward.FieldMaxDiscount)
+	}
+	if m.points_cost != nil {
+		fields = append(fields, loyaltyreward.FieldPointsCost)
+	}
+	if m.active != nil {
+		fields = append(fields, loyaltyreward.FieldActive)
+	}
+	if m.min_tier != nil {
+		fields = append(fields, loyaltyreward.FieldMinTier)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *LoyaltyRewardMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case loyaltyreward.FieldMerchantID:
+		return m.MerchantID()
+	case loyaltyreward.FieldCreatedAt:
+		return m.CreatedAt()
+	case loyaltyreward.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case loyaltyreward.FieldName:
+		return m.Name()
+	case loyaltyreward.FieldKind:
+		return m.Kind()
+	case loyaltyreward.FieldProductID:
+		return m.ProductID()
+	case loyaltyreward.FieldAmount:
+		return m.Amount()
+	case loyaltyreward.FieldPercentBp:
+		return m.PercentBp()
+	case loyaltyreward.FieldMaxDiscount:
+		return m.MaxDiscount()
+	case loyaltyreward.FieldPointsCost:
+		return m.PointsCost()
+	case loyaltyreward.FieldActive:
+		return m.Active()
+	case loyaltyreward.FieldMinTier:
+		return m.MinTier()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *LoyaltyRewardMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case loyaltyreward.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case loyaltyreward.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case loyaltyreward.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case loyaltyreward.FieldName:
+		return m.OldName(ctx)
+	case loyaltyreward.FieldKind:
+		return m.OldKind(ctx)
+	case loyaltyreward.FieldProductID:
+		return m.OldProductID(ctx)
+	case loyaltyreward.FieldAmount:
+		return m.OldAmount(ctx)
+	case loyaltyreward.FieldPercentBp:
+		return m.OldPercentBp(ctx)
+	case loyaltyreward.FieldMaxDiscount:
+		return m.OldMaxDiscount(ctx)
+	case loyaltyreward.FieldPointsCost:
+		return m.OldPointsCost(ctx)
+	case loyaltyreward.FieldActive:
+		return m.OldActive(ctx)
+	case loyaltyreward.FieldMinTier:
+		return m.OldMinTier(ctx)
+	}
+	return nil, fmt.Errorf("unknown LoyaltyReward field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *LoyaltyRewardMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case loyaltyreward.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case loyaltyreward.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case loyaltyreward.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case loyaltyreward.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case loyaltyreward.FieldKind:
+		v, ok := value.(loyaltyreward.Kind)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case loyaltyreward.FieldProductID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetProductID(v)
+		return nil
+	case loyaltyreward.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAmount(v)
+		return nil
+	case loyaltyreward.FieldPercentBp:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPercentBp(v)
+		return nil
+	case loyaltyreward.FieldMaxDiscount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMaxDiscount(v)
+		return nil
+	case loyaltyreward.FieldPointsCost:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPointsCost(v)
+		return nil
+	case loyaltyreward.FieldActive:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetActive(v)
+		return nil
+	case loyaltyreward.FieldMinTier:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMinTier(v)
+		return nil
+	}
+	return fmt.Errorf("unknown LoyaltyReward field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *LoyaltyRewardMutation) AddedFields() []string {
+	var fields []string
+	if m.addamount != nil {
+		fields = append(fields, loyaltyreward.FieldAmount)
+	}
+	if m.addpercent_bp != nil {
+		fields = append(fields, loyaltyreward.FieldPercentBp)
+	}
+	if m.addmax_discount != nil {
+		fields = append(fields, loyaltyreward.FieldMaxDiscount)
+	}
+	if m.addpoints_cost != nil {
+		fields = append(fields, loyaltyreward.FieldPointsCost)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *LoyaltyRewardMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case loyaltyreward.FieldAmount:
+		return m.AddedAmount()
+	case loyaltyreward.FieldPercentBp:
+		return m.AddedPercentBp()
+	case loyaltyreward.FieldMaxDiscount:
+		return m.AddedMaxDiscount()
+	case loyaltyreward.FieldPointsCost:
+		return m.AddedPointsCost()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *LoyaltyRewardMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case loyaltyreward.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAmount(v)
+		return nil
+	case loyaltyreward.FieldPercentBp:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPercentBp(v)
+		return nil
+	case loyaltyreward.FieldMaxDiscount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMaxDiscount(v)
+		return nil
+	case loyaltyreward.FieldPointsCost:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPointsCost(v)
+		return nil
+	}
+	return fmt.Errorf("unknown LoyaltyReward numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *LoyaltyRewardMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(loyaltyreward.FieldProductID) {
+		fields = append(fields, loyaltyreward.FieldProductID)
+	}
+	if m.FieldCleared(loyaltyreward.FieldAmount) {
+		fields = append(fields, loyaltyreward.FieldAmount)
+	}
+	if m.FieldCleared(loyaltyreward.FieldPercentBp) {
+		fields = append(fields, loyaltyreward.FieldPercentBp)
+	}
+	if m.FieldCleared(loyaltyreward.FieldMaxDiscount) {
+		fields = append(fields, loyaltyreward.FieldMaxDiscount)
+	}
+	if m.FieldCleared(loyaltyreward.FieldMinTier) {
+		fields = append(fields, loyaltyreward.FieldMinTier)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *LoyaltyRewardMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *LoyaltyRewardMutation) ClearField(name string) error {
+	switch name {
+	case loyaltyreward.FieldProductID:
+		m.ClearProductID()
+		return nil
+	case loyaltyreward.FieldAmount:
+		m.ClearAmount()
+		return nil
+	case loyaltyreward.FieldPercentBp:
+		m.ClearPercentBp()
+		return nil
+	case loyaltyreward.FieldMaxDiscount:
+		m.ClearMaxDiscount()
+		return nil
+	case loyaltyreward.FieldMinTier:
+		m.ClearMinTier()
+		return nil
+	}
+	return fmt.Errorf("unknown LoyaltyReward nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *LoyaltyRewardMutation) ResetField(name string) error {
+	switch name {
+	case loyaltyreward.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case loyaltyreward.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case loyaltyreward.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case loyaltyreward.FieldName:
+		m.ResetName()
+		return nil
+	case loyaltyreward.FieldKind:
+		m.ResetKind()
+		return nil
+	case loyaltyreward.FieldProductID:
+		m.ResetProductID()
+		return nil
+	case loyaltyreward.FieldAmount:
+		m.ResetAmount()
+		return nil
+	case loyaltyreward.FieldPercentBp:
+		m.ResetPercentBp()
+		return nil
+	case loyaltyreward.FieldMaxDiscount:
+		m.ResetMaxDiscount()
+		return nil
+	case loyaltyreward.FieldPointsCost:
+		m.ResetPointsCost()
+		return nil
+	case loyaltyreward.FieldActive:
+		m.ResetActive()
+		return nil
+	case loyaltyreward.FieldMinTier:
+		m.ResetMinTier()
+		return nil
+	}
+	return fmt.Errorf("unknown LoyaltyReward field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *LoyaltyRewardMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.merchant != nil {
+		edges = append(edges, loyaltyreward.EdgeMerchant)
+	}
+	if m.product != nil {
+		edges = append(edges, loyaltyreward.EdgeProduct)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *LoyaltyRewardMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case loyaltyreward.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	case loyaltyreward.EdgeProduct:
+		if id := m.product; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *LoyaltyRewardMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *LoyaltyRewardMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *LoyaltyRewardMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedmerchant {
+		edges = append(edges, loyaltyreward.EdgeMerchant)
+	}
+	if m.clearedproduct {
+		edges = append(edges, loyaltyreward.EdgeProduct)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *LoyaltyRewardMutation) EdgeCleared(name string) bool {
+	switch name {
+	case loyaltyreward.EdgeMerchant:
+		return m.clearedmerchant
+	case loyaltyreward.EdgeProduct:
+		return m.clearedproduct
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *LoyaltyRewardMutation) ClearEdge(name string) error {
+	switch name {
+	case loyaltyreward.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	case loyaltyreward.EdgeProduct:
+		m.ClearProduct()
+		return nil
+	}
+	return fmt.Errorf("unknown LoyaltyReward unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *LoyaltyRewardMutation) ResetEdge(name string) error {
+	switch name {
+	case loyaltyreward.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	case loyaltyreward.EdgeProduct:
+		m.ResetProduct()
+		return nil
+	}
+	return fmt.Errorf("unknown LoyaltyReward edge %s", name)
 }
 
 // MerchantMutation represents an operation that mutates the Merchant nodes in the graph.

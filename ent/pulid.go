@@ -10,6 +10,12 @@ import (
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/device"
 	"github.com/tillpos/till/ent/feedback"
+	"github.com/tillpos/till/ent/loyaltyaccount"
+	"github.com/tillpos/till/ent/loyaltyentry"
+	"github.com/tillpos/till/ent/loyaltylot"
+	"github.com/tillpos/till/ent/loyaltyprogramversion"
+	"github.com/tillpos/till/ent/loyaltyredemption"
+	"github.com/tillpos/till/ent/loyaltyreward"
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/offer"
 	"github.com/tillpos/till/ent/offerredemption"
@@ -46,6 +52,12 @@ var prefixToTable = map[string]string{
 	"cus": customer.Table,
 	"dev": device.Table,
 	"fbk": feedback.Table,
+	"lac": loyaltyaccount.Table,
+	"lye": loyaltyentry.Table,
+	"lyl": loyaltylot.Table,
+	"lpv": loyaltyprogramversion.Table,
+	"lrd": loyaltyredemption.Table,
+	"lrw": loyaltyreward.Table,
 	"mer": merchant.Table,
 	"ofr": offer.Table,
 	"ofd": offerredemption.Table,

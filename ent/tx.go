@@ -28,6 +28,18 @@ type Tx struct {
 	Device *DeviceClient
 	// Feedback is the client for interacting with the Feedback builders.
 	Feedback *FeedbackClient
+	// LoyaltyAccount is the client for interacting with the LoyaltyAccount builders.
+	LoyaltyAccount *LoyaltyAccountClient
+	// LoyaltyEntry is the client for interacting with the LoyaltyEntry builders.
+	LoyaltyEntry *LoyaltyEntryClient
+	// LoyaltyLot is the client for interacting with the LoyaltyLot builders.
+	LoyaltyLot *LoyaltyLotClient
+	// LoyaltyProgramVersion is the client for interacting with the LoyaltyProgramVersion builders.
+	LoyaltyProgramVersion *LoyaltyProgramVersionClient
+	// LoyaltyRedemption is the client for interacting with the LoyaltyRedemption builders.
+	LoyaltyRedemption *LoyaltyRedemptionClient
+	// LoyaltyReward is the client for interacting with the LoyaltyReward builders.
+	LoyaltyReward *LoyaltyRewardClient
 	// Merchant is the client for interacting with the Merchant builders.
 	Merchant *MerchantClient
 	// Offer is the client for interacting with the Offer builders.
@@ -226,6 +238,12 @@ func (tx *Tx) init() {
 	tx.CustomerTrigram = NewCustomerTrigramClient(tx.config)
 	tx.Device = NewDeviceClient(tx.config)
 	tx.Feedback = NewFeedbackClient(tx.config)
+	tx.LoyaltyAccount = NewLoyaltyAccountClient(tx.config)
+	tx.LoyaltyEntry = NewLoyaltyEntryClient(tx.config)
+	tx.LoyaltyLot = NewLoyaltyLotClient(tx.config)
+	tx.LoyaltyProgramVersion = NewLoyaltyProgramVersionClient(tx.config)
+	tx.LoyaltyRedemption = NewLoyaltyRedemptionClient(tx.config)
+	tx.LoyaltyReward = NewLoyaltyRewardClient(tx.config)
 	tx.Merchant = NewMerchantClient(tx.config)
 	tx.Offer = NewOfferClient(tx.config)
 	tx.OfferRedemption = NewOfferRedemptionClient(tx.config)

@@ -22,6 +22,8 @@ import (
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/device"
 	feedback1 "github.com/tillpos/till/ent/feedback"
+	"github.com/tillpos/till/ent/loyaltyentry"
+	"github.com/tillpos/till/ent/loyaltyreward"
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/offer"
 	"github.com/tillpos/till/ent/platformauditentry"
@@ -31,6 +33,7 @@ import (
 	"github.com/tillpos/till/ent/risklistentry"
 	"github.com/tillpos/till/ent/sale"
 	"github.com/tillpos/till/ent/savedsegment"
+	"github.com/tillpos/till/ent/schema/loyaltytype"
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/ent/schema/saletype"
 	"github.com/tillpos/till/ent/schema/svtype"
@@ -40,6 +43,7 @@ import (
 	"github.com/tillpos/till/ent/ticket"
 	"github.com/tillpos/till/ent/ticketcomment"
 	"github.com/tillpos/till/feedback"
+	"github.com/tillpos/till/loyalty"
 	"github.com/tillpos/till/offers"
 	"github.com/tillpos/till/releases"
 	"github.com/tillpos/till/sales"
@@ -60,8 +64,10 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	Customer() CustomerResolver
+	CustomerLoyalty() CustomerLoyaltyResolver
 	CustomerSegmentRules() CustomerSegmentRulesResolver
 	Device() DeviceResolver
+	LoyaltyProgram() LoyaltyProgramResolver
 	Merchant() MerchantResolver
 	Mutation() MutationResolver
 	Product() ProductResolver
@@ -77,6 +83,12 @@ type DirectiveRoot struct {
 }
 
 type ComplexityRoot struct {
+	AdjustPointsPayload struct {
+		Entry    func(childComplexity int) int
+		Loyalty  func(childComplexity int) int
+		Replayed func(childComplexity int) int
+	}
+
 	AdjustStoredValuePayload struct {
 		Entry       func(childComplexity int) int
 		Replayed    func(childComplexity int) int
@@ -148,6 +160,7 @@ type ComplexityRoot struct {
 		Gender              func(childComplexity int) int
 		ID                  func(childComplexity int) int
 		LastVisitAt         func(childComplexity int) int
+		Loyalty             func(childComplexity int) int
 		MemberCode          func(childComplexity int) int
 		Merchant            func(childComplexity int) int
 		MerchantID          func(childComplexity int) int
@@ -193,6 +206,18 @@ type ComplexityRoot struct {
 	CustomerEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	CustomerLoyalty struct {
+		Entries          func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.LoyaltyEntryOrder, where *ent.LoyaltyEntryWhereInput) int
+		ExpiringSoon     func(childComplexity int) int
+		LifetimePoints   func(childComplexity int) int
+		NextTier         func(childComplexity int) int
+		Points           func(childComplexity int) int
+		PointsToNextTier func(childComplexity int) int
+		Tier             func(childComplexity int) int
+		TierReviewAt     func(childComplexity int) int
+		TierSince        func(childComplexity int) int
 	}
 
 	CustomerPayload struct {
@@ -347,6 +372,113 @@ type ComplexityRoot struct {
 		EndedSessions func(childComplexity int) int
 	}
 
+	LoyaltyEntry struct {
+		CreatedAt        func(childComplexity int) int
+		ExpiresAt        func(childComplexity int) int
+		ID               func(childComplexity int) int
+		IdempotencyKey   func(childComplexity int) int
+		Kind             func(childComplexity int) int
+		Merchant         func(childComplexity int) int
+		MerchantID       func(childComplexity int) int
+		OccurredAt       func(childComplexity int) int
+		Points           func(childComplexity int) int
+		ProgramVersion   func(childComplexity int) int
+		QualifyingPoints func(childComplexity int) int
+		QualifyingSpend  func(childComplexity int) int
+		Reason           func(childComplexity int) int
+		Redemption       func(childComplexity int) int
+		RedemptionID     func(childComplexity int) int
+		Refund           func(childComplexity int) int
+		RefundID         func(childComplexity int) int
+		Reward           func(childComplexity int) int
+		RewardID         func(childComplexity int) int
+		Sale             func(childComplexity int) int
+		SaleID           func(childComplexity int) int
+		Staff            func(childComplexity int) int
+		StaffID          func(childComplexity int) int
+		TenderID         func(childComplexity int) int
+	}
+
+	LoyaltyEntryConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	LoyaltyEntryEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	LoyaltyExpiring struct {
+		At     func(childComplexity int) int
+		Points func(childComplexity int) int
+	}
+
+	LoyaltyProgram struct {
+		EarningTenders func(childComplexity int) int
+		EffectiveFrom  func(childComplexity int) int
+		Enabled        func(childComplexity int) int
+		ExpiryMonths   func(childComplexity int) int
+		MinSpend       func(childComplexity int) int
+		PointValue     func(childComplexity int) int
+		PointsPerUnit  func(childComplexity int) int
+		Rounding       func(childComplexity int) int
+		StaffID        func(childComplexity int) int
+		TierBasis      func(childComplexity int) int
+		Tiers          func(childComplexity int) int
+		UnitAmount     func(childComplexity int) int
+		Version        func(childComplexity int) int
+		Versions       func(childComplexity int) int
+	}
+
+	LoyaltyRedemption struct {
+		CreatedAt      func(childComplexity int) int
+		DiscountAmount func(childComplexity int) int
+		ID             func(childComplexity int) int
+		IdempotencyKey func(childComplexity int) int
+		Merchant       func(childComplexity int) int
+		MerchantID     func(childComplexity int) int
+		Points         func(childComplexity int) int
+		Reward         func(childComplexity int) int
+		RewardID       func(childComplexity int) int
+		Sale           func(childComplexity int) int
+		SaleID         func(childComplexity int) int
+		Staff          func(childComplexity int) int
+		StaffID        func(childComplexity int) int
+		Store          func(childComplexity int) int
+		StoreID        func(childComplexity int) int
+		VoidedAt       func(childComplexity int) int
+	}
+
+	LoyaltyReward struct {
+		Active      func(childComplexity int) int
+		Amount      func(childComplexity int) int
+		CreatedAt   func(childComplexity int) int
+		ID          func(childComplexity int) int
+		Kind        func(childComplexity int) int
+		MaxDiscount func(childComplexity int) int
+		Merchant    func(childComplexity int) int
+		MerchantID  func(childComplexity int) int
+		MinTier     func(childComplexity int) int
+		Name        func(childComplexity int) int
+		PercentBp   func(childComplexity int) int
+		PointsCost  func(childComplexity int) int
+		Product     func(childComplexity int) int
+		ProductID   func(childComplexity int) int
+		UpdatedAt   func(childComplexity int) int
+	}
+
+	LoyaltyRewardPayload struct {
+		Reward func(childComplexity int) int
+	}
+
+	LoyaltyTier struct {
+		MultiplierBP func(childComplexity int) int
+		Name         func(childComplexity int) int
+		Threshold    func(childComplexity int) int
+	}
+
 	Merchant struct {
 		CashiersSeeFullContact func(childComplexity int) int
 		CreatedAt              func(childComplexity int) int
@@ -379,6 +511,7 @@ type ComplexityRoot struct {
 
 	Mutation struct {
 		AddRiskListEntry           func(childComplexity int, input AddRiskListEntryInput) int
+		AdjustPoints               func(childComplexity int, input loyalty.AdjustInput) int
 		AdjustStoredValue          func(childComplexity int, input storedvalue.AdjustInput) int
 		ArchiveCustomer            func(childComplexity int, input CustomerIDInput) int
 		AssignTicket               func(childComplexity int, input AssignTicketInput) int
@@ -386,6 +519,7 @@ type ComplexityRoot struct {
 		ChangeTicketStatus         func(childComplexity int, input ChangeTicketStatusInput) int
 		CommentOnTicket            func(childComplexity int, input CommentOnTicketInput) int
 		CreateCustomer             func(childComplexity int, input CreateCustomerInput) int
+		CreateLoyaltyReward        func(childComplexity int, input loyalty.RewardInput) int
 		CreateOffer                func(childComplexity int, input offers.CreateInput) int
 		CreatePairingCode          func(childComplexity int, input CreatePairingCodeInput) int
 		CreateProduct              func(childComplexity int, input CreateProductInput) int
@@ -415,6 +549,7 @@ type ComplexityRoot struct {
 		ReactivateStaff            func(childComplexity int, input StaffIDInput) int
 		RecordFeedback             func(childComplexity int, input RecordFeedbackInput) int
 		RecordSale                 func(childComplexity int, input sales.SaleInput) int
+		RedeemReward               func(childComplexity int, input loyalty.RedeemInput) int
 		RefreshSession             func(childComplexity int, input RefreshSessionInput) int
 		RefundSale                 func(childComplexity int, input sales.RefundInput) int
 		RemoveRiskListEntry        func(childComplexity int, input RiskListEntryIDInput) int
@@ -433,6 +568,8 @@ type ComplexityRoot struct {
 		UnfreezeSale               func(childComplexity int, input FreezeSaleInput) int
 		UpdateCustomer             func(childComplexity int, input UpdateCustomerInput) int
 		UpdateCustomerSegmentRules func(childComplexity int, input UpdateSegmentRulesInput) int
+		UpdateLoyaltyProgram       func(childComplexity int, input loyalty.ProgramPatch) int
+		UpdateLoyaltyReward        func(childComplexity int, input loyalty.RewardPatch) int
 		UpdateMerchant             func(childComplexity int, input UpdateMerchantInput) int
 		UpdateOffer                func(childComplexity int, input offers.UpdateInput) int
 		UpdateProduct              func(childComplexity int, input UpdateProductInput) int
@@ -659,6 +796,8 @@ type ComplexityRoot struct {
 		Devices                func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.DeviceOrder, where *ent.DeviceWhereInput) int
 		Feedback               func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.FeedbackOrder, where *ent.FeedbackWhereInput) int
 		LookupCustomer         func(childComplexity int, input LookupCustomerInput) int
+		LoyaltyProgram         func(childComplexity int) int
+		LoyaltyRewards         func(childComplexity int, activeOnly *bool) int
 		Merchants              func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.MerchantOrder, where *ent.MerchantWhereInput) int
 		Node                   func(childComplexity int, id pulid.ID) int
 		Nodes                  func(childComplexity int, ids []pulid.ID) int
@@ -728,6 +867,12 @@ type ComplexityRoot struct {
 	RecordSalePayload struct {
 		Replayed func(childComplexity int) int
 		Sale     func(childComplexity int) int
+	}
+
+	RedeemRewardPayload struct {
+		Loyalty    func(childComplexity int) int
+		Redemption func(childComplexity int) int
+		Replayed   func(childComplexity int) int
 	}
 
 	Refund struct {
@@ -1325,9 +1470,13 @@ type CustomerResolver interface {
 	ContactMasked(ctx context.Context, obj *ent.Customer) (bool, error)
 	AverageTicket(ctx context.Context, obj *ent.Customer) (*int64, error)
 	RecommendedProducts(ctx context.Context, obj *ent.Customer, first *int) ([]*ent.Product, error)
+	Loyalty(ctx context.Context, obj *ent.Customer) (*loyalty.Standing, error)
 	Offers(ctx context.Context, obj *ent.Customer, storeID *pulid.ID, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int) (*ent.OfferConnection, error)
 	Sales(ctx context.Context, obj *ent.Customer, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.SaleOrder, where *ent.SaleWhereInput) (*ent.SaleConnection, error)
 	StoredValue(ctx context.Context, obj *ent.Customer) (*storedvalue.Balance, error)
+}
+type CustomerLoyaltyResolver interface {
+	Entries(ctx context.Context, obj *loyalty.Standing, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.LoyaltyEntryOrder, where *ent.LoyaltyEntryWhereInput) (*ent.LoyaltyEntryConnection, error)
 }
 type CustomerSegmentRulesResolver interface {
 	Mode(ctx context.Context, obj *customers.Rules) (SegmentMode, error)
@@ -1335,6 +1484,11 @@ type CustomerSegmentRulesResolver interface {
 type DeviceResolver interface {
 	State(ctx context.Context, obj *ent.Device) (*devices.State, error)
 	Performance(ctx context.Context, obj *ent.Device, from time.Time, to time.Time) (*devices.Performance, error)
+}
+type LoyaltyProgramResolver interface {
+	EarningTenders(ctx context.Context, obj *ent.LoyaltyProgramVersion) ([]tender.Type, error)
+
+	Versions(ctx context.Context, obj *ent.LoyaltyProgramVersion) ([]*ent.LoyaltyProgramVersion, error)
 }
 type MerchantResolver interface {
 	SalesSettings(ctx context.Context, obj *ent.Merchant) (*ent.SalesSettings, error)
@@ -1370,6 +1524,11 @@ type MutationResolver interface {
 	MoveDevice(ctx context.Context, input MoveDeviceInput) (*DevicePayload, error)
 	DeviceHeartbeat(ctx context.Context, input DeviceHeartbeatInput) (*DeviceHeartbeatPayload, error)
 	RecordFeedback(ctx context.Context, input RecordFeedbackInput) (*FeedbackPayload, error)
+	UpdateLoyaltyProgram(ctx context.Context, input loyalty.ProgramPatch) (*ent.LoyaltyProgramVersion, error)
+	CreateLoyaltyReward(ctx context.Context, input loyalty.RewardInput) (*LoyaltyRewardPayload, error)
+	UpdateLoyaltyReward(ctx context.Context, input loyalty.RewardPatch) (*LoyaltyRewardPayload, error)
+	AdjustPoints(ctx context.Context, input loyalty.AdjustInput) (*loyalty.AdjustResult, error)
+	RedeemReward(ctx context.Context, input loyalty.RedeemInput) (*loyalty.RedeemResult, error)
 	UpdateMerchant(ctx context.Context, input UpdateMerchantInput) (*MerchantPayload, error)
 	SuspendMerchant(ctx context.Context, input SuspendMerchantInput) (*MerchantPayload, error)
 	ReactivateMerchant(ctx context.Context, input ReactivateMerchantInput) (*MerchantPayload, error)
@@ -1435,6 +1594,8 @@ type QueryResolver interface {
 	CustomerSegmentRules(ctx context.Context) (*customers.Rules, error)
 	CustomerSegmentCounts(ctx context.Context) ([]*customers.SegmentCount, error)
 	DeviceVersions(ctx context.Context, model *string) ([]*devices.VersionCount, error)
+	LoyaltyProgram(ctx context.Context) (*ent.LoyaltyProgramVersion, error)
+	LoyaltyRewards(ctx context.Context, activeOnly *bool) ([]*ent.LoyaltyReward, error)
 	Offers(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.OfferOrder, where *ent.OfferWhereInput) (*ent.OfferConnection, error)
 	OfferByCode(ctx context.Context, code string) (*ent.Offer, error)
 	CheckForUpdate(ctx context.Context, model string, channel release.Channel, currentVersion string, serialNumber string) (*releases.Update, error)
@@ -1475,6 +1636,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	ec := newExecutionContext(nil, e, nil)
 	_ = ec
 	switch typeName + "." + field {
+
+	case "AdjustPointsPayload.entry":
+		if e.ComplexityRoot.AdjustPointsPayload.Entry == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AdjustPointsPayload.Entry(childComplexity), true
+	case "AdjustPointsPayload.loyalty":
+		if e.ComplexityRoot.AdjustPointsPayload.Loyalty == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AdjustPointsPayload.Loyalty(childComplexity), true
+	case "AdjustPointsPayload.replayed":
+		if e.ComplexityRoot.AdjustPointsPayload.Replayed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AdjustPointsPayload.Replayed(childComplexity), true
 
 	case "AdjustStoredValuePayload.entry":
 		if e.ComplexityRoot.AdjustStoredValuePayload.Entry == nil {
@@ -1760,6 +1940,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Customer.LastVisitAt(childComplexity), true
+	case "Customer.loyalty":
+		if e.ComplexityRoot.Customer.Loyalty == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Customer.Loyalty(childComplexity), true
 	case "Customer.memberCode":
 		if e.ComplexityRoot.Customer.MemberCode == nil {
 			break
@@ -1977,6 +2163,66 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CustomerEdge.Node(childComplexity), true
+
+	case "CustomerLoyalty.entries":
+		if e.ComplexityRoot.CustomerLoyalty.Entries == nil {
+			break
+		}
+
+		args, err := ec.field_CustomerLoyalty_entries_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.CustomerLoyalty.Entries(childComplexity, args["after"].(*entgql.Cursor[pulid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["orderBy"].([]*ent.LoyaltyEntryOrder), args["where"].(*ent.LoyaltyEntryWhereInput)), true
+	case "CustomerLoyalty.expiringSoon":
+		if e.ComplexityRoot.CustomerLoyalty.ExpiringSoon == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerLoyalty.ExpiringSoon(childComplexity), true
+	case "CustomerLoyalty.lifetimePoints":
+		if e.ComplexityRoot.CustomerLoyalty.LifetimePoints == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerLoyalty.LifetimePoints(childComplexity), true
+	case "CustomerLoyalty.nextTier":
+		if e.ComplexityRoot.CustomerLoyalty.NextTier == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerLoyalty.NextTier(childComplexity), true
+	case "CustomerLoyalty.points":
+		if e.ComplexityRoot.CustomerLoyalty.Points == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerLoyalty.Points(childComplexity), true
+	case "CustomerLoyalty.pointsToNextTier":
+		if e.ComplexityRoot.CustomerLoyalty.PointsToNextTier == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerLoyalty.PointsToNextTier(childComplexity), true
+	case "CustomerLoyalty.tier":
+		if e.ComplexityRoot.CustomerLoyalty.Tier == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerLoyalty.Tier(childComplexity), true
+	case "CustomerLoyalty.tierReviewAt":
+		if e.ComplexityRoot.CustomerLoyalty.TierReviewAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerLoyalty.TierReviewAt(childComplexity), true
+	case "CustomerLoyalty.tierSince":
+		if e.ComplexityRoot.CustomerLoyalty.TierSince == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerLoyalty.TierSince(childComplexity), true
 
 	case "CustomerPayload.customer":
 		if e.ComplexityRoot.CustomerPayload.Customer == nil {
@@ -2555,6 +2801,495 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.LogOutPayload.EndedSessions(childComplexity), true
 
+	case "LoyaltyEntry.createdAt":
+		if e.ComplexityRoot.LoyaltyEntry.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyEntry.CreatedAt(childComplexity), true
+	case "LoyaltyEntry.expiresAt":
+		if e.ComplexityRoot.LoyaltyEntry.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyEntry.ExpiresAt(childComplexity), true
+	case "LoyaltyEntry.id":
+		if e.ComplexityRoot.LoyaltyEntry.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyEntry.ID(childComplexity), true
+	case "LoyaltyEntry.idempotencyKey":
+		if e.ComplexityRoot.LoyaltyEntry.IdempotencyKey == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyEntry.IdempotencyKey(childComplexity), true
+	case "LoyaltyEntry.kind":
+		if e.ComplexityRoot.LoyaltyEntry.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyEntry.Kind(childComplexity), true
+	case "LoyaltyEntry.merchant":
+		if e.ComplexityRoot.LoyaltyEntry.Merchant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyEntry.Merchant(childComplexity), true
+	case "LoyaltyEntry.merchantID":
+		if e.ComplexityRoot.LoyaltyEntry.MerchantID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyEntry.MerchantID(childComplexity), true
+	case "LoyaltyEntry.occurredAt":
+		if e.ComplexityRoot.LoyaltyEntry.OccurredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyEntry.OccurredAt(childComplexity), true
+	case "LoyaltyEntry.points":
+		if e.ComplexityRoot.LoyaltyEntry.Points == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyEntry.Points(childComplexity), true
+	case "LoyaltyEntry.programVersion":
+		if e.ComplexityRoot.LoyaltyEntry.ProgramVersion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyEntry.ProgramVersion(childComplexity), true
+	case "LoyaltyEntry.qualifyingPoints":
+		if e.ComplexityRoot.LoyaltyEntry.QualifyingPoints == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyEntry.QualifyingPoints(childComplexity), true
+	case "LoyaltyEntry.qualifyingSpend":
+		if e.ComplexityRoot.LoyaltyEntry.QualifyingSpend == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyEntry.QualifyingSpend(childComplexity), true
+	case "LoyaltyEntry.reason":
+		if e.ComplexityRoot.LoyaltyEntry.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyEntry.Reason(childComplexity), true
+	case "LoyaltyEntry.redemption":
+		if e.ComplexityRoot.LoyaltyEntry.Redemption == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyEntry.Redemption(childComplexity), true
+	case "LoyaltyEntry.redemptionID":
+		if e.ComplexityRoot.LoyaltyEntry.RedemptionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyEntry.RedemptionID(childComplexity), true
+	case "LoyaltyEntry.refund":
+		if e.ComplexityRoot.LoyaltyEntry.Refund == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyEntry.Refund(childComplexity), true
+	case "LoyaltyEntry.refundID":
+		if e.ComplexityRoot.LoyaltyEntry.RefundID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyEntry.RefundID(childComplexity), true
+	case "LoyaltyEntry.reward":
+		if e.ComplexityRoot.LoyaltyEntry.Reward == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyEntry.Reward(childComplexity), true
+	case "LoyaltyEntry.rewardID":
+		if e.ComplexityRoot.LoyaltyEntry.RewardID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyEntry.RewardID(childComplexity), true
+	case "LoyaltyEntry.sale":
+		if e.ComplexityRoot.LoyaltyEntry.Sale == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyEntry.Sale(childComplexity), true
+	case "LoyaltyEntry.saleID":
+		if e.ComplexityRoot.LoyaltyEntry.SaleID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyEntry.SaleID(childComplexity), true
+	case "LoyaltyEntry.staff":
+		if e.ComplexityRoot.LoyaltyEntry.Staff == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyEntry.Staff(childComplexity), true
+	case "LoyaltyEntry.staffID":
+		if e.ComplexityRoot.LoyaltyEntry.StaffID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyEntry.StaffID(childComplexity), true
+	case "LoyaltyEntry.tenderID":
+		if e.ComplexityRoot.LoyaltyEntry.TenderID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyEntry.TenderID(childComplexity), true
+
+	case "LoyaltyEntryConnection.edges":
+		if e.ComplexityRoot.LoyaltyEntryConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyEntryConnection.Edges(childComplexity), true
+	case "LoyaltyEntryConnection.pageInfo":
+		if e.ComplexityRoot.LoyaltyEntryConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyEntryConnection.PageInfo(childComplexity), true
+	case "LoyaltyEntryConnection.totalCount":
+		if e.ComplexityRoot.LoyaltyEntryConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyEntryConnection.TotalCount(childComplexity), true
+
+	case "LoyaltyEntryEdge.cursor":
+		if e.ComplexityRoot.LoyaltyEntryEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyEntryEdge.Cursor(childComplexity), true
+	case "LoyaltyEntryEdge.node":
+		if e.ComplexityRoot.LoyaltyEntryEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyEntryEdge.Node(childComplexity), true
+
+	case "LoyaltyExpiring.at":
+		if e.ComplexityRoot.LoyaltyExpiring.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyExpiring.At(childComplexity), true
+	case "LoyaltyExpiring.points":
+		if e.ComplexityRoot.LoyaltyExpiring.Points == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyExpiring.Points(childComplexity), true
+
+	case "LoyaltyProgram.earningTenders":
+		if e.ComplexityRoot.LoyaltyProgram.EarningTenders == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyProgram.EarningTenders(childComplexity), true
+	case "LoyaltyProgram.effectiveFrom":
+		if e.ComplexityRoot.LoyaltyProgram.EffectiveFrom == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyProgram.EffectiveFrom(childComplexity), true
+	case "LoyaltyProgram.enabled":
+		if e.ComplexityRoot.LoyaltyProgram.Enabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyProgram.Enabled(childComplexity), true
+	case "LoyaltyProgram.expiryMonths":
+		if e.ComplexityRoot.LoyaltyProgram.ExpiryMonths == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyProgram.ExpiryMonths(childComplexity), true
+	case "LoyaltyProgram.minSpend":
+		if e.ComplexityRoot.LoyaltyProgram.MinSpend == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyProgram.MinSpend(childComplexity), true
+	case "LoyaltyProgram.pointValue":
+		if e.ComplexityRoot.LoyaltyProgram.PointValue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyProgram.PointValue(childComplexity), true
+	case "LoyaltyProgram.pointsPerUnit":
+		if e.ComplexityRoot.LoyaltyProgram.PointsPerUnit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyProgram.PointsPerUnit(childComplexity), true
+	case "LoyaltyProgram.rounding":
+		if e.ComplexityRoot.LoyaltyProgram.Rounding == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyProgram.Rounding(childComplexity), true
+	case "LoyaltyProgram.staffID":
+		if e.ComplexityRoot.LoyaltyProgram.StaffID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyProgram.StaffID(childComplexity), true
+	case "LoyaltyProgram.tierBasis":
+		if e.ComplexityRoot.LoyaltyProgram.TierBasis == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyProgram.TierBasis(childComplexity), true
+	case "LoyaltyProgram.tiers":
+		if e.ComplexityRoot.LoyaltyProgram.Tiers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyProgram.Tiers(childComplexity), true
+	case "LoyaltyProgram.unitAmount":
+		if e.ComplexityRoot.LoyaltyProgram.UnitAmount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyProgram.UnitAmount(childComplexity), true
+	case "LoyaltyProgram.version":
+		if e.ComplexityRoot.LoyaltyProgram.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyProgram.Version(childComplexity), true
+	case "LoyaltyProgram.versions":
+		if e.ComplexityRoot.LoyaltyProgram.Versions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyProgram.Versions(childComplexity), true
+
+	case "LoyaltyRedemption.createdAt":
+		if e.ComplexityRoot.LoyaltyRedemption.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyRedemption.CreatedAt(childComplexity), true
+	case "LoyaltyRedemption.discountAmount":
+		if e.ComplexityRoot.LoyaltyRedemption.DiscountAmount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyRedemption.DiscountAmount(childComplexity), true
+	case "LoyaltyRedemption.id":
+		if e.ComplexityRoot.LoyaltyRedemption.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyRedemption.ID(childComplexity), true
+	case "LoyaltyRedemption.idempotencyKey":
+		if e.ComplexityRoot.LoyaltyRedemption.IdempotencyKey == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyRedemption.IdempotencyKey(childComplexity), true
+	case "LoyaltyRedemption.merchant":
+		if e.ComplexityRoot.LoyaltyRedemption.Merchant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyRedemption.Merchant(childComplexity), true
+	case "LoyaltyRedemption.merchantID":
+		if e.ComplexityRoot.LoyaltyRedemption.MerchantID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyRedemption.MerchantID(childComplexity), true
+	case "LoyaltyRedemption.points":
+		if e.ComplexityRoot.LoyaltyRedemption.Points == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyRedemption.Points(childComplexity), true
+	case "LoyaltyRedemption.reward":
+		if e.ComplexityRoot.LoyaltyRedemption.Reward == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyRedemption.Reward(childComplexity), true
+	case "LoyaltyRedemption.rewardID":
+		if e.ComplexityRoot.LoyaltyRedemption.RewardID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyRedemption.RewardID(childComplexity), true
+	case "LoyaltyRedemption.sale":
+		if e.ComplexityRoot.LoyaltyRedemption.Sale == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyRedemption.Sale(childComplexity), true
+	case "LoyaltyRedemption.saleID":
+		if e.ComplexityRoot.LoyaltyRedemption.SaleID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyRedemption.SaleID(childComplexity), true
+	case "LoyaltyRedemption.staff":
+		if e.ComplexityRoot.LoyaltyRedemption.Staff == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyRedemption.Staff(childComplexity), true
+	case "LoyaltyRedemption.staffID":
+		if e.ComplexityRoot.LoyaltyRedemption.StaffID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyRedemption.StaffID(childComplexity), true
+	case "LoyaltyRedemption.store":
+		if e.ComplexityRoot.LoyaltyRedemption.Store == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyRedemption.Store(childComplexity), true
+	case "LoyaltyRedemption.storeID":
+		if e.ComplexityRoot.LoyaltyRedemption.StoreID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyRedemption.StoreID(childComplexity), true
+	case "LoyaltyRedemption.voidedAt":
+		if e.ComplexityRoot.LoyaltyRedemption.VoidedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyRedemption.VoidedAt(childComplexity), true
+
+	case "LoyaltyReward.active":
+		if e.ComplexityRoot.LoyaltyReward.Active == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyReward.Active(childComplexity), true
+	case "LoyaltyReward.amount":
+		if e.ComplexityRoot.LoyaltyReward.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyReward.Amount(childComplexity), true
+	case "LoyaltyReward.createdAt":
+		if e.ComplexityRoot.LoyaltyReward.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyReward.CreatedAt(childComplexity), true
+	case "LoyaltyReward.id":
+		if e.ComplexityRoot.LoyaltyReward.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyReward.ID(childComplexity), true
+	case "LoyaltyReward.kind":
+		if e.ComplexityRoot.LoyaltyReward.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyReward.Kind(childComplexity), true
+	case "LoyaltyReward.maxDiscount":
+		if e.ComplexityRoot.LoyaltyReward.MaxDiscount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyReward.MaxDiscount(childComplexity), true
+	case "LoyaltyReward.merchant":
+		if e.ComplexityRoot.LoyaltyReward.Merchant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyReward.Merchant(childComplexity), true
+	case "LoyaltyReward.merchantID":
+		if e.ComplexityRoot.LoyaltyReward.MerchantID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyReward.MerchantID(childComplexity), true
+	case "LoyaltyReward.minTier":
+		if e.ComplexityRoot.LoyaltyReward.MinTier == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyReward.MinTier(childComplexity), true
+	case "LoyaltyReward.name":
+		if e.ComplexityRoot.LoyaltyReward.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyReward.Name(childComplexity), true
+	case "LoyaltyReward.percentBp":
+		if e.ComplexityRoot.LoyaltyReward.PercentBp == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyReward.PercentBp(childComplexity), true
+	case "LoyaltyReward.pointsCost":
+		if e.ComplexityRoot.LoyaltyReward.PointsCost == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyReward.PointsCost(childComplexity), true
+	case "LoyaltyReward.product":
+		if e.ComplexityRoot.LoyaltyReward.Product == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyReward.Product(childComplexity), true
+	case "LoyaltyReward.productID":
+		if e.ComplexityRoot.LoyaltyReward.ProductID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyReward.ProductID(childComplexity), true
+	case "LoyaltyReward.updatedAt":
+		if e.ComplexityRoot.LoyaltyReward.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyReward.UpdatedAt(childComplexity), true
+
+	case "LoyaltyRewardPayload.reward":
+		if e.ComplexityRoot.LoyaltyRewardPayload.Reward == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyRewardPayload.Reward(childComplexity), true
+
+	case "LoyaltyTier.multiplierBp":
+		if e.ComplexityRoot.LoyaltyTier.MultiplierBP == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyTier.MultiplierBP(childComplexity), true
+	case "LoyaltyTier.name":
+		if e.ComplexityRoot.LoyaltyTier.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyTier.Name(childComplexity), true
+	case "LoyaltyTier.threshold":
+		if e.ComplexityRoot.LoyaltyTier.Threshold == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoyaltyTier.Threshold(childComplexity), true
+
 	case "Merchant.cashiersSeeFullContact":
 		if e.ComplexityRoot.Merchant.CashiersSeeFullContact == nil {
 			break
@@ -2678,6 +3413,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AddRiskListEntry(childComplexity, args["input"].(AddRiskListEntryInput)), true
+	case "Mutation.adjustPoints":
+		if e.ComplexityRoot.Mutation.AdjustPoints == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_adjustPoints_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AdjustPoints(childComplexity, args["input"].(loyalty.AdjustInput)), true
 	case "Mutation.adjustStoredValue":
 		if e.ComplexityRoot.Mutation.AdjustStoredValue == nil {
 			break
@@ -2755,6 +3501,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateCustomer(childComplexity, args["input"].(CreateCustomerInput)), true
+	case "Mutation.createLoyaltyReward":
+		if e.ComplexityRoot.Mutation.CreateLoyaltyReward == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createLoyaltyReward_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateLoyaltyReward(childComplexity, args["input"].(loyalty.RewardInput)), true
 	case "Mutation.createOffer":
 		if e.ComplexityRoot.Mutation.CreateOffer == nil {
 			break
@@ -3064,6 +3821,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RecordSale(childComplexity, args["input"].(sales.SaleInput)), true
+	case "Mutation.redeemReward":
+		if e.ComplexityRoot.Mutation.RedeemReward == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_redeemReward_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RedeemReward(childComplexity, args["input"].(loyalty.RedeemInput)), true
 	case "Mutation.refreshSession":
 		if e.ComplexityRoot.Mutation.RefreshSession == nil {
 			break
@@ -3262,6 +4030,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateCustomerSegmentRules(childComplexity, args["input"].(UpdateSegmentRulesInput)), true
+	case "Mutation.updateLoyaltyProgram":
+		if e.ComplexityRoot.Mutation.UpdateLoyaltyProgram == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateLoyaltyProgram_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateLoyaltyProgram(childComplexity, args["input"].(loyalty.ProgramPatch)), true
+	case "Mutation.updateLoyaltyReward":
+		if e.ComplexityRoot.Mutation.UpdateLoyaltyReward == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateLoyaltyReward_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateLoyaltyReward(childComplexity, args["input"].(loyalty.RewardPatch)), true
 	case "Mutation.updateMerchant":
 		if e.ComplexityRoot.Mutation.UpdateMerchant == nil {
 			break
@@ -4304,6 +5094,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.LookupCustomer(childComplexity, args["input"].(LookupCustomerInput)), true
+	case "Query.loyaltyProgram":
+		if e.ComplexityRoot.Query.LoyaltyProgram == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.LoyaltyProgram(childComplexity), true
+	case "Query.loyaltyRewards":
+		if e.ComplexityRoot.Query.LoyaltyRewards == nil {
+			break
+		}
+
+		args, err := ec.field_Query_loyaltyRewards_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.LoyaltyRewards(childComplexity, args["activeOnly"].(*bool)), true
 	case "Query.merchants":
 		if e.ComplexityRoot.Query.Merchants == nil {
 			break
@@ -4718,6 +5525,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RecordSalePayload.Sale(childComplexity), true
+
+	case "RedeemRewardPayload.loyalty":
+		if e.ComplexityRoot.RedeemRewardPayload.Loyalty == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RedeemRewardPayload.Loyalty(childComplexity), true
+	case "RedeemRewardPayload.redemption":
+		if e.ComplexityRoot.RedeemRewardPayload.Redemption == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RedeemRewardPayload.Redemption(childComplexity), true
+	case "RedeemRewardPayload.replayed":
+		if e.ComplexityRoot.RedeemRewardPayload.Replayed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RedeemRewardPayload.Replayed(childComplexity), true
 
 	case "Refund.amount":
 		if e.ComplexityRoot.Refund.Amount == nil {
@@ -7227,6 +8053,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("AddRiskListEntryInput", ec.unmarshalInputAddRiskListEntryInput),
+			graphql.NewInputUnmarshaler("AdjustPointsInput", ec.unmarshalInputAdjustPointsInput),
 			graphql.NewInputUnmarshaler("AdjustStoredValueInput", ec.unmarshalInputAdjustStoredValueInput),
 			graphql.NewInputUnmarshaler("AssignTicketInput", ec.unmarshalInputAssignTicketInput),
 			graphql.NewInputUnmarshaler("AuditEntryOrder", ec.unmarshalInputAuditEntryOrder),
@@ -7235,6 +8062,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ChangeTicketStatusInput", ec.unmarshalInputChangeTicketStatusInput),
 			graphql.NewInputUnmarshaler("CommentOnTicketInput", ec.unmarshalInputCommentOnTicketInput),
 			graphql.NewInputUnmarshaler("CreateCustomerInput", ec.unmarshalInputCreateCustomerInput),
+			graphql.NewInputUnmarshaler("CreateLoyaltyRewardInput", ec.unmarshalInputCreateLoyaltyRewardInput),
 			graphql.NewInputUnmarshaler("CreateOfferInput", ec.unmarshalInputCreateOfferInput),
 			graphql.NewInputUnmarshaler("CreatePairingCodeInput", ec.unmarshalInputCreatePairingCodeInput),
 			graphql.NewInputUnmarshaler("CreateProductInput", ec.unmarshalInputCreateProductInput),
@@ -7258,6 +8086,10 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("LogInInput", ec.unmarshalInputLogInInput),
 			graphql.NewInputUnmarshaler("LogInWithPinInput", ec.unmarshalInputLogInWithPinInput),
 			graphql.NewInputUnmarshaler("LookupCustomerInput", ec.unmarshalInputLookupCustomerInput),
+			graphql.NewInputUnmarshaler("LoyaltyEntryOrder", ec.unmarshalInputLoyaltyEntryOrder),
+			graphql.NewInputUnmarshaler("LoyaltyEntryWhereInput", ec.unmarshalInputLoyaltyEntryWhereInput),
+			graphql.NewInputUnmarshaler("LoyaltyRewardOrder", ec.unmarshalInputLoyaltyRewardOrder),
+			graphql.NewInputUnmarshaler("LoyaltyTierInput", ec.unmarshalInputLoyaltyTierInput),
 			graphql.NewInputUnmarshaler("MerchantOrder", ec.unmarshalInputMerchantOrder),
 			graphql.NewInputUnmarshaler("MerchantWhereInput", ec.unmarshalInputMerchantWhereInput),
 			graphql.NewInputUnmarshaler("MergeCustomersInput", ec.unmarshalInputMergeCustomersInput),
@@ -7280,6 +8112,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ReactivateMerchantInput", ec.unmarshalInputReactivateMerchantInput),
 			graphql.NewInputUnmarshaler("RecordFeedbackInput", ec.unmarshalInputRecordFeedbackInput),
 			graphql.NewInputUnmarshaler("RecordSaleInput", ec.unmarshalInputRecordSaleInput),
+			graphql.NewInputUnmarshaler("RedeemRewardInput", ec.unmarshalInputRedeemRewardInput),
 			graphql.NewInputUnmarshaler("RefreshSessionInput", ec.unmarshalInputRefreshSessionInput),
 			graphql.NewInputUnmarshaler("RefundLineInput", ec.unmarshalInputRefundLineInput),
 			graphql.NewInputUnmarshaler("RefundLineWhereInput", ec.unmarshalInputRefundLineWhereInput),
@@ -7330,6 +8163,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("TicketWhereInput", ec.unmarshalInputTicketWhereInput),
 			graphql.NewInputUnmarshaler("TopUpStoredValueInput", ec.unmarshalInputTopUpStoredValueInput),
 			graphql.NewInputUnmarshaler("UpdateCustomerInput", ec.unmarshalInputUpdateCustomerInput),
+			graphql.NewInputUnmarshaler("UpdateLoyaltyProgramInput", ec.unmarshalInputUpdateLoyaltyProgramInput),
+			graphql.NewInputUnmarshaler("UpdateLoyaltyRewardInput", ec.unmarshalInputUpdateLoyaltyRewardInput),
 			graphql.NewInputUnmarshaler("UpdateMerchantInput", ec.unmarshalInputUpdateMerchantInput),
 			graphql.NewInputUnmarshaler("UpdateOfferInput", ec.unmarshalInputUpdateOfferInput),
 			graphql.NewInputUnmarshaler("UpdateProductInput", ec.unmarshalInputUpdateProductInput),
@@ -9302,6 +10137,486 @@ input FeedbackWhereInput {
 The builtin Int64 type
 """
 scalar Int64
+type LoyaltyEntry implements Node {
+  id: ID!
+  merchantID: ID!
+  kind: LoyaltyEntryKind!
+  """
+  what the entry adds to the balance; negative takes away
+  """
+  points: Int64!
+  """
+  what the entry adds to the points-earned tier basis
+  """
+  qualifyingPoints: Int64!
+  """
+  what the entry adds to the net-spend tier basis
+  """
+  qualifyingSpend: Int64!
+  """
+  when what it records happened: the sale's time for an earn
+  """
+  occurredAt: Time!
+  """
+  when the points it adds expire; none for a debit or points that never expire
+  """
+  expiresAt: Time
+  saleID: ID
+  refundID: ID
+  rewardID: ID
+  redemptionID: ID
+  """
+  the sale's LOYALTY tender a REDEEM paid, or a REVERSE paid back
+  """
+  tenderID: ID
+  """
+  who made the change; none for expiry
+  """
+  staffID: ID
+  reason: String
+  """
+  the program version an earn was reckoned under
+  """
+  programVersion: Int
+  """
+  an adjustment's, so that a retry replays
+  """
+  idempotencyKey: String
+  createdAt: Time!
+  merchant: Merchant!
+  sale: Sale
+  refund: Refund
+  reward: LoyaltyReward
+  redemption: LoyaltyRedemption
+  staff: Staff
+}
+"""
+A connection to a list of items.
+"""
+type LoyaltyEntryConnection {
+  """
+  A list of edges.
+  """
+  edges: [LoyaltyEntryEdge]
+  """
+  Information to aid in pagination.
+  """
+  pageInfo: PageInfo!
+  """
+  Identifies the total count of items in the connection.
+  """
+  totalCount: Int!
+}
+"""
+An edge in a connection.
+"""
+type LoyaltyEntryEdge {
+  """
+  The item at the end of the edge.
+  """
+  node: LoyaltyEntry
+  """
+  A cursor for use in pagination.
+  """
+  cursor: Cursor!
+}
+"""
+LoyaltyEntryKind is enum for the field kind
+"""
+enum LoyaltyEntryKind @goModel(model: "github.com/tillpos/till/ent/loyaltyentry.Kind") {
+  EARN
+  REDEEM
+  REVERSE
+  EXPIRE
+  ADJUST
+}
+"""
+Ordering options for LoyaltyEntry connections
+"""
+input LoyaltyEntryOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order LoyaltyEntries.
+  """
+  field: LoyaltyEntryOrderField!
+}
+"""
+Properties by which LoyaltyEntry connections can be ordered.
+"""
+enum LoyaltyEntryOrderField {
+  OCCURRED_AT
+  CREATED_AT
+}
+"""
+LoyaltyEntryWhereInput is used for filtering LoyaltyEntry objects.
+Input was generated by ent.
+"""
+input LoyaltyEntryWhereInput {
+  not: LoyaltyEntryWhereInput
+  and: [LoyaltyEntryWhereInput!]
+  or: [LoyaltyEntryWhereInput!]
+  """
+  id field predicates
+  """
+  id: ID
+  idNEQ: ID
+  idIn: [ID!]
+  idNotIn: [ID!]
+  idGT: ID
+  idGTE: ID
+  idLT: ID
+  idLTE: ID
+  """
+  merchant_id field predicates
+  """
+  merchantID: ID
+  merchantIDNEQ: ID
+  merchantIDIn: [ID!]
+  merchantIDNotIn: [ID!]
+  merchantIDGT: ID
+  merchantIDGTE: ID
+  merchantIDLT: ID
+  merchantIDLTE: ID
+  merchantIDContains: ID
+  merchantIDHasPrefix: ID
+  merchantIDHasSuffix: ID
+  merchantIDEqualFold: ID
+  merchantIDContainsFold: ID
+  """
+  kind field predicates
+  """
+  kind: LoyaltyEntryKind
+  kindNEQ: LoyaltyEntryKind
+  kindIn: [LoyaltyEntryKind!]
+  kindNotIn: [LoyaltyEntryKind!]
+  """
+  points field predicates
+  """
+  points: Int64
+  pointsNEQ: Int64
+  pointsIn: [Int64!]
+  pointsNotIn: [Int64!]
+  pointsGT: Int64
+  pointsGTE: Int64
+  pointsLT: Int64
+  pointsLTE: Int64
+  """
+  qualifying_points field predicates
+  """
+  qualifyingPoints: Int64
+  qualifyingPointsNEQ: Int64
+  qualifyingPointsIn: [Int64!]
+  qualifyingPointsNotIn: [Int64!]
+  qualifyingPointsGT: Int64
+  qualifyingPointsGTE: Int64
+  qualifyingPointsLT: Int64
+  qualifyingPointsLTE: Int64
+  """
+  qualifying_spend field predicates
+  """
+  qualifyingSpend: Int64
+  qualifyingSpendNEQ: Int64
+  qualifyingSpendIn: [Int64!]
+  qualifyingSpendNotIn: [Int64!]
+  qualifyingSpendGT: Int64
+  qualifyingSpendGTE: Int64
+  qualifyingSpendLT: Int64
+  qualifyingSpendLTE: Int64
+  """
+  occurred_at field predicates
+  """
+  occurredAt: Time
+  occurredAtNEQ: Time
+  occurredAtIn: [Time!]
+  occurredAtNotIn: [Time!]
+  occurredAtGT: Time
+  occurredAtGTE: Time
+  occurredAtLT: Time
+  occurredAtLTE: Time
+  """
+  expires_at field predicates
+  """
+  expiresAt: Time
+  expiresAtNEQ: Time
+  expiresAtIn: [Time!]
+  expiresAtNotIn: [Time!]
+  expiresAtGT: Time
+  expiresAtGTE: Time
+  expiresAtLT: Time
+  expiresAtLTE: Time
+  expiresAtIsNil: Boolean
+  expiresAtNotNil: Boolean
+  """
+  sale_id field predicates
+  """
+  saleID: ID
+  saleIDNEQ: ID
+  saleIDIn: [ID!]
+  saleIDNotIn: [ID!]
+  saleIDGT: ID
+  saleIDGTE: ID
+  saleIDLT: ID
+  saleIDLTE: ID
+  saleIDContains: ID
+  saleIDHasPrefix: ID
+  saleIDHasSuffix: ID
+  saleIDIsNil: Boolean
+  saleIDNotNil: Boolean
+  saleIDEqualFold: ID
+  saleIDContainsFold: ID
+  """
+  refund_id field predicates
+  """
+  refundID: ID
+  refundIDNEQ: ID
+  refundIDIn: [ID!]
+  refundIDNotIn: [ID!]
+  refundIDGT: ID
+  refundIDGTE: ID
+  refundIDLT: ID
+  refundIDLTE: ID
+  refundIDContains: ID
+  refundIDHasPrefix: ID
+  refundIDHasSuffix: ID
+  refundIDIsNil: Boolean
+  refundIDNotNil: Boolean
+  refundIDEqualFold: ID
+  refundIDContainsFold: ID
+  """
+  reward_id field predicates
+  """
+  rewardID: ID
+  rewardIDNEQ: ID
+  rewardIDIn: [ID!]
+  rewardIDNotIn: [ID!]
+  rewardIDGT: ID
+  rewardIDGTE: ID
+  rewardIDLT: ID
+  rewardIDLTE: ID
+  rewardIDContains: ID
+  rewardIDHasPrefix: ID
+  rewardIDHasSuffix: ID
+  rewardIDIsNil: Boolean
+  rewardIDNotNil: Boolean
+  rewardIDEqualFold: ID
+  rewardIDContainsFold: ID
+  """
+  redemption_id field predicates
+  """
+  redemptionID: ID
+  redemptionIDNEQ: ID
+  redemptionIDIn: [ID!]
+  redemptionIDNotIn: [ID!]
+  redemptionIDGT: ID
+  redemptionIDGTE: ID
+  redemptionIDLT: ID
+  redemptionIDLTE: ID
+  redemptionIDContains: ID
+  redemptionIDHasPrefix: ID
+  redemptionIDHasSuffix: ID
+  redemptionIDIsNil: Boolean
+  redemptionIDNotNil: Boolean
+  redemptionIDEqualFold: ID
+  redemptionIDContainsFold: ID
+  """
+  tender_id field predicates
+  """
+  tenderID: ID
+  tenderIDNEQ: ID
+  tenderIDIn: [ID!]
+  tenderIDNotIn: [ID!]
+  tenderIDGT: ID
+  tenderIDGTE: ID
+  tenderIDLT: ID
+  tenderIDLTE: ID
+  tenderIDContains: ID
+  tenderIDHasPrefix: ID
+  tenderIDHasSuffix: ID
+  tenderIDIsNil: Boolean
+  tenderIDNotNil: Boolean
+  tenderIDEqualFold: ID
+  tenderIDContainsFold: ID
+  """
+  staff_id field predicates
+  """
+  staffID: ID
+  staffIDNEQ: ID
+  staffIDIn: [ID!]
+  staffIDNotIn: [ID!]
+  staffIDGT: ID
+  staffIDGTE: ID
+  staffIDLT: ID
+  staffIDLTE: ID
+  staffIDContains: ID
+  staffIDHasPrefix: ID
+  staffIDHasSuffix: ID
+  staffIDIsNil: Boolean
+  staffIDNotNil: Boolean
+  staffIDEqualFold: ID
+  staffIDContainsFold: ID
+  """
+  reason field predicates
+  """
+  reason: String
+  reasonNEQ: String
+  reasonIn: [String!]
+  reasonNotIn: [String!]
+  reasonGT: String
+  reasonGTE: String
+  reasonLT: String
+  reasonLTE: String
+  reasonContains: String
+  reasonHasPrefix: String
+  reasonHasSuffix: String
+  reasonIsNil: Boolean
+  reasonNotNil: Boolean
+  reasonEqualFold: String
+  reasonContainsFold: String
+  """
+  program_version field predicates
+  """
+  programVersion: Int
+  programVersionNEQ: Int
+  programVersionIn: [Int!]
+  programVersionNotIn: [Int!]
+  programVersionGT: Int
+  programVersionGTE: Int
+  programVersionLT: Int
+  programVersionLTE: Int
+  programVersionIsNil: Boolean
+  programVersionNotNil: Boolean
+  """
+  idempotency_key field predicates
+  """
+  idempotencyKey: String
+  idempotencyKeyNEQ: String
+  idempotencyKeyIn: [String!]
+  idempotencyKeyNotIn: [String!]
+  idempotencyKeyGT: String
+  idempotencyKeyGTE: String
+  idempotencyKeyLT: String
+  idempotencyKeyLTE: String
+  idempotencyKeyContains: String
+  idempotencyKeyHasPrefix: String
+  idempotencyKeyHasSuffix: String
+  idempotencyKeyIsNil: Boolean
+  idempotencyKeyNotNil: Boolean
+  idempotencyKeyEqualFold: String
+  idempotencyKeyContainsFold: String
+  """
+  created_at field predicates
+  """
+  createdAt: Time
+  createdAtNEQ: Time
+  createdAtIn: [Time!]
+  createdAtNotIn: [Time!]
+  createdAtGT: Time
+  createdAtGTE: Time
+  createdAtLT: Time
+  createdAtLTE: Time
+  """
+  sale edge predicates
+  """
+  hasSale: Boolean
+  hasSaleWith: [SaleWhereInput!]
+  """
+  refund edge predicates
+  """
+  hasRefund: Boolean
+  hasRefundWith: [RefundWhereInput!]
+  """
+  staff edge predicates
+  """
+  hasStaff: Boolean
+  hasStaffWith: [StaffWhereInput!]
+}
+type LoyaltyRedemption implements Node {
+  id: ID!
+  merchantID: ID!
+  rewardID: ID!
+  saleID: ID
+  storeID: ID!
+  staffID: ID!
+  points: Int64!
+  """
+  what it took off the sale; 0 outside a sale
+  """
+  discountAmount: Int64!
+  """
+  when its sale was voided or fully refunded and the points given back
+  """
+  voidedAt: Time
+  idempotencyKey: String
+  createdAt: Time!
+  merchant: Merchant!
+  reward: LoyaltyReward!
+  sale: Sale
+  store: Store!
+  staff: Staff!
+}
+type LoyaltyReward implements Node {
+  id: ID!
+  merchantID: ID!
+  createdAt: Time!
+  updatedAt: Time!
+  name: String!
+  kind: LoyaltyRewardKind!
+  """
+  FREE_PRODUCT: the product given
+  """
+  productID: ID
+  """
+  FIXED_DISCOUNT: what it takes off the order
+  """
+  amount: Int64
+  """
+  PERCENT_DISCOUNT: basis points off the order
+  """
+  percentBp: Int
+  """
+  PERCENT_DISCOUNT: the most it takes off
+  """
+  maxDiscount: Int64
+  pointsCost: Int64!
+  active: Boolean!
+  """
+  the lowest tier that may redeem it; none: every member
+  """
+  minTier: String
+  merchant: Merchant!
+  product: Product
+}
+"""
+LoyaltyRewardKind is enum for the field kind
+"""
+enum LoyaltyRewardKind @goModel(model: "github.com/tillpos/till/ent/loyaltyreward.Kind") {
+  FREE_PRODUCT
+  FIXED_DISCOUNT
+  PERCENT_DISCOUNT
+}
+"""
+Ordering options for LoyaltyReward connections
+"""
+input LoyaltyRewardOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order LoyaltyRewards.
+  """
+  field: LoyaltyRewardOrderField!
+}
+"""
+Properties by which LoyaltyReward connections can be ordered.
+"""
+enum LoyaltyRewardOrderField {
+  CREATED_AT
+  UPDATED_AT
+}
 """
 The builtin Map type
 """
@@ -15588,6 +16903,220 @@ extend type Mutation {
   recordFeedback(input: RecordFeedbackInput!): FeedbackPayload!
 }
 `, BuiltIn: false},
+	{Name: "../schema/loyalty.graphql", Input: `"""How a program rounds the points a sale earns."""
+enum LoyaltyRounding {
+  DOWN
+  NEAREST
+  UP
+}
+
+"""What tiers are reached by, over a rolling 12 months: points earned, or net spend (minor units)."""
+enum LoyaltyTierBasis {
+  POINTS
+  SPEND
+}
+
+"""
+A member tier: reached when the rolling 12-month basis comes to threshold;
+points earned in it are multiplied by multiplierBp basis points (10000 = ×1).
+"""
+type LoyaltyTier {
+  name: String!
+  threshold: Int64!
+  multiplierBp: Int!
+}
+
+input LoyaltyTierInput {
+  """1 to 40 characters, kept upper-cased."""
+  name: String!
+  threshold: Int64!
+  """0 to 100000 (×10)."""
+  multiplierBp: Int!
+}
+
+"""
+A merchant's loyalty rules as of a version. A sale earns under the latest
+version effective when it happened (an offline sale uploaded late earns
+under the rules of its time): eligible = what its tenders of earningTenders
+pay (cash net of change); nothing under minSpend; points =
+round(eligible × pointsPerUnit / unitAmount) × the customer's tier
+multiplier, rounded by the rule again.
+"""
+type LoyaltyProgram {
+  version: Int!
+  effectiveFrom: Time!
+  """Who wrote the version."""
+  staffID: ID!
+  """Off: sales earn nothing, and rewards and LOYALTY payments are refused."""
+  enabled: Boolean!
+  pointsPerUnit: Int64!
+  unitAmount: Int64!
+  rounding: LoyaltyRounding!
+  minSpend: Int64!
+  earningTenders: [TenderType!]!
+  """Points expire this many months after they are earned; 0: never."""
+  expiryMonths: Int!
+  """Minor units one point pays as a LOYALTY tender; 0: the LOYALTY tender is off."""
+  pointValue: Int64!
+  """By threshold; the first is the base tier every member starts in."""
+  tiers: [LoyaltyTier!]!
+  tierBasis: LoyaltyTierBasis!
+  """Every version, newest first (at most 100)."""
+  versions: [LoyaltyProgram!]!
+}
+
+"""
+Fields left out keep the current version's value (the first version's
+defaults: enabled, 1 point per 100 minor units, DOWN, no minimum spend,
+CASH, CARD and MOBILE_WALLET earn, never expire, pointValue 0, tiers MEMBER
+0 ×1, SILVER 1000 ×1.25, GOLD 5000 ×1.5 by POINTS).
+"""
+input UpdateLoyaltyProgramInput {
+  enabled: Boolean
+  """0 to 1000000."""
+  pointsPerUnit: Int64
+  """1 to 10^9."""
+  unitAmount: Int64
+  rounding: LoyaltyRounding
+  minSpend: Int64
+  """CASH, CARD, MOBILE_WALLET, STORED_VALUE or LOYALTY; [] for none."""
+  earningTenders: [TenderType!]
+  """0 (never) to 120."""
+  expiryMonths: Int
+  pointValue: Int64
+  """1 to 10; the first of threshold 0, thresholds rising."""
+  tiers: [LoyaltyTierInput!]
+  tierBasis: LoyaltyTierBasis
+}
+
+"""Points that expire at at."""
+type LoyaltyExpiring {
+  points: Int64!
+  at: Time!
+}
+
+"""A customer's points and tier as they stand."""
+type CustomerLoyalty {
+  points: Int64!
+  tier: String!
+  tierSince: Time
+  """When the tier is next weighed against the rolling basis (down as well as up); null in the base tier."""
+  tierReviewAt: Time
+  """The tier above; null in the top tier."""
+  nextTier: String
+  """What the rolling 12-month basis still needs to reach nextTier: points, or minor units of spend for a SPEND basis."""
+  pointsToNextTier: Int64
+  """The points that expire within 30 days, by when they expire, soonest first."""
+  expiringSoon: [LoyaltyExpiring!]!
+  """All the points ever earned, less those reversed by refunds."""
+  lifetimePoints: Int64!
+  """The ledger, newest first unless orderBy says otherwise; the points add up to points."""
+  entries(
+    after: Cursor
+    first: Int
+    before: Cursor
+    last: Int
+    orderBy: [LoyaltyEntryOrder!] = [{field: CREATED_AT, direction: DESC}]
+    where: LoyaltyEntryWhereInput
+  ): LoyaltyEntryConnection!
+}
+
+extend type Customer {
+  """Any staff member; null when the merchant has no loyalty program."""
+  loyalty: CustomerLoyalty
+}
+
+"""Exactly the fields of its kind."""
+input CreateLoyaltyRewardInput {
+  """1 to 100 characters; what the receipt prints."""
+  name: String!
+  kind: LoyaltyRewardKind!
+  """FREE_PRODUCT: the product one unit of which is free."""
+  productId: ID
+  """FIXED_DISCOUNT: what it takes off the order."""
+  amount: Int64
+  """PERCENT_DISCOUNT: basis points off the order, 1 to 10000."""
+  percentBp: Int
+  """PERCENT_DISCOUNT: the most it takes off."""
+  maxDiscount: Int64
+  pointsCost: Int64!
+  """The lowest tier that may redeem it; every member without it."""
+  minTier: String
+  """Defaults to true."""
+  active: Boolean
+}
+
+"""Fields left out stay as they are; the kind does not change."""
+input UpdateLoyaltyRewardInput {
+  rewardId: ID!
+  name: String
+  productId: ID
+  amount: Int64
+  percentBp: Int
+  maxDiscount: Int64
+  pointsCost: Int64
+  minTier: String
+  active: Boolean
+}
+
+type LoyaltyRewardPayload {
+  reward: LoyaltyReward!
+}
+
+input AdjustPointsInput {
+  idempotencyKey: String!
+  customerId: ID!
+  """Points added or, negative, taken away (never below zero)."""
+  points: Int64!
+  reason: String!
+}
+
+type AdjustPointsPayload {
+  entry: LoyaltyEntry!
+  loyalty: CustomerLoyalty!
+  """True when the key had been used for this same adjustment before: nothing new was written."""
+  replayed: Boolean!
+}
+
+input RedeemRewardInput {
+  """The same key replays the redemption; chosen by the terminal (a UUID)."""
+  idempotencyKey: String!
+  customerId: ID!
+  rewardId: ID!
+  """Where the reward is handed over: a store the caller works at."""
+  storeId: ID!
+}
+
+type RedeemRewardPayload {
+  redemption: LoyaltyRedemption!
+  loyalty: CustomerLoyalty!
+  replayed: Boolean!
+}
+
+extend type Query {
+  """Any staff member; null when the merchant has no program."""
+  loyaltyProgram: LoyaltyProgram
+  """Any staff member; by points cost."""
+  loyaltyRewards(activeOnly: Boolean = false): [LoyaltyReward!]!
+}
+
+extend type Mutation {
+  """OWNER: writes the next version of the program, effective now; audited."""
+  updateLoyaltyProgram(input: UpdateLoyaltyProgramInput!): LoyaltyProgram!
+  """OWNER or MANAGER; audited."""
+  createLoyaltyReward(input: CreateLoyaltyRewardInput!): LoyaltyRewardPayload!
+  """OWNER or MANAGER; audited."""
+  updateLoyaltyReward(input: UpdateLoyaltyRewardInput!): LoyaltyRewardPayload!
+  """OWNER or MANAGER, with a reason; audited. Idempotent."""
+  adjustPoints(input: AdjustPointsInput!): AdjustPointsPayload!
+  """
+  Redeems a reward outside a sale (a gift handed over): any staff member at a
+  store they work at; audited. Idempotent. In a sale, list the reward in
+  RecordSaleInput.rewards instead.
+  """
+  redeemReward(input: RedeemRewardInput!): RedeemRewardPayload!
+}
+`, BuiltIn: false},
 	{Name: "../schema/merchant.graphql", Input: `input UpdateMerchantInput {
   name: String
   """BCP 47 tag, e.g. zh-CN."""
@@ -16536,6 +18065,18 @@ var parsedSchema = gqlparser.MustLoadSchema(sources...)
 // Each function is generated once per unique object type, deduplicating the
 // switch statements that were previously inlined in every fieldContext_* function.
 
+func (ec *executionContext) childFields_AdjustPointsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "entry":
+		return ec.fieldContext_AdjustPointsPayload_entry(ctx, field)
+	case "loyalty":
+		return ec.fieldContext_AdjustPointsPayload_loyalty(ctx, field)
+	case "replayed":
+		return ec.fieldContext_AdjustPointsPayload_replayed(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AdjustPointsPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_AdjustStoredValuePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "entry":
@@ -16718,6 +18259,8 @@ func (ec *executionContext) childFields_Customer(ctx context.Context, field grap
 		return ec.fieldContext_Customer_averageTicket(ctx, field)
 	case "recommendedProducts":
 		return ec.fieldContext_Customer_recommendedProducts(ctx, field)
+	case "loyalty":
+		return ec.fieldContext_Customer_loyalty(ctx, field)
 	case "offers":
 		return ec.fieldContext_Customer_offers(ctx, field)
 	case "sales":
@@ -16770,6 +18313,30 @@ func (ec *executionContext) childFields_CustomerEdge(ctx context.Context, field 
 		return ec.fieldContext_CustomerEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CustomerEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_CustomerLoyalty(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "points":
+		return ec.fieldContext_CustomerLoyalty_points(ctx, field)
+	case "tier":
+		return ec.fieldContext_CustomerLoyalty_tier(ctx, field)
+	case "tierSince":
+		return ec.fieldContext_CustomerLoyalty_tierSince(ctx, field)
+	case "tierReviewAt":
+		return ec.fieldContext_CustomerLoyalty_tierReviewAt(ctx, field)
+	case "nextTier":
+		return ec.fieldContext_CustomerLoyalty_nextTier(ctx, field)
+	case "pointsToNextTier":
+		return ec.fieldContext_CustomerLoyalty_pointsToNextTier(ctx, field)
+	case "expiringSoon":
+		return ec.fieldContext_CustomerLoyalty_expiringSoon(ctx, field)
+	case "lifetimePoints":
+		return ec.fieldContext_CustomerLoyalty_lifetimePoints(ctx, field)
+	case "entries":
+		return ec.fieldContext_CustomerLoyalty_entries(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CustomerLoyalty", field.Name)
 }
 
 func (ec *executionContext) childFields_CustomerPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -17074,6 +18641,220 @@ func (ec *executionContext) childFields_LogOutPayload(ctx context.Context, field
 		return ec.fieldContext_LogOutPayload_endedSessions(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type LogOutPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_LoyaltyEntry(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_LoyaltyEntry_id(ctx, field)
+	case "merchantID":
+		return ec.fieldContext_LoyaltyEntry_merchantID(ctx, field)
+	case "kind":
+		return ec.fieldContext_LoyaltyEntry_kind(ctx, field)
+	case "points":
+		return ec.fieldContext_LoyaltyEntry_points(ctx, field)
+	case "qualifyingPoints":
+		return ec.fieldContext_LoyaltyEntry_qualifyingPoints(ctx, field)
+	case "qualifyingSpend":
+		return ec.fieldContext_LoyaltyEntry_qualifyingSpend(ctx, field)
+	case "occurredAt":
+		return ec.fieldContext_LoyaltyEntry_occurredAt(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_LoyaltyEntry_expiresAt(ctx, field)
+	case "saleID":
+		return ec.fieldContext_LoyaltyEntry_saleID(ctx, field)
+	case "refundID":
+		return ec.fieldContext_LoyaltyEntry_refundID(ctx, field)
+	case "rewardID":
+		return ec.fieldContext_LoyaltyEntry_rewardID(ctx, field)
+	case "redemptionID":
+		return ec.fieldContext_LoyaltyEntry_redemptionID(ctx, field)
+	case "tenderID":
+		return ec.fieldContext_LoyaltyEntry_tenderID(ctx, field)
+	case "staffID":
+		return ec.fieldContext_LoyaltyEntry_staffID(ctx, field)
+	case "reason":
+		return ec.fieldContext_LoyaltyEntry_reason(ctx, field)
+	case "programVersion":
+		return ec.fieldContext_LoyaltyEntry_programVersion(ctx, field)
+	case "idempotencyKey":
+		return ec.fieldContext_LoyaltyEntry_idempotencyKey(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_LoyaltyEntry_createdAt(ctx, field)
+	case "merchant":
+		return ec.fieldContext_LoyaltyEntry_merchant(ctx, field)
+	case "sale":
+		return ec.fieldContext_LoyaltyEntry_sale(ctx, field)
+	case "refund":
+		return ec.fieldContext_LoyaltyEntry_refund(ctx, field)
+	case "reward":
+		return ec.fieldContext_LoyaltyEntry_reward(ctx, field)
+	case "redemption":
+		return ec.fieldContext_LoyaltyEntry_redemption(ctx, field)
+	case "staff":
+		return ec.fieldContext_LoyaltyEntry_staff(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LoyaltyEntry", field.Name)
+}
+
+func (ec *executionContext) childFields_LoyaltyEntryConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_LoyaltyEntryConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_LoyaltyEntryConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_LoyaltyEntryConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LoyaltyEntryConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_LoyaltyEntryEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_LoyaltyEntryEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_LoyaltyEntryEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LoyaltyEntryEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_LoyaltyExpiring(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "points":
+		return ec.fieldContext_LoyaltyExpiring_points(ctx, field)
+	case "at":
+		return ec.fieldContext_LoyaltyExpiring_at(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LoyaltyExpiring", field.Name)
+}
+
+func (ec *executionContext) childFields_LoyaltyProgram(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "version":
+		return ec.fieldContext_LoyaltyProgram_version(ctx, field)
+	case "effectiveFrom":
+		return ec.fieldContext_LoyaltyProgram_effectiveFrom(ctx, field)
+	case "staffID":
+		return ec.fieldContext_LoyaltyProgram_staffID(ctx, field)
+	case "enabled":
+		return ec.fieldContext_LoyaltyProgram_enabled(ctx, field)
+	case "pointsPerUnit":
+		return ec.fieldContext_LoyaltyProgram_pointsPerUnit(ctx, field)
+	case "unitAmount":
+		return ec.fieldContext_LoyaltyProgram_unitAmount(ctx, field)
+	case "rounding":
+		return ec.fieldContext_LoyaltyProgram_rounding(ctx, field)
+	case "minSpend":
+		return ec.fieldContext_LoyaltyProgram_minSpend(ctx, field)
+	case "earningTenders":
+		return ec.fieldContext_LoyaltyProgram_earningTenders(ctx, field)
+	case "expiryMonths":
+		return ec.fieldContext_LoyaltyProgram_expiryMonths(ctx, field)
+	case "pointValue":
+		return ec.fieldContext_LoyaltyProgram_pointValue(ctx, field)
+	case "tiers":
+		return ec.fieldContext_LoyaltyProgram_tiers(ctx, field)
+	case "tierBasis":
+		return ec.fieldContext_LoyaltyProgram_tierBasis(ctx, field)
+	case "versions":
+		return ec.fieldContext_LoyaltyProgram_versions(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LoyaltyProgram", field.Name)
+}
+
+func (ec *executionContext) childFields_LoyaltyRedemption(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_LoyaltyRedemption_id(ctx, field)
+	case "merchantID":
+		return ec.fieldContext_LoyaltyRedemption_merchantID(ctx, field)
+	case "rewardID":
+		return ec.fieldContext_LoyaltyRedemption_rewardID(ctx, field)
+	case "saleID":
+		return ec.fieldContext_LoyaltyRedemption_saleID(ctx, field)
+	case "storeID":
+		return ec.fieldContext_LoyaltyRedemption_storeID(ctx, field)
+	case "staffID":
+		return ec.fieldContext_LoyaltyRedemption_staffID(ctx, field)
+	case "points":
+		return ec.fieldContext_LoyaltyRedemption_points(ctx, field)
+	case "discountAmount":
+		return ec.fieldContext_LoyaltyRedemption_discountAmount(ctx, field)
+	case "voidedAt":
+		return ec.fieldContext_LoyaltyRedemption_voidedAt(ctx, field)
+	case "idempotencyKey":
+		return ec.fieldContext_LoyaltyRedemption_idempotencyKey(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_LoyaltyRedemption_createdAt(ctx, field)
+	case "merchant":
+		return ec.fieldContext_LoyaltyRedemption_merchant(ctx, field)
+	case "reward":
+		return ec.fieldContext_LoyaltyRedemption_reward(ctx, field)
+	case "sale":
+		return ec.fieldContext_LoyaltyRedemption_sale(ctx, field)
+	case "store":
+		return ec.fieldContext_LoyaltyRedemption_store(ctx, field)
+	case "staff":
+		return ec.fieldContext_LoyaltyRedemption_staff(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LoyaltyRedemption", field.Name)
+}
+
+func (ec *executionContext) childFields_LoyaltyReward(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_LoyaltyReward_id(ctx, field)
+	case "merchantID":
+		return ec.fieldContext_LoyaltyReward_merchantID(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_LoyaltyReward_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_LoyaltyReward_updatedAt(ctx, field)
+	case "name":
+		return ec.fieldContext_LoyaltyReward_name(ctx, field)
+	case "kind":
+		return ec.fieldContext_LoyaltyReward_kind(ctx, field)
+	case "productID":
+		return ec.fieldContext_LoyaltyReward_productID(ctx, field)
+	case "amount":
+		return ec.fieldContext_LoyaltyReward_amount(ctx, field)
+	case "percentBp":
+		return ec.fieldContext_LoyaltyReward_percentBp(ctx, field)
+	case "maxDiscount":
+		return ec.fieldContext_LoyaltyReward_maxDiscount(ctx, field)
+	case "pointsCost":
+		return ec.fieldContext_LoyaltyReward_pointsCost(ctx, field)
+	case "active":
+		return ec.fieldContext_LoyaltyReward_active(ctx, field)
+	case "minTier":
+		return ec.fieldContext_LoyaltyReward_minTier(ctx, field)
+	case "merchant":
+		return ec.fieldContext_LoyaltyReward_merchant(ctx, field)
+	case "product":
+		return ec.fieldContext_LoyaltyReward_product(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LoyaltyReward", field.Name)
+}
+
+func (ec *executionContext) childFields_LoyaltyRewardPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "reward":
+		return ec.fieldContext_LoyaltyRewardPayload_reward(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LoyaltyRewardPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_LoyaltyTier(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_LoyaltyTier_name(ctx, field)
+	case "threshold":
+		return ec.fieldContext_LoyaltyTier_threshold(ctx, field)
+	case "multiplierBp":
+		return ec.fieldContext_LoyaltyTier_multiplierBp(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LoyaltyTier", field.Name)
 }
 
 func (ec *executionContext) childFields_Merchant(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -17626,6 +19407,18 @@ func (ec *executionContext) childFields_RecordSalePayload(ctx context.Context, f
 		return ec.fieldContext_RecordSalePayload_replayed(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RecordSalePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_RedeemRewardPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "redemption":
+		return ec.fieldContext_RedeemRewardPayload_redemption(ctx, field)
+	case "loyalty":
+		return ec.fieldContext_RedeemRewardPayload_loyalty(ctx, field)
+	case "replayed":
+		return ec.fieldContext_RedeemRewardPayload_replayed(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RedeemRewardPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_Refund(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -18886,6 +20679,60 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) field_CustomerLoyalty_entries_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) ([]*ent.LoyaltyEntryOrder, error) {
+			return ec.unmarshalOLoyaltyEntryOrder2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐLoyaltyEntryOrderᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
+		func(ctx context.Context, v any) (*ent.LoyaltyEntryWhereInput, error) {
+			return ec.unmarshalOLoyaltyEntryWhereInput2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐLoyaltyEntryWhereInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["where"] = arg5
+	return args, nil
+}
+
 func (ec *executionContext) field_Customer_offers_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -19036,6 +20883,20 @@ func (ec *executionContext) field_Mutation_addRiskListEntry_args(ctx context.Con
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_adjustPoints_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (loyalty.AdjustInput, error) {
+			return ec.unmarshalNAdjustPointsInput2githubᚗcomᚋtillposᚋtillᚋloyaltyᚐAdjustInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_adjustStoredValue_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -19126,6 +20987,20 @@ func (ec *executionContext) field_Mutation_createCustomer_args(ctx context.Conte
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (CreateCustomerInput, error) {
 			return ec.unmarshalNCreateCustomerInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐCreateCustomerInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createLoyaltyReward_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (loyalty.RewardInput, error) {
+			return ec.unmarshalNCreateLoyaltyRewardInput2githubᚗcomᚋtillposᚋtillᚋloyaltyᚐRewardInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -19512,6 +21387,20 @@ func (ec *executionContext) field_Mutation_recordSale_args(ctx context.Context, 
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_redeemReward_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (loyalty.RedeemInput, error) {
+			return ec.unmarshalNRedeemRewardInput2githubᚗcomᚋtillposᚋtillᚋloyaltyᚐRedeemInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_refreshSession_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -19756,6 +21645,34 @@ func (ec *executionContext) field_Mutation_updateCustomer_args(ctx context.Conte
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (UpdateCustomerInput, error) {
 			return ec.unmarshalNUpdateCustomerInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐUpdateCustomerInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateLoyaltyProgram_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (loyalty.ProgramPatch, error) {
+			return ec.unmarshalNUpdateLoyaltyProgramInput2githubᚗcomᚋtillposᚋtillᚋloyaltyᚐProgramPatch(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateLoyaltyReward_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (loyalty.RewardPatch, error) {
+			return ec.unmarshalNUpdateLoyaltyRewardInput2githubᚗcomᚋtillposᚋtillᚋloyaltyᚐRewardPatch(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -20371,6 +22288,20 @@ func (ec *executionContext) field_Query_lookupCustomer_args(ctx context.Context,
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_loyaltyRewards_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "activeOnly",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["activeOnly"] = arg0
 	return args, nil
 }
 
@@ -21301,6 +23232,93 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 // endregion ***************************** args.gotpl *****************************
 
 // region    **************************** field.gotpl *****************************
+
+func (ec *executionContext) _AdjustPointsPayload_entry(ctx context.Context, field graphql.CollectedField, obj *loyalty.AdjustResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AdjustPointsPayload_entry(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Entry, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.LoyaltyEntry) graphql.Marshaler {
+			return ec.marshalNLoyaltyEntry2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐLoyaltyEntry(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AdjustPointsPayload_entry(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AdjustPointsPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LoyaltyEntry(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AdjustPointsPayload_loyalty(ctx context.Context, field graphql.CollectedField, obj *loyalty.AdjustResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AdjustPointsPayload_loyalty(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Loyalty, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *loyalty.Standing) graphql.Marshaler {
+			return ec.marshalNCustomerLoyalty2ᚖgithubᚗcomᚋtillposᚋtillᚋloyaltyᚐStanding(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AdjustPointsPayload_loyalty(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AdjustPointsPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CustomerLoyalty(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AdjustPointsPayload_replayed(ctx context.Context, field graphql.CollectedField, obj *loyalty.AdjustResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AdjustPointsPayload_replayed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Replayed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AdjustPointsPayload_replayed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AdjustPointsPayload", field, false, false, "Boolean")
+}
 
 func (ec *executionContext) _AdjustStoredValuePayload_entry(ctx context.Context, field graphql.CollectedField, obj *storedvalue.AdjustResult) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
@@ -22985,6 +25003,38 @@ func (ec *executionContext) fieldContext_Customer_recommendedProducts(ctx contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Customer_loyalty(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Customer_loyalty(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Customer().Loyalty(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *loyalty.Standing) graphql.Marshaler {
+			return ec.marshalOCustomerLoyalty2ᚖgithubᚗcomᚋtillposᚋtillᚋloyaltyᚐStanding(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Customer_loyalty(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Customer",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CustomerLoyalty(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Customer_offers(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -23360,6 +25410,243 @@ func (ec *executionContext) _CustomerEdge_cursor(ctx context.Context, field grap
 }
 func (ec *executionContext) fieldContext_CustomerEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CustomerEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _CustomerLoyalty_points(ctx context.Context, field graphql.CollectedField, obj *loyalty.Standing) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerLoyalty_points(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Points, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerLoyalty_points(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerLoyalty", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _CustomerLoyalty_tier(ctx context.Context, field graphql.CollectedField, obj *loyalty.Standing) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerLoyalty_tier(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tier, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerLoyalty_tier(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerLoyalty", field, false, false, "String")
+}
+
+func (ec *executionContext) _CustomerLoyalty_tierSince(ctx context.Context, field graphql.CollectedField, obj *loyalty.Standing) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerLoyalty_tierSince(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TierSince, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerLoyalty_tierSince(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerLoyalty", field, false, false, "Time")
+}
+
+func (ec *executionContext) _CustomerLoyalty_tierReviewAt(ctx context.Context, field graphql.CollectedField, obj *loyalty.Standing) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerLoyalty_tierReviewAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TierReviewAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerLoyalty_tierReviewAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerLoyalty", field, false, false, "Time")
+}
+
+func (ec *executionContext) _CustomerLoyalty_nextTier(ctx context.Context, field graphql.CollectedField, obj *loyalty.Standing) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerLoyalty_nextTier(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NextTier, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerLoyalty_nextTier(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerLoyalty", field, false, false, "String")
+}
+
+func (ec *executionContext) _CustomerLoyalty_pointsToNextTier(ctx context.Context, field graphql.CollectedField, obj *loyalty.Standing) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerLoyalty_pointsToNextTier(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PointsToNextTier, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt642ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerLoyalty_pointsToNextTier(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerLoyalty", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _CustomerLoyalty_expiringSoon(ctx context.Context, field graphql.CollectedField, obj *loyalty.Standing) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerLoyalty_expiringSoon(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiringSoon, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []loyalty.Expiring) graphql.Marshaler {
+			return ec.marshalNLoyaltyExpiring2ᚕgithubᚗcomᚋtillposᚋtillᚋloyaltyᚐExpiringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerLoyalty_expiringSoon(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CustomerLoyalty",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LoyaltyExpiring(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CustomerLoyalty_lifetimePoints(ctx context.Context, field graphql.CollectedField, obj *loyalty.Standing) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerLoyalty_lifetimePoints(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LifetimePoints, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerLoyalty_lifetimePoints(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerLoyalty", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _CustomerLoyalty_entries(ctx context.Context, field graphql.CollectedField, obj *loyalty.Standing) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerLoyalty_entries(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.CustomerLoyalty().Entries(ctx, obj, fc.Args["after"].(*entgql.Cursor[pulid.ID]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[pulid.ID]), fc.Args["last"].(*int), fc.Args["orderBy"].([]*ent.LoyaltyEntryOrder), fc.Args["where"].(*ent.LoyaltyEntryWhereInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.LoyaltyEntryConnection) graphql.Marshaler {
+			return ec.marshalNLoyaltyEntryConnection2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐLoyaltyEntryConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerLoyalty_entries(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CustomerLoyalty",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LoyaltyEntryConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_CustomerLoyalty_entries_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _CustomerPayload_customer(ctx context.Context, field graphql.CollectedField, obj *CustomerPayload) (ret graphql.Marshaler) {
@@ -25688,6 +27975,2017 @@ func (ec *executionContext) fieldContext_LogOutPayload_endedSessions(_ context.C
 	return graphql.NewScalarFieldContext("LogOutPayload", field, false, false, "Int")
 }
 
+func (ec *executionContext) _LoyaltyEntry_id(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyEntry_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyEntry_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyEntry", field, false, false, "ID")
+}
+
+func (ec *executionContext) _LoyaltyEntry_merchantID(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyEntry_merchantID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MerchantID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyEntry_merchantID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyEntry", field, false, false, "ID")
+}
+
+func (ec *executionContext) _LoyaltyEntry_kind(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyEntry_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v loyaltyentry.Kind) graphql.Marshaler {
+			return ec.marshalNLoyaltyEntryKind2githubᚗcomᚋtillposᚋtillᚋentᚋloyaltyentryᚐKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyEntry_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyEntry", field, false, false, "LoyaltyEntryKind")
+}
+
+func (ec *executionContext) _LoyaltyEntry_points(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyEntry_points(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Points, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyEntry_points(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyEntry", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _LoyaltyEntry_qualifyingPoints(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyEntry_qualifyingPoints(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.QualifyingPoints, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyEntry_qualifyingPoints(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyEntry", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _LoyaltyEntry_qualifyingSpend(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyEntry_qualifyingSpend(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.QualifyingSpend, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyEntry_qualifyingSpend(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyEntry", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _LoyaltyEntry_occurredAt(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyEntry_occurredAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OccurredAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyEntry_occurredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyEntry", field, false, false, "Time")
+}
+
+func (ec *executionContext) _LoyaltyEntry_expiresAt(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyEntry_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyEntry_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyEntry", field, false, false, "Time")
+}
+
+func (ec *executionContext) _LoyaltyEntry_saleID(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyEntry_saleID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SaleID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *pulid.ID) graphql.Marshaler {
+			return ec.marshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyEntry_saleID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyEntry", field, false, false, "ID")
+}
+
+func (ec *executionContext) _LoyaltyEntry_refundID(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyEntry_refundID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RefundID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *pulid.ID) graphql.Marshaler {
+			return ec.marshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyEntry_refundID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyEntry", field, false, false, "ID")
+}
+
+func (ec *executionContext) _LoyaltyEntry_rewardID(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyEntry_rewardID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RewardID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *pulid.ID) graphql.Marshaler {
+			return ec.marshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyEntry_rewardID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyEntry", field, false, false, "ID")
+}
+
+func (ec *executionContext) _LoyaltyEntry_redemptionID(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyEntry_redemptionID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RedemptionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *pulid.ID) graphql.Marshaler {
+			return ec.marshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyEntry_redemptionID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyEntry", field, false, false, "ID")
+}
+
+func (ec *executionContext) _LoyaltyEntry_tenderID(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyEntry_tenderID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TenderID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *pulid.ID) graphql.Marshaler {
+			return ec.marshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyEntry_tenderID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyEntry", field, false, false, "ID")
+}
+
+func (ec *executionContext) _LoyaltyEntry_staffID(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyEntry_staffID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StaffID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *pulid.ID) graphql.Marshaler {
+			return ec.marshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyEntry_staffID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyEntry", field, false, false, "ID")
+}
+
+func (ec *executionContext) _LoyaltyEntry_reason(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyEntry_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyEntry_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyEntry", field, false, false, "String")
+}
+
+func (ec *executionContext) _LoyaltyEntry_programVersion(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyEntry_programVersion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProgramVersion, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyEntry_programVersion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyEntry", field, false, false, "Int")
+}
+
+func (ec *executionContext) _LoyaltyEntry_idempotencyKey(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyEntry_idempotencyKey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IdempotencyKey, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyEntry_idempotencyKey(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyEntry", field, false, false, "String")
+}
+
+func (ec *executionContext) _LoyaltyEntry_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyEntry_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyEntry_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyEntry", field, false, false, "Time")
+}
+
+func (ec *executionContext) _LoyaltyEntry_merchant(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyEntry_merchant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Merchant(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Merchant) graphql.Marshaler {
+			return ec.marshalNMerchant2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐMerchant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyEntry_merchant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LoyaltyEntry",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Merchant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LoyaltyEntry_sale(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyEntry_sale(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sale(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Sale) graphql.Marshaler {
+			return ec.marshalOSale2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐSale(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyEntry_sale(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LoyaltyEntry",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Sale(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LoyaltyEntry_refund(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyEntry_refund(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Refund(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Refund) graphql.Marshaler {
+			return ec.marshalORefund2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐRefund(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyEntry_refund(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LoyaltyEntry",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Refund(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LoyaltyEntry_reward(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyEntry_reward(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reward(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.LoyaltyReward) graphql.Marshaler {
+			return ec.marshalOLoyaltyReward2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐLoyaltyReward(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyEntry_reward(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LoyaltyEntry",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LoyaltyReward(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LoyaltyEntry_redemption(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyEntry_redemption(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Redemption(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.LoyaltyRedemption) graphql.Marshaler {
+			return ec.marshalOLoyaltyRedemption2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐLoyaltyRedemption(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyEntry_redemption(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LoyaltyEntry",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LoyaltyRedemption(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LoyaltyEntry_staff(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyEntry_staff(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Staff(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Staff) graphql.Marshaler {
+			return ec.marshalOStaff2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStaff(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyEntry_staff(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LoyaltyEntry",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Staff(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LoyaltyEntryConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyEntryConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyEntryConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.LoyaltyEntryEdge) graphql.Marshaler {
+			return ec.marshalOLoyaltyEntryEdge2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐLoyaltyEntryEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyEntryConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LoyaltyEntryConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LoyaltyEntryEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LoyaltyEntryConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyEntryConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyEntryConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[pulid.ID]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyEntryConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LoyaltyEntryConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LoyaltyEntryConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyEntryConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyEntryConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyEntryConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyEntryConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _LoyaltyEntryEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyEntryEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyEntryEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.LoyaltyEntry) graphql.Marshaler {
+			return ec.marshalOLoyaltyEntry2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐLoyaltyEntry(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyEntryEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LoyaltyEntryEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LoyaltyEntry(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LoyaltyEntryEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyEntryEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyEntryEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[pulid.ID]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyEntryEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyEntryEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _LoyaltyExpiring_points(ctx context.Context, field graphql.CollectedField, obj *loyalty.Expiring) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyExpiring_points(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Points, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyExpiring_points(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyExpiring", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _LoyaltyExpiring_at(ctx context.Context, field graphql.CollectedField, obj *loyalty.Expiring) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyExpiring_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyExpiring_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyExpiring", field, false, false, "Time")
+}
+
+func (ec *executionContext) _LoyaltyProgram_version(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyProgramVersion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyProgram_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyProgram_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyProgram", field, false, false, "Int")
+}
+
+func (ec *executionContext) _LoyaltyProgram_effectiveFrom(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyProgramVersion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyProgram_effectiveFrom(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EffectiveFrom, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyProgram_effectiveFrom(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyProgram", field, false, false, "Time")
+}
+
+func (ec *executionContext) _LoyaltyProgram_staffID(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyProgramVersion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyProgram_staffID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StaffID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyProgram_staffID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyProgram", field, false, false, "ID")
+}
+
+func (ec *executionContext) _LoyaltyProgram_enabled(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyProgramVersion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyProgram_enabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Enabled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyProgram_enabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyProgram", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _LoyaltyProgram_pointsPerUnit(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyProgramVersion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyProgram_pointsPerUnit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PointsPerUnit, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyProgram_pointsPerUnit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyProgram", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _LoyaltyProgram_unitAmount(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyProgramVersion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyProgram_unitAmount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UnitAmount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyProgram_unitAmount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyProgram", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _LoyaltyProgram_rounding(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyProgramVersion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyProgram_rounding(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Rounding, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v loyaltytype.Rounding) graphql.Marshaler {
+			return ec.marshalNLoyaltyRounding2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋloyaltytypeᚐRounding(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyProgram_rounding(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyProgram", field, false, false, "LoyaltyRounding")
+}
+
+func (ec *executionContext) _LoyaltyProgram_minSpend(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyProgramVersion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyProgram_minSpend(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MinSpend, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyProgram_minSpend(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyProgram", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _LoyaltyProgram_earningTenders(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyProgramVersion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyProgram_earningTenders(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.LoyaltyProgram().EarningTenders(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []tender.Type) graphql.Marshaler {
+			return ec.marshalNTenderType2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋtenderᚐTypeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyProgram_earningTenders(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyProgram", field, true, true, "TenderType")
+}
+
+func (ec *executionContext) _LoyaltyProgram_expiryMonths(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyProgramVersion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyProgram_expiryMonths(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiryMonths, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyProgram_expiryMonths(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyProgram", field, false, false, "Int")
+}
+
+func (ec *executionContext) _LoyaltyProgram_pointValue(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyProgramVersion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyProgram_pointValue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PointValue, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyProgram_pointValue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyProgram", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _LoyaltyProgram_tiers(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyProgramVersion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyProgram_tiers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tiers, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []loyaltytype.Tier) graphql.Marshaler {
+			return ec.marshalNLoyaltyTier2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋloyaltytypeᚐTierᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyProgram_tiers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LoyaltyProgram",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LoyaltyTier(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LoyaltyProgram_tierBasis(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyProgramVersion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyProgram_tierBasis(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TierBasis, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v loyaltytype.TierBasis) graphql.Marshaler {
+			return ec.marshalNLoyaltyTierBasis2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋloyaltytypeᚐTierBasis(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyProgram_tierBasis(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyProgram", field, false, false, "LoyaltyTierBasis")
+}
+
+func (ec *executionContext) _LoyaltyProgram_versions(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyProgramVersion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyProgram_versions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.LoyaltyProgram().Versions(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.LoyaltyProgramVersion) graphql.Marshaler {
+			return ec.marshalNLoyaltyProgram2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐLoyaltyProgramVersionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyProgram_versions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LoyaltyProgram",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LoyaltyProgram(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LoyaltyRedemption_id(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyRedemption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyRedemption_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyRedemption_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyRedemption", field, false, false, "ID")
+}
+
+func (ec *executionContext) _LoyaltyRedemption_merchantID(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyRedemption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyRedemption_merchantID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MerchantID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyRedemption_merchantID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyRedemption", field, false, false, "ID")
+}
+
+func (ec *executionContext) _LoyaltyRedemption_rewardID(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyRedemption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyRedemption_rewardID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RewardID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyRedemption_rewardID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyRedemption", field, false, false, "ID")
+}
+
+func (ec *executionContext) _LoyaltyRedemption_saleID(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyRedemption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyRedemption_saleID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SaleID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *pulid.ID) graphql.Marshaler {
+			return ec.marshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyRedemption_saleID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyRedemption", field, false, false, "ID")
+}
+
+func (ec *executionContext) _LoyaltyRedemption_storeID(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyRedemption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyRedemption_storeID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StoreID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyRedemption_storeID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyRedemption", field, false, false, "ID")
+}
+
+func (ec *executionContext) _LoyaltyRedemption_staffID(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyRedemption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyRedemption_staffID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StaffID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyRedemption_staffID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyRedemption", field, false, false, "ID")
+}
+
+func (ec *executionContext) _LoyaltyRedemption_points(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyRedemption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyRedemption_points(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Points, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyRedemption_points(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyRedemption", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _LoyaltyRedemption_discountAmount(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyRedemption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyRedemption_discountAmount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DiscountAmount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyRedemption_discountAmount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyRedemption", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _LoyaltyRedemption_voidedAt(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyRedemption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyRedemption_voidedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.VoidedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyRedemption_voidedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyRedemption", field, false, false, "Time")
+}
+
+func (ec *executionContext) _LoyaltyRedemption_idempotencyKey(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyRedemption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyRedemption_idempotencyKey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IdempotencyKey, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyRedemption_idempotencyKey(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyRedemption", field, false, false, "String")
+}
+
+func (ec *executionContext) _LoyaltyRedemption_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyRedemption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyRedemption_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyRedemption_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyRedemption", field, false, false, "Time")
+}
+
+func (ec *executionContext) _LoyaltyRedemption_merchant(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyRedemption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyRedemption_merchant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Merchant(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Merchant) graphql.Marshaler {
+			return ec.marshalNMerchant2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐMerchant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyRedemption_merchant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LoyaltyRedemption",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Merchant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LoyaltyRedemption_reward(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyRedemption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyRedemption_reward(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reward(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.LoyaltyReward) graphql.Marshaler {
+			return ec.marshalNLoyaltyReward2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐLoyaltyReward(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyRedemption_reward(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LoyaltyRedemption",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LoyaltyReward(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LoyaltyRedemption_sale(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyRedemption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyRedemption_sale(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sale(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Sale) graphql.Marshaler {
+			return ec.marshalOSale2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐSale(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyRedemption_sale(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LoyaltyRedemption",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Sale(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LoyaltyRedemption_store(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyRedemption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyRedemption_store(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Store(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Store) graphql.Marshaler {
+			return ec.marshalNStore2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStore(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyRedemption_store(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LoyaltyRedemption",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Store(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LoyaltyRedemption_staff(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyRedemption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyRedemption_staff(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Staff(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Staff) graphql.Marshaler {
+			return ec.marshalNStaff2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStaff(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyRedemption_staff(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LoyaltyRedemption",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Staff(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LoyaltyReward_id(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyReward) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyReward_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyReward_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyReward", field, false, false, "ID")
+}
+
+func (ec *executionContext) _LoyaltyReward_merchantID(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyReward) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyReward_merchantID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MerchantID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyReward_merchantID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyReward", field, false, false, "ID")
+}
+
+func (ec *executionContext) _LoyaltyReward_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyReward) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyReward_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyReward_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyReward", field, false, false, "Time")
+}
+
+func (ec *executionContext) _LoyaltyReward_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyReward) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyReward_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyReward_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyReward", field, false, false, "Time")
+}
+
+func (ec *executionContext) _LoyaltyReward_name(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyReward) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyReward_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyReward_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyReward", field, false, false, "String")
+}
+
+func (ec *executionContext) _LoyaltyReward_kind(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyReward) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyReward_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v loyaltyreward.Kind) graphql.Marshaler {
+			return ec.marshalNLoyaltyRewardKind2githubᚗcomᚋtillposᚋtillᚋentᚋloyaltyrewardᚐKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyReward_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyReward", field, false, false, "LoyaltyRewardKind")
+}
+
+func (ec *executionContext) _LoyaltyReward_productID(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyReward) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyReward_productID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProductID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *pulid.ID) graphql.Marshaler {
+			return ec.marshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyReward_productID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyReward", field, false, false, "ID")
+}
+
+func (ec *executionContext) _LoyaltyReward_amount(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyReward) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyReward_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt642ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyReward_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyReward", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _LoyaltyReward_percentBp(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyReward) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyReward_percentBp(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PercentBp, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyReward_percentBp(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyReward", field, false, false, "Int")
+}
+
+func (ec *executionContext) _LoyaltyReward_maxDiscount(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyReward) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyReward_maxDiscount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaxDiscount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt642ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyReward_maxDiscount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyReward", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _LoyaltyReward_pointsCost(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyReward) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyReward_pointsCost(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PointsCost, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyReward_pointsCost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyReward", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _LoyaltyReward_active(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyReward) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyReward_active(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Active, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyReward_active(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyReward", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _LoyaltyReward_minTier(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyReward) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyReward_minTier(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MinTier, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyReward_minTier(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyReward", field, false, false, "String")
+}
+
+func (ec *executionContext) _LoyaltyReward_merchant(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyReward) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyReward_merchant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Merchant(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Merchant) graphql.Marshaler {
+			return ec.marshalNMerchant2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐMerchant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyReward_merchant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LoyaltyReward",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Merchant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LoyaltyReward_product(ctx context.Context, field graphql.CollectedField, obj *ent.LoyaltyReward) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyReward_product(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Product(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Product) graphql.Marshaler {
+			return ec.marshalOProduct2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐProduct(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyReward_product(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LoyaltyReward",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Product(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LoyaltyRewardPayload_reward(ctx context.Context, field graphql.CollectedField, obj *LoyaltyRewardPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyRewardPayload_reward(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reward, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.LoyaltyReward) graphql.Marshaler {
+			return ec.marshalNLoyaltyReward2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐLoyaltyReward(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyRewardPayload_reward(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LoyaltyRewardPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LoyaltyReward(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LoyaltyTier_name(ctx context.Context, field graphql.CollectedField, obj *loyaltytype.Tier) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyTier_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyTier_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyTier", field, false, false, "String")
+}
+
+func (ec *executionContext) _LoyaltyTier_threshold(ctx context.Context, field graphql.CollectedField, obj *loyaltytype.Tier) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyTier_threshold(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Threshold, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyTier_threshold(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyTier", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _LoyaltyTier_multiplierBp(ctx context.Context, field graphql.CollectedField, obj *loyaltytype.Tier) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoyaltyTier_multiplierBp(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MultiplierBP, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoyaltyTier_multiplierBp(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoyaltyTier", field, false, false, "Int")
+}
+
 func (ec *executionContext) _Merchant_id(ctx context.Context, field graphql.CollectedField, obj *ent.Merchant) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -27402,6 +31700,226 @@ func (ec *executionContext) fieldContext_Mutation_recordFeedback(ctx context.Con
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_recordFeedback_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateLoyaltyProgram(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateLoyaltyProgram(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateLoyaltyProgram(ctx, fc.Args["input"].(loyalty.ProgramPatch))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.LoyaltyProgramVersion) graphql.Marshaler {
+			return ec.marshalNLoyaltyProgram2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐLoyaltyProgramVersion(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateLoyaltyProgram(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LoyaltyProgram(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateLoyaltyProgram_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createLoyaltyReward(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createLoyaltyReward(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateLoyaltyReward(ctx, fc.Args["input"].(loyalty.RewardInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *LoyaltyRewardPayload) graphql.Marshaler {
+			return ec.marshalNLoyaltyRewardPayload2ᚖgithubᚗcomᚋtillposᚋtillᚋgraphᚐLoyaltyRewardPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createLoyaltyReward(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LoyaltyRewardPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createLoyaltyReward_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateLoyaltyReward(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateLoyaltyReward(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateLoyaltyReward(ctx, fc.Args["input"].(loyalty.RewardPatch))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *LoyaltyRewardPayload) graphql.Marshaler {
+			return ec.marshalNLoyaltyRewardPayload2ᚖgithubᚗcomᚋtillposᚋtillᚋgraphᚐLoyaltyRewardPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateLoyaltyReward(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LoyaltyRewardPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateLoyaltyReward_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_adjustPoints(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_adjustPoints(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AdjustPoints(ctx, fc.Args["input"].(loyalty.AdjustInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *loyalty.AdjustResult) graphql.Marshaler {
+			return ec.marshalNAdjustPointsPayload2ᚖgithubᚗcomᚋtillposᚋtillᚋloyaltyᚐAdjustResult(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_adjustPoints(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AdjustPointsPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_adjustPoints_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_redeemReward(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_redeemReward(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RedeemReward(ctx, fc.Args["input"].(loyalty.RedeemInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *loyalty.RedeemResult) graphql.Marshaler {
+			return ec.marshalNRedeemRewardPayload2ᚖgithubᚗcomᚋtillposᚋtillᚋloyaltyᚐRedeemResult(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_redeemReward(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RedeemRewardPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_redeemReward_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -33318,6 +37836,82 @@ func (ec *executionContext) fieldContext_Query_deviceVersions(ctx context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_loyaltyProgram(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_loyaltyProgram(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().LoyaltyProgram(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.LoyaltyProgramVersion) graphql.Marshaler {
+			return ec.marshalOLoyaltyProgram2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐLoyaltyProgramVersion(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_loyaltyProgram(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LoyaltyProgram(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_loyaltyRewards(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_loyaltyRewards(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().LoyaltyRewards(ctx, fc.Args["activeOnly"].(*bool))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.LoyaltyReward) graphql.Marshaler {
+			return ec.marshalNLoyaltyReward2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐLoyaltyRewardᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_loyaltyRewards(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LoyaltyReward(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_loyaltyRewards_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_offers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -34529,6 +39123,93 @@ func (ec *executionContext) _RecordSalePayload_replayed(ctx context.Context, fie
 }
 func (ec *executionContext) fieldContext_RecordSalePayload_replayed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RecordSalePayload", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _RedeemRewardPayload_redemption(ctx context.Context, field graphql.CollectedField, obj *loyalty.RedeemResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RedeemRewardPayload_redemption(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Redemption, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.LoyaltyRedemption) graphql.Marshaler {
+			return ec.marshalNLoyaltyRedemption2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐLoyaltyRedemption(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RedeemRewardPayload_redemption(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RedeemRewardPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LoyaltyRedemption(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RedeemRewardPayload_loyalty(ctx context.Context, field graphql.CollectedField, obj *loyalty.RedeemResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RedeemRewardPayload_loyalty(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Loyalty, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *loyalty.Standing) graphql.Marshaler {
+			return ec.marshalNCustomerLoyalty2ᚖgithubᚗcomᚋtillposᚋtillᚋloyaltyᚐStanding(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RedeemRewardPayload_loyalty(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RedeemRewardPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CustomerLoyalty(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RedeemRewardPayload_replayed(ctx context.Context, field graphql.CollectedField, obj *loyalty.RedeemResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RedeemRewardPayload_replayed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Replayed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RedeemRewardPayload_replayed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RedeemRewardPayload", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _Refund_id(ctx context.Context, field graphql.CollectedField, obj *ent.Refund) (ret graphql.Marshaler) {
@@ -46030,6 +50711,69 @@ func UnmarshalAddRiskListEntryInput(ctx context.Context, raw any) (AddRiskListEn
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputAdjustPointsInput(ctx context.Context, obj any) (loyalty.AdjustInput, error) {
+	var it loyalty.AdjustInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"idempotencyKey", "customerId", "points", "reason"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		case "customerId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("customerId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CustomerID = data
+		case "points":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("points"))
+			data, err := ec.unmarshalNInt642int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Points = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalAdjustPointsInput unmarshals raw into the AdjustPointsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAdjustPointsInput(ctx context.Context, raw any) (loyalty.AdjustInput, error) {
+	var out loyalty.AdjustInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AdjustPointsInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputAdjustStoredValueInput(ctx context.Context, obj any) (storedvalue.AdjustInput, error) {
 	var it storedvalue.AdjustInput
 	if obj == nil {
@@ -47372,6 +52116,104 @@ func (ec *executionContext) unmarshalInputCreateCustomerInput(ctx context.Contex
 func UnmarshalCreateCustomerInput(ctx context.Context, raw any) (CreateCustomerInput, error) {
 	var out CreateCustomerInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateCustomerInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCreateLoyaltyRewardInput(ctx context.Context, obj any) (loyalty.RewardInput, error) {
+	var it loyalty.RewardInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "kind", "productId", "amount", "percentBp", "maxDiscount", "pointsCost", "minTier", "active"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalNLoyaltyRewardKind2githubᚗcomᚋtillposᚋtillᚋentᚋloyaltyrewardᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "productId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("productId"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProductID = data
+		case "amount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Amount = data
+		case "percentBp":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("percentBp"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PercentBP = data
+		case "maxDiscount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxDiscount"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxDiscount = data
+		case "pointsCost":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pointsCost"))
+			data, err := ec.unmarshalNInt642int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PointsCost = data
+		case "minTier":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minTier"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinTier = data
+		case "active":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("active"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Active = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateLoyaltyRewardInput unmarshals raw into the CreateLoyaltyRewardInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateLoyaltyRewardInput(ctx context.Context, raw any) (loyalty.RewardInput, error) {
+	var out loyalty.RewardInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateLoyaltyRewardInput", raw, &out)
 	return out, err
 }
 
@@ -52494,6 +57336,1701 @@ func (ec *executionContext) unmarshalInputLookupCustomerInput(ctx context.Contex
 func UnmarshalLookupCustomerInput(ctx context.Context, raw any) (LookupCustomerInput, error) {
 	var out LookupCustomerInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "LookupCustomerInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputLoyaltyEntryOrder(ctx context.Context, obj any) (ent.LoyaltyEntryOrder, error) {
+	var it ent.LoyaltyEntryOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNLoyaltyEntryOrderField2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐLoyaltyEntryOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalLoyaltyEntryOrder unmarshals raw into the LoyaltyEntryOrder input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalLoyaltyEntryOrder(ctx context.Context, raw any) (ent.LoyaltyEntryOrder, error) {
+	var out ent.LoyaltyEntryOrder
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "LoyaltyEntryOrder", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputLoyaltyEntryWhereInput(ctx context.Context, obj any) (ent.LoyaltyEntryWhereInput, error) {
+	var it ent.LoyaltyEntryWhereInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "merchantID", "merchantIDNEQ", "merchantIDIn", "merchantIDNotIn", "merchantIDGT", "merchantIDGTE", "merchantIDLT", "merchantIDLTE", "merchantIDContains", "merchantIDHasPrefix", "merchantIDHasSuffix", "merchantIDEqualFold", "merchantIDContainsFold", "kind", "kindNEQ", "kindIn", "kindNotIn", "points", "pointsNEQ", "pointsIn", "pointsNotIn", "pointsGT", "pointsGTE", "pointsLT", "pointsLTE", "qualifyingPoints", "qualifyingPointsNEQ", "qualifyingPointsIn", "qualifyingPointsNotIn", "qualifyingPointsGT", "qualifyingPointsGTE", "qualifyingPointsLT", "qualifyingPointsLTE", "qualifyingSpend", "qualifyingSpendNEQ", "qualifyingSpendIn", "qualifyingSpendNotIn", "qualifyingSpendGT", "qualifyingSpendGTE", "qualifyingSpendLT", "qualifyingSpendLTE", "occurredAt", "occurredAtNEQ", "occurredAtIn", "occurredAtNotIn", "occurredAtGT", "occurredAtGTE", "occurredAtLT", "occurredAtLTE", "expiresAt", "expiresAtNEQ", "expiresAtIn", "expiresAtNotIn", "expiresAtGT", "expiresAtGTE", "expiresAtLT", "expiresAtLTE", "expiresAtIsNil", "expiresAtNotNil", "saleID", "saleIDNEQ", "saleIDIn", "saleIDNotIn", "saleIDGT", "saleIDGTE", "saleIDLT", "saleIDLTE", "saleIDContains", "saleIDHasPrefix", "saleIDHasSuffix", "saleIDIsNil", "saleIDNotNil", "saleIDEqualFold", "saleIDContainsFold", "refundID", "refundIDNEQ", "refundIDIn", "refundIDNotIn", "refundIDGT", "refundIDGTE", "refundIDLT", "refundIDLTE", "refundIDContains", "refundIDHasPrefix", "refundIDHasSuffix", "refundIDIsNil", "refundIDNotNil", "refundIDEqualFold", "refundIDContainsFold", "rewardID", "rewardIDNEQ", "rewardIDIn", "rewardIDNotIn", "rewardIDGT", "rewardIDGTE", "rewardIDLT", "rewardIDLTE", "rewardIDContains", "rewardIDHasPrefix", "rewardIDHasSuffix", "rewardIDIsNil", "rewardIDNotNil", "rewardIDEqualFold", "rewardIDContainsFold", "redemptionID", "redemptionIDNEQ", "redemptionIDIn", "redemptionIDNotIn", "redemptionIDGT", "redemptionIDGTE", "redemptionIDLT", "redemptionIDLTE", "redemptionIDContains", "redemptionIDHasPrefix", "redemptionIDHasSuffix", "redemptionIDIsNil", "redemptionIDNotNil", "redemptionIDEqualFold", "redemptionIDContainsFold", "tenderID", "tenderIDNEQ", "tenderIDIn", "tenderIDNotIn", "tenderIDGT", "tenderIDGTE", "tenderIDLT", "tenderIDLTE", "tenderIDContains", "tenderIDHasPrefix", "tenderIDHasSuffix", "tenderIDIsNil", "tenderIDNotNil", "tenderIDEqualFold", "tenderIDContainsFold", "staffID", "staffIDNEQ", "staffIDIn", "staffIDNotIn", "staffIDGT", "staffIDGTE", "staffIDLT", "staffIDLTE", "staffIDContains", "staffIDHasPrefix", "staffIDHasSuffix", "staffIDIsNil", "staffIDNotNil", "staffIDEqualFold", "staffIDContainsFold", "reason", "reasonNEQ", "reasonIn", "reasonNotIn", "reasonGT", "reasonGTE", "reasonLT", "reasonLTE", "reasonContains", "reasonHasPrefix", "reasonHasSuffix", "reasonIsNil", "reasonNotNil", "reasonEqualFold", "reasonContainsFold", "programVersion", "programVersionNEQ", "programVersionIn", "programVersionNotIn", "programVersionGT", "programVersionGTE", "programVersionLT", "programVersionLTE", "programVersionIsNil", "programVersionNotNil", "idempotencyKey", "idempotencyKeyNEQ", "idempotencyKeyIn", "idempotencyKeyNotIn", "idempotencyKeyGT", "idempotencyKeyGTE", "idempotencyKeyLT", "idempotencyKeyLTE", "idempotencyKeyContains", "idempotencyKeyHasPrefix", "idempotencyKeyHasSuffix", "idempotencyKeyIsNil", "idempotencyKeyNotNil", "idempotencyKeyEqualFold", "idempotencyKeyContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "hasSale", "hasSaleWith", "hasRefund", "hasRefundWith", "hasStaff", "hasStaffWith"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "not":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("not"))
+			data, err := ec.unmarshalOLoyaltyEntryWhereInput2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐLoyaltyEntryWhereInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Not = data
+		case "and":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
+			data, err := ec.unmarshalOLoyaltyEntryWhereInput2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐLoyaltyEntryWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.And = data
+		case "or":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("or"))
+			data, err := ec.unmarshalOLoyaltyEntryWhereInput2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐLoyaltyEntryWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Or = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNEQ = data
+		case "idIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDIn = data
+		case "idNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNotIn = data
+		case "idGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGT = data
+		case "idGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGTE = data
+		case "idLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLT = data
+		case "idLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLTE = data
+		case "merchantID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantID = data
+		case "merchantIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDNEQ = data
+		case "merchantIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDIn = data
+		case "merchantIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDNotIn = data
+		case "merchantIDGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDGT = data
+		case "merchantIDGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDGTE = data
+		case "merchantIDLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDLT = data
+		case "merchantIDLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDLTE = data
+		case "merchantIDContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDContains"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDContains = data
+		case "merchantIDHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDHasPrefix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDHasPrefix = data
+		case "merchantIDHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDHasSuffix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDHasSuffix = data
+		case "merchantIDEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDEqualFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDEqualFold = data
+		case "merchantIDContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDContainsFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDContainsFold = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalOLoyaltyEntryKind2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋloyaltyentryᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "kindNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kindNEQ"))
+			data, err := ec.unmarshalOLoyaltyEntryKind2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋloyaltyentryᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KindNEQ = data
+		case "kindIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kindIn"))
+			data, err := ec.unmarshalOLoyaltyEntryKind2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋloyaltyentryᚐKindᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KindIn = data
+		case "kindNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kindNotIn"))
+			data, err := ec.unmarshalOLoyaltyEntryKind2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋloyaltyentryᚐKindᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KindNotIn = data
+		case "points":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("points"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Points = data
+		case "pointsNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pointsNEQ"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PointsNEQ = data
+		case "pointsIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pointsIn"))
+			data, err := ec.unmarshalOInt642ᚕint64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PointsIn = data
+		case "pointsNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pointsNotIn"))
+			data, err := ec.unmarshalOInt642ᚕint64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PointsNotIn = data
+		case "pointsGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pointsGT"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PointsGT = data
+		case "pointsGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pointsGTE"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PointsGTE = data
+		case "pointsLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pointsLT"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PointsLT = data
+		case "pointsLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pointsLTE"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PointsLTE = data
+		case "qualifyingPoints":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("qualifyingPoints"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.QualifyingPoints = data
+		case "qualifyingPointsNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("qualifyingPointsNEQ"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.QualifyingPointsNEQ = data
+		case "qualifyingPointsIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("qualifyingPointsIn"))
+			data, err := ec.unmarshalOInt642ᚕint64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.QualifyingPointsIn = data
+		case "qualifyingPointsNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("qualifyingPointsNotIn"))
+			data, err := ec.unmarshalOInt642ᚕint64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.QualifyingPointsNotIn = data
+		case "qualifyingPointsGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("qualifyingPointsGT"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.QualifyingPointsGT = data
+		case "qualifyingPointsGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("qualifyingPointsGTE"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.QualifyingPointsGTE = data
+		case "qualifyingPointsLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("qualifyingPointsLT"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.QualifyingPointsLT = data
+		case "qualifyingPointsLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("qualifyingPointsLTE"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.QualifyingPointsLTE = data
+		case "qualifyingSpend":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("qualifyingSpend"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.QualifyingSpend = data
+		case "qualifyingSpendNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("qualifyingSpendNEQ"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.QualifyingSpendNEQ = data
+		case "qualifyingSpendIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("qualifyingSpendIn"))
+			data, err := ec.unmarshalOInt642ᚕint64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.QualifyingSpendIn = data
+		case "qualifyingSpendNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("qualifyingSpendNotIn"))
+			data, err := ec.unmarshalOInt642ᚕint64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.QualifyingSpendNotIn = data
+		case "qualifyingSpendGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("qualifyingSpendGT"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.QualifyingSpendGT = data
+		case "qualifyingSpendGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("qualifyingSpendGTE"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.QualifyingSpendGTE = data
+		case "qualifyingSpendLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("qualifyingSpendLT"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.QualifyingSpendLT = data
+		case "qualifyingSpendLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("qualifyingSpendLTE"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.QualifyingSpendLTE = data
+		case "occurredAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("occurredAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OccurredAt = data
+		case "occurredAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("occurredAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OccurredAtNEQ = data
+		case "occurredAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("occurredAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OccurredAtIn = data
+		case "occurredAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("occurredAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OccurredAtNotIn = data
+		case "occurredAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("occurredAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OccurredAtGT = data
+		case "occurredAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("occurredAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OccurredAtGTE = data
+		case "occurredAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("occurredAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OccurredAtLT = data
+		case "occurredAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("occurredAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OccurredAtLTE = data
+		case "expiresAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expiresAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpiresAt = data
+		case "expiresAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expiresAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpiresAtNEQ = data
+		case "expiresAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expiresAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpiresAtIn = data
+		case "expiresAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expiresAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpiresAtNotIn = data
+		case "expiresAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expiresAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpiresAtGT = data
+		case "expiresAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expiresAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpiresAtGTE = data
+		case "expiresAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expiresAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpiresAtLT = data
+		case "expiresAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expiresAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpiresAtLTE = data
+		case "expiresAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expiresAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpiresAtIsNil = data
+		case "expiresAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expiresAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpiresAtNotNil = data
+		case "saleID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("saleID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SaleID = data
+		case "saleIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("saleIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SaleIDNEQ = data
+		case "saleIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("saleIDIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SaleIDIn = data
+		case "saleIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("saleIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SaleIDNotIn = data
+		case "saleIDGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("saleIDGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SaleIDGT = data
+		case "saleIDGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("saleIDGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SaleIDGTE = data
+		case "saleIDLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("saleIDLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SaleIDLT = data
+		case "saleIDLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("saleIDLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SaleIDLTE = data
+		case "saleIDContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("saleIDContains"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SaleIDContains = data
+		case "saleIDHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("saleIDHasPrefix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SaleIDHasPrefix = data
+		case "saleIDHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("saleIDHasSuffix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SaleIDHasSuffix = data
+		case "saleIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("saleIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SaleIDIsNil = data
+		case "saleIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("saleIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SaleIDNotNil = data
+		case "saleIDEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("saleIDEqualFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SaleIDEqualFold = data
+		case "saleIDContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("saleIDContainsFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SaleIDContainsFold = data
+		case "refundID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refundID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefundID = data
+		case "refundIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refundIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefundIDNEQ = data
+		case "refundIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refundIDIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefundIDIn = data
+		case "refundIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refundIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefundIDNotIn = data
+		case "refundIDGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refundIDGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefundIDGT = data
+		case "refundIDGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refundIDGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefundIDGTE = data
+		case "refundIDLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refundIDLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefundIDLT = data
+		case "refundIDLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refundIDLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefundIDLTE = data
+		case "refundIDContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refundIDContains"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefundIDContains = data
+		case "refundIDHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refundIDHasPrefix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefundIDHasPrefix = data
+		case "refundIDHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refundIDHasSuffix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefundIDHasSuffix = data
+		case "refundIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refundIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefundIDIsNil = data
+		case "refundIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refundIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefundIDNotNil = data
+		case "refundIDEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refundIDEqualFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefundIDEqualFold = data
+		case "refundIDContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refundIDContainsFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefundIDContainsFold = data
+		case "rewardID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rewardID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RewardID = data
+		case "rewardIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rewardIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RewardIDNEQ = data
+		case "rewardIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rewardIDIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RewardIDIn = data
+		case "rewardIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rewardIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RewardIDNotIn = data
+		case "rewardIDGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rewardIDGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RewardIDGT = data
+		case "rewardIDGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rewardIDGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RewardIDGTE = data
+		case "rewardIDLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rewardIDLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RewardIDLT = data
+		case "rewardIDLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rewardIDLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RewardIDLTE = data
+		case "rewardIDContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rewardIDContains"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RewardIDContains = data
+		case "rewardIDHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rewardIDHasPrefix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RewardIDHasPrefix = data
+		case "rewardIDHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rewardIDHasSuffix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RewardIDHasSuffix = data
+		case "rewardIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rewardIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RewardIDIsNil = data
+		case "rewardIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rewardIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RewardIDNotNil = data
+		case "rewardIDEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rewardIDEqualFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RewardIDEqualFold = data
+		case "rewardIDContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rewardIDContainsFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RewardIDContainsFold = data
+		case "redemptionID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redemptionID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedemptionID = data
+		case "redemptionIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redemptionIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedemptionIDNEQ = data
+		case "redemptionIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redemptionIDIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedemptionIDIn = data
+		case "redemptionIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redemptionIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedemptionIDNotIn = data
+		case "redemptionIDGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redemptionIDGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedemptionIDGT = data
+		case "redemptionIDGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redemptionIDGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedemptionIDGTE = data
+		case "redemptionIDLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redemptionIDLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedemptionIDLT = data
+		case "redemptionIDLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redemptionIDLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedemptionIDLTE = data
+		case "redemptionIDContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redemptionIDContains"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedemptionIDContains = data
+		case "redemptionIDHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redemptionIDHasPrefix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedemptionIDHasPrefix = data
+		case "redemptionIDHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redemptionIDHasSuffix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedemptionIDHasSuffix = data
+		case "redemptionIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redemptionIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedemptionIDIsNil = data
+		case "redemptionIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redemptionIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedemptionIDNotNil = data
+		case "redemptionIDEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redemptionIDEqualFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedemptionIDEqualFold = data
+		case "redemptionIDContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redemptionIDContainsFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedemptionIDContainsFold = data
+		case "tenderID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tenderID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TenderID = data
+		case "tenderIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tenderIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TenderIDNEQ = data
+		case "tenderIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tenderIDIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TenderIDIn = data
+		case "tenderIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tenderIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TenderIDNotIn = data
+		case "tenderIDGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tenderIDGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TenderIDGT = data
+		case "tenderIDGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tenderIDGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TenderIDGTE = data
+		case "tenderIDLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tenderIDLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TenderIDLT = data
+		case "tenderIDLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tenderIDLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TenderIDLTE = data
+		case "tenderIDContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tenderIDContains"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TenderIDContains = data
+		case "tenderIDHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tenderIDHasPrefix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TenderIDHasPrefix = data
+		case "tenderIDHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tenderIDHasSuffix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TenderIDHasSuffix = data
+		case "tenderIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tenderIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TenderIDIsNil = data
+		case "tenderIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tenderIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TenderIDNotNil = data
+		case "tenderIDEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tenderIDEqualFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TenderIDEqualFold = data
+		case "tenderIDContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tenderIDContainsFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TenderIDContainsFold = data
+		case "staffID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("staffID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StaffID = data
+		case "staffIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("staffIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StaffIDNEQ = data
+		case "staffIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("staffIDIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StaffIDIn = data
+		case "staffIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("staffIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StaffIDNotIn = data
+		case "staffIDGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("staffIDGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StaffIDGT = data
+		case "staffIDGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("staffIDGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StaffIDGTE = data
+		case "staffIDLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("staffIDLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StaffIDLT = data
+		case "staffIDLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("staffIDLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StaffIDLTE = data
+		case "staffIDContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("staffIDContains"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StaffIDContains = data
+		case "staffIDHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("staffIDHasPrefix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StaffIDHasPrefix = data
+		case "staffIDHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("staffIDHasSuffix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StaffIDHasSuffix = data
+		case "staffIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("staffIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StaffIDIsNil = data
+		case "staffIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("staffIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StaffIDNotNil = data
+		case "staffIDEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("staffIDEqualFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StaffIDEqualFold = data
+		case "staffIDContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("staffIDContainsFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StaffIDContainsFold = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		case "reasonNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonNEQ = data
+		case "reasonIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonIn = data
+		case "reasonNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonNotIn = data
+		case "reasonGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonGT = data
+		case "reasonGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonGTE = data
+		case "reasonLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonLT = data
+		case "reasonLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonLTE = data
+		case "reasonContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonContains = data
+		case "reasonHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonHasPrefix = data
+		case "reasonHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonHasSuffix = data
+		case "reasonIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonIsNil = data
+		case "reasonNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonNotNil = data
+		case "reasonEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonEqualFold = data
+		case "reasonContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonContainsFold = data
+		case "programVersion":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("programVersion"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProgramVersion = data
+		case "programVersionNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("programVersionNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProgramVersionNEQ = data
+		case "programVersionIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("programVersionIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProgramVersionIn = data
+		case "programVersionNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("programVersionNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProgramVersionNotIn = data
+		case "programVersionGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("programVersionGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProgramVersionGT = data
+		case "programVersionGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("programVersionGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProgramVersionGTE = data
+		case "programVersionLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("programVersionLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProgramVersionLT = data
+		case "programVersionLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("programVersionLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProgramVersionLTE = data
+		case "programVersionIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("programVersionIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProgramVersionIsNil = data
+		case "programVersionNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("programVersionNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProgramVersionNotNil = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		case "idempotencyKeyNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKeyNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKeyNEQ = data
+		case "idempotencyKeyIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKeyIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKeyIn = data
+		case "idempotencyKeyNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKeyNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKeyNotIn = data
+		case "idempotencyKeyGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKeyGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKeyGT = data
+		case "idempotencyKeyGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKeyGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKeyGTE = data
+		case "idempotencyKeyLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKeyLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKeyLT = data
+		case "idempotencyKeyLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKeyLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKeyLTE = data
+		case "idempotencyKeyContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKeyContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKeyContains = data
+		case "idempotencyKeyHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKeyHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKeyHasPrefix = data
+		case "idempotencyKeyHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKeyHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKeyHasSuffix = data
+		case "idempotencyKeyIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKeyIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKeyIsNil = data
+		case "idempotencyKeyNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKeyNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKeyNotNil = data
+		case "idempotencyKeyEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKeyEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKeyEqualFold = data
+		case "idempotencyKeyContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKeyContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKeyContainsFold = data
+		case "createdAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAt = data
+		case "createdAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNEQ = data
+		case "createdAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtIn = data
+		case "createdAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNotIn = data
+		case "createdAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGT = data
+		case "createdAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGTE = data
+		case "createdAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLT = data
+		case "createdAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLTE = data
+		case "hasSale":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasSale"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasSale = data
+		case "hasSaleWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasSaleWith"))
+			data, err := ec.unmarshalOSaleWhereInput2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐSaleWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasSaleWith = data
+		case "hasRefund":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasRefund"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasRefund = data
+		case "hasRefundWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasRefundWith"))
+			data, err := ec.unmarshalORefundWhereInput2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐRefundWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasRefundWith = data
+		case "hasStaff":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasStaff"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasStaff = data
+		case "hasStaffWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasStaffWith"))
+			data, err := ec.unmarshalOStaffWhereInput2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStaffWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasStaffWith = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalLoyaltyEntryWhereInput unmarshals raw into the LoyaltyEntryWhereInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalLoyaltyEntryWhereInput(ctx context.Context, raw any) (ent.LoyaltyEntryWhereInput, error) {
+	var out ent.LoyaltyEntryWhereInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "LoyaltyEntryWhereInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputLoyaltyRewardOrder(ctx context.Context, obj any) (ent.LoyaltyRewardOrder, error) {
+	var it ent.LoyaltyRewardOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNLoyaltyRewardOrderField2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐLoyaltyRewardOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalLoyaltyRewardOrder unmarshals raw into the LoyaltyRewardOrder input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalLoyaltyRewardOrder(ctx context.Context, raw any) (ent.LoyaltyRewardOrder, error) {
+	var out ent.LoyaltyRewardOrder
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "LoyaltyRewardOrder", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputLoyaltyTierInput(ctx context.Context, obj any) (loyaltytype.Tier, error) {
+	var it loyaltytype.Tier
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "threshold", "multiplierBp"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "threshold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("threshold"))
+			data, err := ec.unmarshalNInt642int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Threshold = data
+		case "multiplierBp":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("multiplierBp"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MultiplierBP = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalLoyaltyTierInput unmarshals raw into the LoyaltyTierInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalLoyaltyTierInput(ctx context.Context, raw any) (loyaltytype.Tier, error) {
+	var out loyaltytype.Tier
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "LoyaltyTierInput", raw, &out)
 	return out, err
 }
 
@@ -59466,6 +66003,69 @@ func (ec *executionContext) unmarshalInputRecordSaleInput(ctx context.Context, o
 func UnmarshalRecordSaleInput(ctx context.Context, raw any) (sales.SaleInput, error) {
 	var out sales.SaleInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "RecordSaleInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRedeemRewardInput(ctx context.Context, obj any) (loyalty.RedeemInput, error) {
+	var it loyalty.RedeemInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"idempotencyKey", "customerId", "rewardId", "storeId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		case "customerId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("customerId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CustomerID = data
+		case "rewardId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rewardId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RewardID = data
+		case "storeId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRedeemRewardInput unmarshals raw into the RedeemRewardInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRedeemRewardInput(ctx context.Context, raw any) (loyalty.RedeemInput, error) {
+	var out loyalty.RedeemInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RedeemRewardInput", raw, &out)
 	return out, err
 }
 
@@ -75748,6 +82348,209 @@ func UnmarshalUpdateCustomerInput(ctx context.Context, raw any) (UpdateCustomerI
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputUpdateLoyaltyProgramInput(ctx context.Context, obj any) (loyalty.ProgramPatch, error) {
+	var it loyalty.ProgramPatch
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"enabled", "pointsPerUnit", "unitAmount", "rounding", "minSpend", "earningTenders", "expiryMonths", "pointValue", "tiers", "tierBasis"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "enabled":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enabled"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Enabled = data
+		case "pointsPerUnit":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pointsPerUnit"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PointsPerUnit = data
+		case "unitAmount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("unitAmount"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UnitAmount = data
+		case "rounding":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rounding"))
+			data, err := ec.unmarshalOLoyaltyRounding2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋloyaltytypeᚐRounding(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Rounding = data
+		case "minSpend":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minSpend"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinSpend = data
+		case "earningTenders":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("earningTenders"))
+			data, err := ec.unmarshalOTenderType2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋtenderᚐTypeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EarningTenders = data
+		case "expiryMonths":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expiryMonths"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpiryMonths = data
+		case "pointValue":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pointValue"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PointValue = data
+		case "tiers":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tiers"))
+			data, err := ec.unmarshalOLoyaltyTierInput2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋloyaltytypeᚐTierᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Tiers = data
+		case "tierBasis":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tierBasis"))
+			data, err := ec.unmarshalOLoyaltyTierBasis2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋloyaltytypeᚐTierBasis(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TierBasis = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateLoyaltyProgramInput unmarshals raw into the UpdateLoyaltyProgramInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateLoyaltyProgramInput(ctx context.Context, raw any) (loyalty.ProgramPatch, error) {
+	var out loyalty.ProgramPatch
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateLoyaltyProgramInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUpdateLoyaltyRewardInput(ctx context.Context, obj any) (loyalty.RewardPatch, error) {
+	var it loyalty.RewardPatch
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"rewardId", "name", "productId", "amount", "percentBp", "maxDiscount", "pointsCost", "minTier", "active"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "rewardId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rewardId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RewardID = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "productId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("productId"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProductID = data
+		case "amount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Amount = data
+		case "percentBp":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("percentBp"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PercentBP = data
+		case "maxDiscount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxDiscount"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxDiscount = data
+		case "pointsCost":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pointsCost"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PointsCost = data
+		case "minTier":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minTier"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinTier = data
+		case "active":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("active"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Active = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateLoyaltyRewardInput unmarshals raw into the UpdateLoyaltyRewardInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateLoyaltyRewardInput(ctx context.Context, raw any) (loyalty.RewardPatch, error) {
+	var out loyalty.RewardPatch
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateLoyaltyRewardInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUpdateMerchantInput(ctx context.Context, obj any) (UpdateMerchantInput, error) {
 	var it UpdateMerchantInput
 	if obj == nil {
@@ -76856,6 +83659,21 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Merchant(ctx, sel, obj)
+	case *ent.LoyaltyReward:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._LoyaltyReward(ctx, sel, obj)
+	case *ent.LoyaltyRedemption:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._LoyaltyRedemption(ctx, sel, obj)
+	case *ent.LoyaltyEntry:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._LoyaltyEntry(ctx, sel, obj)
 	case *ent.Feedback:
 		if obj == nil {
 			return graphql.Null
@@ -76888,6 +83706,49 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 // endregion ************************** interface.gotpl ***************************
 
 // region    **************************** object.gotpl ****************************
+
+var adjustPointsPayloadImplementors = []string{"AdjustPointsPayload"}
+
+func (ec *executionContext) _AdjustPointsPayload(ctx context.Context, sel ast.SelectionSet, obj *loyalty.AdjustResult) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, adjustPointsPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AdjustPointsPayload")
+		case "entry":
+			out.Values[i] = ec._AdjustPointsPayload_entry(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "loyalty":
+			out.Values[i] = ec._AdjustPointsPayload_loyalty(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "replayed":
+			out.Values[i] = ec._AdjustPointsPayload_replayed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
 
 var adjustStoredValuePayloadImplementors = []string{"AdjustStoredValuePayload"}
 
@@ -77465,6 +84326,12 @@ func (ec *executionContext) _Customer(ctx context.Context, sel ast.SelectionSet,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Customer_recommendedProducts(ctx, field, obj)
 				})
+		case "loyalty":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Customer_loyalty(ctx, field, obj)
+				})
 		case "offers":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -77645,6 +84512,80 @@ func (ec *executionContext) _CustomerEdge(ctx context.Context, sel ast.Selection
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var customerLoyaltyImplementors = []string{"CustomerLoyalty"}
+
+func (ec *executionContext) _CustomerLoyalty(ctx context.Context, sel ast.SelectionSet, obj *loyalty.Standing) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, customerLoyaltyImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CustomerLoyalty")
+		case "points":
+			out.Values[i] = ec._CustomerLoyalty_points(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "tier":
+			out.Values[i] = ec._CustomerLoyalty_tier(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "tierSince":
+			out.Values[i] = ec._CustomerLoyalty_tierSince(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "tierReviewAt":
+			out.Values[i] = ec._CustomerLoyalty_tierReviewAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "nextTier":
+			out.Values[i] = ec._CustomerLoyalty_nextTier(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "pointsToNextTier":
+			out.Values[i] = ec._CustomerLoyalty_pointsToNextTier(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "expiringSoon":
+			out.Values[i] = ec._CustomerLoyalty_expiringSoon(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lifetimePoints":
+			out.Values[i] = ec._CustomerLoyalty_lifetimePoints(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "entries":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CustomerLoyalty_entries(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -78692,6 +85633,673 @@ func (ec *executionContext) _LogOutPayload(ctx context.Context, sel ast.Selectio
 	return out
 }
 
+var loyaltyEntryImplementors = []string{"LoyaltyEntry", "Node"}
+
+func (ec *executionContext) _LoyaltyEntry(ctx context.Context, sel ast.SelectionSet, obj *ent.LoyaltyEntry) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, loyaltyEntryImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LoyaltyEntry")
+		case "id":
+			out.Values[i] = ec._LoyaltyEntry_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchantID":
+			out.Values[i] = ec._LoyaltyEntry_merchantID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._LoyaltyEntry_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "points":
+			out.Values[i] = ec._LoyaltyEntry_points(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "qualifyingPoints":
+			out.Values[i] = ec._LoyaltyEntry_qualifyingPoints(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "qualifyingSpend":
+			out.Values[i] = ec._LoyaltyEntry_qualifyingSpend(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "occurredAt":
+			out.Values[i] = ec._LoyaltyEntry_occurredAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "expiresAt":
+			out.Values[i] = ec._LoyaltyEntry_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "saleID":
+			out.Values[i] = ec._LoyaltyEntry_saleID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "refundID":
+			out.Values[i] = ec._LoyaltyEntry_refundID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "rewardID":
+			out.Values[i] = ec._LoyaltyEntry_rewardID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "redemptionID":
+			out.Values[i] = ec._LoyaltyEntry_redemptionID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "tenderID":
+			out.Values[i] = ec._LoyaltyEntry_tenderID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "staffID":
+			out.Values[i] = ec._LoyaltyEntry_staffID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reason":
+			out.Values[i] = ec._LoyaltyEntry_reason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "programVersion":
+			out.Values[i] = ec._LoyaltyEntry_programVersion(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "idempotencyKey":
+			out.Values[i] = ec._LoyaltyEntry_idempotencyKey(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._LoyaltyEntry_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchant":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._LoyaltyEntry_merchant(ctx, field, obj)
+				})
+		case "sale":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._LoyaltyEntry_sale(ctx, field, obj)
+				})
+		case "refund":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._LoyaltyEntry_refund(ctx, field, obj)
+				})
+		case "reward":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._LoyaltyEntry_reward(ctx, field, obj)
+				})
+		case "redemption":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._LoyaltyEntry_redemption(ctx, field, obj)
+				})
+		case "staff":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._LoyaltyEntry_staff(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var loyaltyEntryConnectionImplementors = []string{"LoyaltyEntryConnection"}
+
+func (ec *executionContext) _LoyaltyEntryConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.LoyaltyEntryConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, loyaltyEntryConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LoyaltyEntryConnection")
+		case "edges":
+			out.Values[i] = ec._LoyaltyEntryConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._LoyaltyEntryConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._LoyaltyEntryConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var loyaltyEntryEdgeImplementors = []string{"LoyaltyEntryEdge"}
+
+func (ec *executionContext) _LoyaltyEntryEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.LoyaltyEntryEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, loyaltyEntryEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LoyaltyEntryEdge")
+		case "node":
+			out.Values[i] = ec._LoyaltyEntryEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._LoyaltyEntryEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var loyaltyExpiringImplementors = []string{"LoyaltyExpiring"}
+
+func (ec *executionContext) _LoyaltyExpiring(ctx context.Context, sel ast.SelectionSet, obj *loyalty.Expiring) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, loyaltyExpiringImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LoyaltyExpiring")
+		case "points":
+			out.Values[i] = ec._LoyaltyExpiring_points(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "at":
+			out.Values[i] = ec._LoyaltyExpiring_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var loyaltyProgramImplementors = []string{"LoyaltyProgram"}
+
+func (ec *executionContext) _LoyaltyProgram(ctx context.Context, sel ast.SelectionSet, obj *ent.LoyaltyProgramVersion) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, loyaltyProgramImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LoyaltyProgram")
+		case "version":
+			out.Values[i] = ec._LoyaltyProgram_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "effectiveFrom":
+			out.Values[i] = ec._LoyaltyProgram_effectiveFrom(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "staffID":
+			out.Values[i] = ec._LoyaltyProgram_staffID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "enabled":
+			out.Values[i] = ec._LoyaltyProgram_enabled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "pointsPerUnit":
+			out.Values[i] = ec._LoyaltyProgram_pointsPerUnit(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "unitAmount":
+			out.Values[i] = ec._LoyaltyProgram_unitAmount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "rounding":
+			out.Values[i] = ec._LoyaltyProgram_rounding(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "minSpend":
+			out.Values[i] = ec._LoyaltyProgram_minSpend(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "earningTenders":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._LoyaltyProgram_earningTenders(ctx, field, obj)
+				})
+		case "expiryMonths":
+			out.Values[i] = ec._LoyaltyProgram_expiryMonths(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "pointValue":
+			out.Values[i] = ec._LoyaltyProgram_pointValue(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "tiers":
+			out.Values[i] = ec._LoyaltyProgram_tiers(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "tierBasis":
+			out.Values[i] = ec._LoyaltyProgram_tierBasis(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "versions":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._LoyaltyProgram_versions(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var loyaltyRedemptionImplementors = []string{"LoyaltyRedemption", "Node"}
+
+func (ec *executionContext) _LoyaltyRedemption(ctx context.Context, sel ast.SelectionSet, obj *ent.LoyaltyRedemption) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, loyaltyRedemptionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LoyaltyRedemption")
+		case "id":
+			out.Values[i] = ec._LoyaltyRedemption_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchantID":
+			out.Values[i] = ec._LoyaltyRedemption_merchantID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "rewardID":
+			out.Values[i] = ec._LoyaltyRedemption_rewardID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "saleID":
+			out.Values[i] = ec._LoyaltyRedemption_saleID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "storeID":
+			out.Values[i] = ec._LoyaltyRedemption_storeID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "staffID":
+			out.Values[i] = ec._LoyaltyRedemption_staffID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "points":
+			out.Values[i] = ec._LoyaltyRedemption_points(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "discountAmount":
+			out.Values[i] = ec._LoyaltyRedemption_discountAmount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "voidedAt":
+			out.Values[i] = ec._LoyaltyRedemption_voidedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "idempotencyKey":
+			out.Values[i] = ec._LoyaltyRedemption_idempotencyKey(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._LoyaltyRedemption_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchant":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._LoyaltyRedemption_merchant(ctx, field, obj)
+				})
+		case "reward":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._LoyaltyRedemption_reward(ctx, field, obj)
+				})
+		case "sale":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._LoyaltyRedemption_sale(ctx, field, obj)
+				})
+		case "store":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._LoyaltyRedemption_store(ctx, field, obj)
+				})
+		case "staff":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._LoyaltyRedemption_staff(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var loyaltyRewardImplementors = []string{"LoyaltyReward", "Node"}
+
+func (ec *executionContext) _LoyaltyReward(ctx context.Context, sel ast.SelectionSet, obj *ent.LoyaltyReward) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, loyaltyRewardImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LoyaltyReward")
+		case "id":
+			out.Values[i] = ec._LoyaltyReward_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchantID":
+			out.Values[i] = ec._LoyaltyReward_merchantID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._LoyaltyReward_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._LoyaltyReward_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._LoyaltyReward_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._LoyaltyReward_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "productID":
+			out.Values[i] = ec._LoyaltyReward_productID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "amount":
+			out.Values[i] = ec._LoyaltyReward_amount(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "percentBp":
+			out.Values[i] = ec._LoyaltyReward_percentBp(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "maxDiscount":
+			out.Values[i] = ec._LoyaltyReward_maxDiscount(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "pointsCost":
+			out.Values[i] = ec._LoyaltyReward_pointsCost(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "active":
+			out.Values[i] = ec._LoyaltyReward_active(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "minTier":
+			out.Values[i] = ec._LoyaltyReward_minTier(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchant":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._LoyaltyReward_merchant(ctx, field, obj)
+				})
+		case "product":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._LoyaltyReward_product(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var loyaltyRewardPayloadImplementors = []string{"LoyaltyRewardPayload"}
+
+func (ec *executionContext) _LoyaltyRewardPayload(ctx context.Context, sel ast.SelectionSet, obj *LoyaltyRewardPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, loyaltyRewardPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LoyaltyRewardPayload")
+		case "reward":
+			out.Values[i] = ec._LoyaltyRewardPayload_reward(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var loyaltyTierImplementors = []string{"LoyaltyTier"}
+
+func (ec *executionContext) _LoyaltyTier(ctx context.Context, sel ast.SelectionSet, obj *loyaltytype.Tier) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, loyaltyTierImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LoyaltyTier")
+		case "name":
+			out.Values[i] = ec._LoyaltyTier_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "threshold":
+			out.Values[i] = ec._LoyaltyTier_threshold(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "multiplierBp":
+			out.Values[i] = ec._LoyaltyTier_multiplierBp(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var merchantImplementors = []string{"Merchant", "Node"}
 
 func (ec *executionContext) _Merchant(ctx context.Context, sel ast.SelectionSet, obj *ent.Merchant) graphql.Marshaler {
@@ -79114,6 +86722,41 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "recordFeedback":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_recordFeedback(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateLoyaltyProgram":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateLoyaltyProgram(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createLoyaltyReward":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createLoyaltyReward(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateLoyaltyReward":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateLoyaltyReward(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "adjustPoints":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_adjustPoints(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "redeemReward":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_redeemReward(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -80881,6 +88524,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_deviceVersions(ctx, field)
 				})
+		case "loyaltyProgram":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_loyaltyProgram(ctx, field)
+				})
+		case "loyaltyRewards":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_loyaltyRewards(ctx, field)
+				})
 		case "offers":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -81248,6 +88903,49 @@ func (ec *executionContext) _RecordSalePayload(ctx context.Context, sel ast.Sele
 			}
 		case "replayed":
 			out.Values[i] = ec._RecordSalePayload_replayed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var redeemRewardPayloadImplementors = []string{"RedeemRewardPayload"}
+
+func (ec *executionContext) _RedeemRewardPayload(ctx context.Context, sel ast.SelectionSet, obj *loyalty.RedeemResult) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, redeemRewardPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RedeemRewardPayload")
+		case "redemption":
+			out.Values[i] = ec._RedeemRewardPayload_redemption(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "loyalty":
+			out.Values[i] = ec._RedeemRewardPayload_loyalty(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "replayed":
+			out.Values[i] = ec._RedeemRewardPayload_replayed(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -85389,6 +93087,19 @@ func (ec *executionContext) unmarshalNAddRiskListEntryInput2githubᚗcomᚋtillp
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNAdjustPointsInput2githubᚗcomᚋtillposᚋtillᚋloyaltyᚐAdjustInput(ctx context.Context, v any) (loyalty.AdjustInput, error) {
+	res, err := ec.unmarshalInputAdjustPointsInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAdjustPointsPayload2ᚖgithubᚗcomᚋtillposᚋtillᚋloyaltyᚐAdjustResult(ctx context.Context, sel ast.SelectionSet, v *loyalty.AdjustResult) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AdjustPointsPayload!")
+		return graphql.Null
+	}
+	return ec._AdjustPointsPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNAdjustStoredValueInput2githubᚗcomᚋtillposᚋtillᚋstoredvalueᚐAdjustInput(ctx context.Context, v any) (storedvalue.AdjustInput, error) {
 	res, err := ec.unmarshalInputAdjustStoredValueInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -85510,6 +93221,11 @@ func (ec *executionContext) unmarshalNCreateCustomerInput2githubᚗcomᚋtillpos
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNCreateLoyaltyRewardInput2githubᚗcomᚋtillposᚋtillᚋloyaltyᚐRewardInput(ctx context.Context, v any) (loyalty.RewardInput, error) {
+	res, err := ec.unmarshalInputCreateLoyaltyRewardInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNCreateOfferInput2githubᚗcomᚋtillposᚋtillᚋoffersᚐCreateInput(ctx context.Context, v any) (offers.CreateInput, error) {
 	res, err := ec.unmarshalInputCreateOfferInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -85611,6 +93327,14 @@ func (ec *executionContext) marshalNCustomerGender2githubᚗcomᚋtillposᚋtill
 func (ec *executionContext) unmarshalNCustomerIdInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐCustomerIDInput(ctx context.Context, v any) (CustomerIDInput, error) {
 	res, err := ec.unmarshalInputCustomerIdInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCustomerLoyalty2ᚖgithubᚗcomᚋtillposᚋtillᚋloyaltyᚐStanding(ctx context.Context, sel ast.SelectionSet, v *loyalty.Standing) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CustomerLoyalty!")
+		return graphql.Null
+	}
+	return ec._CustomerLoyalty(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNCustomerOrder2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐCustomerOrder(ctx context.Context, v any) (*ent.CustomerOrder, error) {
@@ -86116,6 +93840,209 @@ func (ec *executionContext) marshalNLogOutPayload2ᚖgithubᚗcomᚋtillposᚋti
 
 func (ec *executionContext) unmarshalNLookupCustomerInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐLookupCustomerInput(ctx context.Context, v any) (LookupCustomerInput, error) {
 	res, err := ec.unmarshalInputLookupCustomerInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNLoyaltyEntry2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐLoyaltyEntry(ctx context.Context, sel ast.SelectionSet, v *ent.LoyaltyEntry) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "LoyaltyEntry!")
+		return graphql.Null
+	}
+	return ec._LoyaltyEntry(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNLoyaltyEntryConnection2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐLoyaltyEntryConnection(ctx context.Context, sel ast.SelectionSet, v *ent.LoyaltyEntryConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "LoyaltyEntryConnection!")
+		return graphql.Null
+	}
+	return ec._LoyaltyEntryConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNLoyaltyEntryKind2githubᚗcomᚋtillposᚋtillᚋentᚋloyaltyentryᚐKind(ctx context.Context, v any) (loyaltyentry.Kind, error) {
+	var res loyaltyentry.Kind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNLoyaltyEntryKind2githubᚗcomᚋtillposᚋtillᚋentᚋloyaltyentryᚐKind(ctx context.Context, sel ast.SelectionSet, v loyaltyentry.Kind) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNLoyaltyEntryOrder2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐLoyaltyEntryOrder(ctx context.Context, v any) (*ent.LoyaltyEntryOrder, error) {
+	res, err := ec.unmarshalInputLoyaltyEntryOrder(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNLoyaltyEntryOrderField2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐLoyaltyEntryOrderField(ctx context.Context, v any) (*ent.LoyaltyEntryOrderField, error) {
+	var res = new(ent.LoyaltyEntryOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNLoyaltyEntryOrderField2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐLoyaltyEntryOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.LoyaltyEntryOrderField) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "LoyaltyEntryOrderField!")
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalNLoyaltyEntryWhereInput2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐLoyaltyEntryWhereInput(ctx context.Context, v any) (*ent.LoyaltyEntryWhereInput, error) {
+	res, err := ec.unmarshalInputLoyaltyEntryWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNLoyaltyExpiring2githubᚗcomᚋtillposᚋtillᚋloyaltyᚐExpiring(ctx context.Context, sel ast.SelectionSet, v loyalty.Expiring) graphql.Marshaler {
+	return ec._LoyaltyExpiring(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNLoyaltyExpiring2ᚕgithubᚗcomᚋtillposᚋtillᚋloyaltyᚐExpiringᚄ(ctx context.Context, sel ast.SelectionSet, v []loyalty.Expiring) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNLoyaltyExpiring2githubᚗcomᚋtillposᚋtillᚋloyaltyᚐExpiring(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNLoyaltyProgram2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐLoyaltyProgramVersionᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.LoyaltyProgramVersion) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNLoyaltyProgram2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐLoyaltyProgramVersion(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNLoyaltyProgram2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐLoyaltyProgramVersion(ctx context.Context, sel ast.SelectionSet, v *ent.LoyaltyProgramVersion) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "LoyaltyProgram!")
+		return graphql.Null
+	}
+	return ec._LoyaltyProgram(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNLoyaltyRedemption2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐLoyaltyRedemption(ctx context.Context, sel ast.SelectionSet, v *ent.LoyaltyRedemption) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "LoyaltyRedemption!")
+		return graphql.Null
+	}
+	return ec._LoyaltyRedemption(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNLoyaltyReward2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐLoyaltyRewardᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.LoyaltyReward) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNLoyaltyReward2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐLoyaltyReward(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNLoyaltyReward2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐLoyaltyReward(ctx context.Context, sel ast.SelectionSet, v *ent.LoyaltyReward) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "LoyaltyReward!")
+		return graphql.Null
+	}
+	return ec._LoyaltyReward(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNLoyaltyRewardKind2githubᚗcomᚋtillposᚋtillᚋentᚋloyaltyrewardᚐKind(ctx context.Context, v any) (loyaltyreward.Kind, error) {
+	var res loyaltyreward.Kind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNLoyaltyRewardKind2githubᚗcomᚋtillposᚋtillᚋentᚋloyaltyrewardᚐKind(ctx context.Context, sel ast.SelectionSet, v loyaltyreward.Kind) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNLoyaltyRewardOrderField2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐLoyaltyRewardOrderField(ctx context.Context, v any) (*ent.LoyaltyRewardOrderField, error) {
+	var res = new(ent.LoyaltyRewardOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNLoyaltyRewardOrderField2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐLoyaltyRewardOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.LoyaltyRewardOrderField) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "LoyaltyRewardOrderField!")
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) marshalNLoyaltyRewardPayload2ᚖgithubᚗcomᚋtillposᚋtillᚋgraphᚐLoyaltyRewardPayload(ctx context.Context, sel ast.SelectionSet, v *LoyaltyRewardPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "LoyaltyRewardPayload!")
+		return graphql.Null
+	}
+	return ec._LoyaltyRewardPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNLoyaltyRounding2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋloyaltytypeᚐRounding(ctx context.Context, v any) (loyaltytype.Rounding, error) {
+	var res loyaltytype.Rounding
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNLoyaltyRounding2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋloyaltytypeᚐRounding(ctx context.Context, sel ast.SelectionSet, v loyaltytype.Rounding) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNLoyaltyTier2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋloyaltytypeᚐTier(ctx context.Context, sel ast.SelectionSet, v loyaltytype.Tier) graphql.Marshaler {
+	return ec._LoyaltyTier(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNLoyaltyTier2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋloyaltytypeᚐTierᚄ(ctx context.Context, sel ast.SelectionSet, v []loyaltytype.Tier) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNLoyaltyTier2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋloyaltytypeᚐTier(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNLoyaltyTierBasis2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋloyaltytypeᚐTierBasis(ctx context.Context, v any) (loyaltytype.TierBasis, error) {
+	var res loyaltytype.TierBasis
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNLoyaltyTierBasis2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋloyaltytypeᚐTierBasis(ctx context.Context, sel ast.SelectionSet, v loyaltytype.TierBasis) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNLoyaltyTierInput2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋloyaltytypeᚐTier(ctx context.Context, v any) (loyaltytype.Tier, error) {
+	res, err := ec.unmarshalInputLoyaltyTierInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -86662,6 +94589,19 @@ func (ec *executionContext) marshalNRecordSalePayload2ᚖgithubᚗcomᚋtillpos�
 		return graphql.Null
 	}
 	return ec._RecordSalePayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRedeemRewardInput2githubᚗcomᚋtillposᚋtillᚋloyaltyᚐRedeemInput(ctx context.Context, v any) (loyalty.RedeemInput, error) {
+	res, err := ec.unmarshalInputRedeemRewardInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRedeemRewardPayload2ᚖgithubᚗcomᚋtillposᚋtillᚋloyaltyᚐRedeemResult(ctx context.Context, sel ast.SelectionSet, v *loyalty.RedeemResult) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RedeemRewardPayload!")
+		return graphql.Null
+	}
+	return ec._RedeemRewardPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNRefreshSessionInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐRefreshSessionInput(ctx context.Context, v any) (RefreshSessionInput, error) {
@@ -87593,6 +95533,36 @@ func (ec *executionContext) marshalNTenderType2githubᚗcomᚋtillposᚋtillᚋe
 	return v
 }
 
+func (ec *executionContext) unmarshalNTenderType2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋtenderᚐTypeᚄ(ctx context.Context, v any) ([]tender.Type, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]tender.Type, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNTenderType2githubᚗcomᚋtillposᚋtillᚋentᚋtenderᚐType(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNTenderType2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋtenderᚐTypeᚄ(ctx context.Context, sel ast.SelectionSet, v []tender.Type) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTenderType2githubᚗcomᚋtillposᚋtillᚋentᚋtenderᚐType(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNTenderWallet2githubᚗcomᚋtillposᚋtillᚋentᚋtenderᚐWallet(ctx context.Context, v any) (tender.Wallet, error) {
 	var res tender.Wallet
 	err := res.UnmarshalGQL(v)
@@ -87793,6 +95763,16 @@ func (ec *executionContext) marshalNUpdateCheck2ᚖgithubᚗcomᚋtillposᚋtill
 
 func (ec *executionContext) unmarshalNUpdateCustomerInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐUpdateCustomerInput(ctx context.Context, v any) (UpdateCustomerInput, error) {
 	res, err := ec.unmarshalInputUpdateCustomerInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdateLoyaltyProgramInput2githubᚗcomᚋtillposᚋtillᚋloyaltyᚐProgramPatch(ctx context.Context, v any) (loyalty.ProgramPatch, error) {
+	res, err := ec.unmarshalInputUpdateLoyaltyProgramInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdateLoyaltyRewardInput2githubᚗcomᚋtillposᚋtillᚋloyaltyᚐRewardPatch(ctx context.Context, v any) (loyalty.RewardPatch, error) {
+	res, err := ec.unmarshalInputUpdateLoyaltyRewardInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -88316,6 +96296,13 @@ func (ec *executionContext) marshalOCustomerGender2ᚖgithubᚗcomᚋtillposᚋt
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) marshalOCustomerLoyalty2ᚖgithubᚗcomᚋtillposᚋtillᚋloyaltyᚐStanding(ctx context.Context, sel ast.SelectionSet, v *loyalty.Standing) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._CustomerLoyalty(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOCustomerOrder2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐCustomerOrderᚄ(ctx context.Context, v any) ([]*ent.CustomerOrder, error) {
@@ -89020,6 +97007,197 @@ func (ec *executionContext) marshalOInt642ᚖint64(ctx context.Context, sel ast.
 	_ = ctx
 	res := graphql.MarshalInt64(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOLoyaltyEntry2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐLoyaltyEntry(ctx context.Context, sel ast.SelectionSet, v *ent.LoyaltyEntry) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._LoyaltyEntry(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOLoyaltyEntryEdge2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐLoyaltyEntryEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.LoyaltyEntryEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOLoyaltyEntryEdge2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐLoyaltyEntryEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOLoyaltyEntryEdge2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐLoyaltyEntryEdge(ctx context.Context, sel ast.SelectionSet, v *ent.LoyaltyEntryEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._LoyaltyEntryEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOLoyaltyEntryKind2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋloyaltyentryᚐKindᚄ(ctx context.Context, v any) ([]loyaltyentry.Kind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]loyaltyentry.Kind, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNLoyaltyEntryKind2githubᚗcomᚋtillposᚋtillᚋentᚋloyaltyentryᚐKind(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOLoyaltyEntryKind2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋloyaltyentryᚐKindᚄ(ctx context.Context, sel ast.SelectionSet, v []loyaltyentry.Kind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNLoyaltyEntryKind2githubᚗcomᚋtillposᚋtillᚋentᚋloyaltyentryᚐKind(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOLoyaltyEntryKind2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋloyaltyentryᚐKind(ctx context.Context, v any) (*loyaltyentry.Kind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(loyaltyentry.Kind)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOLoyaltyEntryKind2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋloyaltyentryᚐKind(ctx context.Context, sel ast.SelectionSet, v *loyaltyentry.Kind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOLoyaltyEntryOrder2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐLoyaltyEntryOrderᚄ(ctx context.Context, v any) ([]*ent.LoyaltyEntryOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.LoyaltyEntryOrder, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNLoyaltyEntryOrder2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐLoyaltyEntryOrder(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOLoyaltyEntryWhereInput2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐLoyaltyEntryWhereInputᚄ(ctx context.Context, v any) ([]*ent.LoyaltyEntryWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.LoyaltyEntryWhereInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNLoyaltyEntryWhereInput2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐLoyaltyEntryWhereInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOLoyaltyEntryWhereInput2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐLoyaltyEntryWhereInput(ctx context.Context, v any) (*ent.LoyaltyEntryWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputLoyaltyEntryWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOLoyaltyProgram2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐLoyaltyProgramVersion(ctx context.Context, sel ast.SelectionSet, v *ent.LoyaltyProgramVersion) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._LoyaltyProgram(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOLoyaltyRedemption2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐLoyaltyRedemption(ctx context.Context, sel ast.SelectionSet, v *ent.LoyaltyRedemption) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._LoyaltyRedemption(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOLoyaltyReward2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐLoyaltyReward(ctx context.Context, sel ast.SelectionSet, v *ent.LoyaltyReward) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._LoyaltyReward(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOLoyaltyRounding2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋloyaltytypeᚐRounding(ctx context.Context, v any) (*loyaltytype.Rounding, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(loyaltytype.Rounding)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOLoyaltyRounding2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋloyaltytypeᚐRounding(ctx context.Context, sel ast.SelectionSet, v *loyaltytype.Rounding) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOLoyaltyTierBasis2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋloyaltytypeᚐTierBasis(ctx context.Context, v any) (*loyaltytype.TierBasis, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(loyaltytype.TierBasis)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOLoyaltyTierBasis2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋloyaltytypeᚐTierBasis(ctx context.Context, sel ast.SelectionSet, v *loyaltytype.TierBasis) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOLoyaltyTierInput2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋloyaltytypeᚐTierᚄ(ctx context.Context, v any) ([]loyaltytype.Tier, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]loyaltytype.Tier, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNLoyaltyTierInput2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋloyaltytypeᚐTier(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) unmarshalOMap2map(ctx context.Context, v any) (map[string]any, error) {

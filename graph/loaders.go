@@ -11,6 +11,7 @@ import (
 	"github.com/tillpos/till/ent/sale"
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/feedback"
+	"github.com/tillpos/till/loyalty"
 	"github.com/tillpos/till/sales"
 	"github.com/tillpos/till/storedvalue"
 )
@@ -227,6 +228,15 @@ walk:
 func (r *Resolver) storedValueOf(ctx context.Context, c *ent.Customer) (*storedvalue.Balance, error) {
 	return loadListed(ctx, "storedValue", c, customerID, listedCustomers, func(ctx context.Context, list []*ent.Customer) (map[pulid.ID]*storedvalue.Balance, error) {
 		return r.storedValue.Balances(ctx, idsOf(list, customerID))
+	})
+}
+
+// loyaltyOf is the loyalty standing of c, read in a fixed number of
+// queries with those of the customers listed beside it (a search's page);
+// nil when the merchant has no program.
+func (r *Resolver) loyaltyOf(ctx context.Context, c *ent.Customer) (*loyalty.Standing, error) {
+	return loadListed(ctx, "loyalty", c, customerID, listedCustomers, func(ctx context.Context, list []*ent.Customer) (map[pulid.ID]*loyalty.Standing, error) {
+		return r.loyalty.Standings(ctx, idsOf(list, customerID))
 	})
 }
 

@@ -270,6 +270,10 @@ type LookupCustomerInput struct {
 	MemberCode *string `json:"memberCode,omitempty"`
 }
 
+type LoyaltyRewardPayload struct {
+	Reward *ent.LoyaltyReward `json:"reward"`
+}
+
 type MerchantPayload struct {
 	Merchant *ent.Merchant `json:"merchant"`
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/feed"
 	"github.com/tillpos/till/feedback"
+	"github.com/tillpos/till/loyalty"
 	"github.com/tillpos/till/merchants"
 	"github.com/tillpos/till/offers"
 	"github.com/tillpos/till/releases"
@@ -41,6 +42,8 @@ type Resolver struct {
 	releases  *releases.Service
 	tickets   *tickets.Service
 	offers    *offers.Service
+	// loyalty keeps points, tiers and rewards.
+	loyalty *loyalty.Service
 	// storedValue keeps prepaid balances.
 	storedValue *storedvalue.Service
 }
@@ -59,6 +62,8 @@ type Services struct {
 	Releases  *releases.Service
 	Tickets   *tickets.Service
 	Offers    *offers.Service
+	// Loyalty keeps points, tiers and rewards.
+	Loyalty *loyalty.Service
 	// StoredValue keeps prepaid balances.
 	StoredValue *storedvalue.Service
 }
@@ -68,7 +73,7 @@ func NewSchema(client *ent.Client, svc Services) graphql.ExecutableSchema {
 	return NewExecutableSchema(Config{Resolvers: &Resolver{
 		client: client, auth: svc.Auth, merchants: svc.Merchants, staff: svc.Staff, customers: svc.Customers,
 		sales: svc.Sales, feedback: svc.Feedback, devices: svc.Devices, releases: svc.Releases, tickets: svc.Tickets,
-		catalog: svc.Catalog, feed: svc.Feed, offers: svc.Offers, storedValue: svc.StoredValue,
+		catalog: svc.Catalog, feed: svc.Feed, offers: svc.Offers, loyalty: svc.Loyalty, storedValue: svc.StoredValue,
 	}})
 }
 

@@ -2,9 +2,9 @@ package sales
 
 import (
 	"fmt"
-	"math/bits"
 
 	"github.com/tillpos/till/errs"
+	"github.com/tillpos/till/internal/money"
 )
 
 // Limits on a sale's figures. They keep every product of amounts, rates
@@ -126,7 +126,7 @@ func (c *cart) spreadOrderDiscount(net int64) {
 	left := c.orderDiscount
 	for i := range c.lines {
 		l := &c.lines[i]
-		l.orderDiscount = mulDiv(l.gross()-l.lineDiscount, c.orderDiscount, net)
+		l.orderDiscount = money.MulDiv(l.gross()-l.lineDiscount, c.orderDiscount, net)
 		left -= l.orderDiscount
 	}
 	room := func(l *cartLine) int64 { return l.gross() - l.lineDiscount - l.orderDiscount }
@@ -139,14 +139,6 @@ func (c *cart) spreadOrderDiscount(net int64) {
 		}
 		c.lines[best].orderDiscount++
 	}
-}
-
-// mulDiv is a*b/c rounded down, for 0 ≤ a ≤ c and b ≥ 0: the product
-// may pass int64 (10^12 × 10^12), so it is taken in 128 bits.
-func mulDiv(a, b, c int64) int64 {
-	hi, lo := bits.Mul64(uint64(a), uint64(b))
-	q, _ := bits.Div64(hi, lo, uint64(c))
-	return int64(q)
 }
 
 // divRound is a/b rounded half away from zero, for a ≥ 0 and b > 0.

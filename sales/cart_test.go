@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tillpos/till/errs"
+	"github.com/tillpos/till/internal/money"
 )
 
 func TestCartPrice(t *testing.T) {
@@ -150,8 +151,8 @@ func TestCartPriceRefuses(t *testing.T) {
 func TestMulDivPastInt64(t *testing.T) {
 	t.Parallel()
 	// 10^12 × 10^12 / 10^12 overflows int64 in the product.
-	require.Equal(t, int64(maxAmount), mulDiv(maxAmount, maxAmount, maxAmount))
-	require.Equal(t, int64(333), mulDiv(1, 1000, 3))
+	require.Equal(t, int64(maxAmount), money.MulDiv(maxAmount, maxAmount, maxAmount))
+	require.Equal(t, int64(333), money.MulDiv(1, 1000, 3))
 }
 
 func TestCartGrant(t *testing.T) {

@@ -23,6 +23,7 @@ import (
 	"github.com/tillpos/till/ent/tender"
 	"github.com/tillpos/till/errs"
 	"github.com/tillpos/till/idempotency"
+	"github.com/tillpos/till/internal/money"
 	"github.com/tillpos/till/internal/pan"
 	"github.com/tillpos/till/internal/ptr"
 	"github.com/tillpos/till/merchants"
@@ -349,7 +350,7 @@ func (r *refunding) returnLines(in []RefundLineInput, field string) ([]lineRefun
 		if l.Quantity <= 0 || l.Quantity > left {
 			return nil, errs.Invalid(f+".quantity", "%d of this line can still be returned", left)
 		}
-		amount := mulDiv(sl.Total, int64(l.Quantity), int64(sl.Quantity))
+		amount := money.MulDiv(sl.Total, int64(l.Quantity), int64(sl.Quantity))
 		if l.Quantity == left {
 			amount = sl.Total - sl.RefundedAmount
 		}
@@ -554,11 +555,11 @@ func (r *refunding) write(lines []lineRefund, amount, total int64, tenders []Ref
 	var tax int64
 	for _, l := range lines {
 		if l.line.Total > 0 {
-			tax += mulDiv(l.line.Tax, l.amount, l.line.Total)
+			tax += money.MulDiv(l.line.Tax, l.amount, l.line.Total)
 		}
 	}
 	if amount > 0 && r.sale.Total > 0 {
-		tax += mulDiv(r.sale.TaxTotal, amount, r.sale.Total)
+		tax += money.MulDiv(r.sale.TaxTotal, amount, r.sale.Total)
 	}
 	create := tx.Refund.Create().
 		SetIdempotencyKey(r.key).

@@ -1,9 +1,12 @@
 package sales
 
 import (
+	"context"
 	"fmt"
+	"slices"
 	"strings"
 
+	"github.com/tillpos/till/ent"
 	"github.com/tillpos/till/ent/tender"
 	"github.com/tillpos/till/errs"
 	"github.com/tillpos/till/internal/pan"
@@ -123,4 +126,19 @@ func isDigits(s string, n int) bool {
 		}
 	}
 	return true
+}
+
+// TenderField names t's amount in the sale's input, for the domains that
+// pay balance tenders: tenders[i].amount, where i counts the tenders the
+// terminal sent (written in that order, with ids that sort so), leaving
+// out an exchange's credit.
+func TenderField(ctx context.Context, tx *ent.Tx, sl *ent.Sale, t *ent.Tender) (string, error) {
+	ids, err := tx.Tender.Query().
+		Where(tender.SaleID(sl.ID), tender.TypeNEQ(tender.TypeEXCHANGE)).
+		Order(ent.Asc(tender.FieldID)).
+		IDs(ctx)
+	if err != nil {
+		return "", fmt.Errorf("loading the sale's tenders: %w", err)
+	}
+	return fmt.Sprintf("tenders[%d].amount", slices.Index(ids, t.ID)), nil
 }

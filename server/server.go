@@ -24,6 +24,7 @@ import (
 	"github.com/tillpos/till/graph"
 	"github.com/tillpos/till/keyring"
 	"github.com/tillpos/till/kv"
+	"github.com/tillpos/till/loyalty"
 	"github.com/tillpos/till/merchants"
 	"github.com/tillpos/till/offers"
 	"github.com/tillpos/till/pii"
@@ -51,11 +52,12 @@ type Server struct {
 type Option func(*options)
 
 type options struct {
-	authOpts   []auth.Option
-	deviceOpts []devices.Option
-	ticketOpts []tickets.Option
-	dbOpts     []db.Option
-	now        func() time.Time
+	authOpts    []auth.Option
+	deviceOpts  []devices.Option
+	ticketOpts  []tickets.Option
+	loyaltyOpts []loyalty.Option
+	dbOpts      []db.Option
+	now         func() time.Time
 }
 
 // WithDBOptions passes extra options to the database (tests use it to
@@ -80,6 +82,12 @@ func WithDeviceOptions(opts ...devices.Option) Option {
 // it for a clock).
 func WithTicketOptions(opts ...tickets.Option) Option {
 	return func(o *options) { o.ticketOpts = append(o.ticketOpts, opts...) }
+}
+
+// WithLoyaltyOptions passes extra options to the loyalty service (tests
+// use it for a clock to move past expiries and tier reviews).
+func WithLoyaltyOptions(opts ...loyalty.Option) Option {
+	return func(o *options) { o.loyaltyOpts = append(o.loyaltyOpts, opts...) }
 }
 
 // WithAuthOptions passes extra options to the auth service (tests use it
@@ -143,11 +151,13 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 	if err != nil {
 		return nil, err
 	}
+	loyaltySvc := loyalty.New(s.DB.Client, o.loyaltyOpts...)
 	storedValueSvc := storedvalue.New(s.DB.Client)
 	offersSvc := offers.New(s.DB.Client)
 	// Hooks run in this order, which is the order their rows are locked in.
 	customerSvc := customers.New(s.DB.Client, box,
-		customers.WithHooks(storedValueSvc.CustomerHooks()), customers.WithHooks(offersSvc.CustomerHooks()))
+		customers.WithHooks(loyaltySvc.CustomerHooks()), customers.WithHooks(storedValueSvc.CustomerHooks()),
+		customers.WithHooks(offersSvc.CustomerHooks()))
 	devicesCfg := devices.DefaultConfig()
 	devicesCfg.PairPerIP = perMinute(cfg.PairPerIPPerMinute)
 	devicesCfg.OfflineAfter = cfg.DeviceOfflineAfter
@@ -155,10 +165,12 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 	devicesSvc := devices.New(s.DB.Client, s.KV.Client(), cfg.RedisPrefix, s.Auth,
 		append([]devices.Option{devices.WithConfig(devicesCfg), devices.WithOutdated(releasesSvc.Unsupported)}, o.deviceOpts...)...)
 	salesSvc := sales.New(s.DB.Client, sales.WithLogger(log),
-		sales.WithHooks(storedValueSvc.SaleHooks()), sales.WithHooks(offersSvc.SaleHooks()))
+		sales.WithHooks(loyaltySvc.SaleHooks()), sales.WithHooks(storedValueSvc.SaleHooks()), sales.WithHooks(offersSvc.SaleHooks()))
 	s.jobs = []job{
 		{name: "customer-segments", every: 24 * time.Hour, run: customerSvc.RefreshAllSegments},
 		{name: "device-snapshot", every: devicesSvc.SnapshotEvery(), run: devicesSvc.Snapshot},
+		{name: "loyalty-expiry", every: time.Hour, run: loyaltySvc.Expire},
+		{name: "loyalty-tiers", every: 24 * time.Hour, run: loyaltySvc.ReviewTiers},
 	}
 	services := graph.Services{
 		Auth:        s.Auth,
@@ -173,6 +185,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		Feed:        feed.New(s.DB.Client, s.now),
 		Releases:    releasesSvc,
 		Offers:      offersSvc,
+		Loyalty:     loyaltySvc,
 		StoredValue: storedValueSvc,
 	}
 	s.handler = s.routes(s.graphQLHandler(graph.NewSchema(s.DB.Client, services)))

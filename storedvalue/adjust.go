@@ -4,11 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/tillpos/till/audit"
 	"github.com/tillpos/till/auth/viewer"
+	"github.com/tillpos/till/customers"
 	"github.com/tillpos/till/db"
 	"github.com/tillpos/till/ent"
 	"github.com/tillpos/till/ent/schema/pulid"
@@ -16,11 +15,8 @@ import (
 	"github.com/tillpos/till/ent/storedvalueentry"
 	"github.com/tillpos/till/errs"
 	"github.com/tillpos/till/idempotency"
-	"github.com/tillpos/till/internal/pan"
+	"github.com/tillpos/till/internal/ptr"
 )
-
-// maxReasonRunes bounds an adjustment's reason.
-const maxReasonRunes = 500
 
 // AdjustInput corrects a customer's balance by Amount (negative takes
 // away), for Reason. The JSON form, without the key, is what a retry must
@@ -52,14 +48,10 @@ func (s *Service) Adjust(ctx context.Context, in AdjustInput) (*AdjustResult, er
 	if err := idempotency.CheckKey(in.IdempotencyKey); err != nil {
 		return nil, err
 	}
-	in.Reason = strings.TrimSpace(in.Reason)
-	switch {
-	case in.Amount == 0 || in.Amount < -maxAmount || in.Amount > maxAmount:
+	if in.Amount == 0 || in.Amount < -maxAmount || in.Amount > maxAmount {
 		return nil, errs.Invalid("amount", "an adjustment is 1 to %d either way", int64(maxAmount))
-	case in.Reason == "" || utf8.RuneCountInString(in.Reason) > maxReasonRunes:
-		return nil, errs.Invalid("reason", "give a reason of 1 to %d characters", maxReasonRunes)
 	}
-	if err := pan.Check("reason", in.Reason); err != nil {
+	if in.Reason, err = audit.Reason(in.Reason); err != nil {
 		return nil, err
 	}
 	hash, err := idempotency.RequestHash(in)
@@ -84,7 +76,7 @@ func (s *Service) Adjust(ctx context.Context, in AdjustInput) (*AdjustResult, er
 }
 
 func (s *Service) adjust(ctx context.Context, tx *ent.Tx, v *viewer.Viewer, in AdjustInput, hash string) (*AdjustResult, error) {
-	cust, err := resolveCustomer(ctx, tx.Client(), in.CustomerID)
+	cust, err := customers.ResolveForWrite(ctx, tx.Client(), in.CustomerID)
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +85,7 @@ func (s *Service) adjust(ctx context.Context, tx *ent.Tx, v *viewer.Viewer, in A
 		return nil, err
 	}
 	p := posting{
-		kind: storedvalueentry.KindADJUST, amount: in.Amount, staffID: v.ID, deviceID: ptrTo(v.DeviceID),
+		kind: storedvalueentry.KindADJUST, amount: in.Amount, staffID: v.ID, deviceID: ptr.NonZero(v.DeviceID),
 		reason: in.Reason, key: &in.IdempotencyKey, hash: hash,
 	}
 	switch {

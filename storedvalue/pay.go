@@ -11,8 +11,9 @@ import (
 	"github.com/tillpos/till/ent/refundtender"
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/ent/storedvalueentry"
-	"github.com/tillpos/till/ent/tender"
 	"github.com/tillpos/till/errs"
+	"github.com/tillpos/till/internal/money"
+	"github.com/tillpos/till/sales"
 )
 
 // pay pays t, a STORED_VALUE tender of sl, from the balance of sl's
@@ -32,7 +33,7 @@ func (s *Service) pay(ctx context.Context, tx *ent.Tx, sl *ent.Sale, t *ent.Tend
 		if acc != nil {
 			balance = acc.Balance
 		}
-		field, err := tenderField(ctx, tx, sl, t)
+		field, err := sales.TenderField(ctx, tx, sl, t)
 		if err != nil {
 			return err
 		}
@@ -43,20 +44,6 @@ func (s *Service) pay(ctx context.Context, tx *ent.Tx, sl *ent.Sale, t *ent.Tend
 		staffID: sl.CashierID, storeID: &sl.StoreID, deviceID: sl.DeviceID, saleID: &sl.ID, tenderID: &t.ID,
 	})
 	return err
-}
-
-// tenderField names t's amount in the sale's input: tenders[i].amount,
-// where i counts the tenders the terminal sent (written in that order,
-// with ids that sort so), leaving out an exchange's credit.
-func tenderField(ctx context.Context, tx *ent.Tx, sl *ent.Sale, t *ent.Tender) (string, error) {
-	ids, err := tx.Tender.Query().
-		Where(tender.SaleID(sl.ID), tender.TypeNEQ(tender.TypeEXCHANGE)).
-		Order(ent.Asc(tender.FieldID)).
-		IDs(ctx)
-	if err != nil {
-		return "", fmt.Errorf("loading the sale's tenders: %w", err)
-	}
-	return fmt.Sprintf("tenders[%d].amount", slices.Index(ids, t.ID)), nil
 }
 
 // refunded credits the STORED_VALUE refund tenders of r to the balance of
@@ -141,5 +128,5 @@ func bonusBack(ctx context.Context, tx *ent.Tx, tenderID pulid.ID, amount int64)
 	if paid <= 0 || back+amount > paid {
 		return 0, fmt.Errorf("refunding %d to stored value tender %s: %d paid, %d refunded", amount, tenderID, paid, back)
 	}
-	return mulDiv(back+amount, paidBonus, paid) - backBonus, nil
+	return money.MulDiv(back+amount, paidBonus, paid) - backBonus, nil
 }

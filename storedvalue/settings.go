@@ -18,6 +18,7 @@ import (
 	"github.com/tillpos/till/ent/schema/svtype"
 	"github.com/tillpos/till/ent/storedvaluesettings"
 	"github.com/tillpos/till/errs"
+	"github.com/tillpos/till/internal/money"
 )
 
 // maxTiers bounds a merchant's bonus tiers.
@@ -155,7 +156,7 @@ func bonusFor(tiers []svtype.BonusTier, amount int64) (int64, *svtype.BonusTier)
 	case reached.Bonus != nil:
 		return *reached.Bonus, reached
 	}
-	bonus := mulDiv(amount, int64(*reached.PercentBP), 10_000)
+	bonus := money.MulDiv(amount, int64(*reached.PercentBP), 10_000)
 	if reached.MaxBonus != nil {
 		bonus = min(bonus, *reached.MaxBonus)
 	}

@@ -25,7 +25,6 @@ import (
 	sqldb "database/sql"
 	"errors"
 	"fmt"
-	"math/bits"
 
 	"entgo.io/ent/dialect/sql"
 
@@ -38,6 +37,7 @@ import (
 	"github.com/tillpos/till/ent/storedvalueentry"
 	"github.com/tillpos/till/ent/tender"
 	"github.com/tillpos/till/errs"
+	"github.com/tillpos/till/internal/money"
 	"github.com/tillpos/till/sales"
 )
 
@@ -197,22 +197,5 @@ func bonusPart(acc *ent.StoredValueAccount, amount int64) int64 {
 	if acc.Balance == 0 {
 		return 0
 	}
-	return mulDiv(min(amount, acc.Balance), acc.BonusBalance, acc.Balance)
-}
-
-// mulDiv is a*b/c rounded down, for non-negative a, b and positive c: the
-// product may pass int64, so it is taken in 128 bits. The caller keeps
-// the quotient within int64 (a ≤ c or b ≤ c).
-func mulDiv(a, b, c int64) int64 {
-	hi, lo := bits.Mul64(uint64(a), uint64(b))
-	q, _ := bits.Div64(hi, lo, uint64(c))
-	return int64(q)
-}
-
-// ptrTo is a pointer to id, or nil for the empty id.
-func ptrTo(id pulid.ID) *pulid.ID {
-	if id == "" {
-		return nil
-	}
-	return &id
+	return money.MulDiv(min(amount, acc.Balance), acc.BonusBalance, acc.Balance)
 }

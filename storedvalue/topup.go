@@ -12,7 +12,6 @@ import (
 	"github.com/tillpos/till/customers"
 	"github.com/tillpos/till/db"
 	"github.com/tillpos/till/ent"
-	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/ent/storedvalueentry"
 	"github.com/tillpos/till/ent/storedvaluetopup"
@@ -140,7 +139,7 @@ func (s *Service) topUp(ctx context.Context, tx *ent.Tx, v *viewer.Viewer, in To
 			return nil, errs.Invalid("storeId", "this terminal is paired to another store")
 		}
 	}
-	cust, err := resolveCustomer(ctx, client, in.CustomerID)
+	cust, err := customers.ResolveForWrite(ctx, client, in.CustomerID)
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +174,7 @@ func (s *Service) topUp(ctx context.Context, tx *ent.Tx, v *viewer.Viewer, in To
 		SetCustomerID(cust.ID).
 		SetStoreID(st.ID).
 		SetStaffID(v.ID).
-		SetNillableDeviceID(ptrTo(v.DeviceID)).
+		SetNillableDeviceID(ptr.NonZero(v.DeviceID)).
 		SetAmount(in.Amount).
 		SetBonus(bonus).
 		SetCurrency(merchant.Currency).
@@ -203,7 +202,7 @@ func (s *Service) topUp(ctx context.Context, tx *ent.Tx, v *viewer.Viewer, in To
 	if err != nil {
 		return nil, fmt.Errorf("creating top-up: %w", err)
 	}
-	by := posting{staffID: v.ID, storeID: &st.ID, deviceID: ptrTo(v.DeviceID), topUpID: &topUp.ID}
+	by := posting{staffID: v.ID, storeID: &st.ID, deviceID: ptr.NonZero(v.DeviceID), topUpID: &topUp.ID}
 	paid := by
 	paid.kind, paid.amount = storedvalueentry.KindTOP_UP, in.Amount
 	ps := []posting{paid}
@@ -234,23 +233,6 @@ func (s *Service) topUp(ctx context.Context, tx *ent.Tx, v *viewer.Viewer, in To
 		return nil, err
 	}
 	return &TopUpResult{TopUp: topUp, StoredValue: balanceOf(cust.ID, acc)}, nil
-}
-
-// resolveCustomer locks and loads the customer a write is for, following
-// merges to the survivor; NOT_FOUND (another merchant's too) on
-// customerId, and an erased customer is refused.
-func resolveCustomer(ctx context.Context, client *ent.Client, id pulid.ID) (*ent.Customer, error) {
-	cust, err := customers.Resolve(ctx, client, id)
-	if ent.IsNotFound(err) {
-		return nil, &errs.Error{Code: errs.NotFound, Field: "customerId", Message: "customer not found"}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("loading customer: %w", err)
-	}
-	if cust.Status == customer.StatusERASED {
-		return nil, errs.Invalid("customerId", "the customer was erased")
-	}
-	return cust, nil
 }
 
 // TenderOf is how a top-up was paid, as a tender of its amount.

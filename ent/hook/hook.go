@@ -93,6 +93,78 @@ func (f FeedbackFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, er
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.FeedbackMutation", m)
 }
 
+// The LoyaltyAccountFunc type is an adapter to allow the use of ordinary
+// function as LoyaltyAccount mutator.
+type LoyaltyAccountFunc func(context.Context, *ent.LoyaltyAccountMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f LoyaltyAccountFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.LoyaltyAccountMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.LoyaltyAccountMutation", m)
+}
+
+// The LoyaltyEntryFunc type is an adapter to allow the use of ordinary
+// function as LoyaltyEntry mutator.
+type LoyaltyEntryFunc func(context.Context, *ent.LoyaltyEntryMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f LoyaltyEntryFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.LoyaltyEntryMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.LoyaltyEntryMutation", m)
+}
+
+// The LoyaltyLotFunc type is an adapter to allow the use of ordinary
+// function as LoyaltyLot mutator.
+type LoyaltyLotFunc func(context.Context, *ent.LoyaltyLotMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f LoyaltyLotFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.LoyaltyLotMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.LoyaltyLotMutation", m)
+}
+
+// The LoyaltyProgramVersionFunc type is an adapter to allow the use of ordinary
+// function as LoyaltyProgramVersion mutator.
+type LoyaltyProgramVersionFunc func(context.Context, *ent.LoyaltyProgramVersionMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f LoyaltyProgramVersionFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.LoyaltyProgramVersionMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.LoyaltyProgramVersionMutation", m)
+}
+
+// The LoyaltyRedemptionFunc type is an adapter to allow the use of ordinary
+// function as LoyaltyRedemption mutator.
+type LoyaltyRedemptionFunc func(context.Context, *ent.LoyaltyRedemptionMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f LoyaltyRedemptionFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.LoyaltyRedemptionMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.LoyaltyRedemptionMutation", m)
+}
+
+// The LoyaltyRewardFunc type is an adapter to allow the use of ordinary
+// function as LoyaltyReward mutator.
+type LoyaltyRewardFunc func(context.Context, *ent.LoyaltyRewardMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f LoyaltyRewardFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.LoyaltyRewardMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.LoyaltyRewardMutation", m)
+}
+
 // The MerchantFunc type is an adapter to allow the use of ordinary
 // function as Merchant mutator.
 type MerchantFunc func(context.Context, *ent.MerchantMutation) (ent.Value, error)

@@ -15,6 +15,12 @@ import (
 	"github.com/tillpos/till/ent/customertrigram"
 	"github.com/tillpos/till/ent/device"
 	"github.com/tillpos/till/ent/feedback"
+	"github.com/tillpos/till/ent/loyaltyaccount"
+	"github.com/tillpos/till/ent/loyaltyentry"
+	"github.com/tillpos/till/ent/loyaltylot"
+	"github.com/tillpos/till/ent/loyaltyprogramversion"
+	"github.com/tillpos/till/ent/loyaltyredemption"
+	"github.com/tillpos/till/ent/loyaltyreward"
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/offer"
 	"github.com/tillpos/till/ent/offerredemption"
@@ -291,6 +297,168 @@ func (f TraverseFeedback) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.FeedbackQuery", q)
+}
+
+// The LoyaltyAccountFunc type is an adapter to allow the use of ordinary function as a Querier.
+type LoyaltyAccountFunc func(context.Context, *ent.LoyaltyAccountQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f LoyaltyAccountFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.LoyaltyAccountQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.LoyaltyAccountQuery", q)
+}
+
+// The TraverseLoyaltyAccount type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseLoyaltyAccount func(context.Context, *ent.LoyaltyAccountQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseLoyaltyAccount) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseLoyaltyAccount) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.LoyaltyAccountQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.LoyaltyAccountQuery", q)
+}
+
+// The LoyaltyEntryFunc type is an adapter to allow the use of ordinary function as a Querier.
+type LoyaltyEntryFunc func(context.Context, *ent.LoyaltyEntryQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f LoyaltyEntryFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.LoyaltyEntryQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.LoyaltyEntryQuery", q)
+}
+
+// The TraverseLoyaltyEntry type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseLoyaltyEntry func(context.Context, *ent.LoyaltyEntryQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseLoyaltyEntry) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseLoyaltyEntry) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.LoyaltyEntryQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.LoyaltyEntryQuery", q)
+}
+
+// The LoyaltyLotFunc type is an adapter to allow the use of ordinary function as a Querier.
+type LoyaltyLotFunc func(context.Context, *ent.LoyaltyLotQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f LoyaltyLotFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.LoyaltyLotQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.LoyaltyLotQuery", q)
+}
+
+// The TraverseLoyaltyLot type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseLoyaltyLot func(context.Context, *ent.LoyaltyLotQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseLoyaltyLot) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseLoyaltyLot) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.LoyaltyLotQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.LoyaltyLotQuery", q)
+}
+
+// The LoyaltyProgramVersionFunc type is an adapter to allow the use of ordinary function as a Querier.
+type LoyaltyProgramVersionFunc func(context.Context, *ent.LoyaltyProgramVersionQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f LoyaltyProgramVersionFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.LoyaltyProgramVersionQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.LoyaltyProgramVersionQuery", q)
+}
+
+// The TraverseLoyaltyProgramVersion type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseLoyaltyProgramVersion func(context.Context, *ent.LoyaltyProgramVersionQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseLoyaltyProgramVersion) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseLoyaltyProgramVersion) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.LoyaltyProgramVersionQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.LoyaltyProgramVersionQuery", q)
+}
+
+// The LoyaltyRedemptionFunc type is an adapter to allow the use of ordinary function as a Querier.
+type LoyaltyRedemptionFunc func(context.Context, *ent.LoyaltyRedemptionQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f LoyaltyRedemptionFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.LoyaltyRedemptionQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.LoyaltyRedemptionQuery", q)
+}
+
+// The TraverseLoyaltyRedemption type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseLoyaltyRedemption func(context.Context, *ent.LoyaltyRedemptionQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseLoyaltyRedemption) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseLoyaltyRedemption) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.LoyaltyRedemptionQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.LoyaltyRedemptionQuery", q)
+}
+
+// The LoyaltyRewardFunc type is an adapter to allow the use of ordinary function as a Querier.
+type LoyaltyRewardFunc func(context.Context, *ent.LoyaltyRewardQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f LoyaltyRewardFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.LoyaltyRewardQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.LoyaltyRewardQuery", q)
+}
+
+// The TraverseLoyaltyReward type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseLoyaltyReward func(context.Context, *ent.LoyaltyRewardQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseLoyaltyReward) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseLoyaltyReward) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.LoyaltyRewardQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.LoyaltyRewardQuery", q)
 }
 
 // The MerchantFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -1120,6 +1288,18 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.DeviceQuery, predicate.Device, device.OrderOption]{typ: ent.TypeDevice, tq: q}, nil
 	case *ent.FeedbackQuery:
 		return &query[*ent.FeedbackQuery, predicate.Feedback, feedback.OrderOption]{typ: ent.TypeFeedback, tq: q}, nil
+	case *ent.LoyaltyAccountQuery:
+		return &query[*ent.LoyaltyAccountQuery, predicate.LoyaltyAccount, loyaltyaccount.OrderOption]{typ: ent.TypeLoyaltyAccount, tq: q}, nil
+	case *ent.LoyaltyEntryQuery:
+		return &query[*ent.LoyaltyEntryQuery, predicate.LoyaltyEntry, loyaltyentry.OrderOption]{typ: ent.TypeLoyaltyEntry, tq: q}, nil
+	case *ent.LoyaltyLotQuery:
+		return &query[*ent.LoyaltyLotQuery, predicate.LoyaltyLot, loyaltylot.OrderOption]{typ: ent.TypeLoyaltyLot, tq: q}, nil
+	case *ent.LoyaltyProgramVersionQuery:
+		return &query[*ent.LoyaltyProgramVersionQuery, predicate.LoyaltyProgramVersion, loyaltyprogramversion.OrderOption]{typ: ent.TypeLoyaltyProgramVersion, tq: q}, nil
+	case *ent.LoyaltyRedemptionQuery:
+		return &query[*ent.LoyaltyRedemptionQuery, predicate.LoyaltyRedemption, loyaltyredemption.OrderOption]{typ: ent.TypeLoyaltyRedemption, tq: q}, nil
+	case *ent.LoyaltyRewardQuery:
+		return &query[*ent.LoyaltyRewardQuery, predicate.LoyaltyReward, loyaltyreward.OrderOption]{typ: ent.TypeLoyaltyReward, tq: q}, nil
 	case *ent.MerchantQuery:
 		return &query[*ent.MerchantQuery, predicate.Merchant, merchant.OrderOption]{typ: ent.TypeMerchant, tq: q}, nil
 	case *ent.OfferQuery:

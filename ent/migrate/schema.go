@@ -439,6 +439,395 @@ var (
 			},
 		},
 	}
+	// LoyaltyAccountsColumns holds the columns for the "loyalty_accounts" table.
+	LoyaltyAccountsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "points", Type: field.TypeInt64, Default: 0},
+		{Name: "tier", Type: field.TypeString},
+		{Name: "tier_since", Type: field.TypeTime},
+		{Name: "tier_review_at", Type: field.TypeTime, Nullable: true},
+		{Name: "merchant_id", Type: field.TypeString},
+		{Name: "customer_id", Type: field.TypeString},
+	}
+	// LoyaltyAccountsTable holds the schema information for the "loyalty_accounts" table.
+	LoyaltyAccountsTable = &schema.Table{
+		Name:       "loyalty_accounts",
+		Columns:    LoyaltyAccountsColumns,
+		PrimaryKey: []*schema.Column{LoyaltyAccountsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "loyalty_accounts_merchants_merchant",
+				Columns:    []*schema.Column{LoyaltyAccountsColumns[7]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "loyalty_accounts_customers_customer",
+				Columns:    []*schema.Column{LoyaltyAccountsColumns[8]},
+				RefColumns: []*schema.Column{CustomersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "loyaltyaccount_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{LoyaltyAccountsColumns[7]},
+			},
+			{
+				Name:    "loyaltyaccount_customer_id",
+				Unique:  true,
+				Columns: []*schema.Column{LoyaltyAccountsColumns[8]},
+			},
+			{
+				Name:    "loyaltyaccount_tier_review_at",
+				Unique:  false,
+				Columns: []*schema.Column{LoyaltyAccountsColumns[6]},
+			},
+		},
+	}
+	// LoyaltyEntriesColumns holds the columns for the "loyalty_entries" table.
+	LoyaltyEntriesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"EARN", "REDEEM", "REVERSE", "EXPIRE", "ADJUST"}},
+		{Name: "points", Type: field.TypeInt64},
+		{Name: "qualifying_points", Type: field.TypeInt64, Default: 0},
+		{Name: "qualifying_spend", Type: field.TypeInt64, Default: 0},
+		{Name: "occurred_at", Type: field.TypeTime},
+		{Name: "expires_at", Type: field.TypeTime, Nullable: true},
+		{Name: "reason", Type: field.TypeString, Nullable: true, Size: 500},
+		{Name: "program_version", Type: field.TypeInt, Nullable: true},
+		{Name: "idempotency_key", Type: field.TypeString, Nullable: true, Size: 160},
+		{Name: "request_hash", Type: field.TypeString, Nullable: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "merchant_id", Type: field.TypeString},
+		{Name: "account_id", Type: field.TypeString},
+		{Name: "sale_id", Type: field.TypeString, Nullable: true},
+		{Name: "refund_id", Type: field.TypeString, Nullable: true},
+		{Name: "reward_id", Type: field.TypeString, Nullable: true},
+		{Name: "redemption_id", Type: field.TypeString, Nullable: true},
+		{Name: "tender_id", Type: field.TypeString, Nullable: true},
+		{Name: "staff_id", Type: field.TypeString, Nullable: true},
+	}
+	// LoyaltyEntriesTable holds the schema information for the "loyalty_entries" table.
+	LoyaltyEntriesTable = &schema.Table{
+		Name:       "loyalty_entries",
+		Columns:    LoyaltyEntriesColumns,
+		PrimaryKey: []*schema.Column{LoyaltyEntriesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "loyalty_entries_merchants_merchant",
+				Columns:    []*schema.Column{LoyaltyEntriesColumns[12]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "loyalty_entries_loyalty_accounts_account",
+				Columns:    []*schema.Column{LoyaltyEntriesColumns[13]},
+				RefColumns: []*schema.Column{LoyaltyAccountsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "loyalty_entries_sales_sale",
+				Columns:    []*schema.Column{LoyaltyEntriesColumns[14]},
+				RefColumns: []*schema.Column{SalesColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "loyalty_entries_refunds_refund",
+				Columns:    []*schema.Column{LoyaltyEntriesColumns[15]},
+				RefColumns: []*schema.Column{RefundsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "loyalty_entries_loyalty_rewards_reward",
+				Columns:    []*schema.Column{LoyaltyEntriesColumns[16]},
+				RefColumns: []*schema.Column{LoyaltyRewardsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "loyalty_entries_loyalty_redemptions_redemption",
+				Columns:    []*schema.Column{LoyaltyEntriesColumns[17]},
+				RefColumns: []*schema.Column{LoyaltyRedemptionsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "loyalty_entries_tenders_tender",
+				Columns:    []*schema.Column{LoyaltyEntriesColumns[18]},
+				RefColumns: []*schema.Column{TendersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "loyalty_entries_staffs_staff",
+				Columns:    []*schema.Column{LoyaltyEntriesColumns[19]},
+				RefColumns: []*schema.Column{StaffsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "loyaltyentry_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{LoyaltyEntriesColumns[12]},
+			},
+			{
+				Name:    "loyaltyentry_merchant_id_account_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{LoyaltyEntriesColumns[12], LoyaltyEntriesColumns[13], LoyaltyEntriesColumns[11]},
+			},
+			{
+				Name:    "loyaltyentry_merchant_id_account_id_occurred_at",
+				Unique:  false,
+				Columns: []*schema.Column{LoyaltyEntriesColumns[12], LoyaltyEntriesColumns[13], LoyaltyEntriesColumns[5]},
+			},
+			{
+				Name:    "loyaltyentry_merchant_id_sale_id",
+				Unique:  false,
+				Columns: []*schema.Column{LoyaltyEntriesColumns[12], LoyaltyEntriesColumns[14]},
+			},
+			{
+				Name:    "loyaltyentry_merchant_id_idempotency_key",
+				Unique:  true,
+				Columns: []*schema.Column{LoyaltyEntriesColumns[12], LoyaltyEntriesColumns[9]},
+			},
+		},
+	}
+	// LoyaltyLotsColumns holds the columns for the "loyalty_lots" table.
+	LoyaltyLotsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "remaining", Type: field.TypeInt64},
+		{Name: "expires_at", Type: field.TypeTime, Nullable: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "merchant_id", Type: field.TypeString},
+		{Name: "entry_id", Type: field.TypeString},
+		{Name: "account_id", Type: field.TypeString},
+	}
+	// LoyaltyLotsTable holds the schema information for the "loyalty_lots" table.
+	LoyaltyLotsTable = &schema.Table{
+		Name:       "loyalty_lots",
+		Columns:    LoyaltyLotsColumns,
+		PrimaryKey: []*schema.Column{LoyaltyLotsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "loyalty_lots_merchants_merchant",
+				Columns:    []*schema.Column{LoyaltyLotsColumns[4]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "loyalty_lots_loyalty_entries_entry",
+				Columns:    []*schema.Column{LoyaltyLotsColumns[5]},
+				RefColumns: []*schema.Column{LoyaltyEntriesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "loyalty_lots_loyalty_accounts_account",
+				Columns:    []*schema.Column{LoyaltyLotsColumns[6]},
+				RefColumns: []*schema.Column{LoyaltyAccountsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "loyaltylot_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{LoyaltyLotsColumns[4]},
+			},
+			{
+				Name:    "loyaltylot_merchant_id_account_id_remaining",
+				Unique:  false,
+				Columns: []*schema.Column{LoyaltyLotsColumns[4], LoyaltyLotsColumns[6], LoyaltyLotsColumns[1]},
+			},
+			{
+				Name:    "loyaltylot_expires_at_remaining",
+				Unique:  false,
+				Columns: []*schema.Column{LoyaltyLotsColumns[2], LoyaltyLotsColumns[1]},
+			},
+			{
+				Name:    "loyaltylot_entry_id",
+				Unique:  true,
+				Columns: []*schema.Column{LoyaltyLotsColumns[5]},
+			},
+		},
+	}
+	// LoyaltyProgramVersionsColumns holds the columns for the "loyalty_program_versions" table.
+	LoyaltyProgramVersionsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "version", Type: field.TypeInt},
+		{Name: "effective_from", Type: field.TypeTime},
+		{Name: "enabled", Type: field.TypeBool},
+		{Name: "points_per_unit", Type: field.TypeInt64},
+		{Name: "unit_amount", Type: field.TypeInt64},
+		{Name: "rounding", Type: field.TypeEnum, Enums: []string{"DOWN", "NEAREST", "UP"}},
+		{Name: "min_spend", Type: field.TypeInt64},
+		{Name: "earning_tenders", Type: field.TypeJSON},
+		{Name: "expiry_months", Type: field.TypeInt},
+		{Name: "point_value", Type: field.TypeInt64},
+		{Name: "tiers", Type: field.TypeJSON},
+		{Name: "tier_basis", Type: field.TypeEnum, Enums: []string{"POINTS", "SPEND"}},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "merchant_id", Type: field.TypeString},
+		{Name: "staff_id", Type: field.TypeString},
+	}
+	// LoyaltyProgramVersionsTable holds the schema information for the "loyalty_program_versions" table.
+	LoyaltyProgramVersionsTable = &schema.Table{
+		Name:       "loyalty_program_versions",
+		Columns:    LoyaltyProgramVersionsColumns,
+		PrimaryKey: []*schema.Column{LoyaltyProgramVersionsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "loyalty_program_versions_merchants_merchant",
+				Columns:    []*schema.Column{LoyaltyProgramVersionsColumns[14]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "loyalty_program_versions_staffs_staff",
+				Columns:    []*schema.Column{LoyaltyProgramVersionsColumns[15]},
+				RefColumns: []*schema.Column{StaffsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "loyaltyprogramversion_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{LoyaltyProgramVersionsColumns[14]},
+			},
+			{
+				Name:    "loyaltyprogramversion_merchant_id_version",
+				Unique:  true,
+				Columns: []*schema.Column{LoyaltyProgramVersionsColumns[14], LoyaltyProgramVersionsColumns[1]},
+			},
+		},
+	}
+	// LoyaltyRedemptionsColumns holds the columns for the "loyalty_redemptions" table.
+	LoyaltyRedemptionsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "points", Type: field.TypeInt64},
+		{Name: "discount_amount", Type: field.TypeInt64},
+		{Name: "voided_at", Type: field.TypeTime, Nullable: true},
+		{Name: "idempotency_key", Type: field.TypeString, Nullable: true, Size: 160},
+		{Name: "request_hash", Type: field.TypeString, Nullable: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "merchant_id", Type: field.TypeString},
+		{Name: "reward_id", Type: field.TypeString},
+		{Name: "account_id", Type: field.TypeString},
+		{Name: "sale_id", Type: field.TypeString, Nullable: true},
+		{Name: "store_id", Type: field.TypeString},
+		{Name: "staff_id", Type: field.TypeString},
+	}
+	// LoyaltyRedemptionsTable holds the schema information for the "loyalty_redemptions" table.
+	LoyaltyRedemptionsTable = &schema.Table{
+		Name:       "loyalty_redemptions",
+		Columns:    LoyaltyRedemptionsColumns,
+		PrimaryKey: []*schema.Column{LoyaltyRedemptionsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "loyalty_redemptions_merchants_merchant",
+				Columns:    []*schema.Column{LoyaltyRedemptionsColumns[7]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "loyalty_redemptions_loyalty_rewards_reward",
+				Columns:    []*schema.Column{LoyaltyRedemptionsColumns[8]},
+				RefColumns: []*schema.Column{LoyaltyRewardsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "loyalty_redemptions_loyalty_accounts_account",
+				Columns:    []*schema.Column{LoyaltyRedemptionsColumns[9]},
+				RefColumns: []*schema.Column{LoyaltyAccountsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "loyalty_redemptions_sales_sale",
+				Columns:    []*schema.Column{LoyaltyRedemptionsColumns[10]},
+				RefColumns: []*schema.Column{SalesColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "loyalty_redemptions_stores_store",
+				Columns:    []*schema.Column{LoyaltyRedemptionsColumns[11]},
+				RefColumns: []*schema.Column{StoresColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "loyalty_redemptions_staffs_staff",
+				Columns:    []*schema.Column{LoyaltyRedemptionsColumns[12]},
+				RefColumns: []*schema.Column{StaffsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "loyaltyredemption_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{LoyaltyRedemptionsColumns[7]},
+			},
+			{
+				Name:    "loyaltyredemption_merchant_id_sale_id",
+				Unique:  false,
+				Columns: []*schema.Column{LoyaltyRedemptionsColumns[7], LoyaltyRedemptionsColumns[10]},
+			},
+			{
+				Name:    "loyaltyredemption_merchant_id_account_id",
+				Unique:  false,
+				Columns: []*schema.Column{LoyaltyRedemptionsColumns[7], LoyaltyRedemptionsColumns[9]},
+			},
+			{
+				Name:    "loyaltyredemption_merchant_id_idempotency_key",
+				Unique:  true,
+				Columns: []*schema.Column{LoyaltyRedemptionsColumns[7], LoyaltyRedemptionsColumns[4]},
+			},
+		},
+	}
+	// LoyaltyRewardsColumns holds the columns for the "loyalty_rewards" table.
+	LoyaltyRewardsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "name", Type: field.TypeString, Size: 100},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"FREE_PRODUCT", "FIXED_DISCOUNT", "PERCENT_DISCOUNT"}},
+		{Name: "amount", Type: field.TypeInt64, Nullable: true},
+		{Name: "percent_bp", Type: field.TypeInt, Nullable: true},
+		{Name: "max_discount", Type: field.TypeInt64, Nullable: true},
+		{Name: "points_cost", Type: field.TypeInt64},
+		{Name: "active", Type: field.TypeBool, Default: true},
+		{Name: "min_tier", Type: field.TypeString, Nullable: true},
+		{Name: "merchant_id", Type: field.TypeString},
+		{Name: "product_id", Type: field.TypeString, Nullable: true},
+	}
+	// LoyaltyRewardsTable holds the schema information for the "loyalty_rewards" table.
+	LoyaltyRewardsTable = &schema.Table{
+		Name:       "loyalty_rewards",
+		Columns:    LoyaltyRewardsColumns,
+		PrimaryKey: []*schema.Column{LoyaltyRewardsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "loyalty_rewards_merchants_merchant",
+				Columns:    []*schema.Column{LoyaltyRewardsColumns[11]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "loyalty_rewards_products_product",
+				Columns:    []*schema.Column{LoyaltyRewardsColumns[12]},
+				RefColumns: []*schema.Column{ProductsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "loyaltyreward_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{LoyaltyRewardsColumns[11]},
+			},
+		},
+	}
 	// MerchantsColumns holds the columns for the "merchants" table.
 	MerchantsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -2053,6 +2442,12 @@ var (
 		CustomerTrigramsTable,
 		DevicesTable,
 		FeedbacksTable,
+		LoyaltyAccountsTable,
+		LoyaltyEntriesTable,
+		LoyaltyLotsTable,
+		LoyaltyProgramVersionsTable,
+		LoyaltyRedemptionsTable,
+		LoyaltyRewardsTable,
 		MerchantsTable,
 		OffersTable,
 		OfferRedemptionsTable,
@@ -2105,6 +2500,29 @@ func init() {
 	FeedbacksTable.ForeignKeys[2].RefTable = StoresTable
 	FeedbacksTable.ForeignKeys[3].RefTable = CustomersTable
 	FeedbacksTable.ForeignKeys[4].RefTable = ProductsTable
+	LoyaltyAccountsTable.ForeignKeys[0].RefTable = MerchantsTable
+	LoyaltyAccountsTable.ForeignKeys[1].RefTable = CustomersTable
+	LoyaltyEntriesTable.ForeignKeys[0].RefTable = MerchantsTable
+	LoyaltyEntriesTable.ForeignKeys[1].RefTable = LoyaltyAccountsTable
+	LoyaltyEntriesTable.ForeignKeys[2].RefTable = SalesTable
+	LoyaltyEntriesTable.ForeignKeys[3].RefTable = RefundsTable
+	LoyaltyEntriesTable.ForeignKeys[4].RefTable = LoyaltyRewardsTable
+	LoyaltyEntriesTable.ForeignKeys[5].RefTable = LoyaltyRedemptionsTable
+	LoyaltyEntriesTable.ForeignKeys[6].RefTable = TendersTable
+	LoyaltyEntriesTable.ForeignKeys[7].RefTable = StaffsTable
+	LoyaltyLotsTable.ForeignKeys[0].RefTable = MerchantsTable
+	LoyaltyLotsTable.ForeignKeys[1].RefTable = LoyaltyEntriesTable
+	LoyaltyLotsTable.ForeignKeys[2].RefTable = LoyaltyAccountsTable
+	LoyaltyProgramVersionsTable.ForeignKeys[0].RefTable = MerchantsTable
+	LoyaltyProgramVersionsTable.ForeignKeys[1].RefTable = StaffsTable
+	LoyaltyRedemptionsTable.ForeignKeys[0].RefTable = MerchantsTable
+	LoyaltyRedemptionsTable.ForeignKeys[1].RefTable = LoyaltyRewardsTable
+	LoyaltyRedemptionsTable.ForeignKeys[2].RefTable = LoyaltyAccountsTable
+	LoyaltyRedemptionsTable.ForeignKeys[3].RefTable = SalesTable
+	LoyaltyRedemptionsTable.ForeignKeys[4].RefTable = StoresTable
+	LoyaltyRedemptionsTable.ForeignKeys[5].RefTable = StaffsTable
+	LoyaltyRewardsTable.ForeignKeys[0].RefTable = MerchantsTable
+	LoyaltyRewardsTable.ForeignKeys[1].RefTable = ProductsTable
 	OffersTable.ForeignKeys[0].RefTable = MerchantsTable
 	OffersTable.ForeignKeys[1].RefTable = SavedSegmentsTable
 	OffersTable.ForeignKeys[2].RefTable = StoresTable

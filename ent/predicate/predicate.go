@@ -27,6 +27,24 @@ type Device func(*sql.Selector)
 // Feedback is the predicate function for feedback builders.
 type Feedback func(*sql.Selector)
 
+// LoyaltyAccount is the predicate function for loyaltyaccount builders.
+type LoyaltyAccount func(*sql.Selector)
+
+// LoyaltyEntry is the predicate function for loyaltyentry builders.
+type LoyaltyEntry func(*sql.Selector)
+
+// LoyaltyLot is the predicate function for loyaltylot builders.
+type LoyaltyLot func(*sql.Selector)
+
+// LoyaltyProgramVersion is the predicate function for loyaltyprogramversion builders.
+type LoyaltyProgramVersion func(*sql.Selector)
+
+// LoyaltyRedemption is the predicate function for loyaltyredemption builders.
+type LoyaltyRedemption func(*sql.Selector)
+
+// LoyaltyReward is the predicate function for loyaltyreward builders.
+type LoyaltyReward func(*sql.Selector)
+
 // Merchant is the predicate function for merchant builders.
 type Merchant func(*sql.Selector)
 

@@ -279,6 +279,150 @@ func (f FeedbackMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutati
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.FeedbackMutation", m)
 }
 
+// The LoyaltyAccountQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type LoyaltyAccountQueryRuleFunc func(context.Context, *ent.LoyaltyAccountQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f LoyaltyAccountQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.LoyaltyAccountQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.LoyaltyAccountQuery", q)
+}
+
+// The LoyaltyAccountMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type LoyaltyAccountMutationRuleFunc func(context.Context, *ent.LoyaltyAccountMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f LoyaltyAccountMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.LoyaltyAccountMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.LoyaltyAccountMutation", m)
+}
+
+// The LoyaltyEntryQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type LoyaltyEntryQueryRuleFunc func(context.Context, *ent.LoyaltyEntryQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f LoyaltyEntryQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.LoyaltyEntryQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.LoyaltyEntryQuery", q)
+}
+
+// The LoyaltyEntryMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type LoyaltyEntryMutationRuleFunc func(context.Context, *ent.LoyaltyEntryMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f LoyaltyEntryMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.LoyaltyEntryMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.LoyaltyEntryMutation", m)
+}
+
+// The LoyaltyLotQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type LoyaltyLotQueryRuleFunc func(context.Context, *ent.LoyaltyLotQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f LoyaltyLotQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.LoyaltyLotQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.LoyaltyLotQuery", q)
+}
+
+// The LoyaltyLotMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type LoyaltyLotMutationRuleFunc func(context.Context, *ent.LoyaltyLotMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f LoyaltyLotMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.LoyaltyLotMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.LoyaltyLotMutation", m)
+}
+
+// The LoyaltyProgramVersionQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type LoyaltyProgramVersionQueryRuleFunc func(context.Context, *ent.LoyaltyProgramVersionQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f LoyaltyProgramVersionQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.LoyaltyProgramVersionQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.LoyaltyProgramVersionQuery", q)
+}
+
+// The LoyaltyProgramVersionMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type LoyaltyProgramVersionMutationRuleFunc func(context.Context, *ent.LoyaltyProgramVersionMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f LoyaltyProgramVersionMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.LoyaltyProgramVersionMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.LoyaltyProgramVersionMutation", m)
+}
+
+// The LoyaltyRedemptionQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type LoyaltyRedemptionQueryRuleFunc func(context.Context, *ent.LoyaltyRedemptionQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f LoyaltyRedemptionQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.LoyaltyRedemptionQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.LoyaltyRedemptionQuery", q)
+}
+
+// The LoyaltyRedemptionMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type LoyaltyRedemptionMutationRuleFunc func(context.Context, *ent.LoyaltyRedemptionMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f LoyaltyRedemptionMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.LoyaltyRedemptionMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.LoyaltyRedemptionMutation", m)
+}
+
+// The LoyaltyRewardQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type LoyaltyRewardQueryRuleFunc func(context.Context, *ent.LoyaltyRewardQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f LoyaltyRewardQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.LoyaltyRewardQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.LoyaltyRewardQuery", q)
+}
+
+// The LoyaltyRewardMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type LoyaltyRewardMutationRuleFunc func(context.Context, *ent.LoyaltyRewardMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f LoyaltyRewardMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.LoyaltyRewardMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.LoyaltyRewardMutation", m)
+}
+
 // The MerchantQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type MerchantQueryRuleFunc func(context.Context, *ent.MerchantQuery) error
@@ -1048,6 +1192,18 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.FeedbackQuery:
 		return q.Filter(), nil
+	case *ent.LoyaltyAccountQuery:
+		return q.Filter(), nil
+	case *ent.LoyaltyEntryQuery:
+		return q.Filter(), nil
+	case *ent.LoyaltyLotQuery:
+		return q.Filter(), nil
+	case *ent.LoyaltyProgramVersionQuery:
+		return q.Filter(), nil
+	case *ent.LoyaltyRedemptionQuery:
+		return q.Filter(), nil
+	case *ent.LoyaltyRewardQuery:
+		return q.Filter(), nil
 	case *ent.MerchantQuery:
 		return q.Filter(), nil
 	case *ent.OfferQuery:
@@ -1128,6 +1284,18 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.DeviceMutation:
 		return m.Filter(), nil
 	case *ent.FeedbackMutation:
+		return m.Filter(), nil
+	case *ent.LoyaltyAccountMutation:
+		return m.Filter(), nil
+	case *ent.LoyaltyEntryMutation:
+		return m.Filter(), nil
+	case *ent.LoyaltyLotMutation:
+		return m.Filter(), nil
+	case *ent.LoyaltyProgramVersionMutation:
+		return m.Filter(), nil
+	case *ent.LoyaltyRedemptionMutation:
+		return m.Filter(), nil
+	case *ent.LoyaltyRewardMutation:
 		return m.Filter(), nil
 	case *ent.MerchantMutation:
 		return m.Filter(), nil

@@ -13,6 +13,12 @@ import (
 	"github.com/tillpos/till/ent/customertrigram"
 	"github.com/tillpos/till/ent/device"
 	"github.com/tillpos/till/ent/feedback"
+	"github.com/tillpos/till/ent/loyaltyaccount"
+	"github.com/tillpos/till/ent/loyaltyentry"
+	"github.com/tillpos/till/ent/loyaltylot"
+	"github.com/tillpos/till/ent/loyaltyprogramversion"
+	"github.com/tillpos/till/ent/loyaltyredemption"
+	"github.com/tillpos/till/ent/loyaltyreward"
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/offer"
 	"github.com/tillpos/till/ent/offerredemption"
@@ -385,6 +391,256 @@ func init() {
 	feedbackDescID := feedbackMixinFields0[0].Descriptor()
 	// feedback.DefaultID holds the default value on creation for the id field.
 	feedback.DefaultID = feedbackDescID.Default.(func() pulid.ID)
+	loyaltyaccountMixin := schema.LoyaltyAccount{}.Mixin()
+	loyaltyaccount.Policy = privacy.NewPolicies(loyaltyaccountMixin[1], loyaltyaccountMixin[2], schema.LoyaltyAccount{})
+	loyaltyaccount.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := loyaltyaccount.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	loyaltyaccountMixinHooks2 := loyaltyaccountMixin[2].Hooks()
+
+	loyaltyaccount.Hooks[1] = loyaltyaccountMixinHooks2[0]
+	loyaltyaccountMixinFields0 := loyaltyaccountMixin[0].Fields()
+	_ = loyaltyaccountMixinFields0
+	loyaltyaccountMixinFields3 := loyaltyaccountMixin[3].Fields()
+	_ = loyaltyaccountMixinFields3
+	loyaltyaccountFields := schema.LoyaltyAccount{}.Fields()
+	_ = loyaltyaccountFields
+	// loyaltyaccountDescCreatedAt is the schema descriptor for created_at field.
+	loyaltyaccountDescCreatedAt := loyaltyaccountMixinFields3[0].Descriptor()
+	// loyaltyaccount.DefaultCreatedAt holds the default value on creation for the created_at field.
+	loyaltyaccount.DefaultCreatedAt = loyaltyaccountDescCreatedAt.Default.(func() time.Time)
+	// loyaltyaccountDescUpdatedAt is the schema descriptor for updated_at field.
+	loyaltyaccountDescUpdatedAt := loyaltyaccountMixinFields3[1].Descriptor()
+	// loyaltyaccount.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	loyaltyaccount.DefaultUpdatedAt = loyaltyaccountDescUpdatedAt.Default.(func() time.Time)
+	// loyaltyaccount.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	loyaltyaccount.UpdateDefaultUpdatedAt = loyaltyaccountDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// loyaltyaccountDescPoints is the schema descriptor for points field.
+	loyaltyaccountDescPoints := loyaltyaccountFields[1].Descriptor()
+	// loyaltyaccount.DefaultPoints holds the default value on creation for the points field.
+	loyaltyaccount.DefaultPoints = loyaltyaccountDescPoints.Default.(int64)
+	// loyaltyaccount.PointsValidator is a validator for the "points" field. It is called by the builders before save.
+	loyaltyaccount.PointsValidator = loyaltyaccountDescPoints.Validators[0].(func(int64) error)
+	// loyaltyaccountDescTier is the schema descriptor for tier field.
+	loyaltyaccountDescTier := loyaltyaccountFields[2].Descriptor()
+	// loyaltyaccount.TierValidator is a validator for the "tier" field. It is called by the builders before save.
+	loyaltyaccount.TierValidator = loyaltyaccountDescTier.Validators[0].(func(string) error)
+	// loyaltyaccountDescID is the schema descriptor for id field.
+	loyaltyaccountDescID := loyaltyaccountMixinFields0[0].Descriptor()
+	// loyaltyaccount.DefaultID holds the default value on creation for the id field.
+	loyaltyaccount.DefaultID = loyaltyaccountDescID.Default.(func() pulid.ID)
+	loyaltyentryMixin := schema.LoyaltyEntry{}.Mixin()
+	loyaltyentry.Policy = privacy.NewPolicies(loyaltyentryMixin[1], loyaltyentryMixin[2], schema.LoyaltyEntry{})
+	loyaltyentry.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := loyaltyentry.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	loyaltyentryMixinHooks2 := loyaltyentryMixin[2].Hooks()
+
+	loyaltyentry.Hooks[1] = loyaltyentryMixinHooks2[0]
+	loyaltyentryMixinFields0 := loyaltyentryMixin[0].Fields()
+	_ = loyaltyentryMixinFields0
+	loyaltyentryFields := schema.LoyaltyEntry{}.Fields()
+	_ = loyaltyentryFields
+	// loyaltyentryDescQualifyingPoints is the schema descriptor for qualifying_points field.
+	loyaltyentryDescQualifyingPoints := loyaltyentryFields[3].Descriptor()
+	// loyaltyentry.DefaultQualifyingPoints holds the default value on creation for the qualifying_points field.
+	loyaltyentry.DefaultQualifyingPoints = loyaltyentryDescQualifyingPoints.Default.(int64)
+	// loyaltyentryDescQualifyingSpend is the schema descriptor for qualifying_spend field.
+	loyaltyentryDescQualifyingSpend := loyaltyentryFields[4].Descriptor()
+	// loyaltyentry.DefaultQualifyingSpend holds the default value on creation for the qualifying_spend field.
+	loyaltyentry.DefaultQualifyingSpend = loyaltyentryDescQualifyingSpend.Default.(int64)
+	// loyaltyentryDescReason is the schema descriptor for reason field.
+	loyaltyentryDescReason := loyaltyentryFields[13].Descriptor()
+	// loyaltyentry.ReasonValidator is a validator for the "reason" field. It is called by the builders before save.
+	loyaltyentry.ReasonValidator = loyaltyentryDescReason.Validators[0].(func(string) error)
+	// loyaltyentryDescIdempotencyKey is the schema descriptor for idempotency_key field.
+	loyaltyentryDescIdempotencyKey := loyaltyentryFields[15].Descriptor()
+	// loyaltyentry.IdempotencyKeyValidator is a validator for the "idempotency_key" field. It is called by the builders before save.
+	loyaltyentry.IdempotencyKeyValidator = loyaltyentryDescIdempotencyKey.Validators[0].(func(string) error)
+	// loyaltyentryDescCreatedAt is the schema descriptor for created_at field.
+	loyaltyentryDescCreatedAt := loyaltyentryFields[17].Descriptor()
+	// loyaltyentry.DefaultCreatedAt holds the default value on creation for the created_at field.
+	loyaltyentry.DefaultCreatedAt = loyaltyentryDescCreatedAt.Default.(func() time.Time)
+	// loyaltyentryDescID is the schema descriptor for id field.
+	loyaltyentryDescID := loyaltyentryMixinFields0[0].Descriptor()
+	// loyaltyentry.DefaultID holds the default value on creation for the id field.
+	loyaltyentry.DefaultID = loyaltyentryDescID.Default.(func() pulid.ID)
+	loyaltylotMixin := schema.LoyaltyLot{}.Mixin()
+	loyaltylot.Policy = privacy.NewPolicies(loyaltylotMixin[1], loyaltylotMixin[2], schema.LoyaltyLot{})
+	loyaltylot.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := loyaltylot.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	loyaltylotMixinHooks2 := loyaltylotMixin[2].Hooks()
+
+	loyaltylot.Hooks[1] = loyaltylotMixinHooks2[0]
+	loyaltylotMixinFields0 := loyaltylotMixin[0].Fields()
+	_ = loyaltylotMixinFields0
+	loyaltylotFields := schema.LoyaltyLot{}.Fields()
+	_ = loyaltylotFields
+	// loyaltylotDescRemaining is the schema descriptor for remaining field.
+	loyaltylotDescRemaining := loyaltylotFields[2].Descriptor()
+	// loyaltylot.RemainingValidator is a validator for the "remaining" field. It is called by the builders before save.
+	loyaltylot.RemainingValidator = loyaltylotDescRemaining.Validators[0].(func(int64) error)
+	// loyaltylotDescCreatedAt is the schema descriptor for created_at field.
+	loyaltylotDescCreatedAt := loyaltylotFields[4].Descriptor()
+	// loyaltylot.DefaultCreatedAt holds the default value on creation for the created_at field.
+	loyaltylot.DefaultCreatedAt = loyaltylotDescCreatedAt.Default.(func() time.Time)
+	// loyaltylotDescID is the schema descriptor for id field.
+	loyaltylotDescID := loyaltylotMixinFields0[0].Descriptor()
+	// loyaltylot.DefaultID holds the default value on creation for the id field.
+	loyaltylot.DefaultID = loyaltylotDescID.Default.(func() pulid.ID)
+	loyaltyprogramversionMixin := schema.LoyaltyProgramVersion{}.Mixin()
+	loyaltyprogramversion.Policy = privacy.NewPolicies(loyaltyprogramversionMixin[1], loyaltyprogramversionMixin[2], schema.LoyaltyProgramVersion{})
+	loyaltyprogramversion.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := loyaltyprogramversion.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	loyaltyprogramversionMixinHooks2 := loyaltyprogramversionMixin[2].Hooks()
+
+	loyaltyprogramversion.Hooks[1] = loyaltyprogramversionMixinHooks2[0]
+	loyaltyprogramversionMixinFields0 := loyaltyprogramversionMixin[0].Fields()
+	_ = loyaltyprogramversionMixinFields0
+	loyaltyprogramversionFields := schema.LoyaltyProgramVersion{}.Fields()
+	_ = loyaltyprogramversionFields
+	// loyaltyprogramversionDescVersion is the schema descriptor for version field.
+	loyaltyprogramversionDescVersion := loyaltyprogramversionFields[0].Descriptor()
+	// loyaltyprogramversion.VersionValidator is a validator for the "version" field. It is called by the builders before save.
+	loyaltyprogramversion.VersionValidator = loyaltyprogramversionDescVersion.Validators[0].(func(int) error)
+	// loyaltyprogramversionDescPointsPerUnit is the schema descriptor for points_per_unit field.
+	loyaltyprogramversionDescPointsPerUnit := loyaltyprogramversionFields[4].Descriptor()
+	// loyaltyprogramversion.PointsPerUnitValidator is a validator for the "points_per_unit" field. It is called by the builders before save.
+	loyaltyprogramversion.PointsPerUnitValidator = loyaltyprogramversionDescPointsPerUnit.Validators[0].(func(int64) error)
+	// loyaltyprogramversionDescUnitAmount is the schema descriptor for unit_amount field.
+	loyaltyprogramversionDescUnitAmount := loyaltyprogramversionFields[5].Descriptor()
+	// loyaltyprogramversion.UnitAmountValidator is a validator for the "unit_amount" field. It is called by the builders before save.
+	loyaltyprogramversion.UnitAmountValidator = loyaltyprogramversionDescUnitAmount.Validators[0].(func(int64) error)
+	// loyaltyprogramversionDescMinSpend is the schema descriptor for min_spend field.
+	loyaltyprogramversionDescMinSpend := loyaltyprogramversionFields[7].Descriptor()
+	// loyaltyprogramversion.MinSpendValidator is a validator for the "min_spend" field. It is called by the builders before save.
+	loyaltyprogramversion.MinSpendValidator = loyaltyprogramversionDescMinSpend.Validators[0].(func(int64) error)
+	// loyaltyprogramversionDescExpiryMonths is the schema descriptor for expiry_months field.
+	loyaltyprogramversionDescExpiryMonths := loyaltyprogramversionFields[9].Descriptor()
+	// loyaltyprogramversion.ExpiryMonthsValidator is a validator for the "expiry_months" field. It is called by the builders before save.
+	loyaltyprogramversion.ExpiryMonthsValidator = loyaltyprogramversionDescExpiryMonths.Validators[0].(func(int) error)
+	// loyaltyprogramversionDescPointValue is the schema descriptor for point_value field.
+	loyaltyprogramversionDescPointValue := loyaltyprogramversionFields[10].Descriptor()
+	// loyaltyprogramversion.PointValueValidator is a validator for the "point_value" field. It is called by the builders before save.
+	loyaltyprogramversion.PointValueValidator = loyaltyprogramversionDescPointValue.Validators[0].(func(int64) error)
+	// loyaltyprogramversionDescCreatedAt is the schema descriptor for created_at field.
+	loyaltyprogramversionDescCreatedAt := loyaltyprogramversionFields[13].Descriptor()
+	// loyaltyprogramversion.DefaultCreatedAt holds the default value on creation for the created_at field.
+	loyaltyprogramversion.DefaultCreatedAt = loyaltyprogramversionDescCreatedAt.Default.(func() time.Time)
+	// loyaltyprogramversionDescID is the schema descriptor for id field.
+	loyaltyprogramversionDescID := loyaltyprogramversionMixinFields0[0].Descriptor()
+	// loyaltyprogramversion.DefaultID holds the default value on creation for the id field.
+	loyaltyprogramversion.DefaultID = loyaltyprogramversionDescID.Default.(func() pulid.ID)
+	loyaltyredemptionMixin := schema.LoyaltyRedemption{}.Mixin()
+	loyaltyredemption.Policy = privacy.NewPolicies(loyaltyredemptionMixin[1], loyaltyredemptionMixin[2], schema.LoyaltyRedemption{})
+	loyaltyredemption.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := loyaltyredemption.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	loyaltyredemptionMixinHooks2 := loyaltyredemptionMixin[2].Hooks()
+
+	loyaltyredemption.Hooks[1] = loyaltyredemptionMixinHooks2[0]
+	loyaltyredemptionMixinFields0 := loyaltyredemptionMixin[0].Fields()
+	_ = loyaltyredemptionMixinFields0
+	loyaltyredemptionFields := schema.LoyaltyRedemption{}.Fields()
+	_ = loyaltyredemptionFields
+	// loyaltyredemptionDescIdempotencyKey is the schema descriptor for idempotency_key field.
+	loyaltyredemptionDescIdempotencyKey := loyaltyredemptionFields[8].Descriptor()
+	// loyaltyredemption.IdempotencyKeyValidator is a validator for the "idempotency_key" field. It is called by the builders before save.
+	loyaltyredemption.IdempotencyKeyValidator = loyaltyredemptionDescIdempotencyKey.Validators[0].(func(string) error)
+	// loyaltyredemptionDescCreatedAt is the schema descriptor for created_at field.
+	loyaltyredemptionDescCreatedAt := loyaltyredemptionFields[10].Descriptor()
+	// loyaltyredemption.DefaultCreatedAt holds the default value on creation for the created_at field.
+	loyaltyredemption.DefaultCreatedAt = loyaltyredemptionDescCreatedAt.Default.(func() time.Time)
+	// loyaltyredemptionDescID is the schema descriptor for id field.
+	loyaltyredemptionDescID := loyaltyredemptionMixinFields0[0].Descriptor()
+	// loyaltyredemption.DefaultID holds the default value on creation for the id field.
+	loyaltyredemption.DefaultID = loyaltyredemptionDescID.Default.(func() pulid.ID)
+	loyaltyrewardMixin := schema.LoyaltyReward{}.Mixin()
+	loyaltyreward.Policy = privacy.NewPolicies(loyaltyrewardMixin[1], loyaltyrewardMixin[2], schema.LoyaltyReward{})
+	loyaltyreward.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := loyaltyreward.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	loyaltyrewardMixinHooks2 := loyaltyrewardMixin[2].Hooks()
+
+	loyaltyreward.Hooks[1] = loyaltyrewardMixinHooks2[0]
+	loyaltyrewardMixinFields0 := loyaltyrewardMixin[0].Fields()
+	_ = loyaltyrewardMixinFields0
+	loyaltyrewardMixinFields3 := loyaltyrewardMixin[3].Fields()
+	_ = loyaltyrewardMixinFields3
+	loyaltyrewardFields := schema.LoyaltyReward{}.Fields()
+	_ = loyaltyrewardFields
+	// loyaltyrewardDescCreatedAt is the schema descriptor for created_at field.
+	loyaltyrewardDescCreatedAt := loyaltyrewardMixinFields3[0].Descriptor()
+	// loyaltyreward.DefaultCreatedAt holds the default value on creation for the created_at field.
+	loyaltyreward.DefaultCreatedAt = loyaltyrewardDescCreatedAt.Default.(func() time.Time)
+	// loyaltyrewardDescUpdatedAt is the schema descriptor for updated_at field.
+	loyaltyrewardDescUpdatedAt := loyaltyrewardMixinFields3[1].Descriptor()
+	// loyaltyreward.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	loyaltyreward.DefaultUpdatedAt = loyaltyrewardDescUpdatedAt.Default.(func() time.Time)
+	// loyaltyreward.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	loyaltyreward.UpdateDefaultUpdatedAt = loyaltyrewardDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// loyaltyrewardDescName is the schema descriptor for name field.
+	loyaltyrewardDescName := loyaltyrewardFields[0].Descriptor()
+	// loyaltyreward.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	loyaltyreward.NameValidator = func() func(string) error {
+		validators := loyaltyrewardDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// loyaltyrewardDescPointsCost is the schema descriptor for points_cost field.
+	loyaltyrewardDescPointsCost := loyaltyrewardFields[6].Descriptor()
+	// loyaltyreward.PointsCostValidator is a validator for the "points_cost" field. It is called by the builders before save.
+	loyaltyreward.PointsCostValidator = loyaltyrewardDescPointsCost.Validators[0].(func(int64) error)
+	// loyaltyrewardDescActive is the schema descriptor for active field.
+	loyaltyrewardDescActive := loyaltyrewardFields[7].Descriptor()
+	// loyaltyreward.DefaultActive holds the default value on creation for the active field.
+	loyaltyreward.DefaultActive = loyaltyrewardDescActive.Default.(bool)
+	// loyaltyrewardDescID is the schema descriptor for id field.
+	loyaltyrewardDescID := loyaltyrewardMixinFields0[0].Descriptor()
+	// loyaltyreward.DefaultID holds the default value on creation for the id field.
+	loyaltyreward.DefaultID = loyaltyrewardDescID.Default.(func() pulid.ID)
 	merchantMixin := schema.Merchant{}.Mixin()
 	merchant.Policy = privacy.NewPolicies(merchantMixin[1], schema.Merchant{})
 	merchant.Hooks[0] = func(next ent.Mutator) ent.Mutator {

@@ -13,3 +13,12 @@ func Value[T any](p *T) T {
 
 // To is a pointer to v.
 func To[T any](v T) *T { return &v }
+
+// NonZero is a pointer to v, or nil for the zero value (an id not set).
+func NonZero[T comparable](v T) *T {
+	var zero T
+	if v == zero {
+		return nil
+	}
+	return &v
+}
