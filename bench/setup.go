@@ -74,6 +74,15 @@ func setUp(ctx context.Context, c *client, o options, stderr io.Writer) (*fixtur
 		owner: signUp.SignUpMerchant.AccessToken,
 	}
 
+	// A merchant with a loyalty program, as most are: a sale with a
+	// customer earns points (and may move them up a tier) in its
+	// transaction.
+	err = c.do(ctx, f.owner, `mutation($i: UpdateLoyaltyProgramInput!) { updateLoyaltyProgram(input: $i) { version } }`,
+		map[string]any{"i": map[string]any{"enabled": true, "expiryMonths": 12}}, &struct{}{})
+	if err != nil {
+		return nil, fmt.Errorf("setting up the loyalty program: %w", err)
+	}
+
 	for i := range o.cashiers {
 		token, err := f.addCashier(ctx, c, fmt.Sprintf("cashier%d-%s@bench.example", i, tag))
 		if err != nil {
