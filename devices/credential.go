@@ -193,18 +193,15 @@ func (s *Service) RotateCredential(ctx context.Context, cred, key string) (*Pair
 	if !ok {
 		return nil, errBadCredential
 	}
-	hash, err := idempotency.RequestHash(struct {
-		Credential string `json:"credential"`
-	}{digest(cred)})
-	if err != nil {
-		return nil, err
-	}
 	g := newGrant("rotate:"+string(id), key, oldSecret)
+	req := struct {
+		Credential string `json:"credential"`
+	}{digest(cred)}
 	// A request with the key that commits meanwhile makes this one fail on
 	// the credential or the key: Once answers it as a retry.
-	res, _, err := idempotency.Once(
-		func() (*Paired, error) { return s.replay(ctx, g, hash) },
-		func() (*Paired, error) {
+	res, _, err := idempotency.Once(req,
+		func(hash string) (*Paired, error) { return s.replay(ctx, g, hash) },
+		func(hash string) (*Paired, error) {
 			secret := rand.Text()
 			dev, err := s.rotate(ctx, cred, g, hash, secret)
 			if err != nil {

@@ -201,16 +201,12 @@ func (s *Service) Pair(ctx context.Context, in PairInput) (*Paired, error) {
 	if len(in.Code) != codeLength {
 		return nil, errBadCode
 	}
-	hash, err := idempotency.RequestHash(in)
-	if err != nil {
-		return nil, err
-	}
 	g := newGrant("pair", in.IdempotencyKey, in.Code)
 	// A request with the key that commits meanwhile makes this one fail on
 	// the code or the key: Once answers it as a retry.
-	res, _, err := idempotency.Once(
-		func() (*Paired, error) { return s.replay(ctx, g, hash) },
-		func() (*Paired, error) {
+	res, _, err := idempotency.Once(in,
+		func(hash string) (*Paired, error) { return s.replay(ctx, g, hash) },
+		func(hash string) (*Paired, error) {
 			secret := rand.Text()
 			dev, err := s.pair(ctx, in, g, hash, secret)
 			if err != nil {

@@ -29,9 +29,9 @@ func CheckKey(key string) error {
 	return nil
 }
 
-// RequestHash identifies what was asked (v, as JSON), so that a reused key
+// requestHash identifies what was asked (v, as JSON), so that a reused key
 // with a different request is told apart from a retry.
-func RequestHash(v any) (string, error) {
+func requestHash(v any) (string, error) {
 	raw, err := json.Marshal(v)
 	if err != nil {
 		return "", fmt.Errorf("hashing request: %w", err)
@@ -59,22 +59,28 @@ func Replayable[T any](prior T, err error, hashOf func(T) string, hash, what str
 	return prior, nil
 }
 
-// Once makes what a key guards at most once. prior looks up what the key
-// made (T's zero value when nothing, IDEMPOTENCY_CONFLICT for another
-// request), write makes it. A request whose key committed elsewhere while
-// write ran fails in write (on the key's unique index, or on a check of
-// what the other wrote): it is answered with what the key made, as a retry
-// is, not refused for it. replayed says the answer is prior's.
-func Once[T comparable](prior, write func() (T, error)) (made T, replayed bool, err error) {
+// Once makes what a key guards at most once, for request req: prior
+// looks up what the key made (T's zero value when nothing,
+// IDEMPOTENCY_CONFLICT for another request), write makes it; both are
+// given req's hash, which the key is kept with. A request
+// whose key committed elsewhere while write ran fails in write (on the
+// key's unique index, or on a check of what the other wrote): it is
+// answered with what the key made, as a retry is, not refused for it.
+// replayed says the answer is prior's.
+func Once[T comparable](req any, prior, write func(hash string) (T, error)) (made T, replayed bool, err error) {
 	var none T
-	if p, err := prior(); p != none || err != nil {
+	hash, err := requestHash(req)
+	if err != nil {
+		return none, false, err
+	}
+	if p, err := prior(hash); p != none || err != nil {
 		return p, p != none, err
 	}
-	made, err = write()
+	made, err = write(hash)
 	if err == nil {
 		return made, false, nil
 	}
-	if p, perr := prior(); p != none || perr != nil {
+	if p, perr := prior(hash); p != none || perr != nil {
 		return p, p != none, perr
 	}
 	return none, false, err

@@ -29,15 +29,17 @@ func TestOnce(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			looks := 0
-			prior := func() (*int, error) {
+			prior := func(string) (*int, error) {
 				looks++
 				return tt.prior[looks-1]()
 			}
-			write := tt.write
-			if write == nil {
-				write = func() (*int, error) { t.Fatal("wrote although the key made something"); return nil, nil }
+			write := func(string) (*int, error) {
+				if tt.write == nil {
+					t.Fatal("wrote although the key made something")
+				}
+				return tt.write()
 			}
-			got, replayed, err := idempotency.Once(prior, write)
+			got, replayed, err := idempotency.Once("request", prior, write)
 			if got != tt.want || replayed != tt.wantReplayed || !errors.Is(err, tt.wantErr) {
 				t.Fatalf("Once = %p, %v, %v; want %p, %v, %v", got, replayed, err, tt.want, tt.wantReplayed, tt.wantErr)
 			}

@@ -57,13 +57,9 @@ func (s *Service) Adjust(ctx context.Context, in AdjustInput) (*AdjustResult, er
 	if in.Reason, err = audit.Reason(in.Reason); err != nil {
 		return nil, err
 	}
-	hash, err := idempotency.RequestHash(in)
-	if err != nil {
-		return nil, err
-	}
-	res, _, err := idempotency.Once(
-		func() (*AdjustResult, error) { return s.priorAdjustment(ctx, in.IdempotencyKey, hash) },
-		func() (*AdjustResult, error) { return s.adjust(ctx, v, in, hash) })
+	res, _, err := idempotency.Once(in,
+		func(hash string) (*AdjustResult, error) { return s.priorAdjustment(ctx, in.IdempotencyKey, hash) },
+		func(hash string) (*AdjustResult, error) { return s.adjust(ctx, v, in, hash) })
 	return res, err
 }
 

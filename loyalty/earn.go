@@ -80,17 +80,13 @@ func qualified(p *ent.LoyaltyProgramVersion, basis int64) int {
 // when it happened, in the tier the customer holds; and moves them up a
 // tier at once when the rolling basis reaches the next one. Sales
 // has locked the customer.
-func (s *Service) recorded(ctx context.Context, tx *ent.Tx, sl *ent.Sale) error {
+func (s *Service) recorded(ctx context.Context, tx *ent.Tx, sl *ent.Sale, tenders []*ent.Tender) error {
 	if sl.CustomerID == nil {
 		return nil
 	}
 	prog, err := programAt(ctx, tx.Client(), sl.MerchantID, sl.OccurredAt)
 	if err != nil || prog == nil || !prog.Enabled {
 		return err
-	}
-	tenders, err := tx.Tender.Query().Where(tender.SaleID(sl.ID)).All(ctx)
-	if err != nil {
-		return fmt.Errorf("loading the sale's tenders: %w", err)
 	}
 	eligible := Eligible(prog, tenders)
 	if eligible <= 0 || eligible < prog.MinSpend {
@@ -115,6 +111,9 @@ func (s *Service) recorded(ctx context.Context, tx *ent.Tx, sl *ent.Sale) error 
 // upgrade moves acc up to the tier its rolling basis reaches under p, if
 // that is higher than the one it holds; the tier is reviewed 12 months on.
 func (s *Service) upgrade(ctx context.Context, tx *ent.Tx, acc *ent.LoyaltyAccount, p *ent.LoyaltyProgramVersion) error {
+	if tierIndex(p, acc.Tier) == len(p.Tiers)-1 {
+		return nil // the top tier: nowhere to go, no basis to sum
+	}
 	now := s.now()
 	basis, err := tierBasis(ctx, tx.Client(), acc, p.TierBasis, now)
 	if err != nil {

@@ -421,13 +421,9 @@ func (s *Service) RedeemReward(ctx context.Context, in RedeemInput) (*RedeemResu
 	if err := idempotency.CheckKey(in.IdempotencyKey); err != nil {
 		return nil, err
 	}
-	hash, err := idempotency.RequestHash(in)
-	if err != nil {
-		return nil, err
-	}
-	res, _, err := idempotency.Once(
-		func() (*RedeemResult, error) { return s.priorRedemption(ctx, in.IdempotencyKey, hash) },
-		func() (*RedeemResult, error) { return s.redeemReward(ctx, v, in, hash) })
+	res, _, err := idempotency.Once(in,
+		func(hash string) (*RedeemResult, error) { return s.priorRedemption(ctx, in.IdempotencyKey, hash) },
+		func(hash string) (*RedeemResult, error) { return s.redeemReward(ctx, v, in, hash) })
 	return res, err
 }
 

@@ -108,17 +108,13 @@ func (s *Service) Record(ctx context.Context, in SaleInput) (_ *ent.Sale, replay
 		utc := in.OccurredAt.UTC()
 		in.OccurredAt = &utc
 	}
-	hash, err := idempotency.RequestHash(in)
-	if err != nil {
-		return nil, false, err
-	}
 	// A request with the key that commits while this one runs makes this
 	// one fail on the key, or on a check of what the other wrote (the
 	// customer's daily limit it used, the card use it counted): Once
 	// answers it with the sale the key made.
-	sl, replayed, err := idempotency.Once(
-		func() (*ent.Sale, error) { return s.priorSale(ctx, in.IdempotencyKey, hash) },
-		func() (*ent.Sale, error) {
+	sl, replayed, err := idempotency.Once(in,
+		func(hash string) (*ent.Sale, error) { return s.priorSale(ctx, in.IdempotencyKey, hash) },
+		func(hash string) (*ent.Sale, error) {
 			return db.InTx(ctx, s.db, func(tx *ent.Tx) (*ent.Sale, error) { return s.record(ctx, tx, v, in, hash, 0) })
 		})
 	if err != nil {
@@ -294,7 +290,7 @@ func (s *Service) record(ctx context.Context, tx *ent.Tx, v *viewer.Viewer, in S
 		return nil, err
 	}
 	for _, recorded := range s.hooks.Recorded {
-		if err := recorded(ctx, tx, sl); err != nil {
+		if err := recorded(ctx, tx, sl, tenders); err != nil {
 			return nil, err
 		}
 	}

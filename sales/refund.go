@@ -208,13 +208,6 @@ func (s *Service) refundOnce(ctx context.Context, kind refund.Kind, key string, 
 	if err := checkKey(key); err != nil {
 		return nil, err
 	}
-	hash, err := idempotency.RequestHash(struct {
-		Kind  refund.Kind `json:"kind"`
-		Input any         `json:"input"`
-	}{kind, in})
-	if err != nil {
-		return nil, err
-	}
 	reason = strings.TrimSpace(reason)
 	if reason == "" || utf8.RuneCountInString(reason) > maxNoteRunes {
 		return nil, errs.Invalid("reason", "give a reason of 1 to %d characters", maxNoteRunes)
@@ -226,9 +219,13 @@ func (s *Service) refundOnce(ctx context.Context, kind refund.Kind, key string, 
 	// one fail on the key, or on a check of what the other wrote (the money
 	// it refunded, the sale it voided): Once answers it with what the key
 	// made.
-	res, _, err := idempotency.Once(
-		func() (*RefundResult, error) { return s.priorRefund(ctx, key, hash) },
-		func() (*RefundResult, error) {
+	req := struct {
+		Kind  refund.Kind `json:"kind"`
+		Input any         `json:"input"`
+	}{kind, in}
+	res, _, err := idempotency.Once(req,
+		func(hash string) (*RefundResult, error) { return s.priorRefund(ctx, key, hash) },
+		func(hash string) (*RefundResult, error) {
 			var r *refunding
 			err := db.WithTx(ctx, s.db, func(tx *ent.Tx) error {
 				r = &refunding{s: s, ctx: ctx, tx: tx, viewer: v, kind: kind, key: key, hash: hash, reason: reason, now: s.now()}

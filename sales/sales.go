@@ -66,8 +66,8 @@ type Hooks struct {
 // TenderFunc pays a balance tender t of sale.
 type TenderFunc func(ctx context.Context, tx *ent.Tx, sale *ent.Sale, t *ent.Tender) error
 
-// SaleFunc follows a sale written in tx.
-type SaleFunc func(ctx context.Context, tx *ent.Tx, sale *ent.Sale) error
+// SaleFunc follows a sale written in tx, with the tenders written for it.
+type SaleFunc func(ctx context.Context, tx *ent.Tx, sale *ent.Sale, tenders []*ent.Tender) error
 
 // RefundFunc follows a refund r of sale written in tx.
 type RefundFunc func(ctx context.Context, tx *ent.Tx, sale *ent.Sale, r *ent.Refund) error

@@ -54,13 +54,9 @@ func (s *Service) Adjust(ctx context.Context, in AdjustInput) (*AdjustResult, er
 	if in.Reason, err = audit.Reason(in.Reason); err != nil {
 		return nil, err
 	}
-	hash, err := idempotency.RequestHash(in)
-	if err != nil {
-		return nil, err
-	}
-	res, _, err := idempotency.Once(
-		func() (*AdjustResult, error) { return s.priorAdjustment(ctx, in.IdempotencyKey, hash) },
-		func() (*AdjustResult, error) {
+	res, _, err := idempotency.Once(in,
+		func(hash string) (*AdjustResult, error) { return s.priorAdjustment(ctx, in.IdempotencyKey, hash) },
+		func(hash string) (*AdjustResult, error) {
 			var res *AdjustResult
 			err := db.WithTx(ctx, s.db, func(tx *ent.Tx) (err error) {
 				res, err = s.adjust(ctx, tx, v, in, hash)

@@ -65,15 +65,11 @@ func (s *Service) TopUp(ctx context.Context, in TopUpInput) (*TopUpResult, error
 	if err := in.check(); err != nil {
 		return nil, err
 	}
-	hash, err := idempotency.RequestHash(in)
-	if err != nil {
-		return nil, err
-	}
 	// A request with the key that commits while this one runs makes this
 	// one fail on the key: Once answers it as a retry.
-	res, _, err := idempotency.Once(
-		func() (*TopUpResult, error) { return s.priorTopUp(ctx, in.IdempotencyKey, hash) },
-		func() (*TopUpResult, error) {
+	res, _, err := idempotency.Once(in,
+		func(hash string) (*TopUpResult, error) { return s.priorTopUp(ctx, in.IdempotencyKey, hash) },
+		func(hash string) (*TopUpResult, error) {
 			var res *TopUpResult
 			err := db.WithTx(ctx, s.db, func(tx *ent.Tx) (err error) {
 				res, err = s.topUp(ctx, tx, v, in, hash)

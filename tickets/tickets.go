@@ -185,16 +185,12 @@ func (s *Service) ReportFromDevice(ctx context.Context, dev *ent.Device, key str
 	if err := in.check(); err != nil {
 		return nil, false, err
 	}
-	hash, err := idempotency.RequestHash(in)
-	if err != nil {
-		return nil, false, err
-	}
 	// The device is no viewer: the system writes its ticket, for its
 	// merchant, and the audit entry names the device.
 	sysCtx := viewer.NewSystemContext(ctx, "device-report")
-	return idempotency.Once(
-		func() (*ent.Ticket, error) { return s.priorReport(sysCtx, dev.ID, key, hash) },
-		func() (*ent.Ticket, error) {
+	return idempotency.Once(in,
+		func(hash string) (*ent.Ticket, error) { return s.priorReport(sysCtx, dev.ID, key, hash) },
+		func(hash string) (*ent.Ticket, error) {
 			return s.open(sysCtx, sysCtx, opening{
 				merchantID: dev.MerchantID, by: ticket.ReporterKindDEVICE, byID: dev.ID, deviceID: &dev.ID, storeID: &dev.StoreID,
 				key: &key, hash: hash,
