@@ -2,7 +2,6 @@ package loyalty
 
 import (
 	"context"
-	sqldb "database/sql"
 	"fmt"
 	"math/bits"
 	"slices"
@@ -11,6 +10,7 @@ import (
 	"github.com/tillpos/till/ent"
 	"github.com/tillpos/till/ent/loyaltyentry"
 	"github.com/tillpos/till/ent/schema/loyaltytype"
+	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/ent/tender"
 )
 
@@ -131,25 +131,19 @@ func (s *Service) upgrade(ctx context.Context, tx *ent.Tx, acc *ent.LoyaltyAccou
 	return nil
 }
 
-// tierBasis is what acc's entries add to the tier basis (points earned
-// or net spend) in the 12 months up to at.
-func tierBasis(ctx context.Context, client *ent.Client, acc *ent.LoyaltyAccount, basis loyaltytype.TierBasis, at time.Time) (int64, error) {
+// tierBases is what the entries of accounts ids add to the tier basis
+// (points earned or net spend) in the 12 months up to at, by account.
+func tierBases(ctx context.Context, client *ent.Client, ids []pulid.ID, basis loyaltytype.TierBasis, at time.Time) (map[pulid.ID]int64, error) {
 	col := loyaltyentry.FieldQualifyingPoints
 	if basis == loyaltytype.BasisSpend {
 		col = loyaltyentry.FieldQualifyingSpend
 	}
-	var sums []struct {
-		Sum sqldb.NullInt64 `json:"sum"`
-	}
-	err := client.LoyaltyEntry.Query().
-		Where(loyaltyentry.AccountID(acc.ID), loyaltyentry.OccurredAtGT(at.AddDate(0, -tierYear, 0)), loyaltyentry.OccurredAtLTE(at)).
-		Aggregate(ent.Sum(col)).
-		Scan(ctx, &sums)
-	if err != nil {
-		return 0, fmt.Errorf("summing the tier basis: %w", err)
-	}
-	if len(sums) == 0 {
-		return 0, nil
-	}
-	return sums[0].Sum.Int64, nil
+	return sumBy(ctx, client.LoyaltyEntry.Query().Where(loyaltyentry.AccountIDIn(ids...),
+		loyaltyentry.OccurredAtGT(at.AddDate(0, -tierYear, 0)), loyaltyentry.OccurredAtLTE(at)), col)
+}
+
+// tierBasis is tierBases for acc alone.
+func tierBasis(ctx context.Context, client *ent.Client, acc *ent.LoyaltyAccount, basis loyaltytype.TierBasis, at time.Time) (int64, error) {
+	bases, err := tierBases(ctx, client, []pulid.ID{acc.ID}, basis, at)
+	return bases[acc.ID], err
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/tillpos/till/ent/loyaltyaccount"
 	"github.com/tillpos/till/ent/loyaltyentry"
 	"github.com/tillpos/till/ent/loyaltylot"
-	"github.com/tillpos/till/ent/schema/loyaltytype"
 	"github.com/tillpos/till/ent/schema/pulid"
 )
 
@@ -83,12 +82,7 @@ func (s *Service) Standings(ctx context.Context, ids []pulid.ID) (map[pulid.ID]*
 	if err != nil {
 		return nil, err
 	}
-	col := loyaltyentry.FieldQualifyingPoints
-	if prog.TierBasis == loyaltytype.BasisSpend {
-		col = loyaltyentry.FieldQualifyingSpend
-	}
-	basis, err := sumBy(ctx, s.db.LoyaltyEntry.Query().Where(loyaltyentry.AccountIDIn(accIDs...),
-		loyaltyentry.OccurredAtGT(now.AddDate(0, -tierYear, 0)), loyaltyentry.OccurredAtLTE(now)), col)
+	basis, err := tierBases(ctx, s.db, accIDs, prog.TierBasis, now)
 	if err != nil {
 		return nil, err
 	}
