@@ -2,6 +2,7 @@ package push_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -99,17 +100,9 @@ func TestFCMSound(t *testing.T) {
 
 	reqs := srv.RequestsFor("ios-token")
 	require.Len(t, reqs, 1)
-	var body struct {
-		Message struct {
-			APNS struct {
-				Payload struct {
-					Aps map[string]any `json:"aps"`
-				} `json:"payload"`
-			} `json:"apns"`
-		} `json:"message"`
-	}
-	require.NoError(t, json.Unmarshal(reqs[0].Raw, &body))
-	require.Equal(t, "till.caf", body.Message.APNS.Payload.Aps["sound"])
+	msg := reqs[0].Body["message"].(map[string]any)
+	aps := msg["apns"].(map[string]any)["payload"].(map[string]any)["aps"].(map[string]any)
+	require.Equal(t, "till.caf", aps["sound"])
 }
 
 func TestFCMMulticast(t *testing.T) {
@@ -245,6 +238,18 @@ func TestFCMUnreachable(t *testing.T) {
 	_, err := f.Send(t.Context(), sale(targets(push.IOS, "t1")...))
 	require.Error(t, err)
 	require.False(t, permanent(t, err), "the network may come back")
+}
+
+func TestFCMCanceled(t *testing.T) {
+	srv := fcmtest.NewServer(t)
+	f := newFCM(t, srv)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel() // a worker shutting down
+
+	res, err := f.Send(ctx, sale(targets(push.IOS, "t1", "t2")...))
+	require.ErrorIs(t, err, context.Canceled)
+	require.False(t, permanent(t, err))
+	require.Equal(t, push.Result{}, res, "no token is marked for retry or pruning")
 }
 
 func TestFCMSenderIDMismatch(t *testing.T) {

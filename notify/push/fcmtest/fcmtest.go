@@ -26,8 +26,8 @@ import (
 	"google.golang.org/api/option"
 )
 
-// ProjectID is the Firebase project of the server's credentials.
-const ProjectID = "till-test"
+// projectID is the Firebase project of the server's credentials.
+const projectID = "till-test"
 
 // FCM error codes (the errorCode of a google.firebase.fcm.v1.FcmError) a
 // Reply can answer with.
@@ -56,7 +56,7 @@ var statuses = map[string]struct {
 }
 
 const (
-	clientEmail     = "till-push@" + ProjectID + ".iam.gserviceaccount.com"
+	clientEmail     = "till-push@" + projectID + ".iam.gserviceaccount.com"
 	messagingScope  = "https://www.googleapis.com/auth/firebase.messaging"
 	platformScope   = "https://www.googleapis.com/auth/cloud-platform"
 	jwtBearerGrant  = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -78,11 +78,10 @@ type Reply struct {
 
 // Request is one message the FCM endpoint received.
 type Request struct {
-	At     time.Time // when it arrived
-	Token  string    // message.token
-	Body   map[string]any
-	Raw    []byte
-	Header http.Header
+	At    time.Time      // when it arrived
+	Token string         // message.token
+	Body  map[string]any // the JSON body, decoded
+	Raw   []byte
 }
 
 // Server is the stand-in. Its methods are safe for concurrent use.
@@ -241,7 +240,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request) {
 	}
 	msg, _ := body["message"].(map[string]any)
 	token, _ := msg["token"].(string)
-	req := Request{At: at, Token: token, Body: body, Raw: raw, Header: r.Header.Clone()}
+	req := Request{At: at, Token: token, Body: body, Raw: raw}
 
 	s.mu.Lock()
 	s.requests = append(s.requests, req)
@@ -254,7 +253,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Header.Get("Authorization") != "Bearer "+s.accessToken:
 		fcmError(w, http.StatusUnauthorized, "UNAUTHENTICATED", "", "", "")
-	case r.PathValue("project") != ProjectID:
+	case r.PathValue("project") != projectID:
 		fcmError(w, http.StatusNotFound, "NOT_FOUND", "", "", "")
 	case token == "":
 		fcmError(w, http.StatusBadRequest, "INVALID_ARGUMENT", InvalidArgument, "", "message.token")
@@ -262,7 +261,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request) {
 		reply := s.next(token)
 		if reply.ErrorCode == "" {
 			writeJSON(w, http.StatusOK, map[string]string{
-				"name": fmt.Sprintf("projects/%s/messages/%d", ProjectID, at.UnixNano()),
+				"name": fmt.Sprintf("projects/%s/messages/%d", projectID, at.UnixNano()),
 			}, "")
 			return
 		}
@@ -324,7 +323,7 @@ func writeCredentials(t testing.TB, path, tokenURI string, key *rsa.PrivateKey) 
 	}
 	b, err := json.MarshalIndent(map[string]string{
 		"type":           "service_account",
-		"project_id":     ProjectID,
+		"project_id":     projectID,
 		"private_key_id": "fcmtest-key",
 		"private_key":    string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
 		"client_email":   clientEmail,
