@@ -189,3 +189,15 @@ func (l Log) Send(ctx context.Context, m Message) error {
 	l.Logger.InfoContext(ctx, "email (not sent: no SMTP configured)", "to", m.To, "subject", m.Subject, "text", m.Text)
 	return nil
 }
+
+// Unconfigured refuses every message, permanently: a production server
+// without SMTP settings sends with it, so a receipt fails visibly instead
+// of being logged as if sent.
+type Unconfigured struct{}
+
+var _ Sender = Unconfigured{}
+
+// Send refuses m.
+func (Unconfigured) Send(context.Context, Message) error {
+	return &Error{err: errors.New("email: no SMTP server is configured (SMTP_HOST)"), permanent: true}
+}

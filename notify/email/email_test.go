@@ -170,3 +170,11 @@ func TestLogSucceedsAndLogs(t *testing.T) {
 		t.Fatalf("log = %q", buf.String())
 	}
 }
+
+func TestUnconfiguredFailsPermanently(t *testing.T) {
+	err := email.Unconfigured{}.Send(context.Background(), email.Message{To: "a@example.com", Subject: "x", Text: "x"})
+	var perm interface{ Permanent() bool }
+	if !errors.As(err, &perm) || !perm.Permanent() {
+		t.Fatalf("Unconfigured: %v, want a permanent error", err)
+	}
+}

@@ -51,6 +51,8 @@ const (
 	ReceiptPaid = "receipt.paid"
 	// ReceiptChange is the change given: {amount}.
 	ReceiptChange = "receipt.change"
+	// ReceiptRefunded is what was refunded of the sale so far: {amount}.
+	ReceiptRefunded = "receipt.refunded"
 	// ReceiptThanks closes a receipt: {store}.
 	ReceiptThanks = "receipt.thanks"
 	// ReceiptSMS is a receipt by text message: {store}, {number}, {amount},
@@ -78,6 +80,7 @@ var catalogs = map[string]map[string]string{
 		ReceiptTotal:        "Total: {amount}",
 		ReceiptPaid:         "Paid ({tender}): {amount}",
 		ReceiptChange:       "Change: {amount}",
+		ReceiptRefunded:     "Refunded: {amount}",
 		ReceiptThanks:       "Thank you for shopping at {store}!",
 		ReceiptSMS:          "{store}: receipt {number}, total {amount}. {link}",
 		OptOutSMS:           "Reply STOP to opt out",
@@ -98,6 +101,7 @@ var catalogs = map[string]map[string]string{
 		ReceiptTotal:        "合计：{amount}",
 		ReceiptPaid:         "已付（{tender}）：{amount}",
 		ReceiptChange:       "找零：{amount}",
+		ReceiptRefunded:     "已退款：{amount}",
 		ReceiptThanks:       "感谢您光临 {store}！",
 		ReceiptSMS:          "{store}：收据 {number}，合计 {amount}。{link}",
 		OptOutSMS:           "回复 TD 退订",

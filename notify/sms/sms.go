@@ -205,3 +205,15 @@ func (l Log) Send(ctx context.Context, m Message) error {
 	l.Logger.InfoContext(ctx, "sms (not sent: no SMS webhook configured)", "to", m.To, "body", m.Body)
 	return nil
 }
+
+// Unconfigured refuses every message, permanently: a production server
+// without an SMS webhook sends with it, so a receipt fails visibly instead
+// of being logged as if sent.
+type Unconfigured struct{}
+
+var _ Sender = Unconfigured{}
+
+// Send refuses m.
+func (Unconfigured) Send(context.Context, Message) error {
+	return &Error{msg: "sms: no SMS webhook is configured (TILL_SMS_WEBHOOK_URL)", permanent: true}
+}

@@ -171,3 +171,11 @@ func TestLogSucceeds(t *testing.T) {
 		t.Fatalf("log = %q", buf.String())
 	}
 }
+
+func TestUnconfiguredFailsPermanently(t *testing.T) {
+	err := sms.Unconfigured{}.Send(context.Background(), sms.Message{To: "+1", Body: "x"})
+	var perm interface{ Permanent() bool }
+	if !errors.As(err, &perm) || !perm.Permanent() {
+		t.Fatalf("Unconfigured: %v, want a permanent error", err)
+	}
+}
