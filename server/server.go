@@ -44,11 +44,12 @@ type Server struct {
 	DB      *db.DB
 	KV      *kv.Store
 	Auth    *auth.Service
-	// Receipts sends receipts; its Deliver handles receipt.requested.
-	Receipts *receipts.Service
-	handler  http.Handler
+	handler http.Handler
 	jobs    []job
 	now     func() time.Time
+
+	// Receipts sends receipts; its Deliver handles receipt.requested.
+	Receipts *receipts.Service
 }
 
 // Option adjusts how Open builds a Server.
