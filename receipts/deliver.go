@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tillpos/till/auth/viewer"
 	"github.com/tillpos/till/ent"
@@ -90,13 +91,11 @@ func truncate(s string, n int) string {
 		return s
 	}
 	// Cut on a rune boundary so the column holds valid UTF-8.
-	for n > 0 && !isRuneStart(s[n]) {
+	for n > 0 && !utf8.RuneStart(s[n]) {
 		n--
 	}
 	return s[:n]
 }
-
-func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
 
 // permanent marks an error retrying cannot fix.
 type permanent struct{ error }

@@ -10,7 +10,6 @@ package receipts
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"strings"
 	"time"
 
@@ -52,26 +51,12 @@ type Service struct {
 	customers *customers.Service
 	email     email.Sender
 	sms       sms.Sender
-	log       *slog.Logger
 	now       func() time.Time
 }
 
-// Option configures a Service.
-type Option func(*Service)
-
-// WithClock sets the clock of the per-sale limit and of sent_at.
-func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
-
-// WithLogger sets the logger.
-func WithLogger(log *slog.Logger) Option { return func(s *Service) { s.log = log } }
-
 // New returns a Service sending through mail and text.
-func New(client *ent.Client, box *pii.Box, salesSvc *sales.Service, customerSvc *customers.Service, mail email.Sender, text sms.Sender, opts ...Option) *Service {
-	s := &Service{db: client, box: box, sales: salesSvc, customers: customerSvc, email: mail, sms: text, log: slog.Default(), now: db.Now}
-	for _, opt := range opts {
-		opt(s)
-	}
-	return s
+func New(client *ent.Client, box *pii.Box, salesSvc *sales.Service, customerSvc *customers.Service, mail email.Sender, text sms.Sender) *Service {
+	return &Service{db: client, box: box, sales: salesSvc, customers: customerSvc, email: mail, sms: text, now: db.Now}
 }
 
 // SendInput is a request to send a sale's receipt. The JSON form, without

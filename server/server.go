@@ -170,7 +170,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		append([]devices.Option{devices.WithConfig(devicesCfg), devices.WithOutdated(releasesSvc.Unsupported)}, o.deviceOpts...)...)
 	salesSvc := sales.New(s.DB.Client, sales.WithLogger(log),
 		sales.WithHooks(loyaltySvc.SaleHooks()), sales.WithHooks(storedValueSvc.SaleHooks()), sales.WithHooks(offersSvc.SaleHooks()))
-	s.Receipts = receipts.New(s.DB.Client, box, salesSvc, customerSvc, emailSender(cfg, log), smsSender(cfg, log), receipts.WithLogger(log))
+	s.Receipts = receipts.New(s.DB.Client, box, salesSvc, customerSvc, emailSender(cfg, log), smsSender(cfg, log))
 	s.jobs = []job{
 		{name: "customer-segments", every: 24 * time.Hour, run: customerSvc.RefreshAllSegments},
 		{name: "device-snapshot", every: devicesSvc.SnapshotEvery(), run: devicesSvc.Snapshot},
