@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/mail"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -69,6 +71,24 @@ type Config struct {
 	// CORSOrigins may call the API from a browser; empty allows none.
 	CORSOrigins     []string
 	ShutdownTimeout time.Duration
+	// SMTPHost is the mail server receipts are sent through (SMTP_HOST);
+	// without it emails are logged in development and fail in production.
+	SMTPHost string
+	// SMTPPort defaults to 587 (submission).
+	SMTPPort int
+	// SMTPUsername and SMTPPassword authenticate; no username, no AUTH.
+	SMTPUsername string
+	SMTPPassword string
+	// SMTPFrom is the From of Till's emails, e.g. "Till <receipts@example.com>".
+	SMTPFrom string
+	// SMTPTLS is mandatory (the default), opportunistic, or none (a local
+	// development relay; refused in production).
+	SMTPTLS string
+	// SMSWebhookURL is where text messages are posted, signed with
+	// SMSWebhookSecret (see notify/sms); without it they are logged in
+	// development and fail in production.
+	SMSWebhookURL    string
+	SMSWebhookSecret string
 }
 
 // Default returns the configuration with nothing set.
@@ -91,6 +111,8 @@ func Default() Config {
 		MaxBodyBytes:           1 << 20,
 		DBMaxConns:             20,
 		ShutdownTimeout:        30 * time.Second,
+		SMTPPort:               587,
+		SMTPTLS:                "mandatory",
 	}
 }
 
@@ -172,6 +194,15 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		c.TrustedProxies = append(c.TrustedProxies, prefix)
 	}
 	c.CORSOrigins = splitList(getenv("TILL_CORS_ORIGINS"))
+	str("SMTP_HOST", &c.SMTPHost)
+	num("SMTP_PORT", &c.SMTPPort)
+	str("SMTP_USERNAME", &c.SMTPUsername)
+	str("SMTP_PASSWORD", &c.SMTPPassword)
+	str("SMTP_FROM", &c.SMTPFrom)
+	str("SMTP_TLS", &c.SMTPTLS)
+	str("TILL_SMS_WEBHOOK_URL", &c.SMSWebhookURL)
+	str("TILL_SMS_WEBHOOK_SECRET", &c.SMSWebhookSecret)
+	errs = append(errs, c.checkMessaging()...)
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, err
 	}
@@ -198,6 +229,43 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("production needs TILL_BCRYPT_COST of at least 10"))
 	}
 	return errors.Join(errs...)
+}
+
+// checkMessaging checks the SMTP and SMS webhook settings that are given.
+func (c Config) checkMessaging() []error {
+	var errs []error
+	if c.SMTPHost != "" {
+		if c.SMTPFrom == "" {
+			errs = append(errs, errors.New("SMTP_FROM: required with SMTP_HOST"))
+		} else if _, err := mail.ParseAddress(c.SMTPFrom); err != nil {
+			errs = append(errs, fmt.Errorf("SMTP_FROM: %w", err))
+		}
+		if c.SMTPPort < 1 || c.SMTPPort > 65535 {
+			errs = append(errs, fmt.Errorf("SMTP_PORT: want 1 to 65535, got %d", c.SMTPPort))
+		}
+	}
+	switch c.SMTPTLS {
+	case "mandatory", "opportunistic":
+	case "none":
+		if c.Production {
+			errs = append(errs, errors.New("SMTP_TLS: none is for a local development relay, not production"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("SMTP_TLS: want mandatory, opportunistic or none, got %q", c.SMTPTLS))
+	}
+	if c.SMSWebhookURL != "" {
+		u, err := url.Parse(c.SMSWebhookURL)
+		switch {
+		case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+			errs = append(errs, fmt.Errorf("TILL_SMS_WEBHOOK_URL: want an https:// URL, got %q", c.SMSWebhookURL))
+		case u.Scheme == "http" && c.Production:
+			errs = append(errs, errors.New("TILL_SMS_WEBHOOK_URL: production posts messages over https only"))
+		}
+		if c.SMSWebhookSecret == "" {
+			errs = append(errs, errors.New("TILL_SMS_WEBHOOK_SECRET: required with TILL_SMS_WEBHOOK_URL"))
+		}
+	}
+	return errs
 }
 
 func splitList(s string) []string {

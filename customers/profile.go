@@ -320,6 +320,12 @@ func (s *Service) open(c *ent.Customer) (Contact, error) {
 	return out, nil
 }
 
+// OpenDetail decrypts one of c's contact details whole, for a system path
+// that sends to it (a receipt by email or text); nil when there is none.
+// It neither masks nor audits, so callers must not show it to a person:
+// those use ContactDetail or Reveal.
+func (s *Service) OpenDetail(c *ent.Customer, d Detail) (*string, error) { return s.openDetail(c, d) }
+
 // openDetail decrypts one of c's contact details; nil when there is none.
 func (s *Service) openDetail(c *ent.Customer, d Detail) (*string, error) {
 	sealed := *d.sealedIn(c)

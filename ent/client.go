@@ -38,6 +38,7 @@ import (
 	"github.com/tillpos/till/ent/platformauditentry"
 	"github.com/tillpos/till/ent/product"
 	"github.com/tillpos/till/ent/productpricechange"
+	"github.com/tillpos/till/ent/receiptdelivery"
 	"github.com/tillpos/till/ent/refund"
 	"github.com/tillpos/till/ent/refundline"
 	"github.com/tillpos/till/ent/refundtender"
@@ -112,6 +113,8 @@ type Client struct {
 	Product *ProductClient
 	// ProductPriceChange is the client for interacting with the ProductPriceChange builders.
 	ProductPriceChange *ProductPriceChangeClient
+	// ReceiptDelivery is the client for interacting with the ReceiptDelivery builders.
+	ReceiptDelivery *ReceiptDeliveryClient
 	// Refund is the client for interacting with the Refund builders.
 	Refund *RefundClient
 	// RefundLine is the client for interacting with the RefundLine builders.
@@ -187,6 +190,7 @@ func (c *Client) init() {
 	c.PlatformAuditEntry = NewPlatformAuditEntryClient(c.config)
 	c.Product = NewProductClient(c.config)
 	c.ProductPriceChange = NewProductPriceChangeClient(c.config)
+	c.ReceiptDelivery = NewReceiptDeliveryClient(c.config)
 	c.Refund = NewRefundClient(c.config)
 	c.RefundLine = NewRefundLineClient(c.config)
 	c.RefundTender = NewRefundTenderClient(c.config)
@@ -322,6 +326,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		PlatformAuditEntry:    NewPlatformAuditEntryClient(cfg),
 		Product:               NewProductClient(cfg),
 		ProductPriceChange:    NewProductPriceChangeClient(cfg),
+		ReceiptDelivery:       NewReceiptDeliveryClient(cfg),
 		Refund:                NewRefundClient(cfg),
 		RefundLine:            NewRefundLineClient(cfg),
 		RefundTender:          NewRefundTenderClient(cfg),
@@ -384,6 +389,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		PlatformAuditEntry:    NewPlatformAuditEntryClient(cfg),
 		Product:               NewProductClient(cfg),
 		ProductPriceChange:    NewProductPriceChangeClient(cfg),
+		ReceiptDelivery:       NewReceiptDeliveryClient(cfg),
 		Refund:                NewRefundClient(cfg),
 		RefundLine:            NewRefundLineClient(cfg),
 		RefundTender:          NewRefundTenderClient(cfg),
@@ -438,11 +444,12 @@ func (c *Client) Use(hooks ...Hook) {
 		c.CustomerTrigram, c.Device, c.Feedback, c.LoyaltyAccount, c.LoyaltyEntry,
 		c.LoyaltyLot, c.LoyaltyProgramVersion, c.LoyaltyRedemption, c.LoyaltyReward,
 		c.Merchant, c.Offer, c.OfferRedemption, c.Operator, c.OutboxEvent,
-		c.PairingCode, c.PlatformAuditEntry, c.Product, c.ProductPriceChange, c.Refund,
-		c.RefundLine, c.RefundTender, c.Release, c.RiskListEntry, c.Sale,
-		c.SaleCounter, c.SaleLine, c.SalesSettings, c.SavedSegment, c.SegmentRules,
-		c.Staff, c.StaffDay, c.Store, c.StoredValueAccount, c.StoredValueEntry,
-		c.StoredValueSettings, c.StoredValueTopUp, c.Tender, c.Ticket, c.TicketComment,
+		c.PairingCode, c.PlatformAuditEntry, c.Product, c.ProductPriceChange,
+		c.ReceiptDelivery, c.Refund, c.RefundLine, c.RefundTender, c.Release,
+		c.RiskListEntry, c.Sale, c.SaleCounter, c.SaleLine, c.SalesSettings,
+		c.SavedSegment, c.SegmentRules, c.Staff, c.StaffDay, c.Store,
+		c.StoredValueAccount, c.StoredValueEntry, c.StoredValueSettings,
+		c.StoredValueTopUp, c.Tender, c.Ticket, c.TicketComment,
 	} {
 		n.Use(hooks...)
 	}
@@ -456,11 +463,12 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 		c.CustomerTrigram, c.Device, c.Feedback, c.LoyaltyAccount, c.LoyaltyEntry,
 		c.LoyaltyLot, c.LoyaltyProgramVersion, c.LoyaltyRedemption, c.LoyaltyReward,
 		c.Merchant, c.Offer, c.OfferRedemption, c.Operator, c.OutboxEvent,
-		c.PairingCode, c.PlatformAuditEntry, c.Product, c.ProductPriceChange, c.Refund,
-		c.RefundLine, c.RefundTender, c.Release, c.RiskListEntry, c.Sale,
-		c.SaleCounter, c.SaleLine, c.SalesSettings, c.SavedSegment, c.SegmentRules,
-		c.Staff, c.StaffDay, c.Store, c.StoredValueAccount, c.StoredValueEntry,
-		c.StoredValueSettings, c.StoredValueTopUp, c.Tender, c.Ticket, c.TicketComment,
+		c.PairingCode, c.PlatformAuditEntry, c.Product, c.ProductPriceChange,
+		c.ReceiptDelivery, c.Refund, c.RefundLine, c.RefundTender, c.Release,
+		c.RiskListEntry, c.Sale, c.SaleCounter, c.SaleLine, c.SalesSettings,
+		c.SavedSegment, c.SegmentRules, c.Staff, c.StaffDay, c.Store,
+		c.StoredValueAccount, c.StoredValueEntry, c.StoredValueSettings,
+		c.StoredValueTopUp, c.Tender, c.Ticket, c.TicketComment,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -513,6 +521,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Product.mutate(ctx, m)
 	case *ProductPriceChangeMutation:
 		return c.ProductPriceChange.mutate(ctx, m)
+	case *ReceiptDeliveryMutation:
+		return c.ReceiptDelivery.mutate(ctx, m)
 	case *RefundMutation:
 		return c.Refund.mutate(ctx, m)
 	case *RefundLineMutation:
@@ -4420,6 +4430,172 @@ func (c *ProductPriceChangeClient) mutate(ctx context.Context, m *ProductPriceCh
 	}
 }
 
+// ReceiptDeliveryClient is a client for the ReceiptDelivery schema.
+type ReceiptDeliveryClient struct {
+	config
+}
+
+// NewReceiptDeliveryClient returns a client for the ReceiptDelivery from the given config.
+func NewReceiptDeliveryClient(c config) *ReceiptDeliveryClient {
+	return &ReceiptDeliveryClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `receiptdelivery.Hooks(f(g(h())))`.
+func (c *ReceiptDeliveryClient) Use(hooks ...Hook) {
+	c.hooks.ReceiptDelivery = append(c.hooks.ReceiptDelivery, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `receiptdelivery.Intercept(f(g(h())))`.
+func (c *ReceiptDeliveryClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ReceiptDelivery = append(c.inters.ReceiptDelivery, interceptors...)
+}
+
+// Create returns a builder for creating a ReceiptDelivery entity.
+func (c *ReceiptDeliveryClient) Create() *ReceiptDeliveryCreate {
+	mutation := newReceiptDeliveryMutation(c.config, OpCreate)
+	return &ReceiptDeliveryCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ReceiptDelivery entities.
+func (c *ReceiptDeliveryClient) CreateBulk(builders ...*ReceiptDeliveryCreate) *ReceiptDeliveryCreateBulk {
+	return &ReceiptDeliveryCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ReceiptDeliveryClient) MapCreateBulk(slice any, setFunc func(*ReceiptDeliveryCreate, int)) *ReceiptDeliveryCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ReceiptDeliveryCreateBulk{err: fmt.Errorf("calling to ReceiptDeliveryClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ReceiptDeliveryCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ReceiptDeliveryCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ReceiptDelivery.
+func (c *ReceiptDeliveryClient) Update() *ReceiptDeliveryUpdate {
+	mutation := newReceiptDeliveryMutation(c.config, OpUpdate)
+	return &ReceiptDeliveryUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ReceiptDeliveryClient) UpdateOne(_m *ReceiptDelivery) *ReceiptDeliveryUpdateOne {
+	mutation := newReceiptDeliveryMutation(c.config, OpUpdateOne, withReceiptDelivery(_m))
+	return &ReceiptDeliveryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ReceiptDeliveryClient) UpdateOneID(id pulid.ID) *ReceiptDeliveryUpdateOne {
+	mutation := newReceiptDeliveryMutation(c.config, OpUpdateOne, withReceiptDeliveryID(id))
+	return &ReceiptDeliveryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ReceiptDelivery.
+func (c *ReceiptDeliveryClient) Delete() *ReceiptDeliveryDelete {
+	mutation := newReceiptDeliveryMutation(c.config, OpDelete)
+	return &ReceiptDeliveryDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ReceiptDeliveryClient) DeleteOne(_m *ReceiptDelivery) *ReceiptDeliveryDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ReceiptDeliveryClient) DeleteOneID(id pulid.ID) *ReceiptDeliveryDeleteOne {
+	builder := c.Delete().Where(receiptdelivery.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ReceiptDeliveryDeleteOne{builder}
+}
+
+// Query returns a query builder for ReceiptDelivery.
+func (c *ReceiptDeliveryClient) Query() *ReceiptDeliveryQuery {
+	return &ReceiptDeliveryQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeReceiptDelivery},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ReceiptDelivery entity by its id.
+func (c *ReceiptDeliveryClient) Get(ctx context.Context, id pulid.ID) (*ReceiptDelivery, error) {
+	return c.Query().Where(receiptdelivery.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ReceiptDeliveryClient) GetX(ctx context.Context, id pulid.ID) *ReceiptDelivery {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a ReceiptDelivery.
+func (c *ReceiptDeliveryClient) QueryMerchant(_m *ReceiptDelivery) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(receiptdelivery.Table, receiptdelivery.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, receiptdelivery.MerchantTable, receiptdelivery.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QuerySale queries the sale edge of a ReceiptDelivery.
+func (c *ReceiptDeliveryClient) QuerySale(_m *ReceiptDelivery) *SaleQuery {
+	query := (&SaleClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(receiptdelivery.Table, receiptdelivery.FieldID, id),
+			sqlgraph.To(sale.Table, sale.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, receiptdelivery.SaleTable, receiptdelivery.SaleColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *ReceiptDeliveryClient) Hooks() []Hook {
+	hooks := c.hooks.ReceiptDelivery
+	return append(hooks[:len(hooks):len(hooks)], receiptdelivery.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ReceiptDeliveryClient) Interceptors() []Interceptor {
+	return c.inters.ReceiptDelivery
+}
+
+func (c *ReceiptDeliveryClient) mutate(ctx context.Context, m *ReceiptDeliveryMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ReceiptDeliveryCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ReceiptDeliveryUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ReceiptDeliveryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ReceiptDeliveryDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ReceiptDelivery mutation op: %q", m.Op())
+	}
+}
+
 // RefundClient is a client for the Refund schema.
 type RefundClient struct {
 	config
@@ -8265,20 +8441,21 @@ type (
 		Device, Feedback, LoyaltyAccount, LoyaltyEntry, LoyaltyLot,
 		LoyaltyProgramVersion, LoyaltyRedemption, LoyaltyReward, Merchant, Offer,
 		OfferRedemption, Operator, OutboxEvent, PairingCode, PlatformAuditEntry,
-		Product, ProductPriceChange, Refund, RefundLine, RefundTender, Release,
-		RiskListEntry, Sale, SaleCounter, SaleLine, SalesSettings, SavedSegment,
-		SegmentRules, Staff, StaffDay, Store, StoredValueAccount, StoredValueEntry,
-		StoredValueSettings, StoredValueTopUp, Tender, Ticket, TicketComment []ent.Hook
+		Product, ProductPriceChange, ReceiptDelivery, Refund, RefundLine, RefundTender,
+		Release, RiskListEntry, Sale, SaleCounter, SaleLine, SalesSettings,
+		SavedSegment, SegmentRules, Staff, StaffDay, Store, StoredValueAccount,
+		StoredValueEntry, StoredValueSettings, StoredValueTopUp, Tender, Ticket,
+		TicketComment []ent.Hook
 	}
 	inters struct {
 		AuditEntry, CredentialGrant, Customer, CustomerStoreVisits, CustomerTrigram,
 		Device, Feedback, LoyaltyAccount, LoyaltyEntry, LoyaltyLot,
 		LoyaltyProgramVersion, LoyaltyRedemption, LoyaltyReward, Merchant, Offer,
 		OfferRedemption, Operator, OutboxEvent, PairingCode, PlatformAuditEntry,
-		Product, ProductPriceChange, Refund, RefundLine, RefundTender, Release,
-		RiskListEntry, Sale, SaleCounter, SaleLine, SalesSettings, SavedSegment,
-		SegmentRules, Staff, StaffDay, Store, StoredValueAccount, StoredValueEntry,
-		StoredValueSettings, StoredValueTopUp, Tender, Ticket,
+		Product, ProductPriceChange, ReceiptDelivery, Refund, RefundLine, RefundTender,
+		Release, RiskListEntry, Sale, SaleCounter, SaleLine, SalesSettings,
+		SavedSegment, SegmentRules, Staff, StaffDay, Store, StoredValueAccount,
+		StoredValueEntry, StoredValueSettings, StoredValueTopUp, Tender, Ticket,
 		TicketComment []ent.Interceptor
 	}
 )

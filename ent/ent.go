@@ -34,6 +34,7 @@ import (
 	"github.com/tillpos/till/ent/platformauditentry"
 	"github.com/tillpos/till/ent/product"
 	"github.com/tillpos/till/ent/productpricechange"
+	"github.com/tillpos/till/ent/receiptdelivery"
 	"github.com/tillpos/till/ent/refund"
 	"github.com/tillpos/till/ent/refundline"
 	"github.com/tillpos/till/ent/refundtender"
@@ -137,6 +138,7 @@ func checkColumn(t, c string) error {
 			platformauditentry.Table:    platformauditentry.ValidColumn,
 			product.Table:               product.ValidColumn,
 			productpricechange.Table:    productpricechange.ValidColumn,
+			receiptdelivery.Table:       receiptdelivery.ValidColumn,
 			refund.Table:                refund.ValidColumn,
 			refundline.Table:            refundline.ValidColumn,
 			refundtender.Table:          refundtender.ValidColumn,

@@ -26,6 +26,7 @@ import (
 	"github.com/tillpos/till/ent/predicate"
 	"github.com/tillpos/till/ent/product"
 	"github.com/tillpos/till/ent/productpricechange"
+	"github.com/tillpos/till/ent/receiptdelivery"
 	"github.com/tillpos/till/ent/refund"
 	"github.com/tillpos/till/ent/refundline"
 	"github.com/tillpos/till/ent/refundtender"
@@ -56,7 +57,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 43)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 44)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   auditentry.Table,
@@ -597,6 +598,34 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   receiptdelivery.Table,
+			Columns: receiptdelivery.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: receiptdelivery.FieldID,
+			},
+		},
+		Type: "ReceiptDelivery",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			receiptdelivery.FieldMerchantID:        {Type: field.TypeString, Column: receiptdelivery.FieldMerchantID},
+			receiptdelivery.FieldCreatedAt:         {Type: field.TypeTime, Column: receiptdelivery.FieldCreatedAt},
+			receiptdelivery.FieldUpdatedAt:         {Type: field.TypeTime, Column: receiptdelivery.FieldUpdatedAt},
+			receiptdelivery.FieldSaleID:            {Type: field.TypeString, Column: receiptdelivery.FieldSaleID},
+			receiptdelivery.FieldChannel:           {Type: field.TypeEnum, Column: receiptdelivery.FieldChannel},
+			receiptdelivery.FieldDestinationEnc:    {Type: field.TypeString, Column: receiptdelivery.FieldDestinationEnc},
+			receiptdelivery.FieldPiiKeyID:          {Type: field.TypeString, Column: receiptdelivery.FieldPiiKeyID},
+			receiptdelivery.FieldDestinationMasked: {Type: field.TypeString, Column: receiptdelivery.FieldDestinationMasked},
+			receiptdelivery.FieldStatus:            {Type: field.TypeEnum, Column: receiptdelivery.FieldStatus},
+			receiptdelivery.FieldAttempts:          {Type: field.TypeInt, Column: receiptdelivery.FieldAttempts},
+			receiptdelivery.FieldLastError:         {Type: field.TypeString, Column: receiptdelivery.FieldLastError},
+			receiptdelivery.FieldSentAt:            {Type: field.TypeTime, Column: receiptdelivery.FieldSentAt},
+			receiptdelivery.FieldRequestedByID:     {Type: field.TypeString, Column: receiptdelivery.FieldRequestedByID},
+			receiptdelivery.FieldIdempotencyKey:    {Type: field.TypeString, Column: receiptdelivery.FieldIdempotencyKey},
+			receiptdelivery.FieldRequestHash:       {Type: field.TypeString, Column: receiptdelivery.FieldRequestHash},
+		},
+	}
+	graph.Nodes[23] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refund.Table,
 			Columns: refund.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -623,7 +652,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refund.FieldExchangeSaleID: {Type: field.TypeString, Column: refund.FieldExchangeSaleID},
 		},
 	}
-	graph.Nodes[23] = &sqlgraph.Node{
+	graph.Nodes[24] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refundline.Table,
 			Columns: refundline.Columns,
@@ -641,7 +670,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refundline.FieldAmount:     {Type: field.TypeInt64, Column: refundline.FieldAmount},
 		},
 	}
-	graph.Nodes[24] = &sqlgraph.Node{
+	graph.Nodes[25] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refundtender.Table,
 			Columns: refundtender.Columns,
@@ -659,7 +688,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refundtender.FieldAmount:     {Type: field.TypeInt64, Column: refundtender.FieldAmount},
 		},
 	}
-	graph.Nodes[25] = &sqlgraph.Node{
+	graph.Nodes[26] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   release.Table,
 			Columns: release.Columns,
@@ -687,7 +716,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			release.FieldWithdrawnAt:         {Type: field.TypeTime, Column: release.FieldWithdrawnAt},
 		},
 	}
-	graph.Nodes[26] = &sqlgraph.Node{
+	graph.Nodes[27] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   risklistentry.Table,
 			Columns: risklistentry.Columns,
@@ -707,7 +736,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			risklistentry.FieldCreatedByID: {Type: field.TypeString, Column: risklistentry.FieldCreatedByID},
 		},
 	}
-	graph.Nodes[27] = &sqlgraph.Node{
+	graph.Nodes[28] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   sale.Table,
 			Columns: sale.Columns,
@@ -752,7 +781,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			sale.FieldVoidedAt:         {Type: field.TypeTime, Column: sale.FieldVoidedAt},
 		},
 	}
-	graph.Nodes[28] = &sqlgraph.Node{
+	graph.Nodes[29] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   salecounter.Table,
 			Columns: salecounter.Columns,
@@ -770,7 +799,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			salecounter.FieldSalesAmount:       {Type: field.TypeInt64, Column: salecounter.FieldSalesAmount},
 		},
 	}
-	graph.Nodes[29] = &sqlgraph.Node{
+	graph.Nodes[30] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   saleline.Table,
 			Columns: saleline.Columns,
@@ -800,7 +829,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			saleline.FieldRefundedAmount:   {Type: field.TypeInt64, Column: saleline.FieldRefundedAmount},
 		},
 	}
-	graph.Nodes[30] = &sqlgraph.Node{
+	graph.Nodes[31] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   salessettings.Table,
 			Columns: salessettings.Columns,
@@ -832,7 +861,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			salessettings.FieldBlacklistAction:        {Type: field.TypeEnum, Column: salessettings.FieldBlacklistAction},
 		},
 	}
-	graph.Nodes[31] = &sqlgraph.Node{
+	graph.Nodes[32] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   savedsegment.Table,
 			Columns: savedsegment.Columns,
@@ -856,7 +885,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			savedsegment.FieldSegment:         {Type: field.TypeEnum, Column: savedsegment.FieldSegment},
 		},
 	}
-	graph.Nodes[32] = &sqlgraph.Node{
+	graph.Nodes[33] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   segmentrules.Table,
 			Columns: segmentrules.Columns,
@@ -878,7 +907,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			segmentrules.FieldComputedAt:      {Type: field.TypeTime, Column: segmentrules.FieldComputedAt},
 		},
 	}
-	graph.Nodes[33] = &sqlgraph.Node{
+	graph.Nodes[34] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   staff.Table,
 			Columns: staff.Columns,
@@ -903,7 +932,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			staff.FieldLastLoginAt:       {Type: field.TypeTime, Column: staff.FieldLastLoginAt},
 		},
 	}
-	graph.Nodes[34] = &sqlgraph.Node{
+	graph.Nodes[35] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   staffday.Table,
 			Columns: staffday.Columns,
@@ -921,7 +950,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			staffday.FieldRefundsAmount: {Type: field.TypeInt64, Column: staffday.FieldRefundsAmount},
 		},
 	}
-	graph.Nodes[35] = &sqlgraph.Node{
+	graph.Nodes[36] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   store.Table,
 			Columns: store.Columns,
@@ -940,7 +969,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			store.FieldTimeZone:   {Type: field.TypeString, Column: store.FieldTimeZone},
 		},
 	}
-	graph.Nodes[36] = &sqlgraph.Node{
+	graph.Nodes[37] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   storedvalueaccount.Table,
 			Columns: storedvalueaccount.Columns,
@@ -960,7 +989,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			storedvalueaccount.FieldBonusBalance: {Type: field.TypeInt64, Column: storedvalueaccount.FieldBonusBalance},
 		},
 	}
-	graph.Nodes[37] = &sqlgraph.Node{
+	graph.Nodes[38] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   storedvalueentry.Table,
 			Columns: storedvalueentry.Columns,
@@ -989,7 +1018,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			storedvalueentry.FieldCreatedAt:      {Type: field.TypeTime, Column: storedvalueentry.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[38] = &sqlgraph.Node{
+	graph.Nodes[39] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   storedvaluesettings.Table,
 			Columns: storedvaluesettings.Columns,
@@ -1007,7 +1036,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			storedvaluesettings.FieldRefundToBalanceAllowed: {Type: field.TypeBool, Column: storedvaluesettings.FieldRefundToBalanceAllowed},
 		},
 	}
-	graph.Nodes[39] = &sqlgraph.Node{
+	graph.Nodes[40] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   storedvaluetopup.Table,
 			Columns: storedvaluetopup.Columns,
@@ -1042,7 +1071,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			storedvaluetopup.FieldReference:      {Type: field.TypeString, Column: storedvaluetopup.FieldReference},
 		},
 	}
-	graph.Nodes[40] = &sqlgraph.Node{
+	graph.Nodes[41] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tender.Table,
 			Columns: tender.Columns,
@@ -1069,7 +1098,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tender.FieldRefundedAmount: {Type: field.TypeInt64, Column: tender.FieldRefundedAmount},
 		},
 	}
-	graph.Nodes[41] = &sqlgraph.Node{
+	graph.Nodes[42] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticket.Table,
 			Columns: ticket.Columns,
@@ -1102,7 +1131,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticket.FieldRequestHash:         {Type: field.TypeString, Column: ticket.FieldRequestHash},
 		},
 	}
-	graph.Nodes[42] = &sqlgraph.Node{
+	graph.Nodes[43] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketcomment.Table,
 			Columns: ticketcomment.Columns,
@@ -1806,6 +1835,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"ProductPriceChange",
 		"Staff",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   receiptdelivery.MerchantTable,
+			Columns: []string{receiptdelivery.MerchantColumn},
+			Bidi:    false,
+		},
+		"ReceiptDelivery",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"sale",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   receiptdelivery.SaleTable,
+			Columns: []string{receiptdelivery.SaleColumn},
+			Bidi:    false,
+		},
+		"ReceiptDelivery",
+		"Sale",
 	)
 	graph.MustAddE(
 		"merchant",
@@ -5523,6 +5576,149 @@ func (f *ProductPriceChangeFilter) WhereHasChangedByWith(preds ...predicate.Staf
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *ReceiptDeliveryQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ReceiptDeliveryQuery builder.
+func (_q *ReceiptDeliveryQuery) Filter() *ReceiptDeliveryFilter {
+	return &ReceiptDeliveryFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ReceiptDeliveryMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ReceiptDeliveryMutation builder.
+func (m *ReceiptDeliveryMutation) Filter() *ReceiptDeliveryFilter {
+	return &ReceiptDeliveryFilter{config: m.config, predicateAdder: m}
+}
+
+// ReceiptDeliveryFilter provides a generic filtering capability at runtime for ReceiptDeliveryQuery.
+type ReceiptDeliveryFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ReceiptDeliveryFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *ReceiptDeliveryFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(receiptdelivery.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *ReceiptDeliveryFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(receiptdelivery.FieldMerchantID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *ReceiptDeliveryFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(receiptdelivery.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *ReceiptDeliveryFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(receiptdelivery.FieldUpdatedAt))
+}
+
+// WhereSaleID applies the entql string predicate on the sale_id field.
+func (f *ReceiptDeliveryFilter) WhereSaleID(p entql.StringP) {
+	f.Where(p.Field(receiptdelivery.FieldSaleID))
+}
+
+// WhereChannel applies the entql string predicate on the channel field.
+func (f *ReceiptDeliveryFilter) WhereChannel(p entql.StringP) {
+	f.Where(p.Field(receiptdelivery.FieldChannel))
+}
+
+// WhereDestinationEnc applies the entql string predicate on the destination_enc field.
+func (f *ReceiptDeliveryFilter) WhereDestinationEnc(p entql.StringP) {
+	f.Where(p.Field(receiptdelivery.FieldDestinationEnc))
+}
+
+// WherePiiKeyID applies the entql string predicate on the pii_key_id field.
+func (f *ReceiptDeliveryFilter) WherePiiKeyID(p entql.StringP) {
+	f.Where(p.Field(receiptdelivery.FieldPiiKeyID))
+}
+
+// WhereDestinationMasked applies the entql string predicate on the destination_masked field.
+func (f *ReceiptDeliveryFilter) WhereDestinationMasked(p entql.StringP) {
+	f.Where(p.Field(receiptdelivery.FieldDestinationMasked))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *ReceiptDeliveryFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(receiptdelivery.FieldStatus))
+}
+
+// WhereAttempts applies the entql int predicate on the attempts field.
+func (f *ReceiptDeliveryFilter) WhereAttempts(p entql.IntP) {
+	f.Where(p.Field(receiptdelivery.FieldAttempts))
+}
+
+// WhereLastError applies the entql string predicate on the last_error field.
+func (f *ReceiptDeliveryFilter) WhereLastError(p entql.StringP) {
+	f.Where(p.Field(receiptdelivery.FieldLastError))
+}
+
+// WhereSentAt applies the entql time.Time predicate on the sent_at field.
+func (f *ReceiptDeliveryFilter) WhereSentAt(p entql.TimeP) {
+	f.Where(p.Field(receiptdelivery.FieldSentAt))
+}
+
+// WhereRequestedByID applies the entql string predicate on the requested_by_id field.
+func (f *ReceiptDeliveryFilter) WhereRequestedByID(p entql.StringP) {
+	f.Where(p.Field(receiptdelivery.FieldRequestedByID))
+}
+
+// WhereIdempotencyKey applies the entql string predicate on the idempotency_key field.
+func (f *ReceiptDeliveryFilter) WhereIdempotencyKey(p entql.StringP) {
+	f.Where(p.Field(receiptdelivery.FieldIdempotencyKey))
+}
+
+// WhereRequestHash applies the entql string predicate on the request_hash field.
+func (f *ReceiptDeliveryFilter) WhereRequestHash(p entql.StringP) {
+	f.Where(p.Field(receiptdelivery.FieldRequestHash))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *ReceiptDeliveryFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *ReceiptDeliveryFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasSale applies a predicate to check if query has an edge sale.
+func (f *ReceiptDeliveryFilter) WhereHasSale() {
+	f.Where(entql.HasEdge("sale"))
+}
+
+// WhereHasSaleWith applies a predicate to check if query has an edge sale with a given conditions (other predicates).
+func (f *ReceiptDeliveryFilter) WhereHasSaleWith(preds ...predicate.Sale) {
+	f.Where(entql.HasEdgeWith("sale", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *RefundQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -5551,7 +5747,7 @@ type RefundFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefundFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5778,7 +5974,7 @@ type RefundLineFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefundLineFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5885,7 +6081,7 @@ type RefundTenderFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefundTenderFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5992,7 +6188,7 @@ type ReleaseFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReleaseFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6107,7 +6303,7 @@ type RiskListEntryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RiskListEntryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6196,7 +6392,7 @@ type SaleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SaleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6508,7 +6704,7 @@ type SaleCounterFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SaleCounterFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6587,7 +6783,7 @@ type SaleLineFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SaleLineFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6754,7 +6950,7 @@ type SalesSettingsFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SalesSettingsFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6903,7 +7099,7 @@ type SavedSegmentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SavedSegmentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7012,7 +7208,7 @@ type SegmentRulesFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SegmentRulesFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7111,7 +7307,7 @@ type StaffFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StaffFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[34].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7239,7 +7435,7 @@ type StaffDayFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StaffDayFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[34].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[35].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7318,7 +7514,7 @@ type StoreFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StoreFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[35].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[36].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7416,7 +7612,7 @@ type StoredValueAccountFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StoredValueAccountFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[36].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[37].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7533,7 +7729,7 @@ type StoredValueEntryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StoredValueEntryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[37].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[38].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7779,7 +7975,7 @@ type StoredValueSettingsFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StoredValueSettingsFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[38].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[39].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7858,7 +8054,7 @@ type StoredValueTopUpFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StoredValueTopUpFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[39].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[40].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8092,7 +8288,7 @@ type TenderFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TenderFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[40].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[41].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8230,7 +8426,7 @@ type TicketFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[41].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[42].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8454,7 +8650,7 @@ type TicketCommentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketCommentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[42].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[43].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

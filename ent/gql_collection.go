@@ -24,6 +24,7 @@ import (
 	"github.com/tillpos/till/ent/platformauditentry"
 	"github.com/tillpos/till/ent/product"
 	"github.com/tillpos/till/ent/productpricechange"
+	"github.com/tillpos/till/ent/receiptdelivery"
 	"github.com/tillpos/till/ent/refund"
 	"github.com/tillpos/till/ent/refundline"
 	"github.com/tillpos/till/ent/refundtender"
@@ -2788,6 +2789,172 @@ func newProductPriceChangePaginateArgs(rv map[string]any) *productpricechangePag
 	}
 	if v, ok := rv[whereField].(*ProductPriceChangeWhereInput); ok {
 		args.opts = append(args.opts, WithProductPriceChangeFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *ReceiptDeliveryQuery) CollectFields(ctx context.Context, satisfies ...string) (*ReceiptDeliveryQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *ReceiptDeliveryQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(receiptdelivery.Columns))
+		selectedFields = []string{receiptdelivery.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "merchant":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&MerchantClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, merchantImplementors)...); err != nil {
+				return err
+			}
+			_q.withMerchant = query
+			if _, ok := fieldSeen[receiptdelivery.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, receiptdelivery.FieldMerchantID)
+				fieldSeen[receiptdelivery.FieldMerchantID] = struct{}{}
+			}
+
+		case "sale":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&SaleClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, saleImplementors)...); err != nil {
+				return err
+			}
+			_q.withSale = query
+			if _, ok := fieldSeen[receiptdelivery.FieldSaleID]; !ok {
+				selectedFields = append(selectedFields, receiptdelivery.FieldSaleID)
+				fieldSeen[receiptdelivery.FieldSaleID] = struct{}{}
+			}
+		case "merchantID":
+			if _, ok := fieldSeen[receiptdelivery.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, receiptdelivery.FieldMerchantID)
+				fieldSeen[receiptdelivery.FieldMerchantID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[receiptdelivery.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, receiptdelivery.FieldCreatedAt)
+				fieldSeen[receiptdelivery.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[receiptdelivery.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, receiptdelivery.FieldUpdatedAt)
+				fieldSeen[receiptdelivery.FieldUpdatedAt] = struct{}{}
+			}
+		case "saleID":
+			if _, ok := fieldSeen[receiptdelivery.FieldSaleID]; !ok {
+				selectedFields = append(selectedFields, receiptdelivery.FieldSaleID)
+				fieldSeen[receiptdelivery.FieldSaleID] = struct{}{}
+			}
+		case "channel":
+			if _, ok := fieldSeen[receiptdelivery.FieldChannel]; !ok {
+				selectedFields = append(selectedFields, receiptdelivery.FieldChannel)
+				fieldSeen[receiptdelivery.FieldChannel] = struct{}{}
+			}
+		case "destinationMasked":
+			if _, ok := fieldSeen[receiptdelivery.FieldDestinationMasked]; !ok {
+				selectedFields = append(selectedFields, receiptdelivery.FieldDestinationMasked)
+				fieldSeen[receiptdelivery.FieldDestinationMasked] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[receiptdelivery.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, receiptdelivery.FieldStatus)
+				fieldSeen[receiptdelivery.FieldStatus] = struct{}{}
+			}
+		case "attempts":
+			if _, ok := fieldSeen[receiptdelivery.FieldAttempts]; !ok {
+				selectedFields = append(selectedFields, receiptdelivery.FieldAttempts)
+				fieldSeen[receiptdelivery.FieldAttempts] = struct{}{}
+			}
+		case "lastError":
+			if _, ok := fieldSeen[receiptdelivery.FieldLastError]; !ok {
+				selectedFields = append(selectedFields, receiptdelivery.FieldLastError)
+				fieldSeen[receiptdelivery.FieldLastError] = struct{}{}
+			}
+		case "sentAt":
+			if _, ok := fieldSeen[receiptdelivery.FieldSentAt]; !ok {
+				selectedFields = append(selectedFields, receiptdelivery.FieldSentAt)
+				fieldSeen[receiptdelivery.FieldSentAt] = struct{}{}
+			}
+		case "requestedByID":
+			if _, ok := fieldSeen[receiptdelivery.FieldRequestedByID]; !ok {
+				selectedFields = append(selectedFields, receiptdelivery.FieldRequestedByID)
+				fieldSeen[receiptdelivery.FieldRequestedByID] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type receiptdeliveryPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []ReceiptDeliveryPaginateOption
+}
+
+func newReceiptDeliveryPaginateArgs(rv map[string]any) *receiptdeliveryPaginateArgs {
+	args := &receiptdeliveryPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &ReceiptDeliveryOrder{Field: &ReceiptDeliveryOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithReceiptDeliveryOrder(order))
+			}
+		case *ReceiptDeliveryOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithReceiptDeliveryOrder(v))
+			}
+		}
 	}
 	return args
 }

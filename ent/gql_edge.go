@@ -330,6 +330,22 @@ func (_m *ProductPriceChange) ChangedBy(ctx context.Context) (*Staff, error) {
 	return result, err
 }
 
+func (_m *ReceiptDelivery) Merchant(ctx context.Context) (*Merchant, error) {
+	result, err := _m.Edges.MerchantOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryMerchant().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *ReceiptDelivery) Sale(ctx context.Context) (*Sale, error) {
+	result, err := _m.Edges.SaleOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QuerySale().Only(ctx)
+	}
+	return result, err
+}
+
 func (_m *Refund) Merchant(ctx context.Context) (*Merchant, error) {
 	result, err := _m.Edges.MerchantOrErr()
 	if IsNotLoaded(err) {

@@ -23,6 +23,7 @@ import (
 	"github.com/tillpos/till/ent/platformauditentry"
 	"github.com/tillpos/till/ent/product"
 	"github.com/tillpos/till/ent/productpricechange"
+	"github.com/tillpos/till/ent/receiptdelivery"
 	"github.com/tillpos/till/ent/refund"
 	"github.com/tillpos/till/ent/refundline"
 	"github.com/tillpos/till/ent/refundtender"
@@ -117,6 +118,11 @@ var productpricechangeImplementors = []string{"ProductPriceChange", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*ProductPriceChange) IsNode() {}
+
+var receiptdeliveryImplementors = []string{"ReceiptDelivery", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*ReceiptDelivery) IsNode() {}
 
 var refundImplementors = []string{"Refund", "Node"}
 
@@ -439,6 +445,19 @@ func (c *Client) noder(ctx context.Context, table string, id pulid.ID) (Noder, e
 			Where(productpricechange.ID(uid))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, productpricechangeImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case receiptdelivery.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.ReceiptDelivery.Query().
+			Where(receiptdelivery.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, receiptdeliveryImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -949,6 +968,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []pulid.ID) ([]No
 		query := c.ProductPriceChange.Query().
 			Where(productpricechange.IDIn(ids...))
 		query, err := query.CollectFields(ctx, productpricechangeImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case receiptdelivery.Table:
+		query := c.ReceiptDelivery.Query().
+			Where(receiptdelivery.IDIn(ids...))
+		query, err := query.CollectFields(ctx, receiptdeliveryImplementors...)
 		if err != nil {
 			return nil, err
 		}

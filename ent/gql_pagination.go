@@ -28,6 +28,7 @@ import (
 	"github.com/tillpos/till/ent/platformauditentry"
 	"github.com/tillpos/till/ent/product"
 	"github.com/tillpos/till/ent/productpricechange"
+	"github.com/tillpos/till/ent/receiptdelivery"
 	"github.com/tillpos/till/ent/refund"
 	"github.com/tillpos/till/ent/refundline"
 	"github.com/tillpos/till/ent/refundtender"
@@ -5121,6 +5122,320 @@ func (_m *ProductPriceChange) ToEdge(order *ProductPriceChangeOrder) *ProductPri
 		order = DefaultProductPriceChangeOrder
 	}
 	return &ProductPriceChangeEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// ReceiptDeliveryEdge is the edge representation of ReceiptDelivery.
+type ReceiptDeliveryEdge struct {
+	Node   *ReceiptDelivery `json:"node"`
+	Cursor Cursor           `json:"cursor"`
+}
+
+// ReceiptDeliveryConnection is the connection containing edges to ReceiptDelivery.
+type ReceiptDeliveryConnection struct {
+	Edges      []*ReceiptDeliveryEdge `json:"edges"`
+	PageInfo   PageInfo               `json:"pageInfo"`
+	TotalCount int                    `json:"totalCount"`
+}
+
+func (c *ReceiptDeliveryConnection) build(nodes []*ReceiptDelivery, pager *receiptdeliveryPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *ReceiptDelivery
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *ReceiptDelivery {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *ReceiptDelivery {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*ReceiptDeliveryEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &ReceiptDeliveryEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// ReceiptDeliveryPaginateOption enables pagination customization.
+type ReceiptDeliveryPaginateOption func(*receiptdeliveryPager) error
+
+// WithReceiptDeliveryOrder configures pagination ordering.
+func WithReceiptDeliveryOrder(order *ReceiptDeliveryOrder) ReceiptDeliveryPaginateOption {
+	if order == nil {
+		order = DefaultReceiptDeliveryOrder
+	}
+	o := *order
+	return func(pager *receiptdeliveryPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultReceiptDeliveryOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithReceiptDeliveryFilter configures pagination filter.
+func WithReceiptDeliveryFilter(filter func(*ReceiptDeliveryQuery) (*ReceiptDeliveryQuery, error)) ReceiptDeliveryPaginateOption {
+	return func(pager *receiptdeliveryPager) error {
+		if filter == nil {
+			return errors.New("ReceiptDeliveryQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type receiptdeliveryPager struct {
+	reverse bool
+	order   *ReceiptDeliveryOrder
+	filter  func(*ReceiptDeliveryQuery) (*ReceiptDeliveryQuery, error)
+}
+
+func newReceiptDeliveryPager(opts []ReceiptDeliveryPaginateOption, reverse bool) (*receiptdeliveryPager, error) {
+	pager := &receiptdeliveryPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultReceiptDeliveryOrder
+	}
+	return pager, nil
+}
+
+func (p *receiptdeliveryPager) applyFilter(query *ReceiptDeliveryQuery) (*ReceiptDeliveryQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *receiptdeliveryPager) toCursor(_m *ReceiptDelivery) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *receiptdeliveryPager) applyCursors(query *ReceiptDeliveryQuery, after, before *Cursor) (*ReceiptDeliveryQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultReceiptDeliveryOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *receiptdeliveryPager) applyOrder(query *ReceiptDeliveryQuery) *ReceiptDeliveryQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultReceiptDeliveryOrder.Field {
+		query = query.Order(DefaultReceiptDeliveryOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *receiptdeliveryPager) orderExpr(query *ReceiptDeliveryQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultReceiptDeliveryOrder.Field {
+			b.Comma().Ident(DefaultReceiptDeliveryOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to ReceiptDelivery.
+func (_m *ReceiptDeliveryQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...ReceiptDeliveryPaginateOption,
+) (*ReceiptDeliveryConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newReceiptDeliveryPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &ReceiptDeliveryConnection{Edges: []*ReceiptDeliveryEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// ReceiptDeliveryOrderFieldCreatedAt orders ReceiptDelivery by created_at.
+	ReceiptDeliveryOrderFieldCreatedAt = &ReceiptDeliveryOrderField{
+		Value: func(_m *ReceiptDelivery) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: receiptdelivery.FieldCreatedAt,
+		toTerm: receiptdelivery.ByCreatedAt,
+		toCursor: func(_m *ReceiptDelivery) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// ReceiptDeliveryOrderFieldUpdatedAt orders ReceiptDelivery by updated_at.
+	ReceiptDeliveryOrderFieldUpdatedAt = &ReceiptDeliveryOrderField{
+		Value: func(_m *ReceiptDelivery) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: receiptdelivery.FieldUpdatedAt,
+		toTerm: receiptdelivery.ByUpdatedAt,
+		toCursor: func(_m *ReceiptDelivery) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f ReceiptDeliveryOrderField) String() string {
+	var str string
+	switch f.column {
+	case ReceiptDeliveryOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case ReceiptDeliveryOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f ReceiptDeliveryOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *ReceiptDeliveryOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("ReceiptDeliveryOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *ReceiptDeliveryOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *ReceiptDeliveryOrderFieldUpdatedAt
+	default:
+		return fmt.Errorf("%s is not a valid ReceiptDeliveryOrderField", str)
+	}
+	return nil
+}
+
+// ReceiptDeliveryOrderField defines the ordering field of ReceiptDelivery.
+type ReceiptDeliveryOrderField struct {
+	// Value extracts the ordering value from the given ReceiptDelivery.
+	Value    func(*ReceiptDelivery) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) receiptdelivery.OrderOption
+	toCursor func(*ReceiptDelivery) Cursor
+}
+
+// ReceiptDeliveryOrder defines the ordering of ReceiptDelivery.
+type ReceiptDeliveryOrder struct {
+	Direction OrderDirection             `json:"direction"`
+	Field     *ReceiptDeliveryOrderField `json:"field"`
+}
+
+// DefaultReceiptDeliveryOrder is the default ordering of ReceiptDelivery.
+var DefaultReceiptDeliveryOrder = &ReceiptDeliveryOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &ReceiptDeliveryOrderField{
+		Value: func(_m *ReceiptDelivery) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: receiptdelivery.FieldID,
+		toTerm: receiptdelivery.ByID,
+		toCursor: func(_m *ReceiptDelivery) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts ReceiptDelivery into ReceiptDeliveryEdge.
+func (_m *ReceiptDelivery) ToEdge(order *ReceiptDeliveryOrder) *ReceiptDeliveryEdge {
+	if order == nil {
+		order = DefaultReceiptDeliveryOrder
+	}
+	return &ReceiptDeliveryEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

@@ -34,6 +34,7 @@ import (
 	"github.com/tillpos/till/ent/predicate"
 	"github.com/tillpos/till/ent/product"
 	"github.com/tillpos/till/ent/productpricechange"
+	"github.com/tillpos/till/ent/receiptdelivery"
 	"github.com/tillpos/till/ent/refund"
 	"github.com/tillpos/till/ent/refundline"
 	"github.com/tillpos/till/ent/refundtender"
@@ -92,6 +93,7 @@ const (
 	TypePlatformAuditEntry    = "PlatformAuditEntry"
 	TypeProduct               = "Product"
 	TypeProductPriceChange    = "ProductPriceChange"
+	TypeReceiptDelivery       = "ReceiptDelivery"
 	TypeRefund                = "Refund"
 	TypeRefundLine            = "RefundLine"
 	TypeRefundTender          = "RefundTender"
@@ -25835,6 +25837,1309 @@ func (m *ProductPriceChangeMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown ProductPriceChange edge %s", name)
+}
+
+// ReceiptDeliveryMutation represents an operation that mutates the ReceiptDelivery nodes in the graph.
+type ReceiptDeliveryMutation struct {
+	config
+	op                 Op
+	typ                string
+	id                 *pulid.ID
+	created_at         *time.Time
+	updated_at         *time.Time
+	channel            *receiptdelivery.Channel
+	destination_enc    *string
+	pii_key_id         *string
+	destination_masked *string
+	status             *receiptdelivery.Status
+	attempts           *int
+	addattempts        *int
+	last_error         *string
+	sent_at            *time.Time
+	requested_by_id    *pulid.ID
+	idempotency_key    *string
+	request_hash       *string
+	clearedFields      map[string]struct{}
+	merchant           *pulid.ID
+	clearedmerchant    bool
+	sale               *pulid.ID
+	clearedsale        bool
+	done               bool
+	oldValue           func(context.Context) (*ReceiptDelivery, error)
+	predicates         []predicate.ReceiptDelivery
+}
+
+var _ ent.Mutation = (*ReceiptDeliveryMutation)(nil)
+
+// receiptdeliveryOption allows management of the mutation configuration using functional options.
+type receiptdeliveryOption func(*ReceiptDeliveryMutation)
+
+// newReceiptDeliveryMutation creates new mutation for the ReceiptDelivery entity.
+func newReceiptDeliveryMutation(c config, op Op, opts ...receiptdeliveryOption) *ReceiptDeliveryMutation {
+	m := &ReceiptDeliveryMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeReceiptDelivery,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withReceiptDeliveryID sets the ID field of the mutation.
+func withReceiptDeliveryID(id pulid.ID) receiptdeliveryOption {
+	return func(m *ReceiptDeliveryMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ReceiptDelivery
+		)
+		m.oldValue = func(ctx context.Context) (*ReceiptDelivery, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ReceiptDelivery.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withReceiptDelivery sets the old ReceiptDelivery of the mutation.
+func withReceiptDelivery(node *ReceiptDelivery) receiptdeliveryOption {
+	return func(m *ReceiptDeliveryMutation) {
+		m.oldValue = func(context.Context) (*ReceiptDelivery, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ReceiptDeliveryMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ReceiptDeliveryMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of ReceiptDelivery entities.
+func (m *ReceiptDeliveryMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ReceiptDeliveryMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ReceiptDeliveryMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ReceiptDelivery.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *ReceiptDeliveryMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *ReceiptDeliveryMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the ReceiptDelivery entity.
+// If the ReceiptDelivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptDeliveryMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *ReceiptDeliveryMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *ReceiptDeliveryMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *ReceiptDeliveryMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the ReceiptDelivery entity.
+// If the ReceiptDelivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptDeliveryMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *ReceiptDeliveryMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *ReceiptDeliveryMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *ReceiptDeliveryMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the ReceiptDelivery entity.
+// If the ReceiptDelivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptDeliveryMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *ReceiptDeliveryMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetSaleID sets the "sale_id" field.
+func (m *ReceiptDeliveryMutation) SetSaleID(pu pulid.ID) {
+	m.sale = &pu
+}
+
+// SaleID returns the value of the "sale_id" field in the mutation.
+func (m *ReceiptDeliveryMutation) SaleID() (r pulid.ID, exists bool) {
+	v := m.sale
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSaleID returns the old "sale_id" field's value of the ReceiptDelivery entity.
+// If the ReceiptDelivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptDeliveryMutation) OldSaleID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSaleID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSaleID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSaleID: %w", err)
+	}
+	return oldValue.SaleID, nil
+}
+
+// ResetSaleID resets all changes to the "sale_id" field.
+func (m *ReceiptDeliveryMutation) ResetSaleID() {
+	m.sale = nil
+}
+
+// SetChannel sets the "channel" field.
+func (m *ReceiptDeliveryMutation) SetChannel(r receiptdelivery.Channel) {
+	m.channel = &r
+}
+
+// Channel returns the value of the "channel" field in the mutation.
+func (m *ReceiptDeliveryMutation) Channel() (r receiptdelivery.Channel, exists bool) {
+	v := m.channel
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChannel returns the old "channel" field's value of the ReceiptDelivery entity.
+// If the ReceiptDelivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptDeliveryMutation) OldChannel(ctx context.Context) (v receiptdelivery.Channel, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChannel is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChannel requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChannel: %w", err)
+	}
+	return oldValue.Channel, nil
+}
+
+// ResetChannel resets all changes to the "channel" field.
+func (m *ReceiptDeliveryMutation) ResetChannel() {
+	m.channel = nil
+}
+
+// SetDestinationEnc sets the "destination_enc" field.
+func (m *ReceiptDeliveryMutation) SetDestinationEnc(s string) {
+	m.destination_enc = &s
+}
+
+// DestinationEnc returns the value of the "destination_enc" field in the mutation.
+func (m *ReceiptDeliveryMutation) DestinationEnc() (r string, exists bool) {
+	v := m.destination_enc
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDestinationEnc returns the old "destination_enc" field's value of the ReceiptDelivery entity.
+// If the ReceiptDelivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptDeliveryMutation) OldDestinationEnc(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDestinationEnc is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDestinationEnc requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDestinationEnc: %w", err)
+	}
+	return oldValue.DestinationEnc, nil
+}
+
+// ResetDestinationEnc resets all changes to the "destination_enc" field.
+func (m *ReceiptDeliveryMutation) ResetDestinationEnc() {
+	m.destination_enc = nil
+}
+
+// SetPiiKeyID sets the "pii_key_id" field.
+func (m *ReceiptDeliveryMutation) SetPiiKeyID(s string) {
+	m.pii_key_id = &s
+}
+
+// PiiKeyID returns the value of the "pii_key_id" field in the mutation.
+func (m *ReceiptDeliveryMutation) PiiKeyID() (r string, exists bool) {
+	v := m.pii_key_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPiiKeyID returns the old "pii_key_id" field's value of the ReceiptDelivery entity.
+// If the ReceiptDelivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptDeliveryMutation) OldPiiKeyID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPiiKeyID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPiiKeyID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPiiKeyID: %w", err)
+	}
+	return oldValue.PiiKeyID, nil
+}
+
+// ResetPiiKeyID resets all changes to the "pii_key_id" field.
+func (m *ReceiptDeliveryMutation) ResetPiiKeyID() {
+	m.pii_key_id = nil
+}
+
+// SetDestinationMasked sets the "destination_masked" field.
+func (m *ReceiptDeliveryMutation) SetDestinationMasked(s string) {
+	m.destination_masked = &s
+}
+
+// DestinationMasked returns the value of the "destination_masked" field in the mutation.
+func (m *ReceiptDeliveryMutation) DestinationMasked() (r string, exists bool) {
+	v := m.destination_masked
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDestinationMasked returns the old "destination_masked" field's value of the ReceiptDelivery entity.
+// If the ReceiptDelivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptDeliveryMutation) OldDestinationMasked(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDestinationMasked is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDestinationMasked requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDestinationMasked: %w", err)
+	}
+	return oldValue.DestinationMasked, nil
+}
+
+// ResetDestinationMasked resets all changes to the "destination_masked" field.
+func (m *ReceiptDeliveryMutation) ResetDestinationMasked() {
+	m.destination_masked = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *ReceiptDeliveryMutation) SetStatus(r receiptdelivery.Status) {
+	m.status = &r
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *ReceiptDeliveryMutation) Status() (r receiptdelivery.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the ReceiptDelivery entity.
+// If the ReceiptDelivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptDeliveryMutation) OldStatus(ctx context.Context) (v receiptdelivery.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *ReceiptDeliveryMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetAttempts sets the "attempts" field.
+func (m *ReceiptDeliveryMutation) SetAttempts(i int) {
+	m.attempts = &i
+	m.addattempts = nil
+}
+
+// Attempts returns the value of the "attempts" field in the mutation.
+func (m *ReceiptDeliveryMutation) Attempts() (r int, exists bool) {
+	v := m.attempts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAttempts returns the old "attempts" field's value of the ReceiptDelivery entity.
+// If the ReceiptDelivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptDeliveryMutation) OldAttempts(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAttempts is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAttempts requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAttempts: %w", err)
+	}
+	return oldValue.Attempts, nil
+}
+
+// AddAttempts adds i to the "attempts" field.
+func (m *ReceiptDeliveryMutation) AddAttempts(i int) {
+	if m.addattempts != nil {
+		*m.addattempts += i
+	} else {
+		m.addattempts = &i
+	}
+}
+
+// AddedAttempts returns the value that was added to the "attempts" field in this mutation.
+func (m *ReceiptDeliveryMutation) AddedAttempts() (r int, exists bool) {
+	v := m.addattempts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAttempts resets all changes to the "attempts" field.
+func (m *ReceiptDeliveryMutation) ResetAttempts() {
+	m.attempts = nil
+	m.addattempts = nil
+}
+
+// SetLastError sets the "last_error" field.
+func (m *ReceiptDeliveryMutation) SetLastError(s string) {
+	m.last_error = &s
+}
+
+// LastError returns the value of the "last_error" field in the mutation.
+func (m *ReceiptDeliveryMutation) LastError() (r string, exists bool) {
+	v := m.last_error
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastError returns the old "last_error" field's value of the ReceiptDelivery entity.
+// If the ReceiptDelivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptDeliveryMutation) OldLastError(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastError is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastError requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastError: %w", err)
+	}
+	return oldValue.LastError, nil
+}
+
+// ClearLastError clears the value of the "last_error" field.
+func (m *ReceiptDeliveryMutation) ClearLastError() {
+	m.last_error = nil
+	m.clearedFields[receiptdelivery.FieldLastError] = struct{}{}
+}
+
+// LastErrorCleared returns if the "last_error" field was cleared in this mutation.
+func (m *ReceiptDeliveryMutation) LastErrorCleared() bool {
+	_, ok := m.clearedFields[receiptdelivery.FieldLastError]
+	return ok
+}
+
+// ResetLastError resets all changes to the "last_error" field.
+func (m *ReceiptDeliveryMutation) ResetLastError() {
+	m.last_error = nil
+	delete(m.clearedFields, receiptdelivery.FieldLastError)
+}
+
+// SetSentAt sets the "sent_at" field.
+func (m *ReceiptDeliveryMutation) SetSentAt(t time.Time) {
+	m.sent_at = &t
+}
+
+// SentAt returns the value of the "sent_at" field in the mutation.
+func (m *ReceiptDeliveryMutation) SentAt() (r time.Time, exists bool) {
+	v := m.sent_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSentAt returns the old "sent_at" field's value of the ReceiptDelivery entity.
+// If the ReceiptDelivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptDeliveryMutation) OldSentAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSentAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSentAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSentAt: %w", err)
+	}
+	return oldValue.SentAt, nil
+}
+
+// ClearSentAt clears the value of the "sent_at" field.
+func (m *ReceiptDeliveryMutation) ClearSentAt() {
+	m.sent_at = nil
+	m.clearedFields[receiptdelivery.FieldSentAt] = struct{}{}
+}
+
+// SentAtCleared returns if the "sent_at" field was cleared in this mutation.
+func (m *ReceiptDeliveryMutation) SentAtCleared() bool {
+	_, ok := m.clearedFields[receiptdelivery.FieldSentAt]
+	return ok
+}
+
+// ResetSentAt resets all changes to the "sent_at" field.
+func (m *ReceiptDeliveryMutation) ResetSentAt() {
+	m.sent_at = nil
+	delete(m.clearedFields, receiptdelivery.FieldSentAt)
+}
+
+// SetRequestedByID sets the "requested_by_id" field.
+func (m *ReceiptDeliveryMutation) SetRequestedByID(pu pulid.ID) {
+	m.requested_by_id = &pu
+}
+
+// RequestedByID returns the value of the "requested_by_id" field in the mutation.
+func (m *ReceiptDeliveryMutation) RequestedByID() (r pulid.ID, exists bool) {
+	v := m.requested_by_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRequestedByID returns the old "requested_by_id" field's value of the ReceiptDelivery entity.
+// If the ReceiptDelivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptDeliveryMutation) OldRequestedByID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRequestedByID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRequestedByID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRequestedByID: %w", err)
+	}
+	return oldValue.RequestedByID, nil
+}
+
+// ResetRequestedByID resets all changes to the "requested_by_id" field.
+func (m *ReceiptDeliveryMutation) ResetRequestedByID() {
+	m.requested_by_id = nil
+}
+
+// SetIdempotencyKey sets the "idempotency_key" field.
+func (m *ReceiptDeliveryMutation) SetIdempotencyKey(s string) {
+	m.idempotency_key = &s
+}
+
+// IdempotencyKey returns the value of the "idempotency_key" field in the mutation.
+func (m *ReceiptDeliveryMutation) IdempotencyKey() (r string, exists bool) {
+	v := m.idempotency_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIdempotencyKey returns the old "idempotency_key" field's value of the ReceiptDelivery entity.
+// If the ReceiptDelivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptDeliveryMutation) OldIdempotencyKey(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIdempotencyKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIdempotencyKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIdempotencyKey: %w", err)
+	}
+	return oldValue.IdempotencyKey, nil
+}
+
+// ClearIdempotencyKey clears the value of the "idempotency_key" field.
+func (m *ReceiptDeliveryMutation) ClearIdempotencyKey() {
+	m.idempotency_key = nil
+	m.clearedFields[receiptdelivery.FieldIdempotencyKey] = struct{}{}
+}
+
+// IdempotencyKeyCleared returns if the "idempotency_key" field was cleared in this mutation.
+func (m *ReceiptDeliveryMutation) IdempotencyKeyCleared() bool {
+	_, ok := m.clearedFields[receiptdelivery.FieldIdempotencyKey]
+	return ok
+}
+
+// ResetIdempotencyKey resets all changes to the "idempotency_key" field.
+func (m *ReceiptDeliveryMutation) ResetIdempotencyKey() {
+	m.idempotency_key = nil
+	delete(m.clearedFields, receiptdelivery.FieldIdempotencyKey)
+}
+
+// SetRequestHash sets the "request_hash" field.
+func (m *ReceiptDeliveryMutation) SetRequestHash(s string) {
+	m.request_hash = &s
+}
+
+// RequestHash returns the value of the "request_hash" field in the mutation.
+func (m *ReceiptDeliveryMutation) RequestHash() (r string, exists bool) {
+	v := m.request_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRequestHash returns the old "request_hash" field's value of the ReceiptDelivery entity.
+// If the ReceiptDelivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptDeliveryMutation) OldRequestHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRequestHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRequestHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRequestHash: %w", err)
+	}
+	return oldValue.RequestHash, nil
+}
+
+// ClearRequestHash clears the value of the "request_hash" field.
+func (m *ReceiptDeliveryMutation) ClearRequestHash() {
+	m.request_hash = nil
+	m.clearedFields[receiptdelivery.FieldRequestHash] = struct{}{}
+}
+
+// RequestHashCleared returns if the "request_hash" field was cleared in this mutation.
+func (m *ReceiptDeliveryMutation) RequestHashCleared() bool {
+	_, ok := m.clearedFields[receiptdelivery.FieldRequestHash]
+	return ok
+}
+
+// ResetRequestHash resets all changes to the "request_hash" field.
+func (m *ReceiptDeliveryMutation) ResetRequestHash() {
+	m.request_hash = nil
+	delete(m.clearedFields, receiptdelivery.FieldRequestHash)
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *ReceiptDeliveryMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[receiptdelivery.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *ReceiptDeliveryMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *ReceiptDeliveryMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *ReceiptDeliveryMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// ClearSale clears the "sale" edge to the Sale entity.
+func (m *ReceiptDeliveryMutation) ClearSale() {
+	m.clearedsale = true
+	m.clearedFields[receiptdelivery.FieldSaleID] = struct{}{}
+}
+
+// SaleCleared reports if the "sale" edge to the Sale entity was cleared.
+func (m *ReceiptDeliveryMutation) SaleCleared() bool {
+	return m.clearedsale
+}
+
+// SaleIDs returns the "sale" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// SaleID instead. It exists only for internal usage by the builders.
+func (m *ReceiptDeliveryMutation) SaleIDs() (ids []pulid.ID) {
+	if id := m.sale; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetSale resets all changes to the "sale" edge.
+func (m *ReceiptDeliveryMutation) ResetSale() {
+	m.sale = nil
+	m.clearedsale = false
+}
+
+// Where appends a list predicates to the ReceiptDeliveryMutation builder.
+func (m *ReceiptDeliveryMutation) Where(ps ...predicate.ReceiptDelivery) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ReceiptDeliveryMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ReceiptDeliveryMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ReceiptDelivery, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ReceiptDeliveryMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ReceiptDeliveryMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ReceiptDelivery).
+func (m *ReceiptDeliveryMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ReceiptDeliveryMutation) Fields() []string {
+	fields := make([]string, 0, 15)
+	if m.merchant != nil {
+		fields = append(fields, receiptdelivery.FieldMerchantID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, receiptdelivery.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, receiptdelivery.FieldUpdatedAt)
+	}
+	if m.sale != nil {
+		fields = append(fields, receiptdelivery.FieldSaleID)
+	}
+	if m.channel != nil {
+		fields = append(fields, receiptdelivery.FieldChannel)
+	}
+	if m.destination_enc != nil {
+		fields = append(fields, receiptdelivery.FieldDestinationEnc)
+	}
+	if m.pii_key_id != nil {
+		fields = append(fields, receiptdelivery.FieldPiiKeyID)
+	}
+	if m.destination_masked != nil {
+		fields = append(fields, receiptdelivery.FieldDestinationMasked)
+	}
+	if m.status != nil {
+		fields = append(fields, receiptdelivery.FieldStatus)
+	}
+	if m.attempts != nil {
+		fields = append(fields, receiptdelivery.FieldAttempts)
+	}
+	if m.last_error != nil {
+		fields = append(fields, receiptdelivery.FieldLastError)
+	}
+	if m.sent_at != nil {
+		fields = append(fields, receiptdelivery.FieldSentAt)
+	}
+	if m.requested_by_id != nil {
+		fields = append(fields, receiptdelivery.FieldRequestedByID)
+	}
+	if m.idempotency_key != nil {
+		fields = append(fields, receiptdelivery.FieldIdempotencyKey)
+	}
+	if m.request_hash != nil {
+		fields = append(fields, receiptdelivery.FieldRequestHash)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ReceiptDeliveryMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case receiptdelivery.FieldMerchantID:
+		return m.MerchantID()
+	case receiptdelivery.FieldCreatedAt:
+		return m.CreatedAt()
+	case receiptdelivery.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case receiptdelivery.FieldSaleID:
+		return m.SaleID()
+	case receiptdelivery.FieldChannel:
+		return m.Channel()
+	case receiptdelivery.FieldDestinationEnc:
+		return m.DestinationEnc()
+	case receiptdelivery.FieldPiiKeyID:
+		return m.PiiKeyID()
+	case receiptdelivery.FieldDestinationMasked:
+		return m.DestinationMasked()
+	case receiptdelivery.FieldStatus:
+		return m.Status()
+	case receiptdelivery.FieldAttempts:
+		return m.Attempts()
+	case receiptdelivery.FieldLastError:
+		return m.LastError()
+	case receiptdelivery.FieldSentAt:
+		return m.SentAt()
+	case receiptdelivery.FieldRequestedByID:
+		return m.RequestedByID()
+	case receiptdelivery.FieldIdempotencyKey:
+		return m.IdempotencyKey()
+	case receiptdelivery.FieldRequestHash:
+		return m.RequestHash()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ReceiptDeliveryMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case receiptdelivery.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case receiptdelivery.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case receiptdelivery.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case receiptdelivery.FieldSaleID:
+		return m.OldSaleID(ctx)
+	case receiptdelivery.FieldChannel:
+		return m.OldChannel(ctx)
+	case receiptdelivery.FieldDestinationEnc:
+		return m.OldDestinationEnc(ctx)
+	case receiptdelivery.FieldPiiKeyID:
+		return m.OldPiiKeyID(ctx)
+	case receiptdelivery.FieldDestinationMasked:
+		return m.OldDestinationMasked(ctx)
+	case receiptdelivery.FieldStatus:
+		return m.OldStatus(ctx)
+	case receiptdelivery.FieldAttempts:
+		return m.OldAttempts(ctx)
+	case receiptdelivery.FieldLastError:
+		return m.OldLastError(ctx)
+	case receiptdelivery.FieldSentAt:
+		return m.OldSentAt(ctx)
+	case receiptdelivery.FieldRequestedByID:
+		return m.OldRequestedByID(ctx)
+	case receiptdelivery.FieldIdempotencyKey:
+		return m.OldIdempotencyKey(ctx)
+	case receiptdelivery.FieldRequestHash:
+		return m.OldRequestHash(ctx)
+	}
+	return nil, fmt.Errorf("unknown ReceiptDelivery field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ReceiptDeliveryMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case receiptdelivery.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case receiptdelivery.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case receiptdelivery.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case receiptdelivery.FieldSaleID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSaleID(v)
+		return nil
+	case receiptdelivery.FieldChannel:
+		v, ok := value.(receiptdelivery.Channel)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChannel(v)
+		return nil
+	case receiptdelivery.FieldDestinationEnc:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDestinationEnc(v)
+		return nil
+	case receiptdelivery.FieldPiiKeyID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPiiKeyID(v)
+		return nil
+	case receiptdelivery.FieldDestinationMasked:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDestinationMasked(v)
+		return nil
+	case receiptdelivery.FieldStatus:
+		v, ok := value.(receiptdelivery.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case receiptdelivery.FieldAttempts:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAttempts(v)
+		return nil
+	case receiptdelivery.FieldLastError:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastError(v)
+		return nil
+	case receiptdelivery.FieldSentAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSentAt(v)
+		return nil
+	case receiptdelivery.FieldRequestedByID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRequestedByID(v)
+		return nil
+	case receiptdelivery.FieldIdempotencyKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIdempotencyKey(v)
+		return nil
+	case receiptdelivery.FieldRequestHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRequestHash(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ReceiptDelivery field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ReceiptDeliveryMutation) AddedFields() []string {
+	var fields []string
+	if m.addattempts != nil {
+		fields = append(fields, receiptdelivery.FieldAttempts)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ReceiptDeliveryMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case receiptdelivery.FieldAttempts:
+		return m.AddedAttempts()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ReceiptDeliveryMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case receiptdelivery.FieldAttempts:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAttempts(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ReceiptDelivery numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ReceiptDeliveryMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(receiptdelivery.FieldLastError) {
+		fields = append(fields, receiptdelivery.FieldLastError)
+	}
+	if m.FieldCleared(receiptdelivery.FieldSentAt) {
+		fields = append(fields, receiptdelivery.FieldSentAt)
+	}
+	if m.FieldCleared(receiptdelivery.FieldIdempotencyKey) {
+		fields = append(fields, receiptdelivery.FieldIdempotencyKey)
+	}
+	if m.FieldCleared(receiptdelivery.FieldRequestHash) {
+		fields = append(fields, receiptdelivery.FieldRequestHash)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ReceiptDeliveryMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ReceiptDeliveryMutation) ClearField(name string) error {
+	switch name {
+	case receiptdelivery.FieldLastError:
+		m.ClearLastError()
+		return nil
+	case receiptdelivery.FieldSentAt:
+		m.ClearSentAt()
+		return nil
+	case receiptdelivery.FieldIdempotencyKey:
+		m.ClearIdempotencyKey()
+		return nil
+	case receiptdelivery.FieldRequestHash:
+		m.ClearRequestHash()
+		return nil
+	}
+	return fmt.Errorf("unknown ReceiptDelivery nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ReceiptDeliveryMutation) ResetField(name string) error {
+	switch name {
+	case receiptdelivery.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case receiptdelivery.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case receiptdelivery.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case receiptdelivery.FieldSaleID:
+		m.ResetSaleID()
+		return nil
+	case receiptdelivery.FieldChannel:
+		m.ResetChannel()
+		return nil
+	case receiptdelivery.FieldDestinationEnc:
+		m.ResetDestinationEnc()
+		return nil
+	case receiptdelivery.FieldPiiKeyID:
+		m.ResetPiiKeyID()
+		return nil
+	case receiptdelivery.FieldDestinationMasked:
+		m.ResetDestinationMasked()
+		return nil
+	case receiptdelivery.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case receiptdelivery.FieldAttempts:
+		m.ResetAttempts()
+		return nil
+	case receiptdelivery.FieldLastError:
+		m.ResetLastError()
+		return nil
+	case receiptdelivery.FieldSentAt:
+		m.ResetSentAt()
+		return nil
+	case receiptdelivery.FieldRequestedByID:
+		m.ResetRequestedByID()
+		return nil
+	case receiptdelivery.FieldIdempotencyKey:
+		m.ResetIdempotencyKey()
+		return nil
+	case receiptdelivery.FieldRequestHash:
+		m.ResetRequestHash()
+		return nil
+	}
+	return fmt.Errorf("unknown ReceiptDelivery field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ReceiptDeliveryMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.merchant != nil {
+		edges = append(edges, receiptdelivery.EdgeMerchant)
+	}
+	if m.sale != nil {
+		edges = append(edges, receiptdelivery.EdgeSale)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ReceiptDeliveryMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case receiptdelivery.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	case receiptdelivery.EdgeSale:
+		if id := m.sale; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ReceiptDeliveryMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ReceiptDeliveryMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ReceiptDeliveryMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedmerchant {
+		edges = append(edges, receiptdelivery.EdgeMerchant)
+	}
+	if m.clearedsale {
+		edges = append(edges, receiptdelivery.EdgeSale)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ReceiptDeliveryMutation) EdgeCleared(name string) bool {
+	switch name {
+	case receiptdelivery.EdgeMerchant:
+		return m.clearedmerchant
+	case receiptdelivery.EdgeSale:
+		return m.clearedsale
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ReceiptDeliveryMutation) ClearEdge(name string) error {
+	switch name {
+	case receiptdelivery.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	case receiptdelivery.EdgeSale:
+		m.ClearSale()
+		return nil
+	}
+	return fmt.Errorf("unknown ReceiptDelivery unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ReceiptDeliveryMutation) ResetEdge(name string) error {
+	switch name {
+	case receiptdelivery.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	case receiptdelivery.EdgeSale:
+		m.ResetSale()
+		return nil
+	}
+	return fmt.Errorf("unknown ReceiptDelivery edge %s", name)
 }
 
 // RefundMutation represents an operation that mutates the Refund nodes in the graph.

@@ -24,6 +24,7 @@ import (
 	"github.com/tillpos/till/ent/platformauditentry"
 	"github.com/tillpos/till/ent/product"
 	"github.com/tillpos/till/ent/productpricechange"
+	"github.com/tillpos/till/ent/receiptdelivery"
 	"github.com/tillpos/till/ent/refund"
 	"github.com/tillpos/till/ent/refundline"
 	"github.com/tillpos/till/ent/refundtender"
@@ -66,6 +67,7 @@ var prefixToTable = map[string]string{
 	"pau": platformauditentry.Table,
 	"prd": product.Table,
 	"ppc": productpricechange.Table,
+	"rcd": receiptdelivery.Table,
 	"rfd": refund.Table,
 	"rfl": refundline.Table,
 	"rft": refundtender.Table,

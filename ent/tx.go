@@ -58,6 +58,8 @@ type Tx struct {
 	Product *ProductClient
 	// ProductPriceChange is the client for interacting with the ProductPriceChange builders.
 	ProductPriceChange *ProductPriceChangeClient
+	// ReceiptDelivery is the client for interacting with the ReceiptDelivery builders.
+	ReceiptDelivery *ReceiptDeliveryClient
 	// Refund is the client for interacting with the Refund builders.
 	Refund *RefundClient
 	// RefundLine is the client for interacting with the RefundLine builders.
@@ -253,6 +255,7 @@ func (tx *Tx) init() {
 	tx.PlatformAuditEntry = NewPlatformAuditEntryClient(tx.config)
 	tx.Product = NewProductClient(tx.config)
 	tx.ProductPriceChange = NewProductPriceChangeClient(tx.config)
+	tx.ReceiptDelivery = NewReceiptDeliveryClient(tx.config)
 	tx.Refund = NewRefundClient(tx.config)
 	tx.RefundLine = NewRefundLineClient(tx.config)
 	tx.RefundTender = NewRefundTenderClient(tx.config)

@@ -27,6 +27,7 @@ import (
 	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/offer"
 	"github.com/tillpos/till/ent/platformauditentry"
+	"github.com/tillpos/till/ent/receiptdelivery"
 	"github.com/tillpos/till/ent/refund"
 	"github.com/tillpos/till/ent/refundtender"
 	"github.com/tillpos/till/ent/release"
@@ -560,6 +561,7 @@ type ComplexityRoot struct {
 		RevealCustomerContact      func(childComplexity int, input CustomerIDInput) int
 		ReviewSale                 func(childComplexity int, input ReviewSaleInput) int
 		RotateDeviceCredential     func(childComplexity int, input DeviceCredentialInput) int
+		SendReceipt                func(childComplexity int, saleID pulid.ID, channel receiptdelivery.Channel, to *string, idempotencyKey *string) int
 		SetStaffPin                func(childComplexity int, input SetStaffPinInput) int
 		SignUpMerchant             func(childComplexity int, input SignUpMerchantInput) int
 		SuspendMerchant            func(childComplexity int, input SuspendMerchantInput) int
@@ -846,6 +848,23 @@ type ComplexityRoot struct {
 		Total         func(childComplexity int) int
 	}
 
+	ReceiptDelivery struct {
+		Attempts          func(childComplexity int) int
+		Channel           func(childComplexity int) int
+		CreatedAt         func(childComplexity int) int
+		DestinationMasked func(childComplexity int) int
+		ID                func(childComplexity int) int
+		LastError         func(childComplexity int) int
+		Merchant          func(childComplexity int) int
+		MerchantID        func(childComplexity int) int
+		RequestedByID     func(childComplexity int) int
+		Sale              func(childComplexity int) int
+		SaleID            func(childComplexity int) int
+		SentAt            func(childComplexity int) int
+		Status            func(childComplexity int) int
+		UpdatedAt         func(childComplexity int) int
+	}
+
 	ReceiptLine struct {
 		Discount  func(childComplexity int) int
 		Name      func(childComplexity int) int
@@ -1014,47 +1033,48 @@ type ComplexityRoot struct {
 	}
 
 	Sale struct {
-		BusinessDate     func(childComplexity int) int
-		Cashier          func(childComplexity int) int
-		CashierID        func(childComplexity int) int
-		ChangeDue        func(childComplexity int) int
-		CreatedAt        func(childComplexity int) int
-		Currency         func(childComplexity int) int
-		Customer         func(childComplexity int) int
-		CustomerID       func(childComplexity int) int
-		Device           func(childComplexity int) int
-		DeviceID         func(childComplexity int) int
-		DiscountTotal    func(childComplexity int) int
-		Discounts        func(childComplexity int) int
-		Frozen           func(childComplexity int) int
-		FrozenAt         func(childComplexity int) int
-		FrozenReason     func(childComplexity int) int
-		ID               func(childComplexity int) int
-		IdempotencyKey   func(childComplexity int) int
-		Lines            func(childComplexity int) int
-		Merchant         func(childComplexity int) int
-		MerchantID       func(childComplexity int) int
-		Note             func(childComplexity int) int
-		OccurredAt       func(childComplexity int) int
-		Offline          func(childComplexity int) int
-		OrderDiscount    func(childComplexity int) int
-		PricesIncludeTax func(childComplexity int) int
-		Receipt          func(childComplexity int) int
-		ReceiptNumber    func(childComplexity int) int
-		RefundedTotal    func(childComplexity int) int
-		Refunds          func(childComplexity int) int
-		ReviewStatus     func(childComplexity int) int
-		RiskDecision     func(childComplexity int) int
-		RiskHits         func(childComplexity int) int
-		Status           func(childComplexity int) int
-		Store            func(childComplexity int) int
-		StoreID          func(childComplexity int) int
-		Subtotal         func(childComplexity int) int
-		TaxTotal         func(childComplexity int) int
-		Tenders          func(childComplexity int) int
-		Total            func(childComplexity int) int
-		UpdatedAt        func(childComplexity int) int
-		VoidedAt         func(childComplexity int) int
+		BusinessDate      func(childComplexity int) int
+		Cashier           func(childComplexity int) int
+		CashierID         func(childComplexity int) int
+		ChangeDue         func(childComplexity int) int
+		CreatedAt         func(childComplexity int) int
+		Currency          func(childComplexity int) int
+		Customer          func(childComplexity int) int
+		CustomerID        func(childComplexity int) int
+		Device            func(childComplexity int) int
+		DeviceID          func(childComplexity int) int
+		DiscountTotal     func(childComplexity int) int
+		Discounts         func(childComplexity int) int
+		Frozen            func(childComplexity int) int
+		FrozenAt          func(childComplexity int) int
+		FrozenReason      func(childComplexity int) int
+		ID                func(childComplexity int) int
+		IdempotencyKey    func(childComplexity int) int
+		Lines             func(childComplexity int) int
+		Merchant          func(childComplexity int) int
+		MerchantID        func(childComplexity int) int
+		Note              func(childComplexity int) int
+		OccurredAt        func(childComplexity int) int
+		Offline           func(childComplexity int) int
+		OrderDiscount     func(childComplexity int) int
+		PricesIncludeTax  func(childComplexity int) int
+		Receipt           func(childComplexity int) int
+		ReceiptDeliveries func(childComplexity int) int
+		ReceiptNumber     func(childComplexity int) int
+		RefundedTotal     func(childComplexity int) int
+		Refunds           func(childComplexity int) int
+		ReviewStatus      func(childComplexity int) int
+		RiskDecision      func(childComplexity int) int
+		RiskHits          func(childComplexity int) int
+		Status            func(childComplexity int) int
+		Store             func(childComplexity int) int
+		StoreID           func(childComplexity int) int
+		Subtotal          func(childComplexity int) int
+		TaxTotal          func(childComplexity int) int
+		Tenders           func(childComplexity int) int
+		Total             func(childComplexity int) int
+		UpdatedAt         func(childComplexity int) int
+		VoidedAt          func(childComplexity int) int
 	}
 
 	SaleConnection struct {
@@ -1537,6 +1557,7 @@ type MutationResolver interface {
 	CreateOffer(ctx context.Context, input offers.CreateInput) (*OfferPayload, error)
 	UpdateOffer(ctx context.Context, input offers.UpdateInput) (*OfferPayload, error)
 	EndOffer(ctx context.Context, input OfferIDInput) (*OfferPayload, error)
+	SendReceipt(ctx context.Context, saleID pulid.ID, channel receiptdelivery.Channel, to *string, idempotencyKey *string) (*ent.ReceiptDelivery, error)
 	PublishRelease(ctx context.Context, input releases.PublishInput) (*ReleasePayload, error)
 	UpdateReleaseRollout(ctx context.Context, input UpdateReleaseRolloutInput) (*ReleasePayload, error)
 	WithdrawRelease(ctx context.Context, input WithdrawReleaseInput) (*ReleasePayload, error)
@@ -1604,6 +1625,7 @@ type QueryResolver interface {
 	StoredValueLiabilities(ctx context.Context) (*storedvalue.Liabilities, error)
 }
 type SaleResolver interface {
+	ReceiptDeliveries(ctx context.Context, obj *ent.Sale) ([]*ent.ReceiptDelivery, error)
 	Receipt(ctx context.Context, obj *ent.Sale) (*sales.Receipt, error)
 }
 type SavedSegmentResolver interface {
@@ -3942,6 +3964,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RotateDeviceCredential(childComplexity, args["input"].(DeviceCredentialInput)), true
+	case "Mutation.sendReceipt":
+		if e.ComplexityRoot.Mutation.SendReceipt == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_sendReceipt_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SendReceipt(childComplexity, args["saleId"].(pulid.ID), args["channel"].(receiptdelivery.Channel), args["to"].(*string), args["idempotencyKey"].(*string)), true
 	case "Mutation.setStaffPin":
 		if e.ComplexityRoot.Mutation.SetStaffPin == nil {
 			break
@@ -5439,6 +5472,91 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Receipt.Total(childComplexity), true
 
+	case "ReceiptDelivery.attempts":
+		if e.ComplexityRoot.ReceiptDelivery.Attempts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReceiptDelivery.Attempts(childComplexity), true
+	case "ReceiptDelivery.channel":
+		if e.ComplexityRoot.ReceiptDelivery.Channel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReceiptDelivery.Channel(childComplexity), true
+	case "ReceiptDelivery.createdAt":
+		if e.ComplexityRoot.ReceiptDelivery.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReceiptDelivery.CreatedAt(childComplexity), true
+	case "ReceiptDelivery.destinationMasked":
+		if e.ComplexityRoot.ReceiptDelivery.DestinationMasked == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReceiptDelivery.DestinationMasked(childComplexity), true
+	case "ReceiptDelivery.id":
+		if e.ComplexityRoot.ReceiptDelivery.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReceiptDelivery.ID(childComplexity), true
+	case "ReceiptDelivery.lastError":
+		if e.ComplexityRoot.ReceiptDelivery.LastError == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReceiptDelivery.LastError(childComplexity), true
+	case "ReceiptDelivery.merchant":
+		if e.ComplexityRoot.ReceiptDelivery.Merchant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReceiptDelivery.Merchant(childComplexity), true
+	case "ReceiptDelivery.merchantID":
+		if e.ComplexityRoot.ReceiptDelivery.MerchantID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReceiptDelivery.MerchantID(childComplexity), true
+	case "ReceiptDelivery.requestedByID":
+		if e.ComplexityRoot.ReceiptDelivery.RequestedByID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReceiptDelivery.RequestedByID(childComplexity), true
+	case "ReceiptDelivery.sale":
+		if e.ComplexityRoot.ReceiptDelivery.Sale == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReceiptDelivery.Sale(childComplexity), true
+	case "ReceiptDelivery.saleID":
+		if e.ComplexityRoot.ReceiptDelivery.SaleID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReceiptDelivery.SaleID(childComplexity), true
+	case "ReceiptDelivery.sentAt":
+		if e.ComplexityRoot.ReceiptDelivery.SentAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReceiptDelivery.SentAt(childComplexity), true
+	case "ReceiptDelivery.status":
+		if e.ComplexityRoot.ReceiptDelivery.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReceiptDelivery.Status(childComplexity), true
+	case "ReceiptDelivery.updatedAt":
+		if e.ComplexityRoot.ReceiptDelivery.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReceiptDelivery.UpdatedAt(childComplexity), true
+
 	case "ReceiptLine.discount":
 		if e.ComplexityRoot.ReceiptLine.Discount == nil {
 			break
@@ -6257,6 +6375,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Sale.Receipt(childComplexity), true
+	case "Sale.receiptDeliveries":
+		if e.ComplexityRoot.Sale.ReceiptDeliveries == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Sale.ReceiptDeliveries(childComplexity), true
 	case "Sale.receiptNumber":
 		if e.ComplexityRoot.Sale.ReceiptNumber == nil {
 			break
@@ -8110,6 +8234,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ProductWhereInput", ec.unmarshalInputProductWhereInput),
 			graphql.NewInputUnmarshaler("PublishReleaseInput", ec.unmarshalInputPublishReleaseInput),
 			graphql.NewInputUnmarshaler("ReactivateMerchantInput", ec.unmarshalInputReactivateMerchantInput),
+			graphql.NewInputUnmarshaler("ReceiptDeliveryOrder", ec.unmarshalInputReceiptDeliveryOrder),
 			graphql.NewInputUnmarshaler("RecordFeedbackInput", ec.unmarshalInputRecordFeedbackInput),
 			graphql.NewInputUnmarshaler("RecordSaleInput", ec.unmarshalInputRecordSaleInput),
 			graphql.NewInputUnmarshaler("RedeemRewardInput", ec.unmarshalInputRedeemRewardInput),
@@ -12841,6 +12966,60 @@ type Query {
     where: TicketWhereInput
   ): TicketConnection!
 }
+"""
+ReceiptChannel is enum for the field channel
+"""
+enum ReceiptChannel @goModel(model: "github.com/tillpos/till/ent/receiptdelivery.Channel") {
+  EMAIL
+  SMS
+}
+type ReceiptDelivery implements Node {
+  id: ID!
+  merchantID: ID!
+  createdAt: Time!
+  updatedAt: Time!
+  saleID: ID!
+  channel: ReceiptChannel!
+  """
+  the address as the apps show it
+  """
+  destinationMasked: String!
+  status: ReceiptDeliveryStatus!
+  attempts: Int!
+  lastError: String
+  sentAt: Time
+  requestedByID: ID!
+  merchant: Merchant!
+  sale: Sale!
+}
+"""
+Ordering options for ReceiptDelivery connections
+"""
+input ReceiptDeliveryOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order ReceiptDeliveries.
+  """
+  field: ReceiptDeliveryOrderField!
+}
+"""
+Properties by which ReceiptDelivery connections can be ordered.
+"""
+enum ReceiptDeliveryOrderField {
+  CREATED_AT
+  UPDATED_AT
+}
+"""
+ReceiptDeliveryStatus is enum for the field status
+"""
+enum ReceiptDeliveryStatus @goModel(model: "github.com/tillpos/till/ent/receiptdelivery.Status") {
+  QUEUED
+  SENT
+  FAILED
+}
 type Refund implements Node {
   id: ID!
   merchantID: ID!
@@ -17298,6 +17477,25 @@ extend type Mutation {
   endOffer(input: OfferIdInput!): OfferPayload!
 }
 `, BuiltIn: false},
+	{Name: "../schema/receipt.graphql", Input: `extend type Sale {
+  """The receipts sent for this sale by email or text message, newest first."""
+  receiptDeliveries: [ReceiptDelivery!]!
+}
+
+extend type Mutation {
+  """
+  Sends the sale's receipt to its customer by email or text message: any
+  staff member at the sale's store, or a terminal of that store. ` + "`" + `to` + "`" + ` is an
+  email address (EMAIL) or a phone number (SMS, in the merchant's country
+  unless it has a country code); it defaults to the sale's customer's email
+  or phone, and without one is BAD_USER_INPUT on ` + "`" + `to` + "`" + `. The delivery is
+  QUEUED and sent shortly after; a sale's receipt is sent at most 5 times
+  (then RATE_LIMITED). The same idempotencyKey with the same arguments
+  returns the delivery it made; with other arguments IDEMPOTENCY_CONFLICT.
+  """
+  sendReceipt(saleId: ID!, channel: ReceiptChannel!, to: String, idempotencyKey: String): ReceiptDelivery!
+}
+`, BuiltIn: false},
 	{Name: "../schema/release.graphql", Input: `input PublishReleaseInput {
   """Device models that install the release, e.g. ["T2", "P1-MINI"]; at least one."""
   models: [String!]!
@@ -19363,6 +19561,40 @@ func (ec *executionContext) childFields_Receipt(ctx context.Context, field graph
 	return nil, fmt.Errorf("no field named %q was found under type Receipt", field.Name)
 }
 
+func (ec *executionContext) childFields_ReceiptDelivery(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ReceiptDelivery_id(ctx, field)
+	case "merchantID":
+		return ec.fieldContext_ReceiptDelivery_merchantID(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ReceiptDelivery_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_ReceiptDelivery_updatedAt(ctx, field)
+	case "saleID":
+		return ec.fieldContext_ReceiptDelivery_saleID(ctx, field)
+	case "channel":
+		return ec.fieldContext_ReceiptDelivery_channel(ctx, field)
+	case "destinationMasked":
+		return ec.fieldContext_ReceiptDelivery_destinationMasked(ctx, field)
+	case "status":
+		return ec.fieldContext_ReceiptDelivery_status(ctx, field)
+	case "attempts":
+		return ec.fieldContext_ReceiptDelivery_attempts(ctx, field)
+	case "lastError":
+		return ec.fieldContext_ReceiptDelivery_lastError(ctx, field)
+	case "sentAt":
+		return ec.fieldContext_ReceiptDelivery_sentAt(ctx, field)
+	case "requestedByID":
+		return ec.fieldContext_ReceiptDelivery_requestedByID(ctx, field)
+	case "merchant":
+		return ec.fieldContext_ReceiptDelivery_merchant(ctx, field)
+	case "sale":
+		return ec.fieldContext_ReceiptDelivery_sale(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReceiptDelivery", field.Name)
+}
+
 func (ec *executionContext) childFields_ReceiptLine(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "name":
@@ -19755,6 +19987,8 @@ func (ec *executionContext) childFields_Sale(ctx context.Context, field graphql.
 		return ec.fieldContext_Sale_tenders(ctx, field)
 	case "refunds":
 		return ec.fieldContext_Sale_refunds(ctx, field)
+	case "receiptDeliveries":
+		return ec.fieldContext_Sale_receiptDeliveries(ctx, field)
 	case "receipt":
 		return ec.fieldContext_Sale_receipt(ctx, field)
 	}
@@ -21538,6 +21772,44 @@ func (ec *executionContext) field_Mutation_rotateDeviceCredential_args(ctx conte
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_sendReceipt_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "saleId",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["saleId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "channel",
+		func(ctx context.Context, v any) (receiptdelivery.Channel, error) {
+			return ec.unmarshalNReceiptChannel2githubᚗcomᚋtillposᚋtillᚋentᚋreceiptdeliveryᚐChannel(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["channel"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "idempotencyKey",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["idempotencyKey"] = arg3
 	return args, nil
 }
 
@@ -32278,6 +32550,50 @@ func (ec *executionContext) fieldContext_Mutation_endOffer(ctx context.Context, 
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_sendReceipt(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_sendReceipt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SendReceipt(ctx, fc.Args["saleId"].(pulid.ID), fc.Args["channel"].(receiptdelivery.Channel), fc.Args["to"].(*string), fc.Args["idempotencyKey"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ReceiptDelivery) graphql.Marshaler {
+			return ec.marshalNReceiptDelivery2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐReceiptDelivery(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_sendReceipt(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReceiptDelivery(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_sendReceipt_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_publishRelease(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -38794,6 +39110,346 @@ func (ec *executionContext) fieldContext_Receipt_text(ctx context.Context, field
 	return fc, nil
 }
 
+func (ec *executionContext) _ReceiptDelivery_id(ctx context.Context, field graphql.CollectedField, obj *ent.ReceiptDelivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReceiptDelivery_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReceiptDelivery_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReceiptDelivery", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ReceiptDelivery_merchantID(ctx context.Context, field graphql.CollectedField, obj *ent.ReceiptDelivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReceiptDelivery_merchantID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MerchantID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReceiptDelivery_merchantID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReceiptDelivery", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ReceiptDelivery_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.ReceiptDelivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReceiptDelivery_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReceiptDelivery_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReceiptDelivery", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ReceiptDelivery_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.ReceiptDelivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReceiptDelivery_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReceiptDelivery_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReceiptDelivery", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ReceiptDelivery_saleID(ctx context.Context, field graphql.CollectedField, obj *ent.ReceiptDelivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReceiptDelivery_saleID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SaleID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReceiptDelivery_saleID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReceiptDelivery", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ReceiptDelivery_channel(ctx context.Context, field graphql.CollectedField, obj *ent.ReceiptDelivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReceiptDelivery_channel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Channel, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v receiptdelivery.Channel) graphql.Marshaler {
+			return ec.marshalNReceiptChannel2githubᚗcomᚋtillposᚋtillᚋentᚋreceiptdeliveryᚐChannel(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReceiptDelivery_channel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReceiptDelivery", field, false, false, "ReceiptChannel")
+}
+
+func (ec *executionContext) _ReceiptDelivery_destinationMasked(ctx context.Context, field graphql.CollectedField, obj *ent.ReceiptDelivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReceiptDelivery_destinationMasked(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DestinationMasked, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReceiptDelivery_destinationMasked(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReceiptDelivery", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReceiptDelivery_status(ctx context.Context, field graphql.CollectedField, obj *ent.ReceiptDelivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReceiptDelivery_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v receiptdelivery.Status) graphql.Marshaler {
+			return ec.marshalNReceiptDeliveryStatus2githubᚗcomᚋtillposᚋtillᚋentᚋreceiptdeliveryᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReceiptDelivery_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReceiptDelivery", field, false, false, "ReceiptDeliveryStatus")
+}
+
+func (ec *executionContext) _ReceiptDelivery_attempts(ctx context.Context, field graphql.CollectedField, obj *ent.ReceiptDelivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReceiptDelivery_attempts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Attempts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReceiptDelivery_attempts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReceiptDelivery", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ReceiptDelivery_lastError(ctx context.Context, field graphql.CollectedField, obj *ent.ReceiptDelivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReceiptDelivery_lastError(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastError, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReceiptDelivery_lastError(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReceiptDelivery", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReceiptDelivery_sentAt(ctx context.Context, field graphql.CollectedField, obj *ent.ReceiptDelivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReceiptDelivery_sentAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SentAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReceiptDelivery_sentAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReceiptDelivery", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ReceiptDelivery_requestedByID(ctx context.Context, field graphql.CollectedField, obj *ent.ReceiptDelivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReceiptDelivery_requestedByID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RequestedByID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReceiptDelivery_requestedByID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReceiptDelivery", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ReceiptDelivery_merchant(ctx context.Context, field graphql.CollectedField, obj *ent.ReceiptDelivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReceiptDelivery_merchant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Merchant(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Merchant) graphql.Marshaler {
+			return ec.marshalNMerchant2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐMerchant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReceiptDelivery_merchant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReceiptDelivery",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Merchant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReceiptDelivery_sale(ctx context.Context, field graphql.CollectedField, obj *ent.ReceiptDelivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReceiptDelivery_sale(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sale(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Sale) graphql.Marshaler {
+			return ec.marshalNSale2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐSale(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReceiptDelivery_sale(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReceiptDelivery",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Sale(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ReceiptLine_name(ctx context.Context, field graphql.CollectedField, obj *sales.ReceiptLine) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -42548,6 +43204,38 @@ func (ec *executionContext) fieldContext_Sale_refunds(_ context.Context, field g
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Refund(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Sale_receiptDeliveries(ctx context.Context, field graphql.CollectedField, obj *ent.Sale) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Sale_receiptDeliveries(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Sale().ReceiptDeliveries(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.ReceiptDelivery) graphql.Marshaler {
+			return ec.marshalNReceiptDelivery2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐReceiptDeliveryᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Sale_receiptDeliveries(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Sale",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReceiptDelivery(ctx, field)
 		},
 	}
 	return fc, nil
@@ -65817,6 +66505,59 @@ func UnmarshalReactivateMerchantInput(ctx context.Context, raw any) (ReactivateM
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputReceiptDeliveryOrder(ctx context.Context, obj any) (ent.ReceiptDeliveryOrder, error) {
+	var it ent.ReceiptDeliveryOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNReceiptDeliveryOrderField2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐReceiptDeliveryOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalReceiptDeliveryOrder unmarshals raw into the ReceiptDeliveryOrder input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalReceiptDeliveryOrder(ctx context.Context, raw any) (ent.ReceiptDeliveryOrder, error) {
+	var out ent.ReceiptDeliveryOrder
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ReceiptDeliveryOrder", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputRecordFeedbackInput(ctx context.Context, obj any) (RecordFeedbackInput, error) {
 	var it RecordFeedbackInput
 	if obj == nil {
@@ -83624,6 +84365,11 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Refund(ctx, sel, obj)
+	case *ent.ReceiptDelivery:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ReceiptDelivery(ctx, sel, obj)
 	case *ent.ProductPriceChange:
 		if obj == nil {
 			return graphql.Null
@@ -86817,6 +87563,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "sendReceipt":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_sendReceipt(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "publishRelease":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_publishRelease(ctx, field)
@@ -88769,6 +89522,106 @@ func (ec *executionContext) _Receipt(ctx context.Context, sel ast.SelectionSet, 
 	return out
 }
 
+var receiptDeliveryImplementors = []string{"ReceiptDelivery", "Node"}
+
+func (ec *executionContext) _ReceiptDelivery(ctx context.Context, sel ast.SelectionSet, obj *ent.ReceiptDelivery) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, receiptDeliveryImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReceiptDelivery")
+		case "id":
+			out.Values[i] = ec._ReceiptDelivery_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchantID":
+			out.Values[i] = ec._ReceiptDelivery_merchantID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._ReceiptDelivery_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._ReceiptDelivery_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "saleID":
+			out.Values[i] = ec._ReceiptDelivery_saleID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "channel":
+			out.Values[i] = ec._ReceiptDelivery_channel(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "destinationMasked":
+			out.Values[i] = ec._ReceiptDelivery_destinationMasked(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._ReceiptDelivery_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "attempts":
+			out.Values[i] = ec._ReceiptDelivery_attempts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lastError":
+			out.Values[i] = ec._ReceiptDelivery_lastError(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "sentAt":
+			out.Values[i] = ec._ReceiptDelivery_sentAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "requestedByID":
+			out.Values[i] = ec._ReceiptDelivery_requestedByID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchant":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ReceiptDelivery_merchant(ctx, field, obj)
+				})
+		case "sale":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ReceiptDelivery_sale(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var receiptLineImplementors = []string{"ReceiptLine"}
 
 func (ec *executionContext) _ReceiptLine(ctx context.Context, sel ast.SelectionSet, obj *sales.ReceiptLine) graphql.Marshaler {
@@ -90097,6 +90950,12 @@ func (ec *executionContext) _Sale(ctx context.Context, sel ast.SelectionSet, obj
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Sale_refunds(ctx, field, obj)
+				})
+		case "receiptDeliveries":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Sale_receiptDeliveries(ctx, field, obj)
 				})
 		case "receipt":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
@@ -94512,6 +95371,64 @@ func (ec *executionContext) marshalNReceipt2ᚖgithubᚗcomᚋtillposᚋtillᚋs
 		return graphql.Null
 	}
 	return ec._Receipt(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNReceiptChannel2githubᚗcomᚋtillposᚋtillᚋentᚋreceiptdeliveryᚐChannel(ctx context.Context, v any) (receiptdelivery.Channel, error) {
+	var res receiptdelivery.Channel
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNReceiptChannel2githubᚗcomᚋtillposᚋtillᚋentᚋreceiptdeliveryᚐChannel(ctx context.Context, sel ast.SelectionSet, v receiptdelivery.Channel) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNReceiptDelivery2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐReceiptDeliveryᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.ReceiptDelivery) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNReceiptDelivery2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐReceiptDelivery(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNReceiptDelivery2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐReceiptDelivery(ctx context.Context, sel ast.SelectionSet, v *ent.ReceiptDelivery) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ReceiptDelivery!")
+		return graphql.Null
+	}
+	return ec._ReceiptDelivery(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNReceiptDeliveryOrderField2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐReceiptDeliveryOrderField(ctx context.Context, v any) (*ent.ReceiptDeliveryOrderField, error) {
+	var res = new(ent.ReceiptDeliveryOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNReceiptDeliveryOrderField2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐReceiptDeliveryOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.ReceiptDeliveryOrderField) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ReceiptDeliveryOrderField!")
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalNReceiptDeliveryStatus2githubᚗcomᚋtillposᚋtillᚋentᚋreceiptdeliveryᚐStatus(ctx context.Context, v any) (receiptdelivery.Status, error) {
+	var res receiptdelivery.Status
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNReceiptDeliveryStatus2githubᚗcomᚋtillposᚋtillᚋentᚋreceiptdeliveryᚐStatus(ctx context.Context, sel ast.SelectionSet, v receiptdelivery.Status) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) marshalNReceiptLine2githubᚗcomᚋtillposᚋtillᚋsalesᚐReceiptLine(ctx context.Context, sel ast.SelectionSet, v sales.ReceiptLine) graphql.Marshaler {

@@ -29,6 +29,7 @@ import (
 	"github.com/tillpos/till/offers"
 	"github.com/tillpos/till/pii"
 	"github.com/tillpos/till/ratelimit"
+	"github.com/tillpos/till/receipts"
 	"github.com/tillpos/till/releases"
 	"github.com/tillpos/till/sales"
 	"github.com/tillpos/till/staff"
@@ -46,6 +47,9 @@ type Server struct {
 	handler http.Handler
 	jobs    []job
 	now     func() time.Time
+
+	// Receipts sends receipts; its Deliver handles receipt.requested.
+	Receipts *receipts.Service
 }
 
 // Option adjusts how Open builds a Server.
@@ -166,6 +170,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		append([]devices.Option{devices.WithConfig(devicesCfg), devices.WithOutdated(releasesSvc.Unsupported)}, o.deviceOpts...)...)
 	salesSvc := sales.New(s.DB.Client, sales.WithLogger(log),
 		sales.WithHooks(loyaltySvc.SaleHooks()), sales.WithHooks(storedValueSvc.SaleHooks()), sales.WithHooks(offersSvc.SaleHooks()))
+	s.Receipts = receipts.New(s.DB.Client, box, salesSvc, customerSvc, emailSender(cfg, log), smsSender(cfg, log))
 	s.jobs = []job{
 		{name: "customer-segments", every: 24 * time.Hour, run: customerSvc.RefreshAllSegments},
 		{name: "device-snapshot", every: devicesSvc.SnapshotEvery(), run: devicesSvc.Snapshot},
@@ -187,6 +192,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		Offers:      offersSvc,
 		Loyalty:     loyaltySvc,
 		StoredValue: storedValueSvc,
+		Receipts:    s.Receipts,
 	}
 	s.handler = s.routes(s.graphQLHandler(graph.NewSchema(s.DB.Client, services)))
 	return s, nil

@@ -273,6 +273,18 @@ func (f ProductPriceChangeFunc) Mutate(ctx context.Context, m ent.Mutation) (ent
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ProductPriceChangeMutation", m)
 }
 
+// The ReceiptDeliveryFunc type is an adapter to allow the use of ordinary
+// function as ReceiptDelivery mutator.
+type ReceiptDeliveryFunc func(context.Context, *ent.ReceiptDeliveryMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ReceiptDeliveryFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ReceiptDeliveryMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ReceiptDeliveryMutation", m)
+}
+
 // The RefundFunc type is an adapter to allow the use of ordinary
 // function as Refund mutator.
 type RefundFunc func(context.Context, *ent.RefundMutation) (ent.Value, error)

@@ -31,6 +31,7 @@ import (
 	"github.com/tillpos/till/ent/predicate"
 	"github.com/tillpos/till/ent/product"
 	"github.com/tillpos/till/ent/productpricechange"
+	"github.com/tillpos/till/ent/receiptdelivery"
 	"github.com/tillpos/till/ent/refund"
 	"github.com/tillpos/till/ent/refundline"
 	"github.com/tillpos/till/ent/refundtender"
@@ -704,6 +705,33 @@ func (f TraverseProductPriceChange) Traverse(ctx context.Context, q ent.Query) e
 	return fmt.Errorf("unexpected query type %T. expect *ent.ProductPriceChangeQuery", q)
 }
 
+// The ReceiptDeliveryFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ReceiptDeliveryFunc func(context.Context, *ent.ReceiptDeliveryQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ReceiptDeliveryFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ReceiptDeliveryQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ReceiptDeliveryQuery", q)
+}
+
+// The TraverseReceiptDelivery type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseReceiptDelivery func(context.Context, *ent.ReceiptDeliveryQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseReceiptDelivery) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseReceiptDelivery) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ReceiptDeliveryQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ReceiptDeliveryQuery", q)
+}
+
 // The RefundFunc type is an adapter to allow the use of ordinary function as a Querier.
 type RefundFunc func(context.Context, *ent.RefundQuery) (ent.Value, error)
 
@@ -1318,6 +1346,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.ProductQuery, predicate.Product, product.OrderOption]{typ: ent.TypeProduct, tq: q}, nil
 	case *ent.ProductPriceChangeQuery:
 		return &query[*ent.ProductPriceChangeQuery, predicate.ProductPriceChange, productpricechange.OrderOption]{typ: ent.TypeProductPriceChange, tq: q}, nil
+	case *ent.ReceiptDeliveryQuery:
+		return &query[*ent.ReceiptDeliveryQuery, predicate.ReceiptDelivery, receiptdelivery.OrderOption]{typ: ent.TypeReceiptDelivery, tq: q}, nil
 	case *ent.RefundQuery:
 		return &query[*ent.RefundQuery, predicate.Refund, refund.OrderOption]{typ: ent.TypeRefund, tq: q}, nil
 	case *ent.RefundLineQuery:

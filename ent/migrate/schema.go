@@ -1220,6 +1220,62 @@ var (
 			},
 		},
 	}
+	// ReceiptDeliveriesColumns holds the columns for the "receipt_deliveries" table.
+	ReceiptDeliveriesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "channel", Type: field.TypeEnum, Enums: []string{"EMAIL", "SMS"}},
+		{Name: "destination_enc", Type: field.TypeString},
+		{Name: "pii_key_id", Type: field.TypeString},
+		{Name: "destination_masked", Type: field.TypeString},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"QUEUED", "SENT", "FAILED"}, Default: "QUEUED"},
+		{Name: "attempts", Type: field.TypeInt, Default: 0},
+		{Name: "last_error", Type: field.TypeString, Nullable: true, Size: 1000},
+		{Name: "sent_at", Type: field.TypeTime, Nullable: true},
+		{Name: "requested_by_id", Type: field.TypeString},
+		{Name: "idempotency_key", Type: field.TypeString, Nullable: true},
+		{Name: "request_hash", Type: field.TypeString, Nullable: true},
+		{Name: "merchant_id", Type: field.TypeString},
+		{Name: "sale_id", Type: field.TypeString},
+	}
+	// ReceiptDeliveriesTable holds the schema information for the "receipt_deliveries" table.
+	ReceiptDeliveriesTable = &schema.Table{
+		Name:       "receipt_deliveries",
+		Columns:    ReceiptDeliveriesColumns,
+		PrimaryKey: []*schema.Column{ReceiptDeliveriesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "receipt_deliveries_merchants_merchant",
+				Columns:    []*schema.Column{ReceiptDeliveriesColumns[14]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "receipt_deliveries_sales_sale",
+				Columns:    []*schema.Column{ReceiptDeliveriesColumns[15]},
+				RefColumns: []*schema.Column{SalesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "receiptdelivery_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{ReceiptDeliveriesColumns[14]},
+			},
+			{
+				Name:    "receiptdelivery_merchant_id_sale_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{ReceiptDeliveriesColumns[14], ReceiptDeliveriesColumns[15], ReceiptDeliveriesColumns[1]},
+			},
+			{
+				Name:    "receiptdelivery_merchant_id_idempotency_key",
+				Unique:  true,
+				Columns: []*schema.Column{ReceiptDeliveriesColumns[14], ReceiptDeliveriesColumns[12]},
+			},
+		},
+	}
 	// RefundsColumns holds the columns for the "refunds" table.
 	RefundsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -2457,6 +2513,7 @@ var (
 		PlatformAuditEntriesTable,
 		ProductsTable,
 		ProductPriceChangesTable,
+		ReceiptDeliveriesTable,
 		RefundsTable,
 		RefundLinesTable,
 		RefundTendersTable,
@@ -2536,6 +2593,8 @@ func init() {
 	ProductPriceChangesTable.ForeignKeys[0].RefTable = ProductsTable
 	ProductPriceChangesTable.ForeignKeys[1].RefTable = MerchantsTable
 	ProductPriceChangesTable.ForeignKeys[2].RefTable = StaffsTable
+	ReceiptDeliveriesTable.ForeignKeys[0].RefTable = MerchantsTable
+	ReceiptDeliveriesTable.ForeignKeys[1].RefTable = SalesTable
 	RefundsTable.ForeignKeys[0].RefTable = MerchantsTable
 	RefundsTable.ForeignKeys[1].RefTable = StoresTable
 	RefundsTable.ForeignKeys[2].RefTable = StaffsTable

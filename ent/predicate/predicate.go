@@ -72,6 +72,9 @@ type Product func(*sql.Selector)
 // ProductPriceChange is the predicate function for productpricechange builders.
 type ProductPriceChange func(*sql.Selector)
 
+// ReceiptDelivery is the predicate function for receiptdelivery builders.
+type ReceiptDelivery func(*sql.Selector)
+
 // Refund is the predicate function for refund builders.
 type Refund func(*sql.Selector)
 

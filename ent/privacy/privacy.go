@@ -639,6 +639,30 @@ func (f ProductPriceChangeMutationRuleFunc) EvalMutation(ctx context.Context, m 
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ProductPriceChangeMutation", m)
 }
 
+// The ReceiptDeliveryQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ReceiptDeliveryQueryRuleFunc func(context.Context, *ent.ReceiptDeliveryQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ReceiptDeliveryQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ReceiptDeliveryQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ReceiptDeliveryQuery", q)
+}
+
+// The ReceiptDeliveryMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ReceiptDeliveryMutationRuleFunc func(context.Context, *ent.ReceiptDeliveryMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ReceiptDeliveryMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ReceiptDeliveryMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ReceiptDeliveryMutation", m)
+}
+
 // The RefundQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type RefundQueryRuleFunc func(context.Context, *ent.RefundQuery) error
@@ -1222,6 +1246,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.ProductPriceChangeQuery:
 		return q.Filter(), nil
+	case *ent.ReceiptDeliveryQuery:
+		return q.Filter(), nil
 	case *ent.RefundQuery:
 		return q.Filter(), nil
 	case *ent.RefundLineQuery:
@@ -1314,6 +1340,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.ProductMutation:
 		return m.Filter(), nil
 	case *ent.ProductPriceChangeMutation:
+		return m.Filter(), nil
+	case *ent.ReceiptDeliveryMutation:
 		return m.Filter(), nil
 	case *ent.RefundMutation:
 		return m.Filter(), nil

@@ -28,6 +28,7 @@ import (
 	"github.com/tillpos/till/ent/platformauditentry"
 	"github.com/tillpos/till/ent/product"
 	"github.com/tillpos/till/ent/productpricechange"
+	"github.com/tillpos/till/ent/receiptdelivery"
 	"github.com/tillpos/till/ent/refund"
 	"github.com/tillpos/till/ent/refundline"
 	"github.com/tillpos/till/ent/refundtender"
@@ -1092,6 +1093,47 @@ func init() {
 	productpricechangeDescID := productpricechangeMixinFields0[0].Descriptor()
 	// productpricechange.DefaultID holds the default value on creation for the id field.
 	productpricechange.DefaultID = productpricechangeDescID.Default.(func() pulid.ID)
+	receiptdeliveryMixin := schema.ReceiptDelivery{}.Mixin()
+	receiptdelivery.Policy = privacy.NewPolicies(receiptdeliveryMixin[1], receiptdeliveryMixin[2], schema.ReceiptDelivery{})
+	receiptdelivery.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := receiptdelivery.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	receiptdeliveryMixinHooks2 := receiptdeliveryMixin[2].Hooks()
+
+	receiptdelivery.Hooks[1] = receiptdeliveryMixinHooks2[0]
+	receiptdeliveryMixinFields0 := receiptdeliveryMixin[0].Fields()
+	_ = receiptdeliveryMixinFields0
+	receiptdeliveryMixinFields3 := receiptdeliveryMixin[3].Fields()
+	_ = receiptdeliveryMixinFields3
+	receiptdeliveryFields := schema.ReceiptDelivery{}.Fields()
+	_ = receiptdeliveryFields
+	// receiptdeliveryDescCreatedAt is the schema descriptor for created_at field.
+	receiptdeliveryDescCreatedAt := receiptdeliveryMixinFields3[0].Descriptor()
+	// receiptdelivery.DefaultCreatedAt holds the default value on creation for the created_at field.
+	receiptdelivery.DefaultCreatedAt = receiptdeliveryDescCreatedAt.Default.(func() time.Time)
+	// receiptdeliveryDescUpdatedAt is the schema descriptor for updated_at field.
+	receiptdeliveryDescUpdatedAt := receiptdeliveryMixinFields3[1].Descriptor()
+	// receiptdelivery.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	receiptdelivery.DefaultUpdatedAt = receiptdeliveryDescUpdatedAt.Default.(func() time.Time)
+	// receiptdelivery.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	receiptdelivery.UpdateDefaultUpdatedAt = receiptdeliveryDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// receiptdeliveryDescAttempts is the schema descriptor for attempts field.
+	receiptdeliveryDescAttempts := receiptdeliveryFields[6].Descriptor()
+	// receiptdelivery.DefaultAttempts holds the default value on creation for the attempts field.
+	receiptdelivery.DefaultAttempts = receiptdeliveryDescAttempts.Default.(int)
+	// receiptdeliveryDescLastError is the schema descriptor for last_error field.
+	receiptdeliveryDescLastError := receiptdeliveryFields[7].Descriptor()
+	// receiptdelivery.LastErrorValidator is a validator for the "last_error" field. It is called by the builders before save.
+	receiptdelivery.LastErrorValidator = receiptdeliveryDescLastError.Validators[0].(func(string) error)
+	// receiptdeliveryDescID is the schema descriptor for id field.
+	receiptdeliveryDescID := receiptdeliveryMixinFields0[0].Descriptor()
+	// receiptdelivery.DefaultID holds the default value on creation for the id field.
+	receiptdelivery.DefaultID = receiptdeliveryDescID.Default.(func() pulid.ID)
 	refundMixin := schema.Refund{}.Mixin()
 	refund.Policy = privacy.NewPolicies(refundMixin[1], refundMixin[2], schema.Refund{})
 	refund.Hooks[0] = func(next ent.Mutator) ent.Mutator {

@@ -1,0 +1,44 @@
+package server
+
+import (
+	"log/slog"
+
+	"github.com/tillpos/till/config"
+	"github.com/tillpos/till/notify/email"
+	"github.com/tillpos/till/notify/sms"
+)
+
+// emailSender sends through the configured SMTP server; without one,
+// development logs emails and production refuses them (a receipt then
+// shows FAILED rather than pretending it went out).
+func emailSender(cfg config.Config, log *slog.Logger) email.Sender {
+	if cfg.SMTPHost == "" {
+		if cfg.Production {
+			return email.Unconfigured{}
+		}
+		return email.Log{Logger: log}
+	}
+	// FromEnv has checked the settings NewSMTP checks.
+	s, err := email.NewSMTP(email.SMTPConfig{
+		Host: cfg.SMTPHost, Port: cfg.SMTPPort, Username: cfg.SMTPUsername, Password: cfg.SMTPPassword,
+		From: cfg.SMTPFrom, TLSPolicy: email.TLSPolicy(cfg.SMTPTLS),
+	})
+	if err != nil {
+		log.Error("email disabled", "err", err)
+		return email.Unconfigured{}
+	}
+	return s
+}
+
+// smsSender posts to the configured webhook; without one, development logs
+// messages and production refuses them.
+func smsSender(cfg config.Config, log *slog.Logger) sms.Sender {
+	switch {
+	case cfg.SMSWebhookURL != "":
+		return sms.NewWebhook(cfg.SMSWebhookURL, cfg.SMSWebhookSecret, nil)
+	case cfg.Production:
+		return sms.Unconfigured{}
+	default:
+		return sms.Log{Logger: log}
+	}
+}
