@@ -10,6 +10,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/tillpos/till/auth"
+	"github.com/tillpos/till/campaigns"
 	"github.com/tillpos/till/catalog"
 	"github.com/tillpos/till/customers"
 	"github.com/tillpos/till/devices"
@@ -46,6 +47,8 @@ type Resolver struct {
 	loyalty *loyalty.Service
 	// storedValue keeps prepaid balances.
 	storedValue *storedvalue.Service
+	// campaigns sends messages to customer segments.
+	campaigns *campaigns.Service
 }
 
 // Services are the domain services the resolvers call.
@@ -66,6 +69,8 @@ type Services struct {
 	Loyalty *loyalty.Service
 	// StoredValue keeps prepaid balances.
 	StoredValue *storedvalue.Service
+	// Campaigns sends messages to customer segments.
+	Campaigns *campaigns.Service
 }
 
 // NewSchema returns Till's executable GraphQL schema.
@@ -74,6 +79,7 @@ func NewSchema(client *ent.Client, svc Services) graphql.ExecutableSchema {
 		client: client, auth: svc.Auth, merchants: svc.Merchants, staff: svc.Staff, customers: svc.Customers,
 		sales: svc.Sales, feedback: svc.Feedback, devices: svc.Devices, releases: svc.Releases, tickets: svc.Tickets,
 		catalog: svc.Catalog, feed: svc.Feed, offers: svc.Offers, loyalty: svc.Loyalty, storedValue: svc.StoredValue,
+		campaigns: svc.Campaigns,
 	}})
 }
 
