@@ -223,7 +223,7 @@ func TestCashierCannotRunCampaigns(t *testing.T) {
 
 func TestDispatchDecidesAndDeliversOnce(t *testing.T) {
 	s := newShop(t)
-	ann := s.customer(t, s.owner, "Ann", "13800000001", true)
+	s.customer(t, s.owner, "Ann", "13800000001", true)
 	s.customer(t, s.owner, "Bo", "13800000002", false)
 	s.customer(t, s.owner, "Cy", "", true)
 	// Another merchant's customer with consent is never in the audience.
@@ -253,7 +253,6 @@ func TestDispatchDecidesAndDeliversOnce(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, campaign.StatusSENT, c.Status)
 	require.Equal(t, 3, c.AudienceCount)
-	_ = ann
 }
 
 func TestDeliverWhileAnotherDeliveryIsInFlight(t *testing.T) {
@@ -394,4 +393,25 @@ func TestStopOptsOutAtEveryMerchant(t *testing.T) {
 	require.False(t, s.client.Customer.GetX(sys, ann.ID).SmsConsent)
 	require.False(t, s.client.Customer.GetX(sys, annThere.ID).SmsConsent)
 	require.True(t, s.client.Customer.GetX(sys, bo.ID).SmsConsent)
+}
+
+func TestUndeliveredMessagesAreGivenUp(t *testing.T) {
+	s := newShop(t)
+	s.customer(t, s.owner, "Ann", "13800000001", true)
+	c := s.smsCampaign(t, "hi")
+	require.NoError(t, s.campaigns.Dispatch(t.Context()))
+	// The outbox never delivers it (its event went dead).
+	s.clock.Add(47 * time.Hour)
+	require.NoError(t, s.campaigns.Dispatch(t.Context()))
+	c, _ = s.campaigns.Get(s.owner, c.ID)
+	require.Equal(t, campaign.StatusSENDING, c.Status)
+	s.clock.Add(2 * time.Hour)
+	require.NoError(t, s.campaigns.Dispatch(t.Context()))
+	st, _ := s.campaigns.Stats(s.owner, c)
+	require.Equal(t, campaigns.Stats{Audience: 1, Failed: 1}, *st)
+	c, _ = s.campaigns.Get(s.owner, c.ID)
+	require.Equal(t, campaign.StatusSENT, c.Status)
+	// A late redrive of the event sends nothing.
+	s.deliverAll(t)
+	require.Empty(t, s.texts.To())
 }

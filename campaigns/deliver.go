@@ -69,7 +69,11 @@ func (s *Service) Deliver(ctx context.Context, e *ent.OutboxEvent) error {
 		if msg.Status != campaignmessage.StatusQUEUED {
 			return nil // delivered (or decided) already
 		}
-		return &retryLater{reason: "campaign message is being delivered", after: msg.LeaseUntil.Sub(now)}
+		wait := time.Second // the other delivery let go between our claim and read
+		if msg.LeaseUntil != nil {
+			wait = max(msg.LeaseUntil.Sub(now), wait)
+		}
+		return &retryLater{reason: "campaign message is being delivered", after: wait}
 	}
 	c, cu := msg.Edges.Campaign, msg.Edges.Customer
 	status, sendErr := s.send(ctx, c, cu)

@@ -28,8 +28,9 @@ const (
 	// staleClaim is how long a dispatcher's claim holds without progress
 	// before another takes the campaign over (the replica died mid-way).
 	staleClaim = 10 * time.Minute
-	// undeliveredAfter, a message still queued is given up as FAILED, so
-	// that its campaign can finish when the outbox gave up on it.
+	// undeliveredAfter a campaign's fan-out, a message still queued is
+	// given up as FAILED, so that the campaign can finish when the outbox
+	// gave up on it.
 	undeliveredAfter = 48 * time.Hour
 )
 
@@ -252,30 +253,29 @@ func (s *Service) finish(ctx context.Context, client *ent.Client, id pulid.ID) e
 	return nil
 }
 
-// giveUp fails the messages queued longer than undeliveredAfter (the
-// outbox dead-lettered their events) and finishes their campaigns.
+// giveUp fails the messages of campaigns fanned out longer than
+// undeliveredAfter ago that are still queued (the outbox dead-lettered
+// their events), and finishes those campaigns.
 func (s *Service) giveUp(ctx context.Context, now time.Time) error {
-	stale := s.db.CampaignMessage.Query().Where(campaignmessage.StatusEQ(campaignmessage.StatusQUEUED),
-		campaignmessage.CreatedAtLT(now.Add(-undeliveredAfter)))
-	campaigns, err := stale.Clone().Unique(true).Select(campaignmessage.FieldCampaignID).Strings(ctx)
+	ids, err := s.db.Campaign.Query().
+		Where(campaign.StatusEQ(campaign.StatusSENDING), campaign.FannedOutAtLT(now.Add(-undeliveredAfter))).
+		IDs(ctx)
 	if err != nil {
-		return fmt.Errorf("finding undelivered campaign messages: %w", err)
+		return fmt.Errorf("finding undelivered campaigns: %w", err)
 	}
-	if len(campaigns) == 0 {
-		return nil
-	}
-	return db.WithTx(ctx, s.db, func(tx *ent.Tx) error {
-		err := tx.CampaignMessage.Update().Where(campaignmessage.StatusEQ(campaignmessage.StatusQUEUED),
-			campaignmessage.CreatedAtLT(now.Add(-undeliveredAfter))).
-			SetStatus(campaignmessage.StatusFAILED).SetLastError("not delivered within 48 hours").ClearLeaseUntil().Exec(ctx)
-		if err != nil {
-			return fmt.Errorf("failing undelivered campaign messages: %w", err)
-		}
-		for _, id := range campaigns {
-			if err := s.finish(ctx, tx.Client(), pulid.ID(id)); err != nil {
-				return err
+	for _, id := range ids {
+		err := db.WithTx(ctx, s.db, func(tx *ent.Tx) error {
+			err := tx.CampaignMessage.Update().
+				Where(campaignmessage.CampaignID(id), campaignmessage.StatusEQ(campaignmessage.StatusQUEUED)).
+				SetStatus(campaignmessage.StatusFAILED).SetLastError("not delivered within 48 hours").ClearLeaseUntil().Exec(ctx)
+			if err != nil {
+				return fmt.Errorf("failing undelivered campaign messages: %w", err)
 			}
+			return s.finish(ctx, tx.Client(), id)
+		})
+		if err != nil {
+			return err
 		}
-		return nil
-	})
+	}
+	return nil
 }

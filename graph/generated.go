@@ -8919,7 +8919,7 @@ type CampaignSettingsPayload {
 extend type Query {
   """OWNER or MANAGER: the merchant's campaigns, newest first."""
   campaigns(after: Cursor, first: Int, before: Cursor, last: Int): CampaignConnection!
-  """OWNER or MANAGER."""
+  """OWNER or MANAGER; NOT_FOUND when the merchant has no such campaign."""
   campaign(id: ID!): Campaign
   """OWNER or MANAGER: whom a campaign to this audience would reach now."""
   campaignAudience(input: CampaignAudienceInput!): CampaignAudiencePreview!
