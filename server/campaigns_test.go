@@ -137,7 +137,9 @@ func (e *cmpEnv) customer(t *testing.T, token string, in map[string]any) string 
 
 func (e *cmpEnv) create(t *testing.T, token string, in map[string]any) cmpCampaign {
 	t.Helper()
-	var out struct{ CreateCampaign struct{ Campaign cmpCampaign } }
+	var out struct {
+		CreateCampaign struct{ Campaign cmpCampaign }
+	}
 	e.Exec(t, token, cmpCreate, map[string]any{"i": in}).Decode(t, &out)
 	return out.CreateCampaign.Campaign
 }
@@ -151,7 +153,9 @@ func (e *cmpEnv) get(t *testing.T, id string) cmpCampaign {
 
 func (e *cmpEnv) sendNow(t *testing.T, id string) cmpCampaign {
 	t.Helper()
-	var out struct{ SendCampaignNow struct{ Campaign cmpCampaign } }
+	var out struct {
+		SendCampaignNow struct{ Campaign cmpCampaign }
+	}
 	e.Exec(t, e.owner.Token, cmpSendNow, map[string]any{"i": map[string]any{"campaignId": id}}).Decode(t, &out)
 	return out.SendCampaignNow.Campaign
 }
@@ -222,7 +226,9 @@ func TestCampaignSMSScheduledDecidedAndSentOnce(t *testing.T) {
 	// One campaign message per customer per week: Dee has had hers.
 	e.Exec(t, e.owner.Token, `mutation { updateCampaignSettings(input: {frequencyCap: 1}) { campaignSettings { frequencyCap frequencyWindowDays } } }`, nil).
 		Decode(t, &struct{}{})
-	var seg struct{ CreateSavedSegment struct{ SavedSegment struct{ ID string } } }
+	var seg struct {
+		CreateSavedSegment struct{ SavedSegment struct{ ID string } }
+	}
 	e.Exec(t, e.owner.Token, `mutation { createSavedSegment(input: {name: "VIP", anyTags: ["vip"]}) { savedSegment { id } } }`, nil).Decode(t, &seg)
 	vip := e.create(t, e.owner.Token, map[string]any{"name": "VIP preview", "channel": "SMS", "message": "Private tasting Friday",
 		"savedSegmentId": seg.CreateSavedSegment.SavedSegment.ID})
@@ -231,7 +237,9 @@ func TestCampaignSMSScheduledDecidedAndSentOnce(t *testing.T) {
 	require.NoError(t, e.Campaigns.Dispatch(t.Context()))
 	require.Equal(t, cmpStats{Audience: 1, Queued: 1}, e.get(t, vip.ID).Stats)
 
-	var preview struct{ CampaignAudience struct{ Customers, Reachable int } }
+	var preview struct {
+		CampaignAudience struct{ Customers, Reachable int }
+	}
 	e.Exec(t, e.owner.Token, `query { campaignAudience(input: {channel: SMS}) { customers reachable } }`, nil).Decode(t, &preview)
 	require.Equal(t, 4, preview.CampaignAudience.Customers)
 	require.Equal(t, 2, preview.CampaignAudience.Reachable, "Ann and Dee consent and have a phone")
@@ -297,7 +305,9 @@ func TestCampaignSMSScheduledDecidedAndSentOnce(t *testing.T) {
 func TestCampaignEmailUnsubscribeLink(t *testing.T) {
 	e := newCmpEnv(t)
 	ann := e.customer(t, e.owner.Token, map[string]any{"name": "Ann", "email": "ann@example.com", "consent": map[string]any{"email": true}})
-	var offer struct{ CreateOffer struct{ Offer struct{ ID string } } }
+	var offer struct {
+		CreateOffer struct{ Offer struct{ ID string } }
+	}
 	e.Exec(t, e.owner.Token, `mutation { createOffer(input: {name: "Spring", kind: PERCENT, percentBp: 2000, code: "spring20"}) { offer { id } } }`, nil).Decode(t, &offer)
 	c := e.create(t, e.owner.Token, map[string]any{"name": "Spring", "channel": "EMAIL", "subject": "Spring is here",
 		"message": "Use {code} for 20% off", "offerId": offer.CreateOffer.Offer.ID})
@@ -393,11 +403,15 @@ func TestCampaignRolesInputAndTenancy(t *testing.T) {
 	require.Equal(t, "NOT_FOUND", e.Exec(t, other.Token, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": c.ID}).Code())
 
 	// Scheduled, then cancelled before its time: never sent.
-	var sched struct{ ScheduleCampaign struct{ Campaign cmpCampaign } }
+	var sched struct {
+		ScheduleCampaign struct{ Campaign cmpCampaign }
+	}
 	e.Exec(t, manager.Token, cmpSchedule, map[string]any{"i": map[string]any{"campaignId": c.ID,
 		"at": e.clock.Now().Add(time.Hour).Format(time.RFC3339)}}).Decode(t, &sched)
 	require.Equal(t, "SCHEDULED", sched.ScheduleCampaign.Campaign.Status)
-	var cancelled struct{ CancelCampaign struct{ Campaign cmpCampaign } }
+	var cancelled struct {
+		CancelCampaign struct{ Campaign cmpCampaign }
+	}
 	e.Exec(t, manager.Token, cmpCancel, map[string]any{"i": map[string]any{"campaignId": c.ID}}).Decode(t, &cancelled)
 	require.Equal(t, "CANCELLED", cancelled.CancelCampaign.Campaign.Status)
 	e.clock.Add(2 * time.Hour)
