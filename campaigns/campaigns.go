@@ -550,3 +550,31 @@ func (s *Service) UpdateSettings(ctx context.Context, p SettingsPatch) (*ent.Cam
 			Details: map[string]any{"frequencyCap": cur.FrequencyCap, "frequencyWindowDays": cur.FrequencyWindowDays}})
 	})
 }
+
+// CustomerHooks are what campaigns do for customers' privacy rights: the
+// data export lists the campaign messages a customer was sent or
+// skipped for. A merge leaves them with the duplicate, whose export
+// still lists them.
+func CustomerHooks() customers.Hooks {
+	return customers.Hooks{
+		Exported: map[string]func(context.Context, *ent.Client, pulid.ID) (any, error){"campaignMessages": exported},
+	}
+}
+
+// exported is the campaign messages of the customer with id, oldest
+// first.
+func exported(ctx context.Context, client *ent.Client, id pulid.ID) (any, error) {
+	msgs, err := client.CampaignMessage.Query().Where(campaignmessage.CustomerID(id)).
+		WithCampaign().Order(ent.Asc(campaignmessage.FieldCreatedAt), ent.Asc(campaignmessage.FieldID)).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("loading campaign messages: %w", err)
+	}
+	out := make([]map[string]any, 0, len(msgs))
+	for _, m := range msgs {
+		out = append(out, map[string]any{
+			"campaign": m.CampaignID, "name": m.Edges.Campaign.Name, "channel": m.Edges.Campaign.Channel,
+			"status": m.Status, "at": m.CreatedAt, "sentAt": m.SentAt,
+		})
+	}
+	return out, nil
+}

@@ -362,6 +362,19 @@ func TestCampaignEmailUnsubscribeLink(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
 
+	// Her data export lists what she was sent.
+	var export struct {
+		ExportCustomerData struct {
+			Data struct {
+				CampaignMessages []struct{ Campaign, Name, Channel, Status string }
+			}
+		}
+	}
+	e.Exec(t, e.owner.Token, `mutation($i: CustomerIdInput!) { exportCustomerData(input: $i) { data } }`,
+		map[string]any{"i": map[string]any{"customerId": ann}}).Decode(t, &export)
+	require.Equal(t, []struct{ Campaign, Name, Channel, Status string }{{c.ID, "Spring", "EMAIL", "SENT"}},
+		export.ExportCustomerData.Data.CampaignMessages)
+
 	// The next email campaign does not reach her.
 	e.clock.Add(8 * 24 * time.Hour)
 	next := e.create(t, e.owner.Token, map[string]any{"name": "Summer", "channel": "EMAIL", "subject": "Summer", "message": "Iced tea"})

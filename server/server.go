@@ -167,7 +167,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 	// Hooks run in this order, which is the order their rows are locked in.
 	customerSvc := customers.New(s.DB.Client, box,
 		customers.WithHooks(loyaltySvc.CustomerHooks()), customers.WithHooks(storedValueSvc.CustomerHooks()),
-		customers.WithHooks(offersSvc.CustomerHooks()))
+		customers.WithHooks(offersSvc.CustomerHooks()), customers.WithHooks(campaigns.CustomerHooks()))
 	devicesCfg := devices.DefaultConfig()
 	devicesCfg.PairPerIP = perMinute(cfg.PairPerIPPerMinute)
 	devicesCfg.OfflineAfter = cfg.DeviceOfflineAfter
