@@ -89,6 +89,11 @@ type Config struct {
 	// development and fail in production.
 	SMSWebhookURL    string
 	SMSWebhookSecret string
+	// PublicURL is where customers reach the server (unsubscribe links).
+	PublicURL string
+	// SMSInboundSecret signs the SMS provider's inbound webhook
+	// (POST /sms/inbound); without it the webhook is off.
+	SMSInboundSecret string
 }
 
 // Default returns the configuration with nothing set.
@@ -113,6 +118,7 @@ func Default() Config {
 		ShutdownTimeout:        30 * time.Second,
 		SMTPPort:               587,
 		SMTPTLS:                "mandatory",
+		PublicURL:              "http://localhost:8080",
 	}
 }
 
@@ -150,6 +156,8 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	str("TILL_REDIS_PREFIX", &c.RedisPrefix)
 	str("TILL_KEYS_FILE", &c.KeysFile)
 	str("TILL_KEYS", &c.KeysJSON)
+	str("TILL_PUBLIC_URL", &c.PublicURL)
+	str("TILL_SMS_INBOUND_SECRET", &c.SMSInboundSecret)
 	num("TILL_DB_MAX_CONNS", &c.DBMaxConns)
 	if c.DBMaxConns == 0 {
 		errs = append(errs, errors.New("TILL_DB_MAX_CONNS: want at least 1"))

@@ -13,6 +13,9 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/tillpos/till/ent/auditentry"
+	"github.com/tillpos/till/ent/campaign"
+	"github.com/tillpos/till/ent/campaignmessage"
+	"github.com/tillpos/till/ent/campaignsettings"
 	"github.com/tillpos/till/ent/credentialgrant"
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/customerstorevisits"
@@ -117,6 +120,9 @@ func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
 			auditentry.Table:            auditentry.ValidColumn,
+			campaign.Table:              campaign.ValidColumn,
+			campaignmessage.Table:       campaignmessage.ValidColumn,
+			campaignsettings.Table:      campaignsettings.ValidColumn,
 			credentialgrant.Table:       credentialgrant.ValidColumn,
 			customer.Table:              customer.ValidColumn,
 			customerstorevisits.Table:   customerstorevisits.ValidColumn,

@@ -11,6 +11,8 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/tillpos/till/ent/auditentry"
+	"github.com/tillpos/till/ent/campaign"
+	"github.com/tillpos/till/ent/campaignsettings"
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/device"
 	"github.com/tillpos/till/ent/feedback"
@@ -190,6 +192,347 @@ func newAuditEntryPaginateArgs(rv map[string]any) *auditentryPaginateArgs {
 	}
 	if v, ok := rv[whereField].(*AuditEntryWhereInput); ok {
 		args.opts = append(args.opts, WithAuditEntryFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *CampaignQuery) CollectFields(ctx context.Context, satisfies ...string) (*CampaignQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *CampaignQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(campaign.Columns))
+		selectedFields = []string{campaign.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "merchant":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&MerchantClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, merchantImplementors)...); err != nil {
+				return err
+			}
+			_q.withMerchant = query
+			if _, ok := fieldSeen[campaign.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, campaign.FieldMerchantID)
+				fieldSeen[campaign.FieldMerchantID] = struct{}{}
+			}
+
+		case "offer":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&OfferClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, offerImplementors)...); err != nil {
+				return err
+			}
+			_q.withOffer = query
+			if _, ok := fieldSeen[campaign.FieldOfferID]; !ok {
+				selectedFields = append(selectedFields, campaign.FieldOfferID)
+				fieldSeen[campaign.FieldOfferID] = struct{}{}
+			}
+
+		case "savedSegment":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&SavedSegmentClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, savedsegmentImplementors)...); err != nil {
+				return err
+			}
+			_q.withSavedSegment = query
+			if _, ok := fieldSeen[campaign.FieldSavedSegmentID]; !ok {
+				selectedFields = append(selectedFields, campaign.FieldSavedSegmentID)
+				fieldSeen[campaign.FieldSavedSegmentID] = struct{}{}
+			}
+		case "merchantID":
+			if _, ok := fieldSeen[campaign.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, campaign.FieldMerchantID)
+				fieldSeen[campaign.FieldMerchantID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[campaign.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, campaign.FieldCreatedAt)
+				fieldSeen[campaign.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[campaign.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, campaign.FieldUpdatedAt)
+				fieldSeen[campaign.FieldUpdatedAt] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[campaign.FieldName]; !ok {
+				selectedFields = append(selectedFields, campaign.FieldName)
+				fieldSeen[campaign.FieldName] = struct{}{}
+			}
+		case "channel":
+			if _, ok := fieldSeen[campaign.FieldChannel]; !ok {
+				selectedFields = append(selectedFields, campaign.FieldChannel)
+				fieldSeen[campaign.FieldChannel] = struct{}{}
+			}
+		case "subject":
+			if _, ok := fieldSeen[campaign.FieldSubject]; !ok {
+				selectedFields = append(selectedFields, campaign.FieldSubject)
+				fieldSeen[campaign.FieldSubject] = struct{}{}
+			}
+		case "message":
+			if _, ok := fieldSeen[campaign.FieldMessage]; !ok {
+				selectedFields = append(selectedFields, campaign.FieldMessage)
+				fieldSeen[campaign.FieldMessage] = struct{}{}
+			}
+		case "offerID":
+			if _, ok := fieldSeen[campaign.FieldOfferID]; !ok {
+				selectedFields = append(selectedFields, campaign.FieldOfferID)
+				fieldSeen[campaign.FieldOfferID] = struct{}{}
+			}
+		case "audience":
+			if _, ok := fieldSeen[campaign.FieldAudience]; !ok {
+				selectedFields = append(selectedFields, campaign.FieldAudience)
+				fieldSeen[campaign.FieldAudience] = struct{}{}
+			}
+		case "segment":
+			if _, ok := fieldSeen[campaign.FieldSegment]; !ok {
+				selectedFields = append(selectedFields, campaign.FieldSegment)
+				fieldSeen[campaign.FieldSegment] = struct{}{}
+			}
+		case "savedSegmentID":
+			if _, ok := fieldSeen[campaign.FieldSavedSegmentID]; !ok {
+				selectedFields = append(selectedFields, campaign.FieldSavedSegmentID)
+				fieldSeen[campaign.FieldSavedSegmentID] = struct{}{}
+			}
+		case "scheduledAt":
+			if _, ok := fieldSeen[campaign.FieldScheduledAt]; !ok {
+				selectedFields = append(selectedFields, campaign.FieldScheduledAt)
+				fieldSeen[campaign.FieldScheduledAt] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[campaign.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, campaign.FieldStatus)
+				fieldSeen[campaign.FieldStatus] = struct{}{}
+			}
+		case "createdByID":
+			if _, ok := fieldSeen[campaign.FieldCreatedByID]; !ok {
+				selectedFields = append(selectedFields, campaign.FieldCreatedByID)
+				fieldSeen[campaign.FieldCreatedByID] = struct{}{}
+			}
+		case "audienceCount":
+			if _, ok := fieldSeen[campaign.FieldAudienceCount]; !ok {
+				selectedFields = append(selectedFields, campaign.FieldAudienceCount)
+				fieldSeen[campaign.FieldAudienceCount] = struct{}{}
+			}
+		case "sentAt":
+			if _, ok := fieldSeen[campaign.FieldSentAt]; !ok {
+				selectedFields = append(selectedFields, campaign.FieldSentAt)
+				fieldSeen[campaign.FieldSentAt] = struct{}{}
+			}
+		case "cancelledAt":
+			if _, ok := fieldSeen[campaign.FieldCancelledAt]; !ok {
+				selectedFields = append(selectedFields, campaign.FieldCancelledAt)
+				fieldSeen[campaign.FieldCancelledAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type campaignPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []CampaignPaginateOption
+}
+
+func newCampaignPaginateArgs(rv map[string]any) *campaignPaginateArgs {
+	args := &campaignPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case []*CampaignOrder:
+			args.opts = append(args.opts, WithCampaignOrder(v))
+		case []any:
+			var orders []*CampaignOrder
+			for i := range v {
+				mv, ok := v[i].(map[string]any)
+				if !ok {
+					continue
+				}
+				var (
+					err1, err2 error
+					order      = &CampaignOrder{Field: &CampaignOrderField{}, Direction: entgql.OrderDirectionAsc}
+				)
+				if d, ok := mv[directionField]; ok {
+					err1 = order.Direction.UnmarshalGQL(d)
+				}
+				if f, ok := mv[fieldField]; ok {
+					err2 = order.Field.UnmarshalGQL(f)
+				}
+				if err1 == nil && err2 == nil {
+					orders = append(orders, order)
+				}
+			}
+			args.opts = append(args.opts, WithCampaignOrder(orders))
+		}
+	}
+	if v, ok := rv[whereField].(*CampaignWhereInput); ok {
+		args.opts = append(args.opts, WithCampaignFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *CampaignSettingsQuery) CollectFields(ctx context.Context, satisfies ...string) (*CampaignSettingsQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *CampaignSettingsQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(campaignsettings.Columns))
+		selectedFields = []string{campaignsettings.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "merchant":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&MerchantClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, merchantImplementors)...); err != nil {
+				return err
+			}
+			_q.withMerchant = query
+			if _, ok := fieldSeen[campaignsettings.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, campaignsettings.FieldMerchantID)
+				fieldSeen[campaignsettings.FieldMerchantID] = struct{}{}
+			}
+		case "merchantID":
+			if _, ok := fieldSeen[campaignsettings.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, campaignsettings.FieldMerchantID)
+				fieldSeen[campaignsettings.FieldMerchantID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[campaignsettings.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, campaignsettings.FieldCreatedAt)
+				fieldSeen[campaignsettings.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[campaignsettings.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, campaignsettings.FieldUpdatedAt)
+				fieldSeen[campaignsettings.FieldUpdatedAt] = struct{}{}
+			}
+		case "frequencyCap":
+			if _, ok := fieldSeen[campaignsettings.FieldFrequencyCap]; !ok {
+				selectedFields = append(selectedFields, campaignsettings.FieldFrequencyCap)
+				fieldSeen[campaignsettings.FieldFrequencyCap] = struct{}{}
+			}
+		case "frequencyWindowDays":
+			if _, ok := fieldSeen[campaignsettings.FieldFrequencyWindowDays]; !ok {
+				selectedFields = append(selectedFields, campaignsettings.FieldFrequencyWindowDays)
+				fieldSeen[campaignsettings.FieldFrequencyWindowDays] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type campaignsettingsPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []CampaignSettingsPaginateOption
+}
+
+func newCampaignSettingsPaginateArgs(rv map[string]any) *campaignsettingsPaginateArgs {
+	args := &campaignsettingsPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &CampaignSettingsOrder{Field: &CampaignSettingsOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithCampaignSettingsOrder(order))
+			}
+		case *CampaignSettingsOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithCampaignSettingsOrder(v))
+			}
+		}
 	}
 	return args
 }

@@ -16,6 +16,38 @@ func (_m *AuditEntry) Merchant(ctx context.Context) (*Merchant, error) {
 	return result, err
 }
 
+func (_m *Campaign) Merchant(ctx context.Context) (*Merchant, error) {
+	result, err := _m.Edges.MerchantOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryMerchant().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *Campaign) Offer(ctx context.Context) (*Offer, error) {
+	result, err := _m.Edges.OfferOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryOffer().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *Campaign) SavedSegment(ctx context.Context) (*SavedSegment, error) {
+	result, err := _m.Edges.SavedSegmentOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QuerySavedSegment().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *CampaignSettings) Merchant(ctx context.Context) (*Merchant, error) {
+	result, err := _m.Edges.MerchantOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryMerchant().Only(ctx)
+	}
+	return result, err
+}
+
 func (_m *Customer) Merchant(ctx context.Context) (*Merchant, error) {
 	result, err := _m.Edges.MerchantOrErr()
 	if IsNotLoaded(err) {

@@ -15,6 +15,8 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/tillpos/till/ent/auditentry"
+	"github.com/tillpos/till/ent/campaign"
+	"github.com/tillpos/till/ent/campaignsettings"
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/device"
 	"github.com/tillpos/till/ent/feedback"
@@ -421,6 +423,706 @@ func (_m *AuditEntry) ToEdge(order *AuditEntryOrder) *AuditEntryEdge {
 		order = DefaultAuditEntryOrder
 	}
 	return &AuditEntryEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// CampaignEdge is the edge representation of Campaign.
+type CampaignEdge struct {
+	Node   *Campaign `json:"node"`
+	Cursor Cursor    `json:"cursor"`
+}
+
+// CampaignConnection is the connection containing edges to Campaign.
+type CampaignConnection struct {
+	Edges      []*CampaignEdge `json:"edges"`
+	PageInfo   PageInfo        `json:"pageInfo"`
+	TotalCount int             `json:"totalCount"`
+}
+
+func (c *CampaignConnection) build(nodes []*Campaign, pager *campaignPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *Campaign
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *Campaign {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *Campaign {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*CampaignEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &CampaignEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// CampaignPaginateOption enables pagination customization.
+type CampaignPaginateOption func(*campaignPager) error
+
+// WithCampaignOrder configures pagination ordering.
+func WithCampaignOrder(order []*CampaignOrder) CampaignPaginateOption {
+	return func(pager *campaignPager) error {
+		for _, o := range order {
+			if err := o.Direction.Validate(); err != nil {
+				return err
+			}
+		}
+		pager.order = append(pager.order, order...)
+		return nil
+	}
+}
+
+// WithCampaignFilter configures pagination filter.
+func WithCampaignFilter(filter func(*CampaignQuery) (*CampaignQuery, error)) CampaignPaginateOption {
+	return func(pager *campaignPager) error {
+		if filter == nil {
+			return errors.New("CampaignQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type campaignPager struct {
+	reverse bool
+	order   []*CampaignOrder
+	filter  func(*CampaignQuery) (*CampaignQuery, error)
+}
+
+func newCampaignPager(opts []CampaignPaginateOption, reverse bool) (*campaignPager, error) {
+	pager := &campaignPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	for i, o := range pager.order {
+		if i > 0 && o.Field == pager.order[i-1].Field {
+			return nil, fmt.Errorf("duplicate order direction %q", o.Direction)
+		}
+	}
+	return pager, nil
+}
+
+func (p *campaignPager) applyFilter(query *CampaignQuery) (*CampaignQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *campaignPager) toCursor(_m *Campaign) Cursor {
+	cs_ := make([]any, 0, len(p.order))
+	for _, o_ := range p.order {
+		cs_ = append(cs_, o_.Field.toCursor(_m).Value)
+	}
+	return Cursor{ID: _m.ID, Value: cs_}
+}
+
+func (p *campaignPager) applyCursors(query *CampaignQuery, after, before *Cursor) (*CampaignQuery, error) {
+	idDirection := entgql.OrderDirectionAsc
+	if p.reverse {
+		idDirection = entgql.OrderDirectionDesc
+	}
+	fields, directions := make([]string, 0, len(p.order)), make([]OrderDirection, 0, len(p.order))
+	for _, o := range p.order {
+		fields = append(fields, o.Field.column)
+		direction := o.Direction
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		directions = append(directions, direction)
+	}
+	predicates, err := entgql.MultiCursorsPredicate(after, before, &entgql.MultiCursorsOptions{
+		FieldID:     DefaultCampaignOrder.Field.column,
+		DirectionID: idDirection,
+		Fields:      fields,
+		Directions:  directions,
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, predicate := range predicates {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *campaignPager) applyOrder(query *CampaignQuery) *CampaignQuery {
+	var defaultOrdered bool
+	for _, o := range p.order {
+		direction := o.Direction
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		query = query.Order(o.Field.toTerm(direction.OrderTermOption()))
+		if o.Field.column == DefaultCampaignOrder.Field.column {
+			defaultOrdered = true
+		}
+		if len(query.ctx.Fields) > 0 {
+			query.ctx.AppendFieldOnce(o.Field.column)
+		}
+	}
+	if !defaultOrdered {
+		direction := entgql.OrderDirectionAsc
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		query = query.Order(DefaultCampaignOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	return query
+}
+
+func (p *campaignPager) orderExpr(query *CampaignQuery) sql.Querier {
+	if len(query.ctx.Fields) > 0 {
+		for _, o := range p.order {
+			query.ctx.AppendFieldOnce(o.Field.column)
+		}
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		for _, o := range p.order {
+			direction := o.Direction
+			if p.reverse {
+				direction = direction.Reverse()
+			}
+			b.Ident(o.Field.column).Pad().WriteString(string(direction))
+			b.Comma()
+		}
+		direction := entgql.OrderDirectionAsc
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		b.Ident(DefaultCampaignOrder.Field.column).Pad().WriteString(string(direction))
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to Campaign.
+func (_m *CampaignQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...CampaignPaginateOption,
+) (*CampaignConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newCampaignPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &CampaignConnection{Edges: []*CampaignEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// CampaignOrderFieldCreatedAt orders Campaign by created_at.
+	CampaignOrderFieldCreatedAt = &CampaignOrderField{
+		Value: func(_m *Campaign) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: campaign.FieldCreatedAt,
+		toTerm: campaign.ByCreatedAt,
+		toCursor: func(_m *Campaign) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// CampaignOrderFieldUpdatedAt orders Campaign by updated_at.
+	CampaignOrderFieldUpdatedAt = &CampaignOrderField{
+		Value: func(_m *Campaign) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: campaign.FieldUpdatedAt,
+		toTerm: campaign.ByUpdatedAt,
+		toCursor: func(_m *Campaign) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+	// CampaignOrderFieldName orders Campaign by name.
+	CampaignOrderFieldName = &CampaignOrderField{
+		Value: func(_m *Campaign) (ent.Value, error) {
+			return _m.Name, nil
+		},
+		column: campaign.FieldName,
+		toTerm: campaign.ByName,
+		toCursor: func(_m *Campaign) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Name,
+			}
+		},
+	}
+	// CampaignOrderFieldScheduledAt orders Campaign by scheduled_at.
+	CampaignOrderFieldScheduledAt = &CampaignOrderField{
+		Value: func(_m *Campaign) (ent.Value, error) {
+			return _m.ScheduledAt, nil
+		},
+		column: campaign.FieldScheduledAt,
+		toTerm: campaign.ByScheduledAt,
+		toCursor: func(_m *Campaign) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.ScheduledAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f CampaignOrderField) String() string {
+	var str string
+	switch f.column {
+	case CampaignOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case CampaignOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	case CampaignOrderFieldName.column:
+		str = "NAME"
+	case CampaignOrderFieldScheduledAt.column:
+		str = "SCHEDULED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f CampaignOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *CampaignOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("CampaignOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *CampaignOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *CampaignOrderFieldUpdatedAt
+	case "NAME":
+		*f = *CampaignOrderFieldName
+	case "SCHEDULED_AT":
+		*f = *CampaignOrderFieldScheduledAt
+	default:
+		return fmt.Errorf("%s is not a valid CampaignOrderField", str)
+	}
+	return nil
+}
+
+// CampaignOrderField defines the ordering field of Campaign.
+type CampaignOrderField struct {
+	// Value extracts the ordering value from the given Campaign.
+	Value    func(*Campaign) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) campaign.OrderOption
+	toCursor func(*Campaign) Cursor
+}
+
+// CampaignOrder defines the ordering of Campaign.
+type CampaignOrder struct {
+	Direction OrderDirection      `json:"direction"`
+	Field     *CampaignOrderField `json:"field"`
+}
+
+// DefaultCampaignOrder is the default ordering of Campaign.
+var DefaultCampaignOrder = &CampaignOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &CampaignOrderField{
+		Value: func(_m *Campaign) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: campaign.FieldID,
+		toTerm: campaign.ByID,
+		toCursor: func(_m *Campaign) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts Campaign into CampaignEdge.
+func (_m *Campaign) ToEdge(order *CampaignOrder) *CampaignEdge {
+	if order == nil {
+		order = DefaultCampaignOrder
+	}
+	return &CampaignEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// CampaignSettingsEdge is the edge representation of CampaignSettings.
+type CampaignSettingsEdge struct {
+	Node   *CampaignSettings `json:"node"`
+	Cursor Cursor            `json:"cursor"`
+}
+
+// CampaignSettingsConnection is the connection containing edges to CampaignSettings.
+type CampaignSettingsConnection struct {
+	Edges      []*CampaignSettingsEdge `json:"edges"`
+	PageInfo   PageInfo                `json:"pageInfo"`
+	TotalCount int                     `json:"totalCount"`
+}
+
+func (c *CampaignSettingsConnection) build(nodes []*CampaignSettings, pager *campaignsettingsPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *CampaignSettings
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *CampaignSettings {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *CampaignSettings {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*CampaignSettingsEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &CampaignSettingsEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// CampaignSettingsPaginateOption enables pagination customization.
+type CampaignSettingsPaginateOption func(*campaignsettingsPager) error
+
+// WithCampaignSettingsOrder configures pagination ordering.
+func WithCampaignSettingsOrder(order *CampaignSettingsOrder) CampaignSettingsPaginateOption {
+	if order == nil {
+		order = DefaultCampaignSettingsOrder
+	}
+	o := *order
+	return func(pager *campaignsettingsPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultCampaignSettingsOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithCampaignSettingsFilter configures pagination filter.
+func WithCampaignSettingsFilter(filter func(*CampaignSettingsQuery) (*CampaignSettingsQuery, error)) CampaignSettingsPaginateOption {
+	return func(pager *campaignsettingsPager) error {
+		if filter == nil {
+			return errors.New("CampaignSettingsQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type campaignsettingsPager struct {
+	reverse bool
+	order   *CampaignSettingsOrder
+	filter  func(*CampaignSettingsQuery) (*CampaignSettingsQuery, error)
+}
+
+func newCampaignSettingsPager(opts []CampaignSettingsPaginateOption, reverse bool) (*campaignsettingsPager, error) {
+	pager := &campaignsettingsPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultCampaignSettingsOrder
+	}
+	return pager, nil
+}
+
+func (p *campaignsettingsPager) applyFilter(query *CampaignSettingsQuery) (*CampaignSettingsQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *campaignsettingsPager) toCursor(_m *CampaignSettings) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *campaignsettingsPager) applyCursors(query *CampaignSettingsQuery, after, before *Cursor) (*CampaignSettingsQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultCampaignSettingsOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *campaignsettingsPager) applyOrder(query *CampaignSettingsQuery) *CampaignSettingsQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultCampaignSettingsOrder.Field {
+		query = query.Order(DefaultCampaignSettingsOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *campaignsettingsPager) orderExpr(query *CampaignSettingsQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultCampaignSettingsOrder.Field {
+			b.Comma().Ident(DefaultCampaignSettingsOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to CampaignSettings.
+func (_m *CampaignSettingsQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...CampaignSettingsPaginateOption,
+) (*CampaignSettingsConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newCampaignSettingsPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &CampaignSettingsConnection{Edges: []*CampaignSettingsEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// CampaignSettingsOrderFieldCreatedAt orders CampaignSettings by created_at.
+	CampaignSettingsOrderFieldCreatedAt = &CampaignSettingsOrderField{
+		Value: func(_m *CampaignSettings) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: campaignsettings.FieldCreatedAt,
+		toTerm: campaignsettings.ByCreatedAt,
+		toCursor: func(_m *CampaignSettings) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// CampaignSettingsOrderFieldUpdatedAt orders CampaignSettings by updated_at.
+	CampaignSettingsOrderFieldUpdatedAt = &CampaignSettingsOrderField{
+		Value: func(_m *CampaignSettings) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: campaignsettings.FieldUpdatedAt,
+		toTerm: campaignsettings.ByUpdatedAt,
+		toCursor: func(_m *CampaignSettings) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f CampaignSettingsOrderField) String() string {
+	var str string
+	switch f.column {
+	case CampaignSettingsOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case CampaignSettingsOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f CampaignSettingsOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *CampaignSettingsOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("CampaignSettingsOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *CampaignSettingsOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *CampaignSettingsOrderFieldUpdatedAt
+	default:
+		return fmt.Errorf("%s is not a valid CampaignSettingsOrderField", str)
+	}
+	return nil
+}
+
+// CampaignSettingsOrderField defines the ordering field of CampaignSettings.
+type CampaignSettingsOrderField struct {
+	// Value extracts the ordering value from the given CampaignSettings.
+	Value    func(*CampaignSettings) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) campaignsettings.OrderOption
+	toCursor func(*CampaignSettings) Cursor
+}
+
+// CampaignSettingsOrder defines the ordering of CampaignSettings.
+type CampaignSettingsOrder struct {
+	Direction OrderDirection              `json:"direction"`
+	Field     *CampaignSettingsOrderField `json:"field"`
+}
+
+// DefaultCampaignSettingsOrder is the default ordering of CampaignSettings.
+var DefaultCampaignSettingsOrder = &CampaignSettingsOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &CampaignSettingsOrderField{
+		Value: func(_m *CampaignSettings) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: campaignsettings.FieldID,
+		toTerm: campaignsettings.ByID,
+		toCursor: func(_m *CampaignSettings) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts CampaignSettings into CampaignSettingsEdge.
+func (_m *CampaignSettings) ToEdge(order *CampaignSettingsOrder) *CampaignSettingsEdge {
+	if order == nil {
+		order = DefaultCampaignSettingsOrder
+	}
+	return &CampaignSettingsEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tillpos/till/ent/auditentry"
+	"github.com/tillpos/till/ent/campaign"
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/device"
 	"github.com/tillpos/till/ent/feedback"
@@ -628,6 +629,884 @@ func (i *AuditEntryWhereInput) P() (predicate.AuditEntry, error) {
 		return predicates[0], nil
 	default:
 		return auditentry.And(predicates...), nil
+	}
+}
+
+// CampaignWhereInput represents a where input for filtering Campaign queries.
+type CampaignWhereInput struct {
+	Predicates []predicate.Campaign  `json:"-"`
+	Not        *CampaignWhereInput   `json:"not,omitempty"`
+	Or         []*CampaignWhereInput `json:"or,omitempty"`
+	And        []*CampaignWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *pulid.ID  `json:"id,omitempty"`
+	IDNEQ   *pulid.ID  `json:"idNEQ,omitempty"`
+	IDIn    []pulid.ID `json:"idIn,omitempty"`
+	IDNotIn []pulid.ID `json:"idNotIn,omitempty"`
+	IDGT    *pulid.ID  `json:"idGT,omitempty"`
+	IDGTE   *pulid.ID  `json:"idGTE,omitempty"`
+	IDLT    *pulid.ID  `json:"idLT,omitempty"`
+	IDLTE   *pulid.ID  `json:"idLTE,omitempty"`
+
+	// "merchant_id" field predicates.
+	MerchantID             *pulid.ID  `json:"merchantID,omitempty"`
+	MerchantIDNEQ          *pulid.ID  `json:"merchantIDNEQ,omitempty"`
+	MerchantIDIn           []pulid.ID `json:"merchantIDIn,omitempty"`
+	MerchantIDNotIn        []pulid.ID `json:"merchantIDNotIn,omitempty"`
+	MerchantIDGT           *pulid.ID  `json:"merchantIDGT,omitempty"`
+	MerchantIDGTE          *pulid.ID  `json:"merchantIDGTE,omitempty"`
+	MerchantIDLT           *pulid.ID  `json:"merchantIDLT,omitempty"`
+	MerchantIDLTE          *pulid.ID  `json:"merchantIDLTE,omitempty"`
+	MerchantIDContains     *pulid.ID  `json:"merchantIDContains,omitempty"`
+	MerchantIDHasPrefix    *pulid.ID  `json:"merchantIDHasPrefix,omitempty"`
+	MerchantIDHasSuffix    *pulid.ID  `json:"merchantIDHasSuffix,omitempty"`
+	MerchantIDEqualFold    *pulid.ID  `json:"merchantIDEqualFold,omitempty"`
+	MerchantIDContainsFold *pulid.ID  `json:"merchantIDContainsFold,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "name" field predicates.
+	Name             *string  `json:"name,omitempty"`
+	NameNEQ          *string  `json:"nameNEQ,omitempty"`
+	NameIn           []string `json:"nameIn,omitempty"`
+	NameNotIn        []string `json:"nameNotIn,omitempty"`
+	NameGT           *string  `json:"nameGT,omitempty"`
+	NameGTE          *string  `json:"nameGTE,omitempty"`
+	NameLT           *string  `json:"nameLT,omitempty"`
+	NameLTE          *string  `json:"nameLTE,omitempty"`
+	NameContains     *string  `json:"nameContains,omitempty"`
+	NameHasPrefix    *string  `json:"nameHasPrefix,omitempty"`
+	NameHasSuffix    *string  `json:"nameHasSuffix,omitempty"`
+	NameEqualFold    *string  `json:"nameEqualFold,omitempty"`
+	NameContainsFold *string  `json:"nameContainsFold,omitempty"`
+
+	// "channel" field predicates.
+	Channel      *campaign.Channel  `json:"channel,omitempty"`
+	ChannelNEQ   *campaign.Channel  `json:"channelNEQ,omitempty"`
+	ChannelIn    []campaign.Channel `json:"channelIn,omitempty"`
+	ChannelNotIn []campaign.Channel `json:"channelNotIn,omitempty"`
+
+	// "subject" field predicates.
+	Subject             *string  `json:"subject,omitempty"`
+	SubjectNEQ          *string  `json:"subjectNEQ,omitempty"`
+	SubjectIn           []string `json:"subjectIn,omitempty"`
+	SubjectNotIn        []string `json:"subjectNotIn,omitempty"`
+	SubjectGT           *string  `json:"subjectGT,omitempty"`
+	SubjectGTE          *string  `json:"subjectGTE,omitempty"`
+	SubjectLT           *string  `json:"subjectLT,omitempty"`
+	SubjectLTE          *string  `json:"subjectLTE,omitempty"`
+	SubjectContains     *string  `json:"subjectContains,omitempty"`
+	SubjectHasPrefix    *string  `json:"subjectHasPrefix,omitempty"`
+	SubjectHasSuffix    *string  `json:"subjectHasSuffix,omitempty"`
+	SubjectIsNil        bool     `json:"subjectIsNil,omitempty"`
+	SubjectNotNil       bool     `json:"subjectNotNil,omitempty"`
+	SubjectEqualFold    *string  `json:"subjectEqualFold,omitempty"`
+	SubjectContainsFold *string  `json:"subjectContainsFold,omitempty"`
+
+	// "message" field predicates.
+	Message             *string  `json:"message,omitempty"`
+	MessageNEQ          *string  `json:"messageNEQ,omitempty"`
+	MessageIn           []string `json:"messageIn,omitempty"`
+	MessageNotIn        []string `json:"messageNotIn,omitempty"`
+	MessageGT           *string  `json:"messageGT,omitempty"`
+	MessageGTE          *string  `json:"messageGTE,omitempty"`
+	MessageLT           *string  `json:"messageLT,omitempty"`
+	MessageLTE          *string  `json:"messageLTE,omitempty"`
+	MessageContains     *string  `json:"messageContains,omitempty"`
+	MessageHasPrefix    *string  `json:"messageHasPrefix,omitempty"`
+	MessageHasSuffix    *string  `json:"messageHasSuffix,omitempty"`
+	MessageEqualFold    *string  `json:"messageEqualFold,omitempty"`
+	MessageContainsFold *string  `json:"messageContainsFold,omitempty"`
+
+	// "offer_id" field predicates.
+	OfferID             *pulid.ID  `json:"offerID,omitempty"`
+	OfferIDNEQ          *pulid.ID  `json:"offerIDNEQ,omitempty"`
+	OfferIDIn           []pulid.ID `json:"offerIDIn,omitempty"`
+	OfferIDNotIn        []pulid.ID `json:"offerIDNotIn,omitempty"`
+	OfferIDGT           *pulid.ID  `json:"offerIDGT,omitempty"`
+	OfferIDGTE          *pulid.ID  `json:"offerIDGTE,omitempty"`
+	OfferIDLT           *pulid.ID  `json:"offerIDLT,omitempty"`
+	OfferIDLTE          *pulid.ID  `json:"offerIDLTE,omitempty"`
+	OfferIDContains     *pulid.ID  `json:"offerIDContains,omitempty"`
+	OfferIDHasPrefix    *pulid.ID  `json:"offerIDHasPrefix,omitempty"`
+	OfferIDHasSuffix    *pulid.ID  `json:"offerIDHasSuffix,omitempty"`
+	OfferIDIsNil        bool       `json:"offerIDIsNil,omitempty"`
+	OfferIDNotNil       bool       `json:"offerIDNotNil,omitempty"`
+	OfferIDEqualFold    *pulid.ID  `json:"offerIDEqualFold,omitempty"`
+	OfferIDContainsFold *pulid.ID  `json:"offerIDContainsFold,omitempty"`
+
+	// "audience" field predicates.
+	Audience      *campaign.Audience  `json:"audience,omitempty"`
+	AudienceNEQ   *campaign.Audience  `json:"audienceNEQ,omitempty"`
+	AudienceIn    []campaign.Audience `json:"audienceIn,omitempty"`
+	AudienceNotIn []campaign.Audience `json:"audienceNotIn,omitempty"`
+
+	// "segment" field predicates.
+	Segment       *campaign.Segment  `json:"segment,omitempty"`
+	SegmentNEQ    *campaign.Segment  `json:"segmentNEQ,omitempty"`
+	SegmentIn     []campaign.Segment `json:"segmentIn,omitempty"`
+	SegmentNotIn  []campaign.Segment `json:"segmentNotIn,omitempty"`
+	SegmentIsNil  bool               `json:"segmentIsNil,omitempty"`
+	SegmentNotNil bool               `json:"segmentNotNil,omitempty"`
+
+	// "saved_segment_id" field predicates.
+	SavedSegmentID             *pulid.ID  `json:"savedSegmentID,omitempty"`
+	SavedSegmentIDNEQ          *pulid.ID  `json:"savedSegmentIDNEQ,omitempty"`
+	SavedSegmentIDIn           []pulid.ID `json:"savedSegmentIDIn,omitempty"`
+	SavedSegmentIDNotIn        []pulid.ID `json:"savedSegmentIDNotIn,omitempty"`
+	SavedSegmentIDGT           *pulid.ID  `json:"savedSegmentIDGT,omitempty"`
+	SavedSegmentIDGTE          *pulid.ID  `json:"savedSegmentIDGTE,omitempty"`
+	SavedSegmentIDLT           *pulid.ID  `json:"savedSegmentIDLT,omitempty"`
+	SavedSegmentIDLTE          *pulid.ID  `json:"savedSegmentIDLTE,omitempty"`
+	SavedSegmentIDContains     *pulid.ID  `json:"savedSegmentIDContains,omitempty"`
+	SavedSegmentIDHasPrefix    *pulid.ID  `json:"savedSegmentIDHasPrefix,omitempty"`
+	SavedSegmentIDHasSuffix    *pulid.ID  `json:"savedSegmentIDHasSuffix,omitempty"`
+	SavedSegmentIDIsNil        bool       `json:"savedSegmentIDIsNil,omitempty"`
+	SavedSegmentIDNotNil       bool       `json:"savedSegmentIDNotNil,omitempty"`
+	SavedSegmentIDEqualFold    *pulid.ID  `json:"savedSegmentIDEqualFold,omitempty"`
+	SavedSegmentIDContainsFold *pulid.ID  `json:"savedSegmentIDContainsFold,omitempty"`
+
+	// "scheduled_at" field predicates.
+	ScheduledAt       *time.Time  `json:"scheduledAt,omitempty"`
+	ScheduledAtNEQ    *time.Time  `json:"scheduledAtNEQ,omitempty"`
+	ScheduledAtIn     []time.Time `json:"scheduledAtIn,omitempty"`
+	ScheduledAtNotIn  []time.Time `json:"scheduledAtNotIn,omitempty"`
+	ScheduledAtGT     *time.Time  `json:"scheduledAtGT,omitempty"`
+	ScheduledAtGTE    *time.Time  `json:"scheduledAtGTE,omitempty"`
+	ScheduledAtLT     *time.Time  `json:"scheduledAtLT,omitempty"`
+	ScheduledAtLTE    *time.Time  `json:"scheduledAtLTE,omitempty"`
+	ScheduledAtIsNil  bool        `json:"scheduledAtIsNil,omitempty"`
+	ScheduledAtNotNil bool        `json:"scheduledAtNotNil,omitempty"`
+
+	// "status" field predicates.
+	Status      *campaign.Status  `json:"status,omitempty"`
+	StatusNEQ   *campaign.Status  `json:"statusNEQ,omitempty"`
+	StatusIn    []campaign.Status `json:"statusIn,omitempty"`
+	StatusNotIn []campaign.Status `json:"statusNotIn,omitempty"`
+
+	// "created_by_id" field predicates.
+	CreatedByID             *pulid.ID  `json:"createdByID,omitempty"`
+	CreatedByIDNEQ          *pulid.ID  `json:"createdByIDNEQ,omitempty"`
+	CreatedByIDIn           []pulid.ID `json:"createdByIDIn,omitempty"`
+	CreatedByIDNotIn        []pulid.ID `json:"createdByIDNotIn,omitempty"`
+	CreatedByIDGT           *pulid.ID  `json:"createdByIDGT,omitempty"`
+	CreatedByIDGTE          *pulid.ID  `json:"createdByIDGTE,omitempty"`
+	CreatedByIDLT           *pulid.ID  `json:"createdByIDLT,omitempty"`
+	CreatedByIDLTE          *pulid.ID  `json:"createdByIDLTE,omitempty"`
+	CreatedByIDContains     *pulid.ID  `json:"createdByIDContains,omitempty"`
+	CreatedByIDHasPrefix    *pulid.ID  `json:"createdByIDHasPrefix,omitempty"`
+	CreatedByIDHasSuffix    *pulid.ID  `json:"createdByIDHasSuffix,omitempty"`
+	CreatedByIDEqualFold    *pulid.ID  `json:"createdByIDEqualFold,omitempty"`
+	CreatedByIDContainsFold *pulid.ID  `json:"createdByIDContainsFold,omitempty"`
+
+	// "audience_count" field predicates.
+	AudienceCount      *int  `json:"audienceCount,omitempty"`
+	AudienceCountNEQ   *int  `json:"audienceCountNEQ,omitempty"`
+	AudienceCountIn    []int `json:"audienceCountIn,omitempty"`
+	AudienceCountNotIn []int `json:"audienceCountNotIn,omitempty"`
+	AudienceCountGT    *int  `json:"audienceCountGT,omitempty"`
+	AudienceCountGTE   *int  `json:"audienceCountGTE,omitempty"`
+	AudienceCountLT    *int  `json:"audienceCountLT,omitempty"`
+	AudienceCountLTE   *int  `json:"audienceCountLTE,omitempty"`
+
+	// "sent_at" field predicates.
+	SentAt       *time.Time  `json:"sentAt,omitempty"`
+	SentAtNEQ    *time.Time  `json:"sentAtNEQ,omitempty"`
+	SentAtIn     []time.Time `json:"sentAtIn,omitempty"`
+	SentAtNotIn  []time.Time `json:"sentAtNotIn,omitempty"`
+	SentAtGT     *time.Time  `json:"sentAtGT,omitempty"`
+	SentAtGTE    *time.Time  `json:"sentAtGTE,omitempty"`
+	SentAtLT     *time.Time  `json:"sentAtLT,omitempty"`
+	SentAtLTE    *time.Time  `json:"sentAtLTE,omitempty"`
+	SentAtIsNil  bool        `json:"sentAtIsNil,omitempty"`
+	SentAtNotNil bool        `json:"sentAtNotNil,omitempty"`
+
+	// "cancelled_at" field predicates.
+	CancelledAt       *time.Time  `json:"cancelledAt,omitempty"`
+	CancelledAtNEQ    *time.Time  `json:"cancelledAtNEQ,omitempty"`
+	CancelledAtIn     []time.Time `json:"cancelledAtIn,omitempty"`
+	CancelledAtNotIn  []time.Time `json:"cancelledAtNotIn,omitempty"`
+	CancelledAtGT     *time.Time  `json:"cancelledAtGT,omitempty"`
+	CancelledAtGTE    *time.Time  `json:"cancelledAtGTE,omitempty"`
+	CancelledAtLT     *time.Time  `json:"cancelledAtLT,omitempty"`
+	CancelledAtLTE    *time.Time  `json:"cancelledAtLTE,omitempty"`
+	CancelledAtIsNil  bool        `json:"cancelledAtIsNil,omitempty"`
+	CancelledAtNotNil bool        `json:"cancelledAtNotNil,omitempty"`
+
+	// "offer" edge predicates.
+	HasOffer     *bool              `json:"hasOffer,omitempty"`
+	HasOfferWith []*OfferWhereInput `json:"hasOfferWith,omitempty"`
+
+	// "saved_segment" edge predicates.
+	HasSavedSegment     *bool                     `json:"hasSavedSegment,omitempty"`
+	HasSavedSegmentWith []*SavedSegmentWhereInput `json:"hasSavedSegmentWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *CampaignWhereInput) AddPredicates(predicates ...predicate.Campaign) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the CampaignWhereInput filter on the CampaignQuery builder.
+func (i *CampaignWhereInput) Filter(q *CampaignQuery) (*CampaignQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyCampaignWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyCampaignWhereInput is returned in case the CampaignWhereInput is empty.
+var ErrEmptyCampaignWhereInput = errors.New("ent: empty predicate CampaignWhereInput")
+
+// P returns a predicate for filtering campaigns.
+// An error is returned if the input is empty or invalid.
+func (i *CampaignWhereInput) P() (predicate.Campaign, error) {
+	var predicates []predicate.Campaign
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, campaign.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.Campaign, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, campaign.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.Campaign, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, campaign.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, campaign.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, campaign.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, campaign.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, campaign.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, campaign.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, campaign.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, campaign.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, campaign.IDLTE(*i.IDLTE))
+	}
+	if i.MerchantID != nil {
+		predicates = append(predicates, campaign.MerchantIDEQ(*i.MerchantID))
+	}
+	if i.MerchantIDNEQ != nil {
+		predicates = append(predicates, campaign.MerchantIDNEQ(*i.MerchantIDNEQ))
+	}
+	if len(i.MerchantIDIn) > 0 {
+		predicates = append(predicates, campaign.MerchantIDIn(i.MerchantIDIn...))
+	}
+	if len(i.MerchantIDNotIn) > 0 {
+		predicates = append(predicates, campaign.MerchantIDNotIn(i.MerchantIDNotIn...))
+	}
+	if i.MerchantIDGT != nil {
+		predicates = append(predicates, campaign.MerchantIDGT(*i.MerchantIDGT))
+	}
+	if i.MerchantIDGTE != nil {
+		predicates = append(predicates, campaign.MerchantIDGTE(*i.MerchantIDGTE))
+	}
+	if i.MerchantIDLT != nil {
+		predicates = append(predicates, campaign.MerchantIDLT(*i.MerchantIDLT))
+	}
+	if i.MerchantIDLTE != nil {
+		predicates = append(predicates, campaign.MerchantIDLTE(*i.MerchantIDLTE))
+	}
+	if i.MerchantIDContains != nil {
+		predicates = append(predicates, campaign.MerchantIDContains(*i.MerchantIDContains))
+	}
+	if i.MerchantIDHasPrefix != nil {
+		predicates = append(predicates, campaign.MerchantIDHasPrefix(*i.MerchantIDHasPrefix))
+	}
+	if i.MerchantIDHasSuffix != nil {
+		predicates = append(predicates, campaign.MerchantIDHasSuffix(*i.MerchantIDHasSuffix))
+	}
+	if i.MerchantIDEqualFold != nil {
+		predicates = append(predicates, campaign.MerchantIDEqualFold(*i.MerchantIDEqualFold))
+	}
+	if i.MerchantIDContainsFold != nil {
+		predicates = append(predicates, campaign.MerchantIDContainsFold(*i.MerchantIDContainsFold))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, campaign.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, campaign.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, campaign.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, campaign.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, campaign.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, campaign.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, campaign.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, campaign.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, campaign.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, campaign.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, campaign.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, campaign.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, campaign.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, campaign.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, campaign.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, campaign.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.Name != nil {
+		predicates = append(predicates, campaign.NameEQ(*i.Name))
+	}
+	if i.NameNEQ != nil {
+		predicates = append(predicates, campaign.NameNEQ(*i.NameNEQ))
+	}
+	if len(i.NameIn) > 0 {
+		predicates = append(predicates, campaign.NameIn(i.NameIn...))
+	}
+	if len(i.NameNotIn) > 0 {
+		predicates = append(predicates, campaign.NameNotIn(i.NameNotIn...))
+	}
+	if i.NameGT != nil {
+		predicates = append(predicates, campaign.NameGT(*i.NameGT))
+	}
+	if i.NameGTE != nil {
+		predicates = append(predicates, campaign.NameGTE(*i.NameGTE))
+	}
+	if i.NameLT != nil {
+		predicates = append(predicates, campaign.NameLT(*i.NameLT))
+	}
+	if i.NameLTE != nil {
+		predicates = append(predicates, campaign.NameLTE(*i.NameLTE))
+	}
+	if i.NameContains != nil {
+		predicates = append(predicates, campaign.NameContains(*i.NameContains))
+	}
+	if i.NameHasPrefix != nil {
+		predicates = append(predicates, campaign.NameHasPrefix(*i.NameHasPrefix))
+	}
+	if i.NameHasSuffix != nil {
+		predicates = append(predicates, campaign.NameHasSuffix(*i.NameHasSuffix))
+	}
+	if i.NameEqualFold != nil {
+		predicates = append(predicates, campaign.NameEqualFold(*i.NameEqualFold))
+	}
+	if i.NameContainsFold != nil {
+		predicates = append(predicates, campaign.NameContainsFold(*i.NameContainsFold))
+	}
+	if i.Channel != nil {
+		predicates = append(predicates, campaign.ChannelEQ(*i.Channel))
+	}
+	if i.ChannelNEQ != nil {
+		predicates = append(predicates, campaign.ChannelNEQ(*i.ChannelNEQ))
+	}
+	if len(i.ChannelIn) > 0 {
+		predicates = append(predicates, campaign.ChannelIn(i.ChannelIn...))
+	}
+	if len(i.ChannelNotIn) > 0 {
+		predicates = append(predicates, campaign.ChannelNotIn(i.ChannelNotIn...))
+	}
+	if i.Subject != nil {
+		predicates = append(predicates, campaign.SubjectEQ(*i.Subject))
+	}
+	if i.SubjectNEQ != nil {
+		predicates = append(predicates, campaign.SubjectNEQ(*i.SubjectNEQ))
+	}
+	if len(i.SubjectIn) > 0 {
+		predicates = append(predicates, campaign.SubjectIn(i.SubjectIn...))
+	}
+	if len(i.SubjectNotIn) > 0 {
+		predicates = append(predicates, campaign.SubjectNotIn(i.SubjectNotIn...))
+	}
+	if i.SubjectGT != nil {
+		predicates = append(predicates, campaign.SubjectGT(*i.SubjectGT))
+	}
+	if i.SubjectGTE != nil {
+		predicates = append(predicates, campaign.SubjectGTE(*i.SubjectGTE))
+	}
+	if i.SubjectLT != nil {
+		predicates = append(predicates, campaign.SubjectLT(*i.SubjectLT))
+	}
+	if i.SubjectLTE != nil {
+		predicates = append(predicates, campaign.SubjectLTE(*i.SubjectLTE))
+	}
+	if i.SubjectContains != nil {
+		predicates = append(predicates, campaign.SubjectContains(*i.SubjectContains))
+	}
+	if i.SubjectHasPrefix != nil {
+		predicates = append(predicates, campaign.SubjectHasPrefix(*i.SubjectHasPrefix))
+	}
+	if i.SubjectHasSuffix != nil {
+		predicates = append(predicates, campaign.SubjectHasSuffix(*i.SubjectHasSuffix))
+	}
+	if i.SubjectIsNil {
+		predicates = append(predicates, campaign.SubjectIsNil())
+	}
+	if i.SubjectNotNil {
+		predicates = append(predicates, campaign.SubjectNotNil())
+	}
+	if i.SubjectEqualFold != nil {
+		predicates = append(predicates, campaign.SubjectEqualFold(*i.SubjectEqualFold))
+	}
+	if i.SubjectContainsFold != nil {
+		predicates = append(predicates, campaign.SubjectContainsFold(*i.SubjectContainsFold))
+	}
+	if i.Message != nil {
+		predicates = append(predicates, campaign.MessageEQ(*i.Message))
+	}
+	if i.MessageNEQ != nil {
+		predicates = append(predicates, campaign.MessageNEQ(*i.MessageNEQ))
+	}
+	if len(i.MessageIn) > 0 {
+		predicates = append(predicates, campaign.MessageIn(i.MessageIn...))
+	}
+	if len(i.MessageNotIn) > 0 {
+		predicates = append(predicates, campaign.MessageNotIn(i.MessageNotIn...))
+	}
+	if i.MessageGT != nil {
+		predicates = append(predicates, campaign.MessageGT(*i.MessageGT))
+	}
+	if i.MessageGTE != nil {
+		predicates = append(predicates, campaign.MessageGTE(*i.MessageGTE))
+	}
+	if i.MessageLT != nil {
+		predicates = append(predicates, campaign.MessageLT(*i.MessageLT))
+	}
+	if i.MessageLTE != nil {
+		predicates = append(predicates, campaign.MessageLTE(*i.MessageLTE))
+	}
+	if i.MessageContains != nil {
+		predicates = append(predicates, campaign.MessageContains(*i.MessageContains))
+	}
+	if i.MessageHasPrefix != nil {
+		predicates = append(predicates, campaign.MessageHasPrefix(*i.MessageHasPrefix))
+	}
+	if i.MessageHasSuffix != nil {
+		predicates = append(predicates, campaign.MessageHasSuffix(*i.MessageHasSuffix))
+	}
+	if i.MessageEqualFold != nil {
+		predicates = append(predicates, campaign.MessageEqualFold(*i.MessageEqualFold))
+	}
+	if i.MessageContainsFold != nil {
+		predicates = append(predicates, campaign.MessageContainsFold(*i.MessageContainsFold))
+	}
+	if i.OfferID != nil {
+		predicates = append(predicates, campaign.OfferIDEQ(*i.OfferID))
+	}
+	if i.OfferIDNEQ != nil {
+		predicates = append(predicates, campaign.OfferIDNEQ(*i.OfferIDNEQ))
+	}
+	if len(i.OfferIDIn) > 0 {
+		predicates = append(predicates, campaign.OfferIDIn(i.OfferIDIn...))
+	}
+	if len(i.OfferIDNotIn) > 0 {
+		predicates = append(predicates, campaign.OfferIDNotIn(i.OfferIDNotIn...))
+	}
+	if i.OfferIDGT != nil {
+		predicates = append(predicates, campaign.OfferIDGT(*i.OfferIDGT))
+	}
+	if i.OfferIDGTE != nil {
+		predicates = append(predicates, campaign.OfferIDGTE(*i.OfferIDGTE))
+	}
+	if i.OfferIDLT != nil {
+		predicates = append(predicates, campaign.OfferIDLT(*i.OfferIDLT))
+	}
+	if i.OfferIDLTE != nil {
+		predicates = append(predicates, campaign.OfferIDLTE(*i.OfferIDLTE))
+	}
+	if i.OfferIDContains != nil {
+		predicates = append(predicates, campaign.OfferIDContains(*i.OfferIDContains))
+	}
+	if i.OfferIDHasPrefix != nil {
+		predicates = append(predicates, campaign.OfferIDHasPrefix(*i.OfferIDHasPrefix))
+	}
+	if i.OfferIDHasSuffix != nil {
+		predicates = append(predicates, campaign.OfferIDHasSuffix(*i.OfferIDHasSuffix))
+	}
+	if i.OfferIDIsNil {
+		predicates = append(predicates, campaign.OfferIDIsNil())
+	}
+	if i.OfferIDNotNil {
+		predicates = append(predicates, campaign.OfferIDNotNil())
+	}
+	if i.OfferIDEqualFold != nil {
+		predicates = append(predicates, campaign.OfferIDEqualFold(*i.OfferIDEqualFold))
+	}
+	if i.OfferIDContainsFold != nil {
+		predicates = append(predicates, campaign.OfferIDContainsFold(*i.OfferIDContainsFold))
+	}
+	if i.Audience != nil {
+		predicates = append(predicates, campaign.AudienceEQ(*i.Audience))
+	}
+	if i.AudienceNEQ != nil {
+		predicates = append(predicates, campaign.AudienceNEQ(*i.AudienceNEQ))
+	}
+	if len(i.AudienceIn) > 0 {
+		predicates = append(predicates, campaign.AudienceIn(i.AudienceIn...))
+	}
+	if len(i.AudienceNotIn) > 0 {
+		predicates = append(predicates, campaign.AudienceNotIn(i.AudienceNotIn...))
+	}
+	if i.Segment != nil {
+		predicates = append(predicates, campaign.SegmentEQ(*i.Segment))
+	}
+	if i.SegmentNEQ != nil {
+		predicates = append(predicates, campaign.SegmentNEQ(*i.SegmentNEQ))
+	}
+	if len(i.SegmentIn) > 0 {
+		predicates = append(predicates, campaign.SegmentIn(i.SegmentIn...))
+	}
+	if len(i.SegmentNotIn) > 0 {
+		predicates = append(predicates, campaign.SegmentNotIn(i.SegmentNotIn...))
+	}
+	if i.SegmentIsNil {
+		predicates = append(predicates, campaign.SegmentIsNil())
+	}
+	if i.SegmentNotNil {
+		predicates = append(predicates, campaign.SegmentNotNil())
+	}
+	if i.SavedSegmentID != nil {
+		predicates = append(predicates, campaign.SavedSegmentIDEQ(*i.SavedSegmentID))
+	}
+	if i.SavedSegmentIDNEQ != nil {
+		predicates = append(predicates, campaign.SavedSegmentIDNEQ(*i.SavedSegmentIDNEQ))
+	}
+	if len(i.SavedSegmentIDIn) > 0 {
+		predicates = append(predicates, campaign.SavedSegmentIDIn(i.SavedSegmentIDIn...))
+	}
+	if len(i.SavedSegmentIDNotIn) > 0 {
+		predicates = append(predicates, campaign.SavedSegmentIDNotIn(i.SavedSegmentIDNotIn...))
+	}
+	if i.SavedSegmentIDGT != nil {
+		predicates = append(predicates, campaign.SavedSegmentIDGT(*i.SavedSegmentIDGT))
+	}
+	if i.SavedSegmentIDGTE != nil {
+		predicates = append(predicates, campaign.SavedSegmentIDGTE(*i.SavedSegmentIDGTE))
+	}
+	if i.SavedSegmentIDLT != nil {
+		predicates = append(predicates, campaign.SavedSegmentIDLT(*i.SavedSegmentIDLT))
+	}
+	if i.SavedSegmentIDLTE != nil {
+		predicates = append(predicates, campaign.SavedSegmentIDLTE(*i.SavedSegmentIDLTE))
+	}
+	if i.SavedSegmentIDContains != nil {
+		predicates = append(predicates, campaign.SavedSegmentIDContains(*i.SavedSegmentIDContains))
+	}
+	if i.SavedSegmentIDHasPrefix != nil {
+		predicates = append(predicates, campaign.SavedSegmentIDHasPrefix(*i.SavedSegmentIDHasPrefix))
+	}
+	if i.SavedSegmentIDHasSuffix != nil {
+		predicates = append(predicates, campaign.SavedSegmentIDHasSuffix(*i.SavedSegmentIDHasSuffix))
+	}
+	if i.SavedSegmentIDIsNil {
+		predicates = append(predicates, campaign.SavedSegmentIDIsNil())
+	}
+	if i.SavedSegmentIDNotNil {
+		predicates = append(predicates, campaign.SavedSegmentIDNotNil())
+	}
+	if i.SavedSegmentIDEqualFold != nil {
+		predicates = append(predicates, campaign.SavedSegmentIDEqualFold(*i.SavedSegmentIDEqualFold))
+	}
+	if i.SavedSegmentIDContainsFold != nil {
+		predicates = append(predicates, campaign.SavedSegmentIDContainsFold(*i.SavedSegmentIDContainsFold))
+	}
+	if i.ScheduledAt != nil {
+		predicates = append(predicates, campaign.ScheduledAtEQ(*i.ScheduledAt))
+	}
+	if i.ScheduledAtNEQ != nil {
+		predicates = append(predicates, campaign.ScheduledAtNEQ(*i.ScheduledAtNEQ))
+	}
+	if len(i.ScheduledAtIn) > 0 {
+		predicates = append(predicates, campaign.ScheduledAtIn(i.ScheduledAtIn...))
+	}
+	if len(i.ScheduledAtNotIn) > 0 {
+		predicates = append(predicates, campaign.ScheduledAtNotIn(i.ScheduledAtNotIn...))
+	}
+	if i.ScheduledAtGT != nil {
+		predicates = append(predicates, campaign.ScheduledAtGT(*i.ScheduledAtGT))
+	}
+	if i.ScheduledAtGTE != nil {
+		predicates = append(predicates, campaign.ScheduledAtGTE(*i.ScheduledAtGTE))
+	}
+	if i.ScheduledAtLT != nil {
+		predicates = append(predicates, campaign.ScheduledAtLT(*i.ScheduledAtLT))
+	}
+	if i.ScheduledAtLTE != nil {
+		predicates = append(predicates, campaign.ScheduledAtLTE(*i.ScheduledAtLTE))
+	}
+	if i.ScheduledAtIsNil {
+		predicates = append(predicates, campaign.ScheduledAtIsNil())
+	}
+	if i.ScheduledAtNotNil {
+		predicates = append(predicates, campaign.ScheduledAtNotNil())
+	}
+	if i.Status != nil {
+		predicates = append(predicates, campaign.StatusEQ(*i.Status))
+	}
+	if i.StatusNEQ != nil {
+		predicates = append(predicates, campaign.StatusNEQ(*i.StatusNEQ))
+	}
+	if len(i.StatusIn) > 0 {
+		predicates = append(predicates, campaign.StatusIn(i.StatusIn...))
+	}
+	if len(i.StatusNotIn) > 0 {
+		predicates = append(predicates, campaign.StatusNotIn(i.StatusNotIn...))
+	}
+	if i.CreatedByID != nil {
+		predicates = append(predicates, campaign.CreatedByIDEQ(*i.CreatedByID))
+	}
+	if i.CreatedByIDNEQ != nil {
+		predicates = append(predicates, campaign.CreatedByIDNEQ(*i.CreatedByIDNEQ))
+	}
+	if len(i.CreatedByIDIn) > 0 {
+		predicates = append(predicates, campaign.CreatedByIDIn(i.CreatedByIDIn...))
+	}
+	if len(i.CreatedByIDNotIn) > 0 {
+		predicates = append(predicates, campaign.CreatedByIDNotIn(i.CreatedByIDNotIn...))
+	}
+	if i.CreatedByIDGT != nil {
+		predicates = append(predicates, campaign.CreatedByIDGT(*i.CreatedByIDGT))
+	}
+	if i.CreatedByIDGTE != nil {
+		predicates = append(predicates, campaign.CreatedByIDGTE(*i.CreatedByIDGTE))
+	}
+	if i.CreatedByIDLT != nil {
+		predicates = append(predicates, campaign.CreatedByIDLT(*i.CreatedByIDLT))
+	}
+	if i.CreatedByIDLTE != nil {
+		predicates = append(predicates, campaign.CreatedByIDLTE(*i.CreatedByIDLTE))
+	}
+	if i.CreatedByIDContains != nil {
+		predicates = append(predicates, campaign.CreatedByIDContains(*i.CreatedByIDContains))
+	}
+	if i.CreatedByIDHasPrefix != nil {
+		predicates = append(predicates, campaign.CreatedByIDHasPrefix(*i.CreatedByIDHasPrefix))
+	}
+	if i.CreatedByIDHasSuffix != nil {
+		predicates = append(predicates, campaign.CreatedByIDHasSuffix(*i.CreatedByIDHasSuffix))
+	}
+	if i.CreatedByIDEqualFold != nil {
+		predicates = append(predicates, campaign.CreatedByIDEqualFold(*i.CreatedByIDEqualFold))
+	}
+	if i.CreatedByIDContainsFold != nil {
+		predicates = append(predicates, campaign.CreatedByIDContainsFold(*i.CreatedByIDContainsFold))
+	}
+	if i.AudienceCount != nil {
+		predicates = append(predicates, campaign.AudienceCountEQ(*i.AudienceCount))
+	}
+	if i.AudienceCountNEQ != nil {
+		predicates = append(predicates, campaign.AudienceCountNEQ(*i.AudienceCountNEQ))
+	}
+	if len(i.AudienceCountIn) > 0 {
+		predicates = append(predicates, campaign.AudienceCountIn(i.AudienceCountIn...))
+	}
+	if len(i.AudienceCountNotIn) > 0 {
+		predicates = append(predicates, campaign.AudienceCountNotIn(i.AudienceCountNotIn...))
+	}
+	if i.AudienceCountGT != nil {
+		predicates = append(predicates, campaign.AudienceCountGT(*i.AudienceCountGT))
+	}
+	if i.AudienceCountGTE != nil {
+		predicates = append(predicates, campaign.AudienceCountGTE(*i.AudienceCountGTE))
+	}
+	if i.AudienceCountLT != nil {
+		predicates = append(predicates, campaign.AudienceCountLT(*i.AudienceCountLT))
+	}
+	if i.AudienceCountLTE != nil {
+		predicates = append(predicates, campaign.AudienceCountLTE(*i.AudienceCountLTE))
+	}
+	if i.SentAt != nil {
+		predicates = append(predicates, campaign.SentAtEQ(*i.SentAt))
+	}
+	if i.SentAtNEQ != nil {
+		predicates = append(predicates, campaign.SentAtNEQ(*i.SentAtNEQ))
+	}
+	if len(i.SentAtIn) > 0 {
+		predicates = append(predicates, campaign.SentAtIn(i.SentAtIn...))
+	}
+	if len(i.SentAtNotIn) > 0 {
+		predicates = append(predicates, campaign.SentAtNotIn(i.SentAtNotIn...))
+	}
+	if i.SentAtGT != nil {
+		predicates = append(predicates, campaign.SentAtGT(*i.SentAtGT))
+	}
+	if i.SentAtGTE != nil {
+		predicates = append(predicates, campaign.SentAtGTE(*i.SentAtGTE))
+	}
+	if i.SentAtLT != nil {
+		predicates = append(predicates, campaign.SentAtLT(*i.SentAtLT))
+	}
+	if i.SentAtLTE != nil {
+		predicates = append(predicates, campaign.SentAtLTE(*i.SentAtLTE))
+	}
+	if i.SentAtIsNil {
+		predicates = append(predicates, campaign.SentAtIsNil())
+	}
+	if i.SentAtNotNil {
+		predicates = append(predicates, campaign.SentAtNotNil())
+	}
+	if i.CancelledAt != nil {
+		predicates = append(predicates, campaign.CancelledAtEQ(*i.CancelledAt))
+	}
+	if i.CancelledAtNEQ != nil {
+		predicates = append(predicates, campaign.CancelledAtNEQ(*i.CancelledAtNEQ))
+	}
+	if len(i.CancelledAtIn) > 0 {
+		predicates = append(predicates, campaign.CancelledAtIn(i.CancelledAtIn...))
+	}
+	if len(i.CancelledAtNotIn) > 0 {
+		predicates = append(predicates, campaign.CancelledAtNotIn(i.CancelledAtNotIn...))
+	}
+	if i.CancelledAtGT != nil {
+		predicates = append(predicates, campaign.CancelledAtGT(*i.CancelledAtGT))
+	}
+	if i.CancelledAtGTE != nil {
+		predicates = append(predicates, campaign.CancelledAtGTE(*i.CancelledAtGTE))
+	}
+	if i.CancelledAtLT != nil {
+		predicates = append(predicates, campaign.CancelledAtLT(*i.CancelledAtLT))
+	}
+	if i.CancelledAtLTE != nil {
+		predicates = append(predicates, campaign.CancelledAtLTE(*i.CancelledAtLTE))
+	}
+	if i.CancelledAtIsNil {
+		predicates = append(predicates, campaign.CancelledAtIsNil())
+	}
+	if i.CancelledAtNotNil {
+		predicates = append(predicates, campaign.CancelledAtNotNil())
+	}
+
+	if i.HasOffer != nil {
+		p := campaign.HasOffer()
+		if !*i.HasOffer {
+			p = campaign.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasOfferWith) > 0 {
+		with := make([]predicate.Offer, 0, len(i.HasOfferWith))
+		for _, w := range i.HasOfferWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasOfferWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, campaign.HasOfferWith(with...))
+	}
+	if i.HasSavedSegment != nil {
+		p := campaign.HasSavedSegment()
+		if !*i.HasSavedSegment {
+			p = campaign.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasSavedSegmentWith) > 0 {
+		with := make([]predicate.SavedSegment, 0, len(i.HasSavedSegmentWith))
+		for _, w := range i.HasSavedSegmentWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasSavedSegmentWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, campaign.HasSavedSegmentWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyCampaignWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return campaign.And(predicates...), nil
 	}
 }
 

@@ -12,6 +12,9 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"github.com/tillpos/till/ent/auditentry"
+	"github.com/tillpos/till/ent/campaign"
+	"github.com/tillpos/till/ent/campaignmessage"
+	"github.com/tillpos/till/ent/campaignsettings"
 	"github.com/tillpos/till/ent/credentialgrant"
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/customerstorevisits"
@@ -72,6 +75,9 @@ const (
 
 	// Node types.
 	TypeAuditEntry            = "AuditEntry"
+	TypeCampaign              = "Campaign"
+	TypeCampaignMessage       = "CampaignMessage"
+	TypeCampaignSettings      = "CampaignSettings"
 	TypeCredentialGrant       = "CredentialGrant"
 	TypeCustomer              = "Customer"
 	TypeCustomerStoreVisits   = "CustomerStoreVisits"
@@ -1104,6 +1110,3482 @@ func (m *AuditEntryMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown AuditEntry edge %s", name)
+}
+
+// CampaignMutation represents an operation that mutates the Campaign nodes in the graph.
+type CampaignMutation struct {
+	config
+	op                   Op
+	typ                  string
+	id                   *pulid.ID
+	created_at           *time.Time
+	updated_at           *time.Time
+	name                 *string
+	channel              *campaign.Channel
+	subject              *string
+	message              *string
+	audience             *campaign.Audience
+	segment              *campaign.Segment
+	scheduled_at         *time.Time
+	status               *campaign.Status
+	created_by_id        *pulid.ID
+	dispatched_at        *time.Time
+	fanned_out_at        *time.Time
+	audience_count       *int
+	addaudience_count    *int
+	sent_at              *time.Time
+	cancelled_at         *time.Time
+	clearedFields        map[string]struct{}
+	merchant             *pulid.ID
+	clearedmerchant      bool
+	offer                *pulid.ID
+	clearedoffer         bool
+	saved_segment        *pulid.ID
+	clearedsaved_segment bool
+	messages             map[pulid.ID]struct{}
+	removedmessages      map[pulid.ID]struct{}
+	clearedmessages      bool
+	done                 bool
+	oldValue             func(context.Context) (*Campaign, error)
+	predicates           []predicate.Campaign
+}
+
+var _ ent.Mutation = (*CampaignMutation)(nil)
+
+// campaignOption allows management of the mutation configuration using functional options.
+type campaignOption func(*CampaignMutation)
+
+// newCampaignMutation creates new mutation for the Campaign entity.
+func newCampaignMutation(c config, op Op, opts ...campaignOption) *CampaignMutation {
+	m := &CampaignMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeCampaign,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withCampaignID sets the ID field of the mutation.
+func withCampaignID(id pulid.ID) campaignOption {
+	return func(m *CampaignMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Campaign
+		)
+		m.oldValue = func(ctx context.Context) (*Campaign, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Campaign.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withCampaign sets the old Campaign of the mutation.
+func withCampaign(node *Campaign) campaignOption {
+	return func(m *CampaignMutation) {
+		m.oldValue = func(context.Context) (*Campaign, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m CampaignMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m CampaignMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of Campaign entities.
+func (m *CampaignMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *CampaignMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *CampaignMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Campaign.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *CampaignMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *CampaignMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the Campaign entity.
+// If the Campaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *CampaignMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *CampaignMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *CampaignMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Campaign entity.
+// If the Campaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *CampaignMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *CampaignMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *CampaignMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the Campaign entity.
+// If the Campaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *CampaignMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetName sets the "name" field.
+func (m *CampaignMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *CampaignMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the Campaign entity.
+// If the Campaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *CampaignMutation) ResetName() {
+	m.name = nil
+}
+
+// SetChannel sets the "channel" field.
+func (m *CampaignMutation) SetChannel(c campaign.Channel) {
+	m.channel = &c
+}
+
+// Channel returns the value of the "channel" field in the mutation.
+func (m *CampaignMutation) Channel() (r campaign.Channel, exists bool) {
+	v := m.channel
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChannel returns the old "channel" field's value of the Campaign entity.
+// If the Campaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignMutation) OldChannel(ctx context.Context) (v campaign.Channel, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChannel is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChannel requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChannel: %w", err)
+	}
+	return oldValue.Channel, nil
+}
+
+// ResetChannel resets all changes to the "channel" field.
+func (m *CampaignMutation) ResetChannel() {
+	m.channel = nil
+}
+
+// SetSubject sets the "subject" field.
+func (m *CampaignMutation) SetSubject(s string) {
+	m.subject = &s
+}
+
+// Subject returns the value of the "subject" field in the mutation.
+func (m *CampaignMutation) Subject() (r string, exists bool) {
+	v := m.subject
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSubject returns the old "subject" field's value of the Campaign entity.
+// If the Campaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignMutation) OldSubject(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSubject is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSubject requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSubject: %w", err)
+	}
+	return oldValue.Subject, nil
+}
+
+// ClearSubject clears the value of the "subject" field.
+func (m *CampaignMutation) ClearSubject() {
+	m.subject = nil
+	m.clearedFields[campaign.FieldSubject] = struct{}{}
+}
+
+// SubjectCleared returns if the "subject" field was cleared in this mutation.
+func (m *CampaignMutation) SubjectCleared() bool {
+	_, ok := m.clearedFields[campaign.FieldSubject]
+	return ok
+}
+
+// ResetSubject resets all changes to the "subject" field.
+func (m *CampaignMutation) ResetSubject() {
+	m.subject = nil
+	delete(m.clearedFields, campaign.FieldSubject)
+}
+
+// SetMessage sets the "message" field.
+func (m *CampaignMutation) SetMessage(s string) {
+	m.message = &s
+}
+
+// Message returns the value of the "message" field in the mutation.
+func (m *CampaignMutation) Message() (r string, exists bool) {
+	v := m.message
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMessage returns the old "message" field's value of the Campaign entity.
+// If the Campaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignMutation) OldMessage(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMessage is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMessage requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMessage: %w", err)
+	}
+	return oldValue.Message, nil
+}
+
+// ResetMessage resets all changes to the "message" field.
+func (m *CampaignMutation) ResetMessage() {
+	m.message = nil
+}
+
+// SetOfferID sets the "offer_id" field.
+func (m *CampaignMutation) SetOfferID(pu pulid.ID) {
+	m.offer = &pu
+}
+
+// OfferID returns the value of the "offer_id" field in the mutation.
+func (m *CampaignMutation) OfferID() (r pulid.ID, exists bool) {
+	v := m.offer
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOfferID returns the old "offer_id" field's value of the Campaign entity.
+// If the Campaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignMutation) OldOfferID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOfferID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOfferID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOfferID: %w", err)
+	}
+	return oldValue.OfferID, nil
+}
+
+// ClearOfferID clears the value of the "offer_id" field.
+func (m *CampaignMutation) ClearOfferID() {
+	m.offer = nil
+	m.clearedFields[campaign.FieldOfferID] = struct{}{}
+}
+
+// OfferIDCleared returns if the "offer_id" field was cleared in this mutation.
+func (m *CampaignMutation) OfferIDCleared() bool {
+	_, ok := m.clearedFields[campaign.FieldOfferID]
+	return ok
+}
+
+// ResetOfferID resets all changes to the "offer_id" field.
+func (m *CampaignMutation) ResetOfferID() {
+	m.offer = nil
+	delete(m.clearedFields, campaign.FieldOfferID)
+}
+
+// SetAudience sets the "audience" field.
+func (m *CampaignMutation) SetAudience(c campaign.Audience) {
+	m.audience = &c
+}
+
+// Audience returns the value of the "audience" field in the mutation.
+func (m *CampaignMutation) Audience() (r campaign.Audience, exists bool) {
+	v := m.audience
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAudience returns the old "audience" field's value of the Campaign entity.
+// If the Campaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignMutation) OldAudience(ctx context.Context) (v campaign.Audience, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAudience is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAudience requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAudience: %w", err)
+	}
+	return oldValue.Audience, nil
+}
+
+// ResetAudience resets all changes to the "audience" field.
+func (m *CampaignMutation) ResetAudience() {
+	m.audience = nil
+}
+
+// SetSegment sets the "segment" field.
+func (m *CampaignMutation) SetSegment(c campaign.Segment) {
+	m.segment = &c
+}
+
+// Segment returns the value of the "segment" field in the mutation.
+func (m *CampaignMutation) Segment() (r campaign.Segment, exists bool) {
+	v := m.segment
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSegment returns the old "segment" field's value of the Campaign entity.
+// If the Campaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignMutation) OldSegment(ctx context.Context) (v *campaign.Segment, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSegment is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSegment requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSegment: %w", err)
+	}
+	return oldValue.Segment, nil
+}
+
+// ClearSegment clears the value of the "segment" field.
+func (m *CampaignMutation) ClearSegment() {
+	m.segment = nil
+	m.clearedFields[campaign.FieldSegment] = struct{}{}
+}
+
+// SegmentCleared returns if the "segment" field was cleared in this mutation.
+func (m *CampaignMutation) SegmentCleared() bool {
+	_, ok := m.clearedFields[campaign.FieldSegment]
+	return ok
+}
+
+// ResetSegment resets all changes to the "segment" field.
+func (m *CampaignMutation) ResetSegment() {
+	m.segment = nil
+	delete(m.clearedFields, campaign.FieldSegment)
+}
+
+// SetSavedSegmentID sets the "saved_segment_id" field.
+func (m *CampaignMutation) SetSavedSegmentID(pu pulid.ID) {
+	m.saved_segment = &pu
+}
+
+// SavedSegmentID returns the value of the "saved_segment_id" field in the mutation.
+func (m *CampaignMutation) SavedSegmentID() (r pulid.ID, exists bool) {
+	v := m.saved_segment
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSavedSegmentID returns the old "saved_segment_id" field's value of the Campaign entity.
+// If the Campaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignMutation) OldSavedSegmentID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSavedSegmentID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSavedSegmentID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSavedSegmentID: %w", err)
+	}
+	return oldValue.SavedSegmentID, nil
+}
+
+// ClearSavedSegmentID clears the value of the "saved_segment_id" field.
+func (m *CampaignMutation) ClearSavedSegmentID() {
+	m.saved_segment = nil
+	m.clearedFields[campaign.FieldSavedSegmentID] = struct{}{}
+}
+
+// SavedSegmentIDCleared returns if the "saved_segment_id" field was cleared in this mutation.
+func (m *CampaignMutation) SavedSegmentIDCleared() bool {
+	_, ok := m.clearedFields[campaign.FieldSavedSegmentID]
+	return ok
+}
+
+// ResetSavedSegmentID resets all changes to the "saved_segment_id" field.
+func (m *CampaignMutation) ResetSavedSegmentID() {
+	m.saved_segment = nil
+	delete(m.clearedFields, campaign.FieldSavedSegmentID)
+}
+
+// SetScheduledAt sets the "scheduled_at" field.
+func (m *CampaignMutation) SetScheduledAt(t time.Time) {
+	m.scheduled_at = &t
+}
+
+// ScheduledAt returns the value of the "scheduled_at" field in the mutation.
+func (m *CampaignMutation) ScheduledAt() (r time.Time, exists bool) {
+	v := m.scheduled_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScheduledAt returns the old "scheduled_at" field's value of the Campaign entity.
+// If the Campaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignMutation) OldScheduledAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScheduledAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScheduledAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScheduledAt: %w", err)
+	}
+	return oldValue.ScheduledAt, nil
+}
+
+// ClearScheduledAt clears the value of the "scheduled_at" field.
+func (m *CampaignMutation) ClearScheduledAt() {
+	m.scheduled_at = nil
+	m.clearedFields[campaign.FieldScheduledAt] = struct{}{}
+}
+
+// ScheduledAtCleared returns if the "scheduled_at" field was cleared in this mutation.
+func (m *CampaignMutation) ScheduledAtCleared() bool {
+	_, ok := m.clearedFields[campaign.FieldScheduledAt]
+	return ok
+}
+
+// ResetScheduledAt resets all changes to the "scheduled_at" field.
+func (m *CampaignMutation) ResetScheduledAt() {
+	m.scheduled_at = nil
+	delete(m.clearedFields, campaign.FieldScheduledAt)
+}
+
+// SetStatus sets the "status" field.
+func (m *CampaignMutation) SetStatus(c campaign.Status) {
+	m.status = &c
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *CampaignMutation) Status() (r campaign.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the Campaign entity.
+// If the Campaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignMutation) OldStatus(ctx context.Context) (v campaign.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *CampaignMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetCreatedByID sets the "created_by_id" field.
+func (m *CampaignMutation) SetCreatedByID(pu pulid.ID) {
+	m.created_by_id = &pu
+}
+
+// CreatedByID returns the value of the "created_by_id" field in the mutation.
+func (m *CampaignMutation) CreatedByID() (r pulid.ID, exists bool) {
+	v := m.created_by_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedByID returns the old "created_by_id" field's value of the Campaign entity.
+// If the Campaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignMutation) OldCreatedByID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedByID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedByID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedByID: %w", err)
+	}
+	return oldValue.CreatedByID, nil
+}
+
+// ResetCreatedByID resets all changes to the "created_by_id" field.
+func (m *CampaignMutation) ResetCreatedByID() {
+	m.created_by_id = nil
+}
+
+// SetDispatchedAt sets the "dispatched_at" field.
+func (m *CampaignMutation) SetDispatchedAt(t time.Time) {
+	m.dispatched_at = &t
+}
+
+// DispatchedAt returns the value of the "dispatched_at" field in the mutation.
+func (m *CampaignMutation) DispatchedAt() (r time.Time, exists bool) {
+	v := m.dispatched_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDispatchedAt returns the old "dispatched_at" field's value of the Campaign entity.
+// If the Campaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignMutation) OldDispatchedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDispatchedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDispatchedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDispatchedAt: %w", err)
+	}
+	return oldValue.DispatchedAt, nil
+}
+
+// ClearDispatchedAt clears the value of the "dispatched_at" field.
+func (m *CampaignMutation) ClearDispatchedAt() {
+	m.dispatched_at = nil
+	m.clearedFields[campaign.FieldDispatchedAt] = struct{}{}
+}
+
+// DispatchedAtCleared returns if the "dispatched_at" field was cleared in this mutation.
+func (m *CampaignMutation) DispatchedAtCleared() bool {
+	_, ok := m.clearedFields[campaign.FieldDispatchedAt]
+	return ok
+}
+
+// ResetDispatchedAt resets all changes to the "dispatched_at" field.
+func (m *CampaignMutation) ResetDispatchedAt() {
+	m.dispatched_at = nil
+	delete(m.clearedFields, campaign.FieldDispatchedAt)
+}
+
+// SetFannedOutAt sets the "fanned_out_at" field.
+func (m *CampaignMutation) SetFannedOutAt(t time.Time) {
+	m.fanned_out_at = &t
+}
+
+// FannedOutAt returns the value of the "fanned_out_at" field in the mutation.
+func (m *CampaignMutation) FannedOutAt() (r time.Time, exists bool) {
+	v := m.fanned_out_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFannedOutAt returns the old "fanned_out_at" field's value of the Campaign entity.
+// If the Campaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignMutation) OldFannedOutAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFannedOutAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFannedOutAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFannedOutAt: %w", err)
+	}
+	return oldValue.FannedOutAt, nil
+}
+
+// ClearFannedOutAt clears the value of the "fanned_out_at" field.
+func (m *CampaignMutation) ClearFannedOutAt() {
+	m.fanned_out_at = nil
+	m.clearedFields[campaign.FieldFannedOutAt] = struct{}{}
+}
+
+// FannedOutAtCleared returns if the "fanned_out_at" field was cleared in this mutation.
+func (m *CampaignMutation) FannedOutAtCleared() bool {
+	_, ok := m.clearedFields[campaign.FieldFannedOutAt]
+	return ok
+}
+
+// ResetFannedOutAt resets all changes to the "fanned_out_at" field.
+func (m *CampaignMutation) ResetFannedOutAt() {
+	m.fanned_out_at = nil
+	delete(m.clearedFields, campaign.FieldFannedOutAt)
+}
+
+// SetAudienceCount sets the "audience_count" field.
+func (m *CampaignMutation) SetAudienceCount(i int) {
+	m.audience_count = &i
+	m.addaudience_count = nil
+}
+
+// AudienceCount returns the value of the "audience_count" field in the mutation.
+func (m *CampaignMutation) AudienceCount() (r int, exists bool) {
+	v := m.audience_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAudienceCount returns the old "audience_count" field's value of the Campaign entity.
+// If the Campaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignMutation) OldAudienceCount(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAudienceCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAudienceCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAudienceCount: %w", err)
+	}
+	return oldValue.AudienceCount, nil
+}
+
+// AddAudienceCount adds i to the "audience_count" field.
+func (m *CampaignMutation) AddAudienceCount(i int) {
+	if m.addaudience_count != nil {
+		*m.addaudience_count += i
+	} else {
+		m.addaudience_count = &i
+	}
+}
+
+// AddedAudienceCount returns the value that was added to the "audience_count" field in this mutation.
+func (m *CampaignMutation) AddedAudienceCount() (r int, exists bool) {
+	v := m.addaudience_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAudienceCount resets all changes to the "audience_count" field.
+func (m *CampaignMutation) ResetAudienceCount() {
+	m.audience_count = nil
+	m.addaudience_count = nil
+}
+
+// SetSentAt sets the "sent_at" field.
+func (m *CampaignMutation) SetSentAt(t time.Time) {
+	m.sent_at = &t
+}
+
+// SentAt returns the value of the "sent_at" field in the mutation.
+func (m *CampaignMutation) SentAt() (r time.Time, exists bool) {
+	v := m.sent_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSentAt returns the old "sent_at" field's value of the Campaign entity.
+// If the Campaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignMutation) OldSentAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSentAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSentAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSentAt: %w", err)
+	}
+	return oldValue.SentAt, nil
+}
+
+// ClearSentAt clears the value of the "sent_at" field.
+func (m *CampaignMutation) ClearSentAt() {
+	m.sent_at = nil
+	m.clearedFields[campaign.FieldSentAt] = struct{}{}
+}
+
+// SentAtCleared returns if the "sent_at" field was cleared in this mutation.
+func (m *CampaignMutation) SentAtCleared() bool {
+	_, ok := m.clearedFields[campaign.FieldSentAt]
+	return ok
+}
+
+// ResetSentAt resets all changes to the "sent_at" field.
+func (m *CampaignMutation) ResetSentAt() {
+	m.sent_at = nil
+	delete(m.clearedFields, campaign.FieldSentAt)
+}
+
+// SetCancelledAt sets the "cancelled_at" field.
+func (m *CampaignMutation) SetCancelledAt(t time.Time) {
+	m.cancelled_at = &t
+}
+
+// CancelledAt returns the value of the "cancelled_at" field in the mutation.
+func (m *CampaignMutation) CancelledAt() (r time.Time, exists bool) {
+	v := m.cancelled_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCancelledAt returns the old "cancelled_at" field's value of the Campaign entity.
+// If the Campaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignMutation) OldCancelledAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCancelledAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCancelledAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCancelledAt: %w", err)
+	}
+	return oldValue.CancelledAt, nil
+}
+
+// ClearCancelledAt clears the value of the "cancelled_at" field.
+func (m *CampaignMutation) ClearCancelledAt() {
+	m.cancelled_at = nil
+	m.clearedFields[campaign.FieldCancelledAt] = struct{}{}
+}
+
+// CancelledAtCleared returns if the "cancelled_at" field was cleared in this mutation.
+func (m *CampaignMutation) CancelledAtCleared() bool {
+	_, ok := m.clearedFields[campaign.FieldCancelledAt]
+	return ok
+}
+
+// ResetCancelledAt resets all changes to the "cancelled_at" field.
+func (m *CampaignMutation) ResetCancelledAt() {
+	m.cancelled_at = nil
+	delete(m.clearedFields, campaign.FieldCancelledAt)
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *CampaignMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[campaign.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *CampaignMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *CampaignMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *CampaignMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// ClearOffer clears the "offer" edge to the Offer entity.
+func (m *CampaignMutation) ClearOffer() {
+	m.clearedoffer = true
+	m.clearedFields[campaign.FieldOfferID] = struct{}{}
+}
+
+// OfferCleared reports if the "offer" edge to the Offer entity was cleared.
+func (m *CampaignMutation) OfferCleared() bool {
+	return m.OfferIDCleared() || m.clearedoffer
+}
+
+// OfferIDs returns the "offer" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// OfferID instead. It exists only for internal usage by the builders.
+func (m *CampaignMutation) OfferIDs() (ids []pulid.ID) {
+	if id := m.offer; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetOffer resets all changes to the "offer" edge.
+func (m *CampaignMutation) ResetOffer() {
+	m.offer = nil
+	m.clearedoffer = false
+}
+
+// ClearSavedSegment clears the "saved_segment" edge to the SavedSegment entity.
+func (m *CampaignMutation) ClearSavedSegment() {
+	m.clearedsaved_segment = true
+	m.clearedFields[campaign.FieldSavedSegmentID] = struct{}{}
+}
+
+// SavedSegmentCleared reports if the "saved_segment" edge to the SavedSegment entity was cleared.
+func (m *CampaignMutation) SavedSegmentCleared() bool {
+	return m.SavedSegmentIDCleared() || m.clearedsaved_segment
+}
+
+// SavedSegmentIDs returns the "saved_segment" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// SavedSegmentID instead. It exists only for internal usage by the builders.
+func (m *CampaignMutation) SavedSegmentIDs() (ids []pulid.ID) {
+	if id := m.saved_segment; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetSavedSegment resets all changes to the "saved_segment" edge.
+func (m *CampaignMutation) ResetSavedSegment() {
+	m.saved_segment = nil
+	m.clearedsaved_segment = false
+}
+
+// AddMessageIDs adds the "messages" edge to the CampaignMessage entity by ids.
+func (m *CampaignMutation) AddMessageIDs(ids ...pulid.ID) {
+	if m.messages == nil {
+		m.messages = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		m.messages[ids[i]] = struct{}{}
+	}
+}
+
+// ClearMessages clears the "messages" edge to the CampaignMessage entity.
+func (m *CampaignMutation) ClearMessages() {
+	m.clearedmessages = true
+}
+
+// MessagesCleared reports if the "messages" edge to the CampaignMessage entity was cleared.
+func (m *CampaignMutation) MessagesCleared() bool {
+	return m.clearedmessages
+}
+
+// RemoveMessageIDs removes the "messages" edge to the CampaignMessage entity by IDs.
+func (m *CampaignMutation) RemoveMessageIDs(ids ...pulid.ID) {
+	if m.removedmessages == nil {
+		m.removedmessages = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		delete(m.messages, ids[i])
+		m.removedmessages[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedMessages returns the removed IDs of the "messages" edge to the CampaignMessage entity.
+func (m *CampaignMutation) RemovedMessagesIDs() (ids []pulid.ID) {
+	for id := range m.removedmessages {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// MessagesIDs returns the "messages" edge IDs in the mutation.
+func (m *CampaignMutation) MessagesIDs() (ids []pulid.ID) {
+	for id := range m.messages {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetMessages resets all changes to the "messages" edge.
+func (m *CampaignMutation) ResetMessages() {
+	m.messages = nil
+	m.clearedmessages = false
+	m.removedmessages = nil
+}
+
+// Where appends a list predicates to the CampaignMutation builder.
+func (m *CampaignMutation) Where(ps ...predicate.Campaign) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the CampaignMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *CampaignMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Campaign, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *CampaignMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *CampaignMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Campaign).
+func (m *CampaignMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *CampaignMutation) Fields() []string {
+	fields := make([]string, 0, 19)
+	if m.merchant != nil {
+		fields = append(fields, campaign.FieldMerchantID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, campaign.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, campaign.FieldUpdatedAt)
+	}
+	if m.name != nil {
+		fields = append(fields, campaign.FieldName)
+	}
+	if m.channel != nil {
+		fields = append(fields, campaign.FieldChannel)
+	}
+	if m.subject != nil {
+		fields = append(fields, campaign.FieldSubject)
+	}
+	if m.message != nil {
+		fields = append(fields, campaign.FieldMessage)
+	}
+	if m.offer != nil {
+		fields = append(fields, campaign.FieldOfferID)
+	}
+	if m.audience != nil {
+		fields = append(fields, campaign.FieldAudience)
+	}
+	if m.segment != nil {
+		fields = append(fields, campaign.FieldSegment)
+	}
+	if m.saved_segment != nil {
+		fields = append(fields, campaign.FieldSavedSegmentID)
+	}
+	if m.scheduled_at != nil {
+		fields = append(fields, campaign.FieldScheduledAt)
+	}
+	if m.status != nil {
+		fields = append(fields, campaign.FieldStatus)
+	}
+	if m.created_by_id != nil {
+		fields = append(fields, campaign.FieldCreatedByID)
+	}
+	if m.dispatched_at != nil {
+		fields = append(fields, campaign.FieldDispatchedAt)
+	}
+	if m.fanned_out_at != nil {
+		fields = append(fields, campaign.FieldFannedOutAt)
+	}
+	if m.audience_count != nil {
+		fields = append(fields, campaign.FieldAudienceCount)
+	}
+	if m.sent_at != nil {
+		fields = append(fields, campaign.FieldSentAt)
+	}
+	if m.cancelled_at != nil {
+		fields = append(fields, campaign.FieldCancelledAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *CampaignMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case campaign.FieldMerchantID:
+		return m.MerchantID()
+	case campaign.FieldCreatedAt:
+		return m.CreatedAt()
+	case campaign.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case campaign.FieldName:
+		return m.Name()
+	case campaign.FieldChannel:
+		return m.Channel()
+	case campaign.FieldSubject:
+		return m.Subject()
+	case campaign.FieldMessage:
+		return m.Message()
+	case campaign.FieldOfferID:
+		return m.OfferID()
+	case campaign.FieldAudience:
+		return m.Audience()
+	case campaign.FieldSegment:
+		return m.Segment()
+	case campaign.FieldSavedSegmentID:
+		return m.SavedSegmentID()
+	case campaign.FieldScheduledAt:
+		return m.ScheduledAt()
+	case campaign.FieldStatus:
+		return m.Status()
+	case campaign.FieldCreatedByID:
+		return m.CreatedByID()
+	case campaign.FieldDispatchedAt:
+		return m.DispatchedAt()
+	case campaign.FieldFannedOutAt:
+		return m.FannedOutAt()
+	case campaign.FieldAudienceCount:
+		return m.AudienceCount()
+	case campaign.FieldSentAt:
+		return m.SentAt()
+	case campaign.FieldCancelledAt:
+		return m.CancelledAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *CampaignMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case campaign.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case campaign.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case campaign.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case campaign.FieldName:
+		return m.OldName(ctx)
+	case campaign.FieldChannel:
+		return m.OldChannel(ctx)
+	case campaign.FieldSubject:
+		return m.OldSubject(ctx)
+	case campaign.FieldMessage:
+		return m.OldMessage(ctx)
+	case campaign.FieldOfferID:
+		return m.OldOfferID(ctx)
+	case campaign.FieldAudience:
+		return m.OldAudience(ctx)
+	case campaign.FieldSegment:
+		return m.OldSegment(ctx)
+	case campaign.FieldSavedSegmentID:
+		return m.OldSavedSegmentID(ctx)
+	case campaign.FieldScheduledAt:
+		return m.OldScheduledAt(ctx)
+	case campaign.FieldStatus:
+		return m.OldStatus(ctx)
+	case campaign.FieldCreatedByID:
+		return m.OldCreatedByID(ctx)
+	case campaign.FieldDispatchedAt:
+		return m.OldDispatchedAt(ctx)
+	case campaign.FieldFannedOutAt:
+		return m.OldFannedOutAt(ctx)
+	case campaign.FieldAudienceCount:
+		return m.OldAudienceCount(ctx)
+	case campaign.FieldSentAt:
+		return m.OldSentAt(ctx)
+	case campaign.FieldCancelledAt:
+		return m.OldCancelledAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown Campaign field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CampaignMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case campaign.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case campaign.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case campaign.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case campaign.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case campaign.FieldChannel:
+		v, ok := value.(campaign.Channel)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChannel(v)
+		return nil
+	case campaign.FieldSubject:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSubject(v)
+		return nil
+	case campaign.FieldMessage:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMessage(v)
+		return nil
+	case campaign.FieldOfferID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOfferID(v)
+		return nil
+	case campaign.FieldAudience:
+		v, ok := value.(campaign.Audience)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAudience(v)
+		return nil
+	case campaign.FieldSegment:
+		v, ok := value.(campaign.Segment)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSegment(v)
+		return nil
+	case campaign.FieldSavedSegmentID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSavedSegmentID(v)
+		return nil
+	case campaign.FieldScheduledAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScheduledAt(v)
+		return nil
+	case campaign.FieldStatus:
+		v, ok := value.(campaign.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case campaign.FieldCreatedByID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedByID(v)
+		return nil
+	case campaign.FieldDispatchedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDispatchedAt(v)
+		return nil
+	case campaign.FieldFannedOutAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFannedOutAt(v)
+		return nil
+	case campaign.FieldAudienceCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAudienceCount(v)
+		return nil
+	case campaign.FieldSentAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSentAt(v)
+		return nil
+	case campaign.FieldCancelledAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCancelledAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Campaign field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *CampaignMutation) AddedFields() []string {
+	var fields []string
+	if m.addaudience_count != nil {
+		fields = append(fields, campaign.FieldAudienceCount)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *CampaignMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case campaign.FieldAudienceCount:
+		return m.AddedAudienceCount()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CampaignMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case campaign.FieldAudienceCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAudienceCount(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Campaign numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *CampaignMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(campaign.FieldSubject) {
+		fields = append(fields, campaign.FieldSubject)
+	}
+	if m.FieldCleared(campaign.FieldOfferID) {
+		fields = append(fields, campaign.FieldOfferID)
+	}
+	if m.FieldCleared(campaign.FieldSegment) {
+		fields = append(fields, campaign.FieldSegment)
+	}
+	if m.FieldCleared(campaign.FieldSavedSegmentID) {
+		fields = append(fields, campaign.FieldSavedSegmentID)
+	}
+	if m.FieldCleared(campaign.FieldScheduledAt) {
+		fields = append(fields, campaign.FieldScheduledAt)
+	}
+	if m.FieldCleared(campaign.FieldDispatchedAt) {
+		fields = append(fields, campaign.FieldDispatchedAt)
+	}
+	if m.FieldCleared(campaign.FieldFannedOutAt) {
+		fields = append(fields, campaign.FieldFannedOutAt)
+	}
+	if m.FieldCleared(campaign.FieldSentAt) {
+		fields = append(fields, campaign.FieldSentAt)
+	}
+	if m.FieldCleared(campaign.FieldCancelledAt) {
+		fields = append(fields, campaign.FieldCancelledAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *CampaignMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *CampaignMutation) ClearField(name string) error {
+	switch name {
+	case campaign.FieldSubject:
+		m.ClearSubject()
+		return nil
+	case campaign.FieldOfferID:
+		m.ClearOfferID()
+		return nil
+	case campaign.FieldSegment:
+		m.ClearSegment()
+		return nil
+	case campaign.FieldSavedSegmentID:
+		m.ClearSavedSegmentID()
+		return nil
+	case campaign.FieldScheduledAt:
+		m.ClearScheduledAt()
+		return nil
+	case campaign.FieldDispatchedAt:
+		m.ClearDispatchedAt()
+		return nil
+	case campaign.FieldFannedOutAt:
+		m.ClearFannedOutAt()
+		return nil
+	case campaign.FieldSentAt:
+		m.ClearSentAt()
+		return nil
+	case campaign.FieldCancelledAt:
+		m.ClearCancelledAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Campaign nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *CampaignMutation) ResetField(name string) error {
+	switch name {
+	case campaign.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case campaign.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case campaign.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case campaign.FieldName:
+		m.ResetName()
+		return nil
+	case campaign.FieldChannel:
+		m.ResetChannel()
+		return nil
+	case campaign.FieldSubject:
+		m.ResetSubject()
+		return nil
+	case campaign.FieldMessage:
+		m.ResetMessage()
+		return nil
+	case campaign.FieldOfferID:
+		m.ResetOfferID()
+		return nil
+	case campaign.FieldAudience:
+		m.ResetAudience()
+		return nil
+	case campaign.FieldSegment:
+		m.ResetSegment()
+		return nil
+	case campaign.FieldSavedSegmentID:
+		m.ResetSavedSegmentID()
+		return nil
+	case campaign.FieldScheduledAt:
+		m.ResetScheduledAt()
+		return nil
+	case campaign.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case campaign.FieldCreatedByID:
+		m.ResetCreatedByID()
+		return nil
+	case campaign.FieldDispatchedAt:
+		m.ResetDispatchedAt()
+		return nil
+	case campaign.FieldFannedOutAt:
+		m.ResetFannedOutAt()
+		return nil
+	case campaign.FieldAudienceCount:
+		m.ResetAudienceCount()
+		return nil
+	case campaign.FieldSentAt:
+		m.ResetSentAt()
+		return nil
+	case campaign.FieldCancelledAt:
+		m.ResetCancelledAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Campaign field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *CampaignMutation) AddedEdges() []string {
+	edges := make([]string, 0, 4)
+	if m.merchant != nil {
+		edges = append(edges, campaign.EdgeMerchant)
+	}
+	if m.offer != nil {
+		edges = append(edges, campaign.EdgeOffer)
+	}
+	if m.saved_segment != nil {
+		edges = append(edges, campaign.EdgeSavedSegment)
+	}
+	if m.messages != nil {
+		edges = append(edges, campaign.EdgeMessages)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *CampaignMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case campaign.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	case campaign.EdgeOffer:
+		if id := m.offer; id != nil {
+			return []ent.Value{*id}
+		}
+	case campaign.EdgeSavedSegment:
+		if id := m.saved_segment; id != nil {
+			return []ent.Value{*id}
+		}
+	case campaign.EdgeMessages:
+		ids := make([]ent.Value, 0, len(m.messages))
+		for id := range m.messages {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *CampaignMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 4)
+	if m.removedmessages != nil {
+		edges = append(edges, campaign.EdgeMessages)
+	}
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *CampaignMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case campaign.EdgeMessages:
+		ids := make([]ent.Value, 0, len(m.removedmessages))
+		for id := range m.removedmessages {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *CampaignMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 4)
+	if m.clearedmerchant {
+		edges = append(edges, campaign.EdgeMerchant)
+	}
+	if m.clearedoffer {
+		edges = append(edges, campaign.EdgeOffer)
+	}
+	if m.clearedsaved_segment {
+		edges = append(edges, campaign.EdgeSavedSegment)
+	}
+	if m.clearedmessages {
+		edges = append(edges, campaign.EdgeMessages)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *CampaignMutation) EdgeCleared(name string) bool {
+	switch name {
+	case campaign.EdgeMerchant:
+		return m.clearedmerchant
+	case campaign.EdgeOffer:
+		return m.clearedoffer
+	case campaign.EdgeSavedSegment:
+		return m.clearedsaved_segment
+	case campaign.EdgeMessages:
+		return m.clearedmessages
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *CampaignMutation) ClearEdge(name string) error {
+	switch name {
+	case campaign.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	case campaign.EdgeOffer:
+		m.ClearOffer()
+		return nil
+	case campaign.EdgeSavedSegment:
+		m.ClearSavedSegment()
+		return nil
+	}
+	return fmt.Errorf("unknown Campaign unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *CampaignMutation) ResetEdge(name string) error {
+	switch name {
+	case campaign.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	case campaign.EdgeOffer:
+		m.ResetOffer()
+		return nil
+	case campaign.EdgeSavedSegment:
+		m.ResetSavedSegment()
+		return nil
+	case campaign.EdgeMessages:
+		m.ResetMessages()
+		return nil
+	}
+	return fmt.Errorf("unknown Campaign edge %s", name)
+}
+
+// CampaignMessageMutation represents an operation that mutates the CampaignMessage nodes in the graph.
+type CampaignMessageMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *pulid.ID
+	created_at      *time.Time
+	updated_at      *time.Time
+	status          *campaignmessage.Status
+	last_error      *string
+	attempts        *int
+	addattempts     *int
+	lease_until     *time.Time
+	sent_at         *time.Time
+	clearedFields   map[string]struct{}
+	merchant        *pulid.ID
+	clearedmerchant bool
+	campaign        *pulid.ID
+	clearedcampaign bool
+	customer        *pulid.ID
+	clearedcustomer bool
+	done            bool
+	oldValue        func(context.Context) (*CampaignMessage, error)
+	predicates      []predicate.CampaignMessage
+}
+
+var _ ent.Mutation = (*CampaignMessageMutation)(nil)
+
+// campaignmessageOption allows management of the mutation configuration using functional options.
+type campaignmessageOption func(*CampaignMessageMutation)
+
+// newCampaignMessageMutation creates new mutation for the CampaignMessage entity.
+func newCampaignMessageMutation(c config, op Op, opts ...campaignmessageOption) *CampaignMessageMutation {
+	m := &CampaignMessageMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeCampaignMessage,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withCampaignMessageID sets the ID field of the mutation.
+func withCampaignMessageID(id pulid.ID) campaignmessageOption {
+	return func(m *CampaignMessageMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *CampaignMessage
+		)
+		m.oldValue = func(ctx context.Context) (*CampaignMessage, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().CampaignMessage.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withCampaignMessage sets the old CampaignMessage of the mutation.
+func withCampaignMessage(node *CampaignMessage) campaignmessageOption {
+	return func(m *CampaignMessageMutation) {
+		m.oldValue = func(context.Context) (*CampaignMessage, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m CampaignMessageMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m CampaignMessageMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of CampaignMessage entities.
+func (m *CampaignMessageMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *CampaignMessageMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *CampaignMessageMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().CampaignMessage.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *CampaignMessageMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *CampaignMessageMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the CampaignMessage entity.
+// If the CampaignMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignMessageMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *CampaignMessageMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *CampaignMessageMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *CampaignMessageMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the CampaignMessage entity.
+// If the CampaignMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignMessageMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *CampaignMessageMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *CampaignMessageMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *CampaignMessageMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the CampaignMessage entity.
+// If the CampaignMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignMessageMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *CampaignMessageMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetCampaignID sets the "campaign_id" field.
+func (m *CampaignMessageMutation) SetCampaignID(pu pulid.ID) {
+	m.campaign = &pu
+}
+
+// CampaignID returns the value of the "campaign_id" field in the mutation.
+func (m *CampaignMessageMutation) CampaignID() (r pulid.ID, exists bool) {
+	v := m.campaign
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCampaignID returns the old "campaign_id" field's value of the CampaignMessage entity.
+// If the CampaignMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignMessageMutation) OldCampaignID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCampaignID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCampaignID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCampaignID: %w", err)
+	}
+	return oldValue.CampaignID, nil
+}
+
+// ResetCampaignID resets all changes to the "campaign_id" field.
+func (m *CampaignMessageMutation) ResetCampaignID() {
+	m.campaign = nil
+}
+
+// SetCustomerID sets the "customer_id" field.
+func (m *CampaignMessageMutation) SetCustomerID(pu pulid.ID) {
+	m.customer = &pu
+}
+
+// CustomerID returns the value of the "customer_id" field in the mutation.
+func (m *CampaignMessageMutation) CustomerID() (r pulid.ID, exists bool) {
+	v := m.customer
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCustomerID returns the old "customer_id" field's value of the CampaignMessage entity.
+// If the CampaignMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignMessageMutation) OldCustomerID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCustomerID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCustomerID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCustomerID: %w", err)
+	}
+	return oldValue.CustomerID, nil
+}
+
+// ResetCustomerID resets all changes to the "customer_id" field.
+func (m *CampaignMessageMutation) ResetCustomerID() {
+	m.customer = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *CampaignMessageMutation) SetStatus(c campaignmessage.Status) {
+	m.status = &c
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *CampaignMessageMutation) Status() (r campaignmessage.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the CampaignMessage entity.
+// If the CampaignMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignMessageMutation) OldStatus(ctx context.Context) (v campaignmessage.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *CampaignMessageMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetLastError sets the "last_error" field.
+func (m *CampaignMessageMutation) SetLastError(s string) {
+	m.last_error = &s
+}
+
+// LastError returns the value of the "last_error" field in the mutation.
+func (m *CampaignMessageMutation) LastError() (r string, exists bool) {
+	v := m.last_error
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastError returns the old "last_error" field's value of the CampaignMessage entity.
+// If the CampaignMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignMessageMutation) OldLastError(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastError is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastError requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastError: %w", err)
+	}
+	return oldValue.LastError, nil
+}
+
+// ClearLastError clears the value of the "last_error" field.
+func (m *CampaignMessageMutation) ClearLastError() {
+	m.last_error = nil
+	m.clearedFields[campaignmessage.FieldLastError] = struct{}{}
+}
+
+// LastErrorCleared returns if the "last_error" field was cleared in this mutation.
+func (m *CampaignMessageMutation) LastErrorCleared() bool {
+	_, ok := m.clearedFields[campaignmessage.FieldLastError]
+	return ok
+}
+
+// ResetLastError resets all changes to the "last_error" field.
+func (m *CampaignMessageMutation) ResetLastError() {
+	m.last_error = nil
+	delete(m.clearedFields, campaignmessage.FieldLastError)
+}
+
+// SetAttempts sets the "attempts" field.
+func (m *CampaignMessageMutation) SetAttempts(i int) {
+	m.attempts = &i
+	m.addattempts = nil
+}
+
+// Attempts returns the value of the "attempts" field in the mutation.
+func (m *CampaignMessageMutation) Attempts() (r int, exists bool) {
+	v := m.attempts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAttempts returns the old "attempts" field's value of the CampaignMessage entity.
+// If the CampaignMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignMessageMutation) OldAttempts(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAttempts is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAttempts requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAttempts: %w", err)
+	}
+	return oldValue.Attempts, nil
+}
+
+// AddAttempts adds i to the "attempts" field.
+func (m *CampaignMessageMutation) AddAttempts(i int) {
+	if m.addattempts != nil {
+		*m.addattempts += i
+	} else {
+		m.addattempts = &i
+	}
+}
+
+// AddedAttempts returns the value that was added to the "attempts" field in this mutation.
+func (m *CampaignMessageMutation) AddedAttempts() (r int, exists bool) {
+	v := m.addattempts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAttempts resets all changes to the "attempts" field.
+func (m *CampaignMessageMutation) ResetAttempts() {
+	m.attempts = nil
+	m.addattempts = nil
+}
+
+// SetLeaseUntil sets the "lease_until" field.
+func (m *CampaignMessageMutation) SetLeaseUntil(t time.Time) {
+	m.lease_until = &t
+}
+
+// LeaseUntil returns the value of the "lease_until" field in the mutation.
+func (m *CampaignMessageMutation) LeaseUntil() (r time.Time, exists bool) {
+	v := m.lease_until
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLeaseUntil returns the old "lease_until" field's value of the CampaignMessage entity.
+// If the CampaignMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignMessageMutation) OldLeaseUntil(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLeaseUntil is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLeaseUntil requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLeaseUntil: %w", err)
+	}
+	return oldValue.LeaseUntil, nil
+}
+
+// ClearLeaseUntil clears the value of the "lease_until" field.
+func (m *CampaignMessageMutation) ClearLeaseUntil() {
+	m.lease_until = nil
+	m.clearedFields[campaignmessage.FieldLeaseUntil] = struct{}{}
+}
+
+// LeaseUntilCleared returns if the "lease_until" field was cleared in this mutation.
+func (m *CampaignMessageMutation) LeaseUntilCleared() bool {
+	_, ok := m.clearedFields[campaignmessage.FieldLeaseUntil]
+	return ok
+}
+
+// ResetLeaseUntil resets all changes to the "lease_until" field.
+func (m *CampaignMessageMutation) ResetLeaseUntil() {
+	m.lease_until = nil
+	delete(m.clearedFields, campaignmessage.FieldLeaseUntil)
+}
+
+// SetSentAt sets the "sent_at" field.
+func (m *CampaignMessageMutation) SetSentAt(t time.Time) {
+	m.sent_at = &t
+}
+
+// SentAt returns the value of the "sent_at" field in the mutation.
+func (m *CampaignMessageMutation) SentAt() (r time.Time, exists bool) {
+	v := m.sent_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSentAt returns the old "sent_at" field's value of the CampaignMessage entity.
+// If the CampaignMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignMessageMutation) OldSentAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSentAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSentAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSentAt: %w", err)
+	}
+	return oldValue.SentAt, nil
+}
+
+// ClearSentAt clears the value of the "sent_at" field.
+func (m *CampaignMessageMutation) ClearSentAt() {
+	m.sent_at = nil
+	m.clearedFields[campaignmessage.FieldSentAt] = struct{}{}
+}
+
+// SentAtCleared returns if the "sent_at" field was cleared in this mutation.
+func (m *CampaignMessageMutation) SentAtCleared() bool {
+	_, ok := m.clearedFields[campaignmessage.FieldSentAt]
+	return ok
+}
+
+// ResetSentAt resets all changes to the "sent_at" field.
+func (m *CampaignMessageMutation) ResetSentAt() {
+	m.sent_at = nil
+	delete(m.clearedFields, campaignmessage.FieldSentAt)
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *CampaignMessageMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[campaignmessage.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *CampaignMessageMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *CampaignMessageMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *CampaignMessageMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// ClearCampaign clears the "campaign" edge to the Campaign entity.
+func (m *CampaignMessageMutation) ClearCampaign() {
+	m.clearedcampaign = true
+	m.clearedFields[campaignmessage.FieldCampaignID] = struct{}{}
+}
+
+// CampaignCleared reports if the "campaign" edge to the Campaign entity was cleared.
+func (m *CampaignMessageMutation) CampaignCleared() bool {
+	return m.clearedcampaign
+}
+
+// CampaignIDs returns the "campaign" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// CampaignID instead. It exists only for internal usage by the builders.
+func (m *CampaignMessageMutation) CampaignIDs() (ids []pulid.ID) {
+	if id := m.campaign; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetCampaign resets all changes to the "campaign" edge.
+func (m *CampaignMessageMutation) ResetCampaign() {
+	m.campaign = nil
+	m.clearedcampaign = false
+}
+
+// ClearCustomer clears the "customer" edge to the Customer entity.
+func (m *CampaignMessageMutation) ClearCustomer() {
+	m.clearedcustomer = true
+	m.clearedFields[campaignmessage.FieldCustomerID] = struct{}{}
+}
+
+// CustomerCleared reports if the "customer" edge to the Customer entity was cleared.
+func (m *CampaignMessageMutation) CustomerCleared() bool {
+	return m.clearedcustomer
+}
+
+// CustomerIDs returns the "customer" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// CustomerID instead. It exists only for internal usage by the builders.
+func (m *CampaignMessageMutation) CustomerIDs() (ids []pulid.ID) {
+	if id := m.customer; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetCustomer resets all changes to the "customer" edge.
+func (m *CampaignMessageMutation) ResetCustomer() {
+	m.customer = nil
+	m.clearedcustomer = false
+}
+
+// Where appends a list predicates to the CampaignMessageMutation builder.
+func (m *CampaignMessageMutation) Where(ps ...predicate.CampaignMessage) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the CampaignMessageMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *CampaignMessageMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.CampaignMessage, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *CampaignMessageMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *CampaignMessageMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (CampaignMessage).
+func (m *CampaignMessageMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *CampaignMessageMutation) Fields() []string {
+	fields := make([]string, 0, 10)
+	if m.merchant != nil {
+		fields = append(fields, campaignmessage.FieldMerchantID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, campaignmessage.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, campaignmessage.FieldUpdatedAt)
+	}
+	if m.campaign != nil {
+		fields = append(fields, campaignmessage.FieldCampaignID)
+	}
+	if m.customer != nil {
+		fields = append(fields, campaignmessage.FieldCustomerID)
+	}
+	if m.status != nil {
+		fields = append(fields, campaignmessage.FieldStatus)
+	}
+	if m.last_error != nil {
+		fields = append(fields, campaignmessage.FieldLastError)
+	}
+	if m.attempts != nil {
+		fields = append(fields, campaignmessage.FieldAttempts)
+	}
+	if m.lease_until != nil {
+		fields = append(fields, campaignmessage.FieldLeaseUntil)
+	}
+	if m.sent_at != nil {
+		fields = append(fields, campaignmessage.FieldSentAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *CampaignMessageMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case campaignmessage.FieldMerchantID:
+		return m.MerchantID()
+	case campaignmessage.FieldCreatedAt:
+		return m.CreatedAt()
+	case campaignmessage.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case campaignmessage.FieldCampaignID:
+		return m.CampaignID()
+	case campaignmessage.FieldCustomerID:
+		return m.CustomerID()
+	case campaignmessage.FieldStatus:
+		return m.Status()
+	case campaignmessage.FieldLastError:
+		return m.LastError()
+	case campaignmessage.FieldAttempts:
+		return m.Attempts()
+	case campaignmessage.FieldLeaseUntil:
+		return m.LeaseUntil()
+	case campaignmessage.FieldSentAt:
+		return m.SentAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *CampaignMessageMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case campaignmessage.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case campaignmessage.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case campaignmessage.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case campaignmessage.FieldCampaignID:
+		return m.OldCampaignID(ctx)
+	case campaignmessage.FieldCustomerID:
+		return m.OldCustomerID(ctx)
+	case campaignmessage.FieldStatus:
+		return m.OldStatus(ctx)
+	case campaignmessage.FieldLastError:
+		return m.OldLastError(ctx)
+	case campaignmessage.FieldAttempts:
+		return m.OldAttempts(ctx)
+	case campaignmessage.FieldLeaseUntil:
+		return m.OldLeaseUntil(ctx)
+	case campaignmessage.FieldSentAt:
+		return m.OldSentAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown CampaignMessage field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CampaignMessageMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case campaignmessage.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case campaignmessage.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case campaignmessage.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case campaignmessage.FieldCampaignID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCampaignID(v)
+		return nil
+	case campaignmessage.FieldCustomerID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCustomerID(v)
+		return nil
+	case campaignmessage.FieldStatus:
+		v, ok := value.(campaignmessage.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case campaignmessage.FieldLastError:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastError(v)
+		return nil
+	case campaignmessage.FieldAttempts:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAttempts(v)
+		return nil
+	case campaignmessage.FieldLeaseUntil:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLeaseUntil(v)
+		return nil
+	case campaignmessage.FieldSentAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSentAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown CampaignMessage field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *CampaignMessageMutation) AddedFields() []string {
+	var fields []string
+	if m.addattempts != nil {
+		fields = append(fields, campaignmessage.FieldAttempts)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *CampaignMessageMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case campaignmessage.FieldAttempts:
+		return m.AddedAttempts()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CampaignMessageMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case campaignmessage.FieldAttempts:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAttempts(v)
+		return nil
+	}
+	return fmt.Errorf("unknown CampaignMessage numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *CampaignMessageMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(campaignmessage.FieldLastError) {
+		fields = append(fields, campaignmessage.FieldLastError)
+	}
+	if m.FieldCleared(campaignmessage.FieldLeaseUntil) {
+		fields = append(fields, campaignmessage.FieldLeaseUntil)
+	}
+	if m.FieldCleared(campaignmessage.FieldSentAt) {
+		fields = append(fields, campaignmessage.FieldSentAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *CampaignMessageMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *CampaignMessageMutation) ClearField(name string) error {
+	switch name {
+	case campaignmessage.FieldLastError:
+		m.ClearLastError()
+		return nil
+	case campaignmessage.FieldLeaseUntil:
+		m.ClearLeaseUntil()
+		return nil
+	case campaignmessage.FieldSentAt:
+		m.ClearSentAt()
+		return nil
+	}
+	return fmt.Errorf("unknown CampaignMessage nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *CampaignMessageMutation) ResetField(name string) error {
+	switch name {
+	case campaignmessage.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case campaignmessage.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case campaignmessage.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case campaignmessage.FieldCampaignID:
+		m.ResetCampaignID()
+		return nil
+	case campaignmessage.FieldCustomerID:
+		m.ResetCustomerID()
+		return nil
+	case campaignmessage.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case campaignmessage.FieldLastError:
+		m.ResetLastError()
+		return nil
+	case campaignmessage.FieldAttempts:
+		m.ResetAttempts()
+		return nil
+	case campaignmessage.FieldLeaseUntil:
+		m.ResetLeaseUntil()
+		return nil
+	case campaignmessage.FieldSentAt:
+		m.ResetSentAt()
+		return nil
+	}
+	return fmt.Errorf("unknown CampaignMessage field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *CampaignMessageMutation) AddedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.merchant != nil {
+		edges = append(edges, campaignmessage.EdgeMerchant)
+	}
+	if m.campaign != nil {
+		edges = append(edges, campaignmessage.EdgeCampaign)
+	}
+	if m.customer != nil {
+		edges = append(edges, campaignmessage.EdgeCustomer)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *CampaignMessageMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case campaignmessage.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	case campaignmessage.EdgeCampaign:
+		if id := m.campaign; id != nil {
+			return []ent.Value{*id}
+		}
+	case campaignmessage.EdgeCustomer:
+		if id := m.customer; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *CampaignMessageMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 3)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *CampaignMessageMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *CampaignMessageMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.clearedmerchant {
+		edges = append(edges, campaignmessage.EdgeMerchant)
+	}
+	if m.clearedcampaign {
+		edges = append(edges, campaignmessage.EdgeCampaign)
+	}
+	if m.clearedcustomer {
+		edges = append(edges, campaignmessage.EdgeCustomer)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *CampaignMessageMutation) EdgeCleared(name string) bool {
+	switch name {
+	case campaignmessage.EdgeMerchant:
+		return m.clearedmerchant
+	case campaignmessage.EdgeCampaign:
+		return m.clearedcampaign
+	case campaignmessage.EdgeCustomer:
+		return m.clearedcustomer
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *CampaignMessageMutation) ClearEdge(name string) error {
+	switch name {
+	case campaignmessage.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	case campaignmessage.EdgeCampaign:
+		m.ClearCampaign()
+		return nil
+	case campaignmessage.EdgeCustomer:
+		m.ClearCustomer()
+		return nil
+	}
+	return fmt.Errorf("unknown CampaignMessage unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *CampaignMessageMutation) ResetEdge(name string) error {
+	switch name {
+	case campaignmessage.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	case campaignmessage.EdgeCampaign:
+		m.ResetCampaign()
+		return nil
+	case campaignmessage.EdgeCustomer:
+		m.ResetCustomer()
+		return nil
+	}
+	return fmt.Errorf("unknown CampaignMessage edge %s", name)
+}
+
+// CampaignSettingsMutation represents an operation that mutates the CampaignSettings nodes in the graph.
+type CampaignSettingsMutation struct {
+	config
+	op                       Op
+	typ                      string
+	id                       *pulid.ID
+	created_at               *time.Time
+	updated_at               *time.Time
+	frequency_cap            *int
+	addfrequency_cap         *int
+	frequency_window_days    *int
+	addfrequency_window_days *int
+	clearedFields            map[string]struct{}
+	merchant                 *pulid.ID
+	clearedmerchant          bool
+	done                     bool
+	oldValue                 func(context.Context) (*CampaignSettings, error)
+	predicates               []predicate.CampaignSettings
+}
+
+var _ ent.Mutation = (*CampaignSettingsMutation)(nil)
+
+// campaignsettingsOption allows management of the mutation configuration using functional options.
+type campaignsettingsOption func(*CampaignSettingsMutation)
+
+// newCampaignSettingsMutation creates new mutation for the CampaignSettings entity.
+func newCampaignSettingsMutation(c config, op Op, opts ...campaignsettingsOption) *CampaignSettingsMutation {
+	m := &CampaignSettingsMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeCampaignSettings,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withCampaignSettingsID sets the ID field of the mutation.
+func withCampaignSettingsID(id pulid.ID) campaignsettingsOption {
+	return func(m *CampaignSettingsMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *CampaignSettings
+		)
+		m.oldValue = func(ctx context.Context) (*CampaignSettings, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().CampaignSettings.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withCampaignSettings sets the old CampaignSettings of the mutation.
+func withCampaignSettings(node *CampaignSettings) campaignsettingsOption {
+	return func(m *CampaignSettingsMutation) {
+		m.oldValue = func(context.Context) (*CampaignSettings, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m CampaignSettingsMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m CampaignSettingsMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of CampaignSettings entities.
+func (m *CampaignSettingsMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *CampaignSettingsMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *CampaignSettingsMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().CampaignSettings.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *CampaignSettingsMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *CampaignSettingsMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the CampaignSettings entity.
+// If the CampaignSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignSettingsMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *CampaignSettingsMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *CampaignSettingsMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *CampaignSettingsMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the CampaignSettings entity.
+// If the CampaignSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignSettingsMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *CampaignSettingsMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *CampaignSettingsMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *CampaignSettingsMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the CampaignSettings entity.
+// If the CampaignSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignSettingsMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *CampaignSettingsMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetFrequencyCap sets the "frequency_cap" field.
+func (m *CampaignSettingsMutation) SetFrequencyCap(i int) {
+	m.frequency_cap = &i
+	m.addfrequency_cap = nil
+}
+
+// FrequencyCap returns the value of the "frequency_cap" field in the mutation.
+func (m *CampaignSettingsMutation) FrequencyCap() (r int, exists bool) {
+	v := m.frequency_cap
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFrequencyCap returns the old "frequency_cap" field's value of the CampaignSettings entity.
+// If the CampaignSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignSettingsMutation) OldFrequencyCap(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFrequencyCap is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFrequencyCap requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFrequencyCap: %w", err)
+	}
+	return oldValue.FrequencyCap, nil
+}
+
+// AddFrequencyCap adds i to the "frequency_cap" field.
+func (m *CampaignSettingsMutation) AddFrequencyCap(i int) {
+	if m.addfrequency_cap != nil {
+		*m.addfrequency_cap += i
+	} else {
+		m.addfrequency_cap = &i
+	}
+}
+
+// AddedFrequencyCap returns the value that was added to the "frequency_cap" field in this mutation.
+func (m *CampaignSettingsMutation) AddedFrequencyCap() (r int, exists bool) {
+	v := m.addfrequency_cap
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetFrequencyCap resets all changes to the "frequency_cap" field.
+func (m *CampaignSettingsMutation) ResetFrequencyCap() {
+	m.frequency_cap = nil
+	m.addfrequency_cap = nil
+}
+
+// SetFrequencyWindowDays sets the "frequency_window_days" field.
+func (m *CampaignSettingsMutation) SetFrequencyWindowDays(i int) {
+	m.frequency_window_days = &i
+	m.addfrequency_window_days = nil
+}
+
+// FrequencyWindowDays returns the value of the "frequency_window_days" field in the mutation.
+func (m *CampaignSettingsMutation) FrequencyWindowDays() (r int, exists bool) {
+	v := m.frequency_window_days
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFrequencyWindowDays returns the old "frequency_window_days" field's value of the CampaignSettings entity.
+// If the CampaignSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignSettingsMutation) OldFrequencyWindowDays(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFrequencyWindowDays is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFrequencyWindowDays requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFrequencyWindowDays: %w", err)
+	}
+	return oldValue.FrequencyWindowDays, nil
+}
+
+// AddFrequencyWindowDays adds i to the "frequency_window_days" field.
+func (m *CampaignSettingsMutation) AddFrequencyWindowDays(i int) {
+	if m.addfrequency_window_days != nil {
+		*m.addfrequency_window_days += i
+	} else {
+		m.addfrequency_window_days = &i
+	}
+}
+
+// AddedFrequencyWindowDays returns the value that was added to the "frequency_window_days" field in this mutation.
+func (m *CampaignSettingsMutation) AddedFrequencyWindowDays() (r int, exists bool) {
+	v := m.addfrequency_window_days
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetFrequencyWindowDays resets all changes to the "frequency_window_days" field.
+func (m *CampaignSettingsMutation) ResetFrequencyWindowDays() {
+	m.frequency_window_days = nil
+	m.addfrequency_window_days = nil
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *CampaignSettingsMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[campaignsettings.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *CampaignSettingsMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *CampaignSettingsMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *CampaignSettingsMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// Where appends a list predicates to the CampaignSettingsMutation builder.
+func (m *CampaignSettingsMutation) Where(ps ...predicate.CampaignSettings) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the CampaignSettingsMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *CampaignSettingsMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.CampaignSettings, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *CampaignSettingsMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *CampaignSettingsMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (CampaignSettings).
+func (m *CampaignSettingsMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *CampaignSettingsMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.merchant != nil {
+		fields = append(fields, campaignsettings.FieldMerchantID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, campaignsettings.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, campaignsettings.FieldUpdatedAt)
+	}
+	if m.frequency_cap != nil {
+		fields = append(fields, campaignsettings.FieldFrequencyCap)
+	}
+	if m.frequency_window_days != nil {
+		fields = append(fields, campaignsettings.FieldFrequencyWindowDays)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *CampaignSettingsMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case campaignsettings.FieldMerchantID:
+		return m.MerchantID()
+	case campaignsettings.FieldCreatedAt:
+		return m.CreatedAt()
+	case campaignsettings.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case campaignsettings.FieldFrequencyCap:
+		return m.FrequencyCap()
+	case campaignsettings.FieldFrequencyWindowDays:
+		return m.FrequencyWindowDays()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *CampaignSettingsMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case campaignsettings.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case campaignsettings.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case campaignsettings.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case campaignsettings.FieldFrequencyCap:
+		return m.OldFrequencyCap(ctx)
+	case campaignsettings.FieldFrequencyWindowDays:
+		return m.OldFrequencyWindowDays(ctx)
+	}
+	return nil, fmt.Errorf("unknown CampaignSettings field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CampaignSettingsMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case campaignsettings.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case campaignsettings.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case campaignsettings.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case campaignsettings.FieldFrequencyCap:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFrequencyCap(v)
+		return nil
+	case campaignsettings.FieldFrequencyWindowDays:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFrequencyWindowDays(v)
+		return nil
+	}
+	return fmt.Errorf("unknown CampaignSettings field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *CampaignSettingsMutation) AddedFields() []string {
+	var fields []string
+	if m.addfrequency_cap != nil {
+		fields = append(fields, campaignsettings.FieldFrequencyCap)
+	}
+	if m.addfrequency_window_days != nil {
+		fields = append(fields, campaignsettings.FieldFrequencyWindowDays)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *CampaignSettingsMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case campaignsettings.FieldFrequencyCap:
+		return m.AddedFrequencyCap()
+	case campaignsettings.FieldFrequencyWindowDays:
+		return m.AddedFrequencyWindowDays()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CampaignSettingsMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case campaignsettings.FieldFrequencyCap:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddFrequencyCap(v)
+		return nil
+	case campaignsettings.FieldFrequencyWindowDays:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddFrequencyWindowDays(v)
+		return nil
+	}
+	return fmt.Errorf("unknown CampaignSettings numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *CampaignSettingsMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *CampaignSettingsMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *CampaignSettingsMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown CampaignSettings nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *CampaignSettingsMutation) ResetField(name string) error {
+	switch name {
+	case campaignsettings.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case campaignsettings.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case campaignsettings.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case campaignsettings.FieldFrequencyCap:
+		m.ResetFrequencyCap()
+		return nil
+	case campaignsettings.FieldFrequencyWindowDays:
+		m.ResetFrequencyWindowDays()
+		return nil
+	}
+	return fmt.Errorf("unknown CampaignSettings field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *CampaignSettingsMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.merchant != nil {
+		edges = append(edges, campaignsettings.EdgeMerchant)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *CampaignSettingsMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case campaignsettings.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *CampaignSettingsMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *CampaignSettingsMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *CampaignSettingsMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedmerchant {
+		edges = append(edges, campaignsettings.EdgeMerchant)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *CampaignSettingsMutation) EdgeCleared(name string) bool {
+	switch name {
+	case campaignsettings.EdgeMerchant:
+		return m.clearedmerchant
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *CampaignSettingsMutation) ClearEdge(name string) error {
+	switch name {
+	case campaignsettings.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown CampaignSettings unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *CampaignSettingsMutation) ResetEdge(name string) error {
+	switch name {
+	case campaignsettings.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown CampaignSettings edge %s", name)
 }
 
 // CredentialGrantMutation represents an operation that mutates the CredentialGrant nodes in the graph.

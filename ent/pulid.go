@@ -6,6 +6,9 @@ import (
 	"context"
 
 	"github.com/tillpos/till/ent/auditentry"
+	"github.com/tillpos/till/ent/campaign"
+	"github.com/tillpos/till/ent/campaignmessage"
+	"github.com/tillpos/till/ent/campaignsettings"
 	"github.com/tillpos/till/ent/credentialgrant"
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/device"
@@ -49,6 +52,9 @@ import (
 // prefixToTable maps ID prefixes to table names.
 var prefixToTable = map[string]string{
 	"aud": auditentry.Table,
+	"cmp": campaign.Table,
+	"cmm": campaignmessage.Table,
+	"cst": campaignsettings.Table,
 	"cgr": credentialgrant.Table,
 	"cus": customer.Table,
 	"dev": device.Table,

@@ -16,6 +16,12 @@ type Tx struct {
 	config
 	// AuditEntry is the client for interacting with the AuditEntry builders.
 	AuditEntry *AuditEntryClient
+	// Campaign is the client for interacting with the Campaign builders.
+	Campaign *CampaignClient
+	// CampaignMessage is the client for interacting with the CampaignMessage builders.
+	CampaignMessage *CampaignMessageClient
+	// CampaignSettings is the client for interacting with the CampaignSettings builders.
+	CampaignSettings *CampaignSettingsClient
 	// CredentialGrant is the client for interacting with the CredentialGrant builders.
 	CredentialGrant *CredentialGrantClient
 	// Customer is the client for interacting with the Customer builders.
@@ -234,6 +240,9 @@ func (tx *Tx) Client() *Client {
 
 func (tx *Tx) init() {
 	tx.AuditEntry = NewAuditEntryClient(tx.config)
+	tx.Campaign = NewCampaignClient(tx.config)
+	tx.CampaignMessage = NewCampaignMessageClient(tx.config)
+	tx.CampaignSettings = NewCampaignSettingsClient(tx.config)
 	tx.CredentialGrant = NewCredentialGrantClient(tx.config)
 	tx.Customer = NewCustomerClient(tx.config)
 	tx.CustomerStoreVisits = NewCustomerStoreVisitsClient(tx.config)

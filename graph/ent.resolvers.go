@@ -95,6 +95,9 @@ func (r *queryResolver) Tickets(ctx context.Context, after *entgql.Cursor[pulid.
 		ent.WithTicketOrder(orderBy), ent.WithTicketFilter(where.Filter))
 }
 
+// Campaign returns CampaignResolver implementation.
+func (r *Resolver) Campaign() CampaignResolver { return &campaignResolver{r} }
+
 // Customer returns CustomerResolver implementation.
 func (r *Resolver) Customer() CustomerResolver { return &customerResolver{r} }
 
@@ -123,6 +126,7 @@ func (r *Resolver) Store() StoreResolver { return &storeResolver{r} }
 func (r *Resolver) StoredValueTopUp() StoredValueTopUpResolver { return &storedValueTopUpResolver{r} }
 
 type (
+	campaignResolver         struct{ *Resolver }
 	customerResolver         struct{ *Resolver }
 	deviceResolver           struct{ *Resolver }
 	merchantResolver         struct{ *Resolver }

@@ -34,6 +34,18 @@ type AssignTicketInput struct {
 	AssigneeID *pulid.ID `json:"assigneeId,omitempty"`
 }
 
+type CampaignIDInput struct {
+	CampaignID pulid.ID `json:"campaignId"`
+}
+
+type CampaignPayload struct {
+	Campaign *ent.Campaign `json:"campaign"`
+}
+
+type CampaignSettingsPayload struct {
+	CampaignSettings *ent.CampaignSettings `json:"campaignSettings"`
+}
+
 type ChangePasswordInput struct {
 	CurrentPassword string `json:"currentPassword"`
 	NewPassword     string `json:"newPassword"`
@@ -413,6 +425,12 @@ type SavedSegmentIDInput struct {
 
 type SavedSegmentPayload struct {
 	SavedSegment *ent.SavedSegment `json:"savedSegment"`
+}
+
+type ScheduleCampaignInput struct {
+	CampaignID pulid.ID `json:"campaignId"`
+	// After now, within a year.
+	At time.Time `json:"at"`
 }
 
 type SetStaffPinInput struct {

@@ -179,3 +179,10 @@ func offerPayload(o *ent.Offer, err error) (*OfferPayload, error) {
 	}
 	return &OfferPayload{Offer: o}, nil
 }
+
+func campaignPayload(c *ent.Campaign, err error) (*CampaignPayload, error) {
+	if err != nil {
+		return nil, err
+	}
+	return &CampaignPayload{Campaign: c}, nil
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/tillpos/till/auth"
+	"github.com/tillpos/till/campaigns"
 	"github.com/tillpos/till/catalog"
 	"github.com/tillpos/till/customers"
 	"github.com/tillpos/till/devices"
@@ -49,6 +50,8 @@ type Resolver struct {
 	storedValue *storedvalue.Service
 	// receipts sends receipts by email and text message.
 	receipts *receipts.Service
+	// campaigns sends messages to customer segments.
+	campaigns *campaigns.Service
 }
 
 // Services are the domain services the resolvers call.
@@ -71,6 +74,8 @@ type Services struct {
 	StoredValue *storedvalue.Service
 	// Receipts sends receipts by email and text message.
 	Receipts *receipts.Service
+	// Campaigns sends messages to customer segments.
+	Campaigns *campaigns.Service
 }
 
 // NewSchema returns Till's executable GraphQL schema.
@@ -79,7 +84,8 @@ func NewSchema(client *ent.Client, svc Services) graphql.ExecutableSchema {
 		client: client, auth: svc.Auth, merchants: svc.Merchants, staff: svc.Staff, customers: svc.Customers,
 		sales: svc.Sales, feedback: svc.Feedback, devices: svc.Devices, releases: svc.Releases, tickets: svc.Tickets,
 		catalog: svc.Catalog, feed: svc.Feed, offers: svc.Offers, loyalty: svc.Loyalty, storedValue: svc.StoredValue,
-		receipts: svc.Receipts,
+		receipts:  svc.Receipts,
+		campaigns: svc.Campaigns,
 	}})
 }
 

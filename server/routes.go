@@ -21,6 +21,7 @@ func (s *Server) routes(gql http.Handler) http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
+	s.optOutRoutes(mux)
 	if !s.cfg.Production {
 		mux.Handle("GET /{$}", playground.Handler("Till", "/graphql"))
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/tillpos/till/auth"
 	"github.com/tillpos/till/auth/password"
 	"github.com/tillpos/till/auth/token"
+	"github.com/tillpos/till/campaigns"
 	"github.com/tillpos/till/catalog"
 	"github.com/tillpos/till/config"
 	"github.com/tillpos/till/customers"
@@ -50,18 +51,21 @@ type Server struct {
 
 	// Receipts sends receipts; its Deliver handles receipt.requested.
 	Receipts *receipts.Service
+	// Campaigns sends campaigns; its Deliver handles campaigns.Topic.
+	Campaigns *campaigns.Service
 }
 
 // Option adjusts how Open builds a Server.
 type Option func(*options)
 
 type options struct {
-	authOpts    []auth.Option
-	deviceOpts  []devices.Option
-	ticketOpts  []tickets.Option
-	loyaltyOpts []loyalty.Option
-	dbOpts      []db.Option
-	now         func() time.Time
+	authOpts     []auth.Option
+	deviceOpts   []devices.Option
+	ticketOpts   []tickets.Option
+	loyaltyOpts  []loyalty.Option
+	campaignOpts []campaigns.Option
+	dbOpts       []db.Option
+	now          func() time.Time
 }
 
 // WithDBOptions passes extra options to the database (tests use it to
@@ -92,6 +96,12 @@ func WithTicketOptions(opts ...tickets.Option) Option {
 // use it for a clock to move past expiries and tier reviews).
 func WithLoyaltyOptions(opts ...loyalty.Option) Option {
 	return func(o *options) { o.loyaltyOpts = append(o.loyaltyOpts, opts...) }
+}
+
+// WithCampaignOptions passes extra options to the campaigns service
+// (tests use it for a clock and recording senders).
+func WithCampaignOptions(opts ...campaigns.Option) Option {
+	return func(o *options) { o.campaignOpts = append(o.campaignOpts, opts...) }
 }
 
 // WithAuthOptions passes extra options to the auth service (tests use it
@@ -161,7 +171,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 	// Hooks run in this order, which is the order their rows are locked in.
 	customerSvc := customers.New(s.DB.Client, box,
 		customers.WithHooks(loyaltySvc.CustomerHooks()), customers.WithHooks(storedValueSvc.CustomerHooks()),
-		customers.WithHooks(offersSvc.CustomerHooks()))
+		customers.WithHooks(offersSvc.CustomerHooks()), customers.WithHooks(campaigns.CustomerHooks()))
 	devicesCfg := devices.DefaultConfig()
 	devicesCfg.PairPerIP = perMinute(cfg.PairPerIPPerMinute)
 	devicesCfg.OfflineAfter = cfg.DeviceOfflineAfter
@@ -171,7 +181,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 	salesSvc := sales.New(s.DB.Client, sales.WithLogger(log),
 		sales.WithHooks(loyaltySvc.SaleHooks()), sales.WithHooks(storedValueSvc.SaleHooks()), sales.WithHooks(offersSvc.SaleHooks()))
 	s.Receipts = receipts.New(s.DB.Client, box, salesSvc, customerSvc, emailSender(cfg, log), smsSender(cfg, log))
+	s.Campaigns = campaigns.New(s.DB.Client, customerSvc, keys.BlindIndex,
+		append([]campaigns.Option{campaigns.WithPublicURL(cfg.PublicURL)}, o.campaignOpts...)...)
 	s.jobs = []job{
+		{name: "campaign-dispatch", every: time.Minute, run: s.Campaigns.Dispatch},
 		{name: "customer-segments", every: 24 * time.Hour, run: customerSvc.RefreshAllSegments},
 		{name: "device-snapshot", every: devicesSvc.SnapshotEvery(), run: devicesSvc.Snapshot},
 		{name: "loyalty-expiry", every: time.Hour, run: loyaltySvc.Expire},
@@ -193,6 +206,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		Loyalty:     loyaltySvc,
 		StoredValue: storedValueSvc,
 		Receipts:    s.Receipts,
+		Campaigns:   s.Campaigns,
 	}
 	s.handler = s.routes(s.graphQLHandler(graph.NewSchema(s.DB.Client, services)))
 	return s, nil

@@ -21,6 +21,42 @@ func (f AuditEntryFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, 
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.AuditEntryMutation", m)
 }
 
+// The CampaignFunc type is an adapter to allow the use of ordinary
+// function as Campaign mutator.
+type CampaignFunc func(context.Context, *ent.CampaignMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f CampaignFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.CampaignMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.CampaignMutation", m)
+}
+
+// The CampaignMessageFunc type is an adapter to allow the use of ordinary
+// function as CampaignMessage mutator.
+type CampaignMessageFunc func(context.Context, *ent.CampaignMessageMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f CampaignMessageFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.CampaignMessageMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.CampaignMessageMutation", m)
+}
+
+// The CampaignSettingsFunc type is an adapter to allow the use of ordinary
+// function as CampaignSettings mutator.
+type CampaignSettingsFunc func(context.Context, *ent.CampaignSettingsMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f CampaignSettingsFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.CampaignSettingsMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.CampaignSettingsMutation", m)
+}
+
 // The CredentialGrantFunc type is an adapter to allow the use of ordinary
 // function as CredentialGrant mutator.
 type CredentialGrantFunc func(context.Context, *ent.CredentialGrantMutation) (ent.Value, error)

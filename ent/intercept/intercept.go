@@ -9,6 +9,9 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/tillpos/till/ent"
 	"github.com/tillpos/till/ent/auditentry"
+	"github.com/tillpos/till/ent/campaign"
+	"github.com/tillpos/till/ent/campaignmessage"
+	"github.com/tillpos/till/ent/campaignsettings"
 	"github.com/tillpos/till/ent/credentialgrant"
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/customerstorevisits"
@@ -136,6 +139,87 @@ func (f TraverseAuditEntry) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.AuditEntryQuery", q)
+}
+
+// The CampaignFunc type is an adapter to allow the use of ordinary function as a Querier.
+type CampaignFunc func(context.Context, *ent.CampaignQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f CampaignFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.CampaignQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.CampaignQuery", q)
+}
+
+// The TraverseCampaign type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseCampaign func(context.Context, *ent.CampaignQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseCampaign) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseCampaign) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CampaignQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.CampaignQuery", q)
+}
+
+// The CampaignMessageFunc type is an adapter to allow the use of ordinary function as a Querier.
+type CampaignMessageFunc func(context.Context, *ent.CampaignMessageQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f CampaignMessageFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.CampaignMessageQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.CampaignMessageQuery", q)
+}
+
+// The TraverseCampaignMessage type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseCampaignMessage func(context.Context, *ent.CampaignMessageQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseCampaignMessage) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseCampaignMessage) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CampaignMessageQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.CampaignMessageQuery", q)
+}
+
+// The CampaignSettingsFunc type is an adapter to allow the use of ordinary function as a Querier.
+type CampaignSettingsFunc func(context.Context, *ent.CampaignSettingsQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f CampaignSettingsFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.CampaignSettingsQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.CampaignSettingsQuery", q)
+}
+
+// The TraverseCampaignSettings type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseCampaignSettings func(context.Context, *ent.CampaignSettingsQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseCampaignSettings) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseCampaignSettings) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CampaignSettingsQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.CampaignSettingsQuery", q)
 }
 
 // The CredentialGrantFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -1304,6 +1388,12 @@ func NewQuery(q ent.Query) (Query, error) {
 	switch q := q.(type) {
 	case *ent.AuditEntryQuery:
 		return &query[*ent.AuditEntryQuery, predicate.AuditEntry, auditentry.OrderOption]{typ: ent.TypeAuditEntry, tq: q}, nil
+	case *ent.CampaignQuery:
+		return &query[*ent.CampaignQuery, predicate.Campaign, campaign.OrderOption]{typ: ent.TypeCampaign, tq: q}, nil
+	case *ent.CampaignMessageQuery:
+		return &query[*ent.CampaignMessageQuery, predicate.CampaignMessage, campaignmessage.OrderOption]{typ: ent.TypeCampaignMessage, tq: q}, nil
+	case *ent.CampaignSettingsQuery:
+		return &query[*ent.CampaignSettingsQuery, predicate.CampaignSettings, campaignsettings.OrderOption]{typ: ent.TypeCampaignSettings, tq: q}, nil
 	case *ent.CredentialGrantQuery:
 		return &query[*ent.CredentialGrantQuery, predicate.CredentialGrant, credentialgrant.OrderOption]{typ: ent.TypeCredentialGrant, tq: q}, nil
 	case *ent.CustomerQuery:

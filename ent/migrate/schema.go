@@ -49,6 +49,169 @@ var (
 			},
 		},
 	}
+	// CampaignsColumns holds the columns for the "campaigns" table.
+	CampaignsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "name", Type: field.TypeString, Size: 100},
+		{Name: "channel", Type: field.TypeEnum, Enums: []string{"SMS", "EMAIL"}},
+		{Name: "subject", Type: field.TypeString, Nullable: true, Size: 200},
+		{Name: "message", Type: field.TypeString, Size: 5000},
+		{Name: "audience", Type: field.TypeEnum, Enums: []string{"EVERYONE", "SEGMENT", "SAVED_SEGMENT"}},
+		{Name: "segment", Type: field.TypeEnum, Nullable: true, Enums: []string{"NEW", "LOYAL", "HIGH_VALUE", "AT_RISK", "LOST", "OCCASIONAL"}},
+		{Name: "scheduled_at", Type: field.TypeTime, Nullable: true},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"DRAFT", "SCHEDULED", "SENDING", "SENT", "CANCELLED"}, Default: "DRAFT"},
+		{Name: "created_by_id", Type: field.TypeString},
+		{Name: "dispatched_at", Type: field.TypeTime, Nullable: true},
+		{Name: "fanned_out_at", Type: field.TypeTime, Nullable: true},
+		{Name: "audience_count", Type: field.TypeInt, Default: 0},
+		{Name: "sent_at", Type: field.TypeTime, Nullable: true},
+		{Name: "cancelled_at", Type: field.TypeTime, Nullable: true},
+		{Name: "merchant_id", Type: field.TypeString},
+		{Name: "offer_id", Type: field.TypeString, Nullable: true},
+		{Name: "saved_segment_id", Type: field.TypeString, Nullable: true},
+	}
+	// CampaignsTable holds the schema information for the "campaigns" table.
+	CampaignsTable = &schema.Table{
+		Name:       "campaigns",
+		Columns:    CampaignsColumns,
+		PrimaryKey: []*schema.Column{CampaignsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "campaigns_merchants_merchant",
+				Columns:    []*schema.Column{CampaignsColumns[17]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "campaigns_offers_offer",
+				Columns:    []*schema.Column{CampaignsColumns[18]},
+				RefColumns: []*schema.Column{OffersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "campaigns_saved_segments_saved_segment",
+				Columns:    []*schema.Column{CampaignsColumns[19]},
+				RefColumns: []*schema.Column{SavedSegmentsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "campaign_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{CampaignsColumns[17]},
+			},
+			{
+				Name:    "campaign_status_scheduled_at",
+				Unique:  false,
+				Columns: []*schema.Column{CampaignsColumns[10], CampaignsColumns[9]},
+			},
+			{
+				Name:    "campaign_merchant_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{CampaignsColumns[17], CampaignsColumns[1]},
+			},
+		},
+	}
+	// CampaignMessagesColumns holds the columns for the "campaign_messages" table.
+	CampaignMessagesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"QUEUED", "SENT", "FAILED", "SKIPPED_NO_CONSENT", "SKIPPED_FREQUENCY_CAP", "SKIPPED_NO_CONTACT"}},
+		{Name: "last_error", Type: field.TypeString, Nullable: true},
+		{Name: "attempts", Type: field.TypeInt, Default: 0},
+		{Name: "lease_until", Type: field.TypeTime, Nullable: true},
+		{Name: "sent_at", Type: field.TypeTime, Nullable: true},
+		{Name: "campaign_id", Type: field.TypeString},
+		{Name: "merchant_id", Type: field.TypeString},
+		{Name: "customer_id", Type: field.TypeString},
+	}
+	// CampaignMessagesTable holds the schema information for the "campaign_messages" table.
+	CampaignMessagesTable = &schema.Table{
+		Name:       "campaign_messages",
+		Columns:    CampaignMessagesColumns,
+		PrimaryKey: []*schema.Column{CampaignMessagesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "campaign_messages_campaigns_messages",
+				Columns:    []*schema.Column{CampaignMessagesColumns[8]},
+				RefColumns: []*schema.Column{CampaignsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "campaign_messages_merchants_merchant",
+				Columns:    []*schema.Column{CampaignMessagesColumns[9]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "campaign_messages_customers_customer",
+				Columns:    []*schema.Column{CampaignMessagesColumns[10]},
+				RefColumns: []*schema.Column{CustomersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "campaignmessage_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{CampaignMessagesColumns[9]},
+			},
+			{
+				Name:    "campaignmessage_campaign_id_customer_id",
+				Unique:  true,
+				Columns: []*schema.Column{CampaignMessagesColumns[8], CampaignMessagesColumns[10]},
+			},
+			{
+				Name:    "campaignmessage_campaign_id_status",
+				Unique:  false,
+				Columns: []*schema.Column{CampaignMessagesColumns[8], CampaignMessagesColumns[3]},
+			},
+			{
+				Name:    "campaignmessage_merchant_id_customer_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{CampaignMessagesColumns[9], CampaignMessagesColumns[10], CampaignMessagesColumns[1]},
+			},
+		},
+	}
+	// CampaignSettingsColumns holds the columns for the "campaign_settings" table.
+	CampaignSettingsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "frequency_cap", Type: field.TypeInt, Default: 2},
+		{Name: "frequency_window_days", Type: field.TypeInt, Default: 7},
+		{Name: "merchant_id", Type: field.TypeString},
+	}
+	// CampaignSettingsTable holds the schema information for the "campaign_settings" table.
+	CampaignSettingsTable = &schema.Table{
+		Name:       "campaign_settings",
+		Columns:    CampaignSettingsColumns,
+		PrimaryKey: []*schema.Column{CampaignSettingsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "campaign_settings_merchants_merchant",
+				Columns:    []*schema.Column{CampaignSettingsColumns[5]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "campaignsettings_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{CampaignSettingsColumns[5]},
+			},
+			{
+				Name:    "campaign_settings_one_per_merchant",
+				Unique:  true,
+				Columns: []*schema.Column{CampaignSettingsColumns[5]},
+			},
+		},
+	}
 	// CredentialGrantsColumns holds the columns for the "credential_grants" table.
 	CredentialGrantsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -2492,6 +2655,9 @@ var (
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		AuditEntriesTable,
+		CampaignsTable,
+		CampaignMessagesTable,
+		CampaignSettingsTable,
 		CredentialGrantsTable,
 		CustomersTable,
 		CustomerStoreVisitsTable,
@@ -2541,6 +2707,13 @@ var (
 
 func init() {
 	AuditEntriesTable.ForeignKeys[0].RefTable = MerchantsTable
+	CampaignsTable.ForeignKeys[0].RefTable = MerchantsTable
+	CampaignsTable.ForeignKeys[1].RefTable = OffersTable
+	CampaignsTable.ForeignKeys[2].RefTable = SavedSegmentsTable
+	CampaignMessagesTable.ForeignKeys[0].RefTable = CampaignsTable
+	CampaignMessagesTable.ForeignKeys[1].RefTable = MerchantsTable
+	CampaignMessagesTable.ForeignKeys[2].RefTable = CustomersTable
+	CampaignSettingsTable.ForeignKeys[0].RefTable = MerchantsTable
 	CredentialGrantsTable.ForeignKeys[0].RefTable = MerchantsTable
 	CustomersTable.ForeignKeys[0].RefTable = MerchantsTable
 	CustomersTable.ForeignKeys[1].RefTable = StaffsTable

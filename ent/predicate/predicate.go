@@ -9,6 +9,15 @@ import (
 // AuditEntry is the predicate function for auditentry builders.
 type AuditEntry func(*sql.Selector)
 
+// Campaign is the predicate function for campaign builders.
+type Campaign func(*sql.Selector)
+
+// CampaignMessage is the predicate function for campaignmessage builders.
+type CampaignMessage func(*sql.Selector)
+
+// CampaignSettings is the predicate function for campaignsettings builders.
+type CampaignSettings func(*sql.Selector)
+
 // CredentialGrant is the predicate function for credentialgrant builders.
 type CredentialGrant func(*sql.Selector)
 

@@ -135,6 +135,78 @@ func (f AuditEntryMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Muta
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.AuditEntryMutation", m)
 }
 
+// The CampaignQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type CampaignQueryRuleFunc func(context.Context, *ent.CampaignQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f CampaignQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CampaignQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.CampaignQuery", q)
+}
+
+// The CampaignMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type CampaignMutationRuleFunc func(context.Context, *ent.CampaignMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f CampaignMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.CampaignMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CampaignMutation", m)
+}
+
+// The CampaignMessageQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type CampaignMessageQueryRuleFunc func(context.Context, *ent.CampaignMessageQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f CampaignMessageQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CampaignMessageQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.CampaignMessageQuery", q)
+}
+
+// The CampaignMessageMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type CampaignMessageMutationRuleFunc func(context.Context, *ent.CampaignMessageMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f CampaignMessageMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.CampaignMessageMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CampaignMessageMutation", m)
+}
+
+// The CampaignSettingsQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type CampaignSettingsQueryRuleFunc func(context.Context, *ent.CampaignSettingsQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f CampaignSettingsQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CampaignSettingsQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.CampaignSettingsQuery", q)
+}
+
+// The CampaignSettingsMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type CampaignSettingsMutationRuleFunc func(context.Context, *ent.CampaignSettingsMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f CampaignSettingsMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.CampaignSettingsMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CampaignSettingsMutation", m)
+}
+
 // The CredentialGrantQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type CredentialGrantQueryRuleFunc func(context.Context, *ent.CredentialGrantQuery) error
@@ -1204,6 +1276,12 @@ func queryFilter(q ent.Query) (Filter, error) {
 	switch q := q.(type) {
 	case *ent.AuditEntryQuery:
 		return q.Filter(), nil
+	case *ent.CampaignQuery:
+		return q.Filter(), nil
+	case *ent.CampaignMessageQuery:
+		return q.Filter(), nil
+	case *ent.CampaignSettingsQuery:
+		return q.Filter(), nil
 	case *ent.CredentialGrantQuery:
 		return q.Filter(), nil
 	case *ent.CustomerQuery:
@@ -1298,6 +1376,12 @@ func queryFilter(q ent.Query) (Filter, error) {
 func mutationFilter(m ent.Mutation) (Filter, error) {
 	switch m := m.(type) {
 	case *ent.AuditEntryMutation:
+		return m.Filter(), nil
+	case *ent.CampaignMutation:
+		return m.Filter(), nil
+	case *ent.CampaignMessageMutation:
+		return m.Filter(), nil
+	case *ent.CampaignSettingsMutation:
 		return m.Filter(), nil
 	case *ent.CredentialGrantMutation:
 		return m.Filter(), nil

@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"github.com/tillpos/till/ent/auditentry"
+	"github.com/tillpos/till/ent/campaign"
+	"github.com/tillpos/till/ent/campaignmessage"
+	"github.com/tillpos/till/ent/campaignsettings"
 	"github.com/tillpos/till/ent/credentialgrant"
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/customerstorevisits"
@@ -90,6 +93,193 @@ func init() {
 	auditentryDescID := auditentryMixinFields0[0].Descriptor()
 	// auditentry.DefaultID holds the default value on creation for the id field.
 	auditentry.DefaultID = auditentryDescID.Default.(func() pulid.ID)
+	campaignMixin := schema.Campaign{}.Mixin()
+	campaign.Policy = privacy.NewPolicies(campaignMixin[1], campaignMixin[2], schema.Campaign{})
+	campaign.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := campaign.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	campaignMixinHooks2 := campaignMixin[2].Hooks()
+
+	campaign.Hooks[1] = campaignMixinHooks2[0]
+	campaignMixinFields0 := campaignMixin[0].Fields()
+	_ = campaignMixinFields0
+	campaignMixinFields3 := campaignMixin[3].Fields()
+	_ = campaignMixinFields3
+	campaignFields := schema.Campaign{}.Fields()
+	_ = campaignFields
+	// campaignDescCreatedAt is the schema descriptor for created_at field.
+	campaignDescCreatedAt := campaignMixinFields3[0].Descriptor()
+	// campaign.DefaultCreatedAt holds the default value on creation for the created_at field.
+	campaign.DefaultCreatedAt = campaignDescCreatedAt.Default.(func() time.Time)
+	// campaignDescUpdatedAt is the schema descriptor for updated_at field.
+	campaignDescUpdatedAt := campaignMixinFields3[1].Descriptor()
+	// campaign.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	campaign.DefaultUpdatedAt = campaignDescUpdatedAt.Default.(func() time.Time)
+	// campaign.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	campaign.UpdateDefaultUpdatedAt = campaignDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// campaignDescName is the schema descriptor for name field.
+	campaignDescName := campaignFields[0].Descriptor()
+	// campaign.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	campaign.NameValidator = func() func(string) error {
+		validators := campaignDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// campaignDescSubject is the schema descriptor for subject field.
+	campaignDescSubject := campaignFields[2].Descriptor()
+	// campaign.SubjectValidator is a validator for the "subject" field. It is called by the builders before save.
+	campaign.SubjectValidator = campaignDescSubject.Validators[0].(func(string) error)
+	// campaignDescMessage is the schema descriptor for message field.
+	campaignDescMessage := campaignFields[3].Descriptor()
+	// campaign.MessageValidator is a validator for the "message" field. It is called by the builders before save.
+	campaign.MessageValidator = func() func(string) error {
+		validators := campaignDescMessage.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(message string) error {
+			for _, fn := range fns {
+				if err := fn(message); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// campaignDescAudienceCount is the schema descriptor for audience_count field.
+	campaignDescAudienceCount := campaignFields[13].Descriptor()
+	// campaign.DefaultAudienceCount holds the default value on creation for the audience_count field.
+	campaign.DefaultAudienceCount = campaignDescAudienceCount.Default.(int)
+	// campaignDescID is the schema descriptor for id field.
+	campaignDescID := campaignMixinFields0[0].Descriptor()
+	// campaign.DefaultID holds the default value on creation for the id field.
+	campaign.DefaultID = campaignDescID.Default.(func() pulid.ID)
+	campaignmessageMixin := schema.CampaignMessage{}.Mixin()
+	campaignmessage.Policy = privacy.NewPolicies(campaignmessageMixin[1], campaignmessageMixin[2], schema.CampaignMessage{})
+	campaignmessage.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := campaignmessage.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	campaignmessageMixinHooks2 := campaignmessageMixin[2].Hooks()
+
+	campaignmessage.Hooks[1] = campaignmessageMixinHooks2[0]
+	campaignmessageMixinFields0 := campaignmessageMixin[0].Fields()
+	_ = campaignmessageMixinFields0
+	campaignmessageMixinFields3 := campaignmessageMixin[3].Fields()
+	_ = campaignmessageMixinFields3
+	campaignmessageFields := schema.CampaignMessage{}.Fields()
+	_ = campaignmessageFields
+	// campaignmessageDescCreatedAt is the schema descriptor for created_at field.
+	campaignmessageDescCreatedAt := campaignmessageMixinFields3[0].Descriptor()
+	// campaignmessage.DefaultCreatedAt holds the default value on creation for the created_at field.
+	campaignmessage.DefaultCreatedAt = campaignmessageDescCreatedAt.Default.(func() time.Time)
+	// campaignmessageDescUpdatedAt is the schema descriptor for updated_at field.
+	campaignmessageDescUpdatedAt := campaignmessageMixinFields3[1].Descriptor()
+	// campaignmessage.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	campaignmessage.DefaultUpdatedAt = campaignmessageDescUpdatedAt.Default.(func() time.Time)
+	// campaignmessage.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	campaignmessage.UpdateDefaultUpdatedAt = campaignmessageDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// campaignmessageDescAttempts is the schema descriptor for attempts field.
+	campaignmessageDescAttempts := campaignmessageFields[4].Descriptor()
+	// campaignmessage.DefaultAttempts holds the default value on creation for the attempts field.
+	campaignmessage.DefaultAttempts = campaignmessageDescAttempts.Default.(int)
+	// campaignmessageDescID is the schema descriptor for id field.
+	campaignmessageDescID := campaignmessageMixinFields0[0].Descriptor()
+	// campaignmessage.DefaultID holds the default value on creation for the id field.
+	campaignmessage.DefaultID = campaignmessageDescID.Default.(func() pulid.ID)
+	campaignsettingsMixin := schema.CampaignSettings{}.Mixin()
+	campaignsettings.Policy = privacy.NewPolicies(campaignsettingsMixin[1], campaignsettingsMixin[2], schema.CampaignSettings{})
+	campaignsettings.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := campaignsettings.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	campaignsettingsMixinHooks2 := campaignsettingsMixin[2].Hooks()
+
+	campaignsettings.Hooks[1] = campaignsettingsMixinHooks2[0]
+	campaignsettingsMixinFields0 := campaignsettingsMixin[0].Fields()
+	_ = campaignsettingsMixinFields0
+	campaignsettingsMixinFields3 := campaignsettingsMixin[3].Fields()
+	_ = campaignsettingsMixinFields3
+	campaignsettingsFields := schema.CampaignSettings{}.Fields()
+	_ = campaignsettingsFields
+	// campaignsettingsDescCreatedAt is the schema descriptor for created_at field.
+	campaignsettingsDescCreatedAt := campaignsettingsMixinFields3[0].Descriptor()
+	// campaignsettings.DefaultCreatedAt holds the default value on creation for the created_at field.
+	campaignsettings.DefaultCreatedAt = campaignsettingsDescCreatedAt.Default.(func() time.Time)
+	// campaignsettingsDescUpdatedAt is the schema descriptor for updated_at field.
+	campaignsettingsDescUpdatedAt := campaignsettingsMixinFields3[1].Descriptor()
+	// campaignsettings.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	campaignsettings.DefaultUpdatedAt = campaignsettingsDescUpdatedAt.Default.(func() time.Time)
+	// campaignsettings.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	campaignsettings.UpdateDefaultUpdatedAt = campaignsettingsDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// campaignsettingsDescFrequencyCap is the schema descriptor for frequency_cap field.
+	campaignsettingsDescFrequencyCap := campaignsettingsFields[0].Descriptor()
+	// campaignsettings.DefaultFrequencyCap holds the default value on creation for the frequency_cap field.
+	campaignsettings.DefaultFrequencyCap = campaignsettingsDescFrequencyCap.Default.(int)
+	// campaignsettings.FrequencyCapValidator is a validator for the "frequency_cap" field. It is called by the builders before save.
+	campaignsettings.FrequencyCapValidator = func() func(int) error {
+		validators := campaignsettingsDescFrequencyCap.Validators
+		fns := [...]func(int) error{
+			validators[0].(func(int) error),
+			validators[1].(func(int) error),
+		}
+		return func(frequency_cap int) error {
+			for _, fn := range fns {
+				if err := fn(frequency_cap); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// campaignsettingsDescFrequencyWindowDays is the schema descriptor for frequency_window_days field.
+	campaignsettingsDescFrequencyWindowDays := campaignsettingsFields[1].Descriptor()
+	// campaignsettings.DefaultFrequencyWindowDays holds the default value on creation for the frequency_window_days field.
+	campaignsettings.DefaultFrequencyWindowDays = campaignsettingsDescFrequencyWindowDays.Default.(int)
+	// campaignsettings.FrequencyWindowDaysValidator is a validator for the "frequency_window_days" field. It is called by the builders before save.
+	campaignsettings.FrequencyWindowDaysValidator = func() func(int) error {
+		validators := campaignsettingsDescFrequencyWindowDays.Validators
+		fns := [...]func(int) error{
+			validators[0].(func(int) error),
+			validators[1].(func(int) error),
+		}
+		return func(frequency_window_days int) error {
+			for _, fn := range fns {
+				if err := fn(frequency_window_days); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// campaignsettingsDescID is the schema descriptor for id field.
+	campaignsettingsDescID := campaignsettingsMixinFields0[0].Descriptor()
+	// campaignsettings.DefaultID holds the default value on creation for the id field.
+	campaignsettings.DefaultID = campaignsettingsDescID.Default.(func() pulid.ID)
 	credentialgrantMixin := schema.CredentialGrant{}.Mixin()
 	credentialgrant.Policy = privacy.NewPolicies(credentialgrantMixin[1], credentialgrantMixin[2], schema.CredentialGrant{})
 	credentialgrant.Hooks[0] = func(next ent.Mutator) ent.Mutator {
