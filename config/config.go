@@ -94,6 +94,17 @@ type Config struct {
 	// SMSInboundSecret signs the SMS provider's inbound webhook
 	// (POST /sms/inbound); without it the webhook is off.
 	SMSInboundSecret string
+	// FirebaseCredentials is the service-account JSON file pushes are sent
+	// with; empty logs and records pushes instead of sending them.
+	FirebaseCredentials string
+	// FCMEndpoint replaces Google's FCM endpoint (a test stand-in or a
+	// regional proxy).
+	FCMEndpoint string
+	// OutboxWorker runs the outbox worker in this process; a deployment
+	// with dedicated `till worker` processes turns it off in `till serve`.
+	OutboxWorker bool
+	// OutboxPoll is how long an idle outbox worker waits between looks.
+	OutboxPoll time.Duration
 }
 
 // Default returns the configuration with nothing set.
@@ -119,6 +130,8 @@ func Default() Config {
 		SMTPPort:               587,
 		SMTPTLS:                "mandatory",
 		PublicURL:              "http://localhost:8080",
+		OutboxWorker:           true,
+		OutboxPoll:             100 * time.Millisecond,
 	}
 }
 
@@ -178,12 +191,25 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if c.PasswordCost < bcrypt.MinCost || c.PasswordCost > bcrypt.MaxCost {
 		errs = append(errs, fmt.Errorf("TILL_BCRYPT_COST: want %d to %d, got %d", bcrypt.MinCost, bcrypt.MaxCost, c.PasswordCost))
 	}
-	if v := getenv("TILL_MIGRATE_ON_START"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("TILL_MIGRATE_ON_START: want true or false, got %q", v))
+	boolean := func(name string, dst *bool) {
+		if v := getenv(name); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: want true or false, got %q", name, v))
+			}
+			*dst = b
 		}
-		c.MigrateOnStart = b
+	}
+	boolean("TILL_MIGRATE_ON_START", &c.MigrateOnStart)
+	boolean("TILL_OUTBOX_WORKER", &c.OutboxWorker)
+	str("FIREBASE_CREDENTIALS", &c.FirebaseCredentials)
+	str("TILL_FCM_ENDPOINT", &c.FCMEndpoint)
+	if v := getenv("TILL_OUTBOX_POLL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 10*time.Millisecond || d > time.Minute {
+			errs = append(errs, fmt.Errorf("TILL_OUTBOX_POLL: want a duration from 10ms to 1m, got %q", v))
+		}
+		c.OutboxPoll = d
 	}
 	if v := getenv("TILL_LOG_LEVEL"); v != "" {
 		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {

@@ -92,6 +92,10 @@ func TestFromEnvOverrides(t *testing.T) {
 		"TILL_LOG_FORMAT":           "json",
 		"TILL_TRUSTED_PROXIES":      " 10.0.0.0/8, ,fd00::/8 ",
 		"TILL_CORS_ORIGINS":         "https://pos.example, https://admin.example,",
+		"FIREBASE_CREDENTIALS":      "/etc/till/firebase.json",
+		"TILL_FCM_ENDPOINT":         "http://127.0.0.1:9999",
+		"TILL_OUTBOX_WORKER":        "false",
+		"TILL_OUTBOX_POLL":          "250ms",
 	}))
 	require.NoError(t, err)
 	require.False(t, c.Production)
@@ -114,6 +118,10 @@ func TestFromEnvOverrides(t *testing.T) {
 	require.True(t, c.LogJSON)
 	require.Equal(t, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")}, c.TrustedProxies)
 	require.Equal(t, []string{"https://pos.example", "https://admin.example"}, c.CORSOrigins)
+	require.Equal(t, "/etc/till/firebase.json", c.FirebaseCredentials)
+	require.Equal(t, "http://127.0.0.1:9999", c.FCMEndpoint)
+	require.False(t, c.OutboxWorker)
+	require.Equal(t, 250*time.Millisecond, c.OutboxPoll)
 	// Not configurable from the environment: still the defaults.
 	d := config.Default()
 	require.Equal(t, d.MaxDepth, c.MaxDepth)
@@ -168,6 +176,10 @@ func TestFromEnvRefusesBadValues(t *testing.T) {
 			wantMsg: []string{`TILL_DB_MAX_CONNS: want a non-negative integer, got "many"`}},
 		{name: "migrate flag", vars: map[string]string{"TILL_MIGRATE_ON_START": "sometimes"},
 			wantMsg: []string{`TILL_MIGRATE_ON_START: want true or false, got "sometimes"`}},
+		{name: "outbox worker flag", vars: map[string]string{"TILL_OUTBOX_WORKER": "maybe"},
+			wantMsg: []string{`TILL_OUTBOX_WORKER: want true or false, got "maybe"`}},
+		{name: "outbox poll too fast", vars: map[string]string{"TILL_OUTBOX_POLL": "1ms"},
+			wantMsg: []string{`TILL_OUTBOX_POLL: want a duration from 10ms to 1m, got "1ms"`}},
 		{name: "log level", vars: map[string]string{"TILL_LOG_LEVEL": "loud"},
 			wantMsg: []string{"TILL_LOG_LEVEL:"}},
 		{name: "trusted proxy is not a prefix", vars: map[string]string{"TILL_TRUSTED_PROXIES": "10.0.0.0/8,not-a-cidr"},

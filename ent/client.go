@@ -17,6 +17,9 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/tillpos/till/ent/auditentry"
+	"github.com/tillpos/till/ent/campaign"
+	"github.com/tillpos/till/ent/campaignmessage"
+	"github.com/tillpos/till/ent/campaignsettings"
 	"github.com/tillpos/till/ent/credentialgrant"
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/customerstorevisits"
@@ -30,6 +33,8 @@ import (
 	"github.com/tillpos/till/ent/loyaltyredemption"
 	"github.com/tillpos/till/ent/loyaltyreward"
 	"github.com/tillpos/till/ent/merchant"
+	"github.com/tillpos/till/ent/notification"
+	"github.com/tillpos/till/ent/notificationpreference"
 	"github.com/tillpos/till/ent/offer"
 	"github.com/tillpos/till/ent/offerredemption"
 	"github.com/tillpos/till/ent/operator"
@@ -38,6 +43,7 @@ import (
 	"github.com/tillpos/till/ent/platformauditentry"
 	"github.com/tillpos/till/ent/product"
 	"github.com/tillpos/till/ent/productpricechange"
+	"github.com/tillpos/till/ent/pushtoken"
 	"github.com/tillpos/till/ent/receiptdelivery"
 	"github.com/tillpos/till/ent/refund"
 	"github.com/tillpos/till/ent/refundline"
@@ -71,6 +77,12 @@ type Client struct {
 	Schema *migrate.Schema
 	// AuditEntry is the client for interacting with the AuditEntry builders.
 	AuditEntry *AuditEntryClient
+	// Campaign is the client for interacting with the Campaign builders.
+	Campaign *CampaignClient
+	// CampaignMessage is the client for interacting with the CampaignMessage builders.
+	CampaignMessage *CampaignMessageClient
+	// CampaignSettings is the client for interacting with the CampaignSettings builders.
+	CampaignSettings *CampaignSettingsClient
 	// CredentialGrant is the client for interacting with the CredentialGrant builders.
 	CredentialGrant *CredentialGrantClient
 	// Customer is the client for interacting with the Customer builders.
@@ -97,6 +109,10 @@ type Client struct {
 	LoyaltyReward *LoyaltyRewardClient
 	// Merchant is the client for interacting with the Merchant builders.
 	Merchant *MerchantClient
+	// Notification is the client for interacting with the Notification builders.
+	Notification *NotificationClient
+	// NotificationPreference is the client for interacting with the NotificationPreference builders.
+	NotificationPreference *NotificationPreferenceClient
 	// Offer is the client for interacting with the Offer builders.
 	Offer *OfferClient
 	// OfferRedemption is the client for interacting with the OfferRedemption builders.
@@ -113,6 +129,8 @@ type Client struct {
 	Product *ProductClient
 	// ProductPriceChange is the client for interacting with the ProductPriceChange builders.
 	ProductPriceChange *ProductPriceChangeClient
+	// PushToken is the client for interacting with the PushToken builders.
+	PushToken *PushTokenClient
 	// ReceiptDelivery is the client for interacting with the ReceiptDelivery builders.
 	ReceiptDelivery *ReceiptDeliveryClient
 	// Refund is the client for interacting with the Refund builders.
@@ -169,6 +187,9 @@ func NewClient(opts ...Option) *Client {
 func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
 	c.AuditEntry = NewAuditEntryClient(c.config)
+	c.Campaign = NewCampaignClient(c.config)
+	c.CampaignMessage = NewCampaignMessageClient(c.config)
+	c.CampaignSettings = NewCampaignSettingsClient(c.config)
 	c.CredentialGrant = NewCredentialGrantClient(c.config)
 	c.Customer = NewCustomerClient(c.config)
 	c.CustomerStoreVisits = NewCustomerStoreVisitsClient(c.config)
@@ -182,6 +203,8 @@ func (c *Client) init() {
 	c.LoyaltyRedemption = NewLoyaltyRedemptionClient(c.config)
 	c.LoyaltyReward = NewLoyaltyRewardClient(c.config)
 	c.Merchant = NewMerchantClient(c.config)
+	c.Notification = NewNotificationClient(c.config)
+	c.NotificationPreference = NewNotificationPreferenceClient(c.config)
 	c.Offer = NewOfferClient(c.config)
 	c.OfferRedemption = NewOfferRedemptionClient(c.config)
 	c.Operator = NewOperatorClient(c.config)
@@ -190,6 +213,7 @@ func (c *Client) init() {
 	c.PlatformAuditEntry = NewPlatformAuditEntryClient(c.config)
 	c.Product = NewProductClient(c.config)
 	c.ProductPriceChange = NewProductPriceChangeClient(c.config)
+	c.PushToken = NewPushTokenClient(c.config)
 	c.ReceiptDelivery = NewReceiptDeliveryClient(c.config)
 	c.Refund = NewRefundClient(c.config)
 	c.RefundLine = NewRefundLineClient(c.config)
@@ -302,52 +326,58 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:                   ctx,
-		config:                cfg,
-		AuditEntry:            NewAuditEntryClient(cfg),
-		CredentialGrant:       NewCredentialGrantClient(cfg),
-		Customer:              NewCustomerClient(cfg),
-		CustomerStoreVisits:   NewCustomerStoreVisitsClient(cfg),
-		CustomerTrigram:       NewCustomerTrigramClient(cfg),
-		Device:                NewDeviceClient(cfg),
-		Feedback:              NewFeedbackClient(cfg),
-		LoyaltyAccount:        NewLoyaltyAccountClient(cfg),
-		LoyaltyEntry:          NewLoyaltyEntryClient(cfg),
-		LoyaltyLot:            NewLoyaltyLotClient(cfg),
-		LoyaltyProgramVersion: NewLoyaltyProgramVersionClient(cfg),
-		LoyaltyRedemption:     NewLoyaltyRedemptionClient(cfg),
-		LoyaltyReward:         NewLoyaltyRewardClient(cfg),
-		Merchant:              NewMerchantClient(cfg),
-		Offer:                 NewOfferClient(cfg),
-		OfferRedemption:       NewOfferRedemptionClient(cfg),
-		Operator:              NewOperatorClient(cfg),
-		OutboxEvent:           NewOutboxEventClient(cfg),
-		PairingCode:           NewPairingCodeClient(cfg),
-		PlatformAuditEntry:    NewPlatformAuditEntryClient(cfg),
-		Product:               NewProductClient(cfg),
-		ProductPriceChange:    NewProductPriceChangeClient(cfg),
-		ReceiptDelivery:       NewReceiptDeliveryClient(cfg),
-		Refund:                NewRefundClient(cfg),
-		RefundLine:            NewRefundLineClient(cfg),
-		RefundTender:          NewRefundTenderClient(cfg),
-		Release:               NewReleaseClient(cfg),
-		RiskListEntry:         NewRiskListEntryClient(cfg),
-		Sale:                  NewSaleClient(cfg),
-		SaleCounter:           NewSaleCounterClient(cfg),
-		SaleLine:              NewSaleLineClient(cfg),
-		SalesSettings:         NewSalesSettingsClient(cfg),
-		SavedSegment:          NewSavedSegmentClient(cfg),
-		SegmentRules:          NewSegmentRulesClient(cfg),
-		Staff:                 NewStaffClient(cfg),
-		StaffDay:              NewStaffDayClient(cfg),
-		Store:                 NewStoreClient(cfg),
-		StoredValueAccount:    NewStoredValueAccountClient(cfg),
-		StoredValueEntry:      NewStoredValueEntryClient(cfg),
-		StoredValueSettings:   NewStoredValueSettingsClient(cfg),
-		StoredValueTopUp:      NewStoredValueTopUpClient(cfg),
-		Tender:                NewTenderClient(cfg),
-		Ticket:                NewTicketClient(cfg),
-		TicketComment:         NewTicketCommentClient(cfg),
+		ctx:                    ctx,
+		config:                 cfg,
+		AuditEntry:             NewAuditEntryClient(cfg),
+		Campaign:               NewCampaignClient(cfg),
+		CampaignMessage:        NewCampaignMessageClient(cfg),
+		CampaignSettings:       NewCampaignSettingsClient(cfg),
+		CredentialGrant:        NewCredentialGrantClient(cfg),
+		Customer:               NewCustomerClient(cfg),
+		CustomerStoreVisits:    NewCustomerStoreVisitsClient(cfg),
+		CustomerTrigram:        NewCustomerTrigramClient(cfg),
+		Device:                 NewDeviceClient(cfg),
+		Feedback:               NewFeedbackClient(cfg),
+		LoyaltyAccount:         NewLoyaltyAccountClient(cfg),
+		LoyaltyEntry:           NewLoyaltyEntryClient(cfg),
+		LoyaltyLot:             NewLoyaltyLotClient(cfg),
+		LoyaltyProgramVersion:  NewLoyaltyProgramVersionClient(cfg),
+		LoyaltyRedemption:      NewLoyaltyRedemptionClient(cfg),
+		LoyaltyReward:          NewLoyaltyRewardClient(cfg),
+		Merchant:               NewMerchantClient(cfg),
+		Notification:           NewNotificationClient(cfg),
+		NotificationPreference: NewNotificationPreferenceClient(cfg),
+		Offer:                  NewOfferClient(cfg),
+		OfferRedemption:        NewOfferRedemptionClient(cfg),
+		Operator:               NewOperatorClient(cfg),
+		OutboxEvent:            NewOutboxEventClient(cfg),
+		PairingCode:            NewPairingCodeClient(cfg),
+		PlatformAuditEntry:     NewPlatformAuditEntryClient(cfg),
+		Product:                NewProductClient(cfg),
+		ProductPriceChange:     NewProductPriceChangeClient(cfg),
+		PushToken:              NewPushTokenClient(cfg),
+		ReceiptDelivery:        NewReceiptDeliveryClient(cfg),
+		Refund:                 NewRefundClient(cfg),
+		RefundLine:             NewRefundLineClient(cfg),
+		RefundTender:           NewRefundTenderClient(cfg),
+		Release:                NewReleaseClient(cfg),
+		RiskListEntry:          NewRiskListEntryClient(cfg),
+		Sale:                   NewSaleClient(cfg),
+		SaleCounter:            NewSaleCounterClient(cfg),
+		SaleLine:               NewSaleLineClient(cfg),
+		SalesSettings:          NewSalesSettingsClient(cfg),
+		SavedSegment:           NewSavedSegmentClient(cfg),
+		SegmentRules:           NewSegmentRulesClient(cfg),
+		Staff:                  NewStaffClient(cfg),
+		StaffDay:               NewStaffDayClient(cfg),
+		Store:                  NewStoreClient(cfg),
+		StoredValueAccount:     NewStoredValueAccountClient(cfg),
+		StoredValueEntry:       NewStoredValueEntryClient(cfg),
+		StoredValueSettings:    NewStoredValueSettingsClient(cfg),
+		StoredValueTopUp:       NewStoredValueTopUpClient(cfg),
+		Tender:                 NewTenderClient(cfg),
+		Ticket:                 NewTicketClient(cfg),
+		TicketComment:          NewTicketCommentClient(cfg),
 	}, nil
 }
 
@@ -365,52 +395,58 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:                   ctx,
-		config:                cfg,
-		AuditEntry:            NewAuditEntryClient(cfg),
-		CredentialGrant:       NewCredentialGrantClient(cfg),
-		Customer:              NewCustomerClient(cfg),
-		CustomerStoreVisits:   NewCustomerStoreVisitsClient(cfg),
-		CustomerTrigram:       NewCustomerTrigramClient(cfg),
-		Device:                NewDeviceClient(cfg),
-		Feedback:              NewFeedbackClient(cfg),
-		LoyaltyAccount:        NewLoyaltyAccountClient(cfg),
-		LoyaltyEntry:          NewLoyaltyEntryClient(cfg),
-		LoyaltyLot:            NewLoyaltyLotClient(cfg),
-		LoyaltyProgramVersion: NewLoyaltyProgramVersionClient(cfg),
-		LoyaltyRedemption:     NewLoyaltyRedemptionClient(cfg),
-		LoyaltyReward:         NewLoyaltyRewardClient(cfg),
-		Merchant:              NewMerchantClient(cfg),
-		Offer:                 NewOfferClient(cfg),
-		OfferRedemption:       NewOfferRedemptionClient(cfg),
-		Operator:              NewOperatorClient(cfg),
-		OutboxEvent:           NewOutboxEventClient(cfg),
-		PairingCode:           NewPairingCodeClient(cfg),
-		PlatformAuditEntry:    NewPlatformAuditEntryClient(cfg),
-		Product:               NewProductClient(cfg),
-		ProductPriceChange:    NewProductPriceChangeClient(cfg),
-		ReceiptDelivery:       NewReceiptDeliveryClient(cfg),
-		Refund:                NewRefundClient(cfg),
-		RefundLine:            NewRefundLineClient(cfg),
-		RefundTender:          NewRefundTenderClient(cfg),
-		Release:               NewReleaseClient(cfg),
-		RiskListEntry:         NewRiskListEntryClient(cfg),
-		Sale:                  NewSaleClient(cfg),
-		SaleCounter:           NewSaleCounterClient(cfg),
-		SaleLine:              NewSaleLineClient(cfg),
-		SalesSettings:         NewSalesSettingsClient(cfg),
-		SavedSegment:          NewSavedSegmentClient(cfg),
-		SegmentRules:          NewSegmentRulesClient(cfg),
-		Staff:                 NewStaffClient(cfg),
-		StaffDay:              NewStaffDayClient(cfg),
-		Store:                 NewStoreClient(cfg),
-		StoredValueAccount:    NewStoredValueAccountClient(cfg),
-		StoredValueEntry:      NewStoredValueEntryClient(cfg),
-		StoredValueSettings:   NewStoredValueSettingsClient(cfg),
-		StoredValueTopUp:      NewStoredValueTopUpClient(cfg),
-		Tender:                NewTenderClient(cfg),
-		Ticket:                NewTicketClient(cfg),
-		TicketComment:         NewTicketCommentClient(cfg),
+		ctx:                    ctx,
+		config:                 cfg,
+		AuditEntry:             NewAuditEntryClient(cfg),
+		Campaign:               NewCampaignClient(cfg),
+		CampaignMessage:        NewCampaignMessageClient(cfg),
+		CampaignSettings:       NewCampaignSettingsClient(cfg),
+		CredentialGrant:        NewCredentialGrantClient(cfg),
+		Customer:               NewCustomerClient(cfg),
+		CustomerStoreVisits:    NewCustomerStoreVisitsClient(cfg),
+		CustomerTrigram:        NewCustomerTrigramClient(cfg),
+		Device:                 NewDeviceClient(cfg),
+		Feedback:               NewFeedbackClient(cfg),
+		LoyaltyAccount:         NewLoyaltyAccountClient(cfg),
+		LoyaltyEntry:           NewLoyaltyEntryClient(cfg),
+		LoyaltyLot:             NewLoyaltyLotClient(cfg),
+		LoyaltyProgramVersion:  NewLoyaltyProgramVersionClient(cfg),
+		LoyaltyRedemption:      NewLoyaltyRedemptionClient(cfg),
+		LoyaltyReward:          NewLoyaltyRewardClient(cfg),
+		Merchant:               NewMerchantClient(cfg),
+		Notification:           NewNotificationClient(cfg),
+		NotificationPreference: NewNotificationPreferenceClient(cfg),
+		Offer:                  NewOfferClient(cfg),
+		OfferRedemption:        NewOfferRedemptionClient(cfg),
+		Operator:               NewOperatorClient(cfg),
+		OutboxEvent:            NewOutboxEventClient(cfg),
+		PairingCode:            NewPairingCodeClient(cfg),
+		PlatformAuditEntry:     NewPlatformAuditEntryClient(cfg),
+		Product:                NewProductClient(cfg),
+		ProductPriceChange:     NewProductPriceChangeClient(cfg),
+		PushToken:              NewPushTokenClient(cfg),
+		ReceiptDelivery:        NewReceiptDeliveryClient(cfg),
+		Refund:                 NewRefundClient(cfg),
+		RefundLine:             NewRefundLineClient(cfg),
+		RefundTender:           NewRefundTenderClient(cfg),
+		Release:                NewReleaseClient(cfg),
+		RiskListEntry:          NewRiskListEntryClient(cfg),
+		Sale:                   NewSaleClient(cfg),
+		SaleCounter:            NewSaleCounterClient(cfg),
+		SaleLine:               NewSaleLineClient(cfg),
+		SalesSettings:          NewSalesSettingsClient(cfg),
+		SavedSegment:           NewSavedSegmentClient(cfg),
+		SegmentRules:           NewSegmentRulesClient(cfg),
+		Staff:                  NewStaffClient(cfg),
+		StaffDay:               NewStaffDayClient(cfg),
+		Store:                  NewStoreClient(cfg),
+		StoredValueAccount:     NewStoredValueAccountClient(cfg),
+		StoredValueEntry:       NewStoredValueEntryClient(cfg),
+		StoredValueSettings:    NewStoredValueSettingsClient(cfg),
+		StoredValueTopUp:       NewStoredValueTopUpClient(cfg),
+		Tender:                 NewTenderClient(cfg),
+		Ticket:                 NewTicketClient(cfg),
+		TicketComment:          NewTicketCommentClient(cfg),
 	}, nil
 }
 
@@ -440,14 +476,15 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.AuditEntry, c.CredentialGrant, c.Customer, c.CustomerStoreVisits,
-		c.CustomerTrigram, c.Device, c.Feedback, c.LoyaltyAccount, c.LoyaltyEntry,
-		c.LoyaltyLot, c.LoyaltyProgramVersion, c.LoyaltyRedemption, c.LoyaltyReward,
-		c.Merchant, c.Offer, c.OfferRedemption, c.Operator, c.OutboxEvent,
-		c.PairingCode, c.PlatformAuditEntry, c.Product, c.ProductPriceChange,
-		c.ReceiptDelivery, c.Refund, c.RefundLine, c.RefundTender, c.Release,
-		c.RiskListEntry, c.Sale, c.SaleCounter, c.SaleLine, c.SalesSettings,
-		c.SavedSegment, c.SegmentRules, c.Staff, c.StaffDay, c.Store,
+		c.AuditEntry, c.Campaign, c.CampaignMessage, c.CampaignSettings,
+		c.CredentialGrant, c.Customer, c.CustomerStoreVisits, c.CustomerTrigram,
+		c.Device, c.Feedback, c.LoyaltyAccount, c.LoyaltyEntry, c.LoyaltyLot,
+		c.LoyaltyProgramVersion, c.LoyaltyRedemption, c.LoyaltyReward, c.Merchant,
+		c.Notification, c.NotificationPreference, c.Offer, c.OfferRedemption,
+		c.Operator, c.OutboxEvent, c.PairingCode, c.PlatformAuditEntry, c.Product,
+		c.ProductPriceChange, c.PushToken, c.ReceiptDelivery, c.Refund, c.RefundLine,
+		c.RefundTender, c.Release, c.RiskListEntry, c.Sale, c.SaleCounter, c.SaleLine,
+		c.SalesSettings, c.SavedSegment, c.SegmentRules, c.Staff, c.StaffDay, c.Store,
 		c.StoredValueAccount, c.StoredValueEntry, c.StoredValueSettings,
 		c.StoredValueTopUp, c.Tender, c.Ticket, c.TicketComment,
 	} {
@@ -459,14 +496,15 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.AuditEntry, c.CredentialGrant, c.Customer, c.CustomerStoreVisits,
-		c.CustomerTrigram, c.Device, c.Feedback, c.LoyaltyAccount, c.LoyaltyEntry,
-		c.LoyaltyLot, c.LoyaltyProgramVersion, c.LoyaltyRedemption, c.LoyaltyReward,
-		c.Merchant, c.Offer, c.OfferRedemption, c.Operator, c.OutboxEvent,
-		c.PairingCode, c.PlatformAuditEntry, c.Product, c.ProductPriceChange,
-		c.ReceiptDelivery, c.Refund, c.RefundLine, c.RefundTender, c.Release,
-		c.RiskListEntry, c.Sale, c.SaleCounter, c.SaleLine, c.SalesSettings,
-		c.SavedSegment, c.SegmentRules, c.Staff, c.StaffDay, c.Store,
+		c.AuditEntry, c.Campaign, c.CampaignMessage, c.CampaignSettings,
+		c.CredentialGrant, c.Customer, c.CustomerStoreVisits, c.CustomerTrigram,
+		c.Device, c.Feedback, c.LoyaltyAccount, c.LoyaltyEntry, c.LoyaltyLot,
+		c.LoyaltyProgramVersion, c.LoyaltyRedemption, c.LoyaltyReward, c.Merchant,
+		c.Notification, c.NotificationPreference, c.Offer, c.OfferRedemption,
+		c.Operator, c.OutboxEvent, c.PairingCode, c.PlatformAuditEntry, c.Product,
+		c.ProductPriceChange, c.PushToken, c.ReceiptDelivery, c.Refund, c.RefundLine,
+		c.RefundTender, c.Release, c.RiskListEntry, c.Sale, c.SaleCounter, c.SaleLine,
+		c.SalesSettings, c.SavedSegment, c.SegmentRules, c.Staff, c.StaffDay, c.Store,
 		c.StoredValueAccount, c.StoredValueEntry, c.StoredValueSettings,
 		c.StoredValueTopUp, c.Tender, c.Ticket, c.TicketComment,
 	} {
@@ -479,6 +517,12 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 	switch m := m.(type) {
 	case *AuditEntryMutation:
 		return c.AuditEntry.mutate(ctx, m)
+	case *CampaignMutation:
+		return c.Campaign.mutate(ctx, m)
+	case *CampaignMessageMutation:
+		return c.CampaignMessage.mutate(ctx, m)
+	case *CampaignSettingsMutation:
+		return c.CampaignSettings.mutate(ctx, m)
 	case *CredentialGrantMutation:
 		return c.CredentialGrant.mutate(ctx, m)
 	case *CustomerMutation:
@@ -505,6 +549,10 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.LoyaltyReward.mutate(ctx, m)
 	case *MerchantMutation:
 		return c.Merchant.mutate(ctx, m)
+	case *NotificationMutation:
+		return c.Notification.mutate(ctx, m)
+	case *NotificationPreferenceMutation:
+		return c.NotificationPreference.mutate(ctx, m)
 	case *OfferMutation:
 		return c.Offer.mutate(ctx, m)
 	case *OfferRedemptionMutation:
@@ -521,6 +569,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Product.mutate(ctx, m)
 	case *ProductPriceChangeMutation:
 		return c.ProductPriceChange.mutate(ctx, m)
+	case *PushTokenMutation:
+		return c.PushToken.mutate(ctx, m)
 	case *ReceiptDeliveryMutation:
 		return c.ReceiptDelivery.mutate(ctx, m)
 	case *RefundMutation:
@@ -717,6 +767,536 @@ func (c *AuditEntryClient) mutate(ctx context.Context, m *AuditEntryMutation) (V
 		return (&AuditEntryDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown AuditEntry mutation op: %q", m.Op())
+	}
+}
+
+// CampaignClient is a client for the Campaign schema.
+type CampaignClient struct {
+	config
+}
+
+// NewCampaignClient returns a client for the Campaign from the given config.
+func NewCampaignClient(c config) *CampaignClient {
+	return &CampaignClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `campaign.Hooks(f(g(h())))`.
+func (c *CampaignClient) Use(hooks ...Hook) {
+	c.hooks.Campaign = append(c.hooks.Campaign, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `campaign.Intercept(f(g(h())))`.
+func (c *CampaignClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Campaign = append(c.inters.Campaign, interceptors...)
+}
+
+// Create returns a builder for creating a Campaign entity.
+func (c *CampaignClient) Create() *CampaignCreate {
+	mutation := newCampaignMutation(c.config, OpCreate)
+	return &CampaignCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Campaign entities.
+func (c *CampaignClient) CreateBulk(builders ...*CampaignCreate) *CampaignCreateBulk {
+	return &CampaignCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *CampaignClient) MapCreateBulk(slice any, setFunc func(*CampaignCreate, int)) *CampaignCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &CampaignCreateBulk{err: fmt.Errorf("calling to CampaignClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*CampaignCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &CampaignCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Campaign.
+func (c *CampaignClient) Update() *CampaignUpdate {
+	mutation := newCampaignMutation(c.config, OpUpdate)
+	return &CampaignUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *CampaignClient) UpdateOne(_m *Campaign) *CampaignUpdateOne {
+	mutation := newCampaignMutation(c.config, OpUpdateOne, withCampaign(_m))
+	return &CampaignUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *CampaignClient) UpdateOneID(id pulid.ID) *CampaignUpdateOne {
+	mutation := newCampaignMutation(c.config, OpUpdateOne, withCampaignID(id))
+	return &CampaignUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Campaign.
+func (c *CampaignClient) Delete() *CampaignDelete {
+	mutation := newCampaignMutation(c.config, OpDelete)
+	return &CampaignDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *CampaignClient) DeleteOne(_m *Campaign) *CampaignDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *CampaignClient) DeleteOneID(id pulid.ID) *CampaignDeleteOne {
+	builder := c.Delete().Where(campaign.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &CampaignDeleteOne{builder}
+}
+
+// Query returns a query builder for Campaign.
+func (c *CampaignClient) Query() *CampaignQuery {
+	return &CampaignQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeCampaign},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Campaign entity by its id.
+func (c *CampaignClient) Get(ctx context.Context, id pulid.ID) (*Campaign, error) {
+	return c.Query().Where(campaign.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *CampaignClient) GetX(ctx context.Context, id pulid.ID) *Campaign {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a Campaign.
+func (c *CampaignClient) QueryMerchant(_m *Campaign) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(campaign.Table, campaign.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, campaign.MerchantTable, campaign.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryOffer queries the offer edge of a Campaign.
+func (c *CampaignClient) QueryOffer(_m *Campaign) *OfferQuery {
+	query := (&OfferClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(campaign.Table, campaign.FieldID, id),
+			sqlgraph.To(offer.Table, offer.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, campaign.OfferTable, campaign.OfferColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QuerySavedSegment queries the saved_segment edge of a Campaign.
+func (c *CampaignClient) QuerySavedSegment(_m *Campaign) *SavedSegmentQuery {
+	query := (&SavedSegmentClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(campaign.Table, campaign.FieldID, id),
+			sqlgraph.To(savedsegment.Table, savedsegment.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, campaign.SavedSegmentTable, campaign.SavedSegmentColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryMessages queries the messages edge of a Campaign.
+func (c *CampaignClient) QueryMessages(_m *Campaign) *CampaignMessageQuery {
+	query := (&CampaignMessageClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(campaign.Table, campaign.FieldID, id),
+			sqlgraph.To(campaignmessage.Table, campaignmessage.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, campaign.MessagesTable, campaign.MessagesColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *CampaignClient) Hooks() []Hook {
+	hooks := c.hooks.Campaign
+	return append(hooks[:len(hooks):len(hooks)], campaign.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *CampaignClient) Interceptors() []Interceptor {
+	return c.inters.Campaign
+}
+
+func (c *CampaignClient) mutate(ctx context.Context, m *CampaignMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&CampaignCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&CampaignUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&CampaignUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&CampaignDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Campaign mutation op: %q", m.Op())
+	}
+}
+
+// CampaignMessageClient is a client for the CampaignMessage schema.
+type CampaignMessageClient struct {
+	config
+}
+
+// NewCampaignMessageClient returns a client for the CampaignMessage from the given config.
+func NewCampaignMessageClient(c config) *CampaignMessageClient {
+	return &CampaignMessageClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `campaignmessage.Hooks(f(g(h())))`.
+func (c *CampaignMessageClient) Use(hooks ...Hook) {
+	c.hooks.CampaignMessage = append(c.hooks.CampaignMessage, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `campaignmessage.Intercept(f(g(h())))`.
+func (c *CampaignMessageClient) Intercept(interceptors ...Interceptor) {
+	c.inters.CampaignMessage = append(c.inters.CampaignMessage, interceptors...)
+}
+
+// Create returns a builder for creating a CampaignMessage entity.
+func (c *CampaignMessageClient) Create() *CampaignMessageCreate {
+	mutation := newCampaignMessageMutation(c.config, OpCreate)
+	return &CampaignMessageCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of CampaignMessage entities.
+func (c *CampaignMessageClient) CreateBulk(builders ...*CampaignMessageCreate) *CampaignMessageCreateBulk {
+	return &CampaignMessageCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *CampaignMessageClient) MapCreateBulk(slice any, setFunc func(*CampaignMessageCreate, int)) *CampaignMessageCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &CampaignMessageCreateBulk{err: fmt.Errorf("calling to CampaignMessageClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*CampaignMessageCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &CampaignMessageCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for CampaignMessage.
+func (c *CampaignMessageClient) Update() *CampaignMessageUpdate {
+	mutation := newCampaignMessageMutation(c.config, OpUpdate)
+	return &CampaignMessageUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *CampaignMessageClient) UpdateOne(_m *CampaignMessage) *CampaignMessageUpdateOne {
+	mutation := newCampaignMessageMutation(c.config, OpUpdateOne, withCampaignMessage(_m))
+	return &CampaignMessageUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *CampaignMessageClient) UpdateOneID(id pulid.ID) *CampaignMessageUpdateOne {
+	mutation := newCampaignMessageMutation(c.config, OpUpdateOne, withCampaignMessageID(id))
+	return &CampaignMessageUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for CampaignMessage.
+func (c *CampaignMessageClient) Delete() *CampaignMessageDelete {
+	mutation := newCampaignMessageMutation(c.config, OpDelete)
+	return &CampaignMessageDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *CampaignMessageClient) DeleteOne(_m *CampaignMessage) *CampaignMessageDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *CampaignMessageClient) DeleteOneID(id pulid.ID) *CampaignMessageDeleteOne {
+	builder := c.Delete().Where(campaignmessage.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &CampaignMessageDeleteOne{builder}
+}
+
+// Query returns a query builder for CampaignMessage.
+func (c *CampaignMessageClient) Query() *CampaignMessageQuery {
+	return &CampaignMessageQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeCampaignMessage},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a CampaignMessage entity by its id.
+func (c *CampaignMessageClient) Get(ctx context.Context, id pulid.ID) (*CampaignMessage, error) {
+	return c.Query().Where(campaignmessage.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *CampaignMessageClient) GetX(ctx context.Context, id pulid.ID) *CampaignMessage {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a CampaignMessage.
+func (c *CampaignMessageClient) QueryMerchant(_m *CampaignMessage) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(campaignmessage.Table, campaignmessage.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, campaignmessage.MerchantTable, campaignmessage.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryCampaign queries the campaign edge of a CampaignMessage.
+func (c *CampaignMessageClient) QueryCampaign(_m *CampaignMessage) *CampaignQuery {
+	query := (&CampaignClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(campaignmessage.Table, campaignmessage.FieldID, id),
+			sqlgraph.To(campaign.Table, campaign.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, campaignmessage.CampaignTable, campaignmessage.CampaignColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryCustomer queries the customer edge of a CampaignMessage.
+func (c *CampaignMessageClient) QueryCustomer(_m *CampaignMessage) *CustomerQuery {
+	query := (&CustomerClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(campaignmessage.Table, campaignmessage.FieldID, id),
+			sqlgraph.To(customer.Table, customer.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, campaignmessage.CustomerTable, campaignmessage.CustomerColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *CampaignMessageClient) Hooks() []Hook {
+	hooks := c.hooks.CampaignMessage
+	return append(hooks[:len(hooks):len(hooks)], campaignmessage.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *CampaignMessageClient) Interceptors() []Interceptor {
+	return c.inters.CampaignMessage
+}
+
+func (c *CampaignMessageClient) mutate(ctx context.Context, m *CampaignMessageMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&CampaignMessageCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&CampaignMessageUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&CampaignMessageUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&CampaignMessageDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown CampaignMessage mutation op: %q", m.Op())
+	}
+}
+
+// CampaignSettingsClient is a client for the CampaignSettings schema.
+type CampaignSettingsClient struct {
+	config
+}
+
+// NewCampaignSettingsClient returns a client for the CampaignSettings from the given config.
+func NewCampaignSettingsClient(c config) *CampaignSettingsClient {
+	return &CampaignSettingsClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `campaignsettings.Hooks(f(g(h())))`.
+func (c *CampaignSettingsClient) Use(hooks ...Hook) {
+	c.hooks.CampaignSettings = append(c.hooks.CampaignSettings, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `campaignsettings.Intercept(f(g(h())))`.
+func (c *CampaignSettingsClient) Intercept(interceptors ...Interceptor) {
+	c.inters.CampaignSettings = append(c.inters.CampaignSettings, interceptors...)
+}
+
+// Create returns a builder for creating a CampaignSettings entity.
+func (c *CampaignSettingsClient) Create() *CampaignSettingsCreate {
+	mutation := newCampaignSettingsMutation(c.config, OpCreate)
+	return &CampaignSettingsCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of CampaignSettings entities.
+func (c *CampaignSettingsClient) CreateBulk(builders ...*CampaignSettingsCreate) *CampaignSettingsCreateBulk {
+	return &CampaignSettingsCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *CampaignSettingsClient) MapCreateBulk(slice any, setFunc func(*CampaignSettingsCreate, int)) *CampaignSettingsCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &CampaignSettingsCreateBulk{err: fmt.Errorf("calling to CampaignSettingsClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*CampaignSettingsCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &CampaignSettingsCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for CampaignSettings.
+func (c *CampaignSettingsClient) Update() *CampaignSettingsUpdate {
+	mutation := newCampaignSettingsMutation(c.config, OpUpdate)
+	return &CampaignSettingsUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *CampaignSettingsClient) UpdateOne(_m *CampaignSettings) *CampaignSettingsUpdateOne {
+	mutation := newCampaignSettingsMutation(c.config, OpUpdateOne, withCampaignSettings(_m))
+	return &CampaignSettingsUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *CampaignSettingsClient) UpdateOneID(id pulid.ID) *CampaignSettingsUpdateOne {
+	mutation := newCampaignSettingsMutation(c.config, OpUpdateOne, withCampaignSettingsID(id))
+	return &CampaignSettingsUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for CampaignSettings.
+func (c *CampaignSettingsClient) Delete() *CampaignSettingsDelete {
+	mutation := newCampaignSettingsMutation(c.config, OpDelete)
+	return &CampaignSettingsDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *CampaignSettingsClient) DeleteOne(_m *CampaignSettings) *CampaignSettingsDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *CampaignSettingsClient) DeleteOneID(id pulid.ID) *CampaignSettingsDeleteOne {
+	builder := c.Delete().Where(campaignsettings.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &CampaignSettingsDeleteOne{builder}
+}
+
+// Query returns a query builder for CampaignSettings.
+func (c *CampaignSettingsClient) Query() *CampaignSettingsQuery {
+	return &CampaignSettingsQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeCampaignSettings},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a CampaignSettings entity by its id.
+func (c *CampaignSettingsClient) Get(ctx context.Context, id pulid.ID) (*CampaignSettings, error) {
+	return c.Query().Where(campaignsettings.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *CampaignSettingsClient) GetX(ctx context.Context, id pulid.ID) *CampaignSettings {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a CampaignSettings.
+func (c *CampaignSettingsClient) QueryMerchant(_m *CampaignSettings) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(campaignsettings.Table, campaignsettings.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, campaignsettings.MerchantTable, campaignsettings.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *CampaignSettingsClient) Hooks() []Hook {
+	hooks := c.hooks.CampaignSettings
+	return append(hooks[:len(hooks):len(hooks)], campaignsettings.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *CampaignSettingsClient) Interceptors() []Interceptor {
+	return c.inters.CampaignSettings
+}
+
+func (c *CampaignSettingsClient) mutate(ctx context.Context, m *CampaignSettingsMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&CampaignSettingsCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&CampaignSettingsUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&CampaignSettingsUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&CampaignSettingsDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown CampaignSettings mutation op: %q", m.Op())
 	}
 }
 
@@ -3118,6 +3698,306 @@ func (c *MerchantClient) mutate(ctx context.Context, m *MerchantMutation) (Value
 	}
 }
 
+// NotificationClient is a client for the Notification schema.
+type NotificationClient struct {
+	config
+}
+
+// NewNotificationClient returns a client for the Notification from the given config.
+func NewNotificationClient(c config) *NotificationClient {
+	return &NotificationClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `notification.Hooks(f(g(h())))`.
+func (c *NotificationClient) Use(hooks ...Hook) {
+	c.hooks.Notification = append(c.hooks.Notification, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `notification.Intercept(f(g(h())))`.
+func (c *NotificationClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Notification = append(c.inters.Notification, interceptors...)
+}
+
+// Create returns a builder for creating a Notification entity.
+func (c *NotificationClient) Create() *NotificationCreate {
+	mutation := newNotificationMutation(c.config, OpCreate)
+	return &NotificationCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Notification entities.
+func (c *NotificationClient) CreateBulk(builders ...*NotificationCreate) *NotificationCreateBulk {
+	return &NotificationCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *NotificationClient) MapCreateBulk(slice any, setFunc func(*NotificationCreate, int)) *NotificationCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &NotificationCreateBulk{err: fmt.Errorf("calling to NotificationClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*NotificationCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &NotificationCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Notification.
+func (c *NotificationClient) Update() *NotificationUpdate {
+	mutation := newNotificationMutation(c.config, OpUpdate)
+	return &NotificationUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *NotificationClient) UpdateOne(_m *Notification) *NotificationUpdateOne {
+	mutation := newNotificationMutation(c.config, OpUpdateOne, withNotification(_m))
+	return &NotificationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *NotificationClient) UpdateOneID(id pulid.ID) *NotificationUpdateOne {
+	mutation := newNotificationMutation(c.config, OpUpdateOne, withNotificationID(id))
+	return &NotificationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Notification.
+func (c *NotificationClient) Delete() *NotificationDelete {
+	mutation := newNotificationMutation(c.config, OpDelete)
+	return &NotificationDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *NotificationClient) DeleteOne(_m *Notification) *NotificationDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *NotificationClient) DeleteOneID(id pulid.ID) *NotificationDeleteOne {
+	builder := c.Delete().Where(notification.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &NotificationDeleteOne{builder}
+}
+
+// Query returns a query builder for Notification.
+func (c *NotificationClient) Query() *NotificationQuery {
+	return &NotificationQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeNotification},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Notification entity by its id.
+func (c *NotificationClient) Get(ctx context.Context, id pulid.ID) (*Notification, error) {
+	return c.Query().Where(notification.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *NotificationClient) GetX(ctx context.Context, id pulid.ID) *Notification {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a Notification.
+func (c *NotificationClient) QueryMerchant(_m *Notification) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(notification.Table, notification.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, notification.MerchantTable, notification.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *NotificationClient) Hooks() []Hook {
+	hooks := c.hooks.Notification
+	return append(hooks[:len(hooks):len(hooks)], notification.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *NotificationClient) Interceptors() []Interceptor {
+	return c.inters.Notification
+}
+
+func (c *NotificationClient) mutate(ctx context.Context, m *NotificationMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&NotificationCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&NotificationUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&NotificationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&NotificationDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Notification mutation op: %q", m.Op())
+	}
+}
+
+// NotificationPreferenceClient is a client for the NotificationPreference schema.
+type NotificationPreferenceClient struct {
+	config
+}
+
+// NewNotificationPreferenceClient returns a client for the NotificationPreference from the given config.
+func NewNotificationPreferenceClient(c config) *NotificationPreferenceClient {
+	return &NotificationPreferenceClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `notificationpreference.Hooks(f(g(h())))`.
+func (c *NotificationPreferenceClient) Use(hooks ...Hook) {
+	c.hooks.NotificationPreference = append(c.hooks.NotificationPreference, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `notificationpreference.Intercept(f(g(h())))`.
+func (c *NotificationPreferenceClient) Intercept(interceptors ...Interceptor) {
+	c.inters.NotificationPreference = append(c.inters.NotificationPreference, interceptors...)
+}
+
+// Create returns a builder for creating a NotificationPreference entity.
+func (c *NotificationPreferenceClient) Create() *NotificationPreferenceCreate {
+	mutation := newNotificationPreferenceMutation(c.config, OpCreate)
+	return &NotificationPreferenceCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of NotificationPreference entities.
+func (c *NotificationPreferenceClient) CreateBulk(builders ...*NotificationPreferenceCreate) *NotificationPreferenceCreateBulk {
+	return &NotificationPreferenceCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *NotificationPreferenceClient) MapCreateBulk(slice any, setFunc func(*NotificationPreferenceCreate, int)) *NotificationPreferenceCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &NotificationPreferenceCreateBulk{err: fmt.Errorf("calling to NotificationPreferenceClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*NotificationPreferenceCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &NotificationPreferenceCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for NotificationPreference.
+func (c *NotificationPreferenceClient) Update() *NotificationPreferenceUpdate {
+	mutation := newNotificationPreferenceMutation(c.config, OpUpdate)
+	return &NotificationPreferenceUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *NotificationPreferenceClient) UpdateOne(_m *NotificationPreference) *NotificationPreferenceUpdateOne {
+	mutation := newNotificationPreferenceMutation(c.config, OpUpdateOne, withNotificationPreference(_m))
+	return &NotificationPreferenceUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *NotificationPreferenceClient) UpdateOneID(id pulid.ID) *NotificationPreferenceUpdateOne {
+	mutation := newNotificationPreferenceMutation(c.config, OpUpdateOne, withNotificationPreferenceID(id))
+	return &NotificationPreferenceUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for NotificationPreference.
+func (c *NotificationPreferenceClient) Delete() *NotificationPreferenceDelete {
+	mutation := newNotificationPreferenceMutation(c.config, OpDelete)
+	return &NotificationPreferenceDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *NotificationPreferenceClient) DeleteOne(_m *NotificationPreference) *NotificationPreferenceDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *NotificationPreferenceClient) DeleteOneID(id pulid.ID) *NotificationPreferenceDeleteOne {
+	builder := c.Delete().Where(notificationpreference.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &NotificationPreferenceDeleteOne{builder}
+}
+
+// Query returns a query builder for NotificationPreference.
+func (c *NotificationPreferenceClient) Query() *NotificationPreferenceQuery {
+	return &NotificationPreferenceQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeNotificationPreference},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a NotificationPreference entity by its id.
+func (c *NotificationPreferenceClient) Get(ctx context.Context, id pulid.ID) (*NotificationPreference, error) {
+	return c.Query().Where(notificationpreference.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *NotificationPreferenceClient) GetX(ctx context.Context, id pulid.ID) *NotificationPreference {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a NotificationPreference.
+func (c *NotificationPreferenceClient) QueryMerchant(_m *NotificationPreference) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(notificationpreference.Table, notificationpreference.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, notificationpreference.MerchantTable, notificationpreference.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *NotificationPreferenceClient) Hooks() []Hook {
+	hooks := c.hooks.NotificationPreference
+	return append(hooks[:len(hooks):len(hooks)], notificationpreference.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *NotificationPreferenceClient) Interceptors() []Interceptor {
+	return c.inters.NotificationPreference
+}
+
+func (c *NotificationPreferenceClient) mutate(ctx context.Context, m *NotificationPreferenceMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&NotificationPreferenceCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&NotificationPreferenceUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&NotificationPreferenceUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&NotificationPreferenceDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown NotificationPreference mutation op: %q", m.Op())
+	}
+}
+
 // OfferClient is a client for the Offer schema.
 type OfferClient struct {
 	config
@@ -4427,6 +5307,156 @@ func (c *ProductPriceChangeClient) mutate(ctx context.Context, m *ProductPriceCh
 		return (&ProductPriceChangeDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown ProductPriceChange mutation op: %q", m.Op())
+	}
+}
+
+// PushTokenClient is a client for the PushToken schema.
+type PushTokenClient struct {
+	config
+}
+
+// NewPushTokenClient returns a client for the PushToken from the given config.
+func NewPushTokenClient(c config) *PushTokenClient {
+	return &PushTokenClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `pushtoken.Hooks(f(g(h())))`.
+func (c *PushTokenClient) Use(hooks ...Hook) {
+	c.hooks.PushToken = append(c.hooks.PushToken, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `pushtoken.Intercept(f(g(h())))`.
+func (c *PushTokenClient) Intercept(interceptors ...Interceptor) {
+	c.inters.PushToken = append(c.inters.PushToken, interceptors...)
+}
+
+// Create returns a builder for creating a PushToken entity.
+func (c *PushTokenClient) Create() *PushTokenCreate {
+	mutation := newPushTokenMutation(c.config, OpCreate)
+	return &PushTokenCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of PushToken entities.
+func (c *PushTokenClient) CreateBulk(builders ...*PushTokenCreate) *PushTokenCreateBulk {
+	return &PushTokenCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PushTokenClient) MapCreateBulk(slice any, setFunc func(*PushTokenCreate, int)) *PushTokenCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PushTokenCreateBulk{err: fmt.Errorf("calling to PushTokenClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PushTokenCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PushTokenCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for PushToken.
+func (c *PushTokenClient) Update() *PushTokenUpdate {
+	mutation := newPushTokenMutation(c.config, OpUpdate)
+	return &PushTokenUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PushTokenClient) UpdateOne(_m *PushToken) *PushTokenUpdateOne {
+	mutation := newPushTokenMutation(c.config, OpUpdateOne, withPushToken(_m))
+	return &PushTokenUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PushTokenClient) UpdateOneID(id pulid.ID) *PushTokenUpdateOne {
+	mutation := newPushTokenMutation(c.config, OpUpdateOne, withPushTokenID(id))
+	return &PushTokenUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for PushToken.
+func (c *PushTokenClient) Delete() *PushTokenDelete {
+	mutation := newPushTokenMutation(c.config, OpDelete)
+	return &PushTokenDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PushTokenClient) DeleteOne(_m *PushToken) *PushTokenDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PushTokenClient) DeleteOneID(id pulid.ID) *PushTokenDeleteOne {
+	builder := c.Delete().Where(pushtoken.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PushTokenDeleteOne{builder}
+}
+
+// Query returns a query builder for PushToken.
+func (c *PushTokenClient) Query() *PushTokenQuery {
+	return &PushTokenQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePushToken},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a PushToken entity by its id.
+func (c *PushTokenClient) Get(ctx context.Context, id pulid.ID) (*PushToken, error) {
+	return c.Query().Where(pushtoken.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PushTokenClient) GetX(ctx context.Context, id pulid.ID) *PushToken {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a PushToken.
+func (c *PushTokenClient) QueryMerchant(_m *PushToken) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(pushtoken.Table, pushtoken.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, pushtoken.MerchantTable, pushtoken.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *PushTokenClient) Hooks() []Hook {
+	hooks := c.hooks.PushToken
+	return append(hooks[:len(hooks):len(hooks)], pushtoken.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *PushTokenClient) Interceptors() []Interceptor {
+	return c.inters.PushToken
+}
+
+func (c *PushTokenClient) mutate(ctx context.Context, m *PushTokenMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PushTokenCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PushTokenUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PushTokenUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PushTokenDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown PushToken mutation op: %q", m.Op())
 	}
 }
 
@@ -8437,26 +9467,28 @@ func (c *TicketCommentClient) mutate(ctx context.Context, m *TicketCommentMutati
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		AuditEntry, CredentialGrant, Customer, CustomerStoreVisits, CustomerTrigram,
-		Device, Feedback, LoyaltyAccount, LoyaltyEntry, LoyaltyLot,
-		LoyaltyProgramVersion, LoyaltyRedemption, LoyaltyReward, Merchant, Offer,
-		OfferRedemption, Operator, OutboxEvent, PairingCode, PlatformAuditEntry,
-		Product, ProductPriceChange, ReceiptDelivery, Refund, RefundLine, RefundTender,
-		Release, RiskListEntry, Sale, SaleCounter, SaleLine, SalesSettings,
-		SavedSegment, SegmentRules, Staff, StaffDay, Store, StoredValueAccount,
-		StoredValueEntry, StoredValueSettings, StoredValueTopUp, Tender, Ticket,
-		TicketComment []ent.Hook
+		AuditEntry, Campaign, CampaignMessage, CampaignSettings, CredentialGrant,
+		Customer, CustomerStoreVisits, CustomerTrigram, Device, Feedback,
+		LoyaltyAccount, LoyaltyEntry, LoyaltyLot, LoyaltyProgramVersion,
+		LoyaltyRedemption, LoyaltyReward, Merchant, Notification,
+		NotificationPreference, Offer, OfferRedemption, Operator, OutboxEvent,
+		PairingCode, PlatformAuditEntry, Product, ProductPriceChange, PushToken,
+		ReceiptDelivery, Refund, RefundLine, RefundTender, Release, RiskListEntry,
+		Sale, SaleCounter, SaleLine, SalesSettings, SavedSegment, SegmentRules, Staff,
+		StaffDay, Store, StoredValueAccount, StoredValueEntry, StoredValueSettings,
+		StoredValueTopUp, Tender, Ticket, TicketComment []ent.Hook
 	}
 	inters struct {
-		AuditEntry, CredentialGrant, Customer, CustomerStoreVisits, CustomerTrigram,
-		Device, Feedback, LoyaltyAccount, LoyaltyEntry, LoyaltyLot,
-		LoyaltyProgramVersion, LoyaltyRedemption, LoyaltyReward, Merchant, Offer,
-		OfferRedemption, Operator, OutboxEvent, PairingCode, PlatformAuditEntry,
-		Product, ProductPriceChange, ReceiptDelivery, Refund, RefundLine, RefundTender,
-		Release, RiskListEntry, Sale, SaleCounter, SaleLine, SalesSettings,
-		SavedSegment, SegmentRules, Staff, StaffDay, Store, StoredValueAccount,
-		StoredValueEntry, StoredValueSettings, StoredValueTopUp, Tender, Ticket,
-		TicketComment []ent.Interceptor
+		AuditEntry, Campaign, CampaignMessage, CampaignSettings, CredentialGrant,
+		Customer, CustomerStoreVisits, CustomerTrigram, Device, Feedback,
+		LoyaltyAccount, LoyaltyEntry, LoyaltyLot, LoyaltyProgramVersion,
+		LoyaltyRedemption, LoyaltyReward, Merchant, Notification,
+		NotificationPreference, Offer, OfferRedemption, Operator, OutboxEvent,
+		PairingCode, PlatformAuditEntry, Product, ProductPriceChange, PushToken,
+		ReceiptDelivery, Refund, RefundLine, RefundTender, Release, RiskListEntry,
+		Sale, SaleCounter, SaleLine, SalesSettings, SavedSegment, SegmentRules, Staff,
+		StaffDay, Store, StoredValueAccount, StoredValueEntry, StoredValueSettings,
+		StoredValueTopUp, Tender, Ticket, TicketComment []ent.Interceptor
 	}
 )
 

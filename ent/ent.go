@@ -29,6 +29,8 @@ import (
 	"github.com/tillpos/till/ent/loyaltyredemption"
 	"github.com/tillpos/till/ent/loyaltyreward"
 	"github.com/tillpos/till/ent/merchant"
+	"github.com/tillpos/till/ent/notification"
+	"github.com/tillpos/till/ent/notificationpreference"
 	"github.com/tillpos/till/ent/offer"
 	"github.com/tillpos/till/ent/offerredemption"
 	"github.com/tillpos/till/ent/operator"
@@ -37,6 +39,7 @@ import (
 	"github.com/tillpos/till/ent/platformauditentry"
 	"github.com/tillpos/till/ent/product"
 	"github.com/tillpos/till/ent/productpricechange"
+	"github.com/tillpos/till/ent/pushtoken"
 	"github.com/tillpos/till/ent/receiptdelivery"
 	"github.com/tillpos/till/ent/refund"
 	"github.com/tillpos/till/ent/refundline"
@@ -119,53 +122,56 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			auditentry.Table:            auditentry.ValidColumn,
-			campaign.Table:              campaign.ValidColumn,
-			campaignmessage.Table:       campaignmessage.ValidColumn,
-			campaignsettings.Table:      campaignsettings.ValidColumn,
-			credentialgrant.Table:       credentialgrant.ValidColumn,
-			customer.Table:              customer.ValidColumn,
-			customerstorevisits.Table:   customerstorevisits.ValidColumn,
-			customertrigram.Table:       customertrigram.ValidColumn,
-			device.Table:                device.ValidColumn,
-			feedback.Table:              feedback.ValidColumn,
-			loyaltyaccount.Table:        loyaltyaccount.ValidColumn,
-			loyaltyentry.Table:          loyaltyentry.ValidColumn,
-			loyaltylot.Table:            loyaltylot.ValidColumn,
-			loyaltyprogramversion.Table: loyaltyprogramversion.ValidColumn,
-			loyaltyredemption.Table:     loyaltyredemption.ValidColumn,
-			loyaltyreward.Table:         loyaltyreward.ValidColumn,
-			merchant.Table:              merchant.ValidColumn,
-			offer.Table:                 offer.ValidColumn,
-			offerredemption.Table:       offerredemption.ValidColumn,
-			operator.Table:              operator.ValidColumn,
-			outboxevent.Table:           outboxevent.ValidColumn,
-			pairingcode.Table:           pairingcode.ValidColumn,
-			platformauditentry.Table:    platformauditentry.ValidColumn,
-			product.Table:               product.ValidColumn,
-			productpricechange.Table:    productpricechange.ValidColumn,
-			receiptdelivery.Table:       receiptdelivery.ValidColumn,
-			refund.Table:                refund.ValidColumn,
-			refundline.Table:            refundline.ValidColumn,
-			refundtender.Table:          refundtender.ValidColumn,
-			release.Table:               release.ValidColumn,
-			risklistentry.Table:         risklistentry.ValidColumn,
-			sale.Table:                  sale.ValidColumn,
-			salecounter.Table:           salecounter.ValidColumn,
-			saleline.Table:              saleline.ValidColumn,
-			salessettings.Table:         salessettings.ValidColumn,
-			savedsegment.Table:          savedsegment.ValidColumn,
-			segmentrules.Table:          segmentrules.ValidColumn,
-			staff.Table:                 staff.ValidColumn,
-			staffday.Table:              staffday.ValidColumn,
-			store.Table:                 store.ValidColumn,
-			storedvalueaccount.Table:    storedvalueaccount.ValidColumn,
-			storedvalueentry.Table:      storedvalueentry.ValidColumn,
-			storedvaluesettings.Table:   storedvaluesettings.ValidColumn,
-			storedvaluetopup.Table:      storedvaluetopup.ValidColumn,
-			tender.Table:                tender.ValidColumn,
-			ticket.Table:                ticket.ValidColumn,
-			ticketcomment.Table:         ticketcomment.ValidColumn,
+			auditentry.Table:             auditentry.ValidColumn,
+			campaign.Table:               campaign.ValidColumn,
+			campaignmessage.Table:        campaignmessage.ValidColumn,
+			campaignsettings.Table:       campaignsettings.ValidColumn,
+			credentialgrant.Table:        credentialgrant.ValidColumn,
+			customer.Table:               customer.ValidColumn,
+			customerstorevisits.Table:    customerstorevisits.ValidColumn,
+			customertrigram.Table:        customertrigram.ValidColumn,
+			device.Table:                 device.ValidColumn,
+			feedback.Table:               feedback.ValidColumn,
+			loyaltyaccount.Table:         loyaltyaccount.ValidColumn,
+			loyaltyentry.Table:           loyaltyentry.ValidColumn,
+			loyaltylot.Table:             loyaltylot.ValidColumn,
+			loyaltyprogramversion.Table:  loyaltyprogramversion.ValidColumn,
+			loyaltyredemption.Table:      loyaltyredemption.ValidColumn,
+			loyaltyreward.Table:          loyaltyreward.ValidColumn,
+			merchant.Table:               merchant.ValidColumn,
+			notification.Table:           notification.ValidColumn,
+			notificationpreference.Table: notificationpreference.ValidColumn,
+			offer.Table:                  offer.ValidColumn,
+			offerredemption.Table:        offerredemption.ValidColumn,
+			operator.Table:               operator.ValidColumn,
+			outboxevent.Table:            outboxevent.ValidColumn,
+			pairingcode.Table:            pairingcode.ValidColumn,
+			platformauditentry.Table:     platformauditentry.ValidColumn,
+			product.Table:                product.ValidColumn,
+			productpricechange.Table:     productpricechange.ValidColumn,
+			pushtoken.Table:              pushtoken.ValidColumn,
+			receiptdelivery.Table:        receiptdelivery.ValidColumn,
+			refund.Table:                 refund.ValidColumn,
+			refundline.Table:             refundline.ValidColumn,
+			refundtender.Table:           refundtender.ValidColumn,
+			release.Table:                release.ValidColumn,
+			risklistentry.Table:          risklistentry.ValidColumn,
+			sale.Table:                   sale.ValidColumn,
+			salecounter.Table:            salecounter.ValidColumn,
+			saleline.Table:               saleline.ValidColumn,
+			salessettings.Table:          salessettings.ValidColumn,
+			savedsegment.Table:           savedsegment.ValidColumn,
+			segmentrules.Table:           segmentrules.ValidColumn,
+			staff.Table:                  staff.ValidColumn,
+			staffday.Table:               staffday.ValidColumn,
+			store.Table:                  store.ValidColumn,
+			storedvalueaccount.Table:     storedvalueaccount.ValidColumn,
+			storedvalueentry.Table:       storedvalueentry.ValidColumn,
+			storedvaluesettings.Table:    storedvaluesettings.ValidColumn,
+			storedvaluetopup.Table:       storedvaluetopup.ValidColumn,
+			tender.Table:                 tender.ValidColumn,
+			ticket.Table:                 ticket.ValidColumn,
+			ticketcomment.Table:          ticketcomment.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

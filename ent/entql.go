@@ -4,6 +4,9 @@ package ent
 
 import (
 	"github.com/tillpos/till/ent/auditentry"
+	"github.com/tillpos/till/ent/campaign"
+	"github.com/tillpos/till/ent/campaignmessage"
+	"github.com/tillpos/till/ent/campaignsettings"
 	"github.com/tillpos/till/ent/credentialgrant"
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/customerstorevisits"
@@ -17,6 +20,8 @@ import (
 	"github.com/tillpos/till/ent/loyaltyredemption"
 	"github.com/tillpos/till/ent/loyaltyreward"
 	"github.com/tillpos/till/ent/merchant"
+	"github.com/tillpos/till/ent/notification"
+	"github.com/tillpos/till/ent/notificationpreference"
 	"github.com/tillpos/till/ent/offer"
 	"github.com/tillpos/till/ent/offerredemption"
 	"github.com/tillpos/till/ent/operator"
@@ -26,6 +31,7 @@ import (
 	"github.com/tillpos/till/ent/predicate"
 	"github.com/tillpos/till/ent/product"
 	"github.com/tillpos/till/ent/productpricechange"
+	"github.com/tillpos/till/ent/pushtoken"
 	"github.com/tillpos/till/ent/receiptdelivery"
 	"github.com/tillpos/till/ent/refund"
 	"github.com/tillpos/till/ent/refundline"
@@ -57,7 +63,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 44)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 50)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   auditentry.Table,
@@ -83,6 +89,79 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[1] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   campaign.Table,
+			Columns: campaign.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: campaign.FieldID,
+			},
+		},
+		Type: "Campaign",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			campaign.FieldMerchantID:     {Type: field.TypeString, Column: campaign.FieldMerchantID},
+			campaign.FieldCreatedAt:      {Type: field.TypeTime, Column: campaign.FieldCreatedAt},
+			campaign.FieldUpdatedAt:      {Type: field.TypeTime, Column: campaign.FieldUpdatedAt},
+			campaign.FieldName:           {Type: field.TypeString, Column: campaign.FieldName},
+			campaign.FieldChannel:        {Type: field.TypeEnum, Column: campaign.FieldChannel},
+			campaign.FieldSubject:        {Type: field.TypeString, Column: campaign.FieldSubject},
+			campaign.FieldMessage:        {Type: field.TypeString, Column: campaign.FieldMessage},
+			campaign.FieldOfferID:        {Type: field.TypeString, Column: campaign.FieldOfferID},
+			campaign.FieldAudience:       {Type: field.TypeEnum, Column: campaign.FieldAudience},
+			campaign.FieldSegment:        {Type: field.TypeEnum, Column: campaign.FieldSegment},
+			campaign.FieldSavedSegmentID: {Type: field.TypeString, Column: campaign.FieldSavedSegmentID},
+			campaign.FieldScheduledAt:    {Type: field.TypeTime, Column: campaign.FieldScheduledAt},
+			campaign.FieldStatus:         {Type: field.TypeEnum, Column: campaign.FieldStatus},
+			campaign.FieldCreatedByID:    {Type: field.TypeString, Column: campaign.FieldCreatedByID},
+			campaign.FieldDispatchedAt:   {Type: field.TypeTime, Column: campaign.FieldDispatchedAt},
+			campaign.FieldFannedOutAt:    {Type: field.TypeTime, Column: campaign.FieldFannedOutAt},
+			campaign.FieldAudienceCount:  {Type: field.TypeInt, Column: campaign.FieldAudienceCount},
+			campaign.FieldSentAt:         {Type: field.TypeTime, Column: campaign.FieldSentAt},
+			campaign.FieldCancelledAt:    {Type: field.TypeTime, Column: campaign.FieldCancelledAt},
+		},
+	}
+	graph.Nodes[2] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   campaignmessage.Table,
+			Columns: campaignmessage.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: campaignmessage.FieldID,
+			},
+		},
+		Type: "CampaignMessage",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			campaignmessage.FieldMerchantID: {Type: field.TypeString, Column: campaignmessage.FieldMerchantID},
+			campaignmessage.FieldCreatedAt:  {Type: field.TypeTime, Column: campaignmessage.FieldCreatedAt},
+			campaignmessage.FieldUpdatedAt:  {Type: field.TypeTime, Column: campaignmessage.FieldUpdatedAt},
+			campaignmessage.FieldCampaignID: {Type: field.TypeString, Column: campaignmessage.FieldCampaignID},
+			campaignmessage.FieldCustomerID: {Type: field.TypeString, Column: campaignmessage.FieldCustomerID},
+			campaignmessage.FieldStatus:     {Type: field.TypeEnum, Column: campaignmessage.FieldStatus},
+			campaignmessage.FieldLastError:  {Type: field.TypeString, Column: campaignmessage.FieldLastError},
+			campaignmessage.FieldAttempts:   {Type: field.TypeInt, Column: campaignmessage.FieldAttempts},
+			campaignmessage.FieldLeaseUntil: {Type: field.TypeTime, Column: campaignmessage.FieldLeaseUntil},
+			campaignmessage.FieldSentAt:     {Type: field.TypeTime, Column: campaignmessage.FieldSentAt},
+		},
+	}
+	graph.Nodes[3] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   campaignsettings.Table,
+			Columns: campaignsettings.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: campaignsettings.FieldID,
+			},
+		},
+		Type: "CampaignSettings",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			campaignsettings.FieldMerchantID:          {Type: field.TypeString, Column: campaignsettings.FieldMerchantID},
+			campaignsettings.FieldCreatedAt:           {Type: field.TypeTime, Column: campaignsettings.FieldCreatedAt},
+			campaignsettings.FieldUpdatedAt:           {Type: field.TypeTime, Column: campaignsettings.FieldUpdatedAt},
+			campaignsettings.FieldFrequencyCap:        {Type: field.TypeInt, Column: campaignsettings.FieldFrequencyCap},
+			campaignsettings.FieldFrequencyWindowDays: {Type: field.TypeInt, Column: campaignsettings.FieldFrequencyWindowDays},
+		},
+	}
+	graph.Nodes[4] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   credentialgrant.Table,
 			Columns: credentialgrant.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -102,7 +181,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			credentialgrant.FieldExpiresAt:   {Type: field.TypeTime, Column: credentialgrant.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[2] = &sqlgraph.Node{
+	graph.Nodes[5] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   customer.Table,
 			Columns: customer.Columns,
@@ -146,7 +225,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			customer.FieldLastVisitAt:    {Type: field.TypeTime, Column: customer.FieldLastVisitAt},
 		},
 	}
-	graph.Nodes[3] = &sqlgraph.Node{
+	graph.Nodes[6] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   customerstorevisits.Table,
 			Columns: customerstorevisits.Columns,
@@ -163,7 +242,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			customerstorevisits.FieldVisits:     {Type: field.TypeInt, Column: customerstorevisits.FieldVisits},
 		},
 	}
-	graph.Nodes[4] = &sqlgraph.Node{
+	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   customertrigram.Table,
 			Columns: customertrigram.Columns,
@@ -179,7 +258,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			customertrigram.FieldTrigram:    {Type: field.TypeString, Column: customertrigram.FieldTrigram},
 		},
 	}
-	graph.Nodes[5] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   device.Table,
 			Columns: device.Columns,
@@ -209,7 +288,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			device.FieldSessionEpoch:        {Type: field.TypeInt, Column: device.FieldSessionEpoch},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   feedback.Table,
 			Columns: feedback.Columns,
@@ -233,7 +312,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			feedback.FieldComment:      {Type: field.TypeString, Column: feedback.FieldComment},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   loyaltyaccount.Table,
 			Columns: loyaltyaccount.Columns,
@@ -254,7 +333,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			loyaltyaccount.FieldTierReviewAt: {Type: field.TypeTime, Column: loyaltyaccount.FieldTierReviewAt},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   loyaltyentry.Table,
 			Columns: loyaltyentry.Columns,
@@ -286,7 +365,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			loyaltyentry.FieldCreatedAt:        {Type: field.TypeTime, Column: loyaltyentry.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   loyaltylot.Table,
 			Columns: loyaltylot.Columns,
@@ -305,7 +384,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			loyaltylot.FieldCreatedAt:  {Type: field.TypeTime, Column: loyaltylot.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   loyaltyprogramversion.Table,
 			Columns: loyaltyprogramversion.Columns,
@@ -333,7 +412,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			loyaltyprogramversion.FieldCreatedAt:      {Type: field.TypeTime, Column: loyaltyprogramversion.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   loyaltyredemption.Table,
 			Columns: loyaltyredemption.Columns,
@@ -358,7 +437,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			loyaltyredemption.FieldCreatedAt:      {Type: field.TypeTime, Column: loyaltyredemption.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   loyaltyreward.Table,
 			Columns: loyaltyreward.Columns,
@@ -383,7 +462,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			loyaltyreward.FieldMinTier:     {Type: field.TypeString, Column: loyaltyreward.FieldMinTier},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   merchant.Table,
 			Columns: merchant.Columns,
@@ -405,7 +484,56 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchant.FieldCashiersSeeFullContact: {Type: field.TypeBool, Column: merchant.FieldCashiersSeeFullContact},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   notification.Table,
+			Columns: notification.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: notification.FieldID,
+			},
+		},
+		Type: "Notification",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			notification.FieldMerchantID: {Type: field.TypeString, Column: notification.FieldMerchantID},
+			notification.FieldStaffID:    {Type: field.TypeString, Column: notification.FieldStaffID},
+			notification.FieldEvent:      {Type: field.TypeString, Column: notification.FieldEvent},
+			notification.FieldSubjectID:  {Type: field.TypeString, Column: notification.FieldSubjectID},
+			notification.FieldStoreID:    {Type: field.TypeString, Column: notification.FieldStoreID},
+			notification.FieldTextKey:    {Type: field.TypeString, Column: notification.FieldTextKey},
+			notification.FieldArgs:       {Type: field.TypeJSON, Column: notification.FieldArgs},
+			notification.FieldStatus:     {Type: field.TypeEnum, Column: notification.FieldStatus},
+			notification.FieldSentTokens: {Type: field.TypeJSON, Column: notification.FieldSentTokens},
+			notification.FieldLastError:  {Type: field.TypeString, Column: notification.FieldLastError},
+			notification.FieldDedupeKey:  {Type: field.TypeString, Column: notification.FieldDedupeKey},
+			notification.FieldCreatedAt:  {Type: field.TypeTime, Column: notification.FieldCreatedAt},
+			notification.FieldSentAt:     {Type: field.TypeTime, Column: notification.FieldSentAt},
+		},
+	}
+	graph.Nodes[18] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   notificationpreference.Table,
+			Columns: notificationpreference.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: notificationpreference.FieldID,
+			},
+		},
+		Type: "NotificationPreference",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			notificationpreference.FieldMerchantID:     {Type: field.TypeString, Column: notificationpreference.FieldMerchantID},
+			notificationpreference.FieldCreatedAt:      {Type: field.TypeTime, Column: notificationpreference.FieldCreatedAt},
+			notificationpreference.FieldUpdatedAt:      {Type: field.TypeTime, Column: notificationpreference.FieldUpdatedAt},
+			notificationpreference.FieldStaffID:        {Type: field.TypeString, Column: notificationpreference.FieldStaffID},
+			notificationpreference.FieldEvents:         {Type: field.TypeJSON, Column: notificationpreference.FieldEvents},
+			notificationpreference.FieldStoreIds:       {Type: field.TypeJSON, Column: notificationpreference.FieldStoreIds},
+			notificationpreference.FieldMinSaleAmount:  {Type: field.TypeInt64, Column: notificationpreference.FieldMinSaleAmount},
+			notificationpreference.FieldQuietStart:     {Type: field.TypeString, Column: notificationpreference.FieldQuietStart},
+			notificationpreference.FieldQuietEnd:       {Type: field.TypeString, Column: notificationpreference.FieldQuietEnd},
+			notificationpreference.FieldDailySummaryAt: {Type: field.TypeString, Column: notificationpreference.FieldDailySummaryAt},
+		},
+	}
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   offer.Table,
 			Columns: offer.Columns,
@@ -443,7 +571,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			offer.FieldCreatedByID:      {Type: field.TypeString, Column: offer.FieldCreatedByID},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   offerredemption.Table,
 			Columns: offerredemption.Columns,
@@ -463,7 +591,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			offerredemption.FieldVoidedAt:   {Type: field.TypeTime, Column: offerredemption.FieldVoidedAt},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   operator.Table,
 			Columns: operator.Columns,
@@ -484,7 +612,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			operator.FieldLastLoginAt:       {Type: field.TypeTime, Column: operator.FieldLastLoginAt},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   outboxevent.Table,
 			Columns: outboxevent.Columns,
@@ -507,7 +635,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			outboxevent.FieldDeliveredAt: {Type: field.TypeTime, Column: outboxevent.FieldDeliveredAt},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[23] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   pairingcode.Table,
 			Columns: pairingcode.Columns,
@@ -529,7 +657,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			pairingcode.FieldDeviceID:    {Type: field.TypeString, Column: pairingcode.FieldDeviceID},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[24] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   platformauditentry.Table,
 			Columns: platformauditentry.Columns,
@@ -551,7 +679,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			platformauditentry.FieldCreatedAt:  {Type: field.TypeTime, Column: platformauditentry.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[20] = &sqlgraph.Node{
+	graph.Nodes[25] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   product.Table,
 			Columns: product.Columns,
@@ -576,7 +704,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			product.FieldActive:     {Type: field.TypeBool, Column: product.FieldActive},
 		},
 	}
-	graph.Nodes[21] = &sqlgraph.Node{
+	graph.Nodes[26] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   productpricechange.Table,
 			Columns: productpricechange.Columns,
@@ -596,7 +724,28 @@ var schemaGraph = func() *sqlgraph.Schema {
 			productpricechange.FieldNewPrice:    {Type: field.TypeInt64, Column: productpricechange.FieldNewPrice},
 		},
 	}
-	graph.Nodes[22] = &sqlgraph.Node{
+	graph.Nodes[27] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   pushtoken.Table,
+			Columns: pushtoken.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: pushtoken.FieldID,
+			},
+		},
+		Type: "PushToken",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			pushtoken.FieldMerchantID: {Type: field.TypeString, Column: pushtoken.FieldMerchantID},
+			pushtoken.FieldCreatedAt:  {Type: field.TypeTime, Column: pushtoken.FieldCreatedAt},
+			pushtoken.FieldUpdatedAt:  {Type: field.TypeTime, Column: pushtoken.FieldUpdatedAt},
+			pushtoken.FieldStaffID:    {Type: field.TypeString, Column: pushtoken.FieldStaffID},
+			pushtoken.FieldToken:      {Type: field.TypeString, Column: pushtoken.FieldToken},
+			pushtoken.FieldPlatform:   {Type: field.TypeEnum, Column: pushtoken.FieldPlatform},
+			pushtoken.FieldDeviceName: {Type: field.TypeString, Column: pushtoken.FieldDeviceName},
+			pushtoken.FieldLocale:     {Type: field.TypeString, Column: pushtoken.FieldLocale},
+		},
+	}
+	graph.Nodes[28] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   receiptdelivery.Table,
 			Columns: receiptdelivery.Columns,
@@ -624,7 +773,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			receiptdelivery.FieldRequestHash:       {Type: field.TypeString, Column: receiptdelivery.FieldRequestHash},
 		},
 	}
-	graph.Nodes[23] = &sqlgraph.Node{
+	graph.Nodes[29] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refund.Table,
 			Columns: refund.Columns,
@@ -652,7 +801,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refund.FieldExchangeSaleID: {Type: field.TypeString, Column: refund.FieldExchangeSaleID},
 		},
 	}
-	graph.Nodes[24] = &sqlgraph.Node{
+	graph.Nodes[30] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refundline.Table,
 			Columns: refundline.Columns,
@@ -670,7 +819,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refundline.FieldAmount:     {Type: field.TypeInt64, Column: refundline.FieldAmount},
 		},
 	}
-	graph.Nodes[25] = &sqlgraph.Node{
+	graph.Nodes[31] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refundtender.Table,
 			Columns: refundtender.Columns,
@@ -688,7 +837,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refundtender.FieldAmount:     {Type: field.TypeInt64, Column: refundtender.FieldAmount},
 		},
 	}
-	graph.Nodes[26] = &sqlgraph.Node{
+	graph.Nodes[32] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   release.Table,
 			Columns: release.Columns,
@@ -716,7 +865,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			release.FieldWithdrawnAt:         {Type: field.TypeTime, Column: release.FieldWithdrawnAt},
 		},
 	}
-	graph.Nodes[27] = &sqlgraph.Node{
+	graph.Nodes[33] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   risklistentry.Table,
 			Columns: risklistentry.Columns,
@@ -736,7 +885,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			risklistentry.FieldCreatedByID: {Type: field.TypeString, Column: risklistentry.FieldCreatedByID},
 		},
 	}
-	graph.Nodes[28] = &sqlgraph.Node{
+	graph.Nodes[34] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   sale.Table,
 			Columns: sale.Columns,
@@ -781,7 +930,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			sale.FieldVoidedAt:         {Type: field.TypeTime, Column: sale.FieldVoidedAt},
 		},
 	}
-	graph.Nodes[29] = &sqlgraph.Node{
+	graph.Nodes[35] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   salecounter.Table,
 			Columns: salecounter.Columns,
@@ -799,7 +948,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			salecounter.FieldSalesAmount:       {Type: field.TypeInt64, Column: salecounter.FieldSalesAmount},
 		},
 	}
-	graph.Nodes[30] = &sqlgraph.Node{
+	graph.Nodes[36] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   saleline.Table,
 			Columns: saleline.Columns,
@@ -829,7 +978,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			saleline.FieldRefundedAmount:   {Type: field.TypeInt64, Column: saleline.FieldRefundedAmount},
 		},
 	}
-	graph.Nodes[31] = &sqlgraph.Node{
+	graph.Nodes[37] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   salessettings.Table,
 			Columns: salessettings.Columns,
@@ -861,7 +1010,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			salessettings.FieldBlacklistAction:        {Type: field.TypeEnum, Column: salessettings.FieldBlacklistAction},
 		},
 	}
-	graph.Nodes[32] = &sqlgraph.Node{
+	graph.Nodes[38] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   savedsegment.Table,
 			Columns: savedsegment.Columns,
@@ -885,7 +1034,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			savedsegment.FieldSegment:         {Type: field.TypeEnum, Column: savedsegment.FieldSegment},
 		},
 	}
-	graph.Nodes[33] = &sqlgraph.Node{
+	graph.Nodes[39] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   segmentrules.Table,
 			Columns: segmentrules.Columns,
@@ -907,7 +1056,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			segmentrules.FieldComputedAt:      {Type: field.TypeTime, Column: segmentrules.FieldComputedAt},
 		},
 	}
-	graph.Nodes[34] = &sqlgraph.Node{
+	graph.Nodes[40] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   staff.Table,
 			Columns: staff.Columns,
@@ -932,7 +1081,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			staff.FieldLastLoginAt:       {Type: field.TypeTime, Column: staff.FieldLastLoginAt},
 		},
 	}
-	graph.Nodes[35] = &sqlgraph.Node{
+	graph.Nodes[41] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   staffday.Table,
 			Columns: staffday.Columns,
@@ -950,7 +1099,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			staffday.FieldRefundsAmount: {Type: field.TypeInt64, Column: staffday.FieldRefundsAmount},
 		},
 	}
-	graph.Nodes[36] = &sqlgraph.Node{
+	graph.Nodes[42] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   store.Table,
 			Columns: store.Columns,
@@ -969,7 +1118,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			store.FieldTimeZone:   {Type: field.TypeString, Column: store.FieldTimeZone},
 		},
 	}
-	graph.Nodes[37] = &sqlgraph.Node{
+	graph.Nodes[43] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   storedvalueaccount.Table,
 			Columns: storedvalueaccount.Columns,
@@ -989,7 +1138,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			storedvalueaccount.FieldBonusBalance: {Type: field.TypeInt64, Column: storedvalueaccount.FieldBonusBalance},
 		},
 	}
-	graph.Nodes[38] = &sqlgraph.Node{
+	graph.Nodes[44] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   storedvalueentry.Table,
 			Columns: storedvalueentry.Columns,
@@ -1018,7 +1167,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			storedvalueentry.FieldCreatedAt:      {Type: field.TypeTime, Column: storedvalueentry.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[39] = &sqlgraph.Node{
+	graph.Nodes[45] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   storedvaluesettings.Table,
 			Columns: storedvaluesettings.Columns,
@@ -1036,7 +1185,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			storedvaluesettings.FieldRefundToBalanceAllowed: {Type: field.TypeBool, Column: storedvaluesettings.FieldRefundToBalanceAllowed},
 		},
 	}
-	graph.Nodes[40] = &sqlgraph.Node{
+	graph.Nodes[46] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   storedvaluetopup.Table,
 			Columns: storedvaluetopup.Columns,
@@ -1071,7 +1220,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			storedvaluetopup.FieldReference:      {Type: field.TypeString, Column: storedvaluetopup.FieldReference},
 		},
 	}
-	graph.Nodes[41] = &sqlgraph.Node{
+	graph.Nodes[47] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tender.Table,
 			Columns: tender.Columns,
@@ -1098,7 +1247,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tender.FieldRefundedAmount: {Type: field.TypeInt64, Column: tender.FieldRefundedAmount},
 		},
 	}
-	graph.Nodes[42] = &sqlgraph.Node{
+	graph.Nodes[48] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticket.Table,
 			Columns: ticket.Columns,
@@ -1131,7 +1280,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticket.FieldRequestHash:         {Type: field.TypeString, Column: ticket.FieldRequestHash},
 		},
 	}
-	graph.Nodes[43] = &sqlgraph.Node{
+	graph.Nodes[49] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketcomment.Table,
 			Columns: ticketcomment.Columns,
@@ -1162,6 +1311,102 @@ var schemaGraph = func() *sqlgraph.Schema {
 			Bidi:    false,
 		},
 		"AuditEntry",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   campaign.MerchantTable,
+			Columns: []string{campaign.MerchantColumn},
+			Bidi:    false,
+		},
+		"Campaign",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"offer",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   campaign.OfferTable,
+			Columns: []string{campaign.OfferColumn},
+			Bidi:    false,
+		},
+		"Campaign",
+		"Offer",
+	)
+	graph.MustAddE(
+		"saved_segment",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   campaign.SavedSegmentTable,
+			Columns: []string{campaign.SavedSegmentColumn},
+			Bidi:    false,
+		},
+		"Campaign",
+		"SavedSegment",
+	)
+	graph.MustAddE(
+		"messages",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   campaign.MessagesTable,
+			Columns: []string{campaign.MessagesColumn},
+			Bidi:    false,
+		},
+		"Campaign",
+		"CampaignMessage",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   campaignmessage.MerchantTable,
+			Columns: []string{campaignmessage.MerchantColumn},
+			Bidi:    false,
+		},
+		"CampaignMessage",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"campaign",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   campaignmessage.CampaignTable,
+			Columns: []string{campaignmessage.CampaignColumn},
+			Bidi:    false,
+		},
+		"CampaignMessage",
+		"Campaign",
+	)
+	graph.MustAddE(
+		"customer",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   campaignmessage.CustomerTable,
+			Columns: []string{campaignmessage.CustomerColumn},
+			Bidi:    false,
+		},
+		"CampaignMessage",
+		"Customer",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   campaignsettings.MerchantTable,
+			Columns: []string{campaignsettings.MerchantColumn},
+			Bidi:    false,
+		},
+		"CampaignSettings",
 		"Merchant",
 	)
 	graph.MustAddE(
@@ -1661,6 +1906,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
 			Inverse: false,
+			Table:   notification.MerchantTable,
+			Columns: []string{notification.MerchantColumn},
+			Bidi:    false,
+		},
+		"Notification",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   notificationpreference.MerchantTable,
+			Columns: []string{notificationpreference.MerchantColumn},
+			Bidi:    false,
+		},
+		"NotificationPreference",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
 			Table:   offer.MerchantTable,
 			Columns: []string{offer.MerchantColumn},
 			Bidi:    false,
@@ -1835,6 +2104,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"ProductPriceChange",
 		"Staff",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   pushtoken.MerchantTable,
+			Columns: []string{pushtoken.MerchantColumn},
+			Bidi:    false,
+		},
+		"PushToken",
+		"Merchant",
 	)
 	graph.MustAddE(
 		"merchant",
@@ -2742,6 +3023,408 @@ func (f *AuditEntryFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *CampaignQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the CampaignQuery builder.
+func (_q *CampaignQuery) Filter() *CampaignFilter {
+	return &CampaignFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *CampaignMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the CampaignMutation builder.
+func (m *CampaignMutation) Filter() *CampaignFilter {
+	return &CampaignFilter{config: m.config, predicateAdder: m}
+}
+
+// CampaignFilter provides a generic filtering capability at runtime for CampaignQuery.
+type CampaignFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *CampaignFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[1].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *CampaignFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(campaign.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *CampaignFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(campaign.FieldMerchantID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *CampaignFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(campaign.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *CampaignFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(campaign.FieldUpdatedAt))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *CampaignFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(campaign.FieldName))
+}
+
+// WhereChannel applies the entql string predicate on the channel field.
+func (f *CampaignFilter) WhereChannel(p entql.StringP) {
+	f.Where(p.Field(campaign.FieldChannel))
+}
+
+// WhereSubject applies the entql string predicate on the subject field.
+func (f *CampaignFilter) WhereSubject(p entql.StringP) {
+	f.Where(p.Field(campaign.FieldSubject))
+}
+
+// WhereMessage applies the entql string predicate on the message field.
+func (f *CampaignFilter) WhereMessage(p entql.StringP) {
+	f.Where(p.Field(campaign.FieldMessage))
+}
+
+// WhereOfferID applies the entql string predicate on the offer_id field.
+func (f *CampaignFilter) WhereOfferID(p entql.StringP) {
+	f.Where(p.Field(campaign.FieldOfferID))
+}
+
+// WhereAudience applies the entql string predicate on the audience field.
+func (f *CampaignFilter) WhereAudience(p entql.StringP) {
+	f.Where(p.Field(campaign.FieldAudience))
+}
+
+// WhereSegment applies the entql string predicate on the segment field.
+func (f *CampaignFilter) WhereSegment(p entql.StringP) {
+	f.Where(p.Field(campaign.FieldSegment))
+}
+
+// WhereSavedSegmentID applies the entql string predicate on the saved_segment_id field.
+func (f *CampaignFilter) WhereSavedSegmentID(p entql.StringP) {
+	f.Where(p.Field(campaign.FieldSavedSegmentID))
+}
+
+// WhereScheduledAt applies the entql time.Time predicate on the scheduled_at field.
+func (f *CampaignFilter) WhereScheduledAt(p entql.TimeP) {
+	f.Where(p.Field(campaign.FieldScheduledAt))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *CampaignFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(campaign.FieldStatus))
+}
+
+// WhereCreatedByID applies the entql string predicate on the created_by_id field.
+func (f *CampaignFilter) WhereCreatedByID(p entql.StringP) {
+	f.Where(p.Field(campaign.FieldCreatedByID))
+}
+
+// WhereDispatchedAt applies the entql time.Time predicate on the dispatched_at field.
+func (f *CampaignFilter) WhereDispatchedAt(p entql.TimeP) {
+	f.Where(p.Field(campaign.FieldDispatchedAt))
+}
+
+// WhereFannedOutAt applies the entql time.Time predicate on the fanned_out_at field.
+func (f *CampaignFilter) WhereFannedOutAt(p entql.TimeP) {
+	f.Where(p.Field(campaign.FieldFannedOutAt))
+}
+
+// WhereAudienceCount applies the entql int predicate on the audience_count field.
+func (f *CampaignFilter) WhereAudienceCount(p entql.IntP) {
+	f.Where(p.Field(campaign.FieldAudienceCount))
+}
+
+// WhereSentAt applies the entql time.Time predicate on the sent_at field.
+func (f *CampaignFilter) WhereSentAt(p entql.TimeP) {
+	f.Where(p.Field(campaign.FieldSentAt))
+}
+
+// WhereCancelledAt applies the entql time.Time predicate on the cancelled_at field.
+func (f *CampaignFilter) WhereCancelledAt(p entql.TimeP) {
+	f.Where(p.Field(campaign.FieldCancelledAt))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *CampaignFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *CampaignFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasOffer applies a predicate to check if query has an edge offer.
+func (f *CampaignFilter) WhereHasOffer() {
+	f.Where(entql.HasEdge("offer"))
+}
+
+// WhereHasOfferWith applies a predicate to check if query has an edge offer with a given conditions (other predicates).
+func (f *CampaignFilter) WhereHasOfferWith(preds ...predicate.Offer) {
+	f.Where(entql.HasEdgeWith("offer", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasSavedSegment applies a predicate to check if query has an edge saved_segment.
+func (f *CampaignFilter) WhereHasSavedSegment() {
+	f.Where(entql.HasEdge("saved_segment"))
+}
+
+// WhereHasSavedSegmentWith applies a predicate to check if query has an edge saved_segment with a given conditions (other predicates).
+func (f *CampaignFilter) WhereHasSavedSegmentWith(preds ...predicate.SavedSegment) {
+	f.Where(entql.HasEdgeWith("saved_segment", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasMessages applies a predicate to check if query has an edge messages.
+func (f *CampaignFilter) WhereHasMessages() {
+	f.Where(entql.HasEdge("messages"))
+}
+
+// WhereHasMessagesWith applies a predicate to check if query has an edge messages with a given conditions (other predicates).
+func (f *CampaignFilter) WhereHasMessagesWith(preds ...predicate.CampaignMessage) {
+	f.Where(entql.HasEdgeWith("messages", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *CampaignMessageQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the CampaignMessageQuery builder.
+func (_q *CampaignMessageQuery) Filter() *CampaignMessageFilter {
+	return &CampaignMessageFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *CampaignMessageMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the CampaignMessageMutation builder.
+func (m *CampaignMessageMutation) Filter() *CampaignMessageFilter {
+	return &CampaignMessageFilter{config: m.config, predicateAdder: m}
+}
+
+// CampaignMessageFilter provides a generic filtering capability at runtime for CampaignMessageQuery.
+type CampaignMessageFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *CampaignMessageFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *CampaignMessageFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(campaignmessage.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *CampaignMessageFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(campaignmessage.FieldMerchantID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *CampaignMessageFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(campaignmessage.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *CampaignMessageFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(campaignmessage.FieldUpdatedAt))
+}
+
+// WhereCampaignID applies the entql string predicate on the campaign_id field.
+func (f *CampaignMessageFilter) WhereCampaignID(p entql.StringP) {
+	f.Where(p.Field(campaignmessage.FieldCampaignID))
+}
+
+// WhereCustomerID applies the entql string predicate on the customer_id field.
+func (f *CampaignMessageFilter) WhereCustomerID(p entql.StringP) {
+	f.Where(p.Field(campaignmessage.FieldCustomerID))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *CampaignMessageFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(campaignmessage.FieldStatus))
+}
+
+// WhereLastError applies the entql string predicate on the last_error field.
+func (f *CampaignMessageFilter) WhereLastError(p entql.StringP) {
+	f.Where(p.Field(campaignmessage.FieldLastError))
+}
+
+// WhereAttempts applies the entql int predicate on the attempts field.
+func (f *CampaignMessageFilter) WhereAttempts(p entql.IntP) {
+	f.Where(p.Field(campaignmessage.FieldAttempts))
+}
+
+// WhereLeaseUntil applies the entql time.Time predicate on the lease_until field.
+func (f *CampaignMessageFilter) WhereLeaseUntil(p entql.TimeP) {
+	f.Where(p.Field(campaignmessage.FieldLeaseUntil))
+}
+
+// WhereSentAt applies the entql time.Time predicate on the sent_at field.
+func (f *CampaignMessageFilter) WhereSentAt(p entql.TimeP) {
+	f.Where(p.Field(campaignmessage.FieldSentAt))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *CampaignMessageFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *CampaignMessageFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasCampaign applies a predicate to check if query has an edge campaign.
+func (f *CampaignMessageFilter) WhereHasCampaign() {
+	f.Where(entql.HasEdge("campaign"))
+}
+
+// WhereHasCampaignWith applies a predicate to check if query has an edge campaign with a given conditions (other predicates).
+func (f *CampaignMessageFilter) WhereHasCampaignWith(preds ...predicate.Campaign) {
+	f.Where(entql.HasEdgeWith("campaign", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasCustomer applies a predicate to check if query has an edge customer.
+func (f *CampaignMessageFilter) WhereHasCustomer() {
+	f.Where(entql.HasEdge("customer"))
+}
+
+// WhereHasCustomerWith applies a predicate to check if query has an edge customer with a given conditions (other predicates).
+func (f *CampaignMessageFilter) WhereHasCustomerWith(preds ...predicate.Customer) {
+	f.Where(entql.HasEdgeWith("customer", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *CampaignSettingsQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the CampaignSettingsQuery builder.
+func (_q *CampaignSettingsQuery) Filter() *CampaignSettingsFilter {
+	return &CampaignSettingsFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *CampaignSettingsMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the CampaignSettingsMutation builder.
+func (m *CampaignSettingsMutation) Filter() *CampaignSettingsFilter {
+	return &CampaignSettingsFilter{config: m.config, predicateAdder: m}
+}
+
+// CampaignSettingsFilter provides a generic filtering capability at runtime for CampaignSettingsQuery.
+type CampaignSettingsFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *CampaignSettingsFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *CampaignSettingsFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(campaignsettings.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *CampaignSettingsFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(campaignsettings.FieldMerchantID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *CampaignSettingsFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(campaignsettings.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *CampaignSettingsFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(campaignsettings.FieldUpdatedAt))
+}
+
+// WhereFrequencyCap applies the entql int predicate on the frequency_cap field.
+func (f *CampaignSettingsFilter) WhereFrequencyCap(p entql.IntP) {
+	f.Where(p.Field(campaignsettings.FieldFrequencyCap))
+}
+
+// WhereFrequencyWindowDays applies the entql int predicate on the frequency_window_days field.
+func (f *CampaignSettingsFilter) WhereFrequencyWindowDays(p entql.IntP) {
+	f.Where(p.Field(campaignsettings.FieldFrequencyWindowDays))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *CampaignSettingsFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *CampaignSettingsFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *CredentialGrantQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -2770,7 +3453,7 @@ type CredentialGrantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CredentialGrantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[1].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2864,7 +3547,7 @@ type CustomerFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CustomerFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3143,7 +3826,7 @@ type CustomerStoreVisitsFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CustomerStoreVisitsFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3245,7 +3928,7 @@ type CustomerTrigramFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CustomerTrigramFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3314,7 +3997,7 @@ type DeviceFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *DeviceFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3467,7 +4150,7 @@ type FeedbackFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *FeedbackFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3632,7 +4315,7 @@ type LoyaltyAccountFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LoyaltyAccountFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3740,7 +4423,7 @@ type LoyaltyEntryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LoyaltyEntryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3987,7 +4670,7 @@ type LoyaltyLotFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LoyaltyLotFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4099,7 +4782,7 @@ type LoyaltyProgramVersionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LoyaltyProgramVersionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4242,7 +4925,7 @@ type LoyaltyRedemptionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LoyaltyRedemptionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4426,7 +5109,7 @@ type LoyaltyRewardFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LoyaltyRewardFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4554,7 +5237,7 @@ type MerchantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MerchantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4611,6 +5294,229 @@ func (f *MerchantFilter) WhereCashiersSeeFullContact(p entql.BoolP) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *NotificationQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the NotificationQuery builder.
+func (_q *NotificationQuery) Filter() *NotificationFilter {
+	return &NotificationFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *NotificationMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the NotificationMutation builder.
+func (m *NotificationMutation) Filter() *NotificationFilter {
+	return &NotificationFilter{config: m.config, predicateAdder: m}
+}
+
+// NotificationFilter provides a generic filtering capability at runtime for NotificationQuery.
+type NotificationFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *NotificationFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *NotificationFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(notification.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *NotificationFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(notification.FieldMerchantID))
+}
+
+// WhereStaffID applies the entql string predicate on the staff_id field.
+func (f *NotificationFilter) WhereStaffID(p entql.StringP) {
+	f.Where(p.Field(notification.FieldStaffID))
+}
+
+// WhereEvent applies the entql string predicate on the event field.
+func (f *NotificationFilter) WhereEvent(p entql.StringP) {
+	f.Where(p.Field(notification.FieldEvent))
+}
+
+// WhereSubjectID applies the entql string predicate on the subject_id field.
+func (f *NotificationFilter) WhereSubjectID(p entql.StringP) {
+	f.Where(p.Field(notification.FieldSubjectID))
+}
+
+// WhereStoreID applies the entql string predicate on the store_id field.
+func (f *NotificationFilter) WhereStoreID(p entql.StringP) {
+	f.Where(p.Field(notification.FieldStoreID))
+}
+
+// WhereTextKey applies the entql string predicate on the text_key field.
+func (f *NotificationFilter) WhereTextKey(p entql.StringP) {
+	f.Where(p.Field(notification.FieldTextKey))
+}
+
+// WhereArgs applies the entql json.RawMessage predicate on the args field.
+func (f *NotificationFilter) WhereArgs(p entql.BytesP) {
+	f.Where(p.Field(notification.FieldArgs))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *NotificationFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(notification.FieldStatus))
+}
+
+// WhereSentTokens applies the entql json.RawMessage predicate on the sent_tokens field.
+func (f *NotificationFilter) WhereSentTokens(p entql.BytesP) {
+	f.Where(p.Field(notification.FieldSentTokens))
+}
+
+// WhereLastError applies the entql string predicate on the last_error field.
+func (f *NotificationFilter) WhereLastError(p entql.StringP) {
+	f.Where(p.Field(notification.FieldLastError))
+}
+
+// WhereDedupeKey applies the entql string predicate on the dedupe_key field.
+func (f *NotificationFilter) WhereDedupeKey(p entql.StringP) {
+	f.Where(p.Field(notification.FieldDedupeKey))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *NotificationFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(notification.FieldCreatedAt))
+}
+
+// WhereSentAt applies the entql time.Time predicate on the sent_at field.
+func (f *NotificationFilter) WhereSentAt(p entql.TimeP) {
+	f.Where(p.Field(notification.FieldSentAt))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *NotificationFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *NotificationFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *NotificationPreferenceQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the NotificationPreferenceQuery builder.
+func (_q *NotificationPreferenceQuery) Filter() *NotificationPreferenceFilter {
+	return &NotificationPreferenceFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *NotificationPreferenceMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the NotificationPreferenceMutation builder.
+func (m *NotificationPreferenceMutation) Filter() *NotificationPreferenceFilter {
+	return &NotificationPreferenceFilter{config: m.config, predicateAdder: m}
+}
+
+// NotificationPreferenceFilter provides a generic filtering capability at runtime for NotificationPreferenceQuery.
+type NotificationPreferenceFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *NotificationPreferenceFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *NotificationPreferenceFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(notificationpreference.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *NotificationPreferenceFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(notificationpreference.FieldMerchantID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *NotificationPreferenceFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(notificationpreference.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *NotificationPreferenceFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(notificationpreference.FieldUpdatedAt))
+}
+
+// WhereStaffID applies the entql string predicate on the staff_id field.
+func (f *NotificationPreferenceFilter) WhereStaffID(p entql.StringP) {
+	f.Where(p.Field(notificationpreference.FieldStaffID))
+}
+
+// WhereEvents applies the entql json.RawMessage predicate on the events field.
+func (f *NotificationPreferenceFilter) WhereEvents(p entql.BytesP) {
+	f.Where(p.Field(notificationpreference.FieldEvents))
+}
+
+// WhereStoreIds applies the entql json.RawMessage predicate on the store_ids field.
+func (f *NotificationPreferenceFilter) WhereStoreIds(p entql.BytesP) {
+	f.Where(p.Field(notificationpreference.FieldStoreIds))
+}
+
+// WhereMinSaleAmount applies the entql int64 predicate on the min_sale_amount field.
+func (f *NotificationPreferenceFilter) WhereMinSaleAmount(p entql.Int64P) {
+	f.Where(p.Field(notificationpreference.FieldMinSaleAmount))
+}
+
+// WhereQuietStart applies the entql string predicate on the quiet_start field.
+func (f *NotificationPreferenceFilter) WhereQuietStart(p entql.StringP) {
+	f.Where(p.Field(notificationpreference.FieldQuietStart))
+}
+
+// WhereQuietEnd applies the entql string predicate on the quiet_end field.
+func (f *NotificationPreferenceFilter) WhereQuietEnd(p entql.StringP) {
+	f.Where(p.Field(notificationpreference.FieldQuietEnd))
+}
+
+// WhereDailySummaryAt applies the entql string predicate on the daily_summary_at field.
+func (f *NotificationPreferenceFilter) WhereDailySummaryAt(p entql.StringP) {
+	f.Where(p.Field(notificationpreference.FieldDailySummaryAt))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *NotificationPreferenceFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *NotificationPreferenceFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *OfferQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -4639,7 +5545,7 @@ type OfferFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OfferFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4860,7 +5766,7 @@ type OfferRedemptionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OfferRedemptionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4991,7 +5897,7 @@ type OperatorFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OperatorFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5071,7 +5977,7 @@ type OutboxEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OutboxEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5175,7 +6081,7 @@ type PairingCodeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PairingCodeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5274,7 +6180,7 @@ type PlatformAuditEntryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PlatformAuditEntryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5359,7 +6265,7 @@ type ProductFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProductFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5487,7 +6393,7 @@ type ProductPriceChangeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProductPriceChangeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5576,6 +6482,100 @@ func (f *ProductPriceChangeFilter) WhereHasChangedByWith(preds ...predicate.Staf
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *PushTokenQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the PushTokenQuery builder.
+func (_q *PushTokenQuery) Filter() *PushTokenFilter {
+	return &PushTokenFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *PushTokenMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the PushTokenMutation builder.
+func (m *PushTokenMutation) Filter() *PushTokenFilter {
+	return &PushTokenFilter{config: m.config, predicateAdder: m}
+}
+
+// PushTokenFilter provides a generic filtering capability at runtime for PushTokenQuery.
+type PushTokenFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *PushTokenFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *PushTokenFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(pushtoken.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *PushTokenFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(pushtoken.FieldMerchantID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *PushTokenFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(pushtoken.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *PushTokenFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(pushtoken.FieldUpdatedAt))
+}
+
+// WhereStaffID applies the entql string predicate on the staff_id field.
+func (f *PushTokenFilter) WhereStaffID(p entql.StringP) {
+	f.Where(p.Field(pushtoken.FieldStaffID))
+}
+
+// WhereToken applies the entql string predicate on the token field.
+func (f *PushTokenFilter) WhereToken(p entql.StringP) {
+	f.Where(p.Field(pushtoken.FieldToken))
+}
+
+// WherePlatform applies the entql string predicate on the platform field.
+func (f *PushTokenFilter) WherePlatform(p entql.StringP) {
+	f.Where(p.Field(pushtoken.FieldPlatform))
+}
+
+// WhereDeviceName applies the entql string predicate on the device_name field.
+func (f *PushTokenFilter) WhereDeviceName(p entql.StringP) {
+	f.Where(p.Field(pushtoken.FieldDeviceName))
+}
+
+// WhereLocale applies the entql string predicate on the locale field.
+func (f *PushTokenFilter) WhereLocale(p entql.StringP) {
+	f.Where(p.Field(pushtoken.FieldLocale))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *PushTokenFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *PushTokenFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *ReceiptDeliveryQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -5604,7 +6604,7 @@ type ReceiptDeliveryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReceiptDeliveryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5747,7 +6747,7 @@ type RefundFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefundFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5974,7 +6974,7 @@ type RefundLineFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefundLineFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6081,7 +7081,7 @@ type RefundTenderFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefundTenderFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6188,7 +7188,7 @@ type ReleaseFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReleaseFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6303,7 +7303,7 @@ type RiskListEntryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RiskListEntryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6392,7 +7392,7 @@ type SaleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SaleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[34].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6704,7 +7704,7 @@ type SaleCounterFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SaleCounterFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[35].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6783,7 +7783,7 @@ type SaleLineFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SaleLineFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[36].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6950,7 +7950,7 @@ type SalesSettingsFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SalesSettingsFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[37].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7099,7 +8099,7 @@ type SavedSegmentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SavedSegmentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[38].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7208,7 +8208,7 @@ type SegmentRulesFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SegmentRulesFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[39].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7307,7 +8307,7 @@ type StaffFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StaffFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[34].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[40].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7435,7 +8435,7 @@ type StaffDayFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StaffDayFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[35].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[41].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7514,7 +8514,7 @@ type StoreFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StoreFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[36].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[42].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7612,7 +8612,7 @@ type StoredValueAccountFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StoredValueAccountFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[37].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[43].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7729,7 +8729,7 @@ type StoredValueEntryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StoredValueEntryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[38].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[44].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7975,7 +8975,7 @@ type StoredValueSettingsFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StoredValueSettingsFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[39].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[45].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8054,7 +9054,7 @@ type StoredValueTopUpFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StoredValueTopUpFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[40].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[46].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8288,7 +9288,7 @@ type TenderFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TenderFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[41].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[47].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8426,7 +9426,7 @@ type TicketFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[42].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[48].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8650,7 +9650,7 @@ type TicketCommentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketCommentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[43].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[49].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

@@ -20,12 +20,14 @@ import (
 	"github.com/tillpos/till/ent/loyaltyredemption"
 	"github.com/tillpos/till/ent/loyaltyreward"
 	"github.com/tillpos/till/ent/merchant"
+	"github.com/tillpos/till/ent/notification"
 	"github.com/tillpos/till/ent/offer"
 	"github.com/tillpos/till/ent/offerredemption"
 	"github.com/tillpos/till/ent/operator"
 	"github.com/tillpos/till/ent/platformauditentry"
 	"github.com/tillpos/till/ent/product"
 	"github.com/tillpos/till/ent/productpricechange"
+	"github.com/tillpos/till/ent/pushtoken"
 	"github.com/tillpos/till/ent/receiptdelivery"
 	"github.com/tillpos/till/ent/refund"
 	"github.com/tillpos/till/ent/refundline"
@@ -1961,6 +1963,148 @@ func newMerchantPaginateArgs(rv map[string]any) *merchantPaginateArgs {
 }
 
 // CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *NotificationQuery) CollectFields(ctx context.Context, satisfies ...string) (*NotificationQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *NotificationQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(notification.Columns))
+		selectedFields = []string{notification.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "merchant":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&MerchantClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, merchantImplementors)...); err != nil {
+				return err
+			}
+			_q.withMerchant = query
+			if _, ok := fieldSeen[notification.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, notification.FieldMerchantID)
+				fieldSeen[notification.FieldMerchantID] = struct{}{}
+			}
+		case "merchantID":
+			if _, ok := fieldSeen[notification.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, notification.FieldMerchantID)
+				fieldSeen[notification.FieldMerchantID] = struct{}{}
+			}
+		case "staffID":
+			if _, ok := fieldSeen[notification.FieldStaffID]; !ok {
+				selectedFields = append(selectedFields, notification.FieldStaffID)
+				fieldSeen[notification.FieldStaffID] = struct{}{}
+			}
+		case "event":
+			if _, ok := fieldSeen[notification.FieldEvent]; !ok {
+				selectedFields = append(selectedFields, notification.FieldEvent)
+				fieldSeen[notification.FieldEvent] = struct{}{}
+			}
+		case "subjectID":
+			if _, ok := fieldSeen[notification.FieldSubjectID]; !ok {
+				selectedFields = append(selectedFields, notification.FieldSubjectID)
+				fieldSeen[notification.FieldSubjectID] = struct{}{}
+			}
+		case "storeID":
+			if _, ok := fieldSeen[notification.FieldStoreID]; !ok {
+				selectedFields = append(selectedFields, notification.FieldStoreID)
+				fieldSeen[notification.FieldStoreID] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[notification.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, notification.FieldStatus)
+				fieldSeen[notification.FieldStatus] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[notification.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, notification.FieldCreatedAt)
+				fieldSeen[notification.FieldCreatedAt] = struct{}{}
+			}
+		case "sentAt":
+			if _, ok := fieldSeen[notification.FieldSentAt]; !ok {
+				selectedFields = append(selectedFields, notification.FieldSentAt)
+				fieldSeen[notification.FieldSentAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type notificationPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []NotificationPaginateOption
+}
+
+func newNotificationPaginateArgs(rv map[string]any) *notificationPaginateArgs {
+	args := &notificationPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case []*NotificationOrder:
+			args.opts = append(args.opts, WithNotificationOrder(v))
+		case []any:
+			var orders []*NotificationOrder
+			for i := range v {
+				mv, ok := v[i].(map[string]any)
+				if !ok {
+					continue
+				}
+				var (
+					err1, err2 error
+					order      = &NotificationOrder{Field: &NotificationOrderField{}, Direction: entgql.OrderDirectionAsc}
+				)
+				if d, ok := mv[directionField]; ok {
+					err1 = order.Direction.UnmarshalGQL(d)
+				}
+				if f, ok := mv[fieldField]; ok {
+					err2 = order.Field.UnmarshalGQL(f)
+				}
+				if err1 == nil && err2 == nil {
+					orders = append(orders, order)
+				}
+			}
+			args.opts = append(args.opts, WithNotificationOrder(orders))
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
 func (_q *OfferQuery) CollectFields(ctx context.Context, satisfies ...string) (*OfferQuery, error) {
 	fc := graphql.GetFieldContext(ctx)
 	if fc == nil {
@@ -3132,6 +3276,137 @@ func newProductPriceChangePaginateArgs(rv map[string]any) *productpricechangePag
 	}
 	if v, ok := rv[whereField].(*ProductPriceChangeWhereInput); ok {
 		args.opts = append(args.opts, WithProductPriceChangeFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *PushTokenQuery) CollectFields(ctx context.Context, satisfies ...string) (*PushTokenQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *PushTokenQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(pushtoken.Columns))
+		selectedFields = []string{pushtoken.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "merchant":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&MerchantClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, merchantImplementors)...); err != nil {
+				return err
+			}
+			_q.withMerchant = query
+			if _, ok := fieldSeen[pushtoken.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, pushtoken.FieldMerchantID)
+				fieldSeen[pushtoken.FieldMerchantID] = struct{}{}
+			}
+		case "merchantID":
+			if _, ok := fieldSeen[pushtoken.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, pushtoken.FieldMerchantID)
+				fieldSeen[pushtoken.FieldMerchantID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[pushtoken.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, pushtoken.FieldCreatedAt)
+				fieldSeen[pushtoken.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[pushtoken.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, pushtoken.FieldUpdatedAt)
+				fieldSeen[pushtoken.FieldUpdatedAt] = struct{}{}
+			}
+		case "staffID":
+			if _, ok := fieldSeen[pushtoken.FieldStaffID]; !ok {
+				selectedFields = append(selectedFields, pushtoken.FieldStaffID)
+				fieldSeen[pushtoken.FieldStaffID] = struct{}{}
+			}
+		case "platform":
+			if _, ok := fieldSeen[pushtoken.FieldPlatform]; !ok {
+				selectedFields = append(selectedFields, pushtoken.FieldPlatform)
+				fieldSeen[pushtoken.FieldPlatform] = struct{}{}
+			}
+		case "deviceName":
+			if _, ok := fieldSeen[pushtoken.FieldDeviceName]; !ok {
+				selectedFields = append(selectedFields, pushtoken.FieldDeviceName)
+				fieldSeen[pushtoken.FieldDeviceName] = struct{}{}
+			}
+		case "locale":
+			if _, ok := fieldSeen[pushtoken.FieldLocale]; !ok {
+				selectedFields = append(selectedFields, pushtoken.FieldLocale)
+				fieldSeen[pushtoken.FieldLocale] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type pushtokenPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []PushTokenPaginateOption
+}
+
+func newPushTokenPaginateArgs(rv map[string]any) *pushtokenPaginateArgs {
+	args := &pushtokenPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &PushTokenOrder{Field: &PushTokenOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithPushTokenOrder(order))
+			}
+		case *PushTokenOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithPushTokenOrder(v))
+			}
+		}
 	}
 	return args
 }

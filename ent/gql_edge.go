@@ -240,6 +240,14 @@ func (_m *LoyaltyReward) Product(ctx context.Context) (*Product, error) {
 	return result, MaskNotFound(err)
 }
 
+func (_m *Notification) Merchant(ctx context.Context) (*Merchant, error) {
+	result, err := _m.Edges.MerchantOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryMerchant().Only(ctx)
+	}
+	return result, err
+}
+
 func (_m *Offer) Merchant(ctx context.Context) (*Merchant, error) {
 	result, err := _m.Edges.MerchantOrErr()
 	if IsNotLoaded(err) {
@@ -358,6 +366,14 @@ func (_m *ProductPriceChange) ChangedBy(ctx context.Context) (*Staff, error) {
 	result, err := _m.Edges.ChangedByOrErr()
 	if IsNotLoaded(err) {
 		result, err = _m.QueryChangedBy().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *PushToken) Merchant(ctx context.Context) (*Merchant, error) {
+	result, err := _m.Edges.MerchantOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryMerchant().Only(ctx)
 	}
 	return result, err
 }

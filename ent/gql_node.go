@@ -19,12 +19,14 @@ import (
 	"github.com/tillpos/till/ent/loyaltyredemption"
 	"github.com/tillpos/till/ent/loyaltyreward"
 	"github.com/tillpos/till/ent/merchant"
+	"github.com/tillpos/till/ent/notification"
 	"github.com/tillpos/till/ent/offer"
 	"github.com/tillpos/till/ent/offerredemption"
 	"github.com/tillpos/till/ent/operator"
 	"github.com/tillpos/till/ent/platformauditentry"
 	"github.com/tillpos/till/ent/product"
 	"github.com/tillpos/till/ent/productpricechange"
+	"github.com/tillpos/till/ent/pushtoken"
 	"github.com/tillpos/till/ent/receiptdelivery"
 	"github.com/tillpos/till/ent/refund"
 	"github.com/tillpos/till/ent/refundline"
@@ -101,6 +103,11 @@ var merchantImplementors = []string{"Merchant", "Node"}
 // IsNode implements the Node interface check for GQLGen.
 func (*Merchant) IsNode() {}
 
+var notificationImplementors = []string{"Notification", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Notification) IsNode() {}
+
 var offerImplementors = []string{"Offer", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
@@ -130,6 +137,11 @@ var productpricechangeImplementors = []string{"ProductPriceChange", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*ProductPriceChange) IsNode() {}
+
+var pushtokenImplementors = []string{"PushToken", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*PushToken) IsNode() {}
 
 var receiptdeliveryImplementors = []string{"ReceiptDelivery", "Node"}
 
@@ -409,6 +421,19 @@ func (c *Client) noder(ctx context.Context, table string, id pulid.ID) (Noder, e
 			}
 		}
 		return query.Only(ctx)
+	case notification.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.Notification.Query().
+			Where(notification.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, notificationImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
 	case offer.Table:
 		var uid pulid.ID
 		if err := uid.UnmarshalGQL(id); err != nil {
@@ -483,6 +508,19 @@ func (c *Client) noder(ctx context.Context, table string, id pulid.ID) (Noder, e
 			Where(productpricechange.ID(uid))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, productpricechangeImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case pushtoken.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.PushToken.Query().
+			Where(pushtoken.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, pushtokenImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -954,6 +992,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []pulid.ID) ([]No
 				*noder = node
 			}
 		}
+	case notification.Table:
+		query := c.Notification.Query().
+			Where(notification.IDIn(ids...))
+		query, err := query.CollectFields(ctx, notificationImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
 	case offer.Table:
 		query := c.Offer.Query().
 			Where(offer.IDIn(ids...))
@@ -1038,6 +1092,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []pulid.ID) ([]No
 		query := c.ProductPriceChange.Query().
 			Where(productpricechange.IDIn(ids...))
 		query, err := query.CollectFields(ctx, productpricechangeImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case pushtoken.Table:
+		query := c.PushToken.Query().
+			Where(pushtoken.IDIn(ids...))
+		query, err := query.CollectFields(ctx, pushtokenImplementors...)
 		if err != nil {
 			return nil, err
 		}

@@ -28,6 +28,8 @@ import (
 	"github.com/tillpos/till/ent/loyaltyredemption"
 	"github.com/tillpos/till/ent/loyaltyreward"
 	"github.com/tillpos/till/ent/merchant"
+	"github.com/tillpos/till/ent/notification"
+	"github.com/tillpos/till/ent/notificationpreference"
 	"github.com/tillpos/till/ent/offer"
 	"github.com/tillpos/till/ent/offerredemption"
 	"github.com/tillpos/till/ent/operator"
@@ -37,6 +39,7 @@ import (
 	"github.com/tillpos/till/ent/predicate"
 	"github.com/tillpos/till/ent/product"
 	"github.com/tillpos/till/ent/productpricechange"
+	"github.com/tillpos/till/ent/pushtoken"
 	"github.com/tillpos/till/ent/receiptdelivery"
 	"github.com/tillpos/till/ent/refund"
 	"github.com/tillpos/till/ent/refundline"
@@ -74,53 +77,56 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
-	TypeAuditEntry            = "AuditEntry"
-	TypeCampaign              = "Campaign"
-	TypeCampaignMessage       = "CampaignMessage"
-	TypeCampaignSettings      = "CampaignSettings"
-	TypeCredentialGrant       = "CredentialGrant"
-	TypeCustomer              = "Customer"
-	TypeCustomerStoreVisits   = "CustomerStoreVisits"
-	TypeCustomerTrigram       = "CustomerTrigram"
-	TypeDevice                = "Device"
-	TypeFeedback              = "Feedback"
-	TypeLoyaltyAccount        = "LoyaltyAccount"
-	TypeLoyaltyEntry          = "LoyaltyEntry"
-	TypeLoyaltyLot            = "LoyaltyLot"
-	TypeLoyaltyProgramVersion = "LoyaltyProgramVersion"
-	TypeLoyaltyRedemption     = "LoyaltyRedemption"
-	TypeLoyaltyReward         = "LoyaltyReward"
-	TypeMerchant              = "Merchant"
-	TypeOffer                 = "Offer"
-	TypeOfferRedemption       = "OfferRedemption"
-	TypeOperator              = "Operator"
-	TypeOutboxEvent           = "OutboxEvent"
-	TypePairingCode           = "PairingCode"
-	TypePlatformAuditEntry    = "PlatformAuditEntry"
-	TypeProduct               = "Product"
-	TypeProductPriceChange    = "ProductPriceChange"
-	TypeReceiptDelivery       = "ReceiptDelivery"
-	TypeRefund                = "Refund"
-	TypeRefundLine            = "RefundLine"
-	TypeRefundTender          = "RefundTender"
-	TypeRelease               = "Release"
-	TypeRiskListEntry         = "RiskListEntry"
-	TypeSale                  = "Sale"
-	TypeSaleCounter           = "SaleCounter"
-	TypeSaleLine              = "SaleLine"
-	TypeSalesSettings         = "SalesSettings"
-	TypeSavedSegment          = "SavedSegment"
-	TypeSegmentRules          = "SegmentRules"
-	TypeStaff                 = "Staff"
-	TypeStaffDay              = "StaffDay"
-	TypeStore                 = "Store"
-	TypeStoredValueAccount    = "StoredValueAccount"
-	TypeStoredValueEntry      = "StoredValueEntry"
-	TypeStoredValueSettings   = "StoredValueSettings"
-	TypeStoredValueTopUp      = "StoredValueTopUp"
-	TypeTender                = "Tender"
-	TypeTicket                = "Ticket"
-	TypeTicketComment         = "TicketComment"
+	TypeAuditEntry             = "AuditEntry"
+	TypeCampaign               = "Campaign"
+	TypeCampaignMessage        = "CampaignMessage"
+	TypeCampaignSettings       = "CampaignSettings"
+	TypeCredentialGrant        = "CredentialGrant"
+	TypeCustomer               = "Customer"
+	TypeCustomerStoreVisits    = "CustomerStoreVisits"
+	TypeCustomerTrigram        = "CustomerTrigram"
+	TypeDevice                 = "Device"
+	TypeFeedback               = "Feedback"
+	TypeLoyaltyAccount         = "LoyaltyAccount"
+	TypeLoyaltyEntry           = "LoyaltyEntry"
+	TypeLoyaltyLot             = "LoyaltyLot"
+	TypeLoyaltyProgramVersion  = "LoyaltyProgramVersion"
+	TypeLoyaltyRedemption      = "LoyaltyRedemption"
+	TypeLoyaltyReward          = "LoyaltyReward"
+	TypeMerchant               = "Merchant"
+	TypeNotification           = "Notification"
+	TypeNotificationPreference = "NotificationPreference"
+	TypeOffer                  = "Offer"
+	TypeOfferRedemption        = "OfferRedemption"
+	TypeOperator               = "Operator"
+	TypeOutboxEvent            = "OutboxEvent"
+	TypePairingCode            = "PairingCode"
+	TypePlatformAuditEntry     = "PlatformAuditEntry"
+	TypeProduct                = "Product"
+	TypeProductPriceChange     = "ProductPriceChange"
+	TypePushToken              = "PushToken"
+	TypeReceiptDelivery        = "ReceiptDelivery"
+	TypeRefund                 = "Refund"
+	TypeRefundLine             = "RefundLine"
+	TypeRefundTender           = "RefundTender"
+	TypeRelease                = "Release"
+	TypeRiskListEntry          = "RiskListEntry"
+	TypeSale                   = "Sale"
+	TypeSaleCounter            = "SaleCounter"
+	TypeSaleLine               = "SaleLine"
+	TypeSalesSettings          = "SalesSettings"
+	TypeSavedSegment           = "SavedSegment"
+	TypeSegmentRules           = "SegmentRules"
+	TypeStaff                  = "Staff"
+	TypeStaffDay               = "StaffDay"
+	TypeStore                  = "Store"
+	TypeStoredValueAccount     = "StoredValueAccount"
+	TypeStoredValueEntry       = "StoredValueEntry"
+	TypeStoredValueSettings    = "StoredValueSettings"
+	TypeStoredValueTopUp       = "StoredValueTopUp"
+	TypeTender                 = "Tender"
+	TypeTicket                 = "Ticket"
+	TypeTicketComment          = "TicketComment"
 )
 
 // AuditEntryMutation represents an operation that mutates the AuditEntry nodes in the graph.
@@ -20495,6 +20501,2137 @@ func (m *MerchantMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Merchant edge %s", name)
 }
 
+// NotificationMutation represents an operation that mutates the Notification nodes in the graph.
+type NotificationMutation struct {
+	config
+	op                Op
+	typ               string
+	id                *pulid.ID
+	staff_id          *pulid.ID
+	event             *string
+	subject_id        *string
+	store_id          *pulid.ID
+	text_key          *string
+	args              *map[string]interface{}
+	status            *notification.Status
+	sent_tokens       *[]string
+	appendsent_tokens []string
+	last_error        *string
+	dedupe_key        *string
+	created_at        *time.Time
+	sent_at           *time.Time
+	clearedFields     map[string]struct{}
+	merchant          *pulid.ID
+	clearedmerchant   bool
+	done              bool
+	oldValue          func(context.Context) (*Notification, error)
+	predicates        []predicate.Notification
+}
+
+var _ ent.Mutation = (*NotificationMutation)(nil)
+
+// notificationOption allows management of the mutation configuration using functional options.
+type notificationOption func(*NotificationMutation)
+
+// newNotificationMutation creates new mutation for the Notification entity.
+func newNotificationMutation(c config, op Op, opts ...notificationOption) *NotificationMutation {
+	m := &NotificationMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeNotification,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withNotificationID sets the ID field of the mutation.
+func withNotificationID(id pulid.ID) notificationOption {
+	return func(m *NotificationMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Notification
+		)
+		m.oldValue = func(ctx context.Context) (*Notification, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Notification.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withNotification sets the old Notification of the mutation.
+func withNotification(node *Notification) notificationOption {
+	return func(m *NotificationMutation) {
+		m.oldValue = func(context.Context) (*Notification, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m NotificationMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m NotificationMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of Notification entities.
+func (m *NotificationMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *NotificationMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *NotificationMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Notification.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *NotificationMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *NotificationMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the Notification entity.
+// If the Notification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *NotificationMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *NotificationMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetStaffID sets the "staff_id" field.
+func (m *NotificationMutation) SetStaffID(pu pulid.ID) {
+	m.staff_id = &pu
+}
+
+// StaffID returns the value of the "staff_id" field in the mutation.
+func (m *NotificationMutation) StaffID() (r pulid.ID, exists bool) {
+	v := m.staff_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStaffID returns the old "staff_id" field's value of the Notification entity.
+// If the Notification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *NotificationMutation) OldStaffID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStaffID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStaffID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStaffID: %w", err)
+	}
+	return oldValue.StaffID, nil
+}
+
+// ResetStaffID resets all changes to the "staff_id" field.
+func (m *NotificationMutation) ResetStaffID() {
+	m.staff_id = nil
+}
+
+// SetEvent sets the "event" field.
+func (m *NotificationMutation) SetEvent(s string) {
+	m.event = &s
+}
+
+// Event returns the value of the "event" field in the mutation.
+func (m *NotificationMutation) Event() (r string, exists bool) {
+	v := m.event
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEvent returns the old "event" field's value of the Notification entity.
+// If the Notification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *NotificationMutation) OldEvent(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEvent is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEvent requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEvent: %w", err)
+	}
+	return oldValue.Event, nil
+}
+
+// ResetEvent resets all changes to the "event" field.
+func (m *NotificationMutation) ResetEvent() {
+	m.event = nil
+}
+
+// SetSubjectID sets the "subject_id" field.
+func (m *NotificationMutation) SetSubjectID(s string) {
+	m.subject_id = &s
+}
+
+// SubjectID returns the value of the "subject_id" field in the mutation.
+func (m *NotificationMutation) SubjectID() (r string, exists bool) {
+	v := m.subject_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSubjectID returns the old "subject_id" field's value of the Notification entity.
+// If the Notification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *NotificationMutation) OldSubjectID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSubjectID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSubjectID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSubjectID: %w", err)
+	}
+	return oldValue.SubjectID, nil
+}
+
+// ResetSubjectID resets all changes to the "subject_id" field.
+func (m *NotificationMutation) ResetSubjectID() {
+	m.subject_id = nil
+}
+
+// SetStoreID sets the "store_id" field.
+func (m *NotificationMutation) SetStoreID(pu pulid.ID) {
+	m.store_id = &pu
+}
+
+// StoreID returns the value of the "store_id" field in the mutation.
+func (m *NotificationMutation) StoreID() (r pulid.ID, exists bool) {
+	v := m.store_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStoreID returns the old "store_id" field's value of the Notification entity.
+// If the Notification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *NotificationMutation) OldStoreID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStoreID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStoreID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStoreID: %w", err)
+	}
+	return oldValue.StoreID, nil
+}
+
+// ClearStoreID clears the value of the "store_id" field.
+func (m *NotificationMutation) ClearStoreID() {
+	m.store_id = nil
+	m.clearedFields[notification.FieldStoreID] = struct{}{}
+}
+
+// StoreIDCleared returns if the "store_id" field was cleared in this mutation.
+func (m *NotificationMutation) StoreIDCleared() bool {
+	_, ok := m.clearedFields[notification.FieldStoreID]
+	return ok
+}
+
+// ResetStoreID resets all changes to the "store_id" field.
+func (m *NotificationMutation) ResetStoreID() {
+	m.store_id = nil
+	delete(m.clearedFields, notification.FieldStoreID)
+}
+
+// SetTextKey sets the "text_key" field.
+func (m *NotificationMutation) SetTextKey(s string) {
+	m.text_key = &s
+}
+
+// TextKey returns the value of the "text_key" field in the mutation.
+func (m *NotificationMutation) TextKey() (r string, exists bool) {
+	v := m.text_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTextKey returns the old "text_key" field's value of the Notification entity.
+// If the Notification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *NotificationMutation) OldTextKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTextKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTextKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTextKey: %w", err)
+	}
+	return oldValue.TextKey, nil
+}
+
+// ResetTextKey resets all changes to the "text_key" field.
+func (m *NotificationMutation) ResetTextKey() {
+	m.text_key = nil
+}
+
+// SetArgs sets the "args" field.
+func (m *NotificationMutation) SetArgs(value map[string]interface{}) {
+	m.args = &value
+}
+
+// Args returns the value of the "args" field in the mutation.
+func (m *NotificationMutation) Args() (r map[string]interface{}, exists bool) {
+	v := m.args
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldArgs returns the old "args" field's value of the Notification entity.
+// If the Notification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *NotificationMutation) OldArgs(ctx context.Context) (v map[string]interface{}, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldArgs is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldArgs requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldArgs: %w", err)
+	}
+	return oldValue.Args, nil
+}
+
+// ResetArgs resets all changes to the "args" field.
+func (m *NotificationMutation) ResetArgs() {
+	m.args = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *NotificationMutation) SetStatus(n notification.Status) {
+	m.status = &n
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *NotificationMutation) Status() (r notification.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the Notification entity.
+// If the Notification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *NotificationMutation) OldStatus(ctx context.Context) (v notification.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *NotificationMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetSentTokens sets the "sent_tokens" field.
+func (m *NotificationMutation) SetSentTokens(s []string) {
+	m.sent_tokens = &s
+	m.appendsent_tokens = nil
+}
+
+// SentTokens returns the value of the "sent_tokens" field in the mutation.
+func (m *NotificationMutation) SentTokens() (r []string, exists bool) {
+	v := m.sent_tokens
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSentTokens returns the old "sent_tokens" field's value of the Notification entity.
+// If the Notification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *NotificationMutation) OldSentTokens(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSentTokens is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSentTokens requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSentTokens: %w", err)
+	}
+	return oldValue.SentTokens, nil
+}
+
+// AppendSentTokens adds s to the "sent_tokens" field.
+func (m *NotificationMutation) AppendSentTokens(s []string) {
+	m.appendsent_tokens = append(m.appendsent_tokens, s...)
+}
+
+// AppendedSentTokens returns the list of values that were appended to the "sent_tokens" field in this mutation.
+func (m *NotificationMutation) AppendedSentTokens() ([]string, bool) {
+	if len(m.appendsent_tokens) == 0 {
+		return nil, false
+	}
+	return m.appendsent_tokens, true
+}
+
+// ClearSentTokens clears the value of the "sent_tokens" field.
+func (m *NotificationMutation) ClearSentTokens() {
+	m.sent_tokens = nil
+	m.appendsent_tokens = nil
+	m.clearedFields[notification.FieldSentTokens] = struct{}{}
+}
+
+// SentTokensCleared returns if the "sent_tokens" field was cleared in this mutation.
+func (m *NotificationMutation) SentTokensCleared() bool {
+	_, ok := m.clearedFields[notification.FieldSentTokens]
+	return ok
+}
+
+// ResetSentTokens resets all changes to the "sent_tokens" field.
+func (m *NotificationMutation) ResetSentTokens() {
+	m.sent_tokens = nil
+	m.appendsent_tokens = nil
+	delete(m.clearedFields, notification.FieldSentTokens)
+}
+
+// SetLastError sets the "last_error" field.
+func (m *NotificationMutation) SetLastError(s string) {
+	m.last_error = &s
+}
+
+// LastError returns the value of the "last_error" field in the mutation.
+func (m *NotificationMutation) LastError() (r string, exists bool) {
+	v := m.last_error
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastError returns the old "last_error" field's value of the Notification entity.
+// If the Notification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *NotificationMutation) OldLastError(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastError is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastError requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastError: %w", err)
+	}
+	return oldValue.LastError, nil
+}
+
+// ClearLastError clears the value of the "last_error" field.
+func (m *NotificationMutation) ClearLastError() {
+	m.last_error = nil
+	m.clearedFields[notification.FieldLastError] = struct{}{}
+}
+
+// LastErrorCleared returns if the "last_error" field was cleared in this mutation.
+func (m *NotificationMutation) LastErrorCleared() bool {
+	_, ok := m.clearedFields[notification.FieldLastError]
+	return ok
+}
+
+// ResetLastError resets all changes to the "last_error" field.
+func (m *NotificationMutation) ResetLastError() {
+	m.last_error = nil
+	delete(m.clearedFields, notification.FieldLastError)
+}
+
+// SetDedupeKey sets the "dedupe_key" field.
+func (m *NotificationMutation) SetDedupeKey(s string) {
+	m.dedupe_key = &s
+}
+
+// DedupeKey returns the value of the "dedupe_key" field in the mutation.
+func (m *NotificationMutation) DedupeKey() (r string, exists bool) {
+	v := m.dedupe_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDedupeKey returns the old "dedupe_key" field's value of the Notification entity.
+// If the Notification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *NotificationMutation) OldDedupeKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDedupeKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDedupeKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDedupeKey: %w", err)
+	}
+	return oldValue.DedupeKey, nil
+}
+
+// ResetDedupeKey resets all changes to the "dedupe_key" field.
+func (m *NotificationMutation) ResetDedupeKey() {
+	m.dedupe_key = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *NotificationMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *NotificationMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Notification entity.
+// If the Notification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *NotificationMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *NotificationMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetSentAt sets the "sent_at" field.
+func (m *NotificationMutation) SetSentAt(t time.Time) {
+	m.sent_at = &t
+}
+
+// SentAt returns the value of the "sent_at" field in the mutation.
+func (m *NotificationMutation) SentAt() (r time.Time, exists bool) {
+	v := m.sent_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSentAt returns the old "sent_at" field's value of the Notification entity.
+// If the Notification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *NotificationMutation) OldSentAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSentAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSentAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSentAt: %w", err)
+	}
+	return oldValue.SentAt, nil
+}
+
+// ClearSentAt clears the value of the "sent_at" field.
+func (m *NotificationMutation) ClearSentAt() {
+	m.sent_at = nil
+	m.clearedFields[notification.FieldSentAt] = struct{}{}
+}
+
+// SentAtCleared returns if the "sent_at" field was cleared in this mutation.
+func (m *NotificationMutation) SentAtCleared() bool {
+	_, ok := m.clearedFields[notification.FieldSentAt]
+	return ok
+}
+
+// ResetSentAt resets all changes to the "sent_at" field.
+func (m *NotificationMutation) ResetSentAt() {
+	m.sent_at = nil
+	delete(m.clearedFields, notification.FieldSentAt)
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *NotificationMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[notification.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *NotificationMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *NotificationMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *NotificationMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// Where appends a list predicates to the NotificationMutation builder.
+func (m *NotificationMutation) Where(ps ...predicate.Notification) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the NotificationMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *NotificationMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Notification, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *NotificationMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *NotificationMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Notification).
+func (m *NotificationMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *NotificationMutation) Fields() []string {
+	fields := make([]string, 0, 13)
+	if m.merchant != nil {
+		fields = append(fields, notification.FieldMerchantID)
+	}
+	if m.staff_id != nil {
+		fields = append(fields, notification.FieldStaffID)
+	}
+	if m.event != nil {
+		fields = append(fields, notification.FieldEvent)
+	}
+	if m.subject_id != nil {
+		fields = append(fields, notification.FieldSubjectID)
+	}
+	if m.store_id != nil {
+		fields = append(fields, notification.FieldStoreID)
+	}
+	if m.text_key != nil {
+		fields = append(fields, notification.FieldTextKey)
+	}
+	if m.args != nil {
+		fields = append(fields, notification.FieldArgs)
+	}
+	if m.status != nil {
+		fields = append(fields, notification.FieldStatus)
+	}
+	if m.sent_tokens != nil {
+		fields = append(fields, notification.FieldSentTokens)
+	}
+	if m.last_error != nil {
+		fields = append(fields, notification.FieldLastError)
+	}
+	if m.dedupe_key != nil {
+		fields = append(fields, notification.FieldDedupeKey)
+	}
+	if m.created_at != nil {
+		fields = append(fields, notification.FieldCreatedAt)
+	}
+	if m.sent_at != nil {
+		fields = append(fields, notification.FieldSentAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *NotificationMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case notification.FieldMerchantID:
+		return m.MerchantID()
+	case notification.FieldStaffID:
+		return m.StaffID()
+	case notification.FieldEvent:
+		return m.Event()
+	case notification.FieldSubjectID:
+		return m.SubjectID()
+	case notification.FieldStoreID:
+		return m.StoreID()
+	case notification.FieldTextKey:
+		return m.TextKey()
+	case notification.FieldArgs:
+		return m.Args()
+	case notification.FieldStatus:
+		return m.Status()
+	case notification.FieldSentTokens:
+		return m.SentTokens()
+	case notification.FieldLastError:
+		return m.LastError()
+	case notification.FieldDedupeKey:
+		return m.DedupeKey()
+	case notification.FieldCreatedAt:
+		return m.CreatedAt()
+	case notification.FieldSentAt:
+		return m.SentAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *NotificationMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case notification.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case notification.FieldStaffID:
+		return m.OldStaffID(ctx)
+	case notification.FieldEvent:
+		return m.OldEvent(ctx)
+	case notification.FieldSubjectID:
+		return m.OldSubjectID(ctx)
+	case notification.FieldStoreID:
+		return m.OldStoreID(ctx)
+	case notification.FieldTextKey:
+		return m.OldTextKey(ctx)
+	case notification.FieldArgs:
+		return m.OldArgs(ctx)
+	case notification.FieldStatus:
+		return m.OldStatus(ctx)
+	case notification.FieldSentTokens:
+		return m.OldSentTokens(ctx)
+	case notification.FieldLastError:
+		return m.OldLastError(ctx)
+	case notification.FieldDedupeKey:
+		return m.OldDedupeKey(ctx)
+	case notification.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case notification.FieldSentAt:
+		return m.OldSentAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown Notification field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *NotificationMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case notification.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case notification.FieldStaffID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStaffID(v)
+		return nil
+	case notification.FieldEvent:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEvent(v)
+		return nil
+	case notification.FieldSubjectID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSubjectID(v)
+		return nil
+	case notification.FieldStoreID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStoreID(v)
+		return nil
+	case notification.FieldTextKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTextKey(v)
+		return nil
+	case notification.FieldArgs:
+		v, ok := value.(map[string]interface{})
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetArgs(v)
+		return nil
+	case notification.FieldStatus:
+		v, ok := value.(notification.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case notification.FieldSentTokens:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSentTokens(v)
+		return nil
+	case notification.FieldLastError:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastError(v)
+		return nil
+	case notification.FieldDedupeKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDedupeKey(v)
+		return nil
+	case notification.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case notification.FieldSentAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSentAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Notification field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *NotificationMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *NotificationMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *NotificationMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown Notification numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *NotificationMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(notification.FieldStoreID) {
+		fields = append(fields, notification.FieldStoreID)
+	}
+	if m.FieldCleared(notification.FieldSentTokens) {
+		fields = append(fields, notification.FieldSentTokens)
+	}
+	if m.FieldCleared(notification.FieldLastError) {
+		fields = append(fields, notification.FieldLastError)
+	}
+	if m.FieldCleared(notification.FieldSentAt) {
+		fields = append(fields, notification.FieldSentAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *NotificationMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *NotificationMutation) ClearField(name string) error {
+	switch name {
+	case notification.FieldStoreID:
+		m.ClearStoreID()
+		return nil
+	case notification.FieldSentTokens:
+		m.ClearSentTokens()
+		return nil
+	case notification.FieldLastError:
+		m.ClearLastError()
+		return nil
+	case notification.FieldSentAt:
+		m.ClearSentAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Notification nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *NotificationMutation) ResetField(name string) error {
+	switch name {
+	case notification.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case notification.FieldStaffID:
+		m.ResetStaffID()
+		return nil
+	case notification.FieldEvent:
+		m.ResetEvent()
+		return nil
+	case notification.FieldSubjectID:
+		m.ResetSubjectID()
+		return nil
+	case notification.FieldStoreID:
+		m.ResetStoreID()
+		return nil
+	case notification.FieldTextKey:
+		m.ResetTextKey()
+		return nil
+	case notification.FieldArgs:
+		m.ResetArgs()
+		return nil
+	case notification.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case notification.FieldSentTokens:
+		m.ResetSentTokens()
+		return nil
+	case notification.FieldLastError:
+		m.ResetLastError()
+		return nil
+	case notification.FieldDedupeKey:
+		m.ResetDedupeKey()
+		return nil
+	case notification.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case notification.FieldSentAt:
+		m.ResetSentAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Notification field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *NotificationMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.merchant != nil {
+		edges = append(edges, notification.EdgeMerchant)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *NotificationMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case notification.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *NotificationMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *NotificationMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *NotificationMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedmerchant {
+		edges = append(edges, notification.EdgeMerchant)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *NotificationMutation) EdgeCleared(name string) bool {
+	switch name {
+	case notification.EdgeMerchant:
+		return m.clearedmerchant
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *NotificationMutation) ClearEdge(name string) error {
+	switch name {
+	case notification.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown Notification unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *NotificationMutation) ResetEdge(name string) error {
+	switch name {
+	case notification.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown Notification edge %s", name)
+}
+
+// NotificationPreferenceMutation represents an operation that mutates the NotificationPreference nodes in the graph.
+type NotificationPreferenceMutation struct {
+	config
+	op                 Op
+	typ                string
+	id                 *pulid.ID
+	created_at         *time.Time
+	updated_at         *time.Time
+	staff_id           *pulid.ID
+	events             *[]string
+	appendevents       []string
+	store_ids          *[]string
+	appendstore_ids    []string
+	min_sale_amount    *int64
+	addmin_sale_amount *int64
+	quiet_start        *string
+	quiet_end          *string
+	daily_summary_at   *string
+	clearedFields      map[string]struct{}
+	merchant           *pulid.ID
+	clearedmerchant    bool
+	done               bool
+	oldValue           func(context.Context) (*NotificationPreference, error)
+	predicates         []predicate.NotificationPreference
+}
+
+var _ ent.Mutation = (*NotificationPreferenceMutation)(nil)
+
+// notificationpreferenceOption allows management of the mutation configuration using functional options.
+type notificationpreferenceOption func(*NotificationPreferenceMutation)
+
+// newNotificationPreferenceMutation creates new mutation for the NotificationPreference entity.
+func newNotificationPreferenceMutation(c config, op Op, opts ...notificationpreferenceOption) *NotificationPreferenceMutation {
+	m := &NotificationPreferenceMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeNotificationPreference,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withNotificationPreferenceID sets the ID field of the mutation.
+func withNotificationPreferenceID(id pulid.ID) notificationpreferenceOption {
+	return func(m *NotificationPreferenceMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *NotificationPreference
+		)
+		m.oldValue = func(ctx context.Context) (*NotificationPreference, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().NotificationPreference.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withNotificationPreference sets the old NotificationPreference of the mutation.
+func withNotificationPreference(node *NotificationPreference) notificationpreferenceOption {
+	return func(m *NotificationPreferenceMutation) {
+		m.oldValue = func(context.Context) (*NotificationPreference, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m NotificationPreferenceMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m NotificationPreferenceMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of NotificationPreference entities.
+func (m *NotificationPreferenceMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *NotificationPreferenceMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *NotificationPreferenceMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().NotificationPreference.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *NotificationPreferenceMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *NotificationPreferenceMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the NotificationPreference entity.
+// If the NotificationPreference object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *NotificationPreferenceMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *NotificationPreferenceMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *NotificationPreferenceMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *NotificationPreferenceMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the NotificationPreference entity.
+// If the NotificationPreference object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *NotificationPreferenceMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *NotificationPreferenceMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *NotificationPreferenceMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *NotificationPreferenceMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the NotificationPreference entity.
+// If the NotificationPreference object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *NotificationPreferenceMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *NotificationPreferenceMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetStaffID sets the "staff_id" field.
+func (m *NotificationPreferenceMutation) SetStaffID(pu pulid.ID) {
+	m.staff_id = &pu
+}
+
+// StaffID returns the value of the "staff_id" field in the mutation.
+func (m *NotificationPreferenceMutation) StaffID() (r pulid.ID, exists bool) {
+	v := m.staff_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStaffID returns the old "staff_id" field's value of the NotificationPreference entity.
+// If the NotificationPreference object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *NotificationPreferenceMutation) OldStaffID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStaffID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStaffID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStaffID: %w", err)
+	}
+	return oldValue.StaffID, nil
+}
+
+// ResetStaffID resets all changes to the "staff_id" field.
+func (m *NotificationPreferenceMutation) ResetStaffID() {
+	m.staff_id = nil
+}
+
+// SetEvents sets the "events" field.
+func (m *NotificationPreferenceMutation) SetEvents(s []string) {
+	m.events = &s
+	m.appendevents = nil
+}
+
+// Events returns the value of the "events" field in the mutation.
+func (m *NotificationPreferenceMutation) Events() (r []string, exists bool) {
+	v := m.events
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEvents returns the old "events" field's value of the NotificationPreference entity.
+// If the NotificationPreference object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *NotificationPreferenceMutation) OldEvents(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEvents is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEvents requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEvents: %w", err)
+	}
+	return oldValue.Events, nil
+}
+
+// AppendEvents adds s to the "events" field.
+func (m *NotificationPreferenceMutation) AppendEvents(s []string) {
+	m.appendevents = append(m.appendevents, s...)
+}
+
+// AppendedEvents returns the list of values that were appended to the "events" field in this mutation.
+func (m *NotificationPreferenceMutation) AppendedEvents() ([]string, bool) {
+	if len(m.appendevents) == 0 {
+		return nil, false
+	}
+	return m.appendevents, true
+}
+
+// ResetEvents resets all changes to the "events" field.
+func (m *NotificationPreferenceMutation) ResetEvents() {
+	m.events = nil
+	m.appendevents = nil
+}
+
+// SetStoreIds sets the "store_ids" field.
+func (m *NotificationPreferenceMutation) SetStoreIds(s []string) {
+	m.store_ids = &s
+	m.appendstore_ids = nil
+}
+
+// StoreIds returns the value of the "store_ids" field in the mutation.
+func (m *NotificationPreferenceMutation) StoreIds() (r []string, exists bool) {
+	v := m.store_ids
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStoreIds returns the old "store_ids" field's value of the NotificationPreference entity.
+// If the NotificationPreference object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *NotificationPreferenceMutation) OldStoreIds(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStoreIds is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStoreIds requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStoreIds: %w", err)
+	}
+	return oldValue.StoreIds, nil
+}
+
+// AppendStoreIds adds s to the "store_ids" field.
+func (m *NotificationPreferenceMutation) AppendStoreIds(s []string) {
+	m.appendstore_ids = append(m.appendstore_ids, s...)
+}
+
+// AppendedStoreIds returns the list of values that were appended to the "store_ids" field in this mutation.
+func (m *NotificationPreferenceMutation) AppendedStoreIds() ([]string, bool) {
+	if len(m.appendstore_ids) == 0 {
+		return nil, false
+	}
+	return m.appendstore_ids, true
+}
+
+// ClearStoreIds clears the value of the "store_ids" field.
+func (m *NotificationPreferenceMutation) ClearStoreIds() {
+	m.store_ids = nil
+	m.appendstore_ids = nil
+	m.clearedFields[notificationpreference.FieldStoreIds] = struct{}{}
+}
+
+// StoreIdsCleared returns if the "store_ids" field was cleared in this mutation.
+func (m *NotificationPreferenceMutation) StoreIdsCleared() bool {
+	_, ok := m.clearedFields[notificationpreference.FieldStoreIds]
+	return ok
+}
+
+// ResetStoreIds resets all changes to the "store_ids" field.
+func (m *NotificationPreferenceMutation) ResetStoreIds() {
+	m.store_ids = nil
+	m.appendstore_ids = nil
+	delete(m.clearedFields, notificationpreference.FieldStoreIds)
+}
+
+// SetMinSaleAmount sets the "min_sale_amount" field.
+func (m *NotificationPreferenceMutation) SetMinSaleAmount(i int64) {
+	m.min_sale_amount = &i
+	m.addmin_sale_amount = nil
+}
+
+// MinSaleAmount returns the value of the "min_sale_amount" field in the mutation.
+func (m *NotificationPreferenceMutation) MinSaleAmount() (r int64, exists bool) {
+	v := m.min_sale_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMinSaleAmount returns the old "min_sale_amount" field's value of the NotificationPreference entity.
+// If the NotificationPreference object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *NotificationPreferenceMutation) OldMinSaleAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMinSaleAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMinSaleAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMinSaleAmount: %w", err)
+	}
+	return oldValue.MinSaleAmount, nil
+}
+
+// AddMinSaleAmount adds i to the "min_sale_amount" field.
+func (m *NotificationPreferenceMutation) AddMinSaleAmount(i int64) {
+	if m.addmin_sale_amount != nil {
+		*m.addmin_sale_amount += i
+	} else {
+		m.addmin_sale_amount = &i
+	}
+}
+
+// AddedMinSaleAmount returns the value that was added to the "min_sale_amount" field in this mutation.
+func (m *NotificationPreferenceMutation) AddedMinSaleAmount() (r int64, exists bool) {
+	v := m.addmin_sale_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetMinSaleAmount resets all changes to the "min_sale_amount" field.
+func (m *NotificationPreferenceMutation) ResetMinSaleAmount() {
+	m.min_sale_amount = nil
+	m.addmin_sale_amount = nil
+}
+
+// SetQuietStart sets the "quiet_start" field.
+func (m *NotificationPreferenceMutation) SetQuietStart(s string) {
+	m.quiet_start = &s
+}
+
+// QuietStart returns the value of the "quiet_start" field in the mutation.
+func (m *NotificationPreferenceMutation) QuietStart() (r string, exists bool) {
+	v := m.quiet_start
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldQuietStart returns the old "quiet_start" field's value of the NotificationPreference entity.
+// If the NotificationPreference object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *NotificationPreferenceMutation) OldQuietStart(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldQuietStart is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldQuietStart requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldQuietStart: %w", err)
+	}
+	return oldValue.QuietStart, nil
+}
+
+// ClearQuietStart clears the value of the "quiet_start" field.
+func (m *NotificationPreferenceMutation) ClearQuietStart() {
+	m.quiet_start = nil
+	m.clearedFields[notificationpreference.FieldQuietStart] = struct{}{}
+}
+
+// QuietStartCleared returns if the "quiet_start" field was cleared in this mutation.
+func (m *NotificationPreferenceMutation) QuietStartCleared() bool {
+	_, ok := m.clearedFields[notificationpreference.FieldQuietStart]
+	return ok
+}
+
+// ResetQuietStart resets all changes to the "quiet_start" field.
+func (m *NotificationPreferenceMutation) ResetQuietStart() {
+	m.quiet_start = nil
+	delete(m.clearedFields, notificationpreference.FieldQuietStart)
+}
+
+// SetQuietEnd sets the "quiet_end" field.
+func (m *NotificationPreferenceMutation) SetQuietEnd(s string) {
+	m.quiet_end = &s
+}
+
+// QuietEnd returns the value of the "quiet_end" field in the mutation.
+func (m *NotificationPreferenceMutation) QuietEnd() (r string, exists bool) {
+	v := m.quiet_end
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldQuietEnd returns the old "quiet_end" field's value of the NotificationPreference entity.
+// If the NotificationPreference object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *NotificationPreferenceMutation) OldQuietEnd(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldQuietEnd is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldQuietEnd requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldQuietEnd: %w", err)
+	}
+	return oldValue.QuietEnd, nil
+}
+
+// ClearQuietEnd clears the value of the "quiet_end" field.
+func (m *NotificationPreferenceMutation) ClearQuietEnd() {
+	m.quiet_end = nil
+	m.clearedFields[notificationpreference.FieldQuietEnd] = struct{}{}
+}
+
+// QuietEndCleared returns if the "quiet_end" field was cleared in this mutation.
+func (m *NotificationPreferenceMutation) QuietEndCleared() bool {
+	_, ok := m.clearedFields[notificationpreference.FieldQuietEnd]
+	return ok
+}
+
+// ResetQuietEnd resets all changes to the "quiet_end" field.
+func (m *NotificationPreferenceMutation) ResetQuietEnd() {
+	m.quiet_end = nil
+	delete(m.clearedFields, notificationpreference.FieldQuietEnd)
+}
+
+// SetDailySummaryAt sets the "daily_summary_at" field.
+func (m *NotificationPreferenceMutation) SetDailySummaryAt(s string) {
+	m.daily_summary_at = &s
+}
+
+// DailySummaryAt returns the value of the "daily_summary_at" field in the mutation.
+func (m *NotificationPreferenceMutation) DailySummaryAt() (r string, exists bool) {
+	v := m.daily_summary_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDailySummaryAt returns the old "daily_summary_at" field's value of the NotificationPreference entity.
+// If the NotificationPreference object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *NotificationPreferenceMutation) OldDailySummaryAt(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDailySummaryAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDailySummaryAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDailySummaryAt: %w", err)
+	}
+	return oldValue.DailySummaryAt, nil
+}
+
+// ResetDailySummaryAt resets all changes to the "daily_summary_at" field.
+func (m *NotificationPreferenceMutation) ResetDailySummaryAt() {
+	m.daily_summary_at = nil
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *NotificationPreferenceMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[notificationpreference.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *NotificationPreferenceMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *NotificationPreferenceMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *NotificationPreferenceMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// Where appends a list predicates to the NotificationPreferenceMutation builder.
+func (m *NotificationPreferenceMutation) Where(ps ...predicate.NotificationPreference) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the NotificationPreferenceMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *NotificationPreferenceMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.NotificationPreference, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *NotificationPreferenceMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *NotificationPreferenceMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (NotificationPreference).
+func (m *NotificationPreferenceMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *NotificationPreferenceMutation) Fields() []string {
+	fields := make([]string, 0, 10)
+	if m.merchant != nil {
+		fields = append(fields, notificationpreference.FieldMerchantID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, notificationpreference.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, notificationpreference.FieldUpdatedAt)
+	}
+	if m.staff_id != nil {
+		fields = append(fields, notificationpreference.FieldStaffID)
+	}
+	if m.events != nil {
+		fields = append(fields, notificationpreference.FieldEvents)
+	}
+	if m.store_ids != nil {
+		fields = append(fields, notificationpreference.FieldStoreIds)
+	}
+	if m.min_sale_amount != nil {
+		fields = append(fields, notificationpreference.FieldMinSaleAmount)
+	}
+	if m.quiet_start != nil {
+		fields = append(fields, notificationpreference.FieldQuietStart)
+	}
+	if m.quiet_end != nil {
+		fields = append(fields, notificationpreference.FieldQuietEnd)
+	}
+	if m.daily_summary_at != nil {
+		fields = append(fields, notificationpreference.FieldDailySummaryAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *NotificationPreferenceMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case notificationpreference.FieldMerchantID:
+		return m.MerchantID()
+	case notificationpreference.FieldCreatedAt:
+		return m.CreatedAt()
+	case notificationpreference.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case notificationpreference.FieldStaffID:
+		return m.StaffID()
+	case notificationpreference.FieldEvents:
+		return m.Events()
+	case notificationpreference.FieldStoreIds:
+		return m.StoreIds()
+	case notificationpreference.FieldMinSaleAmount:
+		return m.MinSaleAmount()
+	case notificationpreference.FieldQuietStart:
+		return m.QuietStart()
+	case notificationpreference.FieldQuietEnd:
+		return m.QuietEnd()
+	case notificationpreference.FieldDailySummaryAt:
+		return m.DailySummaryAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *NotificationPreferenceMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case notificationpreference.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case notificationpreference.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case notificationpreference.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case notificationpreference.FieldStaffID:
+		return m.OldStaffID(ctx)
+	case notificationpreference.FieldEvents:
+		return m.OldEvents(ctx)
+	case notificationpreference.FieldStoreIds:
+		return m.OldStoreIds(ctx)
+	case notificationpreference.FieldMinSaleAmount:
+		return m.OldMinSaleAmount(ctx)
+	case notificationpreference.FieldQuietStart:
+		return m.OldQuietStart(ctx)
+	case notificationpreference.FieldQuietEnd:
+		return m.OldQuietEnd(ctx)
+	case notificationpreference.FieldDailySummaryAt:
+		return m.OldDailySummaryAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown NotificationPreference field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *NotificationPreferenceMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case notificationpreference.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case notificationpreference.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case notificationpreference.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case notificationpreference.FieldStaffID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStaffID(v)
+		return nil
+	case notificationpreference.FieldEvents:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEvents(v)
+		return nil
+	case notificationpreference.FieldStoreIds:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStoreIds(v)
+		return nil
+	case notificationpreference.FieldMinSaleAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMinSaleAmount(v)
+		return nil
+	case notificationpreference.FieldQuietStart:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetQuietStart(v)
+		return nil
+	case notificationpreference.FieldQuietEnd:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetQuietEnd(v)
+		return nil
+	case notificationpreference.FieldDailySummaryAt:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDailySummaryAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown NotificationPreference field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *NotificationPreferenceMutation) AddedFields() []string {
+	var fields []string
+	if m.addmin_sale_amount != nil {
+		fields = append(fields, notificationpreference.FieldMinSaleAmount)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *NotificationPreferenceMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case notificationpreference.FieldMinSaleAmount:
+		return m.AddedMinSaleAmount()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *NotificationPreferenceMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case notificationpreference.FieldMinSaleAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMinSaleAmount(v)
+		return nil
+	}
+	return fmt.Errorf("unknown NotificationPreference numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *NotificationPreferenceMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(notificationpreference.FieldStoreIds) {
+		fields = append(fields, notificationpreference.FieldStoreIds)
+	}
+	if m.FieldCleared(notificationpreference.FieldQuietStart) {
+		fields = append(fields, notificationpreference.FieldQuietStart)
+	}
+	if m.FieldCleared(notificationpreference.FieldQuietEnd) {
+		fields = append(fields, notificationpreference.FieldQuietEnd)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *NotificationPreferenceMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *NotificationPreferenceMutation) ClearField(name string) error {
+	switch name {
+	case notificationpreference.FieldStoreIds:
+		m.ClearStoreIds()
+		return nil
+	case notificationpreference.FieldQuietStart:
+		m.ClearQuietStart()
+		return nil
+	case notificationpreference.FieldQuietEnd:
+		m.ClearQuietEnd()
+		return nil
+	}
+	return fmt.Errorf("unknown NotificationPreference nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *NotificationPreferenceMutation) ResetField(name string) error {
+	switch name {
+	case notificationpreference.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case notificationpreference.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case notificationpreference.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case notificationpreference.FieldStaffID:
+		m.ResetStaffID()
+		return nil
+	case notificationpreference.FieldEvents:
+		m.ResetEvents()
+		return nil
+	case notificationpreference.FieldStoreIds:
+		m.ResetStoreIds()
+		return nil
+	case notificationpreference.FieldMinSaleAmount:
+		m.ResetMinSaleAmount()
+		return nil
+	case notificationpreference.FieldQuietStart:
+		m.ResetQuietStart()
+		return nil
+	case notificationpreference.FieldQuietEnd:
+		m.ResetQuietEnd()
+		return nil
+	case notificationpreference.FieldDailySummaryAt:
+		m.ResetDailySummaryAt()
+		return nil
+	}
+	return fmt.Errorf("unknown NotificationPreference field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *NotificationPreferenceMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.merchant != nil {
+		edges = append(edges, notificationpreference.EdgeMerchant)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *NotificationPreferenceMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case notificationpreference.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *NotificationPreferenceMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *NotificationPreferenceMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *NotificationPreferenceMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedmerchant {
+		edges = append(edges, notificationpreference.EdgeMerchant)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *NotificationPreferenceMutation) EdgeCleared(name string) bool {
+	switch name {
+	case notificationpreference.EdgeMerchant:
+		return m.clearedmerchant
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *NotificationPreferenceMutation) ClearEdge(name string) error {
+	switch name {
+	case notificationpreference.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown NotificationPreference unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *NotificationPreferenceMutation) ResetEdge(name string) error {
+	switch name {
+	case notificationpreference.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown NotificationPreference edge %s", name)
+}
+
 // OfferMutation represents an operation that mutates the Offer nodes in the graph.
 type OfferMutation struct {
 	config
@@ -29319,6 +31456,792 @@ func (m *ProductPriceChangeMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown ProductPriceChange edge %s", name)
+}
+
+// PushTokenMutation represents an operation that mutates the PushToken nodes in the graph.
+type PushTokenMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *pulid.ID
+	created_at      *time.Time
+	updated_at      *time.Time
+	staff_id        *pulid.ID
+	token           *string
+	platform        *pushtoken.Platform
+	device_name     *string
+	locale          *string
+	clearedFields   map[string]struct{}
+	merchant        *pulid.ID
+	clearedmerchant bool
+	done            bool
+	oldValue        func(context.Context) (*PushToken, error)
+	predicates      []predicate.PushToken
+}
+
+var _ ent.Mutation = (*PushTokenMutation)(nil)
+
+// pushtokenOption allows management of the mutation configuration using functional options.
+type pushtokenOption func(*PushTokenMutation)
+
+// newPushTokenMutation creates new mutation for the PushToken entity.
+func newPushTokenMutation(c config, op Op, opts ...pushtokenOption) *PushTokenMutation {
+	m := &PushTokenMutation{
+		config:        c,
+		op:            op,
+		typ:           TypePushToken,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withPushTokenID sets the ID field of the mutation.
+func withPushTokenID(id pulid.ID) pushtokenOption {
+	return func(m *PushTokenMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *PushToken
+		)
+		m.oldValue = func(ctx context.Context) (*PushToken, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().PushToken.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withPushToken sets the old PushToken of the mutation.
+func withPushToken(node *PushToken) pushtokenOption {
+	return func(m *PushTokenMutation) {
+		m.oldValue = func(context.Context) (*PushToken, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m PushTokenMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m PushTokenMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of PushToken entities.
+func (m *PushTokenMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *PushTokenMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *PushTokenMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().PushToken.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *PushTokenMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *PushTokenMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the PushToken entity.
+// If the PushToken object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PushTokenMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *PushTokenMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *PushTokenMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *PushTokenMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the PushToken entity.
+// If the PushToken object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PushTokenMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *PushTokenMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *PushTokenMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *PushTokenMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the PushToken entity.
+// If the PushToken object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PushTokenMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *PushTokenMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetStaffID sets the "staff_id" field.
+func (m *PushTokenMutation) SetStaffID(pu pulid.ID) {
+	m.staff_id = &pu
+}
+
+// StaffID returns the value of the "staff_id" field in the mutation.
+func (m *PushTokenMutation) StaffID() (r pulid.ID, exists bool) {
+	v := m.staff_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStaffID returns the old "staff_id" field's value of the PushToken entity.
+// If the PushToken object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PushTokenMutation) OldStaffID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStaffID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStaffID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStaffID: %w", err)
+	}
+	return oldValue.StaffID, nil
+}
+
+// ResetStaffID resets all changes to the "staff_id" field.
+func (m *PushTokenMutation) ResetStaffID() {
+	m.staff_id = nil
+}
+
+// SetToken sets the "token" field.
+func (m *PushTokenMutation) SetToken(s string) {
+	m.token = &s
+}
+
+// Token returns the value of the "token" field in the mutation.
+func (m *PushTokenMutation) Token() (r string, exists bool) {
+	v := m.token
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldToken returns the old "token" field's value of the PushToken entity.
+// If the PushToken object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PushTokenMutation) OldToken(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldToken is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldToken requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldToken: %w", err)
+	}
+	return oldValue.Token, nil
+}
+
+// ResetToken resets all changes to the "token" field.
+func (m *PushTokenMutation) ResetToken() {
+	m.token = nil
+}
+
+// SetPlatform sets the "platform" field.
+func (m *PushTokenMutation) SetPlatform(pu pushtoken.Platform) {
+	m.platform = &pu
+}
+
+// Platform returns the value of the "platform" field in the mutation.
+func (m *PushTokenMutation) Platform() (r pushtoken.Platform, exists bool) {
+	v := m.platform
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPlatform returns the old "platform" field's value of the PushToken entity.
+// If the PushToken object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PushTokenMutation) OldPlatform(ctx context.Context) (v pushtoken.Platform, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPlatform is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPlatform requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPlatform: %w", err)
+	}
+	return oldValue.Platform, nil
+}
+
+// ResetPlatform resets all changes to the "platform" field.
+func (m *PushTokenMutation) ResetPlatform() {
+	m.platform = nil
+}
+
+// SetDeviceName sets the "device_name" field.
+func (m *PushTokenMutation) SetDeviceName(s string) {
+	m.device_name = &s
+}
+
+// DeviceName returns the value of the "device_name" field in the mutation.
+func (m *PushTokenMutation) DeviceName() (r string, exists bool) {
+	v := m.device_name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDeviceName returns the old "device_name" field's value of the PushToken entity.
+// If the PushToken object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PushTokenMutation) OldDeviceName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDeviceName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDeviceName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDeviceName: %w", err)
+	}
+	return oldValue.DeviceName, nil
+}
+
+// ClearDeviceName clears the value of the "device_name" field.
+func (m *PushTokenMutation) ClearDeviceName() {
+	m.device_name = nil
+	m.clearedFields[pushtoken.FieldDeviceName] = struct{}{}
+}
+
+// DeviceNameCleared returns if the "device_name" field was cleared in this mutation.
+func (m *PushTokenMutation) DeviceNameCleared() bool {
+	_, ok := m.clearedFields[pushtoken.FieldDeviceName]
+	return ok
+}
+
+// ResetDeviceName resets all changes to the "device_name" field.
+func (m *PushTokenMutation) ResetDeviceName() {
+	m.device_name = nil
+	delete(m.clearedFields, pushtoken.FieldDeviceName)
+}
+
+// SetLocale sets the "locale" field.
+func (m *PushTokenMutation) SetLocale(s string) {
+	m.locale = &s
+}
+
+// Locale returns the value of the "locale" field in the mutation.
+func (m *PushTokenMutation) Locale() (r string, exists bool) {
+	v := m.locale
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLocale returns the old "locale" field's value of the PushToken entity.
+// If the PushToken object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PushTokenMutation) OldLocale(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLocale is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLocale requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLocale: %w", err)
+	}
+	return oldValue.Locale, nil
+}
+
+// ResetLocale resets all changes to the "locale" field.
+func (m *PushTokenMutation) ResetLocale() {
+	m.locale = nil
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *PushTokenMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[pushtoken.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *PushTokenMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *PushTokenMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *PushTokenMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// Where appends a list predicates to the PushTokenMutation builder.
+func (m *PushTokenMutation) Where(ps ...predicate.PushToken) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the PushTokenMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *PushTokenMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.PushToken, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *PushTokenMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *PushTokenMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (PushToken).
+func (m *PushTokenMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *PushTokenMutation) Fields() []string {
+	fields := make([]string, 0, 8)
+	if m.merchant != nil {
+		fields = append(fields, pushtoken.FieldMerchantID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, pushtoken.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, pushtoken.FieldUpdatedAt)
+	}
+	if m.staff_id != nil {
+		fields = append(fields, pushtoken.FieldStaffID)
+	}
+	if m.token != nil {
+		fields = append(fields, pushtoken.FieldToken)
+	}
+	if m.platform != nil {
+		fields = append(fields, pushtoken.FieldPlatform)
+	}
+	if m.device_name != nil {
+		fields = append(fields, pushtoken.FieldDeviceName)
+	}
+	if m.locale != nil {
+		fields = append(fields, pushtoken.FieldLocale)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *PushTokenMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case pushtoken.FieldMerchantID:
+		return m.MerchantID()
+	case pushtoken.FieldCreatedAt:
+		return m.CreatedAt()
+	case pushtoken.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case pushtoken.FieldStaffID:
+		return m.StaffID()
+	case pushtoken.FieldToken:
+		return m.Token()
+	case pushtoken.FieldPlatform:
+		return m.Platform()
+	case pushtoken.FieldDeviceName:
+		return m.DeviceName()
+	case pushtoken.FieldLocale:
+		return m.Locale()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *PushTokenMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case pushtoken.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case pushtoken.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case pushtoken.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case pushtoken.FieldStaffID:
+		return m.OldStaffID(ctx)
+	case pushtoken.FieldToken:
+		return m.OldToken(ctx)
+	case pushtoken.FieldPlatform:
+		return m.OldPlatform(ctx)
+	case pushtoken.FieldDeviceName:
+		return m.OldDeviceName(ctx)
+	case pushtoken.FieldLocale:
+		return m.OldLocale(ctx)
+	}
+	return nil, fmt.Errorf("unknown PushToken field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PushTokenMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case pushtoken.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case pushtoken.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case pushtoken.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case pushtoken.FieldStaffID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStaffID(v)
+		return nil
+	case pushtoken.FieldToken:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetToken(v)
+		return nil
+	case pushtoken.FieldPlatform:
+		v, ok := value.(pushtoken.Platform)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPlatform(v)
+		return nil
+	case pushtoken.FieldDeviceName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDeviceName(v)
+		return nil
+	case pushtoken.FieldLocale:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLocale(v)
+		return nil
+	}
+	return fmt.Errorf("unknown PushToken field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *PushTokenMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *PushTokenMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PushTokenMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown PushToken numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *PushTokenMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(pushtoken.FieldDeviceName) {
+		fields = append(fields, pushtoken.FieldDeviceName)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *PushTokenMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *PushTokenMutation) ClearField(name string) error {
+	switch name {
+	case pushtoken.FieldDeviceName:
+		m.ClearDeviceName()
+		return nil
+	}
+	return fmt.Errorf("unknown PushToken nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *PushTokenMutation) ResetField(name string) error {
+	switch name {
+	case pushtoken.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case pushtoken.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case pushtoken.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case pushtoken.FieldStaffID:
+		m.ResetStaffID()
+		return nil
+	case pushtoken.FieldToken:
+		m.ResetToken()
+		return nil
+	case pushtoken.FieldPlatform:
+		m.ResetPlatform()
+		return nil
+	case pushtoken.FieldDeviceName:
+		m.ResetDeviceName()
+		return nil
+	case pushtoken.FieldLocale:
+		m.ResetLocale()
+		return nil
+	}
+	return fmt.Errorf("unknown PushToken field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *PushTokenMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.merchant != nil {
+		edges = append(edges, pushtoken.EdgeMerchant)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *PushTokenMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case pushtoken.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *PushTokenMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *PushTokenMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *PushTokenMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedmerchant {
+		edges = append(edges, pushtoken.EdgeMerchant)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *PushTokenMutation) EdgeCleared(name string) bool {
+	switch name {
+	case pushtoken.EdgeMerchant:
+		return m.clearedmerchant
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *PushTokenMutation) ClearEdge(name string) error {
+	switch name {
+	case pushtoken.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown PushToken unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *PushTokenMutation) ResetEdge(name string) error {
+	switch name {
+	case pushtoken.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown PushToken edge %s", name)
 }
 
 // ReceiptDeliveryMutation represents an operation that mutates the ReceiptDelivery nodes in the graph.

@@ -20,6 +20,8 @@ import (
 	"github.com/tillpos/till/ent/loyaltyredemption"
 	"github.com/tillpos/till/ent/loyaltyreward"
 	"github.com/tillpos/till/ent/merchant"
+	"github.com/tillpos/till/ent/notification"
+	"github.com/tillpos/till/ent/notificationpreference"
 	"github.com/tillpos/till/ent/offer"
 	"github.com/tillpos/till/ent/offerredemption"
 	"github.com/tillpos/till/ent/operator"
@@ -27,6 +29,7 @@ import (
 	"github.com/tillpos/till/ent/platformauditentry"
 	"github.com/tillpos/till/ent/product"
 	"github.com/tillpos/till/ent/productpricechange"
+	"github.com/tillpos/till/ent/pushtoken"
 	"github.com/tillpos/till/ent/receiptdelivery"
 	"github.com/tillpos/till/ent/refund"
 	"github.com/tillpos/till/ent/refundline"
@@ -66,6 +69,8 @@ var prefixToTable = map[string]string{
 	"lrd": loyaltyredemption.Table,
 	"lrw": loyaltyreward.Table,
 	"mer": merchant.Table,
+	"ntf": notification.Table,
+	"npf": notificationpreference.Table,
 	"ofr": offer.Table,
 	"ofd": offerredemption.Table,
 	"opr": operator.Table,
@@ -73,6 +78,7 @@ var prefixToTable = map[string]string{
 	"pau": platformauditentry.Table,
 	"prd": product.Table,
 	"ppc": productpricechange.Table,
+	"ptk": pushtoken.Table,
 	"rcd": receiptdelivery.Table,
 	"rfd": refund.Table,
 	"rfl": refundline.Table,

@@ -48,6 +48,10 @@ type Tx struct {
 	LoyaltyReward *LoyaltyRewardClient
 	// Merchant is the client for interacting with the Merchant builders.
 	Merchant *MerchantClient
+	// Notification is the client for interacting with the Notification builders.
+	Notification *NotificationClient
+	// NotificationPreference is the client for interacting with the NotificationPreference builders.
+	NotificationPreference *NotificationPreferenceClient
 	// Offer is the client for interacting with the Offer builders.
 	Offer *OfferClient
 	// OfferRedemption is the client for interacting with the OfferRedemption builders.
@@ -64,6 +68,8 @@ type Tx struct {
 	Product *ProductClient
 	// ProductPriceChange is the client for interacting with the ProductPriceChange builders.
 	ProductPriceChange *ProductPriceChangeClient
+	// PushToken is the client for interacting with the PushToken builders.
+	PushToken *PushTokenClient
 	// ReceiptDelivery is the client for interacting with the ReceiptDelivery builders.
 	ReceiptDelivery *ReceiptDeliveryClient
 	// Refund is the client for interacting with the Refund builders.
@@ -256,6 +262,8 @@ func (tx *Tx) init() {
 	tx.LoyaltyRedemption = NewLoyaltyRedemptionClient(tx.config)
 	tx.LoyaltyReward = NewLoyaltyRewardClient(tx.config)
 	tx.Merchant = NewMerchantClient(tx.config)
+	tx.Notification = NewNotificationClient(tx.config)
+	tx.NotificationPreference = NewNotificationPreferenceClient(tx.config)
 	tx.Offer = NewOfferClient(tx.config)
 	tx.OfferRedemption = NewOfferRedemptionClient(tx.config)
 	tx.Operator = NewOperatorClient(tx.config)
@@ -264,6 +272,7 @@ func (tx *Tx) init() {
 	tx.PlatformAuditEntry = NewPlatformAuditEntryClient(tx.config)
 	tx.Product = NewProductClient(tx.config)
 	tx.ProductPriceChange = NewProductPriceChangeClient(tx.config)
+	tx.PushToken = NewPushTokenClient(tx.config)
 	tx.ReceiptDelivery = NewReceiptDeliveryClient(tx.config)
 	tx.Refund = NewRefundClient(tx.config)
 	tx.RefundLine = NewRefundLineClient(tx.config)

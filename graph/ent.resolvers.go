@@ -107,6 +107,9 @@ func (r *Resolver) Device() DeviceResolver { return &deviceResolver{r} }
 // Merchant returns MerchantResolver implementation.
 func (r *Resolver) Merchant() MerchantResolver { return &merchantResolver{r} }
 
+// Notification returns NotificationResolver implementation.
+func (r *Resolver) Notification() NotificationResolver { return &notificationResolver{r} }
+
 // Product returns ProductResolver implementation.
 func (r *Resolver) Product() ProductResolver { return &productResolver{r} }
 
@@ -130,6 +133,7 @@ type (
 	customerResolver         struct{ *Resolver }
 	deviceResolver           struct{ *Resolver }
 	merchantResolver         struct{ *Resolver }
+	notificationResolver     struct{ *Resolver }
 	productResolver          struct{ *Resolver }
 	queryResolver            struct{ *Resolver }
 	saleResolver             struct{ *Resolver }

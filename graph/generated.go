@@ -15,18 +15,23 @@ import (
 	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/introspection"
+	"github.com/tillpos/till/campaigns"
 	"github.com/tillpos/till/customers"
 	"github.com/tillpos/till/devices"
 	"github.com/tillpos/till/ent"
 	"github.com/tillpos/till/ent/auditentry"
+	"github.com/tillpos/till/ent/campaign"
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/device"
 	feedback1 "github.com/tillpos/till/ent/feedback"
 	"github.com/tillpos/till/ent/loyaltyentry"
 	"github.com/tillpos/till/ent/loyaltyreward"
 	"github.com/tillpos/till/ent/merchant"
+	"github.com/tillpos/till/ent/notification"
 	"github.com/tillpos/till/ent/offer"
+	"github.com/tillpos/till/ent/outboxevent"
 	"github.com/tillpos/till/ent/platformauditentry"
+	"github.com/tillpos/till/ent/pushtoken"
 	"github.com/tillpos/till/ent/receiptdelivery"
 	"github.com/tillpos/till/ent/refund"
 	"github.com/tillpos/till/ent/refundtender"
@@ -45,6 +50,7 @@ import (
 	"github.com/tillpos/till/ent/ticketcomment"
 	"github.com/tillpos/till/feedback"
 	"github.com/tillpos/till/loyalty"
+	"github.com/tillpos/till/notify"
 	"github.com/tillpos/till/offers"
 	"github.com/tillpos/till/releases"
 	"github.com/tillpos/till/sales"
@@ -64,6 +70,7 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	Campaign() CampaignResolver
 	Customer() CustomerResolver
 	CustomerLoyalty() CustomerLoyaltyResolver
 	CustomerSegmentRules() CustomerSegmentRulesResolver
@@ -71,6 +78,7 @@ type ResolverRoot interface {
 	LoyaltyProgram() LoyaltyProgramResolver
 	Merchant() MerchantResolver
 	Mutation() MutationResolver
+	Notification() NotificationResolver
 	Product() ProductResolver
 	Query() QueryResolver
 	Sale() SaleResolver
@@ -128,6 +136,75 @@ type ComplexityRoot struct {
 		RefreshToken          func(childComplexity int) int
 		RefreshTokenExpiresAt func(childComplexity int) int
 		Viewer                func(childComplexity int) int
+	}
+
+	Campaign struct {
+		Audience       func(childComplexity int) int
+		AudienceCount  func(childComplexity int) int
+		CancelledAt    func(childComplexity int) int
+		Channel        func(childComplexity int) int
+		CreatedAt      func(childComplexity int) int
+		CreatedByID    func(childComplexity int) int
+		ID             func(childComplexity int) int
+		Merchant       func(childComplexity int) int
+		MerchantID     func(childComplexity int) int
+		Message        func(childComplexity int) int
+		Name           func(childComplexity int) int
+		Offer          func(childComplexity int) int
+		OfferID        func(childComplexity int) int
+		SavedSegment   func(childComplexity int) int
+		SavedSegmentID func(childComplexity int) int
+		ScheduledAt    func(childComplexity int) int
+		Segment        func(childComplexity int) int
+		SentAt         func(childComplexity int) int
+		Stats          func(childComplexity int) int
+		Status         func(childComplexity int) int
+		Subject        func(childComplexity int) int
+		UpdatedAt      func(childComplexity int) int
+	}
+
+	CampaignAudiencePreview struct {
+		Customers func(childComplexity int) int
+		Reachable func(childComplexity int) int
+	}
+
+	CampaignConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	CampaignEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	CampaignPayload struct {
+		Campaign func(childComplexity int) int
+	}
+
+	CampaignSettings struct {
+		CreatedAt           func(childComplexity int) int
+		FrequencyCap        func(childComplexity int) int
+		FrequencyWindowDays func(childComplexity int) int
+		ID                  func(childComplexity int) int
+		Merchant            func(childComplexity int) int
+		MerchantID          func(childComplexity int) int
+		UpdatedAt           func(childComplexity int) int
+	}
+
+	CampaignSettingsPayload struct {
+		CampaignSettings func(childComplexity int) int
+	}
+
+	CampaignStats struct {
+		Audience            func(childComplexity int) int
+		Failed              func(childComplexity int) int
+		Queued              func(childComplexity int) int
+		Sent                func(childComplexity int) int
+		SkippedFrequencyCap func(childComplexity int) int
+		SkippedNoConsent    func(childComplexity int) int
+		SkippedNoContact    func(childComplexity int) int
 	}
 
 	ChangePasswordPayload struct {
@@ -511,78 +588,121 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		AddRiskListEntry           func(childComplexity int, input AddRiskListEntryInput) int
-		AdjustPoints               func(childComplexity int, input loyalty.AdjustInput) int
-		AdjustStoredValue          func(childComplexity int, input storedvalue.AdjustInput) int
-		ArchiveCustomer            func(childComplexity int, input CustomerIDInput) int
-		AssignTicket               func(childComplexity int, input AssignTicketInput) int
-		ChangePassword             func(childComplexity int, input ChangePasswordInput) int
-		ChangeTicketStatus         func(childComplexity int, input ChangeTicketStatusInput) int
-		CommentOnTicket            func(childComplexity int, input CommentOnTicketInput) int
-		CreateCustomer             func(childComplexity int, input CreateCustomerInput) int
-		CreateLoyaltyReward        func(childComplexity int, input loyalty.RewardInput) int
-		CreateOffer                func(childComplexity int, input offers.CreateInput) int
-		CreatePairingCode          func(childComplexity int, input CreatePairingCodeInput) int
-		CreateProduct              func(childComplexity int, input CreateProductInput) int
-		CreateSavedSegment         func(childComplexity int, input CreateSavedSegmentInput) int
-		CreateStaff                func(childComplexity int, input CreateStaffInput) int
-		CreateStore                func(childComplexity int, input CreateStoreInput) int
-		DeactivateStaff            func(childComplexity int, input StaffIDInput) int
-		DeleteSavedSegment         func(childComplexity int, input SavedSegmentIDInput) int
-		DeviceHeartbeat            func(childComplexity int, input DeviceHeartbeatInput) int
-		DisableDevice              func(childComplexity int, input DeviceActionInput) int
-		EnableDevice               func(childComplexity int, input DeviceActionInput) int
-		EndOffer                   func(childComplexity int, input OfferIDInput) int
-		EraseCustomer              func(childComplexity int, input CustomerIDInput) int
-		ExchangeSale               func(childComplexity int, input sales.ExchangeInput) int
-		ExportCustomerData         func(childComplexity int, input CustomerIDInput) int
-		FreezeSale                 func(childComplexity int, input FreezeSaleInput) int
-		ImportProducts             func(childComplexity int, input ImportProductsInput) int
-		LogIn                      func(childComplexity int, input LogInInput) int
-		LogInWithPin               func(childComplexity int, input LogInWithPinInput) int
-		LogOut                     func(childComplexity int) int
-		LogOutEverywhere           func(childComplexity int) int
-		MergeCustomers             func(childComplexity int, input MergeCustomersInput) int
-		MoveDevice                 func(childComplexity int, input MoveDeviceInput) int
-		PairDevice                 func(childComplexity int, input PairDeviceInput) int
-		PublishRelease             func(childComplexity int, input releases.PublishInput) int
-		ReactivateMerchant         func(childComplexity int, input ReactivateMerchantInput) int
-		ReactivateStaff            func(childComplexity int, input StaffIDInput) int
-		RecordFeedback             func(childComplexity int, input RecordFeedbackInput) int
-		RecordSale                 func(childComplexity int, input sales.SaleInput) int
-		RedeemReward               func(childComplexity int, input loyalty.RedeemInput) int
-		RefreshSession             func(childComplexity int, input RefreshSessionInput) int
-		RefundSale                 func(childComplexity int, input sales.RefundInput) int
-		RemoveRiskListEntry        func(childComplexity int, input RiskListEntryIDInput) int
-		ReportDeviceFault          func(childComplexity int, input ReportDeviceFaultInput) int
-		ReportTicket               func(childComplexity int, input tickets.ReportInput) int
-		ResetStaffPassword         func(childComplexity int, input ResetStaffPasswordInput) int
-		RetireDevice               func(childComplexity int, input DeviceActionInput) int
-		RevealCustomerContact      func(childComplexity int, input CustomerIDInput) int
-		ReviewSale                 func(childComplexity int, input ReviewSaleInput) int
-		RotateDeviceCredential     func(childComplexity int, input DeviceCredentialInput) int
-		SendReceipt                func(childComplexity int, saleID pulid.ID, channel receiptdelivery.Channel, to *string, idempotencyKey *string) int
-		SetStaffPin                func(childComplexity int, input SetStaffPinInput) int
-		SignUpMerchant             func(childComplexity int, input SignUpMerchantInput) int
-		SuspendMerchant            func(childComplexity int, input SuspendMerchantInput) int
-		SwapDevice                 func(childComplexity int, input SwapDeviceInput) int
-		TopUpStoredValue           func(childComplexity int, input storedvalue.TopUpInput) int
-		UnfreezeSale               func(childComplexity int, input FreezeSaleInput) int
-		UpdateCustomer             func(childComplexity int, input UpdateCustomerInput) int
-		UpdateCustomerSegmentRules func(childComplexity int, input UpdateSegmentRulesInput) int
-		UpdateLoyaltyProgram       func(childComplexity int, input loyalty.ProgramPatch) int
-		UpdateLoyaltyReward        func(childComplexity int, input loyalty.RewardPatch) int
-		UpdateMerchant             func(childComplexity int, input UpdateMerchantInput) int
-		UpdateOffer                func(childComplexity int, input offers.UpdateInput) int
-		UpdateProduct              func(childComplexity int, input UpdateProductInput) int
-		UpdateReleaseRollout       func(childComplexity int, input UpdateReleaseRolloutInput) int
-		UpdateSalesSettings        func(childComplexity int, input sales.SettingsPatch) int
-		UpdateStaff                func(childComplexity int, input UpdateStaffInput) int
-		UpdateStore                func(childComplexity int, input UpdateStoreInput) int
-		UpdateStoredValueSettings  func(childComplexity int, input storedvalue.SettingsPatch) int
-		UploadSales                func(childComplexity int, input UploadSalesInput) int
-		VoidSale                   func(childComplexity int, input VoidSaleInput) int
-		WithdrawRelease            func(childComplexity int, input WithdrawReleaseInput) int
+		AddRiskListEntry              func(childComplexity int, input AddRiskListEntryInput) int
+		AdjustPoints                  func(childComplexity int, input loyalty.AdjustInput) int
+		AdjustStoredValue             func(childComplexity int, input storedvalue.AdjustInput) int
+		ArchiveCustomer               func(childComplexity int, input CustomerIDInput) int
+		AssignTicket                  func(childComplexity int, input AssignTicketInput) int
+		CancelCampaign                func(childComplexity int, input CampaignIDInput) int
+		ChangePassword                func(childComplexity int, input ChangePasswordInput) int
+		ChangeTicketStatus            func(childComplexity int, input ChangeTicketStatusInput) int
+		CommentOnTicket               func(childComplexity int, input CommentOnTicketInput) int
+		CreateCampaign                func(childComplexity int, input campaigns.CreateInput) int
+		CreateCustomer                func(childComplexity int, input CreateCustomerInput) int
+		CreateLoyaltyReward           func(childComplexity int, input loyalty.RewardInput) int
+		CreateOffer                   func(childComplexity int, input offers.CreateInput) int
+		CreatePairingCode             func(childComplexity int, input CreatePairingCodeInput) int
+		CreateProduct                 func(childComplexity int, input CreateProductInput) int
+		CreateSavedSegment            func(childComplexity int, input CreateSavedSegmentInput) int
+		CreateStaff                   func(childComplexity int, input CreateStaffInput) int
+		CreateStore                   func(childComplexity int, input CreateStoreInput) int
+		DeactivateStaff               func(childComplexity int, input StaffIDInput) int
+		DeleteSavedSegment            func(childComplexity int, input SavedSegmentIDInput) int
+		DeviceHeartbeat               func(childComplexity int, input DeviceHeartbeatInput) int
+		DisableDevice                 func(childComplexity int, input DeviceActionInput) int
+		EnableDevice                  func(childComplexity int, input DeviceActionInput) int
+		EndOffer                      func(childComplexity int, input OfferIDInput) int
+		EraseCustomer                 func(childComplexity int, input CustomerIDInput) int
+		ExchangeSale                  func(childComplexity int, input sales.ExchangeInput) int
+		ExportCustomerData            func(childComplexity int, input CustomerIDInput) int
+		FreezeSale                    func(childComplexity int, input FreezeSaleInput) int
+		ImportProducts                func(childComplexity int, input ImportProductsInput) int
+		LogIn                         func(childComplexity int, input LogInInput) int
+		LogInWithPin                  func(childComplexity int, input LogInWithPinInput) int
+		LogOut                        func(childComplexity int) int
+		LogOutEverywhere              func(childComplexity int) int
+		MergeCustomers                func(childComplexity int, input MergeCustomersInput) int
+		MoveDevice                    func(childComplexity int, input MoveDeviceInput) int
+		PairDevice                    func(childComplexity int, input PairDeviceInput) int
+		PublishRelease                func(childComplexity int, input releases.PublishInput) int
+		ReactivateMerchant            func(childComplexity int, input ReactivateMerchantInput) int
+		ReactivateStaff               func(childComplexity int, input StaffIDInput) int
+		RecordFeedback                func(childComplexity int, input RecordFeedbackInput) int
+		RecordSale                    func(childComplexity int, input sales.SaleInput) int
+		RedeemReward                  func(childComplexity int, input loyalty.RedeemInput) int
+		RedriveOutboxEvent            func(childComplexity int, id int) int
+		RefreshSession                func(childComplexity int, input RefreshSessionInput) int
+		RefundSale                    func(childComplexity int, input sales.RefundInput) int
+		RegisterPushToken             func(childComplexity int, input notify.PushTokenInput) int
+		RemoveRiskListEntry           func(childComplexity int, input RiskListEntryIDInput) int
+		ReportDeviceFault             func(childComplexity int, input ReportDeviceFaultInput) int
+		ReportTicket                  func(childComplexity int, input tickets.ReportInput) int
+		ResetStaffPassword            func(childComplexity int, input ResetStaffPasswordInput) int
+		RetireDevice                  func(childComplexity int, input DeviceActionInput) int
+		RevealCustomerContact         func(childComplexity int, input CustomerIDInput) int
+		ReviewSale                    func(childComplexity int, input ReviewSaleInput) int
+		RotateDeviceCredential        func(childComplexity int, input DeviceCredentialInput) int
+		ScheduleCampaign              func(childComplexity int, input ScheduleCampaignInput) int
+		SendCampaignNow               func(childComplexity int, input CampaignIDInput) int
+		SendReceipt                   func(childComplexity int, saleID pulid.ID, channel receiptdelivery.Channel, to *string, idempotencyKey *string) int
+		SetStaffPin                   func(childComplexity int, input SetStaffPinInput) int
+		SignUpMerchant                func(childComplexity int, input SignUpMerchantInput) int
+		SuspendMerchant               func(childComplexity int, input SuspendMerchantInput) int
+		SwapDevice                    func(childComplexity int, input SwapDeviceInput) int
+		TopUpStoredValue              func(childComplexity int, input storedvalue.TopUpInput) int
+		UnfreezeSale                  func(childComplexity int, input FreezeSaleInput) int
+		UnregisterPushToken           func(childComplexity int, token string) int
+		UpdateCampaignSettings        func(childComplexity int, input campaigns.SettingsPatch) int
+		UpdateCustomer                func(childComplexity int, input UpdateCustomerInput) int
+		UpdateCustomerSegmentRules    func(childComplexity int, input UpdateSegmentRulesInput) int
+		UpdateLoyaltyProgram          func(childComplexity int, input loyalty.ProgramPatch) int
+		UpdateLoyaltyReward           func(childComplexity int, input loyalty.RewardPatch) int
+		UpdateMerchant                func(childComplexity int, input UpdateMerchantInput) int
+		UpdateNotificationPreferences func(childComplexity int, input notify.PreferencesUpdate) int
+		UpdateOffer                   func(childComplexity int, input offers.UpdateInput) int
+		UpdateProduct                 func(childComplexity int, input UpdateProductInput) int
+		UpdateReleaseRollout          func(childComplexity int, input UpdateReleaseRolloutInput) int
+		UpdateSalesSettings           func(childComplexity int, input sales.SettingsPatch) int
+		UpdateStaff                   func(childComplexity int, input UpdateStaffInput) int
+		UpdateStore                   func(childComplexity int, input UpdateStoreInput) int
+		UpdateStoredValueSettings     func(childComplexity int, input storedvalue.SettingsPatch) int
+		UploadSales                   func(childComplexity int, input UploadSalesInput) int
+		VoidSale                      func(childComplexity int, input VoidSaleInput) int
+		WithdrawRelease               func(childComplexity int, input WithdrawReleaseInput) int
+	}
+
+	Notification struct {
+		Body       func(childComplexity int, locale *string) int
+		CreatedAt  func(childComplexity int) int
+		Event      func(childComplexity int) int
+		ID         func(childComplexity int) int
+		Merchant   func(childComplexity int) int
+		MerchantID func(childComplexity int) int
+		SentAt     func(childComplexity int) int
+		StaffID    func(childComplexity int) int
+		Status     func(childComplexity int) int
+		StoreID    func(childComplexity int) int
+		SubjectID  func(childComplexity int) int
+		Title      func(childComplexity int, locale *string) int
+	}
+
+	NotificationConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	NotificationEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	NotificationPreferences struct {
+		DailySummaryAt func(childComplexity int) int
+		Events         func(childComplexity int) int
+		MinSaleAmount  func(childComplexity int) int
+		QuietHours     func(childComplexity int) int
+		StoreIDs       func(childComplexity int) int
 	}
 
 	Offer struct {
@@ -676,6 +796,19 @@ type ComplexityRoot struct {
 	OperatorEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	OutboxEvent struct {
+		Attempts    func(childComplexity int) int
+		AvailableAt func(childComplexity int) int
+		CreatedAt   func(childComplexity int) int
+		DeliveredAt func(childComplexity int) int
+		ID          func(childComplexity int) int
+		LastError   func(childComplexity int) int
+		MerchantID  func(childComplexity int) int
+		Status      func(childComplexity int) int
+		SubjectID   func(childComplexity int) int
+		Topic       func(childComplexity int) int
 	}
 
 	PageInfo struct {
@@ -786,38 +919,63 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	PushToken struct {
+		CreatedAt  func(childComplexity int) int
+		DeviceName func(childComplexity int) int
+		ID         func(childComplexity int) int
+		Locale     func(childComplexity int) int
+		Merchant   func(childComplexity int) int
+		MerchantID func(childComplexity int) int
+		Platform   func(childComplexity int) int
+		StaffID    func(childComplexity int) int
+		UpdatedAt  func(childComplexity int) int
+	}
+
 	Query struct {
-		AuditEntries           func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.AuditEntryOrder, where *ent.AuditEntryWhereInput) int
-		Changes                func(childComplexity int, since *string, first *int) int
-		CheckDeviceUpdate      func(childComplexity int, deviceCredential string, channel release.Channel, currentVersion string) int
-		CheckForUpdate         func(childComplexity int, model string, channel release.Channel, currentVersion string, serialNumber string) int
-		CustomerSegmentCounts  func(childComplexity int) int
-		CustomerSegmentRules   func(childComplexity int) int
-		Customers              func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.CustomerOrder, where *ent.CustomerWhereInput) int
-		DeviceVersions         func(childComplexity int, model *string) int
-		Devices                func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.DeviceOrder, where *ent.DeviceWhereInput) int
-		Feedback               func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.FeedbackOrder, where *ent.FeedbackWhereInput) int
-		LookupCustomer         func(childComplexity int, input LookupCustomerInput) int
-		LoyaltyProgram         func(childComplexity int) int
-		LoyaltyRewards         func(childComplexity int, activeOnly *bool) int
-		Merchants              func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.MerchantOrder, where *ent.MerchantWhereInput) int
-		Node                   func(childComplexity int, id pulid.ID) int
-		Nodes                  func(childComplexity int, ids []pulid.ID) int
-		OfferByCode            func(childComplexity int, code string) int
-		Offers                 func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.OfferOrder, where *ent.OfferWhereInput) int
-		PlatformAuditEntries   func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.PlatformAuditEntryOrder, where *ent.PlatformAuditEntryWhereInput) int
-		ProductByBarcode       func(childComplexity int, barcode string) int
-		Products               func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.ProductOrder, where *ent.ProductWhereInput) int
-		Releases               func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.ReleaseOrder, where *ent.ReleaseWhereInput) int
-		Sales                  func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.SaleOrder, where *ent.SaleWhereInput) int
-		SavedSegments          func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.SavedSegmentOrder, where *ent.SavedSegmentWhereInput) int
-		SearchCustomers        func(childComplexity int, query string, first *int, after *entgql.Cursor[pulid.ID]) int
-		SearchProducts         func(childComplexity int, query string, first *int, after *entgql.Cursor[pulid.ID]) int
-		StaffMembers           func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.StaffOrder, where *ent.StaffWhereInput) int
-		StoredValueLiabilities func(childComplexity int) int
-		Stores                 func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.StoreOrder, where *ent.StoreWhereInput) int
-		Tickets                func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.TicketOrder, where *ent.TicketWhereInput) int
-		Viewer                 func(childComplexity int) int
+		AuditEntries            func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.AuditEntryOrder, where *ent.AuditEntryWhereInput) int
+		Campaign                func(childComplexity int, id pulid.ID) int
+		CampaignAudience        func(childComplexity int, input campaigns.AudienceInput) int
+		CampaignSettings        func(childComplexity int) int
+		Campaigns               func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int) int
+		Changes                 func(childComplexity int, since *string, first *int) int
+		CheckDeviceUpdate       func(childComplexity int, deviceCredential string, channel release.Channel, currentVersion string) int
+		CheckForUpdate          func(childComplexity int, model string, channel release.Channel, currentVersion string, serialNumber string) int
+		CustomerSegmentCounts   func(childComplexity int) int
+		CustomerSegmentRules    func(childComplexity int) int
+		Customers               func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.CustomerOrder, where *ent.CustomerWhereInput) int
+		DeviceVersions          func(childComplexity int, model *string) int
+		Devices                 func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.DeviceOrder, where *ent.DeviceWhereInput) int
+		Feedback                func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.FeedbackOrder, where *ent.FeedbackWhereInput) int
+		LookupCustomer          func(childComplexity int, input LookupCustomerInput) int
+		LoyaltyProgram          func(childComplexity int) int
+		LoyaltyRewards          func(childComplexity int, activeOnly *bool) int
+		Merchants               func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.MerchantOrder, where *ent.MerchantWhereInput) int
+		Node                    func(childComplexity int, id pulid.ID) int
+		Nodes                   func(childComplexity int, ids []pulid.ID) int
+		NotificationPreferences func(childComplexity int) int
+		Notifications           func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int) int
+		OfferByCode             func(childComplexity int, code string) int
+		Offers                  func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.OfferOrder, where *ent.OfferWhereInput) int
+		OutboxEvents            func(childComplexity int, status *outboxevent.Status, topic *string, before *int, first *int) int
+		PlatformAuditEntries    func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.PlatformAuditEntryOrder, where *ent.PlatformAuditEntryWhereInput) int
+		ProductByBarcode        func(childComplexity int, barcode string) int
+		Products                func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.ProductOrder, where *ent.ProductWhereInput) int
+		PushTokens              func(childComplexity int) int
+		Releases                func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.ReleaseOrder, where *ent.ReleaseWhereInput) int
+		Sales                   func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.SaleOrder, where *ent.SaleWhereInput) int
+		SavedSegments           func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.SavedSegmentOrder, where *ent.SavedSegmentWhereInput) int
+		SearchCustomers         func(childComplexity int, query string, first *int, after *entgql.Cursor[pulid.ID]) int
+		SearchProducts          func(childComplexity int, query string, first *int, after *entgql.Cursor[pulid.ID]) int
+		StaffMembers            func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.StaffOrder, where *ent.StaffWhereInput) int
+		StoredValueLiabilities  func(childComplexity int) int
+		Stores                  func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.StoreOrder, where *ent.StoreWhereInput) int
+		Tickets                 func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.TicketOrder, where *ent.TicketWhereInput) int
+		Viewer                  func(childComplexity int) int
+	}
+
+	QuietHours struct {
+		End   func(childComplexity int) int
+		Start func(childComplexity int) int
 	}
 
 	RatingSummary struct {
@@ -1483,6 +1641,9 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
+type CampaignResolver interface {
+	Stats(ctx context.Context, obj *ent.Campaign) (*campaigns.Stats, error)
+}
 type CustomerResolver interface {
 	Phone(ctx context.Context, obj *ent.Customer) (*string, error)
 	Email(ctx context.Context, obj *ent.Customer) (*string, error)
@@ -1521,6 +1682,11 @@ type MutationResolver interface {
 	LogOut(ctx context.Context) (*LogOutPayload, error)
 	LogOutEverywhere(ctx context.Context) (*LogOutPayload, error)
 	ChangePassword(ctx context.Context, input ChangePasswordInput) (*ChangePasswordPayload, error)
+	CreateCampaign(ctx context.Context, input campaigns.CreateInput) (*CampaignPayload, error)
+	ScheduleCampaign(ctx context.Context, input ScheduleCampaignInput) (*CampaignPayload, error)
+	SendCampaignNow(ctx context.Context, input CampaignIDInput) (*CampaignPayload, error)
+	CancelCampaign(ctx context.Context, input CampaignIDInput) (*CampaignPayload, error)
+	UpdateCampaignSettings(ctx context.Context, input campaigns.SettingsPatch) (*CampaignSettingsPayload, error)
 	CreateProduct(ctx context.Context, input CreateProductInput) (*ProductPayload, error)
 	UpdateProduct(ctx context.Context, input UpdateProductInput) (*ProductPayload, error)
 	ImportProducts(ctx context.Context, input ImportProductsInput) (*ImportProductsPayload, error)
@@ -1554,6 +1720,10 @@ type MutationResolver interface {
 	ReactivateMerchant(ctx context.Context, input ReactivateMerchantInput) (*MerchantPayload, error)
 	CreateStore(ctx context.Context, input CreateStoreInput) (*StorePayload, error)
 	UpdateStore(ctx context.Context, input UpdateStoreInput) (*StorePayload, error)
+	RegisterPushToken(ctx context.Context, input notify.PushTokenInput) (*ent.PushToken, error)
+	UnregisterPushToken(ctx context.Context, token string) (bool, error)
+	UpdateNotificationPreferences(ctx context.Context, input notify.PreferencesUpdate) (*notify.Preferences, error)
+	RedriveOutboxEvent(ctx context.Context, id int) (*ent.OutboxEvent, error)
 	CreateOffer(ctx context.Context, input offers.CreateInput) (*OfferPayload, error)
 	UpdateOffer(ctx context.Context, input offers.UpdateInput) (*OfferPayload, error)
 	EndOffer(ctx context.Context, input OfferIDInput) (*OfferPayload, error)
@@ -1588,6 +1758,10 @@ type MutationResolver interface {
 	ChangeTicketStatus(ctx context.Context, input ChangeTicketStatusInput) (*TicketPayload, error)
 	SwapDevice(ctx context.Context, input SwapDeviceInput) (*TicketPayload, error)
 }
+type NotificationResolver interface {
+	Title(ctx context.Context, obj *ent.Notification, locale *string) (string, error)
+	Body(ctx context.Context, obj *ent.Notification, locale *string) (string, error)
+}
 type ProductResolver interface {
 	Rating(ctx context.Context, obj *ent.Product) (*feedback.Summary, error)
 }
@@ -1607,6 +1781,10 @@ type QueryResolver interface {
 	Stores(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.StoreOrder, where *ent.StoreWhereInput) (*ent.StoreConnection, error)
 	Tickets(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.TicketOrder, where *ent.TicketWhereInput) (*ent.TicketConnection, error)
 	Viewer(ctx context.Context) (*Viewer, error)
+	Campaigns(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int) (*ent.CampaignConnection, error)
+	Campaign(ctx context.Context, id pulid.ID) (*ent.Campaign, error)
+	CampaignAudience(ctx context.Context, input campaigns.AudienceInput) (*campaigns.Preview, error)
+	CampaignSettings(ctx context.Context) (*ent.CampaignSettings, error)
 	Changes(ctx context.Context, since *string, first *int) (*Changes, error)
 	SearchProducts(ctx context.Context, query string, first *int, after *entgql.Cursor[pulid.ID]) (*ent.ProductConnection, error)
 	ProductByBarcode(ctx context.Context, barcode string) (*ent.Product, error)
@@ -1617,6 +1795,10 @@ type QueryResolver interface {
 	DeviceVersions(ctx context.Context, model *string) ([]*devices.VersionCount, error)
 	LoyaltyProgram(ctx context.Context) (*ent.LoyaltyProgramVersion, error)
 	LoyaltyRewards(ctx context.Context, activeOnly *bool) ([]*ent.LoyaltyReward, error)
+	PushTokens(ctx context.Context) ([]*ent.PushToken, error)
+	NotificationPreferences(ctx context.Context) (*notify.Preferences, error)
+	Notifications(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int) (*ent.NotificationConnection, error)
+	OutboxEvents(ctx context.Context, status *outboxevent.Status, topic *string, before *int, first *int) ([]*ent.OutboxEvent, error)
 	Offers(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.OfferOrder, where *ent.OfferWhereInput) (*ent.OfferConnection, error)
 	OfferByCode(ctx context.Context, code string) (*ent.Offer, error)
 	CheckForUpdate(ctx context.Context, model string, channel release.Channel, currentVersion string, serialNumber string) (*releases.Update, error)
@@ -1832,6 +2014,284 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuthPayload.Viewer(childComplexity), true
+
+	case "Campaign.audience":
+		if e.ComplexityRoot.Campaign.Audience == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Campaign.Audience(childComplexity), true
+	case "Campaign.audienceCount":
+		if e.ComplexityRoot.Campaign.AudienceCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Campaign.AudienceCount(childComplexity), true
+	case "Campaign.cancelledAt":
+		if e.ComplexityRoot.Campaign.CancelledAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Campaign.CancelledAt(childComplexity), true
+	case "Campaign.channel":
+		if e.ComplexityRoot.Campaign.Channel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Campaign.Channel(childComplexity), true
+	case "Campaign.createdAt":
+		if e.ComplexityRoot.Campaign.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Campaign.CreatedAt(childComplexity), true
+	case "Campaign.createdByID":
+		if e.ComplexityRoot.Campaign.CreatedByID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Campaign.CreatedByID(childComplexity), true
+	case "Campaign.id":
+		if e.ComplexityRoot.Campaign.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Campaign.ID(childComplexity), true
+	case "Campaign.merchant":
+		if e.ComplexityRoot.Campaign.Merchant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Campaign.Merchant(childComplexity), true
+	case "Campaign.merchantID":
+		if e.ComplexityRoot.Campaign.MerchantID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Campaign.MerchantID(childComplexity), true
+	case "Campaign.message":
+		if e.ComplexityRoot.Campaign.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Campaign.Message(childComplexity), true
+	case "Campaign.name":
+		if e.ComplexityRoot.Campaign.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Campaign.Name(childComplexity), true
+	case "Campaign.offer":
+		if e.ComplexityRoot.Campaign.Offer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Campaign.Offer(childComplexity), true
+	case "Campaign.offerID":
+		if e.ComplexityRoot.Campaign.OfferID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Campaign.OfferID(childComplexity), true
+	case "Campaign.savedSegment":
+		if e.ComplexityRoot.Campaign.SavedSegment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Campaign.SavedSegment(childComplexity), true
+	case "Campaign.savedSegmentID":
+		if e.ComplexityRoot.Campaign.SavedSegmentID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Campaign.SavedSegmentID(childComplexity), true
+	case "Campaign.scheduledAt":
+		if e.ComplexityRoot.Campaign.ScheduledAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Campaign.ScheduledAt(childComplexity), true
+	case "Campaign.segment":
+		if e.ComplexityRoot.Campaign.Segment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Campaign.Segment(childComplexity), true
+	case "Campaign.sentAt":
+		if e.ComplexityRoot.Campaign.SentAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Campaign.SentAt(childComplexity), true
+	case "Campaign.stats":
+		if e.ComplexityRoot.Campaign.Stats == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Campaign.Stats(childComplexity), true
+	case "Campaign.status":
+		if e.ComplexityRoot.Campaign.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Campaign.Status(childComplexity), true
+	case "Campaign.subject":
+		if e.ComplexityRoot.Campaign.Subject == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Campaign.Subject(childComplexity), true
+	case "Campaign.updatedAt":
+		if e.ComplexityRoot.Campaign.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Campaign.UpdatedAt(childComplexity), true
+
+	case "CampaignAudiencePreview.customers":
+		if e.ComplexityRoot.CampaignAudiencePreview.Customers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignAudiencePreview.Customers(childComplexity), true
+	case "CampaignAudiencePreview.reachable":
+		if e.ComplexityRoot.CampaignAudiencePreview.Reachable == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignAudiencePreview.Reachable(childComplexity), true
+
+	case "CampaignConnection.edges":
+		if e.ComplexityRoot.CampaignConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignConnection.Edges(childComplexity), true
+	case "CampaignConnection.pageInfo":
+		if e.ComplexityRoot.CampaignConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignConnection.PageInfo(childComplexity), true
+	case "CampaignConnection.totalCount":
+		if e.ComplexityRoot.CampaignConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignConnection.TotalCount(childComplexity), true
+
+	case "CampaignEdge.cursor":
+		if e.ComplexityRoot.CampaignEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignEdge.Cursor(childComplexity), true
+	case "CampaignEdge.node":
+		if e.ComplexityRoot.CampaignEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignEdge.Node(childComplexity), true
+
+	case "CampaignPayload.campaign":
+		if e.ComplexityRoot.CampaignPayload.Campaign == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignPayload.Campaign(childComplexity), true
+
+	case "CampaignSettings.createdAt":
+		if e.ComplexityRoot.CampaignSettings.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignSettings.CreatedAt(childComplexity), true
+	case "CampaignSettings.frequencyCap":
+		if e.ComplexityRoot.CampaignSettings.FrequencyCap == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignSettings.FrequencyCap(childComplexity), true
+	case "CampaignSettings.frequencyWindowDays":
+		if e.ComplexityRoot.CampaignSettings.FrequencyWindowDays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignSettings.FrequencyWindowDays(childComplexity), true
+	case "CampaignSettings.id":
+		if e.ComplexityRoot.CampaignSettings.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignSettings.ID(childComplexity), true
+	case "CampaignSettings.merchant":
+		if e.ComplexityRoot.CampaignSettings.Merchant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignSettings.Merchant(childComplexity), true
+	case "CampaignSettings.merchantID":
+		if e.ComplexityRoot.CampaignSettings.MerchantID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignSettings.MerchantID(childComplexity), true
+	case "CampaignSettings.updatedAt":
+		if e.ComplexityRoot.CampaignSettings.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignSettings.UpdatedAt(childComplexity), true
+
+	case "CampaignSettingsPayload.campaignSettings":
+		if e.ComplexityRoot.CampaignSettingsPayload.CampaignSettings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignSettingsPayload.CampaignSettings(childComplexity), true
+
+	case "CampaignStats.audience":
+		if e.ComplexityRoot.CampaignStats.Audience == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignStats.Audience(childComplexity), true
+	case "CampaignStats.failed":
+		if e.ComplexityRoot.CampaignStats.Failed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignStats.Failed(childComplexity), true
+	case "CampaignStats.queued":
+		if e.ComplexityRoot.CampaignStats.Queued == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignStats.Queued(childComplexity), true
+	case "CampaignStats.sent":
+		if e.ComplexityRoot.CampaignStats.Sent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignStats.Sent(childComplexity), true
+	case "CampaignStats.skippedFrequencyCap":
+		if e.ComplexityRoot.CampaignStats.SkippedFrequencyCap == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignStats.SkippedFrequencyCap(childComplexity), true
+	case "CampaignStats.skippedNoConsent":
+		if e.ComplexityRoot.CampaignStats.SkippedNoConsent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignStats.SkippedNoConsent(childComplexity), true
+	case "CampaignStats.skippedNoContact":
+		if e.ComplexityRoot.CampaignStats.SkippedNoContact == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignStats.SkippedNoContact(childComplexity), true
 
 	case "ChangePasswordPayload.viewer":
 		if e.ComplexityRoot.ChangePasswordPayload.Viewer == nil {
@@ -3479,6 +3939,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AssignTicket(childComplexity, args["input"].(AssignTicketInput)), true
+	case "Mutation.cancelCampaign":
+		if e.ComplexityRoot.Mutation.CancelCampaign == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelCampaign_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelCampaign(childComplexity, args["input"].(CampaignIDInput)), true
 	case "Mutation.changePassword":
 		if e.ComplexityRoot.Mutation.ChangePassword == nil {
 			break
@@ -3512,6 +3983,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CommentOnTicket(childComplexity, args["input"].(CommentOnTicketInput)), true
+	case "Mutation.createCampaign":
+		if e.ComplexityRoot.Mutation.CreateCampaign == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createCampaign_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateCampaign(childComplexity, args["input"].(campaigns.CreateInput)), true
 	case "Mutation.createCustomer":
 		if e.ComplexityRoot.Mutation.CreateCustomer == nil {
 			break
@@ -3854,6 +4336,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RedeemReward(childComplexity, args["input"].(loyalty.RedeemInput)), true
+	case "Mutation.redriveOutboxEvent":
+		if e.ComplexityRoot.Mutation.RedriveOutboxEvent == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_redriveOutboxEvent_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RedriveOutboxEvent(childComplexity, args["id"].(int)), true
 	case "Mutation.refreshSession":
 		if e.ComplexityRoot.Mutation.RefreshSession == nil {
 			break
@@ -3876,6 +4369,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RefundSale(childComplexity, args["input"].(sales.RefundInput)), true
+	case "Mutation.registerPushToken":
+		if e.ComplexityRoot.Mutation.RegisterPushToken == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_registerPushToken_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RegisterPushToken(childComplexity, args["input"].(notify.PushTokenInput)), true
 	case "Mutation.removeRiskListEntry":
 		if e.ComplexityRoot.Mutation.RemoveRiskListEntry == nil {
 			break
@@ -3964,6 +4468,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RotateDeviceCredential(childComplexity, args["input"].(DeviceCredentialInput)), true
+	case "Mutation.scheduleCampaign":
+		if e.ComplexityRoot.Mutation.ScheduleCampaign == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_scheduleCampaign_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ScheduleCampaign(childComplexity, args["input"].(ScheduleCampaignInput)), true
+	case "Mutation.sendCampaignNow":
+		if e.ComplexityRoot.Mutation.SendCampaignNow == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_sendCampaignNow_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SendCampaignNow(childComplexity, args["input"].(CampaignIDInput)), true
 	case "Mutation.sendReceipt":
 		if e.ComplexityRoot.Mutation.SendReceipt == nil {
 			break
@@ -4041,6 +4567,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UnfreezeSale(childComplexity, args["input"].(FreezeSaleInput)), true
+	case "Mutation.unregisterPushToken":
+		if e.ComplexityRoot.Mutation.UnregisterPushToken == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_unregisterPushToken_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UnregisterPushToken(childComplexity, args["token"].(string)), true
+	case "Mutation.updateCampaignSettings":
+		if e.ComplexityRoot.Mutation.UpdateCampaignSettings == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateCampaignSettings_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateCampaignSettings(childComplexity, args["input"].(campaigns.SettingsPatch)), true
 	case "Mutation.updateCustomer":
 		if e.ComplexityRoot.Mutation.UpdateCustomer == nil {
 			break
@@ -4096,6 +4644,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateMerchant(childComplexity, args["input"].(UpdateMerchantInput)), true
+	case "Mutation.updateNotificationPreferences":
+		if e.ComplexityRoot.Mutation.UpdateNotificationPreferences == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateNotificationPreferences_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateNotificationPreferences(childComplexity, args["input"].(notify.PreferencesUpdate)), true
 	case "Mutation.updateOffer":
 		if e.ComplexityRoot.Mutation.UpdateOffer == nil {
 			break
@@ -4206,6 +4765,152 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.WithdrawRelease(childComplexity, args["input"].(WithdrawReleaseInput)), true
+
+	case "Notification.body":
+		if e.ComplexityRoot.Notification.Body == nil {
+			break
+		}
+
+		args, err := ec.field_Notification_body_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Notification.Body(childComplexity, args["locale"].(*string)), true
+	case "Notification.createdAt":
+		if e.ComplexityRoot.Notification.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.CreatedAt(childComplexity), true
+	case "Notification.event":
+		if e.ComplexityRoot.Notification.Event == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.Event(childComplexity), true
+	case "Notification.id":
+		if e.ComplexityRoot.Notification.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.ID(childComplexity), true
+	case "Notification.merchant":
+		if e.ComplexityRoot.Notification.Merchant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.Merchant(childComplexity), true
+	case "Notification.merchantID":
+		if e.ComplexityRoot.Notification.MerchantID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.MerchantID(childComplexity), true
+	case "Notification.sentAt":
+		if e.ComplexityRoot.Notification.SentAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.SentAt(childComplexity), true
+	case "Notification.staffID":
+		if e.ComplexityRoot.Notification.StaffID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.StaffID(childComplexity), true
+	case "Notification.status":
+		if e.ComplexityRoot.Notification.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.Status(childComplexity), true
+	case "Notification.storeID":
+		if e.ComplexityRoot.Notification.StoreID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.StoreID(childComplexity), true
+	case "Notification.subjectID":
+		if e.ComplexityRoot.Notification.SubjectID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.SubjectID(childComplexity), true
+	case "Notification.title":
+		if e.ComplexityRoot.Notification.Title == nil {
+			break
+		}
+
+		args, err := ec.field_Notification_title_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Notification.Title(childComplexity, args["locale"].(*string)), true
+
+	case "NotificationConnection.edges":
+		if e.ComplexityRoot.NotificationConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NotificationConnection.Edges(childComplexity), true
+	case "NotificationConnection.pageInfo":
+		if e.ComplexityRoot.NotificationConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NotificationConnection.PageInfo(childComplexity), true
+	case "NotificationConnection.totalCount":
+		if e.ComplexityRoot.NotificationConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NotificationConnection.TotalCount(childComplexity), true
+
+	case "NotificationEdge.cursor":
+		if e.ComplexityRoot.NotificationEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NotificationEdge.Cursor(childComplexity), true
+	case "NotificationEdge.node":
+		if e.ComplexityRoot.NotificationEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NotificationEdge.Node(childComplexity), true
+
+	case "NotificationPreferences.dailySummaryAt":
+		if e.ComplexityRoot.NotificationPreferences.DailySummaryAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NotificationPreferences.DailySummaryAt(childComplexity), true
+	case "NotificationPreferences.events":
+		if e.ComplexityRoot.NotificationPreferences.Events == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NotificationPreferences.Events(childComplexity), true
+	case "NotificationPreferences.minSaleAmount":
+		if e.ComplexityRoot.NotificationPreferences.MinSaleAmount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NotificationPreferences.MinSaleAmount(childComplexity), true
+	case "NotificationPreferences.quietHours":
+		if e.ComplexityRoot.NotificationPreferences.QuietHours == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NotificationPreferences.QuietHours(childComplexity), true
+	case "NotificationPreferences.storeIds":
+		if e.ComplexityRoot.NotificationPreferences.StoreIDs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NotificationPreferences.StoreIDs(childComplexity), true
 
 	case "Offer.amount":
 		if e.ComplexityRoot.Offer.Amount == nil {
@@ -4599,6 +5304,67 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OperatorEdge.Node(childComplexity), true
+
+	case "OutboxEvent.attempts":
+		if e.ComplexityRoot.OutboxEvent.Attempts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutboxEvent.Attempts(childComplexity), true
+	case "OutboxEvent.availableAt":
+		if e.ComplexityRoot.OutboxEvent.AvailableAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutboxEvent.AvailableAt(childComplexity), true
+	case "OutboxEvent.createdAt":
+		if e.ComplexityRoot.OutboxEvent.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutboxEvent.CreatedAt(childComplexity), true
+	case "OutboxEvent.deliveredAt":
+		if e.ComplexityRoot.OutboxEvent.DeliveredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutboxEvent.DeliveredAt(childComplexity), true
+	case "OutboxEvent.id":
+		if e.ComplexityRoot.OutboxEvent.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutboxEvent.ID(childComplexity), true
+	case "OutboxEvent.lastError":
+		if e.ComplexityRoot.OutboxEvent.LastError == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutboxEvent.LastError(childComplexity), true
+	case "OutboxEvent.merchantId":
+		if e.ComplexityRoot.OutboxEvent.MerchantID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutboxEvent.MerchantID(childComplexity), true
+	case "OutboxEvent.status":
+		if e.ComplexityRoot.OutboxEvent.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutboxEvent.Status(childComplexity), true
+	case "OutboxEvent.subjectId":
+		if e.ComplexityRoot.OutboxEvent.SubjectID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutboxEvent.SubjectID(childComplexity), true
+	case "OutboxEvent.topic":
+		if e.ComplexityRoot.OutboxEvent.Topic == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutboxEvent.Topic(childComplexity), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -5015,6 +5781,61 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ProductPriceChangeEdge.Node(childComplexity), true
 
+	case "PushToken.createdAt":
+		if e.ComplexityRoot.PushToken.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PushToken.CreatedAt(childComplexity), true
+	case "PushToken.deviceName":
+		if e.ComplexityRoot.PushToken.DeviceName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PushToken.DeviceName(childComplexity), true
+	case "PushToken.id":
+		if e.ComplexityRoot.PushToken.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PushToken.ID(childComplexity), true
+	case "PushToken.locale":
+		if e.ComplexityRoot.PushToken.Locale == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PushToken.Locale(childComplexity), true
+	case "PushToken.merchant":
+		if e.ComplexityRoot.PushToken.Merchant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PushToken.Merchant(childComplexity), true
+	case "PushToken.merchantID":
+		if e.ComplexityRoot.PushToken.MerchantID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PushToken.MerchantID(childComplexity), true
+	case "PushToken.platform":
+		if e.ComplexityRoot.PushToken.Platform == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PushToken.Platform(childComplexity), true
+	case "PushToken.staffID":
+		if e.ComplexityRoot.PushToken.StaffID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PushToken.StaffID(childComplexity), true
+	case "PushToken.updatedAt":
+		if e.ComplexityRoot.PushToken.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PushToken.UpdatedAt(childComplexity), true
+
 	case "Query.auditEntries":
 		if e.ComplexityRoot.Query.AuditEntries == nil {
 			break
@@ -5026,6 +5847,45 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.AuditEntries(childComplexity, args["after"].(*entgql.Cursor[pulid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["orderBy"].(*ent.AuditEntryOrder), args["where"].(*ent.AuditEntryWhereInput)), true
+	case "Query.campaign":
+		if e.ComplexityRoot.Query.Campaign == nil {
+			break
+		}
+
+		args, err := ec.field_Query_campaign_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Campaign(childComplexity, args["id"].(pulid.ID)), true
+	case "Query.campaignAudience":
+		if e.ComplexityRoot.Query.CampaignAudience == nil {
+			break
+		}
+
+		args, err := ec.field_Query_campaignAudience_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.CampaignAudience(childComplexity, args["input"].(campaigns.AudienceInput)), true
+	case "Query.campaignSettings":
+		if e.ComplexityRoot.Query.CampaignSettings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.CampaignSettings(childComplexity), true
+	case "Query.campaigns":
+		if e.ComplexityRoot.Query.Campaigns == nil {
+			break
+		}
+
+		args, err := ec.field_Query_campaigns_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Campaigns(childComplexity, args["after"].(*entgql.Cursor[pulid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[pulid.ID]), args["last"].(*int)), true
 	case "Query.changes":
 		if e.ComplexityRoot.Query.Changes == nil {
 			break
@@ -5177,6 +6037,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Nodes(childComplexity, args["ids"].([]pulid.ID)), true
+	case "Query.notificationPreferences":
+		if e.ComplexityRoot.Query.NotificationPreferences == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.NotificationPreferences(childComplexity), true
+	case "Query.notifications":
+		if e.ComplexityRoot.Query.Notifications == nil {
+			break
+		}
+
+		args, err := ec.field_Query_notifications_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Notifications(childComplexity, args["after"].(*entgql.Cursor[pulid.ID]), args["first"].(*int)), true
 	case "Query.offerByCode":
 		if e.ComplexityRoot.Query.OfferByCode == nil {
 			break
@@ -5199,6 +6076,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Offers(childComplexity, args["after"].(*entgql.Cursor[pulid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["orderBy"].([]*ent.OfferOrder), args["where"].(*ent.OfferWhereInput)), true
+	case "Query.outboxEvents":
+		if e.ComplexityRoot.Query.OutboxEvents == nil {
+			break
+		}
+
+		args, err := ec.field_Query_outboxEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.OutboxEvents(childComplexity, args["status"].(*outboxevent.Status), args["topic"].(*string), args["before"].(*int), args["first"].(*int)), true
 	case "Query.platformAuditEntries":
 		if e.ComplexityRoot.Query.PlatformAuditEntries == nil {
 			break
@@ -5232,6 +6120,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Products(childComplexity, args["after"].(*entgql.Cursor[pulid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["orderBy"].([]*ent.ProductOrder), args["where"].(*ent.ProductWhereInput)), true
+	case "Query.pushTokens":
+		if e.ComplexityRoot.Query.PushTokens == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.PushTokens(childComplexity), true
 	case "Query.releases":
 		if e.ComplexityRoot.Query.Releases == nil {
 			break
@@ -5332,6 +6226,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Viewer(childComplexity), true
+
+	case "QuietHours.end":
+		if e.ComplexityRoot.QuietHours.End == nil {
+			break
+		}
+
+		return e.ComplexityRoot.QuietHours.End(childComplexity), true
+	case "QuietHours.start":
+		if e.ComplexityRoot.QuietHours.Start == nil {
+			break
+		}
+
+		return e.ComplexityRoot.QuietHours.Start(childComplexity), true
 
 	case "RatingSummary.average":
 		if e.ComplexityRoot.RatingSummary.Average == nil {
@@ -8182,9 +9089,15 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("AssignTicketInput", ec.unmarshalInputAssignTicketInput),
 			graphql.NewInputUnmarshaler("AuditEntryOrder", ec.unmarshalInputAuditEntryOrder),
 			graphql.NewInputUnmarshaler("AuditEntryWhereInput", ec.unmarshalInputAuditEntryWhereInput),
+			graphql.NewInputUnmarshaler("CampaignAudienceInput", ec.unmarshalInputCampaignAudienceInput),
+			graphql.NewInputUnmarshaler("CampaignIdInput", ec.unmarshalInputCampaignIdInput),
+			graphql.NewInputUnmarshaler("CampaignOrder", ec.unmarshalInputCampaignOrder),
+			graphql.NewInputUnmarshaler("CampaignSettingsOrder", ec.unmarshalInputCampaignSettingsOrder),
+			graphql.NewInputUnmarshaler("CampaignWhereInput", ec.unmarshalInputCampaignWhereInput),
 			graphql.NewInputUnmarshaler("ChangePasswordInput", ec.unmarshalInputChangePasswordInput),
 			graphql.NewInputUnmarshaler("ChangeTicketStatusInput", ec.unmarshalInputChangeTicketStatusInput),
 			graphql.NewInputUnmarshaler("CommentOnTicketInput", ec.unmarshalInputCommentOnTicketInput),
+			graphql.NewInputUnmarshaler("CreateCampaignInput", ec.unmarshalInputCreateCampaignInput),
 			graphql.NewInputUnmarshaler("CreateCustomerInput", ec.unmarshalInputCreateCustomerInput),
 			graphql.NewInputUnmarshaler("CreateLoyaltyRewardInput", ec.unmarshalInputCreateLoyaltyRewardInput),
 			graphql.NewInputUnmarshaler("CreateOfferInput", ec.unmarshalInputCreateOfferInput),
@@ -8218,6 +9131,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("MerchantWhereInput", ec.unmarshalInputMerchantWhereInput),
 			graphql.NewInputUnmarshaler("MergeCustomersInput", ec.unmarshalInputMergeCustomersInput),
 			graphql.NewInputUnmarshaler("MoveDeviceInput", ec.unmarshalInputMoveDeviceInput),
+			graphql.NewInputUnmarshaler("NotificationOrder", ec.unmarshalInputNotificationOrder),
 			graphql.NewInputUnmarshaler("OfferIdInput", ec.unmarshalInputOfferIdInput),
 			graphql.NewInputUnmarshaler("OfferOrder", ec.unmarshalInputOfferOrder),
 			graphql.NewInputUnmarshaler("OfferRedemptionOrder", ec.unmarshalInputOfferRedemptionOrder),
@@ -8233,6 +9147,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ProductPriceChangeWhereInput", ec.unmarshalInputProductPriceChangeWhereInput),
 			graphql.NewInputUnmarshaler("ProductWhereInput", ec.unmarshalInputProductWhereInput),
 			graphql.NewInputUnmarshaler("PublishReleaseInput", ec.unmarshalInputPublishReleaseInput),
+			graphql.NewInputUnmarshaler("PushTokenOrder", ec.unmarshalInputPushTokenOrder),
+			graphql.NewInputUnmarshaler("QuietHoursInput", ec.unmarshalInputQuietHoursInput),
 			graphql.NewInputUnmarshaler("ReactivateMerchantInput", ec.unmarshalInputReactivateMerchantInput),
 			graphql.NewInputUnmarshaler("ReceiptDeliveryOrder", ec.unmarshalInputReceiptDeliveryOrder),
 			graphql.NewInputUnmarshaler("RecordFeedbackInput", ec.unmarshalInputRecordFeedbackInput),
@@ -8246,6 +9162,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("RefundTenderInput", ec.unmarshalInputRefundTenderInput),
 			graphql.NewInputUnmarshaler("RefundTenderWhereInput", ec.unmarshalInputRefundTenderWhereInput),
 			graphql.NewInputUnmarshaler("RefundWhereInput", ec.unmarshalInputRefundWhereInput),
+			graphql.NewInputUnmarshaler("RegisterPushTokenInput", ec.unmarshalInputRegisterPushTokenInput),
 			graphql.NewInputUnmarshaler("ReleaseOrder", ec.unmarshalInputReleaseOrder),
 			graphql.NewInputUnmarshaler("ReleaseWhereInput", ec.unmarshalInputReleaseWhereInput),
 			graphql.NewInputUnmarshaler("ReportDeviceFaultInput", ec.unmarshalInputReportDeviceFaultInput),
@@ -8264,6 +9181,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("SavedSegmentIdInput", ec.unmarshalInputSavedSegmentIdInput),
 			graphql.NewInputUnmarshaler("SavedSegmentOrder", ec.unmarshalInputSavedSegmentOrder),
 			graphql.NewInputUnmarshaler("SavedSegmentWhereInput", ec.unmarshalInputSavedSegmentWhereInput),
+			graphql.NewInputUnmarshaler("ScheduleCampaignInput", ec.unmarshalInputScheduleCampaignInput),
 			graphql.NewInputUnmarshaler("SetStaffPinInput", ec.unmarshalInputSetStaffPinInput),
 			graphql.NewInputUnmarshaler("SignUpMerchantInput", ec.unmarshalInputSignUpMerchantInput),
 			graphql.NewInputUnmarshaler("StaffIdInput", ec.unmarshalInputStaffIdInput),
@@ -8287,10 +9205,12 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("TicketOrder", ec.unmarshalInputTicketOrder),
 			graphql.NewInputUnmarshaler("TicketWhereInput", ec.unmarshalInputTicketWhereInput),
 			graphql.NewInputUnmarshaler("TopUpStoredValueInput", ec.unmarshalInputTopUpStoredValueInput),
+			graphql.NewInputUnmarshaler("UpdateCampaignSettingsInput", ec.unmarshalInputUpdateCampaignSettingsInput),
 			graphql.NewInputUnmarshaler("UpdateCustomerInput", ec.unmarshalInputUpdateCustomerInput),
 			graphql.NewInputUnmarshaler("UpdateLoyaltyProgramInput", ec.unmarshalInputUpdateLoyaltyProgramInput),
 			graphql.NewInputUnmarshaler("UpdateLoyaltyRewardInput", ec.unmarshalInputUpdateLoyaltyRewardInput),
 			graphql.NewInputUnmarshaler("UpdateMerchantInput", ec.unmarshalInputUpdateMerchantInput),
+			graphql.NewInputUnmarshaler("UpdateNotificationPreferencesInput", ec.unmarshalInputUpdateNotificationPreferencesInput),
 			graphql.NewInputUnmarshaler("UpdateOfferInput", ec.unmarshalInputUpdateOfferInput),
 			graphql.NewInputUnmarshaler("UpdateProductInput", ec.unmarshalInputUpdateProductInput),
 			graphql.NewInputUnmarshaler("UpdateReleaseRolloutInput", ec.unmarshalInputUpdateReleaseRolloutInput),
@@ -8482,6 +9402,114 @@ type Mutation {
   logOutEverywhere: LogOutPayload! @allowSuspended
   """Changes the caller's own password and ends their other sessions."""
   changePassword(input: ChangePasswordInput!): ChangePasswordPayload!
+}
+`, BuiltIn: false},
+	{Name: "../schema/campaign.graphql", Input: `"""
+A campaign for everyone (neither segment nor savedSegmentId), an RFM
+segment's customers or a saved segment's, over SMS or email. Consent and
+contact details are checked when it is sent, not now.
+"""
+input CreateCampaignInput {
+  """1 to 100 characters; for the merchant's own lists."""
+  name: String!
+  channel: CampaignChannel!
+  """EMAIL: the subject line, 1 to 200 characters."""
+  subject: String
+  """
+  The text. {code} stands for the offer's coupon code. An SMS, code and
+  opt-out footer ("Reply STOP to opt out") included, is at most 480
+  characters; an email's text at most 5000.
+  """
+  message: String!
+  """A running offer of the merchant's; with {code}, one that has a coupon code."""
+  offerId: ID
+  """For the customers in this RFM segment when it is sent."""
+  segment: CampaignSegment
+  """For the members of this saved segment when it is sent."""
+  savedSegmentId: ID
+  """Schedules it at once for this time (after now); a DRAFT without it."""
+  scheduledAt: Time
+}
+
+"""Whom a campaign would reach now."""
+input CampaignAudienceInput {
+  channel: CampaignChannel!
+  segment: CampaignSegment
+  savedSegmentId: ID
+}
+
+"""How many customers an audience holds now, and how many of them a campaign could reach."""
+type CampaignAudiencePreview {
+  """Active customers in the audience."""
+  customers: Int!
+  """Of them, those who consent to the channel and have a phone (SMS) or email (EMAIL); the frequency cap may skip some."""
+  reachable: Int!
+}
+
+"""What became of a campaign's messages so far."""
+type CampaignStats {
+  """Customers it was sent to, reached or not (0 until it is sent)."""
+  audience: Int!
+  """Waiting for delivery."""
+  queued: Int!
+  sent: Int!
+  failed: Int!
+  skippedNoConsent: Int!
+  skippedFrequencyCap: Int!
+  skippedNoContact: Int!
+}
+
+extend type Campaign {
+  stats: CampaignStats!
+}
+
+input ScheduleCampaignInput {
+  campaignId: ID!
+  """After now, within a year."""
+  at: Time!
+}
+
+input CampaignIdInput {
+  campaignId: ID!
+}
+
+type CampaignPayload {
+  campaign: Campaign!
+}
+
+input UpdateCampaignSettingsInput {
+  """1 to 100."""
+  frequencyCap: Int
+  """1 to 90."""
+  frequencyWindowDays: Int
+}
+
+type CampaignSettingsPayload {
+  campaignSettings: CampaignSettings!
+}
+
+extend type Query {
+  """OWNER or MANAGER: the merchant's campaigns, newest first."""
+  campaigns(after: Cursor, first: Int, before: Cursor, last: Int): CampaignConnection!
+  """OWNER or MANAGER; NOT_FOUND when the merchant has no such campaign."""
+  campaign(id: ID!): Campaign
+  """OWNER or MANAGER: whom a campaign to this audience would reach now."""
+  campaignAudience(input: CampaignAudienceInput!): CampaignAudiencePreview!
+  """OWNER or MANAGER."""
+  campaignSettings: CampaignSettings!
+}
+
+extend type Mutation {
+  """OWNER or MANAGER. Audited."""
+  createCampaign(input: CreateCampaignInput!): CampaignPayload!
+  """OWNER or MANAGER: a DRAFT or SCHEDULED campaign is sent at ` + "`" + `at` + "`" + `. Audited."""
+  scheduleCampaign(input: ScheduleCampaignInput!): CampaignPayload!
+  """OWNER or MANAGER: a DRAFT or SCHEDULED campaign goes out at the next dispatch (within a minute). Audited."""
+  sendCampaignNow(input: CampaignIdInput!): CampaignPayload!
+  """OWNER or MANAGER: a DRAFT or SCHEDULED campaign is not sent (CONFLICT once sending). Audited."""
+  cancelCampaign(input: CampaignIdInput!): CampaignPayload!
+  """OWNER. Audited."""
+  updateCampaignSettings(input: UpdateCampaignSettingsInput!): CampaignSettingsPayload!
 }
 `, BuiltIn: false},
 	{Name: "../schema/catalog.graphql", Input: `"""Everything but productId is optional; fields left out stay as they are."""
@@ -9190,6 +10218,420 @@ input AuditEntryWhereInput {
   createdAtGTE: Time
   createdAtLT: Time
   createdAtLTE: Time
+}
+type Campaign implements Node {
+  id: ID!
+  merchantID: ID!
+  createdAt: Time!
+  updatedAt: Time!
+  name: String!
+  channel: CampaignChannel!
+  """
+  EMAIL: the subject line
+  """
+  subject: String
+  """
+  the text sent; {code} stands for the offer's coupon code
+  """
+  message: String!
+  offerID: ID
+  audience: CampaignAudience!
+  """
+  SEGMENT: the customers' RFM segment when it is sent
+  """
+  segment: CampaignSegment
+  """
+  SAVED_SEGMENT: whose members, as they stand when it is sent
+  """
+  savedSegmentID: ID
+  """
+  SCHEDULED: when to send; null sends at the next dispatch
+  """
+  scheduledAt: Time
+  status: CampaignStatus!
+  createdByID: ID!
+  """
+  the customers it was sent to, reached or not; known once fanned out
+  """
+  audienceCount: Int!
+  """
+  when every message was decided: sent, failed or skipped
+  """
+  sentAt: Time
+  cancelledAt: Time
+  merchant: Merchant!
+  offer: Offer
+  savedSegment: SavedSegment
+}
+"""
+CampaignAudience is enum for the field audience
+"""
+enum CampaignAudience @goModel(model: "github.com/tillpos/till/ent/campaign.Audience") {
+  EVERYONE
+  SEGMENT
+  SAVED_SEGMENT
+}
+"""
+CampaignChannel is enum for the field channel
+"""
+enum CampaignChannel @goModel(model: "github.com/tillpos/till/ent/campaign.Channel") {
+  SMS
+  EMAIL
+}
+"""
+A connection to a list of items.
+"""
+type CampaignConnection {
+  """
+  A list of edges.
+  """
+  edges: [CampaignEdge]
+  """
+  Information to aid in pagination.
+  """
+  pageInfo: PageInfo!
+  """
+  Identifies the total count of items in the connection.
+  """
+  totalCount: Int!
+}
+"""
+An edge in a connection.
+"""
+type CampaignEdge {
+  """
+  The item at the end of the edge.
+  """
+  node: Campaign
+  """
+  A cursor for use in pagination.
+  """
+  cursor: Cursor!
+}
+"""
+Ordering options for Campaign connections
+"""
+input CampaignOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order Campaigns.
+  """
+  field: CampaignOrderField!
+}
+"""
+Properties by which Campaign connections can be ordered.
+"""
+enum CampaignOrderField {
+  CREATED_AT
+  UPDATED_AT
+  NAME
+  SCHEDULED_AT
+}
+"""
+CampaignSegment is enum for the field segment
+"""
+enum CampaignSegment @goModel(model: "github.com/tillpos/till/ent/campaign.Segment") {
+  NEW
+  LOYAL
+  HIGH_VALUE
+  AT_RISK
+  LOST
+  OCCASIONAL
+}
+type CampaignSettings implements Node {
+  id: ID!
+  merchantID: ID!
+  createdAt: Time!
+  updatedAt: Time!
+  """
+  campaign messages one customer may get within the window
+  """
+  frequencyCap: Int!
+  frequencyWindowDays: Int!
+  merchant: Merchant!
+}
+"""
+Ordering options for CampaignSettings connections
+"""
+input CampaignSettingsOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order CampaignSettingsSlice.
+  """
+  field: CampaignSettingsOrderField!
+}
+"""
+Properties by which CampaignSettings connections can be ordered.
+"""
+enum CampaignSettingsOrderField {
+  CREATED_AT
+  UPDATED_AT
+}
+"""
+CampaignStatus is enum for the field status
+"""
+enum CampaignStatus @goModel(model: "github.com/tillpos/till/ent/campaign.Status") {
+  DRAFT
+  SCHEDULED
+  SENDING
+  SENT
+  CANCELLED
+}
+"""
+CampaignWhereInput is used for filtering Campaign objects.
+Input was generated by ent.
+"""
+input CampaignWhereInput {
+  not: CampaignWhereInput
+  and: [CampaignWhereInput!]
+  or: [CampaignWhereInput!]
+  """
+  id field predicates
+  """
+  id: ID
+  idNEQ: ID
+  idIn: [ID!]
+  idNotIn: [ID!]
+  idGT: ID
+  idGTE: ID
+  idLT: ID
+  idLTE: ID
+  """
+  merchant_id field predicates
+  """
+  merchantID: ID
+  merchantIDNEQ: ID
+  merchantIDIn: [ID!]
+  merchantIDNotIn: [ID!]
+  merchantIDGT: ID
+  merchantIDGTE: ID
+  merchantIDLT: ID
+  merchantIDLTE: ID
+  merchantIDContains: ID
+  merchantIDHasPrefix: ID
+  merchantIDHasSuffix: ID
+  merchantIDEqualFold: ID
+  merchantIDContainsFold: ID
+  """
+  created_at field predicates
+  """
+  createdAt: Time
+  createdAtNEQ: Time
+  createdAtIn: [Time!]
+  createdAtNotIn: [Time!]
+  createdAtGT: Time
+  createdAtGTE: Time
+  createdAtLT: Time
+  createdAtLTE: Time
+  """
+  updated_at field predicates
+  """
+  updatedAt: Time
+  updatedAtNEQ: Time
+  updatedAtIn: [Time!]
+  updatedAtNotIn: [Time!]
+  updatedAtGT: Time
+  updatedAtGTE: Time
+  updatedAtLT: Time
+  updatedAtLTE: Time
+  """
+  name field predicates
+  """
+  name: String
+  nameNEQ: String
+  nameIn: [String!]
+  nameNotIn: [String!]
+  nameGT: String
+  nameGTE: String
+  nameLT: String
+  nameLTE: String
+  nameContains: String
+  nameHasPrefix: String
+  nameHasSuffix: String
+  nameEqualFold: String
+  nameContainsFold: String
+  """
+  channel field predicates
+  """
+  channel: CampaignChannel
+  channelNEQ: CampaignChannel
+  channelIn: [CampaignChannel!]
+  channelNotIn: [CampaignChannel!]
+  """
+  subject field predicates
+  """
+  subject: String
+  subjectNEQ: String
+  subjectIn: [String!]
+  subjectNotIn: [String!]
+  subjectGT: String
+  subjectGTE: String
+  subjectLT: String
+  subjectLTE: String
+  subjectContains: String
+  subjectHasPrefix: String
+  subjectHasSuffix: String
+  subjectIsNil: Boolean
+  subjectNotNil: Boolean
+  subjectEqualFold: String
+  subjectContainsFold: String
+  """
+  message field predicates
+  """
+  message: String
+  messageNEQ: String
+  messageIn: [String!]
+  messageNotIn: [String!]
+  messageGT: String
+  messageGTE: String
+  messageLT: String
+  messageLTE: String
+  messageContains: String
+  messageHasPrefix: String
+  messageHasSuffix: String
+  messageEqualFold: String
+  messageContainsFold: String
+  """
+  offer_id field predicates
+  """
+  offerID: ID
+  offerIDNEQ: ID
+  offerIDIn: [ID!]
+  offerIDNotIn: [ID!]
+  offerIDGT: ID
+  offerIDGTE: ID
+  offerIDLT: ID
+  offerIDLTE: ID
+  offerIDContains: ID
+  offerIDHasPrefix: ID
+  offerIDHasSuffix: ID
+  offerIDIsNil: Boolean
+  offerIDNotNil: Boolean
+  offerIDEqualFold: ID
+  offerIDContainsFold: ID
+  """
+  audience field predicates
+  """
+  audience: CampaignAudience
+  audienceNEQ: CampaignAudience
+  audienceIn: [CampaignAudience!]
+  audienceNotIn: [CampaignAudience!]
+  """
+  segment field predicates
+  """
+  segment: CampaignSegment
+  segmentNEQ: CampaignSegment
+  segmentIn: [CampaignSegment!]
+  segmentNotIn: [CampaignSegment!]
+  segmentIsNil: Boolean
+  segmentNotNil: Boolean
+  """
+  saved_segment_id field predicates
+  """
+  savedSegmentID: ID
+  savedSegmentIDNEQ: ID
+  savedSegmentIDIn: [ID!]
+  savedSegmentIDNotIn: [ID!]
+  savedSegmentIDGT: ID
+  savedSegmentIDGTE: ID
+  savedSegmentIDLT: ID
+  savedSegmentIDLTE: ID
+  savedSegmentIDContains: ID
+  savedSegmentIDHasPrefix: ID
+  savedSegmentIDHasSuffix: ID
+  savedSegmentIDIsNil: Boolean
+  savedSegmentIDNotNil: Boolean
+  savedSegmentIDEqualFold: ID
+  savedSegmentIDContainsFold: ID
+  """
+  scheduled_at field predicates
+  """
+  scheduledAt: Time
+  scheduledAtNEQ: Time
+  scheduledAtIn: [Time!]
+  scheduledAtNotIn: [Time!]
+  scheduledAtGT: Time
+  scheduledAtGTE: Time
+  scheduledAtLT: Time
+  scheduledAtLTE: Time
+  scheduledAtIsNil: Boolean
+  scheduledAtNotNil: Boolean
+  """
+  status field predicates
+  """
+  status: CampaignStatus
+  statusNEQ: CampaignStatus
+  statusIn: [CampaignStatus!]
+  statusNotIn: [CampaignStatus!]
+  """
+  created_by_id field predicates
+  """
+  createdByID: ID
+  createdByIDNEQ: ID
+  createdByIDIn: [ID!]
+  createdByIDNotIn: [ID!]
+  createdByIDGT: ID
+  createdByIDGTE: ID
+  createdByIDLT: ID
+  createdByIDLTE: ID
+  createdByIDContains: ID
+  createdByIDHasPrefix: ID
+  createdByIDHasSuffix: ID
+  createdByIDEqualFold: ID
+  createdByIDContainsFold: ID
+  """
+  audience_count field predicates
+  """
+  audienceCount: Int
+  audienceCountNEQ: Int
+  audienceCountIn: [Int!]
+  audienceCountNotIn: [Int!]
+  audienceCountGT: Int
+  audienceCountGTE: Int
+  audienceCountLT: Int
+  audienceCountLTE: Int
+  """
+  sent_at field predicates
+  """
+  sentAt: Time
+  sentAtNEQ: Time
+  sentAtIn: [Time!]
+  sentAtNotIn: [Time!]
+  sentAtGT: Time
+  sentAtGTE: Time
+  sentAtLT: Time
+  sentAtLTE: Time
+  sentAtIsNil: Boolean
+  sentAtNotNil: Boolean
+  """
+  cancelled_at field predicates
+  """
+  cancelledAt: Time
+  cancelledAtNEQ: Time
+  cancelledAtIn: [Time!]
+  cancelledAtNotIn: [Time!]
+  cancelledAtGT: Time
+  cancelledAtGTE: Time
+  cancelledAtLT: Time
+  cancelledAtLTE: Time
+  cancelledAtIsNil: Boolean
+  cancelledAtNotNil: Boolean
+  """
+  offer edge predicates
+  """
+  hasOffer: Boolean
+  hasOfferWith: [OfferWhereInput!]
+  """
+  saved_segment edge predicates
+  """
+  hasSavedSegment: Boolean
+  hasSavedSegmentWith: [SavedSegmentWhereInput!]
 }
 """
 Define a Relay Cursor type:
@@ -10969,6 +12411,80 @@ interface Node @goModel(model: "github.com/tillpos/till/ent.Noder") {
   """
   id: ID!
 }
+type Notification implements Node {
+  id: ID!
+  merchantID: ID!
+  staffID: String!
+  """
+  the outbox topic, e.g. sale.completed
+  """
+  event: String!
+  subjectID: String!
+  storeID: String
+  status: NotificationStatus!
+  createdAt: Time!
+  sentAt: Time
+  merchant: Merchant!
+}
+"""
+A connection to a list of items.
+"""
+type NotificationConnection {
+  """
+  A list of edges.
+  """
+  edges: [NotificationEdge]
+  """
+  Information to aid in pagination.
+  """
+  pageInfo: PageInfo!
+  """
+  Identifies the total count of items in the connection.
+  """
+  totalCount: Int!
+}
+"""
+An edge in a connection.
+"""
+type NotificationEdge {
+  """
+  The item at the end of the edge.
+  """
+  node: Notification
+  """
+  A cursor for use in pagination.
+  """
+  cursor: Cursor!
+}
+"""
+Ordering options for Notification connections
+"""
+input NotificationOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order Notifications.
+  """
+  field: NotificationOrderField!
+}
+"""
+Properties by which Notification connections can be ordered.
+"""
+enum NotificationOrderField {
+  CREATED_AT
+}
+"""
+NotificationStatus is enum for the field status
+"""
+enum NotificationStatus @goModel(model: "github.com/tillpos/till/ent/notification.Status") {
+  PENDING
+  SENT
+  SILENCED
+  NO_DEVICE
+  FAILED
+}
 type Offer implements Node {
   id: ID!
   merchantID: ID!
@@ -12573,6 +14089,45 @@ input ProductWhereInput {
   """
   hasPriceChanges: Boolean
   hasPriceChangesWith: [ProductPriceChangeWhereInput!]
+}
+type PushToken implements Node {
+  id: ID!
+  merchantID: ID!
+  createdAt: Time!
+  updatedAt: Time!
+  staffID: String!
+  platform: PushTokenPlatform!
+  deviceName: String
+  locale: String!
+  merchant: Merchant!
+}
+"""
+Ordering options for PushToken connections
+"""
+input PushTokenOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order PushTokens.
+  """
+  field: PushTokenOrderField!
+}
+"""
+Properties by which PushToken connections can be ordered.
+"""
+enum PushTokenOrderField {
+  CREATED_AT
+  UPDATED_AT
+}
+"""
+PushTokenPlatform is enum for the field platform
+"""
+enum PushTokenPlatform @goModel(model: "github.com/tillpos/till/ent/pushtoken.Platform") {
+  IOS
+  ANDROID
+  WEB
 }
 type Query {
   """
@@ -17348,6 +18903,120 @@ extend type Mutation {
   updateStore(input: UpdateStoreInput!): StorePayload!
 }
 `, BuiltIn: false},
+	{Name: "../schema/notify.graphql", Input: `"""An event a person may be told about on their phone."""
+enum NotificationEvent {
+  SALE_COMPLETED
+  SALE_REFUNDED
+  SALE_VOIDED
+  """A sale the risk rules held for review."""
+  RISK_FLAGGED
+  DEVICE_OFFLINE
+  DEVICE_FAULT
+  """The service desk answered or moved one of the merchant's tickets."""
+  TICKET_UPDATED
+  """A customer left a low rating."""
+  LOW_FEEDBACK
+  """Each store's day so far, at dailySummaryAt in the store's time zone."""
+  DAILY_SUMMARY
+}
+
+"""Local times in each store's time zone, 24-hour HH:MM; may run past midnight (22:00 to 07:00)."""
+type QuietHours {
+  start: String!
+  end: String!
+}
+
+input QuietHoursInput {
+  start: String!
+  end: String!
+}
+
+"""What the viewer is told, and when not. Until changed: the owner everything, a manager all but each single sale, a cashier nothing."""
+type NotificationPreferences {
+  events: [NotificationEvent!]!
+  """Only these stores; empty for every store the viewer works at."""
+  storeIds: [ID!]!
+  """Sales and refunds below this amount (minor units) are not pushed."""
+  minSaleAmount: Int64!
+  """Pushes in these hours are kept (status SILENCED) but do not buzz the phone."""
+  quietHours: QuietHours
+  """Local time of the daily summary, HH:MM."""
+  dailySummaryAt: String!
+}
+
+input UpdateNotificationPreferencesInput {
+  events: [NotificationEvent!]
+  storeIds: [ID!]
+  minSaleAmount: Int64
+  quietHours: QuietHoursInput
+  """Turns quiet hours off."""
+  clearQuietHours: Boolean
+  dailySummaryAt: String
+}
+
+input RegisterPushTokenInput {
+  """The FCM registration token the app got from Firebase Messaging."""
+  token: String!
+  platform: PushTokenPlatform!
+  """Shown in the list of the viewer's phones, e.g. "Ana's iPhone"."""
+  deviceName: String
+  """BCP 47 tag the phone's notifications are written in (en, zh-CN); en when not given."""
+  locale: String
+}
+
+extend type Notification {
+  """In the given locale, or the merchant's."""
+  title(locale: String): String!
+  body(locale: String): String!
+}
+
+"""Whether the outbox has delivered an event (its pushes, live-feed messages, emails)."""
+enum OutboxEventStatus {
+  PENDING
+  DELIVERED
+  """Failed every attempt; redriveOutboxEvent puts it back in line."""
+  DEAD
+}
+
+"""A side effect of a change (a push, a receipt email) waiting for, or done with, delivery."""
+type OutboxEvent {
+  id: Int!
+  merchantId: ID!
+  topic: String!
+  """The object the event is about (a sale, a device, a notification)."""
+  subjectId: String!
+  status: OutboxEventStatus!
+  attempts: Int!
+  lastError: String
+  createdAt: Time!
+  """When it is tried next (PENDING)."""
+  availableAt: Time!
+  deliveredAt: Time
+}
+
+extend type Query {
+  """The viewer's phones registered for pushes."""
+  pushTokens: [PushToken!]!
+  notificationPreferences: NotificationPreferences!
+  """The viewer's notifications, newest first."""
+  notifications(after: Cursor, first: Int): NotificationConnection!
+  """
+  Outbox events, newest first (at most 100; page with before): the merchant's for its OWNER, every
+  merchant's for an OPERATOR. status: DEAD lists what failed for good.
+  """
+  outboxEvents(status: OutboxEventStatus, topic: String, before: Int, first: Int): [OutboxEvent!]!
+}
+
+extend type Mutation {
+  """Registers the viewer's phone for pushes; a token registered before (by anyone) moves to the viewer."""
+  registerPushToken(input: RegisterPushTokenInput!): PushToken!
+  """Stops pushes to the viewer's phone (call it on logout); false if the token was not the viewer's."""
+  unregisterPushToken(token: String!): Boolean!
+  updateNotificationPreferences(input: UpdateNotificationPreferencesInput!): NotificationPreferences!
+  """Puts a DEAD event back in line with fresh attempts. OWNER (own merchant) or OPERATOR."""
+  redriveOutboxEvent(id: Int!): OutboxEvent!
+}
+`, BuiltIn: false},
 	{Name: "../schema/offers.graphql", Input: `"""
 An offer for everyone (neither segment nor savedSegmentId), an RFM
 segment's customers, or a saved segment's. PERCENT takes percentBp off the
@@ -18355,6 +20024,144 @@ func (ec *executionContext) childFields_AuthPayload(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type AuthPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_Campaign(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Campaign_id(ctx, field)
+	case "merchantID":
+		return ec.fieldContext_Campaign_merchantID(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Campaign_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Campaign_updatedAt(ctx, field)
+	case "name":
+		return ec.fieldContext_Campaign_name(ctx, field)
+	case "channel":
+		return ec.fieldContext_Campaign_channel(ctx, field)
+	case "subject":
+		return ec.fieldContext_Campaign_subject(ctx, field)
+	case "message":
+		return ec.fieldContext_Campaign_message(ctx, field)
+	case "offerID":
+		return ec.fieldContext_Campaign_offerID(ctx, field)
+	case "audience":
+		return ec.fieldContext_Campaign_audience(ctx, field)
+	case "segment":
+		return ec.fieldContext_Campaign_segment(ctx, field)
+	case "savedSegmentID":
+		return ec.fieldContext_Campaign_savedSegmentID(ctx, field)
+	case "scheduledAt":
+		return ec.fieldContext_Campaign_scheduledAt(ctx, field)
+	case "status":
+		return ec.fieldContext_Campaign_status(ctx, field)
+	case "createdByID":
+		return ec.fieldContext_Campaign_createdByID(ctx, field)
+	case "audienceCount":
+		return ec.fieldContext_Campaign_audienceCount(ctx, field)
+	case "sentAt":
+		return ec.fieldContext_Campaign_sentAt(ctx, field)
+	case "cancelledAt":
+		return ec.fieldContext_Campaign_cancelledAt(ctx, field)
+	case "merchant":
+		return ec.fieldContext_Campaign_merchant(ctx, field)
+	case "offer":
+		return ec.fieldContext_Campaign_offer(ctx, field)
+	case "savedSegment":
+		return ec.fieldContext_Campaign_savedSegment(ctx, field)
+	case "stats":
+		return ec.fieldContext_Campaign_stats(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Campaign", field.Name)
+}
+
+func (ec *executionContext) childFields_CampaignAudiencePreview(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "customers":
+		return ec.fieldContext_CampaignAudiencePreview_customers(ctx, field)
+	case "reachable":
+		return ec.fieldContext_CampaignAudiencePreview_reachable(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CampaignAudiencePreview", field.Name)
+}
+
+func (ec *executionContext) childFields_CampaignConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_CampaignConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_CampaignConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_CampaignConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CampaignConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_CampaignEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_CampaignEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_CampaignEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CampaignEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_CampaignPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "campaign":
+		return ec.fieldContext_CampaignPayload_campaign(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CampaignPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CampaignSettings(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_CampaignSettings_id(ctx, field)
+	case "merchantID":
+		return ec.fieldContext_CampaignSettings_merchantID(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_CampaignSettings_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_CampaignSettings_updatedAt(ctx, field)
+	case "frequencyCap":
+		return ec.fieldContext_CampaignSettings_frequencyCap(ctx, field)
+	case "frequencyWindowDays":
+		return ec.fieldContext_CampaignSettings_frequencyWindowDays(ctx, field)
+	case "merchant":
+		return ec.fieldContext_CampaignSettings_merchant(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CampaignSettings", field.Name)
+}
+
+func (ec *executionContext) childFields_CampaignSettingsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "campaignSettings":
+		return ec.fieldContext_CampaignSettingsPayload_campaignSettings(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CampaignSettingsPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CampaignStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "audience":
+		return ec.fieldContext_CampaignStats_audience(ctx, field)
+	case "queued":
+		return ec.fieldContext_CampaignStats_queued(ctx, field)
+	case "sent":
+		return ec.fieldContext_CampaignStats_sent(ctx, field)
+	case "failed":
+		return ec.fieldContext_CampaignStats_failed(ctx, field)
+	case "skippedNoConsent":
+		return ec.fieldContext_CampaignStats_skippedNoConsent(ctx, field)
+	case "skippedFrequencyCap":
+		return ec.fieldContext_CampaignStats_skippedFrequencyCap(ctx, field)
+	case "skippedNoContact":
+		return ec.fieldContext_CampaignStats_skippedNoContact(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CampaignStats", field.Name)
+}
+
 func (ec *executionContext) childFields_ChangePasswordPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "viewer":
@@ -19115,6 +20922,74 @@ func (ec *executionContext) childFields_MerchantPayload(ctx context.Context, fie
 	return nil, fmt.Errorf("no field named %q was found under type MerchantPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_Notification(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Notification_id(ctx, field)
+	case "merchantID":
+		return ec.fieldContext_Notification_merchantID(ctx, field)
+	case "staffID":
+		return ec.fieldContext_Notification_staffID(ctx, field)
+	case "event":
+		return ec.fieldContext_Notification_event(ctx, field)
+	case "subjectID":
+		return ec.fieldContext_Notification_subjectID(ctx, field)
+	case "storeID":
+		return ec.fieldContext_Notification_storeID(ctx, field)
+	case "status":
+		return ec.fieldContext_Notification_status(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Notification_createdAt(ctx, field)
+	case "sentAt":
+		return ec.fieldContext_Notification_sentAt(ctx, field)
+	case "merchant":
+		return ec.fieldContext_Notification_merchant(ctx, field)
+	case "title":
+		return ec.fieldContext_Notification_title(ctx, field)
+	case "body":
+		return ec.fieldContext_Notification_body(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Notification", field.Name)
+}
+
+func (ec *executionContext) childFields_NotificationConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_NotificationConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_NotificationConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_NotificationConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type NotificationConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_NotificationEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_NotificationEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_NotificationEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type NotificationEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_NotificationPreferences(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "events":
+		return ec.fieldContext_NotificationPreferences_events(ctx, field)
+	case "storeIds":
+		return ec.fieldContext_NotificationPreferences_storeIds(ctx, field)
+	case "minSaleAmount":
+		return ec.fieldContext_NotificationPreferences_minSaleAmount(ctx, field)
+	case "quietHours":
+		return ec.fieldContext_NotificationPreferences_quietHours(ctx, field)
+	case "dailySummaryAt":
+		return ec.fieldContext_NotificationPreferences_dailySummaryAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type NotificationPreferences", field.Name)
+}
+
 func (ec *executionContext) childFields_Offer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -19287,6 +21162,32 @@ func (ec *executionContext) childFields_OperatorEdge(ctx context.Context, field 
 		return ec.fieldContext_OperatorEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type OperatorEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_OutboxEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_OutboxEvent_id(ctx, field)
+	case "merchantId":
+		return ec.fieldContext_OutboxEvent_merchantId(ctx, field)
+	case "topic":
+		return ec.fieldContext_OutboxEvent_topic(ctx, field)
+	case "subjectId":
+		return ec.fieldContext_OutboxEvent_subjectId(ctx, field)
+	case "status":
+		return ec.fieldContext_OutboxEvent_status(ctx, field)
+	case "attempts":
+		return ec.fieldContext_OutboxEvent_attempts(ctx, field)
+	case "lastError":
+		return ec.fieldContext_OutboxEvent_lastError(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_OutboxEvent_createdAt(ctx, field)
+	case "availableAt":
+		return ec.fieldContext_OutboxEvent_availableAt(ctx, field)
+	case "deliveredAt":
+		return ec.fieldContext_OutboxEvent_deliveredAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OutboxEvent", field.Name)
 }
 
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -19503,6 +21404,40 @@ func (ec *executionContext) childFields_ProductPriceChangeEdge(ctx context.Conte
 		return ec.fieldContext_ProductPriceChangeEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ProductPriceChangeEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_PushToken(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_PushToken_id(ctx, field)
+	case "merchantID":
+		return ec.fieldContext_PushToken_merchantID(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_PushToken_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_PushToken_updatedAt(ctx, field)
+	case "staffID":
+		return ec.fieldContext_PushToken_staffID(ctx, field)
+	case "platform":
+		return ec.fieldContext_PushToken_platform(ctx, field)
+	case "deviceName":
+		return ec.fieldContext_PushToken_deviceName(ctx, field)
+	case "locale":
+		return ec.fieldContext_PushToken_locale(ctx, field)
+	case "merchant":
+		return ec.fieldContext_PushToken_merchant(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PushToken", field.Name)
+}
+
+func (ec *executionContext) childFields_QuietHours(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "start":
+		return ec.fieldContext_QuietHours_start(ctx, field)
+	case "end":
+		return ec.fieldContext_QuietHours_end(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type QuietHours", field.Name)
 }
 
 func (ec *executionContext) childFields_RatingSummary(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -21173,6 +23108,20 @@ func (ec *executionContext) field_Mutation_assignTicket_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_cancelCampaign_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (CampaignIDInput, error) {
+			return ec.unmarshalNCampaignIdInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐCampaignIDInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_changePassword_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -21207,6 +23156,20 @@ func (ec *executionContext) field_Mutation_commentOnTicket_args(ctx context.Cont
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (CommentOnTicketInput, error) {
 			return ec.unmarshalNCommentOnTicketInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐCommentOnTicketInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createCampaign_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (campaigns.CreateInput, error) {
+			return ec.unmarshalNCreateCampaignInput2githubᚗcomᚋtillposᚋtillᚋcampaignsᚐCreateInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -21635,6 +23598,20 @@ func (ec *executionContext) field_Mutation_redeemReward_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_redriveOutboxEvent_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_refreshSession_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -21655,6 +23632,20 @@ func (ec *executionContext) field_Mutation_refundSale_args(ctx context.Context, 
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (sales.RefundInput, error) {
 			return ec.unmarshalNRefundSaleInput2githubᚗcomᚋtillposᚋtillᚋsalesᚐRefundInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_registerPushToken_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (notify.PushTokenInput, error) {
+			return ec.unmarshalNRegisterPushTokenInput2githubᚗcomᚋtillposᚋtillᚋnotifyᚐPushTokenInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -21767,6 +23758,34 @@ func (ec *executionContext) field_Mutation_rotateDeviceCredential_args(ctx conte
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (DeviceCredentialInput, error) {
 			return ec.unmarshalNDeviceCredentialInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐDeviceCredentialInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_scheduleCampaign_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (ScheduleCampaignInput, error) {
+			return ec.unmarshalNScheduleCampaignInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐScheduleCampaignInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_sendCampaignNow_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (CampaignIDInput, error) {
+			return ec.unmarshalNCampaignIdInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐCampaignIDInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -21897,6 +23916,34 @@ func (ec *executionContext) field_Mutation_unfreezeSale_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_unregisterPushToken_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "token",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["token"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateCampaignSettings_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (campaigns.SettingsPatch, error) {
+			return ec.unmarshalNUpdateCampaignSettingsInput2githubᚗcomᚋtillposᚋtillᚋcampaignsᚐSettingsPatch(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_updateCustomerSegmentRules_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -21959,6 +24006,20 @@ func (ec *executionContext) field_Mutation_updateMerchant_args(ctx context.Conte
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (UpdateMerchantInput, error) {
 			return ec.unmarshalNUpdateMerchantInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐUpdateMerchantInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateNotificationPreferences_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (notify.PreferencesUpdate, error) {
+			return ec.unmarshalNUpdateNotificationPreferencesInput2githubᚗcomᚋtillposᚋtillᚋnotifyᚐPreferencesUpdate(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -22104,6 +24165,34 @@ func (ec *executionContext) field_Mutation_withdrawRelease_args(ctx context.Cont
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Notification_body_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "locale",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["locale"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Notification_title_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "locale",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["locale"] = arg0
 	return args, nil
 }
 
@@ -22280,6 +24369,72 @@ func (ec *executionContext) field_Query_auditEntries_args(ctx context.Context, r
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_campaignAudience_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (campaigns.AudienceInput, error) {
+			return ec.unmarshalNCampaignAudienceInput2githubᚗcomᚋtillposᚋtillᚋcampaignsᚐAudienceInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_campaign_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_campaigns_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
 	return args, nil
 }
 
@@ -22659,6 +24814,28 @@ func (ec *executionContext) field_Query_nodes_args(ctx context.Context, rawArgs 
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_notifications_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_offerByCode_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -22724,6 +24901,44 @@ func (ec *executionContext) field_Query_offers_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_outboxEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "status",
+		func(ctx context.Context, v any) (*outboxevent.Status, error) {
+			return ec.unmarshalOOutboxEventStatus2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋoutboxeventᚐStatus(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["status"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "topic",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["topic"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg3
 	return args, nil
 }
 
@@ -24228,6 +26443,1131 @@ func (ec *executionContext) fieldContext_AuthPayload_viewer(_ context.Context, f
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Campaign_id(ctx context.Context, field graphql.CollectedField, obj *ent.Campaign) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Campaign_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Campaign_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Campaign", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Campaign_merchantID(ctx context.Context, field graphql.CollectedField, obj *ent.Campaign) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Campaign_merchantID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MerchantID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Campaign_merchantID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Campaign", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Campaign_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Campaign) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Campaign_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Campaign_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Campaign", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Campaign_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Campaign) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Campaign_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Campaign_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Campaign", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Campaign_name(ctx context.Context, field graphql.CollectedField, obj *ent.Campaign) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Campaign_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Campaign_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Campaign", field, false, false, "String")
+}
+
+func (ec *executionContext) _Campaign_channel(ctx context.Context, field graphql.CollectedField, obj *ent.Campaign) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Campaign_channel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Channel, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v campaign.Channel) graphql.Marshaler {
+			return ec.marshalNCampaignChannel2githubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐChannel(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Campaign_channel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Campaign", field, false, false, "CampaignChannel")
+}
+
+func (ec *executionContext) _Campaign_subject(ctx context.Context, field graphql.CollectedField, obj *ent.Campaign) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Campaign_subject(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Subject, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Campaign_subject(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Campaign", field, false, false, "String")
+}
+
+func (ec *executionContext) _Campaign_message(ctx context.Context, field graphql.CollectedField, obj *ent.Campaign) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Campaign_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Campaign_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Campaign", field, false, false, "String")
+}
+
+func (ec *executionContext) _Campaign_offerID(ctx context.Context, field graphql.CollectedField, obj *ent.Campaign) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Campaign_offerID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OfferID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *pulid.ID) graphql.Marshaler {
+			return ec.marshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Campaign_offerID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Campaign", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Campaign_audience(ctx context.Context, field graphql.CollectedField, obj *ent.Campaign) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Campaign_audience(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Audience, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v campaign.Audience) graphql.Marshaler {
+			return ec.marshalNCampaignAudience2githubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐAudience(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Campaign_audience(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Campaign", field, false, false, "CampaignAudience")
+}
+
+func (ec *executionContext) _Campaign_segment(ctx context.Context, field graphql.CollectedField, obj *ent.Campaign) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Campaign_segment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Segment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *campaign.Segment) graphql.Marshaler {
+			return ec.marshalOCampaignSegment2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐSegment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Campaign_segment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Campaign", field, false, false, "CampaignSegment")
+}
+
+func (ec *executionContext) _Campaign_savedSegmentID(ctx context.Context, field graphql.CollectedField, obj *ent.Campaign) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Campaign_savedSegmentID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SavedSegmentID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *pulid.ID) graphql.Marshaler {
+			return ec.marshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Campaign_savedSegmentID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Campaign", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Campaign_scheduledAt(ctx context.Context, field graphql.CollectedField, obj *ent.Campaign) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Campaign_scheduledAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ScheduledAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Campaign_scheduledAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Campaign", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Campaign_status(ctx context.Context, field graphql.CollectedField, obj *ent.Campaign) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Campaign_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v campaign.Status) graphql.Marshaler {
+			return ec.marshalNCampaignStatus2githubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Campaign_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Campaign", field, false, false, "CampaignStatus")
+}
+
+func (ec *executionContext) _Campaign_createdByID(ctx context.Context, field graphql.CollectedField, obj *ent.Campaign) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Campaign_createdByID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedByID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Campaign_createdByID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Campaign", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Campaign_audienceCount(ctx context.Context, field graphql.CollectedField, obj *ent.Campaign) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Campaign_audienceCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AudienceCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Campaign_audienceCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Campaign", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Campaign_sentAt(ctx context.Context, field graphql.CollectedField, obj *ent.Campaign) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Campaign_sentAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SentAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Campaign_sentAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Campaign", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Campaign_cancelledAt(ctx context.Context, field graphql.CollectedField, obj *ent.Campaign) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Campaign_cancelledAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CancelledAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Campaign_cancelledAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Campaign", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Campaign_merchant(ctx context.Context, field graphql.CollectedField, obj *ent.Campaign) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Campaign_merchant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Merchant(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Merchant) graphql.Marshaler {
+			return ec.marshalNMerchant2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐMerchant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Campaign_merchant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Campaign",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Merchant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Campaign_offer(ctx context.Context, field graphql.CollectedField, obj *ent.Campaign) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Campaign_offer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Offer(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Offer) graphql.Marshaler {
+			return ec.marshalOOffer2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOffer(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Campaign_offer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Campaign",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Offer(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Campaign_savedSegment(ctx context.Context, field graphql.CollectedField, obj *ent.Campaign) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Campaign_savedSegment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SavedSegment(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.SavedSegment) graphql.Marshaler {
+			return ec.marshalOSavedSegment2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐSavedSegment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Campaign_savedSegment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Campaign",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SavedSegment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Campaign_stats(ctx context.Context, field graphql.CollectedField, obj *ent.Campaign) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Campaign_stats(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Campaign().Stats(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *campaigns.Stats) graphql.Marshaler {
+			return ec.marshalNCampaignStats2ᚖgithubᚗcomᚋtillposᚋtillᚋcampaignsᚐStats(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Campaign_stats(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Campaign",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CampaignStats(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CampaignAudiencePreview_customers(ctx context.Context, field graphql.CollectedField, obj *campaigns.Preview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignAudiencePreview_customers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Customers, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignAudiencePreview_customers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CampaignAudiencePreview", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CampaignAudiencePreview_reachable(ctx context.Context, field graphql.CollectedField, obj *campaigns.Preview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignAudiencePreview_reachable(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reachable, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignAudiencePreview_reachable(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CampaignAudiencePreview", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CampaignConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.CampaignConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.CampaignEdge) graphql.Marshaler {
+			return ec.marshalOCampaignEdge2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐCampaignEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CampaignConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CampaignEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CampaignConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.CampaignConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[pulid.ID]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CampaignConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CampaignConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.CampaignConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CampaignConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CampaignEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.CampaignEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Campaign) graphql.Marshaler {
+			return ec.marshalOCampaign2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐCampaign(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CampaignEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Campaign(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CampaignEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.CampaignEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[pulid.ID]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CampaignEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _CampaignPayload_campaign(ctx context.Context, field graphql.CollectedField, obj *CampaignPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignPayload_campaign(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Campaign, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Campaign) graphql.Marshaler {
+			return ec.marshalNCampaign2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐCampaign(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignPayload_campaign(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CampaignPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Campaign(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CampaignSettings_id(ctx context.Context, field graphql.CollectedField, obj *ent.CampaignSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignSettings_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignSettings_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CampaignSettings", field, false, false, "ID")
+}
+
+func (ec *executionContext) _CampaignSettings_merchantID(ctx context.Context, field graphql.CollectedField, obj *ent.CampaignSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignSettings_merchantID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MerchantID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignSettings_merchantID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CampaignSettings", field, false, false, "ID")
+}
+
+func (ec *executionContext) _CampaignSettings_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.CampaignSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignSettings_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignSettings_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CampaignSettings", field, false, false, "Time")
+}
+
+func (ec *executionContext) _CampaignSettings_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.CampaignSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignSettings_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignSettings_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CampaignSettings", field, false, false, "Time")
+}
+
+func (ec *executionContext) _CampaignSettings_frequencyCap(ctx context.Context, field graphql.CollectedField, obj *ent.CampaignSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignSettings_frequencyCap(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FrequencyCap, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignSettings_frequencyCap(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CampaignSettings", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CampaignSettings_frequencyWindowDays(ctx context.Context, field graphql.CollectedField, obj *ent.CampaignSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignSettings_frequencyWindowDays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FrequencyWindowDays, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignSettings_frequencyWindowDays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CampaignSettings", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CampaignSettings_merchant(ctx context.Context, field graphql.CollectedField, obj *ent.CampaignSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignSettings_merchant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Merchant(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Merchant) graphql.Marshaler {
+			return ec.marshalNMerchant2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐMerchant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignSettings_merchant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CampaignSettings",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Merchant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CampaignSettingsPayload_campaignSettings(ctx context.Context, field graphql.CollectedField, obj *CampaignSettingsPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignSettingsPayload_campaignSettings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CampaignSettings, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.CampaignSettings) graphql.Marshaler {
+			return ec.marshalNCampaignSettings2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐCampaignSettings(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignSettingsPayload_campaignSettings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CampaignSettingsPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CampaignSettings(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CampaignStats_audience(ctx context.Context, field graphql.CollectedField, obj *campaigns.Stats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignStats_audience(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Audience, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignStats_audience(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CampaignStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CampaignStats_queued(ctx context.Context, field graphql.CollectedField, obj *campaigns.Stats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignStats_queued(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Queued, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignStats_queued(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CampaignStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CampaignStats_sent(ctx context.Context, field graphql.CollectedField, obj *campaigns.Stats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignStats_sent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignStats_sent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CampaignStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CampaignStats_failed(ctx context.Context, field graphql.CollectedField, obj *campaigns.Stats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignStats_failed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Failed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignStats_failed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CampaignStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CampaignStats_skippedNoConsent(ctx context.Context, field graphql.CollectedField, obj *campaigns.Stats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignStats_skippedNoConsent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SkippedNoConsent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignStats_skippedNoConsent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CampaignStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CampaignStats_skippedFrequencyCap(ctx context.Context, field graphql.CollectedField, obj *campaigns.Stats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignStats_skippedFrequencyCap(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SkippedFrequencyCap, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignStats_skippedFrequencyCap(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CampaignStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CampaignStats_skippedNoContact(ctx context.Context, field graphql.CollectedField, obj *campaigns.Stats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignStats_skippedNoContact(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SkippedNoContact, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignStats_skippedNoContact(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CampaignStats", field, false, false, "Int")
 }
 
 func (ec *executionContext) _ChangePasswordPayload_viewer(ctx context.Context, field graphql.CollectedField, obj *ChangePasswordPayload) (ret graphql.Marshaler) {
@@ -30966,6 +34306,226 @@ func (ec *executionContext) fieldContext_Mutation_changePassword(ctx context.Con
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_createCampaign(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createCampaign(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateCampaign(ctx, fc.Args["input"].(campaigns.CreateInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *CampaignPayload) graphql.Marshaler {
+			return ec.marshalNCampaignPayload2ᚖgithubᚗcomᚋtillposᚋtillᚋgraphᚐCampaignPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createCampaign(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CampaignPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createCampaign_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_scheduleCampaign(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_scheduleCampaign(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ScheduleCampaign(ctx, fc.Args["input"].(ScheduleCampaignInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *CampaignPayload) graphql.Marshaler {
+			return ec.marshalNCampaignPayload2ᚖgithubᚗcomᚋtillposᚋtillᚋgraphᚐCampaignPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_scheduleCampaign(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CampaignPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_scheduleCampaign_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_sendCampaignNow(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_sendCampaignNow(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SendCampaignNow(ctx, fc.Args["input"].(CampaignIDInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *CampaignPayload) graphql.Marshaler {
+			return ec.marshalNCampaignPayload2ᚖgithubᚗcomᚋtillposᚋtillᚋgraphᚐCampaignPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_sendCampaignNow(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CampaignPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_sendCampaignNow_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_cancelCampaign(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_cancelCampaign(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CancelCampaign(ctx, fc.Args["input"].(CampaignIDInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *CampaignPayload) graphql.Marshaler {
+			return ec.marshalNCampaignPayload2ᚖgithubᚗcomᚋtillposᚋtillᚋgraphᚐCampaignPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_cancelCampaign(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CampaignPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_cancelCampaign_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateCampaignSettings(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateCampaignSettings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateCampaignSettings(ctx, fc.Args["input"].(campaigns.SettingsPatch))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *CampaignSettingsPayload) graphql.Marshaler {
+			return ec.marshalNCampaignSettingsPayload2ᚖgithubᚗcomᚋtillposᚋtillᚋgraphᚐCampaignSettingsPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateCampaignSettings(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CampaignSettingsPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateCampaignSettings_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createProduct(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -32412,6 +35972,182 @@ func (ec *executionContext) fieldContext_Mutation_updateStore(ctx context.Contex
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_updateStore_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_registerPushToken(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_registerPushToken(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RegisterPushToken(ctx, fc.Args["input"].(notify.PushTokenInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.PushToken) graphql.Marshaler {
+			return ec.marshalNPushToken2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐPushToken(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_registerPushToken(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PushToken(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_registerPushToken_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_unregisterPushToken(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_unregisterPushToken(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UnregisterPushToken(ctx, fc.Args["token"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_unregisterPushToken(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_unregisterPushToken_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateNotificationPreferences(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateNotificationPreferences(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateNotificationPreferences(ctx, fc.Args["input"].(notify.PreferencesUpdate))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *notify.Preferences) graphql.Marshaler {
+			return ec.marshalNNotificationPreferences2ᚖgithubᚗcomᚋtillposᚋtillᚋnotifyᚐPreferences(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateNotificationPreferences(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_NotificationPreferences(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateNotificationPreferences_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_redriveOutboxEvent(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_redriveOutboxEvent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RedriveOutboxEvent(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.OutboxEvent) graphql.Marshaler {
+			return ec.marshalNOutboxEvent2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOutboxEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_redriveOutboxEvent(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OutboxEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_redriveOutboxEvent_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -33868,6 +37604,599 @@ func (ec *executionContext) fieldContext_Mutation_swapDevice(ctx context.Context
 		return fc, err
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Notification_id(ctx context.Context, field graphql.CollectedField, obj *ent.Notification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Notification_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Notification_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Notification", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Notification_merchantID(ctx context.Context, field graphql.CollectedField, obj *ent.Notification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Notification_merchantID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MerchantID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Notification_merchantID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Notification", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Notification_staffID(ctx context.Context, field graphql.CollectedField, obj *ent.Notification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Notification_staffID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StaffID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNString2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Notification_staffID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Notification", field, false, false, "String")
+}
+
+func (ec *executionContext) _Notification_event(ctx context.Context, field graphql.CollectedField, obj *ent.Notification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Notification_event(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Event, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Notification_event(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Notification", field, false, false, "String")
+}
+
+func (ec *executionContext) _Notification_subjectID(ctx context.Context, field graphql.CollectedField, obj *ent.Notification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Notification_subjectID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SubjectID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Notification_subjectID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Notification", field, false, false, "String")
+}
+
+func (ec *executionContext) _Notification_storeID(ctx context.Context, field graphql.CollectedField, obj *ent.Notification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Notification_storeID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StoreID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalOString2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Notification_storeID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Notification", field, false, false, "String")
+}
+
+func (ec *executionContext) _Notification_status(ctx context.Context, field graphql.CollectedField, obj *ent.Notification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Notification_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v notification.Status) graphql.Marshaler {
+			return ec.marshalNNotificationStatus2githubᚗcomᚋtillposᚋtillᚋentᚋnotificationᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Notification_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Notification", field, false, false, "NotificationStatus")
+}
+
+func (ec *executionContext) _Notification_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Notification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Notification_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Notification_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Notification", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Notification_sentAt(ctx context.Context, field graphql.CollectedField, obj *ent.Notification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Notification_sentAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SentAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Notification_sentAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Notification", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Notification_merchant(ctx context.Context, field graphql.CollectedField, obj *ent.Notification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Notification_merchant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Merchant(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Merchant) graphql.Marshaler {
+			return ec.marshalNMerchant2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐMerchant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Notification_merchant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Notification",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Merchant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Notification_title(ctx context.Context, field graphql.CollectedField, obj *ent.Notification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Notification_title(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Notification().Title(ctx, obj, fc.Args["locale"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Notification_title(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Notification",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type String does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Notification_title_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Notification_body(ctx context.Context, field graphql.CollectedField, obj *ent.Notification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Notification_body(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Notification().Body(ctx, obj, fc.Args["locale"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Notification_body(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Notification",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type String does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Notification_body_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _NotificationConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.NotificationConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NotificationConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.NotificationEdge) graphql.Marshaler {
+			return ec.marshalONotificationEdge2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐNotificationEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_NotificationConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "NotificationConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_NotificationEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _NotificationConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.NotificationConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NotificationConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[pulid.ID]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NotificationConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "NotificationConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _NotificationConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.NotificationConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NotificationConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NotificationConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NotificationConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _NotificationEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.NotificationEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NotificationEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Notification) graphql.Marshaler {
+			return ec.marshalONotification2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐNotification(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_NotificationEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "NotificationEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Notification(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _NotificationEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.NotificationEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NotificationEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[pulid.ID]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NotificationEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NotificationEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _NotificationPreferences_events(ctx context.Context, field graphql.CollectedField, obj *notify.Preferences) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NotificationPreferences_events(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Events, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []notify.Kind) graphql.Marshaler {
+			return ec.marshalNNotificationEvent2ᚕgithubᚗcomᚋtillposᚋtillᚋnotifyᚐKindᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NotificationPreferences_events(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NotificationPreferences", field, false, false, "NotificationEvent")
+}
+
+func (ec *executionContext) _NotificationPreferences_storeIds(ctx context.Context, field graphql.CollectedField, obj *notify.Preferences) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NotificationPreferences_storeIds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StoreIDs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NotificationPreferences_storeIds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NotificationPreferences", field, false, false, "ID")
+}
+
+func (ec *executionContext) _NotificationPreferences_minSaleAmount(ctx context.Context, field graphql.CollectedField, obj *notify.Preferences) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NotificationPreferences_minSaleAmount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MinSaleAmount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NotificationPreferences_minSaleAmount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NotificationPreferences", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _NotificationPreferences_quietHours(ctx context.Context, field graphql.CollectedField, obj *notify.Preferences) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NotificationPreferences_quietHours(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.QuietHours, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *notify.QuietHours) graphql.Marshaler {
+			return ec.marshalOQuietHours2ᚖgithubᚗcomᚋtillposᚋtillᚋnotifyᚐQuietHours(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_NotificationPreferences_quietHours(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "NotificationPreferences",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_QuietHours(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _NotificationPreferences_dailySummaryAt(ctx context.Context, field graphql.CollectedField, obj *notify.Preferences) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NotificationPreferences_dailySummaryAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DailySummaryAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NotificationPreferences_dailySummaryAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NotificationPreferences", field, false, false, "String")
 }
 
 func (ec *executionContext) _Offer_id(ctx context.Context, field graphql.CollectedField, obj *ent.Offer) (ret graphql.Marshaler) {
@@ -35482,6 +39811,236 @@ func (ec *executionContext) _OperatorEdge_cursor(ctx context.Context, field grap
 }
 func (ec *executionContext) fieldContext_OperatorEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("OperatorEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _OutboxEvent_id(ctx context.Context, field graphql.CollectedField, obj *ent.OutboxEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutboxEvent_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutboxEvent_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutboxEvent", field, false, false, "Int")
+}
+
+func (ec *executionContext) _OutboxEvent_merchantId(ctx context.Context, field graphql.CollectedField, obj *ent.OutboxEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutboxEvent_merchantId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MerchantID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutboxEvent_merchantId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutboxEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _OutboxEvent_topic(ctx context.Context, field graphql.CollectedField, obj *ent.OutboxEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutboxEvent_topic(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Topic, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutboxEvent_topic(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutboxEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _OutboxEvent_subjectId(ctx context.Context, field graphql.CollectedField, obj *ent.OutboxEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutboxEvent_subjectId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SubjectID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutboxEvent_subjectId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutboxEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _OutboxEvent_status(ctx context.Context, field graphql.CollectedField, obj *ent.OutboxEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutboxEvent_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v outboxevent.Status) graphql.Marshaler {
+			return ec.marshalNOutboxEventStatus2githubᚗcomᚋtillposᚋtillᚋentᚋoutboxeventᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutboxEvent_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutboxEvent", field, false, false, "OutboxEventStatus")
+}
+
+func (ec *executionContext) _OutboxEvent_attempts(ctx context.Context, field graphql.CollectedField, obj *ent.OutboxEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutboxEvent_attempts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Attempts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutboxEvent_attempts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutboxEvent", field, false, false, "Int")
+}
+
+func (ec *executionContext) _OutboxEvent_lastError(ctx context.Context, field graphql.CollectedField, obj *ent.OutboxEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutboxEvent_lastError(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastError, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OutboxEvent_lastError(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutboxEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _OutboxEvent_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.OutboxEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutboxEvent_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutboxEvent_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutboxEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _OutboxEvent_availableAt(ctx context.Context, field graphql.CollectedField, obj *ent.OutboxEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutboxEvent_availableAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AvailableAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutboxEvent_availableAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutboxEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _OutboxEvent_deliveredAt(ctx context.Context, field graphql.CollectedField, obj *ent.OutboxEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutboxEvent_deliveredAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeliveredAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OutboxEvent_deliveredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutboxEvent", field, false, false, "Time")
 }
 
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[pulid.ID]) (ret graphql.Marshaler) {
@@ -37176,6 +41735,222 @@ func (ec *executionContext) fieldContext_ProductPriceChangeEdge_cursor(_ context
 	return graphql.NewScalarFieldContext("ProductPriceChangeEdge", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _PushToken_id(ctx context.Context, field graphql.CollectedField, obj *ent.PushToken) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PushToken_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PushToken_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PushToken", field, false, false, "ID")
+}
+
+func (ec *executionContext) _PushToken_merchantID(ctx context.Context, field graphql.CollectedField, obj *ent.PushToken) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PushToken_merchantID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MerchantID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PushToken_merchantID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PushToken", field, false, false, "ID")
+}
+
+func (ec *executionContext) _PushToken_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.PushToken) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PushToken_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PushToken_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PushToken", field, false, false, "Time")
+}
+
+func (ec *executionContext) _PushToken_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.PushToken) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PushToken_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PushToken_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PushToken", field, false, false, "Time")
+}
+
+func (ec *executionContext) _PushToken_staffID(ctx context.Context, field graphql.CollectedField, obj *ent.PushToken) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PushToken_staffID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StaffID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNString2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PushToken_staffID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PushToken", field, false, false, "String")
+}
+
+func (ec *executionContext) _PushToken_platform(ctx context.Context, field graphql.CollectedField, obj *ent.PushToken) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PushToken_platform(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Platform, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pushtoken.Platform) graphql.Marshaler {
+			return ec.marshalNPushTokenPlatform2githubᚗcomᚋtillposᚋtillᚋentᚋpushtokenᚐPlatform(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PushToken_platform(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PushToken", field, false, false, "PushTokenPlatform")
+}
+
+func (ec *executionContext) _PushToken_deviceName(ctx context.Context, field graphql.CollectedField, obj *ent.PushToken) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PushToken_deviceName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeviceName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PushToken_deviceName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PushToken", field, false, false, "String")
+}
+
+func (ec *executionContext) _PushToken_locale(ctx context.Context, field graphql.CollectedField, obj *ent.PushToken) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PushToken_locale(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Locale, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PushToken_locale(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PushToken", field, false, false, "String")
+}
+
+func (ec *executionContext) _PushToken_merchant(ctx context.Context, field graphql.CollectedField, obj *ent.PushToken) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PushToken_merchant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Merchant(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Merchant) graphql.Marshaler {
+			return ec.marshalNMerchant2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐMerchant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PushToken_merchant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PushToken",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Merchant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -37824,6 +42599,170 @@ func (ec *executionContext) fieldContext_Query_viewer(_ context.Context, field g
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_campaigns(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_campaigns(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Campaigns(ctx, fc.Args["after"].(*entgql.Cursor[pulid.ID]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[pulid.ID]), fc.Args["last"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.CampaignConnection) graphql.Marshaler {
+			return ec.marshalNCampaignConnection2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐCampaignConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_campaigns(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CampaignConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_campaigns_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_campaign(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_campaign(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Campaign(ctx, fc.Args["id"].(pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Campaign) graphql.Marshaler {
+			return ec.marshalOCampaign2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐCampaign(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_campaign(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Campaign(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_campaign_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_campaignAudience(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_campaignAudience(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().CampaignAudience(ctx, fc.Args["input"].(campaigns.AudienceInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *campaigns.Preview) graphql.Marshaler {
+			return ec.marshalNCampaignAudiencePreview2ᚖgithubᚗcomᚋtillposᚋtillᚋcampaignsᚐPreview(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_campaignAudience(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CampaignAudiencePreview(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_campaignAudience_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_campaignSettings(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_campaignSettings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().CampaignSettings(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.CampaignSettings) graphql.Marshaler {
+			return ec.marshalNCampaignSettings2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐCampaignSettings(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_campaignSettings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CampaignSettings(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_changes(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -38228,6 +43167,158 @@ func (ec *executionContext) fieldContext_Query_loyaltyRewards(ctx context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_pushTokens(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_pushTokens(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().PushTokens(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.PushToken) graphql.Marshaler {
+			return ec.marshalNPushToken2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐPushTokenᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_pushTokens(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PushToken(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_notificationPreferences(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_notificationPreferences(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().NotificationPreferences(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *notify.Preferences) graphql.Marshaler {
+			return ec.marshalNNotificationPreferences2ᚖgithubᚗcomᚋtillposᚋtillᚋnotifyᚐPreferences(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_notificationPreferences(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_NotificationPreferences(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_notifications(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_notifications(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Notifications(ctx, fc.Args["after"].(*entgql.Cursor[pulid.ID]), fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.NotificationConnection) graphql.Marshaler {
+			return ec.marshalNNotificationConnection2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐNotificationConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_notifications(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_NotificationConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_notifications_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_outboxEvents(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_outboxEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().OutboxEvents(ctx, fc.Args["status"].(*outboxevent.Status), fc.Args["topic"].(*string), fc.Args["before"].(*int), fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.OutboxEvent) graphql.Marshaler {
+			return ec.marshalNOutboxEvent2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOutboxEventᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_outboxEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OutboxEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_outboxEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_offers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -38554,6 +43645,52 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _QuietHours_start(ctx context.Context, field graphql.CollectedField, obj *notify.QuietHours) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_QuietHours_start(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Start, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_QuietHours_start(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("QuietHours", field, false, false, "String")
+}
+
+func (ec *executionContext) _QuietHours_end(ctx context.Context, field graphql.CollectedField, obj *notify.QuietHours) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_QuietHours_end(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.End, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_QuietHours_end(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("QuietHours", field, false, false, "String")
 }
 
 func (ec *executionContext) _RatingSummary_count(ctx context.Context, field graphql.CollectedField, obj *feedback.Summary) (ret graphql.Marshaler) {
@@ -52530,6 +57667,1533 @@ func UnmarshalAuditEntryWhereInput(ctx context.Context, raw any) (ent.AuditEntry
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCampaignAudienceInput(ctx context.Context, obj any) (campaigns.AudienceInput, error) {
+	var it campaigns.AudienceInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"channel", "segment", "savedSegmentId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "channel":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("channel"))
+			data, err := ec.unmarshalNCampaignChannel2githubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐChannel(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Channel = data
+		case "segment":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("segment"))
+			data, err := ec.unmarshalOCampaignSegment2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐSegment(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Segment = data
+		case "savedSegmentId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("savedSegmentId"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SavedSegmentID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCampaignAudienceInput unmarshals raw into the CampaignAudienceInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCampaignAudienceInput(ctx context.Context, raw any) (campaigns.AudienceInput, error) {
+	var out campaigns.AudienceInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CampaignAudienceInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCampaignIdInput(ctx context.Context, obj any) (CampaignIDInput, error) {
+	var it CampaignIDInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"campaignId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "campaignId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("campaignId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CampaignID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCampaignIdInput unmarshals raw into the CampaignIdInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCampaignIdInput(ctx context.Context, raw any) (CampaignIDInput, error) {
+	var out CampaignIDInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CampaignIdInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCampaignOrder(ctx context.Context, obj any) (ent.CampaignOrder, error) {
+	var it ent.CampaignOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNCampaignOrderField2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐCampaignOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCampaignOrder unmarshals raw into the CampaignOrder input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCampaignOrder(ctx context.Context, raw any) (ent.CampaignOrder, error) {
+	var out ent.CampaignOrder
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CampaignOrder", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCampaignSettingsOrder(ctx context.Context, obj any) (ent.CampaignSettingsOrder, error) {
+	var it ent.CampaignSettingsOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNCampaignSettingsOrderField2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐCampaignSettingsOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCampaignSettingsOrder unmarshals raw into the CampaignSettingsOrder input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCampaignSettingsOrder(ctx context.Context, raw any) (ent.CampaignSettingsOrder, error) {
+	var out ent.CampaignSettingsOrder
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CampaignSettingsOrder", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCampaignWhereInput(ctx context.Context, obj any) (ent.CampaignWhereInput, error) {
+	var it ent.CampaignWhereInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "merchantID", "merchantIDNEQ", "merchantIDIn", "merchantIDNotIn", "merchantIDGT", "merchantIDGTE", "merchantIDLT", "merchantIDLTE", "merchantIDContains", "merchantIDHasPrefix", "merchantIDHasSuffix", "merchantIDEqualFold", "merchantIDContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "channel", "channelNEQ", "channelIn", "channelNotIn", "subject", "subjectNEQ", "subjectIn", "subjectNotIn", "subjectGT", "subjectGTE", "subjectLT", "subjectLTE", "subjectContains", "subjectHasPrefix", "subjectHasSuffix", "subjectIsNil", "subjectNotNil", "subjectEqualFold", "subjectContainsFold", "message", "messageNEQ", "messageIn", "messageNotIn", "messageGT", "messageGTE", "messageLT", "messageLTE", "messageContains", "messageHasPrefix", "messageHasSuffix", "messageEqualFold", "messageContainsFold", "offerID", "offerIDNEQ", "offerIDIn", "offerIDNotIn", "offerIDGT", "offerIDGTE", "offerIDLT", "offerIDLTE", "offerIDContains", "offerIDHasPrefix", "offerIDHasSuffix", "offerIDIsNil", "offerIDNotNil", "offerIDEqualFold", "offerIDContainsFold", "audience", "audienceNEQ", "audienceIn", "audienceNotIn", "segment", "segmentNEQ", "segmentIn", "segmentNotIn", "segmentIsNil", "segmentNotNil", "savedSegmentID", "savedSegmentIDNEQ", "savedSegmentIDIn", "savedSegmentIDNotIn", "savedSegmentIDGT", "savedSegmentIDGTE", "savedSegmentIDLT", "savedSegmentIDLTE", "savedSegmentIDContains", "savedSegmentIDHasPrefix", "savedSegmentIDHasSuffix", "savedSegmentIDIsNil", "savedSegmentIDNotNil", "savedSegmentIDEqualFold", "savedSegmentIDContainsFold", "scheduledAt", "scheduledAtNEQ", "scheduledAtIn", "scheduledAtNotIn", "scheduledAtGT", "scheduledAtGTE", "scheduledAtLT", "scheduledAtLTE", "scheduledAtIsNil", "scheduledAtNotNil", "status", "statusNEQ", "statusIn", "statusNotIn", "createdByID", "createdByIDNEQ", "createdByIDIn", "createdByIDNotIn", "createdByIDGT", "createdByIDGTE", "createdByIDLT", "createdByIDLTE", "createdByIDContains", "createdByIDHasPrefix", "createdByIDHasSuffix", "createdByIDEqualFold", "createdByIDContainsFold", "audienceCount", "audienceCountNEQ", "audienceCountIn", "audienceCountNotIn", "audienceCountGT", "audienceCountGTE", "audienceCountLT", "audienceCountLTE", "sentAt", "sentAtNEQ", "sentAtIn", "sentAtNotIn", "sentAtGT", "sentAtGTE", "sentAtLT", "sentAtLTE", "sentAtIsNil", "sentAtNotNil", "cancelledAt", "cancelledAtNEQ", "cancelledAtIn", "cancelledAtNotIn", "cancelledAtGT", "cancelledAtGTE", "cancelledAtLT", "cancelledAtLTE", "cancelledAtIsNil", "cancelledAtNotNil", "hasOffer", "hasOfferWith", "hasSavedSegment", "hasSavedSegmentWith"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "not":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("not"))
+			data, err := ec.unmarshalOCampaignWhereInput2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐCampaignWhereInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Not = data
+		case "and":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
+			data, err := ec.unmarshalOCampaignWhereInput2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐCampaignWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.And = data
+		case "or":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("or"))
+			data, err := ec.unmarshalOCampaignWhereInput2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐCampaignWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Or = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNEQ = data
+		case "idIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDIn = data
+		case "idNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNotIn = data
+		case "idGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGT = data
+		case "idGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGTE = data
+		case "idLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLT = data
+		case "idLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLTE = data
+		case "merchantID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantID = data
+		case "merchantIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDNEQ = data
+		case "merchantIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDIn = data
+		case "merchantIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDNotIn = data
+		case "merchantIDGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDGT = data
+		case "merchantIDGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDGTE = data
+		case "merchantIDLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDLT = data
+		case "merchantIDLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDLTE = data
+		case "merchantIDContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDContains"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDContains = data
+		case "merchantIDHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDHasPrefix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDHasPrefix = data
+		case "merchantIDHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDHasSuffix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDHasSuffix = data
+		case "merchantIDEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDEqualFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDEqualFold = data
+		case "merchantIDContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantIDContainsFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantIDContainsFold = data
+		case "createdAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAt = data
+		case "createdAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNEQ = data
+		case "createdAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtIn = data
+		case "createdAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNotIn = data
+		case "createdAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGT = data
+		case "createdAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGTE = data
+		case "createdAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLT = data
+		case "createdAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLTE = data
+		case "updatedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAt = data
+		case "updatedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNEQ = data
+		case "updatedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtIn = data
+		case "updatedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNotIn = data
+		case "updatedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGT = data
+		case "updatedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGTE = data
+		case "updatedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLT = data
+		case "updatedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLTE = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "nameNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameNEQ = data
+		case "nameIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameIn = data
+		case "nameNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameNotIn = data
+		case "nameGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameGT = data
+		case "nameGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameGTE = data
+		case "nameLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameLT = data
+		case "nameLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameLTE = data
+		case "nameContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameContains = data
+		case "nameHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameHasPrefix = data
+		case "nameHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameHasSuffix = data
+		case "nameEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameEqualFold = data
+		case "nameContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameContainsFold = data
+		case "channel":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("channel"))
+			data, err := ec.unmarshalOCampaignChannel2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐChannel(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Channel = data
+		case "channelNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("channelNEQ"))
+			data, err := ec.unmarshalOCampaignChannel2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐChannel(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChannelNEQ = data
+		case "channelIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("channelIn"))
+			data, err := ec.unmarshalOCampaignChannel2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐChannelᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChannelIn = data
+		case "channelNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("channelNotIn"))
+			data, err := ec.unmarshalOCampaignChannel2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐChannelᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChannelNotIn = data
+		case "subject":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("subject"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Subject = data
+		case "subjectNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("subjectNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SubjectNEQ = data
+		case "subjectIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("subjectIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SubjectIn = data
+		case "subjectNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("subjectNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SubjectNotIn = data
+		case "subjectGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("subjectGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SubjectGT = data
+		case "subjectGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("subjectGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SubjectGTE = data
+		case "subjectLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("subjectLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SubjectLT = data
+		case "subjectLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("subjectLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SubjectLTE = data
+		case "subjectContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("subjectContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SubjectContains = data
+		case "subjectHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("subjectHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SubjectHasPrefix = data
+		case "subjectHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("subjectHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SubjectHasSuffix = data
+		case "subjectIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("subjectIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SubjectIsNil = data
+		case "subjectNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("subjectNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SubjectNotNil = data
+		case "subjectEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("subjectEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SubjectEqualFold = data
+		case "subjectContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("subjectContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SubjectContainsFold = data
+		case "message":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("message"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Message = data
+		case "messageNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MessageNEQ = data
+		case "messageIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MessageIn = data
+		case "messageNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MessageNotIn = data
+		case "messageGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MessageGT = data
+		case "messageGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MessageGTE = data
+		case "messageLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MessageLT = data
+		case "messageLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MessageLTE = data
+		case "messageContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MessageContains = data
+		case "messageHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MessageHasPrefix = data
+		case "messageHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MessageHasSuffix = data
+		case "messageEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MessageEqualFold = data
+		case "messageContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MessageContainsFold = data
+		case "offerID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("offerID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OfferID = data
+		case "offerIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("offerIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OfferIDNEQ = data
+		case "offerIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("offerIDIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OfferIDIn = data
+		case "offerIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("offerIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OfferIDNotIn = data
+		case "offerIDGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("offerIDGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OfferIDGT = data
+		case "offerIDGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("offerIDGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OfferIDGTE = data
+		case "offerIDLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("offerIDLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OfferIDLT = data
+		case "offerIDLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("offerIDLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OfferIDLTE = data
+		case "offerIDContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("offerIDContains"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OfferIDContains = data
+		case "offerIDHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("offerIDHasPrefix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OfferIDHasPrefix = data
+		case "offerIDHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("offerIDHasSuffix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OfferIDHasSuffix = data
+		case "offerIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("offerIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OfferIDIsNil = data
+		case "offerIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("offerIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OfferIDNotNil = data
+		case "offerIDEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("offerIDEqualFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OfferIDEqualFold = data
+		case "offerIDContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("offerIDContainsFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OfferIDContainsFold = data
+		case "audience":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("audience"))
+			data, err := ec.unmarshalOCampaignAudience2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐAudience(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Audience = data
+		case "audienceNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("audienceNEQ"))
+			data, err := ec.unmarshalOCampaignAudience2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐAudience(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AudienceNEQ = data
+		case "audienceIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("audienceIn"))
+			data, err := ec.unmarshalOCampaignAudience2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐAudienceᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AudienceIn = data
+		case "audienceNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("audienceNotIn"))
+			data, err := ec.unmarshalOCampaignAudience2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐAudienceᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AudienceNotIn = data
+		case "segment":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("segment"))
+			data, err := ec.unmarshalOCampaignSegment2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐSegment(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Segment = data
+		case "segmentNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("segmentNEQ"))
+			data, err := ec.unmarshalOCampaignSegment2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐSegment(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SegmentNEQ = data
+		case "segmentIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("segmentIn"))
+			data, err := ec.unmarshalOCampaignSegment2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐSegmentᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SegmentIn = data
+		case "segmentNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("segmentNotIn"))
+			data, err := ec.unmarshalOCampaignSegment2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐSegmentᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SegmentNotIn = data
+		case "segmentIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("segmentIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SegmentIsNil = data
+		case "segmentNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("segmentNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SegmentNotNil = data
+		case "savedSegmentID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("savedSegmentID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SavedSegmentID = data
+		case "savedSegmentIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("savedSegmentIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SavedSegmentIDNEQ = data
+		case "savedSegmentIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("savedSegmentIDIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SavedSegmentIDIn = data
+		case "savedSegmentIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("savedSegmentIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SavedSegmentIDNotIn = data
+		case "savedSegmentIDGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("savedSegmentIDGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SavedSegmentIDGT = data
+		case "savedSegmentIDGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("savedSegmentIDGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SavedSegmentIDGTE = data
+		case "savedSegmentIDLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("savedSegmentIDLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SavedSegmentIDLT = data
+		case "savedSegmentIDLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("savedSegmentIDLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SavedSegmentIDLTE = data
+		case "savedSegmentIDContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("savedSegmentIDContains"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SavedSegmentIDContains = data
+		case "savedSegmentIDHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("savedSegmentIDHasPrefix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SavedSegmentIDHasPrefix = data
+		case "savedSegmentIDHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("savedSegmentIDHasSuffix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SavedSegmentIDHasSuffix = data
+		case "savedSegmentIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("savedSegmentIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SavedSegmentIDIsNil = data
+		case "savedSegmentIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("savedSegmentIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SavedSegmentIDNotNil = data
+		case "savedSegmentIDEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("savedSegmentIDEqualFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SavedSegmentIDEqualFold = data
+		case "savedSegmentIDContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("savedSegmentIDContainsFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SavedSegmentIDContainsFold = data
+		case "scheduledAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scheduledAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ScheduledAt = data
+		case "scheduledAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scheduledAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ScheduledAtNEQ = data
+		case "scheduledAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scheduledAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ScheduledAtIn = data
+		case "scheduledAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scheduledAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ScheduledAtNotIn = data
+		case "scheduledAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scheduledAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ScheduledAtGT = data
+		case "scheduledAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scheduledAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ScheduledAtGTE = data
+		case "scheduledAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scheduledAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ScheduledAtLT = data
+		case "scheduledAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scheduledAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ScheduledAtLTE = data
+		case "scheduledAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scheduledAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ScheduledAtIsNil = data
+		case "scheduledAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scheduledAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ScheduledAtNotNil = data
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalOCampaignStatus2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		case "statusNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusNEQ"))
+			data, err := ec.unmarshalOCampaignStatus2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StatusNEQ = data
+		case "statusIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusIn"))
+			data, err := ec.unmarshalOCampaignStatus2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StatusIn = data
+		case "statusNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusNotIn"))
+			data, err := ec.unmarshalOCampaignStatus2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StatusNotIn = data
+		case "createdByID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByID = data
+		case "createdByIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByIDNEQ = data
+		case "createdByIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByIDIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByIDIn = data
+		case "createdByIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByIDNotIn = data
+		case "createdByIDGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByIDGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByIDGT = data
+		case "createdByIDGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByIDGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByIDGTE = data
+		case "createdByIDLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByIDLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByIDLT = data
+		case "createdByIDLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByIDLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByIDLTE = data
+		case "createdByIDContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByIDContains"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByIDContains = data
+		case "createdByIDHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByIDHasPrefix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByIDHasPrefix = data
+		case "createdByIDHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByIDHasSuffix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByIDHasSuffix = data
+		case "createdByIDEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByIDEqualFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByIDEqualFold = data
+		case "createdByIDContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByIDContainsFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByIDContainsFold = data
+		case "audienceCount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("audienceCount"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AudienceCount = data
+		case "audienceCountNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("audienceCountNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AudienceCountNEQ = data
+		case "audienceCountIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("audienceCountIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AudienceCountIn = data
+		case "audienceCountNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("audienceCountNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AudienceCountNotIn = data
+		case "audienceCountGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("audienceCountGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AudienceCountGT = data
+		case "audienceCountGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("audienceCountGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AudienceCountGTE = data
+		case "audienceCountLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("audienceCountLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AudienceCountLT = data
+		case "audienceCountLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("audienceCountLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AudienceCountLTE = data
+		case "sentAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentAt = data
+		case "sentAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentAtNEQ = data
+		case "sentAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentAtIn = data
+		case "sentAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentAtNotIn = data
+		case "sentAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentAtGT = data
+		case "sentAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentAtGTE = data
+		case "sentAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentAtLT = data
+		case "sentAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentAtLTE = data
+		case "sentAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentAtIsNil = data
+		case "sentAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentAtNotNil = data
+		case "cancelledAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cancelledAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CancelledAt = data
+		case "cancelledAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cancelledAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CancelledAtNEQ = data
+		case "cancelledAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cancelledAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CancelledAtIn = data
+		case "cancelledAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cancelledAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CancelledAtNotIn = data
+		case "cancelledAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cancelledAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CancelledAtGT = data
+		case "cancelledAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cancelledAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CancelledAtGTE = data
+		case "cancelledAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cancelledAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CancelledAtLT = data
+		case "cancelledAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cancelledAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CancelledAtLTE = data
+		case "cancelledAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cancelledAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CancelledAtIsNil = data
+		case "cancelledAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cancelledAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CancelledAtNotNil = data
+		case "hasOffer":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasOffer"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasOffer = data
+		case "hasOfferWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasOfferWith"))
+			data, err := ec.unmarshalOOfferWhereInput2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOfferWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasOfferWith = data
+		case "hasSavedSegment":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasSavedSegment"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasSavedSegment = data
+		case "hasSavedSegmentWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasSavedSegmentWith"))
+			data, err := ec.unmarshalOSavedSegmentWhereInput2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐSavedSegmentWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasSavedSegmentWith = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCampaignWhereInput unmarshals raw into the CampaignWhereInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCampaignWhereInput(ctx context.Context, raw any) (ent.CampaignWhereInput, error) {
+	var out ent.CampaignWhereInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CampaignWhereInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputChangePasswordInput(ctx context.Context, obj any) (ChangePasswordInput, error) {
 	var it ChangePasswordInput
 	if obj == nil {
@@ -52692,6 +59356,97 @@ func (ec *executionContext) unmarshalInputCommentOnTicketInput(ctx context.Conte
 func UnmarshalCommentOnTicketInput(ctx context.Context, raw any) (CommentOnTicketInput, error) {
 	var out CommentOnTicketInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "CommentOnTicketInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCreateCampaignInput(ctx context.Context, obj any) (campaigns.CreateInput, error) {
+	var it campaigns.CreateInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "channel", "subject", "message", "offerId", "segment", "savedSegmentId", "scheduledAt"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "channel":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("channel"))
+			data, err := ec.unmarshalNCampaignChannel2githubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐChannel(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Channel = data
+		case "subject":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("subject"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Subject = data
+		case "message":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("message"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Message = data
+		case "offerId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("offerId"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OfferID = data
+		case "segment":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("segment"))
+			data, err := ec.unmarshalOCampaignSegment2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐSegment(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Segment = data
+		case "savedSegmentId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("savedSegmentId"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SavedSegmentID = data
+		case "scheduledAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scheduledAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ScheduledAt = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateCampaignInput unmarshals raw into the CreateCampaignInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateCampaignInput(ctx context.Context, raw any) (campaigns.CreateInput, error) {
+	var out campaigns.CreateInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateCampaignInput", raw, &out)
 	return out, err
 }
 
@@ -60594,6 +67349,59 @@ func UnmarshalMoveDeviceInput(ctx context.Context, raw any) (MoveDeviceInput, er
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputNotificationOrder(ctx context.Context, obj any) (ent.NotificationOrder, error) {
+	var it ent.NotificationOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNNotificationOrderField2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐNotificationOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalNotificationOrder unmarshals raw into the NotificationOrder input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalNotificationOrder(ctx context.Context, raw any) (ent.NotificationOrder, error) {
+	var out ent.NotificationOrder
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "NotificationOrder", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputOfferIdInput(ctx context.Context, obj any) (OfferIDInput, error) {
 	var it OfferIDInput
 	if obj == nil {
@@ -66463,6 +73271,108 @@ func UnmarshalPublishReleaseInput(ctx context.Context, raw any) (releases.Publis
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputPushTokenOrder(ctx context.Context, obj any) (ent.PushTokenOrder, error) {
+	var it ent.PushTokenOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNPushTokenOrderField2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐPushTokenOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalPushTokenOrder unmarshals raw into the PushTokenOrder input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPushTokenOrder(ctx context.Context, raw any) (ent.PushTokenOrder, error) {
+	var out ent.PushTokenOrder
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PushTokenOrder", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputQuietHoursInput(ctx context.Context, obj any) (notify.QuietHours, error) {
+	var it notify.QuietHours
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"start", "end"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "start":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("start"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Start = data
+		case "end":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("end"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.End = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalQuietHoursInput unmarshals raw into the QuietHoursInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalQuietHoursInput(ctx context.Context, raw any) (notify.QuietHours, error) {
+	var out notify.QuietHours
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "QuietHoursInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputReactivateMerchantInput(ctx context.Context, obj any) (ReactivateMerchantInput, error) {
 	var it ReactivateMerchantInput
 	if obj == nil {
@@ -69429,6 +76339,69 @@ func (ec *executionContext) unmarshalInputRefundWhereInput(ctx context.Context, 
 func UnmarshalRefundWhereInput(ctx context.Context, raw any) (ent.RefundWhereInput, error) {
 	var out ent.RefundWhereInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "RefundWhereInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRegisterPushTokenInput(ctx context.Context, obj any) (notify.PushTokenInput, error) {
+	var it notify.PushTokenInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"token", "platform", "deviceName", "locale"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "token":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("token"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Token = data
+		case "platform":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("platform"))
+			data, err := ec.unmarshalNPushTokenPlatform2githubᚗcomᚋtillposᚋtillᚋentᚋpushtokenᚐPlatform(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Platform = data
+		case "deviceName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deviceName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeviceName = data
+		case "locale":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("locale"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Locale = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRegisterPushTokenInput unmarshals raw into the RegisterPushTokenInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRegisterPushTokenInput(ctx context.Context, raw any) (notify.PushTokenInput, error) {
+	var out notify.PushTokenInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RegisterPushTokenInput", raw, &out)
 	return out, err
 }
 
@@ -76029,6 +83002,55 @@ func (ec *executionContext) unmarshalInputSavedSegmentWhereInput(ctx context.Con
 func UnmarshalSavedSegmentWhereInput(ctx context.Context, raw any) (ent.SavedSegmentWhereInput, error) {
 	var out ent.SavedSegmentWhereInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "SavedSegmentWhereInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputScheduleCampaignInput(ctx context.Context, obj any) (ScheduleCampaignInput, error) {
+	var it ScheduleCampaignInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"campaignId", "at"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "campaignId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("campaignId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CampaignID = data
+		case "at":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("at"))
+			data, err := ec.unmarshalNTime2timeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.At = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalScheduleCampaignInput unmarshals raw into the ScheduleCampaignInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalScheduleCampaignInput(ctx context.Context, raw any) (ScheduleCampaignInput, error) {
+	var out ScheduleCampaignInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ScheduleCampaignInput", raw, &out)
 	return out, err
 }
 
@@ -82970,6 +89992,55 @@ func UnmarshalTopUpStoredValueInput(ctx context.Context, raw any) (storedvalue.T
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputUpdateCampaignSettingsInput(ctx context.Context, obj any) (campaigns.SettingsPatch, error) {
+	var it campaigns.SettingsPatch
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"frequencyCap", "frequencyWindowDays"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "frequencyCap":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("frequencyCap"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FrequencyCap = data
+		case "frequencyWindowDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("frequencyWindowDays"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FrequencyWindowDays = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateCampaignSettingsInput unmarshals raw into the UpdateCampaignSettingsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateCampaignSettingsInput(ctx context.Context, raw any) (campaigns.SettingsPatch, error) {
+	var out campaigns.SettingsPatch
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateCampaignSettingsInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUpdateCustomerInput(ctx context.Context, obj any) (UpdateCustomerInput, error) {
 	var it UpdateCustomerInput
 	if obj == nil {
@@ -83345,6 +90416,83 @@ func (ec *executionContext) unmarshalInputUpdateMerchantInput(ctx context.Contex
 func UnmarshalUpdateMerchantInput(ctx context.Context, raw any) (UpdateMerchantInput, error) {
 	var out UpdateMerchantInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateMerchantInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUpdateNotificationPreferencesInput(ctx context.Context, obj any) (notify.PreferencesUpdate, error) {
+	var it notify.PreferencesUpdate
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"events", "storeIds", "minSaleAmount", "quietHours", "clearQuietHours", "dailySummaryAt"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "events":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("events"))
+			data, err := ec.unmarshalONotificationEvent2ᚕgithubᚗcomᚋtillposᚋtillᚋnotifyᚐKindᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Events = data
+		case "storeIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeIds"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreIDs = data
+		case "minSaleAmount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minSaleAmount"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinSaleAmount = data
+		case "quietHours":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("quietHours"))
+			data, err := ec.unmarshalOQuietHoursInput2ᚖgithubᚗcomᚋtillposᚋtillᚋnotifyᚐQuietHours(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.QuietHours = data
+		case "clearQuietHours":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clearQuietHours"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClearQuietHours = data
+		case "dailySummaryAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dailySummaryAt"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DailySummaryAt = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateNotificationPreferencesInput unmarshals raw into the UpdateNotificationPreferencesInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateNotificationPreferencesInput(ctx context.Context, raw any) (notify.PreferencesUpdate, error) {
+	var out notify.PreferencesUpdate
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateNotificationPreferencesInput", raw, &out)
 	return out, err
 }
 
@@ -84370,6 +91518,11 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._ReceiptDelivery(ctx, sel, obj)
+	case *ent.PushToken:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._PushToken(ctx, sel, obj)
 	case *ent.ProductPriceChange:
 		if obj == nil {
 			return graphql.Null
@@ -84400,6 +91553,11 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Offer(ctx, sel, obj)
+	case *ent.Notification:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Notification(ctx, sel, obj)
 	case *ent.Merchant:
 		if obj == nil {
 			return graphql.Null
@@ -84435,6 +91593,16 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Customer(ctx, sel, obj)
+	case *ent.CampaignSettings:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._CampaignSettings(ctx, sel, obj)
+	case *ent.Campaign:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Campaign(ctx, sel, obj)
 	case *ent.AuditEntry:
 		if obj == nil {
 			return graphql.Null
@@ -84742,6 +91910,460 @@ func (ec *executionContext) _AuthPayload(ctx context.Context, sel ast.SelectionS
 			}
 		case "viewer":
 			out.Values[i] = ec._AuthPayload_viewer(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var campaignImplementors = []string{"Campaign", "Node"}
+
+func (ec *executionContext) _Campaign(ctx context.Context, sel ast.SelectionSet, obj *ent.Campaign) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, campaignImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Campaign")
+		case "id":
+			out.Values[i] = ec._Campaign_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchantID":
+			out.Values[i] = ec._Campaign_merchantID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._Campaign_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._Campaign_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._Campaign_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "channel":
+			out.Values[i] = ec._Campaign_channel(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "subject":
+			out.Values[i] = ec._Campaign_subject(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "message":
+			out.Values[i] = ec._Campaign_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "offerID":
+			out.Values[i] = ec._Campaign_offerID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "audience":
+			out.Values[i] = ec._Campaign_audience(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "segment":
+			out.Values[i] = ec._Campaign_segment(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "savedSegmentID":
+			out.Values[i] = ec._Campaign_savedSegmentID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "scheduledAt":
+			out.Values[i] = ec._Campaign_scheduledAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._Campaign_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdByID":
+			out.Values[i] = ec._Campaign_createdByID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "audienceCount":
+			out.Values[i] = ec._Campaign_audienceCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "sentAt":
+			out.Values[i] = ec._Campaign_sentAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "cancelledAt":
+			out.Values[i] = ec._Campaign_cancelledAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchant":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Campaign_merchant(ctx, field, obj)
+				})
+		case "offer":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Campaign_offer(ctx, field, obj)
+				})
+		case "savedSegment":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Campaign_savedSegment(ctx, field, obj)
+				})
+		case "stats":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Campaign_stats(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var campaignAudiencePreviewImplementors = []string{"CampaignAudiencePreview"}
+
+func (ec *executionContext) _CampaignAudiencePreview(ctx context.Context, sel ast.SelectionSet, obj *campaigns.Preview) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, campaignAudiencePreviewImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CampaignAudiencePreview")
+		case "customers":
+			out.Values[i] = ec._CampaignAudiencePreview_customers(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reachable":
+			out.Values[i] = ec._CampaignAudiencePreview_reachable(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var campaignConnectionImplementors = []string{"CampaignConnection"}
+
+func (ec *executionContext) _CampaignConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.CampaignConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, campaignConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CampaignConnection")
+		case "edges":
+			out.Values[i] = ec._CampaignConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._CampaignConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._CampaignConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var campaignEdgeImplementors = []string{"CampaignEdge"}
+
+func (ec *executionContext) _CampaignEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.CampaignEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, campaignEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CampaignEdge")
+		case "node":
+			out.Values[i] = ec._CampaignEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._CampaignEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var campaignPayloadImplementors = []string{"CampaignPayload"}
+
+func (ec *executionContext) _CampaignPayload(ctx context.Context, sel ast.SelectionSet, obj *CampaignPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, campaignPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CampaignPayload")
+		case "campaign":
+			out.Values[i] = ec._CampaignPayload_campaign(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var campaignSettingsImplementors = []string{"CampaignSettings", "Node"}
+
+func (ec *executionContext) _CampaignSettings(ctx context.Context, sel ast.SelectionSet, obj *ent.CampaignSettings) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, campaignSettingsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CampaignSettings")
+		case "id":
+			out.Values[i] = ec._CampaignSettings_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchantID":
+			out.Values[i] = ec._CampaignSettings_merchantID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._CampaignSettings_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._CampaignSettings_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "frequencyCap":
+			out.Values[i] = ec._CampaignSettings_frequencyCap(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "frequencyWindowDays":
+			out.Values[i] = ec._CampaignSettings_frequencyWindowDays(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchant":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CampaignSettings_merchant(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var campaignSettingsPayloadImplementors = []string{"CampaignSettingsPayload"}
+
+func (ec *executionContext) _CampaignSettingsPayload(ctx context.Context, sel ast.SelectionSet, obj *CampaignSettingsPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, campaignSettingsPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CampaignSettingsPayload")
+		case "campaignSettings":
+			out.Values[i] = ec._CampaignSettingsPayload_campaignSettings(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var campaignStatsImplementors = []string{"CampaignStats"}
+
+func (ec *executionContext) _CampaignStats(ctx context.Context, sel ast.SelectionSet, obj *campaigns.Stats) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, campaignStatsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CampaignStats")
+		case "audience":
+			out.Values[i] = ec._CampaignStats_audience(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "queued":
+			out.Values[i] = ec._CampaignStats_queued(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sent":
+			out.Values[i] = ec._CampaignStats_sent(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "failed":
+			out.Values[i] = ec._CampaignStats_failed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "skippedNoConsent":
+			out.Values[i] = ec._CampaignStats_skippedNoConsent(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "skippedFrequencyCap":
+			out.Values[i] = ec._CampaignStats_skippedFrequencyCap(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "skippedNoContact":
+			out.Values[i] = ec._CampaignStats_skippedNoContact(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -87311,6 +94933,41 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "createCampaign":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createCampaign(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "scheduleCampaign":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_scheduleCampaign(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sendCampaignNow":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_sendCampaignNow(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cancelCampaign":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_cancelCampaign(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateCampaignSettings":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateCampaignSettings(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "createProduct":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createProduct(ctx, field)
@@ -87538,6 +95195,34 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "updateStore":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_updateStore(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "registerPushToken":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_registerPushToken(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unregisterPushToken":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_unregisterPushToken(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateNotificationPreferences":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateNotificationPreferences(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "redriveOutboxEvent":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_redriveOutboxEvent(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -87770,6 +95455,231 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_swapDevice(ctx, field)
 			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var notificationImplementors = []string{"Notification", "Node"}
+
+func (ec *executionContext) _Notification(ctx context.Context, sel ast.SelectionSet, obj *ent.Notification) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, notificationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Notification")
+		case "id":
+			out.Values[i] = ec._Notification_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchantID":
+			out.Values[i] = ec._Notification_merchantID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "staffID":
+			out.Values[i] = ec._Notification_staffID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "event":
+			out.Values[i] = ec._Notification_event(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "subjectID":
+			out.Values[i] = ec._Notification_subjectID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "storeID":
+			out.Values[i] = ec._Notification_storeID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._Notification_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._Notification_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "sentAt":
+			out.Values[i] = ec._Notification_sentAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchant":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Notification_merchant(ctx, field, obj)
+				})
+		case "title":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Notification_title(ctx, field, obj)
+				})
+		case "body":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Notification_body(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var notificationConnectionImplementors = []string{"NotificationConnection"}
+
+func (ec *executionContext) _NotificationConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.NotificationConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, notificationConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("NotificationConnection")
+		case "edges":
+			out.Values[i] = ec._NotificationConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._NotificationConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._NotificationConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var notificationEdgeImplementors = []string{"NotificationEdge"}
+
+func (ec *executionContext) _NotificationEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.NotificationEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, notificationEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("NotificationEdge")
+		case "node":
+			out.Values[i] = ec._NotificationEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._NotificationEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var notificationPreferencesImplementors = []string{"NotificationPreferences"}
+
+func (ec *executionContext) _NotificationPreferences(ctx context.Context, sel ast.SelectionSet, obj *notify.Preferences) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, notificationPreferencesImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("NotificationPreferences")
+		case "events":
+			out.Values[i] = ec._NotificationPreferences_events(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "storeIds":
+			out.Values[i] = ec._NotificationPreferences_storeIds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "minSaleAmount":
+			out.Values[i] = ec._NotificationPreferences_minSaleAmount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "quietHours":
+			out.Values[i] = ec._NotificationPreferences_quietHours(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "dailySummaryAt":
+			out.Values[i] = ec._NotificationPreferences_dailySummaryAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -88373,6 +96283,84 @@ func (ec *executionContext) _OperatorEdge(ctx context.Context, sel ast.Selection
 		case "cursor":
 			out.Values[i] = ec._OperatorEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var outboxEventImplementors = []string{"OutboxEvent"}
+
+func (ec *executionContext) _OutboxEvent(ctx context.Context, sel ast.SelectionSet, obj *ent.OutboxEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, outboxEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OutboxEvent")
+		case "id":
+			out.Values[i] = ec._OutboxEvent_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "merchantId":
+			out.Values[i] = ec._OutboxEvent_merchantId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "topic":
+			out.Values[i] = ec._OutboxEvent_topic(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "subjectId":
+			out.Values[i] = ec._OutboxEvent_subjectId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._OutboxEvent_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "attempts":
+			out.Values[i] = ec._OutboxEvent_attempts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lastError":
+			out.Values[i] = ec._OutboxEvent_lastError(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._OutboxEvent_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "availableAt":
+			out.Values[i] = ec._OutboxEvent_availableAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deliveredAt":
+			out.Values[i] = ec._OutboxEvent_deliveredAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -89120,6 +97108,80 @@ func (ec *executionContext) _ProductPriceChangeEdge(ctx context.Context, sel ast
 	return out
 }
 
+var pushTokenImplementors = []string{"PushToken", "Node"}
+
+func (ec *executionContext) _PushToken(ctx context.Context, sel ast.SelectionSet, obj *ent.PushToken) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, pushTokenImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PushToken")
+		case "id":
+			out.Values[i] = ec._PushToken_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchantID":
+			out.Values[i] = ec._PushToken_merchantID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._PushToken_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._PushToken_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "staffID":
+			out.Values[i] = ec._PushToken_staffID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "platform":
+			out.Values[i] = ec._PushToken_platform(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deviceName":
+			out.Values[i] = ec._PushToken_deviceName(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "locale":
+			out.Values[i] = ec._PushToken_locale(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchant":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._PushToken_merchant(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var queryImplementors = []string{"Query"}
 
 func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -89229,6 +97291,30 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_viewer(ctx, field)
 				})
+		case "campaigns":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_campaigns(ctx, field)
+				})
+		case "campaign":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_campaign(ctx, field)
+				})
+		case "campaignAudience":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_campaignAudience(ctx, field)
+				})
+		case "campaignSettings":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_campaignSettings(ctx, field)
+				})
 		case "changes":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -89289,6 +97375,30 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_loyaltyRewards(ctx, field)
 				})
+		case "pushTokens":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_pushTokens(ctx, field)
+				})
+		case "notificationPreferences":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_notificationPreferences(ctx, field)
+				})
+		case "notifications":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_notifications(ctx, field)
+				})
+		case "outboxEvents":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_outboxEvents(ctx, field)
+				})
 		case "offers":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -89338,6 +97448,44 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			})
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var quietHoursImplementors = []string{"QuietHours"}
+
+func (ec *executionContext) _QuietHours(ctx context.Context, sel ast.SelectionSet, obj *notify.QuietHours) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, quietHoursImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("QuietHours")
+		case "start":
+			out.Values[i] = ec._QuietHours_start(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "end":
+			out.Values[i] = ec._QuietHours_end(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -94036,6 +102184,145 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) marshalNCampaign2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐCampaign(ctx context.Context, sel ast.SelectionSet, v *ent.Campaign) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Campaign!")
+		return graphql.Null
+	}
+	return ec._Campaign(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCampaignAudience2githubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐAudience(ctx context.Context, v any) (campaign.Audience, error) {
+	var res campaign.Audience
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCampaignAudience2githubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐAudience(ctx context.Context, sel ast.SelectionSet, v campaign.Audience) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNCampaignAudienceInput2githubᚗcomᚋtillposᚋtillᚋcampaignsᚐAudienceInput(ctx context.Context, v any) (campaigns.AudienceInput, error) {
+	res, err := ec.unmarshalInputCampaignAudienceInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCampaignAudiencePreview2ᚖgithubᚗcomᚋtillposᚋtillᚋcampaignsᚐPreview(ctx context.Context, sel ast.SelectionSet, v *campaigns.Preview) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CampaignAudiencePreview!")
+		return graphql.Null
+	}
+	return ec._CampaignAudiencePreview(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCampaignChannel2githubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐChannel(ctx context.Context, v any) (campaign.Channel, error) {
+	var res campaign.Channel
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCampaignChannel2githubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐChannel(ctx context.Context, sel ast.SelectionSet, v campaign.Channel) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNCampaignConnection2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐCampaignConnection(ctx context.Context, sel ast.SelectionSet, v *ent.CampaignConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CampaignConnection!")
+		return graphql.Null
+	}
+	return ec._CampaignConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCampaignIdInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐCampaignIDInput(ctx context.Context, v any) (CampaignIDInput, error) {
+	res, err := ec.unmarshalInputCampaignIdInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCampaignOrderField2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐCampaignOrderField(ctx context.Context, v any) (*ent.CampaignOrderField, error) {
+	var res = new(ent.CampaignOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCampaignOrderField2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐCampaignOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.CampaignOrderField) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CampaignOrderField!")
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) marshalNCampaignPayload2ᚖgithubᚗcomᚋtillposᚋtillᚋgraphᚐCampaignPayload(ctx context.Context, sel ast.SelectionSet, v *CampaignPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CampaignPayload!")
+		return graphql.Null
+	}
+	return ec._CampaignPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCampaignSegment2githubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐSegment(ctx context.Context, v any) (campaign.Segment, error) {
+	var res campaign.Segment
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCampaignSegment2githubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐSegment(ctx context.Context, sel ast.SelectionSet, v campaign.Segment) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNCampaignSettings2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐCampaignSettings(ctx context.Context, sel ast.SelectionSet, v *ent.CampaignSettings) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CampaignSettings!")
+		return graphql.Null
+	}
+	return ec._CampaignSettings(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCampaignSettingsOrderField2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐCampaignSettingsOrderField(ctx context.Context, v any) (*ent.CampaignSettingsOrderField, error) {
+	var res = new(ent.CampaignSettingsOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCampaignSettingsOrderField2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐCampaignSettingsOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.CampaignSettingsOrderField) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CampaignSettingsOrderField!")
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) marshalNCampaignSettingsPayload2ᚖgithubᚗcomᚋtillposᚋtillᚋgraphᚐCampaignSettingsPayload(ctx context.Context, sel ast.SelectionSet, v *CampaignSettingsPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CampaignSettingsPayload!")
+		return graphql.Null
+	}
+	return ec._CampaignSettingsPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNCampaignStats2ᚖgithubᚗcomᚋtillposᚋtillᚋcampaignsᚐStats(ctx context.Context, sel ast.SelectionSet, v *campaigns.Stats) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CampaignStats!")
+		return graphql.Null
+	}
+	return ec._CampaignStats(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCampaignStatus2githubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐStatus(ctx context.Context, v any) (campaign.Status, error) {
+	var res campaign.Status
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCampaignStatus2githubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐStatus(ctx context.Context, sel ast.SelectionSet, v campaign.Status) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNCampaignWhereInput2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐCampaignWhereInput(ctx context.Context, v any) (*ent.CampaignWhereInput, error) {
+	res, err := ec.unmarshalInputCampaignWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNChangePasswordInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐChangePasswordInput(ctx context.Context, v any) (ChangePasswordInput, error) {
 	res, err := ec.unmarshalInputChangePasswordInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -94073,6 +102360,11 @@ func (ec *executionContext) marshalNCommentOnTicketPayload2ᚖgithubᚗcomᚋtil
 		return graphql.Null
 	}
 	return ec._CommentOnTicketPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCreateCampaignInput2githubᚗcomᚋtillposᚋtillᚋcampaignsᚐCreateInput(ctx context.Context, v any) (campaigns.CreateInput, error) {
+	res, err := ec.unmarshalInputCreateCampaignInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNCreateCustomerInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐCreateCustomerInput(ctx context.Context, v any) (CreateCustomerInput, error) {
@@ -95001,6 +103293,86 @@ func (ec *executionContext) marshalNNode2ᚕgithubᚗcomᚋtillposᚋtillᚋent�
 	return ret
 }
 
+func (ec *executionContext) marshalNNotificationConnection2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐNotificationConnection(ctx context.Context, sel ast.SelectionSet, v *ent.NotificationConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "NotificationConnection!")
+		return graphql.Null
+	}
+	return ec._NotificationConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNNotificationEvent2githubᚗcomᚋtillposᚋtillᚋnotifyᚐKind(ctx context.Context, v any) (notify.Kind, error) {
+	var res notify.Kind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNNotificationEvent2githubᚗcomᚋtillposᚋtillᚋnotifyᚐKind(ctx context.Context, sel ast.SelectionSet, v notify.Kind) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNNotificationEvent2ᚕgithubᚗcomᚋtillposᚋtillᚋnotifyᚐKindᚄ(ctx context.Context, v any) ([]notify.Kind, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]notify.Kind, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNNotificationEvent2githubᚗcomᚋtillposᚋtillᚋnotifyᚐKind(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNNotificationEvent2ᚕgithubᚗcomᚋtillposᚋtillᚋnotifyᚐKindᚄ(ctx context.Context, sel ast.SelectionSet, v []notify.Kind) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNNotificationEvent2githubᚗcomᚋtillposᚋtillᚋnotifyᚐKind(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNNotificationOrderField2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐNotificationOrderField(ctx context.Context, v any) (*ent.NotificationOrderField, error) {
+	var res = new(ent.NotificationOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNNotificationOrderField2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐNotificationOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.NotificationOrderField) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "NotificationOrderField!")
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) marshalNNotificationPreferences2ᚖgithubᚗcomᚋtillposᚋtillᚋnotifyᚐPreferences(ctx context.Context, sel ast.SelectionSet, v *notify.Preferences) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "NotificationPreferences!")
+		return graphql.Null
+	}
+	return ec._NotificationPreferences(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNNotificationStatus2githubᚗcomᚋtillposᚋtillᚋentᚋnotificationᚐStatus(ctx context.Context, v any) (notification.Status, error) {
+	var res notification.Status
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNNotificationStatus2githubᚗcomᚋtillposᚋtillᚋentᚋnotificationᚐStatus(ctx context.Context, sel ast.SelectionSet, v notification.Status) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNOffer2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOffer(ctx context.Context, sel ast.SelectionSet, v *ent.Offer) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Offer!")
@@ -95162,6 +103534,40 @@ func (ec *executionContext) unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentg
 }
 
 func (ec *executionContext) marshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx context.Context, sel ast.SelectionSet, v entgql.OrderDirection) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNOutboxEvent2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOutboxEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.OutboxEvent) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNOutboxEvent2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOutboxEvent(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNOutboxEvent2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOutboxEvent(ctx context.Context, sel ast.SelectionSet, v *ent.OutboxEvent) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "OutboxEvent!")
+		return graphql.Null
+	}
+	return ec._OutboxEvent(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNOutboxEventStatus2githubᚗcomᚋtillposᚋtillᚋentᚋoutboxeventᚐStatus(ctx context.Context, v any) (outboxevent.Status, error) {
+	var res outboxevent.Status
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNOutboxEventStatus2githubᚗcomᚋtillposᚋtillᚋentᚋoutboxeventᚐStatus(ctx context.Context, sel ast.SelectionSet, v outboxevent.Status) graphql.Marshaler {
 	return v
 }
 
@@ -95350,6 +103756,54 @@ func (ec *executionContext) unmarshalNProductWhereInput2ᚖgithubᚗcomᚋtillpo
 func (ec *executionContext) unmarshalNPublishReleaseInput2githubᚗcomᚋtillposᚋtillᚋreleasesᚐPublishInput(ctx context.Context, v any) (releases.PublishInput, error) {
 	res, err := ec.unmarshalInputPublishReleaseInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPushToken2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐPushTokenᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.PushToken) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPushToken2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐPushToken(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPushToken2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐPushToken(ctx context.Context, sel ast.SelectionSet, v *ent.PushToken) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PushToken!")
+		return graphql.Null
+	}
+	return ec._PushToken(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNPushTokenOrderField2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐPushTokenOrderField(ctx context.Context, v any) (*ent.PushTokenOrderField, error) {
+	var res = new(ent.PushTokenOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPushTokenOrderField2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐPushTokenOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.PushTokenOrderField) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PushTokenOrderField!")
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalNPushTokenPlatform2githubᚗcomᚋtillposᚋtillᚋentᚋpushtokenᚐPlatform(ctx context.Context, v any) (pushtoken.Platform, error) {
+	var res pushtoken.Platform
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPushTokenPlatform2githubᚗcomᚋtillposᚋtillᚋentᚋpushtokenᚐPlatform(ctx context.Context, sel ast.SelectionSet, v pushtoken.Platform) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) marshalNRatingSummary2ᚖgithubᚗcomᚋtillposᚋtillᚋfeedbackᚐSummary(ctx context.Context, sel ast.SelectionSet, v *feedback.Summary) graphql.Marshaler {
@@ -95634,6 +104088,11 @@ func (ec *executionContext) unmarshalNRefundTenderWhereInput2ᚖgithubᚗcomᚋt
 func (ec *executionContext) unmarshalNRefundWhereInput2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐRefundWhereInput(ctx context.Context, v any) (*ent.RefundWhereInput, error) {
 	res, err := ec.unmarshalInputRefundWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNRegisterPushTokenInput2githubᚗcomᚋtillposᚋtillᚋnotifyᚐPushTokenInput(ctx context.Context, v any) (notify.PushTokenInput, error) {
+	res, err := ec.unmarshalInputRegisterPushTokenInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNRelease2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐRelease(ctx context.Context, sel ast.SelectionSet, v *ent.Release) graphql.Marshaler {
@@ -96009,6 +104468,11 @@ func (ec *executionContext) unmarshalNSavedSegmentWhereInput2ᚖgithubᚗcomᚋt
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNScheduleCampaignInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐScheduleCampaignInput(ctx context.Context, v any) (ScheduleCampaignInput, error) {
+	res, err := ec.unmarshalInputScheduleCampaignInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNSegmentMode2githubᚗcomᚋtillposᚋtillᚋgraphᚐSegmentMode(ctx context.Context, v any) (SegmentMode, error) {
 	var res SegmentMode
 	err := res.UnmarshalGQL(v)
@@ -96334,6 +104798,16 @@ func (ec *executionContext) marshalNStoredValueTopUpTender2ᚖgithubᚗcomᚋtil
 		return graphql.Null
 	}
 	return ec._StoredValueTopUpTender(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNString2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx context.Context, v any) (pulid.ID, error) {
+	var res pulid.ID
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNString2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx context.Context, sel ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
@@ -96670,6 +105144,11 @@ func (ec *executionContext) marshalNTopUpStoredValuePayload2ᚖgithubᚗcomᚋti
 	return ec._TopUpStoredValuePayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNUpdateCampaignSettingsInput2githubᚗcomᚋtillposᚋtillᚋcampaignsᚐSettingsPatch(ctx context.Context, v any) (campaigns.SettingsPatch, error) {
+	res, err := ec.unmarshalInputUpdateCampaignSettingsInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNUpdateCheck2ᚖgithubᚗcomᚋtillposᚋtillᚋreleasesᚐUpdate(ctx context.Context, sel ast.SelectionSet, v *releases.Update) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "UpdateCheck!")
@@ -96695,6 +105174,11 @@ func (ec *executionContext) unmarshalNUpdateLoyaltyRewardInput2githubᚗcomᚋti
 
 func (ec *executionContext) unmarshalNUpdateMerchantInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐUpdateMerchantInput(ctx context.Context, v any) (UpdateMerchantInput, error) {
 	res, err := ec.unmarshalInputUpdateMerchantInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdateNotificationPreferencesInput2githubᚗcomᚋtillposᚋtillᚋnotifyᚐPreferencesUpdate(ctx context.Context, v any) (notify.PreferencesUpdate, error) {
+	res, err := ec.unmarshalInputUpdateNotificationPreferencesInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -97110,6 +105594,266 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	_ = ctx
 	res := graphql.MarshalBoolean(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOCampaign2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐCampaign(ctx context.Context, sel ast.SelectionSet, v *ent.Campaign) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Campaign(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOCampaignAudience2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐAudienceᚄ(ctx context.Context, v any) ([]campaign.Audience, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]campaign.Audience, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNCampaignAudience2githubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐAudience(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOCampaignAudience2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐAudienceᚄ(ctx context.Context, sel ast.SelectionSet, v []campaign.Audience) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCampaignAudience2githubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐAudience(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOCampaignAudience2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐAudience(ctx context.Context, v any) (*campaign.Audience, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(campaign.Audience)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOCampaignAudience2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐAudience(ctx context.Context, sel ast.SelectionSet, v *campaign.Audience) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOCampaignChannel2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐChannelᚄ(ctx context.Context, v any) ([]campaign.Channel, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]campaign.Channel, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNCampaignChannel2githubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐChannel(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOCampaignChannel2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐChannelᚄ(ctx context.Context, sel ast.SelectionSet, v []campaign.Channel) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCampaignChannel2githubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐChannel(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOCampaignChannel2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐChannel(ctx context.Context, v any) (*campaign.Channel, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(campaign.Channel)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOCampaignChannel2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐChannel(ctx context.Context, sel ast.SelectionSet, v *campaign.Channel) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) marshalOCampaignEdge2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐCampaignEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.CampaignEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOCampaignEdge2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐCampaignEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOCampaignEdge2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐCampaignEdge(ctx context.Context, sel ast.SelectionSet, v *ent.CampaignEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._CampaignEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOCampaignSegment2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐSegmentᚄ(ctx context.Context, v any) ([]campaign.Segment, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]campaign.Segment, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNCampaignSegment2githubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐSegment(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOCampaignSegment2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐSegmentᚄ(ctx context.Context, sel ast.SelectionSet, v []campaign.Segment) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCampaignSegment2githubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐSegment(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOCampaignSegment2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐSegment(ctx context.Context, v any) (*campaign.Segment, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(campaign.Segment)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOCampaignSegment2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐSegment(ctx context.Context, sel ast.SelectionSet, v *campaign.Segment) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOCampaignStatus2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐStatusᚄ(ctx context.Context, v any) ([]campaign.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]campaign.Status, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNCampaignStatus2githubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐStatus(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOCampaignStatus2ᚕgithubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []campaign.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCampaignStatus2githubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐStatus(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOCampaignStatus2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐStatus(ctx context.Context, v any) (*campaign.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(campaign.Status)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOCampaignStatus2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋcampaignᚐStatus(ctx context.Context, sel ast.SelectionSet, v *campaign.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOCampaignWhereInput2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐCampaignWhereInputᚄ(ctx context.Context, v any) ([]*ent.CampaignWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.CampaignWhereInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNCampaignWhereInput2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐCampaignWhereInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOCampaignWhereInput2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐCampaignWhereInput(ctx context.Context, v any) (*ent.CampaignWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputCampaignWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
@@ -98263,6 +107007,69 @@ func (ec *executionContext) marshalONode2githubᚗcomᚋtillposᚋtillᚋentᚐN
 	return ec._Node(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalONotification2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐNotification(ctx context.Context, sel ast.SelectionSet, v *ent.Notification) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Notification(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalONotificationEdge2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋentᚐNotificationEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.NotificationEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalONotificationEdge2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐNotificationEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalONotificationEdge2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐNotificationEdge(ctx context.Context, sel ast.SelectionSet, v *ent.NotificationEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._NotificationEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalONotificationEvent2ᚕgithubᚗcomᚋtillposᚋtillᚋnotifyᚐKindᚄ(ctx context.Context, v any) ([]notify.Kind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]notify.Kind, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNNotificationEvent2githubᚗcomᚋtillposᚋtillᚋnotifyᚐKind(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalONotificationEvent2ᚕgithubᚗcomᚋtillposᚋtillᚋnotifyᚐKindᚄ(ctx context.Context, sel ast.SelectionSet, v []notify.Kind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNNotificationEvent2githubᚗcomᚋtillposᚋtillᚋnotifyᚐKind(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalOOffer2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐOffer(ctx context.Context, sel ast.SelectionSet, v *ent.Offer) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -98713,6 +107520,22 @@ func (ec *executionContext) unmarshalOOperatorWhereInput2ᚖgithubᚗcomᚋtillp
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalOOutboxEventStatus2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋoutboxeventᚐStatus(ctx context.Context, v any) (*outboxevent.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(outboxevent.Status)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOOutboxEventStatus2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋoutboxeventᚐStatus(ctx context.Context, sel ast.SelectionSet, v *outboxevent.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
 func (ec *executionContext) marshalOPlatformAuditEntry2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐPlatformAuditEntry(ctx context.Context, sel ast.SelectionSet, v *ent.PlatformAuditEntry) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -98960,6 +107783,21 @@ func (ec *executionContext) unmarshalOProductWhereInput2ᚖgithubᚗcomᚋtillpo
 		return nil, nil
 	}
 	res, err := ec.unmarshalInputProductWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOQuietHours2ᚖgithubᚗcomᚋtillposᚋtillᚋnotifyᚐQuietHours(ctx context.Context, sel ast.SelectionSet, v *notify.QuietHours) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._QuietHours(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOQuietHoursInput2ᚖgithubᚗcomᚋtillposᚋtillᚋnotifyᚐQuietHours(ctx context.Context, v any) (*notify.QuietHours, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputQuietHoursInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -100321,6 +109159,16 @@ func (ec *executionContext) marshalOStoredValueTopUp2ᚖgithubᚗcomᚋtillpos�
 		return graphql.Null
 	}
 	return ec._StoredValueTopUp(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOString2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx context.Context, v any) (pulid.ID, error) {
+	var res pulid.ID
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOString2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx context.Context, sel ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalOString2string(ctx context.Context, v any) (string, error) {

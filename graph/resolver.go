@@ -20,6 +20,7 @@ import (
 	"github.com/tillpos/till/feedback"
 	"github.com/tillpos/till/loyalty"
 	"github.com/tillpos/till/merchants"
+	"github.com/tillpos/till/notify"
 	"github.com/tillpos/till/offers"
 	"github.com/tillpos/till/receipts"
 	"github.com/tillpos/till/releases"
@@ -52,6 +53,8 @@ type Resolver struct {
 	receipts *receipts.Service
 	// campaigns sends messages to customer segments.
 	campaigns *campaigns.Service
+	// notify keeps push tokens, preferences and notifications.
+	notify *notify.Service
 }
 
 // Services are the domain services the resolvers call.
@@ -76,6 +79,8 @@ type Services struct {
 	Receipts *receipts.Service
 	// Campaigns sends messages to customer segments.
 	Campaigns *campaigns.Service
+	// Notify keeps push tokens, preferences and notifications.
+	Notify *notify.Service
 }
 
 // NewSchema returns Till's executable GraphQL schema.
@@ -86,6 +91,7 @@ func NewSchema(client *ent.Client, svc Services) graphql.ExecutableSchema {
 		catalog: svc.Catalog, feed: svc.Feed, offers: svc.Offers, loyalty: svc.Loyalty, storedValue: svc.StoredValue,
 		receipts:  svc.Receipts,
 		campaigns: svc.Campaigns,
+		notify:    svc.Notify,
 	}})
 }
 

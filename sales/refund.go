@@ -643,6 +643,7 @@ func (r *refunding) finish() error {
 	err := outbox.Add(ctx, tx, r.sale.MerchantID, topic, r.sale.ID, map[string]any{
 		"saleId": r.sale.ID, "refundId": rf.ID, "storeId": r.sale.StoreID, "kind": rf.Kind,
 		"amount": rf.Amount, "currency": r.sale.Currency, "staffId": rf.StaffID,
+		"receiptNumber": r.sale.ReceiptNumber,
 	})
 	if err != nil {
 		return err

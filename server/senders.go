@@ -1,10 +1,14 @@
 package server
 
 import (
+	"context"
 	"log/slog"
+
+	"google.golang.org/api/option"
 
 	"github.com/tillpos/till/config"
 	"github.com/tillpos/till/notify/email"
+	"github.com/tillpos/till/notify/push"
 	"github.com/tillpos/till/notify/sms"
 )
 
@@ -41,4 +45,19 @@ func smsSender(cfg config.Config, log *slog.Logger) sms.Sender {
 	default:
 		return sms.Log{Logger: log}
 	}
+}
+
+// pushSender sends pushes through FCM with the configured service
+// account, or, with none, logs them (they are still recorded as
+// notifications).
+func pushSender(ctx context.Context, cfg config.Config, log *slog.Logger) (push.Sender, error) {
+	if cfg.FirebaseCredentials == "" {
+		log.Info("no FIREBASE_CREDENTIALS: pushes are logged, not sent")
+		return push.NewLog(log), nil
+	}
+	var opts []option.ClientOption
+	if cfg.FCMEndpoint != "" {
+		opts = append(opts, option.WithEndpoint(cfg.FCMEndpoint))
+	}
+	return push.NewFCM(ctx, cfg.FirebaseCredentials, opts...)
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/tillpos/till/auth"
@@ -27,7 +28,11 @@ import (
 	"github.com/tillpos/till/kv"
 	"github.com/tillpos/till/loyalty"
 	"github.com/tillpos/till/merchants"
+	"github.com/tillpos/till/notify"
+	"github.com/tillpos/till/notify/live"
+	"github.com/tillpos/till/notify/push"
 	"github.com/tillpos/till/offers"
+	"github.com/tillpos/till/outbox"
 	"github.com/tillpos/till/pii"
 	"github.com/tillpos/till/ratelimit"
 	"github.com/tillpos/till/receipts"
@@ -40,11 +45,14 @@ import (
 
 // Server is a running Till: its infrastructure, services and HTTP handler.
 type Server struct {
-	cfg     config.Config
-	log     *slog.Logger
-	DB      *db.DB
-	KV      *kv.Store
-	Auth    *auth.Service
+	cfg  config.Config
+	log  *slog.Logger
+	DB   *db.DB
+	KV   *kv.Store
+	Auth *auth.Service
+	// Outbox delivers the events business transactions write: pushes,
+	// live-feed messages, receipts.
+	Outbox  *outbox.Worker
 	handler http.Handler
 	jobs    []job
 	now     func() time.Time
@@ -65,7 +73,27 @@ type options struct {
 	loyaltyOpts  []loyalty.Option
 	campaignOpts []campaigns.Option
 	dbOpts       []db.Option
+	notifyOpts   []notify.Option
+	push         push.Sender
+	outbox       *outbox.Config
 	now          func() time.Time
+}
+
+// WithPushSender sends pushes with sender instead of the one the
+// configuration names (tests use FCM against a local stand-in).
+func WithPushSender(sender push.Sender) Option {
+	return func(o *options) { o.push = sender }
+}
+
+// WithNotifyOptions passes extra options to the notifications service
+// (tests use it for a clock to move into quiet hours and summary times).
+func WithNotifyOptions(opts ...notify.Option) Option {
+	return func(o *options) { o.notifyOpts = append(o.notifyOpts, opts...) }
+}
+
+// WithOutboxConfig tunes the outbox worker (tests shorten its backoff).
+func WithOutboxConfig(cfg outbox.Config) Option {
+	return func(o *options) { o.outbox = &cfg }
 }
 
 // WithDBOptions passes extra options to the database (tests use it to
@@ -180,12 +208,31 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		append([]devices.Option{devices.WithConfig(devicesCfg), devices.WithOutdated(releasesSvc.Unsupported)}, o.deviceOpts...)...)
 	salesSvc := sales.New(s.DB.Client, sales.WithLogger(log),
 		sales.WithHooks(loyaltySvc.SaleHooks()), sales.WithHooks(storedValueSvc.SaleHooks()), sales.WithHooks(offersSvc.SaleHooks()))
-	s.Receipts = receipts.New(s.DB.Client, box, salesSvc, customerSvc, emailSender(cfg, log), smsSender(cfg, log))
+	mailer, texter := emailSender(cfg, log), smsSender(cfg, log)
+	s.Receipts = receipts.New(s.DB.Client, box, salesSvc, customerSvc, mailer, texter)
 	s.Campaigns = campaigns.New(s.DB.Client, customerSvc, keys.BlindIndex,
-		append([]campaigns.Option{campaigns.WithPublicURL(cfg.PublicURL)}, o.campaignOpts...)...)
+		append([]campaigns.Option{campaigns.WithPublicURL(cfg.PublicURL), campaigns.WithSenders(texter, mailer)}, o.campaignOpts...)...)
+	pusher := o.push
+	if pusher == nil {
+		if pusher, err = pushSender(ctx, cfg, log); err != nil {
+			return nil, err
+		}
+	}
+	notifySvc := notify.New(s.DB.Client, pusher, live.New(s.KV.Client(), cfg.RedisPrefix, log), log, o.notifyOpts...)
+	outboxCfg := outbox.DefaultConfig()
+	outboxCfg.Poll = cfg.OutboxPoll
+	if o.outbox != nil {
+		outboxCfg = *o.outbox
+	}
+	s.Outbox = outbox.NewWorker(s.DB.Client, outboxCfg, log)
+	notifySvc.Register(s.Outbox)
+	s.Outbox.Handle(receipts.TopicRequested, s.Receipts.Deliver)
+	s.Outbox.Handle(campaigns.Topic, s.Campaigns.Deliver)
 	s.jobs = []job{
 		{name: "campaign-dispatch", every: time.Minute, run: s.Campaigns.Dispatch},
 		{name: "customer-segments", every: 24 * time.Hour, run: customerSvc.RefreshAllSegments},
+		{name: "daily-summary", every: 5 * time.Minute, run: notifySvc.SendDailySummaries},
+		{name: "outbox-prune", every: 24 * time.Hour, run: s.Outbox.Prune},
 		{name: "device-snapshot", every: devicesSvc.SnapshotEvery(), run: devicesSvc.Snapshot},
 		{name: "loyalty-expiry", every: time.Hour, run: loyaltySvc.Expire},
 		{name: "loyalty-tiers", every: 24 * time.Hour, run: loyaltySvc.ReviewTiers},
@@ -207,6 +254,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		StoredValue: storedValueSvc,
 		Receipts:    s.Receipts,
 		Campaigns:   s.Campaigns,
+		Notify:      notifySvc,
 	}
 	s.handler = s.routes(s.graphQLHandler(graph.NewSchema(s.DB.Client, services)))
 	return s, nil
@@ -255,7 +303,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv.RegisterOnShutdown(cancelBase)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	go s.runJobs(baseCtx)
+	var background sync.WaitGroup
+	background.Go(func() { s.Work(baseCtx, s.cfg.OutboxWorker) })
+	// Close must not pull the database from under a delivery.
+	defer background.Wait()
+	defer cancelBase()
 	s.log.Info("serving", "addr", ln.Addr().String(), "production", s.cfg.Production)
 	select {
 	case err := <-errc:
@@ -272,6 +324,17 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	return nil
+}
+
+// Work runs the periodic jobs and, with deliver, the outbox worker, until
+// ctx is done: `till serve` does it beside serving, `till worker` alone.
+func (s *Server) Work(ctx context.Context, deliver bool) {
+	var wg sync.WaitGroup
+	wg.Go(func() { s.runJobs(ctx) })
+	if deliver {
+		wg.Go(func() { s.Outbox.Run(ctx) })
+	}
+	wg.Wait()
 }
 
 // Close releases the database and Redis.

@@ -162,3 +162,15 @@ type allStoresKey struct{}
 func AllStores(ctx context.Context) context.Context {
 	return context.WithValue(ctx, allStoresKey{}, true)
 }
+
+// FilterOwnStaffRule confines staff to their own rows of a per-person type
+// (push tokens, notifications, preferences): a colleague's, even the
+// owner's, answers NOT_FOUND. Operators and the system were allowed before.
+func FilterOwnStaffRule() privacy.QueryRule {
+	return privacy.FilterFunc(func(ctx context.Context, f privacy.Filter) error {
+		if v := viewer.FromContext(ctx); v.IsStaff() {
+			f.Where(entql.FieldEQ("staff_id", string(v.ID)))
+		}
+		return privacy.Skip
+	})
+}

@@ -41,6 +41,8 @@ const usage = `usage: till <command> [flags]
 
 commands:
   serve                       serve the GraphQL API (default :8080; --addr or TILL_ADDR)
+  worker                      deliver outbox events and run periodic jobs, without serving
+                              (run serve with TILL_OUTBOX_WORKER=false beside it)
   migrate                     bring the database schema up to date
   operator create --email E   add a platform operator (password from stdin or --password-file)
   customers rekey [--batch N] reseal customers' personal data under the active PII key
@@ -69,6 +71,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch args[0] {
 	case "serve":
 		return serve(ctx, cfg, log, args[1:], stderr)
+	case "worker":
+		return work(ctx, cfg, log)
 	case "migrate":
 		return migrate(ctx, cfg, log)
 	case "operator":
@@ -108,6 +112,20 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, args []stri
 		return fmt.Errorf("listening: %w", err)
 	}
 	return srv.Serve(ctx, ln)
+}
+
+// work is a process that only delivers: pushes, live-feed messages and
+// emails go out at the pace the worker processes set, however many API
+// replicas there are.
+func work(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	srv, err := server.Open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	log.Info("delivering outbox events")
+	srv.Work(ctx, true)
+	return nil
 }
 
 func migrate(ctx context.Context, cfg config.Config, log *slog.Logger) error {

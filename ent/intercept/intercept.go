@@ -25,6 +25,8 @@ import (
 	"github.com/tillpos/till/ent/loyaltyredemption"
 	"github.com/tillpos/till/ent/loyaltyreward"
 	"github.com/tillpos/till/ent/merchant"
+	"github.com/tillpos/till/ent/notification"
+	"github.com/tillpos/till/ent/notificationpreference"
 	"github.com/tillpos/till/ent/offer"
 	"github.com/tillpos/till/ent/offerredemption"
 	"github.com/tillpos/till/ent/operator"
@@ -34,6 +36,7 @@ import (
 	"github.com/tillpos/till/ent/predicate"
 	"github.com/tillpos/till/ent/product"
 	"github.com/tillpos/till/ent/productpricechange"
+	"github.com/tillpos/till/ent/pushtoken"
 	"github.com/tillpos/till/ent/receiptdelivery"
 	"github.com/tillpos/till/ent/refund"
 	"github.com/tillpos/till/ent/refundline"
@@ -573,6 +576,60 @@ func (f TraverseMerchant) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.MerchantQuery", q)
 }
 
+// The NotificationFunc type is an adapter to allow the use of ordinary function as a Querier.
+type NotificationFunc func(context.Context, *ent.NotificationQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f NotificationFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.NotificationQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.NotificationQuery", q)
+}
+
+// The TraverseNotification type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseNotification func(context.Context, *ent.NotificationQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseNotification) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseNotification) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.NotificationQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.NotificationQuery", q)
+}
+
+// The NotificationPreferenceFunc type is an adapter to allow the use of ordinary function as a Querier.
+type NotificationPreferenceFunc func(context.Context, *ent.NotificationPreferenceQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f NotificationPreferenceFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.NotificationPreferenceQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.NotificationPreferenceQuery", q)
+}
+
+// The TraverseNotificationPreference type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseNotificationPreference func(context.Context, *ent.NotificationPreferenceQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseNotificationPreference) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseNotificationPreference) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.NotificationPreferenceQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.NotificationPreferenceQuery", q)
+}
+
 // The OfferFunc type is an adapter to allow the use of ordinary function as a Querier.
 type OfferFunc func(context.Context, *ent.OfferQuery) (ent.Value, error)
 
@@ -787,6 +844,33 @@ func (f TraverseProductPriceChange) Traverse(ctx context.Context, q ent.Query) e
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.ProductPriceChangeQuery", q)
+}
+
+// The PushTokenFunc type is an adapter to allow the use of ordinary function as a Querier.
+type PushTokenFunc func(context.Context, *ent.PushTokenQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f PushTokenFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.PushTokenQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.PushTokenQuery", q)
+}
+
+// The TraversePushToken type is an adapter to allow the use of ordinary function as Traverser.
+type TraversePushToken func(context.Context, *ent.PushTokenQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraversePushToken) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraversePushToken) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PushTokenQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.PushTokenQuery", q)
 }
 
 // The ReceiptDeliveryFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -1420,6 +1504,10 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.LoyaltyRewardQuery, predicate.LoyaltyReward, loyaltyreward.OrderOption]{typ: ent.TypeLoyaltyReward, tq: q}, nil
 	case *ent.MerchantQuery:
 		return &query[*ent.MerchantQuery, predicate.Merchant, merchant.OrderOption]{typ: ent.TypeMerchant, tq: q}, nil
+	case *ent.NotificationQuery:
+		return &query[*ent.NotificationQuery, predicate.Notification, notification.OrderOption]{typ: ent.TypeNotification, tq: q}, nil
+	case *ent.NotificationPreferenceQuery:
+		return &query[*ent.NotificationPreferenceQuery, predicate.NotificationPreference, notificationpreference.OrderOption]{typ: ent.TypeNotificationPreference, tq: q}, nil
 	case *ent.OfferQuery:
 		return &query[*ent.OfferQuery, predicate.Offer, offer.OrderOption]{typ: ent.TypeOffer, tq: q}, nil
 	case *ent.OfferRedemptionQuery:
@@ -1436,6 +1524,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.ProductQuery, predicate.Product, product.OrderOption]{typ: ent.TypeProduct, tq: q}, nil
 	case *ent.ProductPriceChangeQuery:
 		return &query[*ent.ProductPriceChangeQuery, predicate.ProductPriceChange, productpricechange.OrderOption]{typ: ent.TypeProductPriceChange, tq: q}, nil
+	case *ent.PushTokenQuery:
+		return &query[*ent.PushTokenQuery, predicate.PushToken, pushtoken.OrderOption]{typ: ent.TypePushToken, tq: q}, nil
 	case *ent.ReceiptDeliveryQuery:
 		return &query[*ent.ReceiptDeliveryQuery, predicate.ReceiptDelivery, receiptdelivery.OrderOption]{typ: ent.TypeReceiptDelivery, tq: q}, nil
 	case *ent.RefundQuery:

@@ -1010,6 +1010,89 @@ var (
 		Columns:    MerchantsColumns,
 		PrimaryKey: []*schema.Column{MerchantsColumns[0]},
 	}
+	// NotificationsColumns holds the columns for the "notifications" table.
+	NotificationsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "staff_id", Type: field.TypeString},
+		{Name: "event", Type: field.TypeString},
+		{Name: "subject_id", Type: field.TypeString},
+		{Name: "store_id", Type: field.TypeString, Nullable: true},
+		{Name: "text_key", Type: field.TypeString},
+		{Name: "args", Type: field.TypeJSON},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "SENT", "SILENCED", "NO_DEVICE", "FAILED"}, Default: "PENDING"},
+		{Name: "sent_tokens", Type: field.TypeJSON, Nullable: true},
+		{Name: "last_error", Type: field.TypeString, Nullable: true},
+		{Name: "dedupe_key", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "sent_at", Type: field.TypeTime, Nullable: true},
+		{Name: "merchant_id", Type: field.TypeString},
+	}
+	// NotificationsTable holds the schema information for the "notifications" table.
+	NotificationsTable = &schema.Table{
+		Name:       "notifications",
+		Columns:    NotificationsColumns,
+		PrimaryKey: []*schema.Column{NotificationsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "notifications_merchants_merchant",
+				Columns:    []*schema.Column{NotificationsColumns[13]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "notification_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{NotificationsColumns[13]},
+			},
+			{
+				Name:    "notification_staff_id_dedupe_key",
+				Unique:  true,
+				Columns: []*schema.Column{NotificationsColumns[1], NotificationsColumns[10]},
+			},
+			{
+				Name:    "notification_staff_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{NotificationsColumns[1], NotificationsColumns[11]},
+			},
+		},
+	}
+	// NotificationPreferencesColumns holds the columns for the "notification_preferences" table.
+	NotificationPreferencesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "staff_id", Type: field.TypeString, Unique: true},
+		{Name: "events", Type: field.TypeJSON},
+		{Name: "store_ids", Type: field.TypeJSON, Nullable: true},
+		{Name: "min_sale_amount", Type: field.TypeInt64, Default: 0},
+		{Name: "quiet_start", Type: field.TypeString, Nullable: true},
+		{Name: "quiet_end", Type: field.TypeString, Nullable: true},
+		{Name: "daily_summary_at", Type: field.TypeString, Default: "21:00"},
+		{Name: "merchant_id", Type: field.TypeString},
+	}
+	// NotificationPreferencesTable holds the schema information for the "notification_preferences" table.
+	NotificationPreferencesTable = &schema.Table{
+		Name:       "notification_preferences",
+		Columns:    NotificationPreferencesColumns,
+		PrimaryKey: []*schema.Column{NotificationPreferencesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "notification_preferences_merchants_merchant",
+				Columns:    []*schema.Column{NotificationPreferencesColumns[10]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "notificationpreference_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{NotificationPreferencesColumns[10]},
+			},
+		},
+	}
 	// OffersColumns holds the columns for the "offers" table.
 	OffersColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -1210,6 +1293,11 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{OutboxEventsColumns[4], OutboxEventsColumns[6]},
 			},
+			{
+				Name:    "outboxevent_subject_id_status",
+				Unique:  false,
+				Columns: []*schema.Column{OutboxEventsColumns[2], OutboxEventsColumns[4]},
+			},
 		},
 	}
 	// PairingCodesColumns holds the columns for the "pairing_codes" table.
@@ -1380,6 +1468,44 @@ var (
 				Name:    "productpricechange_merchant_id_product_id",
 				Unique:  false,
 				Columns: []*schema.Column{ProductPriceChangesColumns[6], ProductPriceChangesColumns[5]},
+			},
+		},
+	}
+	// PushTokensColumns holds the columns for the "push_tokens" table.
+	PushTokensColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "staff_id", Type: field.TypeString},
+		{Name: "token", Type: field.TypeString, Unique: true, Size: 4096},
+		{Name: "platform", Type: field.TypeEnum, Enums: []string{"IOS", "ANDROID", "WEB"}},
+		{Name: "device_name", Type: field.TypeString, Nullable: true, Size: 100},
+		{Name: "locale", Type: field.TypeString, Size: 35, Default: "en"},
+		{Name: "merchant_id", Type: field.TypeString},
+	}
+	// PushTokensTable holds the schema information for the "push_tokens" table.
+	PushTokensTable = &schema.Table{
+		Name:       "push_tokens",
+		Columns:    PushTokensColumns,
+		PrimaryKey: []*schema.Column{PushTokensColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "push_tokens_merchants_merchant",
+				Columns:    []*schema.Column{PushTokensColumns[8]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "pushtoken_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{PushTokensColumns[8]},
+			},
+			{
+				Name:    "pushtoken_staff_id",
+				Unique:  false,
+				Columns: []*schema.Column{PushTokensColumns[3]},
 			},
 		},
 	}
@@ -2671,6 +2797,8 @@ var (
 		LoyaltyRedemptionsTable,
 		LoyaltyRewardsTable,
 		MerchantsTable,
+		NotificationsTable,
+		NotificationPreferencesTable,
 		OffersTable,
 		OfferRedemptionsTable,
 		OperatorsTable,
@@ -2679,6 +2807,7 @@ var (
 		PlatformAuditEntriesTable,
 		ProductsTable,
 		ProductPriceChangesTable,
+		PushTokensTable,
 		ReceiptDeliveriesTable,
 		RefundsTable,
 		RefundLinesTable,
@@ -2753,6 +2882,8 @@ func init() {
 	LoyaltyRedemptionsTable.ForeignKeys[5].RefTable = StaffsTable
 	LoyaltyRewardsTable.ForeignKeys[0].RefTable = MerchantsTable
 	LoyaltyRewardsTable.ForeignKeys[1].RefTable = ProductsTable
+	NotificationsTable.ForeignKeys[0].RefTable = MerchantsTable
+	NotificationPreferencesTable.ForeignKeys[0].RefTable = MerchantsTable
 	OffersTable.ForeignKeys[0].RefTable = MerchantsTable
 	OffersTable.ForeignKeys[1].RefTable = SavedSegmentsTable
 	OffersTable.ForeignKeys[2].RefTable = StoresTable
@@ -2766,6 +2897,7 @@ func init() {
 	ProductPriceChangesTable.ForeignKeys[0].RefTable = ProductsTable
 	ProductPriceChangesTable.ForeignKeys[1].RefTable = MerchantsTable
 	ProductPriceChangesTable.ForeignKeys[2].RefTable = StaffsTable
+	PushTokensTable.ForeignKeys[0].RefTable = MerchantsTable
 	ReceiptDeliveriesTable.ForeignKeys[0].RefTable = MerchantsTable
 	ReceiptDeliveriesTable.ForeignKeys[1].RefTable = SalesTable
 	RefundsTable.ForeignKeys[0].RefTable = MerchantsTable

@@ -57,6 +57,12 @@ type LoyaltyReward func(*sql.Selector)
 // Merchant is the predicate function for merchant builders.
 type Merchant func(*sql.Selector)
 
+// Notification is the predicate function for notification builders.
+type Notification func(*sql.Selector)
+
+// NotificationPreference is the predicate function for notificationpreference builders.
+type NotificationPreference func(*sql.Selector)
+
 // Offer is the predicate function for offer builders.
 type Offer func(*sql.Selector)
 
@@ -80,6 +86,9 @@ type Product func(*sql.Selector)
 
 // ProductPriceChange is the predicate function for productpricechange builders.
 type ProductPriceChange func(*sql.Selector)
+
+// PushToken is the predicate function for pushtoken builders.
+type PushToken func(*sql.Selector)
 
 // ReceiptDelivery is the predicate function for receiptdelivery builders.
 type ReceiptDelivery func(*sql.Selector)

@@ -519,6 +519,54 @@ func (f MerchantMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutati
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.MerchantMutation", m)
 }
 
+// The NotificationQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type NotificationQueryRuleFunc func(context.Context, *ent.NotificationQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f NotificationQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.NotificationQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.NotificationQuery", q)
+}
+
+// The NotificationMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type NotificationMutationRuleFunc func(context.Context, *ent.NotificationMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f NotificationMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.NotificationMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.NotificationMutation", m)
+}
+
+// The NotificationPreferenceQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type NotificationPreferenceQueryRuleFunc func(context.Context, *ent.NotificationPreferenceQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f NotificationPreferenceQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.NotificationPreferenceQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.NotificationPreferenceQuery", q)
+}
+
+// The NotificationPreferenceMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type NotificationPreferenceMutationRuleFunc func(context.Context, *ent.NotificationPreferenceMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f NotificationPreferenceMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.NotificationPreferenceMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.NotificationPreferenceMutation", m)
+}
+
 // The OfferQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type OfferQueryRuleFunc func(context.Context, *ent.OfferQuery) error
@@ -709,6 +757,30 @@ func (f ProductPriceChangeMutationRuleFunc) EvalMutation(ctx context.Context, m 
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ProductPriceChangeMutation", m)
+}
+
+// The PushTokenQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type PushTokenQueryRuleFunc func(context.Context, *ent.PushTokenQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f PushTokenQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PushTokenQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.PushTokenQuery", q)
+}
+
+// The PushTokenMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type PushTokenMutationRuleFunc func(context.Context, *ent.PushTokenMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f PushTokenMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.PushTokenMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.PushTokenMutation", m)
 }
 
 // The ReceiptDeliveryQueryRuleFunc type is an adapter to allow the use of ordinary
@@ -1308,6 +1380,10 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.MerchantQuery:
 		return q.Filter(), nil
+	case *ent.NotificationQuery:
+		return q.Filter(), nil
+	case *ent.NotificationPreferenceQuery:
+		return q.Filter(), nil
 	case *ent.OfferQuery:
 		return q.Filter(), nil
 	case *ent.OfferRedemptionQuery:
@@ -1323,6 +1399,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 	case *ent.ProductQuery:
 		return q.Filter(), nil
 	case *ent.ProductPriceChangeQuery:
+		return q.Filter(), nil
+	case *ent.PushTokenQuery:
 		return q.Filter(), nil
 	case *ent.ReceiptDeliveryQuery:
 		return q.Filter(), nil
@@ -1409,6 +1487,10 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 		return m.Filter(), nil
 	case *ent.MerchantMutation:
 		return m.Filter(), nil
+	case *ent.NotificationMutation:
+		return m.Filter(), nil
+	case *ent.NotificationPreferenceMutation:
+		return m.Filter(), nil
 	case *ent.OfferMutation:
 		return m.Filter(), nil
 	case *ent.OfferRedemptionMutation:
@@ -1424,6 +1506,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.ProductMutation:
 		return m.Filter(), nil
 	case *ent.ProductPriceChangeMutation:
+		return m.Filter(), nil
+	case *ent.PushTokenMutation:
 		return m.Filter(), nil
 	case *ent.ReceiptDeliveryMutation:
 		return m.Filter(), nil

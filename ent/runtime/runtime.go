@@ -23,6 +23,8 @@ import (
 	"github.com/tillpos/till/ent/loyaltyredemption"
 	"github.com/tillpos/till/ent/loyaltyreward"
 	"github.com/tillpos/till/ent/merchant"
+	"github.com/tillpos/till/ent/notification"
+	"github.com/tillpos/till/ent/notificationpreference"
 	"github.com/tillpos/till/ent/offer"
 	"github.com/tillpos/till/ent/offerredemption"
 	"github.com/tillpos/till/ent/operator"
@@ -31,6 +33,7 @@ import (
 	"github.com/tillpos/till/ent/platformauditentry"
 	"github.com/tillpos/till/ent/product"
 	"github.com/tillpos/till/ent/productpricechange"
+	"github.com/tillpos/till/ent/pushtoken"
 	"github.com/tillpos/till/ent/receiptdelivery"
 	"github.com/tillpos/till/ent/refund"
 	"github.com/tillpos/till/ent/refundline"
@@ -906,6 +909,72 @@ func init() {
 	merchantDescID := merchantMixinFields0[0].Descriptor()
 	// merchant.DefaultID holds the default value on creation for the id field.
 	merchant.DefaultID = merchantDescID.Default.(func() pulid.ID)
+	notificationMixin := schema.Notification{}.Mixin()
+	notification.Policy = privacy.NewPolicies(notificationMixin[1], notificationMixin[2], schema.Notification{})
+	notification.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := notification.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	notificationMixinHooks2 := notificationMixin[2].Hooks()
+
+	notification.Hooks[1] = notificationMixinHooks2[0]
+	notificationMixinFields0 := notificationMixin[0].Fields()
+	_ = notificationMixinFields0
+	notificationFields := schema.Notification{}.Fields()
+	_ = notificationFields
+	// notificationDescCreatedAt is the schema descriptor for created_at field.
+	notificationDescCreatedAt := notificationFields[10].Descriptor()
+	// notification.DefaultCreatedAt holds the default value on creation for the created_at field.
+	notification.DefaultCreatedAt = notificationDescCreatedAt.Default.(func() time.Time)
+	// notificationDescID is the schema descriptor for id field.
+	notificationDescID := notificationMixinFields0[0].Descriptor()
+	// notification.DefaultID holds the default value on creation for the id field.
+	notification.DefaultID = notificationDescID.Default.(func() pulid.ID)
+	notificationpreferenceMixin := schema.NotificationPreference{}.Mixin()
+	notificationpreference.Policy = privacy.NewPolicies(notificationpreferenceMixin[1], notificationpreferenceMixin[2], schema.NotificationPreference{})
+	notificationpreference.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := notificationpreference.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	notificationpreferenceMixinHooks2 := notificationpreferenceMixin[2].Hooks()
+
+	notificationpreference.Hooks[1] = notificationpreferenceMixinHooks2[0]
+	notificationpreferenceMixinFields0 := notificationpreferenceMixin[0].Fields()
+	_ = notificationpreferenceMixinFields0
+	notificationpreferenceMixinFields3 := notificationpreferenceMixin[3].Fields()
+	_ = notificationpreferenceMixinFields3
+	notificationpreferenceFields := schema.NotificationPreference{}.Fields()
+	_ = notificationpreferenceFields
+	// notificationpreferenceDescCreatedAt is the schema descriptor for created_at field.
+	notificationpreferenceDescCreatedAt := notificationpreferenceMixinFields3[0].Descriptor()
+	// notificationpreference.DefaultCreatedAt holds the default value on creation for the created_at field.
+	notificationpreference.DefaultCreatedAt = notificationpreferenceDescCreatedAt.Default.(func() time.Time)
+	// notificationpreferenceDescUpdatedAt is the schema descriptor for updated_at field.
+	notificationpreferenceDescUpdatedAt := notificationpreferenceMixinFields3[1].Descriptor()
+	// notificationpreference.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	notificationpreference.DefaultUpdatedAt = notificationpreferenceDescUpdatedAt.Default.(func() time.Time)
+	// notificationpreference.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	notificationpreference.UpdateDefaultUpdatedAt = notificationpreferenceDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// notificationpreferenceDescMinSaleAmount is the schema descriptor for min_sale_amount field.
+	notificationpreferenceDescMinSaleAmount := notificationpreferenceFields[3].Descriptor()
+	// notificationpreference.DefaultMinSaleAmount holds the default value on creation for the min_sale_amount field.
+	notificationpreference.DefaultMinSaleAmount = notificationpreferenceDescMinSaleAmount.Default.(int64)
+	// notificationpreferenceDescDailySummaryAt is the schema descriptor for daily_summary_at field.
+	notificationpreferenceDescDailySummaryAt := notificationpreferenceFields[6].Descriptor()
+	// notificationpreference.DefaultDailySummaryAt holds the default value on creation for the daily_summary_at field.
+	notificationpreference.DefaultDailySummaryAt = notificationpreferenceDescDailySummaryAt.Default.(string)
+	// notificationpreferenceDescID is the schema descriptor for id field.
+	notificationpreferenceDescID := notificationpreferenceMixinFields0[0].Descriptor()
+	// notificationpreference.DefaultID holds the default value on creation for the id field.
+	notificationpreference.DefaultID = notificationpreferenceDescID.Default.(func() pulid.ID)
 	offerMixin := schema.Offer{}.Mixin()
 	offer.Policy = privacy.NewPolicies(offerMixin[1], offerMixin[2], schema.Offer{})
 	offer.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -1283,6 +1352,67 @@ func init() {
 	productpricechangeDescID := productpricechangeMixinFields0[0].Descriptor()
 	// productpricechange.DefaultID holds the default value on creation for the id field.
 	productpricechange.DefaultID = productpricechangeDescID.Default.(func() pulid.ID)
+	pushtokenMixin := schema.PushToken{}.Mixin()
+	pushtoken.Policy = privacy.NewPolicies(pushtokenMixin[1], pushtokenMixin[2], schema.PushToken{})
+	pushtoken.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := pushtoken.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	pushtokenMixinHooks2 := pushtokenMixin[2].Hooks()
+
+	pushtoken.Hooks[1] = pushtokenMixinHooks2[0]
+	pushtokenMixinFields0 := pushtokenMixin[0].Fields()
+	_ = pushtokenMixinFields0
+	pushtokenMixinFields3 := pushtokenMixin[3].Fields()
+	_ = pushtokenMixinFields3
+	pushtokenFields := schema.PushToken{}.Fields()
+	_ = pushtokenFields
+	// pushtokenDescCreatedAt is the schema descriptor for created_at field.
+	pushtokenDescCreatedAt := pushtokenMixinFields3[0].Descriptor()
+	// pushtoken.DefaultCreatedAt holds the default value on creation for the created_at field.
+	pushtoken.DefaultCreatedAt = pushtokenDescCreatedAt.Default.(func() time.Time)
+	// pushtokenDescUpdatedAt is the schema descriptor for updated_at field.
+	pushtokenDescUpdatedAt := pushtokenMixinFields3[1].Descriptor()
+	// pushtoken.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	pushtoken.DefaultUpdatedAt = pushtokenDescUpdatedAt.Default.(func() time.Time)
+	// pushtoken.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	pushtoken.UpdateDefaultUpdatedAt = pushtokenDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// pushtokenDescToken is the schema descriptor for token field.
+	pushtokenDescToken := pushtokenFields[1].Descriptor()
+	// pushtoken.TokenValidator is a validator for the "token" field. It is called by the builders before save.
+	pushtoken.TokenValidator = func() func(string) error {
+		validators := pushtokenDescToken.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(token string) error {
+			for _, fn := range fns {
+				if err := fn(token); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// pushtokenDescDeviceName is the schema descriptor for device_name field.
+	pushtokenDescDeviceName := pushtokenFields[3].Descriptor()
+	// pushtoken.DeviceNameValidator is a validator for the "device_name" field. It is called by the builders before save.
+	pushtoken.DeviceNameValidator = pushtokenDescDeviceName.Validators[0].(func(string) error)
+	// pushtokenDescLocale is the schema descriptor for locale field.
+	pushtokenDescLocale := pushtokenFields[4].Descriptor()
+	// pushtoken.DefaultLocale holds the default value on creation for the locale field.
+	pushtoken.DefaultLocale = pushtokenDescLocale.Default.(string)
+	// pushtoken.LocaleValidator is a validator for the "locale" field. It is called by the builders before save.
+	pushtoken.LocaleValidator = pushtokenDescLocale.Validators[0].(func(string) error)
+	// pushtokenDescID is the schema descriptor for id field.
+	pushtokenDescID := pushtokenMixinFields0[0].Descriptor()
+	// pushtoken.DefaultID holds the default value on creation for the id field.
+	pushtoken.DefaultID = pushtokenDescID.Default.(func() pulid.ID)
 	receiptdeliveryMixin := schema.ReceiptDelivery{}.Mixin()
 	receiptdelivery.Policy = privacy.NewPolicies(receiptdeliveryMixin[1], receiptdeliveryMixin[2], schema.ReceiptDelivery{})
 	receiptdelivery.Hooks[0] = func(next ent.Mutator) ent.Mutator {

@@ -191,12 +191,14 @@ func (OutboxEvent) Fields() []ent.Field {
 	}
 }
 
-// Indexes of the OutboxEvent: the worker claims due rows in order.
+// Indexes of the OutboxEvent: the worker claims due rows, and holds back
+// an event while an earlier one about the same subject is undelivered.
 func (OutboxEvent) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("status", "available_at")}
+	return []ent.Index{index.Fields("status", "available_at"), index.Fields("subject_id", "status")}
 }
 
-// Annotations of the OutboxEvent: delivered by the worker, not in the API yet.
+// Annotations of the OutboxEvent: shown to owners and operators through a
+// hand-written GraphQL type (its IDs are not node IDs).
 func (OutboxEvent) Annotations() []schema.Annotation {
 	return []schema.Annotation{entgql.Skip()}
 }

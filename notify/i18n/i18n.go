@@ -62,6 +62,16 @@ const (
 	OptOutSMS = "optout.sms"
 	// OptOutEmail labels a campaign email's unsubscribe link.
 	OptOutEmail = "optout.email"
+	// FeedbackLow is the push for a customer's low rating: {store}.
+	FeedbackLow = "feedback.low"
+	// Titles of pushes, by what they are about.
+	TitleSale     = "title.sale"
+	TitleRefund   = "title.refund"
+	TitleReview   = "title.review"
+	TitleDevice   = "title.device"
+	TitleTicket   = "title.ticket"
+	TitleFeedback = "title.feedback"
+	TitleSummary  = "title.summary"
 )
 
 var catalogs = map[string]map[string]string{
@@ -85,6 +95,14 @@ var catalogs = map[string]map[string]string{
 		ReceiptSMS:          "{store}: receipt {number}, total {amount}. {link}",
 		OptOutSMS:           "Reply STOP to opt out",
 		OptOutEmail:         "Unsubscribe",
+		FeedbackLow:         "A customer at {store} left a low rating",
+		TitleSale:           "New sale",
+		TitleRefund:         "Refund",
+		TitleReview:         "Sale held for review",
+		TitleDevice:         "Device",
+		TitleTicket:         "Service ticket",
+		TitleFeedback:       "Customer feedback",
+		TitleSummary:        "Today's sales",
 	},
 	"zh-CN": {
 		SaleCompleted:       "{store} 新销售 {amount}",
@@ -106,6 +124,14 @@ var catalogs = map[string]map[string]string{
 		ReceiptSMS:          "{store}：收据 {number}，合计 {amount}。{link}",
 		OptOutSMS:           "回复 TD 退订",
 		OptOutEmail:         "退订",
+		FeedbackLow:         "{store} 有顾客给出了低分评价",
+		TitleSale:           "新销售",
+		TitleRefund:         "退款",
+		TitleReview:         "销售待审核",
+		TitleDevice:         "设备",
+		TitleTicket:         "服务工单",
+		TitleFeedback:       "顾客评价",
+		TitleSummary:        "今日销售",
 	},
 }
 
