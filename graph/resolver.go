@@ -19,6 +19,7 @@ import (
 	"github.com/tillpos/till/feedback"
 	"github.com/tillpos/till/loyalty"
 	"github.com/tillpos/till/merchants"
+	"github.com/tillpos/till/notify/live"
 	"github.com/tillpos/till/offers"
 	"github.com/tillpos/till/releases"
 	"github.com/tillpos/till/sales"
@@ -46,6 +47,8 @@ type Resolver struct {
 	loyalty *loyalty.Service
 	// storedValue keeps prepaid balances.
 	storedValue *storedvalue.Service
+	// live carries live events to subscriptions.
+	live *live.Broker
 }
 
 // Services are the domain services the resolvers call.
@@ -66,6 +69,8 @@ type Services struct {
 	Loyalty *loyalty.Service
 	// StoredValue keeps prepaid balances.
 	StoredValue *storedvalue.Service
+	// Live carries live events to subscriptions.
+	Live *live.Broker
 }
 
 // NewSchema returns Till's executable GraphQL schema.
@@ -74,6 +79,7 @@ func NewSchema(client *ent.Client, svc Services) graphql.ExecutableSchema {
 		client: client, auth: svc.Auth, merchants: svc.Merchants, staff: svc.Staff, customers: svc.Customers,
 		sales: svc.Sales, feedback: svc.Feedback, devices: svc.Devices, releases: svc.Releases, tickets: svc.Tickets,
 		catalog: svc.Catalog, feed: svc.Feed, offers: svc.Offers, loyalty: svc.Loyalty, storedValue: svc.StoredValue,
+		live: svc.Live,
 	}})
 }
 

@@ -35,9 +35,19 @@ func (s *Server) graphQLHandler(schema graphql.ExecutableSchema) http.Handler {
 		Implementation: transport.CoderWebsocketImplementation{
 			AcceptOptions: websocket.AcceptOptions{OriginPatterns: originHosts(cfg.CORSOrigins)},
 		},
+		// Every subscription needs a viewer, so a connection without a
+		// valid token is refused at once (close code 4403, as the
+		// graphql-transport-ws protocol has it), not at each subscribe.
 		InitFunc: func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 			ctx, err := s.viewerContext(ctx, payload.Authorization())
-			return ctx, nil, err
+			if err == nil && viewer.FromContext(ctx) == nil {
+				err = authError(ctx)
+			}
+			if err != nil {
+				ctx = transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, 4403), "UNAUTHENTICATED")
+				return ctx, nil, err
+			}
+			return graph.OverWebSocket(ctx), nil, nil
 		},
 	})
 	srv.AddTransport(transport.GET{})

@@ -26,6 +26,7 @@ import (
 	"github.com/tillpos/till/kv"
 	"github.com/tillpos/till/loyalty"
 	"github.com/tillpos/till/merchants"
+	"github.com/tillpos/till/notify/live"
 	"github.com/tillpos/till/offers"
 	"github.com/tillpos/till/pii"
 	"github.com/tillpos/till/ratelimit"
@@ -46,6 +47,10 @@ type Server struct {
 	handler http.Handler
 	jobs    []job
 	now     func() time.Time
+
+	// Live carries live events (sales, devices) to subscribers on every
+	// replica; the outbox worker publishes to it.
+	Live *live.Broker
 }
 
 // Option adjusts how Open builds a Server.
@@ -172,6 +177,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		{name: "loyalty-expiry", every: time.Hour, run: loyaltySvc.Expire},
 		{name: "loyalty-tiers", every: 24 * time.Hour, run: loyaltySvc.ReviewTiers},
 	}
+	s.Live = live.New(s.KV.Client(), cfg.RedisPrefix, log)
 	services := graph.Services{
 		Auth:        s.Auth,
 		Merchants:   merchants.New(s.DB.Client, hasher),
@@ -187,6 +193,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		Offers:      offersSvc,
 		Loyalty:     loyaltySvc,
 		StoredValue: storedValueSvc,
+		Live:        s.Live,
 	}
 	s.handler = s.routes(s.graphQLHandler(graph.NewSchema(s.DB.Client, services)))
 	return s, nil
@@ -257,6 +264,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // Close releases the database and Redis.
 func (s *Server) Close() error {
 	var errs []error
+	if s.Live != nil {
+		errs = append(errs, s.Live.Close())
+	}
 	if s.KV != nil {
 		errs = append(errs, s.KV.Close())
 	}
