@@ -116,7 +116,12 @@ func follow[T any](ctx context.Context, r *Resolver, storeID *pulid.ID, load fun
 	if ctx.Value(overWebSocketKey{}) == nil {
 		return nil, errs.Newf(errs.BadUserInput, "subscriptions are served over WebSocket (graphql-transport-ws)")
 	}
-	v := viewer.FromContext(ctx)
+	// The connection may have been opened long before: its session must
+	// still be alive now.
+	v, err := r.auth.Recheck(ctx, viewer.FromContext(ctx))
+	if err != nil {
+		return nil, err
+	}
 	if _, err := r.liveScope(ctx, v, storeID); err != nil {
 		return nil, err
 	}
