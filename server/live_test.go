@@ -287,6 +287,31 @@ func TestLiveSaleEvents(t *testing.T) {
 		require.Equal(t, "UNAUTHENTICATED", errors[0].Extensions["code"])
 	})
 
+	t.Run("device faults reach the back office", func(t *testing.T) {
+		d := &devEnv{Env: e.a, owner: owner}
+		p := d.pair(t, d.code(t, owner, owner.StoreID), "SN-LIVE-1")
+		sub := subscribeLive(t, e.b, owner.Token, `subscription { deviceEvents { id kind at device { id serialNumber storeID } } }`, nil)
+		var reported struct{ ReportTicket struct{ Ticket struct{ ID string } } }
+		e.a.Exec(t, owner.Token, tktReport, map[string]any{"i": map[string]any{
+			"kind": "DEVICE_FAULT", "faultCategory": "SCANNER", "title": "No beep", "deviceId": p.Device.ID,
+		}}).Decode(t, &reported)
+		msg := e.publishUntil(t, sub, "device.fault_reported", p.Device.ID)
+		require.Equal(t, "next", msg.Type, "%s", msg.Payload)
+		var res tilltest.Result
+		require.NoError(t, json.Unmarshal(msg.Payload, &res))
+		var out struct {
+			DeviceEvents struct {
+				Kind   string
+				Device struct{ ID, SerialNumber, StoreID string }
+			}
+		}
+		res.Decode(t, &out)
+		require.Equal(t, "FAULT", out.DeviceEvents.Kind)
+		require.Equal(t, p.Device.ID, out.DeviceEvents.Device.ID)
+		require.Equal(t, "SN-LIVE-1", out.DeviceEvents.Device.SerialNumber)
+		require.Equal(t, owner.StoreID, out.DeviceEvents.Device.StoreID)
+	})
+
 	t.Run("suspending the merchant ends the subscription with FORBIDDEN", func(t *testing.T) {
 		op := e.a.Operator(t)
 		s := e.sale(t, other, other.StoreID, 1400)
