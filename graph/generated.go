@@ -17032,7 +17032,7 @@ the merchant is suspended with FORBIDDEN.
 type Subscription {
   """Sales completed, refunded and voided."""
   saleEvents(storeId: ID): SaleEvent!
-  """Devices going offline or reporting a fault."""
+  """Devices going offline, back online, or reporting a fault."""
   deviceEvents(storeId: ID): DeviceEvent!
 }
 
@@ -17052,6 +17052,9 @@ type SaleEvent {
 }
 
 enum DeviceEventKind {
+  """Heard from for the first time, or again after being OFFLINE."""
+  ONLINE
+  """Silent past TILL_DEVICE_OFFLINE_AFTER."""
   OFFLINE
   FAULT
 }

@@ -38,6 +38,7 @@ var saleEventKinds = map[string]SaleEventKind{
 }
 
 var deviceEventKinds = map[string]DeviceEventKind{
+	live.DeviceOnline:  DeviceEventKindOnline,
 	live.DeviceOffline: DeviceEventKindOffline,
 	live.DeviceFault:   DeviceEventKindFault,
 }

@@ -630,18 +630,22 @@ type WithdrawReleaseInput struct {
 type DeviceEventKind string
 
 const (
+	// Heard from for the first time, or again after being OFFLINE.
+	DeviceEventKindOnline DeviceEventKind = "ONLINE"
+	// Silent past TILL_DEVICE_OFFLINE_AFTER.
 	DeviceEventKindOffline DeviceEventKind = "OFFLINE"
 	DeviceEventKindFault   DeviceEventKind = "FAULT"
 )
 
 var AllDeviceEventKind = []DeviceEventKind{
+	DeviceEventKindOnline,
 	DeviceEventKindOffline,
 	DeviceEventKindFault,
 }
 
 func (e DeviceEventKind) IsValid() bool {
 	switch e {
-	case DeviceEventKindOffline, DeviceEventKindFault:
+	case DeviceEventKindOnline, DeviceEventKindOffline, DeviceEventKindFault:
 		return true
 	}
 	return false

@@ -291,7 +291,9 @@ func TestLiveSaleEvents(t *testing.T) {
 		d := &devEnv{Env: e.a, owner: owner}
 		p := d.pair(t, d.code(t, owner, owner.StoreID), "SN-LIVE-1")
 		sub := subscribeLive(t, e.b, owner.Token, `subscription { deviceEvents { id kind at device { id serialNumber storeID } } }`, nil)
-		var reported struct{ ReportTicket struct{ Ticket struct{ ID string } } }
+		var reported struct {
+			ReportTicket struct{ Ticket struct{ ID string } }
+		}
 		e.a.Exec(t, owner.Token, tktReport, map[string]any{"i": map[string]any{
 			"kind": "DEVICE_FAULT", "faultCategory": "SCANNER", "title": "No beep", "deviceId": p.Device.ID,
 		}}).Decode(t, &reported)
@@ -310,6 +312,15 @@ func TestLiveSaleEvents(t *testing.T) {
 		require.Equal(t, p.Device.ID, out.DeviceEvents.Device.ID)
 		require.Equal(t, "SN-LIVE-1", out.DeviceEvents.Device.SerialNumber)
 		require.Equal(t, owner.StoreID, out.DeviceEvents.Device.StoreID)
+
+		// Its first heartbeat brings it ONLINE, once the snapshot job has run.
+		d.beat(t, p.Credential, map[string]any{"battery": 90}).Decode(t, &struct{}{})
+		require.Contains(t, e.a.RunDueJobs(t.Context(), time.Now().Add(time.Hour)), "device-snapshot")
+		msg = e.publishUntil(t, sub, "device.online", p.Device.ID)
+		require.NoError(t, json.Unmarshal(msg.Payload, &res))
+		res.Decode(t, &out)
+		require.Equal(t, "ONLINE", out.DeviceEvents.Kind)
+		require.Equal(t, p.Device.ID, out.DeviceEvents.Device.ID)
 	})
 
 	t.Run("suspending the merchant ends the subscription with FORBIDDEN", func(t *testing.T) {

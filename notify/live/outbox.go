@@ -12,6 +12,7 @@ var kinds = map[string]string{
 	outbox.SaleCompleted:       SaleCompleted,
 	outbox.SaleRefunded:        SaleRefunded,
 	outbox.SaleVoided:          SaleVoided,
+	outbox.DeviceOnline:        DeviceOnline,
 	outbox.DeviceOffline:       DeviceOffline,
 	outbox.DeviceFaultReported: DeviceFault,
 }
