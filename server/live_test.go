@@ -323,6 +323,34 @@ func TestLiveSaleEvents(t *testing.T) {
 		require.Equal(t, p.Device.ID, out.DeviceEvents.Device.ID)
 	})
 
+	t.Run("a terminal's session follows the terminal's store", func(t *testing.T) {
+		// The cashier works at both stores; on the first store's terminal
+		// they see its sales only.
+		both := e.a.AddStaff(t, owner, "CASHIER")
+		e.a.Exec(t, owner.Token, `mutation($i: UpdateStaffInput!) { updateStaff(input: $i) { staff { id } } }`,
+			map[string]any{"i": map[string]any{"staffId": both.ID, "storeIds": []string{owner.StoreID, second}}}).Decode(t, &struct{}{})
+		both = e.a.LogIn(t, both.Email, tilltest.Password)
+		e.a.Exec(t, both.Token, devPinSet, map[string]any{"i": map[string]any{"staffId": both.ID, "pin": "2580"}}).Decode(t, &struct{}{})
+		d := &devEnv{Env: e.a, owner: owner}
+		p := d.pair(t, d.code(t, owner, owner.StoreID), "SN-LIVE-2")
+		var login struct{ LogInWithPin struct{ AccessToken string } }
+		d.pinLogIn(t, p.Credential, both.ID, "2580").Decode(t, &login)
+		terminal := login.LogInWithPin.AccessToken
+
+		sub := subscribeLive(t, e.b, terminal, liveSaleEvents, nil)
+		first := e.sale(t, owner, owner.StoreID, 1500)
+		require.Equal(t, first.ID, saleEventOf(t, e.publishUntil(t, sub, "sale.completed", first.ID)).Sale.ID)
+		elsewhere := e.sale(t, owner, second, 1600)
+		e.publish(t, "sale.completed", elsewhere.ID)
+		next := e.sale(t, owner, owner.StoreID, 1700)
+		require.Equal(t, next.ID, saleEventOf(t, e.publishUntil(t, sub, "sale.completed", next.ID)).Sale.ID)
+
+		ctx, conn := dialWS(t, e.b, nil)
+		initWS(t, ctx, conn, `{"Authorization":"Bearer `+terminal+`"}`)
+		res := subscribeWSVars(t, ctx, conn, liveSaleEvents, map[string]any{"store": second})
+		require.Equal(t, "FORBIDDEN", res.Code(), "%+v", res.Errors)
+	})
+
 	t.Run("suspending the merchant ends the subscription with FORBIDDEN", func(t *testing.T) {
 		op := e.a.Operator(t)
 		s := e.sale(t, other, other.StoreID, 1400)
