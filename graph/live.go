@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"slices"
@@ -17,10 +18,10 @@ import (
 	"github.com/tillpos/till/notify/live"
 )
 
-// sessionRecheckEvery is how often a quiet subscription checks that its
+// DefaultLiveRecheck is how often a quiet subscription checks that its
 // session is still alive, so that a logout ends it within this long even
 // when no event comes.
-const sessionRecheckEvery = 30 * time.Second
+const DefaultLiveRecheck = 30 * time.Second
 
 type overWebSocketKey struct{}
 
@@ -110,7 +111,7 @@ func (r *Resolver) liveScope(ctx context.Context, v *viewer.Viewer, storeID *pul
 
 // follow streams the live events of the subscriber's merchant in their
 // scope, each loaded by load as the subscriber. Every event, and every
-// sessionRecheckEvery, first reads the session again: a session that has
+// DefaultLiveRecheck (or Services.LiveRecheck), first reads the session again: a session that has
 // ended or a merchant suspended since ends the stream with that error, and
 // the scope follows store reassignments.
 func follow[T any](ctx context.Context, r *Resolver, storeID *pulid.ID, load func(context.Context, live.Event) (T, bool, error)) (<-chan T, error) {
@@ -134,7 +135,7 @@ func follow[T any](ctx context.Context, r *Resolver, storeID *pulid.ID, load fun
 	go func() {
 		defer close(out)
 		defer cancel()
-		tick := time.NewTicker(sessionRecheckEvery)
+		tick := time.NewTicker(cmp.Or(r.liveRecheck, DefaultLiveRecheck))
 		defer tick.Stop()
 		// recheck is the subscriber as they stand now, in scope.
 		recheck := func() (*viewer.Viewer, []pulid.ID, bool) {

@@ -6,6 +6,7 @@ package graph
 
 import (
 	"context"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 
@@ -48,7 +49,8 @@ type Resolver struct {
 	// storedValue keeps prepaid balances.
 	storedValue *storedvalue.Service
 	// live carries live events to subscriptions.
-	live *live.Broker
+	live        *live.Broker
+	liveRecheck time.Duration
 }
 
 // Services are the domain services the resolvers call.
@@ -71,6 +73,9 @@ type Services struct {
 	StoredValue *storedvalue.Service
 	// Live carries live events to subscriptions.
 	Live *live.Broker
+	// LiveRecheck is how often a quiet subscription checks its session;
+	// DefaultLiveRecheck when 0.
+	LiveRecheck time.Duration
 }
 
 // NewSchema returns Till's executable GraphQL schema.
@@ -79,7 +84,7 @@ func NewSchema(client *ent.Client, svc Services) graphql.ExecutableSchema {
 		client: client, auth: svc.Auth, merchants: svc.Merchants, staff: svc.Staff, customers: svc.Customers,
 		sales: svc.Sales, feedback: svc.Feedback, devices: svc.Devices, releases: svc.Releases, tickets: svc.Tickets,
 		catalog: svc.Catalog, feed: svc.Feed, offers: svc.Offers, loyalty: svc.Loyalty, storedValue: svc.StoredValue,
-		live: svc.Live,
+		live: svc.Live, liveRecheck: svc.LiveRecheck,
 	}})
 }
 

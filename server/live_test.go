@@ -16,6 +16,7 @@ import (
 	"github.com/tillpos/till/ent/outboxevent"
 	"github.com/tillpos/till/internal/tilltest"
 	"github.com/tillpos/till/notify/live"
+	"github.com/tillpos/till/server"
 )
 
 // The live feed through graphql-transport-ws, on two replicas sharing one
@@ -125,6 +126,8 @@ func saleEventOf(t *testing.T, msg *wsMessage) liveSaleEvent {
 // liveEnv is two replicas on one database and one Redis.
 type liveEnv struct {
 	a, b *tilltest.Env
+	// replica starts another replica on them.
+	replica func(opts ...server.Option) *tilltest.Env
 }
 
 func newLiveEnv(t *testing.T) *liveEnv {
@@ -133,10 +136,11 @@ func newLiveEnv(t *testing.T) *liveEnv {
 		// One embedded Redis for both replicas.
 		cfg.RedisURL = "redis://" + miniredis.RunT(t).Addr()
 	}
-	same := func(c *config.Config) { *c = cfg }
-	a := tilltest.New(t, same)
-	b := tilltest.New(t, func(c *config.Config) { same(c); c.MigrateOnStart = false })
-	return &liveEnv{a: a, b: b}
+	a := tilltest.New(t, func(c *config.Config) { *c = cfg })
+	replica := func(opts ...server.Option) *tilltest.Env {
+		return tilltest.New(t, func(c *config.Config) { *c = cfg; c.MigrateOnStart = false }, opts...)
+	}
+	return &liveEnv{a: a, b: replica(), replica: replica}
 }
 
 // publish raises the live event of the outbox row topic wrote about
@@ -175,7 +179,7 @@ func (e *liveEnv) sale(t *testing.T, acc *tilltest.Account, store string, total 
 	return s
 }
 
-func TestLiveSaleEvents(t *testing.T) {
+func TestLiveFeed(t *testing.T) {
 	e := newLiveEnv(t)
 	owner := e.a.SignUp(t, "Lotus Tea")
 	cashier := e.a.AddStaff(t, owner, "CASHIER")
@@ -349,6 +353,22 @@ func TestLiveSaleEvents(t *testing.T) {
 		initWS(t, ctx, conn, `{"Authorization":"Bearer `+terminal+`"}`)
 		res := subscribeWSVars(t, ctx, conn, liveSaleEvents, map[string]any{"store": second})
 		require.Equal(t, "FORBIDDEN", res.Code(), "%+v", res.Errors)
+	})
+
+	t.Run("a quiet subscription ends soon after logging out", func(t *testing.T) {
+		quick := e.replica(server.WithLiveRecheck(100 * time.Millisecond))
+		manager := e.a.AddStaff(t, owner, "MANAGER")
+		sub := subscribeLive(t, quick, manager.Token, liveSaleEvents, nil)
+		s := e.sale(t, owner, owner.StoreID, 1800)
+		require.Equal(t, s.ID, saleEventOf(t, e.publishUntil(t, sub, "sale.completed", s.ID)).Sale.ID)
+		e.a.Exec(t, manager.Token, `mutation { logOut { endedSessions } }`, nil).Decode(t, &struct{}{})
+		// No event comes; the periodic check ends it.
+		msg := sub.next(t, 5*time.Second)
+		require.NotNil(t, msg)
+		require.Equal(t, "error", msg.Type, "%s", msg.Payload)
+		var errors []tilltest.Error
+		require.NoError(t, json.Unmarshal(msg.Payload, &errors))
+		require.Equal(t, "UNAUTHENTICATED", errors[0].Extensions["code"])
 	})
 
 	t.Run("suspending the merchant ends the subscription with FORBIDDEN", func(t *testing.T) {

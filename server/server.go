@@ -63,6 +63,7 @@ type options struct {
 	loyaltyOpts []loyalty.Option
 	dbOpts      []db.Option
 	now         func() time.Time
+	liveRecheck time.Duration
 }
 
 // WithDBOptions passes extra options to the database (tests use it to
@@ -93,6 +94,12 @@ func WithTicketOptions(opts ...tickets.Option) Option {
 // use it for a clock to move past expiries and tier reviews).
 func WithLoyaltyOptions(opts ...loyalty.Option) Option {
 	return func(o *options) { o.loyaltyOpts = append(o.loyaltyOpts, opts...) }
+}
+
+// WithLiveRecheck sets how often a quiet subscription checks its session
+// (tests shorten it).
+func WithLiveRecheck(every time.Duration) Option {
+	return func(o *options) { o.liveRecheck = every }
 }
 
 // WithAuthOptions passes extra options to the auth service (tests use it
@@ -194,6 +201,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		Loyalty:     loyaltySvc,
 		StoredValue: storedValueSvc,
 		Live:        s.Live,
+		LiveRecheck: o.liveRecheck,
 	}
 	s.handler = s.routes(s.graphQLHandler(graph.NewSchema(s.DB.Client, services)))
 	return s, nil
