@@ -198,6 +198,11 @@ func follow[T any](ctx context.Context, r *Resolver, storeID *pulid.ID, load fun
 // endSubscription makes err the error the subscription ends with, coded
 // as every other error is.
 func endSubscription(ctx context.Context, err error) {
+	if ctx.Err() != nil {
+		// The client has gone (or unsubscribed): nobody to tell, and the
+		// transport is already reading the errors.
+		return
+	}
 	presented := ErrorPresenter(slog.Default())(ctx, err)
 	if fc := graphql.GetFieldContext(ctx); fc != nil && presented.Path == nil {
 		presented.Path = fc.Path()
