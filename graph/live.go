@@ -45,30 +45,22 @@ var deviceEventKinds = map[string]DeviceEventKind{
 }
 
 // saleEvent loads the sale of e as the subscriber, so the privacy rules
-// decide whether they see it; false for events that are not about sales.
-func (r *Resolver) saleEvent(ctx context.Context, e live.Event) (*SaleEvent, bool, error) {
-	kind, ok := saleEventKinds[e.Kind]
-	if !ok {
-		return nil, false, nil
-	}
+// decide whether they see it.
+func (r *Resolver) saleEvent(ctx context.Context, e live.Event) (*SaleEvent, error) {
 	s, err := r.client.Sale.Get(ctx, pulid.ID(e.SubjectID))
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
-	return &SaleEvent{ID: pulid.ID(e.ID), Kind: kind, Sale: s, At: e.At}, true, nil
+	return &SaleEvent{ID: pulid.ID(e.ID), Kind: saleEventKinds[e.Kind], Sale: s, At: e.At}, nil
 }
 
 // deviceEvent loads the device of e as the subscriber.
-func (r *Resolver) deviceEvent(ctx context.Context, e live.Event) (*DeviceEvent, bool, error) {
-	kind, ok := deviceEventKinds[e.Kind]
-	if !ok {
-		return nil, false, nil
-	}
+func (r *Resolver) deviceEvent(ctx context.Context, e live.Event) (*DeviceEvent, error) {
 	d, err := r.client.Device.Get(ctx, pulid.ID(e.SubjectID))
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
-	return &DeviceEvent{ID: pulid.ID(e.ID), Kind: kind, Device: d, At: e.At}, true, nil
+	return &DeviceEvent{ID: pulid.ID(e.ID), Kind: deviceEventKinds[e.Kind], Device: d, At: e.At}, nil
 }
 
 // liveScope is the stores v follows (nil: all of the merchant's): the
@@ -109,12 +101,13 @@ func (r *Resolver) liveScope(ctx context.Context, v *viewer.Viewer, storeID *pul
 	return append([]pulid.ID{}, v.StoreIDs...), nil
 }
 
-// follow streams the live events of the subscriber's merchant in their
-// scope, each loaded by load as the subscriber. Every event, and every
-// DefaultLiveRecheck (or Services.LiveRecheck), first reads the session again: a session that has
-// ended or a merchant suspended since ends the stream with that error, and
-// the scope follows store reassignments.
-func follow[T any](ctx context.Context, r *Resolver, storeID *pulid.ID, load func(context.Context, live.Event) (T, bool, error)) (<-chan T, error) {
+// follow streams the live events of the subscriber's merchant of the kinds
+// in kinds and in their scope, each loaded by load as the subscriber. Each
+// such event, and every DefaultLiveRecheck (Services.LiveRecheck), first
+// reads the session again: a session that has ended or a merchant
+// suspended since ends the stream with that error, and the scope follows
+// store reassignments.
+func follow[K comparable, T any](ctx context.Context, r *Resolver, storeID *pulid.ID, kinds map[string]K, load func(context.Context, live.Event) (T, error)) (<-chan T, error) {
 	if ctx.Value(overWebSocketKey{}) == nil {
 		return nil, errs.Newf(errs.BadUserInput, "subscriptions are served over WebSocket (graphql-transport-ws)")
 	}
@@ -166,6 +159,9 @@ func follow[T any](ctx context.Context, r *Resolver, storeID *pulid.ID, load fun
 				}
 				e = got
 			}
+			if _, shown := kinds[e.Kind]; !shown {
+				continue
+			}
 			fresh, scope, ok := recheck()
 			if !ok {
 				return
@@ -173,7 +169,7 @@ func follow[T any](ctx context.Context, r *Resolver, storeID *pulid.ID, load fun
 			if scope != nil && !slices.Contains(scope, pulid.ID(e.StoreID)) {
 				continue
 			}
-			item, shown, err := load(viewer.NewContext(ctx, fresh), e)
+			item, err := load(viewer.NewContext(ctx, fresh), e)
 			if ent.IsNotFound(err) {
 				// Not theirs to see (privacy), or gone since.
 				continue
@@ -181,9 +177,6 @@ func follow[T any](ctx context.Context, r *Resolver, storeID *pulid.ID, load fun
 			if err != nil {
 				endSubscription(ctx, err)
 				return
-			}
-			if !shown {
-				continue
 			}
 			select {
 			case out <- item:

@@ -13,12 +13,12 @@ import (
 
 // SaleEvents is the resolver for the saleEvents field.
 func (r *subscriptionResolver) SaleEvents(ctx context.Context, storeID *pulid.ID) (<-chan *SaleEvent, error) {
-	return follow(ctx, r.Resolver, storeID, r.saleEvent)
+	return follow(ctx, r.Resolver, storeID, saleEventKinds, r.saleEvent)
 }
 
 // DeviceEvents is the resolver for the deviceEvents field.
 func (r *subscriptionResolver) DeviceEvents(ctx context.Context, storeID *pulid.ID) (<-chan *DeviceEvent, error) {
-	return follow(ctx, r.Resolver, storeID, r.deviceEvent)
+	return follow(ctx, r.Resolver, storeID, deviceEventKinds, r.deviceEvent)
 }
 
 // Subscription returns SubscriptionResolver implementation.
