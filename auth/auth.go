@@ -248,7 +248,23 @@ func (s *Service) Authenticate(ctx context.Context, accessToken string) (*viewer
 	if err != nil {
 		return nil, errs.Newf(errs.Unauthenticated, "invalid or expired access token")
 	}
-	sess, err := s.sessions.Get(ctx, pulid.ID(claims.Subject), claims.SessionID)
+	return s.sessionViewer(ctx, pulid.ID(claims.Subject), claims.SessionID)
+}
+
+// Recheck reads v's session again, for a connection that outlives the
+// access token it was opened with (a subscription): it answers the viewer
+// as the session stands now (merchant suspended, stores reassigned), or
+// UNAUTHENTICATED once the session has ended.
+func (s *Service) Recheck(ctx context.Context, v *viewer.Viewer) (*viewer.Viewer, error) {
+	if v == nil || v.SessionID == "" {
+		return nil, errs.Newf(errs.Unauthenticated, "not logged in")
+	}
+	return s.sessionViewer(ctx, v.ID, v.SessionID)
+}
+
+// sessionViewer is the viewer of a live session of subject.
+func (s *Service) sessionViewer(ctx context.Context, subject pulid.ID, sid string) (*viewer.Viewer, error) {
+	sess, err := s.sessions.Get(ctx, subject, sid)
 	if errors.Is(err, ErrNoSession) {
 		return nil, errs.Newf(errs.Unauthenticated, "session has ended")
 	}

@@ -285,7 +285,7 @@ func (s *Service) settleAll(ctx context.Context, devs []*ent.Device, outdated ma
 // settle writes what the latest state says about d (and whether its app
 // version is still supported), if it differs enough from what the database
 // held when d was read; a device going quiet raises device.offline in the
-// same transaction. The write is conditional on that health, and on the
+// same transaction, and one heard from again (or first) device.online. The write is conditional on that health, and on the
 // device being still in service: a run overlapping this one, or a disable,
 // that moved it first wins, and no second event is raised.
 func (s *Service) settle(ctx context.Context, d *ent.Device, st *State, outdated bool, now time.Time) error {
@@ -308,14 +308,22 @@ func (s *Service) settle(ctx context.Context, d *ent.Device, st *State, outdated
 		if err != nil {
 			return fmt.Errorf("saving device health: %w", err)
 		}
-		if n != 1 || h != device.HealthOFFLINE || d.Health == device.HealthOFFLINE {
+		topic := ""
+		switch {
+		case n != 1:
+		case h == device.HealthOFFLINE && d.Health != device.HealthOFFLINE:
+			topic = outbox.DeviceOffline
+		case h != device.HealthOFFLINE && d.Health == device.HealthOFFLINE:
+			topic = outbox.DeviceOnline
+		}
+		if topic == "" {
 			return nil
 		}
 		var lastSeen any
 		if st != nil {
 			lastSeen = st.At
 		}
-		return outbox.Add(ctx, tx, d.MerchantID, outbox.DeviceOffline, d.ID, map[string]any{
+		return outbox.Add(ctx, tx, d.MerchantID, topic, d.ID, map[string]any{
 			"deviceId": d.ID, "storeId": d.StoreID, "serialNumber": d.SerialNumber, "lastSeenAt": lastSeen,
 		})
 	})

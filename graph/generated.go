@@ -86,6 +86,7 @@ type ResolverRoot interface {
 	Store() StoreResolver
 	StoredValue() StoredValueResolver
 	StoredValueTopUp() StoredValueTopUpResolver
+	Subscription() SubscriptionResolver
 }
 
 type DirectiveRoot struct {
@@ -352,6 +353,13 @@ type ComplexityRoot struct {
 	DeviceEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	DeviceEvent struct {
+		At     func(childComplexity int) int
+		Device func(childComplexity int) int
+		ID     func(childComplexity int) int
+		Kind   func(childComplexity int) int
 	}
 
 	DeviceHeartbeatPayload struct {
@@ -1246,6 +1254,13 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	SaleEvent struct {
+		At   func(childComplexity int) int
+		ID   func(childComplexity int) int
+		Kind func(childComplexity int) int
+		Sale func(childComplexity int) int
+	}
+
 	SaleLine struct {
 		Category         func(childComplexity int) int
 		ID               func(childComplexity int) int
@@ -1507,6 +1522,11 @@ type ComplexityRoot struct {
 		Tendered  func(childComplexity int) int
 		Type      func(childComplexity int) int
 		Wallet    func(childComplexity int) int
+	}
+
+	Subscription struct {
+		DeviceEvents func(childComplexity int, storeID *pulid.ID) int
+		SaleEvents   func(childComplexity int, storeID *pulid.ID) int
 	}
 
 	Tender struct {
@@ -1821,6 +1841,10 @@ type StoredValueResolver interface {
 }
 type StoredValueTopUpResolver interface {
 	Tender(ctx context.Context, obj *ent.StoredValueTopUp) (*sales.TenderInput, error)
+}
+type SubscriptionResolver interface {
+	SaleEvents(ctx context.Context, storeID *pulid.ID) (<-chan *SaleEvent, error)
+	DeviceEvents(ctx context.Context, storeID *pulid.ID) (<-chan *DeviceEvent, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -2927,6 +2951,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DeviceEdge.Node(childComplexity), true
+
+	case "DeviceEvent.at":
+		if e.ComplexityRoot.DeviceEvent.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceEvent.At(childComplexity), true
+	case "DeviceEvent.device":
+		if e.ComplexityRoot.DeviceEvent.Device == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceEvent.Device(childComplexity), true
+	case "DeviceEvent.id":
+		if e.ComplexityRoot.DeviceEvent.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceEvent.ID(childComplexity), true
+	case "DeviceEvent.kind":
+		if e.ComplexityRoot.DeviceEvent.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceEvent.Kind(childComplexity), true
 
 	case "DeviceHeartbeatPayload.nextHeartbeatInSeconds":
 		if e.ComplexityRoot.DeviceHeartbeatPayload.NextHeartbeatInSeconds == nil {
@@ -7411,6 +7460,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SaleEdge.Node(childComplexity), true
 
+	case "SaleEvent.at":
+		if e.ComplexityRoot.SaleEvent.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SaleEvent.At(childComplexity), true
+	case "SaleEvent.id":
+		if e.ComplexityRoot.SaleEvent.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SaleEvent.ID(childComplexity), true
+	case "SaleEvent.kind":
+		if e.ComplexityRoot.SaleEvent.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SaleEvent.Kind(childComplexity), true
+	case "SaleEvent.sale":
+		if e.ComplexityRoot.SaleEvent.Sale == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SaleEvent.Sale(childComplexity), true
+
 	case "SaleLine.category":
 		if e.ComplexityRoot.SaleLine.Category == nil {
 			break
@@ -8545,6 +8619,29 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.StoredValueTopUpTender.Wallet(childComplexity), true
 
+	case "Subscription.deviceEvents":
+		if e.ComplexityRoot.Subscription.DeviceEvents == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_deviceEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.DeviceEvents(childComplexity, args["storeId"].(*pulid.ID)), true
+	case "Subscription.saleEvents":
+		if e.ComplexityRoot.Subscription.SaleEvents == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_saleEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.SaleEvents(childComplexity, args["storeId"].(*pulid.ID)), true
+
 	case "Tender.amount":
 		if e.ComplexityRoot.Tender.Amount == nil {
 			break
@@ -9266,6 +9363,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			ctx = graphql.WithLazyInputUnmarshalerIndex(ctx, inputUnmarshalers)
 			data := ec._Mutation(ctx, opCtx.Operation.SelectionSet)
 			var buf bytes.Buffer
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
 			data.MarshalGQL(&buf)
 
 			return &graphql.Response{
@@ -18637,6 +18751,56 @@ extend type Mutation {
   recordFeedback(input: RecordFeedbackInput!): FeedbackPayload!
 }
 `, BuiltIn: false},
+	{Name: "../schema/live.graphql", Input: `"""
+The live feed: events as they happen, over graphql-transport-ws (the access
+token goes in connection_init as {"Authorization": "Bearer …"}). Delivery is
+at least once: an event may repeat, with the same id. A subscription is
+scoped like the sales query: the owner follows every store, a manager or
+cashier the stores they work at, a terminal's session its own store.
+storeId narrows it to one store: another merchant's is NOT_FOUND, one of the
+merchant's the caller does not work at FORBIDDEN. The session is checked
+again with every event and every 30 seconds: once it has ended (logOut,
+revoked, deactivated) the subscription ends with UNAUTHENTICATED, and when
+the merchant is suspended with FORBIDDEN.
+"""
+type Subscription {
+  """Sales completed, refunded and voided."""
+  saleEvents(storeId: ID): SaleEvent!
+  """Devices going offline, back online, or reporting a fault."""
+  deviceEvents(storeId: ID): DeviceEvent!
+}
+
+enum SaleEventKind {
+  COMPLETED
+  REFUNDED
+  VOIDED
+}
+
+type SaleEvent {
+  """The event's id: a repeat delivery has the same one."""
+  id: ID!
+  kind: SaleEventKind!
+  """The sale as it is when the event is delivered."""
+  sale: Sale!
+  at: Time!
+}
+
+enum DeviceEventKind {
+  """Heard from for the first time, or again after being OFFLINE."""
+  ONLINE
+  """Silent past TILL_DEVICE_OFFLINE_AFTER."""
+  OFFLINE
+  FAULT
+}
+
+type DeviceEvent {
+  """The event's id: a repeat delivery has the same one."""
+  id: ID!
+  kind: DeviceEventKind!
+  device: Device!
+  at: Time!
+}
+`, BuiltIn: false},
 	{Name: "../schema/loyalty.graphql", Input: `"""How a program rounds the points a sale earns."""
 enum LoyaltyRounding {
   DOWN
@@ -20456,6 +20620,20 @@ func (ec *executionContext) childFields_DeviceEdge(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type DeviceEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_DeviceEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_DeviceEvent_id(ctx, field)
+	case "kind":
+		return ec.fieldContext_DeviceEvent_kind(ctx, field)
+	case "device":
+		return ec.fieldContext_DeviceEvent_device(ctx, field)
+	case "at":
+		return ec.fieldContext_DeviceEvent_at(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeviceEvent", field.Name)
+}
+
 func (ec *executionContext) childFields_DeviceHeartbeatPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "receivedAt":
@@ -21950,6 +22128,20 @@ func (ec *executionContext) childFields_SaleEdge(ctx context.Context, field grap
 		return ec.fieldContext_SaleEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SaleEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_SaleEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_SaleEvent_id(ctx, field)
+	case "kind":
+		return ec.fieldContext_SaleEvent_kind(ctx, field)
+	case "sale":
+		return ec.fieldContext_SaleEvent_sale(ctx, field)
+	case "at":
+		return ec.fieldContext_SaleEvent_at(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SaleEvent", field.Name)
 }
 
 func (ec *executionContext) childFields_SaleLine(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -25589,6 +25781,34 @@ func (ec *executionContext) field_StoredValue_entries_args(ctx context.Context, 
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_deviceEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "storeId",
+		func(ctx context.Context, v any) (*pulid.ID, error) {
+			return ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["storeId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_saleEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "storeId",
+		func(ctx context.Context, v any) (*pulid.ID, error) {
+			return ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["storeId"] = arg0
 	return args, nil
 }
 
@@ -30148,6 +30368,107 @@ func (ec *executionContext) _DeviceEdge_cursor(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_DeviceEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DeviceEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _DeviceEvent_id(ctx context.Context, field graphql.CollectedField, obj *DeviceEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceEvent_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceEvent_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeviceEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _DeviceEvent_kind(ctx context.Context, field graphql.CollectedField, obj *DeviceEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceEvent_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v DeviceEventKind) graphql.Marshaler {
+			return ec.marshalNDeviceEventKind2githubᚗcomᚋtillposᚋtillᚋgraphᚐDeviceEventKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceEvent_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeviceEvent", field, false, false, "DeviceEventKind")
+}
+
+func (ec *executionContext) _DeviceEvent_device(ctx context.Context, field graphql.CollectedField, obj *DeviceEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceEvent_device(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Device, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Device) graphql.Marshaler {
+			return ec.marshalNDevice2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐDevice(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceEvent_device(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DeviceEvent",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Device(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DeviceEvent_at(ctx context.Context, field graphql.CollectedField, obj *DeviceEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceEvent_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceEvent_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeviceEvent", field, false, false, "Time")
 }
 
 func (ec *executionContext) _DeviceHeartbeatPayload_receivedAt(ctx context.Context, field graphql.CollectedField, obj *DeviceHeartbeatPayload) (ret graphql.Marshaler) {
@@ -48552,6 +48873,107 @@ func (ec *executionContext) fieldContext_SaleEdge_cursor(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("SaleEdge", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _SaleEvent_id(ctx context.Context, field graphql.CollectedField, obj *SaleEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SaleEvent_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SaleEvent_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SaleEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _SaleEvent_kind(ctx context.Context, field graphql.CollectedField, obj *SaleEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SaleEvent_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v SaleEventKind) graphql.Marshaler {
+			return ec.marshalNSaleEventKind2githubᚗcomᚋtillposᚋtillᚋgraphᚐSaleEventKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SaleEvent_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SaleEvent", field, false, false, "SaleEventKind")
+}
+
+func (ec *executionContext) _SaleEvent_sale(ctx context.Context, field graphql.CollectedField, obj *SaleEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SaleEvent_sale(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sale, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Sale) graphql.Marshaler {
+			return ec.marshalNSale2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐSale(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SaleEvent_sale(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SaleEvent",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Sale(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SaleEvent_at(ctx context.Context, field graphql.CollectedField, obj *SaleEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SaleEvent_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SaleEvent_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SaleEvent", field, false, false, "Time")
+}
+
 func (ec *executionContext) _SaleLine_id(ctx context.Context, field graphql.CollectedField, obj *ent.SaleLine) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -53204,6 +53626,94 @@ func (ec *executionContext) _StoredValueTopUpTender_reference(ctx context.Contex
 }
 func (ec *executionContext) fieldContext_StoredValueTopUpTender_reference(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("StoredValueTopUpTender", field, false, false, "String")
+}
+
+func (ec *executionContext) _Subscription_saleEvents(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_saleEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().SaleEvents(ctx, fc.Args["storeId"].(*pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *SaleEvent) graphql.Marshaler {
+			return ec.marshalNSaleEvent2ᚖgithubᚗcomᚋtillposᚋtillᚋgraphᚐSaleEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_saleEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SaleEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_saleEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_deviceEvents(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_deviceEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().DeviceEvents(ctx, fc.Args["storeId"].(*pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *DeviceEvent) graphql.Marshaler {
+			return ec.marshalNDeviceEvent2ᚖgithubᚗcomᚋtillposᚋtillᚋgraphᚐDeviceEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_deviceEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeviceEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_deviceEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Tender_id(ctx context.Context, field graphql.CollectedField, obj *ent.Tender) (ret graphql.Marshaler) {
@@ -93347,6 +93857,54 @@ func (ec *executionContext) _DeviceEdge(ctx context.Context, sel ast.SelectionSe
 	return out
 }
 
+var deviceEventImplementors = []string{"DeviceEvent"}
+
+func (ec *executionContext) _DeviceEvent(ctx context.Context, sel ast.SelectionSet, obj *DeviceEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deviceEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeviceEvent")
+		case "id":
+			out.Values[i] = ec._DeviceEvent_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._DeviceEvent_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "device":
+			out.Values[i] = ec._DeviceEvent_device(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "at":
+			out.Values[i] = ec._DeviceEvent_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var deviceHeartbeatPayloadImplementors = []string{"DeviceHeartbeatPayload"}
 
 func (ec *executionContext) _DeviceHeartbeatPayload(ctx context.Context, sel ast.SelectionSet, obj *DeviceHeartbeatPayload) graphql.Marshaler {
@@ -99209,6 +99767,54 @@ func (ec *executionContext) _SaleEdge(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var saleEventImplementors = []string{"SaleEvent"}
+
+func (ec *executionContext) _SaleEvent(ctx context.Context, sel ast.SelectionSet, obj *SaleEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, saleEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SaleEvent")
+		case "id":
+			out.Values[i] = ec._SaleEvent_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._SaleEvent_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sale":
+			out.Values[i] = ec._SaleEvent_sale(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "at":
+			out.Values[i] = ec._SaleEvent_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var saleLineImplementors = []string{"SaleLine", "Node"}
 
 func (ec *executionContext) _SaleLine(ctx context.Context, sel ast.SelectionSet, obj *ent.SaleLine) graphql.Marshaler {
@@ -100899,6 +101505,28 @@ func (ec *executionContext) _StoredValueTopUpTender(ctx context.Context, sel ast
 	}
 
 	return out
+}
+
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "saleEvents":
+		return ec._Subscription_saleEvents(ctx, fields[0])
+	case "deviceEvents":
+		return ec._Subscription_deviceEvents(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
 }
 
 var tenderImplementors = []string{"Tender", "Node"}
@@ -102606,6 +103234,24 @@ func (ec *executionContext) unmarshalNDeviceCredentialInput2githubᚗcomᚋtillp
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNDeviceEvent2ᚖgithubᚗcomᚋtillposᚋtillᚋgraphᚐDeviceEvent(ctx context.Context, sel ast.SelectionSet, v *DeviceEvent) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeviceEvent!")
+		return graphql.Null
+	}
+	return ec._DeviceEvent(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNDeviceEventKind2githubᚗcomᚋtillposᚋtillᚋgraphᚐDeviceEventKind(ctx context.Context, v any) (DeviceEventKind, error) {
+	var res DeviceEventKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDeviceEventKind2githubᚗcomᚋtillposᚋtillᚋgraphᚐDeviceEventKind(ctx context.Context, sel ast.SelectionSet, v DeviceEventKind) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) unmarshalNDeviceHealth2githubᚗcomᚋtillposᚋtillᚋentᚋdeviceᚐHealth(ctx context.Context, v any) (device.Health, error) {
 	var res device.Health
 	err := res.UnmarshalGQL(v)
@@ -104269,6 +104915,24 @@ func (ec *executionContext) marshalNSaleConnection2ᚖgithubᚗcomᚋtillposᚋt
 		return graphql.Null
 	}
 	return ec._SaleConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNSaleEvent2ᚖgithubᚗcomᚋtillposᚋtillᚋgraphᚐSaleEvent(ctx context.Context, sel ast.SelectionSet, v *SaleEvent) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SaleEvent!")
+		return graphql.Null
+	}
+	return ec._SaleEvent(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNSaleEventKind2githubᚗcomᚋtillposᚋtillᚋgraphᚐSaleEventKind(ctx context.Context, v any) (SaleEventKind, error) {
+	var res SaleEventKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSaleEventKind2githubᚗcomᚋtillposᚋtillᚋgraphᚐSaleEventKind(ctx context.Context, sel ast.SelectionSet, v SaleEventKind) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) marshalNSaleLine2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐSaleLine(ctx context.Context, sel ast.SelectionSet, v *ent.SaleLine) graphql.Marshaler {

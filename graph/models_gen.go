@@ -198,6 +198,14 @@ type DeviceCredentialInput struct {
 	Credential     string `json:"credential"`
 }
 
+type DeviceEvent struct {
+	// The event's id: a repeat delivery has the same one.
+	ID     pulid.ID        `json:"id"`
+	Kind   DeviceEventKind `json:"kind"`
+	Device *ent.Device     `json:"device"`
+	At     time.Time       `json:"at"`
+}
+
 type DeviceHeartbeatInput struct {
 	// The credential pairDevice gave this terminal.
 	Credential string `json:"credential"`
@@ -407,6 +415,15 @@ type RiskListEntryPayload struct {
 	RiskListEntry *ent.RiskListEntry `json:"riskListEntry"`
 }
 
+type SaleEvent struct {
+	// The event's id: a repeat delivery has the same one.
+	ID   pulid.ID      `json:"id"`
+	Kind SaleEventKind `json:"kind"`
+	// The sale as it is when the event is delivered.
+	Sale *ent.Sale `json:"sale"`
+	At   time.Time `json:"at"`
+}
+
 type SaleIDInput struct {
 	SaleID pulid.ID `json:"saleId"`
 }
@@ -468,6 +485,19 @@ type StorePayload struct {
 
 type StoredValueSettingsPayload struct {
 	StoredValueSettings *ent.StoredValueSettings `json:"storedValueSettings"`
+}
+
+// The live feed: events as they happen, over graphql-transport-ws (the access
+// token goes in connection_init as {"Authorization": "Bearer …"}). Delivery is
+// at least once: an event may repeat, with the same id. A subscription is
+// scoped like the sales query: the owner follows every store, a manager or
+// cashier the stores they work at, a terminal's session its own store.
+// storeId narrows it to one store: another merchant's is NOT_FOUND, one of the
+// merchant's the caller does not work at FORBIDDEN. The session is checked
+// again with every event and every 30 seconds: once it has ended (logOut,
+// revoked, deactivated) the subscription ends with UNAUTHENTICATED, and when
+// the merchant is suspended with FORBIDDEN.
+type Subscription struct {
 }
 
 type SuspendMerchantInput struct {
@@ -613,6 +643,122 @@ type VoidSaleInput struct {
 type WithdrawReleaseInput struct {
 	ReleaseID pulid.ID `json:"releaseId"`
 	Reason    *string  `json:"reason,omitempty"`
+}
+
+type DeviceEventKind string
+
+const (
+	// Heard from for the first time, or again after being OFFLINE.
+	DeviceEventKindOnline DeviceEventKind = "ONLINE"
+	// Silent past TILL_DEVICE_OFFLINE_AFTER.
+	DeviceEventKindOffline DeviceEventKind = "OFFLINE"
+	DeviceEventKindFault   DeviceEventKind = "FAULT"
+)
+
+var AllDeviceEventKind = []DeviceEventKind{
+	DeviceEventKindOnline,
+	DeviceEventKindOffline,
+	DeviceEventKindFault,
+}
+
+func (e DeviceEventKind) IsValid() bool {
+	switch e {
+	case DeviceEventKindOnline, DeviceEventKindOffline, DeviceEventKindFault:
+		return true
+	}
+	return false
+}
+
+func (e DeviceEventKind) String() string {
+	return string(e)
+}
+
+func (e *DeviceEventKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = DeviceEventKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid DeviceEventKind", str)
+	}
+	return nil
+}
+
+func (e DeviceEventKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *DeviceEventKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e DeviceEventKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type SaleEventKind string
+
+const (
+	SaleEventKindCompleted SaleEventKind = "COMPLETED"
+	SaleEventKindRefunded  SaleEventKind = "REFUNDED"
+	SaleEventKindVoided    SaleEventKind = "VOIDED"
+)
+
+var AllSaleEventKind = []SaleEventKind{
+	SaleEventKindCompleted,
+	SaleEventKindRefunded,
+	SaleEventKindVoided,
+}
+
+func (e SaleEventKind) IsValid() bool {
+	switch e {
+	case SaleEventKindCompleted, SaleEventKindRefunded, SaleEventKindVoided:
+		return true
+	}
+	return false
+}
+
+func (e SaleEventKind) String() string {
+	return string(e)
+}
+
+func (e *SaleEventKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = SaleEventKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid SaleEventKind", str)
+	}
+	return nil
+}
+
+func (e SaleEventKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *SaleEventKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e SaleEventKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 type SaleReviewOutcome string

@@ -6,6 +6,7 @@ package graph
 
 import (
 	"context"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/tillpos/till/loyalty"
 	"github.com/tillpos/till/merchants"
 	"github.com/tillpos/till/notify"
+	"github.com/tillpos/till/notify/live"
 	"github.com/tillpos/till/offers"
 	"github.com/tillpos/till/receipts"
 	"github.com/tillpos/till/releases"
@@ -55,6 +57,9 @@ type Resolver struct {
 	campaigns *campaigns.Service
 	// notify keeps push tokens, preferences and notifications.
 	notify *notify.Service
+	// live carries live events to subscriptions.
+	live        *live.Broker
+	liveRecheck time.Duration
 }
 
 // Services are the domain services the resolvers call.
@@ -81,6 +86,11 @@ type Services struct {
 	Campaigns *campaigns.Service
 	// Notify keeps push tokens, preferences and notifications.
 	Notify *notify.Service
+	// Live carries live events to subscriptions.
+	Live *live.Broker
+	// LiveRecheck is how often a quiet subscription checks its session;
+	// DefaultLiveRecheck when 0.
+	LiveRecheck time.Duration
 }
 
 // NewSchema returns Till's executable GraphQL schema.
@@ -92,6 +102,7 @@ func NewSchema(client *ent.Client, svc Services) graphql.ExecutableSchema {
 		receipts:  svc.Receipts,
 		campaigns: svc.Campaigns,
 		notify:    svc.Notify,
+		live:      svc.Live, liveRecheck: svc.LiveRecheck,
 	}})
 }
 

@@ -57,7 +57,11 @@ func (s *Service) fanOut(ctx context.Context, e *ent.OutboxEvent) error {
 // operators' internal note on a ticket).
 func (s *Service) newsOf(ctx context.Context, e *ent.OutboxEvent) (news, bool, error) {
 	p := e.Payload
-	n := news{kind: topicKinds[e.Topic], amount: -1, args: map[string]any{}}
+	kind, ok := topicKinds[e.Topic]
+	if !ok {
+		return news{}, false, nil
+	}
+	n := news{kind: kind, amount: -1, args: map[string]any{}}
 	str := func(key string) string { v, _ := p[key].(string); return v }
 	num := func(key string) int64 { v, _ := p[key].(float64); return int64(v) }
 	switch e.Topic {

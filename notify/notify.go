@@ -104,6 +104,8 @@ func (s *Service) Register(w *outbox.Worker) {
 	for topic := range topicKinds {
 		w.Handle(topic, s.fanOut)
 	}
+	// A device coming back is news for the live feed, not worth a buzz.
+	w.Handle(outbox.DeviceOnline, s.fanOut)
 	w.Handle(topicPush, s.send)
 }
 

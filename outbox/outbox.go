@@ -22,6 +22,9 @@ const (
 	RiskFlagged   = "risk.flagged"
 	FeedbackLow   = "feedback.low"
 	DeviceOffline = "device.offline"
+	// DeviceOnline is raised when a device that was OFFLINE is heard from
+	// again, or for the first time.
+	DeviceOnline = "device.online"
 	// TicketUpdated is raised by every change to a service ticket, its
 	// creation included; the payload says which ("reported", "commented",
 	// "assigned", "status_changed", "device_swapped") and whether a comment

@@ -368,6 +368,17 @@ func TestDeviceHeartbeatAndHealth(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 1, events, "once per going quiet, however often the job runs")
 
+	// Heard from again: back ONLINE, and an event for the back office, as
+	// when it was first heard from.
+	e.beat(t, p.Credential, map[string]any{"battery": 90}).Decode(t, &struct{}{})
+	e.snapshot(t)
+	require.Equal(t, "ONLINE", e.healthOf(t, e.owner, p.Device.ID).Health)
+	e.snapshot(t)
+	events, err = e.DB.OutboxEvent.Query().Where(outboxevent.Topic("device.online"), outboxevent.SubjectID(p.Device.ID)).
+		Count(viewer.NewSystemContext(t.Context(), "test"))
+	require.NoError(t, err)
+	require.Equal(t, 2, events)
+
 	t.Run("versions and refusals", func(t *testing.T) {
 		e.beat(t, p.Credential, map[string]any{"appVersion": "1.5.0"}).Decode(t, &struct{}{})
 		require.Equal(t, "1.5.0", e.healthOf(t, e.owner, p.Device.ID).AppVersion, "an installed update shows at once")

@@ -35,9 +35,20 @@ func (s *Server) graphQLHandler(schema graphql.ExecutableSchema) http.Handler {
 		Implementation: transport.CoderWebsocketImplementation{
 			AcceptOptions: websocket.AcceptOptions{OriginPatterns: originHosts(cfg.CORSOrigins)},
 		},
+		// WebSockets carry subscriptions, which all need a viewer, so a
+		// connection without a valid token is refused at connection_init:
+		// closed with 4403 and the reason, as graphql-transport-ws has it.
 		InitFunc: func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 			ctx, err := s.viewerContext(ctx, payload.Authorization())
-			return ctx, nil, err
+			if err != nil {
+				s.log.ErrorContext(ctx, "authenticating a websocket", "err", err)
+				return transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, int(websocket.StatusInternalError)), "internal error"), nil, err
+			}
+			if viewer.FromContext(ctx) == nil {
+				refusal := authError(ctx)
+				return transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, 4403), refusal.Message), nil, refusal
+			}
+			return graph.OverWebSocket(ctx), nil, nil
 		},
 	})
 	srv.AddTransport(transport.GET{})

@@ -61,6 +61,9 @@ type Server struct {
 	Receipts *receipts.Service
 	// Campaigns sends campaigns; its Deliver handles campaigns.Topic.
 	Campaigns *campaigns.Service
+	// Live carries live events (sales, devices) to subscribers on every
+	// replica; the outbox worker publishes to it.
+	Live *live.Broker
 }
 
 // Option adjusts how Open builds a Server.
@@ -76,6 +79,7 @@ type options struct {
 	notifyOpts   []notify.Option
 	push         push.Sender
 	outbox       *outbox.Config
+	liveRecheck  time.Duration
 	now          func() time.Time
 }
 
@@ -130,6 +134,12 @@ func WithLoyaltyOptions(opts ...loyalty.Option) Option {
 // (tests use it for a clock and recording senders).
 func WithCampaignOptions(opts ...campaigns.Option) Option {
 	return func(o *options) { o.campaignOpts = append(o.campaignOpts, opts...) }
+}
+
+// WithLiveRecheck sets how often a quiet subscription checks its session
+// (tests shorten it).
+func WithLiveRecheck(every time.Duration) Option {
+	return func(o *options) { o.liveRecheck = every }
 }
 
 // WithAuthOptions passes extra options to the auth service (tests use it
@@ -218,7 +228,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 			return nil, err
 		}
 	}
-	notifySvc := notify.New(s.DB.Client, pusher, live.New(s.KV.Client(), cfg.RedisPrefix, log), log, o.notifyOpts...)
+	s.Live = live.New(s.KV.Client(), cfg.RedisPrefix, log)
+	notifySvc := notify.New(s.DB.Client, pusher, s.Live, log, o.notifyOpts...)
 	outboxCfg := outbox.DefaultConfig()
 	outboxCfg.Poll = cfg.OutboxPoll
 	if o.outbox != nil {
@@ -255,6 +266,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		Receipts:    s.Receipts,
 		Campaigns:   s.Campaigns,
 		Notify:      notifySvc,
+		Live:        s.Live,
+		LiveRecheck: o.liveRecheck,
 	}
 	s.handler = s.routes(s.graphQLHandler(graph.NewSchema(s.DB.Client, services)))
 	return s, nil
@@ -340,6 +353,9 @@ func (s *Server) Work(ctx context.Context, deliver bool) {
 // Close releases the database and Redis.
 func (s *Server) Close() error {
 	var errs []error
+	if s.Live != nil {
+		errs = append(errs, s.Live.Close())
+	}
 	if s.KV != nil {
 		errs = append(errs, s.KV.Close())
 	}

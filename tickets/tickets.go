@@ -274,7 +274,7 @@ func (s *Service) open(ctx, writeCtx context.Context, o opening, in ReportInput)
 		}
 		if t.Kind == ticket.KindDEVICE_FAULT {
 			err = outbox.Add(ctx, tx, o.merchantID, outbox.DeviceFaultReported, *o.deviceID, map[string]any{
-				"ticket": t.ID, "category": t.FaultCategory, "priority": t.Priority, "store": o.storeID,
+				"ticket": t.ID, "category": t.FaultCategory, "priority": t.Priority, "storeId": o.storeID,
 			})
 		}
 		return t, err
