@@ -68,6 +68,9 @@ func (s *Service) send(ctx context.Context, e *ent.OutboxEvent) error {
 	for _, tok := range sent {
 		sentIDs = append(sentIDs, string(byToken[tok].ID))
 	}
+	// What was sent is recorded even if the delivery ran out of time, so a
+	// retry does not buzz those phones twice.
+	ctx = context.WithoutCancel(ctx)
 	err = db.WithTx(ctx, s.db, func(tx *ent.Tx) error {
 		if len(invalid) > 0 {
 			if _, err := tx.PushToken.Delete().Where(pushtoken.TokenIn(invalid...)).Exec(ctx); err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tillpos/till/internal/tilltest"
+	"github.com/tillpos/till/server"
 )
 
 // Sales through the API, as a terminal records them: totals the server
@@ -162,9 +163,9 @@ type saleEnv struct {
 	owner, manager, cashier *tilltest.Account
 }
 
-func newSaleEnv(t *testing.T) *saleEnv {
+func newSaleEnv(t *testing.T, opts ...server.Option) *saleEnv {
 	t.Helper()
-	env := tilltest.New(t, nil)
+	env := tilltest.New(t, nil, opts...)
 	owner := env.SignUp(t, "Lotus Tea")
 	return &saleEnv{Env: env, owner: owner, manager: env.AddStaff(t, owner, "MANAGER"), cashier: env.AddStaff(t, owner, "CASHIER")}
 }

@@ -64,6 +64,8 @@ type Server struct {
 	// Live carries live events (sales, devices) to subscribers on every
 	// replica; the outbox worker publishes to it.
 	Live *live.Broker
+	// Notify pushes what happens to the merchant's phones.
+	Notify *notify.Service
 }
 
 // Option adjusts how Open builds a Server.
@@ -229,20 +231,20 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		}
 	}
 	s.Live = live.New(s.KV.Client(), cfg.RedisPrefix, log)
-	notifySvc := notify.New(s.DB.Client, pusher, s.Live, log, o.notifyOpts...)
+	s.Notify = notify.New(s.DB.Client, pusher, s.Live, log, o.notifyOpts...)
 	outboxCfg := outbox.DefaultConfig()
 	outboxCfg.Poll = cfg.OutboxPoll
 	if o.outbox != nil {
 		outboxCfg = *o.outbox
 	}
 	s.Outbox = outbox.NewWorker(s.DB.Client, outboxCfg, log)
-	notifySvc.Register(s.Outbox)
+	s.Notify.Register(s.Outbox)
 	s.Outbox.Handle(receipts.TopicRequested, s.Receipts.Deliver)
 	s.Outbox.Handle(campaigns.Topic, s.Campaigns.Deliver)
 	s.jobs = []job{
 		{name: "campaign-dispatch", every: time.Minute, run: s.Campaigns.Dispatch},
 		{name: "customer-segments", every: 24 * time.Hour, run: customerSvc.RefreshAllSegments},
-		{name: "daily-summary", every: 5 * time.Minute, run: notifySvc.SendDailySummaries},
+		{name: "daily-summary", every: 5 * time.Minute, run: s.Notify.SendDailySummaries},
 		{name: "outbox-prune", every: 24 * time.Hour, run: s.Outbox.Prune},
 		{name: "device-snapshot", every: devicesSvc.SnapshotEvery(), run: devicesSvc.Snapshot},
 		{name: "loyalty-expiry", every: time.Hour, run: loyaltySvc.Expire},
@@ -265,7 +267,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		StoredValue: storedValueSvc,
 		Receipts:    s.Receipts,
 		Campaigns:   s.Campaigns,
-		Notify:      notifySvc,
+		Notify:      s.Notify,
 		Live:        s.Live,
 		LiveRecheck: o.liveRecheck,
 	}
