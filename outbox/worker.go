@@ -87,8 +87,10 @@ func (w *Worker) Run(ctx context.Context) {
 		if err != nil && ctx.Err() == nil {
 			w.log.WarnContext(ctx, "outbox: claiming events", "err", err)
 		}
-		if n == w.cfg.Batch {
-			continue // there is probably more
+		if n > 0 {
+			// More may be due: a full batch left some, and deliveries
+			// write events of their own (a sale's pushes).
+			continue
 		}
 		select {
 		case <-ctx.Done():

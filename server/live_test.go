@@ -371,6 +371,25 @@ func TestLiveFeed(t *testing.T) {
 		require.Equal(t, "UNAUTHENTICATED", errors[0].Extensions["code"])
 	})
 
+	t.Run("replica a's outbox worker delivers it", func(t *testing.T) {
+		sub := subscribeLive(t, e.b, owner.Token, liveSaleEvents, nil)
+		warm := e.sale(t, owner, owner.StoreID, 100)
+		e.publishUntil(t, sub, "sale.completed", warm.ID) // the subscription is live
+		s := e.sale(t, owner, owner.StoreID, 4200)
+		require.NoError(t, e.a.Server.Outbox.Drain(t.Context()))
+		for {
+			msg := sub.next(t, 10*time.Second)
+			require.NotNil(t, msg, "the worker's event arrives")
+			got := saleEventOf(t, msg)
+			if got.Sale.ID != s.ID {
+				continue // the owner's earlier sales, delivered by the same drain
+			}
+			require.Equal(t, s.ID, got.Sale.ID)
+			require.EqualValues(t, 4200, got.Sale.Total)
+			break
+		}
+	})
+
 	t.Run("suspending the merchant ends the subscription with FORBIDDEN", func(t *testing.T) {
 		op := e.a.Operator(t)
 		s := e.sale(t, other, other.StoreID, 1400)

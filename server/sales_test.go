@@ -105,7 +105,7 @@ func saleCash(store string, price int64) map[string]any {
 	}
 }
 
-func saleRecordOK(t *testing.T, env *tilltest.Env, token string, in map[string]any) (saleSale, bool) {
+func saleRecordOK(t testing.TB, env *tilltest.Env, token string, in map[string]any) (saleSale, bool) {
 	t.Helper()
 	var out struct {
 		RecordSale struct {
@@ -163,7 +163,7 @@ type saleEnv struct {
 	owner, manager, cashier *tilltest.Account
 }
 
-func newSaleEnv(t *testing.T, opts ...server.Option) *saleEnv {
+func newSaleEnv(t testing.TB, opts ...server.Option) *saleEnv {
 	t.Helper()
 	env := tilltest.New(t, nil, opts...)
 	owner := env.SignUp(t, "Lotus Tea")
@@ -178,7 +178,7 @@ func (e *saleEnv) settings(t *testing.T, patch map[string]any) {
 }
 
 // record records in as the holder of token, failing t on any error.
-func (e *saleEnv) record(t *testing.T, token string, in map[string]any) saleSale {
+func (e *saleEnv) record(t testing.TB, token string, in map[string]any) saleSale {
 	t.Helper()
 	s, _ := saleRecordOK(t, e.Env, token, in)
 	return s

@@ -1,7 +1,9 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
@@ -40,7 +42,9 @@ func TestServeShutsDownGracefully(t *testing.T) {
 		&websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
 	require.NoError(t, err)
 	defer conn.CloseNow()
-	require.NoError(t, conn.Write(dialCtx, websocket.MessageText, []byte(`{"type":"connection_init"}`)))
+	init, err := json.Marshal(map[string]any{"type": "connection_init", "payload": map[string]string{"Authorization": "Bearer " + signUpOver(t, base)}})
+	require.NoError(t, err)
+	require.NoError(t, conn.Write(dialCtx, websocket.MessageText, init))
 	_, ack, err := conn.Read(dialCtx)
 	require.NoError(t, err)
 	require.Contains(t, string(ack), "connection_ack")
@@ -59,4 +63,27 @@ func TestServeShutsDownGracefully(t *testing.T) {
 	_, _, err = conn.Read(readCtx)
 	require.Error(t, err, "the server closed the WebSocket")
 	require.NoError(t, readCtx.Err(), "closed by the server, not by our timeout")
+}
+
+// signUpOver signs a merchant up through the API at base and returns the
+// owner's access token.
+func signUpOver(t *testing.T, base string) string {
+	t.Helper()
+	body, err := json.Marshal(map[string]any{
+		"query": `mutation($i: SignUpMerchantInput!) { signUpMerchant(input: $i) { accessToken } }`,
+		"variables": map[string]any{"i": map[string]any{
+			"merchantName": "Shutdown Tea", "ownerName": "Owner", "email": tilltest.UniqueEmail("owner"),
+			"password": tilltest.Password, "currency": "CNY", "timeZone": "Asia/Shanghai",
+		}},
+	})
+	require.NoError(t, err)
+	resp, err := http.Post(base+"/graphql", "application/json", bytes.NewReader(body))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var out struct {
+		Data struct{ SignUpMerchant struct{ AccessToken string } }
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+	require.NotEmpty(t, out.Data.SignUpMerchant.AccessToken)
+	return out.Data.SignUpMerchant.AccessToken
 }
