@@ -22,31 +22,9 @@ import (
 	"github.com/tillpos/till/outbox"
 )
 
-// clock is a test clock that moves only when told. It starts a minute
-// ahead, so that the events a test writes (stamped with the real time) are
-// due at once.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: db.Now().Add(time.Minute)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 type fixture struct {
 	db       *ent.Client
-	clock    *clock
+	clock    *tilltest.Clock
 	merchant pulid.ID
 	cfg      outbox.Config
 }
@@ -57,7 +35,9 @@ func newFixture(t *testing.T) *fixture {
 	ctx := viewer.NewSystemContext(t.Context(), "test")
 	m, err := d.Client.Merchant.Create().SetName("Outbox Cafe").SetCurrency("USD").Save(ctx)
 	require.NoError(t, err)
-	c := newClock()
+	// A minute ahead, so that the events a test writes (stamped with the
+	// real time) are due at once.
+	c := tilltest.NewClock(db.Now().Add(time.Minute))
 	cfg := outbox.DefaultConfig()
 	cfg.Now = c.Now
 	return &fixture{db: d.Client, clock: c, merchant: m.ID, cfg: cfg}
@@ -178,7 +158,7 @@ func TestWorkerRetriesWithGrowingBackoff(t *testing.T) {
 
 type retryAfterErr struct{ d time.Duration }
 
-func (e retryAfterErr) Error() string               { return "slow down" }
+func (e retryAfterErr) Error() string             { return "slow down" }
 func (e retryAfterErr) RetryAfter() time.Duration { return e.d }
 
 func TestWorkerHonoursRetryAfter(t *testing.T) {

@@ -55,24 +55,6 @@ type cmpCampaign struct {
 	Stats                                       cmpStats
 }
 
-// cmpClock is the campaigns' clock, moved by the test.
-type cmpClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *cmpClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *cmpClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // cmpSenders record what would have gone out.
 type cmpSenders struct {
 	mu    sync.Mutex
@@ -110,14 +92,14 @@ var (
 
 type cmpEnv struct {
 	*tilltest.Env
-	clock *cmpClock
+	clock *tilltest.Clock
 	sent  *cmpSenders
 	owner *tilltest.Account
 }
 
 func newCmpEnv(t *testing.T) *cmpEnv {
 	t.Helper()
-	e := &cmpEnv{clock: &cmpClock{now: time.Now().UTC().Truncate(time.Second)}, sent: &cmpSenders{}}
+	e := &cmpEnv{clock: tilltest.NewClock(time.Now().UTC().Truncate(time.Second)), sent: &cmpSenders{}}
 	e.Env = tilltest.New(t, func(c *config.Config) { c.SMSInboundSecret = cmpSecret },
 		server.WithCampaignOptions(campaigns.WithClock(e.clock.Now), campaigns.WithSenders(e.sent, cmpMail{e.sent})))
 	e.owner = e.SignUp(t, "Lotus Tea")
@@ -255,7 +237,7 @@ func TestCampaignSMSScheduledDecidedAndSentOnce(t *testing.T) {
 	require.Equal(t, "SCHEDULED", e.get(t, c.ID).Status)
 	require.Len(t, e.events(t), 1, "only the VIP message")
 
-	e.clock.Add(time.Hour)
+	e.clock.Advance(time.Hour)
 	require.NoError(t, e.Campaigns.Dispatch(t.Context()))
 	got := e.get(t, c.ID)
 	require.Equal(t, "SENDING", got.Status)
@@ -295,7 +277,7 @@ func TestCampaignSMSScheduledDecidedAndSentOnce(t *testing.T) {
 	require.False(t, there.Node.SmsConsent)
 
 	// The next campaign skips her for want of consent.
-	e.clock.Add(8 * 24 * time.Hour)
+	e.clock.Advance(8 * 24 * time.Hour)
 	next := e.create(t, e.owner.Token, map[string]any{"name": "Summer", "channel": "SMS", "message": "Iced tea is back"})
 	e.sendNow(t, next.ID)
 	require.NoError(t, e.Campaigns.Dispatch(t.Context()))
@@ -376,7 +358,7 @@ func TestCampaignEmailUnsubscribeLink(t *testing.T) {
 		export.ExportCustomerData.Data.CampaignMessages)
 
 	// The next email campaign does not reach her.
-	e.clock.Add(8 * 24 * time.Hour)
+	e.clock.Advance(8 * 24 * time.Hour)
 	next := e.create(t, e.owner.Token, map[string]any{"name": "Summer", "channel": "EMAIL", "subject": "Summer", "message": "Iced tea"})
 	e.sendNow(t, next.ID)
 	require.NoError(t, e.Campaigns.Dispatch(t.Context()))
@@ -427,7 +409,7 @@ func TestCampaignRolesInputAndTenancy(t *testing.T) {
 	}
 	e.Exec(t, manager.Token, cmpCancel, map[string]any{"i": map[string]any{"campaignId": c.ID}}).Decode(t, &cancelled)
 	require.Equal(t, "CANCELLED", cancelled.CancelCampaign.Campaign.Status)
-	e.clock.Add(2 * time.Hour)
+	e.clock.Advance(2 * time.Hour)
 	require.NoError(t, e.Campaigns.Dispatch(t.Context()))
 	require.Equal(t, "CANCELLED", e.get(t, c.ID).Status)
 	require.Equal(t, "CONFLICT", e.Exec(t, e.owner.Token, cmpSendNow, map[string]any{"i": map[string]any{"campaignId": c.ID}}).Code())

@@ -260,7 +260,7 @@ func TestPushSurvivesARestart(t *testing.T) {
 }
 
 func TestNotificationPreferences(t *testing.T) {
-	clock := newTestClock(time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)) // 20:00 in Shanghai
+	clock := tilltest.NewClock(time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)) // 20:00 in Shanghai
 	e := newPushEnv(t, server.WithNotifyOptions(notify.WithClock(clock.Now)))
 	e.register(t, e.owner.Token, "owner-phone", "ANDROID", "en")
 	e.register(t, e.manager.Token, "manager-phone", "ANDROID", "en")
@@ -340,7 +340,7 @@ func TestNotificationPreferences(t *testing.T) {
 }
 
 func TestDailySummaryAtClosingTime(t *testing.T) {
-	clock := newTestClock(time.Date(2026, 12, 2, 12, 30, 0, 0, time.UTC)) // 20:30 in Shanghai
+	clock := tilltest.NewClock(time.Date(2026, 12, 2, 12, 30, 0, 0, time.UTC)) // 20:30 in Shanghai
 	e := newPushEnv(t, server.WithNotifyOptions(notify.WithClock(clock.Now)))
 	e.register(t, e.owner.Token, "owner-phone", "ANDROID", "zh-CN")
 	e.Exec(t, e.owner.Token, updatePrefs, map[string]any{"i": map[string]any{"events": []string{"DAILY_SUMMARY"}}}).Decode(t, &struct{}{})
@@ -368,24 +368,4 @@ func TestDailySummaryAtClosingTime(t *testing.T) {
 	clock.Set(time.Date(2026, 12, 2, 13, 10, 0, 0, time.UTC))
 	summarise()
 	require.Len(t, e.fcm.RequestsFor("owner-phone"), 1, "one summary a day")
-}
-
-// testClock is a settable clock for the services that read one.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newTestClock(t time.Time) *testClock { return &testClock{now: t} }
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
 }
