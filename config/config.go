@@ -105,6 +105,9 @@ type Config struct {
 	OutboxWorker bool
 	// OutboxPoll is how long an idle outbox worker waits between looks.
 	OutboxPoll time.Duration
+	// OutboxLease is how long a claimed event is held by its worker; one
+	// that dies mid-delivery gives it back when the lease ends.
+	OutboxLease time.Duration
 }
 
 // Default returns the configuration with nothing set.
@@ -132,6 +135,7 @@ func Default() Config {
 		PublicURL:              "http://localhost:8080",
 		OutboxWorker:           true,
 		OutboxPoll:             100 * time.Millisecond,
+		OutboxLease:            2 * time.Minute,
 	}
 }
 
@@ -210,6 +214,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			errs = append(errs, fmt.Errorf("TILL_OUTBOX_POLL: want a duration from 10ms to 1m, got %q", v))
 		}
 		c.OutboxPoll = d
+	}
+	if v := getenv("TILL_OUTBOX_LEASE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second || d > time.Hour {
+			errs = append(errs, fmt.Errorf("TILL_OUTBOX_LEASE: want a duration from 1s to 1h, got %q", v))
+		}
+		c.OutboxLease = d
 	}
 	if v := getenv("TILL_LOG_LEVEL"); v != "" {
 		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {

@@ -96,6 +96,7 @@ func TestFromEnvOverrides(t *testing.T) {
 		"TILL_FCM_ENDPOINT":         "http://127.0.0.1:9999",
 		"TILL_OUTBOX_WORKER":        "false",
 		"TILL_OUTBOX_POLL":          "250ms",
+		"TILL_OUTBOX_LEASE":         "30s",
 	}))
 	require.NoError(t, err)
 	require.False(t, c.Production)
@@ -122,6 +123,7 @@ func TestFromEnvOverrides(t *testing.T) {
 	require.Equal(t, "http://127.0.0.1:9999", c.FCMEndpoint)
 	require.False(t, c.OutboxWorker)
 	require.Equal(t, 250*time.Millisecond, c.OutboxPoll)
+	require.Equal(t, 30*time.Second, c.OutboxLease)
 	// Not configurable from the environment: still the defaults.
 	d := config.Default()
 	require.Equal(t, d.MaxDepth, c.MaxDepth)
@@ -180,6 +182,8 @@ func TestFromEnvRefusesBadValues(t *testing.T) {
 			wantMsg: []string{`TILL_OUTBOX_WORKER: want true or false, got "maybe"`}},
 		{name: "outbox poll too fast", vars: map[string]string{"TILL_OUTBOX_POLL": "1ms"},
 			wantMsg: []string{`TILL_OUTBOX_POLL: want a duration from 10ms to 1m, got "1ms"`}},
+		{name: "outbox lease too short", vars: map[string]string{"TILL_OUTBOX_LEASE": "100ms"},
+			wantMsg: []string{`TILL_OUTBOX_LEASE: want a duration from 1s to 1h, got "100ms"`}},
 		{name: "log level", vars: map[string]string{"TILL_LOG_LEVEL": "loud"},
 			wantMsg: []string{"TILL_LOG_LEVEL:"}},
 		{name: "trusted proxy is not a prefix", vars: map[string]string{"TILL_TRUSTED_PROXIES": "10.0.0.0/8,not-a-cidr"},

@@ -123,6 +123,15 @@ func TestSalePushReachesTheOwnersPhone(t *testing.T) {
 	require.Contains(t, notes[0].EnBody, "New sale CN¥12.34 at ")
 	require.Empty(t, e.notes(t, e.manager.Token))
 	require.Empty(t, e.notes(t, e.cashier.Token))
+	// A notification is its person's alone: a colleague, or another
+	// merchant, does not find it.
+	const node = `query($id: ID!) { node(id: $id) { id } }`
+	var own struct{ Node *struct{ ID string } }
+	e.Exec(t, e.owner.Token, node, map[string]any{"id": notes[0].ID}).Decode(t, &own)
+	require.Equal(t, notes[0].ID, own.Node.ID)
+	for _, other := range []string{e.manager.Token, e.SignUp(t, "Other Tea").Token} {
+		require.Equal(t, "NOT_FOUND", e.Exec(t, other, node, map[string]any{"id": notes[0].ID}).Code())
+	}
 
 	// Delivering again sends nothing more.
 	e.deliver(t)
@@ -368,4 +377,47 @@ func TestDailySummaryAtClosingTime(t *testing.T) {
 	clock.Set(time.Date(2026, 12, 2, 13, 10, 0, 0, time.UTC))
 	summarise()
 	require.Len(t, e.fcm.RequestsFor("owner-phone"), 1, "one summary a day")
+}
+
+func TestRegisterPushToken(t *testing.T) {
+	e := newPushEnv(t)
+	in := func(token, locale string) map[string]any {
+		return map[string]any{"i": map[string]any{"token": token, "platform": "IOS", "locale": locale}}
+	}
+	saleWantErr(t, e.Exec(t, e.owner.Token, registerPush, in("  ", "en")), "BAD_USER_INPUT", "token")
+	saleWantErr(t, e.Exec(t, e.owner.Token, registerPush, in("tok", "not a language!")), "BAD_USER_INPUT", "locale")
+	require.Equal(t, "FORBIDDEN", e.Exec(t, e.Operator(t).Token, registerPush, in("tok", "en")).Code())
+	require.Equal(t, "UNAUTHENTICATED", e.Exec(t, "", registerPush, in("tok", "en")).Code())
+
+	phones := func(token string) []string {
+		var out struct{ PushTokens []struct{ DeviceName, Locale string } }
+		e.Exec(t, token, myPushTokens, nil).Decode(t, &out)
+		var names []string
+		for _, p := range out.PushTokens {
+			names = append(names, p.DeviceName+"/"+p.Locale)
+		}
+		return names
+	}
+	e.register(t, e.owner.Token, "shared-tablet", "IOS", "zh-Hans-CN")
+	e.register(t, e.owner.Token, "shared-tablet", "IOS", "zh-Hans-CN")
+	require.Equal(t, []string{"phone shared-tablet/zh-Hans-CN"}, phones(e.owner.Token), "registering again changes nothing")
+
+	// The phone is handed on: it follows whoever registers it, of any merchant.
+	e.register(t, e.manager.Token, "shared-tablet", "ANDROID", "en")
+	require.Empty(t, phones(e.owner.Token))
+	require.Equal(t, []string{"phone shared-tablet/en"}, phones(e.manager.Token))
+	other := e.SignUp(t, "Other Tea")
+	e.register(t, other.Token, "shared-tablet", "ANDROID", "en")
+	require.Empty(t, phones(e.manager.Token))
+	e.record(t, e.cashier.Token, saleCash(e.owner.StoreID, 100))
+	e.deliver(t)
+	require.Empty(t, e.fcm.Requests(), "Lotus Tea's sales no longer reach the phone")
+
+	const unregister = `mutation($t: String!) { unregisterPushToken(token: $t) }`
+	var out struct{ UnregisterPushToken bool }
+	e.Exec(t, e.owner.Token, unregister, map[string]any{"t": "shared-tablet"}).Decode(t, &out)
+	require.False(t, out.UnregisterPushToken, "not the owner's any more")
+	e.Exec(t, other.Token, unregister, map[string]any{"t": "shared-tablet"}).Decode(t, &out)
+	require.True(t, out.UnregisterPushToken)
+	require.Empty(t, phones(other.Token))
 }

@@ -233,7 +233,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 	s.Live = live.New(s.KV.Client(), cfg.RedisPrefix, log)
 	s.Notify = notify.New(s.DB.Client, pusher, s.Live, log, o.notifyOpts...)
 	outboxCfg := outbox.DefaultConfig()
-	outboxCfg.Poll = cfg.OutboxPoll
+	outboxCfg.Poll, outboxCfg.Lease = cfg.OutboxPoll, cfg.OutboxLease
+	// A delivery must end well within its lease, or another worker starts
+	// it again.
+	outboxCfg.Timeout = min(outboxCfg.Timeout, cfg.OutboxLease/2)
 	if o.outbox != nil {
 		outboxCfg = *o.outbox
 	}

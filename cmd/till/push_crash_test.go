@@ -1,0 +1,82 @@
+package main
+
+import (
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tillpos/till/notify/push/fcmtest"
+)
+
+// Killing the server (SIGKILL) while its pushes are on their way to FCM
+// loses none: after a restart on the same database, the push of every
+// acknowledged sale reaches FCM from the new process, once its lease on
+// the old one's claims has run out.
+func TestCrashLosesNoPush(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and kills a real till process")
+	}
+	t.Parallel()
+	const sales = 5
+	bin := buildTill(t)
+	fcm := fcmtest.NewServer(t)
+	var (
+		mu      sync.Mutex
+		killed  bool
+		held    = make(chan struct{}, 1)
+		release = make(chan struct{})
+	)
+	// Until the kill, FCM holds every request: the pushes are in flight.
+	fcm.OnMessage(func(fcmtest.Request) {
+		mu.Lock()
+		hold := !killed
+		mu.Unlock()
+		if hold {
+			select {
+			case held <- struct{}{}:
+			default: // a retry of one already held
+			}
+			<-release
+		}
+	})
+	vars := append(crashEnv(t),
+		"FIREBASE_CREDENTIALS="+fcm.CredentialsFile(), "TILL_FCM_ENDPOINT="+fcm.URL+"/v1", "TILL_OUTBOX_LEASE=2s")
+
+	first := startTill(t, bin, vars)
+	owner := first.env.SignUp(t, "Push Crash Tea")
+	first.env.Exec(t, owner.Token, `mutation($i: RegisterPushTokenInput!) { registerPushToken(input: $i) { id } }`,
+		map[string]any{"i": map[string]any{"token": "owner-phone", "platform": "ANDROID"}}).Decode(t, &struct{}{})
+	client := &http.Client{Timeout: 20 * time.Second}
+	ids := map[string]bool{}
+	for i := range sales {
+		out, err := recordCrashSale(t.Context(), client, first.url, owner.Token, newCrashSale(0, i, owner.StoreID))
+		require.NoError(t, err)
+		ids[out.Sale.ID] = true
+	}
+	select {
+	case <-held:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no push reached FCM from the first process")
+	}
+	first.kill(t)
+	mu.Lock()
+	killed = true
+	killedAt := time.Now()
+	mu.Unlock()
+	close(release)
+
+	startTill(t, bin, vars)
+	require.Eventually(t, func() bool {
+		for _, r := range fcm.RequestsFor("owner-phone") {
+			message, _ := r.Body["message"].(map[string]any)
+			data, _ := message["data"].(map[string]any)
+			if id, _ := data["subjectId"].(string); r.At.After(killedAt) {
+				delete(ids, id)
+			}
+		}
+		return len(ids) == 0
+	}, 60*time.Second, 100*time.Millisecond, "every sale's push is sent by the restarted server")
+}
