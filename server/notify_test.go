@@ -390,7 +390,9 @@ func TestRegisterPushToken(t *testing.T) {
 	require.Equal(t, "UNAUTHENTICATED", e.Exec(t, "", registerPush, in("tok", "en")).Code())
 
 	phones := func(token string) []string {
-		var out struct{ PushTokens []struct{ DeviceName, Locale string } }
+		var out struct {
+			PushTokens []struct{ DeviceName, Locale string }
+		}
 		e.Exec(t, token, myPushTokens, nil).Decode(t, &out)
 		var names []string
 		for _, p := range out.PushTokens {
