@@ -5600,6 +5600,22 @@ func (c *ReceiptDeliveryClient) QuerySale(_m *ReceiptDelivery) *SaleQuery {
 	return query
 }
 
+// QueryStore queries the store edge of a ReceiptDelivery.
+func (c *ReceiptDeliveryClient) QueryStore(_m *ReceiptDelivery) *StoreQuery {
+	query := (&StoreClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(receiptdelivery.Table, receiptdelivery.FieldID, id),
+			sqlgraph.To(store.Table, store.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, receiptdelivery.StoreTable, receiptdelivery.StoreColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *ReceiptDeliveryClient) Hooks() []Hook {
 	hooks := c.hooks.ReceiptDelivery

@@ -760,6 +760,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			receiptdelivery.FieldCreatedAt:         {Type: field.TypeTime, Column: receiptdelivery.FieldCreatedAt},
 			receiptdelivery.FieldUpdatedAt:         {Type: field.TypeTime, Column: receiptdelivery.FieldUpdatedAt},
 			receiptdelivery.FieldSaleID:            {Type: field.TypeString, Column: receiptdelivery.FieldSaleID},
+			receiptdelivery.FieldStoreID:           {Type: field.TypeString, Column: receiptdelivery.FieldStoreID},
 			receiptdelivery.FieldChannel:           {Type: field.TypeEnum, Column: receiptdelivery.FieldChannel},
 			receiptdelivery.FieldDestinationEnc:    {Type: field.TypeString, Column: receiptdelivery.FieldDestinationEnc},
 			receiptdelivery.FieldPiiKeyID:          {Type: field.TypeString, Column: receiptdelivery.FieldPiiKeyID},
@@ -2140,6 +2141,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"ReceiptDelivery",
 		"Sale",
+	)
+	graph.MustAddE(
+		"store",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   receiptdelivery.StoreTable,
+			Columns: []string{receiptdelivery.StoreColumn},
+			Bidi:    false,
+		},
+		"ReceiptDelivery",
+		"Store",
 	)
 	graph.MustAddE(
 		"merchant",
@@ -6635,6 +6648,11 @@ func (f *ReceiptDeliveryFilter) WhereSaleID(p entql.StringP) {
 	f.Where(p.Field(receiptdelivery.FieldSaleID))
 }
 
+// WhereStoreID applies the entql string predicate on the store_id field.
+func (f *ReceiptDeliveryFilter) WhereStoreID(p entql.StringP) {
+	f.Where(p.Field(receiptdelivery.FieldStoreID))
+}
+
 // WhereChannel applies the entql string predicate on the channel field.
 func (f *ReceiptDeliveryFilter) WhereChannel(p entql.StringP) {
 	f.Where(p.Field(receiptdelivery.FieldChannel))
@@ -6712,6 +6730,20 @@ func (f *ReceiptDeliveryFilter) WhereHasSale() {
 // WhereHasSaleWith applies a predicate to check if query has an edge sale with a given conditions (other predicates).
 func (f *ReceiptDeliveryFilter) WhereHasSaleWith(preds ...predicate.Sale) {
 	f.Where(entql.HasEdgeWith("sale", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasStore applies a predicate to check if query has an edge store.
+func (f *ReceiptDeliveryFilter) WhereHasStore() {
+	f.Where(entql.HasEdge("store"))
+}
+
+// WhereHasStoreWith applies a predicate to check if query has an edge store with a given conditions (other predicates).
+func (f *ReceiptDeliveryFilter) WhereHasStoreWith(preds ...predicate.Store) {
+	f.Where(entql.HasEdgeWith("store", sqlgraph.WrapFunc(func(s *sql.Selector) {
 		for _, p := range preds {
 			p(s)
 		}

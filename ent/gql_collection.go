@@ -3462,6 +3462,21 @@ func (_q *ReceiptDeliveryQuery) collectField(ctx context.Context, oneNode bool, 
 				selectedFields = append(selectedFields, receiptdelivery.FieldSaleID)
 				fieldSeen[receiptdelivery.FieldSaleID] = struct{}{}
 			}
+
+		case "store":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&StoreClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, storeImplementors)...); err != nil {
+				return err
+			}
+			_q.withStore = query
+			if _, ok := fieldSeen[receiptdelivery.FieldStoreID]; !ok {
+				selectedFields = append(selectedFields, receiptdelivery.FieldStoreID)
+				fieldSeen[receiptdelivery.FieldStoreID] = struct{}{}
+			}
 		case "merchantID":
 			if _, ok := fieldSeen[receiptdelivery.FieldMerchantID]; !ok {
 				selectedFields = append(selectedFields, receiptdelivery.FieldMerchantID)
@@ -3481,6 +3496,11 @@ func (_q *ReceiptDeliveryQuery) collectField(ctx context.Context, oneNode bool, 
 			if _, ok := fieldSeen[receiptdelivery.FieldSaleID]; !ok {
 				selectedFields = append(selectedFields, receiptdelivery.FieldSaleID)
 				fieldSeen[receiptdelivery.FieldSaleID] = struct{}{}
+			}
+		case "storeID":
+			if _, ok := fieldSeen[receiptdelivery.FieldStoreID]; !ok {
+				selectedFields = append(selectedFields, receiptdelivery.FieldStoreID)
+				fieldSeen[receiptdelivery.FieldStoreID] = struct{}{}
 			}
 		case "channel":
 			if _, ok := fieldSeen[receiptdelivery.FieldChannel]; !ok {

@@ -394,6 +394,14 @@ func (_m *ReceiptDelivery) Sale(ctx context.Context) (*Sale, error) {
 	return result, err
 }
 
+func (_m *ReceiptDelivery) Store(ctx context.Context) (*Store, error) {
+	result, err := _m.Edges.StoreOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryStore().Only(ctx)
+	}
+	return result, err
+}
+
 func (_m *Refund) Merchant(ctx context.Context) (*Merchant, error) {
 	result, err := _m.Edges.MerchantOrErr()
 	if IsNotLoaded(err) {

@@ -32269,6 +32269,8 @@ type ReceiptDeliveryMutation struct {
 	clearedmerchant    bool
 	sale               *pulid.ID
 	clearedsale        bool
+	store              *pulid.ID
+	clearedstore       bool
 	done               bool
 	oldValue           func(context.Context) (*ReceiptDelivery, error)
 	predicates         []predicate.ReceiptDelivery
@@ -32520,6 +32522,42 @@ func (m *ReceiptDeliveryMutation) OldSaleID(ctx context.Context) (v pulid.ID, er
 // ResetSaleID resets all changes to the "sale_id" field.
 func (m *ReceiptDeliveryMutation) ResetSaleID() {
 	m.sale = nil
+}
+
+// SetStoreID sets the "store_id" field.
+func (m *ReceiptDeliveryMutation) SetStoreID(pu pulid.ID) {
+	m.store = &pu
+}
+
+// StoreID returns the value of the "store_id" field in the mutation.
+func (m *ReceiptDeliveryMutation) StoreID() (r pulid.ID, exists bool) {
+	v := m.store
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStoreID returns the old "store_id" field's value of the ReceiptDelivery entity.
+// If the ReceiptDelivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReceiptDeliveryMutation) OldStoreID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStoreID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStoreID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStoreID: %w", err)
+	}
+	return oldValue.StoreID, nil
+}
+
+// ResetStoreID resets all changes to the "store_id" field.
+func (m *ReceiptDeliveryMutation) ResetStoreID() {
+	m.store = nil
 }
 
 // SetChannel sets the "channel" field.
@@ -33044,6 +33082,33 @@ func (m *ReceiptDeliveryMutation) ResetSale() {
 	m.clearedsale = false
 }
 
+// ClearStore clears the "store" edge to the Store entity.
+func (m *ReceiptDeliveryMutation) ClearStore() {
+	m.clearedstore = true
+	m.clearedFields[receiptdelivery.FieldStoreID] = struct{}{}
+}
+
+// StoreCleared reports if the "store" edge to the Store entity was cleared.
+func (m *ReceiptDeliveryMutation) StoreCleared() bool {
+	return m.clearedstore
+}
+
+// StoreIDs returns the "store" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// StoreID instead. It exists only for internal usage by the builders.
+func (m *ReceiptDeliveryMutation) StoreIDs() (ids []pulid.ID) {
+	if id := m.store; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetStore resets all changes to the "store" edge.
+func (m *ReceiptDeliveryMutation) ResetStore() {
+	m.store = nil
+	m.clearedstore = false
+}
+
 // Where appends a list predicates to the ReceiptDeliveryMutation builder.
 func (m *ReceiptDeliveryMutation) Where(ps ...predicate.ReceiptDelivery) {
 	m.predicates = append(m.predicates, ps...)
@@ -33078,7 +33143,7 @@ func (m *ReceiptDeliveryMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ReceiptDeliveryMutation) Fields() []string {
-	fields := make([]string, 0, 15)
+	fields := make([]string, 0, 16)
 	if m.merchant != nil {
 		fields = append(fields, receiptdelivery.FieldMerchantID)
 	}
@@ -33090,6 +33155,9 @@ func (m *ReceiptDeliveryMutation) Fields() []string {
 	}
 	if m.sale != nil {
 		fields = append(fields, receiptdelivery.FieldSaleID)
+	}
+	if m.store != nil {
+		fields = append(fields, receiptdelivery.FieldStoreID)
 	}
 	if m.channel != nil {
 		fields = append(fields, receiptdelivery.FieldChannel)
@@ -33140,6 +33208,8 @@ func (m *ReceiptDeliveryMutation) Field(name string) (ent.Value, bool) {
 		return m.UpdatedAt()
 	case receiptdelivery.FieldSaleID:
 		return m.SaleID()
+	case receiptdelivery.FieldStoreID:
+		return m.StoreID()
 	case receiptdelivery.FieldChannel:
 		return m.Channel()
 	case receiptdelivery.FieldDestinationEnc:
@@ -33179,6 +33249,8 @@ func (m *ReceiptDeliveryMutation) OldField(ctx context.Context, name string) (en
 		return m.OldUpdatedAt(ctx)
 	case receiptdelivery.FieldSaleID:
 		return m.OldSaleID(ctx)
+	case receiptdelivery.FieldStoreID:
+		return m.OldStoreID(ctx)
 	case receiptdelivery.FieldChannel:
 		return m.OldChannel(ctx)
 	case receiptdelivery.FieldDestinationEnc:
@@ -33237,6 +33309,13 @@ func (m *ReceiptDeliveryMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetSaleID(v)
+		return nil
+	case receiptdelivery.FieldStoreID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStoreID(v)
 		return nil
 	case receiptdelivery.FieldChannel:
 		v, ok := value.(receiptdelivery.Channel)
@@ -33418,6 +33497,9 @@ func (m *ReceiptDeliveryMutation) ResetField(name string) error {
 	case receiptdelivery.FieldSaleID:
 		m.ResetSaleID()
 		return nil
+	case receiptdelivery.FieldStoreID:
+		m.ResetStoreID()
+		return nil
 	case receiptdelivery.FieldChannel:
 		m.ResetChannel()
 		return nil
@@ -33457,12 +33539,15 @@ func (m *ReceiptDeliveryMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *ReceiptDeliveryMutation) AddedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 3)
 	if m.merchant != nil {
 		edges = append(edges, receiptdelivery.EdgeMerchant)
 	}
 	if m.sale != nil {
 		edges = append(edges, receiptdelivery.EdgeSale)
+	}
+	if m.store != nil {
+		edges = append(edges, receiptdelivery.EdgeStore)
 	}
 	return edges
 }
@@ -33479,13 +33564,17 @@ func (m *ReceiptDeliveryMutation) AddedIDs(name string) []ent.Value {
 		if id := m.sale; id != nil {
 			return []ent.Value{*id}
 		}
+	case receiptdelivery.EdgeStore:
+		if id := m.store; id != nil {
+			return []ent.Value{*id}
+		}
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *ReceiptDeliveryMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 3)
 	return edges
 }
 
@@ -33497,12 +33586,15 @@ func (m *ReceiptDeliveryMutation) RemovedIDs(name string) []ent.Value {
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *ReceiptDeliveryMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 3)
 	if m.clearedmerchant {
 		edges = append(edges, receiptdelivery.EdgeMerchant)
 	}
 	if m.clearedsale {
 		edges = append(edges, receiptdelivery.EdgeSale)
+	}
+	if m.clearedstore {
+		edges = append(edges, receiptdelivery.EdgeStore)
 	}
 	return edges
 }
@@ -33515,6 +33607,8 @@ func (m *ReceiptDeliveryMutation) EdgeCleared(name string) bool {
 		return m.clearedmerchant
 	case receiptdelivery.EdgeSale:
 		return m.clearedsale
+	case receiptdelivery.EdgeStore:
+		return m.clearedstore
 	}
 	return false
 }
@@ -33529,6 +33623,9 @@ func (m *ReceiptDeliveryMutation) ClearEdge(name string) error {
 	case receiptdelivery.EdgeSale:
 		m.ClearSale()
 		return nil
+	case receiptdelivery.EdgeStore:
+		m.ClearStore()
+		return nil
 	}
 	return fmt.Errorf("unknown ReceiptDelivery unique edge %s", name)
 }
@@ -33542,6 +33639,9 @@ func (m *ReceiptDeliveryMutation) ResetEdge(name string) error {
 		return nil
 	case receiptdelivery.EdgeSale:
 		m.ResetSale()
+		return nil
+	case receiptdelivery.EdgeStore:
+		m.ResetStore()
 		return nil
 	}
 	return fmt.Errorf("unknown ReceiptDelivery edge %s", name)

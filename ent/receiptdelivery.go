@@ -13,6 +13,7 @@ import (
 	"github.com/tillpos/till/ent/receiptdelivery"
 	"github.com/tillpos/till/ent/sale"
 	"github.com/tillpos/till/ent/schema/pulid"
+	"github.com/tillpos/till/ent/store"
 )
 
 // ReceiptDelivery is the model entity for the ReceiptDelivery schema.
@@ -28,6 +29,8 @@ type ReceiptDelivery struct {
 	UpdatedAt time.Time `json:"updated_at,omitempty"`
 	// SaleID holds the value of the "sale_id" field.
 	SaleID pulid.ID `json:"sale_id,omitempty"`
+	// the sale's, so that staff see only their stores' deliveries
+	StoreID pulid.ID `json:"store_id,omitempty"`
 	// Channel holds the value of the "channel" field.
 	Channel receiptdelivery.Channel `json:"channel,omitempty"`
 	// DestinationEnc holds the value of the "destination_enc" field.
@@ -62,11 +65,13 @@ type ReceiptDeliveryEdges struct {
 	Merchant *Merchant `json:"merchant,omitempty"`
 	// Sale holds the value of the sale edge.
 	Sale *Sale `json:"sale,omitempty"`
+	// Store holds the value of the store edge.
+	Store *Store `json:"store,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [2]bool
+	loadedTypes [3]bool
 	// totalCount holds the count of the edges above.
-	totalCount [2]map[string]int
+	totalCount [3]map[string]int
 }
 
 // MerchantOrErr returns the Merchant value or an error if the edge
@@ -91,12 +96,23 @@ func (e ReceiptDeliveryEdges) SaleOrErr() (*Sale, error) {
 	return nil, &NotLoadedError{edge: "sale"}
 }
 
+// StoreOrErr returns the Store value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e ReceiptDeliveryEdges) StoreOrErr() (*Store, error) {
+	if e.Store != nil {
+		return e.Store, nil
+	} else if e.loadedTypes[2] {
+		return nil, &NotFoundError{label: store.Label}
+	}
+	return nil, &NotLoadedError{edge: "store"}
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*ReceiptDelivery) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case receiptdelivery.FieldID, receiptdelivery.FieldMerchantID, receiptdelivery.FieldSaleID, receiptdelivery.FieldRequestedByID:
+		case receiptdelivery.FieldID, receiptdelivery.FieldMerchantID, receiptdelivery.FieldSaleID, receiptdelivery.FieldStoreID, receiptdelivery.FieldRequestedByID:
 			values[i] = new(pulid.ID)
 		case receiptdelivery.FieldAttempts:
 			values[i] = new(sql.NullInt64)
@@ -148,6 +164,12 @@ func (_m *ReceiptDelivery) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field sale_id", values[i])
 			} else if value != nil {
 				_m.SaleID = *value
+			}
+		case receiptdelivery.FieldStoreID:
+			if value, ok := values[i].(*pulid.ID); !ok {
+				return fmt.Errorf("unexpected type %T for field store_id", values[i])
+			} else if value != nil {
+				_m.StoreID = *value
 			}
 		case receiptdelivery.FieldChannel:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -241,6 +263,11 @@ func (_m *ReceiptDelivery) QuerySale() *SaleQuery {
 	return NewReceiptDeliveryClient(_m.config).QuerySale(_m)
 }
 
+// QueryStore queries the "store" edge of the ReceiptDelivery entity.
+func (_m *ReceiptDelivery) QueryStore() *StoreQuery {
+	return NewReceiptDeliveryClient(_m.config).QueryStore(_m)
+}
+
 // Update returns a builder for updating this ReceiptDelivery.
 // Note that you need to call ReceiptDelivery.Unwrap() before calling this method if this ReceiptDelivery
 // was returned from a transaction, and the transaction was committed or rolled back.
@@ -275,6 +302,9 @@ func (_m *ReceiptDelivery) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("sale_id=")
 	builder.WriteString(fmt.Sprintf("%v", _m.SaleID))
+	builder.WriteString(", ")
+	builder.WriteString("store_id=")
+	builder.WriteString(fmt.Sprintf("%v", _m.StoreID))
 	builder.WriteString(", ")
 	builder.WriteString("channel=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Channel))

@@ -16,6 +16,7 @@ import (
 	"github.com/tillpos/till/ent/receiptdelivery"
 	"github.com/tillpos/till/ent/sale"
 	"github.com/tillpos/till/ent/schema/pulid"
+	"github.com/tillpos/till/ent/store"
 )
 
 // ReceiptDeliveryCreate is the builder for creating a ReceiptDelivery entity.
@@ -63,6 +64,12 @@ func (_c *ReceiptDeliveryCreate) SetNillableUpdatedAt(v *time.Time) *ReceiptDeli
 // SetSaleID sets the "sale_id" field.
 func (_c *ReceiptDeliveryCreate) SetSaleID(v pulid.ID) *ReceiptDeliveryCreate {
 	_c.mutation.SetSaleID(v)
+	return _c
+}
+
+// SetStoreID sets the "store_id" field.
+func (_c *ReceiptDeliveryCreate) SetStoreID(v pulid.ID) *ReceiptDeliveryCreate {
+	_c.mutation.SetStoreID(v)
 	return _c
 }
 
@@ -204,6 +211,11 @@ func (_c *ReceiptDeliveryCreate) SetSale(v *Sale) *ReceiptDeliveryCreate {
 	return _c.SetSaleID(v.ID)
 }
 
+// SetStore sets the "store" edge to the Store entity.
+func (_c *ReceiptDeliveryCreate) SetStore(v *Store) *ReceiptDeliveryCreate {
+	return _c.SetStoreID(v.ID)
+}
+
 // Mutation returns the ReceiptDeliveryMutation object of the builder.
 func (_c *ReceiptDeliveryCreate) Mutation() *ReceiptDeliveryMutation {
 	return _c.mutation
@@ -287,6 +299,9 @@ func (_c *ReceiptDeliveryCreate) check() error {
 	if _, ok := _c.mutation.SaleID(); !ok {
 		return &ValidationError{Name: "sale_id", err: errors.New(`ent: missing required field "ReceiptDelivery.sale_id"`)}
 	}
+	if _, ok := _c.mutation.StoreID(); !ok {
+		return &ValidationError{Name: "store_id", err: errors.New(`ent: missing required field "ReceiptDelivery.store_id"`)}
+	}
 	if _, ok := _c.mutation.Channel(); !ok {
 		return &ValidationError{Name: "channel", err: errors.New(`ent: missing required field "ReceiptDelivery.channel"`)}
 	}
@@ -328,6 +343,9 @@ func (_c *ReceiptDeliveryCreate) check() error {
 	}
 	if len(_c.mutation.SaleIDs()) == 0 {
 		return &ValidationError{Name: "sale", err: errors.New(`ent: missing required edge "ReceiptDelivery.sale"`)}
+	}
+	if len(_c.mutation.StoreIDs()) == 0 {
+		return &ValidationError{Name: "store", err: errors.New(`ent: missing required edge "ReceiptDelivery.store"`)}
 	}
 	return nil
 }
@@ -449,6 +467,23 @@ func (_c *ReceiptDeliveryCreate) createSpec() (*ReceiptDelivery, *sqlgraph.Creat
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
 		_node.SaleID = nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.StoreIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   receiptdelivery.StoreTable,
+			Columns: []string{receiptdelivery.StoreColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(store.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_node.StoreID = nodes[0]
 		_spec.Edges = append(_spec.Edges, edge)
 	}
 	return _node, _spec
@@ -606,6 +641,9 @@ func (u *ReceiptDeliveryUpsertOne) UpdateNewValues() *ReceiptDeliveryUpsertOne {
 		}
 		if _, exists := u.create.mutation.SaleID(); exists {
 			s.SetIgnore(receiptdelivery.FieldSaleID)
+		}
+		if _, exists := u.create.mutation.StoreID(); exists {
+			s.SetIgnore(receiptdelivery.FieldStoreID)
 		}
 		if _, exists := u.create.mutation.Channel(); exists {
 			s.SetIgnore(receiptdelivery.FieldChannel)
@@ -941,6 +979,9 @@ func (u *ReceiptDeliveryUpsertBulk) UpdateNewValues() *ReceiptDeliveryUpsertBulk
 			}
 			if _, exists := b.mutation.SaleID(); exists {
 				s.SetIgnore(receiptdelivery.FieldSaleID)
+			}
+			if _, exists := b.mutation.StoreID(); exists {
+				s.SetIgnore(receiptdelivery.FieldStoreID)
 			}
 			if _, exists := b.mutation.Channel(); exists {
 				s.SetIgnore(receiptdelivery.FieldChannel)

@@ -18,6 +18,7 @@ import (
 	"github.com/tillpos/till/ent/receiptdelivery"
 	"github.com/tillpos/till/ent/sale"
 	"github.com/tillpos/till/ent/schema/pulid"
+	"github.com/tillpos/till/ent/store"
 )
 
 // ReceiptDeliveryQuery is the builder for querying ReceiptDelivery entities.
@@ -29,6 +30,7 @@ type ReceiptDeliveryQuery struct {
 	predicates   []predicate.ReceiptDelivery
 	withMerchant *MerchantQuery
 	withSale     *SaleQuery
+	withStore    *StoreQuery
 	loadTotal    []func(context.Context, []*ReceiptDelivery) error
 	modifiers    []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
@@ -104,6 +106,28 @@ func (_q *ReceiptDeliveryQuery) QuerySale() *SaleQuery {
 			sqlgraph.From(receiptdelivery.Table, receiptdelivery.FieldID, selector),
 			sqlgraph.To(sale.Table, sale.FieldID),
 			sqlgraph.Edge(sqlgraph.M2O, false, receiptdelivery.SaleTable, receiptdelivery.SaleColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryStore chains the current query on the "store" edge.
+func (_q *ReceiptDeliveryQuery) QueryStore() *StoreQuery {
+	query := (&StoreClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(receiptdelivery.Table, receiptdelivery.FieldID, selector),
+			sqlgraph.To(store.Table, store.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, receiptdelivery.StoreTable, receiptdelivery.StoreColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -305,6 +329,7 @@ func (_q *ReceiptDeliveryQuery) Clone() *ReceiptDeliveryQuery {
 		predicates:   append([]predicate.ReceiptDelivery{}, _q.predicates...),
 		withMerchant: _q.withMerchant.Clone(),
 		withSale:     _q.withSale.Clone(),
+		withStore:    _q.withStore.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -331,6 +356,17 @@ func (_q *ReceiptDeliveryQuery) WithSale(opts ...func(*SaleQuery)) *ReceiptDeliv
 		opt(query)
 	}
 	_q.withSale = query
+	return _q
+}
+
+// WithStore tells the query-builder to eager-load the nodes that are connected to
+// the "store" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *ReceiptDeliveryQuery) WithStore(opts ...func(*StoreQuery)) *ReceiptDeliveryQuery {
+	query := (&StoreClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withStore = query
 	return _q
 }
 
@@ -418,9 +454,10 @@ func (_q *ReceiptDeliveryQuery) sqlAll(ctx context.Context, hooks ...queryHook) 
 	var (
 		nodes       = []*ReceiptDelivery{}
 		_spec       = _q.querySpec()
-		loadedTypes = [2]bool{
+		loadedTypes = [3]bool{
 			_q.withMerchant != nil,
 			_q.withSale != nil,
+			_q.withStore != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -453,6 +490,12 @@ func (_q *ReceiptDeliveryQuery) sqlAll(ctx context.Context, hooks ...queryHook) 
 	if query := _q.withSale; query != nil {
 		if err := _q.loadSale(ctx, query, nodes, nil,
 			func(n *ReceiptDelivery, e *Sale) { n.Edges.Sale = e }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withStore; query != nil {
+		if err := _q.loadStore(ctx, query, nodes, nil,
+			func(n *ReceiptDelivery, e *Store) { n.Edges.Store = e }); err != nil {
 			return nil, err
 		}
 	}
@@ -522,6 +565,35 @@ func (_q *ReceiptDeliveryQuery) loadSale(ctx context.Context, query *SaleQuery, 
 	}
 	return nil
 }
+func (_q *ReceiptDeliveryQuery) loadStore(ctx context.Context, query *StoreQuery, nodes []*ReceiptDelivery, init func(*ReceiptDelivery), assign func(*ReceiptDelivery, *Store)) error {
+	ids := make([]pulid.ID, 0, len(nodes))
+	nodeids := make(map[pulid.ID][]*ReceiptDelivery)
+	for i := range nodes {
+		fk := nodes[i].StoreID
+		if _, ok := nodeids[fk]; !ok {
+			ids = append(ids, fk)
+		}
+		nodeids[fk] = append(nodeids[fk], nodes[i])
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	query.Where(store.IDIn(ids...))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nodeids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected foreign-key "store_id" returned %v`, n.ID)
+		}
+		for i := range nodes {
+			assign(nodes[i], n)
+		}
+	}
+	return nil
+}
 
 func (_q *ReceiptDeliveryQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
@@ -556,6 +628,9 @@ func (_q *ReceiptDeliveryQuery) querySpec() *sqlgraph.QuerySpec {
 		}
 		if _q.withSale != nil {
 			_spec.Node.AddColumnOnce(receiptdelivery.FieldSaleID)
+		}
+		if _q.withStore != nil {
+			_spec.Node.AddColumnOnce(receiptdelivery.FieldStoreID)
 		}
 	}
 	if ps := _q.predicates; len(ps) > 0 {

@@ -175,6 +175,9 @@ func (_u *ReceiptDeliveryUpdate) check() error {
 	if _u.mutation.SaleCleared() && len(_u.mutation.SaleIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "ReceiptDelivery.sale"`)
 	}
+	if _u.mutation.StoreCleared() && len(_u.mutation.StoreIDs()) > 0 {
+		return errors.New(`ent: clearing a required unique edge "ReceiptDelivery.store"`)
+	}
 	return nil
 }
 
@@ -406,6 +409,9 @@ func (_u *ReceiptDeliveryUpdateOne) check() error {
 	}
 	if _u.mutation.SaleCleared() && len(_u.mutation.SaleIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "ReceiptDelivery.sale"`)
+	}
+	if _u.mutation.StoreCleared() && len(_u.mutation.StoreIDs()) > 0 {
+		return errors.New(`ent: clearing a required unique edge "ReceiptDelivery.store"`)
 	}
 	return nil
 }

@@ -1028,6 +1028,8 @@ type ComplexityRoot struct {
 		SaleID            func(childComplexity int) int
 		SentAt            func(childComplexity int) int
 		Status            func(childComplexity int) int
+		Store             func(childComplexity int) int
+		StoreID           func(childComplexity int) int
 		UpdatedAt         func(childComplexity int) int
 	}
 
@@ -6506,6 +6508,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ReceiptDelivery.Status(childComplexity), true
+	case "ReceiptDelivery.store":
+		if e.ComplexityRoot.ReceiptDelivery.Store == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReceiptDelivery.Store(childComplexity), true
+	case "ReceiptDelivery.storeID":
+		if e.ComplexityRoot.ReceiptDelivery.StoreID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReceiptDelivery.StoreID(childComplexity), true
 	case "ReceiptDelivery.updatedAt":
 		if e.ComplexityRoot.ReceiptDelivery.UpdatedAt == nil {
 			break
@@ -14648,6 +14662,10 @@ type ReceiptDelivery implements Node {
   createdAt: Time!
   updatedAt: Time!
   saleID: ID!
+  """
+  the sale's, so that staff see only their stores' deliveries
+  """
+  storeID: ID!
   channel: ReceiptChannel!
   """
   the address as the apps show it
@@ -14660,6 +14678,7 @@ type ReceiptDelivery implements Node {
   requestedByID: ID!
   merchant: Merchant!
   sale: Sale!
+  store: Store!
 }
 """
 Ordering options for ReceiptDelivery connections
@@ -21686,6 +21705,8 @@ func (ec *executionContext) childFields_ReceiptDelivery(ctx context.Context, fie
 		return ec.fieldContext_ReceiptDelivery_updatedAt(ctx, field)
 	case "saleID":
 		return ec.fieldContext_ReceiptDelivery_saleID(ctx, field)
+	case "storeID":
+		return ec.fieldContext_ReceiptDelivery_storeID(ctx, field)
 	case "channel":
 		return ec.fieldContext_ReceiptDelivery_channel(ctx, field)
 	case "destinationMasked":
@@ -21704,6 +21725,8 @@ func (ec *executionContext) childFields_ReceiptDelivery(ctx context.Context, fie
 		return ec.fieldContext_ReceiptDelivery_merchant(ctx, field)
 	case "sale":
 		return ec.fieldContext_ReceiptDelivery_sale(ctx, field)
+	case "store":
+		return ec.fieldContext_ReceiptDelivery_store(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ReceiptDelivery", field.Name)
 }
@@ -44683,6 +44706,29 @@ func (ec *executionContext) fieldContext_ReceiptDelivery_saleID(_ context.Contex
 	return graphql.NewScalarFieldContext("ReceiptDelivery", field, false, false, "ID")
 }
 
+func (ec *executionContext) _ReceiptDelivery_storeID(ctx context.Context, field graphql.CollectedField, obj *ent.ReceiptDelivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReceiptDelivery_storeID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StoreID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReceiptDelivery_storeID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReceiptDelivery", field, false, false, "ID")
+}
+
 func (ec *executionContext) _ReceiptDelivery_channel(ctx context.Context, field graphql.CollectedField, obj *ent.ReceiptDelivery) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -44903,6 +44949,38 @@ func (ec *executionContext) fieldContext_ReceiptDelivery_sale(_ context.Context,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Sale(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReceiptDelivery_store(ctx context.Context, field graphql.CollectedField, obj *ent.ReceiptDelivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReceiptDelivery_store(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Store(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Store) graphql.Marshaler {
+			return ec.marshalNStore2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStore(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReceiptDelivery_store(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReceiptDelivery",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Store(ctx, field)
 		},
 	}
 	return fc, nil
@@ -98264,6 +98342,11 @@ func (ec *executionContext) _ReceiptDelivery(ctx context.Context, sel ast.Select
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "storeID":
+			out.Values[i] = ec._ReceiptDelivery_storeID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "channel":
 			out.Values[i] = ec._ReceiptDelivery_channel(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -98310,6 +98393,12 @@ func (ec *executionContext) _ReceiptDelivery(ctx context.Context, sel ast.Select
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._ReceiptDelivery_sale(ctx, field, obj)
+				})
+		case "store":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ReceiptDelivery_store(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))

@@ -168,7 +168,7 @@ func (s *Service) send(ctx context.Context, tx *ent.Tx, v *viewer.Viewer, in Sen
 	}
 	create := client.ReceiptDelivery.Create().
 		SetID(id).
-		SetSaleID(sl.ID).
+		SetSaleID(sl.ID).SetStoreID(sl.StoreID).
 		SetChannel(in.Channel).
 		SetDestinationEnc(s.box.Seal(to, sealContext(id))).
 		SetPiiKeyID(s.box.ActiveKeyID()).

@@ -344,7 +344,12 @@ func TestReceiptTenancyAndStores(t *testing.T) {
 	elsewhere := e.record(t, e.owner.Token, saleCash(second, 700))
 	res = e.Exec(t, e.cashier.Token, receiptSend, map[string]any{"sale": elsewhere.ID, "channel": "EMAIL", "to": "a@example.com"})
 	saleWantErr(t, res, "NOT_FOUND", "saleId")
-	e.send(t, e.owner.Token, map[string]any{"sale": elsewhere.ID, "channel": "EMAIL", "to": "a@example.com"})
+	there := e.send(t, e.owner.Token, map[string]any{"sale": elsewhere.ID, "channel": "EMAIL", "to": "b@example.com"})
+	// Nor that store's deliveries, by node.
+	saleWantErr(t, e.Exec(t, e.cashier.Token, `query($id: ID!) { node(id: $id) { id ... on ReceiptDelivery { destinationMasked } } }`,
+		map[string]any{"id": there.ID}), "NOT_FOUND", "")
+	e.Exec(t, e.cashier.Token, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": d.ID}).Decode(t, &own)
+	require.Equal(t, d.ID, own.Node.ID, "their own store's they do")
 }
 
 func TestReceiptIdempotencyAndLimit(t *testing.T) {

@@ -1527,6 +1527,7 @@ var (
 		{Name: "request_hash", Type: field.TypeString, Nullable: true},
 		{Name: "merchant_id", Type: field.TypeString},
 		{Name: "sale_id", Type: field.TypeString},
+		{Name: "store_id", Type: field.TypeString},
 	}
 	// ReceiptDeliveriesTable holds the schema information for the "receipt_deliveries" table.
 	ReceiptDeliveriesTable = &schema.Table{
@@ -1544,6 +1545,12 @@ var (
 				Symbol:     "receipt_deliveries_sales_sale",
 				Columns:    []*schema.Column{ReceiptDeliveriesColumns[15]},
 				RefColumns: []*schema.Column{SalesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "receipt_deliveries_stores_store",
+				Columns:    []*schema.Column{ReceiptDeliveriesColumns[16]},
+				RefColumns: []*schema.Column{StoresColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 		},
@@ -2900,6 +2907,7 @@ func init() {
 	PushTokensTable.ForeignKeys[0].RefTable = MerchantsTable
 	ReceiptDeliveriesTable.ForeignKeys[0].RefTable = MerchantsTable
 	ReceiptDeliveriesTable.ForeignKeys[1].RefTable = SalesTable
+	ReceiptDeliveriesTable.ForeignKeys[2].RefTable = StoresTable
 	RefundsTable.ForeignKeys[0].RefTable = MerchantsTable
 	RefundsTable.ForeignKeys[1].RefTable = StoresTable
 	RefundsTable.ForeignKeys[2].RefTable = StaffsTable

@@ -27,6 +27,8 @@ const (
 	FieldUpdatedAt = "updated_at"
 	// FieldSaleID holds the string denoting the sale_id field in the database.
 	FieldSaleID = "sale_id"
+	// FieldStoreID holds the string denoting the store_id field in the database.
+	FieldStoreID = "store_id"
 	// FieldChannel holds the string denoting the channel field in the database.
 	FieldChannel = "channel"
 	// FieldDestinationEnc holds the string denoting the destination_enc field in the database.
@@ -53,6 +55,8 @@ const (
 	EdgeMerchant = "merchant"
 	// EdgeSale holds the string denoting the sale edge name in mutations.
 	EdgeSale = "sale"
+	// EdgeStore holds the string denoting the store edge name in mutations.
+	EdgeStore = "store"
 	// Table holds the table name of the receiptdelivery in the database.
 	Table = "receipt_deliveries"
 	// MerchantTable is the table that holds the merchant relation/edge.
@@ -69,6 +73,13 @@ const (
 	SaleInverseTable = "sales"
 	// SaleColumn is the table column denoting the sale relation/edge.
 	SaleColumn = "sale_id"
+	// StoreTable is the table that holds the store relation/edge.
+	StoreTable = "receipt_deliveries"
+	// StoreInverseTable is the table name for the Store entity.
+	// It exists in this package in order to avoid circular dependency with the "store" package.
+	StoreInverseTable = "stores"
+	// StoreColumn is the table column denoting the store relation/edge.
+	StoreColumn = "store_id"
 )
 
 // Columns holds all SQL columns for receiptdelivery fields.
@@ -78,6 +89,7 @@ var Columns = []string{
 	FieldCreatedAt,
 	FieldUpdatedAt,
 	FieldSaleID,
+	FieldStoreID,
 	FieldChannel,
 	FieldDestinationEnc,
 	FieldPiiKeyID,
@@ -201,6 +213,11 @@ func BySaleID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldSaleID, opts...).ToFunc()
 }
 
+// ByStoreID orders the results by the store_id field.
+func ByStoreID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldStoreID, opts...).ToFunc()
+}
+
 // ByChannel orders the results by the channel field.
 func ByChannel(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldChannel, opts...).ToFunc()
@@ -269,6 +286,13 @@ func BySaleField(field string, opts ...sql.OrderTermOption) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newSaleStep(), sql.OrderByField(field, opts...))
 	}
 }
+
+// ByStoreField orders the results by store field.
+func ByStoreField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newStoreStep(), sql.OrderByField(field, opts...))
+	}
+}
 func newMerchantStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -281,6 +305,13 @@ func newSaleStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(SaleInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.M2O, false, SaleTable, SaleColumn),
+	)
+}
+func newStoreStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(StoreInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2O, false, StoreTable, StoreColumn),
 	)
 }
 

@@ -76,6 +76,11 @@ func SaleID(v pulid.ID) predicate.ReceiptDelivery {
 	return predicate.ReceiptDelivery(sql.FieldEQ(FieldSaleID, v))
 }
 
+// StoreID applies equality check predicate on the "store_id" field. It's identical to StoreIDEQ.
+func StoreID(v pulid.ID) predicate.ReceiptDelivery {
+	return predicate.ReceiptDelivery(sql.FieldEQ(FieldStoreID, v))
+}
+
 // DestinationEnc applies equality check predicate on the "destination_enc" field. It's identical to DestinationEncEQ.
 func DestinationEnc(v string) predicate.ReceiptDelivery {
 	return predicate.ReceiptDelivery(sql.FieldEQ(FieldDestinationEnc, v))
@@ -339,6 +344,76 @@ func SaleIDEqualFold(v pulid.ID) predicate.ReceiptDelivery {
 func SaleIDContainsFold(v pulid.ID) predicate.ReceiptDelivery {
 	vc := string(v)
 	return predicate.ReceiptDelivery(sql.FieldContainsFold(FieldSaleID, vc))
+}
+
+// StoreIDEQ applies the EQ predicate on the "store_id" field.
+func StoreIDEQ(v pulid.ID) predicate.ReceiptDelivery {
+	return predicate.ReceiptDelivery(sql.FieldEQ(FieldStoreID, v))
+}
+
+// StoreIDNEQ applies the NEQ predicate on the "store_id" field.
+func StoreIDNEQ(v pulid.ID) predicate.ReceiptDelivery {
+	return predicate.ReceiptDelivery(sql.FieldNEQ(FieldStoreID, v))
+}
+
+// StoreIDIn applies the In predicate on the "store_id" field.
+func StoreIDIn(vs ...pulid.ID) predicate.ReceiptDelivery {
+	return predicate.ReceiptDelivery(sql.FieldIn(FieldStoreID, vs...))
+}
+
+// StoreIDNotIn applies the NotIn predicate on the "store_id" field.
+func StoreIDNotIn(vs ...pulid.ID) predicate.ReceiptDelivery {
+	return predicate.ReceiptDelivery(sql.FieldNotIn(FieldStoreID, vs...))
+}
+
+// StoreIDGT applies the GT predicate on the "store_id" field.
+func StoreIDGT(v pulid.ID) predicate.ReceiptDelivery {
+	return predicate.ReceiptDelivery(sql.FieldGT(FieldStoreID, v))
+}
+
+// StoreIDGTE applies the GTE predicate on the "store_id" field.
+func StoreIDGTE(v pulid.ID) predicate.ReceiptDelivery {
+	return predicate.ReceiptDelivery(sql.FieldGTE(FieldStoreID, v))
+}
+
+// StoreIDLT applies the LT predicate on the "store_id" field.
+func StoreIDLT(v pulid.ID) predicate.ReceiptDelivery {
+	return predicate.ReceiptDelivery(sql.FieldLT(FieldStoreID, v))
+}
+
+// StoreIDLTE applies the LTE predicate on the "store_id" field.
+func StoreIDLTE(v pulid.ID) predicate.ReceiptDelivery {
+	return predicate.ReceiptDelivery(sql.FieldLTE(FieldStoreID, v))
+}
+
+// StoreIDContains applies the Contains predicate on the "store_id" field.
+func StoreIDContains(v pulid.ID) predicate.ReceiptDelivery {
+	vc := string(v)
+	return predicate.ReceiptDelivery(sql.FieldContains(FieldStoreID, vc))
+}
+
+// StoreIDHasPrefix applies the HasPrefix predicate on the "store_id" field.
+func StoreIDHasPrefix(v pulid.ID) predicate.ReceiptDelivery {
+	vc := string(v)
+	return predicate.ReceiptDelivery(sql.FieldHasPrefix(FieldStoreID, vc))
+}
+
+// StoreIDHasSuffix applies the HasSuffix predicate on the "store_id" field.
+func StoreIDHasSuffix(v pulid.ID) predicate.ReceiptDelivery {
+	vc := string(v)
+	return predicate.ReceiptDelivery(sql.FieldHasSuffix(FieldStoreID, vc))
+}
+
+// StoreIDEqualFold applies the EqualFold predicate on the "store_id" field.
+func StoreIDEqualFold(v pulid.ID) predicate.ReceiptDelivery {
+	vc := string(v)
+	return predicate.ReceiptDelivery(sql.FieldEqualFold(FieldStoreID, vc))
+}
+
+// StoreIDContainsFold applies the ContainsFold predicate on the "store_id" field.
+func StoreIDContainsFold(v pulid.ID) predicate.ReceiptDelivery {
+	vc := string(v)
+	return predicate.ReceiptDelivery(sql.FieldContainsFold(FieldStoreID, vc))
 }
 
 // ChannelEQ applies the EQ predicate on the "channel" field.
@@ -999,6 +1074,29 @@ func HasSale() predicate.ReceiptDelivery {
 func HasSaleWith(preds ...predicate.Sale) predicate.ReceiptDelivery {
 	return predicate.ReceiptDelivery(func(s *sql.Selector) {
 		step := newSaleStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasStore applies the HasEdge predicate on the "store" edge.
+func HasStore() predicate.ReceiptDelivery {
+	return predicate.ReceiptDelivery(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, StoreTable, StoreColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasStoreWith applies the HasEdge predicate on the "store" edge with a given conditions (other predicates).
+func HasStoreWith(preds ...predicate.Store) predicate.ReceiptDelivery {
+	return predicate.ReceiptDelivery(func(s *sql.Selector) {
+		step := newStoreStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

@@ -1443,11 +1443,11 @@ func init() {
 	// receiptdelivery.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
 	receiptdelivery.UpdateDefaultUpdatedAt = receiptdeliveryDescUpdatedAt.UpdateDefault.(func() time.Time)
 	// receiptdeliveryDescAttempts is the schema descriptor for attempts field.
-	receiptdeliveryDescAttempts := receiptdeliveryFields[6].Descriptor()
+	receiptdeliveryDescAttempts := receiptdeliveryFields[7].Descriptor()
 	// receiptdelivery.DefaultAttempts holds the default value on creation for the attempts field.
 	receiptdelivery.DefaultAttempts = receiptdeliveryDescAttempts.Default.(int)
 	// receiptdeliveryDescLastError is the schema descriptor for last_error field.
-	receiptdeliveryDescLastError := receiptdeliveryFields[7].Descriptor()
+	receiptdeliveryDescLastError := receiptdeliveryFields[8].Descriptor()
 	// receiptdelivery.LastErrorValidator is a validator for the "last_error" field. It is called by the builders before save.
 	receiptdelivery.LastErrorValidator = receiptdeliveryDescLastError.Validators[0].(func(string) error)
 	// receiptdeliveryDescID is the schema descriptor for id field.

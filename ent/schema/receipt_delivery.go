@@ -8,6 +8,8 @@ import (
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
 
+	"github.com/tillpos/till/auth/rule"
+	"github.com/tillpos/till/ent/privacy"
 	"github.com/tillpos/till/ent/schema/pulid"
 )
 
@@ -30,6 +32,8 @@ func (ReceiptDelivery) Fields() []ent.Field {
 	hidden := entgql.Skip()
 	return []ent.Field{
 		field.String("sale_id").GoType(pulid.ID("")).Immutable(),
+		field.String("store_id").GoType(pulid.ID("")).Immutable().
+			Comment("the sale's, so that staff see only their stores' deliveries"),
 		field.Enum("channel").Values("EMAIL", "SMS").Immutable().
 			Annotations(entgql.Type("ReceiptChannel")),
 		field.String("destination_enc").Sensitive().Immutable().Annotations(hidden),
@@ -52,7 +56,14 @@ func (ReceiptDelivery) Fields() []ent.Field {
 func (ReceiptDelivery) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.To("sale", Sale.Type).Field("sale_id").Unique().Required().Immutable(),
+		edge.To("store", Store.Type).Field("store_id").Unique().Required().Immutable(),
 	}
+}
+
+// Policy of the ReceiptDelivery: staff see the deliveries of the stores
+// they work at, as they see those stores' sales.
+func (ReceiptDelivery) Policy() ent.Policy {
+	return privacy.Policy{Query: privacy.QueryPolicy{rule.FilterStoreRule()}}
 }
 
 // Indexes of the ReceiptDelivery: a sale's deliveries are listed (and
