@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/tillpos/till/db"
@@ -12,6 +13,7 @@ import (
 	"github.com/tillpos/till/ent/pushtoken"
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/notify/push"
+	"github.com/tillpos/till/outbox"
 )
 
 // send pushes the notification e is about to its person's phones, each in
@@ -45,13 +47,17 @@ func (s *Service) send(ctx context.Context, e *ent.OutboxEvent) error {
 		byToken[t.Token] = t
 		byLocale[t.Locale] = append(byLocale[t.Locale], push.Target{Token: t.Token, Platform: push.Platform(t.Platform)})
 	}
+	data := map[string]string{"type": note.Event, "notificationId": string(note.ID), "subjectId": note.SubjectID, "storeId": string(note.StoreID)}
+	if strings.HasPrefix(note.Event, "sale.") || note.Event == outbox.RiskFlagged {
+		// The app opens the sale from the notification.
+		data["saleId"] = note.SubjectID
+	}
 	var sent, invalid []string
 	var retry error
 	for locale, targets := range byLocale {
 		title, body := Render(locale, note)
 		res, err := s.push.Send(ctx, push.Message{
-			Targets: targets, Title: title, Body: body,
-			Data:        map[string]string{"type": note.Event, "notificationId": string(note.ID), "subjectId": note.SubjectID, "storeId": string(note.StoreID)},
+			Targets: targets, Title: title, Body: body, Data: data,
 			CollapseKey: note.Event + ":" + note.SubjectID,
 			ChannelID:   channelOf(Kind(note.TextKey)),
 		})

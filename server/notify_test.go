@@ -110,6 +110,7 @@ func TestSalePushReachesTheOwnersPhone(t *testing.T) {
 	data := message["data"].(map[string]any)
 	require.Equal(t, "sale.completed", data["type"])
 	require.Equal(t, sale.ID, data["subjectId"])
+	require.Equal(t, sale.ID, data["saleId"])
 	require.Equal(t, e.owner.StoreID, data["storeId"])
 	apns := message["apns"].(map[string]any)
 	require.Equal(t, "sale.completed:"+sale.ID, apns["headers"].(map[string]any)["apns-collapse-id"])
