@@ -1,13 +1,18 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tillpos/till/config"
+	"github.com/tillpos/till/internal/tilltest"
 	"github.com/tillpos/till/notify/push/fcmtest"
 )
 
@@ -79,4 +84,35 @@ func TestCrashLosesNoPush(t *testing.T) {
 		}
 		return len(ids) == 0
 	}, 60*time.Second, 100*time.Millisecond, "every sale's push is sent by the restarted server")
+}
+
+// `till worker` delivers what `till serve` replicas wrote, serving nothing.
+func TestWorkerDeliversWithoutServing(t *testing.T) {
+	fcm := fcmtest.NewServer(t)
+	cfg := tilltest.Config(t)
+	api := tilltest.New(t, func(c *config.Config) { *c = cfg })
+	owner := api.SignUp(t, "Worker Tea")
+	api.Exec(t, owner.Token, `mutation($i: RegisterPushTokenInput!) { registerPushToken(input: $i) { id } }`,
+		map[string]any{"i": map[string]any{"token": "owner-phone", "platform": "IOS"}}).Decode(t, &struct{}{})
+	sale, err := recordCrashSale(t.Context(), http.DefaultClient, api.URL, owner.Token, newCrashSale(0, 0, owner.StoreID))
+	require.NoError(t, err)
+
+	vars := map[string]string{
+		"DATABASE_URL": cfg.DatabaseURL, "TILL_MIGRATE_ON_START": "false", "TILL_KEYS_FILE": cfg.KeysFile,
+		"REDIS_URL": cfg.RedisURL, "TILL_REDIS_PREFIX": cfg.RedisPrefix, "TILL_LOG_LEVEL": "warn",
+		"FIREBASE_CREDENTIALS": fcm.CredentialsFile(), "TILL_FCM_ENDPOINT": fcm.URL + "/v1",
+	}
+	ctx, stop := context.WithCancel(t.Context())
+	done := make(chan result, 1)
+	go func() {
+		var stdout, stderr bytes.Buffer
+		err := run(ctx, []string{"worker"}, strings.NewReader(""), &stdout, &stderr, func(k string) string { return vars[k] })
+		done <- result{err: err, stdout: stdout.String(), stderr: stderr.String()}
+	}()
+	require.Eventually(t, func() bool { return len(fcm.RequestsFor("owner-phone")) == 1 }, 20*time.Second, 20*time.Millisecond)
+	message, _ := fcm.RequestsFor("owner-phone")[0].Body["message"].(map[string]any)
+	require.Equal(t, sale.Sale.ID, message["data"].(map[string]any)["saleId"])
+	stop()
+	r := <-done
+	require.NoError(t, r.err, r.stderr)
 }
