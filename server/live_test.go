@@ -282,13 +282,7 @@ func TestLiveFeed(t *testing.T) {
 		require.Equal(t, 1, out.LogOut.EndedSessions)
 		after := e.sale(t, owner, owner.StoreID, 1300)
 		e.publish(t, "sale.completed", after.ID)
-		msg := sub.next(t, 10*time.Second)
-		require.NotNil(t, msg)
-		require.Equal(t, "error", msg.Type, "%s", msg.Payload)
-		var errors []tilltest.Error
-		require.NoError(t, json.Unmarshal(msg.Payload, &errors))
-		require.Len(t, errors, 1)
-		require.Equal(t, "UNAUTHENTICATED", errors[0].Extensions["code"])
+		requireEndedWith(t, sub.next(t, 10*time.Second), "UNAUTHENTICATED")
 	})
 
 	t.Run("device faults reach the back office", func(t *testing.T) {
@@ -363,12 +357,7 @@ func TestLiveFeed(t *testing.T) {
 		require.Equal(t, s.ID, saleEventOf(t, e.publishUntil(t, sub, "sale.completed", s.ID)).Sale.ID)
 		e.a.Exec(t, manager.Token, `mutation { logOut { endedSessions } }`, nil).Decode(t, &struct{}{})
 		// No event comes; the periodic check ends it.
-		msg := sub.next(t, 5*time.Second)
-		require.NotNil(t, msg)
-		require.Equal(t, "error", msg.Type, "%s", msg.Payload)
-		var errors []tilltest.Error
-		require.NoError(t, json.Unmarshal(msg.Payload, &errors))
-		require.Equal(t, "UNAUTHENTICATED", errors[0].Extensions["code"])
+		requireEndedWith(t, sub.next(t, 5*time.Second), "UNAUTHENTICATED")
 	})
 
 	t.Run("replica a's outbox worker delivers it", func(t *testing.T) {
@@ -397,13 +386,20 @@ func TestLiveFeed(t *testing.T) {
 		e.a.Exec(t, op.Token, `mutation($i: SuspendMerchantInput!) { suspendMerchant(input: $i) { merchant { id } } }`,
 			map[string]any{"i": map[string]any{"merchantId": other.MerchantID, "reason": "chargebacks"}}).Decode(t, &struct{}{})
 		e.publish(t, "sale.completed", s.ID)
-		msg := otherSub.next(t, 10*time.Second)
-		require.NotNil(t, msg)
-		require.Equal(t, "error", msg.Type, "%s", msg.Payload)
-		var errors []tilltest.Error
-		require.NoError(t, json.Unmarshal(msg.Payload, &errors))
-		require.Equal(t, "FORBIDDEN", errors[0].Extensions["code"])
+		requireEndedWith(t, otherSub.next(t, 10*time.Second), "FORBIDDEN")
 	})
+}
+
+// requireEndedWith checks that msg ends a subscription with one error of
+// code.
+func requireEndedWith(t *testing.T, msg *wsMessage, code string) {
+	t.Helper()
+	require.NotNil(t, msg, "the subscription ends")
+	require.Equal(t, "error", msg.Type, "%s", msg.Payload)
+	var errors []tilltest.Error
+	require.NoError(t, json.Unmarshal(msg.Payload, &errors))
+	require.Len(t, errors, 1)
+	require.Equal(t, code, errors[0].Extensions["code"])
 }
 
 // subscribeWSVars subscribes with variables and returns the one result of
