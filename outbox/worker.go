@@ -43,7 +43,8 @@ type Config struct {
 	Now func() time.Time
 }
 
-// DefaultConfig retries for about two hours before dead-lettering.
+// DefaultConfig tries an event 12 times over about half an hour (a push
+// later than that is news no longer) before dead-lettering it.
 func DefaultConfig() Config {
 	return Config{
 		Batch: 64, Poll: 100 * time.Millisecond, Lease: 2 * time.Minute, Timeout: 30 * time.Second,
