@@ -48,10 +48,14 @@ func smsSender(cfg config.Config, log *slog.Logger) sms.Sender {
 }
 
 // pushSender sends pushes through FCM with the configured service
-// account, or, with none, logs them (they are still recorded as
-// notifications).
+// account; with none, development logs them (they are still recorded as
+// notifications) and production refuses them.
 func pushSender(ctx context.Context, cfg config.Config, log *slog.Logger) (push.Sender, error) {
-	if cfg.FirebaseCredentials == "" {
+	switch {
+	case cfg.FirebaseCredentials == "" && cfg.Production:
+		log.Warn("no FIREBASE_CREDENTIALS: pushes fail (dead letters) until it is set")
+		return push.Unconfigured{}, nil
+	case cfg.FirebaseCredentials == "":
 		log.Info("no FIREBASE_CREDENTIALS: pushes are logged, not sent")
 		return push.NewLog(log), nil
 	}

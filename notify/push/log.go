@@ -2,6 +2,7 @@ package push
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 )
 
@@ -37,4 +38,17 @@ func abbreviate(token string) string {
 		return token
 	}
 	return token[:8] + "…"
+}
+
+// Unconfigured refuses every push, permanently: a production server
+// without Firebase credentials sends with it, so the pushes show up as
+// dead letters (to be redriven once configured) instead of being logged
+// as if sent.
+type Unconfigured struct{}
+
+var _ Sender = Unconfigured{}
+
+// Send refuses m.
+func (Unconfigured) Send(context.Context, Message) (Result, error) {
+	return Result{}, &sendError{err: errors.New("push: no Firebase credentials are configured (FIREBASE_CREDENTIALS)"), permanent: true}
 }

@@ -327,3 +327,10 @@ func TestLog(t *testing.T) {
 	require.EqualValues(t, 2, line["token_count"])
 	require.NotContains(t, buf.String(), "0123456789", "tokens are abbreviated")
 }
+
+func TestUnconfiguredFailsPermanently(t *testing.T) {
+	res, err := push.Unconfigured{}.Send(t.Context(), sale(targets(push.IOS, "t1")...))
+	require.ErrorContains(t, err, "FIREBASE_CREDENTIALS")
+	require.True(t, permanent(t, err), "dead-lettered at once, redriven once configured")
+	require.Equal(t, push.Result{}, res)
+}
