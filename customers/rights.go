@@ -14,6 +14,7 @@ import (
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/customerstorevisits"
 	"github.com/tillpos/till/ent/feedback"
+	"github.com/tillpos/till/ent/receiptdelivery"
 	"github.com/tillpos/till/ent/sale"
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/errs"
@@ -341,6 +342,11 @@ func (s *Service) Erase(ctx context.Context, id pulid.ID) (*ent.Customer, error)
 		people := append(ids, c.ID)
 		if _, err := tx.Feedback.Update().Where(feedback.CustomerIDIn(people...)).SetComment("").Save(ctx); err != nil {
 			return nil, fmt.Errorf("erasing feedback comments: %w", err)
+		}
+		// Where their receipts were sent is theirs too; a queued one is
+		// then not sent.
+		if _, err := tx.ReceiptDelivery.Delete().Where(receiptdelivery.HasSaleWith(sale.CustomerIDIn(people...))).Exec(ctx); err != nil {
+			return nil, fmt.Errorf("erasing receipt deliveries: %w", err)
 		}
 		return eraseRow(tx.Customer.UpdateOne(c)).Save(ctx)
 	})

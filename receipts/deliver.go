@@ -29,7 +29,8 @@ func (s *Service) Deliver(ctx context.Context, e *ent.OutboxEvent) error {
 	ctx = viewer.NewSystemContext(ctx, "receipt delivery")
 	d, err := s.db.ReceiptDelivery.Get(ctx, pulid.ID(e.SubjectID))
 	if ent.IsNotFound(err) {
-		return permanent{fmt.Errorf("receipt delivery %s not found", e.SubjectID)}
+		// The customer was erased before it went: nothing to send.
+		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("loading receipt delivery: %w", err)

@@ -1510,9 +1510,16 @@ func TestCustomerEraseLeavesNothing(t *testing.T) {
 	c.Exec(t, c.cashier.Token, fbRecord, map[string]any{"i": map[string]any{
 		"saleId": saleID, "rating": 1, "category": "SERVICE", "comment": "Quillon Marwick says call 138 back about the cold oolong",
 	}}).Decode(t, &struct{}{})
+	// The receipt goes to the duplicate's email; it is still queued when
+	// the customer is erased.
+	c.Exec(t, c.cashier.Token, receiptSend, map[string]any{"sale": saleID, "channel": "EMAIL"}).Decode(t, &struct{}{})
 	custPayload(t, c.call(t, c.manager.Token, custMerge, map[string]any{"survivorId": survivor.ID, "duplicateId": dup.ID}))
 	c.call(t, c.manager.Token, custExport, map[string]any{"customerId": survivor.ID}).Decode(t, &struct{}{})
 	custPayload(t, c.call(t, c.owner.Token, custErase, map[string]any{"customerId": survivor.ID}))
+	require.NoError(t, c.Server.Outbox.Drain(t.Context()), "the queued receipt is dropped, not dead-lettered")
+	var dead struct{ OutboxEvents []struct{ Topic string } }
+	c.Exec(t, c.owner.Token, `{ outboxEvents(status: DEAD) { topic } }`, nil).Decode(t, &dead)
+	require.Empty(t, dead.OutboxEvents)
 
 	var needles []string
 	for _, p := range []custPerson{sp, dp} {
@@ -1524,14 +1531,16 @@ func TestCustomerEraseLeavesNothing(t *testing.T) {
 
 	var out struct {
 		Node struct {
-			ID       string
-			Total    int64
-			Customer struct{ ID, Status string }
+			ID                string
+			Total             int64
+			Customer          struct{ ID, Status string }
+			ReceiptDeliveries []struct{ ID string }
 		}
 	}
-	c.Exec(t, c.owner.Token, `query($id: ID!) { node(id: $id) { id ... on Sale { total customer { id status } } } }`,
+	c.Exec(t, c.owner.Token, `query($id: ID!) { node(id: $id) { id ... on Sale { total customer { id status } receiptDeliveries { id } } } }`,
 		map[string]any{"id": saleID}).Decode(t, &out)
 	require.Equal(t, int64(1200), out.Node.Total, "the sale stays for the books")
+	require.Empty(t, out.Node.ReceiptDeliveries, "where its receipt went is erased with the customer")
 	require.Equal(t, survivor.ID, out.Node.Customer.ID, "with the anonymous survivor")
 	require.Equal(t, "ERASED", out.Node.Customer.Status)
 }
