@@ -46,11 +46,11 @@ func (s *Service) fanOut(ctx context.Context, e *ent.OutboxEvent) error {
 	if err != nil || !ok {
 		return err
 	}
-	people, err := s.audience(ctx, e.MerchantID, n, nil)
+	listeners, err := s.listeners(ctx, e.MerchantID)
 	if err != nil {
 		return err
 	}
-	return s.notify(ctx, people, e.MerchantID, e.Topic, pulid.ID(e.SubjectID), "event:"+strconv.Itoa(e.ID), n)
+	return s.notify(ctx, audience(listeners, n, nil), e.MerchantID, e.Topic, pulid.ID(e.SubjectID), "event:"+strconv.Itoa(e.ID), n)
 }
 
 // newsOf reads what e tells people; false when it tells them nothing (an
@@ -133,7 +133,7 @@ func (s *Service) notify(ctx context.Context, people []person, merchantID pulid.
 			return err
 		}
 		for _, p := range people {
-			if slices.Contains(done, string(p.staffID)) {
+			if slices.Contains(done, string(p.staff.ID)) {
 				continue
 			}
 			status := notification.StatusPENDING
@@ -141,7 +141,7 @@ func (s *Service) notify(ctx context.Context, people []person, merchantID pulid.
 				status = notification.StatusSILENCED
 			}
 			create := tx.Notification.Create().
-				SetMerchantID(merchantID).SetStaffID(p.staffID).SetEvent(event).SetSubjectID(string(subjectID)).
+				SetMerchantID(merchantID).SetStaffID(p.staff.ID).SetEvent(event).SetSubjectID(string(subjectID)).
 				SetTextKey(string(n.kind)).SetArgs(n.args).SetStatus(status).SetDedupeKey(dedupe).
 				SetCreatedAt(db.Now())
 			if n.storeID != "" {
@@ -163,54 +163,59 @@ func (s *Service) notify(ctx context.Context, people []person, merchantID pulid.
 
 // person is someone a notification may go to, with their preferences.
 type person struct {
-	staffID pulid.ID
-	pref    Preferences
+	staff *ent.Staff
+	pref  Preferences
 }
 
-// audience is who of the merchant is told n: active staff with a phone
-// registered, who work at n's store, want n's kind from that store, (for
-// money) whose threshold n's amount reaches, and whom due, if given, lets
-// through.
-func (s *Service) audience(ctx context.Context, merchantID pulid.ID, n news, due func(Preferences) bool) ([]person, error) {
+// listeners are the merchant's active staff with a phone registered, with
+// their preferences: everyone any of its news may go to.
+func (s *Service) listeners(ctx context.Context, merchantID pulid.ID) ([]person, error) {
 	holders, err := s.db.PushToken.Query().Where(pushtoken.MerchantID(merchantID)).
 		Unique(true).Select(pushtoken.FieldStaffID).Strings(ctx)
 	if err != nil || len(holders) == 0 {
 		return nil, err
 	}
-	ids := make([]pulid.ID, len(holders))
-	for i, h := range holders {
-		ids[i] = pulid.ID(h)
-	}
 	staff, err := s.db.Staff.Query().
-		Where(entstaff.IDIn(ids...), entstaff.MerchantID(merchantID), entstaff.Active(true)).
+		Where(entstaff.IDIn(ids(holders)...), entstaff.MerchantID(merchantID), entstaff.Active(true)).
 		WithStores(func(q *ent.StoreQuery) { q.Select(store.FieldID) }).
 		All(ctx)
 	if err != nil {
 		return nil, err
 	}
 	prefs, err := s.db.NotificationPreference.Query().
-		Where(notificationpreference.StaffIDIn(ids...)).All(ctx)
+		Where(notificationpreference.StaffIDIn(ids(holders)...)).All(ctx)
 	if err != nil {
 		return nil, err
 	}
+	people := make([]person, len(staff))
+	for i, st := range staff {
+		people[i] = person{staff: st, pref: preferencesOf(st, prefs)}
+	}
+	return people, nil
+}
+
+// audience is who of listeners is told n: those who work at n's store,
+// want n's kind from that store, (for money) whose threshold n's amount
+// reaches, and whom due, if given, lets through.
+func audience(listeners []person, n news, due func(Preferences) bool) []person {
 	var people []person
-	for _, st := range staff {
-		p := preferencesOf(st, prefs)
+	for _, l := range listeners {
+		p := l.pref
 		if !p.wants(n.kind) || (n.amount >= 0 && n.amount < p.MinSaleAmount) {
 			continue
 		}
-		if (n.storeID != "" && !p.covers(st, n.storeID)) || (due != nil && !due(p)) {
+		if (n.storeID != "" && !p.covers(l.staff, n.storeID)) || (due != nil && !due(p)) {
 			continue
 		}
-		people = append(people, person{staffID: st.ID, pref: p})
+		people = append(people, l)
 	}
-	return people, nil
+	return people
 }
 
 func staffIDs(people []person) []pulid.ID {
 	ids := make([]pulid.ID, len(people))
 	for i, p := range people {
-		ids[i] = p.staffID
+		ids[i] = p.staff.ID
 	}
 	return ids
 }

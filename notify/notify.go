@@ -18,8 +18,11 @@ import (
 	"strconv"
 	"time"
 
+	"entgo.io/contrib/entgql"
+
 	"github.com/tillpos/till/auth/viewer"
 	"github.com/tillpos/till/ent"
+	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/notify/live"
 	"github.com/tillpos/till/notify/push"
 	"github.com/tillpos/till/outbox"
@@ -120,4 +123,13 @@ func (k *Kind) UnmarshalGQL(v any) error {
 	}
 	*k = Kind(s)
 	return nil
+}
+
+// Notifications pages through the viewer's notifications, newest first.
+func (s *Service) Notifications(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int) (*ent.NotificationConnection, error) {
+	if _, err := staffViewer(ctx); err != nil {
+		return nil, err
+	}
+	return s.db.Notification.Query().Paginate(ctx, after, first, nil, nil,
+		ent.WithNotificationOrder([]*ent.NotificationOrder{{Direction: entgql.OrderDirectionDesc, Field: ent.NotificationOrderFieldCreatedAt}}))
 }

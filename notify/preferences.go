@@ -2,7 +2,6 @@ package notify
 
 import (
 	"context"
-	"entgo.io/contrib/entgql"
 	"fmt"
 	"slices"
 	"strings"
@@ -317,13 +316,4 @@ func staffViewer(ctx context.Context) (*viewer.Viewer, error) {
 		return nil, errs.Newf(errs.Forbidden, "notifications are for a merchant's staff")
 	}
 	return v, nil
-}
-
-// Notifications pages through the viewer's notifications, newest first.
-func (s *Service) Notifications(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int) (*ent.NotificationConnection, error) {
-	if _, err := staffViewer(ctx); err != nil {
-		return nil, err
-	}
-	return s.db.Notification.Query().Paginate(ctx, after, first, nil, nil,
-		ent.WithNotificationOrder([]*ent.NotificationOrder{{Direction: entgql.OrderDirectionDesc, Field: ent.NotificationOrderFieldCreatedAt}}))
 }

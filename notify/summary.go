@@ -9,6 +9,7 @@ import (
 
 	"github.com/tillpos/till/auth/viewer"
 	"github.com/tillpos/till/ent"
+	"github.com/tillpos/till/ent/merchant"
 	"github.com/tillpos/till/ent/pushtoken"
 	"github.com/tillpos/till/ent/sale"
 	"github.com/tillpos/till/ent/schema/pulid"
@@ -29,45 +30,53 @@ const TopicDailySummary = "daily.summary"
 // sends nothing new.
 func (s *Service) SendDailySummaries(ctx context.Context) error {
 	ctx = viewer.NewSystemContext(ctx, "daily-summary")
-	merchants, err := s.db.PushToken.Query().Unique(true).Select(pushtoken.FieldMerchantID).Strings(ctx)
-	if err != nil || len(merchants) == 0 {
+	withPhones, err := s.db.PushToken.Query().Unique(true).Select(pushtoken.FieldMerchantID).Strings(ctx)
+	if err != nil || len(withPhones) == 0 {
 		return err
 	}
-	ids := make([]pulid.ID, len(merchants))
-	for i, m := range merchants {
-		ids[i] = pulid.ID(m)
-	}
-	stores, err := s.db.Store.Query().Where(store.MerchantIDIn(ids...)).All(ctx)
+	merchants, err := s.db.Merchant.Query().Where(merchant.IDIn(ids(withPhones)...)).All(ctx)
 	if err != nil {
 		return err
 	}
-	now := s.now()
+	stores, err := s.db.Store.Query().Where(store.MerchantIDIn(ids(withPhones)...)).All(ctx)
+	if err != nil {
+		return err
+	}
+	storesOf := map[pulid.ID][]*ent.Store{}
 	for _, st := range stores {
-		if err := s.summarise(ctx, st, now); err != nil {
-			return fmt.Errorf("daily summary of store %s: %w", st.ID, err)
+		storesOf[st.MerchantID] = append(storesOf[st.MerchantID], st)
+	}
+	now := s.now()
+	for _, m := range merchants {
+		// Who may hear is read once per merchant, not once per store.
+		listeners, err := s.listeners(ctx, m.ID)
+		if err != nil {
+			return err
+		}
+		for _, st := range storesOf[m.ID] {
+			if err := s.summarise(ctx, m, st, listeners, now); err != nil {
+				return fmt.Errorf("daily summary of store %s: %w", st.ID, err)
+			}
 		}
 	}
 	return nil
 }
 
-// summarise sends st's summary to whoever's time for it has come.
-func (s *Service) summarise(ctx context.Context, st *ent.Store, now time.Time) error {
+// summarise sends st's summary to those of listeners whose time for it
+// has come.
+func (s *Service) summarise(ctx context.Context, m *ent.Merchant, st *ent.Store, listeners []person, now time.Time) error {
 	zone, err := time.LoadLocation(st.TimeZone)
 	if err != nil {
 		return err
 	}
 	local := now.In(zone)
 	n := news{kind: DailySummary, storeID: st.ID, zone: zone, amount: -1, args: map[string]any{"store": st.Name}}
-	people, err := s.audience(ctx, st.MerchantID, n, func(p Preferences) bool { return summaryDue(p, local) })
-	if err != nil || len(people) == 0 {
-		return err
+	people := audience(listeners, n, func(p Preferences) bool { return summaryDue(p, local) })
+	if len(people) == 0 {
+		return nil
 	}
 	date := local.Format(time.DateOnly)
 	count, amount, err := s.dayFigures(ctx, st.ID, date)
-	if err != nil {
-		return err
-	}
-	m, err := s.db.Merchant.Get(ctx, st.MerchantID)
 	if err != nil {
 		return err
 	}

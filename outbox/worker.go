@@ -16,6 +16,7 @@ import (
 	"github.com/tillpos/till/db"
 	"github.com/tillpos/till/ent"
 	"github.com/tillpos/till/ent/outboxevent"
+	"github.com/tillpos/till/ent/predicate"
 )
 
 // Handler delivers one event. nil marks it delivered; an error is retried
@@ -136,15 +137,13 @@ func (w *Worker) Drain(ctx context.Context) error {
 // first keeps an idle worker from taking the SQLite write turn.
 func (w *Worker) claim(ctx context.Context) ([]*ent.OutboxEvent, error) {
 	now := w.now()
-	due := w.db.OutboxEvent.Query().
-		Where(outboxevent.StatusEQ(outboxevent.StatusPENDING), outboxevent.AvailableAtLTE(now), firstOfSubject)
-	if ok, err := due.Exist(ctx); err != nil || !ok {
+	due := []predicate.OutboxEvent{outboxevent.StatusEQ(outboxevent.StatusPENDING), outboxevent.AvailableAtLTE(now), firstOfSubject}
+	if ok, err := w.db.OutboxEvent.Query().Where(due...).Exist(ctx); err != nil || !ok {
 		return nil, err
 	}
 	var events []*ent.OutboxEvent
 	err := db.WithTx(ctx, w.db, func(tx *ent.Tx) (err error) {
-		events, err = tx.OutboxEvent.Query().
-			Where(outboxevent.StatusEQ(outboxevent.StatusPENDING), outboxevent.AvailableAtLTE(now), firstOfSubject).
+		events, err = tx.OutboxEvent.Query().Where(due...).
 			Order(outboxevent.ByID()).Limit(w.cfg.Batch).
 			Modify(skipLocked).
 			All(ctx)
