@@ -148,7 +148,7 @@ func mergeConsent(upd *ent.CustomerUpdateOne, survivor, dup *ent.Customer) {
 }
 
 // moveHistory moves what refers to the duplicate over to the survivor: its
-// per-store visit counts, its sales and its feedback, and what other
+// per-store visit counts and months, its sales and its feedback, and what other
 // domains keep (Hooks.Merged).
 func (s *Service) moveHistory(ctx context.Context, tx *ent.Tx, merchantID, from, to pulid.ID) error {
 	visits, err := tx.CustomerStoreVisits.Query().Where(customerstorevisits.CustomerID(from)).All(ctx)
@@ -162,6 +162,9 @@ func (s *Service) moveHistory(ctx context.Context, tx *ent.Tx, merchantID, from,
 	}
 	if _, err := tx.CustomerStoreVisits.Delete().Where(customerstorevisits.CustomerID(from)).Exec(ctx); err != nil {
 		return fmt.Errorf("deleting store visits: %w", err)
+	}
+	if err := moveMonths(ctx, tx, merchantID, from, to); err != nil {
+		return err
 	}
 	if _, err := tx.Sale.Update().Where(sale.CustomerID(from)).SetCustomerID(to).Save(ctx); err != nil {
 		return fmt.Errorf("moving sales: %w", err)
@@ -321,7 +324,8 @@ func mergedInto(ctx context.Context, client *ent.Client, id pulid.ID) ([]pulid.I
 
 // Erase removes a customer's personal data and consent for good, and the
 // comments they left as feedback, keeping an anonymous record (its visit
-// counts, sales and ratings) so the books still add up.
+// counts and months, sales and ratings) so the books and the cohorts still
+// add up.
 // OWNER or MANAGER; audited.
 func (s *Service) Erase(ctx context.Context, id pulid.ID) (*ent.Customer, error) {
 	return s.change(ctx, id, managers, "customer.erased", func(tx *ent.Tx, c *ent.Customer) (*ent.Customer, error) {

@@ -206,22 +206,13 @@ func (s *Service) SegmentCounts(ctx context.Context) ([]*SegmentCount, error) {
 	if _, err := staffViewer(ctx); err != nil {
 		return nil, err
 	}
-	var rows []struct {
-		Segment customer.Segment `json:"segment"`
-		Count   int              `json:"count"`
-	}
-	err := s.db.Customer.Query().Where(customer.StatusEQ(customer.StatusACTIVE)).
-		GroupBy(customer.FieldSegment).Aggregate(ent.Count()).Scan(ctx, &rows)
+	totals, err := s.segmentTotals(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("counting segments: %w", err)
+		return nil, err
 	}
-	counts := map[customer.Segment]int{}
-	for _, r := range rows {
-		counts[r.Segment] = r.Count
-	}
-	out := make([]*SegmentCount, 0, len(segments))
-	for _, seg := range segments {
-		out = append(out, &SegmentCount{Segment: seg, Count: counts[seg]})
+	out := make([]*SegmentCount, len(totals))
+	for i, t := range totals {
+		out[i] = &SegmentCount{Segment: t.Segment, Count: t.Count}
 	}
 	return out, nil
 }

@@ -43,8 +43,8 @@ type Performance struct {
 // Performance sums up dev over [from, to): sales by the time they happened,
 // heartbeats by UTC hour (the hours the period touches, whole).
 func (s *Service) Performance(ctx context.Context, dev *ent.Device, from, to time.Time) (*Performance, error) {
-	if !to.After(from) || to.Sub(from) > maxPerformanceDays*24*time.Hour {
-		return nil, errs.Invalid("to", "a period is after its start and at most %d days long", maxPerformanceDays)
+	if err := checkPeriod(from, to); err != nil {
+		return nil, err
 	}
 	var rows []struct {
 		Count sqldb.NullInt64
@@ -109,6 +109,15 @@ func (s *Service) Performance(ctx context.Context, dev *ent.Device, from, to tim
 		p.ErrorRate = float64(p.HeartbeatsWithErrors) / float64(p.Heartbeats)
 	}
 	return p, nil
+}
+
+// checkPeriod refuses a performance period that ends before it starts or
+// is longer than heartbeat counts are kept.
+func checkPeriod(from, to time.Time) error {
+	if !to.After(from) || to.Sub(from) > maxPerformanceDays*24*time.Hour {
+		return errs.Invalid("to", "a period is after its start and at most %d days long", maxPerformanceDays)
+	}
+	return nil
 }
 
 func atoi(s string) int {

@@ -22,6 +22,7 @@ import (
 	"github.com/tillpos/till/ent/campaignsettings"
 	"github.com/tillpos/till/ent/credentialgrant"
 	"github.com/tillpos/till/ent/customer"
+	"github.com/tillpos/till/ent/customermonth"
 	"github.com/tillpos/till/ent/customerstorevisits"
 	"github.com/tillpos/till/ent/customertrigram"
 	"github.com/tillpos/till/ent/device"
@@ -87,6 +88,8 @@ type Client struct {
 	CredentialGrant *CredentialGrantClient
 	// Customer is the client for interacting with the Customer builders.
 	Customer *CustomerClient
+	// CustomerMonth is the client for interacting with the CustomerMonth builders.
+	CustomerMonth *CustomerMonthClient
 	// CustomerStoreVisits is the client for interacting with the CustomerStoreVisits builders.
 	CustomerStoreVisits *CustomerStoreVisitsClient
 	// CustomerTrigram is the client for interacting with the CustomerTrigram builders.
@@ -192,6 +195,7 @@ func (c *Client) init() {
 	c.CampaignSettings = NewCampaignSettingsClient(c.config)
 	c.CredentialGrant = NewCredentialGrantClient(c.config)
 	c.Customer = NewCustomerClient(c.config)
+	c.CustomerMonth = NewCustomerMonthClient(c.config)
 	c.CustomerStoreVisits = NewCustomerStoreVisitsClient(c.config)
 	c.CustomerTrigram = NewCustomerTrigramClient(c.config)
 	c.Device = NewDeviceClient(c.config)
@@ -334,6 +338,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		CampaignSettings:       NewCampaignSettingsClient(cfg),
 		CredentialGrant:        NewCredentialGrantClient(cfg),
 		Customer:               NewCustomerClient(cfg),
+		CustomerMonth:          NewCustomerMonthClient(cfg),
 		CustomerStoreVisits:    NewCustomerStoreVisitsClient(cfg),
 		CustomerTrigram:        NewCustomerTrigramClient(cfg),
 		Device:                 NewDeviceClient(cfg),
@@ -403,6 +408,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		CampaignSettings:       NewCampaignSettingsClient(cfg),
 		CredentialGrant:        NewCredentialGrantClient(cfg),
 		Customer:               NewCustomerClient(cfg),
+		CustomerMonth:          NewCustomerMonthClient(cfg),
 		CustomerStoreVisits:    NewCustomerStoreVisitsClient(cfg),
 		CustomerTrigram:        NewCustomerTrigramClient(cfg),
 		Device:                 NewDeviceClient(cfg),
@@ -477,14 +483,15 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.AuditEntry, c.Campaign, c.CampaignMessage, c.CampaignSettings,
-		c.CredentialGrant, c.Customer, c.CustomerStoreVisits, c.CustomerTrigram,
-		c.Device, c.Feedback, c.LoyaltyAccount, c.LoyaltyEntry, c.LoyaltyLot,
-		c.LoyaltyProgramVersion, c.LoyaltyRedemption, c.LoyaltyReward, c.Merchant,
-		c.Notification, c.NotificationPreference, c.Offer, c.OfferRedemption,
-		c.Operator, c.OutboxEvent, c.PairingCode, c.PlatformAuditEntry, c.Product,
-		c.ProductPriceChange, c.PushToken, c.ReceiptDelivery, c.Refund, c.RefundLine,
-		c.RefundTender, c.Release, c.RiskListEntry, c.Sale, c.SaleCounter, c.SaleLine,
-		c.SalesSettings, c.SavedSegment, c.SegmentRules, c.Staff, c.StaffDay, c.Store,
+		c.CredentialGrant, c.Customer, c.CustomerMonth, c.CustomerStoreVisits,
+		c.CustomerTrigram, c.Device, c.Feedback, c.LoyaltyAccount, c.LoyaltyEntry,
+		c.LoyaltyLot, c.LoyaltyProgramVersion, c.LoyaltyRedemption, c.LoyaltyReward,
+		c.Merchant, c.Notification, c.NotificationPreference, c.Offer,
+		c.OfferRedemption, c.Operator, c.OutboxEvent, c.PairingCode,
+		c.PlatformAuditEntry, c.Product, c.ProductPriceChange, c.PushToken,
+		c.ReceiptDelivery, c.Refund, c.RefundLine, c.RefundTender, c.Release,
+		c.RiskListEntry, c.Sale, c.SaleCounter, c.SaleLine, c.SalesSettings,
+		c.SavedSegment, c.SegmentRules, c.Staff, c.StaffDay, c.Store,
 		c.StoredValueAccount, c.StoredValueEntry, c.StoredValueSettings,
 		c.StoredValueTopUp, c.Tender, c.Ticket, c.TicketComment,
 	} {
@@ -497,14 +504,15 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.AuditEntry, c.Campaign, c.CampaignMessage, c.CampaignSettings,
-		c.CredentialGrant, c.Customer, c.CustomerStoreVisits, c.CustomerTrigram,
-		c.Device, c.Feedback, c.LoyaltyAccount, c.LoyaltyEntry, c.LoyaltyLot,
-		c.LoyaltyProgramVersion, c.LoyaltyRedemption, c.LoyaltyReward, c.Merchant,
-		c.Notification, c.NotificationPreference, c.Offer, c.OfferRedemption,
-		c.Operator, c.OutboxEvent, c.PairingCode, c.PlatformAuditEntry, c.Product,
-		c.ProductPriceChange, c.PushToken, c.ReceiptDelivery, c.Refund, c.RefundLine,
-		c.RefundTender, c.Release, c.RiskListEntry, c.Sale, c.SaleCounter, c.SaleLine,
-		c.SalesSettings, c.SavedSegment, c.SegmentRules, c.Staff, c.StaffDay, c.Store,
+		c.CredentialGrant, c.Customer, c.CustomerMonth, c.CustomerStoreVisits,
+		c.CustomerTrigram, c.Device, c.Feedback, c.LoyaltyAccount, c.LoyaltyEntry,
+		c.LoyaltyLot, c.LoyaltyProgramVersion, c.LoyaltyRedemption, c.LoyaltyReward,
+		c.Merchant, c.Notification, c.NotificationPreference, c.Offer,
+		c.OfferRedemption, c.Operator, c.OutboxEvent, c.PairingCode,
+		c.PlatformAuditEntry, c.Product, c.ProductPriceChange, c.PushToken,
+		c.ReceiptDelivery, c.Refund, c.RefundLine, c.RefundTender, c.Release,
+		c.RiskListEntry, c.Sale, c.SaleCounter, c.SaleLine, c.SalesSettings,
+		c.SavedSegment, c.SegmentRules, c.Staff, c.StaffDay, c.Store,
 		c.StoredValueAccount, c.StoredValueEntry, c.StoredValueSettings,
 		c.StoredValueTopUp, c.Tender, c.Ticket, c.TicketComment,
 	} {
@@ -527,6 +535,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.CredentialGrant.mutate(ctx, m)
 	case *CustomerMutation:
 		return c.Customer.mutate(ctx, m)
+	case *CustomerMonthMutation:
+		return c.CustomerMonth.mutate(ctx, m)
 	case *CustomerStoreVisitsMutation:
 		return c.CustomerStoreVisits.mutate(ctx, m)
 	case *CustomerTrigramMutation:
@@ -1677,6 +1687,188 @@ func (c *CustomerClient) mutate(ctx context.Context, m *CustomerMutation) (Value
 		return (&CustomerDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Customer mutation op: %q", m.Op())
+	}
+}
+
+// CustomerMonthClient is a client for the CustomerMonth schema.
+type CustomerMonthClient struct {
+	config
+}
+
+// NewCustomerMonthClient returns a client for the CustomerMonth from the given config.
+func NewCustomerMonthClient(c config) *CustomerMonthClient {
+	return &CustomerMonthClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `customermonth.Hooks(f(g(h())))`.
+func (c *CustomerMonthClient) Use(hooks ...Hook) {
+	c.hooks.CustomerMonth = append(c.hooks.CustomerMonth, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `customermonth.Intercept(f(g(h())))`.
+func (c *CustomerMonthClient) Intercept(interceptors ...Interceptor) {
+	c.inters.CustomerMonth = append(c.inters.CustomerMonth, interceptors...)
+}
+
+// Create returns a builder for creating a CustomerMonth entity.
+func (c *CustomerMonthClient) Create() *CustomerMonthCreate {
+	mutation := newCustomerMonthMutation(c.config, OpCreate)
+	return &CustomerMonthCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of CustomerMonth entities.
+func (c *CustomerMonthClient) CreateBulk(builders ...*CustomerMonthCreate) *CustomerMonthCreateBulk {
+	return &CustomerMonthCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *CustomerMonthClient) MapCreateBulk(slice any, setFunc func(*CustomerMonthCreate, int)) *CustomerMonthCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &CustomerMonthCreateBulk{err: fmt.Errorf("calling to CustomerMonthClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*CustomerMonthCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &CustomerMonthCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for CustomerMonth.
+func (c *CustomerMonthClient) Update() *CustomerMonthUpdate {
+	mutation := newCustomerMonthMutation(c.config, OpUpdate)
+	return &CustomerMonthUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *CustomerMonthClient) UpdateOne(_m *CustomerMonth) *CustomerMonthUpdateOne {
+	mutation := newCustomerMonthMutation(c.config, OpUpdateOne, withCustomerMonth(_m))
+	return &CustomerMonthUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *CustomerMonthClient) UpdateOneID(id int) *CustomerMonthUpdateOne {
+	mutation := newCustomerMonthMutation(c.config, OpUpdateOne, withCustomerMonthID(id))
+	return &CustomerMonthUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for CustomerMonth.
+func (c *CustomerMonthClient) Delete() *CustomerMonthDelete {
+	mutation := newCustomerMonthMutation(c.config, OpDelete)
+	return &CustomerMonthDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *CustomerMonthClient) DeleteOne(_m *CustomerMonth) *CustomerMonthDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *CustomerMonthClient) DeleteOneID(id int) *CustomerMonthDeleteOne {
+	builder := c.Delete().Where(customermonth.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &CustomerMonthDeleteOne{builder}
+}
+
+// Query returns a query builder for CustomerMonth.
+func (c *CustomerMonthClient) Query() *CustomerMonthQuery {
+	return &CustomerMonthQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeCustomerMonth},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a CustomerMonth entity by its id.
+func (c *CustomerMonthClient) Get(ctx context.Context, id int) (*CustomerMonth, error) {
+	return c.Query().Where(customermonth.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *CustomerMonthClient) GetX(ctx context.Context, id int) *CustomerMonth {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a CustomerMonth.
+func (c *CustomerMonthClient) QueryMerchant(_m *CustomerMonth) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(customermonth.Table, customermonth.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, customermonth.MerchantTable, customermonth.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryCustomer queries the customer edge of a CustomerMonth.
+func (c *CustomerMonthClient) QueryCustomer(_m *CustomerMonth) *CustomerQuery {
+	query := (&CustomerClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(customermonth.Table, customermonth.FieldID, id),
+			sqlgraph.To(customer.Table, customer.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, customermonth.CustomerTable, customermonth.CustomerColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryStore queries the store edge of a CustomerMonth.
+func (c *CustomerMonthClient) QueryStore(_m *CustomerMonth) *StoreQuery {
+	query := (&StoreClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(customermonth.Table, customermonth.FieldID, id),
+			sqlgraph.To(store.Table, store.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, customermonth.StoreTable, customermonth.StoreColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *CustomerMonthClient) Hooks() []Hook {
+	hooks := c.hooks.CustomerMonth
+	return append(hooks[:len(hooks):len(hooks)], customermonth.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *CustomerMonthClient) Interceptors() []Interceptor {
+	return c.inters.CustomerMonth
+}
+
+func (c *CustomerMonthClient) mutate(ctx context.Context, m *CustomerMonthMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&CustomerMonthCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&CustomerMonthUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&CustomerMonthUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&CustomerMonthDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown CustomerMonth mutation op: %q", m.Op())
 	}
 }
 
@@ -9484,8 +9676,8 @@ func (c *TicketCommentClient) mutate(ctx context.Context, m *TicketCommentMutati
 type (
 	hooks struct {
 		AuditEntry, Campaign, CampaignMessage, CampaignSettings, CredentialGrant,
-		Customer, CustomerStoreVisits, CustomerTrigram, Device, Feedback,
-		LoyaltyAccount, LoyaltyEntry, LoyaltyLot, LoyaltyProgramVersion,
+		Customer, CustomerMonth, CustomerStoreVisits, CustomerTrigram, Device,
+		Feedback, LoyaltyAccount, LoyaltyEntry, LoyaltyLot, LoyaltyProgramVersion,
 		LoyaltyRedemption, LoyaltyReward, Merchant, Notification,
 		NotificationPreference, Offer, OfferRedemption, Operator, OutboxEvent,
 		PairingCode, PlatformAuditEntry, Product, ProductPriceChange, PushToken,
@@ -9496,8 +9688,8 @@ type (
 	}
 	inters struct {
 		AuditEntry, Campaign, CampaignMessage, CampaignSettings, CredentialGrant,
-		Customer, CustomerStoreVisits, CustomerTrigram, Device, Feedback,
-		LoyaltyAccount, LoyaltyEntry, LoyaltyLot, LoyaltyProgramVersion,
+		Customer, CustomerMonth, CustomerStoreVisits, CustomerTrigram, Device,
+		Feedback, LoyaltyAccount, LoyaltyEntry, LoyaltyLot, LoyaltyProgramVersion,
 		LoyaltyRedemption, LoyaltyReward, Merchant, Notification,
 		NotificationPreference, Offer, OfferRedemption, Operator, OutboxEvent,
 		PairingCode, PlatformAuditEntry, Product, ProductPriceChange, PushToken,

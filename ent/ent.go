@@ -18,6 +18,7 @@ import (
 	"github.com/tillpos/till/ent/campaignsettings"
 	"github.com/tillpos/till/ent/credentialgrant"
 	"github.com/tillpos/till/ent/customer"
+	"github.com/tillpos/till/ent/customermonth"
 	"github.com/tillpos/till/ent/customerstorevisits"
 	"github.com/tillpos/till/ent/customertrigram"
 	"github.com/tillpos/till/ent/device"
@@ -128,6 +129,7 @@ func checkColumn(t, c string) error {
 			campaignsettings.Table:       campaignsettings.ValidColumn,
 			credentialgrant.Table:        credentialgrant.ValidColumn,
 			customer.Table:               customer.ValidColumn,
+			customermonth.Table:          customermonth.ValidColumn,
 			customerstorevisits.Table:    customerstorevisits.ValidColumn,
 			customertrigram.Table:        customertrigram.ValidColumn,
 			device.Table:                 device.ValidColumn,

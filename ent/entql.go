@@ -9,6 +9,7 @@ import (
 	"github.com/tillpos/till/ent/campaignsettings"
 	"github.com/tillpos/till/ent/credentialgrant"
 	"github.com/tillpos/till/ent/customer"
+	"github.com/tillpos/till/ent/customermonth"
 	"github.com/tillpos/till/ent/customerstorevisits"
 	"github.com/tillpos/till/ent/customertrigram"
 	"github.com/tillpos/till/ent/device"
@@ -63,7 +64,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 50)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 51)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   auditentry.Table,
@@ -227,6 +228,25 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[6] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   customermonth.Table,
+			Columns: customermonth.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: customermonth.FieldID,
+			},
+		},
+		Type: "CustomerMonth",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			customermonth.FieldMerchantID: {Type: field.TypeString, Column: customermonth.FieldMerchantID},
+			customermonth.FieldCustomerID: {Type: field.TypeString, Column: customermonth.FieldCustomerID},
+			customermonth.FieldStoreID:    {Type: field.TypeString, Column: customermonth.FieldStoreID},
+			customermonth.FieldMonth:      {Type: field.TypeString, Column: customermonth.FieldMonth},
+			customermonth.FieldSalesCount: {Type: field.TypeInt, Column: customermonth.FieldSalesCount},
+			customermonth.FieldAmount:     {Type: field.TypeInt64, Column: customermonth.FieldAmount},
+		},
+	}
+	graph.Nodes[7] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   customerstorevisits.Table,
 			Columns: customerstorevisits.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -242,7 +262,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			customerstorevisits.FieldVisits:     {Type: field.TypeInt, Column: customerstorevisits.FieldVisits},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   customertrigram.Table,
 			Columns: customertrigram.Columns,
@@ -258,7 +278,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			customertrigram.FieldTrigram:    {Type: field.TypeString, Column: customertrigram.FieldTrigram},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   device.Table,
 			Columns: device.Columns,
@@ -288,7 +308,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			device.FieldSessionEpoch:        {Type: field.TypeInt, Column: device.FieldSessionEpoch},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   feedback.Table,
 			Columns: feedback.Columns,
@@ -312,7 +332,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			feedback.FieldComment:      {Type: field.TypeString, Column: feedback.FieldComment},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   loyaltyaccount.Table,
 			Columns: loyaltyaccount.Columns,
@@ -333,7 +353,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			loyaltyaccount.FieldTierReviewAt: {Type: field.TypeTime, Column: loyaltyaccount.FieldTierReviewAt},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   loyaltyentry.Table,
 			Columns: loyaltyentry.Columns,
@@ -365,7 +385,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			loyaltyentry.FieldCreatedAt:        {Type: field.TypeTime, Column: loyaltyentry.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   loyaltylot.Table,
 			Columns: loyaltylot.Columns,
@@ -384,7 +404,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			loyaltylot.FieldCreatedAt:  {Type: field.TypeTime, Column: loyaltylot.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   loyaltyprogramversion.Table,
 			Columns: loyaltyprogramversion.Columns,
@@ -412,7 +432,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			loyaltyprogramversion.FieldCreatedAt:      {Type: field.TypeTime, Column: loyaltyprogramversion.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   loyaltyredemption.Table,
 			Columns: loyaltyredemption.Columns,
@@ -437,7 +457,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			loyaltyredemption.FieldCreatedAt:      {Type: field.TypeTime, Column: loyaltyredemption.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   loyaltyreward.Table,
 			Columns: loyaltyreward.Columns,
@@ -462,7 +482,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			loyaltyreward.FieldMinTier:     {Type: field.TypeString, Column: loyaltyreward.FieldMinTier},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   merchant.Table,
 			Columns: merchant.Columns,
@@ -484,7 +504,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchant.FieldCashiersSeeFullContact: {Type: field.TypeBool, Column: merchant.FieldCashiersSeeFullContact},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   notification.Table,
 			Columns: notification.Columns,
@@ -510,7 +530,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			notification.FieldSentAt:     {Type: field.TypeTime, Column: notification.FieldSentAt},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   notificationpreference.Table,
 			Columns: notificationpreference.Columns,
@@ -533,7 +553,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			notificationpreference.FieldDailySummaryAt: {Type: field.TypeString, Column: notificationpreference.FieldDailySummaryAt},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   offer.Table,
 			Columns: offer.Columns,
@@ -571,7 +591,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			offer.FieldCreatedByID:      {Type: field.TypeString, Column: offer.FieldCreatedByID},
 		},
 	}
-	graph.Nodes[20] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   offerredemption.Table,
 			Columns: offerredemption.Columns,
@@ -591,7 +611,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			offerredemption.FieldVoidedAt:   {Type: field.TypeTime, Column: offerredemption.FieldVoidedAt},
 		},
 	}
-	graph.Nodes[21] = &sqlgraph.Node{
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   operator.Table,
 			Columns: operator.Columns,
@@ -612,7 +632,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			operator.FieldLastLoginAt:       {Type: field.TypeTime, Column: operator.FieldLastLoginAt},
 		},
 	}
-	graph.Nodes[22] = &sqlgraph.Node{
+	graph.Nodes[23] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   outboxevent.Table,
 			Columns: outboxevent.Columns,
@@ -635,7 +655,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			outboxevent.FieldDeliveredAt: {Type: field.TypeTime, Column: outboxevent.FieldDeliveredAt},
 		},
 	}
-	graph.Nodes[23] = &sqlgraph.Node{
+	graph.Nodes[24] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   pairingcode.Table,
 			Columns: pairingcode.Columns,
@@ -657,7 +677,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			pairingcode.FieldDeviceID:    {Type: field.TypeString, Column: pairingcode.FieldDeviceID},
 		},
 	}
-	graph.Nodes[24] = &sqlgraph.Node{
+	graph.Nodes[25] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   platformauditentry.Table,
 			Columns: platformauditentry.Columns,
@@ -679,7 +699,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			platformauditentry.FieldCreatedAt:  {Type: field.TypeTime, Column: platformauditentry.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[25] = &sqlgraph.Node{
+	graph.Nodes[26] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   product.Table,
 			Columns: product.Columns,
@@ -704,7 +724,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			product.FieldActive:     {Type: field.TypeBool, Column: product.FieldActive},
 		},
 	}
-	graph.Nodes[26] = &sqlgraph.Node{
+	graph.Nodes[27] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   productpricechange.Table,
 			Columns: productpricechange.Columns,
@@ -724,7 +744,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			productpricechange.FieldNewPrice:    {Type: field.TypeInt64, Column: productpricechange.FieldNewPrice},
 		},
 	}
-	graph.Nodes[27] = &sqlgraph.Node{
+	graph.Nodes[28] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   pushtoken.Table,
 			Columns: pushtoken.Columns,
@@ -745,7 +765,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			pushtoken.FieldLocale:     {Type: field.TypeString, Column: pushtoken.FieldLocale},
 		},
 	}
-	graph.Nodes[28] = &sqlgraph.Node{
+	graph.Nodes[29] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   receiptdelivery.Table,
 			Columns: receiptdelivery.Columns,
@@ -774,7 +794,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			receiptdelivery.FieldRequestHash:       {Type: field.TypeString, Column: receiptdelivery.FieldRequestHash},
 		},
 	}
-	graph.Nodes[29] = &sqlgraph.Node{
+	graph.Nodes[30] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refund.Table,
 			Columns: refund.Columns,
@@ -802,7 +822,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refund.FieldExchangeSaleID: {Type: field.TypeString, Column: refund.FieldExchangeSaleID},
 		},
 	}
-	graph.Nodes[30] = &sqlgraph.Node{
+	graph.Nodes[31] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refundline.Table,
 			Columns: refundline.Columns,
@@ -820,7 +840,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refundline.FieldAmount:     {Type: field.TypeInt64, Column: refundline.FieldAmount},
 		},
 	}
-	graph.Nodes[31] = &sqlgraph.Node{
+	graph.Nodes[32] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refundtender.Table,
 			Columns: refundtender.Columns,
@@ -838,7 +858,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refundtender.FieldAmount:     {Type: field.TypeInt64, Column: refundtender.FieldAmount},
 		},
 	}
-	graph.Nodes[32] = &sqlgraph.Node{
+	graph.Nodes[33] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   release.Table,
 			Columns: release.Columns,
@@ -866,7 +886,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			release.FieldWithdrawnAt:         {Type: field.TypeTime, Column: release.FieldWithdrawnAt},
 		},
 	}
-	graph.Nodes[33] = &sqlgraph.Node{
+	graph.Nodes[34] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   risklistentry.Table,
 			Columns: risklistentry.Columns,
@@ -886,7 +906,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			risklistentry.FieldCreatedByID: {Type: field.TypeString, Column: risklistentry.FieldCreatedByID},
 		},
 	}
-	graph.Nodes[34] = &sqlgraph.Node{
+	graph.Nodes[35] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   sale.Table,
 			Columns: sale.Columns,
@@ -931,7 +951,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			sale.FieldVoidedAt:         {Type: field.TypeTime, Column: sale.FieldVoidedAt},
 		},
 	}
-	graph.Nodes[35] = &sqlgraph.Node{
+	graph.Nodes[36] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   salecounter.Table,
 			Columns: salecounter.Columns,
@@ -949,7 +969,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			salecounter.FieldSalesAmount:       {Type: field.TypeInt64, Column: salecounter.FieldSalesAmount},
 		},
 	}
-	graph.Nodes[36] = &sqlgraph.Node{
+	graph.Nodes[37] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   saleline.Table,
 			Columns: saleline.Columns,
@@ -979,7 +999,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			saleline.FieldRefundedAmount:   {Type: field.TypeInt64, Column: saleline.FieldRefundedAmount},
 		},
 	}
-	graph.Nodes[37] = &sqlgraph.Node{
+	graph.Nodes[38] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   salessettings.Table,
 			Columns: salessettings.Columns,
@@ -1011,7 +1031,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			salessettings.FieldBlacklistAction:        {Type: field.TypeEnum, Column: salessettings.FieldBlacklistAction},
 		},
 	}
-	graph.Nodes[38] = &sqlgraph.Node{
+	graph.Nodes[39] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   savedsegment.Table,
 			Columns: savedsegment.Columns,
@@ -1035,7 +1055,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			savedsegment.FieldSegment:         {Type: field.TypeEnum, Column: savedsegment.FieldSegment},
 		},
 	}
-	graph.Nodes[39] = &sqlgraph.Node{
+	graph.Nodes[40] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   segmentrules.Table,
 			Columns: segmentrules.Columns,
@@ -1057,7 +1077,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			segmentrules.FieldComputedAt:      {Type: field.TypeTime, Column: segmentrules.FieldComputedAt},
 		},
 	}
-	graph.Nodes[40] = &sqlgraph.Node{
+	graph.Nodes[41] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   staff.Table,
 			Columns: staff.Columns,
@@ -1082,7 +1102,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			staff.FieldLastLoginAt:       {Type: field.TypeTime, Column: staff.FieldLastLoginAt},
 		},
 	}
-	graph.Nodes[41] = &sqlgraph.Node{
+	graph.Nodes[42] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   staffday.Table,
 			Columns: staffday.Columns,
@@ -1100,7 +1120,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			staffday.FieldRefundsAmount: {Type: field.TypeInt64, Column: staffday.FieldRefundsAmount},
 		},
 	}
-	graph.Nodes[42] = &sqlgraph.Node{
+	graph.Nodes[43] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   store.Table,
 			Columns: store.Columns,
@@ -1119,7 +1139,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			store.FieldTimeZone:   {Type: field.TypeString, Column: store.FieldTimeZone},
 		},
 	}
-	graph.Nodes[43] = &sqlgraph.Node{
+	graph.Nodes[44] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   storedvalueaccount.Table,
 			Columns: storedvalueaccount.Columns,
@@ -1139,7 +1159,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			storedvalueaccount.FieldBonusBalance: {Type: field.TypeInt64, Column: storedvalueaccount.FieldBonusBalance},
 		},
 	}
-	graph.Nodes[44] = &sqlgraph.Node{
+	graph.Nodes[45] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   storedvalueentry.Table,
 			Columns: storedvalueentry.Columns,
@@ -1168,7 +1188,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			storedvalueentry.FieldCreatedAt:      {Type: field.TypeTime, Column: storedvalueentry.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[45] = &sqlgraph.Node{
+	graph.Nodes[46] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   storedvaluesettings.Table,
 			Columns: storedvaluesettings.Columns,
@@ -1186,7 +1206,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			storedvaluesettings.FieldRefundToBalanceAllowed: {Type: field.TypeBool, Column: storedvaluesettings.FieldRefundToBalanceAllowed},
 		},
 	}
-	graph.Nodes[46] = &sqlgraph.Node{
+	graph.Nodes[47] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   storedvaluetopup.Table,
 			Columns: storedvaluetopup.Columns,
@@ -1221,7 +1241,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			storedvaluetopup.FieldReference:      {Type: field.TypeString, Column: storedvaluetopup.FieldReference},
 		},
 	}
-	graph.Nodes[47] = &sqlgraph.Node{
+	graph.Nodes[48] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tender.Table,
 			Columns: tender.Columns,
@@ -1248,7 +1268,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tender.FieldRefundedAmount: {Type: field.TypeInt64, Column: tender.FieldRefundedAmount},
 		},
 	}
-	graph.Nodes[48] = &sqlgraph.Node{
+	graph.Nodes[49] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticket.Table,
 			Columns: ticket.Columns,
@@ -1281,7 +1301,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticket.FieldRequestHash:         {Type: field.TypeString, Column: ticket.FieldRequestHash},
 		},
 	}
-	graph.Nodes[49] = &sqlgraph.Node{
+	graph.Nodes[50] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketcomment.Table,
 			Columns: ticketcomment.Columns,
@@ -1493,6 +1513,42 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Customer",
 		"Sale",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   customermonth.MerchantTable,
+			Columns: []string{customermonth.MerchantColumn},
+			Bidi:    false,
+		},
+		"CustomerMonth",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"customer",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   customermonth.CustomerTable,
+			Columns: []string{customermonth.CustomerColumn},
+			Bidi:    false,
+		},
+		"CustomerMonth",
+		"Customer",
+	)
+	graph.MustAddE(
+		"store",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   customermonth.StoreTable,
+			Columns: []string{customermonth.StoreColumn},
+			Bidi:    false,
+		},
+		"CustomerMonth",
+		"Store",
 	)
 	graph.MustAddE(
 		"merchant",
@@ -3811,6 +3867,118 @@ func (f *CustomerFilter) WhereHasSalesWith(preds ...predicate.Sale) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *CustomerMonthQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the CustomerMonthQuery builder.
+func (_q *CustomerMonthQuery) Filter() *CustomerMonthFilter {
+	return &CustomerMonthFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *CustomerMonthMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the CustomerMonthMutation builder.
+func (m *CustomerMonthMutation) Filter() *CustomerMonthFilter {
+	return &CustomerMonthFilter{config: m.config, predicateAdder: m}
+}
+
+// CustomerMonthFilter provides a generic filtering capability at runtime for CustomerMonthQuery.
+type CustomerMonthFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *CustomerMonthFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *CustomerMonthFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(customermonth.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *CustomerMonthFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(customermonth.FieldMerchantID))
+}
+
+// WhereCustomerID applies the entql string predicate on the customer_id field.
+func (f *CustomerMonthFilter) WhereCustomerID(p entql.StringP) {
+	f.Where(p.Field(customermonth.FieldCustomerID))
+}
+
+// WhereStoreID applies the entql string predicate on the store_id field.
+func (f *CustomerMonthFilter) WhereStoreID(p entql.StringP) {
+	f.Where(p.Field(customermonth.FieldStoreID))
+}
+
+// WhereMonth applies the entql string predicate on the month field.
+func (f *CustomerMonthFilter) WhereMonth(p entql.StringP) {
+	f.Where(p.Field(customermonth.FieldMonth))
+}
+
+// WhereSalesCount applies the entql int predicate on the sales_count field.
+func (f *CustomerMonthFilter) WhereSalesCount(p entql.IntP) {
+	f.Where(p.Field(customermonth.FieldSalesCount))
+}
+
+// WhereAmount applies the entql int64 predicate on the amount field.
+func (f *CustomerMonthFilter) WhereAmount(p entql.Int64P) {
+	f.Where(p.Field(customermonth.FieldAmount))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *CustomerMonthFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *CustomerMonthFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasCustomer applies a predicate to check if query has an edge customer.
+func (f *CustomerMonthFilter) WhereHasCustomer() {
+	f.Where(entql.HasEdge("customer"))
+}
+
+// WhereHasCustomerWith applies a predicate to check if query has an edge customer with a given conditions (other predicates).
+func (f *CustomerMonthFilter) WhereHasCustomerWith(preds ...predicate.Customer) {
+	f.Where(entql.HasEdgeWith("customer", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasStore applies a predicate to check if query has an edge store.
+func (f *CustomerMonthFilter) WhereHasStore() {
+	f.Where(entql.HasEdge("store"))
+}
+
+// WhereHasStoreWith applies a predicate to check if query has an edge store with a given conditions (other predicates).
+func (f *CustomerMonthFilter) WhereHasStoreWith(preds ...predicate.Store) {
+	f.Where(entql.HasEdgeWith("store", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *CustomerStoreVisitsQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -3839,7 +4007,7 @@ type CustomerStoreVisitsFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CustomerStoreVisitsFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3941,7 +4109,7 @@ type CustomerTrigramFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CustomerTrigramFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4010,7 +4178,7 @@ type DeviceFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *DeviceFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4163,7 +4331,7 @@ type FeedbackFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *FeedbackFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4328,7 +4496,7 @@ type LoyaltyAccountFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LoyaltyAccountFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4436,7 +4604,7 @@ type LoyaltyEntryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LoyaltyEntryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4683,7 +4851,7 @@ type LoyaltyLotFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LoyaltyLotFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4795,7 +4963,7 @@ type LoyaltyProgramVersionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LoyaltyProgramVersionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4938,7 +5106,7 @@ type LoyaltyRedemptionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LoyaltyRedemptionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5122,7 +5290,7 @@ type LoyaltyRewardFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LoyaltyRewardFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5250,7 +5418,7 @@ type MerchantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MerchantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5335,7 +5503,7 @@ type NotificationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *NotificationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5454,7 +5622,7 @@ type NotificationPreferenceFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *NotificationPreferenceFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5558,7 +5726,7 @@ type OfferFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OfferFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5779,7 +5947,7 @@ type OfferRedemptionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OfferRedemptionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5910,7 +6078,7 @@ type OperatorFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OperatorFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5990,7 +6158,7 @@ type OutboxEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OutboxEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6094,7 +6262,7 @@ type PairingCodeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PairingCodeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6193,7 +6361,7 @@ type PlatformAuditEntryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PlatformAuditEntryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6278,7 +6446,7 @@ type ProductFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProductFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6406,7 +6574,7 @@ type ProductPriceChangeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProductPriceChangeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6523,7 +6691,7 @@ type PushTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PushTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6617,7 +6785,7 @@ type ReceiptDeliveryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReceiptDeliveryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6779,7 +6947,7 @@ type RefundFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefundFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7006,7 +7174,7 @@ type RefundLineFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefundLineFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7113,7 +7281,7 @@ type RefundTenderFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefundTenderFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7220,7 +7388,7 @@ type ReleaseFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReleaseFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7335,7 +7503,7 @@ type RiskListEntryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RiskListEntryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[34].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7424,7 +7592,7 @@ type SaleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SaleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[34].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[35].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7736,7 +7904,7 @@ type SaleCounterFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SaleCounterFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[35].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[36].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7815,7 +7983,7 @@ type SaleLineFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SaleLineFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[36].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[37].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7982,7 +8150,7 @@ type SalesSettingsFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SalesSettingsFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[37].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[38].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8131,7 +8299,7 @@ type SavedSegmentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SavedSegmentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[38].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[39].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8240,7 +8408,7 @@ type SegmentRulesFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SegmentRulesFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[39].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[40].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8339,7 +8507,7 @@ type StaffFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StaffFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[40].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[41].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8467,7 +8635,7 @@ type StaffDayFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StaffDayFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[41].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[42].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8546,7 +8714,7 @@ type StoreFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StoreFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[42].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[43].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8644,7 +8812,7 @@ type StoredValueAccountFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StoredValueAccountFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[43].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[44].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8761,7 +8929,7 @@ type StoredValueEntryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StoredValueEntryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[44].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[45].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9007,7 +9175,7 @@ type StoredValueSettingsFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StoredValueSettingsFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[45].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[46].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9086,7 +9254,7 @@ type StoredValueTopUpFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StoredValueTopUpFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[46].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[47].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9320,7 +9488,7 @@ type TenderFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TenderFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[47].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[48].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9458,7 +9626,7 @@ type TicketFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[48].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[49].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9682,7 +9850,7 @@ type TicketCommentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketCommentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[49].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[50].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

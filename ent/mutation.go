@@ -17,6 +17,7 @@ import (
 	"github.com/tillpos/till/ent/campaignsettings"
 	"github.com/tillpos/till/ent/credentialgrant"
 	"github.com/tillpos/till/ent/customer"
+	"github.com/tillpos/till/ent/customermonth"
 	"github.com/tillpos/till/ent/customerstorevisits"
 	"github.com/tillpos/till/ent/customertrigram"
 	"github.com/tillpos/till/ent/device"
@@ -83,6 +84,7 @@ const (
 	TypeCampaignSettings       = "CampaignSettings"
 	TypeCredentialGrant        = "CredentialGrant"
 	TypeCustomer               = "Customer"
+	TypeCustomerMonth          = "CustomerMonth"
 	TypeCustomerStoreVisits    = "CustomerStoreVisits"
 	TypeCustomerTrigram        = "CustomerTrigram"
 	TypeDevice                 = "Device"
@@ -8119,6 +8121,817 @@ func (m *CustomerMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Customer edge %s", name)
+}
+
+// CustomerMonthMutation represents an operation that mutates the CustomerMonth nodes in the graph.
+type CustomerMonthMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *int
+	month           *string
+	sales_count     *int
+	addsales_count  *int
+	amount          *int64
+	addamount       *int64
+	clearedFields   map[string]struct{}
+	merchant        *pulid.ID
+	clearedmerchant bool
+	customer        *pulid.ID
+	clearedcustomer bool
+	store           *pulid.ID
+	clearedstore    bool
+	done            bool
+	oldValue        func(context.Context) (*CustomerMonth, error)
+	predicates      []predicate.CustomerMonth
+}
+
+var _ ent.Mutation = (*CustomerMonthMutation)(nil)
+
+// customermonthOption allows management of the mutation configuration using functional options.
+type customermonthOption func(*CustomerMonthMutation)
+
+// newCustomerMonthMutation creates new mutation for the CustomerMonth entity.
+func newCustomerMonthMutation(c config, op Op, opts ...customermonthOption) *CustomerMonthMutation {
+	m := &CustomerMonthMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeCustomerMonth,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withCustomerMonthID sets the ID field of the mutation.
+func withCustomerMonthID(id int) customermonthOption {
+	return func(m *CustomerMonthMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *CustomerMonth
+		)
+		m.oldValue = func(ctx context.Context) (*CustomerMonth, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().CustomerMonth.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withCustomerMonth sets the old CustomerMonth of the mutation.
+func withCustomerMonth(node *CustomerMonth) customermonthOption {
+	return func(m *CustomerMonthMutation) {
+		m.oldValue = func(context.Context) (*CustomerMonth, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m CustomerMonthMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m CustomerMonthMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *CustomerMonthMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *CustomerMonthMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().CustomerMonth.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *CustomerMonthMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *CustomerMonthMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the CustomerMonth entity.
+// If the CustomerMonth object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerMonthMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *CustomerMonthMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetCustomerID sets the "customer_id" field.
+func (m *CustomerMonthMutation) SetCustomerID(pu pulid.ID) {
+	m.customer = &pu
+}
+
+// CustomerID returns the value of the "customer_id" field in the mutation.
+func (m *CustomerMonthMutation) CustomerID() (r pulid.ID, exists bool) {
+	v := m.customer
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCustomerID returns the old "customer_id" field's value of the CustomerMonth entity.
+// If the CustomerMonth object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerMonthMutation) OldCustomerID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCustomerID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCustomerID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCustomerID: %w", err)
+	}
+	return oldValue.CustomerID, nil
+}
+
+// ResetCustomerID resets all changes to the "customer_id" field.
+func (m *CustomerMonthMutation) ResetCustomerID() {
+	m.customer = nil
+}
+
+// SetStoreID sets the "store_id" field.
+func (m *CustomerMonthMutation) SetStoreID(pu pulid.ID) {
+	m.store = &pu
+}
+
+// StoreID returns the value of the "store_id" field in the mutation.
+func (m *CustomerMonthMutation) StoreID() (r pulid.ID, exists bool) {
+	v := m.store
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStoreID returns the old "store_id" field's value of the CustomerMonth entity.
+// If the CustomerMonth object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerMonthMutation) OldStoreID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStoreID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStoreID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStoreID: %w", err)
+	}
+	return oldValue.StoreID, nil
+}
+
+// ResetStoreID resets all changes to the "store_id" field.
+func (m *CustomerMonthMutation) ResetStoreID() {
+	m.store = nil
+}
+
+// SetMonth sets the "month" field.
+func (m *CustomerMonthMutation) SetMonth(s string) {
+	m.month = &s
+}
+
+// Month returns the value of the "month" field in the mutation.
+func (m *CustomerMonthMutation) Month() (r string, exists bool) {
+	v := m.month
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMonth returns the old "month" field's value of the CustomerMonth entity.
+// If the CustomerMonth object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerMonthMutation) OldMonth(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMonth is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMonth requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMonth: %w", err)
+	}
+	return oldValue.Month, nil
+}
+
+// ResetMonth resets all changes to the "month" field.
+func (m *CustomerMonthMutation) ResetMonth() {
+	m.month = nil
+}
+
+// SetSalesCount sets the "sales_count" field.
+func (m *CustomerMonthMutation) SetSalesCount(i int) {
+	m.sales_count = &i
+	m.addsales_count = nil
+}
+
+// SalesCount returns the value of the "sales_count" field in the mutation.
+func (m *CustomerMonthMutation) SalesCount() (r int, exists bool) {
+	v := m.sales_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSalesCount returns the old "sales_count" field's value of the CustomerMonth entity.
+// If the CustomerMonth object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerMonthMutation) OldSalesCount(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSalesCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSalesCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSalesCount: %w", err)
+	}
+	return oldValue.SalesCount, nil
+}
+
+// AddSalesCount adds i to the "sales_count" field.
+func (m *CustomerMonthMutation) AddSalesCount(i int) {
+	if m.addsales_count != nil {
+		*m.addsales_count += i
+	} else {
+		m.addsales_count = &i
+	}
+}
+
+// AddedSalesCount returns the value that was added to the "sales_count" field in this mutation.
+func (m *CustomerMonthMutation) AddedSalesCount() (r int, exists bool) {
+	v := m.addsales_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSalesCount resets all changes to the "sales_count" field.
+func (m *CustomerMonthMutation) ResetSalesCount() {
+	m.sales_count = nil
+	m.addsales_count = nil
+}
+
+// SetAmount sets the "amount" field.
+func (m *CustomerMonthMutation) SetAmount(i int64) {
+	m.amount = &i
+	m.addamount = nil
+}
+
+// Amount returns the value of the "amount" field in the mutation.
+func (m *CustomerMonthMutation) Amount() (r int64, exists bool) {
+	v := m.amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAmount returns the old "amount" field's value of the CustomerMonth entity.
+// If the CustomerMonth object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerMonthMutation) OldAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAmount: %w", err)
+	}
+	return oldValue.Amount, nil
+}
+
+// AddAmount adds i to the "amount" field.
+func (m *CustomerMonthMutation) AddAmount(i int64) {
+	if m.addamount != nil {
+		*m.addamount += i
+	} else {
+		m.addamount = &i
+	}
+}
+
+// AddedAmount returns the value that was added to the "amount" field in this mutation.
+func (m *CustomerMonthMutation) AddedAmount() (r int64, exists bool) {
+	v := m.addamount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAmount resets all changes to the "amount" field.
+func (m *CustomerMonthMutation) ResetAmount() {
+	m.amount = nil
+	m.addamount = nil
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *CustomerMonthMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[customermonth.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *CustomerMonthMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *CustomerMonthMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *CustomerMonthMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// ClearCustomer clears the "customer" edge to the Customer entity.
+func (m *CustomerMonthMutation) ClearCustomer() {
+	m.clearedcustomer = true
+	m.clearedFields[customermonth.FieldCustomerID] = struct{}{}
+}
+
+// CustomerCleared reports if the "customer" edge to the Customer entity was cleared.
+func (m *CustomerMonthMutation) CustomerCleared() bool {
+	return m.clearedcustomer
+}
+
+// CustomerIDs returns the "customer" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// CustomerID instead. It exists only for internal usage by the builders.
+func (m *CustomerMonthMutation) CustomerIDs() (ids []pulid.ID) {
+	if id := m.customer; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetCustomer resets all changes to the "customer" edge.
+func (m *CustomerMonthMutation) ResetCustomer() {
+	m.customer = nil
+	m.clearedcustomer = false
+}
+
+// ClearStore clears the "store" edge to the Store entity.
+func (m *CustomerMonthMutation) ClearStore() {
+	m.clearedstore = true
+	m.clearedFields[customermonth.FieldStoreID] = struct{}{}
+}
+
+// StoreCleared reports if the "store" edge to the Store entity was cleared.
+func (m *CustomerMonthMutation) StoreCleared() bool {
+	return m.clearedstore
+}
+
+// StoreIDs returns the "store" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// StoreID instead. It exists only for internal usage by the builders.
+func (m *CustomerMonthMutation) StoreIDs() (ids []pulid.ID) {
+	if id := m.store; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetStore resets all changes to the "store" edge.
+func (m *CustomerMonthMutation) ResetStore() {
+	m.store = nil
+	m.clearedstore = false
+}
+
+// Where appends a list predicates to the CustomerMonthMutation builder.
+func (m *CustomerMonthMutation) Where(ps ...predicate.CustomerMonth) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the CustomerMonthMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *CustomerMonthMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.CustomerMonth, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *CustomerMonthMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *CustomerMonthMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (CustomerMonth).
+func (m *CustomerMonthMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *CustomerMonthMutation) Fields() []string {
+	fields := make([]string, 0, 6)
+	if m.merchant != nil {
+		fields = append(fields, customermonth.FieldMerchantID)
+	}
+	if m.customer != nil {
+		fields = append(fields, customermonth.FieldCustomerID)
+	}
+	if m.store != nil {
+		fields = append(fields, customermonth.FieldStoreID)
+	}
+	if m.month != nil {
+		fields = append(fields, customermonth.FieldMonth)
+	}
+	if m.sales_count != nil {
+		fields = append(fields, customermonth.FieldSalesCount)
+	}
+	if m.amount != nil {
+		fields = append(fields, customermonth.FieldAmount)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *CustomerMonthMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case customermonth.FieldMerchantID:
+		return m.MerchantID()
+	case customermonth.FieldCustomerID:
+		return m.CustomerID()
+	case customermonth.FieldStoreID:
+		return m.StoreID()
+	case customermonth.FieldMonth:
+		return m.Month()
+	case customermonth.FieldSalesCount:
+		return m.SalesCount()
+	case customermonth.FieldAmount:
+		return m.Amount()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *CustomerMonthMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case customermonth.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case customermonth.FieldCustomerID:
+		return m.OldCustomerID(ctx)
+	case customermonth.FieldStoreID:
+		return m.OldStoreID(ctx)
+	case customermonth.FieldMonth:
+		return m.OldMonth(ctx)
+	case customermonth.FieldSalesCount:
+		return m.OldSalesCount(ctx)
+	case customermonth.FieldAmount:
+		return m.OldAmount(ctx)
+	}
+	return nil, fmt.Errorf("unknown CustomerMonth field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CustomerMonthMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case customermonth.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case customermonth.FieldCustomerID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCustomerID(v)
+		return nil
+	case customermonth.FieldStoreID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStoreID(v)
+		return nil
+	case customermonth.FieldMonth:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMonth(v)
+		return nil
+	case customermonth.FieldSalesCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSalesCount(v)
+		return nil
+	case customermonth.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAmount(v)
+		return nil
+	}
+	return fmt.Errorf("unknown CustomerMonth field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *CustomerMonthMutation) AddedFields() []string {
+	var fields []string
+	if m.addsales_count != nil {
+		fields = append(fields, customermonth.FieldSalesCount)
+	}
+	if m.addamount != nil {
+		fields = append(fields, customermonth.FieldAmount)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *CustomerMonthMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case customermonth.FieldSalesCount:
+		return m.AddedSalesCount()
+	case customermonth.FieldAmount:
+		return m.AddedAmount()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CustomerMonthMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case customermonth.FieldSalesCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSalesCount(v)
+		return nil
+	case customermonth.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAmount(v)
+		return nil
+	}
+	return fmt.Errorf("unknown CustomerMonth numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *CustomerMonthMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *CustomerMonthMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *CustomerMonthMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown CustomerMonth nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *CustomerMonthMutation) ResetField(name string) error {
+	switch name {
+	case customermonth.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case customermonth.FieldCustomerID:
+		m.ResetCustomerID()
+		return nil
+	case customermonth.FieldStoreID:
+		m.ResetStoreID()
+		return nil
+	case customermonth.FieldMonth:
+		m.ResetMonth()
+		return nil
+	case customermonth.FieldSalesCount:
+		m.ResetSalesCount()
+		return nil
+	case customermonth.FieldAmount:
+		m.ResetAmount()
+		return nil
+	}
+	return fmt.Errorf("unknown CustomerMonth field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *CustomerMonthMutation) AddedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.merchant != nil {
+		edges = append(edges, customermonth.EdgeMerchant)
+	}
+	if m.customer != nil {
+		edges = append(edges, customermonth.EdgeCustomer)
+	}
+	if m.store != nil {
+		edges = append(edges, customermonth.EdgeStore)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *CustomerMonthMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case customermonth.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	case customermonth.EdgeCustomer:
+		if id := m.customer; id != nil {
+			return []ent.Value{*id}
+		}
+	case customermonth.EdgeStore:
+		if id := m.store; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *CustomerMonthMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 3)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *CustomerMonthMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *CustomerMonthMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.clearedmerchant {
+		edges = append(edges, customermonth.EdgeMerchant)
+	}
+	if m.clearedcustomer {
+		edges = append(edges, customermonth.EdgeCustomer)
+	}
+	if m.clearedstore {
+		edges = append(edges, customermonth.EdgeStore)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *CustomerMonthMutation) EdgeCleared(name string) bool {
+	switch name {
+	case customermonth.EdgeMerchant:
+		return m.clearedmerchant
+	case customermonth.EdgeCustomer:
+		return m.clearedcustomer
+	case customermonth.EdgeStore:
+		return m.clearedstore
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *CustomerMonthMutation) ClearEdge(name string) error {
+	switch name {
+	case customermonth.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	case customermonth.EdgeCustomer:
+		m.ClearCustomer()
+		return nil
+	case customermonth.EdgeStore:
+		m.ClearStore()
+		return nil
+	}
+	return fmt.Errorf("unknown CustomerMonth unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *CustomerMonthMutation) ResetEdge(name string) error {
+	switch name {
+	case customermonth.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	case customermonth.EdgeCustomer:
+		m.ResetCustomer()
+		return nil
+	case customermonth.EdgeStore:
+		m.ResetStore()
+		return nil
+	}
+	return fmt.Errorf("unknown CustomerMonth edge %s", name)
 }
 
 // CustomerStoreVisitsMutation represents an operation that mutates the CustomerStoreVisits nodes in the graph.

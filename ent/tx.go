@@ -26,6 +26,8 @@ type Tx struct {
 	CredentialGrant *CredentialGrantClient
 	// Customer is the client for interacting with the Customer builders.
 	Customer *CustomerClient
+	// CustomerMonth is the client for interacting with the CustomerMonth builders.
+	CustomerMonth *CustomerMonthClient
 	// CustomerStoreVisits is the client for interacting with the CustomerStoreVisits builders.
 	CustomerStoreVisits *CustomerStoreVisitsClient
 	// CustomerTrigram is the client for interacting with the CustomerTrigram builders.
@@ -251,6 +253,7 @@ func (tx *Tx) init() {
 	tx.CampaignSettings = NewCampaignSettingsClient(tx.config)
 	tx.CredentialGrant = NewCredentialGrantClient(tx.config)
 	tx.Customer = NewCustomerClient(tx.config)
+	tx.CustomerMonth = NewCustomerMonthClient(tx.config)
 	tx.CustomerStoreVisits = NewCustomerStoreVisitsClient(tx.config)
 	tx.CustomerTrigram = NewCustomerTrigramClient(tx.config)
 	tx.Device = NewDeviceClient(tx.config)

@@ -265,6 +265,19 @@ type ComplexityRoot struct {
 		VisitsCount         func(childComplexity int) int
 	}
 
+	CustomerCohort struct {
+		Month  func(childComplexity int) int
+		Months func(childComplexity int) int
+		Size   func(childComplexity int) int
+	}
+
+	CustomerCohortMonth struct {
+		Customers func(childComplexity int) int
+		Month     func(childComplexity int) int
+		Offset    func(childComplexity int) int
+		Retention func(childComplexity int) int
+	}
+
 	CustomerConnection struct {
 		Edges      func(childComplexity int) int
 		PageInfo   func(childComplexity int) int
@@ -308,6 +321,13 @@ type ComplexityRoot struct {
 		Segment func(childComplexity int) int
 	}
 
+	CustomerSegmentReport struct {
+		Customers  func(childComplexity int) int
+		Segments   func(childComplexity int) int
+		TotalSpent func(childComplexity int) int
+		Unscored   func(childComplexity int) int
+	}
+
 	CustomerSegmentRules struct {
 		ComputedAt      func(childComplexity int) int
 		FrequencyVisits func(childComplexity int) int
@@ -315,6 +335,14 @@ type ComplexityRoot struct {
 		MonetarySpent   func(childComplexity int) int
 		NewDays         func(childComplexity int) int
 		RecencyDays     func(childComplexity int) int
+	}
+
+	CustomerSegmentShare struct {
+		Count        func(childComplexity int) int
+		RevenueShare func(childComplexity int) int
+		Segment      func(childComplexity int) int
+		Spent        func(childComplexity int) int
+		Unscored     func(childComplexity int) int
 	}
 
 	DeleteSavedSegmentPayload struct {
@@ -379,6 +407,11 @@ type ComplexityRoot struct {
 		SalesAmount          func(childComplexity int) int
 		SalesCount           func(childComplexity int) int
 		Uptime               func(childComplexity int) int
+	}
+
+	DeviceReportRow struct {
+		Device      func(childComplexity int) int
+		Performance func(childComplexity int) int
 	}
 
 	DeviceState struct {
@@ -948,9 +981,12 @@ type ComplexityRoot struct {
 		Changes                 func(childComplexity int, since *string, first *int) int
 		CheckDeviceUpdate       func(childComplexity int, deviceCredential string, channel release.Channel, currentVersion string) int
 		CheckForUpdate          func(childComplexity int, model string, channel release.Channel, currentVersion string, serialNumber string) int
+		CustomerCohorts         func(childComplexity int, fromMonth string, toMonth string, storeID *pulid.ID) int
 		CustomerSegmentCounts   func(childComplexity int) int
+		CustomerSegmentReport   func(childComplexity int) int
 		CustomerSegmentRules    func(childComplexity int) int
 		Customers               func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.CustomerOrder, where *ent.CustomerWhereInput) int
+		DeviceReport            func(childComplexity int, storeID pulid.ID, from time.Time, to time.Time) int
 		DeviceVersions          func(childComplexity int, model *string) int
 		Devices                 func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.DeviceOrder, where *ent.DeviceWhereInput) int
 		Feedback                func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.FeedbackOrder, where *ent.FeedbackWhereInput) int
@@ -978,6 +1014,7 @@ type ComplexityRoot struct {
 		StoredValueLiabilities  func(childComplexity int) int
 		Stores                  func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.StoreOrder, where *ent.StoreWhereInput) int
 		Tickets                 func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.TicketOrder, where *ent.TicketWhereInput) int
+		TopCustomers            func(childComplexity int, storeID *pulid.ID, first int, by TopCustomersBy) int
 		Viewer                  func(childComplexity int) int
 	}
 
@@ -1618,6 +1655,12 @@ type ComplexityRoot struct {
 		Ticket func(childComplexity int) int
 	}
 
+	TopCustomer struct {
+		Customer func(childComplexity int) int
+		Spent    func(childComplexity int) int
+		Visits   func(childComplexity int) int
+	}
+
 	TopUpStoredValuePayload struct {
 		Replayed    func(childComplexity int) int
 		StoredValue func(childComplexity int) int
@@ -1802,6 +1845,10 @@ type QueryResolver interface {
 	StaffMembers(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.StaffOrder, where *ent.StaffWhereInput) (*ent.StaffConnection, error)
 	Stores(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.StoreOrder, where *ent.StoreWhereInput) (*ent.StoreConnection, error)
 	Tickets(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.TicketOrder, where *ent.TicketWhereInput) (*ent.TicketConnection, error)
+	CustomerSegmentReport(ctx context.Context) (*customers.SegmentReport, error)
+	CustomerCohorts(ctx context.Context, fromMonth string, toMonth string, storeID *pulid.ID) ([]*customers.Cohort, error)
+	TopCustomers(ctx context.Context, storeID *pulid.ID, first int, by TopCustomersBy) ([]*customers.TopCustomer, error)
+	DeviceReport(ctx context.Context, storeID pulid.ID, from time.Time, to time.Time) ([]*devices.DeviceFigures, error)
 	Viewer(ctx context.Context) (*Viewer, error)
 	Campaigns(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int) (*ent.CampaignConnection, error)
 	Campaign(ctx context.Context, id pulid.ID) (*ent.Campaign, error)
@@ -2608,6 +2655,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Customer.VisitsCount(childComplexity), true
 
+	case "CustomerCohort.month":
+		if e.ComplexityRoot.CustomerCohort.Month == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerCohort.Month(childComplexity), true
+	case "CustomerCohort.months":
+		if e.ComplexityRoot.CustomerCohort.Months == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerCohort.Months(childComplexity), true
+	case "CustomerCohort.size":
+		if e.ComplexityRoot.CustomerCohort.Size == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerCohort.Size(childComplexity), true
+
+	case "CustomerCohortMonth.customers":
+		if e.ComplexityRoot.CustomerCohortMonth.Customers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerCohortMonth.Customers(childComplexity), true
+	case "CustomerCohortMonth.month":
+		if e.ComplexityRoot.CustomerCohortMonth.Month == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerCohortMonth.Month(childComplexity), true
+	case "CustomerCohortMonth.offset":
+		if e.ComplexityRoot.CustomerCohortMonth.Offset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerCohortMonth.Offset(childComplexity), true
+	case "CustomerCohortMonth.retention":
+		if e.ComplexityRoot.CustomerCohortMonth.Retention == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerCohortMonth.Retention(childComplexity), true
+
 	case "CustomerConnection.edges":
 		if e.ComplexityRoot.CustomerConnection.Edges == nil {
 			break
@@ -2752,6 +2843,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CustomerSegmentCount.Segment(childComplexity), true
 
+	case "CustomerSegmentReport.customers":
+		if e.ComplexityRoot.CustomerSegmentReport.Customers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerSegmentReport.Customers(childComplexity), true
+	case "CustomerSegmentReport.segments":
+		if e.ComplexityRoot.CustomerSegmentReport.Segments == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerSegmentReport.Segments(childComplexity), true
+	case "CustomerSegmentReport.totalSpent":
+		if e.ComplexityRoot.CustomerSegmentReport.TotalSpent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerSegmentReport.TotalSpent(childComplexity), true
+	case "CustomerSegmentReport.unscored":
+		if e.ComplexityRoot.CustomerSegmentReport.Unscored == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerSegmentReport.Unscored(childComplexity), true
+
 	case "CustomerSegmentRules.computedAt":
 		if e.ComplexityRoot.CustomerSegmentRules.ComputedAt == nil {
 			break
@@ -2788,6 +2904,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CustomerSegmentRules.RecencyDays(childComplexity), true
+
+	case "CustomerSegmentShare.count":
+		if e.ComplexityRoot.CustomerSegmentShare.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerSegmentShare.Count(childComplexity), true
+	case "CustomerSegmentShare.revenueShare":
+		if e.ComplexityRoot.CustomerSegmentShare.RevenueShare == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerSegmentShare.RevenueShare(childComplexity), true
+	case "CustomerSegmentShare.segment":
+		if e.ComplexityRoot.CustomerSegmentShare.Segment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerSegmentShare.Segment(childComplexity), true
+	case "CustomerSegmentShare.spent":
+		if e.ComplexityRoot.CustomerSegmentShare.Spent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerSegmentShare.Spent(childComplexity), true
+	case "CustomerSegmentShare.unscored":
+		if e.ComplexityRoot.CustomerSegmentShare.Unscored == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerSegmentShare.Unscored(childComplexity), true
 
 	case "DeleteSavedSegmentPayload.deletedId":
 		if e.ComplexityRoot.DeleteSavedSegmentPayload.DeletedID == nil {
@@ -3041,6 +3188,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DevicePerformance.Uptime(childComplexity), true
+
+	case "DeviceReportRow.device":
+		if e.ComplexityRoot.DeviceReportRow.Device == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceReportRow.Device(childComplexity), true
+	case "DeviceReportRow.performance":
+		if e.ComplexityRoot.DeviceReportRow.Performance == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceReportRow.Performance(childComplexity), true
 
 	case "DeviceState.at":
 		if e.ComplexityRoot.DeviceState.At == nil {
@@ -5970,12 +6130,29 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.CheckForUpdate(childComplexity, args["model"].(string), args["channel"].(release.Channel), args["currentVersion"].(string), args["serialNumber"].(string)), true
+	case "Query.customerCohorts":
+		if e.ComplexityRoot.Query.CustomerCohorts == nil {
+			break
+		}
+
+		args, err := ec.field_Query_customerCohorts_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.CustomerCohorts(childComplexity, args["fromMonth"].(string), args["toMonth"].(string), args["storeId"].(*pulid.ID)), true
 	case "Query.customerSegmentCounts":
 		if e.ComplexityRoot.Query.CustomerSegmentCounts == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Query.CustomerSegmentCounts(childComplexity), true
+	case "Query.customerSegmentReport":
+		if e.ComplexityRoot.Query.CustomerSegmentReport == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.CustomerSegmentReport(childComplexity), true
 	case "Query.customerSegmentRules":
 		if e.ComplexityRoot.Query.CustomerSegmentRules == nil {
 			break
@@ -5993,6 +6170,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Customers(childComplexity, args["after"].(*entgql.Cursor[pulid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["orderBy"].([]*ent.CustomerOrder), args["where"].(*ent.CustomerWhereInput)), true
+	case "Query.deviceReport":
+		if e.ComplexityRoot.Query.DeviceReport == nil {
+			break
+		}
+
+		args, err := ec.field_Query_deviceReport_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.DeviceReport(childComplexity, args["storeId"].(pulid.ID), args["from"].(time.Time), args["to"].(time.Time)), true
 	case "Query.deviceVersions":
 		if e.ComplexityRoot.Query.DeviceVersions == nil {
 			break
@@ -6271,6 +6459,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Tickets(childComplexity, args["after"].(*entgql.Cursor[pulid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["orderBy"].([]*ent.TicketOrder), args["where"].(*ent.TicketWhereInput)), true
+	case "Query.topCustomers":
+		if e.ComplexityRoot.Query.TopCustomers == nil {
+			break
+		}
+
+		args, err := ec.field_Query_topCustomers_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.TopCustomers(childComplexity, args["storeId"].(*pulid.ID), args["first"].(int), args["by"].(TopCustomersBy)), true
 	case "Query.viewer":
 		if e.ComplexityRoot.Query.Viewer == nil {
 			break
@@ -9047,6 +9246,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.TicketPayload.Ticket(childComplexity), true
 
+	case "TopCustomer.customer":
+		if e.ComplexityRoot.TopCustomer.Customer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopCustomer.Customer(childComplexity), true
+	case "TopCustomer.spent":
+		if e.ComplexityRoot.TopCustomer.Spent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopCustomer.Spent(childComplexity), true
+	case "TopCustomer.visits":
+		if e.ComplexityRoot.TopCustomer.Visits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopCustomer.Visits(childComplexity), true
+
 	case "TopUpStoredValuePayload.replayed":
 		if e.ComplexityRoot.TopUpStoredValuePayload.Replayed == nil {
 			break
@@ -9426,6 +9644,88 @@ func newExecutionContext(
 }
 
 var sources = []*ast.Source{
+	{Name: "../schema/analysis.graphql", Input: `"""One segment of the active customers: its size and its share of what they spent."""
+type CustomerSegmentShare {
+  segment: CustomerSegment!
+  count: Int!
+  """Of count, the customers without a visit yet (no RFM score)."""
+  unscored: Int!
+  """Lifetime total spent by the segment's customers, in minor units."""
+  spent: Int64!
+  """spent over all active customers' spend, 0–1 (0 when nobody spent anything)."""
+  revenueShare: Float!
+}
+
+type CustomerSegmentReport {
+  """Every segment, zero included, in dashboard order."""
+  segments: [CustomerSegmentShare!]!
+  """Active customers in all."""
+  customers: Int!
+  unscored: Int!
+  totalSpent: Int64!
+}
+
+"""How many of a cohort bought in one month after their first purchase."""
+type CustomerCohortMonth {
+  """Months after the cohort's month: 0 is the month itself."""
+  offset: Int!
+  """YYYY-MM"""
+  month: String!
+  customers: Int!
+  """customers over the cohort's size, 0–1."""
+  retention: Float!
+}
+
+"""The customers whose first purchase was in one month (the store's local month)."""
+type CustomerCohort {
+  """YYYY-MM"""
+  month: String!
+  size: Int!
+  """Offsets 0 to the latest month anyone bought in (toMonth at the least)."""
+  months: [CustomerCohortMonth!]!
+}
+
+enum TopCustomersBy {
+  SPEND
+  VISITS
+}
+
+type TopCustomer {
+  """Contact details masked as for the caller everywhere."""
+  customer: Customer!
+  """Lifetime spend, or at the store asked for, in minor units, less refunds."""
+  spent: Int64!
+  """Sales not voided, in all or at the store."""
+  visits: Int!
+}
+
+"""One device's figures over a report's period."""
+type DeviceReportRow {
+  device: Device!
+  performance: DevicePerformance!
+}
+
+extend type Query {
+  """Segment sizes and their share of lifetime spend (OWNER, MANAGER)."""
+  customerSegmentReport: CustomerSegmentReport!
+  """
+  Monthly cohort retention for cohorts fromMonth to toMonth (YYYY-MM, at most 36): a
+  voided sale does not count; with storeId, only that store's sales (OWNER, a MANAGER at it).
+  OWNER, MANAGER.
+  """
+  customerCohorts(fromMonth: String!, toMonth: String!, storeId: ID): [CustomerCohort!]!
+  """
+  The best active customers by lifetime spend or visits (the other breaks ties); with storeId,
+  by their spend and visits at that store. first is 1–100. OWNER, MANAGER (at the store).
+  """
+  topCustomers(storeId: ID, first: Int!, by: TopCustomersBy!): [TopCustomer!]!
+  """
+  Every device of the store with its performance over [from, to) (at most 31 days), the
+  best-selling first. OWNER, or a MANAGER at the store.
+  """
+  deviceReport(storeId: ID!, from: Time!, to: Time!): [DeviceReportRow!]!
+}
+`, BuiltIn: false},
 	{Name: "../schema/auth.graphql", Input: `"""What kind of principal a viewer is."""
 enum ViewerKind {
   STAFF
@@ -20459,6 +20759,32 @@ func (ec *executionContext) childFields_Customer(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type Customer", field.Name)
 }
 
+func (ec *executionContext) childFields_CustomerCohort(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "month":
+		return ec.fieldContext_CustomerCohort_month(ctx, field)
+	case "size":
+		return ec.fieldContext_CustomerCohort_size(ctx, field)
+	case "months":
+		return ec.fieldContext_CustomerCohort_months(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CustomerCohort", field.Name)
+}
+
+func (ec *executionContext) childFields_CustomerCohortMonth(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "offset":
+		return ec.fieldContext_CustomerCohortMonth_offset(ctx, field)
+	case "month":
+		return ec.fieldContext_CustomerCohortMonth_month(ctx, field)
+	case "customers":
+		return ec.fieldContext_CustomerCohortMonth_customers(ctx, field)
+	case "retention":
+		return ec.fieldContext_CustomerCohortMonth_retention(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CustomerCohortMonth", field.Name)
+}
+
 func (ec *executionContext) childFields_CustomerConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "edges":
@@ -20545,6 +20871,20 @@ func (ec *executionContext) childFields_CustomerSegmentCount(ctx context.Context
 	return nil, fmt.Errorf("no field named %q was found under type CustomerSegmentCount", field.Name)
 }
 
+func (ec *executionContext) childFields_CustomerSegmentReport(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "segments":
+		return ec.fieldContext_CustomerSegmentReport_segments(ctx, field)
+	case "customers":
+		return ec.fieldContext_CustomerSegmentReport_customers(ctx, field)
+	case "unscored":
+		return ec.fieldContext_CustomerSegmentReport_unscored(ctx, field)
+	case "totalSpent":
+		return ec.fieldContext_CustomerSegmentReport_totalSpent(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CustomerSegmentReport", field.Name)
+}
+
 func (ec *executionContext) childFields_CustomerSegmentRules(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "mode":
@@ -20561,6 +20901,22 @@ func (ec *executionContext) childFields_CustomerSegmentRules(ctx context.Context
 		return ec.fieldContext_CustomerSegmentRules_computedAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CustomerSegmentRules", field.Name)
+}
+
+func (ec *executionContext) childFields_CustomerSegmentShare(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "segment":
+		return ec.fieldContext_CustomerSegmentShare_segment(ctx, field)
+	case "count":
+		return ec.fieldContext_CustomerSegmentShare_count(ctx, field)
+	case "unscored":
+		return ec.fieldContext_CustomerSegmentShare_unscored(ctx, field)
+	case "spent":
+		return ec.fieldContext_CustomerSegmentShare_spent(ctx, field)
+	case "revenueShare":
+		return ec.fieldContext_CustomerSegmentShare_revenueShare(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CustomerSegmentShare", field.Name)
 }
 
 func (ec *executionContext) childFields_DeleteSavedSegmentPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -20689,6 +21045,16 @@ func (ec *executionContext) childFields_DevicePerformance(ctx context.Context, f
 		return ec.fieldContext_DevicePerformance_errorRate(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DevicePerformance", field.Name)
+}
+
+func (ec *executionContext) childFields_DeviceReportRow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "device":
+		return ec.fieldContext_DeviceReportRow_device(ctx, field)
+	case "performance":
+		return ec.fieldContext_DeviceReportRow_performance(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeviceReportRow", field.Name)
 }
 
 func (ec *executionContext) childFields_DeviceState(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -22867,6 +23233,18 @@ func (ec *executionContext) childFields_TicketPayload(ctx context.Context, field
 	return nil, fmt.Errorf("no field named %q was found under type TicketPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_TopCustomer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "customer":
+		return ec.fieldContext_TopCustomer_customer(ctx, field)
+	case "spent":
+		return ec.fieldContext_TopCustomer_spent(ctx, field)
+	case "visits":
+		return ec.fieldContext_TopCustomer_visits(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TopCustomer", field.Name)
+}
+
 func (ec *executionContext) childFields_TopUpStoredValuePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "topUp":
@@ -24743,6 +25121,36 @@ func (ec *executionContext) field_Query_checkForUpdate_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_customerCohorts_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "fromMonth",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["fromMonth"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "toMonth",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["toMonth"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "storeId",
+		func(ctx context.Context, v any) (*pulid.ID, error) {
+			return ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["storeId"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_customers_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -24794,6 +25202,36 @@ func (ec *executionContext) field_Query_customers_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_deviceReport_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "storeId",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["storeId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg2
 	return args, nil
 }
 
@@ -25660,6 +26098,36 @@ func (ec *executionContext) field_Query_tickets_args(ctx context.Context, rawArg
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_topCustomers_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "storeId",
+		func(ctx context.Context, v any) (*pulid.ID, error) {
+			return ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["storeId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "by",
+		func(ctx context.Context, v any) (TopCustomersBy, error) {
+			return ec.unmarshalNTopCustomersBy2githubᚗcomᚋtillposᚋtillᚋgraphᚐTopCustomersBy(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["by"] = arg2
 	return args, nil
 }
 
@@ -29010,6 +29478,176 @@ func (ec *executionContext) fieldContext_Customer_storedValue(_ context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _CustomerCohort_month(ctx context.Context, field graphql.CollectedField, obj *customers.Cohort) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerCohort_month(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Month, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerCohort_month(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerCohort", field, false, false, "String")
+}
+
+func (ec *executionContext) _CustomerCohort_size(ctx context.Context, field graphql.CollectedField, obj *customers.Cohort) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerCohort_size(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Size, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerCohort_size(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerCohort", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CustomerCohort_months(ctx context.Context, field graphql.CollectedField, obj *customers.Cohort) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerCohort_months(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Months, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*customers.CohortMonth) graphql.Marshaler {
+			return ec.marshalNCustomerCohortMonth2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋcustomersᚐCohortMonthᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerCohort_months(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CustomerCohort",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CustomerCohortMonth(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CustomerCohortMonth_offset(ctx context.Context, field graphql.CollectedField, obj *customers.CohortMonth) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerCohortMonth_offset(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Offset, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerCohortMonth_offset(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerCohortMonth", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CustomerCohortMonth_month(ctx context.Context, field graphql.CollectedField, obj *customers.CohortMonth) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerCohortMonth_month(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Month, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerCohortMonth_month(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerCohortMonth", field, false, false, "String")
+}
+
+func (ec *executionContext) _CustomerCohortMonth_customers(ctx context.Context, field graphql.CollectedField, obj *customers.CohortMonth) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerCohortMonth_customers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Customers, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerCohortMonth_customers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerCohortMonth", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CustomerCohortMonth_retention(ctx context.Context, field graphql.CollectedField, obj *customers.CohortMonth) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerCohortMonth_retention(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Retention, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerCohortMonth_retention(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerCohortMonth", field, false, false, "Float")
+}
+
 func (ec *executionContext) _CustomerConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.CustomerConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -29582,6 +30220,107 @@ func (ec *executionContext) fieldContext_CustomerSegmentCount_count(_ context.Co
 	return graphql.NewScalarFieldContext("CustomerSegmentCount", field, false, false, "Int")
 }
 
+func (ec *executionContext) _CustomerSegmentReport_segments(ctx context.Context, field graphql.CollectedField, obj *customers.SegmentReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerSegmentReport_segments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Segments, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*customers.SegmentShare) graphql.Marshaler {
+			return ec.marshalNCustomerSegmentShare2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋcustomersᚐSegmentShareᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerSegmentReport_segments(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CustomerSegmentReport",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CustomerSegmentShare(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CustomerSegmentReport_customers(ctx context.Context, field graphql.CollectedField, obj *customers.SegmentReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerSegmentReport_customers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Customers, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerSegmentReport_customers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerSegmentReport", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CustomerSegmentReport_unscored(ctx context.Context, field graphql.CollectedField, obj *customers.SegmentReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerSegmentReport_unscored(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Unscored, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerSegmentReport_unscored(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerSegmentReport", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CustomerSegmentReport_totalSpent(ctx context.Context, field graphql.CollectedField, obj *customers.SegmentReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerSegmentReport_totalSpent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalSpent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerSegmentReport_totalSpent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerSegmentReport", field, false, false, "Int64")
+}
+
 func (ec *executionContext) _CustomerSegmentRules_mode(ctx context.Context, field graphql.CollectedField, obj *customers.Rules) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -29718,6 +30457,121 @@ func (ec *executionContext) _CustomerSegmentRules_computedAt(ctx context.Context
 }
 func (ec *executionContext) fieldContext_CustomerSegmentRules_computedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CustomerSegmentRules", field, false, false, "Time")
+}
+
+func (ec *executionContext) _CustomerSegmentShare_segment(ctx context.Context, field graphql.CollectedField, obj *customers.SegmentShare) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerSegmentShare_segment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Segment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v customer.Segment) graphql.Marshaler {
+			return ec.marshalNCustomerSegment2githubᚗcomᚋtillposᚋtillᚋentᚋcustomerᚐSegment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerSegmentShare_segment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerSegmentShare", field, false, false, "CustomerSegment")
+}
+
+func (ec *executionContext) _CustomerSegmentShare_count(ctx context.Context, field graphql.CollectedField, obj *customers.SegmentShare) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerSegmentShare_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerSegmentShare_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerSegmentShare", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CustomerSegmentShare_unscored(ctx context.Context, field graphql.CollectedField, obj *customers.SegmentShare) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerSegmentShare_unscored(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Unscored, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerSegmentShare_unscored(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerSegmentShare", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CustomerSegmentShare_spent(ctx context.Context, field graphql.CollectedField, obj *customers.SegmentShare) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerSegmentShare_spent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Spent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerSegmentShare_spent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerSegmentShare", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _CustomerSegmentShare_revenueShare(ctx context.Context, field graphql.CollectedField, obj *customers.SegmentShare) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerSegmentShare_revenueShare(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RevenueShare, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerSegmentShare_revenueShare(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerSegmentShare", field, false, false, "Float")
 }
 
 func (ec *executionContext) _DeleteSavedSegmentPayload_deletedId(ctx context.Context, field graphql.CollectedField, obj *DeleteSavedSegmentPayload) (ret graphql.Marshaler) {
@@ -30731,6 +31585,70 @@ func (ec *executionContext) _DevicePerformance_errorRate(ctx context.Context, fi
 }
 func (ec *executionContext) fieldContext_DevicePerformance_errorRate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DevicePerformance", field, false, false, "Float")
+}
+
+func (ec *executionContext) _DeviceReportRow_device(ctx context.Context, field graphql.CollectedField, obj *devices.DeviceFigures) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceReportRow_device(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Device, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Device) graphql.Marshaler {
+			return ec.marshalNDevice2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐDevice(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceReportRow_device(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DeviceReportRow",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Device(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DeviceReportRow_performance(ctx context.Context, field graphql.CollectedField, obj *devices.DeviceFigures) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceReportRow_performance(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Performance, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *devices.Performance) graphql.Marshaler {
+			return ec.marshalNDevicePerformance2ᚖgithubᚗcomᚋtillposᚋtillᚋdevicesᚐPerformance(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceReportRow_performance(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DeviceReportRow",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DevicePerformance(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _DeviceState_at(ctx context.Context, field graphql.CollectedField, obj *devices.State) (ret graphql.Marshaler) {
@@ -42905,6 +43823,170 @@ func (ec *executionContext) fieldContext_Query_tickets(ctx context.Context, fiel
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_tickets_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_customerSegmentReport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_customerSegmentReport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().CustomerSegmentReport(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *customers.SegmentReport) graphql.Marshaler {
+			return ec.marshalNCustomerSegmentReport2ᚖgithubᚗcomᚋtillposᚋtillᚋcustomersᚐSegmentReport(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_customerSegmentReport(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CustomerSegmentReport(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_customerCohorts(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_customerCohorts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().CustomerCohorts(ctx, fc.Args["fromMonth"].(string), fc.Args["toMonth"].(string), fc.Args["storeId"].(*pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*customers.Cohort) graphql.Marshaler {
+			return ec.marshalNCustomerCohort2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋcustomersᚐCohortᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_customerCohorts(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CustomerCohort(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_customerCohorts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_topCustomers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_topCustomers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().TopCustomers(ctx, fc.Args["storeId"].(*pulid.ID), fc.Args["first"].(int), fc.Args["by"].(TopCustomersBy))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*customers.TopCustomer) graphql.Marshaler {
+			return ec.marshalNTopCustomer2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋcustomersᚐTopCustomerᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_topCustomers(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TopCustomer(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_topCustomers_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_deviceReport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_deviceReport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().DeviceReport(ctx, fc.Args["storeId"].(pulid.ID), fc.Args["from"].(time.Time), fc.Args["to"].(time.Time))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*devices.DeviceFigures) graphql.Marshaler {
+			return ec.marshalNDeviceReportRow2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋdevicesᚐDeviceFiguresᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_deviceReport(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeviceReportRow(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_deviceReport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -55397,6 +56479,84 @@ func (ec *executionContext) fieldContext_TicketPayload_ticket(_ context.Context,
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _TopCustomer_customer(ctx context.Context, field graphql.CollectedField, obj *customers.TopCustomer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopCustomer_customer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Customer, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Customer) graphql.Marshaler {
+			return ec.marshalNCustomer2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐCustomer(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TopCustomer_customer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TopCustomer",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Customer(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TopCustomer_spent(ctx context.Context, field graphql.CollectedField, obj *customers.TopCustomer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopCustomer_spent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Spent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TopCustomer_spent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopCustomer", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _TopCustomer_visits(ctx context.Context, field graphql.CollectedField, obj *customers.TopCustomer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopCustomer_visits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Visits, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TopCustomer_visits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopCustomer", field, false, false, "Int")
 }
 
 func (ec *executionContext) _TopUpStoredValuePayload_topUp(ctx context.Context, field graphql.CollectedField, obj *storedvalue.TopUpResult) (ret graphql.Marshaler) {
@@ -93323,6 +94483,97 @@ func (ec *executionContext) _Customer(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var customerCohortImplementors = []string{"CustomerCohort"}
+
+func (ec *executionContext) _CustomerCohort(ctx context.Context, sel ast.SelectionSet, obj *customers.Cohort) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, customerCohortImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CustomerCohort")
+		case "month":
+			out.Values[i] = ec._CustomerCohort_month(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "size":
+			out.Values[i] = ec._CustomerCohort_size(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "months":
+			out.Values[i] = ec._CustomerCohort_months(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var customerCohortMonthImplementors = []string{"CustomerCohortMonth"}
+
+func (ec *executionContext) _CustomerCohortMonth(ctx context.Context, sel ast.SelectionSet, obj *customers.CohortMonth) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, customerCohortMonthImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CustomerCohortMonth")
+		case "offset":
+			out.Values[i] = ec._CustomerCohortMonth_offset(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "month":
+			out.Values[i] = ec._CustomerCohortMonth_month(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "customers":
+			out.Values[i] = ec._CustomerCohortMonth_customers(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "retention":
+			out.Values[i] = ec._CustomerCohortMonth_retention(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var customerConnectionImplementors = []string{"CustomerConnection"}
 
 func (ec *executionContext) _CustomerConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.CustomerConnection) graphql.Marshaler {
@@ -93630,6 +94881,54 @@ func (ec *executionContext) _CustomerSegmentCount(ctx context.Context, sel ast.S
 	return out
 }
 
+var customerSegmentReportImplementors = []string{"CustomerSegmentReport"}
+
+func (ec *executionContext) _CustomerSegmentReport(ctx context.Context, sel ast.SelectionSet, obj *customers.SegmentReport) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, customerSegmentReportImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CustomerSegmentReport")
+		case "segments":
+			out.Values[i] = ec._CustomerSegmentReport_segments(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "customers":
+			out.Values[i] = ec._CustomerSegmentReport_customers(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unscored":
+			out.Values[i] = ec._CustomerSegmentReport_unscored(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalSpent":
+			out.Values[i] = ec._CustomerSegmentReport_totalSpent(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var customerSegmentRulesImplementors = []string{"CustomerSegmentRules"}
 
 func (ec *executionContext) _CustomerSegmentRules(ctx context.Context, sel ast.SelectionSet, obj *customers.Rules) graphql.Marshaler {
@@ -93671,6 +94970,59 @@ func (ec *executionContext) _CustomerSegmentRules(ctx context.Context, sel ast.S
 			out.Values[i] = ec._CustomerSegmentRules_computedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var customerSegmentShareImplementors = []string{"CustomerSegmentShare"}
+
+func (ec *executionContext) _CustomerSegmentShare(ctx context.Context, sel ast.SelectionSet, obj *customers.SegmentShare) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, customerSegmentShareImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CustomerSegmentShare")
+		case "segment":
+			out.Values[i] = ec._CustomerSegmentShare_segment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._CustomerSegmentShare_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unscored":
+			out.Values[i] = ec._CustomerSegmentShare_unscored(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "spent":
+			out.Values[i] = ec._CustomerSegmentShare_spent(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "revenueShare":
+			out.Values[i] = ec._CustomerSegmentShare_revenueShare(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -94097,6 +95449,44 @@ func (ec *executionContext) _DevicePerformance(ctx context.Context, sel ast.Sele
 			}
 		case "errorRate":
 			out.Values[i] = ec._DevicePerformance_errorRate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var deviceReportRowImplementors = []string{"DeviceReportRow"}
+
+func (ec *executionContext) _DeviceReportRow(ctx context.Context, sel ast.SelectionSet, obj *devices.DeviceFigures) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deviceReportRowImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeviceReportRow")
+		case "device":
+			out.Values[i] = ec._DeviceReportRow_device(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "performance":
+			out.Values[i] = ec._DeviceReportRow_performance(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -97920,6 +99310,30 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_tickets(ctx, field)
+				})
+		case "customerSegmentReport":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_customerSegmentReport(ctx, field)
+				})
+		case "customerCohorts":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_customerCohorts(ctx, field)
+				})
+		case "topCustomers":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_topCustomers(ctx, field)
+				})
+		case "deviceReport":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_deviceReport(ctx, field)
 				})
 		case "viewer":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -102166,6 +103580,49 @@ func (ec *executionContext) _TicketPayload(ctx context.Context, sel ast.Selectio
 	return out
 }
 
+var topCustomerImplementors = []string{"TopCustomer"}
+
+func (ec *executionContext) _TopCustomer(ctx context.Context, sel ast.SelectionSet, obj *customers.TopCustomer) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, topCustomerImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TopCustomer")
+		case "customer":
+			out.Values[i] = ec._TopCustomer_customer(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "spent":
+			out.Values[i] = ec._TopCustomer_spent(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "visits":
+			out.Values[i] = ec._TopCustomer_visits(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var topUpStoredValuePayloadImplementors = []string{"TopUpStoredValuePayload"}
 
 func (ec *executionContext) _TopUpStoredValuePayload(ctx context.Context, sel ast.SelectionSet, obj *storedvalue.TopUpResult) graphql.Marshaler {
@@ -103158,6 +104615,54 @@ func (ec *executionContext) marshalNCustomer2ᚖgithubᚗcomᚋtillposᚋtillᚋ
 	return ec._Customer(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNCustomerCohort2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋcustomersᚐCohortᚄ(ctx context.Context, sel ast.SelectionSet, v []*customers.Cohort) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCustomerCohort2ᚖgithubᚗcomᚋtillposᚋtillᚋcustomersᚐCohort(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCustomerCohort2ᚖgithubᚗcomᚋtillposᚋtillᚋcustomersᚐCohort(ctx context.Context, sel ast.SelectionSet, v *customers.Cohort) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CustomerCohort!")
+		return graphql.Null
+	}
+	return ec._CustomerCohort(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNCustomerCohortMonth2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋcustomersᚐCohortMonthᚄ(ctx context.Context, sel ast.SelectionSet, v []*customers.CohortMonth) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCustomerCohortMonth2ᚖgithubᚗcomᚋtillposᚋtillᚋcustomersᚐCohortMonth(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCustomerCohortMonth2ᚖgithubᚗcomᚋtillposᚋtillᚋcustomersᚐCohortMonth(ctx context.Context, sel ast.SelectionSet, v *customers.CohortMonth) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CustomerCohortMonth!")
+		return graphql.Null
+	}
+	return ec._CustomerCohortMonth(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNCustomerConnection2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐCustomerConnection(ctx context.Context, sel ast.SelectionSet, v *ent.CustomerConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "CustomerConnection!")
@@ -103266,12 +104771,44 @@ func (ec *executionContext) marshalNCustomerSegmentCount2ᚖgithubᚗcomᚋtillp
 	return ec._CustomerSegmentCount(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNCustomerSegmentReport2ᚖgithubᚗcomᚋtillposᚋtillᚋcustomersᚐSegmentReport(ctx context.Context, sel ast.SelectionSet, v *customers.SegmentReport) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CustomerSegmentReport!")
+		return graphql.Null
+	}
+	return ec._CustomerSegmentReport(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNCustomerSegmentRules2ᚖgithubᚗcomᚋtillposᚋtillᚋcustomersᚐRules(ctx context.Context, sel ast.SelectionSet, v *customers.Rules) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "CustomerSegmentRules!")
 		return graphql.Null
 	}
 	return ec._CustomerSegmentRules(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNCustomerSegmentShare2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋcustomersᚐSegmentShareᚄ(ctx context.Context, sel ast.SelectionSet, v []*customers.SegmentShare) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCustomerSegmentShare2ᚖgithubᚗcomᚋtillposᚋtillᚋcustomersᚐSegmentShare(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCustomerSegmentShare2ᚖgithubᚗcomᚋtillposᚋtillᚋcustomersᚐSegmentShare(ctx context.Context, sel ast.SelectionSet, v *customers.SegmentShare) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CustomerSegmentShare!")
+		return graphql.Null
+	}
+	return ec._CustomerSegmentShare(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNCustomerStatus2githubᚗcomᚋtillposᚋtillᚋentᚋcustomerᚐStatus(ctx context.Context, v any) (customer.Status, error) {
@@ -103407,6 +104944,30 @@ func (ec *executionContext) marshalNDevicePerformance2ᚖgithubᚗcomᚋtillpos�
 		return graphql.Null
 	}
 	return ec._DevicePerformance(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDeviceReportRow2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋdevicesᚐDeviceFiguresᚄ(ctx context.Context, sel ast.SelectionSet, v []*devices.DeviceFigures) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDeviceReportRow2ᚖgithubᚗcomᚋtillposᚋtillᚋdevicesᚐDeviceFigures(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDeviceReportRow2ᚖgithubᚗcomᚋtillposᚋtillᚋdevicesᚐDeviceFigures(ctx context.Context, sel ast.SelectionSet, v *devices.DeviceFigures) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeviceReportRow!")
+		return graphql.Null
+	}
+	return ec._DeviceReportRow(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNDeviceStatus2githubᚗcomᚋtillposᚋtillᚋentᚋdeviceᚐStatus(ctx context.Context, v any) (device.Status, error) {
@@ -105882,6 +107443,40 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 		graphql.AddInvalidNullFromMarshaler(ctx, "Time!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNTopCustomer2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋcustomersᚐTopCustomerᚄ(ctx context.Context, sel ast.SelectionSet, v []*customers.TopCustomer) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTopCustomer2ᚖgithubᚗcomᚋtillposᚋtillᚋcustomersᚐTopCustomer(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNTopCustomer2ᚖgithubᚗcomᚋtillposᚋtillᚋcustomersᚐTopCustomer(ctx context.Context, sel ast.SelectionSet, v *customers.TopCustomer) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TopCustomer!")
+		return graphql.Null
+	}
+	return ec._TopCustomer(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNTopCustomersBy2githubᚗcomᚋtillposᚋtillᚋgraphᚐTopCustomersBy(ctx context.Context, v any) (TopCustomersBy, error) {
+	var res TopCustomersBy
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTopCustomersBy2githubᚗcomᚋtillposᚋtillᚋgraphᚐTopCustomersBy(ctx context.Context, sel ast.SelectionSet, v TopCustomersBy) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNTopUpStoredValueInput2githubᚗcomᚋtillposᚋtillᚋstoredvalueᚐTopUpInput(ctx context.Context, v any) (storedvalue.TopUpInput, error) {

@@ -871,6 +871,61 @@ func (e SegmentMode) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+type TopCustomersBy string
+
+const (
+	TopCustomersBySpend  TopCustomersBy = "SPEND"
+	TopCustomersByVisits TopCustomersBy = "VISITS"
+)
+
+var AllTopCustomersBy = []TopCustomersBy{
+	TopCustomersBySpend,
+	TopCustomersByVisits,
+}
+
+func (e TopCustomersBy) IsValid() bool {
+	switch e {
+	case TopCustomersBySpend, TopCustomersByVisits:
+		return true
+	}
+	return false
+}
+
+func (e TopCustomersBy) String() string {
+	return string(e)
+}
+
+func (e *TopCustomersBy) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = TopCustomersBy(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid TopCustomersBy", str)
+	}
+	return nil
+}
+
+func (e TopCustomersBy) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *TopCustomersBy) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e TopCustomersBy) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
 // What kind of principal a viewer is.
 type ViewerKind string
 

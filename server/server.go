@@ -79,6 +79,7 @@ type options struct {
 	campaignOpts []campaigns.Option
 	dbOpts       []db.Option
 	notifyOpts   []notify.Option
+	salesOpts    []sales.Option
 	push         push.Sender
 	outbox       *outbox.Config
 	liveRecheck  time.Duration
@@ -142,6 +143,12 @@ func WithCampaignOptions(opts ...campaigns.Option) Option {
 // (tests shorten it).
 func WithLiveRecheck(every time.Duration) Option {
 	return func(o *options) { o.liveRecheck = every }
+}
+
+// WithSalesOptions passes extra options to the sales service (tests use
+// it for a clock to record sales in past months).
+func WithSalesOptions(opts ...sales.Option) Option {
+	return func(o *options) { o.salesOpts = append(o.salesOpts, opts...) }
 }
 
 // WithAuthOptions passes extra options to the auth service (tests use it
@@ -218,8 +225,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 	releasesSvc := releases.New(s.DB.Client)
 	devicesSvc := devices.New(s.DB.Client, s.KV.Client(), cfg.RedisPrefix, s.Auth,
 		append([]devices.Option{devices.WithConfig(devicesCfg), devices.WithOutdated(releasesSvc.Unsupported)}, o.deviceOpts...)...)
-	salesSvc := sales.New(s.DB.Client, sales.WithLogger(log),
-		sales.WithHooks(loyaltySvc.SaleHooks()), sales.WithHooks(storedValueSvc.SaleHooks()), sales.WithHooks(offersSvc.SaleHooks()))
+	salesSvc := sales.New(s.DB.Client, append([]sales.Option{sales.WithLogger(log),
+		sales.WithHooks(loyaltySvc.SaleHooks()), sales.WithHooks(storedValueSvc.SaleHooks()), sales.WithHooks(offersSvc.SaleHooks()),
+		sales.WithHooks(sales.Hooks{Recorded: []sales.SaleFunc{customers.RecordMonth}, Refunded: []sales.RefundFunc{customers.RefundMonth}}),
+	}, o.salesOpts...)...)
 	mailer, texter := emailSender(cfg, log), smsSender(cfg, log)
 	s.Receipts = receipts.New(s.DB.Client, box, salesSvc, customerSvc, mailer, texter)
 	s.Campaigns = campaigns.New(s.DB.Client, customerSvc, keys.BlindIndex,

@@ -81,6 +81,18 @@ func (f CustomerFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, er
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.CustomerMutation", m)
 }
 
+// The CustomerMonthFunc type is an adapter to allow the use of ordinary
+// function as CustomerMonth mutator.
+type CustomerMonthFunc func(context.Context, *ent.CustomerMonthMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f CustomerMonthFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.CustomerMonthMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.CustomerMonthMutation", m)
+}
+
 // The CustomerStoreVisitsFunc type is an adapter to allow the use of ordinary
 // function as CustomerStoreVisits mutator.
 type CustomerStoreVisitsFunc func(context.Context, *ent.CustomerStoreVisitsMutation) (ent.Value, error)

@@ -14,6 +14,7 @@ import (
 	"github.com/tillpos/till/ent/campaignsettings"
 	"github.com/tillpos/till/ent/credentialgrant"
 	"github.com/tillpos/till/ent/customer"
+	"github.com/tillpos/till/ent/customermonth"
 	"github.com/tillpos/till/ent/customerstorevisits"
 	"github.com/tillpos/till/ent/customertrigram"
 	"github.com/tillpos/till/ent/device"
@@ -277,6 +278,33 @@ func (f TraverseCustomer) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.CustomerQuery", q)
+}
+
+// The CustomerMonthFunc type is an adapter to allow the use of ordinary function as a Querier.
+type CustomerMonthFunc func(context.Context, *ent.CustomerMonthQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f CustomerMonthFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.CustomerMonthQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.CustomerMonthQuery", q)
+}
+
+// The TraverseCustomerMonth type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseCustomerMonth func(context.Context, *ent.CustomerMonthQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseCustomerMonth) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseCustomerMonth) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CustomerMonthQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.CustomerMonthQuery", q)
 }
 
 // The CustomerStoreVisitsFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -1482,6 +1510,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.CredentialGrantQuery, predicate.CredentialGrant, credentialgrant.OrderOption]{typ: ent.TypeCredentialGrant, tq: q}, nil
 	case *ent.CustomerQuery:
 		return &query[*ent.CustomerQuery, predicate.Customer, customer.OrderOption]{typ: ent.TypeCustomer, tq: q}, nil
+	case *ent.CustomerMonthQuery:
+		return &query[*ent.CustomerMonthQuery, predicate.CustomerMonth, customermonth.OrderOption]{typ: ent.TypeCustomerMonth, tq: q}, nil
 	case *ent.CustomerStoreVisitsQuery:
 		return &query[*ent.CustomerStoreVisitsQuery, predicate.CustomerStoreVisits, customerstorevisits.OrderOption]{typ: ent.TypeCustomerStoreVisits, tq: q}, nil
 	case *ent.CustomerTrigramQuery:

@@ -362,6 +362,64 @@ var (
 			},
 		},
 	}
+	// CustomerMonthsColumns holds the columns for the "customer_months" table.
+	CustomerMonthsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "month", Type: field.TypeString},
+		{Name: "sales_count", Type: field.TypeInt, Default: 0},
+		{Name: "amount", Type: field.TypeInt64, Default: 0},
+		{Name: "merchant_id", Type: field.TypeString},
+		{Name: "customer_id", Type: field.TypeString},
+		{Name: "store_id", Type: field.TypeString},
+	}
+	// CustomerMonthsTable holds the schema information for the "customer_months" table.
+	CustomerMonthsTable = &schema.Table{
+		Name:       "customer_months",
+		Columns:    CustomerMonthsColumns,
+		PrimaryKey: []*schema.Column{CustomerMonthsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "customer_months_merchants_merchant",
+				Columns:    []*schema.Column{CustomerMonthsColumns[4]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "customer_months_customers_customer",
+				Columns:    []*schema.Column{CustomerMonthsColumns[5]},
+				RefColumns: []*schema.Column{CustomersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "customer_months_stores_store",
+				Columns:    []*schema.Column{CustomerMonthsColumns[6]},
+				RefColumns: []*schema.Column{StoresColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "customermonth_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{CustomerMonthsColumns[4]},
+			},
+			{
+				Name:    "customermonth_customer_id_store_id_month",
+				Unique:  true,
+				Columns: []*schema.Column{CustomerMonthsColumns[5], CustomerMonthsColumns[6], CustomerMonthsColumns[1]},
+			},
+			{
+				Name:    "customermonth_merchant_id_month",
+				Unique:  false,
+				Columns: []*schema.Column{CustomerMonthsColumns[4], CustomerMonthsColumns[1]},
+			},
+			{
+				Name:    "customermonth_merchant_id_store_id_month",
+				Unique:  false,
+				Columns: []*schema.Column{CustomerMonthsColumns[4], CustomerMonthsColumns[6], CustomerMonthsColumns[1]},
+			},
+		},
+	}
 	// CustomerStoreVisitsColumns holds the columns for the "customer_store_visits" table.
 	CustomerStoreVisitsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -2793,6 +2851,7 @@ var (
 		CampaignSettingsTable,
 		CredentialGrantsTable,
 		CustomersTable,
+		CustomerMonthsTable,
 		CustomerStoreVisitsTable,
 		CustomerTrigramsTable,
 		DevicesTable,
@@ -2855,6 +2914,9 @@ func init() {
 	CustomersTable.ForeignKeys[1].RefTable = StaffsTable
 	CustomersTable.ForeignKeys[2].RefTable = StoresTable
 	CustomersTable.ForeignKeys[3].RefTable = StoresTable
+	CustomerMonthsTable.ForeignKeys[0].RefTable = MerchantsTable
+	CustomerMonthsTable.ForeignKeys[1].RefTable = CustomersTable
+	CustomerMonthsTable.ForeignKeys[2].RefTable = StoresTable
 	CustomerStoreVisitsTable.ForeignKeys[0].RefTable = CustomersTable
 	CustomerStoreVisitsTable.ForeignKeys[1].RefTable = MerchantsTable
 	CustomerStoreVisitsTable.ForeignKeys[2].RefTable = StoresTable

@@ -24,6 +24,9 @@ type CredentialGrant func(*sql.Selector)
 // Customer is the predicate function for customer builders.
 type Customer func(*sql.Selector)
 
+// CustomerMonth is the predicate function for customermonth builders.
+type CustomerMonth func(*sql.Selector)
+
 // CustomerStoreVisits is the predicate function for customerstorevisits builders.
 type CustomerStoreVisits func(*sql.Selector)
 

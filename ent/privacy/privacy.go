@@ -255,6 +255,30 @@ func (f CustomerMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutati
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CustomerMutation", m)
 }
 
+// The CustomerMonthQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type CustomerMonthQueryRuleFunc func(context.Context, *ent.CustomerMonthQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f CustomerMonthQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CustomerMonthQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.CustomerMonthQuery", q)
+}
+
+// The CustomerMonthMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type CustomerMonthMutationRuleFunc func(context.Context, *ent.CustomerMonthMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f CustomerMonthMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.CustomerMonthMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CustomerMonthMutation", m)
+}
+
 // The CustomerStoreVisitsQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type CustomerStoreVisitsQueryRuleFunc func(context.Context, *ent.CustomerStoreVisitsQuery) error
@@ -1358,6 +1382,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.CustomerQuery:
 		return q.Filter(), nil
+	case *ent.CustomerMonthQuery:
+		return q.Filter(), nil
 	case *ent.CustomerStoreVisitsQuery:
 		return q.Filter(), nil
 	case *ent.CustomerTrigramQuery:
@@ -1464,6 +1490,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.CredentialGrantMutation:
 		return m.Filter(), nil
 	case *ent.CustomerMutation:
+		return m.Filter(), nil
+	case *ent.CustomerMonthMutation:
 		return m.Filter(), nil
 	case *ent.CustomerStoreVisitsMutation:
 		return m.Filter(), nil

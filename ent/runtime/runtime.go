@@ -12,6 +12,7 @@ import (
 	"github.com/tillpos/till/ent/campaignsettings"
 	"github.com/tillpos/till/ent/credentialgrant"
 	"github.com/tillpos/till/ent/customer"
+	"github.com/tillpos/till/ent/customermonth"
 	"github.com/tillpos/till/ent/customerstorevisits"
 	"github.com/tillpos/till/ent/customertrigram"
 	"github.com/tillpos/till/ent/device"
@@ -79,11 +80,14 @@ func init() {
 		})
 	}
 	auditentryMixinHooks2 := auditentryMixin[2].Hooks()
+	auditentryMixinHooks3 := auditentryMixin[3].Hooks()
 	auditentryHooks := schema.AuditEntry{}.Hooks()
 
 	auditentry.Hooks[1] = auditentryMixinHooks2[0]
 
-	auditentry.Hooks[2] = auditentryHooks[0]
+	auditentry.Hooks[2] = auditentryMixinHooks3[0]
+
+	auditentry.Hooks[3] = auditentryHooks[0]
 	auditentryMixinFields0 := auditentryMixin[0].Fields()
 	_ = auditentryMixinFields0
 	auditentryFields := schema.AuditEntry{}.Fields()
@@ -413,6 +417,29 @@ func init() {
 	customerDescID := customerMixinFields0[0].Descriptor()
 	// customer.DefaultID holds the default value on creation for the id field.
 	customer.DefaultID = customerDescID.Default.(func() pulid.ID)
+	customermonthMixin := schema.CustomerMonth{}.Mixin()
+	customermonth.Policy = privacy.NewPolicies(customermonthMixin[0], customermonthMixin[1], schema.CustomerMonth{})
+	customermonth.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := customermonth.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	customermonthMixinHooks1 := customermonthMixin[1].Hooks()
+
+	customermonth.Hooks[1] = customermonthMixinHooks1[0]
+	customermonthFields := schema.CustomerMonth{}.Fields()
+	_ = customermonthFields
+	// customermonthDescSalesCount is the schema descriptor for sales_count field.
+	customermonthDescSalesCount := customermonthFields[3].Descriptor()
+	// customermonth.DefaultSalesCount holds the default value on creation for the sales_count field.
+	customermonth.DefaultSalesCount = customermonthDescSalesCount.Default.(int)
+	// customermonthDescAmount is the schema descriptor for amount field.
+	customermonthDescAmount := customermonthFields[4].Descriptor()
+	// customermonth.DefaultAmount holds the default value on creation for the amount field.
+	customermonth.DefaultAmount = customermonthDescAmount.Default.(int64)
 	customerstorevisitsMixin := schema.CustomerStoreVisits{}.Mixin()
 	customerstorevisits.Policy = privacy.NewPolicies(customerstorevisitsMixin[0], customerstorevisitsMixin[1], schema.CustomerStoreVisits{})
 	customerstorevisits.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -1191,9 +1218,12 @@ func init() {
 			return next.Mutate(ctx, m)
 		})
 	}
+	platformauditentryMixinHooks2 := platformauditentryMixin[2].Hooks()
 	platformauditentryHooks := schema.PlatformAuditEntry{}.Hooks()
 
-	platformauditentry.Hooks[1] = platformauditentryHooks[0]
+	platformauditentry.Hooks[1] = platformauditentryMixinHooks2[0]
+
+	platformauditentry.Hooks[2] = platformauditentryHooks[0]
 	platformauditentryMixinFields0 := platformauditentryMixin[0].Fields()
 	_ = platformauditentryMixinFields0
 	platformauditentryFields := schema.PlatformAuditEntry{}.Fields()
@@ -1465,20 +1495,23 @@ func init() {
 		})
 	}
 	refundMixinHooks2 := refundMixin[2].Hooks()
+	refundMixinHooks3 := refundMixin[3].Hooks()
 
 	refund.Hooks[1] = refundMixinHooks2[0]
+
+	refund.Hooks[2] = refundMixinHooks3[0]
 	refundMixinFields0 := refundMixin[0].Fields()
 	_ = refundMixinFields0
-	refundMixinFields3 := refundMixin[3].Fields()
-	_ = refundMixinFields3
+	refundMixinFields4 := refundMixin[4].Fields()
+	_ = refundMixinFields4
 	refundFields := schema.Refund{}.Fields()
 	_ = refundFields
 	// refundDescCreatedAt is the schema descriptor for created_at field.
-	refundDescCreatedAt := refundMixinFields3[0].Descriptor()
+	refundDescCreatedAt := refundMixinFields4[0].Descriptor()
 	// refund.DefaultCreatedAt holds the default value on creation for the created_at field.
 	refund.DefaultCreatedAt = refundDescCreatedAt.Default.(func() time.Time)
 	// refundDescUpdatedAt is the schema descriptor for updated_at field.
-	refundDescUpdatedAt := refundMixinFields3[1].Descriptor()
+	refundDescUpdatedAt := refundMixinFields4[1].Descriptor()
 	// refund.DefaultUpdatedAt holds the default value on creation for the updated_at field.
 	refund.DefaultUpdatedAt = refundDescUpdatedAt.Default.(func() time.Time)
 	// refund.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
@@ -1534,8 +1567,11 @@ func init() {
 		})
 	}
 	refundlineMixinHooks2 := refundlineMixin[2].Hooks()
+	refundlineMixinHooks3 := refundlineMixin[3].Hooks()
 
 	refundline.Hooks[1] = refundlineMixinHooks2[0]
+
+	refundline.Hooks[2] = refundlineMixinHooks3[0]
 	refundlineMixinFields0 := refundlineMixin[0].Fields()
 	_ = refundlineMixinFields0
 	refundlineFields := schema.RefundLine{}.Fields()
@@ -1559,8 +1595,11 @@ func init() {
 		})
 	}
 	refundtenderMixinHooks2 := refundtenderMixin[2].Hooks()
+	refundtenderMixinHooks3 := refundtenderMixin[3].Hooks()
 
 	refundtender.Hooks[1] = refundtenderMixinHooks2[0]
+
+	refundtender.Hooks[2] = refundtenderMixinHooks3[0]
 	refundtenderMixinFields0 := refundtenderMixin[0].Fields()
 	_ = refundtenderMixinFields0
 	refundtenderFields := schema.RefundTender{}.Fields()
@@ -1728,20 +1767,23 @@ func init() {
 		})
 	}
 	saleMixinHooks2 := saleMixin[2].Hooks()
+	saleMixinHooks3 := saleMixin[3].Hooks()
 
 	sale.Hooks[1] = saleMixinHooks2[0]
+
+	sale.Hooks[2] = saleMixinHooks3[0]
 	saleMixinFields0 := saleMixin[0].Fields()
 	_ = saleMixinFields0
-	saleMixinFields3 := saleMixin[3].Fields()
-	_ = saleMixinFields3
+	saleMixinFields4 := saleMixin[4].Fields()
+	_ = saleMixinFields4
 	saleFields := schema.Sale{}.Fields()
 	_ = saleFields
 	// saleDescCreatedAt is the schema descriptor for created_at field.
-	saleDescCreatedAt := saleMixinFields3[0].Descriptor()
+	saleDescCreatedAt := saleMixinFields4[0].Descriptor()
 	// sale.DefaultCreatedAt holds the default value on creation for the created_at field.
 	sale.DefaultCreatedAt = saleDescCreatedAt.Default.(func() time.Time)
 	// saleDescUpdatedAt is the schema descriptor for updated_at field.
-	saleDescUpdatedAt := saleMixinFields3[1].Descriptor()
+	saleDescUpdatedAt := saleMixinFields4[1].Descriptor()
 	// sale.DefaultUpdatedAt holds the default value on creation for the updated_at field.
 	sale.DefaultUpdatedAt = saleDescUpdatedAt.Default.(func() time.Time)
 	// sale.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
@@ -1822,8 +1864,11 @@ func init() {
 		})
 	}
 	salelineMixinHooks2 := salelineMixin[2].Hooks()
+	salelineMixinHooks3 := salelineMixin[3].Hooks()
 
 	saleline.Hooks[1] = salelineMixinHooks2[0]
+
+	saleline.Hooks[2] = salelineMixinHooks3[0]
 	salelineMixinFields0 := salelineMixin[0].Fields()
 	_ = salelineMixinFields0
 	salelineFields := schema.SaleLine{}.Fields()
@@ -2373,20 +2418,23 @@ func init() {
 		})
 	}
 	tenderMixinHooks2 := tenderMixin[2].Hooks()
+	tenderMixinHooks3 := tenderMixin[3].Hooks()
 
 	tender.Hooks[1] = tenderMixinHooks2[0]
+
+	tender.Hooks[2] = tenderMixinHooks3[0]
 	tenderMixinFields0 := tenderMixin[0].Fields()
 	_ = tenderMixinFields0
-	tenderMixinFields3 := tenderMixin[3].Fields()
-	_ = tenderMixinFields3
+	tenderMixinFields4 := tenderMixin[4].Fields()
+	_ = tenderMixinFields4
 	tenderFields := schema.Tender{}.Fields()
 	_ = tenderFields
 	// tenderDescCreatedAt is the schema descriptor for created_at field.
-	tenderDescCreatedAt := tenderMixinFields3[0].Descriptor()
+	tenderDescCreatedAt := tenderMixinFields4[0].Descriptor()
 	// tender.DefaultCreatedAt holds the default value on creation for the created_at field.
 	tender.DefaultCreatedAt = tenderDescCreatedAt.Default.(func() time.Time)
 	// tenderDescUpdatedAt is the schema descriptor for updated_at field.
-	tenderDescUpdatedAt := tenderMixinFields3[1].Descriptor()
+	tenderDescUpdatedAt := tenderMixinFields4[1].Descriptor()
 	// tender.DefaultUpdatedAt holds the default value on creation for the updated_at field.
 	tender.DefaultUpdatedAt = tenderDescUpdatedAt.Default.(func() time.Time)
 	// tender.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
