@@ -53,6 +53,7 @@ import (
 	"github.com/tillpos/till/notify"
 	"github.com/tillpos/till/offers"
 	"github.com/tillpos/till/releases"
+	"github.com/tillpos/till/reports"
 	"github.com/tillpos/till/sales"
 	"github.com/tillpos/till/storedvalue"
 	"github.com/tillpos/till/tickets"
@@ -902,6 +903,25 @@ type ComplexityRoot struct {
 		Product func(childComplexity int) int
 	}
 
+	ProductPerformance struct {
+		Currency func(childComplexity int) int
+		Period   func(childComplexity int) int
+		Rows     func(childComplexity int) int
+	}
+
+	ProductPerformanceRow struct {
+		Category      func(childComplexity int) int
+		Cost          func(childComplexity int) int
+		GrossProfit   func(childComplexity int) int
+		Key           func(childComplexity int) int
+		Margin        func(childComplexity int) int
+		Name          func(childComplexity int) int
+		ProductID     func(childComplexity int) int
+		Revenue       func(childComplexity int) int
+		Units         func(childComplexity int) int
+		UnitsReturned func(childComplexity int) int
+	}
+
 	ProductPriceChange struct {
 		ChangedBy   func(childComplexity int) int
 		ChangedByID func(childComplexity int) int
@@ -967,13 +987,19 @@ type ComplexityRoot struct {
 		OutboxEvents            func(childComplexity int, status *outboxevent.Status, topic *string, before *int, first *int) int
 		PlatformAuditEntries    func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.PlatformAuditEntryOrder, where *ent.PlatformAuditEntryWhereInput) int
 		ProductByBarcode        func(childComplexity int, barcode string) int
+		ProductPerformance      func(childComplexity int, storeID *pulid.ID, period ReportPeriodInput, by ProductGrouping, sort ProductSort, order entgql.OrderDirection, first *int) int
 		Products                func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.ProductOrder, where *ent.ProductWhereInput) int
 		PushTokens              func(childComplexity int) int
 		Releases                func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.ReleaseOrder, where *ent.ReleaseWhereInput) int
 		Sales                   func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.SaleOrder, where *ent.SaleWhereInput) int
+		SalesBreakdown          func(childComplexity int, storeID *pulid.ID, period ReportPeriodInput, by SalesDimension) int
+		SalesHeatmap            func(childComplexity int, storeID *pulid.ID, period ReportPeriodInput) int
+		SalesSummary            func(childComplexity int, storeID *pulid.ID, period ReportPeriodInput) int
+		SalesTrend              func(childComplexity int, storeID *pulid.ID, period ReportPeriodInput, interval TrendInterval) int
 		SavedSegments           func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.SavedSegmentOrder, where *ent.SavedSegmentWhereInput) int
 		SearchCustomers         func(childComplexity int, query string, first *int, after *entgql.Cursor[pulid.ID]) int
 		SearchProducts          func(childComplexity int, query string, first *int, after *entgql.Cursor[pulid.ID]) int
+		SlowMovers              func(childComplexity int, storeID *pulid.ID, period ReportPeriodInput, maxUnits *int, first *int) int
 		StaffMembers            func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.StaffOrder, where *ent.StaffWhereInput) int
 		StoredValueLiabilities  func(childComplexity int) int
 		Stores                  func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.StoreOrder, where *ent.StoreWhereInput) int
@@ -1167,6 +1193,16 @@ type ComplexityRoot struct {
 		Ticket   func(childComplexity int) int
 	}
 
+	ReportPeriod struct {
+		From func(childComplexity int) int
+		To   func(childComplexity int) int
+	}
+
+	ReportVoids struct {
+		Amount func(childComplexity int) int
+		Count  func(childComplexity int) int
+	}
+
 	RiskHit struct {
 		Action func(childComplexity int) int
 		Detail func(childComplexity int) int
@@ -1291,6 +1327,64 @@ type ComplexityRoot struct {
 		Sale func(childComplexity int) int
 	}
 
+	SalesBreakdown struct {
+		Currency func(childComplexity int) int
+		Period   func(childComplexity int) int
+		Rows     func(childComplexity int) int
+	}
+
+	SalesBreakdownRow struct {
+		Amount       func(childComplexity int) int
+		Key          func(childComplexity int) int
+		Label        func(childComplexity int) int
+		Net          func(childComplexity int) int
+		Refunded     func(childComplexity int) int
+		RefundsCount func(childComplexity int) int
+		Transactions func(childComplexity int) int
+		Voids        func(childComplexity int) int
+	}
+
+	SalesChange struct {
+		AverageTicket   func(childComplexity int) int
+		GrossSales      func(childComplexity int) int
+		ItemsSold       func(childComplexity int) int
+		NetSales        func(childComplexity int) int
+		NewCustomers    func(childComplexity int) int
+		Refunds         func(childComplexity int) int
+		ReturningVisits func(childComplexity int) int
+		Transactions    func(childComplexity int) int
+	}
+
+	SalesFigures struct {
+		AverageTicket   func(childComplexity int) int
+		Discounts       func(childComplexity int) int
+		GrossSales      func(childComplexity int) int
+		ItemsSold       func(childComplexity int) int
+		NetSales        func(childComplexity int) int
+		NewCustomers    func(childComplexity int) int
+		Period          func(childComplexity int) int
+		Refunds         func(childComplexity int) int
+		ReturningVisits func(childComplexity int) int
+		Tax             func(childComplexity int) int
+		TenderMix       func(childComplexity int) int
+		TotalCollected  func(childComplexity int) int
+		Transactions    func(childComplexity int) int
+		Voids           func(childComplexity int) int
+	}
+
+	SalesHeatmap struct {
+		Cells    func(childComplexity int) int
+		Currency func(childComplexity int) int
+		Period   func(childComplexity int) int
+	}
+
+	SalesHeatmapCell struct {
+		Hour         func(childComplexity int) int
+		NetSales     func(childComplexity int) int
+		Transactions func(childComplexity int) int
+		Weekday      func(childComplexity int) int
+	}
+
 	SalesSettings struct {
 		AcceptedTenders        func(childComplexity int) int
 		BlacklistAction        func(childComplexity int) int
@@ -1317,6 +1411,29 @@ type ComplexityRoot struct {
 
 	SalesSettingsPayload struct {
 		SalesSettings func(childComplexity int) int
+	}
+
+	SalesSummary struct {
+		Change   func(childComplexity int) int
+		Currency func(childComplexity int) int
+		Current  func(childComplexity int) int
+		Previous func(childComplexity int) int
+	}
+
+	SalesTrend struct {
+		Buckets  func(childComplexity int) int
+		Currency func(childComplexity int) int
+		Period   func(childComplexity int) int
+	}
+
+	SalesTrendBucket struct {
+		Date         func(childComplexity int) int
+		GrossSales   func(childComplexity int) int
+		Hour         func(childComplexity int) int
+		ItemsSold    func(childComplexity int) int
+		NetSales     func(childComplexity int) int
+		Refunds      func(childComplexity int) int
+		Transactions func(childComplexity int) int
 	}
 
 	SavedSegment struct {
@@ -1349,6 +1466,11 @@ type ComplexityRoot struct {
 
 	SavedSegmentPayload struct {
 		SavedSegment func(childComplexity int) int
+	}
+
+	SlowMover struct {
+		Product func(childComplexity int) int
+		Units   func(childComplexity int) int
 	}
 
 	Staff struct {
@@ -1549,6 +1671,15 @@ type ComplexityRoot struct {
 		Type           func(childComplexity int) int
 		UpdatedAt      func(childComplexity int) int
 		Wallet         func(childComplexity int) int
+	}
+
+	TenderShare struct {
+		Amount   func(childComplexity int) int
+		Count    func(childComplexity int) int
+		Net      func(childComplexity int) int
+		Refunded func(childComplexity int) int
+		Share    func(childComplexity int) int
+		Tender   func(childComplexity int) int
 	}
 
 	Ticket struct {
@@ -1825,6 +1956,12 @@ type QueryResolver interface {
 	OfferByCode(ctx context.Context, code string) (*ent.Offer, error)
 	CheckForUpdate(ctx context.Context, model string, channel release.Channel, currentVersion string, serialNumber string) (*releases.Update, error)
 	CheckDeviceUpdate(ctx context.Context, deviceCredential string, channel release.Channel, currentVersion string) (*releases.Update, error)
+	SalesSummary(ctx context.Context, storeID *pulid.ID, period ReportPeriodInput) (*reports.SalesSummary, error)
+	SalesTrend(ctx context.Context, storeID *pulid.ID, period ReportPeriodInput, interval TrendInterval) (*reports.SalesTrend, error)
+	SalesHeatmap(ctx context.Context, storeID *pulid.ID, period ReportPeriodInput) (*reports.SalesHeatmap, error)
+	SalesBreakdown(ctx context.Context, storeID *pulid.ID, period ReportPeriodInput, by SalesDimension) (*reports.SalesBreakdown, error)
+	ProductPerformance(ctx context.Context, storeID *pulid.ID, period ReportPeriodInput, by ProductGrouping, sort ProductSort, order entgql.OrderDirection, first *int) (*reports.ProductPerformance, error)
+	SlowMovers(ctx context.Context, storeID *pulid.ID, period ReportPeriodInput, maxUnits *int, first *int) ([]*reports.SlowMover, error)
 	Sales(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.SaleOrder, where *ent.SaleWhereInput) (*ent.SaleConnection, error)
 	StoredValueLiabilities(ctx context.Context) (*storedvalue.Liabilities, error)
 }
@@ -5733,6 +5870,86 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ProductPayload.Product(childComplexity), true
 
+	case "ProductPerformance.currency":
+		if e.ComplexityRoot.ProductPerformance.Currency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductPerformance.Currency(childComplexity), true
+	case "ProductPerformance.period":
+		if e.ComplexityRoot.ProductPerformance.Period == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductPerformance.Period(childComplexity), true
+	case "ProductPerformance.rows":
+		if e.ComplexityRoot.ProductPerformance.Rows == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductPerformance.Rows(childComplexity), true
+
+	case "ProductPerformanceRow.category":
+		if e.ComplexityRoot.ProductPerformanceRow.Category == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductPerformanceRow.Category(childComplexity), true
+	case "ProductPerformanceRow.cost":
+		if e.ComplexityRoot.ProductPerformanceRow.Cost == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductPerformanceRow.Cost(childComplexity), true
+	case "ProductPerformanceRow.grossProfit":
+		if e.ComplexityRoot.ProductPerformanceRow.GrossProfit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductPerformanceRow.GrossProfit(childComplexity), true
+	case "ProductPerformanceRow.key":
+		if e.ComplexityRoot.ProductPerformanceRow.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductPerformanceRow.Key(childComplexity), true
+	case "ProductPerformanceRow.margin":
+		if e.ComplexityRoot.ProductPerformanceRow.Margin == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductPerformanceRow.Margin(childComplexity), true
+	case "ProductPerformanceRow.name":
+		if e.ComplexityRoot.ProductPerformanceRow.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductPerformanceRow.Name(childComplexity), true
+	case "ProductPerformanceRow.productId":
+		if e.ComplexityRoot.ProductPerformanceRow.ProductID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductPerformanceRow.ProductID(childComplexity), true
+	case "ProductPerformanceRow.revenue":
+		if e.ComplexityRoot.ProductPerformanceRow.Revenue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductPerformanceRow.Revenue(childComplexity), true
+	case "ProductPerformanceRow.units":
+		if e.ComplexityRoot.ProductPerformanceRow.Units == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductPerformanceRow.Units(childComplexity), true
+	case "ProductPerformanceRow.unitsReturned":
+		if e.ComplexityRoot.ProductPerformanceRow.UnitsReturned == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductPerformanceRow.UnitsReturned(childComplexity), true
+
 	case "ProductPriceChange.changedBy":
 		if e.ComplexityRoot.ProductPriceChange.ChangedBy == nil {
 			break
@@ -6160,6 +6377,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.ProductByBarcode(childComplexity, args["barcode"].(string)), true
+	case "Query.productPerformance":
+		if e.ComplexityRoot.Query.ProductPerformance == nil {
+			break
+		}
+
+		args, err := ec.field_Query_productPerformance_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ProductPerformance(childComplexity, args["storeId"].(*pulid.ID), args["period"].(ReportPeriodInput), args["by"].(ProductGrouping), args["sort"].(ProductSort), args["order"].(entgql.OrderDirection), args["first"].(*int)), true
 	case "Query.products":
 		if e.ComplexityRoot.Query.Products == nil {
 			break
@@ -6199,6 +6427,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Sales(childComplexity, args["after"].(*entgql.Cursor[pulid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["orderBy"].([]*ent.SaleOrder), args["where"].(*ent.SaleWhereInput)), true
+	case "Query.salesBreakdown":
+		if e.ComplexityRoot.Query.SalesBreakdown == nil {
+			break
+		}
+
+		args, err := ec.field_Query_salesBreakdown_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.SalesBreakdown(childComplexity, args["storeId"].(*pulid.ID), args["period"].(ReportPeriodInput), args["by"].(SalesDimension)), true
+	case "Query.salesHeatmap":
+		if e.ComplexityRoot.Query.SalesHeatmap == nil {
+			break
+		}
+
+		args, err := ec.field_Query_salesHeatmap_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.SalesHeatmap(childComplexity, args["storeId"].(*pulid.ID), args["period"].(ReportPeriodInput)), true
+	case "Query.salesSummary":
+		if e.ComplexityRoot.Query.SalesSummary == nil {
+			break
+		}
+
+		args, err := ec.field_Query_salesSummary_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.SalesSummary(childComplexity, args["storeId"].(*pulid.ID), args["period"].(ReportPeriodInput)), true
+	case "Query.salesTrend":
+		if e.ComplexityRoot.Query.SalesTrend == nil {
+			break
+		}
+
+		args, err := ec.field_Query_salesTrend_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.SalesTrend(childComplexity, args["storeId"].(*pulid.ID), args["period"].(ReportPeriodInput), args["interval"].(TrendInterval)), true
 	case "Query.savedSegments":
 		if e.ComplexityRoot.Query.SavedSegments == nil {
 			break
@@ -6232,6 +6504,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.SearchProducts(childComplexity, args["query"].(string), args["first"].(*int), args["after"].(*entgql.Cursor[pulid.ID])), true
+	case "Query.slowMovers":
+		if e.ComplexityRoot.Query.SlowMovers == nil {
+			break
+		}
+
+		args, err := ec.field_Query_slowMovers_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.SlowMovers(childComplexity, args["storeId"].(*pulid.ID), args["period"].(ReportPeriodInput), args["maxUnits"].(*int), args["first"].(*int)), true
 	case "Query.staffMembers":
 		if e.ComplexityRoot.Query.StaffMembers == nil {
 			break
@@ -7076,6 +7359,32 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ReportDeviceFaultPayload.Ticket(childComplexity), true
 
+	case "ReportPeriod.from":
+		if e.ComplexityRoot.ReportPeriod.From == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportPeriod.From(childComplexity), true
+	case "ReportPeriod.to":
+		if e.ComplexityRoot.ReportPeriod.To == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportPeriod.To(childComplexity), true
+
+	case "ReportVoids.amount":
+		if e.ComplexityRoot.ReportVoids.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportVoids.Amount(childComplexity), true
+	case "ReportVoids.count":
+		if e.ComplexityRoot.ReportVoids.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportVoids.Count(childComplexity), true
+
 	case "RiskHit.action":
 		if e.ComplexityRoot.RiskHit.Action == nil {
 			break
@@ -7633,6 +7942,252 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SalePayload.Sale(childComplexity), true
 
+	case "SalesBreakdown.currency":
+		if e.ComplexityRoot.SalesBreakdown.Currency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesBreakdown.Currency(childComplexity), true
+	case "SalesBreakdown.period":
+		if e.ComplexityRoot.SalesBreakdown.Period == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesBreakdown.Period(childComplexity), true
+	case "SalesBreakdown.rows":
+		if e.ComplexityRoot.SalesBreakdown.Rows == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesBreakdown.Rows(childComplexity), true
+
+	case "SalesBreakdownRow.amount":
+		if e.ComplexityRoot.SalesBreakdownRow.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesBreakdownRow.Amount(childComplexity), true
+	case "SalesBreakdownRow.key":
+		if e.ComplexityRoot.SalesBreakdownRow.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesBreakdownRow.Key(childComplexity), true
+	case "SalesBreakdownRow.label":
+		if e.ComplexityRoot.SalesBreakdownRow.Label == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesBreakdownRow.Label(childComplexity), true
+	case "SalesBreakdownRow.net":
+		if e.ComplexityRoot.SalesBreakdownRow.Net == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesBreakdownRow.Net(childComplexity), true
+	case "SalesBreakdownRow.refunded":
+		if e.ComplexityRoot.SalesBreakdownRow.Refunded == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesBreakdownRow.Refunded(childComplexity), true
+	case "SalesBreakdownRow.refundsCount":
+		if e.ComplexityRoot.SalesBreakdownRow.RefundsCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesBreakdownRow.RefundsCount(childComplexity), true
+	case "SalesBreakdownRow.transactions":
+		if e.ComplexityRoot.SalesBreakdownRow.Transactions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesBreakdownRow.Transactions(childComplexity), true
+	case "SalesBreakdownRow.voids":
+		if e.ComplexityRoot.SalesBreakdownRow.Voids == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesBreakdownRow.Voids(childComplexity), true
+
+	case "SalesChange.averageTicket":
+		if e.ComplexityRoot.SalesChange.AverageTicket == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesChange.AverageTicket(childComplexity), true
+	case "SalesChange.grossSales":
+		if e.ComplexityRoot.SalesChange.GrossSales == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesChange.GrossSales(childComplexity), true
+	case "SalesChange.itemsSold":
+		if e.ComplexityRoot.SalesChange.ItemsSold == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesChange.ItemsSold(childComplexity), true
+	case "SalesChange.netSales":
+		if e.ComplexityRoot.SalesChange.NetSales == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesChange.NetSales(childComplexity), true
+	case "SalesChange.newCustomers":
+		if e.ComplexityRoot.SalesChange.NewCustomers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesChange.NewCustomers(childComplexity), true
+	case "SalesChange.refunds":
+		if e.ComplexityRoot.SalesChange.Refunds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesChange.Refunds(childComplexity), true
+	case "SalesChange.returningVisits":
+		if e.ComplexityRoot.SalesChange.ReturningVisits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesChange.ReturningVisits(childComplexity), true
+	case "SalesChange.transactions":
+		if e.ComplexityRoot.SalesChange.Transactions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesChange.Transactions(childComplexity), true
+
+	case "SalesFigures.averageTicket":
+		if e.ComplexityRoot.SalesFigures.AverageTicket == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesFigures.AverageTicket(childComplexity), true
+	case "SalesFigures.discounts":
+		if e.ComplexityRoot.SalesFigures.Discounts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesFigures.Discounts(childComplexity), true
+	case "SalesFigures.grossSales":
+		if e.ComplexityRoot.SalesFigures.GrossSales == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesFigures.GrossSales(childComplexity), true
+	case "SalesFigures.itemsSold":
+		if e.ComplexityRoot.SalesFigures.ItemsSold == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesFigures.ItemsSold(childComplexity), true
+	case "SalesFigures.netSales":
+		if e.ComplexityRoot.SalesFigures.NetSales == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesFigures.NetSales(childComplexity), true
+	case "SalesFigures.newCustomers":
+		if e.ComplexityRoot.SalesFigures.NewCustomers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesFigures.NewCustomers(childComplexity), true
+	case "SalesFigures.period":
+		if e.ComplexityRoot.SalesFigures.Period == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesFigures.Period(childComplexity), true
+	case "SalesFigures.refunds":
+		if e.ComplexityRoot.SalesFigures.Refunds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesFigures.Refunds(childComplexity), true
+	case "SalesFigures.returningVisits":
+		if e.ComplexityRoot.SalesFigures.ReturningVisits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesFigures.ReturningVisits(childComplexity), true
+	case "SalesFigures.tax":
+		if e.ComplexityRoot.SalesFigures.Tax == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesFigures.Tax(childComplexity), true
+	case "SalesFigures.tenderMix":
+		if e.ComplexityRoot.SalesFigures.TenderMix == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesFigures.TenderMix(childComplexity), true
+	case "SalesFigures.totalCollected":
+		if e.ComplexityRoot.SalesFigures.TotalCollected == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesFigures.TotalCollected(childComplexity), true
+	case "SalesFigures.transactions":
+		if e.ComplexityRoot.SalesFigures.Transactions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesFigures.Transactions(childComplexity), true
+	case "SalesFigures.voids":
+		if e.ComplexityRoot.SalesFigures.Voids == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesFigures.Voids(childComplexity), true
+
+	case "SalesHeatmap.cells":
+		if e.ComplexityRoot.SalesHeatmap.Cells == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesHeatmap.Cells(childComplexity), true
+	case "SalesHeatmap.currency":
+		if e.ComplexityRoot.SalesHeatmap.Currency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesHeatmap.Currency(childComplexity), true
+	case "SalesHeatmap.period":
+		if e.ComplexityRoot.SalesHeatmap.Period == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesHeatmap.Period(childComplexity), true
+
+	case "SalesHeatmapCell.hour":
+		if e.ComplexityRoot.SalesHeatmapCell.Hour == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesHeatmapCell.Hour(childComplexity), true
+	case "SalesHeatmapCell.netSales":
+		if e.ComplexityRoot.SalesHeatmapCell.NetSales == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesHeatmapCell.NetSales(childComplexity), true
+	case "SalesHeatmapCell.transactions":
+		if e.ComplexityRoot.SalesHeatmapCell.Transactions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesHeatmapCell.Transactions(childComplexity), true
+	case "SalesHeatmapCell.weekday":
+		if e.ComplexityRoot.SalesHeatmapCell.Weekday == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesHeatmapCell.Weekday(childComplexity), true
+
 	case "SalesSettings.acceptedTenders":
 		if e.ComplexityRoot.SalesSettings.AcceptedTenders == nil {
 			break
@@ -7767,6 +8322,93 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SalesSettingsPayload.SalesSettings(childComplexity), true
 
+	case "SalesSummary.change":
+		if e.ComplexityRoot.SalesSummary.Change == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesSummary.Change(childComplexity), true
+	case "SalesSummary.currency":
+		if e.ComplexityRoot.SalesSummary.Currency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesSummary.Currency(childComplexity), true
+	case "SalesSummary.current":
+		if e.ComplexityRoot.SalesSummary.Current == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesSummary.Current(childComplexity), true
+	case "SalesSummary.previous":
+		if e.ComplexityRoot.SalesSummary.Previous == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesSummary.Previous(childComplexity), true
+
+	case "SalesTrend.buckets":
+		if e.ComplexityRoot.SalesTrend.Buckets == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesTrend.Buckets(childComplexity), true
+	case "SalesTrend.currency":
+		if e.ComplexityRoot.SalesTrend.Currency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesTrend.Currency(childComplexity), true
+	case "SalesTrend.period":
+		if e.ComplexityRoot.SalesTrend.Period == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesTrend.Period(childComplexity), true
+
+	case "SalesTrendBucket.date":
+		if e.ComplexityRoot.SalesTrendBucket.Date == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesTrendBucket.Date(childComplexity), true
+	case "SalesTrendBucket.grossSales":
+		if e.ComplexityRoot.SalesTrendBucket.GrossSales == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesTrendBucket.GrossSales(childComplexity), true
+	case "SalesTrendBucket.hour":
+		if e.ComplexityRoot.SalesTrendBucket.Hour == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesTrendBucket.Hour(childComplexity), true
+	case "SalesTrendBucket.itemsSold":
+		if e.ComplexityRoot.SalesTrendBucket.ItemsSold == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesTrendBucket.ItemsSold(childComplexity), true
+	case "SalesTrendBucket.netSales":
+		if e.ComplexityRoot.SalesTrendBucket.NetSales == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesTrendBucket.NetSales(childComplexity), true
+	case "SalesTrendBucket.refunds":
+		if e.ComplexityRoot.SalesTrendBucket.Refunds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesTrendBucket.Refunds(childComplexity), true
+	case "SalesTrendBucket.transactions":
+		if e.ComplexityRoot.SalesTrendBucket.Transactions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesTrendBucket.Transactions(childComplexity), true
+
 	case "SavedSegment.anyTags":
 		if e.ComplexityRoot.SavedSegment.AnyTags == nil {
 			break
@@ -7895,6 +8537,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SavedSegmentPayload.SavedSegment(childComplexity), true
+
+	case "SlowMover.product":
+		if e.ComplexityRoot.SlowMover.Product == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SlowMover.Product(childComplexity), true
+	case "SlowMover.units":
+		if e.ComplexityRoot.SlowMover.Units == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SlowMover.Units(childComplexity), true
 
 	case "Staff.active":
 		if e.ComplexityRoot.Staff.Active == nil {
@@ -8759,6 +9414,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Tender.Wallet(childComplexity), true
 
+	case "TenderShare.amount":
+		if e.ComplexityRoot.TenderShare.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TenderShare.Amount(childComplexity), true
+	case "TenderShare.count":
+		if e.ComplexityRoot.TenderShare.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TenderShare.Count(childComplexity), true
+	case "TenderShare.net":
+		if e.ComplexityRoot.TenderShare.Net == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TenderShare.Net(childComplexity), true
+	case "TenderShare.refunded":
+		if e.ComplexityRoot.TenderShare.Refunded == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TenderShare.Refunded(childComplexity), true
+	case "TenderShare.share":
+		if e.ComplexityRoot.TenderShare.Share == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TenderShare.Share(childComplexity), true
+	case "TenderShare.tender":
+		if e.ComplexityRoot.TenderShare.Tender == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TenderShare.Tender(childComplexity), true
+
 	case "Ticket.assigneeID":
 		if e.ComplexityRoot.Ticket.AssigneeID == nil {
 			break
@@ -9277,6 +9969,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ReleaseOrder", ec.unmarshalInputReleaseOrder),
 			graphql.NewInputUnmarshaler("ReleaseWhereInput", ec.unmarshalInputReleaseWhereInput),
 			graphql.NewInputUnmarshaler("ReportDeviceFaultInput", ec.unmarshalInputReportDeviceFaultInput),
+			graphql.NewInputUnmarshaler("ReportPeriodInput", ec.unmarshalInputReportPeriodInput),
 			graphql.NewInputUnmarshaler("ReportTicketInput", ec.unmarshalInputReportTicketInput),
 			graphql.NewInputUnmarshaler("ResetStaffPasswordInput", ec.unmarshalInputResetStaffPasswordInput),
 			graphql.NewInputUnmarshaler("ReviewSaleInput", ec.unmarshalInputReviewSaleInput),
@@ -19419,6 +20112,237 @@ extend type Mutation {
   withdrawRelease(input: WithdrawReleaseInput!): ReleasePayload!
 }
 `, BuiltIn: false},
+	{Name: "../schema/report.graphql", Input: `# Dashboard reports, served from rollups that every sale, refund and void
+# keeps up to date in its own transaction: a report reads a few rows per
+# store and local day (or hour), however many sales there were.
+# OWNER: every store; MANAGER: the stores they work at; CASHIER: FORBIDDEN.
+
+"""Which local days a report covers, in the store's time zone (all stores: the oldest store's)."""
+enum ReportPreset {
+  TODAY
+  YESTERDAY
+  """Monday to today."""
+  THIS_WEEK
+  """The Monday-to-Sunday week before this one."""
+  LAST_WEEK
+  THIS_MONTH
+  LAST_MONTH
+  """from..to, at most 366 days."""
+  CUSTOM
+}
+
+input ReportPeriodInput {
+  preset: ReportPreset!
+  """First local day, YYYY-MM-DD (CUSTOM only)."""
+  from: String
+  """Last local day, included, YYYY-MM-DD (CUSTOM only)."""
+  to: String
+}
+
+"""Local days from..to, both included, YYYY-MM-DD."""
+type ReportPeriod {
+  from: String!
+  to: String!
+}
+
+type ReportVoids {
+  count: Int64!
+  """What the voided sales came to."""
+  amount: Int64!
+}
+
+"""One tender type's share of the money taken."""
+type TenderShare {
+  tender: String!
+  """Tenders of this type in sales."""
+  count: Int64!
+  amount: Int64!
+  """Paid back to this type by refunds."""
+  refunded: Int64!
+  """amount − refunded."""
+  net: Int64!
+  """net's share of all tenders' net, 0–1."""
+  share: Float!
+}
+
+"""A period's sales figures. Voided sales are not in them (only in voids)."""
+type SalesFigures {
+  period: ReportPeriod!
+  """Sales before discounts and without tax: Σ(total − tax + discounts)."""
+  grossSales: Int64!
+  discounts: Int64!
+  """Refunds and exchange returns, without tax."""
+  refunds: Int64!
+  """grossSales − discounts − refunds."""
+  netSales: Int64!
+  """Sales tax less refunded tax."""
+  tax: Int64!
+  """netSales + tax."""
+  totalCollected: Int64!
+  transactions: Int64!
+  """Σ total / transactions, 0 without sales."""
+  averageTicket: Int64!
+  """Units sold less units returned."""
+  itemsSold: Int64!
+  voids: ReportVoids!
+  """Sales to customers with no earlier sale."""
+  newCustomers: Int64!
+  """Sales to customers who had bought before."""
+  returningVisits: Int64!
+  tenderMix: [TenderShare!]!
+}
+
+"""How the period compares with the previous one, in percent (null when the previous figure is 0)."""
+type SalesChange {
+  grossSales: Float
+  netSales: Float
+  refunds: Float
+  transactions: Float
+  averageTicket: Float
+  itemsSold: Float
+  newCustomers: Float
+  returningVisits: Float
+}
+
+type SalesSummary {
+  currency: String!
+  current: SalesFigures!
+  """The equally long period just before."""
+  previous: SalesFigures!
+  change: SalesChange!
+}
+
+enum TrendInterval {
+  """Every local hour of every day (at most 31 days)."""
+  HOUR
+  DAY
+  """ISO weeks, from Monday."""
+  WEEK
+  MONTH
+}
+
+"""One bucket of a trend; buckets without sales are there with zeros."""
+type SalesTrendBucket {
+  """The bucket's first local day, YYYY-MM-DD."""
+  date: String!
+  """The local hour, for HOUR buckets."""
+  hour: Int
+  grossSales: Int64!
+  netSales: Int64!
+  refunds: Int64!
+  transactions: Int64!
+  itemsSold: Int64!
+}
+
+type SalesTrend {
+  currency: String!
+  period: ReportPeriod!
+  buckets: [SalesTrendBucket!]!
+}
+
+type SalesHeatmapCell {
+  """1 (Monday) to 7 (Sunday)."""
+  weekday: Int!
+  """Local hour, 0–23."""
+  hour: Int!
+  netSales: Int64!
+  transactions: Int64!
+}
+
+type SalesHeatmap {
+  currency: String!
+  period: ReportPeriod!
+  """168 cells: Monday 0h, Monday 1h, … Sunday 23h."""
+  cells: [SalesHeatmapCell!]!
+}
+
+enum SalesDimension {
+  TENDER
+  """The cashier who sold (refunds: who refunded)."""
+  STAFF
+  """The terminal sold on (refunds: refunded on)."""
+  DEVICE
+}
+
+type SalesBreakdownRow {
+  """The tender type, staff ID or device ID."""
+  key: String!
+  """The tender type, the staff member's name, or the device's label."""
+  label: String!
+  """Sales (TENDER: tenders of the type)."""
+  transactions: Int64!
+  """What they came to, tax included."""
+  amount: Int64!
+  refundsCount: Int64!
+  """Refunded, tax included."""
+  refunded: Int64!
+  """amount − refunded."""
+  net: Int64!
+  voids: ReportVoids!
+}
+
+type SalesBreakdown {
+  currency: String!
+  period: ReportPeriod!
+  """By net, highest first."""
+  rows: [SalesBreakdownRow!]!
+}
+
+enum ProductGrouping {
+  PRODUCT
+  CATEGORY
+}
+
+enum ProductSort {
+  REVENUE
+  UNITS
+  PROFIT
+  MARGIN
+}
+
+"""A product's (or category's) sales less returns. Revenue is without tax."""
+type ProductPerformanceRow {
+  """The product ID, "name:" and a free-text item's name, or the category."""
+  key: String!
+  productId: ID
+  name: String!
+  category: String!
+  units: Int64!
+  unitsReturned: Int64!
+  revenue: Int64!
+  """Unit cost × units; null when some units had no cost."""
+  cost: Int64
+  grossProfit: Int64
+  """grossProfit / revenue; null without revenue or cost."""
+  margin: Float
+}
+
+type ProductPerformance {
+  currency: String!
+  period: ReportPeriod!
+  rows: [ProductPerformanceRow!]!
+}
+
+"""An active product that sold at most maxUnits in the period."""
+type SlowMover {
+  product: Product!
+  units: Int64!
+}
+
+extend type Query {
+  """Dashboard figures for a store (null: every store the caller may see) and a period, with the previous period."""
+  salesSummary(storeId: ID, period: ReportPeriodInput!): SalesSummary!
+  """A zero-filled time series for charts."""
+  salesTrend(storeId: ID, period: ReportPeriodInput!, interval: TrendInterval!): SalesTrend!
+  """Net sales and transactions by weekday and local hour."""
+  salesHeatmap(storeId: ID, period: ReportPeriodInput!): SalesHeatmap!
+  salesBreakdown(storeId: ID, period: ReportPeriodInput!, by: SalesDimension!): SalesBreakdown!
+  """Best sellers: sort DESC; worst: ASC. first is at most 100 (default 20)."""
+  productPerformance(storeId: ID, period: ReportPeriodInput!, by: ProductGrouping! = PRODUCT, sort: ProductSort! = REVENUE, order: OrderDirection! = DESC, first: Int): ProductPerformance!
+  """Active products that sold at most maxUnits (never-sold first), at most first (100)."""
+  slowMovers(storeId: ID, period: ReportPeriodInput!, maxUnits: Int = 0, first: Int): [SlowMover!]!
+}
+`, BuiltIn: false},
 	{Name: "../schema/sale.graphql", Input: `"""One line of a sale: a product, or a free-text item (name and unitPrice)."""
 input SaleLineInput {
   productId: ID
@@ -21553,6 +22477,44 @@ func (ec *executionContext) childFields_ProductPayload(ctx context.Context, fiel
 	return nil, fmt.Errorf("no field named %q was found under type ProductPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_ProductPerformance(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "currency":
+		return ec.fieldContext_ProductPerformance_currency(ctx, field)
+	case "period":
+		return ec.fieldContext_ProductPerformance_period(ctx, field)
+	case "rows":
+		return ec.fieldContext_ProductPerformance_rows(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProductPerformance", field.Name)
+}
+
+func (ec *executionContext) childFields_ProductPerformanceRow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "key":
+		return ec.fieldContext_ProductPerformanceRow_key(ctx, field)
+	case "productId":
+		return ec.fieldContext_ProductPerformanceRow_productId(ctx, field)
+	case "name":
+		return ec.fieldContext_ProductPerformanceRow_name(ctx, field)
+	case "category":
+		return ec.fieldContext_ProductPerformanceRow_category(ctx, field)
+	case "units":
+		return ec.fieldContext_ProductPerformanceRow_units(ctx, field)
+	case "unitsReturned":
+		return ec.fieldContext_ProductPerformanceRow_unitsReturned(ctx, field)
+	case "revenue":
+		return ec.fieldContext_ProductPerformanceRow_revenue(ctx, field)
+	case "cost":
+		return ec.fieldContext_ProductPerformanceRow_cost(ctx, field)
+	case "grossProfit":
+		return ec.fieldContext_ProductPerformanceRow_grossProfit(ctx, field)
+	case "margin":
+		return ec.fieldContext_ProductPerformanceRow_margin(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProductPerformanceRow", field.Name)
+}
+
 func (ec *executionContext) childFields_ProductPriceChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -21987,6 +22949,26 @@ func (ec *executionContext) childFields_ReportDeviceFaultPayload(ctx context.Con
 	return nil, fmt.Errorf("no field named %q was found under type ReportDeviceFaultPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_ReportPeriod(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "from":
+		return ec.fieldContext_ReportPeriod_from(ctx, field)
+	case "to":
+		return ec.fieldContext_ReportPeriod_to(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReportPeriod", field.Name)
+}
+
+func (ec *executionContext) childFields_ReportVoids(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "count":
+		return ec.fieldContext_ReportVoids_count(ctx, field)
+	case "amount":
+		return ec.fieldContext_ReportVoids_amount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReportVoids", field.Name)
+}
+
 func (ec *executionContext) childFields_RiskHit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "rule":
@@ -22223,6 +23205,122 @@ func (ec *executionContext) childFields_SalePayload(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type SalePayload", field.Name)
 }
 
+func (ec *executionContext) childFields_SalesBreakdown(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "currency":
+		return ec.fieldContext_SalesBreakdown_currency(ctx, field)
+	case "period":
+		return ec.fieldContext_SalesBreakdown_period(ctx, field)
+	case "rows":
+		return ec.fieldContext_SalesBreakdown_rows(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SalesBreakdown", field.Name)
+}
+
+func (ec *executionContext) childFields_SalesBreakdownRow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "key":
+		return ec.fieldContext_SalesBreakdownRow_key(ctx, field)
+	case "label":
+		return ec.fieldContext_SalesBreakdownRow_label(ctx, field)
+	case "transactions":
+		return ec.fieldContext_SalesBreakdownRow_transactions(ctx, field)
+	case "amount":
+		return ec.fieldContext_SalesBreakdownRow_amount(ctx, field)
+	case "refundsCount":
+		return ec.fieldContext_SalesBreakdownRow_refundsCount(ctx, field)
+	case "refunded":
+		return ec.fieldContext_SalesBreakdownRow_refunded(ctx, field)
+	case "net":
+		return ec.fieldContext_SalesBreakdownRow_net(ctx, field)
+	case "voids":
+		return ec.fieldContext_SalesBreakdownRow_voids(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SalesBreakdownRow", field.Name)
+}
+
+func (ec *executionContext) childFields_SalesChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "grossSales":
+		return ec.fieldContext_SalesChange_grossSales(ctx, field)
+	case "netSales":
+		return ec.fieldContext_SalesChange_netSales(ctx, field)
+	case "refunds":
+		return ec.fieldContext_SalesChange_refunds(ctx, field)
+	case "transactions":
+		return ec.fieldContext_SalesChange_transactions(ctx, field)
+	case "averageTicket":
+		return ec.fieldContext_SalesChange_averageTicket(ctx, field)
+	case "itemsSold":
+		return ec.fieldContext_SalesChange_itemsSold(ctx, field)
+	case "newCustomers":
+		return ec.fieldContext_SalesChange_newCustomers(ctx, field)
+	case "returningVisits":
+		return ec.fieldContext_SalesChange_returningVisits(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SalesChange", field.Name)
+}
+
+func (ec *executionContext) childFields_SalesFigures(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "period":
+		return ec.fieldContext_SalesFigures_period(ctx, field)
+	case "grossSales":
+		return ec.fieldContext_SalesFigures_grossSales(ctx, field)
+	case "discounts":
+		return ec.fieldContext_SalesFigures_discounts(ctx, field)
+	case "refunds":
+		return ec.fieldContext_SalesFigures_refunds(ctx, field)
+	case "netSales":
+		return ec.fieldContext_SalesFigures_netSales(ctx, field)
+	case "tax":
+		return ec.fieldContext_SalesFigures_tax(ctx, field)
+	case "totalCollected":
+		return ec.fieldContext_SalesFigures_totalCollected(ctx, field)
+	case "transactions":
+		return ec.fieldContext_SalesFigures_transactions(ctx, field)
+	case "averageTicket":
+		return ec.fieldContext_SalesFigures_averageTicket(ctx, field)
+	case "itemsSold":
+		return ec.fieldContext_SalesFigures_itemsSold(ctx, field)
+	case "voids":
+		return ec.fieldContext_SalesFigures_voids(ctx, field)
+	case "newCustomers":
+		return ec.fieldContext_SalesFigures_newCustomers(ctx, field)
+	case "returningVisits":
+		return ec.fieldContext_SalesFigures_returningVisits(ctx, field)
+	case "tenderMix":
+		return ec.fieldContext_SalesFigures_tenderMix(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SalesFigures", field.Name)
+}
+
+func (ec *executionContext) childFields_SalesHeatmap(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "currency":
+		return ec.fieldContext_SalesHeatmap_currency(ctx, field)
+	case "period":
+		return ec.fieldContext_SalesHeatmap_period(ctx, field)
+	case "cells":
+		return ec.fieldContext_SalesHeatmap_cells(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SalesHeatmap", field.Name)
+}
+
+func (ec *executionContext) childFields_SalesHeatmapCell(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "weekday":
+		return ec.fieldContext_SalesHeatmapCell_weekday(ctx, field)
+	case "hour":
+		return ec.fieldContext_SalesHeatmapCell_hour(ctx, field)
+	case "netSales":
+		return ec.fieldContext_SalesHeatmapCell_netSales(ctx, field)
+	case "transactions":
+		return ec.fieldContext_SalesHeatmapCell_transactions(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SalesHeatmapCell", field.Name)
+}
+
 func (ec *executionContext) childFields_SalesSettings(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -22277,6 +23375,52 @@ func (ec *executionContext) childFields_SalesSettingsPayload(ctx context.Context
 		return ec.fieldContext_SalesSettingsPayload_salesSettings(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SalesSettingsPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_SalesSummary(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "currency":
+		return ec.fieldContext_SalesSummary_currency(ctx, field)
+	case "current":
+		return ec.fieldContext_SalesSummary_current(ctx, field)
+	case "previous":
+		return ec.fieldContext_SalesSummary_previous(ctx, field)
+	case "change":
+		return ec.fieldContext_SalesSummary_change(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SalesSummary", field.Name)
+}
+
+func (ec *executionContext) childFields_SalesTrend(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "currency":
+		return ec.fieldContext_SalesTrend_currency(ctx, field)
+	case "period":
+		return ec.fieldContext_SalesTrend_period(ctx, field)
+	case "buckets":
+		return ec.fieldContext_SalesTrend_buckets(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SalesTrend", field.Name)
+}
+
+func (ec *executionContext) childFields_SalesTrendBucket(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "date":
+		return ec.fieldContext_SalesTrendBucket_date(ctx, field)
+	case "hour":
+		return ec.fieldContext_SalesTrendBucket_hour(ctx, field)
+	case "grossSales":
+		return ec.fieldContext_SalesTrendBucket_grossSales(ctx, field)
+	case "netSales":
+		return ec.fieldContext_SalesTrendBucket_netSales(ctx, field)
+	case "refunds":
+		return ec.fieldContext_SalesTrendBucket_refunds(ctx, field)
+	case "transactions":
+		return ec.fieldContext_SalesTrendBucket_transactions(ctx, field)
+	case "itemsSold":
+		return ec.fieldContext_SalesTrendBucket_itemsSold(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SalesTrendBucket", field.Name)
 }
 
 func (ec *executionContext) childFields_SavedSegment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -22341,6 +23485,16 @@ func (ec *executionContext) childFields_SavedSegmentPayload(ctx context.Context,
 		return ec.fieldContext_SavedSegmentPayload_savedSegment(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SavedSegmentPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_SlowMover(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "product":
+		return ec.fieldContext_SlowMover_product(ctx, field)
+	case "units":
+		return ec.fieldContext_SlowMover_units(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SlowMover", field.Name)
 }
 
 func (ec *executionContext) childFields_Staff(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -22731,6 +23885,24 @@ func (ec *executionContext) childFields_Tender(ctx context.Context, field graphq
 		return ec.fieldContext_Tender_sale(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Tender", field.Name)
+}
+
+func (ec *executionContext) childFields_TenderShare(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "tender":
+		return ec.fieldContext_TenderShare_tender(ctx, field)
+	case "count":
+		return ec.fieldContext_TenderShare_count(ctx, field)
+	case "amount":
+		return ec.fieldContext_TenderShare_amount(ctx, field)
+	case "refunded":
+		return ec.fieldContext_TenderShare_refunded(ctx, field)
+	case "net":
+		return ec.fieldContext_TenderShare_net(ctx, field)
+	case "share":
+		return ec.fieldContext_TenderShare_share(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TenderShare", field.Name)
 }
 
 func (ec *executionContext) childFields_Ticket(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -25225,6 +26397,60 @@ func (ec *executionContext) field_Query_productByBarcode_args(ctx context.Contex
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_productPerformance_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "storeId",
+		func(ctx context.Context, v any) (*pulid.ID, error) {
+			return ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["storeId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "period",
+		func(ctx context.Context, v any) (ReportPeriodInput, error) {
+			return ec.unmarshalNReportPeriodInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐReportPeriodInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["period"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "by",
+		func(ctx context.Context, v any) (ProductGrouping, error) {
+			return ec.unmarshalNProductGrouping2githubᚗcomᚋtillposᚋtillᚋgraphᚐProductGrouping(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["by"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "sort",
+		func(ctx context.Context, v any) (ProductSort, error) {
+			return ec.unmarshalNProductSort2githubᚗcomᚋtillposᚋtillᚋgraphᚐProductSort(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["sort"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "order",
+		func(ctx context.Context, v any) (entgql.OrderDirection, error) {
+			return ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["order"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg5
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_products_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -25330,6 +26556,110 @@ func (ec *executionContext) field_Query_releases_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_salesBreakdown_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "storeId",
+		func(ctx context.Context, v any) (*pulid.ID, error) {
+			return ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["storeId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "period",
+		func(ctx context.Context, v any) (ReportPeriodInput, error) {
+			return ec.unmarshalNReportPeriodInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐReportPeriodInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["period"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "by",
+		func(ctx context.Context, v any) (SalesDimension, error) {
+			return ec.unmarshalNSalesDimension2githubᚗcomᚋtillposᚋtillᚋgraphᚐSalesDimension(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["by"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_salesHeatmap_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "storeId",
+		func(ctx context.Context, v any) (*pulid.ID, error) {
+			return ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["storeId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "period",
+		func(ctx context.Context, v any) (ReportPeriodInput, error) {
+			return ec.unmarshalNReportPeriodInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐReportPeriodInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["period"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_salesSummary_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "storeId",
+		func(ctx context.Context, v any) (*pulid.ID, error) {
+			return ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["storeId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "period",
+		func(ctx context.Context, v any) (ReportPeriodInput, error) {
+			return ec.unmarshalNReportPeriodInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐReportPeriodInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["period"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_salesTrend_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "storeId",
+		func(ctx context.Context, v any) (*pulid.ID, error) {
+			return ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["storeId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "period",
+		func(ctx context.Context, v any) (ReportPeriodInput, error) {
+			return ec.unmarshalNReportPeriodInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐReportPeriodInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["period"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "interval",
+		func(ctx context.Context, v any) (TrendInterval, error) {
+			return ec.unmarshalNTrendInterval2githubᚗcomᚋtillposᚋtillᚋgraphᚐTrendInterval(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["interval"] = arg2
 	return args, nil
 }
 
@@ -25498,6 +26828,44 @@ func (ec *executionContext) field_Query_searchProducts_args(ctx context.Context,
 		return nil, err
 	}
 	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_slowMovers_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "storeId",
+		func(ctx context.Context, v any) (*pulid.ID, error) {
+			return ec.unmarshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["storeId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "period",
+		func(ctx context.Context, v any) (ReportPeriodInput, error) {
+			return ec.unmarshalNReportPeriodInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐReportPeriodInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["period"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "maxUnits",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["maxUnits"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg3
 	return args, nil
 }
 
@@ -41657,6 +43025,323 @@ func (ec *executionContext) fieldContext_ProductPayload_product(_ context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _ProductPerformance_currency(ctx context.Context, field graphql.CollectedField, obj *reports.ProductPerformance) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductPerformance_currency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Currency, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductPerformance_currency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductPerformance", field, false, false, "String")
+}
+
+func (ec *executionContext) _ProductPerformance_period(ctx context.Context, field graphql.CollectedField, obj *reports.ProductPerformance) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductPerformance_period(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Period, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *reports.ReportPeriod) graphql.Marshaler {
+			return ec.marshalNReportPeriod2ᚖgithubᚗcomᚋtillposᚋtillᚋreportsᚐReportPeriod(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductPerformance_period(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProductPerformance",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReportPeriod(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProductPerformance_rows(ctx context.Context, field graphql.CollectedField, obj *reports.ProductPerformance) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductPerformance_rows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Rows, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*reports.ProductPerformanceRow) graphql.Marshaler {
+			return ec.marshalNProductPerformanceRow2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋreportsᚐProductPerformanceRowᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductPerformance_rows(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProductPerformance",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProductPerformanceRow(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProductPerformanceRow_key(ctx context.Context, field graphql.CollectedField, obj *reports.ProductPerformanceRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductPerformanceRow_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductPerformanceRow_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductPerformanceRow", field, false, false, "String")
+}
+
+func (ec *executionContext) _ProductPerformanceRow_productId(ctx context.Context, field graphql.CollectedField, obj *reports.ProductPerformanceRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductPerformanceRow_productId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProductID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *pulid.ID) graphql.Marshaler {
+			return ec.marshalOID2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProductPerformanceRow_productId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductPerformanceRow", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ProductPerformanceRow_name(ctx context.Context, field graphql.CollectedField, obj *reports.ProductPerformanceRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductPerformanceRow_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductPerformanceRow_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductPerformanceRow", field, false, false, "String")
+}
+
+func (ec *executionContext) _ProductPerformanceRow_category(ctx context.Context, field graphql.CollectedField, obj *reports.ProductPerformanceRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductPerformanceRow_category(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Category, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductPerformanceRow_category(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductPerformanceRow", field, false, false, "String")
+}
+
+func (ec *executionContext) _ProductPerformanceRow_units(ctx context.Context, field graphql.CollectedField, obj *reports.ProductPerformanceRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductPerformanceRow_units(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Units, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductPerformanceRow_units(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductPerformanceRow", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _ProductPerformanceRow_unitsReturned(ctx context.Context, field graphql.CollectedField, obj *reports.ProductPerformanceRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductPerformanceRow_unitsReturned(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UnitsReturned, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductPerformanceRow_unitsReturned(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductPerformanceRow", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _ProductPerformanceRow_revenue(ctx context.Context, field graphql.CollectedField, obj *reports.ProductPerformanceRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductPerformanceRow_revenue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Revenue, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductPerformanceRow_revenue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductPerformanceRow", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _ProductPerformanceRow_cost(ctx context.Context, field graphql.CollectedField, obj *reports.ProductPerformanceRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductPerformanceRow_cost(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cost, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt642ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProductPerformanceRow_cost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductPerformanceRow", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _ProductPerformanceRow_grossProfit(ctx context.Context, field graphql.CollectedField, obj *reports.ProductPerformanceRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductPerformanceRow_grossProfit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GrossProfit, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt642ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProductPerformanceRow_grossProfit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductPerformanceRow", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _ProductPerformanceRow_margin(ctx context.Context, field graphql.CollectedField, obj *reports.ProductPerformanceRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductPerformanceRow_margin(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Margin, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProductPerformanceRow_margin(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductPerformanceRow", field, false, false, "Float")
+}
+
 func (ec *executionContext) _ProductPriceChange_id(ctx context.Context, field graphql.CollectedField, obj *ent.ProductPriceChange) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -43833,6 +45518,270 @@ func (ec *executionContext) fieldContext_Query_checkDeviceUpdate(ctx context.Con
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_checkDeviceUpdate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_salesSummary(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_salesSummary(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().SalesSummary(ctx, fc.Args["storeId"].(*pulid.ID), fc.Args["period"].(ReportPeriodInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *reports.SalesSummary) graphql.Marshaler {
+			return ec.marshalNSalesSummary2ᚖgithubᚗcomᚋtillposᚋtillᚋreportsᚐSalesSummary(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_salesSummary(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SalesSummary(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_salesSummary_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_salesTrend(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_salesTrend(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().SalesTrend(ctx, fc.Args["storeId"].(*pulid.ID), fc.Args["period"].(ReportPeriodInput), fc.Args["interval"].(TrendInterval))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *reports.SalesTrend) graphql.Marshaler {
+			return ec.marshalNSalesTrend2ᚖgithubᚗcomᚋtillposᚋtillᚋreportsᚐSalesTrend(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_salesTrend(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SalesTrend(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_salesTrend_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_salesHeatmap(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_salesHeatmap(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().SalesHeatmap(ctx, fc.Args["storeId"].(*pulid.ID), fc.Args["period"].(ReportPeriodInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *reports.SalesHeatmap) graphql.Marshaler {
+			return ec.marshalNSalesHeatmap2ᚖgithubᚗcomᚋtillposᚋtillᚋreportsᚐSalesHeatmap(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_salesHeatmap(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SalesHeatmap(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_salesHeatmap_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_salesBreakdown(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_salesBreakdown(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().SalesBreakdown(ctx, fc.Args["storeId"].(*pulid.ID), fc.Args["period"].(ReportPeriodInput), fc.Args["by"].(SalesDimension))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *reports.SalesBreakdown) graphql.Marshaler {
+			return ec.marshalNSalesBreakdown2ᚖgithubᚗcomᚋtillposᚋtillᚋreportsᚐSalesBreakdown(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_salesBreakdown(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SalesBreakdown(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_salesBreakdown_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_productPerformance(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_productPerformance(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ProductPerformance(ctx, fc.Args["storeId"].(*pulid.ID), fc.Args["period"].(ReportPeriodInput), fc.Args["by"].(ProductGrouping), fc.Args["sort"].(ProductSort), fc.Args["order"].(entgql.OrderDirection), fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *reports.ProductPerformance) graphql.Marshaler {
+			return ec.marshalNProductPerformance2ᚖgithubᚗcomᚋtillposᚋtillᚋreportsᚐProductPerformance(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_productPerformance(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProductPerformance(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_productPerformance_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_slowMovers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_slowMovers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().SlowMovers(ctx, fc.Args["storeId"].(*pulid.ID), fc.Args["period"].(ReportPeriodInput), fc.Args["maxUnits"].(*int), fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*reports.SlowMover) graphql.Marshaler {
+			return ec.marshalNSlowMover2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋreportsᚐSlowMoverᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_slowMovers(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SlowMover(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_slowMovers_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -47276,6 +49225,98 @@ func (ec *executionContext) fieldContext_ReportDeviceFaultPayload_replayed(_ con
 	return graphql.NewScalarFieldContext("ReportDeviceFaultPayload", field, false, false, "Boolean")
 }
 
+func (ec *executionContext) _ReportPeriod_from(ctx context.Context, field graphql.CollectedField, obj *reports.ReportPeriod) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportPeriod_from(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.From, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportPeriod_from(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportPeriod", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReportPeriod_to(ctx context.Context, field graphql.CollectedField, obj *reports.ReportPeriod) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportPeriod_to(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.To, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportPeriod_to(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportPeriod", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReportVoids_count(ctx context.Context, field graphql.CollectedField, obj *reports.ReportVoids) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportVoids_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportVoids_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportVoids", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _ReportVoids_amount(ctx context.Context, field graphql.CollectedField, obj *reports.ReportVoids) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportVoids_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportVoids_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportVoids", field, false, false, "Int64")
+}
+
 func (ec *executionContext) _RiskHit_rule(ctx context.Context, field graphql.CollectedField, obj *saletype.RiskHit) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -49594,6 +51635,998 @@ func (ec *executionContext) fieldContext_SalePayload_sale(_ context.Context, fie
 	return fc, nil
 }
 
+func (ec *executionContext) _SalesBreakdown_currency(ctx context.Context, field graphql.CollectedField, obj *reports.SalesBreakdown) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesBreakdown_currency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Currency, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesBreakdown_currency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SalesBreakdown", field, false, false, "String")
+}
+
+func (ec *executionContext) _SalesBreakdown_period(ctx context.Context, field graphql.CollectedField, obj *reports.SalesBreakdown) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesBreakdown_period(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Period, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *reports.ReportPeriod) graphql.Marshaler {
+			return ec.marshalNReportPeriod2ᚖgithubᚗcomᚋtillposᚋtillᚋreportsᚐReportPeriod(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesBreakdown_period(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SalesBreakdown",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReportPeriod(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SalesBreakdown_rows(ctx context.Context, field graphql.CollectedField, obj *reports.SalesBreakdown) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesBreakdown_rows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Rows, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*reports.SalesBreakdownRow) graphql.Marshaler {
+			return ec.marshalNSalesBreakdownRow2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋreportsᚐSalesBreakdownRowᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesBreakdown_rows(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SalesBreakdown",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SalesBreakdownRow(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SalesBreakdownRow_key(ctx context.Context, field graphql.CollectedField, obj *reports.SalesBreakdownRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesBreakdownRow_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesBreakdownRow_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SalesBreakdownRow", field, false, false, "String")
+}
+
+func (ec *executionContext) _SalesBreakdownRow_label(ctx context.Context, field graphql.CollectedField, obj *reports.SalesBreakdownRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesBreakdownRow_label(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Label, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesBreakdownRow_label(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SalesBreakdownRow", field, false, false, "String")
+}
+
+func (ec *executionContext) _SalesBreakdownRow_transactions(ctx context.Context, field graphql.CollectedField, obj *reports.SalesBreakdownRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesBreakdownRow_transactions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Transactions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesBreakdownRow_transactions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SalesBreakdownRow", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _SalesBreakdownRow_amount(ctx context.Context, field graphql.CollectedField, obj *reports.SalesBreakdownRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesBreakdownRow_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesBreakdownRow_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SalesBreakdownRow", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _SalesBreakdownRow_refundsCount(ctx context.Context, field graphql.CollectedField, obj *reports.SalesBreakdownRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesBreakdownRow_refundsCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RefundsCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesBreakdownRow_refundsCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SalesBreakdownRow", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _SalesBreakdownRow_refunded(ctx context.Context, field graphql.CollectedField, obj *reports.SalesBreakdownRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesBreakdownRow_refunded(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Refunded, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesBreakdownRow_refunded(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SalesBreakdownRow", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _SalesBreakdownRow_net(ctx context.Context, field graphql.CollectedField, obj *reports.SalesBreakdownRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesBreakdownRow_net(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Net, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesBreakdownRow_net(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SalesBreakdownRow", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _SalesBreakdownRow_voids(ctx context.Context, field graphql.CollectedField, obj *reports.SalesBreakdownRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesBreakdownRow_voids(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Voids, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *reports.ReportVoids) graphql.Marshaler {
+			return ec.marshalNReportVoids2ᚖgithubᚗcomᚋtillposᚋtillᚋreportsᚐReportVoids(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesBreakdownRow_voids(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SalesBreakdownRow",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReportVoids(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SalesChange_grossSales(ctx context.Context, field graphql.CollectedField, obj *reports.SalesChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesChange_grossSales(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GrossSales, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SalesChange_grossSales(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SalesChange", field, false, false, "Float")
+}
+
+func (ec *executionContext) _SalesChange_netSales(ctx context.Context, field graphql.CollectedField, obj *reports.SalesChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesChange_netSales(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NetSales, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SalesChange_netSales(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SalesChange", field, false, false, "Float")
+}
+
+func (ec *executionContext) _SalesChange_refunds(ctx context.Context, field graphql.CollectedField, obj *reports.SalesChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesChange_refunds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Refunds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SalesChange_refunds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SalesChange", field, false, false, "Float")
+}
+
+func (ec *executionContext) _SalesChange_transactions(ctx context.Context, field graphql.CollectedField, obj *reports.SalesChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesChange_transactions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Transactions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SalesChange_transactions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SalesChange", field, false, false, "Float")
+}
+
+func (ec *executionContext) _SalesChange_averageTicket(ctx context.Context, field graphql.CollectedField, obj *reports.SalesChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesChange_averageTicket(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AverageTicket, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SalesChange_averageTicket(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SalesChange", field, false, false, "Float")
+}
+
+func (ec *executionContext) _SalesChange_itemsSold(ctx context.Context, field graphql.CollectedField, obj *reports.SalesChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesChange_itemsSold(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ItemsSold, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SalesChange_itemsSold(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SalesChange", field, false, false, "Float")
+}
+
+func (ec *executionContext) _SalesChange_newCustomers(ctx context.Context, field graphql.CollectedField, obj *reports.SalesChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesChange_newCustomers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NewCustomers, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SalesChange_newCustomers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SalesChange", field, false, false, "Float")
+}
+
+func (ec *executionContext) _SalesChange_returningVisits(ctx context.Context, field graphql.CollectedField, obj *reports.SalesChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesChange_returningVisits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReturningVisits, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SalesChange_returningVisits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SalesChange", field, false, false, "Float")
+}
+
+func (ec *executionContext) _SalesFigures_period(ctx context.Context, field graphql.CollectedField, obj *reports.SalesFigures) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesFigures_period(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Period, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *reports.ReportPeriod) graphql.Marshaler {
+			return ec.marshalNReportPeriod2ᚖgithubᚗcomᚋtillposᚋtillᚋreportsᚐReportPeriod(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesFigures_period(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SalesFigures",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReportPeriod(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SalesFigures_grossSales(ctx context.Context, field graphql.CollectedField, obj *reports.SalesFigures) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesFigures_grossSales(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GrossSales, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesFigures_grossSales(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SalesFigures", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _SalesFigures_discounts(ctx context.Context, field graphql.CollectedField, obj *reports.SalesFigures) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesFigures_discounts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Discounts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesFigures_discounts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SalesFigures", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _SalesFigures_refunds(ctx context.Context, field graphql.CollectedField, obj *reports.SalesFigures) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesFigures_refunds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Refunds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesFigures_refunds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SalesFigures", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _SalesFigures_netSales(ctx context.Context, field graphql.CollectedField, obj *reports.SalesFigures) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesFigures_netSales(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NetSales, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesFigures_netSales(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SalesFigures", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _SalesFigures_tax(ctx context.Context, field graphql.CollectedField, obj *reports.SalesFigures) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesFigures_tax(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tax, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesFigures_tax(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SalesFigures", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _SalesFigures_totalCollected(ctx context.Context, field graphql.CollectedField, obj *reports.SalesFigures) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesFigures_totalCollected(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCollected, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesFigures_totalCollected(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SalesFigures", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _SalesFigures_transactions(ctx context.Context, field graphql.CollectedField, obj *reports.SalesFigures) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesFigures_transactions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Transactions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesFigures_transactions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SalesFigures", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _SalesFigures_averageTicket(ctx context.Context, field graphql.CollectedField, obj *reports.SalesFigures) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesFigures_averageTicket(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AverageTicket, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesFigures_averageTicket(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SalesFigures", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _SalesFigures_itemsSold(ctx context.Context, field graphql.CollectedField, obj *reports.SalesFigures) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesFigures_itemsSold(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ItemsSold, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesFigures_itemsSold(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SalesFigures", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _SalesFigures_voids(ctx context.Context, field graphql.CollectedField, obj *reports.SalesFigures) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesFigures_voids(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Voids, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *reports.ReportVoids) graphql.Marshaler {
+			return ec.marshalNReportVoids2ᚖgithubᚗcomᚋtillposᚋtillᚋreportsᚐReportVoids(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesFigures_voids(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SalesFigures",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReportVoids(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SalesFigures_newCustomers(ctx context.Context, field graphql.CollectedField, obj *reports.SalesFigures) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesFigures_newCustomers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NewCustomers, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesFigures_newCustomers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SalesFigures", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _SalesFigures_returningVisits(ctx context.Context, field graphql.CollectedField, obj *reports.SalesFigures) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesFigures_returningVisits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReturningVisits, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesFigures_returningVisits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SalesFigures", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _SalesFigures_tenderMix(ctx context.Context, field graphql.CollectedField, obj *reports.SalesFigures) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesFigures_tenderMix(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TenderMix, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*reports.TenderShare) graphql.Marshaler {
+			return ec.marshalNTenderShare2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋreportsᚐTenderShareᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesFigures_tenderMix(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SalesFigures",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TenderShare(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SalesHeatmap_currency(ctx context.Context, field graphql.CollectedField, obj *reports.SalesHeatmap) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesHeatmap_currency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Currency, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesHeatmap_currency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SalesHeatmap", field, false, false, "String")
+}
+
+func (ec *executionContext) _SalesHeatmap_period(ctx context.Context, field graphql.CollectedField, obj *reports.SalesHeatmap) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesHeatmap_period(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Period, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *reports.ReportPeriod) graphql.Marshaler {
+			return ec.marshalNReportPeriod2ᚖgithubᚗcomᚋtillposᚋtillᚋreportsᚐReportPeriod(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesHeatmap_period(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SalesHeatmap",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReportPeriod(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SalesHeatmap_cells(ctx context.Context, field graphql.CollectedField, obj *reports.SalesHeatmap) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesHeatmap_cells(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cells, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*reports.SalesHeatmapCell) graphql.Marshaler {
+			return ec.marshalNSalesHeatmapCell2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋreportsᚐSalesHeatmapCellᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesHeatmap_cells(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SalesHeatmap",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SalesHeatmapCell(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SalesHeatmapCell_weekday(ctx context.Context, field graphql.CollectedField, obj *reports.SalesHeatmapCell) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesHeatmapCell_weekday(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Weekday, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesHeatmapCell_weekday(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SalesHeatmapCell", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SalesHeatmapCell_hour(ctx context.Context, field graphql.CollectedField, obj *reports.SalesHeatmapCell) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesHeatmapCell_hour(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Hour, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesHeatmapCell_hour(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SalesHeatmapCell", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SalesHeatmapCell_netSales(ctx context.Context, field graphql.CollectedField, obj *reports.SalesHeatmapCell) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesHeatmapCell_netSales(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NetSales, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesHeatmapCell_netSales(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SalesHeatmapCell", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _SalesHeatmapCell_transactions(ctx context.Context, field graphql.CollectedField, obj *reports.SalesHeatmapCell) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesHeatmapCell_transactions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Transactions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesHeatmapCell_transactions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SalesHeatmapCell", field, false, false, "Int64")
+}
+
 func (ec *executionContext) _SalesSettings_id(ctx context.Context, field graphql.CollectedField, obj *ent.SalesSettings) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -50116,6 +53149,373 @@ func (ec *executionContext) fieldContext_SalesSettingsPayload_salesSettings(_ co
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _SalesSummary_currency(ctx context.Context, field graphql.CollectedField, obj *reports.SalesSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesSummary_currency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Currency, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesSummary_currency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SalesSummary", field, false, false, "String")
+}
+
+func (ec *executionContext) _SalesSummary_current(ctx context.Context, field graphql.CollectedField, obj *reports.SalesSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesSummary_current(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Current, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *reports.SalesFigures) graphql.Marshaler {
+			return ec.marshalNSalesFigures2ᚖgithubᚗcomᚋtillposᚋtillᚋreportsᚐSalesFigures(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesSummary_current(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SalesSummary",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SalesFigures(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SalesSummary_previous(ctx context.Context, field graphql.CollectedField, obj *reports.SalesSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesSummary_previous(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Previous, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *reports.SalesFigures) graphql.Marshaler {
+			return ec.marshalNSalesFigures2ᚖgithubᚗcomᚋtillposᚋtillᚋreportsᚐSalesFigures(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesSummary_previous(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SalesSummary",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SalesFigures(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SalesSummary_change(ctx context.Context, field graphql.CollectedField, obj *reports.SalesSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesSummary_change(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Change, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *reports.SalesChange) graphql.Marshaler {
+			return ec.marshalNSalesChange2ᚖgithubᚗcomᚋtillposᚋtillᚋreportsᚐSalesChange(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesSummary_change(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SalesSummary",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SalesChange(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SalesTrend_currency(ctx context.Context, field graphql.CollectedField, obj *reports.SalesTrend) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesTrend_currency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Currency, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesTrend_currency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SalesTrend", field, false, false, "String")
+}
+
+func (ec *executionContext) _SalesTrend_period(ctx context.Context, field graphql.CollectedField, obj *reports.SalesTrend) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesTrend_period(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Period, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *reports.ReportPeriod) graphql.Marshaler {
+			return ec.marshalNReportPeriod2ᚖgithubᚗcomᚋtillposᚋtillᚋreportsᚐReportPeriod(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesTrend_period(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SalesTrend",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReportPeriod(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SalesTrend_buckets(ctx context.Context, field graphql.CollectedField, obj *reports.SalesTrend) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesTrend_buckets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Buckets, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*reports.SalesTrendBucket) graphql.Marshaler {
+			return ec.marshalNSalesTrendBucket2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋreportsᚐSalesTrendBucketᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesTrend_buckets(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SalesTrend",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SalesTrendBucket(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SalesTrendBucket_date(ctx context.Context, field graphql.CollectedField, obj *reports.SalesTrendBucket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesTrendBucket_date(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Date, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesTrendBucket_date(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SalesTrendBucket", field, false, false, "String")
+}
+
+func (ec *executionContext) _SalesTrendBucket_hour(ctx context.Context, field graphql.CollectedField, obj *reports.SalesTrendBucket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesTrendBucket_hour(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Hour, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SalesTrendBucket_hour(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SalesTrendBucket", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SalesTrendBucket_grossSales(ctx context.Context, field graphql.CollectedField, obj *reports.SalesTrendBucket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesTrendBucket_grossSales(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GrossSales, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesTrendBucket_grossSales(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SalesTrendBucket", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _SalesTrendBucket_netSales(ctx context.Context, field graphql.CollectedField, obj *reports.SalesTrendBucket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesTrendBucket_netSales(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NetSales, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesTrendBucket_netSales(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SalesTrendBucket", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _SalesTrendBucket_refunds(ctx context.Context, field graphql.CollectedField, obj *reports.SalesTrendBucket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesTrendBucket_refunds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Refunds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesTrendBucket_refunds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SalesTrendBucket", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _SalesTrendBucket_transactions(ctx context.Context, field graphql.CollectedField, obj *reports.SalesTrendBucket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesTrendBucket_transactions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Transactions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesTrendBucket_transactions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SalesTrendBucket", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _SalesTrendBucket_itemsSold(ctx context.Context, field graphql.CollectedField, obj *reports.SalesTrendBucket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesTrendBucket_itemsSold(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ItemsSold, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesTrendBucket_itemsSold(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SalesTrendBucket", field, false, false, "Int64")
 }
 
 func (ec *executionContext) _SavedSegment_id(ctx context.Context, field graphql.CollectedField, obj *ent.SavedSegment) (ret graphql.Marshaler) {
@@ -50642,6 +54042,61 @@ func (ec *executionContext) fieldContext_SavedSegmentPayload_savedSegment(_ cont
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _SlowMover_product(ctx context.Context, field graphql.CollectedField, obj *reports.SlowMover) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SlowMover_product(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Product, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Product) graphql.Marshaler {
+			return ec.marshalNProduct2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐProduct(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SlowMover_product(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SlowMover",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Product(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SlowMover_units(ctx context.Context, field graphql.CollectedField, obj *reports.SlowMover) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SlowMover_units(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Units, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SlowMover_units(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SlowMover", field, false, false, "Int64")
 }
 
 func (ec *executionContext) _Staff_id(ctx context.Context, field graphql.CollectedField, obj *ent.Staff) (ret graphql.Marshaler) {
@@ -54201,6 +57656,144 @@ func (ec *executionContext) fieldContext_Tender_sale(_ context.Context, field gr
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _TenderShare_tender(ctx context.Context, field graphql.CollectedField, obj *reports.TenderShare) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TenderShare_tender(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tender, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TenderShare_tender(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TenderShare", field, false, false, "String")
+}
+
+func (ec *executionContext) _TenderShare_count(ctx context.Context, field graphql.CollectedField, obj *reports.TenderShare) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TenderShare_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TenderShare_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TenderShare", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _TenderShare_amount(ctx context.Context, field graphql.CollectedField, obj *reports.TenderShare) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TenderShare_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TenderShare_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TenderShare", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _TenderShare_refunded(ctx context.Context, field graphql.CollectedField, obj *reports.TenderShare) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TenderShare_refunded(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Refunded, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TenderShare_refunded(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TenderShare", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _TenderShare_net(ctx context.Context, field graphql.CollectedField, obj *reports.TenderShare) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TenderShare_net(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Net, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TenderShare_net(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TenderShare", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _TenderShare_share(ctx context.Context, field graphql.CollectedField, obj *reports.TenderShare) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TenderShare_share(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Share, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TenderShare_share(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TenderShare", field, false, false, "Float")
 }
 
 func (ec *executionContext) _Ticket_id(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
@@ -78159,6 +81752,62 @@ func UnmarshalReportDeviceFaultInput(ctx context.Context, raw any) (ReportDevice
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputReportPeriodInput(ctx context.Context, obj any) (ReportPeriodInput, error) {
+	var it ReportPeriodInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"preset", "from", "to"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "preset":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("preset"))
+			data, err := ec.unmarshalNReportPreset2githubᚗcomᚋtillposᚋtillᚋgraphᚐReportPreset(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Preset = data
+		case "from":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("from"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.From = data
+		case "to":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("to"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.To = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalReportPeriodInput unmarshals raw into the ReportPeriodInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalReportPeriodInput(ctx context.Context, raw any) (ReportPeriodInput, error) {
+	var out ReportPeriodInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ReportPeriodInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputReportTicketInput(ctx context.Context, obj any) (tickets.ReportInput, error) {
 	var it tickets.ReportInput
 	if obj == nil {
@@ -97577,6 +101226,127 @@ func (ec *executionContext) _ProductPayload(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var productPerformanceImplementors = []string{"ProductPerformance"}
+
+func (ec *executionContext) _ProductPerformance(ctx context.Context, sel ast.SelectionSet, obj *reports.ProductPerformance) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, productPerformanceImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ProductPerformance")
+		case "currency":
+			out.Values[i] = ec._ProductPerformance_currency(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "period":
+			out.Values[i] = ec._ProductPerformance_period(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rows":
+			out.Values[i] = ec._ProductPerformance_rows(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var productPerformanceRowImplementors = []string{"ProductPerformanceRow"}
+
+func (ec *executionContext) _ProductPerformanceRow(ctx context.Context, sel ast.SelectionSet, obj *reports.ProductPerformanceRow) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, productPerformanceRowImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ProductPerformanceRow")
+		case "key":
+			out.Values[i] = ec._ProductPerformanceRow_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "productId":
+			out.Values[i] = ec._ProductPerformanceRow_productId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._ProductPerformanceRow_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "category":
+			out.Values[i] = ec._ProductPerformanceRow_category(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "units":
+			out.Values[i] = ec._ProductPerformanceRow_units(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unitsReturned":
+			out.Values[i] = ec._ProductPerformanceRow_unitsReturned(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "revenue":
+			out.Values[i] = ec._ProductPerformanceRow_revenue(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cost":
+			out.Values[i] = ec._ProductPerformanceRow_cost(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "grossProfit":
+			out.Values[i] = ec._ProductPerformanceRow_grossProfit(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "margin":
+			out.Values[i] = ec._ProductPerformanceRow_margin(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var productPriceChangeImplementors = []string{"ProductPriceChange", "Node"}
 
 func (ec *executionContext) _ProductPriceChange(ctx context.Context, sel ast.SelectionSet, obj *ent.ProductPriceChange) graphql.Marshaler {
@@ -98058,6 +101828,42 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_checkDeviceUpdate(ctx, field)
+				})
+		case "salesSummary":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_salesSummary(ctx, field)
+				})
+		case "salesTrend":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_salesTrend(ctx, field)
+				})
+		case "salesHeatmap":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_salesHeatmap(ctx, field)
+				})
+		case "salesBreakdown":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_salesBreakdown(ctx, field)
+				})
+		case "productPerformance":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_productPerformance(ctx, field)
+				})
+		case "slowMovers":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_slowMovers(ctx, field)
 				})
 		case "sales":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -99296,6 +103102,82 @@ func (ec *executionContext) _ReportDeviceFaultPayload(ctx context.Context, sel a
 	return out
 }
 
+var reportPeriodImplementors = []string{"ReportPeriod"}
+
+func (ec *executionContext) _ReportPeriod(ctx context.Context, sel ast.SelectionSet, obj *reports.ReportPeriod) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, reportPeriodImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReportPeriod")
+		case "from":
+			out.Values[i] = ec._ReportPeriod_from(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "to":
+			out.Values[i] = ec._ReportPeriod_to(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var reportVoidsImplementors = []string{"ReportVoids"}
+
+func (ec *executionContext) _ReportVoids(ctx context.Context, sel ast.SelectionSet, obj *reports.ReportVoids) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, reportVoidsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReportVoids")
+		case "count":
+			out.Values[i] = ec._ReportVoids_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "amount":
+			out.Values[i] = ec._ReportVoids_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var riskHitImplementors = []string{"RiskHit"}
 
 func (ec *executionContext) _RiskHit(ctx context.Context, sel ast.SelectionSet, obj *saletype.RiskHit) graphql.Marshaler {
@@ -100073,6 +103955,374 @@ func (ec *executionContext) _SalePayload(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var salesBreakdownImplementors = []string{"SalesBreakdown"}
+
+func (ec *executionContext) _SalesBreakdown(ctx context.Context, sel ast.SelectionSet, obj *reports.SalesBreakdown) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, salesBreakdownImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SalesBreakdown")
+		case "currency":
+			out.Values[i] = ec._SalesBreakdown_currency(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "period":
+			out.Values[i] = ec._SalesBreakdown_period(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rows":
+			out.Values[i] = ec._SalesBreakdown_rows(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var salesBreakdownRowImplementors = []string{"SalesBreakdownRow"}
+
+func (ec *executionContext) _SalesBreakdownRow(ctx context.Context, sel ast.SelectionSet, obj *reports.SalesBreakdownRow) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, salesBreakdownRowImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SalesBreakdownRow")
+		case "key":
+			out.Values[i] = ec._SalesBreakdownRow_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "label":
+			out.Values[i] = ec._SalesBreakdownRow_label(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "transactions":
+			out.Values[i] = ec._SalesBreakdownRow_transactions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "amount":
+			out.Values[i] = ec._SalesBreakdownRow_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "refundsCount":
+			out.Values[i] = ec._SalesBreakdownRow_refundsCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "refunded":
+			out.Values[i] = ec._SalesBreakdownRow_refunded(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "net":
+			out.Values[i] = ec._SalesBreakdownRow_net(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "voids":
+			out.Values[i] = ec._SalesBreakdownRow_voids(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var salesChangeImplementors = []string{"SalesChange"}
+
+func (ec *executionContext) _SalesChange(ctx context.Context, sel ast.SelectionSet, obj *reports.SalesChange) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, salesChangeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SalesChange")
+		case "grossSales":
+			out.Values[i] = ec._SalesChange_grossSales(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "netSales":
+			out.Values[i] = ec._SalesChange_netSales(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "refunds":
+			out.Values[i] = ec._SalesChange_refunds(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "transactions":
+			out.Values[i] = ec._SalesChange_transactions(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "averageTicket":
+			out.Values[i] = ec._SalesChange_averageTicket(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "itemsSold":
+			out.Values[i] = ec._SalesChange_itemsSold(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "newCustomers":
+			out.Values[i] = ec._SalesChange_newCustomers(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "returningVisits":
+			out.Values[i] = ec._SalesChange_returningVisits(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var salesFiguresImplementors = []string{"SalesFigures"}
+
+func (ec *executionContext) _SalesFigures(ctx context.Context, sel ast.SelectionSet, obj *reports.SalesFigures) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, salesFiguresImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SalesFigures")
+		case "period":
+			out.Values[i] = ec._SalesFigures_period(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "grossSales":
+			out.Values[i] = ec._SalesFigures_grossSales(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "discounts":
+			out.Values[i] = ec._SalesFigures_discounts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "refunds":
+			out.Values[i] = ec._SalesFigures_refunds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "netSales":
+			out.Values[i] = ec._SalesFigures_netSales(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "tax":
+			out.Values[i] = ec._SalesFigures_tax(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCollected":
+			out.Values[i] = ec._SalesFigures_totalCollected(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "transactions":
+			out.Values[i] = ec._SalesFigures_transactions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "averageTicket":
+			out.Values[i] = ec._SalesFigures_averageTicket(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "itemsSold":
+			out.Values[i] = ec._SalesFigures_itemsSold(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "voids":
+			out.Values[i] = ec._SalesFigures_voids(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "newCustomers":
+			out.Values[i] = ec._SalesFigures_newCustomers(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "returningVisits":
+			out.Values[i] = ec._SalesFigures_returningVisits(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "tenderMix":
+			out.Values[i] = ec._SalesFigures_tenderMix(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var salesHeatmapImplementors = []string{"SalesHeatmap"}
+
+func (ec *executionContext) _SalesHeatmap(ctx context.Context, sel ast.SelectionSet, obj *reports.SalesHeatmap) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, salesHeatmapImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SalesHeatmap")
+		case "currency":
+			out.Values[i] = ec._SalesHeatmap_currency(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "period":
+			out.Values[i] = ec._SalesHeatmap_period(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cells":
+			out.Values[i] = ec._SalesHeatmap_cells(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var salesHeatmapCellImplementors = []string{"SalesHeatmapCell"}
+
+func (ec *executionContext) _SalesHeatmapCell(ctx context.Context, sel ast.SelectionSet, obj *reports.SalesHeatmapCell) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, salesHeatmapCellImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SalesHeatmapCell")
+		case "weekday":
+			out.Values[i] = ec._SalesHeatmapCell_weekday(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "hour":
+			out.Values[i] = ec._SalesHeatmapCell_hour(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "netSales":
+			out.Values[i] = ec._SalesHeatmapCell_netSales(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "transactions":
+			out.Values[i] = ec._SalesHeatmapCell_transactions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var salesSettingsImplementors = []string{"SalesSettings", "Node"}
 
 func (ec *executionContext) _SalesSettings(ctx context.Context, sel ast.SelectionSet, obj *ent.SalesSettings) graphql.Marshaler {
@@ -100220,6 +104470,160 @@ func (ec *executionContext) _SalesSettingsPayload(ctx context.Context, sel ast.S
 			out.Values[i] = graphql.MarshalString("SalesSettingsPayload")
 		case "salesSettings":
 			out.Values[i] = ec._SalesSettingsPayload_salesSettings(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var salesSummaryImplementors = []string{"SalesSummary"}
+
+func (ec *executionContext) _SalesSummary(ctx context.Context, sel ast.SelectionSet, obj *reports.SalesSummary) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, salesSummaryImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SalesSummary")
+		case "currency":
+			out.Values[i] = ec._SalesSummary_currency(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "current":
+			out.Values[i] = ec._SalesSummary_current(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "previous":
+			out.Values[i] = ec._SalesSummary_previous(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "change":
+			out.Values[i] = ec._SalesSummary_change(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var salesTrendImplementors = []string{"SalesTrend"}
+
+func (ec *executionContext) _SalesTrend(ctx context.Context, sel ast.SelectionSet, obj *reports.SalesTrend) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, salesTrendImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SalesTrend")
+		case "currency":
+			out.Values[i] = ec._SalesTrend_currency(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "period":
+			out.Values[i] = ec._SalesTrend_period(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "buckets":
+			out.Values[i] = ec._SalesTrend_buckets(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var salesTrendBucketImplementors = []string{"SalesTrendBucket"}
+
+func (ec *executionContext) _SalesTrendBucket(ctx context.Context, sel ast.SelectionSet, obj *reports.SalesTrendBucket) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, salesTrendBucketImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SalesTrendBucket")
+		case "date":
+			out.Values[i] = ec._SalesTrendBucket_date(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "hour":
+			out.Values[i] = ec._SalesTrendBucket_hour(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "grossSales":
+			out.Values[i] = ec._SalesTrendBucket_grossSales(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "netSales":
+			out.Values[i] = ec._SalesTrendBucket_netSales(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "refunds":
+			out.Values[i] = ec._SalesTrendBucket_refunds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "transactions":
+			out.Values[i] = ec._SalesTrendBucket_transactions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "itemsSold":
+			out.Values[i] = ec._SalesTrendBucket_itemsSold(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -100434,6 +104838,44 @@ func (ec *executionContext) _SavedSegmentPayload(ctx context.Context, sel ast.Se
 			out.Values[i] = graphql.MarshalString("SavedSegmentPayload")
 		case "savedSegment":
 			out.Values[i] = ec._SavedSegmentPayload_savedSegment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var slowMoverImplementors = []string{"SlowMover"}
+
+func (ec *executionContext) _SlowMover(ctx context.Context, sel ast.SelectionSet, obj *reports.SlowMover) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, slowMoverImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SlowMover")
+		case "product":
+			out.Values[i] = ec._SlowMover_product(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "units":
+			out.Values[i] = ec._SlowMover_units(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -101716,6 +106158,64 @@ func (ec *executionContext) _Tender(ctx context.Context, sel ast.SelectionSet, o
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Tender_sale(ctx, field, obj)
 				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var tenderShareImplementors = []string{"TenderShare"}
+
+func (ec *executionContext) _TenderShare(ctx context.Context, sel ast.SelectionSet, obj *reports.TenderShare) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, tenderShareImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TenderShare")
+		case "tender":
+			out.Values[i] = ec._TenderShare_tender(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._TenderShare_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "amount":
+			out.Values[i] = ec._TenderShare_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "refunded":
+			out.Values[i] = ec._TenderShare_refunded(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "net":
+			out.Values[i] = ec._TenderShare_net(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "share":
+			out.Values[i] = ec._TenderShare_share(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -104400,6 +108900,16 @@ func (ec *executionContext) marshalNProductConnection2ᚖgithubᚗcomᚋtillpos�
 	return ec._ProductConnection(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNProductGrouping2githubᚗcomᚋtillposᚋtillᚋgraphᚐProductGrouping(ctx context.Context, v any) (ProductGrouping, error) {
+	var res ProductGrouping
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNProductGrouping2githubᚗcomᚋtillposᚋtillᚋgraphᚐProductGrouping(ctx context.Context, sel ast.SelectionSet, v ProductGrouping) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNProductImportError2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋgraphᚐProductImportErrorᚄ(ctx context.Context, sel ast.SelectionSet, v []*ProductImportError) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -104451,6 +108961,38 @@ func (ec *executionContext) marshalNProductPayload2ᚖgithubᚗcomᚋtillposᚋt
 	return ec._ProductPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNProductPerformance2ᚖgithubᚗcomᚋtillposᚋtillᚋreportsᚐProductPerformance(ctx context.Context, sel ast.SelectionSet, v *reports.ProductPerformance) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ProductPerformance!")
+		return graphql.Null
+	}
+	return ec._ProductPerformance(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNProductPerformanceRow2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋreportsᚐProductPerformanceRowᚄ(ctx context.Context, sel ast.SelectionSet, v []*reports.ProductPerformanceRow) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNProductPerformanceRow2ᚖgithubᚗcomᚋtillposᚋtillᚋreportsᚐProductPerformanceRow(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNProductPerformanceRow2ᚖgithubᚗcomᚋtillposᚋtillᚋreportsᚐProductPerformanceRow(ctx context.Context, sel ast.SelectionSet, v *reports.ProductPerformanceRow) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ProductPerformanceRow!")
+		return graphql.Null
+	}
+	return ec._ProductPerformanceRow(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNProductPriceChangeConnection2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐProductPriceChangeConnection(ctx context.Context, sel ast.SelectionSet, v *ent.ProductPriceChangeConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ProductPriceChangeConnection!")
@@ -104481,6 +109023,16 @@ func (ec *executionContext) marshalNProductPriceChangeOrderField2ᚖgithubᚗcom
 func (ec *executionContext) unmarshalNProductPriceChangeWhereInput2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐProductPriceChangeWhereInput(ctx context.Context, v any) (*ent.ProductPriceChangeWhereInput, error) {
 	res, err := ec.unmarshalInputProductPriceChangeWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNProductSort2githubᚗcomᚋtillposᚋtillᚋgraphᚐProductSort(ctx context.Context, v any) (ProductSort, error) {
+	var res ProductSort
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNProductSort2githubᚗcomᚋtillposᚋtillᚋgraphᚐProductSort(ctx context.Context, sel ast.SelectionSet, v ProductSort) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNProductWhereInput2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐProductWhereInput(ctx context.Context, v any) (*ent.ProductWhereInput, error) {
@@ -104911,9 +109463,40 @@ func (ec *executionContext) marshalNReportDeviceFaultPayload2ᚖgithubᚗcomᚋt
 	return ec._ReportDeviceFaultPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNReportPeriod2ᚖgithubᚗcomᚋtillposᚋtillᚋreportsᚐReportPeriod(ctx context.Context, sel ast.SelectionSet, v *reports.ReportPeriod) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ReportPeriod!")
+		return graphql.Null
+	}
+	return ec._ReportPeriod(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNReportPeriodInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐReportPeriodInput(ctx context.Context, v any) (ReportPeriodInput, error) {
+	res, err := ec.unmarshalInputReportPeriodInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNReportPreset2githubᚗcomᚋtillposᚋtillᚋgraphᚐReportPreset(ctx context.Context, v any) (ReportPreset, error) {
+	var res ReportPreset
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNReportPreset2githubᚗcomᚋtillposᚋtillᚋgraphᚐReportPreset(ctx context.Context, sel ast.SelectionSet, v ReportPreset) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) unmarshalNReportTicketInput2githubᚗcomᚋtillposᚋtillᚋticketsᚐReportInput(ctx context.Context, v any) (tickets.ReportInput, error) {
 	res, err := ec.unmarshalInputReportTicketInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNReportVoids2ᚖgithubᚗcomᚋtillposᚋtillᚋreportsᚐReportVoids(ctx context.Context, sel ast.SelectionSet, v *reports.ReportVoids) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ReportVoids!")
+		return graphql.Null
+	}
+	return ec._ReportVoids(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNResetStaffPasswordInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐResetStaffPasswordInput(ctx context.Context, v any) (ResetStaffPasswordInput, error) {
@@ -105128,6 +109711,96 @@ func (ec *executionContext) unmarshalNSaleWhereInput2ᚖgithubᚗcomᚋtillpos�
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNSalesBreakdown2ᚖgithubᚗcomᚋtillposᚋtillᚋreportsᚐSalesBreakdown(ctx context.Context, sel ast.SelectionSet, v *reports.SalesBreakdown) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SalesBreakdown!")
+		return graphql.Null
+	}
+	return ec._SalesBreakdown(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNSalesBreakdownRow2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋreportsᚐSalesBreakdownRowᚄ(ctx context.Context, sel ast.SelectionSet, v []*reports.SalesBreakdownRow) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSalesBreakdownRow2ᚖgithubᚗcomᚋtillposᚋtillᚋreportsᚐSalesBreakdownRow(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNSalesBreakdownRow2ᚖgithubᚗcomᚋtillposᚋtillᚋreportsᚐSalesBreakdownRow(ctx context.Context, sel ast.SelectionSet, v *reports.SalesBreakdownRow) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SalesBreakdownRow!")
+		return graphql.Null
+	}
+	return ec._SalesBreakdownRow(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNSalesChange2ᚖgithubᚗcomᚋtillposᚋtillᚋreportsᚐSalesChange(ctx context.Context, sel ast.SelectionSet, v *reports.SalesChange) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SalesChange!")
+		return graphql.Null
+	}
+	return ec._SalesChange(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNSalesDimension2githubᚗcomᚋtillposᚋtillᚋgraphᚐSalesDimension(ctx context.Context, v any) (SalesDimension, error) {
+	var res SalesDimension
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSalesDimension2githubᚗcomᚋtillposᚋtillᚋgraphᚐSalesDimension(ctx context.Context, sel ast.SelectionSet, v SalesDimension) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNSalesFigures2ᚖgithubᚗcomᚋtillposᚋtillᚋreportsᚐSalesFigures(ctx context.Context, sel ast.SelectionSet, v *reports.SalesFigures) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SalesFigures!")
+		return graphql.Null
+	}
+	return ec._SalesFigures(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNSalesHeatmap2ᚖgithubᚗcomᚋtillposᚋtillᚋreportsᚐSalesHeatmap(ctx context.Context, sel ast.SelectionSet, v *reports.SalesHeatmap) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SalesHeatmap!")
+		return graphql.Null
+	}
+	return ec._SalesHeatmap(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNSalesHeatmapCell2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋreportsᚐSalesHeatmapCellᚄ(ctx context.Context, sel ast.SelectionSet, v []*reports.SalesHeatmapCell) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSalesHeatmapCell2ᚖgithubᚗcomᚋtillposᚋtillᚋreportsᚐSalesHeatmapCell(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNSalesHeatmapCell2ᚖgithubᚗcomᚋtillposᚋtillᚋreportsᚐSalesHeatmapCell(ctx context.Context, sel ast.SelectionSet, v *reports.SalesHeatmapCell) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SalesHeatmapCell!")
+		return graphql.Null
+	}
+	return ec._SalesHeatmapCell(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNSalesSettings2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐSalesSettings(ctx context.Context, sel ast.SelectionSet, v *ent.SalesSettings) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "SalesSettings!")
@@ -105156,6 +109829,46 @@ func (ec *executionContext) marshalNSalesSettingsPayload2ᚖgithubᚗcomᚋtillp
 		return graphql.Null
 	}
 	return ec._SalesSettingsPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNSalesSummary2ᚖgithubᚗcomᚋtillposᚋtillᚋreportsᚐSalesSummary(ctx context.Context, sel ast.SelectionSet, v *reports.SalesSummary) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SalesSummary!")
+		return graphql.Null
+	}
+	return ec._SalesSummary(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNSalesTrend2ᚖgithubᚗcomᚋtillposᚋtillᚋreportsᚐSalesTrend(ctx context.Context, sel ast.SelectionSet, v *reports.SalesTrend) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SalesTrend!")
+		return graphql.Null
+	}
+	return ec._SalesTrend(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNSalesTrendBucket2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋreportsᚐSalesTrendBucketᚄ(ctx context.Context, sel ast.SelectionSet, v []*reports.SalesTrendBucket) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSalesTrendBucket2ᚖgithubᚗcomᚋtillposᚋtillᚋreportsᚐSalesTrendBucket(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNSalesTrendBucket2ᚖgithubᚗcomᚋtillposᚋtillᚋreportsᚐSalesTrendBucket(ctx context.Context, sel ast.SelectionSet, v *reports.SalesTrendBucket) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SalesTrendBucket!")
+		return graphql.Null
+	}
+	return ec._SalesTrendBucket(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNSavedSegment2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐSavedSegment(ctx context.Context, sel ast.SelectionSet, v *ent.SavedSegment) graphql.Marshaler {
@@ -105244,6 +109957,30 @@ func (ec *executionContext) unmarshalNSetStaffPinInput2githubᚗcomᚋtillposᚋ
 func (ec *executionContext) unmarshalNSignUpMerchantInput2githubᚗcomᚋtillposᚋtillᚋgraphᚐSignUpMerchantInput(ctx context.Context, v any) (SignUpMerchantInput, error) {
 	res, err := ec.unmarshalInputSignUpMerchantInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSlowMover2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋreportsᚐSlowMoverᚄ(ctx context.Context, sel ast.SelectionSet, v []*reports.SlowMover) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSlowMover2ᚖgithubᚗcomᚋtillposᚋtillᚋreportsᚐSlowMover(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNSlowMover2ᚖgithubᚗcomᚋtillposᚋtillᚋreportsᚐSlowMover(ctx context.Context, sel ast.SelectionSet, v *reports.SlowMover) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SlowMover!")
+		return graphql.Null
+	}
+	return ec._SlowMover(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNStaff2ᚖgithubᚗcomᚋtillposᚋtillᚋentᚐStaff(ctx context.Context, sel ast.SelectionSet, v *ent.Staff) graphql.Marshaler {
@@ -105667,6 +110404,30 @@ func (ec *executionContext) marshalNTenderOrderField2ᚖgithubᚗcomᚋtillpos�
 	return v
 }
 
+func (ec *executionContext) marshalNTenderShare2ᚕᚖgithubᚗcomᚋtillposᚋtillᚋreportsᚐTenderShareᚄ(ctx context.Context, sel ast.SelectionSet, v []*reports.TenderShare) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTenderShare2ᚖgithubᚗcomᚋtillposᚋtillᚋreportsᚐTenderShare(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNTenderShare2ᚖgithubᚗcomᚋtillposᚋtillᚋreportsᚐTenderShare(ctx context.Context, sel ast.SelectionSet, v *reports.TenderShare) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TenderShare!")
+		return graphql.Null
+	}
+	return ec._TenderShare(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNTenderType2githubᚗcomᚋtillposᚋtillᚋentᚋtenderᚐType(ctx context.Context, v any) (tender.Type, error) {
 	var res tender.Type
 	err := res.UnmarshalGQL(v)
@@ -105895,6 +110656,16 @@ func (ec *executionContext) marshalNTopUpStoredValuePayload2ᚖgithubᚗcomᚋti
 		return graphql.Null
 	}
 	return ec._TopUpStoredValuePayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNTrendInterval2githubᚗcomᚋtillposᚋtillᚋgraphᚐTrendInterval(ctx context.Context, v any) (TrendInterval, error) {
+	var res TrendInterval
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTrendInterval2githubᚗcomᚋtillposᚋtillᚋgraphᚐTrendInterval(ctx context.Context, sel ast.SelectionSet, v TrendInterval) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNUpdateCampaignSettingsInput2githubᚗcomᚋtillposᚋtillᚋcampaignsᚐSettingsPatch(ctx context.Context, v any) (campaigns.SettingsPatch, error) {

@@ -82,6 +82,9 @@ func (Sale) Fields() []ent.Field {
 			Values("NONE", "PENDING", "CLEARED", "CONFIRMED").
 			Default("NONE"),
 		field.Time("voided_at").Optional().Nillable(),
+		field.Bool("new_customer").Default(false).Immutable().
+			Comment("the customer had no earlier sale: the reports count a new customer, and a void takes it back").
+			Annotations(entgql.Skip()),
 	}
 }
 
