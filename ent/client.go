@@ -43,6 +43,7 @@ import (
 	"github.com/tillpos/till/ent/pairingcode"
 	"github.com/tillpos/till/ent/platformauditentry"
 	"github.com/tillpos/till/ent/product"
+	"github.com/tillpos/till/ent/productday"
 	"github.com/tillpos/till/ent/productpricechange"
 	"github.com/tillpos/till/ent/pushtoken"
 	"github.com/tillpos/till/ent/receiptdelivery"
@@ -54,6 +55,8 @@ import (
 	"github.com/tillpos/till/ent/sale"
 	"github.com/tillpos/till/ent/salecounter"
 	"github.com/tillpos/till/ent/saleline"
+	"github.com/tillpos/till/ent/salesfacetday"
+	"github.com/tillpos/till/ent/saleshour"
 	"github.com/tillpos/till/ent/salessettings"
 	"github.com/tillpos/till/ent/savedsegment"
 	"github.com/tillpos/till/ent/segmentrules"
@@ -130,6 +133,8 @@ type Client struct {
 	PlatformAuditEntry *PlatformAuditEntryClient
 	// Product is the client for interacting with the Product builders.
 	Product *ProductClient
+	// ProductDay is the client for interacting with the ProductDay builders.
+	ProductDay *ProductDayClient
 	// ProductPriceChange is the client for interacting with the ProductPriceChange builders.
 	ProductPriceChange *ProductPriceChangeClient
 	// PushToken is the client for interacting with the PushToken builders.
@@ -152,6 +157,10 @@ type Client struct {
 	SaleCounter *SaleCounterClient
 	// SaleLine is the client for interacting with the SaleLine builders.
 	SaleLine *SaleLineClient
+	// SalesFacetDay is the client for interacting with the SalesFacetDay builders.
+	SalesFacetDay *SalesFacetDayClient
+	// SalesHour is the client for interacting with the SalesHour builders.
+	SalesHour *SalesHourClient
 	// SalesSettings is the client for interacting with the SalesSettings builders.
 	SalesSettings *SalesSettingsClient
 	// SavedSegment is the client for interacting with the SavedSegment builders.
@@ -216,6 +225,7 @@ func (c *Client) init() {
 	c.PairingCode = NewPairingCodeClient(c.config)
 	c.PlatformAuditEntry = NewPlatformAuditEntryClient(c.config)
 	c.Product = NewProductClient(c.config)
+	c.ProductDay = NewProductDayClient(c.config)
 	c.ProductPriceChange = NewProductPriceChangeClient(c.config)
 	c.PushToken = NewPushTokenClient(c.config)
 	c.ReceiptDelivery = NewReceiptDeliveryClient(c.config)
@@ -227,6 +237,8 @@ func (c *Client) init() {
 	c.Sale = NewSaleClient(c.config)
 	c.SaleCounter = NewSaleCounterClient(c.config)
 	c.SaleLine = NewSaleLineClient(c.config)
+	c.SalesFacetDay = NewSalesFacetDayClient(c.config)
+	c.SalesHour = NewSalesHourClient(c.config)
 	c.SalesSettings = NewSalesSettingsClient(c.config)
 	c.SavedSegment = NewSavedSegmentClient(c.config)
 	c.SegmentRules = NewSegmentRulesClient(c.config)
@@ -359,6 +371,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		PairingCode:            NewPairingCodeClient(cfg),
 		PlatformAuditEntry:     NewPlatformAuditEntryClient(cfg),
 		Product:                NewProductClient(cfg),
+		ProductDay:             NewProductDayClient(cfg),
 		ProductPriceChange:     NewProductPriceChangeClient(cfg),
 		PushToken:              NewPushTokenClient(cfg),
 		ReceiptDelivery:        NewReceiptDeliveryClient(cfg),
@@ -370,6 +383,8 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Sale:                   NewSaleClient(cfg),
 		SaleCounter:            NewSaleCounterClient(cfg),
 		SaleLine:               NewSaleLineClient(cfg),
+		SalesFacetDay:          NewSalesFacetDayClient(cfg),
+		SalesHour:              NewSalesHourClient(cfg),
 		SalesSettings:          NewSalesSettingsClient(cfg),
 		SavedSegment:           NewSavedSegmentClient(cfg),
 		SegmentRules:           NewSegmentRulesClient(cfg),
@@ -429,6 +444,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		PairingCode:            NewPairingCodeClient(cfg),
 		PlatformAuditEntry:     NewPlatformAuditEntryClient(cfg),
 		Product:                NewProductClient(cfg),
+		ProductDay:             NewProductDayClient(cfg),
 		ProductPriceChange:     NewProductPriceChangeClient(cfg),
 		PushToken:              NewPushTokenClient(cfg),
 		ReceiptDelivery:        NewReceiptDeliveryClient(cfg),
@@ -440,6 +456,8 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Sale:                   NewSaleClient(cfg),
 		SaleCounter:            NewSaleCounterClient(cfg),
 		SaleLine:               NewSaleLineClient(cfg),
+		SalesFacetDay:          NewSalesFacetDayClient(cfg),
+		SalesHour:              NewSalesHourClient(cfg),
 		SalesSettings:          NewSalesSettingsClient(cfg),
 		SavedSegment:           NewSavedSegmentClient(cfg),
 		SegmentRules:           NewSegmentRulesClient(cfg),
@@ -488,12 +506,12 @@ func (c *Client) Use(hooks ...Hook) {
 		c.LoyaltyLot, c.LoyaltyProgramVersion, c.LoyaltyRedemption, c.LoyaltyReward,
 		c.Merchant, c.Notification, c.NotificationPreference, c.Offer,
 		c.OfferRedemption, c.Operator, c.OutboxEvent, c.PairingCode,
-		c.PlatformAuditEntry, c.Product, c.ProductPriceChange, c.PushToken,
-		c.ReceiptDelivery, c.Refund, c.RefundLine, c.RefundTender, c.Release,
-		c.RiskListEntry, c.Sale, c.SaleCounter, c.SaleLine, c.SalesSettings,
-		c.SavedSegment, c.SegmentRules, c.Staff, c.StaffDay, c.Store,
-		c.StoredValueAccount, c.StoredValueEntry, c.StoredValueSettings,
-		c.StoredValueTopUp, c.Tender, c.Ticket, c.TicketComment,
+		c.PlatformAuditEntry, c.Product, c.ProductDay, c.ProductPriceChange,
+		c.PushToken, c.ReceiptDelivery, c.Refund, c.RefundLine, c.RefundTender,
+		c.Release, c.RiskListEntry, c.Sale, c.SaleCounter, c.SaleLine, c.SalesFacetDay,
+		c.SalesHour, c.SalesSettings, c.SavedSegment, c.SegmentRules, c.Staff,
+		c.StaffDay, c.Store, c.StoredValueAccount, c.StoredValueEntry,
+		c.StoredValueSettings, c.StoredValueTopUp, c.Tender, c.Ticket, c.TicketComment,
 	} {
 		n.Use(hooks...)
 	}
@@ -509,12 +527,12 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 		c.LoyaltyLot, c.LoyaltyProgramVersion, c.LoyaltyRedemption, c.LoyaltyReward,
 		c.Merchant, c.Notification, c.NotificationPreference, c.Offer,
 		c.OfferRedemption, c.Operator, c.OutboxEvent, c.PairingCode,
-		c.PlatformAuditEntry, c.Product, c.ProductPriceChange, c.PushToken,
-		c.ReceiptDelivery, c.Refund, c.RefundLine, c.RefundTender, c.Release,
-		c.RiskListEntry, c.Sale, c.SaleCounter, c.SaleLine, c.SalesSettings,
-		c.SavedSegment, c.SegmentRules, c.Staff, c.StaffDay, c.Store,
-		c.StoredValueAccount, c.StoredValueEntry, c.StoredValueSettings,
-		c.StoredValueTopUp, c.Tender, c.Ticket, c.TicketComment,
+		c.PlatformAuditEntry, c.Product, c.ProductDay, c.ProductPriceChange,
+		c.PushToken, c.ReceiptDelivery, c.Refund, c.RefundLine, c.RefundTender,
+		c.Release, c.RiskListEntry, c.Sale, c.SaleCounter, c.SaleLine, c.SalesFacetDay,
+		c.SalesHour, c.SalesSettings, c.SavedSegment, c.SegmentRules, c.Staff,
+		c.StaffDay, c.Store, c.StoredValueAccount, c.StoredValueEntry,
+		c.StoredValueSettings, c.StoredValueTopUp, c.Tender, c.Ticket, c.TicketComment,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -577,6 +595,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.PlatformAuditEntry.mutate(ctx, m)
 	case *ProductMutation:
 		return c.Product.mutate(ctx, m)
+	case *ProductDayMutation:
+		return c.ProductDay.mutate(ctx, m)
 	case *ProductPriceChangeMutation:
 		return c.ProductPriceChange.mutate(ctx, m)
 	case *PushTokenMutation:
@@ -599,6 +619,10 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.SaleCounter.mutate(ctx, m)
 	case *SaleLineMutation:
 		return c.SaleLine.mutate(ctx, m)
+	case *SalesFacetDayMutation:
+		return c.SalesFacetDay.mutate(ctx, m)
+	case *SalesHourMutation:
+		return c.SalesHour.mutate(ctx, m)
 	case *SalesSettingsMutation:
 		return c.SalesSettings.mutate(ctx, m)
 	case *SavedSegmentMutation:
@@ -5320,6 +5344,156 @@ func (c *ProductClient) mutate(ctx context.Context, m *ProductMutation) (Value, 
 	}
 }
 
+// ProductDayClient is a client for the ProductDay schema.
+type ProductDayClient struct {
+	config
+}
+
+// NewProductDayClient returns a client for the ProductDay from the given config.
+func NewProductDayClient(c config) *ProductDayClient {
+	return &ProductDayClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `productday.Hooks(f(g(h())))`.
+func (c *ProductDayClient) Use(hooks ...Hook) {
+	c.hooks.ProductDay = append(c.hooks.ProductDay, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `productday.Intercept(f(g(h())))`.
+func (c *ProductDayClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ProductDay = append(c.inters.ProductDay, interceptors...)
+}
+
+// Create returns a builder for creating a ProductDay entity.
+func (c *ProductDayClient) Create() *ProductDayCreate {
+	mutation := newProductDayMutation(c.config, OpCreate)
+	return &ProductDayCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ProductDay entities.
+func (c *ProductDayClient) CreateBulk(builders ...*ProductDayCreate) *ProductDayCreateBulk {
+	return &ProductDayCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ProductDayClient) MapCreateBulk(slice any, setFunc func(*ProductDayCreate, int)) *ProductDayCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ProductDayCreateBulk{err: fmt.Errorf("calling to ProductDayClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ProductDayCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ProductDayCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ProductDay.
+func (c *ProductDayClient) Update() *ProductDayUpdate {
+	mutation := newProductDayMutation(c.config, OpUpdate)
+	return &ProductDayUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ProductDayClient) UpdateOne(_m *ProductDay) *ProductDayUpdateOne {
+	mutation := newProductDayMutation(c.config, OpUpdateOne, withProductDay(_m))
+	return &ProductDayUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ProductDayClient) UpdateOneID(id int) *ProductDayUpdateOne {
+	mutation := newProductDayMutation(c.config, OpUpdateOne, withProductDayID(id))
+	return &ProductDayUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ProductDay.
+func (c *ProductDayClient) Delete() *ProductDayDelete {
+	mutation := newProductDayMutation(c.config, OpDelete)
+	return &ProductDayDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ProductDayClient) DeleteOne(_m *ProductDay) *ProductDayDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ProductDayClient) DeleteOneID(id int) *ProductDayDeleteOne {
+	builder := c.Delete().Where(productday.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ProductDayDeleteOne{builder}
+}
+
+// Query returns a query builder for ProductDay.
+func (c *ProductDayClient) Query() *ProductDayQuery {
+	return &ProductDayQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeProductDay},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ProductDay entity by its id.
+func (c *ProductDayClient) Get(ctx context.Context, id int) (*ProductDay, error) {
+	return c.Query().Where(productday.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ProductDayClient) GetX(ctx context.Context, id int) *ProductDay {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a ProductDay.
+func (c *ProductDayClient) QueryMerchant(_m *ProductDay) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(productday.Table, productday.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, productday.MerchantTable, productday.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *ProductDayClient) Hooks() []Hook {
+	hooks := c.hooks.ProductDay
+	return append(hooks[:len(hooks):len(hooks)], productday.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ProductDayClient) Interceptors() []Interceptor {
+	return c.inters.ProductDay
+}
+
+func (c *ProductDayClient) mutate(ctx context.Context, m *ProductDayMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ProductDayCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ProductDayUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ProductDayUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ProductDayDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ProductDay mutation op: %q", m.Op())
+	}
+}
+
 // ProductPriceChangeClient is a client for the ProductPriceChange schema.
 type ProductPriceChangeClient struct {
 	config
@@ -7335,6 +7509,306 @@ func (c *SaleLineClient) mutate(ctx context.Context, m *SaleLineMutation) (Value
 		return (&SaleLineDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown SaleLine mutation op: %q", m.Op())
+	}
+}
+
+// SalesFacetDayClient is a client for the SalesFacetDay schema.
+type SalesFacetDayClient struct {
+	config
+}
+
+// NewSalesFacetDayClient returns a client for the SalesFacetDay from the given config.
+func NewSalesFacetDayClient(c config) *SalesFacetDayClient {
+	return &SalesFacetDayClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `salesfacetday.Hooks(f(g(h())))`.
+func (c *SalesFacetDayClient) Use(hooks ...Hook) {
+	c.hooks.SalesFacetDay = append(c.hooks.SalesFacetDay, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `salesfacetday.Intercept(f(g(h())))`.
+func (c *SalesFacetDayClient) Intercept(interceptors ...Interceptor) {
+	c.inters.SalesFacetDay = append(c.inters.SalesFacetDay, interceptors...)
+}
+
+// Create returns a builder for creating a SalesFacetDay entity.
+func (c *SalesFacetDayClient) Create() *SalesFacetDayCreate {
+	mutation := newSalesFacetDayMutation(c.config, OpCreate)
+	return &SalesFacetDayCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of SalesFacetDay entities.
+func (c *SalesFacetDayClient) CreateBulk(builders ...*SalesFacetDayCreate) *SalesFacetDayCreateBulk {
+	return &SalesFacetDayCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *SalesFacetDayClient) MapCreateBulk(slice any, setFunc func(*SalesFacetDayCreate, int)) *SalesFacetDayCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &SalesFacetDayCreateBulk{err: fmt.Errorf("calling to SalesFacetDayClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*SalesFacetDayCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &SalesFacetDayCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for SalesFacetDay.
+func (c *SalesFacetDayClient) Update() *SalesFacetDayUpdate {
+	mutation := newSalesFacetDayMutation(c.config, OpUpdate)
+	return &SalesFacetDayUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *SalesFacetDayClient) UpdateOne(_m *SalesFacetDay) *SalesFacetDayUpdateOne {
+	mutation := newSalesFacetDayMutation(c.config, OpUpdateOne, withSalesFacetDay(_m))
+	return &SalesFacetDayUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *SalesFacetDayClient) UpdateOneID(id int) *SalesFacetDayUpdateOne {
+	mutation := newSalesFacetDayMutation(c.config, OpUpdateOne, withSalesFacetDayID(id))
+	return &SalesFacetDayUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for SalesFacetDay.
+func (c *SalesFacetDayClient) Delete() *SalesFacetDayDelete {
+	mutation := newSalesFacetDayMutation(c.config, OpDelete)
+	return &SalesFacetDayDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *SalesFacetDayClient) DeleteOne(_m *SalesFacetDay) *SalesFacetDayDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *SalesFacetDayClient) DeleteOneID(id int) *SalesFacetDayDeleteOne {
+	builder := c.Delete().Where(salesfacetday.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &SalesFacetDayDeleteOne{builder}
+}
+
+// Query returns a query builder for SalesFacetDay.
+func (c *SalesFacetDayClient) Query() *SalesFacetDayQuery {
+	return &SalesFacetDayQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeSalesFacetDay},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a SalesFacetDay entity by its id.
+func (c *SalesFacetDayClient) Get(ctx context.Context, id int) (*SalesFacetDay, error) {
+	return c.Query().Where(salesfacetday.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *SalesFacetDayClient) GetX(ctx context.Context, id int) *SalesFacetDay {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a SalesFacetDay.
+func (c *SalesFacetDayClient) QueryMerchant(_m *SalesFacetDay) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(salesfacetday.Table, salesfacetday.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, salesfacetday.MerchantTable, salesfacetday.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *SalesFacetDayClient) Hooks() []Hook {
+	hooks := c.hooks.SalesFacetDay
+	return append(hooks[:len(hooks):len(hooks)], salesfacetday.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *SalesFacetDayClient) Interceptors() []Interceptor {
+	return c.inters.SalesFacetDay
+}
+
+func (c *SalesFacetDayClient) mutate(ctx context.Context, m *SalesFacetDayMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&SalesFacetDayCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&SalesFacetDayUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&SalesFacetDayUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&SalesFacetDayDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown SalesFacetDay mutation op: %q", m.Op())
+	}
+}
+
+// SalesHourClient is a client for the SalesHour schema.
+type SalesHourClient struct {
+	config
+}
+
+// NewSalesHourClient returns a client for the SalesHour from the given config.
+func NewSalesHourClient(c config) *SalesHourClient {
+	return &SalesHourClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `saleshour.Hooks(f(g(h())))`.
+func (c *SalesHourClient) Use(hooks ...Hook) {
+	c.hooks.SalesHour = append(c.hooks.SalesHour, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `saleshour.Intercept(f(g(h())))`.
+func (c *SalesHourClient) Intercept(interceptors ...Interceptor) {
+	c.inters.SalesHour = append(c.inters.SalesHour, interceptors...)
+}
+
+// Create returns a builder for creating a SalesHour entity.
+func (c *SalesHourClient) Create() *SalesHourCreate {
+	mutation := newSalesHourMutation(c.config, OpCreate)
+	return &SalesHourCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of SalesHour entities.
+func (c *SalesHourClient) CreateBulk(builders ...*SalesHourCreate) *SalesHourCreateBulk {
+	return &SalesHourCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *SalesHourClient) MapCreateBulk(slice any, setFunc func(*SalesHourCreate, int)) *SalesHourCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &SalesHourCreateBulk{err: fmt.Errorf("calling to SalesHourClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*SalesHourCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &SalesHourCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for SalesHour.
+func (c *SalesHourClient) Update() *SalesHourUpdate {
+	mutation := newSalesHourMutation(c.config, OpUpdate)
+	return &SalesHourUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *SalesHourClient) UpdateOne(_m *SalesHour) *SalesHourUpdateOne {
+	mutation := newSalesHourMutation(c.config, OpUpdateOne, withSalesHour(_m))
+	return &SalesHourUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *SalesHourClient) UpdateOneID(id int) *SalesHourUpdateOne {
+	mutation := newSalesHourMutation(c.config, OpUpdateOne, withSalesHourID(id))
+	return &SalesHourUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for SalesHour.
+func (c *SalesHourClient) Delete() *SalesHourDelete {
+	mutation := newSalesHourMutation(c.config, OpDelete)
+	return &SalesHourDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *SalesHourClient) DeleteOne(_m *SalesHour) *SalesHourDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *SalesHourClient) DeleteOneID(id int) *SalesHourDeleteOne {
+	builder := c.Delete().Where(saleshour.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &SalesHourDeleteOne{builder}
+}
+
+// Query returns a query builder for SalesHour.
+func (c *SalesHourClient) Query() *SalesHourQuery {
+	return &SalesHourQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeSalesHour},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a SalesHour entity by its id.
+func (c *SalesHourClient) Get(ctx context.Context, id int) (*SalesHour, error) {
+	return c.Query().Where(saleshour.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *SalesHourClient) GetX(ctx context.Context, id int) *SalesHour {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a SalesHour.
+func (c *SalesHourClient) QueryMerchant(_m *SalesHour) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(saleshour.Table, saleshour.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, saleshour.MerchantTable, saleshour.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *SalesHourClient) Hooks() []Hook {
+	hooks := c.hooks.SalesHour
+	return append(hooks[:len(hooks):len(hooks)], saleshour.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *SalesHourClient) Interceptors() []Interceptor {
+	return c.inters.SalesHour
+}
+
+func (c *SalesHourClient) mutate(ctx context.Context, m *SalesHourMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&SalesHourCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&SalesHourUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&SalesHourUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&SalesHourDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown SalesHour mutation op: %q", m.Op())
 	}
 }
 
@@ -9680,11 +10154,12 @@ type (
 		Feedback, LoyaltyAccount, LoyaltyEntry, LoyaltyLot, LoyaltyProgramVersion,
 		LoyaltyRedemption, LoyaltyReward, Merchant, Notification,
 		NotificationPreference, Offer, OfferRedemption, Operator, OutboxEvent,
-		PairingCode, PlatformAuditEntry, Product, ProductPriceChange, PushToken,
-		ReceiptDelivery, Refund, RefundLine, RefundTender, Release, RiskListEntry,
-		Sale, SaleCounter, SaleLine, SalesSettings, SavedSegment, SegmentRules, Staff,
-		StaffDay, Store, StoredValueAccount, StoredValueEntry, StoredValueSettings,
-		StoredValueTopUp, Tender, Ticket, TicketComment []ent.Hook
+		PairingCode, PlatformAuditEntry, Product, ProductDay, ProductPriceChange,
+		PushToken, ReceiptDelivery, Refund, RefundLine, RefundTender, Release,
+		RiskListEntry, Sale, SaleCounter, SaleLine, SalesFacetDay, SalesHour,
+		SalesSettings, SavedSegment, SegmentRules, Staff, StaffDay, Store,
+		StoredValueAccount, StoredValueEntry, StoredValueSettings, StoredValueTopUp,
+		Tender, Ticket, TicketComment []ent.Hook
 	}
 	inters struct {
 		AuditEntry, Campaign, CampaignMessage, CampaignSettings, CredentialGrant,
@@ -9692,11 +10167,12 @@ type (
 		Feedback, LoyaltyAccount, LoyaltyEntry, LoyaltyLot, LoyaltyProgramVersion,
 		LoyaltyRedemption, LoyaltyReward, Merchant, Notification,
 		NotificationPreference, Offer, OfferRedemption, Operator, OutboxEvent,
-		PairingCode, PlatformAuditEntry, Product, ProductPriceChange, PushToken,
-		ReceiptDelivery, Refund, RefundLine, RefundTender, Release, RiskListEntry,
-		Sale, SaleCounter, SaleLine, SalesSettings, SavedSegment, SegmentRules, Staff,
-		StaffDay, Store, StoredValueAccount, StoredValueEntry, StoredValueSettings,
-		StoredValueTopUp, Tender, Ticket, TicketComment []ent.Interceptor
+		PairingCode, PlatformAuditEntry, Product, ProductDay, ProductPriceChange,
+		PushToken, ReceiptDelivery, Refund, RefundLine, RefundTender, Release,
+		RiskListEntry, Sale, SaleCounter, SaleLine, SalesFacetDay, SalesHour,
+		SalesSettings, SavedSegment, SegmentRules, Staff, StaffDay, Store,
+		StoredValueAccount, StoredValueEntry, StoredValueSettings, StoredValueTopUp,
+		Tender, Ticket, TicketComment []ent.Interceptor
 	}
 )
 

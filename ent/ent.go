@@ -39,6 +39,7 @@ import (
 	"github.com/tillpos/till/ent/pairingcode"
 	"github.com/tillpos/till/ent/platformauditentry"
 	"github.com/tillpos/till/ent/product"
+	"github.com/tillpos/till/ent/productday"
 	"github.com/tillpos/till/ent/productpricechange"
 	"github.com/tillpos/till/ent/pushtoken"
 	"github.com/tillpos/till/ent/receiptdelivery"
@@ -50,6 +51,8 @@ import (
 	"github.com/tillpos/till/ent/sale"
 	"github.com/tillpos/till/ent/salecounter"
 	"github.com/tillpos/till/ent/saleline"
+	"github.com/tillpos/till/ent/salesfacetday"
+	"github.com/tillpos/till/ent/saleshour"
 	"github.com/tillpos/till/ent/salessettings"
 	"github.com/tillpos/till/ent/savedsegment"
 	"github.com/tillpos/till/ent/segmentrules"
@@ -150,6 +153,7 @@ func checkColumn(t, c string) error {
 			pairingcode.Table:            pairingcode.ValidColumn,
 			platformauditentry.Table:     platformauditentry.ValidColumn,
 			product.Table:                product.ValidColumn,
+			productday.Table:             productday.ValidColumn,
 			productpricechange.Table:     productpricechange.ValidColumn,
 			pushtoken.Table:              pushtoken.ValidColumn,
 			receiptdelivery.Table:        receiptdelivery.ValidColumn,
@@ -161,6 +165,8 @@ func checkColumn(t, c string) error {
 			sale.Table:                   sale.ValidColumn,
 			salecounter.Table:            salecounter.ValidColumn,
 			saleline.Table:               saleline.ValidColumn,
+			salesfacetday.Table:          salesfacetday.ValidColumn,
+			saleshour.Table:              saleshour.ValidColumn,
 			salessettings.Table:          salessettings.ValidColumn,
 			savedsegment.Table:           savedsegment.ValidColumn,
 			segmentrules.Table:           segmentrules.ValidColumn,

@@ -31,6 +31,7 @@ import (
 	"github.com/tillpos/till/ent/platformauditentry"
 	"github.com/tillpos/till/ent/predicate"
 	"github.com/tillpos/till/ent/product"
+	"github.com/tillpos/till/ent/productday"
 	"github.com/tillpos/till/ent/productpricechange"
 	"github.com/tillpos/till/ent/pushtoken"
 	"github.com/tillpos/till/ent/receiptdelivery"
@@ -42,6 +43,8 @@ import (
 	"github.com/tillpos/till/ent/sale"
 	"github.com/tillpos/till/ent/salecounter"
 	"github.com/tillpos/till/ent/saleline"
+	"github.com/tillpos/till/ent/salesfacetday"
+	"github.com/tillpos/till/ent/saleshour"
 	"github.com/tillpos/till/ent/salessettings"
 	"github.com/tillpos/till/ent/savedsegment"
 	"github.com/tillpos/till/ent/segmentrules"
@@ -64,7 +67,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 51)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 54)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   auditentry.Table,
@@ -726,6 +729,33 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[27] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   productday.Table,
+			Columns: productday.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: productday.FieldID,
+			},
+		},
+		Type: "ProductDay",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			productday.FieldMerchantID:       {Type: field.TypeString, Column: productday.FieldMerchantID},
+			productday.FieldStoreID:          {Type: field.TypeString, Column: productday.FieldStoreID},
+			productday.FieldBusinessDate:     {Type: field.TypeString, Column: productday.FieldBusinessDate},
+			productday.FieldProductKey:       {Type: field.TypeString, Column: productday.FieldProductKey},
+			productday.FieldProductID:        {Type: field.TypeString, Column: productday.FieldProductID},
+			productday.FieldName:             {Type: field.TypeString, Column: productday.FieldName},
+			productday.FieldCategory:         {Type: field.TypeString, Column: productday.FieldCategory},
+			productday.FieldUnits:            {Type: field.TypeInt64, Column: productday.FieldUnits},
+			productday.FieldRevenue:          {Type: field.TypeInt64, Column: productday.FieldRevenue},
+			productday.FieldCost:             {Type: field.TypeInt64, Column: productday.FieldCost},
+			productday.FieldUnitsWithoutCost: {Type: field.TypeInt64, Column: productday.FieldUnitsWithoutCost},
+			productday.FieldUnitsReturned:    {Type: field.TypeInt64, Column: productday.FieldUnitsReturned},
+			productday.FieldRevenueReturned:  {Type: field.TypeInt64, Column: productday.FieldRevenueReturned},
+			productday.FieldCostReturned:     {Type: field.TypeInt64, Column: productday.FieldCostReturned},
+		},
+	}
+	graph.Nodes[28] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   productpricechange.Table,
 			Columns: productpricechange.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -744,7 +774,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			productpricechange.FieldNewPrice:    {Type: field.TypeInt64, Column: productpricechange.FieldNewPrice},
 		},
 	}
-	graph.Nodes[28] = &sqlgraph.Node{
+	graph.Nodes[29] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   pushtoken.Table,
 			Columns: pushtoken.Columns,
@@ -765,7 +795,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			pushtoken.FieldLocale:     {Type: field.TypeString, Column: pushtoken.FieldLocale},
 		},
 	}
-	graph.Nodes[29] = &sqlgraph.Node{
+	graph.Nodes[30] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   receiptdelivery.Table,
 			Columns: receiptdelivery.Columns,
@@ -794,7 +824,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			receiptdelivery.FieldRequestHash:       {Type: field.TypeString, Column: receiptdelivery.FieldRequestHash},
 		},
 	}
-	graph.Nodes[30] = &sqlgraph.Node{
+	graph.Nodes[31] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refund.Table,
 			Columns: refund.Columns,
@@ -822,7 +852,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refund.FieldExchangeSaleID: {Type: field.TypeString, Column: refund.FieldExchangeSaleID},
 		},
 	}
-	graph.Nodes[31] = &sqlgraph.Node{
+	graph.Nodes[32] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refundline.Table,
 			Columns: refundline.Columns,
@@ -840,7 +870,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refundline.FieldAmount:     {Type: field.TypeInt64, Column: refundline.FieldAmount},
 		},
 	}
-	graph.Nodes[32] = &sqlgraph.Node{
+	graph.Nodes[33] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refundtender.Table,
 			Columns: refundtender.Columns,
@@ -858,7 +888,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refundtender.FieldAmount:     {Type: field.TypeInt64, Column: refundtender.FieldAmount},
 		},
 	}
-	graph.Nodes[33] = &sqlgraph.Node{
+	graph.Nodes[34] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   release.Table,
 			Columns: release.Columns,
@@ -886,7 +916,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			release.FieldWithdrawnAt:         {Type: field.TypeTime, Column: release.FieldWithdrawnAt},
 		},
 	}
-	graph.Nodes[34] = &sqlgraph.Node{
+	graph.Nodes[35] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   risklistentry.Table,
 			Columns: risklistentry.Columns,
@@ -906,7 +936,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			risklistentry.FieldCreatedByID: {Type: field.TypeString, Column: risklistentry.FieldCreatedByID},
 		},
 	}
-	graph.Nodes[35] = &sqlgraph.Node{
+	graph.Nodes[36] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   sale.Table,
 			Columns: sale.Columns,
@@ -949,9 +979,10 @@ var schemaGraph = func() *sqlgraph.Schema {
 			sale.FieldDiscounts:        {Type: field.TypeJSON, Column: sale.FieldDiscounts},
 			sale.FieldReviewStatus:     {Type: field.TypeEnum, Column: sale.FieldReviewStatus},
 			sale.FieldVoidedAt:         {Type: field.TypeTime, Column: sale.FieldVoidedAt},
+			sale.FieldNewCustomer:      {Type: field.TypeBool, Column: sale.FieldNewCustomer},
 		},
 	}
-	graph.Nodes[36] = &sqlgraph.Node{
+	graph.Nodes[37] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   salecounter.Table,
 			Columns: salecounter.Columns,
@@ -969,7 +1000,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			salecounter.FieldSalesAmount:       {Type: field.TypeInt64, Column: salecounter.FieldSalesAmount},
 		},
 	}
-	graph.Nodes[37] = &sqlgraph.Node{
+	graph.Nodes[38] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   saleline.Table,
 			Columns: saleline.Columns,
@@ -999,7 +1030,68 @@ var schemaGraph = func() *sqlgraph.Schema {
 			saleline.FieldRefundedAmount:   {Type: field.TypeInt64, Column: saleline.FieldRefundedAmount},
 		},
 	}
-	graph.Nodes[38] = &sqlgraph.Node{
+	graph.Nodes[39] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   salesfacetday.Table,
+			Columns: salesfacetday.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: salesfacetday.FieldID,
+			},
+		},
+		Type: "SalesFacetDay",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			salesfacetday.FieldMerchantID:      {Type: field.TypeString, Column: salesfacetday.FieldMerchantID},
+			salesfacetday.FieldSalesCount:      {Type: field.TypeInt64, Column: salesfacetday.FieldSalesCount},
+			salesfacetday.FieldSalesTotal:      {Type: field.TypeInt64, Column: salesfacetday.FieldSalesTotal},
+			salesfacetday.FieldDiscountTotal:   {Type: field.TypeInt64, Column: salesfacetday.FieldDiscountTotal},
+			salesfacetday.FieldTaxTotal:        {Type: field.TypeInt64, Column: salesfacetday.FieldTaxTotal},
+			salesfacetday.FieldItemsSold:       {Type: field.TypeInt64, Column: salesfacetday.FieldItemsSold},
+			salesfacetday.FieldRefundsCount:    {Type: field.TypeInt64, Column: salesfacetday.FieldRefundsCount},
+			salesfacetday.FieldRefundAmount:    {Type: field.TypeInt64, Column: salesfacetday.FieldRefundAmount},
+			salesfacetday.FieldRefundTax:       {Type: field.TypeInt64, Column: salesfacetday.FieldRefundTax},
+			salesfacetday.FieldItemsReturned:   {Type: field.TypeInt64, Column: salesfacetday.FieldItemsReturned},
+			salesfacetday.FieldVoidsCount:      {Type: field.TypeInt64, Column: salesfacetday.FieldVoidsCount},
+			salesfacetday.FieldVoidAmount:      {Type: field.TypeInt64, Column: salesfacetday.FieldVoidAmount},
+			salesfacetday.FieldNewCustomers:    {Type: field.TypeInt64, Column: salesfacetday.FieldNewCustomers},
+			salesfacetday.FieldReturningVisits: {Type: field.TypeInt64, Column: salesfacetday.FieldReturningVisits},
+			salesfacetday.FieldStoreID:         {Type: field.TypeString, Column: salesfacetday.FieldStoreID},
+			salesfacetday.FieldBusinessDate:    {Type: field.TypeString, Column: salesfacetday.FieldBusinessDate},
+			salesfacetday.FieldDimension:       {Type: field.TypeEnum, Column: salesfacetday.FieldDimension},
+			salesfacetday.FieldKey:             {Type: field.TypeString, Column: salesfacetday.FieldKey},
+		},
+	}
+	graph.Nodes[40] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   saleshour.Table,
+			Columns: saleshour.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: saleshour.FieldID,
+			},
+		},
+		Type: "SalesHour",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			saleshour.FieldMerchantID:      {Type: field.TypeString, Column: saleshour.FieldMerchantID},
+			saleshour.FieldSalesCount:      {Type: field.TypeInt64, Column: saleshour.FieldSalesCount},
+			saleshour.FieldSalesTotal:      {Type: field.TypeInt64, Column: saleshour.FieldSalesTotal},
+			saleshour.FieldDiscountTotal:   {Type: field.TypeInt64, Column: saleshour.FieldDiscountTotal},
+			saleshour.FieldTaxTotal:        {Type: field.TypeInt64, Column: saleshour.FieldTaxTotal},
+			saleshour.FieldItemsSold:       {Type: field.TypeInt64, Column: saleshour.FieldItemsSold},
+			saleshour.FieldRefundsCount:    {Type: field.TypeInt64, Column: saleshour.FieldRefundsCount},
+			saleshour.FieldRefundAmount:    {Type: field.TypeInt64, Column: saleshour.FieldRefundAmount},
+			saleshour.FieldRefundTax:       {Type: field.TypeInt64, Column: saleshour.FieldRefundTax},
+			saleshour.FieldItemsReturned:   {Type: field.TypeInt64, Column: saleshour.FieldItemsReturned},
+			saleshour.FieldVoidsCount:      {Type: field.TypeInt64, Column: saleshour.FieldVoidsCount},
+			saleshour.FieldVoidAmount:      {Type: field.TypeInt64, Column: saleshour.FieldVoidAmount},
+			saleshour.FieldNewCustomers:    {Type: field.TypeInt64, Column: saleshour.FieldNewCustomers},
+			saleshour.FieldReturningVisits: {Type: field.TypeInt64, Column: saleshour.FieldReturningVisits},
+			saleshour.FieldStoreID:         {Type: field.TypeString, Column: saleshour.FieldStoreID},
+			saleshour.FieldBusinessDate:    {Type: field.TypeString, Column: saleshour.FieldBusinessDate},
+			saleshour.FieldHour:            {Type: field.TypeInt, Column: saleshour.FieldHour},
+		},
+	}
+	graph.Nodes[41] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   salessettings.Table,
 			Columns: salessettings.Columns,
@@ -1031,7 +1123,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			salessettings.FieldBlacklistAction:        {Type: field.TypeEnum, Column: salessettings.FieldBlacklistAction},
 		},
 	}
-	graph.Nodes[39] = &sqlgraph.Node{
+	graph.Nodes[42] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   savedsegment.Table,
 			Columns: savedsegment.Columns,
@@ -1055,7 +1147,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			savedsegment.FieldSegment:         {Type: field.TypeEnum, Column: savedsegment.FieldSegment},
 		},
 	}
-	graph.Nodes[40] = &sqlgraph.Node{
+	graph.Nodes[43] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   segmentrules.Table,
 			Columns: segmentrules.Columns,
@@ -1077,7 +1169,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			segmentrules.FieldComputedAt:      {Type: field.TypeTime, Column: segmentrules.FieldComputedAt},
 		},
 	}
-	graph.Nodes[41] = &sqlgraph.Node{
+	graph.Nodes[44] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   staff.Table,
 			Columns: staff.Columns,
@@ -1102,7 +1194,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			staff.FieldLastLoginAt:       {Type: field.TypeTime, Column: staff.FieldLastLoginAt},
 		},
 	}
-	graph.Nodes[42] = &sqlgraph.Node{
+	graph.Nodes[45] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   staffday.Table,
 			Columns: staffday.Columns,
@@ -1120,7 +1212,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			staffday.FieldRefundsAmount: {Type: field.TypeInt64, Column: staffday.FieldRefundsAmount},
 		},
 	}
-	graph.Nodes[43] = &sqlgraph.Node{
+	graph.Nodes[46] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   store.Table,
 			Columns: store.Columns,
@@ -1139,7 +1231,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			store.FieldTimeZone:   {Type: field.TypeString, Column: store.FieldTimeZone},
 		},
 	}
-	graph.Nodes[44] = &sqlgraph.Node{
+	graph.Nodes[47] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   storedvalueaccount.Table,
 			Columns: storedvalueaccount.Columns,
@@ -1159,7 +1251,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			storedvalueaccount.FieldBonusBalance: {Type: field.TypeInt64, Column: storedvalueaccount.FieldBonusBalance},
 		},
 	}
-	graph.Nodes[45] = &sqlgraph.Node{
+	graph.Nodes[48] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   storedvalueentry.Table,
 			Columns: storedvalueentry.Columns,
@@ -1188,7 +1280,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			storedvalueentry.FieldCreatedAt:      {Type: field.TypeTime, Column: storedvalueentry.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[46] = &sqlgraph.Node{
+	graph.Nodes[49] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   storedvaluesettings.Table,
 			Columns: storedvaluesettings.Columns,
@@ -1206,7 +1298,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			storedvaluesettings.FieldRefundToBalanceAllowed: {Type: field.TypeBool, Column: storedvaluesettings.FieldRefundToBalanceAllowed},
 		},
 	}
-	graph.Nodes[47] = &sqlgraph.Node{
+	graph.Nodes[50] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   storedvaluetopup.Table,
 			Columns: storedvaluetopup.Columns,
@@ -1241,7 +1333,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			storedvaluetopup.FieldReference:      {Type: field.TypeString, Column: storedvaluetopup.FieldReference},
 		},
 	}
-	graph.Nodes[48] = &sqlgraph.Node{
+	graph.Nodes[51] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tender.Table,
 			Columns: tender.Columns,
@@ -1268,7 +1360,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tender.FieldRefundedAmount: {Type: field.TypeInt64, Column: tender.FieldRefundedAmount},
 		},
 	}
-	graph.Nodes[49] = &sqlgraph.Node{
+	graph.Nodes[52] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticket.Table,
 			Columns: ticket.Columns,
@@ -1301,7 +1393,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticket.FieldRequestHash:         {Type: field.TypeString, Column: ticket.FieldRequestHash},
 		},
 	}
-	graph.Nodes[50] = &sqlgraph.Node{
+	graph.Nodes[53] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketcomment.Table,
 			Columns: ticketcomment.Columns,
@@ -2131,6 +2223,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
 			Inverse: false,
+			Table:   productday.MerchantTable,
+			Columns: []string{productday.MerchantColumn},
+			Bidi:    false,
+		},
+		"ProductDay",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
 			Table:   productpricechange.MerchantTable,
 			Columns: []string{productpricechange.MerchantColumn},
 			Bidi:    false,
@@ -2533,6 +2637,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"SaleLine",
 		"Product",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   salesfacetday.MerchantTable,
+			Columns: []string{salesfacetday.MerchantColumn},
+			Bidi:    false,
+		},
+		"SalesFacetDay",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   saleshour.MerchantTable,
+			Columns: []string{saleshour.MerchantColumn},
+			Bidi:    false,
+		},
+		"SalesHour",
+		"Merchant",
 	)
 	graph.MustAddE(
 		"merchant",
@@ -6546,6 +6674,130 @@ func (f *ProductFilter) WhereHasPriceChangesWith(preds ...predicate.ProductPrice
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *ProductDayQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ProductDayQuery builder.
+func (_q *ProductDayQuery) Filter() *ProductDayFilter {
+	return &ProductDayFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ProductDayMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ProductDayMutation builder.
+func (m *ProductDayMutation) Filter() *ProductDayFilter {
+	return &ProductDayFilter{config: m.config, predicateAdder: m}
+}
+
+// ProductDayFilter provides a generic filtering capability at runtime for ProductDayQuery.
+type ProductDayFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ProductDayFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *ProductDayFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(productday.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *ProductDayFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(productday.FieldMerchantID))
+}
+
+// WhereStoreID applies the entql string predicate on the store_id field.
+func (f *ProductDayFilter) WhereStoreID(p entql.StringP) {
+	f.Where(p.Field(productday.FieldStoreID))
+}
+
+// WhereBusinessDate applies the entql string predicate on the business_date field.
+func (f *ProductDayFilter) WhereBusinessDate(p entql.StringP) {
+	f.Where(p.Field(productday.FieldBusinessDate))
+}
+
+// WhereProductKey applies the entql string predicate on the product_key field.
+func (f *ProductDayFilter) WhereProductKey(p entql.StringP) {
+	f.Where(p.Field(productday.FieldProductKey))
+}
+
+// WhereProductID applies the entql string predicate on the product_id field.
+func (f *ProductDayFilter) WhereProductID(p entql.StringP) {
+	f.Where(p.Field(productday.FieldProductID))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *ProductDayFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(productday.FieldName))
+}
+
+// WhereCategory applies the entql string predicate on the category field.
+func (f *ProductDayFilter) WhereCategory(p entql.StringP) {
+	f.Where(p.Field(productday.FieldCategory))
+}
+
+// WhereUnits applies the entql int64 predicate on the units field.
+func (f *ProductDayFilter) WhereUnits(p entql.Int64P) {
+	f.Where(p.Field(productday.FieldUnits))
+}
+
+// WhereRevenue applies the entql int64 predicate on the revenue field.
+func (f *ProductDayFilter) WhereRevenue(p entql.Int64P) {
+	f.Where(p.Field(productday.FieldRevenue))
+}
+
+// WhereCost applies the entql int64 predicate on the cost field.
+func (f *ProductDayFilter) WhereCost(p entql.Int64P) {
+	f.Where(p.Field(productday.FieldCost))
+}
+
+// WhereUnitsWithoutCost applies the entql int64 predicate on the units_without_cost field.
+func (f *ProductDayFilter) WhereUnitsWithoutCost(p entql.Int64P) {
+	f.Where(p.Field(productday.FieldUnitsWithoutCost))
+}
+
+// WhereUnitsReturned applies the entql int64 predicate on the units_returned field.
+func (f *ProductDayFilter) WhereUnitsReturned(p entql.Int64P) {
+	f.Where(p.Field(productday.FieldUnitsReturned))
+}
+
+// WhereRevenueReturned applies the entql int64 predicate on the revenue_returned field.
+func (f *ProductDayFilter) WhereRevenueReturned(p entql.Int64P) {
+	f.Where(p.Field(productday.FieldRevenueReturned))
+}
+
+// WhereCostReturned applies the entql int64 predicate on the cost_returned field.
+func (f *ProductDayFilter) WhereCostReturned(p entql.Int64P) {
+	f.Where(p.Field(productday.FieldCostReturned))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *ProductDayFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *ProductDayFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *ProductPriceChangeQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -6574,7 +6826,7 @@ type ProductPriceChangeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProductPriceChangeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6691,7 +6943,7 @@ type PushTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PushTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6785,7 +7037,7 @@ type ReceiptDeliveryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReceiptDeliveryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6947,7 +7199,7 @@ type RefundFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefundFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7174,7 +7426,7 @@ type RefundLineFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefundLineFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7281,7 +7533,7 @@ type RefundTenderFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefundTenderFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7388,7 +7640,7 @@ type ReleaseFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReleaseFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[34].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7503,7 +7755,7 @@ type RiskListEntryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RiskListEntryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[34].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[35].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7592,7 +7844,7 @@ type SaleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SaleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[35].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[36].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7763,6 +8015,11 @@ func (f *SaleFilter) WhereVoidedAt(p entql.TimeP) {
 	f.Where(p.Field(sale.FieldVoidedAt))
 }
 
+// WhereNewCustomer applies the entql bool predicate on the new_customer field.
+func (f *SaleFilter) WhereNewCustomer(p entql.BoolP) {
+	f.Where(p.Field(sale.FieldNewCustomer))
+}
+
 // WhereHasMerchant applies a predicate to check if query has an edge merchant.
 func (f *SaleFilter) WhereHasMerchant() {
 	f.Where(entql.HasEdge("merchant"))
@@ -7904,7 +8161,7 @@ type SaleCounterFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SaleCounterFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[36].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[37].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7983,7 +8240,7 @@ type SaleLineFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SaleLineFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[37].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[38].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8122,6 +8379,289 @@ func (f *SaleLineFilter) WhereHasProductWith(preds ...predicate.Product) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *SalesFacetDayQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the SalesFacetDayQuery builder.
+func (_q *SalesFacetDayQuery) Filter() *SalesFacetDayFilter {
+	return &SalesFacetDayFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *SalesFacetDayMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the SalesFacetDayMutation builder.
+func (m *SalesFacetDayMutation) Filter() *SalesFacetDayFilter {
+	return &SalesFacetDayFilter{config: m.config, predicateAdder: m}
+}
+
+// SalesFacetDayFilter provides a generic filtering capability at runtime for SalesFacetDayQuery.
+type SalesFacetDayFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *SalesFacetDayFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[39].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *SalesFacetDayFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(salesfacetday.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *SalesFacetDayFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(salesfacetday.FieldMerchantID))
+}
+
+// WhereSalesCount applies the entql int64 predicate on the sales_count field.
+func (f *SalesFacetDayFilter) WhereSalesCount(p entql.Int64P) {
+	f.Where(p.Field(salesfacetday.FieldSalesCount))
+}
+
+// WhereSalesTotal applies the entql int64 predicate on the sales_total field.
+func (f *SalesFacetDayFilter) WhereSalesTotal(p entql.Int64P) {
+	f.Where(p.Field(salesfacetday.FieldSalesTotal))
+}
+
+// WhereDiscountTotal applies the entql int64 predicate on the discount_total field.
+func (f *SalesFacetDayFilter) WhereDiscountTotal(p entql.Int64P) {
+	f.Where(p.Field(salesfacetday.FieldDiscountTotal))
+}
+
+// WhereTaxTotal applies the entql int64 predicate on the tax_total field.
+func (f *SalesFacetDayFilter) WhereTaxTotal(p entql.Int64P) {
+	f.Where(p.Field(salesfacetday.FieldTaxTotal))
+}
+
+// WhereItemsSold applies the entql int64 predicate on the items_sold field.
+func (f *SalesFacetDayFilter) WhereItemsSold(p entql.Int64P) {
+	f.Where(p.Field(salesfacetday.FieldItemsSold))
+}
+
+// WhereRefundsCount applies the entql int64 predicate on the refunds_count field.
+func (f *SalesFacetDayFilter) WhereRefundsCount(p entql.Int64P) {
+	f.Where(p.Field(salesfacetday.FieldRefundsCount))
+}
+
+// WhereRefundAmount applies the entql int64 predicate on the refund_amount field.
+func (f *SalesFacetDayFilter) WhereRefundAmount(p entql.Int64P) {
+	f.Where(p.Field(salesfacetday.FieldRefundAmount))
+}
+
+// WhereRefundTax applies the entql int64 predicate on the refund_tax field.
+func (f *SalesFacetDayFilter) WhereRefundTax(p entql.Int64P) {
+	f.Where(p.Field(salesfacetday.FieldRefundTax))
+}
+
+// WhereItemsReturned applies the entql int64 predicate on the items_returned field.
+func (f *SalesFacetDayFilter) WhereItemsReturned(p entql.Int64P) {
+	f.Where(p.Field(salesfacetday.FieldItemsReturned))
+}
+
+// WhereVoidsCount applies the entql int64 predicate on the voids_count field.
+func (f *SalesFacetDayFilter) WhereVoidsCount(p entql.Int64P) {
+	f.Where(p.Field(salesfacetday.FieldVoidsCount))
+}
+
+// WhereVoidAmount applies the entql int64 predicate on the void_amount field.
+func (f *SalesFacetDayFilter) WhereVoidAmount(p entql.Int64P) {
+	f.Where(p.Field(salesfacetday.FieldVoidAmount))
+}
+
+// WhereNewCustomers applies the entql int64 predicate on the new_customers field.
+func (f *SalesFacetDayFilter) WhereNewCustomers(p entql.Int64P) {
+	f.Where(p.Field(salesfacetday.FieldNewCustomers))
+}
+
+// WhereReturningVisits applies the entql int64 predicate on the returning_visits field.
+func (f *SalesFacetDayFilter) WhereReturningVisits(p entql.Int64P) {
+	f.Where(p.Field(salesfacetday.FieldReturningVisits))
+}
+
+// WhereStoreID applies the entql string predicate on the store_id field.
+func (f *SalesFacetDayFilter) WhereStoreID(p entql.StringP) {
+	f.Where(p.Field(salesfacetday.FieldStoreID))
+}
+
+// WhereBusinessDate applies the entql string predicate on the business_date field.
+func (f *SalesFacetDayFilter) WhereBusinessDate(p entql.StringP) {
+	f.Where(p.Field(salesfacetday.FieldBusinessDate))
+}
+
+// WhereDimension applies the entql string predicate on the dimension field.
+func (f *SalesFacetDayFilter) WhereDimension(p entql.StringP) {
+	f.Where(p.Field(salesfacetday.FieldDimension))
+}
+
+// WhereKey applies the entql string predicate on the key field.
+func (f *SalesFacetDayFilter) WhereKey(p entql.StringP) {
+	f.Where(p.Field(salesfacetday.FieldKey))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *SalesFacetDayFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *SalesFacetDayFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *SalesHourQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the SalesHourQuery builder.
+func (_q *SalesHourQuery) Filter() *SalesHourFilter {
+	return &SalesHourFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *SalesHourMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the SalesHourMutation builder.
+func (m *SalesHourMutation) Filter() *SalesHourFilter {
+	return &SalesHourFilter{config: m.config, predicateAdder: m}
+}
+
+// SalesHourFilter provides a generic filtering capability at runtime for SalesHourQuery.
+type SalesHourFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *SalesHourFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[40].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *SalesHourFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(saleshour.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *SalesHourFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(saleshour.FieldMerchantID))
+}
+
+// WhereSalesCount applies the entql int64 predicate on the sales_count field.
+func (f *SalesHourFilter) WhereSalesCount(p entql.Int64P) {
+	f.Where(p.Field(saleshour.FieldSalesCount))
+}
+
+// WhereSalesTotal applies the entql int64 predicate on the sales_total field.
+func (f *SalesHourFilter) WhereSalesTotal(p entql.Int64P) {
+	f.Where(p.Field(saleshour.FieldSalesTotal))
+}
+
+// WhereDiscountTotal applies the entql int64 predicate on the discount_total field.
+func (f *SalesHourFilter) WhereDiscountTotal(p entql.Int64P) {
+	f.Where(p.Field(saleshour.FieldDiscountTotal))
+}
+
+// WhereTaxTotal applies the entql int64 predicate on the tax_total field.
+func (f *SalesHourFilter) WhereTaxTotal(p entql.Int64P) {
+	f.Where(p.Field(saleshour.FieldTaxTotal))
+}
+
+// WhereItemsSold applies the entql int64 predicate on the items_sold field.
+func (f *SalesHourFilter) WhereItemsSold(p entql.Int64P) {
+	f.Where(p.Field(saleshour.FieldItemsSold))
+}
+
+// WhereRefundsCount applies the entql int64 predicate on the refunds_count field.
+func (f *SalesHourFilter) WhereRefundsCount(p entql.Int64P) {
+	f.Where(p.Field(saleshour.FieldRefundsCount))
+}
+
+// WhereRefundAmount applies the entql int64 predicate on the refund_amount field.
+func (f *SalesHourFilter) WhereRefundAmount(p entql.Int64P) {
+	f.Where(p.Field(saleshour.FieldRefundAmount))
+}
+
+// WhereRefundTax applies the entql int64 predicate on the refund_tax field.
+func (f *SalesHourFilter) WhereRefundTax(p entql.Int64P) {
+	f.Where(p.Field(saleshour.FieldRefundTax))
+}
+
+// WhereItemsReturned applies the entql int64 predicate on the items_returned field.
+func (f *SalesHourFilter) WhereItemsReturned(p entql.Int64P) {
+	f.Where(p.Field(saleshour.FieldItemsReturned))
+}
+
+// WhereVoidsCount applies the entql int64 predicate on the voids_count field.
+func (f *SalesHourFilter) WhereVoidsCount(p entql.Int64P) {
+	f.Where(p.Field(saleshour.FieldVoidsCount))
+}
+
+// WhereVoidAmount applies the entql int64 predicate on the void_amount field.
+func (f *SalesHourFilter) WhereVoidAmount(p entql.Int64P) {
+	f.Where(p.Field(saleshour.FieldVoidAmount))
+}
+
+// WhereNewCustomers applies the entql int64 predicate on the new_customers field.
+func (f *SalesHourFilter) WhereNewCustomers(p entql.Int64P) {
+	f.Where(p.Field(saleshour.FieldNewCustomers))
+}
+
+// WhereReturningVisits applies the entql int64 predicate on the returning_visits field.
+func (f *SalesHourFilter) WhereReturningVisits(p entql.Int64P) {
+	f.Where(p.Field(saleshour.FieldReturningVisits))
+}
+
+// WhereStoreID applies the entql string predicate on the store_id field.
+func (f *SalesHourFilter) WhereStoreID(p entql.StringP) {
+	f.Where(p.Field(saleshour.FieldStoreID))
+}
+
+// WhereBusinessDate applies the entql string predicate on the business_date field.
+func (f *SalesHourFilter) WhereBusinessDate(p entql.StringP) {
+	f.Where(p.Field(saleshour.FieldBusinessDate))
+}
+
+// WhereHour applies the entql int predicate on the hour field.
+func (f *SalesHourFilter) WhereHour(p entql.IntP) {
+	f.Where(p.Field(saleshour.FieldHour))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *SalesHourFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *SalesHourFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *SalesSettingsQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -8150,7 +8690,7 @@ type SalesSettingsFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SalesSettingsFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[38].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[41].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8299,7 +8839,7 @@ type SavedSegmentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SavedSegmentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[39].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[42].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8408,7 +8948,7 @@ type SegmentRulesFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SegmentRulesFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[40].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[43].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8507,7 +9047,7 @@ type StaffFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StaffFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[41].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[44].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8635,7 +9175,7 @@ type StaffDayFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StaffDayFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[42].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[45].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8714,7 +9254,7 @@ type StoreFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StoreFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[43].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[46].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8812,7 +9352,7 @@ type StoredValueAccountFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StoredValueAccountFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[44].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[47].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8929,7 +9469,7 @@ type StoredValueEntryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StoredValueEntryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[45].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[48].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9175,7 +9715,7 @@ type StoredValueSettingsFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StoredValueSettingsFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[46].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[49].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9254,7 +9794,7 @@ type StoredValueTopUpFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StoredValueTopUpFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[47].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[50].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9488,7 +10028,7 @@ type TenderFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TenderFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[48].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[51].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9626,7 +10166,7 @@ type TicketFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[49].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[52].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9850,7 +10390,7 @@ type TicketCommentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketCommentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[50].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[53].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

@@ -39,6 +39,7 @@ import (
 	"github.com/tillpos/till/ent/platformauditentry"
 	"github.com/tillpos/till/ent/predicate"
 	"github.com/tillpos/till/ent/product"
+	"github.com/tillpos/till/ent/productday"
 	"github.com/tillpos/till/ent/productpricechange"
 	"github.com/tillpos/till/ent/pushtoken"
 	"github.com/tillpos/till/ent/receiptdelivery"
@@ -50,6 +51,8 @@ import (
 	"github.com/tillpos/till/ent/sale"
 	"github.com/tillpos/till/ent/salecounter"
 	"github.com/tillpos/till/ent/saleline"
+	"github.com/tillpos/till/ent/salesfacetday"
+	"github.com/tillpos/till/ent/saleshour"
 	"github.com/tillpos/till/ent/salessettings"
 	"github.com/tillpos/till/ent/savedsegment"
 	"github.com/tillpos/till/ent/schema/loyaltytype"
@@ -105,6 +108,7 @@ const (
 	TypePairingCode            = "PairingCode"
 	TypePlatformAuditEntry     = "PlatformAuditEntry"
 	TypeProduct                = "Product"
+	TypeProductDay             = "ProductDay"
 	TypeProductPriceChange     = "ProductPriceChange"
 	TypePushToken              = "PushToken"
 	TypeReceiptDelivery        = "ReceiptDelivery"
@@ -116,6 +120,8 @@ const (
 	TypeSale                   = "Sale"
 	TypeSaleCounter            = "SaleCounter"
 	TypeSaleLine               = "SaleLine"
+	TypeSalesFacetDay          = "SalesFacetDay"
+	TypeSalesHour              = "SalesHour"
 	TypeSalesSettings          = "SalesSettings"
 	TypeSavedSegment           = "SavedSegment"
 	TypeSegmentRules           = "SegmentRules"
@@ -31400,6 +31406,1344 @@ func (m *ProductMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Product edge %s", name)
 }
 
+// ProductDayMutation represents an operation that mutates the ProductDay nodes in the graph.
+type ProductDayMutation struct {
+	config
+	op                    Op
+	typ                   string
+	id                    *int
+	store_id              *pulid.ID
+	business_date         *string
+	product_key           *string
+	product_id            *pulid.ID
+	name                  *string
+	category              *string
+	units                 *int64
+	addunits              *int64
+	revenue               *int64
+	addrevenue            *int64
+	cost                  *int64
+	addcost               *int64
+	units_without_cost    *int64
+	addunits_without_cost *int64
+	units_returned        *int64
+	addunits_returned     *int64
+	revenue_returned      *int64
+	addrevenue_returned   *int64
+	cost_returned         *int64
+	addcost_returned      *int64
+	clearedFields         map[string]struct{}
+	merchant              *pulid.ID
+	clearedmerchant       bool
+	done                  bool
+	oldValue              func(context.Context) (*ProductDay, error)
+	predicates            []predicate.ProductDay
+}
+
+var _ ent.Mutation = (*ProductDayMutation)(nil)
+
+// productdayOption allows management of the mutation configuration using functional options.
+type productdayOption func(*ProductDayMutation)
+
+// newProductDayMutation creates new mutation for the ProductDay entity.
+func newProductDayMutation(c config, op Op, opts ...productdayOption) *ProductDayMutation {
+	m := &ProductDayMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeProductDay,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withProductDayID sets the ID field of the mutation.
+func withProductDayID(id int) productdayOption {
+	return func(m *ProductDayMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ProductDay
+		)
+		m.oldValue = func(ctx context.Context) (*ProductDay, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ProductDay.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withProductDay sets the old ProductDay of the mutation.
+func withProductDay(node *ProductDay) productdayOption {
+	return func(m *ProductDayMutation) {
+		m.oldValue = func(context.Context) (*ProductDay, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ProductDayMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ProductDayMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ProductDayMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ProductDayMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ProductDay.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *ProductDayMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *ProductDayMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the ProductDay entity.
+// If the ProductDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductDayMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *ProductDayMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetStoreID sets the "store_id" field.
+func (m *ProductDayMutation) SetStoreID(pu pulid.ID) {
+	m.store_id = &pu
+}
+
+// StoreID returns the value of the "store_id" field in the mutation.
+func (m *ProductDayMutation) StoreID() (r pulid.ID, exists bool) {
+	v := m.store_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStoreID returns the old "store_id" field's value of the ProductDay entity.
+// If the ProductDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductDayMutation) OldStoreID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStoreID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStoreID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStoreID: %w", err)
+	}
+	return oldValue.StoreID, nil
+}
+
+// ResetStoreID resets all changes to the "store_id" field.
+func (m *ProductDayMutation) ResetStoreID() {
+	m.store_id = nil
+}
+
+// SetBusinessDate sets the "business_date" field.
+func (m *ProductDayMutation) SetBusinessDate(s string) {
+	m.business_date = &s
+}
+
+// BusinessDate returns the value of the "business_date" field in the mutation.
+func (m *ProductDayMutation) BusinessDate() (r string, exists bool) {
+	v := m.business_date
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBusinessDate returns the old "business_date" field's value of the ProductDay entity.
+// If the ProductDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductDayMutation) OldBusinessDate(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBusinessDate is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBusinessDate requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBusinessDate: %w", err)
+	}
+	return oldValue.BusinessDate, nil
+}
+
+// ResetBusinessDate resets all changes to the "business_date" field.
+func (m *ProductDayMutation) ResetBusinessDate() {
+	m.business_date = nil
+}
+
+// SetProductKey sets the "product_key" field.
+func (m *ProductDayMutation) SetProductKey(s string) {
+	m.product_key = &s
+}
+
+// ProductKey returns the value of the "product_key" field in the mutation.
+func (m *ProductDayMutation) ProductKey() (r string, exists bool) {
+	v := m.product_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldProductKey returns the old "product_key" field's value of the ProductDay entity.
+// If the ProductDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductDayMutation) OldProductKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldProductKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldProductKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldProductKey: %w", err)
+	}
+	return oldValue.ProductKey, nil
+}
+
+// ResetProductKey resets all changes to the "product_key" field.
+func (m *ProductDayMutation) ResetProductKey() {
+	m.product_key = nil
+}
+
+// SetProductID sets the "product_id" field.
+func (m *ProductDayMutation) SetProductID(pu pulid.ID) {
+	m.product_id = &pu
+}
+
+// ProductID returns the value of the "product_id" field in the mutation.
+func (m *ProductDayMutation) ProductID() (r pulid.ID, exists bool) {
+	v := m.product_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldProductID returns the old "product_id" field's value of the ProductDay entity.
+// If the ProductDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductDayMutation) OldProductID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldProductID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldProductID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldProductID: %w", err)
+	}
+	return oldValue.ProductID, nil
+}
+
+// ClearProductID clears the value of the "product_id" field.
+func (m *ProductDayMutation) ClearProductID() {
+	m.product_id = nil
+	m.clearedFields[productday.FieldProductID] = struct{}{}
+}
+
+// ProductIDCleared returns if the "product_id" field was cleared in this mutation.
+func (m *ProductDayMutation) ProductIDCleared() bool {
+	_, ok := m.clearedFields[productday.FieldProductID]
+	return ok
+}
+
+// ResetProductID resets all changes to the "product_id" field.
+func (m *ProductDayMutation) ResetProductID() {
+	m.product_id = nil
+	delete(m.clearedFields, productday.FieldProductID)
+}
+
+// SetName sets the "name" field.
+func (m *ProductDayMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *ProductDayMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the ProductDay entity.
+// If the ProductDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductDayMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *ProductDayMutation) ResetName() {
+	m.name = nil
+}
+
+// SetCategory sets the "category" field.
+func (m *ProductDayMutation) SetCategory(s string) {
+	m.category = &s
+}
+
+// Category returns the value of the "category" field in the mutation.
+func (m *ProductDayMutation) Category() (r string, exists bool) {
+	v := m.category
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCategory returns the old "category" field's value of the ProductDay entity.
+// If the ProductDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductDayMutation) OldCategory(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCategory is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCategory requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCategory: %w", err)
+	}
+	return oldValue.Category, nil
+}
+
+// ResetCategory resets all changes to the "category" field.
+func (m *ProductDayMutation) ResetCategory() {
+	m.category = nil
+}
+
+// SetUnits sets the "units" field.
+func (m *ProductDayMutation) SetUnits(i int64) {
+	m.units = &i
+	m.addunits = nil
+}
+
+// Units returns the value of the "units" field in the mutation.
+func (m *ProductDayMutation) Units() (r int64, exists bool) {
+	v := m.units
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUnits returns the old "units" field's value of the ProductDay entity.
+// If the ProductDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductDayMutation) OldUnits(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUnits is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUnits requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUnits: %w", err)
+	}
+	return oldValue.Units, nil
+}
+
+// AddUnits adds i to the "units" field.
+func (m *ProductDayMutation) AddUnits(i int64) {
+	if m.addunits != nil {
+		*m.addunits += i
+	} else {
+		m.addunits = &i
+	}
+}
+
+// AddedUnits returns the value that was added to the "units" field in this mutation.
+func (m *ProductDayMutation) AddedUnits() (r int64, exists bool) {
+	v := m.addunits
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetUnits resets all changes to the "units" field.
+func (m *ProductDayMutation) ResetUnits() {
+	m.units = nil
+	m.addunits = nil
+}
+
+// SetRevenue sets the "revenue" field.
+func (m *ProductDayMutation) SetRevenue(i int64) {
+	m.revenue = &i
+	m.addrevenue = nil
+}
+
+// Revenue returns the value of the "revenue" field in the mutation.
+func (m *ProductDayMutation) Revenue() (r int64, exists bool) {
+	v := m.revenue
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRevenue returns the old "revenue" field's value of the ProductDay entity.
+// If the ProductDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductDayMutation) OldRevenue(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRevenue is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRevenue requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRevenue: %w", err)
+	}
+	return oldValue.Revenue, nil
+}
+
+// AddRevenue adds i to the "revenue" field.
+func (m *ProductDayMutation) AddRevenue(i int64) {
+	if m.addrevenue != nil {
+		*m.addrevenue += i
+	} else {
+		m.addrevenue = &i
+	}
+}
+
+// AddedRevenue returns the value that was added to the "revenue" field in this mutation.
+func (m *ProductDayMutation) AddedRevenue() (r int64, exists bool) {
+	v := m.addrevenue
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRevenue resets all changes to the "revenue" field.
+func (m *ProductDayMutation) ResetRevenue() {
+	m.revenue = nil
+	m.addrevenue = nil
+}
+
+// SetCost sets the "cost" field.
+func (m *ProductDayMutation) SetCost(i int64) {
+	m.cost = &i
+	m.addcost = nil
+}
+
+// Cost returns the value of the "cost" field in the mutation.
+func (m *ProductDayMutation) Cost() (r int64, exists bool) {
+	v := m.cost
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCost returns the old "cost" field's value of the ProductDay entity.
+// If the ProductDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductDayMutation) OldCost(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCost is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCost requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCost: %w", err)
+	}
+	return oldValue.Cost, nil
+}
+
+// AddCost adds i to the "cost" field.
+func (m *ProductDayMutation) AddCost(i int64) {
+	if m.addcost != nil {
+		*m.addcost += i
+	} else {
+		m.addcost = &i
+	}
+}
+
+// AddedCost returns the value that was added to the "cost" field in this mutation.
+func (m *ProductDayMutation) AddedCost() (r int64, exists bool) {
+	v := m.addcost
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCost resets all changes to the "cost" field.
+func (m *ProductDayMutation) ResetCost() {
+	m.cost = nil
+	m.addcost = nil
+}
+
+// SetUnitsWithoutCost sets the "units_without_cost" field.
+func (m *ProductDayMutation) SetUnitsWithoutCost(i int64) {
+	m.units_without_cost = &i
+	m.addunits_without_cost = nil
+}
+
+// UnitsWithoutCost returns the value of the "units_without_cost" field in the mutation.
+func (m *ProductDayMutation) UnitsWithoutCost() (r int64, exists bool) {
+	v := m.units_without_cost
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUnitsWithoutCost returns the old "units_without_cost" field's value of the ProductDay entity.
+// If the ProductDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductDayMutation) OldUnitsWithoutCost(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUnitsWithoutCost is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUnitsWithoutCost requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUnitsWithoutCost: %w", err)
+	}
+	return oldValue.UnitsWithoutCost, nil
+}
+
+// AddUnitsWithoutCost adds i to the "units_without_cost" field.
+func (m *ProductDayMutation) AddUnitsWithoutCost(i int64) {
+	if m.addunits_without_cost != nil {
+		*m.addunits_without_cost += i
+	} else {
+		m.addunits_without_cost = &i
+	}
+}
+
+// AddedUnitsWithoutCost returns the value that was added to the "units_without_cost" field in this mutation.
+func (m *ProductDayMutation) AddedUnitsWithoutCost() (r int64, exists bool) {
+	v := m.addunits_without_cost
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetUnitsWithoutCost resets all changes to the "units_without_cost" field.
+func (m *ProductDayMutation) ResetUnitsWithoutCost() {
+	m.units_without_cost = nil
+	m.addunits_without_cost = nil
+}
+
+// SetUnitsReturned sets the "units_returned" field.
+func (m *ProductDayMutation) SetUnitsReturned(i int64) {
+	m.units_returned = &i
+	m.addunits_returned = nil
+}
+
+// UnitsReturned returns the value of the "units_returned" field in the mutation.
+func (m *ProductDayMutation) UnitsReturned() (r int64, exists bool) {
+	v := m.units_returned
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUnitsReturned returns the old "units_returned" field's value of the ProductDay entity.
+// If the ProductDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductDayMutation) OldUnitsReturned(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUnitsReturned is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUnitsReturned requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUnitsReturned: %w", err)
+	}
+	return oldValue.UnitsReturned, nil
+}
+
+// AddUnitsReturned adds i to the "units_returned" field.
+func (m *ProductDayMutation) AddUnitsReturned(i int64) {
+	if m.addunits_returned != nil {
+		*m.addunits_returned += i
+	} else {
+		m.addunits_returned = &i
+	}
+}
+
+// AddedUnitsReturned returns the value that was added to the "units_returned" field in this mutation.
+func (m *ProductDayMutation) AddedUnitsReturned() (r int64, exists bool) {
+	v := m.addunits_returned
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetUnitsReturned resets all changes to the "units_returned" field.
+func (m *ProductDayMutation) ResetUnitsReturned() {
+	m.units_returned = nil
+	m.addunits_returned = nil
+}
+
+// SetRevenueReturned sets the "revenue_returned" field.
+func (m *ProductDayMutation) SetRevenueReturned(i int64) {
+	m.revenue_returned = &i
+	m.addrevenue_returned = nil
+}
+
+// RevenueReturned returns the value of the "revenue_returned" field in the mutation.
+func (m *ProductDayMutation) RevenueReturned() (r int64, exists bool) {
+	v := m.revenue_returned
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRevenueReturned returns the old "revenue_returned" field's value of the ProductDay entity.
+// If the ProductDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductDayMutation) OldRevenueReturned(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRevenueReturned is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRevenueReturned requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRevenueReturned: %w", err)
+	}
+	return oldValue.RevenueReturned, nil
+}
+
+// AddRevenueReturned adds i to the "revenue_returned" field.
+func (m *ProductDayMutation) AddRevenueReturned(i int64) {
+	if m.addrevenue_returned != nil {
+		*m.addrevenue_returned += i
+	} else {
+		m.addrevenue_returned = &i
+	}
+}
+
+// AddedRevenueReturned returns the value that was added to the "revenue_returned" field in this mutation.
+func (m *ProductDayMutation) AddedRevenueReturned() (r int64, exists bool) {
+	v := m.addrevenue_returned
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRevenueReturned resets all changes to the "revenue_returned" field.
+func (m *ProductDayMutation) ResetRevenueReturned() {
+	m.revenue_returned = nil
+	m.addrevenue_returned = nil
+}
+
+// SetCostReturned sets the "cost_returned" field.
+func (m *ProductDayMutation) SetCostReturned(i int64) {
+	m.cost_returned = &i
+	m.addcost_returned = nil
+}
+
+// CostReturned returns the value of the "cost_returned" field in the mutation.
+func (m *ProductDayMutation) CostReturned() (r int64, exists bool) {
+	v := m.cost_returned
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCostReturned returns the old "cost_returned" field's value of the ProductDay entity.
+// If the ProductDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductDayMutation) OldCostReturned(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCostReturned is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCostReturned requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCostReturned: %w", err)
+	}
+	return oldValue.CostReturned, nil
+}
+
+// AddCostReturned adds i to the "cost_returned" field.
+func (m *ProductDayMutation) AddCostReturned(i int64) {
+	if m.addcost_returned != nil {
+		*m.addcost_returned += i
+	} else {
+		m.addcost_returned = &i
+	}
+}
+
+// AddedCostReturned returns the value that was added to the "cost_returned" field in this mutation.
+func (m *ProductDayMutation) AddedCostReturned() (r int64, exists bool) {
+	v := m.addcost_returned
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCostReturned resets all changes to the "cost_returned" field.
+func (m *ProductDayMutation) ResetCostReturned() {
+	m.cost_returned = nil
+	m.addcost_returned = nil
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *ProductDayMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[productday.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *ProductDayMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *ProductDayMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *ProductDayMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// Where appends a list predicates to the ProductDayMutation builder.
+func (m *ProductDayMutation) Where(ps ...predicate.ProductDay) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ProductDayMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ProductDayMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ProductDay, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ProductDayMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ProductDayMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ProductDay).
+func (m *ProductDayMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ProductDayMutation) Fields() []string {
+	fields := make([]string, 0, 14)
+	if m.merchant != nil {
+		fields = append(fields, productday.FieldMerchantID)
+	}
+	if m.store_id != nil {
+		fields = append(fields, productday.FieldStoreID)
+	}
+	if m.business_date != nil {
+		fields = append(fields, productday.FieldBusinessDate)
+	}
+	if m.product_key != nil {
+		fields = append(fields, productday.FieldProductKey)
+	}
+	if m.product_id != nil {
+		fields = append(fields, productday.FieldProductID)
+	}
+	if m.name != nil {
+		fields = append(fields, productday.FieldName)
+	}
+	if m.category != nil {
+		fields = append(fields, productday.FieldCategory)
+	}
+	if m.units != nil {
+		fields = append(fields, productday.FieldUnits)
+	}
+	if m.revenue != nil {
+		fields = append(fields, productday.FieldRevenue)
+	}
+	if m.cost != nil {
+		fields = append(fields, productday.FieldCost)
+	}
+	if m.units_without_cost != nil {
+		fields = append(fields, productday.FieldUnitsWithoutCost)
+	}
+	if m.units_returned != nil {
+		fields = append(fields, productday.FieldUnitsReturned)
+	}
+	if m.revenue_returned != nil {
+		fields = append(fields, productday.FieldRevenueReturned)
+	}
+	if m.cost_returned != nil {
+		fields = append(fields, productday.FieldCostReturned)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ProductDayMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case productday.FieldMerchantID:
+		return m.MerchantID()
+	case productday.FieldStoreID:
+		return m.StoreID()
+	case productday.FieldBusinessDate:
+		return m.BusinessDate()
+	case productday.FieldProductKey:
+		return m.ProductKey()
+	case productday.FieldProductID:
+		return m.ProductID()
+	case productday.FieldName:
+		return m.Name()
+	case productday.FieldCategory:
+		return m.Category()
+	case productday.FieldUnits:
+		return m.Units()
+	case productday.FieldRevenue:
+		return m.Revenue()
+	case productday.FieldCost:
+		return m.Cost()
+	case productday.FieldUnitsWithoutCost:
+		return m.UnitsWithoutCost()
+	case productday.FieldUnitsReturned:
+		return m.UnitsReturned()
+	case productday.FieldRevenueReturned:
+		return m.RevenueReturned()
+	case productday.FieldCostReturned:
+		return m.CostReturned()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ProductDayMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case productday.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case productday.FieldStoreID:
+		return m.OldStoreID(ctx)
+	case productday.FieldBusinessDate:
+		return m.OldBusinessDate(ctx)
+	case productday.FieldProductKey:
+		return m.OldProductKey(ctx)
+	case productday.FieldProductID:
+		return m.OldProductID(ctx)
+	case productday.FieldName:
+		return m.OldName(ctx)
+	case productday.FieldCategory:
+		return m.OldCategory(ctx)
+	case productday.FieldUnits:
+		return m.OldUnits(ctx)
+	case productday.FieldRevenue:
+		return m.OldRevenue(ctx)
+	case productday.FieldCost:
+		return m.OldCost(ctx)
+	case productday.FieldUnitsWithoutCost:
+		return m.OldUnitsWithoutCost(ctx)
+	case productday.FieldUnitsReturned:
+		return m.OldUnitsReturned(ctx)
+	case productday.FieldRevenueReturned:
+		return m.OldRevenueReturned(ctx)
+	case productday.FieldCostReturned:
+		return m.OldCostReturned(ctx)
+	}
+	return nil, fmt.Errorf("unknown ProductDay field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ProductDayMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case productday.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case productday.FieldStoreID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStoreID(v)
+		return nil
+	case productday.FieldBusinessDate:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBusinessDate(v)
+		return nil
+	case productday.FieldProductKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetProductKey(v)
+		return nil
+	case productday.FieldProductID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetProductID(v)
+		return nil
+	case productday.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case productday.FieldCategory:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCategory(v)
+		return nil
+	case productday.FieldUnits:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUnits(v)
+		return nil
+	case productday.FieldRevenue:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRevenue(v)
+		return nil
+	case productday.FieldCost:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCost(v)
+		return nil
+	case productday.FieldUnitsWithoutCost:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUnitsWithoutCost(v)
+		return nil
+	case productday.FieldUnitsReturned:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUnitsReturned(v)
+		return nil
+	case productday.FieldRevenueReturned:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRevenueReturned(v)
+		return nil
+	case productday.FieldCostReturned:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCostReturned(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ProductDay field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ProductDayMutation) AddedFields() []string {
+	var fields []string
+	if m.addunits != nil {
+		fields = append(fields, productday.FieldUnits)
+	}
+	if m.addrevenue != nil {
+		fields = append(fields, productday.FieldRevenue)
+	}
+	if m.addcost != nil {
+		fields = append(fields, productday.FieldCost)
+	}
+	if m.addunits_without_cost != nil {
+		fields = append(fields, productday.FieldUnitsWithoutCost)
+	}
+	if m.addunits_returned != nil {
+		fields = append(fields, productday.FieldUnitsReturned)
+	}
+	if m.addrevenue_returned != nil {
+		fields = append(fields, productday.FieldRevenueReturned)
+	}
+	if m.addcost_returned != nil {
+		fields = append(fields, productday.FieldCostReturned)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ProductDayMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case productday.FieldUnits:
+		return m.AddedUnits()
+	case productday.FieldRevenue:
+		return m.AddedRevenue()
+	case productday.FieldCost:
+		return m.AddedCost()
+	case productday.FieldUnitsWithoutCost:
+		return m.AddedUnitsWithoutCost()
+	case productday.FieldUnitsReturned:
+		return m.AddedUnitsReturned()
+	case productday.FieldRevenueReturned:
+		return m.AddedRevenueReturned()
+	case productday.FieldCostReturned:
+		return m.AddedCostReturned()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ProductDayMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case productday.FieldUnits:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddUnits(v)
+		return nil
+	case productday.FieldRevenue:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRevenue(v)
+		return nil
+	case productday.FieldCost:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCost(v)
+		return nil
+	case productday.FieldUnitsWithoutCost:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddUnitsWithoutCost(v)
+		return nil
+	case productday.FieldUnitsReturned:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddUnitsReturned(v)
+		return nil
+	case productday.FieldRevenueReturned:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRevenueReturned(v)
+		return nil
+	case productday.FieldCostReturned:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCostReturned(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ProductDay numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ProductDayMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(productday.FieldProductID) {
+		fields = append(fields, productday.FieldProductID)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ProductDayMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ProductDayMutation) ClearField(name string) error {
+	switch name {
+	case productday.FieldProductID:
+		m.ClearProductID()
+		return nil
+	}
+	return fmt.Errorf("unknown ProductDay nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ProductDayMutation) ResetField(name string) error {
+	switch name {
+	case productday.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case productday.FieldStoreID:
+		m.ResetStoreID()
+		return nil
+	case productday.FieldBusinessDate:
+		m.ResetBusinessDate()
+		return nil
+	case productday.FieldProductKey:
+		m.ResetProductKey()
+		return nil
+	case productday.FieldProductID:
+		m.ResetProductID()
+		return nil
+	case productday.FieldName:
+		m.ResetName()
+		return nil
+	case productday.FieldCategory:
+		m.ResetCategory()
+		return nil
+	case productday.FieldUnits:
+		m.ResetUnits()
+		return nil
+	case productday.FieldRevenue:
+		m.ResetRevenue()
+		return nil
+	case productday.FieldCost:
+		m.ResetCost()
+		return nil
+	case productday.FieldUnitsWithoutCost:
+		m.ResetUnitsWithoutCost()
+		return nil
+	case productday.FieldUnitsReturned:
+		m.ResetUnitsReturned()
+		return nil
+	case productday.FieldRevenueReturned:
+		m.ResetRevenueReturned()
+		return nil
+	case productday.FieldCostReturned:
+		m.ResetCostReturned()
+		return nil
+	}
+	return fmt.Errorf("unknown ProductDay field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ProductDayMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.merchant != nil {
+		edges = append(edges, productday.EdgeMerchant)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ProductDayMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case productday.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ProductDayMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ProductDayMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ProductDayMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedmerchant {
+		edges = append(edges, productday.EdgeMerchant)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ProductDayMutation) EdgeCleared(name string) bool {
+	switch name {
+	case productday.EdgeMerchant:
+		return m.clearedmerchant
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ProductDayMutation) ClearEdge(name string) error {
+	switch name {
+	case productday.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown ProductDay unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ProductDayMutation) ResetEdge(name string) error {
+	switch name {
+	case productday.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown ProductDay edge %s", name)
+}
+
 // ProductPriceChangeMutation represents an operation that mutates the ProductPriceChange nodes in the graph.
 type ProductPriceChangeMutation struct {
 	config
@@ -39578,6 +40922,7 @@ type SaleMutation struct {
 	appenddiscounts    []saletype.Discount
 	review_status      *sale.ReviewStatus
 	voided_at          *time.Time
+	new_customer       *bool
 	clearedFields      map[string]struct{}
 	merchant           *pulid.ID
 	clearedmerchant    bool
@@ -41155,6 +42500,42 @@ func (m *SaleMutation) ResetVoidedAt() {
 	delete(m.clearedFields, sale.FieldVoidedAt)
 }
 
+// SetNewCustomer sets the "new_customer" field.
+func (m *SaleMutation) SetNewCustomer(b bool) {
+	m.new_customer = &b
+}
+
+// NewCustomer returns the value of the "new_customer" field in the mutation.
+func (m *SaleMutation) NewCustomer() (r bool, exists bool) {
+	v := m.new_customer
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNewCustomer returns the old "new_customer" field's value of the Sale entity.
+// If the Sale object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SaleMutation) OldNewCustomer(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNewCustomer is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNewCustomer requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNewCustomer: %w", err)
+	}
+	return oldValue.NewCustomer, nil
+}
+
+// ResetNewCustomer resets all changes to the "new_customer" field.
+func (m *SaleMutation) ResetNewCustomer() {
+	m.new_customer = nil
+}
+
 // ClearMerchant clears the "merchant" edge to the Merchant entity.
 func (m *SaleMutation) ClearMerchant() {
 	m.clearedmerchant = true
@@ -41486,7 +42867,7 @@ func (m *SaleMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SaleMutation) Fields() []string {
-	fields := make([]string, 0, 32)
+	fields := make([]string, 0, 33)
 	if m.merchant != nil {
 		fields = append(fields, sale.FieldMerchantID)
 	}
@@ -41583,6 +42964,9 @@ func (m *SaleMutation) Fields() []string {
 	if m.voided_at != nil {
 		fields = append(fields, sale.FieldVoidedAt)
 	}
+	if m.new_customer != nil {
+		fields = append(fields, sale.FieldNewCustomer)
+	}
 	return fields
 }
 
@@ -41655,6 +43039,8 @@ func (m *SaleMutation) Field(name string) (ent.Value, bool) {
 		return m.ReviewStatus()
 	case sale.FieldVoidedAt:
 		return m.VoidedAt()
+	case sale.FieldNewCustomer:
+		return m.NewCustomer()
 	}
 	return nil, false
 }
@@ -41728,6 +43114,8 @@ func (m *SaleMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldReviewStatus(ctx)
 	case sale.FieldVoidedAt:
 		return m.OldVoidedAt(ctx)
+	case sale.FieldNewCustomer:
+		return m.OldNewCustomer(ctx)
 	}
 	return nil, fmt.Errorf("unknown Sale field %s", name)
 }
@@ -41960,6 +43348,13 @@ func (m *SaleMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetVoidedAt(v)
+		return nil
+	case sale.FieldNewCustomer:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNewCustomer(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Sale field %s", name)
@@ -42255,6 +43650,9 @@ func (m *SaleMutation) ResetField(name string) error {
 		return nil
 	case sale.FieldVoidedAt:
 		m.ResetVoidedAt()
+		return nil
+	case sale.FieldNewCustomer:
+		m.ResetNewCustomer()
 		return nil
 	}
 	return fmt.Errorf("unknown Sale field %s", name)
@@ -44970,6 +46368,3445 @@ func (m *SaleLineMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown SaleLine edge %s", name)
+}
+
+// SalesFacetDayMutation represents an operation that mutates the SalesFacetDay nodes in the graph.
+type SalesFacetDayMutation struct {
+	config
+	op                  Op
+	typ                 string
+	id                  *int
+	sales_count         *int64
+	addsales_count      *int64
+	sales_total         *int64
+	addsales_total      *int64
+	discount_total      *int64
+	adddiscount_total   *int64
+	tax_total           *int64
+	addtax_total        *int64
+	items_sold          *int64
+	additems_sold       *int64
+	refunds_count       *int64
+	addrefunds_count    *int64
+	refund_amount       *int64
+	addrefund_amount    *int64
+	refund_tax          *int64
+	addrefund_tax       *int64
+	items_returned      *int64
+	additems_returned   *int64
+	voids_count         *int64
+	addvoids_count      *int64
+	void_amount         *int64
+	addvoid_amount      *int64
+	new_customers       *int64
+	addnew_customers    *int64
+	returning_visits    *int64
+	addreturning_visits *int64
+	store_id            *pulid.ID
+	business_date       *string
+	dimension           *salesfacetday.Dimension
+	key                 *string
+	clearedFields       map[string]struct{}
+	merchant            *pulid.ID
+	clearedmerchant     bool
+	done                bool
+	oldValue            func(context.Context) (*SalesFacetDay, error)
+	predicates          []predicate.SalesFacetDay
+}
+
+var _ ent.Mutation = (*SalesFacetDayMutation)(nil)
+
+// salesfacetdayOption allows management of the mutation configuration using functional options.
+type salesfacetdayOption func(*SalesFacetDayMutation)
+
+// newSalesFacetDayMutation creates new mutation for the SalesFacetDay entity.
+func newSalesFacetDayMutation(c config, op Op, opts ...salesfacetdayOption) *SalesFacetDayMutation {
+	m := &SalesFacetDayMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeSalesFacetDay,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withSalesFacetDayID sets the ID field of the mutation.
+func withSalesFacetDayID(id int) salesfacetdayOption {
+	return func(m *SalesFacetDayMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *SalesFacetDay
+		)
+		m.oldValue = func(ctx context.Context) (*SalesFacetDay, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().SalesFacetDay.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withSalesFacetDay sets the old SalesFacetDay of the mutation.
+func withSalesFacetDay(node *SalesFacetDay) salesfacetdayOption {
+	return func(m *SalesFacetDayMutation) {
+		m.oldValue = func(context.Context) (*SalesFacetDay, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m SalesFacetDayMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m SalesFacetDayMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *SalesFacetDayMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *SalesFacetDayMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().SalesFacetDay.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *SalesFacetDayMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *SalesFacetDayMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the SalesFacetDay entity.
+// If the SalesFacetDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesFacetDayMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *SalesFacetDayMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetSalesCount sets the "sales_count" field.
+func (m *SalesFacetDayMutation) SetSalesCount(i int64) {
+	m.sales_count = &i
+	m.addsales_count = nil
+}
+
+// SalesCount returns the value of the "sales_count" field in the mutation.
+func (m *SalesFacetDayMutation) SalesCount() (r int64, exists bool) {
+	v := m.sales_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSalesCount returns the old "sales_count" field's value of the SalesFacetDay entity.
+// If the SalesFacetDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesFacetDayMutation) OldSalesCount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSalesCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSalesCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSalesCount: %w", err)
+	}
+	return oldValue.SalesCount, nil
+}
+
+// AddSalesCount adds i to the "sales_count" field.
+func (m *SalesFacetDayMutation) AddSalesCount(i int64) {
+	if m.addsales_count != nil {
+		*m.addsales_count += i
+	} else {
+		m.addsales_count = &i
+	}
+}
+
+// AddedSalesCount returns the value that was added to the "sales_count" field in this mutation.
+func (m *SalesFacetDayMutation) AddedSalesCount() (r int64, exists bool) {
+	v := m.addsales_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSalesCount resets all changes to the "sales_count" field.
+func (m *SalesFacetDayMutation) ResetSalesCount() {
+	m.sales_count = nil
+	m.addsales_count = nil
+}
+
+// SetSalesTotal sets the "sales_total" field.
+func (m *SalesFacetDayMutation) SetSalesTotal(i int64) {
+	m.sales_total = &i
+	m.addsales_total = nil
+}
+
+// SalesTotal returns the value of the "sales_total" field in the mutation.
+func (m *SalesFacetDayMutation) SalesTotal() (r int64, exists bool) {
+	v := m.sales_total
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSalesTotal returns the old "sales_total" field's value of the SalesFacetDay entity.
+// If the SalesFacetDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesFacetDayMutation) OldSalesTotal(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSalesTotal is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSalesTotal requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSalesTotal: %w", err)
+	}
+	return oldValue.SalesTotal, nil
+}
+
+// AddSalesTotal adds i to the "sales_total" field.
+func (m *SalesFacetDayMutation) AddSalesTotal(i int64) {
+	if m.addsales_total != nil {
+		*m.addsales_total += i
+	} else {
+		m.addsales_total = &i
+	}
+}
+
+// AddedSalesTotal returns the value that was added to the "sales_total" field in this mutation.
+func (m *SalesFacetDayMutation) AddedSalesTotal() (r int64, exists bool) {
+	v := m.addsales_total
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSalesTotal resets all changes to the "sales_total" field.
+func (m *SalesFacetDayMutation) ResetSalesTotal() {
+	m.sales_total = nil
+	m.addsales_total = nil
+}
+
+// SetDiscountTotal sets the "discount_total" field.
+func (m *SalesFacetDayMutation) SetDiscountTotal(i int64) {
+	m.discount_total = &i
+	m.adddiscount_total = nil
+}
+
+// DiscountTotal returns the value of the "discount_total" field in the mutation.
+func (m *SalesFacetDayMutation) DiscountTotal() (r int64, exists bool) {
+	v := m.discount_total
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDiscountTotal returns the old "discount_total" field's value of the SalesFacetDay entity.
+// If the SalesFacetDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesFacetDayMutation) OldDiscountTotal(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDiscountTotal is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDiscountTotal requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDiscountTotal: %w", err)
+	}
+	return oldValue.DiscountTotal, nil
+}
+
+// AddDiscountTotal adds i to the "discount_total" field.
+func (m *SalesFacetDayMutation) AddDiscountTotal(i int64) {
+	if m.adddiscount_total != nil {
+		*m.adddiscount_total += i
+	} else {
+		m.adddiscount_total = &i
+	}
+}
+
+// AddedDiscountTotal returns the value that was added to the "discount_total" field in this mutation.
+func (m *SalesFacetDayMutation) AddedDiscountTotal() (r int64, exists bool) {
+	v := m.adddiscount_total
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetDiscountTotal resets all changes to the "discount_total" field.
+func (m *SalesFacetDayMutation) ResetDiscountTotal() {
+	m.discount_total = nil
+	m.adddiscount_total = nil
+}
+
+// SetTaxTotal sets the "tax_total" field.
+func (m *SalesFacetDayMutation) SetTaxTotal(i int64) {
+	m.tax_total = &i
+	m.addtax_total = nil
+}
+
+// TaxTotal returns the value of the "tax_total" field in the mutation.
+func (m *SalesFacetDayMutation) TaxTotal() (r int64, exists bool) {
+	v := m.tax_total
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTaxTotal returns the old "tax_total" field's value of the SalesFacetDay entity.
+// If the SalesFacetDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesFacetDayMutation) OldTaxTotal(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTaxTotal is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTaxTotal requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTaxTotal: %w", err)
+	}
+	return oldValue.TaxTotal, nil
+}
+
+// AddTaxTotal adds i to the "tax_total" field.
+func (m *SalesFacetDayMutation) AddTaxTotal(i int64) {
+	if m.addtax_total != nil {
+		*m.addtax_total += i
+	} else {
+		m.addtax_total = &i
+	}
+}
+
+// AddedTaxTotal returns the value that was added to the "tax_total" field in this mutation.
+func (m *SalesFacetDayMutation) AddedTaxTotal() (r int64, exists bool) {
+	v := m.addtax_total
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetTaxTotal resets all changes to the "tax_total" field.
+func (m *SalesFacetDayMutation) ResetTaxTotal() {
+	m.tax_total = nil
+	m.addtax_total = nil
+}
+
+// SetItemsSold sets the "items_sold" field.
+func (m *SalesFacetDayMutation) SetItemsSold(i int64) {
+	m.items_sold = &i
+	m.additems_sold = nil
+}
+
+// ItemsSold returns the value of the "items_sold" field in the mutation.
+func (m *SalesFacetDayMutation) ItemsSold() (r int64, exists bool) {
+	v := m.items_sold
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldItemsSold returns the old "items_sold" field's value of the SalesFacetDay entity.
+// If the SalesFacetDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesFacetDayMutation) OldItemsSold(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldItemsSold is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldItemsSold requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldItemsSold: %w", err)
+	}
+	return oldValue.ItemsSold, nil
+}
+
+// AddItemsSold adds i to the "items_sold" field.
+func (m *SalesFacetDayMutation) AddItemsSold(i int64) {
+	if m.additems_sold != nil {
+		*m.additems_sold += i
+	} else {
+		m.additems_sold = &i
+	}
+}
+
+// AddedItemsSold returns the value that was added to the "items_sold" field in this mutation.
+func (m *SalesFacetDayMutation) AddedItemsSold() (r int64, exists bool) {
+	v := m.additems_sold
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetItemsSold resets all changes to the "items_sold" field.
+func (m *SalesFacetDayMutation) ResetItemsSold() {
+	m.items_sold = nil
+	m.additems_sold = nil
+}
+
+// SetRefundsCount sets the "refunds_count" field.
+func (m *SalesFacetDayMutation) SetRefundsCount(i int64) {
+	m.refunds_count = &i
+	m.addrefunds_count = nil
+}
+
+// RefundsCount returns the value of the "refunds_count" field in the mutation.
+func (m *SalesFacetDayMutation) RefundsCount() (r int64, exists bool) {
+	v := m.refunds_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRefundsCount returns the old "refunds_count" field's value of the SalesFacetDay entity.
+// If the SalesFacetDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesFacetDayMutation) OldRefundsCount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRefundsCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRefundsCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRefundsCount: %w", err)
+	}
+	return oldValue.RefundsCount, nil
+}
+
+// AddRefundsCount adds i to the "refunds_count" field.
+func (m *SalesFacetDayMutation) AddRefundsCount(i int64) {
+	if m.addrefunds_count != nil {
+		*m.addrefunds_count += i
+	} else {
+		m.addrefunds_count = &i
+	}
+}
+
+// AddedRefundsCount returns the value that was added to the "refunds_count" field in this mutation.
+func (m *SalesFacetDayMutation) AddedRefundsCount() (r int64, exists bool) {
+	v := m.addrefunds_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRefundsCount resets all changes to the "refunds_count" field.
+func (m *SalesFacetDayMutation) ResetRefundsCount() {
+	m.refunds_count = nil
+	m.addrefunds_count = nil
+}
+
+// SetRefundAmount sets the "refund_amount" field.
+func (m *SalesFacetDayMutation) SetRefundAmount(i int64) {
+	m.refund_amount = &i
+	m.addrefund_amount = nil
+}
+
+// RefundAmount returns the value of the "refund_amount" field in the mutation.
+func (m *SalesFacetDayMutation) RefundAmount() (r int64, exists bool) {
+	v := m.refund_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRefundAmount returns the old "refund_amount" field's value of the SalesFacetDay entity.
+// If the SalesFacetDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesFacetDayMutation) OldRefundAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRefundAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRefundAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRefundAmount: %w", err)
+	}
+	return oldValue.RefundAmount, nil
+}
+
+// AddRefundAmount adds i to the "refund_amount" field.
+func (m *SalesFacetDayMutation) AddRefundAmount(i int64) {
+	if m.addrefund_amount != nil {
+		*m.addrefund_amount += i
+	} else {
+		m.addrefund_amount = &i
+	}
+}
+
+// AddedRefundAmount returns the value that was added to the "refund_amount" field in this mutation.
+func (m *SalesFacetDayMutation) AddedRefundAmount() (r int64, exists bool) {
+	v := m.addrefund_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRefundAmount resets all changes to the "refund_amount" field.
+func (m *SalesFacetDayMutation) ResetRefundAmount() {
+	m.refund_amount = nil
+	m.addrefund_amount = nil
+}
+
+// SetRefundTax sets the "refund_tax" field.
+func (m *SalesFacetDayMutation) SetRefundTax(i int64) {
+	m.refund_tax = &i
+	m.addrefund_tax = nil
+}
+
+// RefundTax returns the value of the "refund_tax" field in the mutation.
+func (m *SalesFacetDayMutation) RefundTax() (r int64, exists bool) {
+	v := m.refund_tax
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRefundTax returns the old "refund_tax" field's value of the SalesFacetDay entity.
+// If the SalesFacetDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesFacetDayMutation) OldRefundTax(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRefundTax is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRefundTax requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRefundTax: %w", err)
+	}
+	return oldValue.RefundTax, nil
+}
+
+// AddRefundTax adds i to the "refund_tax" field.
+func (m *SalesFacetDayMutation) AddRefundTax(i int64) {
+	if m.addrefund_tax != nil {
+		*m.addrefund_tax += i
+	} else {
+		m.addrefund_tax = &i
+	}
+}
+
+// AddedRefundTax returns the value that was added to the "refund_tax" field in this mutation.
+func (m *SalesFacetDayMutation) AddedRefundTax() (r int64, exists bool) {
+	v := m.addrefund_tax
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRefundTax resets all changes to the "refund_tax" field.
+func (m *SalesFacetDayMutation) ResetRefundTax() {
+	m.refund_tax = nil
+	m.addrefund_tax = nil
+}
+
+// SetItemsReturned sets the "items_returned" field.
+func (m *SalesFacetDayMutation) SetItemsReturned(i int64) {
+	m.items_returned = &i
+	m.additems_returned = nil
+}
+
+// ItemsReturned returns the value of the "items_returned" field in the mutation.
+func (m *SalesFacetDayMutation) ItemsReturned() (r int64, exists bool) {
+	v := m.items_returned
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldItemsReturned returns the old "items_returned" field's value of the SalesFacetDay entity.
+// If the SalesFacetDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesFacetDayMutation) OldItemsReturned(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldItemsReturned is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldItemsReturned requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldItemsReturned: %w", err)
+	}
+	return oldValue.ItemsReturned, nil
+}
+
+// AddItemsReturned adds i to the "items_returned" field.
+func (m *SalesFacetDayMutation) AddItemsReturned(i int64) {
+	if m.additems_returned != nil {
+		*m.additems_returned += i
+	} else {
+		m.additems_returned = &i
+	}
+}
+
+// AddedItemsReturned returns the value that was added to the "items_returned" field in this mutation.
+func (m *SalesFacetDayMutation) AddedItemsReturned() (r int64, exists bool) {
+	v := m.additems_returned
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetItemsReturned resets all changes to the "items_returned" field.
+func (m *SalesFacetDayMutation) ResetItemsReturned() {
+	m.items_returned = nil
+	m.additems_returned = nil
+}
+
+// SetVoidsCount sets the "voids_count" field.
+func (m *SalesFacetDayMutation) SetVoidsCount(i int64) {
+	m.voids_count = &i
+	m.addvoids_count = nil
+}
+
+// VoidsCount returns the value of the "voids_count" field in the mutation.
+func (m *SalesFacetDayMutation) VoidsCount() (r int64, exists bool) {
+	v := m.voids_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldVoidsCount returns the old "voids_count" field's value of the SalesFacetDay entity.
+// If the SalesFacetDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesFacetDayMutation) OldVoidsCount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldVoidsCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldVoidsCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldVoidsCount: %w", err)
+	}
+	return oldValue.VoidsCount, nil
+}
+
+// AddVoidsCount adds i to the "voids_count" field.
+func (m *SalesFacetDayMutation) AddVoidsCount(i int64) {
+	if m.addvoids_count != nil {
+		*m.addvoids_count += i
+	} else {
+		m.addvoids_count = &i
+	}
+}
+
+// AddedVoidsCount returns the value that was added to the "voids_count" field in this mutation.
+func (m *SalesFacetDayMutation) AddedVoidsCount() (r int64, exists bool) {
+	v := m.addvoids_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetVoidsCount resets all changes to the "voids_count" field.
+func (m *SalesFacetDayMutation) ResetVoidsCount() {
+	m.voids_count = nil
+	m.addvoids_count = nil
+}
+
+// SetVoidAmount sets the "void_amount" field.
+func (m *SalesFacetDayMutation) SetVoidAmount(i int64) {
+	m.void_amount = &i
+	m.addvoid_amount = nil
+}
+
+// VoidAmount returns the value of the "void_amount" field in the mutation.
+func (m *SalesFacetDayMutation) VoidAmount() (r int64, exists bool) {
+	v := m.void_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldVoidAmount returns the old "void_amount" field's value of the SalesFacetDay entity.
+// If the SalesFacetDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesFacetDayMutation) OldVoidAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldVoidAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldVoidAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldVoidAmount: %w", err)
+	}
+	return oldValue.VoidAmount, nil
+}
+
+// AddVoidAmount adds i to the "void_amount" field.
+func (m *SalesFacetDayMutation) AddVoidAmount(i int64) {
+	if m.addvoid_amount != nil {
+		*m.addvoid_amount += i
+	} else {
+		m.addvoid_amount = &i
+	}
+}
+
+// AddedVoidAmount returns the value that was added to the "void_amount" field in this mutation.
+func (m *SalesFacetDayMutation) AddedVoidAmount() (r int64, exists bool) {
+	v := m.addvoid_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetVoidAmount resets all changes to the "void_amount" field.
+func (m *SalesFacetDayMutation) ResetVoidAmount() {
+	m.void_amount = nil
+	m.addvoid_amount = nil
+}
+
+// SetNewCustomers sets the "new_customers" field.
+func (m *SalesFacetDayMutation) SetNewCustomers(i int64) {
+	m.new_customers = &i
+	m.addnew_customers = nil
+}
+
+// NewCustomers returns the value of the "new_customers" field in the mutation.
+func (m *SalesFacetDayMutation) NewCustomers() (r int64, exists bool) {
+	v := m.new_customers
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNewCustomers returns the old "new_customers" field's value of the SalesFacetDay entity.
+// If the SalesFacetDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesFacetDayMutation) OldNewCustomers(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNewCustomers is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNewCustomers requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNewCustomers: %w", err)
+	}
+	return oldValue.NewCustomers, nil
+}
+
+// AddNewCustomers adds i to the "new_customers" field.
+func (m *SalesFacetDayMutation) AddNewCustomers(i int64) {
+	if m.addnew_customers != nil {
+		*m.addnew_customers += i
+	} else {
+		m.addnew_customers = &i
+	}
+}
+
+// AddedNewCustomers returns the value that was added to the "new_customers" field in this mutation.
+func (m *SalesFacetDayMutation) AddedNewCustomers() (r int64, exists bool) {
+	v := m.addnew_customers
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetNewCustomers resets all changes to the "new_customers" field.
+func (m *SalesFacetDayMutation) ResetNewCustomers() {
+	m.new_customers = nil
+	m.addnew_customers = nil
+}
+
+// SetReturningVisits sets the "returning_visits" field.
+func (m *SalesFacetDayMutation) SetReturningVisits(i int64) {
+	m.returning_visits = &i
+	m.addreturning_visits = nil
+}
+
+// ReturningVisits returns the value of the "returning_visits" field in the mutation.
+func (m *SalesFacetDayMutation) ReturningVisits() (r int64, exists bool) {
+	v := m.returning_visits
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReturningVisits returns the old "returning_visits" field's value of the SalesFacetDay entity.
+// If the SalesFacetDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesFacetDayMutation) OldReturningVisits(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReturningVisits is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReturningVisits requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReturningVisits: %w", err)
+	}
+	return oldValue.ReturningVisits, nil
+}
+
+// AddReturningVisits adds i to the "returning_visits" field.
+func (m *SalesFacetDayMutation) AddReturningVisits(i int64) {
+	if m.addreturning_visits != nil {
+		*m.addreturning_visits += i
+	} else {
+		m.addreturning_visits = &i
+	}
+}
+
+// AddedReturningVisits returns the value that was added to the "returning_visits" field in this mutation.
+func (m *SalesFacetDayMutation) AddedReturningVisits() (r int64, exists bool) {
+	v := m.addreturning_visits
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetReturningVisits resets all changes to the "returning_visits" field.
+func (m *SalesFacetDayMutation) ResetReturningVisits() {
+	m.returning_visits = nil
+	m.addreturning_visits = nil
+}
+
+// SetStoreID sets the "store_id" field.
+func (m *SalesFacetDayMutation) SetStoreID(pu pulid.ID) {
+	m.store_id = &pu
+}
+
+// StoreID returns the value of the "store_id" field in the mutation.
+func (m *SalesFacetDayMutation) StoreID() (r pulid.ID, exists bool) {
+	v := m.store_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStoreID returns the old "store_id" field's value of the SalesFacetDay entity.
+// If the SalesFacetDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesFacetDayMutation) OldStoreID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStoreID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStoreID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStoreID: %w", err)
+	}
+	return oldValue.StoreID, nil
+}
+
+// ResetStoreID resets all changes to the "store_id" field.
+func (m *SalesFacetDayMutation) ResetStoreID() {
+	m.store_id = nil
+}
+
+// SetBusinessDate sets the "business_date" field.
+func (m *SalesFacetDayMutation) SetBusinessDate(s string) {
+	m.business_date = &s
+}
+
+// BusinessDate returns the value of the "business_date" field in the mutation.
+func (m *SalesFacetDayMutation) BusinessDate() (r string, exists bool) {
+	v := m.business_date
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBusinessDate returns the old "business_date" field's value of the SalesFacetDay entity.
+// If the SalesFacetDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesFacetDayMutation) OldBusinessDate(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBusinessDate is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBusinessDate requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBusinessDate: %w", err)
+	}
+	return oldValue.BusinessDate, nil
+}
+
+// ResetBusinessDate resets all changes to the "business_date" field.
+func (m *SalesFacetDayMutation) ResetBusinessDate() {
+	m.business_date = nil
+}
+
+// SetDimension sets the "dimension" field.
+func (m *SalesFacetDayMutation) SetDimension(s salesfacetday.Dimension) {
+	m.dimension = &s
+}
+
+// Dimension returns the value of the "dimension" field in the mutation.
+func (m *SalesFacetDayMutation) Dimension() (r salesfacetday.Dimension, exists bool) {
+	v := m.dimension
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDimension returns the old "dimension" field's value of the SalesFacetDay entity.
+// If the SalesFacetDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesFacetDayMutation) OldDimension(ctx context.Context) (v salesfacetday.Dimension, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDimension is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDimension requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDimension: %w", err)
+	}
+	return oldValue.Dimension, nil
+}
+
+// ResetDimension resets all changes to the "dimension" field.
+func (m *SalesFacetDayMutation) ResetDimension() {
+	m.dimension = nil
+}
+
+// SetKey sets the "key" field.
+func (m *SalesFacetDayMutation) SetKey(s string) {
+	m.key = &s
+}
+
+// Key returns the value of the "key" field in the mutation.
+func (m *SalesFacetDayMutation) Key() (r string, exists bool) {
+	v := m.key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKey returns the old "key" field's value of the SalesFacetDay entity.
+// If the SalesFacetDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesFacetDayMutation) OldKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKey: %w", err)
+	}
+	return oldValue.Key, nil
+}
+
+// ResetKey resets all changes to the "key" field.
+func (m *SalesFacetDayMutation) ResetKey() {
+	m.key = nil
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *SalesFacetDayMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[salesfacetday.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *SalesFacetDayMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *SalesFacetDayMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *SalesFacetDayMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// Where appends a list predicates to the SalesFacetDayMutation builder.
+func (m *SalesFacetDayMutation) Where(ps ...predicate.SalesFacetDay) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the SalesFacetDayMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *SalesFacetDayMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.SalesFacetDay, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *SalesFacetDayMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *SalesFacetDayMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (SalesFacetDay).
+func (m *SalesFacetDayMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *SalesFacetDayMutation) Fields() []string {
+	fields := make([]string, 0, 18)
+	if m.merchant != nil {
+		fields = append(fields, salesfacetday.FieldMerchantID)
+	}
+	if m.sales_count != nil {
+		fields = append(fields, salesfacetday.FieldSalesCount)
+	}
+	if m.sales_total != nil {
+		fields = append(fields, salesfacetday.FieldSalesTotal)
+	}
+	if m.discount_total != nil {
+		fields = append(fields, salesfacetday.FieldDiscountTotal)
+	}
+	if m.tax_total != nil {
+		fields = append(fields, salesfacetday.FieldTaxTotal)
+	}
+	if m.items_sold != nil {
+		fields = append(fields, salesfacetday.FieldItemsSold)
+	}
+	if m.refunds_count != nil {
+		fields = append(fields, salesfacetday.FieldRefundsCount)
+	}
+	if m.refund_amount != nil {
+		fields = append(fields, salesfacetday.FieldRefundAmount)
+	}
+	if m.refund_tax != nil {
+		fields = append(fields, salesfacetday.FieldRefundTax)
+	}
+	if m.items_returned != nil {
+		fields = append(fields, salesfacetday.FieldItemsReturned)
+	}
+	if m.voids_count != nil {
+		fields = append(fields, salesfacetday.FieldVoidsCount)
+	}
+	if m.void_amount != nil {
+		fields = append(fields, salesfacetday.FieldVoidAmount)
+	}
+	if m.new_customers != nil {
+		fields = append(fields, salesfacetday.FieldNewCustomers)
+	}
+	if m.returning_visits != nil {
+		fields = append(fields, salesfacetday.FieldReturningVisits)
+	}
+	if m.store_id != nil {
+		fields = append(fields, salesfacetday.FieldStoreID)
+	}
+	if m.business_date != nil {
+		fields = append(fields, salesfacetday.FieldBusinessDate)
+	}
+	if m.dimension != nil {
+		fields = append(fields, salesfacetday.FieldDimension)
+	}
+	if m.key != nil {
+		fields = append(fields, salesfacetday.FieldKey)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *SalesFacetDayMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case salesfacetday.FieldMerchantID:
+		return m.MerchantID()
+	case salesfacetday.FieldSalesCount:
+		return m.SalesCount()
+	case salesfacetday.FieldSalesTotal:
+		return m.SalesTotal()
+	case salesfacetday.FieldDiscountTotal:
+		return m.DiscountTotal()
+	case salesfacetday.FieldTaxTotal:
+		return m.TaxTotal()
+	case salesfacetday.FieldItemsSold:
+		return m.ItemsSold()
+	case salesfacetday.FieldRefundsCount:
+		return m.RefundsCount()
+	case salesfacetday.FieldRefundAmount:
+		return m.RefundAmount()
+	case salesfacetday.FieldRefundTax:
+		return m.RefundTax()
+	case salesfacetday.FieldItemsReturned:
+		return m.ItemsReturned()
+	case salesfacetday.FieldVoidsCount:
+		return m.VoidsCount()
+	case salesfacetday.FieldVoidAmount:
+		return m.VoidAmount()
+	case salesfacetday.FieldNewCustomers:
+		return m.NewCustomers()
+	case salesfacetday.FieldReturningVisits:
+		return m.ReturningVisits()
+	case salesfacetday.FieldStoreID:
+		return m.StoreID()
+	case salesfacetday.FieldBusinessDate:
+		return m.BusinessDate()
+	case salesfacetday.FieldDimension:
+		return m.Dimension()
+	case salesfacetday.FieldKey:
+		return m.Key()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *SalesFacetDayMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case salesfacetday.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case salesfacetday.FieldSalesCount:
+		return m.OldSalesCount(ctx)
+	case salesfacetday.FieldSalesTotal:
+		return m.OldSalesTotal(ctx)
+	case salesfacetday.FieldDiscountTotal:
+		return m.OldDiscountTotal(ctx)
+	case salesfacetday.FieldTaxTotal:
+		return m.OldTaxTotal(ctx)
+	case salesfacetday.FieldItemsSold:
+		return m.OldItemsSold(ctx)
+	case salesfacetday.FieldRefundsCount:
+		return m.OldRefundsCount(ctx)
+	case salesfacetday.FieldRefundAmount:
+		return m.OldRefundAmount(ctx)
+	case salesfacetday.FieldRefundTax:
+		return m.OldRefundTax(ctx)
+	case salesfacetday.FieldItemsReturned:
+		return m.OldItemsReturned(ctx)
+	case salesfacetday.FieldVoidsCount:
+		return m.OldVoidsCount(ctx)
+	case salesfacetday.FieldVoidAmount:
+		return m.OldVoidAmount(ctx)
+	case salesfacetday.FieldNewCustomers:
+		return m.OldNewCustomers(ctx)
+	case salesfacetday.FieldReturningVisits:
+		return m.OldReturningVisits(ctx)
+	case salesfacetday.FieldStoreID:
+		return m.OldStoreID(ctx)
+	case salesfacetday.FieldBusinessDate:
+		return m.OldBusinessDate(ctx)
+	case salesfacetday.FieldDimension:
+		return m.OldDimension(ctx)
+	case salesfacetday.FieldKey:
+		return m.OldKey(ctx)
+	}
+	return nil, fmt.Errorf("unknown SalesFacetDay field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SalesFacetDayMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case salesfacetday.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case salesfacetday.FieldSalesCount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSalesCount(v)
+		return nil
+	case salesfacetday.FieldSalesTotal:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSalesTotal(v)
+		return nil
+	case salesfacetday.FieldDiscountTotal:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDiscountTotal(v)
+		return nil
+	case salesfacetday.FieldTaxTotal:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTaxTotal(v)
+		return nil
+	case salesfacetday.FieldItemsSold:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetItemsSold(v)
+		return nil
+	case salesfacetday.FieldRefundsCount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRefundsCount(v)
+		return nil
+	case salesfacetday.FieldRefundAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRefundAmount(v)
+		return nil
+	case salesfacetday.FieldRefundTax:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRefundTax(v)
+		return nil
+	case salesfacetday.FieldItemsReturned:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetItemsReturned(v)
+		return nil
+	case salesfacetday.FieldVoidsCount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetVoidsCount(v)
+		return nil
+	case salesfacetday.FieldVoidAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetVoidAmount(v)
+		return nil
+	case salesfacetday.FieldNewCustomers:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNewCustomers(v)
+		return nil
+	case salesfacetday.FieldReturningVisits:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReturningVisits(v)
+		return nil
+	case salesfacetday.FieldStoreID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStoreID(v)
+		return nil
+	case salesfacetday.FieldBusinessDate:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBusinessDate(v)
+		return nil
+	case salesfacetday.FieldDimension:
+		v, ok := value.(salesfacetday.Dimension)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDimension(v)
+		return nil
+	case salesfacetday.FieldKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKey(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SalesFacetDay field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *SalesFacetDayMutation) AddedFields() []string {
+	var fields []string
+	if m.addsales_count != nil {
+		fields = append(fields, salesfacetday.FieldSalesCount)
+	}
+	if m.addsales_total != nil {
+		fields = append(fields, salesfacetday.FieldSalesTotal)
+	}
+	if m.adddiscount_total != nil {
+		fields = append(fields, salesfacetday.FieldDiscountTotal)
+	}
+	if m.addtax_total != nil {
+		fields = append(fields, salesfacetday.FieldTaxTotal)
+	}
+	if m.additems_sold != nil {
+		fields = append(fields, salesfacetday.FieldItemsSold)
+	}
+	if m.addrefunds_count != nil {
+		fields = append(fields, salesfacetday.FieldRefundsCount)
+	}
+	if m.addrefund_amount != nil {
+		fields = append(fields, salesfacetday.FieldRefundAmount)
+	}
+	if m.addrefund_tax != nil {
+		fields = append(fields, salesfacetday.FieldRefundTax)
+	}
+	if m.additems_returned != nil {
+		fields = append(fields, salesfacetday.FieldItemsReturned)
+	}
+	if m.addvoids_count != nil {
+		fields = append(fields, salesfacetday.FieldVoidsCount)
+	}
+	if m.addvoid_amount != nil {
+		fields = append(fields, salesfacetday.FieldVoidAmount)
+	}
+	if m.addnew_customers != nil {
+		fields = append(fields, salesfacetday.FieldNewCustomers)
+	}
+	if m.addreturning_visits != nil {
+		fields = append(fields, salesfacetday.FieldReturningVisits)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *SalesFacetDayMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case salesfacetday.FieldSalesCount:
+		return m.AddedSalesCount()
+	case salesfacetday.FieldSalesTotal:
+		return m.AddedSalesTotal()
+	case salesfacetday.FieldDiscountTotal:
+		return m.AddedDiscountTotal()
+	case salesfacetday.FieldTaxTotal:
+		return m.AddedTaxTotal()
+	case salesfacetday.FieldItemsSold:
+		return m.AddedItemsSold()
+	case salesfacetday.FieldRefundsCount:
+		return m.AddedRefundsCount()
+	case salesfacetday.FieldRefundAmount:
+		return m.AddedRefundAmount()
+	case salesfacetday.FieldRefundTax:
+		return m.AddedRefundTax()
+	case salesfacetday.FieldItemsReturned:
+		return m.AddedItemsReturned()
+	case salesfacetday.FieldVoidsCount:
+		return m.AddedVoidsCount()
+	case salesfacetday.FieldVoidAmount:
+		return m.AddedVoidAmount()
+	case salesfacetday.FieldNewCustomers:
+		return m.AddedNewCustomers()
+	case salesfacetday.FieldReturningVisits:
+		return m.AddedReturningVisits()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SalesFacetDayMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case salesfacetday.FieldSalesCount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSalesCount(v)
+		return nil
+	case salesfacetday.FieldSalesTotal:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSalesTotal(v)
+		return nil
+	case salesfacetday.FieldDiscountTotal:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDiscountTotal(v)
+		return nil
+	case salesfacetday.FieldTaxTotal:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddTaxTotal(v)
+		return nil
+	case salesfacetday.FieldItemsSold:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddItemsSold(v)
+		return nil
+	case salesfacetday.FieldRefundsCount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRefundsCount(v)
+		return nil
+	case salesfacetday.FieldRefundAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRefundAmount(v)
+		return nil
+	case salesfacetday.FieldRefundTax:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRefundTax(v)
+		return nil
+	case salesfacetday.FieldItemsReturned:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddItemsReturned(v)
+		return nil
+	case salesfacetday.FieldVoidsCount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddVoidsCount(v)
+		return nil
+	case salesfacetday.FieldVoidAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddVoidAmount(v)
+		return nil
+	case salesfacetday.FieldNewCustomers:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddNewCustomers(v)
+		return nil
+	case salesfacetday.FieldReturningVisits:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddReturningVisits(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SalesFacetDay numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *SalesFacetDayMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *SalesFacetDayMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *SalesFacetDayMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown SalesFacetDay nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *SalesFacetDayMutation) ResetField(name string) error {
+	switch name {
+	case salesfacetday.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case salesfacetday.FieldSalesCount:
+		m.ResetSalesCount()
+		return nil
+	case salesfacetday.FieldSalesTotal:
+		m.ResetSalesTotal()
+		return nil
+	case salesfacetday.FieldDiscountTotal:
+		m.ResetDiscountTotal()
+		return nil
+	case salesfacetday.FieldTaxTotal:
+		m.ResetTaxTotal()
+		return nil
+	case salesfacetday.FieldItemsSold:
+		m.ResetItemsSold()
+		return nil
+	case salesfacetday.FieldRefundsCount:
+		m.ResetRefundsCount()
+		return nil
+	case salesfacetday.FieldRefundAmount:
+		m.ResetRefundAmount()
+		return nil
+	case salesfacetday.FieldRefundTax:
+		m.ResetRefundTax()
+		return nil
+	case salesfacetday.FieldItemsReturned:
+		m.ResetItemsReturned()
+		return nil
+	case salesfacetday.FieldVoidsCount:
+		m.ResetVoidsCount()
+		return nil
+	case salesfacetday.FieldVoidAmount:
+		m.ResetVoidAmount()
+		return nil
+	case salesfacetday.FieldNewCustomers:
+		m.ResetNewCustomers()
+		return nil
+	case salesfacetday.FieldReturningVisits:
+		m.ResetReturningVisits()
+		return nil
+	case salesfacetday.FieldStoreID:
+		m.ResetStoreID()
+		return nil
+	case salesfacetday.FieldBusinessDate:
+		m.ResetBusinessDate()
+		return nil
+	case salesfacetday.FieldDimension:
+		m.ResetDimension()
+		return nil
+	case salesfacetday.FieldKey:
+		m.ResetKey()
+		return nil
+	}
+	return fmt.Errorf("unknown SalesFacetDay field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *SalesFacetDayMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.merchant != nil {
+		edges = append(edges, salesfacetday.EdgeMerchant)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *SalesFacetDayMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case salesfacetday.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *SalesFacetDayMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *SalesFacetDayMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *SalesFacetDayMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedmerchant {
+		edges = append(edges, salesfacetday.EdgeMerchant)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *SalesFacetDayMutation) EdgeCleared(name string) bool {
+	switch name {
+	case salesfacetday.EdgeMerchant:
+		return m.clearedmerchant
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *SalesFacetDayMutation) ClearEdge(name string) error {
+	switch name {
+	case salesfacetday.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown SalesFacetDay unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *SalesFacetDayMutation) ResetEdge(name string) error {
+	switch name {
+	case salesfacetday.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown SalesFacetDay edge %s", name)
+}
+
+// SalesHourMutation represents an operation that mutates the SalesHour nodes in the graph.
+type SalesHourMutation struct {
+	config
+	op                  Op
+	typ                 string
+	id                  *int
+	sales_count         *int64
+	addsales_count      *int64
+	sales_total         *int64
+	addsales_total      *int64
+	discount_total      *int64
+	adddiscount_total   *int64
+	tax_total           *int64
+	addtax_total        *int64
+	items_sold          *int64
+	additems_sold       *int64
+	refunds_count       *int64
+	addrefunds_count    *int64
+	refund_amount       *int64
+	addrefund_amount    *int64
+	refund_tax          *int64
+	addrefund_tax       *int64
+	items_returned      *int64
+	additems_returned   *int64
+	voids_count         *int64
+	addvoids_count      *int64
+	void_amount         *int64
+	addvoid_amount      *int64
+	new_customers       *int64
+	addnew_customers    *int64
+	returning_visits    *int64
+	addreturning_visits *int64
+	store_id            *pulid.ID
+	business_date       *string
+	hour                *int
+	addhour             *int
+	clearedFields       map[string]struct{}
+	merchant            *pulid.ID
+	clearedmerchant     bool
+	done                bool
+	oldValue            func(context.Context) (*SalesHour, error)
+	predicates          []predicate.SalesHour
+}
+
+var _ ent.Mutation = (*SalesHourMutation)(nil)
+
+// saleshourOption allows management of the mutation configuration using functional options.
+type saleshourOption func(*SalesHourMutation)
+
+// newSalesHourMutation creates new mutation for the SalesHour entity.
+func newSalesHourMutation(c config, op Op, opts ...saleshourOption) *SalesHourMutation {
+	m := &SalesHourMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeSalesHour,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withSalesHourID sets the ID field of the mutation.
+func withSalesHourID(id int) saleshourOption {
+	return func(m *SalesHourMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *SalesHour
+		)
+		m.oldValue = func(ctx context.Context) (*SalesHour, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().SalesHour.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withSalesHour sets the old SalesHour of the mutation.
+func withSalesHour(node *SalesHour) saleshourOption {
+	return func(m *SalesHourMutation) {
+		m.oldValue = func(context.Context) (*SalesHour, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m SalesHourMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m SalesHourMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *SalesHourMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *SalesHourMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().SalesHour.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *SalesHourMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *SalesHourMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the SalesHour entity.
+// If the SalesHour object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesHourMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *SalesHourMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetSalesCount sets the "sales_count" field.
+func (m *SalesHourMutation) SetSalesCount(i int64) {
+	m.sales_count = &i
+	m.addsales_count = nil
+}
+
+// SalesCount returns the value of the "sales_count" field in the mutation.
+func (m *SalesHourMutation) SalesCount() (r int64, exists bool) {
+	v := m.sales_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSalesCount returns the old "sales_count" field's value of the SalesHour entity.
+// If the SalesHour object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesHourMutation) OldSalesCount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSalesCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSalesCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSalesCount: %w", err)
+	}
+	return oldValue.SalesCount, nil
+}
+
+// AddSalesCount adds i to the "sales_count" field.
+func (m *SalesHourMutation) AddSalesCount(i int64) {
+	if m.addsales_count != nil {
+		*m.addsales_count += i
+	} else {
+		m.addsales_count = &i
+	}
+}
+
+// AddedSalesCount returns the value that was added to the "sales_count" field in this mutation.
+func (m *SalesHourMutation) AddedSalesCount() (r int64, exists bool) {
+	v := m.addsales_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSalesCount resets all changes to the "sales_count" field.
+func (m *SalesHourMutation) ResetSalesCount() {
+	m.sales_count = nil
+	m.addsales_count = nil
+}
+
+// SetSalesTotal sets the "sales_total" field.
+func (m *SalesHourMutation) SetSalesTotal(i int64) {
+	m.sales_total = &i
+	m.addsales_total = nil
+}
+
+// SalesTotal returns the value of the "sales_total" field in the mutation.
+func (m *SalesHourMutation) SalesTotal() (r int64, exists bool) {
+	v := m.sales_total
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSalesTotal returns the old "sales_total" field's value of the SalesHour entity.
+// If the SalesHour object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesHourMutation) OldSalesTotal(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSalesTotal is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSalesTotal requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSalesTotal: %w", err)
+	}
+	return oldValue.SalesTotal, nil
+}
+
+// AddSalesTotal adds i to the "sales_total" field.
+func (m *SalesHourMutation) AddSalesTotal(i int64) {
+	if m.addsales_total != nil {
+		*m.addsales_total += i
+	} else {
+		m.addsales_total = &i
+	}
+}
+
+// AddedSalesTotal returns the value that was added to the "sales_total" field in this mutation.
+func (m *SalesHourMutation) AddedSalesTotal() (r int64, exists bool) {
+	v := m.addsales_total
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSalesTotal resets all changes to the "sales_total" field.
+func (m *SalesHourMutation) ResetSalesTotal() {
+	m.sales_total = nil
+	m.addsales_total = nil
+}
+
+// SetDiscountTotal sets the "discount_total" field.
+func (m *SalesHourMutation) SetDiscountTotal(i int64) {
+	m.discount_total = &i
+	m.adddiscount_total = nil
+}
+
+// DiscountTotal returns the value of the "discount_total" field in the mutation.
+func (m *SalesHourMutation) DiscountTotal() (r int64, exists bool) {
+	v := m.discount_total
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDiscountTotal returns the old "discount_total" field's value of the SalesHour entity.
+// If the SalesHour object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesHourMutation) OldDiscountTotal(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDiscountTotal is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDiscountTotal requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDiscountTotal: %w", err)
+	}
+	return oldValue.DiscountTotal, nil
+}
+
+// AddDiscountTotal adds i to the "discount_total" field.
+func (m *SalesHourMutation) AddDiscountTotal(i int64) {
+	if m.adddiscount_total != nil {
+		*m.adddiscount_total += i
+	} else {
+		m.adddiscount_total = &i
+	}
+}
+
+// AddedDiscountTotal returns the value that was added to the "discount_total" field in this mutation.
+func (m *SalesHourMutation) AddedDiscountTotal() (r int64, exists bool) {
+	v := m.adddiscount_total
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetDiscountTotal resets all changes to the "discount_total" field.
+func (m *SalesHourMutation) ResetDiscountTotal() {
+	m.discount_total = nil
+	m.adddiscount_total = nil
+}
+
+// SetTaxTotal sets the "tax_total" field.
+func (m *SalesHourMutation) SetTaxTotal(i int64) {
+	m.tax_total = &i
+	m.addtax_total = nil
+}
+
+// TaxTotal returns the value of the "tax_total" field in the mutation.
+func (m *SalesHourMutation) TaxTotal() (r int64, exists bool) {
+	v := m.tax_total
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTaxTotal returns the old "tax_total" field's value of the SalesHour entity.
+// If the SalesHour object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesHourMutation) OldTaxTotal(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTaxTotal is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTaxTotal requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTaxTotal: %w", err)
+	}
+	return oldValue.TaxTotal, nil
+}
+
+// AddTaxTotal adds i to the "tax_total" field.
+func (m *SalesHourMutation) AddTaxTotal(i int64) {
+	if m.addtax_total != nil {
+		*m.addtax_total += i
+	} else {
+		m.addtax_total = &i
+	}
+}
+
+// AddedTaxTotal returns the value that was added to the "tax_total" field in this mutation.
+func (m *SalesHourMutation) AddedTaxTotal() (r int64, exists bool) {
+	v := m.addtax_total
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetTaxTotal resets all changes to the "tax_total" field.
+func (m *SalesHourMutation) ResetTaxTotal() {
+	m.tax_total = nil
+	m.addtax_total = nil
+}
+
+// SetItemsSold sets the "items_sold" field.
+func (m *SalesHourMutation) SetItemsSold(i int64) {
+	m.items_sold = &i
+	m.additems_sold = nil
+}
+
+// ItemsSold returns the value of the "items_sold" field in the mutation.
+func (m *SalesHourMutation) ItemsSold() (r int64, exists bool) {
+	v := m.items_sold
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldItemsSold returns the old "items_sold" field's value of the SalesHour entity.
+// If the SalesHour object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesHourMutation) OldItemsSold(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldItemsSold is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldItemsSold requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldItemsSold: %w", err)
+	}
+	return oldValue.ItemsSold, nil
+}
+
+// AddItemsSold adds i to the "items_sold" field.
+func (m *SalesHourMutation) AddItemsSold(i int64) {
+	if m.additems_sold != nil {
+		*m.additems_sold += i
+	} else {
+		m.additems_sold = &i
+	}
+}
+
+// AddedItemsSold returns the value that was added to the "items_sold" field in this mutation.
+func (m *SalesHourMutation) AddedItemsSold() (r int64, exists bool) {
+	v := m.additems_sold
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetItemsSold resets all changes to the "items_sold" field.
+func (m *SalesHourMutation) ResetItemsSold() {
+	m.items_sold = nil
+	m.additems_sold = nil
+}
+
+// SetRefundsCount sets the "refunds_count" field.
+func (m *SalesHourMutation) SetRefundsCount(i int64) {
+	m.refunds_count = &i
+	m.addrefunds_count = nil
+}
+
+// RefundsCount returns the value of the "refunds_count" field in the mutation.
+func (m *SalesHourMutation) RefundsCount() (r int64, exists bool) {
+	v := m.refunds_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRefundsCount returns the old "refunds_count" field's value of the SalesHour entity.
+// If the SalesHour object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesHourMutation) OldRefundsCount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRefundsCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRefundsCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRefundsCount: %w", err)
+	}
+	return oldValue.RefundsCount, nil
+}
+
+// AddRefundsCount adds i to the "refunds_count" field.
+func (m *SalesHourMutation) AddRefundsCount(i int64) {
+	if m.addrefunds_count != nil {
+		*m.addrefunds_count += i
+	} else {
+		m.addrefunds_count = &i
+	}
+}
+
+// AddedRefundsCount returns the value that was added to the "refunds_count" field in this mutation.
+func (m *SalesHourMutation) AddedRefundsCount() (r int64, exists bool) {
+	v := m.addrefunds_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRefundsCount resets all changes to the "refunds_count" field.
+func (m *SalesHourMutation) ResetRefundsCount() {
+	m.refunds_count = nil
+	m.addrefunds_count = nil
+}
+
+// SetRefundAmount sets the "refund_amount" field.
+func (m *SalesHourMutation) SetRefundAmount(i int64) {
+	m.refund_amount = &i
+	m.addrefund_amount = nil
+}
+
+// RefundAmount returns the value of the "refund_amount" field in the mutation.
+func (m *SalesHourMutation) RefundAmount() (r int64, exists bool) {
+	v := m.refund_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRefundAmount returns the old "refund_amount" field's value of the SalesHour entity.
+// If the SalesHour object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesHourMutation) OldRefundAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRefundAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRefundAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRefundAmount: %w", err)
+	}
+	return oldValue.RefundAmount, nil
+}
+
+// AddRefundAmount adds i to the "refund_amount" field.
+func (m *SalesHourMutation) AddRefundAmount(i int64) {
+	if m.addrefund_amount != nil {
+		*m.addrefund_amount += i
+	} else {
+		m.addrefund_amount = &i
+	}
+}
+
+// AddedRefundAmount returns the value that was added to the "refund_amount" field in this mutation.
+func (m *SalesHourMutation) AddedRefundAmount() (r int64, exists bool) {
+	v := m.addrefund_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRefundAmount resets all changes to the "refund_amount" field.
+func (m *SalesHourMutation) ResetRefundAmount() {
+	m.refund_amount = nil
+	m.addrefund_amount = nil
+}
+
+// SetRefundTax sets the "refund_tax" field.
+func (m *SalesHourMutation) SetRefundTax(i int64) {
+	m.refund_tax = &i
+	m.addrefund_tax = nil
+}
+
+// RefundTax returns the value of the "refund_tax" field in the mutation.
+func (m *SalesHourMutation) RefundTax() (r int64, exists bool) {
+	v := m.refund_tax
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRefundTax returns the old "refund_tax" field's value of the SalesHour entity.
+// If the SalesHour object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesHourMutation) OldRefundTax(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRefundTax is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRefundTax requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRefundTax: %w", err)
+	}
+	return oldValue.RefundTax, nil
+}
+
+// AddRefundTax adds i to the "refund_tax" field.
+func (m *SalesHourMutation) AddRefundTax(i int64) {
+	if m.addrefund_tax != nil {
+		*m.addrefund_tax += i
+	} else {
+		m.addrefund_tax = &i
+	}
+}
+
+// AddedRefundTax returns the value that was added to the "refund_tax" field in this mutation.
+func (m *SalesHourMutation) AddedRefundTax() (r int64, exists bool) {
+	v := m.addrefund_tax
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRefundTax resets all changes to the "refund_tax" field.
+func (m *SalesHourMutation) ResetRefundTax() {
+	m.refund_tax = nil
+	m.addrefund_tax = nil
+}
+
+// SetItemsReturned sets the "items_returned" field.
+func (m *SalesHourMutation) SetItemsReturned(i int64) {
+	m.items_returned = &i
+	m.additems_returned = nil
+}
+
+// ItemsReturned returns the value of the "items_returned" field in the mutation.
+func (m *SalesHourMutation) ItemsReturned() (r int64, exists bool) {
+	v := m.items_returned
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldItemsReturned returns the old "items_returned" field's value of the SalesHour entity.
+// If the SalesHour object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesHourMutation) OldItemsReturned(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldItemsReturned is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldItemsReturned requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldItemsReturned: %w", err)
+	}
+	return oldValue.ItemsReturned, nil
+}
+
+// AddItemsReturned adds i to the "items_returned" field.
+func (m *SalesHourMutation) AddItemsReturned(i int64) {
+	if m.additems_returned != nil {
+		*m.additems_returned += i
+	} else {
+		m.additems_returned = &i
+	}
+}
+
+// AddedItemsReturned returns the value that was added to the "items_returned" field in this mutation.
+func (m *SalesHourMutation) AddedItemsReturned() (r int64, exists bool) {
+	v := m.additems_returned
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetItemsReturned resets all changes to the "items_returned" field.
+func (m *SalesHourMutation) ResetItemsReturned() {
+	m.items_returned = nil
+	m.additems_returned = nil
+}
+
+// SetVoidsCount sets the "voids_count" field.
+func (m *SalesHourMutation) SetVoidsCount(i int64) {
+	m.voids_count = &i
+	m.addvoids_count = nil
+}
+
+// VoidsCount returns the value of the "voids_count" field in the mutation.
+func (m *SalesHourMutation) VoidsCount() (r int64, exists bool) {
+	v := m.voids_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldVoidsCount returns the old "voids_count" field's value of the SalesHour entity.
+// If the SalesHour object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesHourMutation) OldVoidsCount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldVoidsCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldVoidsCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldVoidsCount: %w", err)
+	}
+	return oldValue.VoidsCount, nil
+}
+
+// AddVoidsCount adds i to the "voids_count" field.
+func (m *SalesHourMutation) AddVoidsCount(i int64) {
+	if m.addvoids_count != nil {
+		*m.addvoids_count += i
+	} else {
+		m.addvoids_count = &i
+	}
+}
+
+// AddedVoidsCount returns the value that was added to the "voids_count" field in this mutation.
+func (m *SalesHourMutation) AddedVoidsCount() (r int64, exists bool) {
+	v := m.addvoids_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetVoidsCount resets all changes to the "voids_count" field.
+func (m *SalesHourMutation) ResetVoidsCount() {
+	m.voids_count = nil
+	m.addvoids_count = nil
+}
+
+// SetVoidAmount sets the "void_amount" field.
+func (m *SalesHourMutation) SetVoidAmount(i int64) {
+	m.void_amount = &i
+	m.addvoid_amount = nil
+}
+
+// VoidAmount returns the value of the "void_amount" field in the mutation.
+func (m *SalesHourMutation) VoidAmount() (r int64, exists bool) {
+	v := m.void_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldVoidAmount returns the old "void_amount" field's value of the SalesHour entity.
+// If the SalesHour object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesHourMutation) OldVoidAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldVoidAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldVoidAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldVoidAmount: %w", err)
+	}
+	return oldValue.VoidAmount, nil
+}
+
+// AddVoidAmount adds i to the "void_amount" field.
+func (m *SalesHourMutation) AddVoidAmount(i int64) {
+	if m.addvoid_amount != nil {
+		*m.addvoid_amount += i
+	} else {
+		m.addvoid_amount = &i
+	}
+}
+
+// AddedVoidAmount returns the value that was added to the "void_amount" field in this mutation.
+func (m *SalesHourMutation) AddedVoidAmount() (r int64, exists bool) {
+	v := m.addvoid_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetVoidAmount resets all changes to the "void_amount" field.
+func (m *SalesHourMutation) ResetVoidAmount() {
+	m.void_amount = nil
+	m.addvoid_amount = nil
+}
+
+// SetNewCustomers sets the "new_customers" field.
+func (m *SalesHourMutation) SetNewCustomers(i int64) {
+	m.new_customers = &i
+	m.addnew_customers = nil
+}
+
+// NewCustomers returns the value of the "new_customers" field in the mutation.
+func (m *SalesHourMutation) NewCustomers() (r int64, exists bool) {
+	v := m.new_customers
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNewCustomers returns the old "new_customers" field's value of the SalesHour entity.
+// If the SalesHour object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesHourMutation) OldNewCustomers(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNewCustomers is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNewCustomers requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNewCustomers: %w", err)
+	}
+	return oldValue.NewCustomers, nil
+}
+
+// AddNewCustomers adds i to the "new_customers" field.
+func (m *SalesHourMutation) AddNewCustomers(i int64) {
+	if m.addnew_customers != nil {
+		*m.addnew_customers += i
+	} else {
+		m.addnew_customers = &i
+	}
+}
+
+// AddedNewCustomers returns the value that was added to the "new_customers" field in this mutation.
+func (m *SalesHourMutation) AddedNewCustomers() (r int64, exists bool) {
+	v := m.addnew_customers
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetNewCustomers resets all changes to the "new_customers" field.
+func (m *SalesHourMutation) ResetNewCustomers() {
+	m.new_customers = nil
+	m.addnew_customers = nil
+}
+
+// SetReturningVisits sets the "returning_visits" field.
+func (m *SalesHourMutation) SetReturningVisits(i int64) {
+	m.returning_visits = &i
+	m.addreturning_visits = nil
+}
+
+// ReturningVisits returns the value of the "returning_visits" field in the mutation.
+func (m *SalesHourMutation) ReturningVisits() (r int64, exists bool) {
+	v := m.returning_visits
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReturningVisits returns the old "returning_visits" field's value of the SalesHour entity.
+// If the SalesHour object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesHourMutation) OldReturningVisits(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReturningVisits is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReturningVisits requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReturningVisits: %w", err)
+	}
+	return oldValue.ReturningVisits, nil
+}
+
+// AddReturningVisits adds i to the "returning_visits" field.
+func (m *SalesHourMutation) AddReturningVisits(i int64) {
+	if m.addreturning_visits != nil {
+		*m.addreturning_visits += i
+	} else {
+		m.addreturning_visits = &i
+	}
+}
+
+// AddedReturningVisits returns the value that was added to the "returning_visits" field in this mutation.
+func (m *SalesHourMutation) AddedReturningVisits() (r int64, exists bool) {
+	v := m.addreturning_visits
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetReturningVisits resets all changes to the "returning_visits" field.
+func (m *SalesHourMutation) ResetReturningVisits() {
+	m.returning_visits = nil
+	m.addreturning_visits = nil
+}
+
+// SetStoreID sets the "store_id" field.
+func (m *SalesHourMutation) SetStoreID(pu pulid.ID) {
+	m.store_id = &pu
+}
+
+// StoreID returns the value of the "store_id" field in the mutation.
+func (m *SalesHourMutation) StoreID() (r pulid.ID, exists bool) {
+	v := m.store_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStoreID returns the old "store_id" field's value of the SalesHour entity.
+// If the SalesHour object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesHourMutation) OldStoreID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStoreID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStoreID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStoreID: %w", err)
+	}
+	return oldValue.StoreID, nil
+}
+
+// ResetStoreID resets all changes to the "store_id" field.
+func (m *SalesHourMutation) ResetStoreID() {
+	m.store_id = nil
+}
+
+// SetBusinessDate sets the "business_date" field.
+func (m *SalesHourMutation) SetBusinessDate(s string) {
+	m.business_date = &s
+}
+
+// BusinessDate returns the value of the "business_date" field in the mutation.
+func (m *SalesHourMutation) BusinessDate() (r string, exists bool) {
+	v := m.business_date
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBusinessDate returns the old "business_date" field's value of the SalesHour entity.
+// If the SalesHour object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesHourMutation) OldBusinessDate(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBusinessDate is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBusinessDate requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBusinessDate: %w", err)
+	}
+	return oldValue.BusinessDate, nil
+}
+
+// ResetBusinessDate resets all changes to the "business_date" field.
+func (m *SalesHourMutation) ResetBusinessDate() {
+	m.business_date = nil
+}
+
+// SetHour sets the "hour" field.
+func (m *SalesHourMutation) SetHour(i int) {
+	m.hour = &i
+	m.addhour = nil
+}
+
+// Hour returns the value of the "hour" field in the mutation.
+func (m *SalesHourMutation) Hour() (r int, exists bool) {
+	v := m.hour
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHour returns the old "hour" field's value of the SalesHour entity.
+// If the SalesHour object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SalesHourMutation) OldHour(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHour is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHour requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHour: %w", err)
+	}
+	return oldValue.Hour, nil
+}
+
+// AddHour adds i to the "hour" field.
+func (m *SalesHourMutation) AddHour(i int) {
+	if m.addhour != nil {
+		*m.addhour += i
+	} else {
+		m.addhour = &i
+	}
+}
+
+// AddedHour returns the value that was added to the "hour" field in this mutation.
+func (m *SalesHourMutation) AddedHour() (r int, exists bool) {
+	v := m.addhour
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetHour resets all changes to the "hour" field.
+func (m *SalesHourMutation) ResetHour() {
+	m.hour = nil
+	m.addhour = nil
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *SalesHourMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[saleshour.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *SalesHourMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *SalesHourMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *SalesHourMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// Where appends a list predicates to the SalesHourMutation builder.
+func (m *SalesHourMutation) Where(ps ...predicate.SalesHour) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the SalesHourMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *SalesHourMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.SalesHour, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *SalesHourMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *SalesHourMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (SalesHour).
+func (m *SalesHourMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *SalesHourMutation) Fields() []string {
+	fields := make([]string, 0, 17)
+	if m.merchant != nil {
+		fields = append(fields, saleshour.FieldMerchantID)
+	}
+	if m.sales_count != nil {
+		fields = append(fields, saleshour.FieldSalesCount)
+	}
+	if m.sales_total != nil {
+		fields = append(fields, saleshour.FieldSalesTotal)
+	}
+	if m.discount_total != nil {
+		fields = append(fields, saleshour.FieldDiscountTotal)
+	}
+	if m.tax_total != nil {
+		fields = append(fields, saleshour.FieldTaxTotal)
+	}
+	if m.items_sold != nil {
+		fields = append(fields, saleshour.FieldItemsSold)
+	}
+	if m.refunds_count != nil {
+		fields = append(fields, saleshour.FieldRefundsCount)
+	}
+	if m.refund_amount != nil {
+		fields = append(fields, saleshour.FieldRefundAmount)
+	}
+	if m.refund_tax != nil {
+		fields = append(fields, saleshour.FieldRefundTax)
+	}
+	if m.items_returned != nil {
+		fields = append(fields, saleshour.FieldItemsReturned)
+	}
+	if m.voids_count != nil {
+		fields = append(fields, saleshour.FieldVoidsCount)
+	}
+	if m.void_amount != nil {
+		fields = append(fields, saleshour.FieldVoidAmount)
+	}
+	if m.new_customers != nil {
+		fields = append(fields, saleshour.FieldNewCustomers)
+	}
+	if m.returning_visits != nil {
+		fields = append(fields, saleshour.FieldReturningVisits)
+	}
+	if m.store_id != nil {
+		fields = append(fields, saleshour.FieldStoreID)
+	}
+	if m.business_date != nil {
+		fields = append(fields, saleshour.FieldBusinessDate)
+	}
+	if m.hour != nil {
+		fields = append(fields, saleshour.FieldHour)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *SalesHourMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case saleshour.FieldMerchantID:
+		return m.MerchantID()
+	case saleshour.FieldSalesCount:
+		return m.SalesCount()
+	case saleshour.FieldSalesTotal:
+		return m.SalesTotal()
+	case saleshour.FieldDiscountTotal:
+		return m.DiscountTotal()
+	case saleshour.FieldTaxTotal:
+		return m.TaxTotal()
+	case saleshour.FieldItemsSold:
+		return m.ItemsSold()
+	case saleshour.FieldRefundsCount:
+		return m.RefundsCount()
+	case saleshour.FieldRefundAmount:
+		return m.RefundAmount()
+	case saleshour.FieldRefundTax:
+		return m.RefundTax()
+	case saleshour.FieldItemsReturned:
+		return m.ItemsReturned()
+	case saleshour.FieldVoidsCount:
+		return m.VoidsCount()
+	case saleshour.FieldVoidAmount:
+		return m.VoidAmount()
+	case saleshour.FieldNewCustomers:
+		return m.NewCustomers()
+	case saleshour.FieldReturningVisits:
+		return m.ReturningVisits()
+	case saleshour.FieldStoreID:
+		return m.StoreID()
+	case saleshour.FieldBusinessDate:
+		return m.BusinessDate()
+	case saleshour.FieldHour:
+		return m.Hour()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *SalesHourMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case saleshour.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case saleshour.FieldSalesCount:
+		return m.OldSalesCount(ctx)
+	case saleshour.FieldSalesTotal:
+		return m.OldSalesTotal(ctx)
+	case saleshour.FieldDiscountTotal:
+		return m.OldDiscountTotal(ctx)
+	case saleshour.FieldTaxTotal:
+		return m.OldTaxTotal(ctx)
+	case saleshour.FieldItemsSold:
+		return m.OldItemsSold(ctx)
+	case saleshour.FieldRefundsCount:
+		return m.OldRefundsCount(ctx)
+	case saleshour.FieldRefundAmount:
+		return m.OldRefundAmount(ctx)
+	case saleshour.FieldRefundTax:
+		return m.OldRefundTax(ctx)
+	case saleshour.FieldItemsReturned:
+		return m.OldItemsReturned(ctx)
+	case saleshour.FieldVoidsCount:
+		return m.OldVoidsCount(ctx)
+	case saleshour.FieldVoidAmount:
+		return m.OldVoidAmount(ctx)
+	case saleshour.FieldNewCustomers:
+		return m.OldNewCustomers(ctx)
+	case saleshour.FieldReturningVisits:
+		return m.OldReturningVisits(ctx)
+	case saleshour.FieldStoreID:
+		return m.OldStoreID(ctx)
+	case saleshour.FieldBusinessDate:
+		return m.OldBusinessDate(ctx)
+	case saleshour.FieldHour:
+		return m.OldHour(ctx)
+	}
+	return nil, fmt.Errorf("unknown SalesHour field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SalesHourMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case saleshour.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case saleshour.FieldSalesCount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSalesCount(v)
+		return nil
+	case saleshour.FieldSalesTotal:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSalesTotal(v)
+		return nil
+	case saleshour.FieldDiscountTotal:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDiscountTotal(v)
+		return nil
+	case saleshour.FieldTaxTotal:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTaxTotal(v)
+		return nil
+	case saleshour.FieldItemsSold:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetItemsSold(v)
+		return nil
+	case saleshour.FieldRefundsCount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRefundsCount(v)
+		return nil
+	case saleshour.FieldRefundAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRefundAmount(v)
+		return nil
+	case saleshour.FieldRefundTax:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRefundTax(v)
+		return nil
+	case saleshour.FieldItemsReturned:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetItemsReturned(v)
+		return nil
+	case saleshour.FieldVoidsCount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetVoidsCount(v)
+		return nil
+	case saleshour.FieldVoidAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetVoidAmount(v)
+		return nil
+	case saleshour.FieldNewCustomers:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNewCustomers(v)
+		return nil
+	case saleshour.FieldReturningVisits:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReturningVisits(v)
+		return nil
+	case saleshour.FieldStoreID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStoreID(v)
+		return nil
+	case saleshour.FieldBusinessDate:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBusinessDate(v)
+		return nil
+	case saleshour.FieldHour:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHour(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SalesHour field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *SalesHourMutation) AddedFields() []string {
+	var fields []string
+	if m.addsales_count != nil {
+		fields = append(fields, saleshour.FieldSalesCount)
+	}
+	if m.addsales_total != nil {
+		fields = append(fields, saleshour.FieldSalesTotal)
+	}
+	if m.adddiscount_total != nil {
+		fields = append(fields, saleshour.FieldDiscountTotal)
+	}
+	if m.addtax_total != nil {
+		fields = append(fields, saleshour.FieldTaxTotal)
+	}
+	if m.additems_sold != nil {
+		fields = append(fields, saleshour.FieldItemsSold)
+	}
+	if m.addrefunds_count != nil {
+		fields = append(fields, saleshour.FieldRefundsCount)
+	}
+	if m.addrefund_amount != nil {
+		fields = append(fields, saleshour.FieldRefundAmount)
+	}
+	if m.addrefund_tax != nil {
+		fields = append(fields, saleshour.FieldRefundTax)
+	}
+	if m.additems_returned != nil {
+		fields = append(fields, saleshour.FieldItemsReturned)
+	}
+	if m.addvoids_count != nil {
+		fields = append(fields, saleshour.FieldVoidsCount)
+	}
+	if m.addvoid_amount != nil {
+		fields = append(fields, saleshour.FieldVoidAmount)
+	}
+	if m.addnew_customers != nil {
+		fields = append(fields, saleshour.FieldNewCustomers)
+	}
+	if m.addreturning_visits != nil {
+		fields = append(fields, saleshour.FieldReturningVisits)
+	}
+	if m.addhour != nil {
+		fields = append(fields, saleshour.FieldHour)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *SalesHourMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case saleshour.FieldSalesCount:
+		return m.AddedSalesCount()
+	case saleshour.FieldSalesTotal:
+		return m.AddedSalesTotal()
+	case saleshour.FieldDiscountTotal:
+		return m.AddedDiscountTotal()
+	case saleshour.FieldTaxTotal:
+		return m.AddedTaxTotal()
+	case saleshour.FieldItemsSold:
+		return m.AddedItemsSold()
+	case saleshour.FieldRefundsCount:
+		return m.AddedRefundsCount()
+	case saleshour.FieldRefundAmount:
+		return m.AddedRefundAmount()
+	case saleshour.FieldRefundTax:
+		return m.AddedRefundTax()
+	case saleshour.FieldItemsReturned:
+		return m.AddedItemsReturned()
+	case saleshour.FieldVoidsCount:
+		return m.AddedVoidsCount()
+	case saleshour.FieldVoidAmount:
+		return m.AddedVoidAmount()
+	case saleshour.FieldNewCustomers:
+		return m.AddedNewCustomers()
+	case saleshour.FieldReturningVisits:
+		return m.AddedReturningVisits()
+	case saleshour.FieldHour:
+		return m.AddedHour()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SalesHourMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case saleshour.FieldSalesCount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSalesCount(v)
+		return nil
+	case saleshour.FieldSalesTotal:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSalesTotal(v)
+		return nil
+	case saleshour.FieldDiscountTotal:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDiscountTotal(v)
+		return nil
+	case saleshour.FieldTaxTotal:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddTaxTotal(v)
+		return nil
+	case saleshour.FieldItemsSold:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddItemsSold(v)
+		return nil
+	case saleshour.FieldRefundsCount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRefundsCount(v)
+		return nil
+	case saleshour.FieldRefundAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRefundAmount(v)
+		return nil
+	case saleshour.FieldRefundTax:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRefundTax(v)
+		return nil
+	case saleshour.FieldItemsReturned:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddItemsReturned(v)
+		return nil
+	case saleshour.FieldVoidsCount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddVoidsCount(v)
+		return nil
+	case saleshour.FieldVoidAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddVoidAmount(v)
+		return nil
+	case saleshour.FieldNewCustomers:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddNewCustomers(v)
+		return nil
+	case saleshour.FieldReturningVisits:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddReturningVisits(v)
+		return nil
+	case saleshour.FieldHour:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddHour(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SalesHour numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *SalesHourMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *SalesHourMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *SalesHourMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown SalesHour nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *SalesHourMutation) ResetField(name string) error {
+	switch name {
+	case saleshour.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case saleshour.FieldSalesCount:
+		m.ResetSalesCount()
+		return nil
+	case saleshour.FieldSalesTotal:
+		m.ResetSalesTotal()
+		return nil
+	case saleshour.FieldDiscountTotal:
+		m.ResetDiscountTotal()
+		return nil
+	case saleshour.FieldTaxTotal:
+		m.ResetTaxTotal()
+		return nil
+	case saleshour.FieldItemsSold:
+		m.ResetItemsSold()
+		return nil
+	case saleshour.FieldRefundsCount:
+		m.ResetRefundsCount()
+		return nil
+	case saleshour.FieldRefundAmount:
+		m.ResetRefundAmount()
+		return nil
+	case saleshour.FieldRefundTax:
+		m.ResetRefundTax()
+		return nil
+	case saleshour.FieldItemsReturned:
+		m.ResetItemsReturned()
+		return nil
+	case saleshour.FieldVoidsCount:
+		m.ResetVoidsCount()
+		return nil
+	case saleshour.FieldVoidAmount:
+		m.ResetVoidAmount()
+		return nil
+	case saleshour.FieldNewCustomers:
+		m.ResetNewCustomers()
+		return nil
+	case saleshour.FieldReturningVisits:
+		m.ResetReturningVisits()
+		return nil
+	case saleshour.FieldStoreID:
+		m.ResetStoreID()
+		return nil
+	case saleshour.FieldBusinessDate:
+		m.ResetBusinessDate()
+		return nil
+	case saleshour.FieldHour:
+		m.ResetHour()
+		return nil
+	}
+	return fmt.Errorf("unknown SalesHour field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *SalesHourMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.merchant != nil {
+		edges = append(edges, saleshour.EdgeMerchant)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *SalesHourMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case saleshour.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *SalesHourMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *SalesHourMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *SalesHourMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedmerchant {
+		edges = append(edges, saleshour.EdgeMerchant)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *SalesHourMutation) EdgeCleared(name string) bool {
+	switch name {
+	case saleshour.EdgeMerchant:
+		return m.clearedmerchant
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *SalesHourMutation) ClearEdge(name string) error {
+	switch name {
+	case saleshour.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown SalesHour unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *SalesHourMutation) ResetEdge(name string) error {
+	switch name {
+	case saleshour.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown SalesHour edge %s", name)
 }
 
 // SalesSettingsMutation represents an operation that mutates the SalesSettings nodes in the graph.

@@ -89,6 +89,8 @@ type Sale struct {
 	ReviewStatus sale.ReviewStatus `json:"review_status,omitempty"`
 	// VoidedAt holds the value of the "voided_at" field.
 	VoidedAt *time.Time `json:"voided_at,omitempty"`
+	// the customer had no earlier sale: the reports count a new customer, and a void takes it back
+	NewCustomer bool `json:"new_customer,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the SaleQuery when eager-loading is set.
 	Edges        SaleEdges `json:"edges"`
@@ -217,7 +219,7 @@ func (*Sale) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case sale.FieldID, sale.FieldMerchantID, sale.FieldStoreID, sale.FieldCashierID:
 			values[i] = new(pulid.ID)
-		case sale.FieldPricesIncludeTax, sale.FieldOffline, sale.FieldFrozen:
+		case sale.FieldPricesIncludeTax, sale.FieldOffline, sale.FieldFrozen, sale.FieldNewCustomer:
 			values[i] = new(sql.NullBool)
 		case sale.FieldReceiptNumber, sale.FieldSubtotal, sale.FieldOrderDiscount, sale.FieldDiscountTotal, sale.FieldTaxTotal, sale.FieldTotal, sale.FieldChangeDue, sale.FieldRefundedTotal:
 			values[i] = new(sql.NullInt64)
@@ -447,6 +449,12 @@ func (_m *Sale) assignValues(columns []string, values []any) error {
 				_m.VoidedAt = new(time.Time)
 				*_m.VoidedAt = value.Time
 			}
+		case sale.FieldNewCustomer:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field new_customer", values[i])
+			} else if value.Valid {
+				_m.NewCustomer = value.Bool
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -628,6 +636,9 @@ func (_m *Sale) String() string {
 		builder.WriteString("voided_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("new_customer=")
+	builder.WriteString(fmt.Sprintf("%v", _m.NewCustomer))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -337,6 +337,20 @@ func (_c *SaleCreate) SetNillableVoidedAt(v *time.Time) *SaleCreate {
 	return _c
 }
 
+// SetNewCustomer sets the "new_customer" field.
+func (_c *SaleCreate) SetNewCustomer(v bool) *SaleCreate {
+	_c.mutation.SetNewCustomer(v)
+	return _c
+}
+
+// SetNillableNewCustomer sets the "new_customer" field if the given value is not nil.
+func (_c *SaleCreate) SetNillableNewCustomer(v *bool) *SaleCreate {
+	if v != nil {
+		_c.SetNewCustomer(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *SaleCreate) SetID(v pulid.ID) *SaleCreate {
 	_c.mutation.SetID(v)
@@ -496,6 +510,10 @@ func (_c *SaleCreate) defaults() error {
 		v := sale.DefaultReviewStatus
 		_c.mutation.SetReviewStatus(v)
 	}
+	if _, ok := _c.mutation.NewCustomer(); !ok {
+		v := sale.DefaultNewCustomer
+		_c.mutation.SetNewCustomer(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if sale.DefaultID == nil {
 			return fmt.Errorf("ent: uninitialized sale.DefaultID (forgotten import ent/runtime?)")
@@ -604,6 +622,9 @@ func (_c *SaleCreate) check() error {
 		if err := sale.ReviewStatusValidator(v); err != nil {
 			return &ValidationError{Name: "review_status", err: fmt.Errorf(`ent: validator failed for field "Sale.review_status": %w`, err)}
 		}
+	}
+	if _, ok := _c.mutation.NewCustomer(); !ok {
+		return &ValidationError{Name: "new_customer", err: errors.New(`ent: missing required field "Sale.new_customer"`)}
 	}
 	if len(_c.mutation.MerchantIDs()) == 0 {
 		return &ValidationError{Name: "merchant", err: errors.New(`ent: missing required edge "Sale.merchant"`)}
@@ -757,6 +778,10 @@ func (_c *SaleCreate) createSpec() (*Sale, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.VoidedAt(); ok {
 		_spec.SetField(sale.FieldVoidedAt, field.TypeTime, value)
 		_node.VoidedAt = &value
+	}
+	if value, ok := _c.mutation.NewCustomer(); ok {
+		_spec.SetField(sale.FieldNewCustomer, field.TypeBool, value)
+		_node.NewCustomer = value
 	}
 	if nodes := _c.mutation.MerchantIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -1166,6 +1191,9 @@ func (u *SaleUpsertOne) UpdateNewValues() *SaleUpsertOne {
 		}
 		if _, exists := u.create.mutation.Discounts(); exists {
 			s.SetIgnore(sale.FieldDiscounts)
+		}
+		if _, exists := u.create.mutation.NewCustomer(); exists {
+			s.SetIgnore(sale.FieldNewCustomer)
 		}
 	}))
 	return u
@@ -1610,6 +1638,9 @@ func (u *SaleUpsertBulk) UpdateNewValues() *SaleUpsertBulk {
 			}
 			if _, exists := b.mutation.Discounts(); exists {
 				s.SetIgnore(sale.FieldDiscounts)
+			}
+			if _, exists := b.mutation.NewCustomer(); exists {
+				s.SetIgnore(sale.FieldNewCustomer)
 			}
 		}
 	}))

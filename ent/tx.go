@@ -68,6 +68,8 @@ type Tx struct {
 	PlatformAuditEntry *PlatformAuditEntryClient
 	// Product is the client for interacting with the Product builders.
 	Product *ProductClient
+	// ProductDay is the client for interacting with the ProductDay builders.
+	ProductDay *ProductDayClient
 	// ProductPriceChange is the client for interacting with the ProductPriceChange builders.
 	ProductPriceChange *ProductPriceChangeClient
 	// PushToken is the client for interacting with the PushToken builders.
@@ -90,6 +92,10 @@ type Tx struct {
 	SaleCounter *SaleCounterClient
 	// SaleLine is the client for interacting with the SaleLine builders.
 	SaleLine *SaleLineClient
+	// SalesFacetDay is the client for interacting with the SalesFacetDay builders.
+	SalesFacetDay *SalesFacetDayClient
+	// SalesHour is the client for interacting with the SalesHour builders.
+	SalesHour *SalesHourClient
 	// SalesSettings is the client for interacting with the SalesSettings builders.
 	SalesSettings *SalesSettingsClient
 	// SavedSegment is the client for interacting with the SavedSegment builders.
@@ -274,6 +280,7 @@ func (tx *Tx) init() {
 	tx.PairingCode = NewPairingCodeClient(tx.config)
 	tx.PlatformAuditEntry = NewPlatformAuditEntryClient(tx.config)
 	tx.Product = NewProductClient(tx.config)
+	tx.ProductDay = NewProductDayClient(tx.config)
 	tx.ProductPriceChange = NewProductPriceChangeClient(tx.config)
 	tx.PushToken = NewPushTokenClient(tx.config)
 	tx.ReceiptDelivery = NewReceiptDeliveryClient(tx.config)
@@ -285,6 +292,8 @@ func (tx *Tx) init() {
 	tx.Sale = NewSaleClient(tx.config)
 	tx.SaleCounter = NewSaleCounterClient(tx.config)
 	tx.SaleLine = NewSaleLineClient(tx.config)
+	tx.SalesFacetDay = NewSalesFacetDayClient(tx.config)
+	tx.SalesHour = NewSalesHourClient(tx.config)
 	tx.SalesSettings = NewSalesSettingsClient(tx.config)
 	tx.SavedSegment = NewSavedSegmentClient(tx.config)
 	tx.SegmentRules = NewSegmentRulesClient(tx.config)

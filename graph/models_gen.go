@@ -396,6 +396,14 @@ type ReportDeviceFaultPayload struct {
 	Replayed bool `json:"replayed"`
 }
 
+type ReportPeriodInput struct {
+	Preset ReportPreset `json:"preset"`
+	// First local day, YYYY-MM-DD (CUSTOM only).
+	From *string `json:"from,omitempty"`
+	// Last local day, included, YYYY-MM-DD (CUSTOM only).
+	To *string `json:"to,omitempty"`
+}
+
 type ResetStaffPasswordInput struct {
 	StaffID     pulid.ID `json:"staffId"`
 	NewPassword string   `json:"newPassword"`
@@ -704,6 +712,189 @@ func (e DeviceEventKind) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+type ProductGrouping string
+
+const (
+	ProductGroupingProduct  ProductGrouping = "PRODUCT"
+	ProductGroupingCategory ProductGrouping = "CATEGORY"
+)
+
+var AllProductGrouping = []ProductGrouping{
+	ProductGroupingProduct,
+	ProductGroupingCategory,
+}
+
+func (e ProductGrouping) IsValid() bool {
+	switch e {
+	case ProductGroupingProduct, ProductGroupingCategory:
+		return true
+	}
+	return false
+}
+
+func (e ProductGrouping) String() string {
+	return string(e)
+}
+
+func (e *ProductGrouping) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ProductGrouping(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ProductGrouping", str)
+	}
+	return nil
+}
+
+func (e ProductGrouping) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ProductGrouping) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ProductGrouping) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type ProductSort string
+
+const (
+	ProductSortRevenue ProductSort = "REVENUE"
+	ProductSortUnits   ProductSort = "UNITS"
+	ProductSortProfit  ProductSort = "PROFIT"
+	ProductSortMargin  ProductSort = "MARGIN"
+)
+
+var AllProductSort = []ProductSort{
+	ProductSortRevenue,
+	ProductSortUnits,
+	ProductSortProfit,
+	ProductSortMargin,
+}
+
+func (e ProductSort) IsValid() bool {
+	switch e {
+	case ProductSortRevenue, ProductSortUnits, ProductSortProfit, ProductSortMargin:
+		return true
+	}
+	return false
+}
+
+func (e ProductSort) String() string {
+	return string(e)
+}
+
+func (e *ProductSort) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ProductSort(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ProductSort", str)
+	}
+	return nil
+}
+
+func (e ProductSort) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ProductSort) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ProductSort) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Which local days a report covers, in the store's time zone (all stores: the oldest store's).
+type ReportPreset string
+
+const (
+	ReportPresetToday     ReportPreset = "TODAY"
+	ReportPresetYesterday ReportPreset = "YESTERDAY"
+	// Monday to today.
+	ReportPresetThisWeek ReportPreset = "THIS_WEEK"
+	// The Monday-to-Sunday week before this one.
+	ReportPresetLastWeek  ReportPreset = "LAST_WEEK"
+	ReportPresetThisMonth ReportPreset = "THIS_MONTH"
+	ReportPresetLastMonth ReportPreset = "LAST_MONTH"
+	// from..to, at most 366 days.
+	ReportPresetCustom ReportPreset = "CUSTOM"
+)
+
+var AllReportPreset = []ReportPreset{
+	ReportPresetToday,
+	ReportPresetYesterday,
+	ReportPresetThisWeek,
+	ReportPresetLastWeek,
+	ReportPresetThisMonth,
+	ReportPresetLastMonth,
+	ReportPresetCustom,
+}
+
+func (e ReportPreset) IsValid() bool {
+	switch e {
+	case ReportPresetToday, ReportPresetYesterday, ReportPresetThisWeek, ReportPresetLastWeek, ReportPresetThisMonth, ReportPresetLastMonth, ReportPresetCustom:
+		return true
+	}
+	return false
+}
+
+func (e ReportPreset) String() string {
+	return string(e)
+}
+
+func (e *ReportPreset) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ReportPreset(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ReportPreset", str)
+	}
+	return nil
+}
+
+func (e ReportPreset) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ReportPreset) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ReportPreset) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
 type SaleEventKind string
 
 const (
@@ -816,6 +1007,65 @@ func (e SaleReviewOutcome) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+type SalesDimension string
+
+const (
+	SalesDimensionTender SalesDimension = "TENDER"
+	// The cashier who sold (refunds: who refunded).
+	SalesDimensionStaff SalesDimension = "STAFF"
+	// The terminal sold on (refunds: refunded on).
+	SalesDimensionDevice SalesDimension = "DEVICE"
+)
+
+var AllSalesDimension = []SalesDimension{
+	SalesDimensionTender,
+	SalesDimensionStaff,
+	SalesDimensionDevice,
+}
+
+func (e SalesDimension) IsValid() bool {
+	switch e {
+	case SalesDimensionTender, SalesDimensionStaff, SalesDimensionDevice:
+		return true
+	}
+	return false
+}
+
+func (e SalesDimension) String() string {
+	return string(e)
+}
+
+func (e *SalesDimension) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = SalesDimension(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid SalesDimension", str)
+	}
+	return nil
+}
+
+func (e SalesDimension) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *SalesDimension) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e SalesDimension) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
 type SegmentMode string
 
 const (
@@ -921,6 +1171,67 @@ func (e *TopCustomersBy) UnmarshalJSON(b []byte) error {
 }
 
 func (e TopCustomersBy) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type TrendInterval string
+
+const (
+	// Every local hour of every day (at most 31 days).
+	TrendIntervalHour TrendInterval = "HOUR"
+	TrendIntervalDay  TrendInterval = "DAY"
+	// ISO weeks, from Monday.
+	TrendIntervalWeek  TrendInterval = "WEEK"
+	TrendIntervalMonth TrendInterval = "MONTH"
+)
+
+var AllTrendInterval = []TrendInterval{
+	TrendIntervalHour,
+	TrendIntervalDay,
+	TrendIntervalWeek,
+	TrendIntervalMonth,
+}
+
+func (e TrendInterval) IsValid() bool {
+	switch e {
+	case TrendIntervalHour, TrendIntervalDay, TrendIntervalWeek, TrendIntervalMonth:
+		return true
+	}
+	return false
+}
+
+func (e TrendInterval) String() string {
+	return string(e)
+}
+
+func (e *TrendInterval) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = TrendInterval(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid TrendInterval", str)
+	}
+	return nil
+}
+
+func (e TrendInterval) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *TrendInterval) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e TrendInterval) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

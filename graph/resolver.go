@@ -26,6 +26,7 @@ import (
 	"github.com/tillpos/till/offers"
 	"github.com/tillpos/till/receipts"
 	"github.com/tillpos/till/releases"
+	"github.com/tillpos/till/reports"
 	"github.com/tillpos/till/sales"
 	"github.com/tillpos/till/staff"
 	"github.com/tillpos/till/storedvalue"
@@ -60,6 +61,8 @@ type Resolver struct {
 	// live carries live events to subscriptions.
 	live        *live.Broker
 	liveRecheck time.Duration
+	// reports answers the dashboard from the sales rollups.
+	reports *reports.Service
 }
 
 // Services are the domain services the resolvers call.
@@ -88,6 +91,8 @@ type Services struct {
 	Notify *notify.Service
 	// Live carries live events to subscriptions.
 	Live *live.Broker
+	// Reports answers the dashboard from the sales rollups.
+	Reports *reports.Service
 	// LiveRecheck is how often a quiet subscription checks its session;
 	// DefaultLiveRecheck when 0.
 	LiveRecheck time.Duration
@@ -103,6 +108,7 @@ func NewSchema(client *ent.Client, svc Services) graphql.ExecutableSchema {
 		campaigns: svc.Campaigns,
 		notify:    svc.Notify,
 		live:      svc.Live, liveRecheck: svc.LiveRecheck,
+		reports: svc.Reports,
 	}})
 }
 

@@ -263,7 +263,9 @@ func (s *Service) record(ctx context.Context, tx *ent.Tx, v *viewer.Viewer, in S
 		SetRiskHits(hits).
 		SetDiscounts(discountsOf(granted))
 	if cust != nil {
-		create.SetCustomerID(cust.ID)
+		// Read before RecordVisit counts this sale: the reports tell new
+		// customers from returning ones, and a void takes back the same.
+		create.SetCustomerID(cust.ID).SetNewCustomer(cust.VisitsCount == 0)
 	}
 	if flagged(hits) {
 		create.SetRiskDecision(sale.RiskDecisionFLAG).SetReviewStatus(sale.ReviewStatusPENDING)

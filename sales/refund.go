@@ -568,7 +568,10 @@ func (r *refunding) write(lines []lineRefund, amount, total int64, tenders []Ref
 		SetReason(r.reason).
 		SetAmount(total).
 		SetTax(tax).
-		SetBusinessDate(businessDate(r.store, r.now))
+		SetBusinessDate(businessDate(r.store, r.now)).
+		// The same clock as the business date: reports place the refund
+		// in the local hour of created_at.
+		SetCreatedAt(r.now)
 	if r.exchange != nil {
 		create.SetExchangeSaleID(r.exchange.ID)
 	}

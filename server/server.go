@@ -37,6 +37,7 @@ import (
 	"github.com/tillpos/till/ratelimit"
 	"github.com/tillpos/till/receipts"
 	"github.com/tillpos/till/releases"
+	"github.com/tillpos/till/reports"
 	"github.com/tillpos/till/sales"
 	"github.com/tillpos/till/staff"
 	"github.com/tillpos/till/storedvalue"
@@ -80,6 +81,7 @@ type options struct {
 	dbOpts       []db.Option
 	notifyOpts   []notify.Option
 	salesOpts    []sales.Option
+	reportOpts   []reports.Option
 	push         push.Sender
 	outbox       *outbox.Config
 	liveRecheck  time.Duration
@@ -145,10 +147,16 @@ func WithLiveRecheck(every time.Duration) Option {
 	return func(o *options) { o.liveRecheck = every }
 }
 
-// WithSalesOptions passes extra options to the sales service (tests use
-// it for a clock to record sales in past months).
+// WithSalesOptions passes extra options to the sales service (tests use it
+// for a clock to place sales, refunds and voids on chosen days).
 func WithSalesOptions(opts ...sales.Option) Option {
 	return func(o *options) { o.salesOpts = append(o.salesOpts, opts...) }
+}
+
+// WithReportOptions passes extra options to the reports service (tests use
+// it for the clock presets such as TODAY resolve against).
+func WithReportOptions(opts ...reports.Option) Option {
+	return func(o *options) { o.reportOpts = append(o.reportOpts, opts...) }
 }
 
 // WithAuthOptions passes extra options to the auth service (tests use it
@@ -225,10 +233,11 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 	releasesSvc := releases.New(s.DB.Client)
 	devicesSvc := devices.New(s.DB.Client, s.KV.Client(), cfg.RedisPrefix, s.Auth,
 		append([]devices.Option{devices.WithConfig(devicesCfg), devices.WithOutdated(releasesSvc.Unsupported)}, o.deviceOpts...)...)
+	reportsSvc := reports.New(s.DB.Client, o.reportOpts...)
 	salesSvc := sales.New(s.DB.Client, append([]sales.Option{sales.WithLogger(log),
 		sales.WithHooks(loyaltySvc.SaleHooks()), sales.WithHooks(storedValueSvc.SaleHooks()), sales.WithHooks(offersSvc.SaleHooks()),
 		sales.WithHooks(sales.Hooks{Recorded: []sales.SaleFunc{customers.RecordMonth}, Refunded: []sales.RefundFunc{customers.RefundMonth}}),
-	}, o.salesOpts...)...)
+		sales.WithHooks(reportsSvc.SaleHooks())}, o.salesOpts...)...)
 	mailer, texter := emailSender(cfg, log), smsSender(cfg, log)
 	s.Receipts = receipts.New(s.DB.Client, box, salesSvc, customerSvc, mailer, texter)
 	s.Campaigns = campaigns.New(s.DB.Client, customerSvc, keys.BlindIndex,
@@ -282,6 +291,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		Notify:      s.Notify,
 		Live:        s.Live,
 		LiveRecheck: o.liveRecheck,
+		Reports:     reportsSvc,
 	}
 	s.handler = s.routes(s.graphQLHandler(graph.NewSchema(s.DB.Client, services)))
 	return s, nil

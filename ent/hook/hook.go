@@ -333,6 +333,18 @@ func (f ProductFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, err
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ProductMutation", m)
 }
 
+// The ProductDayFunc type is an adapter to allow the use of ordinary
+// function as ProductDay mutator.
+type ProductDayFunc func(context.Context, *ent.ProductDayMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ProductDayFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ProductDayMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ProductDayMutation", m)
+}
+
 // The ProductPriceChangeFunc type is an adapter to allow the use of ordinary
 // function as ProductPriceChange mutator.
 type ProductPriceChangeFunc func(context.Context, *ent.ProductPriceChangeMutation) (ent.Value, error)
@@ -463,6 +475,30 @@ func (f SaleLineFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, er
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.SaleLineMutation", m)
+}
+
+// The SalesFacetDayFunc type is an adapter to allow the use of ordinary
+// function as SalesFacetDay mutator.
+type SalesFacetDayFunc func(context.Context, *ent.SalesFacetDayMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f SalesFacetDayFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.SalesFacetDayMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.SalesFacetDayMutation", m)
+}
+
+// The SalesHourFunc type is an adapter to allow the use of ordinary
+// function as SalesHour mutator.
+type SalesHourFunc func(context.Context, *ent.SalesHourMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f SalesHourFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.SalesHourMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.SalesHourMutation", m)
 }
 
 // The SalesSettingsFunc type is an adapter to allow the use of ordinary

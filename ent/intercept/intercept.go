@@ -36,6 +36,7 @@ import (
 	"github.com/tillpos/till/ent/platformauditentry"
 	"github.com/tillpos/till/ent/predicate"
 	"github.com/tillpos/till/ent/product"
+	"github.com/tillpos/till/ent/productday"
 	"github.com/tillpos/till/ent/productpricechange"
 	"github.com/tillpos/till/ent/pushtoken"
 	"github.com/tillpos/till/ent/receiptdelivery"
@@ -47,6 +48,8 @@ import (
 	"github.com/tillpos/till/ent/sale"
 	"github.com/tillpos/till/ent/salecounter"
 	"github.com/tillpos/till/ent/saleline"
+	"github.com/tillpos/till/ent/salesfacetday"
+	"github.com/tillpos/till/ent/saleshour"
 	"github.com/tillpos/till/ent/salessettings"
 	"github.com/tillpos/till/ent/savedsegment"
 	"github.com/tillpos/till/ent/segmentrules"
@@ -847,6 +850,33 @@ func (f TraverseProduct) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.ProductQuery", q)
 }
 
+// The ProductDayFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ProductDayFunc func(context.Context, *ent.ProductDayQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ProductDayFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ProductDayQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ProductDayQuery", q)
+}
+
+// The TraverseProductDay type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseProductDay func(context.Context, *ent.ProductDayQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseProductDay) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseProductDay) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ProductDayQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ProductDayQuery", q)
+}
+
 // The ProductPriceChangeFunc type is an adapter to allow the use of ordinary function as a Querier.
 type ProductPriceChangeFunc func(context.Context, *ent.ProductPriceChangeQuery) (ent.Value, error)
 
@@ -1142,6 +1172,60 @@ func (f TraverseSaleLine) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.SaleLineQuery", q)
+}
+
+// The SalesFacetDayFunc type is an adapter to allow the use of ordinary function as a Querier.
+type SalesFacetDayFunc func(context.Context, *ent.SalesFacetDayQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f SalesFacetDayFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.SalesFacetDayQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.SalesFacetDayQuery", q)
+}
+
+// The TraverseSalesFacetDay type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseSalesFacetDay func(context.Context, *ent.SalesFacetDayQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseSalesFacetDay) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseSalesFacetDay) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SalesFacetDayQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.SalesFacetDayQuery", q)
+}
+
+// The SalesHourFunc type is an adapter to allow the use of ordinary function as a Querier.
+type SalesHourFunc func(context.Context, *ent.SalesHourQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f SalesHourFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.SalesHourQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.SalesHourQuery", q)
+}
+
+// The TraverseSalesHour type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseSalesHour func(context.Context, *ent.SalesHourQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseSalesHour) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseSalesHour) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SalesHourQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.SalesHourQuery", q)
 }
 
 // The SalesSettingsFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -1552,6 +1636,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.PlatformAuditEntryQuery, predicate.PlatformAuditEntry, platformauditentry.OrderOption]{typ: ent.TypePlatformAuditEntry, tq: q}, nil
 	case *ent.ProductQuery:
 		return &query[*ent.ProductQuery, predicate.Product, product.OrderOption]{typ: ent.TypeProduct, tq: q}, nil
+	case *ent.ProductDayQuery:
+		return &query[*ent.ProductDayQuery, predicate.ProductDay, productday.OrderOption]{typ: ent.TypeProductDay, tq: q}, nil
 	case *ent.ProductPriceChangeQuery:
 		return &query[*ent.ProductPriceChangeQuery, predicate.ProductPriceChange, productpricechange.OrderOption]{typ: ent.TypeProductPriceChange, tq: q}, nil
 	case *ent.PushTokenQuery:
@@ -1574,6 +1660,10 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.SaleCounterQuery, predicate.SaleCounter, salecounter.OrderOption]{typ: ent.TypeSaleCounter, tq: q}, nil
 	case *ent.SaleLineQuery:
 		return &query[*ent.SaleLineQuery, predicate.SaleLine, saleline.OrderOption]{typ: ent.TypeSaleLine, tq: q}, nil
+	case *ent.SalesFacetDayQuery:
+		return &query[*ent.SalesFacetDayQuery, predicate.SalesFacetDay, salesfacetday.OrderOption]{typ: ent.TypeSalesFacetDay, tq: q}, nil
+	case *ent.SalesHourQuery:
+		return &query[*ent.SalesHourQuery, predicate.SalesHour, saleshour.OrderOption]{typ: ent.TypeSalesHour, tq: q}, nil
 	case *ent.SalesSettingsQuery:
 		return &query[*ent.SalesSettingsQuery, predicate.SalesSettings, salessettings.OrderOption]{typ: ent.TypeSalesSettings, tq: q}, nil
 	case *ent.SavedSegmentQuery:

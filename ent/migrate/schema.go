@@ -1480,6 +1480,50 @@ var (
 			},
 		},
 	}
+	// ProductDaysColumns holds the columns for the "product_days" table.
+	ProductDaysColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "store_id", Type: field.TypeString},
+		{Name: "business_date", Type: field.TypeString},
+		{Name: "product_key", Type: field.TypeString},
+		{Name: "product_id", Type: field.TypeString, Nullable: true},
+		{Name: "name", Type: field.TypeString},
+		{Name: "category", Type: field.TypeString},
+		{Name: "units", Type: field.TypeInt64, Default: 0},
+		{Name: "revenue", Type: field.TypeInt64, Default: 0},
+		{Name: "cost", Type: field.TypeInt64, Default: 0},
+		{Name: "units_without_cost", Type: field.TypeInt64, Default: 0},
+		{Name: "units_returned", Type: field.TypeInt64, Default: 0},
+		{Name: "revenue_returned", Type: field.TypeInt64, Default: 0},
+		{Name: "cost_returned", Type: field.TypeInt64, Default: 0},
+		{Name: "merchant_id", Type: field.TypeString},
+	}
+	// ProductDaysTable holds the schema information for the "product_days" table.
+	ProductDaysTable = &schema.Table{
+		Name:       "product_days",
+		Columns:    ProductDaysColumns,
+		PrimaryKey: []*schema.Column{ProductDaysColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "product_days_merchants_merchant",
+				Columns:    []*schema.Column{ProductDaysColumns[14]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "productday_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{ProductDaysColumns[14]},
+			},
+			{
+				Name:    "productday_merchant_id_store_id_business_date_product_key",
+				Unique:  true,
+				Columns: []*schema.Column{ProductDaysColumns[14], ProductDaysColumns[1], ProductDaysColumns[2], ProductDaysColumns[3]},
+			},
+		},
+	}
 	// ProductPriceChangesColumns holds the columns for the "product_price_changes" table.
 	ProductPriceChangesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -1913,6 +1957,7 @@ var (
 		{Name: "discounts", Type: field.TypeJSON, Nullable: true},
 		{Name: "review_status", Type: field.TypeEnum, Enums: []string{"NONE", "PENDING", "CLEARED", "CONFIRMED"}, Default: "NONE"},
 		{Name: "voided_at", Type: field.TypeTime, Nullable: true},
+		{Name: "new_customer", Type: field.TypeBool, Default: false},
 		{Name: "customer_id", Type: field.TypeString, Nullable: true},
 		{Name: "merchant_id", Type: field.TypeString},
 		{Name: "store_id", Type: field.TypeString},
@@ -1927,31 +1972,31 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "sales_customers_sales",
-				Columns:    []*schema.Column{SalesColumns[28]},
+				Columns:    []*schema.Column{SalesColumns[29]},
 				RefColumns: []*schema.Column{CustomersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "sales_merchants_merchant",
-				Columns:    []*schema.Column{SalesColumns[29]},
+				Columns:    []*schema.Column{SalesColumns[30]},
 				RefColumns: []*schema.Column{MerchantsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "sales_stores_store",
-				Columns:    []*schema.Column{SalesColumns[30]},
+				Columns:    []*schema.Column{SalesColumns[31]},
 				RefColumns: []*schema.Column{StoresColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "sales_staffs_cashier",
-				Columns:    []*schema.Column{SalesColumns[31]},
+				Columns:    []*schema.Column{SalesColumns[32]},
 				RefColumns: []*schema.Column{StaffsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "sales_devices_device",
-				Columns:    []*schema.Column{SalesColumns[32]},
+				Columns:    []*schema.Column{SalesColumns[33]},
 				RefColumns: []*schema.Column{DevicesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -1960,47 +2005,47 @@ var (
 			{
 				Name:    "sale_merchant_id",
 				Unique:  false,
-				Columns: []*schema.Column{SalesColumns[29]},
+				Columns: []*schema.Column{SalesColumns[30]},
 			},
 			{
 				Name:    "sale_merchant_id_idempotency_key",
 				Unique:  true,
-				Columns: []*schema.Column{SalesColumns[29], SalesColumns[3]},
+				Columns: []*schema.Column{SalesColumns[30], SalesColumns[3]},
 			},
 			{
 				Name:    "sale_store_id_receipt_number",
 				Unique:  true,
-				Columns: []*schema.Column{SalesColumns[30], SalesColumns[5]},
+				Columns: []*schema.Column{SalesColumns[31], SalesColumns[5]},
 			},
 			{
 				Name:    "sale_merchant_id_occurred_at",
 				Unique:  false,
-				Columns: []*schema.Column{SalesColumns[29], SalesColumns[16]},
+				Columns: []*schema.Column{SalesColumns[30], SalesColumns[16]},
 			},
 			{
 				Name:    "sale_merchant_id_store_id_occurred_at",
 				Unique:  false,
-				Columns: []*schema.Column{SalesColumns[29], SalesColumns[30], SalesColumns[16]},
+				Columns: []*schema.Column{SalesColumns[30], SalesColumns[31], SalesColumns[16]},
 			},
 			{
 				Name:    "sale_merchant_id_customer_id_occurred_at",
 				Unique:  false,
-				Columns: []*schema.Column{SalesColumns[29], SalesColumns[28], SalesColumns[16]},
+				Columns: []*schema.Column{SalesColumns[30], SalesColumns[29], SalesColumns[16]},
 			},
 			{
 				Name:    "sale_merchant_id_cashier_id_occurred_at",
 				Unique:  false,
-				Columns: []*schema.Column{SalesColumns[29], SalesColumns[31], SalesColumns[16]},
+				Columns: []*schema.Column{SalesColumns[30], SalesColumns[32], SalesColumns[16]},
 			},
 			{
 				Name:    "sale_merchant_id_device_id_occurred_at",
 				Unique:  false,
-				Columns: []*schema.Column{SalesColumns[29], SalesColumns[32], SalesColumns[16]},
+				Columns: []*schema.Column{SalesColumns[30], SalesColumns[33], SalesColumns[16]},
 			},
 			{
 				Name:    "sale_merchant_id_review_status",
 				Unique:  false,
-				Columns: []*schema.Column{SalesColumns[29], SalesColumns[26]},
+				Columns: []*schema.Column{SalesColumns[30], SalesColumns[26]},
 			},
 		},
 	}
@@ -2100,6 +2145,101 @@ var (
 				Name:    "saleline_merchant_id_id",
 				Unique:  false,
 				Columns: []*schema.Column{SaleLinesColumns[16], SaleLinesColumns[0]},
+			},
+		},
+	}
+	// SalesFacetDaysColumns holds the columns for the "sales_facet_days" table.
+	SalesFacetDaysColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "sales_count", Type: field.TypeInt64, Default: 0},
+		{Name: "sales_total", Type: field.TypeInt64, Default: 0},
+		{Name: "discount_total", Type: field.TypeInt64, Default: 0},
+		{Name: "tax_total", Type: field.TypeInt64, Default: 0},
+		{Name: "items_sold", Type: field.TypeInt64, Default: 0},
+		{Name: "refunds_count", Type: field.TypeInt64, Default: 0},
+		{Name: "refund_amount", Type: field.TypeInt64, Default: 0},
+		{Name: "refund_tax", Type: field.TypeInt64, Default: 0},
+		{Name: "items_returned", Type: field.TypeInt64, Default: 0},
+		{Name: "voids_count", Type: field.TypeInt64, Default: 0},
+		{Name: "void_amount", Type: field.TypeInt64, Default: 0},
+		{Name: "new_customers", Type: field.TypeInt64, Default: 0},
+		{Name: "returning_visits", Type: field.TypeInt64, Default: 0},
+		{Name: "store_id", Type: field.TypeString},
+		{Name: "business_date", Type: field.TypeString},
+		{Name: "dimension", Type: field.TypeEnum, Enums: []string{"TENDER", "STAFF", "DEVICE"}},
+		{Name: "key", Type: field.TypeString},
+		{Name: "merchant_id", Type: field.TypeString},
+	}
+	// SalesFacetDaysTable holds the schema information for the "sales_facet_days" table.
+	SalesFacetDaysTable = &schema.Table{
+		Name:       "sales_facet_days",
+		Columns:    SalesFacetDaysColumns,
+		PrimaryKey: []*schema.Column{SalesFacetDaysColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "sales_facet_days_merchants_merchant",
+				Columns:    []*schema.Column{SalesFacetDaysColumns[18]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "salesfacetday_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{SalesFacetDaysColumns[18]},
+			},
+			{
+				Name:    "salesfacetday_merchant_id_store_id_business_date_dimension_key",
+				Unique:  true,
+				Columns: []*schema.Column{SalesFacetDaysColumns[18], SalesFacetDaysColumns[14], SalesFacetDaysColumns[15], SalesFacetDaysColumns[16], SalesFacetDaysColumns[17]},
+			},
+		},
+	}
+	// SalesHoursColumns holds the columns for the "sales_hours" table.
+	SalesHoursColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "sales_count", Type: field.TypeInt64, Default: 0},
+		{Name: "sales_total", Type: field.TypeInt64, Default: 0},
+		{Name: "discount_total", Type: field.TypeInt64, Default: 0},
+		{Name: "tax_total", Type: field.TypeInt64, Default: 0},
+		{Name: "items_sold", Type: field.TypeInt64, Default: 0},
+		{Name: "refunds_count", Type: field.TypeInt64, Default: 0},
+		{Name: "refund_amount", Type: field.TypeInt64, Default: 0},
+		{Name: "refund_tax", Type: field.TypeInt64, Default: 0},
+		{Name: "items_returned", Type: field.TypeInt64, Default: 0},
+		{Name: "voids_count", Type: field.TypeInt64, Default: 0},
+		{Name: "void_amount", Type: field.TypeInt64, Default: 0},
+		{Name: "new_customers", Type: field.TypeInt64, Default: 0},
+		{Name: "returning_visits", Type: field.TypeInt64, Default: 0},
+		{Name: "store_id", Type: field.TypeString},
+		{Name: "business_date", Type: field.TypeString},
+		{Name: "hour", Type: field.TypeInt},
+		{Name: "merchant_id", Type: field.TypeString},
+	}
+	// SalesHoursTable holds the schema information for the "sales_hours" table.
+	SalesHoursTable = &schema.Table{
+		Name:       "sales_hours",
+		Columns:    SalesHoursColumns,
+		PrimaryKey: []*schema.Column{SalesHoursColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "sales_hours_merchants_merchant",
+				Columns:    []*schema.Column{SalesHoursColumns[17]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "saleshour_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{SalesHoursColumns[17]},
+			},
+			{
+				Name:    "saleshour_merchant_id_store_id_business_date_hour",
+				Unique:  true,
+				Columns: []*schema.Column{SalesHoursColumns[17], SalesHoursColumns[14], SalesHoursColumns[15], SalesHoursColumns[16]},
 			},
 		},
 	}
@@ -2872,6 +3012,7 @@ var (
 		PairingCodesTable,
 		PlatformAuditEntriesTable,
 		ProductsTable,
+		ProductDaysTable,
 		ProductPriceChangesTable,
 		PushTokensTable,
 		ReceiptDeliveriesTable,
@@ -2883,6 +3024,8 @@ var (
 		SalesTable,
 		SaleCountersTable,
 		SaleLinesTable,
+		SalesFacetDaysTable,
+		SalesHoursTable,
 		SalesSettingsTable,
 		SavedSegmentsTable,
 		SegmentRulesTable,
@@ -2963,6 +3106,7 @@ func init() {
 	OutboxEventsTable.ForeignKeys[0].RefTable = MerchantsTable
 	PairingCodesTable.ForeignKeys[0].RefTable = MerchantsTable
 	ProductsTable.ForeignKeys[0].RefTable = MerchantsTable
+	ProductDaysTable.ForeignKeys[0].RefTable = MerchantsTable
 	ProductPriceChangesTable.ForeignKeys[0].RefTable = ProductsTable
 	ProductPriceChangesTable.ForeignKeys[1].RefTable = MerchantsTable
 	ProductPriceChangesTable.ForeignKeys[2].RefTable = StaffsTable
@@ -2992,6 +3136,8 @@ func init() {
 	SaleLinesTable.ForeignKeys[0].RefTable = SalesTable
 	SaleLinesTable.ForeignKeys[1].RefTable = MerchantsTable
 	SaleLinesTable.ForeignKeys[2].RefTable = ProductsTable
+	SalesFacetDaysTable.ForeignKeys[0].RefTable = MerchantsTable
+	SalesHoursTable.ForeignKeys[0].RefTable = MerchantsTable
 	SalesSettingsTable.ForeignKeys[0].RefTable = MerchantsTable
 	SavedSegmentsTable.ForeignKeys[0].RefTable = MerchantsTable
 	SegmentRulesTable.ForeignKeys[0].RefTable = MerchantsTable

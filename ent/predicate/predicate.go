@@ -87,6 +87,9 @@ type PlatformAuditEntry func(*sql.Selector)
 // Product is the predicate function for product builders.
 type Product func(*sql.Selector)
 
+// ProductDay is the predicate function for productday builders.
+type ProductDay func(*sql.Selector)
+
 // ProductPriceChange is the predicate function for productpricechange builders.
 type ProductPriceChange func(*sql.Selector)
 
@@ -119,6 +122,12 @@ type SaleCounter func(*sql.Selector)
 
 // SaleLine is the predicate function for saleline builders.
 type SaleLine func(*sql.Selector)
+
+// SalesFacetDay is the predicate function for salesfacetday builders.
+type SalesFacetDay func(*sql.Selector)
+
+// SalesHour is the predicate function for saleshour builders.
+type SalesHour func(*sql.Selector)
 
 // SalesSettings is the predicate function for salessettings builders.
 type SalesSettings func(*sql.Selector)

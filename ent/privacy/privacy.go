@@ -759,6 +759,30 @@ func (f ProductMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutatio
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ProductMutation", m)
 }
 
+// The ProductDayQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ProductDayQueryRuleFunc func(context.Context, *ent.ProductDayQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ProductDayQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ProductDayQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ProductDayQuery", q)
+}
+
+// The ProductDayMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ProductDayMutationRuleFunc func(context.Context, *ent.ProductDayMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ProductDayMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ProductDayMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ProductDayMutation", m)
+}
+
 // The ProductPriceChangeQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type ProductPriceChangeQueryRuleFunc func(context.Context, *ent.ProductPriceChangeQuery) error
@@ -1021,6 +1045,54 @@ func (f SaleLineMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutati
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.SaleLineMutation", m)
+}
+
+// The SalesFacetDayQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type SalesFacetDayQueryRuleFunc func(context.Context, *ent.SalesFacetDayQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f SalesFacetDayQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SalesFacetDayQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.SalesFacetDayQuery", q)
+}
+
+// The SalesFacetDayMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type SalesFacetDayMutationRuleFunc func(context.Context, *ent.SalesFacetDayMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f SalesFacetDayMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.SalesFacetDayMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.SalesFacetDayMutation", m)
+}
+
+// The SalesHourQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type SalesHourQueryRuleFunc func(context.Context, *ent.SalesHourQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f SalesHourQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SalesHourQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.SalesHourQuery", q)
+}
+
+// The SalesHourMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type SalesHourMutationRuleFunc func(context.Context, *ent.SalesHourMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f SalesHourMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.SalesHourMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.SalesHourMutation", m)
 }
 
 // The SalesSettingsQueryRuleFunc type is an adapter to allow the use of ordinary
@@ -1424,6 +1496,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.ProductQuery:
 		return q.Filter(), nil
+	case *ent.ProductDayQuery:
+		return q.Filter(), nil
 	case *ent.ProductPriceChangeQuery:
 		return q.Filter(), nil
 	case *ent.PushTokenQuery:
@@ -1445,6 +1519,10 @@ func queryFilter(q ent.Query) (Filter, error) {
 	case *ent.SaleCounterQuery:
 		return q.Filter(), nil
 	case *ent.SaleLineQuery:
+		return q.Filter(), nil
+	case *ent.SalesFacetDayQuery:
+		return q.Filter(), nil
+	case *ent.SalesHourQuery:
 		return q.Filter(), nil
 	case *ent.SalesSettingsQuery:
 		return q.Filter(), nil
@@ -1533,6 +1611,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 		return m.Filter(), nil
 	case *ent.ProductMutation:
 		return m.Filter(), nil
+	case *ent.ProductDayMutation:
+		return m.Filter(), nil
 	case *ent.ProductPriceChangeMutation:
 		return m.Filter(), nil
 	case *ent.PushTokenMutation:
@@ -1554,6 +1634,10 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.SaleCounterMutation:
 		return m.Filter(), nil
 	case *ent.SaleLineMutation:
+		return m.Filter(), nil
+	case *ent.SalesFacetDayMutation:
+		return m.Filter(), nil
+	case *ent.SalesHourMutation:
 		return m.Filter(), nil
 	case *ent.SalesSettingsMutation:
 		return m.Filter(), nil

@@ -33,6 +33,7 @@ import (
 	"github.com/tillpos/till/ent/pairingcode"
 	"github.com/tillpos/till/ent/platformauditentry"
 	"github.com/tillpos/till/ent/product"
+	"github.com/tillpos/till/ent/productday"
 	"github.com/tillpos/till/ent/productpricechange"
 	"github.com/tillpos/till/ent/pushtoken"
 	"github.com/tillpos/till/ent/receiptdelivery"
@@ -44,6 +45,8 @@ import (
 	"github.com/tillpos/till/ent/sale"
 	"github.com/tillpos/till/ent/salecounter"
 	"github.com/tillpos/till/ent/saleline"
+	"github.com/tillpos/till/ent/salesfacetday"
+	"github.com/tillpos/till/ent/saleshour"
 	"github.com/tillpos/till/ent/salessettings"
 	"github.com/tillpos/till/ent/savedsegment"
 	"github.com/tillpos/till/ent/schema"
@@ -80,14 +83,11 @@ func init() {
 		})
 	}
 	auditentryMixinHooks2 := auditentryMixin[2].Hooks()
-	auditentryMixinHooks3 := auditentryMixin[3].Hooks()
 	auditentryHooks := schema.AuditEntry{}.Hooks()
 
 	auditentry.Hooks[1] = auditentryMixinHooks2[0]
 
-	auditentry.Hooks[2] = auditentryMixinHooks3[0]
-
-	auditentry.Hooks[3] = auditentryHooks[0]
+	auditentry.Hooks[2] = auditentryHooks[0]
 	auditentryMixinFields0 := auditentryMixin[0].Fields()
 	_ = auditentryMixinFields0
 	auditentryFields := schema.AuditEntry{}.Fields()
@@ -1218,12 +1218,9 @@ func init() {
 			return next.Mutate(ctx, m)
 		})
 	}
-	platformauditentryMixinHooks2 := platformauditentryMixin[2].Hooks()
 	platformauditentryHooks := schema.PlatformAuditEntry{}.Hooks()
 
-	platformauditentry.Hooks[1] = platformauditentryMixinHooks2[0]
-
-	platformauditentry.Hooks[2] = platformauditentryHooks[0]
+	platformauditentry.Hooks[1] = platformauditentryHooks[0]
 	platformauditentryMixinFields0 := platformauditentryMixin[0].Fields()
 	_ = platformauditentryMixinFields0
 	platformauditentryFields := schema.PlatformAuditEntry{}.Fields()
@@ -1349,6 +1346,49 @@ func init() {
 	productDescID := productMixinFields0[0].Descriptor()
 	// product.DefaultID holds the default value on creation for the id field.
 	product.DefaultID = productDescID.Default.(func() pulid.ID)
+	productdayMixin := schema.ProductDay{}.Mixin()
+	productday.Policy = privacy.NewPolicies(productdayMixin[0], productdayMixin[1], schema.ProductDay{})
+	productday.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := productday.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	productdayMixinHooks1 := productdayMixin[1].Hooks()
+
+	productday.Hooks[1] = productdayMixinHooks1[0]
+	productdayFields := schema.ProductDay{}.Fields()
+	_ = productdayFields
+	// productdayDescUnits is the schema descriptor for units field.
+	productdayDescUnits := productdayFields[6].Descriptor()
+	// productday.DefaultUnits holds the default value on creation for the units field.
+	productday.DefaultUnits = productdayDescUnits.Default.(int64)
+	// productdayDescRevenue is the schema descriptor for revenue field.
+	productdayDescRevenue := productdayFields[7].Descriptor()
+	// productday.DefaultRevenue holds the default value on creation for the revenue field.
+	productday.DefaultRevenue = productdayDescRevenue.Default.(int64)
+	// productdayDescCost is the schema descriptor for cost field.
+	productdayDescCost := productdayFields[8].Descriptor()
+	// productday.DefaultCost holds the default value on creation for the cost field.
+	productday.DefaultCost = productdayDescCost.Default.(int64)
+	// productdayDescUnitsWithoutCost is the schema descriptor for units_without_cost field.
+	productdayDescUnitsWithoutCost := productdayFields[9].Descriptor()
+	// productday.DefaultUnitsWithoutCost holds the default value on creation for the units_without_cost field.
+	productday.DefaultUnitsWithoutCost = productdayDescUnitsWithoutCost.Default.(int64)
+	// productdayDescUnitsReturned is the schema descriptor for units_returned field.
+	productdayDescUnitsReturned := productdayFields[10].Descriptor()
+	// productday.DefaultUnitsReturned holds the default value on creation for the units_returned field.
+	productday.DefaultUnitsReturned = productdayDescUnitsReturned.Default.(int64)
+	// productdayDescRevenueReturned is the schema descriptor for revenue_returned field.
+	productdayDescRevenueReturned := productdayFields[11].Descriptor()
+	// productday.DefaultRevenueReturned holds the default value on creation for the revenue_returned field.
+	productday.DefaultRevenueReturned = productdayDescRevenueReturned.Default.(int64)
+	// productdayDescCostReturned is the schema descriptor for cost_returned field.
+	productdayDescCostReturned := productdayFields[12].Descriptor()
+	// productday.DefaultCostReturned holds the default value on creation for the cost_returned field.
+	productday.DefaultCostReturned = productdayDescCostReturned.Default.(int64)
 	productpricechangeMixin := schema.ProductPriceChange{}.Mixin()
 	productpricechange.Policy = privacy.NewPolicies(productpricechangeMixin[1], productpricechangeMixin[2], schema.ProductPriceChange{})
 	productpricechange.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -1495,23 +1535,20 @@ func init() {
 		})
 	}
 	refundMixinHooks2 := refundMixin[2].Hooks()
-	refundMixinHooks3 := refundMixin[3].Hooks()
 
 	refund.Hooks[1] = refundMixinHooks2[0]
-
-	refund.Hooks[2] = refundMixinHooks3[0]
 	refundMixinFields0 := refundMixin[0].Fields()
 	_ = refundMixinFields0
-	refundMixinFields4 := refundMixin[4].Fields()
-	_ = refundMixinFields4
+	refundMixinFields3 := refundMixin[3].Fields()
+	_ = refundMixinFields3
 	refundFields := schema.Refund{}.Fields()
 	_ = refundFields
 	// refundDescCreatedAt is the schema descriptor for created_at field.
-	refundDescCreatedAt := refundMixinFields4[0].Descriptor()
+	refundDescCreatedAt := refundMixinFields3[0].Descriptor()
 	// refund.DefaultCreatedAt holds the default value on creation for the created_at field.
 	refund.DefaultCreatedAt = refundDescCreatedAt.Default.(func() time.Time)
 	// refundDescUpdatedAt is the schema descriptor for updated_at field.
-	refundDescUpdatedAt := refundMixinFields4[1].Descriptor()
+	refundDescUpdatedAt := refundMixinFields3[1].Descriptor()
 	// refund.DefaultUpdatedAt holds the default value on creation for the updated_at field.
 	refund.DefaultUpdatedAt = refundDescUpdatedAt.Default.(func() time.Time)
 	// refund.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
@@ -1567,11 +1604,8 @@ func init() {
 		})
 	}
 	refundlineMixinHooks2 := refundlineMixin[2].Hooks()
-	refundlineMixinHooks3 := refundlineMixin[3].Hooks()
 
 	refundline.Hooks[1] = refundlineMixinHooks2[0]
-
-	refundline.Hooks[2] = refundlineMixinHooks3[0]
 	refundlineMixinFields0 := refundlineMixin[0].Fields()
 	_ = refundlineMixinFields0
 	refundlineFields := schema.RefundLine{}.Fields()
@@ -1595,11 +1629,8 @@ func init() {
 		})
 	}
 	refundtenderMixinHooks2 := refundtenderMixin[2].Hooks()
-	refundtenderMixinHooks3 := refundtenderMixin[3].Hooks()
 
 	refundtender.Hooks[1] = refundtenderMixinHooks2[0]
-
-	refundtender.Hooks[2] = refundtenderMixinHooks3[0]
 	refundtenderMixinFields0 := refundtenderMixin[0].Fields()
 	_ = refundtenderMixinFields0
 	refundtenderFields := schema.RefundTender{}.Fields()
@@ -1767,23 +1798,20 @@ func init() {
 		})
 	}
 	saleMixinHooks2 := saleMixin[2].Hooks()
-	saleMixinHooks3 := saleMixin[3].Hooks()
 
 	sale.Hooks[1] = saleMixinHooks2[0]
-
-	sale.Hooks[2] = saleMixinHooks3[0]
 	saleMixinFields0 := saleMixin[0].Fields()
 	_ = saleMixinFields0
-	saleMixinFields4 := saleMixin[4].Fields()
-	_ = saleMixinFields4
+	saleMixinFields3 := saleMixin[3].Fields()
+	_ = saleMixinFields3
 	saleFields := schema.Sale{}.Fields()
 	_ = saleFields
 	// saleDescCreatedAt is the schema descriptor for created_at field.
-	saleDescCreatedAt := saleMixinFields4[0].Descriptor()
+	saleDescCreatedAt := saleMixinFields3[0].Descriptor()
 	// sale.DefaultCreatedAt holds the default value on creation for the created_at field.
 	sale.DefaultCreatedAt = saleDescCreatedAt.Default.(func() time.Time)
 	// saleDescUpdatedAt is the schema descriptor for updated_at field.
-	saleDescUpdatedAt := saleMixinFields4[1].Descriptor()
+	saleDescUpdatedAt := saleMixinFields3[1].Descriptor()
 	// sale.DefaultUpdatedAt holds the default value on creation for the updated_at field.
 	sale.DefaultUpdatedAt = saleDescUpdatedAt.Default.(func() time.Time)
 	// sale.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
@@ -1822,6 +1850,10 @@ func init() {
 	saleDescFrozen := saleFields[21].Descriptor()
 	// sale.DefaultFrozen holds the default value on creation for the frozen field.
 	sale.DefaultFrozen = saleDescFrozen.Default.(bool)
+	// saleDescNewCustomer is the schema descriptor for new_customer field.
+	saleDescNewCustomer := saleFields[29].Descriptor()
+	// sale.DefaultNewCustomer holds the default value on creation for the new_customer field.
+	sale.DefaultNewCustomer = saleDescNewCustomer.Default.(bool)
 	// saleDescID is the schema descriptor for id field.
 	saleDescID := saleMixinFields0[0].Descriptor()
 	// sale.DefaultID holds the default value on creation for the id field.
@@ -1864,11 +1896,8 @@ func init() {
 		})
 	}
 	salelineMixinHooks2 := salelineMixin[2].Hooks()
-	salelineMixinHooks3 := salelineMixin[3].Hooks()
 
 	saleline.Hooks[1] = salelineMixinHooks2[0]
-
-	saleline.Hooks[2] = salelineMixinHooks3[0]
 	salelineMixinFields0 := salelineMixin[0].Fields()
 	_ = salelineMixinFields0
 	salelineFields := schema.SaleLine{}.Fields()
@@ -1889,6 +1918,162 @@ func init() {
 	salelineDescID := salelineMixinFields0[0].Descriptor()
 	// saleline.DefaultID holds the default value on creation for the id field.
 	saleline.DefaultID = salelineDescID.Default.(func() pulid.ID)
+	salesfacetdayMixin := schema.SalesFacetDay{}.Mixin()
+	salesfacetday.Policy = privacy.NewPolicies(salesfacetdayMixin[0], salesfacetdayMixin[1], schema.SalesFacetDay{})
+	salesfacetday.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := salesfacetday.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	salesfacetdayMixinHooks1 := salesfacetdayMixin[1].Hooks()
+
+	salesfacetday.Hooks[1] = salesfacetdayMixinHooks1[0]
+	salesfacetdayMixinFields2 := salesfacetdayMixin[2].Fields()
+	_ = salesfacetdayMixinFields2
+	salesfacetdayFields := schema.SalesFacetDay{}.Fields()
+	_ = salesfacetdayFields
+	// salesfacetdayDescSalesCount is the schema descriptor for sales_count field.
+	salesfacetdayDescSalesCount := salesfacetdayMixinFields2[0].Descriptor()
+	// salesfacetday.DefaultSalesCount holds the default value on creation for the sales_count field.
+	salesfacetday.DefaultSalesCount = salesfacetdayDescSalesCount.Default.(int64)
+	// salesfacetdayDescSalesTotal is the schema descriptor for sales_total field.
+	salesfacetdayDescSalesTotal := salesfacetdayMixinFields2[1].Descriptor()
+	// salesfacetday.DefaultSalesTotal holds the default value on creation for the sales_total field.
+	salesfacetday.DefaultSalesTotal = salesfacetdayDescSalesTotal.Default.(int64)
+	// salesfacetdayDescDiscountTotal is the schema descriptor for discount_total field.
+	salesfacetdayDescDiscountTotal := salesfacetdayMixinFields2[2].Descriptor()
+	// salesfacetday.DefaultDiscountTotal holds the default value on creation for the discount_total field.
+	salesfacetday.DefaultDiscountTotal = salesfacetdayDescDiscountTotal.Default.(int64)
+	// salesfacetdayDescTaxTotal is the schema descriptor for tax_total field.
+	salesfacetdayDescTaxTotal := salesfacetdayMixinFields2[3].Descriptor()
+	// salesfacetday.DefaultTaxTotal holds the default value on creation for the tax_total field.
+	salesfacetday.DefaultTaxTotal = salesfacetdayDescTaxTotal.Default.(int64)
+	// salesfacetdayDescItemsSold is the schema descriptor for items_sold field.
+	salesfacetdayDescItemsSold := salesfacetdayMixinFields2[4].Descriptor()
+	// salesfacetday.DefaultItemsSold holds the default value on creation for the items_sold field.
+	salesfacetday.DefaultItemsSold = salesfacetdayDescItemsSold.Default.(int64)
+	// salesfacetdayDescRefundsCount is the schema descriptor for refunds_count field.
+	salesfacetdayDescRefundsCount := salesfacetdayMixinFields2[5].Descriptor()
+	// salesfacetday.DefaultRefundsCount holds the default value on creation for the refunds_count field.
+	salesfacetday.DefaultRefundsCount = salesfacetdayDescRefundsCount.Default.(int64)
+	// salesfacetdayDescRefundAmount is the schema descriptor for refund_amount field.
+	salesfacetdayDescRefundAmount := salesfacetdayMixinFields2[6].Descriptor()
+	// salesfacetday.DefaultRefundAmount holds the default value on creation for the refund_amount field.
+	salesfacetday.DefaultRefundAmount = salesfacetdayDescRefundAmount.Default.(int64)
+	// salesfacetdayDescRefundTax is the schema descriptor for refund_tax field.
+	salesfacetdayDescRefundTax := salesfacetdayMixinFields2[7].Descriptor()
+	// salesfacetday.DefaultRefundTax holds the default value on creation for the refund_tax field.
+	salesfacetday.DefaultRefundTax = salesfacetdayDescRefundTax.Default.(int64)
+	// salesfacetdayDescItemsReturned is the schema descriptor for items_returned field.
+	salesfacetdayDescItemsReturned := salesfacetdayMixinFields2[8].Descriptor()
+	// salesfacetday.DefaultItemsReturned holds the default value on creation for the items_returned field.
+	salesfacetday.DefaultItemsReturned = salesfacetdayDescItemsReturned.Default.(int64)
+	// salesfacetdayDescVoidsCount is the schema descriptor for voids_count field.
+	salesfacetdayDescVoidsCount := salesfacetdayMixinFields2[9].Descriptor()
+	// salesfacetday.DefaultVoidsCount holds the default value on creation for the voids_count field.
+	salesfacetday.DefaultVoidsCount = salesfacetdayDescVoidsCount.Default.(int64)
+	// salesfacetdayDescVoidAmount is the schema descriptor for void_amount field.
+	salesfacetdayDescVoidAmount := salesfacetdayMixinFields2[10].Descriptor()
+	// salesfacetday.DefaultVoidAmount holds the default value on creation for the void_amount field.
+	salesfacetday.DefaultVoidAmount = salesfacetdayDescVoidAmount.Default.(int64)
+	// salesfacetdayDescNewCustomers is the schema descriptor for new_customers field.
+	salesfacetdayDescNewCustomers := salesfacetdayMixinFields2[11].Descriptor()
+	// salesfacetday.DefaultNewCustomers holds the default value on creation for the new_customers field.
+	salesfacetday.DefaultNewCustomers = salesfacetdayDescNewCustomers.Default.(int64)
+	// salesfacetdayDescReturningVisits is the schema descriptor for returning_visits field.
+	salesfacetdayDescReturningVisits := salesfacetdayMixinFields2[12].Descriptor()
+	// salesfacetday.DefaultReturningVisits holds the default value on creation for the returning_visits field.
+	salesfacetday.DefaultReturningVisits = salesfacetdayDescReturningVisits.Default.(int64)
+	saleshourMixin := schema.SalesHour{}.Mixin()
+	saleshour.Policy = privacy.NewPolicies(saleshourMixin[0], saleshourMixin[1], schema.SalesHour{})
+	saleshour.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := saleshour.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	saleshourMixinHooks1 := saleshourMixin[1].Hooks()
+
+	saleshour.Hooks[1] = saleshourMixinHooks1[0]
+	saleshourMixinFields2 := saleshourMixin[2].Fields()
+	_ = saleshourMixinFields2
+	saleshourFields := schema.SalesHour{}.Fields()
+	_ = saleshourFields
+	// saleshourDescSalesCount is the schema descriptor for sales_count field.
+	saleshourDescSalesCount := saleshourMixinFields2[0].Descriptor()
+	// saleshour.DefaultSalesCount holds the default value on creation for the sales_count field.
+	saleshour.DefaultSalesCount = saleshourDescSalesCount.Default.(int64)
+	// saleshourDescSalesTotal is the schema descriptor for sales_total field.
+	saleshourDescSalesTotal := saleshourMixinFields2[1].Descriptor()
+	// saleshour.DefaultSalesTotal holds the default value on creation for the sales_total field.
+	saleshour.DefaultSalesTotal = saleshourDescSalesTotal.Default.(int64)
+	// saleshourDescDiscountTotal is the schema descriptor for discount_total field.
+	saleshourDescDiscountTotal := saleshourMixinFields2[2].Descriptor()
+	// saleshour.DefaultDiscountTotal holds the default value on creation for the discount_total field.
+	saleshour.DefaultDiscountTotal = saleshourDescDiscountTotal.Default.(int64)
+	// saleshourDescTaxTotal is the schema descriptor for tax_total field.
+	saleshourDescTaxTotal := saleshourMixinFields2[3].Descriptor()
+	// saleshour.DefaultTaxTotal holds the default value on creation for the tax_total field.
+	saleshour.DefaultTaxTotal = saleshourDescTaxTotal.Default.(int64)
+	// saleshourDescItemsSold is the schema descriptor for items_sold field.
+	saleshourDescItemsSold := saleshourMixinFields2[4].Descriptor()
+	// saleshour.DefaultItemsSold holds the default value on creation for the items_sold field.
+	saleshour.DefaultItemsSold = saleshourDescItemsSold.Default.(int64)
+	// saleshourDescRefundsCount is the schema descriptor for refunds_count field.
+	saleshourDescRefundsCount := saleshourMixinFields2[5].Descriptor()
+	// saleshour.DefaultRefundsCount holds the default value on creation for the refunds_count field.
+	saleshour.DefaultRefundsCount = saleshourDescRefundsCount.Default.(int64)
+	// saleshourDescRefundAmount is the schema descriptor for refund_amount field.
+	saleshourDescRefundAmount := saleshourMixinFields2[6].Descriptor()
+	// saleshour.DefaultRefundAmount holds the default value on creation for the refund_amount field.
+	saleshour.DefaultRefundAmount = saleshourDescRefundAmount.Default.(int64)
+	// saleshourDescRefundTax is the schema descriptor for refund_tax field.
+	saleshourDescRefundTax := saleshourMixinFields2[7].Descriptor()
+	// saleshour.DefaultRefundTax holds the default value on creation for the refund_tax field.
+	saleshour.DefaultRefundTax = saleshourDescRefundTax.Default.(int64)
+	// saleshourDescItemsReturned is the schema descriptor for items_returned field.
+	saleshourDescItemsReturned := saleshourMixinFields2[8].Descriptor()
+	// saleshour.DefaultItemsReturned holds the default value on creation for the items_returned field.
+	saleshour.DefaultItemsReturned = saleshourDescItemsReturned.Default.(int64)
+	// saleshourDescVoidsCount is the schema descriptor for voids_count field.
+	saleshourDescVoidsCount := saleshourMixinFields2[9].Descriptor()
+	// saleshour.DefaultVoidsCount holds the default value on creation for the voids_count field.
+	saleshour.DefaultVoidsCount = saleshourDescVoidsCount.Default.(int64)
+	// saleshourDescVoidAmount is the schema descriptor for void_amount field.
+	saleshourDescVoidAmount := saleshourMixinFields2[10].Descriptor()
+	// saleshour.DefaultVoidAmount holds the default value on creation for the void_amount field.
+	saleshour.DefaultVoidAmount = saleshourDescVoidAmount.Default.(int64)
+	// saleshourDescNewCustomers is the schema descriptor for new_customers field.
+	saleshourDescNewCustomers := saleshourMixinFields2[11].Descriptor()
+	// saleshour.DefaultNewCustomers holds the default value on creation for the new_customers field.
+	saleshour.DefaultNewCustomers = saleshourDescNewCustomers.Default.(int64)
+	// saleshourDescReturningVisits is the schema descriptor for returning_visits field.
+	saleshourDescReturningVisits := saleshourMixinFields2[12].Descriptor()
+	// saleshour.DefaultReturningVisits holds the default value on creation for the returning_visits field.
+	saleshour.DefaultReturningVisits = saleshourDescReturningVisits.Default.(int64)
+	// saleshourDescHour is the schema descriptor for hour field.
+	saleshourDescHour := saleshourFields[2].Descriptor()
+	// saleshour.HourValidator is a validator for the "hour" field. It is called by the builders before save.
+	saleshour.HourValidator = func() func(int) error {
+		validators := saleshourDescHour.Validators
+		fns := [...]func(int) error{
+			validators[0].(func(int) error),
+			validators[1].(func(int) error),
+		}
+		return func(hour int) error {
+			for _, fn := range fns {
+				if err := fn(hour); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	salessettingsMixin := schema.SalesSettings{}.Mixin()
 	salessettings.Policy = privacy.NewPolicies(salessettingsMixin[1], salessettingsMixin[2], schema.SalesSettings{})
 	salessettings.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -2418,23 +2603,20 @@ func init() {
 		})
 	}
 	tenderMixinHooks2 := tenderMixin[2].Hooks()
-	tenderMixinHooks3 := tenderMixin[3].Hooks()
 
 	tender.Hooks[1] = tenderMixinHooks2[0]
-
-	tender.Hooks[2] = tenderMixinHooks3[0]
 	tenderMixinFields0 := tenderMixin[0].Fields()
 	_ = tenderMixinFields0
-	tenderMixinFields4 := tenderMixin[4].Fields()
-	_ = tenderMixinFields4
+	tenderMixinFields3 := tenderMixin[3].Fields()
+	_ = tenderMixinFields3
 	tenderFields := schema.Tender{}.Fields()
 	_ = tenderFields
 	// tenderDescCreatedAt is the schema descriptor for created_at field.
-	tenderDescCreatedAt := tenderMixinFields4[0].Descriptor()
+	tenderDescCreatedAt := tenderMixinFields3[0].Descriptor()
 	// tender.DefaultCreatedAt holds the default value on creation for the created_at field.
 	tender.DefaultCreatedAt = tenderDescCreatedAt.Default.(func() time.Time)
 	// tenderDescUpdatedAt is the schema descriptor for updated_at field.
-	tenderDescUpdatedAt := tenderMixinFields4[1].Descriptor()
+	tenderDescUpdatedAt := tenderMixinFields3[1].Descriptor()
 	// tender.DefaultUpdatedAt holds the default value on creation for the updated_at field.
 	tender.DefaultUpdatedAt = tenderDescUpdatedAt.Default.(func() time.Time)
 	// tender.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.

@@ -83,6 +83,8 @@ const (
 	FieldReviewStatus = "review_status"
 	// FieldVoidedAt holds the string denoting the voided_at field in the database.
 	FieldVoidedAt = "voided_at"
+	// FieldNewCustomer holds the string denoting the new_customer field in the database.
+	FieldNewCustomer = "new_customer"
 	// EdgeMerchant holds the string denoting the merchant edge name in mutations.
 	EdgeMerchant = "merchant"
 	// EdgeStore holds the string denoting the store edge name in mutations.
@@ -194,6 +196,7 @@ var Columns = []string{
 	FieldDiscounts,
 	FieldReviewStatus,
 	FieldVoidedAt,
+	FieldNewCustomer,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -212,7 +215,7 @@ func ValidColumn(column string) bool {
 //
 //	import _ "github.com/tillpos/till/ent/runtime"
 var (
-	Hooks  [3]ent.Hook
+	Hooks  [2]ent.Hook
 	Policy ent.Policy
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
@@ -230,6 +233,8 @@ var (
 	NoteValidator func(string) error
 	// DefaultFrozen holds the default value on creation for the "frozen" field.
 	DefaultFrozen bool
+	// DefaultNewCustomer holds the default value on creation for the "new_customer" field.
+	DefaultNewCustomer bool
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() pulid.ID
 )
@@ -472,6 +477,11 @@ func ByReviewStatus(opts ...sql.OrderTermOption) OrderOption {
 // ByVoidedAt orders the results by the voided_at field.
 func ByVoidedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldVoidedAt, opts...).ToFunc()
+}
+
+// ByNewCustomer orders the results by the new_customer field.
+func ByNewCustomer(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldNewCustomer, opts...).ToFunc()
 }
 
 // ByMerchantField orders the results by merchant field.

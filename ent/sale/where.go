@@ -191,6 +191,11 @@ func VoidedAt(v time.Time) predicate.Sale {
 	return predicate.Sale(sql.FieldEQ(FieldVoidedAt, v))
 }
 
+// NewCustomer applies equality check predicate on the "new_customer" field. It's identical to NewCustomerEQ.
+func NewCustomer(v bool) predicate.Sale {
+	return predicate.Sale(sql.FieldEQ(FieldNewCustomer, v))
+}
+
 // MerchantIDEQ applies the EQ predicate on the "merchant_id" field.
 func MerchantIDEQ(v pulid.ID) predicate.Sale {
 	return predicate.Sale(sql.FieldEQ(FieldMerchantID, v))
@@ -1619,6 +1624,16 @@ func VoidedAtIsNil() predicate.Sale {
 // VoidedAtNotNil applies the NotNil predicate on the "voided_at" field.
 func VoidedAtNotNil() predicate.Sale {
 	return predicate.Sale(sql.FieldNotNull(FieldVoidedAt))
+}
+
+// NewCustomerEQ applies the EQ predicate on the "new_customer" field.
+func NewCustomerEQ(v bool) predicate.Sale {
+	return predicate.Sale(sql.FieldEQ(FieldNewCustomer, v))
+}
+
+// NewCustomerNEQ applies the NEQ predicate on the "new_customer" field.
+func NewCustomerNEQ(v bool) predicate.Sale {
+	return predicate.Sale(sql.FieldNEQ(FieldNewCustomer, v))
 }
 
 // HasMerchant applies the HasEdge predicate on the "merchant" edge.

@@ -21,7 +21,7 @@ type AuditEntry struct {
 
 // Mixin of the AuditEntry.
 func (AuditEntry) Mixin() []ent.Mixin {
-	return []ent.Mixin{pulid.MixinWithPrefix("aud"), BaseMixin{}, TenantMixin{}, RetainedMixin{}}
+	return []ent.Mixin{pulid.MixinWithPrefix("aud"), BaseMixin{}, TenantMixin{}}
 }
 
 // Fields of the AuditEntry.
@@ -58,7 +58,7 @@ func (AuditEntry) Policy() ent.Policy {
 // because an earlier Allow (system jobs) would skip a rule; no one may
 // rewrite history.
 func (AuditEntry) Hooks() []ent.Hook {
-	return []ent.Hook{hook.Reject(ent.OpUpdate | ent.OpUpdateOne)}
+	return []ent.Hook{hook.Reject(ent.OpUpdate | ent.OpUpdateOne | ent.OpDelete | ent.OpDeleteOne)}
 }
 
 // Annotations of the AuditEntry.

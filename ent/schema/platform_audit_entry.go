@@ -22,7 +22,7 @@ type PlatformAuditEntry struct {
 
 // Mixin of the PlatformAuditEntry.
 func (PlatformAuditEntry) Mixin() []ent.Mixin {
-	return []ent.Mixin{pulid.MixinWithPrefix("pau"), BaseMixin{}, RetainedMixin{}}
+	return []ent.Mixin{pulid.MixinWithPrefix("pau"), BaseMixin{}}
 }
 
 // Fields of the PlatformAuditEntry.
@@ -66,7 +66,7 @@ func (PlatformAuditEntry) Policy() ent.Policy {
 
 // Hooks of the PlatformAuditEntry: no one may rewrite history.
 func (PlatformAuditEntry) Hooks() []ent.Hook {
-	return []ent.Hook{hook.Reject(ent.OpUpdate | ent.OpUpdateOne)}
+	return []ent.Hook{hook.Reject(ent.OpUpdate | ent.OpUpdateOne | ent.OpDelete | ent.OpDeleteOne)}
 }
 
 // Annotations of the PlatformAuditEntry.

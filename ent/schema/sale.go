@@ -28,7 +28,7 @@ type Sale struct {
 
 // Mixin of the Sale.
 func (Sale) Mixin() []ent.Mixin {
-	return []ent.Mixin{pulid.MixinWithPrefix("sal"), BaseMixin{}, TenantMixin{}, RetainedMixin{}, TimeMixin{}}
+	return []ent.Mixin{pulid.MixinWithPrefix("sal"), BaseMixin{}, TenantMixin{}, TimeMixin{}}
 }
 
 // Fields of the Sale.
@@ -82,6 +82,9 @@ func (Sale) Fields() []ent.Field {
 			Values("NONE", "PENDING", "CLEARED", "CONFIRMED").
 			Default("NONE"),
 		field.Time("voided_at").Optional().Nillable(),
+		field.Bool("new_customer").Default(false).Immutable().
+			Comment("the customer had no earlier sale: the reports count a new customer, and a void takes it back").
+			Annotations(entgql.Skip()),
 	}
 }
 
@@ -131,7 +134,7 @@ type SaleLine struct {
 
 // Mixin of the SaleLine.
 func (SaleLine) Mixin() []ent.Mixin {
-	return []ent.Mixin{pulid.MixinWithPrefix("sli"), BaseMixin{}, TenantMixin{}, RetainedMixin{}}
+	return []ent.Mixin{pulid.MixinWithPrefix("sli"), BaseMixin{}, TenantMixin{}}
 }
 
 // Fields of the SaleLine.
@@ -181,7 +184,7 @@ type Tender struct {
 
 // Mixin of the Tender.
 func (Tender) Mixin() []ent.Mixin {
-	return []ent.Mixin{pulid.MixinWithPrefix("tnd"), BaseMixin{}, TenantMixin{}, RetainedMixin{}, TimeMixin{}}
+	return []ent.Mixin{pulid.MixinWithPrefix("tnd"), BaseMixin{}, TenantMixin{}, TimeMixin{}}
 }
 
 // Fields of the Tender. A card is kept as type, brand, last four digits and
@@ -232,7 +235,7 @@ type Refund struct {
 
 // Mixin of the Refund.
 func (Refund) Mixin() []ent.Mixin {
-	return []ent.Mixin{pulid.MixinWithPrefix("rfd"), BaseMixin{}, TenantMixin{}, RetainedMixin{}, TimeMixin{}}
+	return []ent.Mixin{pulid.MixinWithPrefix("rfd"), BaseMixin{}, TenantMixin{}, TimeMixin{}}
 }
 
 // Fields of the Refund.
@@ -303,7 +306,7 @@ type RefundLine struct {
 
 // Mixin of the RefundLine.
 func (RefundLine) Mixin() []ent.Mixin {
-	return []ent.Mixin{pulid.MixinWithPrefix("rfl"), BaseMixin{}, TenantMixin{}, RetainedMixin{}}
+	return []ent.Mixin{pulid.MixinWithPrefix("rfl"), BaseMixin{}, TenantMixin{}}
 }
 
 // Fields of the RefundLine.
@@ -337,7 +340,7 @@ type RefundTender struct {
 
 // Mixin of the RefundTender.
 func (RefundTender) Mixin() []ent.Mixin {
-	return []ent.Mixin{pulid.MixinWithPrefix("rft"), BaseMixin{}, TenantMixin{}, RetainedMixin{}}
+	return []ent.Mixin{pulid.MixinWithPrefix("rft"), BaseMixin{}, TenantMixin{}}
 }
 
 // Fields of the RefundTender.
