@@ -27,6 +27,7 @@ import (
 	"github.com/tillpos/till/receipts"
 	"github.com/tillpos/till/releases"
 	"github.com/tillpos/till/sales"
+	"github.com/tillpos/till/settlement"
 	"github.com/tillpos/till/staff"
 	"github.com/tillpos/till/storedvalue"
 	"github.com/tillpos/till/tickets"
@@ -60,6 +61,8 @@ type Resolver struct {
 	// live carries live events to subscriptions.
 	live        *live.Broker
 	liveRecheck time.Duration
+	// settlement keeps shifts, closes days and reconciles statements.
+	settlement *settlement.Service
 }
 
 // Services are the domain services the resolvers call.
@@ -91,6 +94,8 @@ type Services struct {
 	// LiveRecheck is how often a quiet subscription checks its session;
 	// DefaultLiveRecheck when 0.
 	LiveRecheck time.Duration
+	// Settlement keeps shifts, closes days and reconciles statements.
+	Settlement *settlement.Service
 }
 
 // NewSchema returns Till's executable GraphQL schema.
@@ -103,6 +108,7 @@ func NewSchema(client *ent.Client, svc Services) graphql.ExecutableSchema {
 		campaigns: svc.Campaigns,
 		notify:    svc.Notify,
 		live:      svc.Live, liveRecheck: svc.LiveRecheck,
+		settlement: svc.Settlement,
 	}})
 }
 

@@ -38,6 +38,7 @@ import (
 	"github.com/tillpos/till/receipts"
 	"github.com/tillpos/till/releases"
 	"github.com/tillpos/till/sales"
+	"github.com/tillpos/till/settlement"
 	"github.com/tillpos/till/staff"
 	"github.com/tillpos/till/storedvalue"
 	"github.com/tillpos/till/tickets"
@@ -218,8 +219,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 	releasesSvc := releases.New(s.DB.Client)
 	devicesSvc := devices.New(s.DB.Client, s.KV.Client(), cfg.RedisPrefix, s.Auth,
 		append([]devices.Option{devices.WithConfig(devicesCfg), devices.WithOutdated(releasesSvc.Unsupported)}, o.deviceOpts...)...)
+	settlementSvc := settlement.New(s.DB.Client)
 	salesSvc := sales.New(s.DB.Client, sales.WithLogger(log),
-		sales.WithHooks(loyaltySvc.SaleHooks()), sales.WithHooks(storedValueSvc.SaleHooks()), sales.WithHooks(offersSvc.SaleHooks()))
+		sales.WithHooks(loyaltySvc.SaleHooks()), sales.WithHooks(storedValueSvc.SaleHooks()), sales.WithHooks(offersSvc.SaleHooks()),
+		sales.WithHooks(settlementSvc.SaleHooks()))
 	mailer, texter := emailSender(cfg, log), smsSender(cfg, log)
 	s.Receipts = receipts.New(s.DB.Client, box, salesSvc, customerSvc, mailer, texter)
 	s.Campaigns = campaigns.New(s.DB.Client, customerSvc, keys.BlindIndex,
@@ -273,6 +276,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		Notify:      s.Notify,
 		Live:        s.Live,
 		LiveRecheck: o.liveRecheck,
+		Settlement:  settlementSvc,
 	}
 	s.handler = s.routes(s.graphQLHandler(graph.NewSchema(s.DB.Client, services)))
 	return s, nil
