@@ -72,7 +72,7 @@ func (s *Service) CloseDay(ctx context.Context, in CloseDayInput) (*ent.DayClose
 		if today := localDate(st, now); in.BusinessDate > today {
 			return nil, errs.Invalid("businessDate", "%s has not begun at the store (today is %s)", in.BusinessDate, today)
 		}
-		// Locked before anything is read: no sale or void of the store
+		// Locked before anything is read: no void of the store's sales
 		// runs until this close commits.
 		if err := lockDay(ctx, tx, st.ID); err != nil {
 			return nil, err

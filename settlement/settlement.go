@@ -15,12 +15,15 @@ import (
 	"fmt"
 	"time"
 
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+
 	"github.com/tillpos/till/auth/viewer"
 	"github.com/tillpos/till/db"
 	"github.com/tillpos/till/ent"
 	"github.com/tillpos/till/ent/dayclose"
-	"github.com/tillpos/till/ent/salecounter"
 	"github.com/tillpos/till/ent/schema/pulid"
+	"github.com/tillpos/till/ent/store"
 	"github.com/tillpos/till/errs"
 	"github.com/tillpos/till/sales"
 )
@@ -57,17 +60,22 @@ func dayClosed(ctx context.Context, tx *ent.Tx, storeID pulid.ID, date string) (
 	return closed, nil
 }
 
-// lockDay locks the store's sale counter row until tx ends (on PostgreSQL;
-// SQLite runs one write transaction at a time). Every sale takes that row
-// too, so while a close holds it no sale or void of the store runs. A store
-// without sales gets its row, empty, so there is always one to lock.
+// lockDay locks the store's row until tx ends (on PostgreSQL; SQLite runs
+// one write transaction at a time): a close takes it before it reads the
+// day, a void before it checks the day is open, so the two run one after
+// the other. NO KEY UPDATE leaves the row free for the key-share locks of
+// the rows that refer to the store (a new sale), and a void takes it after
+// the sale and customer and before anything else, so it joins the order
+// sales lock rows in without a cycle.
 func lockDay(ctx context.Context, tx *ent.Tx, storeID pulid.ID) error {
-	err := tx.SaleCounter.Create().SetStoreID(storeID).
-		OnConflictColumns(salecounter.FieldStoreID).Ignore().Exec(ctx)
+	_, err := tx.Store.Query().Where(store.ID(storeID)).Select(store.FieldID).
+		Modify(func(s *entsql.Selector) {
+			if s.Dialect() != dialect.SQLite {
+				s.For(entsql.LockNoKeyUpdate)
+			}
+		}).
+		Strings(ctx)
 	if err != nil {
-		return fmt.Errorf("making the store's counter: %w", err)
-	}
-	if _, err := tx.SaleCounter.Query().Where(salecounter.StoreID(storeID)).Select(salecounter.FieldID).Modify(db.ForUpdate).Strings(ctx); err != nil {
 		return fmt.Errorf("locking the store's day: %w", err)
 	}
 	return nil
