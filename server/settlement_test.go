@@ -378,7 +378,9 @@ func TestSettlementCloseDayRacesVoid(t *testing.T) {
 	})
 	void, closed := results[0], results[1]
 	require.Empty(t, closed.Errors)
-	var out struct{ CloseDay struct{ DayClose stlDayClose } }
+	var out struct {
+		CloseDay struct{ DayClose stlDayClose }
+	}
 	closed.Decode(t, &out)
 	if len(void.Errors) == 0 {
 		require.Zero(t, out.CloseDay.DayClose.Amount, "the void came first")

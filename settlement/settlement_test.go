@@ -113,7 +113,7 @@ func TestParseStatementNamesUnreadableLines(t *testing.T) {
 func TestParseStatementBounds(t *testing.T) {
 	layout := settletype.StatementLayout{ReferenceColumn: "1", AmountColumn: "2", AmountFormat: settletype.AmountMinor}
 	_, err := parseStatement(string(make([]byte, maxStatementBytes+1)), layout, "CNY")
-	require.ErrorContains(t, err, "at most 5 MB")
+	require.ErrorContains(t, err, "at most 1 MiB")
 	_, err = parseStatement("", layout, "CNY")
 	require.ErrorContains(t, err, "no lines")
 }

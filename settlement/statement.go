@@ -19,7 +19,7 @@ import (
 // Bounds on a statement: the file fits in a request, and its lines in one
 // reconciliation.
 const (
-	maxStatementBytes = 5 << 20
+	maxStatementBytes = 1 << 20
 	maxStatementLines = 50_000
 	// maxLineErrors is how many unreadable lines one error lists.
 	maxLineErrors = 20
@@ -39,7 +39,7 @@ type statementRow struct {
 // each line (the first maxLineErrors).
 func parseStatement(text string, layout settletype.StatementLayout, code string) ([]statementRow, error) {
 	if len(text) > maxStatementBytes {
-		return nil, errs.Invalid("csv", "a statement is at most %d MB", maxStatementBytes>>20)
+		return nil, errs.Invalid("csv", "a statement is at most %d MiB (the request limit)", maxStatementBytes>>20)
 	}
 	comma, err := delimiter(layout)
 	if err != nil {
