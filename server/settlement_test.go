@@ -349,6 +349,11 @@ func TestSettlementTenancy(t *testing.T) {
 	sh := e.stlOpenShift(t, e.owner.Token, map[string]any{"storeId": store, "deviceId": device, "openingFloat": 100})
 	e.stlCloseDay(t, e.owner.Token, store, today)
 
+	// Staff of the merchant act only at the stores they work at.
+	second := e.store(t, e.owner.Token, "Second")
+	saleWantErr(t, e.Exec(t, e.manager.Token, stlDay, map[string]any{"i": map[string]any{"storeId": second, "businessDate": today}}), "FORBIDDEN", "storeId")
+	saleWantErr(t, e.Exec(t, e.cashier.Token, stlOpen, map[string]any{"i": map[string]any{"storeId": second, "deviceId": device, "openingFloat": 0}}), "FORBIDDEN", "storeId")
+
 	other := e.SignUp(t, "Other Tea")
 	saleWantErr(t, e.Exec(t, other.Token, stlDay, map[string]any{"i": map[string]any{"storeId": store, "businessDate": today}}), "NOT_FOUND", "storeId")
 	vars := map[string]any{"s": store, "d": today}
