@@ -20,11 +20,14 @@ import (
 	"github.com/tillpos/till/ent/campaign"
 	"github.com/tillpos/till/ent/campaignmessage"
 	"github.com/tillpos/till/ent/campaignsettings"
+	"github.com/tillpos/till/ent/cashmovement"
+	"github.com/tillpos/till/ent/cashshift"
 	"github.com/tillpos/till/ent/credentialgrant"
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/customermonth"
 	"github.com/tillpos/till/ent/customerstorevisits"
 	"github.com/tillpos/till/ent/customertrigram"
+	"github.com/tillpos/till/ent/dayclose"
 	"github.com/tillpos/till/ent/device"
 	"github.com/tillpos/till/ent/feedback"
 	"github.com/tillpos/till/ent/loyaltyaccount"
@@ -60,8 +63,11 @@ import (
 	"github.com/tillpos/till/ent/salessettings"
 	"github.com/tillpos/till/ent/savedsegment"
 	"github.com/tillpos/till/ent/segmentrules"
+	"github.com/tillpos/till/ent/settlement"
+	"github.com/tillpos/till/ent/settlementchannel"
 	"github.com/tillpos/till/ent/staff"
 	"github.com/tillpos/till/ent/staffday"
+	"github.com/tillpos/till/ent/statementimport"
 	"github.com/tillpos/till/ent/store"
 	"github.com/tillpos/till/ent/storedvalueaccount"
 	"github.com/tillpos/till/ent/storedvalueentry"
@@ -87,6 +93,10 @@ type Client struct {
 	CampaignMessage *CampaignMessageClient
 	// CampaignSettings is the client for interacting with the CampaignSettings builders.
 	CampaignSettings *CampaignSettingsClient
+	// CashMovement is the client for interacting with the CashMovement builders.
+	CashMovement *CashMovementClient
+	// CashShift is the client for interacting with the CashShift builders.
+	CashShift *CashShiftClient
 	// CredentialGrant is the client for interacting with the CredentialGrant builders.
 	CredentialGrant *CredentialGrantClient
 	// Customer is the client for interacting with the Customer builders.
@@ -97,6 +107,8 @@ type Client struct {
 	CustomerStoreVisits *CustomerStoreVisitsClient
 	// CustomerTrigram is the client for interacting with the CustomerTrigram builders.
 	CustomerTrigram *CustomerTrigramClient
+	// DayClose is the client for interacting with the DayClose builders.
+	DayClose *DayCloseClient
 	// Device is the client for interacting with the Device builders.
 	Device *DeviceClient
 	// Feedback is the client for interacting with the Feedback builders.
@@ -167,10 +179,16 @@ type Client struct {
 	SavedSegment *SavedSegmentClient
 	// SegmentRules is the client for interacting with the SegmentRules builders.
 	SegmentRules *SegmentRulesClient
+	// Settlement is the client for interacting with the Settlement builders.
+	Settlement *SettlementClient
+	// SettlementChannel is the client for interacting with the SettlementChannel builders.
+	SettlementChannel *SettlementChannelClient
 	// Staff is the client for interacting with the Staff builders.
 	Staff *StaffClient
 	// StaffDay is the client for interacting with the StaffDay builders.
 	StaffDay *StaffDayClient
+	// StatementImport is the client for interacting with the StatementImport builders.
+	StatementImport *StatementImportClient
 	// Store is the client for interacting with the Store builders.
 	Store *StoreClient
 	// StoredValueAccount is the client for interacting with the StoredValueAccount builders.
@@ -202,11 +220,14 @@ func (c *Client) init() {
 	c.Campaign = NewCampaignClient(c.config)
 	c.CampaignMessage = NewCampaignMessageClient(c.config)
 	c.CampaignSettings = NewCampaignSettingsClient(c.config)
+	c.CashMovement = NewCashMovementClient(c.config)
+	c.CashShift = NewCashShiftClient(c.config)
 	c.CredentialGrant = NewCredentialGrantClient(c.config)
 	c.Customer = NewCustomerClient(c.config)
 	c.CustomerMonth = NewCustomerMonthClient(c.config)
 	c.CustomerStoreVisits = NewCustomerStoreVisitsClient(c.config)
 	c.CustomerTrigram = NewCustomerTrigramClient(c.config)
+	c.DayClose = NewDayCloseClient(c.config)
 	c.Device = NewDeviceClient(c.config)
 	c.Feedback = NewFeedbackClient(c.config)
 	c.LoyaltyAccount = NewLoyaltyAccountClient(c.config)
@@ -242,8 +263,11 @@ func (c *Client) init() {
 	c.SalesSettings = NewSalesSettingsClient(c.config)
 	c.SavedSegment = NewSavedSegmentClient(c.config)
 	c.SegmentRules = NewSegmentRulesClient(c.config)
+	c.Settlement = NewSettlementClient(c.config)
+	c.SettlementChannel = NewSettlementChannelClient(c.config)
 	c.Staff = NewStaffClient(c.config)
 	c.StaffDay = NewStaffDayClient(c.config)
+	c.StatementImport = NewStatementImportClient(c.config)
 	c.Store = NewStoreClient(c.config)
 	c.StoredValueAccount = NewStoredValueAccountClient(c.config)
 	c.StoredValueEntry = NewStoredValueEntryClient(c.config)
@@ -348,11 +372,14 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Campaign:               NewCampaignClient(cfg),
 		CampaignMessage:        NewCampaignMessageClient(cfg),
 		CampaignSettings:       NewCampaignSettingsClient(cfg),
+		CashMovement:           NewCashMovementClient(cfg),
+		CashShift:              NewCashShiftClient(cfg),
 		CredentialGrant:        NewCredentialGrantClient(cfg),
 		Customer:               NewCustomerClient(cfg),
 		CustomerMonth:          NewCustomerMonthClient(cfg),
 		CustomerStoreVisits:    NewCustomerStoreVisitsClient(cfg),
 		CustomerTrigram:        NewCustomerTrigramClient(cfg),
+		DayClose:               NewDayCloseClient(cfg),
 		Device:                 NewDeviceClient(cfg),
 		Feedback:               NewFeedbackClient(cfg),
 		LoyaltyAccount:         NewLoyaltyAccountClient(cfg),
@@ -388,8 +415,11 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		SalesSettings:          NewSalesSettingsClient(cfg),
 		SavedSegment:           NewSavedSegmentClient(cfg),
 		SegmentRules:           NewSegmentRulesClient(cfg),
+		Settlement:             NewSettlementClient(cfg),
+		SettlementChannel:      NewSettlementChannelClient(cfg),
 		Staff:                  NewStaffClient(cfg),
 		StaffDay:               NewStaffDayClient(cfg),
+		StatementImport:        NewStatementImportClient(cfg),
 		Store:                  NewStoreClient(cfg),
 		StoredValueAccount:     NewStoredValueAccountClient(cfg),
 		StoredValueEntry:       NewStoredValueEntryClient(cfg),
@@ -421,11 +451,14 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Campaign:               NewCampaignClient(cfg),
 		CampaignMessage:        NewCampaignMessageClient(cfg),
 		CampaignSettings:       NewCampaignSettingsClient(cfg),
+		CashMovement:           NewCashMovementClient(cfg),
+		CashShift:              NewCashShiftClient(cfg),
 		CredentialGrant:        NewCredentialGrantClient(cfg),
 		Customer:               NewCustomerClient(cfg),
 		CustomerMonth:          NewCustomerMonthClient(cfg),
 		CustomerStoreVisits:    NewCustomerStoreVisitsClient(cfg),
 		CustomerTrigram:        NewCustomerTrigramClient(cfg),
+		DayClose:               NewDayCloseClient(cfg),
 		Device:                 NewDeviceClient(cfg),
 		Feedback:               NewFeedbackClient(cfg),
 		LoyaltyAccount:         NewLoyaltyAccountClient(cfg),
@@ -461,8 +494,11 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		SalesSettings:          NewSalesSettingsClient(cfg),
 		SavedSegment:           NewSavedSegmentClient(cfg),
 		SegmentRules:           NewSegmentRulesClient(cfg),
+		Settlement:             NewSettlementClient(cfg),
+		SettlementChannel:      NewSettlementChannelClient(cfg),
 		Staff:                  NewStaffClient(cfg),
 		StaffDay:               NewStaffDayClient(cfg),
+		StatementImport:        NewStatementImportClient(cfg),
 		Store:                  NewStoreClient(cfg),
 		StoredValueAccount:     NewStoredValueAccountClient(cfg),
 		StoredValueEntry:       NewStoredValueEntryClient(cfg),
@@ -500,18 +536,19 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.AuditEntry, c.Campaign, c.CampaignMessage, c.CampaignSettings,
-		c.CredentialGrant, c.Customer, c.CustomerMonth, c.CustomerStoreVisits,
-		c.CustomerTrigram, c.Device, c.Feedback, c.LoyaltyAccount, c.LoyaltyEntry,
-		c.LoyaltyLot, c.LoyaltyProgramVersion, c.LoyaltyRedemption, c.LoyaltyReward,
-		c.Merchant, c.Notification, c.NotificationPreference, c.Offer,
-		c.OfferRedemption, c.Operator, c.OutboxEvent, c.PairingCode,
-		c.PlatformAuditEntry, c.Product, c.ProductDay, c.ProductPriceChange,
-		c.PushToken, c.ReceiptDelivery, c.Refund, c.RefundLine, c.RefundTender,
-		c.Release, c.RiskListEntry, c.Sale, c.SaleCounter, c.SaleLine, c.SalesFacetDay,
-		c.SalesHour, c.SalesSettings, c.SavedSegment, c.SegmentRules, c.Staff,
-		c.StaffDay, c.Store, c.StoredValueAccount, c.StoredValueEntry,
-		c.StoredValueSettings, c.StoredValueTopUp, c.Tender, c.Ticket, c.TicketComment,
+		c.AuditEntry, c.Campaign, c.CampaignMessage, c.CampaignSettings, c.CashMovement,
+		c.CashShift, c.CredentialGrant, c.Customer, c.CustomerMonth,
+		c.CustomerStoreVisits, c.CustomerTrigram, c.DayClose, c.Device, c.Feedback,
+		c.LoyaltyAccount, c.LoyaltyEntry, c.LoyaltyLot, c.LoyaltyProgramVersion,
+		c.LoyaltyRedemption, c.LoyaltyReward, c.Merchant, c.Notification,
+		c.NotificationPreference, c.Offer, c.OfferRedemption, c.Operator,
+		c.OutboxEvent, c.PairingCode, c.PlatformAuditEntry, c.Product, c.ProductDay,
+		c.ProductPriceChange, c.PushToken, c.ReceiptDelivery, c.Refund, c.RefundLine,
+		c.RefundTender, c.Release, c.RiskListEntry, c.Sale, c.SaleCounter, c.SaleLine,
+		c.SalesFacetDay, c.SalesHour, c.SalesSettings, c.SavedSegment, c.SegmentRules,
+		c.Settlement, c.SettlementChannel, c.Staff, c.StaffDay, c.StatementImport,
+		c.Store, c.StoredValueAccount, c.StoredValueEntry, c.StoredValueSettings,
+		c.StoredValueTopUp, c.Tender, c.Ticket, c.TicketComment,
 	} {
 		n.Use(hooks...)
 	}
@@ -521,18 +558,19 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.AuditEntry, c.Campaign, c.CampaignMessage, c.CampaignSettings,
-		c.CredentialGrant, c.Customer, c.CustomerMonth, c.CustomerStoreVisits,
-		c.CustomerTrigram, c.Device, c.Feedback, c.LoyaltyAccount, c.LoyaltyEntry,
-		c.LoyaltyLot, c.LoyaltyProgramVersion, c.LoyaltyRedemption, c.LoyaltyReward,
-		c.Merchant, c.Notification, c.NotificationPreference, c.Offer,
-		c.OfferRedemption, c.Operator, c.OutboxEvent, c.PairingCode,
-		c.PlatformAuditEntry, c.Product, c.ProductDay, c.ProductPriceChange,
-		c.PushToken, c.ReceiptDelivery, c.Refund, c.RefundLine, c.RefundTender,
-		c.Release, c.RiskListEntry, c.Sale, c.SaleCounter, c.SaleLine, c.SalesFacetDay,
-		c.SalesHour, c.SalesSettings, c.SavedSegment, c.SegmentRules, c.Staff,
-		c.StaffDay, c.Store, c.StoredValueAccount, c.StoredValueEntry,
-		c.StoredValueSettings, c.StoredValueTopUp, c.Tender, c.Ticket, c.TicketComment,
+		c.AuditEntry, c.Campaign, c.CampaignMessage, c.CampaignSettings, c.CashMovement,
+		c.CashShift, c.CredentialGrant, c.Customer, c.CustomerMonth,
+		c.CustomerStoreVisits, c.CustomerTrigram, c.DayClose, c.Device, c.Feedback,
+		c.LoyaltyAccount, c.LoyaltyEntry, c.LoyaltyLot, c.LoyaltyProgramVersion,
+		c.LoyaltyRedemption, c.LoyaltyReward, c.Merchant, c.Notification,
+		c.NotificationPreference, c.Offer, c.OfferRedemption, c.Operator,
+		c.OutboxEvent, c.PairingCode, c.PlatformAuditEntry, c.Product, c.ProductDay,
+		c.ProductPriceChange, c.PushToken, c.ReceiptDelivery, c.Refund, c.RefundLine,
+		c.RefundTender, c.Release, c.RiskListEntry, c.Sale, c.SaleCounter, c.SaleLine,
+		c.SalesFacetDay, c.SalesHour, c.SalesSettings, c.SavedSegment, c.SegmentRules,
+		c.Settlement, c.SettlementChannel, c.Staff, c.StaffDay, c.StatementImport,
+		c.Store, c.StoredValueAccount, c.StoredValueEntry, c.StoredValueSettings,
+		c.StoredValueTopUp, c.Tender, c.Ticket, c.TicketComment,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -549,6 +587,10 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.CampaignMessage.mutate(ctx, m)
 	case *CampaignSettingsMutation:
 		return c.CampaignSettings.mutate(ctx, m)
+	case *CashMovementMutation:
+		return c.CashMovement.mutate(ctx, m)
+	case *CashShiftMutation:
+		return c.CashShift.mutate(ctx, m)
 	case *CredentialGrantMutation:
 		return c.CredentialGrant.mutate(ctx, m)
 	case *CustomerMutation:
@@ -559,6 +601,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.CustomerStoreVisits.mutate(ctx, m)
 	case *CustomerTrigramMutation:
 		return c.CustomerTrigram.mutate(ctx, m)
+	case *DayCloseMutation:
+		return c.DayClose.mutate(ctx, m)
 	case *DeviceMutation:
 		return c.Device.mutate(ctx, m)
 	case *FeedbackMutation:
@@ -629,10 +673,16 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.SavedSegment.mutate(ctx, m)
 	case *SegmentRulesMutation:
 		return c.SegmentRules.mutate(ctx, m)
+	case *SettlementMutation:
+		return c.Settlement.mutate(ctx, m)
+	case *SettlementChannelMutation:
+		return c.SettlementChannel.mutate(ctx, m)
 	case *StaffMutation:
 		return c.Staff.mutate(ctx, m)
 	case *StaffDayMutation:
 		return c.StaffDay.mutate(ctx, m)
+	case *StatementImportMutation:
+		return c.StatementImport.mutate(ctx, m)
 	case *StoreMutation:
 		return c.Store.mutate(ctx, m)
 	case *StoredValueAccountMutation:
@@ -1331,6 +1381,386 @@ func (c *CampaignSettingsClient) mutate(ctx context.Context, m *CampaignSettings
 		return (&CampaignSettingsDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown CampaignSettings mutation op: %q", m.Op())
+	}
+}
+
+// CashMovementClient is a client for the CashMovement schema.
+type CashMovementClient struct {
+	config
+}
+
+// NewCashMovementClient returns a client for the CashMovement from the given config.
+func NewCashMovementClient(c config) *CashMovementClient {
+	return &CashMovementClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `cashmovement.Hooks(f(g(h())))`.
+func (c *CashMovementClient) Use(hooks ...Hook) {
+	c.hooks.CashMovement = append(c.hooks.CashMovement, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `cashmovement.Intercept(f(g(h())))`.
+func (c *CashMovementClient) Intercept(interceptors ...Interceptor) {
+	c.inters.CashMovement = append(c.inters.CashMovement, interceptors...)
+}
+
+// Create returns a builder for creating a CashMovement entity.
+func (c *CashMovementClient) Create() *CashMovementCreate {
+	mutation := newCashMovementMutation(c.config, OpCreate)
+	return &CashMovementCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of CashMovement entities.
+func (c *CashMovementClient) CreateBulk(builders ...*CashMovementCreate) *CashMovementCreateBulk {
+	return &CashMovementCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *CashMovementClient) MapCreateBulk(slice any, setFunc func(*CashMovementCreate, int)) *CashMovementCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &CashMovementCreateBulk{err: fmt.Errorf("calling to CashMovementClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*CashMovementCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &CashMovementCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for CashMovement.
+func (c *CashMovementClient) Update() *CashMovementUpdate {
+	mutation := newCashMovementMutation(c.config, OpUpdate)
+	return &CashMovementUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *CashMovementClient) UpdateOne(_m *CashMovement) *CashMovementUpdateOne {
+	mutation := newCashMovementMutation(c.config, OpUpdateOne, withCashMovement(_m))
+	return &CashMovementUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *CashMovementClient) UpdateOneID(id pulid.ID) *CashMovementUpdateOne {
+	mutation := newCashMovementMutation(c.config, OpUpdateOne, withCashMovementID(id))
+	return &CashMovementUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for CashMovement.
+func (c *CashMovementClient) Delete() *CashMovementDelete {
+	mutation := newCashMovementMutation(c.config, OpDelete)
+	return &CashMovementDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *CashMovementClient) DeleteOne(_m *CashMovement) *CashMovementDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *CashMovementClient) DeleteOneID(id pulid.ID) *CashMovementDeleteOne {
+	builder := c.Delete().Where(cashmovement.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &CashMovementDeleteOne{builder}
+}
+
+// Query returns a query builder for CashMovement.
+func (c *CashMovementClient) Query() *CashMovementQuery {
+	return &CashMovementQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeCashMovement},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a CashMovement entity by its id.
+func (c *CashMovementClient) Get(ctx context.Context, id pulid.ID) (*CashMovement, error) {
+	return c.Query().Where(cashmovement.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *CashMovementClient) GetX(ctx context.Context, id pulid.ID) *CashMovement {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a CashMovement.
+func (c *CashMovementClient) QueryMerchant(_m *CashMovement) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(cashmovement.Table, cashmovement.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, cashmovement.MerchantTable, cashmovement.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryShift queries the shift edge of a CashMovement.
+func (c *CashMovementClient) QueryShift(_m *CashMovement) *CashShiftQuery {
+	query := (&CashShiftClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(cashmovement.Table, cashmovement.FieldID, id),
+			sqlgraph.To(cashshift.Table, cashshift.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, cashmovement.ShiftTable, cashmovement.ShiftColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryStore queries the store edge of a CashMovement.
+func (c *CashMovementClient) QueryStore(_m *CashMovement) *StoreQuery {
+	query := (&StoreClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(cashmovement.Table, cashmovement.FieldID, id),
+			sqlgraph.To(store.Table, store.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, cashmovement.StoreTable, cashmovement.StoreColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *CashMovementClient) Hooks() []Hook {
+	hooks := c.hooks.CashMovement
+	return append(hooks[:len(hooks):len(hooks)], cashmovement.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *CashMovementClient) Interceptors() []Interceptor {
+	return c.inters.CashMovement
+}
+
+func (c *CashMovementClient) mutate(ctx context.Context, m *CashMovementMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&CashMovementCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&CashMovementUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&CashMovementUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&CashMovementDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown CashMovement mutation op: %q", m.Op())
+	}
+}
+
+// CashShiftClient is a client for the CashShift schema.
+type CashShiftClient struct {
+	config
+}
+
+// NewCashShiftClient returns a client for the CashShift from the given config.
+func NewCashShiftClient(c config) *CashShiftClient {
+	return &CashShiftClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `cashshift.Hooks(f(g(h())))`.
+func (c *CashShiftClient) Use(hooks ...Hook) {
+	c.hooks.CashShift = append(c.hooks.CashShift, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `cashshift.Intercept(f(g(h())))`.
+func (c *CashShiftClient) Intercept(interceptors ...Interceptor) {
+	c.inters.CashShift = append(c.inters.CashShift, interceptors...)
+}
+
+// Create returns a builder for creating a CashShift entity.
+func (c *CashShiftClient) Create() *CashShiftCreate {
+	mutation := newCashShiftMutation(c.config, OpCreate)
+	return &CashShiftCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of CashShift entities.
+func (c *CashShiftClient) CreateBulk(builders ...*CashShiftCreate) *CashShiftCreateBulk {
+	return &CashShiftCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *CashShiftClient) MapCreateBulk(slice any, setFunc func(*CashShiftCreate, int)) *CashShiftCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &CashShiftCreateBulk{err: fmt.Errorf("calling to CashShiftClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*CashShiftCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &CashShiftCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for CashShift.
+func (c *CashShiftClient) Update() *CashShiftUpdate {
+	mutation := newCashShiftMutation(c.config, OpUpdate)
+	return &CashShiftUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *CashShiftClient) UpdateOne(_m *CashShift) *CashShiftUpdateOne {
+	mutation := newCashShiftMutation(c.config, OpUpdateOne, withCashShift(_m))
+	return &CashShiftUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *CashShiftClient) UpdateOneID(id pulid.ID) *CashShiftUpdateOne {
+	mutation := newCashShiftMutation(c.config, OpUpdateOne, withCashShiftID(id))
+	return &CashShiftUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for CashShift.
+func (c *CashShiftClient) Delete() *CashShiftDelete {
+	mutation := newCashShiftMutation(c.config, OpDelete)
+	return &CashShiftDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *CashShiftClient) DeleteOne(_m *CashShift) *CashShiftDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *CashShiftClient) DeleteOneID(id pulid.ID) *CashShiftDeleteOne {
+	builder := c.Delete().Where(cashshift.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &CashShiftDeleteOne{builder}
+}
+
+// Query returns a query builder for CashShift.
+func (c *CashShiftClient) Query() *CashShiftQuery {
+	return &CashShiftQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeCashShift},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a CashShift entity by its id.
+func (c *CashShiftClient) Get(ctx context.Context, id pulid.ID) (*CashShift, error) {
+	return c.Query().Where(cashshift.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *CashShiftClient) GetX(ctx context.Context, id pulid.ID) *CashShift {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a CashShift.
+func (c *CashShiftClient) QueryMerchant(_m *CashShift) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(cashshift.Table, cashshift.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, cashshift.MerchantTable, cashshift.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryStore queries the store edge of a CashShift.
+func (c *CashShiftClient) QueryStore(_m *CashShift) *StoreQuery {
+	query := (&StoreClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(cashshift.Table, cashshift.FieldID, id),
+			sqlgraph.To(store.Table, store.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, cashshift.StoreTable, cashshift.StoreColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryDevice queries the device edge of a CashShift.
+func (c *CashShiftClient) QueryDevice(_m *CashShift) *DeviceQuery {
+	query := (&DeviceClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(cashshift.Table, cashshift.FieldID, id),
+			sqlgraph.To(device.Table, device.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, cashshift.DeviceTable, cashshift.DeviceColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryMovements queries the movements edge of a CashShift.
+func (c *CashShiftClient) QueryMovements(_m *CashShift) *CashMovementQuery {
+	query := (&CashMovementClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(cashshift.Table, cashshift.FieldID, id),
+			sqlgraph.To(cashmovement.Table, cashmovement.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, cashshift.MovementsTable, cashshift.MovementsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *CashShiftClient) Hooks() []Hook {
+	hooks := c.hooks.CashShift
+	return append(hooks[:len(hooks):len(hooks)], cashshift.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *CashShiftClient) Interceptors() []Interceptor {
+	return c.inters.CashShift
+}
+
+func (c *CashShiftClient) mutate(ctx context.Context, m *CashShiftMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&CashShiftCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&CashShiftUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&CashShiftUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&CashShiftDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown CashShift mutation op: %q", m.Op())
 	}
 }
 
@@ -2225,6 +2655,188 @@ func (c *CustomerTrigramClient) mutate(ctx context.Context, m *CustomerTrigramMu
 		return (&CustomerTrigramDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown CustomerTrigram mutation op: %q", m.Op())
+	}
+}
+
+// DayCloseClient is a client for the DayClose schema.
+type DayCloseClient struct {
+	config
+}
+
+// NewDayCloseClient returns a client for the DayClose from the given config.
+func NewDayCloseClient(c config) *DayCloseClient {
+	return &DayCloseClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `dayclose.Hooks(f(g(h())))`.
+func (c *DayCloseClient) Use(hooks ...Hook) {
+	c.hooks.DayClose = append(c.hooks.DayClose, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `dayclose.Intercept(f(g(h())))`.
+func (c *DayCloseClient) Intercept(interceptors ...Interceptor) {
+	c.inters.DayClose = append(c.inters.DayClose, interceptors...)
+}
+
+// Create returns a builder for creating a DayClose entity.
+func (c *DayCloseClient) Create() *DayCloseCreate {
+	mutation := newDayCloseMutation(c.config, OpCreate)
+	return &DayCloseCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of DayClose entities.
+func (c *DayCloseClient) CreateBulk(builders ...*DayCloseCreate) *DayCloseCreateBulk {
+	return &DayCloseCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *DayCloseClient) MapCreateBulk(slice any, setFunc func(*DayCloseCreate, int)) *DayCloseCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &DayCloseCreateBulk{err: fmt.Errorf("calling to DayCloseClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*DayCloseCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &DayCloseCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for DayClose.
+func (c *DayCloseClient) Update() *DayCloseUpdate {
+	mutation := newDayCloseMutation(c.config, OpUpdate)
+	return &DayCloseUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *DayCloseClient) UpdateOne(_m *DayClose) *DayCloseUpdateOne {
+	mutation := newDayCloseMutation(c.config, OpUpdateOne, withDayClose(_m))
+	return &DayCloseUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *DayCloseClient) UpdateOneID(id pulid.ID) *DayCloseUpdateOne {
+	mutation := newDayCloseMutation(c.config, OpUpdateOne, withDayCloseID(id))
+	return &DayCloseUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for DayClose.
+func (c *DayCloseClient) Delete() *DayCloseDelete {
+	mutation := newDayCloseMutation(c.config, OpDelete)
+	return &DayCloseDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *DayCloseClient) DeleteOne(_m *DayClose) *DayCloseDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *DayCloseClient) DeleteOneID(id pulid.ID) *DayCloseDeleteOne {
+	builder := c.Delete().Where(dayclose.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &DayCloseDeleteOne{builder}
+}
+
+// Query returns a query builder for DayClose.
+func (c *DayCloseClient) Query() *DayCloseQuery {
+	return &DayCloseQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeDayClose},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a DayClose entity by its id.
+func (c *DayCloseClient) Get(ctx context.Context, id pulid.ID) (*DayClose, error) {
+	return c.Query().Where(dayclose.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *DayCloseClient) GetX(ctx context.Context, id pulid.ID) *DayClose {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a DayClose.
+func (c *DayCloseClient) QueryMerchant(_m *DayClose) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(dayclose.Table, dayclose.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, dayclose.MerchantTable, dayclose.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryStore queries the store edge of a DayClose.
+func (c *DayCloseClient) QueryStore(_m *DayClose) *StoreQuery {
+	query := (&StoreClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(dayclose.Table, dayclose.FieldID, id),
+			sqlgraph.To(store.Table, store.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, dayclose.StoreTable, dayclose.StoreColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QuerySettlements queries the settlements edge of a DayClose.
+func (c *DayCloseClient) QuerySettlements(_m *DayClose) *SettlementQuery {
+	query := (&SettlementClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(dayclose.Table, dayclose.FieldID, id),
+			sqlgraph.To(settlement.Table, settlement.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, dayclose.SettlementsTable, dayclose.SettlementsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *DayCloseClient) Hooks() []Hook {
+	hooks := c.hooks.DayClose
+	return append(hooks[:len(hooks):len(hooks)], dayclose.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *DayCloseClient) Interceptors() []Interceptor {
+	return c.inters.DayClose
+}
+
+func (c *DayCloseClient) mutate(ctx context.Context, m *DayCloseMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&DayCloseCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&DayCloseUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&DayCloseUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&DayCloseDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown DayClose mutation op: %q", m.Op())
 	}
 }
 
@@ -8262,6 +8874,338 @@ func (c *SegmentRulesClient) mutate(ctx context.Context, m *SegmentRulesMutation
 	}
 }
 
+// SettlementClient is a client for the Settlement schema.
+type SettlementClient struct {
+	config
+}
+
+// NewSettlementClient returns a client for the Settlement from the given config.
+func NewSettlementClient(c config) *SettlementClient {
+	return &SettlementClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `settlement.Hooks(f(g(h())))`.
+func (c *SettlementClient) Use(hooks ...Hook) {
+	c.hooks.Settlement = append(c.hooks.Settlement, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `settlement.Intercept(f(g(h())))`.
+func (c *SettlementClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Settlement = append(c.inters.Settlement, interceptors...)
+}
+
+// Create returns a builder for creating a Settlement entity.
+func (c *SettlementClient) Create() *SettlementCreate {
+	mutation := newSettlementMutation(c.config, OpCreate)
+	return &SettlementCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Settlement entities.
+func (c *SettlementClient) CreateBulk(builders ...*SettlementCreate) *SettlementCreateBulk {
+	return &SettlementCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *SettlementClient) MapCreateBulk(slice any, setFunc func(*SettlementCreate, int)) *SettlementCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &SettlementCreateBulk{err: fmt.Errorf("calling to SettlementClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*SettlementCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &SettlementCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Settlement.
+func (c *SettlementClient) Update() *SettlementUpdate {
+	mutation := newSettlementMutation(c.config, OpUpdate)
+	return &SettlementUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *SettlementClient) UpdateOne(_m *Settlement) *SettlementUpdateOne {
+	mutation := newSettlementMutation(c.config, OpUpdateOne, withSettlement(_m))
+	return &SettlementUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *SettlementClient) UpdateOneID(id pulid.ID) *SettlementUpdateOne {
+	mutation := newSettlementMutation(c.config, OpUpdateOne, withSettlementID(id))
+	return &SettlementUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Settlement.
+func (c *SettlementClient) Delete() *SettlementDelete {
+	mutation := newSettlementMutation(c.config, OpDelete)
+	return &SettlementDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *SettlementClient) DeleteOne(_m *Settlement) *SettlementDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *SettlementClient) DeleteOneID(id pulid.ID) *SettlementDeleteOne {
+	builder := c.Delete().Where(settlement.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &SettlementDeleteOne{builder}
+}
+
+// Query returns a query builder for Settlement.
+func (c *SettlementClient) Query() *SettlementQuery {
+	return &SettlementQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeSettlement},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Settlement entity by its id.
+func (c *SettlementClient) Get(ctx context.Context, id pulid.ID) (*Settlement, error) {
+	return c.Query().Where(settlement.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *SettlementClient) GetX(ctx context.Context, id pulid.ID) *Settlement {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a Settlement.
+func (c *SettlementClient) QueryMerchant(_m *Settlement) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(settlement.Table, settlement.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, settlement.MerchantTable, settlement.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryDayClose queries the day_close edge of a Settlement.
+func (c *SettlementClient) QueryDayClose(_m *Settlement) *DayCloseQuery {
+	query := (&DayCloseClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(settlement.Table, settlement.FieldID, id),
+			sqlgraph.To(dayclose.Table, dayclose.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, settlement.DayCloseTable, settlement.DayCloseColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryStore queries the store edge of a Settlement.
+func (c *SettlementClient) QueryStore(_m *Settlement) *StoreQuery {
+	query := (&StoreClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(settlement.Table, settlement.FieldID, id),
+			sqlgraph.To(store.Table, store.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, settlement.StoreTable, settlement.StoreColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *SettlementClient) Hooks() []Hook {
+	hooks := c.hooks.Settlement
+	return append(hooks[:len(hooks):len(hooks)], settlement.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *SettlementClient) Interceptors() []Interceptor {
+	return c.inters.Settlement
+}
+
+func (c *SettlementClient) mutate(ctx context.Context, m *SettlementMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&SettlementCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&SettlementUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&SettlementUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&SettlementDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Settlement mutation op: %q", m.Op())
+	}
+}
+
+// SettlementChannelClient is a client for the SettlementChannel schema.
+type SettlementChannelClient struct {
+	config
+}
+
+// NewSettlementChannelClient returns a client for the SettlementChannel from the given config.
+func NewSettlementChannelClient(c config) *SettlementChannelClient {
+	return &SettlementChannelClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `settlementchannel.Hooks(f(g(h())))`.
+func (c *SettlementChannelClient) Use(hooks ...Hook) {
+	c.hooks.SettlementChannel = append(c.hooks.SettlementChannel, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `settlementchannel.Intercept(f(g(h())))`.
+func (c *SettlementChannelClient) Intercept(interceptors ...Interceptor) {
+	c.inters.SettlementChannel = append(c.inters.SettlementChannel, interceptors...)
+}
+
+// Create returns a builder for creating a SettlementChannel entity.
+func (c *SettlementChannelClient) Create() *SettlementChannelCreate {
+	mutation := newSettlementChannelMutation(c.config, OpCreate)
+	return &SettlementChannelCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of SettlementChannel entities.
+func (c *SettlementChannelClient) CreateBulk(builders ...*SettlementChannelCreate) *SettlementChannelCreateBulk {
+	return &SettlementChannelCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *SettlementChannelClient) MapCreateBulk(slice any, setFunc func(*SettlementChannelCreate, int)) *SettlementChannelCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &SettlementChannelCreateBulk{err: fmt.Errorf("calling to SettlementChannelClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*SettlementChannelCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &SettlementChannelCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for SettlementChannel.
+func (c *SettlementChannelClient) Update() *SettlementChannelUpdate {
+	mutation := newSettlementChannelMutation(c.config, OpUpdate)
+	return &SettlementChannelUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *SettlementChannelClient) UpdateOne(_m *SettlementChannel) *SettlementChannelUpdateOne {
+	mutation := newSettlementChannelMutation(c.config, OpUpdateOne, withSettlementChannel(_m))
+	return &SettlementChannelUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *SettlementChannelClient) UpdateOneID(id pulid.ID) *SettlementChannelUpdateOne {
+	mutation := newSettlementChannelMutation(c.config, OpUpdateOne, withSettlementChannelID(id))
+	return &SettlementChannelUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for SettlementChannel.
+func (c *SettlementChannelClient) Delete() *SettlementChannelDelete {
+	mutation := newSettlementChannelMutation(c.config, OpDelete)
+	return &SettlementChannelDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *SettlementChannelClient) DeleteOne(_m *SettlementChannel) *SettlementChannelDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *SettlementChannelClient) DeleteOneID(id pulid.ID) *SettlementChannelDeleteOne {
+	builder := c.Delete().Where(settlementchannel.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &SettlementChannelDeleteOne{builder}
+}
+
+// Query returns a query builder for SettlementChannel.
+func (c *SettlementChannelClient) Query() *SettlementChannelQuery {
+	return &SettlementChannelQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeSettlementChannel},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a SettlementChannel entity by its id.
+func (c *SettlementChannelClient) Get(ctx context.Context, id pulid.ID) (*SettlementChannel, error) {
+	return c.Query().Where(settlementchannel.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *SettlementChannelClient) GetX(ctx context.Context, id pulid.ID) *SettlementChannel {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a SettlementChannel.
+func (c *SettlementChannelClient) QueryMerchant(_m *SettlementChannel) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(settlementchannel.Table, settlementchannel.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, settlementchannel.MerchantTable, settlementchannel.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *SettlementChannelClient) Hooks() []Hook {
+	hooks := c.hooks.SettlementChannel
+	return append(hooks[:len(hooks):len(hooks)], settlementchannel.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *SettlementChannelClient) Interceptors() []Interceptor {
+	return c.inters.SettlementChannel
+}
+
+func (c *SettlementChannelClient) mutate(ctx context.Context, m *SettlementChannelMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&SettlementChannelCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&SettlementChannelUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&SettlementChannelUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&SettlementChannelDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown SettlementChannel mutation op: %q", m.Op())
+	}
+}
+
 // StaffClient is a client for the Staff schema.
 type StaffClient struct {
 	config
@@ -8575,6 +9519,156 @@ func (c *StaffDayClient) mutate(ctx context.Context, m *StaffDayMutation) (Value
 		return (&StaffDayDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown StaffDay mutation op: %q", m.Op())
+	}
+}
+
+// StatementImportClient is a client for the StatementImport schema.
+type StatementImportClient struct {
+	config
+}
+
+// NewStatementImportClient returns a client for the StatementImport from the given config.
+func NewStatementImportClient(c config) *StatementImportClient {
+	return &StatementImportClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `statementimport.Hooks(f(g(h())))`.
+func (c *StatementImportClient) Use(hooks ...Hook) {
+	c.hooks.StatementImport = append(c.hooks.StatementImport, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `statementimport.Intercept(f(g(h())))`.
+func (c *StatementImportClient) Intercept(interceptors ...Interceptor) {
+	c.inters.StatementImport = append(c.inters.StatementImport, interceptors...)
+}
+
+// Create returns a builder for creating a StatementImport entity.
+func (c *StatementImportClient) Create() *StatementImportCreate {
+	mutation := newStatementImportMutation(c.config, OpCreate)
+	return &StatementImportCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of StatementImport entities.
+func (c *StatementImportClient) CreateBulk(builders ...*StatementImportCreate) *StatementImportCreateBulk {
+	return &StatementImportCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *StatementImportClient) MapCreateBulk(slice any, setFunc func(*StatementImportCreate, int)) *StatementImportCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &StatementImportCreateBulk{err: fmt.Errorf("calling to StatementImportClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*StatementImportCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &StatementImportCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for StatementImport.
+func (c *StatementImportClient) Update() *StatementImportUpdate {
+	mutation := newStatementImportMutation(c.config, OpUpdate)
+	return &StatementImportUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *StatementImportClient) UpdateOne(_m *StatementImport) *StatementImportUpdateOne {
+	mutation := newStatementImportMutation(c.config, OpUpdateOne, withStatementImport(_m))
+	return &StatementImportUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *StatementImportClient) UpdateOneID(id pulid.ID) *StatementImportUpdateOne {
+	mutation := newStatementImportMutation(c.config, OpUpdateOne, withStatementImportID(id))
+	return &StatementImportUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for StatementImport.
+func (c *StatementImportClient) Delete() *StatementImportDelete {
+	mutation := newStatementImportMutation(c.config, OpDelete)
+	return &StatementImportDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *StatementImportClient) DeleteOne(_m *StatementImport) *StatementImportDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *StatementImportClient) DeleteOneID(id pulid.ID) *StatementImportDeleteOne {
+	builder := c.Delete().Where(statementimport.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &StatementImportDeleteOne{builder}
+}
+
+// Query returns a query builder for StatementImport.
+func (c *StatementImportClient) Query() *StatementImportQuery {
+	return &StatementImportQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeStatementImport},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a StatementImport entity by its id.
+func (c *StatementImportClient) Get(ctx context.Context, id pulid.ID) (*StatementImport, error) {
+	return c.Query().Where(statementimport.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *StatementImportClient) GetX(ctx context.Context, id pulid.ID) *StatementImport {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a StatementImport.
+func (c *StatementImportClient) QueryMerchant(_m *StatementImport) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(statementimport.Table, statementimport.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, statementimport.MerchantTable, statementimport.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *StatementImportClient) Hooks() []Hook {
+	hooks := c.hooks.StatementImport
+	return append(hooks[:len(hooks):len(hooks)], statementimport.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *StatementImportClient) Interceptors() []Interceptor {
+	return c.inters.StatementImport
+}
+
+func (c *StatementImportClient) mutate(ctx context.Context, m *StatementImportMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&StatementImportCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&StatementImportUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&StatementImportUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&StatementImportDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown StatementImport mutation op: %q", m.Op())
 	}
 }
 
@@ -10149,28 +11243,30 @@ func (c *TicketCommentClient) mutate(ctx context.Context, m *TicketCommentMutati
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		AuditEntry, Campaign, CampaignMessage, CampaignSettings, CredentialGrant,
-		Customer, CustomerMonth, CustomerStoreVisits, CustomerTrigram, Device,
-		Feedback, LoyaltyAccount, LoyaltyEntry, LoyaltyLot, LoyaltyProgramVersion,
-		LoyaltyRedemption, LoyaltyReward, Merchant, Notification,
-		NotificationPreference, Offer, OfferRedemption, Operator, OutboxEvent,
-		PairingCode, PlatformAuditEntry, Product, ProductDay, ProductPriceChange,
-		PushToken, ReceiptDelivery, Refund, RefundLine, RefundTender, Release,
-		RiskListEntry, Sale, SaleCounter, SaleLine, SalesFacetDay, SalesHour,
-		SalesSettings, SavedSegment, SegmentRules, Staff, StaffDay, Store,
+		AuditEntry, Campaign, CampaignMessage, CampaignSettings, CashMovement,
+		CashShift, CredentialGrant, Customer, CustomerMonth, CustomerStoreVisits,
+		CustomerTrigram, DayClose, Device, Feedback, LoyaltyAccount, LoyaltyEntry,
+		LoyaltyLot, LoyaltyProgramVersion, LoyaltyRedemption, LoyaltyReward, Merchant,
+		Notification, NotificationPreference, Offer, OfferRedemption, Operator,
+		OutboxEvent, PairingCode, PlatformAuditEntry, Product, ProductDay,
+		ProductPriceChange, PushToken, ReceiptDelivery, Refund, RefundLine,
+		RefundTender, Release, RiskListEntry, Sale, SaleCounter, SaleLine,
+		SalesFacetDay, SalesHour, SalesSettings, SavedSegment, SegmentRules,
+		Settlement, SettlementChannel, Staff, StaffDay, StatementImport, Store,
 		StoredValueAccount, StoredValueEntry, StoredValueSettings, StoredValueTopUp,
 		Tender, Ticket, TicketComment []ent.Hook
 	}
 	inters struct {
-		AuditEntry, Campaign, CampaignMessage, CampaignSettings, CredentialGrant,
-		Customer, CustomerMonth, CustomerStoreVisits, CustomerTrigram, Device,
-		Feedback, LoyaltyAccount, LoyaltyEntry, LoyaltyLot, LoyaltyProgramVersion,
-		LoyaltyRedemption, LoyaltyReward, Merchant, Notification,
-		NotificationPreference, Offer, OfferRedemption, Operator, OutboxEvent,
-		PairingCode, PlatformAuditEntry, Product, ProductDay, ProductPriceChange,
-		PushToken, ReceiptDelivery, Refund, RefundLine, RefundTender, Release,
-		RiskListEntry, Sale, SaleCounter, SaleLine, SalesFacetDay, SalesHour,
-		SalesSettings, SavedSegment, SegmentRules, Staff, StaffDay, Store,
+		AuditEntry, Campaign, CampaignMessage, CampaignSettings, CashMovement,
+		CashShift, CredentialGrant, Customer, CustomerMonth, CustomerStoreVisits,
+		CustomerTrigram, DayClose, Device, Feedback, LoyaltyAccount, LoyaltyEntry,
+		LoyaltyLot, LoyaltyProgramVersion, LoyaltyRedemption, LoyaltyReward, Merchant,
+		Notification, NotificationPreference, Offer, OfferRedemption, Operator,
+		OutboxEvent, PairingCode, PlatformAuditEntry, Product, ProductDay,
+		ProductPriceChange, PushToken, ReceiptDelivery, Refund, RefundLine,
+		RefundTender, Release, RiskListEntry, Sale, SaleCounter, SaleLine,
+		SalesFacetDay, SalesHour, SalesSettings, SavedSegment, SegmentRules,
+		Settlement, SettlementChannel, Staff, StaffDay, StatementImport, Store,
 		StoredValueAccount, StoredValueEntry, StoredValueSettings, StoredValueTopUp,
 		Tender, Ticket, TicketComment []ent.Interceptor
 	}

@@ -16,11 +16,14 @@ import (
 	"github.com/tillpos/till/ent/campaign"
 	"github.com/tillpos/till/ent/campaignmessage"
 	"github.com/tillpos/till/ent/campaignsettings"
+	"github.com/tillpos/till/ent/cashmovement"
+	"github.com/tillpos/till/ent/cashshift"
 	"github.com/tillpos/till/ent/credentialgrant"
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/customermonth"
 	"github.com/tillpos/till/ent/customerstorevisits"
 	"github.com/tillpos/till/ent/customertrigram"
+	"github.com/tillpos/till/ent/dayclose"
 	"github.com/tillpos/till/ent/device"
 	"github.com/tillpos/till/ent/feedback"
 	"github.com/tillpos/till/ent/loyaltyaccount"
@@ -56,8 +59,11 @@ import (
 	"github.com/tillpos/till/ent/salessettings"
 	"github.com/tillpos/till/ent/savedsegment"
 	"github.com/tillpos/till/ent/segmentrules"
+	"github.com/tillpos/till/ent/settlement"
+	"github.com/tillpos/till/ent/settlementchannel"
 	"github.com/tillpos/till/ent/staff"
 	"github.com/tillpos/till/ent/staffday"
+	"github.com/tillpos/till/ent/statementimport"
 	"github.com/tillpos/till/ent/store"
 	"github.com/tillpos/till/ent/storedvalueaccount"
 	"github.com/tillpos/till/ent/storedvalueentry"
@@ -130,11 +136,14 @@ func checkColumn(t, c string) error {
 			campaign.Table:               campaign.ValidColumn,
 			campaignmessage.Table:        campaignmessage.ValidColumn,
 			campaignsettings.Table:       campaignsettings.ValidColumn,
+			cashmovement.Table:           cashmovement.ValidColumn,
+			cashshift.Table:              cashshift.ValidColumn,
 			credentialgrant.Table:        credentialgrant.ValidColumn,
 			customer.Table:               customer.ValidColumn,
 			customermonth.Table:          customermonth.ValidColumn,
 			customerstorevisits.Table:    customerstorevisits.ValidColumn,
 			customertrigram.Table:        customertrigram.ValidColumn,
+			dayclose.Table:               dayclose.ValidColumn,
 			device.Table:                 device.ValidColumn,
 			feedback.Table:               feedback.ValidColumn,
 			loyaltyaccount.Table:         loyaltyaccount.ValidColumn,
@@ -170,8 +179,11 @@ func checkColumn(t, c string) error {
 			salessettings.Table:          salessettings.ValidColumn,
 			savedsegment.Table:           savedsegment.ValidColumn,
 			segmentrules.Table:           segmentrules.ValidColumn,
+			settlement.Table:             settlement.ValidColumn,
+			settlementchannel.Table:      settlementchannel.ValidColumn,
 			staff.Table:                  staff.ValidColumn,
 			staffday.Table:               staffday.ValidColumn,
+			statementimport.Table:        statementimport.ValidColumn,
 			store.Table:                  store.ValidColumn,
 			storedvalueaccount.Table:     storedvalueaccount.ValidColumn,
 			storedvalueentry.Table:       storedvalueentry.ValidColumn,

@@ -7,11 +7,14 @@ import (
 	"github.com/tillpos/till/ent/campaign"
 	"github.com/tillpos/till/ent/campaignmessage"
 	"github.com/tillpos/till/ent/campaignsettings"
+	"github.com/tillpos/till/ent/cashmovement"
+	"github.com/tillpos/till/ent/cashshift"
 	"github.com/tillpos/till/ent/credentialgrant"
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/customermonth"
 	"github.com/tillpos/till/ent/customerstorevisits"
 	"github.com/tillpos/till/ent/customertrigram"
+	"github.com/tillpos/till/ent/dayclose"
 	"github.com/tillpos/till/ent/device"
 	"github.com/tillpos/till/ent/feedback"
 	"github.com/tillpos/till/ent/loyaltyaccount"
@@ -48,8 +51,11 @@ import (
 	"github.com/tillpos/till/ent/salessettings"
 	"github.com/tillpos/till/ent/savedsegment"
 	"github.com/tillpos/till/ent/segmentrules"
+	"github.com/tillpos/till/ent/settlement"
+	"github.com/tillpos/till/ent/settlementchannel"
 	"github.com/tillpos/till/ent/staff"
 	"github.com/tillpos/till/ent/staffday"
+	"github.com/tillpos/till/ent/statementimport"
 	"github.com/tillpos/till/ent/store"
 	"github.com/tillpos/till/ent/storedvalueaccount"
 	"github.com/tillpos/till/ent/storedvalueentry"
@@ -67,7 +73,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 54)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 60)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   auditentry.Table,
@@ -166,6 +172,61 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[4] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   cashmovement.Table,
+			Columns: cashmovement.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: cashmovement.FieldID,
+			},
+		},
+		Type: "CashMovement",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			cashmovement.FieldMerchantID: {Type: field.TypeString, Column: cashmovement.FieldMerchantID},
+			cashmovement.FieldCreatedAt:  {Type: field.TypeTime, Column: cashmovement.FieldCreatedAt},
+			cashmovement.FieldUpdatedAt:  {Type: field.TypeTime, Column: cashmovement.FieldUpdatedAt},
+			cashmovement.FieldShiftID:    {Type: field.TypeString, Column: cashmovement.FieldShiftID},
+			cashmovement.FieldStoreID:    {Type: field.TypeString, Column: cashmovement.FieldStoreID},
+			cashmovement.FieldKind:       {Type: field.TypeEnum, Column: cashmovement.FieldKind},
+			cashmovement.FieldAmount:     {Type: field.TypeInt64, Column: cashmovement.FieldAmount},
+			cashmovement.FieldReason:     {Type: field.TypeString, Column: cashmovement.FieldReason},
+			cashmovement.FieldStaffID:    {Type: field.TypeString, Column: cashmovement.FieldStaffID},
+		},
+	}
+	graph.Nodes[5] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   cashshift.Table,
+			Columns: cashshift.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: cashshift.FieldID,
+			},
+		},
+		Type: "CashShift",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			cashshift.FieldMerchantID:       {Type: field.TypeString, Column: cashshift.FieldMerchantID},
+			cashshift.FieldCreatedAt:        {Type: field.TypeTime, Column: cashshift.FieldCreatedAt},
+			cashshift.FieldUpdatedAt:        {Type: field.TypeTime, Column: cashshift.FieldUpdatedAt},
+			cashshift.FieldIdempotencyKey:   {Type: field.TypeString, Column: cashshift.FieldIdempotencyKey},
+			cashshift.FieldStoreID:          {Type: field.TypeString, Column: cashshift.FieldStoreID},
+			cashshift.FieldDeviceID:         {Type: field.TypeString, Column: cashshift.FieldDeviceID},
+			cashshift.FieldStatus:           {Type: field.TypeEnum, Column: cashshift.FieldStatus},
+			cashshift.FieldOpenedByID:       {Type: field.TypeString, Column: cashshift.FieldOpenedByID},
+			cashshift.FieldOpenedAt:         {Type: field.TypeTime, Column: cashshift.FieldOpenedAt},
+			cashshift.FieldOpeningFloat:     {Type: field.TypeInt64, Column: cashshift.FieldOpeningFloat},
+			cashshift.FieldClosedByID:       {Type: field.TypeString, Column: cashshift.FieldClosedByID},
+			cashshift.FieldClosedAt:         {Type: field.TypeTime, Column: cashshift.FieldClosedAt},
+			cashshift.FieldCashSales:        {Type: field.TypeInt64, Column: cashshift.FieldCashSales},
+			cashshift.FieldCashRefunds:      {Type: field.TypeInt64, Column: cashshift.FieldCashRefunds},
+			cashshift.FieldPaidIn:           {Type: field.TypeInt64, Column: cashshift.FieldPaidIn},
+			cashshift.FieldPaidOut:          {Type: field.TypeInt64, Column: cashshift.FieldPaidOut},
+			cashshift.FieldExpected:         {Type: field.TypeInt64, Column: cashshift.FieldExpected},
+			cashshift.FieldCounted:          {Type: field.TypeInt64, Column: cashshift.FieldCounted},
+			cashshift.FieldDifference:       {Type: field.TypeInt64, Column: cashshift.FieldDifference},
+			cashshift.FieldDifferenceReason: {Type: field.TypeString, Column: cashshift.FieldDifferenceReason},
+		},
+	}
+	graph.Nodes[6] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   credentialgrant.Table,
 			Columns: credentialgrant.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -185,7 +246,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			credentialgrant.FieldExpiresAt:   {Type: field.TypeTime, Column: credentialgrant.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[5] = &sqlgraph.Node{
+	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   customer.Table,
 			Columns: customer.Columns,
@@ -229,7 +290,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			customer.FieldLastVisitAt:    {Type: field.TypeTime, Column: customer.FieldLastVisitAt},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   customermonth.Table,
 			Columns: customermonth.Columns,
@@ -248,7 +309,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			customermonth.FieldAmount:     {Type: field.TypeInt64, Column: customermonth.FieldAmount},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   customerstorevisits.Table,
 			Columns: customerstorevisits.Columns,
@@ -265,7 +326,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			customerstorevisits.FieldVisits:     {Type: field.TypeInt, Column: customerstorevisits.FieldVisits},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   customertrigram.Table,
 			Columns: customertrigram.Columns,
@@ -281,7 +342,32 @@ var schemaGraph = func() *sqlgraph.Schema {
 			customertrigram.FieldTrigram:    {Type: field.TypeString, Column: customertrigram.FieldTrigram},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   dayclose.Table,
+			Columns: dayclose.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: dayclose.FieldID,
+			},
+		},
+		Type: "DayClose",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			dayclose.FieldMerchantID:   {Type: field.TypeString, Column: dayclose.FieldMerchantID},
+			dayclose.FieldCreatedAt:    {Type: field.TypeTime, Column: dayclose.FieldCreatedAt},
+			dayclose.FieldUpdatedAt:    {Type: field.TypeTime, Column: dayclose.FieldUpdatedAt},
+			dayclose.FieldStoreID:      {Type: field.TypeString, Column: dayclose.FieldStoreID},
+			dayclose.FieldBusinessDate: {Type: field.TypeString, Column: dayclose.FieldBusinessDate},
+			dayclose.FieldClosedByID:   {Type: field.TypeString, Column: dayclose.FieldClosedByID},
+			dayclose.FieldClosedAt:     {Type: field.TypeTime, Column: dayclose.FieldClosedAt},
+			dayclose.FieldCurrency:     {Type: field.TypeString, Column: dayclose.FieldCurrency},
+			dayclose.FieldCount:        {Type: field.TypeInt, Column: dayclose.FieldCount},
+			dayclose.FieldAmount:       {Type: field.TypeInt64, Column: dayclose.FieldAmount},
+			dayclose.FieldFees:         {Type: field.TypeInt64, Column: dayclose.FieldFees},
+			dayclose.FieldNetToBank:    {Type: field.TypeInt64, Column: dayclose.FieldNetToBank},
+		},
+	}
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   device.Table,
 			Columns: device.Columns,
@@ -311,7 +397,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			device.FieldSessionEpoch:        {Type: field.TypeInt, Column: device.FieldSessionEpoch},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   feedback.Table,
 			Columns: feedback.Columns,
@@ -335,7 +421,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			feedback.FieldComment:      {Type: field.TypeString, Column: feedback.FieldComment},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   loyaltyaccount.Table,
 			Columns: loyaltyaccount.Columns,
@@ -356,7 +442,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			loyaltyaccount.FieldTierReviewAt: {Type: field.TypeTime, Column: loyaltyaccount.FieldTierReviewAt},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   loyaltyentry.Table,
 			Columns: loyaltyentry.Columns,
@@ -388,7 +474,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			loyaltyentry.FieldCreatedAt:        {Type: field.TypeTime, Column: loyaltyentry.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   loyaltylot.Table,
 			Columns: loyaltylot.Columns,
@@ -407,7 +493,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			loyaltylot.FieldCreatedAt:  {Type: field.TypeTime, Column: loyaltylot.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   loyaltyprogramversion.Table,
 			Columns: loyaltyprogramversion.Columns,
@@ -435,7 +521,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			loyaltyprogramversion.FieldCreatedAt:      {Type: field.TypeTime, Column: loyaltyprogramversion.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   loyaltyredemption.Table,
 			Columns: loyaltyredemption.Columns,
@@ -460,7 +546,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			loyaltyredemption.FieldCreatedAt:      {Type: field.TypeTime, Column: loyaltyredemption.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   loyaltyreward.Table,
 			Columns: loyaltyreward.Columns,
@@ -485,7 +571,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			loyaltyreward.FieldMinTier:     {Type: field.TypeString, Column: loyaltyreward.FieldMinTier},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   merchant.Table,
 			Columns: merchant.Columns,
@@ -507,7 +593,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchant.FieldCashiersSeeFullContact: {Type: field.TypeBool, Column: merchant.FieldCashiersSeeFullContact},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   notification.Table,
 			Columns: notification.Columns,
@@ -533,7 +619,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			notification.FieldSentAt:     {Type: field.TypeTime, Column: notification.FieldSentAt},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   notificationpreference.Table,
 			Columns: notificationpreference.Columns,
@@ -556,7 +642,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			notificationpreference.FieldDailySummaryAt: {Type: field.TypeString, Column: notificationpreference.FieldDailySummaryAt},
 		},
 	}
-	graph.Nodes[20] = &sqlgraph.Node{
+	graph.Nodes[23] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   offer.Table,
 			Columns: offer.Columns,
@@ -594,7 +680,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			offer.FieldCreatedByID:      {Type: field.TypeString, Column: offer.FieldCreatedByID},
 		},
 	}
-	graph.Nodes[21] = &sqlgraph.Node{
+	graph.Nodes[24] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   offerredemption.Table,
 			Columns: offerredemption.Columns,
@@ -614,7 +700,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			offerredemption.FieldVoidedAt:   {Type: field.TypeTime, Column: offerredemption.FieldVoidedAt},
 		},
 	}
-	graph.Nodes[22] = &sqlgraph.Node{
+	graph.Nodes[25] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   operator.Table,
 			Columns: operator.Columns,
@@ -635,7 +721,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			operator.FieldLastLoginAt:       {Type: field.TypeTime, Column: operator.FieldLastLoginAt},
 		},
 	}
-	graph.Nodes[23] = &sqlgraph.Node{
+	graph.Nodes[26] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   outboxevent.Table,
 			Columns: outboxevent.Columns,
@@ -658,7 +744,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			outboxevent.FieldDeliveredAt: {Type: field.TypeTime, Column: outboxevent.FieldDeliveredAt},
 		},
 	}
-	graph.Nodes[24] = &sqlgraph.Node{
+	graph.Nodes[27] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   pairingcode.Table,
 			Columns: pairingcode.Columns,
@@ -680,7 +766,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			pairingcode.FieldDeviceID:    {Type: field.TypeString, Column: pairingcode.FieldDeviceID},
 		},
 	}
-	graph.Nodes[25] = &sqlgraph.Node{
+	graph.Nodes[28] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   platformauditentry.Table,
 			Columns: platformauditentry.Columns,
@@ -702,7 +788,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			platformauditentry.FieldCreatedAt:  {Type: field.TypeTime, Column: platformauditentry.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[26] = &sqlgraph.Node{
+	graph.Nodes[29] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   product.Table,
 			Columns: product.Columns,
@@ -727,7 +813,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			product.FieldActive:     {Type: field.TypeBool, Column: product.FieldActive},
 		},
 	}
-	graph.Nodes[27] = &sqlgraph.Node{
+	graph.Nodes[30] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   productday.Table,
 			Columns: productday.Columns,
@@ -754,7 +840,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			productday.FieldCostReturned:     {Type: field.TypeInt64, Column: productday.FieldCostReturned},
 		},
 	}
-	graph.Nodes[28] = &sqlgraph.Node{
+	graph.Nodes[31] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   productpricechange.Table,
 			Columns: productpricechange.Columns,
@@ -774,7 +860,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			productpricechange.FieldNewPrice:    {Type: field.TypeInt64, Column: productpricechange.FieldNewPrice},
 		},
 	}
-	graph.Nodes[29] = &sqlgraph.Node{
+	graph.Nodes[32] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   pushtoken.Table,
 			Columns: pushtoken.Columns,
@@ -795,7 +881,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			pushtoken.FieldLocale:     {Type: field.TypeString, Column: pushtoken.FieldLocale},
 		},
 	}
-	graph.Nodes[30] = &sqlgraph.Node{
+	graph.Nodes[33] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   receiptdelivery.Table,
 			Columns: receiptdelivery.Columns,
@@ -824,7 +910,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			receiptdelivery.FieldRequestHash:       {Type: field.TypeString, Column: receiptdelivery.FieldRequestHash},
 		},
 	}
-	graph.Nodes[31] = &sqlgraph.Node{
+	graph.Nodes[34] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refund.Table,
 			Columns: refund.Columns,
@@ -852,7 +938,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refund.FieldExchangeSaleID: {Type: field.TypeString, Column: refund.FieldExchangeSaleID},
 		},
 	}
-	graph.Nodes[32] = &sqlgraph.Node{
+	graph.Nodes[35] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refundline.Table,
 			Columns: refundline.Columns,
@@ -870,7 +956,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refundline.FieldAmount:     {Type: field.TypeInt64, Column: refundline.FieldAmount},
 		},
 	}
-	graph.Nodes[33] = &sqlgraph.Node{
+	graph.Nodes[36] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refundtender.Table,
 			Columns: refundtender.Columns,
@@ -888,7 +974,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refundtender.FieldAmount:     {Type: field.TypeInt64, Column: refundtender.FieldAmount},
 		},
 	}
-	graph.Nodes[34] = &sqlgraph.Node{
+	graph.Nodes[37] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   release.Table,
 			Columns: release.Columns,
@@ -916,7 +1002,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			release.FieldWithdrawnAt:         {Type: field.TypeTime, Column: release.FieldWithdrawnAt},
 		},
 	}
-	graph.Nodes[35] = &sqlgraph.Node{
+	graph.Nodes[38] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   risklistentry.Table,
 			Columns: risklistentry.Columns,
@@ -936,7 +1022,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			risklistentry.FieldCreatedByID: {Type: field.TypeString, Column: risklistentry.FieldCreatedByID},
 		},
 	}
-	graph.Nodes[36] = &sqlgraph.Node{
+	graph.Nodes[39] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   sale.Table,
 			Columns: sale.Columns,
@@ -982,7 +1068,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			sale.FieldNewCustomer:      {Type: field.TypeBool, Column: sale.FieldNewCustomer},
 		},
 	}
-	graph.Nodes[37] = &sqlgraph.Node{
+	graph.Nodes[40] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   salecounter.Table,
 			Columns: salecounter.Columns,
@@ -1000,7 +1086,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			salecounter.FieldSalesAmount:       {Type: field.TypeInt64, Column: salecounter.FieldSalesAmount},
 		},
 	}
-	graph.Nodes[38] = &sqlgraph.Node{
+	graph.Nodes[41] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   saleline.Table,
 			Columns: saleline.Columns,
@@ -1030,7 +1116,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			saleline.FieldRefundedAmount:   {Type: field.TypeInt64, Column: saleline.FieldRefundedAmount},
 		},
 	}
-	graph.Nodes[39] = &sqlgraph.Node{
+	graph.Nodes[42] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   salesfacetday.Table,
 			Columns: salesfacetday.Columns,
@@ -1061,7 +1147,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			salesfacetday.FieldKey:             {Type: field.TypeString, Column: salesfacetday.FieldKey},
 		},
 	}
-	graph.Nodes[40] = &sqlgraph.Node{
+	graph.Nodes[43] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   saleshour.Table,
 			Columns: saleshour.Columns,
@@ -1091,7 +1177,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			saleshour.FieldHour:            {Type: field.TypeInt, Column: saleshour.FieldHour},
 		},
 	}
-	graph.Nodes[41] = &sqlgraph.Node{
+	graph.Nodes[44] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   salessettings.Table,
 			Columns: salessettings.Columns,
@@ -1123,7 +1209,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			salessettings.FieldBlacklistAction:        {Type: field.TypeEnum, Column: salessettings.FieldBlacklistAction},
 		},
 	}
-	graph.Nodes[42] = &sqlgraph.Node{
+	graph.Nodes[45] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   savedsegment.Table,
 			Columns: savedsegment.Columns,
@@ -1147,7 +1233,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			savedsegment.FieldSegment:         {Type: field.TypeEnum, Column: savedsegment.FieldSegment},
 		},
 	}
-	graph.Nodes[43] = &sqlgraph.Node{
+	graph.Nodes[46] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   segmentrules.Table,
 			Columns: segmentrules.Columns,
@@ -1169,7 +1255,56 @@ var schemaGraph = func() *sqlgraph.Schema {
 			segmentrules.FieldComputedAt:      {Type: field.TypeTime, Column: segmentrules.FieldComputedAt},
 		},
 	}
-	graph.Nodes[44] = &sqlgraph.Node{
+	graph.Nodes[47] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   settlement.Table,
+			Columns: settlement.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: settlement.FieldID,
+			},
+		},
+		Type: "Settlement",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			settlement.FieldMerchantID:    {Type: field.TypeString, Column: settlement.FieldMerchantID},
+			settlement.FieldCreatedAt:     {Type: field.TypeTime, Column: settlement.FieldCreatedAt},
+			settlement.FieldUpdatedAt:     {Type: field.TypeTime, Column: settlement.FieldUpdatedAt},
+			settlement.FieldDayCloseID:    {Type: field.TypeString, Column: settlement.FieldDayCloseID},
+			settlement.FieldStoreID:       {Type: field.TypeString, Column: settlement.FieldStoreID},
+			settlement.FieldBusinessDate:  {Type: field.TypeString, Column: settlement.FieldBusinessDate},
+			settlement.FieldChannel:       {Type: field.TypeEnum, Column: settlement.FieldChannel},
+			settlement.FieldCount:         {Type: field.TypeInt, Column: settlement.FieldCount},
+			settlement.FieldSalesAmount:   {Type: field.TypeInt64, Column: settlement.FieldSalesAmount},
+			settlement.FieldRefundCount:   {Type: field.TypeInt, Column: settlement.FieldRefundCount},
+			settlement.FieldRefundsAmount: {Type: field.TypeInt64, Column: settlement.FieldRefundsAmount},
+			settlement.FieldAmount:        {Type: field.TypeInt64, Column: settlement.FieldAmount},
+			settlement.FieldFeeRateBp:     {Type: field.TypeInt, Column: settlement.FieldFeeRateBp},
+			settlement.FieldFixedFee:      {Type: field.TypeInt64, Column: settlement.FieldFixedFee},
+			settlement.FieldFees:          {Type: field.TypeInt64, Column: settlement.FieldFees},
+			settlement.FieldNetToBank:     {Type: field.TypeInt64, Column: settlement.FieldNetToBank},
+		},
+	}
+	graph.Nodes[48] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   settlementchannel.Table,
+			Columns: settlementchannel.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: settlementchannel.FieldID,
+			},
+		},
+		Type: "SettlementChannel",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			settlementchannel.FieldMerchantID: {Type: field.TypeString, Column: settlementchannel.FieldMerchantID},
+			settlementchannel.FieldCreatedAt:  {Type: field.TypeTime, Column: settlementchannel.FieldCreatedAt},
+			settlementchannel.FieldUpdatedAt:  {Type: field.TypeTime, Column: settlementchannel.FieldUpdatedAt},
+			settlementchannel.FieldChannel:    {Type: field.TypeEnum, Column: settlementchannel.FieldChannel},
+			settlementchannel.FieldFeeRateBp:  {Type: field.TypeInt, Column: settlementchannel.FieldFeeRateBp},
+			settlementchannel.FieldFixedFee:   {Type: field.TypeInt64, Column: settlementchannel.FieldFixedFee},
+			settlementchannel.FieldStatement:  {Type: field.TypeJSON, Column: settlementchannel.FieldStatement},
+		},
+	}
+	graph.Nodes[49] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   staff.Table,
 			Columns: staff.Columns,
@@ -1194,7 +1329,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			staff.FieldLastLoginAt:       {Type: field.TypeTime, Column: staff.FieldLastLoginAt},
 		},
 	}
-	graph.Nodes[45] = &sqlgraph.Node{
+	graph.Nodes[50] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   staffday.Table,
 			Columns: staffday.Columns,
@@ -1212,7 +1347,35 @@ var schemaGraph = func() *sqlgraph.Schema {
 			staffday.FieldRefundsAmount: {Type: field.TypeInt64, Column: staffday.FieldRefundsAmount},
 		},
 	}
-	graph.Nodes[46] = &sqlgraph.Node{
+	graph.Nodes[51] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   statementimport.Table,
+			Columns: statementimport.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: statementimport.FieldID,
+			},
+		},
+		Type: "StatementImport",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			statementimport.FieldMerchantID:       {Type: field.TypeString, Column: statementimport.FieldMerchantID},
+			statementimport.FieldCreatedAt:        {Type: field.TypeTime, Column: statementimport.FieldCreatedAt},
+			statementimport.FieldUpdatedAt:        {Type: field.TypeTime, Column: statementimport.FieldUpdatedAt},
+			statementimport.FieldChannel:          {Type: field.TypeEnum, Column: statementimport.FieldChannel},
+			statementimport.FieldStoreID:          {Type: field.TypeString, Column: statementimport.FieldStoreID},
+			statementimport.FieldImportedByID:     {Type: field.TypeString, Column: statementimport.FieldImportedByID},
+			statementimport.FieldFromDate:         {Type: field.TypeString, Column: statementimport.FieldFromDate},
+			statementimport.FieldToDate:           {Type: field.TypeString, Column: statementimport.FieldToDate},
+			statementimport.FieldLineCount:        {Type: field.TypeInt, Column: statementimport.FieldLineCount},
+			statementimport.FieldMatched:          {Type: field.TypeInt, Column: statementimport.FieldMatched},
+			statementimport.FieldMissingOnOurSide: {Type: field.TypeInt, Column: statementimport.FieldMissingOnOurSide},
+			statementimport.FieldMissingOnTheirs:  {Type: field.TypeInt, Column: statementimport.FieldMissingOnTheirs},
+			statementimport.FieldAmountMismatches: {Type: field.TypeInt, Column: statementimport.FieldAmountMismatches},
+			statementimport.FieldLines:            {Type: field.TypeJSON, Column: statementimport.FieldLines},
+			statementimport.FieldDays:             {Type: field.TypeJSON, Column: statementimport.FieldDays},
+		},
+	}
+	graph.Nodes[52] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   store.Table,
 			Columns: store.Columns,
@@ -1231,7 +1394,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			store.FieldTimeZone:   {Type: field.TypeString, Column: store.FieldTimeZone},
 		},
 	}
-	graph.Nodes[47] = &sqlgraph.Node{
+	graph.Nodes[53] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   storedvalueaccount.Table,
 			Columns: storedvalueaccount.Columns,
@@ -1251,7 +1414,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			storedvalueaccount.FieldBonusBalance: {Type: field.TypeInt64, Column: storedvalueaccount.FieldBonusBalance},
 		},
 	}
-	graph.Nodes[48] = &sqlgraph.Node{
+	graph.Nodes[54] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   storedvalueentry.Table,
 			Columns: storedvalueentry.Columns,
@@ -1280,7 +1443,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			storedvalueentry.FieldCreatedAt:      {Type: field.TypeTime, Column: storedvalueentry.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[49] = &sqlgraph.Node{
+	graph.Nodes[55] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   storedvaluesettings.Table,
 			Columns: storedvaluesettings.Columns,
@@ -1298,7 +1461,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			storedvaluesettings.FieldRefundToBalanceAllowed: {Type: field.TypeBool, Column: storedvaluesettings.FieldRefundToBalanceAllowed},
 		},
 	}
-	graph.Nodes[50] = &sqlgraph.Node{
+	graph.Nodes[56] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   storedvaluetopup.Table,
 			Columns: storedvaluetopup.Columns,
@@ -1333,7 +1496,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			storedvaluetopup.FieldReference:      {Type: field.TypeString, Column: storedvaluetopup.FieldReference},
 		},
 	}
-	graph.Nodes[51] = &sqlgraph.Node{
+	graph.Nodes[57] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tender.Table,
 			Columns: tender.Columns,
@@ -1360,7 +1523,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tender.FieldRefundedAmount: {Type: field.TypeInt64, Column: tender.FieldRefundedAmount},
 		},
 	}
-	graph.Nodes[52] = &sqlgraph.Node{
+	graph.Nodes[58] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticket.Table,
 			Columns: ticket.Columns,
@@ -1393,7 +1556,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticket.FieldRequestHash:         {Type: field.TypeString, Column: ticket.FieldRequestHash},
 		},
 	}
-	graph.Nodes[53] = &sqlgraph.Node{
+	graph.Nodes[59] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketcomment.Table,
 			Columns: ticketcomment.Columns,
@@ -1521,6 +1684,90 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"CampaignSettings",
 		"Merchant",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   cashmovement.MerchantTable,
+			Columns: []string{cashmovement.MerchantColumn},
+			Bidi:    false,
+		},
+		"CashMovement",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"shift",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   cashmovement.ShiftTable,
+			Columns: []string{cashmovement.ShiftColumn},
+			Bidi:    false,
+		},
+		"CashMovement",
+		"CashShift",
+	)
+	graph.MustAddE(
+		"store",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   cashmovement.StoreTable,
+			Columns: []string{cashmovement.StoreColumn},
+			Bidi:    false,
+		},
+		"CashMovement",
+		"Store",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   cashshift.MerchantTable,
+			Columns: []string{cashshift.MerchantColumn},
+			Bidi:    false,
+		},
+		"CashShift",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"store",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   cashshift.StoreTable,
+			Columns: []string{cashshift.StoreColumn},
+			Bidi:    false,
+		},
+		"CashShift",
+		"Store",
+	)
+	graph.MustAddE(
+		"device",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   cashshift.DeviceTable,
+			Columns: []string{cashshift.DeviceColumn},
+			Bidi:    false,
+		},
+		"CashShift",
+		"Device",
+	)
+	graph.MustAddE(
+		"movements",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   cashshift.MovementsTable,
+			Columns: []string{cashshift.MovementsColumn},
+			Bidi:    false,
+		},
+		"CashShift",
+		"CashMovement",
 	)
 	graph.MustAddE(
 		"merchant",
@@ -1689,6 +1936,42 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"CustomerTrigram",
 		"Merchant",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   dayclose.MerchantTable,
+			Columns: []string{dayclose.MerchantColumn},
+			Bidi:    false,
+		},
+		"DayClose",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"store",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   dayclose.StoreTable,
+			Columns: []string{dayclose.StoreColumn},
+			Bidi:    false,
+		},
+		"DayClose",
+		"Store",
+	)
+	graph.MustAddE(
+		"settlements",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   dayclose.SettlementsTable,
+			Columns: []string{dayclose.SettlementsColumn},
+			Bidi:    false,
+		},
+		"DayClose",
+		"Settlement",
 	)
 	graph.MustAddE(
 		"merchant",
@@ -2703,6 +2986,54 @@ var schemaGraph = func() *sqlgraph.Schema {
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
 			Inverse: false,
+			Table:   settlement.MerchantTable,
+			Columns: []string{settlement.MerchantColumn},
+			Bidi:    false,
+		},
+		"Settlement",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"day_close",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   settlement.DayCloseTable,
+			Columns: []string{settlement.DayCloseColumn},
+			Bidi:    false,
+		},
+		"Settlement",
+		"DayClose",
+	)
+	graph.MustAddE(
+		"store",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   settlement.StoreTable,
+			Columns: []string{settlement.StoreColumn},
+			Bidi:    false,
+		},
+		"Settlement",
+		"Store",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   settlementchannel.MerchantTable,
+			Columns: []string{settlementchannel.MerchantColumn},
+			Bidi:    false,
+		},
+		"SettlementChannel",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
 			Table:   staff.MerchantTable,
 			Columns: []string{staff.MerchantColumn},
 			Bidi:    false,
@@ -2732,6 +3063,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 			Bidi:    false,
 		},
 		"StaffDay",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   statementimport.MerchantTable,
+			Columns: []string{statementimport.MerchantColumn},
+			Bidi:    false,
+		},
+		"StatementImport",
 		"Merchant",
 	)
 	graph.MustAddE(
@@ -3622,6 +3965,329 @@ func (f *CampaignSettingsFilter) WhereHasMerchantWith(preds ...predicate.Merchan
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *CashMovementQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the CashMovementQuery builder.
+func (_q *CashMovementQuery) Filter() *CashMovementFilter {
+	return &CashMovementFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *CashMovementMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the CashMovementMutation builder.
+func (m *CashMovementMutation) Filter() *CashMovementFilter {
+	return &CashMovementFilter{config: m.config, predicateAdder: m}
+}
+
+// CashMovementFilter provides a generic filtering capability at runtime for CashMovementQuery.
+type CashMovementFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *CashMovementFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *CashMovementFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(cashmovement.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *CashMovementFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(cashmovement.FieldMerchantID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *CashMovementFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(cashmovement.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *CashMovementFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(cashmovement.FieldUpdatedAt))
+}
+
+// WhereShiftID applies the entql string predicate on the shift_id field.
+func (f *CashMovementFilter) WhereShiftID(p entql.StringP) {
+	f.Where(p.Field(cashmovement.FieldShiftID))
+}
+
+// WhereStoreID applies the entql string predicate on the store_id field.
+func (f *CashMovementFilter) WhereStoreID(p entql.StringP) {
+	f.Where(p.Field(cashmovement.FieldStoreID))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *CashMovementFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(cashmovement.FieldKind))
+}
+
+// WhereAmount applies the entql int64 predicate on the amount field.
+func (f *CashMovementFilter) WhereAmount(p entql.Int64P) {
+	f.Where(p.Field(cashmovement.FieldAmount))
+}
+
+// WhereReason applies the entql string predicate on the reason field.
+func (f *CashMovementFilter) WhereReason(p entql.StringP) {
+	f.Where(p.Field(cashmovement.FieldReason))
+}
+
+// WhereStaffID applies the entql string predicate on the staff_id field.
+func (f *CashMovementFilter) WhereStaffID(p entql.StringP) {
+	f.Where(p.Field(cashmovement.FieldStaffID))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *CashMovementFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *CashMovementFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasShift applies a predicate to check if query has an edge shift.
+func (f *CashMovementFilter) WhereHasShift() {
+	f.Where(entql.HasEdge("shift"))
+}
+
+// WhereHasShiftWith applies a predicate to check if query has an edge shift with a given conditions (other predicates).
+func (f *CashMovementFilter) WhereHasShiftWith(preds ...predicate.CashShift) {
+	f.Where(entql.HasEdgeWith("shift", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasStore applies a predicate to check if query has an edge store.
+func (f *CashMovementFilter) WhereHasStore() {
+	f.Where(entql.HasEdge("store"))
+}
+
+// WhereHasStoreWith applies a predicate to check if query has an edge store with a given conditions (other predicates).
+func (f *CashMovementFilter) WhereHasStoreWith(preds ...predicate.Store) {
+	f.Where(entql.HasEdgeWith("store", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *CashShiftQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the CashShiftQuery builder.
+func (_q *CashShiftQuery) Filter() *CashShiftFilter {
+	return &CashShiftFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *CashShiftMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the CashShiftMutation builder.
+func (m *CashShiftMutation) Filter() *CashShiftFilter {
+	return &CashShiftFilter{config: m.config, predicateAdder: m}
+}
+
+// CashShiftFilter provides a generic filtering capability at runtime for CashShiftQuery.
+type CashShiftFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *CashShiftFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *CashShiftFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(cashshift.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *CashShiftFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(cashshift.FieldMerchantID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *CashShiftFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(cashshift.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *CashShiftFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(cashshift.FieldUpdatedAt))
+}
+
+// WhereIdempotencyKey applies the entql string predicate on the idempotency_key field.
+func (f *CashShiftFilter) WhereIdempotencyKey(p entql.StringP) {
+	f.Where(p.Field(cashshift.FieldIdempotencyKey))
+}
+
+// WhereStoreID applies the entql string predicate on the store_id field.
+func (f *CashShiftFilter) WhereStoreID(p entql.StringP) {
+	f.Where(p.Field(cashshift.FieldStoreID))
+}
+
+// WhereDeviceID applies the entql string predicate on the device_id field.
+func (f *CashShiftFilter) WhereDeviceID(p entql.StringP) {
+	f.Where(p.Field(cashshift.FieldDeviceID))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *CashShiftFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(cashshift.FieldStatus))
+}
+
+// WhereOpenedByID applies the entql string predicate on the opened_by_id field.
+func (f *CashShiftFilter) WhereOpenedByID(p entql.StringP) {
+	f.Where(p.Field(cashshift.FieldOpenedByID))
+}
+
+// WhereOpenedAt applies the entql time.Time predicate on the opened_at field.
+func (f *CashShiftFilter) WhereOpenedAt(p entql.TimeP) {
+	f.Where(p.Field(cashshift.FieldOpenedAt))
+}
+
+// WhereOpeningFloat applies the entql int64 predicate on the opening_float field.
+func (f *CashShiftFilter) WhereOpeningFloat(p entql.Int64P) {
+	f.Where(p.Field(cashshift.FieldOpeningFloat))
+}
+
+// WhereClosedByID applies the entql string predicate on the closed_by_id field.
+func (f *CashShiftFilter) WhereClosedByID(p entql.StringP) {
+	f.Where(p.Field(cashshift.FieldClosedByID))
+}
+
+// WhereClosedAt applies the entql time.Time predicate on the closed_at field.
+func (f *CashShiftFilter) WhereClosedAt(p entql.TimeP) {
+	f.Where(p.Field(cashshift.FieldClosedAt))
+}
+
+// WhereCashSales applies the entql int64 predicate on the cash_sales field.
+func (f *CashShiftFilter) WhereCashSales(p entql.Int64P) {
+	f.Where(p.Field(cashshift.FieldCashSales))
+}
+
+// WhereCashRefunds applies the entql int64 predicate on the cash_refunds field.
+func (f *CashShiftFilter) WhereCashRefunds(p entql.Int64P) {
+	f.Where(p.Field(cashshift.FieldCashRefunds))
+}
+
+// WherePaidIn applies the entql int64 predicate on the paid_in field.
+func (f *CashShiftFilter) WherePaidIn(p entql.Int64P) {
+	f.Where(p.Field(cashshift.FieldPaidIn))
+}
+
+// WherePaidOut applies the entql int64 predicate on the paid_out field.
+func (f *CashShiftFilter) WherePaidOut(p entql.Int64P) {
+	f.Where(p.Field(cashshift.FieldPaidOut))
+}
+
+// WhereExpected applies the entql int64 predicate on the expected field.
+func (f *CashShiftFilter) WhereExpected(p entql.Int64P) {
+	f.Where(p.Field(cashshift.FieldExpected))
+}
+
+// WhereCounted applies the entql int64 predicate on the counted field.
+func (f *CashShiftFilter) WhereCounted(p entql.Int64P) {
+	f.Where(p.Field(cashshift.FieldCounted))
+}
+
+// WhereDifference applies the entql int64 predicate on the difference field.
+func (f *CashShiftFilter) WhereDifference(p entql.Int64P) {
+	f.Where(p.Field(cashshift.FieldDifference))
+}
+
+// WhereDifferenceReason applies the entql string predicate on the difference_reason field.
+func (f *CashShiftFilter) WhereDifferenceReason(p entql.StringP) {
+	f.Where(p.Field(cashshift.FieldDifferenceReason))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *CashShiftFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *CashShiftFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasStore applies a predicate to check if query has an edge store.
+func (f *CashShiftFilter) WhereHasStore() {
+	f.Where(entql.HasEdge("store"))
+}
+
+// WhereHasStoreWith applies a predicate to check if query has an edge store with a given conditions (other predicates).
+func (f *CashShiftFilter) WhereHasStoreWith(preds ...predicate.Store) {
+	f.Where(entql.HasEdgeWith("store", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasDevice applies a predicate to check if query has an edge device.
+func (f *CashShiftFilter) WhereHasDevice() {
+	f.Where(entql.HasEdge("device"))
+}
+
+// WhereHasDeviceWith applies a predicate to check if query has an edge device with a given conditions (other predicates).
+func (f *CashShiftFilter) WhereHasDeviceWith(preds ...predicate.Device) {
+	f.Where(entql.HasEdgeWith("device", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasMovements applies a predicate to check if query has an edge movements.
+func (f *CashShiftFilter) WhereHasMovements() {
+	f.Where(entql.HasEdge("movements"))
+}
+
+// WhereHasMovementsWith applies a predicate to check if query has an edge movements with a given conditions (other predicates).
+func (f *CashShiftFilter) WhereHasMovementsWith(preds ...predicate.CashMovement) {
+	f.Where(entql.HasEdgeWith("movements", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *CredentialGrantQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -3650,7 +4316,7 @@ type CredentialGrantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CredentialGrantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3744,7 +4410,7 @@ type CustomerFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CustomerFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4023,7 +4689,7 @@ type CustomerMonthFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CustomerMonthFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4135,7 +4801,7 @@ type CustomerStoreVisitsFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CustomerStoreVisitsFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4237,7 +4903,7 @@ type CustomerTrigramFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CustomerTrigramFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4278,6 +4944,148 @@ func (f *CustomerTrigramFilter) WhereHasMerchantWith(preds ...predicate.Merchant
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *DayCloseQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the DayCloseQuery builder.
+func (_q *DayCloseQuery) Filter() *DayCloseFilter {
+	return &DayCloseFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *DayCloseMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the DayCloseMutation builder.
+func (m *DayCloseMutation) Filter() *DayCloseFilter {
+	return &DayCloseFilter{config: m.config, predicateAdder: m}
+}
+
+// DayCloseFilter provides a generic filtering capability at runtime for DayCloseQuery.
+type DayCloseFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *DayCloseFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *DayCloseFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(dayclose.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *DayCloseFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(dayclose.FieldMerchantID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *DayCloseFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(dayclose.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *DayCloseFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(dayclose.FieldUpdatedAt))
+}
+
+// WhereStoreID applies the entql string predicate on the store_id field.
+func (f *DayCloseFilter) WhereStoreID(p entql.StringP) {
+	f.Where(p.Field(dayclose.FieldStoreID))
+}
+
+// WhereBusinessDate applies the entql string predicate on the business_date field.
+func (f *DayCloseFilter) WhereBusinessDate(p entql.StringP) {
+	f.Where(p.Field(dayclose.FieldBusinessDate))
+}
+
+// WhereClosedByID applies the entql string predicate on the closed_by_id field.
+func (f *DayCloseFilter) WhereClosedByID(p entql.StringP) {
+	f.Where(p.Field(dayclose.FieldClosedByID))
+}
+
+// WhereClosedAt applies the entql time.Time predicate on the closed_at field.
+func (f *DayCloseFilter) WhereClosedAt(p entql.TimeP) {
+	f.Where(p.Field(dayclose.FieldClosedAt))
+}
+
+// WhereCurrency applies the entql string predicate on the currency field.
+func (f *DayCloseFilter) WhereCurrency(p entql.StringP) {
+	f.Where(p.Field(dayclose.FieldCurrency))
+}
+
+// WhereCount applies the entql int predicate on the count field.
+func (f *DayCloseFilter) WhereCount(p entql.IntP) {
+	f.Where(p.Field(dayclose.FieldCount))
+}
+
+// WhereAmount applies the entql int64 predicate on the amount field.
+func (f *DayCloseFilter) WhereAmount(p entql.Int64P) {
+	f.Where(p.Field(dayclose.FieldAmount))
+}
+
+// WhereFees applies the entql int64 predicate on the fees field.
+func (f *DayCloseFilter) WhereFees(p entql.Int64P) {
+	f.Where(p.Field(dayclose.FieldFees))
+}
+
+// WhereNetToBank applies the entql int64 predicate on the net_to_bank field.
+func (f *DayCloseFilter) WhereNetToBank(p entql.Int64P) {
+	f.Where(p.Field(dayclose.FieldNetToBank))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *DayCloseFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *DayCloseFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasStore applies a predicate to check if query has an edge store.
+func (f *DayCloseFilter) WhereHasStore() {
+	f.Where(entql.HasEdge("store"))
+}
+
+// WhereHasStoreWith applies a predicate to check if query has an edge store with a given conditions (other predicates).
+func (f *DayCloseFilter) WhereHasStoreWith(preds ...predicate.Store) {
+	f.Where(entql.HasEdgeWith("store", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasSettlements applies a predicate to check if query has an edge settlements.
+func (f *DayCloseFilter) WhereHasSettlements() {
+	f.Where(entql.HasEdge("settlements"))
+}
+
+// WhereHasSettlementsWith applies a predicate to check if query has an edge settlements with a given conditions (other predicates).
+func (f *DayCloseFilter) WhereHasSettlementsWith(preds ...predicate.Settlement) {
+	f.Where(entql.HasEdgeWith("settlements", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *DeviceQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -4306,7 +5114,7 @@ type DeviceFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *DeviceFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4459,7 +5267,7 @@ type FeedbackFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *FeedbackFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4624,7 +5432,7 @@ type LoyaltyAccountFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LoyaltyAccountFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4732,7 +5540,7 @@ type LoyaltyEntryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LoyaltyEntryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4979,7 +5787,7 @@ type LoyaltyLotFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LoyaltyLotFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5091,7 +5899,7 @@ type LoyaltyProgramVersionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LoyaltyProgramVersionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5234,7 +6042,7 @@ type LoyaltyRedemptionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LoyaltyRedemptionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5418,7 +6226,7 @@ type LoyaltyRewardFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LoyaltyRewardFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5546,7 +6354,7 @@ type MerchantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MerchantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5631,7 +6439,7 @@ type NotificationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *NotificationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5750,7 +6558,7 @@ type NotificationPreferenceFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *NotificationPreferenceFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5854,7 +6662,7 @@ type OfferFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OfferFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6075,7 +6883,7 @@ type OfferRedemptionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OfferRedemptionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6206,7 +7014,7 @@ type OperatorFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OperatorFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6286,7 +7094,7 @@ type OutboxEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OutboxEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6390,7 +7198,7 @@ type PairingCodeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PairingCodeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6489,7 +7297,7 @@ type PlatformAuditEntryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PlatformAuditEntryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6574,7 +7382,7 @@ type ProductFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProductFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6702,7 +7510,7 @@ type ProductDayFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProductDayFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6826,7 +7634,7 @@ type ProductPriceChangeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProductPriceChangeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6943,7 +7751,7 @@ type PushTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PushTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7037,7 +7845,7 @@ type ReceiptDeliveryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReceiptDeliveryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7199,7 +8007,7 @@ type RefundFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefundFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[34].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7426,7 +8234,7 @@ type RefundLineFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefundLineFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[35].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7533,7 +8341,7 @@ type RefundTenderFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefundTenderFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[36].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7640,7 +8448,7 @@ type ReleaseFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReleaseFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[34].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[37].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7755,7 +8563,7 @@ type RiskListEntryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RiskListEntryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[35].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[38].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7844,7 +8652,7 @@ type SaleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SaleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[36].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[39].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8161,7 +8969,7 @@ type SaleCounterFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SaleCounterFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[37].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[40].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8240,7 +9048,7 @@ type SaleLineFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SaleLineFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[38].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[41].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8407,7 +9215,7 @@ type SalesFacetDayFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SalesFacetDayFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[39].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[42].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8551,7 +9359,7 @@ type SalesHourFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SalesHourFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[40].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[43].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8690,7 +9498,7 @@ type SalesSettingsFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SalesSettingsFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[41].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[44].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8839,7 +9647,7 @@ type SavedSegmentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SavedSegmentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[42].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[45].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8948,7 +9756,7 @@ type SegmentRulesFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SegmentRulesFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[43].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[46].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9019,6 +9827,257 @@ func (f *SegmentRulesFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *SettlementQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the SettlementQuery builder.
+func (_q *SettlementQuery) Filter() *SettlementFilter {
+	return &SettlementFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *SettlementMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the SettlementMutation builder.
+func (m *SettlementMutation) Filter() *SettlementFilter {
+	return &SettlementFilter{config: m.config, predicateAdder: m}
+}
+
+// SettlementFilter provides a generic filtering capability at runtime for SettlementQuery.
+type SettlementFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *SettlementFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[47].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *SettlementFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(settlement.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *SettlementFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(settlement.FieldMerchantID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *SettlementFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(settlement.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *SettlementFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(settlement.FieldUpdatedAt))
+}
+
+// WhereDayCloseID applies the entql string predicate on the day_close_id field.
+func (f *SettlementFilter) WhereDayCloseID(p entql.StringP) {
+	f.Where(p.Field(settlement.FieldDayCloseID))
+}
+
+// WhereStoreID applies the entql string predicate on the store_id field.
+func (f *SettlementFilter) WhereStoreID(p entql.StringP) {
+	f.Where(p.Field(settlement.FieldStoreID))
+}
+
+// WhereBusinessDate applies the entql string predicate on the business_date field.
+func (f *SettlementFilter) WhereBusinessDate(p entql.StringP) {
+	f.Where(p.Field(settlement.FieldBusinessDate))
+}
+
+// WhereChannel applies the entql string predicate on the channel field.
+func (f *SettlementFilter) WhereChannel(p entql.StringP) {
+	f.Where(p.Field(settlement.FieldChannel))
+}
+
+// WhereCount applies the entql int predicate on the count field.
+func (f *SettlementFilter) WhereCount(p entql.IntP) {
+	f.Where(p.Field(settlement.FieldCount))
+}
+
+// WhereSalesAmount applies the entql int64 predicate on the sales_amount field.
+func (f *SettlementFilter) WhereSalesAmount(p entql.Int64P) {
+	f.Where(p.Field(settlement.FieldSalesAmount))
+}
+
+// WhereRefundCount applies the entql int predicate on the refund_count field.
+func (f *SettlementFilter) WhereRefundCount(p entql.IntP) {
+	f.Where(p.Field(settlement.FieldRefundCount))
+}
+
+// WhereRefundsAmount applies the entql int64 predicate on the refunds_amount field.
+func (f *SettlementFilter) WhereRefundsAmount(p entql.Int64P) {
+	f.Where(p.Field(settlement.FieldRefundsAmount))
+}
+
+// WhereAmount applies the entql int64 predicate on the amount field.
+func (f *SettlementFilter) WhereAmount(p entql.Int64P) {
+	f.Where(p.Field(settlement.FieldAmount))
+}
+
+// WhereFeeRateBp applies the entql int predicate on the fee_rate_bp field.
+func (f *SettlementFilter) WhereFeeRateBp(p entql.IntP) {
+	f.Where(p.Field(settlement.FieldFeeRateBp))
+}
+
+// WhereFixedFee applies the entql int64 predicate on the fixed_fee field.
+func (f *SettlementFilter) WhereFixedFee(p entql.Int64P) {
+	f.Where(p.Field(settlement.FieldFixedFee))
+}
+
+// WhereFees applies the entql int64 predicate on the fees field.
+func (f *SettlementFilter) WhereFees(p entql.Int64P) {
+	f.Where(p.Field(settlement.FieldFees))
+}
+
+// WhereNetToBank applies the entql int64 predicate on the net_to_bank field.
+func (f *SettlementFilter) WhereNetToBank(p entql.Int64P) {
+	f.Where(p.Field(settlement.FieldNetToBank))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *SettlementFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *SettlementFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasDayClose applies a predicate to check if query has an edge day_close.
+func (f *SettlementFilter) WhereHasDayClose() {
+	f.Where(entql.HasEdge("day_close"))
+}
+
+// WhereHasDayCloseWith applies a predicate to check if query has an edge day_close with a given conditions (other predicates).
+func (f *SettlementFilter) WhereHasDayCloseWith(preds ...predicate.DayClose) {
+	f.Where(entql.HasEdgeWith("day_close", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasStore applies a predicate to check if query has an edge store.
+func (f *SettlementFilter) WhereHasStore() {
+	f.Where(entql.HasEdge("store"))
+}
+
+// WhereHasStoreWith applies a predicate to check if query has an edge store with a given conditions (other predicates).
+func (f *SettlementFilter) WhereHasStoreWith(preds ...predicate.Store) {
+	f.Where(entql.HasEdgeWith("store", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *SettlementChannelQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the SettlementChannelQuery builder.
+func (_q *SettlementChannelQuery) Filter() *SettlementChannelFilter {
+	return &SettlementChannelFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *SettlementChannelMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the SettlementChannelMutation builder.
+func (m *SettlementChannelMutation) Filter() *SettlementChannelFilter {
+	return &SettlementChannelFilter{config: m.config, predicateAdder: m}
+}
+
+// SettlementChannelFilter provides a generic filtering capability at runtime for SettlementChannelQuery.
+type SettlementChannelFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *SettlementChannelFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[48].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *SettlementChannelFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(settlementchannel.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *SettlementChannelFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(settlementchannel.FieldMerchantID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *SettlementChannelFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(settlementchannel.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *SettlementChannelFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(settlementchannel.FieldUpdatedAt))
+}
+
+// WhereChannel applies the entql string predicate on the channel field.
+func (f *SettlementChannelFilter) WhereChannel(p entql.StringP) {
+	f.Where(p.Field(settlementchannel.FieldChannel))
+}
+
+// WhereFeeRateBp applies the entql int predicate on the fee_rate_bp field.
+func (f *SettlementChannelFilter) WhereFeeRateBp(p entql.IntP) {
+	f.Where(p.Field(settlementchannel.FieldFeeRateBp))
+}
+
+// WhereFixedFee applies the entql int64 predicate on the fixed_fee field.
+func (f *SettlementChannelFilter) WhereFixedFee(p entql.Int64P) {
+	f.Where(p.Field(settlementchannel.FieldFixedFee))
+}
+
+// WhereStatement applies the entql json.RawMessage predicate on the statement field.
+func (f *SettlementChannelFilter) WhereStatement(p entql.BytesP) {
+	f.Where(p.Field(settlementchannel.FieldStatement))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *SettlementChannelFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *SettlementChannelFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *StaffQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -9047,7 +10106,7 @@ type StaffFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StaffFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[44].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[49].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9175,7 +10234,7 @@ type StaffDayFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StaffDayFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[45].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[50].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9226,6 +10285,135 @@ func (f *StaffDayFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *StatementImportQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the StatementImportQuery builder.
+func (_q *StatementImportQuery) Filter() *StatementImportFilter {
+	return &StatementImportFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *StatementImportMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the StatementImportMutation builder.
+func (m *StatementImportMutation) Filter() *StatementImportFilter {
+	return &StatementImportFilter{config: m.config, predicateAdder: m}
+}
+
+// StatementImportFilter provides a generic filtering capability at runtime for StatementImportQuery.
+type StatementImportFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *StatementImportFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[51].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *StatementImportFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(statementimport.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *StatementImportFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(statementimport.FieldMerchantID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *StatementImportFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(statementimport.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *StatementImportFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(statementimport.FieldUpdatedAt))
+}
+
+// WhereChannel applies the entql string predicate on the channel field.
+func (f *StatementImportFilter) WhereChannel(p entql.StringP) {
+	f.Where(p.Field(statementimport.FieldChannel))
+}
+
+// WhereStoreID applies the entql string predicate on the store_id field.
+func (f *StatementImportFilter) WhereStoreID(p entql.StringP) {
+	f.Where(p.Field(statementimport.FieldStoreID))
+}
+
+// WhereImportedByID applies the entql string predicate on the imported_by_id field.
+func (f *StatementImportFilter) WhereImportedByID(p entql.StringP) {
+	f.Where(p.Field(statementimport.FieldImportedByID))
+}
+
+// WhereFromDate applies the entql string predicate on the from_date field.
+func (f *StatementImportFilter) WhereFromDate(p entql.StringP) {
+	f.Where(p.Field(statementimport.FieldFromDate))
+}
+
+// WhereToDate applies the entql string predicate on the to_date field.
+func (f *StatementImportFilter) WhereToDate(p entql.StringP) {
+	f.Where(p.Field(statementimport.FieldToDate))
+}
+
+// WhereLineCount applies the entql int predicate on the line_count field.
+func (f *StatementImportFilter) WhereLineCount(p entql.IntP) {
+	f.Where(p.Field(statementimport.FieldLineCount))
+}
+
+// WhereMatched applies the entql int predicate on the matched field.
+func (f *StatementImportFilter) WhereMatched(p entql.IntP) {
+	f.Where(p.Field(statementimport.FieldMatched))
+}
+
+// WhereMissingOnOurSide applies the entql int predicate on the missing_on_our_side field.
+func (f *StatementImportFilter) WhereMissingOnOurSide(p entql.IntP) {
+	f.Where(p.Field(statementimport.FieldMissingOnOurSide))
+}
+
+// WhereMissingOnTheirs applies the entql int predicate on the missing_on_theirs field.
+func (f *StatementImportFilter) WhereMissingOnTheirs(p entql.IntP) {
+	f.Where(p.Field(statementimport.FieldMissingOnTheirs))
+}
+
+// WhereAmountMismatches applies the entql int predicate on the amount_mismatches field.
+func (f *StatementImportFilter) WhereAmountMismatches(p entql.IntP) {
+	f.Where(p.Field(statementimport.FieldAmountMismatches))
+}
+
+// WhereLines applies the entql json.RawMessage predicate on the lines field.
+func (f *StatementImportFilter) WhereLines(p entql.BytesP) {
+	f.Where(p.Field(statementimport.FieldLines))
+}
+
+// WhereDays applies the entql json.RawMessage predicate on the days field.
+func (f *StatementImportFilter) WhereDays(p entql.BytesP) {
+	f.Where(p.Field(statementimport.FieldDays))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *StatementImportFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *StatementImportFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *StoreQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -9254,7 +10442,7 @@ type StoreFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StoreFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[46].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[52].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9352,7 +10540,7 @@ type StoredValueAccountFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StoredValueAccountFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[47].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[53].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9469,7 +10657,7 @@ type StoredValueEntryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StoredValueEntryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[48].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[54].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9715,7 +10903,7 @@ type StoredValueSettingsFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StoredValueSettingsFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[49].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[55].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9794,7 +10982,7 @@ type StoredValueTopUpFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StoredValueTopUpFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[50].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[56].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10028,7 +11216,7 @@ type TenderFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TenderFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[51].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[57].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10166,7 +11354,7 @@ type TicketFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[52].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[58].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10390,7 +11578,7 @@ type TicketCommentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketCommentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[53].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[59].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

@@ -13,7 +13,10 @@ import (
 	"github.com/tillpos/till/ent/auditentry"
 	"github.com/tillpos/till/ent/campaign"
 	"github.com/tillpos/till/ent/campaignsettings"
+	"github.com/tillpos/till/ent/cashmovement"
+	"github.com/tillpos/till/ent/cashshift"
 	"github.com/tillpos/till/ent/customer"
+	"github.com/tillpos/till/ent/dayclose"
 	"github.com/tillpos/till/ent/device"
 	"github.com/tillpos/till/ent/feedback"
 	"github.com/tillpos/till/ent/loyaltyentry"
@@ -39,7 +42,10 @@ import (
 	"github.com/tillpos/till/ent/salessettings"
 	"github.com/tillpos/till/ent/savedsegment"
 	"github.com/tillpos/till/ent/schema/pulid"
+	"github.com/tillpos/till/ent/settlement"
+	"github.com/tillpos/till/ent/settlementchannel"
 	"github.com/tillpos/till/ent/staff"
+	"github.com/tillpos/till/ent/statementimport"
 	"github.com/tillpos/till/ent/store"
 	"github.com/tillpos/till/ent/storedvalueentry"
 	"github.com/tillpos/till/ent/storedvaluesettings"
@@ -540,6 +546,400 @@ func newCampaignSettingsPaginateArgs(rv map[string]any) *campaignsettingsPaginat
 }
 
 // CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *CashMovementQuery) CollectFields(ctx context.Context, satisfies ...string) (*CashMovementQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *CashMovementQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(cashmovement.Columns))
+		selectedFields = []string{cashmovement.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "merchant":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&MerchantClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, merchantImplementors)...); err != nil {
+				return err
+			}
+			_q.withMerchant = query
+			if _, ok := fieldSeen[cashmovement.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, cashmovement.FieldMerchantID)
+				fieldSeen[cashmovement.FieldMerchantID] = struct{}{}
+			}
+
+		case "shift":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&CashShiftClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, cashshiftImplementors)...); err != nil {
+				return err
+			}
+			_q.withShift = query
+			if _, ok := fieldSeen[cashmovement.FieldShiftID]; !ok {
+				selectedFields = append(selectedFields, cashmovement.FieldShiftID)
+				fieldSeen[cashmovement.FieldShiftID] = struct{}{}
+			}
+		case "merchantID":
+			if _, ok := fieldSeen[cashmovement.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, cashmovement.FieldMerchantID)
+				fieldSeen[cashmovement.FieldMerchantID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[cashmovement.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, cashmovement.FieldCreatedAt)
+				fieldSeen[cashmovement.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[cashmovement.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, cashmovement.FieldUpdatedAt)
+				fieldSeen[cashmovement.FieldUpdatedAt] = struct{}{}
+			}
+		case "shiftID":
+			if _, ok := fieldSeen[cashmovement.FieldShiftID]; !ok {
+				selectedFields = append(selectedFields, cashmovement.FieldShiftID)
+				fieldSeen[cashmovement.FieldShiftID] = struct{}{}
+			}
+		case "kind":
+			if _, ok := fieldSeen[cashmovement.FieldKind]; !ok {
+				selectedFields = append(selectedFields, cashmovement.FieldKind)
+				fieldSeen[cashmovement.FieldKind] = struct{}{}
+			}
+		case "amount":
+			if _, ok := fieldSeen[cashmovement.FieldAmount]; !ok {
+				selectedFields = append(selectedFields, cashmovement.FieldAmount)
+				fieldSeen[cashmovement.FieldAmount] = struct{}{}
+			}
+		case "reason":
+			if _, ok := fieldSeen[cashmovement.FieldReason]; !ok {
+				selectedFields = append(selectedFields, cashmovement.FieldReason)
+				fieldSeen[cashmovement.FieldReason] = struct{}{}
+			}
+		case "staffID":
+			if _, ok := fieldSeen[cashmovement.FieldStaffID]; !ok {
+				selectedFields = append(selectedFields, cashmovement.FieldStaffID)
+				fieldSeen[cashmovement.FieldStaffID] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type cashmovementPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []CashMovementPaginateOption
+}
+
+func newCashMovementPaginateArgs(rv map[string]any) *cashmovementPaginateArgs {
+	args := &cashmovementPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &CashMovementOrder{Field: &CashMovementOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithCashMovementOrder(order))
+			}
+		case *CashMovementOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithCashMovementOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *CashShiftQuery) CollectFields(ctx context.Context, satisfies ...string) (*CashShiftQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *CashShiftQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(cashshift.Columns))
+		selectedFields = []string{cashshift.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "merchant":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&MerchantClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, merchantImplementors)...); err != nil {
+				return err
+			}
+			_q.withMerchant = query
+			if _, ok := fieldSeen[cashshift.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, cashshift.FieldMerchantID)
+				fieldSeen[cashshift.FieldMerchantID] = struct{}{}
+			}
+
+		case "store":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&StoreClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, storeImplementors)...); err != nil {
+				return err
+			}
+			_q.withStore = query
+			if _, ok := fieldSeen[cashshift.FieldStoreID]; !ok {
+				selectedFields = append(selectedFields, cashshift.FieldStoreID)
+				fieldSeen[cashshift.FieldStoreID] = struct{}{}
+			}
+
+		case "device":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&DeviceClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, deviceImplementors)...); err != nil {
+				return err
+			}
+			_q.withDevice = query
+			if _, ok := fieldSeen[cashshift.FieldDeviceID]; !ok {
+				selectedFields = append(selectedFields, cashshift.FieldDeviceID)
+				fieldSeen[cashshift.FieldDeviceID] = struct{}{}
+			}
+
+		case "movements":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&CashMovementClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, cashmovementImplementors)...); err != nil {
+				return err
+			}
+			_q.WithNamedMovements(alias, func(wq *CashMovementQuery) {
+				*wq = *query
+			})
+		case "merchantID":
+			if _, ok := fieldSeen[cashshift.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, cashshift.FieldMerchantID)
+				fieldSeen[cashshift.FieldMerchantID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[cashshift.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, cashshift.FieldCreatedAt)
+				fieldSeen[cashshift.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[cashshift.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, cashshift.FieldUpdatedAt)
+				fieldSeen[cashshift.FieldUpdatedAt] = struct{}{}
+			}
+		case "storeID":
+			if _, ok := fieldSeen[cashshift.FieldStoreID]; !ok {
+				selectedFields = append(selectedFields, cashshift.FieldStoreID)
+				fieldSeen[cashshift.FieldStoreID] = struct{}{}
+			}
+		case "deviceID":
+			if _, ok := fieldSeen[cashshift.FieldDeviceID]; !ok {
+				selectedFields = append(selectedFields, cashshift.FieldDeviceID)
+				fieldSeen[cashshift.FieldDeviceID] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[cashshift.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, cashshift.FieldStatus)
+				fieldSeen[cashshift.FieldStatus] = struct{}{}
+			}
+		case "openedByID":
+			if _, ok := fieldSeen[cashshift.FieldOpenedByID]; !ok {
+				selectedFields = append(selectedFields, cashshift.FieldOpenedByID)
+				fieldSeen[cashshift.FieldOpenedByID] = struct{}{}
+			}
+		case "openedAt":
+			if _, ok := fieldSeen[cashshift.FieldOpenedAt]; !ok {
+				selectedFields = append(selectedFields, cashshift.FieldOpenedAt)
+				fieldSeen[cashshift.FieldOpenedAt] = struct{}{}
+			}
+		case "openingFloat":
+			if _, ok := fieldSeen[cashshift.FieldOpeningFloat]; !ok {
+				selectedFields = append(selectedFields, cashshift.FieldOpeningFloat)
+				fieldSeen[cashshift.FieldOpeningFloat] = struct{}{}
+			}
+		case "closedByID":
+			if _, ok := fieldSeen[cashshift.FieldClosedByID]; !ok {
+				selectedFields = append(selectedFields, cashshift.FieldClosedByID)
+				fieldSeen[cashshift.FieldClosedByID] = struct{}{}
+			}
+		case "closedAt":
+			if _, ok := fieldSeen[cashshift.FieldClosedAt]; !ok {
+				selectedFields = append(selectedFields, cashshift.FieldClosedAt)
+				fieldSeen[cashshift.FieldClosedAt] = struct{}{}
+			}
+		case "cashSales":
+			if _, ok := fieldSeen[cashshift.FieldCashSales]; !ok {
+				selectedFields = append(selectedFields, cashshift.FieldCashSales)
+				fieldSeen[cashshift.FieldCashSales] = struct{}{}
+			}
+		case "cashRefunds":
+			if _, ok := fieldSeen[cashshift.FieldCashRefunds]; !ok {
+				selectedFields = append(selectedFields, cashshift.FieldCashRefunds)
+				fieldSeen[cashshift.FieldCashRefunds] = struct{}{}
+			}
+		case "paidIn":
+			if _, ok := fieldSeen[cashshift.FieldPaidIn]; !ok {
+				selectedFields = append(selectedFields, cashshift.FieldPaidIn)
+				fieldSeen[cashshift.FieldPaidIn] = struct{}{}
+			}
+		case "paidOut":
+			if _, ok := fieldSeen[cashshift.FieldPaidOut]; !ok {
+				selectedFields = append(selectedFields, cashshift.FieldPaidOut)
+				fieldSeen[cashshift.FieldPaidOut] = struct{}{}
+			}
+		case "expected":
+			if _, ok := fieldSeen[cashshift.FieldExpected]; !ok {
+				selectedFields = append(selectedFields, cashshift.FieldExpected)
+				fieldSeen[cashshift.FieldExpected] = struct{}{}
+			}
+		case "counted":
+			if _, ok := fieldSeen[cashshift.FieldCounted]; !ok {
+				selectedFields = append(selectedFields, cashshift.FieldCounted)
+				fieldSeen[cashshift.FieldCounted] = struct{}{}
+			}
+		case "difference":
+			if _, ok := fieldSeen[cashshift.FieldDifference]; !ok {
+				selectedFields = append(selectedFields, cashshift.FieldDifference)
+				fieldSeen[cashshift.FieldDifference] = struct{}{}
+			}
+		case "differenceReason":
+			if _, ok := fieldSeen[cashshift.FieldDifferenceReason]; !ok {
+				selectedFields = append(selectedFields, cashshift.FieldDifferenceReason)
+				fieldSeen[cashshift.FieldDifferenceReason] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type cashshiftPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []CashShiftPaginateOption
+}
+
+func newCashShiftPaginateArgs(rv map[string]any) *cashshiftPaginateArgs {
+	args := &cashshiftPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case []*CashShiftOrder:
+			args.opts = append(args.opts, WithCashShiftOrder(v))
+		case []any:
+			var orders []*CashShiftOrder
+			for i := range v {
+				mv, ok := v[i].(map[string]any)
+				if !ok {
+					continue
+				}
+				var (
+					err1, err2 error
+					order      = &CashShiftOrder{Field: &CashShiftOrderField{}, Direction: entgql.OrderDirectionAsc}
+				)
+				if d, ok := mv[directionField]; ok {
+					err1 = order.Direction.UnmarshalGQL(d)
+				}
+				if f, ok := mv[fieldField]; ok {
+					err2 = order.Field.UnmarshalGQL(f)
+				}
+				if err1 == nil && err2 == nil {
+					orders = append(orders, order)
+				}
+			}
+			args.opts = append(args.opts, WithCashShiftOrder(orders))
+		}
+	}
+	if v, ok := rv[whereField].(*CashShiftWhereInput); ok {
+		args.opts = append(args.opts, WithCashShiftFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
 func (_q *CustomerQuery) CollectFields(ctx context.Context, satisfies ...string) (*CustomerQuery, error) {
 	fc := graphql.GetFieldContext(ctx)
 	if fc == nil {
@@ -788,6 +1188,190 @@ func newCustomerPaginateArgs(rv map[string]any) *customerPaginateArgs {
 	}
 	if v, ok := rv[whereField].(*CustomerWhereInput); ok {
 		args.opts = append(args.opts, WithCustomerFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *DayCloseQuery) CollectFields(ctx context.Context, satisfies ...string) (*DayCloseQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *DayCloseQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(dayclose.Columns))
+		selectedFields = []string{dayclose.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "merchant":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&MerchantClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, merchantImplementors)...); err != nil {
+				return err
+			}
+			_q.withMerchant = query
+			if _, ok := fieldSeen[dayclose.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, dayclose.FieldMerchantID)
+				fieldSeen[dayclose.FieldMerchantID] = struct{}{}
+			}
+
+		case "store":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&StoreClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, storeImplementors)...); err != nil {
+				return err
+			}
+			_q.withStore = query
+			if _, ok := fieldSeen[dayclose.FieldStoreID]; !ok {
+				selectedFields = append(selectedFields, dayclose.FieldStoreID)
+				fieldSeen[dayclose.FieldStoreID] = struct{}{}
+			}
+
+		case "settlements":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&SettlementClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, settlementImplementors)...); err != nil {
+				return err
+			}
+			_q.WithNamedSettlements(alias, func(wq *SettlementQuery) {
+				*wq = *query
+			})
+		case "merchantID":
+			if _, ok := fieldSeen[dayclose.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, dayclose.FieldMerchantID)
+				fieldSeen[dayclose.FieldMerchantID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[dayclose.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, dayclose.FieldCreatedAt)
+				fieldSeen[dayclose.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[dayclose.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, dayclose.FieldUpdatedAt)
+				fieldSeen[dayclose.FieldUpdatedAt] = struct{}{}
+			}
+		case "storeID":
+			if _, ok := fieldSeen[dayclose.FieldStoreID]; !ok {
+				selectedFields = append(selectedFields, dayclose.FieldStoreID)
+				fieldSeen[dayclose.FieldStoreID] = struct{}{}
+			}
+		case "businessDate":
+			if _, ok := fieldSeen[dayclose.FieldBusinessDate]; !ok {
+				selectedFields = append(selectedFields, dayclose.FieldBusinessDate)
+				fieldSeen[dayclose.FieldBusinessDate] = struct{}{}
+			}
+		case "closedByID":
+			if _, ok := fieldSeen[dayclose.FieldClosedByID]; !ok {
+				selectedFields = append(selectedFields, dayclose.FieldClosedByID)
+				fieldSeen[dayclose.FieldClosedByID] = struct{}{}
+			}
+		case "closedAt":
+			if _, ok := fieldSeen[dayclose.FieldClosedAt]; !ok {
+				selectedFields = append(selectedFields, dayclose.FieldClosedAt)
+				fieldSeen[dayclose.FieldClosedAt] = struct{}{}
+			}
+		case "currency":
+			if _, ok := fieldSeen[dayclose.FieldCurrency]; !ok {
+				selectedFields = append(selectedFields, dayclose.FieldCurrency)
+				fieldSeen[dayclose.FieldCurrency] = struct{}{}
+			}
+		case "count":
+			if _, ok := fieldSeen[dayclose.FieldCount]; !ok {
+				selectedFields = append(selectedFields, dayclose.FieldCount)
+				fieldSeen[dayclose.FieldCount] = struct{}{}
+			}
+		case "amount":
+			if _, ok := fieldSeen[dayclose.FieldAmount]; !ok {
+				selectedFields = append(selectedFields, dayclose.FieldAmount)
+				fieldSeen[dayclose.FieldAmount] = struct{}{}
+			}
+		case "fees":
+			if _, ok := fieldSeen[dayclose.FieldFees]; !ok {
+				selectedFields = append(selectedFields, dayclose.FieldFees)
+				fieldSeen[dayclose.FieldFees] = struct{}{}
+			}
+		case "netToBank":
+			if _, ok := fieldSeen[dayclose.FieldNetToBank]; !ok {
+				selectedFields = append(selectedFields, dayclose.FieldNetToBank)
+				fieldSeen[dayclose.FieldNetToBank] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type dayclosePaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []DayClosePaginateOption
+}
+
+func newDayClosePaginateArgs(rv map[string]any) *dayclosePaginateArgs {
+	args := &dayclosePaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &DayCloseOrder{Field: &DayCloseOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithDayCloseOrder(order))
+			}
+		case *DayCloseOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithDayCloseOrder(v))
+			}
+		}
 	}
 	return args
 }
@@ -5340,6 +5924,343 @@ func newSavedSegmentPaginateArgs(rv map[string]any) *savedsegmentPaginateArgs {
 }
 
 // CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *SettlementQuery) CollectFields(ctx context.Context, satisfies ...string) (*SettlementQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *SettlementQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(settlement.Columns))
+		selectedFields = []string{settlement.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "merchant":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&MerchantClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, merchantImplementors)...); err != nil {
+				return err
+			}
+			_q.withMerchant = query
+			if _, ok := fieldSeen[settlement.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, settlement.FieldMerchantID)
+				fieldSeen[settlement.FieldMerchantID] = struct{}{}
+			}
+
+		case "dayClose":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&DayCloseClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, daycloseImplementors)...); err != nil {
+				return err
+			}
+			_q.withDayClose = query
+			if _, ok := fieldSeen[settlement.FieldDayCloseID]; !ok {
+				selectedFields = append(selectedFields, settlement.FieldDayCloseID)
+				fieldSeen[settlement.FieldDayCloseID] = struct{}{}
+			}
+
+		case "store":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&StoreClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, storeImplementors)...); err != nil {
+				return err
+			}
+			_q.withStore = query
+			if _, ok := fieldSeen[settlement.FieldStoreID]; !ok {
+				selectedFields = append(selectedFields, settlement.FieldStoreID)
+				fieldSeen[settlement.FieldStoreID] = struct{}{}
+			}
+		case "merchantID":
+			if _, ok := fieldSeen[settlement.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, settlement.FieldMerchantID)
+				fieldSeen[settlement.FieldMerchantID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[settlement.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, settlement.FieldCreatedAt)
+				fieldSeen[settlement.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[settlement.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, settlement.FieldUpdatedAt)
+				fieldSeen[settlement.FieldUpdatedAt] = struct{}{}
+			}
+		case "dayCloseID":
+			if _, ok := fieldSeen[settlement.FieldDayCloseID]; !ok {
+				selectedFields = append(selectedFields, settlement.FieldDayCloseID)
+				fieldSeen[settlement.FieldDayCloseID] = struct{}{}
+			}
+		case "storeID":
+			if _, ok := fieldSeen[settlement.FieldStoreID]; !ok {
+				selectedFields = append(selectedFields, settlement.FieldStoreID)
+				fieldSeen[settlement.FieldStoreID] = struct{}{}
+			}
+		case "businessDate":
+			if _, ok := fieldSeen[settlement.FieldBusinessDate]; !ok {
+				selectedFields = append(selectedFields, settlement.FieldBusinessDate)
+				fieldSeen[settlement.FieldBusinessDate] = struct{}{}
+			}
+		case "channel":
+			if _, ok := fieldSeen[settlement.FieldChannel]; !ok {
+				selectedFields = append(selectedFields, settlement.FieldChannel)
+				fieldSeen[settlement.FieldChannel] = struct{}{}
+			}
+		case "count":
+			if _, ok := fieldSeen[settlement.FieldCount]; !ok {
+				selectedFields = append(selectedFields, settlement.FieldCount)
+				fieldSeen[settlement.FieldCount] = struct{}{}
+			}
+		case "salesAmount":
+			if _, ok := fieldSeen[settlement.FieldSalesAmount]; !ok {
+				selectedFields = append(selectedFields, settlement.FieldSalesAmount)
+				fieldSeen[settlement.FieldSalesAmount] = struct{}{}
+			}
+		case "refundCount":
+			if _, ok := fieldSeen[settlement.FieldRefundCount]; !ok {
+				selectedFields = append(selectedFields, settlement.FieldRefundCount)
+				fieldSeen[settlement.FieldRefundCount] = struct{}{}
+			}
+		case "refundsAmount":
+			if _, ok := fieldSeen[settlement.FieldRefundsAmount]; !ok {
+				selectedFields = append(selectedFields, settlement.FieldRefundsAmount)
+				fieldSeen[settlement.FieldRefundsAmount] = struct{}{}
+			}
+		case "amount":
+			if _, ok := fieldSeen[settlement.FieldAmount]; !ok {
+				selectedFields = append(selectedFields, settlement.FieldAmount)
+				fieldSeen[settlement.FieldAmount] = struct{}{}
+			}
+		case "feeRateBp":
+			if _, ok := fieldSeen[settlement.FieldFeeRateBp]; !ok {
+				selectedFields = append(selectedFields, settlement.FieldFeeRateBp)
+				fieldSeen[settlement.FieldFeeRateBp] = struct{}{}
+			}
+		case "fixedFee":
+			if _, ok := fieldSeen[settlement.FieldFixedFee]; !ok {
+				selectedFields = append(selectedFields, settlement.FieldFixedFee)
+				fieldSeen[settlement.FieldFixedFee] = struct{}{}
+			}
+		case "fees":
+			if _, ok := fieldSeen[settlement.FieldFees]; !ok {
+				selectedFields = append(selectedFields, settlement.FieldFees)
+				fieldSeen[settlement.FieldFees] = struct{}{}
+			}
+		case "netToBank":
+			if _, ok := fieldSeen[settlement.FieldNetToBank]; !ok {
+				selectedFields = append(selectedFields, settlement.FieldNetToBank)
+				fieldSeen[settlement.FieldNetToBank] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type settlementPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []SettlementPaginateOption
+}
+
+func newSettlementPaginateArgs(rv map[string]any) *settlementPaginateArgs {
+	args := &settlementPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &SettlementOrder{Field: &SettlementOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithSettlementOrder(order))
+			}
+		case *SettlementOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithSettlementOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *SettlementChannelQuery) CollectFields(ctx context.Context, satisfies ...string) (*SettlementChannelQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *SettlementChannelQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(settlementchannel.Columns))
+		selectedFields = []string{settlementchannel.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "merchant":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&MerchantClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, merchantImplementors)...); err != nil {
+				return err
+			}
+			_q.withMerchant = query
+			if _, ok := fieldSeen[settlementchannel.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, settlementchannel.FieldMerchantID)
+				fieldSeen[settlementchannel.FieldMerchantID] = struct{}{}
+			}
+		case "merchantID":
+			if _, ok := fieldSeen[settlementchannel.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, settlementchannel.FieldMerchantID)
+				fieldSeen[settlementchannel.FieldMerchantID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[settlementchannel.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, settlementchannel.FieldCreatedAt)
+				fieldSeen[settlementchannel.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[settlementchannel.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, settlementchannel.FieldUpdatedAt)
+				fieldSeen[settlementchannel.FieldUpdatedAt] = struct{}{}
+			}
+		case "channel":
+			if _, ok := fieldSeen[settlementchannel.FieldChannel]; !ok {
+				selectedFields = append(selectedFields, settlementchannel.FieldChannel)
+				fieldSeen[settlementchannel.FieldChannel] = struct{}{}
+			}
+		case "feeRateBp":
+			if _, ok := fieldSeen[settlementchannel.FieldFeeRateBp]; !ok {
+				selectedFields = append(selectedFields, settlementchannel.FieldFeeRateBp)
+				fieldSeen[settlementchannel.FieldFeeRateBp] = struct{}{}
+			}
+		case "fixedFee":
+			if _, ok := fieldSeen[settlementchannel.FieldFixedFee]; !ok {
+				selectedFields = append(selectedFields, settlementchannel.FieldFixedFee)
+				fieldSeen[settlementchannel.FieldFixedFee] = struct{}{}
+			}
+		case "statement":
+			if _, ok := fieldSeen[settlementchannel.FieldStatement]; !ok {
+				selectedFields = append(selectedFields, settlementchannel.FieldStatement)
+				fieldSeen[settlementchannel.FieldStatement] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type settlementchannelPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []SettlementChannelPaginateOption
+}
+
+func newSettlementChannelPaginateArgs(rv map[string]any) *settlementchannelPaginateArgs {
+	args := &settlementchannelPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &SettlementChannelOrder{Field: &SettlementChannelOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithSettlementChannelOrder(order))
+			}
+		case *SettlementChannelOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithSettlementChannelOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
 func (_q *StaffQuery) CollectFields(ctx context.Context, satisfies ...string) (*StaffQuery, error) {
 	fc := graphql.GetFieldContext(ctx)
 	if fc == nil {
@@ -5498,6 +6419,177 @@ func newStaffPaginateArgs(rv map[string]any) *staffPaginateArgs {
 	}
 	if v, ok := rv[whereField].(*StaffWhereInput); ok {
 		args.opts = append(args.opts, WithStaffFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *StatementImportQuery) CollectFields(ctx context.Context, satisfies ...string) (*StatementImportQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *StatementImportQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(statementimport.Columns))
+		selectedFields = []string{statementimport.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "merchant":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&MerchantClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, merchantImplementors)...); err != nil {
+				return err
+			}
+			_q.withMerchant = query
+			if _, ok := fieldSeen[statementimport.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, statementimport.FieldMerchantID)
+				fieldSeen[statementimport.FieldMerchantID] = struct{}{}
+			}
+		case "merchantID":
+			if _, ok := fieldSeen[statementimport.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, statementimport.FieldMerchantID)
+				fieldSeen[statementimport.FieldMerchantID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[statementimport.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, statementimport.FieldCreatedAt)
+				fieldSeen[statementimport.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[statementimport.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, statementimport.FieldUpdatedAt)
+				fieldSeen[statementimport.FieldUpdatedAt] = struct{}{}
+			}
+		case "channel":
+			if _, ok := fieldSeen[statementimport.FieldChannel]; !ok {
+				selectedFields = append(selectedFields, statementimport.FieldChannel)
+				fieldSeen[statementimport.FieldChannel] = struct{}{}
+			}
+		case "storeID":
+			if _, ok := fieldSeen[statementimport.FieldStoreID]; !ok {
+				selectedFields = append(selectedFields, statementimport.FieldStoreID)
+				fieldSeen[statementimport.FieldStoreID] = struct{}{}
+			}
+		case "importedByID":
+			if _, ok := fieldSeen[statementimport.FieldImportedByID]; !ok {
+				selectedFields = append(selectedFields, statementimport.FieldImportedByID)
+				fieldSeen[statementimport.FieldImportedByID] = struct{}{}
+			}
+		case "fromDate":
+			if _, ok := fieldSeen[statementimport.FieldFromDate]; !ok {
+				selectedFields = append(selectedFields, statementimport.FieldFromDate)
+				fieldSeen[statementimport.FieldFromDate] = struct{}{}
+			}
+		case "toDate":
+			if _, ok := fieldSeen[statementimport.FieldToDate]; !ok {
+				selectedFields = append(selectedFields, statementimport.FieldToDate)
+				fieldSeen[statementimport.FieldToDate] = struct{}{}
+			}
+		case "lineCount":
+			if _, ok := fieldSeen[statementimport.FieldLineCount]; !ok {
+				selectedFields = append(selectedFields, statementimport.FieldLineCount)
+				fieldSeen[statementimport.FieldLineCount] = struct{}{}
+			}
+		case "matched":
+			if _, ok := fieldSeen[statementimport.FieldMatched]; !ok {
+				selectedFields = append(selectedFields, statementimport.FieldMatched)
+				fieldSeen[statementimport.FieldMatched] = struct{}{}
+			}
+		case "missingOnOurSide":
+			if _, ok := fieldSeen[statementimport.FieldMissingOnOurSide]; !ok {
+				selectedFields = append(selectedFields, statementimport.FieldMissingOnOurSide)
+				fieldSeen[statementimport.FieldMissingOnOurSide] = struct{}{}
+			}
+		case "missingOnTheirs":
+			if _, ok := fieldSeen[statementimport.FieldMissingOnTheirs]; !ok {
+				selectedFields = append(selectedFields, statementimport.FieldMissingOnTheirs)
+				fieldSeen[statementimport.FieldMissingOnTheirs] = struct{}{}
+			}
+		case "amountMismatches":
+			if _, ok := fieldSeen[statementimport.FieldAmountMismatches]; !ok {
+				selectedFields = append(selectedFields, statementimport.FieldAmountMismatches)
+				fieldSeen[statementimport.FieldAmountMismatches] = struct{}{}
+			}
+		case "lines":
+			if _, ok := fieldSeen[statementimport.FieldLines]; !ok {
+				selectedFields = append(selectedFields, statementimport.FieldLines)
+				fieldSeen[statementimport.FieldLines] = struct{}{}
+			}
+		case "days":
+			if _, ok := fieldSeen[statementimport.FieldDays]; !ok {
+				selectedFields = append(selectedFields, statementimport.FieldDays)
+				fieldSeen[statementimport.FieldDays] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type statementimportPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []StatementImportPaginateOption
+}
+
+func newStatementImportPaginateArgs(rv map[string]any) *statementimportPaginateArgs {
+	args := &statementimportPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &StatementImportOrder{Field: &StatementImportOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithStatementImportOrder(order))
+			}
+		case *StatementImportOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithStatementImportOrder(v))
+			}
+		}
 	}
 	return args
 }

@@ -48,6 +48,58 @@ func (_m *CampaignSettings) Merchant(ctx context.Context) (*Merchant, error) {
 	return result, err
 }
 
+func (_m *CashMovement) Merchant(ctx context.Context) (*Merchant, error) {
+	result, err := _m.Edges.MerchantOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryMerchant().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *CashMovement) Shift(ctx context.Context) (*CashShift, error) {
+	result, err := _m.Edges.ShiftOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryShift().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *CashShift) Merchant(ctx context.Context) (*Merchant, error) {
+	result, err := _m.Edges.MerchantOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryMerchant().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *CashShift) Store(ctx context.Context) (*Store, error) {
+	result, err := _m.Edges.StoreOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryStore().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *CashShift) Device(ctx context.Context) (*Device, error) {
+	result, err := _m.Edges.DeviceOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryDevice().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *CashShift) Movements(ctx context.Context) (result []*CashMovement, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = _m.NamedMovements(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = _m.Edges.MovementsOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = _m.QueryMovements().All(ctx)
+	}
+	return result, err
+}
+
 func (_m *Customer) Merchant(ctx context.Context) (*Merchant, error) {
 	result, err := _m.Edges.MerchantOrErr()
 	if IsNotLoaded(err) {
@@ -78,6 +130,34 @@ func (_m *Customer) FavouriteStore(ctx context.Context) (*Store, error) {
 		result, err = _m.QueryFavouriteStore().Only(ctx)
 	}
 	return result, MaskNotFound(err)
+}
+
+func (_m *DayClose) Merchant(ctx context.Context) (*Merchant, error) {
+	result, err := _m.Edges.MerchantOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryMerchant().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *DayClose) Store(ctx context.Context) (*Store, error) {
+	result, err := _m.Edges.StoreOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryStore().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *DayClose) Settlements(ctx context.Context) (result []*Settlement, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = _m.NamedSettlements(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = _m.Edges.SettlementsOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = _m.QuerySettlements().All(ctx)
+	}
+	return result, err
 }
 
 func (_m *Device) Merchant(ctx context.Context) (*Merchant, error) {
@@ -646,6 +726,38 @@ func (_m *SavedSegment) Merchant(ctx context.Context) (*Merchant, error) {
 	return result, err
 }
 
+func (_m *Settlement) Merchant(ctx context.Context) (*Merchant, error) {
+	result, err := _m.Edges.MerchantOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryMerchant().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *Settlement) DayClose(ctx context.Context) (*DayClose, error) {
+	result, err := _m.Edges.DayCloseOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryDayClose().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *Settlement) Store(ctx context.Context) (*Store, error) {
+	result, err := _m.Edges.StoreOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryStore().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *SettlementChannel) Merchant(ctx context.Context) (*Merchant, error) {
+	result, err := _m.Edges.MerchantOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryMerchant().Only(ctx)
+	}
+	return result, err
+}
+
 func (_m *Staff) Merchant(ctx context.Context) (*Merchant, error) {
 	result, err := _m.Edges.MerchantOrErr()
 	if IsNotLoaded(err) {
@@ -662,6 +774,14 @@ func (_m *Staff) Stores(ctx context.Context) (result []*Store, err error) {
 	}
 	if IsNotLoaded(err) {
 		result, err = _m.QueryStores().All(ctx)
+	}
+	return result, err
+}
+
+func (_m *StatementImport) Merchant(ctx context.Context) (*Merchant, error) {
+	result, err := _m.Edges.MerchantOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryMerchant().Only(ctx)
 	}
 	return result, err
 }

@@ -12,7 +12,10 @@ import (
 	"github.com/tillpos/till/ent/auditentry"
 	"github.com/tillpos/till/ent/campaign"
 	"github.com/tillpos/till/ent/campaignsettings"
+	"github.com/tillpos/till/ent/cashmovement"
+	"github.com/tillpos/till/ent/cashshift"
 	"github.com/tillpos/till/ent/customer"
+	"github.com/tillpos/till/ent/dayclose"
 	"github.com/tillpos/till/ent/device"
 	"github.com/tillpos/till/ent/feedback"
 	"github.com/tillpos/till/ent/loyaltyentry"
@@ -38,7 +41,10 @@ import (
 	"github.com/tillpos/till/ent/salessettings"
 	"github.com/tillpos/till/ent/savedsegment"
 	"github.com/tillpos/till/ent/schema/pulid"
+	"github.com/tillpos/till/ent/settlement"
+	"github.com/tillpos/till/ent/settlementchannel"
 	"github.com/tillpos/till/ent/staff"
+	"github.com/tillpos/till/ent/statementimport"
 	"github.com/tillpos/till/ent/store"
 	"github.com/tillpos/till/ent/storedvalueentry"
 	"github.com/tillpos/till/ent/storedvaluesettings"
@@ -68,10 +74,25 @@ var campaignsettingsImplementors = []string{"CampaignSettings", "Node"}
 // IsNode implements the Node interface check for GQLGen.
 func (*CampaignSettings) IsNode() {}
 
+var cashmovementImplementors = []string{"CashMovement", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*CashMovement) IsNode() {}
+
+var cashshiftImplementors = []string{"CashShift", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*CashShift) IsNode() {}
+
 var customerImplementors = []string{"Customer", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*Customer) IsNode() {}
+
+var daycloseImplementors = []string{"DayClose", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*DayClose) IsNode() {}
 
 var deviceImplementors = []string{"Device", "Node"}
 
@@ -193,10 +214,25 @@ var savedsegmentImplementors = []string{"SavedSegment", "Node"}
 // IsNode implements the Node interface check for GQLGen.
 func (*SavedSegment) IsNode() {}
 
+var settlementImplementors = []string{"Settlement", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Settlement) IsNode() {}
+
+var settlementchannelImplementors = []string{"SettlementChannel", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*SettlementChannel) IsNode() {}
+
 var staffImplementors = []string{"Staff", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*Staff) IsNode() {}
+
+var statementimportImplementors = []string{"StatementImport", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*StatementImport) IsNode() {}
 
 var storeImplementors = []string{"Store", "Node"}
 
@@ -330,6 +366,32 @@ func (c *Client) noder(ctx context.Context, table string, id pulid.ID) (Noder, e
 			}
 		}
 		return query.Only(ctx)
+	case cashmovement.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.CashMovement.Query().
+			Where(cashmovement.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, cashmovementImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case cashshift.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.CashShift.Query().
+			Where(cashshift.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, cashshiftImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
 	case customer.Table:
 		var uid pulid.ID
 		if err := uid.UnmarshalGQL(id); err != nil {
@@ -339,6 +401,19 @@ func (c *Client) noder(ctx context.Context, table string, id pulid.ID) (Noder, e
 			Where(customer.ID(uid))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, customerImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case dayclose.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.DayClose.Query().
+			Where(dayclose.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, daycloseImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -655,6 +730,32 @@ func (c *Client) noder(ctx context.Context, table string, id pulid.ID) (Noder, e
 			}
 		}
 		return query.Only(ctx)
+	case settlement.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.Settlement.Query().
+			Where(settlement.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, settlementImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case settlementchannel.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.SettlementChannel.Query().
+			Where(settlementchannel.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, settlementchannelImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
 	case staff.Table:
 		var uid pulid.ID
 		if err := uid.UnmarshalGQL(id); err != nil {
@@ -664,6 +765,19 @@ func (c *Client) noder(ctx context.Context, table string, id pulid.ID) (Noder, e
 			Where(staff.ID(uid))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, staffImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case statementimport.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.StatementImport.Query().
+			Where(statementimport.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, statementimportImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -880,10 +994,58 @@ func (c *Client) noders(ctx context.Context, table string, ids []pulid.ID) ([]No
 				*noder = node
 			}
 		}
+	case cashmovement.Table:
+		query := c.CashMovement.Query().
+			Where(cashmovement.IDIn(ids...))
+		query, err := query.CollectFields(ctx, cashmovementImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case cashshift.Table:
+		query := c.CashShift.Query().
+			Where(cashshift.IDIn(ids...))
+		query, err := query.CollectFields(ctx, cashshiftImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
 	case customer.Table:
 		query := c.Customer.Query().
 			Where(customer.IDIn(ids...))
 		query, err := query.CollectFields(ctx, customerImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case dayclose.Table:
+		query := c.DayClose.Query().
+			Where(dayclose.IDIn(ids...))
+		query, err := query.CollectFields(ctx, daycloseImplementors...)
 		if err != nil {
 			return nil, err
 		}
@@ -1280,10 +1442,58 @@ func (c *Client) noders(ctx context.Context, table string, ids []pulid.ID) ([]No
 				*noder = node
 			}
 		}
+	case settlement.Table:
+		query := c.Settlement.Query().
+			Where(settlement.IDIn(ids...))
+		query, err := query.CollectFields(ctx, settlementImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case settlementchannel.Table:
+		query := c.SettlementChannel.Query().
+			Where(settlementchannel.IDIn(ids...))
+		query, err := query.CollectFields(ctx, settlementchannelImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
 	case staff.Table:
 		query := c.Staff.Query().
 			Where(staff.IDIn(ids...))
 		query, err := query.CollectFields(ctx, staffImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case statementimport.Table:
+		query := c.StatementImport.Query().
+			Where(statementimport.IDIn(ids...))
+		query, err := query.CollectFields(ctx, statementimportImplementors...)
 		if err != nil {
 			return nil, err
 		}

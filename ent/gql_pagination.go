@@ -17,7 +17,10 @@ import (
 	"github.com/tillpos/till/ent/auditentry"
 	"github.com/tillpos/till/ent/campaign"
 	"github.com/tillpos/till/ent/campaignsettings"
+	"github.com/tillpos/till/ent/cashmovement"
+	"github.com/tillpos/till/ent/cashshift"
 	"github.com/tillpos/till/ent/customer"
+	"github.com/tillpos/till/ent/dayclose"
 	"github.com/tillpos/till/ent/device"
 	"github.com/tillpos/till/ent/feedback"
 	"github.com/tillpos/till/ent/loyaltyentry"
@@ -43,7 +46,10 @@ import (
 	"github.com/tillpos/till/ent/salessettings"
 	"github.com/tillpos/till/ent/savedsegment"
 	"github.com/tillpos/till/ent/schema/pulid"
+	"github.com/tillpos/till/ent/settlement"
+	"github.com/tillpos/till/ent/settlementchannel"
 	"github.com/tillpos/till/ent/staff"
+	"github.com/tillpos/till/ent/statementimport"
 	"github.com/tillpos/till/ent/store"
 	"github.com/tillpos/till/ent/storedvalueentry"
 	"github.com/tillpos/till/ent/storedvaluesettings"
@@ -1130,6 +1136,688 @@ func (_m *CampaignSettings) ToEdge(order *CampaignSettingsOrder) *CampaignSettin
 	}
 }
 
+// CashMovementEdge is the edge representation of CashMovement.
+type CashMovementEdge struct {
+	Node   *CashMovement `json:"node"`
+	Cursor Cursor        `json:"cursor"`
+}
+
+// CashMovementConnection is the connection containing edges to CashMovement.
+type CashMovementConnection struct {
+	Edges      []*CashMovementEdge `json:"edges"`
+	PageInfo   PageInfo            `json:"pageInfo"`
+	TotalCount int                 `json:"totalCount"`
+}
+
+func (c *CashMovementConnection) build(nodes []*CashMovement, pager *cashmovementPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *CashMovement
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *CashMovement {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *CashMovement {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*CashMovementEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &CashMovementEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// CashMovementPaginateOption enables pagination customization.
+type CashMovementPaginateOption func(*cashmovementPager) error
+
+// WithCashMovementOrder configures pagination ordering.
+func WithCashMovementOrder(order *CashMovementOrder) CashMovementPaginateOption {
+	if order == nil {
+		order = DefaultCashMovementOrder
+	}
+	o := *order
+	return func(pager *cashmovementPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultCashMovementOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithCashMovementFilter configures pagination filter.
+func WithCashMovementFilter(filter func(*CashMovementQuery) (*CashMovementQuery, error)) CashMovementPaginateOption {
+	return func(pager *cashmovementPager) error {
+		if filter == nil {
+			return errors.New("CashMovementQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type cashmovementPager struct {
+	reverse bool
+	order   *CashMovementOrder
+	filter  func(*CashMovementQuery) (*CashMovementQuery, error)
+}
+
+func newCashMovementPager(opts []CashMovementPaginateOption, reverse bool) (*cashmovementPager, error) {
+	pager := &cashmovementPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultCashMovementOrder
+	}
+	return pager, nil
+}
+
+func (p *cashmovementPager) applyFilter(query *CashMovementQuery) (*CashMovementQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *cashmovementPager) toCursor(_m *CashMovement) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *cashmovementPager) applyCursors(query *CashMovementQuery, after, before *Cursor) (*CashMovementQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultCashMovementOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *cashmovementPager) applyOrder(query *CashMovementQuery) *CashMovementQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultCashMovementOrder.Field {
+		query = query.Order(DefaultCashMovementOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *cashmovementPager) orderExpr(query *CashMovementQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultCashMovementOrder.Field {
+			b.Comma().Ident(DefaultCashMovementOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to CashMovement.
+func (_m *CashMovementQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...CashMovementPaginateOption,
+) (*CashMovementConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newCashMovementPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &CashMovementConnection{Edges: []*CashMovementEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// CashMovementOrderFieldCreatedAt orders CashMovement by created_at.
+	CashMovementOrderFieldCreatedAt = &CashMovementOrderField{
+		Value: func(_m *CashMovement) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: cashmovement.FieldCreatedAt,
+		toTerm: cashmovement.ByCreatedAt,
+		toCursor: func(_m *CashMovement) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// CashMovementOrderFieldUpdatedAt orders CashMovement by updated_at.
+	CashMovementOrderFieldUpdatedAt = &CashMovementOrderField{
+		Value: func(_m *CashMovement) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: cashmovement.FieldUpdatedAt,
+		toTerm: cashmovement.ByUpdatedAt,
+		toCursor: func(_m *CashMovement) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f CashMovementOrderField) String() string {
+	var str string
+	switch f.column {
+	case CashMovementOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case CashMovementOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f CashMovementOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *CashMovementOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("CashMovementOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *CashMovementOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *CashMovementOrderFieldUpdatedAt
+	default:
+		return fmt.Errorf("%s is not a valid CashMovementOrderField", str)
+	}
+	return nil
+}
+
+// CashMovementOrderField defines the ordering field of CashMovement.
+type CashMovementOrderField struct {
+	// Value extracts the ordering value from the given CashMovement.
+	Value    func(*CashMovement) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) cashmovement.OrderOption
+	toCursor func(*CashMovement) Cursor
+}
+
+// CashMovementOrder defines the ordering of CashMovement.
+type CashMovementOrder struct {
+	Direction OrderDirection          `json:"direction"`
+	Field     *CashMovementOrderField `json:"field"`
+}
+
+// DefaultCashMovementOrder is the default ordering of CashMovement.
+var DefaultCashMovementOrder = &CashMovementOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &CashMovementOrderField{
+		Value: func(_m *CashMovement) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: cashmovement.FieldID,
+		toTerm: cashmovement.ByID,
+		toCursor: func(_m *CashMovement) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts CashMovement into CashMovementEdge.
+func (_m *CashMovement) ToEdge(order *CashMovementOrder) *CashMovementEdge {
+	if order == nil {
+		order = DefaultCashMovementOrder
+	}
+	return &CashMovementEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// CashShiftEdge is the edge representation of CashShift.
+type CashShiftEdge struct {
+	Node   *CashShift `json:"node"`
+	Cursor Cursor     `json:"cursor"`
+}
+
+// CashShiftConnection is the connection containing edges to CashShift.
+type CashShiftConnection struct {
+	Edges      []*CashShiftEdge `json:"edges"`
+	PageInfo   PageInfo         `json:"pageInfo"`
+	TotalCount int              `json:"totalCount"`
+}
+
+func (c *CashShiftConnection) build(nodes []*CashShift, pager *cashshiftPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *CashShift
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *CashShift {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *CashShift {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*CashShiftEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &CashShiftEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// CashShiftPaginateOption enables pagination customization.
+type CashShiftPaginateOption func(*cashshiftPager) error
+
+// WithCashShiftOrder configures pagination ordering.
+func WithCashShiftOrder(order []*CashShiftOrder) CashShiftPaginateOption {
+	return func(pager *cashshiftPager) error {
+		for _, o := range order {
+			if err := o.Direction.Validate(); err != nil {
+				return err
+			}
+		}
+		pager.order = append(pager.order, order...)
+		return nil
+	}
+}
+
+// WithCashShiftFilter configures pagination filter.
+func WithCashShiftFilter(filter func(*CashShiftQuery) (*CashShiftQuery, error)) CashShiftPaginateOption {
+	return func(pager *cashshiftPager) error {
+		if filter == nil {
+			return errors.New("CashShiftQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type cashshiftPager struct {
+	reverse bool
+	order   []*CashShiftOrder
+	filter  func(*CashShiftQuery) (*CashShiftQuery, error)
+}
+
+func newCashShiftPager(opts []CashShiftPaginateOption, reverse bool) (*cashshiftPager, error) {
+	pager := &cashshiftPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	for i, o := range pager.order {
+		if i > 0 && o.Field == pager.order[i-1].Field {
+			return nil, fmt.Errorf("duplicate order direction %q", o.Direction)
+		}
+	}
+	return pager, nil
+}
+
+func (p *cashshiftPager) applyFilter(query *CashShiftQuery) (*CashShiftQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *cashshiftPager) toCursor(_m *CashShift) Cursor {
+	cs_ := make([]any, 0, len(p.order))
+	for _, o_ := range p.order {
+		cs_ = append(cs_, o_.Field.toCursor(_m).Value)
+	}
+	return Cursor{ID: _m.ID, Value: cs_}
+}
+
+func (p *cashshiftPager) applyCursors(query *CashShiftQuery, after, before *Cursor) (*CashShiftQuery, error) {
+	idDirection := entgql.OrderDirectionAsc
+	if p.reverse {
+		idDirection = entgql.OrderDirectionDesc
+	}
+	fields, directions := make([]string, 0, len(p.order)), make([]OrderDirection, 0, len(p.order))
+	for _, o := range p.order {
+		fields = append(fields, o.Field.column)
+		direction := o.Direction
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		directions = append(directions, direction)
+	}
+	predicates, err := entgql.MultiCursorsPredicate(after, before, &entgql.MultiCursorsOptions{
+		FieldID:     DefaultCashShiftOrder.Field.column,
+		DirectionID: idDirection,
+		Fields:      fields,
+		Directions:  directions,
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, predicate := range predicates {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *cashshiftPager) applyOrder(query *CashShiftQuery) *CashShiftQuery {
+	var defaultOrdered bool
+	for _, o := range p.order {
+		direction := o.Direction
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		query = query.Order(o.Field.toTerm(direction.OrderTermOption()))
+		if o.Field.column == DefaultCashShiftOrder.Field.column {
+			defaultOrdered = true
+		}
+		if len(query.ctx.Fields) > 0 {
+			query.ctx.AppendFieldOnce(o.Field.column)
+		}
+	}
+	if !defaultOrdered {
+		direction := entgql.OrderDirectionAsc
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		query = query.Order(DefaultCashShiftOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	return query
+}
+
+func (p *cashshiftPager) orderExpr(query *CashShiftQuery) sql.Querier {
+	if len(query.ctx.Fields) > 0 {
+		for _, o := range p.order {
+			query.ctx.AppendFieldOnce(o.Field.column)
+		}
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		for _, o := range p.order {
+			direction := o.Direction
+			if p.reverse {
+				direction = direction.Reverse()
+			}
+			b.Ident(o.Field.column).Pad().WriteString(string(direction))
+			b.Comma()
+		}
+		direction := entgql.OrderDirectionAsc
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		b.Ident(DefaultCashShiftOrder.Field.column).Pad().WriteString(string(direction))
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to CashShift.
+func (_m *CashShiftQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...CashShiftPaginateOption,
+) (*CashShiftConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newCashShiftPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &CashShiftConnection{Edges: []*CashShiftEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// CashShiftOrderFieldCreatedAt orders CashShift by created_at.
+	CashShiftOrderFieldCreatedAt = &CashShiftOrderField{
+		Value: func(_m *CashShift) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: cashshift.FieldCreatedAt,
+		toTerm: cashshift.ByCreatedAt,
+		toCursor: func(_m *CashShift) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// CashShiftOrderFieldUpdatedAt orders CashShift by updated_at.
+	CashShiftOrderFieldUpdatedAt = &CashShiftOrderField{
+		Value: func(_m *CashShift) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: cashshift.FieldUpdatedAt,
+		toTerm: cashshift.ByUpdatedAt,
+		toCursor: func(_m *CashShift) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+	// CashShiftOrderFieldOpenedAt orders CashShift by opened_at.
+	CashShiftOrderFieldOpenedAt = &CashShiftOrderField{
+		Value: func(_m *CashShift) (ent.Value, error) {
+			return _m.OpenedAt, nil
+		},
+		column: cashshift.FieldOpenedAt,
+		toTerm: cashshift.ByOpenedAt,
+		toCursor: func(_m *CashShift) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.OpenedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f CashShiftOrderField) String() string {
+	var str string
+	switch f.column {
+	case CashShiftOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case CashShiftOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	case CashShiftOrderFieldOpenedAt.column:
+		str = "OPENED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f CashShiftOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *CashShiftOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("CashShiftOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *CashShiftOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *CashShiftOrderFieldUpdatedAt
+	case "OPENED_AT":
+		*f = *CashShiftOrderFieldOpenedAt
+	default:
+		return fmt.Errorf("%s is not a valid CashShiftOrderField", str)
+	}
+	return nil
+}
+
+// CashShiftOrderField defines the ordering field of CashShift.
+type CashShiftOrderField struct {
+	// Value extracts the ordering value from the given CashShift.
+	Value    func(*CashShift) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) cashshift.OrderOption
+	toCursor func(*CashShift) Cursor
+}
+
+// CashShiftOrder defines the ordering of CashShift.
+type CashShiftOrder struct {
+	Direction OrderDirection       `json:"direction"`
+	Field     *CashShiftOrderField `json:"field"`
+}
+
+// DefaultCashShiftOrder is the default ordering of CashShift.
+var DefaultCashShiftOrder = &CashShiftOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &CashShiftOrderField{
+		Value: func(_m *CashShift) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: cashshift.FieldID,
+		toTerm: cashshift.ByID,
+		toCursor: func(_m *CashShift) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts CashShift into CashShiftEdge.
+func (_m *CashShift) ToEdge(order *CashShiftOrder) *CashShiftEdge {
+	if order == nil {
+		order = DefaultCashShiftOrder
+	}
+	return &CashShiftEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
 // CustomerEdge is the edge representation of Customer.
 type CustomerEdge struct {
 	Node   *Customer `json:"node"`
@@ -1565,6 +2253,320 @@ func (_m *Customer) ToEdge(order *CustomerOrder) *CustomerEdge {
 		order = DefaultCustomerOrder
 	}
 	return &CustomerEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// DayCloseEdge is the edge representation of DayClose.
+type DayCloseEdge struct {
+	Node   *DayClose `json:"node"`
+	Cursor Cursor    `json:"cursor"`
+}
+
+// DayCloseConnection is the connection containing edges to DayClose.
+type DayCloseConnection struct {
+	Edges      []*DayCloseEdge `json:"edges"`
+	PageInfo   PageInfo        `json:"pageInfo"`
+	TotalCount int             `json:"totalCount"`
+}
+
+func (c *DayCloseConnection) build(nodes []*DayClose, pager *dayclosePager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *DayClose
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *DayClose {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *DayClose {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*DayCloseEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &DayCloseEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// DayClosePaginateOption enables pagination customization.
+type DayClosePaginateOption func(*dayclosePager) error
+
+// WithDayCloseOrder configures pagination ordering.
+func WithDayCloseOrder(order *DayCloseOrder) DayClosePaginateOption {
+	if order == nil {
+		order = DefaultDayCloseOrder
+	}
+	o := *order
+	return func(pager *dayclosePager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultDayCloseOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithDayCloseFilter configures pagination filter.
+func WithDayCloseFilter(filter func(*DayCloseQuery) (*DayCloseQuery, error)) DayClosePaginateOption {
+	return func(pager *dayclosePager) error {
+		if filter == nil {
+			return errors.New("DayCloseQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type dayclosePager struct {
+	reverse bool
+	order   *DayCloseOrder
+	filter  func(*DayCloseQuery) (*DayCloseQuery, error)
+}
+
+func newDayClosePager(opts []DayClosePaginateOption, reverse bool) (*dayclosePager, error) {
+	pager := &dayclosePager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultDayCloseOrder
+	}
+	return pager, nil
+}
+
+func (p *dayclosePager) applyFilter(query *DayCloseQuery) (*DayCloseQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *dayclosePager) toCursor(_m *DayClose) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *dayclosePager) applyCursors(query *DayCloseQuery, after, before *Cursor) (*DayCloseQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultDayCloseOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *dayclosePager) applyOrder(query *DayCloseQuery) *DayCloseQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultDayCloseOrder.Field {
+		query = query.Order(DefaultDayCloseOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *dayclosePager) orderExpr(query *DayCloseQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultDayCloseOrder.Field {
+			b.Comma().Ident(DefaultDayCloseOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to DayClose.
+func (_m *DayCloseQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...DayClosePaginateOption,
+) (*DayCloseConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newDayClosePager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &DayCloseConnection{Edges: []*DayCloseEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// DayCloseOrderFieldCreatedAt orders DayClose by created_at.
+	DayCloseOrderFieldCreatedAt = &DayCloseOrderField{
+		Value: func(_m *DayClose) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: dayclose.FieldCreatedAt,
+		toTerm: dayclose.ByCreatedAt,
+		toCursor: func(_m *DayClose) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// DayCloseOrderFieldUpdatedAt orders DayClose by updated_at.
+	DayCloseOrderFieldUpdatedAt = &DayCloseOrderField{
+		Value: func(_m *DayClose) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: dayclose.FieldUpdatedAt,
+		toTerm: dayclose.ByUpdatedAt,
+		toCursor: func(_m *DayClose) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f DayCloseOrderField) String() string {
+	var str string
+	switch f.column {
+	case DayCloseOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case DayCloseOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f DayCloseOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *DayCloseOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("DayCloseOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *DayCloseOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *DayCloseOrderFieldUpdatedAt
+	default:
+		return fmt.Errorf("%s is not a valid DayCloseOrderField", str)
+	}
+	return nil
+}
+
+// DayCloseOrderField defines the ordering field of DayClose.
+type DayCloseOrderField struct {
+	// Value extracts the ordering value from the given DayClose.
+	Value    func(*DayClose) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) dayclose.OrderOption
+	toCursor func(*DayClose) Cursor
+}
+
+// DayCloseOrder defines the ordering of DayClose.
+type DayCloseOrder struct {
+	Direction OrderDirection      `json:"direction"`
+	Field     *DayCloseOrderField `json:"field"`
+}
+
+// DefaultDayCloseOrder is the default ordering of DayClose.
+var DefaultDayCloseOrder = &DayCloseOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &DayCloseOrderField{
+		Value: func(_m *DayClose) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: dayclose.FieldID,
+		toTerm: dayclose.ByID,
+		toCursor: func(_m *DayClose) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts DayClose into DayCloseEdge.
+func (_m *DayClose) ToEdge(order *DayCloseOrder) *DayCloseEdge {
+	if order == nil {
+		order = DefaultDayCloseOrder
+	}
+	return &DayCloseEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}
@@ -9710,6 +10712,634 @@ func (_m *SavedSegment) ToEdge(order *SavedSegmentOrder) *SavedSegmentEdge {
 	}
 }
 
+// SettlementEdge is the edge representation of Settlement.
+type SettlementEdge struct {
+	Node   *Settlement `json:"node"`
+	Cursor Cursor      `json:"cursor"`
+}
+
+// SettlementConnection is the connection containing edges to Settlement.
+type SettlementConnection struct {
+	Edges      []*SettlementEdge `json:"edges"`
+	PageInfo   PageInfo          `json:"pageInfo"`
+	TotalCount int               `json:"totalCount"`
+}
+
+func (c *SettlementConnection) build(nodes []*Settlement, pager *settlementPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *Settlement
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *Settlement {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *Settlement {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*SettlementEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &SettlementEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// SettlementPaginateOption enables pagination customization.
+type SettlementPaginateOption func(*settlementPager) error
+
+// WithSettlementOrder configures pagination ordering.
+func WithSettlementOrder(order *SettlementOrder) SettlementPaginateOption {
+	if order == nil {
+		order = DefaultSettlementOrder
+	}
+	o := *order
+	return func(pager *settlementPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultSettlementOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithSettlementFilter configures pagination filter.
+func WithSettlementFilter(filter func(*SettlementQuery) (*SettlementQuery, error)) SettlementPaginateOption {
+	return func(pager *settlementPager) error {
+		if filter == nil {
+			return errors.New("SettlementQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type settlementPager struct {
+	reverse bool
+	order   *SettlementOrder
+	filter  func(*SettlementQuery) (*SettlementQuery, error)
+}
+
+func newSettlementPager(opts []SettlementPaginateOption, reverse bool) (*settlementPager, error) {
+	pager := &settlementPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultSettlementOrder
+	}
+	return pager, nil
+}
+
+func (p *settlementPager) applyFilter(query *SettlementQuery) (*SettlementQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *settlementPager) toCursor(_m *Settlement) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *settlementPager) applyCursors(query *SettlementQuery, after, before *Cursor) (*SettlementQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultSettlementOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *settlementPager) applyOrder(query *SettlementQuery) *SettlementQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultSettlementOrder.Field {
+		query = query.Order(DefaultSettlementOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *settlementPager) orderExpr(query *SettlementQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultSettlementOrder.Field {
+			b.Comma().Ident(DefaultSettlementOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to Settlement.
+func (_m *SettlementQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...SettlementPaginateOption,
+) (*SettlementConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newSettlementPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &SettlementConnection{Edges: []*SettlementEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// SettlementOrderFieldCreatedAt orders Settlement by created_at.
+	SettlementOrderFieldCreatedAt = &SettlementOrderField{
+		Value: func(_m *Settlement) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: settlement.FieldCreatedAt,
+		toTerm: settlement.ByCreatedAt,
+		toCursor: func(_m *Settlement) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// SettlementOrderFieldUpdatedAt orders Settlement by updated_at.
+	SettlementOrderFieldUpdatedAt = &SettlementOrderField{
+		Value: func(_m *Settlement) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: settlement.FieldUpdatedAt,
+		toTerm: settlement.ByUpdatedAt,
+		toCursor: func(_m *Settlement) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f SettlementOrderField) String() string {
+	var str string
+	switch f.column {
+	case SettlementOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case SettlementOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f SettlementOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *SettlementOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("SettlementOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *SettlementOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *SettlementOrderFieldUpdatedAt
+	default:
+		return fmt.Errorf("%s is not a valid SettlementOrderField", str)
+	}
+	return nil
+}
+
+// SettlementOrderField defines the ordering field of Settlement.
+type SettlementOrderField struct {
+	// Value extracts the ordering value from the given Settlement.
+	Value    func(*Settlement) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) settlement.OrderOption
+	toCursor func(*Settlement) Cursor
+}
+
+// SettlementOrder defines the ordering of Settlement.
+type SettlementOrder struct {
+	Direction OrderDirection        `json:"direction"`
+	Field     *SettlementOrderField `json:"field"`
+}
+
+// DefaultSettlementOrder is the default ordering of Settlement.
+var DefaultSettlementOrder = &SettlementOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &SettlementOrderField{
+		Value: func(_m *Settlement) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: settlement.FieldID,
+		toTerm: settlement.ByID,
+		toCursor: func(_m *Settlement) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts Settlement into SettlementEdge.
+func (_m *Settlement) ToEdge(order *SettlementOrder) *SettlementEdge {
+	if order == nil {
+		order = DefaultSettlementOrder
+	}
+	return &SettlementEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// SettlementChannelEdge is the edge representation of SettlementChannel.
+type SettlementChannelEdge struct {
+	Node   *SettlementChannel `json:"node"`
+	Cursor Cursor             `json:"cursor"`
+}
+
+// SettlementChannelConnection is the connection containing edges to SettlementChannel.
+type SettlementChannelConnection struct {
+	Edges      []*SettlementChannelEdge `json:"edges"`
+	PageInfo   PageInfo                 `json:"pageInfo"`
+	TotalCount int                      `json:"totalCount"`
+}
+
+func (c *SettlementChannelConnection) build(nodes []*SettlementChannel, pager *settlementchannelPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *SettlementChannel
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *SettlementChannel {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *SettlementChannel {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*SettlementChannelEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &SettlementChannelEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// SettlementChannelPaginateOption enables pagination customization.
+type SettlementChannelPaginateOption func(*settlementchannelPager) error
+
+// WithSettlementChannelOrder configures pagination ordering.
+func WithSettlementChannelOrder(order *SettlementChannelOrder) SettlementChannelPaginateOption {
+	if order == nil {
+		order = DefaultSettlementChannelOrder
+	}
+	o := *order
+	return func(pager *settlementchannelPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultSettlementChannelOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithSettlementChannelFilter configures pagination filter.
+func WithSettlementChannelFilter(filter func(*SettlementChannelQuery) (*SettlementChannelQuery, error)) SettlementChannelPaginateOption {
+	return func(pager *settlementchannelPager) error {
+		if filter == nil {
+			return errors.New("SettlementChannelQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type settlementchannelPager struct {
+	reverse bool
+	order   *SettlementChannelOrder
+	filter  func(*SettlementChannelQuery) (*SettlementChannelQuery, error)
+}
+
+func newSettlementChannelPager(opts []SettlementChannelPaginateOption, reverse bool) (*settlementchannelPager, error) {
+	pager := &settlementchannelPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultSettlementChannelOrder
+	}
+	return pager, nil
+}
+
+func (p *settlementchannelPager) applyFilter(query *SettlementChannelQuery) (*SettlementChannelQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *settlementchannelPager) toCursor(_m *SettlementChannel) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *settlementchannelPager) applyCursors(query *SettlementChannelQuery, after, before *Cursor) (*SettlementChannelQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultSettlementChannelOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *settlementchannelPager) applyOrder(query *SettlementChannelQuery) *SettlementChannelQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultSettlementChannelOrder.Field {
+		query = query.Order(DefaultSettlementChannelOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *settlementchannelPager) orderExpr(query *SettlementChannelQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultSettlementChannelOrder.Field {
+			b.Comma().Ident(DefaultSettlementChannelOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to SettlementChannel.
+func (_m *SettlementChannelQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...SettlementChannelPaginateOption,
+) (*SettlementChannelConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newSettlementChannelPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &SettlementChannelConnection{Edges: []*SettlementChannelEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// SettlementChannelOrderFieldCreatedAt orders SettlementChannel by created_at.
+	SettlementChannelOrderFieldCreatedAt = &SettlementChannelOrderField{
+		Value: func(_m *SettlementChannel) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: settlementchannel.FieldCreatedAt,
+		toTerm: settlementchannel.ByCreatedAt,
+		toCursor: func(_m *SettlementChannel) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// SettlementChannelOrderFieldUpdatedAt orders SettlementChannel by updated_at.
+	SettlementChannelOrderFieldUpdatedAt = &SettlementChannelOrderField{
+		Value: func(_m *SettlementChannel) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: settlementchannel.FieldUpdatedAt,
+		toTerm: settlementchannel.ByUpdatedAt,
+		toCursor: func(_m *SettlementChannel) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f SettlementChannelOrderField) String() string {
+	var str string
+	switch f.column {
+	case SettlementChannelOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case SettlementChannelOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f SettlementChannelOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *SettlementChannelOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("SettlementChannelOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *SettlementChannelOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *SettlementChannelOrderFieldUpdatedAt
+	default:
+		return fmt.Errorf("%s is not a valid SettlementChannelOrderField", str)
+	}
+	return nil
+}
+
+// SettlementChannelOrderField defines the ordering field of SettlementChannel.
+type SettlementChannelOrderField struct {
+	// Value extracts the ordering value from the given SettlementChannel.
+	Value    func(*SettlementChannel) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) settlementchannel.OrderOption
+	toCursor func(*SettlementChannel) Cursor
+}
+
+// SettlementChannelOrder defines the ordering of SettlementChannel.
+type SettlementChannelOrder struct {
+	Direction OrderDirection               `json:"direction"`
+	Field     *SettlementChannelOrderField `json:"field"`
+}
+
+// DefaultSettlementChannelOrder is the default ordering of SettlementChannel.
+var DefaultSettlementChannelOrder = &SettlementChannelOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &SettlementChannelOrderField{
+		Value: func(_m *SettlementChannel) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: settlementchannel.FieldID,
+		toTerm: settlementchannel.ByID,
+		toCursor: func(_m *SettlementChannel) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts SettlementChannel into SettlementChannelEdge.
+func (_m *SettlementChannel) ToEdge(order *SettlementChannelOrder) *SettlementChannelEdge {
+	if order == nil {
+		order = DefaultSettlementChannelOrder
+	}
+	return &SettlementChannelEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
 // StaffEdge is the edge representation of Staff.
 type StaffEdge struct {
 	Node   *Staff `json:"node"`
@@ -10109,6 +11739,320 @@ func (_m *Staff) ToEdge(order *StaffOrder) *StaffEdge {
 		order = DefaultStaffOrder
 	}
 	return &StaffEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// StatementImportEdge is the edge representation of StatementImport.
+type StatementImportEdge struct {
+	Node   *StatementImport `json:"node"`
+	Cursor Cursor           `json:"cursor"`
+}
+
+// StatementImportConnection is the connection containing edges to StatementImport.
+type StatementImportConnection struct {
+	Edges      []*StatementImportEdge `json:"edges"`
+	PageInfo   PageInfo               `json:"pageInfo"`
+	TotalCount int                    `json:"totalCount"`
+}
+
+func (c *StatementImportConnection) build(nodes []*StatementImport, pager *statementimportPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *StatementImport
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *StatementImport {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *StatementImport {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*StatementImportEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &StatementImportEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// StatementImportPaginateOption enables pagination customization.
+type StatementImportPaginateOption func(*statementimportPager) error
+
+// WithStatementImportOrder configures pagination ordering.
+func WithStatementImportOrder(order *StatementImportOrder) StatementImportPaginateOption {
+	if order == nil {
+		order = DefaultStatementImportOrder
+	}
+	o := *order
+	return func(pager *statementimportPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultStatementImportOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithStatementImportFilter configures pagination filter.
+func WithStatementImportFilter(filter func(*StatementImportQuery) (*StatementImportQuery, error)) StatementImportPaginateOption {
+	return func(pager *statementimportPager) error {
+		if filter == nil {
+			return errors.New("StatementImportQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type statementimportPager struct {
+	reverse bool
+	order   *StatementImportOrder
+	filter  func(*StatementImportQuery) (*StatementImportQuery, error)
+}
+
+func newStatementImportPager(opts []StatementImportPaginateOption, reverse bool) (*statementimportPager, error) {
+	pager := &statementimportPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultStatementImportOrder
+	}
+	return pager, nil
+}
+
+func (p *statementimportPager) applyFilter(query *StatementImportQuery) (*StatementImportQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *statementimportPager) toCursor(_m *StatementImport) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *statementimportPager) applyCursors(query *StatementImportQuery, after, before *Cursor) (*StatementImportQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultStatementImportOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *statementimportPager) applyOrder(query *StatementImportQuery) *StatementImportQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultStatementImportOrder.Field {
+		query = query.Order(DefaultStatementImportOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *statementimportPager) orderExpr(query *StatementImportQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultStatementImportOrder.Field {
+			b.Comma().Ident(DefaultStatementImportOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to StatementImport.
+func (_m *StatementImportQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...StatementImportPaginateOption,
+) (*StatementImportConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newStatementImportPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &StatementImportConnection{Edges: []*StatementImportEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// StatementImportOrderFieldCreatedAt orders StatementImport by created_at.
+	StatementImportOrderFieldCreatedAt = &StatementImportOrderField{
+		Value: func(_m *StatementImport) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: statementimport.FieldCreatedAt,
+		toTerm: statementimport.ByCreatedAt,
+		toCursor: func(_m *StatementImport) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// StatementImportOrderFieldUpdatedAt orders StatementImport by updated_at.
+	StatementImportOrderFieldUpdatedAt = &StatementImportOrderField{
+		Value: func(_m *StatementImport) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: statementimport.FieldUpdatedAt,
+		toTerm: statementimport.ByUpdatedAt,
+		toCursor: func(_m *StatementImport) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f StatementImportOrderField) String() string {
+	var str string
+	switch f.column {
+	case StatementImportOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case StatementImportOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f StatementImportOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *StatementImportOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("StatementImportOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *StatementImportOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *StatementImportOrderFieldUpdatedAt
+	default:
+		return fmt.Errorf("%s is not a valid StatementImportOrderField", str)
+	}
+	return nil
+}
+
+// StatementImportOrderField defines the ordering field of StatementImport.
+type StatementImportOrderField struct {
+	// Value extracts the ordering value from the given StatementImport.
+	Value    func(*StatementImport) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) statementimport.OrderOption
+	toCursor func(*StatementImport) Cursor
+}
+
+// StatementImportOrder defines the ordering of StatementImport.
+type StatementImportOrder struct {
+	Direction OrderDirection             `json:"direction"`
+	Field     *StatementImportOrderField `json:"field"`
+}
+
+// DefaultStatementImportOrder is the default ordering of StatementImport.
+var DefaultStatementImportOrder = &StatementImportOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &StatementImportOrderField{
+		Value: func(_m *StatementImport) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: statementimport.FieldID,
+		toTerm: statementimport.ByID,
+		toCursor: func(_m *StatementImport) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts StatementImport into StatementImportEdge.
+func (_m *StatementImport) ToEdge(order *StatementImportOrder) *StatementImportEdge {
+	if order == nil {
+		order = DefaultStatementImportOrder
+	}
+	return &StatementImportEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tillpos/till/ent/auditentry"
 	"github.com/tillpos/till/ent/campaign"
+	"github.com/tillpos/till/ent/cashshift"
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/device"
 	"github.com/tillpos/till/ent/feedback"
@@ -1507,6 +1508,972 @@ func (i *CampaignWhereInput) P() (predicate.Campaign, error) {
 		return predicates[0], nil
 	default:
 		return campaign.And(predicates...), nil
+	}
+}
+
+// CashShiftWhereInput represents a where input for filtering CashShift queries.
+type CashShiftWhereInput struct {
+	Predicates []predicate.CashShift  `json:"-"`
+	Not        *CashShiftWhereInput   `json:"not,omitempty"`
+	Or         []*CashShiftWhereInput `json:"or,omitempty"`
+	And        []*CashShiftWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *pulid.ID  `json:"id,omitempty"`
+	IDNEQ   *pulid.ID  `json:"idNEQ,omitempty"`
+	IDIn    []pulid.ID `json:"idIn,omitempty"`
+	IDNotIn []pulid.ID `json:"idNotIn,omitempty"`
+	IDGT    *pulid.ID  `json:"idGT,omitempty"`
+	IDGTE   *pulid.ID  `json:"idGTE,omitempty"`
+	IDLT    *pulid.ID  `json:"idLT,omitempty"`
+	IDLTE   *pulid.ID  `json:"idLTE,omitempty"`
+
+	// "merchant_id" field predicates.
+	MerchantID             *pulid.ID  `json:"merchantID,omitempty"`
+	MerchantIDNEQ          *pulid.ID  `json:"merchantIDNEQ,omitempty"`
+	MerchantIDIn           []pulid.ID `json:"merchantIDIn,omitempty"`
+	MerchantIDNotIn        []pulid.ID `json:"merchantIDNotIn,omitempty"`
+	MerchantIDGT           *pulid.ID  `json:"merchantIDGT,omitempty"`
+	MerchantIDGTE          *pulid.ID  `json:"merchantIDGTE,omitempty"`
+	MerchantIDLT           *pulid.ID  `json:"merchantIDLT,omitempty"`
+	MerchantIDLTE          *pulid.ID  `json:"merchantIDLTE,omitempty"`
+	MerchantIDContains     *pulid.ID  `json:"merchantIDContains,omitempty"`
+	MerchantIDHasPrefix    *pulid.ID  `json:"merchantIDHasPrefix,omitempty"`
+	MerchantIDHasSuffix    *pulid.ID  `json:"merchantIDHasSuffix,omitempty"`
+	MerchantIDEqualFold    *pulid.ID  `json:"merchantIDEqualFold,omitempty"`
+	MerchantIDContainsFold *pulid.ID  `json:"merchantIDContainsFold,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "store_id" field predicates.
+	StoreID             *pulid.ID  `json:"storeID,omitempty"`
+	StoreIDNEQ          *pulid.ID  `json:"storeIDNEQ,omitempty"`
+	StoreIDIn           []pulid.ID `json:"storeIDIn,omitempty"`
+	StoreIDNotIn        []pulid.ID `json:"storeIDNotIn,omitempty"`
+	StoreIDGT           *pulid.ID  `json:"storeIDGT,omitempty"`
+	StoreIDGTE          *pulid.ID  `json:"storeIDGTE,omitempty"`
+	StoreIDLT           *pulid.ID  `json:"storeIDLT,omitempty"`
+	StoreIDLTE          *pulid.ID  `json:"storeIDLTE,omitempty"`
+	StoreIDContains     *pulid.ID  `json:"storeIDContains,omitempty"`
+	StoreIDHasPrefix    *pulid.ID  `json:"storeIDHasPrefix,omitempty"`
+	StoreIDHasSuffix    *pulid.ID  `json:"storeIDHasSuffix,omitempty"`
+	StoreIDEqualFold    *pulid.ID  `json:"storeIDEqualFold,omitempty"`
+	StoreIDContainsFold *pulid.ID  `json:"storeIDContainsFold,omitempty"`
+
+	// "device_id" field predicates.
+	DeviceID             *pulid.ID  `json:"deviceID,omitempty"`
+	DeviceIDNEQ          *pulid.ID  `json:"deviceIDNEQ,omitempty"`
+	DeviceIDIn           []pulid.ID `json:"deviceIDIn,omitempty"`
+	DeviceIDNotIn        []pulid.ID `json:"deviceIDNotIn,omitempty"`
+	DeviceIDGT           *pulid.ID  `json:"deviceIDGT,omitempty"`
+	DeviceIDGTE          *pulid.ID  `json:"deviceIDGTE,omitempty"`
+	DeviceIDLT           *pulid.ID  `json:"deviceIDLT,omitempty"`
+	DeviceIDLTE          *pulid.ID  `json:"deviceIDLTE,omitempty"`
+	DeviceIDContains     *pulid.ID  `json:"deviceIDContains,omitempty"`
+	DeviceIDHasPrefix    *pulid.ID  `json:"deviceIDHasPrefix,omitempty"`
+	DeviceIDHasSuffix    *pulid.ID  `json:"deviceIDHasSuffix,omitempty"`
+	DeviceIDEqualFold    *pulid.ID  `json:"deviceIDEqualFold,omitempty"`
+	DeviceIDContainsFold *pulid.ID  `json:"deviceIDContainsFold,omitempty"`
+
+	// "status" field predicates.
+	Status      *cashshift.Status  `json:"status,omitempty"`
+	StatusNEQ   *cashshift.Status  `json:"statusNEQ,omitempty"`
+	StatusIn    []cashshift.Status `json:"statusIn,omitempty"`
+	StatusNotIn []cashshift.Status `json:"statusNotIn,omitempty"`
+
+	// "opened_by_id" field predicates.
+	OpenedByID             *pulid.ID  `json:"openedByID,omitempty"`
+	OpenedByIDNEQ          *pulid.ID  `json:"openedByIDNEQ,omitempty"`
+	OpenedByIDIn           []pulid.ID `json:"openedByIDIn,omitempty"`
+	OpenedByIDNotIn        []pulid.ID `json:"openedByIDNotIn,omitempty"`
+	OpenedByIDGT           *pulid.ID  `json:"openedByIDGT,omitempty"`
+	OpenedByIDGTE          *pulid.ID  `json:"openedByIDGTE,omitempty"`
+	OpenedByIDLT           *pulid.ID  `json:"openedByIDLT,omitempty"`
+	OpenedByIDLTE          *pulid.ID  `json:"openedByIDLTE,omitempty"`
+	OpenedByIDContains     *pulid.ID  `json:"openedByIDContains,omitempty"`
+	OpenedByIDHasPrefix    *pulid.ID  `json:"openedByIDHasPrefix,omitempty"`
+	OpenedByIDHasSuffix    *pulid.ID  `json:"openedByIDHasSuffix,omitempty"`
+	OpenedByIDEqualFold    *pulid.ID  `json:"openedByIDEqualFold,omitempty"`
+	OpenedByIDContainsFold *pulid.ID  `json:"openedByIDContainsFold,omitempty"`
+
+	// "opened_at" field predicates.
+	OpenedAt      *time.Time  `json:"openedAt,omitempty"`
+	OpenedAtNEQ   *time.Time  `json:"openedAtNEQ,omitempty"`
+	OpenedAtIn    []time.Time `json:"openedAtIn,omitempty"`
+	OpenedAtNotIn []time.Time `json:"openedAtNotIn,omitempty"`
+	OpenedAtGT    *time.Time  `json:"openedAtGT,omitempty"`
+	OpenedAtGTE   *time.Time  `json:"openedAtGTE,omitempty"`
+	OpenedAtLT    *time.Time  `json:"openedAtLT,omitempty"`
+	OpenedAtLTE   *time.Time  `json:"openedAtLTE,omitempty"`
+
+	// "opening_float" field predicates.
+	OpeningFloat      *int64  `json:"openingFloat,omitempty"`
+	OpeningFloatNEQ   *int64  `json:"openingFloatNEQ,omitempty"`
+	OpeningFloatIn    []int64 `json:"openingFloatIn,omitempty"`
+	OpeningFloatNotIn []int64 `json:"openingFloatNotIn,omitempty"`
+	OpeningFloatGT    *int64  `json:"openingFloatGT,omitempty"`
+	OpeningFloatGTE   *int64  `json:"openingFloatGTE,omitempty"`
+	OpeningFloatLT    *int64  `json:"openingFloatLT,omitempty"`
+	OpeningFloatLTE   *int64  `json:"openingFloatLTE,omitempty"`
+
+	// "closed_by_id" field predicates.
+	ClosedByID             *pulid.ID  `json:"closedByID,omitempty"`
+	ClosedByIDNEQ          *pulid.ID  `json:"closedByIDNEQ,omitempty"`
+	ClosedByIDIn           []pulid.ID `json:"closedByIDIn,omitempty"`
+	ClosedByIDNotIn        []pulid.ID `json:"closedByIDNotIn,omitempty"`
+	ClosedByIDGT           *pulid.ID  `json:"closedByIDGT,omitempty"`
+	ClosedByIDGTE          *pulid.ID  `json:"closedByIDGTE,omitempty"`
+	ClosedByIDLT           *pulid.ID  `json:"closedByIDLT,omitempty"`
+	ClosedByIDLTE          *pulid.ID  `json:"closedByIDLTE,omitempty"`
+	ClosedByIDContains     *pulid.ID  `json:"closedByIDContains,omitempty"`
+	ClosedByIDHasPrefix    *pulid.ID  `json:"closedByIDHasPrefix,omitempty"`
+	ClosedByIDHasSuffix    *pulid.ID  `json:"closedByIDHasSuffix,omitempty"`
+	ClosedByIDIsNil        bool       `json:"closedByIDIsNil,omitempty"`
+	ClosedByIDNotNil       bool       `json:"closedByIDNotNil,omitempty"`
+	ClosedByIDEqualFold    *pulid.ID  `json:"closedByIDEqualFold,omitempty"`
+	ClosedByIDContainsFold *pulid.ID  `json:"closedByIDContainsFold,omitempty"`
+
+	// "closed_at" field predicates.
+	ClosedAt       *time.Time  `json:"closedAt,omitempty"`
+	ClosedAtNEQ    *time.Time  `json:"closedAtNEQ,omitempty"`
+	ClosedAtIn     []time.Time `json:"closedAtIn,omitempty"`
+	ClosedAtNotIn  []time.Time `json:"closedAtNotIn,omitempty"`
+	ClosedAtGT     *time.Time  `json:"closedAtGT,omitempty"`
+	ClosedAtGTE    *time.Time  `json:"closedAtGTE,omitempty"`
+	ClosedAtLT     *time.Time  `json:"closedAtLT,omitempty"`
+	ClosedAtLTE    *time.Time  `json:"closedAtLTE,omitempty"`
+	ClosedAtIsNil  bool        `json:"closedAtIsNil,omitempty"`
+	ClosedAtNotNil bool        `json:"closedAtNotNil,omitempty"`
+
+	// "cash_sales" field predicates.
+	CashSales      *int64  `json:"cashSales,omitempty"`
+	CashSalesNEQ   *int64  `json:"cashSalesNEQ,omitempty"`
+	CashSalesIn    []int64 `json:"cashSalesIn,omitempty"`
+	CashSalesNotIn []int64 `json:"cashSalesNotIn,omitempty"`
+	CashSalesGT    *int64  `json:"cashSalesGT,omitempty"`
+	CashSalesGTE   *int64  `json:"cashSalesGTE,omitempty"`
+	CashSalesLT    *int64  `json:"cashSalesLT,omitempty"`
+	CashSalesLTE   *int64  `json:"cashSalesLTE,omitempty"`
+
+	// "cash_refunds" field predicates.
+	CashRefunds      *int64  `json:"cashRefunds,omitempty"`
+	CashRefundsNEQ   *int64  `json:"cashRefundsNEQ,omitempty"`
+	CashRefundsIn    []int64 `json:"cashRefundsIn,omitempty"`
+	CashRefundsNotIn []int64 `json:"cashRefundsNotIn,omitempty"`
+	CashRefundsGT    *int64  `json:"cashRefundsGT,omitempty"`
+	CashRefundsGTE   *int64  `json:"cashRefundsGTE,omitempty"`
+	CashRefundsLT    *int64  `json:"cashRefundsLT,omitempty"`
+	CashRefundsLTE   *int64  `json:"cashRefundsLTE,omitempty"`
+
+	// "paid_in" field predicates.
+	PaidIn      *int64  `json:"paidIn,omitempty"`
+	PaidInNEQ   *int64  `json:"paidInNEQ,omitempty"`
+	PaidInIn    []int64 `json:"paidInIn,omitempty"`
+	PaidInNotIn []int64 `json:"paidInNotIn,omitempty"`
+	PaidInGT    *int64  `json:"paidInGT,omitempty"`
+	PaidInGTE   *int64  `json:"paidInGTE,omitempty"`
+	PaidInLT    *int64  `json:"paidInLT,omitempty"`
+	PaidInLTE   *int64  `json:"paidInLTE,omitempty"`
+
+	// "paid_out" field predicates.
+	PaidOut      *int64  `json:"paidOut,omitempty"`
+	PaidOutNEQ   *int64  `json:"paidOutNEQ,omitempty"`
+	PaidOutIn    []int64 `json:"paidOutIn,omitempty"`
+	PaidOutNotIn []int64 `json:"paidOutNotIn,omitempty"`
+	PaidOutGT    *int64  `json:"paidOutGT,omitempty"`
+	PaidOutGTE   *int64  `json:"paidOutGTE,omitempty"`
+	PaidOutLT    *int64  `json:"paidOutLT,omitempty"`
+	PaidOutLTE   *int64  `json:"paidOutLTE,omitempty"`
+
+	// "expected" field predicates.
+	Expected       *int64  `json:"expected,omitempty"`
+	ExpectedNEQ    *int64  `json:"expectedNEQ,omitempty"`
+	ExpectedIn     []int64 `json:"expectedIn,omitempty"`
+	ExpectedNotIn  []int64 `json:"expectedNotIn,omitempty"`
+	ExpectedGT     *int64  `json:"expectedGT,omitempty"`
+	ExpectedGTE    *int64  `json:"expectedGTE,omitempty"`
+	ExpectedLT     *int64  `json:"expectedLT,omitempty"`
+	ExpectedLTE    *int64  `json:"expectedLTE,omitempty"`
+	ExpectedIsNil  bool    `json:"expectedIsNil,omitempty"`
+	ExpectedNotNil bool    `json:"expectedNotNil,omitempty"`
+
+	// "counted" field predicates.
+	Counted       *int64  `json:"counted,omitempty"`
+	CountedNEQ    *int64  `json:"countedNEQ,omitempty"`
+	CountedIn     []int64 `json:"countedIn,omitempty"`
+	CountedNotIn  []int64 `json:"countedNotIn,omitempty"`
+	CountedGT     *int64  `json:"countedGT,omitempty"`
+	CountedGTE    *int64  `json:"countedGTE,omitempty"`
+	CountedLT     *int64  `json:"countedLT,omitempty"`
+	CountedLTE    *int64  `json:"countedLTE,omitempty"`
+	CountedIsNil  bool    `json:"countedIsNil,omitempty"`
+	CountedNotNil bool    `json:"countedNotNil,omitempty"`
+
+	// "difference" field predicates.
+	Difference       *int64  `json:"difference,omitempty"`
+	DifferenceNEQ    *int64  `json:"differenceNEQ,omitempty"`
+	DifferenceIn     []int64 `json:"differenceIn,omitempty"`
+	DifferenceNotIn  []int64 `json:"differenceNotIn,omitempty"`
+	DifferenceGT     *int64  `json:"differenceGT,omitempty"`
+	DifferenceGTE    *int64  `json:"differenceGTE,omitempty"`
+	DifferenceLT     *int64  `json:"differenceLT,omitempty"`
+	DifferenceLTE    *int64  `json:"differenceLTE,omitempty"`
+	DifferenceIsNil  bool    `json:"differenceIsNil,omitempty"`
+	DifferenceNotNil bool    `json:"differenceNotNil,omitempty"`
+
+	// "difference_reason" field predicates.
+	DifferenceReason             *string  `json:"differenceReason,omitempty"`
+	DifferenceReasonNEQ          *string  `json:"differenceReasonNEQ,omitempty"`
+	DifferenceReasonIn           []string `json:"differenceReasonIn,omitempty"`
+	DifferenceReasonNotIn        []string `json:"differenceReasonNotIn,omitempty"`
+	DifferenceReasonGT           *string  `json:"differenceReasonGT,omitempty"`
+	DifferenceReasonGTE          *string  `json:"differenceReasonGTE,omitempty"`
+	DifferenceReasonLT           *string  `json:"differenceReasonLT,omitempty"`
+	DifferenceReasonLTE          *string  `json:"differenceReasonLTE,omitempty"`
+	DifferenceReasonContains     *string  `json:"differenceReasonContains,omitempty"`
+	DifferenceReasonHasPrefix    *string  `json:"differenceReasonHasPrefix,omitempty"`
+	DifferenceReasonHasSuffix    *string  `json:"differenceReasonHasSuffix,omitempty"`
+	DifferenceReasonIsNil        bool     `json:"differenceReasonIsNil,omitempty"`
+	DifferenceReasonNotNil       bool     `json:"differenceReasonNotNil,omitempty"`
+	DifferenceReasonEqualFold    *string  `json:"differenceReasonEqualFold,omitempty"`
+	DifferenceReasonContainsFold *string  `json:"differenceReasonContainsFold,omitempty"`
+
+	// "store" edge predicates.
+	HasStore     *bool              `json:"hasStore,omitempty"`
+	HasStoreWith []*StoreWhereInput `json:"hasStoreWith,omitempty"`
+
+	// "device" edge predicates.
+	HasDevice     *bool               `json:"hasDevice,omitempty"`
+	HasDeviceWith []*DeviceWhereInput `json:"hasDeviceWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *CashShiftWhereInput) AddPredicates(predicates ...predicate.CashShift) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the CashShiftWhereInput filter on the CashShiftQuery builder.
+func (i *CashShiftWhereInput) Filter(q *CashShiftQuery) (*CashShiftQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyCashShiftWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyCashShiftWhereInput is returned in case the CashShiftWhereInput is empty.
+var ErrEmptyCashShiftWhereInput = errors.New("ent: empty predicate CashShiftWhereInput")
+
+// P returns a predicate for filtering cashshifts.
+// An error is returned if the input is empty or invalid.
+func (i *CashShiftWhereInput) P() (predicate.CashShift, error) {
+	var predicates []predicate.CashShift
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, cashshift.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.CashShift, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, cashshift.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.CashShift, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, cashshift.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, cashshift.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, cashshift.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, cashshift.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, cashshift.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, cashshift.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, cashshift.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, cashshift.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, cashshift.IDLTE(*i.IDLTE))
+	}
+	if i.MerchantID != nil {
+		predicates = append(predicates, cashshift.MerchantIDEQ(*i.MerchantID))
+	}
+	if i.MerchantIDNEQ != nil {
+		predicates = append(predicates, cashshift.MerchantIDNEQ(*i.MerchantIDNEQ))
+	}
+	if len(i.MerchantIDIn) > 0 {
+		predicates = append(predicates, cashshift.MerchantIDIn(i.MerchantIDIn...))
+	}
+	if len(i.MerchantIDNotIn) > 0 {
+		predicates = append(predicates, cashshift.MerchantIDNotIn(i.MerchantIDNotIn...))
+	}
+	if i.MerchantIDGT != nil {
+		predicates = append(predicates, cashshift.MerchantIDGT(*i.MerchantIDGT))
+	}
+	if i.MerchantIDGTE != nil {
+		predicates = append(predicates, cashshift.MerchantIDGTE(*i.MerchantIDGTE))
+	}
+	if i.MerchantIDLT != nil {
+		predicates = append(predicates, cashshift.MerchantIDLT(*i.MerchantIDLT))
+	}
+	if i.MerchantIDLTE != nil {
+		predicates = append(predicates, cashshift.MerchantIDLTE(*i.MerchantIDLTE))
+	}
+	if i.MerchantIDContains != nil {
+		predicates = append(predicates, cashshift.MerchantIDContains(*i.MerchantIDContains))
+	}
+	if i.MerchantIDHasPrefix != nil {
+		predicates = append(predicates, cashshift.MerchantIDHasPrefix(*i.MerchantIDHasPrefix))
+	}
+	if i.MerchantIDHasSuffix != nil {
+		predicates = append(predicates, cashshift.MerchantIDHasSuffix(*i.MerchantIDHasSuffix))
+	}
+	if i.MerchantIDEqualFold != nil {
+		predicates = append(predicates, cashshift.MerchantIDEqualFold(*i.MerchantIDEqualFold))
+	}
+	if i.MerchantIDContainsFold != nil {
+		predicates = append(predicates, cashshift.MerchantIDContainsFold(*i.MerchantIDContainsFold))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, cashshift.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, cashshift.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, cashshift.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, cashshift.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, cashshift.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, cashshift.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, cashshift.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, cashshift.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, cashshift.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, cashshift.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, cashshift.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, cashshift.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, cashshift.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, cashshift.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, cashshift.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, cashshift.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.StoreID != nil {
+		predicates = append(predicates, cashshift.StoreIDEQ(*i.StoreID))
+	}
+	if i.StoreIDNEQ != nil {
+		predicates = append(predicates, cashshift.StoreIDNEQ(*i.StoreIDNEQ))
+	}
+	if len(i.StoreIDIn) > 0 {
+		predicates = append(predicates, cashshift.StoreIDIn(i.StoreIDIn...))
+	}
+	if len(i.StoreIDNotIn) > 0 {
+		predicates = append(predicates, cashshift.StoreIDNotIn(i.StoreIDNotIn...))
+	}
+	if i.StoreIDGT != nil {
+		predicates = append(predicates, cashshift.StoreIDGT(*i.StoreIDGT))
+	}
+	if i.StoreIDGTE != nil {
+		predicates = append(predicates, cashshift.StoreIDGTE(*i.StoreIDGTE))
+	}
+	if i.StoreIDLT != nil {
+		predicates = append(predicates, cashshift.StoreIDLT(*i.StoreIDLT))
+	}
+	if i.StoreIDLTE != nil {
+		predicates = append(predicates, cashshift.StoreIDLTE(*i.StoreIDLTE))
+	}
+	if i.StoreIDContains != nil {
+		predicates = append(predicates, cashshift.StoreIDContains(*i.StoreIDContains))
+	}
+	if i.StoreIDHasPrefix != nil {
+		predicates = append(predicates, cashshift.StoreIDHasPrefix(*i.StoreIDHasPrefix))
+	}
+	if i.StoreIDHasSuffix != nil {
+		predicates = append(predicates, cashshift.StoreIDHasSuffix(*i.StoreIDHasSuffix))
+	}
+	if i.StoreIDEqualFold != nil {
+		predicates = append(predicates, cashshift.StoreIDEqualFold(*i.StoreIDEqualFold))
+	}
+	if i.StoreIDContainsFold != nil {
+		predicates = append(predicates, cashshift.StoreIDContainsFold(*i.StoreIDContainsFold))
+	}
+	if i.DeviceID != nil {
+		predicates = append(predicates, cashshift.DeviceIDEQ(*i.DeviceID))
+	}
+	if i.DeviceIDNEQ != nil {
+		predicates = append(predicates, cashshift.DeviceIDNEQ(*i.DeviceIDNEQ))
+	}
+	if len(i.DeviceIDIn) > 0 {
+		predicates = append(predicates, cashshift.DeviceIDIn(i.DeviceIDIn...))
+	}
+	if len(i.DeviceIDNotIn) > 0 {
+		predicates = append(predicates, cashshift.DeviceIDNotIn(i.DeviceIDNotIn...))
+	}
+	if i.DeviceIDGT != nil {
+		predicates = append(predicates, cashshift.DeviceIDGT(*i.DeviceIDGT))
+	}
+	if i.DeviceIDGTE != nil {
+		predicates = append(predicates, cashshift.DeviceIDGTE(*i.DeviceIDGTE))
+	}
+	if i.DeviceIDLT != nil {
+		predicates = append(predicates, cashshift.DeviceIDLT(*i.DeviceIDLT))
+	}
+	if i.DeviceIDLTE != nil {
+		predicates = append(predicates, cashshift.DeviceIDLTE(*i.DeviceIDLTE))
+	}
+	if i.DeviceIDContains != nil {
+		predicates = append(predicates, cashshift.DeviceIDContains(*i.DeviceIDContains))
+	}
+	if i.DeviceIDHasPrefix != nil {
+		predicates = append(predicates, cashshift.DeviceIDHasPrefix(*i.DeviceIDHasPrefix))
+	}
+	if i.DeviceIDHasSuffix != nil {
+		predicates = append(predicates, cashshift.DeviceIDHasSuffix(*i.DeviceIDHasSuffix))
+	}
+	if i.DeviceIDEqualFold != nil {
+		predicates = append(predicates, cashshift.DeviceIDEqualFold(*i.DeviceIDEqualFold))
+	}
+	if i.DeviceIDContainsFold != nil {
+		predicates = append(predicates, cashshift.DeviceIDContainsFold(*i.DeviceIDContainsFold))
+	}
+	if i.Status != nil {
+		predicates = append(predicates, cashshift.StatusEQ(*i.Status))
+	}
+	if i.StatusNEQ != nil {
+		predicates = append(predicates, cashshift.StatusNEQ(*i.StatusNEQ))
+	}
+	if len(i.StatusIn) > 0 {
+		predicates = append(predicates, cashshift.StatusIn(i.StatusIn...))
+	}
+	if len(i.StatusNotIn) > 0 {
+		predicates = append(predicates, cashshift.StatusNotIn(i.StatusNotIn...))
+	}
+	if i.OpenedByID != nil {
+		predicates = append(predicates, cashshift.OpenedByIDEQ(*i.OpenedByID))
+	}
+	if i.OpenedByIDNEQ != nil {
+		predicates = append(predicates, cashshift.OpenedByIDNEQ(*i.OpenedByIDNEQ))
+	}
+	if len(i.OpenedByIDIn) > 0 {
+		predicates = append(predicates, cashshift.OpenedByIDIn(i.OpenedByIDIn...))
+	}
+	if len(i.OpenedByIDNotIn) > 0 {
+		predicates = append(predicates, cashshift.OpenedByIDNotIn(i.OpenedByIDNotIn...))
+	}
+	if i.OpenedByIDGT != nil {
+		predicates = append(predicates, cashshift.OpenedByIDGT(*i.OpenedByIDGT))
+	}
+	if i.OpenedByIDGTE != nil {
+		predicates = append(predicates, cashshift.OpenedByIDGTE(*i.OpenedByIDGTE))
+	}
+	if i.OpenedByIDLT != nil {
+		predicates = append(predicates, cashshift.OpenedByIDLT(*i.OpenedByIDLT))
+	}
+	if i.OpenedByIDLTE != nil {
+		predicates = append(predicates, cashshift.OpenedByIDLTE(*i.OpenedByIDLTE))
+	}
+	if i.OpenedByIDContains != nil {
+		predicates = append(predicates, cashshift.OpenedByIDContains(*i.OpenedByIDContains))
+	}
+	if i.OpenedByIDHasPrefix != nil {
+		predicates = append(predicates, cashshift.OpenedByIDHasPrefix(*i.OpenedByIDHasPrefix))
+	}
+	if i.OpenedByIDHasSuffix != nil {
+		predicates = append(predicates, cashshift.OpenedByIDHasSuffix(*i.OpenedByIDHasSuffix))
+	}
+	if i.OpenedByIDEqualFold != nil {
+		predicates = append(predicates, cashshift.OpenedByIDEqualFold(*i.OpenedByIDEqualFold))
+	}
+	if i.OpenedByIDContainsFold != nil {
+		predicates = append(predicates, cashshift.OpenedByIDContainsFold(*i.OpenedByIDContainsFold))
+	}
+	if i.OpenedAt != nil {
+		predicates = append(predicates, cashshift.OpenedAtEQ(*i.OpenedAt))
+	}
+	if i.OpenedAtNEQ != nil {
+		predicates = append(predicates, cashshift.OpenedAtNEQ(*i.OpenedAtNEQ))
+	}
+	if len(i.OpenedAtIn) > 0 {
+		predicates = append(predicates, cashshift.OpenedAtIn(i.OpenedAtIn...))
+	}
+	if len(i.OpenedAtNotIn) > 0 {
+		predicates = append(predicates, cashshift.OpenedAtNotIn(i.OpenedAtNotIn...))
+	}
+	if i.OpenedAtGT != nil {
+		predicates = append(predicates, cashshift.OpenedAtGT(*i.OpenedAtGT))
+	}
+	if i.OpenedAtGTE != nil {
+		predicates = append(predicates, cashshift.OpenedAtGTE(*i.OpenedAtGTE))
+	}
+	if i.OpenedAtLT != nil {
+		predicates = append(predicates, cashshift.OpenedAtLT(*i.OpenedAtLT))
+	}
+	if i.OpenedAtLTE != nil {
+		predicates = append(predicates, cashshift.OpenedAtLTE(*i.OpenedAtLTE))
+	}
+	if i.OpeningFloat != nil {
+		predicates = append(predicates, cashshift.OpeningFloatEQ(*i.OpeningFloat))
+	}
+	if i.OpeningFloatNEQ != nil {
+		predicates = append(predicates, cashshift.OpeningFloatNEQ(*i.OpeningFloatNEQ))
+	}
+	if len(i.OpeningFloatIn) > 0 {
+		predicates = append(predicates, cashshift.OpeningFloatIn(i.OpeningFloatIn...))
+	}
+	if len(i.OpeningFloatNotIn) > 0 {
+		predicates = append(predicates, cashshift.OpeningFloatNotIn(i.OpeningFloatNotIn...))
+	}
+	if i.OpeningFloatGT != nil {
+		predicates = append(predicates, cashshift.OpeningFloatGT(*i.OpeningFloatGT))
+	}
+	if i.OpeningFloatGTE != nil {
+		predicates = append(predicates, cashshift.OpeningFloatGTE(*i.OpeningFloatGTE))
+	}
+	if i.OpeningFloatLT != nil {
+		predicates = append(predicates, cashshift.OpeningFloatLT(*i.OpeningFloatLT))
+	}
+	if i.OpeningFloatLTE != nil {
+		predicates = append(predicates, cashshift.OpeningFloatLTE(*i.OpeningFloatLTE))
+	}
+	if i.ClosedByID != nil {
+		predicates = append(predicates, cashshift.ClosedByIDEQ(*i.ClosedByID))
+	}
+	if i.ClosedByIDNEQ != nil {
+		predicates = append(predicates, cashshift.ClosedByIDNEQ(*i.ClosedByIDNEQ))
+	}
+	if len(i.ClosedByIDIn) > 0 {
+		predicates = append(predicates, cashshift.ClosedByIDIn(i.ClosedByIDIn...))
+	}
+	if len(i.ClosedByIDNotIn) > 0 {
+		predicates = append(predicates, cashshift.ClosedByIDNotIn(i.ClosedByIDNotIn...))
+	}
+	if i.ClosedByIDGT != nil {
+		predicates = append(predicates, cashshift.ClosedByIDGT(*i.ClosedByIDGT))
+	}
+	if i.ClosedByIDGTE != nil {
+		predicates = append(predicates, cashshift.ClosedByIDGTE(*i.ClosedByIDGTE))
+	}
+	if i.ClosedByIDLT != nil {
+		predicates = append(predicates, cashshift.ClosedByIDLT(*i.ClosedByIDLT))
+	}
+	if i.ClosedByIDLTE != nil {
+		predicates = append(predicates, cashshift.ClosedByIDLTE(*i.ClosedByIDLTE))
+	}
+	if i.ClosedByIDContains != nil {
+		predicates = append(predicates, cashshift.ClosedByIDContains(*i.ClosedByIDContains))
+	}
+	if i.ClosedByIDHasPrefix != nil {
+		predicates = append(predicates, cashshift.ClosedByIDHasPrefix(*i.ClosedByIDHasPrefix))
+	}
+	if i.ClosedByIDHasSuffix != nil {
+		predicates = append(predicates, cashshift.ClosedByIDHasSuffix(*i.ClosedByIDHasSuffix))
+	}
+	if i.ClosedByIDIsNil {
+		predicates = append(predicates, cashshift.ClosedByIDIsNil())
+	}
+	if i.ClosedByIDNotNil {
+		predicates = append(predicates, cashshift.ClosedByIDNotNil())
+	}
+	if i.ClosedByIDEqualFold != nil {
+		predicates = append(predicates, cashshift.ClosedByIDEqualFold(*i.ClosedByIDEqualFold))
+	}
+	if i.ClosedByIDContainsFold != nil {
+		predicates = append(predicates, cashshift.ClosedByIDContainsFold(*i.ClosedByIDContainsFold))
+	}
+	if i.ClosedAt != nil {
+		predicates = append(predicates, cashshift.ClosedAtEQ(*i.ClosedAt))
+	}
+	if i.ClosedAtNEQ != nil {
+		predicates = append(predicates, cashshift.ClosedAtNEQ(*i.ClosedAtNEQ))
+	}
+	if len(i.ClosedAtIn) > 0 {
+		predicates = append(predicates, cashshift.ClosedAtIn(i.ClosedAtIn...))
+	}
+	if len(i.ClosedAtNotIn) > 0 {
+		predicates = append(predicates, cashshift.ClosedAtNotIn(i.ClosedAtNotIn...))
+	}
+	if i.ClosedAtGT != nil {
+		predicates = append(predicates, cashshift.ClosedAtGT(*i.ClosedAtGT))
+	}
+	if i.ClosedAtGTE != nil {
+		predicates = append(predicates, cashshift.ClosedAtGTE(*i.ClosedAtGTE))
+	}
+	if i.ClosedAtLT != nil {
+		predicates = append(predicates, cashshift.ClosedAtLT(*i.ClosedAtLT))
+	}
+	if i.ClosedAtLTE != nil {
+		predicates = append(predicates, cashshift.ClosedAtLTE(*i.ClosedAtLTE))
+	}
+	if i.ClosedAtIsNil {
+		predicates = append(predicates, cashshift.ClosedAtIsNil())
+	}
+	if i.ClosedAtNotNil {
+		predicates = append(predicates, cashshift.ClosedAtNotNil())
+	}
+	if i.CashSales != nil {
+		predicates = append(predicates, cashshift.CashSalesEQ(*i.CashSales))
+	}
+	if i.CashSalesNEQ != nil {
+		predicates = append(predicates, cashshift.CashSalesNEQ(*i.CashSalesNEQ))
+	}
+	if len(i.CashSalesIn) > 0 {
+		predicates = append(predicates, cashshift.CashSalesIn(i.CashSalesIn...))
+	}
+	if len(i.CashSalesNotIn) > 0 {
+		predicates = append(predicates, cashshift.CashSalesNotIn(i.CashSalesNotIn...))
+	}
+	if i.CashSalesGT != nil {
+		predicates = append(predicates, cashshift.CashSalesGT(*i.CashSalesGT))
+	}
+	if i.CashSalesGTE != nil {
+		predicates = append(predicates, cashshift.CashSalesGTE(*i.CashSalesGTE))
+	}
+	if i.CashSalesLT != nil {
+		predicates = append(predicates, cashshift.CashSalesLT(*i.CashSalesLT))
+	}
+	if i.CashSalesLTE != nil {
+		predicates = append(predicates, cashshift.CashSalesLTE(*i.CashSalesLTE))
+	}
+	if i.CashRefunds != nil {
+		predicates = append(predicates, cashshift.CashRefundsEQ(*i.CashRefunds))
+	}
+	if i.CashRefundsNEQ != nil {
+		predicates = append(predicates, cashshift.CashRefundsNEQ(*i.CashRefundsNEQ))
+	}
+	if len(i.CashRefundsIn) > 0 {
+		predicates = append(predicates, cashshift.CashRefundsIn(i.CashRefundsIn...))
+	}
+	if len(i.CashRefundsNotIn) > 0 {
+		predicates = append(predicates, cashshift.CashRefundsNotIn(i.CashRefundsNotIn...))
+	}
+	if i.CashRefundsGT != nil {
+		predicates = append(predicates, cashshift.CashRefundsGT(*i.CashRefundsGT))
+	}
+	if i.CashRefundsGTE != nil {
+		predicates = append(predicates, cashshift.CashRefundsGTE(*i.CashRefundsGTE))
+	}
+	if i.CashRefundsLT != nil {
+		predicates = append(predicates, cashshift.CashRefundsLT(*i.CashRefundsLT))
+	}
+	if i.CashRefundsLTE != nil {
+		predicates = append(predicates, cashshift.CashRefundsLTE(*i.CashRefundsLTE))
+	}
+	if i.PaidIn != nil {
+		predicates = append(predicates, cashshift.PaidInEQ(*i.PaidIn))
+	}
+	if i.PaidInNEQ != nil {
+		predicates = append(predicates, cashshift.PaidInNEQ(*i.PaidInNEQ))
+	}
+	if len(i.PaidInIn) > 0 {
+		predicates = append(predicates, cashshift.PaidInIn(i.PaidInIn...))
+	}
+	if len(i.PaidInNotIn) > 0 {
+		predicates = append(predicates, cashshift.PaidInNotIn(i.PaidInNotIn...))
+	}
+	if i.PaidInGT != nil {
+		predicates = append(predicates, cashshift.PaidInGT(*i.PaidInGT))
+	}
+	if i.PaidInGTE != nil {
+		predicates = append(predicates, cashshift.PaidInGTE(*i.PaidInGTE))
+	}
+	if i.PaidInLT != nil {
+		predicates = append(predicates, cashshift.PaidInLT(*i.PaidInLT))
+	}
+	if i.PaidInLTE != nil {
+		predicates = append(predicates, cashshift.PaidInLTE(*i.PaidInLTE))
+	}
+	if i.PaidOut != nil {
+		predicates = append(predicates, cashshift.PaidOutEQ(*i.PaidOut))
+	}
+	if i.PaidOutNEQ != nil {
+		predicates = append(predicates, cashshift.PaidOutNEQ(*i.PaidOutNEQ))
+	}
+	if len(i.PaidOutIn) > 0 {
+		predicates = append(predicates, cashshift.PaidOutIn(i.PaidOutIn...))
+	}
+	if len(i.PaidOutNotIn) > 0 {
+		predicates = append(predicates, cashshift.PaidOutNotIn(i.PaidOutNotIn...))
+	}
+	if i.PaidOutGT != nil {
+		predicates = append(predicates, cashshift.PaidOutGT(*i.PaidOutGT))
+	}
+	if i.PaidOutGTE != nil {
+		predicates = append(predicates, cashshift.PaidOutGTE(*i.PaidOutGTE))
+	}
+	if i.PaidOutLT != nil {
+		predicates = append(predicates, cashshift.PaidOutLT(*i.PaidOutLT))
+	}
+	if i.PaidOutLTE != nil {
+		predicates = append(predicates, cashshift.PaidOutLTE(*i.PaidOutLTE))
+	}
+	if i.Expected != nil {
+		predicates = append(predicates, cashshift.ExpectedEQ(*i.Expected))
+	}
+	if i.ExpectedNEQ != nil {
+		predicates = append(predicates, cashshift.ExpectedNEQ(*i.ExpectedNEQ))
+	}
+	if len(i.ExpectedIn) > 0 {
+		predicates = append(predicates, cashshift.ExpectedIn(i.ExpectedIn...))
+	}
+	if len(i.ExpectedNotIn) > 0 {
+		predicates = append(predicates, cashshift.ExpectedNotIn(i.ExpectedNotIn...))
+	}
+	if i.ExpectedGT != nil {
+		predicates = append(predicates, cashshift.ExpectedGT(*i.ExpectedGT))
+	}
+	if i.ExpectedGTE != nil {
+		predicates = append(predicates, cashshift.ExpectedGTE(*i.ExpectedGTE))
+	}
+	if i.ExpectedLT != nil {
+		predicates = append(predicates, cashshift.ExpectedLT(*i.ExpectedLT))
+	}
+	if i.ExpectedLTE != nil {
+		predicates = append(predicates, cashshift.ExpectedLTE(*i.ExpectedLTE))
+	}
+	if i.ExpectedIsNil {
+		predicates = append(predicates, cashshift.ExpectedIsNil())
+	}
+	if i.ExpectedNotNil {
+		predicates = append(predicates, cashshift.ExpectedNotNil())
+	}
+	if i.Counted != nil {
+		predicates = append(predicates, cashshift.CountedEQ(*i.Counted))
+	}
+	if i.CountedNEQ != nil {
+		predicates = append(predicates, cashshift.CountedNEQ(*i.CountedNEQ))
+	}
+	if len(i.CountedIn) > 0 {
+		predicates = append(predicates, cashshift.CountedIn(i.CountedIn...))
+	}
+	if len(i.CountedNotIn) > 0 {
+		predicates = append(predicates, cashshift.CountedNotIn(i.CountedNotIn...))
+	}
+	if i.CountedGT != nil {
+		predicates = append(predicates, cashshift.CountedGT(*i.CountedGT))
+	}
+	if i.CountedGTE != nil {
+		predicates = append(predicates, cashshift.CountedGTE(*i.CountedGTE))
+	}
+	if i.CountedLT != nil {
+		predicates = append(predicates, cashshift.CountedLT(*i.CountedLT))
+	}
+	if i.CountedLTE != nil {
+		predicates = append(predicates, cashshift.CountedLTE(*i.CountedLTE))
+	}
+	if i.CountedIsNil {
+		predicates = append(predicates, cashshift.CountedIsNil())
+	}
+	if i.CountedNotNil {
+		predicates = append(predicates, cashshift.CountedNotNil())
+	}
+	if i.Difference != nil {
+		predicates = append(predicates, cashshift.DifferenceEQ(*i.Difference))
+	}
+	if i.DifferenceNEQ != nil {
+		predicates = append(predicates, cashshift.DifferenceNEQ(*i.DifferenceNEQ))
+	}
+	if len(i.DifferenceIn) > 0 {
+		predicates = append(predicates, cashshift.DifferenceIn(i.DifferenceIn...))
+	}
+	if len(i.DifferenceNotIn) > 0 {
+		predicates = append(predicates, cashshift.DifferenceNotIn(i.DifferenceNotIn...))
+	}
+	if i.DifferenceGT != nil {
+		predicates = append(predicates, cashshift.DifferenceGT(*i.DifferenceGT))
+	}
+	if i.DifferenceGTE != nil {
+		predicates = append(predicates, cashshift.DifferenceGTE(*i.DifferenceGTE))
+	}
+	if i.DifferenceLT != nil {
+		predicates = append(predicates, cashshift.DifferenceLT(*i.DifferenceLT))
+	}
+	if i.DifferenceLTE != nil {
+		predicates = append(predicates, cashshift.DifferenceLTE(*i.DifferenceLTE))
+	}
+	if i.DifferenceIsNil {
+		predicates = append(predicates, cashshift.DifferenceIsNil())
+	}
+	if i.DifferenceNotNil {
+		predicates = append(predicates, cashshift.DifferenceNotNil())
+	}
+	if i.DifferenceReason != nil {
+		predicates = append(predicates, cashshift.DifferenceReasonEQ(*i.DifferenceReason))
+	}
+	if i.DifferenceReasonNEQ != nil {
+		predicates = append(predicates, cashshift.DifferenceReasonNEQ(*i.DifferenceReasonNEQ))
+	}
+	if len(i.DifferenceReasonIn) > 0 {
+		predicates = append(predicates, cashshift.DifferenceReasonIn(i.DifferenceReasonIn...))
+	}
+	if len(i.DifferenceReasonNotIn) > 0 {
+		predicates = append(predicates, cashshift.DifferenceReasonNotIn(i.DifferenceReasonNotIn...))
+	}
+	if i.DifferenceReasonGT != nil {
+		predicates = append(predicates, cashshift.DifferenceReasonGT(*i.DifferenceReasonGT))
+	}
+	if i.DifferenceReasonGTE != nil {
+		predicates = append(predicates, cashshift.DifferenceReasonGTE(*i.DifferenceReasonGTE))
+	}
+	if i.DifferenceReasonLT != nil {
+		predicates = append(predicates, cashshift.DifferenceReasonLT(*i.DifferenceReasonLT))
+	}
+	if i.DifferenceReasonLTE != nil {
+		predicates = append(predicates, cashshift.DifferenceReasonLTE(*i.DifferenceReasonLTE))
+	}
+	if i.DifferenceReasonContains != nil {
+		predicates = append(predicates, cashshift.DifferenceReasonContains(*i.DifferenceReasonContains))
+	}
+	if i.DifferenceReasonHasPrefix != nil {
+		predicates = append(predicates, cashshift.DifferenceReasonHasPrefix(*i.DifferenceReasonHasPrefix))
+	}
+	if i.DifferenceReasonHasSuffix != nil {
+		predicates = append(predicates, cashshift.DifferenceReasonHasSuffix(*i.DifferenceReasonHasSuffix))
+	}
+	if i.DifferenceReasonIsNil {
+		predicates = append(predicates, cashshift.DifferenceReasonIsNil())
+	}
+	if i.DifferenceReasonNotNil {
+		predicates = append(predicates, cashshift.DifferenceReasonNotNil())
+	}
+	if i.DifferenceReasonEqualFold != nil {
+		predicates = append(predicates, cashshift.DifferenceReasonEqualFold(*i.DifferenceReasonEqualFold))
+	}
+	if i.DifferenceReasonContainsFold != nil {
+		predicates = append(predicates, cashshift.DifferenceReasonContainsFold(*i.DifferenceReasonContainsFold))
+	}
+
+	if i.HasStore != nil {
+		p := cashshift.HasStore()
+		if !*i.HasStore {
+			p = cashshift.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasStoreWith) > 0 {
+		with := make([]predicate.Store, 0, len(i.HasStoreWith))
+		for _, w := range i.HasStoreWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasStoreWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, cashshift.HasStoreWith(with...))
+	}
+	if i.HasDevice != nil {
+		p := cashshift.HasDevice()
+		if !*i.HasDevice {
+			p = cashshift.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasDeviceWith) > 0 {
+		with := make([]predicate.Device, 0, len(i.HasDeviceWith))
+		for _, w := range i.HasDeviceWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasDeviceWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, cashshift.HasDeviceWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyCashShiftWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return cashshift.And(predicates...), nil
 	}
 }
 

@@ -15,11 +15,14 @@ import (
 	"github.com/tillpos/till/ent/campaign"
 	"github.com/tillpos/till/ent/campaignmessage"
 	"github.com/tillpos/till/ent/campaignsettings"
+	"github.com/tillpos/till/ent/cashmovement"
+	"github.com/tillpos/till/ent/cashshift"
 	"github.com/tillpos/till/ent/credentialgrant"
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/customermonth"
 	"github.com/tillpos/till/ent/customerstorevisits"
 	"github.com/tillpos/till/ent/customertrigram"
+	"github.com/tillpos/till/ent/dayclose"
 	"github.com/tillpos/till/ent/device"
 	"github.com/tillpos/till/ent/feedback"
 	"github.com/tillpos/till/ent/loyaltyaccount"
@@ -58,10 +61,14 @@ import (
 	"github.com/tillpos/till/ent/schema/loyaltytype"
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/ent/schema/saletype"
+	"github.com/tillpos/till/ent/schema/settletype"
 	"github.com/tillpos/till/ent/schema/svtype"
 	"github.com/tillpos/till/ent/segmentrules"
+	"github.com/tillpos/till/ent/settlement"
+	"github.com/tillpos/till/ent/settlementchannel"
 	"github.com/tillpos/till/ent/staff"
 	"github.com/tillpos/till/ent/staffday"
+	"github.com/tillpos/till/ent/statementimport"
 	"github.com/tillpos/till/ent/store"
 	"github.com/tillpos/till/ent/storedvalueaccount"
 	"github.com/tillpos/till/ent/storedvalueentry"
@@ -85,11 +92,14 @@ const (
 	TypeCampaign               = "Campaign"
 	TypeCampaignMessage        = "CampaignMessage"
 	TypeCampaignSettings       = "CampaignSettings"
+	TypeCashMovement           = "CashMovement"
+	TypeCashShift              = "CashShift"
 	TypeCredentialGrant        = "CredentialGrant"
 	TypeCustomer               = "Customer"
 	TypeCustomerMonth          = "CustomerMonth"
 	TypeCustomerStoreVisits    = "CustomerStoreVisits"
 	TypeCustomerTrigram        = "CustomerTrigram"
+	TypeDayClose               = "DayClose"
 	TypeDevice                 = "Device"
 	TypeFeedback               = "Feedback"
 	TypeLoyaltyAccount         = "LoyaltyAccount"
@@ -125,8 +135,11 @@ const (
 	TypeSalesSettings          = "SalesSettings"
 	TypeSavedSegment           = "SavedSegment"
 	TypeSegmentRules           = "SegmentRules"
+	TypeSettlement             = "Settlement"
+	TypeSettlementChannel      = "SettlementChannel"
 	TypeStaff                  = "Staff"
 	TypeStaffDay               = "StaffDay"
+	TypeStatementImport        = "StatementImport"
 	TypeStore                  = "Store"
 	TypeStoredValueAccount     = "StoredValueAccount"
 	TypeStoredValueEntry       = "StoredValueEntry"
@@ -4600,6 +4613,2947 @@ func (m *CampaignSettingsMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown CampaignSettings edge %s", name)
+}
+
+// CashMovementMutation represents an operation that mutates the CashMovement nodes in the graph.
+type CashMovementMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *pulid.ID
+	created_at      *time.Time
+	updated_at      *time.Time
+	kind            *cashmovement.Kind
+	amount          *int64
+	addamount       *int64
+	reason          *string
+	staff_id        *pulid.ID
+	clearedFields   map[string]struct{}
+	merchant        *pulid.ID
+	clearedmerchant bool
+	shift           *pulid.ID
+	clearedshift    bool
+	store           *pulid.ID
+	clearedstore    bool
+	done            bool
+	oldValue        func(context.Context) (*CashMovement, error)
+	predicates      []predicate.CashMovement
+}
+
+var _ ent.Mutation = (*CashMovementMutation)(nil)
+
+// cashmovementOption allows management of the mutation configuration using functional options.
+type cashmovementOption func(*CashMovementMutation)
+
+// newCashMovementMutation creates new mutation for the CashMovement entity.
+func newCashMovementMutation(c config, op Op, opts ...cashmovementOption) *CashMovementMutation {
+	m := &CashMovementMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeCashMovement,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withCashMovementID sets the ID field of the mutation.
+func withCashMovementID(id pulid.ID) cashmovementOption {
+	return func(m *CashMovementMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *CashMovement
+		)
+		m.oldValue = func(ctx context.Context) (*CashMovement, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().CashMovement.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withCashMovement sets the old CashMovement of the mutation.
+func withCashMovement(node *CashMovement) cashmovementOption {
+	return func(m *CashMovementMutation) {
+		m.oldValue = func(context.Context) (*CashMovement, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m CashMovementMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m CashMovementMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of CashMovement entities.
+func (m *CashMovementMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *CashMovementMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *CashMovementMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().CashMovement.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *CashMovementMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *CashMovementMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the CashMovement entity.
+// If the CashMovement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CashMovementMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *CashMovementMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *CashMovementMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *CashMovementMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the CashMovement entity.
+// If the CashMovement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CashMovementMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *CashMovementMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *CashMovementMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *CashMovementMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the CashMovement entity.
+// If the CashMovement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CashMovementMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *CashMovementMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetShiftID sets the "shift_id" field.
+func (m *CashMovementMutation) SetShiftID(pu pulid.ID) {
+	m.shift = &pu
+}
+
+// ShiftID returns the value of the "shift_id" field in the mutation.
+func (m *CashMovementMutation) ShiftID() (r pulid.ID, exists bool) {
+	v := m.shift
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldShiftID returns the old "shift_id" field's value of the CashMovement entity.
+// If the CashMovement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CashMovementMutation) OldShiftID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldShiftID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldShiftID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldShiftID: %w", err)
+	}
+	return oldValue.ShiftID, nil
+}
+
+// ResetShiftID resets all changes to the "shift_id" field.
+func (m *CashMovementMutation) ResetShiftID() {
+	m.shift = nil
+}
+
+// SetStoreID sets the "store_id" field.
+func (m *CashMovementMutation) SetStoreID(pu pulid.ID) {
+	m.store = &pu
+}
+
+// StoreID returns the value of the "store_id" field in the mutation.
+func (m *CashMovementMutation) StoreID() (r pulid.ID, exists bool) {
+	v := m.store
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStoreID returns the old "store_id" field's value of the CashMovement entity.
+// If the CashMovement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CashMovementMutation) OldStoreID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStoreID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStoreID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStoreID: %w", err)
+	}
+	return oldValue.StoreID, nil
+}
+
+// ResetStoreID resets all changes to the "store_id" field.
+func (m *CashMovementMutation) ResetStoreID() {
+	m.store = nil
+}
+
+// SetKind sets the "kind" field.
+func (m *CashMovementMutation) SetKind(c cashmovement.Kind) {
+	m.kind = &c
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *CashMovementMutation) Kind() (r cashmovement.Kind, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the CashMovement entity.
+// If the CashMovement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CashMovementMutation) OldKind(ctx context.Context) (v cashmovement.Kind, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *CashMovementMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetAmount sets the "amount" field.
+func (m *CashMovementMutation) SetAmount(i int64) {
+	m.amount = &i
+	m.addamount = nil
+}
+
+// Amount returns the value of the "amount" field in the mutation.
+func (m *CashMovementMutation) Amount() (r int64, exists bool) {
+	v := m.amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAmount returns the old "amount" field's value of the CashMovement entity.
+// If the CashMovement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CashMovementMutation) OldAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAmount: %w", err)
+	}
+	return oldValue.Amount, nil
+}
+
+// AddAmount adds i to the "amount" field.
+func (m *CashMovementMutation) AddAmount(i int64) {
+	if m.addamount != nil {
+		*m.addamount += i
+	} else {
+		m.addamount = &i
+	}
+}
+
+// AddedAmount returns the value that was added to the "amount" field in this mutation.
+func (m *CashMovementMutation) AddedAmount() (r int64, exists bool) {
+	v := m.addamount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAmount resets all changes to the "amount" field.
+func (m *CashMovementMutation) ResetAmount() {
+	m.amount = nil
+	m.addamount = nil
+}
+
+// SetReason sets the "reason" field.
+func (m *CashMovementMutation) SetReason(s string) {
+	m.reason = &s
+}
+
+// Reason returns the value of the "reason" field in the mutation.
+func (m *CashMovementMutation) Reason() (r string, exists bool) {
+	v := m.reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReason returns the old "reason" field's value of the CashMovement entity.
+// If the CashMovement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CashMovementMutation) OldReason(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReason: %w", err)
+	}
+	return oldValue.Reason, nil
+}
+
+// ResetReason resets all changes to the "reason" field.
+func (m *CashMovementMutation) ResetReason() {
+	m.reason = nil
+}
+
+// SetStaffID sets the "staff_id" field.
+func (m *CashMovementMutation) SetStaffID(pu pulid.ID) {
+	m.staff_id = &pu
+}
+
+// StaffID returns the value of the "staff_id" field in the mutation.
+func (m *CashMovementMutation) StaffID() (r pulid.ID, exists bool) {
+	v := m.staff_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStaffID returns the old "staff_id" field's value of the CashMovement entity.
+// If the CashMovement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CashMovementMutation) OldStaffID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStaffID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStaffID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStaffID: %w", err)
+	}
+	return oldValue.StaffID, nil
+}
+
+// ResetStaffID resets all changes to the "staff_id" field.
+func (m *CashMovementMutation) ResetStaffID() {
+	m.staff_id = nil
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *CashMovementMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[cashmovement.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *CashMovementMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *CashMovementMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *CashMovementMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// ClearShift clears the "shift" edge to the CashShift entity.
+func (m *CashMovementMutation) ClearShift() {
+	m.clearedshift = true
+	m.clearedFields[cashmovement.FieldShiftID] = struct{}{}
+}
+
+// ShiftCleared reports if the "shift" edge to the CashShift entity was cleared.
+func (m *CashMovementMutation) ShiftCleared() bool {
+	return m.clearedshift
+}
+
+// ShiftIDs returns the "shift" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ShiftID instead. It exists only for internal usage by the builders.
+func (m *CashMovementMutation) ShiftIDs() (ids []pulid.ID) {
+	if id := m.shift; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetShift resets all changes to the "shift" edge.
+func (m *CashMovementMutation) ResetShift() {
+	m.shift = nil
+	m.clearedshift = false
+}
+
+// ClearStore clears the "store" edge to the Store entity.
+func (m *CashMovementMutation) ClearStore() {
+	m.clearedstore = true
+	m.clearedFields[cashmovement.FieldStoreID] = struct{}{}
+}
+
+// StoreCleared reports if the "store" edge to the Store entity was cleared.
+func (m *CashMovementMutation) StoreCleared() bool {
+	return m.clearedstore
+}
+
+// StoreIDs returns the "store" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// StoreID instead. It exists only for internal usage by the builders.
+func (m *CashMovementMutation) StoreIDs() (ids []pulid.ID) {
+	if id := m.store; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetStore resets all changes to the "store" edge.
+func (m *CashMovementMutation) ResetStore() {
+	m.store = nil
+	m.clearedstore = false
+}
+
+// Where appends a list predicates to the CashMovementMutation builder.
+func (m *CashMovementMutation) Where(ps ...predicate.CashMovement) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the CashMovementMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *CashMovementMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.CashMovement, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *CashMovementMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *CashMovementMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (CashMovement).
+func (m *CashMovementMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *CashMovementMutation) Fields() []string {
+	fields := make([]string, 0, 9)
+	if m.merchant != nil {
+		fields = append(fields, cashmovement.FieldMerchantID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, cashmovement.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, cashmovement.FieldUpdatedAt)
+	}
+	if m.shift != nil {
+		fields = append(fields, cashmovement.FieldShiftID)
+	}
+	if m.store != nil {
+		fields = append(fields, cashmovement.FieldStoreID)
+	}
+	if m.kind != nil {
+		fields = append(fields, cashmovement.FieldKind)
+	}
+	if m.amount != nil {
+		fields = append(fields, cashmovement.FieldAmount)
+	}
+	if m.reason != nil {
+		fields = append(fields, cashmovement.FieldReason)
+	}
+	if m.staff_id != nil {
+		fields = append(fields, cashmovement.FieldStaffID)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *CashMovementMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case cashmovement.FieldMerchantID:
+		return m.MerchantID()
+	case cashmovement.FieldCreatedAt:
+		return m.CreatedAt()
+	case cashmovement.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case cashmovement.FieldShiftID:
+		return m.ShiftID()
+	case cashmovement.FieldStoreID:
+		return m.StoreID()
+	case cashmovement.FieldKind:
+		return m.Kind()
+	case cashmovement.FieldAmount:
+		return m.Amount()
+	case cashmovement.FieldReason:
+		return m.Reason()
+	case cashmovement.FieldStaffID:
+		return m.StaffID()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *CashMovementMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case cashmovement.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case cashmovement.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case cashmovement.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case cashmovement.FieldShiftID:
+		return m.OldShiftID(ctx)
+	case cashmovement.FieldStoreID:
+		return m.OldStoreID(ctx)
+	case cashmovement.FieldKind:
+		return m.OldKind(ctx)
+	case cashmovement.FieldAmount:
+		return m.OldAmount(ctx)
+	case cashmovement.FieldReason:
+		return m.OldReason(ctx)
+	case cashmovement.FieldStaffID:
+		return m.OldStaffID(ctx)
+	}
+	return nil, fmt.Errorf("unknown CashMovement field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CashMovementMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case cashmovement.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case cashmovement.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case cashmovement.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case cashmovement.FieldShiftID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetShiftID(v)
+		return nil
+	case cashmovement.FieldStoreID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStoreID(v)
+		return nil
+	case cashmovement.FieldKind:
+		v, ok := value.(cashmovement.Kind)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case cashmovement.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAmount(v)
+		return nil
+	case cashmovement.FieldReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReason(v)
+		return nil
+	case cashmovement.FieldStaffID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStaffID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown CashMovement field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *CashMovementMutation) AddedFields() []string {
+	var fields []string
+	if m.addamount != nil {
+		fields = append(fields, cashmovement.FieldAmount)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *CashMovementMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case cashmovement.FieldAmount:
+		return m.AddedAmount()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CashMovementMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case cashmovement.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAmount(v)
+		return nil
+	}
+	return fmt.Errorf("unknown CashMovement numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *CashMovementMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *CashMovementMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *CashMovementMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown CashMovement nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *CashMovementMutation) ResetField(name string) error {
+	switch name {
+	case cashmovement.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case cashmovement.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case cashmovement.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case cashmovement.FieldShiftID:
+		m.ResetShiftID()
+		return nil
+	case cashmovement.FieldStoreID:
+		m.ResetStoreID()
+		return nil
+	case cashmovement.FieldKind:
+		m.ResetKind()
+		return nil
+	case cashmovement.FieldAmount:
+		m.ResetAmount()
+		return nil
+	case cashmovement.FieldReason:
+		m.ResetReason()
+		return nil
+	case cashmovement.FieldStaffID:
+		m.ResetStaffID()
+		return nil
+	}
+	return fmt.Errorf("unknown CashMovement field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *CashMovementMutation) AddedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.merchant != nil {
+		edges = append(edges, cashmovement.EdgeMerchant)
+	}
+	if m.shift != nil {
+		edges = append(edges, cashmovement.EdgeShift)
+	}
+	if m.store != nil {
+		edges = append(edges, cashmovement.EdgeStore)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *CashMovementMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case cashmovement.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	case cashmovement.EdgeShift:
+		if id := m.shift; id != nil {
+			return []ent.Value{*id}
+		}
+	case cashmovement.EdgeStore:
+		if id := m.store; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *CashMovementMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 3)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *CashMovementMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *CashMovementMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.clearedmerchant {
+		edges = append(edges, cashmovement.EdgeMerchant)
+	}
+	if m.clearedshift {
+		edges = append(edges, cashmovement.EdgeShift)
+	}
+	if m.clearedstore {
+		edges = append(edges, cashmovement.EdgeStore)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *CashMovementMutation) EdgeCleared(name string) bool {
+	switch name {
+	case cashmovement.EdgeMerchant:
+		return m.clearedmerchant
+	case cashmovement.EdgeShift:
+		return m.clearedshift
+	case cashmovement.EdgeStore:
+		return m.clearedstore
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *CashMovementMutation) ClearEdge(name string) error {
+	switch name {
+	case cashmovement.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	case cashmovement.EdgeShift:
+		m.ClearShift()
+		return nil
+	case cashmovement.EdgeStore:
+		m.ClearStore()
+		return nil
+	}
+	return fmt.Errorf("unknown CashMovement unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *CashMovementMutation) ResetEdge(name string) error {
+	switch name {
+	case cashmovement.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	case cashmovement.EdgeShift:
+		m.ResetShift()
+		return nil
+	case cashmovement.EdgeStore:
+		m.ResetStore()
+		return nil
+	}
+	return fmt.Errorf("unknown CashMovement edge %s", name)
+}
+
+// CashShiftMutation represents an operation that mutates the CashShift nodes in the graph.
+type CashShiftMutation struct {
+	config
+	op                Op
+	typ               string
+	id                *pulid.ID
+	created_at        *time.Time
+	updated_at        *time.Time
+	idempotency_key   *string
+	status            *cashshift.Status
+	opened_by_id      *pulid.ID
+	opened_at         *time.Time
+	opening_float     *int64
+	addopening_float  *int64
+	closed_by_id      *pulid.ID
+	closed_at         *time.Time
+	cash_sales        *int64
+	addcash_sales     *int64
+	cash_refunds      *int64
+	addcash_refunds   *int64
+	paid_in           *int64
+	addpaid_in        *int64
+	paid_out          *int64
+	addpaid_out       *int64
+	expected          *int64
+	addexpected       *int64
+	counted           *int64
+	addcounted        *int64
+	difference        *int64
+	adddifference     *int64
+	difference_reason *string
+	clearedFields     map[string]struct{}
+	merchant          *pulid.ID
+	clearedmerchant   bool
+	store             *pulid.ID
+	clearedstore      bool
+	device            *pulid.ID
+	cleareddevice     bool
+	movements         map[pulid.ID]struct{}
+	removedmovements  map[pulid.ID]struct{}
+	clearedmovements  bool
+	done              bool
+	oldValue          func(context.Context) (*CashShift, error)
+	predicates        []predicate.CashShift
+}
+
+var _ ent.Mutation = (*CashShiftMutation)(nil)
+
+// cashshiftOption allows management of the mutation configuration using functional options.
+type cashshiftOption func(*CashShiftMutation)
+
+// newCashShiftMutation creates new mutation for the CashShift entity.
+func newCashShiftMutation(c config, op Op, opts ...cashshiftOption) *CashShiftMutation {
+	m := &CashShiftMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeCashShift,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withCashShiftID sets the ID field of the mutation.
+func withCashShiftID(id pulid.ID) cashshiftOption {
+	return func(m *CashShiftMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *CashShift
+		)
+		m.oldValue = func(ctx context.Context) (*CashShift, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().CashShift.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withCashShift sets the old CashShift of the mutation.
+func withCashShift(node *CashShift) cashshiftOption {
+	return func(m *CashShiftMutation) {
+		m.oldValue = func(context.Context) (*CashShift, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m CashShiftMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m CashShiftMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of CashShift entities.
+func (m *CashShiftMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *CashShiftMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *CashShiftMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().CashShift.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *CashShiftMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *CashShiftMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the CashShift entity.
+// If the CashShift object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CashShiftMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *CashShiftMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *CashShiftMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *CashShiftMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the CashShift entity.
+// If the CashShift object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CashShiftMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *CashShiftMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *CashShiftMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *CashShiftMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the CashShift entity.
+// If the CashShift object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CashShiftMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *CashShiftMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetIdempotencyKey sets the "idempotency_key" field.
+func (m *CashShiftMutation) SetIdempotencyKey(s string) {
+	m.idempotency_key = &s
+}
+
+// IdempotencyKey returns the value of the "idempotency_key" field in the mutation.
+func (m *CashShiftMutation) IdempotencyKey() (r string, exists bool) {
+	v := m.idempotency_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIdempotencyKey returns the old "idempotency_key" field's value of the CashShift entity.
+// If the CashShift object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CashShiftMutation) OldIdempotencyKey(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIdempotencyKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIdempotencyKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIdempotencyKey: %w", err)
+	}
+	return oldValue.IdempotencyKey, nil
+}
+
+// ClearIdempotencyKey clears the value of the "idempotency_key" field.
+func (m *CashShiftMutation) ClearIdempotencyKey() {
+	m.idempotency_key = nil
+	m.clearedFields[cashshift.FieldIdempotencyKey] = struct{}{}
+}
+
+// IdempotencyKeyCleared returns if the "idempotency_key" field was cleared in this mutation.
+func (m *CashShiftMutation) IdempotencyKeyCleared() bool {
+	_, ok := m.clearedFields[cashshift.FieldIdempotencyKey]
+	return ok
+}
+
+// ResetIdempotencyKey resets all changes to the "idempotency_key" field.
+func (m *CashShiftMutation) ResetIdempotencyKey() {
+	m.idempotency_key = nil
+	delete(m.clearedFields, cashshift.FieldIdempotencyKey)
+}
+
+// SetStoreID sets the "store_id" field.
+func (m *CashShiftMutation) SetStoreID(pu pulid.ID) {
+	m.store = &pu
+}
+
+// StoreID returns the value of the "store_id" field in the mutation.
+func (m *CashShiftMutation) StoreID() (r pulid.ID, exists bool) {
+	v := m.store
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStoreID returns the old "store_id" field's value of the CashShift entity.
+// If the CashShift object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CashShiftMutation) OldStoreID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStoreID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStoreID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStoreID: %w", err)
+	}
+	return oldValue.StoreID, nil
+}
+
+// ResetStoreID resets all changes to the "store_id" field.
+func (m *CashShiftMutation) ResetStoreID() {
+	m.store = nil
+}
+
+// SetDeviceID sets the "device_id" field.
+func (m *CashShiftMutation) SetDeviceID(pu pulid.ID) {
+	m.device = &pu
+}
+
+// DeviceID returns the value of the "device_id" field in the mutation.
+func (m *CashShiftMutation) DeviceID() (r pulid.ID, exists bool) {
+	v := m.device
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDeviceID returns the old "device_id" field's value of the CashShift entity.
+// If the CashShift object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CashShiftMutation) OldDeviceID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDeviceID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDeviceID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDeviceID: %w", err)
+	}
+	return oldValue.DeviceID, nil
+}
+
+// ResetDeviceID resets all changes to the "device_id" field.
+func (m *CashShiftMutation) ResetDeviceID() {
+	m.device = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *CashShiftMutation) SetStatus(c cashshift.Status) {
+	m.status = &c
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *CashShiftMutation) Status() (r cashshift.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the CashShift entity.
+// If the CashShift object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CashShiftMutation) OldStatus(ctx context.Context) (v cashshift.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *CashShiftMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetOpenedByID sets the "opened_by_id" field.
+func (m *CashShiftMutation) SetOpenedByID(pu pulid.ID) {
+	m.opened_by_id = &pu
+}
+
+// OpenedByID returns the value of the "opened_by_id" field in the mutation.
+func (m *CashShiftMutation) OpenedByID() (r pulid.ID, exists bool) {
+	v := m.opened_by_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOpenedByID returns the old "opened_by_id" field's value of the CashShift entity.
+// If the CashShift object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CashShiftMutation) OldOpenedByID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOpenedByID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOpenedByID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOpenedByID: %w", err)
+	}
+	return oldValue.OpenedByID, nil
+}
+
+// ResetOpenedByID resets all changes to the "opened_by_id" field.
+func (m *CashShiftMutation) ResetOpenedByID() {
+	m.opened_by_id = nil
+}
+
+// SetOpenedAt sets the "opened_at" field.
+func (m *CashShiftMutation) SetOpenedAt(t time.Time) {
+	m.opened_at = &t
+}
+
+// OpenedAt returns the value of the "opened_at" field in the mutation.
+func (m *CashShiftMutation) OpenedAt() (r time.Time, exists bool) {
+	v := m.opened_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOpenedAt returns the old "opened_at" field's value of the CashShift entity.
+// If the CashShift object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CashShiftMutation) OldOpenedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOpenedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOpenedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOpenedAt: %w", err)
+	}
+	return oldValue.OpenedAt, nil
+}
+
+// ResetOpenedAt resets all changes to the "opened_at" field.
+func (m *CashShiftMutation) ResetOpenedAt() {
+	m.opened_at = nil
+}
+
+// SetOpeningFloat sets the "opening_float" field.
+func (m *CashShiftMutation) SetOpeningFloat(i int64) {
+	m.opening_float = &i
+	m.addopening_float = nil
+}
+
+// OpeningFloat returns the value of the "opening_float" field in the mutation.
+func (m *CashShiftMutation) OpeningFloat() (r int64, exists bool) {
+	v := m.opening_float
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOpeningFloat returns the old "opening_float" field's value of the CashShift entity.
+// If the CashShift object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CashShiftMutation) OldOpeningFloat(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOpeningFloat is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOpeningFloat requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOpeningFloat: %w", err)
+	}
+	return oldValue.OpeningFloat, nil
+}
+
+// AddOpeningFloat adds i to the "opening_float" field.
+func (m *CashShiftMutation) AddOpeningFloat(i int64) {
+	if m.addopening_float != nil {
+		*m.addopening_float += i
+	} else {
+		m.addopening_float = &i
+	}
+}
+
+// AddedOpeningFloat returns the value that was added to the "opening_float" field in this mutation.
+func (m *CashShiftMutation) AddedOpeningFloat() (r int64, exists bool) {
+	v := m.addopening_float
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetOpeningFloat resets all changes to the "opening_float" field.
+func (m *CashShiftMutation) ResetOpeningFloat() {
+	m.opening_float = nil
+	m.addopening_float = nil
+}
+
+// SetClosedByID sets the "closed_by_id" field.
+func (m *CashShiftMutation) SetClosedByID(pu pulid.ID) {
+	m.closed_by_id = &pu
+}
+
+// ClosedByID returns the value of the "closed_by_id" field in the mutation.
+func (m *CashShiftMutation) ClosedByID() (r pulid.ID, exists bool) {
+	v := m.closed_by_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldClosedByID returns the old "closed_by_id" field's value of the CashShift entity.
+// If the CashShift object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CashShiftMutation) OldClosedByID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldClosedByID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldClosedByID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldClosedByID: %w", err)
+	}
+	return oldValue.ClosedByID, nil
+}
+
+// ClearClosedByID clears the value of the "closed_by_id" field.
+func (m *CashShiftMutation) ClearClosedByID() {
+	m.closed_by_id = nil
+	m.clearedFields[cashshift.FieldClosedByID] = struct{}{}
+}
+
+// ClosedByIDCleared returns if the "closed_by_id" field was cleared in this mutation.
+func (m *CashShiftMutation) ClosedByIDCleared() bool {
+	_, ok := m.clearedFields[cashshift.FieldClosedByID]
+	return ok
+}
+
+// ResetClosedByID resets all changes to the "closed_by_id" field.
+func (m *CashShiftMutation) ResetClosedByID() {
+	m.closed_by_id = nil
+	delete(m.clearedFields, cashshift.FieldClosedByID)
+}
+
+// SetClosedAt sets the "closed_at" field.
+func (m *CashShiftMutation) SetClosedAt(t time.Time) {
+	m.closed_at = &t
+}
+
+// ClosedAt returns the value of the "closed_at" field in the mutation.
+func (m *CashShiftMutation) ClosedAt() (r time.Time, exists bool) {
+	v := m.closed_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldClosedAt returns the old "closed_at" field's value of the CashShift entity.
+// If the CashShift object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CashShiftMutation) OldClosedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldClosedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldClosedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldClosedAt: %w", err)
+	}
+	return oldValue.ClosedAt, nil
+}
+
+// ClearClosedAt clears the value of the "closed_at" field.
+func (m *CashShiftMutation) ClearClosedAt() {
+	m.closed_at = nil
+	m.clearedFields[cashshift.FieldClosedAt] = struct{}{}
+}
+
+// ClosedAtCleared returns if the "closed_at" field was cleared in this mutation.
+func (m *CashShiftMutation) ClosedAtCleared() bool {
+	_, ok := m.clearedFields[cashshift.FieldClosedAt]
+	return ok
+}
+
+// ResetClosedAt resets all changes to the "closed_at" field.
+func (m *CashShiftMutation) ResetClosedAt() {
+	m.closed_at = nil
+	delete(m.clearedFields, cashshift.FieldClosedAt)
+}
+
+// SetCashSales sets the "cash_sales" field.
+func (m *CashShiftMutation) SetCashSales(i int64) {
+	m.cash_sales = &i
+	m.addcash_sales = nil
+}
+
+// CashSales returns the value of the "cash_sales" field in the mutation.
+func (m *CashShiftMutation) CashSales() (r int64, exists bool) {
+	v := m.cash_sales
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCashSales returns the old "cash_sales" field's value of the CashShift entity.
+// If the CashShift object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CashShiftMutation) OldCashSales(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCashSales is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCashSales requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCashSales: %w", err)
+	}
+	return oldValue.CashSales, nil
+}
+
+// AddCashSales adds i to the "cash_sales" field.
+func (m *CashShiftMutation) AddCashSales(i int64) {
+	if m.addcash_sales != nil {
+		*m.addcash_sales += i
+	} else {
+		m.addcash_sales = &i
+	}
+}
+
+// AddedCashSales returns the value that was added to the "cash_sales" field in this mutation.
+func (m *CashShiftMutation) AddedCashSales() (r int64, exists bool) {
+	v := m.addcash_sales
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCashSales resets all changes to the "cash_sales" field.
+func (m *CashShiftMutation) ResetCashSales() {
+	m.cash_sales = nil
+	m.addcash_sales = nil
+}
+
+// SetCashRefunds sets the "cash_refunds" field.
+func (m *CashShiftMutation) SetCashRefunds(i int64) {
+	m.cash_refunds = &i
+	m.addcash_refunds = nil
+}
+
+// CashRefunds returns the value of the "cash_refunds" field in the mutation.
+func (m *CashShiftMutation) CashRefunds() (r int64, exists bool) {
+	v := m.cash_refunds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCashRefunds returns the old "cash_refunds" field's value of the CashShift entity.
+// If the CashShift object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CashShiftMutation) OldCashRefunds(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCashRefunds is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCashRefunds requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCashRefunds: %w", err)
+	}
+	return oldValue.CashRefunds, nil
+}
+
+// AddCashRefunds adds i to the "cash_refunds" field.
+func (m *CashShiftMutation) AddCashRefunds(i int64) {
+	if m.addcash_refunds != nil {
+		*m.addcash_refunds += i
+	} else {
+		m.addcash_refunds = &i
+	}
+}
+
+// AddedCashRefunds returns the value that was added to the "cash_refunds" field in this mutation.
+func (m *CashShiftMutation) AddedCashRefunds() (r int64, exists bool) {
+	v := m.addcash_refunds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCashRefunds resets all changes to the "cash_refunds" field.
+func (m *CashShiftMutation) ResetCashRefunds() {
+	m.cash_refunds = nil
+	m.addcash_refunds = nil
+}
+
+// SetPaidIn sets the "paid_in" field.
+func (m *CashShiftMutation) SetPaidIn(i int64) {
+	m.paid_in = &i
+	m.addpaid_in = nil
+}
+
+// PaidIn returns the value of the "paid_in" field in the mutation.
+func (m *CashShiftMutation) PaidIn() (r int64, exists bool) {
+	v := m.paid_in
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPaidIn returns the old "paid_in" field's value of the CashShift entity.
+// If the CashShift object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CashShiftMutation) OldPaidIn(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPaidIn is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPaidIn requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPaidIn: %w", err)
+	}
+	return oldValue.PaidIn, nil
+}
+
+// AddPaidIn adds i to the "paid_in" field.
+func (m *CashShiftMutation) AddPaidIn(i int64) {
+	if m.addpaid_in != nil {
+		*m.addpaid_in += i
+	} else {
+		m.addpaid_in = &i
+	}
+}
+
+// AddedPaidIn returns the value that was added to the "paid_in" field in this mutation.
+func (m *CashShiftMutation) AddedPaidIn() (r int64, exists bool) {
+	v := m.addpaid_in
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPaidIn resets all changes to the "paid_in" field.
+func (m *CashShiftMutation) ResetPaidIn() {
+	m.paid_in = nil
+	m.addpaid_in = nil
+}
+
+// SetPaidOut sets the "paid_out" field.
+func (m *CashShiftMutation) SetPaidOut(i int64) {
+	m.paid_out = &i
+	m.addpaid_out = nil
+}
+
+// PaidOut returns the value of the "paid_out" field in the mutation.
+func (m *CashShiftMutation) PaidOut() (r int64, exists bool) {
+	v := m.paid_out
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPaidOut returns the old "paid_out" field's value of the CashShift entity.
+// If the CashShift object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CashShiftMutation) OldPaidOut(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPaidOut is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPaidOut requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPaidOut: %w", err)
+	}
+	return oldValue.PaidOut, nil
+}
+
+// AddPaidOut adds i to the "paid_out" field.
+func (m *CashShiftMutation) AddPaidOut(i int64) {
+	if m.addpaid_out != nil {
+		*m.addpaid_out += i
+	} else {
+		m.addpaid_out = &i
+	}
+}
+
+// AddedPaidOut returns the value that was added to the "paid_out" field in this mutation.
+func (m *CashShiftMutation) AddedPaidOut() (r int64, exists bool) {
+	v := m.addpaid_out
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPaidOut resets all changes to the "paid_out" field.
+func (m *CashShiftMutation) ResetPaidOut() {
+	m.paid_out = nil
+	m.addpaid_out = nil
+}
+
+// SetExpected sets the "expected" field.
+func (m *CashShiftMutation) SetExpected(i int64) {
+	m.expected = &i
+	m.addexpected = nil
+}
+
+// Expected returns the value of the "expected" field in the mutation.
+func (m *CashShiftMutation) Expected() (r int64, exists bool) {
+	v := m.expected
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpected returns the old "expected" field's value of the CashShift entity.
+// If the CashShift object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CashShiftMutation) OldExpected(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpected is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpected requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpected: %w", err)
+	}
+	return oldValue.Expected, nil
+}
+
+// AddExpected adds i to the "expected" field.
+func (m *CashShiftMutation) AddExpected(i int64) {
+	if m.addexpected != nil {
+		*m.addexpected += i
+	} else {
+		m.addexpected = &i
+	}
+}
+
+// AddedExpected returns the value that was added to the "expected" field in this mutation.
+func (m *CashShiftMutation) AddedExpected() (r int64, exists bool) {
+	v := m.addexpected
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearExpected clears the value of the "expected" field.
+func (m *CashShiftMutation) ClearExpected() {
+	m.expected = nil
+	m.addexpected = nil
+	m.clearedFields[cashshift.FieldExpected] = struct{}{}
+}
+
+// ExpectedCleared returns if the "expected" field was cleared in this mutation.
+func (m *CashShiftMutation) ExpectedCleared() bool {
+	_, ok := m.clearedFields[cashshift.FieldExpected]
+	return ok
+}
+
+// ResetExpected resets all changes to the "expected" field.
+func (m *CashShiftMutation) ResetExpected() {
+	m.expected = nil
+	m.addexpected = nil
+	delete(m.clearedFields, cashshift.FieldExpected)
+}
+
+// SetCounted sets the "counted" field.
+func (m *CashShiftMutation) SetCounted(i int64) {
+	m.counted = &i
+	m.addcounted = nil
+}
+
+// Counted returns the value of the "counted" field in the mutation.
+func (m *CashShiftMutation) Counted() (r int64, exists bool) {
+	v := m.counted
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCounted returns the old "counted" field's value of the CashShift entity.
+// If the CashShift object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CashShiftMutation) OldCounted(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCounted is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCounted requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCounted: %w", err)
+	}
+	return oldValue.Counted, nil
+}
+
+// AddCounted adds i to the "counted" field.
+func (m *CashShiftMutation) AddCounted(i int64) {
+	if m.addcounted != nil {
+		*m.addcounted += i
+	} else {
+		m.addcounted = &i
+	}
+}
+
+// AddedCounted returns the value that was added to the "counted" field in this mutation.
+func (m *CashShiftMutation) AddedCounted() (r int64, exists bool) {
+	v := m.addcounted
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearCounted clears the value of the "counted" field.
+func (m *CashShiftMutation) ClearCounted() {
+	m.counted = nil
+	m.addcounted = nil
+	m.clearedFields[cashshift.FieldCounted] = struct{}{}
+}
+
+// CountedCleared returns if the "counted" field was cleared in this mutation.
+func (m *CashShiftMutation) CountedCleared() bool {
+	_, ok := m.clearedFields[cashshift.FieldCounted]
+	return ok
+}
+
+// ResetCounted resets all changes to the "counted" field.
+func (m *CashShiftMutation) ResetCounted() {
+	m.counted = nil
+	m.addcounted = nil
+	delete(m.clearedFields, cashshift.FieldCounted)
+}
+
+// SetDifference sets the "difference" field.
+func (m *CashShiftMutation) SetDifference(i int64) {
+	m.difference = &i
+	m.adddifference = nil
+}
+
+// Difference returns the value of the "difference" field in the mutation.
+func (m *CashShiftMutation) Difference() (r int64, exists bool) {
+	v := m.difference
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDifference returns the old "difference" field's value of the CashShift entity.
+// If the CashShift object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CashShiftMutation) OldDifference(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDifference is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDifference requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDifference: %w", err)
+	}
+	return oldValue.Difference, nil
+}
+
+// AddDifference adds i to the "difference" field.
+func (m *CashShiftMutation) AddDifference(i int64) {
+	if m.adddifference != nil {
+		*m.adddifference += i
+	} else {
+		m.adddifference = &i
+	}
+}
+
+// AddedDifference returns the value that was added to the "difference" field in this mutation.
+func (m *CashShiftMutation) AddedDifference() (r int64, exists bool) {
+	v := m.adddifference
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearDifference clears the value of the "difference" field.
+func (m *CashShiftMutation) ClearDifference() {
+	m.difference = nil
+	m.adddifference = nil
+	m.clearedFields[cashshift.FieldDifference] = struct{}{}
+}
+
+// DifferenceCleared returns if the "difference" field was cleared in this mutation.
+func (m *CashShiftMutation) DifferenceCleared() bool {
+	_, ok := m.clearedFields[cashshift.FieldDifference]
+	return ok
+}
+
+// ResetDifference resets all changes to the "difference" field.
+func (m *CashShiftMutation) ResetDifference() {
+	m.difference = nil
+	m.adddifference = nil
+	delete(m.clearedFields, cashshift.FieldDifference)
+}
+
+// SetDifferenceReason sets the "difference_reason" field.
+func (m *CashShiftMutation) SetDifferenceReason(s string) {
+	m.difference_reason = &s
+}
+
+// DifferenceReason returns the value of the "difference_reason" field in the mutation.
+func (m *CashShiftMutation) DifferenceReason() (r string, exists bool) {
+	v := m.difference_reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDifferenceReason returns the old "difference_reason" field's value of the CashShift entity.
+// If the CashShift object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CashShiftMutation) OldDifferenceReason(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDifferenceReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDifferenceReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDifferenceReason: %w", err)
+	}
+	return oldValue.DifferenceReason, nil
+}
+
+// ClearDifferenceReason clears the value of the "difference_reason" field.
+func (m *CashShiftMutation) ClearDifferenceReason() {
+	m.difference_reason = nil
+	m.clearedFields[cashshift.FieldDifferenceReason] = struct{}{}
+}
+
+// DifferenceReasonCleared returns if the "difference_reason" field was cleared in this mutation.
+func (m *CashShiftMutation) DifferenceReasonCleared() bool {
+	_, ok := m.clearedFields[cashshift.FieldDifferenceReason]
+	return ok
+}
+
+// ResetDifferenceReason resets all changes to the "difference_reason" field.
+func (m *CashShiftMutation) ResetDifferenceReason() {
+	m.difference_reason = nil
+	delete(m.clearedFields, cashshift.FieldDifferenceReason)
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *CashShiftMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[cashshift.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *CashShiftMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *CashShiftMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *CashShiftMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// ClearStore clears the "store" edge to the Store entity.
+func (m *CashShiftMutation) ClearStore() {
+	m.clearedstore = true
+	m.clearedFields[cashshift.FieldStoreID] = struct{}{}
+}
+
+// StoreCleared reports if the "store" edge to the Store entity was cleared.
+func (m *CashShiftMutation) StoreCleared() bool {
+	return m.clearedstore
+}
+
+// StoreIDs returns the "store" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// StoreID instead. It exists only for internal usage by the builders.
+func (m *CashShiftMutation) StoreIDs() (ids []pulid.ID) {
+	if id := m.store; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetStore resets all changes to the "store" edge.
+func (m *CashShiftMutation) ResetStore() {
+	m.store = nil
+	m.clearedstore = false
+}
+
+// ClearDevice clears the "device" edge to the Device entity.
+func (m *CashShiftMutation) ClearDevice() {
+	m.cleareddevice = true
+	m.clearedFields[cashshift.FieldDeviceID] = struct{}{}
+}
+
+// DeviceCleared reports if the "device" edge to the Device entity was cleared.
+func (m *CashShiftMutation) DeviceCleared() bool {
+	return m.cleareddevice
+}
+
+// DeviceIDs returns the "device" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// DeviceID instead. It exists only for internal usage by the builders.
+func (m *CashShiftMutation) DeviceIDs() (ids []pulid.ID) {
+	if id := m.device; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetDevice resets all changes to the "device" edge.
+func (m *CashShiftMutation) ResetDevice() {
+	m.device = nil
+	m.cleareddevice = false
+}
+
+// AddMovementIDs adds the "movements" edge to the CashMovement entity by ids.
+func (m *CashShiftMutation) AddMovementIDs(ids ...pulid.ID) {
+	if m.movements == nil {
+		m.movements = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		m.movements[ids[i]] = struct{}{}
+	}
+}
+
+// ClearMovements clears the "movements" edge to the CashMovement entity.
+func (m *CashShiftMutation) ClearMovements() {
+	m.clearedmovements = true
+}
+
+// MovementsCleared reports if the "movements" edge to the CashMovement entity was cleared.
+func (m *CashShiftMutation) MovementsCleared() bool {
+	return m.clearedmovements
+}
+
+// RemoveMovementIDs removes the "movements" edge to the CashMovement entity by IDs.
+func (m *CashShiftMutation) RemoveMovementIDs(ids ...pulid.ID) {
+	if m.removedmovements == nil {
+		m.removedmovements = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		delete(m.movements, ids[i])
+		m.removedmovements[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedMovements returns the removed IDs of the "movements" edge to the CashMovement entity.
+func (m *CashShiftMutation) RemovedMovementsIDs() (ids []pulid.ID) {
+	for id := range m.removedmovements {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// MovementsIDs returns the "movements" edge IDs in the mutation.
+func (m *CashShiftMutation) MovementsIDs() (ids []pulid.ID) {
+	for id := range m.movements {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetMovements resets all changes to the "movements" edge.
+func (m *CashShiftMutation) ResetMovements() {
+	m.movements = nil
+	m.clearedmovements = false
+	m.removedmovements = nil
+}
+
+// Where appends a list predicates to the CashShiftMutation builder.
+func (m *CashShiftMutation) Where(ps ...predicate.CashShift) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the CashShiftMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *CashShiftMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.CashShift, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *CashShiftMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *CashShiftMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (CashShift).
+func (m *CashShiftMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *CashShiftMutation) Fields() []string {
+	fields := make([]string, 0, 20)
+	if m.merchant != nil {
+		fields = append(fields, cashshift.FieldMerchantID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, cashshift.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, cashshift.FieldUpdatedAt)
+	}
+	if m.idempotency_key != nil {
+		fields = append(fields, cashshift.FieldIdempotencyKey)
+	}
+	if m.store != nil {
+		fields = append(fields, cashshift.FieldStoreID)
+	}
+	if m.device != nil {
+		fields = append(fields, cashshift.FieldDeviceID)
+	}
+	if m.status != nil {
+		fields = append(fields, cashshift.FieldStatus)
+	}
+	if m.opened_by_id != nil {
+		fields = append(fields, cashshift.FieldOpenedByID)
+	}
+	if m.opened_at != nil {
+		fields = append(fields, cashshift.FieldOpenedAt)
+	}
+	if m.opening_float != nil {
+		fields = append(fields, cashshift.FieldOpeningFloat)
+	}
+	if m.closed_by_id != nil {
+		fields = append(fields, cashshift.FieldClosedByID)
+	}
+	if m.closed_at != nil {
+		fields = append(fields, cashshift.FieldClosedAt)
+	}
+	if m.cash_sales != nil {
+		fields = append(fields, cashshift.FieldCashSales)
+	}
+	if m.cash_refunds != nil {
+		fields = append(fields, cashshift.FieldCashRefunds)
+	}
+	if m.paid_in != nil {
+		fields = append(fields, cashshift.FieldPaidIn)
+	}
+	if m.paid_out != nil {
+		fields = append(fields, cashshift.FieldPaidOut)
+	}
+	if m.expected != nil {
+		fields = append(fields, cashshift.FieldExpected)
+	}
+	if m.counted != nil {
+		fields = append(fields, cashshift.FieldCounted)
+	}
+	if m.difference != nil {
+		fields = append(fields, cashshift.FieldDifference)
+	}
+	if m.difference_reason != nil {
+		fields = append(fields, cashshift.FieldDifferenceReason)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *CashShiftMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case cashshift.FieldMerchantID:
+		return m.MerchantID()
+	case cashshift.FieldCreatedAt:
+		return m.CreatedAt()
+	case cashshift.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case cashshift.FieldIdempotencyKey:
+		return m.IdempotencyKey()
+	case cashshift.FieldStoreID:
+		return m.StoreID()
+	case cashshift.FieldDeviceID:
+		return m.DeviceID()
+	case cashshift.FieldStatus:
+		return m.Status()
+	case cashshift.FieldOpenedByID:
+		return m.OpenedByID()
+	case cashshift.FieldOpenedAt:
+		return m.OpenedAt()
+	case cashshift.FieldOpeningFloat:
+		return m.OpeningFloat()
+	case cashshift.FieldClosedByID:
+		return m.ClosedByID()
+	case cashshift.FieldClosedAt:
+		return m.ClosedAt()
+	case cashshift.FieldCashSales:
+		return m.CashSales()
+	case cashshift.FieldCashRefunds:
+		return m.CashRefunds()
+	case cashshift.FieldPaidIn:
+		return m.PaidIn()
+	case cashshift.FieldPaidOut:
+		return m.PaidOut()
+	case cashshift.FieldExpected:
+		return m.Expected()
+	case cashshift.FieldCounted:
+		return m.Counted()
+	case cashshift.FieldDifference:
+		return m.Difference()
+	case cashshift.FieldDifferenceReason:
+		return m.DifferenceReason()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *CashShiftMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case cashshift.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case cashshift.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case cashshift.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case cashshift.FieldIdempotencyKey:
+		return m.OldIdempotencyKey(ctx)
+	case cashshift.FieldStoreID:
+		return m.OldStoreID(ctx)
+	case cashshift.FieldDeviceID:
+		return m.OldDeviceID(ctx)
+	case cashshift.FieldStatus:
+		return m.OldStatus(ctx)
+	case cashshift.FieldOpenedByID:
+		return m.OldOpenedByID(ctx)
+	case cashshift.FieldOpenedAt:
+		return m.OldOpenedAt(ctx)
+	case cashshift.FieldOpeningFloat:
+		return m.OldOpeningFloat(ctx)
+	case cashshift.FieldClosedByID:
+		return m.OldClosedByID(ctx)
+	case cashshift.FieldClosedAt:
+		return m.OldClosedAt(ctx)
+	case cashshift.FieldCashSales:
+		return m.OldCashSales(ctx)
+	case cashshift.FieldCashRefunds:
+		return m.OldCashRefunds(ctx)
+	case cashshift.FieldPaidIn:
+		return m.OldPaidIn(ctx)
+	case cashshift.FieldPaidOut:
+		return m.OldPaidOut(ctx)
+	case cashshift.FieldExpected:
+		return m.OldExpected(ctx)
+	case cashshift.FieldCounted:
+		return m.OldCounted(ctx)
+	case cashshift.FieldDifference:
+		return m.OldDifference(ctx)
+	case cashshift.FieldDifferenceReason:
+		return m.OldDifferenceReason(ctx)
+	}
+	return nil, fmt.Errorf("unknown CashShift field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CashShiftMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case cashshift.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case cashshift.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case cashshift.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case cashshift.FieldIdempotencyKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIdempotencyKey(v)
+		return nil
+	case cashshift.FieldStoreID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStoreID(v)
+		return nil
+	case cashshift.FieldDeviceID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDeviceID(v)
+		return nil
+	case cashshift.FieldStatus:
+		v, ok := value.(cashshift.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case cashshift.FieldOpenedByID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOpenedByID(v)
+		return nil
+	case cashshift.FieldOpenedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOpenedAt(v)
+		return nil
+	case cashshift.FieldOpeningFloat:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOpeningFloat(v)
+		return nil
+	case cashshift.FieldClosedByID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetClosedByID(v)
+		return nil
+	case cashshift.FieldClosedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetClosedAt(v)
+		return nil
+	case cashshift.FieldCashSales:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCashSales(v)
+		return nil
+	case cashshift.FieldCashRefunds:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCashRefunds(v)
+		return nil
+	case cashshift.FieldPaidIn:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPaidIn(v)
+		return nil
+	case cashshift.FieldPaidOut:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPaidOut(v)
+		return nil
+	case cashshift.FieldExpected:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpected(v)
+		return nil
+	case cashshift.FieldCounted:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCounted(v)
+		return nil
+	case cashshift.FieldDifference:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDifference(v)
+		return nil
+	case cashshift.FieldDifferenceReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDifferenceReason(v)
+		return nil
+	}
+	return fmt.Errorf("unknown CashShift field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *CashShiftMutation) AddedFields() []string {
+	var fields []string
+	if m.addopening_float != nil {
+		fields = append(fields, cashshift.FieldOpeningFloat)
+	}
+	if m.addcash_sales != nil {
+		fields = append(fields, cashshift.FieldCashSales)
+	}
+	if m.addcash_refunds != nil {
+		fields = append(fields, cashshift.FieldCashRefunds)
+	}
+	if m.addpaid_in != nil {
+		fields = append(fields, cashshift.FieldPaidIn)
+	}
+	if m.addpaid_out != nil {
+		fields = append(fields, cashshift.FieldPaidOut)
+	}
+	if m.addexpected != nil {
+		fields = append(fields, cashshift.FieldExpected)
+	}
+	if m.addcounted != nil {
+		fields = append(fields, cashshift.FieldCounted)
+	}
+	if m.adddifference != nil {
+		fields = append(fields, cashshift.FieldDifference)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *CashShiftMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case cashshift.FieldOpeningFloat:
+		return m.AddedOpeningFloat()
+	case cashshift.FieldCashSales:
+		return m.AddedCashSales()
+	case cashshift.FieldCashRefunds:
+		return m.AddedCashRefunds()
+	case cashshift.FieldPaidIn:
+		return m.AddedPaidIn()
+	case cashshift.FieldPaidOut:
+		return m.AddedPaidOut()
+	case cashshift.FieldExpected:
+		return m.AddedExpected()
+	case cashshift.FieldCounted:
+		return m.AddedCounted()
+	case cashshift.FieldDifference:
+		return m.AddedDifference()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CashShiftMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case cashshift.FieldOpeningFloat:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddOpeningFloat(v)
+		return nil
+	case cashshift.FieldCashSales:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCashSales(v)
+		return nil
+	case cashshift.FieldCashRefunds:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCashRefunds(v)
+		return nil
+	case cashshift.FieldPaidIn:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPaidIn(v)
+		return nil
+	case cashshift.FieldPaidOut:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPaidOut(v)
+		return nil
+	case cashshift.FieldExpected:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddExpected(v)
+		return nil
+	case cashshift.FieldCounted:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCounted(v)
+		return nil
+	case cashshift.FieldDifference:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDifference(v)
+		return nil
+	}
+	return fmt.Errorf("unknown CashShift numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *CashShiftMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(cashshift.FieldIdempotencyKey) {
+		fields = append(fields, cashshift.FieldIdempotencyKey)
+	}
+	if m.FieldCleared(cashshift.FieldClosedByID) {
+		fields = append(fields, cashshift.FieldClosedByID)
+	}
+	if m.FieldCleared(cashshift.FieldClosedAt) {
+		fields = append(fields, cashshift.FieldClosedAt)
+	}
+	if m.FieldCleared(cashshift.FieldExpected) {
+		fields = append(fields, cashshift.FieldExpected)
+	}
+	if m.FieldCleared(cashshift.FieldCounted) {
+		fields = append(fields, cashshift.FieldCounted)
+	}
+	if m.FieldCleared(cashshift.FieldDifference) {
+		fields = append(fields, cashshift.FieldDifference)
+	}
+	if m.FieldCleared(cashshift.FieldDifferenceReason) {
+		fields = append(fields, cashshift.FieldDifferenceReason)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *CashShiftMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *CashShiftMutation) ClearField(name string) error {
+	switch name {
+	case cashshift.FieldIdempotencyKey:
+		m.ClearIdempotencyKey()
+		return nil
+	case cashshift.FieldClosedByID:
+		m.ClearClosedByID()
+		return nil
+	case cashshift.FieldClosedAt:
+		m.ClearClosedAt()
+		return nil
+	case cashshift.FieldExpected:
+		m.ClearExpected()
+		return nil
+	case cashshift.FieldCounted:
+		m.ClearCounted()
+		return nil
+	case cashshift.FieldDifference:
+		m.ClearDifference()
+		return nil
+	case cashshift.FieldDifferenceReason:
+		m.ClearDifferenceReason()
+		return nil
+	}
+	return fmt.Errorf("unknown CashShift nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *CashShiftMutation) ResetField(name string) error {
+	switch name {
+	case cashshift.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case cashshift.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case cashshift.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case cashshift.FieldIdempotencyKey:
+		m.ResetIdempotencyKey()
+		return nil
+	case cashshift.FieldStoreID:
+		m.ResetStoreID()
+		return nil
+	case cashshift.FieldDeviceID:
+		m.ResetDeviceID()
+		return nil
+	case cashshift.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case cashshift.FieldOpenedByID:
+		m.ResetOpenedByID()
+		return nil
+	case cashshift.FieldOpenedAt:
+		m.ResetOpenedAt()
+		return nil
+	case cashshift.FieldOpeningFloat:
+		m.ResetOpeningFloat()
+		return nil
+	case cashshift.FieldClosedByID:
+		m.ResetClosedByID()
+		return nil
+	case cashshift.FieldClosedAt:
+		m.ResetClosedAt()
+		return nil
+	case cashshift.FieldCashSales:
+		m.ResetCashSales()
+		return nil
+	case cashshift.FieldCashRefunds:
+		m.ResetCashRefunds()
+		return nil
+	case cashshift.FieldPaidIn:
+		m.ResetPaidIn()
+		return nil
+	case cashshift.FieldPaidOut:
+		m.ResetPaidOut()
+		return nil
+	case cashshift.FieldExpected:
+		m.ResetExpected()
+		return nil
+	case cashshift.FieldCounted:
+		m.ResetCounted()
+		return nil
+	case cashshift.FieldDifference:
+		m.ResetDifference()
+		return nil
+	case cashshift.FieldDifferenceReason:
+		m.ResetDifferenceReason()
+		return nil
+	}
+	return fmt.Errorf("unknown CashShift field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *CashShiftMutation) AddedEdges() []string {
+	edges := make([]string, 0, 4)
+	if m.merchant != nil {
+		edges = append(edges, cashshift.EdgeMerchant)
+	}
+	if m.store != nil {
+		edges = append(edges, cashshift.EdgeStore)
+	}
+	if m.device != nil {
+		edges = append(edges, cashshift.EdgeDevice)
+	}
+	if m.movements != nil {
+		edges = append(edges, cashshift.EdgeMovements)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *CashShiftMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case cashshift.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	case cashshift.EdgeStore:
+		if id := m.store; id != nil {
+			return []ent.Value{*id}
+		}
+	case cashshift.EdgeDevice:
+		if id := m.device; id != nil {
+			return []ent.Value{*id}
+		}
+	case cashshift.EdgeMovements:
+		ids := make([]ent.Value, 0, len(m.movements))
+		for id := range m.movements {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *CashShiftMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 4)
+	if m.removedmovements != nil {
+		edges = append(edges, cashshift.EdgeMovements)
+	}
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *CashShiftMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case cashshift.EdgeMovements:
+		ids := make([]ent.Value, 0, len(m.removedmovements))
+		for id := range m.removedmovements {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *CashShiftMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 4)
+	if m.clearedmerchant {
+		edges = append(edges, cashshift.EdgeMerchant)
+	}
+	if m.clearedstore {
+		edges = append(edges, cashshift.EdgeStore)
+	}
+	if m.cleareddevice {
+		edges = append(edges, cashshift.EdgeDevice)
+	}
+	if m.clearedmovements {
+		edges = append(edges, cashshift.EdgeMovements)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *CashShiftMutation) EdgeCleared(name string) bool {
+	switch name {
+	case cashshift.EdgeMerchant:
+		return m.clearedmerchant
+	case cashshift.EdgeStore:
+		return m.clearedstore
+	case cashshift.EdgeDevice:
+		return m.cleareddevice
+	case cashshift.EdgeMovements:
+		return m.clearedmovements
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *CashShiftMutation) ClearEdge(name string) error {
+	switch name {
+	case cashshift.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	case cashshift.EdgeStore:
+		m.ClearStore()
+		return nil
+	case cashshift.EdgeDevice:
+		m.ClearDevice()
+		return nil
+	}
+	return fmt.Errorf("unknown CashShift unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *CashShiftMutation) ResetEdge(name string) error {
+	switch name {
+	case cashshift.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	case cashshift.EdgeStore:
+		m.ResetStore()
+		return nil
+	case cashshift.EdgeDevice:
+		m.ResetDevice()
+		return nil
+	case cashshift.EdgeMovements:
+		m.ResetMovements()
+		return nil
+	}
+	return fmt.Errorf("unknown CashShift edge %s", name)
 }
 
 // CredentialGrantMutation represents an operation that mutates the CredentialGrant nodes in the graph.
@@ -10096,6 +13050,1252 @@ func (m *CustomerTrigramMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown CustomerTrigram edge %s", name)
+}
+
+// DayCloseMutation represents an operation that mutates the DayClose nodes in the graph.
+type DayCloseMutation struct {
+	config
+	op                 Op
+	typ                string
+	id                 *pulid.ID
+	created_at         *time.Time
+	updated_at         *time.Time
+	business_date      *string
+	closed_by_id       *pulid.ID
+	closed_at          *time.Time
+	currency           *string
+	count              *int
+	addcount           *int
+	amount             *int64
+	addamount          *int64
+	fees               *int64
+	addfees            *int64
+	net_to_bank        *int64
+	addnet_to_bank     *int64
+	clearedFields      map[string]struct{}
+	merchant           *pulid.ID
+	clearedmerchant    bool
+	store              *pulid.ID
+	clearedstore       bool
+	settlements        map[pulid.ID]struct{}
+	removedsettlements map[pulid.ID]struct{}
+	clearedsettlements bool
+	done               bool
+	oldValue           func(context.Context) (*DayClose, error)
+	predicates         []predicate.DayClose
+}
+
+var _ ent.Mutation = (*DayCloseMutation)(nil)
+
+// daycloseOption allows management of the mutation configuration using functional options.
+type daycloseOption func(*DayCloseMutation)
+
+// newDayCloseMutation creates new mutation for the DayClose entity.
+func newDayCloseMutation(c config, op Op, opts ...daycloseOption) *DayCloseMutation {
+	m := &DayCloseMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeDayClose,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withDayCloseID sets the ID field of the mutation.
+func withDayCloseID(id pulid.ID) daycloseOption {
+	return func(m *DayCloseMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *DayClose
+		)
+		m.oldValue = func(ctx context.Context) (*DayClose, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().DayClose.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withDayClose sets the old DayClose of the mutation.
+func withDayClose(node *DayClose) daycloseOption {
+	return func(m *DayCloseMutation) {
+		m.oldValue = func(context.Context) (*DayClose, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m DayCloseMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m DayCloseMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of DayClose entities.
+func (m *DayCloseMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *DayCloseMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *DayCloseMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().DayClose.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *DayCloseMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *DayCloseMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the DayClose entity.
+// If the DayClose object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DayCloseMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *DayCloseMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *DayCloseMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *DayCloseMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the DayClose entity.
+// If the DayClose object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DayCloseMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *DayCloseMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *DayCloseMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *DayCloseMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the DayClose entity.
+// If the DayClose object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DayCloseMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *DayCloseMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetStoreID sets the "store_id" field.
+func (m *DayCloseMutation) SetStoreID(pu pulid.ID) {
+	m.store = &pu
+}
+
+// StoreID returns the value of the "store_id" field in the mutation.
+func (m *DayCloseMutation) StoreID() (r pulid.ID, exists bool) {
+	v := m.store
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStoreID returns the old "store_id" field's value of the DayClose entity.
+// If the DayClose object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DayCloseMutation) OldStoreID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStoreID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStoreID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStoreID: %w", err)
+	}
+	return oldValue.StoreID, nil
+}
+
+// ResetStoreID resets all changes to the "store_id" field.
+func (m *DayCloseMutation) ResetStoreID() {
+	m.store = nil
+}
+
+// SetBusinessDate sets the "business_date" field.
+func (m *DayCloseMutation) SetBusinessDate(s string) {
+	m.business_date = &s
+}
+
+// BusinessDate returns the value of the "business_date" field in the mutation.
+func (m *DayCloseMutation) BusinessDate() (r string, exists bool) {
+	v := m.business_date
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBusinessDate returns the old "business_date" field's value of the DayClose entity.
+// If the DayClose object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DayCloseMutation) OldBusinessDate(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBusinessDate is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBusinessDate requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBusinessDate: %w", err)
+	}
+	return oldValue.BusinessDate, nil
+}
+
+// ResetBusinessDate resets all changes to the "business_date" field.
+func (m *DayCloseMutation) ResetBusinessDate() {
+	m.business_date = nil
+}
+
+// SetClosedByID sets the "closed_by_id" field.
+func (m *DayCloseMutation) SetClosedByID(pu pulid.ID) {
+	m.closed_by_id = &pu
+}
+
+// ClosedByID returns the value of the "closed_by_id" field in the mutation.
+func (m *DayCloseMutation) ClosedByID() (r pulid.ID, exists bool) {
+	v := m.closed_by_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldClosedByID returns the old "closed_by_id" field's value of the DayClose entity.
+// If the DayClose object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DayCloseMutation) OldClosedByID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldClosedByID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldClosedByID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldClosedByID: %w", err)
+	}
+	return oldValue.ClosedByID, nil
+}
+
+// ResetClosedByID resets all changes to the "closed_by_id" field.
+func (m *DayCloseMutation) ResetClosedByID() {
+	m.closed_by_id = nil
+}
+
+// SetClosedAt sets the "closed_at" field.
+func (m *DayCloseMutation) SetClosedAt(t time.Time) {
+	m.closed_at = &t
+}
+
+// ClosedAt returns the value of the "closed_at" field in the mutation.
+func (m *DayCloseMutation) ClosedAt() (r time.Time, exists bool) {
+	v := m.closed_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldClosedAt returns the old "closed_at" field's value of the DayClose entity.
+// If the DayClose object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DayCloseMutation) OldClosedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldClosedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldClosedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldClosedAt: %w", err)
+	}
+	return oldValue.ClosedAt, nil
+}
+
+// ResetClosedAt resets all changes to the "closed_at" field.
+func (m *DayCloseMutation) ResetClosedAt() {
+	m.closed_at = nil
+}
+
+// SetCurrency sets the "currency" field.
+func (m *DayCloseMutation) SetCurrency(s string) {
+	m.currency = &s
+}
+
+// Currency returns the value of the "currency" field in the mutation.
+func (m *DayCloseMutation) Currency() (r string, exists bool) {
+	v := m.currency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCurrency returns the old "currency" field's value of the DayClose entity.
+// If the DayClose object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DayCloseMutation) OldCurrency(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCurrency is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCurrency requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCurrency: %w", err)
+	}
+	return oldValue.Currency, nil
+}
+
+// ResetCurrency resets all changes to the "currency" field.
+func (m *DayCloseMutation) ResetCurrency() {
+	m.currency = nil
+}
+
+// SetCount sets the "count" field.
+func (m *DayCloseMutation) SetCount(i int) {
+	m.count = &i
+	m.addcount = nil
+}
+
+// Count returns the value of the "count" field in the mutation.
+func (m *DayCloseMutation) Count() (r int, exists bool) {
+	v := m.count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCount returns the old "count" field's value of the DayClose entity.
+// If the DayClose object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DayCloseMutation) OldCount(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCount: %w", err)
+	}
+	return oldValue.Count, nil
+}
+
+// AddCount adds i to the "count" field.
+func (m *DayCloseMutation) AddCount(i int) {
+	if m.addcount != nil {
+		*m.addcount += i
+	} else {
+		m.addcount = &i
+	}
+}
+
+// AddedCount returns the value that was added to the "count" field in this mutation.
+func (m *DayCloseMutation) AddedCount() (r int, exists bool) {
+	v := m.addcount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCount resets all changes to the "count" field.
+func (m *DayCloseMutation) ResetCount() {
+	m.count = nil
+	m.addcount = nil
+}
+
+// SetAmount sets the "amount" field.
+func (m *DayCloseMutation) SetAmount(i int64) {
+	m.amount = &i
+	m.addamount = nil
+}
+
+// Amount returns the value of the "amount" field in the mutation.
+func (m *DayCloseMutation) Amount() (r int64, exists bool) {
+	v := m.amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAmount returns the old "amount" field's value of the DayClose entity.
+// If the DayClose object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DayCloseMutation) OldAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAmount: %w", err)
+	}
+	return oldValue.Amount, nil
+}
+
+// AddAmount adds i to the "amount" field.
+func (m *DayCloseMutation) AddAmount(i int64) {
+	if m.addamount != nil {
+		*m.addamount += i
+	} else {
+		m.addamount = &i
+	}
+}
+
+// AddedAmount returns the value that was added to the "amount" field in this mutation.
+func (m *DayCloseMutation) AddedAmount() (r int64, exists bool) {
+	v := m.addamount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAmount resets all changes to the "amount" field.
+func (m *DayCloseMutation) ResetAmount() {
+	m.amount = nil
+	m.addamount = nil
+}
+
+// SetFees sets the "fees" field.
+func (m *DayCloseMutation) SetFees(i int64) {
+	m.fees = &i
+	m.addfees = nil
+}
+
+// Fees returns the value of the "fees" field in the mutation.
+func (m *DayCloseMutation) Fees() (r int64, exists bool) {
+	v := m.fees
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFees returns the old "fees" field's value of the DayClose entity.
+// If the DayClose object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DayCloseMutation) OldFees(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFees is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFees requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFees: %w", err)
+	}
+	return oldValue.Fees, nil
+}
+
+// AddFees adds i to the "fees" field.
+func (m *DayCloseMutation) AddFees(i int64) {
+	if m.addfees != nil {
+		*m.addfees += i
+	} else {
+		m.addfees = &i
+	}
+}
+
+// AddedFees returns the value that was added to the "fees" field in this mutation.
+func (m *DayCloseMutation) AddedFees() (r int64, exists bool) {
+	v := m.addfees
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetFees resets all changes to the "fees" field.
+func (m *DayCloseMutation) ResetFees() {
+	m.fees = nil
+	m.addfees = nil
+}
+
+// SetNetToBank sets the "net_to_bank" field.
+func (m *DayCloseMutation) SetNetToBank(i int64) {
+	m.net_to_bank = &i
+	m.addnet_to_bank = nil
+}
+
+// NetToBank returns the value of the "net_to_bank" field in the mutation.
+func (m *DayCloseMutation) NetToBank() (r int64, exists bool) {
+	v := m.net_to_bank
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNetToBank returns the old "net_to_bank" field's value of the DayClose entity.
+// If the DayClose object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DayCloseMutation) OldNetToBank(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNetToBank is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNetToBank requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNetToBank: %w", err)
+	}
+	return oldValue.NetToBank, nil
+}
+
+// AddNetToBank adds i to the "net_to_bank" field.
+func (m *DayCloseMutation) AddNetToBank(i int64) {
+	if m.addnet_to_bank != nil {
+		*m.addnet_to_bank += i
+	} else {
+		m.addnet_to_bank = &i
+	}
+}
+
+// AddedNetToBank returns the value that was added to the "net_to_bank" field in this mutation.
+func (m *DayCloseMutation) AddedNetToBank() (r int64, exists bool) {
+	v := m.addnet_to_bank
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetNetToBank resets all changes to the "net_to_bank" field.
+func (m *DayCloseMutation) ResetNetToBank() {
+	m.net_to_bank = nil
+	m.addnet_to_bank = nil
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *DayCloseMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[dayclose.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *DayCloseMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *DayCloseMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *DayCloseMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// ClearStore clears the "store" edge to the Store entity.
+func (m *DayCloseMutation) ClearStore() {
+	m.clearedstore = true
+	m.clearedFields[dayclose.FieldStoreID] = struct{}{}
+}
+
+// StoreCleared reports if the "store" edge to the Store entity was cleared.
+func (m *DayCloseMutation) StoreCleared() bool {
+	return m.clearedstore
+}
+
+// StoreIDs returns the "store" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// StoreID instead. It exists only for internal usage by the builders.
+func (m *DayCloseMutation) StoreIDs() (ids []pulid.ID) {
+	if id := m.store; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetStore resets all changes to the "store" edge.
+func (m *DayCloseMutation) ResetStore() {
+	m.store = nil
+	m.clearedstore = false
+}
+
+// AddSettlementIDs adds the "settlements" edge to the Settlement entity by ids.
+func (m *DayCloseMutation) AddSettlementIDs(ids ...pulid.ID) {
+	if m.settlements == nil {
+		m.settlements = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		m.settlements[ids[i]] = struct{}{}
+	}
+}
+
+// ClearSettlements clears the "settlements" edge to the Settlement entity.
+func (m *DayCloseMutation) ClearSettlements() {
+	m.clearedsettlements = true
+}
+
+// SettlementsCleared reports if the "settlements" edge to the Settlement entity was cleared.
+func (m *DayCloseMutation) SettlementsCleared() bool {
+	return m.clearedsettlements
+}
+
+// RemoveSettlementIDs removes the "settlements" edge to the Settlement entity by IDs.
+func (m *DayCloseMutation) RemoveSettlementIDs(ids ...pulid.ID) {
+	if m.removedsettlements == nil {
+		m.removedsettlements = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		delete(m.settlements, ids[i])
+		m.removedsettlements[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedSettlements returns the removed IDs of the "settlements" edge to the Settlement entity.
+func (m *DayCloseMutation) RemovedSettlementsIDs() (ids []pulid.ID) {
+	for id := range m.removedsettlements {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// SettlementsIDs returns the "settlements" edge IDs in the mutation.
+func (m *DayCloseMutation) SettlementsIDs() (ids []pulid.ID) {
+	for id := range m.settlements {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetSettlements resets all changes to the "settlements" edge.
+func (m *DayCloseMutation) ResetSettlements() {
+	m.settlements = nil
+	m.clearedsettlements = false
+	m.removedsettlements = nil
+}
+
+// Where appends a list predicates to the DayCloseMutation builder.
+func (m *DayCloseMutation) Where(ps ...predicate.DayClose) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the DayCloseMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *DayCloseMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.DayClose, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *DayCloseMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *DayCloseMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (DayClose).
+func (m *DayCloseMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *DayCloseMutation) Fields() []string {
+	fields := make([]string, 0, 12)
+	if m.merchant != nil {
+		fields = append(fields, dayclose.FieldMerchantID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, dayclose.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, dayclose.FieldUpdatedAt)
+	}
+	if m.store != nil {
+		fields = append(fields, dayclose.FieldStoreID)
+	}
+	if m.business_date != nil {
+		fields = append(fields, dayclose.FieldBusinessDate)
+	}
+	if m.closed_by_id != nil {
+		fields = append(fields, dayclose.FieldClosedByID)
+	}
+	if m.closed_at != nil {
+		fields = append(fields, dayclose.FieldClosedAt)
+	}
+	if m.currency != nil {
+		fields = append(fields, dayclose.FieldCurrency)
+	}
+	if m.count != nil {
+		fields = append(fields, dayclose.FieldCount)
+	}
+	if m.amount != nil {
+		fields = append(fields, dayclose.FieldAmount)
+	}
+	if m.fees != nil {
+		fields = append(fields, dayclose.FieldFees)
+	}
+	if m.net_to_bank != nil {
+		fields = append(fields, dayclose.FieldNetToBank)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *DayCloseMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case dayclose.FieldMerchantID:
+		return m.MerchantID()
+	case dayclose.FieldCreatedAt:
+		return m.CreatedAt()
+	case dayclose.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case dayclose.FieldStoreID:
+		return m.StoreID()
+	case dayclose.FieldBusinessDate:
+		return m.BusinessDate()
+	case dayclose.FieldClosedByID:
+		return m.ClosedByID()
+	case dayclose.FieldClosedAt:
+		return m.ClosedAt()
+	case dayclose.FieldCurrency:
+		return m.Currency()
+	case dayclose.FieldCount:
+		return m.Count()
+	case dayclose.FieldAmount:
+		return m.Amount()
+	case dayclose.FieldFees:
+		return m.Fees()
+	case dayclose.FieldNetToBank:
+		return m.NetToBank()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *DayCloseMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case dayclose.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case dayclose.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case dayclose.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case dayclose.FieldStoreID:
+		return m.OldStoreID(ctx)
+	case dayclose.FieldBusinessDate:
+		return m.OldBusinessDate(ctx)
+	case dayclose.FieldClosedByID:
+		return m.OldClosedByID(ctx)
+	case dayclose.FieldClosedAt:
+		return m.OldClosedAt(ctx)
+	case dayclose.FieldCurrency:
+		return m.OldCurrency(ctx)
+	case dayclose.FieldCount:
+		return m.OldCount(ctx)
+	case dayclose.FieldAmount:
+		return m.OldAmount(ctx)
+	case dayclose.FieldFees:
+		return m.OldFees(ctx)
+	case dayclose.FieldNetToBank:
+		return m.OldNetToBank(ctx)
+	}
+	return nil, fmt.Errorf("unknown DayClose field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DayCloseMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case dayclose.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case dayclose.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case dayclose.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case dayclose.FieldStoreID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStoreID(v)
+		return nil
+	case dayclose.FieldBusinessDate:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBusinessDate(v)
+		return nil
+	case dayclose.FieldClosedByID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetClosedByID(v)
+		return nil
+	case dayclose.FieldClosedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetClosedAt(v)
+		return nil
+	case dayclose.FieldCurrency:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCurrency(v)
+		return nil
+	case dayclose.FieldCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCount(v)
+		return nil
+	case dayclose.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAmount(v)
+		return nil
+	case dayclose.FieldFees:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFees(v)
+		return nil
+	case dayclose.FieldNetToBank:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNetToBank(v)
+		return nil
+	}
+	return fmt.Errorf("unknown DayClose field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *DayCloseMutation) AddedFields() []string {
+	var fields []string
+	if m.addcount != nil {
+		fields = append(fields, dayclose.FieldCount)
+	}
+	if m.addamount != nil {
+		fields = append(fields, dayclose.FieldAmount)
+	}
+	if m.addfees != nil {
+		fields = append(fields, dayclose.FieldFees)
+	}
+	if m.addnet_to_bank != nil {
+		fields = append(fields, dayclose.FieldNetToBank)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *DayCloseMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case dayclose.FieldCount:
+		return m.AddedCount()
+	case dayclose.FieldAmount:
+		return m.AddedAmount()
+	case dayclose.FieldFees:
+		return m.AddedFees()
+	case dayclose.FieldNetToBank:
+		return m.AddedNetToBank()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DayCloseMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case dayclose.FieldCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCount(v)
+		return nil
+	case dayclose.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAmount(v)
+		return nil
+	case dayclose.FieldFees:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddFees(v)
+		return nil
+	case dayclose.FieldNetToBank:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddNetToBank(v)
+		return nil
+	}
+	return fmt.Errorf("unknown DayClose numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *DayCloseMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *DayCloseMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *DayCloseMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown DayClose nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *DayCloseMutation) ResetField(name string) error {
+	switch name {
+	case dayclose.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case dayclose.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case dayclose.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case dayclose.FieldStoreID:
+		m.ResetStoreID()
+		return nil
+	case dayclose.FieldBusinessDate:
+		m.ResetBusinessDate()
+		return nil
+	case dayclose.FieldClosedByID:
+		m.ResetClosedByID()
+		return nil
+	case dayclose.FieldClosedAt:
+		m.ResetClosedAt()
+		return nil
+	case dayclose.FieldCurrency:
+		m.ResetCurrency()
+		return nil
+	case dayclose.FieldCount:
+		m.ResetCount()
+		return nil
+	case dayclose.FieldAmount:
+		m.ResetAmount()
+		return nil
+	case dayclose.FieldFees:
+		m.ResetFees()
+		return nil
+	case dayclose.FieldNetToBank:
+		m.ResetNetToBank()
+		return nil
+	}
+	return fmt.Errorf("unknown DayClose field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *DayCloseMutation) AddedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.merchant != nil {
+		edges = append(edges, dayclose.EdgeMerchant)
+	}
+	if m.store != nil {
+		edges = append(edges, dayclose.EdgeStore)
+	}
+	if m.settlements != nil {
+		edges = append(edges, dayclose.EdgeSettlements)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *DayCloseMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case dayclose.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	case dayclose.EdgeStore:
+		if id := m.store; id != nil {
+			return []ent.Value{*id}
+		}
+	case dayclose.EdgeSettlements:
+		ids := make([]ent.Value, 0, len(m.settlements))
+		for id := range m.settlements {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *DayCloseMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.removedsettlements != nil {
+		edges = append(edges, dayclose.EdgeSettlements)
+	}
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *DayCloseMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case dayclose.EdgeSettlements:
+		ids := make([]ent.Value, 0, len(m.removedsettlements))
+		for id := range m.removedsettlements {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *DayCloseMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.clearedmerchant {
+		edges = append(edges, dayclose.EdgeMerchant)
+	}
+	if m.clearedstore {
+		edges = append(edges, dayclose.EdgeStore)
+	}
+	if m.clearedsettlements {
+		edges = append(edges, dayclose.EdgeSettlements)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *DayCloseMutation) EdgeCleared(name string) bool {
+	switch name {
+	case dayclose.EdgeMerchant:
+		return m.clearedmerchant
+	case dayclose.EdgeStore:
+		return m.clearedstore
+	case dayclose.EdgeSettlements:
+		return m.clearedsettlements
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *DayCloseMutation) ClearEdge(name string) error {
+	switch name {
+	case dayclose.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	case dayclose.EdgeStore:
+		m.ClearStore()
+		return nil
+	}
+	return fmt.Errorf("unknown DayClose unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *DayCloseMutation) ResetEdge(name string) error {
+	switch name {
+	case dayclose.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	case dayclose.EdgeStore:
+		m.ResetStore()
+		return nil
+	case dayclose.EdgeSettlements:
+		m.ResetSettlements()
+		return nil
+	}
+	return fmt.Errorf("unknown DayClose edge %s", name)
 }
 
 // DeviceMutation represents an operation that mutates the Device nodes in the graph.
@@ -53648,6 +57848,2373 @@ func (m *SegmentRulesMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown SegmentRules edge %s", name)
 }
 
+// SettlementMutation represents an operation that mutates the Settlement nodes in the graph.
+type SettlementMutation struct {
+	config
+	op                Op
+	typ               string
+	id                *pulid.ID
+	created_at        *time.Time
+	updated_at        *time.Time
+	business_date     *string
+	channel           *settletype.Channel
+	count             *int
+	addcount          *int
+	sales_amount      *int64
+	addsales_amount   *int64
+	refund_count      *int
+	addrefund_count   *int
+	refunds_amount    *int64
+	addrefunds_amount *int64
+	amount            *int64
+	addamount         *int64
+	fee_rate_bp       *int
+	addfee_rate_bp    *int
+	fixed_fee         *int64
+	addfixed_fee      *int64
+	fees              *int64
+	addfees           *int64
+	net_to_bank       *int64
+	addnet_to_bank    *int64
+	clearedFields     map[string]struct{}
+	merchant          *pulid.ID
+	clearedmerchant   bool
+	day_close         *pulid.ID
+	clearedday_close  bool
+	store             *pulid.ID
+	clearedstore      bool
+	done              bool
+	oldValue          func(context.Context) (*Settlement, error)
+	predicates        []predicate.Settlement
+}
+
+var _ ent.Mutation = (*SettlementMutation)(nil)
+
+// settlementOption allows management of the mutation configuration using functional options.
+type settlementOption func(*SettlementMutation)
+
+// newSettlementMutation creates new mutation for the Settlement entity.
+func newSettlementMutation(c config, op Op, opts ...settlementOption) *SettlementMutation {
+	m := &SettlementMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeSettlement,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withSettlementID sets the ID field of the mutation.
+func withSettlementID(id pulid.ID) settlementOption {
+	return func(m *SettlementMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Settlement
+		)
+		m.oldValue = func(ctx context.Context) (*Settlement, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Settlement.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withSettlement sets the old Settlement of the mutation.
+func withSettlement(node *Settlement) settlementOption {
+	return func(m *SettlementMutation) {
+		m.oldValue = func(context.Context) (*Settlement, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m SettlementMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m SettlementMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of Settlement entities.
+func (m *SettlementMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *SettlementMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *SettlementMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Settlement.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *SettlementMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *SettlementMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the Settlement entity.
+// If the Settlement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *SettlementMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *SettlementMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *SettlementMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Settlement entity.
+// If the Settlement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *SettlementMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *SettlementMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *SettlementMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the Settlement entity.
+// If the Settlement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *SettlementMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetDayCloseID sets the "day_close_id" field.
+func (m *SettlementMutation) SetDayCloseID(pu pulid.ID) {
+	m.day_close = &pu
+}
+
+// DayCloseID returns the value of the "day_close_id" field in the mutation.
+func (m *SettlementMutation) DayCloseID() (r pulid.ID, exists bool) {
+	v := m.day_close
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDayCloseID returns the old "day_close_id" field's value of the Settlement entity.
+// If the Settlement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementMutation) OldDayCloseID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDayCloseID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDayCloseID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDayCloseID: %w", err)
+	}
+	return oldValue.DayCloseID, nil
+}
+
+// ResetDayCloseID resets all changes to the "day_close_id" field.
+func (m *SettlementMutation) ResetDayCloseID() {
+	m.day_close = nil
+}
+
+// SetStoreID sets the "store_id" field.
+func (m *SettlementMutation) SetStoreID(pu pulid.ID) {
+	m.store = &pu
+}
+
+// StoreID returns the value of the "store_id" field in the mutation.
+func (m *SettlementMutation) StoreID() (r pulid.ID, exists bool) {
+	v := m.store
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStoreID returns the old "store_id" field's value of the Settlement entity.
+// If the Settlement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementMutation) OldStoreID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStoreID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStoreID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStoreID: %w", err)
+	}
+	return oldValue.StoreID, nil
+}
+
+// ResetStoreID resets all changes to the "store_id" field.
+func (m *SettlementMutation) ResetStoreID() {
+	m.store = nil
+}
+
+// SetBusinessDate sets the "business_date" field.
+func (m *SettlementMutation) SetBusinessDate(s string) {
+	m.business_date = &s
+}
+
+// BusinessDate returns the value of the "business_date" field in the mutation.
+func (m *SettlementMutation) BusinessDate() (r string, exists bool) {
+	v := m.business_date
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBusinessDate returns the old "business_date" field's value of the Settlement entity.
+// If the Settlement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementMutation) OldBusinessDate(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBusinessDate is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBusinessDate requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBusinessDate: %w", err)
+	}
+	return oldValue.BusinessDate, nil
+}
+
+// ResetBusinessDate resets all changes to the "business_date" field.
+func (m *SettlementMutation) ResetBusinessDate() {
+	m.business_date = nil
+}
+
+// SetChannel sets the "channel" field.
+func (m *SettlementMutation) SetChannel(s settletype.Channel) {
+	m.channel = &s
+}
+
+// Channel returns the value of the "channel" field in the mutation.
+func (m *SettlementMutation) Channel() (r settletype.Channel, exists bool) {
+	v := m.channel
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChannel returns the old "channel" field's value of the Settlement entity.
+// If the Settlement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementMutation) OldChannel(ctx context.Context) (v settletype.Channel, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChannel is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChannel requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChannel: %w", err)
+	}
+	return oldValue.Channel, nil
+}
+
+// ResetChannel resets all changes to the "channel" field.
+func (m *SettlementMutation) ResetChannel() {
+	m.channel = nil
+}
+
+// SetCount sets the "count" field.
+func (m *SettlementMutation) SetCount(i int) {
+	m.count = &i
+	m.addcount = nil
+}
+
+// Count returns the value of the "count" field in the mutation.
+func (m *SettlementMutation) Count() (r int, exists bool) {
+	v := m.count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCount returns the old "count" field's value of the Settlement entity.
+// If the Settlement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementMutation) OldCount(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCount: %w", err)
+	}
+	return oldValue.Count, nil
+}
+
+// AddCount adds i to the "count" field.
+func (m *SettlementMutation) AddCount(i int) {
+	if m.addcount != nil {
+		*m.addcount += i
+	} else {
+		m.addcount = &i
+	}
+}
+
+// AddedCount returns the value that was added to the "count" field in this mutation.
+func (m *SettlementMutation) AddedCount() (r int, exists bool) {
+	v := m.addcount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCount resets all changes to the "count" field.
+func (m *SettlementMutation) ResetCount() {
+	m.count = nil
+	m.addcount = nil
+}
+
+// SetSalesAmount sets the "sales_amount" field.
+func (m *SettlementMutation) SetSalesAmount(i int64) {
+	m.sales_amount = &i
+	m.addsales_amount = nil
+}
+
+// SalesAmount returns the value of the "sales_amount" field in the mutation.
+func (m *SettlementMutation) SalesAmount() (r int64, exists bool) {
+	v := m.sales_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSalesAmount returns the old "sales_amount" field's value of the Settlement entity.
+// If the Settlement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementMutation) OldSalesAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSalesAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSalesAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSalesAmount: %w", err)
+	}
+	return oldValue.SalesAmount, nil
+}
+
+// AddSalesAmount adds i to the "sales_amount" field.
+func (m *SettlementMutation) AddSalesAmount(i int64) {
+	if m.addsales_amount != nil {
+		*m.addsales_amount += i
+	} else {
+		m.addsales_amount = &i
+	}
+}
+
+// AddedSalesAmount returns the value that was added to the "sales_amount" field in this mutation.
+func (m *SettlementMutation) AddedSalesAmount() (r int64, exists bool) {
+	v := m.addsales_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSalesAmount resets all changes to the "sales_amount" field.
+func (m *SettlementMutation) ResetSalesAmount() {
+	m.sales_amount = nil
+	m.addsales_amount = nil
+}
+
+// SetRefundCount sets the "refund_count" field.
+func (m *SettlementMutation) SetRefundCount(i int) {
+	m.refund_count = &i
+	m.addrefund_count = nil
+}
+
+// RefundCount returns the value of the "refund_count" field in the mutation.
+func (m *SettlementMutation) RefundCount() (r int, exists bool) {
+	v := m.refund_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRefundCount returns the old "refund_count" field's value of the Settlement entity.
+// If the Settlement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementMutation) OldRefundCount(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRefundCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRefundCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRefundCount: %w", err)
+	}
+	return oldValue.RefundCount, nil
+}
+
+// AddRefundCount adds i to the "refund_count" field.
+func (m *SettlementMutation) AddRefundCount(i int) {
+	if m.addrefund_count != nil {
+		*m.addrefund_count += i
+	} else {
+		m.addrefund_count = &i
+	}
+}
+
+// AddedRefundCount returns the value that was added to the "refund_count" field in this mutation.
+func (m *SettlementMutation) AddedRefundCount() (r int, exists bool) {
+	v := m.addrefund_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRefundCount resets all changes to the "refund_count" field.
+func (m *SettlementMutation) ResetRefundCount() {
+	m.refund_count = nil
+	m.addrefund_count = nil
+}
+
+// SetRefundsAmount sets the "refunds_amount" field.
+func (m *SettlementMutation) SetRefundsAmount(i int64) {
+	m.refunds_amount = &i
+	m.addrefunds_amount = nil
+}
+
+// RefundsAmount returns the value of the "refunds_amount" field in the mutation.
+func (m *SettlementMutation) RefundsAmount() (r int64, exists bool) {
+	v := m.refunds_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRefundsAmount returns the old "refunds_amount" field's value of the Settlement entity.
+// If the Settlement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementMutation) OldRefundsAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRefundsAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRefundsAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRefundsAmount: %w", err)
+	}
+	return oldValue.RefundsAmount, nil
+}
+
+// AddRefundsAmount adds i to the "refunds_amount" field.
+func (m *SettlementMutation) AddRefundsAmount(i int64) {
+	if m.addrefunds_amount != nil {
+		*m.addrefunds_amount += i
+	} else {
+		m.addrefunds_amount = &i
+	}
+}
+
+// AddedRefundsAmount returns the value that was added to the "refunds_amount" field in this mutation.
+func (m *SettlementMutation) AddedRefundsAmount() (r int64, exists bool) {
+	v := m.addrefunds_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRefundsAmount resets all changes to the "refunds_amount" field.
+func (m *SettlementMutation) ResetRefundsAmount() {
+	m.refunds_amount = nil
+	m.addrefunds_amount = nil
+}
+
+// SetAmount sets the "amount" field.
+func (m *SettlementMutation) SetAmount(i int64) {
+	m.amount = &i
+	m.addamount = nil
+}
+
+// Amount returns the value of the "amount" field in the mutation.
+func (m *SettlementMutation) Amount() (r int64, exists bool) {
+	v := m.amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAmount returns the old "amount" field's value of the Settlement entity.
+// If the Settlement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementMutation) OldAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAmount: %w", err)
+	}
+	return oldValue.Amount, nil
+}
+
+// AddAmount adds i to the "amount" field.
+func (m *SettlementMutation) AddAmount(i int64) {
+	if m.addamount != nil {
+		*m.addamount += i
+	} else {
+		m.addamount = &i
+	}
+}
+
+// AddedAmount returns the value that was added to the "amount" field in this mutation.
+func (m *SettlementMutation) AddedAmount() (r int64, exists bool) {
+	v := m.addamount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAmount resets all changes to the "amount" field.
+func (m *SettlementMutation) ResetAmount() {
+	m.amount = nil
+	m.addamount = nil
+}
+
+// SetFeeRateBp sets the "fee_rate_bp" field.
+func (m *SettlementMutation) SetFeeRateBp(i int) {
+	m.fee_rate_bp = &i
+	m.addfee_rate_bp = nil
+}
+
+// FeeRateBp returns the value of the "fee_rate_bp" field in the mutation.
+func (m *SettlementMutation) FeeRateBp() (r int, exists bool) {
+	v := m.fee_rate_bp
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFeeRateBp returns the old "fee_rate_bp" field's value of the Settlement entity.
+// If the Settlement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementMutation) OldFeeRateBp(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFeeRateBp is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFeeRateBp requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFeeRateBp: %w", err)
+	}
+	return oldValue.FeeRateBp, nil
+}
+
+// AddFeeRateBp adds i to the "fee_rate_bp" field.
+func (m *SettlementMutation) AddFeeRateBp(i int) {
+	if m.addfee_rate_bp != nil {
+		*m.addfee_rate_bp += i
+	} else {
+		m.addfee_rate_bp = &i
+	}
+}
+
+// AddedFeeRateBp returns the value that was added to the "fee_rate_bp" field in this mutation.
+func (m *SettlementMutation) AddedFeeRateBp() (r int, exists bool) {
+	v := m.addfee_rate_bp
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetFeeRateBp resets all changes to the "fee_rate_bp" field.
+func (m *SettlementMutation) ResetFeeRateBp() {
+	m.fee_rate_bp = nil
+	m.addfee_rate_bp = nil
+}
+
+// SetFixedFee sets the "fixed_fee" field.
+func (m *SettlementMutation) SetFixedFee(i int64) {
+	m.fixed_fee = &i
+	m.addfixed_fee = nil
+}
+
+// FixedFee returns the value of the "fixed_fee" field in the mutation.
+func (m *SettlementMutation) FixedFee() (r int64, exists bool) {
+	v := m.fixed_fee
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFixedFee returns the old "fixed_fee" field's value of the Settlement entity.
+// If the Settlement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementMutation) OldFixedFee(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFixedFee is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFixedFee requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFixedFee: %w", err)
+	}
+	return oldValue.FixedFee, nil
+}
+
+// AddFixedFee adds i to the "fixed_fee" field.
+func (m *SettlementMutation) AddFixedFee(i int64) {
+	if m.addfixed_fee != nil {
+		*m.addfixed_fee += i
+	} else {
+		m.addfixed_fee = &i
+	}
+}
+
+// AddedFixedFee returns the value that was added to the "fixed_fee" field in this mutation.
+func (m *SettlementMutation) AddedFixedFee() (r int64, exists bool) {
+	v := m.addfixed_fee
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetFixedFee resets all changes to the "fixed_fee" field.
+func (m *SettlementMutation) ResetFixedFee() {
+	m.fixed_fee = nil
+	m.addfixed_fee = nil
+}
+
+// SetFees sets the "fees" field.
+func (m *SettlementMutation) SetFees(i int64) {
+	m.fees = &i
+	m.addfees = nil
+}
+
+// Fees returns the value of the "fees" field in the mutation.
+func (m *SettlementMutation) Fees() (r int64, exists bool) {
+	v := m.fees
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFees returns the old "fees" field's value of the Settlement entity.
+// If the Settlement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementMutation) OldFees(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFees is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFees requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFees: %w", err)
+	}
+	return oldValue.Fees, nil
+}
+
+// AddFees adds i to the "fees" field.
+func (m *SettlementMutation) AddFees(i int64) {
+	if m.addfees != nil {
+		*m.addfees += i
+	} else {
+		m.addfees = &i
+	}
+}
+
+// AddedFees returns the value that was added to the "fees" field in this mutation.
+func (m *SettlementMutation) AddedFees() (r int64, exists bool) {
+	v := m.addfees
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetFees resets all changes to the "fees" field.
+func (m *SettlementMutation) ResetFees() {
+	m.fees = nil
+	m.addfees = nil
+}
+
+// SetNetToBank sets the "net_to_bank" field.
+func (m *SettlementMutation) SetNetToBank(i int64) {
+	m.net_to_bank = &i
+	m.addnet_to_bank = nil
+}
+
+// NetToBank returns the value of the "net_to_bank" field in the mutation.
+func (m *SettlementMutation) NetToBank() (r int64, exists bool) {
+	v := m.net_to_bank
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNetToBank returns the old "net_to_bank" field's value of the Settlement entity.
+// If the Settlement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementMutation) OldNetToBank(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNetToBank is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNetToBank requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNetToBank: %w", err)
+	}
+	return oldValue.NetToBank, nil
+}
+
+// AddNetToBank adds i to the "net_to_bank" field.
+func (m *SettlementMutation) AddNetToBank(i int64) {
+	if m.addnet_to_bank != nil {
+		*m.addnet_to_bank += i
+	} else {
+		m.addnet_to_bank = &i
+	}
+}
+
+// AddedNetToBank returns the value that was added to the "net_to_bank" field in this mutation.
+func (m *SettlementMutation) AddedNetToBank() (r int64, exists bool) {
+	v := m.addnet_to_bank
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetNetToBank resets all changes to the "net_to_bank" field.
+func (m *SettlementMutation) ResetNetToBank() {
+	m.net_to_bank = nil
+	m.addnet_to_bank = nil
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *SettlementMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[settlement.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *SettlementMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *SettlementMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *SettlementMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// ClearDayClose clears the "day_close" edge to the DayClose entity.
+func (m *SettlementMutation) ClearDayClose() {
+	m.clearedday_close = true
+	m.clearedFields[settlement.FieldDayCloseID] = struct{}{}
+}
+
+// DayCloseCleared reports if the "day_close" edge to the DayClose entity was cleared.
+func (m *SettlementMutation) DayCloseCleared() bool {
+	return m.clearedday_close
+}
+
+// DayCloseIDs returns the "day_close" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// DayCloseID instead. It exists only for internal usage by the builders.
+func (m *SettlementMutation) DayCloseIDs() (ids []pulid.ID) {
+	if id := m.day_close; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetDayClose resets all changes to the "day_close" edge.
+func (m *SettlementMutation) ResetDayClose() {
+	m.day_close = nil
+	m.clearedday_close = false
+}
+
+// ClearStore clears the "store" edge to the Store entity.
+func (m *SettlementMutation) ClearStore() {
+	m.clearedstore = true
+	m.clearedFields[settlement.FieldStoreID] = struct{}{}
+}
+
+// StoreCleared reports if the "store" edge to the Store entity was cleared.
+func (m *SettlementMutation) StoreCleared() bool {
+	return m.clearedstore
+}
+
+// StoreIDs returns the "store" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// StoreID instead. It exists only for internal usage by the builders.
+func (m *SettlementMutation) StoreIDs() (ids []pulid.ID) {
+	if id := m.store; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetStore resets all changes to the "store" edge.
+func (m *SettlementMutation) ResetStore() {
+	m.store = nil
+	m.clearedstore = false
+}
+
+// Where appends a list predicates to the SettlementMutation builder.
+func (m *SettlementMutation) Where(ps ...predicate.Settlement) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the SettlementMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *SettlementMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Settlement, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *SettlementMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *SettlementMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Settlement).
+func (m *SettlementMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *SettlementMutation) Fields() []string {
+	fields := make([]string, 0, 16)
+	if m.merchant != nil {
+		fields = append(fields, settlement.FieldMerchantID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, settlement.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, settlement.FieldUpdatedAt)
+	}
+	if m.day_close != nil {
+		fields = append(fields, settlement.FieldDayCloseID)
+	}
+	if m.store != nil {
+		fields = append(fields, settlement.FieldStoreID)
+	}
+	if m.business_date != nil {
+		fields = append(fields, settlement.FieldBusinessDate)
+	}
+	if m.channel != nil {
+		fields = append(fields, settlement.FieldChannel)
+	}
+	if m.count != nil {
+		fields = append(fields, settlement.FieldCount)
+	}
+	if m.sales_amount != nil {
+		fields = append(fields, settlement.FieldSalesAmount)
+	}
+	if m.refund_count != nil {
+		fields = append(fields, settlement.FieldRefundCount)
+	}
+	if m.refunds_amount != nil {
+		fields = append(fields, settlement.FieldRefundsAmount)
+	}
+	if m.amount != nil {
+		fields = append(fields, settlement.FieldAmount)
+	}
+	if m.fee_rate_bp != nil {
+		fields = append(fields, settlement.FieldFeeRateBp)
+	}
+	if m.fixed_fee != nil {
+		fields = append(fields, settlement.FieldFixedFee)
+	}
+	if m.fees != nil {
+		fields = append(fields, settlement.FieldFees)
+	}
+	if m.net_to_bank != nil {
+		fields = append(fields, settlement.FieldNetToBank)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *SettlementMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case settlement.FieldMerchantID:
+		return m.MerchantID()
+	case settlement.FieldCreatedAt:
+		return m.CreatedAt()
+	case settlement.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case settlement.FieldDayCloseID:
+		return m.DayCloseID()
+	case settlement.FieldStoreID:
+		return m.StoreID()
+	case settlement.FieldBusinessDate:
+		return m.BusinessDate()
+	case settlement.FieldChannel:
+		return m.Channel()
+	case settlement.FieldCount:
+		return m.Count()
+	case settlement.FieldSalesAmount:
+		return m.SalesAmount()
+	case settlement.FieldRefundCount:
+		return m.RefundCount()
+	case settlement.FieldRefundsAmount:
+		return m.RefundsAmount()
+	case settlement.FieldAmount:
+		return m.Amount()
+	case settlement.FieldFeeRateBp:
+		return m.FeeRateBp()
+	case settlement.FieldFixedFee:
+		return m.FixedFee()
+	case settlement.FieldFees:
+		return m.Fees()
+	case settlement.FieldNetToBank:
+		return m.NetToBank()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *SettlementMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case settlement.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case settlement.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case settlement.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case settlement.FieldDayCloseID:
+		return m.OldDayCloseID(ctx)
+	case settlement.FieldStoreID:
+		return m.OldStoreID(ctx)
+	case settlement.FieldBusinessDate:
+		return m.OldBusinessDate(ctx)
+	case settlement.FieldChannel:
+		return m.OldChannel(ctx)
+	case settlement.FieldCount:
+		return m.OldCount(ctx)
+	case settlement.FieldSalesAmount:
+		return m.OldSalesAmount(ctx)
+	case settlement.FieldRefundCount:
+		return m.OldRefundCount(ctx)
+	case settlement.FieldRefundsAmount:
+		return m.OldRefundsAmount(ctx)
+	case settlement.FieldAmount:
+		return m.OldAmount(ctx)
+	case settlement.FieldFeeRateBp:
+		return m.OldFeeRateBp(ctx)
+	case settlement.FieldFixedFee:
+		return m.OldFixedFee(ctx)
+	case settlement.FieldFees:
+		return m.OldFees(ctx)
+	case settlement.FieldNetToBank:
+		return m.OldNetToBank(ctx)
+	}
+	return nil, fmt.Errorf("unknown Settlement field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SettlementMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case settlement.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case settlement.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case settlement.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case settlement.FieldDayCloseID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDayCloseID(v)
+		return nil
+	case settlement.FieldStoreID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStoreID(v)
+		return nil
+	case settlement.FieldBusinessDate:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBusinessDate(v)
+		return nil
+	case settlement.FieldChannel:
+		v, ok := value.(settletype.Channel)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChannel(v)
+		return nil
+	case settlement.FieldCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCount(v)
+		return nil
+	case settlement.FieldSalesAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSalesAmount(v)
+		return nil
+	case settlement.FieldRefundCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRefundCount(v)
+		return nil
+	case settlement.FieldRefundsAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRefundsAmount(v)
+		return nil
+	case settlement.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAmount(v)
+		return nil
+	case settlement.FieldFeeRateBp:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFeeRateBp(v)
+		return nil
+	case settlement.FieldFixedFee:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFixedFee(v)
+		return nil
+	case settlement.FieldFees:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFees(v)
+		return nil
+	case settlement.FieldNetToBank:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNetToBank(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Settlement field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *SettlementMutation) AddedFields() []string {
+	var fields []string
+	if m.addcount != nil {
+		fields = append(fields, settlement.FieldCount)
+	}
+	if m.addsales_amount != nil {
+		fields = append(fields, settlement.FieldSalesAmount)
+	}
+	if m.addrefund_count != nil {
+		fields = append(fields, settlement.FieldRefundCount)
+	}
+	if m.addrefunds_amount != nil {
+		fields = append(fields, settlement.FieldRefundsAmount)
+	}
+	if m.addamount != nil {
+		fields = append(fields, settlement.FieldAmount)
+	}
+	if m.addfee_rate_bp != nil {
+		fields = append(fields, settlement.FieldFeeRateBp)
+	}
+	if m.addfixed_fee != nil {
+		fields = append(fields, settlement.FieldFixedFee)
+	}
+	if m.addfees != nil {
+		fields = append(fields, settlement.FieldFees)
+	}
+	if m.addnet_to_bank != nil {
+		fields = append(fields, settlement.FieldNetToBank)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *SettlementMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case settlement.FieldCount:
+		return m.AddedCount()
+	case settlement.FieldSalesAmount:
+		return m.AddedSalesAmount()
+	case settlement.FieldRefundCount:
+		return m.AddedRefundCount()
+	case settlement.FieldRefundsAmount:
+		return m.AddedRefundsAmount()
+	case settlement.FieldAmount:
+		return m.AddedAmount()
+	case settlement.FieldFeeRateBp:
+		return m.AddedFeeRateBp()
+	case settlement.FieldFixedFee:
+		return m.AddedFixedFee()
+	case settlement.FieldFees:
+		return m.AddedFees()
+	case settlement.FieldNetToBank:
+		return m.AddedNetToBank()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SettlementMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case settlement.FieldCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCount(v)
+		return nil
+	case settlement.FieldSalesAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSalesAmount(v)
+		return nil
+	case settlement.FieldRefundCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRefundCount(v)
+		return nil
+	case settlement.FieldRefundsAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRefundsAmount(v)
+		return nil
+	case settlement.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAmount(v)
+		return nil
+	case settlement.FieldFeeRateBp:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddFeeRateBp(v)
+		return nil
+	case settlement.FieldFixedFee:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddFixedFee(v)
+		return nil
+	case settlement.FieldFees:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddFees(v)
+		return nil
+	case settlement.FieldNetToBank:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddNetToBank(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Settlement numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *SettlementMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *SettlementMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *SettlementMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown Settlement nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *SettlementMutation) ResetField(name string) error {
+	switch name {
+	case settlement.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case settlement.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case settlement.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case settlement.FieldDayCloseID:
+		m.ResetDayCloseID()
+		return nil
+	case settlement.FieldStoreID:
+		m.ResetStoreID()
+		return nil
+	case settlement.FieldBusinessDate:
+		m.ResetBusinessDate()
+		return nil
+	case settlement.FieldChannel:
+		m.ResetChannel()
+		return nil
+	case settlement.FieldCount:
+		m.ResetCount()
+		return nil
+	case settlement.FieldSalesAmount:
+		m.ResetSalesAmount()
+		return nil
+	case settlement.FieldRefundCount:
+		m.ResetRefundCount()
+		return nil
+	case settlement.FieldRefundsAmount:
+		m.ResetRefundsAmount()
+		return nil
+	case settlement.FieldAmount:
+		m.ResetAmount()
+		return nil
+	case settlement.FieldFeeRateBp:
+		m.ResetFeeRateBp()
+		return nil
+	case settlement.FieldFixedFee:
+		m.ResetFixedFee()
+		return nil
+	case settlement.FieldFees:
+		m.ResetFees()
+		return nil
+	case settlement.FieldNetToBank:
+		m.ResetNetToBank()
+		return nil
+	}
+	return fmt.Errorf("unknown Settlement field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *SettlementMutation) AddedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.merchant != nil {
+		edges = append(edges, settlement.EdgeMerchant)
+	}
+	if m.day_close != nil {
+		edges = append(edges, settlement.EdgeDayClose)
+	}
+	if m.store != nil {
+		edges = append(edges, settlement.EdgeStore)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *SettlementMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case settlement.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	case settlement.EdgeDayClose:
+		if id := m.day_close; id != nil {
+			return []ent.Value{*id}
+		}
+	case settlement.EdgeStore:
+		if id := m.store; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *SettlementMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 3)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *SettlementMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *SettlementMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.clearedmerchant {
+		edges = append(edges, settlement.EdgeMerchant)
+	}
+	if m.clearedday_close {
+		edges = append(edges, settlement.EdgeDayClose)
+	}
+	if m.clearedstore {
+		edges = append(edges, settlement.EdgeStore)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *SettlementMutation) EdgeCleared(name string) bool {
+	switch name {
+	case settlement.EdgeMerchant:
+		return m.clearedmerchant
+	case settlement.EdgeDayClose:
+		return m.clearedday_close
+	case settlement.EdgeStore:
+		return m.clearedstore
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *SettlementMutation) ClearEdge(name string) error {
+	switch name {
+	case settlement.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	case settlement.EdgeDayClose:
+		m.ClearDayClose()
+		return nil
+	case settlement.EdgeStore:
+		m.ClearStore()
+		return nil
+	}
+	return fmt.Errorf("unknown Settlement unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *SettlementMutation) ResetEdge(name string) error {
+	switch name {
+	case settlement.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	case settlement.EdgeDayClose:
+		m.ResetDayClose()
+		return nil
+	case settlement.EdgeStore:
+		m.ResetStore()
+		return nil
+	}
+	return fmt.Errorf("unknown Settlement edge %s", name)
+}
+
+// SettlementChannelMutation represents an operation that mutates the SettlementChannel nodes in the graph.
+type SettlementChannelMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *pulid.ID
+	created_at      *time.Time
+	updated_at      *time.Time
+	channel         *settletype.Channel
+	fee_rate_bp     *int
+	addfee_rate_bp  *int
+	fixed_fee       *int64
+	addfixed_fee    *int64
+	statement       *settletype.StatementLayout
+	clearedFields   map[string]struct{}
+	merchant        *pulid.ID
+	clearedmerchant bool
+	done            bool
+	oldValue        func(context.Context) (*SettlementChannel, error)
+	predicates      []predicate.SettlementChannel
+}
+
+var _ ent.Mutation = (*SettlementChannelMutation)(nil)
+
+// settlementchannelOption allows management of the mutation configuration using functional options.
+type settlementchannelOption func(*SettlementChannelMutation)
+
+// newSettlementChannelMutation creates new mutation for the SettlementChannel entity.
+func newSettlementChannelMutation(c config, op Op, opts ...settlementchannelOption) *SettlementChannelMutation {
+	m := &SettlementChannelMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeSettlementChannel,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withSettlementChannelID sets the ID field of the mutation.
+func withSettlementChannelID(id pulid.ID) settlementchannelOption {
+	return func(m *SettlementChannelMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *SettlementChannel
+		)
+		m.oldValue = func(ctx context.Context) (*SettlementChannel, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().SettlementChannel.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withSettlementChannel sets the old SettlementChannel of the mutation.
+func withSettlementChannel(node *SettlementChannel) settlementchannelOption {
+	return func(m *SettlementChannelMutation) {
+		m.oldValue = func(context.Context) (*SettlementChannel, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m SettlementChannelMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m SettlementChannelMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of SettlementChannel entities.
+func (m *SettlementChannelMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *SettlementChannelMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *SettlementChannelMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().SettlementChannel.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *SettlementChannelMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *SettlementChannelMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the SettlementChannel entity.
+// If the SettlementChannel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementChannelMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *SettlementChannelMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *SettlementChannelMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *SettlementChannelMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the SettlementChannel entity.
+// If the SettlementChannel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementChannelMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *SettlementChannelMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *SettlementChannelMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *SettlementChannelMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the SettlementChannel entity.
+// If the SettlementChannel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementChannelMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *SettlementChannelMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetChannel sets the "channel" field.
+func (m *SettlementChannelMutation) SetChannel(s settletype.Channel) {
+	m.channel = &s
+}
+
+// Channel returns the value of the "channel" field in the mutation.
+func (m *SettlementChannelMutation) Channel() (r settletype.Channel, exists bool) {
+	v := m.channel
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChannel returns the old "channel" field's value of the SettlementChannel entity.
+// If the SettlementChannel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementChannelMutation) OldChannel(ctx context.Context) (v settletype.Channel, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChannel is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChannel requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChannel: %w", err)
+	}
+	return oldValue.Channel, nil
+}
+
+// ResetChannel resets all changes to the "channel" field.
+func (m *SettlementChannelMutation) ResetChannel() {
+	m.channel = nil
+}
+
+// SetFeeRateBp sets the "fee_rate_bp" field.
+func (m *SettlementChannelMutation) SetFeeRateBp(i int) {
+	m.fee_rate_bp = &i
+	m.addfee_rate_bp = nil
+}
+
+// FeeRateBp returns the value of the "fee_rate_bp" field in the mutation.
+func (m *SettlementChannelMutation) FeeRateBp() (r int, exists bool) {
+	v := m.fee_rate_bp
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFeeRateBp returns the old "fee_rate_bp" field's value of the SettlementChannel entity.
+// If the SettlementChannel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementChannelMutation) OldFeeRateBp(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFeeRateBp is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFeeRateBp requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFeeRateBp: %w", err)
+	}
+	return oldValue.FeeRateBp, nil
+}
+
+// AddFeeRateBp adds i to the "fee_rate_bp" field.
+func (m *SettlementChannelMutation) AddFeeRateBp(i int) {
+	if m.addfee_rate_bp != nil {
+		*m.addfee_rate_bp += i
+	} else {
+		m.addfee_rate_bp = &i
+	}
+}
+
+// AddedFeeRateBp returns the value that was added to the "fee_rate_bp" field in this mutation.
+func (m *SettlementChannelMutation) AddedFeeRateBp() (r int, exists bool) {
+	v := m.addfee_rate_bp
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetFeeRateBp resets all changes to the "fee_rate_bp" field.
+func (m *SettlementChannelMutation) ResetFeeRateBp() {
+	m.fee_rate_bp = nil
+	m.addfee_rate_bp = nil
+}
+
+// SetFixedFee sets the "fixed_fee" field.
+func (m *SettlementChannelMutation) SetFixedFee(i int64) {
+	m.fixed_fee = &i
+	m.addfixed_fee = nil
+}
+
+// FixedFee returns the value of the "fixed_fee" field in the mutation.
+func (m *SettlementChannelMutation) FixedFee() (r int64, exists bool) {
+	v := m.fixed_fee
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFixedFee returns the old "fixed_fee" field's value of the SettlementChannel entity.
+// If the SettlementChannel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementChannelMutation) OldFixedFee(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFixedFee is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFixedFee requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFixedFee: %w", err)
+	}
+	return oldValue.FixedFee, nil
+}
+
+// AddFixedFee adds i to the "fixed_fee" field.
+func (m *SettlementChannelMutation) AddFixedFee(i int64) {
+	if m.addfixed_fee != nil {
+		*m.addfixed_fee += i
+	} else {
+		m.addfixed_fee = &i
+	}
+}
+
+// AddedFixedFee returns the value that was added to the "fixed_fee" field in this mutation.
+func (m *SettlementChannelMutation) AddedFixedFee() (r int64, exists bool) {
+	v := m.addfixed_fee
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetFixedFee resets all changes to the "fixed_fee" field.
+func (m *SettlementChannelMutation) ResetFixedFee() {
+	m.fixed_fee = nil
+	m.addfixed_fee = nil
+}
+
+// SetStatement sets the "statement" field.
+func (m *SettlementChannelMutation) SetStatement(sl settletype.StatementLayout) {
+	m.statement = &sl
+}
+
+// Statement returns the value of the "statement" field in the mutation.
+func (m *SettlementChannelMutation) Statement() (r settletype.StatementLayout, exists bool) {
+	v := m.statement
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatement returns the old "statement" field's value of the SettlementChannel entity.
+// If the SettlementChannel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementChannelMutation) OldStatement(ctx context.Context) (v settletype.StatementLayout, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatement is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatement requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatement: %w", err)
+	}
+	return oldValue.Statement, nil
+}
+
+// ResetStatement resets all changes to the "statement" field.
+func (m *SettlementChannelMutation) ResetStatement() {
+	m.statement = nil
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *SettlementChannelMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[settlementchannel.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *SettlementChannelMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *SettlementChannelMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *SettlementChannelMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// Where appends a list predicates to the SettlementChannelMutation builder.
+func (m *SettlementChannelMutation) Where(ps ...predicate.SettlementChannel) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the SettlementChannelMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *SettlementChannelMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.SettlementChannel, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *SettlementChannelMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *SettlementChannelMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (SettlementChannel).
+func (m *SettlementChannelMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *SettlementChannelMutation) Fields() []string {
+	fields := make([]string, 0, 7)
+	if m.merchant != nil {
+		fields = append(fields, settlementchannel.FieldMerchantID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, settlementchannel.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, settlementchannel.FieldUpdatedAt)
+	}
+	if m.channel != nil {
+		fields = append(fields, settlementchannel.FieldChannel)
+	}
+	if m.fee_rate_bp != nil {
+		fields = append(fields, settlementchannel.FieldFeeRateBp)
+	}
+	if m.fixed_fee != nil {
+		fields = append(fields, settlementchannel.FieldFixedFee)
+	}
+	if m.statement != nil {
+		fields = append(fields, settlementchannel.FieldStatement)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *SettlementChannelMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case settlementchannel.FieldMerchantID:
+		return m.MerchantID()
+	case settlementchannel.FieldCreatedAt:
+		return m.CreatedAt()
+	case settlementchannel.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case settlementchannel.FieldChannel:
+		return m.Channel()
+	case settlementchannel.FieldFeeRateBp:
+		return m.FeeRateBp()
+	case settlementchannel.FieldFixedFee:
+		return m.FixedFee()
+	case settlementchannel.FieldStatement:
+		return m.Statement()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *SettlementChannelMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case settlementchannel.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case settlementchannel.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case settlementchannel.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case settlementchannel.FieldChannel:
+		return m.OldChannel(ctx)
+	case settlementchannel.FieldFeeRateBp:
+		return m.OldFeeRateBp(ctx)
+	case settlementchannel.FieldFixedFee:
+		return m.OldFixedFee(ctx)
+	case settlementchannel.FieldStatement:
+		return m.OldStatement(ctx)
+	}
+	return nil, fmt.Errorf("unknown SettlementChannel field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SettlementChannelMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case settlementchannel.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case settlementchannel.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case settlementchannel.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case settlementchannel.FieldChannel:
+		v, ok := value.(settletype.Channel)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChannel(v)
+		return nil
+	case settlementchannel.FieldFeeRateBp:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFeeRateBp(v)
+		return nil
+	case settlementchannel.FieldFixedFee:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFixedFee(v)
+		return nil
+	case settlementchannel.FieldStatement:
+		v, ok := value.(settletype.StatementLayout)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatement(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SettlementChannel field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *SettlementChannelMutation) AddedFields() []string {
+	var fields []string
+	if m.addfee_rate_bp != nil {
+		fields = append(fields, settlementchannel.FieldFeeRateBp)
+	}
+	if m.addfixed_fee != nil {
+		fields = append(fields, settlementchannel.FieldFixedFee)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *SettlementChannelMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case settlementchannel.FieldFeeRateBp:
+		return m.AddedFeeRateBp()
+	case settlementchannel.FieldFixedFee:
+		return m.AddedFixedFee()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SettlementChannelMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case settlementchannel.FieldFeeRateBp:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddFeeRateBp(v)
+		return nil
+	case settlementchannel.FieldFixedFee:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddFixedFee(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SettlementChannel numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *SettlementChannelMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *SettlementChannelMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *SettlementChannelMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown SettlementChannel nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *SettlementChannelMutation) ResetField(name string) error {
+	switch name {
+	case settlementchannel.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case settlementchannel.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case settlementchannel.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case settlementchannel.FieldChannel:
+		m.ResetChannel()
+		return nil
+	case settlementchannel.FieldFeeRateBp:
+		m.ResetFeeRateBp()
+		return nil
+	case settlementchannel.FieldFixedFee:
+		m.ResetFixedFee()
+		return nil
+	case settlementchannel.FieldStatement:
+		m.ResetStatement()
+		return nil
+	}
+	return fmt.Errorf("unknown SettlementChannel field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *SettlementChannelMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.merchant != nil {
+		edges = append(edges, settlementchannel.EdgeMerchant)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *SettlementChannelMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case settlementchannel.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *SettlementChannelMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *SettlementChannelMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *SettlementChannelMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedmerchant {
+		edges = append(edges, settlementchannel.EdgeMerchant)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *SettlementChannelMutation) EdgeCleared(name string) bool {
+	switch name {
+	case settlementchannel.EdgeMerchant:
+		return m.clearedmerchant
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *SettlementChannelMutation) ClearEdge(name string) error {
+	switch name {
+	case settlementchannel.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown SettlementChannel unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *SettlementChannelMutation) ResetEdge(name string) error {
+	switch name {
+	case settlementchannel.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown SettlementChannel edge %s", name)
+}
+
 // StaffMutation represents an operation that mutates the Staff nodes in the graph.
 type StaffMutation struct {
 	config
@@ -55493,6 +62060,1370 @@ func (m *StaffDayMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown StaffDay edge %s", name)
+}
+
+// StatementImportMutation represents an operation that mutates the StatementImport nodes in the graph.
+type StatementImportMutation struct {
+	config
+	op                     Op
+	typ                    string
+	id                     *pulid.ID
+	created_at             *time.Time
+	updated_at             *time.Time
+	channel                *settletype.Channel
+	store_id               *pulid.ID
+	imported_by_id         *pulid.ID
+	from_date              *string
+	to_date                *string
+	line_count             *int
+	addline_count          *int
+	matched                *int
+	addmatched             *int
+	missing_on_our_side    *int
+	addmissing_on_our_side *int
+	missing_on_theirs      *int
+	addmissing_on_theirs   *int
+	amount_mismatches      *int
+	addamount_mismatches   *int
+	lines                  *[]settletype.StatementLine
+	appendlines            []settletype.StatementLine
+	days                   *[]settletype.DayTotal
+	appenddays             []settletype.DayTotal
+	clearedFields          map[string]struct{}
+	merchant               *pulid.ID
+	clearedmerchant        bool
+	done                   bool
+	oldValue               func(context.Context) (*StatementImport, error)
+	predicates             []predicate.StatementImport
+}
+
+var _ ent.Mutation = (*StatementImportMutation)(nil)
+
+// statementimportOption allows management of the mutation configuration using functional options.
+type statementimportOption func(*StatementImportMutation)
+
+// newStatementImportMutation creates new mutation for the StatementImport entity.
+func newStatementImportMutation(c config, op Op, opts ...statementimportOption) *StatementImportMutation {
+	m := &StatementImportMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeStatementImport,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withStatementImportID sets the ID field of the mutation.
+func withStatementImportID(id pulid.ID) statementimportOption {
+	return func(m *StatementImportMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *StatementImport
+		)
+		m.oldValue = func(ctx context.Context) (*StatementImport, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().StatementImport.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withStatementImport sets the old StatementImport of the mutation.
+func withStatementImport(node *StatementImport) statementimportOption {
+	return func(m *StatementImportMutation) {
+		m.oldValue = func(context.Context) (*StatementImport, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m StatementImportMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m StatementImportMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of StatementImport entities.
+func (m *StatementImportMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *StatementImportMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *StatementImportMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().StatementImport.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *StatementImportMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *StatementImportMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the StatementImport entity.
+// If the StatementImport object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StatementImportMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *StatementImportMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *StatementImportMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *StatementImportMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the StatementImport entity.
+// If the StatementImport object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StatementImportMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *StatementImportMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *StatementImportMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *StatementImportMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the StatementImport entity.
+// If the StatementImport object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StatementImportMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *StatementImportMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetChannel sets the "channel" field.
+func (m *StatementImportMutation) SetChannel(s settletype.Channel) {
+	m.channel = &s
+}
+
+// Channel returns the value of the "channel" field in the mutation.
+func (m *StatementImportMutation) Channel() (r settletype.Channel, exists bool) {
+	v := m.channel
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChannel returns the old "channel" field's value of the StatementImport entity.
+// If the StatementImport object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StatementImportMutation) OldChannel(ctx context.Context) (v settletype.Channel, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChannel is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChannel requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChannel: %w", err)
+	}
+	return oldValue.Channel, nil
+}
+
+// ResetChannel resets all changes to the "channel" field.
+func (m *StatementImportMutation) ResetChannel() {
+	m.channel = nil
+}
+
+// SetStoreID sets the "store_id" field.
+func (m *StatementImportMutation) SetStoreID(pu pulid.ID) {
+	m.store_id = &pu
+}
+
+// StoreID returns the value of the "store_id" field in the mutation.
+func (m *StatementImportMutation) StoreID() (r pulid.ID, exists bool) {
+	v := m.store_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStoreID returns the old "store_id" field's value of the StatementImport entity.
+// If the StatementImport object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StatementImportMutation) OldStoreID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStoreID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStoreID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStoreID: %w", err)
+	}
+	return oldValue.StoreID, nil
+}
+
+// ClearStoreID clears the value of the "store_id" field.
+func (m *StatementImportMutation) ClearStoreID() {
+	m.store_id = nil
+	m.clearedFields[statementimport.FieldStoreID] = struct{}{}
+}
+
+// StoreIDCleared returns if the "store_id" field was cleared in this mutation.
+func (m *StatementImportMutation) StoreIDCleared() bool {
+	_, ok := m.clearedFields[statementimport.FieldStoreID]
+	return ok
+}
+
+// ResetStoreID resets all changes to the "store_id" field.
+func (m *StatementImportMutation) ResetStoreID() {
+	m.store_id = nil
+	delete(m.clearedFields, statementimport.FieldStoreID)
+}
+
+// SetImportedByID sets the "imported_by_id" field.
+func (m *StatementImportMutation) SetImportedByID(pu pulid.ID) {
+	m.imported_by_id = &pu
+}
+
+// ImportedByID returns the value of the "imported_by_id" field in the mutation.
+func (m *StatementImportMutation) ImportedByID() (r pulid.ID, exists bool) {
+	v := m.imported_by_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldImportedByID returns the old "imported_by_id" field's value of the StatementImport entity.
+// If the StatementImport object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StatementImportMutation) OldImportedByID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldImportedByID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldImportedByID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldImportedByID: %w", err)
+	}
+	return oldValue.ImportedByID, nil
+}
+
+// ResetImportedByID resets all changes to the "imported_by_id" field.
+func (m *StatementImportMutation) ResetImportedByID() {
+	m.imported_by_id = nil
+}
+
+// SetFromDate sets the "from_date" field.
+func (m *StatementImportMutation) SetFromDate(s string) {
+	m.from_date = &s
+}
+
+// FromDate returns the value of the "from_date" field in the mutation.
+func (m *StatementImportMutation) FromDate() (r string, exists bool) {
+	v := m.from_date
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFromDate returns the old "from_date" field's value of the StatementImport entity.
+// If the StatementImport object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StatementImportMutation) OldFromDate(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFromDate is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFromDate requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFromDate: %w", err)
+	}
+	return oldValue.FromDate, nil
+}
+
+// ResetFromDate resets all changes to the "from_date" field.
+func (m *StatementImportMutation) ResetFromDate() {
+	m.from_date = nil
+}
+
+// SetToDate sets the "to_date" field.
+func (m *StatementImportMutation) SetToDate(s string) {
+	m.to_date = &s
+}
+
+// ToDate returns the value of the "to_date" field in the mutation.
+func (m *StatementImportMutation) ToDate() (r string, exists bool) {
+	v := m.to_date
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldToDate returns the old "to_date" field's value of the StatementImport entity.
+// If the StatementImport object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StatementImportMutation) OldToDate(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldToDate is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldToDate requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldToDate: %w", err)
+	}
+	return oldValue.ToDate, nil
+}
+
+// ResetToDate resets all changes to the "to_date" field.
+func (m *StatementImportMutation) ResetToDate() {
+	m.to_date = nil
+}
+
+// SetLineCount sets the "line_count" field.
+func (m *StatementImportMutation) SetLineCount(i int) {
+	m.line_count = &i
+	m.addline_count = nil
+}
+
+// LineCount returns the value of the "line_count" field in the mutation.
+func (m *StatementImportMutation) LineCount() (r int, exists bool) {
+	v := m.line_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLineCount returns the old "line_count" field's value of the StatementImport entity.
+// If the StatementImport object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StatementImportMutation) OldLineCount(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLineCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLineCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLineCount: %w", err)
+	}
+	return oldValue.LineCount, nil
+}
+
+// AddLineCount adds i to the "line_count" field.
+func (m *StatementImportMutation) AddLineCount(i int) {
+	if m.addline_count != nil {
+		*m.addline_count += i
+	} else {
+		m.addline_count = &i
+	}
+}
+
+// AddedLineCount returns the value that was added to the "line_count" field in this mutation.
+func (m *StatementImportMutation) AddedLineCount() (r int, exists bool) {
+	v := m.addline_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetLineCount resets all changes to the "line_count" field.
+func (m *StatementImportMutation) ResetLineCount() {
+	m.line_count = nil
+	m.addline_count = nil
+}
+
+// SetMatched sets the "matched" field.
+func (m *StatementImportMutation) SetMatched(i int) {
+	m.matched = &i
+	m.addmatched = nil
+}
+
+// Matched returns the value of the "matched" field in the mutation.
+func (m *StatementImportMutation) Matched() (r int, exists bool) {
+	v := m.matched
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMatched returns the old "matched" field's value of the StatementImport entity.
+// If the StatementImport object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StatementImportMutation) OldMatched(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMatched is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMatched requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMatched: %w", err)
+	}
+	return oldValue.Matched, nil
+}
+
+// AddMatched adds i to the "matched" field.
+func (m *StatementImportMutation) AddMatched(i int) {
+	if m.addmatched != nil {
+		*m.addmatched += i
+	} else {
+		m.addmatched = &i
+	}
+}
+
+// AddedMatched returns the value that was added to the "matched" field in this mutation.
+func (m *StatementImportMutation) AddedMatched() (r int, exists bool) {
+	v := m.addmatched
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetMatched resets all changes to the "matched" field.
+func (m *StatementImportMutation) ResetMatched() {
+	m.matched = nil
+	m.addmatched = nil
+}
+
+// SetMissingOnOurSide sets the "missing_on_our_side" field.
+func (m *StatementImportMutation) SetMissingOnOurSide(i int) {
+	m.missing_on_our_side = &i
+	m.addmissing_on_our_side = nil
+}
+
+// MissingOnOurSide returns the value of the "missing_on_our_side" field in the mutation.
+func (m *StatementImportMutation) MissingOnOurSide() (r int, exists bool) {
+	v := m.missing_on_our_side
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMissingOnOurSide returns the old "missing_on_our_side" field's value of the StatementImport entity.
+// If the StatementImport object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StatementImportMutation) OldMissingOnOurSide(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMissingOnOurSide is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMissingOnOurSide requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMissingOnOurSide: %w", err)
+	}
+	return oldValue.MissingOnOurSide, nil
+}
+
+// AddMissingOnOurSide adds i to the "missing_on_our_side" field.
+func (m *StatementImportMutation) AddMissingOnOurSide(i int) {
+	if m.addmissing_on_our_side != nil {
+		*m.addmissing_on_our_side += i
+	} else {
+		m.addmissing_on_our_side = &i
+	}
+}
+
+// AddedMissingOnOurSide returns the value that was added to the "missing_on_our_side" field in this mutation.
+func (m *StatementImportMutation) AddedMissingOnOurSide() (r int, exists bool) {
+	v := m.addmissing_on_our_side
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetMissingOnOurSide resets all changes to the "missing_on_our_side" field.
+func (m *StatementImportMutation) ResetMissingOnOurSide() {
+	m.missing_on_our_side = nil
+	m.addmissing_on_our_side = nil
+}
+
+// SetMissingOnTheirs sets the "missing_on_theirs" field.
+func (m *StatementImportMutation) SetMissingOnTheirs(i int) {
+	m.missing_on_theirs = &i
+	m.addmissing_on_theirs = nil
+}
+
+// MissingOnTheirs returns the value of the "missing_on_theirs" field in the mutation.
+func (m *StatementImportMutation) MissingOnTheirs() (r int, exists bool) {
+	v := m.missing_on_theirs
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMissingOnTheirs returns the old "missing_on_theirs" field's value of the StatementImport entity.
+// If the StatementImport object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StatementImportMutation) OldMissingOnTheirs(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMissingOnTheirs is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMissingOnTheirs requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMissingOnTheirs: %w", err)
+	}
+	return oldValue.MissingOnTheirs, nil
+}
+
+// AddMissingOnTheirs adds i to the "missing_on_theirs" field.
+func (m *StatementImportMutation) AddMissingOnTheirs(i int) {
+	if m.addmissing_on_theirs != nil {
+		*m.addmissing_on_theirs += i
+	} else {
+		m.addmissing_on_theirs = &i
+	}
+}
+
+// AddedMissingOnTheirs returns the value that was added to the "missing_on_theirs" field in this mutation.
+func (m *StatementImportMutation) AddedMissingOnTheirs() (r int, exists bool) {
+	v := m.addmissing_on_theirs
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetMissingOnTheirs resets all changes to the "missing_on_theirs" field.
+func (m *StatementImportMutation) ResetMissingOnTheirs() {
+	m.missing_on_theirs = nil
+	m.addmissing_on_theirs = nil
+}
+
+// SetAmountMismatches sets the "amount_mismatches" field.
+func (m *StatementImportMutation) SetAmountMismatches(i int) {
+	m.amount_mismatches = &i
+	m.addamount_mismatches = nil
+}
+
+// AmountMismatches returns the value of the "amount_mismatches" field in the mutation.
+func (m *StatementImportMutation) AmountMismatches() (r int, exists bool) {
+	v := m.amount_mismatches
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAmountMismatches returns the old "amount_mismatches" field's value of the StatementImport entity.
+// If the StatementImport object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StatementImportMutation) OldAmountMismatches(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAmountMismatches is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAmountMismatches requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAmountMismatches: %w", err)
+	}
+	return oldValue.AmountMismatches, nil
+}
+
+// AddAmountMismatches adds i to the "amount_mismatches" field.
+func (m *StatementImportMutation) AddAmountMismatches(i int) {
+	if m.addamount_mismatches != nil {
+		*m.addamount_mismatches += i
+	} else {
+		m.addamount_mismatches = &i
+	}
+}
+
+// AddedAmountMismatches returns the value that was added to the "amount_mismatches" field in this mutation.
+func (m *StatementImportMutation) AddedAmountMismatches() (r int, exists bool) {
+	v := m.addamount_mismatches
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAmountMismatches resets all changes to the "amount_mismatches" field.
+func (m *StatementImportMutation) ResetAmountMismatches() {
+	m.amount_mismatches = nil
+	m.addamount_mismatches = nil
+}
+
+// SetLines sets the "lines" field.
+func (m *StatementImportMutation) SetLines(sl []settletype.StatementLine) {
+	m.lines = &sl
+	m.appendlines = nil
+}
+
+// Lines returns the value of the "lines" field in the mutation.
+func (m *StatementImportMutation) Lines() (r []settletype.StatementLine, exists bool) {
+	v := m.lines
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLines returns the old "lines" field's value of the StatementImport entity.
+// If the StatementImport object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StatementImportMutation) OldLines(ctx context.Context) (v []settletype.StatementLine, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLines is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLines requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLines: %w", err)
+	}
+	return oldValue.Lines, nil
+}
+
+// AppendLines adds sl to the "lines" field.
+func (m *StatementImportMutation) AppendLines(sl []settletype.StatementLine) {
+	m.appendlines = append(m.appendlines, sl...)
+}
+
+// AppendedLines returns the list of values that were appended to the "lines" field in this mutation.
+func (m *StatementImportMutation) AppendedLines() ([]settletype.StatementLine, bool) {
+	if len(m.appendlines) == 0 {
+		return nil, false
+	}
+	return m.appendlines, true
+}
+
+// ResetLines resets all changes to the "lines" field.
+func (m *StatementImportMutation) ResetLines() {
+	m.lines = nil
+	m.appendlines = nil
+}
+
+// SetDays sets the "days" field.
+func (m *StatementImportMutation) SetDays(st []settletype.DayTotal) {
+	m.days = &st
+	m.appenddays = nil
+}
+
+// Days returns the value of the "days" field in the mutation.
+func (m *StatementImportMutation) Days() (r []settletype.DayTotal, exists bool) {
+	v := m.days
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDays returns the old "days" field's value of the StatementImport entity.
+// If the StatementImport object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StatementImportMutation) OldDays(ctx context.Context) (v []settletype.DayTotal, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDays is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDays requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDays: %w", err)
+	}
+	return oldValue.Days, nil
+}
+
+// AppendDays adds st to the "days" field.
+func (m *StatementImportMutation) AppendDays(st []settletype.DayTotal) {
+	m.appenddays = append(m.appenddays, st...)
+}
+
+// AppendedDays returns the list of values that were appended to the "days" field in this mutation.
+func (m *StatementImportMutation) AppendedDays() ([]settletype.DayTotal, bool) {
+	if len(m.appenddays) == 0 {
+		return nil, false
+	}
+	return m.appenddays, true
+}
+
+// ResetDays resets all changes to the "days" field.
+func (m *StatementImportMutation) ResetDays() {
+	m.days = nil
+	m.appenddays = nil
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *StatementImportMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[statementimport.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *StatementImportMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *StatementImportMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *StatementImportMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// Where appends a list predicates to the StatementImportMutation builder.
+func (m *StatementImportMutation) Where(ps ...predicate.StatementImport) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the StatementImportMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *StatementImportMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.StatementImport, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *StatementImportMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *StatementImportMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (StatementImport).
+func (m *StatementImportMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *StatementImportMutation) Fields() []string {
+	fields := make([]string, 0, 15)
+	if m.merchant != nil {
+		fields = append(fields, statementimport.FieldMerchantID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, statementimport.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, statementimport.FieldUpdatedAt)
+	}
+	if m.channel != nil {
+		fields = append(fields, statementimport.FieldChannel)
+	}
+	if m.store_id != nil {
+		fields = append(fields, statementimport.FieldStoreID)
+	}
+	if m.imported_by_id != nil {
+		fields = append(fields, statementimport.FieldImportedByID)
+	}
+	if m.from_date != nil {
+		fields = append(fields, statementimport.FieldFromDate)
+	}
+	if m.to_date != nil {
+		fields = append(fields, statementimport.FieldToDate)
+	}
+	if m.line_count != nil {
+		fields = append(fields, statementimport.FieldLineCount)
+	}
+	if m.matched != nil {
+		fields = append(fields, statementimport.FieldMatched)
+	}
+	if m.missing_on_our_side != nil {
+		fields = append(fields, statementimport.FieldMissingOnOurSide)
+	}
+	if m.missing_on_theirs != nil {
+		fields = append(fields, statementimport.FieldMissingOnTheirs)
+	}
+	if m.amount_mismatches != nil {
+		fields = append(fields, statementimport.FieldAmountMismatches)
+	}
+	if m.lines != nil {
+		fields = append(fields, statementimport.FieldLines)
+	}
+	if m.days != nil {
+		fields = append(fields, statementimport.FieldDays)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *StatementImportMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case statementimport.FieldMerchantID:
+		return m.MerchantID()
+	case statementimport.FieldCreatedAt:
+		return m.CreatedAt()
+	case statementimport.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case statementimport.FieldChannel:
+		return m.Channel()
+	case statementimport.FieldStoreID:
+		return m.StoreID()
+	case statementimport.FieldImportedByID:
+		return m.ImportedByID()
+	case statementimport.FieldFromDate:
+		return m.FromDate()
+	case statementimport.FieldToDate:
+		return m.ToDate()
+	case statementimport.FieldLineCount:
+		return m.LineCount()
+	case statementimport.FieldMatched:
+		return m.Matched()
+	case statementimport.FieldMissingOnOurSide:
+		return m.MissingOnOurSide()
+	case statementimport.FieldMissingOnTheirs:
+		return m.MissingOnTheirs()
+	case statementimport.FieldAmountMismatches:
+		return m.AmountMismatches()
+	case statementimport.FieldLines:
+		return m.Lines()
+	case statementimport.FieldDays:
+		return m.Days()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *StatementImportMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case statementimport.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case statementimport.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case statementimport.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case statementimport.FieldChannel:
+		return m.OldChannel(ctx)
+	case statementimport.FieldStoreID:
+		return m.OldStoreID(ctx)
+	case statementimport.FieldImportedByID:
+		return m.OldImportedByID(ctx)
+	case statementimport.FieldFromDate:
+		return m.OldFromDate(ctx)
+	case statementimport.FieldToDate:
+		return m.OldToDate(ctx)
+	case statementimport.FieldLineCount:
+		return m.OldLineCount(ctx)
+	case statementimport.FieldMatched:
+		return m.OldMatched(ctx)
+	case statementimport.FieldMissingOnOurSide:
+		return m.OldMissingOnOurSide(ctx)
+	case statementimport.FieldMissingOnTheirs:
+		return m.OldMissingOnTheirs(ctx)
+	case statementimport.FieldAmountMismatches:
+		return m.OldAmountMismatches(ctx)
+	case statementimport.FieldLines:
+		return m.OldLines(ctx)
+	case statementimport.FieldDays:
+		return m.OldDays(ctx)
+	}
+	return nil, fmt.Errorf("unknown StatementImport field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *StatementImportMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case statementimport.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case statementimport.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case statementimport.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case statementimport.FieldChannel:
+		v, ok := value.(settletype.Channel)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChannel(v)
+		return nil
+	case statementimport.FieldStoreID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStoreID(v)
+		return nil
+	case statementimport.FieldImportedByID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetImportedByID(v)
+		return nil
+	case statementimport.FieldFromDate:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFromDate(v)
+		return nil
+	case statementimport.FieldToDate:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetToDate(v)
+		return nil
+	case statementimport.FieldLineCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLineCount(v)
+		return nil
+	case statementimport.FieldMatched:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMatched(v)
+		return nil
+	case statementimport.FieldMissingOnOurSide:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMissingOnOurSide(v)
+		return nil
+	case statementimport.FieldMissingOnTheirs:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMissingOnTheirs(v)
+		return nil
+	case statementimport.FieldAmountMismatches:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAmountMismatches(v)
+		return nil
+	case statementimport.FieldLines:
+		v, ok := value.([]settletype.StatementLine)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLines(v)
+		return nil
+	case statementimport.FieldDays:
+		v, ok := value.([]settletype.DayTotal)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDays(v)
+		return nil
+	}
+	return fmt.Errorf("unknown StatementImport field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *StatementImportMutation) AddedFields() []string {
+	var fields []string
+	if m.addline_count != nil {
+		fields = append(fields, statementimport.FieldLineCount)
+	}
+	if m.addmatched != nil {
+		fields = append(fields, statementimport.FieldMatched)
+	}
+	if m.addmissing_on_our_side != nil {
+		fields = append(fields, statementimport.FieldMissingOnOurSide)
+	}
+	if m.addmissing_on_theirs != nil {
+		fields = append(fields, statementimport.FieldMissingOnTheirs)
+	}
+	if m.addamount_mismatches != nil {
+		fields = append(fields, statementimport.FieldAmountMismatches)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *StatementImportMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case statementimport.FieldLineCount:
+		return m.AddedLineCount()
+	case statementimport.FieldMatched:
+		return m.AddedMatched()
+	case statementimport.FieldMissingOnOurSide:
+		return m.AddedMissingOnOurSide()
+	case statementimport.FieldMissingOnTheirs:
+		return m.AddedMissingOnTheirs()
+	case statementimport.FieldAmountMismatches:
+		return m.AddedAmountMismatches()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *StatementImportMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case statementimport.FieldLineCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddLineCount(v)
+		return nil
+	case statementimport.FieldMatched:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMatched(v)
+		return nil
+	case statementimport.FieldMissingOnOurSide:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMissingOnOurSide(v)
+		return nil
+	case statementimport.FieldMissingOnTheirs:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMissingOnTheirs(v)
+		return nil
+	case statementimport.FieldAmountMismatches:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAmountMismatches(v)
+		return nil
+	}
+	return fmt.Errorf("unknown StatementImport numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *StatementImportMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(statementimport.FieldStoreID) {
+		fields = append(fields, statementimport.FieldStoreID)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *StatementImportMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *StatementImportMutation) ClearField(name string) error {
+	switch name {
+	case statementimport.FieldStoreID:
+		m.ClearStoreID()
+		return nil
+	}
+	return fmt.Errorf("unknown StatementImport nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *StatementImportMutation) ResetField(name string) error {
+	switch name {
+	case statementimport.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case statementimport.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case statementimport.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case statementimport.FieldChannel:
+		m.ResetChannel()
+		return nil
+	case statementimport.FieldStoreID:
+		m.ResetStoreID()
+		return nil
+	case statementimport.FieldImportedByID:
+		m.ResetImportedByID()
+		return nil
+	case statementimport.FieldFromDate:
+		m.ResetFromDate()
+		return nil
+	case statementimport.FieldToDate:
+		m.ResetToDate()
+		return nil
+	case statementimport.FieldLineCount:
+		m.ResetLineCount()
+		return nil
+	case statementimport.FieldMatched:
+		m.ResetMatched()
+		return nil
+	case statementimport.FieldMissingOnOurSide:
+		m.ResetMissingOnOurSide()
+		return nil
+	case statementimport.FieldMissingOnTheirs:
+		m.ResetMissingOnTheirs()
+		return nil
+	case statementimport.FieldAmountMismatches:
+		m.ResetAmountMismatches()
+		return nil
+	case statementimport.FieldLines:
+		m.ResetLines()
+		return nil
+	case statementimport.FieldDays:
+		m.ResetDays()
+		return nil
+	}
+	return fmt.Errorf("unknown StatementImport field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *StatementImportMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.merchant != nil {
+		edges = append(edges, statementimport.EdgeMerchant)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *StatementImportMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case statementimport.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *StatementImportMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *StatementImportMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *StatementImportMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedmerchant {
+		edges = append(edges, statementimport.EdgeMerchant)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *StatementImportMutation) EdgeCleared(name string) bool {
+	switch name {
+	case statementimport.EdgeMerchant:
+		return m.clearedmerchant
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *StatementImportMutation) ClearEdge(name string) error {
+	switch name {
+	case statementimport.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown StatementImport unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *StatementImportMutation) ResetEdge(name string) error {
+	switch name {
+	case statementimport.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown StatementImport edge %s", name)
 }
 
 // StoreMutation represents an operation that mutates the Store nodes in the graph.

@@ -9,8 +9,11 @@ import (
 	"github.com/tillpos/till/ent/campaign"
 	"github.com/tillpos/till/ent/campaignmessage"
 	"github.com/tillpos/till/ent/campaignsettings"
+	"github.com/tillpos/till/ent/cashmovement"
+	"github.com/tillpos/till/ent/cashshift"
 	"github.com/tillpos/till/ent/credentialgrant"
 	"github.com/tillpos/till/ent/customer"
+	"github.com/tillpos/till/ent/dayclose"
 	"github.com/tillpos/till/ent/device"
 	"github.com/tillpos/till/ent/feedback"
 	"github.com/tillpos/till/ent/loyaltyaccount"
@@ -41,7 +44,10 @@ import (
 	"github.com/tillpos/till/ent/salessettings"
 	"github.com/tillpos/till/ent/savedsegment"
 	"github.com/tillpos/till/ent/schema/pulid"
+	"github.com/tillpos/till/ent/settlement"
+	"github.com/tillpos/till/ent/settlementchannel"
 	"github.com/tillpos/till/ent/staff"
+	"github.com/tillpos/till/ent/statementimport"
 	"github.com/tillpos/till/ent/store"
 	"github.com/tillpos/till/ent/storedvalueaccount"
 	"github.com/tillpos/till/ent/storedvalueentry"
@@ -58,8 +64,11 @@ var prefixToTable = map[string]string{
 	"cmp": campaign.Table,
 	"cmm": campaignmessage.Table,
 	"cst": campaignsettings.Table,
+	"cmv": cashmovement.Table,
+	"csh": cashshift.Table,
 	"cgr": credentialgrant.Table,
 	"cus": customer.Table,
+	"dcl": dayclose.Table,
 	"dev": device.Table,
 	"fbk": feedback.Table,
 	"lac": loyaltyaccount.Table,
@@ -89,7 +98,10 @@ var prefixToTable = map[string]string{
 	"sli": saleline.Table,
 	"sst": salessettings.Table,
 	"sgs": savedsegment.Table,
+	"stl": settlement.Table,
+	"stc": settlementchannel.Table,
 	"stf": staff.Table,
+	"sim": statementimport.Table,
 	"sto": store.Table,
 	"sva": storedvalueaccount.Table,
 	"sve": storedvalueentry.Table,

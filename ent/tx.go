@@ -22,6 +22,10 @@ type Tx struct {
 	CampaignMessage *CampaignMessageClient
 	// CampaignSettings is the client for interacting with the CampaignSettings builders.
 	CampaignSettings *CampaignSettingsClient
+	// CashMovement is the client for interacting with the CashMovement builders.
+	CashMovement *CashMovementClient
+	// CashShift is the client for interacting with the CashShift builders.
+	CashShift *CashShiftClient
 	// CredentialGrant is the client for interacting with the CredentialGrant builders.
 	CredentialGrant *CredentialGrantClient
 	// Customer is the client for interacting with the Customer builders.
@@ -32,6 +36,8 @@ type Tx struct {
 	CustomerStoreVisits *CustomerStoreVisitsClient
 	// CustomerTrigram is the client for interacting with the CustomerTrigram builders.
 	CustomerTrigram *CustomerTrigramClient
+	// DayClose is the client for interacting with the DayClose builders.
+	DayClose *DayCloseClient
 	// Device is the client for interacting with the Device builders.
 	Device *DeviceClient
 	// Feedback is the client for interacting with the Feedback builders.
@@ -102,10 +108,16 @@ type Tx struct {
 	SavedSegment *SavedSegmentClient
 	// SegmentRules is the client for interacting with the SegmentRules builders.
 	SegmentRules *SegmentRulesClient
+	// Settlement is the client for interacting with the Settlement builders.
+	Settlement *SettlementClient
+	// SettlementChannel is the client for interacting with the SettlementChannel builders.
+	SettlementChannel *SettlementChannelClient
 	// Staff is the client for interacting with the Staff builders.
 	Staff *StaffClient
 	// StaffDay is the client for interacting with the StaffDay builders.
 	StaffDay *StaffDayClient
+	// StatementImport is the client for interacting with the StatementImport builders.
+	StatementImport *StatementImportClient
 	// Store is the client for interacting with the Store builders.
 	Store *StoreClient
 	// StoredValueAccount is the client for interacting with the StoredValueAccount builders.
@@ -257,11 +269,14 @@ func (tx *Tx) init() {
 	tx.Campaign = NewCampaignClient(tx.config)
 	tx.CampaignMessage = NewCampaignMessageClient(tx.config)
 	tx.CampaignSettings = NewCampaignSettingsClient(tx.config)
+	tx.CashMovement = NewCashMovementClient(tx.config)
+	tx.CashShift = NewCashShiftClient(tx.config)
 	tx.CredentialGrant = NewCredentialGrantClient(tx.config)
 	tx.Customer = NewCustomerClient(tx.config)
 	tx.CustomerMonth = NewCustomerMonthClient(tx.config)
 	tx.CustomerStoreVisits = NewCustomerStoreVisitsClient(tx.config)
 	tx.CustomerTrigram = NewCustomerTrigramClient(tx.config)
+	tx.DayClose = NewDayCloseClient(tx.config)
 	tx.Device = NewDeviceClient(tx.config)
 	tx.Feedback = NewFeedbackClient(tx.config)
 	tx.LoyaltyAccount = NewLoyaltyAccountClient(tx.config)
@@ -297,8 +312,11 @@ func (tx *Tx) init() {
 	tx.SalesSettings = NewSalesSettingsClient(tx.config)
 	tx.SavedSegment = NewSavedSegmentClient(tx.config)
 	tx.SegmentRules = NewSegmentRulesClient(tx.config)
+	tx.Settlement = NewSettlementClient(tx.config)
+	tx.SettlementChannel = NewSettlementChannelClient(tx.config)
 	tx.Staff = NewStaffClient(tx.config)
 	tx.StaffDay = NewStaffDayClient(tx.config)
+	tx.StatementImport = NewStatementImportClient(tx.config)
 	tx.Store = NewStoreClient(tx.config)
 	tx.StoredValueAccount = NewStoredValueAccountClient(tx.config)
 	tx.StoredValueEntry = NewStoredValueEntryClient(tx.config)

@@ -46,6 +46,17 @@ type CampaignSettingsPayload struct {
 	CampaignSettings *ent.CampaignSettings `json:"campaignSettings"`
 }
 
+type CashMovementPayload struct {
+	Movement *ent.CashMovement `json:"movement"`
+	Shift    *ent.CashShift    `json:"shift"`
+}
+
+type CashShiftPayload struct {
+	Shift *ent.CashShift `json:"shift"`
+	// True when the idempotency key had opened this shift before.
+	Replayed bool `json:"replayed"`
+}
+
 type ChangePasswordInput struct {
 	CurrentPassword string `json:"currentPassword"`
 	NewPassword     string `json:"newPassword"`
@@ -71,6 +82,10 @@ type Changes struct {
 	Cursor string `json:"cursor"`
 	// More changes wait: ask again straight away.
 	HasMore bool `json:"hasMore"`
+}
+
+type CloseDayPayload struct {
+	DayClose *ent.DayClose `json:"dayClose"`
 }
 
 type CommentOnTicketInput struct {
@@ -461,6 +476,10 @@ type ScheduleCampaignInput struct {
 type SetStaffPinInput struct {
 	StaffID pulid.ID `json:"staffId"`
 	Pin     string   `json:"pin"`
+}
+
+type SettlementChannelPayload struct {
+	SettlementChannel *ent.SettlementChannel `json:"settlementChannel"`
 }
 
 type SignUpMerchantInput struct {

@@ -28,6 +28,7 @@ import (
 	"github.com/tillpos/till/releases"
 	"github.com/tillpos/till/reports"
 	"github.com/tillpos/till/sales"
+	"github.com/tillpos/till/settlement"
 	"github.com/tillpos/till/staff"
 	"github.com/tillpos/till/storedvalue"
 	"github.com/tillpos/till/tickets"
@@ -63,6 +64,8 @@ type Resolver struct {
 	liveRecheck time.Duration
 	// reports answers the dashboard from the sales rollups.
 	reports *reports.Service
+	// settlement keeps shifts, closes days and reconciles statements.
+	settlement *settlement.Service
 }
 
 // Services are the domain services the resolvers call.
@@ -96,6 +99,8 @@ type Services struct {
 	// LiveRecheck is how often a quiet subscription checks its session;
 	// DefaultLiveRecheck when 0.
 	LiveRecheck time.Duration
+	// Settlement keeps shifts, closes days and reconciles statements.
+	Settlement *settlement.Service
 }
 
 // NewSchema returns Till's executable GraphQL schema.
@@ -109,6 +114,7 @@ func NewSchema(client *ent.Client, svc Services) graphql.ExecutableSchema {
 		notify:    svc.Notify,
 		live:      svc.Live, liveRecheck: svc.LiveRecheck,
 		reports: svc.Reports,
+		settlement: svc.Settlement,
 	}})
 }
 

@@ -39,6 +39,7 @@ import (
 	"github.com/tillpos/till/releases"
 	"github.com/tillpos/till/reports"
 	"github.com/tillpos/till/sales"
+	"github.com/tillpos/till/settlement"
 	"github.com/tillpos/till/staff"
 	"github.com/tillpos/till/storedvalue"
 	"github.com/tillpos/till/tickets"
@@ -234,10 +235,12 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 	devicesSvc := devices.New(s.DB.Client, s.KV.Client(), cfg.RedisPrefix, s.Auth,
 		append([]devices.Option{devices.WithConfig(devicesCfg), devices.WithOutdated(releasesSvc.Unsupported)}, o.deviceOpts...)...)
 	reportsSvc := reports.New(s.DB.Client, o.reportOpts...)
+	settlementSvc := settlement.New(s.DB.Client)
 	salesSvc := sales.New(s.DB.Client, append([]sales.Option{sales.WithLogger(log),
 		sales.WithHooks(loyaltySvc.SaleHooks()), sales.WithHooks(storedValueSvc.SaleHooks()), sales.WithHooks(offersSvc.SaleHooks()),
 		sales.WithHooks(sales.Hooks{Recorded: []sales.SaleFunc{customers.RecordMonth}, Refunded: []sales.RefundFunc{customers.RefundMonth}}),
-		sales.WithHooks(reportsSvc.SaleHooks())}, o.salesOpts...)...)
+		sales.WithHooks(reportsSvc.SaleHooks()),
+		sales.WithHooks(settlementSvc.SaleHooks())}, o.salesOpts...)...)
 	mailer, texter := emailSender(cfg, log), smsSender(cfg, log)
 	s.Receipts = receipts.New(s.DB.Client, box, salesSvc, customerSvc, mailer, texter)
 	s.Campaigns = campaigns.New(s.DB.Client, customerSvc, keys.BlindIndex,
@@ -292,6 +295,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		Live:        s.Live,
 		LiveRecheck: o.liveRecheck,
 		Reports:     reportsSvc,
+		Settlement:  settlementSvc,
 	}
 	s.handler = s.routes(s.graphQLHandler(graph.NewSchema(s.DB.Client, services)))
 	return s, nil

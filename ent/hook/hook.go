@@ -57,6 +57,30 @@ func (f CampaignSettingsFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.V
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.CampaignSettingsMutation", m)
 }
 
+// The CashMovementFunc type is an adapter to allow the use of ordinary
+// function as CashMovement mutator.
+type CashMovementFunc func(context.Context, *ent.CashMovementMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f CashMovementFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.CashMovementMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.CashMovementMutation", m)
+}
+
+// The CashShiftFunc type is an adapter to allow the use of ordinary
+// function as CashShift mutator.
+type CashShiftFunc func(context.Context, *ent.CashShiftMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f CashShiftFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.CashShiftMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.CashShiftMutation", m)
+}
+
 // The CredentialGrantFunc type is an adapter to allow the use of ordinary
 // function as CredentialGrant mutator.
 type CredentialGrantFunc func(context.Context, *ent.CredentialGrantMutation) (ent.Value, error)
@@ -115,6 +139,18 @@ func (f CustomerTrigramFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Va
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.CustomerTrigramMutation", m)
+}
+
+// The DayCloseFunc type is an adapter to allow the use of ordinary
+// function as DayClose mutator.
+type DayCloseFunc func(context.Context, *ent.DayCloseMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f DayCloseFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.DayCloseMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.DayCloseMutation", m)
 }
 
 // The DeviceFunc type is an adapter to allow the use of ordinary
@@ -537,6 +573,30 @@ func (f SegmentRulesFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.SegmentRulesMutation", m)
 }
 
+// The SettlementFunc type is an adapter to allow the use of ordinary
+// function as Settlement mutator.
+type SettlementFunc func(context.Context, *ent.SettlementMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f SettlementFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.SettlementMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.SettlementMutation", m)
+}
+
+// The SettlementChannelFunc type is an adapter to allow the use of ordinary
+// function as SettlementChannel mutator.
+type SettlementChannelFunc func(context.Context, *ent.SettlementChannelMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f SettlementChannelFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.SettlementChannelMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.SettlementChannelMutation", m)
+}
+
 // The StaffFunc type is an adapter to allow the use of ordinary
 // function as Staff mutator.
 type StaffFunc func(context.Context, *ent.StaffMutation) (ent.Value, error)
@@ -559,6 +619,18 @@ func (f StaffDayFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, er
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.StaffDayMutation", m)
+}
+
+// The StatementImportFunc type is an adapter to allow the use of ordinary
+// function as StatementImport mutator.
+type StatementImportFunc func(context.Context, *ent.StatementImportMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f StatementImportFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.StatementImportMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.StatementImportMutation", m)
 }
 
 // The StoreFunc type is an adapter to allow the use of ordinary

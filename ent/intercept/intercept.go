@@ -12,11 +12,14 @@ import (
 	"github.com/tillpos/till/ent/campaign"
 	"github.com/tillpos/till/ent/campaignmessage"
 	"github.com/tillpos/till/ent/campaignsettings"
+	"github.com/tillpos/till/ent/cashmovement"
+	"github.com/tillpos/till/ent/cashshift"
 	"github.com/tillpos/till/ent/credentialgrant"
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/customermonth"
 	"github.com/tillpos/till/ent/customerstorevisits"
 	"github.com/tillpos/till/ent/customertrigram"
+	"github.com/tillpos/till/ent/dayclose"
 	"github.com/tillpos/till/ent/device"
 	"github.com/tillpos/till/ent/feedback"
 	"github.com/tillpos/till/ent/loyaltyaccount"
@@ -53,8 +56,11 @@ import (
 	"github.com/tillpos/till/ent/salessettings"
 	"github.com/tillpos/till/ent/savedsegment"
 	"github.com/tillpos/till/ent/segmentrules"
+	"github.com/tillpos/till/ent/settlement"
+	"github.com/tillpos/till/ent/settlementchannel"
 	"github.com/tillpos/till/ent/staff"
 	"github.com/tillpos/till/ent/staffday"
+	"github.com/tillpos/till/ent/statementimport"
 	"github.com/tillpos/till/ent/store"
 	"github.com/tillpos/till/ent/storedvalueaccount"
 	"github.com/tillpos/till/ent/storedvalueentry"
@@ -229,6 +235,60 @@ func (f TraverseCampaignSettings) Traverse(ctx context.Context, q ent.Query) err
 	return fmt.Errorf("unexpected query type %T. expect *ent.CampaignSettingsQuery", q)
 }
 
+// The CashMovementFunc type is an adapter to allow the use of ordinary function as a Querier.
+type CashMovementFunc func(context.Context, *ent.CashMovementQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f CashMovementFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.CashMovementQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.CashMovementQuery", q)
+}
+
+// The TraverseCashMovement type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseCashMovement func(context.Context, *ent.CashMovementQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseCashMovement) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseCashMovement) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CashMovementQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.CashMovementQuery", q)
+}
+
+// The CashShiftFunc type is an adapter to allow the use of ordinary function as a Querier.
+type CashShiftFunc func(context.Context, *ent.CashShiftQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f CashShiftFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.CashShiftQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.CashShiftQuery", q)
+}
+
+// The TraverseCashShift type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseCashShift func(context.Context, *ent.CashShiftQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseCashShift) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseCashShift) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CashShiftQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.CashShiftQuery", q)
+}
+
 // The CredentialGrantFunc type is an adapter to allow the use of ordinary function as a Querier.
 type CredentialGrantFunc func(context.Context, *ent.CredentialGrantQuery) (ent.Value, error)
 
@@ -362,6 +422,33 @@ func (f TraverseCustomerTrigram) Traverse(ctx context.Context, q ent.Query) erro
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.CustomerTrigramQuery", q)
+}
+
+// The DayCloseFunc type is an adapter to allow the use of ordinary function as a Querier.
+type DayCloseFunc func(context.Context, *ent.DayCloseQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f DayCloseFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.DayCloseQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.DayCloseQuery", q)
+}
+
+// The TraverseDayClose type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseDayClose func(context.Context, *ent.DayCloseQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseDayClose) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseDayClose) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.DayCloseQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.DayCloseQuery", q)
 }
 
 // The DeviceFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -1309,6 +1396,60 @@ func (f TraverseSegmentRules) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.SegmentRulesQuery", q)
 }
 
+// The SettlementFunc type is an adapter to allow the use of ordinary function as a Querier.
+type SettlementFunc func(context.Context, *ent.SettlementQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f SettlementFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.SettlementQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.SettlementQuery", q)
+}
+
+// The TraverseSettlement type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseSettlement func(context.Context, *ent.SettlementQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseSettlement) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseSettlement) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SettlementQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.SettlementQuery", q)
+}
+
+// The SettlementChannelFunc type is an adapter to allow the use of ordinary function as a Querier.
+type SettlementChannelFunc func(context.Context, *ent.SettlementChannelQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f SettlementChannelFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.SettlementChannelQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.SettlementChannelQuery", q)
+}
+
+// The TraverseSettlementChannel type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseSettlementChannel func(context.Context, *ent.SettlementChannelQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseSettlementChannel) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseSettlementChannel) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SettlementChannelQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.SettlementChannelQuery", q)
+}
+
 // The StaffFunc type is an adapter to allow the use of ordinary function as a Querier.
 type StaffFunc func(context.Context, *ent.StaffQuery) (ent.Value, error)
 
@@ -1361,6 +1502,33 @@ func (f TraverseStaffDay) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.StaffDayQuery", q)
+}
+
+// The StatementImportFunc type is an adapter to allow the use of ordinary function as a Querier.
+type StatementImportFunc func(context.Context, *ent.StatementImportQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f StatementImportFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.StatementImportQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.StatementImportQuery", q)
+}
+
+// The TraverseStatementImport type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseStatementImport func(context.Context, *ent.StatementImportQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseStatementImport) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseStatementImport) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.StatementImportQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.StatementImportQuery", q)
 }
 
 // The StoreFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -1590,6 +1758,10 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.CampaignMessageQuery, predicate.CampaignMessage, campaignmessage.OrderOption]{typ: ent.TypeCampaignMessage, tq: q}, nil
 	case *ent.CampaignSettingsQuery:
 		return &query[*ent.CampaignSettingsQuery, predicate.CampaignSettings, campaignsettings.OrderOption]{typ: ent.TypeCampaignSettings, tq: q}, nil
+	case *ent.CashMovementQuery:
+		return &query[*ent.CashMovementQuery, predicate.CashMovement, cashmovement.OrderOption]{typ: ent.TypeCashMovement, tq: q}, nil
+	case *ent.CashShiftQuery:
+		return &query[*ent.CashShiftQuery, predicate.CashShift, cashshift.OrderOption]{typ: ent.TypeCashShift, tq: q}, nil
 	case *ent.CredentialGrantQuery:
 		return &query[*ent.CredentialGrantQuery, predicate.CredentialGrant, credentialgrant.OrderOption]{typ: ent.TypeCredentialGrant, tq: q}, nil
 	case *ent.CustomerQuery:
@@ -1600,6 +1772,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.CustomerStoreVisitsQuery, predicate.CustomerStoreVisits, customerstorevisits.OrderOption]{typ: ent.TypeCustomerStoreVisits, tq: q}, nil
 	case *ent.CustomerTrigramQuery:
 		return &query[*ent.CustomerTrigramQuery, predicate.CustomerTrigram, customertrigram.OrderOption]{typ: ent.TypeCustomerTrigram, tq: q}, nil
+	case *ent.DayCloseQuery:
+		return &query[*ent.DayCloseQuery, predicate.DayClose, dayclose.OrderOption]{typ: ent.TypeDayClose, tq: q}, nil
 	case *ent.DeviceQuery:
 		return &query[*ent.DeviceQuery, predicate.Device, device.OrderOption]{typ: ent.TypeDevice, tq: q}, nil
 	case *ent.FeedbackQuery:
@@ -1670,10 +1844,16 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.SavedSegmentQuery, predicate.SavedSegment, savedsegment.OrderOption]{typ: ent.TypeSavedSegment, tq: q}, nil
 	case *ent.SegmentRulesQuery:
 		return &query[*ent.SegmentRulesQuery, predicate.SegmentRules, segmentrules.OrderOption]{typ: ent.TypeSegmentRules, tq: q}, nil
+	case *ent.SettlementQuery:
+		return &query[*ent.SettlementQuery, predicate.Settlement, settlement.OrderOption]{typ: ent.TypeSettlement, tq: q}, nil
+	case *ent.SettlementChannelQuery:
+		return &query[*ent.SettlementChannelQuery, predicate.SettlementChannel, settlementchannel.OrderOption]{typ: ent.TypeSettlementChannel, tq: q}, nil
 	case *ent.StaffQuery:
 		return &query[*ent.StaffQuery, predicate.Staff, staff.OrderOption]{typ: ent.TypeStaff, tq: q}, nil
 	case *ent.StaffDayQuery:
 		return &query[*ent.StaffDayQuery, predicate.StaffDay, staffday.OrderOption]{typ: ent.TypeStaffDay, tq: q}, nil
+	case *ent.StatementImportQuery:
+		return &query[*ent.StatementImportQuery, predicate.StatementImport, statementimport.OrderOption]{typ: ent.TypeStatementImport, tq: q}, nil
 	case *ent.StoreQuery:
 		return &query[*ent.StoreQuery, predicate.Store, store.OrderOption]{typ: ent.TypeStore, tq: q}, nil
 	case *ent.StoredValueAccountQuery:

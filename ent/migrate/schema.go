@@ -212,6 +212,132 @@ var (
 			},
 		},
 	}
+	// CashMovementsColumns holds the columns for the "cash_movements" table.
+	CashMovementsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"PAID_IN", "PAID_OUT"}},
+		{Name: "amount", Type: field.TypeInt64},
+		{Name: "reason", Type: field.TypeString, Size: 500},
+		{Name: "staff_id", Type: field.TypeString},
+		{Name: "merchant_id", Type: field.TypeString},
+		{Name: "store_id", Type: field.TypeString},
+		{Name: "shift_id", Type: field.TypeString},
+	}
+	// CashMovementsTable holds the schema information for the "cash_movements" table.
+	CashMovementsTable = &schema.Table{
+		Name:       "cash_movements",
+		Columns:    CashMovementsColumns,
+		PrimaryKey: []*schema.Column{CashMovementsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "cash_movements_merchants_merchant",
+				Columns:    []*schema.Column{CashMovementsColumns[7]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "cash_movements_stores_store",
+				Columns:    []*schema.Column{CashMovementsColumns[8]},
+				RefColumns: []*schema.Column{StoresColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "cash_movements_cash_shifts_movements",
+				Columns:    []*schema.Column{CashMovementsColumns[9]},
+				RefColumns: []*schema.Column{CashShiftsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "cashmovement_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{CashMovementsColumns[7]},
+			},
+			{
+				Name:    "cashmovement_merchant_id_shift_id",
+				Unique:  false,
+				Columns: []*schema.Column{CashMovementsColumns[7], CashMovementsColumns[9]},
+			},
+		},
+	}
+	// CashShiftsColumns holds the columns for the "cash_shifts" table.
+	CashShiftsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "idempotency_key", Type: field.TypeString, Nullable: true, Size: 160},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"OPEN", "CLOSED"}, Default: "OPEN"},
+		{Name: "opened_by_id", Type: field.TypeString},
+		{Name: "opened_at", Type: field.TypeTime},
+		{Name: "opening_float", Type: field.TypeInt64},
+		{Name: "closed_by_id", Type: field.TypeString, Nullable: true},
+		{Name: "closed_at", Type: field.TypeTime, Nullable: true},
+		{Name: "cash_sales", Type: field.TypeInt64, Default: 0},
+		{Name: "cash_refunds", Type: field.TypeInt64, Default: 0},
+		{Name: "paid_in", Type: field.TypeInt64, Default: 0},
+		{Name: "paid_out", Type: field.TypeInt64, Default: 0},
+		{Name: "expected", Type: field.TypeInt64, Nullable: true},
+		{Name: "counted", Type: field.TypeInt64, Nullable: true},
+		{Name: "difference", Type: field.TypeInt64, Nullable: true},
+		{Name: "difference_reason", Type: field.TypeString, Nullable: true, Size: 500},
+		{Name: "merchant_id", Type: field.TypeString},
+		{Name: "store_id", Type: field.TypeString},
+		{Name: "device_id", Type: field.TypeString},
+	}
+	// CashShiftsTable holds the schema information for the "cash_shifts" table.
+	CashShiftsTable = &schema.Table{
+		Name:       "cash_shifts",
+		Columns:    CashShiftsColumns,
+		PrimaryKey: []*schema.Column{CashShiftsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "cash_shifts_merchants_merchant",
+				Columns:    []*schema.Column{CashShiftsColumns[18]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "cash_shifts_stores_store",
+				Columns:    []*schema.Column{CashShiftsColumns[19]},
+				RefColumns: []*schema.Column{StoresColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "cash_shifts_devices_device",
+				Columns:    []*schema.Column{CashShiftsColumns[20]},
+				RefColumns: []*schema.Column{DevicesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "cashshift_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{CashShiftsColumns[18]},
+			},
+			{
+				Name:    "cash_shift_one_open_per_device",
+				Unique:  true,
+				Columns: []*schema.Column{CashShiftsColumns[20]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "status = 'OPEN'",
+				},
+			},
+			{
+				Name:    "cashshift_merchant_id_idempotency_key",
+				Unique:  true,
+				Columns: []*schema.Column{CashShiftsColumns[18], CashShiftsColumns[3]},
+			},
+			{
+				Name:    "cashshift_merchant_id_store_id_opened_at",
+				Unique:  false,
+				Columns: []*schema.Column{CashShiftsColumns[18], CashShiftsColumns[19], CashShiftsColumns[6]},
+			},
+		},
+	}
 	// CredentialGrantsColumns holds the columns for the "credential_grants" table.
 	CredentialGrantsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -506,6 +632,54 @@ var (
 				Name:    "customertrigram_merchant_id_customer_id",
 				Unique:  false,
 				Columns: []*schema.Column{CustomerTrigramsColumns[3], CustomerTrigramsColumns[1]},
+			},
+		},
+	}
+	// DayClosesColumns holds the columns for the "day_closes" table.
+	DayClosesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "business_date", Type: field.TypeString},
+		{Name: "closed_by_id", Type: field.TypeString},
+		{Name: "closed_at", Type: field.TypeTime},
+		{Name: "currency", Type: field.TypeString},
+		{Name: "count", Type: field.TypeInt},
+		{Name: "amount", Type: field.TypeInt64},
+		{Name: "fees", Type: field.TypeInt64},
+		{Name: "net_to_bank", Type: field.TypeInt64},
+		{Name: "merchant_id", Type: field.TypeString},
+		{Name: "store_id", Type: field.TypeString},
+	}
+	// DayClosesTable holds the schema information for the "day_closes" table.
+	DayClosesTable = &schema.Table{
+		Name:       "day_closes",
+		Columns:    DayClosesColumns,
+		PrimaryKey: []*schema.Column{DayClosesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "day_closes_merchants_merchant",
+				Columns:    []*schema.Column{DayClosesColumns[11]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "day_closes_stores_store",
+				Columns:    []*schema.Column{DayClosesColumns[12]},
+				RefColumns: []*schema.Column{StoresColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "dayclose_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{DayClosesColumns[11]},
+			},
+			{
+				Name:    "dayclose_store_id_business_date",
+				Unique:  true,
+				Columns: []*schema.Column{DayClosesColumns[12], DayClosesColumns[3]},
 			},
 		},
 	}
@@ -2367,6 +2541,106 @@ var (
 			},
 		},
 	}
+	// SettlementsColumns holds the columns for the "settlements" table.
+	SettlementsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "business_date", Type: field.TypeString},
+		{Name: "channel", Type: field.TypeEnum, Enums: []string{"CASH", "CARD", "WECHAT_PAY", "ALIPAY", "APPLE_PAY", "GOOGLE_PAY", "SAMSUNG_PAY", "UNIONPAY_QR", "PAYPAL", "OTHER"}},
+		{Name: "count", Type: field.TypeInt},
+		{Name: "sales_amount", Type: field.TypeInt64},
+		{Name: "refund_count", Type: field.TypeInt},
+		{Name: "refunds_amount", Type: field.TypeInt64},
+		{Name: "amount", Type: field.TypeInt64},
+		{Name: "fee_rate_bp", Type: field.TypeInt},
+		{Name: "fixed_fee", Type: field.TypeInt64},
+		{Name: "fees", Type: field.TypeInt64},
+		{Name: "net_to_bank", Type: field.TypeInt64},
+		{Name: "day_close_id", Type: field.TypeString},
+		{Name: "merchant_id", Type: field.TypeString},
+		{Name: "store_id", Type: field.TypeString},
+	}
+	// SettlementsTable holds the schema information for the "settlements" table.
+	SettlementsTable = &schema.Table{
+		Name:       "settlements",
+		Columns:    SettlementsColumns,
+		PrimaryKey: []*schema.Column{SettlementsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "settlements_day_closes_settlements",
+				Columns:    []*schema.Column{SettlementsColumns[14]},
+				RefColumns: []*schema.Column{DayClosesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "settlements_merchants_merchant",
+				Columns:    []*schema.Column{SettlementsColumns[15]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "settlements_stores_store",
+				Columns:    []*schema.Column{SettlementsColumns[16]},
+				RefColumns: []*schema.Column{StoresColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "settlement_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{SettlementsColumns[15]},
+			},
+			{
+				Name:    "settlement_store_id_business_date_channel",
+				Unique:  true,
+				Columns: []*schema.Column{SettlementsColumns[16], SettlementsColumns[3], SettlementsColumns[4]},
+			},
+			{
+				Name:    "settlement_merchant_id_channel_business_date",
+				Unique:  false,
+				Columns: []*schema.Column{SettlementsColumns[15], SettlementsColumns[4], SettlementsColumns[3]},
+			},
+		},
+	}
+	// SettlementChannelsColumns holds the columns for the "settlement_channels" table.
+	SettlementChannelsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "channel", Type: field.TypeEnum, Enums: []string{"CASH", "CARD", "WECHAT_PAY", "ALIPAY", "APPLE_PAY", "GOOGLE_PAY", "SAMSUNG_PAY", "UNIONPAY_QR", "PAYPAL", "OTHER"}},
+		{Name: "fee_rate_bp", Type: field.TypeInt},
+		{Name: "fixed_fee", Type: field.TypeInt64},
+		{Name: "statement", Type: field.TypeJSON},
+		{Name: "merchant_id", Type: field.TypeString},
+	}
+	// SettlementChannelsTable holds the schema information for the "settlement_channels" table.
+	SettlementChannelsTable = &schema.Table{
+		Name:       "settlement_channels",
+		Columns:    SettlementChannelsColumns,
+		PrimaryKey: []*schema.Column{SettlementChannelsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "settlement_channels_merchants_merchant",
+				Columns:    []*schema.Column{SettlementChannelsColumns[7]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "settlementchannel_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{SettlementChannelsColumns[7]},
+			},
+			{
+				Name:    "settlementchannel_merchant_id_channel",
+				Unique:  true,
+				Columns: []*schema.Column{SettlementChannelsColumns[7], SettlementChannelsColumns[3]},
+			},
+		},
+	}
 	// StaffsColumns holds the columns for the "staffs" table.
 	StaffsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -2441,6 +2715,51 @@ var (
 				Name:    "staffday_staff_id_business_date",
 				Unique:  true,
 				Columns: []*schema.Column{StaffDaysColumns[1], StaffDaysColumns[2]},
+			},
+		},
+	}
+	// StatementImportsColumns holds the columns for the "statement_imports" table.
+	StatementImportsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "channel", Type: field.TypeEnum, Enums: []string{"CASH", "CARD", "WECHAT_PAY", "ALIPAY", "APPLE_PAY", "GOOGLE_PAY", "SAMSUNG_PAY", "UNIONPAY_QR", "PAYPAL", "OTHER"}},
+		{Name: "store_id", Type: field.TypeString, Nullable: true},
+		{Name: "imported_by_id", Type: field.TypeString},
+		{Name: "from_date", Type: field.TypeString},
+		{Name: "to_date", Type: field.TypeString},
+		{Name: "line_count", Type: field.TypeInt},
+		{Name: "matched", Type: field.TypeInt},
+		{Name: "missing_on_our_side", Type: field.TypeInt},
+		{Name: "missing_on_theirs", Type: field.TypeInt},
+		{Name: "amount_mismatches", Type: field.TypeInt},
+		{Name: "lines", Type: field.TypeJSON},
+		{Name: "days", Type: field.TypeJSON},
+		{Name: "merchant_id", Type: field.TypeString},
+	}
+	// StatementImportsTable holds the schema information for the "statement_imports" table.
+	StatementImportsTable = &schema.Table{
+		Name:       "statement_imports",
+		Columns:    StatementImportsColumns,
+		PrimaryKey: []*schema.Column{StatementImportsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "statement_imports_merchants_merchant",
+				Columns:    []*schema.Column{StatementImportsColumns[15]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "statementimport_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{StatementImportsColumns[15]},
+			},
+			{
+				Name:    "statementimport_merchant_id_channel_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{StatementImportsColumns[15], StatementImportsColumns[3], StatementImportsColumns[1]},
 			},
 		},
 	}
@@ -2989,11 +3308,14 @@ var (
 		CampaignsTable,
 		CampaignMessagesTable,
 		CampaignSettingsTable,
+		CashMovementsTable,
+		CashShiftsTable,
 		CredentialGrantsTable,
 		CustomersTable,
 		CustomerMonthsTable,
 		CustomerStoreVisitsTable,
 		CustomerTrigramsTable,
+		DayClosesTable,
 		DevicesTable,
 		FeedbacksTable,
 		LoyaltyAccountsTable,
@@ -3029,8 +3351,11 @@ var (
 		SalesSettingsTable,
 		SavedSegmentsTable,
 		SegmentRulesTable,
+		SettlementsTable,
+		SettlementChannelsTable,
 		StaffsTable,
 		StaffDaysTable,
+		StatementImportsTable,
 		StoresTable,
 		StoredValueAccountsTable,
 		StoredValueEntriesTable,
@@ -3052,6 +3377,12 @@ func init() {
 	CampaignMessagesTable.ForeignKeys[1].RefTable = MerchantsTable
 	CampaignMessagesTable.ForeignKeys[2].RefTable = CustomersTable
 	CampaignSettingsTable.ForeignKeys[0].RefTable = MerchantsTable
+	CashMovementsTable.ForeignKeys[0].RefTable = MerchantsTable
+	CashMovementsTable.ForeignKeys[1].RefTable = StoresTable
+	CashMovementsTable.ForeignKeys[2].RefTable = CashShiftsTable
+	CashShiftsTable.ForeignKeys[0].RefTable = MerchantsTable
+	CashShiftsTable.ForeignKeys[1].RefTable = StoresTable
+	CashShiftsTable.ForeignKeys[2].RefTable = DevicesTable
 	CredentialGrantsTable.ForeignKeys[0].RefTable = MerchantsTable
 	CustomersTable.ForeignKeys[0].RefTable = MerchantsTable
 	CustomersTable.ForeignKeys[1].RefTable = StaffsTable
@@ -3064,6 +3395,8 @@ func init() {
 	CustomerStoreVisitsTable.ForeignKeys[1].RefTable = MerchantsTable
 	CustomerStoreVisitsTable.ForeignKeys[2].RefTable = StoresTable
 	CustomerTrigramsTable.ForeignKeys[0].RefTable = MerchantsTable
+	DayClosesTable.ForeignKeys[0].RefTable = MerchantsTable
+	DayClosesTable.ForeignKeys[1].RefTable = StoresTable
 	DevicesTable.ForeignKeys[0].RefTable = MerchantsTable
 	DevicesTable.ForeignKeys[1].RefTable = StoresTable
 	FeedbacksTable.ForeignKeys[0].RefTable = MerchantsTable
@@ -3141,8 +3474,13 @@ func init() {
 	SalesSettingsTable.ForeignKeys[0].RefTable = MerchantsTable
 	SavedSegmentsTable.ForeignKeys[0].RefTable = MerchantsTable
 	SegmentRulesTable.ForeignKeys[0].RefTable = MerchantsTable
+	SettlementsTable.ForeignKeys[0].RefTable = DayClosesTable
+	SettlementsTable.ForeignKeys[1].RefTable = MerchantsTable
+	SettlementsTable.ForeignKeys[2].RefTable = StoresTable
+	SettlementChannelsTable.ForeignKeys[0].RefTable = MerchantsTable
 	StaffsTable.ForeignKeys[0].RefTable = MerchantsTable
 	StaffDaysTable.ForeignKeys[0].RefTable = MerchantsTable
+	StatementImportsTable.ForeignKeys[0].RefTable = MerchantsTable
 	StoresTable.ForeignKeys[0].RefTable = MerchantsTable
 	StoredValueAccountsTable.ForeignKeys[0].RefTable = MerchantsTable
 	StoredValueAccountsTable.ForeignKeys[1].RefTable = CustomersTable

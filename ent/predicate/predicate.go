@@ -18,6 +18,12 @@ type CampaignMessage func(*sql.Selector)
 // CampaignSettings is the predicate function for campaignsettings builders.
 type CampaignSettings func(*sql.Selector)
 
+// CashMovement is the predicate function for cashmovement builders.
+type CashMovement func(*sql.Selector)
+
+// CashShift is the predicate function for cashshift builders.
+type CashShift func(*sql.Selector)
+
 // CredentialGrant is the predicate function for credentialgrant builders.
 type CredentialGrant func(*sql.Selector)
 
@@ -32,6 +38,9 @@ type CustomerStoreVisits func(*sql.Selector)
 
 // CustomerTrigram is the predicate function for customertrigram builders.
 type CustomerTrigram func(*sql.Selector)
+
+// DayClose is the predicate function for dayclose builders.
+type DayClose func(*sql.Selector)
 
 // Device is the predicate function for device builders.
 type Device func(*sql.Selector)
@@ -138,11 +147,20 @@ type SavedSegment func(*sql.Selector)
 // SegmentRules is the predicate function for segmentrules builders.
 type SegmentRules func(*sql.Selector)
 
+// Settlement is the predicate function for settlement builders.
+type Settlement func(*sql.Selector)
+
+// SettlementChannel is the predicate function for settlementchannel builders.
+type SettlementChannel func(*sql.Selector)
+
 // Staff is the predicate function for staff builders.
 type Staff func(*sql.Selector)
 
 // StaffDay is the predicate function for staffday builders.
 type StaffDay func(*sql.Selector)
+
+// StatementImport is the predicate function for statementimport builders.
+type StatementImport func(*sql.Selector)
 
 // Store is the predicate function for store builders.
 type Store func(*sql.Selector)

@@ -207,6 +207,54 @@ func (f CampaignSettingsMutationRuleFunc) EvalMutation(ctx context.Context, m en
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CampaignSettingsMutation", m)
 }
 
+// The CashMovementQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type CashMovementQueryRuleFunc func(context.Context, *ent.CashMovementQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f CashMovementQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CashMovementQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.CashMovementQuery", q)
+}
+
+// The CashMovementMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type CashMovementMutationRuleFunc func(context.Context, *ent.CashMovementMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f CashMovementMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.CashMovementMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CashMovementMutation", m)
+}
+
+// The CashShiftQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type CashShiftQueryRuleFunc func(context.Context, *ent.CashShiftQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f CashShiftQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CashShiftQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.CashShiftQuery", q)
+}
+
+// The CashShiftMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type CashShiftMutationRuleFunc func(context.Context, *ent.CashShiftMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f CashShiftMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.CashShiftMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CashShiftMutation", m)
+}
+
 // The CredentialGrantQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type CredentialGrantQueryRuleFunc func(context.Context, *ent.CredentialGrantQuery) error
@@ -325,6 +373,30 @@ func (f CustomerTrigramMutationRuleFunc) EvalMutation(ctx context.Context, m ent
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CustomerTrigramMutation", m)
+}
+
+// The DayCloseQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type DayCloseQueryRuleFunc func(context.Context, *ent.DayCloseQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f DayCloseQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.DayCloseQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.DayCloseQuery", q)
+}
+
+// The DayCloseMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type DayCloseMutationRuleFunc func(context.Context, *ent.DayCloseMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f DayCloseMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.DayCloseMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.DayCloseMutation", m)
 }
 
 // The DeviceQueryRuleFunc type is an adapter to allow the use of ordinary
@@ -1167,6 +1239,54 @@ func (f SegmentRulesMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mu
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.SegmentRulesMutation", m)
 }
 
+// The SettlementQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type SettlementQueryRuleFunc func(context.Context, *ent.SettlementQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f SettlementQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SettlementQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.SettlementQuery", q)
+}
+
+// The SettlementMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type SettlementMutationRuleFunc func(context.Context, *ent.SettlementMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f SettlementMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.SettlementMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.SettlementMutation", m)
+}
+
+// The SettlementChannelQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type SettlementChannelQueryRuleFunc func(context.Context, *ent.SettlementChannelQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f SettlementChannelQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SettlementChannelQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.SettlementChannelQuery", q)
+}
+
+// The SettlementChannelMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type SettlementChannelMutationRuleFunc func(context.Context, *ent.SettlementChannelMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f SettlementChannelMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.SettlementChannelMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.SettlementChannelMutation", m)
+}
+
 // The StaffQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type StaffQueryRuleFunc func(context.Context, *ent.StaffQuery) error
@@ -1213,6 +1333,30 @@ func (f StaffDayMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutati
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.StaffDayMutation", m)
+}
+
+// The StatementImportQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type StatementImportQueryRuleFunc func(context.Context, *ent.StatementImportQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f StatementImportQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.StatementImportQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.StatementImportQuery", q)
+}
+
+// The StatementImportMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type StatementImportMutationRuleFunc func(context.Context, *ent.StatementImportMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f StatementImportMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.StatementImportMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.StatementImportMutation", m)
 }
 
 // The StoreQueryRuleFunc type is an adapter to allow the use of ordinary
@@ -1450,6 +1594,10 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.CampaignSettingsQuery:
 		return q.Filter(), nil
+	case *ent.CashMovementQuery:
+		return q.Filter(), nil
+	case *ent.CashShiftQuery:
+		return q.Filter(), nil
 	case *ent.CredentialGrantQuery:
 		return q.Filter(), nil
 	case *ent.CustomerQuery:
@@ -1459,6 +1607,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 	case *ent.CustomerStoreVisitsQuery:
 		return q.Filter(), nil
 	case *ent.CustomerTrigramQuery:
+		return q.Filter(), nil
+	case *ent.DayCloseQuery:
 		return q.Filter(), nil
 	case *ent.DeviceQuery:
 		return q.Filter(), nil
@@ -1530,9 +1680,15 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.SegmentRulesQuery:
 		return q.Filter(), nil
+	case *ent.SettlementQuery:
+		return q.Filter(), nil
+	case *ent.SettlementChannelQuery:
+		return q.Filter(), nil
 	case *ent.StaffQuery:
 		return q.Filter(), nil
 	case *ent.StaffDayQuery:
+		return q.Filter(), nil
+	case *ent.StatementImportQuery:
 		return q.Filter(), nil
 	case *ent.StoreQuery:
 		return q.Filter(), nil
@@ -1565,6 +1721,10 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 		return m.Filter(), nil
 	case *ent.CampaignSettingsMutation:
 		return m.Filter(), nil
+	case *ent.CashMovementMutation:
+		return m.Filter(), nil
+	case *ent.CashShiftMutation:
+		return m.Filter(), nil
 	case *ent.CredentialGrantMutation:
 		return m.Filter(), nil
 	case *ent.CustomerMutation:
@@ -1574,6 +1734,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.CustomerStoreVisitsMutation:
 		return m.Filter(), nil
 	case *ent.CustomerTrigramMutation:
+		return m.Filter(), nil
+	case *ent.DayCloseMutation:
 		return m.Filter(), nil
 	case *ent.DeviceMutation:
 		return m.Filter(), nil
@@ -1645,9 +1807,15 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 		return m.Filter(), nil
 	case *ent.SegmentRulesMutation:
 		return m.Filter(), nil
+	case *ent.SettlementMutation:
+		return m.Filter(), nil
+	case *ent.SettlementChannelMutation:
+		return m.Filter(), nil
 	case *ent.StaffMutation:
 		return m.Filter(), nil
 	case *ent.StaffDayMutation:
+		return m.Filter(), nil
+	case *ent.StatementImportMutation:
 		return m.Filter(), nil
 	case *ent.StoreMutation:
 		return m.Filter(), nil

@@ -81,7 +81,7 @@ func ValidColumn(column string) bool {
 //
 //	import _ "github.com/tillpos/till/ent/runtime"
 var (
-	Hooks  [2]ent.Hook
+	Hooks  [3]ent.Hook
 	Policy ent.Policy
 	// QuantityValidator is a validator for the "quantity" field. It is called by the builders before save.
 	QuantityValidator func(int) error

@@ -10,11 +10,14 @@ import (
 	"github.com/tillpos/till/ent/campaign"
 	"github.com/tillpos/till/ent/campaignmessage"
 	"github.com/tillpos/till/ent/campaignsettings"
+	"github.com/tillpos/till/ent/cashmovement"
+	"github.com/tillpos/till/ent/cashshift"
 	"github.com/tillpos/till/ent/credentialgrant"
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/customermonth"
 	"github.com/tillpos/till/ent/customerstorevisits"
 	"github.com/tillpos/till/ent/customertrigram"
+	"github.com/tillpos/till/ent/dayclose"
 	"github.com/tillpos/till/ent/device"
 	"github.com/tillpos/till/ent/feedback"
 	"github.com/tillpos/till/ent/loyaltyaccount"
@@ -53,8 +56,11 @@ import (
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/ent/schema/svtype"
 	"github.com/tillpos/till/ent/segmentrules"
+	"github.com/tillpos/till/ent/settlement"
+	"github.com/tillpos/till/ent/settlementchannel"
 	"github.com/tillpos/till/ent/staff"
 	"github.com/tillpos/till/ent/staffday"
+	"github.com/tillpos/till/ent/statementimport"
 	"github.com/tillpos/till/ent/store"
 	"github.com/tillpos/till/ent/storedvalueaccount"
 	"github.com/tillpos/till/ent/storedvalueentry"
@@ -83,11 +89,14 @@ func init() {
 		})
 	}
 	auditentryMixinHooks2 := auditentryMixin[2].Hooks()
+	auditentryMixinHooks3 := auditentryMixin[3].Hooks()
 	auditentryHooks := schema.AuditEntry{}.Hooks()
 
 	auditentry.Hooks[1] = auditentryMixinHooks2[0]
 
-	auditentry.Hooks[2] = auditentryHooks[0]
+	auditentry.Hooks[2] = auditentryMixinHooks3[0]
+
+	auditentry.Hooks[3] = auditentryHooks[0]
 	auditentryMixinFields0 := auditentryMixin[0].Fields()
 	_ = auditentryMixinFields0
 	auditentryFields := schema.AuditEntry{}.Fields()
@@ -287,6 +296,128 @@ func init() {
 	campaignsettingsDescID := campaignsettingsMixinFields0[0].Descriptor()
 	// campaignsettings.DefaultID holds the default value on creation for the id field.
 	campaignsettings.DefaultID = campaignsettingsDescID.Default.(func() pulid.ID)
+	cashmovementMixin := schema.CashMovement{}.Mixin()
+	cashmovement.Policy = privacy.NewPolicies(cashmovementMixin[1], cashmovementMixin[2], schema.CashMovement{})
+	cashmovement.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := cashmovement.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	cashmovementMixinHooks2 := cashmovementMixin[2].Hooks()
+	cashmovementMixinHooks4 := cashmovementMixin[4].Hooks()
+
+	cashmovement.Hooks[1] = cashmovementMixinHooks2[0]
+
+	cashmovement.Hooks[2] = cashmovementMixinHooks4[0]
+	cashmovementMixinFields0 := cashmovementMixin[0].Fields()
+	_ = cashmovementMixinFields0
+	cashmovementMixinFields3 := cashmovementMixin[3].Fields()
+	_ = cashmovementMixinFields3
+	cashmovementFields := schema.CashMovement{}.Fields()
+	_ = cashmovementFields
+	// cashmovementDescCreatedAt is the schema descriptor for created_at field.
+	cashmovementDescCreatedAt := cashmovementMixinFields3[0].Descriptor()
+	// cashmovement.DefaultCreatedAt holds the default value on creation for the created_at field.
+	cashmovement.DefaultCreatedAt = cashmovementDescCreatedAt.Default.(func() time.Time)
+	// cashmovementDescUpdatedAt is the schema descriptor for updated_at field.
+	cashmovementDescUpdatedAt := cashmovementMixinFields3[1].Descriptor()
+	// cashmovement.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	cashmovement.DefaultUpdatedAt = cashmovementDescUpdatedAt.Default.(func() time.Time)
+	// cashmovement.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	cashmovement.UpdateDefaultUpdatedAt = cashmovementDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// cashmovementDescAmount is the schema descriptor for amount field.
+	cashmovementDescAmount := cashmovementFields[3].Descriptor()
+	// cashmovement.AmountValidator is a validator for the "amount" field. It is called by the builders before save.
+	cashmovement.AmountValidator = cashmovementDescAmount.Validators[0].(func(int64) error)
+	// cashmovementDescReason is the schema descriptor for reason field.
+	cashmovementDescReason := cashmovementFields[4].Descriptor()
+	// cashmovement.ReasonValidator is a validator for the "reason" field. It is called by the builders before save.
+	cashmovement.ReasonValidator = func() func(string) error {
+		validators := cashmovementDescReason.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(reason string) error {
+			for _, fn := range fns {
+				if err := fn(reason); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// cashmovementDescID is the schema descriptor for id field.
+	cashmovementDescID := cashmovementMixinFields0[0].Descriptor()
+	// cashmovement.DefaultID holds the default value on creation for the id field.
+	cashmovement.DefaultID = cashmovementDescID.Default.(func() pulid.ID)
+	cashshiftMixin := schema.CashShift{}.Mixin()
+	cashshift.Policy = privacy.NewPolicies(cashshiftMixin[1], cashshiftMixin[2], schema.CashShift{})
+	cashshift.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := cashshift.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	cashshiftMixinHooks2 := cashshiftMixin[2].Hooks()
+	cashshiftMixinHooks4 := cashshiftMixin[4].Hooks()
+
+	cashshift.Hooks[1] = cashshiftMixinHooks2[0]
+
+	cashshift.Hooks[2] = cashshiftMixinHooks4[0]
+	cashshiftMixinFields0 := cashshiftMixin[0].Fields()
+	_ = cashshiftMixinFields0
+	cashshiftMixinFields3 := cashshiftMixin[3].Fields()
+	_ = cashshiftMixinFields3
+	cashshiftFields := schema.CashShift{}.Fields()
+	_ = cashshiftFields
+	// cashshiftDescCreatedAt is the schema descriptor for created_at field.
+	cashshiftDescCreatedAt := cashshiftMixinFields3[0].Descriptor()
+	// cashshift.DefaultCreatedAt holds the default value on creation for the created_at field.
+	cashshift.DefaultCreatedAt = cashshiftDescCreatedAt.Default.(func() time.Time)
+	// cashshiftDescUpdatedAt is the schema descriptor for updated_at field.
+	cashshiftDescUpdatedAt := cashshiftMixinFields3[1].Descriptor()
+	// cashshift.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	cashshift.DefaultUpdatedAt = cashshiftDescUpdatedAt.Default.(func() time.Time)
+	// cashshift.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	cashshift.UpdateDefaultUpdatedAt = cashshiftDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// cashshiftDescIdempotencyKey is the schema descriptor for idempotency_key field.
+	cashshiftDescIdempotencyKey := cashshiftFields[0].Descriptor()
+	// cashshift.IdempotencyKeyValidator is a validator for the "idempotency_key" field. It is called by the builders before save.
+	cashshift.IdempotencyKeyValidator = cashshiftDescIdempotencyKey.Validators[0].(func(string) error)
+	// cashshiftDescOpeningFloat is the schema descriptor for opening_float field.
+	cashshiftDescOpeningFloat := cashshiftFields[6].Descriptor()
+	// cashshift.OpeningFloatValidator is a validator for the "opening_float" field. It is called by the builders before save.
+	cashshift.OpeningFloatValidator = cashshiftDescOpeningFloat.Validators[0].(func(int64) error)
+	// cashshiftDescCashSales is the schema descriptor for cash_sales field.
+	cashshiftDescCashSales := cashshiftFields[9].Descriptor()
+	// cashshift.DefaultCashSales holds the default value on creation for the cash_sales field.
+	cashshift.DefaultCashSales = cashshiftDescCashSales.Default.(int64)
+	// cashshiftDescCashRefunds is the schema descriptor for cash_refunds field.
+	cashshiftDescCashRefunds := cashshiftFields[10].Descriptor()
+	// cashshift.DefaultCashRefunds holds the default value on creation for the cash_refunds field.
+	cashshift.DefaultCashRefunds = cashshiftDescCashRefunds.Default.(int64)
+	// cashshiftDescPaidIn is the schema descriptor for paid_in field.
+	cashshiftDescPaidIn := cashshiftFields[11].Descriptor()
+	// cashshift.DefaultPaidIn holds the default value on creation for the paid_in field.
+	cashshift.DefaultPaidIn = cashshiftDescPaidIn.Default.(int64)
+	// cashshiftDescPaidOut is the schema descriptor for paid_out field.
+	cashshiftDescPaidOut := cashshiftFields[12].Descriptor()
+	// cashshift.DefaultPaidOut holds the default value on creation for the paid_out field.
+	cashshift.DefaultPaidOut = cashshiftDescPaidOut.Default.(int64)
+	// cashshiftDescDifferenceReason is the schema descriptor for difference_reason field.
+	cashshiftDescDifferenceReason := cashshiftFields[16].Descriptor()
+	// cashshift.DifferenceReasonValidator is a validator for the "difference_reason" field. It is called by the builders before save.
+	cashshift.DifferenceReasonValidator = cashshiftDescDifferenceReason.Validators[0].(func(string) error)
+	// cashshiftDescID is the schema descriptor for id field.
+	cashshiftDescID := cashshiftMixinFields0[0].Descriptor()
+	// cashshift.DefaultID holds the default value on creation for the id field.
+	cashshift.DefaultID = cashshiftDescID.Default.(func() pulid.ID)
 	credentialgrantMixin := schema.CredentialGrant{}.Mixin()
 	credentialgrant.Policy = privacy.NewPolicies(credentialgrantMixin[1], credentialgrantMixin[2], schema.CredentialGrant{})
 	credentialgrant.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -472,6 +603,42 @@ func init() {
 	customertrigramMixinHooks1 := customertrigramMixin[1].Hooks()
 
 	customertrigram.Hooks[1] = customertrigramMixinHooks1[0]
+	daycloseMixin := schema.DayClose{}.Mixin()
+	dayclose.Policy = privacy.NewPolicies(daycloseMixin[1], daycloseMixin[2], schema.DayClose{})
+	dayclose.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := dayclose.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	daycloseMixinHooks2 := daycloseMixin[2].Hooks()
+	daycloseMixinHooks4 := daycloseMixin[4].Hooks()
+
+	dayclose.Hooks[1] = daycloseMixinHooks2[0]
+
+	dayclose.Hooks[2] = daycloseMixinHooks4[0]
+	daycloseMixinFields0 := daycloseMixin[0].Fields()
+	_ = daycloseMixinFields0
+	daycloseMixinFields3 := daycloseMixin[3].Fields()
+	_ = daycloseMixinFields3
+	daycloseFields := schema.DayClose{}.Fields()
+	_ = daycloseFields
+	// daycloseDescCreatedAt is the schema descriptor for created_at field.
+	daycloseDescCreatedAt := daycloseMixinFields3[0].Descriptor()
+	// dayclose.DefaultCreatedAt holds the default value on creation for the created_at field.
+	dayclose.DefaultCreatedAt = daycloseDescCreatedAt.Default.(func() time.Time)
+	// daycloseDescUpdatedAt is the schema descriptor for updated_at field.
+	daycloseDescUpdatedAt := daycloseMixinFields3[1].Descriptor()
+	// dayclose.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	dayclose.DefaultUpdatedAt = daycloseDescUpdatedAt.Default.(func() time.Time)
+	// dayclose.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	dayclose.UpdateDefaultUpdatedAt = daycloseDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// daycloseDescID is the schema descriptor for id field.
+	daycloseDescID := daycloseMixinFields0[0].Descriptor()
+	// dayclose.DefaultID holds the default value on creation for the id field.
+	dayclose.DefaultID = daycloseDescID.Default.(func() pulid.ID)
 	deviceMixin := schema.Device{}.Mixin()
 	device.Policy = privacy.NewPolicies(deviceMixin[1], deviceMixin[2], schema.Device{})
 	device.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -1218,9 +1385,12 @@ func init() {
 			return next.Mutate(ctx, m)
 		})
 	}
+	platformauditentryMixinHooks2 := platformauditentryMixin[2].Hooks()
 	platformauditentryHooks := schema.PlatformAuditEntry{}.Hooks()
 
-	platformauditentry.Hooks[1] = platformauditentryHooks[0]
+	platformauditentry.Hooks[1] = platformauditentryMixinHooks2[0]
+
+	platformauditentry.Hooks[2] = platformauditentryHooks[0]
 	platformauditentryMixinFields0 := platformauditentryMixin[0].Fields()
 	_ = platformauditentryMixinFields0
 	platformauditentryFields := schema.PlatformAuditEntry{}.Fields()
@@ -1535,20 +1705,23 @@ func init() {
 		})
 	}
 	refundMixinHooks2 := refundMixin[2].Hooks()
+	refundMixinHooks3 := refundMixin[3].Hooks()
 
 	refund.Hooks[1] = refundMixinHooks2[0]
+
+	refund.Hooks[2] = refundMixinHooks3[0]
 	refundMixinFields0 := refundMixin[0].Fields()
 	_ = refundMixinFields0
-	refundMixinFields3 := refundMixin[3].Fields()
-	_ = refundMixinFields3
+	refundMixinFields4 := refundMixin[4].Fields()
+	_ = refundMixinFields4
 	refundFields := schema.Refund{}.Fields()
 	_ = refundFields
 	// refundDescCreatedAt is the schema descriptor for created_at field.
-	refundDescCreatedAt := refundMixinFields3[0].Descriptor()
+	refundDescCreatedAt := refundMixinFields4[0].Descriptor()
 	// refund.DefaultCreatedAt holds the default value on creation for the created_at field.
 	refund.DefaultCreatedAt = refundDescCreatedAt.Default.(func() time.Time)
 	// refundDescUpdatedAt is the schema descriptor for updated_at field.
-	refundDescUpdatedAt := refundMixinFields3[1].Descriptor()
+	refundDescUpdatedAt := refundMixinFields4[1].Descriptor()
 	// refund.DefaultUpdatedAt holds the default value on creation for the updated_at field.
 	refund.DefaultUpdatedAt = refundDescUpdatedAt.Default.(func() time.Time)
 	// refund.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
@@ -1604,8 +1777,11 @@ func init() {
 		})
 	}
 	refundlineMixinHooks2 := refundlineMixin[2].Hooks()
+	refundlineMixinHooks3 := refundlineMixin[3].Hooks()
 
 	refundline.Hooks[1] = refundlineMixinHooks2[0]
+
+	refundline.Hooks[2] = refundlineMixinHooks3[0]
 	refundlineMixinFields0 := refundlineMixin[0].Fields()
 	_ = refundlineMixinFields0
 	refundlineFields := schema.RefundLine{}.Fields()
@@ -1629,8 +1805,11 @@ func init() {
 		})
 	}
 	refundtenderMixinHooks2 := refundtenderMixin[2].Hooks()
+	refundtenderMixinHooks3 := refundtenderMixin[3].Hooks()
 
 	refundtender.Hooks[1] = refundtenderMixinHooks2[0]
+
+	refundtender.Hooks[2] = refundtenderMixinHooks3[0]
 	refundtenderMixinFields0 := refundtenderMixin[0].Fields()
 	_ = refundtenderMixinFields0
 	refundtenderFields := schema.RefundTender{}.Fields()
@@ -1798,20 +1977,23 @@ func init() {
 		})
 	}
 	saleMixinHooks2 := saleMixin[2].Hooks()
+	saleMixinHooks3 := saleMixin[3].Hooks()
 
 	sale.Hooks[1] = saleMixinHooks2[0]
+
+	sale.Hooks[2] = saleMixinHooks3[0]
 	saleMixinFields0 := saleMixin[0].Fields()
 	_ = saleMixinFields0
-	saleMixinFields3 := saleMixin[3].Fields()
-	_ = saleMixinFields3
+	saleMixinFields4 := saleMixin[4].Fields()
+	_ = saleMixinFields4
 	saleFields := schema.Sale{}.Fields()
 	_ = saleFields
 	// saleDescCreatedAt is the schema descriptor for created_at field.
-	saleDescCreatedAt := saleMixinFields3[0].Descriptor()
+	saleDescCreatedAt := saleMixinFields4[0].Descriptor()
 	// sale.DefaultCreatedAt holds the default value on creation for the created_at field.
 	sale.DefaultCreatedAt = saleDescCreatedAt.Default.(func() time.Time)
 	// saleDescUpdatedAt is the schema descriptor for updated_at field.
-	saleDescUpdatedAt := saleMixinFields3[1].Descriptor()
+	saleDescUpdatedAt := saleMixinFields4[1].Descriptor()
 	// sale.DefaultUpdatedAt holds the default value on creation for the updated_at field.
 	sale.DefaultUpdatedAt = saleDescUpdatedAt.Default.(func() time.Time)
 	// sale.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
@@ -1896,8 +2078,11 @@ func init() {
 		})
 	}
 	salelineMixinHooks2 := salelineMixin[2].Hooks()
+	salelineMixinHooks3 := salelineMixin[3].Hooks()
 
 	saleline.Hooks[1] = salelineMixinHooks2[0]
+
+	saleline.Hooks[2] = salelineMixinHooks3[0]
 	salelineMixinFields0 := salelineMixin[0].Fields()
 	_ = salelineMixinFields0
 	salelineFields := schema.SaleLine{}.Fields()
@@ -2269,6 +2454,97 @@ func init() {
 	segmentrulesDescNewDays := segmentrulesFields[4].Descriptor()
 	// segmentrules.DefaultNewDays holds the default value on creation for the new_days field.
 	segmentrules.DefaultNewDays = segmentrulesDescNewDays.Default.(int)
+	settlementMixin := schema.Settlement{}.Mixin()
+	settlement.Policy = privacy.NewPolicies(settlementMixin[1], settlementMixin[2], schema.Settlement{})
+	settlement.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := settlement.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	settlementMixinHooks2 := settlementMixin[2].Hooks()
+	settlementMixinHooks4 := settlementMixin[4].Hooks()
+
+	settlement.Hooks[1] = settlementMixinHooks2[0]
+
+	settlement.Hooks[2] = settlementMixinHooks4[0]
+	settlementMixinFields0 := settlementMixin[0].Fields()
+	_ = settlementMixinFields0
+	settlementMixinFields3 := settlementMixin[3].Fields()
+	_ = settlementMixinFields3
+	settlementFields := schema.Settlement{}.Fields()
+	_ = settlementFields
+	// settlementDescCreatedAt is the schema descriptor for created_at field.
+	settlementDescCreatedAt := settlementMixinFields3[0].Descriptor()
+	// settlement.DefaultCreatedAt holds the default value on creation for the created_at field.
+	settlement.DefaultCreatedAt = settlementDescCreatedAt.Default.(func() time.Time)
+	// settlementDescUpdatedAt is the schema descriptor for updated_at field.
+	settlementDescUpdatedAt := settlementMixinFields3[1].Descriptor()
+	// settlement.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	settlement.DefaultUpdatedAt = settlementDescUpdatedAt.Default.(func() time.Time)
+	// settlement.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	settlement.UpdateDefaultUpdatedAt = settlementDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// settlementDescID is the schema descriptor for id field.
+	settlementDescID := settlementMixinFields0[0].Descriptor()
+	// settlement.DefaultID holds the default value on creation for the id field.
+	settlement.DefaultID = settlementDescID.Default.(func() pulid.ID)
+	settlementchannelMixin := schema.SettlementChannel{}.Mixin()
+	settlementchannel.Policy = privacy.NewPolicies(settlementchannelMixin[1], settlementchannelMixin[2], schema.SettlementChannel{})
+	settlementchannel.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := settlementchannel.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	settlementchannelMixinHooks2 := settlementchannelMixin[2].Hooks()
+
+	settlementchannel.Hooks[1] = settlementchannelMixinHooks2[0]
+	settlementchannelMixinFields0 := settlementchannelMixin[0].Fields()
+	_ = settlementchannelMixinFields0
+	settlementchannelMixinFields3 := settlementchannelMixin[3].Fields()
+	_ = settlementchannelMixinFields3
+	settlementchannelFields := schema.SettlementChannel{}.Fields()
+	_ = settlementchannelFields
+	// settlementchannelDescCreatedAt is the schema descriptor for created_at field.
+	settlementchannelDescCreatedAt := settlementchannelMixinFields3[0].Descriptor()
+	// settlementchannel.DefaultCreatedAt holds the default value on creation for the created_at field.
+	settlementchannel.DefaultCreatedAt = settlementchannelDescCreatedAt.Default.(func() time.Time)
+	// settlementchannelDescUpdatedAt is the schema descriptor for updated_at field.
+	settlementchannelDescUpdatedAt := settlementchannelMixinFields3[1].Descriptor()
+	// settlementchannel.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	settlementchannel.DefaultUpdatedAt = settlementchannelDescUpdatedAt.Default.(func() time.Time)
+	// settlementchannel.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	settlementchannel.UpdateDefaultUpdatedAt = settlementchannelDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// settlementchannelDescFeeRateBp is the schema descriptor for fee_rate_bp field.
+	settlementchannelDescFeeRateBp := settlementchannelFields[1].Descriptor()
+	// settlementchannel.FeeRateBpValidator is a validator for the "fee_rate_bp" field. It is called by the builders before save.
+	settlementchannel.FeeRateBpValidator = func() func(int) error {
+		validators := settlementchannelDescFeeRateBp.Validators
+		fns := [...]func(int) error{
+			validators[0].(func(int) error),
+			validators[1].(func(int) error),
+		}
+		return func(fee_rate_bp int) error {
+			for _, fn := range fns {
+				if err := fn(fee_rate_bp); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// settlementchannelDescFixedFee is the schema descriptor for fixed_fee field.
+	settlementchannelDescFixedFee := settlementchannelFields[2].Descriptor()
+	// settlementchannel.FixedFeeValidator is a validator for the "fixed_fee" field. It is called by the builders before save.
+	settlementchannel.FixedFeeValidator = settlementchannelDescFixedFee.Validators[0].(func(int64) error)
+	// settlementchannelDescID is the schema descriptor for id field.
+	settlementchannelDescID := settlementchannelMixinFields0[0].Descriptor()
+	// settlementchannel.DefaultID holds the default value on creation for the id field.
+	settlementchannel.DefaultID = settlementchannelDescID.Default.(func() pulid.ID)
 	staffMixin := schema.Staff{}.Mixin()
 	staff.Policy = privacy.NewPolicies(staffMixin[1], staffMixin[2], schema.Staff{})
 	staff.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -2355,6 +2631,42 @@ func init() {
 	staffdayDescRefundsAmount := staffdayFields[3].Descriptor()
 	// staffday.DefaultRefundsAmount holds the default value on creation for the refunds_amount field.
 	staffday.DefaultRefundsAmount = staffdayDescRefundsAmount.Default.(int64)
+	statementimportMixin := schema.StatementImport{}.Mixin()
+	statementimport.Policy = privacy.NewPolicies(statementimportMixin[1], statementimportMixin[2], schema.StatementImport{})
+	statementimport.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := statementimport.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	statementimportMixinHooks2 := statementimportMixin[2].Hooks()
+	statementimportMixinHooks4 := statementimportMixin[4].Hooks()
+
+	statementimport.Hooks[1] = statementimportMixinHooks2[0]
+
+	statementimport.Hooks[2] = statementimportMixinHooks4[0]
+	statementimportMixinFields0 := statementimportMixin[0].Fields()
+	_ = statementimportMixinFields0
+	statementimportMixinFields3 := statementimportMixin[3].Fields()
+	_ = statementimportMixinFields3
+	statementimportFields := schema.StatementImport{}.Fields()
+	_ = statementimportFields
+	// statementimportDescCreatedAt is the schema descriptor for created_at field.
+	statementimportDescCreatedAt := statementimportMixinFields3[0].Descriptor()
+	// statementimport.DefaultCreatedAt holds the default value on creation for the created_at field.
+	statementimport.DefaultCreatedAt = statementimportDescCreatedAt.Default.(func() time.Time)
+	// statementimportDescUpdatedAt is the schema descriptor for updated_at field.
+	statementimportDescUpdatedAt := statementimportMixinFields3[1].Descriptor()
+	// statementimport.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	statementimport.DefaultUpdatedAt = statementimportDescUpdatedAt.Default.(func() time.Time)
+	// statementimport.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	statementimport.UpdateDefaultUpdatedAt = statementimportDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// statementimportDescID is the schema descriptor for id field.
+	statementimportDescID := statementimportMixinFields0[0].Descriptor()
+	// statementimport.DefaultID holds the default value on creation for the id field.
+	statementimport.DefaultID = statementimportDescID.Default.(func() pulid.ID)
 	storeMixin := schema.Store{}.Mixin()
 	store.Policy = privacy.NewPolicies(storeMixin[1], storeMixin[2], schema.Store{})
 	store.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -2603,20 +2915,23 @@ func init() {
 		})
 	}
 	tenderMixinHooks2 := tenderMixin[2].Hooks()
+	tenderMixinHooks3 := tenderMixin[3].Hooks()
 
 	tender.Hooks[1] = tenderMixinHooks2[0]
+
+	tender.Hooks[2] = tenderMixinHooks3[0]
 	tenderMixinFields0 := tenderMixin[0].Fields()
 	_ = tenderMixinFields0
-	tenderMixinFields3 := tenderMixin[3].Fields()
-	_ = tenderMixinFields3
+	tenderMixinFields4 := tenderMixin[4].Fields()
+	_ = tenderMixinFields4
 	tenderFields := schema.Tender{}.Fields()
 	_ = tenderFields
 	// tenderDescCreatedAt is the schema descriptor for created_at field.
-	tenderDescCreatedAt := tenderMixinFields3[0].Descriptor()
+	tenderDescCreatedAt := tenderMixinFields4[0].Descriptor()
 	// tender.DefaultCreatedAt holds the default value on creation for the created_at field.
 	tender.DefaultCreatedAt = tenderDescCreatedAt.Default.(func() time.Time)
 	// tenderDescUpdatedAt is the schema descriptor for updated_at field.
-	tenderDescUpdatedAt := tenderMixinFields3[1].Descriptor()
+	tenderDescUpdatedAt := tenderMixinFields4[1].Descriptor()
 	// tender.DefaultUpdatedAt holds the default value on creation for the updated_at field.
 	tender.DefaultUpdatedAt = tenderDescUpdatedAt.Default.(func() time.Time)
 	// tender.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.

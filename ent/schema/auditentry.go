@@ -21,7 +21,7 @@ type AuditEntry struct {
 
 // Mixin of the AuditEntry.
 func (AuditEntry) Mixin() []ent.Mixin {
-	return []ent.Mixin{pulid.MixinWithPrefix("aud"), BaseMixin{}, TenantMixin{}}
+	return []ent.Mixin{pulid.MixinWithPrefix("aud"), BaseMixin{}, TenantMixin{}, RetainedMixin{}}
 }
 
 // Fields of the AuditEntry.
@@ -58,7 +58,7 @@ func (AuditEntry) Policy() ent.Policy {
 // because an earlier Allow (system jobs) would skip a rule; no one may
 // rewrite history.
 func (AuditEntry) Hooks() []ent.Hook {
-	return []ent.Hook{hook.Reject(ent.OpUpdate | ent.OpUpdateOne | ent.OpDelete | ent.OpDeleteOne)}
+	return []ent.Hook{hook.Reject(ent.OpUpdate | ent.OpUpdateOne)}
 }
 
 // Annotations of the AuditEntry.

@@ -15,8 +15,10 @@ import (
 
 	"github.com/tillpos/till/auth/rule"
 	"github.com/tillpos/till/auth/viewer"
+	"github.com/tillpos/till/ent/hook"
 	"github.com/tillpos/till/ent/privacy"
 	"github.com/tillpos/till/ent/schema/pulid"
+	"github.com/tillpos/till/errs"
 )
 
 // storedNow is the time as the database keeps it: PostgreSQL stores
@@ -147,6 +149,33 @@ func setMerchantOnCreate(next ent.Mutator) ent.Mutator {
 			return nil, fmt.Errorf("creating a %s: merchant_id is required outside a staff context", m.Type())
 		}
 		return next.Mutate(ctx, m)
+	})
+}
+
+// RetentionYears is how long the records a RetainedMixin keeps must
+// survive at the least: the books (sales, refunds, settlements) and the
+// audit log. Nothing in Till deletes them; a purge of older rows, should
+// one ever be wanted, is a deliberate migration, not an API call.
+const RetentionYears = 1
+
+// RetainedMixin makes a type's rows undeletable through ent, whoever asks:
+// staff, operators and system jobs alike. It is a hook rather than a
+// privacy rule because an earlier Allow (system jobs, operators) would skip
+// a rule. Rows may still change where their own schema allows it (a sale's
+// status on refund).
+type RetainedMixin struct {
+	mixin.Schema
+}
+
+// Hooks of the RetainedMixin.
+func (RetainedMixin) Hooks() []ent.Hook {
+	return []ent.Hook{hook.On(denyDelete, ent.OpDelete|ent.OpDeleteOne)}
+}
+
+// denyDelete refuses a delete of a retained type.
+func denyDelete(ent.Mutator) ent.Mutator {
+	return ent.MutateFunc(func(_ context.Context, m ent.Mutation) (ent.Value, error) {
+		return nil, errs.Newf(errs.Forbidden, "%s records are kept for at least %d year and cannot be deleted", m.Type(), RetentionYears)
 	})
 }
 

@@ -22,7 +22,7 @@ type PlatformAuditEntry struct {
 
 // Mixin of the PlatformAuditEntry.
 func (PlatformAuditEntry) Mixin() []ent.Mixin {
-	return []ent.Mixin{pulid.MixinWithPrefix("pau"), BaseMixin{}}
+	return []ent.Mixin{pulid.MixinWithPrefix("pau"), BaseMixin{}, RetainedMixin{}}
 }
 
 // Fields of the PlatformAuditEntry.
@@ -66,7 +66,7 @@ func (PlatformAuditEntry) Policy() ent.Policy {
 
 // Hooks of the PlatformAuditEntry: no one may rewrite history.
 func (PlatformAuditEntry) Hooks() []ent.Hook {
-	return []ent.Hook{hook.Reject(ent.OpUpdate | ent.OpUpdateOne | ent.OpDelete | ent.OpDeleteOne)}
+	return []ent.Hook{hook.Reject(ent.OpUpdate | ent.OpUpdateOne)}
 }
 
 // Annotations of the PlatformAuditEntry.

@@ -28,7 +28,7 @@ type Sale struct {
 
 // Mixin of the Sale.
 func (Sale) Mixin() []ent.Mixin {
-	return []ent.Mixin{pulid.MixinWithPrefix("sal"), BaseMixin{}, TenantMixin{}, TimeMixin{}}
+	return []ent.Mixin{pulid.MixinWithPrefix("sal"), BaseMixin{}, TenantMixin{}, RetainedMixin{}, TimeMixin{}}
 }
 
 // Fields of the Sale.
@@ -134,7 +134,7 @@ type SaleLine struct {
 
 // Mixin of the SaleLine.
 func (SaleLine) Mixin() []ent.Mixin {
-	return []ent.Mixin{pulid.MixinWithPrefix("sli"), BaseMixin{}, TenantMixin{}}
+	return []ent.Mixin{pulid.MixinWithPrefix("sli"), BaseMixin{}, TenantMixin{}, RetainedMixin{}}
 }
 
 // Fields of the SaleLine.
@@ -184,7 +184,7 @@ type Tender struct {
 
 // Mixin of the Tender.
 func (Tender) Mixin() []ent.Mixin {
-	return []ent.Mixin{pulid.MixinWithPrefix("tnd"), BaseMixin{}, TenantMixin{}, TimeMixin{}}
+	return []ent.Mixin{pulid.MixinWithPrefix("tnd"), BaseMixin{}, TenantMixin{}, RetainedMixin{}, TimeMixin{}}
 }
 
 // Fields of the Tender. A card is kept as type, brand, last four digits and
@@ -235,7 +235,7 @@ type Refund struct {
 
 // Mixin of the Refund.
 func (Refund) Mixin() []ent.Mixin {
-	return []ent.Mixin{pulid.MixinWithPrefix("rfd"), BaseMixin{}, TenantMixin{}, TimeMixin{}}
+	return []ent.Mixin{pulid.MixinWithPrefix("rfd"), BaseMixin{}, TenantMixin{}, RetainedMixin{}, TimeMixin{}}
 }
 
 // Fields of the Refund.
@@ -306,7 +306,7 @@ type RefundLine struct {
 
 // Mixin of the RefundLine.
 func (RefundLine) Mixin() []ent.Mixin {
-	return []ent.Mixin{pulid.MixinWithPrefix("rfl"), BaseMixin{}, TenantMixin{}}
+	return []ent.Mixin{pulid.MixinWithPrefix("rfl"), BaseMixin{}, TenantMixin{}, RetainedMixin{}}
 }
 
 // Fields of the RefundLine.
@@ -340,7 +340,7 @@ type RefundTender struct {
 
 // Mixin of the RefundTender.
 func (RefundTender) Mixin() []ent.Mixin {
-	return []ent.Mixin{pulid.MixinWithPrefix("rft"), BaseMixin{}, TenantMixin{}}
+	return []ent.Mixin{pulid.MixinWithPrefix("rft"), BaseMixin{}, TenantMixin{}, RetainedMixin{}}
 }
 
 // Fields of the RefundTender.
