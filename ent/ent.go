@@ -21,6 +21,8 @@ import (
 	"github.com/tillpos/till/ent/customerstorevisits"
 	"github.com/tillpos/till/ent/customertrigram"
 	"github.com/tillpos/till/ent/device"
+	"github.com/tillpos/till/ent/exportchunk"
+	"github.com/tillpos/till/ent/exportjob"
 	"github.com/tillpos/till/ent/feedback"
 	"github.com/tillpos/till/ent/loyaltyaccount"
 	"github.com/tillpos/till/ent/loyaltyentry"
@@ -131,6 +133,8 @@ func checkColumn(t, c string) error {
 			customerstorevisits.Table:    customerstorevisits.ValidColumn,
 			customertrigram.Table:        customertrigram.ValidColumn,
 			device.Table:                 device.ValidColumn,
+			exportchunk.Table:            exportchunk.ValidColumn,
+			exportjob.Table:              exportjob.ValidColumn,
 			feedback.Table:               feedback.ValidColumn,
 			loyaltyaccount.Table:         loyaltyaccount.ValidColumn,
 			loyaltyentry.Table:           loyaltyentry.ValidColumn,

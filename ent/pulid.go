@@ -12,6 +12,7 @@ import (
 	"github.com/tillpos/till/ent/credentialgrant"
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/device"
+	"github.com/tillpos/till/ent/exportjob"
 	"github.com/tillpos/till/ent/feedback"
 	"github.com/tillpos/till/ent/loyaltyaccount"
 	"github.com/tillpos/till/ent/loyaltyentry"
@@ -61,6 +62,7 @@ var prefixToTable = map[string]string{
 	"cgr": credentialgrant.Table,
 	"cus": customer.Table,
 	"dev": device.Table,
+	"exj": exportjob.Table,
 	"fbk": feedback.Table,
 	"lac": loyaltyaccount.Table,
 	"lye": loyaltyentry.Table,

@@ -17,6 +17,7 @@ import (
 	"github.com/tillpos/till/devices"
 	"github.com/tillpos/till/ent"
 	"github.com/tillpos/till/ent/schema/pulid"
+	"github.com/tillpos/till/exports"
 	"github.com/tillpos/till/feed"
 	"github.com/tillpos/till/feedback"
 	"github.com/tillpos/till/loyalty"
@@ -60,6 +61,8 @@ type Resolver struct {
 	// live carries live events to subscriptions.
 	live        *live.Broker
 	liveRecheck time.Duration
+	// exports queues sales exports and signs their download links.
+	exports *exports.Service
 }
 
 // Services are the domain services the resolvers call.
@@ -91,6 +94,8 @@ type Services struct {
 	// LiveRecheck is how often a quiet subscription checks its session;
 	// DefaultLiveRecheck when 0.
 	LiveRecheck time.Duration
+	// Exports queues sales exports and signs their download links.
+	Exports *exports.Service
 }
 
 // NewSchema returns Till's executable GraphQL schema.
@@ -103,6 +108,7 @@ func NewSchema(client *ent.Client, svc Services) graphql.ExecutableSchema {
 		campaigns: svc.Campaigns,
 		notify:    svc.Notify,
 		live:      svc.Live, liveRecheck: svc.LiveRecheck,
+		exports: svc.Exports,
 	}})
 }
 

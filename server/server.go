@@ -21,6 +21,7 @@ import (
 	"github.com/tillpos/till/customers"
 	"github.com/tillpos/till/db"
 	"github.com/tillpos/till/devices"
+	"github.com/tillpos/till/exports"
 	"github.com/tillpos/till/feed"
 	"github.com/tillpos/till/feedback"
 	"github.com/tillpos/till/graph"
@@ -66,6 +67,9 @@ type Server struct {
 	Live *live.Broker
 	// Notify pushes what happens to the merchant's phones.
 	Notify *notify.Service
+	// Exports writes sales exports in the background and serves their
+	// files through signed links.
+	Exports *exports.Service
 }
 
 // Option adjusts how Open builds a Server.
@@ -83,6 +87,7 @@ type options struct {
 	outbox       *outbox.Config
 	liveRecheck  time.Duration
 	now          func() time.Time
+	exportOpts   []exports.Option
 }
 
 // WithPushSender sends pushes with sender instead of the one the
@@ -142,6 +147,12 @@ func WithCampaignOptions(opts ...campaigns.Option) Option {
 // (tests shorten it).
 func WithLiveRecheck(every time.Duration) Option {
 	return func(o *options) { o.liveRecheck = every }
+}
+
+// WithExportOptions passes extra options to the exports service (tests
+// use it for a clock and small batches).
+func WithExportOptions(opts ...exports.Option) Option {
+	return func(o *options) { o.exportOpts = append(o.exportOpts, opts...) }
 }
 
 // WithAuthOptions passes extra options to the auth service (tests use it
@@ -244,6 +255,12 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 	s.Notify.Register(s.Outbox)
 	s.Outbox.Handle(receipts.TopicRequested, s.Receipts.Deliver)
 	s.Outbox.Handle(campaigns.Topic, s.Campaigns.Deliver)
+	linkKey, err := exports.LinkKey(keys.BlindIndex)
+	if err != nil {
+		return nil, err
+	}
+	s.Exports = exports.New(s.DB.Client, linkKey, cfg.PublicURL,
+		append([]exports.Option{exports.WithLogger(log)}, o.exportOpts...)...)
 	s.jobs = []job{
 		{name: "campaign-dispatch", every: time.Minute, run: s.Campaigns.Dispatch},
 		{name: "customer-segments", every: 24 * time.Hour, run: customerSvc.RefreshAllSegments},
@@ -252,6 +269,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		{name: "device-snapshot", every: devicesSvc.SnapshotEvery(), run: devicesSvc.Snapshot},
 		{name: "loyalty-expiry", every: time.Hour, run: loyaltySvc.Expire},
 		{name: "loyalty-tiers", every: 24 * time.Hour, run: loyaltySvc.ReviewTiers},
+		{name: "export-prune", every: time.Hour, run: s.Exports.Prune},
 	}
 	services := graph.Services{
 		Auth:        s.Auth,
@@ -273,6 +291,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		Notify:      s.Notify,
 		Live:        s.Live,
 		LiveRecheck: o.liveRecheck,
+		Exports:     s.Exports,
 	}
 	s.handler = s.routes(s.graphQLHandler(graph.NewSchema(s.DB.Client, services)))
 	return s, nil
@@ -344,11 +363,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// Work runs the periodic jobs and, with deliver, the outbox worker, until
-// ctx is done: `till serve` does it beside serving, `till worker` alone.
+// Work runs the periodic jobs, the export runner and, with deliver, the
+// outbox worker, until ctx is done: `till serve` does it beside serving,
+// `till worker` alone.
 func (s *Server) Work(ctx context.Context, deliver bool) {
 	var wg sync.WaitGroup
 	wg.Go(func() { s.runJobs(ctx) })
+	wg.Go(func() { s.Exports.Run(ctx) })
 	if deliver {
 		wg.Go(func() { s.Outbox.Run(ctx) })
 	}

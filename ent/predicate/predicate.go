@@ -33,6 +33,12 @@ type CustomerTrigram func(*sql.Selector)
 // Device is the predicate function for device builders.
 type Device func(*sql.Selector)
 
+// ExportChunk is the predicate function for exportchunk builders.
+type ExportChunk func(*sql.Selector)
+
+// ExportJob is the predicate function for exportjob builders.
+type ExportJob func(*sql.Selector)
+
 // Feedback is the predicate function for feedback builders.
 type Feedback func(*sql.Selector)
 
