@@ -123,14 +123,19 @@ func (s *Service) run(ctx context.Context, job *ent.ExportJob, owner string) {
 	s.log.ErrorContext(ctx, "exports: job failed", "job", job.ID, "merchant", job.MerchantID, "err", err)
 	// The file is partial: its chunks go, the job says why.
 	err = db.WithTx(ctx, s.db, func(tx *ent.Tx) error {
-		if _, err := tx.ExportChunk.Delete().Where(exportchunk.JobID(job.ID)).Exec(ctx); err != nil {
+		// Only while the job is still ours: the chunks may be another
+		// runner's by now.
+		err := s.leasedIn(ctx, tx.Client(), job.ID, owner, func(u *ent.ExportJobUpdate) {
+			u.SetStatus(exportjob.StatusFAILED).SetError("the export could not be written").
+				SetFinishedAt(s.now()).ClearLeaseOwner().ClearLeaseUntil()
+		})
+		if err != nil {
 			return err
 		}
-		return tx.ExportJob.UpdateOneID(job.ID).Where(exportjob.LeaseOwner(owner)).
-			SetStatus(exportjob.StatusFAILED).SetError("the export could not be written").
-			SetFinishedAt(s.now()).ClearLeaseOwner().ClearLeaseUntil().Exec(ctx)
+		_, err = tx.ExportChunk.Delete().Where(exportchunk.JobID(job.ID)).Exec(ctx)
+		return err
 	})
-	if err != nil && !ent.IsNotFound(err) {
+	if err != nil && !errors.Is(err, errLeaseLost) {
 		s.log.ErrorContext(ctx, "exports: recording failure", "job", job.ID, "err", err)
 	}
 }

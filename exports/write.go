@@ -90,7 +90,10 @@ func writeRows(ctx context.Context, client *ent.Client, spec Spec, sh sheet, pro
 	for {
 		q := client.Sale.Query().Where(preds...).
 			Order(sale.ByOccurredAt(), sale.ByID()).Limit(batch).
-			WithTenders(func(q *ent.TenderQuery) { q.Order(tender.ByID()) })
+			// merchant_id leads the tender and line indexes; without it (a
+			// system context adds no tenant filter) each batch would scan
+			// every tender.
+			WithTenders(func(q *ent.TenderQuery) { q.Where(tender.MerchantID(spec.MerchantID)).Order(tender.ByID()) })
 		if after != nil {
 			// Keyset pagination: each batch starts after the last row of
 			// the one before, by an index, however deep into the range.
@@ -98,7 +101,9 @@ func writeRows(ctx context.Context, client *ent.Client, spec Spec, sh sheet, pro
 				sale.And(sale.OccurredAtEQ(after.OccurredAt), sale.IDGT(after.ID))))
 		}
 		if lines {
-			q.WithLines(func(q *ent.SaleLineQuery) { q.Order(saleline.ByPosition()) })
+			q.WithLines(func(q *ent.SaleLineQuery) {
+				q.Where(saleline.MerchantID(spec.MerchantID)).Order(saleline.ByPosition())
+			})
 		}
 		page, err := q.All(ctx)
 		if err != nil {
