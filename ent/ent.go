@@ -25,6 +25,8 @@ import (
 	"github.com/tillpos/till/ent/customertrigram"
 	"github.com/tillpos/till/ent/dayclose"
 	"github.com/tillpos/till/ent/device"
+	"github.com/tillpos/till/ent/exportchunk"
+	"github.com/tillpos/till/ent/exportjob"
 	"github.com/tillpos/till/ent/feedback"
 	"github.com/tillpos/till/ent/loyaltyaccount"
 	"github.com/tillpos/till/ent/loyaltyentry"
@@ -145,6 +147,8 @@ func checkColumn(t, c string) error {
 			customertrigram.Table:        customertrigram.ValidColumn,
 			dayclose.Table:               dayclose.ValidColumn,
 			device.Table:                 device.ValidColumn,
+			exportchunk.Table:            exportchunk.ValidColumn,
+			exportjob.Table:              exportjob.ValidColumn,
 			feedback.Table:               feedback.ValidColumn,
 			loyaltyaccount.Table:         loyaltyaccount.ValidColumn,
 			loyaltyentry.Table:           loyaltyentry.ValidColumn,

@@ -16,6 +16,8 @@ import (
 	"github.com/tillpos/till/ent/customertrigram"
 	"github.com/tillpos/till/ent/dayclose"
 	"github.com/tillpos/till/ent/device"
+	"github.com/tillpos/till/ent/exportchunk"
+	"github.com/tillpos/till/ent/exportjob"
 	"github.com/tillpos/till/ent/feedback"
 	"github.com/tillpos/till/ent/loyaltyaccount"
 	"github.com/tillpos/till/ent/loyaltyentry"
@@ -73,7 +75,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 60)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 62)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   auditentry.Table,
@@ -399,6 +401,53 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   exportchunk.Table,
+			Columns: exportchunk.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: exportchunk.FieldID,
+			},
+		},
+		Type: "ExportChunk",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			exportchunk.FieldMerchantID: {Type: field.TypeString, Column: exportchunk.FieldMerchantID},
+			exportchunk.FieldJobID:      {Type: field.TypeString, Column: exportchunk.FieldJobID},
+			exportchunk.FieldSeq:        {Type: field.TypeInt, Column: exportchunk.FieldSeq},
+			exportchunk.FieldData:       {Type: field.TypeBytes, Column: exportchunk.FieldData},
+		},
+	}
+	graph.Nodes[14] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   exportjob.Table,
+			Columns: exportjob.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: exportjob.FieldID,
+			},
+		},
+		Type: "ExportJob",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			exportjob.FieldMerchantID:    {Type: field.TypeString, Column: exportjob.FieldMerchantID},
+			exportjob.FieldCreatedAt:     {Type: field.TypeTime, Column: exportjob.FieldCreatedAt},
+			exportjob.FieldUpdatedAt:     {Type: field.TypeTime, Column: exportjob.FieldUpdatedAt},
+			exportjob.FieldRequestedByID: {Type: field.TypeString, Column: exportjob.FieldRequestedByID},
+			exportjob.FieldKind:          {Type: field.TypeEnum, Column: exportjob.FieldKind},
+			exportjob.FieldFormat:        {Type: field.TypeEnum, Column: exportjob.FieldFormat},
+			exportjob.FieldFilters:       {Type: field.TypeJSON, Column: exportjob.FieldFilters},
+			exportjob.FieldStatus:        {Type: field.TypeEnum, Column: exportjob.FieldStatus},
+			exportjob.FieldRowsTotal:     {Type: field.TypeInt64, Column: exportjob.FieldRowsTotal},
+			exportjob.FieldRowsDone:      {Type: field.TypeInt64, Column: exportjob.FieldRowsDone},
+			exportjob.FieldBytes:         {Type: field.TypeInt64, Column: exportjob.FieldBytes},
+			exportjob.FieldError:         {Type: field.TypeString, Column: exportjob.FieldError},
+			exportjob.FieldLeaseOwner:    {Type: field.TypeString, Column: exportjob.FieldLeaseOwner},
+			exportjob.FieldLeaseUntil:    {Type: field.TypeTime, Column: exportjob.FieldLeaseUntil},
+			exportjob.FieldAttempts:      {Type: field.TypeInt, Column: exportjob.FieldAttempts},
+			exportjob.FieldFinishedAt:    {Type: field.TypeTime, Column: exportjob.FieldFinishedAt},
+			exportjob.FieldExpiresAt:     {Type: field.TypeTime, Column: exportjob.FieldExpiresAt},
+		},
+	}
+	graph.Nodes[15] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   feedback.Table,
 			Columns: feedback.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -421,7 +470,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			feedback.FieldComment:      {Type: field.TypeString, Column: feedback.FieldComment},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   loyaltyaccount.Table,
 			Columns: loyaltyaccount.Columns,
@@ -442,7 +491,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			loyaltyaccount.FieldTierReviewAt: {Type: field.TypeTime, Column: loyaltyaccount.FieldTierReviewAt},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   loyaltyentry.Table,
 			Columns: loyaltyentry.Columns,
@@ -474,7 +523,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			loyaltyentry.FieldCreatedAt:        {Type: field.TypeTime, Column: loyaltyentry.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   loyaltylot.Table,
 			Columns: loyaltylot.Columns,
@@ -493,7 +542,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			loyaltylot.FieldCreatedAt:  {Type: field.TypeTime, Column: loyaltylot.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   loyaltyprogramversion.Table,
 			Columns: loyaltyprogramversion.Columns,
@@ -521,7 +570,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			loyaltyprogramversion.FieldCreatedAt:      {Type: field.TypeTime, Column: loyaltyprogramversion.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   loyaltyredemption.Table,
 			Columns: loyaltyredemption.Columns,
@@ -546,7 +595,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			loyaltyredemption.FieldCreatedAt:      {Type: field.TypeTime, Column: loyaltyredemption.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   loyaltyreward.Table,
 			Columns: loyaltyreward.Columns,
@@ -571,7 +620,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			loyaltyreward.FieldMinTier:     {Type: field.TypeString, Column: loyaltyreward.FieldMinTier},
 		},
 	}
-	graph.Nodes[20] = &sqlgraph.Node{
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   merchant.Table,
 			Columns: merchant.Columns,
@@ -593,7 +642,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchant.FieldCashiersSeeFullContact: {Type: field.TypeBool, Column: merchant.FieldCashiersSeeFullContact},
 		},
 	}
-	graph.Nodes[21] = &sqlgraph.Node{
+	graph.Nodes[23] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   notification.Table,
 			Columns: notification.Columns,
@@ -619,7 +668,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			notification.FieldSentAt:     {Type: field.TypeTime, Column: notification.FieldSentAt},
 		},
 	}
-	graph.Nodes[22] = &sqlgraph.Node{
+	graph.Nodes[24] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   notificationpreference.Table,
 			Columns: notificationpreference.Columns,
@@ -642,7 +691,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			notificationpreference.FieldDailySummaryAt: {Type: field.TypeString, Column: notificationpreference.FieldDailySummaryAt},
 		},
 	}
-	graph.Nodes[23] = &sqlgraph.Node{
+	graph.Nodes[25] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   offer.Table,
 			Columns: offer.Columns,
@@ -680,7 +729,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			offer.FieldCreatedByID:      {Type: field.TypeString, Column: offer.FieldCreatedByID},
 		},
 	}
-	graph.Nodes[24] = &sqlgraph.Node{
+	graph.Nodes[26] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   offerredemption.Table,
 			Columns: offerredemption.Columns,
@@ -700,7 +749,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			offerredemption.FieldVoidedAt:   {Type: field.TypeTime, Column: offerredemption.FieldVoidedAt},
 		},
 	}
-	graph.Nodes[25] = &sqlgraph.Node{
+	graph.Nodes[27] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   operator.Table,
 			Columns: operator.Columns,
@@ -721,7 +770,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			operator.FieldLastLoginAt:       {Type: field.TypeTime, Column: operator.FieldLastLoginAt},
 		},
 	}
-	graph.Nodes[26] = &sqlgraph.Node{
+	graph.Nodes[28] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   outboxevent.Table,
 			Columns: outboxevent.Columns,
@@ -744,7 +793,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			outboxevent.FieldDeliveredAt: {Type: field.TypeTime, Column: outboxevent.FieldDeliveredAt},
 		},
 	}
-	graph.Nodes[27] = &sqlgraph.Node{
+	graph.Nodes[29] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   pairingcode.Table,
 			Columns: pairingcode.Columns,
@@ -766,7 +815,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			pairingcode.FieldDeviceID:    {Type: field.TypeString, Column: pairingcode.FieldDeviceID},
 		},
 	}
-	graph.Nodes[28] = &sqlgraph.Node{
+	graph.Nodes[30] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   platformauditentry.Table,
 			Columns: platformauditentry.Columns,
@@ -788,7 +837,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			platformauditentry.FieldCreatedAt:  {Type: field.TypeTime, Column: platformauditentry.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[29] = &sqlgraph.Node{
+	graph.Nodes[31] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   product.Table,
 			Columns: product.Columns,
@@ -813,7 +862,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			product.FieldActive:     {Type: field.TypeBool, Column: product.FieldActive},
 		},
 	}
-	graph.Nodes[30] = &sqlgraph.Node{
+	graph.Nodes[32] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   productday.Table,
 			Columns: productday.Columns,
@@ -840,7 +889,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			productday.FieldCostReturned:     {Type: field.TypeInt64, Column: productday.FieldCostReturned},
 		},
 	}
-	graph.Nodes[31] = &sqlgraph.Node{
+	graph.Nodes[33] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   productpricechange.Table,
 			Columns: productpricechange.Columns,
@@ -860,7 +909,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			productpricechange.FieldNewPrice:    {Type: field.TypeInt64, Column: productpricechange.FieldNewPrice},
 		},
 	}
-	graph.Nodes[32] = &sqlgraph.Node{
+	graph.Nodes[34] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   pushtoken.Table,
 			Columns: pushtoken.Columns,
@@ -881,7 +930,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			pushtoken.FieldLocale:     {Type: field.TypeString, Column: pushtoken.FieldLocale},
 		},
 	}
-	graph.Nodes[33] = &sqlgraph.Node{
+	graph.Nodes[35] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   receiptdelivery.Table,
 			Columns: receiptdelivery.Columns,
@@ -910,7 +959,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			receiptdelivery.FieldRequestHash:       {Type: field.TypeString, Column: receiptdelivery.FieldRequestHash},
 		},
 	}
-	graph.Nodes[34] = &sqlgraph.Node{
+	graph.Nodes[36] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refund.Table,
 			Columns: refund.Columns,
@@ -938,7 +987,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refund.FieldExchangeSaleID: {Type: field.TypeString, Column: refund.FieldExchangeSaleID},
 		},
 	}
-	graph.Nodes[35] = &sqlgraph.Node{
+	graph.Nodes[37] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refundline.Table,
 			Columns: refundline.Columns,
@@ -956,7 +1005,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refundline.FieldAmount:     {Type: field.TypeInt64, Column: refundline.FieldAmount},
 		},
 	}
-	graph.Nodes[36] = &sqlgraph.Node{
+	graph.Nodes[38] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refundtender.Table,
 			Columns: refundtender.Columns,
@@ -974,7 +1023,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refundtender.FieldAmount:     {Type: field.TypeInt64, Column: refundtender.FieldAmount},
 		},
 	}
-	graph.Nodes[37] = &sqlgraph.Node{
+	graph.Nodes[39] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   release.Table,
 			Columns: release.Columns,
@@ -1002,7 +1051,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			release.FieldWithdrawnAt:         {Type: field.TypeTime, Column: release.FieldWithdrawnAt},
 		},
 	}
-	graph.Nodes[38] = &sqlgraph.Node{
+	graph.Nodes[40] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   risklistentry.Table,
 			Columns: risklistentry.Columns,
@@ -1022,7 +1071,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			risklistentry.FieldCreatedByID: {Type: field.TypeString, Column: risklistentry.FieldCreatedByID},
 		},
 	}
-	graph.Nodes[39] = &sqlgraph.Node{
+	graph.Nodes[41] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   sale.Table,
 			Columns: sale.Columns,
@@ -1068,7 +1117,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			sale.FieldNewCustomer:      {Type: field.TypeBool, Column: sale.FieldNewCustomer},
 		},
 	}
-	graph.Nodes[40] = &sqlgraph.Node{
+	graph.Nodes[42] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   salecounter.Table,
 			Columns: salecounter.Columns,
@@ -1086,7 +1135,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			salecounter.FieldSalesAmount:       {Type: field.TypeInt64, Column: salecounter.FieldSalesAmount},
 		},
 	}
-	graph.Nodes[41] = &sqlgraph.Node{
+	graph.Nodes[43] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   saleline.Table,
 			Columns: saleline.Columns,
@@ -1116,7 +1165,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			saleline.FieldRefundedAmount:   {Type: field.TypeInt64, Column: saleline.FieldRefundedAmount},
 		},
 	}
-	graph.Nodes[42] = &sqlgraph.Node{
+	graph.Nodes[44] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   salesfacetday.Table,
 			Columns: salesfacetday.Columns,
@@ -1147,7 +1196,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			salesfacetday.FieldKey:             {Type: field.TypeString, Column: salesfacetday.FieldKey},
 		},
 	}
-	graph.Nodes[43] = &sqlgraph.Node{
+	graph.Nodes[45] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   saleshour.Table,
 			Columns: saleshour.Columns,
@@ -1177,7 +1226,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			saleshour.FieldHour:            {Type: field.TypeInt, Column: saleshour.FieldHour},
 		},
 	}
-	graph.Nodes[44] = &sqlgraph.Node{
+	graph.Nodes[46] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   salessettings.Table,
 			Columns: salessettings.Columns,
@@ -1209,7 +1258,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			salessettings.FieldBlacklistAction:        {Type: field.TypeEnum, Column: salessettings.FieldBlacklistAction},
 		},
 	}
-	graph.Nodes[45] = &sqlgraph.Node{
+	graph.Nodes[47] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   savedsegment.Table,
 			Columns: savedsegment.Columns,
@@ -1233,7 +1282,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			savedsegment.FieldSegment:         {Type: field.TypeEnum, Column: savedsegment.FieldSegment},
 		},
 	}
-	graph.Nodes[46] = &sqlgraph.Node{
+	graph.Nodes[48] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   segmentrules.Table,
 			Columns: segmentrules.Columns,
@@ -1255,7 +1304,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			segmentrules.FieldComputedAt:      {Type: field.TypeTime, Column: segmentrules.FieldComputedAt},
 		},
 	}
-	graph.Nodes[47] = &sqlgraph.Node{
+	graph.Nodes[49] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   settlement.Table,
 			Columns: settlement.Columns,
@@ -1284,7 +1333,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			settlement.FieldNetToBank:     {Type: field.TypeInt64, Column: settlement.FieldNetToBank},
 		},
 	}
-	graph.Nodes[48] = &sqlgraph.Node{
+	graph.Nodes[50] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   settlementchannel.Table,
 			Columns: settlementchannel.Columns,
@@ -1304,7 +1353,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			settlementchannel.FieldStatement:  {Type: field.TypeJSON, Column: settlementchannel.FieldStatement},
 		},
 	}
-	graph.Nodes[49] = &sqlgraph.Node{
+	graph.Nodes[51] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   staff.Table,
 			Columns: staff.Columns,
@@ -1329,7 +1378,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			staff.FieldLastLoginAt:       {Type: field.TypeTime, Column: staff.FieldLastLoginAt},
 		},
 	}
-	graph.Nodes[50] = &sqlgraph.Node{
+	graph.Nodes[52] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   staffday.Table,
 			Columns: staffday.Columns,
@@ -1347,7 +1396,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			staffday.FieldRefundsAmount: {Type: field.TypeInt64, Column: staffday.FieldRefundsAmount},
 		},
 	}
-	graph.Nodes[51] = &sqlgraph.Node{
+	graph.Nodes[53] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   statementimport.Table,
 			Columns: statementimport.Columns,
@@ -1375,7 +1424,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			statementimport.FieldDays:             {Type: field.TypeJSON, Column: statementimport.FieldDays},
 		},
 	}
-	graph.Nodes[52] = &sqlgraph.Node{
+	graph.Nodes[54] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   store.Table,
 			Columns: store.Columns,
@@ -1394,7 +1443,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			store.FieldTimeZone:   {Type: field.TypeString, Column: store.FieldTimeZone},
 		},
 	}
-	graph.Nodes[53] = &sqlgraph.Node{
+	graph.Nodes[55] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   storedvalueaccount.Table,
 			Columns: storedvalueaccount.Columns,
@@ -1414,7 +1463,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			storedvalueaccount.FieldBonusBalance: {Type: field.TypeInt64, Column: storedvalueaccount.FieldBonusBalance},
 		},
 	}
-	graph.Nodes[54] = &sqlgraph.Node{
+	graph.Nodes[56] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   storedvalueentry.Table,
 			Columns: storedvalueentry.Columns,
@@ -1443,7 +1492,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			storedvalueentry.FieldCreatedAt:      {Type: field.TypeTime, Column: storedvalueentry.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[55] = &sqlgraph.Node{
+	graph.Nodes[57] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   storedvaluesettings.Table,
 			Columns: storedvaluesettings.Columns,
@@ -1461,7 +1510,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			storedvaluesettings.FieldRefundToBalanceAllowed: {Type: field.TypeBool, Column: storedvaluesettings.FieldRefundToBalanceAllowed},
 		},
 	}
-	graph.Nodes[56] = &sqlgraph.Node{
+	graph.Nodes[58] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   storedvaluetopup.Table,
 			Columns: storedvaluetopup.Columns,
@@ -1496,7 +1545,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			storedvaluetopup.FieldReference:      {Type: field.TypeString, Column: storedvaluetopup.FieldReference},
 		},
 	}
-	graph.Nodes[57] = &sqlgraph.Node{
+	graph.Nodes[59] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tender.Table,
 			Columns: tender.Columns,
@@ -1523,7 +1572,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tender.FieldRefundedAmount: {Type: field.TypeInt64, Column: tender.FieldRefundedAmount},
 		},
 	}
-	graph.Nodes[58] = &sqlgraph.Node{
+	graph.Nodes[60] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticket.Table,
 			Columns: ticket.Columns,
@@ -1556,7 +1605,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticket.FieldRequestHash:         {Type: field.TypeString, Column: ticket.FieldRequestHash},
 		},
 	}
-	graph.Nodes[59] = &sqlgraph.Node{
+	graph.Nodes[61] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketcomment.Table,
 			Columns: ticketcomment.Columns,
@@ -1996,6 +2045,54 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Device",
 		"Store",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   exportchunk.MerchantTable,
+			Columns: []string{exportchunk.MerchantColumn},
+			Bidi:    false,
+		},
+		"ExportChunk",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"job",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   exportchunk.JobTable,
+			Columns: []string{exportchunk.JobColumn},
+			Bidi:    false,
+		},
+		"ExportChunk",
+		"ExportJob",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   exportjob.MerchantTable,
+			Columns: []string{exportjob.MerchantColumn},
+			Bidi:    false,
+		},
+		"ExportJob",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"chunks",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   exportjob.ChunksTable,
+			Columns: []string{exportjob.ChunksColumn},
+			Bidi:    false,
+		},
+		"ExportJob",
+		"ExportChunk",
 	)
 	graph.MustAddE(
 		"merchant",
@@ -5239,6 +5336,247 @@ func (f *DeviceFilter) WhereHasStoreWith(preds ...predicate.Store) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *ExportChunkQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ExportChunkQuery builder.
+func (_q *ExportChunkQuery) Filter() *ExportChunkFilter {
+	return &ExportChunkFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ExportChunkMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ExportChunkMutation builder.
+func (m *ExportChunkMutation) Filter() *ExportChunkFilter {
+	return &ExportChunkFilter{config: m.config, predicateAdder: m}
+}
+
+// ExportChunkFilter provides a generic filtering capability at runtime for ExportChunkQuery.
+type ExportChunkFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ExportChunkFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *ExportChunkFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(exportchunk.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *ExportChunkFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(exportchunk.FieldMerchantID))
+}
+
+// WhereJobID applies the entql string predicate on the job_id field.
+func (f *ExportChunkFilter) WhereJobID(p entql.StringP) {
+	f.Where(p.Field(exportchunk.FieldJobID))
+}
+
+// WhereSeq applies the entql int predicate on the seq field.
+func (f *ExportChunkFilter) WhereSeq(p entql.IntP) {
+	f.Where(p.Field(exportchunk.FieldSeq))
+}
+
+// WhereData applies the entql []byte predicate on the data field.
+func (f *ExportChunkFilter) WhereData(p entql.BytesP) {
+	f.Where(p.Field(exportchunk.FieldData))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *ExportChunkFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *ExportChunkFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasJob applies a predicate to check if query has an edge job.
+func (f *ExportChunkFilter) WhereHasJob() {
+	f.Where(entql.HasEdge("job"))
+}
+
+// WhereHasJobWith applies a predicate to check if query has an edge job with a given conditions (other predicates).
+func (f *ExportChunkFilter) WhereHasJobWith(preds ...predicate.ExportJob) {
+	f.Where(entql.HasEdgeWith("job", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *ExportJobQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ExportJobQuery builder.
+func (_q *ExportJobQuery) Filter() *ExportJobFilter {
+	return &ExportJobFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ExportJobMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ExportJobMutation builder.
+func (m *ExportJobMutation) Filter() *ExportJobFilter {
+	return &ExportJobFilter{config: m.config, predicateAdder: m}
+}
+
+// ExportJobFilter provides a generic filtering capability at runtime for ExportJobQuery.
+type ExportJobFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ExportJobFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *ExportJobFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(exportjob.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *ExportJobFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(exportjob.FieldMerchantID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *ExportJobFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(exportjob.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *ExportJobFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(exportjob.FieldUpdatedAt))
+}
+
+// WhereRequestedByID applies the entql string predicate on the requested_by_id field.
+func (f *ExportJobFilter) WhereRequestedByID(p entql.StringP) {
+	f.Where(p.Field(exportjob.FieldRequestedByID))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *ExportJobFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(exportjob.FieldKind))
+}
+
+// WhereFormat applies the entql string predicate on the format field.
+func (f *ExportJobFilter) WhereFormat(p entql.StringP) {
+	f.Where(p.Field(exportjob.FieldFormat))
+}
+
+// WhereFilters applies the entql json.RawMessage predicate on the filters field.
+func (f *ExportJobFilter) WhereFilters(p entql.BytesP) {
+	f.Where(p.Field(exportjob.FieldFilters))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *ExportJobFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(exportjob.FieldStatus))
+}
+
+// WhereRowsTotal applies the entql int64 predicate on the rows_total field.
+func (f *ExportJobFilter) WhereRowsTotal(p entql.Int64P) {
+	f.Where(p.Field(exportjob.FieldRowsTotal))
+}
+
+// WhereRowsDone applies the entql int64 predicate on the rows_done field.
+func (f *ExportJobFilter) WhereRowsDone(p entql.Int64P) {
+	f.Where(p.Field(exportjob.FieldRowsDone))
+}
+
+// WhereBytes applies the entql int64 predicate on the bytes field.
+func (f *ExportJobFilter) WhereBytes(p entql.Int64P) {
+	f.Where(p.Field(exportjob.FieldBytes))
+}
+
+// WhereError applies the entql string predicate on the error field.
+func (f *ExportJobFilter) WhereError(p entql.StringP) {
+	f.Where(p.Field(exportjob.FieldError))
+}
+
+// WhereLeaseOwner applies the entql string predicate on the lease_owner field.
+func (f *ExportJobFilter) WhereLeaseOwner(p entql.StringP) {
+	f.Where(p.Field(exportjob.FieldLeaseOwner))
+}
+
+// WhereLeaseUntil applies the entql time.Time predicate on the lease_until field.
+func (f *ExportJobFilter) WhereLeaseUntil(p entql.TimeP) {
+	f.Where(p.Field(exportjob.FieldLeaseUntil))
+}
+
+// WhereAttempts applies the entql int predicate on the attempts field.
+func (f *ExportJobFilter) WhereAttempts(p entql.IntP) {
+	f.Where(p.Field(exportjob.FieldAttempts))
+}
+
+// WhereFinishedAt applies the entql time.Time predicate on the finished_at field.
+func (f *ExportJobFilter) WhereFinishedAt(p entql.TimeP) {
+	f.Where(p.Field(exportjob.FieldFinishedAt))
+}
+
+// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
+func (f *ExportJobFilter) WhereExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(exportjob.FieldExpiresAt))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *ExportJobFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *ExportJobFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasChunks applies a predicate to check if query has an edge chunks.
+func (f *ExportJobFilter) WhereHasChunks() {
+	f.Where(entql.HasEdge("chunks"))
+}
+
+// WhereHasChunksWith applies a predicate to check if query has an edge chunks with a given conditions (other predicates).
+func (f *ExportJobFilter) WhereHasChunksWith(preds ...predicate.ExportChunk) {
+	f.Where(entql.HasEdgeWith("chunks", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *FeedbackQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -5267,7 +5605,7 @@ type FeedbackFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *FeedbackFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5432,7 +5770,7 @@ type LoyaltyAccountFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LoyaltyAccountFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5540,7 +5878,7 @@ type LoyaltyEntryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LoyaltyEntryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5787,7 +6125,7 @@ type LoyaltyLotFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LoyaltyLotFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5899,7 +6237,7 @@ type LoyaltyProgramVersionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LoyaltyProgramVersionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6042,7 +6380,7 @@ type LoyaltyRedemptionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LoyaltyRedemptionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6226,7 +6564,7 @@ type LoyaltyRewardFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LoyaltyRewardFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6354,7 +6692,7 @@ type MerchantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MerchantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6439,7 +6777,7 @@ type NotificationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *NotificationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6558,7 +6896,7 @@ type NotificationPreferenceFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *NotificationPreferenceFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6662,7 +7000,7 @@ type OfferFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OfferFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6883,7 +7221,7 @@ type OfferRedemptionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OfferRedemptionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7014,7 +7352,7 @@ type OperatorFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OperatorFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7094,7 +7432,7 @@ type OutboxEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OutboxEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7198,7 +7536,7 @@ type PairingCodeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PairingCodeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7297,7 +7635,7 @@ type PlatformAuditEntryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PlatformAuditEntryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7382,7 +7720,7 @@ type ProductFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProductFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7510,7 +7848,7 @@ type ProductDayFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProductDayFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7634,7 +7972,7 @@ type ProductPriceChangeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProductPriceChangeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7751,7 +8089,7 @@ type PushTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PushTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[34].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7845,7 +8183,7 @@ type ReceiptDeliveryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReceiptDeliveryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[35].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8007,7 +8345,7 @@ type RefundFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefundFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[34].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[36].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8234,7 +8572,7 @@ type RefundLineFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefundLineFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[35].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[37].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8341,7 +8679,7 @@ type RefundTenderFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefundTenderFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[36].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[38].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8448,7 +8786,7 @@ type ReleaseFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReleaseFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[37].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[39].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8563,7 +8901,7 @@ type RiskListEntryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RiskListEntryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[38].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[40].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8652,7 +8990,7 @@ type SaleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SaleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[39].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[41].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8969,7 +9307,7 @@ type SaleCounterFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SaleCounterFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[40].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[42].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9048,7 +9386,7 @@ type SaleLineFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SaleLineFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[41].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[43].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9215,7 +9553,7 @@ type SalesFacetDayFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SalesFacetDayFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[42].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[44].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9359,7 +9697,7 @@ type SalesHourFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SalesHourFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[43].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[45].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9498,7 +9836,7 @@ type SalesSettingsFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SalesSettingsFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[44].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[46].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9647,7 +9985,7 @@ type SavedSegmentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SavedSegmentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[45].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[47].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9756,7 +10094,7 @@ type SegmentRulesFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SegmentRulesFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[46].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[48].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9855,7 +10193,7 @@ type SettlementFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SettlementFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[47].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[49].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10017,7 +10355,7 @@ type SettlementChannelFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SettlementChannelFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[48].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[50].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10106,7 +10444,7 @@ type StaffFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StaffFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[49].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[51].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10234,7 +10572,7 @@ type StaffDayFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StaffDayFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[50].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[52].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10313,7 +10651,7 @@ type StatementImportFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StatementImportFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[51].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[53].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10442,7 +10780,7 @@ type StoreFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StoreFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[52].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[54].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10540,7 +10878,7 @@ type StoredValueAccountFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StoredValueAccountFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[53].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[55].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10657,7 +10995,7 @@ type StoredValueEntryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StoredValueEntryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[54].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[56].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10903,7 +11241,7 @@ type StoredValueSettingsFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StoredValueSettingsFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[55].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[57].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10982,7 +11320,7 @@ type StoredValueTopUpFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StoredValueTopUpFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[56].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[58].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -11216,7 +11554,7 @@ type TenderFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TenderFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[57].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[59].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -11354,7 +11692,7 @@ type TicketFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[58].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[60].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -11578,7 +11916,7 @@ type TicketCommentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketCommentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[59].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[61].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

@@ -18,6 +18,7 @@ import (
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/dayclose"
 	"github.com/tillpos/till/ent/device"
+	"github.com/tillpos/till/ent/exportjob"
 	"github.com/tillpos/till/ent/feedback"
 	"github.com/tillpos/till/ent/loyaltyentry"
 	"github.com/tillpos/till/ent/loyaltyredemption"
@@ -1567,6 +1568,173 @@ func newDevicePaginateArgs(rv map[string]any) *devicePaginateArgs {
 	}
 	if v, ok := rv[whereField].(*DeviceWhereInput); ok {
 		args.opts = append(args.opts, WithDeviceFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *ExportJobQuery) CollectFields(ctx context.Context, satisfies ...string) (*ExportJobQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *ExportJobQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(exportjob.Columns))
+		selectedFields = []string{exportjob.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "merchant":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&MerchantClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, merchantImplementors)...); err != nil {
+				return err
+			}
+			_q.withMerchant = query
+			if _, ok := fieldSeen[exportjob.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, exportjob.FieldMerchantID)
+				fieldSeen[exportjob.FieldMerchantID] = struct{}{}
+			}
+		case "merchantID":
+			if _, ok := fieldSeen[exportjob.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, exportjob.FieldMerchantID)
+				fieldSeen[exportjob.FieldMerchantID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[exportjob.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, exportjob.FieldCreatedAt)
+				fieldSeen[exportjob.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[exportjob.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, exportjob.FieldUpdatedAt)
+				fieldSeen[exportjob.FieldUpdatedAt] = struct{}{}
+			}
+		case "requestedByID":
+			if _, ok := fieldSeen[exportjob.FieldRequestedByID]; !ok {
+				selectedFields = append(selectedFields, exportjob.FieldRequestedByID)
+				fieldSeen[exportjob.FieldRequestedByID] = struct{}{}
+			}
+		case "kind":
+			if _, ok := fieldSeen[exportjob.FieldKind]; !ok {
+				selectedFields = append(selectedFields, exportjob.FieldKind)
+				fieldSeen[exportjob.FieldKind] = struct{}{}
+			}
+		case "format":
+			if _, ok := fieldSeen[exportjob.FieldFormat]; !ok {
+				selectedFields = append(selectedFields, exportjob.FieldFormat)
+				fieldSeen[exportjob.FieldFormat] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[exportjob.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, exportjob.FieldStatus)
+				fieldSeen[exportjob.FieldStatus] = struct{}{}
+			}
+		case "rowsTotal":
+			if _, ok := fieldSeen[exportjob.FieldRowsTotal]; !ok {
+				selectedFields = append(selectedFields, exportjob.FieldRowsTotal)
+				fieldSeen[exportjob.FieldRowsTotal] = struct{}{}
+			}
+		case "rowsDone":
+			if _, ok := fieldSeen[exportjob.FieldRowsDone]; !ok {
+				selectedFields = append(selectedFields, exportjob.FieldRowsDone)
+				fieldSeen[exportjob.FieldRowsDone] = struct{}{}
+			}
+		case "bytes":
+			if _, ok := fieldSeen[exportjob.FieldBytes]; !ok {
+				selectedFields = append(selectedFields, exportjob.FieldBytes)
+				fieldSeen[exportjob.FieldBytes] = struct{}{}
+			}
+		case "error":
+			if _, ok := fieldSeen[exportjob.FieldError]; !ok {
+				selectedFields = append(selectedFields, exportjob.FieldError)
+				fieldSeen[exportjob.FieldError] = struct{}{}
+			}
+		case "finishedAt":
+			if _, ok := fieldSeen[exportjob.FieldFinishedAt]; !ok {
+				selectedFields = append(selectedFields, exportjob.FieldFinishedAt)
+				fieldSeen[exportjob.FieldFinishedAt] = struct{}{}
+			}
+		case "expiresAt":
+			if _, ok := fieldSeen[exportjob.FieldExpiresAt]; !ok {
+				selectedFields = append(selectedFields, exportjob.FieldExpiresAt)
+				fieldSeen[exportjob.FieldExpiresAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type exportjobPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []ExportJobPaginateOption
+}
+
+func newExportJobPaginateArgs(rv map[string]any) *exportjobPaginateArgs {
+	args := &exportjobPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case []*ExportJobOrder:
+			args.opts = append(args.opts, WithExportJobOrder(v))
+		case []any:
+			var orders []*ExportJobOrder
+			for i := range v {
+				mv, ok := v[i].(map[string]any)
+				if !ok {
+					continue
+				}
+				var (
+					err1, err2 error
+					order      = &ExportJobOrder{Field: &ExportJobOrderField{}, Direction: entgql.OrderDirectionAsc}
+				)
+				if d, ok := mv[directionField]; ok {
+					err1 = order.Direction.UnmarshalGQL(d)
+				}
+				if f, ok := mv[fieldField]; ok {
+					err2 = order.Field.UnmarshalGQL(f)
+				}
+				if err1 == nil && err2 == nil {
+					orders = append(orders, order)
+				}
+			}
+			args.opts = append(args.opts, WithExportJobOrder(orders))
+		}
 	}
 	return args
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/dayclose"
 	"github.com/tillpos/till/ent/device"
+	"github.com/tillpos/till/ent/exportjob"
 	"github.com/tillpos/till/ent/feedback"
 	"github.com/tillpos/till/ent/loyaltyentry"
 	"github.com/tillpos/till/ent/loyaltyredemption"
@@ -98,6 +99,11 @@ var deviceImplementors = []string{"Device", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*Device) IsNode() {}
+
+var exportjobImplementors = []string{"ExportJob", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*ExportJob) IsNode() {}
 
 var feedbackImplementors = []string{"Feedback", "Node"}
 
@@ -427,6 +433,19 @@ func (c *Client) noder(ctx context.Context, table string, id pulid.ID) (Noder, e
 			Where(device.ID(uid))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, deviceImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case exportjob.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.ExportJob.Query().
+			Where(exportjob.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, exportjobImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -1062,6 +1081,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []pulid.ID) ([]No
 		query := c.Device.Query().
 			Where(device.IDIn(ids...))
 		query, err := query.CollectFields(ctx, deviceImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case exportjob.Table:
+		query := c.ExportJob.Query().
+			Where(exportjob.IDIn(ids...))
+		query, err := query.CollectFields(ctx, exportjobImplementors...)
 		if err != nil {
 			return nil, err
 		}

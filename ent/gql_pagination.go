@@ -22,6 +22,7 @@ import (
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/dayclose"
 	"github.com/tillpos/till/ent/device"
+	"github.com/tillpos/till/ent/exportjob"
 	"github.com/tillpos/till/ent/feedback"
 	"github.com/tillpos/till/ent/loyaltyentry"
 	"github.com/tillpos/till/ent/loyaltyredemption"
@@ -3025,6 +3026,356 @@ func (_m *Device) ToEdge(order *DeviceOrder) *DeviceEdge {
 		order = DefaultDeviceOrder
 	}
 	return &DeviceEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// ExportJobEdge is the edge representation of ExportJob.
+type ExportJobEdge struct {
+	Node   *ExportJob `json:"node"`
+	Cursor Cursor     `json:"cursor"`
+}
+
+// ExportJobConnection is the connection containing edges to ExportJob.
+type ExportJobConnection struct {
+	Edges      []*ExportJobEdge `json:"edges"`
+	PageInfo   PageInfo         `json:"pageInfo"`
+	TotalCount int              `json:"totalCount"`
+}
+
+func (c *ExportJobConnection) build(nodes []*ExportJob, pager *exportjobPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *ExportJob
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *ExportJob {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *ExportJob {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*ExportJobEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &ExportJobEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// ExportJobPaginateOption enables pagination customization.
+type ExportJobPaginateOption func(*exportjobPager) error
+
+// WithExportJobOrder configures pagination ordering.
+func WithExportJobOrder(order []*ExportJobOrder) ExportJobPaginateOption {
+	return func(pager *exportjobPager) error {
+		for _, o := range order {
+			if err := o.Direction.Validate(); err != nil {
+				return err
+			}
+		}
+		pager.order = append(pager.order, order...)
+		return nil
+	}
+}
+
+// WithExportJobFilter configures pagination filter.
+func WithExportJobFilter(filter func(*ExportJobQuery) (*ExportJobQuery, error)) ExportJobPaginateOption {
+	return func(pager *exportjobPager) error {
+		if filter == nil {
+			return errors.New("ExportJobQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type exportjobPager struct {
+	reverse bool
+	order   []*ExportJobOrder
+	filter  func(*ExportJobQuery) (*ExportJobQuery, error)
+}
+
+func newExportJobPager(opts []ExportJobPaginateOption, reverse bool) (*exportjobPager, error) {
+	pager := &exportjobPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	for i, o := range pager.order {
+		if i > 0 && o.Field == pager.order[i-1].Field {
+			return nil, fmt.Errorf("duplicate order direction %q", o.Direction)
+		}
+	}
+	return pager, nil
+}
+
+func (p *exportjobPager) applyFilter(query *ExportJobQuery) (*ExportJobQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *exportjobPager) toCursor(_m *ExportJob) Cursor {
+	cs_ := make([]any, 0, len(p.order))
+	for _, o_ := range p.order {
+		cs_ = append(cs_, o_.Field.toCursor(_m).Value)
+	}
+	return Cursor{ID: _m.ID, Value: cs_}
+}
+
+func (p *exportjobPager) applyCursors(query *ExportJobQuery, after, before *Cursor) (*ExportJobQuery, error) {
+	idDirection := entgql.OrderDirectionAsc
+	if p.reverse {
+		idDirection = entgql.OrderDirectionDesc
+	}
+	fields, directions := make([]string, 0, len(p.order)), make([]OrderDirection, 0, len(p.order))
+	for _, o := range p.order {
+		fields = append(fields, o.Field.column)
+		direction := o.Direction
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		directions = append(directions, direction)
+	}
+	predicates, err := entgql.MultiCursorsPredicate(after, before, &entgql.MultiCursorsOptions{
+		FieldID:     DefaultExportJobOrder.Field.column,
+		DirectionID: idDirection,
+		Fields:      fields,
+		Directions:  directions,
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, predicate := range predicates {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *exportjobPager) applyOrder(query *ExportJobQuery) *ExportJobQuery {
+	var defaultOrdered bool
+	for _, o := range p.order {
+		direction := o.Direction
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		query = query.Order(o.Field.toTerm(direction.OrderTermOption()))
+		if o.Field.column == DefaultExportJobOrder.Field.column {
+			defaultOrdered = true
+		}
+		if len(query.ctx.Fields) > 0 {
+			query.ctx.AppendFieldOnce(o.Field.column)
+		}
+	}
+	if !defaultOrdered {
+		direction := entgql.OrderDirectionAsc
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		query = query.Order(DefaultExportJobOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	return query
+}
+
+func (p *exportjobPager) orderExpr(query *ExportJobQuery) sql.Querier {
+	if len(query.ctx.Fields) > 0 {
+		for _, o := range p.order {
+			query.ctx.AppendFieldOnce(o.Field.column)
+		}
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		for _, o := range p.order {
+			direction := o.Direction
+			if p.reverse {
+				direction = direction.Reverse()
+			}
+			b.Ident(o.Field.column).Pad().WriteString(string(direction))
+			b.Comma()
+		}
+		direction := entgql.OrderDirectionAsc
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		b.Ident(DefaultExportJobOrder.Field.column).Pad().WriteString(string(direction))
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to ExportJob.
+func (_m *ExportJobQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...ExportJobPaginateOption,
+) (*ExportJobConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newExportJobPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &ExportJobConnection{Edges: []*ExportJobEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// ExportJobOrderFieldCreatedAt orders ExportJob by created_at.
+	ExportJobOrderFieldCreatedAt = &ExportJobOrderField{
+		Value: func(_m *ExportJob) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: exportjob.FieldCreatedAt,
+		toTerm: exportjob.ByCreatedAt,
+		toCursor: func(_m *ExportJob) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// ExportJobOrderFieldUpdatedAt orders ExportJob by updated_at.
+	ExportJobOrderFieldUpdatedAt = &ExportJobOrderField{
+		Value: func(_m *ExportJob) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: exportjob.FieldUpdatedAt,
+		toTerm: exportjob.ByUpdatedAt,
+		toCursor: func(_m *ExportJob) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f ExportJobOrderField) String() string {
+	var str string
+	switch f.column {
+	case ExportJobOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case ExportJobOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f ExportJobOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *ExportJobOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("ExportJobOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *ExportJobOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *ExportJobOrderFieldUpdatedAt
+	default:
+		return fmt.Errorf("%s is not a valid ExportJobOrderField", str)
+	}
+	return nil
+}
+
+// ExportJobOrderField defines the ordering field of ExportJob.
+type ExportJobOrderField struct {
+	// Value extracts the ordering value from the given ExportJob.
+	Value    func(*ExportJob) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) exportjob.OrderOption
+	toCursor func(*ExportJob) Cursor
+}
+
+// ExportJobOrder defines the ordering of ExportJob.
+type ExportJobOrder struct {
+	Direction OrderDirection       `json:"direction"`
+	Field     *ExportJobOrderField `json:"field"`
+}
+
+// DefaultExportJobOrder is the default ordering of ExportJob.
+var DefaultExportJobOrder = &ExportJobOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &ExportJobOrderField{
+		Value: func(_m *ExportJob) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: exportjob.FieldID,
+		toTerm: exportjob.ByID,
+		toCursor: func(_m *ExportJob) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts ExportJob into ExportJobEdge.
+func (_m *ExportJob) ToEdge(order *ExportJobOrder) *ExportJobEdge {
+	if order == nil {
+		order = DefaultExportJobOrder
+	}
+	return &ExportJobEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

@@ -24,6 +24,8 @@ import (
 	"github.com/tillpos/till/ent/customertrigram"
 	"github.com/tillpos/till/ent/dayclose"
 	"github.com/tillpos/till/ent/device"
+	"github.com/tillpos/till/ent/exportchunk"
+	"github.com/tillpos/till/ent/exportjob"
 	"github.com/tillpos/till/ent/feedback"
 	"github.com/tillpos/till/ent/loyaltyaccount"
 	"github.com/tillpos/till/ent/loyaltyentry"
@@ -58,6 +60,7 @@ import (
 	"github.com/tillpos/till/ent/saleshour"
 	"github.com/tillpos/till/ent/salessettings"
 	"github.com/tillpos/till/ent/savedsegment"
+	"github.com/tillpos/till/ent/schema/exporttype"
 	"github.com/tillpos/till/ent/schema/loyaltytype"
 	"github.com/tillpos/till/ent/schema/pulid"
 	"github.com/tillpos/till/ent/schema/saletype"
@@ -101,6 +104,8 @@ const (
 	TypeCustomerTrigram        = "CustomerTrigram"
 	TypeDayClose               = "DayClose"
 	TypeDevice                 = "Device"
+	TypeExportChunk            = "ExportChunk"
+	TypeExportJob              = "ExportJob"
 	TypeFeedback               = "Feedback"
 	TypeLoyaltyAccount         = "LoyaltyAccount"
 	TypeLoyaltyEntry           = "LoyaltyEntry"
@@ -15764,6 +15769,2198 @@ func (m *DeviceMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Device edge %s", name)
+}
+
+// ExportChunkMutation represents an operation that mutates the ExportChunk nodes in the graph.
+type ExportChunkMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *int
+	seq             *int
+	addseq          *int
+	data            *[]byte
+	clearedFields   map[string]struct{}
+	merchant        *pulid.ID
+	clearedmerchant bool
+	job             *pulid.ID
+	clearedjob      bool
+	done            bool
+	oldValue        func(context.Context) (*ExportChunk, error)
+	predicates      []predicate.ExportChunk
+}
+
+var _ ent.Mutation = (*ExportChunkMutation)(nil)
+
+// exportchunkOption allows management of the mutation configuration using functional options.
+type exportchunkOption func(*ExportChunkMutation)
+
+// newExportChunkMutation creates new mutation for the ExportChunk entity.
+func newExportChunkMutation(c config, op Op, opts ...exportchunkOption) *ExportChunkMutation {
+	m := &ExportChunkMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeExportChunk,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withExportChunkID sets the ID field of the mutation.
+func withExportChunkID(id int) exportchunkOption {
+	return func(m *ExportChunkMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ExportChunk
+		)
+		m.oldValue = func(ctx context.Context) (*ExportChunk, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ExportChunk.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withExportChunk sets the old ExportChunk of the mutation.
+func withExportChunk(node *ExportChunk) exportchunkOption {
+	return func(m *ExportChunkMutation) {
+		m.oldValue = func(context.Context) (*ExportChunk, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ExportChunkMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ExportChunkMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ExportChunkMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ExportChunkMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ExportChunk.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *ExportChunkMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *ExportChunkMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the ExportChunk entity.
+// If the ExportChunk object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExportChunkMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *ExportChunkMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetJobID sets the "job_id" field.
+func (m *ExportChunkMutation) SetJobID(pu pulid.ID) {
+	m.job = &pu
+}
+
+// JobID returns the value of the "job_id" field in the mutation.
+func (m *ExportChunkMutation) JobID() (r pulid.ID, exists bool) {
+	v := m.job
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldJobID returns the old "job_id" field's value of the ExportChunk entity.
+// If the ExportChunk object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExportChunkMutation) OldJobID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldJobID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldJobID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldJobID: %w", err)
+	}
+	return oldValue.JobID, nil
+}
+
+// ResetJobID resets all changes to the "job_id" field.
+func (m *ExportChunkMutation) ResetJobID() {
+	m.job = nil
+}
+
+// SetSeq sets the "seq" field.
+func (m *ExportChunkMutation) SetSeq(i int) {
+	m.seq = &i
+	m.addseq = nil
+}
+
+// Seq returns the value of the "seq" field in the mutation.
+func (m *ExportChunkMutation) Seq() (r int, exists bool) {
+	v := m.seq
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSeq returns the old "seq" field's value of the ExportChunk entity.
+// If the ExportChunk object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExportChunkMutation) OldSeq(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSeq is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSeq requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSeq: %w", err)
+	}
+	return oldValue.Seq, nil
+}
+
+// AddSeq adds i to the "seq" field.
+func (m *ExportChunkMutation) AddSeq(i int) {
+	if m.addseq != nil {
+		*m.addseq += i
+	} else {
+		m.addseq = &i
+	}
+}
+
+// AddedSeq returns the value that was added to the "seq" field in this mutation.
+func (m *ExportChunkMutation) AddedSeq() (r int, exists bool) {
+	v := m.addseq
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSeq resets all changes to the "seq" field.
+func (m *ExportChunkMutation) ResetSeq() {
+	m.seq = nil
+	m.addseq = nil
+}
+
+// SetData sets the "data" field.
+func (m *ExportChunkMutation) SetData(b []byte) {
+	m.data = &b
+}
+
+// Data returns the value of the "data" field in the mutation.
+func (m *ExportChunkMutation) Data() (r []byte, exists bool) {
+	v := m.data
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldData returns the old "data" field's value of the ExportChunk entity.
+// If the ExportChunk object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExportChunkMutation) OldData(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldData is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldData requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldData: %w", err)
+	}
+	return oldValue.Data, nil
+}
+
+// ResetData resets all changes to the "data" field.
+func (m *ExportChunkMutation) ResetData() {
+	m.data = nil
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *ExportChunkMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[exportchunk.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *ExportChunkMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *ExportChunkMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *ExportChunkMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// ClearJob clears the "job" edge to the ExportJob entity.
+func (m *ExportChunkMutation) ClearJob() {
+	m.clearedjob = true
+	m.clearedFields[exportchunk.FieldJobID] = struct{}{}
+}
+
+// JobCleared reports if the "job" edge to the ExportJob entity was cleared.
+func (m *ExportChunkMutation) JobCleared() bool {
+	return m.clearedjob
+}
+
+// JobIDs returns the "job" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// JobID instead. It exists only for internal usage by the builders.
+func (m *ExportChunkMutation) JobIDs() (ids []pulid.ID) {
+	if id := m.job; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetJob resets all changes to the "job" edge.
+func (m *ExportChunkMutation) ResetJob() {
+	m.job = nil
+	m.clearedjob = false
+}
+
+// Where appends a list predicates to the ExportChunkMutation builder.
+func (m *ExportChunkMutation) Where(ps ...predicate.ExportChunk) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ExportChunkMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ExportChunkMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ExportChunk, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ExportChunkMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ExportChunkMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ExportChunk).
+func (m *ExportChunkMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ExportChunkMutation) Fields() []string {
+	fields := make([]string, 0, 4)
+	if m.merchant != nil {
+		fields = append(fields, exportchunk.FieldMerchantID)
+	}
+	if m.job != nil {
+		fields = append(fields, exportchunk.FieldJobID)
+	}
+	if m.seq != nil {
+		fields = append(fields, exportchunk.FieldSeq)
+	}
+	if m.data != nil {
+		fields = append(fields, exportchunk.FieldData)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ExportChunkMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case exportchunk.FieldMerchantID:
+		return m.MerchantID()
+	case exportchunk.FieldJobID:
+		return m.JobID()
+	case exportchunk.FieldSeq:
+		return m.Seq()
+	case exportchunk.FieldData:
+		return m.Data()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ExportChunkMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case exportchunk.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case exportchunk.FieldJobID:
+		return m.OldJobID(ctx)
+	case exportchunk.FieldSeq:
+		return m.OldSeq(ctx)
+	case exportchunk.FieldData:
+		return m.OldData(ctx)
+	}
+	return nil, fmt.Errorf("unknown ExportChunk field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ExportChunkMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case exportchunk.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case exportchunk.FieldJobID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetJobID(v)
+		return nil
+	case exportchunk.FieldSeq:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSeq(v)
+		return nil
+	case exportchunk.FieldData:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetData(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ExportChunk field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ExportChunkMutation) AddedFields() []string {
+	var fields []string
+	if m.addseq != nil {
+		fields = append(fields, exportchunk.FieldSeq)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ExportChunkMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case exportchunk.FieldSeq:
+		return m.AddedSeq()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ExportChunkMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case exportchunk.FieldSeq:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSeq(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ExportChunk numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ExportChunkMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ExportChunkMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ExportChunkMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown ExportChunk nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ExportChunkMutation) ResetField(name string) error {
+	switch name {
+	case exportchunk.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case exportchunk.FieldJobID:
+		m.ResetJobID()
+		return nil
+	case exportchunk.FieldSeq:
+		m.ResetSeq()
+		return nil
+	case exportchunk.FieldData:
+		m.ResetData()
+		return nil
+	}
+	return fmt.Errorf("unknown ExportChunk field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ExportChunkMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.merchant != nil {
+		edges = append(edges, exportchunk.EdgeMerchant)
+	}
+	if m.job != nil {
+		edges = append(edges, exportchunk.EdgeJob)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ExportChunkMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case exportchunk.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	case exportchunk.EdgeJob:
+		if id := m.job; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ExportChunkMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ExportChunkMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ExportChunkMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedmerchant {
+		edges = append(edges, exportchunk.EdgeMerchant)
+	}
+	if m.clearedjob {
+		edges = append(edges, exportchunk.EdgeJob)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ExportChunkMutation) EdgeCleared(name string) bool {
+	switch name {
+	case exportchunk.EdgeMerchant:
+		return m.clearedmerchant
+	case exportchunk.EdgeJob:
+		return m.clearedjob
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ExportChunkMutation) ClearEdge(name string) error {
+	switch name {
+	case exportchunk.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	case exportchunk.EdgeJob:
+		m.ClearJob()
+		return nil
+	}
+	return fmt.Errorf("unknown ExportChunk unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ExportChunkMutation) ResetEdge(name string) error {
+	switch name {
+	case exportchunk.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	case exportchunk.EdgeJob:
+		m.ResetJob()
+		return nil
+	}
+	return fmt.Errorf("unknown ExportChunk edge %s", name)
+}
+
+// ExportJobMutation represents an operation that mutates the ExportJob nodes in the graph.
+type ExportJobMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *pulid.ID
+	created_at      *time.Time
+	updated_at      *time.Time
+	requested_by_id *pulid.ID
+	kind            *exportjob.Kind
+	format          *exportjob.Format
+	filters         *exporttype.Filters
+	status          *exportjob.Status
+	rows_total      *int64
+	addrows_total   *int64
+	rows_done       *int64
+	addrows_done    *int64
+	bytes           *int64
+	addbytes        *int64
+	error           *string
+	lease_owner     *string
+	lease_until     *time.Time
+	attempts        *int
+	addattempts     *int
+	finished_at     *time.Time
+	expires_at      *time.Time
+	clearedFields   map[string]struct{}
+	merchant        *pulid.ID
+	clearedmerchant bool
+	chunks          map[int]struct{}
+	removedchunks   map[int]struct{}
+	clearedchunks   bool
+	done            bool
+	oldValue        func(context.Context) (*ExportJob, error)
+	predicates      []predicate.ExportJob
+}
+
+var _ ent.Mutation = (*ExportJobMutation)(nil)
+
+// exportjobOption allows management of the mutation configuration using functional options.
+type exportjobOption func(*ExportJobMutation)
+
+// newExportJobMutation creates new mutation for the ExportJob entity.
+func newExportJobMutation(c config, op Op, opts ...exportjobOption) *ExportJobMutation {
+	m := &ExportJobMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeExportJob,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withExportJobID sets the ID field of the mutation.
+func withExportJobID(id pulid.ID) exportjobOption {
+	return func(m *ExportJobMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ExportJob
+		)
+		m.oldValue = func(ctx context.Context) (*ExportJob, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ExportJob.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withExportJob sets the old ExportJob of the mutation.
+func withExportJob(node *ExportJob) exportjobOption {
+	return func(m *ExportJobMutation) {
+		m.oldValue = func(context.Context) (*ExportJob, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ExportJobMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ExportJobMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of ExportJob entities.
+func (m *ExportJobMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ExportJobMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ExportJobMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ExportJob.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *ExportJobMutation) SetMerchantID(pu pulid.ID) {
+	m.merchant = &pu
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *ExportJobMutation) MerchantID() (r pulid.ID, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the ExportJob entity.
+// If the ExportJob object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExportJobMutation) OldMerchantID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *ExportJobMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *ExportJobMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *ExportJobMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the ExportJob entity.
+// If the ExportJob object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExportJobMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *ExportJobMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *ExportJobMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *ExportJobMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the ExportJob entity.
+// If the ExportJob object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExportJobMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *ExportJobMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetRequestedByID sets the "requested_by_id" field.
+func (m *ExportJobMutation) SetRequestedByID(pu pulid.ID) {
+	m.requested_by_id = &pu
+}
+
+// RequestedByID returns the value of the "requested_by_id" field in the mutation.
+func (m *ExportJobMutation) RequestedByID() (r pulid.ID, exists bool) {
+	v := m.requested_by_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRequestedByID returns the old "requested_by_id" field's value of the ExportJob entity.
+// If the ExportJob object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExportJobMutation) OldRequestedByID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRequestedByID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRequestedByID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRequestedByID: %w", err)
+	}
+	return oldValue.RequestedByID, nil
+}
+
+// ResetRequestedByID resets all changes to the "requested_by_id" field.
+func (m *ExportJobMutation) ResetRequestedByID() {
+	m.requested_by_id = nil
+}
+
+// SetKind sets the "kind" field.
+func (m *ExportJobMutation) SetKind(e exportjob.Kind) {
+	m.kind = &e
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *ExportJobMutation) Kind() (r exportjob.Kind, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the ExportJob entity.
+// If the ExportJob object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExportJobMutation) OldKind(ctx context.Context) (v exportjob.Kind, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *ExportJobMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetFormat sets the "format" field.
+func (m *ExportJobMutation) SetFormat(e exportjob.Format) {
+	m.format = &e
+}
+
+// Format returns the value of the "format" field in the mutation.
+func (m *ExportJobMutation) Format() (r exportjob.Format, exists bool) {
+	v := m.format
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFormat returns the old "format" field's value of the ExportJob entity.
+// If the ExportJob object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExportJobMutation) OldFormat(ctx context.Context) (v exportjob.Format, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFormat is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFormat requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFormat: %w", err)
+	}
+	return oldValue.Format, nil
+}
+
+// ResetFormat resets all changes to the "format" field.
+func (m *ExportJobMutation) ResetFormat() {
+	m.format = nil
+}
+
+// SetFilters sets the "filters" field.
+func (m *ExportJobMutation) SetFilters(e exporttype.Filters) {
+	m.filters = &e
+}
+
+// Filters returns the value of the "filters" field in the mutation.
+func (m *ExportJobMutation) Filters() (r exporttype.Filters, exists bool) {
+	v := m.filters
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFilters returns the old "filters" field's value of the ExportJob entity.
+// If the ExportJob object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExportJobMutation) OldFilters(ctx context.Context) (v exporttype.Filters, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFilters is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFilters requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFilters: %w", err)
+	}
+	return oldValue.Filters, nil
+}
+
+// ResetFilters resets all changes to the "filters" field.
+func (m *ExportJobMutation) ResetFilters() {
+	m.filters = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *ExportJobMutation) SetStatus(e exportjob.Status) {
+	m.status = &e
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *ExportJobMutation) Status() (r exportjob.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the ExportJob entity.
+// If the ExportJob object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExportJobMutation) OldStatus(ctx context.Context) (v exportjob.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *ExportJobMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetRowsTotal sets the "rows_total" field.
+func (m *ExportJobMutation) SetRowsTotal(i int64) {
+	m.rows_total = &i
+	m.addrows_total = nil
+}
+
+// RowsTotal returns the value of the "rows_total" field in the mutation.
+func (m *ExportJobMutation) RowsTotal() (r int64, exists bool) {
+	v := m.rows_total
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRowsTotal returns the old "rows_total" field's value of the ExportJob entity.
+// If the ExportJob object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExportJobMutation) OldRowsTotal(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRowsTotal is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRowsTotal requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRowsTotal: %w", err)
+	}
+	return oldValue.RowsTotal, nil
+}
+
+// AddRowsTotal adds i to the "rows_total" field.
+func (m *ExportJobMutation) AddRowsTotal(i int64) {
+	if m.addrows_total != nil {
+		*m.addrows_total += i
+	} else {
+		m.addrows_total = &i
+	}
+}
+
+// AddedRowsTotal returns the value that was added to the "rows_total" field in this mutation.
+func (m *ExportJobMutation) AddedRowsTotal() (r int64, exists bool) {
+	v := m.addrows_total
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRowsTotal resets all changes to the "rows_total" field.
+func (m *ExportJobMutation) ResetRowsTotal() {
+	m.rows_total = nil
+	m.addrows_total = nil
+}
+
+// SetRowsDone sets the "rows_done" field.
+func (m *ExportJobMutation) SetRowsDone(i int64) {
+	m.rows_done = &i
+	m.addrows_done = nil
+}
+
+// RowsDone returns the value of the "rows_done" field in the mutation.
+func (m *ExportJobMutation) RowsDone() (r int64, exists bool) {
+	v := m.rows_done
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRowsDone returns the old "rows_done" field's value of the ExportJob entity.
+// If the ExportJob object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExportJobMutation) OldRowsDone(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRowsDone is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRowsDone requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRowsDone: %w", err)
+	}
+	return oldValue.RowsDone, nil
+}
+
+// AddRowsDone adds i to the "rows_done" field.
+func (m *ExportJobMutation) AddRowsDone(i int64) {
+	if m.addrows_done != nil {
+		*m.addrows_done += i
+	} else {
+		m.addrows_done = &i
+	}
+}
+
+// AddedRowsDone returns the value that was added to the "rows_done" field in this mutation.
+func (m *ExportJobMutation) AddedRowsDone() (r int64, exists bool) {
+	v := m.addrows_done
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRowsDone resets all changes to the "rows_done" field.
+func (m *ExportJobMutation) ResetRowsDone() {
+	m.rows_done = nil
+	m.addrows_done = nil
+}
+
+// SetBytes sets the "bytes" field.
+func (m *ExportJobMutation) SetBytes(i int64) {
+	m.bytes = &i
+	m.addbytes = nil
+}
+
+// Bytes returns the value of the "bytes" field in the mutation.
+func (m *ExportJobMutation) Bytes() (r int64, exists bool) {
+	v := m.bytes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBytes returns the old "bytes" field's value of the ExportJob entity.
+// If the ExportJob object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExportJobMutation) OldBytes(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBytes is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBytes requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBytes: %w", err)
+	}
+	return oldValue.Bytes, nil
+}
+
+// AddBytes adds i to the "bytes" field.
+func (m *ExportJobMutation) AddBytes(i int64) {
+	if m.addbytes != nil {
+		*m.addbytes += i
+	} else {
+		m.addbytes = &i
+	}
+}
+
+// AddedBytes returns the value that was added to the "bytes" field in this mutation.
+func (m *ExportJobMutation) AddedBytes() (r int64, exists bool) {
+	v := m.addbytes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetBytes resets all changes to the "bytes" field.
+func (m *ExportJobMutation) ResetBytes() {
+	m.bytes = nil
+	m.addbytes = nil
+}
+
+// SetError sets the "error" field.
+func (m *ExportJobMutation) SetError(s string) {
+	m.error = &s
+}
+
+// Error returns the value of the "error" field in the mutation.
+func (m *ExportJobMutation) Error() (r string, exists bool) {
+	v := m.error
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldError returns the old "error" field's value of the ExportJob entity.
+// If the ExportJob object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExportJobMutation) OldError(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldError is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldError requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldError: %w", err)
+	}
+	return oldValue.Error, nil
+}
+
+// ClearError clears the value of the "error" field.
+func (m *ExportJobMutation) ClearError() {
+	m.error = nil
+	m.clearedFields[exportjob.FieldError] = struct{}{}
+}
+
+// ErrorCleared returns if the "error" field was cleared in this mutation.
+func (m *ExportJobMutation) ErrorCleared() bool {
+	_, ok := m.clearedFields[exportjob.FieldError]
+	return ok
+}
+
+// ResetError resets all changes to the "error" field.
+func (m *ExportJobMutation) ResetError() {
+	m.error = nil
+	delete(m.clearedFields, exportjob.FieldError)
+}
+
+// SetLeaseOwner sets the "lease_owner" field.
+func (m *ExportJobMutation) SetLeaseOwner(s string) {
+	m.lease_owner = &s
+}
+
+// LeaseOwner returns the value of the "lease_owner" field in the mutation.
+func (m *ExportJobMutation) LeaseOwner() (r string, exists bool) {
+	v := m.lease_owner
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLeaseOwner returns the old "lease_owner" field's value of the ExportJob entity.
+// If the ExportJob object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExportJobMutation) OldLeaseOwner(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLeaseOwner is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLeaseOwner requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLeaseOwner: %w", err)
+	}
+	return oldValue.LeaseOwner, nil
+}
+
+// ClearLeaseOwner clears the value of the "lease_owner" field.
+func (m *ExportJobMutation) ClearLeaseOwner() {
+	m.lease_owner = nil
+	m.clearedFields[exportjob.FieldLeaseOwner] = struct{}{}
+}
+
+// LeaseOwnerCleared returns if the "lease_owner" field was cleared in this mutation.
+func (m *ExportJobMutation) LeaseOwnerCleared() bool {
+	_, ok := m.clearedFields[exportjob.FieldLeaseOwner]
+	return ok
+}
+
+// ResetLeaseOwner resets all changes to the "lease_owner" field.
+func (m *ExportJobMutation) ResetLeaseOwner() {
+	m.lease_owner = nil
+	delete(m.clearedFields, exportjob.FieldLeaseOwner)
+}
+
+// SetLeaseUntil sets the "lease_until" field.
+func (m *ExportJobMutation) SetLeaseUntil(t time.Time) {
+	m.lease_until = &t
+}
+
+// LeaseUntil returns the value of the "lease_until" field in the mutation.
+func (m *ExportJobMutation) LeaseUntil() (r time.Time, exists bool) {
+	v := m.lease_until
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLeaseUntil returns the old "lease_until" field's value of the ExportJob entity.
+// If the ExportJob object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExportJobMutation) OldLeaseUntil(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLeaseUntil is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLeaseUntil requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLeaseUntil: %w", err)
+	}
+	return oldValue.LeaseUntil, nil
+}
+
+// ClearLeaseUntil clears the value of the "lease_until" field.
+func (m *ExportJobMutation) ClearLeaseUntil() {
+	m.lease_until = nil
+	m.clearedFields[exportjob.FieldLeaseUntil] = struct{}{}
+}
+
+// LeaseUntilCleared returns if the "lease_until" field was cleared in this mutation.
+func (m *ExportJobMutation) LeaseUntilCleared() bool {
+	_, ok := m.clearedFields[exportjob.FieldLeaseUntil]
+	return ok
+}
+
+// ResetLeaseUntil resets all changes to the "lease_until" field.
+func (m *ExportJobMutation) ResetLeaseUntil() {
+	m.lease_until = nil
+	delete(m.clearedFields, exportjob.FieldLeaseUntil)
+}
+
+// SetAttempts sets the "attempts" field.
+func (m *ExportJobMutation) SetAttempts(i int) {
+	m.attempts = &i
+	m.addattempts = nil
+}
+
+// Attempts returns the value of the "attempts" field in the mutation.
+func (m *ExportJobMutation) Attempts() (r int, exists bool) {
+	v := m.attempts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAttempts returns the old "attempts" field's value of the ExportJob entity.
+// If the ExportJob object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExportJobMutation) OldAttempts(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAttempts is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAttempts requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAttempts: %w", err)
+	}
+	return oldValue.Attempts, nil
+}
+
+// AddAttempts adds i to the "attempts" field.
+func (m *ExportJobMutation) AddAttempts(i int) {
+	if m.addattempts != nil {
+		*m.addattempts += i
+	} else {
+		m.addattempts = &i
+	}
+}
+
+// AddedAttempts returns the value that was added to the "attempts" field in this mutation.
+func (m *ExportJobMutation) AddedAttempts() (r int, exists bool) {
+	v := m.addattempts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAttempts resets all changes to the "attempts" field.
+func (m *ExportJobMutation) ResetAttempts() {
+	m.attempts = nil
+	m.addattempts = nil
+}
+
+// SetFinishedAt sets the "finished_at" field.
+func (m *ExportJobMutation) SetFinishedAt(t time.Time) {
+	m.finished_at = &t
+}
+
+// FinishedAt returns the value of the "finished_at" field in the mutation.
+func (m *ExportJobMutation) FinishedAt() (r time.Time, exists bool) {
+	v := m.finished_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFinishedAt returns the old "finished_at" field's value of the ExportJob entity.
+// If the ExportJob object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExportJobMutation) OldFinishedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFinishedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFinishedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFinishedAt: %w", err)
+	}
+	return oldValue.FinishedAt, nil
+}
+
+// ClearFinishedAt clears the value of the "finished_at" field.
+func (m *ExportJobMutation) ClearFinishedAt() {
+	m.finished_at = nil
+	m.clearedFields[exportjob.FieldFinishedAt] = struct{}{}
+}
+
+// FinishedAtCleared returns if the "finished_at" field was cleared in this mutation.
+func (m *ExportJobMutation) FinishedAtCleared() bool {
+	_, ok := m.clearedFields[exportjob.FieldFinishedAt]
+	return ok
+}
+
+// ResetFinishedAt resets all changes to the "finished_at" field.
+func (m *ExportJobMutation) ResetFinishedAt() {
+	m.finished_at = nil
+	delete(m.clearedFields, exportjob.FieldFinishedAt)
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (m *ExportJobMutation) SetExpiresAt(t time.Time) {
+	m.expires_at = &t
+}
+
+// ExpiresAt returns the value of the "expires_at" field in the mutation.
+func (m *ExportJobMutation) ExpiresAt() (r time.Time, exists bool) {
+	v := m.expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpiresAt returns the old "expires_at" field's value of the ExportJob entity.
+// If the ExportJob object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExportJobMutation) OldExpiresAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpiresAt: %w", err)
+	}
+	return oldValue.ExpiresAt, nil
+}
+
+// ClearExpiresAt clears the value of the "expires_at" field.
+func (m *ExportJobMutation) ClearExpiresAt() {
+	m.expires_at = nil
+	m.clearedFields[exportjob.FieldExpiresAt] = struct{}{}
+}
+
+// ExpiresAtCleared returns if the "expires_at" field was cleared in this mutation.
+func (m *ExportJobMutation) ExpiresAtCleared() bool {
+	_, ok := m.clearedFields[exportjob.FieldExpiresAt]
+	return ok
+}
+
+// ResetExpiresAt resets all changes to the "expires_at" field.
+func (m *ExportJobMutation) ResetExpiresAt() {
+	m.expires_at = nil
+	delete(m.clearedFields, exportjob.FieldExpiresAt)
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *ExportJobMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[exportjob.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *ExportJobMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *ExportJobMutation) MerchantIDs() (ids []pulid.ID) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *ExportJobMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// AddChunkIDs adds the "chunks" edge to the ExportChunk entity by ids.
+func (m *ExportJobMutation) AddChunkIDs(ids ...int) {
+	if m.chunks == nil {
+		m.chunks = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.chunks[ids[i]] = struct{}{}
+	}
+}
+
+// ClearChunks clears the "chunks" edge to the ExportChunk entity.
+func (m *ExportJobMutation) ClearChunks() {
+	m.clearedchunks = true
+}
+
+// ChunksCleared reports if the "chunks" edge to the ExportChunk entity was cleared.
+func (m *ExportJobMutation) ChunksCleared() bool {
+	return m.clearedchunks
+}
+
+// RemoveChunkIDs removes the "chunks" edge to the ExportChunk entity by IDs.
+func (m *ExportJobMutation) RemoveChunkIDs(ids ...int) {
+	if m.removedchunks == nil {
+		m.removedchunks = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.chunks, ids[i])
+		m.removedchunks[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedChunks returns the removed IDs of the "chunks" edge to the ExportChunk entity.
+func (m *ExportJobMutation) RemovedChunksIDs() (ids []int) {
+	for id := range m.removedchunks {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ChunksIDs returns the "chunks" edge IDs in the mutation.
+func (m *ExportJobMutation) ChunksIDs() (ids []int) {
+	for id := range m.chunks {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetChunks resets all changes to the "chunks" edge.
+func (m *ExportJobMutation) ResetChunks() {
+	m.chunks = nil
+	m.clearedchunks = false
+	m.removedchunks = nil
+}
+
+// Where appends a list predicates to the ExportJobMutation builder.
+func (m *ExportJobMutation) Where(ps ...predicate.ExportJob) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ExportJobMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ExportJobMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ExportJob, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ExportJobMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ExportJobMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ExportJob).
+func (m *ExportJobMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ExportJobMutation) Fields() []string {
+	fields := make([]string, 0, 17)
+	if m.merchant != nil {
+		fields = append(fields, exportjob.FieldMerchantID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, exportjob.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, exportjob.FieldUpdatedAt)
+	}
+	if m.requested_by_id != nil {
+		fields = append(fields, exportjob.FieldRequestedByID)
+	}
+	if m.kind != nil {
+		fields = append(fields, exportjob.FieldKind)
+	}
+	if m.format != nil {
+		fields = append(fields, exportjob.FieldFormat)
+	}
+	if m.filters != nil {
+		fields = append(fields, exportjob.FieldFilters)
+	}
+	if m.status != nil {
+		fields = append(fields, exportjob.FieldStatus)
+	}
+	if m.rows_total != nil {
+		fields = append(fields, exportjob.FieldRowsTotal)
+	}
+	if m.rows_done != nil {
+		fields = append(fields, exportjob.FieldRowsDone)
+	}
+	if m.bytes != nil {
+		fields = append(fields, exportjob.FieldBytes)
+	}
+	if m.error != nil {
+		fields = append(fields, exportjob.FieldError)
+	}
+	if m.lease_owner != nil {
+		fields = append(fields, exportjob.FieldLeaseOwner)
+	}
+	if m.lease_until != nil {
+		fields = append(fields, exportjob.FieldLeaseUntil)
+	}
+	if m.attempts != nil {
+		fields = append(fields, exportjob.FieldAttempts)
+	}
+	if m.finished_at != nil {
+		fields = append(fields, exportjob.FieldFinishedAt)
+	}
+	if m.expires_at != nil {
+		fields = append(fields, exportjob.FieldExpiresAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ExportJobMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case exportjob.FieldMerchantID:
+		return m.MerchantID()
+	case exportjob.FieldCreatedAt:
+		return m.CreatedAt()
+	case exportjob.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case exportjob.FieldRequestedByID:
+		return m.RequestedByID()
+	case exportjob.FieldKind:
+		return m.Kind()
+	case exportjob.FieldFormat:
+		return m.Format()
+	case exportjob.FieldFilters:
+		return m.Filters()
+	case exportjob.FieldStatus:
+		return m.Status()
+	case exportjob.FieldRowsTotal:
+		return m.RowsTotal()
+	case exportjob.FieldRowsDone:
+		return m.RowsDone()
+	case exportjob.FieldBytes:
+		return m.Bytes()
+	case exportjob.FieldError:
+		return m.Error()
+	case exportjob.FieldLeaseOwner:
+		return m.LeaseOwner()
+	case exportjob.FieldLeaseUntil:
+		return m.LeaseUntil()
+	case exportjob.FieldAttempts:
+		return m.Attempts()
+	case exportjob.FieldFinishedAt:
+		return m.FinishedAt()
+	case exportjob.FieldExpiresAt:
+		return m.ExpiresAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ExportJobMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case exportjob.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case exportjob.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case exportjob.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case exportjob.FieldRequestedByID:
+		return m.OldRequestedByID(ctx)
+	case exportjob.FieldKind:
+		return m.OldKind(ctx)
+	case exportjob.FieldFormat:
+		return m.OldFormat(ctx)
+	case exportjob.FieldFilters:
+		return m.OldFilters(ctx)
+	case exportjob.FieldStatus:
+		return m.OldStatus(ctx)
+	case exportjob.FieldRowsTotal:
+		return m.OldRowsTotal(ctx)
+	case exportjob.FieldRowsDone:
+		return m.OldRowsDone(ctx)
+	case exportjob.FieldBytes:
+		return m.OldBytes(ctx)
+	case exportjob.FieldError:
+		return m.OldError(ctx)
+	case exportjob.FieldLeaseOwner:
+		return m.OldLeaseOwner(ctx)
+	case exportjob.FieldLeaseUntil:
+		return m.OldLeaseUntil(ctx)
+	case exportjob.FieldAttempts:
+		return m.OldAttempts(ctx)
+	case exportjob.FieldFinishedAt:
+		return m.OldFinishedAt(ctx)
+	case exportjob.FieldExpiresAt:
+		return m.OldExpiresAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown ExportJob field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ExportJobMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case exportjob.FieldMerchantID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case exportjob.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case exportjob.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case exportjob.FieldRequestedByID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRequestedByID(v)
+		return nil
+	case exportjob.FieldKind:
+		v, ok := value.(exportjob.Kind)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case exportjob.FieldFormat:
+		v, ok := value.(exportjob.Format)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFormat(v)
+		return nil
+	case exportjob.FieldFilters:
+		v, ok := value.(exporttype.Filters)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFilters(v)
+		return nil
+	case exportjob.FieldStatus:
+		v, ok := value.(exportjob.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case exportjob.FieldRowsTotal:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRowsTotal(v)
+		return nil
+	case exportjob.FieldRowsDone:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRowsDone(v)
+		return nil
+	case exportjob.FieldBytes:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBytes(v)
+		return nil
+	case exportjob.FieldError:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetError(v)
+		return nil
+	case exportjob.FieldLeaseOwner:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLeaseOwner(v)
+		return nil
+	case exportjob.FieldLeaseUntil:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLeaseUntil(v)
+		return nil
+	case exportjob.FieldAttempts:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAttempts(v)
+		return nil
+	case exportjob.FieldFinishedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFinishedAt(v)
+		return nil
+	case exportjob.FieldExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpiresAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ExportJob field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ExportJobMutation) AddedFields() []string {
+	var fields []string
+	if m.addrows_total != nil {
+		fields = append(fields, exportjob.FieldRowsTotal)
+	}
+	if m.addrows_done != nil {
+		fields = append(fields, exportjob.FieldRowsDone)
+	}
+	if m.addbytes != nil {
+		fields = append(fields, exportjob.FieldBytes)
+	}
+	if m.addattempts != nil {
+		fields = append(fields, exportjob.FieldAttempts)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ExportJobMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case exportjob.FieldRowsTotal:
+		return m.AddedRowsTotal()
+	case exportjob.FieldRowsDone:
+		return m.AddedRowsDone()
+	case exportjob.FieldBytes:
+		return m.AddedBytes()
+	case exportjob.FieldAttempts:
+		return m.AddedAttempts()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ExportJobMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case exportjob.FieldRowsTotal:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRowsTotal(v)
+		return nil
+	case exportjob.FieldRowsDone:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRowsDone(v)
+		return nil
+	case exportjob.FieldBytes:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddBytes(v)
+		return nil
+	case exportjob.FieldAttempts:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAttempts(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ExportJob numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ExportJobMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(exportjob.FieldError) {
+		fields = append(fields, exportjob.FieldError)
+	}
+	if m.FieldCleared(exportjob.FieldLeaseOwner) {
+		fields = append(fields, exportjob.FieldLeaseOwner)
+	}
+	if m.FieldCleared(exportjob.FieldLeaseUntil) {
+		fields = append(fields, exportjob.FieldLeaseUntil)
+	}
+	if m.FieldCleared(exportjob.FieldFinishedAt) {
+		fields = append(fields, exportjob.FieldFinishedAt)
+	}
+	if m.FieldCleared(exportjob.FieldExpiresAt) {
+		fields = append(fields, exportjob.FieldExpiresAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ExportJobMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ExportJobMutation) ClearField(name string) error {
+	switch name {
+	case exportjob.FieldError:
+		m.ClearError()
+		return nil
+	case exportjob.FieldLeaseOwner:
+		m.ClearLeaseOwner()
+		return nil
+	case exportjob.FieldLeaseUntil:
+		m.ClearLeaseUntil()
+		return nil
+	case exportjob.FieldFinishedAt:
+		m.ClearFinishedAt()
+		return nil
+	case exportjob.FieldExpiresAt:
+		m.ClearExpiresAt()
+		return nil
+	}
+	return fmt.Errorf("unknown ExportJob nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ExportJobMutation) ResetField(name string) error {
+	switch name {
+	case exportjob.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case exportjob.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case exportjob.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case exportjob.FieldRequestedByID:
+		m.ResetRequestedByID()
+		return nil
+	case exportjob.FieldKind:
+		m.ResetKind()
+		return nil
+	case exportjob.FieldFormat:
+		m.ResetFormat()
+		return nil
+	case exportjob.FieldFilters:
+		m.ResetFilters()
+		return nil
+	case exportjob.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case exportjob.FieldRowsTotal:
+		m.ResetRowsTotal()
+		return nil
+	case exportjob.FieldRowsDone:
+		m.ResetRowsDone()
+		return nil
+	case exportjob.FieldBytes:
+		m.ResetBytes()
+		return nil
+	case exportjob.FieldError:
+		m.ResetError()
+		return nil
+	case exportjob.FieldLeaseOwner:
+		m.ResetLeaseOwner()
+		return nil
+	case exportjob.FieldLeaseUntil:
+		m.ResetLeaseUntil()
+		return nil
+	case exportjob.FieldAttempts:
+		m.ResetAttempts()
+		return nil
+	case exportjob.FieldFinishedAt:
+		m.ResetFinishedAt()
+		return nil
+	case exportjob.FieldExpiresAt:
+		m.ResetExpiresAt()
+		return nil
+	}
+	return fmt.Errorf("unknown ExportJob field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ExportJobMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.merchant != nil {
+		edges = append(edges, exportjob.EdgeMerchant)
+	}
+	if m.chunks != nil {
+		edges = append(edges, exportjob.EdgeChunks)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ExportJobMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case exportjob.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	case exportjob.EdgeChunks:
+		ids := make([]ent.Value, 0, len(m.chunks))
+		for id := range m.chunks {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ExportJobMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.removedchunks != nil {
+		edges = append(edges, exportjob.EdgeChunks)
+	}
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ExportJobMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case exportjob.EdgeChunks:
+		ids := make([]ent.Value, 0, len(m.removedchunks))
+		for id := range m.removedchunks {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ExportJobMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedmerchant {
+		edges = append(edges, exportjob.EdgeMerchant)
+	}
+	if m.clearedchunks {
+		edges = append(edges, exportjob.EdgeChunks)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ExportJobMutation) EdgeCleared(name string) bool {
+	switch name {
+	case exportjob.EdgeMerchant:
+		return m.clearedmerchant
+	case exportjob.EdgeChunks:
+		return m.clearedchunks
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ExportJobMutation) ClearEdge(name string) error {
+	switch name {
+	case exportjob.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown ExportJob unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ExportJobMutation) ResetEdge(name string) error {
+	switch name {
+	case exportjob.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	case exportjob.EdgeChunks:
+		m.ResetChunks()
+		return nil
+	}
+	return fmt.Errorf("unknown ExportJob edge %s", name)
 }
 
 // FeedbackMutation represents an operation that mutates the Feedback nodes in the graph.

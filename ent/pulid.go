@@ -15,6 +15,7 @@ import (
 	"github.com/tillpos/till/ent/customer"
 	"github.com/tillpos/till/ent/dayclose"
 	"github.com/tillpos/till/ent/device"
+	"github.com/tillpos/till/ent/exportjob"
 	"github.com/tillpos/till/ent/feedback"
 	"github.com/tillpos/till/ent/loyaltyaccount"
 	"github.com/tillpos/till/ent/loyaltyentry"
@@ -70,6 +71,7 @@ var prefixToTable = map[string]string{
 	"cus": customer.Table,
 	"dcl": dayclose.Table,
 	"dev": device.Table,
+	"exj": exportjob.Table,
 	"fbk": feedback.Table,
 	"lac": loyaltyaccount.Table,
 	"lye": loyaltyentry.Table,

@@ -40,6 +40,10 @@ type Tx struct {
 	DayClose *DayCloseClient
 	// Device is the client for interacting with the Device builders.
 	Device *DeviceClient
+	// ExportChunk is the client for interacting with the ExportChunk builders.
+	ExportChunk *ExportChunkClient
+	// ExportJob is the client for interacting with the ExportJob builders.
+	ExportJob *ExportJobClient
 	// Feedback is the client for interacting with the Feedback builders.
 	Feedback *FeedbackClient
 	// LoyaltyAccount is the client for interacting with the LoyaltyAccount builders.
@@ -278,6 +282,8 @@ func (tx *Tx) init() {
 	tx.CustomerTrigram = NewCustomerTrigramClient(tx.config)
 	tx.DayClose = NewDayCloseClient(tx.config)
 	tx.Device = NewDeviceClient(tx.config)
+	tx.ExportChunk = NewExportChunkClient(tx.config)
+	tx.ExportJob = NewExportJobClient(tx.config)
 	tx.Feedback = NewFeedbackClient(tx.config)
 	tx.LoyaltyAccount = NewLoyaltyAccountClient(tx.config)
 	tx.LoyaltyEntry = NewLoyaltyEntryClient(tx.config)

@@ -41,6 +41,11 @@ func (r *queryResolver) Devices(ctx context.Context, after *entgql.Cursor[pulid.
 		ent.WithDeviceOrder(orderBy), ent.WithDeviceFilter(where.Filter))
 }
 
+// ExportJobs is the resolver for the exportJobs field.
+func (r *queryResolver) ExportJobs(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.ExportJobOrder) (*ent.ExportJobConnection, error) {
+	return r.client.ExportJob.Query().Paginate(ctx, after, first, before, last, ent.WithExportJobOrder(orderBy))
+}
+
 // Feedback is the resolver for the feedback field.
 func (r *queryResolver) Feedback(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.FeedbackOrder, where *ent.FeedbackWhereInput) (*ent.FeedbackConnection, error) {
 	return r.client.Feedback.Query().Paginate(ctx, after, first, before, last,
@@ -104,6 +109,9 @@ func (r *Resolver) Customer() CustomerResolver { return &customerResolver{r} }
 // Device returns DeviceResolver implementation.
 func (r *Resolver) Device() DeviceResolver { return &deviceResolver{r} }
 
+// ExportJob returns ExportJobResolver implementation.
+func (r *Resolver) ExportJob() ExportJobResolver { return &exportJobResolver{r} }
+
 // Merchant returns MerchantResolver implementation.
 func (r *Resolver) Merchant() MerchantResolver { return &merchantResolver{r} }
 
@@ -132,6 +140,7 @@ type (
 	campaignResolver         struct{ *Resolver }
 	customerResolver         struct{ *Resolver }
 	deviceResolver           struct{ *Resolver }
+	exportJobResolver        struct{ *Resolver }
 	merchantResolver         struct{ *Resolver }
 	notificationResolver     struct{ *Resolver }
 	productResolver          struct{ *Resolver }

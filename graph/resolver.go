@@ -17,6 +17,7 @@ import (
 	"github.com/tillpos/till/devices"
 	"github.com/tillpos/till/ent"
 	"github.com/tillpos/till/ent/schema/pulid"
+	"github.com/tillpos/till/exports"
 	"github.com/tillpos/till/feed"
 	"github.com/tillpos/till/feedback"
 	"github.com/tillpos/till/loyalty"
@@ -66,6 +67,8 @@ type Resolver struct {
 	reports *reports.Service
 	// settlement keeps shifts, closes days and reconciles statements.
 	settlement *settlement.Service
+	// exports queues sales exports and signs their download links.
+	exports *exports.Service
 }
 
 // Services are the domain services the resolvers call.
@@ -101,6 +104,8 @@ type Services struct {
 	LiveRecheck time.Duration
 	// Settlement keeps shifts, closes days and reconciles statements.
 	Settlement *settlement.Service
+	// Exports queues sales exports and signs their download links.
+	Exports *exports.Service
 }
 
 // NewSchema returns Till's executable GraphQL schema.
@@ -113,8 +118,9 @@ func NewSchema(client *ent.Client, svc Services) graphql.ExecutableSchema {
 		campaigns: svc.Campaigns,
 		notify:    svc.Notify,
 		live:      svc.Live, liveRecheck: svc.LiveRecheck,
-		reports: svc.Reports,
+		reports:    svc.Reports,
 		settlement: svc.Settlement,
+		exports:    svc.Exports,
 	}})
 }
 

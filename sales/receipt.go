@@ -8,8 +8,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"golang.org/x/text/currency"
-
 	"github.com/tillpos/till/ent"
 	"github.com/tillpos/till/ent/device"
 	"github.com/tillpos/till/ent/merchant"
@@ -20,6 +18,7 @@ import (
 	"github.com/tillpos/till/ent/store"
 	"github.com/tillpos/till/ent/tender"
 	"github.com/tillpos/till/errs"
+	"github.com/tillpos/till/internal/money"
 	"github.com/tillpos/till/internal/ptr"
 )
 
@@ -337,22 +336,6 @@ func wrap(s string, width int) []string {
 // moneyFormatter formats minor units of an ISO 4217 currency in major
 // units with the currency's own number of decimals.
 func moneyFormatter(code string) func(int64) string {
-	scale := 2
-	if unit, err := currency.ParseISO(code); err == nil {
-		scale, _ = currency.Standard.Rounding(unit)
-	}
-	return func(v int64) string {
-		sign := ""
-		if v < 0 {
-			sign, v = "-", -v
-		}
-		if scale == 0 {
-			return fmt.Sprintf("%s%d", sign, v)
-		}
-		pow := int64(1)
-		for range scale {
-			pow *= 10
-		}
-		return fmt.Sprintf("%s%d.%0*d", sign, v/pow, scale, v%pow)
-	}
+	scale := money.Scale(code)
+	return func(v int64) string { return money.Format(v, scale) }
 }

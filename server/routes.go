@@ -22,6 +22,9 @@ func (s *Server) routes(gql http.Handler) http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
 	s.optOutRoutes(mux)
+	// No access token: the signed link is the authority, so the phone can
+	// hand it to a browser or share sheet.
+	mux.HandleFunc("GET /exports/{id}", s.downloadExport)
 	if !s.cfg.Production {
 		mux.Handle("GET /{$}", playground.Handler("Till", "/graphql"))
 	}

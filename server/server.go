@@ -21,6 +21,7 @@ import (
 	"github.com/tillpos/till/customers"
 	"github.com/tillpos/till/db"
 	"github.com/tillpos/till/devices"
+	"github.com/tillpos/till/exports"
 	"github.com/tillpos/till/feed"
 	"github.com/tillpos/till/feedback"
 	"github.com/tillpos/till/graph"
@@ -68,6 +69,9 @@ type Server struct {
 	Live *live.Broker
 	// Notify pushes what happens to the merchant's phones.
 	Notify *notify.Service
+	// Exports writes sales exports in the background and serves their
+	// files through signed links.
+	Exports *exports.Service
 }
 
 // Option adjusts how Open builds a Server.
@@ -87,6 +91,7 @@ type options struct {
 	outbox       *outbox.Config
 	liveRecheck  time.Duration
 	now          func() time.Time
+	exportOpts   []exports.Option
 }
 
 // WithPushSender sends pushes with sender instead of the one the
@@ -158,6 +163,12 @@ func WithSalesOptions(opts ...sales.Option) Option {
 // it for the clock presets such as TODAY resolve against).
 func WithReportOptions(opts ...reports.Option) Option {
 	return func(o *options) { o.reportOpts = append(o.reportOpts, opts...) }
+}
+
+// WithExportOptions passes extra options to the exports service (tests
+// use it for a clock and small batches).
+func WithExportOptions(opts ...exports.Option) Option {
+	return func(o *options) { o.exportOpts = append(o.exportOpts, opts...) }
 }
 
 // WithAuthOptions passes extra options to the auth service (tests use it
@@ -265,6 +276,12 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 	s.Notify.Register(s.Outbox)
 	s.Outbox.Handle(receipts.TopicRequested, s.Receipts.Deliver)
 	s.Outbox.Handle(campaigns.Topic, s.Campaigns.Deliver)
+	linkKey, err := exports.LinkKey(keys.BlindIndex)
+	if err != nil {
+		return nil, err
+	}
+	s.Exports = exports.New(s.DB.Client, linkKey, cfg.PublicURL,
+		append([]exports.Option{exports.WithLogger(log)}, o.exportOpts...)...)
 	s.jobs = []job{
 		{name: "campaign-dispatch", every: time.Minute, run: s.Campaigns.Dispatch},
 		{name: "customer-segments", every: 24 * time.Hour, run: customerSvc.RefreshAllSegments},
@@ -273,6 +290,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		{name: "device-snapshot", every: devicesSvc.SnapshotEvery(), run: devicesSvc.Snapshot},
 		{name: "loyalty-expiry", every: time.Hour, run: loyaltySvc.Expire},
 		{name: "loyalty-tiers", every: 24 * time.Hour, run: loyaltySvc.ReviewTiers},
+		{name: "export-prune", every: time.Hour, run: s.Exports.Prune},
 	}
 	services := graph.Services{
 		Auth:        s.Auth,
@@ -296,6 +314,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		LiveRecheck: o.liveRecheck,
 		Reports:     reportsSvc,
 		Settlement:  settlementSvc,
+		Exports:     s.Exports,
 	}
 	s.handler = s.routes(s.graphQLHandler(graph.NewSchema(s.DB.Client, services)))
 	return s, nil
@@ -367,11 +386,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// Work runs the periodic jobs and, with deliver, the outbox worker, until
-// ctx is done: `till serve` does it beside serving, `till worker` alone.
+// Work runs the periodic jobs, the export runner and, with deliver, the
+// outbox worker, until ctx is done: `till serve` does it beside serving,
+// `till worker` alone.
 func (s *Server) Work(ctx context.Context, deliver bool) {
 	var wg sync.WaitGroup
 	wg.Go(func() { s.runJobs(ctx) })
+	wg.Go(func() { s.Exports.Run(ctx) })
 	if deliver {
 		wg.Go(func() { s.Outbox.Run(ctx) })
 	}

@@ -165,6 +165,30 @@ func (f DeviceFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, erro
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.DeviceMutation", m)
 }
 
+// The ExportChunkFunc type is an adapter to allow the use of ordinary
+// function as ExportChunk mutator.
+type ExportChunkFunc func(context.Context, *ent.ExportChunkMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ExportChunkFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ExportChunkMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ExportChunkMutation", m)
+}
+
+// The ExportJobFunc type is an adapter to allow the use of ordinary
+// function as ExportJob mutator.
+type ExportJobFunc func(context.Context, *ent.ExportJobMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ExportJobFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ExportJobMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ExportJobMutation", m)
+}
+
 // The FeedbackFunc type is an adapter to allow the use of ordinary
 // function as Feedback mutator.
 type FeedbackFunc func(context.Context, *ent.FeedbackMutation) (ent.Value, error)

@@ -21,6 +21,8 @@ import (
 	"github.com/tillpos/till/ent/customertrigram"
 	"github.com/tillpos/till/ent/dayclose"
 	"github.com/tillpos/till/ent/device"
+	"github.com/tillpos/till/ent/exportchunk"
+	"github.com/tillpos/till/ent/exportjob"
 	"github.com/tillpos/till/ent/feedback"
 	"github.com/tillpos/till/ent/loyaltyaccount"
 	"github.com/tillpos/till/ent/loyaltyentry"
@@ -476,6 +478,60 @@ func (f TraverseDevice) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.DeviceQuery", q)
+}
+
+// The ExportChunkFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ExportChunkFunc func(context.Context, *ent.ExportChunkQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ExportChunkFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ExportChunkQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ExportChunkQuery", q)
+}
+
+// The TraverseExportChunk type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseExportChunk func(context.Context, *ent.ExportChunkQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseExportChunk) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseExportChunk) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ExportChunkQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ExportChunkQuery", q)
+}
+
+// The ExportJobFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ExportJobFunc func(context.Context, *ent.ExportJobQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ExportJobFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ExportJobQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ExportJobQuery", q)
+}
+
+// The TraverseExportJob type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseExportJob func(context.Context, *ent.ExportJobQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseExportJob) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseExportJob) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ExportJobQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ExportJobQuery", q)
 }
 
 // The FeedbackFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -1776,6 +1832,10 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.DayCloseQuery, predicate.DayClose, dayclose.OrderOption]{typ: ent.TypeDayClose, tq: q}, nil
 	case *ent.DeviceQuery:
 		return &query[*ent.DeviceQuery, predicate.Device, device.OrderOption]{typ: ent.TypeDevice, tq: q}, nil
+	case *ent.ExportChunkQuery:
+		return &query[*ent.ExportChunkQuery, predicate.ExportChunk, exportchunk.OrderOption]{typ: ent.TypeExportChunk, tq: q}, nil
+	case *ent.ExportJobQuery:
+		return &query[*ent.ExportJobQuery, predicate.ExportJob, exportjob.OrderOption]{typ: ent.TypeExportJob, tq: q}, nil
 	case *ent.FeedbackQuery:
 		return &query[*ent.FeedbackQuery, predicate.Feedback, feedback.OrderOption]{typ: ent.TypeFeedback, tq: q}, nil
 	case *ent.LoyaltyAccountQuery:

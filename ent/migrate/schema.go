@@ -754,6 +754,103 @@ var (
 			},
 		},
 	}
+	// ExportChunksColumns holds the columns for the "export_chunks" table.
+	ExportChunksColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "seq", Type: field.TypeInt},
+		{Name: "data", Type: field.TypeBytes, Size: 1048576},
+		{Name: "merchant_id", Type: field.TypeString},
+		{Name: "job_id", Type: field.TypeString},
+	}
+	// ExportChunksTable holds the schema information for the "export_chunks" table.
+	ExportChunksTable = &schema.Table{
+		Name:       "export_chunks",
+		Columns:    ExportChunksColumns,
+		PrimaryKey: []*schema.Column{ExportChunksColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "export_chunks_merchants_merchant",
+				Columns:    []*schema.Column{ExportChunksColumns[3]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "export_chunks_export_jobs_chunks",
+				Columns:    []*schema.Column{ExportChunksColumns[4]},
+				RefColumns: []*schema.Column{ExportJobsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "exportchunk_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{ExportChunksColumns[3]},
+			},
+			{
+				Name:    "exportchunk_job_id_seq",
+				Unique:  true,
+				Columns: []*schema.Column{ExportChunksColumns[4], ExportChunksColumns[1]},
+			},
+		},
+	}
+	// ExportJobsColumns holds the columns for the "export_jobs" table.
+	ExportJobsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "requested_by_id", Type: field.TypeString},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"TRANSACTIONS", "LINES"}},
+		{Name: "format", Type: field.TypeEnum, Enums: []string{"CSV", "XLSX"}},
+		{Name: "filters", Type: field.TypeJSON},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"QUEUED", "RUNNING", "DONE", "FAILED", "EXPIRED"}, Default: "QUEUED"},
+		{Name: "rows_total", Type: field.TypeInt64, Default: 0},
+		{Name: "rows_done", Type: field.TypeInt64, Default: 0},
+		{Name: "bytes", Type: field.TypeInt64, Default: 0},
+		{Name: "error", Type: field.TypeString, Nullable: true},
+		{Name: "lease_owner", Type: field.TypeString, Nullable: true},
+		{Name: "lease_until", Type: field.TypeTime, Nullable: true},
+		{Name: "attempts", Type: field.TypeInt, Default: 0},
+		{Name: "finished_at", Type: field.TypeTime, Nullable: true},
+		{Name: "expires_at", Type: field.TypeTime, Nullable: true},
+		{Name: "merchant_id", Type: field.TypeString},
+	}
+	// ExportJobsTable holds the schema information for the "export_jobs" table.
+	ExportJobsTable = &schema.Table{
+		Name:       "export_jobs",
+		Columns:    ExportJobsColumns,
+		PrimaryKey: []*schema.Column{ExportJobsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "export_jobs_merchants_merchant",
+				Columns:    []*schema.Column{ExportJobsColumns[17]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "exportjob_merchant_id",
+				Unique:  false,
+				Columns: []*schema.Column{ExportJobsColumns[17]},
+			},
+			{
+				Name:    "exportjob_status_lease_until",
+				Unique:  false,
+				Columns: []*schema.Column{ExportJobsColumns[7], ExportJobsColumns[13]},
+			},
+			{
+				Name:    "exportjob_status_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{ExportJobsColumns[7], ExportJobsColumns[16]},
+			},
+			{
+				Name:    "exportjob_merchant_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{ExportJobsColumns[17], ExportJobsColumns[1]},
+			},
+		},
+	}
 	// FeedbacksColumns holds the columns for the "feedbacks" table.
 	FeedbacksColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -3317,6 +3414,8 @@ var (
 		CustomerTrigramsTable,
 		DayClosesTable,
 		DevicesTable,
+		ExportChunksTable,
+		ExportJobsTable,
 		FeedbacksTable,
 		LoyaltyAccountsTable,
 		LoyaltyEntriesTable,
@@ -3399,6 +3498,9 @@ func init() {
 	DayClosesTable.ForeignKeys[1].RefTable = StoresTable
 	DevicesTable.ForeignKeys[0].RefTable = MerchantsTable
 	DevicesTable.ForeignKeys[1].RefTable = StoresTable
+	ExportChunksTable.ForeignKeys[0].RefTable = MerchantsTable
+	ExportChunksTable.ForeignKeys[1].RefTable = ExportJobsTable
+	ExportJobsTable.ForeignKeys[0].RefTable = MerchantsTable
 	FeedbacksTable.ForeignKeys[0].RefTable = MerchantsTable
 	FeedbacksTable.ForeignKeys[1].RefTable = SalesTable
 	FeedbacksTable.ForeignKeys[2].RefTable = StoresTable

@@ -45,6 +45,12 @@ type DayClose func(*sql.Selector)
 // Device is the predicate function for device builders.
 type Device func(*sql.Selector)
 
+// ExportChunk is the predicate function for exportchunk builders.
+type ExportChunk func(*sql.Selector)
+
+// ExportJob is the predicate function for exportjob builders.
+type ExportJob func(*sql.Selector)
+
 // Feedback is the predicate function for feedback builders.
 type Feedback func(*sql.Selector)
 

@@ -423,6 +423,54 @@ func (f DeviceMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.DeviceMutation", m)
 }
 
+// The ExportChunkQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ExportChunkQueryRuleFunc func(context.Context, *ent.ExportChunkQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ExportChunkQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ExportChunkQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ExportChunkQuery", q)
+}
+
+// The ExportChunkMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ExportChunkMutationRuleFunc func(context.Context, *ent.ExportChunkMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ExportChunkMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ExportChunkMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ExportChunkMutation", m)
+}
+
+// The ExportJobQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ExportJobQueryRuleFunc func(context.Context, *ent.ExportJobQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ExportJobQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ExportJobQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ExportJobQuery", q)
+}
+
+// The ExportJobMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ExportJobMutationRuleFunc func(context.Context, *ent.ExportJobMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ExportJobMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ExportJobMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ExportJobMutation", m)
+}
+
 // The FeedbackQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type FeedbackQueryRuleFunc func(context.Context, *ent.FeedbackQuery) error
@@ -1612,6 +1660,10 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.DeviceQuery:
 		return q.Filter(), nil
+	case *ent.ExportChunkQuery:
+		return q.Filter(), nil
+	case *ent.ExportJobQuery:
+		return q.Filter(), nil
 	case *ent.FeedbackQuery:
 		return q.Filter(), nil
 	case *ent.LoyaltyAccountQuery:
@@ -1738,6 +1790,10 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.DayCloseMutation:
 		return m.Filter(), nil
 	case *ent.DeviceMutation:
+		return m.Filter(), nil
+	case *ent.ExportChunkMutation:
+		return m.Filter(), nil
+	case *ent.ExportJobMutation:
 		return m.Filter(), nil
 	case *ent.FeedbackMutation:
 		return m.Filter(), nil

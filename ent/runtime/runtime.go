@@ -19,6 +19,8 @@ import (
 	"github.com/tillpos/till/ent/customertrigram"
 	"github.com/tillpos/till/ent/dayclose"
 	"github.com/tillpos/till/ent/device"
+	"github.com/tillpos/till/ent/exportchunk"
+	"github.com/tillpos/till/ent/exportjob"
 	"github.com/tillpos/till/ent/feedback"
 	"github.com/tillpos/till/ent/loyaltyaccount"
 	"github.com/tillpos/till/ent/loyaltyentry"
@@ -724,6 +726,78 @@ func init() {
 	deviceDescID := deviceMixinFields0[0].Descriptor()
 	// device.DefaultID holds the default value on creation for the id field.
 	device.DefaultID = deviceDescID.Default.(func() pulid.ID)
+	exportchunkMixin := schema.ExportChunk{}.Mixin()
+	exportchunk.Policy = privacy.NewPolicies(exportchunkMixin[0], exportchunkMixin[1], schema.ExportChunk{})
+	exportchunk.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := exportchunk.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	exportchunkMixinHooks1 := exportchunkMixin[1].Hooks()
+
+	exportchunk.Hooks[1] = exportchunkMixinHooks1[0]
+	exportchunkFields := schema.ExportChunk{}.Fields()
+	_ = exportchunkFields
+	// exportchunkDescSeq is the schema descriptor for seq field.
+	exportchunkDescSeq := exportchunkFields[1].Descriptor()
+	// exportchunk.SeqValidator is a validator for the "seq" field. It is called by the builders before save.
+	exportchunk.SeqValidator = exportchunkDescSeq.Validators[0].(func(int) error)
+	// exportchunkDescData is the schema descriptor for data field.
+	exportchunkDescData := exportchunkFields[2].Descriptor()
+	// exportchunk.DataValidator is a validator for the "data" field. It is called by the builders before save.
+	exportchunk.DataValidator = exportchunkDescData.Validators[0].(func([]byte) error)
+	exportjobMixin := schema.ExportJob{}.Mixin()
+	exportjob.Policy = privacy.NewPolicies(exportjobMixin[1], exportjobMixin[2], schema.ExportJob{})
+	exportjob.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := exportjob.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	exportjobMixinHooks2 := exportjobMixin[2].Hooks()
+
+	exportjob.Hooks[1] = exportjobMixinHooks2[0]
+	exportjobMixinFields0 := exportjobMixin[0].Fields()
+	_ = exportjobMixinFields0
+	exportjobMixinFields3 := exportjobMixin[3].Fields()
+	_ = exportjobMixinFields3
+	exportjobFields := schema.ExportJob{}.Fields()
+	_ = exportjobFields
+	// exportjobDescCreatedAt is the schema descriptor for created_at field.
+	exportjobDescCreatedAt := exportjobMixinFields3[0].Descriptor()
+	// exportjob.DefaultCreatedAt holds the default value on creation for the created_at field.
+	exportjob.DefaultCreatedAt = exportjobDescCreatedAt.Default.(func() time.Time)
+	// exportjobDescUpdatedAt is the schema descriptor for updated_at field.
+	exportjobDescUpdatedAt := exportjobMixinFields3[1].Descriptor()
+	// exportjob.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	exportjob.DefaultUpdatedAt = exportjobDescUpdatedAt.Default.(func() time.Time)
+	// exportjob.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	exportjob.UpdateDefaultUpdatedAt = exportjobDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// exportjobDescRowsTotal is the schema descriptor for rows_total field.
+	exportjobDescRowsTotal := exportjobFields[5].Descriptor()
+	// exportjob.DefaultRowsTotal holds the default value on creation for the rows_total field.
+	exportjob.DefaultRowsTotal = exportjobDescRowsTotal.Default.(int64)
+	// exportjobDescRowsDone is the schema descriptor for rows_done field.
+	exportjobDescRowsDone := exportjobFields[6].Descriptor()
+	// exportjob.DefaultRowsDone holds the default value on creation for the rows_done field.
+	exportjob.DefaultRowsDone = exportjobDescRowsDone.Default.(int64)
+	// exportjobDescBytes is the schema descriptor for bytes field.
+	exportjobDescBytes := exportjobFields[7].Descriptor()
+	// exportjob.DefaultBytes holds the default value on creation for the bytes field.
+	exportjob.DefaultBytes = exportjobDescBytes.Default.(int64)
+	// exportjobDescAttempts is the schema descriptor for attempts field.
+	exportjobDescAttempts := exportjobFields[11].Descriptor()
+	// exportjob.DefaultAttempts holds the default value on creation for the attempts field.
+	exportjob.DefaultAttempts = exportjobDescAttempts.Default.(int)
+	// exportjobDescID is the schema descriptor for id field.
+	exportjobDescID := exportjobMixinFields0[0].Descriptor()
+	// exportjob.DefaultID holds the default value on creation for the id field.
+	exportjob.DefaultID = exportjobDescID.Default.(func() pulid.ID)
 	feedbackMixin := schema.Feedback{}.Mixin()
 	feedback.Policy = privacy.NewPolicies(feedbackMixin[1], feedbackMixin[2], schema.Feedback{})
 	feedback.Hooks[0] = func(next ent.Mutator) ent.Mutator {
