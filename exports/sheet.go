@@ -1,6 +1,7 @@
 package exports
 
 import (
+	"archive/zip"
 	"encoding/csv"
 	"fmt"
 	"io"
@@ -150,7 +151,13 @@ func (s *xlsxSheet) close() error {
 	if err := s.sw.Flush(); err != nil {
 		return fmt.Errorf("finishing xlsx stream: %w", err)
 	}
-	if _, err := s.f.WriteTo(s.w); err != nil {
+	// excelize assembles the zip in a bytes.Buffer (as big as the file)
+	// unless its zip writer is given another destination: ours writes
+	// straight onto s.w, and the buffer it hands back stays empty. (The
+	// buffer is only patched for parts over 4 GiB, which a sheet of sales
+	// does not reach.)
+	s.f.SetZipWriter(func(io.Writer) excelize.ZipWriter { return zip.NewWriter(s.w) })
+	if _, err := s.f.WriteTo(io.Discard); err != nil {
 		return fmt.Errorf("writing xlsx: %w", err)
 	}
 	return nil

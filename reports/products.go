@@ -114,11 +114,7 @@ func (s *Service) Products(ctx context.Context, storeID *pulid.ID, in PeriodInpu
 	if err != nil {
 		return nil, err
 	}
-	sc, err := s.scopeOf(ctx, storeID)
-	if err != nil {
-		return nil, err
-	}
-	sp, err := s.period(sc, in, maxPeriodDays)
+	sc, sp, err := s.scopedPeriod(ctx, storeID, in, maxPeriodDays)
 	if err != nil {
 		return nil, err
 	}
@@ -216,11 +212,7 @@ func (s *Service) SlowMovers(ctx context.Context, storeID *pulid.ID, in PeriodIn
 	if err != nil {
 		return nil, err
 	}
-	sc, err := s.scopeOf(ctx, storeID)
-	if err != nil {
-		return nil, err
-	}
-	sp, err := s.period(sc, in, maxPeriodDays)
+	sc, sp, err := s.scopedPeriod(ctx, storeID, in, maxPeriodDays)
 	if err != nil {
 		return nil, err
 	}

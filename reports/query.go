@@ -65,13 +65,18 @@ func (s *Service) scopeOf(ctx context.Context, storeID *pulid.ID) (*scope, error
 	return sc, nil
 }
 
-// period resolves in for sc, at most maxDays long.
-func (s *Service) period(sc *scope, in PeriodInput, maxDays int) (span, error) {
+// scopedPeriod is the stores a report on storeID covers and in resolved
+// in their time zone, at most maxDays long.
+func (s *Service) scopedPeriod(ctx context.Context, storeID *pulid.ID, in PeriodInput, maxDays int) (*scope, span, error) {
+	sc, err := s.scopeOf(ctx, storeID)
+	if err != nil {
+		return nil, span{}, err
+	}
 	sp, err := resolve(in, s.now(), sc.loc)
 	if err == nil && sp.days() > maxDays {
 		err = errs.Invalid("period", "this report covers at most %d days", maxDays)
 	}
-	return sp, err
+	return sc, sp, err
 }
 
 // hourRow is the figures of one day (and hour, when grouped by it).
@@ -250,11 +255,7 @@ type SalesSummary struct {
 
 // Summary is the dashboard for storeID (nil: all the viewer's stores).
 func (s *Service) Summary(ctx context.Context, storeID *pulid.ID, in PeriodInput) (*SalesSummary, error) {
-	sc, err := s.scopeOf(ctx, storeID)
-	if err != nil {
-		return nil, err
-	}
-	cur, err := s.period(sc, in, maxPeriodDays)
+	sc, cur, err := s.scopedPeriod(ctx, storeID, in, maxPeriodDays)
 	if err != nil {
 		return nil, err
 	}
@@ -371,15 +372,11 @@ func buckets(iv Interval, sp span) []bucketKey {
 
 // Trend is sales by interval over the period, every bucket present.
 func (s *Service) Trend(ctx context.Context, storeID *pulid.ID, in PeriodInput, iv Interval) (*SalesTrend, error) {
-	sc, err := s.scopeOf(ctx, storeID)
-	if err != nil {
-		return nil, err
-	}
 	maxDays := maxPeriodDays
 	if iv == Hour {
 		maxDays = maxHourDays
 	}
-	sp, err := s.period(sc, in, maxDays)
+	sc, sp, err := s.scopedPeriod(ctx, storeID, in, maxDays)
 	if err != nil {
 		return nil, err
 	}
@@ -431,11 +428,7 @@ type SalesHeatmap struct {
 
 // Heatmap is net sales and transactions by weekday (Monday first) and hour.
 func (s *Service) Heatmap(ctx context.Context, storeID *pulid.ID, in PeriodInput) (*SalesHeatmap, error) {
-	sc, err := s.scopeOf(ctx, storeID)
-	if err != nil {
-		return nil, err
-	}
-	sp, err := s.period(sc, in, maxPeriodDays)
+	sc, sp, err := s.scopedPeriod(ctx, storeID, in, maxPeriodDays)
 	if err != nil {
 		return nil, err
 	}
@@ -484,11 +477,7 @@ type SalesBreakdown struct {
 // Breakdown is the period's sales by tender type, cashier or terminal,
 // highest net first.
 func (s *Service) Breakdown(ctx context.Context, storeID *pulid.ID, in PeriodInput, by Dimension) (*SalesBreakdown, error) {
-	sc, err := s.scopeOf(ctx, storeID)
-	if err != nil {
-		return nil, err
-	}
-	sp, err := s.period(sc, in, maxPeriodDays)
+	sc, sp, err := s.scopedPeriod(ctx, storeID, in, maxPeriodDays)
 	if err != nil {
 		return nil, err
 	}
