@@ -2,7 +2,6 @@ package sales
 
 import (
 	"context"
-	sqldb "database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -96,7 +95,7 @@ func checkKey(key string) error {
 // with a different request IDEMPOTENCY_CONFLICT. Concurrent requests with
 // one key make one sale.
 func (s *Service) Record(ctx context.Context, in SaleInput) (_ *ent.Sale, replayed bool, err error) {
-	v, err := staffViewer(ctx)
+	v, err := viewer.Staff(ctx)
 	if err != nil {
 		return nil, false, err
 	}
@@ -514,14 +513,6 @@ func lockCustomer(ctx context.Context, client *ent.Client, id pulid.ID) error {
 		return fmt.Errorf("locking customer: %w", err)
 	}
 	return nil
-}
-
-// sumOf reads a SUM aggregate, which is NULL over no rows.
-func sumOf(rows []struct{ Sum sqldb.NullInt64 }) int64 {
-	if len(rows) == 0 {
-		return 0
-	}
-	return rows[0].Sum.Int64
 }
 
 // nextReceipt takes the store's next receipt number and adds the sale to

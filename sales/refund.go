@@ -201,7 +201,7 @@ type refunding struct {
 // refundOnce runs write in a transaction as a refund of kind of saleID, or
 // replays the refund made earlier with key; in is the request, for its hash.
 func (s *Service) refundOnce(ctx context.Context, kind refund.Kind, key string, saleID pulid.ID, reason string, in any, write func(*ent.Tx, *refunding) error) (*RefundResult, error) {
-	v, err := staffViewer(ctx)
+	v, err := viewer.Staff(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -142,7 +142,7 @@ type UploadResult struct {
 // idempotently, so that one bad sale does not hold back the others and the
 // upload can be retried whole.
 func (s *Service) Upload(ctx context.Context, ins []SaleInput) ([]UploadResult, error) {
-	if _, err := staffViewer(ctx); err != nil {
+	if _, err := viewer.Staff(ctx); err != nil {
 		return nil, err
 	}
 	if len(ins) == 0 || len(ins) > maxUploadSales {

@@ -8,6 +8,7 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 
+	"github.com/tillpos/till/db"
 	"github.com/tillpos/till/ent"
 	"github.com/tillpos/till/ent/risklistentry"
 	"github.com/tillpos/till/ent/sale"
@@ -149,7 +150,7 @@ func saleLimits(ctx context.Context, client *ent.Client, set *ent.SalesSettings,
 	if err != nil {
 		return nil, fmt.Errorf("summing the customer's day: %w", err)
 	}
-	if spent := sumOf(sums); spent+total > *set.CustomerDailyLimit {
+	if spent := db.Sum(sums); spent+total > *set.CustomerDailyLimit {
 		msg := fmt.Sprintf("the customer has spent %d that day; this sale would pass the merchant's daily limit of %d per customer", spent, *set.CustomerDailyLimit)
 		limit(LimitCustomerDaily, msg, &errs.Error{Code: errs.BadUserInput, Field: "customerId", Message: msg})
 	}

@@ -21,7 +21,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/tillpos/till/auth/viewer"
 	"github.com/tillpos/till/customers"
 	"github.com/tillpos/till/db"
 	"github.com/tillpos/till/ent"
@@ -113,19 +112,6 @@ func New(client *ent.Client, opts ...Option) *Service {
 		opt(s)
 	}
 	return s
-}
-
-// staffViewer returns the staff viewer in ctx, or FORBIDDEN; with roles,
-// the viewer must hold one of them.
-func staffViewer(ctx context.Context, roles ...viewer.Role) (*viewer.Viewer, error) {
-	v := viewer.FromContext(ctx)
-	if !v.IsStaff() {
-		return nil, errs.Newf(errs.Forbidden, "only a merchant's staff do this")
-	}
-	if len(roles) > 0 && !v.HasRole(roles...) {
-		return nil, errs.Newf(errs.Forbidden, "your role may not do this")
-	}
-	return v, nil
 }
 
 // customerByID loads a customer for a sale, following merges to the

@@ -67,7 +67,7 @@ type SettingsPatch struct {
 // UpdateSettings changes the caller's merchant's sales settings: OWNER only,
 // audited.
 func (s *Service) UpdateSettings(ctx context.Context, p SettingsPatch) (*ent.SalesSettings, error) {
-	v, err := staffViewer(ctx, viewer.RoleOwner)
+	v, err := viewer.Staff(ctx, viewer.RoleOwner)
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +185,7 @@ func acceptedTenders(types []tender.Type) ([]string, error) {
 // AddRiskListEntry blacklists a card or wallet reference, or a customer:
 // OWNER or MANAGER, audited. A customer is named by ID and must exist.
 func (s *Service) AddRiskListEntry(ctx context.Context, kind risklistentry.Kind, value, reason string) (*ent.RiskListEntry, error) {
-	v, err := staffViewer(ctx, viewer.RoleOwner, viewer.RoleManager)
+	v, err := viewer.Staff(ctx, viewer.RoleOwner, viewer.RoleManager)
 	if err != nil {
 		return nil, err
 	}
@@ -229,7 +229,7 @@ func (s *Service) AddRiskListEntry(ctx context.Context, kind risklistentry.Kind,
 
 // RemoveRiskListEntry takes an entry off the list: OWNER or MANAGER, audited.
 func (s *Service) RemoveRiskListEntry(ctx context.Context, id pulid.ID) (*ent.RiskListEntry, error) {
-	if _, err := staffViewer(ctx, viewer.RoleOwner, viewer.RoleManager); err != nil {
+	if _, err := viewer.Staff(ctx, viewer.RoleOwner, viewer.RoleManager); err != nil {
 		return nil, err
 	}
 	return db.InTx(ctx, s.db, func(tx *ent.Tx) (*ent.RiskListEntry, error) {

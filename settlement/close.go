@@ -55,7 +55,7 @@ type ChannelInput struct {
 // up, plus the fixed fee) and are not given back on refunds. Cash settles
 // without fees unless the owner sets some (a cash-in-transit charge).
 func (s *Service) CloseDay(ctx context.Context, in CloseDayInput) (*ent.DayClose, error) {
-	v, err := staffViewer(ctx, managers...)
+	v, err := viewer.Staff(ctx, managers...)
 	if err != nil {
 		return nil, err
 	}
@@ -281,7 +281,7 @@ func checkRange(from, to string) error {
 
 // managedStore is a store the viewer, an owner or manager, works at.
 func (s *Service) managedStore(ctx context.Context, storeID pulid.ID) (*ent.Store, error) {
-	v, err := staffViewer(ctx, managers...)
+	v, err := viewer.Staff(ctx, managers...)
 	if err != nil {
 		return nil, err
 	}
@@ -290,7 +290,7 @@ func (s *Service) managedStore(ctx context.Context, storeID pulid.ID) (*ent.Stor
 
 // SetChannel sets a channel's fee terms and statement layout (the owner).
 func (s *Service) SetChannel(ctx context.Context, in ChannelInput) (*ent.SettlementChannel, error) {
-	if _, err := staffViewer(ctx, viewer.RoleOwner); err != nil {
+	if _, err := viewer.Staff(ctx, viewer.RoleOwner); err != nil {
 		return nil, err
 	}
 	if in.FeeRateBP < 0 || in.FeeRateBP > 10_000 {
@@ -326,7 +326,7 @@ func (s *Service) SetChannel(ctx context.Context, in ChannelInput) (*ent.Settlem
 
 // Channels are the merchant's channels' terms (owners and managers).
 func (s *Service) Channels(ctx context.Context) ([]*ent.SettlementChannel, error) {
-	if _, err := staffViewer(ctx, managers...); err != nil {
+	if _, err := viewer.Staff(ctx, managers...); err != nil {
 		return nil, err
 	}
 	rows, err := s.db.SettlementChannel.Query().All(ctx)

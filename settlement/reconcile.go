@@ -62,7 +62,7 @@ type Reconciliation struct {
 //
 // Owners reconcile one store or all; managers name a store they work at.
 func (s *Service) ImportStatement(ctx context.Context, in ImportInput) (*Reconciliation, error) {
-	v, err := staffViewer(ctx, managers...)
+	v, err := viewer.Staff(ctx, managers...)
 	if err != nil {
 		return nil, err
 	}
@@ -292,7 +292,7 @@ func (q *reconcileQuery) days(rows []statementRow) ([]settletype.DayTotal, error
 			if err := q.client.Settlement.Query().Where(settled...).Aggregate(ent.Sum(entsettlement.FieldAmount)).Scan(q.ctx, &sums); err != nil {
 				return nil, fmt.Errorf("summing settlements: %w", err)
 			}
-			sum := sumOf(sums)
+			sum := db.Sum(sums)
 			day.SettledAmount = &sum
 			day.Matches = sum == day.StatementAmount
 		}

@@ -81,19 +81,6 @@ func lockDay(ctx context.Context, tx *ent.Tx, storeID pulid.ID) error {
 	return nil
 }
 
-// staffViewer returns the staff viewer in ctx, or FORBIDDEN; with roles,
-// the viewer must hold one of them.
-func staffViewer(ctx context.Context, roles ...viewer.Role) (*viewer.Viewer, error) {
-	v := viewer.FromContext(ctx)
-	if !v.IsStaff() {
-		return nil, errs.Newf(errs.Forbidden, "only a merchant's staff do this")
-	}
-	if len(roles) > 0 && !v.HasRole(roles...) {
-		return nil, errs.Newf(errs.Forbidden, "your role may not do this")
-	}
-	return v, nil
-}
-
 // managers are the roles that close days and reconcile.
 var managers = []viewer.Role{viewer.RoleOwner, viewer.RoleManager}
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tillpos/till/ent/schema/settletype"
 	"github.com/tillpos/till/errs"
+	"github.com/tillpos/till/internal/money"
 	"github.com/tillpos/till/internal/ptr"
 )
 
@@ -69,9 +70,9 @@ func TestParseAmount(t *testing.T) {
 }
 
 func TestCurrencyScale(t *testing.T) {
-	require.Equal(t, 2, currencyScale("CNY"))
-	require.Equal(t, 2, currencyScale("USD"))
-	require.Equal(t, 0, currencyScale("JPY"))
+	require.Equal(t, 2, money.Scale("CNY"))
+	require.Equal(t, 2, money.Scale("USD"))
+	require.Equal(t, 0, money.Scale("JPY"))
 }
 
 func TestParseStatementWithHeader(t *testing.T) {

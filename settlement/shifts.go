@@ -62,7 +62,7 @@ type CloseShiftInput struct {
 // open shift (CONFLICT). The same idempotency key answers with the shift it
 // opened (replayed), or IDEMPOTENCY_CONFLICT for another request.
 func (s *Service) OpenShift(ctx context.Context, in OpenShiftInput) (_ *ent.CashShift, replayed bool, err error) {
-	v, err := staffViewer(ctx)
+	v, err := viewer.Staff(ctx)
 	if err != nil {
 		return nil, false, err
 	}
@@ -153,7 +153,7 @@ func shiftDevice(ctx context.Context, client *ent.Client, v *viewer.Viewer, name
 
 // RecordMovement pays cash into or out of an open shift's drawer.
 func (s *Service) RecordMovement(ctx context.Context, in MovementInput) (*ent.CashMovement, *ent.CashShift, error) {
-	v, err := staffViewer(ctx)
+	v, err := viewer.Staff(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -202,7 +202,7 @@ func (s *Service) RecordMovement(ctx context.Context, in MovementInput) (*ent.Ca
 // the cash refunded on it, plus paid in, less paid out. A count that
 // differs needs a reason (BAD_USER_INPUT differenceReason).
 func (s *Service) CloseShift(ctx context.Context, in CloseShiftInput) (*ent.CashShift, error) {
-	v, err := staffViewer(ctx)
+	v, err := viewer.Staff(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -279,7 +279,7 @@ func drawerCash(ctx context.Context, tx *ent.Tx, sh *ent.CashShift, until time.T
 	if err != nil {
 		return 0, 0, fmt.Errorf("summing cash sales: %w", err)
 	}
-	sales = sumOf(rows)
+	sales = db.Sum(rows)
 	rows = nil
 	err = tx.RefundTender.Query().Where(refundtender.TypeEQ(refundtender.TypeCASH), refundtender.HasRefundWith(
 		refund.StoreID(sh.StoreID), refund.DeviceID(sh.DeviceID), refund.CreatedAtGTE(sh.OpenedAt), refund.CreatedAtLTE(until),
@@ -287,15 +287,7 @@ func drawerCash(ctx context.Context, tx *ent.Tx, sh *ent.CashShift, until time.T
 	if err != nil {
 		return 0, 0, fmt.Errorf("summing cash refunds: %w", err)
 	}
-	return sales, sumOf(rows), nil
-}
-
-// sumOf reads a SUM aggregate, which is NULL over no rows.
-func sumOf(rows []struct{ Sum sqldb.NullInt64 }) int64 {
-	if len(rows) == 0 {
-		return 0
-	}
-	return rows[0].Sum.Int64
+	return sales, db.Sum(rows), nil
 }
 
 // checkReason trims a reason and checks its length, naming field.
@@ -310,7 +302,7 @@ func checkReason(field string, reason *string) (string, error) {
 // Shifts are the shifts of a store the viewer works at, with status if
 // given, for paging newest first.
 func (s *Service) Shifts(ctx context.Context, storeID pulid.ID, status *cashshift.Status) (*ent.CashShiftQuery, error) {
-	v, err := staffViewer(ctx)
+	v, err := viewer.Staff(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -10,10 +10,9 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"golang.org/x/text/currency"
-
 	"github.com/tillpos/till/ent/schema/settletype"
 	"github.com/tillpos/till/errs"
+	"github.com/tillpos/till/internal/money"
 )
 
 // Bounds on a statement: the file fits in a request, and its lines in one
@@ -51,7 +50,7 @@ func parseStatement(text string, layout settletype.StatementLayout, code string)
 	if err != nil {
 		return nil, err
 	}
-	scale := currencyScale(code)
+	scale := money.Scale(code)
 	var rows []statementRow
 	var bad []string
 	for {
@@ -219,17 +218,6 @@ func parseDate(s string) (string, error) {
 		return "", fmt.Errorf("date %q is not YYYY-MM-DD", s)
 	}
 	return t.Format(time.DateOnly), nil
-}
-
-// currencyScale is how many decimals an ISO 4217 currency's minor units
-// have (2 for CNY, 0 for JPY).
-func currencyScale(code string) int {
-	unit, err := currency.ParseISO(code)
-	if err != nil {
-		return 2
-	}
-	scale, _ := currency.Standard.Rounding(unit)
-	return scale
 }
 
 // columnNumber is a 1-based column number, or 0.

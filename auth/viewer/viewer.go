@@ -11,6 +11,7 @@ import (
 	"slices"
 
 	"github.com/tillpos/till/ent/schema/pulid"
+	"github.com/tillpos/till/errs"
 )
 
 // Kind says what sort of principal a Viewer is.
@@ -95,4 +96,17 @@ func FromContext(ctx context.Context) *Viewer {
 // every bypass of tenant rules is greppable.
 func NewSystemContext(ctx context.Context, reason string) context.Context {
 	return NewContext(ctx, &Viewer{Kind: KindSystem, Reason: reason})
+}
+
+// Staff returns the staff viewer in ctx, or FORBIDDEN; with roles, the
+// viewer must hold one of them.
+func Staff(ctx context.Context, roles ...Role) (*Viewer, error) {
+	v := FromContext(ctx)
+	if !v.IsStaff() {
+		return nil, errs.Newf(errs.Forbidden, "only a merchant's staff do this")
+	}
+	if len(roles) > 0 && !v.HasRole(roles...) {
+		return nil, errs.Newf(errs.Forbidden, "your role may not do this")
+	}
+	return v, nil
 }
