@@ -7,17 +7,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"entgo.io/ent/dialect"
-	entsql "entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/schema"
 	"filippo.io/age"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tillpos/till/config"
 	"github.com/tillpos/till/db"
 	"github.com/tillpos/till/ent/migrate"
 	"github.com/tillpos/till/internal/tilltest"
@@ -53,7 +54,7 @@ func openPostgres(t *testing.T) *db.DB { return tilltest.OpenDB(t) }
 
 func passphrase(t *testing.T, pass string) Keys {
 	t.Helper()
-	k, err := NewKeys(KeySource{Passphrase: pass})
+	k, err := NewKeys(config.BackupKeys{Passphrase: pass})
 	require.NoError(t, err)
 	return k
 }
@@ -74,8 +75,7 @@ func fill(t *testing.T, d *db.DB) map[string][][]any {
 			for i, c := range tb.Columns {
 				values[i] = fillValue(tb, c, r, i, base, keys)
 			}
-			q, args := entsql.Dialect(d.Dialect).Insert(tb.Name).Columns(tb.columnNames()...).Values(driverValues(append([]any(nil), values...))...).Query()
-			_, err := d.SQL.ExecContext(t.Context(), q, args...)
+			_, err := d.SQL.ExecContext(t.Context(), insertQuery(d.Dialect, tb.Name, tb.columnNames(), 1), flatten(nil, [][]any{values})...)
 			require.NoError(t, err, "filling %s", tb.Name)
 			if len(tb.PrimaryKey) == 1 {
 				keys[tb.Name] = append(keys[tb.Name], values[tb.key[0]])
@@ -349,20 +349,20 @@ func TestNewKeys(t *testing.T) {
 	passFile := filepath.Join(dir, "pass")
 	require.NoError(t, os.WriteFile(passFile, []byte("from a file\n"), 0o600))
 
-	k, err := NewKeys(KeySource{Recipients: []string{id.identities[0].(*age.X25519Identity).Recipient().String()}, IdentityFile: idFile})
+	k, err := NewKeys(config.BackupKeys{Recipients: []string{id.identities[0].(*age.X25519Identity).Recipient().String()}, IdentityFile: idFile})
 	require.NoError(t, err)
 	require.True(t, k.CanWrite())
 	require.Len(t, k.identities, 1)
 
-	fromFile, err := NewKeys(KeySource{PassphraseFile: passFile})
+	fromFile, err := NewKeys(config.BackupKeys{PassphraseFile: passFile})
 	require.NoError(t, err)
 	_, file := backupOf(t, fromFile)
 	_, err = Restore(t.Context(), openSQLite(t), bytes.NewReader(file), passphrase(t, "from a file"), RestoreOptions{})
 	require.NoError(t, err, "the file's trailing newline is not part of the passphrase")
 
-	_, err = NewKeys(KeySource{Passphrase: "x", Recipients: []string{"age1x"}})
+	_, err = NewKeys(config.BackupKeys{Passphrase: "x", Recipients: []string{"age1x"}})
 	require.ErrorContains(t, err, "not both")
-	_, err = NewKeys(KeySource{Recipients: []string{"not-a-key"}})
+	_, err = NewKeys(config.BackupKeys{Recipients: []string{"not-a-key"}})
 	require.Error(t, err)
 	_, err = Encrypt(io.Discard, Keys{})
 	require.ErrorIs(t, err, ErrNoKey)
@@ -394,4 +394,28 @@ func encrypt(t *testing.T, plain []byte, keys Keys) []byte {
 	require.NoError(t, err)
 	require.NoError(t, w.Close())
 	return out.Bytes()
+}
+
+func TestLoadKeys(t *testing.T) {
+	t.Parallel()
+	cfg := config.Default()
+	cfg.BackupDevKeyFile = filepath.Join(t.TempDir(), "backup-key.txt")
+	first, err := LoadKeys(cfg, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	require.True(t, first.CanWrite())
+	_, file := backupOf(t, first)
+
+	// The key file is made once; a later start reads the same key back.
+	again, err := LoadKeys(cfg, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	_, err = Restore(t.Context(), openSQLite(t), bytes.NewReader(file), again, RestoreOptions{})
+	require.NoError(t, err)
+
+	cfg.Production = true
+	_, err = LoadKeys(cfg, slog.New(slog.DiscardHandler))
+	require.ErrorIs(t, err, ErrNoKey, "production has no generated key")
+	cfg.BackupKeys.Passphrase = "set"
+	k, err := LoadKeys(cfg, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	require.True(t, k.CanWrite())
 }

@@ -5,27 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"log/slog"
 	"os"
 	"strings"
 
 	"filippo.io/age"
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/tillpos/till/config"
 	"github.com/tillpos/till/db"
 )
-
-// KeySource says where backup keys come from. A passphrase both encrypts
-// and decrypts; recipients (age public keys) only encrypt, so a server
-// that writes scheduled backups never holds what reads them, and restoring
-// takes the matching identity file.
-type KeySource struct {
-	Passphrase     string
-	PassphraseFile string
-	// Recipients are age public keys ("age1…").
-	Recipients     []string
-	RecipientsFile string
-	IdentityFile   string
-}
 
 // Keys encrypt and decrypt backups.
 type Keys struct {
@@ -43,8 +33,56 @@ var ErrWrongKey = errors.New("backup was encrypted with another key or passphras
 // file); tests lower it.
 var scryptWorkFactor = 18
 
+// LoadKeys returns the backup keys cfg names. A passphrase both encrypts
+// and decrypts; recipients (age public keys) only encrypt, so a server
+// that writes scheduled backups need not hold what reads them. With none
+// named, development uses (and on first use generates) an age key in
+// cfg.BackupDevKeyFile; production has no default.
+func LoadKeys(cfg config.Config, log *slog.Logger) (Keys, error) {
+	if cfg.BackupKeys.Set() {
+		return NewKeys(cfg.BackupKeys)
+	}
+	if cfg.Production {
+		return Keys{}, ErrNoKey
+	}
+	created, err := devKey(cfg.BackupDevKeyFile)
+	if err != nil {
+		return Keys{}, err
+	}
+	if created {
+		log.Warn("generated a development backup key; keep a copy of it apart from the backups, and set TILL_BACKUP_RECIPIENTS in production", "file", cfg.BackupDevKeyFile)
+	}
+	k, err := NewKeys(config.BackupKeys{IdentityFile: cfg.BackupDevKeyFile})
+	if err != nil {
+		return k, err
+	}
+	for _, id := range k.identities {
+		if x, ok := id.(*age.X25519Identity); ok {
+			k.recipients = append(k.recipients, x.Recipient())
+		}
+	}
+	return k, nil
+}
+
+// devKey makes an age identity file at path unless one is there.
+func devKey(path string) (created bool, err error) {
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		return false, err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("creating the development backup key: %w", err)
+	}
+	_, err = fmt.Fprintf(f, "# Till development backup key (age). Restoring a backup needs it.\n# public key: %s\n%s\n", id.Recipient(), id)
+	return true, errors.Join(err, f.Sync(), f.Close())
+}
+
 // NewKeys reads the keys src names.
-func NewKeys(src KeySource) (Keys, error) {
+func NewKeys(src config.BackupKeys) (Keys, error) {
 	var k Keys
 	pass := src.Passphrase
 	if src.PassphraseFile != "" {

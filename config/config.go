@@ -108,6 +108,26 @@ type Config struct {
 	// OutboxLease is how long a claimed event is held by its worker; one
 	// that dies mid-delivery gives it back when the lease ends.
 	OutboxLease time.Duration
+	// BackupKeys encrypt and decrypt backups. With none set, development
+	// generates an age key into BackupDevKeyFile; production has none.
+	BackupKeys       BackupKeys
+	BackupDevKeyFile string
+}
+
+// BackupKeys name a backup passphrase, or age recipients (public keys,
+// enough to write) and an identity file (the private key, to read).
+// Each has a _FILE variant, so no secret need sit in the environment.
+type BackupKeys struct {
+	Passphrase     string
+	PassphraseFile string
+	Recipients     []string
+	RecipientsFile string
+	IdentityFile   string
+}
+
+// Set reports whether any backup key is configured.
+func (k BackupKeys) Set() bool {
+	return k.Passphrase != "" || k.PassphraseFile != "" || len(k.Recipients) > 0 || k.RecipientsFile != "" || k.IdentityFile != ""
 }
 
 // Default returns the configuration with nothing set.
@@ -136,6 +156,7 @@ func Default() Config {
 		OutboxWorker:           true,
 		OutboxPoll:             100 * time.Millisecond,
 		OutboxLease:            2 * time.Minute,
+		BackupDevKeyFile:       "till.backup-key.txt",
 	}
 }
 
@@ -173,6 +194,11 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	str("TILL_REDIS_PREFIX", &c.RedisPrefix)
 	str("TILL_KEYS_FILE", &c.KeysFile)
 	str("TILL_KEYS", &c.KeysJSON)
+	str("TILL_BACKUP_PASSPHRASE", &c.BackupKeys.Passphrase)
+	str("TILL_BACKUP_PASSPHRASE_FILE", &c.BackupKeys.PassphraseFile)
+	str("TILL_BACKUP_RECIPIENTS_FILE", &c.BackupKeys.RecipientsFile)
+	str("TILL_BACKUP_IDENTITY_FILE", &c.BackupKeys.IdentityFile)
+	c.BackupKeys.Recipients = splitList(getenv("TILL_BACKUP_RECIPIENTS"))
 	str("TILL_PUBLIC_URL", &c.PublicURL)
 	str("TILL_SMS_INBOUND_SECRET", &c.SMSInboundSecret)
 	num("TILL_DB_MAX_CONNS", &c.DBMaxConns)
