@@ -6,9 +6,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -17,7 +17,6 @@ import (
 	_ "modernc.org/sqlite"             // registers the pure-Go "sqlite" driver
 
 	"github.com/tillpos/till/ent"
-	"github.com/tillpos/till/ent/migrate"
 	_ "github.com/tillpos/till/ent/runtime" // registers schema hooks and privacy policies
 )
 
@@ -30,6 +29,8 @@ type DB struct {
 	*ent.Client
 	SQL     *sql.DB
 	Dialect string
+	// migrations replaces the embedded migrations, in tests.
+	migrations fs.FS
 }
 
 // Option adjusts how Open builds the client.
@@ -108,21 +109,6 @@ func parse(rawURL string) (driverName, dialectName, dsn string, err error) {
 	params.Set("_time_format", "sqlite")
 	params.Set("_timezone", "UTC")
 	return "sqlite", dialect.SQLite, path + "?" + params.Encode(), nil
-}
-
-// migrating serializes Migrate: ent's migration rewrites its package-level
-// table descriptions on every run, so two at once in a process race.
-var migrating sync.Mutex
-
-// Migrate brings the schema up to date with the running code. It only adds
-// tables, columns and indexes; it never drops anything.
-func (d *DB) Migrate(ctx context.Context) error {
-	migrating.Lock()
-	defer migrating.Unlock()
-	if err := d.Schema.Create(ctx, migrate.WithForeignKeys(true)); err != nil {
-		return fmt.Errorf("migrating schema: %w", err)
-	}
-	return nil
 }
 
 // Ping checks that the database answers.

@@ -201,10 +201,15 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 	if s.DB, err = db.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns, o.dbOpts...); err != nil {
 		return nil, err
 	}
+	// A schema newer than this binary is refused either way; without
+	// migrating, so is one that needs `till migrate`.
 	if cfg.MigrateOnStart {
-		if err := s.DB.Migrate(ctx); err != nil {
-			return nil, err
-		}
+		err = s.DB.Migrate(ctx)
+	} else {
+		err = s.DB.CheckSchema(ctx)
+	}
+	if err != nil {
+		return nil, err
 	}
 	if s.KV, err = kv.Open(ctx, cfg.RedisURL); err != nil {
 		return nil, err

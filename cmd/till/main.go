@@ -1,11 +1,11 @@
 // Command till is the Till server and its administration tools.
 //
 //	till serve [--addr host:port]     serve the GraphQL API
-//	till migrate                       bring the database schema up to date
+//	till migrate [status]              bring the database schema up to date, or report it
 //	till operator create --email E     add a platform operator
 //	till customers rekey               reseal customer data under the active key
 //	till export --merchant ID ...      export a merchant's sales to CSV or XLSX
-//	till version                       print the version
+//	till version                       print the version and the schema version
 //
 // Configuration comes from the environment; see the README.
 package main
@@ -49,14 +49,15 @@ commands:
   serve                       serve the GraphQL API (default :8080; --addr or TILL_ADDR)
   worker                      deliver outbox events and run periodic jobs, without serving
                               (run serve with TILL_OUTBOX_WORKER=false beside it)
-  migrate                     bring the database schema up to date
+  migrate                     apply pending schema migrations (backing up first)
+  migrate status              print the schema version and pending migrations
   operator create --email E   add a platform operator (password from stdin or --password-file)
   customers rekey [--batch N] reseal customers' personal data under the active PII key
   export --merchant ID --out FILE|- [--format csv|xlsx] [--kind transactions|lines]
          [--store ID] [--from T] [--to T]
                               write a merchant's sales (T: RFC 3339, or YYYY-MM-DD for
                               store-local business dates, both ends inclusive)
-  version                     print the version
+  version                     print the version and the schema version
 `
 
 func main() {
@@ -84,7 +85,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "worker":
 		return work(ctx, cfg, log)
 	case "migrate":
-		return migrate(ctx, cfg, log)
+		// backupFirst is nil until the backup command exists; the lead wires
+		// it to take the same backup as `till backup` does.
+		return migrate(ctx, cfg, log, args[1:], stdout, nil)
 	case "operator":
 		if len(args) < 2 || args[1] != "create" {
 			return errors.New("usage: till operator create --email E [--name N] [--password-file F]")
@@ -98,7 +101,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "export":
 		return exportSales(ctx, cfg, args[1:], stdout, stderr)
 	case "version":
-		fmt.Fprintln(stdout, "till", buildVersion())
+		fmt.Fprintf(stdout, "till %s (schema %s)\n", buildVersion(), db.SchemaVersion())
 		return nil
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
@@ -140,17 +143,70 @@ func work(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	return nil
 }
 
-func migrate(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+// migrate applies the pending migrations (`till migrate`) or reports
+// them (`till migrate status`). Before applying any to a database that has
+// tables, it calls backupFirst (when not nil), which backs the database up
+// and says where the backup went: an upgrade that goes wrong is undone by
+// restoring it.
+func migrate(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, stdout io.Writer,
+	backupFirst func(ctx context.Context) (string, error)) error {
+	if len(args) > 1 || len(args) == 1 && args[0] != "status" {
+		return errors.New("usage: till migrate [status]")
+	}
 	d, err := db.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	if err := d.Migrate(ctx); err != nil {
+	st, err := d.MigrationStatus(ctx)
+	if err != nil {
 		return err
 	}
-	log.Info("schema is up to date", "dialect", d.Dialect)
+	if len(args) == 1 {
+		printStatus(stdout, d.Dialect, st)
+		return nil
+	}
+	if st.Newer {
+		return &db.SchemaNewerError{Database: st.Current, Binary: st.Latest}
+	}
+	if len(st.Pending) > 0 && !st.Empty && backupFirst != nil {
+		where, err := backupFirst(ctx)
+		if err != nil {
+			return fmt.Errorf("backing up before migrating (nothing was migrated): %w", err)
+		}
+		fmt.Fprintf(stdout, "backed up to %s\n", where)
+	}
+	applied, err := d.ApplyMigrations(ctx)
+	if err != nil {
+		return err
+	}
+	if applied.Adopted != "" {
+		fmt.Fprintf(stdout, "adopted the existing tables as %s\n", applied.Adopted)
+	}
+	for _, f := range applied.Files {
+		fmt.Fprintf(stdout, "applied %s\n", f)
+	}
+	fmt.Fprintf(stdout, "schema is at version %s\n", st.Latest)
+	log.Info("schema is up to date", "dialect", d.Dialect, "version", st.Latest)
 	return nil
+}
+
+func printStatus(w io.Writer, dialectName string, st db.SchemaStatus) {
+	current := st.Current
+	if current == "" {
+		current = "none"
+	}
+	fmt.Fprintf(w, "database: %s\ncurrent version: %s\nlatest version: %s\n", dialectName, current, st.Latest)
+	switch {
+	case st.Newer:
+		fmt.Fprintln(w, "the database is newer than this till: it will not run on it")
+	case st.Unversioned:
+		fmt.Fprintf(w, "the tables were made before versioned migrations: `till migrate` adopts them as %s\n", st.Pending[0])
+	}
+	fmt.Fprintf(w, "pending: %d\n", len(st.Pending))
+	for _, f := range st.Pending {
+		fmt.Fprintf(w, "  %s\n", f)
+	}
 }
 
 func createOperator(ctx context.Context, cfg config.Config, args []string, stdin io.Reader, stdout, stderr io.Writer) error {

@@ -2,23 +2,29 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/tillpos/till/auth/password"
 	"github.com/tillpos/till/auth/viewer"
+	"github.com/tillpos/till/config"
 	"github.com/tillpos/till/db"
 	"github.com/tillpos/till/ent"
 	"github.com/tillpos/till/ent/operator"
 	"github.com/tillpos/till/errs"
+	"github.com/tillpos/till/server"
 )
 
 // envRunMain makes the test binary run main() itself, so tests can see
@@ -91,15 +97,15 @@ func TestRunVersion(t *testing.T) {
 	// Not parallel: it sets the package-level version.
 	r := runTill(t, nil, "", "version")
 	require.NoError(t, r.err)
-	require.Equal(t, "till "+buildVersion()+"\n", r.stdout)
-	require.Regexp(t, regexp.MustCompile(`^till \S+\n$`), r.stdout)
+	require.Equal(t, "till "+buildVersion()+" (schema "+db.SchemaVersion()+")\n", r.stdout)
+	require.Regexp(t, regexp.MustCompile(`^till \S+ \(schema \d{14}\)\n$`), r.stdout)
 
 	old := version
 	version = "v1.4.2"
 	t.Cleanup(func() { version = old })
 	r = runTill(t, nil, "", "version")
 	require.NoError(t, r.err)
-	require.Equal(t, "till v1.4.2\n", r.stdout, "a version set at build time wins")
+	require.Equal(t, "till v1.4.2 (schema "+db.SchemaVersion()+")\n", r.stdout, "a version set at build time wins")
 }
 
 func TestRunUnknownCommand(t *testing.T) {
@@ -166,12 +172,147 @@ func TestMigrate(t *testing.T) {
 	require.NoError(t, r.err)
 	require.Contains(t, r.stderr, "schema is up to date")
 	require.Contains(t, r.stderr, "dialect=sqlite3")
-	require.Empty(t, r.stdout)
+	require.Contains(t, r.stderr, "version="+db.SchemaVersion())
+	require.Equal(t, appliedLines(t)+"schema is at version "+db.SchemaVersion()+"\n", r.stdout)
 	require.FileExists(t, strings.TrimPrefix(url, "file:"))
 	require.Empty(t, listOperators(t, url), "the tables exist and are empty")
 
 	r = runTill(t, vars, "", "migrate")
 	require.NoError(t, r.err, "migrating an up-to-date database is fine")
+	require.Equal(t, "schema is at version "+db.SchemaVersion()+"\n", r.stdout, "and applies nothing")
+
+	r = runTill(t, vars, "", "migrate", "sideways")
+	require.EqualError(t, r.err, "usage: till migrate [status]")
+}
+
+// appliedLines is what `till migrate` prints for an empty database.
+func appliedLines(t *testing.T) string {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join("..", "..", "db", db.MigrationsPath("sqlite3")))
+	require.NoError(t, err)
+	var b strings.Builder
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".sql") {
+			b.WriteString("applied " + e.Name() + "\n")
+		}
+	}
+	require.NotEmpty(t, b.String())
+	return b.String()
+}
+
+func TestMigrateStatus(t *testing.T) {
+	vars, _ := dbEnv(t)
+	r := runTill(t, vars, "", "migrate", "status")
+	require.NoError(t, r.err)
+	pending := strings.ReplaceAll(appliedLines(t), "applied ", "  ")
+	require.Equal(t, "database: sqlite3\ncurrent version: none\nlatest version: "+db.SchemaVersion()+"\n"+
+		"pending: "+strconv.Itoa(strings.Count(pending, "\n"))+"\n"+pending, r.stdout)
+
+	require.NoError(t, runTill(t, vars, "", "migrate").err)
+	r = runTill(t, vars, "", "migrate", "status")
+	require.NoError(t, r.err)
+	require.Equal(t, "database: sqlite3\ncurrent version: "+db.SchemaVersion()+"\nlatest version: "+db.SchemaVersion()+"\npending: 0\n", r.stdout)
+}
+
+// markNewer records in the database at url a migration from a later
+// release.
+func markNewer(t *testing.T, url string) string {
+	t.Helper()
+	d, err := db.Open(t.Context(), url, 1)
+	require.NoError(t, err)
+	defer d.Close()
+	const later = "29991231235959"
+	_, err = d.SQL.ExecContext(t.Context(), `INSERT INTO `+db.RevisionsTable+` (version, description, type, applied, total,
+		executed_at, execution_time, error, error_stmt, hash, partial_hashes, operator_version)
+		VALUES (?, 'later', 2, 1, 1, ?, 0, '', '', '', 'null', 'till')`, later, time.Now())
+	require.NoError(t, err)
+	return later
+}
+
+func TestMigrateRefusesANewerSchema(t *testing.T) {
+	vars, url := dbEnv(t)
+	require.NoError(t, runTill(t, vars, "", "migrate").err)
+	later := markNewer(t, url)
+	want := "the database schema is at version " + later + ", newer than this till knows (its newest is " + db.SchemaVersion() + ")"
+
+	r := runTill(t, vars, "", "migrate")
+	require.ErrorContains(t, r.err, want)
+	r = runTill(t, vars, "", "migrate", "status")
+	require.NoError(t, r.err)
+	require.Contains(t, r.stdout, "current version: "+later+"\n")
+	require.Contains(t, r.stdout, "the database is newer than this till: it will not run on it\n")
+
+	// The server refuses to start, whether or not it migrates on start.
+	for _, migrateOnStart := range []bool{true, false} {
+		cfg := config.Default()
+		cfg.DatabaseURL = url
+		cfg.KeysFile = filepath.Join(t.TempDir(), "keys.json")
+		cfg.MigrateOnStart = migrateOnStart
+		srv, err := server.Open(t.Context(), cfg, slog.New(slog.DiscardHandler))
+		if err == nil {
+			srv.Close()
+		}
+		require.ErrorContains(t, err, want, "migrate on start: %v", migrateOnStart)
+	}
+}
+
+func TestServeRefusesAnUnmigratedSchemaWithoutMigrateOnStart(t *testing.T) {
+	_, url := dbEnv(t)
+	cfg := config.Default()
+	cfg.DatabaseURL = url
+	cfg.KeysFile = filepath.Join(t.TempDir(), "keys.json")
+	cfg.MigrateOnStart = false
+	srv, err := server.Open(t.Context(), cfg, slog.New(slog.DiscardHandler))
+	if err == nil {
+		srv.Close()
+	}
+	require.ErrorIs(t, err, db.ErrSchemaBehind)
+	require.ErrorContains(t, err, "run `till migrate`")
+}
+
+func TestMigrateBacksUpFirst(t *testing.T) {
+	vars, url := dbEnv(t)
+	cfg, err := config.FromEnv(func(k string) string { return vars[k] })
+	require.NoError(t, err)
+	log := slog.New(slog.DiscardHandler)
+	backups := 0
+	backup := func(context.Context) (string, error) {
+		backups++
+		return "backups/till-20261202T120000Z.tillbak", nil
+	}
+	var out bytes.Buffer
+	require.NoError(t, migrate(t.Context(), cfg, log, nil, &out, backup))
+	require.Zero(t, backups, "an empty database has nothing to back up")
+
+	require.NoError(t, migrate(t.Context(), cfg, log, nil, &out, backup))
+	require.Zero(t, backups, "nothing pending, nothing to back up")
+
+	// A database with data and a pending migration: the tables of an
+	// earlier release, before versioned migrations.
+	d, err := db.Open(t.Context(), url, 1)
+	require.NoError(t, err)
+	_, err = d.SQL.ExecContext(t.Context(), "DROP TABLE "+db.RevisionsTable)
+	require.NoError(t, err)
+	d.Close()
+	out.Reset()
+	require.NoError(t, migrate(t.Context(), cfg, log, nil, &out, backup))
+	require.Equal(t, 1, backups)
+	require.True(t, strings.HasPrefix(out.String(), "backed up to backups/till-20261202T120000Z.tillbak\nadopted the existing tables as "), out.String())
+
+	d, err = db.Open(t.Context(), url, 1)
+	require.NoError(t, err)
+	_, err = d.SQL.ExecContext(t.Context(), "DROP TABLE "+db.RevisionsTable)
+	require.NoError(t, err)
+	d.Close()
+	failing := func(context.Context) (string, error) { return "", errors.New("disk full") }
+	err = migrate(t.Context(), cfg, log, nil, &out, failing)
+	require.EqualError(t, err, "backing up before migrating (nothing was migrated): disk full")
+	d, err = db.Open(t.Context(), url, 1)
+	require.NoError(t, err)
+	defer d.Close()
+	st, err := d.MigrationStatus(t.Context())
+	require.NoError(t, err)
+	require.True(t, st.Unversioned, "a failed backup stops the migration")
 }
 
 func TestMigrateLogsJSONInProductionFormat(t *testing.T) {
