@@ -37,7 +37,7 @@ type backupEnv struct {
 	s3    dest.Destination
 	a, b  *tilltest.Env
 	// produced counts backups produced; fail makes the producer fail;
-	// hold, when set, is waited on by the producer once started signals.
+	// hold, when set, holds the run that the test receives started from.
 	produced atomic.Int32
 	fail     atomic.Bool
 	hold     chan struct{}
@@ -80,11 +80,16 @@ func (e *backupEnv) producer(d *db.DB) dest.Producer {
 	return func(ctx context.Context, w io.Writer) (dest.Summary, error) {
 		e.produced.Add(1)
 		if e.hold != nil {
-			e.started <- struct{}{}
+			// Only the run the test waits for is held; another (which the
+			// test says must not happen) goes straight through and fails it.
 			select {
-			case <-e.hold:
-			case <-ctx.Done():
-				return dest.Summary{}, ctx.Err()
+			case e.started <- struct{}{}:
+				select {
+				case <-e.hold:
+				case <-ctx.Done():
+					return dest.Summary{}, ctx.Err()
+				}
+			default:
 			}
 		}
 		if e.fail.Load() {
