@@ -88,7 +88,8 @@ func (s *Server) jobKey(j job, suffix string) string {
 
 // runOnce runs j unless some replica already claimed it for now's period:
 // the claim is a Redis key set only if absent, so however many replicas
-// check at once, one runs the job. A failed run is logged and not retried
+// check at once, one runs the job (a leased job is claimed through its
+// lease instead, see runLeased). A failed run is logged and not retried
 // until the next period; the jobs are safe to run again.
 func (s *Server) runOnce(ctx context.Context, j job, now time.Time) bool {
 	if j.lease > 0 {
