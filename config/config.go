@@ -108,6 +108,23 @@ type Config struct {
 	// OutboxLease is how long a claimed event is held by its worker; one
 	// that dies mid-delivery gives it back when the lease ends.
 	OutboxLease time.Duration
+	// BackupTo is where scheduled backups go (TILL_BACKUP_TO, comma
+	// separated): directories and s3:// URLs. Empty means a backups folder
+	// beside the SQLite file, or nowhere with PostgreSQL.
+	BackupTo []string
+	// BackupSchedule runs a backup daily in `till serve`
+	// (TILL_BACKUP_SCHEDULE=daily, the default, or off).
+	BackupSchedule bool
+	// BackupAt is when in the UTC day the backup runs (TILL_BACKUP_AT,
+	// HH:MM), as the time since midnight.
+	BackupAt time.Duration
+	// BackupKeepDaily, BackupKeepWeekly and BackupKeepMonthly are how many
+	// days, ISO weeks and months keep their newest backup
+	// (TILL_BACKUP_KEEP_DAILY, _WEEKLY, _MONTHLY); older ones are deleted
+	// after each successful run.
+	BackupKeepDaily   int
+	BackupKeepWeekly  int
+	BackupKeepMonthly int
 	// BackupKeys encrypt and decrypt backups. With none set, development
 	// generates an age key into BackupDevKeyFile; production has none.
 	BackupKeys       BackupKeys
@@ -156,6 +173,11 @@ func Default() Config {
 		OutboxWorker:           true,
 		OutboxPoll:             100 * time.Millisecond,
 		OutboxLease:            2 * time.Minute,
+		BackupSchedule:         true,
+		BackupAt:               3*time.Hour + 30*time.Minute,
+		BackupKeepDaily:        7,
+		BackupKeepWeekly:       4,
+		BackupKeepMonthly:      12,
 		BackupDevKeyFile:       "till.backup-key.txt",
 	}
 }
@@ -274,6 +296,24 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	str("TILL_SMS_WEBHOOK_URL", &c.SMSWebhookURL)
 	str("TILL_SMS_WEBHOOK_SECRET", &c.SMSWebhookSecret)
 	errs = append(errs, c.checkMessaging()...)
+	c.BackupTo = splitList(getenv("TILL_BACKUP_TO"))
+	switch v := getenv("TILL_BACKUP_SCHEDULE"); v {
+	case "", "daily":
+	case "off":
+		c.BackupSchedule = false
+	default:
+		errs = append(errs, fmt.Errorf("TILL_BACKUP_SCHEDULE: want daily or off, got %q", v))
+	}
+	if v := getenv("TILL_BACKUP_AT"); v != "" {
+		at, err := time.Parse("15:04", v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("TILL_BACKUP_AT: want HH:MM (UTC), got %q", v))
+		}
+		c.BackupAt = time.Duration(at.Hour())*time.Hour + time.Duration(at.Minute())*time.Minute
+	}
+	num("TILL_BACKUP_KEEP_DAILY", &c.BackupKeepDaily)
+	num("TILL_BACKUP_KEEP_WEEKLY", &c.BackupKeepWeekly)
+	num("TILL_BACKUP_KEEP_MONTHLY", &c.BackupKeepMonthly)
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, err
 	}

@@ -66,6 +66,10 @@ func TestFromEnvDefaults(t *testing.T) {
 			require.Empty(t, c.CORSOrigins)
 			require.Equal(t, 30*time.Second, c.ShutdownTimeout)
 			require.Equal(t, 20, c.DBMaxConns)
+			require.Empty(t, c.BackupTo, "empty means beside the SQLite file")
+			require.True(t, c.BackupSchedule)
+			require.Equal(t, 3*time.Hour+30*time.Minute, c.BackupAt)
+			require.Equal(t, []int{7, 4, 12}, []int{c.BackupKeepDaily, c.BackupKeepWeekly, c.BackupKeepMonthly})
 		})
 	}
 }
@@ -97,6 +101,12 @@ func TestFromEnvOverrides(t *testing.T) {
 		"TILL_OUTBOX_WORKER":        "false",
 		"TILL_OUTBOX_POLL":          "250ms",
 		"TILL_OUTBOX_LEASE":         "30s",
+		"TILL_BACKUP_TO":            "/mnt/nas/till, s3://K:S@s3.example.com/bucket/till",
+		"TILL_BACKUP_SCHEDULE":      "off",
+		"TILL_BACKUP_AT":            "22:05",
+		"TILL_BACKUP_KEEP_DAILY":    "14",
+		"TILL_BACKUP_KEEP_WEEKLY":   "0",
+		"TILL_BACKUP_KEEP_MONTHLY":  "24",
 	}))
 	require.NoError(t, err)
 	require.False(t, c.Production)
@@ -124,6 +134,10 @@ func TestFromEnvOverrides(t *testing.T) {
 	require.False(t, c.OutboxWorker)
 	require.Equal(t, 250*time.Millisecond, c.OutboxPoll)
 	require.Equal(t, 30*time.Second, c.OutboxLease)
+	require.Equal(t, []string{"/mnt/nas/till", "s3://K:S@s3.example.com/bucket/till"}, c.BackupTo)
+	require.False(t, c.BackupSchedule)
+	require.Equal(t, 22*time.Hour+5*time.Minute, c.BackupAt)
+	require.Equal(t, []int{14, 0, 24}, []int{c.BackupKeepDaily, c.BackupKeepWeekly, c.BackupKeepMonthly})
 	// Not configurable from the environment: still the defaults.
 	d := config.Default()
 	require.Equal(t, d.MaxDepth, c.MaxDepth)
@@ -184,6 +198,12 @@ func TestFromEnvRefusesBadValues(t *testing.T) {
 			wantMsg: []string{`TILL_OUTBOX_POLL: want a duration from 10ms to 1m, got "1ms"`}},
 		{name: "outbox lease too short", vars: map[string]string{"TILL_OUTBOX_LEASE": "100ms"},
 			wantMsg: []string{`TILL_OUTBOX_LEASE: want a duration from 1s to 1h, got "100ms"`}},
+		{name: "backup schedule", vars: map[string]string{"TILL_BACKUP_SCHEDULE": "hourly"},
+			wantMsg: []string{`TILL_BACKUP_SCHEDULE: want daily or off, got "hourly"`}},
+		{name: "backup time", vars: map[string]string{"TILL_BACKUP_AT": "25:00"},
+			wantMsg: []string{`TILL_BACKUP_AT: want HH:MM (UTC), got "25:00"`}},
+		{name: "backup keep", vars: map[string]string{"TILL_BACKUP_KEEP_WEEKLY": "-1"},
+			wantMsg: []string{`TILL_BACKUP_KEEP_WEEKLY: want a non-negative integer, got "-1"`}},
 		{name: "log level", vars: map[string]string{"TILL_LOG_LEVEL": "loud"},
 			wantMsg: []string{"TILL_LOG_LEVEL:"}},
 		{name: "trusted proxy is not a prefix", vars: map[string]string{"TILL_TRUSTED_PROXIES": "10.0.0.0/8,not-a-cidr"},

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -109,6 +110,24 @@ func parse(rawURL string) (driverName, dialectName, dsn string, err error) {
 	params.Set("_time_format", "sqlite")
 	params.Set("_timezone", "UTC")
 	return "sqlite", dialect.SQLite, path + "?" + params.Encode(), nil
+}
+
+// BackupDir is where backups of the SQLite database rawURL names go by
+// default: a backups folder beside the file. It is "" for PostgreSQL and
+// in-memory databases, which have no file to sit beside.
+func BackupDir(rawURL string) string {
+	if rawURL == "" {
+		rawURL = DefaultURL
+	}
+	if strings.HasPrefix(rawURL, "postgres://") || strings.HasPrefix(rawURL, "postgresql://") {
+		return ""
+	}
+	path, query, _ := strings.Cut(strings.TrimPrefix(rawURL, "sqlite://"), "?")
+	path = strings.TrimPrefix(path, "file:")
+	if params, _ := url.ParseQuery(query); path == "" || path == ":memory:" || params.Get("mode") == "memory" {
+		return ""
+	}
+	return filepath.Join(filepath.Dir(path), "backups")
 }
 
 // Ping checks that the database answers.

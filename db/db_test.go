@@ -281,3 +281,20 @@ func TestInTx(t *testing.T) {
 		require.Equal(t, 0, countOperators(t, d))
 	})
 }
+
+func TestBackupDir(t *testing.T) {
+	t.Parallel()
+	for url, want := range map[string]string{
+		"":                                  "backups",
+		"file:till.db":                      "backups",
+		"file:/var/lib/till/till.db?_fk=1":  "/var/lib/till/backups",
+		"sqlite:///srv/till.db":             "/srv/backups",
+		"data/till.db":                      "data/backups",
+		"file::memory:?cache=shared":        "",
+		"file:x.db?mode=memory&cache=share": "",
+		"postgres://u@db/till":              "",
+		"postgresql://u@db/till":            "",
+	} {
+		require.Equal(t, want, BackupDir(url), url)
+	}
+}

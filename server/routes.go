@@ -32,15 +32,23 @@ func (s *Server) routes(gql http.Handler) http.Handler {
 }
 
 // ready reports whether the database and Redis answer; a load balancer
-// takes a replica out of rotation while they do not.
+// takes a replica out of rotation while they do not. With backups
+// scheduled it also says how the last one went, for a monitor: that never
+// makes a replica unready.
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	checks := map[string]string{"database": "ok", "redis": "ok"}
+	checks := map[string]any{"database": "ok", "redis": "ok"}
 	status := http.StatusOK
 	if err := s.DB.Ping(ctx); err != nil {
 		checks["database"], status = "unavailable", http.StatusServiceUnavailable
 		s.log.WarnContext(ctx, "readiness: database", "err", err)
+	} else if s.backups != nil {
+		if b, err := s.backupStatus(ctx); err != nil {
+			s.log.WarnContext(ctx, "readiness: backup status", "err", err)
+		} else {
+			checks["backup"] = b
+		}
 	}
 	if err := s.KV.Ping(ctx); err != nil {
 		checks["redis"], status = "unavailable", http.StatusServiceUnavailable

@@ -15,6 +15,7 @@ import (
 	"github.com/tillpos/till/auth"
 	"github.com/tillpos/till/auth/password"
 	"github.com/tillpos/till/auth/token"
+	"github.com/tillpos/till/backup/dest"
 	"github.com/tillpos/till/campaigns"
 	"github.com/tillpos/till/catalog"
 	"github.com/tillpos/till/config"
@@ -59,6 +60,8 @@ type Server struct {
 	handler http.Handler
 	jobs    []job
 	now     func() time.Time
+	// backups is nil when no backups are scheduled.
+	backups *backups
 
 	// Receipts sends receipts; its Deliver handles receipt.requested.
 	Receipts *receipts.Service
@@ -92,6 +95,9 @@ type options struct {
 	liveRecheck  time.Duration
 	now          func() time.Time
 	exportOpts   []exports.Option
+	// backupProducer and backupLease: see WithBackupProducer.
+	backupProducer func(*db.DB) dest.Producer
+	backupLease    time.Duration
 }
 
 // WithPushSender sends pushes with sender instead of the one the
@@ -296,6 +302,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		{name: "loyalty-expiry", every: time.Hour, run: loyaltySvc.Expire},
 		{name: "loyalty-tiers", every: 24 * time.Hour, run: loyaltySvc.ReviewTiers},
 		{name: "export-prune", every: time.Hour, run: s.Exports.Prune},
+	}
+	if err := s.scheduleBackups(cfg, o); err != nil {
+		return nil, err
 	}
 	services := graph.Services{
 		Auth:        s.Auth,
