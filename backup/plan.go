@@ -22,6 +22,8 @@ type table struct {
 	deferred []int
 	// autoIncrement is the integer key a database sequence feeds.
 	autoIncrement bool
+	// referenced is whether a foreign key points at this table.
+	referenced bool
 }
 
 type column struct {
@@ -111,12 +113,19 @@ func plan(tables []*schema.Table) ([]*table, error) {
 			}
 		}
 	}
+	referenced := make(map[string]bool, len(tables))
+	for _, t := range tables {
+		for _, fk := range t.ForeignKeys {
+			referenced[fk.RefTable.Name] = true
+		}
+	}
 	out := make([]*table, 0, len(ordered))
 	for _, st := range ordered {
 		t, err := newTable(st, placed)
 		if err != nil {
 			return nil, err
 		}
+		t.referenced = referenced[st.Name]
 		out = append(out, t)
 	}
 	return out, nil

@@ -22,6 +22,10 @@ import (
 // ErrNotEmpty is returned when the target already holds data.
 var ErrNotEmpty = errors.New("the target database is not empty")
 
+// ErrMerchantFile is returned when a one-merchant export is given to a
+// full restore, which would leave a deployment holding one merchant.
+var ErrMerchantFile = errors.New("this is a one-merchant export, not a full backup: import it with till merchant import")
+
 // ErrDamaged is returned when a backup's content does not match its
 // manifest: cut short, edited, or not a Till backup.
 var ErrDamaged = errors.New("backup is damaged")
@@ -34,7 +38,8 @@ type RestoreOptions struct {
 	// Replace empties a non-empty target first (in the same transaction).
 	Replace bool
 	// Into lets rows join a target that holds other data (a merchant
-	// import); Replace is ignored.
+	// import); Replace is ignored. Integer keys a sequence feeds are left
+	// to the target's sequence, as the backup's would collide with its own.
 	Into bool
 	// Edit may change a row's values before they are inserted.
 	Edit func(table string, columns []string, values []any) error
@@ -68,6 +73,9 @@ func Load(ctx context.Context, d *db.DB, r io.Reader, opts RestoreOptions) (Mani
 	if m.Format != Format {
 		return m, fmt.Errorf("backup format %d; this version of Till reads format %d", m.Format, Format)
 	}
+	if m.MerchantID != "" && !opts.Into {
+		return m, ErrMerchantFile
+	}
 	if opts.SchemaVersion != "" && m.SchemaVersion != opts.SchemaVersion {
 		return m, fmt.Errorf("backup has schema version %s, the target %s", m.SchemaVersion, opts.SchemaVersion)
 	}
@@ -91,7 +99,7 @@ func Load(ctx context.Context, d *db.DB, r io.Reader, opts RestoreOptions) (Mani
 			return m, err
 		}
 	}
-	l := &loader{tx: tx, dialect: d.Dialect, edit: opts.Edit}
+	l := &loader{tx: tx, dialect: d.Dialect, edit: opts.Edit, into: opts.Into}
 	var sums []TableSum
 	for {
 		var c control
@@ -200,6 +208,7 @@ type loader struct {
 	tx      *sql.Tx
 	dialect string
 	edit    func(string, []string, []any) error
+	into    bool
 	later   []deferredSet
 }
 
@@ -239,6 +248,16 @@ func (l *loader) table(ctx context.Context, t *table, cols []column, lr *lineRea
 			return TableSum{}, fmt.Errorf("backup lacks key column %s", t.columns[j].Name)
 		}
 	}
+	// Joining other data, a sequence-fed key is dropped from the insert so
+	// the target numbers the row; nothing may refer to such a key.
+	renumber := l.into && t.autoIncrement
+	if renumber && (t.referenced || len(t.deferred) > 0) {
+		return TableSum{}, fmt.Errorf("table %s has a sequence-fed key other rows refer to, which an import cannot renumber", t.Name)
+	}
+	insertNames := names
+	if renumber {
+		insertNames = slices.Delete(slices.Clone(names), keyAt[0], keyAt[0]+1)
+	}
 	perBatch := max(1, batchParams/len(cols))
 	batch := make([][]any, 0, perBatch)
 	// Full batches reuse one prepared statement, made when the first one
@@ -264,7 +283,7 @@ func (l *loader) table(ctx context.Context, t *table, cols []column, lr *lineRea
 				return TableSum{}, fmt.Errorf("%w: table %s does not end where it should", ErrDamaged, t.Name)
 			}
 			if len(batch) > 0 {
-				if _, err := l.tx.ExecContext(ctx, insertQuery(l.dialect, t.Name, names, len(batch)), flatten(args[:0], batch)...); err != nil {
+				if _, err := l.tx.ExecContext(ctx, insertQuery(l.dialect, t.Name, insertNames, len(batch)), flatten(args[:0], batch)...); err != nil {
 					return TableSum{}, err
 				}
 			}
@@ -296,10 +315,13 @@ func (l *loader) table(ctx context.Context, t *table, cols []column, lr *lineRea
 				values[i] = nil
 			}
 		}
+		if renumber {
+			values = slices.Delete(values, keyAt[0], keyAt[0]+1)
+		}
 		batch = append(batch, values)
 		if len(batch) == perBatch {
 			if full == nil {
-				if full, err = l.tx.PrepareContext(ctx, insertQuery(l.dialect, t.Name, names, perBatch)); err != nil {
+				if full, err = l.tx.PrepareContext(ctx, insertQuery(l.dialect, t.Name, insertNames, perBatch)); err != nil {
 					return TableSum{}, err
 				}
 			}

@@ -116,6 +116,23 @@ const (
 // field names a detail; it is part of what the sealed value is bound to.
 func (d Detail) field() string { return [...]string{fieldPhone, fieldEmail, fieldAddress}[d] }
 
+// Details are every sealed contact detail.
+var Details = []Detail{Phone, Email, Address}
+
+// SealContext is what the detail of customer id is sealed bound to: a
+// merchant move opens the details with it and re-seals them under the
+// target's key.
+func (d Detail) SealContext(id pulid.ID) string { return sealContext(id, d.field()) }
+
+// Index is the blind index of the detail's (normalised) value in the
+// merchant, as lookups compute it; false for a detail not looked up by.
+func (d Detail) Index(box *pii.Box, merchantID pulid.ID, value string) (string, bool) {
+	if d == Address {
+		return "", false
+	}
+	return box.Index(string(merchantID), d.field(), value), true
+}
+
 // sealedIn points at the detail's sealed column in c.
 func (d Detail) sealedIn(c *ent.Customer) **string {
 	return [...]**string{&c.PhoneEnc, &c.EmailEnc, &c.AddressEnc}[d]

@@ -217,7 +217,8 @@ func (s *Service) phoneKey(ctx context.Context, merchantID pulid.ID, raw string)
 	if phone, err = pii.NormalizePhone(raw, region); err != nil {
 		return "", "", errs.Invalid("phone", "%s", err.Error())
 	}
-	return phone, s.box.Index(string(merchantID), fieldPhone, phone), nil
+	index, _ = Phone.Index(s.box, merchantID, phone)
+	return phone, index, nil
 }
 
 // emailKey normalises an email and returns it with its blind index at a
@@ -226,7 +227,8 @@ func (s *Service) emailKey(merchantID pulid.ID, raw string) (email, index string
 	if email, err = pii.NormalizeEmail(raw); err != nil {
 		return "", "", errs.Invalid("email", "%s", err.Error())
 	}
-	return email, s.box.Index(string(merchantID), fieldEmail, email), nil
+	index, _ = Email.Index(s.box, merchantID, email)
+	return email, index, nil
 }
 
 func (s *Service) setPhone(ctx context.Context, m *ent.CustomerMutation, id, merchantID pulid.ID, raw string) error {

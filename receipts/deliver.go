@@ -38,7 +38,7 @@ func (s *Service) Deliver(ctx context.Context, e *ent.OutboxEvent) error {
 	if d.Status != receiptdelivery.StatusQUEUED {
 		return nil
 	}
-	to, err := s.box.Open(d.DestinationEnc, sealContext(d.ID))
+	to, err := s.box.Open(d.DestinationEnc, SealContext(d.ID))
 	if err != nil {
 		return s.fail(ctx, d, permanent{fmt.Errorf("opening the destination: %w", err)})
 	}

@@ -170,7 +170,7 @@ func (s *Service) send(ctx context.Context, tx *ent.Tx, v *viewer.Viewer, in Sen
 		SetID(id).
 		SetSaleID(sl.ID).SetStoreID(sl.StoreID).
 		SetChannel(in.Channel).
-		SetDestinationEnc(s.box.Seal(to, sealContext(id))).
+		SetDestinationEnc(s.box.Seal(to, SealContext(id))).
 		SetPiiKeyID(s.box.ActiveKeyID()).
 		SetDestinationMasked(masked).
 		SetRequestedByID(v.ID).
@@ -243,9 +243,9 @@ func region(locale string) string {
 	return r.String()
 }
 
-// sealContext binds a sealed destination to its delivery, so that it does
-// not open if copied to another row.
-func sealContext(id pulid.ID) string { return string(id) + "|destination" }
+// SealContext binds a sealed destination to its delivery, so that it does
+// not open if copied to another row (a merchant move re-seals with it).
+func SealContext(id pulid.ID) string { return string(id) + "|destination" }
 
 // Deliveries lists a sale's deliveries, newest first.
 func (s *Service) Deliveries(ctx context.Context, saleID pulid.ID) ([]*ent.ReceiptDelivery, error) {

@@ -5,6 +5,7 @@
 //	till operator create --email E     add a platform operator
 //	till customers rekey               reseal customer data under the active key
 //	till export --merchant ID ...      export a merchant's sales to CSV or XLSX
+//	till merchant export|import        move one merchant between deployments
 //	till version                       print the version and the schema version
 //
 // Configuration comes from the environment; see the README.
@@ -57,6 +58,12 @@ commands:
          [--store ID] [--from T] [--to T]
                               write a merchant's sales (T: RFC 3339, or YYYY-MM-DD for
                               store-local business dates, both ends inclusive)
+  merchant export --merchant ID --out FILE|DIR
+                              write one merchant's data, encrypted, to move it to another
+                              deployment (a DIR gets merchant-<id>-<UTC time>.tillbak)
+  merchant import --from FILE add an exported merchant to this deployment
+                              (keys: TILL_BACKUP_PASSPHRASE(_FILE), or TILL_BACKUP_RECIPIENTS(_FILE)
+                              to export and TILL_BACKUP_IDENTITY_FILE to import)
   version                     print the version and the schema version
 `
 
@@ -100,6 +107,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return rekeyCustomers(ctx, cfg, log, args[2:], stdout, stderr)
 	case "export":
 		return exportSales(ctx, cfg, args[1:], stdout, stderr)
+	case "merchant":
+		return moveMerchant(ctx, cfg, log, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "till %s (schema %s)\n", buildVersion(), db.SchemaVersion())
 		return nil
@@ -252,11 +261,7 @@ func rekeyCustomers(ctx context.Context, cfg config.Config, log *slog.Logger, ar
 	if *batch < 1 {
 		return errors.New("--batch must be at least 1")
 	}
-	keys, err := server.LoadKeys(cfg, log)
-	if err != nil {
-		return err
-	}
-	box, err := pii.New(keys.PII, keys.BlindIndex)
+	box, err := piiBox(cfg, log)
 	if err != nil {
 		return err
 	}
@@ -268,6 +273,16 @@ func rekeyCustomers(ctx context.Context, cfg config.Config, log *slog.Logger, ar
 	n, err := customers.New(d.Client, box).Rekey(ctx, *batch)
 	fmt.Fprintf(stdout, "resealed %d customers under key %s\n", n, box.ActiveKeyID())
 	return err
+}
+
+// piiBox seals and opens customers' personal data with the deployment's
+// PII keys.
+func piiBox(cfg config.Config, log *slog.Logger) (*pii.Box, error) {
+	keys, err := server.LoadKeys(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	return pii.New(keys.PII, keys.BlindIndex)
 }
 
 // exportSales writes a merchant's sales with the writer the exportSales
