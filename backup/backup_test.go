@@ -335,7 +335,7 @@ func TestRecipientKeysAndVerify(t *testing.T) {
 	_, err := Restore(t.Context(), openSQLite(t), bytes.NewReader(file), writeOnly, RestoreOptions{})
 	require.ErrorIs(t, err, ErrNoKey, "a server holding only the public key cannot read its backups")
 
-	m, err := Verify(t.Context(), openSQLite(t), bytes.NewReader(file), id)
+	m, err := Verify(t.Context(), openSQLite(t), bytes.NewReader(file), id, "test")
 	require.NoError(t, err)
 	require.EqualValues(t, rowsPerTable*len(migrate.Tables), m.Rows())
 }
@@ -399,7 +399,7 @@ func encrypt(t *testing.T, plain []byte, keys Keys) []byte {
 func TestLoadKeys(t *testing.T) {
 	t.Parallel()
 	cfg := config.Default()
-	cfg.BackupDevKeyFile = filepath.Join(t.TempDir(), "backup-key.txt")
+	cfg.KeysFile = filepath.Join(t.TempDir(), "keys.json")
 	first, err := LoadKeys(cfg, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	require.True(t, first.CanWrite())

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"filippo.io/age"
@@ -37,7 +38,7 @@ var scryptWorkFactor = 18
 // and decrypts; recipients (age public keys) only encrypt, so a server
 // that writes scheduled backups need not hold what reads them. With none
 // named, development uses (and on first use generates) an age key in
-// cfg.BackupDevKeyFile; production has no default.
+// till.backup-key.txt beside the key file; production has no default.
 func LoadKeys(cfg config.Config, log *slog.Logger) (Keys, error) {
 	if cfg.BackupKeys.Set() {
 		return NewKeys(cfg.BackupKeys)
@@ -45,14 +46,15 @@ func LoadKeys(cfg config.Config, log *slog.Logger) (Keys, error) {
 	if cfg.Production {
 		return Keys{}, ErrNoKey
 	}
-	created, err := devKey(cfg.BackupDevKeyFile)
+	path := filepath.Join(filepath.Dir(cfg.KeysFile), "till.backup-key.txt")
+	created, err := devKey(path)
 	if err != nil {
 		return Keys{}, err
 	}
 	if created {
-		log.Warn("generated a development backup key; keep a copy of it apart from the backups, and set TILL_BACKUP_RECIPIENTS in production", "file", cfg.BackupDevKeyFile)
+		log.Warn("generated a development backup key; keep a copy of it apart from the backups, and set TILL_BACKUP_RECIPIENTS in production", "file", path)
 	}
-	k, err := NewKeys(config.BackupKeys{IdentityFile: cfg.BackupDevKeyFile})
+	k, err := NewKeys(config.BackupKeys{IdentityFile: path})
 	if err != nil {
 		return k, err
 	}
@@ -231,8 +233,8 @@ func Restore(ctx context.Context, d *db.DB, r io.Reader, k Keys, opts RestoreOpt
 // Verify restores the backup r into scratch, an empty database with the
 // backup's schema, and dumps it again: every table must come back with
 // the count and checksum the manifest holds.
-func Verify(ctx context.Context, scratch *db.DB, r io.Reader, k Keys) (Manifest, error) {
-	m, err := Restore(ctx, scratch, r, k, RestoreOptions{})
+func Verify(ctx context.Context, scratch *db.DB, r io.Reader, k Keys, schemaVersion string) (Manifest, error) {
+	m, err := Restore(ctx, scratch, r, k, RestoreOptions{SchemaVersion: schemaVersion})
 	if err != nil {
 		return m, err
 	}

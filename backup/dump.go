@@ -3,8 +3,12 @@ package backup
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -15,7 +19,9 @@ import (
 
 // Options shape a dump.
 type Options struct {
-	AppVersion    string
+	AppVersion string
+	// SchemaVersion is recorded in the manifest; empty means the
+	// database's own (it may be behind this binary's, before migrating).
 	SchemaVersion string
 	// MerchantID marks the manifest of a one-merchant export.
 	MerchantID string
@@ -40,6 +46,13 @@ func Dump(ctx context.Context, d *db.DB, w io.Writer, opts Options) (Manifest, e
 	now := time.Now
 	if opts.Now != nil {
 		now = opts.Now
+	}
+	if opts.SchemaVersion == "" {
+		st, err := d.MigrationStatus(ctx)
+		if err != nil {
+			return Manifest{}, fmt.Errorf("reading the schema version: %w", err)
+		}
+		opts.SchemaVersion = st.Current
 	}
 	m := Manifest{
 		Format: Format, SchemaVersion: opts.SchemaVersion, AppVersion: opts.AppVersion,
@@ -69,7 +82,16 @@ func Dump(ctx context.Context, d *db.DB, w io.Writer, opts Options) (Manifest, e
 		if !ok {
 			continue
 		}
-		sum, err := dumpTable(ctx, tx, d.Dialect, t, where, lw, opts.Edit)
+		live, err := liveTable(ctx, tx, d.Dialect, t)
+		if err != nil {
+			return m, fmt.Errorf("reading the columns of table %s: %w", t.Name, err)
+		}
+		if live == nil {
+			// The database is behind this binary (a backup before
+			// migrating): it has not made this table yet.
+			continue
+		}
+		sum, err := dumpTable(ctx, tx, d.Dialect, live, where, lw, opts.Edit)
 		if err != nil {
 			return m, fmt.Errorf("backing up table %s: %w", t.Name, err)
 		}
@@ -126,6 +148,77 @@ func dumpTable(ctx context.Context, tx *sql.Tx, dialectName string, t *table, wh
 		return TableSum{}, err
 	}
 	return lw.endTable(t.Name)
+}
+
+// liveTable is t with the columns the database has: a database behind
+// this binary (backed up before migrating) may lack new ones and keep old
+// ones, typed by their declared type. Known columns keep the schema's
+// order and the rest follow by name, so both engines write one layout.
+// It is nil when the table does not exist.
+func liveTable(ctx context.Context, tx *sql.Tx, dialectName string, t *table) (*table, error) {
+	q := `SELECT name, type FROM pragma_table_info(?)`
+	if dialectName == dialect.Postgres {
+		q = `SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1`
+	}
+	rows, err := tx.QueryContext(ctx, q, t.Name)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	declared := map[string]string{}
+	for rows.Next() {
+		var name, typ string
+		if err := rows.Scan(&name, &typ); err != nil {
+			return nil, err
+		}
+		declared[name] = typ
+	}
+	if err := rows.Err(); err != nil || len(declared) == 0 {
+		return nil, err
+	}
+	live := *t
+	live.columns, live.key, live.deferred = nil, nil, nil
+	for i, c := range t.columns {
+		if _, ok := declared[c.Name]; ok {
+			if slices.Contains(t.key, i) {
+				live.key = append(live.key, len(live.columns))
+			}
+			live.columns = append(live.columns, c)
+			delete(declared, c.Name)
+		}
+	}
+	if len(live.key) != len(t.key) {
+		return nil, errors.New("the table lacks its key column")
+	}
+	for _, name := range slices.Sorted(maps.Keys(declared)) {
+		k, err := declaredKind(declared[name])
+		if err != nil {
+			return nil, fmt.Errorf("column %s: %w", name, err)
+		}
+		live.columns = append(live.columns, column{Name: name, Kind: k})
+	}
+	return &live, nil
+}
+
+// declaredKind is the kind of a column this binary's schema does not
+// have, from its SQL type on either engine.
+func declaredKind(typ string) (kind, error) {
+	t := strings.ToLower(typ)
+	switch {
+	case strings.Contains(t, "bool"):
+		return kindBool, nil
+	case strings.Contains(t, "int"):
+		return kindInt, nil
+	case strings.Contains(t, "json"):
+		return kindJSON, nil
+	case strings.Contains(t, "time"), strings.Contains(t, "date"):
+		return kindTime, nil
+	case strings.Contains(t, "blob"), strings.Contains(t, "bytea"):
+		return kindBytes, nil
+	case strings.Contains(t, "char"), strings.Contains(t, "text"), strings.Contains(t, "uuid"):
+		return kindString, nil
+	}
+	return "", fmt.Errorf("type %q has no backup encoding", typ)
 }
 
 func (t *table) columnNames() []string {

@@ -126,9 +126,9 @@ type Config struct {
 	BackupKeepWeekly  int
 	BackupKeepMonthly int
 	// BackupKeys encrypt and decrypt backups. With none set, development
-	// generates an age key into BackupDevKeyFile; production has none.
-	BackupKeys       BackupKeys
-	BackupDevKeyFile string
+	// generates an age key into till.backup-key.txt beside KeysFile;
+	// production has none.
+	BackupKeys BackupKeys
 }
 
 // BackupKeys name a backup passphrase, or age recipients (public keys,
@@ -178,7 +178,6 @@ func Default() Config {
 		BackupKeepDaily:        7,
 		BackupKeepWeekly:       4,
 		BackupKeepMonthly:      12,
-		BackupDevKeyFile:       "till.backup-key.txt",
 	}
 }
 

@@ -91,7 +91,8 @@ func Import(ctx context.Context, d *db.DB, box *pii.Box, r io.Reader, keys backu
 	}
 	rows := newRows()
 	m, err := backup.Restore(ctx, d, r, keys, backup.RestoreOptions{
-		Into: true,
+		Into:          true,
+		SchemaVersion: db.SchemaVersion(),
 		Check: func(ctx context.Context, tx *sql.Tx, m backup.Manifest) error {
 			if m.MerchantID == "" {
 				return ErrNotMerchantFile

@@ -9,11 +9,83 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/tillpos/till/backup"
+	"github.com/tillpos/till/backup/dest"
 	"github.com/tillpos/till/config"
 	"github.com/tillpos/till/db"
+	"github.com/tillpos/till/server"
 )
+
+// backupSchedule lets the server take the daily backups, with the keys
+// `till backup` uses; without a key (production with none configured)
+// there is no schedule, and the log says so.
+func backupSchedule(cfg config.Config, log *slog.Logger) []server.Option {
+	keys, err := backup.LoadKeys(cfg, log)
+	if err != nil {
+		log.Warn("backups: no scheduled backups", "err", err)
+		return nil
+	}
+	return []server.Option{server.WithBackupProducer(backup.Producer(keys, buildVersion()))}
+}
+
+// backupCmd is `till backup [--to DEST]…` and `till backup verify FILE`.
+func backupCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "verify" {
+		return verifyBackup(ctx, cfg, log, args[1:], stdout, stderr)
+	}
+	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var to []string
+	fs.Func("to", "a directory or s3:// URL to write the backup to (repeatable; default TILL_BACKUP_TO, or backups/ beside the SQLite file)", func(s string) error {
+		to = append(to, s)
+		return nil
+	})
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return errors.New("usage: till backup [--to DIR|s3://…]… | till backup verify FILE")
+	}
+	if len(to) > 0 {
+		cfg.BackupTo = to
+	}
+	d, err := db.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	_, err = backupNow(ctx, cfg, log, d, stdout)
+	return err
+}
+
+// backupNow backs d up to cfg's destinations, verifying each copy, and
+// says where the backup went.
+func backupNow(ctx context.Context, cfg config.Config, log *slog.Logger, d *db.DB, stdout io.Writer) (string, error) {
+	keys, err := backup.LoadKeys(cfg, log)
+	if err != nil {
+		return "", err
+	}
+	to, err := server.BackupDestinations(cfg)
+	if err != nil {
+		return "", err
+	}
+	if len(to) == 0 {
+		return "", errors.New("no backup destination: give --to DIR or s3://…, or set TILL_BACKUP_TO")
+	}
+	r := dest.Run(ctx, dest.FileName(time.Now()), backup.Producer(keys, buildVersion())(d), to...)
+	for _, c := range r.Copies {
+		if c.Err == nil {
+			fmt.Fprintf(stdout, "wrote and verified %s/%s\n", c.Destination, r.Name)
+		}
+	}
+	if err := r.Err(); err != nil {
+		return "", err
+	}
+	fmt.Fprintf(stdout, "backed up %d rows in %d tables (%d bytes, sha256 %s)\n", r.Summary.Rows, r.Summary.Tables, r.Size, r.SHA256)
+	return fmt.Sprintf("%s/%s", r.Copies[0].Destination, r.Name), nil
+}
 
 // restore loads a backup file into the configured database, which must be
 // empty unless --replace is given.
@@ -37,7 +109,7 @@ func restore(ctx context.Context, cfg config.Config, log *slog.Logger, args []st
 		return err
 	}
 	defer d.Close()
-	m, err := restoreFile(ctx, d, *from, keys, backup.RestoreOptions{Replace: *replace})
+	m, err := restoreFile(ctx, d, *from, keys, backup.RestoreOptions{Replace: *replace, SchemaVersion: db.SchemaVersion()})
 	if errors.Is(err, backup.ErrNotEmpty) {
 		return fmt.Errorf("%w; restore into an empty database, or give --replace to overwrite everything in it", err)
 	}
@@ -102,7 +174,7 @@ func verifyBackup(ctx context.Context, cfg config.Config, log *slog.Logger, args
 	if err := d.Migrate(ctx); err != nil {
 		return err
 	}
-	m, err := backup.Verify(ctx, d, f, keys)
+	m, err := backup.Verify(ctx, d, f, keys, db.SchemaVersion())
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}

@@ -92,9 +92,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "worker":
 		return work(ctx, cfg, log)
 	case "migrate":
-		// backupFirst is nil until the backup command exists; the lead wires
-		// it to take the same backup as `till backup` does.
-		return migrate(ctx, cfg, log, args[1:], stdout, nil)
+		return migrate(ctx, cfg, log, args[1:], stdout, func(ctx context.Context, d *db.DB) (string, error) {
+			return backupNow(ctx, cfg, log, d, stdout)
+		})
+	case "backup":
+		return backupCmd(ctx, cfg, log, args[1:], stdout, stderr)
+	case "restore":
+		return restore(ctx, cfg, log, args[1:], stdout, stderr)
 	case "operator":
 		if len(args) < 2 || args[1] != "create" {
 			return errors.New("usage: till operator create --email E [--name N] [--password-file F]")
@@ -126,7 +130,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, args []stri
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	srv, err := server.Open(ctx, cfg, log)
+	srv, err := server.Open(ctx, cfg, log, backupSchedule(cfg, log)...)
 	if err != nil {
 		return err
 	}
@@ -142,7 +146,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, args []stri
 // emails go out at the pace the worker processes set, however many API
 // replicas there are.
 func work(ctx context.Context, cfg config.Config, log *slog.Logger) error {
-	srv, err := server.Open(ctx, cfg, log)
+	srv, err := server.Open(ctx, cfg, log, backupSchedule(cfg, log)...)
 	if err != nil {
 		return err
 	}
@@ -158,7 +162,7 @@ func work(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 // and says where the backup went: an upgrade that goes wrong is undone by
 // restoring it.
 func migrate(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, stdout io.Writer,
-	backupFirst func(ctx context.Context) (string, error)) error {
+	backupFirst func(ctx context.Context, d *db.DB) (string, error)) error {
 	if len(args) > 1 || len(args) == 1 && args[0] != "status" {
 		return errors.New("usage: till migrate [status]")
 	}
@@ -179,7 +183,7 @@ func migrate(ctx context.Context, cfg config.Config, log *slog.Logger, args []st
 		return &db.SchemaNewerError{Database: st.Current, Binary: st.Latest}
 	}
 	if len(st.Pending) > 0 && !st.Empty && backupFirst != nil {
-		where, err := backupFirst(ctx)
+		where, err := backupFirst(ctx, d)
 		if err != nil {
 			return fmt.Errorf("backing up before migrating (nothing was migrated): %w", err)
 		}

@@ -276,7 +276,7 @@ func TestMigrateBacksUpFirst(t *testing.T) {
 	require.NoError(t, err)
 	log := slog.New(slog.DiscardHandler)
 	backups := 0
-	backup := func(context.Context) (string, error) {
+	backup := func(context.Context, *db.DB) (string, error) {
 		backups++
 		return "backups/till-20261202T120000Z.tillbak", nil
 	}
@@ -304,7 +304,7 @@ func TestMigrateBacksUpFirst(t *testing.T) {
 	_, err = d.SQL.ExecContext(t.Context(), "DROP TABLE "+db.RevisionsTable)
 	require.NoError(t, err)
 	d.Close()
-	failing := func(context.Context) (string, error) { return "", errors.New("disk full") }
+	failing := func(context.Context, *db.DB) (string, error) { return "", errors.New("disk full") }
 	err = migrate(t.Context(), cfg, log, nil, &out, failing)
 	require.EqualError(t, err, "backing up before migrating (nothing was migrated): disk full")
 	d, err = db.Open(t.Context(), url, 1)
