@@ -101,6 +101,9 @@ func TestWorkerDeliversWithoutServing(t *testing.T) {
 		"DATABASE_URL": cfg.DatabaseURL, "TILL_MIGRATE_ON_START": "false", "TILL_KEYS_FILE": cfg.KeysFile,
 		"REDIS_URL": cfg.RedisURL, "TILL_REDIS_PREFIX": cfg.RedisPrefix, "TILL_LOG_LEVEL": "warn",
 		"FIREBASE_CREDENTIALS": fcm.CredentialsFile(), "TILL_FCM_ENDPOINT": fcm.URL + "/v1",
+		// The first start's catch-up backup would compete for the CPU with
+		// the delivery this test waits for; backups have tests of their own.
+		"TILL_BACKUP_SCHEDULE": "off",
 	}
 	ctx, stop := context.WithCancel(t.Context())
 	done := make(chan result, 1)
