@@ -109,7 +109,9 @@ func restore(ctx context.Context, cfg config.Config, log *slog.Logger, args []st
 		return err
 	}
 	defer d.Close()
-	m, err := restoreFile(ctx, d, *from, keys, backup.RestoreOptions{Replace: *replace, SchemaVersion: db.SchemaVersion()})
+	m, err := fromFile(ctx, d, *from, func(f io.Reader) (backup.Manifest, error) {
+		return backup.Restore(ctx, d, f, keys, backup.RestoreOptions{Replace: *replace, SchemaVersion: db.SchemaVersion()})
+	})
 	if errors.Is(err, backup.ErrNotEmpty) {
 		return fmt.Errorf("%w; restore into an empty database, or give --replace to overwrite everything in it", err)
 	}
@@ -117,12 +119,13 @@ func restore(ctx context.Context, cfg config.Config, log *slog.Logger, args []st
 		return err
 	}
 	fmt.Fprintf(stdout, "restored %d rows in %d tables from %s (taken %s, schema %s, till %s) into %s\n",
-		m.Rows(), len(m.Tables), *from, m.CreatedAt.Format("2006-01-02 15:04:05Z07:00"), m.SchemaVersion, m.AppVersion, d.Dialect)
+		m.Rows(), len(m.Tables), *from, m.CreatedAt.Format(manifestTime), m.SchemaVersion, m.AppVersion, d.Dialect)
 	return nil
 }
 
-// restoreFile migrates d and restores the backup at path into it.
-func restoreFile(ctx context.Context, d *db.DB, path string, keys backup.Keys, opts backup.RestoreOptions) (backup.Manifest, error) {
+// fromFile opens the backup at path, brings d's schema up to this
+// binary's, and hands the file to load (a restore or a verify).
+func fromFile(ctx context.Context, d *db.DB, path string, load func(io.Reader) (backup.Manifest, error)) (backup.Manifest, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return backup.Manifest{}, err
@@ -131,8 +134,11 @@ func restoreFile(ctx context.Context, d *db.DB, path string, keys backup.Keys, o
 	if err := d.Migrate(ctx); err != nil {
 		return backup.Manifest{}, err
 	}
-	return backup.Restore(ctx, d, f, keys, opts)
+	return load(f)
 }
+
+// manifestTime is how the commands show when a backup was taken.
+const manifestTime = "2006-01-02 15:04:05Z07:00"
 
 // verifyBackup restores a backup into a scratch database (a temporary
 // SQLite file unless --scratch names one) and checks every table against
@@ -166,19 +172,13 @@ func verifyBackup(ctx context.Context, cfg config.Config, log *slog.Logger, args
 		return err
 	}
 	defer d.Close()
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := d.Migrate(ctx); err != nil {
-		return err
-	}
-	m, err := backup.Verify(ctx, d, f, keys, db.SchemaVersion())
+	m, err := fromFile(ctx, d, path, func(f io.Reader) (backup.Manifest, error) {
+		return backup.Verify(ctx, d, f, keys, db.SchemaVersion())
+	})
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	fmt.Fprintf(stdout, "%s: good: %d rows in %d tables restore with their checksums (taken %s, schema %s)\n",
-		path, m.Rows(), len(m.Tables), m.CreatedAt.Format("2006-01-02 15:04:05Z07:00"), m.SchemaVersion)
+		path, m.Rows(), len(m.Tables), m.CreatedAt.Format(manifestTime), m.SchemaVersion)
 	return nil
 }
